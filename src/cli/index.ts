@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `tollgate` command: each subcommand lives in its own file and only wires modules together.
+import { Command } from 'commander';
+import { registerServe } from './serve.js';
+import { registerCheck } from './check.js';
+import { registerMockUpstream } from './mock-upstream.js';
+
+const program = new Command();
+program.name('tollgate').description('LLM gateway with hierarchical token limits').version('0.1.0');
+registerServe(program);
+registerCheck(program);
+registerMockUpstream(program);
+await program.parseAsync(process.argv);

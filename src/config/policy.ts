@@ -1,0 +1,158 @@
+// The compiled, runtime view of the configuration. `config/` builds it from YAML;
+// every other module reads only this, never the raw file.
+
+/** How a limit counts: input tokens, output tokens, both, or requests. */
+export type Measure = 'input' | 'output' | 'total' | 'requests';
+
+export type Algorithm = 'fixed_window' | 'sliding_window' | 'token_bucket';
+
+/** A calendar window rolls over at midnight / the 1st in `server.timezone`; a rolling one is a fixed length. */
+export type WindowSpec = { kind: 'calendar'; unit: 'day' | 'month' } | { kind: 'duration'; ms: number };
+
+/** `enforce` blocks; `shadow` is evaluated, counted and reported but never blocks. */
+export type LimitMode = 'enforce' | 'shadow';
+
+/** One limit as written in config, before it is attached to a counter key. */
+export interface LimitSpec {
+  /** Short name, unique within its owner: `daily`, `monthly`, `rate`, `input`, `output`, ... */
+  name: string;
+  measure: Measure;
+  algorithm: Algorithm;
+  window: WindowSpec;
+  /** Tokens (or requests, for measure `requests`) allowed per window. Exactly one of max / maxCostUsd is set. */
+  max?: number;
+  /** Money allowed per window, priced from `pricing`. */
+  maxCostUsd?: number;
+  mode: LimitMode;
+}
+
+export interface OrganizationPolicy {
+  id: string;
+  limits: LimitSpec[];
+}
+
+export type Priority = 'high' | 'low';
+
+export interface ProjectPolicy {
+  id: string;
+  /** Most tokens one call may use (input + requested output). */
+  requestLimit?: number;
+  priority: Priority;
+  limits: LimitSpec[];
+}
+
+/** A user tier: its limits apply to each user of the tier separately. */
+export interface TierPolicy {
+  id: string;
+  limits: LimitSpec[];
+}
+
+/** A group: its limits are shared by all member keys together. */
+export interface GroupPolicy {
+  id: string;
+  limits: LimitSpec[];
+}
+
+export type RouteScope = 'route' | 'user' | 'group';
+
+export interface RouteModel {
+  /** The name clients use, e.g. `gpt-4o`. */
+  modelId: string;
+  /** Provider name from `providers`, e.g. `openai`. */
+  provider: string;
+  /** Model name sent upstream, e.g. `gpt-4o`. */
+  upstreamModel: string;
+  kind: 'chat' | 'embedding';
+}
+
+export interface RoutePolicy {
+  name: string;
+  models: RouteModel[];
+  /** model_ids to try, in order, when the primary is blocked (used by fallbacks). */
+  fallback: string[];
+  scope: RouteScope;
+  limits: LimitSpec[];
+}
+
+export type ProviderType = 'openai' | 'anthropic' | 'mock';
+
+export interface ProviderPolicy {
+  name: string;
+  type: ProviderType;
+  baseUrl?: string;
+  /** Resolved secret; never logged. */
+  apiKey?: string;
+  /** Extra headers sent upstream (e.g. OpenAI-Organization, api-version). */
+  headers: Record<string, string>;
+  timeoutMs: number;
+  /** Mock provider: simulated latency and output length. */
+  mock?: { latencyMs: number; outputTokens: number };
+}
+
+export interface Price {
+  /** USD per million input tokens. */
+  input: number;
+  /** USD per million output tokens. */
+  output: number;
+}
+
+export interface KeyPolicy {
+  /** Display name, shown in reports; never the secret. */
+  id: string;
+  /** Lower-case hex SHA-256 of the secret. */
+  sha256: string;
+  organization: string;
+  project?: string;
+  user?: string;
+  tier?: string;
+  groups: string[];
+  /** Routes this key may use; undefined means all. */
+  routes?: string[];
+}
+
+export interface AlertRule {
+  threshold: number;
+  action: 'warn' | 'throttle' | 'block';
+  channels: string[];
+  reduction?: number;
+  fallback?: string;
+}
+
+export type OnStoreError = 'fail_closed' | 'fail_open';
+
+export interface Policy {
+  /** Files the policy was loaded from, in merge order. */
+  sources: string[];
+  server: {
+    host: string;
+    port: number;
+    /** SHA-256 of the admin key, if one is configured. */
+    adminKeySha256?: string;
+    timezone: string;
+    maxBodyBytes: number;
+  };
+  storage: {
+    counters: string;
+    ledger: string;
+    onStoreError: OnStoreError;
+  };
+  enforcement: {
+    /** Lower max_tokens to the room left instead of refusing. */
+    clampMaxTokens: boolean;
+    /** Output allowance reserved (and sent upstream) when a request names no max_tokens. */
+    defaultMaxTokens: number;
+    /** A clamp never goes below this; less room than this is a 429. */
+    minOutputTokens: number;
+  };
+  providers: Map<string, ProviderPolicy>;
+  /** Keyed by `provider/model`, e.g. `openai/gpt-4o`. */
+  pricing: Map<string, Price>;
+  organizations: Map<string, OrganizationPolicy>;
+  projects: Map<string, ProjectPolicy>;
+  tiers: Map<string, TierPolicy>;
+  groups: Map<string, GroupPolicy>;
+  /** In config order; the first route is preferred when a bare model_id is ambiguous. */
+  routes: Map<string, RoutePolicy>;
+  keys: KeyPolicy[];
+  alerts: AlertRule[];
+}
