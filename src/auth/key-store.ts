@@ -1,0 +1,41 @@
+// Resolves a presented secret to a principal by its SHA-256; the secret itself is never stored or logged.
+import { createHash } from 'node:crypto';
+import type { KeyPolicy } from '../config/policy.js';
+import type { Principal } from './principal.js';
+
+/** Lower-case hex SHA-256 of a key secret. */
+export function hashKey(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export class KeyStore {
+  private readonly byHash = new Map<string, Principal>();
+
+  constructor(keys: KeyPolicy[]) {
+    for (const k of keys) {
+      this.byHash.set(k.sha256, {
+        keyId: k.id,
+        organization: k.organization,
+        project: k.project,
+        user: k.user ?? k.id,
+        tier: k.tier,
+        groups: k.groups,
+        routes: k.routes,
+      });
+    }
+  }
+
+  /** The principal for a presented secret, or undefined when the key is unknown. */
+  resolve(secret: string): Principal | undefined {
+    return this.byHash.get(hashKey(secret));
+  }
+}
+
+/** Reads the client's key from `Authorization: Bearer` or `x-api-key`. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey.trim();
+  return undefined;
+}

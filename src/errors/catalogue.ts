@@ -1,0 +1,103 @@
+// One catalogue of every error Tollgate answers with: a stable code, an HTTP status, the OpenAI error
+// `type`, and a message that tells the caller what to do. README.md lists them; a test keeps both in step.
+
+type Params = Record<string, string | number | undefined>;
+
+export interface ErrorEntry {
+  status: number;
+  /** OpenAI's `error.type` value. */
+  type: string;
+  /** Which request field is at fault, when one is. */
+  param?: string;
+  message: (p: Params) => string;
+}
+
+export const ERRORS = {
+  missing_api_key: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: () =>
+      "You didn't provide an API key. Send your Tollgate key as 'Authorization: Bearer tg-...' (or 'x-api-key' for Anthropic clients).",
+  },
+  invalid_api_key: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: () => 'Incorrect API key provided. Ask your Tollgate administrator for a valid key; keys are shown only once when created.',
+  },
+  model_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    param: 'model',
+    message: (p) => `The model '${p.model}' does not exist or this key may not use it. Models this key can use: ${p.available || '(none)'}.`,
+  },
+  invalid_json: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: (p) => `We could not parse the JSON body of your request (${p.detail}). Send a valid JSON object with Content-Type: application/json.`,
+  },
+  invalid_request: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: (p) => `${p.detail}`,
+  },
+  body_too_large: {
+    status: 413,
+    type: 'invalid_request_error',
+    message: (p) => `The request body is larger than this gateway accepts (${p.limit} bytes). Send a smaller request.`,
+  },
+  request_over_limit: {
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'max_tokens',
+    message: (p) =>
+      `This request needs ${p.needed} tokens (${p.input} input + ${p.output} output), more than the ${p.label} of ${p.max} tokens per request allows. It can never succeed as sent: shorten the input or lower max_tokens.`,
+  },
+  request_over_window: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: (p) =>
+      `This request's input alone (${p.needed} ${p.unit}) is more than the ${p.label} allows in a whole window (${p.max} ${p.unit}). It can never succeed as sent: shorten the input.`,
+  },
+  rate_limit_exceeded: {
+    status: 429,
+    type: 'tokens',
+    message: (p) =>
+      `${capitalize(String(p.label))} reached: ${p.used} of ${p.max} ${p.unit} used, ${p.remaining} left, and this request needs ${p.needed}. It resets in ${p.resetIn} (at ${p.resetAt}).${p.hint ?? ''}`,
+  },
+  model_unpriced: {
+    status: 500,
+    type: 'server_error',
+    message: (p) => `The ${p.limit} limit is set in USD but there is no price for '${p.model}'. Add it under 'pricing' in the gateway config.`,
+  },
+  upstream_error: {
+    status: 502,
+    type: 'upstream_error',
+    message: (p) => `The upstream provider '${p.provider}' could not be reached or failed (${p.detail}). Nothing was charged; try again.`,
+  },
+  upstream_timeout: {
+    status: 504,
+    type: 'upstream_error',
+    message: (p) => `The upstream provider '${p.provider}' did not answer within ${p.timeoutMs} ms. Nothing was charged; try again.`,
+  },
+  store_unavailable: {
+    status: 503,
+    type: 'server_error',
+    message: () => 'The gateway cannot reach its counter store, so limits cannot be checked and the request was refused. Try again shortly.',
+  },
+  not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: (p) => `Unknown endpoint: ${p.method} ${p.path}.`,
+  },
+  internal_error: {
+    status: 500,
+    type: 'server_error',
+    message: (p) => `The gateway failed unexpectedly (request ${p.requestId}). Nothing was charged; try again.`,
+  },
+} satisfies Record<string, ErrorEntry>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

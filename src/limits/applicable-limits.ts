@@ -1,0 +1,132 @@
+// Which limits apply to a request, and the counter key each one is kept under.
+import type { LimitSpec, Measure, Policy, Price } from '../config/policy.js';
+import type { Principal } from '../auth/principal.js';
+import type { Target } from '../routing/route-table.js';
+import type { CounterItem, Weights } from './counter-store.js';
+import { TollgateError } from '../errors/tollgate-error.js';
+
+/** A limit attached to this request: the counter item plus what people need to read about it. */
+export interface AppliedLimit {
+  /** Stable name, shown in `x-tollgate-limit` and reports, e.g. `project:production:daily`. */
+  id: string;
+  /** For messages: "project 'production' daily limit". */
+  label: string;
+  unit: 'tokens' | 'requests' | 'usd';
+  measure: Measure;
+  item: CounterItem;
+}
+
+const TOKEN_WEIGHTS: Record<Measure, Weights> = {
+  input: { input: 1, output: 0, request: 0 },
+  output: { input: 0, output: 1, request: 0 },
+  total: { input: 1, output: 1, request: 0 },
+  requests: { input: 0, output: 0, request: 1 },
+};
+
+/** Cost weights in micro-USD per token: a price of $2.50 per million tokens is 2.5 µUSD per token. */
+function costWeights(measure: Measure, price: Price): Weights {
+  return {
+    input: measure === 'output' ? 0 : price.input,
+    output: measure === 'input' ? 0 : price.output,
+    request: 0,
+  };
+}
+
+interface Owner {
+  id: string;
+  label: string;
+  keyPart: string;
+}
+
+/** Resolves and caches the limits for each (key, route, model): principals and routes are static per policy. */
+export class ApplicableLimits {
+  private readonly cache = new Map<string, AppliedLimit[]>();
+
+  constructor(private readonly policy: Policy) {}
+
+  /** Every limit that applies to a call by `principal` to `target`, organization first. */
+  for(principal: Principal, target: Target): AppliedLimit[] {
+    const cacheKey = `${principal.keyId}\u0000${target.qualifiedName}`;
+    let limits = this.cache.get(cacheKey);
+    if (!limits) {
+      limits = this.build(principal, target);
+      this.cache.set(cacheKey, limits);
+    }
+    return limits;
+  }
+
+  private build(principal: Principal, target: Target): AppliedLimit[] {
+    const p = this.policy;
+    const org = principal.organization;
+    // One hash tag per organization keeps all of a request's keys in one Redis Cluster slot.
+    const prefix = `tg:{${org}}:`;
+    const out: AppliedLimit[] = [];
+    const add = (owner: Owner, specs: LimitSpec[] | undefined): void => {
+      for (const spec of specs ?? []) out.push(this.applied(prefix, owner, spec, target));
+    };
+
+    add({ id: `org:${org}`, label: `organization '${org}'`, keyPart: 'org' }, p.organizations.get(org)?.limits);
+    if (principal.project) {
+      const project = principal.project;
+      add({ id: `project:${project}`, label: `project '${project}'`, keyPart: `project:${project}` }, p.projects.get(project)?.limits);
+    }
+    if (principal.tier) {
+      add(
+        { id: `user:${principal.user}`, label: `user '${principal.user}' (tier ${principal.tier})`, keyPart: `user:${principal.user}` },
+        p.tiers.get(principal.tier)?.limits,
+      );
+    }
+    for (const group of principal.groups) {
+      add({ id: `group:${group}`, label: `group '${group}'`, keyPart: `group:${group}` }, p.groups.get(group)?.limits);
+    }
+    const route = target.route;
+    if (route.limits.length > 0) {
+      for (const owner of routeOwners(route.name, route.scope, principal)) add(owner, route.limits);
+    }
+    return out;
+  }
+
+  private applied(prefix: string, owner: Owner, spec: LimitSpec, target: Target): AppliedLimit {
+    const id = `${owner.id}:${spec.name}`;
+    let weights = TOKEN_WEIGHTS[spec.measure];
+    let max = spec.max ?? 0;
+    let unit: AppliedLimit['unit'] = spec.measure === 'requests' ? 'requests' : 'tokens';
+    if (spec.maxCostUsd !== undefined) {
+      const priceKey = `${target.model.provider}/${target.model.upstreamModel}`;
+      const price = this.policy.pricing.get(priceKey);
+      if (!price) throw new TollgateError('model_unpriced', { model: priceKey, limit: id });
+      weights = costWeights(spec.measure, price);
+      max = spec.maxCostUsd * 1e6;
+      unit = 'usd';
+    }
+    return {
+      id,
+      label: `${owner.label} ${spec.name} limit`,
+      unit,
+      measure: spec.measure,
+      item: {
+        key: `${prefix}${owner.keyPart}:${spec.name}:${spec.algorithm}`,
+        algorithm: spec.algorithm,
+        window: spec.window,
+        max,
+        weights,
+        mode: spec.mode,
+      },
+    };
+  }
+}
+
+/** Route limits are shared by the whole route, by each key (`user`), or by each of the key's groups. */
+function routeOwners(route: string, scope: string, principal: Principal): Owner[] {
+  const base = { id: `route:${route}`, label: `route '${route}'`, keyPart: `route:${route}` };
+  if (scope === 'route') return [base];
+  // A key in no group is its own group, so group-scoped limits still bind it.
+  if (scope === 'group' && principal.groups.length > 0) {
+    return principal.groups.map((g) => ({
+      id: `${base.id}:group:${g}`,
+      label: `${base.label} (group '${g}')`,
+      keyPart: `${base.keyPart}:group:${g}`,
+    }));
+  }
+  return [{ id: `${base.id}:key:${principal.keyId}`, label: `${base.label} (key '${principal.keyId}')`, keyPart: `${base.keyPart}:key:${principal.keyId}` }];
+}

@@ -1,0 +1,78 @@
+// The counter-store interface: one atomic multi-limit reservation and one settlement per request.
+// Implementations (memory now, Redis later) only keep counters; the decision rule lives in admission.ts.
+import type { Algorithm, LimitMode, WindowSpec } from '../config/policy.js';
+
+/** How much one request adds to a limit: weights per input token, per output token, and per request. */
+export interface Weights {
+  input: number;
+  output: number;
+  request: number;
+}
+
+/** One limit as the store sees it: a counter key, a rule and weights. */
+export interface CounterItem {
+  key: string;
+  algorithm: Algorithm;
+  window: WindowSpec;
+  max: number;
+  weights: Weights;
+  mode: LimitMode;
+}
+
+export interface ReserveRequest {
+  /** Unique per request; settlement refers to it. */
+  id: string;
+  items: CounterItem[];
+  /** Estimated input tokens. */
+  input: number;
+  /** Output allowance the client asked for. */
+  output: number;
+  /** Lower output to the room left instead of refusing. */
+  clamp: boolean;
+  /** Smallest output allowance worth forwarding when clamping. */
+  minOutput: number;
+}
+
+/** A limit's state as seen by a reservation (after it, when admitted). */
+export interface LimitState {
+  used: number;
+  max: number;
+  /** When the limit next has room again (window end, or bucket refill time), epoch ms. */
+  resetAtMs: number;
+}
+
+export type ReserveOutcome =
+  | {
+      ok: true;
+      /** The output allowance granted: the request's, or less when clamped. */
+      output: number;
+      states: LimitState[];
+      /** Indexes of shadow-mode items that would have blocked. */
+      shadowBlocked: number[];
+    }
+  | {
+      ok: false;
+      /** Indexes of enforced items without room, at least one. */
+      blocked: number[];
+      states: LimitState[];
+      shadowBlocked: number[];
+    };
+
+/** Real usage to settle a reservation with. `request: 0` refunds the request count too (failed upstream call). */
+export interface SettleUsage {
+  input: number;
+  output: number;
+  request: 0 | 1;
+}
+
+export interface CounterStore {
+  /** Atomically checks every item and reserves all of them, or none. */
+  reserve(req: ReserveRequest): Promise<ReserveOutcome>;
+  /** Replaces a reservation's amounts with real usage. Settling twice, or an unknown id, is a no-op. */
+  settle(id: string, usage: SettleUsage): Promise<void>;
+  /** Current state of the given items, without changing them. */
+  peek(items: CounterItem[]): Promise<LimitState[]>;
+  /** Reservations not yet settled. */
+  openReservations(): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,25 @@
+// Formatting of reset times, for headers (OpenAI's "6m0s" style) and for people ("3h 12m").
+
+/** OpenAI's `x-ratelimit-reset-*` style: `120ms`, `1.5s`, `6m0s`, `2h3m4s`. */
+export function formatResetHeader(ms: number): string {
+  if (ms <= 0) return '0s';
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  const totalSeconds = ms / 1000;
+  if (totalSeconds < 60) return `${Math.round(totalSeconds * 10) / 10}s`;
+  const seconds = Math.ceil(totalSeconds);
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h > 0 ? `${h}h${m}m${s}s` : `${m}m${s}s`;
+}
+
+/** For messages: `45s`, `12m 5s`, `3h 12m`, `2d 4h`. */
+export function formatHumanDuration(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ${minutes % 60}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}

@@ -1,0 +1,173 @@
+// In-process counter store: the embedded default. Atomic because a reservation runs to completion
+// within one synchronous turn of the event loop.
+import type { Clock } from '../util/clock.js';
+import { admit, amountFor } from './admission.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage } from './counter-store.js';
+import { WindowCalculator, windowLengthMs } from './windows.js';
+
+/** Sub-buckets per sliding window: usage is counted in every slot that overlaps the window, so it never undercounts. */
+export const SLIDING_SLOTS = 20;
+
+interface FixedState {
+  kind: 'fixed';
+  startMs: number;
+  used: number;
+}
+interface SlidingState {
+  kind: 'sliding';
+  epochs: number[];
+  counts: number[];
+}
+interface BucketState {
+  kind: 'bucket';
+  used: number;
+  atMs: number;
+}
+type CounterState = FixedState | SlidingState | BucketState;
+
+/** Where a reserved amount was put, so settlement corrects the same window or slot. */
+interface Placement {
+  item: CounterItem;
+  ref: number;
+  amount: number;
+}
+
+export class MemoryCounterStore implements CounterStore {
+  private readonly counters = new Map<string, CounterState>();
+  private readonly reservations = new Map<string, Placement[]>();
+  private readonly windows: WindowCalculator;
+
+  constructor(
+    private readonly clock: Clock,
+    timezone: string,
+  ) {
+    this.windows = new WindowCalculator(timezone);
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
+    return this.reserveSync(req);
+  }
+
+  /** The synchronous core of `reserve`, also used by fail-open local counting. */
+  reserveSync(req: ReserveRequest): ReserveOutcome {
+    const now = this.clock.now();
+    const used = req.items.map((item) => this.usedNow(item, now));
+    const decision = admit(req.items, used, req.input, req.output, req.clamp, req.minOutput);
+    if (!decision.ok) {
+      const states = req.items.map((item, i) => this.state(item, used[i], now));
+      return { ok: false, blocked: decision.blocked, states, shadowBlocked: decision.shadowBlocked };
+    }
+    const placements = req.items.map((item, i) => ({ item, amount: decision.amounts[i], ref: this.add(item, now, decision.amounts[i]) }));
+    this.reservations.set(req.id, placements);
+    const states = req.items.map((item, i) => this.state(item, used[i] + decision.amounts[i], now));
+    return { ok: true, output: decision.output, states, shadowBlocked: decision.shadowBlocked };
+  }
+
+  async settle(id: string, usage: SettleUsage): Promise<void> {
+    const placements = this.reservations.get(id);
+    if (!placements) return;
+    this.reservations.delete(id);
+    const now = this.clock.now();
+    for (const p of placements) {
+      const delta = amountFor(p.item, usage.input, usage.output, usage.request) - p.amount;
+      if (delta !== 0) this.adjust(p.item, p.ref, delta, now);
+    }
+  }
+
+  async peek(items: CounterItem[]): Promise<LimitState[]> {
+    const now = this.clock.now();
+    return items.map((item) => this.state(item, this.usedNow(item, now), now));
+  }
+
+  async openReservations(): Promise<number> {
+    return this.reservations.size;
+  }
+
+  async close(): Promise<void> {}
+
+  private usedNow(item: CounterItem, now: number): number {
+    const s = this.counters.get(item.key);
+    if (!s) return 0;
+    switch (s.kind) {
+      case 'fixed':
+        return s.startMs === this.windows.bounds(item.window, now).startMs ? s.used : 0;
+      case 'sliding': {
+        const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
+        const current = Math.floor(now / slotMs);
+        let sum = 0;
+        for (let i = 0; i < s.epochs.length; i++) if (current - s.epochs[i] <= SLIDING_SLOTS) sum += s.counts[i];
+        return sum;
+      }
+      case 'bucket':
+        return Math.max(0, s.used - ((now - s.atMs) * item.max) / windowLengthMs(item.window));
+    }
+  }
+
+  /** Adds an amount now; returns where it went (window start, slot epoch, or 0 for buckets). */
+  private add(item: CounterItem, now: number, amount: number): number {
+    if (item.algorithm === 'fixed_window') {
+      const startMs = this.windows.bounds(item.window, now).startMs;
+      const s = this.counters.get(item.key);
+      if (s?.kind === 'fixed' && s.startMs === startMs) s.used += amount;
+      else this.counters.set(item.key, { kind: 'fixed', startMs, used: amount });
+      return startMs;
+    }
+    if (item.algorithm === 'sliding_window') {
+      const epoch = Math.floor(now / (windowLengthMs(item.window) / SLIDING_SLOTS));
+      this.addToSlot(item, epoch, amount);
+      return epoch;
+    }
+    const used = this.usedNow(item, now);
+    this.counters.set(item.key, { kind: 'bucket', used: used + amount, atMs: now });
+    return 0;
+  }
+
+  /** Corrects an earlier placement; a window or slot that has already passed is left alone. */
+  private adjust(item: CounterItem, ref: number, delta: number, now: number): void {
+    const s = this.counters.get(item.key);
+    if (!s) return;
+    if (s.kind === 'fixed') {
+      if (s.startMs === ref) s.used = Math.max(0, s.used + delta);
+    } else if (s.kind === 'sliding') {
+      this.addToSlot(item, ref, delta);
+    } else {
+      s.used = Math.max(0, this.usedNow(item, now) + delta);
+      s.atMs = now;
+    }
+  }
+
+  private addToSlot(item: CounterItem, epoch: number, amount: number): void {
+    let s = this.counters.get(item.key);
+    if (s?.kind !== 'sliding') {
+      s = { kind: 'sliding', epochs: new Array(SLIDING_SLOTS + 1).fill(-Infinity), counts: new Array(SLIDING_SLOTS + 1).fill(0) };
+      this.counters.set(item.key, s);
+    }
+    const i = epoch % (SLIDING_SLOTS + 1);
+    if (s.epochs[i] === epoch) s.counts[i] = Math.max(0, s.counts[i] + amount);
+    else if (s.epochs[i] < epoch && amount > 0) {
+      s.epochs[i] = epoch;
+      s.counts[i] = amount;
+    }
+  }
+
+  private state(item: CounterItem, used: number, now: number): LimitState {
+    return { used, max: item.max, resetAtMs: this.resetAt(item, now) };
+  }
+
+  private resetAt(item: CounterItem, now: number): number {
+    const length = windowLengthMs(item.window);
+    if (item.algorithm === 'fixed_window') return this.windows.bounds(item.window, now).endMs;
+    if (item.algorithm === 'token_bucket') {
+      const s = this.counters.get(item.key);
+      const used = s ? this.usedNow(item, now) : 0;
+      return now + Math.ceil((used * length) / item.max);
+    }
+    // Sliding: the oldest slot still counted leaves the window first.
+    const slotMs = length / SLIDING_SLOTS;
+    const s = this.counters.get(item.key);
+    const current = Math.floor(now / slotMs);
+    let oldest = current;
+    if (s?.kind === 'sliding') for (let i = 0; i < s.epochs.length; i++) if (current - s.epochs[i] <= SLIDING_SLOTS && s.counts[i] > 0) oldest = Math.min(oldest, s.epochs[i]);
+    return (oldest + SLIDING_SLOTS + 1) * slotMs;
+  }
+}

@@ -1,0 +1,117 @@
+// Window arithmetic shared by every counter store: where the current window starts and ends.
+import type { WindowSpec } from '../config/policy.js';
+
+const DAY_MS = 86_400_000;
+
+/** The current window of a limit: counts made inside [startMs, endMs) belong together. */
+export interface WindowBounds {
+  startMs: number;
+  endMs: number;
+}
+
+const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timezone: string): Intl.DateTimeFormat {
+  let f = offsetFormatters.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    offsetFormatters.set(timezone, f);
+  }
+  return f;
+}
+
+interface LocalTime {
+  year: number;
+  month: number; // 1-12
+  day: number;
+}
+
+/** The wall-clock date in `timezone` at instant `ms`, and that zone's UTC offset then. */
+function localParts(ms: number, timezone: string): LocalTime & { offsetMs: number } {
+  const parts = formatterFor(timezone).formatToParts(ms);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)!.value);
+  const year = get('year');
+  const month = get('month');
+  const day = get('day');
+  const asUtc = Date.UTC(year, month - 1, day, get('hour'), get('minute'), get('second'));
+  return { year, month, day, offsetMs: asUtc - Math.floor(ms / 1000) * 1000 };
+}
+
+/** The UTC instant of local midnight on the given local date (DST-safe: the offset is re-read at the guess). */
+function localMidnight(year: number, month: number, day: number, timezone: string): number {
+  const naive = Date.UTC(year, month - 1, day);
+  let guess = naive - localParts(naive, timezone).offsetMs;
+  guess = naive - localParts(guess, timezone).offsetMs;
+  return guess;
+}
+
+function calendarBounds(ms: number, unit: 'day' | 'month', timezone: string): WindowBounds {
+  const { year, month, day } = localParts(ms, timezone);
+  if (unit === 'day') {
+    const next = new Date(Date.UTC(year, month - 1, day + 1));
+    return {
+      startMs: localMidnight(year, month, day, timezone),
+      endMs: localMidnight(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), timezone),
+    };
+  }
+  const next = new Date(Date.UTC(year, month, 1));
+  return {
+    startMs: localMidnight(year, month, 1, timezone),
+    endMs: localMidnight(next.getUTCFullYear(), next.getUTCMonth() + 1, 1, timezone),
+  };
+}
+
+/**
+ * Resolves windows to bounds, caching each until it ends: Intl formatting costs microseconds,
+ * and the hot path asks for the same few windows on every request.
+ */
+export class WindowCalculator {
+  private readonly cache = new Map<string, WindowBounds>();
+
+  constructor(readonly timezone: string) {}
+
+  /** Bounds of the fixed window containing `nowMs`. Whole-day durations align to local midnight. */
+  bounds(window: WindowSpec, nowMs: number): WindowBounds {
+    if (window.kind === 'duration' && window.ms % DAY_MS !== 0) {
+      const startMs = Math.floor(nowMs / window.ms) * window.ms;
+      return { startMs, endMs: startMs + window.ms };
+    }
+    const cacheKey = window.kind === 'calendar' ? window.unit : `d${window.ms}`;
+    const cached = this.cache.get(cacheKey);
+    if (cached && nowMs >= cached.startMs && nowMs < cached.endMs) return cached;
+    const fresh =
+      window.kind === 'calendar' ? calendarBounds(nowMs, window.unit, this.timezone) : this.multiDayBounds(window.ms, nowMs);
+    this.cache.set(cacheKey, fresh);
+    return fresh;
+  }
+
+  /** N-day windows start at local midnight on days counted from the epoch, so `1 day` is the calendar day. */
+  private multiDayBounds(ms: number, nowMs: number): WindowBounds {
+    const today = calendarBounds(nowMs, 'day', this.timezone);
+    const days = ms / DAY_MS;
+    const { year, month, day } = localParts(today.startMs + 12 * 3_600_000, this.timezone);
+    const dayNumber = Math.floor(Date.UTC(year, month - 1, day) / DAY_MS);
+    const firstDay = dayNumber - (dayNumber % days);
+    const start = new Date(firstDay * DAY_MS);
+    const end = new Date((firstDay + days) * DAY_MS);
+    return {
+      startMs: localMidnight(start.getUTCFullYear(), start.getUTCMonth() + 1, start.getUTCDate(), this.timezone),
+      endMs: localMidnight(end.getUTCFullYear(), end.getUTCMonth() + 1, end.getUTCDate(), this.timezone),
+    };
+  }
+}
+
+/** The nominal length of a window, used by sliding windows and token buckets. */
+export function windowLengthMs(window: WindowSpec): number {
+  if (window.kind === 'duration') return window.ms;
+  return window.unit === 'day' ? DAY_MS : 30 * DAY_MS;
+}
