@@ -1,9 +1,57 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { createMockUpstream } from '../mock-upstream/index.js';
 
-/** Registers `tollgate mock-upstream` (not yet built). */
+function nonNegativeInt(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer.`);
+    return n;
+  };
+}
+
+interface MockUpstreamFlags {
+  host: string;
+  port: number;
+  latencyMs: number;
+  outputTokens: number;
+  chunkDelayMs: number;
+  apiKey?: string;
+}
+
+/** Registers `tollgate mock-upstream`: serves the OpenAI- and Anthropic-shaped mock LLM until SIGTERM/SIGINT. */
 export function registerMockUpstream(program: Command): void {
-  program.command('mock-upstream').action(() => {
-    console.error('tollgate mock-upstream: not implemented yet');
-    process.exitCode = 1;
-  });
+  program
+    .command('mock-upstream')
+    .description('serve a mock LLM upstream (OpenAI and Anthropic wire formats, streaming)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', nonNegativeInt('--port'), 4010)
+    .option('--latency-ms <ms>', 'delay before each response starts', nonNegativeInt('--latency-ms'), 0)
+    .option('--output-tokens <n>', 'completion length when the request does not cap it', nonNegativeInt('--output-tokens'), 64)
+    .option('--chunk-delay-ms <ms>', 'delay between streamed chunks', nonNegativeInt('--chunk-delay-ms'), 0)
+    .option('--api-key <key>', 'require this key (Authorization: Bearer for OpenAI paths, x-api-key for Anthropic)')
+    .action(async (flags: MockUpstreamFlags) => {
+      const upstream = createMockUpstream({
+        latencyMs: flags.latencyMs,
+        outputTokens: flags.outputTokens,
+        chunkDelayMs: flags.chunkDelayMs,
+        apiKey: flags.apiKey,
+      });
+      const url = await upstream.listen(flags.port, flags.host);
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        upstream.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            console.error('tollgate mock-upstream: error while closing:', err);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      // Scripts wait for this exact phrase (SPEC §8), so it is printed once and only when ready.
+      console.log(`tollgate mock-upstream listening on ${url}`);
+    });
 }

@@ -115,7 +115,10 @@ export interface AlertRule {
   action: 'warn' | 'throttle' | 'block';
   channels: string[];
   reduction?: number;
+  /** The first fallback of the chain (same as `fallbacks[0]`). */
   fallback?: string;
+  /** The whole fallback chain in order, e.g. `['cache', 'model', 'error']`. */
+  fallbacks?: string[];
 }
 
 export type OnStoreError = 'fail_closed' | 'fail_open';

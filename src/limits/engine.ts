@@ -11,6 +11,9 @@ import type { CounterStore, LimitState, ReserveOutcome, SettleUsage } from './co
 import { formatHumanDuration } from './durations.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
+/** Inputs whose cheap upper bound is at most this many tokens are counted exactly up front. */
+export const EXACT_COUNT_BELOW = 2048;
+
 export interface AdmitRequest {
   id: string;
   principal: Principal;
@@ -50,7 +53,9 @@ export class LimitsEngine {
   /** Reserves input + output against every applicable limit, or throws the 400/429 that explains why not. */
   async admit(req: AdmitRequest): Promise<Admission> {
     const limits = this.applicable.for(req.principal, req.target);
-    let input = req.input.upperBound;
+    // Small inputs are counted exactly at once (a few µs), so headers and clamps are exact; large ones
+    // start from the cheap bound and are counted only if a limit turns out to be tight.
+    let input = req.input.upperBound <= EXACT_COUNT_BELOW ? req.input.exact() : req.input.upperBound;
     let output = req.output;
     const clamp = this.policy.enforcement.clampMaxTokens || !req.outputFromClient;
     const minOutput = Math.min(this.policy.enforcement.minOutputTokens, req.output);

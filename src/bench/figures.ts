@@ -1,0 +1,91 @@
+// Turns measured phases into the reported figures: medians across rounds, added latency, CPU per request.
+import type { LoadResult } from './load-protocol.js';
+import { median } from './stats.js';
+
+export type PathName = 'direct' | 'gateway';
+
+/** One measured run of one path, with the CPU both servers used during it. */
+export interface Phase {
+  path: PathName;
+  round: number;
+  result: LoadResult;
+  gatewayCpuUs: number;
+  mockCpuUs: number;
+}
+
+/** One path's figures across all rounds of a load shape. */
+export interface PathFigures {
+  rounds: number;
+  requests: number;
+  errors: number;
+  /** Medians across rounds of each round's percentile, ms. */
+  p50: number;
+  p90: number;
+  p99: number;
+  /** Worst single request across all rounds, ms. */
+  max: number;
+  /** Median achieved requests/s, or total completed / total time for saturation. */
+  rps: number;
+  /** Open loop: median of each round's p99 timer lateness, ms (already inside the latencies). */
+  sendLagP99?: number;
+  gatewayCpuUsPerReq: number;
+  mockCpuUsPerReq: number;
+  workerCpuUsPerReq: number;
+  firstError?: string;
+}
+
+/** Totals CPU across rounds before dividing: one round's tick count is too coarse alone. */
+function perRequest(phases: Phase[], cpu: (p: Phase) => number): number {
+  const requests = phases.reduce((s, p) => s + p.result.completed, 0);
+  return requests ? phases.reduce((s, p) => s + cpu(p), 0) / requests : NaN;
+}
+
+/** Aggregates one path's phases. */
+export function pathFigures(phases: Phase[], shape: 'open' | 'closed'): PathFigures | undefined {
+  if (phases.length === 0) return undefined;
+  const rs = phases.map((p) => p.result);
+  const completed = rs.reduce((s, r) => s + r.completed, 0);
+  const elapsed = rs.reduce((s, r) => s + r.elapsedSec, 0);
+  return {
+    rounds: rs.length,
+    requests: completed,
+    errors: rs.reduce((s, r) => s + r.errors, 0),
+    p50: median(rs.map((r) => r.latency.p50)),
+    p90: median(rs.map((r) => r.latency.p90)),
+    p99: median(rs.map((r) => r.latency.p99)),
+    max: Math.max(...rs.map((r) => r.latency.max)),
+    rps: shape === 'open' ? median(rs.map((r) => r.achievedRps)) : completed / elapsed,
+    ...(shape === 'open' ? { sendLagP99: median(rs.map((r) => r.sendLag?.p99 ?? NaN)) } : {}),
+    gatewayCpuUsPerReq: perRequest(phases, (p) => p.gatewayCpuUs),
+    mockCpuUsPerReq: perRequest(phases, (p) => p.mockCpuUs),
+    workerCpuUsPerReq: perRequest(phases, (p) => p.result.workerCpuUs),
+    firstError: rs.find((r) => r.firstError)?.firstError,
+  };
+}
+
+/** Gateway minus direct, paired within each round (same minute, same noise), then the median over rounds. */
+export function addedLatency(phases: Phase[]): { p50: number; p99: number } {
+  const rounds = [...new Set(phases.map((p) => p.round))];
+  const diffs = { p50: [] as number[], p99: [] as number[] };
+  for (const round of rounds) {
+    const d = phases.find((p) => p.round === round && p.path === 'direct')?.result.latency;
+    const g = phases.find((p) => p.round === round && p.path === 'gateway')?.result.latency;
+    if (!d || !g) continue;
+    diffs.p50.push(g.p50 - d.p50);
+    diffs.p99.push(g.p99 - d.p99);
+  }
+  return { p50: median(diffs.p50), p99: median(diffs.p99) };
+}
+
+/** One informational target: the bench prints PASS/MISS but never fails on it. */
+export interface Target {
+  name: string;
+  value: number;
+  limit: number;
+  unit: string;
+  pass: boolean | null;
+}
+
+export function target(name: string, value: number, limit: number, unit: string): Target {
+  return { name, value, limit, unit, pass: Number.isFinite(value) ? value <= limit : null };
+}

@@ -1,0 +1,73 @@
+// `tollgate check` as users run it: the built CLI in a child process, exit codes and output.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const cli = resolve(repoRoot, 'dist/cli/index.js');
+let dir: string;
+
+function check(...files: string[]) {
+  const args = [cli, 'check', ...files.flatMap((f) => ['--config', f])];
+  const result = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(() => {
+  // Build the CLI as `npm test` does. Type errors elsewhere in the tree still emit JavaScript,
+  // so the exit status is not what matters here; the emitted entry point is.
+  try {
+    execFileSync(process.execPath, [resolve(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'pipe' });
+  } catch {
+    // Reported below if nothing was emitted.
+  }
+  expect(existsSync(cli)).toBe(true);
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
+}, 180_000);
+
+describe('tollgate check', () => {
+  it('exits 0 with a summary for valid configs merged in order', () => {
+    const { code, stdout, stderr } = check('examples/seed-token-limits.yaml', 'examples/seed-routes.yaml');
+    expect(stderr).toBe('');
+    expect(stdout.trim()).toBe('ok: 2 files, 1 organization, 2 projects, 2 tiers, 0 groups, 4 routes, 2 providers, 0 keys');
+    expect(code).toBe(0);
+  });
+
+  it('accepts the quick start', () => {
+    const { code, stdout } = check('examples/quickstart.yaml');
+    expect(stdout).toMatch(/^ok: 1 file, 1 organization, 2 projects, 2 tiers, 0 groups, 1 route, 1 provider, 2 keys\n$/);
+    expect(code).toBe(0);
+  });
+
+  it('exits 1 with file:line: path: message lines on stderr', () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'projects:\n  production:\n    dialy_limit: 5\nkeys:\n  - {id: a, key: tg-hidden-secret, tier: gold, user: u}\n');
+    const { code, stdout, stderr } = check(bad);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    const lines = stderr.trim().split('\n');
+    expect(lines).toContain(`${bad}:3: projects.production.dialy_limit: unknown key \`dialy_limit\` (did you mean \`daily_limit\`?)`);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: `));
+    expect(stderr).not.toContain('tg-hidden-secret');
+  });
+
+  it('reports a missing environment variable and a missing file', () => {
+    const needsEnv = join(dir, 'env.yaml');
+    writeFileSync(needsEnv, 'server:\n  admin_key: ${TOLLGATE_TEST_UNSET_VAR}\n');
+    const env = check(needsEnv);
+    expect(env.code).toBe(1);
+    expect(env.stderr).toContain(`${needsEnv}:2: server.admin_key: environment variable TOLLGATE_TEST_UNSET_VAR is not set`);
+    const missing = check(join(dir, 'nope.yaml'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe(`${join(dir, 'nope.yaml')}:1: file not found`);
+  });
+
+  it('asks for a config file when none is given', () => {
+    const { code, stderr } = check();
+    expect(code).toBe(1);
+    expect(stderr).toContain('--config');
+  });
+});

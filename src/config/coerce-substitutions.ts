@@ -1,0 +1,26 @@
+// An unquoted `${VAR}` should read as if its value had been written in place: `port: ${PORT}`
+// is a number. But a secret such as `key: ${ALICE_KEY}` must stay text even when it looks like
+// `123456` or `true`, so the schema's expected type at that field decides.
+import { parse } from 'yaml';
+import type * as z from 'zod';
+import { typesAt } from './schema-walk.js';
+import type { PlainSubstitution } from './yaml-source.js';
+
+/** Turns substituted unquoted values into numbers or booleans where the schema expects those (and not text). */
+export function coerceSubstitutions(schema: z.ZodType, substitutions: readonly PlainSubstitution[]): void {
+  for (const { container, key, path } of substitutions) {
+    const text = (container as Record<string | number, unknown>)[key];
+    if (typeof text !== 'string') continue;
+    const types = typesAt(schema, path);
+    if (types.has('string')) continue;
+    let parsed: unknown;
+    try {
+      parsed = parse(text); // The YAML reading of the text, as if it had been written unquoted.
+    } catch {
+      continue;
+    }
+    if ((typeof parsed === 'number' && types.has('number')) || (typeof parsed === 'boolean' && types.has('boolean'))) {
+      (container as Record<string | number, unknown>)[key] = parsed;
+    }
+  }
+}

@@ -1,0 +1,152 @@
+// Builds the runtime Policy from a validated config: defaults resolved, secrets hashed,
+// every section turned into Maps in config order.
+import { builtInProviders, DEFAULT_BASE_URLS } from './default-providers.js';
+import { compileLevelLimits, compileRouteLimits } from './compile-limits.js';
+import { organizationIds } from './cross-check.js';
+import type {
+  AlertRule,
+  GroupPolicy,
+  KeyPolicy,
+  OrganizationPolicy,
+  Policy,
+  Price,
+  ProjectPolicy,
+  ProviderPolicy,
+  RouteModel,
+  RoutePolicy,
+  TierPolicy,
+} from './policy.js';
+import type { TollgateConfig } from './schema.js';
+import { sha256Hex } from './sha256.js';
+
+// Throttling needs some reduction; half speed is the seed's own example.
+const DEFAULT_REDUCTION = 0.5;
+
+/** Compiles a validated, cross-checked config into the Policy other modules read. */
+export function compilePolicy(config: TollgateConfig, sources: string[], env: NodeJS.ProcessEnv): Policy {
+  const { server, storage, enforcement } = config;
+  return {
+    sources,
+    server: {
+      host: server.host,
+      port: server.port,
+      ...(server.admin_key !== undefined ? { adminKeySha256: sha256Hex(server.admin_key) } : {}),
+      timezone: server.timezone,
+      maxBodyBytes: server.max_body_bytes,
+    },
+    storage: { counters: storage.counters, ledger: storage.ledger, onStoreError: storage.on_store_error },
+    enforcement: {
+      clampMaxTokens: enforcement.clamp_max_tokens,
+      defaultMaxTokens: enforcement.default_max_tokens,
+      minOutputTokens: enforcement.min_output_tokens,
+    },
+    providers: compileProviders(config, env),
+    pricing: new Map(Object.entries(config.pricing).map(([model, p]): [string, Price] => [model, { input: p.input, output: p.output }])),
+    organizations: compileOrganizations(config),
+    projects: new Map(
+      Object.entries(config.projects).map(([id, p]): [string, ProjectPolicy] => [
+        id,
+        {
+          id,
+          ...(p.request_limit !== undefined ? { requestLimit: p.request_limit } : {}),
+          priority: p.priority,
+          limits: compileLevelLimits({ daily: p.daily_limit, monthly: p.monthly_limit }),
+        },
+      ]),
+    ),
+    tiers: new Map(
+      Object.entries(config.users).map(([id, t]): [string, TierPolicy] => [
+        id,
+        { id, limits: compileLevelLimits({ daily: t.daily_limit, monthly: t.monthly_limit, rate: t.rate_limit }) },
+      ]),
+    ),
+    groups: new Map(
+      Object.entries(config.groups).map(([id, g]): [string, GroupPolicy] => [
+        id,
+        { id, limits: compileLevelLimits({ daily: g.daily_limit, monthly: g.monthly_limit, rate: g.rate_limit }) },
+      ]),
+    ),
+    routes: compileRoutes(config),
+    keys: compileKeys(config),
+    alerts: config.alerts.map(compileAlert),
+  };
+}
+
+function compileOrganizations(config: TollgateConfig): Map<string, OrganizationPolicy> {
+  const source = config.organizations ?? { default: config.organization ?? {} };
+  return new Map(
+    Object.entries(source).map(([id, o]): [string, OrganizationPolicy] => [
+      id,
+      { id, limits: compileLevelLimits({ daily: o.daily_cap, monthly: o.monthly_budget }) },
+    ]),
+  );
+}
+
+function compileProviders(config: TollgateConfig, env: NodeJS.ProcessEnv): Map<string, ProviderPolicy> {
+  if (!config.providers) return builtInProviders(env);
+  return new Map(
+    Object.entries(config.providers).map(([name, p]): [string, ProviderPolicy] => {
+      const baseUrl = p.base_url ?? DEFAULT_BASE_URLS[p.type];
+      return [
+        name,
+        {
+          name,
+          type: p.type,
+          ...(baseUrl !== undefined ? { baseUrl } : {}),
+          ...(p.api_key !== undefined ? { apiKey: p.api_key } : {}),
+          headers: { ...p.headers },
+          timeoutMs: p.timeout_ms,
+          ...(p.type === 'mock' ? { mock: { latencyMs: p.latency_ms ?? 0, outputTokens: p.output_tokens ?? 64 } } : {}),
+        },
+      ];
+    }),
+  );
+}
+
+function compileRoutes(config: TollgateConfig): Map<string, RoutePolicy> {
+  return new Map(
+    Object.entries(config.routes).map(([name, r]): [string, RoutePolicy] => {
+      const toModel = (kind: RouteModel['kind']) => (m: { model_id: string; model: string }): RouteModel => {
+        const slash = m.model.indexOf('/'); // First slash only: `vllm/meta-llama/Llama-3-8B` keeps its org prefix.
+        return { modelId: m.model_id, provider: m.model.slice(0, slash), upstreamModel: m.model.slice(slash + 1), kind };
+      };
+      return [
+        name,
+        {
+          name,
+          models: [...(r.chat_models ?? []).map(toModel('chat')), ...(r.embedding_models ?? []).map(toModel('embedding'))],
+          fallback: [...(r.fallback ?? [])],
+          scope: r.token_limiting?.scope ?? 'route',
+          limits: compileRouteLimits(r.token_limiting ?? {}),
+        },
+      ];
+    }),
+  );
+}
+
+function compileKeys(config: TollgateConfig): KeyPolicy[] {
+  const [onlyOrg] = organizationIds(config);
+  // Only the hash is kept: the secret must not reach the Policy, logs or errors.
+  return config.keys.map((k) => ({
+    id: k.id,
+    sha256: k.key !== undefined ? sha256Hex(k.key) : k.key_sha256!.toLowerCase(),
+    organization: k.organization ?? onlyOrg!,
+    ...(k.project !== undefined ? { project: k.project } : {}),
+    ...(k.user !== undefined ? { user: k.user } : {}),
+    ...(k.tier !== undefined ? { tier: k.tier } : {}),
+    groups: [...k.groups],
+    ...(k.routes !== undefined ? { routes: [...k.routes] } : {}),
+  }));
+}
+
+function compileAlert(a: TollgateConfig['alerts'][number]): AlertRule {
+  const chain = a.fallback === undefined ? undefined : typeof a.fallback === 'string' ? [a.fallback] : a.fallback;
+  const reduction = a.reduction ?? (a.action === 'throttle' ? DEFAULT_REDUCTION : undefined);
+  return {
+    threshold: a.threshold,
+    action: a.action,
+    channels: [...a.channels],
+    ...(reduction !== undefined ? { reduction } : {}),
+    ...(chain ? { fallback: chain[0], fallbacks: [...chain] } : {}),
+  };
+}

@@ -1,0 +1,76 @@
+// Checks that need the whole config at once: references between sections and uniqueness
+// across files. Each finding carries the path of the field to blame, located later.
+import { BUILT_IN_PROVIDER_NAMES } from './default-providers.js';
+import type { TollgateConfig } from './schema.js';
+import { sha256Hex } from './sha256.js';
+import { didYouMean } from './suggest.js';
+
+/** A problem at a path of the merged config. */
+export interface Finding {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Organization ids the config defines: `organizations` keys, or the single `default`. */
+export function organizationIds(config: TollgateConfig): string[] {
+  return config.organizations ? Object.keys(config.organizations) : ['default'];
+}
+
+/** Finds dangling references and duplicates across sections. */
+export function crossCheck(config: TollgateConfig): Finding[] {
+  return [...checkRouteProviders(config), ...checkKeys(config)];
+}
+
+function unknown(kind: string, name: string, known: string[]): string {
+  return `unknown ${kind} \`${name}\` (${didYouMean(name, known)})`;
+}
+
+function checkRouteProviders(config: TollgateConfig): Finding[] {
+  const providers = config.providers ? Object.keys(config.providers) : [...BUILT_IN_PROVIDER_NAMES];
+  const findings: Finding[] = [];
+  for (const [routeName, route] of Object.entries(config.routes)) {
+    for (const list of ['chat_models', 'embedding_models'] as const) {
+      (route[list] ?? []).forEach((m, i) => {
+        const provider = m.model.slice(0, m.model.indexOf('/'));
+        if (!providers.includes(provider)) {
+          findings.push({ path: ['routes', routeName, list, i, 'model'], message: `${unknown('provider', provider, providers)}; declare it under \`providers\`` });
+        }
+      });
+    }
+  }
+  return findings;
+}
+
+function checkKeys(config: TollgateConfig): Finding[] {
+  const findings: Finding[] = [];
+  const orgs = organizationIds(config);
+  const tiers = Object.keys(config.users);
+  const projects = Object.keys(config.projects);
+  const routes = Object.keys(config.routes);
+  const ids = new Map<string, number>();
+  const hashes = new Map<string, string>();
+  config.keys.forEach((k, i) => {
+    const at = (...rest: (string | number)[]) => ['keys', i, ...rest];
+    const firstWithId = ids.get(k.id);
+    if (firstWithId !== undefined) findings.push({ path: at('id'), message: `duplicate key id \`${k.id}\` (also keys[${firstWithId}])` });
+    else ids.set(k.id, i);
+    const hash = k.key !== undefined ? sha256Hex(k.key) : k.key_sha256?.toLowerCase();
+    if (hash !== undefined) {
+      // Names the other key, never the secret.
+      const other = hashes.get(hash);
+      if (other !== undefined) findings.push({ path: at(k.key !== undefined ? 'key' : 'key_sha256'), message: `the same secret is already used by key \`${other}\`` });
+      else hashes.set(hash, k.id);
+    }
+    if (k.organization === undefined && orgs.length > 1) {
+      findings.push({ path: at(), message: `\`organization\` is required when there are several organizations (${orgs.map((o) => `\`${o}\``).join(', ')})` });
+    } else if (k.organization !== undefined && !orgs.includes(k.organization)) {
+      findings.push({ path: at('organization'), message: unknown('organization', k.organization, orgs) });
+    }
+    if (k.tier !== undefined && !tiers.includes(k.tier)) findings.push({ path: at('tier'), message: `${unknown('tier', k.tier, tiers)}; tiers are declared under \`users\`` });
+    if (k.project !== undefined && !projects.includes(k.project)) findings.push({ path: at('project'), message: unknown('project', k.project, projects) });
+    (k.routes ?? []).forEach((r, j) => {
+      if (!routes.includes(r)) findings.push({ path: at('routes', j), message: unknown('route', r, routes) });
+    });
+  });
+  return findings;
+}

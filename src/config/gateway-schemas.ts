@@ -1,0 +1,95 @@
+// The gateway's own sections (SPEC §8): server, storage, enforcement, providers and pricing.
+import * as z from 'zod';
+import { nameSchema, providerModelSchema } from './name-schema.js';
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** `server`: where the gateway listens and how it reads calendar windows. */
+export const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(4000),
+  admin_key: z.string().min(1).optional(),
+  timezone: z
+    .string()
+    .superRefine((tz, ctx) => {
+      if (!isTimeZone(tz)) ctx.addIssue({ code: 'custom', message: `\`${tz}\` is not a time zone; use an IANA name such as \`UTC\` or \`Europe/Paris\`` });
+    })
+    .default('UTC'),
+  max_body_bytes: z.number().int().positive().default(10_485_760),
+});
+
+// Store URLs can carry passwords, so these messages never repeat the value.
+const COUNTERS = /^(memory|(redis|rediss|redis-cluster):\/\/\S+)$/;
+const LEDGER = /^(sqlite:\S+|(postgres|postgresql):\/\/\S+)$/;
+
+/** `storage`: where counters and the ledger live. */
+export const storageSchema = z.strictObject({
+  counters: z
+    .string()
+    .regex(COUNTERS, { message: 'expected `memory`, `redis://host:port`, `rediss://host:port` or `redis-cluster://host:port[,host:port...]`' })
+    .default('memory'),
+  ledger: z
+    .string()
+    .regex(LEDGER, { message: 'expected `sqlite:<path>` (e.g. `sqlite:./data/tollgate.db`) or `postgres://user@host:5432/db` (`postgresql://` also works)' })
+    .default('sqlite:./data/tollgate.db'),
+  on_store_error: z.enum(['fail_closed', 'fail_open']).default('fail_closed'),
+});
+
+/** `enforcement`: how output allowances are reserved and clamped. */
+export const enforcementSchema = z
+  .strictObject({
+    clamp_max_tokens: z.boolean().default(true),
+    default_max_tokens: z.number().int().positive().default(4096),
+    min_output_tokens: z.number().int().positive().default(1),
+  })
+  .superRefine((e, ctx) => {
+    if (e.min_output_tokens > e.default_max_tokens) {
+      ctx.addIssue({ code: 'custom', path: ['min_output_tokens'], message: 'must not exceed `default_max_tokens`' });
+    }
+  });
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** `providers.<name>`: an upstream API. */
+export const providerSchema = z
+  .strictObject({
+    type: z.enum(['openai', 'anthropic', 'mock']),
+    base_url: z.string().refine(isHttpUrl, { message: 'expected an http:// or https:// URL' }).optional(),
+    api_key: z.string().min(1).optional(),
+    headers: z.record(z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }), z.string()).default({}),
+    timeout_ms: z.number().int().positive().default(600_000),
+    latency_ms: z.number().int().nonnegative().optional(),
+    output_tokens: z.number().int().positive().optional(),
+  })
+  .superRefine((p, ctx) => {
+    for (const field of ['latency_ms', 'output_tokens'] as const) {
+      if (p[field] !== undefined && p.type !== 'mock') {
+        ctx.addIssue({ code: 'custom', path: [field], message: `\`${field}\` applies only to providers of type mock` });
+      }
+    }
+  });
+
+/** `pricing`: USD per million tokens, keyed by `provider/model`. */
+export const pricingSchema = z.record(
+  providerModelSchema,
+  z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }),
+);
+
+/** `providers`: keyed by the name used in route models (`<name>/model`). */
+export const providersSchema = z.record(nameSchema, providerSchema);

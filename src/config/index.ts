@@ -1,0 +1,10 @@
+// Public surface of the config module; other modules import from here (and policy.ts types).
+export { loadPolicy, loadPolicyFromTexts } from './load-policy.js';
+export type { ConfigText } from './load-policy.js';
+export { ConfigError, formatIssue } from './config-error.js';
+export type { ConfigIssue } from './config-error.js';
+export { configSchema } from './schema.js';
+export type { TollgateConfig, TollgateConfigInput } from './schema.js';
+export { parseWindowSize } from './window-size.js';
+export { sha256Hex } from './sha256.js';
+export type * from './policy.js';

@@ -1,0 +1,45 @@
+// `${VAR}` / `${VAR:-default}` substitution in config values, done on the YAML scalars
+// (not on the raw text) so a value can never inject YAML structure and errors keep their line.
+
+/** The result of substituting environment variables into one string. */
+export interface Interpolated {
+  value: string;
+  /** True when at least one `${...}` was substituted (an escaped `$${` does not count). */
+  substituted: boolean;
+  /** Variables referenced without a default that are not set. */
+  missing: string[];
+  /** `${...}` expressions that are not `${NAME}` or `${NAME:-default}`. */
+  malformed: string[];
+}
+
+const EXPR = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
+const INNER = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+
+/** Substitutes `${VAR}` and `${VAR:-default}` from `env`; `$${` stands for a literal `${`. */
+export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated {
+  const result: Interpolated = { value: text, substituted: false, missing: [], malformed: [] };
+  if (!text.includes('${')) return result;
+  result.value = text.replace(EXPR, (match: string, inner: string | undefined) => {
+    if (match === '$${') return '${';
+    if (inner === undefined) {
+      result.malformed.push(match);
+      return match;
+    }
+    const parts = INNER.exec(inner);
+    if (!parts) {
+      result.malformed.push(match);
+      return match;
+    }
+    const [, name, fallback] = parts;
+    const set = env[name!];
+    result.substituted = true;
+    // Shell semantics: `:-` also replaces a variable that is set but empty.
+    if (fallback !== undefined) return set ? set : fallback;
+    if (set === undefined) {
+      result.missing.push(name!);
+      return '';
+    }
+    return set;
+  });
+  return result;
+}

@@ -1,0 +1,27 @@
+// `keys`: virtual API keys and the principal each one resolves to.
+import * as z from 'zod';
+import { nameSchema } from './name-schema.js';
+
+/** One entry of `keys`. */
+export const keySchema = z
+  .strictObject({
+    id: nameSchema,
+    // Secret messages never echo the value: these are exactly the strings that must not leak.
+    key: z.string().min(1).optional(),
+    key_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hexadecimal characters (a SHA-256 digest)' }).optional(),
+    organization: nameSchema.optional(),
+    user: nameSchema.optional(),
+    tier: nameSchema.optional(),
+    project: nameSchema.optional(),
+    groups: z.array(nameSchema).default([]),
+    routes: z.array(nameSchema).optional(),
+  })
+  .superRefine((k, ctx) => {
+    if ((k.key === undefined) === (k.key_sha256 === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of `key` (the secret) and `key_sha256` (its SHA-256)' });
+    }
+    // Tier limits are counted per user, so a tier without a user has nothing to count against.
+    if (k.tier !== undefined && k.user === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tier'], message: '`tier` needs `user` (tier limits apply to each user)' });
+    }
+  });

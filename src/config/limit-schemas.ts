@@ -1,0 +1,58 @@
+// Limit values shared by every level of the hierarchy and by routes: a bare number of tokens,
+// or a mapping that picks tokens or dollars, the algorithm and enforce/shadow mode.
+import * as z from 'zod';
+import { parseWindowSize, WINDOW_SIZE_FORMS } from './window-size.js';
+
+export const algorithmSchema = z.enum(['fixed_window', 'sliding_window', 'token_bucket']);
+export const modeSchema = z.enum(['enforce', 'shadow']);
+
+// Zero is allowed on purpose: a limit of 0 switches a scope off without deleting it.
+const tokenCount = z.number().int().nonnegative();
+const dollars = z.number().nonnegative();
+
+function exactlyOneBudget(value: { max_token?: unknown; max_cost_usd?: unknown }, ctx: z.RefinementCtx): void {
+  if ((value.max_token === undefined) === (value.max_cost_usd === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'set exactly one of `max_token` (tokens) and `max_cost_usd` (dollars)' });
+  }
+}
+
+const tokenLimitObject = z
+  .strictObject({
+    max_token: tokenCount.optional(),
+    max_cost_usd: dollars.optional(),
+    algorithm: algorithmSchema.optional(),
+    mode: modeSchema.optional(),
+  })
+  .superRefine(exactlyOneBudget);
+
+/** `daily_limit`, `monthly_limit`, `daily_cap`, `monthly_budget`: tokens as a number, or the long form. */
+export const tokenLimitSchema = z.union([tokenCount, tokenLimitObject]);
+
+/** `rate_limit`: requests per minute as a number, or the long form. */
+export const rateLimitSchema = z.union([
+  z.number().int().nonnegative(),
+  z.strictObject({
+    max_requests: z.number().int().nonnegative(),
+    algorithm: algorithmSchema.optional(),
+    mode: modeSchema.optional(),
+  }),
+]);
+
+export const windowSizeSchema = z.string().superRefine((text, ctx) => {
+  if (!parseWindowSize(text)) ctx.addIssue({ code: 'custom', message: `\`${text}\` is not a window size; use ${WINDOW_SIZE_FORMS}` });
+});
+
+/** One of a route's `token_limiting.input|output|total` limits (Radicalbit dialect). */
+export const routeLimitSchema = z
+  .strictObject({
+    algorithm: algorithmSchema,
+    window_size: windowSizeSchema,
+    max_token: tokenCount.optional(),
+    max_cost_usd: dollars.optional(),
+    mode: modeSchema.optional(),
+  })
+  .superRefine(exactlyOneBudget);
+
+export type TokenLimitInput = z.output<typeof tokenLimitSchema>;
+export type RateLimitInput = z.output<typeof rateLimitSchema>;
+export type RouteLimitInput = z.output<typeof routeLimitSchema>;

@@ -1,0 +1,81 @@
+// Entry point of the config module: files → interpolated YAML → merged data → one schema →
+// cross-checks → Policy. Every stage reports all it finds before giving up, with file:line.
+import { readFileSync } from 'node:fs';
+import { coerceSubstitutions } from './coerce-substitutions.js';
+import { compilePolicy } from './compile.js';
+import { ConfigError } from './config-error.js';
+import type { ConfigIssue } from './config-error.js';
+import { crossCheck } from './cross-check.js';
+import { formatPath } from './config-error.js';
+import { LocIndex } from './loc-index.js';
+import { mergeConfigs } from './merge.js';
+import type { Policy } from './policy.js';
+import { configSchema } from './schema.js';
+import { parseConfigSource } from './yaml-source.js';
+import { toConfigIssues } from './zod-issues.js';
+
+/** A config file's name and contents, for callers that already hold the text. */
+export interface ConfigText {
+  file: string;
+  text: string;
+}
+
+/** Loads, merges (in order), validates and compiles config files; throws ConfigError listing every problem. */
+export function loadPolicy(files: string[], env: NodeJS.ProcessEnv = process.env): Policy {
+  const texts: ConfigText[] = [];
+  const unreadable: ConfigIssue[] = [];
+  for (const file of files) {
+    try {
+      texts.push({ file, text: readFileSync(file, 'utf8') });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : `cannot read file (${code ?? 'unknown error'})`;
+      unreadable.push({ file, line: 1, path: '', message: reason });
+    }
+  }
+  if (unreadable.length > 0) throw new ConfigError(unreadable);
+  return loadPolicyFromTexts(texts, env);
+}
+
+/** Like loadPolicy, for contents already in memory (tests, reloads). */
+export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv = process.env): Policy {
+  if (texts.length === 0) throw new ConfigError([{ file: '(none)', line: 1, path: '', message: 'no config file given (use --config FILE)' }]);
+  const order = texts.map((t) => t.file);
+  const locs = new LocIndex();
+  const sources = texts.map((t) => parseConfigSource(t.file, t.text, env, locs));
+  const early = sources.flatMap((s) => s.issues);
+  if (early.length > 0) throw new ConfigError(sortIssues(early, order));
+  for (const source of sources) coerceSubstitutions(configSchema, source.substitutions);
+
+  const merged = mergeConfigs(
+    sources.map((s) => ({ value: s.value ?? {}, rootLoc: s.rootLoc })),
+    locs,
+  );
+  const parsed = configSchema.safeParse(merged.value);
+  if (!parsed.success) {
+    const ctx = { schema: configSchema, root: merged.value, rootLoc: merged.rootLoc, locs };
+    throw new ConfigError(sortIssues(toConfigIssues(parsed.error.issues, ctx), order));
+  }
+
+  const findings = crossCheck(parsed.data);
+  if (findings.length > 0) {
+    const issues = findings.map(({ path, message }) => {
+      const loc = locs.lookup(merged.value, merged.rootLoc, path);
+      return { file: loc.file, line: loc.line, path: formatPath(path), message };
+    });
+    throw new ConfigError(sortIssues(issues, order));
+  }
+  return compilePolicy(parsed.data, order, env);
+}
+
+// Reading order: by file (in merge order), then by line; ties keep discovery order.
+function sortIssues(issues: ConfigIssue[], files: string[]): ConfigIssue[] {
+  const rank = (file: string) => {
+    const i = files.indexOf(file);
+    return i === -1 ? files.length : i;
+  };
+  return issues
+    .map((issue, i) => ({ issue, i }))
+    .sort((a, b) => rank(a.issue.file) - rank(b.issue.file) || a.issue.line - b.issue.line || a.i - b.i)
+    .map(({ issue }) => issue);
+}

@@ -1,0 +1,191 @@
+// Turns one YAML file into plain data plus locations, substituting environment variables
+// scalar by scalar so that every value, and every error about it, keeps its file and line.
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { Alias, Document, Node, Pair, Scalar, YAMLMap } from 'yaml';
+import { formatPath } from './config-error.js';
+import type { ConfigIssue } from './config-error.js';
+import { hideEnvExpressions } from './env-placeholders.js';
+import { interpolate } from './interpolate.js';
+import type { Loc, LocIndex } from './loc-index.js';
+
+/** An unquoted scalar that contained `${...}`: a string for now, maybe a number once the schema is known. */
+export interface PlainSubstitution {
+  container: Record<string, unknown> | unknown[];
+  key: string | number;
+  path: (string | number)[];
+}
+
+/** One parsed file: its data (null when unusable), where it starts, and what went wrong. */
+export interface ConfigSource {
+  file: string;
+  value: Record<string, unknown> | null;
+  rootLoc: Loc;
+  issues: ConfigIssue[];
+  substitutions: PlainSubstitution[];
+}
+
+// A field whose value interpolated to the empty string (`${VAR:-}`) is treated as not written.
+const ABSENT = Symbol('absent');
+// Anchors let a small file expand enormously ("billion laughs"); no real config needs more.
+const MAX_ALIAS_EXPANSIONS = 10_000;
+
+type Path = (string | number)[];
+
+interface WalkContext {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+  env: NodeJS.ProcessEnv;
+  locs: LocIndex;
+  issues: ConfigIssue[];
+  expansions: number;
+  resolving: Set<Node>;
+  restore: (value: string) => string;
+  substitutions: PlainSubstitution[];
+  // Set by walkScalar for its caller, which knows the container the value is stored in.
+  lastWasPlainSubstitution: boolean;
+}
+
+/** Parses `text` (the contents of `file`) into plain data, recording locations in `locs`. */
+export function parseConfigSource(file: string, text: string, env: NodeJS.ProcessEnv, locs: LocIndex): ConfigSource {
+  const lines = new LineCounter();
+  const placeholders = hideEnvExpressions(text);
+  // prettyErrors off: its excerpt of the offending line could print a secret.
+  const doc = parseDocument(placeholders.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const rootLoc: Loc = { file, line: 1 };
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((err) => ({
+      file,
+      line: lines.linePos(err.pos[0]).line,
+      path: '',
+      message: `YAML syntax error: ${err.message.split('\n')[0]}`,
+    }));
+    return { file, value: null, rootLoc, issues, substitutions: [] };
+  }
+  const ctx: WalkContext = {
+    file, doc, lines, env, locs, issues: [], expansions: 0, resolving: new Set(), restore: placeholders.restore,
+    substitutions: [], lastWasPlainSubstitution: false,
+  };
+  const contents = doc.contents;
+  if (contents === null || (isScalar(contents) && contents.value === null)) {
+    return { file, value: {}, rootLoc, issues: [], substitutions: [] }; // An empty file (or one with only comments) adds nothing.
+  }
+  rootLoc.line = lineOf(ctx, contents);
+  const value = walk(ctx, contents, []);
+  if (value === ABSENT || value === null || typeof value !== 'object' || Array.isArray(value)) {
+    ctx.issues.push({ file, line: rootLoc.line, path: '', message: 'a config file must be a mapping of sections (server:, projects:, routes:, ...)' });
+    return { file, value: null, rootLoc, issues: ctx.issues, substitutions: [] };
+  }
+  return { file, value: value as Record<string, unknown>, rootLoc, issues: ctx.issues, substitutions: ctx.substitutions };
+}
+
+function lineOf(ctx: WalkContext, node: { range?: [number, number, number] | null } | null | undefined): number {
+  const offset = node?.range?.[0];
+  return offset === undefined ? 1 : ctx.lines.linePos(offset).line;
+}
+
+function issue(ctx: WalkContext, node: Node | null | undefined, path: Path, message: string): void {
+  ctx.issues.push({ file: ctx.file, line: lineOf(ctx, node), path: formatPath(path), message });
+}
+
+// Assigning through defineProperty keeps a key named `__proto__` an ordinary (and then unknown) key.
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function walk(ctx: WalkContext, node: unknown, path: Path): unknown {
+  ctx.lastWasPlainSubstitution = false;
+  if (node === null || node === undefined) return null;
+  if (isAlias(node)) return walkAlias(ctx, node, path);
+  if (isScalar(node)) return walkScalar(ctx, node, path);
+  if (isMap(node)) return walkMap(ctx, node, path);
+  if (isSeq(node)) {
+    const out: unknown[] = [];
+    for (const item of node.items) {
+      const itemPath = [...path, out.length];
+      const value = walk(ctx, item, itemPath);
+      if (value === ABSENT) continue;
+      if (ctx.lastWasPlainSubstitution) ctx.substitutions.push({ container: out, key: out.length, path: itemPath });
+      ctx.locs.set(out, out.length, { file: ctx.file, line: lineOf(ctx, isNode(item) ? item : node) });
+      out.push(value);
+    }
+    return out;
+  }
+  issue(ctx, isNode(node) ? node : null, path, 'unsupported YAML node');
+  return null;
+}
+
+function walkAlias(ctx: WalkContext, node: Alias, path: Path): unknown {
+  const target = node.resolve(ctx.doc);
+  if (!target) {
+    issue(ctx, node, path, `unknown alias *${node.source}`);
+    return null;
+  }
+  if (ctx.resolving.has(target) || ++ctx.expansions > MAX_ALIAS_EXPANSIONS) {
+    issue(ctx, node, path, `alias *${node.source} expands recursively or too often`);
+    return null;
+  }
+  ctx.resolving.add(target);
+  try {
+    return walk(ctx, target, path);
+  } finally {
+    ctx.resolving.delete(target);
+  }
+}
+
+function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
+  if (typeof node.value !== 'string') return node.value;
+  const result = interpolate(ctx.restore(node.value), ctx.env);
+  for (const name of result.missing) {
+    issue(ctx, node, path, `environment variable ${name} is not set (write \${${name}:-default} to give a default, or \${${name}:-} to make it optional)`);
+  }
+  for (const expr of result.malformed) {
+    issue(ctx, node, path, `cannot read \`${expr}\`: write \${NAME} or \${NAME:-default} (and $\${ for a literal \${)`);
+  }
+  if (!result.substituted) return result.value;
+  if (result.value === '') return ABSENT;
+  // Whether an unquoted `${PORT}` means the number 8080 or the text "8080" depends on the field,
+  // so the caller records it and the schema decides later (see coerceSubstitutions).
+  ctx.lastWasPlainSubstitution = node.type === 'PLAIN';
+  return result.value;
+}
+
+function walkMap(ctx: WalkContext, node: YAMLMap, path: Path): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const merges: Pair[] = [];
+  for (const pair of node.items) {
+    const keyNode = pair.key;
+    if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
+      issue(ctx, isNode(keyNode) ? keyNode : node, path, 'mapping keys must be plain names');
+      continue;
+    }
+    const key = ctx.restore(String(keyNode.value));
+    if (key === '<<' && keyNode.type === 'PLAIN') {
+      merges.push(pair);
+      continue;
+    }
+    const value = walk(ctx, pair.value, [...path, key]);
+    if (value === ABSENT) continue;
+    if (ctx.lastWasPlainSubstitution) ctx.substitutions.push({ container: out, key, path: [...path, key] });
+    setOwn(out, key, value);
+    ctx.locs.set(out, key, { file: ctx.file, line: lineOf(ctx, keyNode) });
+  }
+  // YAML merge keys (`<<: *defaults`): written keys win, then earlier merge sources win.
+  for (const pair of merges) {
+    const sourceNodes = isSeq(pair.value) ? pair.value.items : [pair.value];
+    for (const sourceNode of sourceNodes) {
+      const merged = walk(ctx, sourceNode, path);
+      if (merged === null || typeof merged !== 'object' || Array.isArray(merged)) {
+        issue(ctx, isNode(pair.key) ? pair.key : node, path, '`<<` must merge a mapping or a list of mappings');
+        continue;
+      }
+      for (const [key, value] of Object.entries(merged)) {
+        if (Object.prototype.hasOwnProperty.call(out, key)) continue;
+        setOwn(out, key, value);
+        const loc = ctx.locs.get(merged, key);
+        if (loc) ctx.locs.set(out, key, loc);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,145 @@
+// Rewrites zod's issues as messages for people editing YAML: named types ("a mapping", not
+// "object"), one line per unknown key with a "did you mean", unions explained, no values echoed.
+import type * as z from 'zod';
+import { formatPath } from './config-error.js';
+import type { ConfigIssue } from './config-error.js';
+import type { Loc, LocIndex } from './loc-index.js';
+import { validKeysAt } from './schema-walk.js';
+import { didYouMean } from './suggest.js';
+
+type ZodIssue = z.core.$ZodIssue;
+type Path = PropertyKey[];
+
+/** What is needed to place an issue: the schema, the merged input and its locations. */
+export interface IssueContext {
+  schema: z.ZodType;
+  root: unknown;
+  rootLoc: Loc;
+  locs: LocIndex;
+}
+
+const EXPECTED: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: '`true` or `false`',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+  map: 'a mapping',
+};
+
+/** Converts zod issues for the merged config into located ConfigIssues. */
+export function toConfigIssues(issues: readonly ZodIssue[], ctx: IssueContext): ConfigIssue[] {
+  return flatten(issues, [], ctx).map(({ path, message }) => {
+    const loc = ctx.locs.lookup(ctx.root, ctx.rootLoc, path);
+    return { file: loc.file, line: loc.line, path: formatPath(path), message };
+  });
+}
+
+interface Flat {
+  path: Path;
+  message: string;
+}
+
+function flatten(issues: readonly ZodIssue[], prefix: Path, ctx: IssueContext): Flat[] {
+  return issues.flatMap((issue) => explain(issue, [...prefix, ...issue.path], ctx));
+}
+
+function explain(issue: ZodIssue, path: Path, ctx: IssueContext): Flat[] {
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const valid = validKeysAt(ctx.schema, path);
+      return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key \`${key}\` (${didYouMean(key, valid)})` }));
+    }
+    case 'invalid_union':
+      return explainUnion(issue, path, ctx);
+    case 'invalid_type': {
+      const actual = valueAt(ctx.root, path);
+      if (actual === undefined) return [{ path, message: `required field is missing (expected ${expectedName(issue.expected)})` }];
+      return [{ path, message: `expected ${expectedName(issue.expected)}, got ${describe(actual)}` }];
+    }
+    case 'invalid_value': {
+      const choices = issue.values.map((v) => `\`${String(v)}\``).join(', ');
+      const actual = valueAt(ctx.root, path);
+      // Enumerations hold keywords, never secrets, so the written value can be shown.
+      if (typeof actual === 'string' && actual.length <= 40) {
+        const hint = didYouMean(actual, issue.values.map(String));
+        return [{ path, message: `\`${actual}\` is not one of ${choices}${hint.startsWith('did') ? ` (${hint})` : ''}` }];
+      }
+      return [{ path, message: `expected one of ${choices}, got ${describe(actual)}` }];
+    }
+    case 'too_small':
+      return [{ path, message: tooSmall(issue) }];
+    case 'too_big':
+      return [{ path, message: tooBig(issue) }];
+    case 'not_multiple_of':
+      return [{ path, message: `must be a multiple of ${String(issue.divisor)}` }];
+    case 'invalid_key':
+      return issue.issues.slice(0, 1).map((inner) => ({ path, message: `invalid name: ${inner.message}` }));
+    case 'invalid_element':
+      return flatten(issue.issues, path, ctx);
+    default:
+      return [{ path, message: issue.message }];
+  }
+}
+
+// A union fails as a whole; say what it accepts when the value had the wrong type for every
+// option, otherwise report the option that the value evidently meant (e.g. the long form).
+function explainUnion(issue: ZodIssue & { code: 'invalid_union' }, path: Path, ctx: IssueContext): Flat[] {
+  const isTypeMismatch = (branch: readonly ZodIssue[]): boolean =>
+    branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'));
+  const meant = issue.errors.find((branch) => !isTypeMismatch(branch));
+  if (meant) return flatten(meant, path, ctx);
+  const expected = new Set<string>();
+  for (const branch of issue.errors) {
+    for (const i of branch) {
+      if (i.code === 'invalid_type') expected.add(expectedName(i.expected));
+      if (i.code === 'invalid_value') for (const v of i.values) expected.add(`\`${String(v)}\``);
+    }
+  }
+  const actual = valueAt(ctx.root, path);
+  const names = [...expected];
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? 'another value');
+  return [{ path, message: actual === undefined ? `required field is missing (expected ${list})` : `expected ${list}, got ${describe(actual)}` }];
+}
+
+function tooSmall(issue: ZodIssue & { code: 'too_small' }): string {
+  const min = Number(issue.minimum);
+  if (issue.origin === 'array') return `must have at least ${min} item${min === 1 ? '' : 's'}`;
+  if (issue.origin === 'string') return min === 1 ? 'must not be empty' : `must be at least ${min} characters long`;
+  return issue.inclusive ? `must be at least ${min}` : `must be greater than ${min}`;
+}
+
+function tooBig(issue: ZodIssue & { code: 'too_big' }): string {
+  const max = Number(issue.maximum);
+  if (issue.origin === 'array') return `must have at most ${max} items`;
+  if (issue.origin === 'string') return `must be at most ${max} characters long`;
+  if (issue.origin === 'int' && max === Number.MAX_SAFE_INTEGER) return 'is too large';
+  return issue.inclusive ? `must be at most ${max}` : `must be less than ${max}`;
+}
+
+function expectedName(expected: string): string {
+  return EXPECTED[expected] ?? `a ${expected}`;
+}
+
+/** Names the type of a YAML value without showing the value (it may be a secret). */
+function describe(value: unknown): string {
+  if (value === null) return 'nothing (an empty value)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'a whole number' : 'a number with a fraction';
+  if (typeof value === 'boolean') return '`true`/`false`';
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let node = root;
+  for (const seg of path) {
+    if (node === null || typeof node !== 'object' || typeof seg === 'symbol') return undefined;
+    if (!Object.prototype.hasOwnProperty.call(node, seg)) return undefined;
+    node = (node as Record<string | number, unknown>)[seg];
+  }
+  return node;
+}

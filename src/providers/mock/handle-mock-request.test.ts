@@ -1,0 +1,314 @@
+import { describe, expect, it } from 'vitest';
+import { estimateInput } from '../../tokens/index.js';
+import { SseParser, type SseEvent } from '../sse/index.js';
+import { handleMockRequest, type MockJsonReply, type MockOptions, type MockReply, type MockSseReply } from './index.js';
+
+const opts: MockOptions = { latencyMs: 0, outputTokens: 12 };
+const messages = [{ role: 'user', content: 'Say hello to the gateway.' }];
+
+function json(reply: MockReply): { status: number; body: any; reply: MockJsonReply } {
+  expect(reply.kind).toBe('json');
+  const r = reply as MockJsonReply;
+  return { status: r.status, body: JSON.parse(r.body), reply: r };
+}
+
+function sse(reply: MockReply): { reply: MockSseReply; events: SseEvent[] } {
+  expect(reply.kind).toBe('sse');
+  const r = reply as MockSseReply;
+  for (const f of r.frames) expect(f.endsWith('\n\n')).toBe(true);
+  const p = new SseParser();
+  const events = [...p.push(Buffer.from(r.frames.join(''))), ...p.end()];
+  expect(events).toHaveLength(r.frames.length); // one event per frame
+  return { reply: r, events };
+}
+
+const post = (path: string, body: unknown, o: MockOptions = opts) => handleMockRequest('POST', path, body, o);
+
+describe('chat completions', () => {
+  it('answers with a chat.completion object in the wire order', () => {
+    const body = { model: 'gpt-4o-mini', messages };
+    const { status, body: res, reply } = json(post('/v1/chat/completions', body));
+    expect(status).toBe(200);
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(reply.headers['x-request-id']).toMatch(/^req_/);
+    expect(Object.keys(res)).toEqual(['id', 'object', 'created', 'model', 'choices', 'usage', 'service_tier', 'system_fingerprint']);
+    expect(res.id).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+    expect(res.object).toBe('chat.completion');
+    expect(res.model).toBe('gpt-4o-mini');
+    expect(res.choices).toHaveLength(1);
+    expect(res.choices[0]).toEqual({
+      index: 0,
+      message: { role: 'assistant', content: expect.any(String), refusal: null, annotations: [] },
+      logprobs: null,
+      finish_reason: 'stop',
+    });
+    const prompt = estimateInput('chat', body, 'gpt-4o-mini').exact();
+    expect(res.usage).toEqual({
+      prompt_tokens: prompt,
+      completion_tokens: 12,
+      total_tokens: prompt + 12,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    });
+  });
+
+  it('cuts at the smaller of max_tokens and max_completion_tokens with finish_reason length', () => {
+    const cut = json(post('/v1/chat/completions', { model: 'm', messages, max_tokens: 9, max_completion_tokens: 5 })).body;
+    expect(cut.usage.completion_tokens).toBe(5);
+    expect(cut.choices[0].finish_reason).toBe('length');
+    const roomy = json(post('/v1/chat/completions', { model: 'm', messages, max_completion_tokens: 12 })).body;
+    expect(roomy.usage.completion_tokens).toBe(12);
+    expect(roomy.choices[0].finish_reason).toBe('stop');
+  });
+
+  it('takes mock_output_tokens over the default, still capped by max_tokens', () => {
+    expect(json(post('/v1/chat/completions', { model: 'm', messages, mock_output_tokens: 3 })).body.usage.completion_tokens).toBe(3);
+    const capped = json(post('/v1/chat/completions', { model: 'm', messages, mock_output_tokens: 30, max_tokens: 4 })).body;
+    expect(capped.usage.completion_tokens).toBe(4);
+    expect(capped.choices[0].finish_reason).toBe('length');
+  });
+
+  it('returns n choices and bills all of them', () => {
+    const res = json(post('/v1/chat/completions', { model: 'm', messages, n: 3, mock_output_tokens: 4 })).body;
+    expect(res.choices.map((c: any) => c.index)).toEqual([0, 1, 2]);
+    expect(new Set(res.choices.map((c: any) => c.message.content)).size).toBe(3);
+    expect(res.usage.completion_tokens).toBe(12);
+  });
+
+  it('omits usage with mock_omit_usage', () => {
+    const res = json(post('/v1/chat/completions', { model: 'm', messages, mock_omit_usage: true })).body;
+    expect('usage' in res).toBe(false);
+  });
+
+  it('streams role chunk, one chunk per token, finish chunk, usage chunk, [DONE]', () => {
+    const body = { model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true }, mock_output_tokens: 5 };
+    const { reply, events } = sse(post('/v1/chat/completions', body));
+    expect(reply.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(events).toHaveLength(1 + 5 + 1 + 1 + 1);
+    expect(events.at(-1)).toEqual({ data: '[DONE]' });
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
+    for (const c of chunks) {
+      expect(Object.keys(c)).toEqual(['id', 'object', 'created', 'model', 'service_tier', 'system_fingerprint', 'choices', 'usage']);
+      expect(c.object).toBe('chat.completion.chunk');
+      expect(c.id).toBe(chunks[0].id);
+    }
+    expect(chunks[0].choices).toEqual([
+      { index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null },
+    ]);
+    expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    const text = chunks.slice(1, 6).map((c) => c.choices[0].delta.content).join('');
+    expect(text.split(' ')).toHaveLength(5);
+    expect(chunks[6].choices).toEqual([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]);
+    expect(chunks[7].choices).toEqual([]);
+    const prompt = estimateInput('chat', body, 'gpt-4o').exact();
+    expect(chunks[7].usage).toMatchObject({ prompt_tokens: prompt, completion_tokens: 5, total_tokens: prompt + 5 });
+  });
+
+  it('streams without usage fields unless include_usage is asked', () => {
+    const { events } = sse(post('/v1/chat/completions', { model: 'm', messages, stream: true, mock_output_tokens: 2 }));
+    expect(events).toHaveLength(1 + 2 + 1 + 1);
+    for (const e of events.slice(0, -1)) expect('usage' in JSON.parse(e.data)).toBe(false);
+  });
+
+  it('drops the usage chunk with mock_omit_usage even when include_usage is asked', () => {
+    const body = { model: 'm', messages, stream: true, stream_options: { include_usage: true }, mock_output_tokens: 2, mock_omit_usage: true };
+    const { events } = sse(post('/v1/chat/completions', body));
+    expect(events).toHaveLength(1 + 2 + 1 + 1);
+    expect(events.slice(0, -1).every((e) => JSON.parse(e.data).choices.length === 1)).toBe(true);
+  });
+
+  it('streams n choices, each with its own role and finish chunk', () => {
+    const { events } = sse(post('/v1/chat/completions', { model: 'm', messages, stream: true, n: 2, mock_output_tokens: 3 }));
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data).choices[0]);
+    expect(chunks).toHaveLength(2 * (1 + 3 + 1));
+    for (const i of [0, 1]) {
+      const mine = chunks.filter((c) => c.index === i);
+      expect(mine[0].delta.role).toBe('assistant');
+      expect(mine.at(-1).finish_reason).toBe('stop');
+      expect(mine.slice(1, -1).map((c) => c.delta.content).join('').split(' ')).toHaveLength(3);
+    }
+  });
+
+  it('passes abort, latency and chunk delay controls to the reply', () => {
+    const r = post('/v1/chat/completions', {
+      model: 'm', messages, stream: true, mock_abort_after_chunks: 2, mock_latency_ms: 40, mock_chunk_delay_ms: 3,
+    }) as MockSseReply;
+    expect([r.abortAfterFrames, r.latencyMs, r.chunkDelayMs]).toEqual([2, 40, 3]);
+    const d = post('/v1/chat/completions', { model: 'm', messages, stream: true }, { latencyMs: 7, outputTokens: 1, chunkDelayMs: 2 }) as MockSseReply;
+    expect([d.abortAfterFrames, d.latencyMs, d.chunkDelayMs]).toEqual([undefined, 7, 2]);
+  });
+
+  it('rejects what the real API rejects', () => {
+    expect(json(post('/v1/chat/completions', { messages })).body.error.message).toBe('you must provide a model parameter');
+    expect(json(post('/v1/chat/completions', { model: 'm' })).body.error).toEqual({
+      message: "Missing required parameter: 'messages'.",
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'missing_required_parameter',
+    });
+    const so = json(post('/v1/chat/completions', { model: 'm', messages, stream_options: { include_usage: true } }));
+    expect(so.status).toBe(400);
+    expect(so.body.error.param).toBe('stream_options');
+    expect(json(post('/v1/chat/completions', { model: 'm', messages, max_tokens: 0 })).body.error.code).toBe('integer_below_min_value');
+    expect(json(post('/v1/chat/completions', [1, 2])).status).toBe(400);
+  });
+});
+
+describe('mock_error_status', () => {
+  it('answers in the OpenAI error format, with retry-after on 429', () => {
+    const { status, body, reply } = json(post('/v1/chat/completions', { model: 'm', messages, mock_error_status: 429 }));
+    expect(status).toBe(429);
+    expect(reply.headers['retry-after']).toBe('1');
+    expect(Object.keys(body.error)).toEqual(['message', 'type', 'param', 'code']);
+    expect(body.error.code).toBe('rate_limit_exceeded');
+    const five = json(post('/v1/embeddings', { model: 'e', input: 'x', mock_error_status: 500 }));
+    expect(five.status).toBe(500);
+    expect(five.body.error.type).toBe('server_error');
+  });
+
+  it('answers in the Anthropic error format on /v1/messages', () => {
+    const { status, body, reply } = json(post('/v1/messages', { model: 'c', messages, max_tokens: 5, mock_error_status: 529 }));
+    expect(status).toBe(529);
+    expect(body).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    expect(reply.headers['request-id']).toMatch(/^req_/);
+    const limited = json(post('/v1/messages', { model: 'c', messages, max_tokens: 5, mock_error_status: 429 }));
+    expect(limited.body.error.type).toBe('rate_limit_error');
+    expect(limited.reply.headers['retry-after']).toBe('1');
+  });
+
+  it('answers with an error even for a streaming request', () => {
+    expect(post('/v1/chat/completions', { model: 'm', messages, stream: true, mock_error_status: 503 }).kind).toBe('json');
+  });
+});
+
+describe('legacy completions', () => {
+  it('answers with a text_completion object', () => {
+    const body = { model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 4 };
+    const { body: res } = json(post('/v1/completions', body));
+    expect(Object.keys(res)).toEqual(['id', 'object', 'created', 'model', 'choices', 'usage']);
+    expect(res.object).toBe('text_completion');
+    expect(res.choices).toEqual([{ text: expect.any(String), index: 0, logprobs: null, finish_reason: 'length' }]);
+    const prompt = estimateInput('completions', body, body.model).exact();
+    expect(res.usage).toEqual({ prompt_tokens: prompt, completion_tokens: 4, total_tokens: prompt + 4 });
+  });
+
+  it('answers one choice per prompt per n', () => {
+    const res = json(post('/v1/completions', { model: 'i', prompt: ['a', 'b'], n: 2, mock_output_tokens: 2 })).body;
+    expect(res.choices.map((c: any) => c.index)).toEqual([0, 1, 2, 3]);
+    expect(res.usage.completion_tokens).toBe(8);
+  });
+
+  it('streams token chunks, a finish chunk, the usage chunk and [DONE]', () => {
+    const body = { model: 'i', prompt: 'x', stream: true, stream_options: { include_usage: true }, mock_output_tokens: 3 };
+    const { events } = sse(post('/v1/completions', body));
+    expect(events).toHaveLength(3 + 1 + 1 + 1);
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
+    expect(Object.keys(chunks[0])).toEqual(['id', 'object', 'created', 'choices', 'model', 'usage']);
+    expect(chunks[0].object).toBe('text_completion');
+    expect(chunks[3].choices[0]).toEqual({ text: '', index: 0, logprobs: null, finish_reason: 'stop' });
+    expect(chunks[4].choices).toEqual([]);
+    expect(chunks[4].usage.completion_tokens).toBe(3);
+    expect(events.at(-1)!.data).toBe('[DONE]');
+  });
+});
+
+describe('embeddings', () => {
+  it('returns float vectors of the requested dimension', () => {
+    const body = { model: 'text-embedding-3-small', input: ['alpha', 'beta'], dimensions: 8 };
+    const { body: res } = json(post('/v1/embeddings', body));
+    expect(Object.keys(res)).toEqual(['object', 'data', 'model', 'usage']);
+    expect(res.data.map((d: any) => Object.keys(d))).toEqual([['object', 'index', 'embedding'], ['object', 'index', 'embedding']]);
+    expect(res.data[0].embedding).toHaveLength(8);
+    const norm = Math.hypot(...res.data[0].embedding);
+    expect(norm).toBeCloseTo(1, 5);
+    const prompt = estimateInput('embeddings', body, body.model).exact();
+    expect(res.usage).toEqual({ prompt_tokens: prompt, total_tokens: prompt });
+  });
+
+  it('encodes base64 as little-endian float32 equal to the float form', () => {
+    const base = { model: 'e', input: 'same text' };
+    const floats = json(post('/v1/embeddings', base)).body.data[0].embedding as number[];
+    const b64 = json(post('/v1/embeddings', { ...base, encoding_format: 'base64' })).body.data[0].embedding as string;
+    const buf = Buffer.from(b64, 'base64');
+    expect(buf.length).toBe(1536 * 4);
+    const decoded = Array.from({ length: 1536 }, (_, i) => buf.readFloatLE(i * 4));
+    expect(decoded).toEqual(floats.map((f) => Math.fround(f)));
+  });
+
+  it('uses embeddingDimensions from the options and treats a token array as one input', () => {
+    const res = json(post('/v1/embeddings', { model: 'e', input: [1, 2, 3] }, { ...opts, embeddingDimensions: 4 })).body;
+    expect(res.data).toHaveLength(1);
+    expect(res.data[0].embedding).toHaveLength(4);
+  });
+
+  it('rejects an unknown encoding_format', () => {
+    expect(json(post('/v1/embeddings', { model: 'e', input: 'x', encoding_format: 'hex' })).status).toBe(400);
+  });
+});
+
+describe('models and unknown routes', () => {
+  it('lists models', () => {
+    const { body } = json(handleMockRequest('GET', '/v1/models', undefined, opts));
+    expect(body.object).toBe('list');
+    expect(body.data[0]).toEqual({ id: 'gpt-4o', object: 'model', created: expect.any(Number), owned_by: 'system' });
+    expect(json(handleMockRequest('GET', '/v1/models/gpt-4o', undefined, opts)).body.id).toBe('gpt-4o');
+    expect(json(handleMockRequest('GET', '/v1/models/nope', undefined, opts)).body.error.code).toBe('model_not_found');
+  });
+
+  it('answers unknown paths and methods with an OpenAI 404', () => {
+    const { status, body } = json(handleMockRequest('POST', '/v1/nothing?x=1', {}, opts));
+    expect(status).toBe(404);
+    expect(body).toEqual({ error: { message: 'Invalid URL (POST /v1/nothing)', type: 'invalid_request_error', param: null, code: null } });
+    expect(json(handleMockRequest('GET', '/v1/chat/completions', undefined, opts)).status).toBe(404);
+  });
+});
+
+describe('anthropic messages', () => {
+  const body = { model: 'claude-sonnet-4-20250514', max_tokens: 100, messages, mock_output_tokens: 4 };
+
+  it('answers with a message object', () => {
+    const { body: res, reply } = json(post('/v1/messages', body));
+    expect(reply.headers['request-id']).toMatch(/^req_/);
+    expect(Object.keys(res)).toEqual(['id', 'type', 'role', 'model', 'content', 'stop_reason', 'stop_sequence', 'usage']);
+    expect(res.id).toMatch(/^msg_01/);
+    expect(res.content).toEqual([{ type: 'text', text: expect.any(String) }]);
+    expect(res.stop_reason).toBe('end_turn');
+    const input = estimateInput('messages', body, body.model).exact();
+    expect(res.usage).toEqual({
+      input_tokens: input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 4, service_tier: 'standard',
+    });
+    expect(json(post('/v1/messages', { ...body, max_tokens: 2 })).body.stop_reason).toBe('max_tokens');
+  });
+
+  it('streams the exact event sequence with cumulative usage', () => {
+    const { reply, events } = sse(post('/v1/messages', { ...body, stream: true }));
+    expect(reply.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(events.map((e) => e.event)).toEqual([
+      'message_start', 'content_block_start', 'ping',
+      'content_block_delta', 'content_block_delta', 'content_block_delta', 'content_block_delta',
+      'content_block_stop', 'message_delta', 'message_stop',
+    ]);
+    const data = events.map((e) => JSON.parse(e.data));
+    for (let i = 0; i < events.length; i++) expect(data[i].type).toBe(events[i]!.event);
+    const input = estimateInput('messages', { ...body, stream: true }, body.model).exact();
+    expect(data[0].message).toEqual({
+      id: expect.stringMatching(/^msg_01/), type: 'message', role: 'assistant', model: body.model, content: [],
+      stop_reason: null, stop_sequence: null,
+      usage: { input_tokens: input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1, service_tier: 'standard' },
+    });
+    expect(data[1]).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    expect(data[3].delta.type).toBe('text_delta');
+    expect(data[8]).toEqual({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 4 } });
+  });
+
+  it('validates like the real API', () => {
+    const { status, body: err } = json(post('/v1/messages', { model: 'c', messages }));
+    expect(status).toBe(400);
+    expect(err).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
+  });
+
+  it('counts tokens', () => {
+    const b = { model: 'c', messages };
+    expect(json(post('/v1/messages/count_tokens', b)).body).toEqual({ input_tokens: estimateInput('messages', b, 'c').exact() });
+  });
+});

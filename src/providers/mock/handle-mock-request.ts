@@ -1,0 +1,74 @@
+// Routes one request to its endpoint generator; shared by the HTTP mock upstream and the in-process mock provider.
+import { mockAnthropicCountTokens, mockAnthropicMessages } from './anthropic-messages.js';
+import type { MockCall } from './mock-call.js';
+import { readMockControls } from './mock-controls.js';
+import { flavorOfPath, mockErrorReply, openAiError } from './mock-errors.js';
+import { mockChatCompletion } from './openai-chat.js';
+import { mockCompletion } from './openai-completions.js';
+import { mockEmbeddings } from './openai-embeddings.js';
+import { mockListModels, mockRetrieveModel } from './openai-models.js';
+import type { MockOptions, MockReply } from './types.js';
+
+const POST_ROUTES: Record<string, (call: MockCall) => MockReply> = {
+  '/v1/chat/completions': mockChatCompletion,
+  '/v1/completions': mockCompletion,
+  '/v1/embeddings': mockEmbeddings,
+  '/v1/messages': mockAnthropicMessages,
+  '/v1/messages/count_tokens': mockAnthropicCountTokens,
+};
+
+const MODEL_PREFIX = '/v1/models/';
+
+/** The path without its query string or a trailing slash. */
+export function normalizeMockPath(path: string): string {
+  const q = path.indexOf('?');
+  let p = q === -1 ? path : path.slice(0, q);
+  if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  return p;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function notFound(method: string, path: string, latencyMs: number): MockReply {
+  // OpenAI answers unknown routes (or a known route with the wrong method) like this.
+  if (flavorOfPath(path) === 'anthropic') return mockErrorReply('anthropic', 404, 'Not Found', latencyMs);
+  return openAiError(404, `Invalid URL (${method} ${path})`, {}, latencyMs);
+}
+
+/** Answers `method path` with `body` (parsed JSON, or undefined) as OpenAI or Anthropic would, steered by `mock_*` fields. */
+export function handleMockRequest(method: string, path: string, body: unknown, opts: MockOptions): MockReply {
+  const m = method.toUpperCase();
+  const p = normalizeMockPath(path);
+  const baseLatency = Math.max(0, opts.latencyMs);
+  if (m === 'GET') {
+    if (p === '/v1/models') return mockListModels(baseLatency);
+    if (p.startsWith(MODEL_PREFIX) && p.length > MODEL_PREFIX.length) {
+      return mockRetrieveModel(safeDecode(p.slice(MODEL_PREFIX.length)), baseLatency);
+    }
+    return notFound(m, p, baseLatency);
+  }
+  const route = m === 'POST' ? POST_ROUTES[p] : undefined;
+  if (route === undefined) return notFound(m, p, baseLatency);
+  const flavor = flavorOfPath(p);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return mockErrorReply(flavor, 400, 'The request body must be a JSON object.', baseLatency);
+  }
+  const record = body as Record<string, unknown>;
+  const controls = readMockControls(record);
+  const latencyMs = controls.latencyMs ?? baseLatency;
+  if (controls.errorStatus !== undefined) return mockErrorReply(flavor, controls.errorStatus, undefined, latencyMs);
+  const call: MockCall = {
+    body: record,
+    controls,
+    opts,
+    latencyMs,
+    chunkDelayMs: controls.chunkDelayMs ?? Math.max(0, opts.chunkDelayMs ?? 0),
+  };
+  return route(call);
+}

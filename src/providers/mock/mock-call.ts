@@ -1,0 +1,68 @@
+// One validated request as the endpoint generators see it, and the reply builders they share.
+import type { MockControls } from './mock-controls.js';
+import { mockRequestId } from './mock-ids.js';
+import type { MockFlavor, MockJsonReply, MockOptions, MockSseReply } from './types.js';
+
+/** A request body with its controls and effective timings resolved. */
+export interface MockCall {
+  body: Record<string, unknown>;
+  controls: MockControls;
+  opts: MockOptions;
+  latencyMs: number;
+  chunkDelayMs: number;
+}
+
+function requestIdHeader(flavor: MockFlavor): string {
+  return flavor === 'anthropic' ? 'request-id' : 'x-request-id';
+}
+
+/** A 200 JSON reply carrying `value` serialised in its insertion order (the wire order). */
+export function jsonReply(call: MockCall, flavor: MockFlavor, value: unknown): MockJsonReply {
+  return {
+    kind: 'json',
+    status: 200,
+    headers: { 'content-type': 'application/json', [requestIdHeader(flavor)]: mockRequestId() },
+    latencyMs: call.latencyMs,
+    body: JSON.stringify(value),
+  };
+}
+
+/** A 200 event-stream reply of pre-built frames, honouring the call's chunk delay and abort control. */
+export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[]): MockSseReply {
+  const reply: MockSseReply = {
+    kind: 'sse',
+    status: 200,
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      [requestIdHeader(flavor)]: mockRequestId(),
+    },
+    latencyMs: call.latencyMs,
+    frames,
+    chunkDelayMs: call.chunkDelayMs,
+  };
+  if (call.controls.abortAfterChunks !== undefined) reply.abortAfterFrames = call.controls.abortAfterChunks;
+  return reply;
+}
+
+/** The chat `usage` object with the detail blocks OpenAI sends today. */
+export function chatUsage(promptTokens: number, completionTokens: number): Record<string, unknown> {
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  };
+}
+
+/** True for a stream request that asked for the trailing usage chunk. */
+export function wantsStreamUsage(body: Record<string, unknown>): boolean {
+  const so = body.stream_options;
+  return typeof so === 'object' && so !== null && (so as Record<string, unknown>).include_usage === true;
+}

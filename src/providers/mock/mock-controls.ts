@@ -1,0 +1,52 @@
+// Test controls carried in the request body (`mock_*`); the gateway passes unknown fields through untouched,
+// so a test can steer the upstream's behaviour through the gateway without any side channel.
+import type { MockOptions } from './types.js';
+
+/** The `mock_*` fields of one request, validated. */
+export interface MockControls {
+  outputTokens?: number;
+  latencyMs?: number;
+  errorStatus?: number;
+  abortAfterChunks?: number;
+  omitUsage: boolean;
+  chunkDelayMs?: number;
+}
+
+function nonNegativeInt(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`, `mock_chunk_delay_ms`. */
+export function readMockControls(body: Record<string, unknown>): MockControls {
+  const status = nonNegativeInt(body.mock_error_status);
+  return {
+    outputTokens: nonNegativeInt(body.mock_output_tokens),
+    latencyMs: nonNegativeInt(body.mock_latency_ms),
+    errorStatus: status !== undefined && status >= 400 && status <= 599 ? status : undefined,
+    abortAfterChunks: nonNegativeInt(body.mock_abort_after_chunks),
+    omitUsage: body.mock_omit_usage === true,
+    chunkDelayMs: nonNegativeInt(body.mock_chunk_delay_ms),
+  };
+}
+
+/** The completion length of one choice, and whether a max-tokens cap cut it short. */
+export interface OutputLength {
+  tokens: number;
+  cut: boolean;
+}
+
+/** min(the smallest of the given cap fields, mock_output_tokens ?? the default length). */
+export function resolveOutputLength(
+  body: Record<string, unknown>,
+  controls: MockControls,
+  opts: MockOptions,
+  capFields: readonly string[],
+): OutputLength {
+  const wanted = controls.outputTokens ?? Math.max(0, Math.floor(opts.outputTokens));
+  let cap = Infinity;
+  for (const field of capFields) {
+    const v = body[field];
+    if (typeof v === 'number' && Number.isFinite(v)) cap = Math.min(cap, Math.max(0, Math.floor(v)));
+  }
+  return cap < wanted ? { tokens: cap, cut: true } : { tokens: wanted, cut: false };
+}

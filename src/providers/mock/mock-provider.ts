@@ -1,0 +1,36 @@
+// The in-process `mock` provider: the mock upstream's answers without a network hop, for the quick start.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProviderPolicy } from '../../config/policy.js';
+import type { Provider, UpstreamRequest, UpstreamResponse } from '../provider.js';
+import { OPENAI_PATHS, passableHeaders } from '../provider.js';
+import { handleMockRequest, type MockOptions, type MockReply } from './index.js';
+
+export class MockProvider implements Provider {
+  readonly name: string;
+  private readonly options: MockOptions;
+
+  constructor(config: ProviderPolicy) {
+    this.name = config.name;
+    this.options = { latencyMs: config.mock?.latencyMs ?? 0, outputTokens: config.mock?.outputTokens ?? 64 };
+  }
+
+  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const reply = handleMockRequest('POST', `/v1${OPENAI_PATHS[req.endpoint]}`, req.body, this.options);
+    if (reply.latencyMs > 0) await sleep(reply.latencyMs, undefined, { signal: req.signal });
+    return { status: reply.status, headers: passableHeaders(reply.headers), body: bodyOf(reply, req.signal) };
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function* bodyOf(reply: MockReply, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  if (reply.kind === 'json') {
+    yield Buffer.from(reply.body);
+    return;
+  }
+  for (let i = 0; i < reply.frames.length; i++) {
+    if (reply.abortAfterFrames !== undefined && i >= reply.abortAfterFrames) throw new Error('mock upstream aborted the stream');
+    if (reply.chunkDelayMs > 0 && i > 0) await sleep(reply.chunkDelayMs, undefined, { signal });
+    yield Buffer.from(reply.frames[i]);
+  }
+}

@@ -1,0 +1,78 @@
+// POST /v1/chat/completions: the chat.completion object, or a chat.completion.chunk stream.
+import { estimateInput } from '../../tokens/index.js';
+import { chatUsage, jsonReply, sseReply, wantsStreamUsage, type MockCall } from './mock-call.js';
+import { resolveOutputLength } from './mock-controls.js';
+import { mockId, nowSeconds } from './mock-ids.js';
+import { mockTokens } from './mock-text.js';
+import { validateOpenAi } from './openai-validate.js';
+import type { MockReply } from './types.js';
+
+const CAPS = ['max_completion_tokens', 'max_tokens'] as const;
+
+/** A fixed backend fingerprint, shaped like OpenAI's `fp_` + 10 hex digits. */
+export const MOCK_SYSTEM_FINGERPRINT = 'fp_6d0c1a2b3c';
+
+// Choices start at different words so n > 1 answers are distinguishable.
+const CHOICE_OFFSET = 7;
+
+/** Answers a chat completion request (non-streaming or streaming, any `n`). */
+export function mockChatCompletion(call: MockCall): MockReply {
+  const invalid = validateOpenAi(call, 'messages', CAPS);
+  if (invalid) return invalid;
+  const { body, controls } = call;
+  const model = body.model as string;
+  const n = typeof body.n === 'number' ? body.n : 1;
+  const len = resolveOutputLength(body, controls, call.opts, CAPS);
+  const finish = len.cut ? 'length' : 'stop';
+  const promptTokens = estimateInput('chat', body, model).exact();
+  const id = mockId('chatcmpl-', 29);
+  const created = nowSeconds();
+
+  if (body.stream === true) {
+    const includeUsage = wantsStreamUsage(body);
+    // Every chunk shares this prefix; the per-token work is one JSON.stringify of the text piece.
+    const head =
+      `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},` +
+      `"service_tier":"default","system_fingerprint":"${MOCK_SYSTEM_FINGERPRINT}","choices":[`;
+    const tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
+    const frames: string[] = [];
+    for (let i = 0; i < n; i++) {
+      frames.push(
+        head + `{"index":${i},"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}` + tail,
+      );
+    }
+    const pieces = Array.from({ length: n }, (_, i) => mockTokens(len.tokens, i * CHOICE_OFFSET));
+    for (let t = 0; t < len.tokens; t++) {
+      for (let i = 0; i < n; i++) {
+        frames.push(
+          head + `{"index":${i},"delta":{"content":${JSON.stringify(pieces[i]![t])}},"logprobs":null,"finish_reason":null}` + tail,
+        );
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${finish}"}` + tail);
+    }
+    if (includeUsage && !controls.omitUsage) {
+      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, len.tokens * n)) + '}\n\n');
+    }
+    frames.push('data: [DONE]\n\n');
+    return sseReply(call, 'openai', frames);
+  }
+
+  const choices = Array.from({ length: n }, (_, i) => ({
+    index: i,
+    message: {
+      role: 'assistant',
+      content: mockTokens(len.tokens, i * CHOICE_OFFSET).join(''),
+      refusal: null,
+      annotations: [],
+    },
+    logprobs: null,
+    finish_reason: finish,
+  }));
+  const value: Record<string, unknown> = { id, object: 'chat.completion', created, model, choices };
+  if (!controls.omitUsage) value.usage = chatUsage(promptTokens, len.tokens * n);
+  value.service_tier = 'default';
+  value.system_fingerprint = MOCK_SYSTEM_FINGERPRINT;
+  return jsonReply(call, 'openai', value);
+}

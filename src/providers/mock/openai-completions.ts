@@ -1,0 +1,70 @@
+// POST /v1/completions (legacy): the text_completion object, or its stream.
+import { estimateInput } from '../../tokens/index.js';
+import { jsonReply, sseReply, wantsStreamUsage, type MockCall } from './mock-call.js';
+import { resolveOutputLength } from './mock-controls.js';
+import { mockId, nowSeconds } from './mock-ids.js';
+import { mockTokens } from './mock-text.js';
+import { validateOpenAi } from './openai-validate.js';
+import type { MockReply } from './types.js';
+
+const CAPS = ['max_tokens'] as const;
+
+// A list of strings or of token arrays is several prompts; one string or one token array is one.
+function promptCount(prompt: unknown): number {
+  if (Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0]))) {
+    return prompt.length;
+  }
+  return 1;
+}
+
+function legacyUsage(promptTokens: number, completionTokens: number): Record<string, number> {
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}
+
+/** Answers a legacy completion request; choices = prompts x `n`, ordered by prompt then n. */
+export function mockCompletion(call: MockCall): MockReply {
+  const invalid = validateOpenAi(call, 'prompt', CAPS);
+  if (invalid) return invalid;
+  const { body, controls } = call;
+  const model = body.model as string;
+  const choicesCount = promptCount(body.prompt) * (typeof body.n === 'number' ? body.n : 1);
+  const len = resolveOutputLength(body, controls, call.opts, CAPS);
+  const finish = len.cut ? 'length' : 'stop';
+  const promptTokens = estimateInput('completions', body, model).exact();
+  const completionTokens = len.tokens * choicesCount;
+  const id = mockId('cmpl-', 29);
+  const created = nowSeconds();
+
+  if (body.stream === true) {
+    const includeUsage = wantsStreamUsage(body);
+    // Legacy chunks put `model` after `choices`, as the real stream does.
+    const head = `data: {"id":"${id}","object":"text_completion","created":${created},"choices":[`;
+    const modelTail = `],"model":${JSON.stringify(model)}`;
+    const tail = modelTail + (includeUsage ? ',"usage":null}\n\n' : '}\n\n');
+    const frames: string[] = [];
+    const pieces = Array.from({ length: choicesCount }, (_, i) => mockTokens(len.tokens, i * 7));
+    for (let t = 0; t < len.tokens; t++) {
+      for (let i = 0; i < choicesCount; i++) {
+        frames.push(head + `{"text":${JSON.stringify(pieces[i]![t])},"index":${i},"logprobs":null,"finish_reason":null}` + tail);
+      }
+    }
+    for (let i = 0; i < choicesCount; i++) {
+      frames.push(head + `{"text":"","index":${i},"logprobs":null,"finish_reason":"${finish}"}` + tail);
+    }
+    if (includeUsage && !controls.omitUsage) {
+      frames.push(head + modelTail + ',"usage":' + JSON.stringify(legacyUsage(promptTokens, completionTokens)) + '}\n\n');
+    }
+    frames.push('data: [DONE]\n\n');
+    return sseReply(call, 'openai', frames);
+  }
+
+  const choices = Array.from({ length: choicesCount }, (_, i) => ({
+    text: mockTokens(len.tokens, i * 7).join(''),
+    index: i,
+    logprobs: null,
+    finish_reason: finish,
+  }));
+  const value: Record<string, unknown> = { id, object: 'text_completion', created, model, choices };
+  if (!controls.omitUsage) value.usage = legacyUsage(promptTokens, completionTokens);
+  return jsonReply(call, 'openai', value);
+}

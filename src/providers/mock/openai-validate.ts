@@ -1,0 +1,51 @@
+// The request checks the real OpenAI API applies that a gateway could plausibly get wrong, with its messages.
+import { openAiError } from './mock-errors.js';
+import type { MockCall } from './mock-call.js';
+import type { MockJsonReply } from './types.js';
+
+function below(call: MockCall, field: string, min: number, got: number): MockJsonReply {
+  return openAiError(
+    400,
+    `Invalid '${field}': integer below minimum value. Expected a value >= ${min}, but got ${got} instead.`,
+    { param: field, code: 'integer_below_min_value' },
+    call.latencyMs,
+  );
+}
+
+/** Returns a 400 reply if the body lacks `model` or `required`, has a cap below 1, a bad `n`, or stream_options without stream. */
+export function validateOpenAi(call: MockCall, required: string, capFields: readonly string[] = []): MockJsonReply | undefined {
+  const { body } = call;
+  if (typeof body.model !== 'string' || body.model === '') {
+    return openAiError(400, 'you must provide a model parameter', {}, call.latencyMs);
+  }
+  if (body[required] === undefined || body[required] === null) {
+    return openAiError(
+      400,
+      `Missing required parameter: '${required}'.`,
+      { param: required, code: 'missing_required_parameter' },
+      call.latencyMs,
+    );
+  }
+  for (const field of capFields) {
+    const v = body[field];
+    if (typeof v === 'number' && v < 1) return below(call, field, 1, v);
+  }
+  if (body.n !== undefined && body.n !== null) {
+    if (typeof body.n !== 'number' || !Number.isInteger(body.n)) {
+      return openAiError(400, `Invalid type for 'n': expected an integer, but got ${typeof body.n} instead.`, {
+        param: 'n',
+        code: 'invalid_type',
+      }, call.latencyMs);
+    }
+    if (body.n < 1) return below(call, 'n', 1, body.n);
+  }
+  if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true) {
+    return openAiError(
+      400,
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      { param: 'stream_options' },
+      call.latencyMs,
+    );
+  }
+  return undefined;
+}

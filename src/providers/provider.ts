@@ -1,0 +1,49 @@
+// What every provider implements: send one request upstream and hand back the response as it arrives.
+import type { Endpoint } from '../tokens/index.js';
+
+export interface UpstreamRequest {
+  endpoint: Endpoint;
+  /** Body to send, already rewritten for the upstream (model name, max_tokens, stream_options). */
+  body: Record<string, unknown>;
+  stream: boolean;
+  /** Aborts the upstream call (client went away, or shutdown). */
+  signal: AbortSignal;
+  requestId: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  /** Headers safe to pass to the client (hop-by-hop and upstream rate-limit headers removed). */
+  headers: Record<string, string>;
+  /** The body as it arrives; consumed exactly once. */
+  body: AsyncIterable<Uint8Array>;
+}
+
+export interface Provider {
+  readonly name: string;
+  send(req: UpstreamRequest): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+/** Upstream paths of the OpenAI wire format, relative to a provider's base URL. */
+export const OPENAI_PATHS: Record<Endpoint, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  responses: '/responses',
+  messages: '/messages',
+};
+
+// Headers the client may see from upstream. Everything else (hop-by-hop, cookies, the provider's own
+// rate-limit headers, which describe the gateway's key rather than the caller's) stays behind.
+const PASSED_HEADERS = new Set(['content-type', 'openai-processing-ms', 'openai-version', 'x-request-id', 'request-id', 'anthropic-version']);
+
+/** Keeps only upstream response headers that mean something to the client. */
+export function passableHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in raw) {
+    const value = raw[name];
+    if (value !== undefined && PASSED_HEADERS.has(name)) out[name === 'x-request-id' ? 'x-upstream-request-id' : name] = String(value);
+  }
+  return out;
+}

@@ -1,0 +1,71 @@
+// Everything one request needs, built once per loaded policy. A config reload builds a new Gateway
+// around the same counter store, so counters survive it.
+import type { Policy } from '../config/policy.js';
+import type { Principal } from '../auth/principal.js';
+import { KeyStore } from '../auth/key-store.js';
+import { RouteTable, type Target } from '../routing/route-table.js';
+import { LimitsEngine } from '../limits/engine.js';
+import type { CounterStore } from '../limits/counter-store.js';
+import type { Provider } from '../providers/provider.js';
+import { createProviders } from '../providers/registry.js';
+import type { Endpoint } from '../tokens/index.js';
+import type { Clock } from '../util/clock.js';
+import type { Usage } from './usage.js';
+
+/** One finished call, as the ledger, metrics and alerts will see it. */
+export interface CallRecord {
+  requestId: string;
+  startedAtMs: number;
+  principal: Principal;
+  target: Target;
+  endpoint: Endpoint;
+  stream: boolean;
+  /** HTTP status sent to the client (or 499 when the client went away first). */
+  status: number;
+  /** Real usage settled against the limits; zero for refused or failed calls. */
+  usage: Usage;
+  reserved: { input: number; output: number };
+  /** Ids of the limits checked. */
+  limits: string[];
+  decision: 'admitted' | 'clamped' | 'blocked' | 'failed';
+  /** The limit that blocked the call, when one did. */
+  blockedBy?: string;
+  latencyMs: number;
+  upstreamLatencyMs?: number;
+}
+
+export type CallListener = (record: CallRecord) => void;
+
+export class Gateway {
+  readonly keys: KeyStore;
+  readonly routes: RouteTable;
+  readonly engine: LimitsEngine;
+  readonly providers: Map<string, Provider>;
+  private readonly listeners: CallListener[] = [];
+
+  constructor(
+    readonly policy: Policy,
+    store: CounterStore,
+    readonly clock: Clock,
+    providers?: Map<string, Provider>,
+  ) {
+    this.keys = new KeyStore(policy.keys);
+    this.routes = new RouteTable(policy);
+    this.engine = new LimitsEngine(policy, store, clock);
+    this.providers = providers ?? createProviders(policy.providers);
+  }
+
+  /** Subscribes to finished calls (ledger, metrics, tests). Listeners must not throw or block. */
+  onCall(listener: CallListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Tells every listener about a finished call. */
+  emit(record: CallRecord): void {
+    for (const l of this.listeners) l(record);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.providers.values()].map((p) => p.close()));
+  }
+}

@@ -1,0 +1,80 @@
+// The HTTP server: routes, body parsing and the one place errors become wire-format responses.
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { TollgateError } from '../errors/tollgate-error.js';
+import type { Endpoint } from '../tokens/index.js';
+import type { Gateway } from './gateway.js';
+import { handleOpenAI } from './openai-handler.js';
+import { listModels, retrieveModel } from './models-endpoint.js';
+
+const OPENAI_ENDPOINTS: Array<[string, Endpoint]> = [
+  ['/v1/chat/completions', 'chat'],
+  ['/v1/completions', 'completions'],
+  ['/v1/embeddings', 'embeddings'],
+];
+
+export interface ServerOptions {
+  /** Returns the gateway to use for each request, so a config reload swaps it without a restart. */
+  gateway: () => Gateway;
+  maxBodyBytes: number;
+  /** Where warnings and errors go; silent when omitted. */
+  logger?: Logger;
+}
+
+/** Builds the fastify app (not yet listening). */
+export function buildServer(opts: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    bodyLimit: opts.maxBodyBytes,
+    // Per-request log lines cost more CPU than the rest of the hot path; calls are recorded by the ledger instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    keepAliveTimeout: 75_000,
+    requestIdHeader: false,
+  });
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (err) {
+      done(new TollgateError('invalid_json', { detail: (err as Error).message }), undefined);
+    }
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  for (const [path, endpoint] of OPENAI_ENDPOINTS) {
+    app.post(path, (req, reply) => handleOpenAI(opts.gateway(), endpoint, req, reply));
+  }
+  app.get('/v1/models', (req, reply) => listModels(opts.gateway(), req, reply));
+  app.get<{ Params: { '*': string } }>('/v1/models/*', (req, reply) => retrieveModel(opts.gateway(), req, reply));
+
+  app.setNotFoundHandler((req, reply) => {
+    const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
+    return reply.code(err.status).send(err.toOpenAI());
+  });
+
+  app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
+    const err = toTollgateError(error, req.id, opts.maxBodyBytes);
+    if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
+    return reply.code(err.status).headers(err.headers).send(err.toOpenAI());
+  });
+
+  return app as unknown as FastifyInstance;
+}
+
+/** Maps fastify's own errors (body too large, bad content type) into the catalogue. */
+function toTollgateError(error: FastifyError | TollgateError, requestId: string, maxBodyBytes: number): TollgateError {
+  if (error instanceof TollgateError) return error;
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new TollgateError('body_too_large', { limit: maxBodyBytes });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new TollgateError('invalid_request', { detail: 'Send the request body as JSON with Content-Type: application/json.' });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new TollgateError('invalid_json', { detail: 'the body is empty' });
+    default:
+      if (error.statusCode && error.statusCode < 500) return new TollgateError('invalid_request', { detail: error.message });
+      return new TollgateError('internal_error', { requestId });
+  }
+}

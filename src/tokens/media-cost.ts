@@ -1,0 +1,81 @@
+// Conservative token costs of audio and document attachments, whose billed size the API does not publish
+// as a formula. Each `*Bound` reads only string lengths and is never below its exact counterpart.
+import { base64DecodedLength, dataUrlPayload } from './image-size.js';
+
+/** Twice OpenAI's documented rate for user audio (1 token per 100 ms), for margin. */
+export const AUDIO_TOKENS_PER_SECOND = 20;
+/** The lowest byte rate we assume for audio whose header we cannot read (8 kbit/s MP3). */
+export const MIN_AUDIO_BYTES_PER_SECOND = 1000;
+/** Pages assumed for a document we cannot read (both OpenAI and Anthropic cap PDF input at 100 pages). */
+export const UNKNOWN_DOCUMENT_PAGES = 100;
+/** Text tokens assumed per PDF page, on top of the page image (a dense page is ~2,000 tokens). */
+export const PAGE_TEXT_TOKENS = 3000;
+/** Fewest bytes a PDF page object can take (`/Type/Page`), so page counts never exceed bytes / 10. */
+const MIN_PDF_PAGE_BYTES = 10;
+/** Tokens wrapped around an attached text file. */
+const FILE_WRAPPER_TOKENS = 16;
+
+/** Strips an optional `data:...;base64,` prefix. */
+export function base64Payload(data: string): string {
+  return dataUrlPayload(data) ?? data;
+}
+
+/** Audio tokens from base64 data: duration from a WAV header, else the lowest plausible bit rate. */
+export function audioTokens(b64: string): number {
+  const payload = base64Payload(b64);
+  const bytes = base64DecodedLength(payload);
+  let rate = MIN_AUDIO_BYTES_PER_SECOND;
+  const head = payload.length >= 44 ? Buffer.from(payload.slice(0, 48), 'base64') : undefined;
+  if (head && head.length >= 32 && head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 16) === 'WAVEfmt ') {
+    rate = Math.max(rate, head.readUInt32LE(28)); // fmt chunk byte rate; clamped so a bogus header cannot shrink the bound
+  }
+  return Math.ceil((bytes / rate) * AUDIO_TOKENS_PER_SECOND);
+}
+
+/** Upper bound of audioTokens from the string length alone. */
+export function audioTokensBound(b64: string): number {
+  return Math.ceil((Math.ceil((b64.length * 3) / 4) / MIN_AUDIO_BYTES_PER_SECOND) * AUDIO_TOKENS_PER_SECOND);
+}
+
+/** PDF pages counted from page objects (or the page tree's /Count); undefined when none are visible. */
+export function pdfPageCount(pdf: Buffer): number | undefined {
+  const text = pdf.toString('latin1');
+  const pages = text.match(/\/Type\s*\/Page(?![A-Za-z])/g)?.length ?? 0;
+  let tree = 0;
+  for (const m of text.matchAll(/\/Type\s*\/Pages\b[^>]*?\/Count\s+(\d+)|\/Count\s+(\d+)[^>]*?\/Type\s*\/Pages\b/g)) {
+    tree = Math.max(tree, Number(m[1] ?? m[2]));
+  }
+  const n = Math.min(Math.max(pages, tree), Math.floor(pdf.length / MIN_PDF_PAGE_BYTES));
+  return n > 0 ? n : undefined;
+}
+
+/** Tokens of an attached file given as base64 (or a data URL): PDFs by page, text files by bytes, others as unknown. */
+export function fileTokens(data: string, perPage: number): number {
+  const buf = Buffer.from(base64Payload(data), 'base64');
+  if (buf.toString('latin1', 0, 5) === '%PDF-') return (pdfPageCount(buf) ?? UNKNOWN_DOCUMENT_PAGES) * perPage;
+  // Byte-level tokenizers never emit more tokens than bytes, so plain text is bounded by its length.
+  const sample = buf.subarray(0, 8192);
+  if (!sample.includes(0) && isUtf8Prefix(sample)) return buf.length + FILE_WRAPPER_TOKENS;
+  return UNKNOWN_DOCUMENT_PAGES * perPage;
+}
+
+/** Upper bound of fileTokens from the string length alone. */
+export function fileTokensBound(data: string, perPage: number): number {
+  const bytes = Math.ceil((data.length * 3) / 4);
+  return Math.max(UNKNOWN_DOCUMENT_PAGES, Math.floor(bytes / MIN_PDF_PAGE_BYTES)) * perPage + bytes + FILE_WRAPPER_TOKENS;
+}
+
+/** Tokens of a file we only have a reference to (file_id, URL). */
+export function unknownFileTokens(perPage: number): number {
+  return UNKNOWN_DOCUMENT_PAGES * perPage;
+}
+
+function isUtf8Prefix(b: Uint8Array): boolean {
+  try {
+    // The sample may end inside a multi-byte character; drop up to 3 trailing bytes before validating.
+    new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(0, Math.max(0, b.length - 3)));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,104 @@
+// The two ways of measuring the leaves of a request body. The endpoint walkers are written once
+// against Meter; the cheap bound and the exact count differ only here, leaf by leaf, and every
+// bound leaf is ≥ its exact leaf, which is what makes upperBound ≥ exact() hold for whole bodies.
+import { countTokens } from './encoders.js';
+import { imageTokens } from './image-cost.js';
+import { dataUrlPayload, imageSizeFromBase64, imageSizeFromUrl } from './image-size.js';
+import { audioTokens, audioTokensBound, fileTokens, fileTokensBound, PAGE_TEXT_TOKENS, unknownFileTokens } from './media-cost.js';
+import type { Profile } from './model-profile.js';
+
+/** Measures the leaves of a body in tokens, either as a cheap bound or exactly. */
+export interface Meter {
+  readonly profile: Profile;
+  /** Tokens of text the model reads. */
+  text(s: string): number;
+  /** Strings as text, null/undefined as nothing, anything else as its compact JSON. */
+  any(v: unknown): number;
+  /** An image given by URL (data: or remote); `base64` is raw image data when there is no URL. */
+  image(src: { url?: unknown; base64?: unknown }, detail: unknown): number;
+  /** Base64 audio (or a data URL of it). */
+  audio(data: unknown): number;
+  /** An attached file: base64 data or data URL; anything else (file_id, URL) is an unknown file. */
+  file(data: unknown): number;
+  /** Encrypted content the provider turns back into tokens (reasoning items, redacted thinking). */
+  opaque(s: unknown): number;
+}
+
+/** Compact JSON of a value, or '' if it has none (so malformed bodies never throw). */
+export function jsonOf(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Tokens per PDF page: its page image at the worst case for the model plus its text. */
+function perPage(p: Profile): number {
+  return imageTokens(p.image, undefined, 'high') + PAGE_TEXT_TOKENS;
+}
+
+// Encrypted payloads: each plaintext token is at least one byte, and ciphertext is no shorter than plaintext.
+const opaqueTokens = (s: unknown) => (typeof s === 'string' ? Math.ceil((s.length * 3) / 4) : 0);
+
+abstract class BaseMeter implements Meter {
+  protected readonly pageTokens: number;
+  constructor(readonly profile: Profile) {
+    this.pageTokens = perPage(profile);
+  }
+  abstract text(s: string): number;
+  abstract image(src: { url?: unknown; base64?: unknown }, detail: unknown): number;
+  abstract audio(data: unknown): number;
+  abstract file(data: unknown): number;
+  any(v: unknown): number {
+    if (typeof v === 'string') return this.text(v);
+    if (v === null || v === undefined) return 0;
+    return this.text(jsonOf(v));
+  }
+  opaque(s: unknown): number {
+    return opaqueTokens(s);
+  }
+}
+
+/** Cheap: UTF-8 bytes per text (byte-level BPE never yields more tokens than bytes), worst cases for media. */
+export class BoundMeter extends BaseMeter {
+  // Estimated families may add a leading-space piece, hence the +1 on their per-text cap.
+  private readonly slack = this.profile.factor === 1 ? 0 : 1;
+  text(s: string): number {
+    return s.length === 0 ? 0 : Buffer.byteLength(s, 'utf8') + this.slack;
+  }
+  image(_src: { url?: unknown; base64?: unknown }, detail: unknown): number {
+    return imageTokens(this.profile.image, undefined, detail);
+  }
+  audio(data: unknown): number {
+    return typeof data === 'string' ? audioTokensBound(data) : 0;
+  }
+  file(data: unknown): number {
+    return typeof data === 'string' && data.length > 0 ? fileTokensBound(data, this.pageTokens) : unknownFileTokens(this.pageTokens);
+  }
+}
+
+/** Exact for OpenAI models; for the others the documented conservative estimate (factor × cl100k, capped by bytes). */
+export class ExactMeter extends BaseMeter {
+  text(s: string): number {
+    if (s.length === 0) return 0;
+    const p = this.profile;
+    const n = countTokens(p.encoding, s);
+    if (p.factor === 1) return n;
+    let est = Math.ceil(n * p.factor);
+    if (p.countSpaceRuns) est = Math.max(est, n + (s.match(/\s+/g)?.length ?? 0));
+    return Math.min(est, Buffer.byteLength(s, 'utf8') + 1);
+  }
+  image(src: { url?: unknown; base64?: unknown }, detail: unknown): number {
+    let dims;
+    if (typeof src.url === 'string') dims = imageSizeFromUrl(src.url);
+    else if (typeof src.base64 === 'string') dims = imageSizeFromBase64(dataUrlPayload(src.base64) ?? src.base64);
+    return imageTokens(this.profile.image, dims, detail);
+  }
+  audio(data: unknown): number {
+    return typeof data === 'string' ? audioTokens(data) : 0;
+  }
+  file(data: unknown): number {
+    return typeof data === 'string' && data.length > 0 ? fileTokens(data, this.pageTokens) : unknownFileTokens(this.pageTokens);
+  }
+}
