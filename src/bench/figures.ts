@@ -11,6 +11,8 @@ export interface Phase {
   result: LoadResult;
   gatewayCpuUs: number;
   mockCpuUs: number;
+  /** CPU used by processes outside the bench during the phase, µs summed over cores. */
+  otherCpuUs: number;
 }
 
 /** One path's figures across all rounds of a load shape. */
@@ -26,11 +28,14 @@ export interface PathFigures {
   max: number;
   /** Median achieved requests/s, or total completed / total time for saturation. */
   rps: number;
-  /** Open loop: median of each round's p99 timer lateness, ms (already inside the latencies). */
+  /** Open loop: medians of each round's send lateness, ms (already inside the latencies). */
+  sendLagP50?: number;
   sendLagP99?: number;
   gatewayCpuUsPerReq: number;
   mockCpuUsPerReq: number;
   workerCpuUsPerReq: number;
+  /** Average number of cores busy with processes outside the bench during these phases. */
+  otherCores: number;
   firstError?: string;
 }
 
@@ -55,10 +60,13 @@ export function pathFigures(phases: Phase[], shape: 'open' | 'closed'): PathFigu
     p99: median(rs.map((r) => r.latency.p99)),
     max: Math.max(...rs.map((r) => r.latency.max)),
     rps: shape === 'open' ? median(rs.map((r) => r.achievedRps)) : completed / elapsed,
-    ...(shape === 'open' ? { sendLagP99: median(rs.map((r) => r.sendLag?.p99 ?? NaN)) } : {}),
+    ...(shape === 'open'
+      ? { sendLagP50: median(rs.map((r) => r.sendLag?.p50 ?? NaN)), sendLagP99: median(rs.map((r) => r.sendLag?.p99 ?? NaN)) }
+      : {}),
     gatewayCpuUsPerReq: perRequest(phases, (p) => p.gatewayCpuUs),
     mockCpuUsPerReq: perRequest(phases, (p) => p.mockCpuUs),
     workerCpuUsPerReq: perRequest(phases, (p) => p.result.workerCpuUs),
+    otherCores: phases.reduce((sum, p) => sum + p.otherCpuUs, 0) / 1e6 / elapsed,
     firstError: rs.find((r) => r.firstError)?.firstError,
   };
 }

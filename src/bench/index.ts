@@ -8,7 +8,7 @@ import { killAllNow, spawnCli, stopAll, type CliProcess } from './children.js';
 import { addedLatency, pathFigures, target, type PathName, type Phase } from './figures.js';
 import { LoadClient } from './load-client.js';
 import type { LoadJob, LoadTarget } from './load-protocol.js';
-import { cpuMicros, memory } from './proc-stats.js';
+import { cpuMicros, machineBusyMicros, memory } from './proc-stats.js';
 import { renderReport, type BenchResults } from './report.js';
 import { readSettings, type Settings } from './settings.js';
 
@@ -19,6 +19,7 @@ const SETTLE_MS = 300;
 
 let tmpDir: string | undefined;
 let load: LoadClient | undefined;
+let interrupted = false;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const progress = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
@@ -35,10 +36,13 @@ async function measure(path: PathName, round: number, job: LoadJob, mock: CliPro
   await sleep(SETTLE_MS);
   const g0 = gateway ? cpuMicros(gateway.pid) : 0;
   const m0 = cpuMicros(mock.pid);
+  const b0 = machineBusyMicros();
   const result = await load!.run(job);
-  const gatewayCpuUs = gateway ? cpuMicros(gateway.pid) - g0 : NaN;
+  const gatewayCpuUs = gateway ? cpuMicros(gateway.pid) - g0 : 0;
   const mockCpuUs = cpuMicros(mock.pid) - m0;
-  return { path, round, result, gatewayCpuUs, mockCpuUs };
+  // Whatever else ran meanwhile (other builds and tests on a shared box) competed for the same cores.
+  const otherCpuUs = Math.max(0, machineBusyMicros() - b0 - gatewayCpuUs - mockCpuUs - result.workerCpuUs);
+  return { path, round, result, gatewayCpuUs: gateway ? gatewayCpuUs : NaN, mockCpuUs, otherCpuUs };
 }
 
 /** Alternates which path goes first, so a slow drift in the machine hits both paths alike. */
@@ -168,6 +172,7 @@ async function cleanup(): Promise<void> {
 process.on('exit', killAllNow);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     progress(`${signal}: stopping child processes`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -177,7 +182,8 @@ let exitCode = 1;
 try {
   exitCode = await main(readSettings());
 } catch (err) {
-  console.error(`bench failed: ${(err as Error).message}`);
+  // After Ctrl-C the failure is just the children going away; the signal handler reports and exits.
+  if (!interrupted) console.error(`bench failed: ${(err as Error).message}`);
 } finally {
   await cleanup();
 }

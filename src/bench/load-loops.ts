@@ -1,7 +1,11 @@
 // The two load shapes: a fixed-rate open loop (no coordinated omission) and a closed loop for saturation.
+import { Worker } from 'node:worker_threads';
 import type { Dispatcher } from 'undici';
 import type { ClosedLoopJob, LoadResult, LoadTarget, OpenLoopJob } from './load-protocol.js';
+import type { TickerPlan } from './schedule-ticker.js';
 import { SampleBuffer, summarize } from './stats.js';
+
+const TICKER = new URL('./schedule-ticker.js', import.meta.url);
 
 const nowNs = (): number => Number(process.hrtime.bigint());
 const NS_PER_MS = 1e6;
@@ -38,14 +42,15 @@ function cpuUs(since: NodeJS.CpuUsage): number {
   return d.user + d.system;
 }
 
-/** Starts request i at start + i/rate on a ~1 ms timer, whether or not earlier ones have answered. */
+/** Starts request i at start + i/rate, whether or not earlier ones have answered. */
 export function runOpenLoop(pool: Dispatcher, job: OpenLoopJob): Promise<LoadResult> {
   const total = Math.max(1, Math.round(job.rate * job.seconds));
   const intervalNs = 1e9 / job.rate;
   const latency = new Float64Array(total);
   const lag = new Float64Array(total);
   const cpu0 = process.cpuUsage();
-  const start = nowNs() + NS_PER_MS;
+  // Starting a few ms ahead leaves time for the ticker thread to boot.
+  const start = nowNs() + 20 * NS_PER_MS;
   let sent = 0;
   let completed = 0;
   let ok = 0;
@@ -54,8 +59,12 @@ export function runOpenLoop(pool: Dispatcher, job: OpenLoopJob): Promise<LoadRes
 
   return new Promise((resolve) => {
     let drainTimer: NodeJS.Timeout | undefined;
+    let finished = false;
     const finish = (): void => {
+      if (finished) return;
+      finished = true;
       clearTimeout(drainTimer);
+      void ticker.terminate();
       const errors = total - ok;
       if (completed < total) firstError ??= `${total - completed} requests unanswered ${DRAIN_TIMEOUT_MS} ms after the schedule ended`;
       const elapsedSec = (lastDone - start) / 1e9;
@@ -86,6 +95,7 @@ export function runOpenLoop(pool: Dispatcher, job: OpenLoopJob): Promise<LoadRes
       });
     };
 
+    // Each wake-up sends every request that is due, so a late wake-up catches up in one batch.
     const tick = (): void => {
       const t = nowNs();
       while (sent < total) {
@@ -94,15 +104,16 @@ export function runOpenLoop(pool: Dispatcher, job: OpenLoopJob): Promise<LoadRes
         lag[sent++] = (t - scheduled) / NS_PER_MS;
         issue(scheduled);
       }
-      if (sent < total) {
-        // Timers are ~1 ms grained; sleeping rather than spinning keeps this process off the measured cores.
-        const waitMs = (start + sent * intervalNs - nowNs()) / NS_PER_MS;
-        setTimeout(tick, Math.max(0, Math.floor(waitMs)));
-      } else {
+      if (sent === total && !drainTimer) {
         drainTimer = setTimeout(finish, DRAIN_TIMEOUT_MS);
       }
     };
-    setTimeout(tick, 1);
+    const ticker = new Worker(TICKER, { workerData: { startNs: start, intervalNs, total } satisfies TickerPlan });
+    ticker.on('message', tick);
+    ticker.on('error', (err) => {
+      firstError ??= `schedule ticker failed: ${err.message}`;
+      finish();
+    });
   });
 }
 

@@ -26,3 +26,13 @@ export function memory(pid: number): { rss: number; peakRss: number } {
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), peakRss: kb('VmHWM') };
 }
+
+/** CPU time all processes on the machine have used so far, in µs summed over cores (from /proc/stat). */
+export function machineBusyMicros(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  // cpu user nice system idle iowait irq softirq steal ...: idle and iowait are the not-busy ones;
+  // steal counts as busy because another VM took the core from us.
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const ticks = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
+  return (ticks * 1e6) / clockTicksPerSecond();
+}

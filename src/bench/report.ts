@@ -37,28 +37,32 @@ export function renderReport(r: BenchResults): string {
 
   const o = r.openLoop;
   out.push(`\nOpen loop: ${o.rate} req/s, ${s.openRounds} rounds × ${s.openRoundSeconds} s per path, paths interleaved`);
-  out.push('(ms from each request\'s scheduled send time; median over rounds; max = worst over all rounds)');
+  out.push('(ms from each request\'s scheduled send time; median over rounds; max = worst over all rounds;');
+  out.push(' send lag = how late the generator started requests, already inside the latencies;');
+  out.push(' other load = cores busy with processes outside the bench, averaged over the phases)');
   const openRow = (name: string, f?: PathFigures): string[] =>
-    f ? [name, fmt(f.p50), fmt(f.p90), fmt(f.p99), fmt(f.max), String(f.errors), fmt(f.rps, 0), fmt(f.sendLagP99)] : [name, 'n/a'];
+    f
+      ? [name, fmt(f.p50), fmt(f.p90), fmt(f.p99), fmt(f.max), String(f.errors), fmt(f.rps, 0), `${fmt(f.sendLagP50)} / ${fmt(f.sendLagP99)}`, fmt(f.otherCores)]
+      : [name, 'n/a'];
   out.push(
     table([
-      ['path', 'p50', 'p90', 'p99', 'max', 'errors', 'req/s', 'timer lag p99'],
+      ['path', 'p50', 'p90', 'p99', 'max', 'errors', 'req/s', 'send lag p50/p99', 'other load'],
       openRow('direct', o.direct),
       openRow('gateway', o.gateway),
-      ['added (gw − direct)', signed(o.addedLatencyMs.p50), '', signed(o.addedLatencyMs.p99), '', '', '', ''],
+      ['added (gw − direct)', signed(o.addedLatencyMs.p50), '', signed(o.addedLatencyMs.p99), '', '', '', '', ''],
     ]),
   );
 
   const sat = r.saturation;
   out.push(`\nSaturation: closed loop, ${sat.concurrency} connections, ${s.satRounds} round(s) × ${s.satRoundSeconds} s per path`);
   const satRow = (name: string, f?: PathFigures): string[] =>
-    f ? [name, fmt(f.rps, 0), fmt(f.p50), fmt(f.p99), String(f.errors)] : [name, 'n/a'];
+    f ? [name, fmt(f.rps, 0), fmt(f.p50), fmt(f.p99), String(f.errors), fmt(f.otherCores)] : [name, 'n/a'];
   out.push(
     table([
-      ['path', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
+      ['path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'other load'],
       satRow('direct', sat.direct),
       satRow('gateway', sat.gateway),
-      ['gateway / direct', fmt(sat.rpsRatio), '', '', ''],
+      ['gateway / direct', fmt(sat.rpsRatio), '', '', '', ''],
     ]),
   );
 

@@ -190,22 +190,30 @@ async function main(): Promise<void> {
   }
 
   const tokens = await import('../tokens/index.js');
-  tokens.countTextTokens('warm', 'gpt-4o');
-  console.log('\n## estimateInput on a chat body (median µs)\n');
+  tokens.preloadTokenizers();
+  console.log('\n## estimateInput (median µs; this module, gpt-4o)\n');
+  console.log('| body | upperBound | exact() |\n| --- | ---: | ---: |');
   const rb = rng(7);
-  const bodies = Array.from({ length: 200 }, () => ({
-    model: 'gpt-4o',
+  const chat = (extra: unknown[]) => ({
     messages: [
       { role: 'system', content: text(rb, 400) },
       { role: 'user', content: text(rb, 200) },
       { role: 'assistant', content: text(rb, 300) },
-      { role: 'user', content: text(rb, 200) },
+      { role: 'user', content: [{ type: 'text', text: text(rb, 200) }, ...extra] },
     ],
-  }));
-  let k = 0;
-  const bound = timeIt(() => tokens.estimateInput('chat', bodies[k++ % 200], 'gpt-4o').upperBound, [''], 5000);
-  const exact = timeIt(() => tokens.estimateInput('chat', bodies[k++ % 200], 'gpt-4o').exact(), [''], 2000);
-  console.log(`| ~1.1 KB, 4 messages | upperBound ${bound.toFixed(2)} µs | exact() ${exact.toFixed(1)} µs |`);
+  });
+  const image = `data:image/png;base64,${Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d494844520000040000000400080000000000', 'hex'), Buffer.alloc(1_000_000)]).toString('base64')}`;
+  const cases: [string, Record<string, unknown>[], number][] = [
+    ['4 messages, ~1.1 KB of text', Array.from({ length: 100 }, () => chat([])), 3000],
+    ['same + a 1 MB PNG data URL', Array.from({ length: 20 }, () => chat([{ type: 'image_url', image_url: { url: image } }])), 500],
+    ['same + a ~100 KB text part', Array.from({ length: 20 }, () => chat([{ type: 'text', text: text(rb, 100_000) }])), 40],
+  ];
+  for (const [label, bodies, runs] of cases) {
+    let k = 0;
+    const bound = timeIt(() => tokens.estimateInput('chat', bodies[k++ % bodies.length], 'gpt-4o').upperBound, [''], runs);
+    const exact = timeIt(() => tokens.estimateInput('chat', bodies[k++ % bodies.length], 'gpt-4o').exact(), [''], runs);
+    console.log(`| ${label} | ${bound.toFixed(1)} | ${exact.toFixed(1)} |`);
+  }
 }
 
 if (process.argv[2] === '--child') child(process.argv[3] as Lib, process.argv[4] as Enc);

@@ -8,6 +8,7 @@ export const DEFAULT_BASE_URLS: Partial<Record<ProviderType, string>> = {
   anthropic: 'https://api.anthropic.com',
 };
 
+/** Upstream timeout when none is configured: long generations stream for minutes. */
 export const DEFAULT_TIMEOUT_MS = 600_000;
 
 /** The built-in `openai` and `anthropic` providers, with API keys from OPENAI_API_KEY / ANTHROPIC_API_KEY when set. */

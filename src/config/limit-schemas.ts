@@ -3,7 +3,9 @@
 import * as z from 'zod';
 import { parseWindowSize, WINDOW_SIZE_FORMS } from './window-size.js';
 
+/** How a limit counts over its window. */
 export const algorithmSchema = z.enum(['fixed_window', 'sliding_window', 'token_bucket']);
+/** `enforce` blocks; `shadow` only counts and reports. */
 export const modeSchema = z.enum(['enforce', 'shadow']);
 
 // Zero is allowed on purpose: a limit of 0 switches a scope off without deleting it.
@@ -38,6 +40,7 @@ export const rateLimitSchema = z.union([
   }),
 ]);
 
+/** A `window_size` string; parsed into a window by parseWindowSize when compiling. */
 export const windowSizeSchema = z.string().superRefine((text, ctx) => {
   if (!parseWindowSize(text)) ctx.addIssue({ code: 'custom', message: `\`${text}\` is not a window size; use ${WINDOW_SIZE_FORMS}` });
 });

@@ -149,6 +149,23 @@ describe('loadPolicy: environment variables', () => {
     expect(policy.server).toMatchObject({ host: '0.0.0.0', port: 8080, adminKeySha256: sha256Hex('adm') });
   });
 
+  it('keeps number-like secrets as text where the field is text', () => {
+    const policy = load('keys:\n  - {id: a, key: ${A_KEY}}\nserver: {admin_key: ${ADMIN}, port: ${PORT}}\nenforcement: {clamp_max_tokens: ${CLAMP}}\n', {
+      A_KEY: '123456', ADMIN: 'true', PORT: '0x1f', CLAMP: 'false',
+    });
+    expect(policy.keys[0]!.sha256).toBe(sha256Hex('123456'));
+    expect(policy.server.adminKeySha256).toBe(sha256Hex('true'));
+    expect(policy.server.port).toBe(31);
+    expect(policy.enforcement.clampMaxTokens).toBe(false);
+  });
+
+  it('reads substituted numbers in limits, lists and merged anchors', () => {
+    const policy = load('projects:\n  a: &base {daily_limit: ${LIMIT}}\n  b:\n    <<: *base\n    priority: high\nalerts:\n  - {threshold: ${T:-0.8}, action: warn}\n', { LIMIT: '500' });
+    expect(policy.projects.get('a')!.limits[0]!.max).toBe(500);
+    expect(policy.projects.get('b')!.limits[0]!.max).toBe(500);
+    expect(policy.alerts[0]!.threshold).toBe(0.8);
+  });
+
   it('treats `${VAR:-}` that is unset as an absent field', () => {
     const policy = load('providers:\n  openai: {type: openai, api_key: ${OPENAI_API_KEY:-}}\nserver:\n  admin_key: ${ADMIN:-}\n');
     expect(policy.providers.get('openai')!.apiKey).toBeUndefined();
@@ -216,6 +233,15 @@ describe('loadPolicy: errors', () => {
     expect(issues).toEqual([
       { file: 'tollgate.yaml', line: 2, path: 'alerts[0].threshold', message: 'must be greater than 0' },
       { file: 'tollgate.yaml', line: 3, path: 'alerts[0].action', message: '`blok` is not one of `warn`, `throttle`, `block` (did you mean `block`?)' },
+    ]);
+  });
+
+  it('explains a misspelt keyword in a union of keyword and list', () => {
+    const issues = issuesOf('alerts:\n  - {threshold: 1, action: block, fallback: cach}\n  - {threshold: 1, action: block, fallback: [cache, modle]}\n  - {threshold: 1, action: block, fallback: 3}\n');
+    expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '2 alerts[0].fallback: `cach` is not one of `cache`, `model`, `error` (did you mean `cache`?)',
+      '3 alerts[1].fallback[1]: `modle` is not one of `cache`, `model`, `error` (did you mean `model`?)',
+      '4 alerts[2].fallback: expected `cache`, `model`, `error` or a list, got a whole number',
     ]);
   });
 
@@ -342,7 +368,7 @@ projects:
       '3 providers.oai.latency_ms: `latency_ms` applies only to providers of type mock',
       '5 alerts[0].fallback: `fallback` applies only to `action: block`',
       '6 alerts[1].fallback: `error` must be the last fallback',
-      '8 projects["bad:name"]: invalid name: names may only use letters, digits and `_ . @ + -` (no spaces, `:`, `/`, `{` or `}`)',
+      '8 projects["bad:name"]: names may only use letters, digits and `_ . @ + -` (no spaces, `:`, `/`, `{` or `}`)',
     ]);
   });
 

@@ -98,7 +98,11 @@ function walk(ctx: WalkContext, node: unknown, path: Path): unknown {
   if (node === null || node === undefined) return null;
   if (isAlias(node)) return walkAlias(ctx, node, path);
   if (isScalar(node)) return walkScalar(ctx, node, path);
-  if (isMap(node)) return walkMap(ctx, node, path);
+  if (isMap(node)) {
+    const map = walkMap(ctx, node, path);
+    ctx.lastWasPlainSubstitution = false;
+    return map;
+  }
   if (isSeq(node)) {
     const out: unknown[] = [];
     for (const item of node.items) {
@@ -109,6 +113,7 @@ function walk(ctx: WalkContext, node: unknown, path: Path): unknown {
       ctx.locs.set(out, out.length, { file: ctx.file, line: lineOf(ctx, isNode(item) ? item : node) });
       out.push(value);
     }
+    ctx.lastWasPlainSubstitution = false;
     return out;
   }
   issue(ctx, isNode(node) ? node : null, path, 'unsupported YAML node');
@@ -184,6 +189,9 @@ function walkMap(ctx: WalkContext, node: YAMLMap, path: Path): Record<string, un
         setOwn(out, key, value);
         const loc = ctx.locs.get(merged, key);
         if (loc) ctx.locs.set(out, key, loc);
+        if (ctx.substitutions.some((sub) => sub.container === merged && sub.key === key)) {
+          ctx.substitutions.push({ container: out, key, path: [...path, key] });
+        }
       }
     }
   }

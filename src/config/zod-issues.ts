@@ -76,7 +76,7 @@ function explain(issue: ZodIssue, path: Path, ctx: IssueContext): Flat[] {
     case 'not_multiple_of':
       return [{ path, message: `must be a multiple of ${String(issue.divisor)}` }];
     case 'invalid_key':
-      return issue.issues.slice(0, 1).map((inner) => ({ path, message: `invalid name: ${inner.message}` }));
+      return issue.issues.slice(0, 1).map((inner) => ({ path, message: inner.message }));
     case 'invalid_element':
       return flatten(issue.issues, path, ctx);
     default:
@@ -91,6 +91,10 @@ function explainUnion(issue: ZodIssue & { code: 'invalid_union' }, path: Path, c
     branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'));
   const meant = issue.errors.find((branch) => !isTypeMismatch(branch));
   if (meant) return flatten(meant, path, ctx);
+  const actual = valueAt(ctx.root, path);
+  // A string where one option is a keyword list was almost surely a misspelt keyword.
+  const keywords = issue.errors.find((branch) => branch.some((i) => i.code === 'invalid_value'));
+  if (typeof actual === 'string' && keywords) return flatten(keywords, path, ctx);
   const expected = new Set<string>();
   for (const branch of issue.errors) {
     for (const i of branch) {
@@ -98,7 +102,6 @@ function explainUnion(issue: ZodIssue & { code: 'invalid_union' }, path: Path, c
       if (i.code === 'invalid_value') for (const v of i.values) expected.add(`\`${String(v)}\``);
     }
   }
-  const actual = valueAt(ctx.root, path);
   const names = [...expected];
   const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? 'another value');
   return [{ path, message: actual === undefined ? `required field is missing (expected ${list})` : `expected ${list}, got ${describe(actual)}` }];

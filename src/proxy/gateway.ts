@@ -27,6 +27,8 @@ export interface CallRecord {
   reserved: { input: number; output: number };
   /** Ids of the limits checked. */
   limits: string[];
+  /** Shadow-mode limits that would have blocked the call. */
+  shadowBlocked: string[];
   decision: 'admitted' | 'clamped' | 'blocked' | 'failed';
   /** The limit that blocked the call, when one did. */
   blockedBy?: string;

@@ -51,12 +51,23 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
     admission = await gw.engine.admit({ id: requestId, principal, target, input: estimate, output: allowance, outputFromClient: asked !== undefined });
   } catch (err) {
     if (err instanceof TollgateError && err.status === 429) {
-      record({ status: 429, usage: NO_USAGE, reserved: { input: 0, output: 0 }, limits: [], decision: 'blocked', blockedBy: err.headers['x-tollgate-limit'] });
+      record({
+        status: 429,
+        usage: NO_USAGE,
+        reserved: { input: 0, output: 0 },
+        limits: [],
+        shadowBlocked: [],
+        decision: 'blocked',
+        blockedBy: err.headers['x-tollgate-limit'],
+      });
     }
     throw err;
   }
   void reply.headers(admission.headers);
   if (admission.clamped) void reply.header('x-tollgate-clamped-max-tokens', String(admission.output));
+  const shadowBlocked = admission.shadowBlocked.map((l) => l.id);
+  // Shadow limits never block; this header (and the call record) is how their would-be effect is seen.
+  if (shadowBlocked.length > 0) void reply.header('x-tollgate-shadow-limit', shadowBlocked.join(','));
 
   const upstreamBody: JsonObject = { ...body, model: upstreamModel };
   // The output allowance is sent upstream whenever it differs from the client's, so the limit holds exactly.
@@ -69,6 +80,7 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
   const settled = {
     reserved: { input: admission.input, output: admission.output },
     limits: admission.limits.map((l) => l.id),
+    shadowBlocked,
     decision: admission.clamped ? ('clamped' as const) : ('admitted' as const),
   };
   const refund = async (status: number): Promise<void> => {

@@ -9,6 +9,9 @@ import { Gateway } from '../proxy/gateway.js';
 import { buildServer } from '../proxy/server.js';
 import { systemClock } from '../util/clock.js';
 
+/** In-flight requests get this long to finish on SIGTERM. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
 export interface StartOptions {
   configFiles: string[];
   host?: string;
@@ -66,7 +69,13 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining in-flight requests');
-    await app.close(); // stops accepting, waits for in-flight requests
+    // close() waits for every connection; keep-alive connections that finish their request during the
+    // drain must be closed as they go idle, and stragglers are cut after the drain timeout.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+    await app.close();
+    clearInterval(sweep);
+    clearTimeout(deadline);
     await gateway.close();
     await store.close();
     process.exit(0);

@@ -98,8 +98,8 @@ describe('Anthropic and open-model image costs', () => {
   it('Claude ≤ 4.6: w·h/750 after fitting 1568 px, capped at 1650 (covers Anthropic\'s ~1600 table)', () => {
     const src = (w: number, h: number) => ({ type: 'base64', media_type: 'image/png', data: png(w, h, false).toString('base64') });
     expect(cost('claude-sonnet-4-5', src(1092, 1092))).toBe(1590); // Anthropic's table: 1092×1092 ≈ 1590
-    expect(cost('claude-sonnet-4-5', src(200, 200))).toBe(54); // 7×7 patches of 28 px = 49 < 200·200/750 = 53.3
-    expect(cost('claude-sonnet-4-5', src(784, 1568))).toBe(1639); // the table's 1:2 maximum, 784·1568/750
+    expect(cost('claude-sonnet-4-5', src(200, 200))).toBe(64); // padded to 224×224: 8×8 patches of 28 px > 200·200/750 ≈ 54
+    expect(cost('claude-sonnet-4-5', src(784, 1568))).toBe(1640); // the table's 1:2 maximum: ⌈784·1568/750⌉
     expect(cost('claude-sonnet-4-5', src(6000, 4000))).toBe(1650);
     expect(cost('claude-sonnet-4-5', { type: 'url', url: 'https://example.com/a.png' })).toBe(1650);
   });

@@ -1,0 +1,231 @@
+// Every kind of limit from SPEC §1, through HTTP, with the in-process mock provider and an injected clock.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { estimateInput } from '../src/tokens/index.js';
+
+const messages = [{ role: 'user', content: 'hi' }];
+const INPUT = estimateInput('chat', { model: 'm', messages }, 'gpt-4o').exact();
+const NOON = Date.UTC(2026, 10, 21, 12);
+
+let gw: TestGateway | undefined;
+afterEach(async () => {
+  await gw?.close();
+  gw = undefined;
+});
+
+const base = (extra: string, routeLimits = ''): string => `
+providers: {demo: {type: mock, output_tokens: 10}}
+pricing: {"demo/gpt-4o": {input: 2.5, output: 10}}
+routes:
+  r:
+    chat_models: [{model_id: m, model: demo/gpt-4o}]
+${routeLimits}
+${extra}`;
+
+async function call(key: string, output: number, maxTokens = output): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(`${gw!.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model: 'm', messages, max_tokens: maxTokens, mock_output_tokens: output }),
+  });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+describe('organization limits', () => {
+  it('daily_cap resets at midnight, monthly_budget holds across days', async () => {
+    const perCall = INPUT + 10;
+    gw = await startTestGateway(
+      base(`
+organization: {monthly_budget: ${perCall * 3}, daily_cap: ${perCall * 2}}
+keys: [{id: a, key: tg-a}]
+enforcement: {clamp_max_tokens: false}`),
+      NOON,
+    );
+    expect((await call('tg-a', 10)).status).toBe(200);
+    expect((await call('tg-a', 10)).status).toBe(200);
+    const daily = await call('tg-a', 10);
+    expect(daily.status).toBe(429);
+    expect(daily.headers.get('x-tollgate-limit')).toBe('org:default:daily');
+    gw.clock.set(Date.UTC(2026, 10, 22, 0, 0, 1));
+    expect((await call('tg-a', 10)).status).toBe(200);
+    const monthly = await call('tg-a', 10);
+    expect(monthly.status).toBe(429);
+    expect(monthly.headers.get('x-tollgate-limit')).toBe('org:default:monthly');
+    expect(monthly.body.error.message).toContain('2026-12-01T00:00:00.000Z');
+    gw.clock.set(Date.UTC(2026, 11, 1, 0, 0, 1));
+    expect((await call('tg-a', 10)).status).toBe(200);
+  });
+
+  it('with several organizations each key counts against its own', async () => {
+    gw = await startTestGateway(
+      base(`
+organizations:
+  acme: {daily_cap: ${INPUT + 10}}
+  globex: {daily_cap: ${INPUT + 10}}
+keys:
+  - {id: a, key: tg-a, organization: acme}
+  - {id: g, key: tg-g, organization: globex}
+enforcement: {clamp_max_tokens: false}`),
+    );
+    expect((await call('tg-a', 10)).status).toBe(200);
+    expect((await call('tg-a', 10)).headers.get('x-tollgate-limit')).toBe('org:acme:daily');
+    expect((await call('tg-g', 10)).status).toBe(200);
+  });
+});
+
+describe('user tier and group limits', () => {
+  it('a tier daily_limit applies to each user separately, shared by that user’s keys', async () => {
+    gw = await startTestGateway(
+      base(`
+users: {tier_standard: {daily_limit: ${INPUT + 10}}}
+keys:
+  - {id: alice-laptop, key: tg-a1, user: alice, tier: tier_standard}
+  - {id: alice-ci, key: tg-a2, user: alice, tier: tier_standard}
+  - {id: bob, key: tg-b, user: bob, tier: tier_standard}
+enforcement: {clamp_max_tokens: false}`),
+    );
+    expect((await call('tg-a1', 10)).status).toBe(200);
+    const second = await call('tg-a2', 10);
+    expect(second.status).toBe(429);
+    expect(second.headers.get('x-tollgate-limit')).toBe('user:alice:daily');
+    expect(second.body.error.message).toContain("User 'alice' (tier tier_standard) daily limit");
+    expect((await call('tg-b', 10)).status).toBe(200);
+  });
+
+  it('a group daily_limit is shared by all members of the group', async () => {
+    gw = await startTestGateway(
+      base(`
+groups: {ml-team: {daily_limit: ${2 * (INPUT + 10)}}}
+keys:
+  - {id: a, key: tg-a, groups: [ml-team]}
+  - {id: b, key: tg-b, groups: [ml-team]}
+  - {id: c, key: tg-c}
+enforcement: {clamp_max_tokens: false}`),
+    );
+    expect((await call('tg-a', 10)).status).toBe(200);
+    expect((await call('tg-b', 10)).status).toBe(200);
+    expect((await call('tg-a', 10)).headers.get('x-tollgate-limit')).toBe('group:ml-team:daily');
+    expect((await call('tg-c', 10)).status).toBe(200);
+  });
+});
+
+describe('route token_limiting scopes', () => {
+  const keys = `
+keys:
+  - {id: a, key: tg-a, groups: [g1]}
+  - {id: b, key: tg-b, groups: [g1]}
+  - {id: c, key: tg-c, groups: [g2]}
+enforcement: {clamp_max_tokens: false}`;
+  const limits = (scope: string): string => `
+    token_limiting:
+      scope: ${scope}
+      output: {algorithm: fixed_window, window_size: 1 hour, max_token: 10}`;
+
+  it('scope route: everyone on the route shares one pool', async () => {
+    gw = await startTestGateway(base(keys, limits('route')));
+    expect((await call('tg-a', 10)).status).toBe(200);
+    const b = await call('tg-c', 10);
+    expect(b.status).toBe(429);
+    expect(b.headers.get('x-tollgate-limit')).toBe('route:r:output');
+  });
+
+  it('scope user: each API key has its own', async () => {
+    gw = await startTestGateway(base(keys, limits('user')));
+    expect((await call('tg-a', 10)).status).toBe(200);
+    expect((await call('tg-b', 10)).status).toBe(200);
+    expect((await call('tg-a', 10)).headers.get('x-tollgate-limit')).toBe('route:r:key:a:output');
+  });
+
+  it('scope group: keys of one group share, other groups do not', async () => {
+    gw = await startTestGateway(base(keys, limits('group')));
+    expect((await call('tg-a', 10)).status).toBe(200);
+    expect((await call('tg-b', 10)).headers.get('x-tollgate-limit')).toBe('route:r:group:g1:output');
+    expect((await call('tg-c', 10)).status).toBe(200);
+  });
+
+  it('input and output are limited separately; output is clamped, input is not', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]',
+        `
+    token_limiting:
+      input: {algorithm: fixed_window, window_size: 10 minutes, max_token: ${INPUT * 2}}
+      output: {algorithm: fixed_window, window_size: 10 minutes, max_token: 15}`,
+      ),
+    );
+    const first = await call('tg-a', 100, 10);
+    expect(first.status).toBe(200);
+    const clamped = await call('tg-a', 100, 10);
+    expect(clamped.headers.get('x-tollgate-clamped-max-tokens')).toBe('5');
+    expect(clamped.body.usage.completion_tokens).toBe(5);
+    const input = await call('tg-a', 1, 1);
+    expect(input.status).toBe(429);
+    expect(input.headers.get('x-tollgate-limit')).toBe('route:r:input');
+    gw.clock.advance(10 * 60_000);
+    expect((await call('tg-a', 1, 1)).status).toBe(200);
+  });
+
+  it('a token bucket refills continuously', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
+        `
+    token_limiting:
+      output: {algorithm: token_bucket, window_size: 1 minute, max_token: 60}`,
+      ),
+    );
+    expect((await call('tg-a', 60)).status).toBe(200);
+    expect((await call('tg-a', 10)).status).toBe(429);
+    gw.clock.advance(9_000); // 9 tokens back
+    expect((await call('tg-a', 10)).status).toBe(429);
+    gw.clock.advance(1_000);
+    expect((await call('tg-a', 10)).status).toBe(200);
+  });
+
+  it('an input larger than a whole window can never pass: 400, not 429', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]',
+        `
+    token_limiting:
+      input: {algorithm: fixed_window, window_size: 1 hour, max_token: ${INPUT - 1}}`,
+      ),
+    );
+    const res = await call('tg-a', 1);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('request_over_window');
+  });
+});
+
+describe('money limits and shadow mode', () => {
+  it('max_cost_usd is priced from the pricing table', async () => {
+    // One call: INPUT × $2.50/M + 1000 × $10/M ≈ $0.01; the budget fits two.
+    gw = await startTestGateway(
+      base(`
+groups: {g: {daily_limit: {max_cost_usd: ${((2 * (INPUT * 2.5 + 1000 * 10)) / 1e6).toFixed(8)}}}}
+keys: [{id: a, key: tg-a, groups: [g]}]
+enforcement: {clamp_max_tokens: false}`),
+    );
+    expect((await call('tg-a', 1000)).status).toBe(200);
+    expect((await call('tg-a', 1000)).status).toBe(200);
+    const third = await call('tg-a', 1000);
+    expect(third.status).toBe(429);
+    expect(third.body.error.message).toMatch(/\$0\.0\d+ of \$0\.0\d+ USD used/);
+  });
+
+  it('a shadow limit is counted and reported but never blocks', async () => {
+    gw = await startTestGateway(
+      base(`
+projects: {p: {daily_limit: {max_token: 5, mode: shadow}}}
+keys: [{id: a, key: tg-a, project: p}]`),
+    );
+    expect((await call('tg-a', 10)).status).toBe(200);
+    const second = await call('tg-a', 10);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('x-tollgate-shadow-limit')).toBe('project:p:daily');
+    expect(gw.calls[1].shadowBlocked).toEqual(['project:p:daily']);
+    const limits = gw.gateway.engine.applicable.for(gw.calls[0].principal, gw.calls[0].target);
+    const [state] = await gw.store.peek(limits.map((l) => l.item));
+    expect(state.used).toBe(2 * (INPUT + 10));
+  });
+});

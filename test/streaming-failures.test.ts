@@ -1,0 +1,73 @@
+// Streams that end badly: the upstream dies mid-stream, or the client leaves. Nothing leaks either way.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMockUpstream } from '../src/mock-upstream/index.js';
+import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+
+let upstream: ReturnType<typeof createMockUpstream>;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 50 });
+  const url = await upstream.listen(0, '127.0.0.1');
+  gw = await startTestGateway(`
+providers: {up: {type: openai, base_url: "${url}/v1"}}
+projects: {p: {daily_limit: 100000}}
+routes: {r: {chat_models: [{model_id: m, model: up/gpt-4o}]}}
+keys: [{id: a, key: tg-a, project: p}]
+`);
+});
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+
+function streamRequest(extra: object, signal?: AbortSignal) {
+  return request(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'go' }], stream: true, max_tokens: 100, ...extra }),
+    signal,
+  });
+}
+
+async function waitFor(predicate: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('stream failures', () => {
+  it('upstream dies mid-stream: the client gets an error event, the call is settled for what was produced', async () => {
+    const before = gw.calls.length;
+    const res = await streamRequest({ mock_abort_after_chunks: 6 });
+    const text = await res.body.text();
+    expect(res.statusCode).toBe(200);
+    expect(text).toContain('"code":"upstream_error"');
+    await waitFor(() => gw.calls.length > before);
+    const call = gw.calls[before];
+    expect(call.status).toBe(502);
+    // 6 frames = the role chunk + 5 tokens; counted by the tokenizer since no usage arrived.
+    expect(call.usage).toMatchObject({ output: 5, source: 'estimated' });
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+
+  it('client leaves mid-stream: the upstream call is aborted and charged for what was delivered', async () => {
+    const before = gw.calls.length;
+    const controller = new AbortController();
+    const res = await streamRequest({ mock_chunk_delay_ms: 20 }, controller.signal);
+    let received = '';
+    for await (const chunk of res.body) {
+      received += chunk.toString();
+      if ((received.match(/"content"/g) ?? []).length >= 4) {
+        controller.abort();
+        break;
+      }
+    }
+    await waitFor(() => gw.calls.length > before);
+    const call = gw.calls[before];
+    expect(call.status).toBe(499);
+    expect(call.usage.source).toBe('estimated');
+    expect(call.usage.output).toBeGreaterThanOrEqual(3);
+    expect(call.usage.output).toBeLessThan(50);
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+});
