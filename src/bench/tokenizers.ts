@@ -136,6 +136,23 @@ function timeIt(fn: Counter, inputs: string[], runs: number): number {
   return median(us);
 }
 
+/** Like timeIt for several (fn, inputs) pairs, interleaved run by run so machine noise hits them alike. */
+function timeInterleaved(cases: [Counter, string[]][], runs: number): number[] {
+  for (const [fn, inputs] of cases) for (let i = 0; i < Math.min(runs, 20); i++) fn(inputs[i % inputs.length]);
+  const us: number[][] = cases.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    for (let c = 0; c < cases.length; c++) {
+      const j = (c + i) % cases.length; // rotate the order so none always runs first
+      const [fn, inputs] = cases[j];
+      const s = inputs[i % inputs.length];
+      const t0 = process.hrtime.bigint();
+      fn(s);
+      us[j].push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+  }
+  return us.map(median);
+}
+
 async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   console.log('## Encoder load (fresh process each; require + construct, then first count)\n');
@@ -176,7 +193,7 @@ async function main(): Promise<void> {
     for (const enc of ENCS) {
       const g = impls.get(`gpt-tokenizer/${enc}`)!;
       const j = impls.get(`js-tiktoken/${enc}`)!;
-      const cells = [timeIt(g.count, fresh, runs), timeIt(g.count, [fresh[0]], runs), timeIt((s) => g.encode(s).length, fresh, runs), timeIt(j.count, fresh, runs), timeIt(j.count, [fresh[0]], runs)];
+      const cells = timeInterleaved([[g.count, fresh], [g.count, [fresh[0]]], [(s) => g.encode(s).length, fresh], [j.count, fresh], [j.count, [fresh[0]]]], runs);
       console.log(`| ${label} | ${enc} | ${cells.map((c) => c.toFixed(1)).join(' | ')} |`);
     }
   }
