@@ -70,4 +70,18 @@ describe('stream failures', () => {
     expect(call.usage.output).toBeLessThan(50);
     expect(await gw.store.openReservations()).toBe(0);
   });
+
+  it('client leaves before the first byte: the upstream call is aborted at once and refunded', async () => {
+    const before = gw.calls.length;
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = streamRequest({ mock_latency_ms: 3000 }, controller.signal).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    await pending;
+    await waitFor(() => gw.calls.length > before);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(gw.calls[before]).toMatchObject({ status: 499, decision: 'failed', usage: { input: 0, output: 0 } });
+    expect(await gw.store.openReservations()).toBe(0);
+  });
 });

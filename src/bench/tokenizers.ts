@@ -1,6 +1,7 @@
 // Measures gpt-tokenizer against js-tiktoken (load time, memory, µs per count, agreement) and
 // the cost of the cheap bound. Run: `npx tsc -p tsconfig.build.json && node dist/bench/tokenizers.js`.
 import { execFileSync } from 'node:child_process';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -155,6 +156,8 @@ function timeInterleaved(cases: [Counter, string[]][], runs: number): number[] {
 
 async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
+  const machine = () => `${availableParallelism()} × ${cpus()[0]?.model.trim()}, load average ${loadavg()[0].toFixed(1)}`;
+  console.log(`# Tokenizer benchmark — Node ${process.version}, ${machine()}\n`);
   console.log('## Encoder load (fresh process each; require + construct, then first count)\n');
   console.log('| library | encoding | load ms | first count ms | RSS Δ MB | heap Δ MB |\n| --- | --- | ---: | ---: | ---: | ---: |');
   for (const lib of LIBS)
@@ -231,6 +234,7 @@ async function main(): Promise<void> {
     const exact = timeIt(() => tokens.estimateInput('chat', bodies[k++ % bodies.length], 'gpt-4o').exact(), [''], runs);
     console.log(`| ${label} | ${bound.toFixed(1)} | ${exact.toFixed(1)} |`);
   }
+  console.log(`\n(finished at ${machine()})`);
 }
 
 if (process.argv[2] === '--child') child(process.argv[3] as Lib, process.argv[4] as Enc);

@@ -89,7 +89,8 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
   };
 
   const abort = new AbortController();
-  req.raw.once('close', () => {
+  // The response closing before it finished means the client left: stop the upstream call too.
+  reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) abort.abort();
   });
   const provider = gw.providers.get(target.model.provider)!;
@@ -98,6 +99,8 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
   try {
     upstream = await provider.send({ endpoint, body: upstreamBody, stream, signal: abort.signal, requestId });
   } catch (err) {
+    // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
+    if (abort.signal.aborted) return refund(499);
     await refund(502);
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
   }

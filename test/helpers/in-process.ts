@@ -37,7 +37,10 @@ export async function startTestGateway(yaml: string, startMs = Date.UTC(2026, 10
     calls,
     app,
     close: async () => {
-      await app.close();
+      // Keep-alive connections from test clients would otherwise hold close() open.
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
       await gateway.close();
     },
   };
