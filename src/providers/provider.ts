@@ -6,8 +6,8 @@ export interface UpstreamRequest {
   /** Body to send, already rewritten for the upstream (model name, max_tokens, stream_options). */
   body: Record<string, unknown>;
   stream: boolean;
-  /** Aborts the upstream call (client went away, or shutdown). */
-  signal: AbortSignal;
+  /** Aborts the upstream call when the client of a stream goes away. */
+  signal?: AbortSignal;
   requestId: string;
 }
 

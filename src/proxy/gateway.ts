@@ -62,6 +62,11 @@ export class Gateway {
     this.listeners.push(listener);
   }
 
+  /** Whether anyone listens; callers skip building records otherwise. */
+  get hasListeners(): boolean {
+    return this.listeners.length > 0;
+  }
+
   /** Tells every listener about a finished call. */
   emit(record: CallRecord): void {
     for (const l of this.listeners) l(record);

@@ -12,6 +12,7 @@ import { applyOutputLimit, requestedOutput, validateBody, type JsonObject } from
 import { openAIUsage, responseText, type Usage } from './usage.js';
 import { relayStream } from './stream-relay.js';
 import { newRequestId } from './request-id.js';
+import { findUsage } from './find-usage.js';
 
 const NO_USAGE: Usage = { input: 0, output: 0, cachedInput: 0, source: 'provider' };
 /** Upstream bodies larger than this are not parsed for usage (counted instead). */
@@ -42,9 +43,11 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
   const asked = endpoint === 'embeddings' ? 0 : requestedOutput(body);
   const allowance = asked ?? gw.policy.enforcement.defaultMaxTokens;
 
-  const base = { requestId, startedAtMs, principal, target, endpoint, stream: body.stream === true };
-  const record = (r: Omit<CallRecord, keyof typeof base | 'latencyMs'>): void =>
-    gw.emit({ ...base, ...r, latencyMs: performance.now() - t0 });
+  const stream = body.stream === true && endpoint !== 'embeddings';
+  type Outcome = Omit<CallRecord, 'requestId' | 'startedAtMs' | 'principal' | 'target' | 'endpoint' | 'stream' | 'latencyMs'>;
+  const record = (r: Outcome): void => {
+    if (gw.hasListeners) gw.emit({ requestId, startedAtMs, principal, target, endpoint, stream, ...r, latencyMs: performance.now() - t0 });
+  };
 
   let admission: Admission;
   try {
@@ -72,7 +75,6 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
   const upstreamBody: JsonObject = { ...body, model: upstreamModel };
   // The output allowance is sent upstream whenever it differs from the client's, so the limit holds exactly.
   if (endpoint !== 'embeddings' && asked !== admission.output) applyOutputLimit(upstreamBody, endpoint, admission.output, upstreamModel);
-  const stream = body.stream === true && endpoint !== 'embeddings';
   const streamOptions = body.stream_options as JsonObject | undefined;
   const clientWantsUsage = streamOptions?.include_usage === true;
   if (stream) upstreamBody.stream_options = { ...streamOptions, include_usage: true };
@@ -88,19 +90,22 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
     record({ ...settled, status, usage: NO_USAGE, decision: 'failed' });
   };
 
-  const abort = new AbortController();
-  // The response closing before it finished means the client left: stop the upstream call too.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  });
+  // A client leaving a stream stops the upstream call (the response closes before it finished). A
+  // non-streamed call runs to completion instead: the provider bills it anyway, so it is settled exactly.
+  const abort = stream ? new AbortController() : undefined;
+  if (abort) {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+  }
   const provider = gw.providers.get(target.model.provider)!;
   const tUpstream = performance.now();
   let upstream: UpstreamResponse;
   try {
-    upstream = await provider.send({ endpoint, body: upstreamBody, stream, signal: abort.signal, requestId });
+    upstream = await provider.send({ endpoint, body: upstreamBody, stream, signal: abort?.signal, requestId });
   } catch (err) {
     // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
-    if (abort.signal.aborted) return refund(499);
+    if (abort?.signal.aborted) return refund(499);
     await refund(502);
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
   }
@@ -156,9 +161,10 @@ function resolveTarget(gw: Gateway, principal: Principal, model: string, endpoin
 }
 
 function usageOfBody(raw: Buffer, exactInput: () => number, model: string): Usage {
-  const parsed = raw.length <= MAX_PARSED_BODY ? safeJson(raw) : undefined;
-  const reported = parsed && openAIUsage(parsed.usage);
+  const reported = openAIUsage(findUsage(raw));
   if (reported) return reported;
+  // No usage reported: count the generated text ourselves.
+  const parsed = raw.length <= MAX_PARSED_BODY ? safeJson(raw) : undefined;
   const text = parsed ? responseText(parsed) : raw.toString('utf8');
   return { input: exactInput(), output: countTextTokens(text, model), cachedInput: 0, source: 'estimated' };
 }

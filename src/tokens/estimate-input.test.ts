@@ -112,6 +112,14 @@ describe('text counts match the encoder', () => {
     expect(countTextTokens(s, 'text-embedding-3-small')).toBe(cl100k(s));
   });
 
+  it('pre-tokens up to 512 chars are merged exactly; longer ones (quadratic to merge) count as their bytes', () => {
+    const medium = 'x ' + 'ab'.repeat(200) + ' y' + '東京大学'.repeat(100);
+    expect(countTextTokens(medium, 'gpt-4o')).toBe(o200k(medium));
+    const long = 'see: ' + 'a'.repeat(20_000) + ' end';
+    expect(countTextTokens(long, 'gpt-4o')).toBe(o200k('see:') + 20_001 + o200k(' end'));
+    expect(countTextTokens(' '.repeat(50_000), 'gpt-4')).toBe(50_000);
+  });
+
   it('agrees with the documented vectors (cookbook)', () => {
     expect(countTextTokens('tiktoken is great!', 'gpt-4o')).toBe(6);
     expect(countTextTokens('お誕生日おめでとう', 'gpt-4o')).toBe(8);

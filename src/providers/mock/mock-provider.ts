@@ -23,7 +23,7 @@ export class MockProvider implements Provider {
   async close(): Promise<void> {}
 }
 
-async function* bodyOf(reply: MockReply, signal: AbortSignal): AsyncIterable<Uint8Array> {
+async function* bodyOf(reply: MockReply, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
   if (reply.kind === 'json') {
     yield Buffer.from(reply.body);
     return;

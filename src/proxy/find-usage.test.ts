@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { findUsage } from './find-usage.js';
+
+const b = (v: unknown): Buffer => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+
+describe('findUsage', () => {
+  it('finds the top-level usage object of a chat completion, nested details included', () => {
+    const body = {
+      id: 'x',
+      choices: [{ message: { content: 'the "usage": {"prompt_tokens": 999} is not a key here', tool_calls: [{ function: { arguments: '{"usage":{"a":1}}' } }] } }],
+      usage: { prompt_tokens: 12, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 3 } },
+      system_fingerprint: 'fp',
+    };
+    expect(findUsage(b(body))).toEqual(body.usage);
+  });
+
+  it('handles pretty-printed JSON and braces inside strings', () => {
+    const body = JSON.stringify({ usage: { prompt_tokens: 1, note: 'a } b { c' } }, null, 2);
+    expect(findUsage(b(body))).toEqual({ prompt_tokens: 1, note: 'a } b { c' });
+  });
+
+  it('returns undefined for a missing, null or truncated usage', () => {
+    expect(findUsage(b({ choices: [] }))).toBeUndefined();
+    expect(findUsage(b({ usage: null }))).toBeUndefined();
+    expect(findUsage(b('{"usage": {"prompt_tokens": 1'))).toBeUndefined();
+  });
+});
