@@ -211,6 +211,22 @@ async function main(): Promise<void> {
 
   const tokens = await import('../tokens/index.js');
   tokens.preloadTokenizers();
+  console.log('\n## Adversarial input: one long pre-token (ms, single run)\n');
+  console.log('| input | gpt-tokenizer countTokens | js-tiktoken | countTextTokens (guarded) |\n| --- | ---: | ---: | ---: |');
+  const rc = rng(9);
+  const adversarial: [string, string][] = [
+    ['20 000 × "a"', 'a'.repeat(20_000)],
+    ['20 000 spaces', ' '.repeat(20_000)],
+    ['10 000 random CJK chars', Array.from({ length: 10_000 }, () => String.fromCodePoint(0x4e00 + Math.floor(rc() * 0x5000))).join('')],
+  ];
+  const ms = (fn: () => unknown) => {
+    const t0 = performance.now();
+    fn();
+    return (performance.now() - t0).toFixed(1);
+  };
+  const g = impls.get('gpt-tokenizer/o200k_base')!;
+  const j = impls.get('js-tiktoken/o200k_base')!;
+  for (const [label, s] of adversarial) console.log(`| ${label} | ${ms(() => g.count(s))} | ${ms(() => j.count(s))} | ${ms(() => tokens.countTextTokens(s, 'gpt-4o'))} |`);
   console.log('\n## estimateInput (median µs; this module, gpt-4o)\n');
   console.log('| body | upperBound | exact() |\n| --- | ---: | ---: |');
   const rb = rng(7);

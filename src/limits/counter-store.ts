@@ -70,6 +70,12 @@ export interface CounterStore {
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
   /** Replaces a reservation's amounts with real usage. Settling twice, or an unknown id, is a no-op. */
   settle(id: string, usage: SettleUsage): Promise<void>;
+  /**
+   * Raises counters to at least `used` in the window containing now (rebuilding from the ledger after
+   * the store lost its state). Idempotent: restoring the same figures twice, or from several
+   * instances at once, never double-counts, because it takes the larger of the two values.
+   */
+  restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void>;
   /** Current state of the given items, without changing them. */
   peek(items: CounterItem[]): Promise<LimitState[]>;
   /** Reservations not yet settled. */

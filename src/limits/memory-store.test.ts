@@ -163,4 +163,16 @@ describe('reservations', () => {
     await store.settle('a', { input: 10, output: 1, request: 1 });
     expect((await store.peek([limit]))[0].used).toBe(20);
   });
+
+  it('restore raises counters to the given usage, idempotently', async () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryCounterStore(clock, 'UTC');
+    const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
+    await store.reserve({ id: 'a', items: [limit], input: 100, output: 0, clamp: false, minOutput: 1 });
+    await store.restore([{ item: limit, used: 300 }]);
+    await store.restore([{ item: limit, used: 300 }]);
+    expect((await store.peek([limit]))[0].used).toBe(300);
+    await store.restore([{ item: limit, used: 50 }]);
+    expect((await store.peek([limit]))[0].used).toBe(300);
+  });
 });

@@ -74,6 +74,15 @@ export class MemoryCounterStore implements CounterStore {
     }
   }
 
+  async restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void> {
+    const now = this.clock.now();
+    for (const { item, used } of entries) {
+      const missing = used - this.usedNow(item, now);
+      // Restored usage lands in the current slot / window: conservative for sliding windows and buckets.
+      if (missing > 0) this.add(item, now, missing);
+    }
+  }
+
   async peek(items: CounterItem[]): Promise<LimitState[]> {
     const now = this.clock.now();
     return items.map((item) => this.state(item, this.usedNow(item, now), now));

@@ -20,6 +20,8 @@ export interface CallRecord {
   target: Target;
   endpoint: Endpoint;
   stream: boolean;
+  /** Free attribution tags (`x-tollgate-tags`, `metadata`). */
+  tags: Record<string, string>;
   /** HTTP status sent to the client (or 499 when the client went away first). */
   status: number;
   /** Real usage settled against the limits; zero for refused or failed calls. */

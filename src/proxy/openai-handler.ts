@@ -13,6 +13,7 @@ import { openAIUsage, responseText, type Usage } from './usage.js';
 import { relayStream } from './stream-relay.js';
 import { newRequestId } from './request-id.js';
 import { findUsage } from './find-usage.js';
+import { readTags } from './tags.js';
 
 const NO_USAGE: Usage = { input: 0, output: 0, cachedInput: 0, source: 'provider' };
 /** Upstream bodies larger than this are not parsed for usage (counted instead). */
@@ -37,6 +38,7 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
   const principal = authenticate(gw, req.headers);
   const body = req.body;
   validateBody(endpoint, body);
+  const tags = readTags(req.headers['x-tollgate-tags'], body.metadata);
   const target = resolveTarget(gw, principal, body.model as string, endpoint);
   const upstreamModel = target.model.upstreamModel;
   const estimate = estimateInput(endpoint, body, upstreamModel);
@@ -44,9 +46,9 @@ export async function handleOpenAI(gw: Gateway, endpoint: Endpoint, req: Fastify
   const allowance = asked ?? gw.policy.enforcement.defaultMaxTokens;
 
   const stream = body.stream === true && endpoint !== 'embeddings';
-  type Outcome = Omit<CallRecord, 'requestId' | 'startedAtMs' | 'principal' | 'target' | 'endpoint' | 'stream' | 'latencyMs'>;
+  type Outcome = Omit<CallRecord, 'requestId' | 'startedAtMs' | 'principal' | 'target' | 'endpoint' | 'stream' | 'tags' | 'latencyMs'>;
   const record = (r: Outcome): void => {
-    if (gw.hasListeners) gw.emit({ requestId, startedAtMs, principal, target, endpoint, stream, ...r, latencyMs: performance.now() - t0 });
+    if (gw.hasListeners) gw.emit({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...r, latencyMs: performance.now() - t0 });
   };
 
   let admission: Admission;
