@@ -50,6 +50,17 @@ describe('stream failures', () => {
     expect(await gw.store.openReservations()).toBe(0);
   });
 
+  it('upstream reports an error before producing anything: the client sees it and nothing is charged', async () => {
+    const before = gw.calls.length;
+    const res = await streamRequest({ mock_error_event_after_chunks: 0 });
+    const text = await res.body.text();
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(text.trim().slice('data: '.length))).toMatchObject({ error: { type: 'server_error' } });
+    await waitFor(() => gw.calls.length > before);
+    expect(gw.calls[before]).toMatchObject({ status: 502, decision: 'failed', streamEnd: 'upstream_failed', usage: { input: 0, output: 0 } });
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+
   it('client leaves mid-stream: the upstream call is aborted and charged for what was delivered', async () => {
     const before = gw.calls.length;
     const controller = new AbortController();

@@ -2,7 +2,10 @@
 import type { LoadResult } from './load-protocol.js';
 import { median } from './stats.js';
 
-export type PathName = 'direct' | 'gateway';
+/** Straight to the mock upstream, or through a gateway keeping its counters in memory or in Redis. */
+export type PathName = 'direct' | 'memory' | 'redis';
+export type GatewayPath = Exclude<PathName, 'direct'>;
+export const GATEWAY_PATHS: GatewayPath[] = ['memory', 'redis'];
 
 /** One measured run of one path, with the CPU both servers used during it. */
 export interface Phase {
@@ -11,6 +14,10 @@ export interface Phase {
   result: LoadResult;
   gatewayCpuUs: number;
   mockCpuUs: number;
+  /** Redis path with a private redis-server: its CPU during the phase. */
+  redisCpuUs: number;
+  /** Redis path: script calls (EVALSHA/EVAL) during the phase, one per network round trip. */
+  redisCalls: number;
   /** CPU used by processes outside the bench during the phase, µs summed over cores. */
   otherCpuUs: number;
 }
@@ -34,6 +41,9 @@ export interface PathFigures {
   gatewayCpuUsPerReq: number;
   mockCpuUsPerReq: number;
   workerCpuUsPerReq: number;
+  redisCpuUsPerReq: number;
+  /** Redis round trips per request (script calls / requests). */
+  redisRoundTrips: number;
   /** Average number of cores busy with processes outside the bench during these phases. */
   otherCores: number;
   firstError?: string;
@@ -66,18 +76,20 @@ export function pathFigures(phases: Phase[], shape: 'open' | 'closed'): PathFigu
     gatewayCpuUsPerReq: perRequest(phases, (p) => p.gatewayCpuUs),
     mockCpuUsPerReq: perRequest(phases, (p) => p.mockCpuUs),
     workerCpuUsPerReq: perRequest(phases, (p) => p.result.workerCpuUs),
+    redisCpuUsPerReq: perRequest(phases, (p) => p.redisCpuUs),
+    redisRoundTrips: perRequest(phases, (p) => p.redisCalls),
     otherCores: phases.reduce((sum, p) => sum + p.otherCpuUs, 0) / 1e6 / elapsed,
     firstError: rs.find((r) => r.firstError)?.firstError,
   };
 }
 
-/** Gateway minus direct, paired within each round (same minute, same noise), then the median over rounds. */
-export function addedLatency(phases: Phase[]): { p50: number; p99: number } {
+/** A gateway path minus direct, paired within each round (same minute, same noise), then the median over rounds. */
+export function addedLatency(phases: Phase[], path: GatewayPath): { p50: number; p99: number } {
   const rounds = [...new Set(phases.map((p) => p.round))];
   const diffs = { p50: [] as number[], p99: [] as number[] };
   for (const round of rounds) {
     const d = phases.find((p) => p.round === round && p.path === 'direct')?.result.latency;
-    const g = phases.find((p) => p.round === round && p.path === 'gateway')?.result.latency;
+    const g = phases.find((p) => p.round === round && p.path === path)?.result.latency;
     if (!d || !g) continue;
     diffs.p50.push(g.p50 - d.p50);
     diffs.p99.push(g.p99 - d.p99);

@@ -1,16 +1,20 @@
-// `npm run bench`: direct-to-mock vs through-the-gateway latency, throughput and gateway CPU per request,
-// all measured in one run (interleaved rounds, since the machine is noisy). Writes .bench/results.json.
+// `npm run bench`: direct-to-mock vs through the gateway with memory counters vs with Redis counters:
+// latency, throughput, gateway CPU per request and Redis round trips, all measured in one run (interleaved
+// rounds, since the machine is noisy). Writes .bench/results.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { BENCH_BODY, benchConfigYaml } from './bench-config.js';
+import { startBenchRedis, type BenchRedis } from './bench-redis.js';
 import { killAllNow, spawnCli, stopAll, type CliProcess } from './children.js';
-import { addedLatency, pathFigures, target, type PathName, type Phase } from './figures.js';
+import { addedLatency, GATEWAY_PATHS, pathFigures, target, type GatewayPath, type PathName, type Phase } from './figures.js';
+import { describeLedgerResult, LEDGER_MAX_LOSS, measureLedgerOverhead } from './ledger-bench.js';
 import { LoadClient } from './load-client.js';
 import type { LoadJob, LoadTarget } from './load-protocol.js';
 import { cpuMicros, machineBusyMicros, memory } from './proc-stats.js';
 import { renderReport, type BenchResults } from './report.js';
 import { readSettings, type Settings } from './settings.js';
+import { renderStreamFigures, runStreamBench, streamBenchOptions } from './streams.js';
 
 const CHAT_PATH = '/v1/chat/completions';
 const RESULTS_FILE = join('.bench', 'results.json');
@@ -19,35 +23,52 @@ const SETTLE_MS = 300;
 
 let tmpDir: string | undefined;
 let load: LoadClient | undefined;
+let redis: BenchRedis | undefined;
 let interrupted = false;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const progress = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 
-async function startGateway(mockUrl: string): Promise<CliProcess> {
-  tmpDir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-'));
-  const config = join(tmpDir, 'tollgate.yaml');
-  writeFileSync(config, benchConfigYaml(mockUrl));
-  return spawnCli('gateway', ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0'], { TOLLGATE_LOG_LEVEL: 'warn' });
+async function startGateway(path: GatewayPath, mockUrl: string, counters: string): Promise<CliProcess> {
+  tmpDir ??= mkdtempSync(join(os.tmpdir(), 'tollgate-bench-'));
+  const config = join(tmpDir, `tollgate-${path}.yaml`);
+  writeFileSync(config, benchConfigYaml(mockUrl, counters));
+  return spawnCli(`gateway (${path})`, ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0'], { TOLLGATE_LOG_LEVEL: 'warn' });
 }
 
 /** Runs one job and charges each server the CPU it used meanwhile. */
 async function measure(path: PathName, round: number, job: LoadJob, mock: CliProcess, gateway?: CliProcess): Promise<Phase> {
   await sleep(SETTLE_MS);
+  const onRedis = path === 'redis' && redis !== undefined;
   const g0 = gateway ? cpuMicros(gateway.pid) : 0;
   const m0 = cpuMicros(mock.pid);
+  const r0 = onRedis && redis!.pid ? cpuMicros(redis!.pid) : 0;
+  const c0 = onRedis ? await redis!.scriptCalls() : 0;
   const b0 = machineBusyMicros();
   const result = await load!.run(job);
   const gatewayCpuUs = gateway ? cpuMicros(gateway.pid) - g0 : 0;
   const mockCpuUs = cpuMicros(mock.pid) - m0;
+  const redisCpuUs = onRedis && redis!.pid ? cpuMicros(redis!.pid) - r0 : 0;
+  const busy = machineBusyMicros() - b0;
+  const redisCalls = onRedis ? (await redis!.scriptCalls()) - c0 : NaN;
   // Whatever else ran meanwhile (other builds and tests on a shared box) competed for the same cores.
-  const otherCpuUs = Math.max(0, machineBusyMicros() - b0 - gatewayCpuUs - mockCpuUs - result.workerCpuUs);
-  return { path, round, result, gatewayCpuUs: gateway ? gatewayCpuUs : NaN, mockCpuUs, otherCpuUs };
+  const otherCpuUs = Math.max(0, busy - gatewayCpuUs - mockCpuUs - redisCpuUs - result.workerCpuUs);
+  return {
+    path,
+    round,
+    result,
+    gatewayCpuUs: gateway ? gatewayCpuUs : NaN,
+    mockCpuUs,
+    redisCpuUs: onRedis && redis!.pid ? redisCpuUs : NaN,
+    redisCalls,
+    otherCpuUs,
+  };
 }
 
-/** Alternates which path goes first, so a slow drift in the machine hits both paths alike. */
+/** Rotates the order of paths each round, so a slow drift in the machine hits every path alike. */
 function orderFor(round: number, paths: PathName[]): PathName[] {
-  return round % 2 === 0 ? paths : [...paths].reverse();
+  const k = round % paths.length;
+  return [...paths.slice(k), ...paths.slice(0, k)];
 }
 
 async function main(s: Settings): Promise<number> {
@@ -55,21 +76,26 @@ async function main(s: Settings): Promise<number> {
   const loadAvgAtStart = os.loadavg();
   progress('starting mock upstream');
   const mock = await spawnCli('mock upstream', ['mock-upstream', '--host', '127.0.0.1', '--port', '0', '--latency-ms', '0', '--output-tokens', '16']);
-  let gateway: CliProcess | undefined;
-  let gatewayError: string | undefined;
+  const gateways: Partial<Record<GatewayPath, CliProcess>> = {};
+  const gatewayErrors: Partial<Record<GatewayPath, string>> = {};
   if (!s.directOnly) {
-    progress('starting gateway');
-    try {
-      gateway = await startGateway(mock.url);
-    } catch (err) {
-      gatewayError = (err as Error).message;
+    for (const path of GATEWAY_PATHS) {
+      progress(`starting gateway with ${path} counters`);
+      try {
+        if (path === 'redis') redis = await startBenchRedis();
+        gateways[path] = await startGateway(path, mock.url, path === 'redis' ? redis!.url : 'memory');
+      } catch (err) {
+        gatewayErrors[path] = (err as Error).message;
+      }
     }
   }
   load = LoadClient.start();
 
+  const gatewayTarget = (path: GatewayPath): LoadTarget => ({ origin: gateways[path]?.url ?? '', path: CHAT_PATH, authorization: 'Bearer tg-bench', body: BENCH_BODY });
   const targets: Record<PathName, LoadTarget> = {
     direct: { origin: mock.url, path: CHAT_PATH, authorization: 'Bearer sk-bench', body: BENCH_BODY },
-    gateway: { origin: gateway?.url ?? '', path: CHAT_PATH, authorization: 'Bearer tg-bench', body: BENCH_BODY },
+    memory: gatewayTarget('memory'),
+    redis: gatewayTarget('redis'),
   };
 
   // One request per path first: a broken path should say why, not produce a table of errors.
@@ -79,15 +105,18 @@ async function main(s: Settings): Promise<number> {
   };
   const directProblem = await probe('direct');
   if (directProblem) throw new Error(`the mock upstream does not answer ${CHAT_PATH}: ${directProblem}\n${mock.tail()}`);
-  if (gateway) {
-    const problem = await probe('gateway');
+  for (const path of GATEWAY_PATHS) {
+    const gateway = gateways[path];
+    if (!gateway) continue;
+    const problem = await probe(path);
     if (problem) {
-      gatewayError = `${CHAT_PATH} through the gateway failed: ${problem}\n${gateway.tail()}`;
-      gateway = undefined;
+      gatewayErrors[path] = `${CHAT_PATH} through the gateway failed: ${problem}\n${gateway.tail()}`;
+      delete gateways[path];
     }
   }
-  if (gatewayError) progress(`GATEWAY NOT MEASURED, running direct only:\n${gatewayError}`);
-  const paths: PathName[] = gateway ? ['direct', 'gateway'] : ['direct'];
+  for (const [path, why] of Object.entries(gatewayErrors)) progress(`GATEWAY (${path}) NOT MEASURED:\n${why}`);
+  const paths: PathName[] = ['direct', ...GATEWAY_PATHS.filter((p) => gateways[p])];
+  const gatewayOf = (path: PathName): CliProcess | undefined => (path === 'direct' ? undefined : gateways[path]);
 
   for (const path of paths) {
     progress(`warm-up: ${s.warmupRequests} requests ${path}`);
@@ -98,7 +127,7 @@ async function main(s: Settings): Promise<number> {
   for (let round = 0; round < s.openRounds; round++) {
     for (const path of orderFor(round, paths)) {
       const job: LoadJob = { kind: 'open', target: targets[path], rate: s.rate, seconds: s.openRoundSeconds };
-      const phase = await measure(path, round, job, mock, gateway);
+      const phase = await measure(path, round, job, mock, gatewayOf(path));
       open.push(phase);
       const l = phase.result.latency;
       progress(`open loop round ${round + 1}/${s.openRounds} ${path}: p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} ms, ${phase.result.errors} errors`);
@@ -109,7 +138,7 @@ async function main(s: Settings): Promise<number> {
   for (let round = 0; round < s.satRounds; round++) {
     for (const path of orderFor(round, paths)) {
       const job: LoadJob = { kind: 'closed', target: targets[path], concurrency: s.concurrency, seconds: s.satRoundSeconds };
-      const phase = await measure(path, round, job, mock, gateway);
+      const phase = await measure(path, round, job, mock, gatewayOf(path));
       sat.push(phase);
       progress(`saturation round ${round + 1}/${s.satRounds} ${path}: ${phase.result.achievedRps.toFixed(0)} req/s, ${phase.result.errors} errors`);
     }
@@ -127,43 +156,60 @@ async function main(s: Settings): Promise<number> {
       loadAvgAtStart,
     },
     settings: s,
-    ...(gatewayError ? { gatewayError } : {}),
-    openLoop: {
-      rate: s.rate,
-      direct: pathFigures(of(open, 'direct'), 'open'),
-      gateway: pathFigures(of(open, 'gateway'), 'open'),
-      addedLatencyMs: addedLatency(open),
-      phases: open,
-    },
-    saturation: {
-      concurrency: s.concurrency,
-      direct: pathFigures(of(sat, 'direct'), 'closed'),
-      gateway: pathFigures(of(sat, 'gateway'), 'closed'),
-      rpsRatio: NaN,
-      phases: sat,
-    },
-    ...(gateway ? { gatewayMemory: ((m) => ({ rssBytes: m.rss, peakRssBytes: m.peakRss }))(memory(gateway.pid)) } : {}),
+    gatewayErrors,
+    openLoop: { rate: s.rate, paths: {}, addedLatencyMs: {}, phases: open },
+    saturation: { concurrency: s.concurrency, paths: {}, rpsRatio: {}, phases: sat },
+    gatewayMemory: {},
     targets: [],
   };
   const { openLoop: o, saturation: z } = results;
-  z.rpsRatio = (z.gateway?.rps ?? NaN) / (z.direct?.rps ?? NaN);
-  results.targets = [
-    target(`gateway CPU @${s.rate} req/s`, o.gateway?.gatewayCpuUsPerReq ?? NaN, 150, 'µs/req'),
-    target('gateway CPU @saturation', z.gateway?.gatewayCpuUsPerReq ?? NaN, 150, 'µs/req'),
-    target(`added latency p50 @${s.rate} req/s`, o.addedLatencyMs.p50, 0.3, 'ms'),
-    target(`added latency p99 @${s.rate} req/s`, o.addedLatencyMs.p99, 1, 'ms'),
-  ];
+  for (const path of paths) {
+    o.paths[path] = pathFigures(of(open, path), 'open');
+    z.paths[path] = pathFigures(of(sat, path), 'closed');
+  }
+  for (const path of GATEWAY_PATHS) {
+    const gateway = gateways[path];
+    if (!gateway) continue;
+    o.addedLatencyMs[path] = addedLatency(open, path);
+    z.rpsRatio[path] = (z.paths[path]?.rps ?? NaN) / (z.paths.direct?.rps ?? NaN);
+    const m = memory(gateway.pid);
+    results.gatewayMemory[path] = { rssBytes: m.rss, peakRssBytes: m.peakRss };
+  }
+  // Memory: the gateway core's own targets. Redis: issue #3's (one reserve and one settle round trip).
+  const limits: Record<GatewayPath, { cpu: number; p50: number; p99: number }> = { memory: { cpu: 150, p50: 0.3, p99: 1 }, redis: { cpu: 200, p50: 0.5, p99: 1.5 } };
+  for (const path of GATEWAY_PATHS) {
+    if (!gateways[path]) continue;
+    const l = limits[path];
+    results.targets.push(
+      target(`${path}: gateway CPU @${s.rate} req/s`, o.paths[path]?.gatewayCpuUsPerReq ?? NaN, l.cpu, 'µs/req'),
+      target(`${path}: gateway CPU @saturation`, z.paths[path]?.gatewayCpuUsPerReq ?? NaN, l.cpu, 'µs/req'),
+      target(`${path}: added latency p50 @${s.rate} req/s`, o.addedLatencyMs[path]?.p50 ?? NaN, l.p50, 'ms'),
+      target(`${path}: added latency p99 @${s.rate} req/s`, o.addedLatencyMs[path]?.p99 ?? NaN, l.p99, 'ms'),
+    );
+  }
+  if (gateways.redis) results.targets.push(target('redis: round trips per request', o.paths.redis?.redisRoundTrips ?? NaN, 2, ''));
+  // Ledger on vs off (issue #4): two more gateways, same mock upstream and load generator.
+  const ledger = await measureLedgerOverhead({ mockUrl: mock.url, load: load!, concurrency: s.concurrency, rounds: 2 * s.satRounds, roundSeconds: s.satRoundSeconds, warmupRequests: s.warmupRequests, rate: s.rate, progress });
+  Object.assign(results, { ledger });
+  results.targets.push(target('ledger on: throughput lost vs ledger off', 1 - ledger.rpsRatio, LEDGER_MAX_LOSS, ''));
+  progress(describeLedgerResult(ledger));
+  // Streaming (issue #5): 1,000 concurrent slow streams through a fresh gateway; its RSS before, at peak, after.
+  const streams = await runStreamBench(mock.url, streamBenchOptions(), progress);
+  Object.assign(results, { streams });
+  results.targets.push(target(`streams: gateway peak RSS with ${streams.streams} open`, streams.gatewayRssPeakBytes / 1048576, 200, 'MB'));
 
   mkdirSync('.bench', { recursive: true });
   // Infinity/NaN are not JSON; null says "not measured".
   writeFileSync(RESULTS_FILE, JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
   console.log(renderReport(results));
+  console.log(`\n${renderStreamFigures(streams)}`);
   console.log(`\nWrote ${RESULTS_FILE}`);
-  return gatewayError ? 1 : 0;
+  return Object.keys(gatewayErrors).length > 0 ? 1 : 0;
 }
 
 async function cleanup(): Promise<void> {
   load?.close();
+  await redis?.close().catch(() => {});
   await stopAll();
   if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
 }

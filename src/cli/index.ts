@@ -4,10 +4,14 @@ import { Command } from 'commander';
 import { registerServe } from './serve.js';
 import { registerCheck } from './check.js';
 import { registerMockUpstream } from './mock-upstream.js';
+import { registerUsage } from './usage.js';
+import { registerAudit } from './audit.js';
 
 const program = new Command();
 program.name('tollgate').description('LLM gateway with hierarchical token limits').version('0.1.0');
 registerServe(program);
 registerCheck(program);
 registerMockUpstream(program);
+registerUsage(program);
+registerAudit(program);
 await program.parseAsync(process.argv);

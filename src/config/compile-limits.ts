@@ -1,6 +1,6 @@
 // Turns the limit fields of both dialects into runtime LimitSpecs with their windows and defaults.
 import type { RateLimitInput, RouteLimitInput, TokenLimitInput } from './limit-schemas.js';
-import type { LimitSpec, Measure, WindowSpec } from './policy.js';
+import type { LimitSpec, Measure, OnStoreError, WindowSpec } from './policy.js';
 import { parseWindowSize } from './window-size.js';
 
 const DAY: WindowSpec = { kind: 'calendar', unit: 'day' };
@@ -9,6 +9,10 @@ const MINUTE: WindowSpec = { kind: 'duration', ms: 60_000 };
 
 function budget(spec: { max_token?: number; max_cost_usd?: number }): Pick<LimitSpec, 'max' | 'maxCostUsd'> {
   return spec.max_token !== undefined ? { max: spec.max_token } : { maxCostUsd: spec.max_cost_usd! };
+}
+
+function storeError(spec: { on_store_error?: OnStoreError }): Pick<LimitSpec, 'onStoreError'> {
+  return spec.on_store_error !== undefined ? { onStoreError: spec.on_store_error } : {};
 }
 
 function tokenLimit(name: string, window: WindowSpec, value: TokenLimitInput): LimitSpec {
@@ -20,6 +24,7 @@ function tokenLimit(name: string, window: WindowSpec, value: TokenLimitInput): L
     window,
     ...budget(value),
     mode: value.mode ?? 'enforce',
+    ...storeError(value),
   };
 }
 
@@ -33,6 +38,7 @@ function rateLimit(value: RateLimitInput): LimitSpec {
     window: MINUTE,
     max: value.max_requests,
     mode: value.mode ?? 'enforce',
+    ...storeError(value),
   };
 }
 
@@ -60,7 +66,7 @@ export function compileRouteLimits(limiting: Partial<Record<'input' | 'output' |
     if (!spec) continue;
     // The schema already rejected unparsable sizes.
     const window = parseWindowSize(spec.window_size)!;
-    limits.push({ name: measure, measure, algorithm: spec.algorithm, window, ...budget(spec), mode: spec.mode ?? 'enforce' });
+    limits.push({ name: measure, measure, algorithm: spec.algorithm, window, ...budget(spec), mode: spec.mode ?? 'enforce', ...storeError(spec) });
   }
   return limits;
 }

@@ -34,14 +34,34 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       timezone: server.timezone,
       maxBodyBytes: server.max_body_bytes,
     },
-    storage: { counters: storage.counters, ledger: storage.ledger, onStoreError: storage.on_store_error },
+    storage: {
+      counters: storage.counters,
+      ledger: storage.ledger,
+      onStoreError: storage.on_store_error,
+      timeoutMs: storage.timeout_ms,
+      instances: storage.instances,
+      reservationTtlMs: storage.reservation_ttl_ms ?? defaultReservationTtl(config, env),
+    },
+    ledger: {
+      enabled: config.ledger.enabled,
+      durability: config.ledger.durability,
+      flushIntervalMs: config.ledger.flush_interval_ms,
+      batchSize: config.ledger.batch_size,
+      maxBufferedRows: config.ledger.max_buffered_rows,
+    },
+    metrics: { enabled: config.metrics.enabled, userLabels: config.metrics.user_labels },
     enforcement: {
       clampMaxTokens: enforcement.clamp_max_tokens,
       defaultMaxTokens: enforcement.default_max_tokens,
       minOutputTokens: enforcement.min_output_tokens,
     },
     providers: compileProviders(config, env),
-    pricing: new Map(Object.entries(config.pricing).map(([model, p]): [string, Price] => [model, { input: p.input, output: p.output }])),
+    pricing: new Map(
+      Object.entries(config.pricing).map(([model, p]): [string, Price] => [
+        model,
+        { input: p.input, output: p.output, ...(p.cached_input !== undefined ? { cachedInput: p.cached_input } : {}) },
+      ]),
+    ),
     organizations: compileOrganizations(config),
     projects: new Map(
       Object.entries(config.projects).map(([id, p]): [string, ProjectPolicy] => [
@@ -70,6 +90,14 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
     keys: compileKeys(config),
     alerts: config.alerts.map(compileAlert),
   };
+}
+
+// A reservation must outlive the longest upstream call it covers, or its settlement would find no record.
+const MIN_RESERVATION_TTL_MS = 900_000;
+
+function defaultReservationTtl(config: TollgateConfig, env: NodeJS.ProcessEnv): number {
+  const longest = Math.max(0, ...[...compileProviders(config, env).values()].map((p) => p.timeoutMs));
+  return Math.max(MIN_RESERVATION_TTL_MS, 2 * longest);
 }
 
 function compileOrganizations(config: TollgateConfig): Map<string, OrganizationPolicy> {

@@ -1,5 +1,6 @@
 // The gateway's own sections (SPEC §8): server, storage, enforcement, providers and pricing.
 import * as z from 'zod';
+import { onStoreErrorSchema } from './limit-schemas.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
 
 function isTimeZone(name: string): boolean {
@@ -35,20 +36,26 @@ export const serverSchema = z.strictObject({
 });
 
 // Store URLs can carry passwords, so these messages never repeat the value.
-const COUNTERS = /^(memory|(redis|rediss|redis-cluster):\/\/\S+)$/;
+const COUNTERS = /^(memory|(redis|rediss|redis-cluster|rediss-cluster):\/\/\S+)$/;
 const LEDGER = /^(sqlite:\S+|(postgres|postgresql):\/\/\S+)$/;
 
 /** `storage`: where counters and the ledger live. */
 export const storageSchema = z.strictObject({
   counters: z
     .string()
-    .regex(COUNTERS, { message: 'expected `memory`, `redis://host:port`, `rediss://host:port` or `redis-cluster://host:port[,host:port...]`' })
+    .regex(COUNTERS, {
+      message: 'expected `memory`, `redis://host:port[/db]`, `rediss://host:port[/db]` or `redis-cluster://host:port[,host:port...]` (`rediss-cluster://` for TLS)',
+    })
     .default('memory'),
   ledger: z
     .string()
     .regex(LEDGER, { message: 'expected `sqlite:<path>` (e.g. `sqlite:./data/tollgate.db`) or `postgres://user@host:5432/db` (`postgresql://` also works)' })
     .default('sqlite:./data/tollgate.db'),
-  on_store_error: z.enum(['fail_closed', 'fail_open']).default('fail_closed'),
+  on_store_error: onStoreErrorSchema.default('fail_closed'),
+  // Bounds how long a request can wait on Redis before `on_store_error` applies.
+  timeout_ms: z.number().int().positive().max(60_000).default(250),
+  instances: z.number().int().positive().max(10_000).default(1),
+  reservation_ttl_ms: z.number().int().positive().optional(),
 });
 
 /** `enforcement`: how output allowances are reserved and clamped. */
@@ -88,7 +95,7 @@ export const providerSchema = z
 /** `pricing`: USD per million tokens, keyed by `provider/model`. */
 export const pricingSchema = z.record(
   providerModelSchema,
-  z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }),
+  z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative(), cached_input: z.number().nonnegative().optional() }),
 );
 
 /** `providers`: keyed by the name used in route models (`<name>/model`). */

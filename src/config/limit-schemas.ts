@@ -7,6 +7,8 @@ import { parseWindowSize, WINDOW_SIZE_FORMS } from './window-size.js';
 export const algorithmSchema = z.enum(['fixed_window', 'sliding_window', 'token_bucket']);
 /** `enforce` blocks; `shadow` only counts and reports. */
 export const modeSchema = z.enum(['enforce', 'shadow']);
+/** What a limit does while the shared counter store is unreachable (overrides `storage.on_store_error`). */
+export const onStoreErrorSchema = z.enum(['fail_closed', 'fail_open']);
 
 // Zero is allowed on purpose: a limit of 0 switches a scope off without deleting it.
 const tokenCount = z.number().int().nonnegative();
@@ -24,6 +26,7 @@ const tokenLimitObject = z
     max_cost_usd: dollars.optional(),
     algorithm: algorithmSchema.optional(),
     mode: modeSchema.optional(),
+    on_store_error: onStoreErrorSchema.optional(),
   })
   .superRefine(exactlyOneBudget);
 
@@ -37,6 +40,7 @@ export const rateLimitSchema = z.union([
     max_requests: z.number().int().nonnegative(),
     algorithm: algorithmSchema.optional(),
     mode: modeSchema.optional(),
+    on_store_error: onStoreErrorSchema.optional(),
   }),
 ]);
 
@@ -53,6 +57,7 @@ export const routeLimitSchema = z
     max_token: tokenCount.optional(),
     max_cost_usd: dollars.optional(),
     mode: modeSchema.optional(),
+    on_store_error: onStoreErrorSchema.optional(),
   })
   .superRefine(exactlyOneBudget);
 

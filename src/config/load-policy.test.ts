@@ -30,7 +30,9 @@ describe('loadPolicy: defaults', () => {
     const policy = load('', { OPENAI_API_KEY: 'sk-test' });
     expect(policy.sources).toEqual(['tollgate.yaml']);
     expect(policy.server).toEqual({ host: '127.0.0.1', port: 4000, timezone: 'UTC', maxBodyBytes: 10_485_760 });
-    expect(policy.storage).toEqual({ counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed' });
+    expect(policy.storage).toEqual({
+      counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed', timeoutMs: 250, instances: 1, reservationTtlMs: 1_200_000,
+    });
     expect(policy.enforcement).toEqual({ clampMaxTokens: true, defaultMaxTokens: 4096, minOutputTokens: 1 });
     expect([...policy.organizations.values()]).toEqual([{ id: 'default', limits: [] }]);
     expect(policy.providers.get('openai')).toEqual({
@@ -266,6 +268,29 @@ describe('loadPolicy: errors', () => {
     expect(issues.map((i) => i.path)).toEqual(['storage.counters', 'storage.ledger']);
     expect(issues.map((i) => i.message).join('\n')).not.toContain('hunter2');
     expect(load('storage: {counters: "rediss://:pw@cache:6380", ledger: "postgresql://u@db/tollgate"}').storage.counters).toBe('rediss://:pw@cache:6380');
+  });
+
+  it('reads the shared-counter settings and per-limit on_store_error', () => {
+    const policy = load(`
+storage: {counters: "redis-cluster://:pw@a:7000,b:7001", on_store_error: fail_open, timeout_ms: 100, instances: 3}
+providers: {up: {type: openai, timeout_ms: 900000}}
+projects:
+  p: {daily_limit: {max_token: 10, on_store_error: fail_closed}}
+users:
+  t: {rate_limit: {max_requests: 5, on_store_error: fail_open}}
+routes:
+  r:
+    chat_models: [{model_id: m, model: up/m}]
+    token_limiting: {input: {algorithm: fixed_window, window_size: 1 hour, max_token: 5, on_store_error: fail_open}}
+`);
+    expect(policy.storage).toEqual({
+      counters: 'redis-cluster://:pw@a:7000,b:7001', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_open', timeoutMs: 100, instances: 3, reservationTtlMs: 1_800_000,
+    });
+    expect(policy.projects.get('p')!.limits[0].onStoreError).toBe('fail_closed');
+    expect(policy.tiers.get('t')!.limits[0].onStoreError).toBe('fail_open');
+    expect(policy.routes.get('r')!.limits[0].onStoreError).toBe('fail_open');
+    expect(load('storage: {reservation_ttl_ms: 60000}').storage.reservationTtlMs).toBe(60_000);
+    expect(issuesOf('storage: {instances: 0, timeout_ms: 0}').map((i) => i.path)).toEqual(['storage.timeout_ms', 'storage.instances']);
   });
 
   it('reports YAML syntax errors with their line, without quoting the source', () => {

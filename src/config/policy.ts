@@ -24,6 +24,8 @@ export interface LimitSpec {
   /** Money allowed per window, priced from `pricing`. */
   maxCostUsd?: number;
   mode: LimitMode;
+  /** Overrides `storage.on_store_error` for this limit; undefined follows it. */
+  onStoreError?: OnStoreError;
 }
 
 export interface OrganizationPolicy {
@@ -94,6 +96,26 @@ export interface Price {
   input: number;
   /** USD per million output tokens. */
   output: number;
+  /** USD per million input tokens read from the provider's prompt cache (defaults to the list discount). */
+  cachedInput?: number;
+}
+
+/** How the usage ledger is written. */
+export interface LedgerPolicy {
+  /** Off: no rows, no counter rebuild, no dashboard (benchmarks, throwaway gateways). */
+  enabled: boolean;
+  /** `batched`: written off the hot path, within flushIntervalMs; `strict`: written before the response completes. */
+  durability: 'batched' | 'strict';
+  flushIntervalMs: number;
+  batchSize: number;
+  maxBufferedRows: number;
+}
+
+/** What `GET /metrics` exposes. */
+export interface MetricsPolicy {
+  enabled: boolean;
+  /** Label series by user too (unbounded by nature; opt-in). */
+  userLabels: boolean;
 }
 
 export interface KeyPolicy {
@@ -138,7 +160,15 @@ export interface Policy {
     counters: string;
     ledger: string;
     onStoreError: OnStoreError;
+    /** Command timeout of the shared counter store. */
+    timeoutMs: number;
+    /** Gateway instances sharing the counter store; fail-open local counters get 1/instances of each limit. */
+    instances: number;
+    /** How long an unsettled reservation's record lives in the shared store. */
+    reservationTtlMs: number;
   };
+  ledger: LedgerPolicy;
+  metrics: MetricsPolicy;
   enforcement: {
     /** Lower max_tokens to the room left instead of refusing. */
     clampMaxTokens: boolean;

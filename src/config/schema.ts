@@ -6,6 +6,7 @@ import { alertSchema, groupSchema, organizationSchema, projectSchema, tierSchema
 import { keySchema } from './key-schema.js';
 import { nameSchema } from './name-schema.js';
 import { routeSchema } from './route-schemas.js';
+import { ledgerSchema, metricsSchema } from './usage-schemas.js';
 
 /** The whole (merged) configuration, strict at every level. */
 export const configSchema = z
@@ -13,6 +14,8 @@ export const configSchema = z
     server: serverSchema.prefault({}),
     storage: storageSchema.prefault({}),
     enforcement: enforcementSchema.prefault({}),
+    ledger: ledgerSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
     // Left undefined when absent: no `providers` section means "use the built-in openai and anthropic".
     providers: providersSchema.optional(),
     pricing: pricingSchema.default({}),

@@ -79,6 +79,12 @@ export const ERRORS = {
     type: 'upstream_error',
     message: (p) => `The upstream provider '${p.provider}' did not answer within ${p.timeoutMs} ms. Nothing was charged; try again.`,
   },
+  endpoint_not_supported: {
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'model',
+    message: (p) => `The model '${p.model}' is served by provider '${p.provider}', whose API has no ${p.path} endpoint. ${p.detail}`,
+  },
   store_unavailable: {
     status: 503,
     type: 'server_error',
@@ -88,6 +94,16 @@ export const ERRORS = {
     status: 404,
     type: 'invalid_request_error',
     message: (p) => `Unknown endpoint: ${p.method} ${p.path}.`,
+  },
+  admin_key_required: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: () => "This endpoint needs the admin key. Send it as 'Authorization: Bearer <server.admin_key>'.",
+  },
+  admin_disabled: {
+    status: 403,
+    type: 'invalid_request_error',
+    message: () => 'The admin API is disabled because no server.admin_key is configured. Set server.admin_key (e.g. ${TOLLGATE_ADMIN_KEY}) and reload.',
   },
   internal_error: {
     status: 500,

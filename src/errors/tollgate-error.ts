@@ -24,4 +24,36 @@ export class TollgateError extends Error {
   toOpenAI(): { error: { message: string; type: string; param: string | null; code: string } } {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
+
+  /** Anthropic's error body: `{"type": "error", "error": {"type", "message"}}`, the type chosen by status as Anthropic does. */
+  toAnthropic(): { type: 'error'; error: { type: string; message: string } } {
+    return { type: 'error', error: { type: anthropicErrorType(this.status), message: this.message } };
+  }
+}
+
+/** Anthropic's `error.type` for an HTTP status (https://docs.anthropic.com/en/api/errors). */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+    case 529:
+      return 'overloaded_error';
+    case 504:
+      return 'timeout_error';
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
 }

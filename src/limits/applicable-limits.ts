@@ -111,6 +111,7 @@ export class ApplicableLimits {
         max,
         weights,
         mode: spec.mode,
+        ...(spec.onStoreError ? { onStoreError: spec.onStoreError } : {}),
       },
     };
   }

@@ -1,6 +1,6 @@
 // The counter-store interface: one atomic multi-limit reservation and one settlement per request.
-// Implementations (memory now, Redis later) only keep counters; the decision rule lives in admission.ts.
-import type { Algorithm, LimitMode, WindowSpec } from '../config/policy.js';
+// Implementations (memory, Redis) only keep counters; the decision rule lives in admission.ts.
+import type { Algorithm, LimitMode, OnStoreError, WindowSpec } from '../config/policy.js';
 
 /** How much one request adds to a limit: weights per input token, per output token, and per request. */
 export interface Weights {
@@ -17,6 +17,8 @@ export interface CounterItem {
   max: number;
   weights: Weights;
   mode: LimitMode;
+  /** While a shared store is unreachable: refuse, or count locally. Undefined follows `storage.on_store_error`. */
+  onStoreError?: OnStoreError;
 }
 
 export interface ReserveRequest {
@@ -65,10 +67,16 @@ export interface SettleUsage {
   request: 0 | 1;
 }
 
+/** `ok`: the store answers; otherwise the `storage.on_store_error` mode in force while it does not. */
+export type StoreMode = 'ok' | 'fail_open' | 'fail_closed';
+
 export interface CounterStore {
   /** Atomically checks every item and reserves all of them, or none. */
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
-  /** Replaces a reservation's amounts with real usage. Settling twice, or an unknown id, is a no-op. */
+  /**
+   * Replaces a reservation's amounts with real usage. Settling twice, or an unknown id, is a no-op.
+   * A shared store may resolve before the settlement is applied; it still counts as open until then.
+   */
   settle(id: string, usage: SettleUsage): Promise<void>;
   /**
    * Raises counters to at least `used` in the window containing now (rebuilding from the ledger after
@@ -81,4 +89,8 @@ export interface CounterStore {
   /** Reservations not yet settled. */
   openReservations(): Promise<number>;
   close(): Promise<void>;
+  /** Shared stores only (absent means always `ok`): the mode in force, for the `tollgate_counter_store_mode` gauge. */
+  readonly mode?: StoreMode;
+  /** Shared stores only: calls `listener` on every mode change (recovery included). */
+  onModeChange?(listener: (mode: StoreMode) => void): void;
 }

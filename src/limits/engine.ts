@@ -12,7 +12,7 @@ import { formatHumanDuration } from './durations.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
 /** Inputs whose cheap upper bound is at most this many tokens are counted exactly up front. */
-export const EXACT_COUNT_BELOW = 2048;
+export const EXACT_COUNT_BELOW = 512;
 
 export interface AdmitRequest {
   id: string;
@@ -111,13 +111,17 @@ export class LimitsEngine {
     await this.store.settle(id, usage);
   }
 
-  /** Store failures become a clear 503 instead of a crash (fail_open arrives with the Redis store). */
+  /**
+   * Store failures become a clear 503 instead of a crash. Fail-open is decided below this, in
+   * ResilientStore: what reaches here is a limit that must fail closed.
+   */
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof TollgateError) throw err;
-      throw new TollgateError('store_unavailable');
+      // The store is probed every 200 ms, so a second later is a fair first retry for the SDKs.
+      throw new TollgateError('store_unavailable', {}, { 'retry-after': '1' });
     }
   }
 

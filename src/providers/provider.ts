@@ -1,14 +1,19 @@
 // What every provider implements: send one request upstream and hand back the response as it arrives.
 import type { Endpoint } from '../tokens/index.js';
 
+/** An upstream operation: a wire endpoint, or Anthropic's token counter (free, never metered). */
+export type UpstreamEndpoint = Endpoint | 'count_tokens';
+
 export interface UpstreamRequest {
-  endpoint: Endpoint;
+  endpoint: UpstreamEndpoint;
   /** Body to send, already rewritten for the upstream (model name, max_tokens, stream_options). */
   body: Record<string, unknown>;
   stream: boolean;
   /** Aborts the upstream call when the client of a stream goes away. */
   signal?: AbortSignal;
   requestId: string;
+  /** Client headers that are safe to forward (e.g. `anthropic-version`, `anthropic-beta`); never credentials. */
+  headers?: Record<string, string>;
 }
 
 export interface UpstreamResponse {
@@ -21,18 +26,27 @@ export interface UpstreamResponse {
 
 export interface Provider {
   readonly name: string;
+  /** Whether the upstream serves this endpoint natively (otherwise the gateway may translate, or refuses). */
+  supports(endpoint: UpstreamEndpoint): boolean;
   send(req: UpstreamRequest): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 
-/** Upstream paths of the OpenAI wire format, relative to a provider's base URL. */
-export const OPENAI_PATHS: Record<Endpoint, string> = {
+/** Upstream paths of both wire formats, relative to a `/v1` base. */
+export const UPSTREAM_PATHS: Record<UpstreamEndpoint, string> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
   responses: '/responses',
   messages: '/messages',
+  count_tokens: '/messages/count_tokens',
 };
+
+/**
+ * Connections per upstream origin. Streams hold a connection for their whole length, so this bounds
+ * how many streams one gateway process can run against one provider at once.
+ */
+export const UPSTREAM_CONNECTIONS = 2048;
 
 // Headers the client may see from upstream. Everything else (hop-by-hop, cookies, the provider's own
 // rate-limit headers, which describe the gateway's key rather than the caller's) stays behind.

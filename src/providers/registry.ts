@@ -2,12 +2,12 @@
 import type { ProviderPolicy, ProviderType } from '../config/policy.js';
 import type { Provider } from './provider.js';
 import { OpenAIProvider } from './openai/openai-provider.js';
+import { AnthropicProvider } from './anthropic/anthropic-provider.js';
 import { MockProvider } from './mock/mock-provider.js';
-import { UnsupportedProvider } from './unsupported-provider.js';
 
 const FACTORIES: Record<ProviderType, (config: ProviderPolicy) => Provider> = {
   openai: (config) => new OpenAIProvider(config),
-  anthropic: (config) => new UnsupportedProvider(config.name, 'the native Anthropic wire format is not supported yet'),
+  anthropic: (config) => new AnthropicProvider(config),
   mock: (config) => new MockProvider(config),
 };
 

@@ -36,6 +36,13 @@ export interface CallRecord {
   blockedBy?: string;
   latencyMs: number;
   upstreamLatencyMs?: number;
+  /** The fallback taken instead of the requested call (`cache`, `model:<model_id>`), when one was. */
+  fallback?: string;
+  /**
+   * Streams only: how the stream ended. `cut_at_limit`: the gateway ended it at the output allowance
+   * (usage is what was delivered); `client_gone` / `upstream_failed`: usage is what the provider produced.
+   */
+  streamEnd?: 'complete' | 'cut_at_limit' | 'client_gone' | 'upstream_failed';
 }
 
 export type CallListener = (record: CallRecord) => void;
@@ -46,6 +53,11 @@ export class Gateway {
   readonly engine: LimitsEngine;
   readonly providers: Map<string, Provider>;
   private readonly listeners: CallListener[] = [];
+  /**
+   * Awaited by the handlers before a response completes, when set (strict ledger durability). Must
+   * not reject: a sink that cannot write reports it itself.
+   */
+  recordSink?: (record: CallRecord) => Promise<void>;
 
   constructor(
     readonly policy: Policy,
@@ -66,12 +78,18 @@ export class Gateway {
 
   /** Whether anyone listens; callers skip building records otherwise. */
   get hasListeners(): boolean {
-    return this.listeners.length > 0;
+    return this.listeners.length > 0 || this.recordSink !== undefined;
   }
 
   /** Tells every listener about a finished call. */
   emit(record: CallRecord): void {
     for (const l of this.listeners) l(record);
+  }
+
+  /** Tells every listener, then waits for the record sink (if any) to accept the record. */
+  async record(record: CallRecord): Promise<void> {
+    this.emit(record);
+    if (this.recordSink) await this.recordSink(record);
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,7 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
   const b = body as JsonObject;
   if (typeof b.model !== 'string' || b.model.length === 0) throw invalid("'model' is required and must be a non-empty string.", 'model');
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw invalid("'stream' must be a boolean.", 'stream');
-  for (const field of ['max_tokens', 'max_completion_tokens'] as const) {
+  for (const field of ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const) {
     const v = b[field];
     if (v !== undefined && v !== null && (!Number.isInteger(v) || (v as number) < 1)) throw invalid(`'${field}' must be a positive integer.`, field);
   }
@@ -31,6 +31,16 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
     case 'embeddings':
       if (b.input === undefined || b.input === null) throw invalid("'input' is required.", 'input');
       break;
+    case 'messages':
+      if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalid("messages: 'messages' is required and must be a non-empty array.", 'messages');
+      for (const [i, m] of b.messages.entries()) {
+        if (typeof m !== 'object' || m === null || typeof (m as JsonObject).role !== 'string') {
+          throw invalid(`messages.${i}: each message must be an object with a string 'role'.`, `messages.${i}`);
+        }
+      }
+      // Anthropic requires it, and so the gateway does: the same request must work with or without it.
+      if (b.max_tokens === undefined || b.max_tokens === null) throw invalid("max_tokens: Field required. Anthropic's Messages API needs 'max_tokens'.", 'max_tokens');
+      break;
     default:
       break;
   }
@@ -41,13 +51,25 @@ function invalid(detail: string, param?: string): TollgateError {
   return param ? Object.assign(err, { param }) : err;
 }
 
-/** The output limit the client asked for: the smaller of max_tokens and max_completion_tokens. */
-export function requestedOutput(body: JsonObject): number | undefined {
-  const a = typeof body.max_tokens === 'number' ? body.max_tokens : undefined;
-  const b = typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined;
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Math.min(a, b);
+/** The output limit the client asked for, per choice: the field(s) its endpoint knows (the smaller if two). */
+export function requestedOutput(body: JsonObject, endpoint: Endpoint = 'chat'): number | undefined {
+  const num = (field: string): number | undefined => (typeof body[field] === 'number' ? (body[field] as number) : undefined);
+  switch (endpoint) {
+    case 'embeddings':
+      return 0;
+    case 'responses':
+      return num('max_output_tokens');
+    case 'completions':
+    case 'messages':
+      return num('max_tokens');
+    default: {
+      const a = num('max_tokens');
+      const b = num('max_completion_tokens');
+      if (a === undefined) return b;
+      if (b === undefined) return a;
+      return Math.min(a, b);
+    }
+  }
 }
 
 // o-series and gpt-5 models refuse `max_tokens`; everything else OpenAI-compatible understands it.
@@ -55,8 +77,13 @@ const COMPLETION_TOKENS_MODELS = /^(o\d|gpt-5)/;
 
 /** Sets the output limit upstream: on the fields the client sent, or on the one the model understands. */
 export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: number, upstreamModel: string): void {
-  if (endpoint === 'completions') {
+  if (endpoint === 'completions' || endpoint === 'messages') {
     body.max_tokens = output;
+    return;
+  }
+  if (endpoint === 'responses') {
+    // The Responses API refuses caps below 16; a smaller grant is enforced by the stream cut instead.
+    body.max_output_tokens = Math.max(16, output);
     return;
   }
   const hasMax = typeof body.max_tokens === 'number';

@@ -5,12 +5,16 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Gateway } from './gateway.js';
 import { handleOpenAI } from './openai-handler.js';
+import { handleCountTokens, handleMessages } from './anthropic-handler.js';
+import { wireOfUrl } from './exchange.js';
+import { errorBody } from './pipeline.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
 
 const OPENAI_ENDPOINTS: Array<[string, Endpoint]> = [
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],
   ['/v1/embeddings', 'embeddings'],
+  ['/v1/responses', 'responses'],
 ];
 
 export interface ServerOptions {
@@ -19,6 +23,8 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** Where warnings and errors go; silent when omitted. */
   logger?: Logger;
+  /** Extra routes (admin API, metrics), registered beside the proxy endpoints. */
+  routes?: Array<(app: FastifyInstance) => void>;
 }
 
 /** Builds the fastify app (not yet listening). */
@@ -43,21 +49,25 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  for (const register of opts.routes ?? []) register(app as unknown as FastifyInstance);
   for (const [path, endpoint] of OPENAI_ENDPOINTS) {
     app.post(path, (req, reply) => handleOpenAI(opts.gateway(), endpoint, req, reply));
   }
+  app.post('/v1/messages', (req, reply) => handleMessages(opts.gateway(), req, reply));
+  app.post('/v1/messages/count_tokens', (req, reply) => handleCountTokens(opts.gateway(), req, reply));
   app.get('/v1/models', (req, reply) => listModels(opts.gateway(), req, reply));
   app.get<{ Params: { '*': string } }>('/v1/models/*', (req, reply) => retrieveModel(opts.gateway(), req, reply));
 
   app.setNotFoundHandler((req, reply) => {
     const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
-    return reply.code(err.status).send(err.toOpenAI());
+    return reply.code(err.status).send(errorBody(err, wireOfUrl(req.url)));
   });
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
-    return reply.code(err.status).headers(err.headers).send(err.toOpenAI());
+    // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
+    return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfUrl(req.url)));
   });
 
   return app as unknown as FastifyInstance;

@@ -1,92 +1,192 @@
-// Passes an upstream SSE stream to the client chunk by chunk, reading usage on the way.
+// Relays an upstream SSE stream to the client frame by frame: kept frames go out byte for byte as they
+// came, the adapter may drop or replace others (the usage chunk the client did not ask for, a
+// translation), output is metered as it passes, and the stream is ended cleanly at the output cap.
+// Memory per stream is bounded (one incomplete frame, a bounded token-counter tail), and a slow client
+// slows the upstream read: nothing is read while the client's socket is full.
 import type { ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import { SseParser } from '../providers/sse/index.js';
-import { countTextTokens } from '../tokens/index.js';
-import { chunkText, openAIUsage, type Usage } from './usage.js';
-import type { JsonObject } from './request-shape.js';
+import { SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
+import type { StreamAdapter } from '../providers/stream-adapter.js';
+import type { Usage } from '../providers/usage.js';
+import type { StreamTokenCounter } from '../tokens/stream-counter.js';
+
+const LF = 10;
+const CR = 13;
 
 export interface RelayOptions {
-  /** The client asked for the usage chunk; if not, Tollgate asked for it and removes it again. */
-  clientWantsUsage: boolean;
-  /** Model used to count streamed text when the upstream reports no usage. */
-  countModel: string;
-  /** Input tokens to charge when the upstream reports no usage. */
+  adapter: StreamAdapter;
+  /** Meters output text as it passes (one per stream). */
+  counter: StreamTokenCounter;
+  /** Output tokens the client may receive: the stream is ended cleanly before it would exceed them. */
+  cap?: number;
+  /** Input tokens to settle when the provider reports none. */
   inputFallback: () => number;
 }
 
+/** How a relayed stream ended. */
+export type StreamEnd = 'complete' | 'cut_at_limit' | 'client_gone' | 'upstream_failed';
+
 export interface RelayResult {
   usage: Usage;
-  /** How the stream ended. */
-  outcome: 'complete' | 'client_gone' | 'upstream_failed';
+  outcome: StreamEnd;
+  /** The failure the upstream reported or caused, when it did. */
+  failure?: string;
+  /** The upstream reported usage or sent output: it worked on the request, so it is charged even if it failed. */
+  produced: boolean;
 }
 
-/** Writes the upstream stream to `res` without buffering; resolves with the usage to settle. */
+/** Writes the upstream stream to `res` (not ending it unless the client left); resolves with the usage to settle. */
 export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerResponse, opts: RelayOptions): Promise<RelayResult> {
-  const parser = new SseParser();
-  let usage: Usage | undefined;
-  // Raw data of content chunks, kept only to count tokens if the upstream never reports usage.
-  const contentData: string[] = [];
-  let outcome: RelayResult['outcome'] = 'complete';
-
+  const relay = new Relay(opts);
+  let outcome: StreamEnd = 'complete';
   try {
     for await (const chunk of body) {
-      if (res.destroyed) {
+      // A client that left still has this chunk counted: the provider produced it.
+      const deliver = !res.destroyed;
+      const out = relay.chunk(chunk, deliver);
+      if (!deliver) {
         outcome = 'client_gone';
         break;
       }
-      const events = parser.push(chunk);
-      let out: string | Uint8Array = chunk;
-      let rewritten = '';
-      let dropped = false;
-      for (const ev of events) {
-        // Cheap substring test first: only the last chunk carries a usage object.
-        if (ev.data.includes('"usage":{') || ev.data.includes('"usage": {')) {
-          const parsed = safeParse(ev.data);
-          const found = parsed && openAIUsage(parsed.usage);
-          if (found) {
-            usage = found;
-            const choices = parsed.choices;
-            if (!opts.clientWantsUsage && Array.isArray(choices) && choices.length === 0) {
-              dropped = true;
-              continue;
-            }
-          }
-        } else if (ev.data !== '[DONE]') {
-          contentData.push(ev.data);
-        }
-        rewritten += ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`;
+      if (out !== undefined && !res.write(out) && !res.destroyed) await drained(res);
+      if (relay.cut) {
+        outcome = 'cut_at_limit';
+        break; // leaving the loop destroys the upstream body: the provider stops generating
       }
-      // Pass bytes through untouched unless an event had to be removed.
-      if (dropped) out = rewritten;
-      if (out.length > 0 && !res.write(out)) await once(res, 'drain');
+    }
+    if (outcome === 'complete') {
+      const out = relay.end();
+      if (out !== undefined && !res.destroyed) res.write(out);
+      if (relay.cut) outcome = 'cut_at_limit';
     }
   } catch (err) {
-    outcome = res.destroyed ? 'client_gone' : 'upstream_failed';
-    if (outcome === 'upstream_failed' && !res.destroyed) {
-      const error = { error: { message: `The upstream stream failed: ${(err as Error).message}`, type: 'upstream_error', param: null, code: 'upstream_error' } };
-      res.write(`data: ${JSON.stringify(error)}\n\n`);
+    if (res.destroyed) outcome = 'client_gone';
+    else {
+      outcome = 'upstream_failed';
+      relay.failure ??= `The upstream stream failed: ${(err as Error).message}`;
+      res.write(opts.adapter.failure(relay.failure));
     }
   }
-  if (!res.destroyed) res.end();
-  return { usage: usage ?? estimatedUsage(contentData, opts), outcome };
+  if (outcome === 'complete' && relay.failure !== undefined) outcome = 'upstream_failed';
+  if (outcome === 'complete' && res.destroyed) outcome = 'client_gone';
+  if (outcome === 'client_gone' && !res.destroyed) res.destroy();
+  const reported = opts.adapter.usage;
+  const produced = reported.input !== undefined || reported.output !== undefined || opts.counter.count() > 0;
+  return { usage: relay.usage(outcome), outcome, produced, ...(relay.failure !== undefined ? { failure: relay.failure } : {}) };
 }
 
-/** Counts the streamed text ourselves; never below what was delivered. */
-function estimatedUsage(contentData: string[], opts: RelayOptions): Usage {
-  let text = '';
-  for (const data of contentData) {
-    const parsed = safeParse(data);
-    if (parsed) text += chunkText(parsed);
-  }
-  return { input: opts.inputFallback(), output: countTextTokens(text, opts.countModel), cachedInput: 0, source: 'estimated' };
+/** Resolves when `res` can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
-function safeParse(data: string): JsonObject | undefined {
-  try {
-    const v = JSON.parse(data);
-    return typeof v === 'object' && v !== null ? (v as JsonObject) : undefined;
-  } catch {
-    return undefined;
+/** The per-stream state: framing, parsing, metering and the cut decision. */
+class Relay {
+  private readonly framer = new SseFramer();
+  private readonly parser = new SseParser({ dispatchIncompleteAtEnd: true });
+  cut = false;
+  failure: string | undefined;
+  private endedInCR = false; // the last frame ended with a CR
+  private replaced = false; // the last frame was dropped or replaced
+
+  constructor(private readonly opts: RelayOptions) {
+    opts.adapter.useCount?.(() => this.usage('complete'));
   }
+
+  /** Processes one upstream chunk; returns what the client gets (undefined: nothing yet). */
+  chunk(chunk: Uint8Array, deliver: boolean): Uint8Array | string | undefined {
+    const { bytes, ends } = this.framer.push(chunk);
+    if (ends.length === 0) return undefined;
+    const pieces: Array<Uint8Array | string> = [];
+    let runStart = 0; // start of the current run of frames kept as they came
+    let prev = 0;
+    for (const end of ends) {
+      const frame = bytes.subarray(prev, end);
+      const replacement = this.frame(this.parser.push(frame), deliver);
+      if (this.cut) break;
+      const piece = this.piece(frame, replacement);
+      if (piece !== undefined) {
+        if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
+        if (piece.length > 0) pieces.push(piece);
+        runStart = end;
+      }
+      prev = end;
+    }
+    if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
+    if (this.cut) pieces.push(this.opts.adapter.cutoff(this.usage('cut_at_limit')));
+    if (pieces.length === 0) return undefined;
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+  }
+
+  /** The upstream ended: processes an unterminated last frame, if any. */
+  end(): Uint8Array | string | undefined {
+    const rest = this.framer.end();
+    const events = [...this.parser.push(rest), ...this.parser.end()];
+    if (rest.length === 0 && events.length === 0) return undefined;
+    const replacement = this.frame(events, true);
+    if (this.cut) return this.opts.adapter.cutoff(this.usage('cut_at_limit'));
+    return this.piece(rest, replacement) ?? rest;
+  }
+
+  /**
+   * What replaces `frame` on the wire, or undefined to send it as it came. A CRLF split across two
+   * frames (the LF arriving first in the next one) stays with the frame its CR ended, kept or not.
+   */
+  private piece(frame: Uint8Array, replacement: string | undefined): Uint8Array | string | undefined {
+    const strayLF = this.endedInCR && frame[0] === LF;
+    const previousReplaced = this.replaced;
+    this.endedInCR = frame[frame.length - 1] === CR;
+    this.replaced = replacement !== undefined;
+    if (!strayLF) return replacement;
+    if (replacement !== undefined) return previousReplaced ? replacement : '\n' + replacement;
+    return previousReplaced ? frame.subarray(1) : undefined;
+  }
+
+  /** Usage to settle for a stream that ended this way. */
+  usage(outcome: StreamEnd): Usage {
+    const reported = this.opts.adapter.usage;
+    // Settlement uses the provider's numbers whenever it sent its final ones, except when the gateway
+    // cut the stream: then exactly what was delivered is charged.
+    if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
+      return { input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' };
+    }
+    return { input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count(), cachedInput: reported.cachedInput ?? 0, source: 'estimated' };
+  }
+
+  /** Runs one frame's events through the adapter; returns its replacement, or undefined to keep the frame as is. */
+  private frame(events: SseEvent[], deliver: boolean): string | undefined {
+    let replacement: string | undefined;
+    for (const ev of events) {
+      const step = this.opts.adapter.step(ev);
+      if (step.failed !== undefined) this.failure ??= step.failed;
+      if (step.text) {
+        const { counter, cap } = this.opts;
+        // The exact count is needed only when the cheap bound says the cap might be passed.
+        if (deliver && cap !== undefined && counter.boundWith(step.text) > cap && counter.countWith(step.text) > cap) {
+          this.cut = true;
+          return undefined;
+        }
+        counter.add(step.text);
+      }
+      if (step.out !== 'pass' || replacement !== undefined || events.length > 1) {
+        replacement ??= '';
+        replacement += step.out === 'pass' ? reencode(ev) : step.out === 'drop' ? '' : step.out;
+      }
+    }
+    return replacement;
+  }
+}
+
+// Only needed when one frame carried several events and some were changed (no real upstream does this).
+function reencode(ev: SseEvent): string {
+  let out = ev.event !== undefined ? `event: ${ev.event}\n` : '';
+  for (const line of ev.data.split('\n')) out += `data: ${line}\n`;
+  return out + '\n';
 }

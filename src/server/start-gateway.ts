@@ -3,11 +3,13 @@ import { watch } from 'node:fs';
 import pino from 'pino';
 import { loadPolicy, ConfigError } from '../config/index.js';
 import type { Policy } from '../config/policy.js';
-import { MemoryCounterStore } from '../limits/memory-store.js';
+import { openCounterStore } from '../limits/open-counter-store.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { Gateway } from '../proxy/gateway.js';
 import { buildServer } from '../proxy/server.js';
 import { systemClock } from '../util/clock.js';
+import { preloadTokenizers } from '../tokens/index.js';
+import { startUsageServices } from './usage-services.js';
 
 /** In-flight requests get this long to finish on SIGTERM. */
 const DRAIN_TIMEOUT_MS = 30_000;
@@ -32,9 +34,16 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     throw err;
   }
 
-  const store = createCounterStore(policy);
+  // Load tokenizer tables now (100-200 ms each) rather than on the first request.
+  preloadTokenizers([...policy.routes.values()].flatMap((r) => r.models.map((m) => m.upstreamModel)));
+  const store = await createCounterStore(policy, log);
   let gateway = new Gateway(policy, store, systemClock);
-  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log });
+  const usage = await startUsageServices({ policy, store, clock: systemClock, log, currentPolicy: () => gateway.policy }).catch((err: Error) => {
+    console.error(err.message);
+    return process.exit(1);
+  });
+  usage.attach(gateway);
+  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes });
 
   // Reload keeps the counter store, so no counter is lost; a bad new config keeps the old one running.
   const reload = (why: string): void => {
@@ -42,6 +51,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       const next = loadPolicy(opts.configFiles, process.env);
       const old = gateway;
       gateway = new Gateway(next, store, systemClock);
+      usage.attach(gateway);
       void old.close();
       log.info({ why }, 'configuration reloaded');
     } catch (err) {
@@ -59,6 +69,11 @@ export async function startGateway(opts: StartOptions): Promise<void> {
 
   const host = opts.host ?? policy.server.host;
   const port = opts.port ?? policy.server.port;
+  // The ledger is the source of truth: a counter store that starts empty must not hand out a fresh budget.
+  await usage.rebuild().then(
+    (r) => log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
+    (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
+  );
   await app.listen({ host, port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -76,18 +91,23 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     await app.close();
     clearInterval(sweep);
     clearTimeout(deadline);
+    // Every finished call reaches the ledger before the process goes: SIGTERM loses no row.
+    const flushed = await usage.close().then(
+      () => true,
+      (err: Error) => {
+        log.error({ error: err.message, pending: usage.writer?.stats().pending }, 'ledger flush failed; buffered rows are lost');
+        return false;
+      },
+    );
     await gateway.close();
     await store.close();
-    process.exit(0);
+    process.exit(flushed ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-function createCounterStore(policy: Policy): CounterStore {
-  if (policy.storage.counters !== 'memory') {
-    console.error(`storage.counters: '${policy.storage.counters}' is not supported by this build yet; use 'memory'.`);
-    process.exit(1);
-  }
-  return new MemoryCounterStore(systemClock, policy.server.timezone);
+/** The counter store `storage.counters` names; Redis connects in the background and never stops the start. */
+function createCounterStore(policy: Policy, log: pino.Logger): Promise<CounterStore> {
+  return openCounterStore(policy, log);
 }

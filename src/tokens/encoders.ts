@@ -21,13 +21,46 @@ const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 /**
  * BPE merging is quadratic in the length of one pre-token: 100 KB of "a" (a single pre-token) takes
- * seconds. Pre-tokens come from runs of one character class, so a text without such a run of
- * LONG_RUN chars has no pre-token longer than ~2 × LONG_RUN, and is counted by the library in one call.
+ * seconds. Pre-tokens are runs of letters, of punctuation/symbols, of whitespace, or of [\r\n/] after
+ * punctuation, so a text without a run of LONG_RUN such chars has no pre-token longer than
+ * 2 × LONG_RUN − 1 (space + 255 symbols + 255 [\r\n/]) and goes to the library in one call.
+ * Either way countTokens(text) = Σ over pre-tokens p of (p.length > MAX_PIECE ? bytes(p) : BPE(p)).
  */
 const LONG_RUN = 256;
-const HAS_LONG_RUN = new RegExp(String.raw`[\p{L}\p{M}]{${LONG_RUN}}|[^\s\p{L}\p{N}]{${LONG_RUN}}|\s{${LONG_RUN}}|[\r\n/]{${LONG_RUN}}`, 'u');
 /** Pre-tokens longer than this are counted as their UTF-8 bytes (an upper bound) instead of merged. */
 export const MAX_PIECE = 2 * LONG_RUN;
+
+/** Unicode whitespace above ASCII: it may extend either a whitespace run or (for this scan) a word run. */
+function isWideSpace(c: number): boolean {
+  return c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+const isWordChar = (c: number) => c > 57 || (c > 32 && c < 48); // not ASCII whitespace/control, not an ASCII digit
+const isSpaceChar = (c: number) => c <= 32 || (c > 127 && isWideSpace(c));
+const isSlashChar = (c: number) => c === 10 || c === 13 || c === 47;
+
+/** Length of the run of `inRun` chars around position p. */
+function runAround(text: string, p: number, inRun: (c: number) => boolean): number {
+  let l = p;
+  while (l > 0 && inRun(text.charCodeAt(l - 1))) l--;
+  let r = p;
+  while (r < text.length && inRun(text.charCodeAt(r))) r++;
+  return r - l;
+}
+
+/**
+ * Whether `text` holds a run of LONG_RUN word, whitespace or [\r\n/] chars (so maybe a long pre-token).
+ * Any such run covers a multiple of LONG_RUN / 2, so only those positions are probed: ~1/100 of a full scan.
+ */
+export function hasLongRun(text: string): boolean {
+  for (let p = LONG_RUN / 2 - 1; p < text.length; p += LONG_RUN / 2) {
+    const c = text.charCodeAt(p);
+    if (isWordChar(c) && runAround(text, p, isWordChar) >= LONG_RUN) return true;
+    if (isSpaceChar(c) && runAround(text, p, isSpaceChar) >= LONG_RUN) return true;
+    if (isSlashChar(c) && runAround(text, p, isSlashChar) >= LONG_RUN) return true;
+  }
+  return false;
+}
 
 function encoder(encoding: Encoding): Encoder {
   let e = loaded.get(encoding);
@@ -45,7 +78,7 @@ function encoder(encoding: Encoding): Encoder {
 export function countTokens(encoding: Encoding, text: string): number {
   if (text.length === 0) return 0;
   const { api, split } = encoder(encoding);
-  if (text.length < LONG_RUN || !HAS_LONG_RUN.test(text)) return api.countTokens(text, AS_TEXT);
+  if (text.length < LONG_RUN || !hasLongRun(text)) return api.countTokens(text, AS_TEXT);
   // Rare path: split with the library's own regex and merge only the pre-tokens that are cheap to merge.
   let n = 0;
   for (const [piece] of text.matchAll(split)) n += piece.length > MAX_PIECE ? Buffer.byteLength(piece, 'utf8') : api.countTokens(piece, AS_TEXT);

@@ -7,12 +7,14 @@ import { mockChatCompletion } from './openai-chat.js';
 import { mockCompletion } from './openai-completions.js';
 import { mockEmbeddings } from './openai-embeddings.js';
 import { mockListModels, mockRetrieveModel } from './openai-models.js';
+import { mockResponses } from './openai-responses.js';
 import type { MockOptions, MockReply } from './types.js';
 
 const POST_ROUTES: Record<string, (call: MockCall) => MockReply> = {
   '/v1/chat/completions': mockChatCompletion,
   '/v1/completions': mockCompletion,
   '/v1/embeddings': mockEmbeddings,
+  '/v1/responses': mockResponses,
   '/v1/messages': mockAnthropicMessages,
   '/v1/messages/count_tokens': mockAnthropicCountTokens,
 };

@@ -27,8 +27,19 @@ export function jsonReply(call: MockCall, flavor: MockFlavor, value: unknown): M
   };
 }
 
-/** A 200 event-stream reply of pre-built frames, honouring the call's chunk delay and abort control. */
-export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[]): MockSseReply {
+// The in-stream error each API sends when it fails after the 200 (Anthropic: an `error` event).
+const ERROR_FRAMES: Record<MockFlavor, string> = {
+  openai: 'data: {"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}\n\n',
+  anthropic: 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+};
+
+/**
+ * A 200 event-stream reply of pre-built frames, honouring the call's chunk delay, abort and error-event
+ * controls; `errorFrame` replaces the flavour's default in-stream error.
+ */
+export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[], errorFrame = ERROR_FRAMES[flavor]): MockSseReply {
+  const errorAt = call.controls.errorEventAfterChunks;
+  if (errorAt !== undefined && errorAt < frames.length) frames = [...frames.slice(0, errorAt), errorFrame];
   const reply: MockSseReply = {
     kind: 'sse',
     status: 200,

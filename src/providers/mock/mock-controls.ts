@@ -10,13 +10,20 @@ export interface MockControls {
   abortAfterChunks?: number;
   omitUsage: boolean;
   chunkDelayMs?: number;
+  /** Stream past max_tokens as if the upstream ignored it (to test the gateway's own mid-stream cut). */
+  ignoreMaxTokens: boolean;
+  /** After this many frames, send the provider's in-stream error event (a failure after the 200) and end. */
+  errorEventAfterChunks?: number;
 }
 
 function nonNegativeInt(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 
-/** Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`, `mock_chunk_delay_ms`. */
+/**
+ * Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`,
+ * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`.
+ */
 export function readMockControls(body: Record<string, unknown>): MockControls {
   const status = nonNegativeInt(body.mock_error_status);
   return {
@@ -26,6 +33,8 @@ export function readMockControls(body: Record<string, unknown>): MockControls {
     abortAfterChunks: nonNegativeInt(body.mock_abort_after_chunks),
     omitUsage: body.mock_omit_usage === true,
     chunkDelayMs: nonNegativeInt(body.mock_chunk_delay_ms),
+    ignoreMaxTokens: body.mock_ignore_max_tokens === true,
+    errorEventAfterChunks: nonNegativeInt(body.mock_error_event_after_chunks),
   };
 }
 
@@ -43,6 +52,7 @@ export function resolveOutputLength(
   capFields: readonly string[],
 ): OutputLength {
   const wanted = controls.outputTokens ?? Math.max(0, Math.floor(opts.outputTokens));
+  if (controls.ignoreMaxTokens) return { tokens: wanted, cut: false };
   let cap = Infinity;
   for (const field of capFields) {
     const v = body[field];

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderPolicy } from '../../config/policy.js';
 import type { Provider, UpstreamRequest, UpstreamResponse } from '../provider.js';
-import { OPENAI_PATHS, passableHeaders } from '../provider.js';
+import { passableHeaders, UPSTREAM_PATHS } from '../provider.js';
 import { handleMockRequest, type MockOptions, type MockReply } from './index.js';
 
 export class MockProvider implements Provider {
@@ -14,8 +14,13 @@ export class MockProvider implements Provider {
     this.options = { latencyMs: config.mock?.latencyMs ?? 0, outputTokens: config.mock?.outputTokens ?? 64 };
   }
 
+  /** The mock speaks both wire formats, so every endpoint is native to it. */
+  supports(): boolean {
+    return true;
+  }
+
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const reply = handleMockRequest('POST', `/v1${OPENAI_PATHS[req.endpoint]}`, req.body, this.options);
+    const reply = handleMockRequest('POST', `/v1${UPSTREAM_PATHS[req.endpoint]}`, req.body, this.options);
     if (reply.latencyMs > 0) await sleep(reply.latencyMs, undefined, { signal: req.signal });
     return { status: reply.status, headers: passableHeaders(reply.headers), body: bodyOf(reply, req.signal) };
   }

@@ -1,8 +1,19 @@
 // Any OpenAI-compatible upstream (OpenAI, Azure-style deployments, vLLM, Ollama, ...), over a keep-alive pool.
 import { Pool } from 'undici';
 import type { ProviderPolicy } from '../../config/policy.js';
-import { OPENAI_PATHS, passableHeaders, type Provider, type UpstreamRequest, type UpstreamResponse } from '../provider.js';
+import {
+  passableHeaders,
+  UPSTREAM_CONNECTIONS,
+  UPSTREAM_PATHS,
+  type Provider,
+  type UpstreamEndpoint,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from '../provider.js';
 
+const SUPPORTED: ReadonlySet<UpstreamEndpoint> = new Set(['chat', 'completions', 'embeddings', 'responses']);
+
+/** An OpenAI-format upstream: the provider key as Bearer, the endpoint's path under the base URL. */
 export class OpenAIProvider implements Provider {
   readonly name: string;
   private readonly pool: Pool;
@@ -12,13 +23,13 @@ export class OpenAIProvider implements Provider {
   constructor(
     config: ProviderPolicy,
     /** Path prefix for each endpoint, for non-standard upstreams. */
-    private readonly paths: Record<string, string> = OPENAI_PATHS,
+    private readonly paths: Record<string, string> = UPSTREAM_PATHS,
   ) {
     this.name = config.name;
     const url = new URL(config.baseUrl ?? 'https://api.openai.com/v1');
     this.basePath = url.pathname.replace(/\/$/, '');
     this.pool = new Pool(url.origin, {
-      connections: 256,
+      connections: UPSTREAM_CONNECTIONS,
       keepAliveTimeout: 30_000,
       headersTimeout: config.timeoutMs,
       bodyTimeout: config.timeoutMs,
@@ -26,6 +37,10 @@ export class OpenAIProvider implements Provider {
     // The provider's own key; the client's key never leaves the gateway.
     this.headers = { 'content-type': 'application/json', ...config.headers };
     if (config.apiKey) this.headers.authorization = `Bearer ${config.apiKey}`;
+  }
+
+  supports(endpoint: UpstreamEndpoint): boolean {
+    return SUPPORTED.has(endpoint);
   }
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {

@@ -3,3 +3,5 @@ export { SseParser } from './sse-parser.js';
 export type { SseEvent, SseParserOptions } from './sse-parser.js';
 export { encodeSseEvent } from './encode-sse-event.js';
 export type { SseEventInit } from './encode-sse-event.js';
+export { SseFramer, MAX_FRAME_BYTES } from './sse-framer.js';
+export type { Frames } from './sse-framer.js';

@@ -1,0 +1,46 @@
+// The admin HTTP API: the usage dashboard and the counter audit. Registered on the gateway's server
+// through `buildServer({ routes })`; every route needs the admin key.
+import type { FastifyInstance } from 'fastify';
+import type { Policy } from '../config/policy.js';
+import { TollgateError } from '../errors/tollgate-error.js';
+import { buildDashboard } from '../analytics/dashboard.js';
+import { auditCounters } from '../ledger/audit.js';
+import type { LedgerWriter } from '../ledger/batch-writer.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { PriceBook } from '../ledger/price-book.js';
+import type { CounterStore } from '../limits/counter-store.js';
+import { requireAdmin } from './admin-auth.js';
+
+/** What the admin routes read: the current policy (it changes on reload), the ledger and the counters. */
+export interface AdminContext {
+  policy: () => Policy;
+  ledger: Ledger;
+  /** Flushed first, so reports include every finished call. */
+  writer?: LedgerWriter;
+  store: CounterStore;
+  now: () => number;
+}
+
+/** Registers `GET /api/tokens/dashboard` and `GET /api/audit`. */
+export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
+  return (app) => {
+    app.get<{ Querystring: { org?: string } }>('/api/tokens/dashboard', async (req) => {
+      const policy = ctx.policy();
+      requireAdmin(policy.server.adminKeySha256, req);
+      const org = req.query.org ?? (policy.organizations.size === 1 ? [...policy.organizations.keys()][0] : undefined);
+      if (!org || !policy.organizations.has(org)) {
+        const known = [...policy.organizations.keys()].join(', ');
+        throw new TollgateError('invalid_request', { detail: `Name a configured organization with ?org=<id> (known: ${known}).` });
+      }
+      await ctx.writer?.flush().catch(() => {});
+      return buildDashboard(ctx.ledger, policy, new PriceBook(policy.pricing), org, ctx.now());
+    });
+
+    app.get('/api/audit', async (req) => {
+      const policy = ctx.policy();
+      requireAdmin(policy.server.adminKeySha256, req);
+      await ctx.writer?.flush();
+      return auditCounters(ctx.ledger, policy, ctx.store, ctx.now);
+    });
+  };
+}

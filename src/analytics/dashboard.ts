@@ -1,0 +1,218 @@
+// The dashboard model behind `GET /api/tokens/dashboard?org=<id>` (the seed's shape): usage today,
+// this month and projected, the organization's limits and utilization, breakdowns, alerts and tips.
+// Everything comes from the ledger, in tokens and in USD.
+import type { AlertRule, LimitSpec, Policy } from '../config/policy.js';
+import type { Ledger, UsageGroup } from '../ledger/ledger.js';
+import type { PriceBook } from '../ledger/price-book.js';
+import { WindowCalculator } from '../limits/windows.js';
+import { dailyUsage, localDays } from './daily-usage.js';
+import { HISTORY_WEEKS, projectMonth, type ProjectionMethod } from './projection.js';
+import { recommend, type Recommendation } from './recommendations.js';
+
+export interface UsageFigures {
+  tokens: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens: number;
+  cost_usd: number;
+  requests: number;
+}
+
+export interface LimitFigures {
+  limit: string;
+  unit: 'tokens' | 'usd';
+  max: number;
+  used: number;
+  remaining: number;
+  mode: string;
+  resets_at: string;
+}
+
+export interface Alert {
+  level: 'warning' | 'critical';
+  kind: 'threshold' | 'forecast';
+  limit: string;
+  utilization: number;
+  message: string;
+}
+
+export interface Dashboard {
+  organization: string;
+  generated_at: string;
+  timezone: string;
+  current_usage: {
+    today: UsageFigures;
+    this_month: UsageFigures;
+    projected_monthly: { tokens: number; cost_usd: number; method: ProjectionMethod };
+  };
+  limits: {
+    daily: LimitFigures | null;
+    monthly: LimitFigures | null;
+    utilization: { daily: number | null; monthly: number | null; projected_monthly: number | null };
+  };
+  breakdown: {
+    period: 'this_month';
+    by_project: Array<UsageFigures & { project: string | null }>;
+    by_model: Array<UsageFigures & { model: string }>;
+    by_user: Array<UsageFigures & { user: string }>;
+  };
+  alerts: Alert[];
+  recommendations: Recommendation[];
+  /** Usage per local day over the last four weeks and today (for the burn-rate chart). */
+  history: Array<{ date: string; tokens: number; cost_usd: number; requests: number }>;
+}
+
+const DAY = { kind: 'calendar', unit: 'day' } as const;
+const MONTH = { kind: 'calendar', unit: 'month' } as const;
+const DAY_MS = 86_400_000;
+// Without an `alerts` ladder in the config, warn at 80% and call 100% critical.
+const DEFAULT_LADDER: AlertRule[] = [
+  { threshold: 0.8, action: 'warn', channels: [] },
+  { threshold: 1, action: 'block', channels: [] },
+];
+
+/** Builds the dashboard of one organization at time `now`. */
+export async function buildDashboard(ledger: Ledger, policy: Policy, prices: PriceBook, organization: string, now: number): Promise<Dashboard> {
+  const tz = policy.server.timezone;
+  const windows = new WindowCalculator(tz);
+  const dateFormat = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const localDate = (ms: number): string => dateFormat.format(ms);
+  const today = windows.bounds(DAY, now);
+  const month = windows.bounds(MONTH, now);
+  const where = { organization };
+  const sum = async (sinceMs: number, groupBy: Parameters<Ledger['summarize']>[0]['groupBy'] = []): Promise<UsageGroup[]> =>
+    ledger.summarize({ sinceMs, untilMs: now + 1, where, groupBy });
+
+  const [todayTotal] = await sum(today.startMs);
+  const [monthTotal] = await sum(month.startMs);
+  const todayFigures = figures(todayTotal);
+  const monthFigures = figures(monthTotal);
+
+  const days = await dailyUsage(ledger, organization, Math.min(month.startMs, today.startMs - HISTORY_WEEKS * 7 * DAY_MS), now, tz);
+  const remaining = today.endMs < month.endMs ? localDays(today.endMs, month.endMs - 1, tz) : [];
+  const projection = projectMonth({
+    now,
+    history: days.slice(0, -1),
+    today: days[days.length - 1],
+    monthToDate: { tokens: monthFigures.tokens, costUsd: monthFigures.cost_usd },
+    remainingWeekdays: remaining.map((d) => d.weekday),
+  });
+
+  const orgLimits = policy.organizations.get(organization)?.limits ?? [];
+  const daily = limitFigures(`org:${organization}`, orgLimits.find((l) => l.name === 'daily'), todayFigures, windows, now);
+  const monthly = limitFigures(`org:${organization}`, orgLimits.find((l) => l.name === 'monthly'), monthFigures, windows, now);
+  const monthlySpec = orgLimits.find((l) => l.name === 'monthly');
+  const projectedUsed = monthlySpec?.maxCostUsd !== undefined ? projection.costUsd : projection.tokens;
+  const utilization = {
+    daily: daily ? ratio(daily.used, daily.max) : null,
+    monthly: monthly ? ratio(monthly.used, monthly.max) : null,
+    projected_monthly: monthly ? ratio(projectedUsed, monthly.max) : null,
+  };
+
+  const byProject = await sum(month.startMs, ['project']);
+  const byModel = await sum(month.startMs, ['model']);
+  const byUser = await sum(month.startMs, ['user']);
+  const projectToday = await sum(today.startMs, ['project']);
+  const elapsedDays = Math.max((now - month.startMs) / DAY_MS, 1 / 24);
+  const monthFactor = projection.costUsd > 0 && monthFigures.cost_usd > 0 ? projection.costUsd / monthFigures.cost_usd : (month.endMs - month.startMs) / DAY_MS / elapsedDays;
+
+  const ladder = policy.alerts.length > 0 ? policy.alerts : DEFAULT_LADDER;
+  const alerts: Alert[] = [];
+  for (const l of [daily, monthly]) if (l) thresholdAlert(alerts, ladder, l);
+  for (const p of policy.projects.values()) {
+    const used = (groups: UsageGroup[]): UsageFigures => figures(groups.find((g) => g.keys.project === p.id));
+    // A project's limits count the whole project, so they apply only when the project is in this organization's keys.
+    if (!policy.keys.some((k) => k.organization === organization && k.project === p.id)) continue;
+    const pd = limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'daily'), used(projectToday), windows, now);
+    const pm = limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'monthly'), used(byProject), windows, now);
+    for (const l of [pd, pm]) if (l) thresholdAlert(alerts, ladder, l);
+  }
+  if (monthly && utilization.projected_monthly !== null && utilization.projected_monthly > 1) {
+    alerts.push({
+      level: 'warning',
+      kind: 'forecast',
+      limit: monthly.limit,
+      utilization: utilization.projected_monthly,
+      message: `At the current weekly pattern, ${organization} is projected to use ${pct(utilization.projected_monthly)} of its monthly budget by the end of the month.`,
+    });
+  }
+
+  const forTips = await sum(month.startMs, ['project', 'route', 'model_id', 'model']);
+  return {
+    organization,
+    generated_at: new Date(now).toISOString(),
+    timezone: tz,
+    current_usage: {
+      today: todayFigures,
+      this_month: monthFigures,
+      projected_monthly: { tokens: Math.round(projection.tokens), cost_usd: usd(projection.costUsd), method: projection.method },
+    },
+    limits: { daily, monthly, utilization },
+    breakdown: {
+      period: 'this_month',
+      by_project: byProject.map((g) => ({ project: g.keys.project, ...figures(g) })).sort(byCost),
+      by_model: byModel.map((g) => ({ model: g.keys.model ?? '', ...figures(g) })).sort(byCost),
+      by_user: byUser.map((g) => ({ user: g.keys.user ?? '', ...figures(g) })).sort(byCost),
+    },
+    alerts,
+    recommendations: recommend(forTips, policy, prices, monthFactor),
+    history: days.slice(-(HISTORY_WEEKS * 7 + 1)).map((d) => ({ date: localDate(d.startMs + 12 * 3_600_000), tokens: d.tokens, cost_usd: usd(d.costUsd), requests: d.requests })),
+  };
+}
+
+function figures(g: UsageGroup | undefined): UsageFigures {
+  return {
+    tokens: (g?.inputTokens ?? 0) + (g?.outputTokens ?? 0),
+    input_tokens: g?.inputTokens ?? 0,
+    output_tokens: g?.outputTokens ?? 0,
+    cached_input_tokens: g?.cachedInputTokens ?? 0,
+    cost_usd: usd(g?.costUsd ?? 0),
+    requests: g?.served ?? 0,
+  };
+}
+
+/** A total-tokens (or USD) limit's figures from ledger usage; limits on input or output alone are not shown. */
+function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFigures, windows: WindowCalculator, now: number): LimitFigures | null {
+  if (!spec || spec.measure !== 'total') return null;
+  const isUsd = spec.maxCostUsd !== undefined;
+  const max = isUsd ? spec.maxCostUsd! : spec.max!;
+  const value = isUsd ? used.cost_usd : used.tokens;
+  return {
+    limit: `${owner}:${spec.name}`,
+    unit: isUsd ? 'usd' : 'tokens',
+    max,
+    used: value,
+    remaining: isUsd ? usd(Math.max(0, max - value)) : Math.max(0, max - value),
+    mode: spec.mode,
+    resets_at: new Date(windows.bounds(spec.window, now).endMs).toISOString(),
+  };
+}
+
+function thresholdAlert(alerts: Alert[], ladder: AlertRule[], l: LimitFigures): void {
+  const u = ratio(l.used, l.max);
+  const rung = [...ladder].sort((a, b) => b.threshold - a.threshold).find((r) => u >= r.threshold);
+  if (!rung) return;
+  const level = rung.action === 'warn' ? 'warning' : 'critical';
+  const what = rung.action === 'block' ? 'reached' : `at ${pct(u)} of`;
+  alerts.push({ level, kind: 'threshold', limit: l.limit, utilization: u, message: `${l.limit} is ${what} its limit (${fmt(l.used, l.unit)} of ${fmt(l.max, l.unit)}; action: ${rung.action}).` });
+}
+
+function ratio(used: number, max: number): number {
+  return max > 0 ? Math.round((used / max) * 1e6) / 1e6 : used > 0 ? 1 : 0;
+}
+
+function usd(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}
+
+function pct(u: number): string {
+  return `${Math.round(u * 100)}%`;
+}
+
+function fmt(v: number, unit: 'tokens' | 'usd'): string {
+  return unit === 'usd' ? `$${v.toFixed(2)}` : `${Math.round(v)} tokens`;
+}
+
+function byCost(a: UsageFigures, b: UsageFigures): number {
+  return b.cost_usd - a.cost_usd || b.tokens - a.tokens;
+}

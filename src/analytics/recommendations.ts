@@ -1,0 +1,114 @@
+// Optimization tips from a month of usage: a project whose answers are short on an expensive model
+// could use a smaller one; a model without a price makes cost reports and USD limits blind.
+import type { Policy } from '../config/policy.js';
+import type { UsageGroup } from '../ledger/ledger.js';
+import type { PriceBook } from '../ledger/price-book.js';
+
+/** Calls needed before a pattern is worth a recommendation. */
+export const MIN_CALLS = 20;
+/** Average output tokens per call at or below which answers count as short. */
+export const SHORT_OUTPUT_TOKENS = 150;
+/** The smaller model must cost at most this fraction of the current one for the same tokens. */
+const MAX_PRICE_RATIO = 0.5;
+
+export interface Recommendation {
+  kind: 'smaller_model' | 'add_price';
+  project: string | null;
+  model: string;
+  suggested_model?: string;
+  message: string;
+  /** Projected to a whole month. */
+  estimated_monthly_savings_usd?: number;
+}
+
+// Same provider, same family, one size down; used when the route names no cheaper fallback.
+const SMALLER: Record<string, string> = {
+  'gpt-5': 'gpt-5-mini',
+  'gpt-5.1': 'gpt-5-mini',
+  'gpt-5-mini': 'gpt-5-nano',
+  'gpt-4.1': 'gpt-4.1-mini',
+  'gpt-4.1-mini': 'gpt-4.1-nano',
+  'gpt-4o': 'gpt-4o-mini',
+  'gpt-4-turbo': 'gpt-4o-mini',
+  o1: 'o4-mini',
+  o3: 'o4-mini',
+  'claude-opus-4-8': 'claude-sonnet-4-6',
+  'claude-opus-4-7': 'claude-sonnet-4-6',
+  'claude-opus-4-6': 'claude-sonnet-4-6',
+  'claude-opus-4-5': 'claude-sonnet-4-5',
+  'claude-opus-4-1': 'claude-sonnet-4-5',
+  'claude-opus-4': 'claude-sonnet-4',
+  'claude-sonnet-4-6': 'claude-haiku-4-5',
+  'claude-sonnet-4-5': 'claude-haiku-4-5',
+  'claude-sonnet-4': 'claude-haiku-4-5',
+  'claude-3-7-sonnet': 'claude-3-5-haiku',
+  'claude-3-5-sonnet': 'claude-3-5-haiku',
+  'claude-3-opus': 'claude-3-5-haiku',
+};
+
+/**
+ * Tips from month-to-date usage grouped by project, route, model_id and model; `monthFactor` scales
+ * month-to-date money to the projected month.
+ */
+export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBook, monthFactor: number): Recommendation[] {
+  const out: Recommendation[] = [];
+  const unpriced = new Set<string>();
+  for (const g of groups) {
+    const model = g.keys.model ?? '';
+    const slash = model.indexOf('/');
+    const provider = model.slice(0, slash);
+    const upstream = model.slice(slash + 1);
+    const project = g.keys.project ?? null;
+    if (g.served === 0) continue;
+    if (!prices.priceOf(provider, upstream)) {
+      if (!unpriced.has(model)) out.push({ kind: 'add_price', project: null, model, message: `Calls to ${model} have no price, so they count as $0 in reports. Add it under \`pricing\`.` });
+      unpriced.add(model);
+      continue;
+    }
+    const avgOutput = g.outputTokens / g.served;
+    if (g.served < MIN_CALLS || avgOutput > SHORT_OUTPUT_TOKENS) continue;
+    const smaller = smallerModel(policy, g.keys.route ?? '', g.keys.model_id ?? '', provider, upstream, prices, g);
+    if (!smaller) continue;
+    const usage = { input: g.inputTokens, output: g.outputTokens, cachedInput: g.cachedInputTokens };
+    const savings = (g.costUsd - prices.cost(smaller.provider, smaller.model, usage)) * monthFactor;
+    out.push({
+      kind: 'smaller_model',
+      project,
+      model,
+      suggested_model: `${smaller.provider}/${smaller.model}`,
+      message:
+        `Project ${project ?? '(none)'} averages ${Math.round(avgOutput)} output tokens per call on ${model} (${g.served} calls this month). ` +
+        `Short answers like these are usually fine on ${smaller.provider}/${smaller.model}, which would cost about $${round(savings, 2)} less per month.`,
+      estimated_monthly_savings_usd: round(savings, 6),
+    });
+  }
+  return out.sort((a, b) => (b.estimated_monthly_savings_usd ?? Infinity) - (a.estimated_monthly_savings_usd ?? Infinity));
+}
+
+/** The route's first cheaper fallback model, else the same family's smaller model, if much cheaper. */
+function smallerModel(
+  policy: Policy,
+  route: string,
+  modelId: string,
+  provider: string,
+  model: string,
+  prices: PriceBook,
+  g: UsageGroup,
+): { provider: string; model: string } | undefined {
+  const usage = { input: g.inputTokens, output: g.outputTokens, cachedInput: g.cachedInputTokens };
+  const current = prices.cost(provider, model, usage);
+  const cheapEnough = (p: string, m: string): boolean => prices.priceOf(p, m) !== undefined && prices.cost(p, m, usage) <= current * MAX_PRICE_RATIO;
+  const r = policy.routes.get(route);
+  for (const id of r?.fallback ?? []) {
+    const m = r?.models.find((x) => x.modelId === id && x.modelId !== modelId);
+    if (m && cheapEnough(m.provider, m.upstreamModel)) return { provider: m.provider, model: m.upstreamModel };
+  }
+  const family = model.toLowerCase().replace(/(-\d{4}-\d{2}-\d{2}|-\d{8}|-latest)$/, '');
+  const next = SMALLER[family];
+  return next && cheapEnough(provider, next) ? { provider, model: next } : undefined;
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}

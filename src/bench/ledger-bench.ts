@@ -1,0 +1,163 @@
+// Ledger on vs off: two gateways with the same config except `ledger.enabled`, saturated in interleaved
+// rounds against the same mock upstream. `npm run bench` runs it after the main phases; it also runs
+// alone (`node dist/bench/ledger-bench.js`, BENCH_QUICK=1 for a short run).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_BODY, benchConfigYaml } from './bench-config.js';
+import { killAllNow, spawnCli, stopAll, type CliProcess } from './children.js';
+import { LoadClient } from './load-client.js';
+import type { LoadTarget } from './load-protocol.js';
+import { cpuMicros } from './proc-stats.js';
+
+/** Throughput with the ledger on may be at most this fraction below ledger off (issue #4: 5%). */
+export const LEDGER_MAX_LOSS = 0.05;
+const LEDGER_TARGET_RATIO = 1 - LEDGER_MAX_LOSS;
+
+export interface LedgerBenchOptions {
+  mockUrl: string;
+  load: LoadClient;
+  concurrency: number;
+  rounds: number;
+  roundSeconds: number;
+  warmupRequests: number;
+  /** Fixed rate (req/s) at which each gateway's CPU per request is measured. */
+  rate: number;
+  progress: (line: string) => void;
+}
+
+export interface LedgerSide {
+  /** Requests per second in each round. */
+  rps: number[];
+  medianRps: number;
+  /** At saturation, all threads of the gateway process. */
+  gatewayCpuUsPerReq: number;
+  /** At the fixed rate: a steadier figure than throughput on a busy machine. */
+  gatewayCpuUsPerReqAtRate: number;
+}
+
+export interface LedgerBenchResult {
+  concurrency: number;
+  rounds: number;
+  roundSeconds: number;
+  on: LedgerSide;
+  off: LedgerSide;
+  /** Median of the per-round ratios on/off (paired rounds cancel slow machine drift). */
+  rpsRatio: number;
+  target: number;
+  met: boolean;
+}
+
+/** Starts a ledger-on and a ledger-off gateway and compares their saturated throughput. */
+export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<LedgerBenchResult> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-ledger-bench-'));
+  const started: CliProcess[] = [];
+  try {
+    const start = async (side: 'on' | 'off'): Promise<CliProcess> => {
+      const file = join(dir, `tollgate-ledger-${side}.yaml`);
+      // The SQLite ledger (the embedded default) lands beside the config, in the temp dir.
+      writeFileSync(file, `${benchConfigYaml(o.mockUrl)}ledger: {enabled: ${side === 'on'}}\n`);
+      const gateway = await spawnCli(`gateway (ledger ${side})`, ['serve', '--config', file, '--host', '127.0.0.1', '--port', '0'], { TOLLGATE_LOG_LEVEL: 'warn' });
+      started.push(gateway);
+      return gateway;
+    };
+    const gateways = { on: await start('on'), off: await start('off') };
+    const target = (side: 'on' | 'off'): LoadTarget => ({ origin: gateways[side].url, path: '/v1/chat/completions', authorization: 'Bearer tg-bench', body: BENCH_BODY });
+    for (const side of ['on', 'off'] as const) {
+      o.progress(`ledger bench warm-up: ${o.warmupRequests} requests, ledger ${side}`);
+      await o.load.run({ kind: 'closed', target: target(side), concurrency: o.concurrency, seconds: 120, maxRequests: o.warmupRequests });
+    }
+    const figures = { on: { rps: [] as number[], cpu: 0, requests: 0, rateCpu: 0, rateRequests: 0 }, off: { rps: [] as number[], cpu: 0, requests: 0, rateCpu: 0, rateRequests: 0 } };
+    for (let round = 0; round < o.rounds; round++) {
+      for (const side of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+        await new Promise((r) => setTimeout(r, 300));
+        const c0 = cpuMicros(gateways[side].pid);
+        const r = await o.load.run({ kind: 'open', target: target(side), rate: o.rate, seconds: o.roundSeconds });
+        figures[side].rateCpu += cpuMicros(gateways[side].pid) - c0;
+        figures[side].rateRequests += r.ok;
+      }
+    }
+    for (let round = 0; round < o.rounds; round++) {
+      for (const side of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+        await new Promise((r) => setTimeout(r, 300));
+        const c0 = cpuMicros(gateways[side].pid);
+        const r = await o.load.run({ kind: 'closed', target: target(side), concurrency: o.concurrency, seconds: o.roundSeconds });
+        figures[side].cpu += cpuMicros(gateways[side].pid) - c0;
+        figures[side].requests += r.ok;
+        figures[side].rps.push(r.achievedRps);
+        o.progress(`ledger bench round ${round + 1}/${o.rounds} ledger ${side}: ${r.achievedRps.toFixed(0)} req/s, ${r.errors} errors`);
+      }
+    }
+    const side = (s: 'on' | 'off'): LedgerSide => ({
+      rps: figures[s].rps,
+      medianRps: median(figures[s].rps),
+      gatewayCpuUsPerReq: figures[s].cpu / Math.max(1, figures[s].requests),
+      gatewayCpuUsPerReqAtRate: figures[s].rateCpu / Math.max(1, figures[s].rateRequests),
+    });
+    const rpsRatio = median(figures.on.rps.map((rps, i) => rps / figures.off.rps[i]));
+    return { concurrency: o.concurrency, rounds: o.rounds, roundSeconds: o.roundSeconds, on: side('on'), off: side('off'), rpsRatio, target: LEDGER_TARGET_RATIO, met: rpsRatio >= LEDGER_TARGET_RATIO };
+  } finally {
+    // Only this bench's own gateways: the caller's mock upstream keeps running.
+    await Promise.all(started.map((g) => stopPid(g.pid)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */
+async function stopPid(pid: number, graceMs = 5000): Promise<void> {
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  for (const deadline = Date.now() + graceMs; alive() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+/** One line for the report. */
+export function describeLedgerResult(r: LedgerBenchResult): string {
+  return (
+    `ledger on vs off @${r.concurrency} connections: ${r.on.medianRps.toFixed(0)} vs ${r.off.medianRps.toFixed(0)} req/s ` +
+    `(ratio ${r.rpsRatio.toFixed(3)}, target >= ${r.target}: ${r.met ? 'met' : 'NOT met'}); gateway CPU ${r.on.gatewayCpuUsPerReq.toFixed(0)} vs ${r.off.gatewayCpuUsPerReq.toFixed(0)} µs/req at saturation, ` +
+    `${r.on.gatewayCpuUsPerReqAtRate.toFixed(0)} vs ${r.off.gatewayCpuUsPerReqAtRate.toFixed(0)} µs/req at a fixed rate`
+  );
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// Standalone: its own mock upstream and load generator.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.on('exit', killAllNow);
+  const quick = process.env.BENCH_QUICK === '1';
+  const progress = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+  const mock = await spawnCli('mock upstream', ['mock-upstream', '--host', '127.0.0.1', '--port', '0', '--latency-ms', '0', '--output-tokens', '16']);
+  const load = LoadClient.start();
+  try {
+    const result = await measureLedgerOverhead({
+      mockUrl: mock.url,
+      load,
+      concurrency: Number(process.env.BENCH_CONCURRENCY ?? 64),
+      // Many short paired rounds: on a shared machine the median of paired ratios is steadier than long rounds.
+      rounds: quick ? 2 : 12,
+      roundSeconds: quick ? 2 : 3,
+      warmupRequests: quick ? 1000 : 3000,
+      rate: Number(process.env.BENCH_RATE ?? 500),
+      progress,
+    });
+    console.log(JSON.stringify(result, null, 2));
+    console.log(describeLedgerResult(result));
+  } finally {
+    load.close();
+    await stopAll();
+  }
+}

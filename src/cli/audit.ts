@@ -1,0 +1,68 @@
+// `tollgate audit`: asks a running gateway to compare its counters with the ledger and prints the drift.
+import type { Command } from 'commander';
+import { ConfigError, formatIssue, loadPolicy } from '../config/index.js';
+import type { AuditReport } from '../ledger/audit.js';
+
+interface AuditOptions {
+  config: string[];
+  url?: string;
+  adminKey?: string;
+  format: string;
+}
+
+/** Registers `tollgate audit [--config FILE] [--url URL] [--format table|json]`; exits 2 when any counter drifts. */
+export function registerAudit(program: Command): void {
+  program
+    .command('audit')
+    .description("compare a running gateway's counters with the ledger; exit 0 without drift, 2 with drift")
+    .option('-c, --config <file>', "the gateway's config (for its address); repeat to merge several", (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--url <url>', 'gateway address (default: server.host and server.port from the config)')
+    .option('--admin-key <key>', 'admin key (default: $TOLLGATE_ADMIN_KEY)')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (opts: AuditOptions) => {
+      process.exitCode = await runAudit(opts);
+    });
+}
+
+async function runAudit(opts: AuditOptions): Promise<number> {
+  let url = opts.url;
+  if (!url && opts.config.length > 0) {
+    try {
+      const policy = loadPolicy(opts.config, process.env);
+      url = `http://${policy.server.host}:${policy.server.port}`;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const issue of err.issues) console.error(formatIssue(issue));
+      return 1;
+    }
+  }
+  if (!url) return fail('give --url URL or --config FILE');
+  const key = opts.adminKey ?? process.env.TOLLGATE_ADMIN_KEY;
+  if (!key) return fail('give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/$/, '')}/api/audit`, { headers: { authorization: `Bearer ${key}` } });
+  } catch (err) {
+    return fail(`cannot reach ${url}: ${(err as Error).message}`);
+  }
+  const body = (await res.json().catch(() => undefined)) as (AuditReport & { error?: { message: string } }) | undefined;
+  if (!res.ok || !body) return fail(body?.error?.message ?? `HTTP ${res.status}`);
+  console.log(opts.format === 'json' ? JSON.stringify(body, null, 2) : render(body));
+  return body.drifting > 0 ? 2 : 0;
+}
+
+function render(r: AuditReport): string {
+  const lines = [`audit at ${new Date(r.atMs).toISOString()}: ${r.lines.length} limit${r.lines.length === 1 ? '' : 's'}, ${r.drifting} drifting`];
+  if (r.openReservations > 0) lines.push(`${r.openReservations} reservations in flight: their amounts are in the counters, not yet in the ledger`);
+  if (r.skippedCalls > 0) lines.push(`${r.skippedCalls} calls of keys/routes no longer configured were left out (${r.skippedKeys.join(', ')})`);
+  const width = Math.max(5, ...r.lines.map((l) => l.limit.length));
+  lines.push(`${'limit'.padEnd(width)}  ${'counter'.padStart(14)}  ${'ledger'.padStart(14)}  ${'drift'.padStart(14)}  unit`);
+  const num = (v: number, unit: string): string => (unit === 'usd' ? v.toFixed(6) : String(Math.round(v * 1000) / 1000)).padStart(14);
+  for (const l of r.lines) lines.push(`${l.limit.padEnd(width)}  ${num(l.counter, l.unit)}  ${num(l.ledger, l.unit)}  ${num(l.drift, l.unit)}  ${l.unit}${l.drift !== 0 ? '  DRIFT' : ''}`);
+  return lines.join('\n');
+}
+
+function fail(message: string): number {
+  console.error(`tollgate audit: ${message}`);
+  return 1;
+}

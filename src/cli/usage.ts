@@ -1,0 +1,92 @@
+// `tollgate usage`: usage reports straight from the ledger the config names.
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError, formatIssue, loadPolicy } from '../config/index.js';
+import type { Policy } from '../config/policy.js';
+import type { FilterField } from '../ledger/ledger.js';
+import { openLedger } from '../ledger/open-ledger.js';
+import { formatReport, type ReportFormat } from '../ledger/report-format.js';
+import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
+
+interface UsageOptions {
+  config: string[];
+  ledger?: string;
+  by: string;
+  since: string;
+  until?: string;
+  format: string;
+  org?: string;
+  project?: string;
+  user?: string;
+  key?: string;
+  model?: string;
+}
+
+/** Registers `tollgate usage --by project,model [--since 7d] [--until ...] [--format table|csv|json]`. */
+export function registerUsage(program: Command): void {
+  program
+    .command('usage')
+    .description('usage and cost from the ledger, grouped by any dimension or tag, with totals')
+    .option('-c, --config <file>', 'config file naming the ledger (storage.ledger); repeat to merge several', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--ledger <url>', 'ledger to read instead of the config\'s (sqlite:PATH or postgres://...)')
+    .option('--by <dimensions>', 'comma-separated: organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, day, tag:<name>', 'project,model')
+    .option('--since <time>', 'start: 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or ISO date-time', '7d')
+    .option('--until <time>', 'end (exclusive), same forms; default now')
+    .option('--format <format>', 'table, csv or json', 'table')
+    .option('--org <id>', 'only this organization')
+    .option('--project <name>', 'only this project')
+    .option('--user <name>', 'only this user')
+    .option('--key <id>', 'only this key id')
+    .option('--model <provider/model>', 'only this model')
+    .action(async (opts: UsageOptions) => {
+      process.exitCode = await runUsage(opts);
+    });
+}
+
+async function runUsage(opts: UsageOptions): Promise<number> {
+  if (!['table', 'csv', 'json'].includes(opts.format)) return fail(`--format must be table, csv or json, not '${opts.format}'`);
+  let policy: Policy | undefined;
+  if (opts.config.length > 0) {
+    try {
+      policy = loadPolicy(opts.config, process.env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const issue of err.issues) console.error(formatIssue(issue));
+      return 1;
+    }
+  }
+  const url = opts.ledger ?? policy?.storage.ledger;
+  if (!url) return fail('give --config FILE (its storage.ledger is read) or --ledger URL');
+  const timezone = policy?.server.timezone ?? 'UTC';
+  const now = Date.now();
+  let by, sinceMs, untilMs;
+  try {
+    by = parseDimensions(opts.by);
+    sinceMs = parseTime(opts.since, now, timezone);
+    untilMs = opts.until ? parseTime(opts.until, now, timezone) : now + 1;
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const where: Partial<Record<FilterField, string>> = {};
+  if (opts.org) where.organization = opts.org;
+  if (opts.project) where.project = opts.project;
+  if (opts.user) where.user = opts.user;
+  if (opts.key) where.key = opts.key;
+  if (opts.model) where.model = opts.model;
+  // Relative SQLite paths mean what they mean to `tollgate serve` with the same config.
+  const baseDir = opts.ledger || !policy?.sources[0] ? process.cwd() : dirname(resolve(policy.sources[0]));
+  const ledger = await openLedger(url, { baseDir }).catch((err: Error) => err);
+  if (ledger instanceof Error) return fail(`cannot open the ledger: ${ledger.message}`);
+  try {
+    const report = await usageReport(ledger, { sinceMs, untilMs, by, where, timezone });
+    process.stdout.write(formatReport(report, opts.format as ReportFormat));
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+}
+
+function fail(message: string): number {
+  console.error(`tollgate usage: ${message}`);
+  return 1;
+}

@@ -1,0 +1,17 @@
+// The `ledger` and `metrics` sections: how usage is recorded and exposed.
+import * as z from 'zod';
+
+/** `ledger`: how rows reach the usage ledger (`storage.ledger` says where it is). */
+export const ledgerSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  durability: z.enum(['batched', 'strict']).default('batched'),
+  flush_interval_ms: z.number().int().min(10).max(60_000).default(200),
+  batch_size: z.number().int().positive().max(10_000).default(1000),
+  max_buffered_rows: z.number().int().positive().default(100_000),
+});
+
+/** `metrics`: the Prometheus endpoint. */
+export const metricsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  user_labels: z.boolean().default(false),
+});

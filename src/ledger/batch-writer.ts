@@ -1,0 +1,178 @@
+// Writes ledger rows off the hot path: rows are buffered and written in one transaction per batch,
+// at most `flushIntervalMs` after they arrive. `writeNow` (strict durability) joins the next batch and
+// resolves once it is committed, so concurrent strict calls share one commit (group commit).
+import type { Ledger, LedgerRow } from './ledger.js';
+
+export interface WriterOptions {
+  /** Longest a row waits in memory before its batch is written. */
+  flushIntervalMs: number;
+  /** A batch this large is written at once, without waiting for the interval. */
+  batchSize: number;
+  /** When the ledger is unreachable, rows beyond this many are dropped (oldest first) and counted. */
+  maxBufferedRows: number;
+  /** Called with each failed write (the rows stay buffered and are retried). */
+  onError?: (err: Error, rows: number) => void;
+  /** Called when rows had to be dropped. */
+  onDrop?: (rows: number) => void;
+  now?: () => number;
+}
+
+export interface WriterStats {
+  /** Rows waiting to be written, including a batch being written. */
+  pending: number;
+  /** Age of the oldest row not yet written, ms (0 when none): the ledger's write lag. */
+  lagMs: number;
+  written: number;
+  failures: number;
+  dropped: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** Retries back off up to this, so an unreachable database is not hammered. */
+const MAX_BACKOFF_MS = 5000;
+
+export class LedgerWriter {
+  private buffer: LedgerRow[] = [];
+  private arrivals: number[] = [];
+  private readonly waiters = new Map<LedgerRow, Waiter>();
+  private writing: Promise<void> | undefined;
+  private inFlight = 0;
+  private inFlightSince = 0;
+  private again = false;
+  private failuresInARow = 0;
+  private retryAt = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly now: () => number;
+  private written = 0;
+  private failures = 0;
+  private dropped = 0;
+  private closed = false;
+
+  constructor(
+    readonly ledger: Ledger,
+    private readonly opts: WriterOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.timer = setInterval(() => this.kick(), opts.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Queues a row; it is written within `flushIntervalMs` (batched durability). */
+  push(row: LedgerRow): void {
+    this.buffer.push(row);
+    this.arrivals.push(this.now());
+    if (this.buffer.length > this.opts.maxBufferedRows) this.dropOldest();
+    if (this.buffer.length >= this.opts.batchSize) this.kick();
+  }
+
+  /** Queues a row and resolves once it is committed (strict durability); rejects if that write fails. */
+  writeNow(row: LedgerRow): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.set(row, { resolve, reject });
+      this.push(row);
+      this.kick();
+    });
+  }
+
+  /** Writes everything buffered so far; resolves when it is committed, rejects if the ledger refuses. */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.writing) {
+        await this.writing;
+        continue;
+      }
+      if (this.buffer.length === 0) return;
+      await this.writeBatch();
+      if (this.failuresInARow > 0) throw new Error('the ledger refused the write; rows are still buffered');
+    }
+  }
+
+  stats(): WriterStats {
+    const oldest = this.inFlight > 0 ? this.inFlightSince : this.arrivals[0];
+    return {
+      pending: this.buffer.length + this.inFlight,
+      lagMs: oldest === undefined ? 0 : Math.max(0, this.now() - oldest),
+      written: this.written,
+      failures: this.failures,
+      dropped: this.dropped,
+    };
+  }
+
+  /** Flushes what is buffered and stops the timer; the ledger itself stays open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  /** Starts a write now, or right after the one in progress. */
+  private kick(): void {
+    if (this.buffer.length === 0) return;
+    if (this.writing) {
+      this.again = true;
+      return;
+    }
+    if (this.now() < this.retryAt) return;
+    void this.writeBatch();
+  }
+
+  private writeBatch(): Promise<void> {
+    const rows = this.buffer.splice(0, this.opts.batchSize);
+    const arrivals = this.arrivals.splice(0, rows.length);
+    const waiters: Waiter[] = [];
+    if (this.waiters.size > 0) {
+      for (const row of rows) {
+        const w = this.waiters.get(row);
+        if (w) {
+          waiters.push(w);
+          this.waiters.delete(row);
+        }
+      }
+    }
+    this.inFlight = rows.length;
+    this.inFlightSince = arrivals[0] ?? this.now();
+    const done = this.ledger.append(rows).then(
+      () => {
+        this.written += rows.length;
+        this.failuresInARow = 0;
+        for (const w of waiters) w.resolve();
+      },
+      (err: Error) => {
+        this.failures++;
+        this.failuresInARow++;
+        this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, this.opts.flushIntervalMs * 2 ** this.failuresInARow);
+        // Back to the front, oldest first, so the order of rows (and the lag figure) is kept.
+        this.buffer.unshift(...rows);
+        this.arrivals.unshift(...arrivals);
+        for (const w of waiters) w.reject(err);
+        this.opts.onError?.(err, rows.length);
+      },
+    );
+    this.writing = done.finally(() => {
+      this.writing = undefined;
+      this.inFlight = 0;
+      if (this.again || this.buffer.length >= this.opts.batchSize) {
+        this.again = false;
+        this.kick();
+      }
+    });
+    return this.writing;
+  }
+
+  private dropOldest(): void {
+    const excess = this.buffer.length - this.opts.maxBufferedRows;
+    const gone = this.buffer.splice(0, excess);
+    this.arrivals.splice(0, excess);
+    for (const row of gone) {
+      this.waiters.get(row)?.reject(new Error('the ledger write buffer overflowed'));
+      this.waiters.delete(row);
+    }
+    this.dropped += excess;
+    this.opts.onDrop?.(excess);
+  }
+}

@@ -1,0 +1,50 @@
+// Turns a finished call (what the gateway emits) into its ledger row, priced.
+// A type-only import from proxy: the record's shape is the gateway's, the row's is the ledger's.
+import type { CallRecord } from '../proxy/gateway.js';
+import type { LedgerRow } from './ledger.js';
+import type { PriceBook } from './price-book.js';
+
+/** The ledger row for one finished call. */
+export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
+  const { principal, target, usage } = r;
+  const provider = target.model.provider;
+  const model = target.model.upstreamModel;
+  const used = usage.input > 0 || usage.output > 0;
+  return {
+    ts: r.startedAtMs,
+    requestId: r.requestId,
+    organization: principal.organization,
+    project: principal.project ?? null,
+    user: principal.user,
+    keyId: principal.keyId,
+    groups: principal.groups,
+    route: target.route.name,
+    modelId: target.model.modelId,
+    provider,
+    model,
+    endpoint: r.endpoint,
+    stream: r.stream,
+    streamEnd: r.streamEnd ?? null,
+    tags: r.tags,
+    status: r.status,
+    decision: r.decision,
+    blockedBy: r.blockedBy ?? null,
+    limits: r.limits,
+    shadowBlocked: r.shadowBlocked,
+    fallback: r.fallback ?? null,
+    inputTokens: usage.input,
+    outputTokens: usage.output,
+    cachedInputTokens: usage.cachedInput,
+    reservedInput: r.reserved.input,
+    reservedOutput: r.reserved.output,
+    costUsd: used ? prices.cost(provider, model, usage) : 0,
+    usageSource: used ? usage.source : 'none',
+    latencyMs: round3(r.latencyMs),
+    upstreamLatencyMs: r.upstreamLatencyMs === undefined ? null : round3(r.upstreamLatencyMs),
+  };
+}
+
+// Microsecond precision is plenty, and keeps rows short.
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,188 @@
+// The SQL both ledgers share: the column list, row encoding, and the report query builder. Each
+// dialect only says how it writes placeholders, JSON access and casts.
+import type { Dimension, FilterField, LedgerRow, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+
+export const TABLE = 'tollgate_ledger';
+
+type Kind = 'plain' | 'json' | 'bool';
+
+/** Column name, row field, and how the value is stored; in insert order. */
+export const COLUMNS: ReadonlyArray<readonly [string, keyof LedgerRow, Kind]> = [
+  ['ts', 'ts', 'plain'],
+  ['request_id', 'requestId', 'plain'],
+  ['organization', 'organization', 'plain'],
+  ['project', 'project', 'plain'],
+  ['user_id', 'user', 'plain'],
+  ['key_id', 'keyId', 'plain'],
+  ['key_groups', 'groups', 'json'],
+  ['route', 'route', 'plain'],
+  ['model_id', 'modelId', 'plain'],
+  ['provider', 'provider', 'plain'],
+  ['model', 'model', 'plain'],
+  ['endpoint', 'endpoint', 'plain'],
+  ['stream', 'stream', 'bool'],
+  ['stream_end', 'streamEnd', 'plain'],
+  ['tags', 'tags', 'json'],
+  ['status', 'status', 'plain'],
+  ['decision', 'decision', 'plain'],
+  ['blocked_by', 'blockedBy', 'plain'],
+  ['limits', 'limits', 'json'],
+  ['shadow_blocked', 'shadowBlocked', 'json'],
+  ['fallback', 'fallback', 'plain'],
+  ['input_tokens', 'inputTokens', 'plain'],
+  ['output_tokens', 'outputTokens', 'plain'],
+  ['cached_input_tokens', 'cachedInputTokens', 'plain'],
+  ['reserved_input', 'reservedInput', 'plain'],
+  ['reserved_output', 'reservedOutput', 'plain'],
+  ['cost_usd', 'costUsd', 'plain'],
+  ['usage_source', 'usageSource', 'plain'],
+  ['latency_ms', 'latencyMs', 'plain'],
+  ['upstream_latency_ms', 'upstreamLatencyMs', 'plain'],
+];
+
+export const COLUMN_NAMES = COLUMNS.map(([c]) => c);
+
+/** A row as database values: JSON fields as text, booleans as 0/1 (SQLite) or true/false. */
+export function encodeRow(row: LedgerRow, boolAsInt: boolean): unknown[] {
+  return COLUMNS.map(([, field, kind]) => {
+    const v = row[field];
+    if (kind === 'json') return JSON.stringify(v);
+    if (kind === 'bool') return boolAsInt ? (v ? 1 : 0) : Boolean(v);
+    return v;
+  });
+}
+
+/** A row read back from either database. */
+export function decodeRow(db: Record<string, unknown>): LedgerRow {
+  const out: Record<string, unknown> = {};
+  for (const [col, field, kind] of COLUMNS) {
+    const v = db[col];
+    if (kind === 'json') out[field] = typeof v === 'string' ? JSON.parse(v) : v;
+    else if (kind === 'bool') out[field] = v === true || v === 1;
+    else if (typeof v === 'bigint' || (typeof v === 'string' && NUMERIC_FIELDS.has(field))) out[field] = Number(v);
+    else out[field] = v;
+  }
+  return out as unknown as LedgerRow;
+}
+
+const NUMERIC_FIELDS = new Set<keyof LedgerRow>(['ts', 'status', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reservedInput', 'reservedOutput', 'costUsd', 'latencyMs', 'upstreamLatencyMs']);
+
+/** What differs between SQLite and PostgreSQL in report queries. */
+export interface Dialect {
+  /** The placeholder for the n-th parameter (1-based). */
+  param(n: number): string;
+  /** An expression reading the tag whose name (encoded by `tagParam`) is bound to `placeholder`. */
+  tag(placeholder: string): string;
+  tagParam(name: string): string;
+  /** A numeric aggregate, cast so the driver returns a JS number. */
+  num(expr: string): string;
+  /** An integer column as text. */
+  text(expr: string): string;
+}
+
+const FILTER_COLUMNS: Record<FilterField, string> = {
+  organization: 'organization',
+  project: 'project',
+  user: 'user_id',
+  key: 'key_id',
+  route: 'route',
+  model: "provider || '/' || model",
+  provider: 'provider',
+};
+
+/** Builds the grouped-sum query for `q`; dimension values come back as d0, d1, ... */
+export function usageSql(q: UsageQuery, dialect: Dialect): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const add = (v: unknown): string => {
+    params.push(v);
+    return dialect.param(params.length);
+  };
+  const dims = q.groupBy.map((d, i) => `${dimensionExpr(d, q, dialect, add)} AS d${i}`);
+  const where: string[] = [];
+  if (q.sinceMs !== undefined) where.push(`ts >= ${add(Math.floor(q.sinceMs))}`);
+  if (q.untilMs !== undefined) where.push(`ts < ${add(Math.ceil(q.untilMs))}`);
+  for (const [field, value] of Object.entries(q.where ?? {})) {
+    if (value !== undefined) where.push(`${FILTER_COLUMNS[field as FilterField]} = ${add(value)}`);
+  }
+  const sums = [
+    `${dialect.num('count(*)')} AS calls`,
+    `${dialect.num("sum(CASE WHEN decision IN ('admitted', 'clamped') THEN 1 ELSE 0 END)")} AS served`,
+    `${dialect.num("sum(CASE WHEN decision = 'blocked' THEN 1 ELSE 0 END)")} AS blocked`,
+    `${dialect.num("sum(CASE WHEN decision = 'failed' THEN 1 ELSE 0 END)")} AS failed`,
+    `${dialect.num('sum(input_tokens)')} AS input_tokens`,
+    `${dialect.num('sum(output_tokens)')} AS output_tokens`,
+    `${dialect.num('sum(cached_input_tokens)')} AS cached_input_tokens`,
+    `${dialect.num('sum(cost_usd)')} AS cost_usd`,
+  ];
+  const ordinals = q.groupBy.map((_, i) => String(i + 1));
+  const sql =
+    `SELECT ${[...dims, ...sums].join(', ')} FROM ${TABLE}` +
+    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+    (ordinals.length > 0 ? ` GROUP BY ${ordinals.join(', ')} ORDER BY ${ordinals.join(', ')}` : '');
+  return { sql, params };
+}
+
+function dimensionExpr(d: Dimension, q: UsageQuery, dialect: Dialect, add: (v: unknown) => string): string {
+  switch (d) {
+    case 'organization':
+    case 'project':
+    case 'route':
+    case 'model_id':
+    case 'provider':
+    case 'endpoint':
+    case 'decision':
+      return d;
+    case 'user':
+      return 'user_id';
+    case 'key':
+      return 'key_id';
+    case 'model':
+      return "provider || '/' || model";
+    case 'status':
+      return dialect.text('status');
+    case 'bucket': {
+      // An integer literal, not a parameter: PostgreSQL must see the same expression in SELECT and GROUP BY.
+      const width = Math.floor(q.bucketMs ?? 0);
+      if (!(width > 0)) throw new Error('bucketMs must be a positive number of milliseconds');
+      return dialect.text(`(ts / ${width}) * ${width}`);
+    }
+    default: {
+      return dialect.tag(add(dialect.tagParam(d.slice(4))));
+    }
+  }
+}
+
+/** Turns a result row of `usageSql` into a UsageGroup. */
+export function toUsageGroup(r: Record<string, unknown>, groupBy: Dimension[]): UsageGroup {
+  const keys: Record<string, string | null> = {};
+  groupBy.forEach((d, i) => {
+    const v = r[`d${i}`];
+    keys[d] = v === null || v === undefined ? null : String(v);
+  });
+  const n = (k: string): number => Number(r[k] ?? 0);
+  return {
+    keys,
+    calls: n('calls'),
+    served: n('served'),
+    blocked: n('blocked'),
+    failed: n('failed'),
+    inputTokens: n('input_tokens'),
+    outputTokens: n('output_tokens'),
+    cachedInputTokens: n('cached_input_tokens'),
+    costUsd: n('cost_usd'),
+  };
+}
+
+/** A usage event from a row of either database. */
+export function toEvent(r: Record<string, unknown>): UsageEvent {
+  return {
+    ts: Number(r.ts),
+    keyId: String(r.key_id),
+    route: String(r.route),
+    modelId: String(r.model_id),
+    endpoint: String(r.endpoint),
+    served: r.decision === 'admitted' || r.decision === 'clamped',
+    inputTokens: Number(r.input_tokens),
+    outputTokens: Number(r.output_tokens),
+  };
+}

@@ -1,0 +1,217 @@
+// One contract, two ledgers: every test body runs against SQLite and against the real PostgreSQL.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
+import { LedgerWriter } from './batch-writer.js';
+import type { Ledger, LedgerRow } from './ledger.js';
+import { openLedger } from './open-ledger.js';
+import { rowValuesMatchColumns } from './sqlite-writer-thread.js';
+
+const T0 = Date.UTC(2026, 10, 20, 10);
+
+/** A complete row; every field differs from the defaults so a lost column shows. */
+export function sampleRow(over: Partial<LedgerRow> = {}): LedgerRow {
+  return {
+    ts: T0,
+    requestId: `req-${Math.random().toString(36).slice(2)}`,
+    organization: 'acme',
+    project: 'web',
+    user: 'alice',
+    keyId: 'alice-laptop',
+    groups: ['ml', 'beta'],
+    route: 'main',
+    modelId: 'gpt-4o',
+    provider: 'openai',
+    model: 'gpt-4o-2024-08-06',
+    endpoint: 'chat',
+    stream: true,
+    streamEnd: 'complete',
+    tags: { feature: 'search', 'env.name': 'staging' },
+    status: 200,
+    decision: 'clamped',
+    blockedBy: null,
+    limits: ['org:acme:daily', 'project:web:daily'],
+    shadowBlocked: ['user:alice:daily'],
+    fallback: null,
+    inputTokens: 120,
+    outputTokens: 30,
+    cachedInputTokens: 64,
+    reservedInput: 121,
+    reservedOutput: 50,
+    costUsd: 0.000_52,
+    usageSource: 'provider',
+    latencyMs: 12.345,
+    upstreamLatencyMs: 10.5,
+    ...over,
+  };
+}
+
+describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => {
+  let place: LedgerPlace;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    place = await makePlace();
+    // Two processes starting at once must not both try to create the schema.
+    const [a, b] = await Promise.all([openLedger(place.url), openLedger(place.url)]);
+    await b.close();
+    ledger = a;
+  });
+  afterAll(async () => {
+    await ledger?.close();
+    await place?.drop();
+  });
+
+  it('migrates idempotently: opening an existing ledger again keeps its rows', async () => {
+    const row = sampleRow({ ts: T0 - 1_000_000 });
+    await ledger.append([row]);
+    const again = await openLedger(place.url);
+    expect((await again.rows({ requestIds: [row.requestId] })).length).toBe(1);
+    await again.close();
+  });
+
+  it('stores every field of a row and reads it back unchanged', async () => {
+    const streamed = sampleRow();
+    const plain = sampleRow({ stream: false, streamEnd: null, project: null, tags: {}, groups: [], decision: 'blocked', blockedBy: 'org:acme:daily', upstreamLatencyMs: null, fallback: 'model:gpt-4o-mini', usageSource: 'none' });
+    await ledger.append([streamed, plain]);
+    const back = await ledger.rows({ requestIds: [streamed.requestId, plain.requestId] });
+    expect(back).toEqual(expect.arrayContaining([streamed, plain]));
+    expect(back).toHaveLength(2);
+  });
+
+  it('skips rows whose request id is already written, so a retried batch is harmless', async () => {
+    const row = sampleRow();
+    await ledger.append([row]);
+    await ledger.append([row, { ...row, inputTokens: 999 }]);
+    const back = await ledger.rows({ requestIds: [row.requestId] });
+    expect(back.map((r) => r.inputTokens)).toEqual([120]);
+  });
+
+  it('sums usage by any dimension, tag and time bucket, within a time range and filters', async () => {
+    const base = T0 + 86_400_000 * 3; // a day of its own
+    const rows = [
+      sampleRow({ ts: base, project: 'a', model: 'gpt-4o', inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, costUsd: 1, tags: { f: 'x' } }),
+      sampleRow({ ts: base + 1000, project: 'a', model: 'gpt-4o', inputTokens: 20, outputTokens: 2, cachedInputTokens: 5, costUsd: 2, tags: { f: 'y' } }),
+      sampleRow({ ts: base + 2000, project: 'b', model: 'gpt-4o-mini', inputTokens: 40, outputTokens: 4, cachedInputTokens: 0, costUsd: 4, decision: 'admitted', tags: { f: 'x' } }),
+      sampleRow({ ts: base + 3000, project: 'b', model: 'gpt-4o-mini', inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0, decision: 'blocked', status: 429 }),
+      sampleRow({ ts: base + 3_600_000, project: 'b', model: 'gpt-4o-mini', inputTokens: 80, outputTokens: 8, cachedInputTokens: 0, costUsd: 8, decision: 'failed', status: 502 }),
+    ];
+    await ledger.append(rows);
+    const range = { sinceMs: base, untilMs: base + 86_400_000 };
+
+    const byProjectModel = await ledger.summarize({ ...range, groupBy: ['project', 'model'] });
+    expect(byProjectModel).toEqual([
+      { keys: { project: 'a', model: 'openai/gpt-4o' }, calls: 2, served: 2, blocked: 0, failed: 0, inputTokens: 30, outputTokens: 3, cachedInputTokens: 5, costUsd: 3 },
+      { keys: { project: 'b', model: 'openai/gpt-4o-mini' }, calls: 3, served: 1, blocked: 1, failed: 1, inputTokens: 120, outputTokens: 12, cachedInputTokens: 0, costUsd: 12 },
+    ]);
+
+    const total = await ledger.summarize({ ...range, groupBy: [] });
+    expect(total).toHaveLength(1);
+    expect(total[0]).toMatchObject({ calls: 5, inputTokens: 150, outputTokens: 15, costUsd: 15 });
+
+    const byTag = await ledger.summarize({ ...range, groupBy: ['tag:f'] });
+    // Where NULL sorts differs between the databases; the groups do not.
+    expect(byTag.map((g) => [g.keys['tag:f'], g.calls]).sort(byFirst)).toEqual([
+      ['x', 2],
+      ['y', 1],
+      [null, 2],
+    ]);
+
+    const byStatus = await ledger.summarize({ ...range, groupBy: ['status'], where: { project: 'b' } });
+    expect(byStatus.map((g) => [g.keys.status, g.calls])).toEqual([
+      ['200', 1],
+      ['429', 1],
+      ['502', 1],
+    ]);
+
+    const hourly = await ledger.summarize({ ...range, groupBy: ['bucket'], bucketMs: 3_600_000 });
+    expect(hourly.map((g) => [Number(g.keys.bucket), g.calls])).toEqual([
+      [base, 4],
+      [base + 3_600_000, 1],
+    ]);
+
+    expect(await ledger.summarize({ sinceMs: base + 86_400_000, groupBy: ['project'] })).toEqual([]);
+    const byModelFilter = await ledger.summarize({ ...range, groupBy: ['key'], where: { model: 'openai/gpt-4o' } });
+    expect(byModelFilter.map((g) => g.calls)).toEqual([2]);
+  });
+
+  it('lists served calls as usage events in time order', async () => {
+    const base = T0 + 86_400_000 * 10;
+    await ledger.append([
+      sampleRow({ ts: base + 5, inputTokens: 2, decision: 'admitted' }),
+      sampleRow({ ts: base + 1, inputTokens: 1, decision: 'clamped' }),
+      sampleRow({ ts: base + 3, inputTokens: 0, decision: 'blocked' }),
+    ]);
+    const events = await ledger.events(base);
+    expect(events.map((e) => [e.ts - base, e.inputTokens, e.served])).toEqual([
+      [1, 1, true],
+      [5, 2, true],
+    ]);
+  });
+
+  it('batched writer: rows arrive within the flush interval, full batches go at once, flush writes the rest', async () => {
+    const writer = new LedgerWriter(ledger, { flushIntervalMs: 50, batchSize: 100, maxBufferedRows: 10_000 });
+    const base = T0 + 86_400_000 * 20;
+    const rows = Array.from({ length: 250 }, (_, i) => sampleRow({ ts: base + i }));
+    for (const r of rows) writer.push(r);
+    // Two full batches are already under way; the last 50 wait for the interval.
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await ledger.summarize({ sinceMs: base, groupBy: [] }))[0].calls).toBe(250);
+    for (let i = 0; i < 7; i++) writer.push(sampleRow({ ts: base + 1000 + i }));
+    await writer.close();
+    expect((await ledger.summarize({ sinceMs: base, groupBy: [] }))[0].calls).toBe(257);
+    expect(writer.stats()).toMatchObject({ pending: 0, lagMs: 0, written: 257, failures: 0, dropped: 0 });
+  });
+
+  it('strict writes: each call resolves once its row is committed, concurrent calls share commits', async () => {
+    const writer = new LedgerWriter(ledger, { flushIntervalMs: 10_000, batchSize: 1000, maxBufferedRows: 10_000 });
+    const base = T0 + 86_400_000 * 30;
+    const rows = Array.from({ length: 200 }, (_, i) => sampleRow({ ts: base + i }));
+    let commits = 0;
+    const append = ledger.append.bind(ledger);
+    const counting = Object.create(ledger) as Ledger;
+    counting.append = async (batch) => {
+      commits++;
+      await append(batch);
+    };
+    const strict = new LedgerWriter(counting, { flushIntervalMs: 10_000, batchSize: 1000, maxBufferedRows: 10_000 });
+    await Promise.all(rows.map(async (r) => {
+      await strict.writeNow(r);
+      // Committed when the promise resolves: the row is readable right away.
+      expect((await ledger.rows({ requestIds: [r.requestId] })).length).toBe(1);
+    }));
+    expect(commits).toBeLessThan(20);
+    await strict.close();
+    await writer.close();
+  });
+
+  it('keeps rows through failed writes and retries them; drops the oldest beyond the buffer bound', async () => {
+    let fail = 2;
+    const append = ledger.append.bind(ledger);
+    const flaky = Object.create(ledger) as Ledger;
+    flaky.append = async (batch) => {
+      if (fail-- > 0) throw new Error('database is down');
+      await append(batch);
+    };
+    const errors: string[] = [];
+    const writer = new LedgerWriter(flaky, { flushIntervalMs: 20, batchSize: 1000, maxBufferedRows: 5, onError: (e) => errors.push(e.message) });
+    const base = T0 + 86_400_000 * 40;
+    for (let i = 0; i < 8; i++) writer.push(sampleRow({ ts: base + i, inputTokens: i }));
+    expect(writer.stats()).toMatchObject({ dropped: 3, pending: 5 });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(errors).toEqual(['database is down', 'database is down']);
+    await writer.close();
+    const back = await ledger.rows({ sinceMs: base, untilMs: base + 100 });
+    expect(back.map((r) => r.inputTokens)).toEqual([3, 4, 5, 6, 7]);
+  });
+});
+
+function byFirst(a: Array<string | number | null>, b: Array<string | number | null>): number {
+  const [x, y] = [String(a[0] ?? '\uffff'), String(b[0] ?? '\uffff')];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+describe('SQLite writer thread', () => {
+  it('sends row values in column order', () => {
+    expect(rowValuesMatchColumns(sampleRow())).toBe(true);
+  });
+});

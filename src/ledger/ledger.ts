@@ -1,0 +1,151 @@
+// The usage ledger: one row per finished call, the source of truth for reports and for rebuilding
+// counters. One small interface; `sqlite-ledger.ts` and `postgres-ledger.ts` implement it.
+
+/** How a call ended, as the limits engine saw it. */
+export type Decision = 'admitted' | 'clamped' | 'blocked' | 'failed';
+
+/** One call, as written to the ledger. Never holds a key secret: only the key's id. */
+export interface LedgerRow {
+  /** When the call started, epoch ms. Windows are computed from this. */
+  ts: number;
+  requestId: string;
+  organization: string;
+  project: string | null;
+  user: string;
+  keyId: string;
+  groups: string[];
+  route: string;
+  /** The model id the client addressed, within the route. */
+  modelId: string;
+  provider: string;
+  /** The model sent upstream. */
+  model: string;
+  endpoint: string;
+  stream: boolean;
+  /** Streams only: `complete`, `cut_at_limit` (ended at the output allowance), `client_gone`, `upstream_failed`. */
+  streamEnd: string | null;
+  tags: Record<string, string>;
+  status: number;
+  decision: Decision;
+  blockedBy: string | null;
+  /** Ids of the limits checked. */
+  limits: string[];
+  /** Shadow-mode limits that would have blocked. */
+  shadowBlocked: string[];
+  /** The fallback taken (`cache`, `model:<id>`), when one was. */
+  fallback: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens served from the provider's prompt cache (a subset of inputTokens). */
+  cachedInputTokens: number;
+  reservedInput: number;
+  reservedOutput: number;
+  costUsd: number;
+  /** `provider`: the upstream reported usage; `estimated`: counted by Tollgate; `none`: nothing was used. */
+  usageSource: 'provider' | 'estimated' | 'none';
+  latencyMs: number;
+  upstreamLatencyMs: number | null;
+}
+
+/** What reports can group by. `tag:<name>` groups by a free tag; `bucket` by `bucketMs` time slices. */
+export type Dimension =
+  | 'organization'
+  | 'project'
+  | 'user'
+  | 'key'
+  | 'route'
+  | 'model'
+  | 'model_id'
+  | 'provider'
+  | 'endpoint'
+  | 'status'
+  | 'decision'
+  | 'bucket'
+  | `tag:${string}`;
+
+/** Columns a report can filter on, by exact value. */
+export type FilterField = 'organization' | 'project' | 'user' | 'key' | 'route' | 'model' | 'provider';
+
+export interface UsageQuery {
+  /** Inclusive lower bound on `ts`. */
+  sinceMs?: number;
+  /** Exclusive upper bound on `ts`. */
+  untilMs?: number;
+  where?: Partial<Record<FilterField, string>>;
+  groupBy: Dimension[];
+  /** Width of the `bucket` dimension (ms); each bucket is keyed by its start. */
+  bucketMs?: number;
+}
+
+/** Sums over one group of rows. */
+export interface UsageGroup {
+  /** The group's value for each requested dimension (null when the row has none, e.g. no project). */
+  keys: Record<string, string | null>;
+  /** Rows (calls), whatever their outcome. */
+  calls: number;
+  /** Calls that reached the provider and count as requests for rate limits (admitted or clamped). */
+  served: number;
+  blocked: number;
+  failed: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  costUsd: number;
+}
+
+/** A usage event, the minimum the counter rebuild and audit need to replay token buckets. */
+export interface UsageEvent {
+  ts: number;
+  keyId: string;
+  route: string;
+  modelId: string;
+  endpoint: string;
+  served: boolean;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface RowQuery {
+  sinceMs?: number;
+  untilMs?: number;
+  requestIds?: string[];
+  limit?: number;
+}
+
+export interface Ledger {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates the schema or migrates it to the current version; safe to run from several processes at once. */
+  init(): Promise<void>;
+  /** Writes rows in one transaction. A row already present (same request id and time) is skipped, so retries are safe. */
+  append(rows: LedgerRow[]): Promise<void>;
+  /** Sums usage over the rows matching `q`, one entry per group. */
+  summarize(q: UsageQuery): Promise<UsageGroup[]>;
+  /** Usage events since `sinceMs`, in time order (token-bucket replay). */
+  events(sinceMs: number): Promise<UsageEvent[]>;
+  /** Whole rows, oldest first (tests, exports). */
+  rows(q: RowQuery): Promise<LedgerRow[]>;
+  close(): Promise<void>;
+}
+
+/** Dimensions accepted by reports, for validation and help text (tags come as `tag:<name>`). */
+export const DIMENSIONS: readonly Dimension[] = [
+  'organization',
+  'project',
+  'user',
+  'key',
+  'route',
+  'model',
+  'model_id',
+  'provider',
+  'endpoint',
+  'status',
+  'decision',
+];
+
+const TAG_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Whether `d` is a dimension a query may group by. */
+export function isDimension(d: string): d is Dimension {
+  if (d === 'bucket' || (DIMENSIONS as readonly string[]).includes(d)) return true;
+  return d.startsWith('tag:') && TAG_NAME.test(d.slice(4));
+}

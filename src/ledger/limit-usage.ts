@@ -1,0 +1,168 @@
+// What the ledger says each limit's counter should hold now: the basis of the counter rebuild and
+// of the counter-vs-ledger audit. Each distinct (key, route, model) seen recently is resolved to the
+// limits that apply to it under the current config, and the rows in each limit's current window are
+// summed with that limit's weights.
+import type { KeyPolicy, LimitSpec, Policy } from '../config/policy.js';
+import type { Principal } from '../auth/principal.js';
+import type { Target } from '../routing/route-table.js';
+import { ApplicableLimits, type AppliedLimit } from '../limits/applicable-limits.js';
+import type { CounterItem } from '../limits/counter-store.js';
+import { SLIDING_SLOTS } from '../limits/memory-store.js';
+import { WindowCalculator, windowLengthMs } from '../limits/windows.js';
+import type { Dimension, Ledger, UsageEvent, UsageGroup } from './ledger.js';
+
+/** One limit's counter as the ledger sees it. */
+export interface LimitUsage {
+  limit: AppliedLimit;
+  /** In the limit's unit: tokens, requests, or µUSD for money limits. */
+  used: number;
+  /** The earliest row time counted. */
+  sinceMs: number;
+}
+
+export interface LedgerUsage {
+  limits: LimitUsage[];
+  /** Calls whose key, route or model is no longer configured (their usage cannot be attributed to limits). */
+  skippedCalls: number;
+  skippedKeys: string[];
+}
+
+const COMBO: Dimension[] = ['key', 'route', 'model_id', 'endpoint'];
+
+/** The principal a configured key resolves to (as the key store builds it). */
+export function principalOf(k: KeyPolicy): Principal {
+  return { keyId: k.id, organization: k.organization, project: k.project, user: k.user ?? k.id, tier: k.tier, groups: k.groups, routes: k.routes };
+}
+
+/** The target a ledger row addressed, if its route and model still exist. */
+export function targetOf(policy: Policy, route: string, modelId: string, endpoint: string): Target | undefined {
+  const r = policy.routes.get(route);
+  const kind = endpoint === 'embeddings' ? 'embedding' : 'chat';
+  const model = r?.models.find((m) => m.modelId === modelId && m.kind === kind) ?? r?.models.find((m) => m.modelId === modelId);
+  return r && model ? { route: r, model, qualifiedName: `${route}/${modelId}` } : undefined;
+}
+
+/**
+ * The earliest row time that still counts in an item's state now: the start of a fixed window, the
+ * oldest slot a sliding window still counts (as the memory store slots it), or one window length
+ * back for a token bucket (whose replay then lets older usage drain).
+ */
+export function countedSince(item: Pick<CounterItem, 'algorithm' | 'window'>, now: number, windows: WindowCalculator): number {
+  if (item.algorithm === 'fixed_window') return windows.bounds(item.window, now).startMs;
+  const length = windowLengthMs(item.window);
+  if (item.algorithm === 'sliding_window') {
+    const slotMs = length / SLIDING_SLOTS;
+    return (Math.floor(now / slotMs) - SLIDING_SLOTS) * slotMs;
+  }
+  return now - length;
+}
+
+/** Sums the ledger into what each limit's counter should hold at `now`. */
+export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: number): Promise<LedgerUsage> {
+  const windows = new WindowCalculator(policy.server.timezone);
+  const applicable = new ApplicableLimits(policy);
+  const principals = new Map(policy.keys.map((k) => [k.id, principalOf(k)]));
+  const since = Math.min(now, ...allSpecs(policy).map((s) => countedSince({ algorithm: s.algorithm, window: s.window }, now, windows)));
+
+  const combos = await ledger.summarize({ sinceMs: since, groupBy: COMBO });
+  const resolved: Array<{ combo: string; limits: AppliedLimit[] }> = [];
+  const skippedKeys = new Set<string>();
+  let skippedCalls = 0;
+  for (const g of combos) {
+    const { key, route, model_id: modelId, endpoint } = g.keys as Record<string, string>;
+    const principal = principals.get(key);
+    const target = targetOf(policy, route, modelId, endpoint);
+    let limits: AppliedLimit[] | undefined;
+    try {
+      limits = principal && target ? applicable.for(principal, target) : undefined;
+    } catch {
+      limits = undefined; // A money limit on a model that lost its price: nothing to weigh the rows with.
+    }
+    if (!limits) {
+      skippedCalls += g.calls;
+      skippedKeys.add(key);
+      continue;
+    }
+    resolved.push({ combo: comboKey(g), limits });
+  }
+
+  // One grouped query per distinct window start (a handful: today, this month, this hour, ...).
+  const sums = new Map<number, Map<string, UsageGroup>>();
+  let bucketSince = Infinity;
+  for (const { limits } of resolved) {
+    for (const l of limits) {
+      const start = countedSince(l.item, now, windows);
+      if (l.item.algorithm === 'token_bucket') bucketSince = Math.min(bucketSince, start);
+      else if (!sums.has(start)) sums.set(start, new Map());
+    }
+  }
+  for (const [start, byCombo] of sums) {
+    for (const g of await ledger.summarize({ sinceMs: start, groupBy: COMBO })) byCombo.set(comboKey(g), g);
+  }
+  const events = bucketSince < Infinity ? groupEvents(await ledger.events(bucketSince)) : new Map<string, UsageEvent[]>();
+
+  const out = new Map<string, LimitUsage>();
+  const bucketInputs = new Map<string, Array<{ events: UsageEvent[]; limit: AppliedLimit }>>();
+  for (const { combo, limits } of resolved) {
+    for (const limit of limits) {
+      const start = countedSince(limit.item, now, windows);
+      const entry = out.get(limit.item.key) ?? { limit, used: 0, sinceMs: start };
+      out.set(limit.item.key, entry);
+      if (limit.item.algorithm === 'token_bucket') {
+        const list = bucketInputs.get(limit.item.key) ?? [];
+        list.push({ events: events.get(combo) ?? [], limit });
+        bucketInputs.set(limit.item.key, list);
+        continue;
+      }
+      const g = sums.get(start)?.get(combo);
+      if (g) entry.used += weigh(limit.item, g.inputTokens, g.outputTokens, g.served);
+    }
+  }
+  for (const [key, inputs] of bucketInputs) out.get(key)!.used = replayBucket(inputs, now);
+  return { limits: [...out.values()], skippedCalls, skippedKeys: [...skippedKeys].sort() };
+}
+
+function weigh(item: CounterItem, input: number, output: number, requests: number): number {
+  const w = item.weights;
+  return w.input * input + w.output * output + w.request * requests;
+}
+
+/** A token bucket's level now: every call adds its amount at its time, and the bucket drains at max per window. */
+function replayBucket(inputs: Array<{ events: UsageEvent[]; limit: AppliedLimit }>, now: number): number {
+  const merged = inputs.flatMap(({ events, limit }) => events.map((e) => ({ ts: e.ts, amount: weigh(limit.item, e.inputTokens, e.outputTokens, e.served ? 1 : 0) })));
+  merged.sort((a, b) => a.ts - b.ts);
+  const item = inputs[0].limit.item;
+  const drainPerMs = item.max / windowLengthMs(item.window);
+  let level = 0;
+  let at = merged[0]?.ts ?? now;
+  for (const e of merged) {
+    level = Math.max(0, level - (e.ts - at) * drainPerMs) + e.amount;
+    at = e.ts;
+  }
+  return Math.max(0, level - (now - at) * drainPerMs);
+}
+
+function comboKey(g: UsageGroup): string {
+  return COMBO.map((d) => g.keys[d] ?? '').join('\u0000');
+}
+
+function groupEvents(events: UsageEvent[]): Map<string, UsageEvent[]> {
+  const out = new Map<string, UsageEvent[]>();
+  for (const e of events) {
+    const key = [e.keyId, e.route, e.modelId, e.endpoint].join('\u0000');
+    const list = out.get(key);
+    if (list) list.push(e);
+    else out.set(key, [e]);
+  }
+  return out;
+}
+
+function allSpecs(policy: Policy): LimitSpec[] {
+  return [
+    ...[...policy.organizations.values()].flatMap((o) => o.limits),
+    ...[...policy.projects.values()].flatMap((p) => p.limits),
+    ...[...policy.tiers.values()].flatMap((t) => t.limits),
+    ...[...policy.groups.values()].flatMap((g) => g.limits),
+    ...[...policy.routes.values()].flatMap((r) => r.limits),
+  ];
+}

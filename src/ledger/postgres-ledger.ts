@@ -1,0 +1,103 @@
+// The shared ledger for several gateway instances: PostgreSQL through the `postgres` client.
+import postgres from 'postgres';
+import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import { COLUMNS, COLUMN_NAMES, decodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
+
+const dialect: Dialect = {
+  param: (n) => `$${n}`,
+  tag: (p) => `tags->>${p}`,
+  tagParam: (name) => name,
+  num: (expr) => `coalesce(${expr}, 0)::float8`,
+  text: (expr) => `(${expr})::text`,
+};
+
+// Any constant shared by every Tollgate process: serializes concurrent migrations.
+const MIGRATION_LOCK = 0x746f6c6c;
+
+const PG_TYPES: Record<string, string> = {
+  ts: 'bigint',
+  key_groups: 'jsonb',
+  stream: 'boolean',
+  tags: 'jsonb',
+  status: 'integer',
+  limits: 'jsonb',
+  shadow_blocked: 'jsonb',
+  input_tokens: 'bigint',
+  output_tokens: 'bigint',
+  cached_input_tokens: 'bigint',
+  reserved_input: 'bigint',
+  reserved_output: 'bigint',
+  cost_usd: 'double precision',
+  latency_ms: 'double precision',
+  upstream_latency_ms: 'double precision',
+};
+
+// One statement for any batch size: the batch travels as one JSON parameter and is unpacked server-side.
+const INSERT_SQL =
+  `INSERT INTO ${TABLE} (${COLUMN_NAMES.join(', ')}) ` +
+  `SELECT ${COLUMN_NAMES.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMN_NAMES.map((c) => `${c} ${PG_TYPES[c] ?? 'text'}`).join(', ')}) ` +
+  'ON CONFLICT (ts, request_id) DO NOTHING';
+
+export class PostgresLedger implements Ledger {
+  readonly kind = 'postgres';
+  private readonly sql: postgres.Sql;
+
+  constructor(url: string) {
+    this.sql = postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 10 });
+  }
+
+  async init(): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+      await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER NOT NULL)`);
+      const [row] = await tx.unsafe(`SELECT max(version) AS v FROM ${VERSION_TABLE}`);
+      const current = Number(row?.v ?? 0);
+      for (let v = current; v < POSTGRES_MIGRATIONS.length; v++) {
+        for (const stmt of POSTGRES_MIGRATIONS[v]) await tx.unsafe(stmt);
+        await tx.unsafe(`INSERT INTO ${VERSION_TABLE} (version) VALUES ($1)`, [v + 1]);
+      }
+    });
+  }
+
+  async append(rows: LedgerRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const records = rows.map((row) => {
+      const o: Record<string, unknown> = {};
+      for (const [col, field] of COLUMNS) o[col] = row[field];
+      return o;
+    });
+    await this.sql.unsafe(INSERT_SQL, [records as unknown as postgres.JSONValue]);
+  }
+
+  async summarize(q: UsageQuery): Promise<UsageGroup[]> {
+    const { sql, params } = usageSql(q, dialect);
+    const rows = await this.sql.unsafe(sql, params as postgres.ParameterOrJSON<never>[]);
+    return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
+  }
+
+  async events(sinceMs: number): Promise<UsageEvent[]> {
+    const rows = await this.sql.unsafe(
+      `SELECT ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens FROM ${TABLE}
+       WHERE ts >= $1 AND decision IN ('admitted', 'clamped') ORDER BY ts, id`,
+      [Math.floor(sinceMs)],
+    );
+    return rows.map(toEvent);
+  }
+
+  async rows(q: RowQuery): Promise<LedgerRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.sinceMs !== undefined) where.push(`ts >= $${params.push(q.sinceMs)}`);
+    if (q.untilMs !== undefined) where.push(`ts < $${params.push(q.untilMs)}`);
+    if (q.requestIds) where.push(`request_id = ANY($${params.push(q.requestIds)}::text[])`);
+    const sql =
+      `SELECT * FROM ${TABLE}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY ts, id' + (q.limit ? ` LIMIT ${Math.floor(q.limit)}` : '');
+    const rows = await this.sql.unsafe(sql, params as postgres.ParameterOrJSON<never>[]);
+    return rows.map((r) => decodeRow(r));
+  }
+
+  async close(): Promise<void> {
+    await this.sql.end({ timeout: 5 });
+  }
+}

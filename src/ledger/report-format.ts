@@ -1,0 +1,56 @@
+// Renders a usage report as an aligned table, CSV (RFC 4180) or JSON.
+import type { ReportRow, UsageReport } from './usage-report.js';
+
+export type ReportFormat = 'table' | 'csv' | 'json';
+
+const FIGURES: Array<[string, (r: ReportRow) => number]> = [
+  ['calls', (r) => r.calls],
+  ['requests', (r) => r.requests],
+  ['blocked', (r) => r.blocked],
+  ['failed', (r) => r.failed],
+  ['input_tokens', (r) => r.inputTokens],
+  ['output_tokens', (r) => r.outputTokens],
+  ['cached_input_tokens', (r) => r.cachedInputTokens],
+  ['total_tokens', (r) => r.totalTokens],
+  ['cost_usd', (r) => r.costUsd],
+];
+
+/** The report in the requested format, ending with a newline. */
+export function formatReport(report: UsageReport, format: ReportFormat): string {
+  if (format === 'json') return `${JSON.stringify(toJson(report), null, 2)}\n`;
+  // Without dimensions the report is its totals alone, under a blank first column.
+  const labels = report.by.length > 0 ? report.by : [''];
+  const header = [...labels, ...FIGURES.map(([name]) => name)];
+  const line = (keys: Array<string | null>, r: ReportRow): string[] => [
+    ...keys.map((k) => k ?? ''),
+    ...FIGURES.map(([name, get]) => (name === 'cost_usd' ? get(r).toFixed(6) : String(get(r)))),
+  ];
+  const body = report.by.length > 0 ? report.rows.map((r) => line(report.by.map((d) => r.keys[d]), r)) : [];
+  const total = line(labels.map((_, i) => (i === 0 ? 'TOTAL' : '')), report.totals);
+  if (format === 'csv') return [header, ...body, total].map((cells) => cells.map(csvCell).join(',')).join('\n') + '\n';
+  return table(header, body, total);
+}
+
+function toJson(report: UsageReport): unknown {
+  const figures = (r: ReportRow): Record<string, number> => Object.fromEntries(FIGURES.map(([name, get]) => [name, name === 'cost_usd' ? Math.round(get(r) * 1e9) / 1e9 : get(r)]));
+  return {
+    since: new Date(report.sinceMs).toISOString(),
+    until: new Date(report.untilMs).toISOString(),
+    by: report.by,
+    rows: report.rows.map((r) => ({ ...r.keys, ...figures(r) })),
+    totals: figures(report.totals),
+  };
+}
+
+function csvCell(v: string): string {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+function table(header: string[], body: string[][], total: string[]): string {
+  const rows = [header, ...body, total];
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const numeric = header.map((_, i) => body.every((r) => r[i] === '' || /^-?[\d.]+$/.test(r[i])) && body.length > 0);
+  const render = (r: string[]): string => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [render(header), rule, ...body.map(render), rule, render(total)].join('\n') + '\n';
+}

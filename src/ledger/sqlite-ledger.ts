@@ -1,0 +1,112 @@
+// The embedded ledger: one SQLite file (better-sqlite3), the default for a single gateway process.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import { COLUMN_NAMES, decodeRow, encodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
+import { SqliteWriterThread } from './sqlite-writer-thread.js';
+
+const dialect: Dialect = {
+  param: () => '?',
+  tag: (p) => `json_extract(tags, ${p})`,
+  // JSON path with the key quoted, so tag names with dots are read as one key.
+  tagParam: (name) => `$."${name}"`,
+  num: (expr) => `coalesce(${expr}, 0)`,
+  text: (expr) => `CAST(${expr} AS TEXT)`,
+};
+
+export interface SqliteLedgerOptions {
+  /** fsync on every commit (strict durability survives power loss, not only a killed process). */
+  synchronousFull?: boolean;
+}
+
+export class SqliteLedger implements Ledger {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private insert?: Database.Statement;
+  private writer?: SqliteWriterThread;
+
+  constructor(
+    readonly path: string,
+    private readonly opts: SqliteLedgerOptions = {},
+  ) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+  }
+
+  async init(): Promise<void> {
+    const db = this.db;
+    // WAL: readers (reports, audits) never block the writer. A commit is in the OS's hands once the
+    // call returns, so a killed process loses nothing that was committed; FULL also survives power loss.
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${this.opts.synchronousFull ? 'FULL' : 'NORMAL'}`);
+    // Several processes (a gateway and `tollgate usage`) may use the file at once.
+    db.pragma('busy_timeout = 5000');
+    db.exec(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER NOT NULL)`);
+    const migrate = db.transaction(() => {
+      const row = db.prepare(`SELECT max(version) AS v FROM ${VERSION_TABLE}`).get() as { v: number | null };
+      const current = row.v ?? 0;
+      for (let v = current; v < SQLITE_MIGRATIONS.length; v++) {
+        for (const stmt of SQLITE_MIGRATIONS[v]) db.exec(stmt);
+        db.prepare(`INSERT INTO ${VERSION_TABLE} (version) VALUES (?)`).run(v + 1);
+      }
+    });
+    // IMMEDIATE takes the write lock first, so two processes starting together migrate one after the other.
+    migrate.immediate();
+    const insertSql = `INSERT OR IGNORE INTO ${TABLE} (${COLUMN_NAMES.join(', ')})`;
+    // An in-memory database exists only on this connection, so it is written here.
+    if (this.path === ':memory:') this.insert = db.prepare(`${insertSql} VALUES (${COLUMN_NAMES.map(() => '?').join(', ')})`);
+    else this.writer = new SqliteWriterThread(this.path, insertSql, this.opts.synchronousFull ?? false);
+  }
+
+  async append(rows: LedgerRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.writer) return this.writer.write(rows);
+    const insert = this.insert!;
+    this.db.transaction((batch: LedgerRow[]) => {
+      for (const row of batch) insert.run(encodeRow(row, true));
+    })(rows);
+  }
+
+  async summarize(q: UsageQuery): Promise<UsageGroup[]> {
+    const { sql, params } = usageSql(q, dialect);
+    const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
+    return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
+  }
+
+  async events(sinceMs: number): Promise<UsageEvent[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens FROM ${TABLE}
+         WHERE ts >= ? AND decision IN ('admitted', 'clamped') ORDER BY ts, id`,
+      )
+      .all(Math.floor(sinceMs)) as Record<string, unknown>[];
+    return rows.map(toEvent);
+  }
+
+  async rows(q: RowQuery): Promise<LedgerRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.sinceMs !== undefined) {
+      where.push('ts >= ?');
+      params.push(q.sinceMs);
+    }
+    if (q.untilMs !== undefined) {
+      where.push('ts < ?');
+      params.push(q.untilMs);
+    }
+    if (q.requestIds) {
+      where.push(`request_id IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(q.requestIds));
+    }
+    const sql =
+      `SELECT * FROM ${TABLE}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY ts, id' + (q.limit ? ` LIMIT ${Math.floor(q.limit)}` : '');
+    return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map(decodeRow);
+  }
+
+  async close(): Promise<void> {
+    await this.writer?.close();
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,145 @@
+// Usage reports straight from the ledger (`tollgate usage`): sums grouped by any dimension or tag,
+// and by local calendar day, over any period, with totals.
+import { isDimension, type Dimension, type FilterField, type Ledger, type UsageGroup } from './ledger.js';
+
+/** A report dimension: a ledger dimension, or `day` (the local calendar day in `timezone`). */
+export type ReportDimension = Dimension | 'day';
+
+export interface UsageReportQuery {
+  sinceMs: number;
+  untilMs: number;
+  by: ReportDimension[];
+  where?: Partial<Record<FilterField, string>>;
+  timezone: string;
+}
+
+export interface ReportRow {
+  keys: Record<string, string | null>;
+  calls: number;
+  requests: number;
+  blocked: number;
+  failed: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  totalTokens: number;
+  costUsd: number;
+}
+
+export interface UsageReport {
+  sinceMs: number;
+  untilMs: number;
+  by: ReportDimension[];
+  rows: ReportRow[];
+  totals: ReportRow;
+}
+
+// Slices every real time zone's midnight falls on (offsets are multiples of 15 minutes).
+const SLICE_MS = 15 * 60_000;
+
+/** Parses `--by project,model,tag:feature,day`; throws with the valid names on a bad one. */
+export function parseDimensions(text: string): ReportDimension[] {
+  const dims = text.split(',').map((d) => d.trim()).filter(Boolean);
+  for (const d of dims) {
+    if (d !== 'day' && (d === 'bucket' || !isDimension(d))) {
+      throw new Error(`unknown dimension '${d}': use organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, day or tag:<name>`);
+    }
+  }
+  return dims as ReportDimension[];
+}
+
+/** Runs the report: one row per group (largest cost first), plus totals. */
+export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<UsageReport> {
+  const byDay = q.by.includes('day');
+  const groupBy = q.by.map((d) => (d === 'day' ? 'bucket' : d)) as Dimension[];
+  const groups = await ledger.summarize({ sinceMs: q.sinceMs, untilMs: q.untilMs, where: q.where, groupBy, bucketMs: SLICE_MS });
+  const day = byDay ? dayFormatter(q.timezone) : undefined;
+  const merged = new Map<string, ReportRow>();
+  for (const g of groups) {
+    const keys: Record<string, string | null> = {};
+    for (const d of q.by) keys[d] = d === 'day' ? day!(Number(g.keys.bucket)) : g.keys[d];
+    const id = JSON.stringify(q.by.map((d) => keys[d]));
+    const row = merged.get(id) ?? emptyRow(keys);
+    add(row, g);
+    merged.set(id, row);
+  }
+  const rows = [...merged.values()];
+  rows.sort((a, b) => (byDay ? String(a.keys.day).localeCompare(String(b.keys.day)) : 0) || b.costUsd - a.costUsd || b.totalTokens - a.totalTokens);
+  const totals = emptyRow({});
+  for (const r of rows) addRow(totals, r);
+  return { sinceMs: q.sinceMs, untilMs: q.untilMs, by: q.by, rows, totals };
+}
+
+function emptyRow(keys: Record<string, string | null>): ReportRow {
+  return { keys, calls: 0, requests: 0, blocked: 0, failed: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, totalTokens: 0, costUsd: 0 };
+}
+
+function add(row: ReportRow, g: UsageGroup): void {
+  addRow(row, {
+    keys: {},
+    calls: g.calls,
+    requests: g.served,
+    blocked: g.blocked,
+    failed: g.failed,
+    inputTokens: g.inputTokens,
+    outputTokens: g.outputTokens,
+    cachedInputTokens: g.cachedInputTokens,
+    totalTokens: g.inputTokens + g.outputTokens,
+    costUsd: g.costUsd,
+  });
+}
+
+function addRow(into: ReportRow, r: ReportRow): void {
+  into.calls += r.calls;
+  into.requests += r.requests;
+  into.blocked += r.blocked;
+  into.failed += r.failed;
+  into.inputTokens += r.inputTokens;
+  into.outputTokens += r.outputTokens;
+  into.cachedInputTokens += r.cachedInputTokens;
+  into.totalTokens += r.totalTokens;
+  into.costUsd += r.costUsd;
+}
+
+/** YYYY-MM-DD of an instant in a time zone. */
+function dayFormatter(timezone: string): (ms: number) => string {
+  const f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  return (ms) => f.format(ms);
+}
+
+/**
+ * Reads a time argument: `7d`, `24h`, `30m`, `2w` ago; `today`, `yesterday`, `month` (local starts);
+ * `YYYY-MM-DD` (local midnight); or any ISO date-time with a zone.
+ */
+export function parseTime(text: string, now: number, timezone: string): number {
+  const t = text.trim();
+  const rel = /^(\d+)\s*(m|h|d|w)$/.exec(t);
+  if (rel) return now - Number(rel[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[rel[2] as 'm' | 'h' | 'd' | 'w'];
+  const day = dayFormatter(timezone);
+  if (t === 'today' || t === 'yesterday' || t === 'month') {
+    const today = day(now);
+    if (t === 'today') return localMidnight(today, timezone);
+    if (t === 'yesterday') return localMidnight(day(localMidnight(today, timezone) - 1), timezone);
+    return localMidnight(`${today.slice(0, 8)}01`, timezone);
+  }
+  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return localMidnight(t, timezone);
+  const ms = Date.parse(t);
+  if (Number.isNaN(ms)) throw new Error(`cannot read time '${text}': use 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or an ISO date-time`);
+  return ms;
+}
+
+/** The instant local midnight starts `date` (YYYY-MM-DD) in `timezone`. */
+function localMidnight(date: string, timezone: string): number {
+  const [y, m, d] = date.split('-').map(Number);
+  const naive = Date.UTC(y, m - 1, d);
+  // The zone's offset at a guess, read twice so a DST change near midnight is honoured.
+  let guess = naive - offsetAt(naive, timezone);
+  guess = naive - offsetAt(guess, timezone);
+  return guess;
+}
+
+function offsetAt(ms: number, timezone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(ms);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)!.value);
+  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - Math.floor(ms / 1000) * 1000;
+}

@@ -1,0 +1,316 @@
+// The one CounterStore contract: every implementation (memory, Redis, Redis Cluster) runs these same test
+// bodies. Time is a ManualClock; the Redis store takes it as a test-only replacement for Redis TIME.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Algorithm, WindowSpec } from '../config/policy.js';
+import { ManualClock } from '../util/clock.js';
+import type { CounterItem, CounterStore, ReserveOutcome, Weights } from './counter-store.js';
+
+/** Builds a fresh store reading time from `clock`, with calendar windows in `timezone`. */
+export type StoreFactory = (clock: ManualClock, timezone: string) => Promise<CounterStore>;
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 21, 10, 0, 0); // 10:00 UTC, an hour boundary
+const TOKENS: Weights = { input: 1, output: 1, request: 0 };
+
+/** Registers the contract tests for one implementation. */
+export function counterStoreContract(name: string, factory: StoreFactory): void {
+  describe(`CounterStore contract: ${name}`, () => {
+    const open: CounterStore[] = [];
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((s) => s.close()));
+    });
+
+    // Each test gets its own organization, so stores sharing one Redis never see each other's counters.
+    let org = '';
+    async function setup(startMs: number, timezone = 'UTC'): Promise<{ clock: ManualClock; store: CounterStore }> {
+      org = `c${Math.random().toString(36).slice(2, 10)}`;
+      const clock = new ManualClock(startMs);
+      const store = await factory(clock, timezone);
+      open.push(store);
+      return { clock, store };
+    }
+    function item(key: string, algorithm: Algorithm, window: WindowSpec, max: number, measure: 'total' | 'input' | 'output' | 'requests' = 'total'): CounterItem {
+      const weights =
+        measure === 'requests'
+          ? { input: 0, output: 0, request: 1 }
+          : { input: measure === 'output' ? 0 : 1, output: measure === 'input' ? 0 : 1, request: 0 };
+      return { key: `tg:{${org}}:${key}`, algorithm, window, max, weights, mode: 'enforce' };
+    }
+    let n = 0;
+    function tryReserve(store: CounterStore, items: CounterItem[], input: number, output = 0, clamp = false): Promise<ReserveOutcome> {
+      return store.reserve({ id: `r${n++}`, items, input, output, clamp, minOutput: 1 });
+    }
+    const used = async (store: CounterStore, items: CounterItem[]): Promise<number[]> => (await store.peek(items)).map((s) => s.used);
+
+    describe('fixed window', () => {
+      it('admits up to the limit, refuses past it, and resets at the window edge', async () => {
+        const { clock, store } = await setup(T0 + 10 * 60_000);
+        const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 100);
+        expect((await tryReserve(store, [limit], 60)).ok).toBe(true);
+        expect((await tryReserve(store, [limit], 40)).ok).toBe(true);
+        const refused = await tryReserve(store, [limit], 1);
+        expect(refused.ok).toBe(false);
+        expect(refused.states[0]).toMatchObject({ used: 100, max: 100, resetAtMs: T0 + HOUR });
+        clock.set(T0 + HOUR - 1);
+        expect((await tryReserve(store, [limit], 1)).ok).toBe(false);
+        clock.set(T0 + HOUR);
+        expect((await tryReserve(store, [limit], 100)).ok).toBe(true);
+      });
+
+      it('lets a caller spend twice the limit across the edge, which sliding windows prevent', async () => {
+        const { clock, store } = await setup(T0 + HOUR - 1000);
+        const f = item('f', 'fixed_window', { kind: 'duration', ms: HOUR }, 100);
+        const s = item('s', 'sliding_window', { kind: 'duration', ms: HOUR }, 100);
+        expect((await tryReserve(store, [f], 100)).ok).toBe(true);
+        expect((await tryReserve(store, [s], 100)).ok).toBe(true);
+        clock.advance(2000); // just past the fixed edge
+        expect((await tryReserve(store, [f], 100)).ok).toBe(true); // 200 within two seconds
+        expect((await tryReserve(store, [s], 1)).ok).toBe(false);
+      });
+    });
+
+    describe('sliding window', () => {
+      it('never admits more than max within any window-length span, and frees room as old slots leave', async () => {
+        const { clock, store } = await setup(T0);
+        const limit = item('k', 'sliding_window', { kind: 'duration', ms: 60_000 }, 100);
+        const admitted: Array<{ at: number; amount: number }> = [];
+        for (let step = 0; step < 600; step++) {
+          const amount = 1 + (step % 7);
+          if ((await tryReserve(store, [limit], amount)).ok) admitted.push({ at: clock.now(), amount });
+          clock.advance(700);
+        }
+        for (const a of admitted) {
+          const inSpan = admitted.filter((b) => b.at >= a.at && b.at < a.at + 60_000).reduce((sum, b) => sum + b.amount, 0);
+          expect(inSpan).toBeLessThanOrEqual(100);
+        }
+        // Over 420 s the limit of 100 per minute allows well above 5 windows' worth; the slot rounding costs at most 1/20.
+        expect(admitted.reduce((sum, b) => sum + b.amount, 0)).toBeGreaterThan(600);
+      });
+
+      it('reports the reset as the time the oldest counted slot leaves the window', async () => {
+        const { clock, store } = await setup(T0);
+        const limit = item('k', 'sliding_window', { kind: 'duration', ms: 60_000 }, 10);
+        await tryReserve(store, [limit], 4);
+        clock.advance(10_000);
+        const r = await tryReserve(store, [limit], 7);
+        expect(r).toMatchObject({ ok: false, states: [{ used: 4, max: 10, resetAtMs: T0 + 63_000 }] });
+      });
+    });
+
+    describe('token bucket', () => {
+      it('refills continuously at max per window', async () => {
+        const { clock, store } = await setup(T0);
+        const limit = item('k', 'token_bucket', { kind: 'duration', ms: 60_000 }, 600); // 10 tokens per second
+        expect((await tryReserve(store, [limit], 600)).ok).toBe(true);
+        expect((await tryReserve(store, [limit], 1)).ok).toBe(false);
+        clock.advance(5000);
+        expect((await tryReserve(store, [limit], 51)).ok).toBe(false);
+        const ok = await tryReserve(store, [limit], 50);
+        expect(ok.ok).toBe(true);
+        expect(ok.states[0].used).toBeCloseTo(600);
+        expect(ok.states[0].resetAtMs).toBe(T0 + 5000 + 60_000);
+      });
+
+      it('refunds into the bucket on settlement', async () => {
+        const { clock, store } = await setup(T0);
+        const limit = item('k', 'token_bucket', { kind: 'duration', ms: 60_000 }, 600);
+        await store.reserve({ id: 'b1', items: [limit], input: 100, output: 400, clamp: false, minOutput: 1 });
+        clock.advance(6000); // 60 drained
+        await store.settle('b1', { input: 100, output: 50, request: 1 });
+        expect((await used(store, [limit]))[0]).toBeCloseTo(90);
+      });
+    });
+
+    describe('calendar windows', () => {
+      it('rolls the day over at local midnight in the configured timezone', async () => {
+        // 23:30 in New York on 21 Nov 2026 (EST, UTC-5) is 04:30 UTC on 22 Nov.
+        const { clock, store } = await setup(Date.UTC(2026, 10, 22, 4, 30), 'America/New_York');
+        const daily = item('d', 'fixed_window', { kind: 'calendar', unit: 'day' }, 100);
+        const first = await tryReserve(store, [daily], 100);
+        expect(first.ok).toBe(true);
+        expect(first.states[0].resetAtMs).toBe(Date.UTC(2026, 10, 22, 5, 0));
+        clock.set(Date.UTC(2026, 10, 22, 4, 59, 59));
+        expect((await tryReserve(store, [daily], 1)).ok).toBe(false);
+        clock.set(Date.UTC(2026, 10, 22, 5, 0));
+        expect((await tryReserve(store, [daily], 100)).ok).toBe(true);
+      });
+
+      it('handles a daylight-saving day of 25 hours and month ends', async () => {
+        const { store } = await setup(Date.UTC(2026, 10, 1, 12), 'America/New_York'); // 1 Nov 2026, DST ends in New York
+        const daily = item('d', 'fixed_window', { kind: 'calendar', unit: 'day' }, 10);
+        const monthly = item('m', 'fixed_window', { kind: 'calendar', unit: 'month' }, 10);
+        const r = await tryReserve(store, [daily, monthly], 1);
+        expect(r.ok && r.states[0].resetAtMs).toBe(Date.UTC(2026, 10, 2, 5)); // midnight EST
+        expect(r.ok && r.states[1].resetAtMs).toBe(Date.UTC(2026, 11, 1, 5));
+      });
+
+      it('aligns a fixed "1 day" duration window to local midnight too', async () => {
+        const { store } = await setup(Date.UTC(2026, 10, 21, 20), 'Asia/Tokyo');
+        const r = await tryReserve(store, [item('d', 'fixed_window', { kind: 'duration', ms: 86_400_000 }, 10)], 1);
+        expect(r.ok && r.states[0].resetAtMs).toBe(Date.UTC(2026, 10, 22, 15)); // midnight JST on the 23rd
+      });
+    });
+
+    describe('reservations', () => {
+      it('are all-or-nothing across limits and algorithms', async () => {
+        const { store } = await setup(T0);
+        const big = item('big', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
+        const day = item('day', 'fixed_window', { kind: 'calendar', unit: 'day' }, 1000);
+        const slide = item('slide', 'sliding_window', { kind: 'duration', ms: HOUR }, 1000);
+        const bucket = item('bucket', 'token_bucket', { kind: 'duration', ms: HOUR }, 1000);
+        const small = item('small', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
+        const refused = await tryReserve(store, [big, day, slide, bucket, small], 20);
+        expect(refused).toMatchObject({ ok: false, blocked: [4] });
+        expect(await used(store, [big, day, slide, bucket, small])).toEqual([0, 0, 0, 0, 0]);
+        const admitted = await tryReserve(store, [big, day, slide, bucket, small], 10);
+        expect(admitted.ok).toBe(true);
+        expect(await used(store, [big, day, slide, bucket, small])).toEqual([10, 10, 10, 10, 10]);
+      });
+
+      it('reports every blocking limit, and used as it was before the refusal', async () => {
+        const { store } = await setup(T0);
+        const a = item('a', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
+        const b = item('b', 'fixed_window', { kind: 'duration', ms: HOUR }, 100);
+        const c = item('c', 'sliding_window', { kind: 'duration', ms: HOUR }, 5);
+        await tryReserve(store, [a, b, c], 3);
+        const r = await tryReserve(store, [a, b, c], 8);
+        expect(r).toMatchObject({ ok: false, blocked: [0, 2], states: [{ used: 3, max: 10 }, { used: 3, max: 100 }, { used: 3, max: 5 }] });
+      });
+
+      it('clamp output to the room left on output-counting limits', async () => {
+        const { store } = await setup(T0);
+        const total = item('t', 'fixed_window', { kind: 'duration', ms: HOUR }, 500);
+        const outputOnly = item('o', 'fixed_window', { kind: 'duration', ms: HOUR }, 300, 'output');
+        const r = await tryReserve(store, [total, outputOnly], 100, 1000, true);
+        expect(r).toMatchObject({ ok: true, output: 300 });
+        const r2 = await tryReserve(store, [total, outputOnly], 50, 1000, true);
+        expect(r2.ok).toBe(false); // output limit exhausted: no room for even one token
+      });
+
+      it('refuse a clamp below minOutput', async () => {
+        const { store } = await setup(T0);
+        const limit = item('t', 'fixed_window', { kind: 'duration', ms: HOUR }, 100);
+        const r = await store.reserve({ id: 'm', items: [limit], input: 60, output: 100, clamp: true, minOutput: 50 });
+        expect(r).toMatchObject({ ok: false, blocked: [0] });
+        const r2 = await store.reserve({ id: 'm2', items: [limit], input: 60, output: 100, clamp: true, minOutput: 40 });
+        expect(r2).toMatchObject({ ok: true, output: 40 });
+      });
+
+      it('count requests and money with their weights', async () => {
+        const { store } = await setup(T0);
+        const requests = item('rq', 'sliding_window', { kind: 'duration', ms: 60_000 }, 3, 'requests');
+        // $2.50 / $10 per million tokens, in µUSD: a limit of 0.01 USD.
+        const money: CounterItem = { ...item('usd', 'fixed_window', { kind: 'calendar', unit: 'day' }, 10_000), weights: { input: 2.5, output: 10, request: 0 } };
+        for (let i = 0; i < 3; i++) expect((await tryReserve(store, [requests, money], 100, 100)).ok).toBe(true);
+        const r = await tryReserve(store, [requests, money], 1, 1);
+        expect(r).toMatchObject({ ok: false, blocked: [0] });
+        expect(await used(store, [requests, money])).toEqual([3, 3750]);
+        const clamped = await store.reserve({ id: 'usd', items: [money], input: 1000, output: 1000, clamp: true, minOutput: 1 });
+        expect(clamped).toMatchObject({ ok: true, output: 375 }); // (10000 - 3750 - 2500) / 10
+      });
+
+      it('never block on shadow limits, but count and report them', async () => {
+        const { store } = await setup(T0);
+        const shadow: CounterItem = { ...item('sh', 'fixed_window', { kind: 'duration', ms: HOUR }, 10), mode: 'shadow' };
+        const real = item('real', 'fixed_window', { kind: 'duration', ms: HOUR }, 100);
+        const r = await tryReserve(store, [shadow, real], 30);
+        expect(r).toMatchObject({ ok: true, shadowBlocked: [0] });
+        expect(await used(store, [shadow, real])).toEqual([30, 30]);
+      });
+
+      it('settle replaces the reservation with real usage exactly once', async () => {
+        const { store } = await setup(T0);
+        const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
+        await store.reserve({ id: 'a', items: [limit], input: 100, output: 400, clamp: false, minOutput: 1 });
+        expect((await used(store, [limit]))[0]).toBe(500);
+        expect(await store.openReservations()).toBe(1);
+        await store.settle('a', { input: 90, output: 37, request: 1 });
+        await store.settle('a', { input: 90, output: 37, request: 1 });
+        expect((await used(store, [limit]))[0]).toBe(127);
+        expect(await store.openReservations()).toBe(0);
+      });
+
+      it('settle with request 0 refunds everything, in every algorithm; an unknown id is a no-op', async () => {
+        const { clock, store } = await setup(T0);
+        const items = [
+          item('f', 'fixed_window', { kind: 'calendar', unit: 'month' }, 1000),
+          item('s', 'sliding_window', { kind: 'duration', ms: HOUR }, 1000),
+          item('b', 'token_bucket', { kind: 'duration', ms: HOUR }, 1000),
+          item('r', 'sliding_window', { kind: 'duration', ms: 60_000 }, 10, 'requests'),
+        ];
+        await store.reserve({ id: 'x', items, input: 10, output: 20, clamp: false, minOutput: 1 });
+        expect(await used(store, items)).toEqual([30, 30, 30, 1]);
+        clock.advance(1);
+        await store.settle('nobody', { input: 1, output: 1, request: 1 });
+        await store.settle('x', { input: 0, output: 0, request: 0 });
+        const after = await used(store, items);
+        expect(after[0]).toBe(0);
+        expect(after[1]).toBe(0);
+        expect(after[2]).toBeCloseTo(0);
+        expect(after[3]).toBe(0);
+      });
+
+      it('settle above the reservation counts the extra usage too', async () => {
+        const { store } = await setup(T0);
+        const items = [item('f', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000), item('s', 'sliding_window', { kind: 'duration', ms: HOUR }, 1000)];
+        await store.reserve({ id: 'y', items, input: 10, output: 10, clamp: false, minOutput: 1 });
+        await store.settle('y', { input: 15, output: 30, request: 1 });
+        expect(await used(store, items)).toEqual([45, 45]);
+      });
+
+      it('a settle after the window rolled does not touch the new window', async () => {
+        const { clock, store } = await setup(T0 + HOUR - 10);
+        const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
+        await store.reserve({ id: 'a', items: [limit], input: 10, output: 500, clamp: false, minOutput: 1 });
+        clock.advance(20);
+        await store.reserve({ id: 'b', items: [limit], input: 10, output: 10, clamp: false, minOutput: 1 });
+        await store.settle('a', { input: 10, output: 1, request: 1 });
+        expect((await used(store, [limit]))[0]).toBe(20);
+      });
+
+      it('a sliding settle corrects the slot the reservation went to, while it is still counted', async () => {
+        const { clock, store } = await setup(T0);
+        const limit = item('k', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1000);
+        await store.reserve({ id: 'a', items: [limit], input: 10, output: 90, clamp: false, minOutput: 1 });
+        clock.advance(10_000);
+        await store.reserve({ id: 'b', items: [limit], input: 5, output: 0, clamp: false, minOutput: 1 });
+        await store.settle('a', { input: 10, output: 20, request: 1 });
+        expect((await used(store, [limit]))[0]).toBe(35);
+        clock.advance(53_000); // 21 slots on: a's slot has left the window, b's is still in it
+        expect((await used(store, [limit]))[0]).toBe(5);
+      });
+
+      it('restore raises counters to the given usage, idempotently', async () => {
+        const { store } = await setup(T0);
+        const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
+        const bucket = item('b', 'token_bucket', { kind: 'duration', ms: HOUR }, 1000);
+        await store.reserve({ id: 'a', items: [limit], input: 100, output: 0, clamp: false, minOutput: 1 });
+        await store.restore([{ item: limit, used: 300 }, { item: bucket, used: 200 }]);
+        await store.restore([{ item: limit, used: 300 }, { item: bucket, used: 200 }]);
+        expect(await used(store, [limit, bucket])).toEqual([300, 200]);
+        await store.restore([{ item: limit, used: 50 }]);
+        expect((await used(store, [limit]))[0]).toBe(300);
+      });
+
+      it('peek changes nothing, and an item never used reads as empty', async () => {
+        const { store } = await setup(T0);
+        const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
+        expect(await store.peek([limit])).toEqual([{ used: 0, max: 1000, resetAtMs: T0 + HOUR }]);
+        expect(await store.peek([limit])).toEqual([{ used: 0, max: 1000, resetAtMs: T0 + HOUR }]);
+      });
+
+      it('under concurrency, admit exactly what fits', async () => {
+        const { store } = await setup(T0);
+        const items = [
+          item('f', 'fixed_window', { kind: 'calendar', unit: 'day' }, 500),
+          item('s', 'sliding_window', { kind: 'duration', ms: HOUR }, 10_000),
+          item('b', 'token_bucket', { kind: 'duration', ms: 1000 * HOUR }, 10_000),
+        ];
+        const outcomes = await Promise.all(Array.from({ length: 200 }, () => tryReserve(store, items, 4, 6)));
+        expect(outcomes.filter((o) => o.ok)).toHaveLength(50);
+        expect(await used(store, items)).toEqual([500, 500, expect.closeTo(500, 6)]);
+        expect(await store.openReservations()).toBe(50);
+      });
+    });
+  });
+}

@@ -1,0 +1,26 @@
+// Builds the counter store `storage.counters` names: in-process memory, or Redis / Redis Cluster behind
+// the fail-open / fail-closed wrapper. A store that is down at start-up never stops the gateway starting.
+import type { Policy } from '../config/policy.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { CounterStore } from './counter-store.js';
+import { MemoryCounterStore } from './memory-store.js';
+import { createRedisClient, describeStoreUrl, waitReady } from './redis/redis-client.js';
+import { RedisCounterStore } from './redis/redis-store.js';
+import { ResilientStore, type StoreLog } from './resilient-store.js';
+
+/** Opens the configured counter store; resolves once Redis answers, or degraded after a few timeouts. */
+export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clock = systemClock): Promise<CounterStore> {
+  const { storage } = policy;
+  const timezone = policy.server.timezone;
+  if (storage.counters === 'memory') return new MemoryCounterStore(clock, timezone);
+  const description = describeStoreUrl(storage.counters);
+  const client = createRedisClient(storage.counters, storage.timeoutMs);
+  const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs });
+  const store = new ResilientStore(primary, { defaultMode: storage.onStoreError, instances: storage.instances, timezone, clock, log, description });
+  if (await waitReady(client, Math.max(2000, 4 * storage.timeoutMs))) {
+    log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances }, 'counters shared in Redis');
+  } else {
+    store.startDegraded('no answer at start-up');
+  }
+  return store;
+}

@@ -1,0 +1,108 @@
+// Turns counter items into the script arguments (see lua-prelude.ts): one cached spec string per item, and
+// the window table with the edges of every calendar / whole-day window in use, cached until one rolls.
+// Also works out reset times from a script's answer, the way MemoryCounterStore does.
+import type { WindowSpec } from '../../config/policy.js';
+import type { CounterItem } from '../counter-store.js';
+import { SLIDING_SLOTS } from '../memory-store.js';
+import { WindowCalculator, windowLengthMs } from '../windows.js';
+
+const DAY_MS = 86_400_000;
+const ALGORITHM_CODES = { fixed_window: 'f', sliding_window: 's', token_bucket: 'b' } as const;
+
+/** The window table of one call: the ARGV string, and the edges it holds per slot (slot k at index k - 1). */
+export interface WindowTable {
+  arg: string;
+  edges: number[][];
+}
+
+interface Slot {
+  window: WindowSpec;
+  /** Previous start, current start, next start, next end. */
+  edges: number[];
+}
+
+/** Windows Lua cannot compute itself (calendar and whole-day windows need the time zone database). */
+function needsEdges(item: CounterItem): boolean {
+  return item.algorithm === 'fixed_window' && (item.window.kind === 'calendar' || item.window.ms % DAY_MS === 0);
+}
+
+function windowKey(window: WindowSpec): string {
+  return window.kind === 'calendar' ? window.unit : `d${window.ms}`;
+}
+
+/** Builds script arguments for one store; calendar windows depend on its time zone. */
+export class ItemArgs {
+  private readonly specs = new WeakMap<CounterItem, string>();
+  private readonly slotOf = new WeakMap<CounterItem, number>();
+  private readonly slotIds = new Map<string, number>();
+  private readonly slots: Slot[] = [];
+  private table: WindowTable | undefined;
+  private tableFrom = Infinity;
+  private tableUntil = -Infinity;
+  private readonly current: WindowCalculator;
+  // A second calculator for the neighbouring windows, so the current one's cache is never evicted.
+  private readonly neighbours: WindowCalculator;
+
+  constructor(timezone: string) {
+    this.current = new WindowCalculator(timezone);
+    this.neighbours = new WindowCalculator(timezone);
+  }
+
+  /** The item's spec string: "<alg> <max> <w in> <w out> <w request> <shadow> <length> <slot>". */
+  spec(item: CounterItem): string {
+    let spec = this.specs.get(item);
+    if (spec === undefined) {
+      const w = item.weights;
+      const slot = needsEdges(item) ? this.slotFor(item.window) : 0;
+      spec = `${ALGORITHM_CODES[item.algorithm]} ${item.max} ${w.input} ${w.output} ${w.request} ${item.mode === 'shadow' ? 1 : 0} ${windowLengthMs(item.window)} ${slot}`;
+      this.specs.set(item, spec);
+      this.slotOf.set(item, slot);
+    }
+    return spec;
+  }
+
+  /**
+   * The previous, current and next window of every slot around `nowMs` (the instance's estimate of Redis
+   * time): Lua picks the one containing Redis time, so instances whose clocks are off by less than a window
+   * still agree. Call after `spec()` for the call's items, so their slots exist.
+   */
+  windows(nowMs: number): WindowTable {
+    if (this.table && nowMs >= this.tableFrom && nowMs < this.tableUntil) return this.table;
+    this.tableFrom = -Infinity;
+    this.tableUntil = Infinity;
+    for (const slot of this.slots) {
+      const cur = this.current.bounds(slot.window, nowMs);
+      const prev = this.neighbours.bounds(slot.window, cur.startMs - 1);
+      const next = this.neighbours.bounds(slot.window, cur.endMs);
+      slot.edges = [prev.startMs, cur.startMs, next.startMs, next.endMs];
+      this.tableFrom = Math.max(this.tableFrom, cur.startMs);
+      this.tableUntil = Math.min(this.tableUntil, cur.endMs);
+    }
+    this.table = { arg: this.slots.map((s) => s.edges.join(' ')).join(' '), edges: this.slots.map((s) => s.edges) };
+    return this.table;
+  }
+
+  /** When a limit next has room, from the script's time, the item's usage and (sliding) its oldest counted slot. */
+  resetAt(item: CounterItem, nowMs: number, used: number, oldestSlot: string | number, table: WindowTable): number {
+    const length = windowLengthMs(item.window);
+    if (item.algorithm === 'token_bucket') return nowMs + Math.ceil((used * length) / item.max);
+    if (item.algorithm === 'sliding_window') return (Number(oldestSlot) + SLIDING_SLOTS + 1) * (length / SLIDING_SLOTS);
+    const slot = this.slotOf.get(item) ?? 0;
+    if (slot === 0) return Math.floor(nowMs / length) * length + length;
+    const e = table.edges[slot - 1];
+    for (let i = 0; i < 3; i++) if (nowMs >= e[i] && nowMs < e[i + 1]) return e[i + 1];
+    return NaN; // the script refuses calls whose windows do not contain its time, so this is never reached
+  }
+
+  private slotFor(window: WindowSpec): number {
+    const key = windowKey(window);
+    let id = this.slotIds.get(key);
+    if (id === undefined) {
+      this.slots.push({ window, edges: [] });
+      id = this.slots.length;
+      this.slotIds.set(key, id);
+      this.table = undefined; // the next table must include the new slot
+    }
+    return id;
+  }
+}

@@ -1,0 +1,206 @@
+// Lua shared by every counter script: item specs, Redis TIME, window bounds and the three algorithms,
+// mirroring MemoryCounterStore (same counters, same float arithmetic, same edge rules).
+//
+// An item spec is one ARGV string (built and cached by item-args.ts, since ARGV count is what costs most
+// on both sides): "<alg> <max> <w input> <w output> <w request> <shadow 1|0> <length ms> <window slot>",
+// alg 'f' fixed window, 's' sliding window, 'b' token bucket. Window slot 0: Lua computes fixed windows
+// from the length; k > 0: the k-th entry of the window table, an ARGV string of four edges per slot (the
+// starts of the previous, current and next window and the end of the next, computed by the instance for
+// calendar days/months and whole-day windows, which need the time zone database).
+//
+// Keys: fixed window  -> hash {s = window start ms, u = used}
+//       sliding window -> hash {<slot epoch> = used in that slot}, slot = length / 20
+//       token bucket   -> hash {u = used at t, t = ms}, draining at max per length
+
+/** Extra time a counter key outlives the window it counts, so a late settlement still finds it. */
+export const KEY_GRACE_MS = 60_000;
+
+export const LUA_PRELUDE = `
+local SLOTS = 20
+local GRACE = ${KEY_GRACE_MS}
+-- Locals, not globals: each global read is a table lookup, and scripts do thousands per second.
+local tonumber, tostring, pairs, ipairs = tonumber, tostring, pairs, ipairs
+local floor, ceil, mmax, mmin = math.floor, math.ceil, math.max, math.min
+local format, match, gmatch, concat = string.format, string.match, string.gmatch, table.concat
+local call = redis.call
+
+-- Integers as plain digits; anything else with 17 significant digits, which round-trip a double exactly.
+local function num(x)
+  if x % 1 == 0 and x > -1e14 and x < 1e14 then return tostring(x) end
+  return format('%.17g', x)
+end
+
+-- For replies: Redis turns a Lua number into an integer reply, exact for whole numbers; others go as text.
+local function reply(x)
+  if x % 1 == 0 and x > -1e15 and x < 1e15 then return x end
+  return format('%.17g', x)
+end
+
+-- Redis TIME in ms, so instances with skewed clocks agree; tests may pass a fixed time instead.
+local function clock(override)
+  if override ~= '' then return tonumber(override) end
+  local t = call('TIME')
+  return tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
+end
+
+local windows = {}
+local function readWindows(text)
+  local v = {}
+  for x in gmatch(text, '%S+') do v[#v + 1] = tonumber(x) end
+  for k = 1, #v / 4 do windows[k] = { v[4 * k - 3], v[4 * k - 2], v[4 * k - 1], v[4 * k] } end
+end
+
+local function spec(text)
+  local alg, max, wi, wo, wr, shadow, len, slot = match(text, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  return { alg = alg, max = tonumber(max), wi = tonumber(wi), wo = tonumber(wo), wr = tonumber(wr), shadow = shadow == '1', len = tonumber(len), b = windows[tonumber(slot)] }
+end
+
+local function amount(s, input, output, request) return s.wi * input + s.wo * output + s.wr * request end
+
+-- The fixed window containing t: from the length, or the instance's candidate that contains t (nil if none).
+local function bounds(s, t)
+  if not s.b then
+    local start = floor(t / s.len) * s.len
+    return start, start + s.len
+  end
+  local b = s.b
+  for i = 1, 3 do
+    if t >= b[i] and t < b[i + 1] then return b[i], b[i + 1] end
+  end
+  return nil
+end
+
+-- Counter state, read once per key per script and written back after every change.
+local states = {}
+local function load(key, s)
+  local st = states[key]
+  if st then return st end
+  if s.alg == 'f' then
+    local v = call('HMGET', key, 's', 'u')
+    st = { s = tonumber(v[1]), u = tonumber(v[2]) or 0 }
+  elseif s.alg == 'b' then
+    local v = call('HMGET', key, 'u', 't')
+    st = { u = tonumber(v[1]), t = tonumber(v[2]) }
+  else
+    local v = call('HGETALL', key)
+    st = { slots = {} }
+    for i = 1, #v, 2 do st.slots[tonumber(v[i])] = tonumber(v[i + 1]) end
+  end
+  states[key] = st
+  return st
+end
+
+local function slotOf(s, t) return floor(t / (s.len / SLOTS)) end
+
+local function usedNow(key, s, now)
+  local st = load(key, s)
+  if s.alg == 'f' then
+    if st.s ~= nil and st.s == bounds(s, now) then return st.u end
+    return 0
+  elseif s.alg == 's' then
+    local cur = slotOf(s, now)
+    local sum = 0
+    for e, c in pairs(st.slots) do
+      if cur - e <= SLOTS then sum = sum + c end
+    end
+    return sum
+  end
+  if st.u == nil then return 0 end
+  return mmax(0, st.u - ((now - st.t) * s.max) / s.len)
+end
+
+local function writeBucket(key, s, st)
+  call('HSET', key, 'u', num(st.u), 't', num(st.t))
+  local drain = s.len
+  if s.max > 0 then drain = ceil((st.u * s.len) / s.max) end
+  call('PEXPIRE', key, mmax(1, drain) + GRACE)
+end
+
+-- Adds to one slot (or corrects it); slots that left the window are dropped as they are passed. A new
+-- slot is the newest, so only then does the key's lifetime need extending.
+local function addToSlot(key, s, st, epoch, delta, now)
+  local c = st.slots[epoch]
+  if c ~= nil then
+    st.slots[epoch] = mmax(0, c + delta)
+  elseif delta > 0 then
+    st.slots[epoch] = delta
+  else
+    return
+  end
+  call('HSET', key, num(epoch), num(st.slots[epoch]))
+  local cur = slotOf(s, now)
+  for e in pairs(st.slots) do
+    if cur - e > SLOTS then
+      call('HDEL', key, num(e))
+      st.slots[e] = nil
+    end
+  end
+  if c == nil then
+    call('PEXPIRE', key, mmax(1, ceil((cur + SLOTS + 1) * (s.len / SLOTS) - now)) + GRACE)
+  end
+end
+
+-- Adds an amount now; returns where it went (window start, slot epoch, or 0 for buckets).
+local function add(key, s, now, value)
+  local st = load(key, s)
+  if s.alg == 'f' then
+    local start, stop = bounds(s, now)
+    if st.s == start then
+      st.u = st.u + value
+      call('HSET', key, 'u', num(st.u))
+    else
+      st.s = start
+      st.u = value
+      call('HSET', key, 's', num(start), 'u', num(st.u))
+      call('PEXPIRE', key, mmax(1, ceil(stop - now)) + GRACE)
+    end
+    return start
+  elseif s.alg == 's' then
+    local epoch = slotOf(s, now)
+    addToSlot(key, s, st, epoch, value, now)
+    return epoch
+  end
+  st.u = usedNow(key, s, now) + value
+  st.t = now
+  writeBucket(key, s, st)
+  return 0
+end
+
+-- Corrects an earlier placement; a fixed window that has already passed is left alone.
+local function adjust(key, s, ref, delta, now)
+  local st = load(key, s)
+  if s.alg == 'f' then
+    if st.s ~= nil and st.s == ref then
+      st.u = mmax(0, st.u + delta)
+      call('HSET', key, 'u', num(st.u))
+    end
+  elseif s.alg == 's' then
+    addToSlot(key, s, st, ref, delta, now)
+  else
+    st.u = mmax(0, usedNow(key, s, now) + delta)
+    st.t = now
+    writeBucket(key, s, st)
+  end
+end
+
+-- What the instance needs besides usage to work out the reset time: a sliding window's oldest counted slot.
+local function oldestSlot(key, s, now)
+  if s.alg ~= 's' then return '' end
+  local st = load(key, s)
+  local cur = slotOf(s, now)
+  local oldest = cur
+  for e, c in pairs(st.slots) do
+    if cur - e <= SLOTS and c > 0 and e < oldest then oldest = e end
+  end
+  return num(oldest)
+end
+
+-- Every fixed window the instance offered must contain Redis time; otherwise the instance clock is off by
+-- more than a window and the caller retries with candidates around the returned time.
+local function checkBounds(specs, now)
+  for _, s in ipairs(specs) do
+    if s.alg == 'f' and bounds(s, now) == nil then return false end
+  end
+  return true
+end
+`;

@@ -1,0 +1,146 @@
+// The counter scripts. Each runs atomically on the node owning the organization's hash tag, so a whole
+// reservation (every limit, every algorithm) is one EVALSHA, and a settlement one more.
+// Every script reads all it needs and validates before its first write: Redis does not roll back a
+// script that fails half way.
+import { LUA_PRELUDE } from './lua-prelude.js';
+
+/**
+ * KEYS: item keys..., reservation record. ARGV: time override, input, output, clamp ('1'/'0'), minOutput,
+ * record TTL ms, window table, then one spec per item. Returns {ok, output, now, blocked, shadowBlocked,
+ * used1, oldestSlot1, ...} (lists as space-separated 0-based indexes), or the error `TGSKEW <now>`.
+ * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output and where
+ * each amount went.
+ */
+export const RESERVE_LUA = `${LUA_PRELUDE}
+local n = #KEYS - 1
+local now = clock(ARGV[1])
+local input, output, clamp, minOutput = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
+readWindows(ARGV[7])
+local specs, used = {}, {}
+for i = 1, n do specs[i] = spec(ARGV[7 + i]) end
+if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
+for i = 1, n do used[i] = usedNow(KEYS[i], specs[i], now) end
+
+local granted, blocked, shadowBlocked = output, {}, {}
+for i = 1, n do
+  local s = specs[i]
+  local room = s.max - used[i] - amount(s, input, 0, 1)
+  local allows
+  if s.wo > 0 then allows = floor(room / s.wo + 1e-9) elseif room >= 0 then allows = math.huge else allows = -1 end
+  if allows < output then
+    if s.shadow then
+      shadowBlocked[#shadowBlocked + 1] = i - 1
+    elseif (not clamp) or allows < minOutput or allows < 0 then
+      blocked[#blocked + 1] = i - 1
+    else
+      granted = mmin(granted, allows)
+    end
+  end
+end
+
+local out = { '0', num(granted), num(now), concat(blocked, ' '), concat(shadowBlocked, ' ') }
+if #blocked == 0 then
+  out[1] = '1'
+  local record = { num(granted) }
+  for i = 1, n do
+    local a = amount(specs[i], input, granted, 1)
+    record[i + 1] = num(add(KEYS[i], specs[i], now, a))
+    used[i] = used[i] + a
+  end
+  call('SET', KEYS[n + 1], concat(record, ' '), 'PX', ARGV[6])
+end
+for i = 1, n do
+  out[#out + 1] = reply(used[i])
+  out[#out + 1] = oldestSlot(KEYS[i], specs[i], now)
+end
+return out
+`;
+
+/**
+ * KEYS: keys of the items whose amount may change..., reservation record. ARGV: time override, real input,
+ * output and request count, the reserved input, then per item its spec and its 1-based position in the
+ * reservation. Replaces each reserved amount with real usage in the window or slot it went to, and deletes
+ * the record. No record (settled already, or expired) is a no-op, so a retried settlement never
+ * double-counts. The record holds the granted output, so a cancel whose reserve answer was lost is exact too.
+ */
+export const SETTLE_LUA = `${LUA_PRELUDE}
+local n = #KEYS - 1
+local record = call('GET', KEYS[n + 1])
+if not record then return 0 end
+call('DEL', KEYS[n + 1])
+if n == 0 then return 1 end
+local now = clock(ARGV[1])
+local input, output, request, reservedInput = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local placed = {}
+for v in gmatch(record, '%S+') do placed[#placed + 1] = tonumber(v) end
+local granted = placed[1]
+for i = 1, n do
+  local s = spec(ARGV[4 + 2 * i])
+  local delta = amount(s, input, output, request) - amount(s, reservedInput, granted, 1)
+  if delta ~= 0 then adjust(KEYS[i], s, placed[1 + tonumber(ARGV[5 + 2 * i])], delta, now) end
+end
+return 1
+`;
+
+/** KEYS: item keys. ARGV: time override, window table, then item specs. Returns {now, used1, oldestSlot1, ...} without writing. */
+export const PEEK_LUA = `${LUA_PRELUDE}
+local now = clock(ARGV[1])
+readWindows(ARGV[2])
+local specs = {}
+for i = 1, #KEYS do specs[i] = spec(ARGV[2 + i]) end
+if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
+local out = { num(now) }
+for i = 1, #KEYS do
+  out[#out + 1] = reply(usedNow(KEYS[i], specs[i], now))
+  out[#out + 1] = oldestSlot(KEYS[i], specs[i], now)
+end
+return out
+`;
+
+/**
+ * KEYS: item keys. ARGV: time override, window table, then per item its spec and the usage to restore.
+ * Raises each counter to at least that usage in the window containing now (taking the larger value,
+ * so restoring twice, or from several instances at once, never double-counts).
+ */
+export const RESTORE_LUA = `${LUA_PRELUDE}
+local now = clock(ARGV[1])
+readWindows(ARGV[2])
+local specs = {}
+for i = 1, #KEYS do specs[i] = spec(ARGV[1 + 2 * i]) end
+if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
+for i = 1, #KEYS do
+  local missing = tonumber(ARGV[2 + 2 * i]) - usedNow(KEYS[i], specs[i], now)
+  if missing > 0 then add(KEYS[i], specs[i], now, missing) end
+end
+return 1
+`;
+
+/**
+ * KEYS: item keys..., batch marker. ARGV: time override, marker TTL ms, window table, then per entry its
+ * spec, the time the usage happened (ms) and the amount. Adds usage counted locally while the store was
+ * unreachable into the windows it belongs to, once per batch (the marker makes a retried batch a no-op).
+ */
+export const RECONCILE_LUA = `${LUA_PRELUDE}
+local n = #KEYS - 1
+if call('SET', KEYS[n + 1], '1', 'NX', 'PX', ARGV[2]) == false then return 0 end
+local now = clock(ARGV[1])
+readWindows(ARGV[3])
+for i = 1, n do
+  local base = 1 + 3 * i
+  local s = spec(ARGV[base])
+  local at, value = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
+  if s.alg == 'f' then
+    -- Usage from a window that has ended no longer counts anywhere.
+    local start = bounds(s, now)
+    if start ~= nil and bounds(s, at) == start then add(KEYS[i], s, now, value) end
+  elseif s.alg == 's' then
+    local epoch = slotOf(s, at)
+    if slotOf(s, now) - epoch <= SLOTS then addToSlot(KEYS[i], s, load(KEYS[i], s), epoch, value, now) end
+  else
+    -- What the bucket would have drained since then is gone already.
+    local left = value - ((now - at) * s.max) / s.len
+    if left > 0 then add(KEYS[i], s, now, left) end
+  end
+end
+return 1
+`;

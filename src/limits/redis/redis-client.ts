@@ -1,0 +1,108 @@
+// Connects to Redis or Redis Cluster from a `storage.counters` URL, with options that bound every call:
+// a command timeout, no offline queue (a command while disconnected fails at once instead of waiting),
+// no retries of a command, and reconnection with backoff in the background.
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/** A single node or a cluster: the counter scripts run the same on both. */
+export type RedisClient = Redis | Cluster;
+
+// Reconnect quickly at first, then twice a second: recovery without a restart, without hammering a dead
+// host, and within RECOVERY_HOLD_MS on every instance (see resilient-store.ts).
+export const RECONNECT_MAX_MS = 500;
+const reconnectDelay = (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), RECONNECT_MAX_MS);
+
+function nodeOptions(timeoutMs: number): RedisOptions {
+  return {
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(1000, 4 * timeoutMs),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelay,
+  };
+}
+
+interface ClusterUrl {
+  tls: boolean;
+  username?: string;
+  password?: string;
+  nodes: Array<{ host: string; port: number }>;
+}
+
+/** Reads `redis-cluster://[user:password@]host:port[,host:port...]` (`rediss-cluster://` for TLS). */
+function parseClusterUrl(url: string): ClusterUrl {
+  const m = /^(rediss?)-cluster:\/\/(?:([^@/]*)@)?([^/?#]+)/.exec(url);
+  if (!m) throw new Error('storage.counters: expected redis-cluster://host:port[,host:port...]');
+  const [, scheme, auth, hosts] = m;
+  const [user, password] = auth ? auth.split(':', 2).map(decodeURIComponent) : [];
+  const nodes = hosts!.split(',').map((hp) => {
+    const at = hp.lastIndexOf(':');
+    const port = at > 0 ? Number(hp.slice(at + 1)) : 6379;
+    if (!Number.isInteger(port)) throw new Error('storage.counters: a cluster node needs host:port');
+    return { host: (at > 0 ? hp.slice(0, at) : hp).replace(/^\[|\]$/g, ''), port };
+  });
+  return { tls: scheme === 'rediss', ...(user ? { username: user } : {}), ...(password ? { password } : {}), nodes };
+}
+
+/** Creates the client for a `redis://`, `rediss://`, `redis-cluster://` or `rediss-cluster://` URL; it connects in the background. */
+export function createRedisClient(url: string, timeoutMs: number): RedisClient {
+  let client: RedisClient;
+  if (/^rediss?-cluster:/.test(url)) {
+    const c = parseClusterUrl(url);
+    const redisOptions: RedisOptions = {
+      ...nodeOptions(timeoutMs),
+      ...(c.username ? { username: c.username } : {}),
+      ...(c.password ? { password: c.password } : {}),
+      ...(c.tls ? { tls: {} } : {}),
+    };
+    const options: ClusterOptions = {
+      enableOfflineQueue: false,
+      redisOptions,
+      clusterRetryStrategy: reconnectDelay,
+      slotsRefreshTimeout: Math.max(1000, 4 * timeoutMs),
+      scaleReads: 'master',
+    };
+    client = new Cluster(c.nodes, options);
+  } else {
+    client = new Redis(url, nodeOptions(timeoutMs));
+  }
+  // Without a listener, an 'error' event would crash the process; failures are reported by the store.
+  client.on('error', () => {});
+  return client;
+}
+
+/** The URL without credentials, for logs. */
+export function describeStoreUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//');
+}
+
+/** Resolves true once the client is ready, false after `timeoutMs` (it keeps trying in the background). */
+export async function waitReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  if (!(await readyEvent(client, timeoutMs))) return false;
+  if (!(client instanceof Cluster)) return true;
+  // A cluster connects to each node lazily, on its first command: do it now, not inside the first burst.
+  for (;;) {
+    try {
+      await Promise.all(client.nodes('master').map((node) => node.ping()));
+      return true;
+    } catch {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function readyEvent(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = (): void => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('ready', onReady);
+  });
+}

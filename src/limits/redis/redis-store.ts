@@ -1,0 +1,257 @@
+// Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
+// call (EVALSHA, loaded once per connection by ioredis) on the node that owns the organization's hash tag.
+import type { Clock } from '../../util/clock.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage } from '../counter-store.js';
+import { StoreUsageError } from '../store-errors.js';
+import { amountFor } from '../admission.js';
+import { ItemArgs, type WindowTable } from './item-args.js';
+import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
+import type { RedisClient } from './redis-client.js';
+
+export interface RedisStoreOptions {
+  timezone: string;
+  /** The instance clock. Only used to offer window candidates; Lua decides with Redis TIME. */
+  clock: Clock;
+  /** How long the record of an unsettled reservation lives. */
+  reservationTtlMs: number;
+  /**
+   * Tests only: the time every script uses instead of Redis TIME. Contract tests place requests 1 ms
+   * before a window edge; Redis TIME cannot be set, and short real windows would make them slow and flaky.
+   */
+  timeOverride?: Clock;
+}
+
+/** Usage counted elsewhere (locally while Redis was unreachable) to add into the windows it belongs to. */
+export interface ReconcileEntry {
+  item: CounterItem;
+  atMs: number;
+  amount: number;
+}
+
+interface OpenReservation {
+  items: CounterItem[];
+  recordKey: string;
+  /** What was reserved: settlement sends each item's change from it (amountFor is exact in both languages). */
+  input: number;
+  output: number;
+  /** False while the reserve call has not answered (or failed): its fate in Redis is unknown. */
+  confirmed: boolean;
+  atMs: number;
+}
+
+type ScriptCall = (...args: string[]) => Promise<unknown>;
+/** A script's reply: whole numbers arrive as integers, everything else as text. */
+type Reply = Array<string | number>;
+interface Scripts {
+  tgReserve: ScriptCall;
+  tgSettle: ScriptCall;
+  tgPeek: ScriptCall;
+  tgRestore: ScriptCall;
+  tgReconcile: ScriptCall;
+}
+
+const SCRIPTS = { tgReserve: RESERVE_LUA, tgSettle: SETTLE_LUA, tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
+const SKEW_ERROR = /^TGSKEW (\S+)/;
+
+/** `tg:{org}` of a counter key: every key of one organization shares it, so one script may touch them all. */
+export function hashTagOf(key: string): string {
+  const end = key.indexOf('}');
+  if (!key.startsWith('tg:{') || end < 0) throw new StoreUsageError(`counter key without a hash tag: ${key}`);
+  return key.slice(0, end + 1);
+}
+
+function sameTag(items: readonly CounterItem[]): string {
+  const tag = hashTagOf(items[0].key);
+  for (const item of items) {
+    // Keys in different slots would fail with CROSSSLOT on a cluster: refuse them everywhere, loudly.
+    if (!item.key.startsWith(tag)) throw new StoreUsageError(`one reservation spans two organizations: ${tag} and ${hashTagOf(item.key)}`);
+  }
+  return tag;
+}
+
+function groupByTag<T>(values: readonly T[], keyOf: (v: T) => string): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  values.forEach((v, i) => {
+    const tag = hashTagOf(keyOf(v));
+    let g = groups.get(tag);
+    if (!g) groups.set(tag, (g = []));
+    g.push(i);
+  });
+  return groups;
+}
+
+/** Whole numbers come back as integer replies, others as text; Lua writes infinities as `inf`, which Number() does not read. */
+function num(value: string | number): number {
+  const n = Number(value);
+  if (!Number.isNaN(n) || typeof value === 'number') return n;
+  return /^-inf/.test(value) ? -Infinity : /^inf/.test(value) ? Infinity : NaN;
+}
+
+function indexes(list: string | number): number[] {
+  return list === '' ? [] : String(list).split(' ').map(Number);
+}
+
+export class RedisCounterStore implements CounterStore {
+  private readonly scripts: Scripts;
+  private readonly args: ItemArgs;
+  private readonly open = new Map<string, OpenReservation>();
+  private readonly sweeper: NodeJS.Timeout;
+  /** Redis time minus the instance clock, learned only when the instance is off by more than a window. */
+  private skewMs = 0;
+
+  constructor(
+    readonly client: RedisClient,
+    private readonly opts: RedisStoreOptions,
+  ) {
+    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua });
+    this.scripts = client as unknown as Scripts;
+    this.args = new ItemArgs(opts.timezone);
+    // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
+    this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
+    const items = req.items;
+    if (items.length === 0) return { ok: true, output: req.output, states: [], shadowBlocked: [] };
+    const recordKey = `${sameTag(items)}:res:${req.id}`;
+    const entry: OpenReservation = { items, recordKey, input: req.input, output: req.output, confirmed: false, atMs: this.opts.clock.now() };
+    // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
+    this.open.set(req.id, entry);
+    const [reply, table] = await this.withWindows((windows) => {
+      const args = [String(items.length + 1)];
+      for (const item of items) args.push(item.key);
+      args.push(recordKey, this.override(), String(req.input), String(req.output), req.clamp ? '1' : '0', String(req.minOutput), String(this.opts.reservationTtlMs), windows.arg);
+      for (const item of items) args.push(this.args.spec(item));
+      return this.scripts.tgReserve(...args);
+    }, items);
+    const now = num(reply[2]);
+    const states = items.map((item, i): LimitState => {
+      const used = num(reply[5 + 2 * i]);
+      return { used, max: item.max, resetAtMs: this.args.resetAt(item, now, used, reply[6 + 2 * i], table) };
+    });
+    const shadowBlocked = indexes(reply[4]);
+    if (reply[0] !== '1') {
+      this.open.delete(req.id);
+      return { ok: false, blocked: indexes(reply[3]), states, shadowBlocked };
+    }
+    entry.output = num(reply[1]);
+    entry.confirmed = true;
+    return { ok: true, output: entry.output, states, shadowBlocked };
+  }
+
+  async settle(id: string, usage: SettleUsage): Promise<void> {
+    const entry = this.open.get(id);
+    if (!entry) return;
+    // Only items whose amount changes go to Redis. After a lost answer the granted output is unknown here
+    // (the record has it), so then every item goes.
+    const keys: string[] = [];
+    const rest: string[] = [entry.recordKey, this.override(), String(usage.input), String(usage.output), String(usage.request), String(entry.input)];
+    entry.items.forEach((item, i) => {
+      if (entry.confirmed && amountFor(item, usage.input, usage.output, usage.request) === amountFor(item, entry.input, entry.output, 1)) return;
+      keys.push(item.key);
+      rest.push(this.args.spec(item), String(i + 1));
+    });
+    await this.scripts.tgSettle(String(keys.length + 1), ...keys, ...rest);
+    // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
+    if (this.open.get(id) === entry) this.open.delete(id);
+  }
+
+  async restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void> {
+    for (const group of groupByTag(entries, (e) => e.item.key).values()) {
+      await this.withWindows(
+        (windows) => {
+          const args = [String(group.length)];
+          for (const i of group) args.push(entries[i].item.key);
+          args.push(this.override(), windows.arg);
+          for (const i of group) args.push(this.args.spec(entries[i].item), String(entries[i].used));
+          return this.scripts.tgRestore(...args);
+        },
+        group.map((i) => entries[i].item),
+      );
+    }
+  }
+
+  async peek(items: CounterItem[]): Promise<LimitState[]> {
+    const states: LimitState[] = new Array(items.length);
+    for (const group of groupByTag(items, (item) => item.key).values()) {
+      const members = group.map((i) => items[i]);
+      const [reply, table] = await this.withWindows((windows) => {
+        const args = [String(group.length)];
+        for (const item of members) args.push(item.key);
+        args.push(this.override(), windows.arg);
+        for (const item of members) args.push(this.args.spec(item));
+        return this.scripts.tgPeek(...args);
+      }, members);
+      const now = num(reply[0]);
+      group.forEach((i, j) => {
+        const used = num(reply[1 + 2 * j]);
+        states[i] = { used, max: items[i].max, resetAtMs: this.args.resetAt(items[i], now, used, reply[2 + 2 * j], table) };
+      });
+    }
+    return states;
+  }
+
+  /** Adds usage counted elsewhere into Redis, once per `batchId` (retrying a batch is a no-op). One organization per batch. */
+  async reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const tag = sameTag(entries.map((e) => e.item));
+    const specs = entries.map((e) => this.args.spec(e.item));
+    const args = [String(entries.length + 1)];
+    for (const e of entries) args.push(e.item.key);
+    args.push(`${tag}:rec:${batchId}`, this.override(), String(this.opts.reservationTtlMs), this.args.windows(this.estimate()).arg);
+    entries.forEach((e, i) => args.push(specs[i], String(e.atMs), String(e.amount)));
+    await this.scripts.tgReconcile(...args);
+  }
+
+  /** One round trip that proves the store answers. */
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async openReservations(): Promise<number> {
+    let n = 0;
+    for (const entry of this.open.values()) if (entry.confirmed) n++;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private override(): string {
+    return this.opts.timeOverride ? String(this.opts.timeOverride.now()) : '';
+  }
+
+  private estimate(): number {
+    return this.opts.clock.now() + this.skewMs;
+  }
+
+  /**
+   * Runs a script with the window table around the instance's estimate of Redis time; when the instance
+   * clock is off by more than a window, learns the skew from the refusal and retries once.
+   */
+  private async withWindows(call: (windows: WindowTable) => Promise<unknown>, items: readonly CounterItem[]): Promise<[Reply, WindowTable]> {
+    for (const item of items) this.args.spec(item); // registers their window slots before the table is built
+    let table = this.args.windows(this.estimate());
+    try {
+      return [(await call(table)) as Reply, table];
+    } catch (err) {
+      const m = SKEW_ERROR.exec((err as Error).message);
+      if (!m) throw err;
+      this.skewMs = Number(m[1]) - this.opts.clock.now();
+      table = this.args.windows(this.estimate());
+      return [(await call(table)) as Reply, table];
+    }
+  }
+
+  private forgetExpired(): void {
+    const cutoff = this.opts.clock.now() - this.opts.reservationTtlMs;
+    for (const [id, entry] of this.open) if (entry.atMs < cutoff) this.open.delete(id);
+  }
+}

@@ -1,0 +1,351 @@
+// Wraps the shared (Redis) store with `on_store_error`: while it does not answer, requests whose limits
+// are all `fail_open` are admitted against local counters holding 1/instances of each limit's room, the
+// rest are refused (503); nothing waits on a dead store, and the gateway never crashes. A background probe
+// notices recovery, replays locally counted usage and pending settlements, then switches back.
+//
+// States: up → down (first failure) → holding (answers again, local usage replayed) → up. While holding,
+// fail-open-only requests keep counting locally: the other instances notice the recovery up to a reconnect
+// delay later, and until they have replayed their own local usage the shared counters read too low.
+import type { OnStoreError } from '../config/policy.js';
+import type { Clock } from '../util/clock.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
+import { MemoryCounterStore } from './memory-store.js';
+import type { ReconcileEntry } from './redis/redis-store.js';
+import { ReplayLog } from './replay-log.js';
+import { isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
+import { windowLengthMs } from './windows.js';
+
+/** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
+export interface SharedCounterStore extends CounterStore {
+  ping(): Promise<void>;
+  reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void>;
+}
+
+/** The pino methods used (a pino logger fits). */
+export interface StoreLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface ResilientStoreOptions {
+  /** `storage.on_store_error`; a limit's own `on_store_error` overrides it. */
+  defaultMode: OnStoreError;
+  /** `storage.instances`: local counters hold 1/instances of each limit's room. */
+  instances: number;
+  timezone: string;
+  clock: Clock;
+  log: StoreLog;
+  /** The store URL without credentials, for logs. */
+  description: string;
+  /** How often to check a store that stopped answering. */
+  probeIntervalMs?: number;
+}
+
+interface Plan {
+  /** The items with max scaled to this instance's share, for local counting. */
+  local: CounterItem[];
+  /** Some enforced limit must fail closed: without the store, the request is refused. */
+  closed: boolean;
+  /** Indexes of limits that may fail open, whose last known usage seeds the local counters. */
+  openIdx: number[];
+}
+
+interface Seen {
+  item: CounterItem;
+  used: number;
+  resetAtMs: number;
+  atMs: number;
+}
+
+// Settlements waiting for the store beyond this are dropped: their reservations stay charged (the safe side).
+const MAX_PENDING_SETTLES = 100_000;
+/** Longer than the reconnect backoff cap plus a probe interval, so every instance has replayed by then. */
+export const RECOVERY_HOLD_MS = 2000;
+const SETTLE_CONCURRENCY = 64;
+
+export class ResilientStore implements CounterStore {
+  private state: 'up' | 'down' | 'holding' = 'up';
+  private closed = false;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private local: MemoryCounterStore | undefined;
+  private readonly itemPlans = new WeakMap<CounterItem, { local: CounterItem; failOpen: boolean }>();
+  private readonly lastSeen = new Map<string, Seen>();
+  private readonly localOpen = new Map<string, { store: MemoryCounterStore; items: CounterItem[]; atMs: number }>();
+  private readonly pendingSettles = new Map<string, SettleUsage>();
+  private readonly settling = new Set<Promise<void>>();
+  private readonly replay: ReplayLog;
+  private readonly listeners: Array<(mode: StoreMode) => void> = [];
+  private probeTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private lastUsageErrorLog = 0;
+  private checking = false;
+
+  constructor(
+    readonly primary: SharedCounterStore,
+    private readonly opts: ResilientStoreOptions,
+  ) {
+    this.replay = new ReplayLog(opts.timezone);
+  }
+
+  /** `ok`, or the `storage.on_store_error` mode while the store does not answer (or fail-open usage is still settling in). */
+  get mode(): StoreMode {
+    if (this.state === 'up' || (this.state === 'holding' && this.opts.defaultMode === 'fail_closed')) return 'ok';
+    return this.opts.defaultMode;
+  }
+
+  private get healthy(): boolean {
+    return this.state !== 'down';
+  }
+
+  onModeChange(listener: (mode: StoreMode) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Starts degraded (probing in the background) when the store did not answer at start-up. */
+  startDegraded(why: string): void {
+    this.markDown(new Error(why));
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
+    const plan = this.planFor(req.items);
+    if (this.state === 'holding' && !plan.closed) return this.reserveLocally(req, plan);
+    if (this.healthy) {
+      try {
+        const outcome = await this.primary.reserve(req);
+        if (plan.openIdx.length > 0) this.remember(req.items, plan.openIdx, outcome.states);
+        return outcome;
+      } catch (err) {
+        this.failed(err);
+        // The reservation may have landed before its answer was lost: cancel it once the store answers.
+        this.queueSettle(req.id, { input: 0, output: 0, request: 0 });
+      }
+    }
+    return this.reserveLocally(req, plan);
+  }
+
+  async settle(id: string, usage: SettleUsage): Promise<void> {
+    const local = this.localOpen.get(id);
+    if (local) {
+      this.localOpen.delete(id);
+      await local.store.settle(id, usage);
+      this.replay.record(local.items, local.atMs, usage);
+      if (this.healthy) this.kickFlush();
+      return;
+    }
+    // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).
+    if (!this.healthy) return this.queueSettle(id, usage);
+    // Sent now but not awaited: the response need not wait a round trip. Commands keep their order on the
+    // connection (and slot), so this instance's next reserve or peek already sees the settlement.
+    const sent: Promise<void> = this.primary
+      .settle(id, usage)
+      .catch((err: unknown) => {
+        this.failed(err);
+        this.queueSettle(id, usage);
+      })
+      .finally(() => this.settling.delete(sent));
+    this.settling.add(sent);
+  }
+
+  /** Resolves once every settlement sent so far has been answered (or queued for retry). */
+  async quiesce(): Promise<void> {
+    while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
+  }
+
+  restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void> {
+    return this.primary.restore(entries);
+  }
+
+  /** Reads the shared counters; while they are unreachable, fails at once (a metrics scrape must not wait). */
+  async peek(items: CounterItem[]): Promise<LimitState[]> {
+    if (!this.healthy) throw new StoreUnavailableError();
+    try {
+      return await this.primary.peek(items);
+    } catch (err) {
+      this.failed(err);
+      throw err;
+    }
+  }
+
+  async openReservations(): Promise<number> {
+    return (await this.primary.openReservations()) + this.localOpen.size;
+  }
+
+  /** Usage and settlements still waiting to reach the shared store (0 once reconciled). */
+  get backlog(): number {
+    return this.replay.size + this.pendingSettles.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.probeTimer);
+    clearTimeout(this.holdTimer);
+    await this.quiesce();
+    if (this.healthy && this.backlog > 0) await this.flush().catch(() => {});
+    await this.primary.close();
+  }
+
+  private reserveLocally(req: ReserveRequest, plan: Plan): ReserveOutcome {
+    if (plan.closed) throw new StoreUnavailableError();
+    const store = (this.local ??= this.seededLocal());
+    const outcome = store.reserveSync({ ...req, items: plan.local });
+    if (outcome.ok) this.localOpen.set(req.id, { store, items: req.items, atMs: this.opts.clock.now() });
+    // Report the whole limit with this instance's room left, so messages and headers stay truthful.
+    const states = outcome.states.map((s, i) => ({ ...s, used: req.items[i].max - (plan.local[i].max - s.used), max: req.items[i].max }));
+    return { ...outcome, states };
+  }
+
+  private planFor(items: CounterItem[]): Plan {
+    // Per item, since callers build a fresh items array for every request.
+    const local: CounterItem[] = new Array(items.length);
+    const openIdx: number[] = [];
+    let closed = false;
+    for (let i = 0; i < items.length; i++) {
+      let known = this.itemPlans.get(items[i]);
+      if (!known) {
+        const item = items[i];
+        known = { local: { ...item, max: item.max / this.opts.instances }, failOpen: item.mode === 'shadow' || (item.onStoreError ?? this.opts.defaultMode) === 'fail_open' };
+        this.itemPlans.set(item, known);
+      }
+      local[i] = known.local;
+      if (known.failOpen) openIdx.push(i);
+      else closed = true;
+    }
+    return { local, closed, openIdx };
+  }
+
+  private remember(items: CounterItem[], idx: number[], states: LimitState[]): void {
+    const atMs = this.opts.clock.now();
+    for (const i of idx) this.lastSeen.set(items[i].key, { item: items[i], used: states[i].used, resetAtMs: states[i].resetAtMs, atMs });
+  }
+
+  /**
+   * Local counters for a new outage, seeded with 1/instances of the usage last seen in the shared store:
+   * each instance then admits at most 1/instances of the room that was left, so together they stay near
+   * the limit (off only by what others admitted after this instance's last look).
+   */
+  private seededLocal(): MemoryCounterStore {
+    const store = new MemoryCounterStore(this.opts.clock, this.opts.timezone);
+    const now = this.opts.clock.now();
+    const n = this.opts.instances;
+    const seeds: Array<{ item: CounterItem; used: number }> = [];
+    for (const seen of this.lastSeen.values()) {
+      const { item } = seen;
+      if (item.algorithm === 'fixed_window' && now >= seen.resetAtMs) continue; // that window is over
+      const drained = item.algorithm === 'token_bucket' ? ((now - seen.atMs) * item.max) / windowLengthMs(item.window) : 0;
+      const used = Math.max(0, seen.used - drained);
+      if (used > 0) seeds.push({ item: this.planFor([item]).local[0], used: used / n });
+    }
+    // MemoryCounterStore.restore does its work before returning its promise.
+    void store.restore(seeds);
+    return store;
+  }
+
+  private failed(err: unknown): void {
+    if (isTimeout(err)) return this.confirm(err);
+    if (isUnavailable(err)) return this.markDown(err);
+    // A malformed call (a bug): this request follows its mode, the store stays in use. Logged at most every 10 s.
+    const now = Date.now();
+    if (now - this.lastUsageErrorLog > 10_000) {
+      this.lastUsageErrorLog = now;
+      this.opts.log.warn({ store: this.opts.description, error: (err as Error).message }, 'counter store refused a call');
+    }
+  }
+
+  /**
+   * One timeout is not enough to give up on the store: a stalled event loop (GC, a busy machine) fires
+   * timers before reading replies that have arrived. A PING, bounded by the same timeout, decides.
+   */
+  private confirm(err: unknown): void {
+    if (!this.healthy || this.checking) return;
+    this.checking = true;
+    this.primary.ping().then(
+      () => void (this.checking = false),
+      () => {
+        this.checking = false;
+        this.markDown(err);
+      },
+    );
+  }
+
+  private markDown(err: unknown): void {
+    if (!this.healthy || this.closed) return;
+    // Down again while holding: keep the local counters, which already hold this outage's usage.
+    if (this.state === 'up') this.local = undefined;
+    clearTimeout(this.holdTimer);
+    const before = this.mode;
+    this.state = 'down';
+    const mode = this.opts.defaultMode;
+    const what = mode === 'fail_open' ? `admitting against local counters (1/${this.opts.instances} of each limit)` : 'refusing requests with 503';
+    this.opts.log.warn({ store: this.opts.description, mode, error: (err as Error).message }, `counter store unreachable: ${what} until it answers again`);
+    if (this.mode !== before) this.emit();
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.closed) return;
+    this.probeTimer = setTimeout(() => void this.probe(), this.opts.probeIntervalMs ?? 200);
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    this.probeTimer = undefined;
+    if (this.closed) return;
+    try {
+      await this.primary.ping();
+      const replayed = this.replay.size;
+      const settled = this.pendingSettles.size;
+      await this.flush();
+      const before = this.mode;
+      this.state = 'holding';
+      this.opts.log.info(
+        { store: this.opts.description, replayed, settled, holdMs: RECOVERY_HOLD_MS },
+        'counter store reachable again: local usage reconciled; fail_open limits rejoin the shared counters once every instance has had time to reconcile',
+      );
+      if (this.mode !== before) this.emit();
+      // Local requests that finished during the flush wait for no one.
+      if (this.backlog > 0) this.kickFlush();
+      this.holdTimer = setTimeout(() => this.endHold(), RECOVERY_HOLD_MS);
+      this.holdTimer.unref();
+    } catch {
+      this.scheduleProbe();
+    }
+  }
+
+  private endHold(): void {
+    if (this.state !== 'holding') return;
+    const before = this.mode;
+    this.state = 'up';
+    this.local = undefined;
+    if (this.mode !== before) this.emit();
+  }
+
+  private queueSettle(id: string, usage: SettleUsage): void {
+    if (this.pendingSettles.size >= MAX_PENDING_SETTLES) {
+      const oldest = this.pendingSettles.keys().next().value;
+      if (oldest !== undefined) this.pendingSettles.delete(oldest);
+    }
+    this.pendingSettles.set(id, usage);
+  }
+
+  /** Flushes local usage after recovery without holding up the request that produced it. */
+  private kickFlush(): void {
+    void this.flush().catch((err: unknown) => this.failed(err));
+  }
+
+  /** Sends pending settlements and locally counted usage; one flush at a time; rejects on the first failure. */
+  private flush(): Promise<void> {
+    this.flushing ??= (async () => {
+      while (this.pendingSettles.size > 0) {
+        const chunk = [...this.pendingSettles].slice(0, SETTLE_CONCURRENCY);
+        await Promise.all(chunk.map(([id, usage]) => this.primary.settle(id, usage)));
+        for (const [id] of chunk) this.pendingSettles.delete(id);
+      }
+      await this.replay.flush(this.primary);
+    })().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private emit(): void {
+    for (const l of this.listeners) l(this.mode);
+  }
+}

@@ -1,0 +1,34 @@
+// Telling "the store is unreachable" (fail open or closed, and stop asking it for a while) apart from
+// "this call was wrong" (a bug: fail this request per its mode, but the store itself is fine).
+
+/** A request was refused because a limit set to `fail_closed` cannot be checked; the engine answers 503. */
+export class StoreUnavailableError extends Error {
+  constructor() {
+    super('counter store unavailable');
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** A call the store refused as malformed (e.g. one reservation spanning two organizations' hash tags). */
+export class StoreUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreUsageError';
+  }
+}
+
+// Replies Redis gives while it is failing over, loading, resharding, busy or out of memory: the store
+// cannot count now.
+const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|READONLY|TRYAGAIN|BUSY|NOREPLICAS|MOVED|ASK|OOM)\b/;
+
+/** True when an error means the store cannot answer (timeout, connection, failover), not that the call was wrong. */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUsageError) return false;
+  if (err instanceof Error && err.name === 'ReplyError') return TRANSIENT_REPLY.test(err.message);
+  return true;
+}
+
+/** A command that got no answer within the timeout: maybe Redis is slow, maybe this process was stalled. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}

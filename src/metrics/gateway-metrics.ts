@@ -1,0 +1,186 @@
+// Prometheus metrics (`GET /metrics`), fed by the same rows the ledger gets. Label sets are bounded by
+// the config (organizations, projects, models, limits); users only when `metrics.user_labels` is on.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AppliedLimit } from '../limits/applicable-limits.js';
+import type { CounterItem, LimitState } from '../limits/counter-store.js';
+import type { WriterStats } from '../ledger/batch-writer.js';
+import type { LedgerRow } from '../ledger/ledger.js';
+import { BurnRate } from './burn-rate.js';
+import { limitLabel } from './limit-labels.js';
+
+export interface MetricsOptions {
+  /** Add a `user` label to token and cost series, and name users in limit series. */
+  userLabels: boolean;
+  now?: () => number;
+  /** Reads limits' current state without changing it (the counter store's `peek`), for headroom. */
+  peek?: (items: CounterItem[]) => Promise<LimitState[]>;
+  /** The ledger writer's figures, for write lag. */
+  writerStats?: () => WriterStats;
+  /** Also export Node's process metrics (CPU, memory, event loop lag). */
+  processMetrics?: boolean;
+}
+
+interface Headroom {
+  label: string;
+  unit: string;
+  remaining: number;
+  utilization: number;
+}
+
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+// One scrape reads the counters once, however many gauges show the result.
+const HEADROOM_REUSE_MS = 100;
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly limits = new Map<string, AppliedLimit>();
+  private readonly burn = new BurnRate();
+  private readonly now: () => number;
+  private headroomCache?: { at: number; value: Promise<Headroom[]> };
+  private readonly children = new Map<Counter, Map<string, { inc(v?: number): void }>>();
+
+  private readonly requests: Counter;
+  private readonly tokens: Counter;
+  private readonly cost: Counter;
+  private readonly limitHits: Counter;
+  private readonly fallbacks: Counter;
+  private readonly overhead: Histogram;
+  private readonly upstream: Histogram;
+
+  constructor(private readonly opts: MetricsOptions) {
+    this.now = opts.now ?? Date.now;
+    const registers = [this.registry];
+    const who = opts.userLabels ? ['organization', 'project', 'user', 'model'] : ['organization', 'project', 'model'];
+    this.requests = new Counter({ name: 'tollgate_requests_total', help: 'Calls by outcome (status is the HTTP status sent; 499: the client left).', labelNames: ['organization', 'project', 'model', 'status', 'decision'], registers });
+    this.tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input; cached_input is part of input).', labelNames: [...who, 'type'], registers });
+    this.cost = new Counter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
+    this.limitHits = new Counter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['limit', 'mode'], registers });
+    this.fallbacks = new Counter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
+    this.overhead = new Histogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time spent in the gateway itself: total latency minus upstream latency.', labelNames: ['endpoint'], buckets: OVERHEAD_BUCKETS, registers });
+    this.upstream = new Histogram({ name: 'tollgate_upstream_latency_seconds', help: 'Upstream call time, to the whole body or the end of the stream.', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
+
+    const self = this;
+    new Gauge({
+      name: 'tollgate_limit_remaining',
+      help: 'Room left in each limit now (tokens, requests, or USD per its unit); per-user limits show the most used user unless user labels are on.',
+      labelNames: ['limit', 'unit'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const h of await self.headroom()) this.set({ limit: h.label, unit: h.unit }, h.remaining);
+      },
+    });
+    new Gauge({
+      name: 'tollgate_limit_utilization',
+      help: 'Used / max for each limit now (0-1, above 1 when over).',
+      labelNames: ['limit'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const h of await self.headroom()) this.set({ limit: h.label }, h.utilization);
+      },
+    });
+    new Gauge({
+      name: 'tollgate_burn_rate_tokens_per_minute',
+      help: 'Tokens per minute over the last 5 minutes.',
+      labelNames: ['organization'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of self.burn.rates(self.now())) this.set({ organization: r.organization }, r.tokensPerMinute);
+      },
+    });
+    new Gauge({
+      name: 'tollgate_burn_rate_usd_per_hour',
+      help: 'US dollars per hour over the last 5 minutes.',
+      labelNames: ['organization'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of self.burn.rates(self.now())) this.set({ organization: r.organization }, r.usdPerHour);
+      },
+    });
+    // Stays 0 until throttling queues requests; exported now so dashboards need no change later.
+    new Gauge({ name: 'tollgate_queue_depth', help: 'Requests waiting in throttling queues.', registers });
+    const writer = (): WriterStats => opts.writerStats?.() ?? { pending: 0, lagMs: 0, written: 0, failures: 0, dropped: 0 };
+    new Gauge({ name: 'tollgate_ledger_write_lag_seconds', help: 'Age of the oldest call not yet written to the ledger (0 when all are written).', registers, collect() { this.set(writer().lagMs / 1000); } });
+    new Gauge({ name: 'tollgate_ledger_pending_rows', help: 'Ledger rows waiting to be written.', registers, collect() { this.set(writer().pending); } });
+    new Gauge({ name: 'tollgate_ledger_rows_written', help: 'Ledger rows written since start.', registers, collect() { this.set(writer().written); } });
+    new Gauge({ name: 'tollgate_ledger_write_failures', help: 'Failed ledger writes since start (rows are kept and retried).', registers, collect() { this.set(writer().failures); } });
+    new Gauge({ name: 'tollgate_ledger_rows_dropped', help: 'Ledger rows dropped since start because the write buffer overflowed.', registers, collect() { this.set(writer().dropped); } });
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_process_' });
+  }
+
+  /** Counts one finished call. */
+  observe(row: LedgerRow): void {
+    const project = row.project ?? '';
+    const model = `${row.provider}/${row.model}`;
+    const who = this.opts.userLabels ? [row.organization, project, row.user, model] : [row.organization, project, model];
+    this.child(this.requests, [row.organization, project, model, String(row.status), row.decision]).inc();
+    if (row.inputTokens > 0) this.child(this.tokens, [...who, 'input']).inc(row.inputTokens);
+    if (row.outputTokens > 0) this.child(this.tokens, [...who, 'output']).inc(row.outputTokens);
+    if (row.cachedInputTokens > 0) this.child(this.tokens, [...who, 'cached_input']).inc(row.cachedInputTokens);
+    if (row.costUsd > 0) this.child(this.cost, who).inc(row.costUsd);
+    if (row.blockedBy) this.child(this.limitHits, [limitLabel(row.blockedBy, this.opts.userLabels), 'enforce']).inc();
+    for (const id of row.shadowBlocked) this.child(this.limitHits, [limitLabel(id, this.opts.userLabels), 'shadow']).inc();
+    if (row.fallback) this.child(this.fallbacks, [row.fallback.split(':')[0]]).inc();
+    if (row.upstreamLatencyMs !== null) {
+      this.upstream.observe({ provider: row.provider, model }, row.upstreamLatencyMs / 1000);
+      this.overhead.observe({ endpoint: row.endpoint }, Math.max(0, row.latencyMs - row.upstreamLatencyMs) / 1000);
+    }
+    this.burn.add(row.organization, row.inputTokens + row.outputTokens, row.costUsd, this.now());
+  }
+
+  /** Remembers the limits a call checked, so their headroom is exported. */
+  trackLimits(limits: AppliedLimit[]): void {
+    for (const l of limits) if (!this.limits.has(l.item.key)) this.limits.set(l.item.key, l);
+  }
+
+  /** Forgets tracked limits (after a config reload, limits may have changed). */
+  resetLimits(): void {
+    this.limits.clear();
+  }
+
+  /** The exposition text and its content type. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    this.headroomCache = undefined;
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  private child(metric: Counter, values: string[]): { inc(v?: number): void } {
+    // prom-client hashes the label object on every inc(); a child per label set skips that.
+    let byLabels = this.children.get(metric);
+    if (!byLabels) this.children.set(metric, (byLabels = new Map()));
+    const key = values.join('\u0000');
+    let c = byLabels.get(key);
+    if (!c) byLabels.set(key, (c = metric.labels(...values)));
+    return c;
+  }
+
+  private headroom(): Promise<Headroom[]> {
+    const now = this.now();
+    if (this.headroomCache && now - this.headroomCache.at < HEADROOM_REUSE_MS) return this.headroomCache.value;
+    const value = this.readHeadroom();
+    this.headroomCache = { at: now, value };
+    return value;
+  }
+
+  private async readHeadroom(): Promise<Headroom[]> {
+    const limits = [...this.limits.values()];
+    if (!this.opts.peek || limits.length === 0) return [];
+    const states = await this.opts.peek(limits.map((l) => l.item)).catch(() => undefined);
+    if (!states) return [];
+    const byLabel = new Map<string, Headroom>();
+    limits.forEach((l, i) => {
+      const scale = l.unit === 'usd' ? 1e-6 : 1;
+      const remaining = Math.max(0, states[i].max - states[i].used) * scale;
+      const utilization = states[i].max > 0 ? states[i].used / states[i].max : states[i].used > 0 ? 1 : 0;
+      const label = limitLabel(l.id, this.opts.userLabels);
+      const seen = byLabel.get(label);
+      // Collapsed per-user limits report the user closest to the limit.
+      if (!seen || utilization > seen.utilization) byLabel.set(label, { label, unit: l.unit, remaining, utilization });
+    });
+    return [...byLabel.values()];
+  }
+}

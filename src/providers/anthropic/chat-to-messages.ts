@@ -1,0 +1,146 @@
+// OpenAI chat request → Anthropic Messages request, so an OpenAI client reaches Claude by a config change.
+// Fields both APIs share are mapped; OpenAI-only fields are dropped; fields neither knows pass through
+// (so Anthropic-only parameters such as `top_k` or `thinking` can be sent as extra body fields).
+import { TollgateError } from '../../errors/tollgate-error.js';
+import type { JsonObject } from '../usage.js';
+
+// OpenAI chat fields with no Anthropic counterpart (or mapped below): never forwarded as they are.
+const OPENAI_ONLY = new Set([
+  'messages', 'model', 'max_tokens', 'max_completion_tokens', 'n', 'stream_options', 'temperature', 'top_p', 'stop', 'tools',
+  'tool_choice', 'parallel_tool_calls', 'functions', 'function_call', 'user', 'response_format', 'frequency_penalty',
+  'presence_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'seed', 'service_tier', 'store', 'metadata', 'modalities',
+  'audio', 'prediction', 'reasoning_effort', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier',
+]);
+
+function invalid(detail: string, param: string): TollgateError {
+  return Object.assign(new TollgateError('invalid_request', { detail }), { param });
+}
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Translates a chat body for `model`; `max_tokens` is set by the caller once the output allowance is known. */
+export function chatToMessages(body: JsonObject, model: string): JsonObject {
+  if (typeof body.n === 'number' && body.n > 1) throw invalid("Anthropic models answer one choice per request: 'n' must be 1.", 'n');
+  const out: JsonObject = { model };
+  const system: JsonObject[] = [];
+  out.messages = convertMessages(body.messages as unknown[], system);
+  if (system.length > 0) out.system = system;
+  if (typeof body.temperature === 'number') out.temperature = Math.min(1, Math.max(0, body.temperature)); // OpenAI allows up to 2
+  if (typeof body.top_p === 'number') out.top_p = body.top_p;
+  if (typeof body.stop === 'string') out.stop_sequences = [body.stop];
+  else if (Array.isArray(body.stop) && body.stop.length > 0) out.stop_sequences = body.stop;
+  if (body.stream === true) out.stream = true;
+  const tools = Array.isArray(body.tools) ? body.tools : Array.isArray(body.functions) ? (body.functions as unknown[]).map((f) => ({ type: 'function', function: f })) : undefined;
+  if (tools && tools.length > 0) out.tools = tools.map(convertTool);
+  const choice = convertToolChoice(body.tool_choice ?? body.function_call, body.parallel_tool_calls);
+  if (choice) out.tool_choice = choice;
+  if (typeof body.user === 'string') out.metadata = { user_id: body.user };
+  const format = isObject(body.response_format) ? body.response_format : undefined;
+  if (format?.type === 'json_schema' && isObject(format.json_schema)) {
+    out.output_config = { format: { type: 'json_schema', schema: format.json_schema.schema ?? {} } };
+  }
+  for (const [k, v] of Object.entries(body)) if (!OPENAI_ONLY.has(k) && !(k in out)) out[k] = v;
+  return out;
+}
+
+function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const [i, raw] of messages.entries()) {
+    const msg = raw as JsonObject;
+    switch (msg.role) {
+      case 'system':
+      case 'developer':
+        for (const block of contentBlocks(msg.content, `messages[${i}].content`)) {
+          if (block.type !== 'text') throw invalid(`messages[${i}]: a system message may only hold text.`, `messages[${i}].content`);
+          system.push(block);
+        }
+        break;
+      case 'user':
+        out.push({ role: 'user', content: typeof msg.content === 'string' ? msg.content : contentBlocks(msg.content, `messages[${i}].content`) });
+        break;
+      case 'assistant': {
+        const content: JsonObject[] = msg.content === null || msg.content === undefined ? [] : contentBlocks(msg.content, `messages[${i}].content`);
+        const calls = Array.isArray(msg.tool_calls) ? (msg.tool_calls as JsonObject[]) : msg.function_call ? [{ id: `call_${i}`, function: msg.function_call }] : [];
+        for (const call of calls) content.push(toolUse(call, i));
+        if (content.length > 0) out.push({ role: 'assistant', content });
+        break;
+      }
+      case 'tool':
+      case 'function': {
+        const result: JsonObject = {
+          type: 'tool_result',
+          tool_use_id: String(msg.tool_call_id ?? msg.name ?? ''),
+          content: typeof msg.content === 'string' ? msg.content : contentBlocks(msg.content, `messages[${i}].content`),
+        };
+        // Results of one turn's calls belong in one user message right after the calls.
+        const last = out[out.length - 1];
+        if (last?.role === 'user' && Array.isArray(last.content) && (last.content as JsonObject[]).every((b) => b.type === 'tool_result')) {
+          (last.content as JsonObject[]).push(result);
+        } else out.push({ role: 'user', content: [result] });
+        break;
+      }
+      default:
+        throw invalid(`messages[${i}]: role '${String(msg.role)}' cannot be sent to an Anthropic model.`, `messages[${i}].role`);
+    }
+  }
+  return out;
+}
+
+function toolUse(call: JsonObject, i: number): JsonObject {
+  const fn = (call.function ?? {}) as JsonObject;
+  let input: unknown = {};
+  if (typeof fn.arguments === 'string' && fn.arguments.trim() !== '') {
+    try {
+      input = JSON.parse(fn.arguments);
+    } catch {
+      throw invalid(`messages[${i}].tool_calls: the arguments of '${String(fn.name)}' are not valid JSON.`, `messages[${i}].tool_calls`);
+    }
+  }
+  return { type: 'tool_use', id: String(call.id ?? ''), name: String(fn.name ?? ''), input };
+}
+
+/** Chat content (a string or parts) as Anthropic content blocks. */
+function contentBlocks(content: unknown, param: string): JsonObject[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  if (!Array.isArray(content)) throw invalid(`${param} must be a string or an array of content parts.`, param);
+  return content.map((part: JsonObject) => {
+    switch (part?.type) {
+      case 'text':
+        return { type: 'text', text: String(part.text ?? '') };
+      case 'image_url': {
+        const url = String((part.image_url as JsonObject | undefined)?.url ?? '');
+        const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+        return data ? { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } } : { type: 'image', source: { type: 'url', url } };
+      }
+      case 'file': {
+        const file = (part.file ?? {}) as JsonObject;
+        const data = /^data:([^;,]+);base64,(.*)$/s.exec(String(file.file_data ?? ''));
+        if (data) return { type: 'document', source: { type: 'base64', media_type: data[1], data: data[2] } };
+        throw invalid(`${param}: files must be sent inline (file_data) to reach an Anthropic model.`, param);
+      }
+      default:
+        throw invalid(`${param}: content parts of type '${String(part?.type)}' cannot be sent to an Anthropic model.`, param);
+    }
+  });
+}
+
+function convertTool(tool: unknown): JsonObject {
+  const fn = ((tool as JsonObject)?.function ?? {}) as JsonObject;
+  const out: JsonObject = { name: String(fn.name ?? '') };
+  if (typeof fn.description === 'string') out.description = fn.description;
+  out.input_schema = isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} };
+  return out;
+}
+
+function convertToolChoice(choice: unknown, parallel: unknown): JsonObject | undefined {
+  let out: JsonObject | undefined;
+  if (choice === 'auto') out = { type: 'auto' };
+  else if (choice === 'required') out = { type: 'any' };
+  else if (choice === 'none') out = { type: 'none' };
+  else if (isObject(choice)) {
+    const name = isObject(choice.function) ? choice.function.name : choice.name;
+    if (typeof name === 'string') out = { type: 'tool', name };
+  }
+  if (parallel === false) out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
+  return out;
+}

@@ -1,0 +1,8 @@
+// Anthropic: the native provider, its stream adapters, and the OpenAI chat ↔ Messages translation.
+export { AnthropicProvider, DEFAULT_ANTHROPIC_VERSION, FORWARDED_CLIENT_HEADERS } from './anthropic-provider.js';
+export { anthropicUsage, anthropicUsageParts, messageText } from './anthropic-usage.js';
+export { AnthropicMessagesStream, AnthropicStreamReader } from './messages-stream.js';
+export { MessagesToChatStream } from './messages-to-chat-stream.js';
+export { chatToMessages } from './chat-to-messages.js';
+export { anthropicErrorToOpenAI, chatUsageOf, messageToChat } from './message-to-chat.js';
+export { finishReason } from './map-stop-reason.js';

@@ -1,0 +1,105 @@
+// The stream adapter for Anthropic's Messages stream, passed through to an Anthropic client.
+// Usage: `message_start` carries the input and a first output count; every `message_delta` carries the
+// cumulative output (and, in newer API versions, cumulative input): the last value counts, never a sum.
+import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
+import type { SseEvent } from '../sse/index.js';
+import { parseObject, type JsonObject, type Usage } from '../usage.js';
+import { anthropicUsageParts } from './anthropic-usage.js';
+
+/** One parsed Anthropic stream event, with the output text it carries. */
+export interface AnthropicEvent {
+  type: string;
+  data: JsonObject;
+  text?: string;
+}
+
+/** Reads the reported usage of a Messages stream and the output text of each event. */
+export class AnthropicStreamReader {
+  usage: ReportedUsage = { final: false };
+  /** Index of the content block started (and delivered) and not yet stopped, if any. */
+  openBlock: number | undefined;
+  // A block start counts as open once the next event shows it was delivered: the relay may stop the
+  // stream before delivering it (its tool name is output), and then no block is open on the client.
+  private pendingBlock: number | undefined;
+
+  /** Parses one event, updating usage and the open block. Undefined for events that are not JSON. */
+  read(ev: SseEvent): AnthropicEvent | undefined {
+    if (this.pendingBlock !== undefined) this.openBlock = this.pendingBlock;
+    this.pendingBlock = undefined;
+    const data = parseObject(ev.data);
+    if (!data) return undefined;
+    const type = ev.event ?? (typeof data.type === 'string' ? data.type : '');
+    switch (type) {
+      case 'message_start': {
+        const message = data.message as JsonObject | undefined;
+        const p = anthropicUsageParts(message?.usage);
+        this.usage = { input: p.input, cachedInput: p.cachedInput, output: p.output, final: false };
+        return { type, data };
+      }
+      case 'content_block_start': {
+        this.pendingBlock = typeof data.index === 'number' ? data.index : undefined;
+        const block = data.content_block as JsonObject | undefined;
+        // A tool call's name is generated output too; its input arrives as deltas.
+        const text = block?.type === 'tool_use' && typeof block.name === 'string' ? block.name : typeof block?.text === 'string' ? block.text : undefined;
+        return { type, data, text: text || undefined };
+      }
+      case 'content_block_delta':
+        return { type, data, text: deltaText(data.delta as JsonObject | undefined) };
+      case 'content_block_stop':
+        this.openBlock = undefined;
+        return { type, data };
+      case 'message_delta': {
+        const p = anthropicUsageParts(data.usage);
+        this.usage = {
+          input: p.input ?? this.usage.input,
+          cachedInput: p.cachedInput ?? this.usage.cachedInput,
+          output: p.output ?? this.usage.output,
+          final: p.output !== undefined && (p.input ?? this.usage.input) !== undefined,
+        };
+        return { type, data };
+      }
+      default:
+        return { type, data };
+    }
+  }
+}
+
+/** The generated text in a `content_block_delta` (text, tool input JSON, thinking). */
+function deltaText(delta: JsonObject | undefined): string | undefined {
+  if (!delta) return undefined;
+  const text = delta.type === 'text_delta' ? delta.text : delta.type === 'input_json_delta' ? delta.partial_json : delta.type === 'thinking_delta' ? delta.thinking : undefined;
+  return typeof text === 'string' && text.length > 0 ? text : undefined;
+}
+
+/** An Anthropic error event's message. */
+export function anthropicErrorMessage(data: JsonObject): string {
+  const error = data.error as JsonObject | undefined;
+  return typeof error?.message === 'string' ? error.message : 'the upstream reported an error';
+}
+
+/** Native pass-through: the client speaks Anthropic too. */
+export class AnthropicMessagesStream implements StreamAdapter {
+  private readonly reader = new AnthropicStreamReader();
+
+  get usage(): ReportedUsage {
+    return this.reader.usage;
+  }
+
+  step(ev: SseEvent): StreamStep {
+    const e = this.reader.read(ev);
+    if (!e) return PASS;
+    if (e.type === 'error') return { out: 'pass', failed: anthropicErrorMessage(e.data) };
+    return e.text ? { text: e.text, out: 'pass' } : PASS;
+  }
+
+  cutoff(usage: Usage): string {
+    let out = '';
+    if (this.reader.openBlock !== undefined) out += sseFrame({ type: 'content_block_stop', index: this.reader.openBlock }, 'content_block_stop');
+    out += sseFrame({ type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: usage.output } }, 'message_delta');
+    return out + sseFrame({ type: 'message_stop' }, 'message_stop');
+  }
+
+  failure(message: string): string {
+    return sseFrame({ type: 'error', error: { type: 'api_error', message } }, 'error');
+  }
+}

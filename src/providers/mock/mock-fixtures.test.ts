@@ -1,0 +1,70 @@
+// The mock's streams against recorded streams of the real APIs: the same event sequence and, event by
+// event, the same JSON shape (keys, their order and value types), so a client that parses one parses both.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SseParser, type SseEvent } from '../sse/index.js';
+import { handleMockRequest, type MockSseReply } from './index.js';
+
+function fixture(name: string): SseEvent[] {
+  const p = new SseParser();
+  return [...p.push(readFileSync(new URL(`../sse/fixtures/${name}`, import.meta.url))), ...p.end()];
+}
+
+function mockStream(path: string, body: Record<string, unknown>): SseEvent[] {
+  const reply = handleMockRequest('POST', path, { ...body, stream: true }, { latencyMs: 0, outputTokens: 4 }) as MockSseReply;
+  const p = new SseParser();
+  return [...p.push(Buffer.from(reply.frames.join(''))), ...p.end()];
+}
+
+/** Key paths with value types, in order: `message.usage.input_tokens:number`. */
+function shape(value: unknown, path = ''): string[] {
+  if (Array.isArray(value)) return [`${path}:array`, ...(value.length > 0 ? shape(value[0], `${path}[]`) : [])];
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => shape(v, path ? `${path}.${k}` : k));
+  return [`${path}:${value === null ? 'null' : typeof value}`];
+}
+
+/** The event-type sequence with runs of one type collapsed (streams differ in length, not in order). */
+function sequence(events: SseEvent[]): string[] {
+  const types = events.map((e) => e.event ?? (e.data === '[DONE]' ? '[DONE]' : (JSON.parse(e.data).object as string)));
+  return types.filter((t, i) => t !== types[i - 1]);
+}
+
+function shapesByType(events: SseEvent[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const e of events) {
+    if (e.data === '[DONE]') continue;
+    const data = JSON.parse(e.data);
+    const key = e.event ?? (data.choices?.length === 0 ? 'usage-chunk' : data.choices?.[0]?.finish_reason ? 'finish-chunk' : 'chunk');
+    if (!out.has(key)) out.set(key, shape(data));
+  }
+  return out;
+}
+
+const messages = [{ role: 'user', content: 'Hi' }];
+
+describe('the mock speaks the recorded wire formats', () => {
+  it('Anthropic Messages stream', () => {
+    const real = fixture('anthropic-messages.sse');
+    const mock = mockStream('/v1/messages', { model: 'claude-sonnet-4-20250514', max_tokens: 100, messages });
+    expect(sequence(mock)).toEqual(sequence(real));
+    expect(shapesByType(mock)).toEqual(shapesByType(real));
+  });
+
+  it('OpenAI Responses stream', () => {
+    const real = fixture('openai-responses.sse');
+    const mock = mockStream('/v1/responses', { model: 'gpt-4.1', input: 'Hi' });
+    expect(sequence(mock)).toEqual(sequence(real));
+    const realShapes = shapesByType(real);
+    for (const [type, keys] of shapesByType(mock)) {
+      // `obfuscation` pads real deltas against length side channels; clients ignore it.
+      expect(keys, type).toEqual(realShapes.get(type)!.filter((k) => !k.startsWith('obfuscation')));
+    }
+  });
+
+  it('OpenAI chat stream with include_usage', () => {
+    const real = fixture('openai-chat-include-usage.sse');
+    const mock = mockStream('/v1/chat/completions', { model: 'gpt-4o-mini', messages, stream_options: { include_usage: true } });
+    expect(sequence(mock)).toEqual(sequence(real));
+    expect(shapesByType(mock)).toEqual(shapesByType(real));
+  });
+});

@@ -1,0 +1,107 @@
+// POST /v1/responses: the Responses API's `response` object, or its typed event stream (response.created
+// ... response.completed), shaped like the recorded fixture in providers/sse/fixtures/openai-responses.sse.
+import { encodeSseEvent } from '../sse/index.js';
+import { estimateInput } from '../../tokens/index.js';
+import { jsonReply, sseReply, type MockCall } from './mock-call.js';
+import { resolveOutputLength } from './mock-controls.js';
+import { openAiError } from './mock-errors.js';
+import { mockId, nowSeconds } from './mock-ids.js';
+import { mockTokens } from './mock-text.js';
+import type { MockReply } from './types.js';
+
+const CAPS = ['max_output_tokens'] as const;
+/** The Responses API refuses smaller output caps. */
+export const MIN_OUTPUT_TOKENS = 16;
+
+function usage(input: number, output: number): Record<string, unknown> {
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + output,
+  };
+}
+
+// The response object in the real API's key order; `output` and `usage` vary through the stream.
+function responseObject(
+  base: { id: string; created: number; model: string; body: Record<string, unknown> },
+  status: string,
+  output: unknown[],
+  usageValue: unknown,
+  incomplete: boolean,
+): Record<string, unknown> {
+  const b = base.body;
+  return {
+    id: base.id,
+    object: 'response',
+    created_at: base.created,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: incomplete ? { reason: 'max_output_tokens' } : null,
+    instructions: b.instructions ?? null,
+    max_output_tokens: b.max_output_tokens ?? null,
+    max_tool_calls: null,
+    model: base.model,
+    output,
+    parallel_tool_calls: true,
+    previous_response_id: b.previous_response_id ?? null,
+    prompt_cache_key: null,
+    reasoning: { effort: null, summary: null },
+    safety_identifier: null,
+    service_tier: 'default',
+    store: b.store ?? true,
+    temperature: b.temperature ?? 1.0,
+    text: { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: 'auto',
+    tools: [],
+    top_logprobs: 0,
+    top_p: b.top_p ?? 1.0,
+    truncation: 'disabled',
+    usage: usageValue,
+    user: null,
+    metadata: b.metadata ?? {},
+  };
+}
+
+/** Answers a Responses API request (non-streaming or streaming). */
+export function mockResponses(call: MockCall): MockReply {
+  const { body, controls } = call;
+  if (typeof body.model !== 'string' || body.model === '') return openAiError(400, 'Missing required parameter: \'model\'.', { param: 'model', code: 'missing_required_parameter' }, call.latencyMs);
+  const cap = body.max_output_tokens;
+  if (typeof cap === 'number' && cap < MIN_OUTPUT_TOKENS) {
+    return openAiError(400, `Invalid 'max_output_tokens': integer below minimum value. Expected a value >= ${MIN_OUTPUT_TOKENS}, but got ${cap} instead.`, { param: 'max_output_tokens', code: 'integer_below_min_value' }, call.latencyMs);
+  }
+  const model = body.model;
+  const len = resolveOutputLength(body, controls, call.opts, CAPS);
+  const status = len.cut ? 'incomplete' : 'completed';
+  const input = estimateInput('responses', body, model).exact();
+  const base = { id: mockId('resp_', 48), created: nowSeconds(), model, body };
+  const itemId = mockId('msg_', 48);
+  const pieces = mockTokens(len.tokens);
+  const text = pieces.join('');
+  const part = { type: 'output_text', annotations: [], logprobs: [], text };
+  const item = { id: itemId, type: 'message', status: len.cut ? 'incomplete' : 'completed', content: [part], role: 'assistant' };
+  const finalUsage = controls.omitUsage ? null : usage(input, len.tokens);
+  if (body.stream !== true) return jsonReply(call, 'openai', responseObject(base, status, [item], finalUsage, len.cut));
+
+  let seq = 0;
+  const frame = (type: string, fields: Record<string, unknown>): string => encodeSseEvent({ event: type, data: JSON.stringify({ type, sequence_number: seq++, ...fields }) });
+  const where = { item_id: itemId, output_index: 0, content_index: 0 };
+  const frames = [
+    frame('response.created', { response: responseObject(base, 'in_progress', [], null, false) }),
+    frame('response.in_progress', { response: responseObject(base, 'in_progress', [], null, false) }),
+    frame('response.output_item.added', { output_index: 0, item: { id: itemId, type: 'message', status: 'in_progress', content: [], role: 'assistant' } }),
+    frame('response.content_part.added', { ...where, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } }),
+  ];
+  for (const delta of pieces) frames.push(frame('response.output_text.delta', { ...where, delta, logprobs: [] }));
+  frames.push(
+    frame('response.output_text.done', { ...where, text, logprobs: [] }),
+    frame('response.content_part.done', { ...where, part }),
+    frame('response.output_item.done', { output_index: 0, item }),
+    frame(len.cut ? 'response.incomplete' : 'response.completed', { response: responseObject(base, status, [item], finalUsage, len.cut) }),
+  );
+  const errorFrame = encodeSseEvent({ event: 'error', data: JSON.stringify({ type: 'error', sequence_number: controls.errorEventAfterChunks ?? 0, code: 'server_error', message: 'The server had an error while processing your request.', param: null }) });
+  return sseReply(call, 'openai', frames, errorFrame);
+}

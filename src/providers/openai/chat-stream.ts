@@ -1,0 +1,84 @@
+// The stream adapter for OpenAI chat and legacy completions streams, passed through to an OpenAI client.
+import { DROP, PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
+import type { SseEvent } from '../sse/index.js';
+import { parseObject, type JsonObject, type Usage } from '../usage.js';
+import { chunkText } from './openai-text.js';
+import { openAIUsage } from './openai-usage.js';
+
+/** The fields every chunk of one stream repeats, kept to write the gateway's own chunks alike. */
+interface ChunkHead {
+  id: unknown;
+  object: unknown;
+  created: unknown;
+  model: unknown;
+  system_fingerprint?: unknown;
+}
+
+/** Reads usage and output text from `chat.completion.chunk` / `text_completion` events. */
+export class OpenAIChatStream implements StreamAdapter {
+  usage: ReportedUsage = { final: false };
+  private head: ChunkHead | undefined;
+  // Choice indexes seen and finished: bounded by the request's `n`.
+  private readonly open = new Set<number>();
+  private readonly finished = new Set<number>();
+
+  constructor(
+    /** The client asked for the usage chunk; if not, the gateway asked for it and removes it again. */
+    private readonly clientWantsUsage: boolean,
+    private readonly legacy = false,
+  ) {}
+
+  step(ev: SseEvent): StreamStep {
+    if (ev.data === '[DONE]') return PASS;
+    const chunk = parseObject(ev.data);
+    if (!chunk) return PASS;
+    if (chunk.error !== undefined && chunk.error !== null) return { out: 'pass', failed: errorMessage(chunk.error) };
+    this.head ??= { id: chunk.id, object: chunk.object, created: chunk.created, model: chunk.model, system_fingerprint: chunk.system_fingerprint };
+    const reported = openAIUsage(chunk.usage);
+    const choices = Array.isArray(chunk.choices) ? (chunk.choices as JsonObject[]) : [];
+    if (reported) {
+      this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
+      if (!this.clientWantsUsage && choices.length === 0) return DROP;
+    }
+    for (const c of choices) {
+      const index = typeof c?.index === 'number' ? c.index : 0;
+      if (c?.finish_reason) this.finished.add(index);
+      else this.open.add(index);
+    }
+    const text = chunkText(chunk);
+    return text ? { text, out: 'pass' } : PASS;
+  }
+
+  cutoff(usage: Usage): string {
+    const head = this.head ?? { id: 'chatcmpl-tollgate', object: this.legacy ? 'text_completion' : 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: '' };
+    const unfinished = [...this.open].filter((i) => !this.finished.has(i));
+    let out = '';
+    for (const index of unfinished.length > 0 ? unfinished : this.finished.size > 0 ? [] : [0]) {
+      out += sseFrame(this.chunk(head, [this.legacy ? { text: '', index, logprobs: null, finish_reason: 'length' } : { index, delta: {}, logprobs: null, finish_reason: 'length' }]));
+    }
+    if (this.clientWantsUsage) {
+      const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output };
+      out += sseFrame({ ...this.chunk(head, []), usage: u });
+    }
+    return out + 'data: [DONE]\n\n';
+  }
+
+  failure(message: string): string {
+    return sseFrame({ error: { message, type: 'upstream_error', param: null, code: 'upstream_error' } });
+  }
+
+  private chunk(head: ChunkHead, choices: unknown[]): JsonObject {
+    // Legacy completions put `model` after `choices`, as the real stream does.
+    if (this.legacy) return { id: head.id, object: head.object, created: head.created, choices, model: head.model };
+    const out: JsonObject = { id: head.id, object: head.object, created: head.created, model: head.model };
+    if (head.system_fingerprint !== undefined) out.system_fingerprint = head.system_fingerprint;
+    out.choices = choices;
+    return out;
+  }
+}
+
+/** The message of an OpenAI-style error value. */
+export function errorMessage(error: unknown): string {
+  if (typeof error === 'object' && error !== null && typeof (error as JsonObject).message === 'string') return (error as JsonObject).message as string;
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}

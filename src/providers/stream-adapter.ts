@@ -1,0 +1,47 @@
+// How the gateway's stream relay talks to a wire format: one adapter per stream reads each upstream
+// event (usage, output text, failures), says what the client gets for it, and writes the endings the
+// gateway itself must produce (a clean stop at the output cap, a mid-stream failure).
+import type { SseEvent } from './sse/index.js';
+import type { Usage } from './usage.js';
+
+/** What to do with one upstream event. */
+export interface StreamStep {
+  /** Output text the event carries: metered against the cap before the event is delivered. */
+  text?: string;
+  /** `pass`: the upstream frame exactly as it came; `drop`: nothing; a string: these frames instead. */
+  out: 'pass' | 'drop' | string;
+  /** The event reports a failure after the 200 (it is still delivered as `out` says). */
+  failed?: string;
+}
+
+/** What the provider has reported about usage so far. */
+export interface ReportedUsage {
+  input?: number;
+  cachedInput?: number;
+  output?: number;
+  /** The provider's final figures arrived: settle with them. */
+  final: boolean;
+}
+
+/** One stream's reader and writer for a wire format. */
+export interface StreamAdapter {
+  step(ev: SseEvent): StreamStep;
+  readonly usage: ReportedUsage;
+  /** Frames that end the stream cleanly when the gateway stops it at the output cap (`usage`: what was delivered). */
+  cutoff(usage: Usage): string;
+  /** Frames telling the client that the upstream failed mid-stream. */
+  failure(message: string): string;
+  /** Gives the adapter the gateway's own usage figures, for usage it must report when the provider sent none. */
+  useCount?(count: () => Usage): void;
+}
+
+/** The step for events that pass untouched and carry no output. */
+export const PASS: StreamStep = Object.freeze({ out: 'pass' });
+/** The step for events the client must not see. */
+export const DROP: StreamStep = Object.freeze({ out: 'drop' });
+
+/** An SSE frame for `data` (JSON-serialised unless a string), with an event name when given. */
+export function sseFrame(data: unknown, event?: string): string {
+  const text = typeof data === 'string' ? data : JSON.stringify(data);
+  return event === undefined ? `data: ${text}\n\n` : `event: ${event}\ndata: ${text}\n\n`;
+}

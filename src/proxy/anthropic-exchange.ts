@@ -1,0 +1,39 @@
+// Anthropic client → Anthropic-format upstream: the body passes through untouched except the model and
+// `max_tokens` (lowered when a limit leaves less room); the API version and beta headers go along.
+import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, anthropicUsage, messageText } from '../providers/anthropic/index.js';
+import { parseObject, type JsonObject } from '../providers/usage.js';
+import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
+import { findUsage } from './find-usage.js';
+
+/** The client headers an Anthropic upstream should see. */
+export function forwardedAnthropicHeaders(headers: ExchangeInput['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of FORWARDED_CLIENT_HEADERS) {
+    const v = headers[name];
+    if (v !== undefined) out[name] = Array.isArray(v) ? v.join(',') : v;
+  }
+  return out;
+}
+
+/** The native exchange for `POST /v1/messages`. */
+export function anthropicExchange({ body, upstreamModel, headers }: ExchangeInput): Exchange {
+  const asked = body.max_tokens as number;
+  return {
+    upstream: 'messages',
+    estimateOn: { endpoint: 'messages', body },
+    forwardHeaders: forwardedAnthropicHeaders(headers),
+    allowance: () => ({ output: asked, fromClient: true }),
+    upstreamBody: (output) => ({ ...body, model: upstreamModel, max_tokens: output }),
+    streamAdapter: () => new AnthropicMessagesStream(),
+    response(raw): ClientBody {
+      const usage = anthropicUsage(findUsage(raw));
+      return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
+    },
+    upstreamError: (raw) => raw,
+  };
+}
+
+function textOf(raw: Buffer): string {
+  const parsed: JsonObject | undefined = parseObject(raw.toString('utf8'));
+  return parsed ? messageText(parsed) : raw.toString('utf8');
+}

@@ -1,0 +1,53 @@
+// The Anthropic-format endpoints: `POST /v1/messages` (the shared pipeline) and `/v1/messages/count_tokens`.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TollgateError } from '../errors/tollgate-error.js';
+import { estimateInput } from '../tokens/index.js';
+import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
+import type { Gateway } from './gateway.js';
+import { handleCall } from './pipeline.js';
+import { authenticate, resolveTarget } from './request-context.js';
+import { newRequestId } from './request-id.js';
+import type { JsonObject } from './request-shape.js';
+import { readAll, upstreamFailure } from './upstream-failure.js';
+
+/** Handles `POST /v1/messages`. */
+export function handleMessages(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return handleCall(gw, 'messages', req, reply);
+}
+
+/**
+ * Handles `POST /v1/messages/count_tokens`: free and unmetered, as at Anthropic. Forwarded to providers
+ * that count; answered with the gateway's own (conservative) estimate for those that do not.
+ */
+export async function handleCountTokens(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const requestId = newRequestId();
+  void reply.header('x-tollgate-request-id', requestId);
+  const principal = authenticate(gw, req.headers);
+  const body = req.body as JsonObject;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The request body must be a JSON object.');
+  if (typeof body.model !== 'string' || body.model === '') throw invalid("model: Field required.", 'model');
+  if (!Array.isArray(body.messages)) throw invalid("messages: Field required.", 'messages');
+  const target = resolveTarget(gw, principal, body.model, 'messages');
+  const upstreamModel = target.model.upstreamModel;
+  const provider = gw.providers.get(target.model.provider)!;
+  if (!provider.supports('count_tokens')) return void reply.send({ input_tokens: estimateInput('messages', body, upstreamModel).exact() });
+  let raw: Buffer;
+  let status: number;
+  let headers: Record<string, string>;
+  try {
+    const upstream = await provider.send({ endpoint: 'count_tokens', body: { ...body, model: upstreamModel }, stream: false, requestId, headers: forwardedAnthropicHeaders(req.headers) });
+    raw = await readAll(upstream.body);
+    ({ status, headers } = upstream);
+  } catch (err) {
+    throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+  }
+  if (status === 401 || status === 403) {
+    throw new TollgateError('upstream_error', { provider: provider.name, detail: `the provider refused the gateway's credentials (HTTP ${status})` });
+  }
+  return void reply.code(status).headers(headers).send(raw);
+}
+
+function invalid(detail: string, param?: string): TollgateError {
+  const err = new TollgateError('invalid_request', { detail });
+  return param ? Object.assign(err, { param }) : err;
+}

@@ -1,0 +1,43 @@
+// Anthropic's rate-limit response headers for the calling key's tightest enforced limits:
+// `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`,
+// resets as RFC 3339 times (as https://docs.anthropic.com/en/api/rate-limits#response-headers has them).
+import type { AppliedLimit } from '../limits/applicable-limits.js';
+import type { LimitState } from '../limits/counter-store.js';
+
+type Kind = 'requests' | 'tokens' | 'input-tokens' | 'output-tokens';
+
+// Which limits each header family describes: a total-token limit bounds input and output alike.
+const COUNTS: Record<Kind, (l: AppliedLimit) => boolean> = {
+  requests: (l) => l.unit === 'requests',
+  tokens: (l) => l.unit === 'tokens',
+  'input-tokens': (l) => l.unit === 'tokens' && (l.measure === 'input' || l.measure === 'total'),
+  'output-tokens': (l) => l.unit === 'tokens' && (l.measure === 'output' || l.measure === 'total'),
+};
+
+/** An RFC 3339 time without fractional seconds, e.g. `2026-11-21T12:00:00Z`. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** The `anthropic-ratelimit-*` headers for the limits that apply to a call and their states. */
+export function anthropicRateLimitHeaders(limits: AppliedLimit[], states: LimitState[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const kind of Object.keys(COUNTS) as Kind[]) {
+    let best = -1;
+    let bestRemaining = Infinity;
+    for (let i = 0; i < limits.length; i++) {
+      if (limits[i].item.mode !== 'enforce' || !COUNTS[kind](limits[i])) continue;
+      const remaining = states[i].max - states[i].used;
+      if (remaining < bestRemaining) {
+        best = i;
+        bestRemaining = remaining;
+      }
+    }
+    if (best < 0) continue;
+    const s = states[best];
+    headers[`anthropic-ratelimit-${kind}-limit`] = String(Math.floor(s.max));
+    headers[`anthropic-ratelimit-${kind}-remaining`] = String(Math.max(0, Math.floor(s.max - s.used)));
+    headers[`anthropic-ratelimit-${kind}-reset`] = rfc3339(s.resetAtMs);
+  }
+  return headers;
+}

@@ -1,0 +1,75 @@
+// One call's mapping between what the client speaks and what the upstream speaks: a native pass-through
+// (OpenAI → OpenAI, Anthropic → Anthropic) or a translation (OpenAI chat → Anthropic Messages). The
+// pipeline (pipeline.ts) is the same for all of them; everything wire-specific is behind this interface.
+import { TollgateError } from '../errors/tollgate-error.js';
+import type { Provider, UpstreamEndpoint } from '../providers/provider.js';
+import type { StreamAdapter } from '../providers/stream-adapter.js';
+import type { JsonObject, Usage } from '../providers/usage.js';
+import type { Endpoint } from '../tokens/index.js';
+import { anthropicExchange } from './anthropic-exchange.js';
+import { chatToAnthropicExchange } from './chat-to-anthropic-exchange.js';
+import { openAIExchange } from './openai-exchange.js';
+
+/** The client body after the upstream answered without streaming. */
+export interface ClientBody {
+  body: Buffer | string;
+  /** What the provider reported; undefined when it reported nothing (the pipeline counts `text`). */
+  usage?: Usage;
+  /** The generated text, for counting when no usage was reported. */
+  text: () => string;
+}
+
+export interface Exchange {
+  /** The upstream operation called. */
+  readonly upstream: UpstreamEndpoint;
+  /** The body (and its endpoint) the input estimate is taken from: what the upstream will bill. */
+  readonly estimateOn: { endpoint: Endpoint; body: JsonObject };
+  /** Client headers to forward (API version and beta flags, never credentials). */
+  readonly forwardHeaders?: Record<string, string>;
+  /** The output allowance to reserve: the client's (all choices together), or the default scaled likewise. */
+  allowance(defaultMaxTokens: number): { output: number; fromClient: boolean };
+  /** The body to send upstream for a granted output allowance. */
+  upstreamBody(output: number): JsonObject;
+  /** A fresh adapter for a streamed answer. */
+  streamAdapter(): StreamAdapter;
+  /** A successful non-streamed upstream body as the client's body. */
+  response(raw: Buffer): ClientBody;
+  /** An upstream error body (status ≥ 400) as the client's error body. */
+  upstreamError(raw: Buffer): Buffer | string;
+}
+
+/** Which wire format the client speaks on an endpoint. */
+export type ClientWire = 'openai' | 'anthropic';
+
+/** The client's wire format for a request path: Anthropic's API lives under /v1/messages. */
+export function wireOfUrl(url: string): ClientWire {
+  return url === '/v1/messages' || url.startsWith('/v1/messages/') || url.startsWith('/v1/messages?') ? 'anthropic' : 'openai';
+}
+
+/** The client's wire format for a gateway endpoint. */
+export function clientWire(endpoint: Endpoint): ClientWire {
+  return endpoint === 'messages' ? 'anthropic' : 'openai';
+}
+
+export interface ExchangeInput {
+  endpoint: Endpoint;
+  body: JsonObject;
+  upstreamModel: string;
+  provider: Provider;
+  /** The model as the client named it, for error messages. */
+  model: string;
+  /** The client's request headers (only safe ones are forwarded). */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Chooses how this call reaches its provider, or throws the 400 that says it cannot. */
+export function planExchange(input: ExchangeInput): Exchange {
+  const { endpoint, provider } = input;
+  if (provider.supports(endpoint)) return endpoint === 'messages' ? anthropicExchange(input) : openAIExchange(input);
+  if (endpoint === 'chat' && provider.supports('messages')) return chatToAnthropicExchange(input);
+  const path = endpoint === 'chat' ? '/v1/chat/completions' : `/v1/${endpoint}`;
+  const detail = provider.supports('messages')
+    ? 'Anthropic models are served on /v1/messages and /v1/chat/completions.'
+    : 'Models of OpenAI-format providers are served on the /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/responses endpoints.';
+  throw new TollgateError('endpoint_not_supported', { model: input.model, provider: provider.name, path, detail });
+}

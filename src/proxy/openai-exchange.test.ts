@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { Provider } from '../providers/provider.js';
+import { planExchange } from './exchange.js';
+import type { JsonObject } from './request-shape.js';
+
+const openai = { name: 'up', supports: (e: string) => e !== 'messages' && e !== 'count_tokens' } as unknown as Provider;
+const plan = (endpoint: 'chat' | 'completions' | 'responses' | 'embeddings', body: JsonObject) =>
+  planExchange({ endpoint, body, upstreamModel: 'gpt-4o-2024-08-06', provider: openai, model: 'gpt-4o', headers: {} });
+const messages = [{ role: 'user', content: 'hi' }];
+
+describe('the native OpenAI exchange', () => {
+  it('reserves the output of every choice and sends the per-choice share of a lowered allowance', () => {
+    const x = plan('chat', { model: 'gpt-4o', messages, n: 3, max_tokens: 100 });
+    expect(x.allowance(4096)).toEqual({ output: 300, fromClient: true });
+    expect(x.upstreamBody(300)).toMatchObject({ model: 'gpt-4o-2024-08-06', n: 3, max_tokens: 100 });
+    expect(x.upstreamBody(150).max_tokens).toBe(50);
+    expect(plan('chat', { model: 'gpt-4o', messages, n: 2 }).allowance(1000)).toEqual({ output: 2000, fromClient: false });
+    expect(plan('completions', { model: 'gpt-4o', prompt: ['a', 'b'], n: 2, best_of: 3, max_tokens: 10 }).allowance(0).output).toBe(60);
+  });
+
+  it('asks for the usage chunk on chat and completions streams only', () => {
+    expect(plan('chat', { model: 'gpt-4o', messages, stream: true, stream_options: { include_obfuscation: false } }).upstreamBody(10).stream_options).toEqual({ include_obfuscation: false, include_usage: true });
+    expect(plan('responses', { model: 'gpt-4o', input: 'hi', stream: true }).upstreamBody(10).stream_options).toBeUndefined();
+    expect(plan('chat', { model: 'gpt-4o', messages }).upstreamBody(10).stream_options).toBeUndefined();
+  });
+
+  it('uses max_output_tokens on the Responses API, never below its minimum of 16', () => {
+    const x = plan('responses', { model: 'gpt-4o', input: 'hi', max_output_tokens: 500 });
+    expect(x.allowance(4096)).toEqual({ output: 500, fromClient: true });
+    expect(x.upstreamBody(500)).toEqual({ model: 'gpt-4o-2024-08-06', input: 'hi', max_output_tokens: 500 });
+    expect(x.upstreamBody(100).max_output_tokens).toBe(100);
+    expect(x.upstreamBody(5).max_output_tokens).toBe(16);
+    expect(plan('responses', { model: 'gpt-4o', input: 'hi' }).upstreamBody(700)).toMatchObject({ max_output_tokens: 700 });
+  });
+
+  it('reserves no output for embeddings and sends them untouched', () => {
+    const x = plan('embeddings', { model: 'text-embedding-3-small', input: 'hi' });
+    expect(x.allowance(4096)).toEqual({ output: 0, fromClient: true });
+    expect(x.upstreamBody(0)).toEqual({ model: 'gpt-4o-2024-08-06', input: 'hi' });
+  });
+
+  it('refuses endpoints the provider does not serve', () => {
+    expect(() => plan('chat', { model: 'gpt-4o', messages }).upstream).not.toThrow();
+    const anthropic = { name: 'claude', supports: (e: string) => e === 'messages' || e === 'count_tokens' } as unknown as Provider;
+    expect(() => planExchange({ endpoint: 'embeddings', body: { model: 'c', input: 'x' }, upstreamModel: 'c', provider: anthropic, model: 'c', headers: {} })).toThrow(/has no \/v1\/embeddings endpoint/);
+  });
+});

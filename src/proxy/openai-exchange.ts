@@ -1,0 +1,55 @@
+// OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
+// allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
+import { OpenAIChatStream, ResponsesStream, openAIUsage, responseText } from '../providers/openai/index.js';
+import { parseObject, type JsonObject } from '../providers/usage.js';
+import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
+import { findUsage } from './find-usage.js';
+import { applyOutputLimit, requestedOutput } from './request-shape.js';
+
+/** Upstream bodies larger than this are not parsed for their text (counted from the raw bytes instead). */
+const MAX_PARSED_BODY = 64 * 1024 * 1024;
+
+/** How many completions one call generates: each gets the per-choice max_tokens. */
+function choicesOf(endpoint: string, body: JsonObject): number {
+  const int = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 1);
+  if (endpoint === 'chat') return int(body.n);
+  if (endpoint !== 'completions') return 1;
+  const prompt = body.prompt;
+  const prompts = Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0])) ? prompt.length : 1;
+  // best_of completions are generated (and billed) server-side, n of them returned.
+  return prompts * Math.max(int(body.n), int(body.best_of));
+}
+
+/** The native OpenAI exchange for chat, completions, embeddings and responses. */
+export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput): Exchange {
+  const choices = choicesOf(endpoint, body);
+  const perChoice = requestedOutput(body, endpoint);
+  const asked = perChoice === undefined ? undefined : perChoice * choices;
+  const stream = body.stream === true && endpoint !== 'embeddings';
+  const streamOptions = body.stream_options as JsonObject | undefined;
+  const clientWantsUsage = streamOptions?.include_usage === true;
+  return {
+    upstream: endpoint,
+    estimateOn: { endpoint, body },
+    allowance: (defaultMax) => (endpoint === 'embeddings' ? { output: 0, fromClient: true } : { output: asked ?? defaultMax * choices, fromClient: asked !== undefined }),
+    upstreamBody(output) {
+      const out: JsonObject = { ...body, model: upstreamModel };
+      // The output allowance is sent upstream whenever it differs from the client's, so the limit holds exactly.
+      if (endpoint !== 'embeddings' && asked !== output) applyOutputLimit(out, endpoint, Math.max(1, Math.floor(output / choices)), upstreamModel);
+      // The Responses API always reports usage at the end; chat and completions do only when asked.
+      if (stream && endpoint !== 'responses') out.stream_options = { ...streamOptions, include_usage: true };
+      return out;
+    },
+    streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream() : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
+    response(raw): ClientBody {
+      const usage = openAIUsage(findUsage(raw));
+      return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
+    },
+    upstreamError: (raw) => raw,
+  };
+}
+
+function textOf(raw: Buffer): string {
+  const parsed = raw.length <= MAX_PARSED_BODY ? parseObject(raw.toString('utf8')) : undefined;
+  return parsed ? responseText(parsed) : raw.toString('utf8');
+}

@@ -1,0 +1,169 @@
+// The request pipeline shared by every proxied endpoint: auth → route → estimate → reserve → forward →
+// settle → record. What differs per wire format (bodies, usage, stream events, errors) is the Exchange.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import { TollgateError } from '../errors/tollgate-error.js';
+import type { Admission } from '../limits/engine.js';
+import type { UpstreamResponse } from '../providers/provider.js';
+import type { Target } from '../routing/route-table.js';
+import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
+import { countTextTokens, estimateInput, type Endpoint } from '../tokens/index.js';
+import { StreamTokenCounter } from '../tokens/stream-counter.js';
+import { anthropicRateLimitHeaders } from './anthropic-headers.js';
+import { clientWire, planExchange, type ClientWire } from './exchange.js';
+import type { CallRecord, Gateway } from './gateway.js';
+import { authenticate, resolveTarget } from './request-context.js';
+import { newRequestId } from './request-id.js';
+import { validateBody } from './request-shape.js';
+import { relayStream } from './stream-relay.js';
+import { readTags } from './tags.js';
+import { readAll, upstreamFailure } from './upstream-failure.js';
+
+type Outcome = Omit<CallRecord, 'requestId' | 'startedAtMs' | 'principal' | 'target' | 'endpoint' | 'stream' | 'tags' | 'latencyMs'>;
+
+/** Handles one proxied call end to end, in the client's wire format. */
+export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const startedAtMs = gw.clock.now();
+  const t0 = performance.now();
+  const requestId = newRequestId();
+  void reply.header('x-tollgate-request-id', requestId);
+  const wire = clientWire(endpoint);
+
+  const principal = authenticate(gw, req.headers);
+  const body = req.body;
+  validateBody(endpoint, body);
+  const tags = readTags(req.headers['x-tollgate-tags'], body.metadata);
+  const target = resolveTarget(gw, principal, body.model as string, endpoint);
+  const upstreamModel = target.model.upstreamModel;
+  const provider = gw.providers.get(target.model.provider)!;
+  const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers });
+  const estimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
+  const allowance = exchange.allowance(gw.policy.enforcement.defaultMaxTokens);
+  const stream = body.stream === true && endpoint !== 'embeddings';
+
+  // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).
+  const record = async (r: Outcome): Promise<void> => {
+    if (gw.hasListeners) await gw.record({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...r, latencyMs: performance.now() - t0 });
+  };
+
+  let admission: Admission;
+  try {
+    admission = await gw.engine.admit({ id: requestId, principal, target, input: estimate, output: allowance.output, outputFromClient: allowance.fromClient });
+  } catch (err) {
+    if (err instanceof TollgateError && err.status === 429) {
+      await record({ status: 429, usage: NO_USAGE, reserved: { input: 0, output: 0 }, limits: [], shadowBlocked: [], decision: 'blocked', blockedBy: err.headers['x-tollgate-limit'] });
+      if (wire === 'anthropic') await anthropicRateLimitError(gw, err, principal, target);
+    }
+    throw err;
+  }
+  void reply.headers(wire === 'anthropic' ? anthropicRateLimitHeaders(admission.limits, admission.states) : admission.headers);
+  if (admission.clamped) void reply.header('x-tollgate-clamped-max-tokens', String(admission.output));
+  const shadowBlocked = admission.shadowBlocked.map((l) => l.id);
+  // Shadow limits never block; this header (and the call record) is how their would-be effect is seen.
+  if (shadowBlocked.length > 0) void reply.header('x-tollgate-shadow-limit', shadowBlocked.join(','));
+
+  const settled = {
+    reserved: { input: admission.input, output: admission.output },
+    limits: admission.limits.map((l) => l.id),
+    shadowBlocked,
+    decision: admission.clamped ? ('clamped' as const) : ('admitted' as const),
+  };
+  const refund = async (status: number, streamEnd?: Outcome['streamEnd']): Promise<void> => {
+    await gw.engine.settle(requestId, { input: 0, output: 0, request: 0 });
+    await record({ ...settled, status, usage: NO_USAGE, decision: 'failed', ...(streamEnd ? { streamEnd } : {}) });
+  };
+
+  // A client leaving a stream stops the upstream call (the response closes before it finished). A
+  // non-streamed call runs to completion instead: the provider bills it anyway, so it is settled exactly.
+  const abort = stream ? new AbortController() : undefined;
+  if (abort) {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+  }
+  const tUpstream = performance.now();
+  let upstream: UpstreamResponse;
+  try {
+    upstream = await provider.send({
+      endpoint: exchange.upstream,
+      body: exchange.upstreamBody(admission.output),
+      stream,
+      signal: abort?.signal,
+      requestId,
+      headers: exchange.forwardHeaders,
+    });
+  } catch (err) {
+    // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
+    if (abort?.signal.aborted) return refund(499);
+    await refund(502);
+    throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+  }
+
+  const isSse = (upstream.headers['content-type'] ?? '').includes('text/event-stream');
+  if (upstream.status >= 400 || !(stream && isSse)) {
+    const raw = await readAll(upstream.body).catch(async (err) => {
+      await refund(502);
+      throw upstreamFailure(provider.name, err);
+    });
+    const upstreamLatencyMs = performance.now() - tUpstream;
+    if (upstream.status >= 400) {
+      await refund(upstream.status);
+      // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502.
+      if (upstream.status === 401 || upstream.status === 403) {
+        throw new TollgateError('upstream_error', { provider: provider.name, detail: `the provider refused the gateway's credentials (HTTP ${upstream.status})` });
+      }
+      return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
+    }
+    const answer = exchange.response(raw);
+    // No usage reported: count the generated text with the model family's tokenizer.
+    const usage: Usage = answer.usage ?? { input: estimate.exact(), output: countTextTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' };
+    await gw.engine.settle(requestId, { input: usage.input, output: usage.output, request: 1 });
+    await record({ ...settled, status: upstream.status, usage, upstreamLatencyMs });
+    return void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
+  }
+
+  // Streaming: take over the raw response so frames go out as they arrive.
+  void reply.hijack();
+  const res = reply.raw;
+  res.writeHead(upstream.status, {
+    ...(reply.getHeaders() as Record<string, string>),
+    ...upstream.headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+  });
+  const result = await relayStream(upstream.body, res, {
+    adapter: exchange.streamAdapter(),
+    counter: new StreamTokenCounter(upstreamModel),
+    cap: admission.output,
+    inputFallback: estimate.exact,
+  });
+  if (result.outcome === 'cut_at_limit') abort?.abort(); // the relay stopped reading; make sure the provider stops too
+  if (result.outcome === 'upstream_failed' && !result.produced) {
+    // It failed before doing anything (e.g. an `overloaded_error` event first): nothing is charged.
+    await refund(502, 'upstream_failed');
+    if (!res.destroyed) res.end();
+    return;
+  }
+  // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
+  await gw.engine.settle(requestId, { input: result.usage.input, output: result.usage.output, request: 1 });
+  const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
+  await record({ ...settled, status, usage: result.usage, upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
+  if (!res.destroyed) res.end();
+}
+
+/** Gives a 429 on the Anthropic endpoint Anthropic's own rate-limit headers (one extra read of the counters). */
+async function anthropicRateLimitError(gw: Gateway, err: TollgateError, principal: Principal, target: Target): Promise<void> {
+  for (const name of Object.keys(err.headers)) if (name.startsWith('x-ratelimit-')) delete err.headers[name];
+  try {
+    const limits = gw.engine.applicable.for(principal, target);
+    const states = await gw.engine.store.peek(limits.map((l) => l.item));
+    Object.assign(err.headers, anthropicRateLimitHeaders(limits, states));
+  } catch {
+    // The 429 stands without the extra headers; retry-after is already set.
+  }
+}
+
+/** The error body for a failure on an endpoint of wire `wire`. */
+export function errorBody(err: TollgateError, wire: ClientWire): JsonObject {
+  return (wire === 'anthropic' ? err.toAnthropic() : err.toOpenAI()) as unknown as JsonObject;
+}

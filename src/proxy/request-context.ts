@@ -1,0 +1,29 @@
+// Who is calling and which model they address: the first two steps of every proxied call.
+import { presentedKey } from '../auth/key-store.js';
+import type { Principal } from '../auth/principal.js';
+import { TollgateError } from '../errors/tollgate-error.js';
+import type { Target } from '../routing/route-table.js';
+import type { Endpoint } from '../tokens/index.js';
+import type { Gateway } from './gateway.js';
+
+/** Authenticates the caller (`Authorization: Bearer` or `x-api-key`), or throws the 401 that says what is wrong. */
+export function authenticate(gw: Gateway, headers: Record<string, string | string[] | undefined>): Principal {
+  const key = presentedKey(headers);
+  if (!key) throw new TollgateError('missing_api_key');
+  const principal = gw.keys.resolve(key);
+  if (!principal) throw new TollgateError('invalid_api_key');
+  return principal;
+}
+
+/** The route model a request addresses, or the 404 that lists the models the key can use. */
+export function resolveTarget(gw: Gateway, principal: Principal, model: string, endpoint: Endpoint): Target {
+  const kind = endpoint === 'embeddings' ? 'embedding' : 'chat';
+  const target = gw.routes.resolve(principal, model, kind);
+  if (target) return target;
+  const available = gw.routes
+    .modelsFor(principal)
+    .filter((t) => t.model.kind === kind)
+    .map((t) => t.qualifiedName)
+    .join(', ');
+  throw new TollgateError('model_not_found', { model, available });
+}

@@ -1,0 +1,16 @@
+// Turning transport failures of the upstream call into catalogue errors, and reading whole bodies.
+import { TollgateError } from '../errors/tollgate-error.js';
+
+/** The 502/504 for an upstream call that could not be made or did not finish. */
+export function upstreamFailure(provider: string, err: unknown, timeoutMs?: number): TollgateError {
+  const code = (err as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new TollgateError('upstream_timeout', { provider, timeoutMs });
+  return new TollgateError('upstream_error', { provider, detail: code || (err as Error).message });
+}
+
+/** Reads a whole (non-streamed) upstream body. */
+export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of body) chunks.push(c);
+  return chunks.length === 1 ? Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) : Buffer.concat(chunks);
+}

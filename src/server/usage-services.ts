@@ -1,0 +1,123 @@
+// Wires usage accounting into a gateway process: the ledger and its writer, Prometheus metrics, the
+// admin API, and the counter rebuild at start-up. `start-gateway.ts` calls these few functions.
+import { dirname, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Policy } from '../config/policy.js';
+import { adminRoutes } from '../admin/admin-routes.js';
+import { LedgerWriter } from '../ledger/batch-writer.js';
+import { rowFromCall } from '../ledger/call-row.js';
+import type { Ledger, LedgerRow } from '../ledger/ledger.js';
+import { openLedger, redactLedgerUrl } from '../ledger/open-ledger.js';
+import { PriceBook } from '../ledger/price-book.js';
+import { rebuildCounters, type RebuildReport } from '../ledger/rebuild-counters.js';
+import type { CounterStore } from '../limits/counter-store.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { metricsRoute } from '../metrics/metrics-route.js';
+import { webRoutes } from '../web/dashboard-page.js';
+import type { CallRecord, Gateway } from '../proxy/gateway.js';
+import type { Clock } from '../util/clock.js';
+
+export interface UsageServicesOptions {
+  policy: Policy;
+  store: CounterStore;
+  clock: Clock;
+  log: Logger;
+  /** The policy in force now (it changes on reload). */
+  currentPolicy: () => Policy;
+}
+
+export interface UsageServices {
+  /** Undefined when `ledger.enabled` is false. */
+  ledger?: Ledger;
+  writer?: LedgerWriter;
+  metrics?: GatewayMetrics;
+  /** Routes to hand to `buildServer`. */
+  routes: Array<(app: FastifyInstance) => void>;
+  /** Records every call of this gateway (call again for the gateway a reload builds). */
+  attach(gateway: Gateway): void;
+  /** Raises the counters to what the ledger shows (start-up, before listening). */
+  rebuild(): Promise<RebuildReport>;
+  /** Writes every buffered row and closes the ledger (SIGTERM, after the server drained). */
+  close(): Promise<void>;
+}
+
+/** Opens the ledger named by `storage.ledger` (relative SQLite paths are relative to the first config file). */
+export async function startUsageServices(opts: UsageServicesOptions): Promise<UsageServices> {
+  const { policy, store, clock, log } = opts;
+  const baseDir = policy.sources[0] ? dirname(resolve(policy.sources[0])) : process.cwd();
+  const strict = policy.ledger.durability === 'strict';
+  const ledger = policy.ledger.enabled
+    ? await openLedger(policy.storage.ledger, { baseDir, strict }).catch((err: Error) => {
+        throw new Error(`storage.ledger: cannot open ${redactLedgerUrl(policy.storage.ledger)}: ${err.message}`);
+      })
+    : undefined;
+  let lastErrorLog = 0;
+  const writer = ledger && new LedgerWriter(ledger, {
+    flushIntervalMs: policy.ledger.flushIntervalMs,
+    batchSize: policy.ledger.batchSize,
+    maxBufferedRows: policy.ledger.maxBufferedRows,
+    onError: (err, rows) => {
+      // One line every few seconds is enough while the database is down.
+      if (clock.now() - lastErrorLog < 5000) return;
+      lastErrorLog = clock.now();
+      log.error({ error: err.message, rows }, 'ledger write failed; rows are kept and retried');
+    },
+    onDrop: (rows) => log.error({ rows }, 'ledger write buffer full; oldest rows dropped'),
+  });
+  const metrics = policy.metrics.enabled
+    ? new GatewayMetrics({ userLabels: policy.metrics.userLabels, now: () => clock.now(), peek: (items) => store.peek(items), writerStats: writer && (() => writer.stats()), processMetrics: true })
+    : undefined;
+  const routes: UsageServices['routes'] = [];
+  if (ledger) routes.push(adminRoutes({ policy: opts.currentPolicy, ledger, writer, store, now: () => clock.now() }), webRoutes());
+  if (metrics) routes.push(metricsRoute(metrics));
+
+  return {
+    ledger,
+    writer,
+    metrics,
+    routes,
+    attach(gateway) {
+      const prices = new PriceBook(gateway.policy.pricing);
+      const tracked = new Set<string>();
+      metrics?.resetLimits();
+      const observe = (r: CallRecord): LedgerRow => {
+        const row = rowFromCall(r, prices);
+        if (metrics) {
+          metrics.observe(row);
+          const combo = `${r.principal.keyId}\u0000${r.target.qualifiedName}`;
+          if (r.limits.length > 0 && !tracked.has(combo)) {
+            tracked.add(combo);
+            metrics.trackLimits(gateway.engine.applicable.for(r.principal, r.target));
+          }
+        }
+        return row;
+      };
+      if (!writer) {
+        if (metrics) gateway.onCall((r) => void observe(r));
+      } else if (gateway.policy.ledger.durability === 'strict') {
+        gateway.recordSink = async (r) => {
+          try {
+            await writer.writeNow(observe(r));
+          } catch (err) {
+            // The row stays buffered and is retried; the caller still gets the answer it paid for.
+            log.error({ error: (err as Error).message, requestId: r.requestId }, 'strict ledger write failed');
+          }
+        };
+      } else {
+        gateway.onCall((r) => {
+          try {
+            writer.push(observe(r));
+          } catch (err) {
+            log.error({ error: (err as Error).message, requestId: r.requestId }, 'could not record a call');
+          }
+        });
+      }
+    },
+    rebuild: async () => (ledger ? rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now()) : { limits: 0, skippedCalls: 0, skippedKeys: [], ms: 0 }),
+    async close() {
+      await writer?.close();
+      await ledger?.close();
+    },
+  };
+}

@@ -1,0 +1,156 @@
+// Counts streamed output as it passes, in bounded memory, to exactly what countTextTokens would say of
+// the whole text. Summing per-delta counts is not sound: BPE can merge across a delta boundary into
+// *more* tokens than the parts had (greedy merges are not monotone), so a sum can undercount.
+// Instead the text is cut only where the model's pre-tokenizer cuts (BPE never merges across those
+// pieces): finished pieces are counted one by one and dropped, the last ones held until more text arrives.
+import { createRequire } from 'node:module';
+import { countTokens, MAX_PIECE } from './encoders.js';
+import { profileFor, type Encoding, type Profile } from './model-profile.js';
+
+// The same regexes encoders.ts splits with (gpt-tokenizer's own); loaded here so that file stays untouched.
+const require = createRequire(import.meta.url);
+const splits = new Map<Encoding, RegExp>();
+function preTokenizer(encoding: Encoding): RegExp {
+  let re = splits.get(encoding);
+  if (!re) {
+    const r = require('gpt-tokenizer/cjs/encodingParams/constants') as Record<string, RegExp>;
+    re = encoding === 'o200k_base' ? r.O200K_TOKEN_SPLIT_REGEX : r.CL100K_TOKEN_SPLIT_REGEX;
+    splits.set(encoding, re);
+  }
+  return re;
+}
+
+// Streamed text repeats its words: most pieces are counted once per process, not once per stream.
+const PIECE_CACHE_LIMIT = 8192;
+const MAX_CACHED_PIECE = 24;
+const pieceCounts = new Map<Encoding, Map<string, number>>();
+function pieceTokens(encoding: Encoding, piece: string): number {
+  if (piece.length > MAX_CACHED_PIECE) return countTokens(encoding, piece);
+  let cache = pieceCounts.get(encoding);
+  if (!cache) pieceCounts.set(encoding, (cache = new Map()));
+  let n = cache.get(piece);
+  if (n === undefined) {
+    n = countTokens(encoding, piece);
+    // Cleared rather than evicted one by one: cheap, and a busy cache refills with the common words at once.
+    if (cache.size >= PIECE_CACHE_LIMIT) cache.clear();
+    cache.set(piece, n);
+  }
+  return n;
+}
+
+/**
+ * Pieces kept back at each commit. The last piece may still grow (a word continues) or change (an
+ * apostrophe becomes "'re", trailing spaces give one to the next word); the one before it is also
+ * kept so that no pattern looking one piece ahead can be affected.
+ */
+const HELD_PIECES = 2;
+/** Held text is split into pieces once it is this long; later thresholds double, keeping the work linear. */
+const COMMIT_AT = 256;
+
+// The characters JavaScript's \s matches (what ExactMeter's /\s+/g counts runs of).
+function isSpace(c: number): boolean {
+  return (c >= 9 && c <= 13) || c === 32 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** Output tokens of a stream, counted as it arrives. */
+export class StreamTokenCounter {
+  private readonly profile: Profile;
+  private readonly split: RegExp;
+  private committed = 0; // tokens of the text already cut off at piece boundaries
+  private tail = ''; // text not yet counted for good
+  private tailBytes = 0;
+  private commitAt = COMMIT_AT;
+  private bytes = 0;
+  private runs = 0; // whitespace runs, for the Claude estimate
+  private endsInSpace = false;
+  // A pre-token longer than MAX_PIECE showed up: from there on every byte counts as a token (an upper
+  // bound; such text is pathological, and counting it exactly would hold it all).
+  private degraded = false;
+
+  constructor(model: string) {
+    this.profile = profileFor(model);
+    this.split = preTokenizer(this.profile.encoding);
+  }
+
+  /** Adds delivered text. */
+  add(text: string): void {
+    if (text.length === 0) return;
+    const bytes = Buffer.byteLength(text, 'utf8');
+    this.bytes += bytes;
+    this.runs += this.newRuns(text);
+    this.endsInSpace = isSpace(text.charCodeAt(text.length - 1));
+    if (this.degraded) {
+      this.committed += bytes;
+      return;
+    }
+    this.tail += text;
+    this.tailBytes += bytes;
+    if (this.tail.length >= this.commitAt) this.commit();
+  }
+
+  /** Tokens of all text added so far, as countTextTokens would count their concatenation. */
+  count(): number {
+    return this.estimate(this.committed + this.tailTokens(this.tail), this.bytes, this.runs);
+  }
+
+  /** What count() would be after add(text), without adding it. */
+  countWith(text: string): number {
+    if (text.length === 0) return this.count();
+    return this.estimate(this.committed + this.tailTokens(this.tail + text), this.bytes + Buffer.byteLength(text, 'utf8'), this.runs + this.newRuns(text));
+  }
+
+  /** A cheap upper bound of countWith(text): every token is at least one byte. */
+  boundWith(text: string): number {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    return this.estimate(this.committed + this.tailBytes + bytes, this.bytes + bytes, this.runs + this.newRuns(text));
+  }
+
+  private tailTokens(text: string): number {
+    return this.degraded ? Buffer.byteLength(text, 'utf8') : countTokens(this.profile.encoding, text);
+  }
+
+  private newRuns(text: string): number {
+    if (!this.profile.countSpaceRuns) return 0; // only the Claude estimate uses them
+    let n = 0;
+    // A run that started in the previous text and continues here is one run, not two.
+    let inRun = this.endsInSpace;
+    for (let i = 0; i < text.length; i++) {
+      const space = isSpace(text.charCodeAt(i));
+      if (space && !inRun) n++;
+      inRun = space;
+    }
+    return n;
+  }
+
+  private commit(): void {
+    const s = this.tail;
+    const pieces = [...s.matchAll(this.split)];
+    const keep = pieces.length - HELD_PIECES;
+    // Piece by piece: a slice counted on its own would be split differently at its end (whitespace
+    // patterns look at the next character), while each piece's count does not depend on its neighbours.
+    for (let i = 0; i < keep; i++) this.committed += pieceTokens(this.profile.encoding, pieces[i][0]);
+    if (keep > 0) {
+      this.tail = s.slice(pieces[keep].index);
+      this.tailBytes = Buffer.byteLength(this.tail, 'utf8');
+    }
+    // A held piece this long is counted as its bytes by countTokens, and may keep growing: stop holding.
+    let longest = 0;
+    for (let i = Math.max(0, keep); i < pieces.length; i++) longest = Math.max(longest, pieces[i][0].length);
+    if (longest > MAX_PIECE) {
+      this.degraded = true;
+      this.committed += this.tailBytes;
+      this.tail = '';
+      this.tailBytes = 0;
+    }
+    this.commitAt = Math.max(COMMIT_AT, 2 * this.tail.length);
+  }
+
+  /** The family's estimate from a BPE count: exactly ExactMeter.text's rule, applied to the whole text. */
+  private estimate(n: number, bytes: number, runs: number): number {
+    const p = this.profile;
+    if (p.factor === 1 || bytes === 0) return n;
+    let est = Math.ceil(n * p.factor);
+    if (p.countSpaceRuns) est = Math.max(est, n + runs);
+    return Math.min(est, bytes + 1);
+  }
+}

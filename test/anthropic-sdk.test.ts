@@ -1,0 +1,204 @@
+// The official @anthropic-ai/sdk client against a gateway in front of the mock upstream (both real HTTP servers).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import Anthropic from '@anthropic-ai/sdk';
+import { createMockUpstream } from '../src/mock-upstream/index.js';
+import { countTextTokens, estimateInput } from '../src/tokens/index.js';
+import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+
+const UPSTREAM_KEY = 'sk-upstream-secret';
+const MODEL = 'claude-sonnet-4-20250514';
+let upstream: ReturnType<typeof createMockUpstream>;
+let gw: TestGateway;
+
+function config(url: string): string {
+  return `
+server: {timezone: UTC}
+enforcement: {clamp_max_tokens: false}   # so that the second call of carol is refused, not clamped
+providers:
+  claude: {type: anthropic, base_url: "${url}", api_key: ${UPSTREAM_KEY}}
+  gpt: {type: openai, base_url: "${url}/v1", api_key: ${UPSTREAM_KEY}}
+projects:
+  p: {daily_limit: 1000000}
+  tiny: {daily_limit: 300}
+users:
+  t: {daily_limit: 500000, rate_limit: 1000}
+routes:
+  claude:
+    chat_models:
+      - {model_id: claude-sonnet-4, model: claude/${MODEL}}
+    token_limiting:
+      scope: user
+      output: {algorithm: fixed_window, window_size: 1 hour, max_token: 100000}
+  gpt:
+    chat_models: [{model_id: gpt-4o, model: gpt/gpt-4o}]
+keys:
+  - {id: alice, key: tg-alice, user: alice, tier: t, project: p}
+  - {id: carol, key: tg-carol, user: carol, project: tiny}
+`;
+}
+
+function client(key = 'tg-alice', opts: ConstructorParameters<typeof Anthropic>[0] = {}): Anthropic {
+  return new Anthropic({ baseURL: gw.url, apiKey: key, maxRetries: 0, ...opts });
+}
+
+const ask = [{ role: 'user' as const, content: 'Say hello to the gateway.' }];
+const lastCall = () => gw.calls[gw.calls.length - 1];
+
+beforeAll(async () => {
+  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
+  const url = await upstream.listen(0, '127.0.0.1');
+  gw = await startTestGateway(config(url));
+});
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+beforeEach(() => upstream.clearRequests());
+
+describe('messages', () => {
+  it('answers through the SDK with the provider key, the client API version and the rewritten model', async () => {
+    const { data, response } = await client().messages.create({ model: 'claude-sonnet-4', max_tokens: 100, messages: ask }).withResponse();
+    expect(data.type).toBe('message');
+    expect(data.content[0]).toMatchObject({ type: 'text' });
+    expect(data.usage.output_tokens).toBe(20);
+    expect(response.headers.get('x-tollgate-request-id')).toMatch(/^req_/);
+    // tokens: the tightest token limit of any kind; input/output: the tightest that counts that side.
+    expect(response.headers.get('anthropic-ratelimit-tokens-limit')).toBe('100000');
+    expect(response.headers.get('anthropic-ratelimit-input-tokens-limit')).toBe('500000');
+    expect(response.headers.get('anthropic-ratelimit-output-tokens-limit')).toBe('100000');
+    expect(Number(response.headers.get('anthropic-ratelimit-output-tokens-remaining'))).toBeLessThanOrEqual(100000 - 100);
+    expect(response.headers.get('anthropic-ratelimit-requests-limit')).toBe('1000');
+    expect(response.headers.get('anthropic-ratelimit-tokens-reset')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(response.headers.get('x-ratelimit-limit-tokens')).toBeNull();
+
+    const [sent] = upstream.requests();
+    expect(sent.path).toBe('/v1/messages');
+    expect(sent.headers['x-api-key']).toBe(UPSTREAM_KEY);
+    expect(sent.headers['anthropic-version']).toMatch(/^\d{4}-\d\d-\d\d$/); // whichever the SDK sends
+    expect(sent.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(sent.headers)).not.toContain('tg-alice');
+    expect(sent.body).toMatchObject({ model: MODEL, max_tokens: 100, messages: ask });
+
+    expect(lastCall()).toMatchObject({ endpoint: 'messages', status: 200, usage: { output: 20, source: 'provider', input: data.usage.input_tokens } });
+  });
+
+  it('accepts the Tollgate key as x-api-key, and passes anthropic-version and anthropic-beta through', async () => {
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice', 'anthropic-version': '2023-01-01', 'anthropic-beta': 'tools-2024-04-04' },
+      body: JSON.stringify({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask }),
+    });
+    expect(res.status).toBe(200);
+    const [sent] = upstream.requests();
+    expect(sent.headers['x-api-key']).toBe(UPSTREAM_KEY);
+    expect(sent.headers['anthropic-version']).toBe('2023-01-01');
+    expect(sent.headers['anthropic-beta']).toBe('tools-2024-04-04');
+    // A client that names no version gets the one every SDK has long sent.
+    await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer tg-alice' },
+      body: JSON.stringify({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask }),
+    });
+    expect(upstream.requests()[1].headers['anthropic-version']).toBe('2023-06-01');
+  });
+
+  it('streams the exact event sequence; the SDK helpers assemble the message and usage is the last cumulative value', async () => {
+    const before = gw.calls.length;
+    const stream = client().messages.stream({ model: 'claude-sonnet-4', max_tokens: 100, messages: ask });
+    let text = '';
+    const events: string[] = [];
+    stream.on('text', (delta) => (text += delta));
+    stream.on('streamEvent', (e) => events.push(e.type));
+    const message = await stream.finalMessage();
+    expect(events).toEqual(['message_start', 'content_block_start', ...Array(20).fill('content_block_delta'), 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(message.content[0]).toMatchObject({ type: 'text', text });
+    expect(text.split(' ')).toHaveLength(20);
+    expect(message.stop_reason).toBe('end_turn');
+    expect(message.usage.output_tokens).toBe(20);
+    // message_start says 1 output token, message_delta says 20 in all: 20 is settled, not 21.
+    expect(gw.calls[before]).toMatchObject({ stream: true, streamEnd: 'complete', usage: { output: 20, input: message.usage.input_tokens, source: 'provider' } });
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+
+  it('counts tokens through the provider, unmetered', async () => {
+    const before = gw.calls.length;
+    const res = await client().messages.countTokens({ model: 'claude-sonnet-4', messages: ask });
+    expect(res.input_tokens).toBe(estimateInput('messages', { model: MODEL, messages: ask }, MODEL).exact());
+    expect(upstream.requests()[0].path).toBe('/v1/messages/count_tokens');
+    expect(gw.calls.length).toBe(before);
+  });
+});
+
+describe('errors in Anthropic format', () => {
+  it('a 429 is the SDK RateLimitError, with retry-after and anthropic-ratelimit headers', async () => {
+    const err = await client('tg-carol')
+      .messages.create({ model: 'claude-sonnet-4', max_tokens: 250, messages: ask })
+      .then(() => client('tg-carol').messages.create({ model: 'claude-sonnet-4', max_tokens: 250, messages: ask }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    const e = err as InstanceType<typeof Anthropic.RateLimitError>;
+    expect(e.status).toBe(429);
+    expect(e.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect((e.error as { error: { message: string } }).error.message).toContain("Project 'tiny' daily limit reached");
+    expect(Number(e.headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect(e.headers?.get('x-should-retry')).toBe('false');
+    expect(e.headers?.get('anthropic-ratelimit-tokens-limit')).toBe('300');
+    const used = gw.calls.filter((c) => c.principal.keyId === 'carol').reduce((n, c) => n + c.usage.input + c.usage.output, 0);
+    expect(Number(e.headers?.get('anthropic-ratelimit-tokens-remaining'))).toBe(300 - used);
+    expect(e.headers?.get('anthropic-ratelimit-tokens-reset')).toBe('2026-11-22T00:00:00Z');
+    expect(e.headers?.get('x-ratelimit-limit-tokens')).toBeNull();
+    expect(lastCall()).toMatchObject({ status: 429, decision: 'blocked', blockedBy: 'project:tiny:daily' });
+  });
+
+  it('authentication, unknown model, bad body and unknown path errors have Anthropic types', async () => {
+    await expect(client('tg-nobody').messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask })).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    const notFound = await client().messages.create({ model: 'claude-9', max_tokens: 10, messages: ask }).catch((e: unknown) => e);
+    expect(notFound).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((notFound as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+
+    const post = (body: unknown, path = '/v1/messages') =>
+      fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: JSON.stringify(body) });
+    const noMax = await post({ model: 'claude-sonnet-4', messages: ask });
+    expect(noMax.status).toBe(400);
+    expect(await noMax.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } });
+    const missingKey = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect((await missingKey.json()).error.type).toBe('authentication_error');
+    const badJson = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: '{"model":' });
+    expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    const unknown = await post({}, '/v1/messages/batches');
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.type).toBe('not_found_error');
+    const wrongApi = await post({ model: 'gpt-4o', max_tokens: 5, messages: ask });
+    expect(wrongApi.status).toBe(400);
+    expect((await wrongApi.json()).error.message).toMatch(/has no \/v1\/messages endpoint/);
+    expect(upstream.requests()).toHaveLength(0);
+  });
+
+  it('passes upstream errors through in Anthropic format and refunds the reservation', async () => {
+    const err = await client()
+      .messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask, ...({ mock_error_status: 529 } as object) })
+      .catch((e: unknown) => e);
+    expect((err as { status: number }).status).toBe(529);
+    expect((err as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect(lastCall()).toMatchObject({ decision: 'failed', usage: { input: 0, output: 0 } });
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+
+  it('an error event after the 200 reaches the SDK as an APIError; the call is settled for what was produced', async () => {
+    const before = gw.calls.length;
+    const stream = client().messages.stream({ model: 'claude-sonnet-4', max_tokens: 100, messages: ask, ...({ mock_error_event_after_chunks: 8 } as object) });
+    let text = '';
+    stream.on('text', (d) => (text += d));
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as { error: unknown }).error).toMatchObject({ error: { type: 'overloaded_error' } });
+    // 8 frames: message_start, content_block_start, ping and 5 deltas.
+    expect(text.split(' ')).toHaveLength(5);
+    const call = gw.calls[before];
+    // Counted with Claude's conservative estimator: never below the 5 tokens delivered.
+    expect(call).toMatchObject({ status: 502, streamEnd: 'upstream_failed', usage: { output: countTextTokens(text, MODEL), source: 'estimated' } });
+    expect(call.usage.output).toBeGreaterThanOrEqual(5);
+    expect(call.usage.input).toBe(estimateInput('messages', { model: MODEL, messages: ask, max_tokens: 100 }, MODEL).exact());
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+});

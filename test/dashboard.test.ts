@@ -1,0 +1,166 @@
+// `GET /api/tokens/dashboard` against a seeded ledger: every figure below is worked out by hand.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LedgerRow } from '../src/ledger/ledger.js';
+import { openLedger } from '../src/ledger/open-ledger.js';
+import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
+import { startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+
+// Wednesday 18 November 2026, 18:00 UTC: three quarters of the day gone, 12 days of the month left.
+const NOW = Date.UTC(2026, 10, 18, 18);
+const DAY = 86_400_000;
+const ADMIN = 'admin-secret';
+
+const config = (ledger: string): string => `
+server: {timezone: UTC, admin_key: ${ADMIN}}
+storage: {ledger: "${ledger}"}
+providers:
+  demo: {type: mock}
+pricing:
+  "demo/gpt-4o": {input: 2.5, output: 10}
+  "demo/gpt-4o-mini": {input: 0.15, output: 0.6}
+organization: {daily_cap: 2000, monthly_budget: 20000}
+projects:
+  web: {daily_limit: 1000}
+  batch: {daily_limit: 250, monthly_limit: 3500}
+alerts:
+  - {threshold: 0.8, action: warn, channels: [log]}
+  - {threshold: 1.0, action: block, fallback: error}
+routes:
+  main:
+    chat_models:
+      - {model_id: gpt-4o, model: demo/gpt-4o}
+      - {model_id: gpt-4o-mini, model: demo/gpt-4o-mini}
+    fallback: [gpt-4o-mini]
+keys:
+  - {id: alice, key: tg-alice, user: alice, project: web}
+  - {id: bob, key: tg-bob, user: bob, project: batch}
+`;
+
+let seq = 0;
+function row(ts: number, who: 'alice' | 'bob', input: number, output: number, over: Partial<LedgerRow> = {}): LedgerRow {
+  const alice = who === 'alice';
+  const model = alice ? 'gpt-4o' : 'gpt-4o-mini';
+  const [pi, po] = alice ? [2.5, 10] : [0.15, 0.6];
+  return {
+    ts, requestId: `seed-${seq++}`, organization: 'default', project: alice ? 'web' : 'batch', user: who, keyId: who, groups: [],
+    route: 'main', modelId: model, provider: 'demo', model, endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
+    blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: input, outputTokens: output, cachedInputTokens: 0,
+    reservedInput: input, reservedOutput: output, costUsd: (input * pi + output * po) / 1e6, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4,
+    ...over,
+  };
+}
+
+/**
+ * 28 days of history before today (21 Oct - 17 Nov): on weekdays alice makes two gpt-4o calls of
+ * 350 + 50 tokens and bob one gpt-4o-mini call of 150 + 50 (1000 tokens a day); on weekends only bob's
+ * call (200 tokens). Today so far: one alice call of 500 + 100, one blocked bob call, and one call of
+ * another organization that must not count.
+ */
+function seed(): LedgerRow[] {
+  const rows: LedgerRow[] = [];
+  const today = Date.UTC(2026, 10, 18);
+  for (let d = today - 28 * DAY; d < today; d += DAY) {
+    const weekday = new Date(d).getUTCDay();
+    if (weekday !== 0 && weekday !== 6) rows.push(row(d + 9 * 3_600_000, 'alice', 350, 50), row(d + 15 * 3_600_000, 'alice', 350, 50));
+    rows.push(row(d + 12 * 3_600_000, 'bob', 150, 50));
+  }
+  rows.push(row(today + 10 * 3_600_000, 'alice', 500, 100));
+  rows.push(row(today + 11 * 3_600_000, 'bob', 0, 0, { status: 429, decision: 'blocked', blockedBy: 'project:batch:daily', costUsd: 0 }));
+  rows.push(row(today + 11 * 3_600_000, 'alice', 9999, 9999, { organization: 'other' }));
+  return rows;
+}
+
+// Month to date: 1-17 Nov has 12 weekdays and 5 weekend days, plus today's 600 tokens.
+const WEEKDAY_COST = 2 * ((350 * 2.5 + 50 * 10) / 1e6) + (150 * 0.15 + 50 * 0.6) / 1e6; // 0.0028025
+const WEEKEND_COST = (150 * 0.15 + 50 * 0.6) / 1e6; // 0.0000525
+const TODAY_COST = (500 * 2.5 + 100 * 10) / 1e6; // 0.00225
+const MTD_TOKENS = 12 * 1000 + 5 * 200 + 600; // 13600
+const MTD_COST = 12 * WEEKDAY_COST + 5 * WEEKEND_COST + TODAY_COST;
+// Weekday averages over four weeks: 1000 tokens on weekdays, 200 on weekends. A quarter of today is left
+// (a Wednesday), then 19-30 Nov: 8 weekdays and 4 weekend days.
+const PROJECTED_TOKENS = MTD_TOKENS + 0.25 * 1000 + 8 * 1000 + 4 * 200; // 22650
+const PROJECTED_COST = MTD_COST + 0.25 * WEEKDAY_COST + 8 * WEEKDAY_COST + 4 * WEEKEND_COST;
+
+describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: makePlace }) => {
+  let place: LedgerPlace;
+  let gw: UsageTestGateway;
+
+  beforeAll(async () => {
+    place = await makePlace();
+    const ledger = await openLedger(place.url);
+    await ledger.append(seed());
+    await ledger.close();
+    gw = await startUsageGateway(config(place.url), NOW);
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await place?.drop();
+  });
+
+  const get = (path: string, key?: string): Promise<Response> =>
+    fetch(`${gw.url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+
+  it('needs the admin key', async () => {
+    expect((await get('/api/tokens/dashboard?org=default')).status).toBe(401);
+    expect((await get('/api/tokens/dashboard?org=default', 'wrong')).status).toBe(401);
+    const unknown = await get('/api/tokens/dashboard?org=nope', ADMIN);
+    expect(unknown.status).toBe(400);
+  });
+
+  it('matches the hand-computed figures', async () => {
+    const res = await get('/api/tokens/dashboard?org=default', ADMIN);
+    expect(res.status).toBe(200);
+    const d = await res.json();
+    // Money is reported to the micro-dollar.
+    const close = (v: number) => expect.closeTo(v, 5);
+
+    expect(d.current_usage.today).toEqual({ tokens: 600, input_tokens: 500, output_tokens: 100, cached_input_tokens: 0, cost_usd: close(TODAY_COST), requests: 1 });
+    expect(d.current_usage.this_month).toEqual({ tokens: MTD_TOKENS, input_tokens: 12 * 850 + 5 * 150 + 500, output_tokens: 12 * 150 + 5 * 50 + 100, cached_input_tokens: 0, cost_usd: close(MTD_COST), requests: 12 * 3 + 5 + 1 });
+    expect(d.current_usage.projected_monthly).toEqual({ tokens: PROJECTED_TOKENS, cost_usd: close(PROJECTED_COST), method: 'weekday_average' });
+
+    expect(d.limits.daily).toEqual({ limit: 'org:default:daily', unit: 'tokens', max: 2000, used: 600, remaining: 1400, mode: 'enforce', resets_at: '2026-11-19T00:00:00.000Z' });
+    expect(d.limits.monthly).toEqual({ limit: 'org:default:monthly', unit: 'tokens', max: 20000, used: MTD_TOKENS, remaining: 20000 - MTD_TOKENS, mode: 'enforce', resets_at: '2026-12-01T00:00:00.000Z' });
+    expect(d.limits.utilization).toEqual({ daily: 0.3, monthly: 0.68, projected_monthly: 1.1325 });
+
+    const web = { tokens: 24 * 400 + 600, input_tokens: 24 * 350 + 500, output_tokens: 24 * 50 + 100, cached_input_tokens: 0, cost_usd: close(24 * 0.001375 + TODAY_COST), requests: 25 };
+    const batch = { tokens: 17 * 200, input_tokens: 17 * 150, output_tokens: 17 * 50, cached_input_tokens: 0, cost_usd: close(17 * WEEKEND_COST), requests: 17 };
+    expect(d.breakdown.period).toBe('this_month');
+    expect(d.breakdown.by_project).toEqual([{ project: 'web', ...web }, { project: 'batch', ...batch }]);
+    expect(d.breakdown.by_model).toEqual([{ model: 'demo/gpt-4o', ...web }, { model: 'demo/gpt-4o-mini', ...batch }]);
+    expect(d.breakdown.by_user).toEqual([{ user: 'alice', ...web }, { user: 'bob', ...batch }]);
+
+    // batch used 3400 of its 3500 monthly tokens (97%): the 0.8 rung warns. The month is projected over budget.
+    expect(d.alerts).toEqual([
+      { level: 'warning', kind: 'threshold', limit: 'project:batch:monthly', utilization: close(3400 / 3500), message: expect.stringContaining('97%') },
+      { level: 'warning', kind: 'forecast', limit: 'org:default:monthly', utilization: 1.1325, message: expect.stringContaining('113%') },
+    ]);
+
+    // web averages 52 output tokens per call on gpt-4o; the route's fallback gpt-4o-mini costs 6% as much.
+    const webOnMini = ((24 * 350 + 500) * 0.15 + (24 * 50 + 100) * 0.6) / 1e6;
+    const savings = (24 * 0.001375 + TODAY_COST - webOnMini) * (PROJECTED_COST / MTD_COST);
+    expect(d.recommendations).toEqual([
+      {
+        kind: 'smaller_model',
+        project: 'web',
+        model: 'demo/gpt-4o',
+        suggested_model: 'demo/gpt-4o-mini',
+        message: expect.stringContaining('averages 52 output tokens per call'),
+        estimated_monthly_savings_usd: close(savings),
+      },
+    ]);
+
+    // The burn-rate series behind the web page: four weeks and today, oldest first.
+    expect(d.history).toHaveLength(29);
+    expect(d.history[0]).toEqual({ date: '2026-10-21', tokens: 1000, cost_usd: close(WEEKDAY_COST), requests: 3 });
+    expect(d.history[28]).toEqual({ date: '2026-11-18', tokens: 600, cost_usd: close(TODAY_COST), requests: 1 });
+  });
+
+  it('serves the web dashboard page, which holds no data itself', async () => {
+    const res = await get('/dashboard');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    const html = await res.text();
+    expect(html).toContain('/api/tokens/dashboard');
+    expect(html).not.toContain('alice'); // no figures or names: they come from the API, with the admin key
+  });
+});

@@ -1,0 +1,166 @@
+// Starts private redis-server processes (a single node or a 3-node cluster) on free ports for tests, so
+// tests may kill, slow down or flush them without touching the shared Redis on 6379.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port that is free, and whose cluster bus port (+10000) is free too. */
+export async function freeRedisPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
+  }
+}
+
+/** Sends one inline command and resolves with the first reply line, or rejects. */
+export function rawCommand(port: number, command: string, timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('timeout'));
+    }, timeoutMs);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (d) => {
+      data += d.toString();
+      if (data.includes('\r\n')) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(data);
+      }
+    });
+  });
+}
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** Stops it gracefully (SHUTDOWN NOSAVE semantics: SIGTERM with persistence off). */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (and data directory); a no-op while it runs. */
+  restart(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  port?: number;
+  /** Keep data across kill and restart (append-only file, fsync on every write). */
+  persist?: boolean;
+  extraArgs?: string[];
+}
+
+async function waitPong(port: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await rawCommand(port, 'PING', 300)).startsWith('+PONG')) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer PING`);
+    await sleep(20);
+  }
+}
+
+/** Starts a private redis-server; stop it in afterAll. */
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = opts.port ?? (await freeRedisPort());
+  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-redis-'));
+  const persistence = opts.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, ...(opts.extraArgs ?? [])];
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    if (child && child.exitCode === null && child.signalCode === null) return;
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    live.add(child);
+    const c = child;
+    c.once('exit', () => live.delete(c));
+    await waitPong(port);
+  };
+  const end = (signal: NodeJS.Signals) => async (): Promise<void> => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+  };
+  await launch();
+  const kill = end('SIGKILL');
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill,
+    restart: launch,
+    stop: async () => {
+      await end('SIGTERM')();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisCluster {
+  ports: number[];
+  /** `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3` */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a 3-master Redis Cluster on local ports and waits until every node reports `cluster_state:ok`. */
+export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
+  const servers: RedisServer[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < nodes; i++) {
+    const port = await freeRedisPort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cluster-'));
+    ports.push(port);
+    servers.push(
+      await startRedisServer({
+        port,
+        extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000'],
+      }),
+    );
+  }
+  await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+  const deadline = Date.now() + 10_000;
+  for (const port of ports) {
+    for (;;) {
+      const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info']);
+      if (stdout.includes('cluster_state:ok')) break;
+      if (Date.now() > deadline) throw new Error(`cluster node ${port} never reached cluster_state:ok`);
+      await sleep(50);
+    }
+  }
+  return {
+    ports,
+    url: `redis-cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}

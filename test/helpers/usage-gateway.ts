@@ -1,0 +1,84 @@
+// A gateway in the test process with the usage services wired as `tollgate serve` wires them (ledger
+// writer, metrics, admin API), on a manual clock.
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { loadPolicy } from '../../src/config/index.js';
+import { MemoryCounterStore } from '../../src/limits/memory-store.js';
+import { Gateway } from '../../src/proxy/gateway.js';
+import { buildServer } from '../../src/proxy/server.js';
+import { startUsageServices, type UsageServices } from '../../src/server/usage-services.js';
+import { ManualClock } from '../../src/util/clock.js';
+import type { LedgerWriter } from '../../src/ledger/batch-writer.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import { writeConfig } from './processes.js';
+
+export interface UsageTestGateway {
+  url: string;
+  clock: ManualClock;
+  store: MemoryCounterStore;
+  gateway: Gateway;
+  /** With the ledger on (the tests' configs never turn it off). */
+  usage: UsageServices & { ledger: Ledger; writer: LedgerWriter };
+  app: FastifyInstance;
+  /** Swaps in a new Gateway built from the same config, as a config reload does. */
+  reload: () => Gateway;
+  /** Stops the server and flushes the ledger (as SIGTERM does). */
+  close: () => Promise<void>;
+}
+
+/** Starts a gateway from YAML text (which should set `storage.ledger`), the clock at `startMs`. */
+export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 10, 21, 12)): Promise<UsageTestGateway> {
+  const file = writeConfig(yaml);
+  const policy = loadPolicy([file], process.env);
+  const clock = new ManualClock(startMs);
+  const store = new MemoryCounterStore(clock, policy.server.timezone);
+  let gateway = new Gateway(policy, store, clock);
+  const usage = await startUsageServices({ policy, store, clock, log: pino({ level: 'silent' }), currentPolicy: () => gateway.policy });
+  if (!usage.ledger || !usage.writer) throw new Error('these tests need the ledger on');
+  usage.attach(gateway);
+  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes });
+  const reload = (): Gateway => {
+    gateway = new Gateway(loadPolicy([file], process.env), store, clock);
+    usage.attach(gateway);
+    return gateway;
+  };
+  await usage.rebuild();
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    clock,
+    store,
+    get gateway() {
+      return gateway;
+    },
+    reload,
+    usage: usage as UsageTestGateway['usage'],
+    app,
+    close: async () => {
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
+      await usage.close();
+      await gateway.close();
+    },
+  };
+}
+
+/** POSTs a chat completion with a Tollgate key; returns status, headers and parsed body (or SSE text). */
+export async function chat(url: string, key: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: unknown; text: string }> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello there' }], ...body }),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}

@@ -1,0 +1,152 @@
+// `GET /metrics` parses as Prometheus text format, and its counters match the ledger.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
+import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+
+const config = (ledger: string, userLabels: boolean): string => `
+server: {timezone: UTC}
+storage: {ledger: "${ledger}"}
+metrics: {user_labels: ${userLabels}}
+enforcement: {clamp_max_tokens: false}
+providers:
+  demo: {type: mock, output_tokens: 15}
+pricing:
+  "demo/gpt-4o": {input: 2.5, output: 10}
+organization: {daily_cap: 1000000}
+projects:
+  web: {daily_limit: 100000}
+users:
+  tier_a: {daily_limit: 400, rate_limit: 1000}
+routes:
+  main:
+    chat_models:
+      - {model_id: gpt-4o, model: demo/gpt-4o}
+      - {model_id: mini, model: demo/gpt-4o-mini}
+keys:
+  - {id: alice, key: tg-alice, user: alice, tier: tier_a, project: web}
+  - {id: bob, key: tg-bob, user: bob, tier: tier_a, project: web}
+  - {id: ops, key: tg-ops}
+`;
+
+let lastText = '';
+
+async function scrape(url: string): Promise<Map<string, PromFamily>> {
+  const res = await fetch(`${url}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  lastText = await res.text();
+  return new Map(parsePrometheusTextFormat(lastText).map((f) => [f.name, f]));
+}
+
+/** Sum of a histogram's `_count` series, read from the text (the parser merges labelled histograms). */
+function histogramCount(name: string): number {
+  return [...lastText.matchAll(new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);
+}
+
+function sum(f: PromFamily | undefined, match: Record<string, string> = {}): number {
+  return (f?.metrics ?? []).filter((m) => Object.entries(match).every(([k, v]) => m.labels?.[k] === v)).reduce((s, m) => s + Number(m.value), 0);
+}
+
+describe('Prometheus metrics', () => {
+  let place: LedgerPlace;
+  let gw: UsageTestGateway;
+
+  beforeAll(async () => {
+    place = sqlitePlace();
+    gw = await startUsageGateway(config(place.url, false));
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ['tg-alice', { model: 'gpt-4o', max_tokens: 30 }],
+      ['tg-alice', { model: 'gpt-4o', stream: true, max_tokens: 30 }],
+      ['tg-alice', { model: 'mini', max_tokens: 30 }],
+      ['tg-bob', { model: 'gpt-4o', max_tokens: 30 }],
+      ['tg-bob', { model: 'gpt-4o', max_tokens: 390 }], // over bob's 400-token day now: 429
+      ['tg-ops', { model: 'mini', mock_error_status: 503 }],
+      ['tg-ops', { model: 'gpt-4o', max_tokens: 10 }],
+    ];
+    for (const [key, body] of calls) await chat(gw.url, key, body);
+    await gw.usage.writer.flush();
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await place?.drop();
+  });
+
+  it('exports every family with the right type', async () => {
+    const m = await scrape(gw.url);
+    const types = Object.fromEntries([...m.values()].filter((f) => f.name.startsWith('tollgate_') && !f.name.startsWith('tollgate_process_')).map((f) => [f.name, f.type]));
+    expect(types).toEqual({
+      tollgate_requests_total: 'COUNTER',
+      tollgate_tokens_total: 'COUNTER',
+      tollgate_cost_usd_total: 'COUNTER',
+      tollgate_limit_hits_total: 'COUNTER',
+      tollgate_fallbacks_total: 'COUNTER',
+      tollgate_gateway_overhead_seconds: 'HISTOGRAM',
+      tollgate_upstream_latency_seconds: 'HISTOGRAM',
+      tollgate_limit_remaining: 'GAUGE',
+      tollgate_limit_utilization: 'GAUGE',
+      tollgate_burn_rate_tokens_per_minute: 'GAUGE',
+      tollgate_burn_rate_usd_per_hour: 'GAUGE',
+      tollgate_queue_depth: 'GAUGE',
+      tollgate_ledger_write_lag_seconds: 'GAUGE',
+      tollgate_ledger_pending_rows: 'GAUGE',
+      tollgate_ledger_rows_written: 'GAUGE',
+      tollgate_ledger_write_failures: 'GAUGE',
+      tollgate_ledger_rows_dropped: 'GAUGE',
+    });
+    expect(sum(m.get('tollgate_queue_depth'))).toBe(0);
+    expect(sum(m.get('tollgate_ledger_rows_written'))).toBe(7);
+    expect(sum(m.get('tollgate_ledger_pending_rows'))).toBe(0);
+  });
+
+  it('token, cost and request counters equal the ledger sums', async () => {
+    const m = await scrape(gw.url);
+    const groups = await gw.usage.ledger.summarize({ groupBy: ['organization', 'project', 'model'] });
+    expect(groups.length).toBe(4); // web and no project, each on two models
+    for (const g of groups) {
+      const labels = { organization: g.keys.organization!, project: g.keys.project ?? '', model: g.keys.model! };
+      expect(sum(m.get('tollgate_tokens_total'), { ...labels, type: 'input' }), JSON.stringify(labels)).toBe(g.inputTokens);
+      expect(sum(m.get('tollgate_tokens_total'), { ...labels, type: 'output' })).toBe(g.outputTokens);
+      expect(sum(m.get('tollgate_cost_usd_total'), labels)).toBeCloseTo(g.costUsd, 12);
+      expect(sum(m.get('tollgate_requests_total'), labels)).toBe(g.calls);
+    }
+    for (const g of await gw.usage.ledger.summarize({ groupBy: ['status', 'decision'] })) {
+      expect(sum(m.get('tollgate_requests_total'), { status: g.keys.status!, decision: g.keys.decision! })).toBe(g.calls);
+    }
+    // The built-in list prices gpt-4o-mini, so its calls cost money without a `pricing` entry.
+    expect(sum(m.get('tollgate_cost_usd_total'), { model: 'demo/gpt-4o-mini' })).toBeGreaterThan(0);
+    const served = (await gw.usage.ledger.summarize({ groupBy: [] }))[0].served;
+    expect(histogramCount('tollgate_upstream_latency_seconds')).toBe(served);
+    expect(histogramCount('tollgate_gateway_overhead_seconds')).toBe(served);
+  });
+
+  it('counts limit hits and headroom per limit, with users collapsed into one series', async () => {
+    const m = await scrape(gw.url);
+    expect(sum(m.get('tollgate_limit_hits_total'), { limit: 'user:*:daily', mode: 'enforce' })).toBe(1);
+    const remaining = m.get('tollgate_limit_remaining')!.metrics;
+    const labels = remaining.map((x) => x.labels!.limit).sort();
+    expect(labels).toEqual(['org:default:daily', 'project:web:daily', 'user:*:daily', 'user:*:rate']);
+    // The most used user of tier_a shows: the ledger says how many tokens each used today.
+    const perUser = await gw.usage.ledger.summarize({ groupBy: ['user'], where: { project: 'web' } });
+    const most = Math.max(...perUser.map((g) => g.inputTokens + g.outputTokens));
+    expect(sum(m.get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toBe(400 - most);
+    expect(sum(m.get('tollgate_limit_utilization'), { limit: 'user:*:daily' })).toBeCloseTo(most / 400, 9);
+    const total = (await gw.usage.ledger.summarize({ groupBy: [] }))[0];
+    expect(sum(m.get('tollgate_limit_remaining'), { limit: 'org:default:daily' })).toBe(1_000_000 - total.inputTokens - total.outputTokens);
+    expect(sum(m.get('tollgate_burn_rate_tokens_per_minute'), { organization: 'default' })).toBeCloseTo(((total.inputTokens + total.outputTokens) * 60_000) / 300_000, 6);
+  });
+
+  it('labels users only when metrics.user_labels is on', async () => {
+    const other = sqlitePlace();
+    const labelled = await startUsageGateway(config(other.url, true));
+    try {
+      await chat(labelled.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 10 });
+      const m = await scrape(labelled.url);
+      expect(sum(m.get('tollgate_tokens_total'), { user: 'alice', type: 'output' })).toBe(10);
+      expect(m.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit)).toContain('user:alice:daily');
+    } finally {
+      await labelled.close();
+      await other.drop();
+    }
+  });
+});

@@ -1,0 +1,203 @@
+// on_store_error against a real Redis that is killed, restarted and slowed down: bounded answers, the
+// mode in force, fail-open local shares and their reconciliation, per-limit overrides, no lost settlements.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { CounterItem, StoreMode } from '../src/limits/counter-store.js';
+import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { ResilientStore } from '../src/limits/resilient-store.js';
+import { StoreUnavailableError } from '../src/limits/store-errors.js';
+import type { OnStoreError } from '../src/config/policy.js';
+import { systemClock } from '../src/util/clock.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
+
+const TIMEOUT_MS = 100;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+let redis: RedisServer;
+let proxy: DelayProxy;
+const stores: ResilientStore[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer({ persist: true });
+  proxy = await startDelayProxy(redis.port);
+});
+afterEach(async () => {
+  // A failed test must not leave Redis dead or slow for the next one.
+  proxy.setDelay(0);
+  await redis.restart();
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  await proxy?.close();
+  await redis?.stop();
+});
+
+interface Logged {
+  level: 'info' | 'warn';
+  msg: string;
+  obj: object;
+}
+
+async function resilient(mode: OnStoreError, instances = 1, url = redis.url): Promise<{ store: ResilientStore; logs: Logged[]; modes: StoreMode[] }> {
+  const client = createRedisClient(url, TIMEOUT_MS);
+  expect(await waitReady(client, 3000)).toBe(true);
+  const primary = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
+  const logs: Logged[] = [];
+  const log = { info: (obj: object, msg: string) => logs.push({ level: 'info', msg, obj }), warn: (obj: object, msg: string) => logs.push({ level: 'warn', msg, obj }) };
+  const store = new ResilientStore(primary, { defaultMode: mode, instances, timezone: 'UTC', clock: systemClock, log, description: url, probeIntervalMs: 50 });
+  const modes: StoreMode[] = [];
+  store.onModeChange((m) => modes.push(m));
+  stores.push(store);
+  return { store, logs, modes };
+}
+
+function limit(org: string, name: string, max: number, onStoreError?: OnStoreError, algorithm: CounterItem['algorithm'] = 'fixed_window'): CounterItem {
+  return {
+    key: `tg:{${org}}:${name}:${algorithm}`,
+    algorithm,
+    window: { kind: 'calendar', unit: 'day' },
+    max,
+    weights: { input: 1, output: 1, request: 0 },
+    mode: 'enforce',
+    ...(onStoreError ? { onStoreError } : {}),
+  };
+}
+const org = (): string => `r${Math.random().toString(36).slice(2, 10)}`;
+let seq = 0;
+const id = (): string => `q${seq++}`;
+
+async function until(what: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+describe('Redis killed', () => {
+  it('fail_closed: refuses within the timeout, says so once, and recovers without a restart', async () => {
+    const { store, logs, modes } = await resilient('fail_closed');
+    const items = [limit(org(), 'daily', 1000)];
+    expect((await store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
+    await redis.kill();
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      await expect(store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(performance.now() - t0).toBeLessThan(TIMEOUT_MS + 50);
+    }
+    expect(store.mode).toBe('fail_closed');
+    expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(logs[0].msg).toMatch(/unreachable: refusing requests with 503/);
+    await redis.restart();
+    await until(() => store.mode === 'ok');
+    expect(modes).toEqual(['fail_closed', 'ok']);
+    const after = await store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 });
+    expect(after).toMatchObject({ ok: true, states: [{ used: 20 }] }); // counters survived (append-only file)
+  });
+
+  it('fail_open: each of N instances admits 1/N of the room left, then replays it into Redis exactly', async () => {
+    const o = org();
+    const items = [limit(o, 'daily', 900, undefined, 'fixed_window'), limit(o, 'hourly', 2000, undefined, 'sliding_window'), limit(o, 'bucket', 5000, undefined, 'token_bucket')];
+    const instances = await Promise.all([0, 1, 2].map(() => resilient('fail_open', 3)));
+    let settled = 0;
+    // 300 used before the outage.
+    for (const { store } of instances) {
+      const q = id();
+      expect((await store.reserve({ id: q, items, input: 60, output: 40, clamp: false, minOutput: 1 })).ok).toBe(true);
+      await store.settle(q, { input: 60, output: 40, request: 1 });
+      settled += 100;
+    }
+    // One more look each (a reservation refunded at once), so every instance has seen all 300.
+    for (const { store } of instances) {
+      const q = id();
+      await store.reserve({ id: q, items, input: 0, output: 0, clamp: false, minOutput: 1 });
+      await store.settle(q, { input: 0, output: 0, request: 0 });
+    }
+    await redis.kill();
+    // Each instance may now admit (900 - 300) / 3 = 200 locally.
+    for (const { store } of instances) {
+      let admitted = 0;
+      for (let i = 0; i < 10; i++) {
+        const q = id();
+        const r = await store.reserve({ id: q, items, input: 30, output: 20, clamp: false, minOutput: 1 });
+        if (!r.ok) {
+          // Reported against the whole limit: this instance's 40 of room left (of 300) reads as 860 of 900 used.
+          expect(r.states[0]).toMatchObject({ max: 900, used: 860 });
+          continue;
+        }
+        admitted += 50;
+        await store.settle(q, { input: 30, output: 10, request: 1 }); // 40 really used
+        settled += 40;
+      }
+      expect(admitted).toBe(200);
+      expect(store.mode).toBe('fail_open');
+    }
+    await redis.restart();
+    await until(() => instances.every(({ store }) => store.mode === 'ok' && store.backlog === 0));
+    const used = (await instances[0].store.peek(items)).map((s) => s.used);
+    expect(used[0]).toBe(settled);
+    expect(used[1]).toBe(settled);
+    expect(used[2]).toBeGreaterThan(settled - 5); // the bucket drains a little meanwhile
+    expect(used[2]).toBeLessThanOrEqual(settled);
+    for (const { logs } of instances) expect(logs.map((l) => l.msg)).toEqual([expect.stringMatching(/local counters \(1\/3 of each limit\)/), expect.stringMatching(/reachable again/)]);
+  });
+
+  it('per-limit override: a fail_open rate limit is counted locally, a request that also needs a fail_closed budget is refused', async () => {
+    const o = org();
+    const rate = { ...limit(o, 'rate', 100, 'fail_open', 'sliding_window'), window: { kind: 'duration' as const, ms: 60_000 }, weights: { input: 0, output: 0, request: 1 } };
+    const budget = limit(o, 'budget', 1_000_000); // follows storage.on_store_error: fail_closed
+    const { store } = await resilient('fail_closed');
+    await redis.kill();
+    await expect(store.reserve({ id: id(), items: [rate, budget], input: 1, output: 1, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect((await store.reserve({ id: id(), items: [rate], input: 1, output: 1, clamp: false, minOutput: 1 })).ok).toBe(true);
+    await redis.restart();
+    await until(() => store.mode === 'ok');
+  });
+
+  it('a settlement that could not reach Redis is applied when it is back, exactly once', async () => {
+    const o = org();
+    const items = [limit(o, 'daily', 10_000)];
+    const { store } = await resilient('fail_closed');
+    const q = id();
+    await store.reserve({ id: q, items, input: 100, output: 900, clamp: false, minOutput: 1 });
+    await redis.kill();
+    await store.settle(q, { input: 100, output: 50, request: 1 }); // queued, returns at once
+    await store.settle(q, { input: 100, output: 50, request: 1 });
+    await redis.restart();
+    await until(() => store.mode === 'ok' && store.backlog === 0);
+    expect((await store.peek(items))[0].used).toBe(150);
+    expect(await store.openReservations()).toBe(0);
+  });
+});
+
+describe('Redis slowed down', () => {
+  it('adds at most the timeout, then fails closed at once until it answers in time again', async () => {
+    const o = org();
+    const items = [limit(o, 'daily', 10_000)];
+    const { store } = await resilient('fail_closed', 1, proxy.url);
+    proxy.setDelay(30); // slow but within the timeout: served, slower
+    let t0 = performance.now();
+    expect((await store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
+    proxy.setDelay(1000); // far beyond it
+    const q = id();
+    t0 = performance.now();
+    await expect(store.reserve({ id: q, items, input: 10, output: 0, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(performance.now() - t0).toBeLessThan(TIMEOUT_MS + 50);
+    // A timeout alone only makes the store suspect; a PING that times out too switches the mode.
+    expect(store.mode).toBe('ok');
+    await until(() => store.mode === 'fail_closed', TIMEOUT_MS + 100);
+    t0 = performance.now();
+    await expect(store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(performance.now() - t0).toBeLessThan(5);
+    proxy.setDelay(0);
+    await until(() => store.mode === 'ok' && store.backlog === 0);
+    // The reservation whose answer was lost did land in Redis; the cancel queued for it refunded it.
+    await until(async () => (await store.peek(items))[0].used === 10);
+    const raw = new Redis(redis.url);
+    expect(await raw.exists(`tg:{${o}}:res:${q}`)).toBe(0);
+    await raw.quit();
+  });
+});

@@ -1,0 +1,185 @@
+// The CounterStore contract against real Redis (a private single node) and a real 3-node Redis Cluster,
+// with the same test bodies as the memory store; then what only Redis has: TTLs, key names, clock skew.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { counterStoreContract } from '../src/limits/counter-store.contract.js';
+import type { CounterItem } from '../src/limits/counter-store.js';
+import { createRedisClient, describeStoreUrl, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { ManualClock, type Clock } from '../src/util/clock.js';
+import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from './helpers/redis-servers.js';
+
+let single: RedisServer;
+let cluster: RedisCluster;
+
+beforeAll(async () => {
+  [single, cluster] = await Promise.all([startRedisServer(), startRedisCluster()]);
+}, 30_000);
+afterAll(async () => {
+  await Promise.all([single?.stop(), cluster?.stop()]);
+});
+
+/** `timeOverride: null` runs on Redis TIME; by default the store's clock stands in for it. */
+async function redisStore(url: string, clock: Clock, timezone: string, timeOverride: Clock | null = clock, ttlMs = 60_000): Promise<RedisCounterStore> {
+  const client = createRedisClient(url, 1000);
+  if (!(await waitReady(client, 5000))) throw new Error(`no Redis at ${url}`);
+  return new RedisCounterStore(client, { timezone, clock, reservationTtlMs: ttlMs, ...(timeOverride ? { timeOverride } : {}) });
+}
+
+counterStoreContract('redis', (clock, timezone) => redisStore(single.url, clock, timezone));
+counterStoreContract('redis cluster', (clock, timezone) => redisStore(cluster.url, clock, timezone));
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 21, 10, 0, 0);
+
+function item(org: string, name: string, algorithm: CounterItem['algorithm'], window: CounterItem['window'], max: number): CounterItem {
+  return { key: `tg:{${org}}:${name}:${algorithm}`, algorithm, window, max, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
+}
+const uniqueOrg = (): string => `t${Math.random().toString(36).slice(2, 10)}`;
+
+describe('Redis store specifics', () => {
+  let raw: Redis;
+  beforeAll(() => {
+    raw = new Redis(single.url);
+  });
+  afterAll(async () => {
+    await raw.quit();
+  });
+
+  it('keeps documented key names, all under the organization hash tag, each with a TTL', async () => {
+    const org = uniqueOrg();
+    const clock = new ManualClock(T0);
+    const store = await redisStore(single.url, clock, 'UTC');
+    const items = [
+      item(org, 'org:daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 1000),
+      item(org, 'user:alice:rate', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1000),
+      item(org, 'route:r:key:k:output', 'token_bucket', { kind: 'duration', ms: HOUR }, 1000),
+    ];
+    await store.reserve({ id: 'req-1', items, input: 10, output: 5, clamp: false, minOutput: 1 });
+    const keys = (await raw.keys(`tg:{${org}}:*`)).sort();
+    expect(keys).toEqual([
+      `tg:{${org}}:org:daily:fixed_window`,
+      `tg:{${org}}:res:req-1`,
+      `tg:{${org}}:route:r:key:k:output:token_bucket`,
+      `tg:{${org}}:user:alice:rate:sliding_window`,
+    ]);
+    for (const key of keys) expect(await raw.pttl(key)).toBeGreaterThan(0);
+    expect(await raw.pttl(`tg:{${org}}:res:req-1`)).toBeLessThanOrEqual(60_000);
+    expect(await raw.hgetall(`tg:{${org}}:org:daily:fixed_window`)).toEqual({ s: String(Date.UTC(2026, 10, 21)), u: '15' });
+    await store.settle('req-1', { input: 10, output: 2, request: 1 });
+    expect(await raw.exists(`tg:{${org}}:res:req-1`)).toBe(0);
+    expect(await raw.hget(`tg:{${org}}:org:daily:fixed_window`, 'u')).toBe('12');
+    await store.close();
+  });
+
+  it('an expired reservation record makes its settlement a no-op: the reserved amount stays charged', async () => {
+    const org = uniqueOrg();
+    const store = await redisStore(single.url, new ManualClock(T0), 'UTC', null, 50);
+    const limit = item(org, 'p:daily', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
+    await store.reserve({ id: 'lost', items: [limit], input: 10, output: 90, clamp: false, minOutput: 1 });
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await raw.exists(`tg:{${org}}:res:lost`)).toBe(0);
+    await store.settle('lost', { input: 10, output: 1, request: 1 });
+    expect((await store.peek([limit]))[0].used).toBe(100);
+    await store.close();
+  });
+
+  it('refuses a reservation that spans two organizations (it would be CROSSSLOT on a cluster)', async () => {
+    const store = await redisStore(single.url, new ManualClock(T0), 'UTC');
+    const a = item(uniqueOrg(), 'x', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
+    const b = item(uniqueOrg(), 'y', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
+    await expect(store.reserve({ id: 'two', items: [a, b], input: 1, output: 0, clamp: false, minOutput: 1 })).rejects.toThrow(/two organizations/);
+    await store.close();
+  });
+
+  it('uses one EVALSHA per reserve and one per settle', async () => {
+    const org = uniqueOrg();
+    const store = await redisStore(single.url, new ManualClock(T0), 'UTC', null);
+    const items = [
+      item(org, 'a', 'fixed_window', { kind: 'calendar', unit: 'month' }, 1e9),
+      item(org, 'b', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1e9),
+      item(org, 'c', 'token_bucket', { kind: 'duration', ms: HOUR }, 1e9),
+    ];
+    await store.reserve({ id: 'warm', items, input: 1, output: 1, clamp: false, minOutput: 1 }); // loads the script on this connection
+    await store.settle('warm', { input: 1, output: 1, request: 1 });
+    const calls = async (): Promise<number> => {
+      const info = await raw.info('commandstats');
+      return [...info.matchAll(/cmdstat_(?:evalsha|eval|hmget|hgetall|hset|get|set|del|pexpire|time):calls=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
+    };
+    const evalsha = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+    const before = await evalsha();
+    const total0 = await calls();
+    for (let i = 0; i < 20; i++) {
+      await store.reserve({ id: `q${i}`, items, input: 5, output: 5, clamp: false, minOutput: 1 });
+      await store.settle(`q${i}`, { input: 5, output: 3, request: 1 });
+    }
+    expect((await evalsha()) - before).toBe(40);
+    expect(await calls()).toBeGreaterThan(total0); // the scripts' own commands are counted too; only EVALSHA crosses the network
+    await store.close();
+  });
+
+  it('instances with clocks skewed ±5 s agree on calendar windows, because Lua picks the window with Redis time', async () => {
+    const org = uniqueOrg();
+    // The Redis clock, stepping across midnight; each instance's own clock is off by -5, 0 or +5 s.
+    const redisTime = new ManualClock(Date.UTC(2026, 10, 21, 23, 59, 50));
+    const skewed = (offset: number): Clock => ({ now: () => redisTime.now() + offset });
+    const stores = await Promise.all([-5000, 0, 5000].map((o) => redisStore(single.url, skewed(o), 'UTC', redisTime)));
+    const daily = item(org, 'org:daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 100);
+    const perDay = new Map<number, number>();
+    for (let step = 0; step < 40; step++) {
+      for (const [i, store] of stores.entries()) {
+        const r = await store.reserve({ id: `s${step}-${i}`, items: [daily], input: 7, output: 0, clamp: false, minOutput: 1 });
+        const day = Date.UTC(2026, 10, redisTime.now() < Date.UTC(2026, 10, 22) ? 21 : 22);
+        if (r.ok) {
+          perDay.set(day, (perDay.get(day) ?? 0) + 7);
+          expect(r.states[0].resetAtMs).toBe(day + 86_400_000);
+        }
+      }
+      redisTime.advance(500);
+    }
+    expect(perDay.get(Date.UTC(2026, 10, 21))).toBe(98);
+    expect(perDay.get(Date.UTC(2026, 10, 22))).toBe(98);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it('with real Redis TIME and skewed instance clocks, short windows admit at most max per window', async () => {
+    const org = uniqueOrg();
+    const stores = await Promise.all([-5000, 0, 5000].map((o) => redisStore(single.url, { now: () => Date.now() + o }, 'UTC', null)));
+    const items = [
+      item(org, 'f', 'fixed_window', { kind: 'duration', ms: 1000 }, 50),
+      item(org, 's', 'sliding_window', { kind: 'duration', ms: 1000 }, 60),
+    ];
+    const admitted: Array<{ window: number; amount: number }> = [];
+    const until = Date.now() + 2500;
+    let i = 0;
+    while (Date.now() < until) {
+      const burst = stores.map((store, j) =>
+        store.reserve({ id: `rt${i}-${j}`, items, input: 3, output: 0, clamp: false, minOutput: 1 }).then((r) => {
+          if (r.ok) admitted.push({ window: r.states[0].resetAtMs, amount: 3 });
+        }),
+      );
+      await Promise.all(burst);
+      i++;
+    }
+    const windows = new Map<number, number>();
+    for (const a of admitted) windows.set(a.window, (windows.get(a.window) ?? 0) + a.amount);
+    expect(windows.size).toBeGreaterThanOrEqual(2);
+    for (const total of windows.values()) expect(total).toBeLessThanOrEqual(50);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+});
+
+describe('Redis connection URLs', () => {
+  it('never show credentials in logs', () => {
+    expect(describeStoreUrl('redis://:hunter2@cache:6379/2')).toBe('redis://cache:6379/2');
+    expect(describeStoreUrl('rediss://user:hunter2@cache:6380')).toBe('rediss://cache:6380');
+    expect(describeStoreUrl('redis-cluster://:hunter2@a:7000,b:7001')).toBe('redis-cluster://a:7000,b:7001');
+  });
+
+  it('connects to a cluster given any one of its nodes', async () => {
+    const store = await redisStore(`redis-cluster://127.0.0.1:${cluster.ports[1]}`, new ManualClock(T0), 'UTC');
+    const limit = item(uniqueOrg(), 'x', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
+    expect((await store.reserve({ id: 'c1', items: [limit], input: 3, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
+    await store.close();
+  });
+});

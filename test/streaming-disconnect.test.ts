@@ -1,0 +1,142 @@
+// 1,000 streams, each ended early at a random point: by the client leaving, or by the upstream dying.
+// Every one must be settled and recorded, charged at least what the client received, and leave no
+// reservation open; the counters must equal the sum of what was settled.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMockUpstream } from '../src/mock-upstream/index.js';
+import { SseParser } from '../src/providers/sse/index.js';
+import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+
+const STREAMS = 1000;
+const CONCURRENCY = 100;
+const TOKENS = 30;
+let upstream: ReturnType<typeof createMockUpstream>;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  upstream = createMockUpstream({ latencyMs: 0, outputTokens: TOKENS });
+  const url = await upstream.listen(0, '127.0.0.1');
+  gw = await startTestGateway(`
+providers:
+  up: {type: openai, base_url: "${url}/v1"}
+  claude: {type: anthropic, base_url: "${url}"}
+projects: {p: {daily_limit: 100000000}}
+routes:
+  r:
+    chat_models:
+      - {model_id: gpt-4o, model: up/gpt-4o}
+      - {model_id: claude, model: claude/claude-sonnet-4-20250514}
+    token_limiting:
+      output: {algorithm: fixed_window, window_size: 1 day, max_token: 100000000}
+keys: [{id: a, key: tg-a, project: p}]
+`);
+});
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Outcome {
+  requestId: string;
+  /** Output tokens the client received (each mock word is one token). */
+  delivered: number;
+}
+
+/** One stream: the client leaves after `leaveAfter` tokens, or the upstream dies after `dieAfter` frames. */
+async function oneStream(wire: 'openai' | 'anthropic', leaveAfter: number, dieAfter: number | undefined): Promise<Outcome> {
+  const controller = new AbortController();
+  const body =
+    wire === 'openai'
+      ? { model: 'gpt-4o', messages: [{ role: 'user', content: 'go' }], stream: true, max_tokens: 100 }
+      : { model: 'claude', messages: [{ role: 'user', content: 'go' }], stream: true, max_tokens: 100 };
+  const res = await request(`${gw.url}${wire === 'openai' ? '/v1/chat/completions' : '/v1/messages'}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' },
+    body: JSON.stringify({ ...body, mock_chunk_delay_ms: 1, ...(dieAfter !== undefined ? { mock_abort_after_chunks: dieAfter } : {}) }),
+    signal: controller.signal,
+  });
+  const requestId = String(res.headers['x-tollgate-request-id']);
+  const parser = new SseParser();
+  let delivered = 0;
+  try {
+    for await (const chunk of res.body) {
+      for (const ev of parser.push(chunk)) {
+        if (ev.data === '[DONE]') continue;
+        const data = JSON.parse(ev.data);
+        const isToken = wire === 'openai' ? Boolean(data.choices?.[0]?.delta?.content) : data.type === 'content_block_delta';
+        if (isToken) delivered++;
+      }
+      if (delivered >= leaveAfter) {
+        controller.abort();
+        break;
+      }
+    }
+  } catch {
+    // The abort itself.
+  }
+  return { requestId, delivered };
+}
+
+async function waitFor(predicate: () => boolean, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!predicate() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('1,000 streams cut short', () => {
+  it('every one is recorded and settled, charged at least what was delivered, with no reservation left open', async () => {
+    const rand = mulberry32(0xd15c);
+    const plans = Array.from({ length: STREAMS }, (_, i) => {
+      const wire = i % 2 === 0 ? ('openai' as const) : ('anthropic' as const);
+      // One in five: the upstream dies after a random number of frames; the others: the client leaves.
+      const dies = rand() < 0.2;
+      return { wire, leaveAfter: dies ? Infinity : Math.floor(rand() * (TOKENS + 5)), dieAfter: dies ? 1 + Math.floor(rand() * (TOKENS + 2)) : undefined };
+    });
+    const outcomes: Outcome[] = [];
+    let next = 0;
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < plans.length) {
+          const p = plans[next++];
+          outcomes.push(await oneStream(p.wire, p.leaveAfter, p.dieAfter));
+        }
+      }),
+    );
+    await waitFor(() => gw.calls.length >= STREAMS);
+    const elapsed = Date.now() - started;
+
+    const records = new Map(gw.calls.map((c) => [c.requestId, c]));
+    expect(records.size).toBe(STREAMS);
+    let undercharged = 0;
+    let settledOutput = 0;
+    const ends: Record<string, number> = {};
+    for (const o of outcomes) {
+      const call = records.get(o.requestId);
+      expect(call, o.requestId).toBeDefined();
+      if (call!.usage.output < o.delivered) undercharged++;
+      settledOutput += call!.usage.output;
+      ends[call!.streamEnd ?? 'none'] = (ends[call!.streamEnd ?? 'none'] ?? 0) + 1;
+    }
+    expect(undercharged).toBe(0);
+    expect(await gw.store.openReservations()).toBe(0);
+    // The counters hold exactly what was settled.
+    const call = gw.calls[0];
+    const limits = gw.gateway.engine.applicable.for(call.principal, call.target);
+    const output = limits.findIndex((l) => l.id.endsWith(':output'));
+    expect((await gw.store.peek([limits[output].item]))[0].used).toBe(settledOutput);
+    expect(ends.client_gone).toBeGreaterThan(500);
+    expect(ends.upstream_failed).toBeGreaterThan(100);
+    expect(elapsed).toBeLessThan(20_000);
+  });
+});

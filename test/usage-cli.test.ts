@@ -1,0 +1,110 @@
+// `tollgate usage` and `tollgate audit` as a person runs them: the built CLI, a config file, a ledger.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LedgerRow } from '../src/ledger/ledger.js';
+import { openLedger } from '../src/ledger/open-ledger.js';
+import { CLI, startCli } from './helpers/processes.js';
+
+const run = promisify(execFile);
+const NOW = Date.now();
+const HOUR = 3_600_000;
+
+function row(i: number, over: Partial<LedgerRow>): LedgerRow {
+  return {
+    ts: NOW - 2 * HOUR, requestId: `cli-${i}`, organization: 'default', project: 'web', user: 'alice', keyId: 'alice', groups: [], route: 'main',
+    modelId: 'gpt-4o', provider: 'openai', model: 'gpt-4o', endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
+    blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: 100, outputTokens: 10, cachedInputTokens: 0,
+    reservedInput: 100, reservedOutput: 10, costUsd: 0.00035, usageSource: 'provider', latencyMs: 3, upstreamLatencyMs: 2, ...over,
+  };
+}
+
+let dir: string;
+let configFile: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cli-'));
+  configFile = path.join(dir, 'tollgate.yaml');
+  // A relative path: resolved against the config file's directory, as `tollgate serve` does.
+  writeFileSync(configFile, 'storage: {ledger: "sqlite:./data/ledger.db"}\nserver: {timezone: UTC}\n');
+  const ledger = await openLedger(`sqlite:${path.join(dir, 'data/ledger.db')}`);
+  await ledger.append([
+    row(1, { tags: { feature: 'search' } }),
+    row(2, { tags: { feature: 'search' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021 }),
+    row(3, { tags: { feature: 'chat, "beta"' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021 }),
+    row(4, { decision: 'blocked', status: 429, inputTokens: 0, outputTokens: 0, costUsd: 0 }),
+    row(5, { ts: NOW - 20 * 86_400_000 }), // outside the default 7 days
+  ]);
+  await ledger.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('tollgate usage', () => {
+  it('prints a table by project and model with totals, from the last 7 days by default', async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'project,model']);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^project\s+model\s+calls\s+requests\s+blocked\s+failed\s+input_tokens\s+output_tokens\s+cached_input_tokens\s+total_tokens\s+cost_usd$/);
+    // Largest cost first.
+    expect(lines[2]).toMatch(/^batch\s+openai\/gpt-4o-mini\s+2\s+2\s+0\s+0\s+2000\s+200\s+0\s+2200\s+0\.000420$/);
+    expect(lines[3]).toMatch(/^web\s+openai\/gpt-4o\s+2\s+1\s+1\s+0\s+100\s+10\s+0\s+110\s+0\.000350$/);
+    expect(lines[5]).toMatch(/^TOTAL\s+4\s+3\s+1\s+0\s+2100\s+210\s+0\s+2310\s+0\.000770$/);
+  });
+
+  it('writes CSV with quoting, and groups by tag and local day', async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'tag:feature', '--format', 'csv', '--since', '30d']);
+    expect(stdout.split('\n')).toEqual([
+      'tag:feature,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,total_tokens,cost_usd',
+      'search,2,2,0,0,1100,110,0,1210,0.000560',
+      ',2,1,1,0,100,10,0,110,0.000350',
+      '"chat, ""beta""",1,1,0,0,1000,100,0,1100,0.000210',
+      'TOTAL,5,4,1,0,2200,220,0,2420,0.001120',
+      '',
+    ]);
+    const day = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'day', '--format', 'json', '--since', '30d']);
+    const report = JSON.parse(day.stdout);
+    expect(report.rows.map((r: { day: string; calls: number }) => [r.day, r.calls])).toEqual([
+      [new Date(NOW - 20 * 86_400_000).toISOString().slice(0, 10), 1],
+      [new Date(NOW - 2 * HOUR).toISOString().slice(0, 10), 4],
+    ]);
+    expect(report.totals).toMatchObject({ calls: 5, total_tokens: 2420 });
+  });
+
+  it('filters, and explains bad arguments', async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'user', '--project', 'batch', '--format', 'json']);
+    expect(JSON.parse(stdout).totals).toMatchObject({ calls: 2, input_tokens: 2000 });
+    await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'colour'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("unknown dimension 'colour'") });
+    await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', 'last tuesday'])).rejects.toMatchObject({ stderr: expect.stringContaining('cannot read time') });
+  });
+});
+
+describe('tollgate audit', () => {
+  it('asks a running gateway and exits 0 without drift; refuses without the admin key', async () => {
+    const file = path.join(dir, 'serve.yaml');
+    writeFileSync(file, `server: {admin_key: audit-key}
+storage: {ledger: "sqlite:./data/serve.db"}
+providers: {demo: {type: mock}}
+projects: {web: {daily_limit: 100000}}
+routes: {main: {chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]}}
+keys: [{id: alice, key: tg-alice, project: web}]
+`);
+    const gateway = await startCli(['serve', '--config', file, '--port', '0']);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer tg-alice', 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 }),
+        });
+      }
+      const ok = await run(process.execPath, [CLI, 'audit', '--url', gateway.url], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } });
+      expect(ok.stdout).toMatch(/1 limit, 0 drifting/);
+      expect(ok.stdout).toMatch(/project:web:daily\s+\d+\s+\d+\s+0\s+tokens/);
+      await expect(run(process.execPath, [CLI, 'audit', '--url', gateway.url, '--admin-key', 'nope'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('needs the admin key') });
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
