@@ -8,21 +8,16 @@ export function hashKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** The principal a configured key stands for. */
+export function principalOf(k: KeyPolicy): Principal {
+  return { keyId: k.id, organization: k.organization, project: k.project, user: k.user ?? k.id, tier: k.tier, groups: k.groups, routes: k.routes };
+}
+
 export class KeyStore {
   private readonly byHash = new Map<string, Principal>();
 
   constructor(keys: KeyPolicy[]) {
-    for (const k of keys) {
-      this.byHash.set(k.sha256, {
-        keyId: k.id,
-        organization: k.organization,
-        project: k.project,
-        user: k.user ?? k.id,
-        tier: k.tier,
-        groups: k.groups,
-        routes: k.routes,
-      });
-    }
+    for (const k of keys) this.byHash.set(k.sha256, principalOf(k));
   }
 
   /** The principal for a presented secret, or undefined when the key is unknown. */

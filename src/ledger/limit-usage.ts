@@ -2,8 +2,8 @@
 // of the counter-vs-ledger audit. Each distinct (key, route, model) seen recently is resolved to the
 // limits that apply to it under the current config, and the rows in each limit's current window are
 // summed with that limit's weights.
-import type { KeyPolicy, LimitSpec, Policy } from '../config/policy.js';
-import type { Principal } from '../auth/principal.js';
+import type { LimitSpec, Policy } from '../config/policy.js';
+import { principalOf } from '../auth/key-store.js';
 import type { Target } from '../routing/route-table.js';
 import { ApplicableLimits, type AppliedLimit } from '../limits/applicable-limits.js';
 import type { CounterItem } from '../limits/counter-store.js';
@@ -28,11 +28,6 @@ export interface LedgerUsage {
 }
 
 const COMBO: Dimension[] = ['key', 'route', 'model_id', 'endpoint'];
-
-/** The principal a configured key resolves to (as the key store builds it). */
-export function principalOf(k: KeyPolicy): Principal {
-  return { keyId: k.id, organization: k.organization, project: k.project, user: k.user ?? k.id, tier: k.tier, groups: k.groups, routes: k.routes };
-}
 
 /** The target a ledger row addressed, if its route and model still exist. */
 export function targetOf(policy: Policy, route: string, modelId: string, endpoint: string): Target | undefined {
