@@ -87,10 +87,12 @@ describe('OpenAI SDK → Claude', () => {
 
     const withUsage = await client().chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages, max_tokens: 5, stream: true, stream_options: { include_usage: true } });
     let usage: OpenAI.CompletionUsage | undefined;
+    let finishWithUsage: string | null = null;
     for await (const chunk of withUsage) {
       if (chunk.usage) usage = chunk.usage;
-      if (chunk.choices[0]?.finish_reason) expect(chunk.choices[0].finish_reason).toBe('length');
+      finishWithUsage = chunk.choices[0]?.finish_reason ?? finishWithUsage;
     }
+    expect(finishWithUsage).toBe('length');
     expect(usage?.completion_tokens).toBe(5);
 
     // No usage from upstream: the usage chunk carries the gateway's own count, the one it settles.

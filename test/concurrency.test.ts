@@ -78,7 +78,6 @@ describe('500 concurrent requests against a limit that fits 100', () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(100);
     expect(statuses.filter((s) => s === 429)).toHaveLength(400);
     const settled = settledFor('p1');
-    expect(settled.input + settled.output).toBeLessThanOrEqual(LIMIT);
     expect(settled.input + settled.output).toBe(LIMIT);
     expect(await projectUsed('k1')).toBe(LIMIT);
     expect(await gw.store.openReservations()).toBe(0);

@@ -90,6 +90,8 @@ describe('a tier rate limit (requests per minute)', () => {
     expect(retryAfter).toBeLessThanOrEqual(63);
     expect(err.headers.get('x-should-retry')).toBe(retryAfter > 60 ? 'false' : null);
     gw.clock.advance(64_000);
-    await expect(dave.chat.completions.create({ model: 'm', messages: ask, max_tokens: 5 })).resolves.toBeTruthy();
+    const again = await dave.chat.completions.create({ model: 'm', messages: ask, max_tokens: 5 }).withResponse();
+    expect(again.data.object).toBe('chat.completion');
+    expect(again.response.headers.get('x-ratelimit-remaining-requests')).toBe('1');
   });
 });

@@ -129,7 +129,9 @@ describe('Redis killed during load', () => {
     const upstream = (await fleet.upstreamRequests()) as Array<{ receivedAt: string }>;
     // A request reserved just before the kill may still reach the upstream a moment later; none after that.
     expect(upstream.filter((r) => Date.parse(r.receivedAt) > killedAt + 100 && Date.parse(r.receivedAt) < restartedAt)).toEqual([]);
-    expect(run.samples.filter((s) => s.sentAt > Date.now() - 300).every((s) => s.status === 200)).toBe(true);
+    const recovered = run.samples.filter((s) => s.sentAt > Date.now() - 300);
+    expect(recovered.length).toBeGreaterThan(0);
+    expect(recovered.filter((s) => s.status !== 200)).toEqual([]);
     expect(run.samples.filter((s) => ![200, 503].includes(s.status))).toEqual([]);
     for (const g of fleet.gateways) {
       expect(g.child.exitCode).toBeNull();
@@ -189,11 +191,13 @@ describe('Redis slowed down', () => {
       return run.samples;
     };
     const fast = await probe();
-    expect(fast.every((s) => s.status === 200)).toBe(true);
+    expect(fast.length).toBeGreaterThan(4);
+    expect(fast.filter((s) => s.status !== 200)).toEqual([]);
 
     proxy.setDelay(50); // 100 ms per round trip, within the timeout: slower, still served
     const slow = await probe();
-    expect(slow.every((s) => s.status === 200)).toBe(true);
+    expect(slow.length).toBeGreaterThan(4);
+    expect(slow.filter((s) => s.status !== 200)).toEqual([]);
     // The reserve's round trip; the settlement's does not hold the response.
     expect(Math.min(...slow.map((s) => s.ms))).toBeGreaterThanOrEqual(95);
     expect(Math.max(...slow.map((s) => s.ms))).toBeLessThanOrEqual(TIMEOUT_MS + 100);
@@ -207,6 +211,7 @@ describe('Redis slowed down', () => {
     proxy.setDelay(0);
     await until(() => logged(fleet, /counter store reachable again/));
     const back = await probe();
-    expect(back.every((s) => s.status === 200)).toBe(true);
+    expect(back.length).toBeGreaterThan(4);
+    expect(back.filter((s) => s.status !== 200)).toEqual([]);
   }, 60_000);
 });

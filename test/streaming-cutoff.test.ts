@@ -103,6 +103,7 @@ describe('an output limit reached mid-stream', () => {
     expect(message.stop_reason).toBe('max_tokens');
     const delivered = countTextTokens(text, CLAUDE); // Claude's conservative estimate
     expect(delivered).toBeLessThanOrEqual(LIMIT);
+    expect(delivered).toBeGreaterThan(LIMIT - 10); // cut at the limit, not long before it
     expect(message.usage.output_tokens).toBe(delivered);
     expect(gw.calls.find((c) => c.principal.keyId === 'b')).toMatchObject({ streamEnd: 'cut_at_limit', usage: { output: delivered } });
     expect(await outputUsed('b')).toBe(delivered);
@@ -120,6 +121,7 @@ describe('an output limit reached mid-stream', () => {
     expect(finish).toBe('length');
     const delivered = countTextTokens(text, CLAUDE);
     expect(delivered).toBeLessThanOrEqual(LIMIT);
+    expect(delivered).toBeGreaterThan(LIMIT - 10);
     expect(await outputUsed('c')).toBe(delivered);
   });
 
