@@ -1,9 +1,7 @@
 // Anthropic's native Messages API (`/v1/messages`, `/v1/messages/count_tokens`), over a keep-alive pool.
-import { Pool } from 'undici';
 import type { ProviderPolicy } from '../../config/policy.js';
+import { UpstreamPool } from '../upstream-pool.js';
 import {
-  passableHeaders,
-  UPSTREAM_CONNECTIONS,
   UPSTREAM_PATHS,
   type Provider,
   type UpstreamEndpoint,
@@ -22,7 +20,7 @@ const SUPPORTED: ReadonlySet<UpstreamEndpoint> = new Set(['messages', 'count_tok
 /** An Anthropic upstream: the provider key as x-api-key, the API version and beta headers the client chose. */
 export class AnthropicProvider implements Provider {
   readonly name: string;
-  private readonly pool: Pool;
+  private readonly pool: UpstreamPool;
   private readonly basePath: string;
   private readonly headers: Record<string, string>;
 
@@ -32,12 +30,7 @@ export class AnthropicProvider implements Provider {
     // Anthropic's base URL has no /v1 (the SDK appends it); accept one written with it too.
     const path = url.pathname.replace(/\/+$/, '');
     this.basePath = path.endsWith('/v1') ? path : `${path}/v1`;
-    this.pool = new Pool(url.origin, {
-      connections: UPSTREAM_CONNECTIONS,
-      keepAliveTimeout: 30_000,
-      headersTimeout: config.timeoutMs,
-      bodyTimeout: config.timeoutMs,
-    });
+    this.pool = new UpstreamPool(url.origin, config.timeoutMs);
     // The provider's own key; the client's key never leaves the gateway.
     this.headers = { 'content-type': 'application/json', 'anthropic-version': DEFAULT_ANTHROPIC_VERSION, ...lower(config.headers) };
     if (config.apiKey) this.headers['x-api-key'] = config.apiKey;
@@ -53,14 +46,7 @@ export class AnthropicProvider implements Provider {
       const value = req.headers?.[name];
       if (value) headers[name] = value;
     }
-    const res = await this.pool.request({
-      method: 'POST',
-      path: this.basePath + UPSTREAM_PATHS[req.endpoint],
-      headers,
-      body: JSON.stringify(req.body),
-      signal: req.signal,
-    });
-    return { status: res.statusCode, headers: passableHeaders(res.headers), body: res.body };
+    return this.pool.post(this.basePath + UPSTREAM_PATHS[req.endpoint], headers, req.body, req.signal);
   }
 
   async close(): Promise<void> {
