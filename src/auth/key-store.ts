@@ -1,12 +1,7 @@
 // Resolves a presented secret to a principal by its SHA-256; the secret itself is never stored or logged.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../config/sha256.js';
 import type { KeyPolicy } from '../config/policy.js';
 import type { Principal } from './principal.js';
-
-/** Lower-case hex SHA-256 of a key secret. */
-export function hashKey(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
 
 /** The principal a configured key stands for. */
 export function principalOf(k: KeyPolicy): Principal {
@@ -22,7 +17,7 @@ export class KeyStore {
 
   /** The principal for a presented secret, or undefined when the key is unknown. */
   resolve(secret: string): Principal | undefined {
-    return this.byHash.get(hashKey(secret));
+    return this.byHash.get(sha256Hex(secret));
   }
 }
 

@@ -7,8 +7,7 @@ import { principalOf } from '../auth/key-store.js';
 import type { Target } from '../routing/route-table.js';
 import { ApplicableLimits, type AppliedLimit } from '../limits/applicable-limits.js';
 import type { CounterItem } from '../limits/counter-store.js';
-import { SLIDING_SLOTS } from '../limits/memory-store.js';
-import { WindowCalculator, windowLengthMs } from '../limits/windows.js';
+import { SLIDING_SLOTS, WindowCalculator, windowLengthMs } from '../limits/windows.js';
 import type { Dimension, Ledger, UsageEvent, UsageGroup } from './ledger.js';
 
 /** One limit's counter as the ledger sees it. */

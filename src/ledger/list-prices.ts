@@ -12,8 +12,6 @@ export interface ListPrice {
 
 const p = (input: number, output: number, cachedInput: number): ListPrice => ({ input, output, cachedInput });
 
-export const LIST_PRICES_CHECKED = '2026-11-21';
-
 export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   // OpenAI: chat and reasoning models.
   'gpt-5': p(1.25, 10, 0.125),

@@ -1,6 +1,7 @@
 // Usage reports straight from the ledger (`tollgate usage`): sums grouped by any dimension or tag,
 // and by local calendar day, over any period, with totals.
 import { isDimension, type Dimension, type FilterField, type Ledger, type UsageGroup } from './ledger.js';
+import { localMidnight } from '../limits/windows.js';
 
 /** A report dimension: a ledger dimension, or `day` (the local calendar day in `timezone`). */
 export type ReportDimension = Dimension | 'day';
@@ -118,28 +119,18 @@ export function parseTime(text: string, now: number, timezone: string): number {
   const day = dayFormatter(timezone);
   if (t === 'today' || t === 'yesterday' || t === 'month') {
     const today = day(now);
-    if (t === 'today') return localMidnight(today, timezone);
-    if (t === 'yesterday') return localMidnight(day(localMidnight(today, timezone) - 1), timezone);
-    return localMidnight(`${today.slice(0, 8)}01`, timezone);
+    if (t === 'today') return localMidnightOf(today, timezone);
+    if (t === 'yesterday') return localMidnightOf(day(localMidnightOf(today, timezone) - 1), timezone);
+    return localMidnightOf(`${today.slice(0, 8)}01`, timezone);
   }
-  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return localMidnight(t, timezone);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return localMidnightOf(t, timezone);
   const ms = Date.parse(t);
   if (Number.isNaN(ms)) throw new Error(`cannot read time '${text}': use 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or an ISO date-time`);
   return ms;
 }
 
 /** The instant local midnight starts `date` (YYYY-MM-DD) in `timezone`. */
-function localMidnight(date: string, timezone: string): number {
+function localMidnightOf(date: string, timezone: string): number {
   const [y, m, d] = date.split('-').map(Number);
-  const naive = Date.UTC(y, m - 1, d);
-  // The zone's offset at a guess, read twice so a DST change near midnight is honoured.
-  let guess = naive - offsetAt(naive, timezone);
-  guess = naive - offsetAt(guess, timezone);
-  return guess;
-}
-
-function offsetAt(ms: number, timezone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(ms);
-  const get = (type: string): number => Number(parts.find((p) => p.type === type)!.value);
-  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - Math.floor(ms / 1000) * 1000;
+  return localMidnight(y, m, d, timezone);
 }

@@ -41,6 +41,7 @@ interface Owner {
 /** Resolves and caches the limits for each (key, route, model): principals and routes are static per policy. */
 export class ApplicableLimits {
   private readonly cache = new Map<string, AppliedLimit[]>();
+  private readonly itemLists = new WeakMap<AppliedLimit[], CounterItem[]>();
 
   constructor(private readonly policy: Policy) {}
 
@@ -53,6 +54,16 @@ export class ApplicableLimits {
       this.cache.set(cacheKey, limits);
     }
     return limits;
+  }
+
+  /** The counter items of a list returned by `for`, built once per list rather than once per request. */
+  items(limits: AppliedLimit[]): CounterItem[] {
+    let items = this.itemLists.get(limits);
+    if (!items) {
+      items = limits.map((l) => l.item);
+      this.itemLists.set(limits, items);
+    }
+    return items;
   }
 
   private build(principal: Principal, target: Target): AppliedLimit[] {

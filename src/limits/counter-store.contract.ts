@@ -3,14 +3,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Algorithm, WindowSpec } from '../config/policy.js';
 import { ManualClock } from '../util/clock.js';
-import type { CounterItem, CounterStore, ReserveOutcome, Weights } from './counter-store.js';
+import type { CounterItem, CounterStore, ReserveOutcome } from './counter-store.js';
 
 /** Builds a fresh store reading time from `clock`, with calendar windows in `timezone`. */
 export type StoreFactory = (clock: ManualClock, timezone: string) => Promise<CounterStore>;
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 21, 10, 0, 0); // 10:00 UTC, an hour boundary
-const TOKENS: Weights = { input: 1, output: 1, request: 0 };
 
 /** Registers the contract tests for one implementation. */
 export function counterStoreContract(name: string, factory: StoreFactory): void {

@@ -78,7 +78,7 @@ export class LimitsEngine {
       }
     }
 
-    const items = limits.map((l) => l.item);
+    const items = this.applicable.items(limits);
     const reserve = (inputTokens: number): Promise<ReserveOutcome> =>
       this.guard(() => this.store.reserve({ id: req.id, items, input: inputTokens, output, clamp, minOutput }));
 

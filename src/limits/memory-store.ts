@@ -3,10 +3,8 @@
 import type { Clock } from '../util/clock.js';
 import { admit, amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage } from './counter-store.js';
-import { WindowCalculator, windowLengthMs } from './windows.js';
+import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
-/** Sub-buckets per sliding window: usage is counted in every slot that overlaps the window, so it never undercounts. */
-export const SLIDING_SLOTS = 20;
 
 interface FixedState {
   kind: 'fixed';
@@ -101,8 +99,7 @@ export class MemoryCounterStore implements CounterStore {
       case 'fixed':
         return s.startMs === this.windows.bounds(item.window, now).startMs ? s.used : 0;
       case 'sliding': {
-        const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
-        const current = Math.floor(now / slotMs);
+        const current = slotEpoch(item.window, now);
         let sum = 0;
         for (let i = 0; i < s.epochs.length; i++) if (current - s.epochs[i] <= SLIDING_SLOTS) sum += s.counts[i];
         return sum;
@@ -122,7 +119,7 @@ export class MemoryCounterStore implements CounterStore {
       return startMs;
     }
     if (item.algorithm === 'sliding_window') {
-      const epoch = Math.floor(now / (windowLengthMs(item.window) / SLIDING_SLOTS));
+      const epoch = slotEpoch(item.window, now);
       this.addToSlot(item, epoch, amount);
       return epoch;
     }

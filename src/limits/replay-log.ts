@@ -4,8 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CounterItem, SettleUsage } from './counter-store.js';
 import { amountFor } from './admission.js';
 import { hashTagOf, type ReconcileEntry } from './redis/redis-store.js';
-import { SLIDING_SLOTS } from './memory-store.js';
-import { WindowCalculator, windowLengthMs } from './windows.js';
+import { WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
 /** The part of the shared store a replay needs. */
 export interface ReconcileTarget {
@@ -80,7 +79,7 @@ export class ReplayLog {
 
   private placement(item: CounterItem, atMs: number): number {
     if (item.algorithm === 'fixed_window') return this.windows.bounds(item.window, atMs).startMs;
-    if (item.algorithm === 'sliding_window') return Math.floor(atMs / (windowLengthMs(item.window) / SLIDING_SLOTS));
+    if (item.algorithm === 'sliding_window') return slotEpoch(item.window, atMs);
     return 0;
   }
 }

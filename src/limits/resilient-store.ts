@@ -195,7 +195,7 @@ export class ResilientStore implements CounterStore {
   }
 
   private planFor(items: CounterItem[]): Plan {
-    // Per item, since callers build a fresh items array for every request.
+    // Per item: one item appears in the lists of many keys and routes.
     const local: CounterItem[] = new Array(items.length);
     const openIdx: number[] = [];
     let closed = false;
@@ -336,7 +336,8 @@ export class ResilientStore implements CounterStore {
   private flush(): Promise<void> {
     this.flushing ??= (async () => {
       while (this.pendingSettles.size > 0) {
-        const chunk = [...this.pendingSettles].slice(0, SETTLE_CONCURRENCY);
+        const chunk: Array<[string, SettleUsage]> = [];
+        for (const entry of this.pendingSettles) if (chunk.push(entry) >= SETTLE_CONCURRENCY) break;
         await Promise.all(chunk.map(([id, usage]) => this.primary.settle(id, usage)));
         for (const [id] of chunk) this.pendingSettles.delete(id);
       }

@@ -47,7 +47,7 @@ function localParts(ms: number, timezone: string): LocalTime & { offsetMs: numbe
 }
 
 /** The UTC instant of local midnight on the given local date (DST-safe: the offset is re-read at the guess). */
-function localMidnight(year: number, month: number, day: number, timezone: string): number {
+export function localMidnight(year: number, month: number, day: number, timezone: string): number {
   const naive = Date.UTC(year, month - 1, day);
   let guess = naive - localParts(naive, timezone).offsetMs;
   guess = naive - localParts(guess, timezone).offsetMs;
@@ -114,4 +114,12 @@ export class WindowCalculator {
 export function windowLengthMs(window: WindowSpec): number {
   if (window.kind === 'duration') return window.ms;
   return window.unit === 'day' ? DAY_MS : 30 * DAY_MS;
+}
+
+/** Sub-slots per sliding window: usage in every slot overlapping the window counts, so it never undercounts. */
+export const SLIDING_SLOTS = 20;
+
+/** The sliding-window slot an instant falls in. */
+export function slotEpoch(window: WindowSpec, ms: number): number {
+  return Math.floor(ms / (windowLengthMs(window) / SLIDING_SLOTS));
 }

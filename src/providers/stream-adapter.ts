@@ -1,6 +1,7 @@
 // How the gateway's stream relay talks to a wire format: one adapter per stream reads each upstream
 // event (usage, output text, failures), says what the client gets for it, and writes the endings the
 // gateway itself must produce (a clean stop at the output cap, a mid-stream failure).
+import { encodeSseEvent } from './sse/encode-sse-event.js';
 import type { SseEvent } from './sse/index.js';
 import type { Usage } from './usage.js';
 
@@ -42,6 +43,5 @@ export const DROP: StreamStep = Object.freeze({ out: 'drop' });
 
 /** An SSE frame for `data` (JSON-serialised unless a string), with an event name when given. */
 export function sseFrame(data: unknown, event?: string): string {
-  const text = typeof data === 'string' ? data : JSON.stringify(data);
-  return event === undefined ? `data: ${text}\n\n` : `event: ${event}\ndata: ${text}\n\n`;
+  return encodeSseEvent({ event, data: typeof data === 'string' ? data : JSON.stringify(data) });
 }

@@ -8,7 +8,7 @@ import { handleCall } from './pipeline.js';
 import { authenticate, resolveTarget } from './request-context.js';
 import { newRequestId } from './request-id.js';
 import type { JsonObject } from './request-shape.js';
-import { readAll, upstreamFailure } from './upstream-failure.js';
+import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
 /** Handles `POST /v1/messages`. */
 export function handleMessages(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -41,9 +41,7 @@ export async function handleCountTokens(gw: Gateway, req: FastifyRequest, reply:
   } catch (err) {
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
   }
-  if (status === 401 || status === 403) {
-    throw new TollgateError('upstream_error', { provider: provider.name, detail: `the provider refused the gateway's credentials (HTTP ${status})` });
-  }
+  if (status === 401 || status === 403) throw credentialsRefused(provider.name, status);
   return void reply.code(status).headers(headers).send(raw);
 }
 

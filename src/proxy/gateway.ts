@@ -10,7 +10,7 @@ import type { Provider } from '../providers/provider.js';
 import { createProviders } from '../providers/registry.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Clock } from '../util/clock.js';
-import type { Usage } from './usage.js';
+import type { Usage } from '../providers/usage.js';
 
 /** One finished call, as the ledger, metrics and alerts will see it. */
 export interface CallRecord {

@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Gateway } from './gateway.js';
-import { authenticate } from './openai-handler.js';
+import { authenticate } from './request-context.js';
 import type { Target } from '../routing/route-table.js';
 
 // Fixed so that listings are stable across restarts.

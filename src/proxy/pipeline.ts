@@ -17,7 +17,7 @@ import { newRequestId } from './request-id.js';
 import { validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
 import { readTags } from './tags.js';
-import { readAll, upstreamFailure } from './upstream-failure.js';
+import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
 type Outcome = Omit<CallRecord, 'requestId' | 'startedAtMs' | 'principal' | 'target' | 'endpoint' | 'stream' | 'tags' | 'latencyMs'>;
 
@@ -109,9 +109,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     if (upstream.status >= 400) {
       await refund(upstream.status);
       // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502.
-      if (upstream.status === 401 || upstream.status === 403) {
-        throw new TollgateError('upstream_error', { provider: provider.name, detail: `the provider refused the gateway's credentials (HTTP ${upstream.status})` });
-      }
+      if (upstream.status === 401 || upstream.status === 403) throw credentialsRefused(provider.name, upstream.status);
       return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
     }
     const answer = exchange.response(raw);

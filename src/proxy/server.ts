@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Gateway } from './gateway.js';
-import { handleOpenAI } from './openai-handler.js';
+import { handleCall } from './pipeline.js';
 import { handleCountTokens, handleMessages } from './anthropic-handler.js';
 import { wireOfUrl } from './exchange.js';
 import { errorBody } from './pipeline.js';
@@ -51,7 +51,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   for (const register of opts.routes ?? []) register(app as unknown as FastifyInstance);
   for (const [path, endpoint] of OPENAI_ENDPOINTS) {
-    app.post(path, (req, reply) => handleOpenAI(opts.gateway(), endpoint, req, reply));
+    app.post(path, (req, reply) => handleCall(opts.gateway(), endpoint, req, reply));
   }
   app.post('/v1/messages', (req, reply) => handleMessages(opts.gateway(), req, reply));
   app.post('/v1/messages/count_tokens', (req, reply) => handleCountTokens(opts.gateway(), req, reply));

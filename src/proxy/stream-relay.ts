@@ -4,7 +4,7 @@
 // Memory per stream is bounded (one incomplete frame, a bounded token-counter tail), and a slow client
 // slows the upstream read: nothing is read while the client's socket is full.
 import type { ServerResponse } from 'node:http';
-import { SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
+import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
 import type { StreamAdapter } from '../providers/stream-adapter.js';
 import type { Usage } from '../providers/usage.js';
 import type { StreamTokenCounter } from '../tokens/stream-counter.js';
@@ -177,16 +177,9 @@ class Relay {
       }
       if (step.out !== 'pass' || replacement !== undefined || events.length > 1) {
         replacement ??= '';
-        replacement += step.out === 'pass' ? reencode(ev) : step.out === 'drop' ? '' : step.out;
+        replacement += step.out === 'pass' ? encodeSseEvent({ event: ev.event, data: ev.data }) : step.out === 'drop' ? '' : step.out;
       }
     }
     return replacement;
   }
-}
-
-// Only needed when one frame carried several events and some were changed (no real upstream does this).
-function reencode(ev: SseEvent): string {
-  let out = ev.event !== undefined ? `event: ${ev.event}\n` : '';
-  for (const line of ev.data.split('\n')) out += `data: ${line}\n`;
-  return out + '\n';
 }

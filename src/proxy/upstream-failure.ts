@@ -8,6 +8,11 @@ export function upstreamFailure(provider: string, err: unknown, timeoutMs?: numb
   return new TollgateError('upstream_error', { provider, detail: code || (err as Error).message });
 }
 
+/** The 502 for an upstream 401/403: those concern the gateway's provider key, not the caller's. */
+export function credentialsRefused(provider: string, status: number): TollgateError {
+  return new TollgateError('upstream_error', { provider, detail: `the provider refused the gateway's credentials (HTTP ${status})` });
+}
+
 /** Reads a whole (non-streamed) upstream body. */
 export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];

@@ -74,6 +74,11 @@ function encoder(encoding: Encoding): Encoder {
   return e;
 }
 
+/** The library's pre-tokenizer regex for `encoding`: BPE never merges across the pieces it cuts. */
+export function preTokenizer(encoding: Encoding): RegExp {
+  return encoder(encoding).split;
+}
+
 /** Number of BPE tokens in `text` under `encoding` (pre-tokens over MAX_PIECE chars count as their bytes). */
 export function countTokens(encoding: Encoding, text: string): number {
   if (text.length === 0) return 0;

@@ -78,16 +78,23 @@ export class BoundMeter extends BaseMeter {
   }
 }
 
+/**
+ * A family's token count from a BPE count `n` of a text of `bytes` bytes: exact for OpenAI models,
+ * otherwise factor × n (at least n + whitespace runs where the family counts them), capped at bytes + 1.
+ */
+export function familyEstimate(p: Profile, n: number, bytes: number, spaceRuns: () => number): number {
+  if (p.factor === 1) return n;
+  let est = Math.ceil(n * p.factor);
+  if (p.countSpaceRuns) est = Math.max(est, n + spaceRuns());
+  return Math.min(est, bytes + 1);
+}
+
 /** Exact for OpenAI models; for the others the documented conservative estimate (factor × cl100k, capped by bytes). */
 export class ExactMeter extends BaseMeter {
   text(s: string): number {
     if (s.length === 0) return 0;
-    const p = this.profile;
-    const n = countTokens(p.encoding, s);
-    if (p.factor === 1) return n;
-    let est = Math.ceil(n * p.factor);
-    if (p.countSpaceRuns) est = Math.max(est, n + (s.match(/\s+/g)?.length ?? 0));
-    return Math.min(est, Buffer.byteLength(s, 'utf8') + 1);
+    const n = countTokens(this.profile.encoding, s);
+    return familyEstimate(this.profile, n, Buffer.byteLength(s, 'utf8'), () => s.match(/\s+/g)?.length ?? 0);
   }
   image(src: { url?: unknown; base64?: unknown }, detail: unknown): number {
     let dims;

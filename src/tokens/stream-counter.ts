@@ -3,22 +3,9 @@
 // *more* tokens than the parts had (greedy merges are not monotone), so a sum can undercount.
 // Instead the text is cut only where the model's pre-tokenizer cuts (BPE never merges across those
 // pieces): finished pieces are counted one by one and dropped, the last ones held until more text arrives.
-import { createRequire } from 'node:module';
-import { countTokens, MAX_PIECE } from './encoders.js';
+import { countTokens, MAX_PIECE, preTokenizer } from './encoders.js';
+import { familyEstimate } from './meter.js';
 import { profileFor, type Encoding, type Profile } from './model-profile.js';
-
-// The same regexes encoders.ts splits with (gpt-tokenizer's own); loaded here so that file stays untouched.
-const require = createRequire(import.meta.url);
-const splits = new Map<Encoding, RegExp>();
-function preTokenizer(encoding: Encoding): RegExp {
-  let re = splits.get(encoding);
-  if (!re) {
-    const r = require('gpt-tokenizer/cjs/encodingParams/constants') as Record<string, RegExp>;
-    re = encoding === 'o200k_base' ? r.O200K_TOKEN_SPLIT_REGEX : r.CL100K_TOKEN_SPLIT_REGEX;
-    splits.set(encoding, re);
-  }
-  return re;
-}
 
 // Streamed text repeats its words: most pieces are counted once per process, not once per stream.
 const PIECE_CACHE_LIMIT = 8192;
@@ -145,12 +132,8 @@ export class StreamTokenCounter {
     this.commitAt = Math.max(COMMIT_AT, 2 * this.tail.length);
   }
 
-  /** The family's estimate from a BPE count: exactly ExactMeter.text's rule, applied to the whole text. */
+  /** The family's estimate from a BPE count: ExactMeter.text's rule, applied to the whole text. */
   private estimate(n: number, bytes: number, runs: number): number {
-    const p = this.profile;
-    if (p.factor === 1 || bytes === 0) return n;
-    let est = Math.ceil(n * p.factor);
-    if (p.countSpaceRuns) est = Math.max(est, n + runs);
-    return Math.min(est, bytes + 1);
+    return bytes === 0 ? n : familyEstimate(this.profile, n, bytes, () => runs);
   }
 }

@@ -3,8 +3,7 @@
 // Also works out reset times from a script's answer, the way MemoryCounterStore does.
 import type { WindowSpec } from '../../config/policy.js';
 import type { CounterItem } from '../counter-store.js';
-import { SLIDING_SLOTS } from '../memory-store.js';
-import { WindowCalculator, windowLengthMs } from '../windows.js';
+import { SLIDING_SLOTS, WindowCalculator, windowLengthMs } from '../windows.js';
 
 const DAY_MS = 86_400_000;
 const ALGORITHM_CODES = { fixed_window: 'f', sliding_window: 's', token_bucket: 'b' } as const;

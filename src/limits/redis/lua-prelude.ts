@@ -9,14 +9,16 @@
 // calendar days/months and whole-day windows, which need the time zone database).
 //
 // Keys: fixed window  -> hash {s = window start ms, u = used}
-//       sliding window -> hash {<slot epoch> = used in that slot}, slot = length / 20
+//       sliding window -> hash {<slot epoch> = used in that slot}, slot = length / SLIDING_SLOTS
 //       token bucket   -> hash {u = used at t, t = ms}, draining at max per length
+
+import { SLIDING_SLOTS } from '../windows.js';
 
 /** Extra time a counter key outlives the window it counts, so a late settlement still finds it. */
 export const KEY_GRACE_MS = 60_000;
 
 export const LUA_PRELUDE = `
-local SLOTS = 20
+local SLOTS = ${SLIDING_SLOTS}
 local GRACE = ${KEY_GRACE_MS}
 -- Locals, not globals: each global read is a table lookup, and scripts do thousands per second.
 local tonumber, tostring, pairs, ipairs = tonumber, tostring, pairs, ipairs
