@@ -26,4 +26,8 @@ describe('error catalogue', () => {
       expect(message, code).not.toContain('undefined');
     }
   });
+
+  it('invalid_request passes the caller-facing detail through verbatim (its sentence is written at the call site)', () => {
+    expect(ERRORS.invalid_request.message({ detail: "'messages' is required." })).toBe("'messages' is required.");
+  });
 });
