@@ -29,7 +29,7 @@ export interface LedgerRow {
   decision: Decision;
   blockedBy: string | null;
   /** Ids of the limits checked. */
-  limits: string[];
+  limits: readonly string[];
   /** Shadow-mode limits that would have blocked. */
   shadowBlocked: string[];
   /** The fallback taken (`cache`, `model:<id>`), when one was. */

@@ -42,6 +42,7 @@ interface Owner {
 export class ApplicableLimits {
   private readonly cache = new Map<string, AppliedLimit[]>();
   private readonly itemLists = new WeakMap<AppliedLimit[], CounterItem[]>();
+  private readonly idLists = new WeakMap<AppliedLimit[], readonly string[]>();
 
   constructor(private readonly policy: Policy) {}
 
@@ -64,6 +65,16 @@ export class ApplicableLimits {
       this.itemLists.set(limits, items);
     }
     return items;
+  }
+
+  /** The ids of a list returned by `for`, as one shared array (calls record it; nobody may change it). */
+  ids(limits: AppliedLimit[]): readonly string[] {
+    let ids = this.idLists.get(limits);
+    if (!ids) {
+      ids = Object.freeze(limits.map((l) => l.id));
+      this.idLists.set(limits, ids);
+    }
+    return ids;
   }
 
   private build(principal: Principal, target: Target): AppliedLimit[] {

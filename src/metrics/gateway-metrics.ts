@@ -1,11 +1,12 @@
 // Prometheus metrics (`GET /metrics`), fed by the same rows the ledger gets. Label sets are bounded by
 // the config (organizations, projects, models, limits); users only when `metrics.user_labels` is on.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { CounterItem, LimitState } from '../limits/counter-store.js';
 import type { WriterStats } from '../ledger/batch-writer.js';
 import type { LedgerRow } from '../ledger/ledger.js';
 import { BurnRate } from './burn-rate.js';
+import { DeferredCounter, DeferredHistogram } from './deferred-series.js';
 import { limitLabel } from './limit-labels.js';
 
 export interface MetricsOptions {
@@ -38,27 +39,26 @@ export class GatewayMetrics {
   private readonly burn = new BurnRate();
   private readonly now: () => number;
   private headroomCache?: { at: number; value: Promise<Headroom[]> };
-  private readonly children = new Map<Counter, Map<string, { inc(v?: number): void }>>();
 
-  private readonly requests: Counter;
-  private readonly tokens: Counter;
-  private readonly cost: Counter;
-  private readonly limitHits: Counter;
-  private readonly fallbacks: Counter;
-  private readonly overhead: Histogram;
-  private readonly upstream: Histogram;
+  private readonly requests: DeferredCounter;
+  private readonly tokens: DeferredCounter;
+  private readonly cost: DeferredCounter;
+  private readonly limitHits: DeferredCounter;
+  private readonly fallbacks: DeferredCounter;
+  private readonly overhead: DeferredHistogram;
+  private readonly upstream: DeferredHistogram;
 
   constructor(private readonly opts: MetricsOptions) {
     this.now = opts.now ?? Date.now;
     const registers = [this.registry];
     const who = opts.userLabels ? ['organization', 'project', 'user', 'model'] : ['organization', 'project', 'model'];
-    this.requests = new Counter({ name: 'tollgate_requests_total', help: 'Calls by outcome (status is the HTTP status sent; 499: the client left).', labelNames: ['organization', 'project', 'model', 'status', 'decision'], registers });
-    this.tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input; cached_input is part of input).', labelNames: [...who, 'type'], registers });
-    this.cost = new Counter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
-    this.limitHits = new Counter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['limit', 'mode'], registers });
-    this.fallbacks = new Counter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
-    this.overhead = new Histogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time spent in the gateway itself: total latency minus upstream latency.', labelNames: ['endpoint'], buckets: OVERHEAD_BUCKETS, registers });
-    this.upstream = new Histogram({ name: 'tollgate_upstream_latency_seconds', help: 'Upstream call time, to the whole body or the end of the stream.', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
+    this.requests = new DeferredCounter({ name: 'tollgate_requests_total', help: 'Calls by outcome (status is the HTTP status sent; 499: the client left).', labelNames: ['organization', 'project', 'model', 'status', 'decision'], registers });
+    this.tokens = new DeferredCounter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input; cached_input is part of input).', labelNames: [...who, 'type'], registers });
+    this.cost = new DeferredCounter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
+    this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['limit', 'mode'], registers });
+    this.fallbacks = new DeferredCounter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
+    this.overhead = new DeferredHistogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time spent in the gateway itself: total latency minus upstream latency.', labelNames: ['endpoint'], buckets: OVERHEAD_BUCKETS, registers });
+    this.upstream = new DeferredHistogram({ name: 'tollgate_upstream_latency_seconds', help: 'Upstream call time, to the whole body or the end of the stream.', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
 
     const self = this;
     new Gauge({
@@ -117,17 +117,17 @@ export class GatewayMetrics {
     const project = row.project ?? '';
     const model = `${row.provider}/${row.model}`;
     const who = this.opts.userLabels ? [row.organization, project, row.user, model] : [row.organization, project, model];
-    this.child(this.requests, [row.organization, project, model, String(row.status), row.decision]).inc();
-    if (row.inputTokens > 0) this.child(this.tokens, [...who, 'input']).inc(row.inputTokens);
-    if (row.outputTokens > 0) this.child(this.tokens, [...who, 'output']).inc(row.outputTokens);
-    if (row.cachedInputTokens > 0) this.child(this.tokens, [...who, 'cached_input']).inc(row.cachedInputTokens);
-    if (row.costUsd > 0) this.child(this.cost, who).inc(row.costUsd);
-    if (row.blockedBy) this.child(this.limitHits, [limitLabel(row.blockedBy, this.opts.userLabels), 'enforce']).inc();
-    for (const id of row.shadowBlocked) this.child(this.limitHits, [limitLabel(id, this.opts.userLabels), 'shadow']).inc();
-    if (row.fallback) this.child(this.fallbacks, [row.fallback.split(':')[0]]).inc();
+    this.requests.inc([row.organization, project, model, String(row.status), row.decision]);
+    if (row.inputTokens > 0) this.tokens.inc([...who, 'input'], row.inputTokens);
+    if (row.outputTokens > 0) this.tokens.inc([...who, 'output'], row.outputTokens);
+    if (row.cachedInputTokens > 0) this.tokens.inc([...who, 'cached_input'], row.cachedInputTokens);
+    if (row.costUsd > 0) this.cost.inc(who, row.costUsd);
+    if (row.blockedBy) this.limitHits.inc([limitLabel(row.blockedBy, this.opts.userLabels), 'enforce']);
+    for (const id of row.shadowBlocked) this.limitHits.inc([limitLabel(id, this.opts.userLabels), 'shadow']);
+    if (row.fallback) this.fallbacks.inc([row.fallback.split(':')[0]]);
     if (row.upstreamLatencyMs !== null) {
-      this.upstream.observe({ provider: row.provider, model }, row.upstreamLatencyMs / 1000);
-      this.overhead.observe({ endpoint: row.endpoint }, Math.max(0, row.latencyMs - row.upstreamLatencyMs) / 1000);
+      this.upstream.observe([row.provider, model], row.upstreamLatencyMs / 1000);
+      this.overhead.observe([row.endpoint], Math.max(0, row.latencyMs - row.upstreamLatencyMs) / 1000);
     }
     this.burn.add(row.organization, row.inputTokens + row.outputTokens, row.costUsd, this.now());
   }
@@ -146,16 +146,6 @@ export class GatewayMetrics {
   async render(): Promise<{ contentType: string; body: string }> {
     this.headroomCache = undefined;
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
-  }
-
-  private child(metric: Counter, values: string[]): { inc(v?: number): void } {
-    // prom-client hashes the label object on every inc(); a child per label set skips that.
-    let byLabels = this.children.get(metric);
-    if (!byLabels) this.children.set(metric, (byLabels = new Map()));
-    const key = values.join('\u0000');
-    let c = byLabels.get(key);
-    if (!c) byLabels.set(key, (c = metric.labels(...values)));
-    return c;
   }
 
   private headroom(): Promise<Headroom[]> {

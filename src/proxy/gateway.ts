@@ -28,7 +28,7 @@ export interface CallRecord {
   usage: Usage;
   reserved: { input: number; output: number };
   /** Ids of the limits checked. */
-  limits: string[];
+  limits: readonly string[];
   /** Shadow-mode limits that would have blocked the call. */
   shadowBlocked: string[];
   decision: 'admitted' | 'clamped' | 'blocked' | 'failed';

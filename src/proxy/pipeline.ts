@@ -64,7 +64,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
 
   const settled = {
     reserved: { input: admission.input, output: admission.output },
-    limits: admission.limits.map((l) => l.id),
+    limits: gw.engine.applicable.ids(admission.limits),
     shadowBlocked,
     decision: admission.clamped ? ('clamped' as const) : ('admitted' as const),
   };

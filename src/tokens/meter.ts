@@ -1,7 +1,7 @@
 // The two ways of measuring the leaves of a request body. The endpoint walkers are written once
 // against Meter; the cheap bound and the exact count differ only here, leaf by leaf, and every
 // bound leaf is ≥ its exact leaf, which is what makes upperBound ≥ exact() hold for whole bodies.
-import { countTokens } from './encoders.js';
+import { cachedCountTokens } from './count-cache.js';
 import { imageTokens } from './image-cost.js';
 import { dataUrlPayload, imageSizeFromBase64, imageSizeFromUrl } from './image-size.js';
 import { audioTokens, audioTokensBound, fileTokens, fileTokensBound, PAGE_TEXT_TOKENS, unknownFileTokens } from './media-cost.js';
@@ -93,7 +93,7 @@ export function familyEstimate(p: Profile, n: number, bytes: number, spaceRuns: 
 export class ExactMeter extends BaseMeter {
   text(s: string): number {
     if (s.length === 0) return 0;
-    const n = countTokens(this.profile.encoding, s);
+    const n = cachedCountTokens(this.profile.encoding, s);
     return familyEstimate(this.profile, n, Buffer.byteLength(s, 'utf8'), () => s.match(/\s+/g)?.length ?? 0);
   }
   image(src: { url?: unknown; base64?: unknown }, detail: unknown): number {
