@@ -92,7 +92,7 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
         badJson = true;
       }
     }
-    log.add({ method, path, url, headers: req.headers, body: badJson ? text : text.length === 0 ? null : body, receivedAt: new Date().toISOString() });
+    log.add({ method, path, url, headers: req.headers, body: badJson ? text : text.length === 0 ? null : body, text, receivedAt: new Date().toISOString() });
     let reply: MockReply | undefined = apiKey === undefined ? undefined : checkKey(req, path, apiKey);
     if (reply === undefined && badJson) {
       reply = flavorOfPath(path) === 'anthropic'

@@ -10,6 +10,8 @@ export interface RecordedRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** The body's text exactly as received ('' when empty). */
+  text: string;
   /** ISO-8601 time of arrival. */
   receivedAt: string;
 }

@@ -8,6 +8,8 @@ export interface UpstreamRequest {
   endpoint: UpstreamEndpoint;
   /** Body to send, already rewritten for the upstream (model name, max_tokens, stream_options). */
   body: Record<string, unknown>;
+  /** `body` as JSON text, when that is the client's own bytes (nothing needed rewriting): sent as is. */
+  text?: string;
   stream: boolean;
   /** Aborts the upstream call when the client of a stream goes away. */
   signal?: AbortSignal;

@@ -14,9 +14,10 @@ export class UpstreamPool {
     });
   }
 
-  /** POSTs a JSON body and hands back the response as it arrives, with only client-safe headers. */
+  /** POSTs a JSON body (a value, or its JSON text) and hands back the response as it arrives, with only client-safe headers. */
   async post(path: string, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
-    const res = await this.pool.request({ method: 'POST', path, headers, body: JSON.stringify(body), signal });
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const res = await this.pool.request({ method: 'POST', path, headers, body: text, signal });
     return { status: res.statusCode, headers: passableHeaders(res.headers), body: res.body };
   }
 

@@ -24,6 +24,7 @@ export function anthropicExchange({ body, upstreamModel, headers }: ExchangeInpu
     forwardHeaders: forwardedAnthropicHeaders(headers),
     allowance: () => ({ output: asked, fromClient: true }),
     upstreamBody: (output) => ({ ...body, model: upstreamModel, max_tokens: output }),
+    unchanged: (output) => upstreamModel === body.model && asked === output,
     streamAdapter: () => new AnthropicMessagesStream(),
     response(raw): ClientBody {
       const usage = anthropicUsage(findUsage(raw));

@@ -17,6 +17,7 @@ export function chatToAnthropicExchange({ body, upstreamModel }: ExchangeInput):
     allowance: (defaultMax) => ({ output: asked ?? defaultMax, fromClient: asked !== undefined }),
     // Anthropic requires max_tokens, so the allowance is always sent.
     upstreamBody: (output) => ({ ...translated, max_tokens: output }),
+    unchanged: () => false,
     streamAdapter: () => new MessagesToChatStream(clientWantsUsage),
     response(raw): ClientBody {
       const message = parseObject(raw.toString('utf8'));

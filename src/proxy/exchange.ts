@@ -30,6 +30,8 @@ export interface Exchange {
   allowance(defaultMaxTokens: number): { output: number; fromClient: boolean };
   /** The body to send upstream for a granted output allowance. */
   upstreamBody(output: number): JsonObject;
+  /** Whether upstreamBody(output) is the client's body unchanged, so the client's bytes can go as they came. */
+  unchanged(output: number): boolean;
   /** A fresh adapter for a streamed answer. */
   streamAdapter(): StreamAdapter;
   /** A successful non-streamed upstream body as the client's body. */

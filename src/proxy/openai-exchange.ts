@@ -40,6 +40,7 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
       if (stream && endpoint !== 'responses') out.stream_options = { ...streamOptions, include_usage: true };
       return out;
     },
+    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || asked === output),
     streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream() : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));

@@ -87,6 +87,8 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     upstream = await provider.send({
       endpoint: exchange.upstream,
       body: exchange.upstreamBody(admission.output),
+      // Re-serializing a large prompt costs more than the rest of the call; unchanged, its bytes are reused.
+      ...(req.rawBody !== undefined && exchange.unchanged(admission.output) ? { text: req.rawBody } : {}),
       stream,
       signal: abort?.signal,
       requestId,

@@ -10,6 +10,13 @@ import { wireOfUrl } from './exchange.js';
 import { errorBody } from './pipeline.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON body's text as received (JSON bodies only). */
+    rawBody?: string;
+  }
+}
+
 const OPENAI_ENDPOINTS: Array<[string, Endpoint]> = [
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],
@@ -40,12 +47,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  // The body's text is kept beside its value: a call that needs no rewriting forwards it as it came.
+  app.decorateRequest('rawBody', undefined);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    let value: unknown;
     try {
-      done(null, JSON.parse(body as string));
+      value = JSON.parse(body as string);
     } catch (err) {
-      done(new TollgateError('invalid_json', { detail: (err as Error).message }), undefined);
+      return done(new TollgateError('invalid_json', { detail: (err as Error).message }), undefined);
     }
+    req.rawBody = body as string;
+    done(null, value);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -46,7 +46,7 @@ export class AnthropicProvider implements Provider {
       const value = req.headers?.[name];
       if (value) headers[name] = value;
     }
-    return this.pool.post(this.basePath + UPSTREAM_PATHS[req.endpoint], headers, req.body, req.signal);
+    return this.pool.post(this.basePath + UPSTREAM_PATHS[req.endpoint], headers, req.text ?? req.body, req.signal);
   }
 
   async close(): Promise<void> {

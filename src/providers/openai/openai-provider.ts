@@ -33,7 +33,7 @@ export class OpenAIProvider implements Provider {
   }
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    return this.pool.post(this.basePath + UPSTREAM_PATHS[req.endpoint], this.headers, req.body, req.signal);
+    return this.pool.post(this.basePath + UPSTREAM_PATHS[req.endpoint], this.headers, req.text ?? req.body, req.signal);
   }
 
   async close(): Promise<void> {
