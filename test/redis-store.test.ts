@@ -183,3 +183,44 @@ describe('Redis connection URLs', () => {
     await store.close();
   });
 });
+
+describe('counters lost by Redis (FLUSHALL, a restart without persistence)', () => {
+  for (const kind of ['single node', 'cluster'] as const) {
+    it(`on a ${kind}: are rebuilt once, before anything more is admitted, however many requests notice`, async () => {
+      const url = kind === 'cluster' ? cluster.url : single.url;
+      const clock = new ManualClock(T0);
+      const store = await redisStore(url, clock, 'UTC');
+      const org = uniqueOrg();
+      const daily = item(org, 'daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 100);
+      // What the ledger would say: 70 tokens used today.
+      let rebuilds = 0;
+      await store.rebuildWhenLost([org], async () => {
+        rebuilds++;
+        await store.restore([{ item: daily, used: 70 }]);
+      });
+      const ask = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 1 });
+      await store.restore([{ item: daily, used: 70 }]);
+      expect((await ask('a', 10)).states[0].used).toBe(80);
+      await store.settle('a', { input: 10, output: 0, request: 1 });
+      expect(rebuilds).toBe(0); // the counters were there: no rebuild
+
+      const flushAll = async () => {
+        const nodes = kind === 'cluster' ? cluster.ports.map((p) => `redis://127.0.0.1:${p}`) : [url];
+        for (const node of nodes) {
+          const c = new Redis(node);
+          await c.flushall();
+          await c.quit();
+        }
+      };
+      await flushAll();
+      // Twenty requests at once find the counters gone: one rebuild, and each sees the ledger's 70 (not 0).
+      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(`b${i}`, 1)));
+      expect(rebuilds).toBe(1);
+      expect(outcomes.every((o) => o.ok)).toBe(true);
+      expect(Math.max(...outcomes.map((o) => o.states[0].used))).toBe(90);
+      // Without the rebuild, 100 tokens would fit again; with it only 10 do.
+      expect((await ask('c', 11)).ok).toBe(false);
+      await store.close();
+    });
+  }
+});

@@ -32,6 +32,11 @@ function costWeights(measure: Measure, price: Price): Weights {
   };
 }
 
+/** The prefix of every counter key of an organization: one hash tag keeps them in one Redis Cluster slot. */
+export function organizationTag(organization: string): string {
+  return `tg:{${organization}}`;
+}
+
 interface Owner {
   id: string;
   label: string;
@@ -80,8 +85,7 @@ export class ApplicableLimits {
   private build(principal: Principal, target: Target): AppliedLimit[] {
     const p = this.policy;
     const org = principal.organization;
-    // One hash tag per organization keeps all of a request's keys in one Redis Cluster slot.
-    const prefix = `tg:{${org}}:`;
+    const prefix = `${organizationTag(org)}:`;
     const out: AppliedLimit[] = [];
     const add = (owner: Owner, specs: LimitSpec[] | undefined): void => {
       for (const spec of specs ?? []) out.push(this.applied(prefix, owner, spec, target));

@@ -93,4 +93,10 @@ export interface CounterStore {
   readonly mode?: StoreMode;
   /** Shared stores only: calls `listener` on every mode change (recovery included). */
   onModeChange?(listener: (mode: StoreMode) => void): void;
+  /**
+   * Shared stores only: marks `organizations`' counters as present now (call right after rebuilding them),
+   * and from then on runs `rebuild` before admitting anything for an organization whose counters the store
+   * has lost (a flushed or restarted Redis), so losing them never hands out a fresh budget.
+   */
+  rebuildWhenLost?(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
 }

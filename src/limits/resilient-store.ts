@@ -19,6 +19,7 @@ import { windowLengthMs } from './windows.js';
 export interface SharedCounterStore extends CounterStore {
   ping(): Promise<void>;
   reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void>;
+  rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
 }
 
 /** The pino methods used (a pino logger fits). */
@@ -95,6 +96,10 @@ export class ResilientStore implements CounterStore {
 
   private get healthy(): boolean {
     return this.state !== 'down';
+  }
+
+  rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
+    return this.primary.rebuildWhenLost(organizations, rebuild);
   }
 
   onModeChange(listener: (mode: StoreMode) => void): void {

@@ -74,6 +74,10 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     (r) => log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
     (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
   );
+  // A shared store can lose the counters while the gateway runs (FLUSHALL, a Redis restarted without
+  // persistence): they are then rebuilt from the ledger before anything more is admitted.
+  const organizations = [...new Set(policy.keys.map((k) => k.organization))];
+  await store.rebuildWhenLost?.(organizations, () => usage.rebuildLost());
   await app.listen({ host, port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;

@@ -38,6 +38,8 @@ export interface UsageServices {
   attach(gateway: Gateway): void;
   /** Raises the counters to what the ledger shows (start-up, before listening). */
   rebuild(): Promise<RebuildReport>;
+  /** Rebuilds counters a shared store lost while the gateway ran (a flushed Redis), every buffered row first. */
+  rebuildLost(): Promise<void>;
   /** Writes every buffered row and closes the ledger (SIGTERM, after the server drained). */
   close(): Promise<void>;
 }
@@ -115,6 +117,16 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       }
     },
     rebuild: async () => (ledger ? rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now()) : { limits: 0, skippedCalls: 0, skippedKeys: [], ms: 0 }),
+    async rebuildLost() {
+      if (!ledger) {
+        log.error({}, 'the counter store lost its counters (Redis flushed or restarted empty) and there is no ledger to rebuild them from: counting starts again from zero');
+        return;
+      }
+      log.warn({}, 'the counter store lost its counters (Redis flushed or restarted empty); rebuilding them from the ledger');
+      await writer?.flush();
+      const r = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now());
+      log.info({ limits: r.limits, ms: Math.round(r.ms) }, 'counters rebuilt from the ledger');
+    },
     async close() {
       await writer?.close();
       await ledger?.close();

@@ -5,14 +5,17 @@
 import { LUA_PRELUDE } from './lua-prelude.js';
 
 /**
- * KEYS: item keys..., reservation record. ARGV: time override, input, output, clamp ('1'/'0'), minOutput,
- * record TTL ms, window table, then one spec per item. Returns {ok, output, now, blocked, shadowBlocked,
- * used1, oldestSlot1, ...} (lists as space-separated 0-based indexes), or the error `TGSKEW <now>`.
+ * KEYS: item keys..., reservation record[, presence marker]. ARGV: time override, input, output, clamp
+ * ('1'/'0'), minOutput, record TTL ms, window table, then one spec per item. Returns {ok, output, now,
+ * blocked, shadowBlocked, used1, oldestSlot1, ...} (lists as space-separated 0-based indexes), or the error
+ * `TGSKEW <now>`, or `TGLOST` when a presence marker is given and missing: Redis lost the organization's
+ * counters (flushed, restarted without persistence), and nothing may be admitted against empty counters.
  * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output and where
  * each amount went.
  */
 export const RESERVE_LUA = `${LUA_PRELUDE}
-local n = #KEYS - 1
+local n = #ARGV - 7
+if #KEYS > n + 1 and call('EXISTS', KEYS[n + 2]) == 0 then return redis.error_reply('TGLOST the counters are gone') end
 local now = clock(ARGV[1])
 local input, output, clamp, minOutput = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
 readWindows(ARGV[7])

@@ -3,6 +3,7 @@
 import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage } from '../counter-store.js';
 import { StoreUsageError } from '../store-errors.js';
+import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
 import { ItemArgs, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
@@ -52,6 +53,10 @@ interface Scripts {
 
 const SCRIPTS = { tgReserve: RESERVE_LUA, tgSettle: SETTLE_LUA, tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
+const LOST_ERROR = /^TGLOST/;
+
+/** The key whose presence says Redis still holds an organization's counters (hash tag `tg:{org}`). */
+const presenceKey = (tag: string): string => `${tag}:present`;
 
 /** `tg:{org}` of a counter key: every key of one organization shares it, so one script may touch them all. */
 export function hashTagOf(key: string): string {
@@ -98,6 +103,9 @@ export class RedisCounterStore implements CounterStore {
   private readonly sweeper: NodeJS.Timeout;
   /** Redis time minus the instance clock, learned only when the instance is off by more than a window. */
   private skewMs = 0;
+  /** Set by rebuildWhenLost: reservations then check that Redis still holds the counters. */
+  private rebuild?: () => Promise<void>;
+  private rebuilding?: Promise<void>;
 
   constructor(
     readonly client: RedisClient,
@@ -118,13 +126,22 @@ export class RedisCounterStore implements CounterStore {
     const entry: OpenReservation = { items, recordKey, input: req.input, output: req.output, confirmed: false, atMs: this.opts.clock.now() };
     // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
     this.open.set(req.id, entry);
-    const [reply, table] = await this.withWindows((windows) => {
-      const args = [String(items.length + 1)];
-      for (const item of items) args.push(item.key);
-      args.push(recordKey, this.override(), String(req.input), String(req.output), req.clamp ? '1' : '0', String(req.minOutput), String(this.opts.reservationTtlMs), windows.arg);
-      for (const item of items) args.push(this.args.spec(item));
-      return this.scripts.tgReserve(...args);
-    }, items);
+    const tag = hashTagOf(recordKey);
+    const call = (): Promise<[Reply, WindowTable]> =>
+      this.withWindows((windows) => {
+        const args = [String(items.length + (this.rebuild ? 2 : 1))];
+        for (const item of items) args.push(item.key);
+        args.push(recordKey);
+        if (this.rebuild) args.push(presenceKey(tag));
+        args.push(this.override(), String(req.input), String(req.output), req.clamp ? '1' : '0', String(req.minOutput), String(this.opts.reservationTtlMs), windows.arg);
+        for (const item of items) args.push(this.args.spec(item));
+        return this.scripts.tgReserve(...args);
+      }, items);
+    const [reply, table] = await call().catch(async (err: Error) => {
+      if (!LOST_ERROR.test(err.message)) throw err;
+      await this.rebuildLost(tag);
+      return call();
+    });
     const now = num(reply[2]);
     const states = items.map((item, i): LimitState => {
       const used = num(reply[5 + 2 * i]);
@@ -202,6 +219,20 @@ export class RedisCounterStore implements CounterStore {
     args.push(`${tag}:rec:${batchId}`, this.override(), String(this.opts.reservationTtlMs), this.args.windows(this.estimate()).arg);
     entries.forEach((e, i) => args.push(specs[i], String(e.atMs), String(e.amount)));
     await this.scripts.tgReconcile(...args);
+  }
+
+  async rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
+    this.rebuild = rebuild;
+    // Best effort (Redis may be down at start-up): an organization left unmarked is rebuilt, idempotently,
+    // on its first reservation.
+    await Promise.all(organizations.map((org) => this.client.set(presenceKey(organizationTag(org)), '1'))).catch(() => {});
+  }
+
+  /** Rebuilds lost counters once however many requests notice, then marks them present again. */
+  private async rebuildLost(tag: string): Promise<void> {
+    this.rebuilding ??= this.rebuild!().finally(() => (this.rebuilding = undefined));
+    await this.rebuilding;
+    await this.client.set(presenceKey(tag), '1');
   }
 
   /** One round trip that proves the store answers. */
