@@ -1,7 +1,6 @@
 // Opens the ledger named by `storage.ledger`: `sqlite:PATH` or `postgres://...`.
 import { isAbsolute, resolve } from 'node:path';
 import type { Ledger } from './ledger.js';
-import { PostgresLedger } from './postgres-ledger.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 
 export interface OpenLedgerOptions {
@@ -22,7 +21,8 @@ export function sqlitePath(url: string, baseDir = process.cwd()): string | undef
 /** Opens and migrates the ledger at `url`. */
 export async function openLedger(url: string, opts: OpenLedgerOptions = {}): Promise<Ledger> {
   const path = sqlitePath(url, opts.baseDir);
-  const ledger: Ledger = path !== undefined ? new SqliteLedger(path, { synchronousFull: opts.strict }) : new PostgresLedger(url);
+  // The PostgreSQL driver is loaded only when used: a SQLite gateway need not carry it.
+  const ledger: Ledger = path !== undefined ? new SqliteLedger(path, { synchronousFull: opts.strict }) : new (await import('./postgres-ledger.js')).PostgresLedger(url);
   try {
     await ledger.init();
   } catch (err) {

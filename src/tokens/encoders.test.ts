@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { countTokens, hasLongRun, MAX_PIECE } from './encoders.js';
+import { countTokens, hasLongRun, MAX_PIECE, readBpeRanks } from './encoders.js';
 
 const require = createRequire(import.meta.url);
 const { O200K_TOKEN_SPLIT_REGEX, CL100K_TOKEN_SPLIT_REGEX } = require('gpt-tokenizer/cjs/encodingParams/constants') as Record<string, RegExp>;
@@ -38,4 +38,26 @@ describe('long pre-token guard', () => {
   it('counts the empty string as zero without loading anything', () => {
     expect(countTokens('o200k_base', '')).toBe(0);
   });
+});
+
+describe('ranks read from the .tiktoken files', () => {
+  for (const encoding of ['o200k_base', 'cl100k_base'] as const) {
+    it(`equal the array gpt-tokenizer bundles for ${encoding}, token for token`, () => {
+      const bundled = (require(`gpt-tokenizer/cjs/bpeRanks/${encoding}`) as { default: Array<string | number[]> }).default;
+      // toStrictEqual would report the first difference in a 200,000-element array unreadably: compare one by one.
+      const ours = readBpeRanks(encoding);
+      const differing = bundled.flatMap((token, rank) => (JSON.stringify(token) === JSON.stringify(ours[rank]) ? [] : [rank]));
+      expect(differing).toEqual([]);
+      expect(ours.length).toBe(bundled.length);
+      // Tokens starting with a UTF-8 BOM are valid UTF-8 yet stay bytes: the case a lenient decoder gets wrong.
+      expect(ours.some((t) => Array.isArray(t) && t[0] === 0xef && t[1] === 0xbb && t[2] === 0xbf)).toBe(true);
+    });
+
+    it(`count as gpt-tokenizer's own ${encoding} module does`, () => {
+      const library = require(`gpt-tokenizer/cjs/encoding/${encoding}`) as { countTokens(text: string, o: object): number };
+      for (const text of ['hello world', '\ufeffBOM-led text \ufeff\ufeff', 'Ünïcødé 東京 🙂🙂 café\n\n\tcode();', 'x'.repeat(300) + ' <|endoftext|>']) {
+        expect(countTokens(encoding, text), text).toBe(library.countTokens(text, { disallowedSpecial: new Set() }));
+      }
+    });
+  }
 });

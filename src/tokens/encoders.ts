@@ -1,10 +1,14 @@
 // The BPE encoders, loaded lazily once per process (gpt-tokenizer: fastest in src/bench/tokenizers.ts).
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Encoding } from './model-profile.js';
 
 interface EncodingApi {
   countTokens(text: string, options?: { disallowedSpecial?: Set<string> }): number;
 }
+
+/** Rank → token, as gpt-tokenizer's bpeRanks modules hold it: the UTF-8 text, or the bytes when they are not text. */
+export type BpeRanks = Array<string | number[]>;
 
 interface Encoder {
   api: EncodingApi;
@@ -62,10 +66,50 @@ export function hasLongRun(text: string): boolean {
   return false;
 }
 
+// UTF-8 decoding as gpt-tokenizer's generator (src/codegen/generateJsBpe.ts) did it: fatal, and stripping a
+// leading BOM, so tokens starting with EF BB BF do not survive the round trip and stay bytes.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The ranks of `encoding` read from the library's own `.tiktoken` file (a base64 token and its rank per
+ * line, the package's exported "./data/*"), to the array its bpeRanks module holds. Why not that module: it
+ * is a 2.4 MB (o200k) array literal, and parsing it leaves some 20 MB of the parser's memory resident for
+ * good; reading the file does not. encoders.test.ts checks that the result equals the module's array.
+ */
+export function readBpeRanks(encoding: Encoding): BpeRanks {
+  const text = readFileSync(require.resolve(`gpt-tokenizer/data/${encoding}.tiktoken`), 'latin1');
+  const ranks: BpeRanks = [];
+  for (let start = 0; start < text.length; ) {
+    let eol = text.indexOf('\n', start);
+    if (eol === -1) eol = text.length;
+    const space = text.indexOf(' ', start);
+    if (space === -1 || space > eol) throw new Error(`${encoding}.tiktoken: malformed line at offset ${start}`);
+    const bytes = Buffer.from(text.slice(start, space), 'base64');
+    const rank = Number(text.slice(space + 1, eol));
+    // Missing ranks are '' in the generated arrays.
+    while (ranks.length < rank) ranks.push('');
+    ranks.push(utf8Text(bytes) ?? [...bytes]);
+    start = eol + 1;
+  }
+  return ranks;
+}
+
+function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    const s = strictUtf8.decode(bytes);
+    return Buffer.byteLength(s, 'utf8') === bytes.length ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function encoder(encoding: Encoding): Encoder {
   let e = loaded.get(encoding);
   if (!e) {
-    const api = require(`gpt-tokenizer/cjs/encoding/${encoding}`) as EncodingApi;
+    // The same API as gpt-tokenizer/cjs/encoding/<name> builds (those modules are one getEncodingApi call
+    // on their bpeRanks array); GptEncoding is reached through the package's exported "./cjs/*" path.
+    const { GptEncoding } = require('gpt-tokenizer/cjs/GptEncoding') as { GptEncoding: { getEncodingApi(name: Encoding, ranks: () => BpeRanks): EncodingApi } };
+    const api = GptEncoding.getEncodingApi(encoding, () => readBpeRanks(encoding));
     const regexes = require('gpt-tokenizer/cjs/encodingParams/constants') as Record<string, RegExp>;
     const split = encoding === 'o200k_base' ? regexes.O200K_TOKEN_SPLIT_REGEX : regexes.CL100K_TOKEN_SPLIT_REGEX;
     e = { api, split };
