@@ -191,7 +191,7 @@ async function main(s: Settings): Promise<number> {
   }
   if (gateways.redis) results.targets.push(target('redis: round trips per request', o.paths.redis?.redisRoundTrips ?? NaN, 2, ''));
   // Ledger on vs off (issue #4): two more gateways, same mock upstream and load generator.
-  const ledger = await measureLedgerOverhead({ mockUrl: mock.url, load: load!, concurrency: s.concurrency, rounds: 2 * s.satRounds, roundSeconds: s.satRoundSeconds, warmupRequests: s.warmupRequests, rate: s.rate, progress });
+  const ledger = await measureLedgerOverhead({ mockUrl: mock.url, load: load!, concurrency: s.concurrency, rounds: 4 * s.satRounds, roundSeconds: s.satRoundSeconds, warmupRequests: s.warmupRequests, rate: s.rate, progress });
   Object.assign(results, { ledger });
   results.targets.push(target('ledger on: throughput lost vs ledger off', 1 - ledger.rpsRatio, LEDGER_MAX_LOSS, ''));
   progress(describeLedgerResult(ledger));

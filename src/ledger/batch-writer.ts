@@ -32,13 +32,18 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/** A buffered row: packed into a string when the ledger can take it so (see Ledger.packRow). */
+type Buffered = LedgerRow | string;
+
 /** Retries back off up to this, so an unreachable database is not hammered. */
 const MAX_BACKOFF_MS = 5000;
 
 export class LedgerWriter {
-  private buffer: LedgerRow[] = [];
+  // Three parallel queues: the rows, when each arrived, and who waits for it (strict writes only).
+  private buffer: Buffered[] = [];
   private arrivals: number[] = [];
-  private readonly waiters = new Map<LedgerRow, Waiter>();
+  private waiting: Array<Waiter | undefined> = [];
+  private waiters = 0;
   private writing: Promise<void> | undefined;
   private inFlight = 0;
   private inFlightSince = 0;
@@ -47,6 +52,7 @@ export class LedgerWriter {
   private retryAt = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
+  private readonly pack?: (row: LedgerRow) => string;
   private written = 0;
   private failures = 0;
   private dropped = 0;
@@ -57,23 +63,20 @@ export class LedgerWriter {
     private readonly opts: WriterOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    if (ledger.packRow && ledger.appendPacked) this.pack = ledger.packRow.bind(ledger);
     this.timer = setInterval(() => this.kick(), opts.flushIntervalMs);
     this.timer.unref();
   }
 
   /** Queues a row; it is written within `flushIntervalMs` (batched durability). */
   push(row: LedgerRow): void {
-    this.buffer.push(row);
-    this.arrivals.push(this.now());
-    if (this.buffer.length > this.opts.maxBufferedRows) this.dropOldest();
-    if (this.buffer.length >= this.opts.batchSize) this.kick();
+    this.enqueue(row, undefined);
   }
 
   /** Queues a row and resolves once it is committed (strict durability); rejects if that write fails. */
   writeNow(row: LedgerRow): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiters.set(row, { resolve, reject });
-      this.push(row);
+      this.enqueue(row, { resolve, reject });
       this.kick();
     });
   }
@@ -110,6 +113,15 @@ export class LedgerWriter {
     await this.flush();
   }
 
+  private enqueue(row: LedgerRow, waiter: Waiter | undefined): void {
+    this.buffer.push(this.pack ? this.pack(row) : row);
+    this.arrivals.push(this.now());
+    this.waiting.push(waiter);
+    if (waiter) this.waiters++;
+    if (this.buffer.length > this.opts.maxBufferedRows) this.dropOldest();
+    if (this.buffer.length >= this.opts.batchSize) this.kick();
+  }
+
   /** Starts a write now, or right after the one in progress. */
   private kick(): void {
     if (this.buffer.length === 0) return;
@@ -121,22 +133,19 @@ export class LedgerWriter {
     void this.writeBatch();
   }
 
+  private append(rows: Buffered[]): Promise<void> {
+    return this.pack ? this.ledger.appendPacked!(rows as string[]) : this.ledger.append(rows as LedgerRow[]);
+  }
+
   private writeBatch(): Promise<void> {
     const rows = this.buffer.splice(0, this.opts.batchSize);
     const arrivals = this.arrivals.splice(0, rows.length);
-    const waiters: Waiter[] = [];
-    if (this.waiters.size > 0) {
-      for (const row of rows) {
-        const w = this.waiters.get(row);
-        if (w) {
-          waiters.push(w);
-          this.waiters.delete(row);
-        }
-      }
-    }
+    const waiting = this.waiting.splice(0, rows.length);
+    const waiters = this.waiters > 0 ? waiting.filter((w) => w !== undefined) : [];
+    this.waiters -= waiters.length;
     this.inFlight = rows.length;
     this.inFlightSince = arrivals[0] ?? this.now();
-    const done = this.ledger.append(rows).then(
+    const done = this.append(rows).then(
       () => {
         this.written += rows.length;
         this.failuresInARow = 0;
@@ -146,9 +155,11 @@ export class LedgerWriter {
         this.failures++;
         this.failuresInARow++;
         this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, this.opts.flushIntervalMs * 2 ** this.failuresInARow);
-        // Back to the front, oldest first, so the order of rows (and the lag figure) is kept.
+        // Back to the front, oldest first, so the order of rows (and the lag figure) is kept; their
+        // strict callers are told now and the rows are retried without them.
         this.buffer.unshift(...rows);
         this.arrivals.unshift(...arrivals);
+        this.waiting.unshift(...rows.map(() => undefined));
         for (const w of waiters) w.reject(err);
         this.opts.onError?.(err, rows.length);
       },
@@ -166,11 +177,12 @@ export class LedgerWriter {
 
   private dropOldest(): void {
     const excess = this.buffer.length - this.opts.maxBufferedRows;
-    const gone = this.buffer.splice(0, excess);
+    this.buffer.splice(0, excess);
     this.arrivals.splice(0, excess);
-    for (const row of gone) {
-      this.waiters.get(row)?.reject(new Error('the ledger write buffer overflowed'));
-      this.waiters.delete(row);
+    for (const w of this.waiting.splice(0, excess)) {
+      if (!w) continue;
+      this.waiters--;
+      w.reject(new Error('the ledger write buffer overflowed'));
     }
     this.dropped += excess;
     this.opts.onDrop?.(excess);

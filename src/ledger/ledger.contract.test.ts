@@ -167,12 +167,7 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     const base = T0 + 86_400_000 * 30;
     const rows = Array.from({ length: 200 }, (_, i) => sampleRow({ ts: base + i }));
     let commits = 0;
-    const append = ledger.append.bind(ledger);
-    const counting = Object.create(ledger) as Ledger;
-    counting.append = async (batch) => {
-      commits++;
-      await append(batch);
-    };
+    const counting = beforeEachWrite(ledger, () => commits++);
     const strict = new LedgerWriter(counting, { flushIntervalMs: 10_000, batchSize: 1000, maxBufferedRows: 10_000 });
     await Promise.all(rows.map(async (r) => {
       await strict.writeNow(r);
@@ -186,12 +181,9 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
 
   it('keeps rows through failed writes and retries them; drops the oldest beyond the buffer bound', async () => {
     let fail = 2;
-    const append = ledger.append.bind(ledger);
-    const flaky = Object.create(ledger) as Ledger;
-    flaky.append = async (batch) => {
+    const flaky = beforeEachWrite(ledger, () => {
       if (fail-- > 0) throw new Error('database is down');
-      await append(batch);
-    };
+    });
     const errors: string[] = [];
     const writer = new LedgerWriter(flaky, { flushIntervalMs: 20, batchSize: 1000, maxBufferedRows: 5, onError: (e) => errors.push(e.message) });
     const base = T0 + 86_400_000 * 40;
@@ -204,6 +196,22 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     expect(back.map((r) => r.inputTokens)).toEqual([3, 4, 5, 6, 7]);
   });
 });
+
+/** The ledger with `before` run ahead of every batch write, whichever path the writer takes (packed or not). */
+function beforeEachWrite(ledger: Ledger, before: () => void): Ledger {
+  const wrapped = Object.create(ledger) as Ledger;
+  wrapped.append = async (rows) => {
+    before();
+    await ledger.append(rows);
+  };
+  if (ledger.appendPacked) {
+    wrapped.appendPacked = async (rows) => {
+      before();
+      await ledger.appendPacked!(rows);
+    };
+  }
+  return wrapped;
+}
 
 function byFirst(a: Array<string | number | null>, b: Array<string | number | null>): number {
   const [x, y] = [String(a[0] ?? '\uffff'), String(b[0] ?? '\uffff')];

@@ -118,6 +118,13 @@ export interface Ledger {
   init(): Promise<void>;
   /** Writes rows in one transaction. A row already present (same request id and time) is skipped, so retries are safe. */
   append(rows: LedgerRow[]): Promise<void>;
+  /**
+   * Optional, for the batched writer: each row packed into one string when its call ends, written later
+   * with appendPacked (same transaction and retry rules as append). Rows waiting for their batch then
+   * hold no objects for the garbage collector to copy and trace, call after call.
+   */
+  packRow?(row: LedgerRow): string;
+  appendPacked?(rows: string[]): Promise<void>;
   /** Sums usage over the rows matching `q`, one entry per group. */
   summarize(q: UsageQuery): Promise<UsageGroup[]>;
   /** Usage events since `sinceMs`, in time order (token-bucket replay). */

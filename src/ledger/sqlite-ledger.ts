@@ -3,9 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
-import { COLUMN_NAMES, decodeRow, encodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { COLUMN_NAMES, decodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
-import { SqliteWriterThread } from './sqlite-writer-thread.js';
+import { packRow, SqliteWriterThread } from './sqlite-writer-thread.js';
 
 const dialect: Dialect = {
   param: () => '?',
@@ -61,12 +61,20 @@ export class SqliteLedger implements Ledger {
   }
 
   async append(rows: LedgerRow[]): Promise<void> {
+    return this.appendPacked(rows.map(packRow));
+  }
+
+  packRow(row: LedgerRow): string {
+    return packRow(row);
+  }
+
+  async appendPacked(rows: string[]): Promise<void> {
     if (rows.length === 0) return;
     if (this.writer) return this.writer.write(rows);
     const insert = this.insert!;
-    this.db.transaction((batch: LedgerRow[]) => {
-      for (const row of batch) insert.run(encodeRow(row, true));
-    })(rows);
+    this.db.transaction((values: unknown[][]) => {
+      for (const v of values) insert.run(v);
+    })(JSON.parse(`[${rows.join(',')}]`) as unknown[][]);
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {
