@@ -2,19 +2,17 @@
 // is served through /v1/chat/completions, translated both ways (streaming included).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { countTextTokens, estimateInput } from '../src/tokens/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 const MODEL = 'claude-sonnet-4-20250514';
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 12, apiKey: UPSTREAM_KEY });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(`
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 12, apiKey: UPSTREAM_KEY }, (url) => `
 providers:
   claude: {type: anthropic, base_url: "${url}", api_key: ${UPSTREAM_KEY}}
 projects: {p: {daily_limit: 1000000}}
@@ -22,12 +20,9 @@ routes:
   anthropic:
     chat_models: [{model_id: claude-sonnet-4, model: claude/${MODEL}}]
 keys: [{id: a, key: tg-a, project: p}]
-`);
+`));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 beforeEach(() => upstream.clearRequests());
 
 const client = () => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-a', maxRetries: 0 });

@@ -1,13 +1,13 @@
 // The official @anthropic-ai/sdk client against a gateway in front of the mock upstream (both real HTTP servers).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { countTextTokens, estimateInput } from '../src/tokens/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 const MODEL = 'claude-sonnet-4-20250514';
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 function config(url: string): string {
@@ -45,14 +45,9 @@ const ask = [{ role: 'user' as const, content: 'Say hello to the gateway.' }];
 const lastCall = () => gw.calls[gw.calls.length - 1];
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(config(url));
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY }, config));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 beforeEach(() => upstream.clearRequests());
 
 describe('messages', () => {

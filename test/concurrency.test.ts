@@ -1,8 +1,8 @@
 // 500 requests released at once against a hard limit that fits 100 of them: never a token over.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 import { estimateInput } from '../src/tokens/index.js';
 
 const MAX_TOKENS = 40;
@@ -11,13 +11,11 @@ const INPUT = estimateInput('chat', { model: 'gpt-4o', messages }, 'gpt-4o').exa
 const PER_REQUEST = INPUT + MAX_TOKENS;
 const LIMIT = 100 * PER_REQUEST;
 
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 5, outputTokens: MAX_TOKENS });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(`
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 5, outputTokens: MAX_TOKENS }, (url) => `
 providers: {up: {type: openai, base_url: "${url}/v1"}}
 projects:
   p1: {daily_limit: ${LIMIT}}
@@ -29,12 +27,9 @@ keys:
   - {id: k1, key: tg-k1, project: p1}
   - {id: k2, key: tg-k2, project: p2}
 enforcement: {clamp_max_tokens: false}
-`);
+`));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 
 async function burst(key: string, n: number, outputFor: (i: number) => number): Promise<number[]> {
   const pool = new Pool(gw.url, { connections: n });

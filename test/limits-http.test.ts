@@ -1,18 +1,15 @@
 // Limits seen from the client: clamping, 429s the SDK understands, and windows rolling over (injected clock).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 const NOON = Date.UTC(2026, 10, 21, 12);
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 1000 });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(
-    `
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 1000 }, (url) => `
 providers: {up: {type: openai, base_url: "${url}/v1"}}
 projects:
   tiny: {daily_limit: 300}
@@ -24,14 +21,9 @@ routes:
 keys:
   - {id: carol, key: tg-carol, user: carol, project: tiny}
   - {id: dave, key: tg-dave, user: dave, tier: tier_slow}
-`,
-    NOON,
-  );
+`, NOON));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 
 const ask = [{ role: 'user' as const, content: 'Hello there, gateway!' }];
 

@@ -1,11 +1,11 @@
 // The official openai client against a gateway in front of the mock upstream (both real HTTP servers).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 function config(upstreamUrl: string): string {
@@ -46,14 +46,9 @@ function client(key = 'tg-alice', opts: Partial<ConstructorParameters<typeof Ope
 const ask = [{ role: 'user' as const, content: 'Say hello to the gateway.' }];
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(config(url));
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY }, config));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 beforeEach(() => upstream.clearRequests());
 
 describe('non-streaming chat', () => {

@@ -1,17 +1,15 @@
 // OpenAI's Responses API (`/v1/responses`) through the gateway with the official openai client.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(`
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY }, (url) => `
 providers: {openai: {type: openai, base_url: "${url}/v1", api_key: ${UPSTREAM_KEY}}}
 projects: {p: {daily_limit: 1000000}}
 routes:
@@ -26,12 +24,9 @@ routes:
       scope: user
       output: {algorithm: fixed_window, window_size: 1 hour, max_token: 40}
 keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: p}]
-`);
+`));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 beforeEach(() => upstream.clearRequests());
 
 const client = (key = 'tg-a') => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });

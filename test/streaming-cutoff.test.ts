@@ -4,19 +4,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { countTextTokens } from '../src/tokens/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const LIMIT = 500;
 const CLAUDE = 'claude-sonnet-4-20250514';
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20 });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(`
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20 }, (url) => `
 providers:
   up: {type: openai, base_url: "${url}/v1"}
   claude: {type: anthropic, base_url: "${url}"}
@@ -30,12 +28,9 @@ routes:
       scope: user
       output: {algorithm: fixed_window, window_size: 1 hour, max_token: ${LIMIT}}
 keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: p}, {id: c, key: tg-c, project: p}, {id: d, key: tg-d, project: p}, {id: e, key: tg-e, project: p}, {id: f, key: tg-f, project: p}]
-`);
+`));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 
 // The upstream ignores max_tokens and would produce 2,000 tokens.
 const RUNAWAY = { mock_output_tokens: 2000, mock_ignore_max_tokens: true };

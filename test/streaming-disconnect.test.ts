@@ -3,20 +3,19 @@
 // reservation open; the counters must equal the sum of what was settled.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { SseParser } from '../src/providers/sse/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { mulberry32 } from '../src/util/prng.js';
 
 const STREAMS = 1000;
 const CONCURRENCY = 100;
 const TOKENS = 30;
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: TOKENS });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(`
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: TOKENS }, (url) => `
 providers:
   up: {type: openai, base_url: "${url}/v1"}
   claude: {type: anthropic, base_url: "${url}"}
@@ -29,23 +28,9 @@ routes:
     token_limiting:
       output: {algorithm: fixed_window, window_size: 1 day, max_token: 100000000}
 keys: [{id: a, key: tg-a, project: p}]
-`);
+`));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+afterAll(() => stopBehindMock(gw, upstream));
 
 interface Outcome {
   requestId: string;

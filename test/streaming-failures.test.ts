@@ -1,26 +1,21 @@
 // Streams that end badly: the upstream dies mid-stream, or the client leaves. Nothing leaks either way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 50 });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(`
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 50 }, (url) => `
 providers: {up: {type: openai, base_url: "${url}/v1"}}
 projects: {p: {daily_limit: 100000}}
 routes: {r: {chat_models: [{model_id: m, model: up/gpt-4o}]}}
 keys: [{id: a, key: tg-a, project: p}]
-`);
+`));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 
 function streamRequest(extra: object, signal?: AbortSignal) {
   return request(`${gw.url}/v1/chat/completions`, {

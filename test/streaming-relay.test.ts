@@ -9,17 +9,7 @@ import { SseParser } from '../src/providers/sse/index.js';
 import { relayStream } from '../src/proxy/stream-relay.js';
 import { countTextTokens } from '../src/tokens/index.js';
 import { StreamTokenCounter } from '../src/tokens/stream-counter.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../src/util/prng.js';
 
 /** A ServerResponse stand-in that collects what is written. */
 function sink(): { res: ServerResponse; bytes: () => Buffer } {

@@ -1,28 +1,23 @@
 // What goes upstream: the client's own bytes when nothing needs rewriting (no re-serialization of large
 // prompts), a rewritten body otherwise, and never the client's key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
-let upstream: ReturnType<typeof createMockUpstream>;
+let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 5 });
-  const url = await upstream.listen(0, '127.0.0.1');
-  gw = await startTestGateway(`
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
 providers: {up: {type: openai, base_url: "${url}/v1", api_key: sk-gateway}}
 routes:
   r:
     chat_models: [{model_id: gpt-4o, model: up/gpt-4o}, {model_id: fast, model: up/gpt-4o-mini}]
 keys:
   - {id: erin, key: tg-erin, user: erin}
-`);
+`));
 });
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+afterAll(() => stopBehindMock(gw, upstream));
 
 /** Posts `text` as the body and returns what the upstream received. */
 async function sentUpstream(text: string): Promise<{ status: number; text: string; body: Record<string, unknown>; authorization: unknown }> {

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../util/prng.js';
 
 type Lib = 'gpt-tokenizer' | 'js-tiktoken';
 type Enc = 'o200k_base' | 'cl100k_base';
@@ -43,18 +44,6 @@ function load(lib: Lib, enc: Enc): { count: Counter; encode: (t: string) => numb
   const t = new Tiktoken(mod.default ?? mod);
   const encode = (s: string) => t.encode(s, [], []);
   return { count: (s) => encode(s).length, encode };
-}
-
-// A small seeded PRNG so every process generates the same texts.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WORDS = (
@@ -100,14 +89,14 @@ function randomUnicode(r: () => number, n: number): string {
 }
 
 const CORPUS: Record<string, string> = {
-  english: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English. ' + text(rng(1), 3000),
+  english: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English. ' + text(mulberry32(1), 3000),
   code: CODE.join('\n').repeat(5) + '\n\t\t  indented\n\n\n    spaces    and\ttabs  ',
   cjk: '東京は日本の首都です。今日はいい天気ですね。我们正在测试分词器。한국어 문장도 포함합니다. お誕生日おめでとう',
   emoji: '👋🏽 Hello 👨‍👩‍👧‍👦 family 🇮🇹🇯🇵 flags ✅❌🔥💯 ❤️‍🔥 🧑🏿‍💻',
   specials: 'plain text that mentions <|endoftext|> and <|im_start|>user and <|fim_prefix|> literally',
   numbers: '3.14159265358979 1234567890 0x1f2e3d 2026-11-21T10:00:00Z 1,000,000.00 -42e-7',
   whitespace: ' \n\n \t  x  \r\n\u00a0\u2003 end   ',
-  mixed: text(rng(2), 500) + '東京' + '🙂'.repeat(7) + 'naïve café Ωμέγα Привет مرحبا שלום नमस्ते',
+  mixed: text(mulberry32(2), 500) + '東京' + '🙂'.repeat(7) + 'naïve café Ωμέγα Привет مرحبا שלום नमस्ते',
 };
 
 function median(xs: number[]): number {
@@ -158,7 +147,7 @@ function childLoad(lib: Lib, enc: Enc): unknown {
 function childSpeed(lib: Lib, enc: Enc): unknown {
   const { count, encode } = load(lib, enc);
   return SIZES.map(([, chars, runs]) => {
-    const rr = rng(chars);
+    const rr = mulberry32(chars);
     const fresh = Array.from({ length: Math.min(runs, 200) }, () => text(rr, chars));
     return {
       fresh: timeIt(count, fresh, runs),
@@ -172,7 +161,7 @@ function childSpeed(lib: Lib, enc: Enc): unknown {
 async function childModule(): Promise<unknown> {
   const tokens = await import('../tokens/index.js');
   tokens.preloadTokenizers(['gpt-4o']);
-  const rb = rng(7);
+  const rb = mulberry32(7);
   const chat = (extra: unknown[]) => ({
     messages: [
       { role: 'system', content: text(rb, 400) },
@@ -216,7 +205,7 @@ async function main(): Promise<void> {
   for (const lib of LIBS) for (const enc of ENCS) impls.set(`${lib}/${enc}`, load(lib, enc));
 
   console.log('\n## Agreement on a varied corpus (token ids and counts)\n');
-  const r = rng(42);
+  const r = mulberry32(42);
   const samples = [...Object.entries(CORPUS)];
   for (let i = 0; i < 500; i++) samples.push([`random#${i}`, randomUnicode(r, 1 + Math.floor(r() * 300))]);
   for (const enc of ENCS) {
@@ -249,7 +238,7 @@ async function main(): Promise<void> {
   console.log('\n## Cheap bound: cost of measuring a string (median µs)\n');
   console.log('| input | str.length | Buffer.byteLength |\n| --- | ---: | ---: |');
   for (const [label, chars, runs] of SIZES) {
-    const rr = rng(chars + 1);
+    const rr = mulberry32(chars + 1);
     const fresh = Array.from({ length: 50 }, () => text(rr, chars) + 'é');
     console.log(`| ${label} | ${timeIt((s) => s.length, fresh, runs * 5).toFixed(2)} | ${timeIt((s) => Buffer.byteLength(s), fresh, runs * 5).toFixed(2)} |`);
   }
@@ -257,7 +246,7 @@ async function main(): Promise<void> {
   const tokens = await import('../tokens/index.js');
   console.log('\n## Adversarial input: one long pre-token (ms, single run, o200k_base)\n');
   console.log('| input | gpt-tokenizer countTokens | js-tiktoken | this repo: countTextTokens |\n| --- | ---: | ---: | ---: |');
-  const rc = rng(9);
+  const rc = mulberry32(9);
   const adversarial: [string, string][] = [
     ['5 000 × "a"', 'a'.repeat(5000)],
     ['5 000 spaces', ' '.repeat(5000)],

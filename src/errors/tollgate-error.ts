@@ -31,6 +31,12 @@ export class TollgateError extends Error {
   }
 }
 
+/** The 400 for a request the gateway cannot work with: the caller's detail, and the field when there is one. */
+export function invalidRequest(detail: string, param?: string): TollgateError {
+  const err = new TollgateError('invalid_request', { detail });
+  return param ? Object.assign(err, { param }) : err;
+}
+
 /** Anthropic's `error.type` for an HTTP status (https://docs.anthropic.com/en/api/errors). */
 export function anthropicErrorType(status: number): string {
   switch (status) {

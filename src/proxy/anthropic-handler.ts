@@ -1,6 +1,6 @@
 // The Anthropic-format endpoints: `POST /v1/messages` (the shared pipeline) and `/v1/messages/count_tokens`.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TollgateError } from '../errors/tollgate-error.js';
+import { invalidRequest } from '../errors/tollgate-error.js';
 import { estimateInput } from '../tokens/index.js';
 import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
 import type { Gateway } from './gateway.js';
@@ -24,9 +24,9 @@ export async function handleCountTokens(gw: Gateway, req: FastifyRequest, reply:
   void reply.header('x-tollgate-request-id', requestId);
   const principal = authenticate(gw, req.headers);
   const body = req.body as JsonObject;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The request body must be a JSON object.');
-  if (typeof body.model !== 'string' || body.model === '') throw invalid("model: Field required.", 'model');
-  if (!Array.isArray(body.messages)) throw invalid("messages: Field required.", 'messages');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.');
+  if (typeof body.model !== 'string' || body.model === '') throw invalidRequest("model: Field required.", 'model');
+  if (!Array.isArray(body.messages)) throw invalidRequest("messages: Field required.", 'messages');
   const target = resolveTarget(gw, principal, body.model, 'messages');
   const upstreamModel = target.model.upstreamModel;
   const provider = gw.providers.get(target.model.provider)!;
@@ -45,7 +45,3 @@ export async function handleCountTokens(gw: Gateway, req: FastifyRequest, reply:
   return void reply.code(status).headers(headers).send(raw);
 }
 
-function invalid(detail: string, param?: string): TollgateError {
-  const err = new TollgateError('invalid_request', { detail });
-  return param ? Object.assign(err, { param }) : err;
-}

@@ -1,55 +1,51 @@
 // Checks the few fields the gateway relies on and rewrites the body for upstream; everything else passes untouched.
 import type { Endpoint } from '../tokens/index.js';
-import { TollgateError } from '../errors/tollgate-error.js';
+import { invalidRequest } from '../errors/tollgate-error.js';
 
 export type JsonObject = Record<string, unknown>;
 
 /** Throws a 400 naming the first field the gateway cannot work with. */
 export function validateBody(endpoint: Endpoint, body: unknown): asserts body is JsonObject {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw invalid('The request body must be a JSON object.');
+    throw invalidRequest('The request body must be a JSON object.');
   }
   const b = body as JsonObject;
-  if (typeof b.model !== 'string' || b.model.length === 0) throw invalid("'model' is required and must be a non-empty string.", 'model');
-  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw invalid("'stream' must be a boolean.", 'stream');
+  if (typeof b.model !== 'string' || b.model.length === 0) throw invalidRequest("'model' is required and must be a non-empty string.", 'model');
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw invalidRequest("'stream' must be a boolean.", 'stream');
   for (const field of ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const) {
     const v = b[field];
-    if (v !== undefined && v !== null && (!Number.isInteger(v) || (v as number) < 1)) throw invalid(`'${field}' must be a positive integer.`, field);
+    if (v !== undefined && v !== null && (!Number.isInteger(v) || (v as number) < 1)) throw invalidRequest(`'${field}' must be a positive integer.`, field);
   }
   switch (endpoint) {
     case 'chat':
-      if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalid("'messages' is required and must be a non-empty array.", 'messages');
+      if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalidRequest("'messages' is required and must be a non-empty array.", 'messages');
       for (const [i, m] of b.messages.entries()) {
         if (typeof m !== 'object' || m === null || typeof (m as JsonObject).role !== 'string') {
-          throw invalid(`'messages[${i}]' must be an object with a string 'role'.`, `messages[${i}]`);
+          throw invalidRequest(`'messages[${i}]' must be an object with a string 'role'.`, `messages[${i}]`);
         }
       }
       break;
     case 'completions':
-      if (b.prompt === undefined || b.prompt === null) throw invalid("'prompt' is required.", 'prompt');
+      if (b.prompt === undefined || b.prompt === null) throw invalidRequest("'prompt' is required.", 'prompt');
       break;
     case 'embeddings':
-      if (b.input === undefined || b.input === null) throw invalid("'input' is required.", 'input');
+      if (b.input === undefined || b.input === null) throw invalidRequest("'input' is required.", 'input');
       break;
     case 'messages':
-      if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalid("messages: 'messages' is required and must be a non-empty array.", 'messages');
+      if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalidRequest("messages: 'messages' is required and must be a non-empty array.", 'messages');
       for (const [i, m] of b.messages.entries()) {
         if (typeof m !== 'object' || m === null || typeof (m as JsonObject).role !== 'string') {
-          throw invalid(`messages.${i}: each message must be an object with a string 'role'.`, `messages.${i}`);
+          throw invalidRequest(`messages.${i}: each message must be an object with a string 'role'.`, `messages.${i}`);
         }
       }
       // Anthropic requires it, and so the gateway does: the same request must work with or without it.
-      if (b.max_tokens === undefined || b.max_tokens === null) throw invalid("max_tokens: Field required. Anthropic's Messages API needs 'max_tokens'.", 'max_tokens');
+      if (b.max_tokens === undefined || b.max_tokens === null) throw invalidRequest("max_tokens: Field required. Anthropic's Messages API needs 'max_tokens'.", 'max_tokens');
       break;
     default:
       break;
   }
 }
 
-function invalid(detail: string, param?: string): TollgateError {
-  const err = new TollgateError('invalid_request', { detail });
-  return param ? Object.assign(err, { param }) : err;
-}
 
 /** The output limit the client asked for, per choice: the field(s) its endpoint knows (the smaller if two). */
 export function requestedOutput(body: JsonObject, endpoint: Endpoint = 'chat'): number | undefined {

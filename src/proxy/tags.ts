@@ -1,5 +1,5 @@
 // Free attribution tags from `x-tollgate-tags: k=v,k2=v2` and the request's `metadata` object.
-import { TollgateError } from '../errors/tollgate-error.js';
+import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
 
 export const MAX_TAGS = 16;
 export const MAX_TAG_KEY = 64;
@@ -44,7 +44,7 @@ export function readTags(header: string | string[] | undefined, metadata: unknow
   return tags;
 }
 
+/** Tag errors end their sentence here, so their details read as one. */
 function invalid(detail: string, param?: string): TollgateError {
-  const err = new TollgateError('invalid_request', { detail: `${detail}.` });
-  return param ? Object.assign(err, { param }) : err;
+  return invalidRequest(`${detail}.`, param);
 }

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { countTextTokens } from './index.js';
 import { StreamTokenCounter } from './stream-counter.js';
+import { mulberry32 } from '../util/prng.js';
 
 // Deterministic PRNG so a failing case can be replayed from its seed.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // Pieces chosen to stress the pre-tokenizers: contractions, digit groups, whitespace before newlines,
 // punctuation runs, mixed scripts and case changes (o200k splits camelCase).
 const ATOMS = [

@@ -2,17 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { estimateInput, type Endpoint } from './index.js';
 import { dataUrl, gif, jpeg, pdf, png, wav, webp } from './test-fixtures.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../util/prng.js';
 
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1-mini', 'o4-mini', 'gpt-4', 'o3', 'gpt-5', 'text-embedding-3-small', 'claude-3-5-sonnet-20241022', 'claude-opus-4-7', 'meta-llama/Llama-3.1-8B-Instruct', 'mistral-7b-instruct', 'who-knows'];
 const ENDPOINTS: Endpoint[] = ['chat', 'completions', 'embeddings', 'responses', 'messages'];
@@ -135,7 +125,7 @@ function gen(r: () => number) {
 
 describe('upperBound is never below exact()', () => {
   it.each([1, 2, 3, 4])('random bodies, seed %i', (seed) => {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     const body = gen(r);
     for (let i = 0; i < 150; i++) {
       const endpoint = ENDPOINTS[i % ENDPOINTS.length];

@@ -5,6 +5,7 @@ import { MemoryCounterStore } from '../../src/limits/memory-store.js';
 import { Gateway, type CallRecord } from '../../src/proxy/gateway.js';
 import { buildServer } from '../../src/proxy/server.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { createMockUpstream, type MockUpstream, type MockUpstreamOptions } from '../../src/mock-upstream/index.js';
 import { writeConfig } from './processes.js';
 
 export interface TestGateway {
@@ -26,22 +27,45 @@ export async function startTestGateway(yaml: string, startMs = Date.UTC(2026, 10
   const calls: CallRecord[] = [];
   gateway.onCall((r) => calls.push(r));
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = await listenLocal(app);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     clock,
     store,
     gateway,
     calls,
     app,
     close: async () => {
-      // Keep-alive connections from test clients would otherwise hold close() open.
-      const closing = app.close();
-      app.server.closeAllConnections();
-      await closing;
+      await closeApp(app);
       await gateway.close();
     },
   };
+}
+
+/** Listens on an ephemeral loopback port; returns the base URL. */
+export async function listenLocal(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Closes the server at once: keep-alive connections from test clients would otherwise hold close() open. */
+export async function closeApp(app: FastifyInstance): Promise<void> {
+  const closing = app.close();
+  app.server.closeAllConnections();
+  await closing;
+}
+
+/** A test gateway in front of its own mock upstream: `yaml` gets the mock's URL. */
+export async function startBehindMock(mock: MockUpstreamOptions, yaml: (upstreamUrl: string) => string, startMs?: number): Promise<{ upstream: MockUpstream; gw: TestGateway }> {
+  const upstream = createMockUpstream(mock);
+  const url = await upstream.listen(0, '127.0.0.1');
+  return { upstream, gw: await startTestGateway(yaml(url), startMs) };
+}
+
+/** Stops what startBehindMock started (either may be missing when the start failed). */
+export async function stopBehindMock(gw: TestGateway | undefined, upstream: MockUpstream | undefined): Promise<void> {
+  await gw?.close();
+  await upstream?.close();
 }

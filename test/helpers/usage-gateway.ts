@@ -10,6 +10,7 @@ import { startUsageServices, type UsageServices } from '../../src/server/usage-s
 import { ManualClock } from '../../src/util/clock.js';
 import type { LedgerWriter } from '../../src/ledger/batch-writer.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
+import { closeApp, listenLocal } from './in-process.js';
 import { writeConfig } from './processes.js';
 
 export interface UsageTestGateway {
@@ -43,11 +44,9 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
     return gateway;
   };
   await usage.rebuild();
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = await listenLocal(app);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     clock,
     store,
     get gateway() {
@@ -57,9 +56,7 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
     usage: usage as UsageTestGateway['usage'],
     app,
     close: async () => {
-      const closing = app.close();
-      app.server.closeAllConnections();
-      await closing;
+      await closeApp(app);
       await usage.close();
       await gateway.close();
     },

@@ -122,11 +122,11 @@ export class RedisCounterStore implements CounterStore {
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const items = req.items;
     if (items.length === 0) return { ok: true, output: req.output, states: [], shadowBlocked: [] };
-    const recordKey = `${sameTag(items)}:res:${req.id}`;
+    const tag = sameTag(items);
+    const recordKey = `${tag}:res:${req.id}`;
     const entry: OpenReservation = { items, recordKey, input: req.input, output: req.output, confirmed: false, atMs: this.opts.clock.now() };
     // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
     this.open.set(req.id, entry);
-    const tag = hashTagOf(recordKey);
     const call = (): Promise<[Reply, WindowTable]> =>
       this.withWindows((windows) => {
         const args = [String(items.length + (this.rebuild ? 2 : 1))];

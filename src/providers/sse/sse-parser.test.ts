@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeSseEvent, SseParser, type SseEvent } from './index.js';
+import { mulberry32 } from '../../util/prng.js';
 
 const enc = new TextEncoder();
 const fixture = (name: string): Buffer => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
@@ -23,17 +24,6 @@ function parseSplit(bytes: Uint8Array, cuts: number[], lenient = false): SseEven
 }
 
 // Deterministic PRNG so a failing fuzz case can be replayed from its seed.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomCuts(rand: () => number, length: number): number[] {
   const n = Math.floor(rand() * Math.min(length, 40));
   const cuts = new Set<number>();
