@@ -2,6 +2,7 @@
 // at most `flushIntervalMs` after they arrive. `writeNow` (strict durability) joins the next batch and
 // resolves once it is committed, so concurrent strict calls share one commit (group commit).
 import type { Ledger, LedgerRow } from './ledger.js';
+import { rowQueueFor, type RowQueue } from './row-queue.js';
 
 export interface WriterOptions {
   /** Longest a row waits in memory before its batch is written. */
@@ -32,15 +33,12 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
-/** A buffered row: packed into a string when the ledger can take it so (see Ledger.packRow). */
-type Buffered = LedgerRow | string;
-
 /** Retries back off up to this, so an unreachable database is not hammered. */
 const MAX_BACKOFF_MS = 5000;
 
 export class LedgerWriter {
   // Three parallel queues: the rows, when each arrived, and who waits for it (strict writes only).
-  private buffer: Buffered[] = [];
+  private readonly queue: RowQueue;
   private arrivals: number[] = [];
   private waiting: Array<Waiter | undefined> = [];
   private waiters = 0;
@@ -52,7 +50,6 @@ export class LedgerWriter {
   private retryAt = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
-  private readonly pack?: (row: LedgerRow) => string;
   private written = 0;
   private failures = 0;
   private dropped = 0;
@@ -63,7 +60,7 @@ export class LedgerWriter {
     private readonly opts: WriterOptions,
   ) {
     this.now = opts.now ?? Date.now;
-    if (ledger.packRow && ledger.appendPacked) this.pack = ledger.packRow.bind(ledger);
+    this.queue = rowQueueFor(ledger, opts.batchSize);
     this.timer = setInterval(() => this.kick(), opts.flushIntervalMs);
     this.timer.unref();
   }
@@ -88,7 +85,7 @@ export class LedgerWriter {
         await this.writing;
         continue;
       }
-      if (this.buffer.length === 0) return;
+      if (this.queue.length === 0) return;
       await this.writeBatch();
       if (this.failuresInARow > 0) throw new Error('the ledger refused the write; rows are still buffered');
     }
@@ -97,7 +94,7 @@ export class LedgerWriter {
   stats(): WriterStats {
     const oldest = this.inFlight > 0 ? this.inFlightSince : this.arrivals[0];
     return {
-      pending: this.buffer.length + this.inFlight,
+      pending: this.queue.length + this.inFlight,
       lagMs: oldest === undefined ? 0 : Math.max(0, this.now() - oldest),
       written: this.written,
       failures: this.failures,
@@ -114,17 +111,17 @@ export class LedgerWriter {
   }
 
   private enqueue(row: LedgerRow, waiter: Waiter | undefined): void {
-    this.buffer.push(this.pack ? this.pack(row) : row);
+    this.queue.push(row);
     this.arrivals.push(this.now());
     this.waiting.push(waiter);
     if (waiter) this.waiters++;
-    if (this.buffer.length > this.opts.maxBufferedRows) this.dropOldest();
-    if (this.buffer.length >= this.opts.batchSize) this.kick();
+    if (this.queue.length > this.opts.maxBufferedRows) this.dropOldest();
+    if (this.queue.length >= this.opts.batchSize) this.kick();
   }
 
   /** Starts a write now, or right after the one in progress. */
   private kick(): void {
-    if (this.buffer.length === 0) return;
+    if (this.queue.length === 0) return;
     if (this.writing) {
       this.again = true;
       return;
@@ -133,21 +130,18 @@ export class LedgerWriter {
     void this.writeBatch();
   }
 
-  private append(rows: Buffered[]): Promise<void> {
-    return this.pack ? this.ledger.appendPacked!(rows as string[]) : this.ledger.append(rows as LedgerRow[]);
-  }
-
   private writeBatch(): Promise<void> {
-    const rows = this.buffer.splice(0, this.opts.batchSize);
-    const arrivals = this.arrivals.splice(0, rows.length);
-    const waiting = this.waiting.splice(0, rows.length);
+    const batch = this.queue.take();
+    const arrivals = this.arrivals.splice(0, batch.count);
+    const waiting = this.waiting.splice(0, batch.count);
     const waiters = this.waiters > 0 ? waiting.filter((w) => w !== undefined) : [];
     this.waiters -= waiters.length;
-    this.inFlight = rows.length;
+    this.inFlight = batch.count;
     this.inFlightSince = arrivals[0] ?? this.now();
-    const done = this.append(rows).then(
+    const done = this.queue.write(batch).then(
       () => {
-        this.written += rows.length;
+        this.written += batch.count;
+        this.queue.written(batch);
         this.failuresInARow = 0;
         for (const w of waiters) w.resolve();
       },
@@ -157,17 +151,17 @@ export class LedgerWriter {
         this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, this.opts.flushIntervalMs * 2 ** this.failuresInARow);
         // Back to the front, oldest first, so the order of rows (and the lag figure) is kept; their
         // strict callers are told now and the rows are retried without them.
-        this.buffer.unshift(...rows);
+        this.queue.restore(batch);
         this.arrivals.unshift(...arrivals);
-        this.waiting.unshift(...rows.map(() => undefined));
+        this.waiting.unshift(...arrivals.map(() => undefined));
         for (const w of waiters) w.reject(err);
-        this.opts.onError?.(err, rows.length);
+        this.opts.onError?.(err, batch.count);
       },
     );
     this.writing = done.finally(() => {
       this.writing = undefined;
       this.inFlight = 0;
-      if (this.again || this.buffer.length >= this.opts.batchSize) {
+      if (this.again || this.queue.length >= this.opts.batchSize) {
         this.again = false;
         this.kick();
       }
@@ -176,8 +170,8 @@ export class LedgerWriter {
   }
 
   private dropOldest(): void {
-    const excess = this.buffer.length - this.opts.maxBufferedRows;
-    this.buffer.splice(0, excess);
+    const excess = this.queue.length - this.opts.maxBufferedRows;
+    this.queue.dropOldest(excess);
     this.arrivals.splice(0, excess);
     for (const w of this.waiting.splice(0, excess)) {
       if (!w) continue;

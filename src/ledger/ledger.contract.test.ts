@@ -205,9 +205,9 @@ function beforeEachWrite(ledger: Ledger, before: () => void): Ledger {
     await ledger.append(rows);
   };
   if (ledger.appendPacked) {
-    wrapped.appendPacked = async (rows) => {
+    wrapped.appendPacked = async (json) => {
       before();
-      await ledger.appendPacked!(rows);
+      await ledger.appendPacked!(json);
     };
   }
   return wrapped;

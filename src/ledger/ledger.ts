@@ -119,12 +119,13 @@ export interface Ledger {
   /** Writes rows in one transaction. A row already present (same request id and time) is skipped, so retries are safe. */
   append(rows: LedgerRow[]): Promise<void>;
   /**
-   * Optional, for the batched writer: each row packed into one string when its call ends, written later
-   * with appendPacked (same transaction and retry rules as append). Rows waiting for their batch then
-   * hold no objects for the garbage collector to copy and trace, call after call.
+   * Optional, for the batched writer: each row packed into the JSON text of one value when its call
+   * ends, and written later with appendPacked, which takes a JSON array of packed rows (same transaction
+   * and retry rules as append). Rows waiting for their batch then live outside the JavaScript heap
+   * (row-queue.ts), with nothing for the garbage collector to copy and trace, call after call.
    */
   packRow?(row: LedgerRow): string;
-  appendPacked?(rows: string[]): Promise<void>;
+  appendPacked?(json: string): Promise<void>;
   /** Sums usage over the rows matching `q`, one entry per group. */
   summarize(q: UsageQuery): Promise<UsageGroup[]>;
   /** Usage events since `sinceMs`, in time order (token-bucket replay). */

@@ -61,20 +61,20 @@ export class SqliteLedger implements Ledger {
   }
 
   async append(rows: LedgerRow[]): Promise<void> {
-    return this.appendPacked(rows.map(packRow));
+    if (rows.length === 0) return;
+    return this.appendPacked(`[${rows.map(packRow).join(',')}]`);
   }
 
   packRow(row: LedgerRow): string {
     return packRow(row);
   }
 
-  async appendPacked(rows: string[]): Promise<void> {
-    if (rows.length === 0) return;
-    if (this.writer) return this.writer.write(rows);
+  async appendPacked(json: string): Promise<void> {
+    if (this.writer) return this.writer.write(json);
     const insert = this.insert!;
     this.db.transaction((values: unknown[][]) => {
       for (const v of values) insert.run(v);
-    })(JSON.parse(`[${rows.join(',')}]`) as unknown[][]);
+    })(JSON.parse(json) as unknown[][]);
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {

@@ -1,0 +1,186 @@
+// Rows waiting for their batch, oldest first. The writer takes a whole batch from the front, gives it
+// back if its write fails, and drops the oldest rows when the database stays away too long.
+import type { Ledger, LedgerRow } from './ledger.js';
+
+export interface RowBatch {
+  readonly count: number;
+}
+
+export interface RowQueue<B extends RowBatch = RowBatch> {
+  /** Rows queued (a batch being written is not counted). */
+  readonly length: number;
+  push(row: LedgerRow): void;
+  /** Removes the oldest rows, at most the batch size, as one batch. */
+  take(): B;
+  /** Puts a batch whose write failed back in front. */
+  restore(batch: B): void;
+  dropOldest(rows: number): void;
+  /** Writes a batch in one transaction. */
+  write(batch: B): Promise<void>;
+  /** The batch is committed: its memory may be reused. */
+  written(batch: B): void;
+}
+
+/** The queue for a ledger: packed off-heap when it takes packed rows (SQLite), row objects otherwise. */
+export function rowQueueFor(ledger: Ledger, batchSize: number): RowQueue {
+  if (ledger.packRow && ledger.appendPacked) return new PackedRowQueue(ledger.packRow.bind(ledger), ledger.appendPacked.bind(ledger), batchSize);
+  return new ObjectRowQueue(ledger, batchSize);
+}
+
+interface ObjectBatch extends RowBatch {
+  rows: LedgerRow[];
+}
+
+class ObjectRowQueue implements RowQueue<ObjectBatch> {
+  private rows: LedgerRow[] = [];
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly batchSize: number,
+  ) {}
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  push(row: LedgerRow): void {
+    this.rows.push(row);
+  }
+
+  take(): ObjectBatch {
+    const rows = this.rows.splice(0, this.batchSize);
+    return { rows, count: rows.length };
+  }
+
+  restore(batch: ObjectBatch): void {
+    this.rows.unshift(...batch.rows);
+  }
+
+  dropOldest(rows: number): void {
+    this.rows.splice(0, rows);
+  }
+
+  write(batch: ObjectBatch): Promise<void> {
+    return this.ledger.append(batch.rows);
+  }
+
+  written(): void {}
+}
+
+const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+
+/**
+ * Up to a batch of packed rows as the UTF-8 text of a JSON array, in memory outside the JavaScript heap.
+ * A row is written here the moment its call ends and its string is garbage at once, so rows waiting for
+ * their batch give the garbage collector nothing to copy, promote or trace.
+ */
+class Segment implements RowBatch {
+  private used = 1;
+  // Byte offset just past each row; rows before `first` were dropped.
+  private readonly ends: number[] = [];
+  private first = 0;
+
+  constructor(private bytes: Buffer) {}
+
+  get count(): number {
+    return this.ends.length - this.first;
+  }
+
+  add(text: string): void {
+    // A UTF-16 code unit is at most three UTF-8 bytes; one more for the comma, one for the closing bracket.
+    const room = this.used + 3 * text.length + 2;
+    if (room > this.bytes.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(room, 2 * this.bytes.length));
+      this.bytes.copy(bigger, 0, 0, this.used);
+      this.bytes = bigger;
+    }
+    if (this.ends.length > 0) this.bytes[this.used++] = COMMA;
+    this.used += this.bytes.write(text, this.used);
+    this.ends.push(this.used);
+  }
+
+  dropOldest(rows: number): void {
+    this.first += Math.min(rows, this.count);
+  }
+
+  /** The live rows as the text of a JSON array. */
+  json(): string {
+    // The byte before the first live row is the opening bracket or a dropped row's comma: either way
+    // it becomes the opening bracket.
+    const start = this.first === 0 ? 0 : this.ends[this.first - 1];
+    this.bytes[start] = OPEN;
+    this.bytes[this.used] = CLOSE;
+    return this.bytes.toString('utf8', start, this.used + 1);
+  }
+
+  /** Its memory, for the next segment. */
+  release(): Buffer {
+    return this.bytes;
+  }
+}
+
+class PackedRowQueue implements RowQueue<Segment> {
+  private readonly segments: Segment[] = [];
+  private queued = 0;
+  // Written segments' memory, reused by the next ones: a batch's bytes are about the same each time, and
+  // the next segment usually starts while the previous one is still being written, so two are kept.
+  private readonly spares: Buffer[] = [];
+  // New segments start as large as the largest so far, so they rarely grow (a copy) while filling.
+  private segmentBytes = 64 * 1024;
+
+  constructor(
+    private readonly pack: (row: LedgerRow) => string,
+    private readonly append: (json: string) => Promise<void>,
+    private readonly batchSize: number,
+  ) {}
+
+  get length(): number {
+    return this.queued;
+  }
+
+  push(row: LedgerRow): void {
+    let last = this.segments[this.segments.length - 1];
+    if (last === undefined || last.count >= this.batchSize) {
+      last = new Segment(this.spares.pop() ?? Buffer.allocUnsafe(this.segmentBytes));
+      this.segments.push(last);
+    }
+    last.add(this.pack(row));
+    this.queued++;
+  }
+
+  take(): Segment {
+    const batch = this.segments.shift();
+    if (batch === undefined) throw new Error('no rows to take');
+    this.queued -= batch.count;
+    return batch;
+  }
+
+  restore(batch: Segment): void {
+    this.segments.unshift(batch);
+    this.queued += batch.count;
+  }
+
+  dropOldest(rows: number): void {
+    let left = Math.min(rows, this.queued);
+    this.queued -= left;
+    while (left > 0) {
+      const oldest = this.segments[0];
+      const n = Math.min(left, oldest.count);
+      oldest.dropOldest(n);
+      left -= n;
+      if (oldest.count === 0) this.segments.shift();
+    }
+  }
+
+  write(batch: Segment): Promise<void> {
+    return this.append(batch.json());
+  }
+
+  written(batch: Segment): void {
+    const bytes = batch.release();
+    this.segmentBytes = Math.max(this.segmentBytes, bytes.length);
+    if (this.spares.length < 2 && bytes.length === this.segmentBytes) this.spares.push(bytes);
+  }
+}
