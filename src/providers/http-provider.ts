@@ -1,0 +1,44 @@
+// What every JSON-over-HTTP provider shares: a keep-alive pool to its origin, the path its endpoints
+// live under, the headers that carry the provider's own key, and the endpoints it serves.
+import type { ProviderPolicy } from '../config/policy.js';
+import { UPSTREAM_PATHS, type Provider, type UpstreamEndpoint, type UpstreamRequest, type UpstreamResponse } from './provider.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+export interface HttpUpstream {
+  baseUrl: URL;
+  /** Path prefix of every endpoint (UPSTREAM_PATHS are relative to it), without a trailing slash. */
+  basePath: string;
+  /** Sent on every request: content type and the provider's own credentials (never the client's). */
+  headers: Record<string, string>;
+  endpoints: ReadonlySet<UpstreamEndpoint>;
+}
+
+export abstract class HttpProvider implements Provider {
+  readonly name: string;
+  private readonly pool: UpstreamPool;
+
+  protected constructor(
+    config: ProviderPolicy,
+    private readonly upstream: HttpUpstream,
+  ) {
+    this.name = config.name;
+    this.pool = new UpstreamPool(upstream.baseUrl.origin, config.timeoutMs);
+  }
+
+  supports(endpoint: UpstreamEndpoint): boolean {
+    return this.upstream.endpoints.has(endpoint);
+  }
+
+  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return this.pool.post(this.upstream.basePath + UPSTREAM_PATHS[req.endpoint], this.headersFor(req, this.upstream.headers), req.text ?? req.body, req.signal);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** The headers of one request: the provider's own, plus whatever of the client's this wire format forwards. */
+  protected headersFor(_req: UpstreamRequest, own: Record<string, string>): Record<string, string> {
+    return own;
+  }
+}
