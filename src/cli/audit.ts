@@ -1,7 +1,7 @@
 // `tollgate audit`: asks a running gateway to compare its counters with the ledger and prints the drift.
 import type { Command } from 'commander';
-import { ConfigError, formatIssue, loadPolicy } from '../config/index.js';
 import type { AuditReport } from '../ledger/audit.js';
+import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 
 interface AuditOptions {
   config: string[];
@@ -15,7 +15,7 @@ export function registerAudit(program: Command): void {
   program
     .command('audit')
     .description("compare a running gateway's counters with the ledger; exit 0 without drift, 2 with drift")
-    .option('-c, --config <file>', "the gateway's config (for its address); repeat to merge several", (v: string, p: string[]) => [...p, v], [] as string[])
+    .option(CONFIG_FLAGS, "the gateway's config (for its address); repeat to merge several", collectConfig, [] as string[])
     .option('--url <url>', 'gateway address (default: server.host and server.port from the config)')
     .option('--admin-key <key>', 'admin key (default: $TOLLGATE_ADMIN_KEY)')
     .option('--format <format>', 'table or json', 'table')
@@ -27,14 +27,9 @@ export function registerAudit(program: Command): void {
 async function runAudit(opts: AuditOptions): Promise<number> {
   let url = opts.url;
   if (!url && opts.config.length > 0) {
-    try {
-      const policy = loadPolicy(opts.config, process.env);
-      url = `http://${policy.server.host}:${policy.server.port}`;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const issue of err.issues) console.error(formatIssue(issue));
-      return 1;
-    }
+    const policy = loadPolicyOrReport(opts.config);
+    if (!policy) return 1;
+    url = `http://${policy.server.host}:${policy.server.port}`;
   }
   if (!url) return fail('give --url URL or --config FILE');
   const key = opts.adminKey ?? process.env.TOLLGATE_ADMIN_KEY;

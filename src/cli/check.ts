@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import { ConfigError, formatIssue, loadPolicy } from '../config/index.js';
 import type { Policy } from '../config/index.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -29,19 +25,15 @@ export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('validate config files (merged in order) and report every problem as file:line: path: message')
-    .option('-c, --config <file>', 'config file; repeat to merge several, later files win', collect, [] as string[])
+    .option(CONFIG_FLAGS, 'config file; repeat to merge several, later files win', collectConfig, [] as string[])
     .action((options: { config: string[] }) => {
       if (options.config.length === 0) {
         console.error('tollgate check: give at least one --config FILE');
         process.exitCode = 1;
         return;
       }
-      try {
-        console.log(summarizePolicy(loadPolicy(options.config, process.env)));
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        for (const issue of err.issues) console.error(formatIssue(issue));
-        process.exitCode = 1;
-      }
+      const policy = loadPolicyOrReport(options.config);
+      if (policy) console.log(summarizePolicy(policy));
+      else process.exitCode = 1;
     });
 }

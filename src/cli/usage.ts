@@ -1,12 +1,12 @@
 // `tollgate usage`: usage reports straight from the ledger the config names.
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError, formatIssue, loadPolicy } from '../config/index.js';
 import type { Policy } from '../config/policy.js';
 import type { FilterField } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import { formatReport, type ReportFormat } from '../ledger/report-format.js';
 import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
+import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 
 interface UsageOptions {
   config: string[];
@@ -27,7 +27,7 @@ export function registerUsage(program: Command): void {
   program
     .command('usage')
     .description('usage and cost from the ledger, grouped by any dimension or tag, with totals')
-    .option('-c, --config <file>', 'config file naming the ledger (storage.ledger); repeat to merge several', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option(CONFIG_FLAGS, 'config file naming the ledger (storage.ledger); repeat to merge several', collectConfig, [] as string[])
     .option('--ledger <url>', 'ledger to read instead of the config\'s (sqlite:PATH or postgres://...)')
     .option('--by <dimensions>', 'comma-separated: organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, day, tag:<name>', 'project,model')
     .option('--since <time>', 'start: 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or ISO date-time', '7d')
@@ -47,13 +47,8 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   if (!['table', 'csv', 'json'].includes(opts.format)) return fail(`--format must be table, csv or json, not '${opts.format}'`);
   let policy: Policy | undefined;
   if (opts.config.length > 0) {
-    try {
-      policy = loadPolicy(opts.config, process.env);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const issue of err.issues) console.error(formatIssue(issue));
-      return 1;
-    }
+    policy = loadPolicyOrReport(opts.config);
+    if (!policy) return 1;
   }
   const url = opts.ledger ?? policy?.storage.ledger;
   if (!url) return fail('give --config FILE (its storage.ledger is read) or --ledger URL');

@@ -1,0 +1,21 @@
+// The `--config` option every subcommand takes, and loading it for a command that reports, not serves.
+import { ConfigError, formatIssue, loadPolicy, type Policy } from '../config/index.js';
+
+/** Repeatable: the files are merged in order, later ones win. */
+export const CONFIG_FLAGS = '-c, --config <file>';
+
+/** Commander's collector for a repeated `--config`. */
+export function collectConfig(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The merged config, or undefined once every problem is printed as `file:line: path: message`. */
+export function loadPolicyOrReport(files: string[]): Policy | undefined {
+  try {
+    return loadPolicy(files, process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const issue of err.issues) console.error(formatIssue(issue));
+    return undefined;
+  }
+}
