@@ -83,12 +83,21 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
   const sum = async (sinceMs: number, groupBy: Parameters<Ledger['summarize']>[0]['groupBy'] = []): Promise<UsageGroup[]> =>
     ledger.summarize({ sinceMs, untilMs: now + 1, where, groupBy });
 
-  const [todayTotal] = await sum(today.startMs);
-  const [monthTotal] = await sum(month.startMs);
+  // Independent queries, sent together: a PostgreSQL ledger runs them side by side on its pool.
+  const historyStartMs = Math.min(month.startMs, today.startMs - HISTORY_WEEKS * 7 * DAY_MS);
+  const [[todayTotal], [monthTotal], days, byProject, byModel, byUser, projectToday, forTips] = await Promise.all([
+    sum(today.startMs),
+    sum(month.startMs),
+    dailyUsage(ledger, organization, historyStartMs, now, tz),
+    sum(month.startMs, ['project']),
+    sum(month.startMs, ['model']),
+    sum(month.startMs, ['user']),
+    sum(today.startMs, ['project']),
+    sum(month.startMs, ['project', 'route', 'model_id', 'model']),
+  ]);
   const todayFigures = figures(todayTotal);
   const monthFigures = figures(monthTotal);
 
-  const days = await dailyUsage(ledger, organization, Math.min(month.startMs, today.startMs - HISTORY_WEEKS * 7 * DAY_MS), now, tz);
   const remaining = today.endMs < month.endMs ? localDays(today.endMs, month.endMs - 1, tz) : [];
   const projection = projectMonth({
     now,
@@ -109,10 +118,6 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     projected_monthly: monthly ? ratio(projectedUsed, monthly.max) : null,
   };
 
-  const byProject = await sum(month.startMs, ['project']);
-  const byModel = await sum(month.startMs, ['model']);
-  const byUser = await sum(month.startMs, ['user']);
-  const projectToday = await sum(today.startMs, ['project']);
   const elapsedDays = Math.max((now - month.startMs) / DAY_MS, 1 / 24);
   const monthFactor = projection.costUsd > 0 && monthFigures.cost_usd > 0 ? projection.costUsd / monthFigures.cost_usd : (month.endMs - month.startMs) / DAY_MS / elapsedDays;
 
@@ -137,7 +142,6 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     });
   }
 
-  const forTips = await sum(month.startMs, ['project', 'route', 'model_id', 'model']);
   return {
     organization,
     generated_at: new Date(now).toISOString(),
