@@ -99,6 +99,9 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     if (abort?.signal.aborted) return refund(499);
     await refund(502);
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+  } finally {
+    // The request lives as long as its stream, which may be minutes; the body's text copy is not needed again.
+    req.rawBody = undefined;
   }
 
   const isSse = (upstream.headers['content-type'] ?? '').includes('text/event-stream');

@@ -5,7 +5,13 @@ import type { Encoding } from './model-profile.js';
 
 interface EncodingApi {
   countTokens(text: string, options?: { disallowedSpecial?: Set<string> }): number;
+  setMergeCacheSize(size: number): void;
 }
+
+// gpt-tokenizer remembers the merges of up to 100,000 words per encoding (megabytes once a gateway has seen
+// enough varied text). Whole prompts that repeat are cached by count-cache.ts; this cache only helps
+// words that recur across different prompts, and the commonest ones fit in far fewer entries.
+const MERGE_CACHE_WORDS = 20_000;
 
 /** Rank → token, as gpt-tokenizer's bpeRanks modules hold it: the UTF-8 text, or the bytes when they are not text. */
 export type BpeRanks = Array<string | number[]>;
@@ -110,6 +116,7 @@ function encoder(encoding: Encoding): Encoder {
     // on their bpeRanks array); GptEncoding is reached through the package's exported "./cjs/*" path.
     const { GptEncoding } = require('gpt-tokenizer/cjs/GptEncoding') as { GptEncoding: { getEncodingApi(name: Encoding, ranks: () => BpeRanks): EncodingApi } };
     const api = GptEncoding.getEncodingApi(encoding, () => readBpeRanks(encoding));
+    api.setMergeCacheSize(MERGE_CACHE_WORDS);
     const regexes = require('gpt-tokenizer/cjs/encodingParams/constants') as Record<string, RegExp>;
     const split = encoding === 'o200k_base' ? regexes.O200K_TOKEN_SPLIT_REGEX : regexes.CL100K_TOKEN_SPLIT_REGEX;
     e = { api, split };
