@@ -6,6 +6,7 @@ import type { AuditReport } from '../src/ledger/audit.js';
 import { auditCounters } from '../src/ledger/audit.js';
 import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
+import { mulberry32 } from '../src/util/prng.js';
 import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
 import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
@@ -42,14 +43,8 @@ keys:
   - {id: k4, key: tg-k4, project: web}
 `;
 
-/** A small deterministic PRNG, so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
-
 async function randomRun(gw: UsageTestGateway, seed: number): Promise<Record<number, number>> {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const statuses: Record<number, number> = {};
   for (let wave = 0; wave < 6; wave++) {
     const calls = Array.from({ length: 50 }, () => {
