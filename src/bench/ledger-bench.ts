@@ -1,6 +1,8 @@
-// Ledger on vs off: two gateways with the same config except `ledger.enabled`, saturated in interleaved
-// rounds against the same mock upstream. `npm run bench` runs it after the main phases; it also runs
-// alone (`node dist/bench/ledger-bench.js`, BENCH_QUICK=1 for a short run).
+// Ledger on vs off: gateways with the same config except `ledger.enabled`, saturated in interleaved
+// rounds against the same mock upstream. Two of them run with the ledger off: their difference is the
+// noise floor of the comparison on this machine, and the ledger-on gateway is compared with their mean.
+// `npm run bench` runs it after the main phases; it also runs alone (`node dist/bench/ledger-bench.js`,
+// BENCH_QUICK=1 for a short run).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -43,18 +45,25 @@ export interface LedgerBenchResult {
   roundSeconds: number;
   on: LedgerSide;
   off: LedgerSide;
-  /** Median of the per-round ratios on/off (paired rounds cancel slow machine drift). */
+  /** A second ledger-off gateway, identical to `off`. */
+  control: LedgerSide;
+  /** Median of the per-round ratios on / mean of the two ledger-off gateways (paired rounds cancel slow machine drift). */
   rpsRatio: number;
+  /** Median of the per-round ratios control / off: how far two identical gateways differ here. */
+  controlRatio: number;
   target: number;
   met: boolean;
 }
 
-/** Starts a ledger-on and a ledger-off gateway and compares their saturated throughput. */
+type SideName = 'on' | 'off' | 'control';
+const SIDES: readonly SideName[] = ['on', 'off', 'control'];
+
+/** Starts a ledger-on and two ledger-off gateways and compares their saturated throughput. */
 export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<LedgerBenchResult> {
   const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-ledger-bench-'));
   const started: CliProcess[] = [];
   try {
-    const start = async (side: 'on' | 'off'): Promise<CliProcess> => {
+    const start = async (side: SideName): Promise<CliProcess> => {
       const file = join(dir, `tollgate-ledger-${side}.yaml`);
       // The SQLite ledger (the embedded default) lands beside the config, in the temp dir.
       writeFileSync(file, `${benchConfigYaml(o.mockUrl)}ledger: {enabled: ${side === 'on'}}\n`);
@@ -62,15 +71,18 @@ export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<Ledg
       started.push(gateway);
       return gateway;
     };
-    const gateways = { on: await start('on'), off: await start('off') };
-    const target = (side: 'on' | 'off'): LoadTarget => ({ origin: gateways[side].url, path: '/v1/chat/completions', authorization: 'Bearer tg-bench', body: BENCH_BODY });
-    for (const side of ['on', 'off'] as const) {
+    const gateways = { on: await start('on'), off: await start('off'), control: await start('control') };
+    const target = (side: SideName): LoadTarget => ({ origin: gateways[side].url, path: '/v1/chat/completions', authorization: 'Bearer tg-bench', body: BENCH_BODY });
+    for (const side of SIDES) {
       o.progress(`ledger bench warm-up: ${o.warmupRequests} requests, ledger ${side}`);
       await o.load.run({ kind: 'closed', target: target(side), concurrency: o.concurrency, seconds: 120, maxRequests: o.warmupRequests });
     }
-    const figures = { on: { rps: [] as number[], cpu: 0, requests: 0, rateCpu: 0, rateRequests: 0 }, off: { rps: [] as number[], cpu: 0, requests: 0, rateCpu: 0, rateRequests: 0 } };
+    const figures = Object.fromEntries(SIDES.map((side) => [side, { rps: [] as number[], cpu: 0, requests: 0, rateCpu: 0, rateRequests: 0 }])) as Record<
+      SideName,
+      { rps: number[]; cpu: number; requests: number; rateCpu: number; rateRequests: number }
+    >;
     for (let round = 0; round < o.rounds; round++) {
-      for (const side of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+      for (const side of roundOrder(round)) {
         await new Promise((r) => setTimeout(r, 300));
         const c0 = cpuMicros(gateways[side].pid);
         const r = await o.load.run({ kind: 'open', target: target(side), rate: o.rate, seconds: o.roundSeconds });
@@ -79,7 +91,7 @@ export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<Ledg
       }
     }
     for (let round = 0; round < o.rounds; round++) {
-      for (const side of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+      for (const side of roundOrder(round)) {
         await new Promise((r) => setTimeout(r, 300));
         const c0 = cpuMicros(gateways[side].pid);
         const r = await o.load.run({ kind: 'closed', target: target(side), concurrency: o.concurrency, seconds: o.roundSeconds });
@@ -89,19 +101,39 @@ export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<Ledg
         o.progress(`ledger bench round ${round + 1}/${o.rounds} ledger ${side}: ${r.achievedRps.toFixed(0)} req/s, ${r.errors} errors`);
       }
     }
-    const side = (s: 'on' | 'off'): LedgerSide => ({
+    const side = (s: SideName): LedgerSide => ({
       rps: figures[s].rps,
       medianRps: median(figures[s].rps),
       gatewayCpuUsPerReq: figures[s].cpu / Math.max(1, figures[s].requests),
       gatewayCpuUsPerReqAtRate: figures[s].rateCpu / Math.max(1, figures[s].rateRequests),
     });
-    const rpsRatio = median(figures.on.rps.map((rps, i) => rps / figures.off.rps[i]));
-    return { concurrency: o.concurrency, rounds: o.rounds, roundSeconds: o.roundSeconds, on: side('on'), off: side('off'), rpsRatio, target: LEDGER_TARGET_RATIO, met: rpsRatio >= LEDGER_TARGET_RATIO };
+    const { on, off, control } = figures;
+    const rpsRatio = median(on.rps.map((rps, i) => rps / ((off.rps[i] + control.rps[i]) / 2)));
+    const controlRatio = median(control.rps.map((rps, i) => rps / off.rps[i]));
+    return {
+      concurrency: o.concurrency,
+      rounds: o.rounds,
+      roundSeconds: o.roundSeconds,
+      on: side('on'),
+      off: side('off'),
+      control: side('control'),
+      rpsRatio,
+      controlRatio,
+      target: LEDGER_TARGET_RATIO,
+      met: rpsRatio >= LEDGER_TARGET_RATIO,
+    };
   } finally {
     // Only this bench's own gateways: the caller's mock upstream keeps running.
     await Promise.all(started.map((g) => stopPid(g.pid)));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Every side once per round, each one first in turn and the order reversed every other round, so no side keeps the same place. */
+function roundOrder(round: number): SideName[] {
+  const shift = round % SIDES.length;
+  const order = [...SIDES.slice(shift), ...SIDES.slice(0, shift)];
+  return Math.floor(round / SIDES.length) % 2 === 0 ? order : order.reverse();
 }
 
 /** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */
@@ -123,9 +155,10 @@ async function stopPid(pid: number, graceMs = 5000): Promise<void> {
 /** One line for the report. */
 export function describeLedgerResult(r: LedgerBenchResult): string {
   return (
-    `ledger on vs off @${r.concurrency} connections: ${r.on.medianRps.toFixed(0)} vs ${r.off.medianRps.toFixed(0)} req/s ` +
-    `(ratio ${r.rpsRatio.toFixed(3)}, target >= ${r.target}: ${r.met ? 'met' : 'NOT met'}); gateway CPU ${r.on.gatewayCpuUsPerReq.toFixed(0)} vs ${r.off.gatewayCpuUsPerReq.toFixed(0)} µs/req at saturation, ` +
-    `${r.on.gatewayCpuUsPerReqAtRate.toFixed(0)} vs ${r.off.gatewayCpuUsPerReqAtRate.toFixed(0)} µs/req at a fixed rate`
+    `ledger on vs off @${r.concurrency} connections, ${r.rounds} rounds: ${r.on.medianRps.toFixed(0)} vs ${r.off.medianRps.toFixed(0)} and ${r.control.medianRps.toFixed(0)} req/s ` +
+    `(ratio ${r.rpsRatio.toFixed(3)}, target >= ${r.target}: ${r.met ? 'met' : 'NOT met'}; the two ledger-off gateways differ by ${r.controlRatio.toFixed(3)}); ` +
+    `gateway CPU ${r.on.gatewayCpuUsPerReq.toFixed(0)} vs ${r.off.gatewayCpuUsPerReq.toFixed(0)} and ${r.control.gatewayCpuUsPerReq.toFixed(0)} µs/req at saturation, ` +
+    `${r.on.gatewayCpuUsPerReqAtRate.toFixed(0)} vs ${r.off.gatewayCpuUsPerReqAtRate.toFixed(0)} and ${r.control.gatewayCpuUsPerReqAtRate.toFixed(0)} µs/req at a fixed rate`
   );
 }
 
