@@ -129,7 +129,7 @@ export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<Ledg
   }
 }
 
-/** Every side once per round, each one first in turn and the order reversed every other round, so no side keeps the same place. */
+/** Every side once per round: each goes first in turn, and every other cycle of rounds runs backwards, so no side keeps its place or its neighbour. */
 function roundOrder(round: number): SideName[] {
   const shift = round % SIDES.length;
   const order = [...SIDES.slice(shift), ...SIDES.slice(0, shift)];
