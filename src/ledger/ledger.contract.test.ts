@@ -4,46 +4,7 @@ import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { LedgerWriter } from './batch-writer.js';
 import type { Ledger, LedgerRow } from './ledger.js';
 import { openLedger } from './open-ledger.js';
-import { rowValuesMatchColumns } from './sqlite-writer-thread.js';
-
-const T0 = Date.UTC(2026, 10, 20, 10);
-
-/** A complete row; every field differs from the defaults so a lost column shows. */
-export function sampleRow(over: Partial<LedgerRow> = {}): LedgerRow {
-  return {
-    ts: T0,
-    requestId: `req-${Math.random().toString(36).slice(2)}`,
-    organization: 'acme',
-    project: 'web',
-    user: 'alice',
-    keyId: 'alice-laptop',
-    groups: ['ml', 'beta'],
-    route: 'main',
-    modelId: 'gpt-4o',
-    provider: 'openai',
-    model: 'gpt-4o-2024-08-06',
-    endpoint: 'chat',
-    stream: true,
-    streamEnd: 'complete',
-    tags: { feature: 'search', 'env.name': 'staging' },
-    status: 200,
-    decision: 'clamped',
-    blockedBy: null,
-    limits: ['org:acme:daily', 'project:web:daily'],
-    shadowBlocked: ['user:alice:daily'],
-    fallback: null,
-    inputTokens: 120,
-    outputTokens: 30,
-    cachedInputTokens: 64,
-    reservedInput: 121,
-    reservedOutput: 50,
-    costUsd: 0.000_52,
-    usageSource: 'provider',
-    latencyMs: 12.345,
-    upstreamLatencyMs: 10.5,
-    ...over,
-  };
-}
+import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
 
 describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => {
   let place: LedgerPlace;
@@ -217,9 +178,3 @@ function byFirst(a: Array<string | number | null>, b: Array<string | number | nu
   const [x, y] = [String(a[0] ?? '\uffff'), String(b[0] ?? '\uffff')];
   return x < y ? -1 : x > y ? 1 : 0;
 }
-
-describe('SQLite writer thread', () => {
-  it('sends row values in column order', () => {
-    expect(rowValuesMatchColumns(sampleRow())).toBe(true);
-  });
-});

@@ -2,6 +2,7 @@
 // `tollgate_schema_version` records how far a database has come. Never edit a released migration:
 // add the next one.
 import { TABLE } from './ledger-sql.js';
+import { CALLS_TABLE, CONTEXTS_TABLE } from './sqlite-rows.js';
 
 export const VERSION_TABLE = 'tollgate_schema_version';
 
@@ -45,8 +46,67 @@ const columns = (t: { id: string; bigint: string; json: string; bool: string; re
 const TS_INDEX = `CREATE UNIQUE INDEX ${TABLE}_ts_request ON ${TABLE} (ts, request_id)`;
 const ORG_TS_INDEX = `CREATE INDEX ${TABLE}_org_ts ON ${TABLE} (organization, ts)`;
 
+// Version 2 of the SQLite ledger stores each call's context (the columns fixed by its key, route, model
+// and endpoint) once, and `tollgate_ledger` becomes a view with the same columns (see sqlite-rows.ts).
+// PostgreSQL keeps one wide table: its rows are bound in the database server, not in the gateway.
+// A context's key is the JSON array of its values as the writer builds it; should json_array() ever
+// write a value differently, the writer only adds a second context row with the same values.
+const SQLITE_CONTEXT_VALUES = 'organization, project, user_id, key_id, key_groups, route, model_id, provider, model, endpoint, limits';
+const SQLITE_CALL_VALUES =
+  'ts, request_id, stream, stream_end, tags, status, decision, blocked_by, shadow_blocked, fallback, input_tokens, output_tokens, ' +
+  'cached_input_tokens, reserved_input, reserved_output, cost_usd, usage_source, latency_ms, upstream_latency_ms';
+const SQLITE_V2 = [
+  `CREATE TABLE ${CONTEXTS_TABLE} (
+    id INTEGER PRIMARY KEY,
+    context_key TEXT NOT NULL UNIQUE,
+    organization TEXT NOT NULL,
+    project TEXT,
+    user_id TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    key_groups TEXT NOT NULL,
+    route TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    limits TEXT NOT NULL)`,
+  `CREATE TABLE ${CALLS_TABLE} (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    context_id INTEGER NOT NULL REFERENCES ${CONTEXTS_TABLE} (id),
+    stream INTEGER NOT NULL,
+    stream_end TEXT,
+    tags TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    decision TEXT NOT NULL,
+    blocked_by TEXT,
+    shadow_blocked TEXT NOT NULL,
+    fallback TEXT,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    reserved_input INTEGER NOT NULL,
+    reserved_output INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    usage_source TEXT NOT NULL,
+    latency_ms REAL NOT NULL,
+    upstream_latency_ms REAL)`,
+  `INSERT INTO ${CONTEXTS_TABLE} (context_key, ${SQLITE_CONTEXT_VALUES})
+    SELECT DISTINCT json_array(${SQLITE_CONTEXT_VALUES}), ${SQLITE_CONTEXT_VALUES} FROM ${TABLE}`,
+  `INSERT INTO ${CALLS_TABLE} (id, context_id, ${SQLITE_CALL_VALUES})
+    SELECT l.id, c.id, ${SQLITE_CALL_VALUES.replace(/(\w+)/g, 'l.$1')} FROM ${TABLE} l
+    JOIN ${CONTEXTS_TABLE} c ON c.context_key = json_array(${SQLITE_CONTEXT_VALUES.replace(/(\w+)/g, 'l.$1')})`,
+  `DROP TABLE ${TABLE}`,
+  `CREATE UNIQUE INDEX ${CALLS_TABLE}_ts_request ON ${CALLS_TABLE} (ts, request_id)`,
+  `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_CALL_VALUES}) AS
+    SELECT r.id, ${SQLITE_CONTEXT_VALUES.replace(/(\w+)/g, 'c.$1')}, ${SQLITE_CALL_VALUES.replace(/(\w+)/g, 'r.$1')}
+    FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
+];
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
+  SQLITE_V2,
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [

@@ -3,9 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
-import { COLUMN_NAMES, decodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { decodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
-import { packRow, SqliteWriterThread } from './sqlite-writer-thread.js';
+import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA, RowPacker, type BatchWriterSchema } from './sqlite-rows.js';
+import { SqliteWriterThread } from './sqlite-writer-thread.js';
 
 const dialect: Dialect = {
   param: () => '?',
@@ -24,8 +25,9 @@ export interface SqliteLedgerOptions {
 export class SqliteLedger implements Ledger {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
-  private insert?: Database.Statement;
+  private writeHere?: (rows: unknown[][]) => void;
   private writer?: SqliteWriterThread;
+  private readonly packer = new RowPacker();
 
   constructor(
     readonly path: string,
@@ -54,27 +56,25 @@ export class SqliteLedger implements Ledger {
     });
     // IMMEDIATE takes the write lock first, so two processes starting together migrate one after the other.
     migrate.immediate();
-    const insertSql = `INSERT OR IGNORE INTO ${TABLE} (${COLUMN_NAMES.join(', ')})`;
-    // An in-memory database exists only on this connection, so it is written here.
-    if (this.path === ':memory:') this.insert = db.prepare(`${insertSql} VALUES (${COLUMN_NAMES.map(() => '?').join(', ')})`);
-    else this.writer = new SqliteWriterThread(this.path, insertSql, this.opts.synchronousFull ?? false);
+    // An in-memory database exists only on this connection, so it is written here, by the same code.
+    if (this.path === ':memory:') {
+      const makeWriter = new Function('db', 'schema', BATCH_WRITER_BODY) as (db: Database.Database, schema: BatchWriterSchema) => (rows: unknown[][]) => void;
+      this.writeHere = makeWriter(db, BATCH_WRITER_SCHEMA);
+    } else this.writer = new SqliteWriterThread(this.path, this.opts.synchronousFull ?? false);
   }
 
   async append(rows: LedgerRow[]): Promise<void> {
     if (rows.length === 0) return;
-    return this.appendPacked(`[${rows.map(packRow).join(',')}]`);
+    return this.appendPacked(`[${rows.map((r) => this.packer.pack(r)).join(',')}]`);
   }
 
   packRow(row: LedgerRow): string {
-    return packRow(row);
+    return this.packer.pack(row);
   }
 
   async appendPacked(json: string): Promise<void> {
     if (this.writer) return this.writer.write(json);
-    const insert = this.insert!;
-    this.db.transaction((values: unknown[][]) => {
-      for (const v of values) insert.run(v);
-    })(JSON.parse(json) as unknown[][]);
+    this.writeHere!(JSON.parse(json) as unknown[][]);
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {
