@@ -50,11 +50,15 @@ const ORG_TS_INDEX = `CREATE INDEX ${TABLE}_org_ts ON ${TABLE} (organization, ts
 // and endpoint) once, and `tollgate_ledger` becomes a view with the same columns (see sqlite-rows.ts).
 // PostgreSQL keeps one wide table: its rows are bound in the database server, not in the gateway.
 // A context's key is the JSON array of its values as the writer builds it; should json_array() ever
-// write a value differently, the writer only adds a second context row with the same values.
+// write a value differently, the writer only adds a second context row with the same values. The column
+// lists are spelled out here, not taken from sqlite-rows.ts: a released migration must not change with
+// the code.
 const SQLITE_CONTEXT_VALUES = 'organization, project, user_id, key_id, key_groups, route, model_id, provider, model, endpoint, limits';
 const SQLITE_CALL_VALUES =
   'ts, request_id, stream, stream_end, tags, status, decision, blocked_by, shadow_blocked, fallback, input_tokens, output_tokens, ' +
   'cached_input_tokens, reserved_input, reserved_output, cost_usd, usage_source, latency_ms, upstream_latency_ms';
+/** `a.x, a.y, ...` for a column list `x, y, ...`. */
+const qualified = (alias: string, list: string): string => list.replace(/(\w+)/g, `${alias}.$1`);
 const SQLITE_V2 = [
   `CREATE TABLE ${CONTEXTS_TABLE} (
     id INTEGER PRIMARY KEY,
@@ -95,12 +99,12 @@ const SQLITE_V2 = [
   `INSERT INTO ${CONTEXTS_TABLE} (context_key, ${SQLITE_CONTEXT_VALUES})
     SELECT DISTINCT json_array(${SQLITE_CONTEXT_VALUES}), ${SQLITE_CONTEXT_VALUES} FROM ${TABLE}`,
   `INSERT INTO ${CALLS_TABLE} (id, context_id, ${SQLITE_CALL_VALUES})
-    SELECT l.id, c.id, ${SQLITE_CALL_VALUES.replace(/(\w+)/g, 'l.$1')} FROM ${TABLE} l
-    JOIN ${CONTEXTS_TABLE} c ON c.context_key = json_array(${SQLITE_CONTEXT_VALUES.replace(/(\w+)/g, 'l.$1')})`,
+    SELECT l.id, c.id, ${qualified('l', SQLITE_CALL_VALUES)} FROM ${TABLE} l
+    JOIN ${CONTEXTS_TABLE} c ON c.context_key = json_array(${qualified('l', SQLITE_CONTEXT_VALUES)})`,
   `DROP TABLE ${TABLE}`,
   `CREATE UNIQUE INDEX ${CALLS_TABLE}_ts_request ON ${CALLS_TABLE} (ts, request_id)`,
   `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_CALL_VALUES}) AS
-    SELECT r.id, ${SQLITE_CONTEXT_VALUES.replace(/(\w+)/g, 'c.$1')}, ${SQLITE_CALL_VALUES.replace(/(\w+)/g, 'r.$1')}
+    SELECT r.id, ${qualified('c', SQLITE_CONTEXT_VALUES)}, ${qualified('r', SQLITE_CALL_VALUES)}
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 

@@ -1,7 +1,8 @@
 // How the SQLite ledger stores a row. The eleven columns fixed by a call's key, route, model and
 // endpoint (its context) are stored once per distinct context, in their own table; a call's row keeps
 // the other nineteen and the context's id. Binding 30 columns was most of the writer thread's cost per
-// row; 21 cost about 40% less. Readers do not see this: `tollgate_ledger` is a view joining the two.
+// row; with 20 the insert fell from 5.4 to 3.8 µs of CPU per row. Readers do not see this:
+// `tollgate_ledger` is a view joining the two.
 import type { LedgerRow } from './ledger.js';
 import { COLUMNS, encodeRow } from './ledger-sql.js';
 

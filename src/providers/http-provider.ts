@@ -5,7 +5,8 @@ import { UPSTREAM_PATHS, type Provider, type UpstreamEndpoint, type UpstreamRequ
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface HttpUpstream {
-  baseUrl: URL;
+  /** Scheme, host and port: the pool's target. */
+  origin: string;
   /** Path prefix of every endpoint (UPSTREAM_PATHS are relative to it), without a trailing slash. */
   basePath: string;
   /** Sent on every request: content type and the provider's own credentials (never the client's). */
@@ -22,7 +23,7 @@ export abstract class HttpProvider implements Provider {
     private readonly upstream: HttpUpstream,
   ) {
     this.name = config.name;
-    this.pool = new UpstreamPool(upstream.baseUrl.origin, config.timeoutMs);
+    this.pool = new UpstreamPool(upstream.origin, config.timeoutMs);
   }
 
   supports(endpoint: UpstreamEndpoint): boolean {

@@ -46,7 +46,6 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
   }
 }
 
-
 /** The output limit the client asked for, per choice: the field(s) its endpoint knows (the smaller if two). */
 export function requestedOutput(body: JsonObject, endpoint: Endpoint = 'chat'): number | undefined {
   const num = (field: string): number | undefined => (typeof body[field] === 'number' ? (body[field] as number) : undefined);

@@ -20,7 +20,7 @@ export class AnthropicProvider extends HttpProvider {
     // The provider's own key; the client's key never leaves the gateway.
     const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': DEFAULT_ANTHROPIC_VERSION, ...lower(config.headers) };
     if (config.apiKey) headers['x-api-key'] = config.apiKey;
-    super(config, { baseUrl, basePath: path.endsWith('/v1') ? path : `${path}/v1`, headers, endpoints: SUPPORTED });
+    super(config, { origin: baseUrl.origin, basePath: path.endsWith('/v1') ? path : `${path}/v1`, headers, endpoints: SUPPORTED });
   }
 
   protected override headersFor(req: UpstreamRequest, own: Record<string, string>): Record<string, string> {

@@ -12,6 +12,6 @@ export class OpenAIProvider extends HttpProvider {
     // The provider's own key; the client's key never leaves the gateway.
     const headers: Record<string, string> = { 'content-type': 'application/json', ...config.headers };
     if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
-    super(config, { baseUrl, basePath: baseUrl.pathname.replace(/\/$/, ''), headers, endpoints: SUPPORTED });
+    super(config, { origin: baseUrl.origin, basePath: baseUrl.pathname.replace(/\/$/, ''), headers, endpoints: SUPPORTED });
   }
 }
