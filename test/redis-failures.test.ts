@@ -190,6 +190,9 @@ describe('Redis slowed down', () => {
       await run.stop();
       return run.samples;
     };
+    // Not counted: a new gateway's first calls load the tokenizer and Redis's script, which on a slow
+    // machine takes most of a probe's 400 ms.
+    await probe();
     const fast = await probe();
     expect(fast.length).toBeGreaterThan(4);
     expect(fast.filter((s) => s.status !== 200)).toEqual([]);
