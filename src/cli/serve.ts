@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { turnOffPretenuring } from '../server/gc-tuning.js';
 import { startGateway } from '../server/start-gateway.js';
 import { CONFIG_FLAGS, collectConfig } from './config-files.js';
 
@@ -11,6 +12,7 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'listen address (overrides server.host)')
     .option('--port <port>', 'listen port (overrides server.port)', (v) => Number.parseInt(v, 10))
     .action(async (opts: { config: string[]; host?: string; port?: number }) => {
+      turnOffPretenuring();
       await startGateway({ configFiles: opts.config, host: opts.host, port: opts.port });
     });
 }

@@ -2,6 +2,7 @@
 // `max_tokens` (lowered when a limit leaves less room); the API version and beta headers go along.
 import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, anthropicUsage, messageText } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
+import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { findUsage } from './find-usage.js';
 
@@ -23,7 +24,11 @@ export function anthropicExchange({ body, upstreamModel, headers }: ExchangeInpu
     estimateOn: { endpoint: 'messages', body },
     forwardHeaders: forwardedAnthropicHeaders(headers),
     allowance: () => ({ output: asked, fromClient: true }),
-    upstreamBody: (output) => ({ ...body, model: upstreamModel, max_tokens: output }),
+    upstreamBody(output) {
+      const out = copyBodyFor(upstreamModel, body);
+      out.max_tokens = output;
+      return out;
+    },
     unchanged: (output) => upstreamModel === body.model && asked === output,
     streamAdapter: () => new AnthropicMessagesStream(),
     response(raw): ClientBody {

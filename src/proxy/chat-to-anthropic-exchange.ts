@@ -2,6 +2,7 @@
 // app on the OpenAI SDK moves to Claude by a config change (a route model `anthropic/claude-...`).
 import { MessagesToChatStream, anthropicErrorToOpenAI, anthropicUsage, chatToMessages, messageText, messageToChat } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
+import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { requestedOutput } from './request-shape.js';
 
@@ -16,7 +17,11 @@ export function chatToAnthropicExchange({ body, upstreamModel }: ExchangeInput):
     estimateOn: { endpoint: 'messages', body: translated },
     allowance: (defaultMax) => ({ output: asked ?? defaultMax, fromClient: asked !== undefined }),
     // Anthropic requires max_tokens, so the allowance is always sent.
-    upstreamBody: (output) => ({ ...translated, max_tokens: output }),
+    upstreamBody(output) {
+      const out = copyBodyFor(upstreamModel, translated);
+      out.max_tokens = output;
+      return out;
+    },
     unchanged: () => false,
     streamAdapter: () => new MessagesToChatStream(clientWantsUsage),
     response(raw): ClientBody {

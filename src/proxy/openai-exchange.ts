@@ -2,6 +2,7 @@
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
 import { OpenAIChatStream, ResponsesStream, openAIUsage, responseText } from '../providers/openai/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
+import { copyBodyFor, withUsageIncluded } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { findUsage } from './find-usage.js';
 import { applyOutputLimit, requestedOutput } from './request-shape.js';
@@ -33,11 +34,11 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
     estimateOn: { endpoint, body },
     allowance: (defaultMax) => (endpoint === 'embeddings' ? { output: 0, fromClient: true } : { output: asked ?? defaultMax * choices, fromClient: asked !== undefined }),
     upstreamBody(output) {
-      const out: JsonObject = { ...body, model: upstreamModel };
+      const out = copyBodyFor(upstreamModel, body);
       // The output allowance is sent upstream whenever it differs from the client's, so the limit holds exactly.
       if (endpoint !== 'embeddings' && asked !== output) applyOutputLimit(out, endpoint, Math.max(1, Math.floor(output / choices)), upstreamModel);
       // The Responses API always reports usage at the end; chat and completions do only when asked.
-      if (stream && endpoint !== 'responses') out.stream_options = { ...streamOptions, include_usage: true };
+      if (stream && endpoint !== 'responses') out.stream_options = withUsageIncluded(streamOptions);
       return out;
     },
     unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || asked === output),

@@ -19,7 +19,10 @@ import { relayStream } from './stream-relay.js';
 import { readTags } from './tags.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
-type Outcome = Omit<CallRecord, 'requestId' | 'startedAtMs' | 'principal' | 'target' | 'endpoint' | 'stream' | 'tags' | 'latencyMs'>;
+/** What the pipeline decided before the upstream answered: the part of a call's record that outcomes share. */
+type Decision = Pick<CallRecord, 'reserved' | 'limits' | 'shadowBlocked' | 'decision' | 'blockedBy'>;
+/** What only some outcomes add. */
+type Detail = Partial<Pick<CallRecord, 'decision' | 'upstreamLatencyMs' | 'streamEnd'>>;
 
 /** Handles one proxied call end to end, in the client's wire format. */
 export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -42,8 +45,10 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   const stream = body.stream === true && endpoint !== 'embeddings';
 
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).
-  const record = async (r: Outcome): Promise<void> => {
-    if (gw.hasListeners) await gw.record({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...r, latencyMs: performance.now() - t0 });
+  // One literal with the spreads inside it, never `{ ...decision, status }`: see body-copy.ts.
+  const record = async (decision: Decision, status: number, usage: Usage, detail?: Detail): Promise<void> => {
+    if (!gw.hasListeners) return;
+    await gw.record({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...decision, status, usage, ...detail, latencyMs: performance.now() - t0 });
   };
 
   let admission: Admission;
@@ -51,7 +56,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     admission = await gw.engine.admit({ id: requestId, principal, target, input: estimate, output: allowance.output, outputFromClient: allowance.fromClient });
   } catch (err) {
     if (err instanceof TollgateError && err.status === 429) {
-      await record({ status: 429, usage: NO_USAGE, reserved: { input: 0, output: 0 }, limits: [], shadowBlocked: [], decision: 'blocked', blockedBy: err.headers['x-tollgate-limit'] });
+      await record({ reserved: { input: 0, output: 0 }, limits: [], shadowBlocked: [], decision: 'blocked', blockedBy: err.headers['x-tollgate-limit'] }, 429, NO_USAGE);
       if (wire === 'anthropic') await anthropicRateLimitError(gw, err, principal, target);
     }
     throw err;
@@ -62,15 +67,15 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   // Shadow limits never block; this header (and the call record) is how their would-be effect is seen.
   if (shadowBlocked.length > 0) void reply.header('x-tollgate-shadow-limit', shadowBlocked.join(','));
 
-  const settled = {
+  const admitted: Decision = {
     reserved: { input: admission.input, output: admission.output },
     limits: gw.engine.applicable.ids(admission.limits),
     shadowBlocked,
-    decision: admission.clamped ? ('clamped' as const) : ('admitted' as const),
+    decision: admission.clamped ? 'clamped' : 'admitted',
   };
-  const refund = async (status: number, streamEnd?: Outcome['streamEnd']): Promise<void> => {
+  const refund = async (status: number, streamEnd?: CallRecord['streamEnd']): Promise<void> => {
     await gw.engine.settle(requestId, { input: 0, output: 0, request: 0 });
-    await record({ ...settled, status, usage: NO_USAGE, decision: 'failed', ...(streamEnd ? { streamEnd } : {}) });
+    await record(admitted, status, NO_USAGE, streamEnd ? { decision: 'failed', streamEnd } : { decision: 'failed' });
   };
 
   // A client leaving a stream stops the upstream call (the response closes before it finished). A
@@ -121,7 +126,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     // No usage reported: count the generated text with the model family's tokenizer.
     const usage: Usage = answer.usage ?? { input: estimate.exact(), output: countTextTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' };
     await gw.engine.settle(requestId, { input: usage.input, output: usage.output, request: 1 });
-    await record({ ...settled, status: upstream.status, usage, upstreamLatencyMs });
+    await record(admitted, upstream.status, usage, { upstreamLatencyMs });
     return void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
   }
 
@@ -150,7 +155,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
   await gw.engine.settle(requestId, { input: result.usage.input, output: result.usage.output, request: 1 });
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
-  await record({ ...settled, status, usage: result.usage, upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
+  await record(admitted, status, result.usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
   if (!res.destroyed) res.end();
 }
 

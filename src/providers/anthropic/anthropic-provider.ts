@@ -24,7 +24,8 @@ export class AnthropicProvider extends HttpProvider {
   }
 
   protected override headersFor(req: UpstreamRequest, own: Record<string, string>): Record<string, string> {
-    const headers = { ...own };
+    // Not `{ ...own }`: a spread copy that gets more fields makes new hidden classes per call (see proxy/body-copy.ts).
+    const headers: Record<string, string> = Object.assign({}, own);
     for (const name of FORWARDED_CLIENT_HEADERS) {
       const value = req.headers?.[name];
       if (value) headers[name] = value;

@@ -58,7 +58,9 @@ export class OpenAIChatStream implements StreamAdapter {
     }
     if (this.clientWantsUsage) {
       const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output };
-      out += sseFrame({ ...this.chunk(head, []), usage: u });
+      const last = this.chunk(head, []);
+      last.usage = u;
+      out += sseFrame(last);
     }
     return out + 'data: [DONE]\n\n';
   }
