@@ -190,7 +190,7 @@ async function main(s: Settings): Promise<number> {
     );
   }
   if (gateways.redis) results.targets.push(target('redis: round trips per request', o.paths.redis?.redisRoundTrips ?? NaN, 2, ''));
-  // Ledger on vs off (issue #4): three more gateways, same mock upstream and load generator. Many short
+  // Ledger on vs off (issue #4): four more gateways, same mock upstream and load generator. Many short
   // paired rounds: on a shared machine the median of paired ratios is steadier than a few long rounds.
   const ledgerRound = { rounds: 6 * s.satRounds, roundSeconds: Math.ceil(s.satRoundSeconds / 2) };
   const ledger = await measureLedgerOverhead({ mockUrl: mock.url, load: load!, concurrency: s.concurrency, ...ledgerRound, warmupRequests: s.warmupRequests, rate: s.rate, progress });

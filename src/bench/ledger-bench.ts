@@ -1,6 +1,7 @@
 // Ledger on vs off: gateways with the same config except `ledger.enabled`, saturated in interleaved
-// rounds against the same mock upstream. Two of them run with the ledger off: their difference is the
-// noise floor of the comparison on this machine, and the ledger-on gateway is compared with their mean.
+// rounds against the same mock upstream. Two gateway processes run each way: identical processes
+// differed by up to 13% on the shared development VM, so each side is the mean of two, and how far
+// each pair's twins differ is printed as the noise floor.
 // `npm run bench` runs it after the main phases; it also runs alone (`node dist/bench/ledger-bench.js`,
 // BENCH_QUICK=1 for a short run).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,34 +45,40 @@ export interface LedgerBenchResult {
   rounds: number;
   roundSeconds: number;
   on: LedgerSide;
+  /** A second ledger-on gateway, identical to `on`. */
+  onControl: LedgerSide;
   off: LedgerSide;
   /** A second ledger-off gateway, identical to `off`. */
   control: LedgerSide;
-  /** Median of the per-round ratios on / mean of the two ledger-off gateways (paired rounds cancel slow machine drift). */
+  /** Median of the per-round ratios: mean of the ledger-on pair / mean of the ledger-off pair (paired rounds cancel slow machine drift). */
   rpsRatio: number;
   /** Median of the per-round ratios control / off: how far two identical gateways differ here. */
   controlRatio: number;
+  /** The same for the ledger-on pair, onControl / on. */
+  onControlRatio: number;
   target: number;
   met: boolean;
 }
 
-type SideName = 'on' | 'off' | 'control';
-const SIDES: readonly SideName[] = ['on', 'off', 'control'];
+type SideName = 'on' | 'off' | 'onControl' | 'control';
+// Also the start and warm-up order: a gateway started first met a colder upstream while warming up.
+const SIDES: readonly SideName[] = ['on', 'off', 'onControl', 'control'];
 
-/** Starts a ledger-on and two ledger-off gateways and compares their saturated throughput. */
+/** Starts two ledger-on and two ledger-off gateways and compares their saturated throughput. */
 export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<LedgerBenchResult> {
   const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-ledger-bench-'));
   const started: CliProcess[] = [];
   try {
     const start = async (side: SideName): Promise<CliProcess> => {
-      const file = join(dir, `tollgate-ledger-${side}.yaml`);
-      // The SQLite ledger (the embedded default) lands beside the config, in the temp dir.
-      writeFileSync(file, `${benchConfigYaml(o.mockUrl)}ledger: {enabled: ${side === 'on'}}\n`);
+      // The SQLite ledger (the embedded default) lands beside the config: a directory per gateway.
+      const file = join(mkdtempSync(join(dir, `${side}-`)), 'tollgate.yaml');
+      writeFileSync(file, `${benchConfigYaml(o.mockUrl)}ledger: {enabled: ${side === 'on' || side === 'onControl'}}\n`);
       const gateway = await spawnCli(`gateway (ledger ${side})`, ['serve', '--config', file, '--host', '127.0.0.1', '--port', '0'], { TOLLGATE_LOG_LEVEL: 'warn' });
       started.push(gateway);
       return gateway;
     };
-    const gateways = { on: await start('on'), off: await start('off'), control: await start('control') };
+    const gateways = {} as Record<SideName, CliProcess>;
+    for (const side of SIDES) gateways[side] = await start(side);
     const target = (side: SideName): LoadTarget => ({ origin: gateways[side].url, path: '/v1/chat/completions', authorization: 'Bearer tg-bench', body: BENCH_BODY });
     for (const side of SIDES) {
       o.progress(`ledger bench warm-up: ${o.warmupRequests} requests, ledger ${side}`);
@@ -107,18 +114,21 @@ export async function measureLedgerOverhead(o: LedgerBenchOptions): Promise<Ledg
       gatewayCpuUsPerReq: figures[s].cpu / Math.max(1, figures[s].requests),
       gatewayCpuUsPerReqAtRate: figures[s].rateCpu / Math.max(1, figures[s].rateRequests),
     });
-    const { on, off, control } = figures;
-    const rpsRatio = median(on.rps.map((rps, i) => rps / ((off.rps[i] + control.rps[i]) / 2)));
+    const { on, onControl, off, control } = figures;
+    const rpsRatio = median(on.rps.map((rps, i) => (rps + onControl.rps[i]) / (off.rps[i] + control.rps[i])));
     const controlRatio = median(control.rps.map((rps, i) => rps / off.rps[i]));
+    const onControlRatio = median(onControl.rps.map((rps, i) => rps / on.rps[i]));
     return {
       concurrency: o.concurrency,
       rounds: o.rounds,
       roundSeconds: o.roundSeconds,
       on: side('on'),
+      onControl: side('onControl'),
       off: side('off'),
       control: side('control'),
       rpsRatio,
       controlRatio,
+      onControlRatio,
       target: LEDGER_TARGET_RATIO,
       met: rpsRatio >= LEDGER_TARGET_RATIO,
     };
@@ -154,11 +164,12 @@ async function stopPid(pid: number, graceMs = 5000): Promise<void> {
 
 /** One line for the report. */
 export function describeLedgerResult(r: LedgerBenchResult): string {
+  const pair = (a: LedgerSide, b: LedgerSide, f: (s: LedgerSide) => number): string => `${f(a).toFixed(0)} and ${f(b).toFixed(0)}`;
   return (
-    `ledger on vs off @${r.concurrency} connections, ${r.rounds} rounds: ${r.on.medianRps.toFixed(0)} vs ${r.off.medianRps.toFixed(0)} and ${r.control.medianRps.toFixed(0)} req/s ` +
-    `(ratio ${r.rpsRatio.toFixed(3)}, target >= ${r.target}: ${r.met ? 'met' : 'NOT met'}; the two ledger-off gateways differ by ${r.controlRatio.toFixed(3)}); ` +
-    `gateway CPU ${r.on.gatewayCpuUsPerReq.toFixed(0)} vs ${r.off.gatewayCpuUsPerReq.toFixed(0)} and ${r.control.gatewayCpuUsPerReq.toFixed(0)} µs/req at saturation, ` +
-    `${r.on.gatewayCpuUsPerReqAtRate.toFixed(0)} vs ${r.off.gatewayCpuUsPerReqAtRate.toFixed(0)} and ${r.control.gatewayCpuUsPerReqAtRate.toFixed(0)} µs/req at a fixed rate`
+    `ledger on vs off @${r.concurrency} connections, ${r.rounds} rounds: ${pair(r.on, r.onControl, (s) => s.medianRps)} vs ${pair(r.off, r.control, (s) => s.medianRps)} req/s ` +
+    `(ratio ${r.rpsRatio.toFixed(3)}, target >= ${r.target}: ${r.met ? 'met' : 'NOT met'}; twin gateways differ by ${r.onControlRatio.toFixed(3)} (ledger on) and ${r.controlRatio.toFixed(3)} (off)); ` +
+    `gateway CPU ${pair(r.on, r.onControl, (s) => s.gatewayCpuUsPerReq)} vs ${pair(r.off, r.control, (s) => s.gatewayCpuUsPerReq)} µs/req at saturation, ` +
+    `${pair(r.on, r.onControl, (s) => s.gatewayCpuUsPerReqAtRate)} vs ${pair(r.off, r.control, (s) => s.gatewayCpuUsPerReqAtRate)} µs/req at a fixed rate`
   );
 }
 
