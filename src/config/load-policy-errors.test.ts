@@ -1,0 +1,230 @@
+// loadPolicy's errors: each names the file, the line and the field, and suggests what was meant.
+import { describe, expect, it } from 'vitest';
+import { issuesOf, load, ROUTE } from '../../test/helpers/config-texts.js';
+
+describe('loadPolicy: errors', () => {
+  it('reports an unknown key with a suggestion and its own line', () => {
+    const issues = issuesOf('projects:\n  production:\n    dialy_limit: 200000\n');
+    expect(issues).toContainEqual({
+      file: 'tollgate.yaml', line: 3, path: 'projects.production.dialy_limit', message: 'unknown key `dialy_limit` (did you mean `daily_limit`?)',
+    });
+    // The required field it was meant to be is reported at its parent's line.
+    expect(issues).toContainEqual(expect.objectContaining({ line: 2, path: 'projects.production.daily_limit', message: expect.stringContaining('required') }));
+  });
+
+  it('suggests section names at the top level and lists choices when nothing is close', () => {
+    expect(issuesOf('organisation: {daily_cap: 5}\n')[0]!.message).toBe('unknown key `organisation` (did you mean `organization`?)');
+    expect(issuesOf('server: {zzzzzzzzzz: 1}\n')[0]!.message).toMatch(/^unknown key `zzzzzzzzzz` \(expected one of `host`, `port`/);
+  });
+
+  it('suggests inside the long form of a limit', () => {
+    const issues = issuesOf('users:\n  t:\n    daily_limit:\n      max_tokens: 5\n');
+    expect(issues).toContainEqual({ file: 'tollgate.yaml', line: 4, path: 'users.t.daily_limit.max_tokens', message: 'unknown key `max_tokens` (did you mean `max_token`?)' });
+  });
+
+  it('names the expected type', () => {
+    const issues = issuesOf('server:\n  port: high\nenforcement:\n  clamp_max_tokens: "yes"\nprojects:\n  p: {daily_limit: lots}\n');
+    expect(issues).toEqual([
+      { file: 'tollgate.yaml', line: 2, path: 'server.port', message: 'expected a number, got a string' },
+      { file: 'tollgate.yaml', line: 4, path: 'enforcement.clamp_max_tokens', message: 'expected `true` or `false`, got a string' },
+      { file: 'tollgate.yaml', line: 6, path: 'projects.p.daily_limit', message: 'expected a number or a mapping, got a string' },
+    ]);
+  });
+
+  it('explains enumerations and ranges', () => {
+    const issues = issuesOf('alerts:\n  - threshold: 0\n    action: blok\n');
+    expect(issues).toEqual([
+      { file: 'tollgate.yaml', line: 2, path: 'alerts[0].threshold', message: 'must be greater than 0' },
+      { file: 'tollgate.yaml', line: 3, path: 'alerts[0].action', message: '`blok` is not one of `warn`, `throttle`, `block` (did you mean `block`?)' },
+    ]);
+  });
+
+  it('explains a misspelt keyword in a union of keyword and list', () => {
+    const issues = issuesOf('alerts:\n  - {threshold: 1, action: block, fallback: cach}\n  - {threshold: 1, action: block, fallback: [cache, modle]}\n  - {threshold: 1, action: block, fallback: 3}\n');
+    expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '2 alerts[0].fallback: `cach` is not one of `cache`, `model`, `error` (did you mean `cache`?)',
+      '3 alerts[1].fallback[1]: `modle` is not one of `cache`, `model`, `error` (did you mean `model`?)',
+      '4 alerts[2].fallback: expected `cache`, `model`, `error` or a list, got a whole number',
+    ]);
+  });
+
+  it('rejects a bad window_size listing the accepted forms', () => {
+    const issues = issuesOf(`${ROUTE}    token_limiting:\n      input: {algorithm: fixed_window, window_size: 10 mins, max_token: 5}\n`);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line: 8, path: 'routes.main.token_limiting.input.window_size' });
+    expect(issues[0]!.message).toContain('`10 mins` is not a window size');
+    expect(issues[0]!.message).toContain('`1 hour`');
+    expect(issues[0]!.message).toContain('`1 month`');
+  });
+
+  it('rejects an unknown time zone', () => {
+    expect(issuesOf('server:\n  timezone: Europe/Pariss\n')).toEqual([
+      { file: 'tollgate.yaml', line: 2, path: 'server.timezone', message: '`Europe/Pariss` is not a time zone; use an IANA name such as `UTC` or `Europe/Paris`' },
+    ]);
+    expect(load('server: {timezone: Europe/Paris}').server.timezone).toBe('Europe/Paris');
+  });
+
+  it('checks storage URL forms without echoing them', () => {
+    const issues = issuesOf('storage:\n  counters: "mysql://user:hunter2@db"\n  ledger: "mongodb://x"\n');
+    expect(issues.map((i) => i.path)).toEqual(['storage.counters', 'storage.ledger']);
+    expect(issues.map((i) => i.message).join('\n')).not.toContain('hunter2');
+    expect(load('storage: {counters: "rediss://:pw@cache:6380", ledger: "postgresql://u@db/tollgate"}').storage.counters).toBe('rediss://:pw@cache:6380');
+  });
+
+  it('reads the shared-counter settings and per-limit on_store_error', () => {
+    const policy = load(`
+storage: {counters: "redis-cluster://:pw@a:7000,b:7001", on_store_error: fail_open, timeout_ms: 100, instances: 3}
+providers: {up: {type: openai, timeout_ms: 900000}}
+projects:
+  p: {daily_limit: {max_token: 10, on_store_error: fail_closed}}
+users:
+  t: {rate_limit: {max_requests: 5, on_store_error: fail_open}}
+routes:
+  r:
+    chat_models: [{model_id: m, model: up/m}]
+    token_limiting: {input: {algorithm: fixed_window, window_size: 1 hour, max_token: 5, on_store_error: fail_open}}
+`);
+    expect(policy.storage).toEqual({
+      counters: 'redis-cluster://:pw@a:7000,b:7001', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_open', timeoutMs: 100, instances: 3, reservationTtlMs: 1_800_000,
+    });
+    expect(policy.projects.get('p')!.limits[0].onStoreError).toBe('fail_closed');
+    expect(policy.tiers.get('t')!.limits[0].onStoreError).toBe('fail_open');
+    expect(policy.routes.get('r')!.limits[0].onStoreError).toBe('fail_open');
+    expect(load('storage: {reservation_ttl_ms: 60000}').storage.reservationTtlMs).toBe(60_000);
+    expect(issuesOf('storage: {instances: 0, timeout_ms: 0}').map((i) => i.path)).toEqual(['storage.timeout_ms', 'storage.instances']);
+  });
+
+  it('reports YAML syntax errors with their line, without quoting the source', () => {
+    const issues = issuesOf('keys:\n  - id: a\n    key: tg-secret: oops\n');
+    expect(issues).toEqual([expect.objectContaining({ file: 'tollgate.yaml', line: 3, message: expect.stringMatching(/^YAML syntax error/) })]);
+    expect(issues[0]!.message).not.toContain('tg-secret');
+  });
+
+  it('rejects both organization forms at once', () => {
+    const issues = issuesOf('organization: {daily_cap: 1}\norganizations:\n  a: {daily_cap: 1}\n');
+    expect(issues).toEqual([expect.objectContaining({ line: 2, path: 'organizations', message: expect.stringContaining('not both') })]);
+  });
+
+  it('checks references from keys and routes', () => {
+    const issues = issuesOf(`
+organizations:
+  acme: {}
+  beta: {}
+projects:
+  production: {daily_limit: 5}
+users:
+  tier_premium: {}
+routes:
+  main:
+    chat_models: [{model_id: gpt-4o, model: opnai/gpt-4o}]
+    fallback: [gpt4o]
+keys:
+  - {id: a, key: s1, user: u, tier: tier_premum, project: prod, routes: [mian], organization: acme}
+  - {id: b, key: s2}
+  - {id: a, key: s1, organization: betta}
+`);
+    expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '12 routes.main.fallback[0]: `gpt4o` is not a model_id of this route (did you mean `gpt-4o`?)',
+    ]);
+  });
+
+  it('checks references once each section is valid', () => {
+    const issues = issuesOf(`
+organizations:
+  acme: {}
+  beta: {}
+projects:
+  production: {daily_limit: 5}
+users:
+  tier_premium: {}
+routes:
+  main:
+    chat_models: [{model_id: gpt-4o, model: opnai/gpt-4o}]
+keys:
+  - {id: a, key: s1, user: u, tier: tier_premum, project: prod, routes: [mian], organization: acme}
+  - {id: b, key: s2}
+  - {id: a, key: s1, organization: betta}
+`);
+    expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '11 routes.main.chat_models[0].model: unknown provider `opnai` (did you mean `openai`?); declare it under `providers`',
+      '13 keys[0].tier: unknown tier `tier_premum` (did you mean `tier_premium`?); tiers are declared under `users`',
+      '13 keys[0].project: unknown project `prod` (expected one of `production`)',
+      '13 keys[0].routes[0]: unknown route `mian` (did you mean `main`?)',
+      '14 keys[1]: `organization` is required when there are several organizations (`acme`, `beta`)',
+      '15 keys[2].id: duplicate key id `a` (also keys[0])',
+      '15 keys[2].key: the same secret is already used by key `a`',
+      '15 keys[2].organization: unknown organization `betta` (did you mean `beta`?)',
+    ]);
+  });
+
+  it('never shows a key secret in an error', () => {
+    const secret = 'tg-live-very-secret-value';
+    const texts = [
+      `keys:\n  - {id: a, key: ${secret}, key_sha256: nothex}\n`,
+      `keys:\n  - {id: a, key: ${secret}}\n  - {id: b, key: ${secret}}\n`,
+      `keys:\n  - {id: a, key: ${secret}, tier: t}\n`,
+      `keys:\n  - id: a\n    key: ${secret}: x\n`,
+      'keys:\n  - {id: a, key: ${SECRET}, project: nope}\n',
+      'server: {admin_key: ${SECRET}, port: x}\n',
+      'keys:\n  - {id: "bad id", key: ${SECRET}}\n',
+    ];
+    for (const text of texts) {
+      let message = '';
+      try {
+        load(text, { SECRET: secret });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).not.toBe('');
+      expect(message).not.toContain(secret);
+    }
+  });
+
+  it('limits mock-only fields, alert options and names', () => {
+    const issues = issuesOf(`
+providers:
+  oai: {type: openai, latency_ms: 5}
+alerts:
+  - {threshold: 0.5, action: warn, fallback: cache}
+  - {threshold: 1, action: block, fallback: [error, cache]}
+projects:
+  "bad:name": {daily_limit: 1}
+`);
+    expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '3 providers.oai.latency_ms: `latency_ms` applies only to providers of type mock',
+      '5 alerts[0].fallback: `fallback` applies only to `action: block`',
+      '6 alerts[1].fallback: `error` must be the last fallback',
+      '8 projects["bad:name"]: names may only use letters, digits and `_ . @ + -` (no spaces, `:`, `/`, `{` or `}`)',
+    ]);
+  });
+
+  it('requires at least one model per route and unique model_ids', () => {
+    const issues = issuesOf(`
+routes:
+  empty: {}
+  twice:
+    chat_models: [{model_id: m, model: openai/a}]
+    embedding_models: [{model_id: m, model: openai/b}]
+`);
+    expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '3 routes.empty: a route needs at least one model in `chat_models` or `embedding_models`',
+      '6 routes.twice.embedding_models[0].model_id: model_id `m` appears twice in this route',
+    ]);
+  });
+
+  it('rejects a file that is not a mapping', () => {
+    expect(issuesOf('- a\n- b\n')).toEqual([expect.objectContaining({ line: 1, message: expect.stringContaining('must be a mapping') })]);
+  });
+
+  it('formats the error message one issue per line', () => {
+    try {
+      load('server:\n  port: x\n  hots: a\n');
+      expect.fail('should throw');
+    } catch (err) {
+      expect((err as Error).message).toBe(
+        'tollgate.yaml:2: server.port: expected a number, got a string\n' +
+          'tollgate.yaml:3: server.hots: unknown key `hots` (did you mean `host`?)',
+      );
+    }
+  });
+});

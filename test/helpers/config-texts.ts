@@ -1,0 +1,27 @@
+// Shared by the loadPolicy tests: one config text loaded as `tollgate.yaml`, and the issues it raises.
+import { expect } from 'vitest';
+import { ConfigError, loadPolicyFromTexts } from '../../src/config/index.js';
+import type { ConfigIssue } from '../../src/config/index.js';
+
+export function load(text: string, env: NodeJS.ProcessEnv = {}) {
+  return loadPolicyFromTexts([{ file: 'tollgate.yaml', text }], env);
+}
+
+export function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): ConfigIssue[] {
+  try {
+    load(text, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+/** A minimal route section, for configs that need one. */
+export const ROUTE = `
+routes:
+  main:
+    chat_models:
+      - model_id: gpt-4o
+        model: openai/gpt-4o
+`;
