@@ -25,7 +25,12 @@ export function track(child: ChildProcess): void {
 
 /** Runs `node dist/cli/index.js <args>` and resolves once it prints `listening on <url>`. */
 export function spawnCli(name: string, args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return spawnScript(name, CLI, args, env);
+}
+
+/** Runs `node <script> <args>` and resolves once it prints `listening on <url>`. */
+export function spawnScript(name: string, script: string, args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

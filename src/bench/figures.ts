@@ -2,9 +2,14 @@
 import type { LoadResult } from './load-protocol.js';
 import { median } from './stats.js';
 
-/** Straight to the mock upstream, or through a gateway keeping its counters in memory or in Redis. */
-export type PathName = 'direct' | 'memory' | 'redis';
-export type GatewayPath = Exclude<PathName, 'direct'>;
+/**
+ * Straight to the mock upstream, through the plain Node proxy (the floor for any Node gateway, see
+ * plain-proxy.ts), or through a gateway keeping its counters in memory or in Redis.
+ */
+export type PathName = 'direct' | 'plain' | 'memory' | 'redis';
+/** Every path with a proxy process in it. */
+export type ProxyPath = Exclude<PathName, 'direct'>;
+export type GatewayPath = Exclude<ProxyPath, 'plain'>;
 export const GATEWAY_PATHS: GatewayPath[] = ['memory', 'redis'];
 
 /** One measured run of one path, with the CPU both servers used during it. */
@@ -12,6 +17,7 @@ export interface Phase {
   path: PathName;
   round: number;
   result: LoadResult;
+  /** The proxy process's CPU (gateway or plain proxy); NaN on the direct path. */
   gatewayCpuUs: number;
   mockCpuUs: number;
   /** Redis path with a private redis-server: its CPU during the phase. */
@@ -83,12 +89,12 @@ export function pathFigures(phases: Phase[], shape: 'open' | 'closed'): PathFigu
   };
 }
 
-/** A gateway path minus direct, paired within each round (same minute, same noise), then the median over rounds. */
-export function addedLatency(phases: Phase[], path: GatewayPath): { p50: number; p99: number } {
+/** A proxy path minus `base` (direct, or the plain proxy), paired within each round (same minute, same noise), then the median over rounds. */
+export function addedLatency(phases: Phase[], path: ProxyPath, base: PathName = 'direct'): { p50: number; p99: number } {
   const rounds = [...new Set(phases.map((p) => p.round))];
   const diffs = { p50: [] as number[], p99: [] as number[] };
   for (const round of rounds) {
-    const d = phases.find((p) => p.round === round && p.path === 'direct')?.result.latency;
+    const d = phases.find((p) => p.round === round && p.path === base)?.result.latency;
     const g = phases.find((p) => p.round === round && p.path === path)?.result.latency;
     if (!d || !g) continue;
     diffs.p50.push(g.p50 - d.p50);

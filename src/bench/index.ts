@@ -1,12 +1,14 @@
-// `npm run bench`: direct-to-mock vs through the gateway with memory counters vs with Redis counters:
-// latency, throughput, gateway CPU per request and Redis round trips, all measured in one run (interleaved
-// rounds, since the machine is noisy). Writes .bench/results.json.
+// `npm run bench`: direct-to-mock vs through a plain Node proxy (the floor for any Node gateway) vs through
+// the gateway with memory counters vs with Redis counters: latency, throughput, CPU per request and Redis
+// round trips, all measured in one run (interleaved rounds, since the machine is noisy). Writes
+// .bench/results.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BENCH_BODY, benchConfigYaml } from './bench-config.js';
 import { startBenchRedis, type BenchRedis } from './bench-redis.js';
-import { killAllNow, spawnCli, stopAll, type CliProcess } from './children.js';
+import { killAllNow, spawnCli, spawnScript, stopAll, type CliProcess } from './children.js';
 import { addedLatency, GATEWAY_PATHS, pathFigures, target, type GatewayPath, type PathName, type Phase } from './figures.js';
 import { describeLedgerResult, LEDGER_MAX_LOSS, measureLedgerOverhead } from './ledger-bench.js';
 import { LoadClient } from './load-client.js';
@@ -17,6 +19,7 @@ import { readSettings, type Settings } from './settings.js';
 import { renderStreamFigures, runStreamBench, streamBenchOptions } from './streams.js';
 
 const CHAT_PATH = '/v1/chat/completions';
+const PLAIN_PROXY = fileURLToPath(new URL('./plain-proxy.js', import.meta.url));
 const RESULTS_FILE = join('.bench', 'results.json');
 // A short idle gap between phases so one phase's GC and socket churn do not bleed into the next.
 const SETTLE_MS = 300;
@@ -36,7 +39,7 @@ async function startGateway(path: GatewayPath, mockUrl: string, counters: string
   return spawnCli(`gateway (${path})`, ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0'], { TOLLGATE_LOG_LEVEL: 'warn' });
 }
 
-/** Runs one job and charges each server the CPU it used meanwhile. */
+/** Runs one job and charges each server the CPU it used meanwhile (`gateway`: the path's proxy process, if any). */
 async function measure(path: PathName, round: number, job: LoadJob, mock: CliProcess, gateway?: CliProcess): Promise<Phase> {
   await sleep(SETTLE_MS);
   const onRedis = path === 'redis' && redis !== undefined;
@@ -78,7 +81,10 @@ async function main(s: Settings): Promise<number> {
   const mock = await spawnCli('mock upstream', ['mock-upstream', '--host', '127.0.0.1', '--port', '0', '--latency-ms', '0', '--output-tokens', '16']);
   const gateways: Partial<Record<GatewayPath, CliProcess>> = {};
   const gatewayErrors: Partial<Record<GatewayPath, string>> = {};
+  let plain: CliProcess | undefined;
   if (!s.directOnly) {
+    progress('starting the plain Node proxy');
+    plain = await spawnScript('plain Node proxy', PLAIN_PROXY, [mock.url, 'sk-bench']);
     for (const path of GATEWAY_PATHS) {
       progress(`starting gateway with ${path} counters`);
       try {
@@ -94,6 +100,7 @@ async function main(s: Settings): Promise<number> {
   const gatewayTarget = (path: GatewayPath): LoadTarget => ({ origin: gateways[path]?.url ?? '', path: CHAT_PATH, authorization: 'Bearer tg-bench', body: BENCH_BODY });
   const targets: Record<PathName, LoadTarget> = {
     direct: { origin: mock.url, path: CHAT_PATH, authorization: 'Bearer sk-bench', body: BENCH_BODY },
+    plain: { origin: plain?.url ?? '', path: CHAT_PATH, authorization: 'Bearer sk-bench', body: BENCH_BODY },
     memory: gatewayTarget('memory'),
     redis: gatewayTarget('redis'),
   };
@@ -105,6 +112,8 @@ async function main(s: Settings): Promise<number> {
   };
   const directProblem = await probe('direct');
   if (directProblem) throw new Error(`the mock upstream does not answer ${CHAT_PATH}: ${directProblem}\n${mock.tail()}`);
+  const plainProblem = plain && (await probe('plain'));
+  if (plainProblem) throw new Error(`the plain Node proxy does not answer ${CHAT_PATH}: ${plainProblem}\n${plain!.tail()}`);
   for (const path of GATEWAY_PATHS) {
     const gateway = gateways[path];
     if (!gateway) continue;
@@ -115,8 +124,8 @@ async function main(s: Settings): Promise<number> {
     }
   }
   for (const [path, why] of Object.entries(gatewayErrors)) progress(`GATEWAY (${path}) NOT MEASURED:\n${why}`);
-  const paths: PathName[] = ['direct', ...GATEWAY_PATHS.filter((p) => gateways[p])];
-  const gatewayOf = (path: PathName): CliProcess | undefined => (path === 'direct' ? undefined : gateways[path]);
+  const paths: PathName[] = ['direct', ...(plain ? ['plain' as const] : []), ...GATEWAY_PATHS.filter((p) => gateways[p])];
+  const gatewayOf = (path: PathName): CliProcess | undefined => (path === 'direct' ? undefined : path === 'plain' ? plain : gateways[path]);
 
   for (const path of paths) {
     progress(`warm-up: ${s.warmupRequests} requests ${path}`);
@@ -157,7 +166,7 @@ async function main(s: Settings): Promise<number> {
     },
     settings: s,
     gatewayErrors,
-    openLoop: { rate: s.rate, paths: {}, addedLatencyMs: {}, phases: open },
+    openLoop: { rate: s.rate, paths: {}, addedLatencyMs: {}, overPlainMs: {}, phases: open },
     saturation: { concurrency: s.concurrency, paths: {}, rpsRatio: {}, phases: sat },
     gatewayMemory: {},
     targets: [],
@@ -167,11 +176,15 @@ async function main(s: Settings): Promise<number> {
     o.paths[path] = pathFigures(of(open, path), 'open');
     z.paths[path] = pathFigures(of(sat, path), 'closed');
   }
+  for (const path of paths) {
+    if (path === 'direct') continue;
+    o.addedLatencyMs[path] = addedLatency(open, path);
+    if (path !== 'plain' && plain) o.overPlainMs[path] = addedLatency(open, path, 'plain');
+    z.rpsRatio[path] = (z.paths[path]?.rps ?? NaN) / (z.paths.direct?.rps ?? NaN);
+  }
   for (const path of GATEWAY_PATHS) {
     const gateway = gateways[path];
     if (!gateway) continue;
-    o.addedLatencyMs[path] = addedLatency(open, path);
-    z.rpsRatio[path] = (z.paths[path]?.rps ?? NaN) / (z.paths.direct?.rps ?? NaN);
     const m = memory(gateway.pid);
     results.gatewayMemory[path] = { rssBytes: m.rss, peakRssBytes: m.peakRss };
   }

@@ -1,9 +1,10 @@
 // The bench's outputs: the results document written to .bench/results.json and the table printed to stdout.
-import type { GatewayPath, PathFigures, PathName, Phase, Target } from './figures.js';
+import type { GatewayPath, PathFigures, PathName, Phase, ProxyPath, Target } from './figures.js';
 import type { Settings } from './settings.js';
 
 type PerPath<T> = Partial<Record<PathName, T>>;
 type PerGateway<T> = Partial<Record<GatewayPath, T>>;
+type PerProxy<T> = Partial<Record<ProxyPath, T>>;
 
 /** Everything one run measured; also the shape of .bench/results.json. */
 export interface BenchResults {
@@ -12,8 +13,15 @@ export interface BenchResults {
   settings: Settings;
   /** Gateway paths that could not be measured, and why. */
   gatewayErrors: PerGateway<string>;
-  openLoop: { rate: number; paths: PerPath<PathFigures>; addedLatencyMs: PerGateway<{ p50: number; p99: number }>; phases: Phase[] };
-  saturation: { concurrency: number; paths: PerPath<PathFigures>; rpsRatio: PerGateway<number>; phases: Phase[] };
+  openLoop: {
+    rate: number;
+    paths: PerPath<PathFigures>;
+    addedLatencyMs: PerProxy<{ p50: number; p99: number }>;
+    /** A gateway path minus the plain Node proxy: the latency Tollgate's own work adds. */
+    overPlainMs: PerGateway<{ p50: number; p99: number }>;
+    phases: Phase[];
+  };
+  saturation: { concurrency: number; paths: PerPath<PathFigures>; rpsRatio: PerProxy<number>; phases: Phase[] };
   gatewayMemory: PerGateway<{ rssBytes: number; peakRssBytes: number }>;
   targets: Target[];
 }
@@ -21,8 +29,9 @@ export interface BenchResults {
 const fmt = (x: number | undefined, digits = 2): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
 const signed = (x: number | undefined): string => (x !== undefined && Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(2) : 'n/a');
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
-const LABEL: Record<PathName, string> = { direct: 'direct', memory: 'gateway, memory counters', redis: 'gateway, Redis counters' };
-const PATHS: PathName[] = ['direct', 'memory', 'redis'];
+const LABEL: Record<PathName, string> = { direct: 'direct', plain: 'plain Node proxy (floor)', memory: 'gateway, memory counters', redis: 'gateway, Redis counters' };
+const PATHS: PathName[] = ['direct', 'plain', 'memory', 'redis'];
+const PROXIES: ProxyPath[] = ['plain', 'memory', 'redis'];
 const GATEWAYS: GatewayPath[] = ['memory', 'redis'];
 
 /** Lays out rows with the first column left-aligned and the rest right-aligned. */
@@ -46,7 +55,8 @@ export function renderReport(r: BenchResults): string {
   out.push(`\nOpen loop: ${o.rate} req/s, ${s.openRounds} rounds × ${s.openRoundSeconds} s per path, paths interleaved`);
   out.push('(ms from each request\'s scheduled send time; median over rounds; max = worst over all rounds;');
   out.push(' send lag = how late the generator started requests, already inside the latencies;');
-  out.push(' other load = cores busy with processes outside the bench, averaged over the phases)');
+  out.push(' other load = cores busy with processes outside the bench, averaged over the phases;');
+  out.push(' plain Node proxy = node:http + undici and nothing else: what any Node gateway adds on this machine)');
   const openRow = (path: PathName, f?: PathFigures): string[] =>
     f
       ? [LABEL[path], fmt(f.p50), fmt(f.p90), fmt(f.p99), fmt(f.max), String(f.errors), fmt(f.rps, 0), `${fmt(f.sendLagP50)} / ${fmt(f.sendLagP99)}`, fmt(f.otherCores)]
@@ -55,7 +65,8 @@ export function renderReport(r: BenchResults): string {
     table([
       ['path', 'p50', 'p90', 'p99', 'max', 'errors', 'req/s', 'send lag p50/p99', 'other load'],
       ...PATHS.filter((p) => o.paths[p]).map((p) => openRow(p, o.paths[p])),
-      ...GATEWAYS.filter((g) => o.addedLatencyMs[g]).map((g) => [`added, ${g} (− direct)`, signed(o.addedLatencyMs[g]?.p50), '', signed(o.addedLatencyMs[g]?.p99), '', '', '', '', '']),
+      ...PROXIES.filter((g) => o.addedLatencyMs[g]).map((g) => [`added, ${g} (− direct)`, signed(o.addedLatencyMs[g]?.p50), '', signed(o.addedLatencyMs[g]?.p99), '', '', '', '', '']),
+      ...GATEWAYS.filter((g) => o.overPlainMs[g]).map((g) => [`${g} − plain Node proxy`, signed(o.overPlainMs[g]?.p50), '', signed(o.overPlainMs[g]?.p99), '', '', '', '', '']),
     ]),
   );
 
@@ -67,7 +78,7 @@ export function renderReport(r: BenchResults): string {
     table([
       ['path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'other load'],
       ...PATHS.filter((p) => sat.paths[p]).map((p) => satRow(p, sat.paths[p])),
-      ...GATEWAYS.filter((g) => sat.rpsRatio[g] !== undefined).map((g) => [`${g} / direct`, fmt(sat.rpsRatio[g]), '', '', '', '']),
+      ...PROXIES.filter((g) => sat.rpsRatio[g] !== undefined).map((g) => [`${g} / direct`, fmt(sat.rpsRatio[g]), '', '', '', '']),
     ]),
   );
 
@@ -77,6 +88,7 @@ export function renderReport(r: BenchResults): string {
     table([
       ['process', `@${o.rate} req/s`, '@saturation'],
       ...measured.map((g) => [`gateway, ${g} counters`, fmt(o.paths[g]?.gatewayCpuUsPerReq, 1), fmt(sat.paths[g]?.gatewayCpuUsPerReq, 1)]),
+      ['plain Node proxy (floor for a Node proxy)', fmt(o.paths.plain?.gatewayCpuUsPerReq, 1), fmt(sat.paths.plain?.gatewayCpuUsPerReq, 1)],
       ['redis-server, Redis path (info)', fmt(o.paths.redis?.redisCpuUsPerReq, 1), fmt(sat.paths.redis?.redisCpuUsPerReq, 1)],
       ['mock upstream, direct path (floor for any proxy)', fmt(o.paths.direct?.mockCpuUsPerReq, 1), fmt(sat.paths.direct?.mockCpuUsPerReq, 1)],
       ...measured.map((g) => [`mock upstream, behind ${g} gateway`, fmt(o.paths[g]?.mockCpuUsPerReq, 1), fmt(sat.paths[g]?.mockCpuUsPerReq, 1)]),
