@@ -125,9 +125,17 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     const answer = exchange.response(raw);
     // No usage reported: count the generated text with the model family's tokenizer.
     const usage: Usage = answer.usage ?? { input: estimate.exact(), output: countTextTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' };
+    const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
+    // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
+    // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
+    // metrics) follow in the same turn of the event loop, so this instance admits nothing before the
+    // settlement is applied (memory) or written to Redis's socket, whose commands keep their order.
+    const strict = gw.recordSink !== undefined;
+    if (!strict) sendAnswer();
     await gw.engine.settle(requestId, { input: usage.input, output: usage.output, request: 1 });
     await record(admitted, upstream.status, usage, { upstreamLatencyMs });
-    return void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
+    if (strict) sendAnswer();
+    return;
   }
 
   // Streaming: take over the raw response so frames go out as they arrive.
