@@ -2,6 +2,24 @@
 import { describe, expect, it } from 'vitest';
 import { issuesOf, load, ROUTE } from '../../test/helpers/config-texts.js';
 
+/** Keys and a route whose references are all wrong; `routeExtra` adds lines to the route. */
+const brokenReferences = (routeExtra = ''): string => `
+organizations:
+  acme: {}
+  beta: {}
+projects:
+  production: {daily_limit: 5}
+users:
+  tier_premium: {}
+routes:
+  main:
+    chat_models: [{model_id: gpt-4o, model: opnai/gpt-4o}]
+${routeExtra}keys:
+  - {id: a, key: s1, user: u, tier: tier_premum, project: prod, routes: [mian], organization: acme}
+  - {id: b, key: s2}
+  - {id: a, key: s1, organization: betta}
+`;
+
 describe('loadPolicy: errors', () => {
   it('reports an unknown key with a suggestion and its own line', () => {
     const issues = issuesOf('projects:\n  production:\n    dialy_limit: 200000\n');
@@ -106,45 +124,14 @@ routes:
   });
 
   it('checks references from keys and routes', () => {
-    const issues = issuesOf(`
-organizations:
-  acme: {}
-  beta: {}
-projects:
-  production: {daily_limit: 5}
-users:
-  tier_premium: {}
-routes:
-  main:
-    chat_models: [{model_id: gpt-4o, model: opnai/gpt-4o}]
-    fallback: [gpt4o]
-keys:
-  - {id: a, key: s1, user: u, tier: tier_premum, project: prod, routes: [mian], organization: acme}
-  - {id: b, key: s2}
-  - {id: a, key: s1, organization: betta}
-`);
+    const issues = issuesOf(brokenReferences('    fallback: [gpt4o]\n'));
     expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
       '12 routes.main.fallback[0]: `gpt4o` is not a model_id of this route (did you mean `gpt-4o`?)',
     ]);
   });
 
   it('checks references once each section is valid', () => {
-    const issues = issuesOf(`
-organizations:
-  acme: {}
-  beta: {}
-projects:
-  production: {daily_limit: 5}
-users:
-  tier_premium: {}
-routes:
-  main:
-    chat_models: [{model_id: gpt-4o, model: opnai/gpt-4o}]
-keys:
-  - {id: a, key: s1, user: u, tier: tier_premum, project: prod, routes: [mian], organization: acme}
-  - {id: b, key: s2}
-  - {id: a, key: s1, organization: betta}
-`);
+    const issues = issuesOf(brokenReferences());
     expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
       '11 routes.main.chat_models[0].model: unknown provider `opnai` (did you mean `openai`?); declare it under `providers`',
       '13 keys[0].tier: unknown tier `tier_premum` (did you mean `tier_premium`?); tiers are declared under `users`',
