@@ -52,9 +52,15 @@ local function readWindows(text)
   for k = 1, #v / 4 do windows[k] = { v[4 * k - 3], v[4 * k - 2], v[4 * k - 1], v[4 * k] } end
 end
 
+-- Parsed once per script call: a batch of settlements repeats the same items' specs.
+local parsedSpecs = {}
 local function spec(text)
+  local parsed = parsedSpecs[text]
+  if parsed then return parsed end
   local alg, max, wi, wo, wr, shadow, len, slot = match(text, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-  return { alg = alg, max = tonumber(max), wi = tonumber(wi), wo = tonumber(wo), wr = tonumber(wr), shadow = shadow == '1', len = tonumber(len), b = windows[tonumber(slot)] }
+  parsed = { alg = alg, max = tonumber(max), wi = tonumber(wi), wo = tonumber(wo), wr = tonumber(wr), shadow = shadow == '1', len = tonumber(len), b = windows[tonumber(slot)] }
+  parsedSpecs[text] = parsed
+  return parsed
 end
 
 local function amount(s, input, output, request) return s.wi * input + s.wo * output + s.wr * request end

@@ -60,29 +60,41 @@ return out
 `;
 
 /**
- * KEYS: keys of the items whose amount may change..., reservation record. ARGV: time override, real input,
- * output and request count, the reserved input, then per item its spec and its 1-based position in the
- * reservation. Replaces each reserved amount with real usage in the window or slot it went to, and deletes
- * the record. No record (settled already, or expired) is a no-op, so a retried settlement never
- * double-counts. The record holds the granted output, so a cancel whose reserve answer was lost is exact too.
+ * Settles one or more reservations of one organization (an instance sends the settlements of one turn of
+ * its event loop together). KEYS: per reservation its record, then the keys of its items whose amount may
+ * change. ARGV: time override, then per reservation the number of those items, the real input, output and
+ * request count, the reserved input, then per item its spec and its 1-based position in the reservation.
+ * Replaces each reserved amount with real usage in the window or slot it went to, and deletes the record.
+ * No record (settled already, or expired) is a no-op, so a retried settlement never double-counts. The
+ * record holds the granted output, so a cancel whose reserve answer was lost is exact too. Returns how
+ * many records were found.
  */
 export const SETTLE_LUA = `${LUA_PRELUDE}
-local n = #KEYS - 1
-local record = call('GET', KEYS[n + 1])
-if not record then return 0 end
-call('DEL', KEYS[n + 1])
-if n == 0 then return 1 end
-local now = clock(ARGV[1])
-local input, output, request, reservedInput = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local placed = {}
-for v in gmatch(record, '%S+') do placed[#placed + 1] = tonumber(v) end
-local granted = placed[1]
-for i = 1, n do
-  local s = spec(ARGV[4 + 2 * i])
-  local delta = amount(s, input, output, request) - amount(s, reservedInput, granted, 1)
-  if delta ~= 0 then adjust(KEYS[i], s, placed[1 + tonumber(ARGV[5 + 2 * i])], delta, now) end
+local now
+local found, k, a = 0, 1, 2
+while a <= #ARGV do
+  local n = tonumber(ARGV[a])
+  local record = call('GET', KEYS[k])
+  if record then
+    call('DEL', KEYS[k])
+    found = found + 1
+    if n > 0 then
+      now = now or clock(ARGV[1])
+      local input, output, request, reservedInput = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+      local placed = {}
+      for v in gmatch(record, '%S+') do placed[#placed + 1] = tonumber(v) end
+      local granted = placed[1]
+      for i = 1, n do
+        local s = spec(ARGV[a + 3 + 2 * i])
+        local delta = amount(s, input, output, request) - amount(s, reservedInput, granted, 1)
+        if delta ~= 0 then adjust(KEYS[k + i], s, placed[1 + tonumber(ARGV[a + 4 + 2 * i])], delta, now) end
+      end
+    end
+  end
+  k = k + 1 + n
+  a = a + 5 + 2 * n
 end
-return 1
+return found
 `;
 
 /** KEYS: item keys. ARGV: time override, window table, then item specs. Returns {now, used1, oldestSlot1, ...} without writing. */

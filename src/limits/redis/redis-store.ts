@@ -8,6 +8,7 @@ import { amountFor } from '../admission.js';
 import { ItemArgs, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
+import { ScriptBatcher } from './script-batcher.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -31,6 +32,8 @@ export interface ReconcileEntry {
 
 interface OpenReservation {
   items: CounterItem[];
+  /** The organization's hash tag, `tg:{org}`. */
+  tag: string;
   recordKey: string;
   /** What was reserved: settlement sends each item's change from it (amountFor is exact in both languages). */
   input: number;
@@ -44,8 +47,6 @@ type ScriptCall = (...args: string[]) => Promise<unknown>;
 /** A script's reply: whole numbers arrive as integers, everything else as text. */
 type Reply = Array<string | number>;
 interface Scripts {
-  tgReserve: ScriptCall;
-  tgSettle: ScriptCall;
   tgPeek: ScriptCall;
   tgRestore: ScriptCall;
   tgReconcile: ScriptCall;
@@ -106,6 +107,7 @@ export class RedisCounterStore implements CounterStore {
   /** Set by rebuildWhenLost: reservations then check that Redis still holds the counters. */
   private rebuild?: () => Promise<void>;
   private rebuilding?: Promise<void>;
+  private readonly batcher: ScriptBatcher;
 
   constructor(
     readonly client: RedisClient,
@@ -113,6 +115,7 @@ export class RedisCounterStore implements CounterStore {
   ) {
     for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua });
     this.scripts = client as unknown as Scripts;
+    this.batcher = new ScriptBatcher(client);
     this.args = new ItemArgs(opts.timezone);
     // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
     this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
@@ -124,7 +127,7 @@ export class RedisCounterStore implements CounterStore {
     if (items.length === 0) return { ok: true, output: req.output, states: [], shadowBlocked: [] };
     const tag = sameTag(items);
     const recordKey = `${tag}:res:${req.id}`;
-    const entry: OpenReservation = { items, recordKey, input: req.input, output: req.output, confirmed: false, atMs: this.opts.clock.now() };
+    const entry: OpenReservation = { items, tag, recordKey, input: req.input, output: req.output, confirmed: false, atMs: this.opts.clock.now() };
     // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
@@ -135,7 +138,7 @@ export class RedisCounterStore implements CounterStore {
         if (this.rebuild) args.push(presenceKey(tag));
         args.push(this.override(), String(req.input), String(req.output), req.clamp ? '1' : '0', String(req.minOutput), String(this.opts.reservationTtlMs), windows.arg);
         for (const item of items) args.push(this.args.spec(item));
-        return this.scripts.tgReserve(...args);
+        return this.batcher.reserve(tag, args);
       }, items);
     const [reply, table] = await call().catch(async (err: Error) => {
       if (!LOST_ERROR.test(err.message)) throw err;
@@ -157,19 +160,21 @@ export class RedisCounterStore implements CounterStore {
     return { ok: true, output: entry.output, states, shadowBlocked };
   }
 
+  /** Sent with the other settlements of this turn of the event loop (see script-batcher.ts). */
   async settle(id: string, usage: SettleUsage): Promise<void> {
     const entry = this.open.get(id);
     if (!entry) return;
     // Only items whose amount changes go to Redis. After a lost answer the granted output is unknown here
     // (the record has it), so then every item goes.
-    const keys: string[] = [];
-    const rest: string[] = [entry.recordKey, this.override(), String(usage.input), String(usage.output), String(usage.request), String(entry.input)];
+    const keys = [entry.recordKey];
+    const args = ['', String(usage.input), String(usage.output), String(usage.request), String(entry.input)];
     entry.items.forEach((item, i) => {
       if (entry.confirmed && amountFor(item, usage.input, usage.output, usage.request) === amountFor(item, entry.input, entry.output, 1)) return;
       keys.push(item.key);
-      rest.push(this.args.spec(item), String(i + 1));
+      args.push(this.args.spec(item), String(i + 1));
     });
-    await this.scripts.tgSettle(String(keys.length + 1), ...keys, ...rest);
+    args[0] = String(keys.length - 1);
+    await this.batcher.settle(entry.tag, this.override(), { keys, args });
     // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
     if (this.open.get(id) === entry) this.open.delete(id);
   }
@@ -182,6 +187,7 @@ export class RedisCounterStore implements CounterStore {
           for (const i of group) args.push(entries[i].item.key);
           args.push(this.override(), windows.arg);
           for (const i of group) args.push(this.args.spec(entries[i].item), String(entries[i].used));
+          this.batcher.flush(); // what was queued before reaches Redis before this
           return this.scripts.tgRestore(...args);
         },
         group.map((i) => entries[i].item),
@@ -198,6 +204,7 @@ export class RedisCounterStore implements CounterStore {
         for (const item of members) args.push(item.key);
         args.push(this.override(), windows.arg);
         for (const item of members) args.push(this.args.spec(item));
+        this.batcher.flush(); // what was queued before reaches Redis before this
         return this.scripts.tgPeek(...args);
       }, members);
       const now = num(reply[0]);
@@ -212,6 +219,7 @@ export class RedisCounterStore implements CounterStore {
   /** Adds usage counted elsewhere into Redis, once per `batchId` (retrying a batch is a no-op). One organization per batch. */
   async reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    this.batcher.flush(); // what was queued before reaches Redis before this
     const tag = sameTag(entries.map((e) => e.item));
     const specs = entries.map((e) => this.args.spec(e.item));
     const args = [String(entries.length + 1)];
@@ -248,6 +256,7 @@ export class RedisCounterStore implements CounterStore {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.batcher.flush(); // quit waits for their replies
     try {
       await this.client.quit();
     } catch {

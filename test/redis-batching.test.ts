@@ -1,0 +1,104 @@
+// The Redis store sends the script calls of one turn of the event loop together (script-batcher.ts):
+// checked on a private redis-server by the writes on the store's socket, the script calls Redis counts,
+// and the order Redis applies them in.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { CounterItem } from '../src/limits/counter-store.js';
+import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { ManualClock } from '../src/util/clock.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+
+const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
+let server: RedisServer;
+let raw: Redis;
+let store: RedisCounterStore;
+/** Writes on the store's connection to Redis so far. */
+let socketWrites = 0;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  raw = new Redis(server.url);
+  const client = createRedisClient(server.url, 1000);
+  if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+  const socket = (client as Redis).stream;
+  const write = socket.write;
+  socket.write = function (this: typeof socket, ...args: Parameters<typeof write>) {
+    socketWrites++;
+    return write.apply(this, args);
+  } as typeof write;
+  const clock = new ManualClock(T0);
+  store = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, timeOverride: clock });
+}, 30_000);
+afterAll(async () => {
+  await store?.close();
+  await raw?.quit();
+  await server?.stop();
+});
+
+let orgs = 0;
+function limitFor(max: number): CounterItem {
+  const org = `b${++orgs}`;
+  return { key: `tg:{${org}}:org:daily:fixed_window`, algorithm: 'fixed_window', window: { kind: 'duration', ms: 3_600_000 }, max, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
+}
+
+/** Writes on the store's socket, and script calls (EVALSHA + EVAL) as Redis counts them. */
+async function counts(): Promise<{ writes: number; scripts: number }> {
+  const writes = socketWrites;
+  const commands = await raw.info('commandstats');
+  const scripts = [...commands.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
+  return { writes, scripts };
+}
+
+describe('script calls of one turn of the event loop', () => {
+  it('go out together: 20 reservations in one write, 20 settlements as one script call, counters exact', async () => {
+    const limit = limitFor(10_000);
+    // The first call loads the script on the connection (EVAL); measure what follows.
+    await store.reserve({ id: 'warm', items: [limit], input: 1, output: 1, clamp: false, minOutput: 1 });
+    await store.settle('warm', { input: 0, output: 0, request: 0 });
+
+    const ids = Array.from({ length: 20 }, (_, i) => `r${i}`);
+    const before = await counts();
+    const outcomes = await Promise.all(ids.map((id) => store.reserve({ id, items: [limit], input: 10, output: 20, clamp: false, minOutput: 1 })));
+    const reserved = await counts();
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(reserved.scripts - before.scripts).toBe(20); // still one script call per reservation
+    expect(reserved.writes - before.writes).toBe(1);
+
+    await Promise.all(ids.map((id) => store.settle(id, { input: 10, output: 5, request: 1 })));
+    const settled = await counts();
+    expect(settled.scripts - reserved.scripts).toBe(1);
+    expect(settled.writes - reserved.writes).toBe(1);
+    expect(await raw.hget(limit.key, 'u')).toBe(String(20 * 15));
+    expect(await raw.keys(`${limit.key.slice(0, limit.key.indexOf('}') + 1)}:res:*`)).toEqual([]);
+    expect(await store.openReservations()).toBe(0);
+  });
+
+  it('keep their order: a reservation made after a settlement in the same turn sees it', async () => {
+    const limit = limitFor(100);
+    const first = await store.reserve({ id: 'a', items: [limit], input: 10, output: 50, clamp: false, minOutput: 1 });
+    expect(first.ok).toBe(true);
+    // 60 of 100 reserved; settled at 15, which leaves room for the next 80, but only if applied first.
+    const settling = store.settle('a', { input: 10, output: 5, request: 1 });
+    const second = await store.reserve({ id: 'b', items: [limit], input: 10, output: 70, clamp: false, minOutput: 1 });
+    await settling;
+    expect(second.ok).toBe(true);
+    expect(second.states[0]!.used).toBe(95);
+    expect(await raw.hget(limit.key, 'u')).toBe('95');
+  });
+
+  it('settlements of different organizations and batches over the size limit still land exactly once each', async () => {
+    const limits = [limitFor(1_000_000), limitFor(1_000_000)];
+    const ids = Array.from({ length: 150 }, (_, i) => `m${i}`);
+    await Promise.all(ids.map((id, i) => store.reserve({ id, items: [limits[i % 2]!], input: 3, output: 7, clamp: false, minOutput: 1 })));
+    const before = await counts();
+    await Promise.all(ids.map((id) => store.settle(id, { input: 3, output: 1, request: 1 })));
+    const after = await counts();
+    // 75 per organization: batches of at most 64, so two script calls each.
+    expect(after.scripts - before.scripts).toBe(4);
+    for (const l of limits) expect(await raw.hget(l.key, 'u')).toBe(String(75 * 4));
+    // Settling again changes nothing: the records are gone.
+    await Promise.all(ids.map((id) => store.settle(id, { input: 3, output: 7, request: 1 })));
+    for (const l of limits) expect(await raw.hget(l.key, 'u')).toBe(String(75 * 4));
+  });
+});
