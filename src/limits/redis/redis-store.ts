@@ -107,6 +107,10 @@ export class RedisCounterStore implements CounterStore {
   /** Set by rebuildWhenLost: reservations then check that Redis still holds the counters. */
   private rebuild?: () => Promise<void>;
   private rebuilding?: Promise<void>;
+  /** Rebuilds finished (counters restored and marked present) per hash tag. */
+  private readonly rebuilds = new Map<string, number>();
+  /** Per hash tag, the rebuild and marking under way. */
+  private readonly marking = new Map<string, Promise<void>>();
   private readonly batcher: ScriptBatcher;
 
   constructor(
@@ -140,9 +144,12 @@ export class RedisCounterStore implements CounterStore {
         for (const item of items) args.push(this.args.spec(item));
         return this.batcher.reserve(tag, args);
       }, items);
+    const rebuildsBefore = this.rebuilds.get(tag) ?? 0;
     const [reply, table] = await call().catch(async (err: Error) => {
       if (!LOST_ERROR.test(err.message)) throw err;
-      await this.rebuildLost(tag);
+      // A rebuild that finished after this call was sent covers it: calls sent together must not rebuild
+      // once per reply that happens to arrive after it.
+      if ((this.rebuilds.get(tag) ?? 0) === rebuildsBefore) await this.rebuildLost(tag);
       return call();
     });
     const now = num(reply[2]);
@@ -236,11 +243,22 @@ export class RedisCounterStore implements CounterStore {
     await Promise.all(organizations.map((org) => this.client.set(presenceKey(organizationTag(org)), '1'))).catch(() => {});
   }
 
-  /** Rebuilds lost counters once however many requests notice, then marks them present again. */
-  private async rebuildLost(tag: string): Promise<void> {
-    this.rebuilding ??= this.rebuild!().finally(() => (this.rebuilding = undefined));
-    await this.rebuilding;
-    await this.client.set(presenceKey(tag), '1');
+  /**
+   * Rebuilds lost counters once however many requests notice, then marks them present again. Requests
+   * noticing while that runs, up to the marker being set, wait for the same rebuild.
+   */
+  private rebuildLost(tag: string): Promise<void> {
+    let marking = this.marking.get(tag);
+    if (!marking) {
+      marking = (async () => {
+        this.rebuilding ??= this.rebuild!().finally(() => (this.rebuilding = undefined));
+        await this.rebuilding;
+        await this.client.set(presenceKey(tag), '1');
+        this.rebuilds.set(tag, (this.rebuilds.get(tag) ?? 0) + 1);
+      })().finally(() => this.marking.delete(tag));
+      this.marking.set(tag, marking);
+    }
+    return marking;
   }
 
   /** One round trip that proves the store answers. */

@@ -3,9 +3,12 @@
 // the gateway a system call, a command and a wake-up per request, and consecutive settlements become one
 // script call. A reservation still is one script call of its own, so each stays all-or-nothing.
 //
-// Everything queued goes out at the end of the turn (setImmediate: after the poll phase that read the
-// requests, before the next one), in the order it was queued, so Redis sees the instance's commands in
-// the order it issued them. A command sent outside the batcher must call flush() first, for the same reason.
+// Like Nagle's algorithm, a call made while nothing is waiting for Redis goes out at once: at a low rate
+// no other call would join it, and waiting for the end of the turn would only add latency. While calls
+// are in flight, new ones wait for the end of the turn (setImmediate: after the poll phase that read the
+// requests, before the next one), and then leave together. Everything leaves in the order it was queued,
+// so Redis sees the instance's commands in the order it issued them. A command sent outside the batcher
+// must call flush() first, for the same reason.
 import type { Pipeline } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 
@@ -34,6 +37,8 @@ export class ScriptBatcher {
   /** Settlements waiting to be merged, by hash tag and time override, with their callers. */
   private readonly settles = new Map<string, { tag: string; override: string; sections: SettleSection[]; done: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
   private scheduled = false;
+  /** Writes sent whose replies have not all come back. */
+  private inFlight = 0;
 
   constructor(private readonly client: RedisClient) {}
 
@@ -86,6 +91,7 @@ export class ScriptBatcher {
   }
 
   private schedule(): void {
+    if (this.inFlight === 0) return this.flush();
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
@@ -112,13 +118,17 @@ export class ScriptBatcher {
   }
 
   private sendOne(q: Queued): void {
-    (this.client as unknown as Record<ScriptName, (...args: string[]) => Promise<unknown>>)[q.script](...q.args).then(q.resolve, q.reject);
+    this.inFlight++;
+    (this.client as unknown as Record<ScriptName, (...args: string[]) => Promise<unknown>>)[q.script](...q.args)
+      .finally(() => this.inFlight--)
+      .then(q.resolve, q.reject);
   }
 
   private sendPipelined(queue: Queued[]): void {
     const pipeline = this.client.pipeline() as Pipeline & Record<ScriptName, (...args: string[]) => Pipeline>;
     for (const q of queue) pipeline[q.script](...q.args);
-    pipeline.exec().then(
+    this.inFlight++;
+    pipeline.exec().finally(() => this.inFlight--).then(
       (results) => {
         queue.forEach((q, i) => {
           const [err, reply] = results?.[i] ?? [new Error('no reply in the pipeline')];
