@@ -120,11 +120,14 @@ export interface Ledger {
   append(rows: LedgerRow[]): Promise<void>;
   /**
    * Optional, for the batched writer: each row packed into the JSON text of one value when its call
-   * ends, and written later with appendPacked, which takes a JSON array of packed rows (same transaction
-   * and retry rules as append). Rows waiting for their batch then live outside the JavaScript heap
-   * (row-queue.ts), with nothing for the garbage collector to copy and trace, call after call.
+   * ends, and written later with appendPacked (same transaction and retry rules as append). Rows
+   * waiting for their batch then live outside the JavaScript heap (row-queue.ts), with nothing for the
+   * garbage collector to copy and trace, call after call. What many rows share (the SQLite ledger's
+   * contexts) is not repeated in each: packRow adds its JSON text to its batch's `shared` set, and
+   * appendPacked takes the JSON array of the batch's packed rows followed by one more element, the
+   * array of its shared texts.
    */
-  packRow?(row: LedgerRow): string;
+  packRow?(row: LedgerRow, shared: Set<string>): string;
   appendPacked?(json: string): Promise<void>;
   /** Sums usage over the rows matching `q`, one entry per group. */
   summarize(q: UsageQuery): Promise<UsageGroup[]>;

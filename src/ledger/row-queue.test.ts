@@ -2,21 +2,30 @@ import { describe, expect, it } from 'vitest';
 import type { Ledger, LedgerRow } from './ledger.js';
 import { rowQueueFor } from './row-queue.js';
 
-// A packing ledger that keeps each written batch as the values it decodes to.
-function packingLedger(): { ledger: Ledger; batches: unknown[][] } {
+// A packing ledger that keeps each written batch as the values it decodes to, and apart from them the
+// texts its rows shared (here the parity of their inputTokens).
+function packingLedger(): { ledger: Ledger; batches: unknown[][]; shared: unknown[][] } {
   const batches: unknown[][] = [];
+  const shared: unknown[][] = [];
   const ledger = {
-    packRow: (row: LedgerRow) => JSON.stringify([row.requestId, row.inputTokens]),
-    appendPacked: async (json: string) => void batches.push(JSON.parse(json) as unknown[]),
+    packRow: (row: LedgerRow, s: Set<string>) => {
+      s.add(JSON.stringify(row.inputTokens % 2 ? 'odd' : 'even'));
+      return JSON.stringify([row.requestId, row.inputTokens]);
+    },
+    appendPacked: async (json: string) => {
+      const batch = JSON.parse(json) as unknown[];
+      shared.push(batch.pop() as unknown[]);
+      batches.push(batch);
+    },
   } as unknown as Ledger;
-  return { ledger, batches };
+  return { ledger, batches, shared };
 }
 
 const row = (i: number, id = `req_${i}`): LedgerRow => ({ requestId: id, inputTokens: i }) as LedgerRow;
 
 describe('packed row queue', () => {
-  it('writes batches of at most the batch size, oldest first, as JSON arrays of packed rows', async () => {
-    const { ledger, batches } = packingLedger();
+  it('writes batches of at most the batch size, oldest first, as JSON arrays of packed rows and what they share', async () => {
+    const { ledger, batches, shared } = packingLedger();
     const queue = rowQueueFor(ledger, 3);
     for (let i = 0; i < 7; i++) queue.push(row(i));
     expect(queue.length).toBe(7);
@@ -30,6 +39,8 @@ describe('packed row queue', () => {
       [['req_3', 3], ['req_4', 4], ['req_5', 5]],
       [['req_6', 6]],
     ]);
+    // Each shared text once per batch, after its rows.
+    expect(shared).toEqual([['even', 'odd'], ['odd', 'even'], ['even']]);
   });
 
   it('keeps text outside ASCII intact and grows past its first block', async () => {
@@ -81,5 +92,18 @@ describe('packed row queue', () => {
     await queue.write(queue.take());
     expect(queue.length).toBe(0);
     expect(batches).toEqual([[['req_0', 0], ['req_1', 1]]]);
+  });
+
+  it('a batch written, given back and grown carries the shared texts of all its rows', async () => {
+    const { ledger, batches, shared } = packingLedger();
+    const queue = rowQueueFor(ledger, 4);
+    queue.push(row(0));
+    const failed = queue.take();
+    await queue.write(failed);
+    queue.restore(failed);
+    queue.push(row(1));
+    await queue.write(queue.take());
+    expect(batches).toEqual([[['req_0', 0]], [['req_0', 0], ['req_1', 1]]]);
+    expect(shared).toEqual([['even'], ['even', 'odd']]);
   });
 });

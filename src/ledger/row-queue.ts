@@ -69,18 +69,20 @@ class ObjectRowQueue implements RowQueue<ObjectBatch> {
 
 const COMMA = 0x2c;
 const OPEN = 0x5b;
-const CLOSE = 0x5d;
 
 /**
  * Up to a batch of packed rows as the UTF-8 text of a JSON array, in memory outside the JavaScript heap.
  * A row is written here the moment its call ends and its string is garbage at once, so rows waiting for
- * their batch give the garbage collector nothing to copy, promote or trace.
+ * their batch give the garbage collector nothing to copy, promote or trace. What its rows share
+ * (Ledger.packRow) is kept as the few long-lived strings it is, and follows the rows when the batch is
+ * written.
  */
 class Segment implements RowBatch {
   private used = 1;
   // Byte offset just past each row; rows before `first` were dropped.
   private readonly ends: number[] = [];
   private first = 0;
+  readonly shared = new Set<string>();
 
   constructor(private bytes: Buffer) {}
 
@@ -90,29 +92,37 @@ class Segment implements RowBatch {
 
   add(text: string): void {
     // A UTF-16 code unit is at most three UTF-8 bytes; one more for the comma, one for the closing bracket.
-    const room = this.used + 3 * text.length + 2;
+    this.makeRoom(3 * text.length + 2);
+    if (this.ends.length > 0) this.bytes[this.used++] = COMMA;
+    this.used += this.bytes.write(text, this.used);
+    this.ends.push(this.used);
+  }
+
+  private makeRoom(bytes: number): void {
+    const room = this.used + bytes;
     if (room > this.bytes.length) {
       const bigger = Buffer.allocUnsafe(Math.max(room, 2 * this.bytes.length));
       this.bytes.copy(bigger, 0, 0, this.used);
       this.bytes = bigger;
     }
-    if (this.ends.length > 0) this.bytes[this.used++] = COMMA;
-    this.used += this.bytes.write(text, this.used);
-    this.ends.push(this.used);
   }
 
   dropOldest(rows: number): void {
     this.first += Math.min(rows, this.count);
   }
 
-  /** The live rows as the text of a JSON array. */
+  /** The live rows and then the array of their shared texts, as the text of a JSON array (Ledger.appendPacked). */
   json(): string {
+    // The shared texts go after the rows, past `used`, so more rows can still be added (a batch given
+    // back after a failed write) and the next json() writes them again.
+    const trailer = `,[${[...this.shared].join(',')}]]`;
+    this.makeRoom(3 * trailer.length);
+    const end = this.used + this.bytes.write(trailer, this.used);
     // The byte before the first live row is the opening bracket or a dropped row's comma: either way
     // it becomes the opening bracket.
     const start = this.first === 0 ? 0 : this.ends[this.first - 1];
     this.bytes[start] = OPEN;
-    this.bytes[this.used] = CLOSE;
-    return this.bytes.toString('utf8', start, this.used + 1);
+    return this.bytes.toString('utf8', start, end);
   }
 
   /** Its memory, for the next segment. */
@@ -131,7 +141,7 @@ class PackedRowQueue implements RowQueue<Segment> {
   private segmentBytes = 64 * 1024;
 
   constructor(
-    private readonly pack: (row: LedgerRow) => string,
+    private readonly pack: (row: LedgerRow, shared: Set<string>) => string,
     private readonly append: (json: string) => Promise<void>,
     private readonly batchSize: number,
   ) {}
@@ -146,7 +156,7 @@ class PackedRowQueue implements RowQueue<Segment> {
       last = new Segment(this.spares.pop() ?? Buffer.allocUnsafe(this.segmentBytes));
       this.segments.push(last);
     }
-    last.add(this.pack(row));
+    last.add(this.pack(row, last.shared));
     this.queued++;
   }
 

@@ -25,7 +25,7 @@ export interface SqliteLedgerOptions {
 export class SqliteLedger implements Ledger {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
-  private writeHere?: (rows: unknown[][]) => void;
+  private writeHere?: (batch: unknown[][]) => void;
   private writer?: SqliteWriterThread;
   private readonly packer = new RowPacker();
 
@@ -58,18 +58,20 @@ export class SqliteLedger implements Ledger {
     migrate.immediate();
     // An in-memory database exists only on this connection, so it is written here, by the same code.
     if (this.path === ':memory:') {
-      const makeWriter = new Function('db', 'schema', BATCH_WRITER_BODY) as (db: Database.Database, schema: BatchWriterSchema) => (rows: unknown[][]) => void;
+      const makeWriter = new Function('db', 'schema', BATCH_WRITER_BODY) as (db: Database.Database, schema: BatchWriterSchema) => (batch: unknown[][]) => void;
       this.writeHere = makeWriter(db, BATCH_WRITER_SCHEMA);
     } else this.writer = new SqliteWriterThread(this.path, this.opts.synchronousFull ?? false);
   }
 
   async append(rows: LedgerRow[]): Promise<void> {
     if (rows.length === 0) return;
-    return this.appendPacked(`[${rows.map((r) => this.packer.pack(r)).join(',')}]`);
+    const contexts = new Set<string>();
+    const packed = rows.map((r) => this.packer.pack(r, contexts));
+    return this.appendPacked(`[${packed.join(',')},[${[...contexts].join(',')}]]`);
   }
 
-  packRow(row: LedgerRow): string {
-    return this.packer.pack(row);
+  packRow(row: LedgerRow, shared: Set<string>): string {
+    return this.packer.pack(row, shared);
   }
 
   async appendPacked(json: string): Promise<void> {

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqlitePlace, type LedgerPlace } from '../../test/helpers/ledgers.js';
-import { sampleRow } from '../../test/helpers/sample-row.js';
+import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
 import type { LedgerRow } from './ledger.js';
 import { COLUMN_NAMES, encodeRow, TABLE } from './ledger-sql.js';
 import { SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
@@ -52,7 +52,14 @@ describe('SQLite ledger rows', () => {
 
   it('numbers contexts: the same number for the same eleven values, a new one when any differs', () => {
     const packer = new RowPacker();
-    const contextOf = (row: LedgerRow): unknown[] => (JSON.parse(packer.pack(row)) as unknown[][])[0];
+    // A row names its context by number; the text of `[n, ...values]` goes to the batch's set.
+    const contextOf = (row: LedgerRow): unknown[] => {
+      const shared = new Set<string>();
+      const [n] = JSON.parse(packer.pack(row, shared)) as unknown[];
+      const contexts = [...shared].map((t) => JSON.parse(t) as unknown[]);
+      expect(contexts.map((c) => c[0])).toEqual([n]);
+      return contexts[0];
+    };
     const base = sampleRow();
     const [n, ...values] = contextOf(base);
     // A copy with fresh (equal) arrays is still the same context.
@@ -98,6 +105,44 @@ describe('SQLite ledger rows', () => {
       expect(await ledger.rows({})).toEqual([]);
       await ledger.append([fresh]);
       expect(await ledger.rows({})).toEqual([fresh]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('refuses a batch with a value SQLite cannot bind or a row of the wrong width, though values are bound as arguments', async () => {
+    const ledger = await openLedger('sqlite::memory:');
+    try {
+      // As arguments, better-sqlite3 would flatten a one-element array into a plain value.
+      const listed = { ...sampleRow({ requestId: 'q' }), fallback: ['cache'] } as unknown as LedgerRow;
+      await expect(ledger.append([sampleRow({ requestId: 'r' }), listed])).rejects.toThrow(/bind/);
+      const shared = new Set<string>();
+      const row = ledger.packRow!(sampleRow({ requestId: 's' }), shared);
+      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/21 values, not 20/);
+      expect(await ledger.rows({})).toEqual([]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('every batch carries its own contexts: one whose earlier batch was dropped still writes', async () => {
+    const { url, file } = newPlace();
+    const ledger = await openLedger(url);
+    try {
+      const [a, b, c] = [sampleRow({ requestId: 'k' }), sampleRow({ requestId: 'l', ts: T0 + 1 }), { ...ODD, requestId: 'm', ts: T0 + 2 }];
+      // a's batch never reaches the writer (dropped from a full buffer); b names the same context.
+      ledger.packRow!(a, new Set());
+      const shared = new Set<string>();
+      const rows = [ledger.packRow!(b, shared), ledger.packRow!(c, shared), ledger.packRow!({ ...c, requestId: 'n', ts: T0 + 3 }, shared)];
+      expect(shared.size).toBe(2);
+      await ledger.appendPacked!(`[${rows.join(',')},[${[...shared].join(',')}]]`);
+      expect((await ledger.rows({})).map((r) => r.requestId)).toEqual(['l', 'm', 'n']);
+      expect(await ledger.rows({ requestIds: ['m'] })).toEqual([c]);
+      expect(contextCount(file)).toBe(2);
+      // A batch naming a context it does not carry is refused whole (a packing bug, not a lost context).
+      const orphan = ledger.packRow!(sampleRow({ requestId: 'o', user: 'zed' }), new Set());
+      await expect(ledger.appendPacked!(`[${ledger.packRow!(sampleRow({ requestId: 'p' }), new Set())},${orphan},[]]`)).rejects.toThrow(/without its values/);
+      expect(await ledger.rows({})).toHaveLength(3);
     } finally {
       await ledger.close();
     }

@@ -1,4 +1,4 @@
-// SQLite inserts run on a worker thread: parsing and binding a row costs several µs (3.8 µs for the 20
+// SQLite inserts run on a worker thread: parsing and binding a row costs a few µs (2.7 µs for the 20
 // columns of sqlite-rows.ts on the development VM), which on the gateway's event loop would cost
 // throughput. The main thread only packs each row into JSON text (when its call ends) and sends a
 // batch's JSON array as one message.
@@ -69,7 +69,7 @@ export class SqliteWriterThread {
     this.worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (${code})`)));
   }
 
-  /** Inserts a JSON array of packed rows (RowPacker) in one transaction on the worker; resolves once committed. */
+  /** Inserts a batch of packed rows (RowPacker; Ledger.appendPacked) in one transaction on the worker; resolves once committed. */
   write(json: string): Promise<void> {
     return this.send({ json });
   }
