@@ -36,37 +36,25 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/**
+ * The writer thread of one SQLite file. A thread that dies (an uncaught error, running out of memory)
+ * fails the batches it held, which the ledger writer keeps and retries, and a new thread is started for
+ * the next batch: the ledger never stops recording until the process restarts. The ledger writer's
+ * retry back-off paces the restarts of a thread that cannot start.
+ */
 export class SqliteWriterThread {
-  private readonly worker: Worker;
+  private worker?: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private failure?: Error;
+  private closed = false;
+  /** Threads started after the first one died. */
+  restarts = 0;
 
-  constructor(path: string, synchronousFull: boolean) {
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
-        path,
-        synchronous: synchronousFull ? 'FULL' : 'NORMAL',
-        schema: BATCH_WRITER_SCHEMA,
-      },
-    });
-    // An idle writer must not keep a finished process (a CLI, a test) alive.
-    this.worker.unref();
-    this.worker.on('message', (m: { id: number; error?: string }) => {
-      const p = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      if (m.error) p?.reject(new Error(m.error));
-      else p?.resolve();
-    });
-    const fail = (err: Error): void => {
-      this.failure = err;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (${code})`)));
+  constructor(
+    private readonly path: string,
+    private readonly synchronousFull: boolean,
+  ) {
+    this.start();
   }
 
   /** Inserts a batch of packed rows (RowPacker; Ledger.appendPacked) in one transaction on the worker; resolves once committed. */
@@ -76,20 +64,67 @@ export class SqliteWriterThread {
 
   /** Closes the worker's connection and stops it. */
   async close(): Promise<void> {
-    if (this.failure) return;
-    await this.send({ close: true }).catch(() => {});
-    await this.worker.terminate();
+    if (this.closed) return;
+    this.closed = true;
+    const worker = this.worker;
+    if (!worker) return;
+    await this.post(worker, { close: true }).catch(() => {});
+    await worker.terminate();
   }
 
-  private send(msg: { json?: string; close?: boolean }): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+  private start(): Worker {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+        path: this.path,
+        synchronous: this.synchronousFull ? 'FULL' : 'NORMAL',
+        schema: BATCH_WRITER_SCHEMA,
+      },
+    });
+    this.worker = worker;
+    // An idle writer must not keep a finished process (a CLI, a test) alive.
+    worker.unref();
+    worker.on('message', (m: { id: number; error?: string }) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error) p?.reject(new Error(m.error));
+      else p?.resolve();
+    });
+    let failed = false;
+    const fail = (err: Error): void => {
+      if (failed) return;
+      failed = true;
+      if (this.worker === worker) this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', (err) => {
+      fail(err);
+      void worker.terminate();
+    });
+    worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (${code})`)));
+    return worker;
+  }
+
+  private send(msg: { json: string }): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the SQLite ledger is closed'));
+    let worker = this.worker;
+    if (!worker) {
+      worker = this.start();
+      this.restarts++;
+    }
+    return this.post(worker, msg);
+  }
+
+  private post(worker: Worker, msg: { json?: string; close?: boolean }): Promise<void> {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.ref();
-      this.worker.postMessage({ id, ...msg });
+      worker.ref();
+      worker.postMessage({ id, ...msg });
     }).finally(() => {
-      if (this.pending.size === 0) this.worker.unref();
+      if (this.pending.size === 0) worker.unref();
     });
   }
 }
