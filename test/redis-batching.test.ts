@@ -2,6 +2,7 @@
 // checked on a private redis-server by the writes on the store's socket, the script calls Redis counts,
 // and the order Redis applies them in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
@@ -113,5 +114,30 @@ describe('script calls of one turn of the event loop', () => {
     // Settling again changes nothing: the records are gone.
     await Promise.all(ids.map((id) => store.settle(id, { input: 3, output: 7, request: 1 })));
     for (const l of limits) expect(await raw.hget(l.key, 'u')).toBe(String(75 * 4));
+  });
+});
+
+describe('a Redis Cluster that does not answer', () => {
+  it('refuses batched calls at once instead of holding them until it next connects', async () => {
+    // Accepts connections and never answers, like a hung node: the client never learns the slot map.
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    const client = createRedisClient(`redis-cluster://127.0.0.1:${port}`, 100);
+    const down = new RedisCounterStore(client, { timezone: 'UTC', clock: new ManualClock(T0), reservationTtlMs: 60_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const limit = limitFor(1000);
+      const started = performance.now();
+      // The first goes at once; the others, made while it is in flight, leave together at the end of the turn.
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => down.reserve({ id: `d${i}`, items: [limit], input: 1, output: 1, clamp: false, minOutput: 1 })),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(Array(5).fill('rejected'));
+      expect(performance.now() - started).toBeLessThan(200);
+    } finally {
+      client.disconnect();
+      silent.close();
+    }
   });
 });

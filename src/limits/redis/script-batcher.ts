@@ -69,9 +69,13 @@ export class ScriptBatcher {
   flush(): void {
     this.scheduled = false;
     for (const key of [...this.settles.keys()]) this.closeSettleBatch(key);
+    // A cluster client that is not ready (no slot map yet) holds a pipeline until it next connects, with
+    // no command timeout running; single calls are refused at once (no offline queue). So calls go one
+    // by one unless the client is ready.
+    const pipelining = this.client.status === 'ready';
     for (const [tag, queue] of this.queues) {
       this.queues.delete(tag);
-      if (queue.length === 1) this.sendOne(queue[0]);
+      if (queue.length === 1 || !pipelining) queue.forEach((q) => this.sendOne(q));
       else this.sendPipelined(queue);
     }
   }
