@@ -129,7 +129,8 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
     // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
     // metrics) follow in the same turn of the event loop, so this instance admits nothing before the
-    // settlement is applied (memory) or written to Redis's socket, whose commands keep their order.
+    // settlement is applied (memory) or queued for Redis ahead of any later reservation (the Redis store
+    // sends its calls in the order they were made).
     const strict = gw.recordSink !== undefined;
     if (!strict) sendAnswer();
     await gw.engine.settle(requestId, { input: usage.input, output: usage.output, request: 1 });
