@@ -10,6 +10,8 @@
 import http from 'node:http';
 import { Pool } from 'undici';
 import { UPSTREAM_CONNECTIONS } from '../providers/provider.js';
+// The gateway's own whole-body reader, so both gather bodies the same way.
+import { readAll } from '../proxy/upstream-failure.js';
 
 const [upstream, upstreamKey] = process.argv.slice(2);
 if (!upstream || !upstreamKey) {
@@ -20,25 +22,15 @@ if (!upstream || !upstreamKey) {
 // The same pool size as the gateway's upstream pools (src/providers/upstream-pool.ts).
 const pool = new Pool(upstream, { connections: UPSTREAM_CONNECTIONS, keepAliveTimeout: 30_000 });
 
-/** The whole body of a request or response, from its 'data' events. */
-function gather(from: NodeJS.ReadableStream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    from.on('data', (c: Buffer) => chunks.push(c));
-    from.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    from.on('error', reject);
-  });
-}
-
 async function forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const body = await gather(req);
+  const body = await readAll(req);
   const answer = await pool.request({
     path: req.url ?? '/',
     method: 'POST',
     headers: { 'content-type': req.headers['content-type'] ?? 'application/json', authorization: `Bearer ${upstreamKey}` },
     body,
   });
-  const reply = await gather(answer.body);
+  const reply = await readAll(answer.body);
   res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json'), 'content-length': reply.length });
   res.end(reply);
 }

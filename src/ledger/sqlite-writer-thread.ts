@@ -47,14 +47,18 @@ export class SqliteWriterThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
-  /** Threads started after the first one died. */
-  restarts = 0;
+  private restarted = 0;
 
   constructor(
     private readonly path: string,
     private readonly synchronousFull: boolean,
   ) {
     this.start();
+  }
+
+  /** Threads started after the first one died. */
+  get restarts(): number {
+    return this.restarted;
   }
 
   /** Inserts a batch of packed rows (RowPacker; Ledger.appendPacked) in one transaction on the worker; resolves once committed. */
@@ -112,7 +116,7 @@ export class SqliteWriterThread {
     let worker = this.worker;
     if (!worker) {
       worker = this.start();
-      this.restarts++;
+      this.restarted++;
     }
     return this.post(worker, msg);
   }
