@@ -98,6 +98,11 @@ keys:
     expect(JSON.stringify(policy, (_k, v: unknown) => (v instanceof Map ? [...v] : v))).not.toMatch(/tg-alpha|root-secret/);
   });
 
+  it('hashes keys as `printf <key> | sha256sum` does, so key_sha256 values can be made with it', () => {
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256Hex('clé✓')).toBe('bad36631ce6b1d70629847963a450e4e9a1e1c20afefe807e3ce2301d8cbcac7');
+  });
+
   it('compiles the alert ladder, keeping the whole fallback chain', () => {
     const policy = load(`
 alerts:
