@@ -100,8 +100,9 @@ const logged = (fleet: Fleet, pattern: RegExp): boolean => fleet.gateways.every(
 
 describe('Redis killed during load', () => {
   it('fail_closed: every request answered 503 within the timeout + 50 ms, no upstream call, recovery without a restart', async () => {
+    const loops = 9;
     const { redis, fleet } = await startAll('fail_closed', 10_000_000);
-    const run = load(fleet, 9);
+    const run = load(fleet, loops);
     await sleep(700);
     await redis.kill();
     const killedAt = Date.now();
@@ -127,8 +128,12 @@ describe('Redis killed during load', () => {
     expect(during.filter((s) => s.status !== 503)).toEqual([]);
     expect(Math.max(...during.map((s) => s.ms))).toBeLessThanOrEqual(TIMEOUT_MS + 50);
     const upstream = (await fleet.upstreamRequests()) as Array<{ receivedAt: string }>;
-    // A request reserved just before the kill may still reach the upstream a moment later; none after that.
-    expect(upstream.filter((r) => Date.parse(r.receivedAt) > killedAt + 100 && Date.parse(r.receivedAt) < restartedAt)).toEqual([]);
+    // Requests reserved before the kill may still reach the upstream after it: at most one per loop (each
+    // loop waits for its answer before sending again), and soon, though a stall of a busy machine can hold
+    // them for a while. Anything admitted while Redis was down would be more, and later.
+    const afterKill = upstream.filter((r) => Date.parse(r.receivedAt) > killedAt && Date.parse(r.receivedAt) < restartedAt);
+    expect(afterKill.length).toBeLessThanOrEqual(loops);
+    expect(afterKill.filter((r) => Date.parse(r.receivedAt) > killedAt + 1000)).toEqual([]);
     const recovered = run.samples.filter((s) => s.sentAt > Date.now() - 300);
     expect(recovered.length).toBeGreaterThan(0);
     expect(recovered.filter((s) => s.status !== 200)).toEqual([]);
