@@ -9,6 +9,8 @@ export interface HttpUpstream {
   origin: string;
   /** Path prefix of every endpoint (UPSTREAM_PATHS are relative to it), without a trailing slash. */
   basePath: string;
+  /** Query string of the base URL (`?api-version=...`, as Azure needs), appended to every path; '' when none. */
+  query?: string;
   /** Sent on every request: content type and the provider's own credentials (never the client's). */
   headers: Record<string, string>;
   endpoints: ReadonlySet<UpstreamEndpoint>;
@@ -31,7 +33,7 @@ export abstract class HttpProvider implements Provider {
   }
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    return this.pool.post(this.upstream.basePath + UPSTREAM_PATHS[req.endpoint], this.headersFor(req, this.upstream.headers), req.text ?? req.body, req.signal);
+    return this.pool.post(this.upstream.basePath + UPSTREAM_PATHS[req.endpoint] + (this.upstream.query ?? ''), this.headersFor(req, this.upstream.headers), req.text ?? req.body, req.signal);
   }
 
   async close(): Promise<void> {

@@ -54,12 +54,18 @@ export const UPSTREAM_CONNECTIONS = 2048;
 // rate-limit headers, which describe the gateway's key rather than the caller's) stays behind.
 const PASSED_HEADERS = new Set(['content-type', 'openai-processing-ms', 'openai-version', 'x-request-id', 'request-id', 'anthropic-version']);
 
-/** Keeps only upstream response headers that mean something to the client. */
-export function passableHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+// On an upstream error the client retries by these (the official SDKs read all three), so they pass too.
+const PASSED_ON_ERROR = new Set(['retry-after', 'retry-after-ms', 'x-should-retry']);
+
+/** Keeps only upstream response headers that mean something to the client (retry advice only on a 4xx/5xx). */
+export function passableHeaders(raw: Record<string, string | string[] | undefined>, status = 200): Record<string, string> {
   const out: Record<string, string> = {};
+  const failed = status >= 400;
   for (const name in raw) {
     const value = raw[name];
-    if (value !== undefined && PASSED_HEADERS.has(name)) out[name === 'x-request-id' ? 'x-upstream-request-id' : name] = String(value);
+    if (value === undefined) continue;
+    if (PASSED_HEADERS.has(name)) out[name === 'x-request-id' ? 'x-upstream-request-id' : name] = String(value);
+    else if (failed && PASSED_ON_ERROR.has(name)) out[name] = String(value);
   }
   return out;
 }

@@ -18,7 +18,7 @@ export class UpstreamPool {
   async post(path: string, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     const res = await this.pool.request({ method: 'POST', path, headers, body: text, signal });
-    return { status: res.statusCode, headers: passableHeaders(res.headers), body: res.body };
+    return { status: res.statusCode, headers: passableHeaders(res.headers, res.statusCode), body: res.body };
   }
 
   async close(): Promise<void> {

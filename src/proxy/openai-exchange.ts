@@ -10,6 +10,14 @@ import { applyOutputLimit, requestedOutput } from './request-shape.js';
 /** Upstream bodies larger than this are not parsed for their text (counted from the raw bytes instead). */
 const MAX_PARSED_BODY = 64 * 1024 * 1024;
 
+/** OpenAI's `max_tokens` default on the legacy completions endpoint. */
+const LEGACY_COMPLETIONS_DEFAULT = 16;
+
+/** Both chat caps sent, with different values. */
+function twoCapsDiffer(body: JsonObject): boolean {
+  return typeof body.max_tokens === 'number' && typeof body.max_completion_tokens === 'number' && body.max_tokens !== body.max_completion_tokens;
+}
+
 /** How many completions one call generates: each gets the per-choice max_tokens. */
 function choicesOf(endpoint: string, body: JsonObject): number {
   const int = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 1);
@@ -25,23 +33,29 @@ function choicesOf(endpoint: string, body: JsonObject): number {
 export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput): Exchange {
   const choices = choicesOf(endpoint, body);
   const perChoice = requestedOutput(body, endpoint);
-  const asked = perChoice === undefined ? undefined : perChoice * choices;
+  // Legacy completions without max_tokens stop at OpenAI's documented default of 16, not at ours.
+  const implicit = endpoint === 'completions' && perChoice === undefined ? LEGACY_COMPLETIONS_DEFAULT : undefined;
+  const asked = perChoice === undefined ? (implicit === undefined ? undefined : implicit * choices) : perChoice * choices;
+  // Two caps that disagree: the upstream might honour the larger, so both are sent as the grant.
+  const capsDisagree = endpoint === 'chat' && twoCapsDiffer(body);
   const stream = body.stream === true && endpoint !== 'embeddings';
   const streamOptions = body.stream_options as JsonObject | undefined;
   const clientWantsUsage = streamOptions?.include_usage === true;
   return {
     upstream: endpoint,
     estimateOn: { endpoint, body },
-    allowance: (defaultMax) => (endpoint === 'embeddings' ? { output: 0, fromClient: true } : { output: asked ?? defaultMax * choices, fromClient: asked !== undefined }),
+    allowance: (defaultMax) =>
+      endpoint === 'embeddings' ? { output: 0, fromClient: true } : { output: asked ?? defaultMax * choices, fromClient: perChoice !== undefined },
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, body);
-      // The output allowance is sent upstream whenever it differs from the client's, so the limit holds exactly.
-      if (endpoint !== 'embeddings' && asked !== output) applyOutputLimit(out, endpoint, Math.max(1, Math.floor(output / choices)), upstreamModel);
+      // The output allowance is sent upstream whenever it differs from what the upstream would otherwise
+      // use (the client's cap(s), or the legacy default), so the limit holds exactly.
+      if (endpoint !== 'embeddings' && (asked !== output || capsDisagree)) applyOutputLimit(out, endpoint, Math.max(1, Math.floor(output / choices)), upstreamModel);
       // The Responses API always reports usage at the end; chat and completions do only when asked.
       if (stream && endpoint !== 'responses') out.stream_options = withUsageIncluded(streamOptions);
       return out;
     },
-    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || asked === output),
+    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output && !capsDisagree)),
     streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream() : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));

@@ -22,7 +22,7 @@ export class MockProvider implements Provider {
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const reply = handleMockRequest('POST', `/v1${UPSTREAM_PATHS[req.endpoint]}`, req.body, this.options);
     if (reply.latencyMs > 0) await sleep(reply.latencyMs, undefined, { signal: req.signal });
-    return { status: reply.status, headers: passableHeaders(reply.headers), body: bodyOf(reply, req.signal) };
+    return { status: reply.status, headers: passableHeaders(reply.headers, reply.status), body: bodyOf(reply, req.signal) };
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,69 @@
+// `tollgate serve` refusing to start: a bad --port is a usage error (exit 1, as for commander's other usage errors), a port already taken is
+// one clear line (not a stack trace) and a non-zero exit. The built CLI, in a child process.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, writeConfig } from './helpers/processes.js';
+
+let config: string;
+let taken: Server;
+let takenPort: number;
+
+beforeAll(async () => {
+  config = writeConfig(`
+providers:
+  demo: {type: mock}
+projects:
+  web: {daily_limit: 1000}
+routes:
+  main:
+    chat_models: [{model_id: m, model: demo/m}]
+keys:
+  - {id: a, key: tg-a, project: web}
+`);
+  taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  takenPort = (taken.address() as { port: number }).port;
+});
+afterAll(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+
+/** Runs `tollgate serve --config <config> ...args` to its exit (the ledger lands in the config's temp dir). */
+function serve(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before this test`);
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, ...args], {
+    cwd: path.dirname(config),
+    env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+describe('tollgate serve start-up errors', () => {
+  it.each(['abc', '-1', '70000', '4000x', '1.5'])('refuses --port %s as a usage error with exit 1', async (port) => {
+    const { code, stderr, stdout } = await serve(['--port', port]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`--port must be a whole number from 0 to 65535, not '${port}'`);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stdout).not.toContain('listening on');
+  });
+
+  it('reports a port already in use as one line and exits non-zero', async () => {
+    const { code, stderr, stdout } = await serve(['--host', '127.0.0.1', '--port', String(takenPort)]);
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    expect(stderr.trim()).toBe(`tollgate: cannot listen on 127.0.0.1:${takenPort}: address already in use`);
+    expect(stdout).not.toContain('listening on');
+  });
+});

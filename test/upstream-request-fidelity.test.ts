@@ -1,0 +1,119 @@
+// Regression tests from an audit: what the gateway sends upstream (output caps, the base URL's query)
+// and what of the upstream's error answer reaches the client (its retry advice).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { passableHeaders } from '../src/providers/provider.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+
+let upstream: MockUpstream;
+let gw: TestGateway;
+
+const config = (url: string): string => `
+server: {timezone: UTC}
+providers:
+  openai: {type: openai, base_url: "${url}/v1"}
+  azure: {type: openai, base_url: "${url}/v1?api-version=2024-10-21"}
+projects:
+  roomy: {daily_limit: 1000000}
+  tight: {daily_limit: 1000000, request_limit: 60}
+routes:
+  main:
+    chat_models:
+      - {model_id: gpt-4o, model: openai/gpt-4o}
+      - {model_id: azure-4o, model: azure/gpt-4o}
+    embedding_models:
+      - {model_id: azure-embed, model: azure/text-embedding-3-small}
+keys:
+  - {id: roomy, key: tg-roomy, project: roomy}
+  - {id: tight, key: tg-tight, project: tight}
+`;
+
+const client = (key = 'tg-roomy'): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
+const sent = (): Record<string, unknown> => upstream.requests().at(-1)!.body as Record<string, unknown>;
+const messages = [{ role: 'user' as const, content: 'hi' }];
+
+beforeAll(async () => {
+  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 8 }, config));
+});
+afterAll(() => stopBehindMock(gw, upstream));
+beforeEach(() => upstream.clearRequests());
+
+describe('max_tokens and max_completion_tokens together', () => {
+  it('sends both as the reserved (smaller) value when they differ', async () => {
+    await client().chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 100, max_completion_tokens: 5000 });
+    expect(sent()).toMatchObject({ max_tokens: 100, max_completion_tokens: 100 });
+    expect(gw.calls.at(-1)!.reserved.output).toBe(100);
+    await client().chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 7000, max_completion_tokens: 300 });
+    expect(sent()).toMatchObject({ max_tokens: 300, max_completion_tokens: 300 });
+  });
+
+  it('clamps max_completion_tokens alone and adds no max_tokens', async () => {
+    const res = await client('tg-tight').chat.completions.create({ model: 'gpt-4o', messages, max_completion_tokens: 5000 }).withResponse();
+    const granted = Number(res.response.headers.get('x-tollgate-clamped-max-tokens'));
+    expect(granted).toBeGreaterThan(0);
+    expect(granted).toBeLessThan(60);
+    expect(sent().max_completion_tokens).toBe(granted);
+    expect(sent()).not.toHaveProperty('max_tokens');
+  });
+});
+
+describe('legacy /v1/completions without max_tokens', () => {
+  it("reserves OpenAI's default of 16 and forwards the body without max_tokens", async () => {
+    await client().completions.create({ model: 'gpt-4o', prompt: 'Once upon a time' });
+    expect(sent()).not.toHaveProperty('max_tokens');
+    expect(gw.calls.at(-1)!.reserved.output).toBe(16);
+    await client().completions.create({ model: 'gpt-4o', prompt: ['a', 'b'], n: 2 });
+    expect(sent()).not.toHaveProperty('max_tokens');
+    expect(gw.calls.at(-1)!.reserved.output).toBe(64);
+  });
+
+  it('sends max_tokens when a limit lowers the allowance below 16', async () => {
+    // 60-token request limit: a prompt of ~50 tokens leaves fewer than 16 for the output.
+    const prompt = 'word '.repeat(48);
+    await client('tg-tight').completions.create({ model: 'gpt-4o', prompt });
+    const reserved = gw.calls.at(-1)!.reserved.output;
+    expect(reserved).toBeLessThan(16);
+    expect(sent().max_tokens).toBe(reserved);
+  });
+});
+
+describe('a base_url with a query string', () => {
+  it('keeps the query on every upstream path', async () => {
+    await client().chat.completions.create({ model: 'azure-4o', messages });
+    await client().completions.create({ model: 'azure-4o', prompt: 'hi' });
+    await client().embeddings.create({ model: 'azure-embed', input: 'hi' });
+    await client().responses.create({ model: 'azure-4o', input: 'hi' });
+    await client().chat.completions.create({ model: 'azure-4o', messages, stream: true }).then(async (s) => {
+      for await (const _ of s);
+    });
+    expect(upstream.requests().map((r) => r.url)).toEqual([
+      '/v1/chat/completions?api-version=2024-10-21',
+      '/v1/completions?api-version=2024-10-21',
+      '/v1/embeddings?api-version=2024-10-21',
+      '/v1/responses?api-version=2024-10-21',
+      '/v1/chat/completions?api-version=2024-10-21',
+    ]);
+    await client().chat.completions.create({ model: 'gpt-4o', messages });
+    expect(upstream.requests().at(-1)!.url).toBe('/v1/chat/completions');
+  });
+});
+
+describe("the upstream's retry advice on its errors", () => {
+  it('passes retry-after of an upstream 429 to the client', async () => {
+    const err = await client()
+      // @ts-expect-error: a mock control field, passed through untouched
+      .chat.completions.create({ model: 'gpt-4o', messages, mock_error_status: 429 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('1');
+  });
+
+  it('keeps retry-after, retry-after-ms and x-should-retry on 4xx/5xx only', () => {
+    const raw = { 'retry-after': '2', 'retry-after-ms': '1500', 'x-should-retry': 'false', 'content-type': 'application/json', 'set-cookie': 'a=b' };
+    const advice = { 'retry-after': '2', 'retry-after-ms': '1500', 'x-should-retry': 'false', 'content-type': 'application/json' };
+    expect(passableHeaders(raw, 429)).toEqual(advice);
+    expect(passableHeaders(raw, 503)).toEqual(advice);
+    expect(passableHeaders(raw, 200)).toEqual({ 'content-type': 'application/json' });
+  });
+});
