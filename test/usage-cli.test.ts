@@ -1,6 +1,6 @@
 // `tollgate usage` and `tollgate audit` as a person runs them: the built CLI, a config file, a ledger.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -77,6 +77,52 @@ describe('tollgate usage', () => {
     expect(JSON.parse(stdout).totals).toMatchObject({ calls: 2, input_tokens: 2000 });
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'colour'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("unknown dimension 'colour'") });
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', 'last tuesday'])).rejects.toMatchObject({ stderr: expect.stringContaining('cannot read time') });
+  });
+});
+
+describe('tollgate usage: periods and ledgers', () => {
+  const calls = async (args: string[]): Promise<number> => {
+    const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', '', '--format', 'json', ...args]);
+    return JSON.parse(stdout).totals.calls;
+  };
+
+  it('--until ends the period, exclusively: rows at or after it are left out', async () => {
+    expect(await calls(['--since', '30d'])).toBe(5);
+    // Four rows are 2 hours old, one is 20 days old.
+    expect(await calls(['--since', '30d', '--until', '1d'])).toBe(1);
+    const atFour = new Date(NOW - 2 * HOUR).toISOString();
+    expect(await calls(['--since', '30d', '--until', atFour])).toBe(1);
+    expect(await calls(['--since', '30d', '--until', new Date(NOW - 2 * HOUR + 1).toISOString()])).toBe(5);
+  });
+
+  it('refuses --since not before --until with exit 1, instead of an empty report', async () => {
+    const err = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', '2026-05-02', '--until', '2026-05-01']).catch((e) => e);
+    expect(err).toMatchObject({ code: 1, stdout: '' });
+    expect(err.stderr).toMatch(/^tollgate usage: --since 2026-05-02 \(2026-05-02T00:00:00\.000Z\) is not before --until 2026-05-01 .*the period is empty\n$/);
+    await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', '1d', '--until', '1d'])).rejects.toMatchObject({ code: 1 });
+  });
+
+  it('never creates a ledger: a missing SQLite file is exit 1, named, and still missing afterwards', async () => {
+    const missing = path.join(dir, 'typo/typo.db');
+    const err = await run(process.execPath, [CLI, 'usage', '--ledger', `sqlite:${missing}`]).catch((e) => e);
+    expect(err).toMatchObject({ code: 1, stdout: '' });
+    expect(err.stderr).toBe(`tollgate usage: no ledger at ${missing}: the file does not exist (from --ledger)\n`);
+    expect(existsSync(missing)).toBe(false);
+    expect(existsSync(path.dirname(missing))).toBe(false);
+    // Named by a config: the path as resolved against the config's directory, and which file said so.
+    const typoConfig = path.join(dir, 'typo.yaml');
+    writeFileSync(typoConfig, 'storage: {ledger: "sqlite:./data/legder.db"}\n');
+    const viaConfig = await run(process.execPath, [CLI, 'usage', '--config', typoConfig]).catch((e) => e);
+    expect(viaConfig).toMatchObject({ code: 1, stderr: `tollgate usage: no ledger at ${path.join(dir, 'data/legder.db')}: the file does not exist (from storage.ledger in ${typoConfig})\n` });
+    expect(existsSync(path.join(dir, 'data/legder.db'))).toBe(false);
+  });
+
+  it('refuses a file that is not a ledger, and leaves it as it was', async () => {
+    const other = path.join(dir, 'other.db');
+    writeFileSync(other, '');
+    const err = await run(process.execPath, [CLI, 'usage', '--ledger', `sqlite:${other}`]).catch((e) => e);
+    expect(err).toMatchObject({ code: 1, stderr: `tollgate usage: ${other} is not a Tollgate ledger: it has no tollgate_ledger (from --ledger)\n` });
+    expect(statSync(other).size).toBe(0);
   });
 });
 

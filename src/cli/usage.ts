@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Policy } from '../config/policy.js';
 import type { FilterField } from '../ledger/ledger.js';
-import { openLedger } from '../ledger/open-ledger.js';
+import { LedgerNotFoundError, openLedger, redactLedgerUrl } from '../ledger/open-ledger.js';
 import { formatReport, type ReportFormat } from '../ledger/report-format.js';
 import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
@@ -62,6 +62,10 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   } catch (err) {
     return fail((err as Error).message);
   }
+  if (sinceMs >= untilMs) {
+    const span = `--since ${opts.since} (${new Date(sinceMs).toISOString()}) is not before ${opts.until ? `--until ${opts.until}` : 'now'} (${new Date(untilMs).toISOString()})`;
+    return fail(`${span}: the period is empty`);
+  }
   const where: Partial<Record<FilterField, string>> = {};
   if (opts.org) where.organization = opts.org;
   if (opts.project) where.project = opts.project;
@@ -70,8 +74,11 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   if (opts.model) where.model = opts.model;
   // Relative SQLite paths mean what they mean to `tollgate serve` with the same config.
   const baseDir = opts.ledger || !policy?.sources[0] ? process.cwd() : dirname(resolve(policy.sources[0]));
-  const ledger = await openLedger(url, { baseDir }).catch((err: Error) => err);
-  if (ledger instanceof Error) return fail(`cannot open the ledger: ${ledger.message}`);
+  // Read-only: a report never creates, migrates or writes the ledger (a mistyped path stays a mistake).
+  const ledger = await openLedger(url, { baseDir, readonly: true }).catch((err: Error) => err);
+  const from = opts.ledger ? '--ledger' : `storage.ledger in ${policy!.sources.join(', ')}`;
+  if (ledger instanceof LedgerNotFoundError) return fail(`${ledger.message} (from ${from})`);
+  if (ledger instanceof Error) return fail(`cannot open the ledger ${redactLedgerUrl(url)}: ${ledger.message}`);
   try {
     const report = await usageReport(ledger, { sinceMs, untilMs, by, where, timezone });
     process.stdout.write(formatReport(report, opts.format as ReportFormat));
@@ -81,6 +88,7 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   }
 }
 
+// Exit code 1, like every other error of the CLI (2 is `tollgate audit`'s "drift found").
 function fail(message: string): number {
   console.error(`tollgate usage: ${message}`);
   return 1;

@@ -43,11 +43,16 @@ export class PostgresLedger implements Ledger {
   readonly kind = 'postgres';
   private readonly sql: postgres.Sql;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    private readonly opts: { readonly?: boolean } = {},
+  ) {
     this.sql = postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 10 });
   }
 
   async init(): Promise<void> {
+    // Reports read the ledger as it is: no DDL, so a read-only reporting role can run them.
+    if (this.opts.readonly) return;
     await this.sql.begin(async (tx) => {
       await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
       await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER NOT NULL)`);
@@ -60,8 +65,15 @@ export class PostgresLedger implements Ledger {
     });
   }
 
+  /** Whether the ledger table is there (visible on the search path); a read-only open creates nothing. */
+  async hasLedgerTable(): Promise<boolean> {
+    const [row] = await this.sql.unsafe('SELECT to_regclass($1) IS NOT NULL AS present', [TABLE]);
+    return row.present === true;
+  }
+
   async append(rows: LedgerRow[]): Promise<void> {
     if (rows.length === 0) return;
+    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
     const records = rows.map((row) => {
       const o: Record<string, unknown> = {};
       for (const [col, field] of COLUMNS) o[col] = row[field];

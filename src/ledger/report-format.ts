@@ -1,4 +1,4 @@
-// Renders a usage report as an aligned table, CSV (RFC 4180) or JSON.
+// Renders a usage report as an aligned table, CSV (RFC 4180, formulas neutralised) or JSON.
 import type { ReportRow, UsageReport } from './usage-report.js';
 
 export type ReportFormat = 'table' | 'csv' | 'json';
@@ -27,7 +27,11 @@ export function formatReport(report: UsageReport, format: ReportFormat): string 
   ];
   const body = report.by.length > 0 ? report.rows.map((r) => line(report.by.map((d) => r.keys[d]), r)) : [];
   const total = line(labels.map((_, i) => (i === 0 ? 'TOTAL' : '')), report.totals);
-  if (format === 'csv') return [header, ...body, total].map((cells) => cells.map(csvCell).join(',')).join('\n') + '\n';
+  if (format === 'csv') {
+    // The first columns hold text (dimension values such as free tags); the rest are the figures.
+    const csvLine = (cells: string[]): string => cells.map((c, i) => csvCell(i < labels.length ? neutraliseFormula(c) : c)).join(',');
+    return [header.map(neutraliseFormula).map(csvCell).join(','), ...body.map(csvLine), csvLine(total)].join('\n') + '\n';
+  }
   return table(header, body, total);
 }
 
@@ -40,6 +44,19 @@ function toJson(report: UsageReport): unknown {
     rows: report.rows.map((r) => ({ ...r.keys, ...figures(r) })),
     totals: figures(report.totals),
   };
+}
+
+// Spreadsheets run a cell starting with one of these as a formula (OWASP, "CSV Injection").
+const FORMULA_START = /^[=+\-@\t\r]/;
+const PLAIN_NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A text cell that a spreadsheet would read as a formula, prefixed with `'` so it is shown as text:
+ * a tag value is whatever the caller sent, e.g. `=HYPERLINK(...)`. A plain number (`-1.5`) is left
+ * as it is: it is no formula, and stays a number.
+ */
+export function neutraliseFormula(v: string): string {
+  return FORMULA_START.test(v) && !PLAIN_NUMBER.test(v) ? `'${v}` : v;
 }
 
 function csvCell(v: string): string {

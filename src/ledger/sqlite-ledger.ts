@@ -20,6 +20,8 @@ const dialect: Dialect = {
 export interface SqliteLedgerOptions {
   /** fsync on every commit (strict durability survives power loss, not only a killed process). */
   synchronousFull?: boolean;
+  /** Reports: open an existing file read-only; no migrations, no writer thread, no writes. */
+  readonly?: boolean;
 }
 
 export class SqliteLedger implements Ledger {
@@ -33,12 +35,21 @@ export class SqliteLedger implements Ledger {
     readonly path: string,
     private readonly opts: SqliteLedgerOptions = {},
   ) {
+    if (opts.readonly) {
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      return;
+    }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
   }
 
   async init(): Promise<void> {
     const db = this.db;
+    if (this.opts.readonly) {
+      // A gateway may be writing the file at this moment: wait for its commit rather than fail.
+      db.pragma('busy_timeout = 5000');
+      return;
+    }
     // WAL: readers (reports, audits) never block the writer. A commit is in the OS's hands once the
     // call returns, so a killed process loses nothing that was committed; FULL also survives power loss.
     db.pragma('journal_mode = WAL');
@@ -63,8 +74,14 @@ export class SqliteLedger implements Ledger {
     } else this.writer = new SqliteWriterThread(this.path, this.opts.synchronousFull ?? false);
   }
 
+  /** Whether the file holds the ledger (a read-only open creates nothing, so it may not). */
+  async hasLedgerTable(): Promise<boolean> {
+    return this.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')`).get(TABLE) !== undefined;
+  }
+
   async append(rows: LedgerRow[]): Promise<void> {
     if (rows.length === 0) return;
+    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
     const contexts = new Set<string>();
     const packed = rows.map((r) => this.packer.pack(r, contexts));
     return this.appendPacked(`[${packed.join(',')},[${[...contexts].join(',')}]]`);
@@ -75,6 +92,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async appendPacked(json: string): Promise<void> {
+    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
     if (this.writer) return this.writer.write(json);
     this.writeHere!(JSON.parse(json) as unknown[][]);
   }
