@@ -1,16 +1,44 @@
 // Built-in list prices, USD per million tokens, keyed by the provider's model name without a date
-// suffix. Checked on 2026-11-21 against the providers' public price pages (OpenAI API pricing,
-// Anthropic "Model pricing" with "Cache hits & refreshes" as the cached price). Config `pricing`
-// overrides any entry; update this table when the providers change their prices.
+// suffix (plus exact entries for the few dated snapshots priced unlike their alias). Checked on
+// 2026-11-21 against the providers' public price pages (OpenAI API pricing, Anthropic "Model pricing"
+// with "Cache hits & refreshes" as the cached price). Config `pricing` overrides any entry; update this
+// table when the providers change their prices.
+//
+// Claude 5 entries checked 2026-12-03 against Anthropic's own pages (platform.claude.com, Anthropic's
+// developer docs host):
+//   https://platform.claude.com/docs/en/about-claude/pricing            (Opus 5 row)
+//   https://platform.claude.com/docs/about-claude/models/whats-new-opus-5 (Opus 5)
+//   https://platform.claude.com/docs/zh-CN/models/opus-5-5/overview    (Opus 5.5)
+//   https://platform.claude.com/docs/zh-CN/models/sonnet-5/overview    (Sonnet 5)
+//   https://platform.claude.com/docs/zh-CN/models/sonnet-5-5/overview  (Sonnet 5.5)
+// Left out until an official page confirms them: Claude Haiku 5.5 (priced in two bands by prompt
+// length, which this table cannot express), and OpenAI gpt-5.2, gpt-5.4, gpt-5.4-mini, gpt-5.5 and the
+// gpt-4o-2024-05-13 snapshot (no official OpenAI page was found to check them against).
 
 export interface ListPrice {
   input: number;
   output: number;
   /** Price of input tokens read from the provider's prompt cache. */
   cachedInput: number;
+  /** Price of input tokens written to the prompt cache with the default 5-minute TTL (Anthropic); 1.25x input when absent. */
+  cacheWrite?: number;
+  /** Price of input tokens written to the prompt cache with a 1-hour TTL (Anthropic); 2x input when absent. */
+  cacheWrite1h?: number;
 }
 
+/** Anthropic's list multipliers for cache writes, used where a price has no explicit cache-write figure. */
+export const CACHE_WRITE_FACTOR = 1.25;
+export const CACHE_WRITE_1H_FACTOR = 2;
+
 const p = (input: number, output: number, cachedInput: number): ListPrice => ({ input, output, cachedInput });
+/** An Anthropic price with its cache-write prices spelled out. */
+const a = (input: number, output: number, cachedInput: number, cacheWrite: number, cacheWrite1h: number): ListPrice => ({
+  input,
+  output,
+  cachedInput,
+  cacheWrite,
+  cacheWrite1h,
+});
 
 export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   // OpenAI: chat and reasoning models.
@@ -34,7 +62,14 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   'text-embedding-3-small': p(0.02, 0, 0.02),
   'text-embedding-3-large': p(0.13, 0, 0.13),
   'text-embedding-ada-002': p(0.1, 0, 0.1),
-  // Anthropic: Claude 4.x (Opus dropped from $15/$75 to $5/$25 with 4.5).
+  // Anthropic: Claude 5.x (input, output, cache hits, 5-minute cache writes, 1-hour cache writes).
+  'claude-opus-5-5': a(4, 20, 0.2, 5, 8),
+  'claude-opus-5': a(5, 25, 0.5, 6.25, 10),
+  // The stored Sonnet 5.5 page lists cache hits at $0.20; third-party trackers report a cut to $0.10
+  // from 2026-10-07 that no official page seen here confirms. Recheck.
+  'claude-sonnet-5-5': a(2, 10, 0.2, 2.5, 4),
+  'claude-sonnet-5': a(2, 10, 0.2, 2.5, 4),
+  // Anthropic: Claude 4.x (Opus dropped from $15/$75 to $5/$25 with 4.5). Cache writes: 1.25x / 2x input.
   'claude-opus-4-8': p(5, 25, 0.5),
   'claude-opus-4-7': p(5, 25, 0.5),
   'claude-opus-4-6': p(5, 25, 0.5),
@@ -56,11 +91,19 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
 };
 
 // Dated snapshots and aliases share their family's price: `gpt-4o-2024-08-06`, `claude-sonnet-4-20250514`,
-// `claude-3-5-haiku-latest`.
+// `claude-3-5-haiku-latest`. A snapshot priced unlike its alias gets its own exact entry, which wins.
 const SUFFIX = /(-\d{4}-\d{2}-\d{2}|-\d{8}|-latest)$/;
+
+/** The price of a model name in a table: its exact entry first, then its entry without a date suffix. */
+export function lookupPrice(table: Readonly<Record<string, ListPrice>>, model: string): ListPrice | undefined {
+  const name = model.toLowerCase();
+  // Own keys only: names such as `constructor` must not find Object.prototype's members.
+  if (Object.hasOwn(table, name)) return table[name];
+  const base = name.replace(SUFFIX, '');
+  return base !== name && Object.hasOwn(table, base) ? table[base] : undefined;
+}
 
 /** The list price of an upstream model name, if the built-in table knows it. */
 export function listPrice(model: string): ListPrice | undefined {
-  const name = model.toLowerCase();
-  return LIST_PRICES[name] ?? LIST_PRICES[name.replace(SUFFIX, '')];
+  return lookupPrice(LIST_PRICES, model);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listPrice } from './list-prices.js';
+import { listPrice, lookupPrice, type ListPrice } from './list-prices.js';
 import { PriceBook } from './price-book.js';
 
 describe('pricing', () => {
@@ -12,6 +12,36 @@ describe('pricing', () => {
     expect(listPrice('meta-llama/Llama-3-8B')).toBeUndefined();
   });
 
+  it('never finds Object.prototype members as prices', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'constructor-latest']) {
+      expect(listPrice(name)).toBeUndefined();
+      expect(new PriceBook(new Map()).cost('openai', name, { input: 10, cachedInput: 0, output: 10 })).toBe(0);
+    }
+  });
+
+  it('prefers an exact snapshot entry over the alias its date suffix strips to', () => {
+    const table: Record<string, ListPrice> = {
+      'gpt-4o': { input: 2.5, output: 10, cachedInput: 1.25 },
+      'gpt-4o-2024-05-13': { input: 5, output: 15, cachedInput: 5 },
+    };
+    expect(lookupPrice(table, 'gpt-4o-2024-05-13')).toEqual({ input: 5, output: 15, cachedInput: 5 });
+    expect(lookupPrice(table, 'GPT-4o-2024-05-13')?.input).toBe(5);
+    expect(lookupPrice(table, 'gpt-4o-2024-08-06')?.input).toBe(2.5);
+    expect(lookupPrice(table, 'gpt-4o-latest')?.input).toBe(2.5);
+    expect(lookupPrice(table, 'gpt-4o')?.input).toBe(2.5);
+    expect(lookupPrice(table, 'gpt-4o-mini')).toBeUndefined();
+  });
+
+  it('has the Claude 5 list prices, cache writes included', () => {
+    expect(listPrice('claude-opus-5')).toEqual({ input: 5, output: 25, cachedInput: 0.5, cacheWrite: 6.25, cacheWrite1h: 10 });
+    expect(listPrice('claude-opus-5-5')).toEqual({ input: 4, output: 20, cachedInput: 0.2, cacheWrite: 5, cacheWrite1h: 8 });
+    expect(listPrice('claude-sonnet-5')).toEqual({ input: 2, output: 10, cachedInput: 0.2, cacheWrite: 2.5, cacheWrite1h: 4 });
+    expect(listPrice('claude-sonnet-5-5')).toEqual({ input: 2, output: 10, cachedInput: 0.2, cacheWrite: 2.5, cacheWrite1h: 4 });
+    // A dated Sonnet 5.5 id strips to Sonnet 5.5, not to Sonnet 5.
+    expect(listPrice('claude-sonnet-5-5-20260915')?.cacheWrite).toBe(2.5);
+    expect(listPrice('claude-opus-5-5-20260915')?.input).toBe(4);
+  });
+
   it('prices cached input at the cached rate, config overriding the list', () => {
     const book = new PriceBook(new Map([['azure/gpt-4o', { input: 2, output: 8 }], ['vllm/llama', { input: 0.1, output: 0.2, cachedInput: 0.01 }]]));
     // List: 900 fresh input at 2.50, 100 cached at 1.25, 50 output at 10.
@@ -21,5 +51,37 @@ describe('pricing', () => {
     expect(book.priceOf('vllm', 'llama')).toEqual({ input: 0.1, output: 0.2, cachedInput: 0.01 });
     expect(book.cost('vllm', 'unknown-model', { input: 1000, cachedInput: 0, output: 1000 })).toBe(0);
     expect(book.priceOf('vllm', 'unknown-model')).toBeUndefined();
+  });
+
+  it('prices an OpenAI call with cached input exactly', () => {
+    const book = new PriceBook(new Map());
+    // gpt-4.1: $2 input, $0.50 cached, $8 output. 12,000 input of which 8,000 cached; 1,500 output.
+    // 4,000 × 2 + 8,000 × 0.5 + 1,500 × 8 = 8,000 + 4,000 + 12,000 = 24,000 µ$ → $0.024.
+    expect(book.cost('openai', 'gpt-4.1-2025-04-14', { input: 12_000, cachedInput: 8_000, output: 1_500 })).toBeCloseTo(0.024, 12);
+  });
+
+  it('prices Anthropic cache reads and 5-minute / 1-hour cache writes at their own rates', () => {
+    const book = new PriceBook(new Map());
+    // claude-sonnet-4-5: $3 input, $0.30 cache hits, $3.75 5m writes, $6 1h writes, $15 output.
+    // Input 10,000 in all: 2,000 fresh, 5,000 read, 3,000 written (1,000 of them with a 1-hour TTL).
+    // 2,000 × 3 + 5,000 × 0.3 + 2,000 × 3.75 + 1,000 × 6 + 400 × 15 = 6,000 + 1,500 + 7,500 + 6,000 + 6,000 = 27,000 µ$.
+    const usage = { input: 10_000, cachedInput: 5_000, cacheWriteInput: 3_000, cacheWrite1hInput: 1_000, output: 400 };
+    expect(book.cost('anthropic', 'claude-sonnet-4-5-20250929', usage)).toBeCloseTo(0.027, 12);
+    // Explicit list prices: claude-opus-5-5 writes at $5 (5m) / $8 (1h), reads at $0.20, $4 in, $20 out.
+    // 2,000 × 4 + 5,000 × 0.2 + 2,000 × 5 + 1,000 × 8 + 400 × 20 = 8,000 + 1,000 + 10,000 + 8,000 + 8,000 = 35,000 µ$.
+    expect(book.cost('anthropic', 'claude-opus-5-5', usage)).toBeCloseTo(0.035, 12);
+    // Writes without a TTL split are 5-minute writes; without write counts the old pricing is unchanged.
+    expect(book.cost('anthropic', 'claude-sonnet-4-5', { input: 1_000, cachedInput: 0, cacheWriteInput: 1_000, output: 0 })).toBeCloseTo(0.00375, 12);
+    expect(book.cost('anthropic', 'claude-sonnet-4-5', { input: 1_000, cachedInput: 0, output: 0 })).toBeCloseTo(0.003, 12);
+  });
+
+  it('derives cache-write prices of a configured price from its input, and clamps inconsistent counts', () => {
+    const book = new PriceBook(new Map([['bedrock/claude-opus-5-5', { input: 8, output: 40 }], ['proxy/custom', { input: 1, output: 2 }]]));
+    // Configured input $8 on a list price writing at 1.25x / 2x input: $10 / $16; reads keep the list's 0.05x.
+    expect(book.priceOf('bedrock', 'claude-opus-5-5')).toEqual({ input: 8, output: 40, cachedInput: 0.4, cacheWrite: 10, cacheWrite1h: 16 });
+    // No list price at all: writes at 1.25x / 2x the configured input.
+    expect(book.cost('proxy', 'custom', { input: 2_000, cachedInput: 0, cacheWriteInput: 2_000, cacheWrite1hInput: 1_000, output: 0 })).toBeCloseTo((1_000 * 1.25 + 1_000 * 2) / 1e6, 12);
+    // Counts beyond the input total never bill more input than there was.
+    expect(book.cost('proxy', 'custom', { input: 100, cachedInput: 80, cacheWriteInput: 500, cacheWrite1hInput: 900, output: 0 })).toBeCloseTo((80 * 1 + 20 * 2) / 1e6, 12);
   });
 });

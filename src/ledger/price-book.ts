@@ -1,12 +1,17 @@
 // What a call cost: config `pricing` first (keyed `provider/model`), then the built-in list prices.
 import type { Price } from '../config/policy.js';
-import { listPrice, type ListPrice } from './list-prices.js';
+import { CACHE_WRITE_1H_FACTOR, CACHE_WRITE_FACTOR, listPrice, type ListPrice } from './list-prices.js';
 
-/** Token counts to price; cachedInput is a subset of input. */
+/** Token counts to price; cachedInput and the cache writes are subsets of input, and of each other as noted. */
 export interface PricedUsage {
   input: number;
   output: number;
+  /** Input read from the provider's prompt cache. */
   cachedInput: number;
+  /** Input written to the provider's prompt cache (Anthropic), every TTL; absent when none was reported. */
+  cacheWriteInput?: number;
+  /** The part of cacheWriteInput written with a 1-hour TTL. */
+  cacheWrite1hInput?: number;
 }
 
 export class PriceBook {
@@ -29,14 +34,43 @@ export class PriceBook {
   cost(provider: string, model: string, usage: PricedUsage): number {
     const price = this.priceOf(provider, model);
     if (!price) return 0;
-    const cached = Math.min(usage.cachedInput, usage.input);
-    return ((usage.input - cached) * price.input + cached * price.cachedInput + usage.output * price.output) / 1e6;
+    const input = Math.max(0, usage.input);
+    const cached = clamp(usage.cachedInput, input);
+    const written = clamp(usage.cacheWriteInput ?? 0, input - cached);
+    const written1h = clamp(usage.cacheWrite1hInput ?? 0, written);
+    const fresh = input - cached - written;
+    const cacheWrite = price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR;
+    const cacheWrite1h = price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR;
+    return (
+      (fresh * price.input +
+        cached * price.cachedInput +
+        (written - written1h) * cacheWrite +
+        written1h * cacheWrite1h +
+        usage.output * price.output) /
+      1e6
+    );
   }
+}
+
+function clamp(n: number, max: number): number {
+  return Math.min(Math.max(0, n), max);
 }
 
 function resolve(configured: Price | undefined, listed: ListPrice | undefined): ListPrice | undefined {
   if (!configured) return listed;
   // A configured price without a cached-input price keeps the provider's cache discount, in proportion.
-  const ratio = listed && listed.input > 0 ? listed.cachedInput / listed.input : 1;
-  return { input: configured.input, output: configured.output, cachedInput: configured.cachedInput ?? configured.input * ratio };
+  const ratio = (of: number | undefined): number | undefined => (listed && listed.input > 0 && of !== undefined ? of / listed.input : undefined);
+  const cachedRatio = ratio(listed?.cachedInput) ?? 1;
+  const price: ListPrice = {
+    input: configured.input,
+    output: configured.output,
+    cachedInput: configured.cachedInput ?? configured.input * cachedRatio,
+  };
+  // Config has no cache-write prices: they follow the configured input, at the list's multipliers
+  // (cost() falls back to Anthropic's 1.25x / 2x when the list has none either).
+  const writeRatio = ratio(listed?.cacheWrite);
+  const write1hRatio = ratio(listed?.cacheWrite1h);
+  if (writeRatio !== undefined) price.cacheWrite = configured.input * writeRatio;
+  if (write1hRatio !== undefined) price.cacheWrite1h = configured.input * write1hRatio;
+  return price;
 }

@@ -1,9 +1,19 @@
 // Anthropic's usage objects as the gateway settles them. Anthropic reports cache writes and cache reads
-// beside `input_tokens`, not inside it; every one of them is input the model read, so all are counted.
+// beside `input_tokens`, not inside it; every one of them is input the model read, so all are counted in
+// `input`. Cache writes are also reported on their own (and split by TTL when the provider says), since
+// they are billed above the base input price.
 import type { JsonObject, Usage } from '../usage.js';
 
+/** Cache-write counts carried beside a Usage (subsets of its input); the price book bills them. */
+export interface CacheWriteUsage {
+  /** Input tokens written to the prompt cache, every TTL. */
+  cacheWriteInput?: number;
+  /** The part of cacheWriteInput written with a 1-hour TTL. */
+  cacheWrite1hInput?: number;
+}
+
 /** Input, cached input and output of an Anthropic `usage` object; fields it lacks are undefined. */
-export interface AnthropicUsageParts {
+export interface AnthropicUsageParts extends CacheWriteUsage {
   input?: number;
   cachedInput?: number;
   output?: number;
@@ -18,18 +28,33 @@ export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
   const base = num(u.input_tokens);
   const created = num(u.cache_creation_input_tokens) ?? 0;
   const read = num(u.cache_read_input_tokens) ?? 0;
-  return {
+  const parts: AnthropicUsageParts = {
     input: base === undefined ? undefined : base + created + read,
     cachedInput: base === undefined ? undefined : read,
     output: num(u.output_tokens),
   };
+  if (base !== undefined && created > 0) {
+    parts.cacheWriteInput = created;
+    // `cache_creation` splits the writes by TTL; a 1-hour count it reports is billed at the 1-hour rate.
+    const split = typeof u.cache_creation === 'object' && u.cache_creation !== null ? (u.cache_creation as JsonObject) : undefined;
+    const oneHour = Math.min(num(split?.ephemeral_1h_input_tokens) ?? 0, created);
+    if (oneHour > 0) parts.cacheWrite1hInput = oneHour;
+  }
+  return parts;
 }
 
 /** Usage of a complete Anthropic `message`, or undefined when it carries none. */
-export function anthropicUsage(usage: unknown): Usage | undefined {
+export function anthropicUsage(usage: unknown): (Usage & CacheWriteUsage) | undefined {
   const p = anthropicUsageParts(usage);
   if (p.input === undefined || p.output === undefined) return undefined;
-  return { input: p.input, output: p.output, cachedInput: p.cachedInput ?? 0, source: 'provider' };
+  return {
+    input: p.input,
+    output: p.output,
+    cachedInput: p.cachedInput ?? 0,
+    source: 'provider',
+    ...(p.cacheWriteInput !== undefined ? { cacheWriteInput: p.cacheWriteInput } : {}),
+    ...(p.cacheWrite1hInput !== undefined ? { cacheWrite1hInput: p.cacheWrite1hInput } : {}),
+  };
 }
 
 /** The generated text of a non-streamed `message`, for counting when it carries no usage. */
