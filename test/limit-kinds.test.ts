@@ -182,6 +182,93 @@ enforcement: {clamp_max_tokens: false}`;
     expect((await call('tg-a', 10)).status).toBe(200);
   });
 
+  it('a nearly full hourly bucket says when this request fits, not when the bucket is empty', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
+        `
+    token_limiting:
+      output: {algorithm: token_bucket, window_size: 1 hour, max_token: 3600}`,
+      ),
+    );
+    expect((await call('tg-a', 3600)).status).toBe(200);
+    gw.clock.advance(2_500); // 2.5 tokens drained: 3597.5 used
+    const res = await call('tg-a', 25);
+    expect(res.status).toBe(429);
+    // Room for 25 more: (3597.5 + 25 - 3600) tokens at one per second, 22.5 s; not the 3597.5 s to empty.
+    expect(res.headers.get('retry-after')).toBe('23');
+    expect(res.headers.get('x-should-retry')).toBeNull();
+    expect(res.body.error.message).toContain('3598 of 3600 tokens used, 2 left, and this request needs 25. It resets in 23s');
+    expect(res.headers.get('x-ratelimit-remaining-tokens')).toBe('2');
+    gw.clock.advance(22_499);
+    expect((await call('tg-a', 25)).status).toBe(429);
+    gw.clock.advance(1);
+    expect((await call('tg-a', 25)).status).toBe(200);
+  });
+
+  it('a bucket that cannot make room within a minute still says so (x-should-retry: false)', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
+        `
+    token_limiting:
+      output: {algorithm: token_bucket, window_size: 1 hour, max_token: 3600}`,
+      ),
+    );
+    expect((await call('tg-a', 3600)).status).toBe(200);
+    const res = await call('tg-a', 100);
+    expect(res.headers.get('retry-after')).toBe('100');
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect(res.body.error.message).toContain('It resets in 1m 40s');
+  });
+
+  it('a sliding window says when enough slots have left for this request, not just the oldest', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
+        `
+    token_limiting:
+      output: {algorithm: sliding_window, window_size: 1 hour, max_token: 100}`,
+      ),
+    );
+    // Slots of 3 minutes, each counted for 21 slots (63 minutes); NOON is on a slot edge.
+    expect((await call('tg-a', 30)).status).toBe(200);
+    gw.clock.advance(12 * 60_000);
+    expect((await call('tg-a', 30)).status).toBe(200);
+    gw.clock.advance(12 * 60_000);
+    expect((await call('tg-a', 40)).status).toBe(200);
+    gw.clock.advance(6 * 60_000);
+    const res = await call('tg-a', 50);
+    expect(res.status).toBe(429);
+    // At 30 min: the first 30 leave at 63 min (70 + 50 > 100 still), the next 30 at 75 min, 45 min from now.
+    expect(res.headers.get('retry-after')).toBe(String(45 * 60));
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect(res.body.error.message).toContain('It resets in 45m 0s (at 2026-11-21T13:15:00.000Z)');
+    gw.clock.advance(45 * 60_000 - 1);
+    expect((await call('tg-a', 50)).status).toBe(429);
+    gw.clock.advance(1);
+    expect((await call('tg-a', 50)).status).toBe(200);
+  });
+
+  it('max_tokens larger than a whole window with clamping off can never pass: 400 naming the limit', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
+        `
+    token_limiting:
+      output: {algorithm: fixed_window, window_size: 1 hour, max_token: 10}`,
+      ),
+    );
+    const res = await call('tg-a', 5, 11);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('output_over_window');
+    expect(res.body.error.param).toBe('max_tokens');
+    expect(res.body.error.message).toContain('needs 11 tokens, more than the');
+    expect(res.body.error.message).toContain('allows in a whole window (10 tokens)');
+    expect(gw.calls.at(-1)).toMatchObject({ decision: 'blocked', blockedBy: 'route:r:output' });
+    expect((await call('tg-a', 5, 10)).status).toBe(200);
+  });
+
   it('an input larger than a whole window can never pass: 400, not 429', async () => {
     gw = await startTestGateway(
       base(

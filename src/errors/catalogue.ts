@@ -58,6 +58,13 @@ export const ERRORS = {
     message: (p) =>
       `This request's input alone (${p.needed} ${p.unit}) is more than the ${p.label} allows in a whole window (${p.max} ${p.unit}). It can never succeed as sent: shorten the input.`,
   },
+  output_over_window: {
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'max_tokens',
+    message: (p) =>
+      `This request (${p.input} input tokens ${p.lowered ? 'even with max_tokens lowered to' : 'with max_tokens'} ${p.output}) needs ${p.needed} ${p.unit}, more than the ${p.label} allows in a whole window (${p.max} ${p.unit}). It can never succeed as sent: lower max_tokens or shorten the input.`,
+  },
   rate_limit_exceeded: {
     status: 429,
     type: 'tokens',

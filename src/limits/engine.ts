@@ -7,9 +7,10 @@ import type { Clock } from '../util/clock.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { ApplicableLimits, type AppliedLimit } from './applicable-limits.js';
 import { amountFor } from './admission.js';
-import type { CounterStore, LimitState, ReserveOutcome, SettleUsage } from './counter-store.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, SettleUsage } from './counter-store.js';
 import { formatHumanDuration } from './durations.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
+import { windowLengthMs } from './windows.js';
 
 /** Inputs whose cheap upper bound is at most this many tokens are counted exactly up front. */
 export const EXACT_COUNT_BELOW = 512;
@@ -93,7 +94,7 @@ export class LimitsEngine {
 
     const now = this.clock.now();
     const shadowBlocked = outcome.shadowBlocked.map((i) => limits[i]);
-    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, input, output, now);
+    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, input, output, clamp ? minOutput : output, now);
     return {
       reservationId: req.id,
       input,
@@ -131,44 +132,69 @@ export class LimitsEngine {
     blocked: number[],
     input: number,
     output: number,
+    /** The least output the store would admit: `output`, or the minimum worth forwarding when clamping. */
+    leastOutput: number,
     now: number,
   ): TollgateError {
-    // A request whose input alone exceeds a whole window can never pass: say so with a 400, not a 429.
+    // A request that exceeds a whole window even on an empty counter can never pass: a 400, not a 429.
     for (const i of blocked) {
-      const fixed = amountFor(limits[i].item, input, 0, 1);
-      if (fixed > limits[i].item.max) {
+      const { item, unit, label } = limits[i];
+      const fixed = amountFor(item, input, 0, 1);
+      if (fixed > item.max) {
         return new TollgateError('request_over_window', {
-          needed: round(fixed, limits[i].unit),
-          max: round(limits[i].item.max, limits[i].unit),
-          unit: unitName(limits[i].unit),
-          label: limits[i].label,
+          needed: round(fixed, unit, 'up'),
+          max: round(item.max, unit, 'up'),
+          unit: unitName(unit),
+          label,
+        });
+      }
+      const least = amountFor(item, input, leastOutput, 1);
+      if (least > item.max + 1e-9) {
+        return new TollgateError('output_over_window', {
+          input,
+          output: leastOutput,
+          lowered: leastOutput < output ? 'yes' : undefined,
+          needed: round(least, unit, 'up'),
+          max: round(item.max, unit, 'up'),
+          unit: unitName(unit),
+          label,
         });
       }
     }
-    // The request can pass only once every blocking limit has room, so report the one that resets last.
-    const worst = blocked.reduce((a, b) => (states[b].resetAtMs > states[a].resetAtMs ? b : a));
-    const limit = limits[worst];
-    const state = states[worst];
-    const waitMs = Math.max(0, state.resetAtMs - now);
+    // The request can pass only once every blocking limit has room for it, so report the one that frees last.
+    // Room for the whole request (its max_tokens unclamped), as the message's "needs" says; when clamping
+    // lets it through with less, at most once the limit is entirely free.
+    const fitsAt = blocked.map((i) => {
+      const need = Math.min(amountFor(limits[i].item, input, output, 1), states[i].max);
+      return fitsAtMs(limits[i].item, states[i], need, now);
+    });
+    let worstK = 0;
+    for (let k = 1; k < blocked.length; k++) if (fitsAt[k] > fitsAt[worstK]) worstK = k;
+    const limit = limits[blocked[worstK]];
+    const state = states[blocked[worstK]];
+    const waitMs = Math.max(0, fitsAt[worstK] - now);
     const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
     const headers: Record<string, string> = {
       ...rateLimitHeaders(limits, states, now),
       'retry-after': String(retryAfter),
       'x-tollgate-limit': limit.id,
     };
-    if (waitMs > 60_000) headers['x-should-retry'] = 'false';
+    // SDKs should not retry when a limit cannot make room within a minute. A window of a minute or less
+    // always can: its sliding slots may round the wait a few seconds past 60, which a retry still meets.
+    const longWait = blocked.some((i, k) => fitsAt[k] - now > 60_000 && windowLengthMs(limits[i].item.window) > 60_000);
+    if (longWait) headers['x-should-retry'] = 'false';
     const type = limit.unit === 'requests' ? 'requests' : 'tokens';
     return new TollgateError(
       'rate_limit_exceeded',
       {
         label: limit.label,
-        used: round(state.used, limit.unit),
-        max: round(state.max, limit.unit),
-        remaining: round(Math.max(0, state.max - state.used), limit.unit),
+        used: round(state.used, limit.unit, 'up'),
+        max: round(state.max, limit.unit, 'up'),
+        remaining: round(Math.max(0, state.max - state.used), limit.unit, 'down'),
         unit: unitName(limit.unit),
-        needed: round(amountFor(limit.item, input, output, 1), limit.unit),
+        needed: round(amountFor(limit.item, input, output, 1), limit.unit, 'up'),
         resetIn: formatHumanDuration(waitMs),
-        resetAt: new Date(state.resetAtMs).toISOString(),
+        resetAt: new Date(Math.max(now, fitsAt[worstK])).toISOString(),
         hint: limit.item.weights.output > 0 && limit.unit !== 'requests' ? ' Lowering max_tokens may let it through sooner.' : '',
       },
       headers,
@@ -181,7 +207,33 @@ function unitName(unit: AppliedLimit['unit']): string {
   return unit === 'usd' ? 'USD' : unit;
 }
 
-/** Counts as whole tokens or requests; money (kept in µUSD) as dollars. */
-function round(value: number, unit: AppliedLimit['unit']): string {
-  return unit === 'usd' ? `$${(value / 1e6).toFixed(4)}` : String(Math.ceil(value));
+/**
+ * When a request needing `need` fits under a limit that refused it, epoch ms. A bucket: once enough has
+ * drained (not when it is empty). A sliding window: once enough of its slots have left, when the store
+ * lists them, else when the oldest leaves (a lower bound). A fixed window: at its end.
+ */
+export function fitsAtMs(item: CounterItem, state: LimitState, need: number, now: number): number {
+  if (item.algorithm === 'token_bucket') {
+    const excess = state.used + need - state.max;
+    return excess <= 0 ? now : now + Math.ceil((excess * windowLengthMs(item.window)) / state.max);
+  }
+  if (item.algorithm === 'sliding_window' && state.leaving && state.leaving.length > 0) {
+    let used = state.used;
+    for (const slot of state.leaving) {
+      used -= slot.amount;
+      if (used + need <= state.max + 1e-9) return slot.atMs;
+    }
+    return state.leaving[state.leaving.length - 1].atMs;
+  }
+  return state.resetAtMs;
+}
+
+/**
+ * Counts as whole tokens or requests; money (kept in µUSD) as dollars to 4 places. Usage (and limits, as
+ * before) round up and what is left rounds down, as x-ratelimit-remaining-* does, so used + left ≤ max.
+ */
+function round(value: number, unit: AppliedLimit['unit'], direction: 'up' | 'down'): string {
+  const step = unit === 'usd' ? 100 : 1;
+  const steps = direction === 'up' ? Math.ceil(value / step) : Math.floor(value / step);
+  return unit === 'usd' ? `$${((steps * step) / 1e6).toFixed(4)}` : String(steps);
 }

@@ -1,5 +1,33 @@
 // The in-process store runs the shared CounterStore contract (the Redis stores run the same bodies).
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../util/clock.js';
 import { counterStoreContract } from './counter-store.contract.js';
+import type { CounterItem } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 
 counterStoreContract('memory', async (clock, timezone) => new MemoryCounterStore(clock, timezone));
+
+describe('MemoryCounterStore, beyond the contract', () => {
+  it('lists a refused sliding window’s counted slots and when each leaves, oldest first', async () => {
+    const T0 = Date.UTC(2026, 10, 21, 10); // on a slot edge (slots of 3 s for a one-minute window)
+    const clock = new ManualClock(T0);
+    const store = new MemoryCounterStore(clock, 'UTC');
+    const limit: CounterItem = { key: 'k', algorithm: 'sliding_window', window: { kind: 'duration', ms: 60_000 }, max: 10, weights: { input: 1, output: 0, request: 0 }, mode: 'enforce' };
+    const fixed: CounterItem = { ...limit, key: 'f', algorithm: 'fixed_window', max: 100 };
+    await store.reserve({ id: 'a', items: [limit, fixed], input: 4, output: 0, clamp: false, minOutput: 1 });
+    clock.advance(10_000);
+    await store.reserve({ id: 'b', items: [limit, fixed], input: 5, output: 0, clamp: false, minOutput: 1 });
+    const r = await store.reserve({ id: 'c', items: [limit, fixed], input: 7, output: 0, clamp: false, minOutput: 1 });
+    expect(r.ok).toBe(false);
+    expect(r.states[0]).toEqual({
+      used: 9,
+      max: 10,
+      resetAtMs: T0 + 63_000,
+      leaving: [
+        { atMs: T0 + 63_000, amount: 4 },
+        { atMs: T0 + 9_000 + 63_000, amount: 5 },
+      ],
+    });
+    expect(r.states[1].leaving).toBeUndefined(); // not blocking, and not sliding
+  });
+});

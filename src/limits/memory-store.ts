@@ -53,6 +53,7 @@ export class MemoryCounterStore implements CounterStore {
     const decision = admit(req.items, used, req.input, req.output, req.clamp, req.minOutput);
     if (!decision.ok) {
       const states = req.items.map((item, i) => this.state(item, used[i], now));
+      for (const i of decision.blocked) if (req.items[i].algorithm === 'sliding_window') states[i].leaving = this.leaving(req.items[i], now);
       return { ok: false, blocked: decision.blocked, states, shadowBlocked: decision.shadowBlocked };
     }
     const placements = req.items.map((item, i) => ({ item, amount: decision.amounts[i], ref: this.add(item, now, decision.amounts[i]) }));
@@ -158,6 +159,19 @@ export class MemoryCounterStore implements CounterStore {
 
   private state(item: CounterItem, used: number, now: number): LimitState {
     return { used, max: item.max, resetAtMs: this.resetAt(item, now) };
+  }
+
+  /** A sliding window's counted slots, oldest first, each with the time it leaves the window. */
+  private leaving(item: CounterItem, now: number): Array<{ atMs: number; amount: number }> {
+    const s = this.counters.get(item.key);
+    if (s?.kind !== 'sliding') return [];
+    const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
+    const current = slotEpoch(item.window, now);
+    const out: Array<{ atMs: number; amount: number }> = [];
+    for (let i = 0; i < s.epochs.length; i++) {
+      if (current - s.epochs[i] <= SLIDING_SLOTS && s.counts[i] > 0) out.push({ atMs: (s.epochs[i] + SLIDING_SLOTS + 1) * slotMs, amount: s.counts[i] });
+    }
+    return out.sort((a, b) => a.atMs - b.atMs);
   }
 
   private resetAt(item: CounterItem, now: number): number {

@@ -1,0 +1,103 @@
+// Retry-After and x-should-retry from the limits engine, on the memory store and on Redis (127.0.0.1:6379,
+// each run under its own organization): a 429 says when this request fits, and a per-minute limit is
+// always worth an SDK retry.
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadPolicy } from '../src/config/index.js';
+import type { Principal } from '../src/auth/principal.js';
+import { TollgateError } from '../src/errors/tollgate-error.js';
+import type { CounterStore } from '../src/limits/counter-store.js';
+import { LimitsEngine } from '../src/limits/engine.js';
+import { MemoryCounterStore } from '../src/limits/memory-store.js';
+import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { RouteTable } from '../src/routing/route-table.js';
+import { ManualClock } from '../src/util/clock.js';
+import { writeConfig } from './helpers/processes.js';
+
+const NOON = Date.UTC(2026, 10, 21, 12); // on a slot edge of every window used here
+const open: CounterStore[] = [];
+afterAll(async () => {
+  await Promise.all(open.map((s) => s.close()));
+});
+
+type Factory = (clock: ManualClock) => Promise<CounterStore>;
+const factories: Array<[string, Factory]> = [
+  ['memory', async (clock) => new MemoryCounterStore(clock, 'UTC')],
+  [
+    'redis',
+    async (clock) => {
+      const client = createRedisClient('redis://127.0.0.1:6379', 1000);
+      if (!(await waitReady(client, 5000))) throw new Error('no Redis on 127.0.0.1:6379');
+      return new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, timeOverride: clock });
+    },
+  ],
+];
+
+async function setup(factory: Factory, limitsYaml: string) {
+  const org = `ra${Math.random().toString(36).slice(2, 10)}`;
+  const policy = loadPolicy([
+    writeConfig(`
+providers: {demo: {type: mock}}
+organizations: {${org}: {}}
+users: {tier_t: {rate_limit: 2}}
+routes:
+  r:
+    chat_models: [{model_id: m, model: demo/gpt-4o}]
+    token_limiting:
+${limitsYaml}
+keys: [{id: a, key: tg-a, user: u, tier: tier_t, organization: ${org}}]
+enforcement: {clamp_max_tokens: false}
+`),
+  ]);
+  const clock = new ManualClock(NOON);
+  const store = await factory(clock);
+  open.push(store);
+  const engine = new LimitsEngine(policy, store, clock);
+  const principal: Principal = { keyId: 'a', organization: org, user: 'u', tier: 'tier_t', groups: [] };
+  const target = new RouteTable(policy).resolve(principal, 'm', 'chat')!;
+  let n = 0;
+  /** Admits and settles at once; resolves with the 429/400 when refused. */
+  const ask = async (input: number, output: number): Promise<TollgateError | undefined> => {
+    const id = `r${n++}-${org}`;
+    try {
+      await engine.admit({ id, principal, target, input: { upperBound: input, exact: () => input }, output, outputFromClient: true });
+    } catch (err) {
+      if (err instanceof TollgateError) return err;
+      throw err;
+    }
+    await engine.settle(id, { input, output, request: 1 });
+    return undefined;
+  };
+  return { clock, ask };
+}
+
+describe.each(factories)('Retry-After on the %s store', (_name, factory) => {
+  it('a burst over a per-minute rate limit: Retry-After 63, and no x-should-retry: false', async () => {
+    const { clock, ask } = await setup(factory, '      output: {algorithm: fixed_window, window_size: 1 day, max_token: 1000000}');
+    expect(await ask(5, 5)).toBeUndefined();
+    expect(await ask(5, 5)).toBeUndefined();
+    const err = await ask(5, 5);
+    expect(err?.status).toBe(429);
+    expect(err?.headers['x-tollgate-limit']).toMatch(/:rate$/);
+    expect(err?.headers['retry-after']).toBe('63');
+    expect(err?.headers['x-should-retry']).toBeUndefined();
+    clock.advance(62_999);
+    expect((await ask(5, 5))?.status).toBe(429);
+    clock.advance(1);
+    expect(await ask(5, 5)).toBeUndefined();
+  });
+
+  it('a nearly full hourly bucket: room for this request, not the time to empty', async () => {
+    const { clock, ask } = await setup(factory, '      output: {algorithm: token_bucket, window_size: 1 hour, max_token: 3600}');
+    expect(await ask(5, 3600)).toBeUndefined();
+    clock.advance(40_000); // the rate limit's slot has gone by now; 40 tokens drained
+    const err = await ask(5, 65);
+    expect(err?.status).toBe(429);
+    expect(err?.headers['retry-after']).toBe('25');
+    expect(err?.headers['x-should-retry']).toBeUndefined();
+    expect(err?.message).toContain('3560 of 3600 tokens used, 40 left, and this request needs 65. It resets in 25s');
+    const long = await ask(5, 200);
+    expect(long?.headers['retry-after']).toBe('160');
+    expect(long?.headers['x-should-retry']).toBe('false');
+  });
+});
