@@ -113,12 +113,13 @@ describe.each(LEDGER_KINDS)('ledger rows from real calls: $kind', ({ place: make
   it('records failed and blocked calls with no usage, the limit that blocked, and no cost', async () => {
     const failed = await chat(gw.url, 'tg-bob', { model: 'gpt-4o', mock_error_status: 500 });
     expect(failed.status).toBe(500);
-    const over = await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 5000 });
+    // Fits alice's 1000-token day when empty (so not a 400), but not after the first test's call.
+    const over = await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 985 });
     expect(over.status).toBe(429);
     const rows = await rowsOf([failed.headers.get('x-tollgate-request-id')!, over.headers.get('x-tollgate-request-id')!]);
     const byStatus = Object.fromEntries(rows.map((r) => [r.status, r]));
     expect(byStatus[500]).toMatchObject({ decision: 'failed', inputTokens: 0, outputTokens: 0, costUsd: 0, usageSource: 'none' });
-    expect(byStatus[429]).toMatchObject({ decision: 'blocked', blockedBy: expect.stringMatching(/^(user:alice|project:web):daily$/), costUsd: 0 });
+    expect(byStatus[429]).toMatchObject({ decision: 'blocked', blockedBy: expect.stringMatching(/^(user:alice|project:web):daily$/), limits: ['org:default:daily', 'project:web:daily', 'user:alice:daily', 'user:alice:rate'], reservedOutput: 0, costUsd: 0, usageSource: 'none' });
   });
 
   it('flushes buffered rows on close, and a restarted gateway rebuilds its counters from them', async () => {

@@ -3,6 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import { TollgateError } from '../errors/tollgate-error.js';
+import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Admission } from '../limits/engine.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
@@ -55,9 +56,11 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   try {
     admission = await gw.engine.admit({ id: requestId, principal, target, input: estimate, output: allowance.output, outputFromClient: allowance.fromClient });
   } catch (err) {
-    if (err instanceof TollgateError && err.status === 429) {
-      await record({ reserved: { input: 0, output: 0 }, limits: [], shadowBlocked: [], decision: 'blocked', blockedBy: err.headers['x-tollgate-limit'] }, 429, NO_USAGE);
-      if (wire === 'anthropic') await anthropicRateLimitError(gw, err, principal, target);
+    // Every refusal by the limits (429, the 400s for a call that can never fit, the fail-closed 503) is a
+    // call too: one row, with the limits it was checked against and the one that refused it when known.
+    if (err instanceof TollgateError && LIMIT_REFUSALS.has(err.code)) {
+      await record(refusal(gw, err, principal, target), err.status, NO_USAGE);
+      if (err.status === 429 && wire === 'anthropic') await anthropicRateLimitError(gw, err, principal, target);
     }
     throw err;
   }
@@ -166,6 +169,38 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
   await record(admitted, status, result.usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
   if (!res.destroyed) res.end();
+}
+
+/** The errors by which the limits engine refuses a call (as opposed to a request it could not read). */
+const LIMIT_REFUSALS: ReadonlySet<string> = new Set(['rate_limit_exceeded', 'request_over_limit', 'request_over_window', 'output_over_window', 'store_unavailable']);
+
+/** The id under which a project's `request_limit` (the per-call cap) is reported, as `daily_limit` is `project:<id>:daily`. */
+function requestLimitId(project: string): string {
+  return `project:${project}:request`;
+}
+
+/** The record's decision part for a call the limits refused: nothing reserved, every applicable limit listed. */
+function refusal(gw: Gateway, err: TollgateError, principal: Principal, target: Target): Decision {
+  let applicable: AppliedLimit[] = [];
+  try {
+    applicable = gw.engine.applicable.for(principal, target);
+  } catch {
+    // Cannot happen once admit got this far (it resolved the same list); the row then lists no limits.
+  }
+  let limits = gw.engine.applicable.ids(applicable);
+  const blockedBy = blockingLimit(err, applicable, principal);
+  // The per-call cap is checked without being one of the counted limits; the row still names it.
+  if (blockedBy !== undefined && !limits.includes(blockedBy)) limits = [...limits, blockedBy];
+  return { reserved: { input: 0, output: 0 }, limits, shadowBlocked: [], decision: 'blocked', blockedBy };
+}
+
+/** The id of the limit that refused the call, when one did (a store outage is no limit's doing). */
+function blockingLimit(err: TollgateError, applicable: AppliedLimit[], principal: Principal): string | undefined {
+  const named = err.headers['x-tollgate-limit'];
+  if (named) return named;
+  if (err.code === 'request_over_limit') return principal.project ? requestLimitId(principal.project) : undefined;
+  if (err.code === 'request_over_window' || err.code === 'output_over_window') return applicable.find((l) => l.label === err.params.label)?.id;
+  return undefined;
 }
 
 /** Gives a 429 on the Anthropic endpoint Anthropic's own rate-limit headers (one extra read of the counters). */

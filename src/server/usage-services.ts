@@ -87,6 +87,9 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
         const row = rowFromCall(r, prices);
         if (metrics) {
           metrics.observe(row);
+          // Refused calls count too (they list the limits they were checked against): a limit already
+          // spent when this gateway started, or reloaded, is first seen by the 429 it gives, and its
+          // headroom (0) is exactly what must show. Calls the limits never saw list none.
           const combo = `${r.principal.keyId}\u0000${r.target.qualifiedName}`;
           if (r.limits.length > 0 && !tracked.has(combo)) {
             tracked.add(combo);
