@@ -41,6 +41,12 @@ export interface LimitState {
   max: number;
   /** When the limit next has room again (window end, or bucket refill time), epoch ms. */
   resetAtMs: number;
+  /**
+   * Sliding windows on a refusal, when the store can tell (the memory store): the amounts still counted,
+   * each with the time its slot leaves the window, oldest first. Lets a 429 say when this request fits
+   * rather than only when the oldest slot leaves.
+   */
+  leaving?: Array<{ atMs: number; amount: number }>;
 }
 
 export type ReserveOutcome =
