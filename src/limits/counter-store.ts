@@ -76,6 +76,14 @@ export interface SettleUsage {
 /** `ok`: the store answers; otherwise the `storage.on_store_error` mode in force while it does not. */
 export type StoreMode = 'ok' | 'fail_open' | 'fail_closed';
 
+/** A configured limit (`project:web:daily`, `tier:free:rate`, ...) and its own store-error setting, for logs and metrics. */
+export interface LimitStoreSetting {
+  id: string;
+  mode: LimitMode;
+  /** Undefined follows `storage.on_store_error`. */
+  onStoreError?: OnStoreError;
+}
+
 export interface CounterStore {
   /** Atomically checks every item and reserves all of them, or none. */
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
@@ -95,10 +103,17 @@ export interface CounterStore {
   /** Reservations not yet settled. */
   openReservations(): Promise<number>;
   close(): Promise<void>;
-  /** Shared stores only (absent means always `ok`): the mode in force, for the `tollgate_counter_store_mode` gauge. */
+  /**
+   * Shared stores only (absent means always `ok`): the mode in force for limits that follow
+   * `storage.on_store_error`, for the `tollgate_counter_store_mode` gauge.
+   */
   readonly mode?: StoreMode;
-  /** Shared stores only: calls `listener` on every mode change (recovery included). */
+  /** Shared stores only: the mode in force for a limit whose own setting is `onStoreError` (shadow limits: `fail_open`). */
+  modeFor?(onStoreError: OnStoreError): StoreMode;
+  /** Shared stores only: calls `listener` on every change of `mode` (recovery included). */
   onModeChange?(listener: (mode: StoreMode) => void): void;
+  /** Shared stores only: the configured limits, so the outage log line can say which fail open and which fail closed. */
+  describeLimits?(limits: () => LimitStoreSetting[]): void;
   /**
    * Shared stores only: marks `organizations`' counters as present now (call right after rebuilding them),
    * and from then on runs `rebuild` before admitting anything for an organization whose counters the store

@@ -6,9 +6,13 @@
 // States: up → down (first failure) → holding (answers again, local usage replayed) → up. While holding,
 // fail-open-only requests keep counting locally: the other instances notice the recovery up to a reconnect
 // delay later, and until they have replayed their own local usage the shared counters read too low.
+// A timeout first makes the store suspect (a PING decides): fail-open requests counted locally meanwhile
+// use the local counters the outage then keeps, so a share is handed out once per outage; a false alarm
+// drops them, and the next outage's counters start from fresh readings plus any local usage not yet in them.
 import type { OnStoreError } from '../config/policy.js';
 import type { Clock } from '../util/clock.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
+import { amountFor } from './admission.js';
+import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
 import { ReplayLog } from './replay-log.js';
@@ -58,6 +62,35 @@ interface Seen {
   atMs: number;
 }
 
+/**
+ * Usage this instance admitted against local counters that the last shared-store reading (`Seen`) may
+ * not include yet: the next outage's local counters start from it too, so a false alarm (a timeout the
+ * PING did not confirm) or a short recovery never hands out a limit's share a second time.
+ */
+interface LocalUsage {
+  item: CounterItem;
+  /** Reserved by local reservations not settled yet. */
+  open: number;
+  /** Settled, waiting in the replay log. */
+  unsent: number;
+  /** Added to the shared store, not yet in a reading sent after that. */
+  sent: number;
+  /** The flush that sent `sent`: readings sent after it completed include it. */
+  sentEpoch: number;
+  /** The latest local admission. */
+  atMs: number;
+  /** When the local window of that admission ends (fixed windows). */
+  resetAtMs: number;
+}
+
+interface LocalReservation {
+  store: MemoryCounterStore;
+  items: CounterItem[];
+  atMs: number;
+  /** What it reserved in each item. */
+  reserved: number[];
+}
+
 // Settlements waiting for the store beyond this are dropped: their reservations stay charged (the safe side).
 const MAX_PENDING_SETTLES = 100_000;
 /** Longer than the reconnect backoff cap plus a probe interval, so every instance has replayed by then. */
@@ -71,7 +104,11 @@ export class ResilientStore implements CounterStore {
   private local: MemoryCounterStore | undefined;
   private readonly itemPlans = new WeakMap<CounterItem, { local: CounterItem; failOpen: boolean }>();
   private readonly lastSeen = new Map<string, Seen>();
-  private readonly localOpen = new Map<string, { store: MemoryCounterStore; items: CounterItem[]; atMs: number }>();
+  private readonly localOpen = new Map<string, LocalReservation>();
+  private readonly localUsage = new Map<string, LocalUsage>();
+  /** Completed flushes. */
+  private flushEpoch = 0;
+  private limitSettings: (() => LimitStoreSetting[]) | undefined;
   private readonly pendingSettles = new Map<string, SettleUsage>();
   private readonly settling = new Set<Promise<void>>();
   private readonly replay: ReplayLog;
@@ -88,10 +125,27 @@ export class ResilientStore implements CounterStore {
     this.replay = new ReplayLog(opts.timezone);
   }
 
-  /** `ok`, or the `storage.on_store_error` mode while the store does not answer (or fail-open usage is still settling in). */
+  /**
+   * For limits that follow `storage.on_store_error`: `ok`, or that mode while the store does not answer
+   * (or, for `fail_open`, while locally counted usage is still settling in).
+   */
   get mode(): StoreMode {
-    if (this.state === 'up' || (this.state === 'holding' && this.opts.defaultMode === 'fail_closed')) return 'ok';
-    return this.opts.defaultMode;
+    return this.modeFor(this.opts.defaultMode);
+  }
+
+  /** The mode in force for a limit whose own setting is `onStoreError` (per-limit overrides). */
+  modeFor(onStoreError: OnStoreError): StoreMode {
+    if (this.state === 'up' || (this.state === 'holding' && onStoreError === 'fail_closed')) return 'ok';
+    return onStoreError;
+  }
+
+  /** The configured limits (read at each transition), so the outage log line names those that fail open and closed. */
+  describeLimits(limits: () => LimitStoreSetting[]): void {
+    this.limitSettings = limits;
+    // Down since start-up: the first line could not name them.
+    if (this.state !== 'down') return;
+    const { msg, ...fields } = this.outageMessage();
+    if (fields.fail_open) this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields }, msg);
   }
 
   private get healthy(): boolean {
@@ -115,9 +169,13 @@ export class ResilientStore implements CounterStore {
     const plan = this.planFor(req.items);
     if (this.state === 'holding' && !plan.closed) return this.reserveLocally(req, plan);
     if (this.healthy) {
+      const epoch = this.flushEpoch;
       try {
         const outcome = await this.primary.reserve(req);
-        if (plan.openIdx.length > 0) this.remember(req.items, plan.openIdx, outcome.states);
+        if (plan.openIdx.length > 0) this.remember(req.items, plan.openIdx, outcome.states, epoch);
+        // The store answers and nothing is in doubt: local counters of an earlier scare are over (the
+        // next outage starts from fresh readings). While a timeout is being confirmed they stay.
+        if (this.local && this.state === 'up' && !this.checking) this.local = undefined;
         return outcome;
       } catch (err) {
         this.failed(err);
@@ -134,6 +192,12 @@ export class ResilientStore implements CounterStore {
       this.localOpen.delete(id);
       await local.store.settle(id, usage);
       this.replay.record(local.items, local.atMs, usage);
+      for (let i = 0; i < local.items.length; i++) {
+        const u = this.localUsage.get(local.items[i].key);
+        if (!u) continue;
+        u.open = Math.max(0, u.open - local.reserved[i]);
+        u.unsent += amountFor(local.items[i], usage.input, usage.output, usage.request);
+      }
       if (this.healthy) this.kickFlush();
       return;
     }
@@ -191,9 +255,22 @@ export class ResilientStore implements CounterStore {
 
   private reserveLocally(req: ReserveRequest, plan: Plan): ReserveOutcome {
     if (plan.closed) throw new StoreUnavailableError();
+    // One local store per outage, from the first suspect timeout until the store is confirmed back.
     const store = (this.local ??= this.seededLocal());
     const outcome = store.reserveSync({ ...req, items: plan.local });
-    if (outcome.ok) this.localOpen.set(req.id, { store, items: req.items, atMs: this.opts.clock.now() });
+    if (outcome.ok) {
+      const atMs = this.opts.clock.now();
+      const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1));
+      this.localOpen.set(req.id, { store, items: req.items, atMs, reserved });
+      for (let i = 0; i < req.items.length; i++) {
+        const item = req.items[i];
+        let u = this.localUsage.get(item.key);
+        if (!u) this.localUsage.set(item.key, (u = { item, open: 0, unsent: 0, sent: 0, sentEpoch: 0, atMs, resetAtMs: 0 }));
+        u.open += reserved[i];
+        u.atMs = atMs;
+        u.resetAtMs = Math.max(u.resetAtMs, outcome.states[i].resetAtMs);
+      }
+    }
     // Report the whole limit with this instance's room left, so messages and headers stay truthful.
     const states = outcome.states.map((s, i) => ({ ...s, used: req.items[i].max - (plan.local[i].max - s.used), max: req.items[i].max }));
     return { ...outcome, states };
@@ -218,30 +295,53 @@ export class ResilientStore implements CounterStore {
     return { local, closed, openIdx };
   }
 
-  private remember(items: CounterItem[], idx: number[], states: LimitState[]): void {
+  /** Keeps a reading of the shared counters; `epoch`: flushes completed when the reading was sent. */
+  private remember(items: CounterItem[], idx: number[], states: LimitState[], epoch: number): void {
     const atMs = this.opts.clock.now();
-    for (const i of idx) this.lastSeen.set(items[i].key, { item: items[i], used: states[i].used, resetAtMs: states[i].resetAtMs, atMs });
+    for (const i of idx) {
+      const key = items[i].key;
+      this.lastSeen.set(key, { item: items[i], used: states[i].used, resetAtMs: states[i].resetAtMs, atMs });
+      if (this.localUsage.size === 0) continue;
+      const u = this.localUsage.get(key);
+      if (u && u.sent > 0 && u.sentEpoch <= epoch) {
+        u.sent = 0; // this reading includes it
+        if (u.open === 0 && u.unsent === 0) this.localUsage.delete(key);
+      }
+    }
   }
 
   /**
    * Local counters for a new outage, seeded with 1/instances of the usage last seen in the shared store:
    * each instance then admits at most 1/instances of the room that was left, so together they stay near
-   * the limit (off only by what others admitted after this instance's last look).
+   * the limit (off only by what others admitted after this instance's last look). Usage this instance
+   * counted locally before (an earlier scare or outage) that those readings may miss is added in full.
    */
   private seededLocal(): MemoryCounterStore {
     const store = new MemoryCounterStore(this.opts.clock, this.opts.timezone);
     const now = this.opts.clock.now();
     const n = this.opts.instances;
-    const seeds: Array<{ item: CounterItem; used: number }> = [];
-    for (const seen of this.lastSeen.values()) {
-      const { item } = seen;
-      if (item.algorithm === 'fixed_window' && now >= seen.resetAtMs) continue; // that window is over
-      const drained = item.algorithm === 'token_bucket' ? ((now - seen.atMs) * item.max) / windowLengthMs(item.window) : 0;
-      const used = Math.max(0, seen.used - drained);
-      if (used > 0) seeds.push({ item: this.planFor([item]).local[0], used: used / n });
+    const seeds = new Map<string, { item: CounterItem; used: number }>();
+    const add = (item: CounterItem, used: number, atMs: number, resetAtMs: number): boolean => {
+      if (item.algorithm === 'fixed_window' && now >= resetAtMs) return false; // that window is over
+      const length = windowLengthMs(item.window);
+      if (item.algorithm === 'sliding_window' && now - atMs >= length) return false; // out of the window
+      const localItem = this.planFor([item]).local[0];
+      // A local bucket refills at its own (1/instances) rate.
+      const drained = item.algorithm === 'token_bucket' ? ((now - atMs) * localItem.max) / length : 0;
+      const left = Math.max(0, used - drained);
+      if (left <= 0) return false;
+      const seed = seeds.get(item.key);
+      if (seed) seed.used += left;
+      else seeds.set(item.key, { item: localItem, used: left });
+      return true;
+    };
+    for (const seen of this.lastSeen.values()) add(seen.item, seen.used / n, seen.atMs, seen.resetAtMs);
+    for (const [key, u] of this.localUsage) {
+      const counted = add(u.item, u.open + u.unsent + u.sent, u.atMs, u.resetAtMs);
+      if (!counted && u.open === 0 && u.unsent === 0) this.localUsage.delete(key); // nothing left to remember
     }
     // MemoryCounterStore.restore does its work before returning its promise.
-    void store.restore(seeds);
+    void store.restore([...seeds.values()]);
     return store;
   }
 
@@ -264,7 +364,14 @@ export class ResilientStore implements CounterStore {
     if (!this.healthy || this.checking) return;
     this.checking = true;
     this.primary.ping().then(
-      () => void (this.checking = false),
+      () => {
+        this.checking = false;
+        if (this.state !== 'up') return;
+        // A false alarm: what was admitted locally meanwhile is replayed (and remembered for the next
+        // outage's seed), the local counters are dropped, and cancels of lost reservations are sent.
+        this.local = undefined;
+        if (this.backlog > 0) this.kickFlush();
+      },
       () => {
         this.checking = false;
         this.markDown(err);
@@ -274,16 +381,46 @@ export class ResilientStore implements CounterStore {
 
   private markDown(err: unknown): void {
     if (!this.healthy || this.closed) return;
-    // Down again while holding: keep the local counters, which already hold this outage's usage.
-    if (this.state === 'up') this.local = undefined;
+    // Keep the local counters: they already hold what was admitted locally while the timeout that led
+    // here was being confirmed (or, down again while holding, this outage's usage). A share is never
+    // handed out twice in one outage.
     clearTimeout(this.holdTimer);
     const before = this.mode;
     this.state = 'down';
-    const mode = this.opts.defaultMode;
-    const what = mode === 'fail_open' ? `admitting against local counters (1/${this.opts.instances} of each limit)` : 'refusing requests with 503';
-    this.opts.log.warn({ store: this.opts.description, mode, error: (err as Error).message }, `counter store unreachable: ${what} until it answers again`);
+    const { msg, ...fields } = this.outageMessage();
+    this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields, error: (err as Error).message }, msg);
     if (this.mode !== before) this.emit();
     this.scheduleProbe();
+  }
+
+  /** The outage log line: the default mode, and which limits fail open / closed when overrides mix them. */
+  private outageMessage(): { msg: string; fail_open?: string[]; fail_closed?: string[] } {
+    const local = `admitting against local counters (1/${this.opts.instances} of each limit)`;
+    const refuse = 'refusing requests with 503';
+    let settings: LimitStoreSetting[] | undefined;
+    try {
+      settings = this.limitSettings?.();
+    } catch {
+      settings = undefined; // a log line never breaks the switch
+    }
+    const open: string[] = [];
+    const closed: string[] = [];
+    for (const l of settings ?? []) {
+      const failOpen = l.mode === 'shadow' || (l.onStoreError ?? this.opts.defaultMode) === 'fail_open';
+      (failOpen ? open : closed).push(l.id);
+    }
+    const mixed = open.length > 0 && closed.length > 0;
+    if (!mixed) {
+      const what = this.opts.defaultMode === 'fail_open' ? local : refuse;
+      const note = settings ? '' : ' (limits with their own on_store_error follow it)';
+      return { msg: `counter store unreachable: ${what}${note} until it answers again` };
+    }
+    const names = (ids: string[]): string => (ids.length <= 8 ? ids.join(', ') : `${ids.slice(0, 8).join(', ')} and ${ids.length - 8} more`);
+    const cap = (ids: string[]): string[] => (ids.length <= 50 ? ids : [...ids.slice(0, 50), `... ${ids.length - 50} more`]);
+    const closedPart = `${refuse} for requests that need a limit that fails closed (${closed.length}: ${names(closed)})`;
+    const openPart = `${local} for requests whose limits all fail open (${open.length}: ${names(open)})`;
+    const parts = this.opts.defaultMode === 'fail_open' ? [openPart, closedPart] : [closedPart, openPart];
+    return { msg: `counter store unreachable: ${parts.join('; ')} until it answers again`, fail_open: cap(open), fail_closed: cap(closed) };
   }
 
   private scheduleProbe(): void {
@@ -346,7 +483,15 @@ export class ResilientStore implements CounterStore {
         await Promise.all(chunk.map(([id, usage]) => this.primary.settle(id, usage)));
         for (const [id] of chunk) this.pendingSettles.delete(id);
       }
+      // Taken in the same tick as the replay log seals what it sends.
+      const sending = [...this.localUsage.values()].filter((u) => u.unsent > 0).map((u) => [u, u.unsent] as const);
       await this.replay.flush(this.primary);
+      const epoch = ++this.flushEpoch;
+      for (const [u, amount] of sending) {
+        u.unsent = Math.max(0, u.unsent - amount);
+        u.sent += amount;
+        u.sentEpoch = epoch;
+      }
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
   }

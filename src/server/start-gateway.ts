@@ -9,6 +9,7 @@ import { Gateway } from '../proxy/gateway.js';
 import { buildServer } from '../proxy/server.js';
 import { systemClock } from '../util/clock.js';
 import { preloadTokenizers } from '../tokens/index.js';
+import { wireStoreMode } from '../metrics/store-mode-metric.js';
 import { startUsageServices } from './usage-services.js';
 
 /** In-flight requests get this long to finish on SIGTERM. */
@@ -43,6 +44,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     return process.exit(1);
   });
   usage.attach(gateway);
+  // The store-mode gauges join the other metrics; the store's outage log names the limits that fail open / closed.
+  wireStoreMode(store, usage.metrics?.registry, () => gateway.policy);
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes });
 
   // Reload keeps the counter store, so no counter is lost; a bad new config keeps the old one running.

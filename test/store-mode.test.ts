@@ -1,0 +1,292 @@
+// The on_store_error mode in force, shown by `tollgate_counter_store_mode` / `tollgate_counter_store_limits`
+// and the outage log line (per-limit overrides named), and fail_open shares that a Redis timeout (a hang,
+// a false alarm) never hands out twice. Each test runs its own redis-server and kills or slows it.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import type { CounterItem, ReserveOutcome } from '../src/limits/counter-store.js';
+import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { ResilientStore, RECOVERY_HOLD_MS } from '../src/limits/resilient-store.js';
+import type { OnStoreError } from '../src/config/policy.js';
+import { systemClock } from '../src/util/clock.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
+import { startFleet, type Fleet } from './helpers/redis-fleet.js';
+
+const TIMEOUT_MS = 100;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+let redis: RedisServer;
+let proxy: DelayProxy;
+const stores: ResilientStore[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer({ persist: true });
+  proxy = await startDelayProxy(redis.port);
+});
+afterEach(async () => {
+  proxy.setDelay(0);
+  await redis.restart();
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  await proxy?.close();
+  await redis?.stop();
+});
+
+interface Logged {
+  msg: string;
+  obj: Record<string, unknown>;
+}
+
+async function resilient(mode: OnStoreError, instances: number, url: string): Promise<{ store: ResilientStore; logs: Logged[] }> {
+  const client = createRedisClient(url, TIMEOUT_MS);
+  expect(await waitReady(client, 3000)).toBe(true);
+  const primary = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
+  const logs: Logged[] = [];
+  const log = { info: (obj: object, msg: string) => logs.push({ msg, obj: obj as Record<string, unknown> }), warn: (obj: object, msg: string) => logs.push({ msg, obj: obj as Record<string, unknown> }) };
+  const store = new ResilientStore(primary, { defaultMode: mode, instances, timezone: 'UTC', clock: systemClock, log, description: url, probeIntervalMs: 50 });
+  stores.push(store);
+  return { store, logs };
+}
+
+const org = (): string => `m${Math.random().toString(36).slice(2, 10)}`;
+function daily(o: string, max: number, onStoreError?: OnStoreError): CounterItem {
+  return { key: `tg:{${o}}:daily:fixed_window`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce', ...(onStoreError ? { onStoreError } : {}) };
+}
+let seq = 0;
+const id = (): string => `s${seq++}`;
+
+/** Reserves `input` tokens; when admitted, settles them in full. Returns the tokens admitted (0 or `input`). */
+async function spend(store: ResilientStore, items: CounterItem[], input: number): Promise<number> {
+  const q = id();
+  let r: ReserveOutcome;
+  try {
+    r = await store.reserve({ id: q, items, input, output: 0, clamp: false, minOutput: 1 });
+  } catch {
+    return 0; // fail_closed: refused
+  }
+  if (!r.ok) return 0;
+  await store.settle(q, { input, output: 0, request: 1 });
+  return input;
+}
+
+/** One look at the shared counters (a reservation of nothing). */
+async function look(store: ResilientStore, items: CounterItem[]): Promise<number> {
+  const q = id();
+  const r = await store.reserve({ id: q, items, input: 0, output: 0, clamp: false, minOutput: 1 });
+  await store.settle(q, { input: 0, output: 0, request: 0 });
+  return r.states[0].used;
+}
+
+async function redisUsed(key: string): Promise<number> {
+  const raw = new Redis(redis.url);
+  try {
+    return Number((await raw.hget(key, 'u')) ?? 0);
+  } finally {
+    await raw.quit();
+  }
+}
+
+describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
+  for (const instances of [1, 2]) {
+    it(`instances ${instances}: what was admitted while the timeout was being confirmed carries into the outage's local share`, async () => {
+      const o = org();
+      const items = [daily(o, 1000)];
+      const { store } = await resilient('fail_open', instances, proxy.url);
+      expect(await spend(store, items, 200)).toBe(200);
+      expect(await look(store, items)).toBe(200);
+      proxy.setDelay(1000);
+      let admitted = 0;
+      const wave = async (): Promise<void> => {
+        const got = await Promise.all(Array.from({ length: 30 }, () => spend(store, items, 50)));
+        admitted += got.reduce((a, b) => a + b, 0);
+      };
+      await wave(); // every reserve times out; the confirming PING is still out
+      await until(() => store.mode === 'fail_open', 2000);
+      await wave(); // confirmed down
+      await sleep(300);
+      await wave();
+      // The documented local allowance: 1/instances of the room last seen.
+      const share = (1000 - 200) / instances;
+      expect(admitted).toBeLessThanOrEqual(share);
+      expect(admitted).toBeGreaterThan(share - 50); // and the share was really used
+      proxy.setDelay(0);
+      await until(() => store.mode === 'ok' && store.backlog === 0);
+      await store.quiesce();
+      // Exactly what was settled, the lost reservations cancelled.
+      await until(async () => (await redisUsed(items[0].key)) === 200 + admitted);
+    });
+  }
+
+  it('false alarms (a timeout the PING does not confirm) never hand out a share twice, nor reuse stale local counters', async () => {
+    const o = org();
+    const items = [daily(o, 1000)];
+    const a = await resilient('fail_open', 1, proxy.url);
+    const b = await resilient('fail_open', 1, redis.url);
+    expect(await look(a.store, items)).toBe(0);
+    let admitted = 0;
+    /**
+     * One reserve that times out while the PING that follows it is answered in time: counted locally, the
+     * mode stays ok. (On a busy machine the PING may time out too; then it is a short outage, as good a test.)
+     */
+    const falseAlarm = async (input: number): Promise<number> => {
+      proxy.setDelay(TIMEOUT_MS + 20);
+      const p = spend(a.store, items, input);
+      await sleep(30); // the reserve is on its way, delayed
+      proxy.setDelay(0); // the PING is not
+      const got = await p;
+      await until(() => a.store.mode === 'ok' && a.store.backlog === 0);
+      return got;
+    };
+    expect(await falseAlarm(50)).toBe(50);
+    admitted += 50;
+    // Another instance uses 900 meanwhile; A looks again.
+    for (let i = 0; i < 9; i++) admitted += await spend(b.store, items, 100);
+    expect(admitted).toBe(950);
+    expect(await look(a.store, items)).toBe(950);
+    for (let i = 0; i < 6; i++) admitted += await falseAlarm(50);
+    // Then a real hang: nothing is left to give.
+    proxy.setDelay(1000);
+    for (let i = 0; i < 3; i++) {
+      admitted += (await Promise.all(Array.from({ length: 10 }, () => spend(a.store, items, 50)))).reduce((x, y) => x + y, 0);
+      await sleep(150);
+    }
+    expect(a.store.mode).toBe('fail_open');
+    expect(admitted).toBeLessThanOrEqual(1000);
+    proxy.setDelay(0);
+    await until(() => a.store.mode === 'ok' && a.store.backlog === 0);
+    await a.store.quiesce();
+    await until(async () => (await redisUsed(items[0].key)) === admitted);
+  });
+});
+
+describe('the outage log line and modeFor with per-limit overrides', () => {
+  it('default fail_closed with a fail_open limit: names both, and modeFor tells them apart', async () => {
+    const o = org();
+    const rate = { ...daily(o, 100, 'fail_open'), key: `tg:{${o}}:tier:free:rate:fixed_window` };
+    const budget = daily(o, 1_000_000);
+    const { store, logs } = await resilient('fail_closed', 3, redis.url);
+    store.describeLimits(() => [
+      { id: 'project:web:daily', mode: 'enforce' },
+      { id: 'org:default:monthly', mode: 'enforce' },
+      { id: 'tier:free:rate', mode: 'enforce', onStoreError: 'fail_open' },
+    ]);
+    await redis.kill();
+    expect(await spend(store, [rate, budget], 1)).toBe(0);
+    expect(await spend(store, [rate], 1)).toBe(1);
+    expect(store.mode).toBe('fail_closed');
+    expect(store.modeFor('fail_open')).toBe('fail_open');
+    expect(store.modeFor('fail_closed')).toBe('fail_closed');
+    const down = logs.filter((l) => /unreachable/.test(l.msg));
+    expect(down).toHaveLength(1);
+    expect(down[0].msg).toBe(
+      'counter store unreachable: refusing requests with 503 for requests that need a limit that fails closed (2: project:web:daily, org:default:monthly); ' +
+        'admitting against local counters (1/3 of each limit) for requests whose limits all fail open (1: tier:free:rate) until it answers again',
+    );
+    expect(down[0].obj).toMatchObject({ mode: 'fail_closed', fail_open: ['tier:free:rate'], fail_closed: ['project:web:daily', 'org:default:monthly'] });
+    await redis.restart();
+    await until(() => store.mode === 'ok');
+    // The fail_open limit keeps counting locally through the recovery hold, then rejoins.
+    expect(store.modeFor('fail_open')).toBe('fail_open');
+    await until(() => store.modeFor('fail_open') === 'ok', RECOVERY_HOLD_MS + 2000);
+  });
+
+  it('default fail_open with a fail_closed limit: the default leads, the exception is named; no overrides: the plain line', async () => {
+    const { store, logs } = await resilient('fail_open', 2, redis.url);
+    store.describeLimits(() => [
+      { id: 'project:web:daily', mode: 'enforce', onStoreError: 'fail_closed' },
+      ...Array.from({ length: 12 }, (_, i) => ({ id: `group:g${i}:rate`, mode: 'enforce' as const })),
+    ]);
+    const plain = await resilient('fail_closed', 1, redis.url);
+    plain.store.describeLimits(() => [{ id: 'project:web:daily', mode: 'enforce' }, { id: 'group:g:rate', mode: 'shadow', onStoreError: 'fail_closed' }]);
+    await redis.kill();
+    await spend(store, [daily(org(), 100)], 1);
+    await spend(plain.store, [daily(org(), 100)], 1);
+    const line = logs.find((l) => /unreachable/.test(l.msg))!.msg;
+    expect(line).toMatch(/^counter store unreachable: admitting against local counters \(1\/2 of each limit\) for requests whose limits all fail open \(12: group:g0:rate, .*group:g7:rate and 4 more\); refusing requests with 503 for requests that need a limit that fails closed \(1: project:web:daily\) until it answers again$/);
+    // A shadow limit never refuses: it counts as failing open.
+    expect(plain.logs.find((l) => /unreachable/.test(l.msg))!.msg).toMatch(/fails closed \(1: project:web:daily\); .*fail open \(1: group:g:rate\)/);
+  });
+});
+
+describe('GET /metrics: tollgate_counter_store_mode and tollgate_counter_store_limits', () => {
+  const fleets: Fleet[] = [];
+  let own: RedisServer;
+  afterAll(async () => {
+    await Promise.all(fleets.map((f) => f.stop()));
+    await own?.stop();
+  });
+
+  const config = (storeUrl: string, mode: OnStoreError) => (mockUrl: string): string => `
+storage: {counters: "${storeUrl}", on_store_error: ${mode}, timeout_ms: 200}
+providers:
+  up: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-test}
+projects:
+  p: {daily_limit: 1000000}
+users:
+  free: {daily_limit: 100000, rate_limit: {max_requests: 1000, on_store_error: fail_open}}
+routes:
+  r: {chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]}
+keys:
+  - {id: k, key: tg-k, project: p, user: alice, tier: free}
+`;
+
+  async function gauges(url: string): Promise<Record<string, Record<string, number>>> {
+    const res = await fetch(`${url}/metrics`);
+    expect(res.status).toBe(200);
+    const out: Record<string, Record<string, number>> = {};
+    for (const f of parsePrometheusTextFormat(await res.text())) {
+      if (f.name !== 'tollgate_counter_store_mode' && f.name !== 'tollgate_counter_store_limits') continue;
+      out[f.name] = Object.fromEntries(f.metrics.map((m) => [m.labels!.mode, Number(m.value)]));
+    }
+    return out;
+  }
+  const call = (url: string): Promise<number> =>
+    fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer tg-k' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+    }).then(async (r) => (await r.arrayBuffer(), r.status));
+
+  it('ok normally; fail_closed / fail_open (and the override) once Redis is gone; ok again when it is back', async () => {
+    own = await startRedisServer();
+    const closed = await startFleet(1, config(own.url, 'fail_closed'), { TOLLGATE_LOG_LEVEL: 'info' });
+    fleets.push(closed);
+    const open = await startFleet(1, config(own.url, 'fail_open'), { TOLLGATE_LOG_LEVEL: 'info' });
+    fleets.push(open);
+    const [c, f] = [closed.urls[0], open.urls[0]];
+    expect(await call(c)).toBe(200);
+    expect(await call(f)).toBe(200);
+    const ok = { tollgate_counter_store_mode: { ok: 1, fail_open: 0, fail_closed: 0 }, tollgate_counter_store_limits: { ok: 3, fail_open: 0, fail_closed: 0 } };
+    expect(await gauges(c)).toEqual(ok);
+    expect(await gauges(f)).toEqual(ok);
+
+    await own.kill();
+    await until(async () => (await call(c)) === 503);
+    await until(async () => (await call(f)) === 200 && (await gauges(f)).tollgate_counter_store_mode.fail_open === 1);
+    // Default fail_closed: the mode says so, and the fail_open rate limit shows as the one limit counted locally.
+    expect(await gauges(c)).toEqual({ tollgate_counter_store_mode: { ok: 0, fail_open: 0, fail_closed: 1 }, tollgate_counter_store_limits: { ok: 0, fail_open: 1, fail_closed: 2 } });
+    expect(await gauges(f)).toEqual({ tollgate_counter_store_mode: { ok: 0, fail_open: 1, fail_closed: 0 }, tollgate_counter_store_limits: { ok: 0, fail_open: 3, fail_closed: 0 } });
+    const closedLog = closed.gateways[0].output();
+    expect(closedLog).toMatch(/refusing requests with 503 for requests that need a limit that fails closed \(2: project:p:daily, tier:free:daily\); admitting against local counters \(1\/1 of each limit\) for requests whose limits all fail open \(1: tier:free:rate\)/);
+    expect(open.gateways[0].output()).toMatch(/counter store unreachable: admitting against local counters \(1\/1 of each limit\) until it answers again/);
+
+    await own.restart();
+    await until(async () => (await gauges(c)).tollgate_counter_store_mode.ok === 1 && (await gauges(f)).tollgate_counter_store_mode.ok === 1, 10_000);
+    await until(async () => (await gauges(c)).tollgate_counter_store_limits.ok === 3, RECOVERY_HOLD_MS + 3000);
+    expect(await gauges(c)).toEqual(ok);
+    await until(async () => JSON.stringify(await gauges(f)) === JSON.stringify(ok), RECOVERY_HOLD_MS + 3000);
+    expect(await call(c)).toBe(200);
+    expect(await call(f)).toBe(200);
+  }, 60_000);
+});
