@@ -215,3 +215,38 @@ routes:
     }
   });
 });
+
+describe('loadPolicy: USD limits need prices', () => {
+  const config = (pricing: string, keyExtra = '', routeLimit = ''): string => `
+groups: {g: {daily_limit: {max_cost_usd: 5}}}
+providers: {up: {type: mock}}
+routes:
+  r:
+    chat_models: [{model_id: a, model: up/a}, {model_id: b, model: up/b}]
+${routeLimit}  free:
+    chat_models: [{model_id: c, model: up/c}]
+keys:
+  - {id: k, key: s1${keyExtra}}
+${pricing}`;
+
+  it('names each route model a USD limit covers without a price, at its own line', () => {
+    const issues = issuesOf(config('pricing: {"up/a": {input: 1, output: 2}}', ', groups: [g]'));
+    expect(issues).toEqual([
+      {
+        file: 'tollgate.yaml',
+        line: 6,
+        path: 'routes.r.chat_models[1].model',
+        message: expect.stringMatching(/^no price for `up\/b` under `pricing`, but the USD limit `group:g:daily` covers it \(key `k`\): every call would fail with model_unpriced/),
+      },
+      expect.objectContaining({ line: 8, path: 'routes.free.chat_models[0].model', message: expect.stringContaining('`up/c`') }),
+    ]);
+  });
+
+  it('a route USD limit covers only its own models, and keys outside USD limits need no prices', () => {
+    expect(() => load(config(''))).not.toThrow();
+    const routeLimit = '    token_limiting: {input: {algorithm: fixed_window, window_size: 1 day, max_cost_usd: 1}}\n';
+    const issues = issuesOf(config('', '', routeLimit));
+    expect(issues.map((i) => i.path)).toEqual(['routes.r.chat_models[0].model', 'routes.r.chat_models[1].model']);
+    expect(issues[0]!.message).toContain('USD limit `route:r:input`');
+  });
+});

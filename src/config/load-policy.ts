@@ -5,7 +5,8 @@ import { coerceSubstitutions } from './coerce-substitutions.js';
 import { compilePolicy } from './compile.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigIssue } from './config-error.js';
-import { crossCheck } from './cross-check.js';
+import { crossCheck, type Finding } from './cross-check.js';
+import { unpricedModels } from './pricing-check.js';
 import { formatPath } from './config-error.js';
 import { LocIndex } from './loc-index.js';
 import { mergeConfigs } from './merge.js';
@@ -57,15 +58,19 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
     throw new ConfigError(sortIssues(toConfigIssues(parsed.error.issues, ctx), order));
   }
 
-  const findings = crossCheck(parsed.data);
-  if (findings.length > 0) {
+  const located = (findings: Finding[]): ConfigError => {
     const issues = findings.map(({ path, message }) => {
       const loc = locs.lookup(merged.value, merged.rootLoc, path);
       return { file: loc.file, line: loc.line, path: formatPath(path), message };
     });
-    throw new ConfigError(sortIssues(issues, order));
-  }
-  return compilePolicy(parsed.data, order, env);
+    return new ConfigError(sortIssues(issues, order));
+  };
+  const findings = crossCheck(parsed.data);
+  if (findings.length > 0) throw located(findings);
+  const policy = compilePolicy(parsed.data, order, env);
+  const unpriced = unpricedModels(parsed.data, policy);
+  if (unpriced.length > 0) throw located(unpriced);
+  return policy;
 }
 
 // Reading order: by file (in merge order), then by line; ties keep discovery order.
