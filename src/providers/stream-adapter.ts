@@ -3,7 +3,7 @@
 // gateway itself must produce (a clean stop at the output cap, a mid-stream failure).
 import { encodeSseEvent } from './sse/encode-sse-event.js';
 import type { SseEvent } from './sse/index.js';
-import type { Usage } from './usage.js';
+import type { CacheWriteUsage, Usage } from './usage.js';
 
 /** What to do with one upstream event. */
 export interface StreamStep {
@@ -15,8 +15,8 @@ export interface StreamStep {
   failed?: string;
 }
 
-/** What the provider has reported about usage so far. */
-export interface ReportedUsage {
+/** What the provider has reported about usage so far (cache writes only when it reported some). */
+export interface ReportedUsage extends CacheWriteUsage {
   input?: number;
   cachedInput?: number;
   output?: number;

@@ -7,7 +7,25 @@ export interface Usage {
   output: number;
   /** Input tokens served from the provider's prompt cache (a subset of input). */
   cachedInput: number;
+  /**
+   * Input tokens written to the provider's prompt cache (Anthropic), every TTL: a subset of input, billed
+   * at the cache-write price. Absent (never undefined-valued) when none were reported, so the objects of
+   * providers without cache writes keep one shape.
+   */
+  cacheWriteInput?: number;
+  /** The part of cacheWriteInput written with a 1-hour TTL; absent when none. */
+  cacheWrite1hInput?: number;
   source: 'provider' | 'estimated';
+}
+
+/** Cache-write counts as a provider reported them (subsets of input); the price book bills them. */
+export type CacheWriteUsage = Pick<Usage, 'cacheWriteInput' | 'cacheWrite1hInput'>;
+
+/** Sets on `usage` the cache writes `from` reports, adding no field for a count it lacks; returns `usage`. */
+export function withCacheWrites<U extends CacheWriteUsage>(usage: U, from: CacheWriteUsage): U {
+  if (from.cacheWriteInput !== undefined) usage.cacheWriteInput = from.cacheWriteInput;
+  if (from.cacheWrite1hInput !== undefined) usage.cacheWrite1hInput = from.cacheWrite1hInput;
+  return usage;
 }
 
 /** Nothing used: refused, failed or refunded calls. */

@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
 import type { StreamAdapter } from '../providers/stream-adapter.js';
-import type { Usage } from '../providers/usage.js';
+import { withCacheWrites, type Usage } from '../providers/usage.js';
 import type { StreamTokenCounter } from '../tokens/stream-counter.js';
 
 const LF = 10;
@@ -154,10 +154,12 @@ class Relay {
     const reported = this.opts.adapter.usage;
     // Settlement uses the provider's numbers whenever it sent its final ones, except when the gateway
     // cut the stream: then exactly what was delivered is charged.
+    // Cache writes (Anthropic) are reported with the input and go with it in either case; they are added
+    // only when reported, so other providers' usage keeps one shape.
     if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
-      return { input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' };
+      return withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported);
     }
-    return { input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count(), cachedInput: reported.cachedInput ?? 0, source: 'estimated' };
+    return withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count(), cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported);
   }
 
   /** Runs one frame's events through the adapter; returns its replacement, or undefined to keep the frame as is. */

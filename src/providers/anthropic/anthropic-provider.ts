@@ -11,7 +11,7 @@ export const FORWARDED_CLIENT_HEADERS = ['anthropic-version', 'anthropic-beta'] 
 
 const SUPPORTED: ReadonlySet<UpstreamEndpoint> = new Set(['messages', 'count_tokens']);
 
-/** An Anthropic upstream: the provider key as x-api-key, the API version and beta headers the client chose. */
+/** An Anthropic upstream: the provider key as x-api-key, the API version and beta headers the client chose; the base URL's query kept on every path. */
 export class AnthropicProvider extends HttpProvider {
   constructor(config: ProviderPolicy) {
     const baseUrl = new URL(config.baseUrl ?? 'https://api.anthropic.com');
@@ -20,7 +20,7 @@ export class AnthropicProvider extends HttpProvider {
     // The provider's own key; the client's key never leaves the gateway.
     const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': DEFAULT_ANTHROPIC_VERSION, ...lower(config.headers) };
     if (config.apiKey) headers['x-api-key'] = config.apiKey;
-    super(config, { origin: baseUrl.origin, basePath: path.endsWith('/v1') ? path : `${path}/v1`, headers, endpoints: SUPPORTED });
+    super(config, { origin: baseUrl.origin, basePath: path.endsWith('/v1') ? path : `${path}/v1`, query: baseUrl.search, headers, endpoints: SUPPORTED });
   }
 
   protected override headersFor(req: UpstreamRequest, own: Record<string, string>): Record<string, string> {

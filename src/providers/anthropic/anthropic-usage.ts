@@ -2,15 +2,9 @@
 // beside `input_tokens`, not inside it; every one of them is input the model read, so all are counted in
 // `input`. Cache writes are also reported on their own (and split by TTL when the provider says), since
 // they are billed above the base input price.
-import type { JsonObject, Usage } from '../usage.js';
+import { withCacheWrites, type CacheWriteUsage, type JsonObject, type Usage } from '../usage.js';
 
-/** Cache-write counts carried beside a Usage (subsets of its input); the price book bills them. */
-export interface CacheWriteUsage {
-  /** Input tokens written to the prompt cache, every TTL. */
-  cacheWriteInput?: number;
-  /** The part of cacheWriteInput written with a 1-hour TTL. */
-  cacheWrite1hInput?: number;
-}
+export type { CacheWriteUsage } from '../usage.js';
 
 /** Input, cached input and output of an Anthropic `usage` object; fields it lacks are undefined. */
 export interface AnthropicUsageParts extends CacheWriteUsage {
@@ -44,17 +38,10 @@ export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
 }
 
 /** Usage of a complete Anthropic `message`, or undefined when it carries none. */
-export function anthropicUsage(usage: unknown): (Usage & CacheWriteUsage) | undefined {
+export function anthropicUsage(usage: unknown): Usage | undefined {
   const p = anthropicUsageParts(usage);
   if (p.input === undefined || p.output === undefined) return undefined;
-  return {
-    input: p.input,
-    output: p.output,
-    cachedInput: p.cachedInput ?? 0,
-    source: 'provider',
-    ...(p.cacheWriteInput !== undefined ? { cacheWriteInput: p.cacheWriteInput } : {}),
-    ...(p.cacheWrite1hInput !== undefined ? { cacheWrite1hInput: p.cacheWrite1hInput } : {}),
-  };
+  return withCacheWrites<Usage>({ input: p.input, output: p.output, cachedInput: p.cachedInput ?? 0, source: 'provider' }, p);
 }
 
 /** The generated text of a non-streamed `message`, for counting when it carries no usage. */

@@ -1,9 +1,11 @@
 // The stream adapter for Anthropic's Messages stream, passed through to an Anthropic client.
 // Usage: `message_start` carries the input and a first output count; every `message_delta` carries the
 // cumulative output (and, in newer API versions, cumulative input): the last value counts, never a sum.
+// Cache writes (`cache_creation_input_tokens`, split by TTL in `cache_creation`) ride along in the usage,
+// so streamed calls bill them at the cache-write price as non-streamed ones do.
 import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
-import { parseObject, type JsonObject, type Usage } from '../usage.js';
+import { parseObject, withCacheWrites, type JsonObject, type Usage } from '../usage.js';
 import { anthropicUsageParts } from './anthropic-usage.js';
 
 /** One parsed Anthropic stream event, with the output text it carries. */
@@ -33,7 +35,8 @@ export class AnthropicStreamReader {
       case 'message_start': {
         const message = data.message as JsonObject | undefined;
         const p = anthropicUsageParts(message?.usage);
-        this.usage = { input: p.input, cachedInput: p.cachedInput, output: p.output, final: false };
+        // Cache writes are set only when reported: absent, never undefined-valued.
+        this.usage = withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: false }, p);
         return { type, data };
       }
       case 'content_block_start': {
@@ -50,12 +53,17 @@ export class AnthropicStreamReader {
         return { type, data };
       case 'message_delta': {
         const p = anthropicUsageParts(data.usage);
+        const before = this.usage;
         this.usage = {
-          input: p.input ?? this.usage.input,
-          cachedInput: p.cachedInput ?? this.usage.cachedInput,
-          output: p.output ?? this.usage.output,
-          final: p.output !== undefined && (p.input ?? this.usage.input) !== undefined,
+          input: p.input ?? before.input,
+          cachedInput: p.cachedInput ?? before.cachedInput,
+          output: p.output ?? before.output,
+          final: p.output !== undefined && (p.input ?? before.input) !== undefined,
         };
+        // The cache writes message_start reported, unless this delta reports its own (cumulative) ones;
+        // a delta's writes without a TTL split keep the 1-hour part message_start reported.
+        withCacheWrites(this.usage, before);
+        withCacheWrites(this.usage, p);
         return { type, data };
       }
       default:
