@@ -5,6 +5,8 @@ import type { AlertRule, LimitSpec, Policy } from '../config/policy.js';
 import type { Ledger, UsageGroup } from '../ledger/ledger.js';
 import type { PriceBook } from '../ledger/price-book.js';
 import { WindowCalculator } from '../limits/windows.js';
+import { organizationTag } from '../limits/applicable-limits.js';
+import { ledgerUsageByLimit } from '../ledger/limit-usage.js';
 import { dailyUsage, localDays } from './daily-usage.js';
 import { HISTORY_WEEKS, projectMonth, type ProjectionMethod } from './projection.js';
 import { recommend, type Recommendation } from './recommendations.js';
@@ -56,7 +58,10 @@ export interface Dashboard {
     by_model: Array<UsageFigures & { model: string }>;
     by_user: Array<UsageFigures & { user: string }>;
   };
+  /** The most pressing threshold alerts (at most MAX_THRESHOLD_ALERTS), then the forecast alert. */
   alerts: Alert[];
+  /** Threshold alerts left out of `alerts` by the cap (0 when none were). */
+  alerts_omitted: number;
   recommendations: Recommendation[];
   /** Usage per local day over the last four weeks and today (for the burn-rate chart). */
   history: Array<{ date: string; tokens: number; cost_usd: number; requests: number }>;
@@ -70,6 +75,21 @@ const DEFAULT_LADDER: AlertRule[] = [
   { threshold: 0.8, action: 'warn', channels: [] },
   { threshold: 1, action: 'block', channels: [] },
 ];
+/**
+ * Threshold alerts cover every limit that applies within the organization (organization, projects,
+ * users' tiers, groups, routes, rate limits), so a large organization could raise thousands: the
+ * dashboard keeps the most pressing ones, critical first, then by utilization (highest first).
+ */
+export const MAX_THRESHOLD_ALERTS = 20;
+
+/** What a threshold alert needs to know about one limit. */
+interface AlertSubject {
+  limit: string;
+  unit: 'tokens' | 'usd' | 'requests';
+  max: number;
+  used: number;
+  mode: string;
+}
 
 /** Builds the dashboard of one organization at time `now`. */
 export async function buildDashboard(ledger: Ledger, policy: Policy, prices: PriceBook, organization: string, now: number): Promise<Dashboard> {
@@ -85,7 +105,7 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
 
   // Independent queries, sent together: a PostgreSQL ledger runs them side by side on its pool.
   const historyStartMs = Math.min(month.startMs, today.startMs - HISTORY_WEEKS * 7 * DAY_MS);
-  const [[todayTotal], [monthTotal], days, byProject, byModel, byUser, projectToday, forTips] = await Promise.all([
+  const [[todayTotal], [monthTotal], days, byProject, byModel, byUser, projectToday, forTips, byLimit] = await Promise.all([
     sum(today.startMs),
     sum(month.startMs),
     dailyUsage(ledger, organization, historyStartMs, now, tz),
@@ -94,6 +114,8 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     sum(month.startMs, ['user']),
     sum(today.startMs, ['project']),
     sum(month.startMs, ['project', 'route', 'model_id', 'model']),
+    // What each limit's counter holds now by the ledger (the counter rebuild's own arithmetic).
+    ledgerUsageByLimit(ledger, policy, now),
   ]);
   const todayFigures = figures(todayTotal);
   const monthFigures = figures(monthTotal);
@@ -122,16 +144,37 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
   const monthFactor = projection.costUsd > 0 && monthFigures.cost_usd > 0 ? projection.costUsd / monthFigures.cost_usd : (month.endMs - month.startMs) / DAY_MS / elapsedDays;
 
   const ladder = policy.alerts.length > 0 ? policy.alerts : DEFAULT_LADDER;
-  const alerts: Alert[] = [];
-  for (const l of [daily, monthly]) if (l) thresholdAlert(alerts, ladder, l);
+  // Threshold alerts: the organization's and projects' daily and monthly limits with the figures shown
+  // under `limits` (calendar day and month of the ledger), then every other limit that applies within the
+  // organization (users' tiers, groups, routes, rate limits, ...) with what its counter holds by the ledger.
+  const subjects = new Map<string, AlertSubject>();
+  const consider = (l: AlertSubject | null): void => {
+    const known = l && subjects.get(l.limit);
+    if (l && (!known || ratio(l.used, l.max) > ratio(known.used, known.max))) subjects.set(l.limit, l);
+  };
+  consider(daily);
+  consider(monthly);
   for (const p of policy.projects.values()) {
     const used = (groups: UsageGroup[]): UsageFigures => figures(groups.find((g) => g.keys.project === p.id));
     // A project's limits count the whole project, so they apply only when the project is in this organization's keys.
     if (!policy.keys.some((k) => k.organization === organization && k.project === p.id)) continue;
-    const pd = limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'daily'), used(projectToday), windows, now);
-    const pm = limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'monthly'), used(byProject), windows, now);
-    for (const l of [pd, pm]) if (l) thresholdAlert(alerts, ladder, l);
+    consider(limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'daily'), used(projectToday), windows, now));
+    consider(limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'monthly'), used(byProject), windows, now));
   }
+  const shown = new Set(subjects.keys());
+  // Every counter of this organization carries its hash tag.
+  const orgPrefix = `${organizationTag(organization)}:`;
+  for (const u of byLimit.limits) {
+    if (!u.limit.item.key.startsWith(orgPrefix) || shown.has(u.limit.id)) continue;
+    const isUsd = u.limit.unit === 'usd';
+    // Money counters hold µUSD.
+    consider({ limit: u.limit.id, unit: u.limit.unit, max: isUsd ? u.limit.item.max / 1e6 : u.limit.item.max, used: isUsd ? usd(u.used / 1e6) : u.used, mode: u.limit.item.mode });
+  }
+  const thresholdAlerts: Alert[] = [];
+  for (const l of subjects.values()) thresholdAlert(thresholdAlerts, ladder, l);
+  thresholdAlerts.sort((a, b) => severity(b) - severity(a) || b.utilization - a.utilization || a.limit.localeCompare(b.limit));
+  const alerts = thresholdAlerts.slice(0, MAX_THRESHOLD_ALERTS);
+  const alertsOmitted = thresholdAlerts.length - alerts.length;
   if (monthly && utilization.projected_monthly !== null && utilization.projected_monthly > 1) {
     alerts.push({
       level: 'warning',
@@ -159,6 +202,7 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
       by_user: byUser.map((g) => ({ user: g.keys.user ?? '', ...figures(g) })).sort(byCost),
     },
     alerts,
+    alerts_omitted: alertsOmitted,
     recommendations: recommend(forTips, policy, prices, monthFactor),
     history: days.slice(-(HISTORY_WEEKS * 7 + 1)).map((d) => ({ date: localDate(d.startMs + 12 * 3_600_000), tokens: d.tokens, cost_usd: usd(d.costUsd), requests: d.requests })),
   };
@@ -192,13 +236,18 @@ function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFig
   };
 }
 
-function thresholdAlert(alerts: Alert[], ladder: AlertRule[], l: LimitFigures): void {
+function thresholdAlert(alerts: Alert[], ladder: AlertRule[], l: AlertSubject): void {
   const u = ratio(l.used, l.max);
   const rung = [...ladder].sort((a, b) => b.threshold - a.threshold).find((r) => u >= r.threshold);
   if (!rung) return;
   const level = rung.action === 'warn' ? 'warning' : 'critical';
-  const what = rung.action === 'block' ? 'reached' : `at ${pct(u)} of`;
-  alerts.push({ level, kind: 'threshold', limit: l.limit, utilization: u, message: `${l.limit} is ${what} its limit (${fmt(l.used, l.unit)} of ${fmt(l.max, l.unit)}; action: ${rung.action}).` });
+  const what = rung.action === 'block' ? 'has reached' : `is at ${pct(u)} of`;
+  const shadow = l.mode === 'shadow' ? ' Shadow mode: reported, never blocks.' : '';
+  alerts.push({ level, kind: 'threshold', limit: l.limit, utilization: u, message: `${l.limit} ${what} its limit (${fmt(l.used, l.unit)} of ${fmt(l.max, l.unit)}; action: ${rung.action}).${shadow}` });
+}
+
+function severity(a: Alert): number {
+  return a.level === 'critical' ? 1 : 0;
 }
 
 function ratio(used: number, max: number): number {
@@ -213,8 +262,8 @@ function pct(u: number): string {
   return `${Math.round(u * 100)}%`;
 }
 
-function fmt(v: number, unit: 'tokens' | 'usd'): string {
-  return unit === 'usd' ? `$${v.toFixed(2)}` : `${Math.round(v)} tokens`;
+function fmt(v: number, unit: 'tokens' | 'usd' | 'requests'): string {
+  return unit === 'usd' ? `$${v.toFixed(2)}` : `${Math.round(v)} ${unit}`;
 }
 
 function byCost(a: UsageFigures, b: UsageFigures): number {

@@ -26,4 +26,38 @@ describe('readTags', () => {
     expect(bad('k=a\u0001b').status).toBe(400);
     expect(bad(Array.from({ length: 17 }, (_, i) => `t${i}=v`).join(',')).message).toContain('at most 16 tags');
   });
+
+  it("accepts metadata up to OpenAI's limits exactly: 16 pairs, 64-character keys, 512-character values", () => {
+    const bad = (m: unknown, h?: string): TollgateError => {
+      try {
+        readTags(h, m);
+      } catch (e) {
+        return e as TollgateError;
+      }
+      throw new Error('accepted');
+    };
+    const v512 = 'v'.repeat(512);
+    const k64 = 'k'.repeat(64);
+    expect(readTags(undefined, { note: v512 })).toEqual({ note: v512 });
+    expect(readTags(undefined, { [k64]: 'x' })).toEqual({ [k64]: 'x' });
+    // OpenAI counts characters, not UTF-16 units: 512 emoji are a valid value.
+    expect(readTags(undefined, { e: '\u{1F600}'.repeat(512) }).e).toHaveLength(1024);
+    const sixteen = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`m${i}`, 'v']));
+    expect(Object.keys(readTags(undefined, sixteen))).toHaveLength(16);
+    // The header has its own 16: a full metadata object plus header tags is not refused.
+    expect(Object.keys(readTags('env=prod,team=ml', sixteen))).toHaveLength(18);
+    // Any key OpenAI takes is taken (spaces, colons, non-ASCII); control characters are recorded as spaces.
+    expect(readTags(undefined, { 'customer id': 'a', 'org:team': 'b', 'région': 'c', line: 'x\ny' })).toEqual({ 'customer id': 'a', 'org:team': 'b', 'région': 'c', line: 'x y' });
+    // Anthropic's metadata.user_id may be null.
+    expect(readTags(undefined, { user_id: null })).toEqual({});
+
+    const over = bad({ note: 'v'.repeat(513) });
+    expect(over.status).toBe(400);
+    expect(over.message).toBe("metadata: the value of 'note' must be at most 512 characters (it has 513).");
+    expect(bad({ ['k'.repeat(65)]: 'x' }).message).toContain('longer than 64 characters');
+    const seventeen = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`m${i}`, 'v']));
+    expect(bad(seventeen).message).toContain('at most 16 key-value pairs (it has 17)');
+    // The header keeps its own limits.
+    expect(bad(undefined, `k=${'v'.repeat(257)}`).message).toContain('at most 256 printable characters');
+  });
 });

@@ -1,44 +1,72 @@
 // Free attribution tags from `x-tollgate-tags: k=v,k2=v2` and the request's `metadata` object.
 import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
 
+// `x-tollgate-tags` (Tollgate's own header): at most 16 tags, keys of a safe alphabet, printable values.
 export const MAX_TAGS = 16;
 export const MAX_TAG_KEY = 64;
 export const MAX_TAG_VALUE = 256;
-// Keys end up as report columns and metric labels: keep them to a safe alphabet.
+// `metadata`: exactly OpenAI's limits (at most 16 pairs, keys up to 64 characters, string values up to
+// 512), so a request OpenAI accepts is never refused here. Counted in Unicode characters, not UTF-16 units.
+export const MAX_METADATA_PAIRS = 16;
+export const MAX_METADATA_KEY = 64;
+export const MAX_METADATA_VALUE = 512;
+// Header keys end up as report columns: keep them to a safe alphabet.
 const KEY_PATTERN = /^[A-Za-z0-9_.\-]+$/;
 // Values: printable, no control characters (they end up in CSV and logs).
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL_ALL = /[\u0000-\u001f\u007f]/g;
 
-/** Tags for one call: header tags win over metadata tags of the same key. Throws a 400 on bad tags. */
+/** Length in Unicode code points (an emoji is one character, as OpenAI counts it). */
+function chars(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/**
+ * Tags for one call: header tags win over metadata tags of the same key. Throws a 400 on bad tags.
+ * Metadata is checked against OpenAI's limits only; any key or value within them is accepted, and is
+ * recorded with control characters replaced by spaces (the body sent upstream is left untouched).
+ */
 export function readTags(header: string | string[] | undefined, metadata: unknown): Record<string, string> {
   const tags: Record<string, string> = {};
-  let count = 0;
-  const put = (key: string, value: string, source: string): void => {
-    if (!KEY_PATTERN.test(key) || key.length > MAX_TAG_KEY) {
-      throw invalid(`${source}: tag key '${key.slice(0, MAX_TAG_KEY)}' must be 1-${MAX_TAG_KEY} characters of A-Z a-z 0-9 _ . -`);
-    }
-    if (value.length > MAX_TAG_VALUE || CONTROL.test(value)) {
-      throw invalid(`${source}: the value of tag '${key}' must be at most ${MAX_TAG_VALUE} printable characters`);
-    }
-    if (!(key in tags) && ++count > MAX_TAGS) throw invalid(`${source}: at most ${MAX_TAGS} tags per request`);
-    tags[key] = value;
-  };
 
   if (metadata !== undefined && metadata !== null) {
     if (typeof metadata !== 'object' || Array.isArray(metadata)) throw invalid("'metadata' must be an object of string values", 'metadata');
-    for (const [k, v] of Object.entries(metadata as Record<string, unknown>)) {
-      if (typeof v !== 'string') throw invalid(`'metadata.${k}' must be a string`, 'metadata');
-      put(k, v, 'metadata');
+    const entries = Object.entries(metadata as Record<string, unknown>);
+    if (entries.length > MAX_METADATA_PAIRS) throw invalid(`'metadata' may hold at most ${MAX_METADATA_PAIRS} key-value pairs (it has ${entries.length})`, 'metadata');
+    for (const [k, v] of entries) {
+      // Anthropic's `metadata: {user_id: null}` is valid: a null value is simply no tag.
+      if (v === null) continue;
+      if (typeof v !== 'string') throw invalid(`'metadata.${k.slice(0, MAX_METADATA_KEY)}' must be a string`, 'metadata');
+      if (chars(k) > MAX_METADATA_KEY) throw invalid(`metadata: key '${k.slice(0, MAX_METADATA_KEY)}...' is longer than ${MAX_METADATA_KEY} characters`, 'metadata');
+      const length = chars(v);
+      if (length > MAX_METADATA_VALUE) {
+        throw invalid(`metadata: the value of '${k}' must be at most ${MAX_METADATA_VALUE} characters (it has ${length})`, 'metadata');
+      }
+      tags[k.replace(CONTROL_ALL, ' ')] = v.replace(CONTROL_ALL, ' ');
     }
   }
+
   const text = Array.isArray(header) ? header.join(',') : header;
   if (text) {
+    const seen = new Set<string>();
     for (const pair of text.split(',')) {
       const trimmed = pair.trim();
       if (!trimmed) continue;
       const eq = trimmed.indexOf('=');
       if (eq <= 0) throw invalid(`x-tollgate-tags: '${trimmed.slice(0, 80)}' is not key=value`);
-      put(trimmed.slice(0, eq).trim(), trimmed.slice(eq + 1).trim(), 'x-tollgate-tags');
+      const key = trimmed.slice(0, eq).trim();
+      const value = trimmed.slice(eq + 1).trim();
+      if (!KEY_PATTERN.test(key) || key.length > MAX_TAG_KEY) {
+        throw invalid(`x-tollgate-tags: tag key '${key.slice(0, MAX_TAG_KEY)}' must be 1-${MAX_TAG_KEY} characters of A-Z a-z 0-9 _ . -`);
+      }
+      if (chars(value) > MAX_TAG_VALUE || CONTROL.test(value)) {
+        throw invalid(`x-tollgate-tags: the value of tag '${key}' must be at most ${MAX_TAG_VALUE} printable characters`);
+      }
+      seen.add(key);
+      if (seen.size > MAX_TAGS) throw invalid(`x-tollgate-tags: at most ${MAX_TAGS} tags per request`);
+      tags[key] = value;
     }
   }
   return tags;
