@@ -118,6 +118,14 @@ routes:
     expect(issues[0]!.message).not.toContain('tg-secret');
   });
 
+  it('names a repeated key by its field and both lines', () => {
+    const issues = issuesOf('projects:\n  web:\n    daily_limit: 5\n    priority: high\n    daily_limit: 6\nkeys:\n  - {id: a, key: s, id: b}\n');
+    expect(issues).toEqual([
+      { file: 'tollgate.yaml', line: 5, path: 'projects.web.daily_limit', message: 'duplicate key `daily_limit` (first written at line 3): keep one' },
+      { file: 'tollgate.yaml', line: 7, path: 'keys[0].id', message: 'duplicate key `id` (first written at line 7): keep one' },
+    ]);
+  });
+
   it('rejects both organization forms at once', () => {
     const issues = issuesOf('organization: {daily_cap: 1}\norganizations:\n  a: {daily_cap: 1}\n');
     expect(issues).toEqual([expect.objectContaining({ line: 2, path: 'organizations', message: expect.stringContaining('not both') })]);

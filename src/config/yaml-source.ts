@@ -54,12 +54,17 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
   const doc = parseDocument(placeholders.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const rootLoc: Loc = { file, line: 1 };
   if (doc.errors.length > 0) {
-    const issues = doc.errors.map((err) => ({
-      file,
-      line: lines.linePos(err.pos[0]).line,
-      path: '',
-      message: `YAML syntax error: ${err.message.split('\n')[0]}`,
-    }));
+    // A repeated key is valid YAML syntax apart from the repetition, so it can be named by its field.
+    const duplicates = doc.errors.every((err) => err.code === 'DUPLICATE_KEY') ? duplicateKeys(placeholders.text, lines) : [];
+    const issues: ConfigIssue[] =
+      duplicates.length > 0
+        ? duplicates.map(({ path, line, firstLine }) => ({ file, line, path: formatPath(path), message: `duplicate key \`${String(path.at(-1))}\` (first written at line ${firstLine}): keep one` }))
+        : doc.errors.map((err) => ({
+            file,
+            line: lines.linePos(err.pos[0]).line,
+            path: '',
+            message: `YAML syntax error: ${err.message.split('\n')[0]}`,
+          }));
     return { file, value: null, rootLoc, issues, substitutions: [] };
   }
   const ctx: WalkContext = {
@@ -195,5 +200,28 @@ function walkMap(ctx: WalkContext, node: YAMLMap, path: Path): Record<string, un
       }
     }
   }
+  return out;
+}
+
+/** Each key written twice in one mapping: its path, and the lines of its first and repeated writing. */
+function duplicateKeys(text: string, lines: LineCounter): Array<{ path: Path; line: number; firstLine: number }> {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+  const out: Array<{ path: Path; line: number; firstLine: number }> = [];
+  const lineOf = (node: unknown): number => (isNode(node) && node.range ? lines.linePos(node.range[0]).line : 1);
+  const walk = (node: unknown, path: Path): void => {
+    if (isMap(node)) {
+      const seen = new Map<string, number>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        const first = seen.get(key);
+        if (first !== undefined) out.push({ path: [...path, key], line: lineOf(pair.key), firstLine: first });
+        else seen.set(key, lineOf(pair.key));
+        walk(pair.value, [...path, key]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => walk(item, [...path, i]));
+    }
+  };
+  walk(doc.contents, []);
   return out;
 }
