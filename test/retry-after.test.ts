@@ -100,4 +100,31 @@ describe.each(factories)('Retry-After on the %s store', (_name, factory) => {
     expect(long?.headers['retry-after']).toBe('160');
     expect(long?.headers['x-should-retry']).toBe('false');
   });
+
+  it('a sliding window where the oldest slot leaving is not enough: when enough slots have left', async () => {
+    const { clock, ask } = await setup(factory, '      output: {algorithm: sliding_window, window_size: 1 hour, max_token: 1000}');
+    // Slots of 3 minutes, each counted for 21 slots (63 minutes); NOON is on a slot edge. Gaps of minutes
+    // keep the per-minute rate limit out of the way.
+    expect(await ask(5, 100)).toBeUndefined(); // leaves at 63 min
+    clock.advance(10 * 60_000);
+    expect(await ask(5, 400)).toBeUndefined(); // slot of 9 min: leaves at 72 min
+    clock.advance(10 * 60_000);
+    expect(await ask(5, 400)).toBeUndefined(); // slot of 18 min: leaves at 81 min
+    clock.advance(5 * 60_000);
+    // At 25 min, 900 used and 300 needed: the first 100 leaving (63 min) leaves 800, not enough; the next
+    // 400 leaving (72 min, 47 min from now) is. The oldest slot alone would say 38 min.
+    const err = await ask(5, 300);
+    expect(err?.status).toBe(429);
+    expect(err?.headers['retry-after']).toBe(String(47 * 60));
+    expect(err?.headers['x-should-retry']).toBe('false');
+    expect(err?.message).toContain('900 of 1000 tokens used, 100 left, and this request needs 300. It resets in 47m 0s (at 2026-11-21T13:12:00.000Z)');
+    clock.advance(38 * 60_000); // the oldest slot has left: 800 used, still refused, now 9 min to go
+    const again = await ask(5, 300);
+    expect(again?.status).toBe(429);
+    expect(again?.headers['retry-after']).toBe(String(9 * 60));
+    clock.advance(9 * 60_000 - 1);
+    expect((await ask(5, 300))?.status).toBe(429);
+    clock.advance(1);
+    expect(await ask(5, 300)).toBeUndefined();
+  });
 });

@@ -42,7 +42,7 @@ export interface LimitState {
   /** When the limit next has room again (window end, or bucket refill time), epoch ms. */
   resetAtMs: number;
   /**
-   * Sliding windows on a refusal, when the store can tell (the memory store): the amounts still counted,
+   * Sliding windows on a refusal (memory and Redis stores; the local fail-open counters too): the amounts still counted,
    * each with the time its slot leaves the window, oldest first. Lets a 429 say when this request fits
    * rather than only when the oldest slot leaves.
    */

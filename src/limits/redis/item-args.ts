@@ -93,6 +93,20 @@ export class ItemArgs {
     return NaN; // the script refuses calls whose windows do not contain its time, so this is never reached
   }
 
+  /**
+   * A refused sliding window's `leaving` from the reserve script's counted slots ("<epoch> <count> ...",
+   * oldest first): MemoryCounterStore.leaving()'s arithmetic, each slot leaving at (epoch + SLIDING_SLOTS
+   * + 1) * slot length. Counts are integers or 17-significant-digit text, so they round-trip exactly.
+   */
+  leaving(item: CounterItem, slots: string | number): Array<{ atMs: number; amount: number }> {
+    const out: Array<{ atMs: number; amount: number }> = [];
+    if (slots === '') return out;
+    const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
+    const v = String(slots).split(' ');
+    for (let j = 0; j + 1 < v.length; j += 2) out.push({ atMs: (Number(v[j]) + SLIDING_SLOTS + 1) * slotMs, amount: Number(v[j + 1]) });
+    return out.sort((a, b) => a.atMs - b.atMs);
+  }
+
   private slotFor(window: WindowSpec): number {
     const key = windowKey(window);
     let id = this.slotIds.get(key);

@@ -203,6 +203,26 @@ local function oldestSlot(key, s, now)
   return num(oldest)
 end
 
+-- Refusals only (never on the admitted path): a blocked sliding window's counted slots, oldest first, as
+-- "<epoch> <count> <epoch> <count> ...", the slots MemoryCounterStore.leaving() lists (counted, count > 0);
+-- '' for other algorithms or an empty window. The instance turns each epoch into the time it leaves.
+local function countedSlots(key, s, now)
+  if s.alg ~= 's' then return '' end
+  local st = load(key, s)
+  local cur = slotOf(s, now)
+  local epochs = {}
+  for e, c in pairs(st.slots) do
+    if cur - e <= SLOTS and c > 0 then epochs[#epochs + 1] = e end
+  end
+  table.sort(epochs)
+  local parts = {}
+  for j, e in ipairs(epochs) do
+    parts[2 * j - 1] = num(e)
+    parts[2 * j] = num(st.slots[e])
+  end
+  return concat(parts, ' ')
+end
+
 -- Every fixed window the instance offered must contain Redis time; otherwise the instance clock is off by
 -- more than a window and the caller retries with candidates around the returned time.
 local function checkBounds(specs, now)

@@ -7,7 +7,13 @@ import { LUA_PRELUDE } from './lua-prelude.js';
 /**
  * KEYS: item keys..., reservation record[, presence marker]. ARGV: time override, input, output, clamp
  * ('1'/'0'), minOutput, record TTL ms, window table, then one spec per item. Returns {ok, output, now,
- * blocked, shadowBlocked, used1, oldestSlot1, ...} (lists as space-separated 0-based indexes), or the error
+ * blocked, shadowBlocked, used1, oldestSlot1, ..., usedN, oldestSlotN} (lists as space-separated 0-based
+ * indexes); on a refusal only, followed by one field per blocked item, in the order of `blocked`: a sliding
+ * window's counted slots, oldest first, "<epoch> <count> ..." ('' for other algorithms, or no slots), from
+ * which the instance works out `LimitState.leaving`. An admitted reply is exactly 5 + 2 * items long, as
+ * before: the extra fields (added with `leaving`) cost nothing on the hot path. Scripts go by SHA, so
+ * one gateway never reads another version's replies; the reader still treats missing fields as unknown
+ * (no `leaving`: the Retry-After falls back to the oldest slot). Or the error
  * `TGSKEW <now>`, or `TGLOST` when a presence marker is given and missing: Redis lost the organization's
  * counters (flushed, restarted without persistence), and nothing may be admitted against empty counters.
  * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output and where
@@ -42,16 +48,24 @@ for i = 1, n do
 end
 
 local out = { '0', num(granted), num(now), concat(blocked, ' '), concat(shadowBlocked, ' ') }
-if #blocked == 0 then
-  out[1] = '1'
-  local record = { num(granted) }
+if #blocked > 0 then
+  -- Refused, nothing written. The same per-item fields as below, then (refusals only) what each blocked
+  -- sliding window still counts; the admitted path below runs exactly as it did before these fields.
   for i = 1, n do
-    local a = amount(specs[i], input, granted, 1)
-    record[i + 1] = num(add(KEYS[i], specs[i], now, a))
-    used[i] = used[i] + a
+    out[#out + 1] = reply(used[i])
+    out[#out + 1] = oldestSlot(KEYS[i], specs[i], now)
   end
-  call('SET', KEYS[n + 1], concat(record, ' '), 'PX', ARGV[6])
+  for _, b in ipairs(blocked) do out[#out + 1] = countedSlots(KEYS[b + 1], specs[b + 1], now) end
+  return out
 end
+out[1] = '1'
+local record = { num(granted) }
+for i = 1, n do
+  local a = amount(specs[i], input, granted, 1)
+  record[i + 1] = num(add(KEYS[i], specs[i], now, a))
+  used[i] = used[i] + a
+end
+call('SET', KEYS[n + 1], concat(record, ' '), 'PX', ARGV[6])
 for i = 1, n do
   out[#out + 1] = reply(used[i])
   out[#out + 1] = oldestSlot(KEYS[i], specs[i], now)

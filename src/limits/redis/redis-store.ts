@@ -160,7 +160,16 @@ export class RedisCounterStore implements CounterStore {
     const shadowBlocked = indexes(reply[4]);
     if (reply[0] !== '1') {
       this.open.delete(req.id);
-      return { ok: false, blocked: indexes(reply[3]), states, shadowBlocked };
+      const blocked = indexes(reply[3]);
+      // Refusals only: after the per-item fields, one per blocked item (in `blocked` order) listing a sliding
+      // window's counted slots, so the 429 can say when this request fits (see RESERVE_LUA). Missing
+      // fields (a reply without them) leave `leaving` unset: the Retry-After then uses the oldest slot.
+      const base = 5 + 2 * items.length;
+      blocked.forEach((b, k) => {
+        const slots = reply[base + k];
+        if (items[b].algorithm === 'sliding_window' && slots !== undefined) states[b].leaving = this.args.leaving(items[b], slots);
+      });
+      return { ok: false, blocked, states, shadowBlocked };
     }
     entry.output = num(reply[1]);
     entry.confirmed = true;
