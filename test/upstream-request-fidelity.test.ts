@@ -1,6 +1,7 @@
 // Regression tests from an audit: what the gateway sends upstream (output caps, the base URL's query)
 // and what of the upstream's error answer reaches the client (its retry advice).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
 import OpenAI from 'openai';
 import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { passableHeaders } from '../src/providers/provider.js';
@@ -115,5 +116,61 @@ describe("the upstream's retry advice on its errors", () => {
     expect(passableHeaders(raw, 429)).toEqual(advice);
     expect(passableHeaders(raw, 503)).toEqual(advice);
     expect(passableHeaders(raw, 200)).toEqual({ 'content-type': 'application/json' });
+  });
+});
+
+describe('headers between the client and the upstream', () => {
+  it("sends none of the client's hop-by-hop, proxy, cookie or identity headers upstream", async () => {
+    const body = JSON.stringify({ model: 'gpt-4o', messages });
+    const { hostname, port } = new URL(gw.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      // node:http, since fetch refuses to send hop-by-hop headers at all.
+      const req = request(
+        {
+          hostname,
+          port,
+          method: 'POST',
+          path: '/v1/chat/completions',
+          headers: {
+            authorization: 'Bearer tg-roomy',
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'keep-alive': 'timeout=5',
+            te: 'trailers',
+            'proxy-authorization': 'Basic c2VjcmV0',
+            'proxy-connection': 'keep-alive',
+            cookie: 'session=client',
+            'openai-organization': 'org-of-the-client',
+            'x-forwarded-for': '203.0.113.9',
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(200);
+    const headers = upstream.requests().at(-1)!.headers;
+    for (const name of ['keep-alive', 'te', 'proxy-authorization', 'proxy-connection', 'cookie', 'openai-organization', 'x-forwarded-for', 'authorization']) {
+      expect(headers[name], name).toBeUndefined();
+    }
+    expect(headers['content-type']).toBe('application/json');
+  });
+
+  it("passes none of the upstream's hop-by-hop, cookie or rate-limit headers back", () => {
+    const raw = {
+      connection: 'close',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      'set-cookie': 'upstream=1',
+      'x-ratelimit-remaining-tokens': '5',
+      'openai-organization': 'org-of-the-gateway',
+      'content-type': 'application/json',
+      'x-request-id': 'req_up',
+    };
+    expect(passableHeaders(raw, 200)).toEqual({ 'content-type': 'application/json', 'x-upstream-request-id': 'req_up' });
   });
 });
