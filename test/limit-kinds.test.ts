@@ -250,6 +250,27 @@ enforcement: {clamp_max_tokens: false}`;
     expect((await call('tg-a', 50)).status).toBe(200);
   });
 
+  it('suggests a lower max_tokens only while the limit has room left', async () => {
+    gw = await startTestGateway(
+      base(
+        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
+        `
+    token_limiting:
+      output: {algorithm: fixed_window, window_size: 1 hour, max_token: 100}`,
+      ),
+    );
+    expect((await call('tg-a', 60)).status).toBe(200);
+    const roomLeft = await call('tg-a', 60);
+    expect(roomLeft.status).toBe(429);
+    expect(roomLeft.body.error.message).toContain('40 left');
+    expect(roomLeft.body.error.message).toContain('Lowering max_tokens may let it through sooner.');
+    expect((await call('tg-a', 40)).status).toBe(200);
+    const noneLeft = await call('tg-a', 10);
+    expect(noneLeft.status).toBe(429);
+    expect(noneLeft.body.error.message).toContain('0 left');
+    expect(noneLeft.body.error.message).not.toContain('Lowering max_tokens');
+  });
+
   it('max_tokens larger than a whole window with clamping off can never pass: 400 naming the limit', async () => {
     gw = await startTestGateway(
       base(

@@ -195,7 +195,8 @@ export class LimitsEngine {
         needed: round(amountFor(limit.item, input, output, 1), limit.unit, 'up'),
         resetIn: formatHumanDuration(waitMs),
         resetAt: new Date(Math.max(now, fitsAt[worstK])).toISOString(),
-        hint: limit.item.weights.output > 0 && limit.unit !== 'requests' ? ' Lowering max_tokens may let it through sooner.' : '',
+        // Only when the room left would take the input and some output: with none left, a smaller max_tokens waits as long.
+        hint: limit.item.weights.output > 0 && limit.unit !== 'requests' && state.max - state.used > amountFor(limit.item, input, 0, 1) ? ' Lowering max_tokens may let it through sooner.' : '',
       },
       headers,
       type,
