@@ -6,7 +6,7 @@
 //
 // Claude 5 entries checked 2026-12-03 against Anthropic's own pages (platform.claude.com, Anthropic's
 // developer docs host):
-//   https://platform.claude.com/docs/en/about-claude/pricing            (Opus 5 row)
+//   https://platform.claude.com/docs/en/about-claude/pricing            (Opus 5, Fable 5 and Fable 5.1 rows)
 //   https://platform.claude.com/docs/about-claude/models/whats-new-opus-5 (Opus 5)
 //   https://platform.claude.com/docs/zh-CN/models/opus-5-5/overview    (Opus 5.5)
 //   https://platform.claude.com/docs/zh-CN/models/sonnet-5/overview    (Sonnet 5)
@@ -63,6 +63,10 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   'text-embedding-3-large': p(0.13, 0, 0.13),
   'text-embedding-ada-002': p(0.1, 0, 0.1),
   // Anthropic: Claude 5.x (input, output, cache hits, 5-minute cache writes, 1-hour cache writes).
+  // Fable 5 / 5.1: the pricing page's table (cache hits $1 and $0.25); ids from the model pages
+  // (platform.claude.com/docs/.../models/fable-5/overview, .../fable-5-1/overview).
+  'claude-fable-5-1': a(10, 50, 0.25, 12.5, 20),
+  'claude-fable-5': a(10, 50, 1, 12.5, 20),
   'claude-opus-5-5': a(4, 20, 0.2, 5, 8),
   'claude-opus-5': a(5, 25, 0.5, 6.25, 10),
   // The stored Sonnet 5.5 page lists cache hits at $0.20; third-party trackers report a cut to $0.10

@@ -34,6 +34,8 @@ describe('pricing', () => {
 
   it('has the Claude 5 list prices, cache writes included', () => {
     expect(listPrice('claude-opus-5')).toEqual({ input: 5, output: 25, cachedInput: 0.5, cacheWrite: 6.25, cacheWrite1h: 10 });
+    expect(listPrice('claude-fable-5-1')).toEqual({ input: 10, output: 50, cachedInput: 0.25, cacheWrite: 12.5, cacheWrite1h: 20 });
+    expect(listPrice('claude-fable-5')?.cachedInput).toBe(1);
     expect(listPrice('claude-opus-5-5')).toEqual({ input: 4, output: 20, cachedInput: 0.2, cacheWrite: 5, cacheWrite1h: 8 });
     expect(listPrice('claude-sonnet-5')).toEqual({ input: 2, output: 10, cachedInput: 0.2, cacheWrite: 2.5, cacheWrite1h: 4 });
     expect(listPrice('claude-sonnet-5-5')).toEqual({ input: 2, output: 10, cachedInput: 0.2, cacheWrite: 2.5, cacheWrite1h: 4 });
