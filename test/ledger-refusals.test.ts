@@ -1,7 +1,7 @@
 // Calls the limits refuse are calls too: a 429, the 400s for a call that can never fit, and the
 // fail-closed 503 each write one ledger row (decision `blocked`, the limits checked, the limit that
 // refused it), count in `/metrics`, and make the refusing limit's headroom visible, 0 included, even on
-// a gateway that started (or reloaded) with that limit already spent.
+// a gateway that started with that limit already spent, and after a reload.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
 import type { LedgerRow } from '../src/ledger/ledger.js';
@@ -172,10 +172,14 @@ describe('refused calls in the ledger and the metrics (SQLite)', () => {
     expect(m.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit).sort()).toEqual(['org:default:daily', 'project:web:daily', 'user:*:daily']);
     expect(sum(m.get('tollgate_limit_hits_total'), { limit: 'user:*:daily', mode: 'enforce' })).toBe(1);
 
-    // A config reload forgets tracked limits; the next refusal brings the spent one back at 0.
+    // A config reload keeps them: the same key and model's limits, as the new config has them.
     gw.reload();
-    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([]);
+    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([0]);
     expect((await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 5 })).status).toBe(429);
     expect(values((await scrape(gw.url)).get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([0]);
+    const raised = config(place.url).replace('tier_a: {daily_limit: 100}', 'tier_a: {daily_limit: 150}');
+    expect(raised).toContain('daily_limit: 150');
+    gw.reload(raised);
+    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([50]);
   });
 });

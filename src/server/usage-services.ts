@@ -16,6 +16,8 @@ import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { metricsRoute } from '../metrics/metrics-route.js';
 import { webRoutes } from '../web/dashboard-page.js';
 import type { CallRecord, Gateway } from '../proxy/gateway.js';
+import { principalOf } from '../auth/key-store.js';
+import { RouteTable } from '../routing/route-table.js';
 import type { Clock } from '../util/clock.js';
 
 export interface UsageServicesOptions {
@@ -70,6 +72,9 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   const metrics = policy.metrics.enabled
     ? new GatewayMetrics({ userLabels: policy.metrics.userLabels, now: () => clock.now(), peek: (items) => store.peek(items), writerStats: writer && (() => writer.stats()), processMetrics: true })
     : undefined;
+  // The (key, route model) pairs whose limits have been seen, kept across reloads: their headroom stays
+  // on /metrics under the new config instead of vanishing until each is used again.
+  const tracked = new Map<string, { keyId: string; model: string }>();
   const routes: UsageServices['routes'] = [];
   if (ledger) routes.push(adminRoutes({ policy: opts.currentPolicy, ledger, writer, store, now: () => clock.now() }), webRoutes());
   if (metrics) routes.push(metricsRoute(metrics));
@@ -81,8 +86,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     routes,
     attach(gateway) {
       const prices = new PriceBook(gateway.policy.pricing);
-      const tracked = new Set<string>();
-      metrics?.resetLimits();
+      if (metrics) retrack(gateway, metrics, tracked);
       const observe = (r: CallRecord): LedgerRow => {
         const row = rowFromCall(r, prices);
         if (metrics) {
@@ -92,7 +96,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
           // headroom (0) is exactly what must show. Calls the limits never saw list none.
           const combo = `${r.principal.keyId}\u0000${r.target.qualifiedName}`;
           if (r.limits.length > 0 && !tracked.has(combo)) {
-            tracked.add(combo);
+            tracked.set(combo, { keyId: r.principal.keyId, model: r.target.qualifiedName });
             metrics.trackLimits(gateway.engine.applicable.for(r.principal, r.target));
           }
         }
@@ -135,4 +139,29 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       await ledger?.close();
     },
   };
+}
+
+/**
+ * After a (re)load: forgets the limits tracked under the old config and tracks the same (key, route model)
+ * pairs' limits under the new one; pairs whose key or model is gone are dropped.
+ */
+function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string, { keyId: string; model: string }>): void {
+  metrics.resetLimits();
+  if (tracked.size === 0) return;
+  const keys = new Map(gateway.policy.keys.map((k) => [k.id, k]));
+  const table = new RouteTable(gateway.policy);
+  for (const [combo, { keyId, model }] of tracked) {
+    const key = keys.get(keyId);
+    const principal = key && principalOf(key);
+    const target = principal && (table.resolve(principal, model, 'chat') ?? table.resolve(principal, model, 'embedding'));
+    if (!principal || !target || target.qualifiedName !== model) {
+      tracked.delete(combo);
+      continue;
+    }
+    try {
+      metrics.trackLimits(gateway.engine.applicable.for(principal, target));
+    } catch {
+      tracked.delete(combo); // e.g. a money limit on a model the new config does not price
+    }
+  }
 }

@@ -21,8 +21,8 @@ export interface UsageTestGateway {
   /** With the ledger on (the tests' configs never turn it off). */
   usage: UsageServices & { ledger: Ledger; writer: LedgerWriter };
   app: FastifyInstance;
-  /** Swaps in a new Gateway built from the same config, as a config reload does. */
-  reload: () => Gateway;
+  /** Swaps in a new Gateway built from the same config (or from `yaml`), as a config reload does. */
+  reload: (yaml?: string) => Gateway;
   /** Stops the server and flushes the ledger (as SIGTERM does). */
   close: () => Promise<void>;
 }
@@ -38,8 +38,8 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
   if (!usage.ledger || !usage.writer) throw new Error('these tests need the ledger on');
   usage.attach(gateway);
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes });
-  const reload = (): Gateway => {
-    gateway = new Gateway(loadPolicy([file], process.env), store, clock);
+  const reload = (yaml?: string): Gateway => {
+    gateway = new Gateway(loadPolicy([yaml === undefined ? file : writeConfig(yaml)], process.env), store, clock);
     usage.attach(gateway);
     return gateway;
   };
