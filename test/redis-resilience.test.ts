@@ -6,6 +6,7 @@ import type { CounterItem, StoreMode } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ResilientStore } from '../src/limits/resilient-store.js';
+import { fitsAtMs } from '../src/limits/engine.js';
 import { StoreUnavailableError } from '../src/limits/store-errors.js';
 import type { OnStoreError } from '../src/config/policy.js';
 import { systemClock } from '../src/util/clock.js';
@@ -142,6 +143,24 @@ describe('Redis killed', () => {
     expect(used[2]).toBeGreaterThan(settled - 5); // the bucket drains a little meanwhile
     expect(used[2]).toBeLessThanOrEqual(settled);
     for (const { logs } of instances) expect(logs.map((l) => l.msg)).toEqual([expect.stringMatching(/local counters \(1\/3 of each limit\)/), expect.stringMatching(/reachable again/)]);
+  });
+
+  it("fail_open: a local token bucket's 429 waits for its own share's drain, not the whole limit's", async () => {
+    const o = org();
+    // 1000 tokens per hour shared by 2 instances: this one's local bucket holds 500 and drains 500 per hour.
+    const bucket = { ...limit(o, 'bucket', 1000, 'fail_open', 'token_bucket'), window: { kind: 'duration' as const, ms: 3_600_000 } };
+    const { store } = await resilient('fail_open', 2);
+    await redis.kill();
+    expect((await store.reserve({ id: id(), items: [bucket], input: 400, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
+    const refused = await store.reserve({ id: id(), items: [bucket], input: 400, output: 0, clamp: false, minOutput: 1 });
+    expect(refused.ok).toBe(false);
+    const now = Date.now();
+    // Room for 400 comes back once 300 more have drained at 500 per hour: 36 minutes (18 at the whole limit's rate).
+    const waitMs = fitsAtMs(bucket, refused.states[0], 400, now) - now;
+    expect(waitMs).toBeGreaterThan(0.6 * 3_600_000 - 2_000);
+    expect(waitMs).toBeLessThanOrEqual(0.6 * 3_600_000 + 1);
+    await redis.restart();
+    await until(() => store.mode === 'ok');
   });
 
   it('per-limit override: a fail_open rate limit is counted locally, a request that also needs a fail_closed budget is refused', async () => {

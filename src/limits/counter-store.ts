@@ -47,6 +47,8 @@ export interface LimitState {
    * rather than only when the oldest slot leaves.
    */
   leaving?: Array<{ atMs: number; amount: number }>;
+  /** A token bucket that drains other than `max` per window: a fail-open instance's local share of it. */
+  drainPerWindow?: number;
 }
 
 export type ReserveOutcome =

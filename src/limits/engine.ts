@@ -216,7 +216,7 @@ function unitName(unit: AppliedLimit['unit']): string {
 export function fitsAtMs(item: CounterItem, state: LimitState, need: number, now: number): number {
   if (item.algorithm === 'token_bucket') {
     const excess = state.used + need - state.max;
-    return excess <= 0 ? now : now + Math.ceil((excess * windowLengthMs(item.window)) / state.max);
+    return excess <= 0 ? now : now + Math.ceil((excess * windowLengthMs(item.window)) / (state.drainPerWindow ?? state.max));
   }
   if (item.algorithm === 'sliding_window' && state.leaving && state.leaving.length > 0) {
     let used = state.used;

@@ -272,7 +272,12 @@ export class ResilientStore implements CounterStore {
       }
     }
     // Report the whole limit with this instance's room left, so messages and headers stay truthful.
-    const states = outcome.states.map((s, i) => ({ ...s, used: req.items[i].max - (plan.local[i].max - s.used), max: req.items[i].max }));
+    // A local token bucket drains at its own share's rate, which the time a 429 gives must use.
+    const states = outcome.states.map((s, i): LimitState => {
+      const state: LimitState = { ...s, used: req.items[i].max - (plan.local[i].max - s.used), max: req.items[i].max };
+      if (req.items[i].algorithm === 'token_bucket') state.drainPerWindow = plan.local[i].max;
+      return state;
+    });
     return { ...outcome, states };
   }
 
