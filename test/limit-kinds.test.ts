@@ -22,6 +22,10 @@ routes:
 ${routeLimits}
 ${extra}`;
 
+/** Key `tg-a` alone, clamping off, and one route limit (`output: {...}` or `input: {...}`). */
+const clampOffRouteLimit = (limit: string): string =>
+  base('keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}', `    token_limiting:\n      ${limit}`);
+
 async function call(key: string, output: number, maxTokens = output): Promise<{ status: number; headers: Headers; body: any }> {
   const res = await fetch(`${gw!.url}/v1/chat/completions`, {
     method: 'POST',
@@ -166,14 +170,7 @@ enforcement: {clamp_max_tokens: false}`;
   });
 
   it('a token bucket refills continuously', async () => {
-    gw = await startTestGateway(
-      base(
-        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
-        `
-    token_limiting:
-      output: {algorithm: token_bucket, window_size: 1 minute, max_token: 60}`,
-      ),
-    );
+    gw = await startTestGateway(clampOffRouteLimit(`output: {algorithm: token_bucket, window_size: 1 minute, max_token: 60}`));
     expect((await call('tg-a', 60)).status).toBe(200);
     expect((await call('tg-a', 10)).status).toBe(429);
     gw.clock.advance(9_000); // 9 tokens back
@@ -183,14 +180,7 @@ enforcement: {clamp_max_tokens: false}`;
   });
 
   it('a nearly full hourly bucket says when this request fits, not when the bucket is empty', async () => {
-    gw = await startTestGateway(
-      base(
-        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
-        `
-    token_limiting:
-      output: {algorithm: token_bucket, window_size: 1 hour, max_token: 3600}`,
-      ),
-    );
+    gw = await startTestGateway(clampOffRouteLimit(`output: {algorithm: token_bucket, window_size: 1 hour, max_token: 3600}`));
     expect((await call('tg-a', 3600)).status).toBe(200);
     gw.clock.advance(2_500); // 2.5 tokens drained: 3597.5 used
     const res = await call('tg-a', 25);
@@ -207,14 +197,7 @@ enforcement: {clamp_max_tokens: false}`;
   });
 
   it('a bucket that cannot make room within a minute still says so (x-should-retry: false)', async () => {
-    gw = await startTestGateway(
-      base(
-        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
-        `
-    token_limiting:
-      output: {algorithm: token_bucket, window_size: 1 hour, max_token: 3600}`,
-      ),
-    );
+    gw = await startTestGateway(clampOffRouteLimit(`output: {algorithm: token_bucket, window_size: 1 hour, max_token: 3600}`));
     expect((await call('tg-a', 3600)).status).toBe(200);
     const res = await call('tg-a', 100);
     expect(res.headers.get('retry-after')).toBe('100');
@@ -223,14 +206,7 @@ enforcement: {clamp_max_tokens: false}`;
   });
 
   it('a sliding window says when enough slots have left for this request, not just the oldest', async () => {
-    gw = await startTestGateway(
-      base(
-        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
-        `
-    token_limiting:
-      output: {algorithm: sliding_window, window_size: 1 hour, max_token: 100}`,
-      ),
-    );
+    gw = await startTestGateway(clampOffRouteLimit(`output: {algorithm: sliding_window, window_size: 1 hour, max_token: 100}`));
     // Slots of 3 minutes, each counted for 21 slots (63 minutes); NOON is on a slot edge.
     expect((await call('tg-a', 30)).status).toBe(200);
     gw.clock.advance(12 * 60_000);
@@ -251,14 +227,7 @@ enforcement: {clamp_max_tokens: false}`;
   });
 
   it('suggests a lower max_tokens only while the limit has room left', async () => {
-    gw = await startTestGateway(
-      base(
-        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
-        `
-    token_limiting:
-      output: {algorithm: fixed_window, window_size: 1 hour, max_token: 100}`,
-      ),
-    );
+    gw = await startTestGateway(clampOffRouteLimit(`output: {algorithm: fixed_window, window_size: 1 hour, max_token: 100}`));
     expect((await call('tg-a', 60)).status).toBe(200);
     const roomLeft = await call('tg-a', 60);
     expect(roomLeft.status).toBe(429);
@@ -272,14 +241,7 @@ enforcement: {clamp_max_tokens: false}`;
   });
 
   it('max_tokens larger than a whole window with clamping off can never pass: 400 naming the limit', async () => {
-    gw = await startTestGateway(
-      base(
-        'keys: [{id: a, key: tg-a}]\nenforcement: {clamp_max_tokens: false}',
-        `
-    token_limiting:
-      output: {algorithm: fixed_window, window_size: 1 hour, max_token: 10}`,
-      ),
-    );
+    gw = await startTestGateway(clampOffRouteLimit(`output: {algorithm: fixed_window, window_size: 1 hour, max_token: 10}`));
     const res = await call('tg-a', 5, 11);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('output_over_window');

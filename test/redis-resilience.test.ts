@@ -1,58 +1,16 @@
 // on_store_error against a real Redis that is killed, restarted and slowed down: bounded answers, the
 // mode in force, fail-open local shares and their reconciliation, per-limit overrides, no lost settlements.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import type { CounterItem, StoreMode } from '../src/limits/counter-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
-import { ResilientStore } from '../src/limits/resilient-store.js';
+import type { CounterItem } from '../src/limits/counter-store.js';
 import { fitsAtMs } from '../src/limits/engine.js';
 import { StoreUnavailableError } from '../src/limits/store-errors.js';
 import type { OnStoreError } from '../src/config/policy.js';
-import { systemClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
-import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
+import { killableRedis, STORE_TIMEOUT_MS, until } from './helpers/killable-redis.js';
 
-const TIMEOUT_MS = 100;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-let redis: RedisServer;
-let proxy: DelayProxy;
-const stores: ResilientStore[] = [];
-
-beforeAll(async () => {
-  redis = await startRedisServer({ persist: true });
-  proxy = await startDelayProxy(redis.port);
-});
-afterEach(async () => {
-  // A failed test must not leave Redis dead or slow for the next one.
-  proxy.setDelay(0);
-  await redis.restart();
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await proxy?.close();
-  await redis?.stop();
-});
-
-interface Logged {
-  level: 'info' | 'warn';
-  msg: string;
-  obj: object;
-}
-
-async function resilient(mode: OnStoreError, instances = 1, url = redis.url): Promise<{ store: ResilientStore; logs: Logged[]; modes: StoreMode[] }> {
-  const client = createRedisClient(url, TIMEOUT_MS);
-  expect(await waitReady(client, 3000)).toBe(true);
-  const primary = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
-  const logs: Logged[] = [];
-  const log = { info: (obj: object, msg: string) => logs.push({ level: 'info', msg, obj }), warn: (obj: object, msg: string) => logs.push({ level: 'warn', msg, obj }) };
-  const store = new ResilientStore(primary, { defaultMode: mode, instances, timezone: 'UTC', clock: systemClock, log, description: url, probeIntervalMs: 50 });
-  const modes: StoreMode[] = [];
-  store.onModeChange((m) => modes.push(m));
-  stores.push(store);
-  return { store, logs, modes };
-}
+const TIMEOUT_MS = STORE_TIMEOUT_MS;
+const fx = killableRedis();
+const resilient = fx.resilient;
 
 function limit(org: string, name: string, max: number, onStoreError?: OnStoreError, algorithm: CounterItem['algorithm'] = 'fixed_window'): CounterItem {
   return {
@@ -69,20 +27,13 @@ const org = (): string => `r${Math.random().toString(36).slice(2, 10)}`;
 let seq = 0;
 const id = (): string => `q${seq++}`;
 
-async function until(what: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 describe('Redis killed', () => {
   it('fail_closed: refuses within the timeout, says so once, and recovers without a restart', async () => {
     const { store, logs, modes } = await resilient('fail_closed');
     const items = [limit(org(), 'daily', 1000)];
     expect((await store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
-    await redis.kill();
+    await fx.redis.kill();
     for (let i = 0; i < 20; i++) {
       const t0 = performance.now();
       await expect(store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -91,7 +42,7 @@ describe('Redis killed', () => {
     expect(store.mode).toBe('fail_closed');
     expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
     expect(logs[0].msg).toMatch(/unreachable: refusing requests with 503/);
-    await redis.restart();
+    await fx.redis.restart();
     await until(() => store.mode === 'ok');
     expect(modes).toEqual(['fail_closed', 'ok']);
     const after = await store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 });
@@ -116,7 +67,7 @@ describe('Redis killed', () => {
       await store.reserve({ id: q, items, input: 0, output: 0, clamp: false, minOutput: 1 });
       await store.settle(q, { input: 0, output: 0, request: 0 });
     }
-    await redis.kill();
+    await fx.redis.kill();
     // Each instance may now admit (900 - 300) / 3 = 200 locally.
     for (const { store } of instances) {
       let admitted = 0;
@@ -135,7 +86,7 @@ describe('Redis killed', () => {
       expect(admitted).toBe(200);
       expect(store.mode).toBe('fail_open');
     }
-    await redis.restart();
+    await fx.redis.restart();
     await until(() => instances.every(({ store }) => store.mode === 'ok' && store.backlog === 0));
     const used = (await instances[0].store.peek(items)).map((s) => s.used);
     expect(used[0]).toBe(settled);
@@ -150,7 +101,7 @@ describe('Redis killed', () => {
     // 1000 tokens per hour shared by 2 instances: this one's local bucket holds 500 and drains 500 per hour.
     const bucket = { ...limit(o, 'bucket', 1000, 'fail_open', 'token_bucket'), window: { kind: 'duration' as const, ms: 3_600_000 } };
     const { store } = await resilient('fail_open', 2);
-    await redis.kill();
+    await fx.redis.kill();
     expect((await store.reserve({ id: id(), items: [bucket], input: 400, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
     const refused = await store.reserve({ id: id(), items: [bucket], input: 400, output: 0, clamp: false, minOutput: 1 });
     expect(refused.ok).toBe(false);
@@ -159,7 +110,7 @@ describe('Redis killed', () => {
     const waitMs = fitsAtMs(bucket, refused.states[0], 400, now) - now;
     expect(waitMs).toBeGreaterThan(0.6 * 3_600_000 - 2_000);
     expect(waitMs).toBeLessThanOrEqual(0.6 * 3_600_000 + 1);
-    await redis.restart();
+    await fx.redis.restart();
     await until(() => store.mode === 'ok');
   });
 
@@ -168,10 +119,10 @@ describe('Redis killed', () => {
     const rate = { ...limit(o, 'rate', 100, 'fail_open', 'sliding_window'), window: { kind: 'duration' as const, ms: 60_000 }, weights: { input: 0, output: 0, request: 1 } };
     const budget = limit(o, 'budget', 1_000_000); // follows storage.on_store_error: fail_closed
     const { store } = await resilient('fail_closed');
-    await redis.kill();
+    await fx.redis.kill();
     await expect(store.reserve({ id: id(), items: [rate, budget], input: 1, output: 1, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
     expect((await store.reserve({ id: id(), items: [rate], input: 1, output: 1, clamp: false, minOutput: 1 })).ok).toBe(true);
-    await redis.restart();
+    await fx.redis.restart();
     await until(() => store.mode === 'ok');
   });
 
@@ -181,10 +132,10 @@ describe('Redis killed', () => {
     const { store } = await resilient('fail_closed');
     const q = id();
     await store.reserve({ id: q, items, input: 100, output: 900, clamp: false, minOutput: 1 });
-    await redis.kill();
+    await fx.redis.kill();
     await store.settle(q, { input: 100, output: 50, request: 1 }); // queued, returns at once
     await store.settle(q, { input: 100, output: 50, request: 1 });
-    await redis.restart();
+    await fx.redis.restart();
     await until(() => store.mode === 'ok' && store.backlog === 0);
     expect((await store.peek(items))[0].used).toBe(150);
     expect(await store.openReservations()).toBe(0);
@@ -195,12 +146,12 @@ describe('Redis slowed down', () => {
   it('adds at most the timeout, then fails closed at once until it answers in time again', async () => {
     const o = org();
     const items = [limit(o, 'daily', 10_000)];
-    const { store } = await resilient('fail_closed', 1, proxy.url);
-    proxy.setDelay(30); // slow but within the timeout: served, slower
+    const { store } = await resilient('fail_closed', 1, fx.proxy.url);
+    fx.proxy.setDelay(30); // slow but within the timeout: served, slower
     let t0 = performance.now();
     expect((await store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
-    proxy.setDelay(1000); // far beyond it
+    fx.proxy.setDelay(1000); // far beyond it
     const q = id();
     t0 = performance.now();
     await expect(store.reserve({ id: q, items, input: 10, output: 0, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -211,11 +162,11 @@ describe('Redis slowed down', () => {
     t0 = performance.now();
     await expect(store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(performance.now() - t0).toBeLessThan(5);
-    proxy.setDelay(0);
+    fx.proxy.setDelay(0);
     await until(() => store.mode === 'ok' && store.backlog === 0);
     // The reservation whose answer was lost did land in Redis; the cancel queued for it refunded it.
     await until(async () => (await store.peek(items))[0].used === 10);
-    const raw = new Redis(redis.url);
+    const raw = new Redis(fx.redis.url);
     expect(await raw.exists(`tg:{${o}}:res:${q}`)).toBe(0);
     await raw.quit();
   });

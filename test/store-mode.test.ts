@@ -1,63 +1,20 @@
 // The on_store_error mode in force, shown by `tollgate_counter_store_mode` / `tollgate_counter_store_limits`
 // and the outage log line (per-limit overrides named), and fail_open shares that a Redis timeout (a hang,
 // a false alarm) never hands out twice. Each test runs its own redis-server and kills or slows it.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import type { CounterItem, ReserveOutcome } from '../src/limits/counter-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ResilientStore, RECOVERY_HOLD_MS } from '../src/limits/resilient-store.js';
 import type { OnStoreError } from '../src/config/policy.js';
-import { systemClock } from '../src/util/clock.js';
+import { killableRedis, STORE_TIMEOUT_MS, until } from './helpers/killable-redis.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
-import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
 import { startFleet, type Fleet } from './helpers/redis-fleet.js';
 
-const TIMEOUT_MS = 100;
+const TIMEOUT_MS = STORE_TIMEOUT_MS;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
-
-let redis: RedisServer;
-let proxy: DelayProxy;
-const stores: ResilientStore[] = [];
-
-beforeAll(async () => {
-  redis = await startRedisServer({ persist: true });
-  proxy = await startDelayProxy(redis.port);
-});
-afterEach(async () => {
-  proxy.setDelay(0);
-  await redis.restart();
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await proxy?.close();
-  await redis?.stop();
-});
-
-interface Logged {
-  msg: string;
-  obj: Record<string, unknown>;
-}
-
-async function resilient(mode: OnStoreError, instances: number, url: string): Promise<{ store: ResilientStore; logs: Logged[] }> {
-  const client = createRedisClient(url, TIMEOUT_MS);
-  expect(await waitReady(client, 3000)).toBe(true);
-  const primary = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
-  const logs: Logged[] = [];
-  const log = { info: (obj: object, msg: string) => logs.push({ msg, obj: obj as Record<string, unknown> }), warn: (obj: object, msg: string) => logs.push({ msg, obj: obj as Record<string, unknown> }) };
-  const store = new ResilientStore(primary, { defaultMode: mode, instances, timezone: 'UTC', clock: systemClock, log, description: url, probeIntervalMs: 50 });
-  stores.push(store);
-  return { store, logs };
-}
+const fx = killableRedis();
+const resilient = fx.resilient;
 
 const org = (): string => `m${Math.random().toString(36).slice(2, 10)}`;
 function daily(o: string, max: number, onStoreError?: OnStoreError): CounterItem {
@@ -89,7 +46,7 @@ async function look(store: ResilientStore, items: CounterItem[]): Promise<number
 }
 
 async function redisUsed(key: string): Promise<number> {
-  const raw = new Redis(redis.url);
+  const raw = new Redis(fx.redis.url);
   try {
     return Number((await raw.hget(key, 'u')) ?? 0);
   } finally {
@@ -102,10 +59,10 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
     it(`instances ${instances}: what was admitted while the timeout was being confirmed carries into the outage's local share`, async () => {
       const o = org();
       const items = [daily(o, 1000)];
-      const { store } = await resilient('fail_open', instances, proxy.url);
+      const { store } = await resilient('fail_open', instances, fx.proxy.url);
       expect(await spend(store, items, 200)).toBe(200);
       expect(await look(store, items)).toBe(200);
-      proxy.setDelay(1000);
+      fx.proxy.setDelay(1000);
       let admitted = 0;
       const wave = async (): Promise<void> => {
         const got = await Promise.all(Array.from({ length: 30 }, () => spend(store, items, 50)));
@@ -120,7 +77,7 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
       const share = (1000 - 200) / instances;
       expect(admitted).toBeLessThanOrEqual(share);
       expect(admitted).toBeGreaterThan(share - 50); // and the share was really used
-      proxy.setDelay(0);
+      fx.proxy.setDelay(0);
       await until(() => store.mode === 'ok' && store.backlog === 0);
       await store.quiesce();
       // Exactly what was settled, the lost reservations cancelled.
@@ -131,8 +88,8 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
   it('false alarms (a timeout the PING does not confirm) never hand out a share twice, nor reuse stale local counters', async () => {
     const o = org();
     const items = [daily(o, 1000)];
-    const a = await resilient('fail_open', 1, proxy.url);
-    const b = await resilient('fail_open', 1, redis.url);
+    const a = await resilient('fail_open', 1, fx.proxy.url);
+    const b = await resilient('fail_open', 1, fx.redis.url);
     expect(await look(a.store, items)).toBe(0);
     let admitted = 0;
     /**
@@ -140,10 +97,10 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
      * mode stays ok. (On a busy machine the PING may time out too; then it is a short outage, as good a test.)
      */
     const falseAlarm = async (input: number): Promise<number> => {
-      proxy.setDelay(TIMEOUT_MS + 20);
+      fx.proxy.setDelay(TIMEOUT_MS + 20);
       const p = spend(a.store, items, input);
       await sleep(30); // the reserve is on its way, delayed
-      proxy.setDelay(0); // the PING is not
+      fx.proxy.setDelay(0); // the PING is not
       const got = await p;
       await until(() => a.store.mode === 'ok' && a.store.backlog === 0);
       return got;
@@ -156,14 +113,14 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
     expect(await look(a.store, items)).toBe(950);
     for (let i = 0; i < 6; i++) admitted += await falseAlarm(50);
     // Then a real hang: nothing is left to give.
-    proxy.setDelay(1000);
+    fx.proxy.setDelay(1000);
     for (let i = 0; i < 3; i++) {
       admitted += (await Promise.all(Array.from({ length: 10 }, () => spend(a.store, items, 50)))).reduce((x, y) => x + y, 0);
       await sleep(150);
     }
     expect(a.store.mode).toBe('fail_open');
     expect(admitted).toBeLessThanOrEqual(1000);
-    proxy.setDelay(0);
+    fx.proxy.setDelay(0);
     await until(() => a.store.mode === 'ok' && a.store.backlog === 0);
     await a.store.quiesce();
     await until(async () => (await redisUsed(items[0].key)) === admitted);
@@ -175,13 +132,13 @@ describe('the outage log line and modeFor with per-limit overrides', () => {
     const o = org();
     const rate = { ...daily(o, 100, 'fail_open'), key: `tg:{${o}}:tier:free:rate:fixed_window` };
     const budget = daily(o, 1_000_000);
-    const { store, logs } = await resilient('fail_closed', 3, redis.url);
+    const { store, logs } = await resilient('fail_closed', 3, fx.redis.url);
     store.describeLimits(() => [
       { id: 'project:web:daily', mode: 'enforce' },
       { id: 'org:default:monthly', mode: 'enforce' },
       { id: 'tier:free:rate', mode: 'enforce', onStoreError: 'fail_open' },
     ]);
-    await redis.kill();
+    await fx.redis.kill();
     expect(await spend(store, [rate, budget], 1)).toBe(0);
     expect(await spend(store, [rate], 1)).toBe(1);
     expect(store.mode).toBe('fail_closed');
@@ -194,7 +151,7 @@ describe('the outage log line and modeFor with per-limit overrides', () => {
         'admitting against local counters (1/3 of each limit) for requests whose limits all fail open (1: tier:free:rate) until it answers again',
     );
     expect(down[0].obj).toMatchObject({ mode: 'fail_closed', fail_open: ['tier:free:rate'], fail_closed: ['project:web:daily', 'org:default:monthly'] });
-    await redis.restart();
+    await fx.redis.restart();
     await until(() => store.mode === 'ok');
     // The fail_open limit keeps counting locally through the recovery hold, then rejoins.
     expect(store.modeFor('fail_open')).toBe('fail_open');
@@ -202,14 +159,14 @@ describe('the outage log line and modeFor with per-limit overrides', () => {
   });
 
   it('default fail_open with a fail_closed limit: the default leads, the exception is named; no overrides: the plain line', async () => {
-    const { store, logs } = await resilient('fail_open', 2, redis.url);
+    const { store, logs } = await resilient('fail_open', 2, fx.redis.url);
     store.describeLimits(() => [
       { id: 'project:web:daily', mode: 'enforce', onStoreError: 'fail_closed' },
       ...Array.from({ length: 12 }, (_, i) => ({ id: `group:g${i}:rate`, mode: 'enforce' as const })),
     ]);
-    const plain = await resilient('fail_closed', 1, redis.url);
+    const plain = await resilient('fail_closed', 1, fx.redis.url);
     plain.store.describeLimits(() => [{ id: 'project:web:daily', mode: 'enforce' }, { id: 'group:g:rate', mode: 'shadow', onStoreError: 'fail_closed' }]);
-    await redis.kill();
+    await fx.redis.kill();
     await spend(store, [daily(org(), 100)], 1);
     await spend(plain.store, [daily(org(), 100)], 1);
     const line = logs.find((l) => /unreachable/.test(l.msg))!.msg;

@@ -15,8 +15,10 @@ import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
+import { LocalUsageLog } from './local-usage.js';
 import { ReplayLog } from './replay-log.js';
 import { isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
+import { failsOpen, outageMessage } from './store-outage.js';
 import { windowLengthMs } from './windows.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
@@ -62,27 +64,6 @@ interface Seen {
   atMs: number;
 }
 
-/**
- * Usage this instance admitted against local counters that the last shared-store reading (`Seen`) may
- * not include yet: the next outage's local counters start from it too, so a false alarm (a timeout the
- * PING did not confirm) or a short recovery never hands out a limit's share a second time.
- */
-interface LocalUsage {
-  item: CounterItem;
-  /** Reserved by local reservations not settled yet. */
-  open: number;
-  /** Settled, waiting in the replay log. */
-  unsent: number;
-  /** Added to the shared store, not yet in a reading sent after that. */
-  sent: number;
-  /** The flush that sent `sent`: readings sent after it completed include it. */
-  sentEpoch: number;
-  /** The latest local admission. */
-  atMs: number;
-  /** When the local window of that admission ends (fixed windows). */
-  resetAtMs: number;
-}
-
 interface LocalReservation {
   store: MemoryCounterStore;
   items: CounterItem[];
@@ -105,9 +86,7 @@ export class ResilientStore implements CounterStore {
   private readonly itemPlans = new WeakMap<CounterItem, { local: CounterItem; failOpen: boolean }>();
   private readonly lastSeen = new Map<string, Seen>();
   private readonly localOpen = new Map<string, LocalReservation>();
-  private readonly localUsage = new Map<string, LocalUsage>();
-  /** Completed flushes. */
-  private flushEpoch = 0;
+  private readonly localUsage = new LocalUsageLog();
   private limitSettings: (() => LimitStoreSetting[]) | undefined;
   private readonly pendingSettles = new Map<string, SettleUsage>();
   private readonly settling = new Set<Promise<void>>();
@@ -144,7 +123,7 @@ export class ResilientStore implements CounterStore {
     this.limitSettings = limits;
     // Down since start-up: the first line could not name them.
     if (this.state !== 'down') return;
-    const { msg, ...fields } = this.outageMessage();
+    const { msg, ...fields } = this.outageLine();
     if (fields.fail_open) this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields }, msg);
   }
 
@@ -169,10 +148,10 @@ export class ResilientStore implements CounterStore {
     const plan = this.planFor(req.items);
     if (this.state === 'holding' && !plan.closed) return this.reserveLocally(req, plan);
     if (this.healthy) {
-      const epoch = this.flushEpoch;
+      const flushes = this.localUsage.flushes;
       try {
         const outcome = await this.primary.reserve(req);
-        if (plan.openIdx.length > 0) this.remember(req.items, plan.openIdx, outcome.states, epoch);
+        if (plan.openIdx.length > 0) this.remember(req.items, plan.openIdx, outcome.states, flushes);
         // The store answers and nothing is in doubt: local counters of an earlier scare are over (the
         // next outage starts from fresh readings). While a timeout is being confirmed they stay.
         if (this.local && this.state === 'up' && !this.checking) this.local = undefined;
@@ -192,12 +171,7 @@ export class ResilientStore implements CounterStore {
       this.localOpen.delete(id);
       await local.store.settle(id, usage);
       this.replay.record(local.items, local.atMs, usage);
-      for (let i = 0; i < local.items.length; i++) {
-        const u = this.localUsage.get(local.items[i].key);
-        if (!u) continue;
-        u.open = Math.max(0, u.open - local.reserved[i]);
-        u.unsent += amountFor(local.items[i], usage.input, usage.output, usage.request);
-      }
+      this.localUsage.settled(local.items, local.reserved, usage);
       if (this.healthy) this.kickFlush();
       return;
     }
@@ -262,14 +236,7 @@ export class ResilientStore implements CounterStore {
       const atMs = this.opts.clock.now();
       const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1));
       this.localOpen.set(req.id, { store, items: req.items, atMs, reserved });
-      for (let i = 0; i < req.items.length; i++) {
-        const item = req.items[i];
-        let u = this.localUsage.get(item.key);
-        if (!u) this.localUsage.set(item.key, (u = { item, open: 0, unsent: 0, sent: 0, sentEpoch: 0, atMs, resetAtMs: 0 }));
-        u.open += reserved[i];
-        u.atMs = atMs;
-        u.resetAtMs = Math.max(u.resetAtMs, outcome.states[i].resetAtMs);
-      }
+      this.localUsage.admitted(req.items, reserved, atMs, outcome.states);
     }
     // Report the whole limit with this instance's room left, so messages and headers stay truthful.
     // A local token bucket drains at its own share's rate, which the time a 429 gives must use.
@@ -290,7 +257,7 @@ export class ResilientStore implements CounterStore {
       let known = this.itemPlans.get(items[i]);
       if (!known) {
         const item = items[i];
-        known = { local: { ...item, max: item.max / this.opts.instances }, failOpen: item.mode === 'shadow' || (item.onStoreError ?? this.opts.defaultMode) === 'fail_open' };
+        known = { local: { ...item, max: item.max / this.opts.instances }, failOpen: failsOpen(item.mode, item.onStoreError, this.opts.defaultMode) };
         this.itemPlans.set(item, known);
       }
       local[i] = known.local;
@@ -300,18 +267,13 @@ export class ResilientStore implements CounterStore {
     return { local, closed, openIdx };
   }
 
-  /** Keeps a reading of the shared counters; `epoch`: flushes completed when the reading was sent. */
-  private remember(items: CounterItem[], idx: number[], states: LimitState[], epoch: number): void {
+  /** Keeps a reading of the shared counters; `flushes`: replay flushes completed when the reading was sent. */
+  private remember(items: CounterItem[], idx: number[], states: LimitState[], flushes: number): void {
     const atMs = this.opts.clock.now();
     for (const i of idx) {
       const key = items[i].key;
       this.lastSeen.set(key, { item: items[i], used: states[i].used, resetAtMs: states[i].resetAtMs, atMs });
-      if (this.localUsage.size === 0) continue;
-      const u = this.localUsage.get(key);
-      if (u && u.sent > 0 && u.sentEpoch <= epoch) {
-        u.sent = 0; // this reading includes it
-        if (u.open === 0 && u.unsent === 0) this.localUsage.delete(key);
-      }
+      this.localUsage.sawReading(key, flushes);
     }
   }
 
@@ -341,10 +303,7 @@ export class ResilientStore implements CounterStore {
       return true;
     };
     for (const seen of this.lastSeen.values()) add(seen.item, seen.used / n, seen.atMs, seen.resetAtMs);
-    for (const [key, u] of this.localUsage) {
-      const counted = add(u.item, u.open + u.unsent + u.sent, u.atMs, u.resetAtMs);
-      if (!counted && u.open === 0 && u.unsent === 0) this.localUsage.delete(key); // nothing left to remember
-    }
+    this.localUsage.seed(add);
     // MemoryCounterStore.restore does its work before returning its promise.
     void store.restore([...seeds.values()]);
     return store;
@@ -392,40 +351,21 @@ export class ResilientStore implements CounterStore {
     clearTimeout(this.holdTimer);
     const before = this.mode;
     this.state = 'down';
-    const { msg, ...fields } = this.outageMessage();
+    const { msg, ...fields } = this.outageLine();
     this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields, error: (err as Error).message }, msg);
     if (this.mode !== before) this.emit();
     this.scheduleProbe();
   }
 
-  /** The outage log line: the default mode, and which limits fail open / closed when overrides mix them. */
-  private outageMessage(): { msg: string; fail_open?: string[]; fail_closed?: string[] } {
-    const local = `admitting against local counters (1/${this.opts.instances} of each limit)`;
-    const refuse = 'refusing requests with 503';
+  /** The outage log line, naming the limits on each side when overrides mix the modes. */
+  private outageLine(): ReturnType<typeof outageMessage> {
     let settings: LimitStoreSetting[] | undefined;
     try {
       settings = this.limitSettings?.();
     } catch {
       settings = undefined; // a log line never breaks the switch
     }
-    const open: string[] = [];
-    const closed: string[] = [];
-    for (const l of settings ?? []) {
-      const failOpen = l.mode === 'shadow' || (l.onStoreError ?? this.opts.defaultMode) === 'fail_open';
-      (failOpen ? open : closed).push(l.id);
-    }
-    const mixed = open.length > 0 && closed.length > 0;
-    if (!mixed) {
-      const what = this.opts.defaultMode === 'fail_open' ? local : refuse;
-      const note = settings ? '' : ' (limits with their own on_store_error follow it)';
-      return { msg: `counter store unreachable: ${what}${note} until it answers again` };
-    }
-    const names = (ids: string[]): string => (ids.length <= 8 ? ids.join(', ') : `${ids.slice(0, 8).join(', ')} and ${ids.length - 8} more`);
-    const cap = (ids: string[]): string[] => (ids.length <= 50 ? ids : [...ids.slice(0, 50), `... ${ids.length - 50} more`]);
-    const closedPart = `${refuse} for requests that need a limit that fails closed (${closed.length}: ${names(closed)})`;
-    const openPart = `${local} for requests whose limits all fail open (${open.length}: ${names(open)})`;
-    const parts = this.opts.defaultMode === 'fail_open' ? [openPart, closedPart] : [closedPart, openPart];
-    return { msg: `counter store unreachable: ${parts.join('; ')} until it answers again`, fail_open: cap(open), fail_closed: cap(closed) };
+    return outageMessage(settings, this.opts.defaultMode, this.opts.instances);
   }
 
   private scheduleProbe(): void {
@@ -489,14 +429,9 @@ export class ResilientStore implements CounterStore {
         for (const [id] of chunk) this.pendingSettles.delete(id);
       }
       // Taken in the same tick as the replay log seals what it sends.
-      const sending = [...this.localUsage.values()].filter((u) => u.unsent > 0).map((u) => [u, u.unsent] as const);
+      const sent = this.localUsage.startFlush();
       await this.replay.flush(this.primary);
-      const epoch = ++this.flushEpoch;
-      for (const [u, amount] of sending) {
-        u.unsent = Math.max(0, u.unsent - amount);
-        u.sent += amount;
-        u.sentEpoch = epoch;
-      }
+      sent();
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
   }

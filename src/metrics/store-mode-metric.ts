@@ -7,6 +7,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { LimitSpec, Policy } from '../config/policy.js';
 import type { CounterStore, LimitStoreSetting, StoreMode } from '../limits/counter-store.js';
+import { failsOpen } from '../limits/store-outage.js';
 
 export const STORE_MODES: readonly StoreMode[] = ['ok', 'fail_open', 'fail_closed'];
 
@@ -31,7 +32,7 @@ export function limitStoreSettings(policy: Policy): LimitStoreSetting[] {
 /** The mode a limit is in now: shadow limits never refuse, so they count locally like `fail_open` ones. */
 function limitMode(store: CounterStore, setting: LimitStoreSetting, defaultMode: Policy['storage']['onStoreError']): StoreMode {
   if (!store.modeFor) return 'ok';
-  return store.modeFor(setting.mode === 'shadow' ? 'fail_open' : (setting.onStoreError ?? defaultMode));
+  return store.modeFor(failsOpen(setting.mode, setting.onStoreError, defaultMode) ? 'fail_open' : 'fail_closed');
 }
 
 /** Registers both gauges on `registry`; values are set on every mode change and refreshed at each scrape. */

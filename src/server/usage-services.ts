@@ -17,7 +17,6 @@ import { metricsRoute } from '../metrics/metrics-route.js';
 import { webRoutes } from '../web/dashboard-page.js';
 import type { CallRecord, Gateway } from '../proxy/gateway.js';
 import { principalOf } from '../auth/key-store.js';
-import { RouteTable } from '../routing/route-table.js';
 import type { Clock } from '../util/clock.js';
 
 export interface UsageServicesOptions {
@@ -149,11 +148,10 @@ function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string,
   metrics.resetLimits();
   if (tracked.size === 0) return;
   const keys = new Map(gateway.policy.keys.map((k) => [k.id, k]));
-  const table = new RouteTable(gateway.policy);
   for (const [combo, { keyId, model }] of tracked) {
     const key = keys.get(keyId);
     const principal = key && principalOf(key);
-    const target = principal && (table.resolve(principal, model, 'chat') ?? table.resolve(principal, model, 'embedding'));
+    const target = principal && (gateway.routes.resolve(principal, model, 'chat') ?? gateway.routes.resolve(principal, model, 'embedding'));
     if (!principal || !target || target.qualifiedName !== model) {
       tracked.delete(combo);
       continue;
