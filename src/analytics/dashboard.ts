@@ -115,7 +115,7 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     sum(today.startMs, ['project']),
     sum(month.startMs, ['project', 'route', 'model_id', 'model']),
     // What each limit's counter holds now by the ledger (the counter rebuild's own arithmetic).
-    ledgerUsageByLimit(ledger, policy, now),
+    ledgerUsageByLimit(ledger, policy, now, organization),
   ]);
   const todayFigures = figures(todayTotal);
   const monthFigures = figures(monthTotal);

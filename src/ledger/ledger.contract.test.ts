@@ -109,6 +109,18 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     ]);
   });
 
+  it("lists one organization's usage events when asked", async () => {
+    const base = T0 + 86_400_000 * 11;
+    await ledger.append([
+      sampleRow({ ts: base + 1, inputTokens: 1, organization: 'acme' }),
+      sampleRow({ ts: base + 2, inputTokens: 2, organization: 'globex' }),
+      sampleRow({ ts: base + 3, inputTokens: 3, organization: 'acme' }),
+    ]);
+    expect((await ledger.events(base, 'acme')).map((e) => e.inputTokens)).toEqual([1, 3]);
+    expect((await ledger.events(base, 'globex')).map((e) => e.inputTokens)).toEqual([2]);
+    expect((await ledger.events(base)).map((e) => e.inputTokens)).toEqual([1, 2, 3]);
+  });
+
   it('batched writer: rows arrive within the flush interval, full batches go at once, flush writes the rest', async () => {
     const writer = new LedgerWriter(ledger, { flushIntervalMs: 50, batchSize: 100, maxBufferedRows: 10_000 });
     const base = T0 + 86_400_000 * 20;

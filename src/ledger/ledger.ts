@@ -131,8 +131,8 @@ export interface Ledger {
   appendPacked?(json: string): Promise<void>;
   /** Sums usage over the rows matching `q`, one entry per group. */
   summarize(q: UsageQuery): Promise<UsageGroup[]>;
-  /** Usage events since `sinceMs`, in time order (token-bucket replay). */
-  events(sinceMs: number): Promise<UsageEvent[]>;
+  /** Usage events since `sinceMs`, in time order (token-bucket replay); one organization's only, when given. */
+  events(sinceMs: number, organization?: string): Promise<UsageEvent[]>;
   /** Whole rows, oldest first (tests, exports). */
   rows(q: RowQuery): Promise<LedgerRow[]>;
   close(): Promise<void>;

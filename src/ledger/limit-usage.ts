@@ -51,14 +51,19 @@ export function countedSince(item: Pick<CounterItem, 'algorithm' | 'window'>, no
   return now - length;
 }
 
-/** Sums the ledger into what each limit's counter should hold at `now`. */
-export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: number): Promise<LedgerUsage> {
+/**
+ * Sums the ledger into what each limit's counter should hold at `now`: every organization's, or one
+ * organization's (the dashboard). Every counter lives under its organization's hash tag and only that
+ * organization's calls add to it, so one organization's limits need only its own rows.
+ */
+export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: number, organization?: string): Promise<LedgerUsage> {
   const windows = new WindowCalculator(policy.server.timezone);
   const applicable = new ApplicableLimits(policy);
   const principals = new Map(policy.keys.map((k) => [k.id, principalOf(k)]));
   const since = Math.min(now, ...allSpecs(policy).map((s) => countedSince({ algorithm: s.algorithm, window: s.window }, now, windows)));
+  const where = organization === undefined ? undefined : { organization };
 
-  const combos = await ledger.summarize({ sinceMs: since, groupBy: COMBO });
+  const combos = await ledger.summarize({ sinceMs: since, where, groupBy: COMBO });
   const resolved: Array<{ combo: string; limits: AppliedLimit[] }> = [];
   const skippedKeys = new Set<string>();
   let skippedCalls = 0;
@@ -91,9 +96,9 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
     }
   }
   for (const [start, byCombo] of sums) {
-    for (const g of await ledger.summarize({ sinceMs: start, groupBy: COMBO })) byCombo.set(comboKey(g), g);
+    for (const g of await ledger.summarize({ sinceMs: start, where, groupBy: COMBO })) byCombo.set(comboKey(g), g);
   }
-  const events = bucketSince < Infinity ? groupEvents(await ledger.events(bucketSince)) : new Map<string, UsageEvent[]>();
+  const events = bucketSince < Infinity ? groupEvents(await ledger.events(bucketSince, organization)) : new Map<string, UsageEvent[]>();
 
   const out = new Map<string, LimitUsage>();
   const bucketInputs = new Map<string, Array<{ events: UsageEvent[]; limit: AppliedLimit }>>();

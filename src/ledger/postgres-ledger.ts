@@ -88,11 +88,12 @@ export class PostgresLedger implements Ledger {
     return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
   }
 
-  async events(sinceMs: number): Promise<UsageEvent[]> {
+  async events(sinceMs: number, organization?: string): Promise<UsageEvent[]> {
+    const params: Array<number | string> = [Math.floor(sinceMs)];
     const rows = await this.sql.unsafe(
       `SELECT ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens FROM ${TABLE}
-       WHERE ts >= $1 AND decision IN ('admitted', 'clamped') ORDER BY ts, id`,
-      [Math.floor(sinceMs)],
+       WHERE ts >= $1 AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ` AND organization = $${params.push(organization)}`} ORDER BY ts, id`,
+      params,
     );
     return rows.map(toEvent);
   }

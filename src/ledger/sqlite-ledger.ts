@@ -103,13 +103,15 @@ export class SqliteLedger implements Ledger {
     return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
   }
 
-  async events(sinceMs: number): Promise<UsageEvent[]> {
+  async events(sinceMs: number, organization?: string): Promise<UsageEvent[]> {
+    const params: unknown[] = [Math.floor(sinceMs)];
+    if (organization !== undefined) params.push(organization);
     const rows = this.db
       .prepare(
         `SELECT ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens FROM ${TABLE}
-         WHERE ts >= ? AND decision IN ('admitted', 'clamped') ORDER BY ts, id`,
+         WHERE ts >= ? AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`,
       )
-      .all(Math.floor(sinceMs)) as Record<string, unknown>[];
+      .all(...params) as Record<string, unknown>[];
     return rows.map(toEvent);
   }
 
