@@ -145,6 +145,26 @@ describe('errors in Anthropic format', () => {
     expect(lastCall()).toMatchObject({ status: 429, decision: 'blocked', blockedBy: 'project:tiny:daily' });
   });
 
+  it("gives the gateway's request id as request-id, which the SDK reads, on answers and errors alike", async () => {
+    const { response, request_id } = await client().messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask }).withResponse();
+    const id = response.headers.get('x-tollgate-request-id');
+    expect(id).toMatch(/^req_[0-9a-f]{12}_/);
+    expect(request_id).toBe(id);
+    expect((await client().messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask }))._request_id).toMatch(/^req_[0-9a-f]{12}_/);
+    expect(response.headers.get('x-request-id')).toBeNull();
+    // The provider's own request-id is renamed, not dropped.
+    expect(response.headers.get('x-upstream-request-id')).toMatch(/^req_/);
+    expect(response.headers.get('x-upstream-request-id')).not.toBe(id);
+
+    const notFound = await client().messages.create({ model: 'claude-9', max_tokens: 10, messages: ask }).catch((e: unknown) => e);
+    expect((notFound as InstanceType<typeof Anthropic.APIError>).requestID).toMatch(/^req_/);
+    // Errors raised before the handler runs (the body is parsed first) carry it as well.
+    const badJson = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: '{"model":' });
+    expect(badJson.status).toBe(400);
+    expect(badJson.headers.get('request-id')).toMatch(/^req_/);
+    expect(badJson.headers.get('request-id')).toBe(badJson.headers.get('x-tollgate-request-id'));
+  });
+
   it('authentication, unknown model, bad body and unknown path errors have Anthropic types', async () => {
     await expect(client('tg-nobody').messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask })).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
     const notFound = await client().messages.create({ model: 'claude-9', max_tokens: 10, messages: ask }).catch((e: unknown) => e);

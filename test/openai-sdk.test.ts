@@ -67,6 +67,31 @@ describe('non-streaming chat', () => {
     expect((sent.body as { model: string }).model).toBe('gpt-4o-2024-08-06');
   });
 
+  it("gives the gateway's request id where the SDK reads it, on answers and errors alike, and the provider's as x-upstream-request-id", async () => {
+    const { response, request_id } = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 5 }).withResponse();
+    const id = response.headers.get('x-tollgate-request-id');
+    expect(id).toMatch(/^req_[0-9a-f]{12}_/);
+    expect(request_id).toBe(id);
+    expect(gw.calls[gw.calls.length - 1].requestId).toBe(id); // the ledger row's request_id
+    expect((await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 5 }))._request_id).toMatch(/^req_[0-9a-f]{12}_/);
+    // The mock upstream's own id (its format is req_ + hex) comes too, under another name.
+    expect(response.headers.get('x-upstream-request-id')).toMatch(/^req_/);
+    expect(response.headers.get('x-upstream-request-id')).not.toBe(id);
+
+    const stream = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 5, stream: true }).withResponse();
+    for await (const _ of stream.data);
+    expect(stream.response.headers.get('x-request-id')).toBe(stream.response.headers.get('x-tollgate-request-id'));
+
+    const notFound = await client().chat.completions.create({ model: 'gpt-9', messages: ask }).catch((e: unknown) => e);
+    expect((notFound as InstanceType<typeof OpenAI.APIError>).requestID).toMatch(/^req_/);
+    // Errors raised before the handler runs (the body is parsed first) carry it as well.
+    const badJson = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tg-alice' }, body: '{"model":' });
+    expect(badJson.status).toBe(400);
+    expect(badJson.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(badJson.headers.get('x-request-id')).toBe(badJson.headers.get('x-tollgate-request-id'));
+    expect(badJson.headers.get('request-id')).toBeNull();
+  });
+
   it('settles the limits with the upstream usage, not the reservation', async () => {
     const before = gw.calls.length;
     const res = await client().chat.completions.create({ model: 'production/gpt-4o-mini', messages: ask, max_tokens: 500 });

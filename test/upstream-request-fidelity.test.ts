@@ -172,5 +172,7 @@ describe('headers between the client and the upstream', () => {
       'x-request-id': 'req_up',
     };
     expect(passableHeaders(raw, 200)).toEqual({ 'content-type': 'application/json', 'x-upstream-request-id': 'req_up' });
+    // Anthropic's name for it: renamed the same way, so the client's request-id is the gateway's.
+    expect(passableHeaders({ 'request-id': 'req_anthropic', 'anthropic-version': '2023-06-01' }, 200)).toEqual({ 'x-upstream-request-id': 'req_anthropic', 'anthropic-version': '2023-06-01' });
   });
 });

@@ -64,7 +64,9 @@ export function passableHeaders(raw: Record<string, string | string[] | undefine
   for (const name in raw) {
     const value = raw[name];
     if (value === undefined) continue;
-    if (PASSED_HEADERS.has(name)) out[name === 'x-request-id' ? 'x-upstream-request-id' : name] = String(value);
+    // The provider's request id (OpenAI's x-request-id, Anthropic's request-id) is renamed: the client's
+    // SDK reads the gateway's own under those names.
+    if (PASSED_HEADERS.has(name)) out[name === 'x-request-id' || name === 'request-id' ? 'x-upstream-request-id' : name] = String(value);
     else if (failed && PASSED_ON_ERROR.has(name)) out[name] = String(value);
   }
   return out;

@@ -6,7 +6,6 @@ import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
 import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
 import { authenticate, resolveTarget } from './request-context.js';
-import { newRequestId } from './request-id.js';
 import type { JsonObject } from './request-shape.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
@@ -20,8 +19,7 @@ export function handleMessages(gw: Gateway, req: FastifyRequest, reply: FastifyR
  * that count; answered with the gateway's own (conservative) estimate for those that do not.
  */
 export async function handleCountTokens(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const requestId = newRequestId();
-  void reply.header('x-tollgate-request-id', requestId);
+  const requestId = req.id;
   const principal = authenticate(gw, req.headers);
   const body = req.body as JsonObject;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.');

@@ -9,6 +9,7 @@ import { handleCountTokens, handleMessages } from './anthropic-handler.js';
 import { wireOfUrl } from './exchange.js';
 import { errorBody } from './pipeline.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
+import { newRequestId, requestIdHeaders } from './request-id.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -43,7 +44,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
+    // The gateway's own id for every request, whatever the client sent: the ledger row's request_id.
     requestIdHeader: false,
+    genReqId: newRequestId,
+  });
+
+  // Set first, so every answer carries it, errors raised before a handler runs (bad JSON, a body too
+  // large) included, under the header the client's SDK reads (`_request_id`, `requestID`).
+  app.addHook('onRequest', (req, reply, done) => {
+    void reply.headers(requestIdHeaders(req.id, wireOfUrl(req.url)));
+    done();
   });
 
   app.removeContentTypeParser('application/json');
