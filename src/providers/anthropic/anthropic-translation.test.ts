@@ -94,6 +94,15 @@ describe('OpenAI chat → Anthropic Messages', () => {
     });
   });
 
+  it("maps parallel_tool_calls: false onto every tool choice that has the field, and not onto 'none'", () => {
+    const choiceFor = (tool_choice: unknown): unknown =>
+      chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }], tool_choice, parallel_tool_calls: false }, 'c').tool_choice;
+    expect(choiceFor('none')).toEqual({ type: 'none' });
+    expect(choiceFor('auto')).toEqual({ type: 'auto', disable_parallel_tool_use: true });
+    expect(choiceFor(undefined)).toEqual({ type: 'auto', disable_parallel_tool_use: true });
+    expect(choiceFor({ type: 'function', function: { name: 'f' } })).toEqual({ type: 'tool', name: 'f', disable_parallel_tool_use: true });
+  });
+
   it('refuses what Anthropic cannot do, with the field named', () => {
     expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }], n: 2 }, 'c')).toThrow(/'n' must be 1/);
     expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 'c')).toThrow(/input_audio/);

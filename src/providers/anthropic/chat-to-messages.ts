@@ -141,6 +141,8 @@ function convertToolChoice(choice: unknown, parallel: unknown): JsonObject | und
     const name = isObject(choice.function) ? choice.function.name : choice.name;
     if (typeof name === 'string') out = { type: 'tool', name };
   }
-  if (parallel === false) out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
+  // Anthropic's `none` choice has no such field (only auto, any and tool have it): with no tool calls
+  // allowed, none can run in parallel.
+  if (parallel === false && out?.type !== 'none') out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
   return out;
 }
