@@ -127,12 +127,13 @@ describe('streaming chat', () => {
     const before = gw.calls.length;
     const stream = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 50, stream: true });
     let text = '';
-    let sawUsage = false;
+    let chunksWithUsageField = 0;
     for await (const chunk of stream) {
       text += chunk.choices[0]?.delta?.content ?? '';
-      if (chunk.usage) sawUsage = true;
+      // Not even `"usage": null`, which the provider adds to every chunk once the gateway asks for usage.
+      if ('usage' in chunk) chunksWithUsageField++;
     }
-    expect(sawUsage).toBe(false);
+    expect(chunksWithUsageField).toBe(0);
     expect(text.length).toBeGreaterThan(0);
     expect((upstream.requests()[0].body as { stream_options: unknown }).stream_options).toEqual({ include_usage: true });
     expect(gw.calls[before].usage).toMatchObject({ output: 20, source: 'provider' });
@@ -147,8 +148,25 @@ describe('streaming chat', () => {
       max_tokens: 50,
     });
     let usage: OpenAI.CompletionUsage | undefined;
-    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    const usageFields: unknown[] = [];
+    for await (const chunk of stream) {
+      usageFields.push(chunk.usage);
+      if (chunk.usage) usage = chunk.usage;
+    }
     expect(usage?.completion_tokens).toBe(20);
+    // As the provider sends it: `"usage": null` on every chunk but the last.
+    expect(usageFields.slice(0, -1).every((u) => u === null)).toBe(true);
+  });
+
+  it('legacy completions stream without a usage field unless asked', async () => {
+    const fields = async (extra: object): Promise<number> => {
+      let n = 0;
+      const stream = await client().completions.create({ model: 'gpt-4o', prompt: 'Once upon a time', max_tokens: 5, stream: true, ...extra });
+      for await (const chunk of stream) if ('usage' in chunk) n++;
+      return n;
+    };
+    expect(await fields({})).toBe(0);
+    expect(await fields({ stream_options: { include_usage: true } })).toBeGreaterThan(1);
   });
 });
 

@@ -1,5 +1,6 @@
 // The stream adapter for OpenAI chat and legacy completions streams, passed through to an OpenAI client.
 import { DROP, PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
+import { encodeSseEvent } from '../sse/encode-sse-event.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
 import { chunkText } from './openai-text.js';
@@ -46,6 +47,9 @@ export class OpenAIChatStream implements StreamAdapter {
       else this.open.add(index);
     }
     const text = chunkText(chunk);
+    // Asked for usage by the gateway, the provider adds `"usage":null` to every other chunk; a client
+    // that did not ask gets chunks without the field, as the provider would have sent them.
+    if (!this.clientWantsUsage && chunk.usage === null) return { ...(text ? { text } : {}), out: encodeSseEvent({ ...ev, data: withoutNullUsage(ev.data, chunk) }) };
     return text ? { text, out: 'pass' } : PASS;
   }
 
@@ -77,6 +81,15 @@ export class OpenAIChatStream implements StreamAdapter {
     out.choices = choices;
     return out;
   }
+}
+
+const NULL_USAGE_LAST = ',"usage":null}';
+
+/** A chunk's JSON text without its `"usage":null` (where OpenAI puts it, last, the text is cut; otherwise re-serialised). */
+function withoutNullUsage(data: string, chunk: JsonObject): string {
+  if (data.endsWith(NULL_USAGE_LAST)) return data.slice(0, -NULL_USAGE_LAST.length) + '}';
+  const { usage: _usage, ...rest } = chunk;
+  return JSON.stringify(rest);
 }
 
 /** The message of an OpenAI-style error value. */
