@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { SseParser } from '../src/providers/sse/index.js';
 import { countTextTokens } from '../src/tokens/index.js';
 import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
@@ -27,7 +28,7 @@ routes:
     token_limiting:
       scope: user
       output: {algorithm: fixed_window, window_size: 1 hour, max_token: ${LIMIT}}
-keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: p}, {id: c, key: tg-c, project: p}, {id: d, key: tg-d, project: p}, {id: e, key: tg-e, project: p}, {id: f, key: tg-f, project: p}]
+keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: p}, {id: c, key: tg-c, project: p}, {id: d, key: tg-d, project: p}, {id: e, key: tg-e, project: p}, {id: f, key: tg-f, project: p}, {id: g, key: tg-g, project: p}]
 `));
 });
 afterAll(() => stopBehindMock(gw, upstream));
@@ -132,6 +133,25 @@ describe('an output limit reached mid-stream', () => {
     expect(countTextTokens(text, 'gpt-4o')).toBe(LIMIT);
     expect(final.usage?.output_tokens).toBe(LIMIT);
     expect(await outputUsed('d')).toBe(LIMIT);
+  });
+
+  it('Responses API: the ending closes the open text part and item as the API does, numbered on from the last event delivered', async () => {
+    const res = await fetch(`${gw.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer tg-g' },
+      body: JSON.stringify({ model: 'gpt-4o', input: 'Write a long story.', stream: true, ...RUNAWAY }),
+    });
+    const events = new SseParser().push(Buffer.from(await res.text())).map((ev) => ({ name: ev.event, ...JSON.parse(ev.data) }) as Record<string, any>);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events.every((e) => e.name === e.type)).toBe(true);
+    const ending = events.slice(-4);
+    expect(ending.map((e) => e.type)).toEqual(['response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.incomplete']);
+    const delivered = events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
+    expect(countTextTokens(delivered, 'gpt-4o')).toBe(LIMIT);
+    expect(ending[0]).toMatchObject({ output_index: 0, content_index: 0, text: delivered });
+    expect(ending[1].part).toMatchObject({ type: 'output_text', text: delivered });
+    expect(ending[2].item).toMatchObject({ type: 'message', status: 'incomplete', content: [{ type: 'output_text', text: delivered }] });
+    expect(ending[3].response.output).toEqual([ending[2].item]);
   });
 
   it('streams sharing one limit: together they never deliver more than it allows', async () => {

@@ -1,7 +1,9 @@
 // The stream adapter for the Responses API (`/v1/responses`): typed events with sequence numbers, usage
 // in `response.completed` (or `.incomplete` / `.failed`). To end a stream at the output cap the gateway
-// writes `response.incomplete` with the output delivered so far, so it keeps that output (never more
-// than the cap allows) in the same shape the SDKs accumulate.
+// closes what is open as the API does when it reaches `max_output_tokens` (`.done` events for each
+// open text part, function call arguments and output item, the item `incomplete`), then writes
+// `response.incomplete` with the output delivered so far (never more than the cap allows), in the
+// shape the SDKs accumulate, numbering its events on from the last one delivered.
 import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
@@ -16,8 +18,11 @@ const TEXT_DELTA = /^response\.(?!audio\.)[a-z_.]+\.delta$/;
 export class ResponsesStream implements StreamAdapter {
   usage: ReportedUsage = { final: false };
   private response: JsonObject | undefined;
+  // The sequence number of the last event delivered.
   private sequence = -1;
   private readonly items: JsonObject[] = [];
+  // Content parts already closed by the provider (`response.content_part.done`), as "output:content".
+  private readonly partsDone = new Set<string>();
   // The last event's change to the items, applied once the next event shows it was delivered: the relay
   // may stop before delivering an event, and then the output it reports must not include it.
   private pending: (() => void) | undefined;
@@ -27,26 +32,61 @@ export class ResponsesStream implements StreamAdapter {
     this.pending = undefined;
     const e = parseObject(ev.data);
     if (!e) return PASS;
-    if (typeof e.sequence_number === 'number') this.sequence = e.sequence_number;
+    const sequence = typeof e.sequence_number === 'number' ? e.sequence_number : undefined;
     const type = typeof e.type === 'string' ? e.type : ev.event ?? '';
-    if (type === 'error') return { out: 'pass', failed: typeof e.message === 'string' ? e.message : 'the upstream reported an error' };
+    // Only output events can be held back at the cap; the others are delivered as they come.
+    const delivered = (): void => {
+      if (sequence !== undefined) this.sequence = sequence;
+    };
+    if (type === 'error') {
+      delivered();
+      return { out: 'pass', failed: typeof e.message === 'string' ? e.message : 'the upstream reported an error' };
+    }
     if (type === 'response.created' || type === 'response.in_progress') {
+      delivered();
       if (isObject(e.response)) this.response = e.response;
       return PASS;
     }
     if (TERMINAL.has(type)) {
+      delivered();
       const reported = isObject(e.response) ? openAIUsage(e.response.usage) : undefined;
       if (reported) this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
       return type === 'response.failed' ? { out: 'pass', failed: failureOf(e.response) } : PASS;
     }
-    this.pending = () => this.track(type, e);
+    this.pending = () => {
+      delivered();
+      this.track(type, e);
+    };
     if (typeof e.delta === 'string' && TEXT_DELTA.test(type)) return { text: e.delta, out: 'pass' };
     return PASS;
   }
 
   cutoff(usage: Usage): string {
+    // The event being stepped is the one the cap held back: it was not delivered.
     this.pending = undefined;
-    const output = this.items.filter(isObject).map((item) => (item.status === 'in_progress' ? { ...item, status: 'incomplete' } : item));
+    let frames = '';
+    const emit = (event: JsonObject): void => {
+      frames += sseFrame({ type: event.type, sequence_number: ++this.sequence, ...event }, event.type as string);
+    };
+    const output: JsonObject[] = [];
+    this.items.forEach((item, index) => {
+      if (!isObject(item)) return;
+      if (item.status !== 'in_progress') return void output.push(item);
+      const id = item.id;
+      if (Array.isArray(item.content)) {
+        item.content.forEach((part, content) => {
+          if (!isObject(part) || this.partsDone.has(`${index}:${content}`)) return;
+          const at = { item_id: id, output_index: index, content_index: content };
+          if (part.type === 'output_text') emit({ type: 'response.output_text.done', ...at, text: part.text ?? '', logprobs: part.logprobs ?? [] });
+          else if (part.type === 'refusal') emit({ type: 'response.refusal.done', ...at, refusal: part.refusal ?? '' });
+          emit({ type: 'response.content_part.done', ...at, part });
+        });
+      }
+      if (item.type === 'function_call') emit({ type: 'response.function_call_arguments.done', item_id: id, output_index: index, arguments: item.arguments ?? '' });
+      const closed = { ...item, status: 'incomplete' };
+      emit({ type: 'response.output_item.done', output_index: index, item: closed });
+      output.push(closed);
+    });
     const response = {
       ...(this.response ?? { id: 'resp_tollgate', object: 'response' }),
       status: 'incomplete',
@@ -60,10 +100,14 @@ export class ResponsesStream implements StreamAdapter {
         total_tokens: usage.input + usage.output,
       },
     };
-    return sseFrame({ type: 'response.incomplete', sequence_number: this.sequence + 1, response }, 'response.incomplete');
+    emit({ type: 'response.incomplete', response });
+    return frames;
   }
 
   failure(message: string): string {
+    // The upstream failed after its last event, which was delivered.
+    this.pending?.();
+    this.pending = undefined;
     return sseFrame({ type: 'error', sequence_number: this.sequence + 1, code: 'upstream_error', message, param: null }, 'error');
   }
 
@@ -78,6 +122,9 @@ export class ResponsesStream implements StreamAdapter {
     if (!item) return;
     const part = typeof e.content_index === 'number' && Array.isArray(item.content) ? (item.content[e.content_index] as JsonObject | undefined) : undefined;
     switch (type) {
+      case 'response.content_part.done':
+        if (typeof e.content_index === 'number') this.partsDone.add(`${index}:${e.content_index}`);
+        break;
       case 'response.content_part.added':
         if (isObject(e.part) && typeof e.content_index === 'number') ((item.content ??= []) as unknown[])[e.content_index] = structuredClone(e.part);
         break;
