@@ -17,6 +17,8 @@ export interface LimitUsage {
   used: number;
   /** The earliest row time counted. */
   sinceMs: number;
+  /** Sliding windows: `used` per slot, by the slot's start (ms), oldest first. */
+  slots?: Array<{ atMs: number; used: number }>;
 }
 
 export interface LedgerUsage {
@@ -99,6 +101,22 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
     for (const g of await ledger.summarize({ sinceMs: start, where, groupBy: COMBO })) byCombo.set(comboKey(g), g);
   }
   const events = bucketSince < Infinity ? groupEvents(await ledger.events(bucketSince, organization)) : new Map<string, UsageEvent[]>();
+  // Sliding windows also by slot (a grouped query per distinct slot length), so a rebuilt counter's
+  // usage leaves the window when it would have.
+  const bySlot = new Map<number, Map<string, UsageGroup[]>>();
+  for (const { limits } of resolved) {
+    for (const l of limits) {
+      const slotMs = slotLengthOf(l.item);
+      if (slotMs === undefined || bySlot.has(slotMs)) continue;
+      const byCombo = new Map<string, UsageGroup[]>();
+      for (const g of await ledger.summarize({ sinceMs: countedSince(l.item, now, windows), where, groupBy: [...COMBO, 'bucket'], bucketMs: slotMs })) {
+        const list = byCombo.get(comboKey(g)) ?? [];
+        list.push(g);
+        byCombo.set(comboKey(g), list);
+      }
+      bySlot.set(slotMs, byCombo);
+    }
+  }
 
   const out = new Map<string, LimitUsage>();
   const bucketInputs = new Map<string, Array<{ events: UsageEvent[]; limit: AppliedLimit }>>();
@@ -115,10 +133,26 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
       }
       const g = sums.get(start)?.get(combo);
       if (g) entry.used += weigh(limit.item, g.inputTokens, g.outputTokens, g.served);
+      const slotMs = slotLengthOf(limit.item);
+      if (slotMs === undefined) continue;
+      const slots = new Map((entry.slots ?? []).map((s) => [s.atMs, s.used]));
+      for (const s of bySlot.get(slotMs)?.get(combo) ?? []) {
+        const atMs = Number(s.keys.bucket);
+        if (atMs < start) continue;
+        slots.set(atMs, (slots.get(atMs) ?? 0) + weigh(limit.item, s.inputTokens, s.outputTokens, s.served));
+      }
+      entry.slots = [...slots].sort((a, b) => a[0] - b[0]).map(([atMs, used]) => ({ atMs, used }));
     }
   }
   for (const [key, inputs] of bucketInputs) out.get(key)!.used = replayBucket(inputs, now);
   return { limits: [...out.values()], skippedCalls, skippedKeys: [...skippedKeys].sort() };
+}
+
+/** A sliding window's slot length, when it is a whole number of ms (the ledger groups by whole-ms buckets). */
+function slotLengthOf(item: CounterItem): number | undefined {
+  if (item.algorithm !== 'sliding_window') return undefined;
+  const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
+  return Number.isInteger(slotMs) ? slotMs : undefined;
 }
 
 function weigh(item: CounterItem, input: number, output: number, requests: number): number {

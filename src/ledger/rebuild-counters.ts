@@ -19,7 +19,7 @@ export interface RebuildReport {
 export async function rebuildCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number): Promise<RebuildReport> {
   const t0 = performance.now();
   const usage = await ledgerUsageByLimit(ledger, policy, now());
-  const entries = usage.limits.filter((u) => u.used > 0).map((u) => ({ item: u.limit.item, used: u.used }));
+  const entries = usage.limits.filter((u) => u.used > 0).map((u) => ({ item: u.limit.item, used: u.used, ...(u.slots ? { slots: u.slots } : {}) }));
   await store.restore(entries);
   return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, ms: performance.now() - t0 };
 }

@@ -291,6 +291,26 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         expect((await used(store, [limit]))[0]).toBe(300);
       });
 
+      it('restore by slot: a sliding window gets each slot back where it was, so restored usage leaves the window on time', async () => {
+        const { clock, store } = await setup(T0);
+        const minute = item('s', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1000);
+        // Slots of 3 s: usage 50 s and 10 s ago, and one slot older than the window (ignored).
+        const slots = [
+          { atMs: T0 - 90_000, used: 999 },
+          { atMs: T0 - 51_000, used: 200 },
+          { atMs: T0 - 9_000, used: 30 },
+        ];
+        await store.restore([{ item: minute, used: 230, slots }]);
+        await store.restore([{ item: minute, used: 230, slots }]);
+        expect((await used(store, [minute]))[0]).toBe(230);
+        // A slot already holding more keeps it; one holding less is raised, not added to.
+        await store.restore([{ item: minute, used: 0, slots: [{ atMs: T0 - 9_000, used: 10 }, { atMs: T0 - 51_000, used: 250 }] }]);
+        expect((await used(store, [minute]))[0]).toBe(280);
+        // The slot from 51 s ago leaves the window 12 s on (21 slots of 3 s counted); the other stays.
+        clock.set(T0 + 12_001);
+        expect((await used(store, [minute]))[0]).toBe(30);
+      });
+
       it('peek changes nothing, and an item never used reads as empty', async () => {
         const { store } = await setup(T0);
         const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);

@@ -86,6 +86,19 @@ export interface LimitStoreSetting {
   onStoreError?: OnStoreError;
 }
 
+/** One counter to rebuild (CounterStore.restore). */
+export interface RestoreEntry {
+  item: CounterItem;
+  /** What the counter should hold now, at least. */
+  used: number;
+  /**
+   * Sliding windows: the usage per slot (each slot's start, ms), so each slot is raised to at least its
+   * own figure and leaves the window when its usage does. Without it, `used` lands in the current slot
+   * and counts for a whole window from now (a day-long window would count yesterday's usage until tomorrow).
+   */
+  slots?: Array<{ atMs: number; used: number }>;
+}
+
 export interface CounterStore {
   /** Atomically checks every item and reserves all of them, or none. */
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
@@ -99,7 +112,7 @@ export interface CounterStore {
    * the store lost its state). Idempotent: restoring the same figures twice, or from several
    * instances at once, never double-counts, because it takes the larger of the two values.
    */
-  restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void>;
+  restore(entries: RestoreEntry[]): Promise<void>;
   /** Current state of the given items, without changing them. */
   peek(items: CounterItem[]): Promise<LimitState[]>;
   /** Reservations not yet settled. */

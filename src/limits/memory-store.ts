@@ -2,7 +2,7 @@
 // within one synchronous turn of the event loop.
 import type { Clock } from '../util/clock.js';
 import { admit, amountFor } from './admission.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage } from './counter-store.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from './counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
 
@@ -73,11 +73,21 @@ export class MemoryCounterStore implements CounterStore {
     }
   }
 
-  async restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void> {
+  async restore(entries: RestoreEntry[]): Promise<void> {
     const now = this.clock.now();
-    for (const { item, used } of entries) {
+    for (const { item, used, slots } of entries) {
+      if (item.algorithm === 'sliding_window' && slots) {
+        const current = slotEpoch(item.window, now);
+        for (const slot of slots) {
+          const epoch = slotEpoch(item.window, slot.atMs);
+          if (current - epoch > SLIDING_SLOTS || epoch > current) continue;
+          const missing = slot.used - this.slotCount(item, epoch);
+          if (missing > 0) this.addToSlot(item, epoch, missing);
+        }
+        continue;
+      }
       const missing = used - this.usedNow(item, now);
-      // Restored usage lands in the current slot / window: conservative for sliding windows and buckets.
+      // A bucket's replayed level is its level now; a fixed window's usage is all in the current window.
       if (missing > 0) this.add(item, now, missing);
     }
   }
@@ -141,6 +151,13 @@ export class MemoryCounterStore implements CounterStore {
       s.used = Math.max(0, this.usedNow(item, now) + delta);
       s.atMs = now;
     }
+  }
+
+  private slotCount(item: CounterItem, epoch: number): number {
+    const s = this.counters.get(item.key);
+    if (s?.kind !== 'sliding') return 0;
+    const i = epoch % (SLIDING_SLOTS + 1);
+    return s.epochs[i] === epoch ? s.counts[i] : 0;
   }
 
   private addToSlot(item: CounterItem, epoch: number, amount: number): void {

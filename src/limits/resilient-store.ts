@@ -12,7 +12,7 @@
 import type { OnStoreError } from '../config/policy.js';
 import type { Clock } from '../util/clock.js';
 import { amountFor } from './admission.js';
-import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
+import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
 import { LocalUsageLog } from './local-usage.js';
@@ -194,7 +194,7 @@ export class ResilientStore implements CounterStore {
     while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
   }
 
-  restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void> {
+  restore(entries: RestoreEntry[]): Promise<void> {
     return this.primary.restore(entries);
   }
 

@@ -127,9 +127,10 @@ return out
 `;
 
 /**
- * KEYS: item keys. ARGV: time override, window table, then per item its spec and the usage to restore.
- * Raises each counter to at least that usage in the window containing now (taking the larger value,
- * so restoring twice, or from several instances at once, never double-counts).
+ * KEYS: item keys. ARGV: time override, window table, then per item its spec and the usage to restore:
+ * a number, or for a sliding window its slots as "<epoch> <usage> ..." (MemoryCounterStore.restore).
+ * Raises each counter (or slot) to at least that usage in the window containing now (taking the larger
+ * value, so restoring twice, or from several instances at once, never double-counts).
  */
 export const RESTORE_LUA = `${LUA_PRELUDE}
 local now = clock(ARGV[1])
@@ -138,8 +139,21 @@ local specs = {}
 for i = 1, #KEYS do specs[i] = spec(ARGV[1 + 2 * i]) end
 if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
 for i = 1, #KEYS do
-  local missing = tonumber(ARGV[2 + 2 * i]) - usedNow(KEYS[i], specs[i], now)
-  if missing > 0 then add(KEYS[i], specs[i], now, missing) end
+  local s, value = specs[i], ARGV[2 + 2 * i]
+  if s.alg == 's' and string.find(value, ' ', 1, true) then
+    local st = load(KEYS[i], s)
+    local cur = slotOf(s, now)
+    for e, u in gmatch(value, '(%S+) (%S+)') do
+      local epoch, usage = tonumber(e), tonumber(u)
+      if epoch <= cur and cur - epoch <= SLOTS then
+        local missing = usage - (st.slots[epoch] or 0)
+        if missing > 0 then addToSlot(KEYS[i], s, st, epoch, missing, now) end
+      end
+    end
+  else
+    local missing = tonumber(value) - usedNow(KEYS[i], s, now)
+    if missing > 0 then add(KEYS[i], s, now, missing) end
+  end
 end
 return 1
 `;

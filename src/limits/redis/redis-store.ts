@@ -1,10 +1,11 @@
 // Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
 // call (EVALSHA, loaded once per connection by ioredis) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, SettleUsage } from '../counter-store.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
 import { StoreUsageError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
+import { slotEpoch } from '../windows.js';
 import { ItemArgs, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
@@ -195,14 +196,14 @@ export class RedisCounterStore implements CounterStore {
     if (this.open.get(id) === entry) this.open.delete(id);
   }
 
-  async restore(entries: Array<{ item: CounterItem; used: number }>): Promise<void> {
+  async restore(entries: RestoreEntry[]): Promise<void> {
     for (const group of groupByTag(entries, (e) => e.item.key).values()) {
       await this.withWindows(
         (windows) => {
           const args = [String(group.length)];
           for (const i of group) args.push(entries[i].item.key);
           args.push(this.override(), windows.arg);
-          for (const i of group) args.push(this.args.spec(entries[i].item), String(entries[i].used));
+          for (const i of group) args.push(this.args.spec(entries[i].item), restoreValue(entries[i]));
           this.batcher.flush(); // what was queued before reaches Redis before this
           return this.scripts.tgRestore(...args);
         },
@@ -321,4 +322,13 @@ export class RedisCounterStore implements CounterStore {
     const cutoff = this.opts.clock.now() - this.opts.reservationTtlMs;
     for (const [id, entry] of this.open) if (entry.atMs < cutoff) this.open.delete(id);
   }
+}
+
+/** RESTORE_LUA's value for an entry: its usage, or a sliding window's slots as "<epoch> <usage> ...". */
+function restoreValue(entry: RestoreEntry): string {
+  const { item, slots } = entry;
+  if (item.algorithm !== 'sliding_window' || !slots) return String(entry.used);
+  // An empty list still says "by slot": nothing to raise.
+  if (slots.length === 0) return ' ';
+  return slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
 }

@@ -1,0 +1,71 @@
+// A restart rebuilds sliding-window counters slot by slot from the ledger. The rebuilt usage leaves the
+// window when the calls it stands for do, so `tollgate audit` finds no drift afterwards. Before, all of
+// it went into the current slot: the per-minute rate limit drifted for a minute after every restart, and
+// a day-long sliding window would have counted yesterday's calls until tomorrow.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditCounters } from '../src/ledger/audit.js';
+import type { Ledger, LedgerRow } from '../src/ledger/ledger.js';
+import { openLedger } from '../src/ledger/open-ledger.js';
+import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
+import { MemoryCounterStore } from '../src/limits/memory-store.js';
+import { ManualClock } from '../src/util/clock.js';
+import { load } from './helpers/config-texts.js';
+import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { sampleRow } from './helpers/sample-row.js';
+
+// 10:00 UTC: the minute's 3 s slots line up with it.
+const NOW = Date.UTC(2026, 10, 18, 10, 0, 0);
+
+const policy = load(`
+providers:
+  demo: {type: mock}
+users:
+  tier_t: {rate_limit: 100}
+routes:
+  main:
+    chat_models:
+      - {model_id: gpt-4o, model: demo/gpt-4o}
+    token_limiting:
+      scope: user
+      input: {algorithm: sliding_window, window_size: 1 day, max_token: 100000}
+keys:
+  - {id: u1, key: tg-u1, user: u1, tier: tier_t}
+`);
+
+const call = (secondsAgo: number, input: number): LedgerRow =>
+  sampleRow({ ts: NOW - secondsAgo * 1000, keyId: 'u1', user: 'u1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: input, outputTokens: 5 });
+
+describe('rebuilding sliding windows from the ledger', () => {
+  let place: LedgerPlace;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    place = sqlitePlace();
+    ledger = await openLedger(place.url);
+    // Two calls 50 s ago and one 10 s ago (in the rate limit's minute); one 20 hours ago (in the day only).
+    await ledger.append([call(50, 100), call(50, 200), call(10, 40), call(20 * 3600, 7000)]);
+  });
+
+  afterAll(async () => {
+    await ledger.close();
+    await place.drop();
+  });
+
+  it('puts each slot back where it was: no drift while the old usage leaves the windows', async () => {
+    const clock = new ManualClock(NOW);
+    const store = new MemoryCounterStore(clock, 'UTC');
+    await rebuildCounters(ledger, policy, store, () => clock.now());
+    const audit = async (): Promise<Record<string, [number, number]>> => {
+      const report = await auditCounters(ledger, policy, store, () => clock.now());
+      expect(report.drifting).toBe(0);
+      return Object.fromEntries(report.lines.map((l) => [l.limit, [l.counter, l.ledger]]));
+    };
+    expect(await audit()).toEqual({ 'user:u1:rate': [3, 3], 'route:main:key:u1:input': [7340, 7340] });
+    // 15 s on, the two calls from 50 s ago have left the minute (21 slots of 3 s are counted).
+    clock.advance(15_000);
+    expect(await audit()).toEqual({ 'user:u1:rate': [1, 1], 'route:main:key:u1:input': [7340, 7340] });
+    // Five hours on, the call from 20 hours ago has left the day; the minute is empty.
+    clock.advance(5 * 3600_000);
+    expect(await audit()).toEqual({ 'user:u1:rate': [0, 0], 'route:main:key:u1:input': [340, 340] });
+  });
+});
