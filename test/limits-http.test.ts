@@ -13,6 +13,7 @@ beforeAll(async () => {
 providers: {up: {type: openai, base_url: "${url}/v1"}}
 projects:
   tiny: {daily_limit: 300}
+  tiny2: {daily_limit: 300}
 users:
   tier_slow: {rate_limit: 2}
 routes:
@@ -21,6 +22,7 @@ routes:
 keys:
   - {id: carol, key: tg-carol, user: carol, project: tiny}
   - {id: dave, key: tg-dave, user: dave, tier: tier_slow}
+  - {id: erin, key: tg-erin, user: erin, project: tiny2}
 `, NOON));
 });
 afterAll(() => stopBehindMock(gw, upstream));
@@ -28,6 +30,16 @@ afterAll(() => stopBehindMock(gw, upstream));
 const ask = [{ role: 'user' as const, content: 'Hello there, gateway!' }];
 
 describe('a daily project budget', () => {
+  it('lowers the default allowance of a call without max_tokens to the room left, and says so', async () => {
+    const erin = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-erin', maxRetries: 0 });
+    upstream.clearRequests();
+    const res = await erin.chat.completions.create({ model: 'm', messages: ask }).withResponse();
+    const room = 300 - res.data.usage!.prompt_tokens;
+    expect((upstream.requests()[0].body as { max_tokens: number }).max_tokens).toBe(room);
+    expect(res.response.headers.get('x-tollgate-clamped-max-tokens')).toBe(String(room));
+    expect(gw.calls[gw.calls.length - 1].decision).toBe('clamped');
+  });
+
   it('clamps max_tokens to the room left, then refuses with a 429 the SDK does not retry', async () => {
     const carol = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-carol', maxRetries: 2 });
     const first = await carol.chat.completions.create({ model: 'm', messages: ask, max_tokens: 200 }).withResponse();

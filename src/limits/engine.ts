@@ -31,7 +31,7 @@ export interface Admission {
   reservationId: string;
   input: number;
   output: number;
-  /** Output was lowered below what the client asked for. */
+  /** Output was lowered below the allowance (the client's max_tokens, or the default when it sent none). */
   clamped: boolean;
   limits: AppliedLimit[];
   states: LimitState[];
@@ -99,7 +99,7 @@ export class LimitsEngine {
       reservationId: req.id,
       input,
       output: outcome.output,
-      clamped: outcome.output < req.output && req.outputFromClient,
+      clamped: outcome.output < req.output,
       limits,
       states: outcome.states,
       shadowBlocked,
