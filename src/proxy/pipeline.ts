@@ -104,8 +104,10 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   } catch (err) {
     // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
     if (abort?.signal.aborted) return refund(499);
-    await refund(502);
-    throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+    // The row says what the client is told: 504 for a timeout, 502 otherwise.
+    const failure = upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+    await refund(failure.status);
+    throw failure;
   } finally {
     // The request lives as long as its stream, which may be minutes; the body's text copy is not needed again.
     req.rawBody = undefined;
@@ -114,8 +116,9 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   const isSse = (upstream.headers['content-type'] ?? '').includes('text/event-stream');
   if (upstream.status >= 400 || !(stream && isSse)) {
     const raw = await readAll(upstream.body).catch(async (err) => {
-      await refund(502);
-      throw upstreamFailure(provider.name, err);
+      const failure = upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+      await refund(failure.status);
+      throw failure;
     });
     const upstreamLatencyMs = performance.now() - tUpstream;
     if (upstream.status >= 400) {
