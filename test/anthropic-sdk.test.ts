@@ -115,6 +115,32 @@ describe('messages', () => {
     expect(await gw.store.openReservations()).toBe(0);
   });
 
+  it("lists the models /v1/messages serves for the key in Anthropic's format, page by page", async () => {
+    const ids: string[] = [];
+    // One per page: the SDK follows has_more with after_id.
+    for await (const m of client().models.list({ limit: 1 })) {
+      expect(m).toEqual({ type: 'model', id: m.id, display_name: m.id, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+      ids.push(m.id);
+    }
+    // The OpenAI-format gpt-4o is the key's too, but /v1/messages cannot serve it.
+    expect(ids).toEqual(['claude-sonnet-4', 'claude/claude-sonnet-4']);
+    const page = await client().models.list({ limit: 1, after_id: 'claude-sonnet-4' });
+    expect(page.data.map((m) => m.id)).toEqual(['claude/claude-sonnet-4']);
+    expect(page.has_more).toBe(false);
+    const before = await client().models.list({ limit: 1, before_id: 'claude/claude-sonnet-4' });
+    expect([before.data.map((m) => m.id), before.has_more]).toEqual([['claude-sonnet-4'], false]);
+    const first = await client().models.list({ limit: 1 });
+    expect([first.first_id, first.last_id, first.has_more]).toEqual(['claude-sonnet-4', 'claude-sonnet-4', true]);
+    expect(await client().models.retrieve('claude/claude-sonnet-4')).toMatchObject({ type: 'model', id: 'claude/claude-sonnet-4' });
+    const missing = await client().models.retrieve('gpt-4o').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((missing as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    // Without anthropic-version (the OpenAI SDK, curl) the same path answers in OpenAI's format.
+    const openaiStyle = await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: 'Bearer tg-alice' } })).json();
+    expect(openaiStyle.object).toBe('list');
+    expect(openaiStyle.data.map((m: { id: string }) => m.id)).toContain('gpt-4o');
+  });
+
   it('counts tokens through the provider, unmetered', async () => {
     const before = gw.calls.length;
     const res = await client().messages.countTokens({ model: 'claude-sonnet-4', messages: ask });

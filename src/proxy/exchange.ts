@@ -48,6 +48,15 @@ export function wireOfUrl(url: string): ClientWire {
   return url === '/v1/messages' || url.startsWith('/v1/messages/') || url.startsWith('/v1/messages?') ? 'anthropic' : 'openai';
 }
 
+/**
+ * The client's wire format for a request: by its path, and on the paths both APIs share (`/v1/models`)
+ * Anthropic's for a client that sends `anthropic-version`, as the Anthropic SDK always does.
+ */
+export function wireOfRequest(req: { url: string; headers: Record<string, unknown> }): ClientWire {
+  if (req.url.startsWith('/v1/models') && req.headers['anthropic-version'] !== undefined) return 'anthropic';
+  return wireOfUrl(req.url);
+}
+
 /** The client's wire format for a gateway endpoint. */
 export function clientWire(endpoint: Endpoint): ClientWire {
   return endpoint === 'messages' ? 'anthropic' : 'openai';

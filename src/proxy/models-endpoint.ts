@@ -1,18 +1,30 @@
-// `GET /v1/models`: only the models the calling key may use, in OpenAI's list format.
+// `GET /v1/models` and `/v1/models/:model`: only the models the calling key may use, in OpenAI's list
+// format, or in Anthropic's for the Anthropic SDK (which sends `anthropic-version`), where only models
+// that `/v1/messages` serves are listed.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Gateway } from './gateway.js';
 import { authenticate } from './request-context.js';
 import type { Target } from '../routing/route-table.js';
+import { wireOfRequest } from './exchange.js';
 
 // Fixed so that listings are stable across restarts.
 const CREATED = 1_700_000_000;
+const CREATED_AT = new Date(CREATED * 1000).toISOString().replace('.000Z', 'Z');
 
 interface ModelObject {
   id: string;
   object: 'model';
   created: number;
   owned_by: string;
+}
+
+/** Anthropic's ModelInfo. */
+interface AnthropicModel {
+  type: 'model';
+  id: string;
+  display_name: string;
+  created_at: string;
 }
 
 /** Every name the key can address: `route/model_id` always, and the bare `model_id` where it resolves to that entry. */
@@ -31,18 +43,48 @@ function listFor(targets: Target[]): ModelObject[] {
   return out;
 }
 
+/** The names the key can use on `/v1/messages`, as Anthropic lists models. */
+function anthropicListFor(gw: Gateway, targets: Target[]): AnthropicModel[] {
+  const served = targets.filter((t) => gw.providers.get(t.model.provider)?.supports('messages'));
+  return listFor(served).map((m) => ({ type: 'model', id: m.id, display_name: m.id, created_at: CREATED_AT }));
+}
+
 /** Handles `GET /v1/models`. */
 export function listModels(gw: Gateway, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const principal = authenticate(gw, req.headers);
-  return reply.send({ object: 'list', data: listFor(gw.routes.modelsFor(principal)) });
+  const targets = gw.routes.modelsFor(principal);
+  if (wireOfRequest(req) === 'anthropic') return reply.send(anthropicPage(anthropicListFor(gw, targets), req.query as Record<string, string | undefined>));
+  return reply.send({ object: 'list', data: listFor(targets) });
 }
 
 /** Handles `GET /v1/models/:model` (the id may contain a slash). */
 export function retrieveModel(gw: Gateway, req: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply): FastifyReply {
   const principal = authenticate(gw, req.headers);
   const id = req.params['*'];
-  const models = listFor(gw.routes.modelsFor(principal));
+  const targets = gw.routes.modelsFor(principal);
+  const models: Array<{ id: string }> = wireOfRequest(req) === 'anthropic' ? anthropicListFor(gw, targets) : listFor(targets);
   const found = models.find((m) => m.id === id);
   if (!found) throw new TollgateError('model_not_found', { model: id, available: models.map((m) => m.id).join(', ') });
   return reply.send(found);
+}
+
+/** One page as Anthropic pages its list: `limit` (1-1000, default 20) after `after_id` or before `before_id`. */
+function anthropicPage(all: AnthropicModel[], query: Record<string, string | undefined>): JsonPage {
+  const limit = query.limit === undefined ? 20 : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new TollgateError('invalid_request', { detail: 'limit: Input should be a whole number from 1 to 1000.' });
+  let start = 0;
+  let end = all.length;
+  if (query.after_id !== undefined) start = all.findIndex((m) => m.id === query.after_id) + 1;
+  if (query.before_id !== undefined) end = Math.max(0, all.findIndex((m) => m.id === query.before_id));
+  const data = query.before_id !== undefined && query.after_id === undefined ? all.slice(Math.max(start, end - limit), end) : all.slice(start, Math.min(end, start + limit));
+  const first = all.indexOf(data[0]);
+  const hasMore = query.before_id !== undefined && query.after_id === undefined ? first > 0 : first + data.length < end;
+  return { data, has_more: data.length > 0 && hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}
+
+interface JsonPage {
+  data: AnthropicModel[];
+  has_more: boolean;
+  first_id: string | null;
+  last_id: string | null;
 }

@@ -6,7 +6,7 @@ import type { Endpoint } from '../tokens/index.js';
 import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
 import { handleCountTokens, handleMessages } from './anthropic-handler.js';
-import { wireOfUrl } from './exchange.js';
+import { wireOfRequest, wireOfUrl } from './exchange.js';
 import { errorBody } from './pipeline.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
@@ -52,7 +52,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // Set first, so every answer carries it, errors raised before a handler runs (bad JSON, a body too
   // large) included, under the header the client's SDK reads (`_request_id`, `requestID`).
   app.addHook('onRequest', (req, reply, done) => {
-    void reply.headers(requestIdHeaders(req.id, wireOfUrl(req.url)));
+    void reply.headers(requestIdHeaders(req.id, wireOfRequest(req)));
     done();
   });
 
@@ -89,7 +89,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
-    return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfUrl(req.url)));
+    return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req)));
   });
 
   return app as unknown as FastifyInstance;
