@@ -1,12 +1,11 @@
 // Dashboard alerts cover every limit that applies within the organization, not only the organization's
 // and projects' own: users' tier limits (daily and rate), groups, route input/output limits. Figures are
 // worked out by hand from a seeded ledger; another organization's usage never counts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
 import { MAX_THRESHOLD_ALERTS } from '../src/analytics/dashboard.js';
-import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
-import { startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { LEDGER_KINDS } from './helpers/ledgers.js';
+import { useUsageGateway } from './helpers/usage-gateway.js';
 
 // Wednesday 18 November 2026, 18:30 UTC: the route's fixed one-hour windows started at 18:00.
 const NOW = Date.UTC(2026, 10, 18, 18, 30);
@@ -83,23 +82,10 @@ function seed(): LedgerRow[] {
 }
 
 describe.each(LEDGER_KINDS)('dashboard alerts on every applicable limit: $kind', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let gw: UsageTestGateway;
-
-  beforeAll(async () => {
-    place = await makePlace();
-    const ledger = await openLedger(place.url);
-    await ledger.append(seed());
-    await ledger.close();
-    gw = await startUsageGateway(config(place.url), NOW);
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await place?.drop();
-  });
+  const gw = useUsageGateway(config, { place: makePlace, seed, startMs: NOW });
 
   const dashboard = async (org: string): Promise<{ alerts: Array<Record<string, unknown>>; alerts_omitted: number; limits: { utilization: unknown } }> => {
-    const res = await fetch(`${gw.url}/api/tokens/dashboard?org=${org}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await fetch(`${gw().url}/api/tokens/dashboard?org=${org}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(res.status).toBe(200);
     return res.json();
   };

@@ -1,9 +1,8 @@
 // `GET /api/tokens/dashboard` against a seeded ledger: every figure below is worked out by hand.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
-import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
-import { startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { LEDGER_KINDS } from './helpers/ledgers.js';
+import { useUsageGateway } from './helpers/usage-gateway.js';
 
 // Wednesday 18 November 2026, 18:00 UTC: three quarters of the day gone, 12 days of the month left.
 const NOW = Date.UTC(2026, 10, 18, 18);
@@ -82,23 +81,10 @@ const PROJECTED_TOKENS = MTD_TOKENS + 0.25 * 1000 + 8 * 1000 + 4 * 200; // 22650
 const PROJECTED_COST = MTD_COST + 0.25 * WEEKDAY_COST + 8 * WEEKDAY_COST + 4 * WEEKEND_COST;
 
 describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let gw: UsageTestGateway;
-
-  beforeAll(async () => {
-    place = await makePlace();
-    const ledger = await openLedger(place.url);
-    await ledger.append(seed());
-    await ledger.close();
-    gw = await startUsageGateway(config(place.url), NOW);
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await place?.drop();
-  });
+  const gw = useUsageGateway(config, { place: makePlace, seed, startMs: NOW });
 
   const get = (path: string, key?: string): Promise<Response> =>
-    fetch(`${gw.url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    fetch(`${gw().url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
 
   it('needs the admin key', async () => {
     expect((await get('/api/tokens/dashboard?org=default')).status).toBe(401);

@@ -1,8 +1,7 @@
 // `metadata` tags through a real call: OpenAI's limits (values up to 512 characters) are accepted and
 // recorded in the ledger row's tags; one character more is a 400 naming the limit.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
-import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { describe, expect, it } from 'vitest';
+import { chat, useUsageGateway } from './helpers/usage-gateway.js';
 
 const config = (ledger: string): string => `
 server: {timezone: UTC}
@@ -18,30 +17,20 @@ keys:
 `;
 
 describe('metadata tags on a real call', () => {
-  let place: LedgerPlace;
-  let gw: UsageTestGateway;
-
-  beforeAll(async () => {
-    place = sqlitePlace();
-    gw = await startUsageGateway(config(place.url));
-  });
-  afterAll(async () => {
-    await gw?.close().catch(() => {});
-    await place?.drop();
-  });
+  const gateway = useUsageGateway(config);
 
   it('records a 512-character metadata value in the ledger tags', async () => {
     const value = 'x'.repeat(512);
-    const res = await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 10, metadata: { trace: value, 'customer id': 'c-1' } }, { 'x-tollgate-tags': 'env=staging' });
+    const res = await chat(gateway().url, 'tg-alice', { model: 'gpt-4o', max_tokens: 10, metadata: { trace: value, 'customer id': 'c-1' } }, { 'x-tollgate-tags': 'env=staging' });
     expect(res.status).toBe(200);
     const id = res.headers.get('x-tollgate-request-id')!;
-    await gw.usage.writer.flush();
-    const [row] = await gw.usage.ledger.rows({ requestIds: [id] });
+    await gateway().usage.writer.flush();
+    const [row] = await gateway().usage.ledger.rows({ requestIds: [id] });
     expect(row.tags).toEqual({ trace: value, 'customer id': 'c-1', env: 'staging' });
   });
 
   it('refuses a 513-character metadata value with a clear 400', async () => {
-    const res = await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 10, metadata: { trace: 'x'.repeat(513) } });
+    const res = await chat(gateway().url, 'tg-alice', { model: 'gpt-4o', max_tokens: 10, metadata: { trace: 'x'.repeat(513) } });
     expect(res.status).toBe(400);
     const err = (res.body as { error: { message: string; param?: string } }).error;
     expect(err.message).toContain("metadata: the value of 'trace' must be at most 512 characters (it has 513).");

@@ -87,39 +87,39 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
     resolved.push({ combo: comboKey(g), limits });
   }
 
-  // One grouped query per distinct window start (a handful: today, this month, this hour, ...).
+  // One grouped query per distinct window start (a handful: today, this month, this hour, ...). Sliding
+  // windows are summed by slot instead (a query per distinct slot length), so a rebuilt counter's usage
+  // leaves the window when it would have.
   const sums = new Map<number, Map<string, UsageGroup>>();
+  // By slot length: where the counted slots start, and each combo's rows per slot.
+  const bySlot = new Map<number, { since: number; byCombo: Map<string, UsageGroup[]> }>();
   let bucketSince = Infinity;
   for (const { limits } of resolved) {
     for (const l of limits) {
       const start = countedSince(l.item, now, windows);
+      const slotMs = slotLengthOf(l.item);
       if (l.item.algorithm === 'token_bucket') bucketSince = Math.min(bucketSince, start);
-      else if (!sums.has(start)) sums.set(start, new Map());
+      else if (slotMs !== undefined) {
+        if (!bySlot.has(slotMs)) bySlot.set(slotMs, { since: start, byCombo: new Map() });
+      } else if (!sums.has(start)) sums.set(start, new Map());
     }
   }
   for (const [start, byCombo] of sums) {
     for (const g of await ledger.summarize({ sinceMs: start, where, groupBy: COMBO })) byCombo.set(comboKey(g), g);
   }
-  const events = bucketSince < Infinity ? groupEvents(await ledger.events(bucketSince, organization)) : new Map<string, UsageEvent[]>();
-  // Sliding windows also by slot (a grouped query per distinct slot length), so a rebuilt counter's
-  // usage leaves the window when it would have.
-  const bySlot = new Map<number, Map<string, UsageGroup[]>>();
-  for (const { limits } of resolved) {
-    for (const l of limits) {
-      const slotMs = slotLengthOf(l.item);
-      if (slotMs === undefined || bySlot.has(slotMs)) continue;
-      const byCombo = new Map<string, UsageGroup[]>();
-      for (const g of await ledger.summarize({ sinceMs: countedSince(l.item, now, windows), where, groupBy: [...COMBO, 'bucket'], bucketMs: slotMs })) {
-        const list = byCombo.get(comboKey(g)) ?? [];
-        list.push(g);
-        byCombo.set(comboKey(g), list);
-      }
-      bySlot.set(slotMs, byCombo);
+  for (const [slotMs, { since, byCombo }] of bySlot) {
+    for (const g of await ledger.summarize({ sinceMs: since, where, groupBy: [...COMBO, 'bucket'], bucketMs: slotMs })) {
+      const list = byCombo.get(comboKey(g));
+      if (list) list.push(g);
+      else byCombo.set(comboKey(g), [g]);
     }
   }
+  const events = bucketSince < Infinity ? groupEvents(await ledger.events(bucketSince, organization)) : new Map<string, UsageEvent[]>();
 
   const out = new Map<string, LimitUsage>();
   const bucketInputs = new Map<string, Array<{ events: UsageEvent[]; limit: AppliedLimit }>>();
+  // Sliding windows' usage by slot start, per counter key.
+  const slotSums = new Map<string, Map<number, number>>();
   for (const { combo, limits } of resolved) {
     for (const limit of limits) {
       const start = countedSince(limit.item, now, windows);
@@ -131,20 +131,24 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
         bucketInputs.set(limit.item.key, list);
         continue;
       }
-      const g = sums.get(start)?.get(combo);
-      if (g) entry.used += weigh(limit.item, g.inputTokens, g.outputTokens, g.served);
       const slotMs = slotLengthOf(limit.item);
-      if (slotMs === undefined) continue;
-      const slots = new Map((entry.slots ?? []).map((s) => [s.atMs, s.used]));
-      for (const s of bySlot.get(slotMs)?.get(combo) ?? []) {
-        const atMs = Number(s.keys.bucket);
-        if (atMs < start) continue;
-        slots.set(atMs, (slots.get(atMs) ?? 0) + weigh(limit.item, s.inputTokens, s.outputTokens, s.served));
+      if (slotMs === undefined) {
+        const g = sums.get(start)?.get(combo);
+        if (g) entry.used += weigh(limit.item, g.inputTokens, g.outputTokens, g.served);
+        continue;
       }
-      entry.slots = [...slots].sort((a, b) => a[0] - b[0]).map(([atMs, used]) => ({ atMs, used }));
+      const slots = slotSums.get(limit.item.key) ?? new Map<number, number>();
+      slotSums.set(limit.item.key, slots);
+      for (const s of bySlot.get(slotMs)?.byCombo.get(combo) ?? []) {
+        const amount = weigh(limit.item, s.inputTokens, s.outputTokens, s.served);
+        const atMs = Number(s.keys.bucket);
+        slots.set(atMs, (slots.get(atMs) ?? 0) + amount);
+        entry.used += amount;
+      }
     }
   }
   for (const [key, inputs] of bucketInputs) out.get(key)!.used = replayBucket(inputs, now);
+  for (const [key, slots] of slotSums) out.get(key)!.slots = [...slots].sort((a, b) => a[0] - b[0]).map(([atMs, used]) => ({ atMs, used }));
   return { limits: [...out.values()], skippedCalls, skippedKeys: [...skippedKeys].sort() };
 }
 

@@ -68,18 +68,26 @@ export function retrieveModel(gw: Gateway, req: FastifyRequest<{ Params: { '*': 
   return reply.send(found);
 }
 
-/** One page as Anthropic pages its list: `limit` (1-1000, default 20) after `after_id` or before `before_id`. */
+/**
+ * One page as Anthropic pages its list: `limit` (1-1000, default 20) models after `after_id`, or the last
+ * ones before `before_id`; `has_more` says whether more lie that way.
+ */
 function anthropicPage(all: AnthropicModel[], query: Record<string, string | undefined>): JsonPage {
   const limit = query.limit === undefined ? 20 : Number(query.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new TollgateError('invalid_request', { detail: 'limit: Input should be a whole number from 1 to 1000.' });
-  let start = 0;
-  let end = all.length;
-  if (query.after_id !== undefined) start = all.findIndex((m) => m.id === query.after_id) + 1;
-  if (query.before_id !== undefined) end = Math.max(0, all.findIndex((m) => m.id === query.before_id));
-  const data = query.before_id !== undefined && query.after_id === undefined ? all.slice(Math.max(start, end - limit), end) : all.slice(start, Math.min(end, start + limit));
-  const first = all.indexOf(data[0]);
-  const hasMore = query.before_id !== undefined && query.after_id === undefined ? first > 0 : first + data.length < end;
-  return { data, has_more: data.length > 0 && hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+  const indexOf = (id: string): number => all.findIndex((m) => m.id === id);
+  let data: AnthropicModel[];
+  let hasMore: boolean;
+  if (query.before_id !== undefined && query.after_id === undefined) {
+    const end = Math.max(0, indexOf(query.before_id));
+    data = all.slice(Math.max(0, end - limit), end);
+    hasMore = end - limit > 0;
+  } else {
+    const start = query.after_id === undefined ? 0 : indexOf(query.after_id) + 1;
+    data = all.slice(start, start + limit);
+    hasMore = start + limit < all.length;
+  }
+  return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
 interface JsonPage {

@@ -79,6 +79,12 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     await gw.engine.settle(requestId, { input: 0, output: 0, request: 0 });
     await record(admitted, status, NO_USAGE, streamEnd ? { decision: 'failed', streamEnd } : { decision: 'failed' });
   };
+  // The upstream call failed before an answer: refunded, and the row says what the client is told (504 for a timeout, 502 otherwise).
+  const failUpstream = async (err: unknown): Promise<never> => {
+    const failure = upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+    await refund(failure.status);
+    throw failure;
+  };
 
   // A client leaving a stream stops the upstream call (the response closes before it finished). A
   // non-streamed call runs to completion instead: the provider bills it anyway, so it is settled exactly.
@@ -104,10 +110,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   } catch (err) {
     // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
     if (abort?.signal.aborted) return refund(499);
-    // The row says what the client is told: 504 for a timeout, 502 otherwise.
-    const failure = upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
-    await refund(failure.status);
-    throw failure;
+    return failUpstream(err);
   } finally {
     // The request lives as long as its stream, which may be minutes; the body's text copy is not needed again.
     req.rawBody = undefined;
@@ -115,11 +118,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
 
   const isSse = (upstream.headers['content-type'] ?? '').includes('text/event-stream');
   if (upstream.status >= 400 || !(stream && isSse)) {
-    const raw = await readAll(upstream.body).catch(async (err) => {
-      const failure = upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
-      await refund(failure.status);
-      throw failure;
-    });
+    const raw = await readAll(upstream.body).catch(failUpstream);
     const upstreamLatencyMs = performance.now() - tUpstream;
     if (upstream.status >= 400) {
       await refund(upstream.status);

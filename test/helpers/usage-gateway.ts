@@ -1,6 +1,7 @@
 // A gateway in the test process with the usage services wired as `tollgate serve` wires them (ledger
 // writer, metrics, admin API), on a manual clock.
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import pino from 'pino';
 import { loadPolicy } from '../../src/config/index.js';
 import { MemoryCounterStore } from '../../src/limits/memory-store.js';
@@ -9,7 +10,9 @@ import { buildServer } from '../../src/proxy/server.js';
 import { startUsageServices, type UsageServices } from '../../src/server/usage-services.js';
 import { ManualClock } from '../../src/util/clock.js';
 import type { LedgerWriter } from '../../src/ledger/batch-writer.js';
-import type { Ledger } from '../../src/ledger/ledger.js';
+import type { Ledger, LedgerRow } from '../../src/ledger/ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
+import { sqlitePlace, type LedgerPlace } from './ledgers.js';
 import { closeApp, listenLocal } from './in-process.js';
 import { writeConfig } from './processes.js';
 
@@ -25,6 +28,33 @@ export interface UsageTestGateway {
   reload: (yaml?: string) => Gateway;
   /** Stops the server and flushes the ledger (as SIGTERM does). */
   close: () => Promise<void>;
+}
+
+/**
+ * In the calling describe block: a new ledger (`place`, SQLite by default), seeded with `seed` when
+ * given, and a gateway on it from `config(ledgerUrl)`, started before its tests and stopped after them.
+ * Returns the gateway, once started.
+ */
+export function useUsageGateway(
+  config: (ledgerUrl: string) => string,
+  opts: { place?: () => LedgerPlace | Promise<LedgerPlace>; seed?: () => LedgerRow[]; startMs?: number } = {},
+): () => UsageTestGateway {
+  let place: LedgerPlace | undefined;
+  let gw: UsageTestGateway | undefined;
+  beforeAll(async () => {
+    place = await (opts.place ?? sqlitePlace)();
+    if (opts.seed) {
+      const ledger = await openLedger(place.url);
+      await ledger.append(opts.seed());
+      await ledger.close();
+    }
+    gw = await startUsageGateway(config(place.url), opts.startMs);
+  });
+  afterAll(async () => {
+    await gw?.close().catch(() => {});
+    await place?.drop();
+  });
+  return () => gw!;
 }
 
 /** Starts a gateway from YAML text (which should set `storage.ledger`), the clock at `startMs`. */

@@ -328,7 +328,7 @@ export class RedisCounterStore implements CounterStore {
 function restoreValue(entry: RestoreEntry): string {
   const { item, slots } = entry;
   if (item.algorithm !== 'sliding_window' || !slots) return String(entry.used);
-  // An empty list still says "by slot": nothing to raise.
-  if (slots.length === 0) return ' ';
+  // No slots: nothing to raise (0 is below any counter).
+  if (slots.length === 0) return '0';
   return slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
 }
