@@ -196,6 +196,10 @@ describe('errors in Anthropic format', () => {
     const notFound = await client().messages.create({ model: 'claude-9', max_tokens: 10, messages: ask }).catch((e: unknown) => e);
     expect(notFound).toBeInstanceOf(Anthropic.NotFoundError);
     expect((notFound as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    // It names only the models /v1/messages serves; gpt-4o would be refused there.
+    const listed = (notFound as Error).message;
+    expect(listed).toContain('claude/claude-sonnet-4');
+    expect(listed).not.toContain('gpt-4o');
 
     const post = (body: unknown, path = '/v1/messages') =>
       fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: JSON.stringify(body) });

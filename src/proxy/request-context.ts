@@ -15,7 +15,7 @@ export function authenticate(gw: Gateway, headers: Record<string, string | strin
   return principal;
 }
 
-/** The route model a request addresses, or the 404 that lists the models the key can use. */
+/** The route model a request addresses, or the 404 that lists the models the key can use on this endpoint. */
 export function resolveTarget(gw: Gateway, principal: Principal, model: string, endpoint: Endpoint): Target {
   const kind = endpoint === 'embeddings' ? 'embedding' : 'chat';
   const target = gw.routes.resolve(principal, model, kind);
@@ -23,6 +23,8 @@ export function resolveTarget(gw: Gateway, principal: Principal, model: string, 
   const available = gw.routes
     .modelsFor(principal)
     .filter((t) => t.model.kind === kind)
+    // /v1/messages serves only models whose provider speaks Anthropic's API; the others would be refused.
+    .filter((t) => endpoint !== 'messages' || gw.providers.get(t.model.provider)?.supports('messages') === true)
     .map((t) => t.qualifiedName)
     .join(', ');
   throw new TollgateError('model_not_found', { model, available });
