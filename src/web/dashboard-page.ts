@@ -108,7 +108,8 @@ function render(d) {
   if (l.daily) limits += meter('daily (' + l.daily.limit + ')', l.daily.used, l.daily.max, l.daily.unit);
   if (l.monthly) limits += meter('monthly (' + l.monthly.limit + ')', l.monthly.used, l.monthly.max, l.monthly.unit);
   if (l.monthly) limits += meter('projected month', l.monthly.unit === 'usd' ? cu.projected_monthly.cost_usd : cu.projected_monthly.tokens, l.monthly.max, l.monthly.unit);
-  const alerts = d.alerts.map((a) => '<div class="alert ' + a.level + '">' + esc(a.message) + '</div>').join('') || '<div class="sub">No active alerts.</div>';
+  const alerts = (d.alerts.map((a) => '<div class="alert ' + a.level + '">' + esc(a.message) + '</div>').join('') || '<div class="sub">No active alerts.</div>') +
+    (d.alerts_omitted > 0 ? '<div class="sub" id="alerts-omitted">' + fmt(d.alerts_omitted) + ' more limit' + (d.alerts_omitted === 1 ? ' is' : 's are') + ' past a threshold (the most pressing are shown).</div>' : '');
   const tips = d.recommendations.map((r) => '<div class="alert" style="border-color:var(--bar);background:#eff6ff">' + esc(r.message) + '</div>').join('') || '<div class="sub">Nothing to suggest.</div>';
   $('main').innerHTML =
     card('Today', cu.today) + card('This month', cu.this_month) +

@@ -1,0 +1,86 @@
+// The web dashboard in a real browser (Debian's Chromium driven by playwright-core): the page fetches the
+// dashboard API with the admin key and shows its figures, alerts and breakdowns as the API gives them.
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { useUsageGateway } from './helpers/usage-gateway.js';
+import { ADMIN, NOW, config, seed } from './helpers/dashboard-alerts-seed.js';
+
+const CHROMIUM = process.env.TOLLGATE_CHROMIUM ?? '/usr/bin/chromium';
+// CI installs Chromium and sets this, so that a missing browser fails there instead of skipping.
+const REQUIRED = process.env.TOLLGATE_BROWSER_TESTS === 'required';
+const haveBrowser = existsSync(CHROMIUM);
+if (!haveBrowser && REQUIRED) throw new Error(`TOLLGATE_BROWSER_TESTS=required but there is no browser at ${CHROMIUM} (apt-get install chromium)`);
+
+interface DashboardJson {
+  current_usage: { today: { tokens: number; requests: number } };
+  alerts: Array<{ level: string; message: string }>;
+  alerts_omitted: number;
+  breakdown: { by_user: Array<{ user: string; tokens: number }> };
+}
+
+describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
+  const gw = useUsageGateway(config, { seed, startMs: NOW });
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // This machine has no outside network: Chromium's background connections would only fail.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(() => browser?.close());
+
+  const api = async (org: string): Promise<DashboardJson> => {
+    const res = await fetch(`${gw().url}/api/tokens/dashboard?org=${org}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    return res.json() as Promise<DashboardJson>;
+  };
+  const openPage = async (): Promise<{ page: Page; errors: string[] }> => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(5000); // a missing element fails the test in seconds, not at vitest's timeout
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    return { page, errors };
+  };
+  const number = (n: number): string => Math.round(n).toLocaleString('en-US');
+  /** The page's section headed `title` (headings are exact; other sections may mention the word). */
+  const section = (page: Page, title: string) => page.locator('section').filter({ has: page.getByRole('heading', { name: title, exact: true }) });
+
+  it("shows an organization's figures, its most pressing alerts and how many more there are", async () => {
+    const d = await api('globex');
+    expect(d.alerts_omitted).toBe(6);
+    const { page, errors } = await openPage();
+    // The key in the fragment never reaches the server; the page takes it out of the address bar.
+    await page.goto(`${gw().url}/dashboard?org=globex#key=${ADMIN}`);
+    await page.locator('.figure').first().waitFor();
+    expect(new URL(page.url()).hash).toBe('');
+
+    expect(await section(page, 'Today').locator('.figure').textContent()).toBe(`${number(d.current_usage.today.tokens)} tokens`);
+    const shown = await section(page, 'Alerts').locator('.alert').allTextContents();
+    expect(shown).toEqual(d.alerts.map((a) => a.message));
+    expect(await section(page, 'Alerts').locator('.alert.critical').count()).toBe(d.alerts.filter((a) => a.level === 'critical').length);
+    expect(await page.locator('#alerts-omitted').textContent()).toBe('6 more limits are past a threshold (the most pressing are shown).');
+
+    const userRows = section(page, 'By user').locator('tr');
+    expect(await userRows.count()).toBe(d.breakdown.by_user.length + 1);
+    const first = d.breakdown.by_user[0];
+    expect(await userRows.nth(1).locator('td').allTextContents()).toEqual(expect.arrayContaining([first.user, number(first.tokens)]));
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('switches organization, and says why when the admin key is wrong', async () => {
+    const acme = await api('acme');
+    const { page, errors } = await openPage();
+    await page.goto(`${gw().url}/dashboard?org=acme#key=${ADMIN}`);
+    await page.locator('.figure').first().waitFor();
+    expect(await section(page, 'Alerts').locator('.alert').count()).toBe(acme.alerts.length);
+    expect(await page.locator('#alerts-omitted').count()).toBe(0);
+
+    await page.fill('#key', 'not-the-admin-key');
+    await page.click('#load');
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/admin key/i);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
