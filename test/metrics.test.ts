@@ -74,7 +74,8 @@ describe('Prometheus metrics', () => {
 
   it('exports every family with the right type', async () => {
     const m = await scrape(gw.url);
-    const types = Object.fromEntries([...m.values()].filter((f) => f.name.startsWith('tollgate_') && !f.name.startsWith('tollgate_process_')).map((f) => [f.name, f.type]));
+    const processMetric = (name: string): boolean => name.startsWith('tollgate_process_') || name.startsWith('tollgate_nodejs_');
+    const types = Object.fromEntries([...m.values()].filter((f) => f.name.startsWith('tollgate_') && !processMetric(f.name)).map((f) => [f.name, f.type]));
     expect(types).toEqual({
       tollgate_requests_total: 'COUNTER',
       tollgate_tokens_total: 'COUNTER',
@@ -90,12 +91,12 @@ describe('Prometheus metrics', () => {
       tollgate_queue_depth: 'GAUGE',
       tollgate_ledger_write_lag_seconds: 'GAUGE',
       tollgate_ledger_pending_rows: 'GAUGE',
-      tollgate_ledger_rows_written: 'GAUGE',
-      tollgate_ledger_write_failures: 'GAUGE',
-      tollgate_ledger_rows_dropped: 'GAUGE',
+      tollgate_ledger_rows_written_total: 'COUNTER',
+      tollgate_ledger_write_failures_total: 'COUNTER',
+      tollgate_ledger_rows_dropped_total: 'COUNTER',
     });
     expect(sum(m.get('tollgate_queue_depth'))).toBe(0);
-    expect(sum(m.get('tollgate_ledger_rows_written'))).toBe(7);
+    expect(sum(m.get('tollgate_ledger_rows_written_total'))).toBe(7);
     expect(sum(m.get('tollgate_ledger_pending_rows'))).toBe(0);
   });
 
@@ -134,6 +135,54 @@ describe('Prometheus metrics', () => {
     const total = (await gw.usage.ledger.summarize({ groupBy: [] }))[0];
     expect(sum(m.get('tollgate_limit_remaining'), { limit: 'org:default:daily' })).toBe(1_000_000 - total.inputTokens - total.outputTokens);
     expect(sum(m.get('tollgate_burn_rate_tokens_per_minute'), { organization: 'default' })).toBeCloseTo(((total.inputTokens + total.outputTokens) * 60_000) / 300_000, 6);
+  });
+
+  it("exports Node's process metrics under tollgate_, the event-loop delay without its sampling interval", async () => {
+    await new Promise((r) => setTimeout(r, 350)); // a few 100 ms samples of an idle loop
+    const m = await scrape(gw.url);
+    expect(m.get('tollgate_process_cpu_seconds_total')?.type).toBe('COUNTER');
+    expect(m.get('tollgate_nodejs_heap_size_used_bytes')?.type).toBe('GAUGE');
+    expect([...m.keys()].filter((name) => name.includes('process_process'))).toEqual([]);
+    // An idle loop is late by well under a millisecond; Node's raw histogram says 0.1 s (the interval itself).
+    for (const stat of ['min', 'p50', 'p99']) expect(sum(m.get(`tollgate_nodejs_eventloop_lag_${stat}_seconds`)), stat).toBeLessThan(0.05);
+    expect(sum(m.get('tollgate_nodejs_eventloop_lag_max_seconds'))).toBeGreaterThan(0);
+  });
+
+  it('keeps organizations apart when their projects (and so their limits) have the same name', async () => {
+    const other = sqlitePlace();
+    const twoOrgs = await startUsageGateway(`
+server: {timezone: UTC}
+storage: {ledger: "${other.url}"}
+providers:
+  demo: {type: mock, output_tokens: 15}
+organizations: {acme: {}, globex: {}}
+projects:
+  web: {daily_limit: 60}
+routes:
+  main:
+    chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]
+keys:
+  - {id: a, key: tg-a, project: web, organization: acme}
+  - {id: g, key: tg-g, project: web, organization: globex}
+`);
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await chat(twoOrgs.url, 'tg-a', { model: 'gpt-4o', max_tokens: 10 })).status);
+      expect(statuses.at(-1)).toBe(429); // acme's project web is spent; globex's is not
+      expect((await chat(twoOrgs.url, 'tg-g', { model: 'gpt-4o', max_tokens: 10 })).status).toBe(200);
+      await twoOrgs.usage.writer.flush();
+      const m = await scrape(twoOrgs.url);
+      for (const g of await twoOrgs.usage.ledger.summarize({ groupBy: ['organization'] })) {
+        const organization = g.keys.organization!;
+        const series = { organization, limit: 'project:web:daily' };
+        expect(sum(m.get('tollgate_limit_remaining'), series), organization).toBe(Math.max(0, 60 - g.inputTokens - g.outputTokens));
+        expect(sum(m.get('tollgate_limit_hits_total'), series), organization).toBe(organization === 'acme' ? 1 : 0);
+      }
+      expect(m.get('tollgate_limit_remaining')!.metrics.filter((x) => x.labels!.limit === 'project:web:daily')).toHaveLength(2);
+    } finally {
+      await twoOrgs.close();
+      await other.drop();
+    }
   });
 
   it('labels users only when metrics.user_labels is on', async () => {

@@ -132,22 +132,28 @@ describe('tollgate audit', () => {
     writeFileSync(file, `server: {admin_key: audit-key}
 storage: {ledger: "sqlite:./data/serve.db"}
 providers: {demo: {type: mock}}
+organizations: {acme: {}, globex: {}}
 projects: {web: {daily_limit: 100000}}
 routes: {main: {chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]}}
-keys: [{id: alice, key: tg-alice, project: web}]
+keys:
+  - {id: alice, key: tg-alice, project: web, organization: acme}
+  - {id: gary, key: tg-gary, project: web, organization: globex}
 `);
     const gateway = await startCli(['serve', '--config', file, '--port', '0']);
     try {
-      for (let i = 0; i < 5; i++) {
+      for (const key of ['tg-alice', 'tg-alice', 'tg-alice', 'tg-gary', 'tg-gary']) {
         await fetch(`${gateway.url}/v1/chat/completions`, {
           method: 'POST',
-          headers: { authorization: 'Bearer tg-alice', 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
           body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 }),
         });
       }
       const ok = await run(process.execPath, [CLI, 'audit', '--url', gateway.url], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } });
-      expect(ok.stdout).toMatch(/1 limit, 0 drifting/);
-      expect(ok.stdout).toMatch(/project:web:daily\s+\d+\s+\d+\s+0\s+tokens/);
+      expect(ok.stdout).toMatch(/2 limits, 0 drifting/);
+      // Each organization has its own counter for the project they both name.
+      const used = (org: string): number => Number(new RegExp(`^${org}\\s+project:web:daily\\s+(\\d+)\\s+\\1\\s+0\\s+tokens$`, 'm').exec(ok.stdout)?.[1]);
+      expect(used('acme')).toBeGreaterThan(used('globex'));
+      expect(used('globex')).toBeGreaterThan(0);
       await expect(run(process.execPath, [CLI, 'audit', '--url', gateway.url, '--admin-key', 'nope'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('needs the admin key') });
     } finally {
       await gateway.stop();

@@ -50,10 +50,14 @@ function render(r: AuditReport): string {
   const lines = [`audit at ${new Date(r.atMs).toISOString()}: ${r.lines.length} limit${r.lines.length === 1 ? '' : 's'}, ${r.drifting} drifting`];
   if (r.openReservations > 0) lines.push(`${r.openReservations} reservations in flight: their amounts are in the counters, not yet in the ledger`);
   if (r.skippedCalls > 0) lines.push(`${r.skippedCalls} calls of keys/routes no longer configured were left out (${r.skippedKeys.join(', ')})`);
+  const orgWidth = Math.max(12, ...r.lines.map((l) => l.organization.length));
   const width = Math.max(5, ...r.lines.map((l) => l.limit.length));
-  lines.push(`${'limit'.padEnd(width)}  ${'counter'.padStart(14)}  ${'ledger'.padStart(14)}  ${'drift'.padStart(14)}  unit`);
+  lines.push(`${'organization'.padEnd(orgWidth)}  ${'limit'.padEnd(width)}  ${'counter'.padStart(14)}  ${'ledger'.padStart(14)}  ${'drift'.padStart(14)}  unit`);
   const num = (v: number, unit: string): string => (unit === 'usd' ? v.toFixed(6) : String(Math.round(v * 1000) / 1000)).padStart(14);
-  for (const l of r.lines) lines.push(`${l.limit.padEnd(width)}  ${num(l.counter, l.unit)}  ${num(l.ledger, l.unit)}  ${num(l.drift, l.unit)}  ${l.unit}${l.drift !== 0 ? '  DRIFT' : ''}`);
+  for (const l of r.lines) {
+    const figures = `${num(l.counter, l.unit)}  ${num(l.ledger, l.unit)}  ${num(l.drift, l.unit)}  ${l.unit}${l.drift !== 0 ? '  DRIFT' : ''}`;
+    lines.push(`${l.organization.padEnd(orgWidth)}  ${l.limit.padEnd(width)}  ${figures}`);
+  }
   return lines.join('\n');
 }
 

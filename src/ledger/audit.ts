@@ -6,6 +6,7 @@ import { windowLengthMs } from '../limits/windows.js';
 import { ledgerUsageByLimit } from './limit-usage.js';
 
 export interface AuditLine {
+  organization: string;
   /** The limit's id, e.g. `project:production:daily`. */
   limit: string;
   algorithm: string;
@@ -47,9 +48,9 @@ export async function auditCounters(ledger: Ledger, policy: Policy, store: Count
     const item = u.limit.item;
     const timing = item.algorithm === 'token_bucket' ? scale(unit, (item.max * BUCKET_TIMING_MS) / windowLengthMs(item.window)) : 0;
     const tolerance = Math.max(timing, TOLERANCE * Math.max(1, Math.abs(ledgerFigure)));
-    return { limit: u.limit.id, algorithm: item.algorithm, unit, counter, ledger: ledgerFigure, drift: Math.abs(drift) < tolerance ? 0 : drift };
+    return { organization: u.organization, limit: u.limit.id, algorithm: item.algorithm, unit, counter, ledger: ledgerFigure, drift: Math.abs(drift) < tolerance ? 0 : drift };
   });
-  lines.sort((a, b) => a.limit.localeCompare(b.limit));
+  lines.sort((a, b) => a.organization.localeCompare(b.organization) || a.limit.localeCompare(b.limit));
   return {
     atMs,
     lines,

@@ -13,6 +13,8 @@ import type { Dimension, Ledger, UsageEvent, UsageGroup } from './ledger.js';
 /** One limit's counter as the ledger sees it. */
 export interface LimitUsage {
   limit: AppliedLimit;
+  /** Whose counter it is (limit ids repeat across organizations: each has its own project counters). */
+  organization: string;
   /** In the limit's unit: tokens, requests, or µUSD for money limits. */
   used: number;
   /** The earliest row time counted. */
@@ -66,7 +68,7 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   const where = organization === undefined ? undefined : { organization };
 
   const combos = await ledger.summarize({ sinceMs: since, where, groupBy: COMBO });
-  const resolved: Array<{ combo: string; limits: AppliedLimit[] }> = [];
+  const resolved: Array<{ combo: string; organization: string; limits: AppliedLimit[] }> = [];
   const skippedKeys = new Set<string>();
   let skippedCalls = 0;
   for (const g of combos) {
@@ -84,7 +86,7 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
       skippedKeys.add(key);
       continue;
     }
-    resolved.push({ combo: comboKey(g), limits });
+    resolved.push({ combo: comboKey(g), organization: principal!.organization, limits });
   }
 
   // One grouped query per distinct window start (a handful: today, this month, this hour, ...). Sliding
@@ -120,10 +122,10 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   const bucketInputs = new Map<string, Array<{ events: UsageEvent[]; limit: AppliedLimit }>>();
   // Sliding windows' usage by slot start, per counter key.
   const slotSums = new Map<string, Map<number, number>>();
-  for (const { combo, limits } of resolved) {
+  for (const { combo, organization, limits } of resolved) {
     for (const limit of limits) {
       const start = countedSince(limit.item, now, windows);
-      const entry = out.get(limit.item.key) ?? { limit, used: 0, sinceMs: start };
+      const entry = out.get(limit.item.key) ?? { limit, organization, used: 0, sinceMs: start };
       out.set(limit.item.key, entry);
       if (limit.item.algorithm === 'token_bucket') {
         const list = bucketInputs.get(limit.item.key) ?? [];

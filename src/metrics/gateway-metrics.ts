@@ -1,6 +1,6 @@
 // Prometheus metrics (`GET /metrics`), fed by the same rows the ledger gets. Label sets are bounded by
 // the config (organizations, projects, models, limits); users only when `metrics.user_labels` is on.
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { CounterItem, LimitState } from '../limits/counter-store.js';
 import type { WriterStats } from '../ledger/batch-writer.js';
@@ -8,6 +8,7 @@ import type { LedgerRow } from '../ledger/ledger.js';
 import { BurnRate } from './burn-rate.js';
 import { DeferredCounter, DeferredHistogram } from './deferred-series.js';
 import { limitLabel } from './limit-labels.js';
+import { replaceEventLoopDelayGauges } from './event-loop-delay.js';
 
 export interface MetricsOptions {
   /** Add a `user` label to token and cost series, and name users in limit series. */
@@ -22,6 +23,7 @@ export interface MetricsOptions {
 }
 
 interface Headroom {
+  organization: string;
   label: string;
   unit: string;
   remaining: number;
@@ -32,10 +34,12 @@ const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 // One scrape reads the counters once, however many gauges show the result.
 const HEADROOM_REUSE_MS = 100;
+const EVENT_LOOP_SAMPLING_MS = 100;
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly limits = new Map<string, AppliedLimit>();
+  /** The limits seen, by counter key, with the organization whose counter it is. */
+  private readonly limits = new Map<string, { organization: string; limit: AppliedLimit }>();
   private readonly burn = new BurnRate();
   private readonly now: () => number;
   private headroomCache?: { at: number; value: Promise<Headroom[]> };
@@ -55,7 +59,7 @@ export class GatewayMetrics {
     this.requests = new DeferredCounter({ name: 'tollgate_requests_total', help: 'Calls by outcome (status is the HTTP status sent; 499: the client left).', labelNames: ['organization', 'project', 'model', 'status', 'decision'], registers });
     this.tokens = new DeferredCounter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input; cached_input is part of input).', labelNames: [...who, 'type'], registers });
     this.cost = new DeferredCounter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
-    this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['limit', 'mode'], registers });
+    this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['organization', 'limit', 'mode'], registers });
     this.fallbacks = new DeferredCounter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
     this.overhead = new DeferredHistogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time spent in the gateway itself: total latency minus upstream latency.', labelNames: ['endpoint'], buckets: OVERHEAD_BUCKETS, registers });
     this.upstream = new DeferredHistogram({ name: 'tollgate_upstream_latency_seconds', help: 'Upstream call time, to the whole body or the end of the stream.', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
@@ -64,21 +68,21 @@ export class GatewayMetrics {
     new Gauge({
       name: 'tollgate_limit_remaining',
       help: 'Room left in each limit now (tokens, requests, or USD per its unit); per-user limits show the most used user unless user labels are on.',
-      labelNames: ['limit', 'unit'],
+      labelNames: ['organization', 'limit', 'unit'],
       registers,
       async collect() {
         this.reset();
-        for (const h of await self.headroom()) this.set({ limit: h.label, unit: h.unit }, h.remaining);
+        for (const h of await self.headroom()) this.set({ organization: h.organization, limit: h.label, unit: h.unit }, h.remaining);
       },
     });
     new Gauge({
       name: 'tollgate_limit_utilization',
       help: 'Used / max for each limit now (0-1, above 1 when over).',
-      labelNames: ['limit'],
+      labelNames: ['organization', 'limit'],
       registers,
       async collect() {
         this.reset();
-        for (const h of await self.headroom()) this.set({ limit: h.label }, h.utilization);
+        for (const h of await self.headroom()) this.set({ organization: h.organization, limit: h.label }, h.utilization);
       },
     });
     new Gauge({
@@ -106,12 +110,19 @@ export class GatewayMetrics {
     const writer = (): WriterStats => opts.writerStats?.() ?? { pending: 0, lagMs: 0, written: 0, failures: 0, dropped: 0 };
     new Gauge({ name: 'tollgate_ledger_write_lag_seconds', help: 'Age of the oldest call not yet written to the ledger (0 when all are written).', registers, collect() { this.set(writer().lagMs / 1000); } });
     new Gauge({ name: 'tollgate_ledger_pending_rows', help: 'Ledger rows waiting to be written.', registers, collect() { this.set(writer().pending); } });
-    new Gauge({ name: 'tollgate_ledger_rows_written', help: 'Ledger rows written since start.', registers, collect() { this.set(writer().written); } });
-    new Gauge({ name: 'tollgate_ledger_write_failures', help: 'Failed ledger writes since start (rows are kept and retried).', registers, collect() { this.set(writer().failures); } });
-    new Gauge({ name: 'tollgate_ledger_rows_dropped', help: 'Ledger rows dropped since start because the write buffer overflowed.', registers, collect() { this.set(writer().dropped); } });
-    // Event-loop delay is sampled by a timer; at prom-client's default 10 ms it wakes an idle gateway 100
-    // times a second, which costs more CPU than the requests of a quiet one. 100 ms still sees every stall.
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_process_', eventLoopMonitoringPrecision: 100 });
+    // The writer keeps these totals; each scrape copies them into counters (they only grow).
+    const writerTotal = (name: string, help: string, read: (w: WriterStats) => number): void =>
+      void new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(writer())); } });
+    writerTotal('tollgate_ledger_rows_written_total', 'Ledger rows written since start.', (w) => w.written);
+    writerTotal('tollgate_ledger_write_failures_total', 'Failed ledger writes since start (rows are kept and retried).', (w) => w.failures);
+    writerTotal('tollgate_ledger_rows_dropped_total', 'Ledger rows dropped since start because the write buffer overflowed.', (w) => w.dropped);
+    if (opts.processMetrics) {
+      // prom-client's names under the tollgate_ prefix: tollgate_process_cpu_seconds_total, tollgate_nodejs_heap_size_used_bytes, ...
+      // Event-loop delay is sampled by a timer; at prom-client's default 10 ms it wakes an idle gateway 100
+      // times a second, which costs more CPU than the requests of a quiet one. 100 ms still sees every stall.
+      collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLING_MS });
+      replaceEventLoopDelayGauges(this.registry, 'tollgate_', EVENT_LOOP_SAMPLING_MS);
+    }
   }
 
   /** Counts one finished call. */
@@ -124,8 +135,8 @@ export class GatewayMetrics {
     if (row.outputTokens > 0) this.tokens.inc([...who, 'output'], row.outputTokens);
     if (row.cachedInputTokens > 0) this.tokens.inc([...who, 'cached_input'], row.cachedInputTokens);
     if (row.costUsd > 0) this.cost.inc(who, row.costUsd);
-    if (row.blockedBy) this.limitHits.inc([limitLabel(row.blockedBy, this.opts.userLabels), 'enforce']);
-    for (const id of row.shadowBlocked) this.limitHits.inc([limitLabel(id, this.opts.userLabels), 'shadow']);
+    if (row.blockedBy) this.limitHits.inc([row.organization, limitLabel(row.blockedBy, this.opts.userLabels), 'enforce']);
+    for (const id of row.shadowBlocked) this.limitHits.inc([row.organization, limitLabel(id, this.opts.userLabels), 'shadow']);
     if (row.fallback) this.fallbacks.inc([row.fallback.split(':')[0]]);
     if (row.upstreamLatencyMs !== null) {
       this.upstream.observe([row.provider, model], row.upstreamLatencyMs / 1000);
@@ -134,9 +145,9 @@ export class GatewayMetrics {
     this.burn.add(row.organization, row.inputTokens + row.outputTokens, row.costUsd, this.now());
   }
 
-  /** Remembers the limits a call checked, so their headroom is exported. */
-  trackLimits(limits: AppliedLimit[]): void {
-    for (const l of limits) if (!this.limits.has(l.item.key)) this.limits.set(l.item.key, l);
+  /** Remembers the limits a call of `organization` checked, so their headroom is exported. */
+  trackLimits(organization: string, limits: AppliedLimit[]): void {
+    for (const limit of limits) if (!this.limits.has(limit.item.key)) this.limits.set(limit.item.key, { organization, limit });
   }
 
   /** Forgets tracked limits (after a config reload, limits may have changed). */
@@ -161,17 +172,19 @@ export class GatewayMetrics {
   private async readHeadroom(): Promise<Headroom[]> {
     const limits = [...this.limits.values()];
     if (!this.opts.peek || limits.length === 0) return [];
-    const states = await this.opts.peek(limits.map((l) => l.item)).catch(() => undefined);
+    const states = await this.opts.peek(limits.map((l) => l.limit.item)).catch(() => undefined);
     if (!states) return [];
+    // Two organizations may each have a project (or user, group) of the same name: one series each.
     const byLabel = new Map<string, Headroom>();
-    limits.forEach((l, i) => {
+    limits.forEach(({ organization, limit: l }, i) => {
       const scale = l.unit === 'usd' ? 1e-6 : 1;
       const remaining = Math.max(0, states[i].max - states[i].used) * scale;
       const utilization = states[i].max > 0 ? states[i].used / states[i].max : states[i].used > 0 ? 1 : 0;
       const label = limitLabel(l.id, this.opts.userLabels);
-      const seen = byLabel.get(label);
+      const series = `${organization}\u0000${label}`;
+      const seen = byLabel.get(series);
       // Collapsed per-user limits report the user closest to the limit.
-      if (!seen || utilization > seen.utilization) byLabel.set(label, { label, unit: l.unit, remaining, utilization });
+      if (!seen || utilization > seen.utilization) byLabel.set(series, { organization, label, unit: l.unit, remaining, utilization });
     });
     return [...byLabel.values()];
   }

@@ -96,7 +96,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
           const combo = `${r.principal.keyId}\u0000${r.target.qualifiedName}`;
           if (r.limits.length > 0 && !tracked.has(combo)) {
             tracked.set(combo, { keyId: r.principal.keyId, model: r.target.qualifiedName });
-            metrics.trackLimits(gateway.engine.applicable.for(r.principal, r.target));
+            metrics.trackLimits(r.principal.organization, gateway.engine.applicable.for(r.principal, r.target));
           }
         }
         return row;
@@ -157,7 +157,7 @@ function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string,
       continue;
     }
     try {
-      metrics.trackLimits(gateway.engine.applicable.for(principal, target));
+      metrics.trackLimits(principal.organization, gateway.engine.applicable.for(principal, target));
     } catch {
       tracked.delete(combo); // e.g. a money limit on a model the new config does not price
     }
