@@ -40,4 +40,22 @@ describe.each(LEDGER_KINDS)('dashboard alerts on every applicable limit: $kind',
     expect(d.alerts.slice(1).map((a) => a.utilization)).toEqual(Array.from({ length: 19 }, (_, j) => (800 + 8 * (24 - j)) / 1000));
     expect(d.alerts_omitted).toBe(6);
   });
+
+  it("reports a spent enforced limit as critical even when the ladder's top rung only warns", async () => {
+    gw().reload(`${config('sqlite:/unused/on/reload.db')}alerts:\n  - {threshold: 0.8, action: warn, channels: [log]}\n`);
+    try {
+      const d = await dashboard('acme');
+      expect(d.alerts[0]).toEqual({
+        level: 'critical',
+        kind: 'threshold',
+        limit: 'user:bob:daily',
+        utilization: 1,
+        message: 'user:bob:daily has reached its limit (1000 tokens of 1000 tokens; action: warn; enforced, so calls that need more are refused).',
+      });
+      // Below 100% the warn rung stands.
+      expect(d.alerts.slice(1).map((a) => a.level)).toEqual(['warning', 'warning', 'warning', 'warning']);
+    } finally {
+      gw().reload();
+    }
+  });
 });

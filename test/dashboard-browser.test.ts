@@ -69,11 +69,15 @@ describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
     await page.close();
   });
 
-  it('switches organization, and says why when the admin key is wrong', async () => {
+  it("follows the address's organization with the tab's key, and says why when the admin key is wrong", async () => {
     const acme = await api('acme');
     const { page, errors } = await openPage();
-    await page.goto(`${gw().url}/dashboard?org=acme#key=${ADMIN}`);
+    await page.goto(`${gw().url}/dashboard?org=globex#key=${ADMIN}`);
     await page.locator('.figure').first().waitFor();
+    // Another organization's address in the same tab: the key comes from the tab, the organization from the address.
+    await page.goto(`${gw().url}/dashboard?org=acme`);
+    await page.locator('.figure').first().waitFor();
+    expect(await page.inputValue('#org')).toBe('acme');
     expect(await section(page, 'Alerts').locator('.alert').count()).toBe(acme.alerts.length);
     expect(await page.locator('#alerts-omitted').count()).toBe(0);
 

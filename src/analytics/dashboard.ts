@@ -82,6 +82,13 @@ const DEFAULT_LADDER: AlertRule[] = [
  */
 export const MAX_THRESHOLD_ALERTS = 20;
 
+/** How the forecast alert names the basis of its projection (`none` projects nothing: no forecast alert). */
+const PACE_WORDS: Record<Exclude<ProjectionMethod, 'none'>, string> = {
+  weekday_average: 'At the usual usage of each weekday',
+  daily_average: 'At the average daily usage so far',
+  today_pace: "At today's pace",
+};
+
 /** What a threshold alert needs to know about one limit. */
 interface AlertSubject {
   limit: string;
@@ -175,13 +182,14 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
   thresholdAlerts.sort((a, b) => severity(b) - severity(a) || b.utilization - a.utilization || a.limit.localeCompare(b.limit));
   const alerts = thresholdAlerts.slice(0, MAX_THRESHOLD_ALERTS);
   const alertsOmitted = thresholdAlerts.length - alerts.length;
-  if (monthly && utilization.projected_monthly !== null && utilization.projected_monthly > 1) {
+  // With method `none` the projection is the month to date, which the threshold alerts already cover.
+  if (monthly && projection.method !== 'none' && utilization.projected_monthly !== null && utilization.projected_monthly > 1) {
     alerts.push({
       level: 'warning',
       kind: 'forecast',
       limit: monthly.limit,
       utilization: utilization.projected_monthly,
-      message: `At the current weekly pattern, ${organization} is projected to use ${pct(utilization.projected_monthly)} of its monthly budget by the end of the month.`,
+      message: `${PACE_WORDS[projection.method]}, ${organization} is projected to use ${pct(utilization.projected_monthly)} of its monthly budget by the end of the month.`,
     });
   }
 
@@ -239,11 +247,15 @@ function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFig
 function thresholdAlert(alerts: Alert[], ladder: AlertRule[], l: AlertSubject): void {
   const u = ratio(l.used, l.max);
   const rung = [...ladder].sort((a, b) => b.threshold - a.threshold).find((r) => u >= r.threshold);
-  if (!rung) return;
-  const level = rung.action === 'warn' ? 'warning' : 'critical';
-  const what = rung.action === 'block' ? 'has reached' : `is at ${pct(u)} of`;
+  // An enforced limit that is spent refuses calls whatever the ladder's top rung says: that is critical.
+  const spent = u >= 1 && l.mode === 'enforce';
+  if (!rung && !spent) return;
+  const action = rung?.action ?? 'block';
+  const level = spent || action !== 'warn' ? 'critical' : 'warning';
+  const what = spent || action === 'block' ? 'has reached' : `is at ${pct(u)} of`;
+  const consequence = spent && action === 'warn' ? '; enforced, so calls that need more are refused' : '';
   const shadow = l.mode === 'shadow' ? ' Shadow mode: reported, never blocks.' : '';
-  alerts.push({ level, kind: 'threshold', limit: l.limit, utilization: u, message: `${l.limit} ${what} its limit (${fmt(l.used, l.unit)} of ${fmt(l.max, l.unit)}; action: ${rung.action}).${shadow}` });
+  alerts.push({ level, kind: 'threshold', limit: l.limit, utilization: u, message: `${l.limit} ${what} its limit (${fmt(l.used, l.unit)} of ${fmt(l.max, l.unit)}; action: ${action}${consequence}).${shadow}` });
 }
 
 function severity(a: Alert): number {

@@ -20,6 +20,13 @@ describe('month projection', () => {
     expect(p.method).toBe('today_pace');
   });
 
+  it("extrapolates nothing in the first quarter of a day without history (minutes of usage times a month is noise)", () => {
+    const early = (minutes: number) => projectMonth({ now: 4 * DAY + minutes * 60_000, history: [], today: day(4, 2721), monthToDate: { tokens: 2721, costUsd: 2.721 }, remainingWeekdays: [5, 6] });
+    expect(early(5)).toEqual({ tokens: 2721, costUsd: 2.721, method: 'none' });
+    expect(early(6 * 60 - 1).method).toBe('none');
+    expect(early(6 * 60)).toMatchObject({ tokens: 2721 + 3 * 2721 + 2 * 4 * 2721, method: 'today_pace' });
+  });
+
   it('projects nothing more without any usage', () => {
     expect(projectMonth({ now: DAY / 2, history: [], today: day(0, 0), monthToDate: { tokens: 0, costUsd: 0 }, remainingWeekdays: [1, 2] })).toEqual({ tokens: 0, costUsd: 0, method: 'none' });
   });

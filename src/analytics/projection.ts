@@ -2,10 +2,14 @@
 // weekday used on average over the last four weeks (weekends and weekdays differ a lot for most
 // teams), the rest of today is its weekday's average times the part of the day left. Falls back to
 // the mean of all known days, then to today's pace, when history is short.
+// With neither history nor a quarter of today behind it, nothing is extrapolated: minutes of usage
+// times a whole month is noise, and a forecast alert raised on it a false alarm.
 import type { DayUsage } from './daily-usage.js';
 
 /** Weeks of history a weekday's average is taken over. */
 export const HISTORY_WEEKS = 4;
+/** The part of today that must have passed before today's pace is extrapolated (6 hours). */
+export const MIN_PACE_ELAPSED = 0.25;
 
 export type ProjectionMethod = 'weekday_average' | 'daily_average' | 'today_pace' | 'none';
 
@@ -43,7 +47,7 @@ export function projectMonth(p: ProjectionInput): Projection {
     // Weekly seasonality needs every weekday seen at least once; otherwise one average for all days.
     method = byWeekday.size === 7 ? 'weekday_average' : 'daily_average';
     expected = (w) => (method === 'weekday_average' ? mean(byWeekday.get(w)!) : all);
-  } else if (elapsed > 0 && p.today.tokens + p.today.costUsd > 0) {
+  } else if (elapsed >= MIN_PACE_ELAPSED && p.today.tokens + p.today.costUsd > 0) {
     method = 'today_pace';
     const pace = { tokens: p.today.tokens / elapsed, costUsd: p.today.costUsd / elapsed };
     expected = () => pace;

@@ -48,7 +48,8 @@ const $ = (id) => document.getElementById(id);
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const usd = (n) => '$' + n.toFixed(n < 10 ? 4 : 2);
 const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-$('org').value = sessionStorage.getItem('tg-org') || new URLSearchParams(location.search).get('org') || '';
+// An organization in the address (a bookmark, a link) wins over the one this tab looked at last.
+$('org').value = new URLSearchParams(location.search).get('org') ?? sessionStorage.getItem('tg-org') ?? '';
 // A key in the URL fragment (#key=...) never reaches a server or its logs; it is moved out of the address bar at once.
 const fromHash = new URLSearchParams(location.hash.slice(1)).get('key');
 if (fromHash) history.replaceState(null, '', location.pathname + location.search);
