@@ -78,6 +78,7 @@ describe('Prometheus metrics', () => {
     const types = Object.fromEntries([...m.values()].filter((f) => f.name.startsWith('tollgate_') && !processMetric(f.name)).map((f) => [f.name, f.type]));
     expect(types).toEqual({
       tollgate_requests_total: 'COUNTER',
+      tollgate_rejected_requests_total: 'COUNTER',
       tollgate_tokens_total: 'COUNTER',
       tollgate_cost_usd_total: 'COUNTER',
       tollgate_limit_hits_total: 'COUNTER',
@@ -135,6 +136,25 @@ describe('Prometheus metrics', () => {
     const total = (await gw.usage.ledger.summarize({ groupBy: [] }))[0];
     expect(sum(m.get('tollgate_limit_remaining'), { limit: 'org:default:daily' })).toBe(1_000_000 - total.inputTokens - total.outputTokens);
     expect(sum(m.get('tollgate_burn_rate_tokens_per_minute'), { organization: 'default' })).toBeCloseTo(((total.inputTokens + total.outputTokens) * 60_000) / 300_000, 6);
+  });
+
+  it('counts requests rejected before they became calls by path, status and code; calls refused by a limit are not among them', async () => {
+    const post = (path: string, body: string, headers: Record<string, string> = { authorization: 'Bearer tg-alice' }) =>
+      fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    expect((await post('/v1/chat/completions', '{"model":')).status).toBe(400);
+    expect((await post('/v1/chat/completions', '{}', {})).status).toBe(401);
+    expect((await post('/v1/embeddings', '{"model":"nope","input":"x"}')).status).toBe(404);
+    expect((await post('/v1/nothing', '{}')).status).toBe(404);
+    const m = await scrape(gw.url);
+    const rejected = Object.fromEntries(m.get('tollgate_rejected_requests_total')!.metrics.map((x) => [`${x.labels!.path} ${x.labels!.status} ${x.labels!.code}`, Number(x.value)]));
+    expect(rejected).toEqual({
+      '/v1/chat/completions 400 invalid_json': 1,
+      '/v1/chat/completions 401 missing_api_key': 1,
+      '/v1/embeddings 404 model_not_found': 1,
+      'other 404 not_found': 1,
+    });
+    // bob's 429 is a call: a ledger row, in tollgate_requests_total.
+    expect(sum(m.get('tollgate_requests_total'), { status: '429' })).toBe(1);
   });
 
   it("exports Node's process metrics under tollgate_, the event-loop delay without its sampling interval", async () => {

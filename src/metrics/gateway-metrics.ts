@@ -45,6 +45,7 @@ export class GatewayMetrics {
   private headroomCache?: { at: number; value: Promise<Headroom[]> };
 
   private readonly requests: DeferredCounter;
+  private readonly rejected: DeferredCounter;
   private readonly tokens: DeferredCounter;
   private readonly cost: DeferredCounter;
   private readonly limitHits: DeferredCounter;
@@ -57,6 +58,12 @@ export class GatewayMetrics {
     const registers = [this.registry];
     const who = opts.userLabels ? ['organization', 'project', 'user', 'model'] : ['organization', 'project', 'model'];
     this.requests = new DeferredCounter({ name: 'tollgate_requests_total', help: 'Calls by outcome (status is the HTTP status sent; 499: the client left).', labelNames: ['organization', 'project', 'model', 'status', 'decision'], registers });
+    this.rejected = new DeferredCounter({
+      name: 'tollgate_rejected_requests_total',
+      help: "Requests answered with an error before they became a call (no ledger row): bad bodies, missing or unknown keys, unknown models or paths. code is the error's code.",
+      labelNames: ['path', 'status', 'code'],
+      registers,
+    });
     this.tokens = new DeferredCounter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input; cached_input is part of input).', labelNames: [...who, 'type'], registers });
     this.cost = new DeferredCounter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
     this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['organization', 'limit', 'mode'], registers });
@@ -143,6 +150,11 @@ export class GatewayMetrics {
       this.overhead.observe([row.endpoint], Math.max(0, row.latencyMs - row.upstreamLatencyMs) / 1000);
     }
     this.burn.add(row.organization, row.inputTokens + row.outputTokens, row.costUsd, this.now());
+  }
+
+  /** Counts a request rejected before it became a call. */
+  reject(r: { path: string; status: number; code: string }): void {
+    this.rejected.inc([r.path, String(r.status), r.code]);
   }
 
   /** Remembers the limits a call of `organization` checked, so their headroom is exported. */

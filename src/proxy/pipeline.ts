@@ -47,6 +47,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).
   // One literal with the spreads inside it, never `{ ...decision, status }`: see body-copy.ts.
   const record = async (decision: Decision, status: number, usage: Usage, detail?: Detail): Promise<void> => {
+    req.callRecorded = true; // an error thrown after this is a call's outcome, not a rejected request
     if (!gw.hasListeners) return;
     await gw.record({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...decision, status, usage, ...detail, latencyMs: performance.now() - t0 });
   };

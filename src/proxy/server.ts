@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The JSON body's text as received (JSON bodies only). */
     rawBody?: string;
+    /** Set once the pipeline has recorded this request as a call (a ledger row), refused or not. */
+    callRecorded?: boolean;
   }
 }
 
@@ -33,6 +35,11 @@ export interface ServerOptions {
   logger?: Logger;
   /** Extra routes (admin API, metrics), registered beside the proxy endpoints. */
   routes?: Array<(app: FastifyInstance) => void>;
+  /**
+   * Told of each request answered with an error before it became a call (no ledger row): unreadable or
+   * invalid bodies, missing or unknown keys, unknown models or paths. `path` is the route's, or `other`.
+   */
+  onRejected?: (rejection: { path: string; status: number; code: string }) => void;
 }
 
 /** Builds the fastify app (not yet listening). */
@@ -59,6 +66,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.removeContentTypeParser('application/json');
   // The body's text is kept beside its value: a call that needs no rewriting forwards it as it came.
   app.decorateRequest('rawBody', undefined);
+  app.decorateRequest('callRecorded', false);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     let value: unknown;
     try {
@@ -82,12 +90,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => {
     const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
+    opts.onRejected?.({ path: 'other', status: err.status, code: err.code });
     return reply.code(err.status).send(errorBody(err, wireOfUrl(req.url)));
   });
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
+    if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code });
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
     return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req)));
   });

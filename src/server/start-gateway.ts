@@ -46,7 +46,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   usage.attach(gateway);
   // The store-mode gauges join the other metrics; the store's outage log names the limits that fail open / closed.
   wireStoreMode(store, usage.metrics?.registry, () => gateway.policy);
-  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes });
+  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes, onRejected: usage.onRejected });
 
   // Reload keeps the counter store, so no counter is lost; a bad new config keeps the old one running.
   const reload = (why: string): void => {

@@ -2,6 +2,7 @@
 // admin API, and the counter rebuild at start-up. `start-gateway.ts` calls these few functions.
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { ServerOptions } from '../proxy/server.js';
 import type { Logger } from 'pino';
 import type { Policy } from '../config/policy.js';
 import { adminRoutes } from '../admin/admin-routes.js';
@@ -35,6 +36,8 @@ export interface UsageServices {
   metrics?: GatewayMetrics;
   /** Routes to hand to `buildServer`. */
   routes: Array<(app: FastifyInstance) => void>;
+  /** To hand to `buildServer`: counts requests rejected before they became calls (on /metrics). */
+  onRejected?: ServerOptions['onRejected'];
   /** Records every call of this gateway (call again for the gateway a reload builds). */
   attach(gateway: Gateway): void;
   /** Raises the counters to what the ledger shows (start-up, before listening). */
@@ -83,6 +86,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     writer,
     metrics,
     routes,
+    onRejected: metrics && ((r) => metrics.reject(r)),
     attach(gateway) {
       const prices = new PriceBook(gateway.policy.pricing);
       if (metrics) retrack(gateway, metrics, tracked);

@@ -67,7 +67,7 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
   const usage = await startUsageServices({ policy, store, clock, log: pino({ level: 'silent' }), currentPolicy: () => gateway.policy });
   if (!usage.ledger || !usage.writer) throw new Error('these tests need the ledger on');
   usage.attach(gateway);
-  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes });
+  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes, onRejected: usage.onRejected });
   const reload = (yaml?: string): Gateway => {
     gateway = new Gateway(loadPolicy([yaml === undefined ? file : writeConfig(yaml)], process.env), store, clock);
     usage.attach(gateway);
