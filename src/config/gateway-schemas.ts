@@ -39,18 +39,53 @@ export const serverSchema = z.strictObject({
 const COUNTERS = /^(memory|(redis|rediss|redis-cluster|rediss-cluster):\/\/\S+)$/;
 const LEDGER = /^(sqlite:\S+|(postgres|postgresql):\/\/\S+)$/;
 
+const PERCENT_ENCODE = 'a user name or password with characters such as @ : / # ? must be percent-encoded';
+
+/** What is wrong with a Redis or PostgreSQL URL that has the right scheme, without repeating it (it may hold a password). */
+export function storeUrlProblem(text: string): string | undefined {
+  if (text === 'memory' || text.startsWith('sqlite:')) return undefined;
+  const cluster = /^rediss?-cluster:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(text);
+  if (cluster) {
+    for (const node of cluster[1]!.split(',')) {
+      const at = node.lastIndexOf(':');
+      const port = at > 0 ? node.slice(at + 1) : '6379';
+      if (at === 0 || node === '') return `a cluster node needs host:port (${PERCENT_ENCODE})`;
+      if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) return `a cluster node's port must be a number from 1 to 65535`;
+    }
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `is not a valid URL: check the host and the port (1 to 65535); ${PERCENT_ENCODE}`;
+  }
+  if (url.hostname === '') return 'names no host';
+  if (url.port === '0') return 'port 0 is not a port to connect to; use 1 to 65535';
+  if (url.protocol.startsWith('redis') && !/^\/?(\d+)?$/.test(url.pathname)) return 'the database after the port must be a number, e.g. `redis://host:6379/2`';
+  return undefined;
+}
+
+/** `schema` (whose regex checks the scheme), then the URL itself once the scheme is right. */
+function storeUrl(schema: z.ZodString, scheme: RegExp): z.ZodType<string> {
+  return schema.superRefine((text, ctx) => {
+    const problem = scheme.test(text) ? storeUrlProblem(text) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
 /** `storage`: where counters and the ledger live. */
 export const storageSchema = z.strictObject({
-  counters: z
-    .string()
-    .regex(COUNTERS, {
+  counters: storeUrl(
+    z.string().regex(COUNTERS, {
       message: 'expected `memory`, `redis://host:port[/db]`, `rediss://host:port[/db]` or `redis-cluster://host:port[,host:port...]` (`rediss-cluster://` for TLS)',
-    })
-    .default('memory'),
-  ledger: z
-    .string()
-    .regex(LEDGER, { message: 'expected `sqlite:<path>` (e.g. `sqlite:./data/tollgate.db`) or `postgres://user@host:5432/db` (`postgresql://` also works)' })
-    .default('sqlite:./data/tollgate.db'),
+    }),
+    COUNTERS,
+  ).default('memory'),
+  ledger: storeUrl(
+    z.string().regex(LEDGER, { message: 'expected `sqlite:<path>` (e.g. `sqlite:./data/tollgate.db`) or `postgres://user@host:5432/db` (`postgresql://` also works)' }),
+    LEDGER,
+  ).default('sqlite:./data/tollgate.db'),
   on_store_error: onStoreErrorSchema.default('fail_closed'),
   // Bounds how long a request can wait on Redis before `on_store_error` applies.
   timeout_ms: z.number().int().positive().max(60_000).default(250),

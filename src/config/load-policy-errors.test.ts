@@ -89,6 +89,27 @@ describe('loadPolicy: errors', () => {
     expect(load('storage: {counters: "rediss://:pw@cache:6380", ledger: "postgresql://u@db/tollgate"}').storage.counters).toBe('rediss://:pw@cache:6380');
   });
 
+  it('checks the URL behind a right scheme (port, host, database, cluster nodes), still without echoing it', () => {
+    const problems = (counters: string, ledger = 'sqlite:./x.db'): string[] =>
+      issuesOf(`storage:\n  counters: "${counters}"\n  ledger: "${ledger}"\n`).map((i) => `${i.path}: ${i.message}`);
+    const bad = [
+      problems('redis://user:Sup3rSecret@127.0.0.1:99999/12'),
+      problems('redis://user:Sup3rSecret@127.0.0.1:0'),
+      problems('redis://127.0.0.1:6379/cache'),
+      problems('redis-cluster://:Sup3rSecret@10.0.0.1:7000,10.0.0.2:70000'),
+      problems('memory', 'postgres://u:Sup3rSecret@db:99999/tollgate'),
+    ];
+    expect(bad.map((p) => p.length)).toEqual([1, 1, 1, 1, 1]);
+    expect(bad[0][0]).toMatch(/^storage\.counters: is not a valid URL: check the host and the port \(1 to 65535\)/);
+    expect(bad[1][0]).toMatch(/port 0/);
+    expect(bad[2][0]).toMatch(/database after the port must be a number/);
+    expect(bad[3][0]).toMatch(/cluster node's port must be a number from 1 to 65535/);
+    expect(bad[4][0]).toMatch(/^storage\.ledger: is not a valid URL/);
+    expect(bad.flat().join('\n')).not.toContain('Sup3rSecret');
+    const fine = load('storage: {counters: "redis-cluster://10.0.0.1:7000,10.0.0.2:7001", ledger: "postgres://u:p%40ss@db:5432/tollgate"}').storage;
+    expect(fine.counters).toBe('redis-cluster://10.0.0.1:7000,10.0.0.2:7001');
+  });
+
   it('reads the shared-counter settings and per-limit on_store_error', () => {
     const policy = load(`
 storage: {counters: "redis-cluster://:pw@a:7000,b:7001", on_store_error: fail_open, timeout_ms: 100, instances: 3}

@@ -3,7 +3,7 @@ import { watch } from 'node:fs';
 import pino from 'pino';
 import { loadPolicy, ConfigError } from '../config/index.js';
 import type { Policy } from '../config/policy.js';
-import { openCounterStore } from '../limits/open-counter-store.js';
+import { describeStoreUrl, openCounterStore } from '../limits/open-counter-store.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { Gateway } from '../proxy/gateway.js';
 import { buildServer } from '../proxy/server.js';
@@ -114,7 +114,16 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-/** The counter store `storage.counters` names; Redis connects in the background and never stops the start. */
-function createCounterStore(policy: Policy, log: pino.Logger): Promise<CounterStore> {
-  return openCounterStore(policy, log);
+/**
+ * The counter store `storage.counters` names; Redis connects in the background and never stops the start.
+ * A URL the client cannot use at all ends the start with one line: the client's own error (a stack,
+ * and for some errors the URL with its password) never reaches the terminal.
+ */
+async function createCounterStore(policy: Policy, log: pino.Logger): Promise<CounterStore> {
+  try {
+    return await openCounterStore(policy, log);
+  } catch (err) {
+    console.error(`storage.counters: cannot use ${describeStoreUrl(policy.storage.counters)}: ${(err as Error).message}`);
+    return process.exit(1);
+  }
 }

@@ -71,11 +71,6 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
   return client;
 }
 
-/** The URL without credentials, for logs. */
-export function describeStoreUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
-}
-
 /** Resolves true once the client is ready, false after `timeoutMs` (it keeps trying in the background). */
 export async function waitReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
