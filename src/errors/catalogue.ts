@@ -40,6 +40,26 @@ export const ERRORS = {
     type: 'invalid_request_error',
     message: (p) => `${p.detail}`,
   },
+  request_timeout: {
+    status: 408,
+    type: 'invalid_request_error',
+    message: (p) => `The request did not arrive in full within ${p.seconds} s, so the gateway closed the connection. Send the whole request at once.`,
+  },
+  malformed_http: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: (p) => `The HTTP request could not be read (${p.detail}). Check its headers: one Content-Length, no control characters, lines ending in CRLF.`,
+  },
+  headers_too_large: {
+    status: 431,
+    type: 'invalid_request_error',
+    message: () => 'The request headers are larger than this gateway reads (16 KB). Send fewer or shorter headers.',
+  },
+  unsupported_encoding: {
+    status: 415,
+    type: 'invalid_request_error',
+    message: (p) => `The request body is encoded as '${p.encoding}', which this gateway cannot decode. Send it uncompressed or as ${p.accepted}.`,
+  },
   body_too_large: {
     status: 413,
     type: 'invalid_request_error',

@@ -6,7 +6,8 @@ import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
 import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
 import { authenticate, resolveTarget } from './request-context.js';
-import type { JsonObject } from './request-shape.js';
+import { validateAnthropicMessages, type JsonObject } from './request-shape.js';
+import { endpointNotSupported } from './exchange.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
 /** Handles `POST /v1/messages`. */
@@ -24,10 +25,12 @@ export async function handleCountTokens(gw: Gateway, req: FastifyRequest, reply:
   const body = req.body as JsonObject;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.');
   if (typeof body.model !== 'string' || body.model === '') throw invalidRequest("model: Field required.", 'model');
-  if (!Array.isArray(body.messages)) throw invalidRequest("messages: Field required.", 'messages');
+  validateAnthropicMessages(body);
   const target = resolveTarget(gw, principal, body.model, 'messages');
   const upstreamModel = target.model.upstreamModel;
   const provider = gw.providers.get(target.model.provider)!;
+  // Counted only for models /v1/messages serves: a count for a model it then refuses would mislead.
+  if (!provider.supports('messages')) throw endpointNotSupported('messages', body.model, provider);
   if (!provider.supports('count_tokens')) return void reply.send({ input_tokens: estimateInput('messages', body, upstreamModel).exact() });
   let raw: Buffer;
   let status: number;

@@ -78,9 +78,14 @@ export function planExchange(input: ExchangeInput): Exchange {
   const { endpoint, provider } = input;
   if (provider.supports(endpoint)) return endpoint === 'messages' ? anthropicExchange(input) : openAIExchange(input);
   if (endpoint === 'chat' && provider.supports('messages')) return chatToAnthropicExchange(input);
+  throw endpointNotSupported(endpoint, input.model, provider);
+}
+
+/** The 400 for a model whose provider has no such endpoint, naming the endpoints that serve it. */
+export function endpointNotSupported(endpoint: Endpoint, model: string, provider: Provider): TollgateError {
   const path = endpoint === 'chat' ? '/v1/chat/completions' : `/v1/${endpoint}`;
   const detail = provider.supports('messages')
     ? 'Anthropic models are served on /v1/messages and /v1/chat/completions.'
     : 'Models of OpenAI-format providers are served on the /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/responses endpoints.';
-  throw new TollgateError('endpoint_not_supported', { model: input.model, provider: provider.name, path, detail });
+  return new TollgateError('endpoint_not_supported', { model, provider: provider.name, path, detail });
 }

@@ -16,6 +16,17 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
     const v = b[field];
     if (v !== undefined && v !== null && (!Number.isInteger(v) || (v as number) < 1)) throw invalidRequest(`'${field}' must be a positive integer.`, field);
   }
+  if (endpoint === 'chat' || endpoint === 'completions') {
+    // The output allowance is reserved per choice: n also bounds what one call can reserve (OpenAI's cap is 128).
+    if (b.n !== undefined && b.n !== null && (!Number.isInteger(b.n) || (b.n as number) < 1 || (b.n as number) > 128)) {
+      throw invalidRequest("'n' must be a whole number from 1 to 128.", 'n');
+    }
+    // The gateway adds include_usage to it; anything but an object would be mangled, and OpenAI refuses it.
+    const options = b.stream_options;
+    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+      throw invalidRequest("'stream_options' must be an object.", 'stream_options');
+    }
+  }
   switch (endpoint) {
     case 'chat':
       if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalidRequest("'messages' is required and must be a non-empty array.", 'messages');
@@ -32,17 +43,22 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
       if (b.input === undefined || b.input === null) throw invalidRequest("'input' is required.", 'input');
       break;
     case 'messages':
-      if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalidRequest("messages: 'messages' is required and must be a non-empty array.", 'messages');
-      for (const [i, m] of b.messages.entries()) {
-        if (typeof m !== 'object' || m === null || typeof (m as JsonObject).role !== 'string') {
-          throw invalidRequest(`messages.${i}: each message must be an object with a string 'role'.`, `messages.${i}`);
-        }
-      }
+      validateAnthropicMessages(b);
       // Anthropic requires it, and so the gateway does: the same request must work with or without it.
       if (b.max_tokens === undefined || b.max_tokens === null) throw invalidRequest("max_tokens: Field required. Anthropic's Messages API needs 'max_tokens'.", 'max_tokens');
       break;
     default:
       break;
+  }
+}
+
+/** Throws Anthropic's 400 unless `messages` is a non-empty array of objects with a string role (/v1/messages and count_tokens). */
+export function validateAnthropicMessages(b: JsonObject): void {
+  if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalidRequest("messages: 'messages' is required and must be a non-empty array.", 'messages');
+  for (const [i, m] of b.messages.entries()) {
+    if (typeof m !== 'object' || m === null || typeof (m as JsonObject).role !== 'string') {
+      throw invalidRequest(`messages.${i}: each message must be an object with a string 'role'.`, `messages.${i}`);
+    }
   }
 }
 

@@ -1,15 +1,19 @@
 // The HTTP server: routes, body parsing and the one place errors become wire-format responses.
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import { isUtf8 } from 'node:buffer';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
 import { handleCountTokens, handleMessages } from './anthropic-handler.js';
-import { wireOfRequest, wireOfUrl } from './exchange.js';
+import { wireOfRequest } from './exchange.js';
 import { errorBody } from './pipeline.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
+import { clientErrorAnswer } from './client-errors.js';
+import { ACCEPTED_ENCODINGS, decodeBody } from './content-encoding.js';
+import { isTooDeep, tooDeep } from './upstream-failure.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,6 +23,9 @@ declare module 'fastify' {
     callRecorded?: boolean;
   }
 }
+
+/** The default for `ServerOptions.requestTimeoutMs`: a 10 MB body still arrives at 170 KB/s. */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 const OPENAI_ENDPOINTS: Array<[string, Endpoint]> = [
   ['/v1/chat/completions', 'chat'],
@@ -31,6 +38,8 @@ export interface ServerOptions {
   /** Returns the gateway to use for each request, so a config reload swaps it without a restart. */
   gateway: () => Gateway;
   maxBodyBytes: number;
+  /** How long a request (headers and body) may take to arrive; a client that stops sending gets a 408. */
+  requestTimeoutMs?: number;
   /** Where warnings and errors go; silent when omitted. */
   logger?: Logger;
   /** Extra routes (admin API, metrics), registered beside the proxy endpoints. */
@@ -44,6 +53,7 @@ export interface ServerOptions {
 
 /** Builds the fastify app (not yet listening). */
 export function buildServer(opts: ServerOptions): FastifyInstance {
+  const requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: opts.maxBodyBytes,
@@ -51,6 +61,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
+    // fastify's default is no limit, so a client that sends half a body (no key needed: the body is read
+    // before auth) would hold its connection forever. Node 20 only enforces a limit given to the server's
+    // constructor (hence `http`), checked on a timer of connectionsCheckingInterval.
+    requestTimeout: requestTimeoutMs,
+    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, requestTimeoutMs / 4)) },
+    clientErrorHandler: clientErrorAnswer(requestTimeoutMs),
     // The gateway's own id for every request, whatever the client sent: the ledger row's request_id.
     requestIdHeader: false,
     genReqId: newRequestId,
@@ -67,15 +83,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // The body's text is kept beside its value: a call that needs no rewriting forwards it as it came.
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('callRecorded', false);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  const parseJson = (req: FastifyRequest, bytes: Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+    // JSON is UTF-8 (RFC 8259 §8.1). Decoding other bytes would replace them with U+FFFD: a prompt changed
+    // silently, and billed. isUtf8 is a vectorized check, far cheaper than the parse.
+    if (!isUtf8(bytes)) return done(new TollgateError('invalid_json', { detail: 'the body is not valid UTF-8' }), undefined);
+    const text = bytes.toString('utf8');
     let value: unknown;
     try {
-      value = JSON.parse(body as string);
+      value = JSON.parse(text);
     } catch (err) {
       return done(new TollgateError('invalid_json', { detail: (err as Error).message }), undefined);
     }
-    req.rawBody = body as string;
+    req.rawBody = text;
     done(null, value);
+  };
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, bytes, done) => {
+    const encoding = req.headers['content-encoding'];
+    if (encoding === undefined) return parseJson(req, bytes as Buffer, done);
+    decodeBody(bytes as Buffer, encoding, opts.maxBodyBytes, (err, body) => (err ? done(err, undefined) : parseJson(req, body!, done)));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -91,13 +116,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
     opts.onRejected?.({ path: 'other', status: err.status, code: err.code });
-    return reply.code(err.status).send(errorBody(err, wireOfUrl(req.url)));
+    return reply.code(err.status).send(errorBody(err, wireOfRequest(req)));
   });
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
     if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code });
+    if (err.code === 'unsupported_encoding') void reply.header('accept-encoding', ACCEPTED_ENCODINGS);
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
     return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req)));
   });
@@ -108,6 +134,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 /** Maps fastify's own errors (body too large, bad content type) into the catalogue. */
 function toTollgateError(error: FastifyError | TollgateError, requestId: string, maxBodyBytes: number): TollgateError {
   if (error instanceof TollgateError) return error;
+  if (isTooDeep(error)) return tooDeep();
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new TollgateError('body_too_large', { limit: maxBodyBytes });

@@ -2,11 +2,26 @@
 import { Readable } from 'node:stream';
 import { TollgateError } from '../errors/tollgate-error.js';
 
-/** The 502/504 for an upstream call that could not be made or did not finish. */
+/** The 502/504 for an upstream call that could not be made or did not finish (a 400 for a body too deep to send). */
 export function upstreamFailure(provider: string, err: unknown, timeoutMs?: number): TollgateError {
+  if (isTooDeep(err)) return tooDeep();
   const code = (err as { code?: string }).code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new TollgateError('upstream_timeout', { provider, timeoutMs });
   return new TollgateError('upstream_error', { provider, detail: code || (err as Error).message });
+}
+
+/**
+ * JSON nested thousands of levels deep parses, but serializing it (to send it upstream) or walking it
+ * overflows the stack: the client's body is at fault, not the provider, and a 5xx would have the SDKs
+ * send it three times.
+ */
+export function isTooDeep(err: unknown): boolean {
+  return err instanceof RangeError && err.message.includes('call stack');
+}
+
+/** The 400 for a body nested too deeply to forward. */
+export function tooDeep(): TollgateError {
+  return new TollgateError('invalid_request', { detail: 'The JSON body is nested too deeply to be forwarded. Flatten it.' });
 }
 
 /** The 502 for an upstream 401/403: those concern the gateway's provider key, not the caller's. */

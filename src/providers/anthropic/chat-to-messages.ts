@@ -17,10 +17,14 @@ function invalid(detail: string, param: string): TollgateError {
 }
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 /** Translates a chat body for `model`; `max_tokens` is set by the caller once the output allowance is known. */
 export function chatToMessages(body: JsonObject, model: string): JsonObject {
   if (typeof body.n === 'number' && body.n > 1) throw invalid("Anthropic models answer one choice per request: 'n' must be 1.", 'n');
+  // Fields that would otherwise be dropped unread: a wrong type is the client's mistake, as OpenAI says.
+  if (body.stop !== undefined && body.stop !== null && typeof body.stop !== 'string' && !isStringArray(body.stop)) throw invalid("'stop' must be a string or an array of strings.", 'stop');
+  if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools)) throw invalid("'tools' must be an array.", 'tools');
   const out: JsonObject = { model };
   const system: JsonObject[] = [];
   out.messages = convertMessages(body.messages as unknown[], system);
@@ -60,8 +64,13 @@ function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[
         break;
       case 'assistant': {
         const content: JsonObject[] = msg.content === null || msg.content === undefined ? [] : contentBlocks(msg.content, `messages[${i}].content`);
-        const calls = Array.isArray(msg.tool_calls) ? (msg.tool_calls as JsonObject[]) : msg.function_call ? [{ id: `call_${i}`, function: msg.function_call }] : [];
-        for (const call of calls) content.push(toolUse(call, i));
+        const calls: unknown[] = Array.isArray(msg.tool_calls) ? msg.tool_calls : msg.function_call ? [{ id: `call_${i}`, function: msg.function_call }] : [];
+        for (const [j, call] of calls.entries()) {
+          if (!isObject(call) || (call.function !== undefined && !isObject(call.function))) {
+            throw invalid(`messages[${i}].tool_calls[${j}] must be an object with a 'function' object.`, `messages[${i}].tool_calls`);
+          }
+          content.push(toolUse(call, i));
+        }
         if (content.length > 0) out.push({ role: 'assistant', content });
         break;
       }

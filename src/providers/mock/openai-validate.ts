@@ -12,6 +12,18 @@ function below(call: MockCall, field: string, min: number, got: number): MockJso
   );
 }
 
+function above(call: MockCall, field: string, max: number, got: number): MockJsonReply {
+  return openAiError(
+    400,
+    `Invalid '${field}': integer above maximum value. Expected a value <= ${max}, but got ${got} instead.`,
+    { param: field, code: 'integer_above_max_value' },
+    call.latencyMs,
+  );
+}
+
+/** OpenAI's cap on choices per request. */
+const MAX_N = 128;
+
 /** Returns a 400 reply if the body lacks `model` or `required`, has a cap below 1, a bad `n`, or stream_options without stream. */
 export function validateOpenAi(call: MockCall, required: string, capFields: readonly string[] = []): MockJsonReply | undefined {
   const { body } = call;
@@ -38,6 +50,8 @@ export function validateOpenAi(call: MockCall, required: string, capFields: read
       }, call.latencyMs);
     }
     if (body.n < 1) return below(call, 'n', 1, body.n);
+    // Also what keeps the mock from building a reply of `n` choices for any n it is sent.
+    if (body.n > MAX_N) return above(call, 'n', MAX_N, body.n);
   }
   if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true) {
     return openAiError(

@@ -1,0 +1,177 @@
+// Input the gateway must refuse cleanly, in the endpoint's error format, with nothing charged and
+// nothing sent upstream; and compressed bodies, which it must read. Found by an audit that threw
+// malformed requests at every endpoint.
+import net from 'node:net';
+import { gzipSync, brotliCompressSync } from 'node:zlib';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { loadPolicy } from '../src/config/index.js';
+import { MemoryCounterStore } from '../src/limits/memory-store.js';
+import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
+import { Gateway } from '../src/proxy/gateway.js';
+import { buildServer } from '../src/proxy/server.js';
+import { ManualClock } from '../src/util/clock.js';
+import { closeApp, listenLocal } from './helpers/in-process.js';
+import { writeConfig } from './helpers/processes.js';
+
+const REQUEST_TIMEOUT_MS = 400;
+const MAX_BODY = 64 * 1024;
+let upstream: MockUpstream;
+let app: FastifyInstance;
+let gateway: Gateway;
+let url: string;
+let port: number;
+
+beforeAll(async () => {
+  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 5 });
+  const upstreamUrl = await upstream.listen(0, '127.0.0.1');
+  const policy = loadPolicy([writeConfig(`
+server: {max_body_bytes: ${MAX_BODY}}
+providers:
+  gpt: {type: openai, base_url: "${upstreamUrl}/v1", api_key: sk-up}
+  claude: {type: anthropic, base_url: "${upstreamUrl}", api_key: sk-up}
+users:
+  t: {daily_limit: 1000000}
+routes:
+  main:
+    chat_models:
+      - {model_id: gpt-4o, model: gpt/gpt-4o}
+      - {model_id: claude, model: claude/claude-sonnet-4-20250514}
+keys: [{id: alice, key: tg-alice, user: alice, tier: t}]
+`)], process.env);
+  const clock = new ManualClock(Date.UTC(2026, 10, 21, 12));
+  gateway = new Gateway(policy, new MemoryCounterStore(clock, 'UTC'), clock);
+  app = buildServer({ gateway: () => gateway, maxBodyBytes: MAX_BODY, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  url = await listenLocal(app);
+  port = Number(new URL(url).port);
+});
+afterAll(async () => {
+  await closeApp(app);
+  await gateway.close();
+  await upstream.close();
+});
+beforeEach(() => upstream.clearRequests());
+
+const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
+  fetch(url + path, { method: 'POST', headers: { authorization: 'Bearer tg-alice', 'content-type': 'application/json', ...headers }, body });
+const hello = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] };
+const aliceUsed = async (): Promise<number> => (await gateway.engine.store.peek(gateway.engine.applicable.for(gateway.keys.resolve('tg-alice')!, gateway.routes.resolve(gateway.keys.resolve('tg-alice')!, 'gpt-4o', 'chat')!).map((l) => l.item)))[0].used;
+
+/** Writes raw bytes on a new connection; resolves to what came back before the server closed it, and when. */
+function raw(bytes: string, waitMs = 5000): Promise<{ text: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString()));
+    socket.on('close', () => resolve({ text, ms: Date.now() - started }));
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${waitMs} ms; got: ${text}`));
+    }, waitMs);
+  });
+}
+
+describe('requests the HTTP parser refuses', () => {
+  it('closes a request whose body never finishes with a 408, key or no key', async () => {
+    const { text, ms } = await raw('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":');
+    expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(text).toMatch(/\r\nx-request-id: req_/);
+    expect(JSON.parse(text.split('\r\n\r\n')[1])).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_timeout' } });
+    expect(ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(REQUEST_TIMEOUT_MS + 1500);
+    expect(upstream.requests()).toHaveLength(0);
+  });
+
+  it('answers a malformed request (two Content-Length headers) in OpenAI format with a request id', async () => {
+    const { text } = await raw('POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}');
+    expect(text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(text).toMatch(/\r\nx-request-id: req_/);
+    expect(JSON.parse(text.split('\r\n\r\n')[1])).toMatchObject({ error: { code: 'malformed_http', message: expect.stringContaining('Content-Length') } });
+  });
+});
+
+describe('bodies', () => {
+  it('refuses bytes that are not UTF-8 instead of replacing them and forwarding the changed prompt', async () => {
+    const body = Buffer.concat([Buffer.from('{"model":"gpt-4o","messages":[{"role":"user","content":"caf'), Buffer.from([0xe9]), Buffer.from('"}]}')]);
+    const res = await post('/v1/chat/completions', body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_json', message: expect.stringContaining('not valid UTF-8') } });
+    expect(upstream.requests()).toHaveLength(0);
+  });
+
+  it('reads gzip and brotli bodies, holds them to the limit once inflated, and refuses encodings it cannot read', async () => {
+    const gz = await post('/v1/chat/completions', gzipSync(JSON.stringify(hello)), { 'content-encoding': 'gzip' });
+    expect(gz.status).toBe(200);
+    const br = await post('/v1/chat/completions', brotliCompressSync(JSON.stringify(hello)), { 'content-encoding': 'br' });
+    expect(br.status).toBe(200);
+    const sent = upstream.requests();
+    expect(sent.map((r) => (r.body as { messages: unknown }).messages)).toEqual([hello.messages, hello.messages]);
+    expect(sent.every((r) => r.headers['content-encoding'] === undefined)).toBe(true);
+
+    // 100 KB of spaces inflates past the 64 KB limit from a few hundred bytes.
+    const bomb = gzipSync(`{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]${' '.repeat(100_000)}}`);
+    expect(bomb.length).toBeLessThan(1000);
+    const tooBig = await post('/v1/chat/completions', bomb, { 'content-encoding': 'gzip' });
+    expect(tooBig.status).toBe(413);
+    expect((await tooBig.json()).error.code).toBe('body_too_large');
+
+    const zstd = await post('/v1/chat/completions', JSON.stringify(hello), { 'content-encoding': 'zstd' });
+    expect(zstd.status).toBe(415);
+    expect(zstd.headers.get('accept-encoding')).toBe('gzip, deflate, br, identity');
+    // A plain body that says it is gzip is not gzip.
+    const liar = await post('/v1/chat/completions', JSON.stringify(hello), { 'content-encoding': 'gzip' });
+    expect(liar.status).toBe(400);
+    expect(upstream.requests()).toHaveLength(2);
+  });
+
+  it('refuses JSON nested too deeply to forward with a 400 (not a 502 the SDKs retry), and charges nothing', async () => {
+    const before = await aliceUsed();
+    const deep = `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}],"foo":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const res = await post('/v1/chat/completions', deep);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_request', message: expect.stringContaining('nested too deeply') } });
+    expect(upstream.requests()).toHaveLength(0);
+    expect(await aliceUsed()).toBe(before);
+  });
+});
+
+describe('fields the gateway relies on', () => {
+  it("checks 'n' (1 to 128) and 'stream_options' (an object) instead of mangling them", async () => {
+    for (const [field, value] of [['n', 0], ['n', 200], ['n', 1e308], ['stream_options', 'abc']] as const) {
+      const res = await post('/v1/chat/completions', JSON.stringify({ ...hello, stream: true, [field]: value }));
+      expect(res.status, `${field}=${value}`).toBe(400);
+      expect((await res.json()).error.param).toBe(field);
+    }
+    expect(upstream.requests()).toHaveLength(0);
+  });
+
+  it('refuses tool calls that are not objects on the way to Claude (it crashed with a 500), and fields it would drop unread', async () => {
+    const toClaude = (extra: object) => post('/v1/chat/completions', JSON.stringify({ model: 'claude', messages: [{ role: 'user', content: 'hi' }], ...extra }));
+    const nullCall = await post('/v1/chat/completions', JSON.stringify({ model: 'claude', messages: [{ role: 'assistant', tool_calls: [null] }] }));
+    expect(nullCall.status).toBe(400);
+    expect((await nullCall.json()).error).toMatchObject({ type: 'invalid_request_error', param: 'messages[0].tool_calls' });
+    expect((await toClaude({ stop: 5 })).status).toBe(400);
+    expect((await toClaude({ tools: 'x' })).status).toBe(400);
+    expect(upstream.requests()).toHaveLength(0);
+  });
+
+  it('count_tokens refuses what /v1/messages refuses: a model it does not serve, messages that are not messages', async () => {
+    const count = (body: object) => post('/v1/messages/count_tokens', JSON.stringify(body), { 'anthropic-version': '2023-06-01' });
+    const gpt = await count({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    expect(gpt.status).toBe(400);
+    expect(await gpt.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/has no \/v1\/messages endpoint/) } });
+    const junk = await count({ model: 'claude', messages: [1, null, 'x'] });
+    expect(junk.status).toBe(400);
+    expect((await junk.json()).error.message).toMatch(/messages\.0/);
+    expect(upstream.requests()).toHaveLength(0);
+  });
+
+  it('answers an unknown method on /v1/models in the format its headers name', async () => {
+    const res = await fetch(`${url}/v1/models`, { method: 'POST', headers: { 'x-api-key': 'tg-alice', 'anthropic-version': '2023-06-01' } });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('request-id')).toMatch(/^req_/);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+});
