@@ -53,7 +53,7 @@ afterAll(async () => {
 beforeEach(() => upstream.clearRequests());
 
 const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-  fetch(url + path, { method: 'POST', headers: { authorization: 'Bearer tg-alice', 'content-type': 'application/json', ...headers }, body });
+  fetch(url + path, { method: 'POST', headers: { authorization: 'Bearer tg-alice', 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : Uint8Array.from(body) });
 const hello = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] };
 const aliceUsed = async (): Promise<number> => (await gateway.engine.store.peek(gateway.engine.applicable.for(gateway.keys.resolve('tg-alice')!, gateway.routes.resolve(gateway.keys.resolve('tg-alice')!, 'gpt-4o', 'chat')!).map((l) => l.item)))[0].used;
 

@@ -155,21 +155,22 @@ describe('refused calls in the ledger and the metrics (SQLite)', () => {
     }
   });
 
-  it('a gateway restarted with a day already spent shows that limit at remaining 0 after the first 429', async () => {
+  it('a gateway restarted with a day already spent shows that limit at remaining 0 at once, and after its 429s', async () => {
     const now = gw.clock.now();
     await gw.close();
     gw = await startUsageGateway(config(place.url), now);
-    // Rebuilt from the ledger: alice's day is spent, and nothing has been tracked yet.
+    // Rebuilt from the ledger: alice's day is spent, and the limits of everyone in the ledger are watched.
     const before = await scrape(gw.url);
-    expect(values(before.get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([]);
+    expect(values(before.get('tollgate_limit_remaining'), { limit: 'user:*:daily', unit: 'tokens' })).toEqual([0]);
+    expect(before.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit)).toEqual(expect.arrayContaining(['org:default:daily', 'project:web:daily', 'user:*:daily']));
 
     const res = await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 5 });
     expect(res.status).toBe(429);
     const m = await scrape(gw.url);
     expect(values(m.get('tollgate_limit_remaining'), { limit: 'user:*:daily', unit: 'tokens' })).toEqual([0]);
     expect(values(m.get('tollgate_limit_utilization'), { limit: 'user:*:daily' })[0]).toBeGreaterThanOrEqual(1);
-    // The other limits alice's call was checked against show too.
-    expect(m.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit).sort()).toEqual(['org:default:daily', 'project:web:daily', 'user:*:daily']);
+    // With the limits of the other callers in the ledger (group tiny's).
+    expect(m.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit).sort()).toEqual(['group:tiny:daily', 'org:default:daily', 'project:web:daily', 'user:*:daily']);
     expect(sum(m.get('tollgate_limit_hits_total'), { limit: 'user:*:daily', mode: 'enforce' })).toBe(1);
 
     // A config reload keeps them: the same key and model's limits, as the new config has them.

@@ -28,6 +28,8 @@ export interface LedgerUsage {
   /** Calls whose key, route or model is no longer configured (their usage cannot be attributed to limits). */
   skippedCalls: number;
   skippedKeys: string[];
+  /** The (key, route model) pairs with calls in the ledger whose limits were summed. */
+  callers: Array<{ keyId: string; model: string }>;
 }
 
 const COMBO: Dimension[] = ['key', 'route', 'model_id', 'endpoint'];
@@ -70,6 +72,7 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   const combos = await ledger.summarize({ sinceMs: since, where, groupBy: COMBO });
   const resolved: Array<{ combo: string; organization: string; limits: AppliedLimit[] }> = [];
   const skippedKeys = new Set<string>();
+  const callers = new Map<string, { keyId: string; model: string }>();
   let skippedCalls = 0;
   for (const g of combos) {
     const { key, route, model_id: modelId, endpoint } = g.keys as Record<string, string>;
@@ -87,6 +90,7 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
       continue;
     }
     resolved.push({ combo: comboKey(g), organization: principal!.organization, limits });
+    callers.set(`${key}\u0000${target!.qualifiedName}`, { keyId: key, model: target!.qualifiedName });
   }
 
   // One grouped query per distinct window start (a handful: today, this month, this hour, ...). Sliding
@@ -151,7 +155,7 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   }
   for (const [key, inputs] of bucketInputs) out.get(key)!.used = replayBucket(inputs, now);
   for (const [key, slots] of slotSums) out.get(key)!.slots = [...slots].sort((a, b) => a[0] - b[0]).map(([atMs, used]) => ({ atMs, used }));
-  return { limits: [...out.values()], skippedCalls, skippedKeys: [...skippedKeys].sort() };
+  return { limits: [...out.values()], skippedCalls, skippedKeys: [...skippedKeys].sort(), callers: [...callers.values()] };
 }
 
 /** A sliding window's slot length, when it is a whole number of ms (the ledger groups by whole-ms buckets). */

@@ -12,6 +12,8 @@ export interface RebuildReport {
   /** Calls left out because their key, route or model is no longer configured. */
   skippedCalls: number;
   skippedKeys: string[];
+  /** The (key, route model) pairs whose calls were counted: their limits are the ones worth watching. */
+  callers: Array<{ keyId: string; model: string }>;
   ms: number;
 }
 
@@ -21,5 +23,5 @@ export async function rebuildCounters(ledger: Ledger, policy: Policy, store: Cou
   const usage = await ledgerUsageByLimit(ledger, policy, now());
   const entries = usage.limits.filter((u) => u.used > 0).map((u) => ({ item: u.limit.item, used: u.used, ...(u.slots ? { slots: u.slots } : {}) }));
   await store.restore(entries);
-  return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, ms: performance.now() - t0 };
+  return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, callers: usage.callers, ms: performance.now() - t0 };
 }

@@ -78,6 +78,8 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   // on /metrics under the new config instead of vanishing until each is used again.
   const tracked = new Map<string, { keyId: string; model: string }>();
   const routes: UsageServices['routes'] = [];
+  /** The gateway last attached (a reload attaches the new one). */
+  let current: Gateway | undefined;
   if (ledger) routes.push(adminRoutes({ policy: opts.currentPolicy, ledger, writer, store, now: () => clock.now() }), webRoutes());
   if (metrics) routes.push(metricsRoute(metrics));
 
@@ -88,6 +90,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     routes,
     onRejected: metrics && ((r) => metrics.reject(r)),
     attach(gateway) {
+      current = gateway;
       const prices = new PriceBook(gateway.policy.pricing);
       if (metrics) retrack(gateway, metrics, tracked);
       const observe = (r: CallRecord): LedgerRow => {
@@ -126,7 +129,17 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
         });
       }
     },
-    rebuild: async () => (ledger ? rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now()) : { limits: 0, skippedCalls: 0, skippedKeys: [], ms: 0 }),
+    async rebuild() {
+      if (!ledger) return { limits: 0, skippedCalls: 0, skippedKeys: [], callers: [], ms: 0 };
+      const report = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now());
+      // The limits of everyone with calls in the ledger go on /metrics at once, not at each one's next call:
+      // after a restart, a spent limit shows its 0 headroom before anyone is refused by it.
+      if (metrics && current) {
+        for (const c of report.callers) tracked.set(`${c.keyId}\u0000${c.model}`, c);
+        retrack(current, metrics, tracked);
+      }
+      return report;
+    },
     async rebuildLost() {
       if (!ledger) {
         log.error({}, 'the counter store lost its counters (Redis flushed or restarted empty) and there is no ledger to rebuild them from: counting starts again from zero');
