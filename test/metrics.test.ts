@@ -117,9 +117,12 @@ describe('Prometheus metrics', () => {
     }
     // The built-in list prices gpt-4o-mini, so its calls cost money without a `pricing` entry.
     expect(sum(m.get('tollgate_cost_usd_total'), { model: 'demo/gpt-4o-mini' })).toBeGreaterThan(0);
+    // Every call that reached the provider is timed: those it served, and the one it failed (503).
     const served = (await gw.usage.ledger.summarize({ groupBy: [] }))[0].served;
-    expect(histogramCount('tollgate_upstream_latency_seconds')).toBe(served);
-    expect(histogramCount('tollgate_gateway_overhead_seconds')).toBe(served);
+    const failed = (await gw.usage.ledger.summarize({ groupBy: ['status'] })).find((g) => g.keys.status === '503')?.calls ?? 0;
+    expect(failed).toBe(1);
+    expect(histogramCount('tollgate_upstream_latency_seconds')).toBe(served + failed);
+    expect(histogramCount('tollgate_gateway_overhead_seconds')).toBe(served + failed);
   });
 
   it('counts limit hits and headroom per limit, with users collapsed into one series', async () => {

@@ -69,7 +69,7 @@ export class GatewayMetrics {
     this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['organization', 'limit', 'mode'], registers });
     this.fallbacks = new DeferredCounter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
     this.overhead = new DeferredHistogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time spent in the gateway itself: total latency minus upstream latency.', labelNames: ['endpoint'], buckets: OVERHEAD_BUCKETS, registers });
-    this.upstream = new DeferredHistogram({ name: 'tollgate_upstream_latency_seconds', help: 'Upstream call time, to the whole body or the end of the stream.', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
+    this.upstream = new DeferredHistogram({ name: 'tollgate_upstream_latency_seconds', help: 'Upstream call time, to the whole body, the end of the stream, or the failure (errors and timeouts included).', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
 
     const self = this;
     new Gauge({

@@ -76,14 +76,18 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     shadowBlocked,
     decision: admission.clamped ? 'clamped' : 'admitted',
   };
-  const refund = async (status: number, streamEnd?: CallRecord['streamEnd']): Promise<void> => {
+  // Not the hot path: a failed call's row may be built with a spread.
+  const refund = async (status: number, detail: Detail = {}): Promise<void> => {
     await gw.engine.settle(requestId, { input: 0, output: 0, request: 0 });
-    await record(admitted, status, NO_USAGE, streamEnd ? { decision: 'failed', streamEnd } : { decision: 'failed' });
+    await record(admitted, status, NO_USAGE, { ...detail, decision: 'failed' });
   };
+  // How long the provider took to fail: on the upstream latency histogram with the calls it served.
+  const upstreamSoFar = (): Detail => ({ upstreamLatencyMs: performance.now() - tUpstream });
   // The upstream call failed before an answer: refunded, and the row says what the client is told (504 for a timeout, 502 otherwise).
   const failUpstream = async (err: unknown): Promise<never> => {
     const failure = upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
-    await refund(failure.status);
+    // A 400 here is a body too deep to serialize: it never left the gateway.
+    await refund(failure.status, failure.status >= 500 ? upstreamSoFar() : {});
     throw failure;
   };
 
@@ -122,7 +126,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
     const raw = await readAll(upstream.body).catch(failUpstream);
     const upstreamLatencyMs = performance.now() - tUpstream;
     if (upstream.status >= 400) {
-      await refund(upstream.status);
+      await refund(upstream.status, { upstreamLatencyMs });
       // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502.
       if (upstream.status === 401 || upstream.status === 403) throw credentialsRefused(provider.name, upstream.status);
       return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
@@ -162,7 +166,7 @@ export async function handleCall(gw: Gateway, endpoint: Endpoint, req: FastifyRe
   if (result.outcome === 'cut_at_limit') abort?.abort(); // the relay stopped reading; make sure the provider stops too
   if (result.outcome === 'upstream_failed' && !result.produced) {
     // It failed before doing anything (e.g. an `overloaded_error` event first): nothing is charged.
-    await refund(502, 'upstream_failed');
+    await refund(502, { streamEnd: 'upstream_failed', ...upstreamSoFar() });
     if (!res.destroyed) res.end();
     return;
   }
