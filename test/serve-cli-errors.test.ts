@@ -31,8 +31,13 @@ afterAll(() => new Promise<void>((resolve) => taken.close(() => resolve())));
 
 /** Runs `tollgate serve --config <config> ...args` to its exit (the ledger lands in the config's temp dir). */
 function serve(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return tollgate(['serve', '--config', config, ...args]);
+}
+
+/** Runs `tollgate ...args` to its exit, in the config's temp dir. */
+function tollgate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before this test`);
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, ...args], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd: path.dirname(config),
     env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,5 +70,41 @@ describe('tollgate serve start-up errors', () => {
     expect(code).not.toBeNull();
     expect(stderr.trim()).toBe(`tollgate: cannot listen on 127.0.0.1:${takenPort}: address already in use`);
     expect(stdout).not.toContain('listening on');
+  });
+
+  it('reports a server.host that does not resolve as one line, with the port, and exits 1', async () => {
+    const unknownHost = writeConfig('server: {host: gateway.invalid, port: 4142}\nstorage: {ledger: "sqlite:./l.db"}\n');
+    const { code, stderr, stdout } = await tollgate(['serve', '--config', unknownHost]);
+    expect(code).toBe(1);
+    // No network at all makes the lookup fail as "could not be looked up" instead: one line either way.
+    expect(stderr.trim()).toMatch(/^tollgate: cannot listen on gateway\.invalid:4142: (no such host|the host name could not be looked up)/);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stdout).not.toContain('listening on');
+  });
+
+  it('reports an address this machine does not have as one line, and exits 1', async () => {
+    const { code, stderr } = await serve(['--host', '192.0.2.1', '--port', '4143']); // TEST-NET-1: documentation only
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('tollgate: cannot listen on 192.0.2.1:4143: address not available on this host');
+  });
+
+  it('refuses a --host that is no host name or address as a usage error', async () => {
+    const { code, stderr, stdout } = await serve(['--host', 'not a host!']);
+    expect(code).toBe(1);
+    expect(stderr).toContain("--host must be a host name or an IP address, not 'not a host!'");
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stdout).not.toContain('listening on');
+  });
+
+  it('asks for --config when none is given, with an example', async () => {
+    const { code, stderr } = await tollgate(['serve']);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('tollgate serve: give a config file with --config FILE (for example --config examples/quickstart.yaml)');
+  });
+
+  it('suggests --config for a config file given as a bare argument', async () => {
+    const { code, stderr } = await tollgate(['serve', 'tollgate.yaml']);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('tollgate serve: config files are given with --config: tollgate serve --config tollgate.yaml');
   });
 });

@@ -102,6 +102,17 @@ describe('tollgate usage: periods and ledgers', () => {
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', '1d', '--until', '1d'])).rejects.toMatchObject({ code: 1 });
   });
 
+  it('refuses a calendar date that does not exist, naming the flag, instead of rolling it over', async () => {
+    const refused = async (args: string[]) => run(process.execPath, [CLI, 'usage', '--config', configFile, ...args]).catch((e) => e);
+    expect(await refused(['--since', '2026-11-31'])).toMatchObject({
+      code: 1, stdout: '', stderr: 'tollgate usage: --since 2026-11-31: there is no day 31 in November 2026 (it has 30 days)\n',
+    });
+    expect(await refused(['--since', '2026-01-01', '--until', '2026-13-45'])).toMatchObject({
+      code: 1, stdout: '', stderr: 'tollgate usage: --until 2026-13-45: there is no month 13\n',
+    });
+    expect(await refused(['--since', '2026-02-30T08:00:00Z'])).toMatchObject({ code: 1, stderr: expect.stringContaining('--since 2026-02-30T08:00:00Z: there is no day 30') });
+  });
+
   it('never creates a ledger: a missing SQLite file is exit 1, named, and still missing afterwards', async () => {
     const missing = path.join(dir, 'typo/typo.db');
     const err = await run(process.execPath, [CLI, 'usage', '--ledger', `sqlite:${missing}`]).catch((e) => e);
@@ -155,6 +166,9 @@ keys:
       expect(used('acme')).toBeGreaterThan(used('globex'));
       expect(used('globex')).toBeGreaterThan(0);
       await expect(run(process.execPath, [CLI, 'audit', '--url', gateway.url, '--admin-key', 'nope'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('needs the admin key') });
+      // An unknown format is refused, as `usage` refuses one, rather than printing the table.
+      const csv = await run(process.execPath, [CLI, 'audit', '--url', gateway.url, '--format', 'csv'], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } }).catch((e) => e);
+      expect(csv).toMatchObject({ code: 1, stdout: '', stderr: "tollgate audit: --format must be table or json, not 'csv'\n" });
     } finally {
       await gateway.stop();
     }

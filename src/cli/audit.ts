@@ -25,6 +25,7 @@ export function registerAudit(program: Command): void {
 }
 
 async function runAudit(opts: AuditOptions): Promise<number> {
+  if (!['table', 'json'].includes(opts.format)) return fail(`--format must be table or json, not '${opts.format}'`);
   let url = opts.url;
   if (!url && opts.config.length > 0) {
     const policy = loadPolicyOrReport(opts.config);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Policy } from '../config/index.js';
-import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
+import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport, strayFilesMessage } from './config-files.js';
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -24,9 +24,16 @@ export function summarizePolicy(policy: Policy): string {
 export function registerCheck(program: Command): void {
   program
     .command('check')
+    .allowExcessArguments(true) // answered with strayFilesMessage
     .description('validate config files (merged in order) and report every problem as file:line: path: message')
     .option(CONFIG_FLAGS, 'config file; repeat to merge several, later files win', collectConfig, [] as string[])
-    .action((options: { config: string[] }) => {
+    .action((options: { config: string[] }, command: Command) => {
+      const stray = strayFilesMessage('check', command.args);
+      if (stray) {
+        console.error(stray);
+        process.exitCode = 1;
+        return;
+      }
       if (options.config.length === 0) {
         console.error('tollgate check: give at least one --config FILE');
         process.exitCode = 1;

@@ -19,3 +19,13 @@ export function loadPolicyOrReport(files: string[]): Policy | undefined {
     return undefined;
   }
 }
+
+/**
+ * The message for bare arguments given to `tollgate <name>`, or undefined when there are none. A bare
+ * `tollgate check tollgate.yaml` is a config file without its flag: it deserves the command that works
+ * rather than commander's "too many arguments" (the command allows excess arguments to answer them).
+ */
+export function strayFilesMessage(name: string, args: readonly string[]): string | undefined {
+  if (args.length === 0) return undefined;
+  return `tollgate ${name}: config files are given with --config: tollgate ${name} ${args.map((file) => `--config ${file}`).join(' ')}`;
+}

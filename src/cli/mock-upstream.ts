@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { createMockUpstream } from '../mock-upstream/index.js';
+import { listenFailure } from '../server/listen-failure.js';
 
 function nonNegativeInt(name: string): (value: string) => number {
   return (value) => {
@@ -36,7 +37,12 @@ export function registerMockUpstream(program: Command): void {
         chunkDelayMs: flags.chunkDelayMs,
         apiKey: flags.apiKey,
       });
-      const url = await upstream.listen(flags.port, flags.host);
+      const url = await upstream.listen(flags.port, flags.host).catch((err: unknown) => {
+        const message = listenFailure(err, flags.host, flags.port);
+        if (message === undefined) throw err;
+        console.error(`tollgate mock-upstream: ${message}`);
+        return process.exit(1);
+      });
       let stopping = false;
       const stop = () => {
         if (stopping) return;

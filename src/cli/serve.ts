@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { isListenHost } from '../config/index.js';
 import { turnOffPretenuring } from '../server/gc-tuning.js';
 import { startGateway } from '../server/start-gateway.js';
-import { CONFIG_FLAGS, collectConfig } from './config-files.js';
+import { CONFIG_FLAGS, collectConfig, strayFilesMessage } from './config-files.js';
 
 /** Parses `--port`: a whole number from 0 (any free port) to 65535, or a usage error. */
 export function parsePort(value: string): number {
@@ -11,39 +12,32 @@ export function parsePort(value: string): number {
   throw new InvalidArgumentError(`--port must be a whole number from 0 to 65535, not '${value}'.`);
 }
 
-// Listen failures the user can fix, as the one line that says so (instead of a stack trace).
-const LISTEN_ERRORS: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EACCES: 'permission denied',
-  EADDRNOTAVAIL: 'address not available on this host',
-};
-
-/** The one-line message for a listen failure, or undefined for any other error. */
-export function listenFailure(err: unknown): string | undefined {
-  const e = err as { code?: unknown; syscall?: unknown; address?: unknown; port?: unknown } | null;
-  if (typeof e?.code !== 'string' || e.syscall !== 'listen' || !(e.code in LISTEN_ERRORS)) return undefined;
-  const host = typeof e.address === 'string' && e.address.includes(':') ? `[${e.address}]` : String(e.address);
-  return `tollgate: cannot listen on ${host}:${String(e.port)}: ${LISTEN_ERRORS[e.code]}`;
+/** Parses `--host` as `server.host` is checked; whether the name resolves is found out when listening. */
+export function parseHost(value: string): string {
+  if (isListenHost(value)) return value;
+  throw new InvalidArgumentError(`--host must be a host name or an IP address, not '${value}'.`);
 }
+
+const NO_CONFIG = 'tollgate serve: give a config file with --config FILE (for example --config examples/quickstart.yaml)';
 
 /** Registers `tollgate serve`. */
 export function registerServe(program: Command): void {
   program
     .command('serve')
+    .allowExcessArguments(true) // answered with strayFilesMessage
     .description('start the gateway')
-    .requiredOption(CONFIG_FLAGS, 'config file (repeat to merge several, in order)', collectConfig, [])
-    .option('--host <host>', 'listen address (overrides server.host)')
+    .option(CONFIG_FLAGS, 'config file (repeat to merge several, in order)', collectConfig, [] as string[])
+    .option('--host <host>', 'listen address (overrides server.host)', parseHost)
     .option('--port <port>', 'listen port (overrides server.port; 0 = any free port)', parsePort)
-    .action(async (opts: { config: string[]; host?: string; port?: number }) => {
-      turnOffPretenuring();
-      try {
-        await startGateway({ configFiles: opts.config, host: opts.host, port: opts.port });
-      } catch (err) {
-        const message = listenFailure(err);
-        if (message === undefined) throw err;
-        console.error(message);
-        // The counter store, ledger and file watchers are open: exit rather than wait for them.
-        process.exit(1);
+    .action(async (opts: { config: string[]; host?: string; port?: number }, command: Command) => {
+      // Not a requiredOption: the collector's empty default would satisfy it, and loading nothing fails obscurely.
+      const usageError = strayFilesMessage('serve', command.args) ?? (opts.config.length === 0 ? NO_CONFIG : undefined);
+      if (usageError) {
+        console.error(usageError);
+        process.exitCode = 1;
+        return;
       }
+      turnOffPretenuring();
+      await startGateway({ configFiles: opts.config, host: opts.host, port: opts.port });
     });
 }

@@ -6,6 +6,7 @@ import type { FilterField } from '../ledger/ledger.js';
 import { LedgerNotFoundError, openLedger, redactLedgerUrl } from '../ledger/open-ledger.js';
 import { formatReport, type ReportFormat } from '../ledger/report-format.js';
 import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
+import { impossibleDate } from './calendar-date.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 
 interface UsageOptions {
@@ -45,6 +46,10 @@ export function registerUsage(program: Command): void {
 
 async function runUsage(opts: UsageOptions): Promise<number> {
   if (!['table', 'csv', 'json'].includes(opts.format)) return fail(`--format must be table, csv or json, not '${opts.format}'`);
+  for (const [flag, text] of [['--since', opts.since], ['--until', opts.until]] as const) {
+    const problem = text === undefined ? undefined : impossibleDate(text);
+    if (problem) return fail(`${flag} ${text}: ${problem}`);
+  }
   let policy: Policy | undefined;
   if (opts.config.length > 0) {
     policy = loadPolicyOrReport(opts.config);

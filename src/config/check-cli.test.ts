@@ -65,6 +65,21 @@ describe('tollgate check', () => {
     expect(missing.stderr.trim()).toBe(`${join(dir, 'nope.yaml')}:1: file not found`);
   });
 
+  it('refuses an empty or comment-only file, naming it', () => {
+    const empty = join(dir, 'empty.yaml');
+    writeFileSync(empty, '# keys:\n#   - {id: a, key: tg-a}\n');
+    const { code, stdout, stderr } = check(empty);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr.trim()).toBe(`${empty}:1: the file is empty (or only comments); write \`{}\` to run on the defaults`);
+  });
+
+  it('suggests --config for a file given as a bare argument', () => {
+    const result = spawnSync(process.execPath, [cli, 'check', 'examples/quickstart.yaml', 'examples/seed-routes.yaml'], { cwd: repoRoot, encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('tollgate check: config files are given with --config: tollgate check --config examples/quickstart.yaml --config examples/seed-routes.yaml');
+  });
+
   it('asks for a config file when none is given', () => {
     const { code, stderr } = check();
     expect(code).toBe(1);

@@ -11,7 +11,9 @@ export interface Placeholders {
 }
 
 // One line at most: an expression spanning lines is left to the YAML parser and reported as malformed later.
-const EXPRESSION = /\$?\$\{[^}\n]*\}/g;
+// A nested `${A:-${B}}` is hidden whole, so that its inner `}` cannot end a flow mapping; interpolation
+// then refuses it by name. (The inner one stops at `$` and `{` for speed, as in interpolate.ts.)
+const EXPRESSION = /\$?\$\{(?:\$\{[^${}\n]*\}|[^}\n])*\}/g;
 
 /** Replaces every `${...}` (and `$${...}`) in `source` with a placeholder word. */
 export function hideEnvExpressions(source: string): Placeholders {

@@ -1,6 +1,7 @@
 // The gateway's own sections (SPEC §8): server, storage, enforcement, providers and pricing.
 import * as z from 'zod';
 import { onStoreErrorSchema } from './limit-schemas.js';
+import { isListenHost } from './listen-host.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
 
 function isTimeZone(name: string): boolean {
@@ -23,7 +24,10 @@ function isHttpUrl(text: string): boolean {
 
 /** `server`: where the gateway listens and how it reads calendar windows. */
 export const serverSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
+  host: z
+    .string()
+    .refine(isListenHost, { message: 'expected a host name or an IP address, such as `127.0.0.1`, `0.0.0.0`, `::` or `localhost`' })
+    .default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4000),
   admin_key: z.string().min(1).optional(),
   timezone: z

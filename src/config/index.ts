@@ -6,5 +6,6 @@ export type { ConfigIssue } from './config-error.js';
 export { configSchema } from './schema.js';
 export type { TollgateConfig, TollgateConfigInput } from './schema.js';
 export { parseWindowSize } from './window-size.js';
+export { isListenHost } from './listen-host.js';
 export { sha256Hex } from './sha256.js';
 export type * from './policy.js';

@@ -3,7 +3,7 @@ import { interpolate } from './interpolate.js';
 
 describe('interpolate', () => {
   it('substitutes a set variable', () => {
-    expect(interpolate('Bearer ${TOKEN}', { TOKEN: 'abc' })).toEqual({ value: 'Bearer abc', substituted: true, missing: [], malformed: [] });
+    expect(interpolate('Bearer ${TOKEN}', { TOKEN: 'abc' })).toEqual({ value: 'Bearer abc', substituted: true, missing: [], malformed: [], nested: [] });
   });
 
   it('uses the default when the variable is unset or empty', () => {
@@ -35,6 +35,24 @@ describe('interpolate', () => {
   it('reports malformed and unterminated expressions', () => {
     expect(interpolate('${1BAD}', {}).malformed).toEqual(['${1BAD}']);
     expect(interpolate('abc ${OPEN', {}).malformed).toEqual(['${']);
+  });
+
+  it('reports a nested expression whole, whatever is set, instead of taking the inner one as the default text', () => {
+    for (const env of [{}, { A: 'a' }, { B: 'b' }]) {
+      expect(interpolate('${A:-${B}}', env)).toMatchObject({ nested: ['${A:-${B}}'], missing: [], malformed: [] });
+    }
+    expect(interpolate('x ${A:-pre${B:-d}post} y', {}).nested).toEqual(['${A:-pre${B:-d}post}']);
+    expect(interpolate('${A:-$${B}}', {}).nested).toEqual(['${A:-$${B}}']);
+  });
+
+  it('reads a long run of unclosed `${` in reasonable time', () => {
+    const started = Date.now();
+    expect(interpolate('${A:-' + '${'.repeat(4000), {}).malformed.length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('still reads two expressions side by side and a brace after one', () => {
+    expect(interpolate('${A}${B:-2}}', { A: '1' })).toMatchObject({ value: '12}', nested: [], malformed: [] });
   });
 
   it('leaves plain strings and lone dollars alone', () => {

@@ -10,14 +10,19 @@ export interface Interpolated {
   missing: string[];
   /** `${...}` expressions that are not `${NAME}` or `${NAME:-default}`. */
   malformed: string[];
+  /** `${NAME:-...}` whose default holds another `${...}`: not supported, and never read as literal text. */
+  nested: string[];
 }
 
-const EXPR = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
+// An expression may hold one inner `${...}`, matched whole so that a nested default is reported as
+// written rather than cut at the inner `}` (which would leave the literal `${B}` as the value). The inner
+// one stops at the next `$` or `{`: scanning on to the end from every `${` made a run of them cubic.
+const EXPR = /\$\$\{|\$\{((?:\$\{[^${}]*\}|[^}])*)\}|\$\{/g;
 const INNER = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 
 /** Substitutes `${VAR}` and `${VAR:-default}` from `env`; `$${` stands for a literal `${`. */
 export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated {
-  const result: Interpolated = { value: text, substituted: false, missing: [], malformed: [] };
+  const result: Interpolated = { value: text, substituted: false, missing: [], malformed: [], nested: [] };
   if (!text.includes('${')) return result;
   result.value = text.replace(EXPR, (match: string, inner: string | undefined) => {
     if (match === '$${') return '${';
@@ -31,6 +36,10 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated 
       return match;
     }
     const [, name, fallback] = parts;
+    if (fallback?.includes('${')) {
+      result.nested.push(match);
+      return match;
+    }
     const set = env[name!];
     result.substituted = true;
     // Shell semantics: `:-` also replaces a variable that is set but empty.

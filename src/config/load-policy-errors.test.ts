@@ -75,6 +75,15 @@ describe('loadPolicy: errors', () => {
     expect(issues[0]!.message).toContain('`1 month`');
   });
 
+  it('rejects a server.host that cannot be a host name or address, without waiting for serve to fail', () => {
+    expect(issuesOf('server:\n  host: "not a host!"\n')).toEqual([
+      { file: 'tollgate.yaml', line: 2, path: 'server.host', message: 'expected a host name or an IP address, such as `127.0.0.1`, `0.0.0.0`, `::` or `localhost`' },
+    ]);
+    for (const host of ['0.0.0.0', '::', '::1', 'localhost', 'gateway.internal', 'my_service', 'gw-1.example.com.']) {
+      expect(load(`server: {host: "${host}"}\n`).server.host).toBe(host);
+    }
+  });
+
   it('rejects an unknown time zone', () => {
     expect(issuesOf('server:\n  timezone: Europe/Pariss\n')).toEqual([
       { file: 'tollgate.yaml', line: 2, path: 'server.timezone', message: '`Europe/Pariss` is not a time zone; use an IANA name such as `UTC` or `Europe/Paris`' },
@@ -230,6 +239,27 @@ routes:
 
   it('rejects a file that is not a mapping', () => {
     expect(issuesOf('- a\n- b\n')).toEqual([expect.objectContaining({ line: 1, message: expect.stringContaining('must be a mapping') })]);
+  });
+
+  it('refuses an empty or comment-only file at its line 1: applied on a reload, it would drop every key', () => {
+    for (const text of ['', '\n\n', '# everything commented out\n# keys: ...\n', '---\n']) {
+      expect(issuesOf(text)).toEqual([
+        { file: 'tollgate.yaml', line: 1, path: '', message: 'the file is empty (or only comments); write `{}` to run on the defaults' },
+      ]);
+    }
+    // An explicit empty mapping is a deliberate choice, and still runs on the defaults.
+    expect(load('{}\n').keys).toEqual([]);
+  });
+
+  it('refuses a nested `${...}` at its line, naming the field, instead of reading the inner one literally', () => {
+    const message = 'nested `${...}` is not supported in `${AUDIT_A:-${AUDIT_B}}`: a default is plain text';
+    expect(issuesOf('server:\n  admin_key: ${AUDIT_A:-${AUDIT_B}}\n')).toEqual([{ file: 'tollgate.yaml', line: 2, path: 'server.admin_key', message }]);
+    // Inside a one-line mapping too, where the inner `}` would otherwise end the mapping.
+    expect(issuesOf('projects: {p: {daily_limit: 5}}\nserver: {admin_key: ${AUDIT_A:-${AUDIT_B}}}\n')).toEqual([
+      { file: 'tollgate.yaml', line: 2, path: 'server.admin_key', message },
+    ]);
+    // Set variables change nothing: the expression is refused whatever the environment.
+    expect(issuesOf('server:\n  admin_key: ${AUDIT_A:-${AUDIT_B}}\n', { AUDIT_A: 'a', AUDIT_B: 'b' })).toHaveLength(1);
   });
 
   it('formats the error message one issue per line', () => {

@@ -3,8 +3,8 @@ import { issuesOf, load } from '../../test/helpers/config-texts.js';
 import { sha256Hex } from './sha256.js';
 
 describe('loadPolicy: defaults', () => {
-  it('compiles an empty file to a working policy with built-in providers and one organization', () => {
-    const policy = load('', { OPENAI_API_KEY: 'sk-test' });
+  it('compiles an empty mapping to a working policy with built-in providers and one organization', () => {
+    const policy = load('{}', { OPENAI_API_KEY: 'sk-test' });
     expect(policy.sources).toEqual(['tollgate.yaml']);
     expect(policy.server).toEqual({ host: '127.0.0.1', port: 4000, timezone: 'UTC', maxBodyBytes: 10_485_760 });
     expect(policy.storage).toEqual({

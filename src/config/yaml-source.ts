@@ -73,7 +73,10 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
   };
   const contents = doc.contents;
   if (contents === null || (isScalar(contents) && contents.value === null)) {
-    return { file, value: {}, rootLoc, issues: [], substitutions: [] }; // An empty file (or one with only comments) adds nothing.
+    // Most often a file caught half-written, or emptied by mistake: on a reload it would drop every
+    // key. `{}` says "all defaults" on purpose.
+    const message = 'the file is empty (or only comments); write `{}` to run on the defaults';
+    return { file, value: null, rootLoc, issues: [{ file, line: 1, path: '', message }], substitutions: [] };
   }
   rootLoc.line = lineOf(ctx, contents);
   const value = walk(ctx, contents, []);
@@ -151,6 +154,9 @@ function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
   }
   for (const expr of result.malformed) {
     issue(ctx, node, path, `cannot read \`${expr}\`: write \${NAME} or \${NAME:-default} (and $\${ for a literal \${)`);
+  }
+  for (const expr of result.nested) {
+    issue(ctx, node, path, `nested \`\${...}\` is not supported in \`${expr}\`: a default is plain text`);
   }
   if (!result.substituted) return result.value;
   if (result.value === '') return ABSENT;

@@ -68,6 +68,16 @@ describe('tollgate mock-upstream (child process)', () => {
     await reader.read().catch(() => undefined); // the stream was cut; only the exit code matters here
   });
 
+  it('reports a port already in use as one line and exits 1', async () => {
+    const first = start(['--port', '0']);
+    const port = new URL(await first.ready).port;
+    const second = start(['--port', port]);
+    let stderr = '';
+    second.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await expect(second.ready).rejects.toThrow(/exited with 1/);
+    expect(stderr.trim()).toBe(`tollgate mock-upstream: cannot listen on 127.0.0.1:${port}: address already in use`);
+  });
+
   it('rejects a bad --port', async () => {
     const { child, ready } = start(['--port', 'abc']);
     await expect(ready).rejects.toThrow(/--port must be a non-negative integer/);

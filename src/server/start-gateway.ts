@@ -1,8 +1,10 @@
 // Starts a gateway process: load config, build the counter store and server, listen, and handle signals.
-import { watch } from 'node:fs';
 import pino from 'pino';
 import { loadPolicy, ConfigError } from '../config/index.js';
 import type { Policy } from '../config/policy.js';
+import { settingsNeedingRestart } from '../config/restart-settings.js';
+import { watchConfigFiles } from '../config/watch-config-files.js';
+import { listenFailure } from './listen-failure.js';
 import { describeStoreUrl, openCounterStore } from '../limits/open-counter-store.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { Gateway } from '../proxy/gateway.js';
@@ -14,6 +16,8 @@ import { startUsageServices } from './usage-services.js';
 
 /** In-flight requests get this long to finish on SIGTERM. */
 const DRAIN_TIMEOUT_MS = 30_000;
+/** A second Ctrl-C during the drain exits at once, with the shell's code for an interrupt. */
+const INTERRUPTED_EXIT_CODE = 130;
 
 export interface StartOptions {
   configFiles: string[];
@@ -49,6 +53,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes, onRejected: usage.onRejected });
 
   // Reload keeps the counter store, so no counter is lost; a bad new config keeps the old one running.
+  // Settings used once at start keep the values the process started with, whatever later files say.
+  const overridden = { host: opts.host !== undefined, port: opts.port !== undefined };
   const reload = (why: string): void => {
     try {
       const next = loadPolicy(opts.configFiles, process.env);
@@ -56,19 +62,15 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       gateway = new Gateway(next, store, systemClock);
       usage.attach(gateway);
       void old.close();
-      log.info({ why }, 'configuration reloaded');
+      const restart = settingsNeedingRestart(policy, next, overridden);
+      if (restart.length === 0) log.info({ why }, 'configuration reloaded');
+      else log.warn({ why, restart }, `configuration reloaded, except settings read only at start, which need a restart: ${restart.join(', ')}`);
     } catch (err) {
       log.error({ why, error: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
     }
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
-  let reloadTimer: NodeJS.Timeout | undefined;
-  for (const file of opts.configFiles) {
-    watch(file, () => {
-      clearTimeout(reloadTimer);
-      reloadTimer = setTimeout(() => reload(`${file} changed`), 200);
-    }).unref();
-  }
+  watchConfigFiles(opts.configFiles, (file) => reload(`${file} changed`));
 
   const host = opts.host ?? policy.server.host;
   const port = opts.port ?? policy.server.port;
@@ -81,14 +83,25 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   // persistence): they are then rebuilt from the ledger before anything more is admitted.
   const organizations = [...new Set(policy.keys.map((k) => k.organization))];
   await store.rebuildWhenLost?.(organizations, () => usage.rebuildLost());
-  await app.listen({ host, port });
+  await app.listen({ host, port }).catch((err: unknown) => {
+    const message = listenFailure(err, host, port);
+    if (message === undefined) throw err;
+    console.error(`tollgate: ${message}`);
+    // The counter store, ledger and file watchers are open: exit rather than wait for them.
+    return process.exit(1);
+  });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   console.log(`tollgate listening on http://${host}:${actualPort}`);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
+    if (stopping) {
+      if (signal !== 'SIGINT') return;
+      // Whoever presses Ctrl-C twice does not want to wait up to DRAIN_TIMEOUT_MS.
+      console.error('tollgate: interrupted again; exiting without waiting for in-flight requests (unwritten ledger rows are lost)');
+      process.exit(INTERRUPTED_EXIT_CODE);
+    }
     stopping = true;
     log.info({ signal }, 'draining in-flight requests');
     // close() waits for every connection; keep-alive connections that finish their request during the

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { load } from '../../test/helpers/config-texts.js';
+import { settingsNeedingRestart } from './restart-settings.js';
+import { fieldPaths } from './schema-walk.js';
+import { configSchema } from './schema.js';
+
+const EVERY_START_ONLY_FIELD = [
+  'server.host', 'server.port', 'server.timezone', 'server.max_body_bytes',
+  'storage.counters', 'storage.ledger', 'storage.on_store_error', 'storage.timeout_ms', 'storage.instances', 'storage.reservation_ttl_ms',
+  'ledger.enabled', 'ledger.durability', 'ledger.flush_interval_ms', 'ledger.batch_size', 'ledger.max_buffered_rows',
+  'metrics.enabled', 'metrics.user_labels',
+];
+
+describe('settingsNeedingRestart', () => {
+  const running = load('server: {port: 4000}\n');
+
+  it('names nothing when only settings a reload applies change', () => {
+    expect(settingsNeedingRestart(running, load('server: {port: 4000, admin_key: new}\nprojects: {p: {daily_limit: 5}}\nenforcement: {default_max_tokens: 100}\n'))).toEqual([]);
+  });
+
+  it('names each start-only field that changes, by its config name', () => {
+    const next = load(`
+server: {host: 0.0.0.0, port: 4001, timezone: Europe/Paris, max_body_bytes: 5}
+storage: {counters: "redis://cache:6379", ledger: "sqlite:./x.db", on_store_error: fail_open, timeout_ms: 9, instances: 2, reservation_ttl_ms: 5}
+ledger: {enabled: false, durability: strict, flush_interval_ms: 50, batch_size: 5, max_buffered_rows: 5}
+metrics: {enabled: false, user_labels: true}
+`);
+    expect(settingsNeedingRestart(running, next)).toEqual(EVERY_START_ONLY_FIELD);
+  });
+
+  it('covers every field of the sections used at start, except the admin key (read per request)', () => {
+    const fields = fieldPaths(configSchema).filter((path) => /^(server|storage|ledger|metrics)\./.test(path) && path !== 'server.admin_key');
+    expect(fields.sort()).toEqual([...EVERY_START_ONLY_FIELD].sort());
+  });
+
+  it('leaves out host and port when serve --host / --port decide them', () => {
+    const next = load('server: {host: 0.0.0.0, port: 4001}\n');
+    expect(settingsNeedingRestart(running, next, { host: true, port: true })).toEqual([]);
+    expect(settingsNeedingRestart(running, next, { port: true })).toEqual(['server.host']);
+  });
+});

@@ -1,0 +1,35 @@
+// A reload swaps the policy the gateway reads per request, but some settings were used once, at start:
+// the listening socket, the body limit, the counter store, the ledger and its writer, the metrics
+// registry. A reload that changes them would otherwise say only "configuration reloaded".
+import type { Policy } from './policy.js';
+
+// Each setting read only at start, by its config field name, and where the policy holds it.
+const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => unknown]> = [
+  ['server.host', (p) => p.server.host],
+  ['server.port', (p) => p.server.port],
+  // The counter store rolls calendar windows over in the zone it was opened with.
+  ['server.timezone', (p) => p.server.timezone],
+  ['server.max_body_bytes', (p) => p.server.maxBodyBytes],
+  ['storage.counters', (p) => p.storage.counters],
+  ['storage.ledger', (p) => p.storage.ledger],
+  ['storage.on_store_error', (p) => p.storage.onStoreError],
+  ['storage.timeout_ms', (p) => p.storage.timeoutMs],
+  ['storage.instances', (p) => p.storage.instances],
+  ['storage.reservation_ttl_ms', (p) => p.storage.reservationTtlMs],
+  ['ledger.enabled', (p) => p.ledger.enabled],
+  ['ledger.durability', (p) => p.ledger.durability],
+  ['ledger.flush_interval_ms', (p) => p.ledger.flushIntervalMs],
+  ['ledger.batch_size', (p) => p.ledger.batchSize],
+  ['ledger.max_buffered_rows', (p) => p.ledger.maxBufferedRows],
+  ['metrics.enabled', (p) => p.metrics.enabled],
+  ['metrics.user_labels', (p) => p.metrics.userLabels],
+];
+
+/** The fields whose values `running` started with and `next` changes, which only a restart applies. */
+export function settingsNeedingRestart(running: Policy, next: Policy, overridden: { host?: boolean; port?: boolean } = {}): string[] {
+  return START_ONLY.filter(([field, read]) => {
+    // `serve --host` / `--port` decide these before and after a restart alike.
+    if ((field === 'server.host' && overridden.host) || (field === 'server.port' && overridden.port)) return false;
+    return read(running) !== read(next);
+  }).map(([field]) => field);
+}
