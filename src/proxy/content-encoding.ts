@@ -9,14 +9,18 @@ type Inflate = (buf: InputType, options: ZlibOptions, callback: (err: Error | nu
 const DECODERS: Record<string, Inflate> = { gzip: gunzip, 'x-gzip': gunzip, deflate: inflate, br: brotliDecompress as Inflate };
 
 /** The encodings a request body may arrive in, for `Accept-Encoding` on a 415. */
-export const ACCEPTED_ENCODINGS = 'gzip, deflate, br, identity';
+const ACCEPTED_ENCODINGS = 'gzip, deflate, br, identity';
 
 /** Hands `done` the body as sent before compression, or the error that says why it cannot be. */
 export function decodeBody(bytes: Buffer, encoding: string | undefined, maxBytes: number, done: (err: TollgateError | null, body?: Buffer) => void): void {
   const name = encoding?.trim().toLowerCase();
   if (!name || name === 'identity') return done(null, bytes);
   const decode = DECODERS[name];
-  if (!decode) return done(new TollgateError('unsupported_encoding', { encoding: name, accepted: ACCEPTED_ENCODINGS }));
+  if (!decode) {
+    const refusal = new TollgateError('unsupported_encoding', { encoding: name, accepted: ACCEPTED_ENCODINGS });
+    refusal.headers['accept-encoding'] = ACCEPTED_ENCODINGS; // RFC 9110 §15.5.16
+    return done(refusal);
+  }
   decode(bytes, { maxOutputLength: maxBytes }, (err, body) => {
     if (!err) return done(null, body);
     // maxOutputLength exceeded: the inflated body is over the limit.

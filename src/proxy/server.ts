@@ -12,7 +12,7 @@ import { errorBody } from './pipeline.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
 import { clientErrorAnswer } from './client-errors.js';
-import { ACCEPTED_ENCODINGS, decodeBody } from './content-encoding.js';
+import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
 
 declare module 'fastify' {
@@ -123,7 +123,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
     if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code });
-    if (err.code === 'unsupported_encoding') void reply.header('accept-encoding', ACCEPTED_ENCODINGS);
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
     return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req)));
   });
