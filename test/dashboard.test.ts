@@ -97,7 +97,7 @@ describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: m
     const res = await get('/api/tokens/dashboard?org=default', ADMIN);
     expect(res.status).toBe(200);
     const d = await res.json();
-    // Money is reported to the micro-dollar.
+    // Money is reported to the nano-dollar; float sums may differ in the last digits.
     const close = (v: number) => expect.closeTo(v, 5);
 
     expect(d.current_usage.today).toEqual({ tokens: 600, input_tokens: 500, output_tokens: 100, cached_input_tokens: 0, cost_usd: close(TODAY_COST), requests: 1 });
@@ -114,6 +114,8 @@ describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: m
     expect(d.breakdown.by_project).toEqual([{ project: 'web', ...web }, { project: 'batch', ...batch }]);
     expect(d.breakdown.by_model).toEqual([{ model: 'demo/gpt-4o', ...web }, { model: 'demo/gpt-4o-mini', ...batch }]);
     expect(d.breakdown.by_user).toEqual([{ user: 'alice', ...web }, { user: 'bob', ...batch }]);
+    // To the nano-dollar: $0.0008925 is not rounded to $0.000893 (nor a few embedding calls to $0).
+    expect(d.breakdown.by_project[1].cost_usd).toBe(0.0008925);
 
     // batch used 3400 of its 3500 monthly tokens (97%): the 0.8 rung warns. The month is projected over budget.
     expect(d.alerts).toEqual([

@@ -266,8 +266,10 @@ function ratio(used: number, max: number): number {
   return max > 0 ? Math.round((used / max) * 1e6) / 1e6 : used > 0 ? 1 : 0;
 }
 
+// To the nano-dollar, as `tollgate usage --format json`: a model's few embedding calls cost fractions of a
+// micro-dollar, and a breakdown row must not read as free.
 function usd(v: number): number {
-  return Math.round(v * 1e6) / 1e6;
+  return Math.round(v * 1e9) / 1e9;
 }
 
 function pct(u: number): string {
