@@ -125,6 +125,29 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
     await a.store.quiesce();
     await until(async () => (await redisUsed(items[0].key)) === admitted);
   });
+
+  it('a replay that times out during the recovery hold, the PING answering, is sent again: no usage stays out of the shared counters', async () => {
+    const o = org();
+    const items = [daily(o, 1000)];
+    const { store, logs } = await resilient('fail_open', 1, fx.proxy.url);
+    expect(await spend(store, items, 100)).toBe(100);
+    // A real outage: Redis hangs, the PING confirms it; 50 counted locally.
+    fx.proxy.setDelay(1000);
+    expect(await spend(store, items, 50)).toBe(50);
+    await until(() => store.mode === 'fail_open', 2000);
+    fx.proxy.setDelay(0);
+    await until(() => logs.some((l) => /reachable again/.test(l.msg)));
+    // Holding: 30 more counted locally, whose replay is slow enough to time out while the PING after it is not.
+    // (On a busy machine the PING may time out too, or the hold be over: other paths, that must end the same.)
+    fx.proxy.setDelay(TIMEOUT_MS + 20);
+    const got = spend(store, items, 30);
+    await sleep(30);
+    fx.proxy.setDelay(0);
+    expect(await got).toBe(30);
+    await until(() => store.mode === 'ok' && store.backlog === 0, RECOVERY_HOLD_MS + 3000);
+    await store.quiesce();
+    await until(async () => (await redisUsed(items[0].key)) === 180);
+  });
 });
 
 describe('the outage log line and modeFor with per-limit overrides', () => {

@@ -330,10 +330,12 @@ export class ResilientStore implements CounterStore {
     this.primary.ping().then(
       () => {
         this.checking = false;
-        if (this.state !== 'up') return;
+        if (this.state === 'down') return; // the probe replays once it answers
         // A false alarm: what was admitted locally meanwhile is replayed (and remembered for the next
         // outage's seed), the local counters are dropped, and cancels of lost reservations are sent.
-        this.local = undefined;
+        // While holding, the local counters stay until the hold ends; a replay or cancel whose timeout
+        // led here is sent again now: nothing else would send it once the hold is over.
+        if (this.state === 'up') this.local = undefined;
         if (this.backlog > 0) this.kickFlush();
       },
       () => {
@@ -404,6 +406,8 @@ export class ResilientStore implements CounterStore {
     this.state = 'up';
     this.local = undefined;
     if (this.mode !== before) this.emit();
+    // Whatever still waits (a flush that failed during the hold) leaves now, not at the next scare.
+    if (this.backlog > 0) this.kickFlush();
   }
 
   private queueSettle(id: string, usage: SettleUsage): void {

@@ -9,20 +9,39 @@ export interface DelayProxy {
   close(): Promise<void>;
 }
 
-/** Forwards 127.0.0.1:<port> to 127.0.0.1:<targetPort>, keeping byte order under any delay. */
+/**
+ * A TCP proxy in front of `targetPort` that delays every chunk by the delay in force when it arrives
+ * (`setDelay`), each direction, and never changes the order of the bytes: what a slow network or a slow
+ * Redis does. One queue and one timer per direction; a chunk leaves once it is due and everything before
+ * it has left. (A timer per chunk, set for the time left until it is due, does not keep the order: two
+ * timers set for the same millisecond from different durations may fire either way round, so a command
+ * sent after a delayed one could reach Redis first and the replies would answer the wrong commands.)
+ */
 export async function startDelayProxy(targetPort: number): Promise<DelayProxy> {
   let delayMs = 0;
   const sockets = new Set<Socket>();
   const pipe = (from: Socket, to: Socket): void => {
-    let last = 0;
-    from.on('data', (chunk) => {
-      // Never before the previous chunk, so a delay change cannot reorder the stream.
-      const at = Math.max(Date.now() + delayMs, last);
-      last = at;
-      setTimeout(() => to.writable && to.write(chunk), at - Date.now());
+    const queue: Array<{ dueMs: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const drain = (): void => {
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length > 0 && queue[0].dueMs <= now) {
+        const { chunk } = queue.shift()!;
+        if (to.writable) to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(drain, queue[0].dueMs - now);
+    };
+    from.on('data', (chunk: Buffer) => {
+      queue.push({ dueMs: Date.now() + delayMs, chunk });
+      if (!timer) drain();
     });
-    from.on('close', () => to.destroy());
-    from.on('error', () => to.destroy());
+    const stop = (): void => {
+      clearTimeout(timer);
+      to.destroy();
+    };
+    from.on('close', stop);
+    from.on('error', stop);
   };
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
