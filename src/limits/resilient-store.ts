@@ -10,16 +10,11 @@
 // use the local counters the outage then keeps, so a share is handed out once per outage; a false alarm
 // drops them, and the next outage's counters start from fresh readings plus any local usage not yet in them.
 import type { OnStoreError } from '../config/policy.js';
-import type { Clock } from '../util/clock.js';
-import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
-import { MemoryCounterStore } from './memory-store.js';
+import { OutageCounters, type OutageCountersOptions } from './outage-counters.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
-import { LocalUsageLog } from './local-usage.js';
-import { ReplayLog } from './replay-log.js';
 import { isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
-import { failsOpen, outageMessage } from './store-outage.js';
-import { windowLengthMs } from './windows.js';
+import { outageMessage } from './store-outage.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
 export interface SharedCounterStore extends CounterStore {
@@ -34,42 +29,12 @@ export interface StoreLog {
   warn(obj: object, msg: string): void;
 }
 
-export interface ResilientStoreOptions {
-  /** `storage.on_store_error`; a limit's own `on_store_error` overrides it. */
-  defaultMode: OnStoreError;
-  /** `storage.instances`: local counters hold 1/instances of each limit's room. */
-  instances: number;
-  timezone: string;
-  clock: Clock;
+export interface ResilientStoreOptions extends OutageCountersOptions {
   log: StoreLog;
   /** The store URL without credentials, for logs. */
   description: string;
   /** How often to check a store that stopped answering. */
   probeIntervalMs?: number;
-}
-
-interface Plan {
-  /** The items with max scaled to this instance's share, for local counting. */
-  local: CounterItem[];
-  /** Some enforced limit must fail closed: without the store, the request is refused. */
-  closed: boolean;
-  /** Indexes of limits that may fail open, whose last known usage seeds the local counters. */
-  openIdx: number[];
-}
-
-interface Seen {
-  item: CounterItem;
-  used: number;
-  resetAtMs: number;
-  atMs: number;
-}
-
-interface LocalReservation {
-  store: MemoryCounterStore;
-  items: CounterItem[];
-  atMs: number;
-  /** What it reserved in each item. */
-  reserved: number[];
 }
 
 // Settlements waiting for the store beyond this are dropped: their reservations stay charged (the safe side).
@@ -82,15 +47,10 @@ export class ResilientStore implements CounterStore {
   private state: 'up' | 'down' | 'holding' = 'up';
   private closed = false;
   private holdTimer: NodeJS.Timeout | undefined;
-  private local: MemoryCounterStore | undefined;
-  private readonly itemPlans = new WeakMap<CounterItem, { local: CounterItem; failOpen: boolean }>();
-  private readonly lastSeen = new Map<string, Seen>();
-  private readonly localOpen = new Map<string, LocalReservation>();
-  private readonly localUsage = new LocalUsageLog();
+  private readonly outage: OutageCounters;
   private limitSettings: (() => LimitStoreSetting[]) | undefined;
   private readonly pendingSettles = new Map<string, SettleUsage>();
   private readonly settling = new Set<Promise<void>>();
-  private readonly replay: ReplayLog;
   private readonly listeners: Array<(mode: StoreMode) => void> = [];
   private probeTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -101,7 +61,7 @@ export class ResilientStore implements CounterStore {
     readonly primary: SharedCounterStore,
     private readonly opts: ResilientStoreOptions,
   ) {
-    this.replay = new ReplayLog(opts.timezone);
+    this.outage = new OutageCounters(opts);
   }
 
   /**
@@ -145,16 +105,16 @@ export class ResilientStore implements CounterStore {
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
-    const plan = this.planFor(req.items);
-    if (this.state === 'holding' && !plan.closed) return this.reserveLocally(req, plan);
+    const plan = this.outage.plan(req.items);
+    if (this.state === 'holding' && !plan.closed) return this.outage.reserve(req, plan);
     if (this.healthy) {
-      const flushes = this.localUsage.flushes;
+      const flushes = this.outage.flushes;
       try {
         const outcome = await this.primary.reserve(req);
-        if (plan.openIdx.length > 0) this.remember(req.items, plan.openIdx, outcome.states, flushes);
+        if (plan.openIdx.length > 0) this.outage.remember(req.items, plan.openIdx, outcome.states, flushes);
         // The store answers and nothing is in doubt: local counters of an earlier scare are over (the
         // next outage starts from fresh readings). While a timeout is being confirmed they stay.
-        if (this.local && this.state === 'up' && !this.checking) this.local = undefined;
+        if (this.state === 'up' && !this.checking) this.outage.drop();
         return outcome;
       } catch (err) {
         this.failed(err);
@@ -162,16 +122,11 @@ export class ResilientStore implements CounterStore {
         this.queueSettle(req.id, { input: 0, output: 0, request: 0 });
       }
     }
-    return this.reserveLocally(req, plan);
+    return this.outage.reserve(req, plan);
   }
 
   async settle(id: string, usage: SettleUsage): Promise<void> {
-    const local = this.localOpen.get(id);
-    if (local) {
-      this.localOpen.delete(id);
-      await local.store.settle(id, usage);
-      this.replay.record(local.items, local.atMs, usage);
-      this.localUsage.settled(local.items, local.reserved, usage);
+    if (await this.outage.settle(id, usage)) {
       if (this.healthy) this.kickFlush();
       return;
     }
@@ -210,12 +165,12 @@ export class ResilientStore implements CounterStore {
   }
 
   async openReservations(): Promise<number> {
-    return (await this.primary.openReservations()) + this.localOpen.size;
+    return (await this.primary.openReservations()) + this.outage.openCount;
   }
 
   /** Usage and settlements still waiting to reach the shared store (0 once reconciled). */
   get backlog(): number {
-    return this.replay.size + this.pendingSettles.size;
+    return this.outage.unsent + this.pendingSettles.size;
   }
 
   async close(): Promise<void> {
@@ -225,88 +180,6 @@ export class ResilientStore implements CounterStore {
     await this.quiesce();
     if (this.healthy && this.backlog > 0) await this.flush().catch(() => {});
     await this.primary.close();
-  }
-
-  private reserveLocally(req: ReserveRequest, plan: Plan): ReserveOutcome {
-    if (plan.closed) throw new StoreUnavailableError();
-    // One local store per outage, from the first suspect timeout until the store is confirmed back.
-    const store = (this.local ??= this.seededLocal());
-    const outcome = store.reserveSync({ ...req, items: plan.local });
-    if (outcome.ok) {
-      const atMs = this.opts.clock.now();
-      const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1));
-      this.localOpen.set(req.id, { store, items: req.items, atMs, reserved });
-      this.localUsage.admitted(req.items, reserved, atMs, outcome.states);
-    }
-    // Report the whole limit with this instance's room left, so messages and headers stay truthful.
-    // A local token bucket drains at its own share's rate, which the time a 429 gives must use.
-    const states = outcome.states.map((s, i): LimitState => {
-      const state: LimitState = { ...s, used: req.items[i].max - (plan.local[i].max - s.used), max: req.items[i].max };
-      if (req.items[i].algorithm === 'token_bucket') state.drainPerWindow = plan.local[i].max;
-      return state;
-    });
-    return { ...outcome, states };
-  }
-
-  private planFor(items: CounterItem[]): Plan {
-    // Per item: one item appears in the lists of many keys and routes.
-    const local: CounterItem[] = new Array(items.length);
-    const openIdx: number[] = [];
-    let closed = false;
-    for (let i = 0; i < items.length; i++) {
-      let known = this.itemPlans.get(items[i]);
-      if (!known) {
-        const item = items[i];
-        known = { local: { ...item, max: item.max / this.opts.instances }, failOpen: failsOpen(item.mode, item.onStoreError, this.opts.defaultMode) };
-        this.itemPlans.set(item, known);
-      }
-      local[i] = known.local;
-      if (known.failOpen) openIdx.push(i);
-      else closed = true;
-    }
-    return { local, closed, openIdx };
-  }
-
-  /** Keeps a reading of the shared counters; `flushes`: replay flushes completed when the reading was sent. */
-  private remember(items: CounterItem[], idx: number[], states: LimitState[], flushes: number): void {
-    const atMs = this.opts.clock.now();
-    for (const i of idx) {
-      const key = items[i].key;
-      this.lastSeen.set(key, { item: items[i], used: states[i].used, resetAtMs: states[i].resetAtMs, atMs });
-      this.localUsage.sawReading(key, flushes);
-    }
-  }
-
-  /**
-   * Local counters for a new outage, seeded with 1/instances of the usage last seen in the shared store:
-   * each instance then admits at most 1/instances of the room that was left, so together they stay near
-   * the limit (off only by what others admitted after this instance's last look). Usage this instance
-   * counted locally before (an earlier scare or outage) that those readings may miss is added in full.
-   */
-  private seededLocal(): MemoryCounterStore {
-    const store = new MemoryCounterStore(this.opts.clock, this.opts.timezone);
-    const now = this.opts.clock.now();
-    const n = this.opts.instances;
-    const seeds = new Map<string, { item: CounterItem; used: number }>();
-    const add = (item: CounterItem, used: number, atMs: number, resetAtMs: number): boolean => {
-      if (item.algorithm === 'fixed_window' && now >= resetAtMs) return false; // that window is over
-      const length = windowLengthMs(item.window);
-      if (item.algorithm === 'sliding_window' && now - atMs >= length) return false; // out of the window
-      const localItem = this.planFor([item]).local[0];
-      // A local bucket refills at its own (1/instances) rate.
-      const drained = item.algorithm === 'token_bucket' ? ((now - atMs) * localItem.max) / length : 0;
-      const left = Math.max(0, used - drained);
-      if (left <= 0) return false;
-      const seed = seeds.get(item.key);
-      if (seed) seed.used += left;
-      else seeds.set(item.key, { item: localItem, used: left });
-      return true;
-    };
-    for (const seen of this.lastSeen.values()) add(seen.item, seen.used / n, seen.atMs, seen.resetAtMs);
-    this.localUsage.seed(add);
-    // MemoryCounterStore.restore does its work before returning its promise.
-    void store.restore([...seeds.values()]);
-    return store;
   }
 
   private failed(err: unknown): void {
@@ -335,7 +208,7 @@ export class ResilientStore implements CounterStore {
         // outage's seed), the local counters are dropped, and cancels of lost reservations are sent.
         // While holding, the local counters stay until the hold ends; a replay or cancel whose timeout
         // led here is sent again now: nothing else would send it once the hold is over.
-        if (this.state === 'up') this.local = undefined;
+        if (this.state === 'up') this.outage.drop();
         if (this.backlog > 0) this.kickFlush();
       },
       () => {
@@ -381,7 +254,7 @@ export class ResilientStore implements CounterStore {
     if (this.closed) return;
     try {
       await this.primary.ping();
-      const replayed = this.replay.size;
+      const replayed = this.outage.unsent;
       const settled = this.pendingSettles.size;
       await this.flush();
       const before = this.mode;
@@ -404,7 +277,7 @@ export class ResilientStore implements CounterStore {
     if (this.state !== 'holding') return;
     const before = this.mode;
     this.state = 'up';
-    this.local = undefined;
+    this.outage.drop();
     if (this.mode !== before) this.emit();
     // Whatever still waits (a flush that failed during the hold) leaves now, not at the next scare.
     if (this.backlog > 0) this.kickFlush();
@@ -432,10 +305,7 @@ export class ResilientStore implements CounterStore {
         await Promise.all(chunk.map(([id, usage]) => this.primary.settle(id, usage)));
         for (const [id] of chunk) this.pendingSettles.delete(id);
       }
-      // Taken in the same tick as the replay log seals what it sends.
-      const sent = this.localUsage.startFlush();
-      await this.replay.flush(this.primary);
-      sent();
+      await this.outage.replayInto(this.primary);
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
   }

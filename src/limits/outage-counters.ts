@@ -1,0 +1,187 @@
+// What a fail-open instance counts by itself while the shared store does not answer: local counters
+// holding 1/instances of each limit's room, seeded from the last readings of the shared counters, and the
+// usage admitted against them, kept for replay into the shared store once it is back. ResilientStore
+// decides when these are used; this file only does the counting.
+import type { OnStoreError } from '../config/policy.js';
+import type { Clock } from '../util/clock.js';
+import { amountFor } from './admission.js';
+import type { CounterItem, LimitState, ReserveOutcome, ReserveRequest, SettleUsage } from './counter-store.js';
+import { LocalUsageLog } from './local-usage.js';
+import { MemoryCounterStore } from './memory-store.js';
+import { ReplayLog, type ReconcileTarget } from './replay-log.js';
+import { StoreUnavailableError } from './store-errors.js';
+import { failsOpen } from './store-outage.js';
+import { windowLengthMs } from './windows.js';
+
+export interface OutageCountersOptions {
+  /** `storage.on_store_error`; a limit's own `on_store_error` overrides it. */
+  defaultMode: OnStoreError;
+  /** `storage.instances`: local counters hold 1/instances of each limit's room. */
+  instances: number;
+  timezone: string;
+  clock: Clock;
+}
+
+/** How one request's limits are counted without the shared store. */
+export interface OutagePlan {
+  /** The items with max scaled to this instance's share, for local counting. */
+  local: CounterItem[];
+  /** Some enforced limit must fail closed: without the store, the request is refused. */
+  closed: boolean;
+  /** Indexes of limits that may fail open, whose last known usage seeds the local counters. */
+  openIdx: number[];
+}
+
+interface Seen {
+  item: CounterItem;
+  used: number;
+  resetAtMs: number;
+  atMs: number;
+}
+
+interface LocalReservation {
+  store: MemoryCounterStore;
+  items: CounterItem[];
+  atMs: number;
+  /** What it reserved in each item. */
+  reserved: number[];
+}
+
+export class OutageCounters {
+  /** One local store per outage, from the first suspect timeout until the store is confirmed back. */
+  private store: MemoryCounterStore | undefined;
+  private readonly itemPlans = new WeakMap<CounterItem, { local: CounterItem; failOpen: boolean }>();
+  private readonly lastSeen = new Map<string, Seen>();
+  private readonly open = new Map<string, LocalReservation>();
+  private readonly usage = new LocalUsageLog();
+  private readonly replay: ReplayLog;
+
+  constructor(private readonly opts: OutageCountersOptions) {
+    this.replay = new ReplayLog(opts.timezone);
+  }
+
+  /** Flushes of the replay completed so far: a reading sent now includes what they sent. */
+  get flushes(): number {
+    return this.usage.flushes;
+  }
+
+  /** Settled local usage not yet replayed into the shared store. */
+  get unsent(): number {
+    return this.replay.size;
+  }
+
+  /** Local reservations not settled yet. */
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** Whether this outage's local counters exist (they keep what was admitted locally). */
+  get counting(): boolean {
+    return this.store !== undefined;
+  }
+
+  /** Ends this outage's local counters; the next one starts from fresh readings plus usage not yet in them. */
+  drop(): void {
+    this.store = undefined;
+  }
+
+  plan(items: CounterItem[]): OutagePlan {
+    // Per item: one item appears in the lists of many keys and routes.
+    const local: CounterItem[] = new Array(items.length);
+    const openIdx: number[] = [];
+    let closed = false;
+    for (let i = 0; i < items.length; i++) {
+      let known = this.itemPlans.get(items[i]);
+      if (!known) {
+        const item = items[i];
+        known = { local: { ...item, max: item.max / this.opts.instances }, failOpen: failsOpen(item.mode, item.onStoreError, this.opts.defaultMode) };
+        this.itemPlans.set(item, known);
+      }
+      local[i] = known.local;
+      if (known.failOpen) openIdx.push(i);
+      else closed = true;
+    }
+    return { local, closed, openIdx };
+  }
+
+  /** Keeps a reading of the shared counters; `flushes`: replay flushes completed when the reading was sent. */
+  remember(items: CounterItem[], idx: number[], states: LimitState[], flushes: number): void {
+    const atMs = this.opts.clock.now();
+    for (const i of idx) {
+      const key = items[i].key;
+      this.lastSeen.set(key, { item: items[i], used: states[i].used, resetAtMs: states[i].resetAtMs, atMs });
+      this.usage.sawReading(key, flushes);
+    }
+  }
+
+  reserve(req: ReserveRequest, plan: OutagePlan): ReserveOutcome {
+    if (plan.closed) throw new StoreUnavailableError();
+    const store = (this.store ??= this.seeded());
+    const outcome = store.reserveSync({ ...req, items: plan.local });
+    if (outcome.ok) {
+      const atMs = this.opts.clock.now();
+      const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1));
+      this.open.set(req.id, { store, items: req.items, atMs, reserved });
+      this.usage.admitted(req.items, reserved, atMs, outcome.states);
+    }
+    // Report the whole limit with this instance's room left, so messages and headers stay truthful.
+    // A local token bucket drains at its own share's rate, which the time a 429 gives must use.
+    const states = outcome.states.map((s, i): LimitState => {
+      const state: LimitState = { ...s, used: req.items[i].max - (plan.local[i].max - s.used), max: req.items[i].max };
+      if (req.items[i].algorithm === 'token_bucket') state.drainPerWindow = plan.local[i].max;
+      return state;
+    });
+    return { ...outcome, states };
+  }
+
+  /** Settles `id` when it was reserved locally (its usage then waits for the replay); false otherwise. */
+  async settle(id: string, usage: SettleUsage): Promise<boolean> {
+    const local = this.open.get(id);
+    if (!local) return false;
+    this.open.delete(id);
+    await local.store.settle(id, usage);
+    this.replay.record(local.items, local.atMs, usage);
+    this.usage.settled(local.items, local.reserved, usage);
+    return true;
+  }
+
+  /** Replays settled local usage into the shared store; rejects (keeping it) when the store fails. */
+  async replayInto(target: ReconcileTarget): Promise<void> {
+    // Taken in the same tick as the replay log seals what it sends.
+    const sent = this.usage.startFlush();
+    await this.replay.flush(target);
+    sent();
+  }
+
+  /**
+   * Local counters for a new outage, seeded with 1/instances of the usage last seen in the shared store:
+   * each instance then admits at most 1/instances of the room that was left, so together they stay near
+   * the limit (off only by what others admitted after this instance's last look). Usage this instance
+   * counted locally before (an earlier scare or outage) that those readings may miss is added in full.
+   */
+  private seeded(): MemoryCounterStore {
+    const store = new MemoryCounterStore(this.opts.clock, this.opts.timezone);
+    const now = this.opts.clock.now();
+    const n = this.opts.instances;
+    const seeds = new Map<string, { item: CounterItem; used: number }>();
+    const add = (item: CounterItem, used: number, atMs: number, resetAtMs: number): boolean => {
+      if (item.algorithm === 'fixed_window' && now >= resetAtMs) return false; // that window is over
+      const length = windowLengthMs(item.window);
+      if (item.algorithm === 'sliding_window' && now - atMs >= length) return false; // out of the window
+      const localItem = this.plan([item]).local[0];
+      // A local bucket refills at its own (1/instances) rate.
+      const drained = item.algorithm === 'token_bucket' ? ((now - atMs) * localItem.max) / length : 0;
+      const left = Math.max(0, used - drained);
+      if (left <= 0) return false;
+      const seed = seeds.get(item.key);
+      if (seed) seed.used += left;
+      else seeds.set(item.key, { item: localItem, used: left });
+      return true;
+    };
+    for (const seen of this.lastSeen.values()) add(seen.item, seen.used / n, seen.atMs, seen.resetAtMs);
+    this.usage.seed(add);
+    // MemoryCounterStore.restore does its work before returning its promise.
+    void store.restore([...seeds.values()]);
+    return store;
+  }
+}
