@@ -10,6 +10,7 @@ import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
 import { Gateway } from '../src/proxy/gateway.js';
 import { buildServer } from '../src/proxy/server.js';
+import { MAX_JSON_CONTAINERS } from '../src/proxy/json-containers.js';
 import { ManualClock } from '../src/util/clock.js';
 import { closeApp, listenLocal } from './helpers/in-process.js';
 import { writeConfig } from './helpers/processes.js';
@@ -74,8 +75,16 @@ function raw(bytes: string, waitMs = 5000): Promise<{ text: string; ms: number }
 }
 
 describe('requests the HTTP parser refuses', () => {
-  it('closes a request whose body never finishes with a 408, key or no key', async () => {
+  it('answers a request without a key with a 401 before reading its body, and closes the connection', async () => {
     const { text, ms } = await raw('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":');
+    expect(text).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(text.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(JSON.parse(text.split('\r\n\r\n')[1])).toMatchObject({ error: { code: 'missing_api_key' } });
+    expect(ms).toBeLessThan(REQUEST_TIMEOUT_MS);
+  });
+
+  it('closes a request whose body never finishes with a 408', async () => {
+    const { text, ms } = await raw(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tg-alice\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":`);
     expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(text).toMatch(/\r\nx-request-id: req_/);
     expect(JSON.parse(text.split('\r\n\r\n')[1])).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_timeout' } });
@@ -134,6 +143,30 @@ describe('bodies', () => {
     expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_request', message: expect.stringContaining('nested too deeply') } });
     expect(upstream.requests()).toHaveLength(0);
     expect(await aliceUsed()).toBe(before);
+  });
+
+  it('refuses a body of more objects and arrays than any request needs before parsing it (gzip included)', async () => {
+    // This test's usual server takes 64 KiB; the bodies here are larger.
+    const big = buildServer({ gateway: () => gateway, maxBodyBytes: 1 << 20 });
+    const bigUrl = await listenLocal(big);
+    try {
+      const send = (body: string | Buffer, headers: Record<string, string> = {}): Promise<Response> =>
+        fetch(bigUrl + '/v1/chat/completions', { method: 'POST', headers: { authorization: 'Bearer tg-alice', 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : Uint8Array.from(body) });
+      const before = await aliceUsed();
+      const many = `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"foo":[${'[],'.repeat(MAX_JSON_CONTAINERS)}[]]}`;
+      for (const res of [await send(many), await send(gzipSync(many), { 'content-encoding': 'gzip' })]) {
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining(`more than ${MAX_JSON_CONTAINERS} objects and arrays`) } });
+      }
+      expect(upstream.requests()).toHaveLength(0);
+      expect(await aliceUsed()).toBe(before);
+      // Brackets inside strings are text, not structure: as many in a prompt is an ordinary call.
+      const res = await send(JSON.stringify({ ...hello, messages: [{ role: 'user', content: '['.repeat(MAX_JSON_CONTAINERS + 1) }] }));
+      expect(res.status).toBe(200);
+      expect(upstream.requests()).toHaveLength(1);
+    } finally {
+      await closeApp(big);
+    }
   });
 });
 

@@ -3,25 +3,23 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidRequest } from '../errors/tollgate-error.js';
 import { estimateInput } from '../tokens/index.js';
 import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
-import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
-import { authenticate, resolveTarget } from './request-context.js';
+import { resolveTarget, type Caller } from './request-context.js';
 import { validateAnthropicMessages, type JsonObject } from './request-shape.js';
 import { endpointNotSupported } from './exchange.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
 /** Handles `POST /v1/messages`. */
-export function handleMessages(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  return handleCall(gw, 'messages', req, reply);
+export function handleMessages(caller: Caller, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return handleCall(caller, 'messages', req, reply);
 }
 
 /**
  * Handles `POST /v1/messages/count_tokens`: free and unmetered, as at Anthropic. Forwarded to providers
  * that count; answered with the gateway's own (conservative) estimate for those that do not.
  */
-export async function handleCountTokens(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function handleCountTokens({ gw, principal }: Caller, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const requestId = req.id;
-  const principal = authenticate(gw, req.headers);
   const body = req.body as JsonObject;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.');
   if (typeof body.model !== 'string' || body.model === '') throw invalidRequest("model: Field required.", 'model');

@@ -6,6 +6,12 @@ import type { Target } from '../routing/route-table.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Gateway } from './gateway.js';
 
+/** A proxied request's authenticated caller, and the gateway (config) that serves the whole request. */
+export interface Caller {
+  gw: Gateway;
+  principal: Principal;
+}
+
 /** Authenticates the caller (`Authorization: Bearer` or `x-api-key`), or throws the 401 that says what is wrong. */
 export function authenticate(gw: Gateway, headers: Record<string, string | string[] | undefined>): Principal {
   const key = presentedKey(headers);

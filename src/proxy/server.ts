@@ -1,6 +1,6 @@
 // The HTTP server: routes, body parsing and the one place errors become wire-format responses.
 import { isUtf8 } from 'node:buffer';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Endpoint } from '../tokens/index.js';
@@ -14,6 +14,8 @@ import { newRequestId, requestIdHeaders } from './request-id.js';
 import { clientErrorAnswer } from './client-errors.js';
 import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
+import { hasMoreContainers, MAX_JSON_CONTAINERS } from './json-containers.js';
+import { authenticate, type Caller } from './request-context.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,8 +23,11 @@ declare module 'fastify' {
     rawBody?: string;
     /** Set once the pipeline has recorded this request as a call (a ledger row), refused or not. */
     callRecorded?: boolean;
+    /** Who calls, with the gateway (config) they were authenticated against: set before the body is read. */
+    caller?: Caller;
   }
 }
+
 
 /** The default for `ServerOptions.requestTimeoutMs`: a 10 MB body still arrives at 170 KB/s. */
 export const REQUEST_TIMEOUT_MS = 60_000;
@@ -61,8 +66,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
-    // fastify's default is no limit, so a client that sends half a body (no key needed: the body is read
-    // before auth) would hold its connection forever. Node 20 only enforces a limit given to the server's
+    // fastify's default is no limit, so a client that sends half a body (or half its headers: no key is
+    // needed for that) would hold its connection forever. Node 20 only enforces a limit given to the server's
     // constructor (hence `http`), checked on a timer of connectionsCheckingInterval.
     requestTimeout: requestTimeoutMs,
     http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, requestTimeoutMs / 4)) },
@@ -83,10 +88,28 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // The body's text is kept beside its value: a call that needs no rewriting forwards it as it came.
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('callRecorded', false);
+  app.decorateRequest('caller', undefined);
+  // The key is checked from the headers alone, before the body is read: a request without a valid key
+  // costs no inflating and no parsing. The gateway is taken once, so a reload mid-request cannot
+  // answer with another config than the one that let the caller in.
+  const identify = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    try {
+      const gw = opts.gateway();
+      req.caller = { gw, principal: authenticate(gw, req.headers) };
+      done();
+    } catch (err) {
+      // Closed after the 401 rather than kept alive: the body is never read, not even to discard it.
+      void reply.header('connection', 'close');
+      done(err as Error);
+    }
+  };
   const parseJson = (req: FastifyRequest, bytes: Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     // JSON is UTF-8 (RFC 8259 §8.1). Decoding other bytes would replace them with U+FFFD: a prompt changed
     // silently, and billed. isUtf8 is a vectorized check, far cheaper than the parse.
     if (!isUtf8(bytes)) return done(new TollgateError('invalid_json', { detail: 'the body is not valid UTF-8' }), undefined);
+    if (hasMoreContainers(bytes, MAX_JSON_CONTAINERS)) {
+      return done(new TollgateError('invalid_request', { detail: `The JSON body holds more than ${MAX_JSON_CONTAINERS} objects and arrays, more than any API request needs.` }), undefined);
+    }
     const text = bytes.toString('utf8');
     let value: unknown;
     try {
@@ -106,10 +129,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   for (const register of opts.routes ?? []) register(app as unknown as FastifyInstance);
   for (const [path, endpoint] of OPENAI_ENDPOINTS) {
-    app.post(path, (req, reply) => handleCall(opts.gateway(), endpoint, req, reply));
+    app.post(path, { onRequest: identify }, (req, reply) => handleCall(req.caller!, endpoint, req, reply));
   }
-  app.post('/v1/messages', (req, reply) => handleMessages(opts.gateway(), req, reply));
-  app.post('/v1/messages/count_tokens', (req, reply) => handleCountTokens(opts.gateway(), req, reply));
+  app.post('/v1/messages', { onRequest: identify }, (req, reply) => handleMessages(req.caller!, req, reply));
+  app.post('/v1/messages/count_tokens', { onRequest: identify }, (req, reply) => handleCountTokens(req.caller!, req, reply));
   app.get('/v1/models', (req, reply) => listModels(opts.gateway(), req, reply));
   app.get<{ Params: { '*': string } }>('/v1/models/*', (req, reply) => retrieveModel(opts.gateway(), req, reply));
 

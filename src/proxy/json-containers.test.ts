@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { hasMoreContainers } from './json-containers.js';
+
+const bytes = (s: string): Buffer => Buffer.from(s);
+
+describe('hasMoreContainers', () => {
+  it('counts objects and arrays, at any depth, up to the bound', () => {
+    expect(hasMoreContainers(bytes('{"a":[1,{"b":[]}]}'), 4)).toBe(false);
+    expect(hasMoreContainers(bytes('{"a":[1,{"b":[]}]}'), 3)).toBe(true);
+    expect(hasMoreContainers(bytes('[[[[[[]]]]]]'), 5)).toBe(true);
+  });
+
+  it('does not count brackets inside strings, escaped quotes included', () => {
+    expect(hasMoreContainers(bytes('{"a":"[[[{{{"}'), 1)).toBe(false);
+    expect(hasMoreContainers(bytes('{"a":"say \\"[[[\\" {"}'), 1)).toBe(false);
+    // A string ending in an escaped backslash closes at its quote: the array after it counts.
+    expect(hasMoreContainers(bytes('{"a":"\\\\","b":[]}'), 1)).toBe(true);
+    expect(hasMoreContainers(bytes('{"a":"\\\\\\"[","b":1}'), 1)).toBe(false);
+  });
+
+  it('leaves an unterminated string to the parser', () => {
+    expect(hasMoreContainers(bytes('{"a":"[[[['), 1)).toBe(false);
+  });
+});
