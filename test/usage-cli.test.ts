@@ -169,6 +169,11 @@ keys:
       // An unknown format is refused, as `usage` refuses one, rather than printing the table.
       const csv = await run(process.execPath, [CLI, 'audit', '--url', gateway.url, '--format', 'csv'], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } }).catch((e) => e);
       expect(csv).toMatchObject({ code: 1, stdout: '', stderr: "tollgate audit: --format must be table or json, not 'csv'\n" });
+      // Credentials in --url are refused without being repeated.
+      const withCredentials = gateway.url.replace('://', '://admin:s3cret-p@ss@');
+      const refused = await run(process.execPath, [CLI, 'audit', '--url', withCredentials], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } }).catch((e) => e);
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('without credentials') });
+      expect(refused.stderr).not.toMatch(/s3cret|p@ss/);
     } finally {
       await gateway.stop();
     }

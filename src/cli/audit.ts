@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { AuditReport } from '../ledger/audit.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
+import { redactUrl } from '../util/redact-url.js';
 
 interface AuditOptions {
   config: string[];
@@ -33,6 +34,8 @@ async function runAudit(opts: AuditOptions): Promise<number> {
     url = `http://${policy.server.host}:${policy.server.port}`;
   }
   if (!url) return fail('give --url URL or --config FILE');
+  // fetch refuses credentials in a URL anyway; the message must not repeat them.
+  if (redactUrl(url) !== url) return fail(`--url ${redactUrl(url)}: give the gateway's address without credentials (the admin key goes in --admin-key or TOLLGATE_ADMIN_KEY)`);
   const key = opts.adminKey ?? process.env.TOLLGATE_ADMIN_KEY;
   if (!key) return fail('give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
   let res: Response;

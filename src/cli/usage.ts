@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Policy } from '../config/policy.js';
 import type { FilterField } from '../ledger/ledger.js';
-import { LedgerNotFoundError, openLedger, redactLedgerUrl } from '../ledger/open-ledger.js';
+import { LedgerNotFoundError, openLedger } from '../ledger/open-ledger.js';
+import { redactUrl } from '../util/redact-url.js';
 import { formatReport, type ReportFormat } from '../ledger/report-format.js';
 import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
 import { impossibleDate } from './calendar-date.js';
@@ -83,7 +84,7 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   const ledger = await openLedger(url, { baseDir, readonly: true }).catch((err: Error) => err);
   const from = opts.ledger ? '--ledger' : `storage.ledger in ${policy!.sources.join(', ')}`;
   if (ledger instanceof LedgerNotFoundError) return fail(`${ledger.message} (from ${from})`);
-  if (ledger instanceof Error) return fail(`cannot open the ledger ${redactLedgerUrl(url)}: ${ledger.message}`);
+  if (ledger instanceof Error) return fail(`cannot open the ledger ${redactUrl(url)}: ${ledger.message}`);
   try {
     const report = await usageReport(ledger, { sinceMs, untilMs, by, where, timezone });
     process.stdout.write(formatReport(report, opts.format as ReportFormat));

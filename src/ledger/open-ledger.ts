@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Ledger } from './ledger.js';
 import { TABLE } from './ledger-sql.js';
 import { SqliteLedger } from './sqlite-ledger.js';
+import { redactUrl } from '../util/redact-url.js';
 
 export interface OpenLedgerOptions {
   /** Relative SQLite paths are resolved against this directory (the first config file's). */
@@ -47,16 +48,11 @@ export async function openLedger(url: string, opts: OpenLedgerOptions = {}): Pro
   try {
     await ledger.init();
     if (readonly && !(await ledger.hasLedgerTable())) {
-      throw new LedgerNotFoundError(path !== undefined ? `${path} is not a Tollgate ledger: it has no ${TABLE}` : `no ${TABLE} table in ${redactLedgerUrl(url)}: has a gateway written to this ledger yet?`);
+      throw new LedgerNotFoundError(path !== undefined ? `${path} is not a Tollgate ledger: it has no ${TABLE}` : `no ${TABLE} table in ${redactUrl(url)}: has a gateway written to this ledger yet?`);
     }
   } catch (err) {
     await ledger.close().catch(() => {});
     throw err;
   }
   return ledger;
-}
-
-/** The ledger URL with any password removed, for messages. */
-export function redactLedgerUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/, '$1:***@');
 }

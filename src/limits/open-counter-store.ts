@@ -6,11 +6,7 @@ import type { CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 import { RedisCounterStore } from './redis/redis-store.js';
 import { ResilientStore, type StoreLog } from './resilient-store.js';
-
-/** The store's URL as logs and errors show it: without user name and password. */
-export function describeStoreUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
-}
+import { redactUrl } from '../util/redact-url.js';
 
 /** Opens the configured counter store; resolves once Redis answers, or degraded after a few timeouts. */
 export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clock = systemClock): Promise<CounterStore> {
@@ -19,7 +15,7 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   if (storage.counters === 'memory') return new MemoryCounterStore(clock, timezone);
   // Imported here: ioredis costs a gateway that keeps its counters in memory some 9 MB of RSS.
   const { createRedisClient, waitReady } = await import('./redis/redis-client.js');
-  const description = describeStoreUrl(storage.counters);
+  const description = redactUrl(storage.counters);
   const client = createRedisClient(storage.counters, storage.timeoutMs);
   const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs });
   const store = new ResilientStore(primary, { defaultMode: storage.onStoreError, instances: storage.instances, timezone, clock, log, description });

@@ -5,7 +5,8 @@ import type { Policy } from '../config/policy.js';
 import { settingsNeedingRestart } from '../config/restart-settings.js';
 import { watchConfigFiles } from '../config/watch-config-files.js';
 import { listenFailure } from './listen-failure.js';
-import { describeStoreUrl, openCounterStore } from '../limits/open-counter-store.js';
+import { openCounterStore } from '../limits/open-counter-store.js';
+import { redactUrl } from '../util/redact-url.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { Gateway } from '../proxy/gateway.js';
 import { buildServer } from '../proxy/server.js';
@@ -136,7 +137,7 @@ async function createCounterStore(policy: Policy, log: pino.Logger): Promise<Cou
   try {
     return await openCounterStore(policy, log);
   } catch (err) {
-    console.error(`storage.counters: cannot use ${describeStoreUrl(policy.storage.counters)}: ${(err as Error).message}`);
+    console.error(`storage.counters: cannot use ${redactUrl(policy.storage.counters)}: ${(err as Error).message}`);
     return process.exit(1);
   }
 }

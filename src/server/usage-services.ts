@@ -9,7 +9,8 @@ import { adminRoutes } from '../admin/admin-routes.js';
 import { LedgerWriter } from '../ledger/batch-writer.js';
 import { rowFromCall } from '../ledger/call-row.js';
 import type { Ledger, LedgerRow } from '../ledger/ledger.js';
-import { openLedger, redactLedgerUrl } from '../ledger/open-ledger.js';
+import { openLedger } from '../ledger/open-ledger.js';
+import { redactUrl } from '../util/redact-url.js';
 import { PriceBook } from '../ledger/price-book.js';
 import { rebuildCounters, type RebuildReport } from '../ledger/rebuild-counters.js';
 import type { CounterStore } from '../limits/counter-store.js';
@@ -55,7 +56,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   const strict = policy.ledger.durability === 'strict';
   const ledger = policy.ledger.enabled
     ? await openLedger(policy.storage.ledger, { baseDir, strict }).catch((err: Error) => {
-        throw new Error(`storage.ledger: cannot open ${redactLedgerUrl(policy.storage.ledger)}: ${err.message}`);
+        throw new Error(`storage.ledger: cannot open ${redactUrl(policy.storage.ledger)}: ${err.message}`);
       })
     : undefined;
   let lastErrorLog = 0;
