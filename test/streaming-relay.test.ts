@@ -107,12 +107,14 @@ describe('stream relay', () => {
   it('a slow client slows the upstream read: nothing is read ahead while its socket is full', async () => {
     const FRAME = Buffer.from(`data: ${'x'.repeat(64 * 1024 - 8)}\n\n`);
     const TOTAL = 400; // 25 MB if read ahead without bound
+    const DONE = Buffer.from('data: [DONE]\n\n');
     let pulled = 0;
     async function* producer(): AsyncIterable<Uint8Array> {
       for (let i = 0; i < TOTAL; i++) {
         pulled++;
         yield FRAME;
       }
+      yield DONE;
     }
     let done: Promise<unknown> = Promise.resolve();
     const server = createServer((_req, res) => {
@@ -142,7 +144,7 @@ describe('stream relay', () => {
     });
     await done;
     expect(pulled).toBe(TOTAL);
-    expect(received).toBe(TOTAL * FRAME.length);
+    expect(received).toBe(TOTAL * FRAME.length + DONE.length);
     server.close();
   });
 });

@@ -28,6 +28,11 @@ export interface ReportedUsage extends CacheWriteUsage {
 export interface StreamAdapter {
   step(ev: SseEvent): StreamStep;
   readonly usage: ReportedUsage;
+  /**
+   * The upstream sent its stream's last event (`[DONE]`, `message_stop`, the Responses terminal event):
+   * a connection that drops after it lost nothing, and one that ends cleanly before it was cut short.
+   */
+  readonly ended: boolean;
   /** Frames that end the stream cleanly when the gateway stops it at the output cap (`usage`: what was delivered). */
   cutoff(usage: Usage): string;
   /** Frames telling the client that the upstream failed mid-stream. */

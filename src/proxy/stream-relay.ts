@@ -30,7 +30,7 @@ export interface RelayResult {
   outcome: StreamEnd;
   /** The failure the upstream reported or caused, when it did. */
   failure?: string;
-  /** The upstream reported usage or sent output: it worked on the request, so it is charged even if it failed. */
+  /** The upstream sent output or its final usage: it worked on the request, so it is charged even if it failed. */
   produced: boolean;
 }
 
@@ -38,6 +38,11 @@ export interface RelayResult {
 export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerResponse, opts: RelayOptions): Promise<RelayResult> {
   const relay = new Relay(opts);
   let outcome: StreamEnd = 'complete';
+  const fail = (message: string): void => {
+    outcome = 'upstream_failed';
+    relay.failure ??= message;
+    res.write(opts.adapter.failure(relay.failure));
+  };
   try {
     for await (const chunk of body) {
       // A client that left still has this chunk counted: the provider produced it.
@@ -57,20 +62,21 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
       const out = relay.end();
       if (out !== undefined && !res.destroyed) res.write(out);
       if (relay.cut) outcome = 'cut_at_limit';
+      // A body that ends cleanly before the stream's last event was cut short all the same: the client
+      // must hear of it (the SDKs otherwise fail on a missing finish reason, or not at all).
+      else if (!opts.adapter.ended && relay.failure === undefined && !res.destroyed) fail('The upstream stream ended before its last event.');
     }
   } catch (err) {
     if (res.destroyed) outcome = 'client_gone';
-    else {
-      outcome = 'upstream_failed';
-      relay.failure ??= `The upstream stream failed: ${(err as Error).message}`;
-      res.write(opts.adapter.failure(relay.failure));
-    }
+    // The connection dropped after the stream's last event: the client has everything, nothing failed.
+    else if (!opts.adapter.ended) fail(`The upstream stream failed: ${(err as Error).message}`);
   }
   if (outcome === 'complete' && relay.failure !== undefined) outcome = 'upstream_failed';
   if (outcome === 'complete' && res.destroyed) outcome = 'client_gone';
   if (outcome === 'client_gone' && !res.destroyed) res.destroy();
-  const reported = opts.adapter.usage;
-  const produced = reported.input !== undefined || reported.output !== undefined || opts.counter.count() > 0;
+  // Output, or the provider's final figures. Input reported up front (Anthropic's message_start) is not
+  // work done: a stream that fails right after it (an overloaded_error) is refunded, as on OpenAI.
+  const produced = opts.adapter.usage.final || opts.counter.count() > 0;
   return { usage: relay.usage(outcome), outcome, produced, ...(relay.failure !== undefined ? { failure: relay.failure } : {}) };
 }
 

@@ -18,6 +18,8 @@ export interface AnthropicEvent {
 /** Reads the reported usage of a Messages stream and the output text of each event. */
 export class AnthropicStreamReader {
   usage: ReportedUsage = { final: false };
+  /** `message_stop` arrived: the stream is complete. */
+  ended = false;
   /** Index of the content block started (and delivered) and not yet stopped, if any. */
   openBlock: number | undefined;
   // A block start counts as open once the next event shows it was delivered: the relay may stop the
@@ -66,6 +68,9 @@ export class AnthropicStreamReader {
         withCacheWrites(this.usage, p);
         return { type, data };
       }
+      case 'message_stop':
+        this.ended = true;
+        return { type, data };
       default:
         return { type, data };
     }
@@ -91,6 +96,10 @@ export class AnthropicMessagesStream implements StreamAdapter {
 
   get usage(): ReportedUsage {
     return this.reader.usage;
+  }
+
+  get ended(): boolean {
+    return this.reader.ended;
   }
 
   step(ev: SseEvent): StreamStep {

@@ -26,6 +26,10 @@ export class MessagesToChatStream implements StreamAdapter {
     return this.reader.usage;
   }
 
+  get ended(): boolean {
+    return this.reader.ended;
+  }
+
   step(ev: SseEvent): StreamStep {
     const e = this.reader.read(ev);
     if (!e) return DROP;

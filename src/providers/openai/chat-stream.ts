@@ -22,6 +22,7 @@ export class OpenAIChatStream implements StreamAdapter {
   // Choice indexes seen and finished: bounded by the request's `n`.
   private readonly open = new Set<number>();
   private readonly finished = new Set<number>();
+  private done = false;
 
   constructor(
     /** The client asked for the usage chunk; if not, the gateway asked for it and removes it again. */
@@ -29,8 +30,16 @@ export class OpenAIChatStream implements StreamAdapter {
     private readonly legacy = false,
   ) {}
 
+  /** `[DONE]` arrived, or every choice finished (servers that end without `[DONE]` lose nothing then). */
+  get ended(): boolean {
+    return this.done || (this.finished.size > 0 && [...this.open].every((i) => this.finished.has(i)));
+  }
+
   step(ev: SseEvent): StreamStep {
-    if (ev.data === '[DONE]') return PASS;
+    if (ev.data === '[DONE]') {
+      this.done = true;
+      return PASS;
+    }
     const chunk = parseObject(ev.data);
     if (!chunk) return PASS;
     if (chunk.error !== undefined && chunk.error !== null) return { out: 'pass', failed: errorMessage(chunk.error) };

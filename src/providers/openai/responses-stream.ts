@@ -17,6 +17,8 @@ const TEXT_DELTA = /^response\.(?!audio\.)[a-z_.]+\.delta$/;
 /** Reads usage and output text from Responses API events. */
 export class ResponsesStream implements StreamAdapter {
   usage: ReportedUsage = { final: false };
+  /** The terminal event (`response.completed`, `.incomplete`, `.failed`) arrived. */
+  ended = false;
   private response: JsonObject | undefined;
   // The sequence number of the last event delivered.
   private sequence = -1;
@@ -49,6 +51,7 @@ export class ResponsesStream implements StreamAdapter {
     }
     if (TERMINAL.has(type)) {
       delivered();
+      this.ended = true;
       const reported = isObject(e.response) ? openAIUsage(e.response.usage) : undefined;
       if (reported) this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
       return type === 'response.failed' ? { out: 'pass', failed: failureOf(e.response) } : PASS;
