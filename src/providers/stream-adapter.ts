@@ -24,9 +24,22 @@ export interface ReportedUsage extends CacheWriteUsage {
   final: boolean;
 }
 
+/** What an event would add, read without changing the adapter's state (see StreamAdapter.peek). */
+export interface StreamPeek {
+  /** Output text the event carries. */
+  text?: string;
+  /** The provider's final output count, when the event reports it. */
+  output?: number;
+}
+
 /** One stream's reader and writer for a wire format. */
 export interface StreamAdapter {
   step(ev: SseEvent): StreamStep;
+  /**
+   * Reads an event the relay holds back without stepping it: the adapter's state must keep describing
+   * what was delivered, so that a cut after it ends the stream consistently.
+   */
+  peek(ev: SseEvent): StreamPeek;
   readonly usage: ReportedUsage;
   /**
    * The upstream sent its stream's last event (`[DONE]`, `message_stop`, the Responses terminal event):

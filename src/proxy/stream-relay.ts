@@ -1,13 +1,15 @@
 // Relays an upstream SSE stream to the client frame by frame: kept frames go out byte for byte as they
 // came, the adapter may drop or replace others (the usage chunk the client did not ask for, a
-// translation), output is metered as it passes, and the stream is ended cleanly at the output cap.
-// Memory per stream is bounded (one incomplete frame, a bounded token-counter tail), and a slow client
-// slows the upstream read: nothing is read while the client's socket is full.
+// translation), output is metered as it passes, and the stream is ended cleanly at the output cap
+// (past a mere estimate of it, frames are held back until the provider's own count decides: held-frames.ts).
+// Memory per stream is bounded (one incomplete frame, a bounded token-counter tail, at most 1 MiB held at
+// the cap), and a slow client slows the upstream read: nothing is read while the client's socket is full.
 import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
-import type { StreamAdapter } from '../providers/stream-adapter.js';
+import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
 import { withCacheWrites, type Usage } from '../providers/usage.js';
 import type { StreamTokenCounter } from '../tokens/stream-counter.js';
+import { HeldFrames, type HeldFrame } from './held-frames.js';
 
 const LF = 10;
 const CR = 13;
@@ -101,6 +103,12 @@ class Relay {
   failure: string | undefined;
   private endedInCR = false; // the last frame ended with a CR
   private replaced = false; // the last frame was dropped or replaced
+  // Past the cap by an estimate only: frames held back until the provider's own count decides.
+  private held: HeldFrames | undefined;
+  // The frame whose event crossed the cap, up to that event (set by `events`, held by the caller).
+  private crossing: Omit<HeldFrame, 'frame'> | undefined;
+  // The provider's final count said the stream stays within the cap: no more checks.
+  private confirmed = false;
 
   constructor(private readonly opts: RelayOptions) {
     opts.adapter.useCount?.(() => this.usage('complete'));
@@ -115,8 +123,18 @@ class Relay {
     let prev = 0;
     for (const end of ends) {
       const frame = bytes.subarray(prev, end);
-      const replacement = this.frame(this.parser.push(frame), deliver);
+      const events = this.parser.push(frame);
+      const holding = this.held !== undefined;
+      const replacement = holding ? undefined : this.events(events, 0, undefined, undefined, deliver);
       if (this.cut) break;
+      if (this.held) {
+        // Held (already, or from its crossing event on): what came before it goes out now.
+        if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
+        runStart = prev = end;
+        pieces.push(...this.hold(holding ? { frame, events, from: 0 } : { frame, ...this.crossing! }));
+        if (this.cut) break;
+        continue;
+      }
       const piece = this.piece(frame, replacement);
       if (piece !== undefined) {
         if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
@@ -127,18 +145,48 @@ class Relay {
     }
     if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
     if (this.cut) pieces.push(this.opts.adapter.cutoff(this.usage('cut_at_limit')));
-    if (pieces.length === 0) return undefined;
-    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    return joined(pieces);
   }
 
-  /** The upstream ended: processes an unterminated last frame, if any. */
+  /** The upstream ended: processes an unterminated last frame, if any, and decides on held frames. */
   end(): Uint8Array | string | undefined {
     const rest = this.framer.end();
     const events = [...this.parser.push(rest), ...this.parser.end()];
-    if (rest.length === 0 && events.length === 0) return undefined;
-    const replacement = this.frame(events, true);
-    if (this.cut) return this.opts.adapter.cutoff(this.usage('cut_at_limit'));
-    return this.piece(rest, replacement) ?? rest;
+    const pieces: Array<Uint8Array | string> = [];
+    if (rest.length > 0 || events.length > 0) {
+      const holding = this.held !== undefined;
+      const replacement = holding ? undefined : this.events(events, 0, undefined, undefined, true);
+      if (this.held) pieces.push(...this.hold(holding ? { frame: rest, events, from: 0 } : { frame: rest, ...this.crossing! }));
+      else if (!this.cut) pieces.push(this.piece(rest, replacement) ?? rest);
+    }
+    // Still held: the stream ended without the provider's count showing it stayed within the cap.
+    if (this.held) {
+      this.held = undefined;
+      this.cut = true;
+    }
+    if (this.cut) pieces.push(this.opts.adapter.cutoff(this.usage('cut_at_limit')));
+    return joined(pieces);
+  }
+
+  /** Holds one more frame; returns what goes out (everything held, once released). Sets `cut` when it ends there. */
+  private hold(frame: HeldFrame): Array<Uint8Array | string> {
+    const held = this.held!;
+    this.crossing = undefined;
+    const verdict = held.add(frame);
+    if (verdict === 'hold') return [];
+    this.held = undefined;
+    if (verdict === 'cut') {
+      this.cut = true;
+      return [];
+    }
+    this.confirmed = true;
+    const out: Array<Uint8Array | string> = [];
+    for (const h of held.frames) {
+      const piece = this.piece(h.frame, this.events(h.events, h.from, h.replacement, h.stepped, true));
+      if (piece === undefined) out.push(h.frame);
+      else if (piece.length > 0) out.push(piece);
+    }
+    return out;
   }
 
   /**
@@ -168,20 +216,29 @@ class Relay {
     return withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count(), cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported);
   }
 
-  /** Runs one frame's events through the adapter; returns its replacement, or undefined to keep the frame as is. */
-  private frame(events: SseEvent[], deliver: boolean): string | undefined {
-    let replacement: string | undefined;
-    for (const ev of events) {
-      const step = this.opts.adapter.step(ev);
+  /**
+   * Runs a frame's events from `from` through the adapter; returns the frame's replacement, or undefined
+   * to keep it as is. `stepped` is the step already taken for the event at `from`, and `replacement`
+   * what the events before it produced (a held frame resuming).
+   */
+  private events(events: SseEvent[], from: number, replacement: string | undefined, stepped: StreamStep | undefined, deliver: boolean): string | undefined {
+    for (let k = from; k < events.length; k++) {
+      const ev = events[k];
+      const resumed = k === from ? stepped : undefined;
+      const step = resumed ?? this.opts.adapter.step(ev);
       if (step.failed !== undefined) this.failure ??= step.failed;
       if (step.text) {
-        const { counter, cap } = this.opts;
-        // The exact count is needed only when the cheap bound says the cap might be passed.
-        if (deliver && cap !== undefined && counter.boundWith(step.text) > cap && counter.countWith(step.text) > cap) {
-          this.cut = true;
+        if (!resumed && deliver && this.passesCap(step.text)) {
+          const { counter, cap } = this.opts;
+          // An exact count past the cap is the provider not stopping: end here. An estimate may be wrong.
+          if (!counter.estimated) this.cut = true;
+          else {
+            this.held = new HeldFrames(this.opts.adapter, counter, cap!);
+            this.crossing = { events, from: k, stepped: step, replacement };
+          }
           return undefined;
         }
-        counter.add(step.text);
+        this.opts.counter.add(step.text);
       }
       if (step.out !== 'pass' || replacement !== undefined || events.length > 1) {
         replacement ??= '';
@@ -190,4 +247,16 @@ class Relay {
     }
     return replacement;
   }
+
+  /** Whether delivering `text` would pass the output cap (the exact count is needed only when the cheap bound says it might). */
+  private passesCap(text: string): boolean {
+    const { counter, cap } = this.opts;
+    return !this.confirmed && cap !== undefined && counter.boundWith(text) > cap && counter.countWith(text) > cap;
+  }
+}
+
+/** The pieces as one write (undefined when there are none). */
+function joined(pieces: Array<Uint8Array | string>): Uint8Array | string | undefined {
+  if (pieces.length === 0) return undefined;
+  return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
 }

@@ -54,7 +54,7 @@ export class StreamTokenCounter {
   // bound; such text is pathological, and counting it exactly would hold it all).
   private degraded = false;
 
-  constructor(model: string) {
+  constructor(private readonly model: string) {
     this.profile = profileFor(model);
     this.split = preTokenizer(this.profile.encoding);
   }
@@ -78,6 +78,21 @@ export class StreamTokenCounter {
   /** Tokens of all text added so far, as countTextTokens would count their concatenation. */
   count(): number {
     return this.estimate(this.committed + this.tailTokens(this.tail), this.bytes, this.runs);
+  }
+
+  /** The count is the family's conservative estimate (Claude, open models), not the billed count. */
+  get estimated(): boolean {
+    return this.profile.factor !== 1;
+  }
+
+  /** A new, empty counter for the same model. */
+  sibling(): StreamTokenCounter {
+    return new StreamTokenCounter(this.model);
+  }
+
+  /** The tokenizer's own count of the text so far, without the family's conservative factor. */
+  rawCount(): number {
+    return this.committed + this.tailTokens(this.tail);
   }
 
   /** What count() would be after add(text), without adding it. */

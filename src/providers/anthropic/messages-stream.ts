@@ -3,7 +3,7 @@
 // cumulative output (and, in newer API versions, cumulative input): the last value counts, never a sum.
 // Cache writes (`cache_creation_input_tokens`, split by TTL in `cache_creation`) ride along in the usage,
 // so streamed calls bill them at the cache-write price as non-streamed ones do.
-import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
+import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, withCacheWrites, type JsonObject, type Usage } from '../usage.js';
 import { anthropicUsageParts } from './anthropic-usage.js';
@@ -41,15 +41,11 @@ export class AnthropicStreamReader {
         this.usage = withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: false }, p);
         return { type, data };
       }
-      case 'content_block_start': {
+      case 'content_block_start':
         this.pendingBlock = typeof data.index === 'number' ? data.index : undefined;
-        const block = data.content_block as JsonObject | undefined;
-        // A tool call's name is generated output too; its input arrives as deltas.
-        const text = block?.type === 'tool_use' && typeof block.name === 'string' ? block.name : typeof block?.text === 'string' ? block.text : undefined;
-        return { type, data, text: text || undefined };
-      }
+        return { type, data, text: eventText(type, data) };
       case 'content_block_delta':
-        return { type, data, text: deltaText(data.delta as JsonObject | undefined) };
+        return { type, data, text: eventText(type, data) };
       case 'content_block_stop':
         this.openBlock = undefined;
         return { type, data };
@@ -77,11 +73,26 @@ export class AnthropicStreamReader {
   }
 }
 
-/** The generated text in a `content_block_delta` (text, tool input JSON, thinking). */
-function deltaText(delta: JsonObject | undefined): string | undefined {
-  if (!delta) return undefined;
-  const text = delta.type === 'text_delta' ? delta.text : delta.type === 'input_json_delta' ? delta.partial_json : delta.type === 'thinking_delta' ? delta.thinking : undefined;
+/** The generated text an event carries: a block's start (a tool call's name is output too), a delta's text, tool input JSON or thinking. */
+function eventText(type: string, data: JsonObject): string | undefined {
+  let text: unknown;
+  if (type === 'content_block_start') {
+    const block = data.content_block as JsonObject | undefined;
+    text = block?.type === 'tool_use' ? block.name : block?.text;
+  } else if (type === 'content_block_delta') {
+    const delta = data.delta as JsonObject | undefined;
+    text = delta?.type === 'text_delta' ? delta.text : delta?.type === 'input_json_delta' ? delta.partial_json : delta?.type === 'thinking_delta' ? delta.thinking : undefined;
+  }
   return typeof text === 'string' && text.length > 0 ? text : undefined;
+}
+
+/** StreamAdapter.peek for Messages streams, whichever format the client gets. */
+export function peekAnthropic(ev: SseEvent): StreamPeek {
+  const data = parseObject(ev.data);
+  if (!data) return {};
+  const type = ev.event ?? (typeof data.type === 'string' ? data.type : '');
+  if (type === 'message_delta') return { output: anthropicUsageParts(data.usage).output };
+  return { text: eventText(type, data) };
 }
 
 /** An Anthropic error event's message. */
@@ -107,6 +118,10 @@ export class AnthropicMessagesStream implements StreamAdapter {
     if (!e) return PASS;
     if (e.type === 'error') return { out: 'pass', failed: anthropicErrorMessage(e.data) };
     return e.text ? { text: e.text, out: 'pass' } : PASS;
+  }
+
+  peek(ev: SseEvent): StreamPeek {
+    return peekAnthropic(ev);
   }
 
   cutoff(usage: Usage): string {

@@ -1,8 +1,8 @@
 // Anthropic Messages stream → OpenAI `chat.completion.chunk` stream, for OpenAI clients of Claude models.
-import { DROP, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
+import { DROP, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
 import type { JsonObject, Usage } from '../usage.js';
-import { AnthropicStreamReader, anthropicErrorMessage } from './messages-stream.js';
+import { AnthropicStreamReader, anthropicErrorMessage, peekAnthropic } from './messages-stream.js';
 import { chatUsageOf } from './message-to-chat.js';
 import { finishReason } from './map-stop-reason.js';
 
@@ -73,6 +73,10 @@ export class MessagesToChatStream implements StreamAdapter {
       default:
         return DROP; // ping, content_block_stop
     }
+  }
+
+  peek(ev: SseEvent): StreamPeek {
+    return peekAnthropic(ev);
   }
 
   useCount(count: () => Usage): void {

@@ -1,5 +1,5 @@
 // The stream adapter for OpenAI chat and legacy completions streams, passed through to an OpenAI client.
-import { DROP, PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
+import { DROP, PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import { encodeSseEvent } from '../sse/encode-sse-event.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
@@ -60,6 +60,12 @@ export class OpenAIChatStream implements StreamAdapter {
     // that did not ask gets chunks without the field, as the provider would have sent them.
     if (!this.clientWantsUsage && chunk.usage === null) return { ...(text ? { text } : {}), out: encodeSseEvent({ ...ev, data: withoutNullUsage(ev.data, chunk) }) };
     return text ? { text, out: 'pass' } : PASS;
+  }
+
+  peek(ev: SseEvent): StreamPeek {
+    const chunk = ev.data === '[DONE]' ? undefined : parseObject(ev.data);
+    if (!chunk) return {};
+    return { text: chunkText(chunk) || undefined, output: openAIUsage(chunk.usage)?.output };
   }
 
   cutoff(usage: Usage): string {

@@ -4,7 +4,7 @@
 // open text part, function call arguments and output item, the item `incomplete`), then writes
 // `response.incomplete` with the output delivered so far (never more than the cap allows), in the
 // shape the SDKs accumulate, numbering its events on from the last one delivered.
-import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamStep } from '../stream-adapter.js';
+import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
 import { openAIUsage } from './openai-usage.js';
@@ -62,6 +62,15 @@ export class ResponsesStream implements StreamAdapter {
     };
     if (typeof e.delta === 'string' && TEXT_DELTA.test(type)) return { text: e.delta, out: 'pass' };
     return PASS;
+  }
+
+  peek(ev: SseEvent): StreamPeek {
+    const e = parseObject(ev.data);
+    if (!e) return {};
+    const type = typeof e.type === 'string' ? e.type : ev.event ?? '';
+    if (typeof e.delta === 'string' && TEXT_DELTA.test(type)) return { text: e.delta };
+    if (TERMINAL.has(type) && isObject(e.response)) return { output: openAIUsage(e.response.usage)?.output };
+    return {};
   }
 
   cutoff(usage: Usage): string {
