@@ -22,7 +22,7 @@ export const ERRORS = {
   invalid_api_key: {
     status: 401,
     type: 'invalid_request_error',
-    message: () => 'Incorrect API key provided. Ask your Tollgate administrator for a valid key; keys are shown only once when created.',
+    message: () => 'Incorrect API key provided. Ask your Tollgate administrator for a valid key.',
   },
   model_not_found: {
     status: 404,
