@@ -54,6 +54,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       clampMaxTokens: enforcement.clamp_max_tokens,
       defaultMaxTokens: enforcement.default_max_tokens,
       minOutputTokens: enforcement.min_output_tokens,
+      storedContextTokens: enforcement.stored_context_tokens,
     },
     providers: compileProviders(config, env),
     pricing: new Map(

@@ -103,6 +103,7 @@ export const enforcementSchema = z
     clamp_max_tokens: z.boolean().default(true),
     default_max_tokens: z.number().int().positive().default(4096),
     min_output_tokens: z.number().int().positive().default(1),
+    stored_context_tokens: z.number().int().nonnegative().default(128_000),
   })
   .superRefine((e, ctx) => {
     if (e.min_output_tokens > e.default_max_tokens) {

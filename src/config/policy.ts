@@ -176,6 +176,8 @@ export interface Policy {
     defaultMaxTokens: number;
     /** A clamp never goes below this; less room than this is a 429. */
     minOutputTokens: number;
+    /** Input reserved for stored Responses context this gateway did not see created. */
+    storedContextTokens: number;
   };
   providers: Map<string, ProviderPolicy>;
   /** Keyed by `provider/model`, e.g. `openai/gpt-4o`. */

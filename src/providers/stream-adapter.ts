@@ -46,6 +46,8 @@ export interface StreamAdapter {
    * a connection that drops after it lost nothing, and one that ends cleanly before it was cut short.
    */
   readonly ended: boolean;
+  /** The id under which the provider stored the response (Responses API), once known. */
+  readonly responseId?: string;
   /** Frames that end the stream cleanly when the gateway stops it at the output cap (`usage`: what was delivered). */
   cutoff(usage: Usage): string;
   /** Frames telling the client that the upstream failed mid-stream. */

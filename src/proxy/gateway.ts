@@ -11,6 +11,7 @@ import { createProviders } from '../providers/registry.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Clock } from '../util/clock.js';
 import type { Usage } from '../providers/usage.js';
+import { StoredContext } from './stored-context.js';
 
 /** One finished call, as the ledger, metrics and alerts will see it. */
 export interface CallRecord {
@@ -64,6 +65,8 @@ export class Gateway {
     store: CounterStore,
     readonly clock: Clock,
     providers?: Map<string, Provider>,
+    /** Kept across config reloads (pass the previous gateway's): what stored Responses context is known. */
+    readonly storedContext = new StoredContext(),
   ) {
     this.keys = new KeyStore(policy.keys);
     this.routes = new RouteTable(policy);

@@ -8,7 +8,7 @@ import type { Admission } from '../limits/engine.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
-import { countTextTokens, estimateInput, type Endpoint } from '../tokens/index.js';
+import { countTextTokens, estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { StreamTokenCounter } from '../tokens/stream-counter.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { clientWire, planExchange, type ClientWire } from './exchange.js';
@@ -16,6 +16,7 @@ import type { CallRecord, Gateway } from './gateway.js';
 import { resolveTarget, type Caller } from './request-context.js';
 import { validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
+import { responseIdOf } from './stored-context.js';
 import { readTags } from './tags.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
@@ -39,7 +40,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const upstreamModel = target.model.upstreamModel;
   const provider = gw.providers.get(target.model.provider)!;
   const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers });
-  const estimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
+  const estimate = withStoredContext(estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel), endpoint === 'responses' ? gw.storedContext.tokensFor(body, gw.policy.enforcement.storedContextTokens) : 0);
   const allowance = exchange.allowance(gw.policy.enforcement.defaultMaxTokens);
   const stream = body.stream === true && endpoint !== 'embeddings';
 
@@ -142,6 +143,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     const strict = gw.recordSink !== undefined;
     if (!strict) sendAnswer();
     await gw.engine.settle(requestId, { input: usage.input, output: usage.output, request: 1 });
+    if (endpoint === 'responses') gw.storedContext.record(body, responseIdOf(raw), usage);
     await record(admitted, upstream.status, usage, { upstreamLatencyMs });
     if (strict) sendAnswer();
     return;
@@ -156,8 +158,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
   });
+  const adapter = exchange.streamAdapter();
   const result = await relayStream(upstream.body, res, {
-    adapter: exchange.streamAdapter(),
+    adapter,
     counter: new StreamTokenCounter(upstreamModel),
     cap: admission.output,
     inputFallback: estimate.exact,
@@ -171,9 +174,15 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   }
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
   await gw.engine.settle(requestId, { input: result.usage.input, output: result.usage.output, request: 1 });
+  if (endpoint === 'responses') gw.storedContext.record(body, adapter.responseId, result.usage);
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
   await record(admitted, status, result.usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
   if (!res.destroyed) res.end();
+}
+
+/** The estimate plus `stored` tokens of context the body brings in without showing them. */
+function withStoredContext(estimate: InputEstimate, stored: number): InputEstimate {
+  return stored === 0 ? estimate : { upperBound: estimate.upperBound + stored, exact: () => estimate.exact() + stored };
 }
 
 /** The errors by which the limits engine refuses a call (as opposed to a request it could not read). */

@@ -60,7 +60,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     try {
       const next = loadPolicy(opts.configFiles, process.env);
       const old = gateway;
-      gateway = new Gateway(next, store, systemClock);
+      gateway = new Gateway(next, store, systemClock, undefined, old.storedContext);
       usage.attach(gateway);
       void old.close();
       const restart = settingsNeedingRestart(policy, next, overridden);

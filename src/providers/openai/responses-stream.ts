@@ -29,6 +29,11 @@ export class ResponsesStream implements StreamAdapter {
   // may stop before delivering an event, and then the output it reports must not include it.
   private pending: (() => void) | undefined;
 
+  get responseId(): string | undefined {
+    const id = this.response?.id;
+    return typeof id === 'string' ? id : undefined;
+  }
+
   step(ev: SseEvent): StreamStep {
     this.pending?.();
     this.pending = undefined;

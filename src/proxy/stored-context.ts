@@ -1,0 +1,55 @@
+// Stored context of the Responses API: `previous_response_id`, `conversation` and `item_reference` items
+// bring earlier turns into a call without showing them in its body, and the provider bills them as input.
+// Reserved from the body alone, concurrent follow-ups on a long conversation would pass a hard limit many
+// times over. So the gateway remembers how much context each response it relayed left behind (that
+// call's input plus its output, which the next turn carries), and reserves that; for context it did not
+// see created (another instance, a restart, another client), `enforcement.stored_context_tokens`.
+import type { Usage } from '../providers/usage.js';
+import type { JsonObject } from './request-shape.js';
+
+/** Responses and conversations remembered; the oldest are forgotten first (their follow-ups get the allowance). */
+const MAX_REMEMBERED = 100_000;
+
+/** Context sizes, in tokens, by response id and conversation id. */
+export class StoredContext {
+  private readonly sizes = new Map<string, number>();
+
+  constructor(private readonly max = MAX_REMEMBERED) {}
+
+  /** Input tokens `body` brings in from stored context: what is known of it, `allowance` for the rest. */
+  tokensFor(body: JsonObject, allowance: number): number {
+    let tokens = 0;
+    for (const id of [body.previous_response_id, conversationId(body.conversation)]) {
+      if (typeof id === 'string' && id !== '') tokens += this.sizes.get(id) ?? allowance;
+    }
+    // Items referenced one by one (each from some earlier turn): reserved together, once.
+    if (Array.isArray(body.input) && body.input.some((item) => (item as JsonObject | null)?.type === 'item_reference')) tokens += allowance;
+    return tokens;
+  }
+
+  /** A call answered as `responseId` with `usage`: its follow-ups (and its conversation's) carry that much. */
+  record(body: JsonObject, responseId: string | undefined, usage: Usage): void {
+    const size = usage.input + usage.output;
+    if (responseId) this.remember(responseId, size);
+    const conversation = conversationId(body.conversation);
+    if (conversation) this.remember(conversation, size);
+  }
+
+  private remember(id: string, size: number): void {
+    this.sizes.delete(id); // re-inserted last: the map's order is the order of use
+    this.sizes.set(id, size);
+    if (this.sizes.size > this.max) this.sizes.delete(this.sizes.keys().next().value!);
+  }
+}
+
+/** The conversation a body continues: `conversation` is its id or an object holding it. */
+function conversationId(conversation: unknown): string | undefined {
+  if (typeof conversation === 'string') return conversation || undefined;
+  const id = (conversation as JsonObject | null)?.id;
+  return typeof conversation === 'object' && typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** The id of a non-streamed Responses body (`"id"` comes first; only the start is read, never the whole body). */
+export function responseIdOf(raw: Buffer): string | undefined {
+  return /"id"\s*:\s*"(resp_[^"\\]{1,200})"/.exec(raw.subarray(0, 512).toString('latin1'))?.[1];
+}
