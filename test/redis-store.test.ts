@@ -7,7 +7,10 @@ import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock, type Clock } from '../src/util/clock.js';
-import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from './helpers/redis-servers.js';
+import { loadPolicy } from '../src/config/index.js';
+import { openCounterStore } from '../src/limits/open-counter-store.js';
+import { writeConfig } from './helpers/processes.js';
+import { rawCommand, startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from './helpers/redis-servers.js';
 
 let single: RedisServer;
 let cluster: RedisCluster;
@@ -175,6 +178,23 @@ describe('Redis connection URLs', () => {
     const limit = item(uniqueOrg(), 'x', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
     expect((await store.reserve({ id: 'c1', items: [limit], input: 3, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
     await store.close();
+  });
+
+  it('a wrong password is named as such at start-up, not as a store that does not answer', async () => {
+    const locked = await startRedisServer();
+    await rawCommand(locked.port, 'CONFIG SET requirepass right-pw');
+    const logs: string[] = [];
+    const log = { info: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)), warn: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)) };
+    const policy = loadPolicy([writeConfig(`storage: {counters: "redis://:wrong-pw@127.0.0.1:${locked.port}", on_store_error: fail_closed}\n`)], {});
+    const store = await openCounterStore(policy, log);
+    try {
+      const line = logs.find((l) => l.startsWith('counter store unreachable'));
+      expect(line).toMatch(/WRONGPASS/);
+      expect(logs.join('\n')).not.toContain('wrong-pw');
+    } finally {
+      await store.close();
+      await locked.stop();
+    }
   });
 });
 

@@ -14,7 +14,7 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   const timezone = policy.server.timezone;
   if (storage.counters === 'memory') return new MemoryCounterStore(clock, timezone);
   // Imported here: ioredis costs a gateway that keeps its counters in memory some 9 MB of RSS.
-  const { createRedisClient, waitReady } = await import('./redis/redis-client.js');
+  const { createRedisClient, lastErrorOf, waitReady } = await import('./redis/redis-client.js');
   const description = redactUrl(storage.counters);
   const client = createRedisClient(storage.counters, storage.timeoutMs);
   const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs });
@@ -22,7 +22,8 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   if (await waitReady(client, Math.max(2000, 4 * storage.timeoutMs))) {
     log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances }, 'counters shared in Redis');
   } else {
-    store.startDegraded('no answer at start-up');
+    const error = lastErrorOf(client);
+    store.startDegraded(error ? `not ready at start-up: ${error}` : 'no answer at start-up');
   }
   return store;
 }

@@ -67,8 +67,16 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
     client = new Redis(url, nodeOptions(timeoutMs));
   }
   // Without a listener, an 'error' event would crash the process; failures are reported by the store.
-  client.on('error', () => {});
+  // The last one is kept: a start-up that gets no answer says why (WRONGPASS is not a network problem).
+  client.on('error', (err: Error) => lastErrors.set(client, err.message));
   return client;
+}
+
+const lastErrors = new WeakMap<RedisClient, string>();
+
+/** The client's last connection or command error, if any (Redis's reply or the socket's error; no credentials). */
+export function lastErrorOf(client: RedisClient): string | undefined {
+  return lastErrors.get(client);
 }
 
 /** Resolves true once the client is ready, false after `timeoutMs` (it keeps trying in the background). */
