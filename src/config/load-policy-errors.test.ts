@@ -30,6 +30,18 @@ describe('loadPolicy: errors', () => {
     expect(issues).toContainEqual(expect.objectContaining({ line: 2, path: 'projects.production.daily_limit', message: expect.stringContaining('required') }));
   });
 
+  it('never repeats a value an environment variable put in the wrong field (it may be a secret)', () => {
+    const secret = 'tg-SECRET-alice-7f3a9';
+    const issues = issuesOf('server: {timezone: "${TZ_NAME}"}\nstorage: {on_store_error: ${MODE}}\n', { TZ_NAME: secret, MODE: secret });
+    expect(issues.map((i) => i.path).sort()).toEqual(['server.timezone', 'storage.on_store_error']);
+    for (const issue of issues) {
+      expect(issue.message).not.toContain('SECRET');
+      expect(issue.message).toContain('<a value from the environment>');
+    }
+    // A value written in the file is still shown, with its suggestion.
+    expect(issuesOf('storage: {on_store_error: fail_opn}\n')[0]!.message).toContain('`fail_opn` is not one of');
+  });
+
   it('suggests section names at the top level and lists choices when nothing is close', () => {
     expect(issuesOf('organisation: {daily_cap: 5}\n')[0]!.message).toBe('unknown key `organisation` (did you mean `organization`?)');
     expect(issuesOf('server: {zzzzzzzzzz: 1}\n')[0]!.message).toMatch(/^unknown key `zzzzzzzzzz` \(expected one of `host`, `port`/);

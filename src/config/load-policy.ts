@@ -52,10 +52,11 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
     sources.map((s) => ({ value: s.value ?? {}, rootLoc: s.rootLoc })),
     locs,
   );
+  const fromEnv = sources.flatMap((s) => s.envValues);
   const parsed = configSchema.safeParse(merged.value);
   if (!parsed.success) {
     const ctx = { schema: configSchema, root: merged.value, rootLoc: merged.rootLoc, locs };
-    throw new ConfigError(sortIssues(toConfigIssues(parsed.error.issues, ctx), order));
+    throw new ConfigError(sortIssues(withoutEnvValues(toConfigIssues(parsed.error.issues, ctx), fromEnv), order));
   }
 
   const located = (findings: Finding[]): ConfigError => {
@@ -63,7 +64,7 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
       const loc = locs.lookup(merged.value, merged.rootLoc, path);
       return { file: loc.file, line: loc.line, path: formatPath(path), message };
     });
-    return new ConfigError(sortIssues(issues, order));
+    return new ConfigError(sortIssues(withoutEnvValues(issues, fromEnv), order));
   };
   const findings = crossCheck(parsed.data);
   if (findings.length > 0) throw located(findings);
@@ -83,4 +84,15 @@ function sortIssues(issues: ConfigIssue[], files: string[]): ConfigIssue[] {
     .map((issue, i) => ({ issue, i }))
     .sort((a, b) => rank(a.issue.file) - rank(b.issue.file) || a.issue.line - b.issue.line || a.i - b.i)
     .map(({ issue }) => issue);
+}
+
+/**
+ * The issues with every value an environment variable supplied left out of their messages: a secret put
+ * in the wrong field (a key where a mode or a time zone belongs) must not reach a terminal or a log.
+ * Values under 4 characters (numbers, `true`) are no secrets and stay.
+ */
+function withoutEnvValues(issues: ConfigIssue[], values: string[]): ConfigIssue[] {
+  const hidden = [...new Set(values)].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+  if (hidden.length === 0) return issues;
+  return issues.map((i) => ({ ...i, message: hidden.reduce((m, v) => m.split(v).join('<a value from the environment>'), i.message) }));
 }

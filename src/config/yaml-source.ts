@@ -22,6 +22,8 @@ export interface ConfigSource {
   rootLoc: Loc;
   issues: ConfigIssue[];
   substitutions: PlainSubstitution[];
+  /** Every value an environment variable put in (so that error messages can leave them out). */
+  envValues: string[];
 }
 
 // A field whose value interpolated to the empty string (`${VAR:-}`) is treated as not written.
@@ -42,6 +44,7 @@ interface WalkContext {
   resolving: Set<Node>;
   restore: (value: string) => string;
   substitutions: PlainSubstitution[];
+  envValues: string[];
   // Set by walkScalar for its caller, which knows the container the value is stored in.
   lastWasPlainSubstitution: boolean;
 }
@@ -65,26 +68,26 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
             path: '',
             message: `YAML syntax error: ${err.message.split('\n')[0]}`,
           }));
-    return { file, value: null, rootLoc, issues, substitutions: [] };
+    return { file, value: null, rootLoc, issues, substitutions: [], envValues: [] };
   }
   const ctx: WalkContext = {
     file, doc, lines, env, locs, issues: [], expansions: 0, resolving: new Set(), restore: placeholders.restore,
-    substitutions: [], lastWasPlainSubstitution: false,
+    substitutions: [], envValues: [], lastWasPlainSubstitution: false,
   };
   const contents = doc.contents;
   if (contents === null || (isScalar(contents) && contents.value === null)) {
     // Most often a file caught half-written, or emptied by mistake: on a reload it would drop every
     // key. `{}` says "all defaults" on purpose.
     const message = 'the file is empty (or only comments); write `{}` to run on the defaults';
-    return { file, value: null, rootLoc, issues: [{ file, line: 1, path: '', message }], substitutions: [] };
+    return { file, value: null, rootLoc, issues: [{ file, line: 1, path: '', message }], substitutions: [], envValues: [] };
   }
   rootLoc.line = lineOf(ctx, contents);
   const value = walk(ctx, contents, []);
   if (value === ABSENT || value === null || typeof value !== 'object' || Array.isArray(value)) {
     ctx.issues.push({ file, line: rootLoc.line, path: '', message: 'a config file must be a mapping of sections (server:, projects:, routes:, ...)' });
-    return { file, value: null, rootLoc, issues: ctx.issues, substitutions: [] };
+    return { file, value: null, rootLoc, issues: ctx.issues, substitutions: [], envValues: [] };
   }
-  return { file, value: value as Record<string, unknown>, rootLoc, issues: ctx.issues, substitutions: ctx.substitutions };
+  return { file, value: value as Record<string, unknown>, rootLoc, issues: ctx.issues, substitutions: ctx.substitutions, envValues: ctx.envValues };
 }
 
 function lineOf(ctx: WalkContext, node: { range?: [number, number, number] | null } | null | undefined): number {
@@ -160,6 +163,7 @@ function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
   }
   if (!result.substituted) return result.value;
   if (result.value === '') return ABSENT;
+  ctx.envValues.push(result.value);
   // Whether an unquoted `${PORT}` means the number 8080 or the text "8080" depends on the field,
   // so the caller records it and the schema decides later (see coerceSubstitutions).
   ctx.lastWasPlainSubstitution = node.type === 'PLAIN';
