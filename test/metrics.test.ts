@@ -208,6 +208,24 @@ keys:
     }
   });
 
+  it('answers only scrapes that carry metrics.bearer_token when one is set', async () => {
+    const other = sqlitePlace();
+    const guarded = await startUsageGateway(`storage: {ledger: "${other.url}"}\nmetrics: {bearer_token: scrape-secret}\n`);
+    try {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Bearer tg-alice' }]) {
+        const res = await fetch(`${guarded.url}/metrics`, { headers });
+        expect(res.status).toBe(401);
+        expect(await res.json()).toMatchObject({ error: { code: 'metrics_token_required' } });
+      }
+      const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('tollgate_requests_total');
+    } finally {
+      await guarded.close();
+      await other.drop();
+    }
+  });
+
   it('labels users only when metrics.user_labels is on', async () => {
     const other = sqlitePlace();
     const labelled = await startUsageGateway(config(other.url, true));

@@ -6,10 +6,15 @@ import { TollgateError } from '../errors/tollgate-error.js';
 /** Throws 403 when no admin key is configured, 401 when the request does not carry it. */
 export function requireAdmin(adminKeySha256: string | undefined, req: FastifyRequest): void {
   if (!adminKeySha256) throw new TollgateError('admin_disabled');
+  if (!bearerMatches(adminKeySha256, req)) throw new TollgateError('admin_key_required');
+}
+
+/** Whether the request's `Authorization: Bearer` secret hashes to `sha256Hex`. */
+export function bearerMatches(sha256Hex: string, req: FastifyRequest): boolean {
   const auth = req.headers.authorization;
   const presented = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : '';
-  // Comparing digests of equal length in constant time: neither the key nor its length leaks.
+  // Comparing digests of equal length in constant time: neither the secret nor its length leaks.
   const a = createHash('sha256').update(presented).digest();
-  const b = Buffer.from(adminKeySha256, 'hex');
-  if (!presented || a.length !== b.length || !timingSafeEqual(a, b)) throw new TollgateError('admin_key_required');
+  const b = Buffer.from(sha256Hex, 'hex');
+  return presented !== '' && a.length === b.length && timingSafeEqual(a, b);
 }

@@ -49,7 +49,11 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       batchSize: config.ledger.batch_size,
       maxBufferedRows: config.ledger.max_buffered_rows,
     },
-    metrics: { enabled: config.metrics.enabled, userLabels: config.metrics.user_labels },
+    metrics: {
+      enabled: config.metrics.enabled,
+      userLabels: config.metrics.user_labels,
+      ...(config.metrics.bearer_token !== undefined ? { bearerTokenSha256: sha256Hex(config.metrics.bearer_token) } : {}),
+    },
     enforcement: {
       clampMaxTokens: enforcement.clamp_max_tokens,
       defaultMaxTokens: enforcement.default_max_tokens,

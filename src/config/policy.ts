@@ -116,6 +116,8 @@ export interface MetricsPolicy {
   enabled: boolean;
   /** Label series by user too (unbounded by nature; opt-in). */
   userLabels: boolean;
+  /** When set, scrapes must send the bearer token that hashes to this. */
+  bearerTokenSha256?: string;
 }
 
 export interface KeyPolicy {

@@ -14,4 +14,5 @@ export const ledgerSchema = z.strictObject({
 export const metricsSchema = z.strictObject({
   enabled: z.boolean().default(true),
   user_labels: z.boolean().default(false),
+  bearer_token: z.string().min(1).optional(),
 });

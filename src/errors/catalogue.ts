@@ -127,6 +127,11 @@ export const ERRORS = {
     type: 'invalid_request_error',
     message: () => "This endpoint needs the admin key. Send it as 'Authorization: Bearer <server.admin_key>'.",
   },
+  metrics_token_required: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: () => "GET /metrics needs the metrics token. Send it as 'Authorization: Bearer <metrics.bearer_token>' (Prometheus: authorization.credentials).",
+  },
   admin_disabled: {
     status: 403,
     type: 'invalid_request_error',

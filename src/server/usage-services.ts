@@ -82,7 +82,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   /** The gateway last attached (a reload attaches the new one). */
   let current: Gateway | undefined;
   if (ledger) routes.push(adminRoutes({ policy: opts.currentPolicy, ledger, writer, store, now: () => clock.now() }), webRoutes());
-  if (metrics) routes.push(metricsRoute(metrics));
+  if (metrics) routes.push(metricsRoute(metrics, policy.metrics.bearerTokenSha256));
 
   return {
     ledger,
