@@ -212,7 +212,7 @@ keys:
     const other = sqlitePlace();
     const guarded = await startUsageGateway(`storage: {ledger: "${other.url}"}\nmetrics: {bearer_token: scrape-secret}\n`);
     try {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Bearer tg-alice' }]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Bearer tg-alice' }] as Array<Record<string, string>>) {
         const res = await fetch(`${guarded.url}/metrics`, { headers });
         expect(res.status).toBe(401);
         expect(await res.json()).toMatchObject({ error: { code: 'metrics_token_required' } });
