@@ -72,6 +72,39 @@ describe('a stream that reaches its own max_tokens, metered by an estimate', () 
     expect(lastCall()).toMatchObject({ status: 200, streamEnd: 'complete', usage: { source: 'provider', output: MAX } });
   });
 
+  it('a client that leaves while frames are held is charged for them too: the provider produced them', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': 'tg-a', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude', max_tokens: MAX, messages: ask, stream: true, mock_chunk_delay_ms: 5 }),
+      signal: controller.signal,
+    });
+    let text = '';
+    let lastData = Date.now();
+    const reader = res.body!.getReader();
+    // Delivery stalls where the estimate passes the allowance; leave once it has for 150 ms.
+    const stall = setInterval(() => Date.now() - lastData > 150 && controller.abort(), 20);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        lastData = Date.now();
+        for (const m of new TextDecoder().decode(value).matchAll(/"text_delta","text":"((?:[^"\\]|\\.)*)"/g)) text += JSON.parse(`"${m[1]}"`);
+      }
+    } catch {
+      // aborted
+    } finally {
+      clearInterval(stall);
+    }
+    for (let i = 0; i < 100 && lastCall()?.status !== 499; i++) await new Promise((r) => setTimeout(r, 10));
+    const delivered = countTextTokens(text, CLAUDE);
+    expect(delivered).toBeLessThanOrEqual(MAX);
+    expect(lastCall()).toMatchObject({ status: 499, streamEnd: 'client_gone', usage: { source: 'estimated' } });
+    expect(lastCall().usage.output).toBeGreaterThan(delivered);
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+
   it('without the provider\'s count, the stream ends where the estimate reached the allowance', async () => {
     const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-a', maxRetries: 0 });
     const stream = await openai.chat.completions.create({ model: 'mixtral', max_tokens: MAX, messages: ask, stream: true, ...({ mock_omit_usage: true } as object) });

@@ -42,6 +42,11 @@ export class HeldFrames {
     this.heldText = delivered.sibling();
   }
 
+  /** Output held back so far, counted as delivered output is (the provider produced it). */
+  count(): number {
+    return this.heldText.count();
+  }
+
   add(held: HeldFrame): HoldVerdict {
     // Copied: the relay's frames are views into the upstream's chunk.
     this.frames.push({ ...held, frame: Buffer.from(held.frame) });

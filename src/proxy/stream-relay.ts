@@ -213,7 +213,9 @@ class Relay {
     if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
       return withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported);
     }
-    return withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count(), cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported);
+    // A client gone or an upstream failed while frames were held: those were produced too.
+    const held = outcome === 'cut_at_limit' ? 0 : (this.held?.count() ?? 0);
+    return withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count() + held, cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported);
   }
 
   /**
