@@ -54,6 +54,8 @@ export class Gateway {
   readonly engine: LimitsEngine;
   readonly providers: Map<string, Provider>;
   private readonly listeners: CallListener[] = [];
+  private inFlight = 0;
+  private retiring: (() => void) | undefined;
   /**
    * Awaited by the handlers before a response completes, when set (strict ledger durability). Must
    * not reject: a sink that cannot write reports it itself.
@@ -93,6 +95,31 @@ export class Gateway {
   async record(record: CallRecord): Promise<void> {
     this.emit(record);
     if (this.recordSink) await this.recordSink(record);
+  }
+
+  /** A request began on this gateway (its upstream pools must stay open until it ends). */
+  enter(): void {
+    this.inFlight++;
+  }
+
+  /** That request ended; a retired gateway closes with its last one. */
+  leave(): void {
+    if (--this.inFlight === 0 && this.retiring) this.retiring();
+  }
+
+  /**
+   * Closes once the requests it admitted have ended: after a config reload, a request that picked this
+   * gateway may still be reading its body or waiting for its reservation, and a closed pool would
+   * refuse its upstream call (a 502 for a reload).
+   */
+  retire(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.retiring = () => {
+        this.retiring = undefined;
+        resolve(this.close());
+      };
+      if (this.inFlight === 0) this.retiring();
+    });
   }
 
   async close(): Promise<void> {

@@ -96,6 +96,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     try {
       const gw = opts.gateway();
       req.caller = { gw, principal: authenticate(gw, req.headers) };
+      // Until the response is over (streams included): a reload retires this gateway only then.
+      gw.enter();
+      reply.raw.once('close', () => gw.leave());
       done();
     } catch (err) {
       // Closed after the 401 rather than kept alive: the body is never read, not even to discard it.

@@ -62,7 +62,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       const old = gateway;
       gateway = new Gateway(next, store, systemClock, undefined, old.storedContext);
       usage.attach(gateway);
-      void old.close();
+      void old.retire();
       const restart = settingsNeedingRestart(policy, next, overridden);
       if (restart.length === 0) log.info({ why }, 'configuration reloaded');
       else log.warn({ why, restart }, `configuration reloaded, except settings read only at start, which need a restart: ${restart.join(', ')}`);
