@@ -2,6 +2,7 @@
 // gateway's upstream pools at once, so a request that had picked the old gateway (still sending its body,
 // or waiting for its reservation) failed with a 502 (UND_ERR_CLOSED): 1-3 calls in 150 under 16 SIGHUPs.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { loadPolicy } from '../src/config/index.js';
@@ -71,5 +72,5 @@ function post(base: string, parts: Array<string | Promise<string>>) {
   async function* body(): AsyncGenerator<string> {
     for (const part of parts) yield await part;
   }
-  return request(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' }, body: body() });
+  return request(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' }, body: Readable.from(body()) });
 }
