@@ -91,6 +91,11 @@ export class LedgerWriter {
     }
   }
 
+  /** The last write failed and the next is not done yet: the ledger is down, or refusing rows. */
+  get failing(): boolean {
+    return this.failuresInARow > 0;
+  }
+
   stats(): WriterStats {
     const oldest = this.inFlight > 0 ? this.inFlightSince : this.arrivals[0];
     return {

@@ -11,6 +11,7 @@ import { rowFromCall } from '../ledger/call-row.js';
 import type { Ledger, LedgerRow } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import { redactUrl } from '../util/redact-url.js';
+import { throttledLog } from '../util/log-throttle.js';
 import { PriceBook } from '../ledger/price-book.js';
 import { rebuildCounters, type RebuildReport } from '../ledger/rebuild-counters.js';
 import type { CounterStore } from '../limits/counter-store.js';
@@ -20,6 +21,11 @@ import { webRoutes } from '../web/dashboard-page.js';
 import type { CallRecord, Gateway } from '../proxy/gateway.js';
 import { principalOf } from '../auth/key-store.js';
 import type { Clock } from '../util/clock.js';
+
+/** Repeated ledger failures are logged at most this often. */
+const LOG_EVERY_MS = 5000;
+/** The longest a strict call waits for its row's commit before it is answered anyway. */
+const STRICT_WAIT_MS = 2000;
 
 export interface UsageServicesOptions {
   policy: Policy;
@@ -59,19 +65,24 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
         throw new Error(`storage.ledger: cannot open ${redactUrl(policy.storage.ledger)}: ${err.message}`);
       })
     : undefined;
-  let lastErrorLog = 0;
+  // One line every few seconds is enough while the database is down (these repeat per row or per call).
+  const writeFailed = throttledLog(LOG_EVERY_MS);
+  let droppedSinceLog = 0;
+  const dropped = throttledLog(LOG_EVERY_MS);
   const writer = ledger && new LedgerWriter(ledger, {
     flushIntervalMs: policy.ledger.flushIntervalMs,
     batchSize: policy.ledger.batchSize,
     maxBufferedRows: policy.ledger.maxBufferedRows,
-    onError: (err, rows) => {
-      // One line every few seconds is enough while the database is down.
-      if (clock.now() - lastErrorLog < 5000) return;
-      lastErrorLog = clock.now();
-      log.error({ error: err.message, rows }, 'ledger write failed; rows are kept and retried');
+    onError: (err, rows) => writeFailed(() => log.error({ error: err.message, rows }, 'ledger write failed; rows are kept and retried')),
+    onDrop: (rows) => {
+      droppedSinceLog += rows;
+      dropped(() => {
+        log.error({ rows: droppedSinceLog }, 'ledger write buffer full; oldest rows dropped');
+        droppedSinceLog = 0;
+      });
     },
-    onDrop: (rows) => log.error({ rows }, 'ledger write buffer full; oldest rows dropped'),
   });
+  const strictLate = throttledLog(LOG_EVERY_MS);
   const metrics = policy.metrics.enabled
     ? new GatewayMetrics({ userLabels: policy.metrics.userLabels, now: () => clock.now(), peek: (items) => store.peek(items), writerStats: writer && (() => writer.stats()), processMetrics: true })
     : undefined;
@@ -111,13 +122,21 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       };
       if (!writer) {
         if (metrics) gateway.onCall((r) => void observe(r));
-      } else if (gateway.policy.ledger.durability === 'strict') {
+      } else if (strict) {
+        // `strict` as the gateway started: a reload does not switch durability (SQLite's sync mode stays).
         gateway.recordSink = async (r) => {
-          try {
-            await writer.writeNow(observe(r));
-          } catch (err) {
-            // The row stays buffered and is retried; the caller still gets the answer it paid for.
-            log.error({ error: (err as Error).message, requestId: r.requestId }, 'strict ledger write failed');
+          const row = observe(r);
+          // While the ledger is failing, a call does not wait for the writer's next retry: its row is queued.
+          if (writer.failing) {
+            writer.push(row);
+            strictLate((calls) => log.error({ calls }, 'strict ledger writes are failing; answering without waiting, the rows are queued and retried'));
+            return;
+          }
+          // The caller gets the answer it paid for within STRICT_WAIT_MS whatever the database does; a row
+          // not committed by then (or refused) stays buffered and is retried.
+          const committed = await settleWithin(writer.writeNow(row), STRICT_WAIT_MS);
+          if (committed !== true) {
+            strictLate((calls) => log.error({ calls, error: committed === false ? `not committed within ${STRICT_WAIT_MS} ms` : committed.message }, 'strict ledger write failed; answering anyway, the rows are queued and retried'));
           }
         };
       } else {
@@ -180,4 +199,11 @@ function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string,
       tracked.delete(combo); // e.g. a money limit on a model the new config does not price
     }
   }
+}
+
+/** Resolves true once `p` resolves, its error if it rejects, false if it has done neither within `ms`. */
+function settleWithin(p: Promise<void>, ms: number): Promise<true | false | Error> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([p.then((): true => true, (err: Error) => err), late]).finally(() => clearTimeout(timer));
 }
