@@ -11,6 +11,11 @@ export interface WriterOptions {
   batchSize: number;
   /** When the ledger is unreachable, rows beyond this many are dropped (oldest first) and counted. */
   maxBufferedRows: number;
+  /**
+   * A write not answered within this is counted as failed and retried (a frozen connection never
+   * answers; inserts ignore rows already there, so a late commit is not written twice). Default 10 s.
+   */
+  writeTimeoutMs?: number;
   /** Called with each failed write (the rows stay buffered and are retried). */
   onError?: (err: Error, rows: number) => void;
   /** Called when rows had to be dropped. */
@@ -35,6 +40,9 @@ interface Waiter {
 
 /** Retries back off up to this, so an unreachable database is not hammered. */
 const MAX_BACKOFF_MS = 5000;
+const WRITE_TIMEOUT_MS = 10_000;
+/** How long close() keeps retrying: with the request drain, within a 60 s shutdown budget. */
+export const CLOSE_DEADLINE_MS = 15_000;
 
 export class LedgerWriter {
   // Three parallel queues: the rows, when each arrived, and who waits for it (strict writes only).
@@ -107,12 +115,31 @@ export class LedgerWriter {
     };
   }
 
-  /** Flushes what is buffered and stops the timer; the ledger itself stays open. */
-  async close(): Promise<void> {
+  /**
+   * Flushes what is buffered and stops the timer; the ledger itself stays open. A database that fails is
+   * retried with backoff until `deadlineMs`; then it rejects, saying how many rows were not written.
+   */
+  async close(deadlineMs = CLOSE_DEADLINE_MS): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.flush();
+    const deadline = Date.now() + deadlineMs;
+    let backoff = this.opts.flushIntervalMs;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const left = deadline - Date.now();
+      const outOfTime = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not written within ${deadlineMs} ms`)), Math.max(0, left))));
+      try {
+        await Promise.race([this.flush(), outOfTime]);
+        return;
+      } catch (err) {
+        if (Date.now() + backoff >= deadline) throw new Error(`${this.stats().pending} rows could not be written: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
   }
 
   private enqueue(row: LedgerRow, waiter: Waiter | undefined): void {
@@ -143,7 +170,7 @@ export class LedgerWriter {
     this.waiters -= waiters.length;
     this.inFlight = batch.count;
     this.inFlightSince = arrivals[0] ?? this.now();
-    const done = this.queue.write(batch).then(
+    const done = withTimeout(this.queue.write(batch), this.opts.writeTimeoutMs ?? WRITE_TIMEOUT_MS).then(
       () => {
         this.written += batch.count;
         this.queue.written(batch);
@@ -186,4 +213,11 @@ export class LedgerWriter {
     this.dropped += excess;
     this.opts.onDrop?.(excess);
   }
+}
+
+/** `p`, or a rejection once `ms` have passed without an answer. */
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the ledger did not answer within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -116,7 +116,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     const flushed = await usage.close().then(
       () => true,
       (err: Error) => {
-        log.error({ error: err.message, pending: usage.writer?.stats().pending }, 'ledger flush failed; buffered rows are lost');
+        log.error({ error: err.message, rows: usage.writer?.stats().pending }, 'ledger flush failed at shutdown; these buffered rows are lost (their calls stay counted)');
         return false;
       },
     );
