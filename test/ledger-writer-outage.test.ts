@@ -6,26 +6,20 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LedgerWriter } from '../src/ledger/batch-writer.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
-import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
-import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
+import { stallablePostgres } from './helpers/ledgers.js';
 import { sampleRow, T0 } from './helpers/sample-row.js';
 
-let place: LedgerPlace;
-let proxy: DelayProxy;
+let pg: Awaited<ReturnType<typeof stallablePostgres>>;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  place = await postgresPlace();
-  const url = new URL(place.url);
-  proxy = await startDelayProxy(Number(url.port || 5432));
-  url.port = String(proxy.port);
-  ledger = await openLedger(url.toString());
+  pg = await stallablePostgres();
+  ledger = await openLedger(pg.url);
 });
 afterAll(async () => {
-  proxy?.setDelay(0);
+  pg?.proxy.setDelay(0);
   await ledger?.close();
-  await proxy?.close();
-  await place?.drop();
+  await pg?.close();
 });
 
 const writer = () => new LedgerWriter(ledger, { flushIntervalMs: 50, batchSize: 100, maxBufferedRows: 1000, writeTimeoutMs: 400 });
@@ -38,8 +32,8 @@ async function stored(prefix: string): Promise<number> {
 it('a stall shorter than the shutdown deadline: the flush keeps retrying and writes every row once', async () => {
   const w = writer();
   for (const row of rows('brief', 5)) w.push(row);
-  proxy.setDelay(700); // a round trip now takes 1.4 s: each write times out at 400 ms
-  setTimeout(() => proxy.setDelay(0), 1000);
+  pg.proxy.setDelay(700); // a round trip now takes 1.4 s: each write times out at 400 ms
+  setTimeout(() => pg.proxy.setDelay(0), 1000);
   await w.close(10_000);
   expect(w.stats()).toMatchObject({ pending: 0, written: 5 });
   expect(w.stats().failures).toBeGreaterThan(0);
@@ -49,9 +43,9 @@ it('a stall shorter than the shutdown deadline: the flush keeps retrying and wri
 it('a database that does not answer: close gives up at its deadline and says how many rows are lost', async () => {
   const w = writer();
   for (const row of rows('frozen', 7)) w.push(row);
-  proxy.setDelay(60_000);
+  pg.proxy.setDelay(60_000);
   const started = Date.now();
   await expect(w.close(1500)).rejects.toThrow(/^7 rows could not be written/);
   expect(Date.now() - started).toBeLessThan(2500);
-  proxy.setDelay(0);
+  pg.proxy.setDelay(0);
 });

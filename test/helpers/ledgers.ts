@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
+import { startDelayProxy, type DelayProxy } from './redis-delay-proxy.js';
 
 export const PG_ADMIN_URL = process.env.TOLLGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -51,3 +52,21 @@ export const LEDGER_KINDS = [
   { kind: 'sqlite' as const, place: async (): Promise<LedgerPlace> => sqlitePlace() },
   { kind: 'postgres' as const, place: postgresPlace },
 ];
+
+/** A fresh PostgreSQL ledger database reached through a delay proxy, to stall it at will (`proxy.setDelay`). */
+export async function stallablePostgres(): Promise<{ place: LedgerPlace; proxy: DelayProxy; url: string; close(): Promise<void> }> {
+  const place = await postgresPlace();
+  const url = new URL(place.url);
+  const proxy = await startDelayProxy(Number(url.port || 5432));
+  url.port = String(proxy.port);
+  return {
+    place,
+    proxy,
+    url: url.toString(),
+    close: async () => {
+      proxy.setDelay(0);
+      await proxy.close();
+      await place.drop();
+    },
+  };
+}
