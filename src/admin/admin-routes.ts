@@ -10,6 +10,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { PriceBook } from '../ledger/price-book.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { requireAdmin } from './admin-auth.js';
+import { StoreUnavailableError } from '../limits/store-errors.js';
 
 /** What the admin routes read: the current policy (it changes on reload), the ledger and the counters. */
 export interface AdminContext {
@@ -33,14 +34,29 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
         throw new TollgateError('invalid_request', { detail: `Name a configured organization with ?org=<id> (known: ${known}).` });
       }
       await ctx.writer?.flush().catch(() => {});
-      return buildDashboard(ctx.ledger, policy, new PriceBook(policy.pricing), org, ctx.now());
+      return fromLedger(() => buildDashboard(ctx.ledger, policy, new PriceBook(policy.pricing), org, ctx.now()));
     });
 
     app.get('/api/audit', async (req) => {
       const policy = ctx.policy();
       requireAdmin(policy.server.adminKeySha256, req);
-      await ctx.writer?.flush();
-      return auditCounters(ctx.ledger, policy, ctx.store, ctx.now);
+      // Every finished call's row first: the audit compares them with the counters.
+      return fromLedger(async () => {
+        await ctx.writer?.flush();
+        return auditCounters(ctx.ledger, policy, ctx.store, ctx.now);
+      });
     });
   };
+}
+
+/** Runs a report on the ledger; a database that fails is a 503 saying so, not an unexplained 500. */
+async function fromLedger<T>(report: () => Promise<T>): Promise<T> {
+  try {
+    return await report();
+  } catch (err) {
+    if (err instanceof TollgateError) throw err;
+    // The audit also reads the counters.
+    if (err instanceof StoreUnavailableError) throw new TollgateError('store_unavailable');
+    throw new TollgateError('ledger_unavailable', { detail: (err as Error).message });
+  }
 }

@@ -117,6 +117,11 @@ export const ERRORS = {
     type: 'server_error',
     message: () => 'The gateway cannot reach its counter store, so limits cannot be checked and the request was refused. Try again shortly.',
   },
+  ledger_unavailable: {
+    status: 503,
+    type: 'server_error',
+    message: (p) => `The usage ledger cannot be read or written right now (${p.detail}), so this report cannot be made. Calls are still served; try again once the database answers.`,
+  },
   not_found: {
     status: 404,
     type: 'invalid_request_error',
