@@ -117,6 +117,11 @@ export const ERRORS = {
     type: 'server_error',
     message: () => 'The gateway cannot reach its counter store, so limits cannot be checked and the request was refused. Try again shortly.',
   },
+  counters_not_rebuilt: {
+    status: 503,
+    type: 'server_error',
+    message: () => 'The counter store lost its counters (Redis restarted empty or was flushed) and they cannot be rebuilt from the usage ledger until its database answers, so limits cannot be checked and the request was refused. Try again shortly.',
+  },
   ledger_unavailable: {
     status: 503,
     type: 'server_error',

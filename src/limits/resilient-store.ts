@@ -13,7 +13,9 @@ import type { OnStoreError } from '../config/policy.js';
 import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
 import { OutageCounters, type OutageCountersOptions } from './outage-counters.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
-import { isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
+import { CountersNotRebuiltError, isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
+import { TollgateError } from '../errors/tollgate-error.js';
+import { throttledLog } from '../util/log-throttle.js';
 import { outageMessage } from './store-outage.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
@@ -56,6 +58,7 @@ export class ResilientStore implements CounterStore {
   private flushing: Promise<void> | undefined;
   private lastUsageErrorLog = 0;
   private checking = false;
+  private readonly lostLog = throttledLog(5000);
 
   constructor(
     readonly primary: SharedCounterStore,
@@ -117,6 +120,7 @@ export class ResilientStore implements CounterStore {
         if (this.state === 'up' && !this.checking) this.outage.drop();
         return outcome;
       } catch (err) {
+        if (err instanceof CountersNotRebuiltError) return this.countersLost(req, plan, err);
         this.failed(err);
         // The reservation may have landed before its answer was lost: cancel it once the store answers.
         this.queueSettle(req.id, { input: 0, output: 0, request: 0 });
@@ -180,6 +184,17 @@ export class ResilientStore implements CounterStore {
     await this.quiesce();
     if (this.healthy && this.backlog > 0) await this.flush().catch(() => {});
     await this.primary.close();
+  }
+
+  /**
+   * The store answers but lost its counters, and the ledger cannot rebuild them yet: not an outage (no
+   * mode switch, no probe), yet limits that fail closed must refuse, or every budget would be handed out
+   * again; those that fail open count locally, as in an outage.
+   */
+  private countersLost(req: ReserveRequest, plan: ReturnType<OutageCounters['plan']>, err: CountersNotRebuiltError): ReserveOutcome {
+    this.lostLog((requests) => this.opts.log.warn({ store: this.opts.description, requests, error: err.message }, 'counters lost by the store and not rebuilt yet: limits that fail closed refuse until the ledger answers'));
+    if (plan.closed) throw new TollgateError('counters_not_rebuilt', {}, { 'retry-after': '1' });
+    return this.outage.reserve(req, plan);
   }
 
   private failed(err: unknown): void {

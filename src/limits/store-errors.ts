@@ -9,6 +9,18 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The store lost its counters (Redis restarted empty, or flushed) and they cannot be rebuilt from the
+ * ledger now (its database does not answer). The store itself is fine; admitting against empty counters
+ * would hand every budget out again, so limits that fail closed refuse until the rebuild succeeds.
+ */
+export class CountersNotRebuiltError extends Error {
+  constructor(cause: string) {
+    super(`the counters the store lost cannot be rebuilt from the ledger now: ${cause}`);
+    this.name = 'CountersNotRebuiltError';
+  }
+}
+
 /** A call the store refused as malformed (e.g. one reservation spanning two organizations' hash tags). */
 export class StoreUsageError extends Error {
   constructor(message: string) {
@@ -23,7 +35,7 @@ const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|READONLY|TRYAGAIN|BUSY
 
 /** True when an error means the store cannot answer (timeout, connection, failover), not that the call was wrong. */
 export function isUnavailable(err: unknown): boolean {
-  if (err instanceof StoreUsageError) return false;
+  if (err instanceof StoreUsageError || err instanceof CountersNotRebuiltError) return false;
   if (err instanceof Error && err.name === 'ReplyError') return TRANSIENT_REPLY.test(err.message);
   return true;
 }

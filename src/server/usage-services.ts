@@ -165,6 +165,9 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
         log.error({}, 'the counter store lost its counters (Redis flushed or restarted empty) and there is no ledger to rebuild them from: counting starts again from zero');
         return;
       }
+      // Without the ledger's database the rebuild cannot succeed: say so at once rather than wait on the
+      // writer's retries (every request would, with the gateway blaming Redis).
+      if (writer?.failing) throw new Error('the ledger is not accepting writes');
       log.warn({}, 'the counter store lost its counters (Redis flushed or restarted empty); rebuilding them from the ledger');
       await writer?.flush();
       const r = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now());

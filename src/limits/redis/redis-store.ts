@@ -2,7 +2,7 @@
 // call (EVALSHA, loaded once per connection by ioredis) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
-import { StoreUsageError } from '../store-errors.js';
+import { CountersNotRebuiltError, StoreUsageError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
 import { slotEpoch } from '../windows.js';
@@ -56,6 +56,8 @@ interface Scripts {
 const SCRIPTS = { tgReserve: RESERVE_LUA, tgSettle: SETTLE_LUA, tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
+/** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
+const REBUILD_RETRY_MS = 1000;
 
 /** The key whose presence says Redis still holds an organization's counters (hash tag `tg:{org}`). */
 const presenceKey = (tag: string): string => `${tag}:present`;
@@ -108,6 +110,8 @@ export class RedisCounterStore implements CounterStore {
   /** Set by rebuildWhenLost: reservations then check that Redis still holds the counters. */
   private rebuild?: () => Promise<void>;
   private rebuilding?: Promise<void>;
+  // The last failed rebuild: requests within REBUILD_RETRY_MS of it fail at once instead of each retrying.
+  private rebuildFailure?: { atMs: number; error: CountersNotRebuiltError };
   /** Rebuilds finished (counters restored and marked present) per hash tag. */
   private readonly rebuilds = new Map<string, number>();
   /** Per hash tag, the rebuild and marking under way. */
@@ -260,9 +264,18 @@ export class RedisCounterStore implements CounterStore {
   private rebuildLost(tag: string): Promise<void> {
     let marking = this.marking.get(tag);
     if (!marking) {
+      const failure = this.rebuildFailure;
+      if (failure && Date.now() - failure.atMs < REBUILD_RETRY_MS) return Promise.reject(failure.error);
       marking = (async () => {
-        this.rebuilding ??= this.rebuild!().finally(() => (this.rebuilding = undefined));
+        this.rebuilding ??= this.rebuild!()
+          .catch((err: Error) => {
+            const error = err instanceof CountersNotRebuiltError ? err : new CountersNotRebuiltError(err.message);
+            this.rebuildFailure = { atMs: Date.now(), error };
+            throw error;
+          })
+          .finally(() => (this.rebuilding = undefined));
         await this.rebuilding;
+        this.rebuildFailure = undefined;
         await this.client.set(presenceKey(tag), '1');
         this.rebuilds.set(tag, (this.rebuilds.get(tag) ?? 0) + 1);
       })().finally(() => this.marking.delete(tag));
