@@ -23,6 +23,7 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['ledger.max_buffered_rows', (p) => p.ledger.maxBufferedRows],
   ['metrics.enabled', (p) => p.metrics.enabled],
   ['metrics.user_labels', (p) => p.metrics.userLabels],
+  ['metrics.bearer_token', (p) => p.metrics.bearerTokenSha256],
 ];
 
 /** The fields whose values `running` started with and `next` changes, which only a restart applies. */
