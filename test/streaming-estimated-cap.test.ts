@@ -105,6 +105,20 @@ describe('a stream that reaches its own max_tokens, metered by an estimate', () 
     expect(await gw.store.openReservations()).toBe(0);
   });
 
+  it('a provider that fails while frames are held: the client hears of the failure, not of a clean max_tokens', async () => {
+    const anthropic = new Anthropic({ baseURL: gw.url, apiKey: 'tg-a', maxRetries: 0 });
+    // The error comes after ~180 deltas: past the estimate's cap (~143), before the provider's (200).
+    const stream = anthropic.messages.stream({ model: 'claude', max_tokens: MAX, messages: ask, ...({ mock_error_event_after_chunks: 185 } as object) });
+    let text = '';
+    stream.on('text', (d) => (text += d));
+    await expect(stream.finalMessage()).rejects.toThrow(/overloaded|error/i);
+    const delivered = countTextTokens(text, CLAUDE);
+    expect(delivered).toBeLessThanOrEqual(MAX);
+    expect(lastCall()).toMatchObject({ status: 502, streamEnd: 'upstream_failed', usage: { source: 'estimated' } });
+    expect(lastCall().usage.output).toBeGreaterThan(delivered); // what was held was produced
+    expect(await gw.store.openReservations()).toBe(0);
+  });
+
   it('without the provider\'s count, the stream ends where the estimate reached the allowance', async () => {
     const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-a', maxRetries: 0 });
     const stream = await openai.chat.completions.create({ model: 'mixtral', max_tokens: MAX, messages: ask, stream: true, ...({ mock_omit_usage: true } as object) });

@@ -30,6 +30,8 @@ export interface StreamPeek {
   text?: string;
   /** The provider's final output count, when the event reports it. */
   output?: number;
+  /** The event reports a failure (its message). */
+  failed?: string;
 }
 
 /** One stream's reader and writer for a wire format. */

@@ -24,14 +24,19 @@ export interface HeldFrame {
 /** Past this much held back, the stream is ended where delivery stopped. */
 export const MAX_HELD_BYTES = 1 << 20;
 
-/** What to do after a frame is held: keep holding, deliver everything held, or end the stream. */
-export type HoldVerdict = 'hold' | 'release' | 'cut';
+/**
+ * What to do after a frame is held: keep holding, deliver everything held, end the stream where delivery
+ * stopped, or end it with the failure the provider reported (`failure`).
+ */
+export type HoldVerdict = 'hold' | 'release' | 'cut' | 'fail';
 
 export class HeldFrames {
   readonly frames: HeldFrame[] = [];
   private bytes = 0;
   private readonly heldText: StreamTokenCounter;
   private finalOutput: number | undefined;
+  /** The failure a held event reported. */
+  failure: string | undefined;
 
   constructor(
     private readonly adapter: StreamAdapter,
@@ -58,7 +63,9 @@ export class HeldFrames {
       const seen = this.adapter.peek(held.events[k]);
       if (seen.text) this.heldText.add(seen.text);
       if (seen.output !== undefined) this.finalOutput = seen.output;
+      this.failure ??= seen.failed;
     }
+    if (this.failure !== undefined) return 'fail';
     if (this.finalOutput !== undefined) return this.finalOutput <= this.cap ? 'release' : 'cut';
     // Twice the allowance by the tokenizer's own (lower) count: the provider is not stopping.
     if (this.bytes > MAX_HELD_BYTES || this.delivered.rawCount() + this.heldText.rawCount() > 2 * this.cap) return 'cut';

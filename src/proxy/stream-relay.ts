@@ -59,6 +59,10 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
         outcome = 'cut_at_limit';
         break; // leaving the loop destroys the upstream body: the provider stops generating
       }
+      if (relay.stopped) {
+        outcome = 'upstream_failed';
+        break;
+      }
     }
     if (outcome === 'complete') {
       const out = relay.end();
@@ -109,6 +113,8 @@ class Relay {
   private crossing: Omit<HeldFrame, 'frame'> | undefined;
   // The provider's final count said the stream stays within the cap: no more checks.
   private confirmed = false;
+  /** The provider failed while frames were held: the client has been told, nothing more is read. */
+  stopped = false;
 
   constructor(private readonly opts: RelayOptions) {
     opts.adapter.useCount?.(() => this.usage('complete'));
@@ -132,7 +138,7 @@ class Relay {
         if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
         runStart = prev = end;
         pieces.push(...this.hold(holding ? { frame, events, from: 0 } : { frame, ...this.crossing! }));
-        if (this.cut) break;
+        if (this.cut || this.stopped) break;
         continue;
       }
       const piece = this.piece(frame, replacement);
@@ -160,7 +166,7 @@ class Relay {
       else if (!this.cut) pieces.push(this.piece(rest, replacement) ?? rest);
     }
     // Still held: the stream ended without the provider's count showing it stayed within the cap.
-    if (this.held) {
+    if (this.held && !this.stopped) {
       this.held = undefined;
       this.cut = true;
     }
@@ -174,6 +180,12 @@ class Relay {
     this.crossing = undefined;
     const verdict = held.add(frame);
     if (verdict === 'hold') return [];
+    if (verdict === 'fail') {
+      // The held output is not delivered (unconfirmed, and the answer is broken anyway) but stays counted.
+      this.failure ??= held.failure;
+      this.stopped = true;
+      return [this.opts.adapter.failure(held.failure!)];
+    }
     this.held = undefined;
     if (verdict === 'cut') {
       this.cut = true;

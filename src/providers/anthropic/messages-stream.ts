@@ -92,6 +92,7 @@ export function peekAnthropic(ev: SseEvent): StreamPeek {
   if (!data) return {};
   const type = ev.event ?? (typeof data.type === 'string' ? data.type : '');
   if (type === 'message_delta') return { output: anthropicUsageParts(data.usage).output };
+  if (type === 'error') return { failed: anthropicErrorMessage(data) };
   return { text: eventText(type, data) };
 }
 

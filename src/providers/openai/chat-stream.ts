@@ -65,6 +65,7 @@ export class OpenAIChatStream implements StreamAdapter {
   peek(ev: SseEvent): StreamPeek {
     const chunk = ev.data === '[DONE]' ? undefined : parseObject(ev.data);
     if (!chunk) return {};
+    if (chunk.error !== undefined && chunk.error !== null) return { failed: errorMessage(chunk.error) };
     return { text: chunkText(chunk) || undefined, output: openAIUsage(chunk.usage)?.output };
   }
 

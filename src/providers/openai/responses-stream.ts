@@ -74,6 +74,8 @@ export class ResponsesStream implements StreamAdapter {
     if (!e) return {};
     const type = typeof e.type === 'string' ? e.type : ev.event ?? '';
     if (typeof e.delta === 'string' && TEXT_DELTA.test(type)) return { text: e.delta };
+    if (type === 'error') return { failed: typeof e.message === 'string' ? e.message : 'the upstream reported an error' };
+    if (type === 'response.failed') return { failed: failureOf(e.response) };
     if (TERMINAL.has(type) && isObject(e.response)) return { output: openAIUsage(e.response.usage)?.output };
     return {};
   }
