@@ -94,6 +94,29 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   'claude-3-haiku': p(0.25, 1.25, 0.03),
 };
 
+/**
+ * OpenAI Priority processing (a call the provider reports as served with `service_tier: "priority"`),
+ * checked 2026-12-03 against openai.com/api-priority-processing (prompts up to 128K tokens). Models of the
+ * standard table only; one served at priority without an entry here is priced PRIORITY_FALLBACK_FACTOR
+ * times its standard price.
+ */
+export const PRIORITY_PRICES: Readonly<Record<string, ListPrice>> = {
+  'gpt-5': p(2.5, 20, 0.25),
+  'gpt-5.1': p(2.5, 20, 0.25),
+  'gpt-5-mini': p(0.45, 3.6, 0.045),
+  'gpt-4.1': p(3.5, 14, 0.875),
+  'gpt-4.1-mini': p(0.7, 2.8, 0.175),
+  'gpt-4.1-nano': p(0.2, 0.8, 0.05),
+  'gpt-4o': p(4.25, 17, 2.125),
+  'gpt-4o-mini': p(0.25, 1, 0.125),
+  o3: p(3.5, 14, 0.875),
+  'o4-mini': p(2, 8, 0.5),
+};
+/** Priority for a model without a priority entry: twice standard, the highest ratio in OpenAI's table (gpt-5). */
+export const PRIORITY_FALLBACK_FACTOR = 2;
+/** Flex processing (`service_tier: "flex"`) is billed at Batch API rates: half the standard price. */
+export const FLEX_FACTOR = 0.5;
+
 // Dated snapshots and aliases share their family's price: `gpt-4o-2024-08-06`, `claude-sonnet-4-20250514`,
 // `claude-3-5-haiku-latest`. A snapshot priced unlike its alias gets its own exact entry, which wins.
 const SUFFIX = /(-\d{4}-\d{2}-\d{2}|-\d{8}|-latest)$/;
@@ -105,6 +128,11 @@ export function lookupPrice(table: Readonly<Record<string, ListPrice>>, model: s
   if (Object.hasOwn(table, name)) return table[name];
   const base = name.replace(SUFFIX, '');
   return base !== name && Object.hasOwn(table, base) ? table[base] : undefined;
+}
+
+/** The priority-processing list price of an upstream model name, if the built-in table knows it. */
+export function priorityListPrice(model: string): ListPrice | undefined {
+  return lookupPrice(PRIORITY_PRICES, model);
 }
 
 /** The list price of an upstream model name, if the built-in table knows it. */

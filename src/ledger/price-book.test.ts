@@ -12,6 +12,18 @@ describe('pricing', () => {
     expect(listPrice('meta-llama/Llama-3-8B')).toBeUndefined();
   });
 
+  it('prices the service tier OpenAI reports: priority from its own list, flex at half, unknown priority at twice standard', () => {
+    const book = new PriceBook(new Map([['openai/gpt-4o', { input: 2, output: 8 }]]));
+    const usage = { input: 1_000_000, cachedInput: 0, output: 1_000_000 };
+    expect(book.cost('openai', 'gpt-4.1-2025-04-14', { ...usage, serviceTier: 'priority' })).toBeCloseTo(3.5 + 14, 9);
+    expect(book.cost('openai', 'gpt-4.1', usage)).toBeCloseTo(2 + 8, 9);
+    expect(book.cost('openai', 'gpt-4.1', { ...usage, serviceTier: 'flex' })).toBeCloseTo((2 + 8) / 2, 9);
+    // No priority entry (gpt-5-nano): twice standard; cached input follows.
+    expect(book.cost('openai', 'gpt-5-nano', { input: 1_000_000, cachedInput: 1_000_000, output: 0, serviceTier: 'priority' })).toBeCloseTo(0.005 * 2, 9);
+    // A configured (contract) price keeps its discount at priority: scaled by the list's ratio (4.25 / 2.5).
+    expect(book.cost('openai', 'gpt-4o', { ...usage, serviceTier: 'priority' })).toBeCloseTo((2 + 8) * 1.7, 9);
+  });
+
   it('never finds Object.prototype members as prices', () => {
     for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'constructor-latest']) {
       expect(listPrice(name)).toBeUndefined();

@@ -1,6 +1,6 @@
 // What a call cost: config `pricing` first (keyed `provider/model`), then the built-in list prices.
 import type { Price } from '../config/policy.js';
-import { CACHE_WRITE_1H_FACTOR, CACHE_WRITE_FACTOR, listPrice, type ListPrice } from './list-prices.js';
+import { CACHE_WRITE_1H_FACTOR, CACHE_WRITE_FACTOR, FLEX_FACTOR, listPrice, PRIORITY_FALLBACK_FACTOR, priorityListPrice, type ListPrice } from './list-prices.js';
 
 /** Token counts to price; cachedInput and the cache writes are subsets of input, and of each other as noted. */
 export interface PricedUsage {
@@ -12,6 +12,8 @@ export interface PricedUsage {
   cacheWriteInput?: number;
   /** The part of cacheWriteInput written with a 1-hour TTL. */
   cacheWrite1hInput?: number;
+  /** The service tier the provider says served the call, when it changes the price (OpenAI). */
+  serviceTier?: 'priority' | 'flex';
 }
 
 export class PriceBook {
@@ -30,9 +32,30 @@ export class PriceBook {
     return price ?? undefined;
   }
 
+  /**
+   * The price of a call served at OpenAI's `priority` or `flex` tier. Priority: the built-in priority
+   * list (a configured price is scaled by the list's priority-to-standard ratio, a contract discount
+   * applying to both), else PRIORITY_FALLBACK_FACTOR times standard. Flex: half of standard.
+   */
+  private tierPrice(provider: string, model: string, tier: 'priority' | 'flex'): ListPrice | undefined {
+    const key = `${tier}:${provider}/${model}`;
+    let price = this.cache.get(key);
+    if (price === undefined) {
+      const standard = this.priceOf(provider, model);
+      const listed = tier === 'priority' ? priorityListPrice(model) : undefined;
+      const standardListed = listPrice(model);
+      if (!standard) price = null;
+      else if (tier === 'flex') price = scaled(standard, FLEX_FACTOR);
+      else if (listed && !this.configured.has(`${provider}/${model}`)) price = listed;
+      else price = scaled(standard, listed && standardListed && standardListed.input > 0 ? listed.input / standardListed.input : PRIORITY_FALLBACK_FACTOR);
+      this.cache.set(key, price);
+    }
+    return price ?? undefined;
+  }
+
   /** USD for one call's usage; 0 for a model without a price. */
   cost(provider: string, model: string, usage: PricedUsage): number {
-    const price = this.priceOf(provider, model);
+    const price = usage.serviceTier ? this.tierPrice(provider, model, usage.serviceTier) : this.priceOf(provider, model);
     if (!price) return 0;
     const input = Math.max(0, usage.input);
     const cached = clamp(usage.cachedInput, input);
@@ -50,6 +73,14 @@ export class PriceBook {
       1e6
     );
   }
+}
+
+/** `price` with every figure multiplied by `factor`. */
+function scaled(price: ListPrice, factor: number): ListPrice {
+  const out: ListPrice = { input: price.input * factor, output: price.output * factor, cachedInput: price.cachedInput * factor };
+  if (price.cacheWrite !== undefined) out.cacheWrite = price.cacheWrite * factor;
+  if (price.cacheWrite1h !== undefined) out.cacheWrite1h = price.cacheWrite1h * factor;
+  return out;
 }
 
 function clamp(n: number, max: number): number {

@@ -22,6 +22,8 @@ export interface ReportedUsage extends CacheWriteUsage {
   output?: number;
   /** The provider's final figures arrived: settle with them. */
   final: boolean;
+  /** The OpenAI service tier that served the call, when it changes the price. */
+  serviceTier?: 'priority' | 'flex';
 }
 
 /** What an event would add, read without changing the adapter's state (see StreamAdapter.peek). */

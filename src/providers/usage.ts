@@ -16,6 +16,8 @@ export interface Usage {
   /** The part of cacheWriteInput written with a 1-hour TTL; absent when none. */
   cacheWrite1hInput?: number;
   source: 'provider' | 'estimated';
+  /** The OpenAI service tier that served the call, when it changes the price; absent otherwise. */
+  serviceTier?: 'priority' | 'flex';
 }
 
 /** Cache-write counts as a provider reported them (subsets of input); the price book bills them. */

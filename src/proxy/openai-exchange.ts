@@ -1,6 +1,6 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
-import { OpenAIChatStream, ResponsesStream, openAIUsage, responseText } from '../providers/openai/index.js';
+import { findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, responseText } from '../providers/openai/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor, withUsageIncluded } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
@@ -59,6 +59,8 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
     streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream() : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));
+      const tier = usage && findServiceTier(raw);
+      if (tier) usage.serviceTier = tier; // priority and flex are priced differently
       return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
     },
     upstreamError: (raw) => raw,

@@ -223,11 +223,11 @@ class Relay {
     // Cache writes (Anthropic) are reported with the input and go with it in either case; they are added
     // only when reported, so other providers' usage keeps one shape.
     if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
-      return withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported);
+      return withTier(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported);
     }
     // A client gone or an upstream failed while frames were held: those were produced too.
     const held = outcome === 'cut_at_limit' ? 0 : (this.held?.count() ?? 0);
-    return withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count() + held, cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported);
+    return withTier(withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count() + held, cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported), reported);
   }
 
   /**
@@ -267,6 +267,12 @@ class Relay {
     const { counter, cap } = this.opts;
     return !this.confirmed && cap !== undefined && counter.boundWith(text) > cap && counter.countWith(text) > cap;
   }
+}
+
+/** `usage` with the priced service tier the provider reported, if any (absent otherwise: one object shape). */
+function withTier(usage: Usage, reported: { serviceTier?: 'priority' | 'flex' }): Usage {
+  if (reported.serviceTier) usage.serviceTier = reported.serviceTier;
+  return usage;
 }
 
 /** The pieces as one write (undefined when there are none). */

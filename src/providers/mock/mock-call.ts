@@ -77,3 +77,8 @@ export function wantsStreamUsage(body: Record<string, unknown>): boolean {
   const so = body.stream_options;
   return typeof so === 'object' && so !== null && (so as Record<string, unknown>).include_usage === true;
 }
+
+/** The `service_tier` an OpenAI reply reports: the one asked for when it is `priority` or `flex`, as OpenAI serves them. */
+export function servedTier(body: Record<string, unknown>): string {
+  return body.service_tier === 'priority' || body.service_tier === 'flex' ? body.service_tier : 'default';
+}

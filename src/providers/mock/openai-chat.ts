@@ -1,6 +1,6 @@
 // POST /v1/chat/completions: the chat.completion object, or a chat.completion.chunk stream.
 import { estimateInput } from '../../tokens/index.js';
-import { chatUsage, jsonReply, sseReply, wantsStreamUsage, type MockCall } from './mock-call.js';
+import { chatUsage, jsonReply, servedTier, sseReply, wantsStreamUsage, type MockCall } from './mock-call.js';
 import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
@@ -33,7 +33,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
     // Every chunk shares this prefix; the per-token work is one JSON.stringify of the text piece.
     const head =
       `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},` +
-      `"service_tier":"default","system_fingerprint":"${MOCK_SYSTEM_FINGERPRINT}","choices":[`;
+      `"service_tier":"${servedTier(body)}","system_fingerprint":"${MOCK_SYSTEM_FINGERPRINT}","choices":[`;
     const tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
     const frames: string[] = [];
     for (let i = 0; i < n; i++) {
@@ -72,7 +72,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
   }));
   const value: Record<string, unknown> = { id, object: 'chat.completion', created, model, choices };
   if (!controls.omitUsage) value.usage = chatUsage(promptTokens, len.tokens * n);
-  value.service_tier = 'default';
+  value.service_tier = servedTier(body);
   value.system_fingerprint = MOCK_SYSTEM_FINGERPRINT;
   return jsonReply(call, 'openai', value);
 }

@@ -2,7 +2,7 @@
 // ... response.completed), shaped like the recorded fixture in providers/sse/fixtures/openai-responses.sse.
 import { encodeSseEvent } from '../sse/index.js';
 import { estimateInput } from '../../tokens/index.js';
-import { jsonReply, sseReply, type MockCall } from './mock-call.js';
+import { jsonReply, servedTier, sseReply, type MockCall } from './mock-call.js';
 import { resolveOutputLength } from './mock-controls.js';
 import { openAiError } from './mock-errors.js';
 import { mockId, nowSeconds } from './mock-ids.js';
@@ -50,7 +50,7 @@ function responseObject(
     prompt_cache_key: null,
     reasoning: { effort: null, summary: null },
     safety_identifier: null,
-    service_tier: 'default',
+    service_tier: servedTier(b),
     store: b.store ?? true,
     temperature: b.temperature ?? 1.0,
     text: { format: { type: 'text' }, verbosity: 'medium' },

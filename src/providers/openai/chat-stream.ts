@@ -4,7 +4,7 @@ import { encodeSseEvent } from '../sse/encode-sse-event.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
 import { chunkText } from './openai-text.js';
-import { openAIUsage } from './openai-usage.js';
+import { openAIUsage, pricedTier } from './openai-usage.js';
 
 /** The fields every chunk of one stream repeats, kept to write the gateway's own chunks alike. */
 interface ChunkHead {
@@ -48,6 +48,8 @@ export class OpenAIChatStream implements StreamAdapter {
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as JsonObject[]) : [];
     if (reported) {
       this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
+      const tier = pricedTier(chunk.service_tier);
+      if (tier) this.usage.serviceTier = tier;
       if (!this.clientWantsUsage && choices.length === 0) return DROP;
     }
     for (const c of choices) {

@@ -12,3 +12,18 @@ export function openAIUsage(usage: unknown): Usage | undefined {
   const cached = typeof details?.cached_tokens === 'number' ? details.cached_tokens : 0;
   return { input, output, cachedInput: cached, source: 'provider' };
 }
+
+/** The service tier that served a call, from a response's (or chunk's) `service_tier`, when it changes the price. */
+export function pricedTier(tier: unknown): 'priority' | 'flex' | undefined {
+  return tier === 'priority' || tier === 'flex' ? tier : undefined;
+}
+
+/**
+ * The priced tier of a non-streamed body, read at its last `"service_tier"` key without parsing the body
+ * (inside JSON strings quotes are escaped, so an unescaped `"service_tier"` can only be a key).
+ */
+export function findServiceTier(raw: Buffer): 'priority' | 'flex' | undefined {
+  const at = raw.lastIndexOf('"service_tier"');
+  if (at < 0) return undefined;
+  return pricedTier(/^"service_tier"\s*:\s*"([a-z]+)"/.exec(raw.toString('latin1', at, at + 48))?.[1]);
+}

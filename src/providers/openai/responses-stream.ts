@@ -7,7 +7,7 @@
 import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
-import { openAIUsage } from './openai-usage.js';
+import { openAIUsage, pricedTier } from './openai-usage.js';
 
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
@@ -58,7 +58,11 @@ export class ResponsesStream implements StreamAdapter {
       delivered();
       this.ended = true;
       const reported = isObject(e.response) ? openAIUsage(e.response.usage) : undefined;
-      if (reported) this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
+      if (reported) {
+        this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
+        const tier = pricedTier((e.response as JsonObject).service_tier);
+        if (tier) this.usage.serviceTier = tier;
+      }
       return type === 'response.failed' ? { out: 'pass', failed: failureOf(e.response) } : PASS;
     }
     this.pending = () => {
