@@ -40,7 +40,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const upstreamModel = target.model.upstreamModel;
   const provider = gw.providers.get(target.model.provider)!;
   const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers });
-  const estimate = withStoredContext(estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel), endpoint === 'responses' ? gw.storedContext.tokensFor(body, gw.policy.enforcement.storedContextTokens) : 0);
+  // The Responses API can bring in stored context that the body does not show (stored-context.ts).
+  const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, gw.policy.enforcement.storedContextTokens) : 0;
+  const estimate = withStoredContext(estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel), stored);
   const allowance = exchange.allowance(gw.policy.enforcement.defaultMaxTokens);
   const stream = body.stream === true && endpoint !== 'embeddings';
 

@@ -28,7 +28,6 @@ declare module 'fastify' {
   }
 }
 
-
 /** The default for `ServerOptions.requestTimeoutMs`: a 10 MB body still arrives at 170 KB/s. */
 export const REQUEST_TIMEOUT_MS = 60_000;
 
