@@ -48,9 +48,10 @@ it('a reload lets the requests that picked the old gateway finish, then closes i
   let sendRest!: () => void;
   const rest = new Promise<void>((r) => (sendRest = r));
   const halfSent = post(url, ['{"model":"m","messages":[', rest.then(() => '{"role":"user","content":"hi"}]}')]);
-  await new Promise((r) => setTimeout(r, 100)); // the request has picked the gateway and is reading its body
-
   const old = current;
+  // Until the request has picked the gateway (its key checked) and waits for the rest of its body.
+  while (old.requestsInFlight === 0) await new Promise((r) => setTimeout(r, 10));
+
   current = load(); // the reload
   let closed = false;
   const retired = old.retire().then(() => (closed = true));

@@ -97,6 +97,11 @@ export class Gateway {
     if (this.recordSink) await this.recordSink(record);
   }
 
+  /** Requests on this gateway that have not ended. */
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
   /** A request began on this gateway (its upstream pools must stay open until it ends). */
   enter(): void {
     this.inFlight++;
