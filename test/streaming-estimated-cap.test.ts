@@ -103,6 +103,8 @@ describe('a stream that reaches its own max_tokens, metered by an estimate', () 
     expect(delivered).toBeLessThanOrEqual(MAX);
     expect(lastCall()).toMatchObject({ status: 499, streamEnd: 'client_gone', usage: { source: 'estimated' } });
     expect(lastCall().usage.output).toBeGreaterThan(delivered);
+    // But never past what the provider, told max_tokens, can have produced (the estimate runs 1.4x high).
+    expect(lastCall().usage.output).toBeLessThanOrEqual(MAX);
     expect(await gw.store.openReservations()).toBe(0);
   });
 
@@ -116,7 +118,8 @@ describe('a stream that reaches its own max_tokens, metered by an estimate', () 
     const delivered = countTextTokens(text, CLAUDE);
     expect(delivered).toBeLessThanOrEqual(MAX);
     expect(lastCall()).toMatchObject({ status: 502, streamEnd: 'upstream_failed', usage: { source: 'estimated' } });
-    expect(lastCall().usage.output).toBeGreaterThan(delivered); // what was held was produced
+    expect(lastCall().usage.output).toBeGreaterThan(delivered); // what was held was produced...
+    expect(lastCall().usage.output).toBeLessThanOrEqual(MAX); // ...up to max_tokens at most
     expect(await gw.store.openReservations()).toBe(0);
   });
 

@@ -52,6 +52,11 @@ export class HeldFrames {
     return this.heldText.count();
   }
 
+  /** The same by the tokenizer's own count, without the family's conservative factor. */
+  rawCount(): number {
+    return this.heldText.rawCount();
+  }
+
   add(held: HeldFrame): HoldVerdict {
     // Copied: the relay's frames are views into the upstream's chunk.
     this.frames.push({ ...held, frame: Buffer.from(held.frame) });

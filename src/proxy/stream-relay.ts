@@ -225,9 +225,20 @@ class Relay {
     if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
       return withTier(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported);
     }
-    // A client gone or an upstream failed while frames were held: those were produced too.
-    const held = outcome === 'cut_at_limit' ? 0 : (this.held?.count() ?? 0);
-    return withTier(withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.opts.counter.count() + held, cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported), reported);
+    return withTier(withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.producedOutput(outcome), cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported), reported);
+  }
+
+  /**
+   * Output to charge without the provider's count: what was delivered, and when a client left or the
+   * upstream failed while frames were held, those too (the provider produced them). The estimate of the
+   * two is capped where the provider, told max_tokens = cap, must have stopped: the cap, or the
+   * tokenizer's own (lower) count when even that passed it.
+   */
+  private producedOutput(outcome: StreamEnd): number {
+    const delivered = this.opts.counter.count();
+    const held = this.held;
+    if (outcome === 'cut_at_limit' || !held || this.opts.cap === undefined) return delivered;
+    return Math.min(delivered + held.count(), Math.max(this.opts.cap, this.opts.counter.rawCount() + held.rawCount()));
   }
 
   /**
