@@ -1,6 +1,7 @@
-// `ledger.durability: strict` while PostgreSQL stalls. Regression test from an audit: a call waited for
-// its row's commit without any bound, so a frozen database left every client without an answer (until
-// its own timeout), with the upstream already called and the tokens charged.
+// A PostgreSQL ledger that stalls. Regression tests from audits: with `ledger.durability: strict` a call
+// waited for its row's commit without any bound, so a frozen database left every client without an
+// answer (until its own timeout), with the upstream already called and the tokens charged; the admin
+// reports (/api/audit, the dashboard, `tollgate audit`) hung as long.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stallablePostgres } from './helpers/ledgers.js';
 import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
@@ -11,6 +12,7 @@ let gw: UsageTestGateway;
 beforeAll(async () => {
   pg = await stallablePostgres();
   gw = await startUsageGateway(`
+server: {admin_key: admin-secret}
 storage: {ledger: "${pg.url}"}
 ledger: {durability: strict}
 providers: {demo: {type: mock, output_tokens: 5}}
@@ -36,4 +38,17 @@ it('answers within its bound when the commit stalls, and the row is written once
   await gw.usage.writer.flush();
   const rows = await gw.usage.ledger.summarize({ groupBy: ['status'] });
   expect(rows.reduce((n, g) => n + g.calls, 0)).toBe(2);
+}, 30_000);
+
+it('the admin reports answer 503 ledger_unavailable within their bound while the database stalls', async () => {
+  pg.proxy.setDelay(60_000);
+  try {
+    const started = Date.now();
+    const res = await fetch(`${gw.url}/api/audit`, { headers: { authorization: 'Bearer admin-secret' } });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe('ledger_unavailable');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  } finally {
+    pg.proxy.setDelay(0);
+  }
 }, 30_000);

@@ -49,14 +49,21 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
   };
 }
 
-/** Runs a report on the ledger; a database that fails is a 503 saying so, not an unexplained 500. */
+/** A report the database has not answered within this is a 503, as ledger writes time out too. */
+const REPORT_TIMEOUT_MS = 10_000;
+
+/** Runs a report on the ledger; a database that fails or does not answer is a 503 saying so, not a 500 or a hang. */
 async function fromLedger<T>(report: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${REPORT_TIMEOUT_MS / 1000} s`)), REPORT_TIMEOUT_MS)));
   try {
-    return await report();
+    return await Promise.race([report(), late]);
   } catch (err) {
     if (err instanceof TollgateError) throw err;
     // The audit also reads the counters.
     if (err instanceof StoreUnavailableError) throw new TollgateError('store_unavailable');
     throw new TollgateError('ledger_unavailable', { detail: (err as Error).message });
+  } finally {
+    clearTimeout(timer);
   }
 }

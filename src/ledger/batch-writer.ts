@@ -55,6 +55,7 @@ export class LedgerWriter {
   private inFlightSince = 0;
   private again = false;
   private failuresInARow = 0;
+  private lastError: string | undefined;
   private retryAt = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
@@ -95,7 +96,7 @@ export class LedgerWriter {
       }
       if (this.queue.length === 0) return;
       await this.writeBatch();
-      if (this.failuresInARow > 0) throw new Error('the ledger refused the write; rows are still buffered');
+      if (this.failuresInARow > 0) throw new Error(this.lastError ?? 'the ledger refused the write');
     }
   }
 
@@ -178,6 +179,7 @@ export class LedgerWriter {
         for (const w of waiters) w.resolve();
       },
       (err: Error) => {
+        this.lastError = err.message;
         this.failures++;
         this.failuresInARow++;
         this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, this.opts.flushIntervalMs * 2 ** this.failuresInARow);
