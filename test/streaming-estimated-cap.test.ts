@@ -63,6 +63,15 @@ describe('a stream that reaches its own max_tokens, metered by an estimate', () 
     }
   });
 
+  it('a large allowance: the held part fits (12,000 tokens of an open model, half of them held)', async () => {
+    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-a', maxRetries: 0 });
+    const big = 12_000;
+    const done = await openai.chat.completions.stream({ model: 'mixtral', max_tokens: big, messages: ask, stream_options: { include_usage: true }, ...({ mock_output_tokens: big } as object) }).finalChatCompletion();
+    expect(done.usage?.completion_tokens).toBe(big);
+    expect(done.choices[0].message.content!.trim().split(/\s+/)).toHaveLength(big);
+    expect(lastCall()).toMatchObject({ streamEnd: 'complete', usage: { source: 'provider', output: big } });
+  });
+
   it('Responses API on an open model: every delta, the provider\'s incomplete response and usage', async () => {
     const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-a', maxRetries: 0 });
     const response = await openai.responses.stream({ model: 'mixtral', max_output_tokens: MAX, input: 'Write a long story.' }).finalResponse();

@@ -21,8 +21,14 @@ export interface HeldFrame {
   replacement?: string;
 }
 
-/** Past this much held back, the stream is ended where delivery stopped. */
-export const MAX_HELD_BYTES = 1 << 20;
+/**
+ * Past this much held back, the stream is ended where delivery stopped: room for the frames of the
+ * allowance's tokens (an OpenAI-format chunk is ~200 bytes a token; an open model's estimate runs 2x
+ * high, so up to the whole allowance may be held), from 1 to 16 MiB.
+ */
+export function maxHeldBytes(cap: number): number {
+  return Math.min(16 << 20, Math.max(1 << 20, cap * 512));
+}
 
 /**
  * What to do after a frame is held: keep holding, deliver everything held, end the stream where delivery
@@ -73,7 +79,7 @@ export class HeldFrames {
     if (this.failure !== undefined) return 'fail';
     if (this.finalOutput !== undefined) return this.finalOutput <= this.cap ? 'release' : 'cut';
     // Twice the allowance by the tokenizer's own (lower) count: the provider is not stopping.
-    if (this.bytes > MAX_HELD_BYTES || this.delivered.rawCount() + this.heldText.rawCount() > 2 * this.cap) return 'cut';
+    if (this.bytes > maxHeldBytes(this.cap) || this.delivered.rawCount() + this.heldText.rawCount() > 2 * this.cap) return 'cut';
     return 'hold';
   }
 }

@@ -2,8 +2,9 @@
 // came, the adapter may drop or replace others (the usage chunk the client did not ask for, a
 // translation), output is metered as it passes, and the stream is ended cleanly at the output cap
 // (past a mere estimate of it, frames are held back until the provider's own count decides: held-frames.ts).
-// Memory per stream is bounded (one incomplete frame, a bounded token-counter tail, at most 1 MiB held at
-// the cap), and a slow client slows the upstream read: nothing is read while the client's socket is full.
+// Memory per stream is bounded (one incomplete frame, a bounded token-counter tail, what is held at the
+// cap: 1-16 MiB by the allowance), and a slow client slows the upstream read: nothing is read while the
+// client's socket is full.
 import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
 import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
