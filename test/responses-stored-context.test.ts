@@ -20,8 +20,9 @@ providers: {openai: {type: openai, base_url: "${url}/v1"}}
 projects:
   big: {daily_limit: 1000000}
   small: {daily_limit: ${LIMIT}}
+  tiny: {daily_limit: 800}
 routes: {r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]}}
-keys: [{id: a, key: tg-a, project: big}, {id: s, key: tg-s, project: small}]
+keys: [{id: a, key: tg-a, project: big}, {id: s, key: tg-s, project: small}, {id: t, key: tg-t, project: tiny}]
 `));
 });
 afterAll(() => stopBehindMock(gw, upstream));
@@ -53,6 +54,14 @@ describe('stored context on /v1/responses', () => {
     expect(reserved).toBeLessThan(ALLOWANCE + 20);
   });
 
+  it('unseen context never makes a call that fits an empty window a permanent 400: the allowance shrinks to fit', async () => {
+    // 800 a day: 1,000 of stored context would never fit (a 400 the SDKs do not retry, for every follow-up).
+    const res = await client('tg-t').responses.create({ model: 'gpt-4.1', previous_response_id: 'resp_after_a_restart', input: 'Go on.', max_output_tokens: 100 }).withResponse();
+    const reserved = callOf(res.request_id!).reserved;
+    expect(reserved.input + reserved.output).toBeLessThanOrEqual(800);
+    expect(reserved.input).toBeGreaterThan(600); // still as much of the window as the call can take
+  });
+
   it('concurrent follow-ups on unseen context are admitted only as far as the limit has room for them', async () => {
     const ask = () =>
       client('tg-s')
@@ -71,11 +80,11 @@ describe('StoredContext', () => {
   it('knows responses and conversations it saw, and charges the allowance once for item references', () => {
     const ctx = new StoredContext();
     ctx.record({ conversation: { id: 'conv_1' } }, 'resp_1', usage(300, 40));
-    expect(ctx.tokensFor({ previous_response_id: 'resp_1' }, 1000)).toBe(340);
-    expect(ctx.tokensFor({ conversation: 'conv_1' }, 1000)).toBe(340);
-    expect(ctx.tokensFor({ conversation: 'conv_2' }, 1000)).toBe(1000);
-    expect(ctx.tokensFor({ input: [{ type: 'item_reference', id: 'a' }, { type: 'item_reference', id: 'b' }] }, 1000)).toBe(1000);
-    expect(ctx.tokensFor({ input: 'hello' }, 1000)).toBe(0);
+    expect(ctx.tokensFor({ previous_response_id: 'resp_1' }, () => 1000)).toBe(340);
+    expect(ctx.tokensFor({ conversation: 'conv_1' }, () => 1000)).toBe(340);
+    expect(ctx.tokensFor({ conversation: 'conv_2' }, () => 1000)).toBe(1000);
+    expect(ctx.tokensFor({ input: [{ type: 'item_reference', id: 'a' }, { type: 'item_reference', id: 'b' }] }, () => 1000)).toBe(1000);
+    expect(ctx.tokensFor({ input: 'hello' }, () => 1000)).toBe(0);
   });
 
   it('forgets the least recently recorded first, beyond its size', () => {
@@ -84,7 +93,7 @@ describe('StoredContext', () => {
     ctx.record({}, 'resp_b', usage(2, 2));
     ctx.record({}, 'resp_a', usage(3, 3)); // recorded again: now the newest
     ctx.record({}, 'resp_c', usage(4, 4));
-    expect(ctx.tokensFor({ previous_response_id: 'resp_b' }, 99)).toBe(99);
-    expect(ctx.tokensFor({ previous_response_id: 'resp_a' }, 99)).toBe(6);
+    expect(ctx.tokensFor({ previous_response_id: 'resp_b' }, () => 99)).toBe(99);
+    expect(ctx.tokensFor({ previous_response_id: 'resp_a' }, () => 99)).toBe(6);
   });
 });

@@ -51,6 +51,22 @@ export class LimitsEngine {
     this.applicable = new ApplicableLimits(policy);
   }
 
+  /**
+   * The most input tokens one call with `output` tokens of answer could ever be admitted with: the room of
+   * an empty window of every enforced limit that counts input, and the project's per-call cap. Infinity
+   * when nothing limits input.
+   */
+  inputCeiling(principal: Principal, target: Target, output: number): number {
+    let ceiling = Infinity;
+    for (const { item } of this.applicable.for(principal, target)) {
+      if (item.mode !== 'enforce' || item.weights.input <= 0) continue;
+      ceiling = Math.min(ceiling, (item.max - item.weights.output * output - item.weights.request) / item.weights.input);
+    }
+    const cap = principal.project ? this.policy.projects.get(principal.project)?.requestLimit : undefined;
+    if (cap !== undefined) ceiling = Math.min(ceiling, cap - output);
+    return Math.floor(ceiling);
+  }
+
   /** Reserves input + output against every applicable limit, or throws the 400/429 that explains why not. */
   async admit(req: AdmitRequest): Promise<Admission> {
     const limits = this.applicable.for(req.principal, req.target);

@@ -40,10 +40,14 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const upstreamModel = target.model.upstreamModel;
   const provider = gw.providers.get(target.model.provider)!;
   const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers });
-  // The Responses API can bring in stored context that the body does not show (stored-context.ts).
-  const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, gw.policy.enforcement.storedContextTokens) : 0;
-  const estimate = withStoredContext(estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel), stored);
   const allowance = exchange.allowance(gw.policy.enforcement.defaultMaxTokens);
+  const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
+  // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
+  // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
+  // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
+  const unseen = (): number =>
+    Math.max(0, Math.min(gw.policy.enforcement.storedContextTokens, gw.engine.inputCeiling(principal, target, allowance.output) - bodyEstimate.upperBound));
+  const estimate = endpoint === 'responses' ? withStoredContext(bodyEstimate, gw.storedContext.tokensFor(body, unseen)) : bodyEstimate;
   const stream = body.stream === true && endpoint !== 'embeddings';
 
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).

@@ -16,15 +16,22 @@ export class StoredContext {
 
   constructor(private readonly max = MAX_REMEMBERED) {}
 
-  /** Input tokens `body` brings in from stored context: what is known of it, `allowance` for the rest. */
-  tokensFor(body: JsonObject, allowance: number): number {
-    let tokens = 0;
+  /**
+   * Input tokens `body` brings in from stored context: what is known of it, and for the rest `unseen()`
+   * (asked only when some is unseen).
+   */
+  tokensFor(body: JsonObject, unseen: () => number): number {
+    let known = 0;
+    let unknown = false;
     for (const id of [body.previous_response_id, conversationId(body.conversation)]) {
-      if (typeof id === 'string' && id !== '') tokens += this.sizes.get(id) ?? allowance;
+      if (typeof id !== 'string' || id === '') continue;
+      const size = this.sizes.get(id);
+      if (size === undefined) unknown = true;
+      else known += size;
     }
-    // Items referenced one by one (each from some earlier turn): reserved together, once.
-    if (Array.isArray(body.input) && body.input.some((item) => (item as JsonObject | null)?.type === 'item_reference')) tokens += allowance;
-    return tokens;
+    // Items referenced one by one (each from some earlier turn) are unseen context too.
+    if (Array.isArray(body.input) && body.input.some((item) => (item as JsonObject | null)?.type === 'item_reference')) unknown = true;
+    return known + (unknown ? unseen() : 0);
   }
 
   /** A call answered as `responseId` with `usage`: its follow-ups (and its conversation's) carry that much. */
