@@ -11,6 +11,7 @@ import { PriceBook } from '../ledger/price-book.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { requireAdmin } from './admin-auth.js';
 import { StoreUnavailableError } from '../limits/store-errors.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 /** What the admin routes read: the current policy (it changes on reload), the ledger and the counters. */
 export interface AdminContext {
@@ -54,16 +55,12 @@ const REPORT_TIMEOUT_MS = 10_000;
 
 /** Runs a report on the ledger; a database that fails or does not answer is a 503 saying so, not a 500 or a hang. */
 async function fromLedger<T>(report: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${REPORT_TIMEOUT_MS / 1000} s`)), REPORT_TIMEOUT_MS)));
   try {
-    return await Promise.race([report(), late]);
+    return await withTimeout(report(), REPORT_TIMEOUT_MS, `no answer within ${REPORT_TIMEOUT_MS / 1000} s`);
   } catch (err) {
     if (err instanceof TollgateError) throw err;
     // The audit also reads the counters.
     if (err instanceof StoreUnavailableError) throw new TollgateError('store_unavailable');
     throw new TollgateError('ledger_unavailable', { detail: (err as Error).message });
-  } finally {
-    clearTimeout(timer);
   }
 }

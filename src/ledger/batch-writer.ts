@@ -3,6 +3,7 @@
 // resolves once it is committed, so concurrent strict calls share one commit (group commit).
 import type { Ledger, LedgerRow } from './ledger.js';
 import { rowQueueFor, type RowQueue } from './row-queue.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 export interface WriterOptions {
   /** Longest a row waits in memory before its batch is written. */
@@ -127,18 +128,13 @@ export class LedgerWriter {
     const deadline = Date.now() + deadlineMs;
     let backoff = this.opts.flushIntervalMs;
     for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const left = deadline - Date.now();
-      const outOfTime = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not written within ${deadlineMs} ms`)), Math.max(0, left))));
       try {
-        await Promise.race([this.flush(), outOfTime]);
+        await withTimeout(this.flush(), deadline - Date.now(), `not written within ${deadlineMs} ms`);
         return;
       } catch (err) {
         if (Date.now() + backoff >= deadline) throw new Error(`${this.stats().pending} rows could not be written: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
-      } finally {
-        clearTimeout(timer);
       }
     }
   }
@@ -171,7 +167,8 @@ export class LedgerWriter {
     this.waiters -= waiters.length;
     this.inFlight = batch.count;
     this.inFlightSince = arrivals[0] ?? this.now();
-    const done = withTimeout(this.queue.write(batch), this.opts.writeTimeoutMs ?? WRITE_TIMEOUT_MS).then(
+    const timeoutMs = this.opts.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
+    const done = withTimeout(this.queue.write(batch), timeoutMs, `the ledger did not answer within ${timeoutMs} ms`).then(
       () => {
         this.written += batch.count;
         this.queue.written(batch);
@@ -215,11 +212,4 @@ export class LedgerWriter {
     this.dropped += excess;
     this.opts.onDrop?.(excess);
   }
-}
-
-/** `p`, or a rejection once `ms` have passed without an answer. */
-function withTimeout(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the ledger did not answer within ${ms} ms`)), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -21,6 +21,7 @@ import { webRoutes } from '../web/dashboard-page.js';
 import type { CallRecord, Gateway } from '../proxy/gateway.js';
 import { principalOf } from '../auth/key-store.js';
 import type { Clock } from '../util/clock.js';
+import { withTimeout } from '../util/with-timeout.js';
 
 /** Repeated ledger failures are logged at most this often. */
 const LOG_EVERY_MS = 5000;
@@ -134,10 +135,11 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
           }
           // The caller gets the answer it paid for within STRICT_WAIT_MS whatever the database does; a row
           // not committed by then (or refused) stays buffered and is retried.
-          const committed = await settleWithin(writer.writeNow(row), STRICT_WAIT_MS);
-          if (committed !== true) {
-            strictLate((calls) => log.error({ calls, error: committed === false ? `not committed within ${STRICT_WAIT_MS} ms` : committed.message }, 'strict ledger write failed; answering anyway, the rows are queued and retried'));
-          }
+          const failed = await withTimeout(writer.writeNow(row), STRICT_WAIT_MS, `not committed within ${STRICT_WAIT_MS} ms`).then(
+            () => undefined,
+            (err: Error) => err,
+          );
+          if (failed) strictLate((calls) => log.error({ calls, error: failed.message }, 'strict ledger write failed; answering anyway, the rows are queued and retried'));
         };
       } else {
         gateway.onCall((r) => {
@@ -202,11 +204,4 @@ function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string,
       tracked.delete(combo); // e.g. a money limit on a model the new config does not price
     }
   }
-}
-
-/** Resolves true once `p` resolves, its error if it rejects, false if it has done neither within `ms`. */
-function settleWithin(p: Promise<void>, ms: number): Promise<true | false | Error> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  return Promise.race([p.then((): true => true, (err: Error) => err), late]).finally(() => clearTimeout(timer));
 }
