@@ -11,7 +11,7 @@
 // drops them, and the next outage's counters start from fresh readings plus any local usage not yet in them.
 import type { OnStoreError } from '../config/policy.js';
 import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
-import { OutageCounters, type OutageCountersOptions } from './outage-counters.js';
+import { OutageCounters, type OutageCountersOptions, type OutagePlan } from './outage-counters.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
 import { CountersNotRebuiltError, isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
 import { TollgateError } from '../errors/tollgate-error.js';
@@ -191,7 +191,7 @@ export class ResilientStore implements CounterStore {
    * mode switch, no probe), yet limits that fail closed must refuse, or every budget would be handed out
    * again; those that fail open count locally, as in an outage.
    */
-  private countersLost(req: ReserveRequest, plan: ReturnType<OutageCounters['plan']>, err: CountersNotRebuiltError): ReserveOutcome {
+  private countersLost(req: ReserveRequest, plan: OutagePlan, err: CountersNotRebuiltError): ReserveOutcome {
     this.lostLog((requests) => this.opts.log.warn({ store: this.opts.description, requests, error: err.message }, 'counters lost by the store and not rebuilt yet: limits that fail closed refuse until the ledger answers'));
     if (plan.closed) throw new TollgateError('counters_not_rebuilt', {}, { 'retry-after': '1' });
     return this.outage.reserve(req, plan);
