@@ -55,24 +55,42 @@ export class PriceBook {
 
   /** USD for one call's usage; 0 for a model without a price. */
   cost(provider: string, model: string, usage: PricedUsage): number {
-    const price = usage.serviceTier ? this.tierPrice(provider, model, usage.serviceTier) : this.priceOf(provider, model);
-    if (!price) return 0;
+    const parts = this.costParts(provider, model, usage);
+    return parts ? (parts.input + parts.output) / 1e6 : 0;
+  }
+
+  /**
+   * What one call's input (fresh, cached and written to the cache) and output cost, in µUSD, at the tier
+   * that served it; undefined for a model without a price. Money limits charge these (price-factors.ts).
+   */
+  costParts(provider: string, model: string, usage: PricedUsage): { input: number; output: number } | undefined {
+    const price = this.priceAt(provider, model, usage.serviceTier);
+    if (!price) return undefined;
     const input = Math.max(0, usage.input);
     const cached = clamp(usage.cachedInput, input);
     const written = clamp(usage.cacheWriteInput ?? 0, input - cached);
     const written1h = clamp(usage.cacheWrite1hInput ?? 0, written);
     const fresh = input - cached - written;
-    const cacheWrite = price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR;
-    const cacheWrite1h = price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR;
-    return (
-      (fresh * price.input +
-        cached * price.cachedInput +
-        (written - written1h) * cacheWrite +
-        written1h * cacheWrite1h +
-        usage.output * price.output) /
-      1e6
-    );
+    return {
+      input: fresh * price.input + cached * price.cachedInput + (written - written1h) * cacheWritePrice(price) + written1h * cacheWrite1hPrice(price),
+      output: usage.output * price.output,
+    };
   }
+
+  /** The price of a model at a service tier (standard when none). */
+  priceAt(provider: string, model: string, tier?: 'priority' | 'flex'): ListPrice | undefined {
+    return tier ? this.tierPrice(provider, model, tier) : this.priceOf(provider, model);
+  }
+}
+
+/** USD per million input tokens written to the prompt cache with the default (5-minute) TTL. */
+export function cacheWritePrice(price: ListPrice): number {
+  return price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR;
+}
+
+/** USD per million input tokens written to the prompt cache with a 1-hour TTL. */
+export function cacheWrite1hPrice(price: ListPrice): number {
+  return price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR;
 }
 
 /** `price` with every figure multiplied by `factor`. */

@@ -1,15 +1,25 @@
 // The admission rule, shared by every store: given each limit's current usage, may this request pass,
 // and with how much output? Pure and synchronous so stores can call it inside their atomic section.
-import type { CounterItem } from './counter-store.js';
+import type { CounterItem, PriceFactors } from './counter-store.js';
 
 export type AdmissionResult =
   | { ok: true; output: number; amounts: number[]; shadowBlocked: number[] }
   | { ok: false; blocked: number[]; shadowBlocked: number[] };
 
-/** Amount one request adds to an item, for given input and output tokens. */
-export function amountFor(item: CounterItem, input: number, output: number, request: number): number {
+/**
+ * Amount one request adds to an item, for given input and output tokens; a money item scales its weights
+ * by the call's price factors. The reserve and settle scripts compute it in the same order (lua-prelude.ts
+ * `amount`), so both languages get the same double.
+ */
+export function amountFor(item: CounterItem, input: number, output: number, request: number, factors?: PriceFactors): number {
   const w = item.weights;
+  if (item.priced && factors) return w.input * input * factors.input + w.output * output * factors.output + w.request * request;
   return w.input * input + w.output * output + w.request * request;
+}
+
+/** What one more output token adds to an item. */
+export function outputWeight(item: CounterItem, factors?: PriceFactors): number {
+  return item.priced && factors ? item.weights.output * factors.output : item.weights.output;
 }
 
 /**
@@ -23,6 +33,7 @@ export function admit(
   output: number,
   clamp: boolean,
   minOutput: number,
+  factors?: PriceFactors,
 ): AdmissionResult {
   let granted = output;
   const blocked: number[] = [];
@@ -31,8 +42,9 @@ export function admit(
   // First pass: the output each item allows once the fixed part (input, request) is counted.
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    const room = item.max - used[i] - amountFor(item, input, 0, 1);
-    const allows = item.weights.output > 0 ? Math.floor(room / item.weights.output + 1e-9) : room >= 0 ? Infinity : -1;
+    const room = item.max - used[i] - amountFor(item, input, 0, 1, factors);
+    const perToken = outputWeight(item, factors);
+    const allows = perToken > 0 ? Math.floor(room / perToken + 1e-9) : room >= 0 ? Infinity : -1;
     if (allows >= output) continue;
     if (item.mode === 'shadow') {
       shadowBlocked.push(i);
@@ -42,6 +54,6 @@ export function admit(
     else granted = Math.min(granted, allows);
   }
   if (blocked.length > 0) return { ok: false, blocked, shadowBlocked };
-  const amounts = items.map((item) => amountFor(item, input, granted, 1));
+  const amounts = items.map((item) => amountFor(item, input, granted, 1, factors));
   return { ok: true, output: granted, amounts, shadowBlocked };
 }

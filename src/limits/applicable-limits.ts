@@ -138,6 +138,7 @@ export class ApplicableLimits {
         weights,
         mode: spec.mode,
         ...(spec.onStoreError ? { onStoreError: spec.onStoreError } : {}),
+        ...(unit === 'usd' ? { priced: true as const } : {}),
       },
     };
   }

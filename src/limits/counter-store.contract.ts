@@ -208,6 +208,31 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         expect(clamped).toMatchObject({ ok: true, output: 375 }); // (10000 - 3750 - 2500) / 10
       });
 
+
+      it('scale money, and only money, by the price factors reserved at and billed at', async () => {
+        const { store } = await setup(T0);
+        const tokens = item('tok', 'fixed_window', { kind: 'calendar', unit: 'day' }, 100_000);
+        // $2.50 / $10 per million tokens: 0.01 USD, in µUSD.
+        const money: CounterItem = { ...item('usd2', 'fixed_window', { kind: 'calendar', unit: 'day' }, 10_000), weights: { input: 2.5, output: 10, request: 0 }, priced: true };
+        const bucket: CounterItem = { ...item('usd3', 'token_bucket', { kind: 'duration', ms: HOUR }, 10_000), weights: { input: 2.5, output: 10, request: 0 }, priced: true };
+        // A priority call (1.7x): the clamp leaves (10000 - 1000 * 2.5 * 1.7) / (10 * 1.7) = 338 output tokens.
+        const priority = { input: 1.7, output: 1.7 };
+        const r = await store.reserve({ id: 'p', items: [tokens, money, bucket], input: 1000, output: 1000, clamp: true, minOutput: 1, factors: priority });
+        expect(r).toMatchObject({ ok: true, output: 338 });
+        expect(await used(store, [tokens, money])).toEqual([1338, 1000 * 2.5 * 1.7 + 338 * 10 * 1.7]);
+        // Billed with half the input from the prompt cache at a tenth of the price: input factor (500 + 50) / 1000.
+        const billed = { input: 0.55, output: 1.7 };
+        await store.settle('p', { input: 1000, output: 300, request: 1, factors: billed });
+        const expected = 1000 * 2.5 * 0.55 + 300 * 10 * 1.7;
+        const [t, m, b] = await used(store, [tokens, money, bucket]);
+        expect(t).toBe(1300);
+        expect(m).toBeCloseTo(expected, 9);
+        expect(b).toBeCloseTo(expected, 9);
+        expect(await store.openReservations()).toBe(0);
+        // Without factors, money counts at the configured price.
+        await store.reserve({ id: 'list', items: [money], input: 100, output: 0, clamp: false, minOutput: 1 });
+        expect((await used(store, [money]))[0]).toBeCloseTo(expected + 250, 9);
+      });
       it('never block on shadow limits, but count and report them', async () => {
         const { store } = await setup(T0);
         const shadow: CounterItem = { ...item('sh', 'fixed_window', { kind: 'duration', ms: HOUR }, 10), mode: 'shadow' };

@@ -19,6 +19,18 @@ export interface CounterItem {
   mode: LimitMode;
   /** While a shared store is unreachable: refuse, or count locally. Undefined follows `storage.on_store_error`. */
   onStoreError?: OnStoreError;
+  /** A money limit: its weights are the configured price, scaled for each call by the call's PriceFactors. */
+  priced?: true;
+}
+
+/**
+ * What the provider bills one call against the configured price, per input and per output token: a
+ * priority service tier costs more, prompt-cache reads less and cache writes more. Money limits
+ * (`priced` items) multiply their input and output weights by these; token limits ignore them.
+ */
+export interface PriceFactors {
+  input: number;
+  output: number;
 }
 
 export interface ReserveRequest {
@@ -33,6 +45,8 @@ export interface ReserveRequest {
   clamp: boolean;
   /** Smallest output allowance worth forwarding when clamping. */
   minOutput: number;
+  /** What the call may be billed at (absent: the configured price). */
+  factors?: PriceFactors;
 }
 
 /** A limit's state as seen by a reservation (after it, when admitted). */
@@ -73,6 +87,8 @@ export interface SettleUsage {
   input: number;
   output: number;
   request: 0 | 1;
+  /** What the call was billed at (absent: the configured price). */
+  factors?: PriceFactors;
 }
 
 /** `ok`: the store answers; otherwise the `storage.on_store_error` mode in force while it does not. */

@@ -50,7 +50,7 @@ export class LocalUsageLog {
       const u = this.byKey.get(items[i].key);
       if (!u) continue;
       u.open = Math.max(0, u.open - reserved[i]);
-      u.unsent += amountFor(items[i], usage.input, usage.output, usage.request);
+      u.unsent += amountFor(items[i], usage.input, usage.output, usage.request, usage.factors);
     }
   }
 

@@ -50,7 +50,7 @@ export class MemoryCounterStore implements CounterStore {
   reserveSync(req: ReserveRequest): ReserveOutcome {
     const now = this.clock.now();
     const used = req.items.map((item) => this.usedNow(item, now));
-    const decision = admit(req.items, used, req.input, req.output, req.clamp, req.minOutput);
+    const decision = admit(req.items, used, req.input, req.output, req.clamp, req.minOutput, req.factors);
     if (!decision.ok) {
       const states = req.items.map((item, i) => this.state(item, used[i], now));
       for (const i of decision.blocked) if (req.items[i].algorithm === 'sliding_window') states[i].leaving = this.leaving(req.items[i], now);
@@ -68,7 +68,7 @@ export class MemoryCounterStore implements CounterStore {
     this.reservations.delete(id);
     const now = this.clock.now();
     for (const p of placements) {
-      const delta = amountFor(p.item, usage.input, usage.output, usage.request) - p.amount;
+      const delta = amountFor(p.item, usage.input, usage.output, usage.request, usage.factors) - p.amount;
       if (delta !== 0) this.adjust(p.item, p.ref, delta, now);
     }
   }

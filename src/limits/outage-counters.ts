@@ -120,7 +120,7 @@ export class OutageCounters {
     const outcome = store.reserveSync({ ...req, items: plan.local });
     if (outcome.ok) {
       const atMs = this.opts.clock.now();
-      const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1));
+      const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1, req.factors));
       this.open.set(req.id, { store, items: req.items, atMs, reserved });
       this.usage.admitted(req.items, reserved, atMs, outcome.states);
     }

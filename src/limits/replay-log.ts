@@ -29,7 +29,7 @@ export class ReplayLog {
   /** Remembers what a locally admitted request really used, in every limit it was checked against. */
   record(items: readonly CounterItem[], atMs: number, usage: SettleUsage): void {
     for (const item of items) {
-      const amount = amountFor(item, usage.input, usage.output, usage.request);
+      const amount = amountFor(item, usage.input, usage.output, usage.request, usage.factors);
       if (amount === 0) continue;
       const key = `${item.key}|${this.placement(item, atMs)}`;
       const entry = this.pending.get(key);

@@ -47,13 +47,13 @@ export class ItemArgs {
     this.neighbours = new WindowCalculator(timezone);
   }
 
-  /** The item's spec string: "<alg> <max> <w in> <w out> <w request> <shadow> <length> <slot>". */
+  /** The item's spec string: "<alg> <max> <w in> <w out> <w request> <shadow> <length> <slot> <priced>". */
   spec(item: CounterItem): string {
     let spec = this.specs.get(item);
     if (spec === undefined) {
       const w = item.weights;
       const slot = needsEdges(item) ? this.slotFor(item.window) : 0;
-      spec = `${ALGORITHM_CODES[item.algorithm]} ${item.max} ${w.input} ${w.output} ${w.request} ${item.mode === 'shadow' ? 1 : 0} ${windowLengthMs(item.window)} ${slot}`;
+      spec = `${ALGORITHM_CODES[item.algorithm]} ${item.max} ${w.input} ${w.output} ${w.request} ${item.mode === 'shadow' ? 1 : 0} ${windowLengthMs(item.window)} ${slot} ${item.priced ? 1 : 0}`;
       this.specs.set(item, spec);
       this.slotOf.set(item, slot);
     }

@@ -57,13 +57,17 @@ local parsedSpecs = {}
 local function spec(text)
   local parsed = parsedSpecs[text]
   if parsed then return parsed end
-  local alg, max, wi, wo, wr, shadow, len, slot = match(text, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-  parsed = { alg = alg, max = tonumber(max), wi = tonumber(wi), wo = tonumber(wo), wr = tonumber(wr), shadow = shadow == '1', len = tonumber(len), b = windows[tonumber(slot)] }
+  local alg, max, wi, wo, wr, shadow, len, slot, priced = match(text, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  parsed = { alg = alg, max = tonumber(max), wi = tonumber(wi), wo = tonumber(wo), wr = tonumber(wr), shadow = shadow == '1', len = tonumber(len), b = windows[tonumber(slot)], priced = priced == '1' }
   parsedSpecs[text] = parsed
   return parsed
 end
 
-local function amount(s, input, output, request) return s.wi * input + s.wo * output + s.wr * request end
+-- admission.ts amountFor, in the same order: a money item's weights scaled by the call's price factors.
+local function amount(s, input, output, request, fi, fo)
+  if s.priced then return s.wi * input * fi + s.wo * output * fo + s.wr * request end
+  return s.wi * input + s.wo * output + s.wr * request
+end
 
 -- The fixed window containing t: from the length, or the instance's candidate that contains t (nil if none).
 local function bounds(s, t)

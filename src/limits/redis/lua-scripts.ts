@@ -6,7 +6,8 @@ import { LUA_PRELUDE } from './lua-prelude.js';
 
 /**
  * KEYS: item keys..., reservation record[, presence marker]. ARGV: time override, input, output, clamp
- * ('1'/'0'), minOutput, record TTL ms, window table, then one spec per item. Returns {ok, output, now,
+ * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, then one spec
+ * per item. Returns {ok, output, now,
  * blocked, shadowBlocked, used1, oldestSlot1, ..., usedN, oldestSlotN} (lists as space-separated 0-based
  * indexes); on a refusal only, followed by one field per blocked item, in the order of `blocked`: a sliding
  * window's counted slots, oldest first, "<epoch> <count> ..." ('' for other algorithms, or no slots), from
@@ -20,22 +21,25 @@ import { LUA_PRELUDE } from './lua-prelude.js';
  * each amount went.
  */
 export const RESERVE_LUA = `${LUA_PRELUDE}
-local n = #ARGV - 7
+local n = #ARGV - 9
 if #KEYS > n + 1 and call('EXISTS', KEYS[n + 2]) == 0 then return redis.error_reply('TGLOST the counters are gone') end
 local now = clock(ARGV[1])
 local input, output, clamp, minOutput = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
+local fi, fo = tonumber(ARGV[8]), tonumber(ARGV[9])
 readWindows(ARGV[7])
 local specs, used = {}, {}
-for i = 1, n do specs[i] = spec(ARGV[7 + i]) end
+for i = 1, n do specs[i] = spec(ARGV[9 + i]) end
 if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
 for i = 1, n do used[i] = usedNow(KEYS[i], specs[i], now) end
 
 local granted, blocked, shadowBlocked = output, {}, {}
 for i = 1, n do
   local s = specs[i]
-  local room = s.max - used[i] - amount(s, input, 0, 1)
+  local room = s.max - used[i] - amount(s, input, 0, 1, fi, fo)
+  local perToken = s.wo
+  if s.priced then perToken = s.wo * fo end
   local allows
-  if s.wo > 0 then allows = floor(room / s.wo + 1e-9) elseif room >= 0 then allows = math.huge else allows = -1 end
+  if perToken > 0 then allows = floor(room / perToken + 1e-9) elseif room >= 0 then allows = math.huge else allows = -1 end
   if allows < output then
     if s.shadow then
       shadowBlocked[#shadowBlocked + 1] = i - 1
@@ -61,7 +65,7 @@ end
 out[1] = '1'
 local record = { num(granted) }
 for i = 1, n do
-  local a = amount(specs[i], input, granted, 1)
+  local a = amount(specs[i], input, granted, 1, fi, fo)
   record[i + 1] = num(add(KEYS[i], specs[i], now, a))
   used[i] = used[i] + a
 end
@@ -77,7 +81,8 @@ return out
  * Settles one or more reservations of one organization (an instance sends the settlements of one turn of
  * its event loop together). KEYS: per reservation its record, then the keys of its items whose amount may
  * change. ARGV: time override, then per reservation the number of those items, the real input, output and
- * request count, the reserved input, then per item its spec and its 1-based position in the reservation.
+ * request count, the reserved input, the price factors (input, output) reserved at and billed at, then per
+ * item its spec and its 1-based position in the reservation.
  * Replaces each reserved amount with real usage in the window or slot it went to, and deletes the record.
  * No record (settled already, or expired) is a no-op, so a retried settlement never double-counts. The
  * record holds the granted output, so a cancel whose reserve answer was lost is exact too. Returns how
@@ -95,18 +100,19 @@ while a <= #ARGV do
     if n > 0 then
       now = now or clock(ARGV[1])
       local input, output, request, reservedInput = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+      local rfi, rfo, fi, fo = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8])
       local placed = {}
       for v in gmatch(record, '%S+') do placed[#placed + 1] = tonumber(v) end
       local granted = placed[1]
       for i = 1, n do
-        local s = spec(ARGV[a + 3 + 2 * i])
-        local delta = amount(s, input, output, request) - amount(s, reservedInput, granted, 1)
-        if delta ~= 0 then adjust(KEYS[k + i], s, placed[1 + tonumber(ARGV[a + 4 + 2 * i])], delta, now) end
+        local s = spec(ARGV[a + 7 + 2 * i])
+        local delta = amount(s, input, output, request, fi, fo) - amount(s, reservedInput, granted, 1, rfi, rfo)
+        if delta ~= 0 then adjust(KEYS[k + i], s, placed[1 + tonumber(ARGV[a + 8 + 2 * i])], delta, now) end
       end
     end
   end
   k = k + 1 + n
-  a = a + 5 + 2 * n
+  a = a + 9 + 2 * n
 end
 return found
 `;

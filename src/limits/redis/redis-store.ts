@@ -1,7 +1,7 @@
 // Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
 // call (EVALSHA, loaded once per connection by ioredis) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
+import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
 import { CountersNotRebuiltError, StoreUsageError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
@@ -39,6 +39,7 @@ interface OpenReservation {
   /** What was reserved: settlement sends each item's change from it (amountFor is exact in both languages). */
   input: number;
   output: number;
+  factors: PriceFactors;
   /** False while the reserve call has not answered (or failed): its fate in Redis is unknown. */
   confirmed: boolean;
   atMs: number;
@@ -54,6 +55,8 @@ interface Scripts {
 }
 
 const SCRIPTS = { tgReserve: RESERVE_LUA, tgSettle: SETTLE_LUA, tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
+/** A call billed at the configured price. */
+const LIST_PRICE: PriceFactors = Object.freeze({ input: 1, output: 1 });
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
 /** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
@@ -136,7 +139,8 @@ export class RedisCounterStore implements CounterStore {
     if (items.length === 0) return { ok: true, output: req.output, states: [], shadowBlocked: [] };
     const tag = sameTag(items);
     const recordKey = `${tag}:res:${req.id}`;
-    const entry: OpenReservation = { items, tag, recordKey, input: req.input, output: req.output, confirmed: false, atMs: this.opts.clock.now() };
+    const factors = req.factors ?? LIST_PRICE;
+    const entry: OpenReservation = { items, tag, recordKey, input: req.input, output: req.output, factors, confirmed: false, atMs: this.opts.clock.now() };
     // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
@@ -146,6 +150,7 @@ export class RedisCounterStore implements CounterStore {
         args.push(recordKey);
         if (this.rebuild) args.push(presenceKey(tag));
         args.push(this.override(), String(req.input), String(req.output), req.clamp ? '1' : '0', String(req.minOutput), String(this.opts.reservationTtlMs), windows.arg);
+        args.push(String(factors.input), String(factors.output));
         for (const item of items) args.push(this.args.spec(item));
         return this.batcher.reserve(tag, args);
       }, items);
@@ -188,9 +193,12 @@ export class RedisCounterStore implements CounterStore {
     // Only items whose amount changes go to Redis. After a lost answer the granted output is unknown here
     // (the record has it), so then every item goes.
     const keys = [entry.recordKey];
+    const billed = usage.factors ?? LIST_PRICE;
+    const reserved = entry.factors;
     const args = ['', String(usage.input), String(usage.output), String(usage.request), String(entry.input)];
+    args.push(String(reserved.input), String(reserved.output), String(billed.input), String(billed.output));
     entry.items.forEach((item, i) => {
-      if (entry.confirmed && amountFor(item, usage.input, usage.output, usage.request) === amountFor(item, entry.input, entry.output, 1)) return;
+      if (entry.confirmed && amountFor(item, usage.input, usage.output, usage.request, billed) === amountFor(item, entry.input, entry.output, 1, reserved)) return;
       keys.push(item.key);
       args.push(this.args.spec(item), String(i + 1));
     });
