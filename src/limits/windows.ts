@@ -46,11 +46,19 @@ function localParts(ms: number, timezone: string): LocalTime & { offsetMs: numbe
   return { year, month, day, offsetMs: asUtc - Math.floor(ms / 1000) * 1000 };
 }
 
-/** The UTC instant of local midnight on the given local date (DST-safe: the offset is re-read at the guess). */
+/**
+ * The UTC instant the given local date starts: local midnight, or where midnight falls in a DST gap
+ * (Santiago, Havana: clocks jump from 23:59:59 to 01:00), the end of the gap. DST-safe: the offset is
+ * re-read at the guess.
+ */
 export function localMidnight(year: number, month: number, day: number, timezone: string): number {
   const naive = Date.UTC(year, month - 1, day);
   let guess = naive - localParts(naive, timezone).offsetMs;
   guess = naive - localParts(guess, timezone).offsetMs;
+  // In a gap the guess lands before it, an hour early, still on the previous day: midnight at the offset
+  // in force before the gap is the instant the gap ends.
+  const at = localParts(guess, timezone);
+  if (at.year !== year || at.month !== month || at.day !== day) guess = naive - at.offsetMs;
   return guess;
 }
 

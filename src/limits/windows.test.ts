@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { localMidnight, WindowCalculator } from './windows.js';
+
+const DAY = { kind: 'calendar', unit: 'day' } as const;
+
+describe('calendar days in server.timezone', () => {
+  it('start at local midnight on either side of a DST change at 02:00 (New York)', () => {
+    expect(localMidnight(2026, 3, 8, 'America/New_York')).toBe(Date.UTC(2026, 2, 8, 5)); // EST, the day clocks go forward
+    expect(localMidnight(2026, 3, 9, 'America/New_York')).toBe(Date.UTC(2026, 2, 9, 4)); // EDT
+    expect(localMidnight(2026, 11, 1, 'America/New_York')).toBe(Date.UTC(2026, 10, 1, 4)); // EDT, the day clocks go back
+  });
+
+  // Regression test: where midnight itself is skipped, the day started an hour early, on the previous
+  // evening, and at 03:30 UTC the current window was one that had already ended.
+  it('start when the gap ends where clocks jump from 23:59:59 to 01:00 (Santiago, Havana)', () => {
+    expect(localMidnight(2026, 9, 6, 'America/Santiago')).toBe(Date.UTC(2026, 8, 6, 4));
+    expect(localMidnight(2026, 3, 8, 'America/Havana')).toBe(Date.UTC(2026, 2, 8, 5));
+    const windows = new WindowCalculator('America/Santiago');
+    expect(windows.bounds(DAY, Date.UTC(2026, 8, 6, 3, 30))).toEqual({ startMs: Date.UTC(2026, 8, 5, 4), endMs: Date.UTC(2026, 8, 6, 4) });
+    expect(windows.bounds(DAY, Date.UTC(2026, 8, 6, 4, 30))).toEqual({ startMs: Date.UTC(2026, 8, 6, 4), endMs: Date.UTC(2026, 8, 7, 3) });
+  });
+
+  it('start at midnight where clocks go back from midnight to 23:00 the evening before (Santiago, April)', () => {
+    // 2026-04-05 00:00 -03 becomes 2026-04-04 23:00 -04: the 4th has 25 hours and the 5th starts at 04:00 UTC.
+    expect(localMidnight(2026, 4, 5, 'America/Santiago')).toBe(Date.UTC(2026, 3, 5, 4));
+    expect(localMidnight(2026, 4, 4, 'America/Santiago')).toBe(Date.UTC(2026, 3, 4, 3));
+  });
+});
