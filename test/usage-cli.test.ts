@@ -48,19 +48,19 @@ describe('tollgate usage', () => {
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^project\s+model\s+calls\s+requests\s+blocked\s+failed\s+input_tokens\s+output_tokens\s+cached_input_tokens\s+total_tokens\s+cost_usd$/);
     // Largest cost first.
-    expect(lines[2]).toMatch(/^batch\s+openai\/gpt-4o-mini\s+2\s+2\s+0\s+0\s+2000\s+200\s+0\s+2200\s+0\.000420$/);
-    expect(lines[3]).toMatch(/^web\s+openai\/gpt-4o\s+2\s+1\s+1\s+0\s+100\s+10\s+0\s+110\s+0\.000350$/);
-    expect(lines[5]).toMatch(/^TOTAL\s+4\s+3\s+1\s+0\s+2100\s+210\s+0\s+2310\s+0\.000770$/);
+    expect(lines[2]).toMatch(/^batch\s+openai\/gpt-4o-mini\s+2\s+2\s+0\s+0\s+2000\s+200\s+0\s+2200\s+0\.000420000$/);
+    expect(lines[3]).toMatch(/^web\s+openai\/gpt-4o\s+2\s+1\s+1\s+0\s+100\s+10\s+0\s+110\s+0\.000350000$/);
+    expect(lines[5]).toMatch(/^TOTAL\s+4\s+3\s+1\s+0\s+2100\s+210\s+0\s+2310\s+0\.000770000$/);
   });
 
   it('writes CSV with quoting, and groups by tag and local day', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'tag:feature', '--format', 'csv', '--since', '30d']);
     expect(stdout.split('\n')).toEqual([
       'tag:feature,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,total_tokens,cost_usd',
-      'search,2,2,0,0,1100,110,0,1210,0.000560',
-      ',2,1,1,0,100,10,0,110,0.000350',
-      '"chat, ""beta""",1,1,0,0,1000,100,0,1100,0.000210',
-      'TOTAL,5,4,1,0,2200,220,0,2420,0.001120',
+      'search,2,2,0,0,1100,110,0,1210,0.000560000',
+      ',2,1,1,0,100,10,0,110,0.000350000',
+      '"chat, ""beta""",1,1,0,0,1000,100,0,1100,0.000210000',
+      'TOTAL,5,4,1,0,2200,220,0,2420,0.001120000',
       '',
     ]);
     const day = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'day', '--format', 'json', '--since', '30d']);
@@ -70,6 +70,24 @@ describe('tollgate usage', () => {
       [new Date(NOW - 2 * HOUR).toISOString().slice(0, 10), 4],
     ]);
     expect(report.totals).toMatchObject({ calls: 5, total_tokens: 2420 });
+  });
+
+  // Regression test from an audit: with --ledger alone, days were UTC days, silently.
+  it('--timezone says whose calendar days `day` groups by; --ledger alone says it uses UTC days', async () => {
+    const ledgerUrl = `sqlite:${path.join(dir, 'data/ledger.db')}`;
+    const localDay = (zone: string, ms: number): string => new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms);
+    // Twenty-five hours apart: the same instant always falls on different dates in these two zones.
+    for (const zone of ['Pacific/Kiritimati', 'Pacific/Pago_Pago']) {
+      const { stdout, stderr } = await run(process.execPath, [CLI, 'usage', '--ledger', ledgerUrl, '--timezone', zone, '--by', 'day', '--format', 'json', '--since', '30d']);
+      const report = JSON.parse(stdout);
+      expect(report.timezone).toBe(zone);
+      expect(report.rows.map((r: { day: string }) => r.day)).toContain(localDay(zone, NOW - 2 * HOUR));
+      expect(stderr).toBe('');
+    }
+    const utc = await run(process.execPath, [CLI, 'usage', '--ledger', ledgerUrl, '--by', 'day', '--format', 'json', '--since', '30d']);
+    expect(JSON.parse(utc.stdout).timezone).toBe('UTC');
+    expect(utc.stderr).toContain('days are UTC days');
+    await expect(run(process.execPath, [CLI, 'usage', '--ledger', ledgerUrl, '--timezone', 'Mars/Olympus'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('not an IANA time zone') });
   });
 
   it('filters, and explains bad arguments', async () => {

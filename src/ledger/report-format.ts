@@ -23,7 +23,8 @@ export function formatReport(report: UsageReport, format: ReportFormat): string 
   const header = [...labels, ...FIGURES.map(([name]) => name)];
   const line = (keys: Array<string | null>, r: ReportRow): string[] => [
     ...keys.map((k) => k ?? ''),
-    ...FIGURES.map(([name, get]) => (name === 'cost_usd' ? get(r).toFixed(6) : String(get(r)))),
+    // To the nano-dollar, as the JSON: a cheap model's calls cost fractions of a micro-dollar each.
+    ...FIGURES.map(([name, get]) => (name === 'cost_usd' ? get(r).toFixed(9) : String(get(r)))),
   ];
   const body = report.by.length > 0 ? report.rows.map((r) => line(report.by.map((d) => r.keys[d]), r)) : [];
   const total = line(labels.map((_, i) => (i === 0 ? 'TOTAL' : '')), report.totals);
@@ -38,6 +39,7 @@ export function formatReport(report: UsageReport, format: ReportFormat): string 
 function toJson(report: UsageReport): unknown {
   const figures = (r: ReportRow): Record<string, number> => Object.fromEntries(FIGURES.map(([name, get]) => [name, name === 'cost_usd' ? Math.round(get(r) * 1e9) / 1e9 : get(r)]));
   return {
+    timezone: report.timezone,
     since: new Date(report.sinceMs).toISOString(),
     until: new Date(report.untilMs).toISOString(),
     by: report.by,

@@ -30,6 +30,8 @@ export interface ReportRow {
 export interface UsageReport {
   sinceMs: number;
   untilMs: number;
+  /** The zone whose calendar days `day`, `today` and dates mean. */
+  timezone: string;
   by: ReportDimension[];
   rows: ReportRow[];
   totals: ReportRow;
@@ -68,7 +70,7 @@ export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<
   rows.sort((a, b) => (byDay ? String(a.keys.day).localeCompare(String(b.keys.day)) : 0) || b.costUsd - a.costUsd || b.totalTokens - a.totalTokens);
   const totals = emptyRow({});
   for (const r of rows) addRow(totals, r);
-  return { sinceMs: q.sinceMs, untilMs: q.untilMs, by: q.by, rows, totals };
+  return { sinceMs: q.sinceMs, untilMs: q.untilMs, timezone: q.timezone, by: q.by, rows, totals };
 }
 
 function emptyRow(keys: Record<string, string | null>): ReportRow {
