@@ -64,3 +64,52 @@ describe('config reload', () => {
     expect(gateway.child.exitCode).toBeNull();
   });
 });
+
+// Regression test from an audit: a reload that changed a limit's algorithm (so its counter key) or its
+// window started that limit from zero. A spent $0.005 cap let $0.0132 through across two reloads.
+describe('config reload of a changed limit', () => {
+  // 50 output tokens per window; each call asks for 10, so the sixth is refused.
+  const limited = (limit: string, extraKey = ''): string => `
+storage: {ledger: "sqlite:./reload-changed.db"}
+providers: {demo: {type: mock, output_tokens: 10}}
+routes:
+  r:
+    chat_models: [{model_id: m, model: demo/gpt-4o}]
+    token_limiting: {output: {max_token: 50, ${limit}}}
+keys:
+  - {id: c, key: tg-c}
+${extraKey}`;
+  let changed: RunningProcess;
+  afterAll(async () => {
+    await changed?.stop();
+  });
+  const callR = (key: string): Promise<Response> =>
+    fetch(`${changed.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }),
+    });
+
+  it('starts a limit whose algorithm or window changed from the ledger, not from zero', async () => {
+    const file = writeConfig(limited('algorithm: fixed_window, window_size: 1 hour'));
+    changed = await startCli(['serve', '--config', file, '--port', '0']);
+    let admitted = 0;
+    while ((await callR('tg-c')).status === 200) admitted++;
+    expect(admitted).toBe(5);
+
+    // Each new config adds a key, so the test knows when it is in force.
+    const steps: Array<[string, string]> = [
+      ['algorithm: fixed_window, window_size: 1 day', 'd1'],
+      ['algorithm: sliding_window, window_size: 1 day', 'd2'],
+      ['algorithm: token_bucket, window_size: 1 day', 'd3'],
+    ];
+    for (const [limit, key] of steps) {
+      writeFileSync(file, limited(limit, `  - {id: ${key}, key: tg-${key}}`));
+      changed.child.kill('SIGHUP');
+      expect(await until(async () => (await callR(`tg-${key}`)).status !== 401), changed.output()).toBe(true);
+      const refused = await callR('tg-c');
+      expect(refused.status, limit).toBe(429);
+      expect(refused.headers.get('x-tollgate-limit')).toBe('route:r:output');
+    }
+  });
+});

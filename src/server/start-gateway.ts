@@ -56,19 +56,35 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   // Reload keeps the counter store, so no counter is lost; a bad new config keeps the old one running.
   // Settings used once at start keep the values the process started with, whatever later files say.
   const overridden = { host: opts.host !== undefined, port: opts.port !== undefined };
-  const reload = (why: string): void => {
+  // A limit whose algorithm or window changed is counted under a new key (or in a new window), empty:
+  // it starts from the ledger, as at start-up, before the new config admits anything.
+  const rebuildFor = async (next: Policy, why: string, when: string): Promise<void> => {
+    await usage.rebuildFor(next).catch((err: Error) =>
+      log.error({ why, error: err.message }, `could not rebuild the counters from the ledger ${when}: a limit whose algorithm or window changed counts from zero`),
+    );
+  };
+  const reloadNow = async (why: string): Promise<void> => {
+    let next: Policy;
     try {
-      const next = loadPolicy(opts.configFiles, process.env);
-      const old = gateway;
-      gateway = new Gateway(next, store, systemClock, undefined, old.storedContext);
-      usage.attach(gateway);
-      void old.retire();
-      const restart = settingsNeedingRestart(policy, next, overridden);
-      if (restart.length === 0) log.info({ why }, 'configuration reloaded');
-      else log.warn({ why, restart }, `configuration reloaded, except settings read only at start, which need a restart: ${restart.join(', ')}`);
+      next = loadPolicy(opts.configFiles, process.env);
     } catch (err) {
       log.error({ why, error: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
+      return;
     }
+    await rebuildFor(next, why, 'for the reloaded configuration');
+    const old = gateway;
+    gateway = new Gateway(next, store, systemClock, undefined, old.storedContext);
+    usage.attach(gateway);
+    // Calls the old config admitted and that ended since are in the ledger only now.
+    void old.retire().then(() => rebuildFor(gateway.policy, why, 'after the reload'));
+    const restart = settingsNeedingRestart(policy, next, overridden);
+    if (restart.length === 0) log.info({ why }, 'configuration reloaded');
+    else log.warn({ why, restart }, `configuration reloaded, except settings read only at start, which need a restart: ${restart.join(', ')}`);
+  };
+  // One reload at a time, in the order asked for.
+  let reloading = Promise.resolve();
+  const reload = (why: string): void => {
+    reloading = reloading.then(() => reloadNow(why));
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
   watchConfigFiles(opts.configFiles, (file) => reload(`${file} changed`));

@@ -52,6 +52,11 @@ export interface UsageServices {
   rebuild(): Promise<RebuildReport>;
   /** Rebuilds counters a shared store lost while the gateway ran (a flushed Redis), every buffered row first. */
   rebuildLost(): Promise<void>;
+  /**
+   * After a config reload: the ledger's rows written first, then every counter of `policy` raised to the
+   * ledger's figure. A limit whose algorithm or window changed has a new, empty counter; this fills it.
+   */
+  rebuildFor(policy: Policy): Promise<RebuildReport>;
   /** Writes every buffered row and closes the ledger (SIGTERM, after the server drained). */
   close(): Promise<void>;
 }
@@ -161,6 +166,12 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
         retrack(current, metrics, tracked);
       }
       return report;
+    },
+    async rebuildFor(policy) {
+      if (!ledger) return { limits: 0, skippedCalls: 0, skippedKeys: [], callers: [], ms: 0 };
+      if (writer?.failing) throw new Error('the ledger is not accepting writes');
+      await writer?.flush();
+      return rebuildCounters(ledger, policy, store, () => clock.now());
     },
     async rebuildLost() {
       if (!ledger) {
