@@ -1,29 +1,21 @@
 // The Anthropic provider end to end: the base URL's query reaches every upstream path, and cache writes
 // reported in a streamed answer are settled and priced at the cache-write price (the mock upstream
 // reports no cache tokens, so that part answers from a small upstream replaying Anthropic's stream).
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { rowFromCall } from '../src/ledger/call-row.js';
+import type { LedgerRow } from '../src/ledger/ledger.js';
 import { PriceBook } from '../src/ledger/price-book.js';
 import type { MockUpstream } from '../src/mock-upstream/index.js';
+import type { CallRecord } from '../src/proxy/gateway.js';
+import { startCacheReplay, type CacheReplay } from './helpers/anthropic-cache-replay.js';
 import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
-const CACHED_STREAM = [
-  'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":2000,"cache_creation_input_tokens":3000,"cache_read_input_tokens":5000,"cache_creation":{"ephemeral_5m_input_tokens":2000,"ephemeral_1h_input_tokens":1000},"output_tokens":1,"service_tier":"standard"}}}\n\n',
-  'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
-  'event: ping\ndata: {"type": "ping"}\n\n',
-  'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello there!"}}\n\n',
-  'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
-  'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":2000,"cache_creation_input_tokens":3000,"cache_read_input_tokens":5000,"output_tokens":400}}\n\n',
-  'event: message_stop\ndata: {"type":"message_stop"}\n\n',
-].join('');
 
 let upstream: MockUpstream;
 let gw: TestGateway;
-let replay: Server;
+let replay: CacheReplay;
 let replayUrl: string;
 
 const config = (url: string): string => `
@@ -49,21 +41,13 @@ const openai = (): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k
 const messages = [{ role: 'user' as const, content: 'hi' }];
 
 beforeAll(async () => {
-  replay = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(CACHED_STREAM);
-    });
-  });
-  await new Promise<void>((resolve) => replay.listen(0, '127.0.0.1', resolve));
-  replayUrl = `http://127.0.0.1:${(replay.address() as AddressInfo).port}`;
+  replay = await startCacheReplay();
+  replayUrl = replay.url;
   ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 8 }, config));
 });
 afterAll(async () => {
   await stopBehindMock(gw, upstream);
-  replay.closeAllConnections();
-  await new Promise((resolve) => replay.close(resolve));
+  await replay.close();
 });
 beforeEach(() => upstream.clearRequests());
 
@@ -88,8 +72,14 @@ describe('an Anthropic base_url with a query string', () => {
 
 describe('cache writes in a streamed Anthropic answer', () => {
   const prices = new PriceBook(new Map());
-  // claude-sonnet-4-5: 2,000 × 3 + 5,000 × 0.3 + 2,000 × 3.75 + 1,000 × 6 + 400 × 15 = 27,000 µ$.
+  // claude-sonnet-4-5: 2,000 × 3 + 5,000 × 0.3 + 2,000 × 3.75 + 1,000 × 6 + 400 × 15 = 27,000 µ$, of which 21,000 for input.
   const settled = { input: 10_000, output: 400, cachedInput: 5_000, cacheWriteInput: 3_000, cacheWrite1hInput: 1_000, source: 'provider' };
+  const expectSplit = (row: LedgerRow, call: CallRecord): void => {
+    expect(row.costUsd).toBeCloseTo(0.027, 12);
+    expect(row.inputCostUsd).toBeCloseTo(0.021, 12);
+    // The same double as cost(), which reports and metrics have always shown.
+    expect(row.costUsd).toBe(prices.cost(call.target.model.provider, call.target.model.upstreamModel, call.usage));
+  };
 
   it('settles them and prices them at the cache-write price, for an Anthropic client', async () => {
     let text = '';
@@ -100,7 +90,7 @@ describe('cache writes in a streamed Anthropic answer', () => {
     const call = gw.calls.at(-1)!;
     expect(call).toMatchObject({ endpoint: 'messages', stream: true, status: 200 });
     expect(call.usage).toEqual(settled);
-    expect(rowFromCall(call, prices).costUsd).toBeCloseTo(0.027, 12);
+    expectSplit(rowFromCall(call, prices), call);
   });
 
   it('settles them for an OpenAI client of the Claude model too', async () => {
@@ -112,6 +102,6 @@ describe('cache writes in a streamed Anthropic answer', () => {
     const call = gw.calls.at(-1)!;
     expect(call).toMatchObject({ endpoint: 'chat', stream: true, status: 200 });
     expect(call.usage).toEqual(settled);
-    expect(rowFromCall(call, prices).costUsd).toBeCloseTo(0.027, 12);
+    expectSplit(rowFromCall(call, prices), call);
   });
 });

@@ -45,5 +45,7 @@ it('prices each call at the tier the provider reports: priority, flex or standar
     const row = rows.find((r) => r.requestId === id)!;
     const [input, output] = price[tier];
     expect(row.costUsd, `${tier} ${row.endpoint} stream=${row.stream}`).toBeCloseTo((row.inputTokens * input + row.outputTokens * output) / 1e6, 12);
+    // The input part, at the tier's price too: money limits are rebuilt from it.
+    expect(row.inputCostUsd, `${tier} ${row.endpoint} stream=${row.stream}`).toBeCloseTo((row.inputTokens * input) / 1e6, 12);
   }
 });

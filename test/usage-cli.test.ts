@@ -18,7 +18,7 @@ function row(i: number, over: Partial<LedgerRow>): LedgerRow {
     ts: NOW - 2 * HOUR, requestId: `cli-${i}`, organization: 'default', project: 'web', user: 'alice', keyId: 'alice', groups: [], route: 'main',
     modelId: 'gpt-4o', provider: 'openai', model: 'gpt-4o', endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
     blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: 100, outputTokens: 10, cachedInputTokens: 0,
-    reservedInput: 100, reservedOutput: 10, costUsd: 0.00035, usageSource: 'provider', latencyMs: 3, upstreamLatencyMs: 2, ...over,
+    reservedInput: 100, reservedOutput: 10, costUsd: 0.00035, inputCostUsd: 0.00025, usageSource: 'provider', latencyMs: 3, upstreamLatencyMs: 2, ...over,
   };
 }
 
@@ -33,9 +33,9 @@ beforeAll(async () => {
   const ledger = await openLedger(`sqlite:${path.join(dir, 'data/ledger.db')}`);
   await ledger.append([
     row(1, { tags: { feature: 'search' } }),
-    row(2, { tags: { feature: 'search' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021 }),
-    row(3, { tags: { feature: 'chat, "beta"' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021 }),
-    row(4, { decision: 'blocked', status: 429, inputTokens: 0, outputTokens: 0, costUsd: 0 }),
+    row(2, { tags: { feature: 'search' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
+    row(3, { tags: { feature: 'chat, "beta"' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
+    row(4, { decision: 'blocked', status: 429, inputTokens: 0, outputTokens: 0, costUsd: 0, inputCostUsd: 0 }),
     row(5, { ts: NOW - 20 * 86_400_000 }), // outside the default 7 days
   ]);
   await ledger.close();

@@ -10,6 +10,8 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
   const provider = target.model.provider;
   const model = target.model.upstreamModel;
   const used = usage.input > 0 || usage.output > 0;
+  // µUSD; what cost() adds up, so costUsd is the same double it always was.
+  const parts = used ? prices.costParts(provider, model, usage) : undefined;
   return {
     ts: r.startedAtMs,
     requestId: r.requestId,
@@ -37,7 +39,8 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
     cachedInputTokens: usage.cachedInput,
     reservedInput: r.reserved.input,
     reservedOutput: r.reserved.output,
-    costUsd: used ? prices.cost(provider, model, usage) : 0,
+    costUsd: parts ? (parts.input + parts.output) / 1e6 : 0,
+    inputCostUsd: parts ? parts.input / 1e6 : 0,
     usageSource: used ? usage.source : 'none',
     latencyMs: round3(r.latencyMs),
     upstreamLatencyMs: r.upstreamLatencyMs === undefined ? null : round3(r.upstreamLatencyMs),

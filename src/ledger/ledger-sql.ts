@@ -35,6 +35,7 @@ export const COLUMNS: ReadonlyArray<readonly [string, keyof LedgerRow, Kind]> = 
   ['reserved_input', 'reservedInput', 'plain'],
   ['reserved_output', 'reservedOutput', 'plain'],
   ['cost_usd', 'costUsd', 'plain'],
+  ['input_cost_usd', 'inputCostUsd', 'plain'],
   ['usage_source', 'usageSource', 'plain'],
   ['latency_ms', 'latencyMs', 'plain'],
   ['upstream_latency_ms', 'upstreamLatencyMs', 'plain'],
@@ -65,7 +66,7 @@ export function decodeRow(db: Record<string, unknown>): LedgerRow {
   return out as unknown as LedgerRow;
 }
 
-const NUMERIC_FIELDS = new Set<keyof LedgerRow>(['ts', 'status', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reservedInput', 'reservedOutput', 'costUsd', 'latencyMs', 'upstreamLatencyMs']);
+const NUMERIC_FIELDS = new Set<keyof LedgerRow>(['ts', 'status', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reservedInput', 'reservedOutput', 'costUsd', 'inputCostUsd', 'latencyMs', 'upstreamLatencyMs']);
 
 /** What differs between SQLite and PostgreSQL in report queries. */
 export interface Dialect {
@@ -113,6 +114,12 @@ export function usageSql(q: UsageQuery, dialect: Dialect): { sql: string; params
     `${dialect.num('sum(output_tokens)')} AS output_tokens`,
     `${dialect.num('sum(cached_input_tokens)')} AS cached_input_tokens`,
     `${dialect.num('sum(cost_usd)')} AS cost_usd`,
+    // Money limits: the cost's two parts where the row records them (sum() skips the NULLs of legacy
+    // rows), and the tokens of legacy rows, which are weighed by price.
+    `${dialect.num('sum(input_cost_usd)')} AS input_cost_usd`,
+    `${dialect.num('sum(cost_usd - input_cost_usd)')} AS output_cost_usd`,
+    `${dialect.num('sum(CASE WHEN input_cost_usd IS NULL THEN input_tokens ELSE 0 END)')} AS legacy_input_tokens`,
+    `${dialect.num('sum(CASE WHEN input_cost_usd IS NULL THEN output_tokens ELSE 0 END)')} AS legacy_output_tokens`,
   ];
   const ordinals = q.groupBy.map((_, i) => String(i + 1));
   const sql =
@@ -170,11 +177,19 @@ export function toUsageGroup(r: Record<string, unknown>, groupBy: Dimension[]): 
     outputTokens: n('output_tokens'),
     cachedInputTokens: n('cached_input_tokens'),
     costUsd: n('cost_usd'),
+    inputCostUsd: n('input_cost_usd'),
+    outputCostUsd: n('output_cost_usd'),
+    legacyInputTokens: n('legacy_input_tokens'),
+    legacyOutputTokens: n('legacy_output_tokens'),
   };
 }
 
-/** A usage event from a row of either database. */
+/** The columns toEvent reads. */
+export const EVENT_COLUMNS = 'ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens, cost_usd, input_cost_usd';
+
+/** A usage event from a row of either database (EVENT_COLUMNS). */
 export function toEvent(r: Record<string, unknown>): UsageEvent {
+  const inputCost = r.input_cost_usd === null || r.input_cost_usd === undefined ? null : Number(r.input_cost_usd);
   return {
     ts: Number(r.ts),
     keyId: String(r.key_id),
@@ -184,5 +199,7 @@ export function toEvent(r: Record<string, unknown>): UsageEvent {
     served: r.decision === 'admitted' || r.decision === 'clamped',
     inputTokens: Number(r.input_tokens),
     outputTokens: Number(r.output_tokens),
+    inputCostUsd: inputCost,
+    outputCostUsd: inputCost === null ? null : Number(r.cost_usd) - inputCost,
   };
 }

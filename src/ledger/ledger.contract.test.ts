@@ -1,8 +1,10 @@
 // One contract, two ledgers: every test body runs against SQLite and against the real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemaVersionOf, VERSION_BEFORE_INPUT_COST, writeLedgerBeforeInputCost } from '../../test/helpers/ledger-before-input-cost.js';
 import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { LedgerWriter } from './batch-writer.js';
 import type { Ledger, LedgerRow } from './ledger.js';
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
 import { openLedger } from './open-ledger.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
 
@@ -32,7 +34,7 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
 
   it('stores every field of a row and reads it back unchanged', async () => {
     const streamed = sampleRow();
-    const plain = sampleRow({ stream: false, streamEnd: null, project: null, tags: {}, groups: [], decision: 'blocked', blockedBy: 'org:acme:daily', upstreamLatencyMs: null, fallback: 'model:gpt-4o-mini', usageSource: 'none' });
+    const plain = sampleRow({ stream: false, streamEnd: null, project: null, tags: {}, groups: [], decision: 'blocked', blockedBy: 'org:acme:daily', upstreamLatencyMs: null, fallback: 'model:gpt-4o-mini', usageSource: 'none', costUsd: 0, inputCostUsd: 0 });
     await ledger.append([streamed, plain]);
     const back = await ledger.rows({ requestIds: [streamed.requestId, plain.requestId] });
     expect(back).toEqual(expect.arrayContaining([streamed, plain]));
@@ -50,24 +52,31 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
   it('sums usage by any dimension, tag and time bucket, within a time range and filters', async () => {
     const base = T0 + 86_400_000 * 3; // a day of its own
     const rows = [
-      sampleRow({ ts: base, project: 'a', model: 'gpt-4o', inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, costUsd: 1, tags: { f: 'x' } }),
-      sampleRow({ ts: base + 1000, project: 'a', model: 'gpt-4o', inputTokens: 20, outputTokens: 2, cachedInputTokens: 5, costUsd: 2, tags: { f: 'y' } }),
-      sampleRow({ ts: base + 2000, project: 'b', model: 'gpt-4o-mini', inputTokens: 40, outputTokens: 4, cachedInputTokens: 0, costUsd: 4, decision: 'admitted', tags: { f: 'x' } }),
-      sampleRow({ ts: base + 3000, project: 'b', model: 'gpt-4o-mini', inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0, decision: 'blocked', status: 429 }),
-      sampleRow({ ts: base + 3_600_000, project: 'b', model: 'gpt-4o-mini', inputTokens: 80, outputTokens: 8, cachedInputTokens: 0, costUsd: 8, decision: 'failed', status: 502 }),
+      sampleRow({ ts: base, project: 'a', model: 'gpt-4o', inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, costUsd: 1, inputCostUsd: 0.25, tags: { f: 'x' } }),
+      sampleRow({ ts: base + 1000, project: 'a', model: 'gpt-4o', inputTokens: 20, outputTokens: 2, cachedInputTokens: 5, costUsd: 2, inputCostUsd: 0.5, tags: { f: 'y' } }),
+      // A legacy row (no cost split): its tokens are summed apart, for money limits to weigh by price.
+      sampleRow({ ts: base + 2000, project: 'b', model: 'gpt-4o-mini', inputTokens: 40, outputTokens: 4, cachedInputTokens: 0, costUsd: 4, inputCostUsd: null, decision: 'admitted', tags: { f: 'x' } }),
+      sampleRow({ ts: base + 3000, project: 'b', model: 'gpt-4o-mini', inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0, inputCostUsd: 0, decision: 'blocked', status: 429 }),
+      sampleRow({ ts: base + 3_600_000, project: 'b', model: 'gpt-4o-mini', inputTokens: 80, outputTokens: 8, cachedInputTokens: 0, costUsd: 8, inputCostUsd: 2, decision: 'failed', status: 502 }),
     ];
     await ledger.append(rows);
     const range = { sinceMs: base, untilMs: base + 86_400_000 };
 
     const byProjectModel = await ledger.summarize({ ...range, groupBy: ['project', 'model'] });
     expect(byProjectModel).toEqual([
-      { keys: { project: 'a', model: 'openai/gpt-4o' }, calls: 2, served: 2, blocked: 0, failed: 0, inputTokens: 30, outputTokens: 3, cachedInputTokens: 5, costUsd: 3 },
-      { keys: { project: 'b', model: 'openai/gpt-4o-mini' }, calls: 3, served: 1, blocked: 1, failed: 1, inputTokens: 120, outputTokens: 12, cachedInputTokens: 0, costUsd: 12 },
+      {
+        keys: { project: 'a', model: 'openai/gpt-4o' }, calls: 2, served: 2, blocked: 0, failed: 0, inputTokens: 30, outputTokens: 3, cachedInputTokens: 5, costUsd: 3,
+        inputCostUsd: 0.75, outputCostUsd: 2.25, legacyInputTokens: 0, legacyOutputTokens: 0,
+      },
+      {
+        keys: { project: 'b', model: 'openai/gpt-4o-mini' }, calls: 3, served: 1, blocked: 1, failed: 1, inputTokens: 120, outputTokens: 12, cachedInputTokens: 0, costUsd: 12,
+        inputCostUsd: 2, outputCostUsd: 6, legacyInputTokens: 40, legacyOutputTokens: 4,
+      },
     ]);
 
     const total = await ledger.summarize({ ...range, groupBy: [] });
     expect(total).toHaveLength(1);
-    expect(total[0]).toMatchObject({ calls: 5, inputTokens: 150, outputTokens: 15, costUsd: 15 });
+    expect(total[0]).toMatchObject({ calls: 5, inputTokens: 150, outputTokens: 15, costUsd: 15, inputCostUsd: 2.75, outputCostUsd: 8.25, legacyInputTokens: 40, legacyOutputTokens: 4 });
 
     const byTag = await ledger.summarize({ ...range, groupBy: ['tag:f'] });
     // Where NULL sorts differs between the databases; the groups do not.
@@ -95,17 +104,17 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     expect(byModelFilter.map((g) => g.calls)).toEqual([2]);
   });
 
-  it('lists served calls as usage events in time order', async () => {
+  it('lists served calls as usage events in time order, with their cost split when the row has it', async () => {
     const base = T0 + 86_400_000 * 10;
     await ledger.append([
-      sampleRow({ ts: base + 5, inputTokens: 2, decision: 'admitted' }),
-      sampleRow({ ts: base + 1, inputTokens: 1, decision: 'clamped' }),
+      sampleRow({ ts: base + 5, inputTokens: 2, decision: 'admitted', costUsd: 1, inputCostUsd: 0.25 }),
+      sampleRow({ ts: base + 1, inputTokens: 1, decision: 'clamped', costUsd: 0.5, inputCostUsd: null }),
       sampleRow({ ts: base + 3, inputTokens: 0, decision: 'blocked' }),
     ]);
     const events = await ledger.events(base);
-    expect(events.map((e) => [e.ts - base, e.inputTokens, e.served])).toEqual([
-      [1, 1, true],
-      [5, 2, true],
+    expect(events.map((e) => [e.ts - base, e.inputTokens, e.served, e.inputCostUsd, e.outputCostUsd])).toEqual([
+      [1, 1, true, null, null],
+      [5, 2, true, 0.25, 0.75],
     ]);
   });
 
@@ -167,6 +176,45 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     await writer.close();
     const back = await ledger.rows({ sinceMs: base, untilMs: base + 100 });
     expect(back.map((r) => r.inputTokens)).toEqual([3, 4, 5, 6, 7]);
+  });
+});
+
+describe.each(LEDGER_KINDS)('ledger migration to the input-cost split: $kind', ({ kind, place: makePlace }) => {
+  let place: LedgerPlace | undefined;
+  afterAll(async () => {
+    await place?.drop();
+  });
+
+  it('keeps the rows written before it (legacy: no input cost), accepts new ones, and sums the two kinds apart', async () => {
+    place = await makePlace();
+    const base = T0 + 86_400_000 * 50;
+    const legacy = [
+      sampleRow({ ts: base, requestId: 'old-1', inputTokens: 100, outputTokens: 10, costUsd: 0.5 }),
+      sampleRow({ ts: base + 1, requestId: 'old-2', project: null, tags: {}, inputTokens: 200, outputTokens: 20, costUsd: 1, decision: 'admitted' }),
+    ];
+    await writeLedgerBeforeInputCost(place, legacy);
+    expect(await schemaVersionOf(place)).toBe(VERSION_BEFORE_INPUT_COST[kind]);
+    // A report (read-only: it never migrates) names the version gap instead of failing on a missing column.
+    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+: run this version's `tollgate serve` on it once/);
+
+    const ledger = await openLedger(place.url);
+    try {
+      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
+      const kept = legacy.map((r) => ({ ...r, inputCostUsd: null }));
+      expect(await ledger.rows({})).toEqual(kept);
+      const fresh = [sampleRow({ ts: base + 2, requestId: 'new-1', inputTokens: 300, outputTokens: 30, costUsd: 2, inputCostUsd: 1.5 })];
+      await ledger.append(fresh);
+      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
+      const [total] = await ledger.summarize({ sinceMs: base, groupBy: [] });
+      expect(total).toMatchObject({ calls: 3, inputTokens: 600, outputTokens: 60, costUsd: 3.5, inputCostUsd: 1.5, outputCostUsd: 0.5, legacyInputTokens: 300, legacyOutputTokens: 30 });
+      expect((await ledger.events(base)).map((e) => [e.inputTokens, e.inputCostUsd, e.outputCostUsd])).toEqual([
+        [100, null, null],
+        [200, null, null],
+        [300, 1.5, 0.5],
+      ]);
+    } finally {
+      await ledger.close();
+    }
   });
 });
 

@@ -41,6 +41,12 @@ export interface LedgerRow {
   reservedInput: number;
   reservedOutput: number;
   costUsd: number;
+  /**
+   * The part of costUsd billed for input (fresh, cache reads, cache writes, at the tier that served the
+   * call); the rest is output. Money limits are rebuilt from the two parts. Null on rows written before
+   * the ledger recorded it (legacy rows), which are weighed by their tokens instead.
+   */
+  inputCostUsd: number | null;
   /** `provider`: the upstream reported usage; `estimated`: counted by Tollgate; `none`: nothing was used. */
   usageSource: 'provider' | 'estimated' | 'none';
   latencyMs: number;
@@ -91,6 +97,12 @@ export interface UsageGroup {
   outputTokens: number;
   cachedInputTokens: number;
   costUsd: number;
+  /** Money limits' sums: the input and output parts of costUsd, over the rows that record the split. */
+  inputCostUsd: number;
+  outputCostUsd: number;
+  /** Tokens of the legacy rows (no inputCostUsd): money limits weigh these by their price instead. */
+  legacyInputTokens: number;
+  legacyOutputTokens: number;
 }
 
 /** A usage event, the minimum the counter rebuild and audit need to replay token buckets. */
@@ -103,6 +115,9 @@ export interface UsageEvent {
   served: boolean;
   inputTokens: number;
   outputTokens: number;
+  /** The input and output parts of the call's cost (USD); both null on legacy rows, weighed by their tokens instead. */
+  inputCostUsd: number | null;
+  outputCostUsd: number | null;
 }
 
 export interface RowQuery {

@@ -1,7 +1,7 @@
 // What the ledger says each limit's counter should hold now: the basis of the counter rebuild and
 // of the counter-vs-ledger audit. Each distinct (key, route, model) seen recently is resolved to the
 // limits that apply to it under the current config, and the rows in each limit's current window are
-// summed with that limit's weights.
+// summed with that limit's weights; money limits count what the rows were billed (billed below).
 import type { LimitSpec, Policy } from '../config/policy.js';
 import { principalOf } from '../auth/key-store.js';
 import type { Target } from '../routing/route-table.js';
@@ -140,13 +140,13 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
       const slotMs = slotLengthOf(limit.item);
       if (slotMs === undefined) {
         const g = sums.get(start)?.get(combo);
-        if (g) entry.used += weigh(limit.item, g.inputTokens, g.outputTokens, g.served);
+        if (g) entry.used += weighGroup(limit.item, g);
         continue;
       }
       const slots = slotSums.get(limit.item.key) ?? new Map<number, number>();
       slotSums.set(limit.item.key, slots);
       for (const s of bySlot.get(slotMs)?.byCombo.get(combo) ?? []) {
-        const amount = weigh(limit.item, s.inputTokens, s.outputTokens, s.served);
+        const amount = weighGroup(limit.item, s);
         const atMs = Number(s.keys.bucket);
         slots.set(atMs, (slots.get(atMs) ?? 0) + amount);
         entry.used += amount;
@@ -170,9 +170,32 @@ function weigh(item: CounterItem, input: number, output: number, requests: numbe
   return w.input * input + w.output * output + w.request * requests;
 }
 
+/** What a group of rows adds to an item. */
+function weighGroup(item: CounterItem, g: UsageGroup): number {
+  if (!item.priced) return weigh(item, g.inputTokens, g.outputTokens, g.served);
+  return billed(item, g.inputCostUsd, g.outputCostUsd) + weigh(item, g.legacyInputTokens, g.legacyOutputTokens, g.served);
+}
+
+/** What one call adds to an item (token-bucket replay). */
+function weighEvent(item: CounterItem, e: UsageEvent): number {
+  const served = e.served ? 1 : 0;
+  if (!item.priced || e.inputCostUsd === null) return weigh(item, e.inputTokens, e.outputTokens, served);
+  return billed(item, e.inputCostUsd, e.outputCostUsd ?? 0) + item.weights.request * served;
+}
+
+/**
+ * A money item's µUSD for what calls were billed: settlement charges it the call's real cost (cache and
+ * tier prices, PriceBook.costParts), so the rebuild must too, not tokens at the configured price. Its
+ * weights only say which parts it counts: a limit on input spend leaves the output cost out.
+ */
+function billed(item: CounterItem, inputUsd: number, outputUsd: number): number {
+  const w = item.weights;
+  return (w.input > 0 ? inputUsd * 1e6 : 0) + (w.output > 0 ? outputUsd * 1e6 : 0);
+}
+
 /** A token bucket's level now: every call adds its amount at its time, and the bucket drains at max per window. */
 function replayBucket(inputs: Array<{ events: UsageEvent[]; limit: AppliedLimit }>, now: number): number {
-  const merged = inputs.flatMap(({ events, limit }) => events.map((e) => ({ ts: e.ts, amount: weigh(limit.item, e.inputTokens, e.outputTokens, e.served ? 1 : 0) })));
+  const merged = inputs.flatMap(({ events, limit }) => events.map((e) => ({ ts: e.ts, amount: weighEvent(limit.item, e) })));
   merged.sort((a, b) => a.ts - b.ts);
   const item = inputs[0].limit.item;
   const drainPerMs = item.max / windowLengthMs(item.window);

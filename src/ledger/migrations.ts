@@ -108,9 +108,25 @@ const SQLITE_V2 = [
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 
+// Version 3 (SQLite; version 2 of PostgreSQL) records the part of cost_usd billed for input, so money
+// limits rebuild from what calls were billed (cache and tier prices) rather than tokens at list price.
+// Rows written before it keep NULL there: the rebuild weighs those by their tokens, as it always did. A
+// view's columns are fixed when it is created, so SQLite's is created again with the new one.
+const SQLITE_V3_CALL_VALUES =
+  'ts, request_id, stream, stream_end, tags, status, decision, blocked_by, shadow_blocked, fallback, input_tokens, output_tokens, ' +
+  'cached_input_tokens, reserved_input, reserved_output, cost_usd, input_cost_usd, usage_source, latency_ms, upstream_latency_ms';
+const SQLITE_V3 = [
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN input_cost_usd REAL`,
+  `DROP VIEW ${TABLE}`,
+  `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_V3_CALL_VALUES}) AS
+    SELECT r.id, ${qualified('c', SQLITE_CONTEXT_VALUES)}, ${qualified('r', SQLITE_V3_CALL_VALUES)}
+    FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
+];
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
+  SQLITE_V3,
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -119,4 +135,18 @@ export const POSTGRES_MIGRATIONS: string[][] = [
     TS_INDEX,
     ORG_TS_INDEX,
   ],
+  // Nullable without a default: PostgreSQL adds it without rewriting the table.
+  [`ALTER TABLE ${TABLE} ADD COLUMN input_cost_usd DOUBLE PRECISION`],
 ];
+
+/**
+ * A read-only open (reports, audits) never migrates: a ledger an older gateway still writes lacks the
+ * newer columns its queries read, so say so instead of failing on "no such column".
+ */
+export function checkReadableVersion(version: number, current: number): void {
+  if (version > 0 && version < current) {
+    throw new Error(
+      `the ledger's schema is at version ${version} and this tollgate reads version ${current}: run this version's \`tollgate serve\` on it once (it migrates the schema), or report with the version that writes it`,
+    );
+  }
+}

@@ -1,8 +1,8 @@
 // The shared ledger for several gateway instances: PostgreSQL through the `postgres` client.
 import postgres from 'postgres';
 import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
-import { COLUMNS, COLUMN_NAMES, decodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
-import { POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
+import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { checkReadableVersion, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 
 const dialect: Dialect = {
   param: (n) => `$${n}`,
@@ -29,6 +29,7 @@ const PG_TYPES: Record<string, string> = {
   reserved_input: 'bigint',
   reserved_output: 'bigint',
   cost_usd: 'double precision',
+  input_cost_usd: 'double precision',
   latency_ms: 'double precision',
   upstream_latency_ms: 'double precision',
 };
@@ -52,7 +53,15 @@ export class PostgresLedger implements Ledger {
 
   async init(): Promise<void> {
     // Reports read the ledger as it is: no DDL, so a read-only reporting role can run them.
-    if (this.opts.readonly) return;
+    if (this.opts.readonly) {
+      // Best effort: a reporting role may be granted the ledger table alone.
+      const version = await this.sql
+        .unsafe(`SELECT max(version) AS v FROM ${VERSION_TABLE}`)
+        .then(([row]) => Number(row?.v ?? 0))
+        .catch(() => 0);
+      checkReadableVersion(version, POSTGRES_MIGRATIONS.length);
+      return;
+    }
     await this.sql.begin(async (tx) => {
       await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
       await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER NOT NULL)`);
@@ -91,7 +100,7 @@ export class PostgresLedger implements Ledger {
   async events(sinceMs: number, organization?: string): Promise<UsageEvent[]> {
     const params: Array<number | string> = [Math.floor(sinceMs)];
     const rows = await this.sql.unsafe(
-      `SELECT ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens FROM ${TABLE}
+      `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
        WHERE ts >= $1 AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ` AND organization = $${params.push(organization)}`} ORDER BY ts, id`,
       params,
     );

@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
-import { decodeRow, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
-import { SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
+import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { checkReadableVersion, SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA, RowPacker, type BatchWriterSchema } from './sqlite-rows.js';
 import { SqliteWriterThread } from './sqlite-writer-thread.js';
 
@@ -48,6 +48,11 @@ export class SqliteLedger implements Ledger {
     if (this.opts.readonly) {
       // A gateway may be writing the file at this moment: wait for its commit rather than fail.
       db.pragma('busy_timeout = 5000');
+      const hasVersions = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = ?`).get(VERSION_TABLE) !== undefined;
+      if (hasVersions) {
+        const row = db.prepare(`SELECT max(version) AS v FROM ${VERSION_TABLE}`).get() as { v: number | null };
+        checkReadableVersion(row.v ?? 0, SQLITE_MIGRATIONS.length);
+      }
       return;
     }
     // WAL: readers (reports, audits) never block the writer. A commit is in the OS's hands once the
@@ -108,7 +113,7 @@ export class SqliteLedger implements Ledger {
     if (organization !== undefined) params.push(organization);
     const rows = this.db
       .prepare(
-        `SELECT ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens FROM ${TABLE}
+        `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
          WHERE ts >= ? AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`,
       )
       .all(...params) as Record<string, unknown>[];

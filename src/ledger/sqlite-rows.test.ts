@@ -27,8 +27,13 @@ function writeVersion1(file: string, rows: LedgerRow[]): void {
   db.exec(`CREATE TABLE ${VERSION_TABLE} (version INTEGER NOT NULL)`);
   for (const stmt of SQLITE_MIGRATIONS[0]) db.exec(stmt);
   db.prepare(`INSERT INTO ${VERSION_TABLE} (version) VALUES (1)`).run();
-  const insert = db.prepare(`INSERT INTO ${TABLE} (${COLUMN_NAMES.join(', ')}) VALUES (${COLUMN_NAMES.map(() => '?').join(', ')})`);
-  for (const row of rows) insert.run(encodeRow(row, true));
+  // Version 1 had every column but input_cost_usd (version 3).
+  const kept = COLUMN_NAMES.map((c, i) => [c, i] as const).filter(([c]) => c !== 'input_cost_usd');
+  const insert = db.prepare(`INSERT INTO ${TABLE} (${kept.map(([c]) => c).join(', ')}) VALUES (${kept.map(() => '?').join(', ')})`);
+  for (const row of rows) {
+    const values = encodeRow(row, true);
+    insert.run(kept.map(([, i]) => values[i]));
+  }
   db.close();
 }
 
@@ -81,12 +86,14 @@ describe('SQLite ledger rows', () => {
 
     const ledger = await openLedger(url);
     try {
-      expect(await ledger.rows({})).toEqual(old);
+      // Through version 3 too: rows from before it have no input cost.
+      const migrated = old.map((r) => ({ ...r, inputCostUsd: null }));
+      expect(await ledger.rows({})).toEqual(migrated);
       expect(contextCount(file)).toBe(2);
       // New calls in the same two contexts add rows, not contexts: the writer's context keys match the migration's.
       const fresh = [sampleRow({ requestId: 'd', ts: ODD.ts + 3 }), { ...ODD, requestId: 'e', ts: ODD.ts + 4 }];
       await ledger.append(fresh);
-      expect(await ledger.rows({})).toEqual([...old, ...fresh]);
+      expect(await ledger.rows({})).toEqual([...migrated, ...fresh]);
       expect(contextCount(file)).toBe(2);
       await ledger.append([sampleRow({ requestId: 'f', endpoint: 'embeddings' })]);
       expect(contextCount(file)).toBe(3);
@@ -118,7 +125,7 @@ describe('SQLite ledger rows', () => {
       await expect(ledger.append([sampleRow({ requestId: 'r' }), listed])).rejects.toThrow(/bind/);
       const shared = new Set<string>();
       const row = ledger.packRow!(sampleRow({ requestId: 's' }), shared);
-      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/21 values, not 20/);
+      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/22 values, not 21/);
       expect(await ledger.rows({})).toEqual([]);
     } finally {
       await ledger.close();

@@ -48,6 +48,7 @@ export class ApplicableLimits {
   private readonly cache = new Map<string, AppliedLimit[]>();
   private readonly itemLists = new WeakMap<AppliedLimit[], CounterItem[]>();
   private readonly idLists = new WeakMap<AppliedLimit[], readonly string[]>();
+  private readonly moneyLists = new WeakMap<AppliedLimit[], boolean>();
 
   constructor(private readonly policy: Policy) {}
 
@@ -70,6 +71,16 @@ export class ApplicableLimits {
       this.itemLists.set(limits, items);
     }
     return items;
+  }
+
+  /** Whether a list returned by `for` holds a money limit (its calls are then priced). */
+  hasMoney(limits: AppliedLimit[]): boolean {
+    let money = this.moneyLists.get(limits);
+    if (money === undefined) {
+      money = limits.some((l) => l.item.priced === true);
+      this.moneyLists.set(limits, money);
+    }
+    return money;
   }
 
   /** The ids of a list returned by `for`, as one shared array (calls record it; nobody may change it). */

@@ -5,9 +5,12 @@ import type { Target } from '../routing/route-table.js';
 import type { InputEstimate } from '../tokens/index.js';
 import type { Clock } from '../util/clock.js';
 import { TollgateError } from '../errors/tollgate-error.js';
+import { PriceBook } from '../ledger/price-book.js';
+import type { Usage } from '../providers/usage.js';
 import { ApplicableLimits, type AppliedLimit } from './applicable-limits.js';
 import { amountFor } from './admission.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, SettleUsage } from './counter-store.js';
+import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, SettleUsage } from './counter-store.js';
+import { billedFactors, reserveFactors, type PriceHints } from './price-factors.js';
 import { formatHumanDuration } from './durations.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import { windowLengthMs } from './windows.js';
@@ -24,6 +27,8 @@ export interface AdmitRequest {
   output: number;
   /** Whether the client chose `output` (clamping a default is always fine; clamping a choice is configurable). */
   outputFromClient: boolean;
+  /** What the request asks for that changes its price; read only when a money limit applies. */
+  priceHints?: () => PriceHints;
 }
 
 /** An admitted request: what was reserved, how much output it may produce, and the headers to send. */
@@ -38,10 +43,14 @@ export interface Admission {
   /** Shadow-mode limits that would have blocked this request. */
   shadowBlocked: AppliedLimit[];
   headers: Record<string, string>;
+  /** When a money limit applies: the price factors reserved at (settleCall bills the real ones). */
+  factors?: PriceFactors;
 }
 
 export class LimitsEngine {
   readonly applicable: ApplicableLimits;
+  /** Prices money limits: `pricing` (required for them), at the tier and cache rates a call is billed. */
+  private readonly prices: PriceBook;
 
   constructor(
     private readonly policy: Policy,
@@ -49,6 +58,7 @@ export class LimitsEngine {
     private readonly clock: Clock,
   ) {
     this.applicable = new ApplicableLimits(policy);
+    this.prices = new PriceBook(policy.pricing);
   }
 
   /**
@@ -96,8 +106,10 @@ export class LimitsEngine {
     }
 
     const items = this.applicable.items(limits);
+    const model = req.target.model;
+    const factors = this.applicable.hasMoney(limits) ? reserveFactors(this.prices, model.provider, model.upstreamModel, req.priceHints?.() ?? {}) : undefined;
     const reserve = (inputTokens: number): Promise<ReserveOutcome> =>
-      this.guard(() => this.store.reserve({ id: req.id, items, input: inputTokens, output, clamp, minOutput }));
+      this.guard(() => this.store.reserve(factors ? { id: req.id, items, input: inputTokens, output, clamp, minOutput, factors } : { id: req.id, items, input: inputTokens, output, clamp, minOutput }));
 
     let outcome = await reserve(input);
     // The cheap bound over-counts input; when that is what made the answer tight, count exactly and try again.
@@ -110,8 +122,8 @@ export class LimitsEngine {
 
     const now = this.clock.now();
     const shadowBlocked = outcome.shadowBlocked.map((i) => limits[i]);
-    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, input, output, clamp ? minOutput : output, now);
-    return {
+    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, input, output, clamp ? minOutput : output, now, factors);
+    const admission: Admission = {
       reservationId: req.id,
       input,
       output: outcome.output,
@@ -121,11 +133,20 @@ export class LimitsEngine {
       shadowBlocked,
       headers: rateLimitHeaders(limits, outcome.states, now),
     };
+    if (factors) admission.factors = factors;
+    return admission;
   }
 
   /** Replaces a reservation with real usage; `request: 0` refunds it entirely. */
   async settle(id: string, usage: SettleUsage): Promise<void> {
     await this.store.settle(id, usage);
+  }
+
+  /** Settles an admitted call with what it used; money limits count what the provider billed for it. */
+  async settleCall(admission: Admission, target: Target, usage: Usage): Promise<void> {
+    if (!admission.factors) return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request: 1 });
+    const factors = billedFactors(this.prices, target.model.provider, target.model.upstreamModel, usage);
+    await this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request: 1, factors });
   }
 
   /**
@@ -151,11 +172,12 @@ export class LimitsEngine {
     /** The least output the store would admit: `output`, or the minimum worth forwarding when clamping. */
     leastOutput: number,
     now: number,
+    factors: PriceFactors | undefined,
   ): TollgateError {
     // A request that exceeds a whole window even on an empty counter can never pass: a 400, not a 429.
     for (const i of blocked) {
       const { item, unit, label } = limits[i];
-      const fixed = amountFor(item, input, 0, 1);
+      const fixed = amountFor(item, input, 0, 1, factors);
       if (fixed > item.max) {
         return new TollgateError('request_over_window', {
           needed: round(fixed, unit, 'up'),
@@ -164,7 +186,7 @@ export class LimitsEngine {
           label,
         });
       }
-      const least = amountFor(item, input, leastOutput, 1);
+      const least = amountFor(item, input, leastOutput, 1, factors);
       if (least > item.max + 1e-9) {
         return new TollgateError('output_over_window', {
           input,
@@ -181,7 +203,7 @@ export class LimitsEngine {
     // Room for the whole request (its max_tokens unclamped), as the message's "needs" says; when clamping
     // lets it through with less, at most once the limit is entirely free.
     const fitsAt = blocked.map((i) => {
-      const need = Math.min(amountFor(limits[i].item, input, output, 1), states[i].max);
+      const need = Math.min(amountFor(limits[i].item, input, output, 1, factors), states[i].max);
       return fitsAtMs(limits[i].item, states[i], need, now);
     });
     let worstK = 0;
@@ -208,11 +230,11 @@ export class LimitsEngine {
         max: round(state.max, limit.unit, 'up'),
         remaining: round(Math.max(0, state.max - state.used), limit.unit, 'down'),
         unit: unitName(limit.unit),
-        needed: round(amountFor(limit.item, input, output, 1), limit.unit, 'up'),
+        needed: round(amountFor(limit.item, input, output, 1, factors), limit.unit, 'up'),
         resetIn: formatHumanDuration(waitMs),
         resetAt: new Date(Math.max(now, fitsAt[worstK])).toISOString(),
         // Only when the room left would take the input and some output: with none left, a smaller max_tokens waits as long.
-        hint: limit.item.weights.output > 0 && limit.unit !== 'requests' && state.max - state.used > amountFor(limit.item, input, 0, 1) ? ' Lowering max_tokens may let it through sooner.' : '',
+        hint: limit.item.weights.output > 0 && limit.unit !== 'requests' && state.max - state.used > amountFor(limit.item, input, 0, 1, factors) ? ' Lowering max_tokens may let it through sooner.' : '',
       },
       headers,
       type,

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Admission } from '../limits/engine.js';
+import { cacheWriteHint } from '../limits/price-factors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
@@ -60,7 +61,16 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
 
   let admission: Admission;
   try {
-    admission = await gw.engine.admit({ id: requestId, principal, target, input: estimate, output: allowance.output, outputFromClient: allowance.fromClient });
+    admission = await gw.engine.admit({
+      id: requestId,
+      principal,
+      target,
+      input: estimate,
+      output: allowance.output,
+      outputFromClient: allowance.fromClient,
+      // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list.
+      priceHints: () => (exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody) } : { serviceTier: body.service_tier }),
+    });
   } catch (err) {
     // Every refusal by the limits (429, the 400s for a call that can never fit, the fail-closed 503) is a
     // call too: one row, with the limits it was checked against and the one that refused it when known.
@@ -148,7 +158,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // sends its calls in the order they were made).
     const strict = gw.recordSink !== undefined;
     if (!strict) sendAnswer();
-    await gw.engine.settle(requestId, { input: usage.input, output: usage.output, request: 1 });
+    await gw.engine.settleCall(admission, target, usage);
     if (endpoint === 'responses') gw.storedContext.record(body, responseIdOf(raw), usage);
     await record(admitted, upstream.status, usage, { upstreamLatencyMs });
     if (strict) sendAnswer();
@@ -179,7 +189,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     return;
   }
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
-  await gw.engine.settle(requestId, { input: result.usage.input, output: result.usage.output, request: 1 });
+  await gw.engine.settleCall(admission, target, result.usage);
   if (endpoint === 'responses') gw.storedContext.record(body, adapter.responseId, result.usage);
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
   await record(admitted, status, result.usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });

@@ -33,6 +33,7 @@ export function sampleRow(over: Partial<LedgerRow> = {}): LedgerRow {
     reservedInput: 121,
     reservedOutput: 50,
     costUsd: 0.000_52,
+    inputCostUsd: 0.000_22,
     usageSource: 'provider',
     latencyMs: 12.345,
     upstreamLatencyMs: 10.5,
