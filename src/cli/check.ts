@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Policy } from '../config/index.js';
+import { formatIssue } from '../config/config-error.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport, strayFilesMessage } from './config-files.js';
 
 function count(n: number, noun: string): string {
@@ -40,7 +41,12 @@ export function registerCheck(program: Command): void {
         return;
       }
       const policy = loadPolicyOrReport(options.config);
-      if (policy) console.log(summarizePolicy(policy));
-      else process.exitCode = 1;
+      if (!policy) {
+        process.exitCode = 1;
+        return;
+      }
+      console.log(summarizePolicy(policy));
+      // Valid, so exit 0; the warnings name what is probably not meant.
+      for (const w of policy.warnings) console.error(`warning: ${formatIssue(w)}`);
     });
 }

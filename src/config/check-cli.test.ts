@@ -31,9 +31,23 @@ beforeAll(() => {
 describe('tollgate check', () => {
   it('exits 0 with a summary for valid configs merged in order', () => {
     const { code, stdout, stderr } = check('examples/seed-token-limits.yaml', 'examples/seed-routes.yaml');
-    expect(stderr).toBe('');
     expect(stdout.trim()).toBe('ok: 2 files, 1 organization, 2 projects, 2 tiers, 0 groups, 4 routes, 2 providers, 0 keys');
     expect(code).toBe(0);
+    // Valid, but the seed's ladder and priorities are not acted on yet: said once per kind, at its line.
+    expect(stderr.trim().split('\n')).toEqual([
+      "warning: examples/seed-token-limits.yaml:10: projects.production.priority: `priority` is not acted on yet (see the README's Status): every project is admitted alike",
+      "warning: examples/seed-token-limits.yaml:25: alerts[0].channels: alert notifications are not sent yet (see the README's Status); the dashboard lists the alerts",
+      "warning: examples/seed-token-limits.yaml:27: alerts[1].action: `throttle` and `block` are not acted on yet (see the README's Status): no call is slowed or refused by the alert ladder",
+    ]);
+  });
+
+  // Regression test from an audit: a key naming `ml-tem` for the declared `ml-team` escaped its limits silently.
+  it('warns about a key group one typo away from a declared group, and still exits 0', () => {
+    const typo = join(dir, 'group-typo.yaml');
+    writeFileSync(typo, 'groups:\n  ml-team: {daily_limit: 100}\nkeys:\n  - {id: k, key: secret1, groups: [ml-tem, research]}\n');
+    const { code, stderr } = check(typo);
+    expect(code).toBe(0);
+    expect(stderr.trim()).toBe(`warning: ${typo}:4: keys[0].groups[0]: group \`ml-tem\` is not declared under \`groups\`, so none of its limits apply; did you mean \`ml-team\`?`);
   });
 
   it('accepts the quick start', () => {

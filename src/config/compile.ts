@@ -94,6 +94,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
     routes: compileRoutes(config),
     keys: compileKeys(config),
     alerts: config.alerts.map(compileAlert),
+    warnings: [],
   };
 }
 

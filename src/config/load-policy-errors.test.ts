@@ -30,6 +30,17 @@ describe('loadPolicy: errors', () => {
     expect(issues).toContainEqual(expect.objectContaining({ line: 2, path: 'projects.production.daily_limit', message: expect.stringContaining('required') }));
   });
 
+  // Regression tests from an audit: a missing enumeration read "got undefined", and a project named
+  // `__proto__` vanished without a word (`check` counted 1 project of 2).
+  it('names a missing enumeration as missing, and refuses the reserved name `__proto__`', () => {
+    expect(issuesOf(`${ROUTE}    token_limiting: {output: {window_size: 1 hour, max_token: 10}}\n`)).toContainEqual(
+      expect.objectContaining({ path: 'routes.main.token_limiting.output.algorithm', message: 'required field is missing (one of `fixed_window`, `sliding_window`, `token_bucket`)' }),
+    );
+    expect(issuesOf('projects:\n  ok: {daily_limit: 10}\n  __proto__: {daily_limit: 100}\n')).toEqual([
+      { file: 'tollgate.yaml', line: 3, path: 'projects.__proto__', message: '`__proto__` is reserved; choose another name' },
+    ]);
+  });
+
   it('never repeats a value an environment variable put in the wrong field (it may be a secret)', () => {
     const secret = 'tg-SECRET-alice-7f3a9';
     const issues = issuesOf('server: {timezone: "${TZ_NAME}"}\nstorage: {on_store_error: ${MODE}}\n', { TZ_NAME: secret, MODE: secret });

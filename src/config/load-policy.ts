@@ -1,10 +1,12 @@
 // Entry point of the config module: files → interpolated YAML → merged data → one schema →
 // cross-checks → Policy. Every stage reports all it finds before giving up, with file:line.
 import { readFileSync } from 'node:fs';
+import { utf8Problem } from './utf8-check.js';
 import { coerceSubstitutions } from './coerce-substitutions.js';
 import { compilePolicy } from './compile.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigIssue } from './config-error.js';
+import { configWarnings } from './config-warnings.js';
 import { crossCheck, type Finding } from './cross-check.js';
 import { unpricedModels } from './pricing-check.js';
 import { formatPath } from './config-error.js';
@@ -27,7 +29,10 @@ export function loadPolicy(files: string[], env: NodeJS.ProcessEnv = process.env
   const unreadable: ConfigIssue[] = [];
   for (const file of files) {
     try {
-      texts.push({ file, text: readFileSync(file, 'utf8') });
+      const bytes = readFileSync(file);
+      const notUtf8 = utf8Problem(bytes);
+      if (notUtf8) unreadable.push({ file, line: notUtf8.line, path: '', message: notUtf8.message });
+      else texts.push({ file, text: bytes.toString('utf8') });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const reason = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : `cannot read file (${code ?? 'unknown error'})`;
@@ -59,18 +64,19 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
     throw new ConfigError(sortIssues(withoutEnvValues(toConfigIssues(parsed.error.issues, ctx), fromEnv), order));
   }
 
-  const located = (findings: Finding[]): ConfigError => {
+  const located = (findings: Finding[]): ConfigIssue[] => {
     const issues = findings.map(({ path, message }) => {
       const loc = locs.lookup(merged.value, merged.rootLoc, path);
       return { file: loc.file, line: loc.line, path: formatPath(path), message };
     });
-    return new ConfigError(sortIssues(withoutEnvValues(issues, fromEnv), order));
+    return sortIssues(withoutEnvValues(issues, fromEnv), order);
   };
   const findings = crossCheck(parsed.data);
-  if (findings.length > 0) throw located(findings);
+  if (findings.length > 0) throw new ConfigError(located(findings));
   const policy = compilePolicy(parsed.data, order, env);
   const unpriced = unpricedModels(parsed.data, policy);
-  if (unpriced.length > 0) throw located(unpriced);
+  if (unpriced.length > 0) throw new ConfigError(located(unpriced));
+  policy.warnings = located(configWarnings(parsed.data));
   return policy;
 }
 

@@ -118,6 +118,19 @@ keys:
     expect(() => loadPolicy([join(dir, 'missing.yaml')], {})).toThrow(`${join(dir, 'missing.yaml')}:1: file not found`);
   });
 
+  // Regression test from an audit: other bytes were read as U+FFFD, so a Latin-1 secret silently
+  // became a different one, and a UTF-16 file was "not a mapping of sections".
+  it('refuses a file that is not UTF-8, naming the line of the first bad byte', () => {
+    const latin1 = join(dir, 'latin1.yaml');
+    writeFileSync(latin1, Buffer.concat([Buffer.from('projects:\n  p: {daily_limit: 100}\n# caf'), Buffer.from([0xe9]), Buffer.from('\nkeys:\n  - {id: k1, key: "s'), Buffer.from([0xff, 0xfe]), Buffer.from('ret"}\n')]));
+    expect(() => loadPolicy([latin1], {})).toThrow(`${latin1}:3: the file is not UTF-8 (byte 0xe9 at offset 39); save it as UTF-8`);
+    const utf16 = join(dir, 'utf16.yaml');
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('server: {port: 4000}\n', 'utf16le')]));
+    expect(() => loadPolicy([utf16], {})).toThrow(`${utf16}:1: the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8`);
+    // Real UTF-8, multi-byte characters included, still loads.
+    expect(loadPolicy([file('accents.yaml', '# café, 日本, 🚀\nserver: {port: 4000}\n')], {}).server.port).toBe(4000);
+  });
+
   it('lets a later file drop the built-in providers by declaring its own', () => {
     const base = file('routes.yaml', 'routes:\n  r:\n    chat_models: [{model_id: m, model: demo/m}]\n');
     expect(() => loadPolicy([base], {})).toThrow(/unknown provider `demo`/);

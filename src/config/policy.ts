@@ -1,5 +1,6 @@
 // The compiled, runtime view of the configuration. `config/` builds it from YAML;
 // every other module reads only this, never the raw file.
+import type { ConfigIssue } from './config-error.js';
 
 /** How a limit counts: input tokens, output tokens, both, or requests. */
 export type Measure = 'input' | 'output' | 'total' | 'requests';
@@ -192,4 +193,6 @@ export interface Policy {
   routes: Map<string, RoutePolicy>;
   keys: KeyPolicy[];
   alerts: AlertRule[];
+  /** Valid but probably unintended settings (config-warnings.ts), for `check` and the start-up log. */
+  warnings: ConfigIssue[];
 }

@@ -180,6 +180,11 @@ function walkMap(ctx: WalkContext, node: YAMLMap, path: Path): Record<string, un
       continue;
     }
     const key = ctx.restore(String(keyNode.value));
+    if (key === '__proto__') {
+      // No config key or name may be it: the schema would drop the entry silently (a project gone).
+      issue(ctx, keyNode, [...path, key], '`__proto__` is reserved; choose another name');
+      continue;
+    }
     if (key === '<<' && keyNode.type === 'PLAIN') {
       merges.push(pair);
       continue;

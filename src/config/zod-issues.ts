@@ -62,6 +62,7 @@ function explain(issue: ZodIssue, path: Path, ctx: IssueContext): Flat[] {
     case 'invalid_value': {
       const choices = issue.values.map((v) => `\`${String(v)}\``).join(', ');
       const actual = valueAt(ctx.root, path);
+      if (actual === undefined) return [{ path, message: `required field is missing (one of ${choices})` }];
       // Enumerations hold keywords, never secrets, so the written value can be shown.
       if (typeof actual === 'string' && actual.length <= 40) {
         const hint = didYouMean(actual, issue.values.map(String));

@@ -1,6 +1,7 @@
 // Starts a gateway process: load config, build the counter store and server, listen, and handle signals.
 import pino from 'pino';
 import { loadPolicy, ConfigError } from '../config/index.js';
+import { formatIssue } from '../config/config-error.js';
 import type { Policy } from '../config/policy.js';
 import { settingsNeedingRestart } from '../config/restart-settings.js';
 import { watchConfigFiles } from '../config/watch-config-files.js';
@@ -40,6 +41,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     throw err;
   }
 
+  logWarnings(log, policy, 'start');
   // Load tokenizer tables now (100-200 ms each) rather than on the first request.
   preloadTokenizers([...policy.routes.values()].flatMap((r) => r.models.map((m) => m.upstreamModel)));
   const store = await createCounterStore(policy, log);
@@ -71,6 +73,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       log.error({ why, error: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
       return;
     }
+    logWarnings(log, next, why);
     await rebuildFor(next, why, 'for the reloaded configuration');
     const old = gateway;
     gateway = new Gateway(next, store, systemClock, undefined, old.storedContext);
@@ -156,4 +159,9 @@ async function createCounterStore(policy: Policy, log: pino.Logger): Promise<Cou
     console.error(`storage.counters: cannot use ${redactUrl(policy.storage.counters)}: ${(err as Error).message}`);
     return process.exit(1);
   }
+}
+
+/** One log line per config warning (config-warnings.ts): valid settings that are probably not meant. */
+function logWarnings(log: pino.Logger, policy: Policy, why: string): void {
+  for (const w of policy.warnings) log.warn({ why, file: w.file, line: w.line, path: w.path }, `config warning: ${formatIssue(w)}`);
 }
