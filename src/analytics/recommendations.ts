@@ -69,8 +69,11 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
     if (g.served < MIN_CALLS || avgOutput > SHORT_OUTPUT_TOKENS) continue;
     const smaller = smallerModel(policy, g.keys.route ?? '', g.keys.model_id ?? '', provider, upstream, prices, g);
     if (!smaller) continue;
+    // The calls' real cost includes what they paid beyond list price (a priority tier, cache writes); the
+    // smaller model would be billed the same way, so the saving is its list-price share of the real cost.
     const usage = { input: g.inputTokens, output: g.outputTokens, cachedInput: g.cachedInputTokens };
-    const savings = (g.costUsd - prices.cost(smaller.provider, smaller.model, usage)) * monthFactor;
+    const ratio = prices.cost(smaller.provider, smaller.model, usage) / prices.cost(provider, upstream, usage);
+    const savings = g.costUsd * (1 - ratio) * monthFactor;
     out.push({
       kind: 'smaller_model',
       project,
@@ -97,6 +100,7 @@ function smallerModel(
 ): { provider: string; model: string } | undefined {
   const usage = { input: g.inputTokens, output: g.outputTokens, cachedInput: g.cachedInputTokens };
   const current = prices.cost(provider, model, usage);
+  if (!(current > 0)) return undefined;
   const cheapEnough = (p: string, m: string): boolean => prices.priceOf(p, m) !== undefined && prices.cost(p, m, usage) <= current * MAX_PRICE_RATIO;
   const r = policy.routes.get(route);
   for (const id of r?.fallback ?? []) {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { loadPolicyFromTexts } from '../config/index.js';
+import type { UsageGroup } from '../ledger/ledger.js';
+import { PriceBook } from '../ledger/price-book.js';
+import { recommend } from './recommendations.js';
+
+const policy = loadPolicyFromTexts([
+  { file: 'tollgate.yaml', text: 'providers: {openai: {type: mock}}\nroutes: {r: {chat_models: [{model_id: gpt-4o, model: openai/gpt-4o}]}}\n' },
+]);
+const prices = new PriceBook(new Map());
+
+function group(costUsd: number): UsageGroup {
+  return {
+    keys: { project: 'web', route: 'r', model_id: 'gpt-4o', model: 'openai/gpt-4o' },
+    calls: 22, served: 22, blocked: 0, failed: 0, inputTokens: 22 * 1000, outputTokens: 22 * 50, cachedInputTokens: 0, costUsd,
+    inputCostUsd: costUsd, outputCostUsd: 0, legacyInputTokens: 0, legacyOutputTokens: 0,
+  };
+}
+
+describe('smaller-model recommendations', () => {
+  // Regression test from an audit: the saving subtracted the smaller model's list price from calls paid
+  // at the priority tier, so it counted the tier's premium as saved too.
+  it('save the list-price share of what the calls really cost, whatever tier they were billed at', () => {
+    // gpt-4o $2.50 / $10 per million, gpt-4o-mini $0.15 / $0.60: the same tokens cost 6% as much.
+    const standard = (22 * 1000 * 2.5 + 22 * 50 * 10) / 1e6;
+    const mini = (22 * 1000 * 0.15 + 22 * 50 * 0.6) / 1e6;
+    const [atList] = recommend([group(standard)], policy, prices, 1);
+    expect(atList).toMatchObject({ kind: 'smaller_model', suggested_model: 'openai/gpt-4o-mini' });
+    expect(atList.estimated_monthly_savings_usd).toBeCloseTo(standard - mini, 6);
+    // Billed at priority (1.7x here): the mini model at priority would cost 6% of that, not its list price.
+    const [atPriority] = recommend([group(standard * 1.7)], policy, prices, 2);
+    expect(atPriority.estimated_monthly_savings_usd).toBeCloseTo(standard * 1.7 * (1 - mini / standard) * 2, 6);
+  });
+});
