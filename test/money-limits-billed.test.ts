@@ -32,6 +32,7 @@ pricing:
 projects:
   big: {daily_limit: {max_cost_usd: 100}}
   tight: {daily_limit: {max_cost_usd: 0.01}}
+  context: {daily_limit: {max_cost_usd: 0.01}}
 routes:
   r:
     chat_models:
@@ -41,6 +42,7 @@ keys:
   - {id: big, key: tg-big, project: big}
   - {id: tight, key: tg-tight, project: tight}
   - {id: tight2, key: tg-tight2, project: tight}
+  - {id: context, key: tg-context, project: context}
 `;
 
 describe('money limits count what the provider bills', () => {
@@ -127,5 +129,20 @@ describe('money limits count what the provider bills', () => {
     const room = Math.floor((10_000 - before.counter * 1e6 - row.reservedInput * 3 * 2) / 15 + 1e-9);
     expect(row.reservedOutput).toBe(room);
     expect(Number(response.headers.get('x-tollgate-clamped-max-tokens'))).toBe(room);
+  });
+
+  it('sizes the allowance for unseen stored context at the priority price, so a priority follow-up still fits', async () => {
+    // $0.01 with 100 output tokens at 8 x 1.75 µUSD leaves room for (10,000 - 1,400) / 3.5 = 2,457 input
+    // tokens. At the list price the allowance would be 4,600 tokens, which the priority reservation
+    // could never hold: a permanent 400 for every priority follow-up under this limit.
+    const { data, response } = await openai('tg-context')
+      .responses.create({ model: 'gpt-4.1', input: 'And then?', previous_response_id: 'resp_from_another_instance', max_output_tokens: 100, service_tier: 'priority' })
+      .withResponse();
+    expect(data.status).toBe('completed');
+    const g = gw();
+    await g.usage.writer.flush();
+    const [row] = await g.usage.ledger.rows({ requestIds: [response.headers.get('x-request-id')!] });
+    expect(row.reservedInput).toBe(2457);
+    expect(row.reservedOutput).toBe(100);
   });
 });

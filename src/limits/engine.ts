@@ -66,11 +66,14 @@ export class LimitsEngine {
    * an empty window of every enforced limit that counts input, and the project's per-call cap. Infinity
    * when nothing limits input.
    */
-  inputCeiling(principal: Principal, target: Target, output: number): number {
+  inputCeiling(principal: Principal, target: Target, output: number, priceHints?: () => PriceHints): number {
+    const limits = this.applicable.for(principal, target);
+    const factors = this.reserveFactorsFor(limits, target, priceHints);
     let ceiling = Infinity;
-    for (const { item } of this.applicable.for(principal, target)) {
+    for (const { item } of limits) {
       if (item.mode !== 'enforce' || item.weights.input <= 0) continue;
-      ceiling = Math.min(ceiling, (item.max - item.weights.output * output - item.weights.request) / item.weights.input);
+      const perInput = amountFor(item, 1, 0, 0, factors);
+      ceiling = Math.min(ceiling, (item.max - amountFor(item, 0, output, 1, factors)) / perInput);
     }
     const cap = principal.project ? this.policy.projects.get(principal.project)?.requestLimit : undefined;
     if (cap !== undefined) ceiling = Math.min(ceiling, cap - output);
@@ -106,8 +109,7 @@ export class LimitsEngine {
     }
 
     const items = this.applicable.items(limits);
-    const model = req.target.model;
-    const factors = this.applicable.hasMoney(limits) ? reserveFactors(this.prices, model.provider, model.upstreamModel, req.priceHints?.() ?? {}) : undefined;
+    const factors = this.reserveFactorsFor(limits, req.target, req.priceHints);
     const reserve = (inputTokens: number): Promise<ReserveOutcome> =>
       this.guard(() => this.store.reserve(factors ? { id: req.id, items, input: inputTokens, output, clamp, minOutput, factors } : { id: req.id, items, input: inputTokens, output, clamp, minOutput }));
 
@@ -135,6 +137,12 @@ export class LimitsEngine {
     };
     if (factors) admission.factors = factors;
     return admission;
+  }
+
+  /** The price factors to reserve at when a money limit applies (undefined when none does). */
+  private reserveFactorsFor(limits: AppliedLimit[], target: Target, priceHints?: () => PriceHints): PriceFactors | undefined {
+    if (!this.applicable.hasMoney(limits)) return undefined;
+    return reserveFactors(this.prices, target.model.provider, target.model.upstreamModel, priceHints?.() ?? {});
   }
 
   /** Replaces a reservation with real usage; `request: 0` refunds it entirely. */

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Admission } from '../limits/engine.js';
-import { cacheWriteHint } from '../limits/price-factors.js';
+import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
@@ -46,8 +46,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
+  // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list.
+  const priceHints = (): PriceHints => (exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody) } : { serviceTier: body.service_tier });
   const unseen = (): number =>
-    Math.max(0, Math.min(gw.policy.enforcement.storedContextTokens, gw.engine.inputCeiling(principal, target, allowance.output) - bodyEstimate.upperBound));
+    Math.max(0, Math.min(gw.policy.enforcement.storedContextTokens, gw.engine.inputCeiling(principal, target, allowance.output, priceHints) - bodyEstimate.upperBound));
   const estimate = endpoint === 'responses' ? withStoredContext(bodyEstimate, gw.storedContext.tokensFor(body, unseen)) : bodyEstimate;
   const stream = body.stream === true && endpoint !== 'embeddings';
 
@@ -68,8 +70,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       input: estimate,
       output: allowance.output,
       outputFromClient: allowance.fromClient,
-      // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list.
-      priceHints: () => (exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody) } : { serviceTier: body.service_tier }),
+      priceHints,
     });
   } catch (err) {
     // Every refusal by the limits (429, the 400s for a call that can never fit, the fail-closed 503) is a
