@@ -104,3 +104,22 @@ describe('read-only open: PostgreSQL', () => {
     await admin.unsafe(`REVOKE ALL ON tollgate_ledger FROM ${role}`);
   });
 });
+
+// Regression test: libpq (psql, every PostgreSQL tool) reads credentials from the query too; the driver
+// connected as the OS user and sent `dbname` and `password` to the server as settings.
+describe('PostgreSQL URLs with libpq query parameters', () => {
+  it('connects with the user, password and database given as ?user=&password=&dbname=', async () => {
+    const place = await postgresPlace();
+    places.push(place);
+    await withLedger(place, 2);
+    const url = new URL(place.url);
+    const database = url.pathname.slice(1);
+    const viaQuery = `postgres://${url.host}/?dbname=${database}&user=${url.username}&password=${encodeURIComponent('p@ss/word&more')}`;
+    const ledger = await openLedger(viaQuery, { readonly: true });
+    try {
+      expect(await ledger.rows({})).toHaveLength(2);
+    } finally {
+      await ledger.close();
+    }
+  });
+});

@@ -2,6 +2,7 @@
 import postgres from 'postgres';
 import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { driverUrl } from './libpq-url.js';
 import { checkReadableVersion, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 
 const dialect: Dialect = {
@@ -48,7 +49,7 @@ export class PostgresLedger implements Ledger {
     url: string,
     private readonly opts: { readonly?: boolean } = {},
   ) {
-    this.sql = postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 10 });
+    this.sql = postgres(driverUrl(url), { max: 4, onnotice: () => {}, connect_timeout: 10 });
   }
 
   async init(): Promise<void> {
