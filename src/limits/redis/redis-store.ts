@@ -5,6 +5,7 @@ import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcom
 import { CountersNotRebuiltError, StoreUsageError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
+import { LIST_PRICE } from '../price-factors.js';
 import { slotEpoch } from '../windows.js';
 import { ItemArgs, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
@@ -55,8 +56,6 @@ interface Scripts {
 }
 
 const SCRIPTS = { tgReserve: RESERVE_LUA, tgSettle: SETTLE_LUA, tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
-/** A call billed at the configured price. */
-const LIST_PRICE: PriceFactors = Object.freeze({ input: 1, output: 1 });
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
 /** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
