@@ -11,6 +11,7 @@ import type { MockUpstream } from '../src/mock-upstream/index.js';
 import type { CallRecord } from '../src/proxy/gateway.js';
 import { startCacheReplay, type CacheReplay } from './helpers/anthropic-cache-replay.js';
 import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { usageOfRow } from './helpers/usage-of-row.js';
 
 
 let upstream: MockUpstream;
@@ -79,6 +80,9 @@ describe('cache writes in a streamed Anthropic answer', () => {
     expect(row.inputCostUsd).toBeCloseTo(0.021, 12);
     // The same double as cost(), which reports and metrics have always shown.
     expect(row.costUsd).toBe(prices.cost(call.target.model.provider, call.target.model.upstreamModel, call.usage));
+    // The row explains its own cost: its columns price to the same double (FinOps audit: they gave $0.0225).
+    expect(row).toMatchObject({ inputTokens: 10_000, cachedInputTokens: 5_000, cacheWriteInputTokens: 3_000, cacheWrite1hInputTokens: 1_000, serviceTier: null });
+    expect(prices.cost(row.provider, row.model, usageOfRow(row))).toBe(row.costUsd);
   };
 
   it('settles them and prices them at the cache-write price, for an Anthropic client', async () => {

@@ -43,8 +43,8 @@ function row(ts: number, who: 'alice' | 'bob', input: number, output: number, ov
   return {
     ts, requestId: `seed-${seq++}`, organization: 'default', project: alice ? 'web' : 'batch', user: who, keyId: who, groups: [],
     route: 'main', modelId: model, provider: 'demo', model, endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
-    blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: input, outputTokens: output, cachedInputTokens: 0,
-    reservedInput: input, reservedOutput: output, costUsd: (input * pi + output * po) / 1e6, inputCostUsd: (input * pi) / 1e6, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4,
+    blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: input, outputTokens: output, cachedInputTokens: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0,
+    reservedInput: input, reservedOutput: output, costUsd: (input * pi + output * po) / 1e6, inputCostUsd: (input * pi) / 1e6, serviceTier: null, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4,
     ...over,
   };
 }
@@ -52,8 +52,9 @@ function row(ts: number, who: 'alice' | 'bob', input: number, output: number, ov
 /**
  * 28 days of history before today (21 Oct - 17 Nov): on weekdays alice makes two gpt-4o calls of
  * 350 + 50 tokens and bob one gpt-4o-mini call of 150 + 50 (1000 tokens a day); on weekends only bob's
- * call (200 tokens). Today so far: one alice call of 500 + 100, one blocked bob call, and one call of
- * another organization that must not count.
+ * call (200 tokens). Today so far: one alice call of 500 + 100 (200 of the input written to the prompt
+ * cache, priced here as plain input: only the figures read the column), one blocked bob call, and one
+ * call of another organization that must not count.
  */
 function seed(): LedgerRow[] {
   const rows: LedgerRow[] = [];
@@ -63,7 +64,7 @@ function seed(): LedgerRow[] {
     if (weekday !== 0 && weekday !== 6) rows.push(row(d + 9 * 3_600_000, 'alice', 350, 50), row(d + 15 * 3_600_000, 'alice', 350, 50));
     rows.push(row(d + 12 * 3_600_000, 'bob', 150, 50));
   }
-  rows.push(row(today + 10 * 3_600_000, 'alice', 500, 100));
+  rows.push(row(today + 10 * 3_600_000, 'alice', 500, 100, { cacheWriteInputTokens: 200, cacheWrite1hInputTokens: 50 }));
   rows.push(row(today + 11 * 3_600_000, 'bob', 0, 0, { status: 429, decision: 'blocked', blockedBy: 'project:batch:daily', costUsd: 0 }));
   rows.push(row(today + 11 * 3_600_000, 'alice', 9999, 9999, { organization: 'other' }));
   return rows;
@@ -100,16 +101,16 @@ describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: m
     // Money is reported to the nano-dollar; float sums may differ in the last digits.
     const close = (v: number) => expect.closeTo(v, 5);
 
-    expect(d.current_usage.today).toEqual({ tokens: 600, input_tokens: 500, output_tokens: 100, cached_input_tokens: 0, cost_usd: close(TODAY_COST), requests: 1 });
-    expect(d.current_usage.this_month).toEqual({ tokens: MTD_TOKENS, input_tokens: 12 * 850 + 5 * 150 + 500, output_tokens: 12 * 150 + 5 * 50 + 100, cached_input_tokens: 0, cost_usd: close(MTD_COST), requests: 12 * 3 + 5 + 1 });
+    expect(d.current_usage.today).toEqual({ tokens: 600, input_tokens: 500, output_tokens: 100, cached_input_tokens: 0, cache_write_input_tokens: 200, cost_usd: close(TODAY_COST), requests: 1 });
+    expect(d.current_usage.this_month).toEqual({ tokens: MTD_TOKENS, input_tokens: 12 * 850 + 5 * 150 + 500, output_tokens: 12 * 150 + 5 * 50 + 100, cached_input_tokens: 0, cache_write_input_tokens: 200, cost_usd: close(MTD_COST), requests: 12 * 3 + 5 + 1 });
     expect(d.current_usage.projected_monthly).toEqual({ tokens: PROJECTED_TOKENS, cost_usd: close(PROJECTED_COST), method: 'weekday_average' });
 
     expect(d.limits.daily).toEqual({ limit: 'org:default:daily', unit: 'tokens', max: 2000, used: 600, remaining: 1400, mode: 'enforce', resets_at: '2026-11-19T00:00:00.000Z' });
     expect(d.limits.monthly).toEqual({ limit: 'org:default:monthly', unit: 'tokens', max: 20000, used: MTD_TOKENS, remaining: 20000 - MTD_TOKENS, mode: 'enforce', resets_at: '2026-12-01T00:00:00.000Z' });
     expect(d.limits.utilization).toEqual({ daily: 0.3, monthly: 0.68, projected_monthly: 1.1325 });
 
-    const web = { tokens: 24 * 400 + 600, input_tokens: 24 * 350 + 500, output_tokens: 24 * 50 + 100, cached_input_tokens: 0, cost_usd: close(24 * 0.001375 + TODAY_COST), requests: 25 };
-    const batch = { tokens: 17 * 200, input_tokens: 17 * 150, output_tokens: 17 * 50, cached_input_tokens: 0, cost_usd: close(17 * WEEKEND_COST), requests: 17 };
+    const web = { tokens: 24 * 400 + 600, input_tokens: 24 * 350 + 500, output_tokens: 24 * 50 + 100, cached_input_tokens: 0, cache_write_input_tokens: 200, cost_usd: close(24 * 0.001375 + TODAY_COST), requests: 25 };
+    const batch = { tokens: 17 * 200, input_tokens: 17 * 150, output_tokens: 17 * 50, cached_input_tokens: 0, cache_write_input_tokens: 0, cost_usd: close(17 * WEEKEND_COST), requests: 17 };
     expect(d.breakdown.period).toBe('this_month');
     expect(d.breakdown.by_project).toEqual([{ project: 'web', ...web }, { project: 'batch', ...batch }]);
     expect(d.breakdown.by_model).toEqual([{ model: 'demo/gpt-4o', ...web }, { model: 'demo/gpt-4o-mini', ...batch }]);

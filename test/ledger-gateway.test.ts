@@ -83,7 +83,10 @@ describe.each(LEDGER_KINDS)('ledger rows from real calls: $kind', ({ place: make
       inputTokens: usage.prompt_tokens,
       outputTokens: 20,
       cachedInputTokens: 0,
+      cacheWriteInputTokens: 0,
+      cacheWrite1hInputTokens: 0,
       reservedOutput: 50,
+      serviceTier: null,
       usageSource: 'provider',
     });
     expect(row.costUsd).toBeCloseTo((usage.prompt_tokens * 2.5 + 20 * 10) / 1e6, 12);

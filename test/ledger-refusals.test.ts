@@ -88,6 +88,8 @@ describe('refused calls in the ledger and the metrics (SQLite)', () => {
       inputTokens: 0,
       outputTokens: 0,
       cachedInputTokens: 0,
+      cacheWriteInputTokens: 0,
+      cacheWrite1hInputTokens: 0,
       reservedInput: 0,
       reservedOutput: 0,
       costUsd: 0,

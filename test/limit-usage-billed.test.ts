@@ -44,7 +44,10 @@ const base = (over: Partial<LedgerRow>): LedgerRow =>
 /** A row as the gateway writes it: priced by the PriceBook, its cost split into input and output. */
 function billed(usage: PricedUsage): LedgerRow {
   const parts = prices.costParts('openai', 'gpt-4.1', usage)!;
-  return base({ inputTokens: usage.input, outputTokens: usage.output, cachedInputTokens: usage.cachedInput, costUsd: (parts.input + parts.output) / 1e6, inputCostUsd: parts.input / 1e6 });
+  return base({
+    inputTokens: usage.input, outputTokens: usage.output, cachedInputTokens: usage.cachedInput, cacheWriteInputTokens: usage.cacheWriteInput ?? 0,
+    cacheWrite1hInputTokens: usage.cacheWrite1hInput ?? 0, costUsd: (parts.input + parts.output) / 1e6, inputCostUsd: parts.input / 1e6, serviceTier: usage.serviceTier ?? null,
+  });
 }
 
 describe('money limits rebuilt from the ledger', () => {

@@ -1,6 +1,7 @@
 // `GET /metrics` parses as Prometheus text format, and its counters match the ledger.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
+import { startCacheReplay } from './helpers/anthropic-cache-replay.js';
 import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
 import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
@@ -223,6 +224,36 @@ keys:
     } finally {
       await guarded.close();
       await other.drop();
+    }
+  });
+
+  it('counts the input written to the prompt cache as type="cache_write", as the ledger records it', async () => {
+    // The mock upstream reports no cache tokens: this one replays an Anthropic stream that wrote 3,000
+    // (1,000 with a 1-hour TTL) and read 5,000 of its 10,000 input tokens.
+    const replay = await startCacheReplay();
+    const other = sqlitePlace();
+    const cached = await startUsageGateway(`
+storage: {ledger: "${other.url}"}
+providers: {claude: {type: anthropic, base_url: "${replay.url}"}}
+routes: {main: {chat_models: [{model_id: cached, model: claude/claude-sonnet-4-5}]}}
+keys: [{id: k, key: tg-k}]
+`);
+    try {
+      const res = await chat(cached.url, 'tg-k', { model: 'cached', stream: true, stream_options: { include_usage: true } });
+      expect(res.status).toBe(200);
+      await cached.usage.writer.flush();
+      const m = await scrape(cached.url);
+      const tokens = m.get('tollgate_tokens_total');
+      expect(sum(tokens, { model: 'claude/claude-sonnet-4-5', type: 'cache_write' })).toBe(3_000);
+      expect(sum(tokens, { type: 'cached_input' })).toBe(5_000);
+      expect(sum(tokens, { type: 'input' })).toBe(10_000);
+      const [row] = await cached.usage.ledger.rows({ requestIds: [res.headers.get('x-tollgate-request-id')!] });
+      expect(row).toMatchObject({ inputTokens: 10_000, cachedInputTokens: 5_000, cacheWriteInputTokens: 3_000, cacheWrite1hInputTokens: 1_000, serviceTier: null });
+      expect((await cached.usage.ledger.summarize({ groupBy: [] }))[0].cacheWriteInputTokens).toBe(3_000);
+    } finally {
+      await cached.close();
+      await other.drop();
+      await replay.close();
     }
   });
 

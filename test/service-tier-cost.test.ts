@@ -3,7 +3,9 @@
 // reports and /metrics) counted it at the standard price.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PriceBook } from '../src/ledger/price-book.js';
 import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { usageOfRow } from './helpers/usage-of-row.js';
 import { startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
 let place: LedgerPlace;
@@ -41,11 +43,16 @@ it('prices each call at the tier the provider reports: priority, flex or standar
   expect(rows).toHaveLength(ids.length);
   // gpt-4.1, USD per million: standard 2 / 8, priority 3.50 / 14, flex half of standard.
   const price = { priority: [3.5, 14], flex: [1, 4], default: [2, 8] };
+  const prices = new PriceBook(new Map());
   for (const [id, tier] of ids) {
     const row = rows.find((r) => r.requestId === id)!;
     const [input, output] = price[tier];
     expect(row.costUsd, `${tier} ${row.endpoint} stream=${row.stream}`).toBeCloseTo((row.inputTokens * input + row.outputTokens * output) / 1e6, 12);
     // The input part, at the tier's price too: money limits are rebuilt from it.
     expect(row.inputCostUsd, `${tier} ${row.endpoint} stream=${row.stream}`).toBeCloseTo((row.inputTokens * input) / 1e6, 12);
+    // The tier is recorded (standard as null), so the row's columns alone price it again (a FinOps audit:
+    // a priority call looked like a standard one).
+    expect(row.serviceTier, `${tier} ${row.endpoint} stream=${row.stream}`).toBe(tier === 'default' ? null : tier);
+    expect(prices.cost(row.provider, row.model, usageOfRow(row))).toBe(row.costUsd);
   }
 });

@@ -17,8 +17,8 @@ function row(i: number, over: Partial<LedgerRow>): LedgerRow {
   return {
     ts: NOW - 2 * HOUR, requestId: `cli-${i}`, organization: 'default', project: 'web', user: 'alice', keyId: 'alice', groups: [], route: 'main',
     modelId: 'gpt-4o', provider: 'openai', model: 'gpt-4o', endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
-    blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: 100, outputTokens: 10, cachedInputTokens: 0,
-    reservedInput: 100, reservedOutput: 10, costUsd: 0.00035, inputCostUsd: 0.00025, usageSource: 'provider', latencyMs: 3, upstreamLatencyMs: 2, ...over,
+    blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: 100, outputTokens: 10, cachedInputTokens: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0,
+    reservedInput: 100, reservedOutput: 10, costUsd: 0.00035, inputCostUsd: 0.00025, serviceTier: null, usageSource: 'provider', latencyMs: 3, upstreamLatencyMs: 2, ...over,
   };
 }
 
@@ -33,7 +33,8 @@ beforeAll(async () => {
   const ledger = await openLedger(`sqlite:${path.join(dir, 'data/ledger.db')}`);
   await ledger.append([
     row(1, { tags: { feature: 'search' } }),
-    row(2, { tags: { feature: 'search' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
+    // 300 of its input written to the prompt cache (the cost is not re-derived here: only the column is read).
+    row(2, { tags: { feature: 'search' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, cacheWriteInputTokens: 300, cacheWrite1hInputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
     row(3, { tags: { feature: 'chat, "beta"' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
     row(4, { decision: 'blocked', status: 429, inputTokens: 0, outputTokens: 0, costUsd: 0, inputCostUsd: 0 }),
     row(5, { ts: NOW - 20 * 86_400_000 }), // outside the default 7 days
@@ -46,21 +47,21 @@ describe('tollgate usage', () => {
   it('prints a table by project and model with totals, from the last 7 days by default', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'project,model']);
     const lines = stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^project\s+model\s+calls\s+requests\s+blocked\s+failed\s+input_tokens\s+output_tokens\s+cached_input_tokens\s+total_tokens\s+cost_usd$/);
+    expect(lines[0]).toMatch(/^project\s+model\s+calls\s+requests\s+blocked\s+failed\s+input_tokens\s+output_tokens\s+cached_input_tokens\s+cache_write_input_tokens\s+total_tokens\s+cost_usd$/);
     // Largest cost first.
-    expect(lines[2]).toMatch(/^batch\s+openai\/gpt-4o-mini\s+2\s+2\s+0\s+0\s+2000\s+200\s+0\s+2200\s+0\.000420000$/);
-    expect(lines[3]).toMatch(/^web\s+openai\/gpt-4o\s+2\s+1\s+1\s+0\s+100\s+10\s+0\s+110\s+0\.000350000$/);
-    expect(lines[5]).toMatch(/^TOTAL\s+4\s+3\s+1\s+0\s+2100\s+210\s+0\s+2310\s+0\.000770000$/);
+    expect(lines[2]).toMatch(/^batch\s+openai\/gpt-4o-mini\s+2\s+2\s+0\s+0\s+2000\s+200\s+0\s+300\s+2200\s+0\.000420000$/);
+    expect(lines[3]).toMatch(/^web\s+openai\/gpt-4o\s+2\s+1\s+1\s+0\s+100\s+10\s+0\s+0\s+110\s+0\.000350000$/);
+    expect(lines[5]).toMatch(/^TOTAL\s+4\s+3\s+1\s+0\s+2100\s+210\s+0\s+300\s+2310\s+0\.000770000$/);
   });
 
   it('writes CSV with quoting, and groups by tag and local day', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'tag:feature', '--format', 'csv', '--since', '30d']);
     expect(stdout.split('\n')).toEqual([
-      'tag:feature,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,total_tokens,cost_usd',
-      'search,2,2,0,0,1100,110,0,1210,0.000560000',
-      ',2,1,1,0,100,10,0,110,0.000350000',
-      '"chat, ""beta""",1,1,0,0,1000,100,0,1100,0.000210000',
-      'TOTAL,5,4,1,0,2200,220,0,2420,0.001120000',
+      'tag:feature,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,cache_write_input_tokens,total_tokens,cost_usd',
+      'search,2,2,0,0,1100,110,0,300,1210,0.000560000',
+      ',2,1,1,0,100,10,0,0,110,0.000350000',
+      '"chat, ""beta""",1,1,0,0,1000,100,0,0,1100,0.000210000',
+      'TOTAL,5,4,1,0,2200,220,0,300,2420,0.001120000',
       '',
     ]);
     const day = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'day', '--format', 'json', '--since', '30d']);
@@ -69,7 +70,7 @@ describe('tollgate usage', () => {
       [new Date(NOW - 20 * 86_400_000).toISOString().slice(0, 10), 1],
       [new Date(NOW - 2 * HOUR).toISOString().slice(0, 10), 4],
     ]);
-    expect(report.totals).toMatchObject({ calls: 5, total_tokens: 2420 });
+    expect(report.totals).toMatchObject({ calls: 5, cache_write_input_tokens: 300, total_tokens: 2420 });
   });
 
   // Regression test from an audit: with --ledger alone, days were UTC days, silently.
@@ -92,7 +93,7 @@ describe('tollgate usage', () => {
 
   it('filters, and explains bad arguments', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'user', '--project', 'batch', '--format', 'json']);
-    expect(JSON.parse(stdout).totals).toMatchObject({ calls: 2, input_tokens: 2000 });
+    expect(JSON.parse(stdout).totals).toMatchObject({ calls: 2, input_tokens: 2000, cache_write_input_tokens: 300 });
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'colour'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("unknown dimension 'colour'") });
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', 'last tuesday'])).rejects.toMatchObject({ stderr: expect.stringContaining('cannot read time') });
   });

@@ -16,6 +16,8 @@ export interface UsageFigures {
   input_tokens: number;
   output_tokens: number;
   cached_input_tokens: number;
+  /** Input written to the prompt cache (part of input_tokens), billed above the input price. */
+  cache_write_input_tokens: number;
   cost_usd: number;
   requests: number;
 }
@@ -222,6 +224,7 @@ function figures(g: UsageGroup | undefined): UsageFigures {
     input_tokens: g?.inputTokens ?? 0,
     output_tokens: g?.outputTokens ?? 0,
     cached_input_tokens: g?.cachedInputTokens ?? 0,
+    cache_write_input_tokens: g?.cacheWriteInputTokens ?? 0,
     cost_usd: usd(g?.costUsd ?? 0),
     requests: g?.served ?? 0,
   };

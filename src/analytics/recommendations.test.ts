@@ -12,7 +12,7 @@ const prices = new PriceBook(new Map());
 function group(costUsd: number): UsageGroup {
   return {
     keys: { project: 'web', route: 'r', model_id: 'gpt-4o', model: 'openai/gpt-4o' },
-    calls: 22, served: 22, blocked: 0, failed: 0, inputTokens: 22 * 1000, outputTokens: 22 * 50, cachedInputTokens: 0, costUsd,
+    calls: 22, served: 22, blocked: 0, failed: 0, inputTokens: 22 * 1000, outputTokens: 22 * 50, cachedInputTokens: 0, cacheWriteInputTokens: 0, costUsd,
     inputCostUsd: costUsd, outputCostUsd: 0, legacyInputTokens: 0, legacyOutputTokens: 0,
   };
 }

@@ -32,10 +32,13 @@ export const COLUMNS: ReadonlyArray<readonly [string, keyof LedgerRow, Kind]> = 
   ['input_tokens', 'inputTokens', 'plain'],
   ['output_tokens', 'outputTokens', 'plain'],
   ['cached_input_tokens', 'cachedInputTokens', 'plain'],
+  ['cache_write_input_tokens', 'cacheWriteInputTokens', 'plain'],
+  ['cache_write_1h_input_tokens', 'cacheWrite1hInputTokens', 'plain'],
   ['reserved_input', 'reservedInput', 'plain'],
   ['reserved_output', 'reservedOutput', 'plain'],
   ['cost_usd', 'costUsd', 'plain'],
   ['input_cost_usd', 'inputCostUsd', 'plain'],
+  ['service_tier', 'serviceTier', 'plain'],
   ['usage_source', 'usageSource', 'plain'],
   ['latency_ms', 'latencyMs', 'plain'],
   ['upstream_latency_ms', 'upstreamLatencyMs', 'plain'],
@@ -66,7 +69,10 @@ export function decodeRow(db: Record<string, unknown>): LedgerRow {
   return out as unknown as LedgerRow;
 }
 
-const NUMERIC_FIELDS = new Set<keyof LedgerRow>(['ts', 'status', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'reservedInput', 'reservedOutput', 'costUsd', 'inputCostUsd', 'latencyMs', 'upstreamLatencyMs']);
+const NUMERIC_FIELDS = new Set<keyof LedgerRow>([
+  'ts', 'status', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'cacheWriteInputTokens', 'cacheWrite1hInputTokens',
+  'reservedInput', 'reservedOutput', 'costUsd', 'inputCostUsd', 'latencyMs', 'upstreamLatencyMs',
+]);
 
 /** What differs between SQLite and PostgreSQL in report queries. */
 export interface Dialect {
@@ -113,6 +119,7 @@ export function usageSql(q: UsageQuery, dialect: Dialect): { sql: string; params
     `${dialect.num('sum(input_tokens)')} AS input_tokens`,
     `${dialect.num('sum(output_tokens)')} AS output_tokens`,
     `${dialect.num('sum(cached_input_tokens)')} AS cached_input_tokens`,
+    `${dialect.num('sum(cache_write_input_tokens)')} AS cache_write_input_tokens`,
     `${dialect.num('sum(cost_usd)')} AS cost_usd`,
     // Money limits: the cost's two parts where the row records them (sum() skips the NULLs of legacy
     // rows), and the tokens of legacy rows, which are weighed by price.
@@ -176,6 +183,7 @@ export function toUsageGroup(r: Record<string, unknown>, groupBy: Dimension[]): 
     inputTokens: n('input_tokens'),
     outputTokens: n('output_tokens'),
     cachedInputTokens: n('cached_input_tokens'),
+    cacheWriteInputTokens: n('cache_write_input_tokens'),
     costUsd: n('cost_usd'),
     inputCostUsd: n('input_cost_usd'),
     outputCostUsd: n('output_cost_usd'),

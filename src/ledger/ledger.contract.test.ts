@@ -1,6 +1,6 @@
 // One contract, two ledgers: every test body runs against SQLite and against the real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaVersionOf, VERSION_BEFORE_INPUT_COST, writeLedgerBeforeInputCost } from '../../test/helpers/ledger-before-input-cost.js';
+import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
 import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { LedgerWriter } from './batch-writer.js';
 import type { Ledger, LedgerRow } from './ledger.js';
@@ -34,11 +34,17 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
 
   it('stores every field of a row and reads it back unchanged', async () => {
     const streamed = sampleRow();
-    const plain = sampleRow({ stream: false, streamEnd: null, project: null, tags: {}, groups: [], decision: 'blocked', blockedBy: 'org:acme:daily', upstreamLatencyMs: null, fallback: 'model:gpt-4o-mini', usageSource: 'none', costUsd: 0, inputCostUsd: 0 });
-    await ledger.append([streamed, plain]);
-    const back = await ledger.rows({ requestIds: [streamed.requestId, plain.requestId] });
-    expect(back).toEqual(expect.arrayContaining([streamed, plain]));
-    expect(back).toHaveLength(2);
+    const plain = sampleRow({
+      stream: false, streamEnd: null, project: null, tags: {}, groups: [], decision: 'blocked', blockedBy: 'org:acme:daily', upstreamLatencyMs: null, fallback: 'model:gpt-4o-mini',
+      usageSource: 'none', costUsd: 0, inputCostUsd: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null,
+    });
+    // Anthropic cache writes of both TTLs (the 1-hour part of a larger count), and OpenAI's cheaper tier.
+    const cached = sampleRow({ provider: 'anthropic', inputTokens: 4_200, cachedInputTokens: 3_000, cacheWriteInputTokens: 1_000, cacheWrite1hInputTokens: 400, serviceTier: null });
+    const flex = sampleRow({ cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: 'flex' });
+    await ledger.append([streamed, plain, cached, flex]);
+    const back = await ledger.rows({ requestIds: [streamed.requestId, plain.requestId, cached.requestId, flex.requestId] });
+    expect(back).toEqual(expect.arrayContaining([streamed, plain, cached, flex]));
+    expect(back).toHaveLength(4);
   });
 
   it('skips rows whose request id is already written, so a retried batch is harmless', async () => {
@@ -52,12 +58,12 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
   it('sums usage by any dimension, tag and time bucket, within a time range and filters', async () => {
     const base = T0 + 86_400_000 * 3; // a day of its own
     const rows = [
-      sampleRow({ ts: base, project: 'a', model: 'gpt-4o', inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, costUsd: 1, inputCostUsd: 0.25, tags: { f: 'x' } }),
-      sampleRow({ ts: base + 1000, project: 'a', model: 'gpt-4o', inputTokens: 20, outputTokens: 2, cachedInputTokens: 5, costUsd: 2, inputCostUsd: 0.5, tags: { f: 'y' } }),
+      sampleRow({ ts: base, project: 'a', model: 'gpt-4o', inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, cacheWriteInputTokens: 4, costUsd: 1, inputCostUsd: 0.25, tags: { f: 'x' } }),
+      sampleRow({ ts: base + 1000, project: 'a', model: 'gpt-4o', inputTokens: 20, outputTokens: 2, cachedInputTokens: 5, cacheWriteInputTokens: 6, costUsd: 2, inputCostUsd: 0.5, tags: { f: 'y' } }),
       // A legacy row (no cost split): its tokens are summed apart, for money limits to weigh by price.
-      sampleRow({ ts: base + 2000, project: 'b', model: 'gpt-4o-mini', inputTokens: 40, outputTokens: 4, cachedInputTokens: 0, costUsd: 4, inputCostUsd: null, decision: 'admitted', tags: { f: 'x' } }),
-      sampleRow({ ts: base + 3000, project: 'b', model: 'gpt-4o-mini', inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0, inputCostUsd: 0, decision: 'blocked', status: 429 }),
-      sampleRow({ ts: base + 3_600_000, project: 'b', model: 'gpt-4o-mini', inputTokens: 80, outputTokens: 8, cachedInputTokens: 0, costUsd: 8, inputCostUsd: 2, decision: 'failed', status: 502 }),
+      sampleRow({ ts: base + 2000, project: 'b', model: 'gpt-4o-mini', inputTokens: 40, outputTokens: 4, cachedInputTokens: 0, cacheWriteInputTokens: 8, costUsd: 4, inputCostUsd: null, decision: 'admitted', tags: { f: 'x' } }),
+      sampleRow({ ts: base + 3000, project: 'b', model: 'gpt-4o-mini', inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteInputTokens: 0, costUsd: 0, inputCostUsd: 0, decision: 'blocked', status: 429 }),
+      sampleRow({ ts: base + 3_600_000, project: 'b', model: 'gpt-4o-mini', inputTokens: 80, outputTokens: 8, cachedInputTokens: 0, cacheWriteInputTokens: 16, costUsd: 8, inputCostUsd: 2, decision: 'failed', status: 502 }),
     ];
     await ledger.append(rows);
     const range = { sinceMs: base, untilMs: base + 86_400_000 };
@@ -65,18 +71,18 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     const byProjectModel = await ledger.summarize({ ...range, groupBy: ['project', 'model'] });
     expect(byProjectModel).toEqual([
       {
-        keys: { project: 'a', model: 'openai/gpt-4o' }, calls: 2, served: 2, blocked: 0, failed: 0, inputTokens: 30, outputTokens: 3, cachedInputTokens: 5, costUsd: 3,
+        keys: { project: 'a', model: 'openai/gpt-4o' }, calls: 2, served: 2, blocked: 0, failed: 0, inputTokens: 30, outputTokens: 3, cachedInputTokens: 5, cacheWriteInputTokens: 10, costUsd: 3,
         inputCostUsd: 0.75, outputCostUsd: 2.25, legacyInputTokens: 0, legacyOutputTokens: 0,
       },
       {
-        keys: { project: 'b', model: 'openai/gpt-4o-mini' }, calls: 3, served: 1, blocked: 1, failed: 1, inputTokens: 120, outputTokens: 12, cachedInputTokens: 0, costUsd: 12,
+        keys: { project: 'b', model: 'openai/gpt-4o-mini' }, calls: 3, served: 1, blocked: 1, failed: 1, inputTokens: 120, outputTokens: 12, cachedInputTokens: 0, cacheWriteInputTokens: 24, costUsd: 12,
         inputCostUsd: 2, outputCostUsd: 6, legacyInputTokens: 40, legacyOutputTokens: 4,
       },
     ]);
 
     const total = await ledger.summarize({ ...range, groupBy: [] });
     expect(total).toHaveLength(1);
-    expect(total[0]).toMatchObject({ calls: 5, inputTokens: 150, outputTokens: 15, costUsd: 15, inputCostUsd: 2.75, outputCostUsd: 8.25, legacyInputTokens: 40, legacyOutputTokens: 4 });
+    expect(total[0]).toMatchObject({ calls: 5, inputTokens: 150, outputTokens: 15, cacheWriteInputTokens: 34, costUsd: 15, inputCostUsd: 2.75, outputCostUsd: 8.25, legacyInputTokens: 40, legacyOutputTokens: 4 });
 
     const byTag = await ledger.summarize({ ...range, groupBy: ['tag:f'] });
     // Where NULL sorts differs between the databases; the groups do not.
@@ -192,7 +198,7 @@ describe.each(LEDGER_KINDS)('ledger migration to the input-cost split: $kind', (
       sampleRow({ ts: base, requestId: 'old-1', inputTokens: 100, outputTokens: 10, costUsd: 0.5 }),
       sampleRow({ ts: base + 1, requestId: 'old-2', project: null, tags: {}, inputTokens: 200, outputTokens: 20, costUsd: 1, decision: 'admitted' }),
     ];
-    await writeLedgerBeforeInputCost(place, legacy);
+    await writeLedgerAtVersion(place, VERSION_BEFORE_INPUT_COST[kind], legacy);
     expect(await schemaVersionOf(place)).toBe(VERSION_BEFORE_INPUT_COST[kind]);
     // A report (read-only: it never migrates) names the version gap instead of failing on a missing column.
     await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+: run this version's `tollgate serve` on it once/);
@@ -200,7 +206,8 @@ describe.each(LEDGER_KINDS)('ledger migration to the input-cost split: $kind', (
     const ledger = await openLedger(place.url);
     try {
       expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
-      const kept = legacy.map((r) => ({ ...r, inputCostUsd: null }));
+      // Through the cache-write columns too: none recorded, standard tier.
+      const kept = legacy.map((r) => ({ ...r, inputCostUsd: null, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null }));
       expect(await ledger.rows({})).toEqual(kept);
       const fresh = [sampleRow({ ts: base + 2, requestId: 'new-1', inputTokens: 300, outputTokens: 30, costUsd: 2, inputCostUsd: 1.5 })];
       await ledger.append(fresh);
@@ -212,6 +219,45 @@ describe.each(LEDGER_KINDS)('ledger migration to the input-cost split: $kind', (
         [200, null, null],
         [300, 1.5, 0.5],
       ]);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe.each(LEDGER_KINDS)('ledger migration to the cache-write and service-tier columns: $kind', ({ kind, place: makePlace }) => {
+  let place: LedgerPlace | undefined;
+  afterAll(async () => {
+    await place?.drop();
+  });
+
+  it('keeps the rows written before it (no cache writes, standard tier), accepts new ones, and sums their cache writes', async () => {
+    place = await makePlace();
+    const base = T0 + 86_400_000 * 60;
+    const before = [
+      sampleRow({ ts: base, requestId: 'v-old-1', inputTokens: 4_200, cachedInputTokens: 3_000, outputTokens: 100, costUsd: 0.007_65, inputCostUsd: 0.006_15 }),
+      sampleRow({ ts: base + 1, requestId: 'v-old-2', project: null, tags: {}, inputTokens: 200, outputTokens: 20, costUsd: 1, inputCostUsd: null, decision: 'admitted' }),
+    ];
+    await writeLedgerAtVersion(place, VERSION_BEFORE_CACHE_WRITES[kind], before);
+    expect(await schemaVersionOf(place)).toBe(VERSION_BEFORE_CACHE_WRITES[kind]);
+    // A report (read-only: it never migrates) names the version gap instead of failing on a missing column.
+    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
+
+    const ledger = await openLedger(place.url);
+    try {
+      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
+      const kept = before.map((r) => ({ ...r, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null }));
+      expect(await ledger.rows({})).toEqual(kept);
+      const fresh = [
+        sampleRow({ ts: base + 2, requestId: 'v-new-1', inputTokens: 4_200, cachedInputTokens: 3_000, cacheWriteInputTokens: 1_000, cacheWrite1hInputTokens: 250, serviceTier: null }),
+        sampleRow({ ts: base + 3, requestId: 'v-new-2', cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: 'priority' }),
+      ];
+      await ledger.append(fresh);
+      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
+      const [total] = await ledger.summarize({ sinceMs: base, groupBy: [] });
+      expect(total).toMatchObject({ calls: 4, inputTokens: 4_200 + 200 + 4_200 + 120, cachedInputTokens: 3_000 + 64 + 3_000 + 64, cacheWriteInputTokens: 1_000 });
+      // The input-cost split of version 3 (SQLite) / 2 (PostgreSQL) is untouched.
+      expect(total.legacyInputTokens).toBe(200);
     } finally {
       await ledger.close();
     }

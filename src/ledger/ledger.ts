@@ -38,6 +38,14 @@ export interface LedgerRow {
   outputTokens: number;
   /** Input tokens served from the provider's prompt cache (a subset of inputTokens). */
   cachedInputTokens: number;
+  /**
+   * Input tokens written to the provider's prompt cache (Anthropic), every TTL: a subset of inputTokens,
+   * billed above the input price, so the row's cost can be explained from its columns. 0 on rows written
+   * before the ledger recorded it.
+   */
+  cacheWriteInputTokens: number;
+  /** The part of cacheWriteInputTokens written with a 1-hour TTL (billed higher than the 5-minute one). */
+  cacheWrite1hInputTokens: number;
   reservedInput: number;
   reservedOutput: number;
   costUsd: number;
@@ -47,6 +55,11 @@ export interface LedgerRow {
    * the ledger recorded it (legacy rows), which are weighed by their tokens instead.
    */
   inputCostUsd: number | null;
+  /**
+   * The OpenAI service tier that served the call when it changes the price (`priority` above standard,
+   * `flex` below); null for standard, providers without tiers, and rows written before it was recorded.
+   */
+  serviceTier: 'priority' | 'flex' | null;
   /** `provider`: the upstream reported usage; `estimated`: counted by Tollgate; `none`: nothing was used. */
   usageSource: 'provider' | 'estimated' | 'none';
   latencyMs: number;
@@ -96,6 +109,8 @@ export interface UsageGroup {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens: number;
+  /** Input tokens written to the prompt cache (every TTL; a subset of inputTokens). */
+  cacheWriteInputTokens: number;
   costUsd: number;
   /** Money limits' sums: the input and output parts of costUsd, over the rows that record the split. */
   inputCostUsd: number;

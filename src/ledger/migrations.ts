@@ -123,10 +123,31 @@ const SQLITE_V3 = [
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 
+// Version 4 (SQLite; version 3 of PostgreSQL) records what else a row's cost depends on: the input tokens
+// written to the prompt cache (every TTL, and the 1-hour part, billed above the input price) and the
+// OpenAI service tier that served the call (priority above standard, flex below), so a row can be
+// re-priced from its own columns. Rows written before it read 0, 0 and NULL (standard): right for calls
+// that wrote nothing to the cache and were served at the standard tier, unknown for the others (whose
+// cost_usd still includes what they were billed).
+const SQLITE_V4_CALL_VALUES =
+  'ts, request_id, stream, stream_end, tags, status, decision, blocked_by, shadow_blocked, fallback, input_tokens, output_tokens, ' +
+  'cached_input_tokens, cache_write_input_tokens, cache_write_1h_input_tokens, reserved_input, reserved_output, cost_usd, input_cost_usd, ' +
+  'service_tier, usage_source, latency_ms, upstream_latency_ms';
+const SQLITE_V4 = [
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN cache_write_input_tokens INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN cache_write_1h_input_tokens INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN service_tier TEXT`,
+  `DROP VIEW ${TABLE}`,
+  `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_V4_CALL_VALUES}) AS
+    SELECT r.id, ${qualified('c', SQLITE_CONTEXT_VALUES)}, ${qualified('r', SQLITE_V4_CALL_VALUES)}
+    FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
+];
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
   SQLITE_V3,
+  SQLITE_V4,
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -137,6 +158,12 @@ export const POSTGRES_MIGRATIONS: string[][] = [
   ],
   // Nullable without a default: PostgreSQL adds it without rewriting the table.
   [`ALTER TABLE ${TABLE} ADD COLUMN input_cost_usd DOUBLE PRECISION`],
+  // Version 3 (SQLITE_V4 above). A constant default: PostgreSQL 11 and later add it without a rewrite either.
+  [
+    `ALTER TABLE ${TABLE} ADD COLUMN cache_write_input_tokens BIGINT NOT NULL DEFAULT 0`,
+    `ALTER TABLE ${TABLE} ADD COLUMN cache_write_1h_input_tokens BIGINT NOT NULL DEFAULT 0`,
+    `ALTER TABLE ${TABLE} ADD COLUMN service_tier TEXT`,
+  ],
 ];
 
 /**

@@ -27,6 +27,8 @@ const PG_TYPES: Record<string, string> = {
   input_tokens: 'bigint',
   output_tokens: 'bigint',
   cached_input_tokens: 'bigint',
+  cache_write_input_tokens: 'bigint',
+  cache_write_1h_input_tokens: 'bigint',
   reserved_input: 'bigint',
   reserved_output: 'bigint',
   cost_usd: 'double precision',

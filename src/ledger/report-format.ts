@@ -11,6 +11,7 @@ const FIGURES: Array<[string, (r: ReportRow) => number]> = [
   ['input_tokens', (r) => r.inputTokens],
   ['output_tokens', (r) => r.outputTokens],
   ['cached_input_tokens', (r) => r.cachedInputTokens],
+  ['cache_write_input_tokens', (r) => r.cacheWriteInputTokens],
   ['total_tokens', (r) => r.totalTokens],
   ['cost_usd', (r) => r.costUsd],
 ];

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqlitePlace, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
+import { columnsMissingAt } from '../../test/helpers/ledger-at-version.js';
 import type { LedgerRow } from './ledger.js';
 import { COLUMN_NAMES, encodeRow, TABLE } from './ledger-sql.js';
 import { SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
@@ -27,8 +28,9 @@ function writeVersion1(file: string, rows: LedgerRow[]): void {
   db.exec(`CREATE TABLE ${VERSION_TABLE} (version INTEGER NOT NULL)`);
   for (const stmt of SQLITE_MIGRATIONS[0]) db.exec(stmt);
   db.prepare(`INSERT INTO ${VERSION_TABLE} (version) VALUES (1)`).run();
-  // Version 1 had every column but input_cost_usd (version 3).
-  const kept = COLUMN_NAMES.map((c, i) => [c, i] as const).filter(([c]) => c !== 'input_cost_usd');
+  // Version 1 had every column but those added since (input_cost_usd in version 3, ...).
+  const missing = columnsMissingAt('sqlite', 1);
+  const kept = COLUMN_NAMES.map((c, i) => [c, i] as const).filter(([c]) => !missing.includes(c));
   const insert = db.prepare(`INSERT INTO ${TABLE} (${kept.map(([c]) => c).join(', ')}) VALUES (${kept.map(() => '?').join(', ')})`);
   for (const row of rows) {
     const values = encodeRow(row, true);
@@ -86,8 +88,8 @@ describe('SQLite ledger rows', () => {
 
     const ledger = await openLedger(url);
     try {
-      // Through version 3 too: rows from before it have no input cost.
-      const migrated = old.map((r) => ({ ...r, inputCostUsd: null }));
+      // Through versions 3 and 4 too: rows from before them have no input cost, no cache writes and no tier.
+      const migrated = old.map((r) => ({ ...r, inputCostUsd: null, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null }));
       expect(await ledger.rows({})).toEqual(migrated);
       expect(contextCount(file)).toBe(2);
       // New calls in the same two contexts add rows, not contexts: the writer's context keys match the migration's.
@@ -125,7 +127,7 @@ describe('SQLite ledger rows', () => {
       await expect(ledger.append([sampleRow({ requestId: 'r' }), listed])).rejects.toThrow(/bind/);
       const shared = new Set<string>();
       const row = ledger.packRow!(sampleRow({ requestId: 's' }), shared);
-      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/22 values, not 21/);
+      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/25 values, not 24/);
       expect(await ledger.rows({})).toEqual([]);
     } finally {
       await ledger.close();

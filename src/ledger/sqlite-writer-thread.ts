@@ -1,5 +1,5 @@
 // SQLite inserts run on a worker thread: parsing and binding a row costs a few µs (2.7 µs for the 20
-// columns of sqlite-rows.ts on the development VM), which on the gateway's event loop would cost
+// columns sqlite-rows.ts had then, on the development VM), which on the gateway's event loop would cost
 // throughput. The main thread only packs each row into JSON text (when its call ends) and sends a
 // batch's JSON array as one message.
 import { createRequire } from 'node:module';

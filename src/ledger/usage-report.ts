@@ -23,6 +23,8 @@ export interface ReportRow {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens: number;
+  /** Input tokens written to the prompt cache (every TTL; part of inputTokens). */
+  cacheWriteInputTokens: number;
   totalTokens: number;
   costUsd: number;
 }
@@ -74,7 +76,7 @@ export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<
 }
 
 function emptyRow(keys: Record<string, string | null>): ReportRow {
-  return { keys, calls: 0, requests: 0, blocked: 0, failed: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, totalTokens: 0, costUsd: 0 };
+  return { keys, calls: 0, requests: 0, blocked: 0, failed: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteInputTokens: 0, totalTokens: 0, costUsd: 0 };
 }
 
 function add(row: ReportRow, g: UsageGroup): void {
@@ -87,6 +89,7 @@ function add(row: ReportRow, g: UsageGroup): void {
     inputTokens: g.inputTokens,
     outputTokens: g.outputTokens,
     cachedInputTokens: g.cachedInputTokens,
+    cacheWriteInputTokens: g.cacheWriteInputTokens,
     totalTokens: g.inputTokens + g.outputTokens,
     costUsd: g.costUsd,
   });
@@ -100,6 +103,7 @@ function addRow(into: ReportRow, r: ReportRow): void {
   into.inputTokens += r.inputTokens;
   into.outputTokens += r.outputTokens;
   into.cachedInputTokens += r.cachedInputTokens;
+  into.cacheWriteInputTokens += r.cacheWriteInputTokens;
   into.totalTokens += r.totalTokens;
   into.costUsd += r.costUsd;
 }

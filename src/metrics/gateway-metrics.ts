@@ -64,7 +64,7 @@ export class GatewayMetrics {
       labelNames: ['path', 'status', 'code'],
       registers,
     });
-    this.tokens = new DeferredCounter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input; cached_input is part of input).', labelNames: [...who, 'type'], registers });
+    this.tokens = new DeferredCounter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input, cache_write; cached_input and cache_write, the input written to the prompt cache, are part of input).', labelNames: [...who, 'type'], registers });
     this.cost = new DeferredCounter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
     this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['organization', 'limit', 'mode'], registers });
     this.fallbacks = new DeferredCounter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
@@ -141,6 +141,7 @@ export class GatewayMetrics {
     if (row.inputTokens > 0) this.tokens.inc([...who, 'input'], row.inputTokens);
     if (row.outputTokens > 0) this.tokens.inc([...who, 'output'], row.outputTokens);
     if (row.cachedInputTokens > 0) this.tokens.inc([...who, 'cached_input'], row.cachedInputTokens);
+    if (row.cacheWriteInputTokens > 0) this.tokens.inc([...who, 'cache_write'], row.cacheWriteInputTokens);
     if (row.costUsd > 0) this.cost.inc(who, row.costUsd);
     if (row.blockedBy) this.limitHits.inc([row.organization, limitLabel(row.blockedBy, this.opts.userLabels), 'enforce']);
     for (const id of row.shadowBlocked) this.limitHits.inc([row.organization, limitLabel(id, this.opts.userLabels), 'shadow']);

@@ -1,5 +1,5 @@
-// A ledger as the release before `input_cost_usd` wrote it (SQLite schema version 2, PostgreSQL 1), with
-// rows in it: what the migration to the next version must keep.
+// A ledger as an earlier release wrote it (SQLite schema version 2 or later, any PostgreSQL version),
+// with rows in it: what the migrations after that version must keep.
 import Database from 'better-sqlite3';
 import postgres from 'postgres';
 import type { LedgerRow } from '../../src/ledger/ledger.js';
@@ -8,19 +8,33 @@ import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, VERSION_TABLE } from '../../src
 import { CALL_COLUMNS, CALLS_TABLE, CONTEXT_COLUMNS, CONTEXTS_TABLE } from '../../src/ledger/sqlite-rows.js';
 import type { LedgerPlace } from './ledgers.js';
 
-/** The schema versions before the column, per dialect. */
+/** The columns added to the ledger after its first release, and the schema version that added them, per dialect. */
+const ADDED: ReadonlyArray<{ columns: readonly string[]; version: { sqlite: number; postgres: number } }> = [
+  { columns: ['input_cost_usd'], version: { sqlite: 3, postgres: 2 } },
+  { columns: ['cache_write_input_tokens', 'cache_write_1h_input_tokens', 'service_tier'], version: { sqlite: 4, postgres: 3 } },
+];
+
+/** The schema versions before `input_cost_usd`, per dialect. */
 export const VERSION_BEFORE_INPUT_COST = { sqlite: 2, postgres: 1 } as const;
+/** The schema versions before the cache-write and service-tier columns, per dialect. */
+export const VERSION_BEFORE_CACHE_WRITES = { sqlite: 3, postgres: 2 } as const;
 
-const without = (list: readonly string[]): string[] => list.filter((c) => c !== 'input_cost_usd');
+/** The columns a ledger at `version` of `kind` does not have yet. */
+export function columnsMissingAt(kind: 'sqlite' | 'postgres', version: number): string[] {
+  return ADDED.filter((a) => a.version[kind] > version).flatMap((a) => a.columns);
+}
 
-/** Creates the ledger at `place` at the version before `input_cost_usd` and writes `rows` there (their inputCostUsd is not stored). */
-export async function writeLedgerBeforeInputCost(place: LedgerPlace, rows: LedgerRow[]): Promise<void> {
-  const version = VERSION_BEFORE_INPUT_COST[place.kind];
+/** Creates the ledger at `place` at schema `version` and writes `rows` there (the fields of later columns are not stored). */
+export async function writeLedgerAtVersion(place: LedgerPlace, version: number, rows: LedgerRow[]): Promise<void> {
+  const missing = new Set(columnsMissingAt(place.kind, version));
+  const present = (list: readonly string[]): string[] => list.filter((c) => !missing.has(c));
   const valuesOf = (row: LedgerRow, boolAsInt: boolean): Map<string, unknown> => {
     const encoded = encodeRow(row, boolAsInt);
     return new Map(COLUMN_NAMES.map((c, i) => [c, encoded[i]]));
   };
   if (place.kind === 'sqlite') {
+    // Version 1 was one wide table (sqlite-rows.test.ts writes that one itself).
+    if (version < 2) throw new Error('writeLedgerAtVersion writes SQLite ledgers from version 2 on');
     const db = new Database(place.url.slice('sqlite:'.length));
     try {
       db.exec(`CREATE TABLE ${VERSION_TABLE} (version INTEGER NOT NULL)`);
@@ -28,8 +42,8 @@ export async function writeLedgerBeforeInputCost(place: LedgerPlace, rows: Ledge
         for (const stmt of SQLITE_MIGRATIONS[v]) db.exec(stmt);
         db.prepare(`INSERT INTO ${VERSION_TABLE} (version) VALUES (?)`).run(v + 1);
       }
-      // As the version-2 writer stored a row: its context once, keyed by the JSON of its values.
-      const callColumns = without(CALL_COLUMNS);
+      // As the writer of that version stored a row: its context once, keyed by the JSON of its values.
+      const callColumns = present(CALL_COLUMNS);
       const addContext = db.prepare(
         `INSERT INTO ${CONTEXTS_TABLE} (context_key, ${CONTEXT_COLUMNS.join(', ')}) VALUES (${['?', ...CONTEXT_COLUMNS.map(() => '?')].join(', ')}) ON CONFLICT (context_key) DO NOTHING`,
       );
@@ -54,7 +68,7 @@ export async function writeLedgerBeforeInputCost(place: LedgerPlace, rows: Ledge
       for (const stmt of POSTGRES_MIGRATIONS[v]) await sql.unsafe(stmt);
       await sql.unsafe(`INSERT INTO ${VERSION_TABLE} (version) VALUES ($1)`, [v + 1]);
     }
-    const columns = without(COLUMN_NAMES);
+    const columns = present(COLUMN_NAMES);
     for (const row of rows) {
       const values = valuesOf(row, false);
       // Untyped parameters: PostgreSQL takes each one's type from its column (JSON text into JSONB).
