@@ -198,25 +198,33 @@ describe('Redis connection URLs', () => {
   });
 });
 
+/**
+ * A store on `url` whose organization has a daily limit of 100 and whose rebuild restores `ledgerUsed`
+ * (what the ledger would say), counting the rebuilds.
+ */
+async function rebuildingStore(url: string, ledgerUsed: number) {
+  const store = await redisStore(url, new ManualClock(T0), 'UTC');
+  const org = uniqueOrg();
+  const daily = item(org, 'daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 100);
+  let rebuilds = 0;
+  await store.rebuildWhenLost([org], async () => {
+    rebuilds++;
+    await store.restore([{ item: daily, used: ledgerUsed }]);
+  });
+  const ask = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 1 });
+  return { store, org, daily, ask, rebuilds: () => rebuilds };
+}
+
 describe('counters lost by Redis (FLUSHALL, a restart without persistence)', () => {
   for (const kind of ['single node', 'cluster'] as const) {
     it(`on a ${kind}: are rebuilt once, before anything more is admitted, however many requests notice`, async () => {
       const url = kind === 'cluster' ? cluster.url : single.url;
-      const clock = new ManualClock(T0);
-      const store = await redisStore(url, clock, 'UTC');
-      const org = uniqueOrg();
-      const daily = item(org, 'daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 100);
       // What the ledger would say: 70 tokens used today.
-      let rebuilds = 0;
-      await store.rebuildWhenLost([org], async () => {
-        rebuilds++;
-        await store.restore([{ item: daily, used: 70 }]);
-      });
-      const ask = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 1 });
+      const { store, daily, ask, rebuilds } = await rebuildingStore(url, 70);
       await store.restore([{ item: daily, used: 70 }]);
       expect((await ask('a', 10)).states[0].used).toBe(80);
       await store.settle('a', { input: 10, output: 0, request: 1 });
-      expect(rebuilds).toBe(0); // the counters were there: no rebuild
+      expect(rebuilds()).toBe(0); // the counters were there: no rebuild
 
       const flushAll = async () => {
         const nodes = kind === 'cluster' ? cluster.ports.map((p) => `redis://127.0.0.1:${p}`) : [url];
@@ -229,7 +237,7 @@ describe('counters lost by Redis (FLUSHALL, a restart without persistence)', () 
       await flushAll();
       // Twenty requests at once find the counters gone: one rebuild, and each sees the ledger's 70 (not 0).
       const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(`b${i}`, 1)));
-      expect(rebuilds).toBe(1);
+      expect(rebuilds()).toBe(1);
       expect(outcomes.every((o) => o.ok)).toBe(true);
       expect(Math.max(...outcomes.map((o) => o.states[0].used))).toBe(90);
       // Without the rebuild, 100 tokens would fit again; with it only 10 do.
@@ -237,4 +245,106 @@ describe('counters lost by Redis (FLUSHALL, a restart without persistence)', () 
       await store.close();
     });
   }
+});
+
+// Regression tests from an SRE audit on a 3-primary/3-replica cluster. Replication is asynchronous: a
+// primary killed before its replica had the latest writes takes them along, the replica (with the
+// presence marker) takes over, and the budget was handed out again (39,984 tokens admitted against a
+// 20,000 cap). And ioredis sends a command again after a failover or a redirection, even once the call
+// has timed out: the reservation then landed after its cancel and stayed charged all day.
+describe('Redis failovers', () => {
+  for (const kind of ['single node', 'cluster'] as const) {
+    it(`on a ${kind}: a confirmed reservation whose record vanished rebuilds the organization's counters before more is admitted`, async () => {
+      const url = kind === 'cluster' ? cluster.url : single.url;
+      // What the ledger says once call `a` is recorded: 60 tokens used today.
+      const { store, org, daily, ask, rebuilds } = await rebuildingStore(url, 60);
+      expect((await ask('a', 60)).ok).toBe(true);
+      // The promoted replica never had the reservation: its record and counter are gone, the marker is not.
+      const c = kind === 'cluster' ? new Redis.Cluster([{ host: '127.0.0.1', port: cluster.ports[0] }]) : new Redis(url);
+      await c.del(daily.key, `tg:{${org}}:res:a`);
+      expect(await c.exists(`tg:{${org}}:present`)).toBe(1);
+      await store.settle('a', { input: 60, output: 0, request: 1 });
+      // Without the rebuild the day would start again from 0 and 100 tokens would fit; with it, 40 do.
+      expect((await ask('b', 41)).ok).toBe(false);
+      expect(rebuilds()).toBe(1);
+      expect((await ask('c', 40)).ok).toBe(true);
+      await c.quit();
+      await store.close();
+    });
+  }
+
+  it('a reservation that arrives after its cancel is refused, not counted (a command sent again late)', async () => {
+    const org = uniqueOrg();
+    const store = await redisStore(single.url, new ManualClock(T0), 'UTC');
+    const limit = item(org, 'daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 1000);
+    // The reserve is held back, as a failover holds it in ioredis's retry queue, and its caller times out.
+    const scripts = store.client as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
+    const send = scripts.tgReserve.bind(store.client);
+    let held: string[] = [];
+    scripts.tgReserve = (...args: string[]) => {
+      held = args;
+      return Promise.reject(new Error('Command timed out'));
+    };
+    await expect(store.reserve({ id: 'late', items: [limit], input: 100, output: 0, clamp: false, minOutput: 1 })).rejects.toThrow(/timed out/);
+    scripts.tgReserve = send;
+    // The caller cancels what it could not confirm (ResilientStore does so once the store answers) ...
+    await store.settle('late', { input: 0, output: 0, request: 0 });
+    expect(await store.client.get(`tg:{${org}}:res:late`)).toBe('x');
+    // ... and then the reserve lands.
+    await expect(send(...held)).rejects.toThrow(/TGDONE/);
+    expect((await store.peek([limit]))[0].used).toBe(0);
+    await store.close();
+  });
+});
+
+describe('Redis Cluster start-up', () => {
+  it('a wrong password is named as such, not as "Failed to refresh slots cache"', async () => {
+    const own = await startRedisCluster();
+    for (const port of own.ports) await rawCommand(port, 'CONFIG SET requirepass right-pw');
+    const logs: string[] = [];
+    const log = { info: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)), warn: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)) };
+    const policy = loadPolicy([writeConfig(`storage: {counters: "redis-cluster://:wrong-pw@127.0.0.1:${own.ports[0]}", on_store_error: fail_closed, timeout_ms: 200}\n`)], {});
+    const store = await openCounterStore(policy, log);
+    try {
+      expect(logs.find((l) => l.startsWith('counter store unreachable')), logs.join('\n')).toMatch(/WRONGPASS/);
+      expect(logs.join('\n')).not.toContain('wrong-pw');
+    } finally {
+      await store.close();
+      for (const port of own.ports) await rawCommand(port, 'AUTH right-pw\r\nCONFIG SET requirepass ""').catch(() => {});
+      await own.stop();
+    }
+  });
+});
+
+describe('Redis Cluster call deadline', () => {
+  // Regression test from an SRE audit: ioredis sends a command again on CLUSTERDOWN, a closed connection
+  // or TRYAGAIN, each time with a fresh timeout, so calls waited up to 8x storage.timeout_ms.
+  it('a reservation on a slot no node serves is answered within storage.timeout_ms, not after ioredis retried it', async () => {
+    const own = await startRedisCluster();
+    const org = uniqueOrg();
+    const limit = item(org, 'x', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
+    const policy = loadPolicy([writeConfig(`storage: {counters: "${own.url}", on_store_error: fail_closed, timeout_ms: 200}\n`)], {});
+    const log = { info: () => {}, warn: () => {} };
+    const store = await openCounterStore(policy, log);
+    try {
+      expect((await store.reserve({ id: 'before', items: [limit], input: 1, output: 0, clamp: false, minOutput: 1 })).ok).toBe(true);
+      // A RESP integer reply, `:<slot>`.
+      const slot = Number((await rawCommand(own.ports[0], `CLUSTER KEYSLOT ${limit.key}`)).trim().slice(1));
+      for (const port of own.ports) expect(await rawCommand(port, `CLUSTER DELSLOTS ${slot}`)).toBe('+OK\r\n');
+      // Several at once, as under load: they go in one pipeline, which ioredis sends again as a whole.
+      const t0 = performance.now();
+      const answered = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          store.reserve({ id: `during${i}`, items: [limit], input: 1, output: 0, clamp: false, minOutput: 1 }).then(
+            () => performance.now() - t0,
+            () => performance.now() - t0,
+          ),
+        ),
+      );
+      expect(Math.max(...answered)).toBeLessThan(200 + 150);
+    } finally {
+      await store.close();
+      await own.stop();
+    }
+  });
 });

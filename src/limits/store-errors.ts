@@ -40,7 +40,10 @@ export function isUnavailable(err: unknown): boolean {
   return true;
 }
 
+/** ioredis's message for a command past its timeout; the Redis store's own call deadline uses it too. */
+export const COMMAND_TIMED_OUT = 'Command timed out';
+
 /** A command that got no answer within the timeout: maybe Redis is slow, maybe this process was stalled. */
 export function isTimeout(err: unknown): boolean {
-  return err instanceof Error && err.message === 'Command timed out';
+  return err instanceof Error && err.message === COMMAND_TIMED_OUT;
 }

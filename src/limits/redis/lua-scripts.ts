@@ -5,6 +5,12 @@
 import { LUA_PRELUDE } from './lua-prelude.js';
 
 /**
+ * How long a cancelled reservation's record stays as a tombstone: longer than any client retry of the
+ * reservation can arrive late (ioredis re-sends a command after a failover, a redirection or a reconnect).
+ */
+export const TOMBSTONE_MS = 60_000;
+
+/**
  * KEYS: item keys..., reservation record[, presence marker]. ARGV: time override, input, output, clamp
  * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, then one spec
  * per item. Returns {ok, output, now,
@@ -15,7 +21,9 @@ import { LUA_PRELUDE } from './lua-prelude.js';
  * before: the extra fields (added with `leaving`) cost nothing on the hot path. Scripts go by SHA, so
  * one gateway never reads another version's replies; the reader still treats missing fields as unknown
  * (no `leaving`: the Retry-After falls back to the oldest slot). Or the error
- * `TGSKEW <now>`, or `TGLOST` when a presence marker is given and missing: Redis lost the organization's
+ * `TGSKEW <now>`, or `TGDONE` when the record exists already (the same reservation sent twice, or a
+ * cancelled one arriving after its cancel: see SETTLE_LUA), or `TGLOST` when a presence marker is given
+ * and missing: Redis lost the organization's
  * counters (flushed, restarted without persistence), and nothing may be admitted against empty counters.
  * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output and where
  * each amount went.
@@ -23,6 +31,7 @@ import { LUA_PRELUDE } from './lua-prelude.js';
 export const RESERVE_LUA = `${LUA_PRELUDE}
 local n = #ARGV - 9
 if #KEYS > n + 1 and call('EXISTS', KEYS[n + 2]) == 0 then return redis.error_reply('TGLOST the counters are gone') end
+if call('EXISTS', KEYS[n + 1]) == 1 then return redis.error_reply('TGDONE the reservation was made or cancelled already') end
 local now = clock(ARGV[1])
 local input, output, clamp, minOutput = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
 local fi, fo = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -79,14 +88,23 @@ return out
 
 /**
  * Settles one or more reservations of one organization (an instance sends the settlements of one turn of
- * its event loop together). KEYS: per reservation its record, then the keys of its items whose amount may
- * change. ARGV: time override, then per reservation the number of those items, the real input, output and
- * request count, the reserved input, the price factors (input, output) reserved at and billed at, then per
- * item its spec and its 1-based position in the reservation.
+ * its event loop together). KEYS: per reservation its record, the organization's presence marker, then the
+ * keys of its items whose amount may change. ARGV: time override, then per reservation the number of those
+ * items, the real input, output and request count, the reserved input, the price factors (input, output)
+ * reserved at and billed at, what the instance knows of the reservation (below), then per item its spec
+ * and its 1-based position in the reservation.
  * Replaces each reserved amount with real usage in the window or slot it went to, and deletes the record.
- * No record (settled already, or expired) is a no-op, so a retried settlement never double-counts. The
- * record holds the granted output, so a cancel whose reserve answer was lost is exact too. Returns how
- * many records were found.
+ * The record holds the granted output, so a cancel whose reserve answer was lost is exact too. Without a
+ * record, by what the instance knows:
+ * - `u`, a reservation whose answer never came (this is its cancel): the reserve may still arrive, sent
+ *   again by the client after a failover or a redirection, so a tombstone takes the record's place and
+ *   the reserve refuses to count (TGDONE);
+ * - `c`, a reservation Redis confirmed and whose record cannot have expired yet: Redis lost it, and the
+ *   counters with it (a replica promoted before it had them): the presence marker goes too, so the next
+ *   reservation rebuilds the organization's counters from the ledger (TGLOST) rather than hand out its
+ *   budget again;
+ * - `o`, an old one whose record may have expired: nothing (a retried settlement never double-counts).
+ * Returns how many records were found.
  */
 export const SETTLE_LUA = `${LUA_PRELUDE}
 local now
@@ -94,7 +112,9 @@ local found, k, a = 0, 1, 2
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
   local record = call('GET', KEYS[k])
-  if record then
+  if record == 'x' then
+    -- A tombstone: cancelled already, and kept until it expires.
+  elseif record then
     call('DEL', KEYS[k])
     found = found + 1
     if n > 0 then
@@ -105,14 +125,18 @@ while a <= #ARGV do
       for v in gmatch(record, '%S+') do placed[#placed + 1] = tonumber(v) end
       local granted = placed[1]
       for i = 1, n do
-        local s = spec(ARGV[a + 7 + 2 * i])
+        local s = spec(ARGV[a + 8 + 2 * i])
         local delta = amount(s, input, output, request, fi, fo) - amount(s, reservedInput, granted, 1, rfi, rfo)
-        if delta ~= 0 then adjust(KEYS[k + i], s, placed[1 + tonumber(ARGV[a + 8 + 2 * i])], delta, now) end
+        if delta ~= 0 then adjust(KEYS[k + 1 + i], s, placed[1 + tonumber(ARGV[a + 9 + 2 * i])], delta, now) end
       end
     end
+  elseif ARGV[a + 9] == 'u' then
+    call('SET', KEYS[k], 'x', 'PX', ${TOMBSTONE_MS})
+  elseif ARGV[a + 9] == 'c' then
+    call('DEL', KEYS[k + 1])
   end
-  k = k + 1 + n
-  a = a + 9 + 2 * n
+  k = k + 2 + n
+  a = a + 10 + 2 * n
 end
 return found
 `;

@@ -67,8 +67,10 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
     client = new Redis(url, nodeOptions(timeoutMs));
   }
   // Without a listener, an 'error' event would crash the process; failures are reported by the store.
-  // The last one is kept: a start-up that gets no answer says why (WRONGPASS is not a network problem).
-  client.on('error', (err: Error) => lastErrors.set(client, err.message));
+  // The last one is kept: a start-up that gets no answer says why.
+  // A cluster's own error only says "Failed to refresh slots cache."; the last node's error says why
+  // (WRONGPASS is not a network problem).
+  client.on('error', (err: Error & { lastNodeError?: Error }) => lastErrors.set(client, err.lastNodeError ? `${err.message} ${err.lastNodeError.message}` : err.message));
   return client;
 }
 

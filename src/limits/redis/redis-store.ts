@@ -11,6 +11,8 @@ import { ItemArgs, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
 import { ScriptBatcher } from './script-batcher.js';
+import { withTimeout } from '../../util/with-timeout.js';
+import { COMMAND_TIMED_OUT } from '../store-errors.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -18,6 +20,12 @@ export interface RedisStoreOptions {
   clock: Clock;
   /** How long the record of an unsettled reservation lives. */
   reservationTtlMs: number;
+  /**
+   * Redis Cluster: the most a reservation or settlement may take. ioredis sends a command again after a
+   * failover, a CLUSTERDOWN or a redirection, each time with a fresh command timeout, so without this a
+   * call waited up to 8x `storage.timeout_ms`.
+   */
+  callTimeoutMs?: number;
   /**
    * Tests only: the time every script uses instead of Redis TIME. Contract tests place requests 1 ms
    * before a window edge; Redis TIME cannot be set, and short real windows would make them slow and flaky.
@@ -58,6 +66,8 @@ interface Scripts {
 const SCRIPTS = { tgReserve: RESERVE_LUA, tgSettle: SETTLE_LUA, tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
+/** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */
+const RECORD_TTL_MARGIN_MS = 5_000;
 /** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
 const REBUILD_RETRY_MS = 1000;
 
@@ -154,7 +164,7 @@ export class RedisCounterStore implements CounterStore {
         return this.batcher.reserve(tag, args);
       }, items);
     const rebuildsBefore = this.rebuilds.get(tag) ?? 0;
-    const [reply, table] = await call().catch(async (err: Error) => {
+    const [reply, table] = await this.bounded(call()).catch(async (err: Error) => {
       if (!LOST_ERROR.test(err.message)) throw err;
       // A rebuild that finished after this call was sent covers it: calls sent together must not rebuild
       // once per reply that happens to arrive after it.
@@ -191,20 +201,27 @@ export class RedisCounterStore implements CounterStore {
     if (!entry) return;
     // Only items whose amount changes go to Redis. After a lost answer the granted output is unknown here
     // (the record has it), so then every item goes.
-    const keys = [entry.recordKey];
+    const keys = [entry.recordKey, presenceKey(entry.tag)];
     const billed = usage.factors ?? LIST_PRICE;
     const reserved = entry.factors;
     const args = ['', String(usage.input), String(usage.output), String(usage.request), String(entry.input)];
-    args.push(String(reserved.input), String(reserved.output), String(billed.input), String(billed.output));
+    args.push(String(reserved.input), String(reserved.output), String(billed.input), String(billed.output), this.knownState(entry));
     entry.items.forEach((item, i) => {
       if (entry.confirmed && amountFor(item, usage.input, usage.output, usage.request, billed) === amountFor(item, entry.input, entry.output, 1, reserved)) return;
       keys.push(item.key);
       args.push(this.args.spec(item), String(i + 1));
     });
-    args[0] = String(keys.length - 1);
-    await this.batcher.settle(entry.tag, this.override(), { keys, args });
+    args[0] = String(keys.length - 2);
+    await this.bounded(this.batcher.settle(entry.tag, this.override(), { keys, args }));
     // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
     if (this.open.get(id) === entry) this.open.delete(id);
+  }
+
+  /** What SETTLE_LUA is told of a reservation whose record it may not find (see there). */
+  private knownState(entry: OpenReservation): 'u' | 'c' | 'o' {
+    if (!entry.confirmed) return 'u';
+    // A margin for the time the reserve took to answer and the settlement takes to arrive.
+    return this.opts.clock.now() - entry.atMs < this.opts.reservationTtlMs - RECORD_TTL_MARGIN_MS ? 'c' : 'o';
   }
 
   async restore(entries: RestoreEntry[]): Promise<void> {
@@ -310,6 +327,11 @@ export class RedisCounterStore implements CounterStore {
     } catch {
       this.client.disconnect();
     }
+  }
+
+  /** `p`, failing as a command timeout does once `callTimeoutMs` have passed (when set). */
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    return this.opts.callTimeoutMs === undefined ? p : withTimeout(p, this.opts.callTimeoutMs, COMMAND_TIMED_OUT);
   }
 
   private override(): string {
