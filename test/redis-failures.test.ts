@@ -167,7 +167,10 @@ describe('Redis killed during load', () => {
     const raw = new Redis(redis.url);
     cleanup.push(async () => void (await raw.quit()));
     await until(async () => Number(await raw.hget('tg:{default}:project:p:daily:fixed_window', 'u')) === admitted, 5000);
-    expect(await raw.keys('tg:{default}:res:*')).toEqual([]);
+    // No reservation left open; the cancels of those whose answer was lost leave tombstones for a minute.
+    const records = await raw.keys('tg:{default}:res:*');
+    const values = records.length > 0 ? await raw.mget(...records) : [];
+    expect(records.filter((_, i) => values[i] !== 'x')).toEqual([]);
     // Normal service: a project with room is served through every gateway.
     const spare = load(fleet, 3, 'tg-spare');
     await sleep(300);

@@ -87,7 +87,10 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   // One reload at a time, in the order asked for.
   let reloading = Promise.resolve();
   const reload = (why: string): void => {
-    reloading = reloading.then(() => reloadNow(why));
+    // A failure is this reload's alone: the chain must go on for the next one.
+    reloading = reloading
+      .then(() => reloadNow(why))
+      .catch((err: Error) => log.error({ why, error: err.message }, 'configuration reload failed; keeping the previous configuration'));
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
   watchConfigFiles(opts.configFiles, (file) => reload(`${file} changed`));
