@@ -234,14 +234,19 @@ describe('counters lost by Redis (FLUSHALL, a restart without persistence)', () 
           await c.quit();
         }
       };
+      // A call in flight across the loss: reserved before, settled after the rebuild.
+      expect((await ask('in-flight', 0)).ok).toBe(true);
       await flushAll();
       // Twenty requests at once find the counters gone: one rebuild, and each sees the ledger's 70 (not 0).
       const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(`b${i}`, 1)));
       expect(rebuilds()).toBe(1);
       expect(outcomes.every((o) => o.ok)).toBe(true);
       expect(Math.max(...outcomes.map((o) => o.states[0].used))).toBe(90);
+      // Its record went with the loss the rebuild repaired: settling it asks for no second rebuild.
+      await store.settle('in-flight', { input: 0, output: 0, request: 1 });
       // Without the rebuild, 100 tokens would fit again; with it only 10 do.
       expect((await ask('c', 11)).ok).toBe(false);
+      expect(rebuilds()).toBe(1);
       await store.close();
     });
   }

@@ -52,6 +52,8 @@ interface OpenReservation {
   /** False while the reserve call has not answered (or failed): its fate in Redis is unknown. */
   confirmed: boolean;
   atMs: number;
+  /** Rebuilds of the organization's counters finished when it was made (see knownState). */
+  rebuildsBefore: number;
 }
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
@@ -149,7 +151,17 @@ export class RedisCounterStore implements CounterStore {
     const tag = sameTag(items);
     const recordKey = `${tag}:res:${req.id}`;
     const factors = req.factors ?? LIST_PRICE;
-    const entry: OpenReservation = { items, tag, recordKey, input: req.input, output: req.output, factors, confirmed: false, atMs: this.opts.clock.now() };
+    const entry: OpenReservation = {
+      items,
+      tag,
+      recordKey,
+      input: req.input,
+      output: req.output,
+      factors,
+      confirmed: false,
+      atMs: this.opts.clock.now(),
+      rebuildsBefore: 0, // set when Redis confirms it
+    };
     // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
@@ -192,6 +204,8 @@ export class RedisCounterStore implements CounterStore {
     }
     entry.output = num(reply[1]);
     entry.confirmed = true;
+    // Made after any rebuild this answer waited for (a TGLOST retried), so counted from then.
+    entry.rebuildsBefore = this.rebuilds.get(tag) ?? 0;
     return { ok: true, output: entry.output, states, shadowBlocked };
   }
 
@@ -220,6 +234,9 @@ export class RedisCounterStore implements CounterStore {
   /** What SETTLE_LUA is told of a reservation whose record it may not find (see there). */
   private knownState(entry: OpenReservation): 'u' | 'c' | 'o' {
     if (!entry.confirmed) return 'u';
+    // The counters were rebuilt since it was made: its record went with the loss that rebuild repaired,
+    // and another rebuild would only repeat it (once per settlement of the calls in flight then).
+    if ((this.rebuilds.get(entry.tag) ?? 0) !== entry.rebuildsBefore) return 'o';
     // A margin for the time the reserve took to answer and the settlement takes to arrive.
     return this.opts.clock.now() - entry.atMs < this.opts.reservationTtlMs - RECORD_TTL_MARGIN_MS ? 'c' : 'o';
   }
