@@ -278,6 +278,32 @@ describe('Redis failovers', () => {
     });
   }
 
+  // Found by the fix's verification: with the cap already spent, every call was a 429, no settlement
+  // was in flight to notice, and the promoted replica handed the whole cap out again.
+  for (const kind of ['single node', 'cluster'] as const) {
+    it(`on a ${kind}: counters that went back in time with no call in flight are rebuilt before more is admitted`, async () => {
+      const url = kind === 'cluster' ? cluster.url : single.url;
+      const { store, org, daily, ask, rebuilds } = await rebuildingStore(url, 100);
+      // The ledger says the day's 100 tokens are spent; Redis agrees, through two calls of this instance.
+      expect((await ask('a', 60)).ok).toBe(true);
+      expect((await ask('b', 40)).ok).toBe(true);
+      await store.settle('a', { input: 60, output: 0, request: 1 });
+      await store.settle('b', { input: 40, output: 0, request: 1 });
+      expect((await ask('refused', 1)).ok).toBe(false);
+      // The promoted replica had the marker from before both calls, and neither call's usage.
+      const c = kind === 'cluster' ? new Redis.Cluster([{ host: '127.0.0.1', port: cluster.ports[0] }]) : new Redis(url);
+      await c.del(daily.key);
+      await c.set(`tg:{${org}}:present`, '1');
+      expect((await ask('after', 1)).ok).toBe(false);
+      expect(rebuilds()).toBe(1);
+      // Learnt afresh: no rebuild on every call after.
+      expect((await ask('later', 1)).ok).toBe(false);
+      expect(rebuilds()).toBe(1);
+      await c.quit();
+      await store.close();
+    });
+  }
+
   it('a reservation that arrives after its cancel is refused, not counted (a command sent again late)', async () => {
     const org = uniqueOrg();
     const store = await redisStore(single.url, new ManualClock(T0), 'UTC');

@@ -12,25 +12,35 @@ export const TOMBSTONE_MS = 60_000;
 
 /**
  * KEYS: item keys..., reservation record[, presence marker]. ARGV: time override, input, output, clamp
- * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, then one spec
- * per item. Returns {ok, output, now,
- * blocked, shadowBlocked, used1, oldestSlot1, ..., usedN, oldestSlotN} (lists as space-separated 0-based
+ * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, one spec per
+ * item, then the highest reservation count this instance has seen ('' for none). Returns {ok, output, now,
+ * blocked, shadowBlocked, count, used1, oldestSlot1, ..., usedN, oldestSlotN} (lists as space-separated 0-based
  * indexes); on a refusal only, followed by one field per blocked item, in the order of `blocked`: a sliding
  * window's counted slots, oldest first, "<epoch> <count> ..." ('' for other algorithms, or no slots), from
- * which the instance works out `LimitState.leaving`. An admitted reply is exactly 5 + 2 * items long, as
+ * which the instance works out `LimitState.leaving`. An admitted reply is exactly 6 + 2 * items long, as
  * before: the extra fields (added with `leaving`) cost nothing on the hot path. Scripts go by SHA, so
  * one gateway never reads another version's replies; the reader still treats missing fields as unknown
  * (no `leaving`: the Retry-After falls back to the oldest slot). Or the error
  * `TGSKEW <now>`, or `TGDONE` when the record exists already (the same reservation sent twice, or a
  * cancelled one arriving after its cancel: see SETTLE_LUA), or `TGLOST` when a presence marker is given
- * and missing: Redis lost the organization's
- * counters (flushed, restarted without persistence), and nothing may be admitted against empty counters.
+ * and missing: Redis lost the organization's counters (flushed, restarted without persistence), and
+ * nothing may be admitted against empty counters. The marker also counts the organization's admitted
+ * reservations (the sixth reply field; '' without a marker), and the last ARGV is the highest count this
+ * instance has seen: a lower one means Redis went back in time (a replica promoted before it had the
+ * latest writes), which is `TGLOST` too.
  * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output and where
  * each amount went.
  */
 export const RESERVE_LUA = `${LUA_PRELUDE}
-local n = #ARGV - 9
-if #KEYS > n + 1 and call('EXISTS', KEYS[n + 2]) == 0 then return redis.error_reply('TGLOST the counters are gone') end
+local n = #ARGV - 10
+local seq
+if #KEYS > n + 1 then
+  local marker = call('GET', KEYS[n + 2])
+  if not marker then return redis.error_reply('TGLOST the counters are gone') end
+  seq = tonumber(marker) or 0
+  local seen = tonumber(ARGV[10 + n])
+  if seen and seq < seen then return redis.error_reply('TGLOST the counters went back in time') end
+end
 if call('EXISTS', KEYS[n + 1]) == 1 then return redis.error_reply('TGDONE the reservation was made or cancelled already') end
 local now = clock(ARGV[1])
 local input, output, clamp, minOutput = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
@@ -60,7 +70,7 @@ for i = 1, n do
   end
 end
 
-local out = { '0', num(granted), num(now), concat(blocked, ' '), concat(shadowBlocked, ' ') }
+local out = { '0', num(granted), num(now), concat(blocked, ' '), concat(shadowBlocked, ' '), seq and num(seq) or '' }
 if #blocked > 0 then
   -- Refused, nothing written. The same per-item fields as below, then (refusals only) what each blocked
   -- sliding window still counts; the admitted path below runs exactly as it did before these fields.
@@ -72,6 +82,7 @@ if #blocked > 0 then
   return out
 end
 out[1] = '1'
+if seq then out[6] = num(call('INCR', KEYS[n + 2])) end
 local record = { num(granted) }
 for i = 1, n do
   local a = amount(specs[i], input, granted, 1, fi, fo)

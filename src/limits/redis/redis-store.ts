@@ -128,6 +128,11 @@ export class RedisCounterStore implements CounterStore {
   private rebuildFailure?: { atMs: number; error: CountersNotRebuiltError };
   /** Rebuilds finished (counters restored and marked present) per hash tag. */
   private readonly rebuilds = new Map<string, number>();
+  /**
+   * Per hash tag, the highest count of admitted reservations Redis has shown this instance (RESERVE_LUA):
+   * Redis showing less has gone back in time, and the counters are rebuilt from the ledger.
+   */
+  private readonly seen = new Map<string, number>();
   /** Per hash tag, the rebuild and marking under way. */
   private readonly marking = new Map<string, Promise<void>>();
   private readonly batcher: ScriptBatcher;
@@ -173,6 +178,7 @@ export class RedisCounterStore implements CounterStore {
         args.push(this.override(), String(req.input), String(req.output), req.clamp ? '1' : '0', String(req.minOutput), String(this.opts.reservationTtlMs), windows.arg);
         args.push(String(factors.input), String(factors.output));
         for (const item of items) args.push(this.args.spec(item));
+        args.push(String(this.seen.get(tag) ?? ''));
         return this.batcher.reserve(tag, args);
       }, items);
     const rebuildsBefore = this.rebuilds.get(tag) ?? 0;
@@ -184,9 +190,10 @@ export class RedisCounterStore implements CounterStore {
       return call();
     });
     const now = num(reply[2]);
+    if (reply[5] !== '') this.seen.set(tag, Math.max(this.seen.get(tag) ?? 0, num(reply[5])));
     const states = items.map((item, i): LimitState => {
-      const used = num(reply[5 + 2 * i]);
-      return { used, max: item.max, resetAtMs: this.args.resetAt(item, now, used, reply[6 + 2 * i], table) };
+      const used = num(reply[6 + 2 * i]);
+      return { used, max: item.max, resetAtMs: this.args.resetAt(item, now, used, reply[7 + 2 * i], table) };
     });
     const shadowBlocked = indexes(reply[4]);
     if (reply[0] !== '1') {
@@ -195,7 +202,7 @@ export class RedisCounterStore implements CounterStore {
       // Refusals only: after the per-item fields, one per blocked item (in `blocked` order) listing a sliding
       // window's counted slots, so the 429 can say when this request fits (see RESERVE_LUA). Missing
       // fields (a reply without them) leave `leaving` unset: the Retry-After then uses the oldest slot.
-      const base = 5 + 2 * items.length;
+      const base = 6 + 2 * items.length;
       blocked.forEach((b, k) => {
         const slots = reply[base + k];
         if (items[b].algorithm === 'sliding_window' && slots !== undefined) states[b].leaving = this.args.leaving(items[b], slots);
@@ -295,7 +302,7 @@ export class RedisCounterStore implements CounterStore {
     this.rebuild = rebuild;
     // Best effort (Redis may be down at start-up): an organization left unmarked is rebuilt, idempotently,
     // on its first reservation.
-    await Promise.all(organizations.map((org) => this.client.set(presenceKey(organizationTag(org)), '1'))).catch(() => {});
+    await Promise.all(organizations.map((org) => this.client.set(presenceKey(organizationTag(org)), '1', 'NX'))).catch(() => {});
   }
 
   /**
@@ -317,7 +324,10 @@ export class RedisCounterStore implements CounterStore {
           .finally(() => (this.rebuilding = undefined));
         await this.rebuilding;
         this.rebuildFailure = undefined;
-        await this.client.set(presenceKey(tag), '1');
+        // NX: after a rollback the marker is there with its (lower) count, which every instance then
+        // learns afresh; resetting it would send the others into a rebuild each time one instance marks.
+        await this.client.set(presenceKey(tag), '1', 'NX');
+        this.seen.delete(tag);
         this.rebuilds.set(tag, (this.rebuilds.get(tag) ?? 0) + 1);
       })().finally(() => this.marking.delete(tag));
       this.marking.set(tag, marking);
