@@ -8,6 +8,7 @@ import { redactUrl } from '../util/redact-url.js';
 import { formatReport, type ReportFormat } from '../ledger/report-format.js';
 import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
 import { impossibleDate } from './calendar-date.js';
+import { isTimeZone } from '../util/time-zone.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 
 interface UsageOptions {
@@ -96,15 +97,6 @@ async function runUsage(opts: UsageOptions): Promise<number> {
     return 0;
   } finally {
     await ledger.close();
-  }
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
   }
 }
 

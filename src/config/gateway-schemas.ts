@@ -3,15 +3,7 @@ import * as z from 'zod';
 import { onStoreErrorSchema } from './limit-schemas.js';
 import { isListenHost } from './listen-host.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
-
-function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isTimeZone } from '../util/time-zone.js';
 
 function isHttpUrl(text: string): boolean {
   try {

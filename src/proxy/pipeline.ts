@@ -43,11 +43,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers });
   const allowance = exchange.allowance(gw.policy.enforcement.defaultMaxTokens);
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
+  // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list.
+  const priceHints = (): PriceHints => (exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody) } : { serviceTier: body.service_tier });
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
-  // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list.
-  const priceHints = (): PriceHints => (exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody) } : { serviceTier: body.service_tier });
   const unseen = (): number =>
     Math.max(0, Math.min(gw.policy.enforcement.storedContextTokens, gw.engine.inputCeiling(principal, target, allowance.output, priceHints) - bodyEstimate.upperBound));
   const estimate = endpoint === 'responses' ? withStoredContext(bodyEstimate, gw.storedContext.tokensFor(body, unseen)) : bodyEstimate;

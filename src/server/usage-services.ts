@@ -101,6 +101,12 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   if (ledger) routes.push(adminRoutes({ policy: opts.currentPolicy, ledger, writer, store, now: () => clock.now() }), webRoutes());
   if (metrics) routes.push(metricsRoute(metrics, policy.metrics.bearerTokenSha256));
 
+  /** The ledger's buffered rows written, then every counter of `policy` raised to the ledger's figure. */
+  const flushAndRebuild = async (l: Ledger, policy: Policy): Promise<RebuildReport> => {
+    if (writer?.failing) throw new Error(LEDGER_FAILING);
+    await writer?.flush();
+    return rebuildCounters(l, policy, store, () => clock.now());
+  };
   return {
     ledger,
     writer,
@@ -157,7 +163,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       }
     },
     async rebuild() {
-      if (!ledger) return { limits: 0, skippedCalls: 0, skippedKeys: [], callers: [], ms: 0 };
+      if (!ledger) return NOTHING_REBUILT;
       const report = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now());
       // The limits of everyone with calls in the ledger go on /metrics at once, not at each one's next call:
       // after a restart, a spent limit shows its 0 headroom before anyone is refused by it.
@@ -168,10 +174,8 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       return report;
     },
     async rebuildFor(policy) {
-      if (!ledger) return { limits: 0, skippedCalls: 0, skippedKeys: [], callers: [], ms: 0 };
-      if (writer?.failing) throw new Error('the ledger is not accepting writes');
-      await writer?.flush();
-      return rebuildCounters(ledger, policy, store, () => clock.now());
+      if (!ledger) return NOTHING_REBUILT;
+      return flushAndRebuild(ledger, policy);
     },
     async rebuildLost() {
       if (!ledger) {
@@ -180,10 +184,9 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       }
       // Without the ledger's database the rebuild cannot succeed: say so at once rather than wait on the
       // writer's retries (every request would, with the gateway blaming Redis).
-      if (writer?.failing) throw new Error('the ledger is not accepting writes');
+      if (writer?.failing) throw new Error(LEDGER_FAILING);
       log.warn({}, 'the counter store lost its counters (Redis flushed or restarted empty); rebuilding them from the ledger');
-      await writer?.flush();
-      const r = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now());
+      const r = await flushAndRebuild(ledger, opts.currentPolicy());
       log.info({ limits: r.limits, ms: Math.round(r.ms) }, 'counters rebuilt from the ledger');
     },
     async close() {
@@ -216,3 +219,7 @@ function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string,
     }
   }
 }
+
+/** A rebuild without a ledger: nothing to rebuild from. */
+const NOTHING_REBUILT: RebuildReport = Object.freeze({ limits: 0, skippedCalls: 0, skippedKeys: [], callers: [], ms: 0 });
+const LEDGER_FAILING = 'the ledger is not accepting writes';

@@ -2,7 +2,7 @@
 // call (EVALSHA, loaded once per connection by ioredis) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
-import { CountersNotRebuiltError, StoreUsageError } from '../store-errors.js';
+import { COMMAND_TIMED_OUT, CountersNotRebuiltError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
@@ -12,7 +12,7 @@ import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from '.
 import type { RedisClient } from './redis-client.js';
 import { ScriptBatcher } from './script-batcher.js';
 import { withTimeout } from '../../util/with-timeout.js';
-import { COMMAND_TIMED_OUT } from '../store-errors.js';
+import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -72,36 +72,6 @@ const LOST_ERROR = /^TGLOST/;
 const RECORD_TTL_MARGIN_MS = 5_000;
 /** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
 const REBUILD_RETRY_MS = 1000;
-
-/** The key whose presence says Redis still holds an organization's counters (hash tag `tg:{org}`). */
-const presenceKey = (tag: string): string => `${tag}:present`;
-
-/** `tg:{org}` of a counter key: every key of one organization shares it, so one script may touch them all. */
-export function hashTagOf(key: string): string {
-  const end = key.indexOf('}');
-  if (!key.startsWith('tg:{') || end < 0) throw new StoreUsageError(`counter key without a hash tag: ${key}`);
-  return key.slice(0, end + 1);
-}
-
-function sameTag(items: readonly CounterItem[]): string {
-  const tag = hashTagOf(items[0].key);
-  for (const item of items) {
-    // Keys in different slots would fail with CROSSSLOT on a cluster: refuse them everywhere, loudly.
-    if (!item.key.startsWith(tag)) throw new StoreUsageError(`one reservation spans two organizations: ${tag} and ${hashTagOf(item.key)}`);
-  }
-  return tag;
-}
-
-function groupByTag<T>(values: readonly T[], keyOf: (v: T) => string): Map<string, number[]> {
-  const groups = new Map<string, number[]>();
-  values.forEach((v, i) => {
-    const tag = hashTagOf(keyOf(v));
-    let g = groups.get(tag);
-    if (!g) groups.set(tag, (g = []));
-    g.push(i);
-  });
-  return groups;
-}
 
 /** Whole numbers come back as integer replies, others as text; Lua writes infinities as `inf`, which Number() does not read. */
 function num(value: string | number): number {

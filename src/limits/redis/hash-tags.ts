@@ -1,0 +1,39 @@
+// Every counter key of one organization carries its hash tag, `tg:{org}`, so one script may touch them
+// all and a cluster keeps them on one node: the tag of a key, and the checks that keep calls on one tag.
+import type { CounterItem } from '../counter-store.js';
+import { StoreUsageError } from '../store-errors.js';
+
+/**
+ * The key whose presence says Redis still holds an organization's counters (hash tag `tg:{org}`); its
+ * value counts the organization's admitted reservations (RESERVE_LUA), which shows a rollback.
+ */
+export const presenceKey = (tag: string): string => `${tag}:present`;
+
+/** `tg:{org}` of a counter key: every key of one organization shares it, so one script may touch them all. */
+export function hashTagOf(key: string): string {
+  const end = key.indexOf('}');
+  if (!key.startsWith('tg:{') || end < 0) throw new StoreUsageError(`counter key without a hash tag: ${key}`);
+  return key.slice(0, end + 1);
+}
+
+/** The one hash tag of a call's items; refuses items of two organizations. */
+export function sameTag(items: readonly CounterItem[]): string {
+  const tag = hashTagOf(items[0].key);
+  for (const item of items) {
+    // Keys in different slots would fail with CROSSSLOT on a cluster: refuse them everywhere, loudly.
+    if (!item.key.startsWith(tag)) throw new StoreUsageError(`one reservation spans two organizations: ${tag} and ${hashTagOf(item.key)}`);
+  }
+  return tag;
+}
+
+/** Indexes of `values` grouped by the hash tag of each one's key. */
+export function groupByTag<T>(values: readonly T[], keyOf: (v: T) => string): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  values.forEach((v, i) => {
+    const tag = hashTagOf(keyOf(v));
+    let g = groups.get(tag);
+    if (!g) groups.set(tag, (g = []));
+    g.push(i);
+  });
+  return groups;
+}
