@@ -29,20 +29,28 @@ providers:
 pricing:
   "openai/gpt-4.1": {input: 2, output: 8}
   "cachey/claude-sonnet-4-5": {input: 3, output: 15}
+  "openai/claude-sonnet-4-5": {input: 3, output: 15}
+  "openai/gpt-long": {input: 2, output: 8, long_context: {above_input_tokens: 1000, input: 4, output: 16}}
 projects:
   big: {daily_limit: {max_cost_usd: 100}}
   tight: {daily_limit: {max_cost_usd: 0.01}}
   context: {daily_limit: {max_cost_usd: 0.01}}
+  context2: {daily_limit: {max_cost_usd: 0.01}}
+  long: {daily_limit: {max_cost_usd: 1}}
 routes:
   r:
     chat_models:
       - {model_id: gpt-4.1, model: openai/gpt-4.1}
       - {model_id: claude, model: cachey/claude-sonnet-4-5}
+      - {model_id: sonnet, model: openai/claude-sonnet-4-5}
+      - {model_id: gpt-long, model: openai/gpt-long}
 keys:
   - {id: big, key: tg-big, project: big}
   - {id: tight, key: tg-tight, project: tight}
   - {id: tight2, key: tg-tight2, project: tight}
   - {id: context, key: tg-context, project: context}
+  - {id: long, key: tg-long, project: long}
+  - {id: context2, key: tg-context2, project: context2}
 `;
 
 describe('money limits count what the provider bills', () => {
@@ -144,5 +152,47 @@ describe('money limits count what the provider bills', () => {
     const [row] = await g.usage.ledger.rows({ requestIds: [response.headers.get('x-request-id')!] });
     expect(row.reservedInput).toBe(2457);
     expect(row.reservedOutput).toBe(100);
+  });
+
+  // Sonnet 4.5 bills a call whose input passes 200K tokens at $6 / $22.50 for all of it (the list's band,
+  // kept in proportion for the configured $3 / $15). The mock upstream reports the prompt's exact count.
+  const prompt = (words: number): Anthropic.MessageParam[] => [{ role: 'user', content: 'hello '.repeat(words) }];
+
+  it('reserves a call past the long-context line at the band price: it can never fit where a shorter one does', async () => {
+    const client = new Anthropic({ baseURL: gw().url, apiKey: 'tg-long', maxRetries: 0 });
+    // ~224K tokens: $0.67 at the standard price, $1.34 at the band's, against $1 a day: it can never fit.
+    const refused = await client.messages.create({ model: 'sonnet', max_tokens: 100, messages: prompt(160_000) }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((refused as Error).message).toMatch(/input alone \(\$1\.3\d{3} USD\) is more than the project 'long' daily limit allows/);
+    // ~196K tokens stay under the line: $0.59 fits.
+    const served = await client.messages.create({ model: 'sonnet', max_tokens: 100, messages: prompt(140_000) });
+    expect(served.usage.input_tokens).toBeLessThanOrEqual(200_000);
+    expect(served.usage.input_tokens).toBeGreaterThan(150_000);
+  });
+
+  it('settles a call past the long-context line at the band price, the counter agreeing with the ledger', async () => {
+    const client = new Anthropic({ baseURL: gw().url, apiKey: 'tg-big', maxRetries: 0 });
+    const { data, response } = await client.messages.create({ model: 'sonnet', max_tokens: 100, messages: prompt(160_000) }).withResponse();
+    expect(data.usage.input_tokens).toBeGreaterThan(200_000);
+    const g = gw();
+    const { counter, rows } = await counterAndLedger(g, 'project:big:daily');
+    const row = rows.find((r) => r.requestId === response.headers.get('request-id'))!;
+    expect(row.costUsd).toBeCloseTo((data.usage.input_tokens * 6 + data.usage.output_tokens * 22.5) / 1e6, 12);
+    const others = rows.filter((r) => r !== row).reduce((sum, r) => sum + r.costUsd, 0);
+    expect(counter - others).toBeCloseTo(row.costUsd, 12);
+  });
+
+  it('sizes the allowance for unseen stored context at the band its size reaches, so a follow-up still fits', async () => {
+    // $0.01 with 100 output tokens: 4,600 input tokens fit at $2 / $8, but past the configured line of
+    // 1,000 every token costs $4 / $16, which leaves (10,000 - 1,600) / 4 = 2,100. An allowance of 4,600
+    // would be reserved at the band's price and could never fit: a permanent 400.
+    const { data, response } = await openai('tg-context2')
+      .responses.create({ model: 'gpt-long', input: 'And then?', previous_response_id: 'resp_from_another_instance', max_output_tokens: 100 })
+      .withResponse();
+    expect(data.status).toBe('completed');
+    const g = gw();
+    await g.usage.writer.flush();
+    const [row] = await g.usage.ledger.rows({ requestIds: [response.headers.get('x-request-id')!] });
+    expect(row.reservedInput).toBe(2100);
   });
 });

@@ -72,7 +72,7 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
     // The calls' real cost includes what they paid beyond list price (a priority tier, cache writes); the
     // smaller model would be billed the same way, so the saving is its list-price share of the real cost.
     const usage = { input: g.inputTokens, output: g.outputTokens, cachedInput: g.cachedInputTokens };
-    const ratio = prices.cost(smaller.provider, smaller.model, usage) / prices.cost(provider, upstream, usage);
+    const ratio = prices.standardCost(smaller.provider, smaller.model, usage) / prices.standardCost(provider, upstream, usage);
     const savings = g.costUsd * (1 - ratio) * monthFactor;
     out.push({
       kind: 'smaller_model',
@@ -99,9 +99,9 @@ function smallerModel(
   g: UsageGroup,
 ): { provider: string; model: string } | undefined {
   const usage = { input: g.inputTokens, output: g.outputTokens, cachedInput: g.cachedInputTokens };
-  const current = prices.cost(provider, model, usage);
+  const current = prices.standardCost(provider, model, usage);
   if (!(current > 0)) return undefined;
-  const cheapEnough = (p: string, m: string): boolean => prices.priceOf(p, m) !== undefined && prices.cost(p, m, usage) <= current * MAX_PRICE_RATIO;
+  const cheapEnough = (p: string, m: string): boolean => prices.priceOf(p, m) !== undefined && prices.standardCost(p, m, usage) <= current * MAX_PRICE_RATIO;
   const r = policy.routes.get(route);
   for (const id of r?.fallback ?? []) {
     const m = r?.models.find((x) => x.modelId === id && x.modelId !== modelId);

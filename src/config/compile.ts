@@ -64,7 +64,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
     pricing: new Map(
       Object.entries(config.pricing).map(([model, p]): [string, Price] => [
         model,
-        { input: p.input, output: p.output, ...(p.cached_input !== undefined ? { cachedInput: p.cached_input } : {}) },
+        compilePrice(p),
       ]),
     ),
     organizations: compileOrganizations(config),
@@ -104,6 +104,17 @@ const MIN_RESERVATION_TTL_MS = 900_000;
 function defaultReservationTtl(config: TollgateConfig, env: NodeJS.ProcessEnv): number {
   const longest = Math.max(0, ...[...compileProviders(config, env).values()].map((p) => p.timeoutMs));
   return Math.max(MIN_RESERVATION_TTL_MS, 2 * longest);
+}
+
+function compilePrice(p: TollgateConfig['pricing'][string]): Price {
+  const price: Price = { input: p.input, output: p.output };
+  if (p.cached_input !== undefined) price.cachedInput = p.cached_input;
+  const band = p.long_context;
+  if (band) {
+    price.longContext = { aboveInputTokens: band.above_input_tokens, input: band.input, output: band.output };
+    if (band.cached_input !== undefined) price.longContext.cachedInput = band.cached_input;
+  }
+  return price;
 }
 
 function compileOrganizations(config: TollgateConfig): Map<string, OrganizationPolicy> {

@@ -127,7 +127,19 @@ export const providerSchema = z
 /** `pricing`: USD per million tokens, keyed by `provider/model`. */
 export const pricingSchema = z.record(
   providerModelSchema,
-  z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative(), cached_input: z.number().nonnegative().optional() }),
+  z.strictObject({
+    input: z.number().nonnegative(),
+    output: z.number().nonnegative(),
+    cached_input: z.number().nonnegative().optional(),
+    long_context: z
+      .strictObject({
+        above_input_tokens: z.number().int().positive(),
+        input: z.number().nonnegative(),
+        output: z.number().nonnegative(),
+        cached_input: z.number().nonnegative().optional(),
+      })
+      .optional(),
+  }),
 );
 
 /** `providers`: keyed by the name used in route models (`<name>/model`). */

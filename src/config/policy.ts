@@ -99,6 +99,8 @@ export interface Price {
   output: number;
   /** USD per million input tokens read from the provider's prompt cache (defaults to the list discount). */
   cachedInput?: number;
+  /** Rates for a whole call whose input exceeds `aboveInputTokens` (defaults to the list's band, in proportion). */
+  longContext?: { aboveInputTokens: number; input: number; output: number; cachedInput?: number };
 }
 
 /** How the usage ledger is written. */

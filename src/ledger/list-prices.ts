@@ -11,8 +11,8 @@
 //   https://platform.claude.com/docs/zh-CN/models/opus-5-5/overview    (Opus 5.5)
 //   https://platform.claude.com/docs/zh-CN/models/sonnet-5/overview    (Sonnet 5)
 //   https://platform.claude.com/docs/zh-CN/models/sonnet-5-5/overview  (Sonnet 5.5)
-// Left out until an official page confirms them: Claude Haiku 5.5 (priced in two bands by prompt
-// length, which this table cannot express), and OpenAI gpt-5.2, gpt-5.4, gpt-5.4-mini, gpt-5.5 and the
+// Left out until an official page confirms them: Claude Haiku 5.5 (reported priced in two bands by
+// prompt length), and OpenAI gpt-5.2, gpt-5.4, gpt-5.4-mini, gpt-5.5 and the
 // gpt-4o-2024-05-13 snapshot (no official OpenAI page was found to check them against).
 
 export interface ListPrice {
@@ -24,6 +24,17 @@ export interface ListPrice {
   cacheWrite?: number;
   /** Price of input tokens written to the prompt cache with a 1-hour TTL (Anthropic); 2x input when absent. */
   cacheWrite1h?: number;
+  /** Rates for a whole call whose input (cache reads and writes included) exceeds a size, where the provider has them. */
+  longContext?: LongContextPrice;
+}
+
+/**
+ * A long-context band: a call with more than `aboveInputTokens` input tokens is billed at these rates for
+ * all its tokens, input and output, not only for those past the line (Anthropic's Sonnet 4 and 4.5 with
+ * the 1M-token context beta).
+ */
+export interface LongContextPrice extends Omit<ListPrice, 'longContext'> {
+  aboveInputTokens: number;
 }
 
 /** Anthropic's list multipliers for cache writes, used where a price has no explicit cache-write figure. */
@@ -38,6 +49,21 @@ const a = (input: number, output: number, cachedInput: number, cacheWrite: numbe
   cachedInput,
   cacheWrite,
   cacheWrite1h,
+});
+/**
+ * `price` with Anthropic's long-context band: past `above` input tokens, input (and with it the cache
+ * rates, which are multiples of input) at `inputFactor` and output at `outputFactor` times the price.
+ */
+const longContext = (price: ListPrice, above: number, inputFactor: number, outputFactor: number): ListPrice => ({
+  ...price,
+  longContext: {
+    aboveInputTokens: above,
+    input: price.input * inputFactor,
+    output: price.output * outputFactor,
+    cachedInput: price.cachedInput * inputFactor,
+    cacheWrite: (price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR) * inputFactor,
+    cacheWrite1h: (price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR) * inputFactor,
+  },
 });
 
 export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
@@ -82,9 +108,13 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   'claude-opus-4-0': p(15, 75, 1.5),
   'claude-opus-4': p(15, 75, 1.5),
   'claude-sonnet-4-6': p(3, 15, 0.3),
-  'claude-sonnet-4-5': p(3, 15, 0.3),
-  'claude-sonnet-4-0': p(3, 15, 0.3),
-  'claude-sonnet-4': p(3, 15, 0.3),
+  // Sonnet 4 and 4.5 take a 1M-token context with the `context-1m-2025-08-07` beta, and bill a call whose
+  // input passes 200K tokens at $6 / $22.50 for all of it (Anthropic's pricing page, "Long context
+  // pricing"; cache rates keep their multiples of the input price). Sonnet 4.6 and Opus 4.6 serve their
+  // 1M window at the standard price.
+  'claude-sonnet-4-5': longContext(p(3, 15, 0.3), 200_000, 2, 1.5),
+  'claude-sonnet-4-0': longContext(p(3, 15, 0.3), 200_000, 2, 1.5),
+  'claude-sonnet-4': longContext(p(3, 15, 0.3), 200_000, 2, 1.5),
   'claude-haiku-4-5': p(1, 5, 0.1),
   // Anthropic: Claude 3.x.
   'claude-3-7-sonnet': p(3, 15, 0.3),

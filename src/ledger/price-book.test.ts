@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { listPrice, lookupPrice, type ListPrice } from './list-prices.js';
-import { PriceBook } from './price-book.js';
+import type { Price } from '../config/policy.js';
+import { PriceBook, type PricedUsage } from './price-book.js';
 
 describe('pricing', () => {
   it('finds list prices for dated snapshots and aliases, and nothing for unknown models', () => {
     expect(listPrice('gpt-4o-2024-08-06')).toEqual({ input: 2.5, output: 10, cachedInput: 1.25 });
-    expect(listPrice('claude-sonnet-4-20250514')).toEqual({ input: 3, output: 15, cachedInput: 0.3 });
+    expect(listPrice('claude-sonnet-4-20250514')).toMatchObject({ input: 3, output: 15, cachedInput: 0.3 });
     expect(listPrice('claude-3-5-haiku-latest')).toEqual({ input: 0.8, output: 4, cachedInput: 0.08 });
     expect(listPrice('claude-opus-4-5-20251101')?.input).toBe(5);
     expect(listPrice('claude-opus-4-1-20250805')?.input).toBe(15);
@@ -97,5 +98,43 @@ describe('pricing', () => {
     expect(book.cost('proxy', 'custom', { input: 2_000, cachedInput: 0, cacheWriteInput: 2_000, cacheWrite1hInput: 1_000, output: 0 })).toBeCloseTo((1_000 * 1.25 + 1_000 * 2) / 1e6, 12);
     // Counts beyond the input total never bill more input than there was.
     expect(book.cost('proxy', 'custom', { input: 100, cachedInput: 80, cacheWriteInput: 500, cacheWrite1hInput: 900, output: 0 })).toBeCloseTo((80 * 1 + 20 * 2) / 1e6, 12);
+  });
+
+  describe('long-context band (Sonnet 4 and 4.5 past 200K input tokens: $6 / $22.50)', () => {
+    const book = new PriceBook(new Map());
+    const at = (input: number, extra: Partial<PricedUsage> = {}): number => book.cost('anthropic', 'claude-sonnet-4-5-20250929', { input, cachedInput: 0, output: 1000, ...extra });
+
+    it('bills a call past the line at the band for all of its tokens, and one at the line at the standard price', () => {
+      expect(at(200_000)).toBeCloseTo((200_000 * 3 + 1000 * 15) / 1e6, 12);
+      expect(at(200_001)).toBeCloseTo((200_001 * 6 + 1000 * 22.5) / 1e6, 12);
+      // Sonnet 4.6 serves its 1M window at the standard price.
+      expect(book.cost('anthropic', 'claude-sonnet-4-6', { input: 500_000, cachedInput: 0, output: 1000 })).toBeCloseTo((500_000 * 3 + 1000 * 15) / 1e6, 12);
+    });
+
+    it('counts cache reads and writes toward the line, and prices them at their multiples of the band input price', () => {
+      // 20,000 fresh + 150,000 read + 40,000 written (10,000 for an hour) = 210,000 input tokens.
+      const cost = at(210_000, { cachedInput: 150_000, cacheWriteInput: 40_000, cacheWrite1hInput: 10_000 });
+      expect(cost).toBeCloseTo((20_000 * 6 + 150_000 * 0.6 + 30_000 * 7.5 + 10_000 * 12 + 1000 * 22.5) / 1e6, 12);
+    });
+
+    it('keeps the band in proportion for a configured price, or takes the one configured', () => {
+      const configured = new PriceBook(
+        new Map<string, Price>([
+          ['anthropic/claude-sonnet-4-5', { input: 2.4, output: 12 }],
+          ['vllm/qwen-long', { input: 1, output: 2, longContext: { aboveInputTokens: 128_000, input: 2, output: 3 } }],
+        ]),
+      );
+      const usage = { input: 300_000, cachedInput: 100_000, output: 1000 };
+      // A 20% contract discount stays 20% past the line: input 4.8, cached 0.48, output 18.
+      expect(configured.cost('anthropic', 'claude-sonnet-4-5', usage)).toBeCloseTo((200_000 * 4.8 + 100_000 * 0.48 + 1000 * 18) / 1e6, 12);
+      // No list price to take a cached ratio from: cached input at the input price, in the band too.
+      expect(configured.cost('vllm', 'qwen-long', { input: 128_000, cachedInput: 0, output: 1000 })).toBeCloseTo((128_000 * 1 + 1000 * 2) / 1e6, 12);
+      expect(configured.cost('vllm', 'qwen-long', { input: 128_001, cachedInput: 1, output: 1000 })).toBeCloseTo((128_001 * 2 + 1000 * 3) / 1e6, 12);
+    });
+
+    it('compares models on summed usage at the standard band: a sum of calls says nothing of any one call', () => {
+      const summed = { input: 5_000_000, cachedInput: 0, output: 10_000 };
+      expect(book.standardCost('anthropic', 'claude-sonnet-4-5', summed)).toBeCloseTo((5_000_000 * 3 + 10_000 * 15) / 1e6, 12);
+    });
   });
 });

@@ -1,6 +1,15 @@
 // What a call cost: config `pricing` first (keyed `provider/model`), then the built-in list prices.
 import type { Price } from '../config/policy.js';
-import { CACHE_WRITE_1H_FACTOR, CACHE_WRITE_FACTOR, FLEX_FACTOR, listPrice, PRIORITY_FALLBACK_FACTOR, priorityListPrice, type ListPrice } from './list-prices.js';
+import {
+  CACHE_WRITE_1H_FACTOR,
+  CACHE_WRITE_FACTOR,
+  FLEX_FACTOR,
+  listPrice,
+  PRIORITY_FALLBACK_FACTOR,
+  priorityListPrice,
+  type ListPrice,
+  type LongContextPrice,
+} from './list-prices.js';
 
 /** Token counts to price; cachedInput and the cache writes are subsets of input, and of each other as noted. */
 export interface PricedUsage {
@@ -15,6 +24,9 @@ export interface PricedUsage {
   /** The service tier the provider says served the call, when it changes the price (OpenAI). */
   serviceTier?: 'priority' | 'flex';
 }
+
+/** One set of rates: a price without its long-context band, or the band itself. */
+export type Rates = Omit<ListPrice, 'longContext'>;
 
 export class PriceBook {
   private readonly cache = new Map<string, ListPrice | null>();
@@ -60,21 +72,24 @@ export class PriceBook {
   }
 
   /**
+   * USD for the usage of many calls added up, at the standard band: a sum of calls' input says nothing
+   * about whether any one of them passed a long-context line. For comparing models, not for billing.
+   */
+  standardCost(provider: string, model: string, usage: PricedUsage): number {
+    const price = this.priceAt(provider, model, usage.serviceTier);
+    if (!price) return 0;
+    const parts = partsAt(price, usage);
+    return (parts.input + parts.output) / 1e6;
+  }
+
+  /**
    * What one call's input (fresh, cached and written to the cache) and output cost, in µUSD, at the tier
-   * that served it; undefined for a model without a price. Money limits charge these (price-factors.ts).
+   * that served it and the band its input falls in; undefined for a model without a price. Money limits
+   * charge these (price-factors.ts).
    */
   costParts(provider: string, model: string, usage: PricedUsage): { input: number; output: number } | undefined {
     const price = this.priceAt(provider, model, usage.serviceTier);
-    if (!price) return undefined;
-    const input = Math.max(0, usage.input);
-    const cached = clamp(usage.cachedInput, input);
-    const written = clamp(usage.cacheWriteInput ?? 0, input - cached);
-    const written1h = clamp(usage.cacheWrite1hInput ?? 0, written);
-    const fresh = input - cached - written;
-    return {
-      input: fresh * price.input + cached * price.cachedInput + (written - written1h) * cacheWritePrice(price) + written1h * cacheWrite1hPrice(price),
-      output: usage.output * price.output,
-    };
+    return price ? partsAt(atInputTokens(price, usage.input), usage) : undefined;
   }
 
   /** The price of a model at a service tier (standard when none). */
@@ -83,19 +98,43 @@ export class PriceBook {
   }
 }
 
+/** The rates a call with `inputTokens` of input is billed at: its long-context band past the band's line. */
+export function atInputTokens(price: ListPrice, inputTokens: number): Rates {
+  return price.longContext && inputTokens > price.longContext.aboveInputTokens ? price.longContext : price;
+}
+
+/** µUSD of input and output at one set of rates. */
+function partsAt(price: Rates, usage: PricedUsage): { input: number; output: number } {
+  const input = Math.max(0, usage.input);
+  const cached = clamp(usage.cachedInput, input);
+  const written = clamp(usage.cacheWriteInput ?? 0, input - cached);
+  const written1h = clamp(usage.cacheWrite1hInput ?? 0, written);
+  const fresh = input - cached - written;
+  return {
+    input: fresh * price.input + cached * price.cachedInput + (written - written1h) * cacheWritePrice(price) + written1h * cacheWrite1hPrice(price),
+    output: usage.output * price.output,
+  };
+}
+
 /** USD per million input tokens written to the prompt cache with the default (5-minute) TTL. */
-export function cacheWritePrice(price: ListPrice): number {
+export function cacheWritePrice(price: Rates): number {
   return price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR;
 }
 
 /** USD per million input tokens written to the prompt cache with a 1-hour TTL. */
-export function cacheWrite1hPrice(price: ListPrice): number {
+export function cacheWrite1hPrice(price: Rates): number {
   return price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR;
 }
 
-/** `price` with every figure multiplied by `factor`. */
+/** `price` with every figure multiplied by `factor`, its long-context band's too. */
 function scaled(price: ListPrice, factor: number): ListPrice {
-  const out: ListPrice = { input: price.input * factor, output: price.output * factor, cachedInput: price.cachedInput * factor };
+  const out: ListPrice = scaledRates(price, factor);
+  if (price.longContext) out.longContext = { ...scaledRates(price.longContext, factor), aboveInputTokens: price.longContext.aboveInputTokens };
+  return out;
+}
+
+function scaledRates(price: Rates, factor: number): Rates {
+  const out: Rates = { input: price.input * factor, output: price.output * factor, cachedInput: price.cachedInput * factor };
   if (price.cacheWrite !== undefined) out.cacheWrite = price.cacheWrite * factor;
   if (price.cacheWrite1h !== undefined) out.cacheWrite1h = price.cacheWrite1h * factor;
   return out;
@@ -121,5 +160,37 @@ function resolve(configured: Price | undefined, listed: ListPrice | undefined): 
   const write1hRatio = ratio(listed?.cacheWrite1h);
   if (writeRatio !== undefined) price.cacheWrite = configured.input * writeRatio;
   if (write1hRatio !== undefined) price.cacheWrite1h = configured.input * write1hRatio;
+  const band = configuredBand(price, configured.longContext) ?? listedBand(price, listed);
+  if (band) price.longContext = band;
   return price;
+}
+
+/** A band set in config: its cache rates keep the configured price's multiples of input. */
+function configuredBand(price: Rates, band: Price['longContext']): LongContextPrice | undefined {
+  if (!band) return undefined;
+  const ofInput = (rate: number): number => (price.input > 0 ? (band.input * rate) / price.input : rate);
+  return {
+    aboveInputTokens: band.aboveInputTokens,
+    input: band.input,
+    output: band.output,
+    cachedInput: band.cachedInput ?? ofInput(price.cachedInput),
+    cacheWrite: ofInput(cacheWritePrice(price)),
+    cacheWrite1h: ofInput(cacheWrite1hPrice(price)),
+  };
+}
+
+/** The list's band for a configured price, at the list's ratios (a contract discount applies past the line too). */
+function listedBand(price: Rates, listed: ListPrice | undefined): LongContextPrice | undefined {
+  const band = listed?.longContext;
+  if (!listed || !band) return undefined;
+  const inputFactor = listed.input > 0 ? band.input / listed.input : 1;
+  const outputFactor = listed.output > 0 ? band.output / listed.output : 1;
+  return {
+    aboveInputTokens: band.aboveInputTokens,
+    input: price.input * inputFactor,
+    output: price.output * outputFactor,
+    cachedInput: price.cachedInput * inputFactor,
+    cacheWrite: cacheWritePrice(price) * inputFactor,
+    cacheWrite1h: cacheWrite1hPrice(price) * inputFactor,
+  };
 }

@@ -68,16 +68,29 @@ export class LimitsEngine {
    */
   inputCeiling(principal: Principal, target: Target, output: number, priceHints?: () => PriceHints): number {
     const limits = this.applicable.for(principal, target);
-    const factors = this.reserveFactorsFor(limits, target, priceHints);
+    let ceiling = this.inputCeilingAt(limits, output, this.reserveFactorsFor(limits, target, priceHints, 0));
+    // Past a long-context line every token costs more: the input that fits there, but never below the line.
+    const line = this.longContextLine(limits, target);
+    if (line !== undefined && ceiling > line) ceiling = Math.max(line, this.inputCeilingAt(limits, output, this.reserveFactorsFor(limits, target, priceHints, line + 1)));
+    const cap = principal.project ? this.policy.projects.get(principal.project)?.requestLimit : undefined;
+    if (cap !== undefined) ceiling = Math.min(ceiling, cap - output);
+    return Math.floor(ceiling);
+  }
+
+  private inputCeilingAt(limits: AppliedLimit[], output: number, factors: PriceFactors | undefined): number {
     let ceiling = Infinity;
     for (const { item } of limits) {
       if (item.mode !== 'enforce' || item.weights.input <= 0) continue;
       const perInput = amountFor(item, 1, 0, 0, factors);
       ceiling = Math.min(ceiling, (item.max - amountFor(item, 0, output, 1, factors)) / perInput);
     }
-    const cap = principal.project ? this.policy.projects.get(principal.project)?.requestLimit : undefined;
-    if (cap !== undefined) ceiling = Math.min(ceiling, cap - output);
-    return Math.floor(ceiling);
+    return ceiling;
+  }
+
+  /** The input size past which the target's price changes, when a money limit is priced by it. */
+  private longContextLine(limits: AppliedLimit[], target: Target): number | undefined {
+    if (!this.applicable.hasMoney(limits)) return undefined;
+    return this.prices.priceOf(target.model.provider, target.model.upstreamModel)?.longContext?.aboveInputTokens;
   }
 
   /** Reserves input + output against every applicable limit, or throws the 400/429 that explains why not. */
@@ -109,9 +122,13 @@ export class LimitsEngine {
     }
 
     const items = this.applicable.items(limits);
-    const factors = this.reserveFactorsFor(limits, req.target, req.priceHints);
-    const reserve = (inputTokens: number): Promise<ReserveOutcome> =>
-      this.guard(() => this.store.reserve(factors ? { id: req.id, items, input: inputTokens, output, clamp, minOutput, factors } : { id: req.id, items, input: inputTokens, output, clamp, minOutput }));
+    // The price can depend on the input's size (a long-context band), so the factors follow each attempt's.
+    let factors: PriceFactors | undefined;
+    const reserve = (inputTokens: number): Promise<ReserveOutcome> => {
+      factors = this.reserveFactorsFor(limits, req.target, req.priceHints, inputTokens);
+      const f = factors;
+      return this.guard(() => this.store.reserve(f ? { id: req.id, items, input: inputTokens, output, clamp, minOutput, factors: f } : { id: req.id, items, input: inputTokens, output, clamp, minOutput }));
+    };
 
     let outcome = await reserve(input);
     // The cheap bound over-counts input; when that is what made the answer tight, count exactly and try again.
@@ -140,9 +157,9 @@ export class LimitsEngine {
   }
 
   /** The price factors to reserve at when a money limit applies (undefined when none does). */
-  private reserveFactorsFor(limits: AppliedLimit[], target: Target, priceHints?: () => PriceHints): PriceFactors | undefined {
+  private reserveFactorsFor(limits: AppliedLimit[], target: Target, priceHints: (() => PriceHints) | undefined, inputTokens: number): PriceFactors | undefined {
     if (!this.applicable.hasMoney(limits)) return undefined;
-    return reserveFactors(this.prices, target.model.provider, target.model.upstreamModel, priceHints?.() ?? {});
+    return reserveFactors(this.prices, target.model.provider, target.model.upstreamModel, priceHints?.() ?? {}, inputTokens);
   }
 
   /** Replaces a reservation with real usage; `request: 0` refunds it entirely. */

@@ -1,9 +1,9 @@
 // What one call is billed at against its configured price, per input and per output token: the factors a
 // money limit scales its weights by (counter-store.ts PriceFactors), so `max_cost_usd` counts what the
 // provider bills. A reservation takes the most the request can be billed at (the priority tier it asks
-// for, prompt-cache writes it marks); the settlement what the provider reported (the tier that served
+// for, prompt-cache writes it marks, the long-context band its input reaches); the settlement what the provider reported (the tier that served
 // it, cache reads and writes), which is what the ledger's cost_usd says too.
-import { cacheWrite1hPrice, cacheWritePrice, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
+import { atInputTokens, cacheWrite1hPrice, cacheWritePrice, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
 import type { PriceFactors } from './counter-store.js';
 
 /** What a request asks for that changes its price. */
@@ -17,20 +17,18 @@ export interface PriceHints {
 /** Billed at the configured price. */
 export const LIST_PRICE: PriceFactors = Object.freeze({ input: 1, output: 1 });
 
-/** The factors to reserve at: never below the configured price, whatever the request hopes to be billed. */
-export function reserveFactors(book: PriceBook, provider: string, model: string, hints: PriceHints): PriceFactors {
+/**
+ * The factors to reserve a call with `inputTokens` of input at: never below the configured price, whatever
+ * the request hopes to be billed. Past a long-context line (price-book.ts) the whole call costs more.
+ */
+export function reserveFactors(book: PriceBook, provider: string, model: string, hints: PriceHints, inputTokens: number): PriceFactors {
   const list = book.priceOf(provider, model);
   if (!list) return LIST_PRICE;
-  let input = 1;
-  let output = 1;
-  if (hints.serviceTier === 'priority') {
-    const priority = book.priceAt(provider, model, 'priority');
-    if (priority) {
-      input = Math.max(1, ratio(priority.input, list.input));
-      output = Math.max(1, ratio(priority.output, list.output));
-    }
-  }
-  if (hints.cacheWrite) input = Math.max(input, ratio(hints.cacheWrite === '1h' ? cacheWrite1hPrice(list) : cacheWritePrice(list), list.input));
+  const tier = (hints.serviceTier === 'priority' && book.priceAt(provider, model, 'priority')) || list;
+  const rates = atInputTokens(tier, inputTokens);
+  let input = Math.max(1, ratio(rates.input, list.input));
+  const output = Math.max(1, ratio(rates.output, list.output));
+  if (hints.cacheWrite) input = Math.max(input, ratio(hints.cacheWrite === '1h' ? cacheWrite1hPrice(rates) : cacheWritePrice(rates), list.input));
   return input === 1 && output === 1 ? LIST_PRICE : { input, output };
 }
 
