@@ -9,7 +9,8 @@ import { adminRoutes } from '../admin/admin-routes.js';
 import { LedgerWriter } from '../ledger/batch-writer.js';
 import { rowFromCall } from '../ledger/call-row.js';
 import type { Ledger, LedgerRow } from '../ledger/ledger.js';
-import { openLedger } from '../ledger/open-ledger.js';
+import { isTransientOpenError, LateLedger } from '../ledger/late-ledger.js';
+import { openLedger, type OpenLedgerOptions } from '../ledger/open-ledger.js';
 import { redactUrl } from '../util/redact-url.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { PriceBook } from '../ledger/price-book.js';
@@ -66,11 +67,9 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   const { policy, store, clock, log } = opts;
   const baseDir = policy.sources[0] ? dirname(resolve(policy.sources[0])) : process.cwd();
   const strict = policy.ledger.durability === 'strict';
-  const ledger = policy.ledger.enabled
-    ? await openLedger(policy.storage.ledger, { baseDir, strict }).catch((err: Error) => {
-        throw new Error(`storage.ledger: cannot open ${redactUrl(policy.storage.ledger)}: ${err.message}`);
-      })
-    : undefined;
+  // Set once the services exist: a ledger opened late rebuilds the counters then.
+  let openedLate = (): void => {};
+  const ledger = policy.ledger.enabled ? await openLedgerAtStart(policy, { baseDir, strict }, log, () => openedLate()) : undefined;
   // One line every few seconds is enough while the database is down (these repeat per row or per call).
   const writeFailed = throttledLog(LOG_EVERY_MS);
   let droppedSinceLog = 0;
@@ -107,7 +106,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     await writer?.flush();
     return rebuildCounters(l, policy, store, () => clock.now());
   };
-  return {
+  const services: UsageServices = {
     ledger,
     writer,
     metrics,
@@ -164,6 +163,9 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     },
     async rebuild() {
       if (!ledger) return NOTHING_REBUILT;
+      if (ledger instanceof LateLedger && !ledger.ready) {
+        throw new Error('its database is not reachable yet; the shared store keeps the counters meanwhile, and they are rebuilt once it is');
+      }
       const report = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now());
       // The limits of everyone with calls in the ledger go on /metrics at once, not at each one's next call:
       // after a restart, a spent limit shows its 0 headroom before anyone is refused by it.
@@ -194,6 +196,43 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       await ledger?.close();
     },
   };
+  openedLate = () => {
+    log.info({ ledger: redactUrl(policy.storage.ledger) }, 'ledger database reachable; the rows kept meanwhile are being written');
+    services.rebuild().then(
+      (r) => log.info({ limits: r.limits, ms: Math.round(r.ms) }, 'counters rebuilt from the ledger'),
+      (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
+    );
+  };
+  return services;
+}
+
+/**
+ * Opens the ledger for a starting gateway. A PostgreSQL database that does not answer stops the start only
+ * when the counters are in memory (they are rebuilt from the ledger, or a restart would hand out fresh
+ * budgets); with a shared store the gateway serves, its rows wait in the writer's buffer, and the
+ * ledger opens in the background (late-ledger.ts), so a database outage does not keep restarted
+ * gateways down.
+ */
+async function openLedgerAtStart(policy: Policy, opts: OpenLedgerOptions, log: Logger, onReady: () => void): Promise<Ledger> {
+  const url = policy.storage.ledger;
+  const open = (): Promise<Ledger> => openLedger(url, opts);
+  const where = `storage.ledger: cannot open ${redactUrl(url)}`;
+  try {
+    return await open();
+  } catch (err) {
+    if (!isTransientOpenError(err)) throw new Error(`${where}: ${(err as Error).message}`);
+    if (policy.storage.counters === 'memory') {
+      throw new Error(`${where}: ${(err as Error).message} (memory counters are rebuilt from the ledger at start, so the gateway cannot start without it; with counters in Redis it would)`);
+    }
+    log.error({ ledger: redactUrl(url), error: (err as Error).message }, 'ledger database unreachable at start; serving with the counters in the shared store, call rows kept in memory until it answers');
+    const stillDown = throttledLog(LOG_EVERY_MS * 6);
+    return new LateLedger({
+      open,
+      firstError: err as Error,
+      onRetryFailed: (e) => stillDown(() => log.error({ ledger: redactUrl(url), error: e.message }, 'ledger database still unreachable')),
+      onReady,
+    });
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ export interface DelayProxy {
  * timers set for the same millisecond from different durations may fire either way round, so a command
  * sent after a delayed one could reach Redis first and the replies would answer the wrong commands.)
  */
-export async function startDelayProxy(targetPort: number): Promise<DelayProxy> {
+export async function startDelayProxy(targetPort: number, listenPort = 0): Promise<DelayProxy> {
   let delayMs = 0;
   const sockets = new Set<Socket>();
   const pipe = (from: Socket, to: Socket): void => {
@@ -51,7 +51,7 @@ export async function startDelayProxy(targetPort: number): Promise<DelayProxy> {
     pipe(client, upstream);
     pipe(upstream, client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
     port,
