@@ -27,6 +27,11 @@ export interface AdmitRequest {
   output: number;
   /** Whether the client chose `output` (clamping a default is always fine; clamping a choice is configurable). */
   outputFromClient: boolean;
+  /**
+   * The smallest output the upstream can be held to (e.g. one token for each of `n` choices): a clamp
+   * below it would be sent upstream as more than was reserved, so it is never granted.
+   */
+  leastOutput?: number;
   /** What the request asks for that changes its price; read only when a money limit applies. */
   priceHints?: () => PriceHints;
 }
@@ -101,7 +106,7 @@ export class LimitsEngine {
     let input = req.input.upperBound <= EXACT_COUNT_BELOW ? req.input.exact() : req.input.upperBound;
     let output = req.output;
     const clamp = this.policy.enforcement.clampMaxTokens || !req.outputFromClient;
-    const minOutput = Math.min(this.policy.enforcement.minOutputTokens, req.output);
+    const minOutput = Math.min(Math.max(this.policy.enforcement.minOutputTokens, req.leastOutput ?? 1), req.output);
 
     const cap = req.principal.project ? this.policy.projects.get(req.principal.project)?.requestLimit : undefined;
     if (cap !== undefined && input + output > cap) {

@@ -26,8 +26,14 @@ export interface Exchange {
   readonly estimateOn: { endpoint: Endpoint; body: JsonObject };
   /** Client headers to forward (API version and beta flags, never credentials). */
   readonly forwardHeaders?: Record<string, string>;
-  /** The output allowance to reserve: the client's (all choices together), or the default scaled likewise. */
-  allowance(defaultMaxTokens: number): { output: number; fromClient: boolean };
+  /**
+   * The output allowance to reserve: the client's (all choices together), or the default scaled likewise;
+   * `least` is the smallest grant the upstream can be held to (one token per choice; the Responses API's
+   * floor of 16 when the answer is not streamed and so cannot be cut). A clamp never goes below it.
+   */
+  allowance(defaultMaxTokens: number): { output: number; fromClient: boolean; least?: number };
+  /** The cap each choice gets from a granted allowance (the allowance split between `n` choices); the grant when omitted. */
+  perChoice?(output: number): number;
   /** The body to send upstream for a granted output allowance. */
   upstreamBody(output: number): JsonObject;
   /** Whether upstreamBody(output) is the client's body unchanged, so the client's bytes can go as they came. */

@@ -24,4 +24,12 @@ describe('findUsage', () => {
     expect(findUsage(b({ usage: null }))).toBeUndefined();
     expect(findUsage(b('{"usage": {"prompt_tokens": 1'))).toBeUndefined();
   });
+
+  it("takes the top-level usage, not a nested 'usage' key after it (a Responses body echoes metadata last)", () => {
+    const usage = { input_tokens: 9000, output_tokens: 4000, output_tokens_details: { reasoning_tokens: 3900 } };
+    expect(findUsage(b({ object: 'response', usage, user: null, metadata: { usage: 'x' } }))).toEqual(usage);
+    expect(findUsage(b({ object: 'response', usage, metadata: { usage: { input_tokens: 0, output_tokens: 0 } } }))).toEqual(usage);
+    expect(findUsage(b({ object: 'usage', data: [{ usage: { a: 1 } }] }))).toBeUndefined();
+    expect(findUsage(b({ note: 'a \\"usage\\": {\\"a\\": 1} \\', usage: { prompt_tokens: 2 }, tail: '\\' }))).toEqual({ prompt_tokens: 2 });
+  });
 });

@@ -4,24 +4,56 @@ import type { JsonObject } from './request-shape.js';
 
 const OPEN = 0x7b; // {
 const CLOSE = 0x7d; // }
+const OPEN_BRACKET = 0x5b; // [
+const CLOSE_BRACKET = 0x5d; // ]
 const QUOTE = 0x22; // "
 const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /**
- * Returns the parsed `"usage": {...}` object that appears last in `raw`, or undefined.
- * Inside JSON strings quotes are escaped, so an unescaped `"usage":` can only be a key.
+ * Returns the parsed top-level `"usage": {...}` object of `raw`, or undefined.
+ *
+ * The body is walked backwards from its end (the usage object is near the end of every OpenAI answer),
+ * string by string, keeping the nesting depth, so only a `usage` key of the outermost object counts: a
+ * `"usage"` key further in (a Responses body echoes the caller's `metadata` after its usage) is not it.
  */
 export function findUsage(raw: Buffer): JsonObject | undefined {
-  let at = raw.lastIndexOf('"usage":');
-  let keyLength = 8;
-  if (at < 0) {
-    at = raw.lastIndexOf('"usage" :');
-    keyLength = 9;
+  let depth = 0;
+  for (let i = raw.length - 1; i >= 0; i--) {
+    const c = raw[i];
+    if (c === CLOSE || c === CLOSE_BRACKET) depth++;
+    else if (c === OPEN || c === OPEN_BRACKET) depth--;
+    else if (c === QUOTE) {
+      // The closing quote of a string: its opening quote is the previous one not escaped.
+      const end = i;
+      let j = i - 1;
+      for (;;) {
+        while (j >= 0 && raw[j] !== QUOTE) j--;
+        if (j < 0) return undefined;
+        let backslashes = 0;
+        for (let k = j - 1; k >= 0 && raw[k] === BACKSLASH; k--) backslashes++;
+        if (backslashes % 2 === 0) break;
+        j--;
+      }
+      if (depth === 1 && end - j === 6 && raw.toString('latin1', j + 1, end) === 'usage') {
+        let k = end + 1;
+        while (isSpace(raw[k])) k++;
+        // A key (a colon follows), not a string value such as "object": "usage".
+        if (raw[k] === COLON) return objectAt(raw, k + 1);
+      }
+      i = j;
+    }
   }
-  if (at < 0) return undefined;
-  let i = at + keyLength;
+  return undefined;
+}
+
+/** The JSON object starting at `from` (after whitespace), or undefined when the value is not one. */
+function objectAt(raw: Buffer, from: number): JsonObject | undefined {
+  let i = from;
   while (i < raw.length && raw[i] !== OPEN) {
-    if (raw[i] !== 0x20 && raw[i] !== 0x0a && raw[i] !== 0x0d && raw[i] !== 0x09) return undefined; // `null`, a number...
+    if (!isSpace(raw[i])) return undefined; // `null`, a number...
     i++;
   }
   const start = i;

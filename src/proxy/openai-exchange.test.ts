@@ -11,10 +11,10 @@ const messages = [{ role: 'user', content: 'hi' }];
 describe('the native OpenAI exchange', () => {
   it('reserves the output of every choice and sends the per-choice share of a lowered allowance', () => {
     const x = plan('chat', { model: 'gpt-4o', messages, n: 3, max_tokens: 100 });
-    expect(x.allowance(4096)).toEqual({ output: 300, fromClient: true });
+    expect(x.allowance(4096)).toEqual({ output: 300, fromClient: true, least: 3 });
     expect(x.upstreamBody(300)).toMatchObject({ model: 'gpt-4o-2024-08-06', n: 3, max_tokens: 100 });
     expect(x.upstreamBody(150).max_tokens).toBe(50);
-    expect(plan('chat', { model: 'gpt-4o', messages, n: 2 }).allowance(1000)).toEqual({ output: 2000, fromClient: false });
+    expect(plan('chat', { model: 'gpt-4o', messages, n: 2 }).allowance(1000)).toEqual({ output: 2000, fromClient: false, least: 2 });
     expect(plan('completions', { model: 'gpt-4o', prompt: ['a', 'b'], n: 2, best_of: 3, max_tokens: 10 }).allowance(0).output).toBe(60);
   });
 
@@ -26,7 +26,7 @@ describe('the native OpenAI exchange', () => {
 
   it('uses max_output_tokens on the Responses API, never below its minimum of 16', () => {
     const x = plan('responses', { model: 'gpt-4o', input: 'hi', max_output_tokens: 500 });
-    expect(x.allowance(4096)).toEqual({ output: 500, fromClient: true });
+    expect(x.allowance(4096)).toEqual({ output: 500, fromClient: true, least: 16 });
     expect(x.upstreamBody(500)).toEqual({ model: 'gpt-4o-2024-08-06', input: 'hi', max_output_tokens: 500 });
     expect(x.upstreamBody(100).max_output_tokens).toBe(100);
     expect(x.upstreamBody(5).max_output_tokens).toBe(16);

@@ -10,6 +10,9 @@ import { applyOutputLimit, requestedOutput } from './request-shape.js';
 /** Upstream bodies larger than this are not parsed for their text (counted from the raw bytes instead). */
 const MAX_PARSED_BODY = 64 * 1024 * 1024;
 
+/** The smallest `max_output_tokens` the Responses API accepts (applyOutputLimit never sends less). */
+const RESPONSES_MIN_OUTPUT = 16;
+
 /** OpenAI's `max_tokens` default on the legacy completions endpoint. */
 const LEGACY_COMPLETIONS_DEFAULT = 16;
 
@@ -41,16 +44,27 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
   const stream = body.stream === true && endpoint !== 'embeddings';
   const streamOptions = body.stream_options as JsonObject | undefined;
   const clientWantsUsage = streamOptions?.include_usage === true;
+  /** Each choice's cap for a grant of `output` tokens in all. */
+  const split = (output: number): number => Math.max(1, Math.floor(output / choices));
   return {
     upstream: endpoint,
     estimateOn: { endpoint, body },
     allowance: (defaultMax) =>
-      endpoint === 'embeddings' ? { output: 0, fromClient: true } : { output: asked ?? defaultMax * choices, fromClient: perChoice !== undefined },
+      endpoint === 'embeddings'
+        ? { output: 0, fromClient: true }
+        : {
+            output: asked ?? defaultMax * choices,
+            fromClient: perChoice !== undefined,
+            // Each choice gets at least one token upstream; a non-streamed Responses answer gets at least 16
+            // and cannot be cut: a grant below that would let the provider produce more than was reserved.
+            least: endpoint === 'responses' ? (stream ? 1 : RESPONSES_MIN_OUTPUT) : choices,
+          },
+    perChoice: split,
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, body);
       // The output allowance is sent upstream whenever it differs from what the upstream would otherwise
       // use (the client's cap(s), or the legacy default), so the limit holds exactly.
-      if (endpoint !== 'embeddings' && (asked !== output || capsDisagree)) applyOutputLimit(out, endpoint, Math.max(1, Math.floor(output / choices)), upstreamModel);
+      if (endpoint !== 'embeddings' && (asked !== output || capsDisagree)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
       // The Responses API always reports usage at the end; chat and completions do only when asked.
       if (stream && endpoint !== 'responses') out.stream_options = withUsageIncluded(streamOptions);
       return out;

@@ -70,6 +70,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       input: estimate,
       output: allowance.output,
       outputFromClient: allowance.fromClient,
+      ...(allowance.least !== undefined ? { leastOutput: allowance.least } : {}),
       priceHints,
     });
   } catch (err) {
@@ -82,7 +83,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     throw err;
   }
   void reply.headers(wire === 'anthropic' ? anthropicRateLimitHeaders(admission.limits, admission.states) : admission.headers);
-  if (admission.clamped) void reply.header('x-tollgate-clamped-max-tokens', String(admission.output));
+  // The max_tokens the call now has, as the client would have written it: per choice when n > 1.
+  if (admission.clamped) void reply.header('x-tollgate-clamped-max-tokens', String(exchange.perChoice?.(admission.output) ?? admission.output));
   const shadowBlocked = admission.shadowBlocked.map((l) => l.id);
   // Shadow limits never block; this header (and the call record) is how their would-be effect is seen.
   if (shadowBlocked.length > 0) void reply.header('x-tollgate-shadow-limit', shadowBlocked.join(','));

@@ -93,7 +93,8 @@ export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: n
     return;
   }
   if (endpoint === 'responses') {
-    // The Responses API refuses caps below 16; a smaller grant is enforced by the stream cut instead.
+    // The Responses API refuses caps below 16; a smaller grant is only admitted for a stream, which the
+    // relay cuts at the grant (openai-exchange.ts `least`).
     body.max_output_tokens = Math.max(16, output);
     return;
   }

@@ -24,9 +24,12 @@ export function tooDeep(): TollgateError {
   return new TollgateError('invalid_request', { detail: 'The JSON body is nested too deeply to be forwarded. Flatten it.' });
 }
 
-/** The 502 for an upstream 401/403: those concern the gateway's provider key, not the caller's. */
+/**
+ * The 502 for an upstream 401/403: those concern the gateway's provider key, not the caller's. A retry
+ * cannot succeed until an operator fixes the key, so the SDKs are told not to (they retry every 5xx).
+ */
 export function credentialsRefused(provider: string, status: number): TollgateError {
-  return new TollgateError('upstream_error', { provider, detail: `the provider refused the gateway's credentials (HTTP ${status})` });
+  return new TollgateError('upstream_error', { provider, detail: `the provider refused the gateway's credentials (HTTP ${status})` }, { 'x-should-retry': 'false' });
 }
 
 /** Reads a whole (non-streamed) upstream body. */
