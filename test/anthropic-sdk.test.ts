@@ -219,6 +219,16 @@ describe('errors in Anthropic format', () => {
     expect(upstream.requests()).toHaveLength(0);
   });
 
+  it('answers the Anthropic SDK on endpoints the gateway does not serve in Anthropic format, with its request-id', async () => {
+    const err = await client().beta.files.list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((err as { error: unknown }).error).toEqual({ type: 'error', error: { type: 'not_found_error', message: 'Unknown endpoint: GET /v1/files.' } });
+    expect((err as InstanceType<typeof Anthropic.APIError>).requestID).toMatch(/^req_/);
+    // OpenAI's endpoints stay OpenAI's whatever the headers say.
+    const openai = await fetch(`${gw.url}/v1/chat/completions/nothing`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: '{}' });
+    expect((await openai.json()).error.code).toBe('not_found');
+  });
+
   it('passes upstream errors through in Anthropic format and refunds the reservation', async () => {
     const err = await client()
       .messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask, ...({ mock_error_status: 529 } as object) })
@@ -227,6 +237,16 @@ describe('errors in Anthropic format', () => {
     expect((err as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
     expect(lastCall()).toMatchObject({ decision: 'failed', usage: { input: 0, output: 0 } });
     expect(await gw.store.openReservations()).toBe(0);
+  });
+
+  it("an upstream that refuses the gateway's provider key is a 502 the SDK does not retry", async () => {
+    const err = await client('tg-alice', { maxRetries: 2 })
+      .messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask, ...({ mock_error_status: 401 } as object) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((err as { status: number }).status).toBe(502);
+    expect((err as InstanceType<typeof Anthropic.APIError>).headers?.get('x-should-retry')).toBe('false');
+    expect(upstream.requests()).toHaveLength(1);
   });
 
   it('an error event after the 200 reaches the SDK as an APIError; the call is settled for what was produced', async () => {

@@ -1,6 +1,6 @@
 // Anthropic client → Anthropic-format upstream: the body passes through untouched except the model and
 // `max_tokens` (lowered when a limit leaves less room); the API version and beta headers go along.
-import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, anthropicUsage, messageText } from '../providers/anthropic/index.js';
+import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, MIN_THINKING_OUTPUT, anthropicUsage, fitThinkingBudget, messageText, thinkingBudgetToKeep } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
@@ -19,14 +19,18 @@ export function forwardedAnthropicHeaders(headers: ExchangeInput['headers']): Re
 /** The native exchange for `POST /v1/messages`. */
 export function anthropicExchange({ body, upstreamModel, headers }: ExchangeInput): Exchange {
   const asked = body.max_tokens as number;
+  const forwardHeaders = forwardedAnthropicHeaders(headers);
+  // Extended thinking's budget must stay below max_tokens: a clamp lowers it too, and never goes below 1025.
+  const budget = thinkingBudgetToKeep(body, asked, forwardHeaders['anthropic-beta']);
   return {
     upstream: 'messages',
     estimateOn: { endpoint: 'messages', body },
-    forwardHeaders: forwardedAnthropicHeaders(headers),
-    allowance: () => ({ output: asked, fromClient: true }),
+    forwardHeaders,
+    allowance: () => (budget === undefined ? { output: asked, fromClient: true } : { output: asked, fromClient: true, least: MIN_THINKING_OUTPUT }),
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, body);
       out.max_tokens = output;
+      if (budget !== undefined) fitThinkingBudget(out, budget, output);
       return out;
     },
     unchanged: (output) => upstreamModel === body.model && asked === output,

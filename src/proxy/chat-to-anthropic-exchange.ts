@@ -1,6 +1,16 @@
 // OpenAI chat client → Anthropic upstream: the request, the answer and the stream are translated, so an
 // app on the OpenAI SDK moves to Claude by a config change (a route model `anthropic/claude-...`).
-import { MessagesToChatStream, anthropicErrorToOpenAI, anthropicUsage, chatToMessages, messageText, messageToChat } from '../providers/anthropic/index.js';
+import {
+  MIN_THINKING_OUTPUT,
+  MessagesToChatStream,
+  anthropicErrorToOpenAI,
+  anthropicUsage,
+  chatToMessages,
+  fitThinkingBudget,
+  messageText,
+  messageToChat,
+  thinkingBudgetToKeep,
+} from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
@@ -11,15 +21,22 @@ export function chatToAnthropicExchange({ body, upstreamModel }: ExchangeInput):
   const asked = requestedOutput(body, 'chat');
   const translated = chatToMessages(body, upstreamModel);
   const clientWantsUsage = (body.stream_options as JsonObject | undefined)?.include_usage === true;
+  // `thinking` sent as an extra field: its budget must stay below the max_tokens the gateway sends (a
+  // clamp, or the default when the client named none), and a clamp never goes below 1025.
+  const budget = thinkingBudgetToKeep(translated, asked, undefined);
   return {
     upstream: 'messages',
     // Estimated on what Anthropic will bill: the translated body, with Claude's conservative tokenizer.
     estimateOn: { endpoint: 'messages', body: translated },
-    allowance: (defaultMax) => ({ output: asked ?? defaultMax, fromClient: asked !== undefined }),
+    allowance: (defaultMax) => {
+      const output = asked ?? defaultMax;
+      return budget === undefined ? { output, fromClient: asked !== undefined } : { output, fromClient: asked !== undefined, least: MIN_THINKING_OUTPUT };
+    },
     // Anthropic requires max_tokens, so the allowance is always sent.
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, translated);
       out.max_tokens = output;
+      if (budget !== undefined) fitThinkingBudget(out, budget, output);
       return out;
     },
     unchanged: () => false,

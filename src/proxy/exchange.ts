@@ -29,7 +29,8 @@ export interface Exchange {
   /**
    * The output allowance to reserve: the client's (all choices together), or the default scaled likewise;
    * `least` is the smallest grant the upstream can be held to (one token per choice; the Responses API's
-   * floor of 16 when the answer is not streamed and so cannot be cut). A clamp never goes below it.
+   * floor of 16 when the answer is not streamed and so cannot be cut; extended thinking's 1,024-token
+   * budget plus one). A clamp never goes below it.
    */
   allowance(defaultMaxTokens: number): { output: number; fromClient: boolean; least?: number };
   /** The cap each choice gets from a granted allowance (the allowance split between `n` choices); the grant when omitted. */
@@ -54,12 +55,16 @@ export function wireOfUrl(url: string): ClientWire {
   return url === '/v1/messages' || url.startsWith('/v1/messages/') || url.startsWith('/v1/messages?') ? 'anthropic' : 'openai';
 }
 
+// The endpoints only OpenAI's API has: a client there speaks OpenAI whatever headers it sends.
+const OPENAI_ONLY = /^\/v1\/(chat\/completions|completions|embeddings|responses)(\/|\?|$)/;
+
 /**
- * The client's wire format for a request: by its path, and on the paths both APIs share (`/v1/models`)
- * Anthropic's for a client that sends `anthropic-version`, as the Anthropic SDK always does.
+ * The client's wire format for a request: by its path, and on the other `/v1/` paths (`/v1/models`,
+ * which both APIs have, and the ones the gateway does not serve, such as `/v1/files`) Anthropic's for a
+ * client that sends `anthropic-version`, as the Anthropic SDK always does.
  */
 export function wireOfRequest(req: { url: string; headers: Record<string, unknown> }): ClientWire {
-  if (req.url.startsWith('/v1/models') && req.headers['anthropic-version'] !== undefined) return 'anthropic';
+  if (req.headers['anthropic-version'] !== undefined && req.url.startsWith('/v1/') && !OPENAI_ONLY.test(req.url)) return 'anthropic';
   return wireOfUrl(req.url);
 }
 

@@ -8,6 +8,7 @@ import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
+import { bringsServerToolInput } from '../providers/anthropic/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { countTextTokens, estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { StreamTokenCounter } from '../tokens/stream-counter.js';
@@ -50,7 +51,14 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
   const unseen = (): number =>
     Math.max(0, Math.min(gw.policy.enforcement.storedContextTokens, gw.engine.inputCeiling(principal, target, allowance.output, priceHints) - bodyEstimate.upperBound));
-  const estimate = endpoint === 'responses' ? withStoredContext(bodyEstimate, gw.storedContext.tokensFor(body, unseen)) : bodyEstimate;
+  // Anthropic's server tools (web search, web fetch, code execution, MCP servers) bring billed input the
+  // body does not show either: the same allowance is reserved for them (server-tools.ts).
+  const estimate =
+    endpoint === 'responses'
+      ? withStoredContext(bodyEstimate, gw.storedContext.tokensFor(body, unseen))
+      : exchange.upstream === 'messages' && bringsServerToolInput(exchange.estimateOn.body)
+        ? withStoredContext(bodyEstimate, unseen())
+        : bodyEstimate;
   const stream = body.stream === true && endpoint !== 'embeddings';
 
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).

@@ -6,3 +6,5 @@ export { MessagesToChatStream } from './messages-to-chat-stream.js';
 export { chatToMessages } from './chat-to-messages.js';
 export { anthropicErrorToOpenAI, chatUsageOf, messageToChat } from './message-to-chat.js';
 export { finishReason } from './map-stop-reason.js';
+export { fitThinkingBudget, MIN_THINKING_OUTPUT, thinkingBudgetToKeep } from './thinking-budget.js';
+export { bringsServerToolInput } from './server-tools.js';

@@ -27,6 +27,21 @@ function usage(inputTokens: number, outputTokens: number): Record<string, unknow
   };
 }
 
+/**
+ * Anthropic's checks of manual extended thinking: a budget of at least 1024, below max_tokens. (The
+ * interleaved-thinking beta lifts the second rule; the mock reads no headers and applies it always.)
+ */
+function invalidThinking(thinking: unknown, maxTokens: number): string | undefined {
+  if (typeof thinking !== 'object' || thinking === null) return undefined;
+  const { type, budget_tokens: budget } = thinking as Record<string, unknown>;
+  if (type !== 'enabled') return undefined;
+  if (typeof budget !== 'number' || budget < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+  if (budget >= maxTokens) {
+    return '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size';
+  }
+  return undefined;
+}
+
 /** Answers a Messages API request: a `message` object, or the message_start ... message_stop event stream. */
 export function mockAnthropicMessages(call: MockCall): MockReply {
   const invalid = fieldRequired(call, ['model', 'messages', 'max_tokens']);
@@ -35,6 +50,8 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   if (typeof body.max_tokens !== 'number' || body.max_tokens < 1) {
     return anthropicError(400, 'max_tokens: Input should be greater than or equal to 1', call.latencyMs);
   }
+  const thinkingError = invalidThinking(body.thinking, body.max_tokens);
+  if (thinkingError) return anthropicError(400, thinkingError, call.latencyMs);
   const model = body.model as string;
   const len = resolveOutputLength(body, controls, call.opts, ['max_tokens']);
   const stopReason = len.cut ? 'max_tokens' : 'end_turn';

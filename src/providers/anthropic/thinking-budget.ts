@@ -1,0 +1,35 @@
+// Manual extended thinking (`thinking: {type: "enabled", budget_tokens: N}`) ties two fields together:
+// Anthropic requires 1024 <= budget_tokens < max_tokens and answers a 400 ("`max_tokens` must be greater
+// than `thinking.budget_tokens`") otherwise; only with interleaved thinking (a beta) may the budget exceed
+// max_tokens. So when the gateway lowers max_tokens to the room a limit has left, the budget comes down
+// with it, and room below 1025 tokens cannot hold a valid thinking call at all: such a call is refused
+// (429) instead of being forwarded to fail.
+import type { JsonObject } from '../usage.js';
+
+/** Anthropic's floor for `thinking.budget_tokens`. */
+export const MIN_THINKING_BUDGET = 1024;
+/** The least `max_tokens` a manual-thinking call can be sent with: the least budget, plus one token of answer. */
+export const MIN_THINKING_OUTPUT = MIN_THINKING_BUDGET + 1;
+
+/**
+ * The budget of a body with manual extended thinking that must stay below `max_tokens`, when the client
+ * sent a valid one (at least 1024, below `maxTokens` when the client chose it); undefined otherwise, so a
+ * request invalid as sent goes as sent, and the provider says why.
+ */
+export function thinkingBudgetToKeep(body: JsonObject, maxTokens: number | undefined, beta: string | undefined): number | undefined {
+  const thinking = body.thinking;
+  if (typeof thinking !== 'object' || thinking === null || Array.isArray(thinking)) return undefined;
+  const { type, budget_tokens: budget } = thinking as JsonObject;
+  if (type !== 'enabled' || typeof budget !== 'number' || !Number.isInteger(budget) || budget < MIN_THINKING_BUDGET) return undefined;
+  // Interleaved thinking: the budget spans the whole turn and may exceed max_tokens.
+  if (beta !== undefined && beta.toLowerCase().includes('interleaved-thinking')) return undefined;
+  if (maxTokens !== undefined && budget >= maxTokens) return undefined;
+  return budget;
+}
+
+/** Lowers the thinking budget of `out` (a copy of the client's body) below `maxTokens` when it is not already. */
+export function fitThinkingBudget(out: JsonObject, budget: number, maxTokens: number): void {
+  if (budget < maxTokens) return;
+  // A new object: the client's `thinking` is shared with the body the gateway read.
+  out.thinking = { ...(out.thinking as JsonObject), budget_tokens: Math.max(MIN_THINKING_BUDGET, maxTokens - 1) };
+}
