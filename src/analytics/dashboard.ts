@@ -138,9 +138,21 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     remainingWeekdays: remaining.map((d) => d.weekday),
   });
 
+  // Every counter of this organization carries its hash tag.
+  const orgPrefix = `${organizationTag(organization)}:`;
+  // What each limit of this organization counts now, by the ledger, in its unit (USD, not µUSD). A daily or
+  // monthly limit on a rolling algorithm (sliding window, token bucket) counts the last window length, not
+  // the calendar day or month: its figures must be these, or a limit refusing every call reads as nearly empty.
+  const counted = new Map<string, number>();
+  for (const u of byLimit.limits) {
+    if (u.limit.item.key.startsWith(orgPrefix)) counted.set(u.limit.id, u.limit.unit === 'usd' ? u.used / 1e6 : u.used);
+  }
+  const figuresOf = (owner: string, spec: LimitSpec | undefined, calendar: UsageFigures): LimitFigures | null =>
+    limitFigures(owner, spec, calendar, windows, now, spec && spec.algorithm !== 'fixed_window' ? (counted.get(`${owner}:${spec.name}`) ?? 0) : undefined);
+
   const orgLimits = policy.organizations.get(organization)?.limits ?? [];
-  const daily = limitFigures(`org:${organization}`, orgLimits.find((l) => l.name === 'daily'), todayFigures, windows, now);
-  const monthly = limitFigures(`org:${organization}`, orgLimits.find((l) => l.name === 'monthly'), monthFigures, windows, now);
+  const daily = figuresOf(`org:${organization}`, orgLimits.find((l) => l.name === 'daily'), todayFigures);
+  const monthly = figuresOf(`org:${organization}`, orgLimits.find((l) => l.name === 'monthly'), monthFigures);
   const monthlySpec = orgLimits.find((l) => l.name === 'monthly');
   const projectedUsed = monthlySpec?.maxCostUsd !== undefined ? projection.costUsd : projection.tokens;
   const utilization = {
@@ -167,12 +179,10 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     const used = (groups: UsageGroup[]): UsageFigures => figures(groups.find((g) => g.keys.project === p.id));
     // A project's limits count the whole project, so they apply only when the project is in this organization's keys.
     if (!policy.keys.some((k) => k.organization === organization && k.project === p.id)) continue;
-    consider(limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'daily'), used(projectToday), windows, now));
-    consider(limitFigures(`project:${p.id}`, p.limits.find((l) => l.name === 'monthly'), used(byProject), windows, now));
+    consider(figuresOf(`project:${p.id}`, p.limits.find((l) => l.name === 'daily'), used(projectToday)));
+    consider(figuresOf(`project:${p.id}`, p.limits.find((l) => l.name === 'monthly'), used(byProject)));
   }
   const shown = new Set(subjects.keys());
-  // Every counter of this organization carries its hash tag.
-  const orgPrefix = `${organizationTag(organization)}:`;
   for (const u of byLimit.limits) {
     if (!u.limit.item.key.startsWith(orgPrefix) || shown.has(u.limit.id)) continue;
     const isUsd = u.limit.unit === 'usd';
@@ -230,12 +240,15 @@ function figures(g: UsageGroup | undefined): UsageFigures {
   };
 }
 
-/** A total-tokens (or USD) limit's figures from ledger usage; limits on input or output alone are not shown. */
-function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFigures, windows: WindowCalculator, now: number): LimitFigures | null {
+/**
+ * A total-tokens (or USD) limit's figures from ledger usage; limits on input or output alone are not shown.
+ * `counted`: what a rolling limit's counter holds by the ledger (its unit), instead of the calendar figures.
+ */
+function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFigures, windows: WindowCalculator, now: number, counted?: number): LimitFigures | null {
   if (!spec || spec.measure !== 'total') return null;
   const isUsd = spec.maxCostUsd !== undefined;
   const max = isUsd ? spec.maxCostUsd! : spec.max!;
-  const value = isUsd ? used.cost_usd : used.tokens;
+  const value = counted !== undefined ? (isUsd ? usd(counted) : counted) : isUsd ? used.cost_usd : used.tokens;
   return {
     limit: `${owner}:${spec.name}`,
     unit: isUsd ? 'usd' : 'tokens',

@@ -131,6 +131,12 @@ export interface CounterStore {
   restore(entries: RestoreEntry[]): Promise<void>;
   /** Current state of the given items, without changing them. */
   peek(items: CounterItem[]): Promise<LimitState[]>;
+  /**
+   * Shared stores only: while the store is unreachable, the local counters limits that fail open are
+   * admitted against (the whole limit, this instance's room left), undefined for the others. For the
+   * headroom gauges, which `peek` (failing at once during an outage) would leave empty.
+   */
+  peekDegraded?(items: CounterItem[]): Promise<Array<LimitState | undefined>>;
   /** Reservations not yet settled. */
   openReservations(): Promise<number>;
   close(): Promise<void>;

@@ -134,6 +134,18 @@ export class OutageCounters {
     return { ...outcome, states };
   }
 
+  /**
+   * What fail-open limits are admitted against now, without changing anything: each as the whole limit
+   * with this instance's room left (as `reserve` reports it); undefined for limits that fail closed.
+   * Before the first local reservation of an outage, the counters it would start from.
+   */
+  async peek(items: CounterItem[]): Promise<Array<LimitState | undefined>> {
+    const plan = this.plan(items);
+    const states = await (this.store ?? this.seeded()).peek(plan.local);
+    const open = new Set(plan.openIdx);
+    return items.map((item, i) => (open.has(i) ? { ...states[i], used: item.max - (plan.local[i].max - states[i].used), max: item.max } : undefined));
+  }
+
   /** Settles `id` when it was reserved locally (its usage then waits for the replay); false otherwise. */
   async settle(id: string, usage: SettleUsage): Promise<boolean> {
     const local = this.open.get(id);

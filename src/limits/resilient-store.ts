@@ -168,6 +168,16 @@ export class ResilientStore implements CounterStore {
     }
   }
 
+  /**
+   * While the shared store does not answer: the local counters fail-open limits are admitted against
+   * (undefined for limits that fail closed, which admit nothing); for metrics, so headroom stays visible.
+   */
+  async peekDegraded(items: CounterItem[]): Promise<Array<LimitState | undefined>> {
+    // A store that answers is read with peek; this is only the outage's view (and never waits on Redis).
+    if (this.healthy) throw new StoreUnavailableError();
+    return this.outage.peek(items);
+  }
+
   async openReservations(): Promise<number> {
     return (await this.primary.openReservations()) + this.outage.openCount;
   }

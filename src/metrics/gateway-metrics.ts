@@ -16,6 +16,8 @@ export interface MetricsOptions {
   now?: () => number;
   /** Reads limits' current state without changing it (the counter store's `peek`), for headroom. */
   peek?: (items: CounterItem[]) => Promise<LimitState[]>;
+  /** When `peek` fails (the shared store is down): the local counters fail-open limits are admitted against, undefined for the others. */
+  peekDegraded?: (items: CounterItem[]) => Promise<Array<LimitState | undefined>>;
   /** The ledger writer's figures, for write lag. */
   writerStats?: () => WriterStats;
   /** Also export Node's process metrics (CPU, memory, event loop lag). */
@@ -185,14 +187,19 @@ export class GatewayMetrics {
   private async readHeadroom(): Promise<Headroom[]> {
     const limits = [...this.limits.values()];
     if (!this.opts.peek || limits.length === 0) return [];
-    const states = await this.opts.peek(limits.map((l) => l.limit.item)).catch(() => undefined);
+    const items = limits.map((l) => l.limit.item);
+    // While the shared store is down, limits that fail open are still admitted against this instance's local
+    // counters: show those rather than nothing (limits that fail closed admit nothing and are left out).
+    const states: Array<LimitState | undefined> | undefined = await this.opts.peek(items).catch(() => this.opts.peekDegraded?.(items).catch(() => undefined));
     if (!states) return [];
     // Two organizations may each have a project (or user, group) of the same name: one series each.
     const byLabel = new Map<string, Headroom>();
     limits.forEach(({ organization, limit: l }, i) => {
+      const state = states[i];
+      if (!state) return;
       const scale = l.unit === 'usd' ? 1e-6 : 1;
-      const remaining = Math.max(0, states[i].max - states[i].used) * scale;
-      const utilization = states[i].max > 0 ? states[i].used / states[i].max : states[i].used > 0 ? 1 : 0;
+      const remaining = Math.max(0, state.max - state.used) * scale;
+      const utilization = state.max > 0 ? state.used / state.max : state.used > 0 ? 1 : 0;
       const label = limitLabel(l.id, this.opts.userLabels);
       const series = `${organization}\u0000${label}`;
       const seen = byLabel.get(series);
