@@ -60,12 +60,14 @@ describe('max_tokens and max_completion_tokens together', () => {
 });
 
 describe('legacy /v1/completions without max_tokens', () => {
-  it("reserves OpenAI's default of 16 and forwards the body without max_tokens", async () => {
+  // Regression test from an audit: the body went without max_tokens, and an OpenAI-compatible server
+  // without OpenAI's default (Ollama) generated past what was reserved.
+  it("reserves OpenAI's default of 16 per choice and sends it, so no upstream generates more", async () => {
     await client().completions.create({ model: 'gpt-4o', prompt: 'Once upon a time' });
-    expect(sent()).not.toHaveProperty('max_tokens');
+    expect(sent().max_tokens).toBe(16);
     expect(gw.calls.at(-1)!.reserved.output).toBe(16);
     await client().completions.create({ model: 'gpt-4o', prompt: ['a', 'b'], n: 2 });
-    expect(sent()).not.toHaveProperty('max_tokens');
+    expect(sent().max_tokens).toBe(16);
     expect(gw.calls.at(-1)!.reserved.output).toBe(64);
   });
 

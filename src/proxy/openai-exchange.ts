@@ -36,7 +36,8 @@ function choicesOf(endpoint: string, body: JsonObject): number {
 export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput): Exchange {
   const choices = choicesOf(endpoint, body);
   const perChoice = requestedOutput(body, endpoint);
-  // Legacy completions without max_tokens stop at OpenAI's documented default of 16, not at ours.
+  // Legacy completions without max_tokens stop at OpenAI's documented default of 16, not at ours; the 16
+  // is sent, as other OpenAI-compatible servers (Ollama, some vLLM builds) have no such default.
   const implicit = endpoint === 'completions' && perChoice === undefined ? LEGACY_COMPLETIONS_DEFAULT : undefined;
   const asked = perChoice === undefined ? (implicit === undefined ? undefined : implicit * choices) : perChoice * choices;
   // Two caps that disagree: the upstream might honour the larger, so both are sent as the grant.
@@ -62,14 +63,14 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
     perChoice: split,
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, body);
-      // The output allowance is sent upstream whenever it differs from what the upstream would otherwise
-      // use (the client's cap(s), or the legacy default), so the limit holds exactly.
-      if (endpoint !== 'embeddings' && (asked !== output || capsDisagree)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
+      // The output allowance is sent upstream whenever the client's body does not already hold it (its
+      // cap(s), as granted), so the limit holds exactly.
+      if (endpoint !== 'embeddings' && (asked !== output || capsDisagree || implicit !== undefined)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
       // The Responses API always reports usage at the end; chat and completions do only when asked.
       if (stream && endpoint !== 'responses') out.stream_options = withUsageIncluded(streamOptions);
       return out;
     },
-    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output && !capsDisagree)),
+    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output && !capsDisagree && implicit === undefined)),
     streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream() : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));
