@@ -41,11 +41,11 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
     app.get('/api/audit', async (req) => {
       const policy = ctx.policy();
       requireAdmin(policy.server.adminKeySha256, req);
-      // Every finished call's row first: the audit compares them with the counters.
-      return fromLedger(async () => {
+      // Every finished call's row first, before each reading: the audit compares them with the counters.
+      const flush = async (): Promise<void> => {
         await ctx.writer?.flush();
-        return auditCounters(ctx.ledger, policy, ctx.store, ctx.now);
-      });
+      };
+      return fromLedger(() => auditCounters(ctx.ledger, policy, ctx.store, ctx.now, { beforeLedger: flush }));
     });
   };
 }

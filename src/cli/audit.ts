@@ -52,7 +52,7 @@ async function runAudit(opts: AuditOptions): Promise<number> {
 
 function render(r: AuditReport): string {
   const lines = [`audit at ${new Date(r.atMs).toISOString()}: ${r.lines.length} limit${r.lines.length === 1 ? '' : 's'}, ${r.drifting} drifting`];
-  if (r.openReservations > 0) lines.push(`${r.openReservations} reservations in flight: their amounts are in the counters, not yet in the ledger`);
+  if (r.openReservations > 0) lines.push(`${r.openReservations} reservations in flight: not drift (what they hold is subtracted from the counters)`);
   if (r.skippedCalls > 0) lines.push(`${r.skippedCalls} calls of keys/routes no longer configured were left out (${r.skippedKeys.join(', ')})`);
   const orgWidth = Math.max(12, ...r.lines.map((l) => l.organization.length));
   const width = Math.max(5, ...r.lines.map((l) => l.limit.length));

@@ -13,7 +13,7 @@ export interface AuditLine {
   unit: 'tokens' | 'requests' | 'usd';
   counter: number;
   ledger: number;
-  /** counter - ledger, in the limit's unit (USD for money limits). */
+  /** counter - what this instance's calls in flight hold - ledger, in the limit's unit (USD for money limits). */
   drift: number;
 }
 
@@ -34,17 +34,55 @@ const TOLERANCE = 1e-6;
 // time its row carries: one second of drain is timing, not drift.
 const BUCKET_TIMING_MS = 1000;
 
-/** Counter-vs-ledger drift for every limit the ledger has usage for. */
-export async function auditCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number): Promise<AuditReport> {
+export interface AuditOptions {
+  /** Runs before each reading of the ledger: writes every finished call's row (the gateway's writer). */
+  beforeLedger?: () => Promise<void>;
+  /** Readings to take while any limit drifts (default 3): drift that is gone in one of them was calls in motion. */
+  readings?: number;
+  /** Pause between readings (default 300 ms). */
+  intervalMs?: number;
+}
+
+/**
+ * Counter-vs-ledger drift for every limit the ledger has usage for. A counter holds what this instance's
+ * calls in flight reserved (subtracted here) and calls that finished while the ledger was read (a race no
+ * ordering of two stores avoids): so a limit is reported only when it drifts, the same way, in every one
+ * of a few readings, at the least drift seen. A real drift stays; calls in motion come and go.
+ */
+export async function auditCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, opts: AuditOptions = {}): Promise<AuditReport> {
+  const readings = Math.max(1, opts.readings ?? 3);
+  let report = await readDrift(ledger, policy, store, now, opts);
+  for (let n = 1; n < readings && report.drifting > 0; n++) {
+    await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 300));
+    report = persistent(report, await readDrift(ledger, policy, store, now, opts));
+  }
+  return report;
+}
+
+/** `latest`, with each line's drift kept only where `earlier` drifted the same way, at the smaller of the two. */
+function persistent(earlier: AuditReport, latest: AuditReport): AuditReport {
+  const before = new Map(earlier.lines.map((l) => [`${l.organization}\u0000${l.limit}`, l.drift]));
+  const lines = latest.lines.map((l): AuditLine => {
+    const d = before.get(`${l.organization}\u0000${l.limit}`) ?? 0;
+    const drift = Math.sign(d) === Math.sign(l.drift) ? Math.sign(d) * Math.min(Math.abs(d), Math.abs(l.drift)) : 0;
+    return { ...l, drift };
+  });
+  return { ...latest, lines, drifting: lines.filter((l) => l.drift !== 0).length };
+}
+
+async function readDrift(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, opts: AuditOptions): Promise<AuditReport> {
+  await opts.beforeLedger?.();
   const atMs = now();
   const usage = await ledgerUsageByLimit(ledger, policy, atMs);
-  const states = await store.peek(usage.limits.map((u) => u.limit.item));
+  const items = usage.limits.map((u) => u.limit.item);
+  // One turn of the event loop for a memory store: its counters and what is in flight agree.
+  const [states, held] = await Promise.all([store.peek(items), store.held?.(items)]);
   const scale = (unit: AuditLine['unit'], v: number): number => (unit === 'usd' ? v / 1e6 : v);
   const lines = usage.limits.map((u, i): AuditLine => {
     const unit = u.limit.unit;
     const counter = scale(unit, states[i].used);
     const ledgerFigure = scale(unit, u.used);
-    const drift = counter - ledgerFigure;
+    const drift = counter - scale(unit, held?.[i] ?? 0) - ledgerFigure;
     const item = u.limit.item;
     const timing = item.algorithm === 'token_bucket' ? scale(unit, (item.max * BUCKET_TIMING_MS) / windowLengthMs(item.window)) : 0;
     const tolerance = Math.max(timing, TOLERANCE * Math.max(1, Math.abs(ledgerFigure)));

@@ -254,6 +254,18 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         expect(await store.openReservations()).toBe(0);
       });
 
+      it('says what its reservations in flight hold of each counter, at the price factors they were reserved at', async () => {
+        const { store } = await setup(T0);
+        const tokens = item('h1', 'fixed_window', { kind: 'duration', ms: HOUR }, 10_000);
+        const money: CounterItem = { ...item('h2', 'sliding_window', { kind: 'duration', ms: HOUR }, 100_000), weights: { input: 2, output: 8, request: 0 }, priced: true };
+        const other = item('h3', 'token_bucket', { kind: 'duration', ms: HOUR }, 10_000);
+        await store.reserve({ id: 'x', items: [tokens, money], input: 100, output: 50, clamp: false, minOutput: 1, factors: { input: 1.5, output: 2 } });
+        await store.reserve({ id: 'y', items: [tokens], input: 10, output: 5, clamp: false, minOutput: 1 });
+        expect(await store.held!([tokens, money, other])).toEqual([165, 100 * 2 * 1.5 + 50 * 8 * 2, 0]);
+        await store.settle('x', { input: 90, output: 20, request: 1 });
+        expect(await store.held!([tokens, money])).toEqual([15, 0]);
+      });
+
       it('settle with request 0 refunds everything, in every algorithm; an unknown id is a no-op', async () => {
         const { clock, store } = await setup(T0);
         const items = [

@@ -139,6 +139,11 @@ export interface CounterStore {
   peekDegraded?(items: CounterItem[]): Promise<Array<LimitState | undefined>>;
   /** Reservations not yet settled. */
   openReservations(): Promise<number>;
+  /**
+   * What this instance's reservations not yet settled hold of each item now, in the item's unit: in the
+   * counters, not yet in the ledger (the audit subtracts it). Other instances' are not known here.
+   */
+  held?(items: CounterItem[]): Promise<number[]>;
   close(): Promise<void>;
   /**
    * Shared stores only (absent means always `ok`): the mode in force for limits that follow

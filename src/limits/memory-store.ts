@@ -101,6 +101,26 @@ export class MemoryCounterStore implements CounterStore {
     return this.reservations.size;
   }
 
+  async held(items: CounterItem[]): Promise<number[]> {
+    const now = this.clock.now();
+    const index = new Map(items.map((item, i) => [item.key, i]));
+    const out = items.map(() => 0);
+    for (const placements of this.reservations.values()) {
+      for (const p of placements) {
+        const i = index.get(p.item.key);
+        if (i !== undefined && this.stillCounted(p, now)) out[i] += p.amount;
+      }
+    }
+    return out;
+  }
+
+  /** Whether a reserved amount is still in its counter's current figure (not in a window that ended). */
+  private stillCounted(p: Placement, now: number): boolean {
+    if (p.item.algorithm === 'fixed_window') return p.ref === this.windows.bounds(p.item.window, now).startMs;
+    if (p.item.algorithm === 'sliding_window') return slotEpoch(p.item.window, now) - p.ref <= SLIDING_SLOTS;
+    return true; // a bucket drains what it holds as a whole
+  }
+
   async close(): Promise<void> {}
 
   private usedNow(item: CounterItem, now: number): number {

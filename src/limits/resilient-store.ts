@@ -182,6 +182,10 @@ export class ResilientStore implements CounterStore {
     return (await this.primary.openReservations()) + this.outage.openCount;
   }
 
+  async held(items: CounterItem[]): Promise<number[]> {
+    return (await this.primary.held?.(items)) ?? items.map(() => 0);
+  }
+
   /** Usage and settlements still waiting to reach the shared store (0 once reconciled). */
   get backlog(): number {
     return this.outage.unsent + this.pendingSettles.size;
