@@ -40,6 +40,8 @@ describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
     page.setDefaultTimeout(5000); // a missing element fails the test in seconds, not at vitest's timeout
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    // Console errors too: a resource that failed (a favicon's 404), a script or style the page's CSP refused.
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
     return { page, errors };
   };
   const number = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -84,7 +86,24 @@ describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
     await page.fill('#key', 'not-the-admin-key');
     await page.click('#load');
     await expect.poll(() => page.locator('#error').textContent()).toMatch(/admin key/i);
-    expect(errors).toEqual([]);
+    // The refused fetch is the browser's own console line; nothing else went wrong.
+    expect(errors.filter((e) => !/Failed to load resource: .* 401/.test(e))).toEqual([]);
+    await page.close();
+  });
+
+  it('says so when the answer is not the API (a proxy error page, the network), and is never framed', async () => {
+    const { page, errors } = await openPage();
+    const response = await page.goto(`${gw().url}/dashboard?org=globex#key=${ADMIN}`);
+    expect(response!.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    await page.locator('.figure').first().waitFor();
+    await page.route('**/api/tokens/dashboard*', (route) => route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body>Bad Gateway</body></html>' }));
+    await page.click('#load');
+    await expect.poll(() => page.locator('#error').textContent()).toBe("HTTP 502 (not the dashboard API's JSON)");
+    await page.route('**/api/tokens/dashboard*', (route) => route.abort('connectionrefused'));
+    await page.click('#load');
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^Could not reach the gateway: /);
+    // The failed loads are the browser's console errors here; nothing was thrown by the page.
+    expect(errors.filter((e) => !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
     await page.close();
   });
 });

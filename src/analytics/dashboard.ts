@@ -288,8 +288,10 @@ function usd(v: number): number {
   return Math.round(v * 1e9) / 1e9;
 }
 
-function pct(u: number): string {
-  return `${Math.round(u * 100)}%`;
+/** A share as a percentage; one below 1 never reads as 100% (99.6% of a limit is not the limit). */
+export function pct(u: number): string {
+  const whole = Math.round(u * 100);
+  return whole >= 100 && u < 1 ? `${Math.floor(u * 1000) / 10}%` : `${whole}%`;
 }
 
 function fmt(v: number, unit: 'tokens' | 'usd' | 'requests'): string {

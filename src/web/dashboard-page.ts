@@ -9,6 +9,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tollgate · usage</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --fg: #1d2330; --muted: #6b7280; --line: #e5e7eb; --bar: #3b6fd8; --warn: #d97706; --crit: #dc2626; --ok: #16a34a; }
   * { box-sizing: border-box; }
@@ -62,9 +63,16 @@ async function load() {
   sessionStorage.setItem('tg-key', $('key').value);
   $('error').textContent = '';
   const q = $('org').value ? '?org=' + encodeURIComponent($('org').value) : '';
-  const res = await fetch('/api/tokens/dashboard' + q, { headers: { authorization: 'Bearer ' + $('key').value } });
-  const body = await res.json();
-  if (!res.ok) { $('error').textContent = body.error ? body.error.message : 'HTTP ' + res.status; return; }
+  // A network failure or a reply that is not the API's JSON (a proxy's HTML error page) is said, not thrown.
+  let res, body;
+  try {
+    res = await fetch('/api/tokens/dashboard' + q, { headers: { authorization: 'Bearer ' + $('key').value } });
+    body = await res.json().catch(() => undefined);
+  } catch (err) {
+    $('error').textContent = 'Could not reach the gateway: ' + err.message;
+    return;
+  }
+  if (!res.ok || !body) { $('error').textContent = body && body.error ? body.error.message : 'HTTP ' + res.status + (body ? '' : " (not the dashboard API's JSON)"); return; }
   render(body);
 }
 
@@ -129,6 +137,15 @@ function render(d) {
 /** Registers `GET /dashboard`, the web page over the dashboard API. */
 export function webRoutes(): (app: FastifyInstance) => void {
   return (app) => {
-    app.get('/dashboard', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(PAGE));
+    // The page runs only its own inline script and fetches only this origin; it is never framed (clickjacking).
+    app.get('/dashboard', async (_req, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .send(PAGE),
+    );
   };
 }
