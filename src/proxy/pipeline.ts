@@ -168,10 +168,13 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // settlement is applied (memory) or queued for Redis ahead of any later reservation (the Redis store
     // sends its calls in the order they were made).
     const strict = gw.recordSink !== undefined;
+    // A client that left before its answer came is still charged (the provider billed the call); its row
+    // says 499, as a stream's does, and not the 200 it never received.
+    const status = reply.raw.destroyed ? 499 : upstream.status;
     if (!strict) sendAnswer();
     await gw.engine.settleCall(admission, target, usage);
     if (endpoint === 'responses') gw.storedContext.record(body, responseIdOf(raw), usage);
-    await record(admitted, upstream.status, usage, { upstreamLatencyMs });
+    await record(admitted, status, usage, { upstreamLatencyMs });
     if (strict) sendAnswer();
     return;
   }
