@@ -23,6 +23,8 @@ routes:
     chat_models:
       - {model_id: gpt-4o, model: openai/gpt-4o}
       - {model_id: azure-4o, model: azure/gpt-4o}
+      - {model_id: o3, model: openai/o3}
+      - {model_id: gpt-5, model: openai/gpt-5-2025-08-07}
     embedding_models:
       - {model_id: azure-embed, model: azure/text-embedding-3-small}
 keys:
@@ -56,6 +58,23 @@ describe('max_tokens and max_completion_tokens together', () => {
     expect(granted).toBeLessThan(60);
     expect(sent().max_completion_tokens).toBe(granted);
     expect(sent()).not.toHaveProperty('max_tokens');
+  });
+});
+
+// Regression test from an audit: a reasoning model's call without a cap got max_completion_tokens 4096,
+// and its hidden reasoning counts against that, so many answers ended empty with finish_reason "length".
+describe('a reasoning model without an output cap', () => {
+  it('gets enforcement.reasoning_default_max_tokens (25,000), other models default_max_tokens', async () => {
+    for (const model of ['o3', 'gpt-5']) {
+      await client().chat.completions.create({ model, messages });
+      expect(sent().max_completion_tokens).toBe(25_000);
+      expect(sent()).not.toHaveProperty('max_tokens');
+      expect(gw.calls.at(-1)!.reserved.output).toBe(25_000);
+    }
+    await client().responses.create({ model: 'o3', input: 'hi' });
+    expect(sent().max_output_tokens).toBe(25_000);
+    await client().chat.completions.create({ model: 'gpt-4o', messages });
+    expect(sent().max_tokens).toBe(4096);
   });
 });
 

@@ -57,6 +57,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
     enforcement: {
       clampMaxTokens: enforcement.clamp_max_tokens,
       defaultMaxTokens: enforcement.default_max_tokens,
+      reasoningDefaultMaxTokens: enforcement.reasoning_default_max_tokens,
       minOutputTokens: enforcement.min_output_tokens,
       storedContextTokens: enforcement.stored_context_tokens,
     },

@@ -94,12 +94,17 @@ export const enforcementSchema = z
   .strictObject({
     clamp_max_tokens: z.boolean().default(true),
     default_max_tokens: z.number().int().positive().default(4096),
+    // OpenAI: "reserve at least 25,000 tokens for reasoning and outputs" when starting with these models.
+    reasoning_default_max_tokens: z.number().int().positive().default(25_000),
     min_output_tokens: z.number().int().positive().default(1),
     stored_context_tokens: z.number().int().nonnegative().default(128_000),
   })
   .superRefine((e, ctx) => {
     if (e.min_output_tokens > e.default_max_tokens) {
       ctx.addIssue({ code: 'custom', path: ['min_output_tokens'], message: 'must not exceed `default_max_tokens`' });
+    }
+    if (e.min_output_tokens > e.reasoning_default_max_tokens) {
+      ctx.addIssue({ code: 'custom', path: ['min_output_tokens'], message: 'must not exceed `reasoning_default_max_tokens`' });
     }
   });
 

@@ -10,7 +10,7 @@ describe('loadPolicy: defaults', () => {
     expect(policy.storage).toEqual({
       counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed', timeoutMs: 250, instances: 1, reservationTtlMs: 1_200_000,
     });
-    expect(policy.enforcement).toEqual({ clampMaxTokens: true, defaultMaxTokens: 4096, minOutputTokens: 1, storedContextTokens: 128_000 });
+    expect(policy.enforcement).toEqual({ clampMaxTokens: true, defaultMaxTokens: 4096, reasoningDefaultMaxTokens: 25_000, minOutputTokens: 1, storedContextTokens: 128_000 });
     expect([...policy.organizations.values()]).toEqual([{ id: 'default', limits: [] }]);
     expect(policy.providers.get('openai')).toEqual({
       name: 'openai', type: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-test', headers: {}, timeoutMs: 600_000,

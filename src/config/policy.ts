@@ -179,6 +179,8 @@ export interface Policy {
     clampMaxTokens: boolean;
     /** Output allowance reserved (and sent upstream) when a request names no max_tokens. */
     defaultMaxTokens: number;
+    /** The same for OpenAI reasoning models (o-series, gpt-5), whose hidden reasoning counts as output. */
+    reasoningDefaultMaxTokens: number;
     /** A clamp never goes below this; less room than this is a 429. */
     minOutputTokens: number;
     /** Input reserved for stored Responses context this gateway did not see created. */

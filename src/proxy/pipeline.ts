@@ -16,7 +16,7 @@ import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { clientWire, planExchange, type ClientWire } from './exchange.js';
 import type { CallRecord, Gateway } from './gateway.js';
 import { resolveTarget, type Caller } from './request-context.js';
-import { validateBody } from './request-shape.js';
+import { isReasoningModel, validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
 import { responseIdOf } from './stored-context.js';
 import { readTags } from './tags.js';
@@ -42,7 +42,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const upstreamModel = target.model.upstreamModel;
   const provider = gw.providers.get(target.model.provider)!;
   const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers });
-  const allowance = exchange.allowance(gw.policy.enforcement.defaultMaxTokens);
+  // A reasoning model thinks within its output cap: the default for it leaves room for the thinking too.
+  const enforcement = gw.policy.enforcement;
+  const allowance = exchange.allowance(isReasoningModel(upstreamModel) ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
   // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list.
   const priceHints = (): PriceHints => (exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody) } : { serviceTier: body.service_tier });

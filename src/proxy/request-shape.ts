@@ -83,8 +83,13 @@ export function requestedOutput(body: JsonObject, endpoint: Endpoint = 'chat'): 
   }
 }
 
-// o-series and gpt-5 models refuse `max_tokens`; everything else OpenAI-compatible understands it.
+// OpenAI's reasoning models (o-series, gpt-5) refuse `max_tokens`; everything else OpenAI-compatible understands it.
 const COMPLETION_TOKENS_MODELS = /^(o\d|gpt-5)/;
+
+/** An OpenAI reasoning model: its hidden reasoning tokens count against the output cap. */
+export function isReasoningModel(upstreamModel: string): boolean {
+  return COMPLETION_TOKENS_MODELS.test(upstreamModel);
+}
 
 /** Sets the output limit upstream: on the fields the client sent, or on the one the model understands. */
 export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: number, upstreamModel: string): void {
