@@ -3,7 +3,7 @@ import { interpolate } from './interpolate.js';
 
 describe('interpolate', () => {
   it('substitutes a set variable', () => {
-    expect(interpolate('Bearer ${TOKEN}', { TOKEN: 'abc' })).toEqual({ value: 'Bearer abc', substituted: true, missing: [], malformed: [], nested: [] });
+    expect(interpolate('Bearer ${TOKEN}', { TOKEN: 'abc' })).toEqual({ value: 'Bearer abc', substituted: true, missing: [], malformed: [], nested: [], fromEnv: ['abc'] });
   });
 
   it('uses the default when the variable is unset or empty', () => {

@@ -12,6 +12,8 @@ export interface Interpolated {
   malformed: string[];
   /** `${NAME:-...}` whose default holds another `${...}`: not supported, and never read as literal text. */
   nested: string[];
+  /** Each value taken from the environment, alone: a message naming part of a scalar must not show them either. */
+  fromEnv: string[];
 }
 
 // An expression may hold one inner `${...}`, matched whole so that a nested default is reported as
@@ -22,7 +24,7 @@ const INNER = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 
 /** Substitutes `${VAR}` and `${VAR:-default}` from `env`; `$${` stands for a literal `${`. */
 export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated {
-  const result: Interpolated = { value: text, substituted: false, missing: [], malformed: [], nested: [] };
+  const result: Interpolated = { value: text, substituted: false, missing: [], malformed: [], nested: [], fromEnv: [] };
   if (!text.includes('${')) return result;
   result.value = text.replace(EXPR, (match: string, inner: string | undefined) => {
     if (match === '$${') return '${';
@@ -42,6 +44,7 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated 
     }
     const set = env[name!];
     result.substituted = true;
+    if (set) result.fromEnv.push(set);
     // Shell semantics: `:-` also replaces a variable that is set but empty.
     if (fallback !== undefined) return set ? set : fallback;
     if (set === undefined) {

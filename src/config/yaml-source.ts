@@ -163,7 +163,8 @@ function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
   }
   if (!result.substituted) return result.value;
   if (result.value === '') return ABSENT;
-  ctx.envValues.push(result.value);
+  // The whole scalar, and each variable's value in it (`model: ${VENDOR}/x` names only its provider part).
+  ctx.envValues.push(result.value, ...result.fromEnv);
   // Whether an unquoted `${PORT}` means the number 8080 or the text "8080" depends on the field,
   // so the caller records it and the schema decides later (see coerceSubstitutions).
   ctx.lastWasPlainSubstitution = node.type === 'PLAIN';

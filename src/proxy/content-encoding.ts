@@ -6,7 +6,14 @@ import { TollgateError } from '../errors/tollgate-error.js';
 
 type Inflate = (buf: InputType, options: ZlibOptions, callback: (err: Error | null, result: Buffer) => void) => void;
 
-const DECODERS: Record<string, Inflate> = { gzip: gunzip, 'x-gzip': gunzip, deflate: inflate, br: brotliDecompress as Inflate };
+// A Map, not an object literal: the name is the client's, and `constructor` or `__proto__` looked up on a
+// literal found Object's own members (`Object` took the body and never called back: the request hung forever).
+const DECODERS: ReadonlyMap<string, Inflate> = new Map([
+  ['gzip', gunzip],
+  ['x-gzip', gunzip],
+  ['deflate', inflate],
+  ['br', brotliDecompress as Inflate],
+]);
 
 /** The encodings a request body may arrive in, for `Accept-Encoding` on a 415. */
 const ACCEPTED_ENCODINGS = 'gzip, deflate, br, identity';
@@ -15,7 +22,7 @@ const ACCEPTED_ENCODINGS = 'gzip, deflate, br, identity';
 export function decodeBody(bytes: Buffer, encoding: string | undefined, maxBytes: number, done: (err: TollgateError | null, body?: Buffer) => void): void {
   const name = encoding?.trim().toLowerCase();
   if (!name || name === 'identity') return done(null, bytes);
-  const decode = DECODERS[name];
+  const decode = DECODERS.get(name);
   if (!decode) {
     const refusal = new TollgateError('unsupported_encoding', { encoding: name, accepted: ACCEPTED_ENCODINGS });
     refusal.headers['accept-encoding'] = ACCEPTED_ENCODINGS; // RFC 9110 §15.5.16

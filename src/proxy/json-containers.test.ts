@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasMoreContainers } from './json-containers.js';
+import { hasMoreContainers, overBudget } from './json-containers.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s);
 
@@ -20,5 +20,16 @@ describe('hasMoreContainers', () => {
 
   it('leaves an unterminated string to the parser', () => {
     expect(hasMoreContainers(bytes('{"a":"[[[['), 1)).toBe(false);
+  });
+});
+
+describe('overBudget', () => {
+  it('counts object keys (colons outside strings) against their own bound, in the same scan', () => {
+    expect(overBudget(bytes('{"a":1,"b":{"c":2}}'), 10, 3)).toBeUndefined();
+    expect(overBudget(bytes('{"a":1,"b":{"c":2}}'), 10, 2)).toBe('keys');
+    expect(overBudget(bytes('{"a":1,"b":{"c":2}}'), 1, 10)).toBe('containers');
+    // Colons inside strings (keys or values) are text.
+    expect(overBudget(bytes('{"a:b":"x:y:z","c\\":"\\"}'), 10, 2)).toBeUndefined();
+    expect(overBudget(bytes('[1,2,3,"::::"]'), 10, 0)).toBeUndefined();
   });
 });

@@ -14,7 +14,7 @@ import { newRequestId, requestIdHeaders } from './request-id.js';
 import { clientErrorAnswer } from './client-errors.js';
 import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
-import { hasMoreContainers, MAX_JSON_CONTAINERS } from './json-containers.js';
+import { MAX_JSON_CONTAINERS, MAX_JSON_KEYS, overBudget } from './json-containers.js';
 import { authenticate, type Caller } from './request-context.js';
 
 declare module 'fastify' {
@@ -109,8 +109,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // JSON is UTF-8 (RFC 8259 §8.1). Decoding other bytes would replace them with U+FFFD: a prompt changed
     // silently, and billed. isUtf8 is a vectorized check, far cheaper than the parse.
     if (!isUtf8(bytes)) return done(new TollgateError('invalid_json', { detail: 'the body is not valid UTF-8' }), undefined);
-    if (hasMoreContainers(bytes, MAX_JSON_CONTAINERS)) {
+    const over = overBudget(bytes, MAX_JSON_CONTAINERS, MAX_JSON_KEYS);
+    if (over === 'containers') {
       return done(new TollgateError('invalid_request', { detail: `The JSON body holds more than ${MAX_JSON_CONTAINERS} objects and arrays, more than any API request needs.` }), undefined);
+    }
+    if (over === 'keys') {
+      return done(new TollgateError('invalid_request', { detail: `The JSON body holds more than ${MAX_JSON_KEYS} object keys, more than any API request needs.` }), undefined);
     }
     const text = bytes.toString('utf8');
     let value: unknown;
@@ -123,6 +127,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     done(null, value);
   };
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, bytes, done) => {
+    // Only the proxied endpoints read a body, and only once `identify` let the caller in. Any other request
+    // (an unknown path, OPTIONS or DELETE on a known one) is answered without inflating or parsing what it
+    // sent: otherwise anyone, without a key, could make the gateway inflate 30 KB of gzip into 10 MB of JSON
+    // and parse it, per request, only to be told 404.
+    if (req.caller === undefined) return done(null, undefined);
     const encoding = req.headers['content-encoding'];
     if (encoding === undefined) return parseJson(req, bytes as Buffer, done);
     decodeBody(bytes as Buffer, encoding, opts.maxBodyBytes, (err, body) => (err ? done(err, undefined) : parseJson(req, body!, done)));
