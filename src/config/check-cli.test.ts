@@ -50,6 +50,17 @@ describe('tollgate check', () => {
     expect(stderr.trim()).toBe(`warning: ${typo}:4: keys[0].groups[0]: group \`ml-tem\` is not declared under \`groups\`, so none of its limits apply; did you mean \`ml-team\`?`);
   });
 
+  // From a security audit: /metrics is open unless a bearer token is set, which only a loopback host makes safe.
+  it('warns when /metrics answers without a token on an address others reach', () => {
+    const open = join(dir, 'open-metrics.yaml');
+    writeFileSync(open, 'server:\n  host: 0.0.0.0\nkeys:\n  - {id: k, key: secret1}\n');
+    const { code, stderr } = check(open);
+    expect(code).toBe(0);
+    expect(stderr.trim()).toBe(`warning: ${open}:2: server.host: \`/metrics\` answers anyone who reaches 0.0.0.0 and shows every organization's spend and headroom; set \`metrics.bearer_token\``);
+    writeFileSync(open, 'server:\n  host: 0.0.0.0\nmetrics: {bearer_token: scrape-secret}\nkeys:\n  - {id: k, key: secret1}\n');
+    expect(check(open).stderr).toBe('');
+  });
+
   it('accepts the quick start', () => {
     const { code, stdout } = check('examples/quickstart.yaml');
     expect(stdout).toMatch(/^ok: 1 file, 1 organization, 2 projects, 2 tiers, 0 groups, 1 route, 1 provider, 2 keys\n$/);

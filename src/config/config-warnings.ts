@@ -6,7 +6,19 @@ import { distance } from 'fastest-levenshtein';
 
 /** Findings worth a warning in a valid config. */
 export function configWarnings(config: TollgateConfig): Finding[] {
-  return [...groupTypos(config), ...notEnforcedYet(config)];
+  return [...groupTypos(config), ...notEnforcedYet(config), ...openMetrics(config)];
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * `/metrics` without `metrics.bearer_token` answers anyone: fine on loopback (a local Prometheus agent),
+ * not on an address others reach, where it shows every organization's spend and headroom.
+ */
+function openMetrics(config: TollgateConfig): Finding[] {
+  const host = config.server.host;
+  if (!config.metrics.enabled || config.metrics.bearer_token !== undefined || LOOPBACK.has(host) || host.startsWith('127.')) return [];
+  return [{ path: ['server', 'host'], message: `\`/metrics\` answers anyone who reaches ${host} and shows every organization's spend and headroom; set \`metrics.bearer_token\`` }];
 }
 
 /**
