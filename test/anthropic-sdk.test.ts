@@ -205,7 +205,8 @@ describe('errors in Anthropic format', () => {
       fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: JSON.stringify(body) });
     const noMax = await post({ model: 'claude-sonnet-4', messages: ask });
     expect(noMax.status).toBe(400);
-    expect(await noMax.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } });
+    // As Anthropic's own error bodies, it names the request (the request-id header's value).
+    expect(await noMax.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') }, request_id: noMax.headers.get('request-id') });
     const missingKey = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect((await missingKey.json()).error.type).toBe('authentication_error');
     const badJson = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: '{"model":' });
@@ -222,8 +223,9 @@ describe('errors in Anthropic format', () => {
   it('answers the Anthropic SDK on endpoints the gateway does not serve in Anthropic format, with its request-id', async () => {
     const err = await client().beta.files.list().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
-    expect((err as { error: unknown }).error).toEqual({ type: 'error', error: { type: 'not_found_error', message: 'Unknown endpoint: GET /v1/files.' } });
-    expect((err as InstanceType<typeof Anthropic.APIError>).requestID).toMatch(/^req_/);
+    const requestId = (err as InstanceType<typeof Anthropic.APIError>).requestID;
+    expect(requestId).toMatch(/^req_/);
+    expect((err as { error: unknown }).error).toEqual({ type: 'error', error: { type: 'not_found_error', message: 'Unknown endpoint: GET /v1/files.' }, request_id: requestId });
     // OpenAI's endpoints stay OpenAI's whatever the headers say.
     const openai = await fetch(`${gw.url}/v1/chat/completions/nothing`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: '{}' });
     expect((await openai.json()).error.code).toBe('not_found');

@@ -262,6 +262,7 @@ async function anthropicRateLimitError(gw: Gateway, err: TollgateError, principa
 }
 
 /** The error body for a failure on an endpoint of wire `wire`. */
-export function errorBody(err: TollgateError, wire: ClientWire): JsonObject {
-  return (wire === 'anthropic' ? err.toAnthropic() : err.toOpenAI()) as unknown as JsonObject;
+export function errorBody(err: TollgateError, wire: ClientWire, requestId: string): JsonObject {
+  // Anthropic's error bodies name the request too (`request_id`, as its `request-id` header does).
+  return (wire === 'anthropic' ? { ...err.toAnthropic(), request_id: requestId } : err.toOpenAI()) as unknown as JsonObject;
 }

@@ -150,7 +150,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
     opts.onRejected?.({ path: 'other', status: err.status, code: err.code });
-    return reply.code(err.status).send(errorBody(err, wireOfRequest(req)));
+    return reply.code(err.status).send(errorBody(err, wireOfRequest(req), req.id));
   });
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
@@ -158,7 +158,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
     if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code });
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
-    return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req)));
+    return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req), req.id));
   });
 
   return app as unknown as FastifyInstance;
