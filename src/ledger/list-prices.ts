@@ -33,13 +33,41 @@ export interface ListPrice {
  * all its tokens, input and output, not only for those past the line (Anthropic's Sonnet 4 and 4.5 with
  * the 1M-token context beta).
  */
-export interface LongContextPrice extends Omit<ListPrice, 'longContext'> {
+export interface LongContextPrice extends Rates {
   aboveInputTokens: number;
 }
+
+/** One set of rates: a price without its long-context band, or the band itself. */
+export type Rates = Omit<ListPrice, 'longContext'>;
 
 /** Anthropic's list multipliers for cache writes, used where a price has no explicit cache-write figure. */
 export const CACHE_WRITE_FACTOR = 1.25;
 export const CACHE_WRITE_1H_FACTOR = 2;
+
+/** USD per million input tokens written to the prompt cache with the default (5-minute) TTL. */
+export function cacheWritePrice(price: Rates): number {
+  return price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR;
+}
+
+/** USD per million input tokens written to the prompt cache with a 1-hour TTL. */
+export function cacheWrite1hPrice(price: Rates): number {
+  return price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR;
+}
+
+/**
+ * A long-context band on `rates`: past `above` input tokens, input (and with it the cache rates, which
+ * are multiples of input) at `inputFactor` and output at `outputFactor` times the rates.
+ */
+export function bandOf(rates: Rates, above: number, inputFactor: number, outputFactor: number): LongContextPrice {
+  return {
+    aboveInputTokens: above,
+    input: rates.input * inputFactor,
+    output: rates.output * outputFactor,
+    cachedInput: rates.cachedInput * inputFactor,
+    cacheWrite: cacheWritePrice(rates) * inputFactor,
+    cacheWrite1h: cacheWrite1hPrice(rates) * inputFactor,
+  };
+}
 
 const p = (input: number, output: number, cachedInput: number): ListPrice => ({ input, output, cachedInput });
 /** An Anthropic price with its cache-write prices spelled out. */
@@ -50,20 +78,10 @@ const a = (input: number, output: number, cachedInput: number, cacheWrite: numbe
   cacheWrite,
   cacheWrite1h,
 });
-/**
- * `price` with Anthropic's long-context band: past `above` input tokens, input (and with it the cache
- * rates, which are multiples of input) at `inputFactor` and output at `outputFactor` times the price.
- */
+/** `price` with Anthropic's long-context band (bandOf). */
 const longContext = (price: ListPrice, above: number, inputFactor: number, outputFactor: number): ListPrice => ({
   ...price,
-  longContext: {
-    aboveInputTokens: above,
-    input: price.input * inputFactor,
-    output: price.output * outputFactor,
-    cachedInput: price.cachedInput * inputFactor,
-    cacheWrite: (price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR) * inputFactor,
-    cacheWrite1h: (price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR) * inputFactor,
-  },
+  longContext: bandOf(price, above, inputFactor, outputFactor),
 });
 
 export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {

@@ -1,14 +1,16 @@
 // What a call cost: config `pricing` first (keyed `provider/model`), then the built-in list prices.
 import type { Price } from '../config/policy.js';
 import {
-  CACHE_WRITE_1H_FACTOR,
-  CACHE_WRITE_FACTOR,
+  bandOf,
+  cacheWrite1hPrice,
+  cacheWritePrice,
   FLEX_FACTOR,
   listPrice,
   PRIORITY_FALLBACK_FACTOR,
   priorityListPrice,
   type ListPrice,
   type LongContextPrice,
+  type Rates,
 } from './list-prices.js';
 
 /** Token counts to price; cachedInput and the cache writes are subsets of input, and of each other as noted. */
@@ -24,9 +26,6 @@ export interface PricedUsage {
   /** The service tier the provider says served the call, when it changes the price (OpenAI). */
   serviceTier?: 'priority' | 'flex';
 }
-
-/** One set of rates: a price without its long-context band, or the band itself. */
-export type Rates = Omit<ListPrice, 'longContext'>;
 
 export class PriceBook {
   private readonly cache = new Map<string, ListPrice | null>();
@@ -116,16 +115,6 @@ function partsAt(price: Rates, usage: PricedUsage): { input: number; output: num
   };
 }
 
-/** USD per million input tokens written to the prompt cache with the default (5-minute) TTL. */
-export function cacheWritePrice(price: Rates): number {
-  return price.cacheWrite ?? price.input * CACHE_WRITE_FACTOR;
-}
-
-/** USD per million input tokens written to the prompt cache with a 1-hour TTL. */
-export function cacheWrite1hPrice(price: Rates): number {
-  return price.cacheWrite1h ?? price.input * CACHE_WRITE_1H_FACTOR;
-}
-
 /** `price` with every figure multiplied by `factor`, its long-context band's too. */
 function scaled(price: ListPrice, factor: number): ListPrice {
   const out: ListPrice = scaledRates(price, factor);
@@ -168,29 +157,18 @@ function resolve(configured: Price | undefined, listed: ListPrice | undefined): 
 /** A band set in config: its cache rates keep the configured price's multiples of input. */
 function configuredBand(price: Rates, band: Price['longContext']): LongContextPrice | undefined {
   if (!band) return undefined;
-  const ofInput = (rate: number): number => (price.input > 0 ? (band.input * rate) / price.input : rate);
-  return {
-    aboveInputTokens: band.aboveInputTokens,
-    input: band.input,
-    output: band.output,
-    cachedInput: band.cachedInput ?? ofInput(price.cachedInput),
-    cacheWrite: ofInput(cacheWritePrice(price)),
-    cacheWrite1h: ofInput(cacheWrite1hPrice(price)),
-  };
+  const scaled = bandOf(price, band.aboveInputTokens, factor(band.input, price.input), factor(band.output, price.output));
+  return { ...scaled, input: band.input, output: band.output, cachedInput: band.cachedInput ?? scaled.cachedInput };
 }
 
 /** The list's band for a configured price, at the list's ratios (a contract discount applies past the line too). */
 function listedBand(price: Rates, listed: ListPrice | undefined): LongContextPrice | undefined {
   const band = listed?.longContext;
   if (!listed || !band) return undefined;
-  const inputFactor = listed.input > 0 ? band.input / listed.input : 1;
-  const outputFactor = listed.output > 0 ? band.output / listed.output : 1;
-  return {
-    aboveInputTokens: band.aboveInputTokens,
-    input: price.input * inputFactor,
-    output: price.output * outputFactor,
-    cachedInput: price.cachedInput * inputFactor,
-    cacheWrite: cacheWritePrice(price) * inputFactor,
-    cacheWrite1h: cacheWrite1hPrice(price) * inputFactor,
-  };
+  return bandOf(price, band.aboveInputTokens, factor(band.input, listed.input), factor(band.output, listed.output));
+}
+
+/** `to` over `from`; 1 when `from` is 0 (nothing to scale). */
+function factor(to: number, from: number): number {
+  return from > 0 ? to / from : 1;
 }

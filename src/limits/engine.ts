@@ -130,9 +130,9 @@ export class LimitsEngine {
     // The price can depend on the input's size (a long-context band), so the factors follow each attempt's.
     let factors: PriceFactors | undefined;
     const reserve = (inputTokens: number): Promise<ReserveOutcome> => {
-      factors = this.reserveFactorsFor(limits, req.target, req.priceHints, inputTokens);
-      const f = factors;
-      return this.guard(() => this.store.reserve(f ? { id: req.id, items, input: inputTokens, output, clamp, minOutput, factors: f } : { id: req.id, items, input: inputTokens, output, clamp, minOutput }));
+      const at = this.reserveFactorsFor(limits, req.target, req.priceHints, inputTokens);
+      factors = at;
+      return this.guard(() => this.store.reserve(at ? { id: req.id, items, input: inputTokens, output, clamp, minOutput, factors: at } : { id: req.id, items, input: inputTokens, output, clamp, minOutput }));
     };
 
     let outcome = await reserve(input);

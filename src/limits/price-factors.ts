@@ -3,7 +3,8 @@
 // provider bills. A reservation takes the most the request can be billed at (the priority tier it asks
 // for, prompt-cache writes it marks, the long-context band its input reaches); the settlement what the provider reported (the tier that served
 // it, cache reads and writes), which is what the ledger's cost_usd says too.
-import { atInputTokens, cacheWrite1hPrice, cacheWritePrice, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
+import { cacheWrite1hPrice, cacheWritePrice } from '../ledger/list-prices.js';
+import { atInputTokens, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
 import type { PriceFactors } from './counter-store.js';
 
 /** What a request asks for that changes its price. */

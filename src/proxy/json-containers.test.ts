@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { hasMoreContainers, overBudget } from './json-containers.js';
+import { overBudget } from './json-containers.js';
+
+/** Whether `bytes` opens more than `max` objects and arrays (no bound on keys). */
+const hasMoreContainers = (b: Uint8Array, max: number): boolean => overBudget(b, max, Infinity) === 'containers';
 
 const bytes = (s: string): Buffer => Buffer.from(s);
 

@@ -5,13 +5,10 @@ import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor, withUsageIncluded } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { findUsage } from './find-usage.js';
-import { applyOutputLimit, requestedOutput } from './request-shape.js';
+import { applyOutputLimit, requestedOutput, RESPONSES_MIN_OUTPUT } from './request-shape.js';
 
 /** Upstream bodies larger than this are not parsed for their text (counted from the raw bytes instead). */
 const MAX_PARSED_BODY = 64 * 1024 * 1024;
-
-/** The smallest `max_output_tokens` the Responses API accepts (applyOutputLimit never sends less). */
-const RESPONSES_MIN_OUTPUT = 16;
 
 /** OpenAI's `max_tokens` default on the legacy completions endpoint. */
 const LEGACY_COMPLETIONS_DEFAULT = 16;

@@ -91,6 +91,9 @@ export function isReasoningModel(upstreamModel: string): boolean {
   return COMPLETION_TOKENS_MODELS.test(upstreamModel);
 }
 
+/** The smallest `max_output_tokens` the Responses API accepts. */
+export const RESPONSES_MIN_OUTPUT = 16;
+
 /** Sets the output limit upstream: on the fields the client sent, or on the one the model understands. */
 export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: number, upstreamModel: string): void {
   if (endpoint === 'completions' || endpoint === 'messages') {
@@ -100,7 +103,7 @@ export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: n
   if (endpoint === 'responses') {
     // The Responses API refuses caps below 16; a smaller grant is only admitted for a stream, which the
     // relay cuts at the grant (openai-exchange.ts `least`).
-    body.max_output_tokens = Math.max(16, output);
+    body.max_output_tokens = Math.max(RESPONSES_MIN_OUTPUT, output);
     return;
   }
   const hasMax = typeof body.max_tokens === 'number';
