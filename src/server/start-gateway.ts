@@ -98,10 +98,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   const host = opts.host ?? policy.server.host;
   const port = opts.port ?? policy.server.port;
   // The ledger is the source of truth: a counter store that starts empty must not hand out a fresh budget.
-  await usage.rebuild().then(
-    (r) => log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
-    (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
-  );
+  await usage.rebuildLogged();
   // A shared store can lose the counters while the gateway runs (FLUSHALL, a Redis restarted without
   // persistence): they are then rebuilt from the ledger before anything more is admitted.
   const organizations = [...new Set(policy.keys.map((k) => k.organization))];

@@ -51,6 +51,8 @@ export interface UsageServices {
   attach(gateway: Gateway): void;
   /** Raises the counters to what the ledger shows (start-up, before listening). */
   rebuild(): Promise<RebuildReport>;
+  /** `rebuild`, its outcome logged (a failure is logged, never thrown: the gateway serves on). */
+  rebuildLogged(): Promise<void>;
   /** Rebuilds counters a shared store lost while the gateway ran (a flushed Redis), every buffered row first. */
   rebuildLost(): Promise<void>;
   /**
@@ -175,6 +177,12 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       }
       return report;
     },
+    rebuildLogged() {
+      return services.rebuild().then(
+        (r) => log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
+        (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
+      );
+    },
     async rebuildFor(policy) {
       if (!ledger) return NOTHING_REBUILT;
       return flushAndRebuild(ledger, policy);
@@ -198,10 +206,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   };
   openedLate = () => {
     log.info({ ledger: redactUrl(policy.storage.ledger) }, 'ledger database reachable; the rows kept meanwhile are being written');
-    services.rebuild().then(
-      (r) => log.info({ limits: r.limits, ms: Math.round(r.ms) }, 'counters rebuilt from the ledger'),
-      (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
-    );
+    void services.rebuildLogged();
   };
   return services;
 }
