@@ -18,6 +18,18 @@ describe('the native OpenAI exchange', () => {
     expect(plan('completions', { model: 'gpt-4o', prompt: ['a', 'b'], n: 2, best_of: 3, max_tokens: 10 }).allowance(0).output).toBe(60);
   });
 
+  it('reserves a prediction as output besides the cap, which goes upstream as the client set it (or as lowered)', () => {
+    const prediction = { type: 'content', content: [{ type: 'text', text: 'one two three four' }, { type: 'text', text: ' five' }] };
+    const x = plan('chat', { model: 'gpt-4o-2024-08-06', messages, max_completion_tokens: 100, prediction });
+    // "one two three four five": five tokens in o200k.
+    expect(x.allowance(4096)).toEqual({ output: 105, fromClient: true, least: 6 });
+    expect(x.unchanged(105)).toBe(true);
+    expect(x.upstreamBody(105).max_completion_tokens).toBe(100);
+    expect(x.upstreamBody(55).max_completion_tokens).toBe(50);
+    expect(x.perChoice!(55)).toBe(50);
+    expect(plan('chat', { model: 'gpt-4o', messages, prediction: { type: 'content', content: 'one two' } }).allowance(1000).output).toBe(1002);
+  });
+
   it('asks for the usage chunk on chat and completions streams only', () => {
     expect(plan('chat', { model: 'gpt-4o', messages, stream: true, stream_options: { include_obfuscation: false } }).upstreamBody(10).stream_options).toEqual({ include_obfuscation: false, include_usage: true });
     expect(plan('responses', { model: 'gpt-4o', input: 'hi', stream: true }).upstreamBody(10).stream_options).toBeUndefined();

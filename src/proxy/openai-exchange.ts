@@ -1,6 +1,7 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
-import { findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, responseText } from '../providers/openai/index.js';
+import { findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText } from '../providers/openai/index.js';
+import { countTextTokens } from '../tokens/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor, withUsageIncluded } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
@@ -42,8 +43,11 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
   const stream = body.stream === true && endpoint !== 'embeddings';
   const streamOptions = body.stream_options as JsonObject | undefined;
   const clientWantsUsage = streamOptions?.include_usage === true;
-  /** Each choice's cap for a grant of `output` tokens in all. */
-  const split = (output: number): number => Math.max(1, Math.floor(output / choices));
+  // A prediction's rejected tokens are billed as output besides what the cap bounds: the reservation holds
+  // the prediction's size on top of the cap sent upstream (unseen-billing.ts).
+  const predicted = endpoint === 'chat' && body.prediction !== undefined ? countTextTokens(predictionText(body), upstreamModel) : 0;
+  /** Each choice's cap for a grant of `output` tokens in all (the prediction's share set aside). */
+  const split = (output: number): number => Math.max(1, Math.floor((output - predicted) / choices));
   return {
     upstream: endpoint,
     estimateOn: { endpoint, body },
@@ -51,23 +55,23 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
       endpoint === 'embeddings'
         ? { output: 0, fromClient: true }
         : {
-            output: asked ?? defaultMax * choices,
+            output: (asked ?? defaultMax * choices) + predicted,
             fromClient: perChoice !== undefined,
             // Each choice gets at least one token upstream; a non-streamed Responses answer gets at least 16
             // and cannot be cut: a grant below that would let the provider produce more than was reserved.
-            least: endpoint === 'responses' ? (stream ? 1 : RESPONSES_MIN_OUTPUT) : choices,
+            least: endpoint === 'responses' ? (stream ? 1 : RESPONSES_MIN_OUTPUT) : choices + predicted,
           },
     perChoice: split,
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, body);
       // The output allowance is sent upstream whenever the client's body does not already hold it (its
       // cap(s), as granted), so the limit holds exactly.
-      if (endpoint !== 'embeddings' && (asked !== output || capsDisagree || implicit !== undefined)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
+      if (endpoint !== 'embeddings' && (asked !== output - predicted || capsDisagree || implicit !== undefined)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
       // The Responses API always reports usage at the end; chat and completions do only when asked.
       if (stream && endpoint !== 'responses') out.stream_options = withUsageIncluded(streamOptions);
       return out;
     },
-    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output && !capsDisagree && implicit === undefined)),
+    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output - predicted && !capsDisagree && implicit === undefined)),
     streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream() : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));

@@ -9,6 +9,7 @@ import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import type { UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
+import { bringsHiddenInput, fullGrantUsage, runsInBackground } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { countTextTokens, estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { StreamTokenCounter } from '../tokens/stream-counter.js';
@@ -51,16 +52,18 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
-  const unseen = (): number =>
-    Math.max(0, Math.min(gw.policy.enforcement.storedContextTokens, gw.engine.inputCeiling(principal, target, allowance.output, priceHints) - bodyEstimate.upperBound));
-  // Anthropic's server tools (web search, web fetch, code execution, MCP servers) bring billed input the
-  // body does not show either: the same allowance is reserved for them (server-tools.ts).
-  const estimate =
-    endpoint === 'responses'
-      ? withStoredContext(bodyEstimate, gw.storedContext.tokensFor(body, unseen))
-      : exchange.upstream === 'messages' && bringsServerToolInput(exchange.estimateOn.body)
-        ? withStoredContext(bodyEstimate, unseen())
-        : bodyEstimate;
+  // `already` is hidden input reserved for another reason: both together still fit an empty window.
+  const unseen = (already = 0): number =>
+    Math.max(0, Math.min(gw.policy.enforcement.storedContextTokens, gw.engine.inputCeiling(principal, target, allowance.output, priceHints) - bodyEstimate.upperBound - already));
+  // Anthropic's server tools (web search, web fetch, code execution, MCP servers) and OpenAI's built-in
+  // tools, prompt templates and search models bring billed input the body does not show either: the same
+  // allowance is reserved for them (server-tools.ts, unseen-billing.ts), besides any stored context.
+  const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, unseen) : 0;
+  const hidden =
+    exchange.upstream === 'messages' ? bringsServerToolInput(exchange.estimateOn.body) : bringsHiddenInput(exchange.upstream, body, upstreamModel);
+  const estimate = withStoredContext(bodyEstimate, stored + (hidden ? unseen(stored) : 0));
+  // A background response goes on generating after its answer: it is charged its whole grant (unseen-billing.ts).
+  const background = runsInBackground(exchange.upstream, body);
   const stream = body.stream === true && endpoint !== 'embeddings';
 
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).
@@ -161,8 +164,12 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
     }
     const answer = exchange.response(raw);
-    // No usage reported: count the generated text with the model family's tokenizer.
-    const usage: Usage = answer.usage ?? { input: estimate.exact(), output: countTextTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' };
+    // No usage reported: count the generated text with the model family's tokenizer; a queued background
+    // response has none yet, and is charged its whole grant instead.
+    const usage: Usage =
+      background && !answer.usage
+        ? fullGrantUsage(admission)
+        : (answer.usage ?? { input: estimate.exact(), output: countTextTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
     const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
     // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
     // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
@@ -204,11 +211,13 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     if (!res.destroyed) res.end();
     return;
   }
+  // A background stream that did not run to its end goes on without the client (or the gateway): charged its whole grant.
+  const usage = background && result.outcome !== 'complete' ? fullGrantUsage(admission, result.usage) : result.usage;
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
-  await gw.engine.settleCall(admission, target, result.usage);
-  if (endpoint === 'responses') gw.storedContext.record(body, adapter.responseId, result.usage);
+  await gw.engine.settleCall(admission, target, usage);
+  if (endpoint === 'responses') gw.storedContext.record(body, adapter.responseId, usage);
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
-  await record(admitted, status, result.usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
+  await record(admitted, status, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
   if (!res.destroyed) res.end();
 }
 

@@ -4,3 +4,4 @@ export { findServiceTier, openAIUsage, pricedTier } from './openai-usage.js';
 export { chunkText, responseText } from './openai-text.js';
 export { OpenAIChatStream, errorMessage } from './chat-stream.js';
 export { ResponsesStream } from './responses-stream.js';
+export { bringsHiddenInput, fullGrantUsage, predictionText, runsInBackground } from './unseen-billing.js';
