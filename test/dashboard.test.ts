@@ -144,6 +144,40 @@ describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: m
     expect(d.history[28]).toEqual({ date: '2026-11-18', tokens: 600, cost_usd: close(TODAY_COST), requests: 1 });
   });
 
+  it('lists the costliest `top` entries of each breakdown, then one entry summing the rest, so they add up to the month', async () => {
+    const full = await (await get('/api/tokens/dashboard?org=default', ADMIN)).json();
+    expect(full.breakdown.top).toBe(20); // the default: two users, nothing folded
+    expect(full.breakdown.by_user.map((e: { user: string }) => e.user)).toEqual(['alice', 'bob']);
+    expect(full.breakdown.by_user.some((e: object) => 'others' in e)).toBe(false);
+
+    const res = await get('/api/tokens/dashboard?org=default&top=1', ADMIN);
+    expect(res.status).toBe(200);
+    const d = await res.json();
+    expect(d.breakdown.top).toBe(1);
+    for (const [list, key, costliest, rest] of [
+      ['by_user', 'user', 'alice', 'bob'],
+      ['by_project', 'project', 'web', 'batch'],
+      ['by_model', 'model', 'demo/gpt-4o', 'demo/gpt-4o-mini'],
+    ] as const) {
+      const entries = d.breakdown[list];
+      const named = (name: string) => full.breakdown[list].find((e: Record<string, unknown>) => e[key] === name);
+      expect(entries, list).toEqual([named(costliest), { ...named(rest), [key]: null, others: 1 }]);
+      for (const figure of ['tokens', 'input_tokens', 'output_tokens', 'cache_write_input_tokens', 'requests', 'cost_usd'] as const) {
+        const total = entries.reduce((s: number, e: Record<string, number>) => s + e[figure], 0);
+        expect(total, `${list} ${figure}`).toBeCloseTo(d.current_usage.this_month[figure], 9);
+      }
+    }
+  });
+
+  it('refuses a `top` that is not a whole number from 1 to 1000, in OpenAI\'s error format', async () => {
+    for (const top of ['0', '1001', '-3', '2.5', 'all', '']) {
+      const res = await get(`/api/tokens/dashboard?org=default&top=${top}`, ADMIN);
+      expect(res.status, top).toBe(400);
+      expect(await res.json()).toEqual({ error: { message: expect.stringContaining('top must be a whole number from 1 to 1000'), type: 'invalid_request_error', param: null, code: 'invalid_request' } });
+    }
+    expect((await get('/api/tokens/dashboard?org=default&top=1000', ADMIN)).status).toBe(200);
+  });
+
   it('serves the web dashboard page, which holds no data itself', async () => {
     const res = await get('/dashboard');
     expect(res.status).toBe(200);

@@ -163,26 +163,26 @@ describe('refused calls in the ledger and the metrics (SQLite)', () => {
     gw = await startUsageGateway(config(place.url), now);
     // Rebuilt from the ledger: alice's day is spent, and the limits of everyone in the ledger are watched.
     const before = await scrape(gw.url);
-    expect(values(before.get('tollgate_limit_remaining'), { limit: 'user:*:daily', unit: 'tokens' })).toEqual([0]);
-    expect(before.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit)).toEqual(expect.arrayContaining(['org:default:daily', 'project:web:daily', 'user:*:daily']));
+    expect(values(before.get('tollgate_limit_remaining_tokens'), { limit: 'user:*:daily' })).toEqual([0]);
+    expect(before.get('tollgate_limit_remaining_tokens')!.metrics.map((x) => x.labels!.limit)).toEqual(expect.arrayContaining(['org:default:daily', 'project:web:daily', 'user:*:daily']));
 
     const res = await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 5 });
     expect(res.status).toBe(429);
     const m = await scrape(gw.url);
-    expect(values(m.get('tollgate_limit_remaining'), { limit: 'user:*:daily', unit: 'tokens' })).toEqual([0]);
+    expect(values(m.get('tollgate_limit_remaining_tokens'), { limit: 'user:*:daily' })).toEqual([0]);
     expect(values(m.get('tollgate_limit_utilization'), { limit: 'user:*:daily' })[0]).toBeGreaterThanOrEqual(1);
     // With the limits of the other callers in the ledger (group tiny's).
-    expect(m.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit).sort()).toEqual(['group:tiny:daily', 'org:default:daily', 'project:web:daily', 'user:*:daily']);
+    expect(m.get('tollgate_limit_remaining_tokens')!.metrics.map((x) => x.labels!.limit).sort()).toEqual(['group:tiny:daily', 'org:default:daily', 'project:web:daily', 'user:*:daily']);
     expect(sum(m.get('tollgate_limit_hits_total'), { limit: 'user:*:daily', mode: 'enforce' })).toBe(1);
 
     // A config reload keeps them: the same key and model's limits, as the new config has them.
     gw.reload();
-    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([0]);
+    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining_tokens'), { limit: 'user:*:daily' })).toEqual([0]);
     expect((await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 5 })).status).toBe(429);
-    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([0]);
+    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining_tokens'), { limit: 'user:*:daily' })).toEqual([0]);
     const raised = config(place.url).replace('tier_a: {daily_limit: 100}', 'tier_a: {daily_limit: 150}');
     expect(raised).toContain('daily_limit: 150');
     gw.reload(raised);
-    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toEqual([50]);
+    expect(values((await scrape(gw.url)).get('tollgate_limit_remaining_tokens'), { limit: 'user:*:daily' })).toEqual([50]);
   });
 });

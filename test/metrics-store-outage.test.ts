@@ -1,5 +1,5 @@
 // Headroom on /metrics while Redis is down: limits that fail open are still admitted against this instance's
-// local counters, so `tollgate_limit_remaining` / `tollgate_limit_utilization` keep showing them (the room
+// local counters, so `tollgate_limit_remaining_tokens` / `tollgate_limit_utilization` keep showing them (the room
 // the gateway is really handing out) instead of vanishing when an operator needs them most. Limits that fail
 // closed admit nothing and are left out. A real gateway process, a real redis-server that is killed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +45,7 @@ async function chat(url: string, key: string): Promise<number> {
 async function headroom(url: string): Promise<{ remaining: Map<string, number>; mode: Map<string, number> }> {
   const families = new Map<string, PromFamily>(parsePrometheusTextFormat(await (await fetch(`${url}/metrics`)).text()).map((f) => [f.name, f]));
   const byLabel = (name: string, label: string): Map<string, number> => new Map((families.get(name)?.metrics ?? []).map((m) => [m.labels![label], Number(m.value)]));
-  return { remaining: byLabel('tollgate_limit_remaining', 'limit'), mode: byLabel('tollgate_counter_store_mode', 'mode') };
+  return { remaining: byLabel('tollgate_limit_remaining_tokens', 'limit'), mode: byLabel('tollgate_counter_store_mode', 'mode') };
 }
 
 describe('headroom metrics during a Redis outage (fail_open)', () => {

@@ -1,4 +1,5 @@
 // `GET /metrics` parses as Prometheus text format, and its counters match the ledger.
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
 import { startCacheReplay } from './helpers/anthropic-cache-replay.js';
@@ -40,9 +41,29 @@ async function scrape(url: string): Promise<Map<string, PromFamily>> {
   return new Map(parsePrometheusTextFormat(lastText).map((f) => [f.name, f]));
 }
 
-/** Sum of a histogram's `_count` series, read from the text (the parser merges labelled histograms). */
-function histogramCount(name: string): number {
-  return [...lastText.matchAll(new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);
+/** Sum of a histogram's `_count` series whose labels include `match`, read from the text (the parser merges labelled histograms). */
+function histogramCount(name: string, match: Record<string, string> = {}): number {
+  const wanted = Object.entries(match).map(([k, v]) => `${k}="${v}"`);
+  return [...lastText.matchAll(new RegExp(`^${name}_count(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))]
+    .filter((m) => wanted.every((pair) => (m[1] ?? '').split(',').includes(pair)))
+    .reduce((s, m) => s + Number(m[2]), 0);
+}
+
+/** How many observations of a histogram's series matching `match` took at most `le` seconds. */
+function bucketCount(name: string, le: string, match: Record<string, string>): number {
+  const wanted = [...Object.entries(match).map(([k, v]) => `${k}="${v}"`), `le="${le}"`];
+  return [...lastText.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, 'gm'))]
+    .filter((m) => wanted.every((pair) => m[1].split(',').includes(pair)))
+    .reduce((s, m) => s + Number(m[2]), 0);
+}
+
+/** The largest `le` bound of a histogram series whose bucket holds none of its observations: they all took longer. */
+function emptyBucketBound(name: string, match: Record<string, string>): number {
+  const wanted = Object.entries(match).map(([k, v]) => `${k}="${v}"`);
+  const empty = [...lastText.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, 'gm'))]
+    .filter((m) => wanted.every((pair) => m[1].split(',').includes(pair)) && Number(m[2]) === 0)
+    .map((m) => Number(/le="([^"]+)"/.exec(m[1])![1]));
+  return Math.max(0, ...empty);
 }
 
 function sum(f: PromFamily | undefined, match: Record<string, string> = {}): number {
@@ -81,12 +102,15 @@ describe('Prometheus metrics', () => {
       tollgate_requests_total: 'COUNTER',
       tollgate_rejected_requests_total: 'COUNTER',
       tollgate_tokens_total: 'COUNTER',
+      tollgate_prompt_cache_tokens_total: 'COUNTER',
       tollgate_cost_usd_total: 'COUNTER',
       tollgate_limit_hits_total: 'COUNTER',
       tollgate_fallbacks_total: 'COUNTER',
       tollgate_gateway_overhead_seconds: 'HISTOGRAM',
       tollgate_upstream_latency_seconds: 'HISTOGRAM',
-      tollgate_limit_remaining: 'GAUGE',
+      tollgate_limit_remaining_tokens: 'GAUGE',
+      tollgate_limit_remaining_requests: 'GAUGE',
+      tollgate_limit_remaining_usd: 'GAUGE',
       tollgate_limit_utilization: 'GAUGE',
       tollgate_burn_rate_tokens_per_minute: 'GAUGE',
       tollgate_burn_rate_usd_per_hour: 'GAUGE',
@@ -123,23 +147,31 @@ describe('Prometheus metrics', () => {
     const failed = (await gw.usage.ledger.summarize({ groupBy: ['status'] })).find((g) => g.keys.status === '503')?.calls ?? 0;
     expect(failed).toBe(1);
     expect(histogramCount('tollgate_upstream_latency_seconds')).toBe(served + failed);
-    expect(histogramCount('tollgate_gateway_overhead_seconds')).toBe(served + failed);
+    expect(histogramCount('tollgate_gateway_overhead_seconds', { outcome: 'forwarded' })).toBe(served + failed);
+    // The call a limit refused (bob's 429) cost gateway time too: it is timed, apart from the forwarded ones.
+    const blocked = (await gw.usage.ledger.summarize({ groupBy: ['decision'] })).find((g) => g.keys.decision === 'blocked')?.calls ?? 0;
+    expect(blocked).toBe(1);
+    expect(histogramCount('tollgate_gateway_overhead_seconds', { outcome: 'refused' })).toBe(blocked);
+    expect(histogramCount('tollgate_gateway_overhead_seconds')).toBe(served + failed + blocked);
   });
 
   it('counts limit hits and headroom per limit, with users collapsed into one series', async () => {
     const m = await scrape(gw.url);
     expect(sum(m.get('tollgate_limit_hits_total'), { limit: 'user:*:daily', mode: 'enforce' })).toBe(1);
-    const remaining = m.get('tollgate_limit_remaining')!.metrics;
-    const labels = remaining.map((x) => x.labels!.limit).sort();
-    expect(labels).toEqual(['org:default:daily', 'project:web:daily', 'user:*:daily', 'user:*:rate']);
+    // One family per unit: the rate limit counts requests, the others tokens; nothing sums tokens with requests.
+    expect(m.get('tollgate_limit_remaining_tokens')!.metrics.map((x) => x.labels!.limit).sort()).toEqual(['org:default:daily', 'project:web:daily', 'user:*:daily']);
+    expect(m.get('tollgate_limit_remaining_requests')!.metrics.map((x) => x.labels!.limit)).toEqual(['user:*:rate']);
+    expect(m.get('tollgate_limit_remaining_usd')?.metrics ?? []).toEqual([]);
+    expect(sum(m.get('tollgate_limit_remaining_requests'), { limit: 'user:*:rate' })).toBeLessThan(1000);
     // The most used user of tier_a shows: the ledger says how many tokens each used today.
     const perUser = await gw.usage.ledger.summarize({ groupBy: ['user'], where: { project: 'web' } });
     const most = Math.max(...perUser.map((g) => g.inputTokens + g.outputTokens));
-    expect(sum(m.get('tollgate_limit_remaining'), { limit: 'user:*:daily' })).toBe(400 - most);
+    expect(sum(m.get('tollgate_limit_remaining_tokens'), { limit: 'user:*:daily' })).toBe(400 - most);
     expect(sum(m.get('tollgate_limit_utilization'), { limit: 'user:*:daily' })).toBeCloseTo(most / 400, 9);
     const total = (await gw.usage.ledger.summarize({ groupBy: [] }))[0];
-    expect(sum(m.get('tollgate_limit_remaining'), { limit: 'org:default:daily' })).toBe(1_000_000 - total.inputTokens - total.outputTokens);
-    expect(sum(m.get('tollgate_burn_rate_tokens_per_minute'), { organization: 'default' })).toBeCloseTo(((total.inputTokens + total.outputTokens) * 60_000) / 300_000, 6);
+    expect(sum(m.get('tollgate_limit_remaining_tokens'), { limit: 'org:default:daily' })).toBe(1_000_000 - total.inputTokens - total.outputTokens);
+    // The gateway started less than a minute ago (its clock has not moved): the rate is over one minute, not five.
+    expect(sum(m.get('tollgate_burn_rate_tokens_per_minute'), { organization: 'default' })).toBeCloseTo(total.inputTokens + total.outputTokens, 6);
   });
 
   it('counts requests rejected before they became calls by path, status and code; calls refused by a limit are not among them', async () => {
@@ -150,6 +182,10 @@ describe('Prometheus metrics', () => {
     expect((await post('/v1/embeddings', '{"model":"nope","input":"x"}')).status).toBe(404);
     expect((await post('/v1/nothing', '{}')).status).toBe(404);
     const m = await scrape(gw.url);
+    // Each is timed as gateway overhead too, by endpoint (`other` for paths that are not proxied endpoints).
+    expect(histogramCount('tollgate_gateway_overhead_seconds', { outcome: 'rejected', endpoint: 'chat' })).toBe(2);
+    expect(histogramCount('tollgate_gateway_overhead_seconds', { outcome: 'rejected', endpoint: 'embeddings' })).toBe(1);
+    expect(histogramCount('tollgate_gateway_overhead_seconds', { outcome: 'rejected', endpoint: 'other' })).toBe(1);
     const rejected = Object.fromEntries(m.get('tollgate_rejected_requests_total')!.metrics.map((x) => [`${x.labels!.path} ${x.labels!.status} ${x.labels!.code}`, Number(x.value)]));
     expect(rejected).toEqual({
       '/v1/chat/completions 400 invalid_json': 1,
@@ -159,6 +195,26 @@ describe('Prometheus metrics', () => {
     });
     // bob's 429 is a call: a ledger row, in tollgate_requests_total.
     expect(sum(m.get('tollgate_requests_total'), { status: '429' })).toBe(1);
+  });
+
+  it('times a rejected request from the arrival of its body: a slow upload is the client\'s time, not the gateway\'s', async () => {
+    const { hostname, port } = new URL(gw.url);
+    const body = '{"model": "gpt-4o", "messages": [';
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: hostname, port, method: 'POST', path: '/v1/chat/completions', headers: { authorization: 'Bearer tg-alice', 'content-type': 'application/json', 'content-length': body.length } });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => req.end(body.slice(10)), 400); // the rest of the body 0.4 s later
+    });
+    expect(status).toBe(400);
+    await scrape(gw.url);
+    const rejectedChat = { endpoint: 'chat', outcome: 'rejected' };
+    expect(histogramCount('tollgate_gateway_overhead_seconds', rejectedChat)).toBeGreaterThanOrEqual(1);
+    expect(bucketCount('tollgate_gateway_overhead_seconds', '0.25', rejectedChat)).toBe(histogramCount('tollgate_gateway_overhead_seconds', rejectedChat));
   });
 
   it("exports Node's process metrics under tollgate_, the event-loop delay without its sampling interval", async () => {
@@ -199,10 +255,10 @@ keys:
       for (const g of await twoOrgs.usage.ledger.summarize({ groupBy: ['organization'] })) {
         const organization = g.keys.organization!;
         const series = { organization, limit: 'project:web:daily' };
-        expect(sum(m.get('tollgate_limit_remaining'), series), organization).toBe(Math.max(0, 60 - g.inputTokens - g.outputTokens));
+        expect(sum(m.get('tollgate_limit_remaining_tokens'), series), organization).toBe(Math.max(0, 60 - g.inputTokens - g.outputTokens));
         expect(sum(m.get('tollgate_limit_hits_total'), series), organization).toBe(organization === 'acme' ? 1 : 0);
       }
-      expect(m.get('tollgate_limit_remaining')!.metrics.filter((x) => x.labels!.limit === 'project:web:daily')).toHaveLength(2);
+      expect(m.get('tollgate_limit_remaining_tokens')!.metrics.filter((x) => x.labels!.limit === 'project:web:daily')).toHaveLength(2);
     } finally {
       await twoOrgs.close();
       await other.drop();
@@ -227,7 +283,7 @@ keys:
     }
   });
 
-  it('counts the input written to the prompt cache as type="cache_write", as the ledger records it', async () => {
+  it('counts the input read from and written to the prompt cache in tollgate_prompt_cache_tokens_total, as the ledger records it', async () => {
     // The mock upstream reports no cache tokens: this one replays an Anthropic stream that wrote 3,000
     // (1,000 with a 1-hour TTL) and read 5,000 of its 10,000 input tokens.
     const replay = await startCacheReplay();
@@ -243,17 +299,75 @@ keys: [{id: k, key: tg-k}]
       expect(res.status).toBe(200);
       await cached.usage.writer.flush();
       const m = await scrape(cached.url);
-      const tokens = m.get('tollgate_tokens_total');
-      expect(sum(tokens, { model: 'claude/claude-sonnet-4-5', type: 'cache_write' })).toBe(3_000);
-      expect(sum(tokens, { type: 'cached_input' })).toBe(5_000);
-      expect(sum(tokens, { type: 'input' })).toBe(10_000);
       const [row] = await cached.usage.ledger.rows({ requestIds: [res.headers.get('x-tollgate-request-id')!] });
+      const tokens = m.get('tollgate_tokens_total');
+      const cache = m.get('tollgate_prompt_cache_tokens_total');
+      expect(sum(cache, { model: 'claude/claude-sonnet-4-5', type: 'write' })).toBe(3_000);
+      expect(sum(cache, { type: 'read' })).toBe(5_000);
+      expect(sum(tokens, { type: 'input' })).toBe(10_000);
+      // Summed over its types, tollgate_tokens_total is the tokens used: the cache's share is not counted twice.
+      expect(sum(tokens)).toBe(row.inputTokens + row.outputTokens);
       expect(row).toMatchObject({ inputTokens: 10_000, cachedInputTokens: 5_000, cacheWriteInputTokens: 3_000, cacheWrite1hInputTokens: 1_000, serviceTier: null });
       expect((await cached.usage.ledger.summarize({ groupBy: [] }))[0].cacheWriteInputTokens).toBe(3_000);
     } finally {
       await cached.close();
       await other.drop();
       await replay.close();
+    }
+  });
+
+  it('times refused calls as gateway overhead: a slow counter store shows in their latency', async () => {
+    const other = sqlitePlace();
+    const slow = await startUsageGateway(`
+storage: {ledger: "${other.url}"}
+enforcement: {clamp_max_tokens: false}
+providers: {demo: {type: mock, output_tokens: 15}}
+projects: {web: {daily_limit: 60}}
+routes: {main: {chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]}}
+keys: [{id: a, key: tg-a, project: web}]
+`);
+    try {
+      // Every reservation waits 60 ms, as a counter store far away or overloaded would make it.
+      const reserve = slow.store.reserve.bind(slow.store);
+      slow.store.reserve = async (req) => {
+        await new Promise((r) => setTimeout(r, 60));
+        return reserve(req);
+      };
+      const statuses: number[] = [];
+      while (statuses.at(-1) !== 429 && statuses.length < 6) statuses.push((await chat(slow.url, 'tg-a', { model: 'gpt-4o', max_tokens: 10 })).status);
+      expect(statuses.at(-1)).toBe(429); // web's day is spent
+      await scrape(slow.url);
+      expect(histogramCount('tollgate_gateway_overhead_seconds', { outcome: 'refused', endpoint: 'chat' })).toBe(1);
+      // Its one observation is above the 50 ms bucket: the wait for the store is in it.
+      expect(emptyBucketBound('tollgate_gateway_overhead_seconds', { outcome: 'refused', endpoint: 'chat' })).toBeGreaterThanOrEqual(0.05);
+    } finally {
+      await slow.close();
+      await other.drop();
+    }
+  });
+
+  it('averages the burn rate over the time since the start, not a fixed five minutes', async () => {
+    const other = sqlitePlace();
+    const fresh = await startUsageGateway(`
+storage: {ledger: "${other.url}"}
+providers: {demo: {type: mock, output_tokens: 15}}
+routes: {main: {chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]}}
+keys: [{id: a, key: tg-a}]
+`);
+    try {
+      fresh.clock.advance(30_000);
+      await chat(fresh.url, 'tg-a', { model: 'gpt-4o', max_tokens: 10 });
+      fresh.clock.advance(60_000);
+      await chat(fresh.url, 'tg-a', { model: 'gpt-4o', max_tokens: 10 });
+      fresh.clock.advance(30_000); // two minutes after the start
+      await fresh.usage.writer.flush();
+      const [total] = await fresh.usage.ledger.summarize({ groupBy: [] });
+      const m = await scrape(fresh.url);
+      expect(sum(m.get('tollgate_burn_rate_tokens_per_minute'), { organization: 'default' })).toBeCloseTo((total.inputTokens + total.outputTokens) / 2, 6);
+      expect(sum(m.get('tollgate_burn_rate_usd_per_hour'), { organization: 'default' })).toBeCloseTo(total.costUsd * 30, 9);
+    } finally {
+      await fresh.close();
+      await other.drop();
     }
   });
 
@@ -264,7 +378,7 @@ keys: [{id: k, key: tg-k}]
       await chat(labelled.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 10 });
       const m = await scrape(labelled.url);
       expect(sum(m.get('tollgate_tokens_total'), { user: 'alice', type: 'output' })).toBe(10);
-      expect(m.get('tollgate_limit_remaining')!.metrics.map((x) => x.labels!.limit)).toContain('user:alice:daily');
+      expect(m.get('tollgate_limit_remaining_tokens')!.metrics.map((x) => x.labels!.limit)).toContain('user:alice:daily');
     } finally {
       await labelled.close();
       await other.drop();

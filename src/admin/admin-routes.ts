@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Policy } from '../config/policy.js';
 import { TollgateError } from '../errors/tollgate-error.js';
-import { buildDashboard } from '../analytics/dashboard.js';
+import { buildDashboard, DEFAULT_BREAKDOWN_TOP, MAX_BREAKDOWN_TOP } from '../analytics/dashboard.js';
 import { auditCounters } from '../ledger/audit.js';
 import type { LedgerWriter } from '../ledger/batch-writer.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -26,7 +26,7 @@ export interface AdminContext {
 /** Registers `GET /api/tokens/dashboard` and `GET /api/audit`. */
 export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
   return (app) => {
-    app.get<{ Querystring: { org?: string } }>('/api/tokens/dashboard', async (req) => {
+    app.get<{ Querystring: { org?: string; top?: string } }>('/api/tokens/dashboard', async (req) => {
       const policy = ctx.policy();
       requireAdmin(policy.server.adminKeySha256, req);
       const org = req.query.org ?? (policy.organizations.size === 1 ? [...policy.organizations.keys()][0] : undefined);
@@ -34,8 +34,9 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
         const known = [...policy.organizations.keys()].join(', ');
         throw new TollgateError('invalid_request', { detail: `Name a configured organization with ?org=<id> (known: ${known}).` });
       }
+      const top = breakdownTop(req.query.top);
       await ctx.writer?.flush().catch(() => {});
-      return fromLedger(() => buildDashboard(ctx.ledger, policy, new PriceBook(policy.pricing), org, ctx.now()));
+      return fromLedger(() => buildDashboard(ctx.ledger, policy, new PriceBook(policy.pricing), org, ctx.now(), top));
     });
 
     app.get('/api/audit', async (req) => {
@@ -48,6 +49,16 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
       return fromLedger(() => auditCounters(ctx.ledger, policy, ctx.store, ctx.now, { beforeLedger: flush }));
     });
   };
+}
+
+/** `?top=`: how many entries each breakdown lists (the rest are summed in one), a whole number up to MAX_BREAKDOWN_TOP. */
+function breakdownTop(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_BREAKDOWN_TOP;
+  const top = /^[0-9]{1,7}$/.test(value) ? Number(value) : NaN;
+  if (!(top >= 1 && top <= MAX_BREAKDOWN_TOP)) {
+    throw new TollgateError('invalid_request', { detail: `top must be a whole number from 1 to ${MAX_BREAKDOWN_TOP} (the default is ${DEFAULT_BREAKDOWN_TOP}).` });
+  }
+  return top;
 }
 
 /** A report the database has not answered within this is a 503, as ledger writes time out too. */

@@ -32,6 +32,9 @@ export interface LimitFigures {
   resets_at: string;
 }
 
+/** One entry of a breakdown (a project's name is null for calls without a project), or the sum of the rest. */
+export type Breakdown<K extends string> = UsageFigures & { [key in K]: string | null } & { others?: number };
+
 export interface Alert {
   level: 'warning' | 'critical';
   kind: 'threshold' | 'forecast';
@@ -54,11 +57,16 @@ export interface Dashboard {
     monthly: LimitFigures | null;
     utilization: { daily: number | null; monthly: number | null; projected_monthly: number | null };
   };
+  /**
+   * The costliest `top` entries of each breakdown; when there were more, one last entry sums the rest:
+   * its name is null and `others` says how many it folds, so the entries still add up to the month.
+   */
   breakdown: {
     period: 'this_month';
-    by_project: Array<UsageFigures & { project: string | null }>;
-    by_model: Array<UsageFigures & { model: string }>;
-    by_user: Array<UsageFigures & { user: string }>;
+    top: number;
+    by_project: Array<Breakdown<'project'>>;
+    by_model: Array<Breakdown<'model'>>;
+    by_user: Array<Breakdown<'user'>>;
   };
   /** The most pressing threshold alerts (at most MAX_THRESHOLD_ALERTS), then the forecast alert. */
   alerts: Alert[];
@@ -83,6 +91,12 @@ const DEFAULT_LADDER: AlertRule[] = [
  * dashboard keeps the most pressing ones, critical first, then by utilization (highest first).
  */
 export const MAX_THRESHOLD_ALERTS = 20;
+/**
+ * Breakdowns list the costliest entries only: an organization of 50,000 users would otherwise get them
+ * all, in one JSON reply. `?top=` chooses how many, up to MAX_BREAKDOWN_TOP.
+ */
+export const DEFAULT_BREAKDOWN_TOP = 20;
+export const MAX_BREAKDOWN_TOP = 1000;
 
 /** How the forecast alert names the basis of its projection (`none` projects nothing: no forecast alert). */
 const PACE_WORDS: Record<Exclude<ProjectionMethod, 'none'>, string> = {
@@ -100,8 +114,8 @@ interface AlertSubject {
   mode: string;
 }
 
-/** Builds the dashboard of one organization at time `now`. */
-export async function buildDashboard(ledger: Ledger, policy: Policy, prices: PriceBook, organization: string, now: number): Promise<Dashboard> {
+/** Builds the dashboard of one organization at time `now`, its breakdowns cut to the costliest `top` entries. */
+export async function buildDashboard(ledger: Ledger, policy: Policy, prices: PriceBook, organization: string, now: number, top = DEFAULT_BREAKDOWN_TOP): Promise<Dashboard> {
   const tz = policy.server.timezone;
   const windows = new WindowCalculator(tz);
   const dateFormat = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
@@ -217,9 +231,10 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     limits: { daily, monthly, utilization },
     breakdown: {
       period: 'this_month',
-      by_project: byProject.map((g) => ({ project: g.keys.project, ...figures(g) })).sort(byCost),
-      by_model: byModel.map((g) => ({ model: g.keys.model ?? '', ...figures(g) })).sort(byCost),
-      by_user: byUser.map((g) => ({ user: g.keys.user ?? '', ...figures(g) })).sort(byCost),
+      top,
+      by_project: costliest('project', byProject, top),
+      by_model: costliest('model', byModel, top),
+      by_user: costliest('user', byUser, top),
     },
     alerts,
     alerts_omitted: alertsOmitted,
@@ -300,4 +315,25 @@ function fmt(v: number, unit: 'tokens' | 'usd' | 'requests'): string {
 
 function byCost(a: UsageFigures, b: UsageFigures): number {
   return b.cost_usd - a.cost_usd || b.tokens - a.tokens;
+}
+
+/** The `top` costliest groups by `key`, then one entry summing the others when there are any. */
+function costliest<K extends 'project' | 'model' | 'user'>(key: K, groups: UsageGroup[], top: number): Array<Breakdown<K>> {
+  const entries = groups.map((g) => ({ name: g.keys[key] ?? (key === 'project' ? null : ''), figures: figures(g) })).sort((a, b) => byCost(a.figures, b.figures));
+  const entry = (name: string | null, f: UsageFigures, others?: number): Breakdown<K> =>
+    ({ [key]: name, ...f, ...(others !== undefined ? { others } : {}) }) as Breakdown<K>;
+  const shown = entries.slice(0, top).map((e) => entry(e.name, e.figures));
+  const rest = entries.slice(top);
+  if (rest.length === 0) return shown;
+  const sum = (pick: (f: UsageFigures) => number): number => rest.reduce((s, e) => s + pick(e.figures), 0);
+  const folded: UsageFigures = {
+    tokens: sum((f) => f.tokens),
+    input_tokens: sum((f) => f.input_tokens),
+    output_tokens: sum((f) => f.output_tokens),
+    cached_input_tokens: sum((f) => f.cached_input_tokens),
+    cache_write_input_tokens: sum((f) => f.cache_write_input_tokens),
+    cost_usd: usd(sum((f) => f.cost_usd)),
+    requests: sum((f) => f.requests),
+  };
+  return [...shown, entry(null, folded, rest.length)];
 }

@@ -4,6 +4,12 @@
 const BUCKET_MS = 10_000;
 /** The rate is averaged over this long. */
 export const BURN_WINDOW_MS = 300_000;
+/**
+ * The shortest time a rate is averaged over. Right after a start the window holds only the seconds
+ * since: dividing by those makes the first call read as a huge rate, so until a minute has passed the
+ * rate reads low instead (in proportion), never high.
+ */
+export const MIN_BURN_SPAN_MS = 60_000;
 const BUCKETS = BURN_WINDOW_MS / BUCKET_MS;
 
 interface Ring {
@@ -14,6 +20,9 @@ interface Ring {
 
 export class BurnRate {
   private readonly rings = new Map<string, Ring>();
+
+  /** `startedAt`: when counting began (the gateway's start); before it nothing was seen, so nothing is averaged in. */
+  constructor(private readonly startedAt: number) {}
 
   /** Adds one call's tokens and cost at time `now`. */
   add(organization: string, tokens: number, usd: number, now: number): void {
@@ -33,9 +42,15 @@ export class BurnRate {
     ring.usd[i] += usd;
   }
 
-  /** Tokens per minute and USD per hour over the last BURN_WINDOW_MS, per organization. */
+  /**
+   * Tokens per minute and USD per hour per organization, over the time the ring's buckets actually
+   * cover: BURN_WINDOW_MS less the part of the current bucket still to come, and no further back than
+   * the start (so a fresh gateway's rate is not diluted by minutes it never saw), at least MIN_BURN_SPAN_MS.
+   */
   rates(now: number): Array<{ organization: string; tokensPerMinute: number; usdPerHour: number }> {
     const current = Math.floor(now / BUCKET_MS);
+    const oldestBucketStart = (current - BUCKETS + 1) * BUCKET_MS;
+    const spanMs = Math.max(MIN_BURN_SPAN_MS, now - Math.max(oldestBucketStart, this.startedAt));
     const out = [];
     for (const [organization, ring] of this.rings) {
       let tokens = 0;
@@ -46,7 +61,7 @@ export class BurnRate {
           usd += ring.usd[i];
         }
       }
-      out.push({ organization, tokensPerMinute: (tokens * 60_000) / BURN_WINDOW_MS, usdPerHour: (usd * 3_600_000) / BURN_WINDOW_MS });
+      out.push({ organization, tokensPerMinute: (tokens * 60_000) / spanMs, usdPerHour: (usd * 3_600_000) / spanMs });
     }
     return out;
   }

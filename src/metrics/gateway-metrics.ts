@@ -8,6 +8,7 @@ import type { LedgerRow } from '../ledger/ledger.js';
 import { BurnRate } from './burn-rate.js';
 import { DeferredCounter, DeferredHistogram } from './deferred-series.js';
 import { limitLabel } from './limit-labels.js';
+import { endpointOfPath } from '../proxy/endpoint-paths.js';
 import { replaceEventLoopDelayGauges } from './event-loop-delay.js';
 
 export interface MetricsOptions {
@@ -24,10 +25,12 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
+const LIMIT_UNITS: ReadonlyArray<AppliedLimit['unit']> = ['tokens', 'requests', 'usd'];
+
 interface Headroom {
   organization: string;
   label: string;
-  unit: string;
+  unit: AppliedLimit['unit'];
   remaining: number;
   utilization: number;
 }
@@ -42,13 +45,14 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   /** The limits seen, by counter key, with the organization whose counter it is. */
   private readonly limits = new Map<string, { organization: string; limit: AppliedLimit }>();
-  private readonly burn = new BurnRate();
+  private readonly burn: BurnRate;
   private readonly now: () => number;
   private headroomCache?: { at: number; value: Promise<Headroom[]> };
 
   private readonly requests: DeferredCounter;
   private readonly rejected: DeferredCounter;
   private readonly tokens: DeferredCounter;
+  private readonly cacheTokens: DeferredCounter;
   private readonly cost: DeferredCounter;
   private readonly limitHits: DeferredCounter;
   private readonly fallbacks: DeferredCounter;
@@ -57,6 +61,7 @@ export class GatewayMetrics {
 
   constructor(private readonly opts: MetricsOptions) {
     this.now = opts.now ?? Date.now;
+    this.burn = new BurnRate(this.now());
     const registers = [this.registry];
     const who = opts.userLabels ? ['organization', 'project', 'user', 'model'] : ['organization', 'project', 'model'];
     this.requests = new DeferredCounter({ name: 'tollgate_requests_total', help: 'Calls by outcome (status is the HTTP status sent; 499: the client left).', labelNames: ['organization', 'project', 'model', 'status', 'decision'], registers });
@@ -66,24 +71,42 @@ export class GatewayMetrics {
       labelNames: ['path', 'status', 'code'],
       registers,
     });
-    this.tokens = new DeferredCounter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output, cached_input, cache_write; cached_input and cache_write, the input written to the prompt cache, are part of input).', labelNames: [...who, 'type'], registers });
+    // Prompt-cache reads and writes are part of the input: in a series of their own, so that summing
+    // tollgate_tokens_total over `type` gives the tokens used, not input counted twice.
+    this.tokens = new DeferredCounter({ name: 'tollgate_tokens_total', help: 'Tokens used, by type (input, output).', labelNames: [...who, 'type'], registers });
+    this.cacheTokens = new DeferredCounter({
+      name: 'tollgate_prompt_cache_tokens_total',
+      help: 'Input tokens read from (type read) and written to (type write) the prompt cache; both are part of tollgate_tokens_total{type="input"}.',
+      labelNames: [...who, 'type'],
+      registers,
+    });
     this.cost = new DeferredCounter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
     this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['organization', 'limit', 'mode'], registers });
     this.fallbacks = new DeferredCounter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
-    this.overhead = new DeferredHistogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time spent in the gateway itself: total latency minus upstream latency.', labelNames: ['endpoint'], buckets: OVERHEAD_BUCKETS, registers });
+    this.overhead = new DeferredHistogram({
+      name: 'tollgate_gateway_overhead_seconds',
+      help:
+        'Time spent in the gateway itself, by outcome: forwarded (total latency minus upstream latency), refused (a call answered without the provider: a limit refused it, or it failed before leaving), rejected (an error before it became a call: bad body, key, model or path; endpoint other for paths that are not proxied endpoints).',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
     this.upstream = new DeferredHistogram({ name: 'tollgate_upstream_latency_seconds', help: 'Upstream call time, to the whole body, the end of the stream, or the failure (errors and timeouts included).', labelNames: ['provider', 'model'], buckets: UPSTREAM_BUCKETS, registers });
 
     const self = this;
-    new Gauge({
-      name: 'tollgate_limit_remaining',
-      help: 'Room left in each limit now (tokens, requests, or USD per its unit); per-user limits show the most used user unless user labels are on.',
-      labelNames: ['organization', 'limit', 'unit'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const h of await self.headroom()) this.set({ organization: h.organization, limit: h.label, unit: h.unit }, h.remaining);
-      },
-    });
+    // One gauge per unit (Prometheus naming: one unit per metric, named in it), so no sum adds tokens to dollars.
+    for (const unit of LIMIT_UNITS) {
+      new Gauge({
+        name: `tollgate_limit_remaining_${unit}`,
+        help: `Room left now in each limit counted in ${unit === 'usd' ? 'US dollars' : unit}; per-user limits show the most used user unless user labels are on.`,
+        labelNames: ['organization', 'limit'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const h of await self.headroom()) if (h.unit === unit) this.set({ organization: h.organization, limit: h.label }, h.remaining);
+        },
+      });
+    }
     new Gauge({
       name: 'tollgate_limit_utilization',
       help: 'Used / max for each limit now (0-1, above 1 when over).',
@@ -142,22 +165,26 @@ export class GatewayMetrics {
     this.requests.inc([row.organization, project, model, String(row.status), row.decision]);
     if (row.inputTokens > 0) this.tokens.inc([...who, 'input'], row.inputTokens);
     if (row.outputTokens > 0) this.tokens.inc([...who, 'output'], row.outputTokens);
-    if (row.cachedInputTokens > 0) this.tokens.inc([...who, 'cached_input'], row.cachedInputTokens);
-    if (row.cacheWriteInputTokens > 0) this.tokens.inc([...who, 'cache_write'], row.cacheWriteInputTokens);
+    if (row.cachedInputTokens > 0) this.cacheTokens.inc([...who, 'read'], row.cachedInputTokens);
+    if (row.cacheWriteInputTokens > 0) this.cacheTokens.inc([...who, 'write'], row.cacheWriteInputTokens);
     if (row.costUsd > 0) this.cost.inc(who, row.costUsd);
     if (row.blockedBy) this.limitHits.inc([row.organization, limitLabel(row.blockedBy, this.opts.userLabels), 'enforce']);
     for (const id of row.shadowBlocked) this.limitHits.inc([row.organization, limitLabel(id, this.opts.userLabels), 'shadow']);
     if (row.fallback) this.fallbacks.inc([row.fallback.split(':')[0]]);
     if (row.upstreamLatencyMs !== null) {
       this.upstream.observe([row.provider, model], row.upstreamLatencyMs / 1000);
-      this.overhead.observe([row.endpoint], Math.max(0, row.latencyMs - row.upstreamLatencyMs) / 1000);
+      this.overhead.observe([row.endpoint, 'forwarded'], Math.max(0, row.latencyMs - row.upstreamLatencyMs) / 1000);
+    } else {
+      // Refusals cost gateway time too (a slow counter store makes every 429 slow): all of it is overhead.
+      this.overhead.observe([row.endpoint, 'refused'], row.latencyMs / 1000);
     }
     this.burn.add(row.organization, row.inputTokens + row.outputTokens, row.costUsd, this.now());
   }
 
   /** Counts a request rejected before it became a call. */
-  reject(r: { path: string; status: number; code: string }): void {
+  reject(r: { path: string; status: number; code: string; seconds: number }): void {
     this.rejected.inc([r.path, String(r.status), r.code]);
+    this.overhead.observe([endpointOfPath(r.path), 'rejected'], r.seconds);
   }
 
   /** Remembers the limits a call of `organization` checked, so their headroom is exported. */

@@ -12,11 +12,11 @@ describe('metric labels and rates', () => {
   });
 
   it('averages the burn rate over the last five minutes', () => {
-    const burn = new BurnRate();
-    const t0 = 1_700_000_000_000;
+    const t0 = 1_700_000_000_000; // on a 10 s bucket boundary: the buckets summed cover the last 290 s
+    const burn = new BurnRate(t0 - 3_600_000);
     burn.add('acme', 6000, 0.6, t0 - 400_000); // too old
     burn.add('acme', 1000, 0.1, t0 - 200_000);
     burn.add('acme', 500, 0.05, t0);
-    expect(burn.rates(t0)).toEqual([{ organization: 'acme', tokensPerMinute: 300, usdPerHour: expect.closeTo(1.8, 9) }]);
+    expect(burn.rates(t0)).toEqual([{ organization: 'acme', tokensPerMinute: expect.closeTo((1500 * 60) / 290, 9), usdPerHour: expect.closeTo((0.15 * 3600) / 290, 9) }]);
   });
 });

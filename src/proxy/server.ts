@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { TollgateError } from '../errors/tollgate-error.js';
-import type { Endpoint } from '../tokens/index.js';
+import { OPENAI_ENDPOINTS } from './endpoint-paths.js';
 import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
 import { handleCountTokens, handleMessages } from './anthropic-handler.js';
@@ -25,18 +25,17 @@ declare module 'fastify' {
     callRecorded?: boolean;
     /** Who calls, with the gateway (config) they were authenticated against: set before the body is read. */
     caller?: Caller;
+    /**
+     * performance.now() when the gateway's own work on the request began: its arrival, then again once the
+     * whole body has arrived. A rejection is timed from here: the client's upload is not the gateway's time.
+     */
+    workStartedAt: number;
   }
 }
 
 /** The default for `ServerOptions.requestTimeoutMs`: a 10 MB body still arrives at 170 KB/s. */
 export const REQUEST_TIMEOUT_MS = 60_000;
 
-const OPENAI_ENDPOINTS: Array<[string, Endpoint]> = [
-  ['/v1/chat/completions', 'chat'],
-  ['/v1/completions', 'completions'],
-  ['/v1/embeddings', 'embeddings'],
-  ['/v1/responses', 'responses'],
-];
 
 export interface ServerOptions {
   /** Returns the gateway to use for each request, so a config reload swaps it without a restart. */
@@ -51,8 +50,10 @@ export interface ServerOptions {
   /**
    * Told of each request answered with an error before it became a call (no ledger row): unreadable or
    * invalid bodies, missing or unknown keys, unknown models or paths. `path` is the route's, or `other`.
+   * `seconds`: the time the gateway took to answer, from the arrival of the body (or of the request, when
+   * the body was never read): what the client uploaded meanwhile is not the gateway's time.
    */
-  onRejected?: (rejection: { path: string; status: number; code: string }) => void;
+  onRejected?: (rejection: { path: string; status: number; code: string; seconds: number }) => void;
 }
 
 /** Builds the fastify app (not yet listening). */
@@ -79,6 +80,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // Set first, so every answer carries it, errors raised before a handler runs (bad JSON, a body too
   // large) included, under the header the client's SDK reads (`_request_id`, `requestID`).
   app.addHook('onRequest', (req, reply, done) => {
+    req.workStartedAt = performance.now();
     void reply.headers(requestIdHeaders(req.id, wireOfRequest(req)));
     done();
   });
@@ -88,6 +90,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('callRecorded', false);
   app.decorateRequest('caller', undefined);
+  app.decorateRequest('workStartedAt', 0);
   // The key is checked from the headers alone, before the body is read: a request without a valid key
   // costs no inflating and no parsing. The gateway is taken once, so a reload mid-request cannot
   // answer with another config than the one that let the caller in.
@@ -132,6 +135,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // sent: otherwise anyone, without a key, could make the gateway inflate 30 KB of gzip into 10 MB of JSON
     // and parse it, per request, only to be told 404.
     if (req.caller === undefined) return done(null, undefined);
+    req.workStartedAt = performance.now();
     const encoding = req.headers['content-encoding'];
     if (encoding === undefined) return parseJson(req, bytes as Buffer, done);
     decodeBody(bytes as Buffer, encoding, opts.maxBodyBytes, (err, body) => (err ? done(err, undefined) : parseJson(req, body!, done)));
@@ -149,19 +153,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => {
     const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
-    opts.onRejected?.({ path: 'other', status: err.status, code: err.code });
+    opts.onRejected?.({ path: 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
     return reply.code(err.status).send(errorBody(err, wireOfRequest(req), req.id));
   });
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
-    if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code });
+    if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
     return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req), req.id));
   });
 
   return app as unknown as FastifyInstance;
+}
+
+/** How long the gateway took over a request it rejects: since its body arrived, or since it did when no body was read. */
+function rejectionSeconds(req: FastifyRequest): number {
+  return (performance.now() - req.workStartedAt) / 1000;
 }
 
 /** Maps fastify's own errors (body too large, bad content type) into the catalogue. */

@@ -107,7 +107,7 @@ function chart(days) {
 function breakdown(title, rows, key) {
   if (!rows.length) return '';
   return '<section><h2>' + title + '</h2><table><tr><th>' + key + '</th><th>tokens</th><th>cost</th><th>requests</th></tr>' +
-    rows.map((r) => '<tr><td>' + esc(r[key] ?? '(none)') + '</td><td>' + fmt(r.tokens) + '</td><td>' + usd(r.cost_usd) + '</td><td>' + fmt(r.requests) + '</td></tr>').join('') +
+    rows.map((r) => '<tr' + (r.others !== undefined ? ' class="others"' : '') + '><td>' + esc(r.others !== undefined ? fmt(r.others) + ' other' + (r.others === 1 ? '' : 's') : r[key] ?? '(none)') + '</td><td>' + fmt(r.tokens) + '</td><td>' + usd(r.cost_usd) + '</td><td>' + fmt(r.requests) + '</td></tr>').join('') +
     '</table></section>';
 }
 
