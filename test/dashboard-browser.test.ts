@@ -16,7 +16,7 @@ interface DashboardJson {
   current_usage: { today: { tokens: number; requests: number } };
   alerts: Array<{ level: string; message: string }>;
   alerts_omitted: number;
-  breakdown: { by_user: Array<{ user: string; tokens: number }> };
+  breakdown: { by_user: Array<{ user: string; tokens: number; others?: number }> };
 }
 
 describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
@@ -67,6 +67,23 @@ describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
     expect(await userRows.count()).toBe(d.breakdown.by_user.length + 1);
     const first = d.breakdown.by_user[0];
     expect(await userRows.nth(1).locator('td').allTextContents()).toEqual(expect.arrayContaining([first.user, number(first.tokens)]));
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("passes the address's ?top= to the API and shows the rest as one row", async () => {
+    const all = await api('globex');
+    // Every user, counting those the API's default cut already folded into its last entry.
+    const users = all.breakdown.by_user.reduce((n, u) => n + (u.others ?? 1), 0);
+    expect(users).toBeGreaterThan(2);
+    const { page, errors } = await openPage();
+    await page.goto(`${gw().url}/dashboard?org=globex&top=1#key=${ADMIN}`);
+    await page.locator('.figure').first().waitFor();
+    const userRows = section(page, 'By user').locator('tr');
+    // The heading row, the costliest user, and one row for the others.
+    expect(await userRows.count()).toBe(3);
+    expect(await userRows.nth(1).locator('td').first().textContent()).toBe(all.breakdown.by_user[0].user);
+    expect(await userRows.nth(2).locator('td').first().textContent()).toBe(`${users - 1} others`);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { AuditReport } from '../ledger/audit.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 import { redactUrl } from '../util/redact-url.js';
+import { httpOrigin } from '../util/http-origin.js';
 
 interface AuditOptions {
   config: string[];
@@ -31,7 +32,7 @@ async function runAudit(opts: AuditOptions): Promise<number> {
   if (!url && opts.config.length > 0) {
     const policy = loadPolicyOrReport(opts.config);
     if (!policy) return 1;
-    url = `http://${policy.server.host}:${policy.server.port}`;
+    url = httpOrigin(policy.server.host, policy.server.port);
   }
   if (!url) return fail('give --url URL or --config FILE');
   // fetch refuses credentials in a URL anyway; the message must not repeat them.

@@ -43,9 +43,9 @@ function listFor(targets: Target[]): ModelObject[] {
   return out;
 }
 
-/** The names the key can use on `/v1/messages`, as Anthropic lists models. */
+/** The names the key can use on `/v1/messages`, as Anthropic lists models: chat models only, as it resolves only those. */
 function anthropicListFor(gw: Gateway, targets: Target[]): AnthropicModel[] {
-  const served = targets.filter((t) => gw.providers.get(t.model.provider)?.supports('messages'));
+  const served = targets.filter((t) => t.model.kind === 'chat' && gw.providers.get(t.model.provider)?.supports('messages'));
   return listFor(served).map((m) => ({ type: 'model', id: m.id, display_name: m.id, created_at: CREATED_AT }));
 }
 

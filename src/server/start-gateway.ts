@@ -8,6 +8,7 @@ import { watchConfigFiles } from '../config/watch-config-files.js';
 import { listenFailure } from './listen-failure.js';
 import { openCounterStore } from '../limits/open-counter-store.js';
 import { redactUrl } from '../util/redact-url.js';
+import { httpOrigin } from '../util/http-origin.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { Gateway } from '../proxy/gateway.js';
 import { buildServer } from '../proxy/server.js';
@@ -112,7 +113,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  console.log(`tollgate listening on http://${host}:${actualPort}`);
+  console.log(`tollgate listening on ${httpOrigin(host, actualPort)}`);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -62,7 +62,12 @@ async function load() {
   sessionStorage.setItem('tg-org', $('org').value);
   sessionStorage.setItem('tg-key', $('key').value);
   $('error').textContent = '';
-  const q = $('org').value ? '?org=' + encodeURIComponent($('org').value) : '';
+  // The page's own ?top= (how many entries each breakdown lists) is passed on to the API.
+  const params = new URLSearchParams();
+  if ($('org').value) params.set('org', $('org').value);
+  const top = new URLSearchParams(location.search).get('top');
+  if (top) params.set('top', top);
+  const q = params.size > 0 ? '?' + params : '';
   // A network failure or a reply that is not the API's JSON (a proxy's HTML error page) is said, not thrown.
   let res, body;
   try {
