@@ -265,6 +265,14 @@ enforcement: {clamp_max_tokens: false}`;
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('request_over_window');
   });
+
+  it('a limit set to 0 shuts its scope off, and says so instead of asking for a shorter input', async () => {
+    gw = await startTestGateway(base('projects: {closed: {daily_limit: 0}}\nkeys: [{id: a, key: tg-a, project: closed}]'));
+    const res = await call('tg-a', 1);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('request_over_window');
+    expect(res.body.error.message).toBe("The project 'closed' daily limit is 0: no request can pass it. It is set so in the gateway's configuration; ask its administrator.");
+  });
 });
 
 describe('money limits and shadow mode', () => {

@@ -75,8 +75,11 @@ export const ERRORS = {
   request_over_window: {
     status: 400,
     type: 'invalid_request_error',
+    // A limit set to 0 shuts its scope off: no input is short enough, so the message says who can change it.
     message: (p) =>
-      `This request's input alone (${p.needed} ${p.unit}) is more than the ${p.label} allows in a whole window (${p.max} ${p.unit}). It can never succeed as sent: shorten the input.`,
+      p.zero
+        ? `The ${p.label} is 0: no request can pass it. It is set so in the gateway's configuration; ask its administrator.`
+        : `This request's input alone (${p.needed} ${p.unit}) is more than the ${p.label} allows in a whole window (${p.max} ${p.unit}). It can never succeed as sent: shorten the input.`,
   },
   output_over_window: {
     status: 400,

@@ -214,6 +214,7 @@ export class LimitsEngine {
           max: round(item.max, unit, 'up'),
           unit: unitName(unit),
           label,
+          zero: item.max === 0 ? 'yes' : undefined,
         });
       }
       const least = amountFor(item, input, leastOutput, 1, factors);
