@@ -204,7 +204,8 @@ describe('errors', () => {
       .catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err.code).toBe('model_not_found');
-    expect(err.message).toContain('production/gpt-4o');
+    // Every name the key can send, bare and qualified, as GET /v1/models lists them; the chat models only.
+    expect(err.message).toMatch(/Models this key can use: gpt-4o, production\/gpt-4o, gpt-4o-mini, production\/gpt-4o-mini\.$/);
     expect(upstream.requests()).toHaveLength(0);
   });
 

@@ -6,6 +6,7 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { Gateway } from './gateway.js';
 import { authenticate } from './request-context.js';
 import type { Target } from '../routing/route-table.js';
+import { addressableNames } from '../routing/addressable-names.js';
 import { wireOfRequest } from './exchange.js';
 
 // Fixed so that listings are stable across restarts.
@@ -27,20 +28,9 @@ interface AnthropicModel {
   created_at: string;
 }
 
-/** Every name the key can address: `route/model_id` always, and the bare `model_id` where it resolves to that entry. */
+/** Every name the key can address (addressable-names.ts), as OpenAI lists models. */
 function listFor(targets: Target[]): ModelObject[] {
-  const seen = new Set<string>();
-  const out: ModelObject[] = [];
-  const push = (id: string, route: string): void => {
-    if (seen.has(id)) return;
-    seen.add(id);
-    out.push({ id, object: 'model', created: CREATED, owned_by: route });
-  };
-  for (const t of targets) {
-    push(t.model.modelId, t.route.name);
-    push(t.qualifiedName, t.route.name);
-  }
-  return out;
+  return addressableNames(targets).map(({ name, target }) => ({ id: name, object: 'model', created: CREATED, owned_by: target.route.name }));
 }
 
 /** The names the key can use on `/v1/messages`, as Anthropic lists models: chat models only, as it resolves only those. */

@@ -3,6 +3,7 @@ import { presentedKey } from '../auth/key-store.js';
 import type { Principal } from '../auth/principal.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Target } from '../routing/route-table.js';
+import { addressableNames } from '../routing/addressable-names.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Gateway } from './gateway.js';
 
@@ -26,12 +27,14 @@ export function resolveTarget(gw: Gateway, principal: Principal, model: string, 
   const kind = endpoint === 'embeddings' ? 'embedding' : 'chat';
   const target = gw.routes.resolve(principal, model, kind);
   if (target) return target;
-  const available = gw.routes
+  const usable = gw.routes
     .modelsFor(principal)
     .filter((t) => t.model.kind === kind)
     // /v1/messages serves only models whose provider speaks Anthropic's API; the others would be refused.
-    .filter((t) => endpoint !== 'messages' || gw.providers.get(t.model.provider)?.supports('messages') === true)
-    .map((t) => t.qualifiedName)
+    .filter((t) => endpoint !== 'messages' || gw.providers.get(t.model.provider)?.supports('messages') === true);
+  // The bare names too, as GET /v1/models lists them: `route/model` alone suggests the bare id does not work.
+  const available = addressableNames(usable)
+    .map((n) => n.name)
     .join(', ');
   throw new TollgateError('model_not_found', { model, available });
 }
