@@ -48,6 +48,9 @@ describe('tollgate check', () => {
     const { code, stderr } = check(typo);
     expect(code).toBe(0);
     expect(stderr.trim()).toBe(`warning: ${typo}:4: keys[0].groups[0]: group \`ml-tem\` is not declared under \`groups\`, so none of its limits apply; did you mean \`ml-team\`?`);
+    // Two neighbouring letters swapped are one typo too (plain edit distance counts two).
+    writeFileSync(typo, 'groups:\n  ml-team: {daily_limit: 100}\nkeys:\n  - {id: k, key: secret1, groups: [ml-taem]}\n');
+    expect(check(typo).stderr.trim()).toBe(`warning: ${typo}:4: keys[0].groups[0]: group \`ml-taem\` is not declared under \`groups\`, so none of its limits apply; did you mean \`ml-team\`?`);
   });
 
   // From a security audit: /metrics is open unless a bearer token is set, which only a loopback host makes safe.

@@ -2,7 +2,7 @@
 // check` and logged at start and on reload, never refused. Each finding carries the path to blame.
 import type { Finding } from './cross-check.js';
 import type { TollgateConfig } from './schema.js';
-import { distance } from 'fastest-levenshtein';
+import { typoDistance } from './suggest.js';
 
 /** Findings worth a warning in a valid config. */
 export function configWarnings(config: TollgateConfig): Finding[] {
@@ -32,7 +32,7 @@ function groupTypos(config: TollgateConfig): Finding[] {
   config.keys.forEach((k, i) => {
     k.groups.forEach((g, j) => {
       if (declared.includes(g)) return;
-      const near = declared.find((d) => distance(d.toLowerCase(), g.toLowerCase()) <= Math.max(1, Math.floor(g.length / 4)));
+      const near = declared.find((d) => typoDistance(d.toLowerCase(), g.toLowerCase()) <= Math.max(1, Math.floor(g.length / 4)));
       if (near !== undefined) {
         findings.push({ path: ['keys', i, 'groups', j], message: `group \`${g}\` is not declared under \`groups\`, so none of its limits apply; did you mean \`${near}\`?` });
       }
