@@ -53,6 +53,25 @@ describe.each(LEDGER_KINDS)('ledger rows from real calls: $kind', ({ place: make
     return gw.usage.ledger.rows({ requestIds: ids });
   };
 
+  it("records the provider's response id of a Responses API call, streamed or not, to match it with the provider's records", async () => {
+    const responses = async (stream: boolean): Promise<{ requestId: string; responseId: string }> => {
+      const res = await fetch(`${gw.url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer tg-bob', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', input: 'Hello there', max_output_tokens: 50, stream }),
+      });
+      const text = await res.text();
+      return { requestId: res.headers.get('x-tollgate-request-id')!, responseId: /"id":"(resp_[^"]+)"/.exec(text)![1] };
+    };
+    const plain = await responses(false);
+    const streamed = await responses(true);
+    const other = await chat(gw.url, 'tg-bob', { model: 'gpt-4o', max_tokens: 20 });
+    const otherId = other.headers.get('x-tollgate-request-id')!;
+    const rows = await rowsOf([plain.requestId, streamed.requestId, otherId]);
+    const byRequest = new Map(rows.map((r) => [r.requestId, r.providerResponseId]));
+    expect(Object.fromEntries(byRequest)).toEqual({ [plain.requestId]: plain.responseId, [streamed.requestId]: streamed.responseId, [otherId]: null });
+  });
+
   it('records a non-streamed call with who, what, tags, tokens, cost, latency and limits', async () => {
     const res = await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 50, metadata: { feature: 'search' } }, { 'x-tollgate-tags': 'env=staging, feature=chat' });
     expect(res.status).toBe(200);

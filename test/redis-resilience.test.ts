@@ -170,4 +170,24 @@ describe('Redis slowed down', () => {
     expect(await raw.exists(`tg:{${o}}:res:${q}`)).toBe(0);
     await raw.quit();
   });
+
+  it('response owners: neither recorded nor read while Redis is down (never assumed), both again once it is back', async () => {
+    const { store } = await resilient('fail_open');
+    const owner = { organization: org(), project: 'web', provider: 'openai' };
+    const [before, during] = [`resp_${org()}`, `resp_${org()}`];
+    await store.recordResponse(before, owner, 60_000);
+    await fx.redis.kill();
+    await expect(store.recordResponse(during, owner, 60_000)).rejects.toBeDefined();
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await expect(store.responseOwner(before)).rejects.toBeDefined();
+      expect(performance.now() - t0).toBeLessThan(TIMEOUT_MS + 50);
+    }
+    await fx.redis.restart();
+    await until(() => store.mode === 'ok');
+    expect(await store.responseOwner(before)).toEqual(owner); // append-only file: it survived
+    expect(await store.responseOwner(during)).toBeUndefined();
+    await store.recordResponse(during, owner, 60_000);
+    expect(await store.responseOwner(during)).toEqual(owner);
+  });
 });

@@ -75,6 +75,21 @@ describe('Redis store specifics', () => {
     await store.close();
   });
 
+  it('keeps a response owner under the documented key, hash-tagged by the response id, with its TTL', async () => {
+    const store = await redisStore(single.url, new ManualClock(T0), 'UTC');
+    const id = `resp_${uniqueOrg()}`;
+    await store.recordResponse(id, { organization: 'acme', project: 'web', provider: 'openai' }, 30 * 24 * HOUR);
+    // Found by id alone, whatever the caller's organization: under an organization's tag another organization would miss it.
+    expect(await raw.keys(`tg:{resp:${id}}*`)).toEqual([`tg:{resp:${id}}`]);
+    const ttl = await raw.pttl(`tg:{resp:${id}}`);
+    expect(ttl).toBeGreaterThan(30 * 24 * HOUR - 60_000);
+    expect(ttl).toBeLessThanOrEqual(30 * 24 * HOUR);
+    // A value it did not write (another version, a hand edit) is no owner rather than a crash.
+    await raw.set(`tg:{resp:${id}}`, 'not json');
+    expect(await store.responseOwner(id)).toBeUndefined();
+    await store.close();
+  });
+
   it('an expired reservation record makes its settlement a no-op: the reserved amount stays charged', async () => {
     const org = uniqueOrg();
     const store = await redisStore(single.url, new ManualClock(T0), 'UTC', null, 50);

@@ -9,6 +9,11 @@ export interface ErrorEntry {
   type: string;
   /** Which request field is at fault, when one is. */
   param?: string;
+  /**
+   * OpenAI's own `error.code` where the gateway answers exactly as OpenAI would and OpenAI's code is not
+   * the catalogue's (null: OpenAI sends none). The catalogue's code still names the error everywhere else.
+   */
+  openaiCode?: null;
   message: (p: Params) => string;
 }
 
@@ -129,6 +134,19 @@ export const ERRORS = {
     status: 503,
     type: 'server_error',
     message: (p) => `The usage ledger cannot be read or written right now (${p.detail}), so this report cannot be made. Calls are still served; try again once the database answers.`,
+  },
+  response_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    openaiCode: null,
+    // OpenAI's words for a response id it does not have: the same for one another project owns.
+    message: (p) => `Response with id '${p.id}' not found.`,
+  },
+  previous_response_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    param: 'previous_response_id',
+    message: (p) => `Previous response with id '${p.id}' not found.`,
   },
   not_found: {
     status: 404,

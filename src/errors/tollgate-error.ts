@@ -5,6 +5,8 @@ export class TollgateError extends Error {
   readonly status: number;
   readonly type: string;
   readonly param: string | null;
+  /** The `code` of the OpenAI-format body: the catalogue's, or OpenAI's own where they differ. */
+  private readonly openaiCode: string | null;
 
   constructor(
     readonly code: ErrorCode,
@@ -18,11 +20,12 @@ export class TollgateError extends Error {
     this.status = entry.status;
     this.type = typeOverride ?? entry.type;
     this.param = entry.param ?? null;
+    this.openaiCode = entry.openaiCode === undefined ? code : entry.openaiCode;
   }
 
   /** OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
-  toOpenAI(): { error: { message: string; type: string; param: string | null; code: string } } {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  toOpenAI(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.openaiCode } };
   }
 
   /** Anthropic's error body: `{"type": "error", "error": {"type", "message"}}`, the type chosen by status as Anthropic does. */

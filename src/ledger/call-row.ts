@@ -47,6 +47,7 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
     usageSource: used ? usage.source : 'none',
     latencyMs: round3(r.latencyMs),
     upstreamLatencyMs: r.upstreamLatencyMs === undefined ? null : round3(r.upstreamLatencyMs),
+    providerResponseId: r.providerResponseId ?? null,
   };
 }
 

@@ -42,6 +42,7 @@ export const COLUMNS: ReadonlyArray<readonly [string, keyof LedgerRow, Kind]> = 
   ['usage_source', 'usageSource', 'plain'],
   ['latency_ms', 'latencyMs', 'plain'],
   ['upstream_latency_ms', 'upstreamLatencyMs', 'plain'],
+  ['provider_response_id', 'providerResponseId', 'plain'],
 ];
 
 export const COLUMN_NAMES = COLUMNS.map(([c]) => c);

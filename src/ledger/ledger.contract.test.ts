@@ -1,6 +1,6 @@
 // One contract, two ledgers: every test body runs against SQLite and against the real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
+import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, VERSION_BEFORE_RESPONSE_ID, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
 import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { LedgerWriter } from './batch-writer.js';
 import type { Ledger, LedgerRow } from './ledger.js';
@@ -36,7 +36,7 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     const streamed = sampleRow();
     const plain = sampleRow({
       stream: false, streamEnd: null, project: null, tags: {}, groups: [], decision: 'blocked', blockedBy: 'org:acme:daily', upstreamLatencyMs: null, fallback: 'model:gpt-4o-mini',
-      usageSource: 'none', costUsd: 0, inputCostUsd: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null,
+      usageSource: 'none', costUsd: 0, inputCostUsd: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null, providerResponseId: null,
     });
     // Anthropic cache writes of both TTLs (the 1-hour part of a larger count), and OpenAI's cheaper tier.
     const cached = sampleRow({ provider: 'anthropic', inputTokens: 4_200, cachedInputTokens: 3_000, cacheWriteInputTokens: 1_000, cacheWrite1hInputTokens: 400, serviceTier: null });
@@ -207,7 +207,7 @@ describe.each(LEDGER_KINDS)('ledger migration to the input-cost split: $kind', (
     try {
       expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
       // Through the cache-write columns too: none recorded, standard tier.
-      const kept = legacy.map((r) => ({ ...r, inputCostUsd: null, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null }));
+      const kept = legacy.map((r) => ({ ...r, inputCostUsd: null, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null, providerResponseId: null }));
       expect(await ledger.rows({})).toEqual(kept);
       const fresh = [sampleRow({ ts: base + 2, requestId: 'new-1', inputTokens: 300, outputTokens: 30, costUsd: 2, inputCostUsd: 1.5 })];
       await ledger.append(fresh);
@@ -246,7 +246,7 @@ describe.each(LEDGER_KINDS)('ledger migration to the cache-write and service-tie
     const ledger = await openLedger(place.url);
     try {
       expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
-      const kept = before.map((r) => ({ ...r, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null }));
+      const kept = before.map((r) => ({ ...r, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null, providerResponseId: null }));
       expect(await ledger.rows({})).toEqual(kept);
       const fresh = [
         sampleRow({ ts: base + 2, requestId: 'v-new-1', inputTokens: 4_200, cachedInputTokens: 3_000, cacheWriteInputTokens: 1_000, cacheWrite1hInputTokens: 250, serviceTier: null }),
@@ -258,6 +258,37 @@ describe.each(LEDGER_KINDS)('ledger migration to the cache-write and service-tie
       expect(total).toMatchObject({ calls: 4, inputTokens: 4_200 + 200 + 4_200 + 120, cachedInputTokens: 3_000 + 64 + 3_000 + 64, cacheWriteInputTokens: 1_000 });
       // The input-cost split of version 3 (SQLite) / 2 (PostgreSQL) is untouched.
       expect(total.legacyInputTokens).toBe(200);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe.each(LEDGER_KINDS)('ledger migration to the provider response id: $kind', ({ kind, place: makePlace }) => {
+  let place: LedgerPlace | undefined;
+  afterAll(async () => {
+    await place?.drop();
+  });
+
+  it('keeps the rows written before it (no response id) and accepts new ones, with and without one', async () => {
+    place = await makePlace();
+    const base = T0 + 86_400_000 * 70;
+    const before = [sampleRow({ ts: base, requestId: 'r-old-1', endpoint: 'responses' }), sampleRow({ ts: base + 1, requestId: 'r-old-2', project: null })];
+    await writeLedgerAtVersion(place, VERSION_BEFORE_RESPONSE_ID[kind], before);
+    expect(await schemaVersionOf(place)).toBe(VERSION_BEFORE_RESPONSE_ID[kind]);
+    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
+
+    const ledger = await openLedger(place.url);
+    try {
+      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
+      const kept = before.map((r) => ({ ...r, providerResponseId: null }));
+      expect(await ledger.rows({})).toEqual(kept);
+      const fresh = [
+        sampleRow({ ts: base + 2, requestId: 'r-new-1', endpoint: 'responses', providerResponseId: 'resp_0123456789abcdef' }),
+        sampleRow({ ts: base + 3, requestId: 'r-new-2', endpoint: 'chat', providerResponseId: null }),
+      ];
+      await ledger.append(fresh);
+      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
     } finally {
       await ledger.close();
     }

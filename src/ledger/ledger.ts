@@ -64,6 +64,11 @@ export interface LedgerRow {
   usageSource: 'provider' | 'estimated' | 'none';
   latencyMs: number;
   upstreamLatencyMs: number | null;
+  /**
+   * The provider's id of the response (Responses API calls: `resp_...`), to match the row with the
+   * provider's own records; null for other endpoints, calls that got none, and rows written before it.
+   */
+  providerResponseId: string | null;
 }
 
 /** What reports can group by. `tag:<name>` groups by a free tag; `bucket` by `bucketMs` time slices. */

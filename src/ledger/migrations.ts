@@ -143,11 +143,24 @@ const SQLITE_V4 = [
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 
+// Version 5 (SQLite; version 4 of PostgreSQL) records the provider's id of a Responses API call's response
+// (`resp_...`), so a row can be matched with the provider's own records of it (its usage export, a
+// stored response). Rows written before it, and calls with no such id, read NULL.
+const SQLITE_V5_CALL_VALUES = `${SQLITE_V4_CALL_VALUES}, provider_response_id`;
+const SQLITE_V5 = [
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN provider_response_id TEXT`,
+  `DROP VIEW ${TABLE}`,
+  `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_V5_CALL_VALUES}) AS
+    SELECT r.id, ${qualified('c', SQLITE_CONTEXT_VALUES)}, ${qualified('r', SQLITE_V5_CALL_VALUES)}
+    FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
+];
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
   SQLITE_V3,
   SQLITE_V4,
+  SQLITE_V5,
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -164,6 +177,8 @@ export const POSTGRES_MIGRATIONS: string[][] = [
     `ALTER TABLE ${TABLE} ADD COLUMN cache_write_1h_input_tokens BIGINT NOT NULL DEFAULT 0`,
     `ALTER TABLE ${TABLE} ADD COLUMN service_tier TEXT`,
   ],
+  // Version 4 (SQLITE_V5 above): nullable, no default, no rewrite.
+  [`ALTER TABLE ${TABLE} ADD COLUMN provider_response_id TEXT`],
 ];
 
 /**

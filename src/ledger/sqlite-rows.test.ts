@@ -89,7 +89,7 @@ describe('SQLite ledger rows', () => {
     const ledger = await openLedger(url);
     try {
       // Through versions 3 and 4 too: rows from before them have no input cost, no cache writes and no tier.
-      const migrated = old.map((r) => ({ ...r, inputCostUsd: null, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null }));
+      const migrated = old.map((r) => ({ ...r, inputCostUsd: null, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null, providerResponseId: null }));
       expect(await ledger.rows({})).toEqual(migrated);
       expect(contextCount(file)).toBe(2);
       // New calls in the same two contexts add rows, not contexts: the writer's context keys match the migration's.
@@ -127,7 +127,7 @@ describe('SQLite ledger rows', () => {
       await expect(ledger.append([sampleRow({ requestId: 'r' }), listed])).rejects.toThrow(/bind/);
       const shared = new Set<string>();
       const row = ledger.packRow!(sampleRow({ requestId: 's' }), shared);
-      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/25 values, not 24/);
+      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/26 values, not 25/);
       expect(await ledger.rows({})).toEqual([]);
     } finally {
       await ledger.close();

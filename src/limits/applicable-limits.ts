@@ -63,6 +63,20 @@ export class ApplicableLimits {
     return limits;
   }
 
+  /**
+   * The request-counting limits of `principal`'s organization, project, tier and groups: what applies to a
+   * call that names no model (a route's limits need one) and consumes no tokens. Cached per key.
+   */
+  requestLimitsFor(principal: Principal): AppliedLimit[] {
+    const cacheKey = `${principal.keyId}\u0000`; // route names hold no NUL: never a `for` entry
+    let limits = this.cache.get(cacheKey);
+    if (!limits) {
+      limits = this.build(principal, undefined, (spec) => spec.measure === 'requests' && spec.maxCostUsd === undefined);
+      this.cache.set(cacheKey, limits);
+    }
+    return limits;
+  }
+
   /** The counter items of a list returned by `for`, built once per list rather than once per request. */
   items(limits: AppliedLimit[]): CounterItem[] {
     let items = this.itemLists.get(limits);
@@ -93,13 +107,14 @@ export class ApplicableLimits {
     return ids;
   }
 
-  private build(principal: Principal, target: Target): AppliedLimit[] {
+  /** Without a target: the limits of the caller's levels only (no route's). `keep` chooses among the specs. */
+  private build(principal: Principal, target: Target | undefined, keep: (spec: LimitSpec) => boolean = () => true): AppliedLimit[] {
     const p = this.policy;
     const org = principal.organization;
     const prefix = `${organizationTag(org)}:`;
     const out: AppliedLimit[] = [];
     const add = (owner: Owner, specs: LimitSpec[] | undefined): void => {
-      for (const spec of specs ?? []) out.push(this.applied(prefix, owner, spec, target));
+      for (const spec of specs ?? []) if (keep(spec)) out.push(this.applied(prefix, owner, spec, target));
     };
 
     add({ id: `org:${org}`, label: `organization '${org}'`, keyPart: 'org' }, p.organizations.get(org)?.limits);
@@ -116,19 +131,21 @@ export class ApplicableLimits {
     for (const group of principal.groups) {
       add({ id: `group:${group}`, label: `group '${group}'`, keyPart: `group:${group}` }, p.groups.get(group)?.limits);
     }
-    const route = target.route;
-    if (route.limits.length > 0) {
+    const route = target?.route;
+    if (route && route.limits.length > 0) {
       for (const owner of routeOwners(route.name, route.scope, principal)) add(owner, route.limits);
     }
     return out;
   }
 
-  private applied(prefix: string, owner: Owner, spec: LimitSpec, target: Target): AppliedLimit {
+  private applied(prefix: string, owner: Owner, spec: LimitSpec, target: Target | undefined): AppliedLimit {
     const id = `${owner.id}:${spec.name}`;
     let weights = TOKEN_WEIGHTS[spec.measure];
     let max = spec.max ?? 0;
     let unit: AppliedLimit['unit'] = spec.measure === 'requests' ? 'requests' : 'tokens';
     if (spec.maxCostUsd !== undefined) {
+      // Never without a target: requestLimitsFor keeps no money limit.
+      if (!target) throw new Error(`money limit ${id} applied without a model`);
       const priceKey = `${target.model.provider}/${target.model.upstreamModel}`;
       const price = this.policy.pricing.get(priceKey);
       if (!price) throw new TollgateError('model_unpriced', { model: priceKey, limit: id });

@@ -368,5 +368,40 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         expect(await store.openReservations()).toBe(50);
       });
     });
+
+    describe('response owners', () => {
+      // Response ids are global (the provider's), so each test makes its own.
+      const responseId = (): string => `resp_${org}${Math.random().toString(36).slice(2, 10)}`;
+
+      it('record who owns a response, read back by its id alone; an id never recorded has no owner', async () => {
+        const { store } = await setup(T0);
+        const [a, b, none] = [responseId(), responseId(), responseId()];
+        await store.recordResponse(a, { organization: org, project: 'web', provider: 'openai' }, HOUR);
+        await store.recordResponse(b, { organization: `${org}x`, provider: 'azure' }, HOUR);
+        expect(await store.responseOwner(a)).toEqual({ organization: org, project: 'web', provider: 'openai' });
+        // A key without a project owns it as the organization's project-less keys: no project comes back.
+        expect(await store.responseOwner(b)).toEqual({ organization: `${org}x`, provider: 'azure' });
+        expect(await store.responseOwner(none)).toBeUndefined();
+      });
+
+      it('a record made again replaces the first', async () => {
+        const { store } = await setup(T0);
+        const id = responseId();
+        await store.recordResponse(id, { organization: org, project: 'a', provider: 'p1' }, HOUR);
+        await store.recordResponse(id, { organization: org, project: 'b', provider: 'p2' }, HOUR);
+        expect(await store.responseOwner(id)).toEqual({ organization: org, project: 'b', provider: 'p2' });
+      });
+
+      it('forget a record once its time to live has passed', async () => {
+        const { clock, store } = await setup(T0);
+        const id = responseId();
+        // Redis expires keys on its own clock, which no test can move: a short real TTL, and the clock moved with it.
+        await store.recordResponse(id, { organization: org, project: 'web', provider: 'openai' }, 300);
+        expect(await store.responseOwner(id)).toBeDefined();
+        clock.advance(400);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect(await store.responseOwner(id)).toBeUndefined();
+      });
+    });
   });
 }

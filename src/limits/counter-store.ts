@@ -115,6 +115,18 @@ export interface RestoreEntry {
   slots?: Array<{ atMs: number; used: number }>;
 }
 
+/**
+ * Who a response stored at the provider (Responses API) belongs to: the Tollgate project that created it
+ * (all tenants share the gateway's provider key, so the provider cannot tell them apart) and the
+ * provider that holds it, which its retrieval goes to.
+ */
+export interface ResponseOwner {
+  organization: string;
+  /** Absent for a key that names no project: such responses belong to the organization's project-less keys. */
+  project?: string;
+  provider: string;
+}
+
 export interface CounterStore {
   /** Atomically checks every item and reserves all of them, or none. */
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
@@ -139,6 +151,13 @@ export interface CounterStore {
   peekDegraded?(items: CounterItem[]): Promise<Array<LimitState | undefined>>;
   /** Reservations not yet settled. */
   openReservations(): Promise<number>;
+  /**
+   * Remembers who owns provider response `id` for `ttlMs` (shared by every instance on a shared store).
+   * Recording it again replaces the record.
+   */
+  recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void>;
+  /** The owner recorded for response `id`, or undefined when none is (never recorded, expired or forgotten). */
+  responseOwner(id: string): Promise<ResponseOwner | undefined>;
   /**
    * What this instance's reservations not yet settled hold of each item now, in the item's unit: in the
    * counters, not yet in the ledger (the audit subtracts it). Other instances' are not known here.

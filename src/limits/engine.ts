@@ -167,6 +167,23 @@ export class LimitsEngine {
     return reserveFactors(this.prices, target.model.provider, target.model.upstreamModel, priceHints?.() ?? {}, inputTokens);
   }
 
+  /**
+   * Counts one request that consumes no tokens (a Responses API retrieval) against the caller's
+   * request-rate limits, or throws their 429. Returns the rate-limit headers to send. No route's limits
+   * apply: the call names no model.
+   */
+  async admitRequestOnly(id: string, principal: Principal): Promise<Record<string, string>> {
+    const limits = this.applicable.requestLimitsFor(principal);
+    if (limits.length === 0) return {};
+    const items = this.applicable.items(limits);
+    const outcome = await this.guard(() => this.store.reserve({ id, items, input: 0, output: 0, clamp: false, minOutput: 0 }));
+    const now = this.clock.now();
+    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, 0, 0, 0, now, undefined);
+    // Nothing to correct: settling at once only closes the reservation (a shared store is not waited for).
+    await this.guard(() => this.store.settle(id, { input: 0, output: 0, request: 1 }));
+    return rateLimitHeaders(limits, outcome.states, now);
+  }
+
   /** Replaces a reservation with real usage; `request: 0` refunds it entirely. */
   async settle(id: string, usage: SettleUsage): Promise<void> {
     await this.store.settle(id, usage);

@@ -8,6 +8,16 @@ import { MemoryCounterStore } from './memory-store.js';
 counterStoreContract('memory', async (clock, timezone) => new MemoryCounterStore(clock, timezone));
 
 describe('MemoryCounterStore, beyond the contract', () => {
+  it('keeps a bounded number of response owners, forgetting the oldest first', async () => {
+    const store = new MemoryCounterStore(new ManualClock(0), 'UTC', 3);
+    const owner = { organization: 'o', project: 'p', provider: 'openai' };
+    for (const id of ['resp_1', 'resp_2', 'resp_3']) await store.recordResponse(id, owner, 60_000);
+    await store.recordResponse('resp_1', owner, 60_000); // made again: now the newest
+    await store.recordResponse('resp_4', owner, 60_000);
+    expect(await store.responseOwner('resp_2')).toBeUndefined();
+    for (const id of ['resp_1', 'resp_3', 'resp_4']) expect(await store.responseOwner(id)).toEqual(owner);
+  });
+
   it('lists a refused sliding window’s counted slots and when each leaves, oldest first', async () => {
     const T0 = Date.UTC(2026, 10, 21, 10); // on a slot edge (slots of 3 s for a one-minute window)
     const clock = new ManualClock(T0);

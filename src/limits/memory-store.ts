@@ -2,9 +2,11 @@
 // within one synchronous turn of the event loop.
 import type { Clock } from '../util/clock.js';
 import { admit, amountFor } from './admission.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from './counter-store.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from './counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
+/** Response owners kept at most; the oldest are forgotten first (their ids then answer as unknown). */
+export const MAX_RESPONSE_OWNERS = 100_000;
 
 interface FixedState {
   kind: 'fixed';
@@ -34,10 +36,13 @@ export class MemoryCounterStore implements CounterStore {
   private readonly counters = new Map<string, CounterState>();
   private readonly reservations = new Map<string, Placement[]>();
   private readonly windows: WindowCalculator;
+  /** In insertion order, so the oldest is first to go. */
+  private readonly responseOwners = new Map<string, { owner: ResponseOwner; expiresAtMs: number }>();
 
   constructor(
     private readonly clock: Clock,
     timezone: string,
+    private readonly maxResponseOwners = MAX_RESPONSE_OWNERS,
   ) {
     this.windows = new WindowCalculator(timezone);
   }
@@ -99,6 +104,20 @@ export class MemoryCounterStore implements CounterStore {
 
   async openReservations(): Promise<number> {
     return this.reservations.size;
+  }
+
+  async recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
+    this.responseOwners.delete(id); // re-inserted last: a record made again is the newest
+    this.responseOwners.set(id, { owner, expiresAtMs: this.clock.now() + ttlMs });
+    if (this.responseOwners.size > this.maxResponseOwners) this.responseOwners.delete(this.responseOwners.keys().next().value!);
+  }
+
+  async responseOwner(id: string): Promise<ResponseOwner | undefined> {
+    const entry = this.responseOwners.get(id);
+    if (!entry) return undefined;
+    if (entry.expiresAtMs > this.clock.now()) return entry.owner;
+    this.responseOwners.delete(id);
+    return undefined;
   }
 
   async held(items: CounterItem[]): Promise<number[]> {

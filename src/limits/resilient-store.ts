@@ -10,7 +10,7 @@
 // use the local counters the outage then keeps, so a share is handed out once per outage; a false alarm
 // drops them, and the next outage's counters start from fresh readings plus any local usage not yet in them.
 import type { OnStoreError } from '../config/policy.js';
-import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
+import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
 import { OutageCounters, type OutageCountersOptions, type OutagePlan } from './outage-counters.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
 import { CountersNotRebuiltError, isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
@@ -180,6 +180,31 @@ export class ResilientStore implements CounterStore {
 
   async openReservations(): Promise<number> {
     return (await this.primary.openReservations()) + this.outage.openCount;
+  }
+
+  /**
+   * Only the shared store can hold a record every instance sees, so nothing is kept locally during an
+   * outage: the call that produced the response fails to record it (its caller logs that) and carries on.
+   */
+  async recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
+    if (!this.healthy) throw new StoreUnavailableError();
+    try {
+      await this.primary.recordResponse(id, owner, ttlMs);
+    } catch (err) {
+      this.failed(err);
+      throw err;
+    }
+  }
+
+  /** Fails at once while the store is unreachable: an owner that cannot be read is not assumed (the caller decides). */
+  async responseOwner(id: string): Promise<ResponseOwner | undefined> {
+    if (!this.healthy) throw new StoreUnavailableError();
+    try {
+      return await this.primary.responseOwner(id);
+    } catch (err) {
+      this.failed(err);
+      throw err;
+    }
   }
 
   async held(items: CounterItem[]): Promise<number[]> {

@@ -7,6 +7,7 @@ import {
   anthropicError,
   flavorOfPath,
   handleMockRequest,
+  MockResponseStore,
   normalizeMockPath,
   openAiError,
   type MockOptions,
@@ -77,6 +78,7 @@ function formatUrl(host: string, port: number): string {
 export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
   const log = new RequestLog(RECORDED);
   const { apiKey, ...mockOptions } = opts;
+  const responses = new MockResponseStore();
 
   function respond(req: IncomingMessage, res: ServerResponse, raw: Buffer | undefined): void {
     const url = req.url ?? '/';
@@ -99,7 +101,13 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
         ? anthropicError(400, 'There was an issue with your request. The body could not be parsed as JSON.')
         : openAiError(400, BAD_JSON_MESSAGE);
     }
-    reply ??= handleMockRequest(method, url, body, mockOptions);
+    // Only Responses API paths touch the store: the other endpoints stay the lean benchmark baseline.
+    const responsesPath = path.startsWith('/v1/responses');
+    if (reply === undefined && responsesPath) reply = responses.answer(method, url, mockOptions);
+    if (reply === undefined) {
+      reply = handleMockRequest(method, url, body, mockOptions);
+      if (responsesPath && method === 'POST') responses.remember(body, reply);
+    }
     void writeMockReply(res, reply);
   }
 

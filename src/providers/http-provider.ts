@@ -1,7 +1,7 @@
 // What every JSON-over-HTTP provider shares: a keep-alive pool to its origin, the path its endpoints
 // live under, the headers that carry the provider's own key, and the endpoints it serves.
 import type { ProviderPolicy } from '../config/policy.js';
-import { UPSTREAM_PATHS, type Provider, type UpstreamEndpoint, type UpstreamRequest, type UpstreamResponse } from './provider.js';
+import { UPSTREAM_PATHS, type Provider, type RetrievalRequest, type UpstreamEndpoint, type UpstreamRequest, type UpstreamResponse } from './provider.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface HttpUpstream {
@@ -34,6 +34,15 @@ export abstract class HttpProvider implements Provider {
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     return this.pool.post(this.upstream.basePath + UPSTREAM_PATHS[req.endpoint] + (this.upstream.query ?? ''), this.headersFor(req, this.upstream.headers), req.text ?? req.body, req.signal);
+  }
+
+  /** Only meaningful where `supports('responses')`; the gateway asks nothing else of it. */
+  async retrieve(req: RetrievalRequest): Promise<UpstreamResponse> {
+    // The base URL's own query (Azure's api-version) first, then the client's.
+    const query = [this.upstream.query?.replace(/^\?/, ''), req.query].filter((q) => q).join('&');
+    // No body: the JSON content type the provider's headers carry would describe nothing.
+    const { 'content-type': _, ...headers } = this.upstream.headers;
+    return this.pool.request(req.method, this.upstream.basePath + req.path + (query ? `?${query}` : ''), headers, undefined, req.signal);
   }
 
   async close(): Promise<void> {

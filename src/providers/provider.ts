@@ -26,11 +26,28 @@ export interface UpstreamResponse {
   body: AsyncIterable<Uint8Array>;
 }
 
+/**
+ * A request about a response the provider stored (the Responses API's retrieval endpoints): no body, and
+ * nothing to meter. Path and query are the gateway's, built from a checked response id.
+ */
+export interface RetrievalRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Relative to the `/v1` base, e.g. `/responses/resp_123/cancel`. */
+  path: string;
+  /** The client's query string without its `?` (`stream=true&starting_after=4`), or ''. */
+  query: string;
+  /** Aborts the upstream call when the client goes away (a resumed stream, most of all). */
+  signal?: AbortSignal;
+  requestId: string;
+}
+
 export interface Provider {
   readonly name: string;
   /** Whether the upstream serves this endpoint natively (otherwise the gateway may translate, or refuses). */
   supports(endpoint: UpstreamEndpoint): boolean;
   send(req: UpstreamRequest): Promise<UpstreamResponse>;
+  /** Providers that keep Responses API responses: a retrieval request, with the provider's own key. */
+  retrieve?(req: RetrievalRequest): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 

@@ -22,15 +22,19 @@ export class UpstreamPool {
   }
 
   /** POSTs a JSON body (a value, or its JSON text) and hands back the response as it arrives, with only client-safe headers. */
-  async post(path: string, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
+  post(path: string, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
+    return this.request('POST', path, headers, typeof body === 'string' ? body : JSON.stringify(body), signal);
+  }
+
+  /** Sends a request (a body only when `text` is given) and hands back the response as it arrives, with only client-safe headers. */
+  async request(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
     const head = this.timeoutMs < PRECISE_HEAD_TIMEOUT_BELOW_MS ? new AbortController() : undefined;
     // undici's own error, so the caller maps it as it maps undici's (504 upstream_timeout).
     const timer = head && setTimeout(() => head.abort(new errors.HeadersTimeoutError()), this.timeoutMs);
     // The caller's signal stays linked for the body too (a client that leaves mid-stream).
     const linked = head && signal ? AbortSignal.any([signal, head.signal]) : (head?.signal ?? signal);
     try {
-      const res = await this.pool.request({ method: 'POST', path, headers, body: text, signal: linked });
+      const res = await this.pool.request({ method, path, headers, body: text ?? null, signal: linked });
       return { status: res.statusCode, headers: passableHeaders(res.headers, res.statusCode), body: res.body };
     } finally {
       clearTimeout(timer);

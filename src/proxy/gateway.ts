@@ -44,6 +44,8 @@ export interface CallRecord {
    * (usage is what was delivered); `client_gone` / `upstream_failed`: usage is what the provider produced.
    */
   streamEnd?: 'complete' | 'cut_at_limit' | 'client_gone' | 'upstream_failed';
+  /** The provider's id of the response, when it gives one the gateway reads (Responses API calls). */
+  providerResponseId?: string;
 }
 
 export type CallListener = (record: CallRecord) => void;

@@ -20,13 +20,14 @@ import { resolveTarget, type Caller } from './request-context.js';
 import { isReasoningModel, validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
 import { responseIdOf } from './stored-context.js';
+import { recordResponseOwner, refuseOthersPreviousResponse } from './response-owners.js';
 import { readTags } from './tags.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
 /** What the pipeline decided before the upstream answered: the part of a call's record that outcomes share. */
 type Decision = Pick<CallRecord, 'reserved' | 'limits' | 'shadowBlocked' | 'decision' | 'blockedBy'>;
 /** What only some outcomes add. */
-type Detail = Partial<Pick<CallRecord, 'decision' | 'upstreamLatencyMs' | 'streamEnd'>>;
+type Detail = Partial<Pick<CallRecord, 'decision' | 'upstreamLatencyMs' | 'streamEnd' | 'providerResponseId'>>;
 
 /** Handles one proxied call end to end, in the client's wire format. */
 export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -38,6 +39,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
 
   const body = req.body;
   validateBody(endpoint, body);
+  // Another project's stored response is not this caller's to continue (response-owners.ts).
+  if (endpoint === 'responses') await refuseOthersPreviousResponse(gw, principal, body);
   const tags = readTags(req.headers['x-tollgate-tags'], body.metadata);
   const target = resolveTarget(gw, principal, body.model as string, endpoint);
   const upstreamModel = target.model.upstreamModel;
@@ -182,8 +185,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     const status = reply.raw.destroyed ? 499 : upstream.status;
     if (!strict) sendAnswer();
     await gw.engine.settleCall(admission, target, usage);
-    if (endpoint === 'responses') gw.storedContext.record(body, responseIdOf(raw), usage);
-    await record(admitted, status, usage, { upstreamLatencyMs });
+    const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
+    if (endpoint === 'responses') gw.storedContext.record(body, responseId, usage);
+    if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, responseId);
+    await record(admitted, status, usage, { upstreamLatencyMs, providerResponseId: responseId });
     if (strict) sendAnswer();
     return;
   }
@@ -216,8 +221,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
   await gw.engine.settleCall(admission, target, usage);
   if (endpoint === 'responses') gw.storedContext.record(body, adapter.responseId, usage);
+  if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, adapter.responseId);
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
-  await record(admitted, status, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome });
+  await record(admitted, status, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId });
   if (!res.destroyed) res.end();
 }
 

@@ -16,6 +16,7 @@ import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
 import { MAX_JSON_CONTAINERS, MAX_JSON_KEYS, overBudget } from './json-containers.js';
 import { authenticate, type Caller } from './request-context.js';
+import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,6 +31,10 @@ declare module 'fastify' {
      * whole body has arrived. A rejection is timed from here: the client's upload is not the gateway's time.
      */
     workStartedAt: number;
+  }
+  interface FastifyContextConfig {
+    /** The route reads no body (the Responses API's retrieval endpoints): whatever is sent is not parsed. */
+    ignoresBody?: boolean;
   }
 }
 
@@ -75,6 +80,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // The gateway's own id for every request, whatever the client sent: the ledger row's request_id.
     requestIdHeader: false,
     genReqId: newRequestId,
+    // Response ids in paths (/v1/responses/{id}) run past the default 100 characters on some OpenAI-compatible servers.
+    routerOptions: { maxParamLength: 256 },
   });
 
   // Set first, so every answer carries it, errors raised before a handler runs (bad JSON, a body too
@@ -134,7 +141,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // (an unknown path, OPTIONS or DELETE on a known one) is answered without inflating or parsing what it
     // sent: otherwise anyone, without a key, could make the gateway inflate 30 KB of gzip into 10 MB of JSON
     // and parse it, per request, only to be told 404.
-    if (req.caller === undefined) return done(null, undefined);
+    // A POST .../cancel some clients send with a JSON content type and no body reads nothing either.
+    if (req.caller === undefined || req.routeOptions.config.ignoresBody === true) return done(null, undefined);
     req.workStartedAt = performance.now();
     const encoding = req.headers['content-encoding'];
     if (encoding === undefined) return parseJson(req, bytes as Buffer, done);
@@ -145,6 +153,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   for (const register of opts.routes ?? []) register(app as unknown as FastifyInstance);
   for (const [path, endpoint] of OPENAI_ENDPOINTS) {
     app.post(path, { onRequest: identify }, (req, reply) => handleCall(req.caller!, endpoint, req, reply));
+  }
+  for (const route of RETRIEVAL_ROUTES) {
+    app.route<{ Params: { id: string } }>({
+      method: route.method,
+      url: route.url,
+      onRequest: identify,
+      config: { ignoresBody: true },
+      // A HEAD would fetch the response from the provider only to drop it.
+      exposeHeadRoute: false,
+      handler: (req, reply) => handleRetrieval(req.caller!, route, req, reply),
+    });
   }
   app.post('/v1/messages', { onRequest: identify }, (req, reply) => handleMessages(req.caller!, req, reply));
   app.post('/v1/messages/count_tokens', { onRequest: identify }, (req, reply) => handleCountTokens(req.caller!, req, reply));

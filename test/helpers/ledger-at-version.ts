@@ -12,12 +12,15 @@ import type { LedgerPlace } from './ledgers.js';
 const ADDED: ReadonlyArray<{ columns: readonly string[]; version: { sqlite: number; postgres: number } }> = [
   { columns: ['input_cost_usd'], version: { sqlite: 3, postgres: 2 } },
   { columns: ['cache_write_input_tokens', 'cache_write_1h_input_tokens', 'service_tier'], version: { sqlite: 4, postgres: 3 } },
+  { columns: ['provider_response_id'], version: { sqlite: 5, postgres: 4 } },
 ];
 
 /** The schema versions before `input_cost_usd`, per dialect. */
 export const VERSION_BEFORE_INPUT_COST = { sqlite: 2, postgres: 1 } as const;
 /** The schema versions before the cache-write and service-tier columns, per dialect. */
 export const VERSION_BEFORE_CACHE_WRITES = { sqlite: 3, postgres: 2 } as const;
+/** The schema versions before `provider_response_id`, per dialect. */
+export const VERSION_BEFORE_RESPONSE_ID = { sqlite: 4, postgres: 3 } as const;
 
 /** The columns a ledger at `version` of `kind` does not have yet. */
 export function columnsMissingAt(kind: 'sqlite' | 'postgres', version: number): string[] {

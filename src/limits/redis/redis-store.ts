@@ -1,7 +1,7 @@
 // Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
 // call (EVALSHA, loaded once per connection by ioredis) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
-import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
+import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
 import { COMMAND_TIMED_OUT, CountersNotRebuiltError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
@@ -13,6 +13,7 @@ import type { RedisClient } from './redis-client.js';
 import { ScriptBatcher } from './script-batcher.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
+import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -303,6 +304,15 @@ export class RedisCounterStore implements CounterStore {
       this.marking.set(tag, marking);
     }
     return marking;
+  }
+
+  /** One SET with its expiry: the record lives as long as the provider keeps the response. */
+  async recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
+    await this.bounded(this.client.set(responseOwnerKey(id), encodeResponseOwner(owner), 'PX', Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async responseOwner(id: string): Promise<ResponseOwner | undefined> {
+    return decodeResponseOwner(await this.bounded(this.client.get(responseOwnerKey(id))));
   }
 
   /** One round trip that proves the store answers. */

@@ -1,13 +1,15 @@
 // The in-process `mock` provider: the mock upstream's answers without a network hop, for the quick start.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderPolicy } from '../../config/policy.js';
-import type { Provider, UpstreamRequest, UpstreamResponse } from '../provider.js';
+import type { Provider, RetrievalRequest, UpstreamRequest, UpstreamResponse } from '../provider.js';
 import { passableHeaders, UPSTREAM_PATHS } from '../provider.js';
-import { handleMockRequest, type MockOptions, type MockReply } from './index.js';
+import { handleMockRequest, MockResponseStore, type MockOptions, type MockReply } from './index.js';
 
 export class MockProvider implements Provider {
   readonly name: string;
   private readonly options: MockOptions;
+  /** The responses it created, for the Responses API's retrieval endpoints (as the mock upstream keeps them). */
+  private readonly responses = new MockResponseStore();
 
   constructor(config: ProviderPolicy) {
     this.name = config.name;
@@ -21,8 +23,18 @@ export class MockProvider implements Provider {
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const reply = handleMockRequest('POST', `/v1${UPSTREAM_PATHS[req.endpoint]}`, req.body, this.options);
-    if (reply.latencyMs > 0) await sleep(reply.latencyMs, undefined, { signal: req.signal });
-    return { status: reply.status, headers: passableHeaders(reply.headers, reply.status), body: bodyOf(reply, req.signal) };
+    if (req.endpoint === 'responses') this.responses.remember(req.body, reply);
+    return this.deliver(reply, req.signal);
+  }
+
+  async retrieve(req: RetrievalRequest): Promise<UpstreamResponse> {
+    const url = `/v1${req.path}${req.query ? `?${req.query}` : ''}`;
+    return this.deliver(this.responses.answer(req.method, url, this.options) ?? handleMockRequest(req.method, url, undefined, this.options), req.signal);
+  }
+
+  private async deliver(reply: MockReply, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+    if (reply.latencyMs > 0) await sleep(reply.latencyMs, undefined, { signal });
+    return { status: reply.status, headers: passableHeaders(reply.headers, reply.status), body: bodyOf(reply, signal) };
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,28 @@
+// Where the Redis store keeps who owns a provider response (Responses API), and how the record is written.
+// The key's hash tag is the response id, not an organization: a record is looked up by id alone, for a
+// caller of any organization, so that an id another organization owns is found (and refused) too. Under
+// the caller's own tag it would read as unknown, and unknown ids are forwarded (see response-owners.ts).
+// One key per command: no script spans two slots, so a cluster never sees CROSSSLOT.
+import type { ResponseOwner } from '../counter-store.js';
+
+/** `tg:{resp:<id>}`: organization names cannot hold `:`, so this tag is never an organization's. */
+export function responseOwnerKey(id: string): string {
+  return `tg:{resp:${id}}`;
+}
+
+/** The record's value: JSON, so any configured name round-trips. */
+export function encodeResponseOwner(owner: ResponseOwner): string {
+  return JSON.stringify(owner.project === undefined ? { o: owner.organization, v: owner.provider } : { o: owner.organization, p: owner.project, v: owner.provider });
+}
+
+/** The owner a stored value names; undefined for a value this version did not write. */
+export function decodeResponseOwner(value: string | null): ResponseOwner | undefined {
+  if (value === null) return undefined;
+  try {
+    const v = JSON.parse(value) as { o?: unknown; p?: unknown; v?: unknown };
+    if (typeof v.o !== 'string' || typeof v.v !== 'string' || (v.p !== undefined && typeof v.p !== 'string')) return undefined;
+    return v.p === undefined ? { organization: v.o, provider: v.v } : { organization: v.o, project: v.p, provider: v.v };
+  } catch {
+    return undefined;
+  }
+}

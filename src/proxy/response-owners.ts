@@ -1,0 +1,90 @@
+// Ownership of the responses providers store (Responses API). Every tenant calls the provider with the
+// gateway's one key, so the provider would hand any stored response to whoever names its id; OpenAI
+// scopes them to its API project, and the gateway scopes them to the Tollgate project (organization +
+// project) that created them. It records each relayed response's owner in the counter store (shared by
+// every instance on Redis) for as long as OpenAI keeps it, and serves reads of it, and continuations by
+// `previous_response_id`, only to that project. An id with no record at all (made before this existed,
+// after its record expired or was forgotten, or directly at the provider) is never served by the
+// retrieval endpoints, which would not know where to send it, but a continuation naming it is forwarded
+// as before: the provider's own check applies, and the stored-context allowance is reserved for it.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import { TollgateError } from '../errors/tollgate-error.js';
+import type { ResponseOwner } from '../limits/counter-store.js';
+import type { Target } from '../routing/route-table.js';
+import { throttledLog } from '../util/log-throttle.js';
+import type { Gateway } from './gateway.js';
+import type { JsonObject } from './request-shape.js';
+
+/** OpenAI keeps a stored response 30 days; its record lives as long. */
+export const RESPONSE_OWNER_TTL_MS = 30 * 24 * 3_600_000;
+
+/**
+ * The ids recorded and looked up: `resp_` and a bounded run of characters that need no escaping in a
+ * path. Anything else was never recorded (the retrieval endpoints answer 404 without a lookup).
+ */
+const RESPONSE_ID = /^resp_[\w.+=-]{1,200}$/;
+
+// During a store outage every Responses call would log its failure: one line every few seconds instead.
+const recordFailureLog = throttledLog(5000);
+
+/** Whether `owner` is the caller's project (a key without a project owns what its organization's project-less keys made). */
+export function ownedBy(owner: ResponseOwner, principal: Principal): boolean {
+  return owner.organization === principal.organization && owner.project === principal.project;
+}
+
+/**
+ * Records that the caller's project owns `responseId`, held by `target`'s provider. Called once the
+ * answer is written; never awaited, so it delays nothing, and a failure is logged, never the call's.
+ */
+export function recordResponseOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, target: Target, body: JsonObject, responseId: string | undefined): void {
+  // A response made with `store: false` is not kept by the provider: nothing to retrieve or continue.
+  if (responseId === undefined || body.store === false || !RESPONSE_ID.test(responseId)) return;
+  const owner: ResponseOwner = { organization: principal.organization, provider: target.model.provider };
+  if (principal.project !== undefined) owner.project = principal.project;
+  gw.engine.store.recordResponse(responseId, owner, RESPONSE_OWNER_TTL_MS).catch((err: unknown) => {
+    recordFailureLog((count) =>
+      log.warn({ responseId, failures: count, error: (err as Error).message }, 'could not record which project owns a response: its retrieval endpoints will answer 404 to every key'),
+    );
+  });
+}
+
+/** The owner of `id` when it is the caller's project; otherwise OpenAI's 404 for an id it does not have. */
+export async function callersResponse(gw: Gateway, principal: Principal, id: string): Promise<ResponseOwner> {
+  const owner = RESPONSE_ID.test(id) ? await lookUp(gw, id) : undefined;
+  // An id another project owns gets the same answer as one nobody does: its existence is not confirmed.
+  if (owner === undefined || !ownedBy(owner, principal)) throw new TollgateError('response_not_found', { id });
+  return owner;
+}
+
+/**
+ * Refuses, with OpenAI's 404, a `previous_response_id` that names a response another project owns;
+ * before anything is reserved or sent. An id with no record is let through (see the top of this file).
+ */
+export async function refuseOthersPreviousResponse(gw: Gateway, principal: Principal, body: JsonObject): Promise<void> {
+  const id = body.previous_response_id;
+  if (typeof id !== 'string' || !RESPONSE_ID.test(id)) return;
+  let owner: ResponseOwner | undefined;
+  try {
+    owner = await gw.engine.store.responseOwner(id);
+  } catch (err) {
+    // Unreadable while the shared store is down: where limits fail open, as an id with no record is;
+    // otherwise refused as the limits then refuse.
+    if (gw.engine.store.mode === 'fail_open') return;
+    throw unreadable(err);
+  }
+  if (owner !== undefined && !ownedBy(owner, principal)) throw new TollgateError('previous_response_not_found', { id });
+}
+
+/** The recorded owner; a store that cannot say is a 503 (serving a response unchecked could hand it to another tenant). */
+async function lookUp(gw: Gateway, id: string): Promise<ResponseOwner | undefined> {
+  try {
+    return await gw.engine.store.responseOwner(id);
+  } catch (err) {
+    throw unreadable(err);
+  }
+}
+
+function unreadable(err: unknown): TollgateError {
+  return err instanceof TollgateError ? err : new TollgateError('store_unavailable', {}, { 'retry-after': '1' });
+}

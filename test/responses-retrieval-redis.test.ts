@@ -1,0 +1,87 @@
+// Response ownership shared by gateway instances on one Redis (database 12 of 127.0.0.1:6379): a response
+// created through one instance is retrievable through another by its project, and refused there to others.
+import OpenAI from 'openai';
+import { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPolicy } from '../src/config/index.js';
+import type { CounterStore } from '../src/limits/counter-store.js';
+import { openCounterStore } from '../src/limits/open-counter-store.js';
+import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
+import { Gateway } from '../src/proxy/gateway.js';
+import { buildServer } from '../src/proxy/server.js';
+import { systemClock } from '../src/util/clock.js';
+import { closeApp, listenLocal } from './helpers/in-process.js';
+import { writeConfig } from './helpers/processes.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379/12';
+const silent = { info: () => {}, warn: () => {} };
+
+interface Instance {
+  url: string;
+  app: FastifyInstance;
+  gateway: Gateway;
+  store: CounterStore;
+}
+
+let upstream: MockUpstream;
+let redis: Redis;
+const instances: Instance[] = [];
+
+async function startInstance(yaml: string): Promise<Instance> {
+  const policy = loadPolicy([writeConfig(yaml)], process.env);
+  const store = await openCounterStore(policy, silent, systemClock);
+  const gateway = new Gateway(policy, store, systemClock);
+  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes });
+  return { url: await listenLocal(app), app, gateway, store };
+}
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL);
+  await redis.flushdb(); // database 12 is this test's alone
+  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 8 });
+  const mockUrl = await upstream.listen(0, '127.0.0.1');
+  const yaml = `
+storage: {counters: "${REDIS_URL}", instances: 2}
+providers: {openai: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-test}}
+projects: {web: {daily_limit: 1000000}, mobile: {daily_limit: 1000000}}
+routes: {r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]}}
+keys: [{id: web, key: tg-web, project: web}, {id: mobile, key: tg-mobile, project: mobile}]
+`;
+  instances.push(await startInstance(yaml), await startInstance(yaml));
+});
+
+afterAll(async () => {
+  for (const i of instances) {
+    await closeApp(i.app);
+    await i.gateway.close();
+    await i.store.close();
+  }
+  await upstream?.close();
+  await redis?.quit();
+});
+
+const client = (instance: number, key: string) => new OpenAI({ baseURL: `${instances[instance].url}/v1`, apiKey: key, maxRetries: 0 });
+
+describe('response owners in Redis', () => {
+  it('a response created through one instance is the project’s on every instance, and no other project’s', async () => {
+    const created = await client(0, 'tg-web').responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 50 });
+    const streamed = await client(0, 'tg-web').responses.stream({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 50 }).finalResponse();
+    for (const id of [created.id, streamed.id]) {
+      // Recorded after the answer was written: on Redis by the time the client can ask, give or take a round trip.
+      await expect.poll(() => redis.exists(`tg:{resp:${id}}`)).toBe(1);
+      expect(JSON.parse((await redis.get(`tg:{resp:${id}}`))!)).toEqual({ o: 'default', p: 'web', v: 'openai' });
+      expect((await client(1, 'tg-web').responses.retrieve(id)).id).toBe(id);
+      await expect(client(1, 'tg-mobile').responses.retrieve(id)).rejects.toMatchObject({
+        status: 404,
+        error: { message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null },
+      });
+    }
+    const before = upstream.requests().length;
+    await expect(client(1, 'tg-mobile').responses.create({ model: 'gpt-4.1', previous_response_id: created.id, input: 'Go on.', max_output_tokens: 50 })).rejects.toMatchObject({
+      status: 404,
+      error: { code: 'previous_response_not_found', param: 'previous_response_id' },
+    });
+    expect(upstream.requests().length).toBe(before);
+  });
+});
