@@ -13,6 +13,7 @@ import { buildServer } from '../src/proxy/server.js';
 import { systemClock } from '../src/util/clock.js';
 import { closeApp, listenLocal } from './helpers/in-process.js';
 import { writeConfig } from './helpers/processes.js';
+import type { CallRecord } from '../src/proxy/gateway.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/12';
 const silent = { info: () => {}, warn: () => {} };
@@ -22,6 +23,7 @@ interface Instance {
   app: FastifyInstance;
   gateway: Gateway;
   store: CounterStore;
+  calls: CallRecord[];
 }
 
 let upstream: MockUpstream;
@@ -33,7 +35,9 @@ async function startInstance(yaml: string): Promise<Instance> {
   const store = await openCounterStore(policy, silent, systemClock);
   const gateway = new Gateway(policy, store, systemClock);
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes });
-  return { url: await listenLocal(app), app, gateway, store };
+  const calls: CallRecord[] = [];
+  gateway.onCall((r) => calls.push(r));
+  return { url: await listenLocal(app), app, gateway, store, calls };
 }
 
 beforeAll(async () => {
@@ -43,6 +47,7 @@ beforeAll(async () => {
   const mockUrl = await upstream.listen(0, '127.0.0.1');
   const yaml = `
 storage: {counters: "${REDIS_URL}", instances: 2}
+enforcement: {stored_context_tokens: 50000}
 providers: {openai: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-test}}
 projects: {web: {daily_limit: 1000000}, mobile: {daily_limit: 1000000}}
 routes: {r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]}}
@@ -70,7 +75,7 @@ describe('response owners in Redis', () => {
     for (const id of [created.id, streamed.id]) {
       // Recorded after the answer was written: on Redis by the time the client can ask, give or take a round trip.
       await expect.poll(() => redis.exists(`tg:{resp:${id}}`)).toBe(1);
-      expect(JSON.parse((await redis.get(`tg:{resp:${id}}`))!)).toEqual({ o: 'default', p: 'web', v: 'openai' });
+      expect(JSON.parse((await redis.get(`tg:{resp:${id}}`))!)).toMatchObject({ o: 'default', p: 'web', v: 'openai' });
       expect((await client(1, 'tg-web').responses.retrieve(id)).id).toBe(id);
       await expect(client(1, 'tg-mobile').responses.retrieve(id)).rejects.toMatchObject({
         status: 404,
@@ -83,5 +88,16 @@ describe('response owners in Redis', () => {
       error: { code: 'previous_response_not_found', param: 'previous_response_id' },
     });
     expect(upstream.requests().length).toBe(before);
+  });
+
+  it('a follow-up through another instance reserves the context the first turn left, not the allowance for unseen context', async () => {
+    const first = await client(0, 'tg-web').responses.create({ model: 'gpt-4.1', input: 'Tell me a story.', max_output_tokens: 50 });
+    const carried = first.usage!.input_tokens + first.usage!.output_tokens;
+    await expect.poll(async () => JSON.parse((await redis.get(`tg:{resp:${first.id}}`)) ?? '{}').c).toBe(carried);
+    const plain = await client(1, 'tg-web').responses.create({ model: 'gpt-4.1', input: 'Go on.', max_output_tokens: 50 }).withResponse();
+    const followUp = await client(1, 'tg-web').responses.create({ model: 'gpt-4.1', previous_response_id: first.id, input: 'Go on.', max_output_tokens: 50 }).withResponse();
+    const reserved = (requestId: string | null): number => instances[1].calls.find((c) => c.requestId === requestId)!.reserved.input;
+    // Instance 1 never saw the first turn: without the shared size it reserved the 50,000-token allowance.
+    expect(reserved(followUp.request_id)).toBe(reserved(plain.request_id) + carried);
   });
 });

@@ -376,9 +376,9 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
       it('record who owns a response, read back by its id alone; an id never recorded has no owner', async () => {
         const { store } = await setup(T0);
         const [a, b, none] = [responseId(), responseId(), responseId()];
-        await store.recordResponse(a, { organization: org, project: 'web', provider: 'openai' }, HOUR);
+        await store.recordResponse(a, { organization: org, project: 'web', provider: 'openai', contextTokens: 1234 }, HOUR);
         await store.recordResponse(b, { organization: `${org}x`, provider: 'azure' }, HOUR);
-        expect(await store.responseOwner(a)).toEqual({ organization: org, project: 'web', provider: 'openai' });
+        expect(await store.responseOwner(a)).toEqual({ organization: org, project: 'web', provider: 'openai', contextTokens: 1234 });
         // A key without a project owns it as the organization's project-less keys: no project comes back.
         expect(await store.responseOwner(b)).toEqual({ organization: `${org}x`, provider: 'azure' });
         expect(await store.responseOwner(none)).toBeUndefined();

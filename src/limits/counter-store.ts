@@ -125,6 +125,12 @@ export interface ResponseOwner {
   /** Absent for a key that names no project: such responses belong to the organization's project-less keys. */
   project?: string;
   provider: string;
+  /**
+   * Input tokens a follow-up (`previous_response_id`) brings in from this response: its call's input plus
+   * output. Kept beside the owner so that any instance reserves the real size, not the allowance for
+   * context it did not see created.
+   */
+  contextTokens?: number;
 }
 
 export interface CounterStore {

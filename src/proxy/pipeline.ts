@@ -20,7 +20,7 @@ import { resolveTarget, type Caller } from './request-context.js';
 import { isReasoningModel, validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
 import { responseIdOf } from './stored-context.js';
-import { recordResponseOwner, refuseOthersPreviousResponse } from './response-owners.js';
+import { previousResponseOwner, recordResponseOwner } from './response-owners.js';
 import { readTags } from './tags.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
@@ -39,8 +39,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
 
   const body = req.body;
   validateBody(endpoint, body);
-  // Another project's stored response is not this caller's to continue (response-owners.ts).
-  if (endpoint === 'responses') await refuseOthersPreviousResponse(gw, principal, body);
+  // Another project's stored response is not this caller's to continue (response-owners.ts); the
+  // caller's own record says how much context it carries, whichever instance saw it made.
+  const previous = endpoint === 'responses' ? await previousResponseOwner(gw, principal, body) : undefined;
   const tags = readTags(req.headers['x-tollgate-tags'], body.metadata);
   const target = resolveTarget(gw, principal, body.model as string, endpoint);
   const upstreamModel = target.model.upstreamModel;
@@ -61,7 +62,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // Anthropic's server tools (web search, web fetch, code execution, MCP servers) and OpenAI's built-in
   // tools, prompt templates and search models bring billed input the body does not show either: the same
   // allowance is reserved for them (server-tools.ts, unseen-billing.ts), besides any stored context.
-  const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, unseen) : 0;
+  const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, unseen, previous?.contextTokens) : 0;
   const hidden =
     exchange.upstream === 'messages' ? bringsServerToolInput(exchange.estimateOn.body) : bringsHiddenInput(exchange.upstream, body, upstreamModel);
   const estimate = withStoredContext(bodyEstimate, stored + (hidden ? unseen(stored) : 0));
@@ -187,7 +188,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     await gw.engine.settleCall(admission, target, usage);
     const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
     if (endpoint === 'responses') gw.storedContext.record(body, responseId, usage);
-    if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, responseId);
+    if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, responseId, usage);
     await record(admitted, status, usage, { upstreamLatencyMs, providerResponseId: responseId });
     if (strict) sendAnswer();
     return;
@@ -221,7 +222,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
   await gw.engine.settleCall(admission, target, usage);
   if (endpoint === 'responses') gw.storedContext.record(body, adapter.responseId, usage);
-  if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, adapter.responseId);
+  if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, adapter.responseId, usage);
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
   await record(admitted, status, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId });
   if (!res.destroyed) res.end();

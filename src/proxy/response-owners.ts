@@ -15,6 +15,7 @@ import type { Target } from '../routing/route-table.js';
 import { throttledLog } from '../util/log-throttle.js';
 import type { Gateway } from './gateway.js';
 import type { JsonObject } from './request-shape.js';
+import type { Usage } from '../providers/usage.js';
 
 /** OpenAI keeps a stored response 30 days; its record lives as long. */
 export const RESPONSE_OWNER_TTL_MS = 30 * 24 * 3_600_000;
@@ -37,10 +38,11 @@ export function ownedBy(owner: ResponseOwner, principal: Principal): boolean {
  * Records that the caller's project owns `responseId`, held by `target`'s provider. Called once the
  * answer is written; never awaited, so it delays nothing, and a failure is logged, never the call's.
  */
-export function recordResponseOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, target: Target, body: JsonObject, responseId: string | undefined): void {
+export function recordResponseOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, target: Target, body: JsonObject, responseId: string | undefined, usage: Usage): void {
   // A response made with `store: false` is not kept by the provider: nothing to retrieve or continue.
   if (responseId === undefined || body.store === false || !RESPONSE_ID.test(responseId)) return;
-  const owner: ResponseOwner = { organization: principal.organization, provider: target.model.provider };
+  // What its follow-ups carry (stored-context.ts), for instances that did not see it made.
+  const owner: ResponseOwner = { organization: principal.organization, provider: target.model.provider, contextTokens: usage.input + usage.output };
   if (principal.project !== undefined) owner.project = principal.project;
   gw.engine.store.recordResponse(responseId, owner, RESPONSE_OWNER_TTL_MS).catch((err: unknown) => {
     recordFailureLog((count) =>
@@ -60,20 +62,22 @@ export async function callersResponse(gw: Gateway, principal: Principal, id: str
 /**
  * Refuses, with OpenAI's 404, a `previous_response_id` that names a response another project owns;
  * before anything is reserved or sent. An id with no record is let through (see the top of this file).
+ * Returns the caller's own record of it, whose context size the reservation uses.
  */
-export async function refuseOthersPreviousResponse(gw: Gateway, principal: Principal, body: JsonObject): Promise<void> {
+export async function previousResponseOwner(gw: Gateway, principal: Principal, body: JsonObject): Promise<ResponseOwner | undefined> {
   const id = body.previous_response_id;
-  if (typeof id !== 'string' || !RESPONSE_ID.test(id)) return;
+  if (typeof id !== 'string' || !RESPONSE_ID.test(id)) return undefined;
   let owner: ResponseOwner | undefined;
   try {
     owner = await gw.engine.store.responseOwner(id);
   } catch (err) {
     // Unreadable while the shared store is down: where limits fail open, as an id with no record is;
     // otherwise refused as the limits then refuse.
-    if (gw.engine.store.mode === 'fail_open') return;
+    if (gw.engine.store.mode === 'fail_open') return undefined;
     throw unreadable(err);
   }
   if (owner !== undefined && !ownedBy(owner, principal)) throw new TollgateError('previous_response_not_found', { id });
+  return owner;
 }
 
 /** The recorded owner; a store that cannot say is a 503 (serving a response unchecked could hand it to another tenant). */

@@ -2,8 +2,10 @@
 // bring earlier turns into a call without showing them in its body, and the provider bills them as input.
 // Reserved from the body alone, concurrent follow-ups on a long conversation would pass a hard limit many
 // times over. So the gateway remembers how much context each response it relayed left behind (that
-// call's input plus its output, which the next turn carries), and reserves that; for context it did not
-// see created (another instance, a restart, another client), `enforcement.stored_context_tokens`.
+// call's input plus its output, which the next turn carries), and reserves that. A previous response's
+// size also travels in its ownership record (response-owners.ts), which every instance on a shared store
+// reads; for context no record tells of (a restart on memory counters, another client, a conversation),
+// `enforcement.stored_context_tokens`.
 import type { Usage } from '../providers/usage.js';
 import type { JsonObject } from './request-shape.js';
 
@@ -18,14 +20,15 @@ export class StoredContext {
 
   /**
    * Input tokens `body` brings in from stored context: what is known of it, and for the rest `unseen()`
-   * (asked only when some is unseen).
+   * (asked only when some is unseen). `previousSize`: the previous response's size as the shared record
+   * has it (another instance may have relayed it), when this instance did not see it.
    */
-  tokensFor(body: JsonObject, unseen: () => number): number {
+  tokensFor(body: JsonObject, unseen: () => number, previousSize?: number): number {
     let known = 0;
     let unknown = false;
     for (const id of [body.previous_response_id, conversationId(body.conversation)]) {
       if (typeof id !== 'string' || id === '') continue;
-      const size = this.sizes.get(id);
+      const size = this.sizes.get(id) ?? (id === body.previous_response_id ? previousSize : undefined);
       if (size === undefined) unknown = true;
       else known += size;
     }

@@ -12,16 +12,19 @@ export function responseOwnerKey(id: string): string {
 
 /** The record's value: JSON, so any configured name round-trips. */
 export function encodeResponseOwner(owner: ResponseOwner): string {
-  return JSON.stringify(owner.project === undefined ? { o: owner.organization, v: owner.provider } : { o: owner.organization, p: owner.project, v: owner.provider });
+  return JSON.stringify({ o: owner.organization, p: owner.project, v: owner.provider, c: owner.contextTokens });
 }
 
 /** The owner a stored value names; undefined for a value this version did not write. */
 export function decodeResponseOwner(value: string | null): ResponseOwner | undefined {
   if (value === null) return undefined;
   try {
-    const v = JSON.parse(value) as { o?: unknown; p?: unknown; v?: unknown };
+    const v = JSON.parse(value) as { o?: unknown; p?: unknown; v?: unknown; c?: unknown };
     if (typeof v.o !== 'string' || typeof v.v !== 'string' || (v.p !== undefined && typeof v.p !== 'string')) return undefined;
-    return v.p === undefined ? { organization: v.o, provider: v.v } : { organization: v.o, project: v.p, provider: v.v };
+    const owner: ResponseOwner = { organization: v.o, provider: v.v };
+    if (typeof v.p === 'string') owner.project = v.p;
+    if (typeof v.c === 'number' && Number.isFinite(v.c) && v.c >= 0) owner.contextTokens = v.c;
+    return owner;
   } catch {
     return undefined;
   }
