@@ -46,7 +46,7 @@ function billed(usage: PricedUsage): LedgerRow {
   const parts = prices.costParts('openai', 'gpt-4.1', usage)!;
   return base({
     inputTokens: usage.input, outputTokens: usage.output, cachedInputTokens: usage.cachedInput, cacheWriteInputTokens: usage.cacheWriteInput ?? 0,
-    cacheWrite1hInputTokens: usage.cacheWrite1hInput ?? 0, costUsd: (parts.input + parts.output) / 1e6, inputCostUsd: parts.input / 1e6, serviceTier: usage.serviceTier ?? null,
+    cacheWrite1hInputTokens: usage.cacheWrite1hInput ?? 0, costUsd: (parts.input + parts.output) / 1e6, inputCostUsd: parts.input / 1e6, toolFeesUsd: 0, serviceTier: usage.serviceTier ?? null,
   });
 }
 

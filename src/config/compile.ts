@@ -115,6 +115,7 @@ function compilePrice(p: TollgateConfig['pricing'][string]): Price {
     price.longContext = { aboveInputTokens: band.above_input_tokens, input: band.input, output: band.output };
     if (band.cached_input !== undefined) price.longContext.cachedInput = band.cached_input;
   }
+  if (p.tool_calls) price.toolCalls = { ...p.tool_calls };
   return price;
 }
 

@@ -144,6 +144,14 @@ export const pricingSchema = z.record(
         cached_input: z.number().nonnegative().optional(),
       })
       .optional(),
+    // USD per 1,000 calls of a server-side tool, instead of the built-in list's (list-prices.ts TOOL_CALL_PRICES).
+    tool_calls: z
+      .strictObject({
+        web_search: z.number().nonnegative().optional(),
+        web_search_preview: z.number().nonnegative().optional(),
+        file_search: z.number().nonnegative().optional(),
+      })
+      .optional(),
   }),
 );
 

@@ -101,6 +101,8 @@ export interface Price {
   cachedInput?: number;
   /** Rates for a whole call whose input exceeds `aboveInputTokens` (defaults to the list's band, in proportion). */
   longContext?: { aboveInputTokens: number; input: number; output: number; cachedInput?: number };
+  /** USD per 1,000 server-side tool calls, by kind (usage.ts ToolKind); a kind absent here keeps its list price. */
+  toolCalls?: Partial<Record<'web_search' | 'web_search_preview' | 'file_search', number>>;
 }
 
 /** How the usage ledger is written. */

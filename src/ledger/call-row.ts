@@ -12,6 +12,8 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
   const used = usage.input > 0 || usage.output > 0;
   // µUSD; what cost() adds up, so costUsd is the same double it always was.
   const parts = used ? prices.costParts(provider, model, usage) : undefined;
+  // Per-call tool fees (web searches...) count with the input: money limits settle them there too (price-factors.ts).
+  const fees = parts && usage.toolCalls ? prices.toolFees(provider, model, usage.toolCalls) : 0;
   return {
     ts: r.startedAtMs,
     requestId: r.requestId,
@@ -41,8 +43,9 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
     cacheWrite1hInputTokens: usage.cacheWrite1hInput ?? 0,
     reservedInput: r.reserved.input,
     reservedOutput: r.reserved.output,
-    costUsd: parts ? (parts.input + parts.output) / 1e6 : 0,
-    inputCostUsd: parts ? parts.input / 1e6 : 0,
+    costUsd: parts ? (parts.input + parts.output + fees) / 1e6 : 0,
+    inputCostUsd: parts ? (parts.input + fees) / 1e6 : 0,
+    toolFeesUsd: fees / 1e6,
     serviceTier: usage.serviceTier ?? null,
     usageSource: used ? usage.source : 'none',
     latencyMs: round3(r.latencyMs),

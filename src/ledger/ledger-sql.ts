@@ -38,6 +38,7 @@ export const COLUMNS: ReadonlyArray<readonly [string, keyof LedgerRow, Kind]> = 
   ['reserved_output', 'reservedOutput', 'plain'],
   ['cost_usd', 'costUsd', 'plain'],
   ['input_cost_usd', 'inputCostUsd', 'plain'],
+  ['tool_fees_usd', 'toolFeesUsd', 'plain'],
   ['service_tier', 'serviceTier', 'plain'],
   ['usage_source', 'usageSource', 'plain'],
   ['latency_ms', 'latencyMs', 'plain'],
@@ -72,7 +73,7 @@ export function decodeRow(db: Record<string, unknown>): LedgerRow {
 
 const NUMERIC_FIELDS = new Set<keyof LedgerRow>([
   'ts', 'status', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'cacheWriteInputTokens', 'cacheWrite1hInputTokens',
-  'reservedInput', 'reservedOutput', 'costUsd', 'inputCostUsd', 'latencyMs', 'upstreamLatencyMs',
+  'reservedInput', 'reservedOutput', 'costUsd', 'inputCostUsd', 'toolFeesUsd', 'latencyMs', 'upstreamLatencyMs',
 ]);
 
 /** What differs between SQLite and PostgreSQL in report queries. */

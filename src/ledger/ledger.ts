@@ -56,6 +56,11 @@ export interface LedgerRow {
    */
   inputCostUsd: number | null;
   /**
+   * The part of costUsd (and of inputCostUsd) billed per server-side tool call rather than per token:
+   * web searches, file searches (list-prices.ts TOOL_CALL_PRICES). 0 on rows written before it was recorded.
+   */
+  toolFeesUsd: number;
+  /**
    * The OpenAI service tier that served the call when it changes the price (`priority` above standard,
    * `flex` below); null for standard, providers without tiers, and rows written before it was recorded.
    */

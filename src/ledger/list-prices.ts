@@ -15,6 +15,8 @@
 // prompt length), and OpenAI gpt-5.2, gpt-5.4, gpt-5.4-mini, gpt-5.5 and the
 // gpt-4o-2024-05-13 snapshot (no official OpenAI page was found to check them against).
 
+import type { ToolKind } from '../providers/usage.js';
+
 export interface ListPrice {
   input: number;
   output: number;
@@ -164,6 +166,25 @@ export const PRIORITY_PRICES: Readonly<Record<string, ListPrice>> = {
 export const PRIORITY_FALLBACK_FACTOR = 2;
 /** Flex processing (`service_tier: "flex"`) is billed at Batch API rates: half the standard price. */
 export const FLEX_FACTOR = 0.5;
+
+/**
+ * Fees per tool call, in USD per 1,000 calls, billed on top of the tokens the tools bring into the context
+ * (usage.ts ToolKind). Checked 2026-12-03; no official price page of either provider is in the stores this
+ * was checked against, so the figures agree across these secondary sources and should be rechecked on
+ * platform.claude.com/docs/en/about-claude/pricing and developers.openai.com/api/docs/pricing:
+ *   - web_search $10: Anthropic's web search ("$10 per 1,000 searches", errors not billed; hivebook.wiki,
+ *     claudecodeguides.com, clawdemy.org); OpenAI's `web_search` on every model and `web_search_preview`
+ *     on reasoning models ("$10 / 1k calls"; community.openai.com/t/search-web-using-openai-api/1363698).
+ *   - web_search_preview $25: OpenAI's `web_search_preview` on non-reasoning models (same thread).
+ *   - file_search $2.50: OpenAI's file search tool calls (Responses API; "$2.50/1K tool calls").
+ * Not per call, so not here: Anthropic's web fetch (tokens only), Anthropic's code execution and OpenAI's
+ * code_interpreter (billed by container time, which no response reports), OpenAI's file-search storage.
+ */
+export const TOOL_CALL_PRICES: Readonly<Record<ToolKind, number>> = {
+  web_search: 10,
+  web_search_preview: 25,
+  file_search: 2.5,
+};
 
 // Dated snapshots and aliases share their family's price: `gpt-4o-2024-08-06`, `claude-sonnet-4-20250514`,
 // `claude-3-5-haiku-latest`. A snapshot priced unlike its alias gets its own exact entry, which wins.

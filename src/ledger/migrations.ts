@@ -155,12 +155,26 @@ const SQLITE_V5 = [
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 
+// Version 6 (SQLite; version 5 of PostgreSQL) records the part of cost_usd billed per server-side tool
+// call (web and file searches), which cost_usd and input_cost_usd include: so a row's cost is explained
+// from its columns, and fees can be reported apart from tokens. Rows written before it read 0: calls then
+// were priced from their tokens alone.
+const SQLITE_V6_CALL_VALUES = `${SQLITE_V5_CALL_VALUES}, tool_fees_usd`;
+const SQLITE_V6 = [
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN tool_fees_usd REAL NOT NULL DEFAULT 0`,
+  `DROP VIEW ${TABLE}`,
+  `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_V6_CALL_VALUES}) AS
+    SELECT r.id, ${qualified('c', SQLITE_CONTEXT_VALUES)}, ${qualified('r', SQLITE_V6_CALL_VALUES)}
+    FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
+];
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
   SQLITE_V3,
   SQLITE_V4,
   SQLITE_V5,
+  SQLITE_V6,
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -179,6 +193,8 @@ export const POSTGRES_MIGRATIONS: string[][] = [
   ],
   // Version 4 (SQLITE_V5 above): nullable, no default, no rewrite.
   [`ALTER TABLE ${TABLE} ADD COLUMN provider_response_id TEXT`],
+  // Version 5 (SQLITE_V6 above).
+  [`ALTER TABLE ${TABLE} ADD COLUMN tool_fees_usd DOUBLE PRECISION NOT NULL DEFAULT 0`],
 ];
 
 /**

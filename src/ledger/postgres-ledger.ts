@@ -33,6 +33,7 @@ const PG_TYPES: Record<string, string> = {
   reserved_output: 'bigint',
   cost_usd: 'double precision',
   input_cost_usd: 'double precision',
+  tool_fees_usd: 'double precision',
   latency_ms: 'double precision',
   upstream_latency_ms: 'double precision',
 };

@@ -1,5 +1,6 @@
 // What a call cost: config `pricing` first (keyed `provider/model`), then the built-in list prices.
 import type { Price } from '../config/policy.js';
+import { TOOL_KINDS, type ToolCalls } from '../providers/usage.js';
 import {
   bandOf,
   cacheWrite1hPrice,
@@ -8,6 +9,7 @@ import {
   listPrice,
   PRIORITY_FALLBACK_FACTOR,
   priorityListPrice,
+  TOOL_CALL_PRICES,
   type ListPrice,
   type LongContextPrice,
   type Rates,
@@ -25,6 +27,8 @@ export interface PricedUsage {
   cacheWrite1hInput?: number;
   /** The service tier the provider says served the call, when it changes the price (OpenAI). */
   serviceTier?: 'priority' | 'flex';
+  /** Server-side tool calls billed per call (web searches, file searches). */
+  toolCalls?: ToolCalls;
 }
 
 export class PriceBook {
@@ -64,10 +68,27 @@ export class PriceBook {
     return price ?? undefined;
   }
 
-  /** USD for one call's usage; 0 for a model without a price. */
+  /** USD for one call's usage, its tool-call fees included; 0 for a model without a price. */
   cost(provider: string, model: string, usage: PricedUsage): number {
     const parts = this.costParts(provider, model, usage);
-    return parts ? (parts.input + parts.output) / 1e6 : 0;
+    return parts ? (parts.input + parts.output + this.toolFees(provider, model, usage.toolCalls)) / 1e6 : 0;
+  }
+
+  /**
+   * What `calls` cost in per-call fees, in µUSD: each kind at the model's configured `tool_calls` price,
+   * else the built-in list's (fees are the provider's, not the model's, but config prices per model). 0 for
+   * none, and for a model without a price (as its tokens are).
+   */
+  toolFees(provider: string, model: string, calls: ToolCalls | undefined): number {
+    if (!calls || !this.priceOf(provider, model)) return 0;
+    const configured = this.configured.get(`${provider}/${model}`)?.toolCalls;
+    let fees = 0;
+    for (const kind of TOOL_KINDS) {
+      const n = calls[kind];
+      // USD per 1,000 calls is 1,000 µUSD per call per dollar of the price.
+      if (n !== undefined && n > 0) fees += n * (configured?.[kind] ?? TOOL_CALL_PRICES[kind]) * 1000;
+    }
+    return fees;
   }
 
   /**

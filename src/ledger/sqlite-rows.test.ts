@@ -127,7 +127,7 @@ describe('SQLite ledger rows', () => {
       await expect(ledger.append([sampleRow({ requestId: 'r' }), listed])).rejects.toThrow(/bind/);
       const shared = new Set<string>();
       const row = ledger.packRow!(sampleRow({ requestId: 's' }), shared);
-      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/26 values, not 25/);
+      await expect(ledger.appendPacked!(`[${row.slice(0, -1)},7],[${[...shared].join(',')}]]`)).rejects.toThrow(/27 values, not 26/);
       expect(await ledger.rows({})).toEqual([]);
     } finally {
       await ledger.close();

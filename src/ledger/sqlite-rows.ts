@@ -1,6 +1,6 @@
 // How the SQLite ledger stores a row. The eleven columns fixed by a call's key, route, model and
 // endpoint (its context) are stored once per distinct context, in their own table; a call's row keeps
-// the others (24 since schema version 5) and the context's id. Binding all 30 columns (as there were
+// the others (25 since schema version 6) and the context's id. Binding all 30 columns (as there were
 // then) was most of the writer thread's cost per row; with 20 the insert fell from 5.4 to 3.8 µs of CPU
 // per row. Readers do not see this: `tollgate_ledger` is a view joining the two.
 import type { LedgerRow } from './ledger.js';
@@ -32,7 +32,7 @@ export class RowPacker {
     return JSON.stringify([
       c.n, r.ts, r.requestId, r.stream ? 1 : 0, r.streamEnd, JSON.stringify(r.tags), r.status, r.decision, r.blockedBy,
       r.shadowBlocked.length === 0 ? '[]' : JSON.stringify(r.shadowBlocked), r.fallback, r.inputTokens, r.outputTokens, r.cachedInputTokens,
-      r.cacheWriteInputTokens, r.cacheWrite1hInputTokens, r.reservedInput, r.reservedOutput, r.costUsd, r.inputCostUsd, r.serviceTier,
+      r.cacheWriteInputTokens, r.cacheWrite1hInputTokens, r.reservedInput, r.reservedOutput, r.costUsd, r.inputCostUsd, r.toolFeesUsd, r.serviceTier,
       r.usageSource, r.latencyMs, r.upstreamLatencyMs, r.providerResponseId,
     ]);
   }

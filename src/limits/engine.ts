@@ -10,7 +10,7 @@ import type { Usage } from '../providers/usage.js';
 import { ApplicableLimits, type AppliedLimit } from './applicable-limits.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, SettleUsage } from './counter-store.js';
-import { billedFactors, reserveFactors, type PriceHints } from './price-factors.js';
+import { billedFactors, reserveFactors, withToolFees, type PriceHints } from './price-factors.js';
 import { formatHumanDuration } from './durations.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 import { windowLengthMs } from './windows.js';
@@ -73,23 +73,34 @@ export class LimitsEngine {
    */
   inputCeiling(principal: Principal, target: Target, output: number, priceHints?: () => PriceHints): number {
     const limits = this.applicable.for(principal, target);
-    let ceiling = this.inputCeilingAt(limits, output, this.reserveFactorsFor(limits, target, priceHints, 0));
+    // Tool-call fees are a fixed sum, not a price per token: the room they take is set aside first.
+    const fees = this.reserveFeesFor(limits, target, priceHints);
+    const tokenHints = fees > 0 && priceHints ? withoutToolCalls(priceHints) : priceHints;
+    let ceiling = this.inputCeilingAt(limits, output, this.reserveFactorsFor(limits, target, tokenHints, 0, 0, 0), fees);
     // Past a long-context line every token costs more: the input that fits there, but never below the line.
     const line = this.longContextLine(limits, target);
-    if (line !== undefined && ceiling > line) ceiling = Math.max(line, this.inputCeilingAt(limits, output, this.reserveFactorsFor(limits, target, priceHints, line + 1)));
+    if (line !== undefined && ceiling > line) ceiling = Math.max(line, this.inputCeilingAt(limits, output, this.reserveFactorsFor(limits, target, tokenHints, line + 1, 0, 0), fees));
     const cap = principal.project ? this.policy.projects.get(principal.project)?.requestLimit : undefined;
     if (cap !== undefined) ceiling = Math.min(ceiling, cap - output);
     return Math.floor(ceiling);
   }
 
-  private inputCeilingAt(limits: AppliedLimit[], output: number, factors: PriceFactors | undefined): number {
+  private inputCeilingAt(limits: AppliedLimit[], output: number, factors: PriceFactors | undefined, fees: number): number {
     let ceiling = Infinity;
     for (const { item } of limits) {
       if (item.mode !== 'enforce' || item.weights.input <= 0) continue;
       const perInput = amountFor(item, 1, 0, 0, factors);
-      ceiling = Math.min(ceiling, (item.max - amountFor(item, 0, output, 1, factors)) / perInput);
+      const fixed = amountFor(item, 0, output, 1, factors) + (item.priced ? fees : 0);
+      ceiling = Math.min(ceiling, (item.max - fixed) / perInput);
     }
     return ceiling;
+  }
+
+  /** The tool-call fees a call may run up, in µUSD, when a money limit applies (0 otherwise). */
+  private reserveFeesFor(limits: AppliedLimit[], target: Target, priceHints: (() => PriceHints) | undefined): number {
+    if (!priceHints || !this.applicable.hasMoney(limits)) return 0;
+    const calls = priceHints().toolCalls;
+    return calls ? this.prices.toolFees(target.model.provider, target.model.upstreamModel, calls) : 0;
   }
 
   /** The input size past which the target's price changes, when a money limit is priced by it. */
@@ -130,7 +141,7 @@ export class LimitsEngine {
     // The price can depend on the input's size (a long-context band), so the factors follow each attempt's.
     let factors: PriceFactors | undefined;
     const reserve = (inputTokens: number): Promise<ReserveOutcome> => {
-      const at = this.reserveFactorsFor(limits, req.target, req.priceHints, inputTokens);
+      const at = this.reserveFactorsFor(limits, req.target, req.priceHints, inputTokens, output, clamp ? minOutput : output);
       factors = at;
       return this.guard(() => this.store.reserve(at ? { id: req.id, items, input: inputTokens, output, clamp, minOutput, factors: at } : { id: req.id, items, input: inputTokens, output, clamp, minOutput }));
     };
@@ -162,9 +173,30 @@ export class LimitsEngine {
   }
 
   /** The price factors to reserve at when a money limit applies (undefined when none does). */
-  private reserveFactorsFor(limits: AppliedLimit[], target: Target, priceHints: (() => PriceHints) | undefined, inputTokens: number): PriceFactors | undefined {
+  private reserveFactorsFor(
+    limits: AppliedLimit[],
+    target: Target,
+    priceHints: (() => PriceHints) | undefined,
+    inputTokens: number,
+    outputTokens: number,
+    /** The least output the store would admit the call with (`outputTokens` when it may not clamp). */
+    leastOutput: number,
+  ): PriceFactors | undefined {
     if (!this.applicable.hasMoney(limits)) return undefined;
-    return reserveFactors(this.prices, target.model.provider, target.model.upstreamModel, priceHints?.() ?? {}, inputTokens);
+    const { provider, upstreamModel } = target.model;
+    const hints = priceHints?.() ?? {};
+    const { toolCalls, ...tokenHints } = hints;
+    if (!toolCalls) return reserveFactors(this.prices, provider, upstreamModel, hints, inputTokens);
+    const tokens = reserveFactors(this.prices, provider, upstreamModel, tokenHints, inputTokens);
+    // The fees of the tool calls the request may make (the store then clamps the output to fit beside
+    // them), but at most what an empty window leaves beside the call's input and least output: a bound
+    // past that would refuse the call for good (a 400) for calls it may never make, where one call's
+    // overshoot is the risk (as with unseen input, pipeline.ts).
+    let room = Infinity;
+    for (const { item } of limits) {
+      if (item.mode === 'enforce' && item.priced && item.weights.input > 0) room = Math.min(room, item.max - amountFor(item, inputTokens, leastOutput, 1, tokens));
+    }
+    return withToolFees(this.prices, provider, upstreamModel, tokens, toolCalls, Math.max(0, room), inputTokens, outputTokens);
   }
 
   /**
@@ -288,6 +320,14 @@ export class LimitsEngine {
       type,
     );
   }
+}
+
+/** The hints without their tool calls: the price of tokens alone. */
+function withoutToolCalls(hints: () => PriceHints): () => PriceHints {
+  return () => {
+    const { toolCalls: _fees, ...rest } = hints();
+    return rest;
+  };
 }
 
 function unitName(unit: AppliedLimit['unit']): string {

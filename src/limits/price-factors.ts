@@ -3,8 +3,15 @@
 // provider bills. A reservation takes the most the request can be billed at (the priority tier it asks
 // for, prompt-cache writes it marks, the long-context band its input reaches); the settlement what the provider reported (the tier that served
 // it, cache reads and writes), which is what the ledger's cost_usd says too.
-import { cacheWrite1hPrice, cacheWritePrice } from '../ledger/list-prices.js';
+//
+// Fees per tool call (web searches, file searches) are not per token, but a counter only counts tokens
+// times weights. They ride on the input factor: a call's fee of F µUSD raises its input factor by
+// F / (input tokens x configured input price), so the money counters grow by exactly F (on the output
+// factor when the input cannot carry it). Money limits on input spend, or on both, count fees; those on
+// output spend alone do not (the ledger's input_cost_usd holds them too, so a rebuild agrees).
+import { cacheWrite1hPrice, cacheWritePrice, type ListPrice } from '../ledger/list-prices.js';
 import { atInputTokens, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
+import type { ToolCalls } from '../providers/usage.js';
 import type { PriceFactors } from './counter-store.js';
 
 /** What a request asks for that changes its price. */
@@ -13,6 +20,8 @@ export interface PriceHints {
   serviceTier?: unknown;
   /** Anthropic prompt-cache breakpoints (`cache_control`): written at 1.25x the input price, or 2x for a 1-hour TTL. */
   cacheWrite?: '5m' | '1h';
+  /** The most tool calls billed per call the request may make, by kind (its tools' caps, or a default bound). */
+  toolCalls?: ToolCalls;
 }
 
 /** Billed at the configured price. */
@@ -33,15 +42,38 @@ export function reserveFactors(book: PriceBook, provider: string, model: string,
   return input === 1 && output === 1 ? LIST_PRICE : { input, output };
 }
 
-/** The factors a call was billed at: its input and output cost over the configured price of its tokens. */
+/**
+ * `factors` (the price of the call's tokens) with the fees of `calls` added, at most `cap` µUSD, for a
+ * reservation of `inputTokens` and `outputTokens`.
+ */
+export function withToolFees(book: PriceBook, provider: string, model: string, factors: PriceFactors, calls: ToolCalls, cap: number, inputTokens: number, outputTokens: number): PriceFactors {
+  const list = book.priceOf(provider, model);
+  const fees = Math.min(book.toolFees(provider, model, calls), cap);
+  return list && fees > 0 ? withFees(factors, fees, list, inputTokens, outputTokens) : factors;
+}
+
+/** The factors a call was billed at: its input and output cost (tool fees with the input) over the configured price of its tokens. */
 export function billedFactors(book: PriceBook, provider: string, model: string, usage: PricedUsage): PriceFactors {
   const list = book.priceOf(provider, model);
   const parts = book.costParts(provider, model, usage);
   if (!list || !parts) return LIST_PRICE;
-  return {
+  const factors = {
     input: usage.input > 0 && list.input > 0 ? parts.input / (usage.input * list.input) : 1,
     output: usage.output > 0 && list.output > 0 ? parts.output / (usage.output * list.output) : 1,
   };
+  const fees = usage.toolCalls ? book.toolFees(provider, model, usage.toolCalls) : 0;
+  return fees > 0 ? withFees(factors, fees, list, usage.input, usage.output) : factors;
+}
+
+/**
+ * `factors` raised so that `input` and `output` tokens at the configured price `list` also count `fees`
+ * µUSD: on the input side, or the output side when the input cannot carry it (no input, or a free one).
+ * With neither, the fee cannot be counted: a call that makes tool calls always has input to reserve.
+ */
+function withFees(factors: PriceFactors, fees: number, list: ListPrice, input: number, output: number): PriceFactors {
+  if (input > 0 && list.input > 0) return { input: factors.input + fees / (input * list.input), output: factors.output };
+  if (output > 0 && list.output > 0) return { input: factors.input, output: factors.output + fees / (output * list.output) };
+  return factors;
 }
 
 /** Prompt-cache writes a request body marks, read from its JSON text. */

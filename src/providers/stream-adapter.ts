@@ -3,7 +3,7 @@
 // gateway itself must produce (a clean stop at the output cap, a mid-stream failure).
 import { encodeSseEvent } from './sse/encode-sse-event.js';
 import type { SseEvent } from './sse/index.js';
-import type { CacheWriteUsage, Usage } from './usage.js';
+import type { CacheWriteUsage, ToolCalls, Usage } from './usage.js';
 
 /** What to do with one upstream event. */
 export interface StreamStep {
@@ -24,6 +24,8 @@ export interface ReportedUsage extends CacheWriteUsage {
   final: boolean;
   /** The OpenAI service tier that served the call, when it changes the price. */
   serviceTier?: 'priority' | 'flex';
+  /** Tool calls billed per call, as reported so far. */
+  toolCalls?: ToolCalls;
 }
 
 /** What an event would add, read without changing the adapter's state (see StreamAdapter.peek). */

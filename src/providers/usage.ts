@@ -18,6 +18,33 @@ export interface Usage {
   source: 'provider' | 'estimated';
   /** The OpenAI service tier that served the call, when it changes the price; absent otherwise. */
   serviceTier?: 'priority' | 'flex';
+  /** Server-side tool calls the provider bills a fee for, per call; absent when none were reported. */
+  toolCalls?: ToolCalls;
+}
+
+/**
+ * The kinds of tool call a provider bills per call, named after their price-list lines (list-prices.ts
+ * TOOL_CALL_PRICES): `web_search` (Anthropic's web search, OpenAI's `web_search` tool and its
+ * `web_search_preview` on reasoning models), `web_search_preview` (OpenAI's `web_search_preview` on other
+ * models) and `file_search` (OpenAI).
+ */
+export type ToolKind = 'web_search' | 'web_search_preview' | 'file_search';
+export const TOOL_KINDS: readonly ToolKind[] = ['web_search', 'web_search_preview', 'file_search'];
+
+/**
+ * The tool calls a money limit reserves the fees of when a request sets no cap on them (Anthropic's
+ * `max_uses`, OpenAI's `max_tool_calls`): a call that makes more is settled at what it made, so past this
+ * bound one call can overshoot. A cap in the request makes the reservation exact.
+ */
+export const DEFAULT_TOOL_CALLS = 10;
+
+/** Billed tool calls by kind; a kind without calls is absent. */
+export type ToolCalls = Partial<Record<ToolKind, number>>;
+
+/** Sets on `usage` the tool calls `from` reports, if any; returns `usage`. */
+export function withToolCalls<U extends { toolCalls?: ToolCalls }>(usage: U, from: { toolCalls?: ToolCalls }): U {
+  if (from.toolCalls) usage.toolCalls = from.toolCalls;
+  return usage;
 }
 
 /** Cache-write counts as a provider reported them (subsets of input); the price book bills them. */

@@ -1,12 +1,12 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
-import { findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText } from '../providers/openai/index.js';
+import { billedTools, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallsInBody } from '../providers/openai/index.js';
 import { countTextTokens } from '../tokens/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor, withUsageIncluded } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { findUsage } from './find-usage.js';
-import { applyOutputLimit, requestedOutput, RESPONSES_MIN_OUTPUT } from './request-shape.js';
+import { applyOutputLimit, isReasoningModel, requestedOutput, RESPONSES_MIN_OUTPUT } from './request-shape.js';
 
 /** Upstream bodies larger than this are not parsed for their text (counted from the raw bytes instead). */
 const MAX_PARSED_BODY = 64 * 1024 * 1024;
@@ -48,6 +48,8 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
   const predicted = endpoint === 'chat' && body.prediction !== undefined ? countTextTokens(predictionText(body), upstreamModel) : 0;
   /** Each choice's cap for a grant of `output` tokens in all (the prediction's share set aside). */
   const split = (output: number): number => Math.max(1, Math.floor((output - predicted) / choices));
+  // Web and file search calls are billed per call: counted from the answer when the request offers them.
+  const tools = endpoint === 'responses' ? billedTools(body, isReasoningModel(upstreamModel)) : undefined;
   return {
     upstream: endpoint,
     estimateOn: { endpoint, body },
@@ -72,11 +74,13 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
       return out;
     },
     unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output - predicted && !capsDisagree && implicit === undefined)),
-    streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream() : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
+    streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream(tools) : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));
       const tier = usage && findServiceTier(raw);
       if (tier) usage.serviceTier = tier; // priority and flex are priced differently
+      const calls = usage && tools && toolCallsInBody(raw, tools);
+      if (calls) usage.toolCalls = calls;
       return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
     },
     upstreamError: (raw) => raw,

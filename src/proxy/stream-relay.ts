@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
 import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
-import { withCacheWrites, type Usage } from '../providers/usage.js';
+import { withCacheWrites, type ToolCalls, type Usage } from '../providers/usage.js';
 import type { StreamTokenCounter } from '../tokens/stream-counter.js';
 import { HeldFrames, type HeldFrame } from './held-frames.js';
 
@@ -281,9 +281,13 @@ class Relay {
   }
 }
 
-/** `usage` with the priced service tier the provider reported, if any (absent otherwise: one object shape). */
-function withTier(usage: Usage, reported: { serviceTier?: 'priority' | 'flex' }): Usage {
+/**
+ * `usage` with the priced service tier and the tool calls billed per call the provider reported, if any
+ * (absent otherwise: one object shape). Tool calls count however the stream ended: they ran before.
+ */
+function withTier(usage: Usage, reported: { serviceTier?: 'priority' | 'flex'; toolCalls?: ToolCalls }): Usage {
   if (reported.serviceTier) usage.serviceTier = reported.serviceTier;
+  if (reported.toolCalls) usage.toolCalls = reported.toolCalls;
   return usage;
 }
 

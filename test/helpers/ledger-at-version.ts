@@ -13,6 +13,7 @@ const ADDED: ReadonlyArray<{ columns: readonly string[]; version: { sqlite: numb
   { columns: ['input_cost_usd'], version: { sqlite: 3, postgres: 2 } },
   { columns: ['cache_write_input_tokens', 'cache_write_1h_input_tokens', 'service_tier'], version: { sqlite: 4, postgres: 3 } },
   { columns: ['provider_response_id'], version: { sqlite: 5, postgres: 4 } },
+  { columns: ['tool_fees_usd'], version: { sqlite: 6, postgres: 5 } },
 ];
 
 /** The schema versions before `input_cost_usd`, per dialect. */
@@ -21,6 +22,8 @@ export const VERSION_BEFORE_INPUT_COST = { sqlite: 2, postgres: 1 } as const;
 export const VERSION_BEFORE_CACHE_WRITES = { sqlite: 3, postgres: 2 } as const;
 /** The schema versions before `provider_response_id`, per dialect. */
 export const VERSION_BEFORE_RESPONSE_ID = { sqlite: 4, postgres: 3 } as const;
+/** The schema versions before the tool-fees column, per dialect. */
+export const VERSION_BEFORE_TOOL_FEES = { sqlite: 5, postgres: 4 } as const;
 
 /** The columns a ledger at `version` of `kind` does not have yet. */
 export function columnsMissingAt(kind: 'sqlite' | 'postgres', version: number): string[] {

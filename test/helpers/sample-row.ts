@@ -36,6 +36,7 @@ export function sampleRow(over: Partial<LedgerRow> = {}): LedgerRow {
     reservedOutput: 50,
     costUsd: 0.000_52,
     inputCostUsd: 0.000_22,
+    toolFeesUsd: 0,
     serviceTier: 'priority',
     usageSource: 'provider',
     latencyMs: 12.345,

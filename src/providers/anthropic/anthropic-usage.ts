@@ -2,7 +2,7 @@
 // beside `input_tokens`, not inside it; every one of them is input the model read, so all are counted in
 // `input`. Cache writes are also reported on their own (and split by TTL when the provider says), since
 // they are billed above the base input price.
-import { withCacheWrites, type CacheWriteUsage, type JsonObject, type Usage } from '../usage.js';
+import { withCacheWrites, withToolCalls, type CacheWriteUsage, type JsonObject, type ToolCalls, type Usage } from '../usage.js';
 
 export type { CacheWriteUsage } from '../usage.js';
 
@@ -11,6 +11,8 @@ export interface AnthropicUsageParts extends CacheWriteUsage {
   input?: number;
   cachedInput?: number;
   output?: number;
+  /** Web searches billed per search (`server_tool_use.web_search_requests`); absent when none. */
+  toolCalls?: ToolCalls;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -34,6 +36,10 @@ export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
     const oneHour = Math.min(num(split?.ephemeral_1h_input_tokens) ?? 0, created);
     if (oneHour > 0) parts.cacheWrite1hInput = oneHour;
   }
+  // Web search is billed per search; web fetch (`web_fetch_requests`) only in tokens.
+  const tools = u.server_tool_use;
+  const searches = typeof tools === 'object' && tools !== null ? num((tools as JsonObject).web_search_requests) : undefined;
+  if (searches !== undefined && searches > 0) parts.toolCalls = { web_search: searches };
   return parts;
 }
 
@@ -41,7 +47,7 @@ export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
 export function anthropicUsage(usage: unknown): Usage | undefined {
   const p = anthropicUsageParts(usage);
   if (p.input === undefined || p.output === undefined) return undefined;
-  return withCacheWrites<Usage>({ input: p.input, output: p.output, cachedInput: p.cachedInput ?? 0, source: 'provider' }, p);
+  return withToolCalls(withCacheWrites<Usage>({ input: p.input, output: p.output, cachedInput: p.cachedInput ?? 0, source: 'provider' }, p), p);
 }
 
 /** The generated text of a non-streamed `message`, for counting when it carries no usage. */

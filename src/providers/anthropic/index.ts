@@ -7,4 +7,4 @@ export { chatToMessages } from './chat-to-messages.js';
 export { anthropicErrorToOpenAI, chatUsageOf, messageToChat } from './message-to-chat.js';
 export { finishReason } from './map-stop-reason.js';
 export { fitThinkingBudget, MIN_THINKING_OUTPUT, thinkingBudgetToKeep } from './thinking-budget.js';
-export { bringsServerToolInput } from './server-tools.js';
+export { bringsServerToolInput, webSearchBound } from './server-tools.js';

@@ -5,7 +5,7 @@
 // so streamed calls bill them at the cache-write price as non-streamed ones do.
 import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
-import { parseObject, withCacheWrites, type JsonObject, type Usage } from '../usage.js';
+import { parseObject, withCacheWrites, withToolCalls, type JsonObject, type Usage } from '../usage.js';
 import { anthropicUsageParts } from './anthropic-usage.js';
 
 /** One parsed Anthropic stream event, with the output text it carries. */
@@ -25,6 +25,17 @@ export class AnthropicStreamReader {
   // A block start counts as open once the next event shows it was delivered: the relay may stop the
   // stream before delivering it (its tool name is output), and then no block is open on the client.
   private pendingBlock: number | undefined;
+  // Web searches the stream has shown or reported: a stream that stops before its final usage (the
+  // client left, the upstream failed) was still billed for the searches it ran.
+  private searchesSeen = 0;
+
+  /** A `server_tool_use` block calling web search is one search billed, reported or not. */
+  private countSearch(data: JsonObject): void {
+    const block = data.content_block as JsonObject | undefined;
+    if (block?.type !== 'server_tool_use' || block.name !== 'web_search') return;
+    this.searchesSeen++;
+    if ((this.usage.toolCalls?.web_search ?? 0) < this.searchesSeen) this.usage.toolCalls = { web_search: this.searchesSeen };
+  }
 
   /** Parses one event, updating usage and the open block. Undefined for events that are not JSON. */
   read(ev: SseEvent): AnthropicEvent | undefined {
@@ -38,11 +49,12 @@ export class AnthropicStreamReader {
         const message = data.message as JsonObject | undefined;
         const p = anthropicUsageParts(message?.usage);
         // Cache writes are set only when reported: absent, never undefined-valued.
-        this.usage = withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: false }, p);
+        this.usage = withToolCalls(withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: false }, p), p);
         return { type, data };
       }
       case 'content_block_start':
         this.pendingBlock = typeof data.index === 'number' ? data.index : undefined;
+        this.countSearch(data);
         return { type, data, text: eventText(type, data) };
       case 'content_block_delta':
         return { type, data, text: eventText(type, data) };
@@ -62,6 +74,10 @@ export class AnthropicStreamReader {
         // a delta's writes without a TTL split keep the 1-hour part message_start reported.
         withCacheWrites(this.usage, before);
         withCacheWrites(this.usage, p);
+        // Web searches likewise: the delta's count is cumulative (the searches run before it).
+        withToolCalls(this.usage, before);
+        withToolCalls(this.usage, p);
+        this.searchesSeen = Math.max(this.searchesSeen, p.toolCalls?.web_search ?? 0);
         return { type, data };
       }
       case 'message_stop':

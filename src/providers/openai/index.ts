@@ -5,3 +5,4 @@ export { chunkText, responseText } from './openai-text.js';
 export { OpenAIChatStream, errorMessage } from './chat-stream.js';
 export { ResponsesStream } from './responses-stream.js';
 export { bringsHiddenInput, fullGrantUsage, predictionText, runsInBackground } from './unseen-billing.js';
+export { billedTools, toolCallBound, toolCallsIn, toolCallsInBody, type BilledTools } from './tool-fees.js';

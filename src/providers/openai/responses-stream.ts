@@ -8,6 +8,7 @@ import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
 import { openAIUsage, pricedTier } from './openai-usage.js';
+import { toolCallsIn, type BilledTools } from './tool-fees.js';
 
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
@@ -28,6 +29,9 @@ export class ResponsesStream implements StreamAdapter {
   // The last event's change to the items, applied once the next event shows it was delivered: the relay
   // may stop before delivering an event, and then the output it reports must not include it.
   private pending: (() => void) | undefined;
+
+  /** `tools`: the per-call-billed tools the request offers, whose calls settle with the usage. */
+  constructor(private readonly tools?: BilledTools) {}
 
   get responseId(): string | undefined {
     const id = this.response?.id;
@@ -62,6 +66,8 @@ export class ResponsesStream implements StreamAdapter {
         this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
         const tier = pricedTier((e.response as JsonObject).service_tier);
         if (tier) this.usage.serviceTier = tier;
+        const calls = this.tools && toolCallsIn((e.response as JsonObject).output, this.tools);
+        if (calls) this.usage.toolCalls = calls;
       }
       return type === 'response.failed' ? { out: 'pass', failed: failureOf(e.response) } : PASS;
     }
@@ -139,6 +145,11 @@ export class ResponsesStream implements StreamAdapter {
     const index = typeof e.output_index === 'number' ? e.output_index : -1;
     if (type === 'response.output_item.added' || type === 'response.output_item.done') {
       if (index >= 0 && isObject(e.item)) this.items[index] = structuredClone(e.item);
+      // A stream that stops before its usage (the client left) was still billed for the calls it made.
+      if (this.tools && !this.usage.final) {
+        const calls = toolCallsIn(this.items, this.tools);
+        if (calls) this.usage.toolCalls = calls;
+      }
       return;
     }
     const item = this.items[index];
