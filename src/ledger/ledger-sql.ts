@@ -113,7 +113,16 @@ export function usageSql(q: UsageQuery, dialect: Dialect): { sql: string; params
   for (const [field, value] of Object.entries(q.where ?? {})) {
     if (value !== undefined) where.push(`${FILTER_COLUMNS[field as FilterField]} = ${add(value)}`);
   }
-  const sums = [
+  const sql =
+    `SELECT ${[...dims, ...usageSums(dialect)].join(', ')} FROM ${TABLE}` +
+    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+    groupAndOrder(q.groupBy.length);
+  return { sql, params };
+}
+
+/** The sums of a usage query, named as toUsageGroup reads them. */
+export function usageSums(dialect: Dialect): string[] {
+  return [
     `${dialect.num('count(*)')} AS calls`,
     `${dialect.num("sum(CASE WHEN decision IN ('admitted', 'clamped') THEN 1 ELSE 0 END)")} AS served`,
     `${dialect.num("sum(CASE WHEN decision = 'blocked' THEN 1 ELSE 0 END)")} AS blocked`,
@@ -130,15 +139,27 @@ export function usageSql(q: UsageQuery, dialect: Dialect): { sql: string; params
     `${dialect.num('sum(CASE WHEN input_cost_usd IS NULL THEN input_tokens ELSE 0 END)')} AS legacy_input_tokens`,
     `${dialect.num('sum(CASE WHEN input_cost_usd IS NULL THEN output_tokens ELSE 0 END)')} AS legacy_output_tokens`,
   ];
-  const ordinals = q.groupBy.map((_, i) => String(i + 1));
-  const sql =
-    `SELECT ${[...dims, ...sums].join(', ')} FROM ${TABLE}` +
-    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-    (ordinals.length > 0 ? ` GROUP BY ${ordinals.join(', ')} ORDER BY ${ordinals.join(', ')}` : '');
-  return { sql, params };
 }
 
-function dimensionExpr(d: Dimension, q: UsageQuery, dialect: Dialect, add: (v: unknown) => string): string {
+/** The names usageSums gives its sums. */
+export const USAGE_SUM_NAMES = [
+  'calls', 'served', 'blocked', 'failed', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_input_tokens', 'cost_usd',
+  'input_cost_usd', 'output_cost_usd', 'legacy_input_tokens', 'legacy_output_tokens',
+] as const;
+
+/** `GROUP BY 1, 2 ORDER BY 1, 2` for the first n columns (nothing for n = 0). */
+export function groupAndOrder(n: number): string {
+  const ordinals = Array.from({ length: n }, (_, i) => String(i + 1)).join(', ');
+  return n > 0 ? ` GROUP BY ${ordinals} ORDER BY ${ordinals}` : '';
+}
+
+/** The SQL column or expression a filter field compares. */
+export function filterColumn(field: FilterField): string {
+  return FILTER_COLUMNS[field];
+}
+
+/** The expression a dimension groups by; `add` binds a parameter and returns its placeholder. */
+export function dimensionExpr(d: Dimension, q: UsageQuery, dialect: Dialect, add: (v: unknown) => string): string {
   switch (d) {
     case 'organization':
     case 'project':

@@ -66,7 +66,8 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   const windows = new WindowCalculator(policy.server.timezone);
   const applicable = new ApplicableLimits(policy);
   const principals = new Map(policy.keys.map((k) => [k.id, principalOf(k)]));
-  const since = Math.min(now, ...allSpecs(policy).map((s) => countedSince({ algorithm: s.algorithm, window: s.window }, now, windows)));
+  const startOf = startsAt(now, windows);
+  const since = Math.min(now, ...allSpecs(policy).map((s) => startOf({ algorithm: s.algorithm, window: s.window })));
   const where = organization === undefined ? undefined : { organization };
 
   const combos = await ledger.summarize({ sinceMs: since, where, groupBy: COMBO });
@@ -102,7 +103,7 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   let bucketSince = Infinity;
   for (const { limits } of resolved) {
     for (const l of limits) {
-      const start = countedSince(l.item, now, windows);
+      const start = startOf(l.item);
       const slotMs = slotLengthOf(l.item);
       if (l.item.algorithm === 'token_bucket') bucketSince = Math.min(bucketSince, start);
       else if (slotMs !== undefined) {
@@ -111,7 +112,10 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
     }
   }
   for (const [start, byCombo] of sums) {
-    for (const g of await ledger.summarize({ sinceMs: start, where, groupBy: COMBO })) byCombo.set(comboKey(g), g);
+    // The earliest start's sums are the combos query's own (usually the month): a ledger of millions of
+    // rows is read once for it, not twice.
+    const groups = start === since ? combos : await ledger.summarize({ sinceMs: start, where, groupBy: COMBO });
+    for (const g of groups) byCombo.set(comboKey(g), g);
   }
   for (const [slotMs, { since, byCombo }] of bySlot) {
     for (const g of await ledger.summarize({ sinceMs: since, where, groupBy: [...COMBO, 'bucket'], bucketMs: slotMs })) {
@@ -128,9 +132,12 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   const slotSums = new Map<string, Map<number, number>>();
   for (const { combo, organization, limits } of resolved) {
     for (const limit of limits) {
-      const start = countedSince(limit.item, now, windows);
-      const entry = out.get(limit.item.key) ?? { limit, organization, used: 0, sinceMs: start };
-      out.set(limit.item.key, entry);
+      const start = startOf(limit.item);
+      let entry = out.get(limit.item.key);
+      if (entry === undefined) {
+        entry = { limit, organization, used: 0, sinceMs: start };
+        out.set(limit.item.key, entry);
+      }
       if (limit.item.algorithm === 'token_bucket') {
         const list = bucketInputs.get(limit.item.key) ?? [];
         list.push({ events: events.get(combo) ?? [], limit });
@@ -156,6 +163,28 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   for (const [key, inputs] of bucketInputs) out.get(key)!.used = replayBucket(inputs, now);
   for (const [key, slots] of slotSums) out.get(key)!.slots = [...slots].sort((a, b) => a[0] - b[0]).map(([atMs, used]) => ({ atMs, used }));
   return { limits: [...out.values()], skippedCalls, skippedKeys: [...skippedKeys].sort(), callers: [...callers.values()] };
+}
+
+/**
+ * countedSince at `now`, once per (algorithm, window): tens of thousands of (key, route, model) pairs share
+ * a handful of windows, and a calendar window's bounds take several time-zone conversions to find.
+ */
+function startsAt(now: number, windows: WindowCalculator): (item: Pick<CounterItem, 'algorithm' | 'window'>) => number {
+  // Items share their spec's window object; another object with the same window is only computed again.
+  const known = new WeakMap<CounterItem['window'], Map<CounterItem['algorithm'], number>>();
+  return (item) => {
+    let byAlgorithm = known.get(item.window);
+    if (byAlgorithm === undefined) {
+      byAlgorithm = new Map();
+      known.set(item.window, byAlgorithm);
+    }
+    let start = byAlgorithm.get(item.algorithm);
+    if (start === undefined) {
+      start = countedSince(item, now, windows);
+      byAlgorithm.set(item.algorithm, start);
+    }
+    return start;
+  };
 }
 
 /** A sliding window's slot length, when it is a whole number of ms (the ledger groups by whole-ms buckets). */

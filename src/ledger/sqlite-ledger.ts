@@ -3,10 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
-import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, type Dialect } from './ledger-sql.js';
 import { checkReadableVersion, SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA, RowPacker, type BatchWriterSchema } from './sqlite-rows.js';
 import { SqliteWriterThread } from './sqlite-writer-thread.js';
+import { sqliteUsageSql } from './sqlite-usage-sql.js';
 
 const dialect: Dialect = {
   param: () => '?',
@@ -103,7 +104,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {
-    const { sql, params } = usageSql(q, dialect);
+    const { sql, params } = sqliteUsageSql(q, dialect);
     const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
     return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
   }
