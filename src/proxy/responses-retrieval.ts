@@ -9,6 +9,7 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { RetrievalRequest, UpstreamResponse } from '../providers/provider.js';
 import type { Caller } from './request-context.js';
 import { callersResponse } from './response-owners.js';
+import { drained } from './stream-relay.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
 export type RetrievalOperation = 'retrieve' | 'delete' | 'cancel' | 'input_items';
@@ -79,19 +80,6 @@ async function passThrough(upstream: UpstreamResponse, reply: FastifyReply, clie
     return;
   }
   if (!res.destroyed) res.end();
-}
-
-/** Resolves when `res` can take more, or has closed (a client that left). */
-function drained(res: FastifyReply['raw']): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** The request's query string without its `?` ('' when none), passed on as it came. */

@@ -87,8 +87,8 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
   return { usage: relay.usage(outcome), outcome, produced, ...(relay.failure !== undefined ? { failure: relay.failure } : {}) };
 }
 
-/** Resolves when `res` can take more, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
+/** Resolves when `res` can take more, or is gone (a client that left). */
+export function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done);
