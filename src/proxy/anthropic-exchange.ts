@@ -1,6 +1,6 @@
 // Anthropic client → Anthropic-format upstream: the body passes through untouched except the model and
 // `max_tokens` (lowered when a limit leaves less room); the API version and beta headers go along.
-import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, MIN_THINKING_OUTPUT, anthropicUsage, fitThinkingBudget, messageText, thinkingBudgetToKeep } from '../providers/anthropic/index.js';
+import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, MIN_THINKING_OUTPUT, anthropicUsage, fitThinkingBudget, messageText, thinkingBudgetToKeep, webSearchBound } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
@@ -26,6 +26,7 @@ export function anthropicExchange({ body, upstreamModel, headers }: ExchangeInpu
     upstream: 'messages',
     estimateOn: { endpoint: 'messages', body },
     forwardHeaders,
+    toolCallBound: webSearchBound(body),
     allowance: () => (budget === undefined ? { output: asked, fromClient: true } : { output: asked, fromClient: true, least: MIN_THINKING_OUTPUT }),
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, body);

@@ -10,6 +10,7 @@ import {
   messageText,
   messageToChat,
   thinkingBudgetToKeep,
+  webSearchBound,
 } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor } from './body-copy.js';
@@ -28,6 +29,7 @@ export function chatToAnthropicExchange({ body, upstreamModel }: ExchangeInput):
     upstream: 'messages',
     // Estimated on what Anthropic will bill: the translated body, with Claude's conservative tokenizer.
     estimateOn: { endpoint: 'messages', body: translated },
+    toolCallBound: webSearchBound(translated),
     allowance: (defaultMax) => {
       const output = asked ?? defaultMax;
       return budget === undefined ? { output, fromClient: asked !== undefined } : { output, fromClient: asked !== undefined, least: MIN_THINKING_OUTPUT };

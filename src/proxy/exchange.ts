@@ -4,7 +4,7 @@
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Provider, UpstreamEndpoint } from '../providers/provider.js';
 import type { StreamAdapter } from '../providers/stream-adapter.js';
-import type { JsonObject, Usage } from '../providers/usage.js';
+import type { JsonObject, ToolCalls, Usage } from '../providers/usage.js';
 import type { Endpoint } from '../tokens/index.js';
 import { anthropicExchange } from './anthropic-exchange.js';
 import { chatToAnthropicExchange } from './chat-to-anthropic-exchange.js';
@@ -26,6 +26,8 @@ export interface Exchange {
   readonly estimateOn: { endpoint: Endpoint; body: JsonObject };
   /** Client headers to forward (API version and beta flags, never credentials). */
   readonly forwardHeaders?: Record<string, string>;
+  /** The most calls billed per call (web and file searches) the upstream call may make, for money limits; none when it offers no such tool. */
+  readonly toolCallBound?: ToolCalls;
   /**
    * The output allowance to reserve: the client's (all choices together), or the default scaled likewise;
    * `least` is the smallest grant the upstream can be held to (one token per choice; the Responses API's

@@ -1,6 +1,6 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
-import { billedTools, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallsInBody } from '../providers/openai/index.js';
+import { billedTools, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
 import { countTextTokens } from '../tokens/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor, withUsageIncluded } from './body-copy.js';
@@ -53,6 +53,7 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
   return {
     upstream: endpoint,
     estimateOn: { endpoint, body },
+    ...(tools ? { toolCallBound: toolCallBound(body, tools) } : {}),
     allowance: (defaultMax) =>
       endpoint === 'embeddings'
         ? { output: 0, fromClient: true }

@@ -6,11 +6,11 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
-import type { UpstreamEndpoint, UpstreamResponse } from '../providers/provider.js';
+import type { UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
-import { bringsServerToolInput, webSearchBound } from '../providers/anthropic/index.js';
-import { billedTools, bringsHiddenInput, fullGrantUsage, runsInBackground, toolCallBound } from '../providers/openai/index.js';
-import { NO_USAGE, type JsonObject, type ToolCalls, type Usage } from '../providers/usage.js';
+import { bringsServerToolInput } from '../providers/anthropic/index.js';
+import { bringsHiddenInput, fullGrantUsage, runsInBackground } from '../providers/openai/index.js';
+import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { countTextTokens, estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { StreamTokenCounter } from '../tokens/stream-counter.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
@@ -53,10 +53,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
   // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list;
   // both bill web searches (and OpenAI file searches) per call, up to the request's cap on them.
+  const toolCalls = exchange.toolCallBound;
   const priceHints = (): PriceHints =>
-    exchange.upstream === 'messages'
-      ? { cacheWrite: cacheWriteHint(req.rawBody), toolCalls: webSearchBound(exchange.estimateOn.body) }
-      : { serviceTier: body.service_tier, toolCalls: responsesToolCallBound(exchange.upstream, body, upstreamModel) };
+    exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody), toolCalls } : { serviceTier: body.service_tier, toolCalls };
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
@@ -230,13 +229,6 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
   await record(admitted, status, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId });
   if (!res.destroyed) res.end();
-}
-
-/** The most per-call-billed tool calls a Responses call may make (tool-fees.ts), for money limits. */
-function responsesToolCallBound(upstream: UpstreamEndpoint, body: JsonObject, upstreamModel: string): ToolCalls | undefined {
-  if (upstream !== 'responses') return undefined;
-  const tools = billedTools(body, isReasoningModel(upstreamModel));
-  return tools && toolCallBound(body, tools);
 }
 
 /** The estimate plus `stored` tokens of context the body brings in without showing them. */
