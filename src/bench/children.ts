@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../cli/node-flags.js';
 
 const CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
 const READY = /listening on (https?:\/\/[^\s]+)/;
@@ -23,14 +24,20 @@ export function track(child: ChildProcess): void {
   child.once('exit', () => live.delete(child));
 }
 
-/** Runs `node dist/cli/index.js <args>` and resolves once it prints `listening on <url>`. */
+/**
+ * Runs `node dist/cli/index.js <args>` as the `tollgate` command runs (with its V8 settings), and resolves
+ * once it prints `listening on <url>`. BENCH_NODE_FLAGS (space-separated, may be empty) replaces those
+ * settings, to measure others.
+ */
 export function spawnCli(name: string, args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
-  return spawnScript(name, CLI, args, env);
+  const override = process.env.BENCH_NODE_FLAGS;
+  const flags = override === undefined ? NODE_FLAGS : override.split(/\s+/).filter(Boolean);
+  return spawnScript(name, CLI, args, env, flags);
 }
 
-/** Runs `node <script> <args>` and resolves once it prints `listening on <url>`. */
-export function spawnScript(name: string, script: string, args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
-  const child = spawn(process.execPath, [script, ...args], {
+/** Runs `node <flags> <script> <args>` and resolves once it prints `listening on <url>`. */
+export function spawnScript(name: string, script: string, args: string[], env: Record<string, string> = {}, nodeFlags: readonly string[] = []): Promise<CliProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

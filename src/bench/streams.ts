@@ -97,12 +97,7 @@ export async function runStreamBench(mockUrl: string, o: StreamBenchOptions = st
   let gateway: CliProcess | undefined;
   const agent = new Agent({ connections: o.streams + 16, keepAliveTimeout: 10_000 });
   try {
-    // BENCH_GATEWAY_NODE_OPTIONS tries V8 settings on the gateway alone (e.g. --max-semi-space-size=8).
-    const nodeOptions = process.env.BENCH_GATEWAY_NODE_OPTIONS;
-    gateway = await spawnCli('stream gateway', ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0'], {
-      TOLLGATE_LOG_LEVEL: 'warn',
-      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
-    });
+    gateway = await spawnCli('stream gateway', ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0'], { TOLLGATE_LOG_LEVEL: 'warn' });
     const url = gateway.url;
     // Warm-up: JIT, encoders and connection pools, so "before" is the gateway's steady idle state.
     await Promise.all(Array.from({ length: 50 }, () => oneStream(agent, url, { ...o, chunkDelayMs: 0 })));
