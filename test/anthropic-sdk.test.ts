@@ -22,6 +22,7 @@ projects:
   tiny: {daily_limit: 300}
 users:
   t: {daily_limit: 500000, rate_limit: 1000}
+  counter: {rate_limit: 2}
 routes:
   claude:
     chat_models:
@@ -34,6 +35,7 @@ routes:
 keys:
   - {id: alice, key: tg-alice, user: alice, tier: t, project: p}
   - {id: carol, key: tg-carol, user: carol, project: tiny}
+  - {id: dave, key: tg-dave, user: dave, tier: counter, project: p}
 `;
 }
 
@@ -141,12 +143,38 @@ describe('messages', () => {
     expect(openaiStyle.data.map((m: { id: string }) => m.id)).toContain('gpt-4o');
   });
 
-  it('counts tokens through the provider, unmetered', async () => {
+  it('counts tokens through the provider, without tokens or a call record', async () => {
     const before = gw.calls.length;
     const res = await client().messages.countTokens({ model: 'claude-sonnet-4', messages: ask });
     expect(res.input_tokens).toBe(estimateInput('messages', { model: MODEL, messages: ask }, MODEL).exact());
     expect(upstream.requests()[0].path).toBe('/v1/messages/count_tokens');
     expect(gw.calls.length).toBe(before);
+  });
+
+  it("counts each count_tokens against the tier's rate_limit, refused with Anthropic's 429 past it", async () => {
+    const before = gw.calls.length;
+    const count = () => client('tg-dave').messages.countTokens({ model: 'claude-sonnet-4', messages: ask }).withResponse();
+    const first = await count();
+    expect(first.response.headers.get('anthropic-ratelimit-requests-limit')).toBe('2');
+    expect(first.response.headers.get('anthropic-ratelimit-requests-remaining')).toBe('1');
+    expect(first.response.headers.get('anthropic-ratelimit-requests-reset')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(first.response.headers.get('x-ratelimit-limit-requests')).toBeNull();
+    expect((await count()).response.headers.get('anthropic-ratelimit-requests-remaining')).toBe('0');
+
+    const err = await count().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    const e = err as InstanceType<typeof Anthropic.RateLimitError>;
+    expect(e.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error', message: expect.stringContaining('counter') } });
+    expect(e.headers?.get('x-tollgate-limit')).toBe('user:dave:rate');
+    expect(Number(e.headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect(e.headers?.get('anthropic-ratelimit-requests-remaining')).toBe('0');
+    expect(e.headers?.get('x-ratelimit-limit-requests')).toBeNull();
+    // The refused one never reached the provider; none is a call (no tokens, no ledger row).
+    expect(upstream.requests()).toHaveLength(2);
+    expect(gw.calls.length).toBe(before);
+    // The same minute's budget holds /v1/messages too.
+    await expect(client('tg-dave').messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask })).rejects.toBeInstanceOf(Anthropic.RateLimitError);
+    expect(await gw.store.openReservations()).toBe(0);
   });
 });
 

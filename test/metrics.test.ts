@@ -1,6 +1,7 @@
 // `GET /metrics` parses as Prometheus text format, and its counters match the ledger.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
 import { startCacheReplay } from './helpers/anthropic-cache-replay.js';
 import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
@@ -367,6 +368,48 @@ keys: [{id: a, key: tg-a}]
       expect(sum(m.get('tollgate_burn_rate_usd_per_hour'), { organization: 'default' })).toBeCloseTo(total.costUsd * 30, 9);
     } finally {
       await fresh.close();
+      await other.drop();
+    }
+  });
+
+  it('counts the Responses retrievals the provider answered in tollgate_requests_total, with no model; refused ones as rejections', async () => {
+    const other = sqlitePlace();
+    const gw2 = await startUsageGateway(`
+storage: {ledger: "${other.url}"}
+providers: {demo: {type: mock, output_tokens: 5}}
+projects: {web: {daily_limit: 100000}}
+users: {polling: {rate_limit: 8}}
+routes: {main: {chat_models: [{model_id: gpt-4.1, model: demo/gpt-4.1}]}}
+keys: [{id: p, key: tg-p, user: pat, tier: polling, project: web}]
+`);
+    try {
+      const client = new OpenAI({ baseURL: `${gw2.url}/v1`, apiKey: 'tg-p', maxRetries: 0 });
+      const made = await client.responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 20 });
+      const background = await client.responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 20, background: true });
+      await client.responses.retrieve(made.id);
+      await client.responses.inputItems.list(made.id);
+      await client.responses.cancel(background.id);
+      await client.responses.delete(made.id);
+      // The provider no longer has it: its 404 is the provider's answer, counted with its status.
+      await expect(client.responses.retrieve(made.id)).rejects.toMatchObject({ status: 404 });
+      // Refused by the gateway: an id the project does not own, then the rate limit (8 requests in the minute, the creations included).
+      await expect(client.responses.retrieve('resp_unknown')).rejects.toMatchObject({ status: 404 });
+      await expect(client.responses.retrieve(background.id)).rejects.toMatchObject({ status: 429 });
+      await gw2.usage.writer.flush();
+
+      const m = await scrape(gw2.url);
+      const requests = m.get('tollgate_requests_total');
+      const retrievals = { organization: 'default', project: 'web', model: '', decision: 'admitted' };
+      expect(sum(requests, { ...retrievals, status: '200' })).toBe(4);
+      expect(sum(requests, { ...retrievals, status: '404' })).toBe(1);
+      expect(sum(requests, { model: '' })).toBe(5);
+      // The calls' series still equal the ledger's rows: the retrievals are apart from them.
+      expect(sum(requests) - 5).toBe((await gw2.usage.ledger.summarize({ groupBy: [] }))[0].calls);
+      const rejected = m.get('tollgate_rejected_requests_total');
+      expect(sum(rejected, { path: '/v1/responses/:id', status: '404', code: 'response_not_found' })).toBe(1);
+      expect(sum(rejected, { path: '/v1/responses/:id', status: '429' })).toBe(1);
+    } finally {
+      await gw2.close();
       await other.drop();
     }
   });

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { countTextTokens } from '../src/tokens/index.js';
 import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
@@ -106,6 +107,18 @@ describe('non-streaming chat', () => {
     expect(await gw.store.openReservations()).toBe(0);
   });
 
+  it('without usage from the upstream, counts each of n choices apart, as they are billed', async () => {
+    const before = gw.calls.length;
+    // Two choices of 10 one-token words: counted as one text, the first one's last word and the second's
+    // first run together, and 23 were charged for the 20 the provider bills.
+    const data = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 50, n: 2, ...({ mock_omit_usage: true, mock_output_tokens: 10 } as object) });
+    expect(data.usage).toBeUndefined();
+    const texts = data.choices.map((c) => c.message.content ?? '');
+    expect(texts.map((t) => countTextTokens(t, 'gpt-4o-2024-08-06'))).toEqual([10, 10]);
+    expect(countTextTokens(texts.join(''), 'gpt-4o-2024-08-06')).toBe(23);
+    expect(gw.calls[before].usage).toMatchObject({ output: 20, source: 'estimated' });
+  });
+
   it('passes unknown fields through untouched', async () => {
     await client().chat.completions.create({
       model: 'gpt-4o',
@@ -156,6 +169,34 @@ describe('streaming chat', () => {
     expect(usage?.completion_tokens).toBe(20);
     // As the provider sends it: `"usage": null` on every chunk but the last.
     expect(usageFields.slice(0, -1).every((u) => u === null)).toBe(true);
+  });
+
+  it('without usage from the upstream, counts each of n choices apart: the sum of their counts, not the interleaved text\'s', async () => {
+    // 17 choices of 3 one-token words each: the provider bills 51; their first words, run together in the
+    // interleaved stream, count 52.
+    const n = 17;
+    const streamed = async (body: object) => {
+      const before = gw.calls.length;
+      const stream = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, n, stream: true, ...({ mock_omit_usage: true, mock_output_tokens: 3 } as object), ...body });
+      const texts = Array<string>(n).fill('');
+      let interleaved = '';
+      for await (const chunk of stream) {
+        for (const c of chunk.choices) {
+          texts[c.index] += c.delta?.content ?? '';
+          interleaved += c.delta?.content ?? '';
+        }
+      }
+      return { perChoice: texts.map((t) => countTextTokens(t, 'gpt-4o-2024-08-06')), interleaved: countTextTokens(interleaved, 'gpt-4o-2024-08-06'), call: gw.calls[before] };
+    };
+    const roomy = await streamed({ max_tokens: 10 });
+    expect(roomy.perChoice).toEqual(Array(n).fill(3));
+    expect(roomy.interleaved).toBe(52);
+    expect(roomy.call).toMatchObject({ streamEnd: 'complete', usage: { output: 51, source: 'estimated' } });
+    // At a cap of exactly what the choices produce (3 each: 51), the interleaved count passed it and the
+    // stream was cut, one choice short of its last token.
+    const exact = await streamed({ max_tokens: 3 });
+    expect(exact.perChoice).toEqual(Array(n).fill(3));
+    expect(exact.call).toMatchObject({ streamEnd: 'complete', reserved: { output: 51 }, usage: { output: 51, source: 'estimated' } });
   });
 
   it('legacy completions stream without a usage field unless asked', async () => {

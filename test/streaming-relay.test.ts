@@ -8,7 +8,7 @@ import { AnthropicMessagesStream } from '../src/providers/anthropic/index.js';
 import { SseParser } from '../src/providers/sse/index.js';
 import { relayStream } from '../src/proxy/stream-relay.js';
 import { countTextTokens } from '../src/tokens/index.js';
-import { StreamTokenCounter } from '../src/tokens/stream-counter.js';
+import { OutputTokenCounter } from '../src/tokens/choice-counter.js';
 import { mulberry32 } from '../src/util/prng.js';
 
 /** A ServerResponse stand-in that collects what is written. */
@@ -60,7 +60,7 @@ describe('stream relay', () => {
     for (let i = 0; i < 300; i++) {
       const { bytes } = chatStream(rand);
       const { res, bytes: written } = sink();
-      const result = await relayStream(chunked(bytes, rand), res, { adapter: new OpenAIChatStream(true), counter: new StreamTokenCounter('gpt-4o'), inputFallback: () => 0 });
+      const result = await relayStream(chunked(bytes, rand), res, { adapter: new OpenAIChatStream(true), counter: new OutputTokenCounter('gpt-4o'), inputFallback: () => 0 });
       expect(written().equals(bytes), `stream #${i}`).toBe(true);
       expect(result).toMatchObject({ outcome: 'complete', usage: { input: 7, source: 'provider' } });
     }
@@ -71,7 +71,7 @@ describe('stream relay', () => {
     for (let i = 0; i < 300; i++) {
       const { bytes, usageFrame, eol } = chatStream(rand);
       const { res, bytes: written } = sink();
-      await relayStream(chunked(bytes, rand), res, { adapter: new OpenAIChatStream(false), counter: new StreamTokenCounter('gpt-4o'), inputFallback: () => 0 });
+      await relayStream(chunked(bytes, rand), res, { adapter: new OpenAIChatStream(false), counter: new OutputTokenCounter('gpt-4o'), inputFallback: () => 0 });
       // A rewritten frame ends with the gateway's own line breaks; everything else is as it came.
       const expected = bytes.toString().replace(usageFrame, '').split(`,"usage":null}${eol}${eol}`).join('}\n\n');
       expect(written().toString(), `stream #${i}`).toBe(expected);
@@ -84,7 +84,7 @@ describe('stream relay', () => {
       const { bytes, text, usageFrame } = chatStream(rand);
       const { res } = sink();
       const noUsage = Buffer.from(bytes.toString().replace(usageFrame, ''));
-      const result = await relayStream(chunked(noUsage, rand), res, { adapter: new OpenAIChatStream(false), counter: new StreamTokenCounter('gpt-4o'), inputFallback: () => 11 });
+      const result = await relayStream(chunked(noUsage, rand), res, { adapter: new OpenAIChatStream(false), counter: new OutputTokenCounter('gpt-4o'), inputFallback: () => 11 });
       expect(result.usage).toEqual({ input: 11, output: countTextTokens(text, 'gpt-4o'), cachedInput: 0, source: 'estimated' });
     }
   });
@@ -96,7 +96,7 @@ describe('stream relay', () => {
       throw new Error('socket hang up');
     }
     const { res, bytes } = sink();
-    const result = await relayStream(dying(), res, { adapter: new AnthropicMessagesStream(), counter: new StreamTokenCounter('claude-sonnet-4'), inputFallback: () => 99 });
+    const result = await relayStream(dying(), res, { adapter: new AnthropicMessagesStream(), counter: new OutputTokenCounter('claude-sonnet-4'), inputFallback: () => 99 });
     expect(result).toMatchObject({ outcome: 'upstream_failed', usage: { input: 5, output: countTextTokens('Hi there', 'claude-sonnet-4'), source: 'estimated' } });
     const p = new SseParser();
     const last = p.push(bytes()).at(-1)!;
@@ -119,7 +119,7 @@ describe('stream relay', () => {
     let done: Promise<unknown> = Promise.resolve();
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      done = relayStream(producer(), res, { adapter: new OpenAIChatStream(true), counter: new StreamTokenCounter('gpt-4o'), inputFallback: () => 0 }).then(() => res.end());
+      done = relayStream(producer(), res, { adapter: new OpenAIChatStream(true), counter: new OutputTokenCounter('gpt-4o'), inputFallback: () => 0 }).then(() => res.end());
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;

@@ -12,7 +12,7 @@ import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, SettleUsage } from './counter-store.js';
 import { billedFactors, reserveFactors, withToolFees, type PriceHints } from './price-factors.js';
 import { formatHumanDuration } from './durations.js';
-import { rateLimitHeaders } from './rate-limit-headers.js';
+import { rateLimitHeaders, type RateLimitHeaderFormat } from './rate-limit-headers.js';
 import { windowLengthMs } from './windows.js';
 
 /** Inputs whose cheap upper bound is at most this many tokens are counted exactly up front. */
@@ -200,20 +200,21 @@ export class LimitsEngine {
   }
 
   /**
-   * Counts one request that consumes no tokens (a Responses API retrieval) against the caller's
-   * request-rate limits, or throws their 429. Returns the rate-limit headers to send. No route's limits
-   * apply: the call names no model.
+   * Counts one request that consumes no tokens (a Responses API retrieval, an Anthropic count_tokens)
+   * against the caller's request-rate limits, or throws their 429. Returns the rate-limit headers to send,
+   * on the 429 too, in the format `headersOf` writes (OpenAI's by default). No route's limits apply: they
+   * count tokens, which such a request does not use.
    */
-  async admitRequestOnly(id: string, principal: Principal): Promise<Record<string, string>> {
+  async admitRequestOnly(id: string, principal: Principal, headersOf: RateLimitHeaderFormat = rateLimitHeaders): Promise<Record<string, string>> {
     const limits = this.applicable.requestLimitsFor(principal);
     if (limits.length === 0) return {};
     const items = this.applicable.items(limits);
     const outcome = await this.guard(() => this.store.reserve({ id, items, input: 0, output: 0, clamp: false, minOutput: 0 }));
     const now = this.clock.now();
-    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, 0, 0, 0, now, undefined);
+    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, 0, 0, 0, now, undefined, headersOf);
     // Nothing to correct: settling at once only closes the reservation (a shared store is not waited for).
     await this.guard(() => this.store.settle(id, { input: 0, output: 0, request: 1 }));
-    return rateLimitHeaders(limits, outcome.states, now);
+    return headersOf(limits, outcome.states, now);
   }
 
   /** Replaces a reservation with real usage; `request: 0` refunds it entirely. */
@@ -252,6 +253,7 @@ export class LimitsEngine {
     leastOutput: number,
     now: number,
     factors: PriceFactors | undefined,
+    headersOf: RateLimitHeaderFormat = rateLimitHeaders,
   ): TollgateError {
     // A request that exceeds a whole window even on an empty counter can never pass: a 400, not a 429.
     for (const i of blocked) {
@@ -293,7 +295,7 @@ export class LimitsEngine {
     const waitMs = Math.max(0, fitsAt[worstK] - now);
     const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
     const headers: Record<string, string> = {
-      ...rateLimitHeaders(limits, states, now),
+      ...headersOf(limits, states, now),
       'retry-after': String(retryAfter),
       'x-tollgate-limit': limit.id,
     };

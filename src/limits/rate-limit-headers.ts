@@ -3,6 +3,9 @@ import type { AppliedLimit } from './applicable-limits.js';
 import type { LimitState } from './counter-store.js';
 import { formatResetHeader } from './durations.js';
 
+/** Writes the rate-limit headers of a response from the limits that apply and their states (each API has its own). */
+export type RateLimitHeaderFormat = (limits: AppliedLimit[], states: LimitState[], nowMs: number) => Record<string, string>;
+
 /** `x-ratelimit-{limit,remaining,reset}-{tokens,requests}` for the tightest enforced limit of each kind. */
 export function rateLimitHeaders(limits: AppliedLimit[], states: LimitState[], nowMs: number): Record<string, string> {
   const headers: Record<string, string> = {};

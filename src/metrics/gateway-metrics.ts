@@ -64,7 +64,12 @@ export class GatewayMetrics {
     this.burn = new BurnRate(this.now());
     const registers = [this.registry];
     const who = opts.userLabels ? ['organization', 'project', 'user', 'model'] : ['organization', 'project', 'model'];
-    this.requests = new DeferredCounter({ name: 'tollgate_requests_total', help: 'Calls by outcome (status is the HTTP status sent; 499: the client left).', labelNames: ['organization', 'project', 'model', 'status', 'decision'], registers });
+    this.requests = new DeferredCounter({
+      name: 'tollgate_requests_total',
+      help: 'Calls by outcome (status is the HTTP status sent; 499: the client left), and Responses API retrievals the provider answered (model "", decision admitted).',
+      labelNames: ['organization', 'project', 'model', 'status', 'decision'],
+      registers,
+    });
     this.rejected = new DeferredCounter({
       name: 'tollgate_rejected_requests_total',
       help: "Requests answered with an error before they became a call (no ledger row): bad bodies, missing or unknown keys, unknown models or paths. code is the error's code.",
@@ -179,6 +184,14 @@ export class GatewayMetrics {
       this.overhead.observe([row.endpoint, 'refused'], row.latencyMs / 1000);
     }
     this.burn.add(row.organization, row.inputTokens + row.outputTokens, row.costUsd, this.now());
+  }
+
+  /**
+   * Counts a Responses API retrieval the provider answered. It names no model, so its `model` is empty:
+   * summed with the calls it gives every request that reached a provider, and `model!=""` the calls alone.
+   */
+  observeRetrieval(r: { organization: string; project: string | undefined; status: number }): void {
+    this.requests.inc([r.organization, r.project ?? '', '', String(r.status), 'admitted']);
   }
 
   /** Counts a request rejected before it became a call. */

@@ -3,12 +3,13 @@
 // gateway itself must produce (a clean stop at the output cap, a mid-stream failure).
 import { encodeSseEvent } from './sse/encode-sse-event.js';
 import type { SseEvent } from './sse/index.js';
+import type { OutputText } from '../tokens/choice-counter.js';
 import type { CacheWriteUsage, ToolCalls, Usage } from './usage.js';
 
 /** What to do with one upstream event. */
 export interface StreamStep {
-  /** Output text the event carries: metered against the cap before the event is delivered. */
-  text?: string;
+  /** Output text the event carries (each choice's, when several): metered against the cap before the event is delivered. */
+  text?: OutputText;
   /** `pass`: the upstream frame exactly as it came; `drop`: nothing; a string: these frames instead. */
   out: 'pass' | 'drop' | string;
   /** The event reports a failure after the 200 (it is still delivered as `out` says). */
@@ -30,8 +31,8 @@ export interface ReportedUsage extends CacheWriteUsage {
 
 /** What an event would add, read without changing the adapter's state (see StreamAdapter.peek). */
 export interface StreamPeek {
-  /** Output text the event carries. */
-  text?: string;
+  /** Output text the event carries (each choice's, when several). */
+  text?: OutputText;
   /** The provider's final output count, when the event reports it. */
   output?: number;
   /** The event reports a failure (its message). */

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidRequest } from '../errors/tollgate-error.js';
 import { estimateInput } from '../tokens/index.js';
 import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
+import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { handleCall } from './pipeline.js';
 import { resolveTarget, type Caller } from './request-context.js';
 import { validateAnthropicMessages, type JsonObject } from './request-shape.js';
@@ -15,8 +16,10 @@ export function handleMessages(caller: Caller, req: FastifyRequest, reply: Fasti
 }
 
 /**
- * Handles `POST /v1/messages/count_tokens`: free and unmetered, as at Anthropic. Forwarded to providers
- * that count; answered with the gateway's own (conservative) estimate for those that do not.
+ * Handles `POST /v1/messages/count_tokens`: free of tokens and of ledger rows, but each counts against the
+ * caller's request-rate limits, as Anthropic holds it to a requests-per-minute limit (otherwise any key
+ * could use the gateway's provider key without limit). Forwarded to providers that count; answered with
+ * the gateway's own (conservative) estimate for those that do not.
  */
 export async function handleCountTokens({ gw, principal }: Caller, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const requestId = req.id;
@@ -29,6 +32,8 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   const provider = gw.providers.get(target.model.provider)!;
   // Counted only for models /v1/messages serves: a count for a model it then refuses would mislead.
   if (!provider.supports('messages')) throw endpointNotSupported('messages', body.model, provider);
+  // Counted once the request is known to be valid: bad input costs the caller none of its rate.
+  void reply.headers(await gw.engine.admitRequestOnly(requestId, principal, anthropicRateLimitHeaders));
   if (!provider.supports('count_tokens')) return void reply.send({ input_tokens: estimateInput('messages', body, upstreamModel).exact() });
   let raw: Buffer;
   let status: number;

@@ -6,6 +6,7 @@ import type { Provider, UpstreamEndpoint } from '../providers/provider.js';
 import type { StreamAdapter } from '../providers/stream-adapter.js';
 import type { JsonObject, ToolCalls, Usage } from '../providers/usage.js';
 import type { Endpoint } from '../tokens/index.js';
+import type { OutputText } from '../tokens/choice-counter.js';
 import { anthropicExchange } from './anthropic-exchange.js';
 import { chatToAnthropicExchange } from './chat-to-anthropic-exchange.js';
 import { openAIExchange } from './openai-exchange.js';
@@ -15,8 +16,8 @@ export interface ClientBody {
   body: Buffer | string;
   /** What the provider reported; undefined when it reported nothing (the pipeline counts `text`). */
   usage?: Usage;
-  /** The generated text, for counting when no usage was reported. */
-  text: () => string;
+  /** The generated text (each choice's, when several), for counting when no usage was reported. */
+  text: () => OutputText;
 }
 
 export interface Exchange {

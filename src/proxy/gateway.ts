@@ -50,12 +50,22 @@ export interface CallRecord {
 
 export type CallListener = (record: CallRecord) => void;
 
+/** A Responses API retrieval the provider answered: no tokens and no ledger row, but a request all the same (metrics). */
+export interface RetrievalRecord {
+  principal: Principal;
+  /** HTTP status sent to the client (or 499 when the client went away first). */
+  status: number;
+}
+
+export type RetrievalListener = (record: RetrievalRecord) => void;
+
 export class Gateway {
   readonly keys: KeyStore;
   readonly routes: RouteTable;
   readonly engine: LimitsEngine;
   readonly providers: Map<string, Provider>;
   private readonly listeners: CallListener[] = [];
+  private readonly retrievalListeners: RetrievalListener[] = [];
   private inFlight = 0;
   private retiring: (() => void) | undefined;
   /**
@@ -91,6 +101,16 @@ export class Gateway {
   /** Tells every listener about a finished call. */
   emit(record: CallRecord): void {
     for (const l of this.listeners) l(record);
+  }
+
+  /** Subscribes to answered retrievals (metrics, tests). Listeners must not throw or block. */
+  onRetrieval(listener: RetrievalListener): void {
+    this.retrievalListeners.push(listener);
+  }
+
+  /** Tells every retrieval listener about an answered retrieval. */
+  emitRetrieval(record: RetrievalRecord): void {
+    for (const l of this.retrievalListeners) l(record);
   }
 
   /** Tells every listener, then waits for the record sink (if any) to accept the record. */

@@ -7,7 +7,7 @@
 // the client never exceeds the allowance by the provider's count, nor by the estimate without it.
 import type { SseEvent } from '../providers/sse/index.js';
 import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
-import type { StreamTokenCounter } from '../tokens/stream-counter.js';
+import type { OutputTokenCounter } from '../tokens/choice-counter.js';
 
 /** A held frame, and where its processing resumes when released. */
 export interface HeldFrame {
@@ -39,7 +39,7 @@ export type HoldVerdict = 'hold' | 'release' | 'cut' | 'fail';
 export class HeldFrames {
   readonly frames: HeldFrame[] = [];
   private bytes = 0;
-  private readonly heldText: StreamTokenCounter;
+  private readonly heldText: OutputTokenCounter;
   private finalOutput: number | undefined;
   /** The failure a held event reported. */
   failure: string | undefined;
@@ -47,7 +47,7 @@ export class HeldFrames {
   constructor(
     private readonly adapter: StreamAdapter,
     /** Meters what was delivered. */
-    private readonly delivered: StreamTokenCounter,
+    private readonly delivered: OutputTokenCounter,
     private readonly cap: number,
   ) {
     this.heldText = delivered.sibling();

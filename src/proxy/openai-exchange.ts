@@ -2,6 +2,7 @@
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
 import { billedTools, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
 import { countTextTokens } from '../tokens/index.js';
+import type { OutputText } from '../tokens/choice-counter.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor, withUsageIncluded } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
@@ -88,7 +89,7 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
   };
 }
 
-function textOf(raw: Buffer): string {
+function textOf(raw: Buffer): OutputText {
   const parsed = raw.length <= MAX_PARSED_BODY ? parseObject(raw.toString('utf8')) : undefined;
   return parsed ? responseText(parsed) : raw.toString('utf8');
 }

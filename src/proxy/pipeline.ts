@@ -11,8 +11,8 @@ import type { Target } from '../routing/route-table.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
 import { bringsHiddenInput, fullGrantUsage, runsInBackground } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
-import { countTextTokens, estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
-import { StreamTokenCounter } from '../tokens/stream-counter.js';
+import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
+import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { clientWire, planExchange, type ClientWire } from './exchange.js';
 import type { CallRecord, Gateway } from './gateway.js';
@@ -176,7 +176,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     const usage: Usage =
       background && !answer.usage
         ? fullGrantUsage(admission)
-        : (answer.usage ?? { input: estimate.exact(), output: countTextTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
+        : (answer.usage ?? { input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
     const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
     // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
     // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
@@ -209,7 +209,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const adapter = exchange.streamAdapter();
   const result = await relayStream(upstream.body, res, {
     adapter,
-    counter: new StreamTokenCounter(upstreamModel),
+    counter: new OutputTokenCounter(upstreamModel),
     cap: admission.output,
     inputFallback: estimate.exact,
   });

@@ -1,7 +1,8 @@
 // The Responses API's retrieval endpoints: GET /v1/responses/{id} (with `?stream=true` it resumes the
 // response's events, passed through as they arrive), DELETE /v1/responses/{id}, POST
 // /v1/responses/{id}/cancel and GET /v1/responses/{id}/input_items. They consume no tokens: nothing is
-// reserved and no ledger row is written, but each counts against the caller's request-rate limits. Each
+// reserved and no ledger row is written, but each counts against the caller's request-rate limits, and
+// each the provider answers is counted on /metrics (tollgate_requests_total, with no model). Each
 // goes, with that provider's own key, to the provider that holds the response, and only for the project
 // that created it (response-owners.ts); any other id gets OpenAI's 404 for an id it does not have.
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -44,10 +45,12 @@ export async function handleRetrieval(
   });
   const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
   let upstream: UpstreamResponse;
+  // Every retrieval the provider answers is counted (metrics); the gateway's own refusals are counted as rejections.
+  const answered = (status: number): void => gw.emitRetrieval({ principal, status });
   try {
     upstream = await provider.retrieve({ method: route.method, path: `/responses/${encodeURIComponent(id)}${route.suffix}`, query: queryOf(req.url), signal: abort.signal, requestId: req.id });
   } catch (err) {
-    if (abort.signal.aborted) return;
+    if (abort.signal.aborted) return answered(499);
     throw upstreamFailure(provider.name, err, timeoutMs);
   }
   // Those concern the gateway's provider key, not the caller's: a 502, as on the other endpoints.
@@ -59,27 +62,35 @@ export async function handleRetrieval(
     const raw = await readAll(upstream.body).catch((err: unknown) => {
       throw upstreamFailure(provider.name, err, timeoutMs);
     });
-    return void reply.code(upstream.status).headers(upstream.headers).send(raw);
+    // Read before sending: a client that left before its answer came did not receive this status.
+    const status = reply.raw.destroyed ? 499 : upstream.status;
+    void reply.code(upstream.status).headers(upstream.headers).send(raw);
+    return answered(status);
   }
-  await passThrough(upstream, reply, abort.signal);
+  // As a call's stream is recorded (pipeline.ts): 499 when the client left, 502 when the provider cut it.
+  const end = await passThrough(upstream, reply, abort.signal);
+  answered(end === 'client_gone' ? 499 : end === 'upstream_failed' ? 502 : upstream.status);
 }
 
 /** Writes an event stream to the client as it arrives; a stream the provider cuts is cut for the client too. */
-async function passThrough(upstream: UpstreamResponse, reply: FastifyReply, clientGone: AbortSignal): Promise<void> {
+async function passThrough(upstream: UpstreamResponse, reply: FastifyReply, clientGone: AbortSignal): Promise<'complete' | 'client_gone' | 'upstream_failed'> {
   void reply.hijack();
   const res = reply.raw;
   res.writeHead(upstream.status, { ...(reply.getHeaders() as Record<string, string>), ...upstream.headers, 'cache-control': 'no-cache' });
   try {
     for await (const chunk of upstream.body) {
       if (!res.write(chunk) && !res.destroyed) await drained(res);
-      if (clientGone.aborted) return;
+      if (clientGone.aborted) return 'client_gone';
     }
   } catch {
+    if (clientGone.aborted) return 'client_gone';
     // Ended without its last event: the client must not take the cut for the end.
     if (!res.destroyed) res.destroy();
-    return;
+    return 'upstream_failed';
   }
-  if (!res.destroyed) res.end();
+  if (res.destroyed) return 'client_gone';
+  res.end();
+  return 'complete';
 }
 
 /** The request's query string without its `?` ('' when none), passed on as it came. */

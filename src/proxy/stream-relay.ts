@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
 import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
 import { withCacheWrites, type ToolCalls, type Usage } from '../providers/usage.js';
-import type { StreamTokenCounter } from '../tokens/stream-counter.js';
+import type { OutputText, OutputTokenCounter } from '../tokens/choice-counter.js';
 import { HeldFrames, type HeldFrame } from './held-frames.js';
 
 const LF = 10;
@@ -18,7 +18,7 @@ const CR = 13;
 export interface RelayOptions {
   adapter: StreamAdapter;
   /** Meters output text as it passes (one per stream). */
-  counter: StreamTokenCounter;
+  counter: OutputTokenCounter;
   /** Output tokens the client may receive: the stream is ended cleanly before it would exceed them. */
   cap?: number;
   /** Input tokens to settle when the provider reports none. */
@@ -275,7 +275,7 @@ class Relay {
   }
 
   /** Whether delivering `text` would pass the output cap (the exact count is needed only when the cheap bound says it might). */
-  private passesCap(text: string): boolean {
+  private passesCap(text: OutputText): boolean {
     const { counter, cap } = this.opts;
     return !this.confirmed && cap !== undefined && counter.boundWith(text) > cap && counter.countWith(text) > cap;
   }

@@ -117,7 +117,10 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     attach(gateway) {
       current = gateway;
       const prices = new PriceBook(gateway.policy.pricing);
-      if (metrics) retrack(gateway, metrics, tracked);
+      if (metrics) {
+        retrack(gateway, metrics, tracked);
+        gateway.onRetrieval((r) => metrics.observeRetrieval({ organization: r.principal.organization, project: r.principal.project, status: r.status }));
+      }
       const observe = (r: CallRecord): LedgerRow => {
         const row = rowFromCall(r, prices);
         if (metrics) {

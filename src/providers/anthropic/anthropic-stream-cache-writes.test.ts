@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { PriceBook } from '../../ledger/price-book.js';
 import { relayStream } from '../../proxy/stream-relay.js';
-import { StreamTokenCounter } from '../../tokens/stream-counter.js';
+import { OutputTokenCounter } from '../../tokens/choice-counter.js';
 import { OpenAIChatStream } from '../openai/index.js';
 import { SseParser, type SseEvent } from '../sse/index.js';
 import type { StreamAdapter } from '../stream-adapter.js';
@@ -49,7 +49,7 @@ async function* once(bytes: Buffer): AsyncIterable<Uint8Array> {
 }
 
 const relay = (adapter: StreamAdapter, bytes: Buffer, cap?: number) =>
-  relayStream(once(bytes), sink(), { adapter, counter: new StreamTokenCounter('claude-sonnet-4-5'), inputFallback: () => 1, cap });
+  relayStream(once(bytes), sink(), { adapter, counter: new OutputTokenCounter('claude-sonnet-4-5'), inputFallback: () => 1, cap });
 
 // claude-sonnet-4-5: 2,000 × 3 + 5,000 × 0.3 + 2,000 × 3.75 + 1,000 × 6 + 400 × 15 = 27,000 µ$.
 const COST = 0.027;

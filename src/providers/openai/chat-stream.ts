@@ -3,7 +3,7 @@ import { DROP, PASS, sseFrame, type ReportedUsage, type StreamAdapter, type Stre
 import { encodeSseEvent } from '../sse/encode-sse-event.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
-import { chunkText } from './openai-text.js';
+import { chunkOutput } from './openai-text.js';
 import { openAIUsage, pricedTier } from './openai-usage.js';
 
 /** The fields every chunk of one stream repeats, kept to write the gateway's own chunks alike. */
@@ -57,7 +57,7 @@ export class OpenAIChatStream implements StreamAdapter {
       if (c?.finish_reason) this.finished.add(index);
       else this.open.add(index);
     }
-    const text = chunkText(chunk);
+    const text = chunkOutput(chunk);
     // Asked for usage by the gateway, the provider adds `"usage":null` to every other chunk; a client
     // that did not ask gets chunks without the field, as the provider would have sent them.
     if (!this.clientWantsUsage && chunk.usage === null) return { ...(text ? { text } : {}), out: encodeSseEvent({ ...ev, data: withoutNullUsage(ev.data, chunk) }) };
@@ -68,7 +68,7 @@ export class OpenAIChatStream implements StreamAdapter {
     const chunk = ev.data === '[DONE]' ? undefined : parseObject(ev.data);
     if (!chunk) return {};
     if (chunk.error !== undefined && chunk.error !== null) return { failed: errorMessage(chunk.error) };
-    return { text: chunkText(chunk) || undefined, output: openAIUsage(chunk.usage)?.output };
+    return { text: chunkOutput(chunk), output: openAIUsage(chunk.usage)?.output };
   }
 
   cutoff(usage: Usage): string {

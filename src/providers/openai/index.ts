@@ -1,7 +1,7 @@
 // OpenAI and OpenAI-compatible upstreams: the provider, usage and text readers, stream adapters.
 export { OpenAIProvider } from './openai-provider.js';
 export { findServiceTier, openAIUsage, pricedTier } from './openai-usage.js';
-export { chunkText, responseText } from './openai-text.js';
+export { chunkOutput, responseText } from './openai-text.js';
 export { OpenAIChatStream, errorMessage } from './chat-stream.js';
 export { ResponsesStream } from './responses-stream.js';
 export { bringsHiddenInput, fullGrantUsage, predictionText, runsInBackground } from './unseen-billing.js';

@@ -1,20 +1,27 @@
 // The generated text of OpenAI-format answers, for counting output when the upstream reports no usage.
+import type { ChoiceText, OutputText } from '../../tokens/choice-counter.js';
 import type { JsonObject } from '../usage.js';
 
-/** Generated text of a non-streamed chat, completions or Responses body. */
-export function responseText(body: JsonObject): string {
-  let text = '';
-  const choices = Array.isArray(body.choices) ? (body.choices as JsonObject[]) : [];
-  for (const c of choices) {
-    if (typeof c.text === 'string') text += c.text;
-    const message = c.message as JsonObject | undefined;
+/**
+ * Generated text of a non-streamed chat, completions or Responses body: a string when it is one choice's
+ * (or a Responses body's), otherwise each choice's own, as each is billed apart.
+ */
+export function responseText(body: JsonObject): OutputText {
+  // Responses API: every output item's text, arguments and summaries.
+  if (Array.isArray(body.output)) return responsesOutputText(body.output as unknown[]);
+  const choices = Array.isArray(body.choices) ? (body.choices as unknown[]) : [];
+  const parts: ChoiceText[] = [];
+  choices.forEach((c, position) => {
+    if (typeof c !== 'object' || c === null) return;
+    const choice = c as JsonObject;
+    let text = typeof choice.text === 'string' ? choice.text : '';
+    const message = choice.message as JsonObject | undefined;
     if (typeof message?.content === 'string') text += message.content;
     if (typeof message?.refusal === 'string') text += message.refusal;
     if (Array.isArray(message?.tool_calls)) text += JSON.stringify(message.tool_calls);
-  }
-  // Responses API: every output item's text, arguments and summaries.
-  if (Array.isArray(body.output)) text += responsesOutputText(body.output as unknown[]);
-  return text;
+    parts.push({ choice: typeof choice.index === 'number' ? choice.index : position, text });
+  });
+  return parts.length === 1 ? parts[0].text : parts;
 }
 
 function responsesOutputText(items: unknown[]): string {
@@ -34,26 +41,39 @@ function responsesOutputText(items: unknown[]): string {
   return text;
 }
 
-/** Text carried by one streamed chat or completions chunk (content, refusal, reasoning, tool-call names and arguments). */
-export function chunkText(chunk: JsonObject): string {
+/**
+ * Text carried by one streamed chat or completions chunk (content, refusal, reasoning, tool-call names and
+ * arguments), by choice: a string when it is choice 0's alone (every chunk of an n = 1 stream), otherwise
+ * each choice's own (`n > 1` streams interleave them); undefined when it carries none.
+ */
+export function chunkOutput(chunk: JsonObject): OutputText | undefined {
   const choices = chunk.choices;
-  if (!Array.isArray(choices)) return '';
-  let text = '';
-  for (const c of choices as JsonObject[]) {
-    if (typeof c.text === 'string') text += c.text;
-    const delta = c.delta as JsonObject | undefined;
-    if (!delta) continue;
-    if (typeof delta.content === 'string') text += delta.content;
-    if (typeof delta.refusal === 'string') text += delta.refusal;
-    // OpenAI-compatible servers (vLLM, DeepSeek, Ollama) stream reasoning in these; it is billed output.
-    if (typeof delta.reasoning_content === 'string') text += delta.reasoning_content;
-    if (typeof delta.reasoning === 'string') text += delta.reasoning;
-    if (Array.isArray(delta.tool_calls)) {
-      for (const call of delta.tool_calls as JsonObject[]) {
-        const fn = call?.function as JsonObject | undefined;
-        if (typeof fn?.name === 'string') text += fn.name;
-        if (typeof fn?.arguments === 'string') text += fn.arguments;
-      }
+  if (!Array.isArray(choices)) return undefined;
+  let parts: ChoiceText[] | undefined;
+  for (const c of choices as unknown[]) {
+    if (typeof c !== 'object' || c === null) continue;
+    const text = choiceText(c as JsonObject);
+    if (text !== '') (parts ??= []).push({ choice: typeof (c as JsonObject).index === 'number' ? ((c as JsonObject).index as number) : 0, text });
+  }
+  if (!parts) return undefined;
+  return parts.length === 1 && parts[0].choice === 0 ? parts[0].text : parts;
+}
+
+/** Text carried by one choice of a streamed chunk. */
+function choiceText(c: JsonObject): string {
+  let text = typeof c.text === 'string' ? c.text : '';
+  const delta = c.delta as JsonObject | undefined;
+  if (typeof delta !== 'object' || delta === null) return text;
+  if (typeof delta.content === 'string') text += delta.content;
+  if (typeof delta.refusal === 'string') text += delta.refusal;
+  // OpenAI-compatible servers (vLLM, DeepSeek, Ollama) stream reasoning in these; it is billed output.
+  if (typeof delta.reasoning_content === 'string') text += delta.reasoning_content;
+  if (typeof delta.reasoning === 'string') text += delta.reasoning;
+  if (Array.isArray(delta.tool_calls)) {
+    for (const call of delta.tool_calls as JsonObject[]) {
+      const fn = call?.function as JsonObject | undefined;
+      if (typeof fn?.name === 'string') text += fn.name;
+      if (typeof fn?.arguments === 'string') text += fn.arguments;
     }
   }
   return text;
