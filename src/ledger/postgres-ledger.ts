@@ -4,6 +4,7 @@ import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } 
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { driverUrl } from './libpq-url.js';
 import { checkReadableVersion, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
+import { readWithoutJit } from './postgres-report.js';
 
 const dialect: Dialect = {
   param: (n) => `$${n}`,
@@ -97,13 +98,14 @@ export class PostgresLedger implements Ledger {
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {
     const { sql, params } = usageSql(q, dialect);
-    const rows = await this.sql.unsafe(sql, params as postgres.ParameterOrJSON<never>[]);
+    const rows = await readWithoutJit(this.sql, sql, params);
     return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
   }
 
   async events(sinceMs: number, organization?: string): Promise<UsageEvent[]> {
     const params: Array<number | string> = [Math.floor(sinceMs)];
-    const rows = await this.sql.unsafe(
+    const rows = await readWithoutJit(
+      this.sql,
       `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
        WHERE ts >= $1 AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ` AND organization = $${params.push(organization)}`} ORDER BY ts, id`,
       params,
