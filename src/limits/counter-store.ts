@@ -133,6 +133,7 @@ export interface ResponseOwner {
   contextTokens?: number;
 }
 
+/** Every method reports a failure by rejecting, never by throwing (LimitsEngine relies on it). */
 export interface CounterStore {
   /** Atomically checks every item and reserves all of them, or none. */
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;

@@ -25,16 +25,20 @@ interface BucketState {
 }
 type CounterState = FixedState | SlidingState | BucketState;
 
-/** Where a reserved amount was put, so settlement corrects the same window or slot. */
+/**
+ * Where a reservation's amounts were put, so settlement corrects the same window or slot: item i's
+ * `amounts[i]` went to `refs[i]`. Parallel arrays rather than an object per item: one reservation is
+ * then three allocations, not one per limit.
+ */
 interface Placement {
-  item: CounterItem;
-  ref: number;
-  amount: number;
+  items: CounterItem[];
+  refs: number[];
+  amounts: number[];
 }
 
 export class MemoryCounterStore implements CounterStore {
   private readonly counters = new Map<string, CounterState>();
-  private readonly reservations = new Map<string, Placement[]>();
+  private readonly reservations = new Map<string, Placement>();
   private readonly windows: WindowCalculator;
   /** In insertion order, so the oldest is first to go. */
   private readonly responseOwners = new Map<string, { owner: ResponseOwner; expiresAtMs: number }>();
@@ -61,20 +65,20 @@ export class MemoryCounterStore implements CounterStore {
       for (const i of decision.blocked) if (req.items[i].algorithm === 'sliding_window') states[i].leaving = this.leaving(req.items[i], now);
       return { ok: false, blocked: decision.blocked, states, shadowBlocked: decision.shadowBlocked };
     }
-    const placements = req.items.map((item, i) => ({ item, amount: decision.amounts[i], ref: this.add(item, now, decision.amounts[i]) }));
-    this.reservations.set(req.id, placements);
+    const refs = req.items.map((item, i) => this.add(item, now, decision.amounts[i]));
+    this.reservations.set(req.id, { items: req.items, refs, amounts: decision.amounts });
     const states = req.items.map((item, i) => this.state(item, used[i] + decision.amounts[i], now));
     return { ok: true, output: decision.output, states, shadowBlocked: decision.shadowBlocked };
   }
 
   async settle(id: string, usage: SettleUsage): Promise<void> {
-    const placements = this.reservations.get(id);
-    if (!placements) return;
+    const placed = this.reservations.get(id);
+    if (!placed) return;
     this.reservations.delete(id);
     const now = this.clock.now();
-    for (const p of placements) {
-      const delta = amountFor(p.item, usage.input, usage.output, usage.request, usage.factors) - p.amount;
-      if (delta !== 0) this.adjust(p.item, p.ref, delta, now);
+    for (let i = 0; i < placed.items.length; i++) {
+      const delta = amountFor(placed.items[i], usage.input, usage.output, usage.request, usage.factors) - placed.amounts[i];
+      if (delta !== 0) this.adjust(placed.items[i], placed.refs[i], delta, now);
     }
   }
 
@@ -124,19 +128,19 @@ export class MemoryCounterStore implements CounterStore {
     const now = this.clock.now();
     const index = new Map(items.map((item, i) => [item.key, i]));
     const out = items.map(() => 0);
-    for (const placements of this.reservations.values()) {
-      for (const p of placements) {
-        const i = index.get(p.item.key);
-        if (i !== undefined && this.stillCounted(p, now)) out[i] += p.amount;
+    for (const placed of this.reservations.values()) {
+      for (let k = 0; k < placed.items.length; k++) {
+        const i = index.get(placed.items[k].key);
+        if (i !== undefined && this.stillCounted(placed.items[k], placed.refs[k], now)) out[i] += placed.amounts[k];
       }
     }
     return out;
   }
 
-  /** Whether a reserved amount is still in its counter's current figure (not in a window that ended). */
-  private stillCounted(p: Placement, now: number): boolean {
-    if (p.item.algorithm === 'fixed_window') return p.ref === this.windows.bounds(p.item.window, now).startMs;
-    if (p.item.algorithm === 'sliding_window') return slotEpoch(p.item.window, now) - p.ref <= SLIDING_SLOTS;
+  /** Whether an amount reserved at `ref` is still in its counter's current figure (not in a window that ended). */
+  private stillCounted(item: CounterItem, ref: number, now: number): boolean {
+    if (item.algorithm === 'fixed_window') return ref === this.windows.bounds(item.window, now).startMs;
+    if (item.algorithm === 'sliding_window') return slotEpoch(item.window, now) - ref <= SLIDING_SLOTS;
     return true; // a bucket drains what it holds as a whole
   }
 
@@ -174,7 +178,12 @@ export class MemoryCounterStore implements CounterStore {
       return epoch;
     }
     const used = this.usedNow(item, now);
-    this.counters.set(item.key, { kind: 'bucket', used: used + amount, atMs: now });
+    // Updated in place: a bucket is added to on every request.
+    const s = this.counters.get(item.key);
+    if (s?.kind === 'bucket') {
+      s.used = used + amount;
+      s.atMs = now;
+    } else this.counters.set(item.key, { kind: 'bucket', used: used + amount, atMs: now });
     return 0;
   }
 

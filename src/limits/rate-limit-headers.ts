@@ -6,32 +6,38 @@ import { formatResetHeader } from './durations.js';
 /** Writes the rate-limit headers of a response from the limits that apply and their states (each API has its own). */
 export type RateLimitHeaderFormat = (limits: AppliedLimit[], states: LimitState[], nowMs: number) => Record<string, string>;
 
+/** The three header names of one unit, spelled once: built per call, they were garbage on every request. */
+interface HeaderNames {
+  limit: string;
+  remaining: string;
+  reset: string;
+}
+const TOKEN_HEADERS: HeaderNames = { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' };
+const REQUEST_HEADERS: HeaderNames = { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' };
+
 /** `x-ratelimit-{limit,remaining,reset}-{tokens,requests}` for the tightest enforced limit of each kind. */
 export function rateLimitHeaders(limits: AppliedLimit[], states: LimitState[], nowMs: number): Record<string, string> {
   const headers: Record<string, string> = {};
-  const tightest = (unit: AppliedLimit['unit']): number => {
-    let best = -1;
-    let bestRemaining = Infinity;
-    for (let i = 0; i < limits.length; i++) {
-      if (limits[i].unit !== unit || limits[i].item.mode !== 'enforce') continue;
-      const remaining = states[i].max - states[i].used;
-      if (remaining < bestRemaining) {
-        best = i;
-        bestRemaining = remaining;
-      }
-    }
-    return best;
-  };
-  for (const [unit, suffix] of [
-    ['tokens', 'tokens'],
-    ['requests', 'requests'],
-  ] as const) {
-    const i = tightest(unit);
-    if (i < 0) continue;
-    const s = states[i];
-    headers[`x-ratelimit-limit-${suffix}`] = String(Math.floor(s.max));
-    headers[`x-ratelimit-remaining-${suffix}`] = String(Math.max(0, Math.floor(s.max - s.used)));
-    headers[`x-ratelimit-reset-${suffix}`] = formatResetHeader(s.resetAtMs - nowMs);
-  }
+  addTightest(headers, TOKEN_HEADERS, 'tokens', limits, states, nowMs);
+  addTightest(headers, REQUEST_HEADERS, 'requests', limits, states, nowMs);
   return headers;
+}
+
+/** The headers of the enforced limit of `unit` with the least room left, when there is one. */
+function addTightest(headers: Record<string, string>, names: HeaderNames, unit: AppliedLimit['unit'], limits: AppliedLimit[], states: LimitState[], nowMs: number): void {
+  let best = -1;
+  let bestRemaining = Infinity;
+  for (let i = 0; i < limits.length; i++) {
+    if (limits[i].unit !== unit || limits[i].item.mode !== 'enforce') continue;
+    const remaining = states[i].max - states[i].used;
+    if (remaining < bestRemaining) {
+      best = i;
+      bestRemaining = remaining;
+    }
+  }
+  if (best < 0) return;
+  const s = states[best];
+  headers[names.limit] = String(Math.floor(s.max));
+  headers[names.remaining] = String(Math.max(0, Math.floor(s.max - s.used)));
+  headers[names.reset] = formatResetHeader(s.resetAtMs - nowMs);
 }

@@ -3,6 +3,23 @@
 // label set on the hot path and hand them to prom-client when it is scraped (its `collect` hook).
 import { Counter, Histogram, type CounterConfiguration, type HistogramConfiguration } from 'prom-client';
 
+/**
+ * Label values with their series key, for a label set a caller uses again and again: built once, they spare
+ * each call the values' array and the key's string.
+ */
+export interface LabelSet {
+  readonly values: string[];
+  readonly key: string;
+}
+
+export function labelSet(values: string[]): LabelSet {
+  return { values, key: seriesKey(values) };
+}
+
+function seriesKey(values: string[]): string {
+  return values.join('\u0000');
+}
+
 /** Keep at most this many unscraped observations per series; beyond it they are handed over at once. */
 const MAX_PENDING_OBSERVATIONS = 4096;
 
@@ -21,7 +38,15 @@ export class DeferredCounter {
   }
 
   inc(labels: string[], by = 1): void {
-    const key = labels.join('\u0000');
+    this.add(labels, seriesKey(labels), by);
+  }
+
+  /** `inc` for a label set kept by the caller. */
+  incSet(set: LabelSet, by = 1): void {
+    this.add(set.values, set.key, by);
+  }
+
+  private add(labels: string[], key: string, by: number): void {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { child: this.metric.labels(...labels), pending: 0 }));
     s.pending += by;
@@ -52,7 +77,15 @@ export class DeferredHistogram {
   }
 
   observe(labels: string[], value: number): void {
-    const key = labels.join('\u0000');
+    this.add(labels, seriesKey(labels), value);
+  }
+
+  /** `observe` for a label set kept by the caller. */
+  observeSet(set: LabelSet, value: number): void {
+    this.add(set.values, set.key, value);
+  }
+
+  private add(labels: string[], key: string, value: number): void {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { child: this.metric.labels(...labels), pending: [] }));
     s.pending.push(value);

@@ -1,10 +1,15 @@
 // The HTTP side every JSON-over-HTTP provider shares: one keep-alive pool per upstream origin.
-import { errors, Pool } from 'undici';
+import { errors, Pool, type Dispatcher } from 'undici';
 import { passableHeaders, UPSTREAM_CONNECTIONS, type UpstreamResponse } from './provider.js';
 
 // undici checks its timeouts on a ~1 s tick, so a short one fires up to a second late (300 ms let a
 // 600 ms answer through). Below this, the wait for the response head is also timed here, exactly.
 const PRECISE_HEAD_TIMEOUT_BELOW_MS = 5000;
+
+/** An upstream response as the gateway hands it on: status, only client-safe headers, the body as it arrives. */
+function clientResponse(res: Dispatcher.ResponseData): UpstreamResponse {
+  return { status: res.statusCode, headers: passableHeaders(res.headers, res.statusCode), body: res.body };
+}
 
 export class UpstreamPool {
   private readonly pool: Pool;
@@ -27,15 +32,20 @@ export class UpstreamPool {
   }
 
   /** Sends a request (a body only when `text` is given) and hands back the response as it arrives, with only client-safe headers. */
-  async request(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
-    const head = this.timeoutMs < PRECISE_HEAD_TIMEOUT_BELOW_MS ? new AbortController() : undefined;
+  request(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
+    if (this.timeoutMs < PRECISE_HEAD_TIMEOUT_BELOW_MS) return this.requestWithHeadTimer(method, path, headers, text, signal);
+    // undici times the head alone: no async layer of ours (one is ~0.4 KB of garbage per call).
+    return this.pool.request({ method, path, headers, body: text ?? null, signal }).then(clientResponse);
+  }
+
+  private async requestWithHeadTimer(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
+    const head = new AbortController();
     // undici's own error, so the caller maps it as it maps undici's (504 upstream_timeout).
-    const timer = head && setTimeout(() => head.abort(new errors.HeadersTimeoutError()), this.timeoutMs);
+    const timer = setTimeout(() => head.abort(new errors.HeadersTimeoutError()), this.timeoutMs);
     // The caller's signal stays linked for the body too (a client that leaves mid-stream).
-    const linked = head && signal ? AbortSignal.any([signal, head.signal]) : (head?.signal ?? signal);
+    const linked = signal ? AbortSignal.any([signal, head.signal]) : head.signal;
     try {
-      const res = await this.pool.request({ method, path, headers, body: text ?? null, signal: linked });
-      return { status: res.statusCode, headers: passableHeaders(res.headers, res.statusCode), body: res.body };
+      return clientResponse(await this.pool.request({ method, path, headers, body: text ?? null, signal: linked }));
     } finally {
       clearTimeout(timer);
     }

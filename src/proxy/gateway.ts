@@ -59,6 +59,9 @@ export interface RetrievalRecord {
 
 export type RetrievalListener = (record: RetrievalRecord) => void;
 
+/** Gateway.record's answer when no record sink waits for the record. */
+const ACCEPTED: Promise<void> = Promise.resolve();
+
 export class Gateway {
   readonly keys: KeyStore;
   readonly routes: RouteTable;
@@ -113,10 +116,13 @@ export class Gateway {
     for (const l of this.retrievalListeners) l(record);
   }
 
-  /** Tells every listener, then waits for the record sink (if any) to accept the record. */
-  async record(record: CallRecord): Promise<void> {
+  /**
+   * Tells every listener; the promise is the record sink's acceptance of the record (settled at once when
+   * there is no sink). Not async itself: on every call, that layer was ~0.4 KB of garbage.
+   */
+  record(record: CallRecord): Promise<void> {
     this.emit(record);
-    if (this.recordSink) await this.recordSink(record);
+    return this.recordSink ? this.recordSink(record) : ACCEPTED;
   }
 
   /** Requests on this gateway that have not ended. */

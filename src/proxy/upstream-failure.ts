@@ -33,27 +33,40 @@ export function credentialsRefused(provider: string, status: number): TollgateEr
 }
 
 /** Reads a whole (non-streamed) upstream body. */
-export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  // 'data' events cost less than an async iterator (a promise per chunk), on every non-streamed call.
-  const chunks = body instanceof Readable ? await collect(body) : await iterate(body);
-  return chunks.length === 1 ? Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) : Buffer.concat(chunks);
+export function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  // 'data' events cost less than an async iterator (a promise per chunk), on every non-streamed call;
+  // and no async layer here, which would add ~0.4 KB of garbage to each.
+  return body instanceof Readable ? collect(body) : iterate(body);
 }
 
-async function iterate(body: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+async function iterate(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   for await (const c of body) chunks.push(c);
-  return chunks;
+  return joined(chunks);
 }
 
-function collect(body: Readable): Promise<Uint8Array[]> {
+function collect(body: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
+    // `on`, not `once`: each of these fires once at most, or does nothing the second time (a settled
+    // promise), and `once` wraps every listener in two more objects.
     body.on('data', (c: Uint8Array) => chunks.push(c));
-    body.once('end', () => resolve(chunks));
-    body.once('error', reject);
-    body.once('close', () => {
+    body.on('end', () => {
+      try {
+        resolve(joined(chunks));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    body.on('error', reject);
+    body.on('close', () => {
       // Destroyed before its end without an error event (aborted): nothing complete to hand back.
       if (!body.readableEnded) reject(new Error('the upstream body was closed before its end'));
     });
   });
+}
+
+/** The chunks as one buffer: a lone chunk is not copied. */
+function joined(chunks: Uint8Array[]): Buffer {
+  return chunks.length === 1 ? Buffer.from(chunks[0].buffer, chunks[0].byteOffset, chunks[0].byteLength) : Buffer.concat(chunks);
 }
