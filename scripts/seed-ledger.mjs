@@ -6,8 +6,9 @@
 //   node scripts/seed-ledger.mjs --rows 3000000 --ledger postgres://postgres@127.0.0.1:5432/tg_x --config ...
 //
 // 5 organizations (the first holds 40% of the users), 50 projects, 5,000 users (one key each), 20 models,
-// rows spread evenly over the last --days days (ending now). Needs `npm run build` (it migrates the schema
-// with dist/). The database must be empty (a new file; a new PostgreSQL database).
+// rows spread evenly over the last --days days, ending now (or at --end 2026-11-30T23:00:00Z: a ledger as it
+// stands late in a month, for a rebuild that sums a whole month). Needs `npm run build` (it migrates the
+// schema with dist/). The database must be empty (a new file; a new PostgreSQL database).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,9 +23,11 @@ const { values: args } = parseArgs({
     ledger: { type: 'string' },
     config: { type: 'string' },
     port: { type: 'string', default: '0' },
+    end: { type: 'string' },
   },
 });
 if (!args.ledger || !args.config) throw new Error('give --ledger URL and --config FILE');
+if (args.end !== undefined && !Number.isFinite(Date.parse(args.end))) throw new Error(`--end must be an ISO 8601 time, not '${args.end}'`);
 const ROWS = Number(args.rows);
 const DAY_MS = 86_400_000;
 const ORGS = 5;
@@ -56,7 +59,7 @@ writeFileSync(args.config, config());
 const ledger = await openLedger(args.ledger, { baseDir: process.cwd() });
 await ledger.close();
 
-const now = Date.now();
+const now = args.end ? Date.parse(args.end) : Date.now();
 const start = now - Number(args.days) * DAY_MS;
 const t0 = performance.now();
 if (args.ledger.startsWith('sqlite:')) seedSqlite(args.ledger.slice('sqlite:'.length));

@@ -217,7 +217,9 @@ keys:
       ));
       const reads: string[] = [];
       const counting: Ledger = Object.create(ledger, {
-        summarize: { value: (q: UsageQuery) => (reads.push(JSON.stringify({ since: q.sinceMs, by: q.groupBy, bucket: q.bucketMs })), ledger.summarize(q)) },
+        eachGroup: {
+          value: (q: UsageQuery, visit: (g: UsageGroup) => void) => (reads.push(JSON.stringify({ since: q.sinceMs, by: q.groupBy, bucket: q.bucketMs })), ledger.eachGroup(q, visit)),
+        },
       });
       const usage = await ledgerUsageByLimit(counting, policy, NOW);
       expect(reads.length).toBeGreaterThan(1);

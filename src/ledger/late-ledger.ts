@@ -92,6 +92,14 @@ export class LateLedger implements Ledger {
     return this.ledger.events(sinceMs, organization);
   }
 
+  async eachGroup(q: UsageQuery, visit: (g: UsageGroup) => void): Promise<void> {
+    return this.ledger.eachGroup(q, visit);
+  }
+
+  async eachEvent(sinceMs: number, organization: string | undefined, visit: (e: UsageEvent) => void): Promise<void> {
+    return this.ledger.eachEvent(sinceMs, organization, visit);
+  }
+
   async rows(q: RowQuery): Promise<LedgerRow[]> {
     return this.ledger.rows(q);
   }

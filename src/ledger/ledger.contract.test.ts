@@ -138,6 +138,33 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     expect((await ledger.events(base)).map((e) => e.inputTokens)).toEqual([1, 2, 3]);
   });
 
+  it('hands the same groups and events one at a time (eachGroup, eachEvent) as summarize and events return', async () => {
+    const base = T0 + 86_400_000 * 12;
+    await ledger.append([
+      sampleRow({ ts: base + 1, inputTokens: 1, organization: 'acme', keyId: 'k1', modelId: 'gpt-4o' }),
+      sampleRow({ ts: base + 2, inputTokens: 2, organization: 'globex', keyId: 'k2', modelId: 'gpt-4o', inputCostUsd: null }),
+      sampleRow({ ts: base + 3_600_000, inputTokens: 3, organization: 'acme', keyId: 'k1', modelId: 'gpt-4o-mini', decision: 'blocked' }),
+      sampleRow({ ts: base + 3_600_001, inputTokens: 4, organization: 'acme', keyId: 'k1', modelId: 'gpt-4o' }),
+    ]);
+    const queries = [
+      { sinceMs: base, groupBy: ['key', 'route', 'model_id', 'endpoint'] },
+      { sinceMs: base, groupBy: ['key', 'route', 'model_id', 'endpoint', 'bucket'], bucketMs: 3_600_000 },
+      { sinceMs: base, groupBy: ['model_id'], where: { organization: 'acme' } },
+      { sinceMs: base + 86_400_000, groupBy: [] },
+    ] as const;
+    for (const q of queries) {
+      const seen: unknown[] = [];
+      await ledger.eachGroup({ ...q, groupBy: [...q.groupBy] }, (g) => seen.push(g));
+      expect(seen).toEqual(await ledger.summarize({ ...q, groupBy: [...q.groupBy] }));
+    }
+    for (const organization of [undefined, 'acme', 'globex']) {
+      const seen: unknown[] = [];
+      await ledger.eachEvent(base, organization, (e) => seen.push(e));
+      expect(seen).toEqual(await ledger.events(base, organization));
+      expect(seen.length).toBeGreaterThan(0);
+    }
+  });
+
   it('batched writer: rows arrive within the flush interval, full batches go at once, flush writes the rest', async () => {
     const writer = new LedgerWriter(ledger, { flushIntervalMs: 50, batchSize: 100, maxBufferedRows: 10_000 });
     const base = T0 + 86_400_000 * 20;

@@ -173,6 +173,13 @@ export interface Ledger {
   summarize(q: UsageQuery): Promise<UsageGroup[]>;
   /** Usage events since `sinceMs`, in time order (token-bucket replay); one organization's only, when given. */
   events(sinceMs: number, organization?: string): Promise<UsageEvent[]>;
+  /**
+   * summarize's groups and events' events handed to `visit` one at a time as the database returns them,
+   * none kept: the counter rebuild folds them into one sum per counter, and a ledger of millions of rows
+   * has as many groups (context by time slot) or events as the process has room for.
+   */
+  eachGroup(q: UsageQuery, visit: (g: UsageGroup) => void): Promise<void>;
+  eachEvent(sinceMs: number, organization: string | undefined, visit: (e: UsageEvent) => void): Promise<void>;
   /** Whole rows, oldest first (tests, exports). */
   rows(q: RowQuery): Promise<LedgerRow[]>;
   close(): Promise<void>;

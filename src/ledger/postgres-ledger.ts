@@ -4,7 +4,7 @@ import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } 
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { driverUrl } from './libpq-url.js';
 import { checkReadableVersion, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
-import { readWithoutJit } from './postgres-report.js';
+import { eachWithoutJit, readWithoutJit } from './postgres-report.js';
 
 const dialect: Dialect = {
   param: (n) => `$${n}`,
@@ -102,15 +102,23 @@ export class PostgresLedger implements Ledger {
     return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
   }
 
+  async eachGroup(q: UsageQuery, visit: (g: UsageGroup) => void): Promise<void> {
+    const { sql, params } = usageSql(q, dialect);
+    // forEach hands each row over as it is read from the socket instead of collecting the result.
+    await eachWithoutJit(this.sql, sql, params, (r) => {
+      const g = toUsageGroup(r, q.groupBy);
+      if (g.calls > 0) visit(g);
+    });
+  }
+
   async events(sinceMs: number, organization?: string): Promise<UsageEvent[]> {
-    const params: Array<number | string> = [Math.floor(sinceMs)];
-    const rows = await readWithoutJit(
-      this.sql,
-      `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
-       WHERE ts >= $1 AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ` AND organization = $${params.push(organization)}`} ORDER BY ts, id`,
-      params,
-    );
-    return rows.map(toEvent);
+    const { sql, params } = eventsQuery(sinceMs, organization);
+    return (await readWithoutJit(this.sql, sql, params)).map(toEvent);
+  }
+
+  async eachEvent(sinceMs: number, organization: string | undefined, visit: (e: UsageEvent) => void): Promise<void> {
+    const { sql, params } = eventsQuery(sinceMs, organization);
+    await eachWithoutJit(this.sql, sql, params, (r) => visit(toEvent(r)));
   }
 
   async rows(q: RowQuery): Promise<LedgerRow[]> {
@@ -128,4 +136,14 @@ export class PostgresLedger implements Ledger {
   async close(): Promise<void> {
     await this.sql.end({ timeout: 5 });
   }
+}
+
+function eventsQuery(sinceMs: number, organization: string | undefined): { sql: string; params: Array<number | string> } {
+  const params: Array<number | string> = [Math.floor(sinceMs)];
+  const sql =
+    `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
+     WHERE ts >= $1 AND decision IN ('admitted', 'clamped')` +
+    (organization === undefined ? '' : ` AND organization = $${params.push(organization)}`) +
+    ' ORDER BY ts, id';
+  return { sql, params };
 }

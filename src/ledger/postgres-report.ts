@@ -14,3 +14,11 @@ export async function readWithoutJit(sql: postgres.Sql, text: string, params: re
     return tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
   }) as Promise<postgres.RowList<postgres.Row[]>>;
 }
+
+/** The same, handing each row to `visit` as it is read from the socket instead of collecting the result. */
+export async function eachWithoutJit(sql: postgres.Sql, text: string, params: readonly unknown[], visit: (row: postgres.Row) => void): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx.unsafe('SET LOCAL jit = off');
+    await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]).forEach(visit);
+  });
+}

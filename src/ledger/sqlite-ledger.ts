@@ -109,16 +109,32 @@ export class SqliteLedger implements Ledger {
     return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
   }
 
+  async eachGroup(q: UsageQuery, visit: (g: UsageGroup) => void): Promise<void> {
+    const { sql, params } = sqliteUsageSql(q, dialect);
+    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) {
+      const g = toUsageGroup(r, q.groupBy);
+      if (g.calls > 0) visit(g);
+    }
+  }
+
   async events(sinceMs: number, organization?: string): Promise<UsageEvent[]> {
+    const { statement, params } = this.eventsQuery(sinceMs, organization);
+    return (statement.all(...params) as Record<string, unknown>[]).map(toEvent);
+  }
+
+  async eachEvent(sinceMs: number, organization: string | undefined, visit: (e: UsageEvent) => void): Promise<void> {
+    const { statement, params } = this.eventsQuery(sinceMs, organization);
+    for (const r of statement.iterate(...params) as IterableIterator<Record<string, unknown>>) visit(toEvent(r));
+  }
+
+  private eventsQuery(sinceMs: number, organization: string | undefined): { statement: Database.Statement; params: unknown[] } {
     const params: unknown[] = [Math.floor(sinceMs)];
     if (organization !== undefined) params.push(organization);
-    const rows = this.db
-      .prepare(
-        `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
-         WHERE ts >= ? AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`,
-      )
-      .all(...params) as Record<string, unknown>[];
-    return rows.map(toEvent);
+    const statement = this.db.prepare(
+      `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
+       WHERE ts >= ? AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`,
+    );
+    return { statement, params };
   }
 
   async rows(q: RowQuery): Promise<LedgerRow[]> {

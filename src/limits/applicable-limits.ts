@@ -64,6 +64,15 @@ export class ApplicableLimits {
   }
 
   /**
+   * Like `for`, without keeping the list: for pairs resolved once each, as the counter rebuild and the
+   * metrics' tracking do for every (key, route model) in the ledger (tens of thousands of lists the cache
+   * would hold for good).
+   */
+  uncached(principal: Principal, target: Target): AppliedLimit[] {
+    return this.build(principal, target);
+  }
+
+  /**
    * The request-counting limits of `principal`'s organization, project, tier and groups: what applies to a
    * call that names no model (a route's limits need one) and consumes no tokens. Cached per key.
    */

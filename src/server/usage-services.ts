@@ -260,7 +260,9 @@ function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string,
       continue;
     }
     try {
-      metrics.trackLimits(principal.organization, gateway.engine.applicable.for(principal, target));
+      // Not `for`: its cache would keep a list of limits for every pair in the ledger's month (tens of
+      // thousands after a rebuild, about ten limits each) for good; metrics keeps one limit per counter.
+      metrics.trackLimits(principal.organization, gateway.engine.applicable.uncached(principal, target));
     } catch {
       tracked.delete(combo); // e.g. a money limit on a model the new config does not price
     }
