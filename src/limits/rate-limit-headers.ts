@@ -15,29 +15,39 @@ interface HeaderNames {
 const TOKEN_HEADERS: HeaderNames = { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' };
 const REQUEST_HEADERS: HeaderNames = { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' };
 
+// Module-level, so a call allocates no closure for them.
+const countsTokens = (l: AppliedLimit): boolean => l.unit === 'tokens';
+const countsRequests = (l: AppliedLimit): boolean => l.unit === 'requests';
+
 /** `x-ratelimit-{limit,remaining,reset}-{tokens,requests}` for the tightest enforced limit of each kind. */
 export function rateLimitHeaders(limits: AppliedLimit[], states: LimitState[], nowMs: number): Record<string, string> {
   const headers: Record<string, string> = {};
-  addTightest(headers, TOKEN_HEADERS, 'tokens', limits, states, nowMs);
-  addTightest(headers, REQUEST_HEADERS, 'requests', limits, states, nowMs);
+  addTightest(headers, TOKEN_HEADERS, countsTokens, limits, states, nowMs);
+  addTightest(headers, REQUEST_HEADERS, countsRequests, limits, states, nowMs);
   return headers;
 }
 
-/** The headers of the enforced limit of `unit` with the least room left, when there is one. */
-function addTightest(headers: Record<string, string>, names: HeaderNames, unit: AppliedLimit['unit'], limits: AppliedLimit[], states: LimitState[], nowMs: number): void {
+/** The headers of the enforced limit `counts` picks with the least room left, when there is one. */
+function addTightest(headers: Record<string, string>, names: HeaderNames, counts: (l: AppliedLimit) => boolean, limits: AppliedLimit[], states: LimitState[], nowMs: number): void {
+  const best = tightestEnforced(limits, states, counts);
+  if (best < 0) return;
+  const s = states[best];
+  headers[names.limit] = String(Math.floor(s.max));
+  headers[names.remaining] = String(Math.max(0, Math.floor(s.max - s.used)));
+  headers[names.reset] = formatResetHeader(s.resetAtMs - nowMs);
+}
+
+/** The index of the enforced limit that `counts` picks with the least room left, or -1 when there is none. */
+export function tightestEnforced(limits: AppliedLimit[], states: LimitState[], counts: (l: AppliedLimit) => boolean): number {
   let best = -1;
   let bestRemaining = Infinity;
   for (let i = 0; i < limits.length; i++) {
-    if (limits[i].unit !== unit || limits[i].item.mode !== 'enforce') continue;
+    if (limits[i].item.mode !== 'enforce' || !counts(limits[i])) continue;
     const remaining = states[i].max - states[i].used;
     if (remaining < bestRemaining) {
       best = i;
       bestRemaining = remaining;
     }
   }
-  if (best < 0) return;
-  const s = states[best];
-  headers[names.limit] = String(Math.floor(s.max));
-  headers[names.remaining] = String(Math.max(0, Math.floor(s.max - s.used)));
-  headers[names.reset] = formatResetHeader(s.resetAtMs - nowMs);
+  return best;
 }

@@ -3,6 +3,7 @@
 // resets as RFC 3339 times (as https://docs.anthropic.com/en/api/rate-limits#response-headers has them).
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { LimitState } from '../limits/counter-store.js';
+import { tightestEnforced } from '../limits/rate-limit-headers.js';
 
 type Kind = 'requests' | 'tokens' | 'input-tokens' | 'output-tokens';
 
@@ -23,16 +24,7 @@ export function rfc3339(ms: number): string {
 export function anthropicRateLimitHeaders(limits: AppliedLimit[], states: LimitState[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const kind of Object.keys(COUNTS) as Kind[]) {
-    let best = -1;
-    let bestRemaining = Infinity;
-    for (let i = 0; i < limits.length; i++) {
-      if (limits[i].item.mode !== 'enforce' || !COUNTS[kind](limits[i])) continue;
-      const remaining = states[i].max - states[i].used;
-      if (remaining < bestRemaining) {
-        best = i;
-        bestRemaining = remaining;
-      }
-    }
+    const best = tightestEnforced(limits, states, COUNTS[kind]);
     if (best < 0) continue;
     const s = states[best];
     headers[`anthropic-ratelimit-${kind}-limit`] = String(Math.floor(s.max));

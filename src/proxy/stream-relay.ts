@@ -224,9 +224,9 @@ class Relay {
     // Cache writes (Anthropic) are reported with the input and go with it in either case; they are added
     // only when reported, so other providers' usage keeps one shape.
     if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
-      return withTier(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported);
+      return withReportedBilling(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported);
     }
-    return withTier(withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.producedOutput(outcome), cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported), reported);
+    return withReportedBilling(withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.producedOutput(outcome), cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported), reported);
   }
 
   /**
@@ -285,7 +285,7 @@ class Relay {
  * `usage` with the priced service tier and the tool calls billed per call the provider reported, if any
  * (absent otherwise: one object shape). Tool calls count however the stream ended: they ran before.
  */
-function withTier(usage: Usage, reported: { serviceTier?: 'priority' | 'flex'; toolCalls?: ToolCalls }): Usage {
+function withReportedBilling(usage: Usage, reported: { serviceTier?: 'priority' | 'flex'; toolCalls?: ToolCalls }): Usage {
   if (reported.serviceTier) usage.serviceTier = reported.serviceTier;
   if (reported.toolCalls) usage.toolCalls = reported.toolCalls;
   return usage;
