@@ -117,6 +117,41 @@ describe('script calls of one turn of the event loop', () => {
   });
 });
 
+describe('scripts Redis does not hold', () => {
+  /** Script calls by SHA1 and by text, as Redis counts them. */
+  async function byKind(): Promise<{ evalsha: number; eval: number }> {
+    const info = await raw.info('commandstats');
+    const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+    return { evalsha: calls('evalsha'), eval: calls('eval') };
+  }
+
+  it('are sent by SHA1 once loaded; after SCRIPT FLUSH (a restarted Redis) each call is sent again by its text and lands once', async () => {
+    const limit = limitFor(1_000_000);
+    await store.reserve({ id: 'load', items: [limit], input: 1, output: 1, clamp: false, minOutput: 1 });
+    await store.settle('load', { input: 1, output: 1, request: 1 });
+    const loaded = await byKind();
+    await store.reserve({ id: 'sha', items: [limit], input: 1, output: 1, clamp: false, minOutput: 1 });
+    await store.settle('sha', { input: 1, output: 1, request: 1 });
+    const bySha = await byKind();
+    expect(bySha).toEqual({ evalsha: loaded.evalsha + 2, eval: loaded.eval });
+
+    await raw.script('FLUSH');
+    // One reservation alone, then 20 at once (the first alone, the others in one pipeline): every one
+    // meets NOSCRIPT, is sent again as EVAL, and counts exactly once; the same for their settlements.
+    const ids = Array.from({ length: 21 }, (_, i) => `f${i}`);
+    const first = await store.reserve({ id: ids[0]!, items: [limit], input: 10, output: 20, clamp: false, minOutput: 1 });
+    await raw.script('FLUSH');
+    const rest = await Promise.all(ids.slice(1).map((id) => store.reserve({ id, items: [limit], input: 10, output: 20, clamp: false, minOutput: 1 })));
+    expect([first, ...rest].every((o) => o.ok)).toBe(true);
+    expect(await raw.hget(limit.key, 'u')).toBe(String(2 * 2 + 21 * 30));
+    await raw.script('FLUSH');
+    await Promise.all(ids.map((id) => store.settle(id, { input: 10, output: 5, request: 1 })));
+    expect(await raw.hget(limit.key, 'u')).toBe(String(2 * 2 + 21 * 15));
+    expect(await raw.keys(`${limit.key.slice(0, limit.key.indexOf('}') + 1)}:res:*`)).toEqual([]);
+    expect((await byKind()).eval).toBeGreaterThan(bySha.eval);
+  });
+});
+
 describe('a Redis Cluster that does not answer', () => {
   it('refuses batched calls at once instead of holding them until it next connects', async () => {
     // Accepts connections and never answers, like a hung node: the client never learns the slot map.

@@ -1,11 +1,13 @@
 // The CounterStore contract against real Redis (a private single node) and a real 3-node Redis Cluster,
 // with the same test bodies as the memory store; then what only Redis has: TTLs, key names, clock skew.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { Redis, type Command } from 'ioredis';
 import { counterStoreContract } from '../src/limits/counter-store.contract.js';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { RESERVE_LUA } from '../src/limits/redis/lua-scripts.js';
+import { ScriptCommand } from '../src/limits/redis/script-call.js';
 import { ManualClock, type Clock } from '../src/util/clock.js';
 import { loadPolicy } from '../src/config/index.js';
 import { openCounterStore } from '../src/limits/open-counter-store.js';
@@ -324,20 +326,24 @@ describe('Redis failovers', () => {
     const store = await redisStore(single.url, new ManualClock(T0), 'UTC');
     const limit = item(org, 'daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 1000);
     // The reserve is held back, as a failover holds it in ioredis's retry queue, and its caller times out.
-    const scripts = store.client as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
-    const send = scripts.tgReserve.bind(store.client);
-    let held: string[] = [];
-    scripts.tgReserve = (...args: string[]) => {
-      held = args;
-      return Promise.reject(new Error('Command timed out'));
+    const client = store.client as unknown as { sendCommand: (command: Command) => unknown };
+    const send = client.sendCommand.bind(client);
+    let held: Command | undefined;
+    client.sendCommand = (command: Command) => {
+      held = command;
+      command.reject(new Error('Command timed out'));
+      return command.promise;
     };
     await expect(store.reserve({ id: 'late', items: [limit], input: 100, output: 0, clamp: false, minOutput: 1 })).rejects.toThrow(/timed out/);
-    scripts.tgReserve = send;
+    client.sendCommand = send;
     // The caller cancels what it could not confirm (ResilientStore does so once the store answers) ...
     await store.settle('late', { input: 0, output: 0, request: 0 });
     expect(await store.client.get(`tg:{${org}}:res:late`)).toBe('x');
-    // ... and then the reserve lands.
-    await expect(send(...held)).rejects.toThrow(/TGDONE/);
+    // ... and then the reserve lands: the same command text, sent again (by SHA1: the script must be there).
+    await store.client.script('LOAD', RESERVE_LUA);
+    const late = new ScriptCommand(held!.toWritable({}) as string, `tg:{${org}}`);
+    send(late);
+    await expect(late.promise).rejects.toThrow(/TGDONE/);
     expect((await store.peek([limit]))[0].used).toBe(0);
     await store.close();
   });

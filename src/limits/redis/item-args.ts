@@ -4,6 +4,7 @@
 import type { WindowSpec } from '../../config/policy.js';
 import type { CounterItem } from '../counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, windowLengthMs } from '../windows.js';
+import { bulk } from './script-call.js';
 
 const DAY_MS = 86_400_000;
 const ALGORITHM_CODES = { fixed_window: 'f', sliding_window: 's', token_bucket: 'b' } as const;
@@ -33,6 +34,7 @@ function windowKey(window: WindowSpec): string {
 export class ItemArgs {
   private readonly specs = new WeakMap<CounterItem, string>();
   private readonly slotOf = new WeakMap<CounterItem, number>();
+  private readonly encoded = new WeakMap<CounterItem, { key: string; spec: string }>();
   private readonly slotIds = new Map<string, number>();
   private readonly slots: Slot[] = [];
   private table: WindowTable | undefined;
@@ -58,6 +60,16 @@ export class ItemArgs {
       this.slotOf.set(item, slot);
     }
     return spec;
+  }
+
+  /** The item's key and spec as script call text (script-call.ts), encoded once per item. */
+  encodedOf(item: CounterItem): { key: string; spec: string } {
+    let e = this.encoded.get(item);
+    if (e === undefined) {
+      e = { key: bulk(item.key), spec: bulk(this.spec(item)) };
+      this.encoded.set(item, e);
+    }
+    return e;
   }
 
   /**

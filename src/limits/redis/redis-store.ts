@@ -1,5 +1,5 @@
 // Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
-// call (EVALSHA, loaded once per connection by ioredis) on the node that owns the organization's hash tag.
+// call (EVALSHA; EVAL with its text when Redis does not hold it) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
 import { COMMAND_TIMED_OUT, CountersNotRebuiltError } from '../store-errors.js';
@@ -11,6 +11,7 @@ import { ItemArgs, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
 import { ScriptBatcher } from './script-batcher.js';
+import { Script, ScriptArgs } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
@@ -66,7 +67,8 @@ interface Scripts {
   tgReconcile: ScriptCall;
 }
 
-const SCRIPTS = { tgReserve: RESERVE_LUA, tgSettle: SETTLE_LUA, tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
+// The rarer calls; reservations and settlements go through the batcher (script-batcher.ts).
+const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
 /** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */
@@ -114,7 +116,7 @@ export class RedisCounterStore implements CounterStore {
   ) {
     for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua });
     this.scripts = client as unknown as Scripts;
-    this.batcher = new ScriptBatcher(client);
+    this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
     // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
     this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
@@ -142,15 +144,22 @@ export class RedisCounterStore implements CounterStore {
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
       this.withWindows((windows) => {
-        const args = [String(items.length + (this.rebuild ? 2 : 1))];
-        for (const item of items) args.push(item.key);
-        args.push(recordKey);
-        if (this.rebuild) args.push(presenceKey(tag));
-        args.push(this.override(), String(req.input), String(req.output), req.clamp ? '1' : '0', String(req.minOutput), String(this.opts.reservationTtlMs), windows.arg);
-        args.push(String(factors.input), String(factors.output));
-        for (const item of items) args.push(this.args.spec(item));
-        args.push(String(this.seen.get(tag) ?? ''));
-        return this.batcher.reserve(tag, args);
+        const a = new ScriptArgs();
+        for (const item of items) a.encodedKey(this.args.encodedOf(item).key);
+        a.key(recordKey);
+        if (this.rebuild) a.key(presenceKey(tag));
+        a.arg(this.override());
+        a.arg(String(req.input));
+        a.arg(String(req.output));
+        a.arg(req.clamp ? '1' : '0');
+        a.arg(String(req.minOutput));
+        a.arg(String(this.opts.reservationTtlMs));
+        a.arg(windows.arg);
+        a.arg(String(factors.input));
+        a.arg(String(factors.output));
+        for (const item of items) a.encodedArg(this.args.encodedOf(item).spec);
+        a.arg(String(this.seen.get(tag) ?? ''));
+        return this.batcher.reserve(tag, a);
       }, items);
     const rebuildsBefore = this.rebuilds.get(tag) ?? 0;
     const [reply, table] = await this.bounded(call()).catch(async (err: Error) => {
@@ -193,18 +202,25 @@ export class RedisCounterStore implements CounterStore {
     if (!entry) return;
     // Only items whose amount changes go to Redis. After a lost answer the granted output is unknown here
     // (the record has it), so then every item goes.
-    const keys = [entry.recordKey, presenceKey(entry.tag)];
     const billed = usage.factors ?? LIST_PRICE;
     const reserved = entry.factors;
-    const args = ['', String(usage.input), String(usage.output), String(usage.request), String(entry.input)];
-    args.push(String(reserved.input), String(reserved.output), String(billed.input), String(billed.output), this.knownState(entry));
+    const changed: number[] = [];
     entry.items.forEach((item, i) => {
-      if (entry.confirmed && amountFor(item, usage.input, usage.output, usage.request, billed) === amountFor(item, entry.input, entry.output, 1, reserved)) return;
-      keys.push(item.key);
-      args.push(this.args.spec(item), String(i + 1));
+      if (!entry.confirmed || amountFor(item, usage.input, usage.output, usage.request, billed) !== amountFor(item, entry.input, entry.output, 1, reserved)) changed.push(i);
     });
-    args[0] = String(keys.length - 2);
-    await this.bounded(this.batcher.settle(entry.tag, this.override(), { keys, args }));
+    // This settlement's section of SETTLE_LUA's KEYS and ARGV (see there): its record and presence keys
+    // and the changed items' keys; the item count, the usage, and per changed item its spec and index.
+    const a = new ScriptArgs();
+    a.key(entry.recordKey);
+    a.key(presenceKey(entry.tag));
+    for (const i of changed) a.encodedKey(this.args.encodedOf(entry.items[i]).key);
+    for (const value of [changed.length, usage.input, usage.output, usage.request, entry.input, reserved.input, reserved.output, billed.input, billed.output]) a.arg(String(value));
+    a.arg(this.knownState(entry));
+    for (const i of changed) {
+      a.encodedArg(this.args.encodedOf(entry.items[i]).spec);
+      a.arg(String(i + 1));
+    }
+    await this.bounded(this.batcher.settle(entry.tag, this.override(), a));
     // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
     if (this.open.get(id) === entry) this.open.delete(id);
   }

@@ -11,13 +11,12 @@
 // must call flush() first, for the same reason.
 import type { Pipeline } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
-
-/** A script defined on the client with defineCommand. */
-export type ScriptName = 'tgReserve' | 'tgSettle';
+import { isNoScript, ScriptArgs, ScriptCommand, type Script } from './script-call.js';
 
 interface Queued {
-  script: ScriptName;
-  args: string[];
+  script: Script;
+  args: ScriptArgs;
+  tag: string;
   resolve: (reply: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -25,31 +24,34 @@ interface Queued {
 /** Settlements of one organization merged into one script call at most; its script holds Redis ~10 µs each. */
 export const MAX_SETTLE_BATCH = 64;
 
-/** One settlement: its keys (its record first) and its section of the settle script's ARGV. */
-export interface SettleSection {
-  keys: string[];
-  args: string[];
+/** The two scripts every request calls. */
+export interface BatchedScripts {
+  reserve: Script;
+  settle: Script;
 }
 
 export class ScriptBatcher {
   /** By hash tag: a pipeline must stay on one cluster node. */
   private readonly queues = new Map<string, Queued[]>();
-  /** Settlements waiting to be merged, by hash tag and time override, with their callers. */
-  private readonly settles = new Map<string, { tag: string; override: string; sections: SettleSection[]; done: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
+  /** Settlements waiting to be merged (each one's keys and ARGV section), by hash tag and time override, with their callers. */
+  private readonly settles = new Map<string, { tag: string; override: string; sections: ScriptArgs[]; done: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
   private scheduled = false;
   /** Writes sent whose replies have not all come back. */
   private inFlight = 0;
 
-  constructor(private readonly client: RedisClient) {}
+  constructor(
+    private readonly client: RedisClient,
+    private readonly scripts: BatchedScripts,
+  ) {}
 
   /** Queues one reservation script call; resolves with its reply. */
-  reserve(tag: string, args: string[]): Promise<unknown> {
+  reserve(tag: string, args: ScriptArgs): Promise<unknown> {
     this.closeSettleBatches(tag); // a reservation queued after settlements goes after them
-    return this.enqueue(tag, 'tgReserve', args);
+    return this.enqueue(tag, this.scripts.reserve, args);
   }
 
   /** Queues one settlement, merged with the organization's other settlements queued since its last reservation. */
-  settle(tag: string, override: string, section: SettleSection): Promise<void> {
+  settle(tag: string, override: string, section: ScriptArgs): Promise<void> {
     const key = `${tag} ${override}`;
     let batch = this.settles.get(key);
     if (!batch || batch.sections.length >= MAX_SETTLE_BATCH) {
@@ -80,17 +82,17 @@ export class ScriptBatcher {
     }
   }
 
-  private enqueue(tag: string, script: ScriptName, args: string[]): Promise<unknown> {
+  private enqueue(tag: string, script: Script, args: ScriptArgs): Promise<unknown> {
     const sent = this.push(tag, script, args);
     this.schedule();
     return sent;
   }
 
-  private push(tag: string, script: ScriptName, args: string[]): Promise<unknown> {
+  private push(tag: string, script: Script, args: ScriptArgs): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(tag);
       if (!queue) this.queues.set(tag, (queue = []));
-      queue.push({ script, args, resolve, reject });
+      queue.push({ script, args, tag, resolve, reject });
     });
   }
 
@@ -109,13 +111,10 @@ export class ScriptBatcher {
   private closeSettleBatch(key: string): void {
     const batch = this.settles.get(key)!;
     this.settles.delete(key);
-    const keys: string[] = [];
-    const args = [batch.override];
-    for (const s of batch.sections) {
-      keys.push(...s.keys);
-      args.push(...s.args);
-    }
-    this.push(batch.tag, 'tgSettle', [String(keys.length), ...keys, ...args]).then(
+    const args = new ScriptArgs();
+    args.arg(batch.override);
+    for (const section of batch.sections) args.append(section);
+    this.push(batch.tag, this.scripts.settle, args).then(
       () => batch.done.forEach((d) => d.resolve()),
       (err: unknown) => batch.done.forEach((d) => d.reject(err)),
     );
@@ -123,24 +122,37 @@ export class ScriptBatcher {
 
   private sendOne(q: Queued): void {
     this.inFlight++;
-    (this.client as unknown as Record<ScriptName, (...args: string[]) => Promise<unknown>>)[q.script](...q.args)
+    this.send(this.command(q, false))
+      .catch((err: unknown) => (isNoScript(err) ? this.send(this.command(q, true)) : Promise.reject(err)))
       .finally(() => this.inFlight--)
       .then(q.resolve, q.reject);
   }
 
   private sendPipelined(queue: Queued[]): void {
-    const pipeline = this.client.pipeline() as Pipeline & Record<ScriptName, (...args: string[]) => Pipeline>;
-    for (const q of queue) pipeline[q.script](...q.args);
+    const pipeline = this.client.pipeline() as Pipeline;
+    for (const q of queue) pipeline.sendCommand(this.command(q, false));
     this.inFlight++;
     pipeline.exec().finally(() => this.inFlight--).then(
       (results) => {
         queue.forEach((q, i) => {
           const [err, reply] = results?.[i] ?? [new Error('no reply in the pipeline')];
-          if (err) q.reject(err);
+          // A script Redis did not hold is sent again by its text, on its own.
+          if (isNoScript(err)) this.send(this.command(q, true)).then(q.resolve, q.reject);
+          else if (err) q.reject(err);
           else q.resolve(reply);
         });
       },
       (err: unknown) => queue.forEach((q) => q.reject(err)),
     );
+  }
+
+  /** The call as ioredis sends it: EVALSHA, or EVAL with the script's text after a NOSCRIPT. */
+  private command(q: Queued, byText: boolean): ScriptCommand {
+    return new ScriptCommand(q.script.text(q.args, byText), q.tag);
+  }
+
+  private send(command: ScriptCommand): Promise<unknown> {
+    this.client.sendCommand(command);
+    return command.promise;
   }
 }
