@@ -77,6 +77,35 @@ describe('Redis store specifics', () => {
     await store.close();
   });
 
+  it('writes counters and records as plain digits, and fractions with 17 significant digits (what every version reads)', async () => {
+    // Two gateway versions may share one Redis during a rolling upgrade: the scripts may change, the
+    // stored text may not. Fractions come from fractional weights; %.17g round-trips a double exactly.
+    const org = uniqueOrg();
+    const clock = new ManualClock(T0);
+    const store = await redisStore(single.url, clock, 'UTC');
+    const weights = { input: 0.1, output: 1, request: 0 };
+    const items = [
+      { ...item(org, 'org:daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 1e13), weights },
+      { ...item(org, 'user:u:rate', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1e13), weights },
+      { ...item(org, 'route:r:key:k:output', 'token_bucket', { kind: 'duration', ms: HOUR }, 1e13), weights },
+    ];
+    const g17 = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(17));
+    const reserved = 0.1 * 3 + 1 * 7 + 0 * 1;
+    expect(g17(reserved)).toBe('7.2999999999999998');
+    await store.reserve({ id: 'r', items, input: 3, output: 7, clamp: false, minOutput: 1 });
+    const day = Date.UTC(2026, 10, 21);
+    const epoch = Math.floor(T0 / 3000);
+    expect(await raw.hgetall(items[0].key)).toEqual({ s: String(day), u: g17(reserved) });
+    expect(await raw.hgetall(items[1].key)).toEqual({ [String(epoch)]: g17(reserved) });
+    expect(await raw.hgetall(items[2].key)).toEqual({ u: g17(reserved), t: String(T0) });
+    expect(await raw.get(`tg:{${org}}:res:r`)).toBe(`7 ${day} ${epoch} 0`);
+    await store.settle('r', { input: 3, output: 2, request: 1 });
+    const settled = reserved + (0.1 * 3 + 1 * 2 + 0 * 1 - reserved);
+    expect(await raw.hget(items[0].key, 'u')).toBe(g17(settled));
+    expect(await raw.hget(items[1].key, String(epoch))).toBe(g17(settled));
+    await store.close();
+  });
+
   it('keeps a response owner under the documented key, hash-tagged by the response id, with its TTL', async () => {
     const store = await redisStore(single.url, new ManualClock(T0), 'UTC');
     const id = `resp_${uniqueOrg()}`;

@@ -43,8 +43,8 @@ if #KEYS > n + 1 then
 end
 if call('EXISTS', KEYS[n + 1]) == 1 then return redis.error_reply('TGDONE the reservation was made or cancelled already') end
 local now = clock(ARGV[1])
-local input, output, clamp, minOutput = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
-local fi, fo = tonumber(ARGV[8]), tonumber(ARGV[9])
+local input, output, clamp, minOutput = ARGV[2] + 0, ARGV[3] + 0, ARGV[4] == '1', ARGV[5] + 0
+local fi, fo = ARGV[8] + 0, ARGV[9] + 0
 readWindows(ARGV[7])
 local specs, used = {}, {}
 for i = 1, n do specs[i] = spec(ARGV[9 + i]) end
@@ -121,7 +121,7 @@ export const SETTLE_LUA = `${LUA_PRELUDE}
 local now
 local found, k, a = 0, 1, 2
 while a <= #ARGV do
-  local n = tonumber(ARGV[a])
+  local n = ARGV[a] + 0
   local record = call('GET', KEYS[k])
   if record == 'x' then
     -- A tombstone: cancelled already, and kept until it expires.
@@ -130,15 +130,15 @@ while a <= #ARGV do
     found = found + 1
     if n > 0 then
       now = now or clock(ARGV[1])
-      local input, output, request, reservedInput = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-      local rfi, rfo, fi, fo = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8])
+      local input, output, request, reservedInput = ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0, ARGV[a + 4] + 0
+      local rfi, rfo, fi, fo = ARGV[a + 5] + 0, ARGV[a + 6] + 0, ARGV[a + 7] + 0, ARGV[a + 8] + 0
       local placed = {}
-      for v in gmatch(record, '%S+') do placed[#placed + 1] = tonumber(v) end
+      for v in gmatch(record, '%S+') do placed[#placed + 1] = v + 0 end
       local granted = placed[1]
       for i = 1, n do
         local s = spec(ARGV[a + 8 + 2 * i])
         local delta = amount(s, input, output, request, fi, fo) - amount(s, reservedInput, granted, 1, rfi, rfo)
-        if delta ~= 0 then adjust(KEYS[k + 1 + i], s, placed[1 + tonumber(ARGV[a + 9 + 2 * i])], delta, now) end
+        if delta ~= 0 then adjust(KEYS[k + 1 + i], s, placed[1 + ARGV[a + 9 + 2 * i]], delta, now) end
       end
     end
   elseif ARGV[a + 9] == 'u' then
