@@ -16,6 +16,7 @@ import { systemClock } from '../util/clock.js';
 import { preloadTokenizers } from '../tokens/index.js';
 import { wireStoreMode } from '../metrics/store-mode-metric.js';
 import { startUsageServices } from './usage-services.js';
+import { collectStartupGarbage } from './gc-tuning.js';
 
 /** In-flight requests get this long to finish on SIGTERM. */
 const DRAIN_TIMEOUT_MS = 30_000;
@@ -104,6 +105,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   // persistence): they are then rebuilt from the ledger before anything more is admitted.
   const organizations = [...new Set(policy.keys.map((k) => k.organization))];
   await store.rebuildWhenLost?.(organizations, () => usage.rebuildLost());
+  // Start-up's garbage goes before the first request's transient costs can add to it (gc-tuning.ts).
+  collectStartupGarbage();
   await app.listen({ host, port }).catch((err: unknown) => {
     const message = listenFailure(err, host, port);
     if (message === undefined) throw err;
