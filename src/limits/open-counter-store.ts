@@ -4,7 +4,6 @@ import type { Policy } from '../config/policy.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
-import { RedisCounterStore } from './redis/redis-store.js';
 import { ResilientStore, type StoreLog } from './resilient-store.js';
 import { redactUrl } from '../util/redact-url.js';
 
@@ -15,6 +14,7 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   if (storage.counters === 'memory') return new MemoryCounterStore(clock, timezone);
   // Imported here: ioredis costs a gateway that keeps its counters in memory some 9 MB of RSS.
   const { createRedisClient, lastErrorOf, waitReady } = await import('./redis/redis-client.js');
+  const { RedisCounterStore } = await import('./redis/redis-store.js');
   const description = redactUrl(storage.counters);
   const client = createRedisClient(storage.counters, storage.timeoutMs);
   const cluster = /^rediss?-cluster:/.test(storage.counters);
