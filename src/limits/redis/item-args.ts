@@ -1,10 +1,11 @@
-// Turns counter items into the script arguments (see lua-prelude.ts): one cached spec string per item, and
-// the window table with the edges of every calendar / whole-day window in use, cached until one rolls.
+// Turns counter items into the script arguments (see lua-prelude.ts): one cached spec string per item, the
+// window table with the edges of every calendar / whole-day window in use, cached until one rolls, and the
+// whole argument lists of the reserve and settle scripts, as Redis protocol text (script-call.ts).
 // Also works out reset times from a script's answer, the way MemoryCounterStore does.
 import type { WindowSpec } from '../../config/policy.js';
-import type { CounterItem } from '../counter-store.js';
-import { SLIDING_SLOTS, WindowCalculator, windowLengthMs } from '../windows.js';
-import { bulk } from './script-call.js';
+import type { CounterItem, PriceFactors, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
+import { SLIDING_SLOTS, slotEpoch, WindowCalculator, windowLengthMs } from '../windows.js';
+import { bulk, ScriptArgs } from './script-call.js';
 
 const DAY_MS = 86_400_000;
 const ALGORITHM_CODES = { fixed_window: 'f', sliding_window: 's', token_bucket: 'b' } as const;
@@ -28,6 +29,35 @@ function needsEdges(item: CounterItem): boolean {
 
 function windowKey(window: WindowSpec): string {
   return window.kind === 'calendar' ? window.unit : `d${window.ms}`;
+}
+
+/** One reservation as RESERVE_LUA takes it. */
+export interface ReserveCall {
+  req: ReserveRequest;
+  recordKey: string;
+  /** The organization's presence marker, when lost counters are rebuilt. */
+  presenceKey: string | undefined;
+  override: string;
+  ttlMs: number;
+  windows: WindowTable;
+  factors: PriceFactors;
+  /** The highest reservation count this instance has seen ('' for none). */
+  seen: string;
+}
+
+/** One settlement as its section of SETTLE_LUA's arguments takes it. */
+export interface SettleCall {
+  recordKey: string;
+  presenceKey: string;
+  items: readonly CounterItem[];
+  /** Indexes of the items whose amount changes: only those go to Redis. */
+  changed: readonly number[];
+  usage: SettleUsage;
+  reservedInput: number;
+  reserved: PriceFactors;
+  billed: PriceFactors;
+  /** What the script is told of a record it may not find (RedisCounterStore.knownState). */
+  known: string;
 }
 
 /** Builds script arguments for one store; calendar windows depend on its time zone. */
@@ -70,6 +100,46 @@ export class ItemArgs {
       this.encoded.set(item, e);
     }
     return e;
+  }
+
+  /** RESERVE_LUA's KEYS and ARGV (see there). */
+  reserveArgs(c: ReserveCall): ScriptArgs {
+    const { req, factors } = c;
+    const a = new ScriptArgs();
+    for (const item of req.items) a.encodedKey(this.encodedOf(item).key);
+    a.key(c.recordKey);
+    if (c.presenceKey !== undefined) a.key(c.presenceKey);
+    a.arg(c.override);
+    a.arg(String(req.input));
+    a.arg(String(req.output));
+    a.arg(req.clamp ? '1' : '0');
+    a.arg(String(req.minOutput));
+    a.arg(String(c.ttlMs));
+    a.arg(c.windows.arg);
+    a.arg(String(factors.input));
+    a.arg(String(factors.output));
+    for (const item of req.items) a.encodedArg(this.encodedOf(item).spec);
+    a.arg(c.seen);
+    return a;
+  }
+
+  /**
+   * One settlement's section of SETTLE_LUA's KEYS and ARGV (see there): its record and presence keys and
+   * the changed items' keys; the item count, the usage, and per changed item its spec and index.
+   */
+  settleSection(c: SettleCall): ScriptArgs {
+    const { usage, reserved, billed } = c;
+    const a = new ScriptArgs();
+    a.key(c.recordKey);
+    a.key(c.presenceKey);
+    for (const i of c.changed) a.encodedKey(this.encodedOf(c.items[i]).key);
+    for (const value of [c.changed.length, usage.input, usage.output, usage.request, c.reservedInput, reserved.input, reserved.output, billed.input, billed.output]) a.arg(String(value));
+    a.arg(c.known);
+    for (const i of c.changed) {
+      a.encodedArg(this.encodedOf(c.items[i]).spec);
+      a.arg(String(i + 1));
+    }
+    return a;
   }
 
   /**
@@ -130,4 +200,13 @@ export class ItemArgs {
     }
     return id;
   }
+}
+
+/** RESTORE_LUA's value for an entry: its usage, or a sliding window's slots as "<epoch> <usage> ...". */
+export function restoreValue(entry: RestoreEntry): string {
+  const { item, slots } = entry;
+  if (item.algorithm !== 'sliding_window' || !slots) return String(entry.used);
+  // No slots: nothing to raise (0 is below any counter).
+  if (slots.length === 0) return '0';
+  return slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
 }

@@ -6,12 +6,11 @@ import { COMMAND_TIMED_OUT, CountersNotRebuiltError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
-import { slotEpoch } from '../windows.js';
-import { ItemArgs, type WindowTable } from './item-args.js';
+import { ItemArgs, restoreValue, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
 import { ScriptBatcher } from './script-batcher.js';
-import { Script, ScriptArgs } from './script-call.js';
+import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
@@ -144,21 +143,9 @@ export class RedisCounterStore implements CounterStore {
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
       this.withWindows((windows) => {
-        const a = new ScriptArgs();
-        for (const item of items) a.encodedKey(this.args.encodedOf(item).key);
-        a.key(recordKey);
-        if (this.rebuild) a.key(presenceKey(tag));
-        a.arg(this.override());
-        a.arg(String(req.input));
-        a.arg(String(req.output));
-        a.arg(req.clamp ? '1' : '0');
-        a.arg(String(req.minOutput));
-        a.arg(String(this.opts.reservationTtlMs));
-        a.arg(windows.arg);
-        a.arg(String(factors.input));
-        a.arg(String(factors.output));
-        for (const item of items) a.encodedArg(this.args.encodedOf(item).spec);
-        a.arg(String(this.seen.get(tag) ?? ''));
+        const presence = this.rebuild ? presenceKey(tag) : undefined;
+        const seen = String(this.seen.get(tag) ?? '');
+        const a = this.args.reserveArgs({ req, recordKey, presenceKey: presence, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen });
         return this.batcher.reserve(tag, a);
       }, items);
     const rebuildsBefore = this.rebuilds.get(tag) ?? 0;
@@ -208,18 +195,17 @@ export class RedisCounterStore implements CounterStore {
     entry.items.forEach((item, i) => {
       if (!entry.confirmed || amountFor(item, usage.input, usage.output, usage.request, billed) !== amountFor(item, entry.input, entry.output, 1, reserved)) changed.push(i);
     });
-    // This settlement's section of SETTLE_LUA's KEYS and ARGV (see there): its record and presence keys
-    // and the changed items' keys; the item count, the usage, and per changed item its spec and index.
-    const a = new ScriptArgs();
-    a.key(entry.recordKey);
-    a.key(presenceKey(entry.tag));
-    for (const i of changed) a.encodedKey(this.args.encodedOf(entry.items[i]).key);
-    for (const value of [changed.length, usage.input, usage.output, usage.request, entry.input, reserved.input, reserved.output, billed.input, billed.output]) a.arg(String(value));
-    a.arg(this.knownState(entry));
-    for (const i of changed) {
-      a.encodedArg(this.args.encodedOf(entry.items[i]).spec);
-      a.arg(String(i + 1));
-    }
+    const a = this.args.settleSection({
+      recordKey: entry.recordKey,
+      presenceKey: presenceKey(entry.tag),
+      items: entry.items,
+      changed,
+      usage,
+      reservedInput: entry.input,
+      reserved,
+      billed,
+      known: this.knownState(entry),
+    });
     await this.bounded(this.batcher.settle(entry.tag, this.override(), a));
     // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
     if (this.open.get(id) === entry) this.open.delete(id);
@@ -402,13 +388,4 @@ export class RedisCounterStore implements CounterStore {
     const cutoff = this.opts.clock.now() - this.opts.reservationTtlMs;
     for (const [id, entry] of this.open) if (entry.atMs < cutoff) this.open.delete(id);
   }
-}
-
-/** RESTORE_LUA's value for an entry: its usage, or a sliding window's slots as "<epoch> <usage> ...". */
-function restoreValue(entry: RestoreEntry): string {
-  const { item, slots } = entry;
-  if (item.algorithm !== 'sliding_window' || !slots) return String(entry.used);
-  // No slots: nothing to raise (0 is below any counter).
-  if (slots.length === 0) return '0';
-  return slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
 }
