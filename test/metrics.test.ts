@@ -2,6 +2,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
 import { startCacheReplay } from './helpers/anthropic-cache-replay.js';
 import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
@@ -412,6 +413,33 @@ keys: [{id: p, key: tg-p, user: pat, tier: polling, project: web}]
       const rejected = m.get('tollgate_rejected_requests_total');
       expect(sum(rejected, { path: '/v1/responses/:id', status: '404', code: 'response_not_found' })).toBe(1);
       expect(sum(rejected, { path: '/v1/responses/:id', status: '429' })).toBe(1);
+    } finally {
+      await gw2.close();
+      await other.drop();
+    }
+  });
+
+  it("counts the Anthropic token counts answered in tollgate_requests_total, with no model; refused ones as rejections", async () => {
+    const other = sqlitePlace();
+    const gw2 = await startUsageGateway(`
+storage: {ledger: "${other.url}"}
+providers: {demo: {type: mock, output_tokens: 5}}
+projects: {web: {daily_limit: 100000}}
+users: {counting: {rate_limit: 3}}
+routes: {main: {chat_models: [{model_id: claude-sonnet-4, model: demo/claude-sonnet-4}]}}
+keys: [{id: c, key: tg-c, user: cat, tier: counting, project: web}]
+`);
+    try {
+      const client = new Anthropic({ baseURL: gw2.url, apiKey: 'tg-c', maxRetries: 0 });
+      const count = () => client.messages.countTokens({ model: 'claude-sonnet-4', messages: [{ role: 'user', content: 'How many tokens is this?' }] });
+      for (let i = 0; i < 3; i++) expect((await count()).input_tokens).toBeGreaterThan(0);
+      // The fourth in the minute is over the tier's rate_limit: refused by the gateway, a rejection.
+      await expect(count()).rejects.toMatchObject({ status: 429 });
+      const m = await scrape(gw2.url);
+      const requests = m.get('tollgate_requests_total');
+      expect(sum(requests, { organization: 'default', project: 'web', model: '', status: '200', decision: 'admitted' })).toBe(3);
+      expect(sum(requests)).toBe(3);
+      expect(sum(m.get('tollgate_rejected_requests_total'), { path: '/v1/messages/count_tokens', status: '429' })).toBe(1);
     } finally {
       await gw2.close();
       await other.drop();

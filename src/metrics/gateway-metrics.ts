@@ -81,7 +81,7 @@ export class GatewayMetrics {
     const who = opts.userLabels ? ['organization', 'project', 'user', 'model'] : ['organization', 'project', 'model'];
     this.requests = new DeferredCounter({
       name: 'tollgate_requests_total',
-      help: 'Calls by outcome (status is the HTTP status sent; 499: the client left), and Responses API retrievals the provider answered (model "", decision admitted).',
+      help: 'Calls by outcome (status is the HTTP status sent; 499: the client left), and the token-free requests answered: Responses API retrievals and Anthropic token counts (model "", decision admitted).',
       labelNames: ['organization', 'project', 'model', 'status', 'decision'],
       registers,
     });
@@ -200,10 +200,11 @@ export class GatewayMetrics {
   }
 
   /**
-   * Counts a Responses API retrieval the provider answered. It names no model, so its `model` is empty:
-   * summed with the calls it gives every request that reached a provider, and `model!=""` the calls alone.
+   * Counts a token-free request answered (a Responses API retrieval, an Anthropic token count). It names no
+   * model, so its `model` is empty: summed with the calls it gives every request answered past the gateway's
+   * checks, and `model!=""` the calls alone.
    */
-  observeRetrieval(r: { organization: string; project: string | undefined; status: number }): void {
+  observeTokenFreeRequest(r: { organization: string; project: string | undefined; status: number }): void {
     this.requests.inc([r.organization, r.project ?? '', '', String(r.status), 'admitted']);
   }
 

@@ -19,7 +19,8 @@ export function handleMessages(caller: Caller, req: FastifyRequest, reply: Fasti
  * Handles `POST /v1/messages/count_tokens`: free of tokens and of ledger rows, but each counts against the
  * caller's request-rate limits, as Anthropic holds it to a requests-per-minute limit (otherwise any key
  * could use the gateway's provider key without limit). Forwarded to providers that count; answered with
- * the gateway's own (conservative) estimate for those that do not.
+ * the gateway's own (conservative) estimate for those that do not. Each answered one is counted on /metrics
+ * (tollgate_requests_total, with no model), as the Responses API's retrievals are.
  */
 export async function handleCountTokens({ gw, principal }: Caller, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const requestId = req.id;
@@ -34,7 +35,11 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   if (!provider.supports('messages')) throw endpointNotSupported('messages', body.model, provider);
   // Counted once the request is known to be valid: bad input costs the caller none of its rate.
   void reply.headers(await gw.engine.admitRequestOnly(requestId, principal, anthropicRateLimitHeaders));
-  if (!provider.supports('count_tokens')) return void reply.send({ input_tokens: estimateInput('messages', body, upstreamModel).exact() });
+  const answered = (status: number): void => gw.emitTokenFreeRequest({ principal, status });
+  if (!provider.supports('count_tokens')) {
+    void reply.send({ input_tokens: estimateInput('messages', body, upstreamModel).exact() });
+    return answered(200);
+  }
   let raw: Buffer;
   let status: number;
   let headers: Record<string, string>;
@@ -46,6 +51,9 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
   }
   if (status === 401 || status === 403) throw credentialsRefused(provider.name, status);
-  return void reply.code(status).headers(headers).send(raw);
+  // Read before sending: a client that left before its answer came did not receive this status.
+  const sent = reply.raw.destroyed ? 499 : status;
+  void reply.code(status).headers(headers).send(raw);
+  answered(sent);
 }
 

@@ -50,14 +50,17 @@ export interface CallRecord {
 
 export type CallListener = (record: CallRecord) => void;
 
-/** A Responses API retrieval the provider answered: no tokens and no ledger row, but a request all the same (metrics). */
-export interface RetrievalRecord {
+/**
+ * A request that uses no tokens and writes no ledger row, answered all the same (metrics): a Responses API
+ * retrieval its provider answered, or an Anthropic token count (forwarded, or answered with the gateway's estimate).
+ */
+export interface TokenFreeRecord {
   principal: Principal;
   /** HTTP status sent to the client (or 499 when the client went away first). */
   status: number;
 }
 
-export type RetrievalListener = (record: RetrievalRecord) => void;
+export type TokenFreeListener = (record: TokenFreeRecord) => void;
 
 /** Gateway.record's answer when no record sink waits for the record. */
 const ACCEPTED: Promise<void> = Promise.resolve();
@@ -68,7 +71,7 @@ export class Gateway {
   readonly engine: LimitsEngine;
   readonly providers: Map<string, Provider>;
   private readonly listeners: CallListener[] = [];
-  private readonly retrievalListeners: RetrievalListener[] = [];
+  private readonly tokenFreeListeners: TokenFreeListener[] = [];
   private inFlight = 0;
   private retiring: (() => void) | undefined;
   /**
@@ -106,14 +109,14 @@ export class Gateway {
     for (const l of this.listeners) l(record);
   }
 
-  /** Subscribes to answered retrievals (metrics, tests). Listeners must not throw or block. */
-  onRetrieval(listener: RetrievalListener): void {
-    this.retrievalListeners.push(listener);
+  /** Subscribes to answered token-free requests (metrics, tests). Listeners must not throw or block. */
+  onTokenFreeRequest(listener: TokenFreeListener): void {
+    this.tokenFreeListeners.push(listener);
   }
 
-  /** Tells every retrieval listener about an answered retrieval. */
-  emitRetrieval(record: RetrievalRecord): void {
-    for (const l of this.retrievalListeners) l(record);
+  /** Tells every token-free listener about an answered token-free request. */
+  emitTokenFreeRequest(record: TokenFreeRecord): void {
+    for (const l of this.tokenFreeListeners) l(record);
   }
 
   /**

@@ -46,7 +46,7 @@ export async function handleRetrieval(
   const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
   let upstream: UpstreamResponse;
   // Every retrieval the provider answers is counted (metrics); the gateway's own refusals are counted as rejections.
-  const answered = (status: number): void => gw.emitRetrieval({ principal, status });
+  const answered = (status: number): void => gw.emitTokenFreeRequest({ principal, status });
   try {
     upstream = await provider.retrieve({ method: route.method, path: `/responses/${encodeURIComponent(id)}${route.suffix}`, query: queryOf(req.url), signal: abort.signal, requestId: req.id });
   } catch (err) {

@@ -119,7 +119,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       const prices = new PriceBook(gateway.policy.pricing);
       if (metrics) {
         retrack(gateway, metrics, tracked);
-        gateway.onRetrieval((r) => metrics.observeRetrieval({ organization: r.principal.organization, project: r.principal.project, status: r.status }));
+        gateway.onTokenFreeRequest((r) => metrics.observeTokenFreeRequest({ organization: r.principal.organization, project: r.principal.project, status: r.status }));
       }
       const observe = (r: CallRecord): LedgerRow => {
         const row = rowFromCall(r, prices);
