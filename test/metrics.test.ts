@@ -1,10 +1,9 @@
 // `GET /metrics` parses as Prometheus text format, and its counters match the ledger.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import OpenAI from 'openai';
-import Anthropic from '@anthropic-ai/sdk';
-import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
+import type { PromFamily } from 'parse-prometheus-text-format';
 import { startCacheReplay } from './helpers/anthropic-cache-replay.js';
+import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
 import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
 import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
@@ -36,11 +35,8 @@ keys:
 let lastText = '';
 
 async function scrape(url: string): Promise<Map<string, PromFamily>> {
-  const res = await fetch(`${url}/metrics`);
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toContain('text/plain');
-  lastText = await res.text();
-  return new Map(parsePrometheusTextFormat(lastText).map((f) => [f.name, f]));
+  lastText = await scrapeText(url);
+  return families(lastText);
 }
 
 /** Sum of a histogram's `_count` series whose labels include `match`, read from the text (the parser merges labelled histograms). */
@@ -66,10 +62,6 @@ function emptyBucketBound(name: string, match: Record<string, string>): number {
     .filter((m) => wanted.every((pair) => m[1].split(',').includes(pair)) && Number(m[2]) === 0)
     .map((m) => Number(/le="([^"]+)"/.exec(m[1])![1]));
   return Math.max(0, ...empty);
-}
-
-function sum(f: PromFamily | undefined, match: Record<string, string> = {}): number {
-  return (f?.metrics ?? []).filter((m) => Object.entries(match).every(([k, v]) => m.labels?.[k] === v)).reduce((s, m) => s + Number(m.value), 0);
 }
 
 describe('Prometheus metrics', () => {
@@ -373,75 +365,6 @@ keys: [{id: a, key: tg-a}]
       expect(sum(m.get('tollgate_burn_rate_usd_per_hour'), { organization: 'default' })).toBeCloseTo(total.costUsd * 30, 9);
     } finally {
       await fresh.close();
-      await other.drop();
-    }
-  });
-
-  it('counts the Responses retrievals the provider answered in tollgate_requests_total, with no model; refused ones as rejections', async () => {
-    const other = sqlitePlace();
-    const gw2 = await startUsageGateway(`
-storage: {ledger: "${other.url}"}
-providers: {demo: {type: mock, output_tokens: 5}}
-projects: {web: {daily_limit: 100000}}
-users: {polling: {rate_limit: 8}}
-routes: {main: {chat_models: [{model_id: gpt-4.1, model: demo/gpt-4.1}]}}
-keys: [{id: p, key: tg-p, user: pat, tier: polling, project: web}]
-`);
-    try {
-      const client = new OpenAI({ baseURL: `${gw2.url}/v1`, apiKey: 'tg-p', maxRetries: 0 });
-      const made = await client.responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 20 });
-      const background = await client.responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 20, background: true });
-      await client.responses.retrieve(made.id);
-      await client.responses.inputItems.list(made.id);
-      await client.responses.cancel(background.id);
-      await client.responses.delete(made.id);
-      // The provider no longer has it: its 404 is the provider's answer, counted with its status.
-      await expect(client.responses.retrieve(made.id)).rejects.toMatchObject({ status: 404 });
-      // Refused by the gateway: an id the project does not own, then the rate limit (8 requests in the minute, the creations included).
-      await expect(client.responses.retrieve('resp_unknown')).rejects.toMatchObject({ status: 404 });
-      await expect(client.responses.retrieve(background.id)).rejects.toMatchObject({ status: 429 });
-      await gw2.usage.writer.flush();
-
-      const m = await scrape(gw2.url);
-      const requests = m.get('tollgate_requests_total');
-      const retrievals = { organization: 'default', project: 'web', model: '', decision: 'admitted' };
-      expect(sum(requests, { ...retrievals, status: '200' })).toBe(4);
-      expect(sum(requests, { ...retrievals, status: '404' })).toBe(1);
-      expect(sum(requests, { model: '' })).toBe(5);
-      // The calls' series still equal the ledger's rows: the retrievals are apart from them.
-      expect(sum(requests) - 5).toBe((await gw2.usage.ledger.summarize({ groupBy: [] }))[0].calls);
-      const rejected = m.get('tollgate_rejected_requests_total');
-      expect(sum(rejected, { path: '/v1/responses/:id', status: '404', code: 'response_not_found' })).toBe(1);
-      expect(sum(rejected, { path: '/v1/responses/:id', status: '429' })).toBe(1);
-    } finally {
-      await gw2.close();
-      await other.drop();
-    }
-  });
-
-  it("counts the Anthropic token counts answered in tollgate_requests_total, with no model; refused ones as rejections", async () => {
-    const other = sqlitePlace();
-    const gw2 = await startUsageGateway(`
-storage: {ledger: "${other.url}"}
-providers: {demo: {type: mock, output_tokens: 5}}
-projects: {web: {daily_limit: 100000}}
-users: {counting: {rate_limit: 3}}
-routes: {main: {chat_models: [{model_id: claude-sonnet-4, model: demo/claude-sonnet-4}]}}
-keys: [{id: c, key: tg-c, user: cat, tier: counting, project: web}]
-`);
-    try {
-      const client = new Anthropic({ baseURL: gw2.url, apiKey: 'tg-c', maxRetries: 0 });
-      const count = () => client.messages.countTokens({ model: 'claude-sonnet-4', messages: [{ role: 'user', content: 'How many tokens is this?' }] });
-      for (let i = 0; i < 3; i++) expect((await count()).input_tokens).toBeGreaterThan(0);
-      // The fourth in the minute is over the tier's rate_limit: refused by the gateway, a rejection.
-      await expect(count()).rejects.toMatchObject({ status: 429 });
-      const m = await scrape(gw2.url);
-      const requests = m.get('tollgate_requests_total');
-      expect(sum(requests, { organization: 'default', project: 'web', model: '', status: '200', decision: 'admitted' })).toBe(3);
-      expect(sum(requests)).toBe(3);
-      expect(sum(m.get('tollgate_rejected_requests_total'), { path: '/v1/messages/count_tokens', status: '429' })).toBe(1);
-    } finally {
-      await gw2.close();
       await other.drop();
     }
   });
