@@ -1,5 +1,6 @@
-// Response ownership shared by gateway instances on one Redis (database 12 of 127.0.0.1:6379): a response
-// created through one instance is retrievable through another by its project, and refused there to others.
+// Response and conversation ownership shared by gateway instances on one Redis (database 12 of
+// 127.0.0.1:6379): a response or conversation created through one instance is served through another to
+// its project, and refused there to others.
 import OpenAI from 'openai';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
@@ -99,5 +100,34 @@ describe('response owners in Redis', () => {
     const reserved = (requestId: string | null): number => instances[1].calls.find((c) => c.requestId === requestId)!.reserved.input;
     // Instance 1 never saw the first turn: without the shared size it reserved the 50,000-token allowance.
     expect(reserved(followUp.request_id)).toBe(reserved(plain.request_id) + carried);
+  });
+});
+
+describe('conversation owners in Redis', () => {
+  it('a conversation made through one instance is the project’s on every instance, and its next turn reserves its recorded size', async () => {
+    const conversation = await client(0, 'tg-web').conversations.create({ items: [{ type: 'message', role: 'user', content: 'Notes: '.repeat(200) }] });
+    // Recorded before the client had the id: any instance knows it at once.
+    const record = JSON.parse((await redis.get(`tg:{conv:${conversation.id}}`))!) as { o: string; p: string; v: string; c: number };
+    expect(record).toMatchObject({ o: 'default', p: 'web', v: 'openai' });
+    expect(record.c).toBeGreaterThan(200);
+    expect(await redis.ttl(`tg:{conv:${conversation.id}}`)).toBeGreaterThan(364 * 86_400);
+    expect((await client(1, 'tg-web').conversations.items.list(conversation.id)).data).toHaveLength(1);
+    await expect(client(1, 'tg-mobile').conversations.items.list(conversation.id)).rejects.toMatchObject({ status: 404, error: { message: `Conversation with id '${conversation.id}' not found.` } });
+    await expect(client(1, 'tg-mobile').responses.create({ model: 'gpt-4.1', conversation: conversation.id, input: 'Go on.', max_output_tokens: 50 })).rejects.toMatchObject({
+      status: 404,
+      error: { param: 'conversation' },
+    });
+
+    const plain = await client(1, 'tg-web').responses.create({ model: 'gpt-4.1', input: 'Go on.', max_output_tokens: 50 }).withResponse();
+    const turn = await client(1, 'tg-web').responses.create({ model: 'gpt-4.1', conversation: conversation.id, input: 'Go on.', max_output_tokens: 50 }).withResponse();
+    const reserved = (requestId: string | null): number => instances[1].calls.find((c) => c.requestId === requestId)!.reserved.input;
+    // Not the 50,000-token allowance for unseen context: the size the record has (the body's own
+    // `conversation` field adds its few tokens to the estimate).
+    const beyondPlain = reserved(turn.request_id) - reserved(plain.request_id);
+    expect(beyondPlain).toBeGreaterThanOrEqual(record.c);
+    expect(beyondPlain).toBeLessThan(record.c + 20);
+    // After the turn, the record says what the next one carries: this turn's input and output.
+    const carried = turn.data.usage!.input_tokens + turn.data.usage!.output_tokens;
+    await expect.poll(async () => JSON.parse((await redis.get(`tg:{conv:${conversation.id}}`)) ?? '{}').c).toBe(carried);
   });
 });

@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, startTestGateway, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 let upstream: MockUpstream;
@@ -248,25 +248,6 @@ describe('a store that cannot say who owns a response', () => {
     } finally {
       gw.store.responseOwner = original;
       delete (gw.store as { mode?: string }).mode;
-    }
-  });
-});
-
-describe('the in-process mock provider', () => {
-  it('serves the retrieval endpoints for the responses it made, as the mock upstream does', async () => {
-    const local = await startTestGateway(`
-providers: {m: {type: mock}}
-projects: {p: {daily_limit: 100000}, q: {daily_limit: 100000}}
-routes: {r: {chat_models: [{model_id: gpt-4.1, model: m/gpt-4.1}]}}
-keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: q}]
-`);
-    try {
-      const c = (key: string) => new OpenAI({ baseURL: `${local.url}/v1`, apiKey: key, maxRetries: 0 });
-      const created = await c('tg-a').responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 50 });
-      expect((await c('tg-a').responses.retrieve(created.id)).output).toEqual(created.output);
-      await expect(c('tg-b').responses.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
-    } finally {
-      await local.close();
     }
   });
 });

@@ -87,6 +87,16 @@ describe('StoredContext', () => {
     expect(ctx.tokensFor({ input: 'hello' }, () => 1000)).toBe(0);
   });
 
+  it('takes a response’s recorded size only when it did not see it, and a conversation’s recorded size first', () => {
+    const ctx = new StoredContext();
+    ctx.record({ conversation: 'conv_1' }, 'resp_1', usage(300, 40));
+    // Items added through the Conversations API grow only the record: it is the newer word on a conversation.
+    expect(ctx.tokensFor({ conversation: 'conv_1' }, () => 1000, { conversation: 900 })).toBe(900);
+    expect(ctx.tokensFor({ previous_response_id: 'resp_1' }, () => 1000, { previous: 900 })).toBe(340);
+    expect(ctx.tokensFor({ previous_response_id: 'resp_2' }, () => 1000, { previous: 900 })).toBe(900);
+    expect(ctx.tokensFor({ previous_response_id: 'resp_2', conversation: 'conv_2' }, () => 1000, { previous: 5, conversation: 7 })).toBe(12);
+  });
+
   it('forgets the least recently recorded first, beyond its size', () => {
     const ctx = new StoredContext(2);
     ctx.record({}, 'resp_a', usage(1, 1));

@@ -148,6 +148,26 @@ export const ERRORS = {
     param: 'previous_response_id',
     message: (p) => `Previous response with id '${p.id}' not found.`,
   },
+  conversation_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    openaiCode: null,
+    // As for responses: one another project owns gets the words OpenAI has for an id it does not have.
+    message: (p) => `Conversation with id '${p.id}' not found.`,
+  },
+  unknown_conversation: {
+    status: 404,
+    type: 'invalid_request_error',
+    param: 'conversation',
+    openaiCode: null,
+    message: (p) => `Conversation with id '${p.id}' not found.`,
+  },
+  conversations_unavailable: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: () =>
+      'No model this key can use is served by a provider that keeps conversations (the OpenAI Responses API). Ask your Tollgate administrator for a route to one.',
+  },
   not_found: {
     status: 404,
     type: 'invalid_request_error',

@@ -160,7 +160,7 @@ export interface CounterStore {
   openReservations(): Promise<number>;
   /**
    * Remembers who owns provider response `id` for `ttlMs` (shared by every instance on a shared store).
-   * Recording it again replaces the record.
+   * Recording it again replaces the record. Conversations (`conv_...` ids) are recorded here too.
    */
   recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void>;
   /** The owner recorded for response `id`, or undefined when none is (never recorded, expired or forgotten). */

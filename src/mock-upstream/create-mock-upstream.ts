@@ -7,9 +7,10 @@ import {
   anthropicError,
   flavorOfPath,
   handleMockRequest,
-  MockResponseStore,
   normalizeMockPath,
+  MockStoredObjects,
   openAiError,
+  touchesStoredObjects,
   type MockOptions,
   type MockReply,
 } from '../providers/mock/index.js';
@@ -78,7 +79,7 @@ function formatUrl(host: string, port: number): string {
 export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
   const log = new RequestLog(RECORDED);
   const { apiKey, ...mockOptions } = opts;
-  const responses = new MockResponseStore();
+  const stored = new MockStoredObjects();
 
   function respond(req: IncomingMessage, res: ServerResponse, raw: Buffer | undefined): void {
     const url = req.url ?? '/';
@@ -101,12 +102,11 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
         ? anthropicError(400, 'There was an issue with your request. The body could not be parsed as JSON.')
         : openAiError(400, BAD_JSON_MESSAGE);
     }
-    // Only Responses API paths touch the store: the other endpoints stay the lean benchmark baseline.
-    const responsesPath = path.startsWith('/v1/responses');
-    if (reply === undefined && responsesPath) reply = responses.answer(method, url, mockOptions);
+    const storedPath = touchesStoredObjects(path);
+    if (reply === undefined && storedPath) reply = stored.answer(method, url, body, mockOptions);
     if (reply === undefined) {
       reply = handleMockRequest(method, url, body, mockOptions);
-      if (responsesPath && method === 'POST') responses.remember(body, reply);
+      if (storedPath && method === 'POST') stored.remember(body, reply);
     }
     void writeMockReply(res, reply);
   }

@@ -41,13 +41,15 @@ export abstract class HttpProvider implements Provider {
     }
   }
 
-  /** Only meaningful where `supports('responses')`; the gateway asks nothing else of it. */
+  /** Only meaningful where `supports('responses')` (stored responses, conversations); the gateway asks nothing else of it. */
   async retrieve(req: RetrievalRequest): Promise<UpstreamResponse> {
     // The base URL's own query (Azure's api-version) first, then the client's.
     const query = [this.upstream.query?.replace(/^\?/, ''), req.query].filter((q) => q).join('&');
+    const path = this.upstream.basePath + req.path + (query ? `?${query}` : '');
+    if (req.body !== undefined) return this.pool.request(req.method, path, this.upstream.headers, req.body, req.signal);
     // No body: the JSON content type the provider's headers carry would describe nothing.
     const { 'content-type': _, ...headers } = this.upstream.headers;
-    return this.pool.request(req.method, this.upstream.basePath + req.path + (query ? `?${query}` : ''), headers, undefined, req.signal);
+    return this.pool.request(req.method, path, headers, undefined, req.signal);
   }
 
   async close(): Promise<void> {

@@ -36,6 +36,8 @@ export interface RetrievalRequest {
   path: string;
   /** The client's query string without its `?` (`stream=true&starting_after=4`), or ''. */
   query: string;
+  /** A JSON body, as the client sent it (a conversation's creation or update, items added). */
+  body?: string;
   /** Aborts the upstream call when the client goes away (a resumed stream, most of all). */
   signal?: AbortSignal;
   requestId: string;

@@ -20,7 +20,9 @@ import { resolveTarget, type Caller } from './request-context.js';
 import { isReasoningModel, validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
 import { responseIdOf } from './stored-context.js';
-import { previousResponseOwner, recordResponseOwner } from './response-owners.js';
+import { conversationOwner } from './conversation-owners.js';
+import { previousResponseOwner } from './response-owners.js';
+import { rememberTurn } from './stored-turns.js';
 import { readTags } from './tags.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
 
@@ -39,9 +41,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
 
   const body = req.body;
   validateBody(endpoint, body);
-  // Another project's stored response is not this caller's to continue (response-owners.ts); the
-  // caller's own record says how much context it carries, whichever instance saw it made.
+  // Another project's stored response or conversation is not this caller's to continue
+  // (response-owners.ts, conversation-owners.ts); the caller's own record says how much context it
+  // carries, whichever instance saw it made.
   const previous = endpoint === 'responses' ? await previousResponseOwner(gw, principal, body) : undefined;
+  const conversation = endpoint === 'responses' ? await conversationOwner(gw, principal, body) : undefined;
   const tags = readTags(req.headers['x-tollgate-tags'], body.metadata);
   const target = resolveTarget(gw, principal, body.model as string, endpoint);
   const upstreamModel = target.model.upstreamModel;
@@ -65,7 +69,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // Anthropic's server tools (web search, web fetch, code execution, MCP servers) and OpenAI's built-in
   // tools, prompt templates and search models bring billed input the body does not show either: the same
   // allowance is reserved for them (server-tools.ts, unseen-billing.ts), besides any stored context.
-  const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, unseen, previous?.contextTokens) : 0;
+  const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, unseen, { previous: previous?.contextTokens, conversation: conversation?.contextTokens }) : 0;
   const hidden =
     exchange.upstream === 'messages' ? bringsServerToolInput(exchange.estimateOn.body) : bringsHiddenInput(exchange.upstream, body, upstreamModel);
   const estimate = withStoredContext(bodyEstimate, stored + (hidden ? unseen(stored) : 0));
@@ -196,8 +200,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     if (!strict) sendAnswer();
     await gw.engine.settleCall(admission, target, usage);
     const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
-    if (endpoint === 'responses') gw.storedContext.record(body, responseId, usage);
-    if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, responseId, usage);
+    if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
     await record(admitted, status, usage, { upstreamLatencyMs, providerResponseId: responseId });
     if (strict) sendAnswer();
     return;
@@ -230,8 +233,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const usage = background && result.outcome !== 'complete' ? fullGrantUsage(admission, result.usage) : result.usage;
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
   await gw.engine.settleCall(admission, target, usage);
-  if (endpoint === 'responses') gw.storedContext.record(body, adapter.responseId, usage);
-  if (endpoint === 'responses') recordResponseOwner(gw, req.log, principal, target, body, adapter.responseId, usage);
+  if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, adapter.responseId, usage, conversation);
   const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
   await record(admitted, status, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId });
   if (!res.destroyed) res.end();

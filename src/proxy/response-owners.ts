@@ -89,6 +89,7 @@ async function lookUp(gw: Gateway, id: string): Promise<ResponseOwner | undefine
   }
 }
 
-function unreadable(err: unknown): TollgateError {
+/** A store that cannot say who owns an id: a 503 (the caller's own TollgateError as it is). */
+export function unreadable(err: unknown): TollgateError {
   return err instanceof TollgateError ? err : new TollgateError('store_unavailable', {}, { 'retry-after': '1' });
 }

@@ -16,6 +16,7 @@ import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
 import { MAX_JSON_CONTAINERS, MAX_JSON_KEYS, overBudget } from './json-containers.js';
 import { authenticate, type Caller } from './request-context.js';
+import { CONVERSATION_ROUTES, handleConversation } from './conversations.js';
 import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
 
 declare module 'fastify' {
@@ -163,6 +164,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       // A HEAD would fetch the response from the provider only to drop it.
       exposeHeadRoute: false,
       handler: (req, reply) => handleRetrieval(req.caller!, route, req, reply),
+    });
+  }
+  for (const route of CONVERSATION_ROUTES) {
+    app.route<{ Params: { id?: string; item_id?: string } }>({
+      method: route.method,
+      url: route.url,
+      onRequest: identify,
+      config: { ignoresBody: !route.body },
+      exposeHeadRoute: false,
+      handler: (req, reply) => handleConversation(req.caller!, route, req, reply),
     });
   }
   app.post('/v1/messages', { onRequest: identify }, (req, reply) => handleMessages(req.caller!, req, reply));

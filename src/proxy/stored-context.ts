@@ -20,15 +20,22 @@ export class StoredContext {
 
   /**
    * Input tokens `body` brings in from stored context: what is known of it, and for the rest `unseen()`
-   * (asked only when some is unseen). `previousSize`: the previous response's size as the shared record
-   * has it (another instance may have relayed it), when this instance did not see it.
+   * (asked only when some is unseen). `recorded`: the sizes the shared ownership records have, which
+   * another instance may have written: the previous response's, used when this instance did not see it;
+   * the conversation's, used first (items added through the Conversations API grow it there only).
    */
-  tokensFor(body: JsonObject, unseen: () => number, previousSize?: number): number {
+  tokensFor(body: JsonObject, unseen: () => number, recorded: { previous?: number; conversation?: number } = {}): number {
     let known = 0;
     let unknown = false;
-    for (const id of [body.previous_response_id, conversationId(body.conversation)]) {
-      if (typeof id !== 'string' || id === '') continue;
-      const size = this.sizes.get(id) ?? (id === body.previous_response_id ? previousSize : undefined);
+    const previous = body.previous_response_id;
+    if (typeof previous === 'string' && previous !== '') {
+      const size = this.sizes.get(previous) ?? recorded.previous;
+      if (size === undefined) unknown = true;
+      else known += size;
+    }
+    const conversation = conversationId(body.conversation);
+    if (conversation !== undefined) {
+      const size = recorded.conversation ?? this.sizes.get(conversation);
       if (size === undefined) unknown = true;
       else known += size;
     }
@@ -53,7 +60,7 @@ export class StoredContext {
 }
 
 /** The conversation a body continues: `conversation` is its id or an object holding it. */
-function conversationId(conversation: unknown): string | undefined {
+export function conversationId(conversation: unknown): string | undefined {
   if (typeof conversation === 'string') return conversation || undefined;
   const id = (conversation as JsonObject | null)?.id;
   return typeof conversation === 'object' && typeof id === 'string' && id !== '' ? id : undefined;

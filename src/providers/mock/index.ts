@@ -1,6 +1,6 @@
 // The mock LLM: transport-independent generators for OpenAI- and Anthropic-shaped replies.
 export { handleMockRequest, normalizeMockPath } from './handle-mock-request.js';
-export { MockResponseStore } from './stored-responses.js';
+export { MockStoredObjects, touchesStoredObjects } from './stored-objects.js';
 export { anthropicError, flavorOfPath, mockErrorReply, openAiError } from './mock-errors.js';
 export type { OpenAiErrorDetail } from './mock-errors.js';
 export { readMockControls, resolveOutputLength } from './mock-controls.js';

@@ -3,13 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderPolicy } from '../../config/policy.js';
 import type { Provider, RetrievalRequest, UpstreamRequest, UpstreamResponse } from '../provider.js';
 import { passableHeaders, UPSTREAM_PATHS } from '../provider.js';
-import { handleMockRequest, MockResponseStore, type MockOptions, type MockReply } from './index.js';
+import { handleMockRequest, MockStoredObjects, type MockOptions, type MockReply } from './index.js';
 
 export class MockProvider implements Provider {
   readonly name: string;
   private readonly options: MockOptions;
-  /** The responses it created, for the Responses API's retrieval endpoints (as the mock upstream keeps them). */
-  private readonly responses = new MockResponseStore();
+  /** The responses and conversations it made, for their own endpoints (as the mock upstream keeps them). */
+  private readonly stored = new MockStoredObjects();
 
   constructor(config: ProviderPolicy) {
     this.name = config.name;
@@ -22,14 +22,19 @@ export class MockProvider implements Provider {
   }
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const reply = handleMockRequest('POST', `/v1${UPSTREAM_PATHS[req.endpoint]}`, req.body, this.options);
-    if (req.endpoint === 'responses') this.responses.remember(req.body, reply);
+    const path = `/v1${UPSTREAM_PATHS[req.endpoint]}`;
+    if (req.endpoint !== 'responses') return this.deliver(handleMockRequest('POST', path, req.body, this.options), req.signal);
+    const refused = this.stored.answer('POST', path, req.body, this.options);
+    if (refused) return this.deliver(refused, req.signal);
+    const reply = handleMockRequest('POST', path, req.body, this.options);
+    this.stored.remember(req.body, reply);
     return this.deliver(reply, req.signal);
   }
 
   async retrieve(req: RetrievalRequest): Promise<UpstreamResponse> {
     const url = `/v1${req.path}${req.query ? `?${req.query}` : ''}`;
-    return this.deliver(this.responses.answer(req.method, url, this.options) ?? handleMockRequest(req.method, url, undefined, this.options), req.signal);
+    const body = req.body === undefined ? undefined : (JSON.parse(req.body) as unknown);
+    return this.deliver(this.stored.answer(req.method, url, body, this.options) ?? handleMockRequest(req.method, url, body, this.options), req.signal);
   }
 
   private async deliver(reply: MockReply, signal: AbortSignal | undefined): Promise<UpstreamResponse> {

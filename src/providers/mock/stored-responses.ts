@@ -31,7 +31,7 @@ export class MockResponseStore {
     if (reply.status !== 200 || typeof body !== 'object' || body === null) return;
     const request = body as Record<string, unknown>;
     if (request.store === false) return;
-    const stored = reply.kind === 'json' ? fromJson(reply.body) : fromFrames(reply.frames);
+    const stored = storedOf(reply);
     if (!stored) return;
     // The generator always answers `background: false`; what is stored says what was asked.
     stored.response.background = request.background === true;
@@ -49,7 +49,7 @@ export class MockResponseStore {
     const id = decodeURIComponent(match[1]);
     const action = match[2];
     const m = method.toUpperCase();
-    const call: MockCall = { body: {}, controls: { omitUsage: false, ignoreMaxTokens: false }, opts, latencyMs: Math.max(0, opts.latencyMs), chunkDelayMs: Math.max(0, opts.chunkDelayMs ?? 0) };
+    const call = storeCall(opts);
     const known = (action === undefined && (m === 'GET' || m === 'DELETE')) || (action === 'cancel' && m === 'POST') || (action === 'input_items' && m === 'GET');
     if (!known) return undefined;
     const stored = this.stored.get(id);
@@ -71,6 +71,20 @@ export class MockResponseStore {
     }
     return jsonReply(call, 'openai', stored.response);
   }
+}
+
+/** The response a 200 reply to POST /v1/responses carries, as it ended (JSON or streamed). */
+export function responseOfReply(reply: MockReply): Record<string, unknown> | undefined {
+  return reply.status === 200 ? storedOf(reply)?.response : undefined;
+}
+
+function storedOf(reply: MockReply): StoredResponse | undefined {
+  return reply.kind === 'json' ? fromJson(reply.body) : fromFrames(reply.frames);
+}
+
+/** The call a stored-object endpoint answers as: no body controls, the mock's own timings. */
+export function storeCall(opts: MockOptions): MockCall {
+  return { body: {}, controls: { omitUsage: false, ignoreMaxTokens: false }, opts, latencyMs: Math.max(0, opts.latencyMs), chunkDelayMs: Math.max(0, opts.chunkDelayMs ?? 0) };
 }
 
 function fromJson(text: string): StoredResponse | undefined {
@@ -110,7 +124,7 @@ function sequenceOf(frame: string): number {
 }
 
 /** The request's input as the input items OpenAI lists: each with an id, text content typed `input_text`. */
-function inputItemsOf(input: unknown): Array<Record<string, unknown>> {
+export function inputItemsOf(input: unknown): Array<Record<string, unknown>> {
   const items = typeof input === 'string' ? [{ role: 'user', content: input }] : Array.isArray(input) ? input : [];
   return items.map((raw) => {
     const item = { ...(raw as Record<string, unknown>) };
@@ -123,8 +137,8 @@ function inputItemsOf(input: unknown): Array<Record<string, unknown>> {
   });
 }
 
-/** A page of input items (newest first by default, as OpenAI lists them), honouring `order`, `limit` and `after`. */
-function listOf(items: Array<Record<string, unknown>>, query: URLSearchParams): Record<string, unknown> {
+/** A page of items (newest first by default, as OpenAI lists them), honouring `order`, `limit` and `after`. */
+export function listOf(items: Array<Record<string, unknown>>, query: URLSearchParams): Record<string, unknown> {
   let ordered = query.get('order') === 'asc' ? items : [...items].reverse();
   const after = query.get('after');
   if (after !== null) ordered = ordered.slice(ordered.findIndex((i) => i.id === after) + 1);

@@ -1,0 +1,34 @@
+// The in-process `mock` provider (the quick start's) keeps what it made as the mock upstream does: stored
+// responses for the retrieval endpoints, conversations for the Conversations API; the gateway serves both
+// only to the project that made them.
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+
+let local: TestGateway;
+beforeAll(async () => {
+  local = await startTestGateway(`
+providers: {m: {type: mock}}
+projects: {p: {daily_limit: 100000}, q: {daily_limit: 100000}}
+routes: {r: {chat_models: [{model_id: gpt-4.1, model: m/gpt-4.1}]}}
+keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: q}]
+`);
+});
+afterAll(() => local?.close());
+
+const client = (key: string) => new OpenAI({ baseURL: `${local.url}/v1`, apiKey: key, maxRetries: 0 });
+
+describe('the in-process mock provider', () => {
+  it('serves the retrieval endpoints for the responses it made', async () => {
+    const created = await client('tg-a').responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 50 });
+    expect((await client('tg-a').responses.retrieve(created.id)).output).toEqual(created.output);
+    await expect(client('tg-b').responses.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('keeps conversations, and the turns taken in them', async () => {
+    const conversation = await client('tg-a').conversations.create({});
+    await client('tg-a').responses.create({ model: 'gpt-4.1', conversation: conversation.id, input: 'Hi.', max_output_tokens: 50 });
+    expect((await client('tg-a').conversations.items.list(conversation.id, { order: 'asc' })).data.map((i) => (i as { role: string }).role)).toEqual(['user', 'assistant']);
+    await expect(client('tg-b').conversations.retrieve(conversation.id)).rejects.toMatchObject({ status: 404 });
+  });
+});
