@@ -1,5 +1,6 @@
-// Requests that use no tokens and write no ledger row (Responses API retrievals, Anthropic token counts) on
-// /metrics: each one answered is a tollgate_requests_total series with no model; each refused, a rejection.
+// Requests that use no tokens and write no ledger row (Responses API retrievals, the Conversations API,
+// Anthropic token counts) on /metrics: each one answered is a tollgate_requests_total series with no
+// model; each refused, a rejection.
 import { describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
@@ -53,6 +54,30 @@ keys: [{id: p, key: tg-p, user: pat, tier: polling, project: web}]
       const rejected = m.get('tollgate_rejected_requests_total');
       expect(sum(rejected, { path: '/v1/responses/:id', status: '404', code: 'response_not_found' })).toBe(1);
       expect(sum(rejected, { path: '/v1/responses/:id', status: '429' })).toBe(1);
+    });
+  });
+
+  it('counts the Conversations API requests the provider answered the same way, and refusals as rejections', async () => {
+    const yaml = `
+routes: {main: {chat_models: [{model_id: gpt-4.1, model: demo/gpt-4.1}]}}
+keys: [{id: p, key: tg-p, project: web}, {id: o, key: tg-o}]
+`;
+    await withGateway(yaml, async (gw) => {
+      const client = (key: string) => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
+      const conversation = await client('tg-p').conversations.create({ items: [{ type: 'message', role: 'user', content: 'Hi.' }] });
+      await client('tg-p').conversations.items.list(conversation.id);
+      await client('tg-p').conversations.update(conversation.id, { metadata: { a: 'b' } });
+      await client('tg-p').conversations.delete(conversation.id);
+      await expect(client('tg-p').conversations.retrieve(conversation.id)).rejects.toMatchObject({ status: 404 });
+      // A key of no project: not the owner, so refused by the gateway, and nothing sent.
+      await expect(client('tg-o').conversations.retrieve(conversation.id)).rejects.toMatchObject({ status: 404 });
+
+      const m = families(await scrapeText(gw.url));
+      const requests = m.get('tollgate_requests_total');
+      expect(sum(requests, { ...answered, status: '200' })).toBe(4);
+      expect(sum(requests, { ...answered, status: '404' })).toBe(1);
+      expect(sum(requests, { model: '' })).toBe(5);
+      expect(sum(m.get('tollgate_rejected_requests_total'), { path: '/v1/conversations/:id', status: '404', code: 'conversation_not_found' })).toBe(1);
     });
   });
 
