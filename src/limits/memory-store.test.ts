@@ -18,6 +18,18 @@ describe('MemoryCounterStore, beyond the contract', () => {
     for (const id of ['resp_1', 'resp_3', 'resp_4']) expect(await store.responseOwner(id)).toEqual(owner);
   });
 
+  it('keeps conversation owners apart: responses made since never push a conversation out', async () => {
+    const store = new MemoryCounterStore(new ManualClock(0), 'UTC', 2);
+    const owner = { organization: 'o', project: 'p', provider: 'openai' };
+    await store.recordResponse('conv_1', owner, 60_000);
+    for (const id of ['resp_1', 'resp_2', 'resp_3']) await store.recordResponse(id, owner, 60_000);
+    expect(await store.responseOwner('conv_1')).toEqual(owner);
+    expect(await store.responseOwner('resp_1')).toBeUndefined();
+    for (const id of ['conv_2', 'conv_3']) await store.recordResponse(id, owner, 60_000);
+    expect(await store.responseOwner('conv_1')).toBeUndefined();
+    expect(await store.responseOwner('conv_3')).toEqual(owner);
+  });
+
   it('lists a refused sliding window’s counted slots and when each leaves, oldest first', async () => {
     const T0 = Date.UTC(2026, 10, 21, 10); // on a slot edge (slots of 3 s for a one-minute window)
     const clock = new ManualClock(T0);

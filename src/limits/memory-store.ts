@@ -5,8 +5,13 @@ import { admit, amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from './counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
-/** Response owners kept at most; the oldest are forgotten first (their ids then answer as unknown). */
+/** Response owners kept at most, and conversation owners; the oldest are forgotten first (their ids then answer as unknown). */
 export const MAX_RESPONSE_OWNERS = 100_000;
+
+interface OwnerEntry {
+  owner: ResponseOwner;
+  expiresAtMs: number;
+}
 
 interface FixedState {
   kind: 'fixed';
@@ -40,8 +45,13 @@ export class MemoryCounterStore implements CounterStore {
   private readonly counters = new Map<string, CounterState>();
   private readonly reservations = new Map<string, Placement>();
   private readonly windows: WindowCalculator;
-  /** In insertion order, so the oldest is first to go. */
-  private readonly responseOwners = new Map<string, { owner: ResponseOwner; expiresAtMs: number }>();
+  /**
+   * Owners of responses, and apart from them of conversations (`conv_...`): a busy stream of responses
+   * must not push out a conversation still in use, whose owner would then be refused it. In insertion
+   * order, so the oldest is first to go.
+   */
+  private readonly responseOwners = new Map<string, OwnerEntry>();
+  private readonly conversationOwners = new Map<string, OwnerEntry>();
 
   constructor(
     private readonly clock: Clock,
@@ -111,17 +121,23 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
-    this.responseOwners.delete(id); // re-inserted last: a record made again is the newest
-    this.responseOwners.set(id, { owner, expiresAtMs: this.clock.now() + ttlMs });
-    if (this.responseOwners.size > this.maxResponseOwners) this.responseOwners.delete(this.responseOwners.keys().next().value!);
+    const owners = this.ownersOf(id);
+    owners.delete(id); // re-inserted last: a record made again is the newest
+    owners.set(id, { owner, expiresAtMs: this.clock.now() + ttlMs });
+    if (owners.size > this.maxResponseOwners) owners.delete(owners.keys().next().value!);
   }
 
   async responseOwner(id: string): Promise<ResponseOwner | undefined> {
-    const entry = this.responseOwners.get(id);
+    const owners = this.ownersOf(id);
+    const entry = owners.get(id);
     if (!entry) return undefined;
     if (entry.expiresAtMs > this.clock.now()) return entry.owner;
-    this.responseOwners.delete(id);
+    owners.delete(id);
     return undefined;
+  }
+
+  private ownersOf(id: string): Map<string, OwnerEntry> {
+    return id.startsWith('conv_') ? this.conversationOwners : this.responseOwners;
   }
 
   async held(items: CounterItem[]): Promise<number[]> {
