@@ -162,6 +162,12 @@ export const ERRORS = {
     openaiCode: null,
     message: (p) => `Conversation with id '${p.id}' not found.`,
   },
+  owners_unavailable: {
+    status: 503,
+    type: 'server_error',
+    message: () =>
+      "The gateway cannot read who owns this conversation right now (the counter store has no record of it and the ledger does not answer), so it was not served. Try again shortly.",
+  },
   conversations_unavailable: {
     status: 400,
     type: 'invalid_request_error',

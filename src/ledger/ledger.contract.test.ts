@@ -57,6 +57,19 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     expect(back.map((r) => r.inputTokens)).toEqual([120]);
   });
 
+  it('records who made each conversation, keeps the first owner of an id, and keeps them across a reopen', async () => {
+    const id = `conv_${Math.random().toString(36).slice(2)}`;
+    await ledger.recordConversation(id, { organization: 'acme', project: 'web', provider: 'openai' }, T0);
+    // A retried record, or another instance's, never hands the conversation to someone else.
+    await ledger.recordConversation(id, { organization: 'rival', provider: 'azure' }, T0 + 1);
+    await ledger.recordConversation(`${id}x`, { organization: 'acme', provider: 'openai' }, T0);
+    const again = await openLedger(place.url);
+    expect(await again.conversationOwner(id)).toEqual({ organization: 'acme', project: 'web', provider: 'openai' });
+    expect(await again.conversationOwner(`${id}x`)).toEqual({ organization: 'acme', provider: 'openai' });
+    expect(await again.conversationOwner('conv_never')).toBeUndefined();
+    await again.close();
+  });
+
   it('sums usage by any dimension, tag and time bucket, within a time range and filters', async () => {
     const base = T0 + 86_400_000 * 3; // a day of its own
     const rows = [

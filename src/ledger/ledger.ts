@@ -152,6 +152,13 @@ export interface RowQuery {
   limit?: number;
 }
 
+/** The project that made a conversation (no project: its organization's project-less keys), and where. */
+export interface ConversationOwner {
+  organization: string;
+  project?: string;
+  provider: string;
+}
+
 export interface Ledger {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates the schema or migrates it to the current version; safe to run from several processes at once. */
@@ -169,6 +176,14 @@ export interface Ledger {
    */
   packRow?(row: LedgerRow, shared: Set<string>): string;
   appendPacked?(json: string): Promise<void>;
+  /**
+   * Records that `owner` made conversation `id` (OpenAI's Conversations API) at `atMs`: written at once,
+   * not batched (conversations are few), so that the owner outlives the counter store's record. An id
+   * recorded already keeps its first owner.
+   */
+  recordConversation(id: string, owner: ConversationOwner, atMs: number): Promise<void>;
+  /** Who made conversation `id` through the gateway, as recorded; undefined when nobody did. */
+  conversationOwner(id: string): Promise<ConversationOwner | undefined>;
   /** Sums usage over the rows matching `q`, one entry per group. */
   summarize(q: UsageQuery): Promise<UsageGroup[]>;
   /** Usage events since `sinceMs`, in time order (token-bucket replay); one organization's only, when given. */

@@ -168,6 +168,13 @@ const SQLITE_V6 = [
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 
+// Version 7 (SQLite; version 6 of PostgreSQL): who made each conversation (OpenAI's Conversations API)
+// through the gateway. Its making is no call (no tokens, no ledger row), yet its owner must outlive the
+// counter store's record: conversations without an owner are refused (proxy/conversation-owners.ts).
+export const CONVERSATIONS_TABLE = 'tollgate_conversations';
+const conversationsTable = (bigint: string): string =>
+  `CREATE TABLE ${CONVERSATIONS_TABLE} (id TEXT PRIMARY KEY, ts ${bigint} NOT NULL, organization TEXT NOT NULL, project TEXT, provider TEXT NOT NULL)`;
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
@@ -175,6 +182,7 @@ export const SQLITE_MIGRATIONS: string[][] = [
   SQLITE_V4,
   SQLITE_V5,
   SQLITE_V6,
+  [conversationsTable('INTEGER')],
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -195,6 +203,8 @@ export const POSTGRES_MIGRATIONS: string[][] = [
   [`ALTER TABLE ${TABLE} ADD COLUMN provider_response_id TEXT`],
   // Version 5 (SQLITE_V6 above).
   [`ALTER TABLE ${TABLE} ADD COLUMN tool_fees_usd DOUBLE PRECISION NOT NULL DEFAULT 0`],
+  // Version 6 (the conversations' owners above).
+  [conversationsTable('BIGINT')],
 ];
 
 /**

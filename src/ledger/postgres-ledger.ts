@@ -1,9 +1,10 @@
 // The shared ledger for several gateway instances: PostgreSQL through the `postgres` client.
 import postgres from 'postgres';
-import type { Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import type { ConversationOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import { toConversationOwner, type OwnerRow } from './conversation-owner-row.js';
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { driverUrl } from './libpq-url.js';
-import { checkReadableVersion, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
+import { checkReadableVersion, CONVERSATIONS_TABLE, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { eachWithoutJit, readWithoutJit } from './postgres-report.js';
 
 const dialect: Dialect = {
@@ -94,6 +95,22 @@ export class PostgresLedger implements Ledger {
       return o;
     });
     await this.sql.unsafe(INSERT_SQL, [records as unknown as postgres.JSONValue]);
+  }
+
+  async recordConversation(id: string, owner: ConversationOwner, atMs: number): Promise<void> {
+    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
+    await this.sql.unsafe(`INSERT INTO ${CONVERSATIONS_TABLE} (id, ts, organization, project, provider) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`, [
+      id,
+      atMs,
+      owner.organization,
+      owner.project ?? null,
+      owner.provider,
+    ]);
+  }
+
+  async conversationOwner(id: string): Promise<ConversationOwner | undefined> {
+    const [row] = await this.sql.unsafe(`SELECT organization, project, provider FROM ${CONVERSATIONS_TABLE} WHERE id = $1`, [id]);
+    return row && toConversationOwner(row as unknown as OwnerRow);
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {

@@ -71,7 +71,7 @@ async function createConversation(gw: Gateway, principal: Principal, req: Fastif
     if (status !== 200) return;
     const id = idOf(raw);
     if (id === undefined) req.log.warn({ provider: provider.name }, 'a created conversation came back without an id: it cannot be recorded, nor used through the gateway');
-    else await recordConversationOwner(gw, principal, provider.name, id, itemsTokens(body.value.items));
+    else await recordConversationOwner(gw, req.log, principal, provider.name, id, itemsTokens(body.value.items));
   };
   await relayStoredObject(gw, principal, req, reply, { provider, method: 'POST', path: '/conversations', body: body.text, beforeAnswer });
 }

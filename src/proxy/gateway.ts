@@ -11,6 +11,7 @@ import { createProviders } from '../providers/registry.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Clock } from '../util/clock.js';
 import type { Usage } from '../providers/usage.js';
+import type { ConversationArchive } from './conversation-owners.js';
 import { StoredContext } from './stored-context.js';
 
 /** One finished call, as the ledger, metrics and alerts will see it. */
@@ -79,6 +80,11 @@ export class Gateway {
    * not reject: a sink that cannot write reports it itself.
    */
   recordSink?: (record: CallRecord) => Promise<void>;
+  /**
+   * Where conversations' owners are kept beyond the counter store (the ledger), when there is one: a
+   * memory store restarted, or a Redis flushed, still knows whose each conversation is.
+   */
+  conversationArchive?: ConversationArchive;
 
   constructor(
     readonly policy: Policy,
