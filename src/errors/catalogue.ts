@@ -166,7 +166,7 @@ export const ERRORS = {
     status: 503,
     type: 'server_error',
     message: () =>
-      "The gateway cannot read who owns this conversation right now (the counter store has no record of it and the ledger does not answer), so it was not served. Try again shortly.",
+      'The gateway cannot read who owns this stored response or conversation right now (the counter store has no record of it and the ledger does not answer), so it was not served. Try again shortly.',
   },
   conversations_unavailable: {
     status: 400,

@@ -3,7 +3,7 @@
 // database outage does not keep restarted gateways down: the ledger is opened in the background, and
 // until then every call on it fails at once with LedgerNotReadyError, which the writer retries like any
 // failed write.
-import type { ConversationOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import type { ObjectOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 
 /** The ledger's database has not been reachable since the gateway started. */
 export class LedgerNotReadyError extends Error {
@@ -84,12 +84,16 @@ export class LateLedger implements Ledger {
     return this.ledger.append(rows);
   }
 
-  async recordConversation(id: string, owner: ConversationOwner, atMs: number): Promise<void> {
+  async recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void> {
     return this.ledger.recordConversation(id, owner, atMs);
   }
 
-  async conversationOwner(id: string): Promise<ConversationOwner | undefined> {
+  async conversationOwner(id: string): Promise<ObjectOwner | undefined> {
     return this.ledger.conversationOwner(id);
+  }
+
+  async responseOwner(id: string, sinceMs: number): Promise<ObjectOwner | undefined> {
+    return this.ledger.responseOwner(id, sinceMs);
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {

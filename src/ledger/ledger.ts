@@ -152,11 +152,16 @@ export interface RowQuery {
   limit?: number;
 }
 
-/** The project that made a conversation (no project: its organization's project-less keys), and where. */
-export interface ConversationOwner {
+/**
+ * The project that made a stored object, a conversation or a response (no project: its organization's
+ * project-less keys), and on which provider.
+ */
+export interface ObjectOwner {
   organization: string;
   project?: string;
   provider: string;
+  /** Responses only: the call's input plus output, what a follow-up carries. */
+  contextTokens?: number;
 }
 
 export interface Ledger {
@@ -181,9 +186,11 @@ export interface Ledger {
    * not batched (conversations are few), so that the owner outlives the counter store's record. An id
    * recorded already keeps its first owner.
    */
-  recordConversation(id: string, owner: ConversationOwner, atMs: number): Promise<void>;
+  recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void>;
   /** Who made conversation `id` through the gateway, as recorded; undefined when nobody did. */
-  conversationOwner(id: string): Promise<ConversationOwner | undefined>;
+  conversationOwner(id: string): Promise<ObjectOwner | undefined>;
+  /** Who made response `id` (the row whose provider_response_id it is) through the gateway since `sinceMs`. */
+  responseOwner(id: string, sinceMs: number): Promise<ObjectOwner | undefined>;
   /** Sums usage over the rows matching `q`, one entry per group. */
   summarize(q: UsageQuery): Promise<UsageGroup[]>;
   /** Usage events since `sinceMs`, in time order (token-bucket replay); one organization's only, when given. */

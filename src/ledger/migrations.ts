@@ -175,6 +175,12 @@ export const CONVERSATIONS_TABLE = 'tollgate_conversations';
 const conversationsTable = (bigint: string): string =>
   `CREATE TABLE ${CONVERSATIONS_TABLE} (id TEXT PRIMARY KEY, ts ${bigint} NOT NULL, organization TEXT NOT NULL, project TEXT, provider TEXT NOT NULL)`;
 
+// Version 8 (SQLite; version 7 of PostgreSQL): a stored response's owner is looked up in the ledger by
+// its id when the counter store has no record of it. Partial: only Responses API rows carry an id, so
+// other calls' inserts pay nothing for it.
+const responseIdIndex = (table: string): string =>
+  `CREATE INDEX ${table}_response_id ON ${table} (provider_response_id) WHERE provider_response_id IS NOT NULL`;
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
@@ -183,6 +189,7 @@ export const SQLITE_MIGRATIONS: string[][] = [
   SQLITE_V5,
   SQLITE_V6,
   [conversationsTable('INTEGER')],
+  [responseIdIndex(CALLS_TABLE)],
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -205,6 +212,8 @@ export const POSTGRES_MIGRATIONS: string[][] = [
   [`ALTER TABLE ${TABLE} ADD COLUMN tool_fees_usd DOUBLE PRECISION NOT NULL DEFAULT 0`],
   // Version 6 (the conversations' owners above).
   [conversationsTable('BIGINT')],
+  // Version 7 (the response id index above).
+  [responseIdIndex(TABLE)],
 ];
 
 /**

@@ -1,7 +1,7 @@
 // The shared ledger for several gateway instances: PostgreSQL through the `postgres` client.
 import postgres from 'postgres';
-import type { ConversationOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
-import { toConversationOwner, type OwnerRow } from './conversation-owner-row.js';
+import type { ObjectOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import { RESPONSE_OWNER_SQL, toObjectOwner, type OwnerRow } from './owner-row.js';
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { driverUrl } from './libpq-url.js';
 import { checkReadableVersion, CONVERSATIONS_TABLE, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
@@ -97,7 +97,7 @@ export class PostgresLedger implements Ledger {
     await this.sql.unsafe(INSERT_SQL, [records as unknown as postgres.JSONValue]);
   }
 
-  async recordConversation(id: string, owner: ConversationOwner, atMs: number): Promise<void> {
+  async recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void> {
     if (this.opts.readonly) throw new Error('this ledger was opened read-only');
     await this.sql.unsafe(`INSERT INTO ${CONVERSATIONS_TABLE} (id, ts, organization, project, provider) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`, [
       id,
@@ -108,9 +108,14 @@ export class PostgresLedger implements Ledger {
     ]);
   }
 
-  async conversationOwner(id: string): Promise<ConversationOwner | undefined> {
+  async conversationOwner(id: string): Promise<ObjectOwner | undefined> {
     const [row] = await this.sql.unsafe(`SELECT organization, project, provider FROM ${CONVERSATIONS_TABLE} WHERE id = $1`, [id]);
-    return row && toConversationOwner(row as unknown as OwnerRow);
+    return row && toObjectOwner(row as unknown as OwnerRow);
+  }
+
+  async responseOwner(id: string, sinceMs: number): Promise<ObjectOwner | undefined> {
+    const [row] = await this.sql.unsafe(RESPONSE_OWNER_SQL.replace('?', '$1').replace('?', '$2'), [id, sinceMs]);
+    return row && toObjectOwner(row as unknown as OwnerRow);
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {

@@ -2,8 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ConversationOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
-import { toConversationOwner, type OwnerRow } from './conversation-owner-row.js';
+import type { ObjectOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import { RESPONSE_OWNER_SQL, toObjectOwner, type OwnerRow } from './owner-row.js';
 import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, type Dialect } from './ledger-sql.js';
 import { checkReadableVersion, CONVERSATIONS_TABLE, SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA, RowPacker, type BatchWriterSchema } from './sqlite-rows.js';
@@ -104,15 +104,20 @@ export class SqliteLedger implements Ledger {
     this.writeHere!(JSON.parse(json) as unknown[][]);
   }
 
-  async recordConversation(id: string, owner: ConversationOwner, atMs: number): Promise<void> {
+  async recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void> {
     if (this.opts.readonly) throw new Error('this ledger was opened read-only');
     // On this connection, beside the writer thread's: one short row (busy_timeout waits out its commits).
     this.db.prepare(`INSERT INTO ${CONVERSATIONS_TABLE} (id, ts, organization, project, provider) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(id, atMs, owner.organization, owner.project ?? null, owner.provider);
   }
 
-  async conversationOwner(id: string): Promise<ConversationOwner | undefined> {
+  async conversationOwner(id: string): Promise<ObjectOwner | undefined> {
     const row = this.db.prepare(`SELECT organization, project, provider FROM ${CONVERSATIONS_TABLE} WHERE id = ?`).get(id) as OwnerRow | undefined;
-    return row && toConversationOwner(row);
+    return row && toObjectOwner(row);
+  }
+
+  async responseOwner(id: string, sinceMs: number): Promise<ObjectOwner | undefined> {
+    const row = this.db.prepare(RESPONSE_OWNER_SQL).get(id, sinceMs) as OwnerRow | undefined;
+    return row && toObjectOwner(row);
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {

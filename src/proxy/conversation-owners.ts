@@ -6,8 +6,9 @@
 // that project. Unlike a `previous_response_id`, a conversation with no record is refused too: the
 // gateway never relayed conversations before it recorded their owners, so one without a record was made
 // with the provider key directly (open to every tenant if forwarded). The owner is written to the ledger
-// as well, which is asked when the store has no record (a restarted memory store, a flushed Redis), so
-// that the store forgetting a conversation never takes it from its own project.
+// as well, which is asked when the store has no record (owner-archive.ts), so that the store forgetting
+// a conversation never takes it from its own project. The size is not kept there: after the store lost
+// it, the next turn reserves the allowance for unseen context, and records the size again.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import { TollgateError } from '../errors/tollgate-error.js';
@@ -15,6 +16,7 @@ import type { ResponseOwner } from '../limits/counter-store.js';
 import { throttledLog } from '../util/log-throttle.js';
 import type { Gateway } from './gateway.js';
 import type { JsonObject } from './request-shape.js';
+import { archivedOwner } from './owner-archive.js';
 import { ownedBy, unreadable } from './response-owners.js';
 import { conversationId } from './stored-context.js';
 
@@ -31,20 +33,11 @@ const refreshFailureLog = throttledLog(5000);
 const archiveFailureLog = throttledLog(5000);
 
 /**
- * Where conversations' owners outlive the counter store's records (the ledger): a memory store's
- * restart, or a flushed Redis, forgets them, and a conversation without an owner is refused.
- */
-export interface ConversationArchive {
-  recordConversation(id: string, owner: Omit<ResponseOwner, 'contextTokens'>, atMs: number): Promise<void>;
-  conversationOwner(id: string): Promise<Omit<ResponseOwner, 'contextTokens'> | undefined>;
-}
-
-/**
  * Records that the caller's project owns conversation `id`, made on `provider`, carrying `contextTokens`.
  * Awaited before the client learns the id: its next call may name it, on any instance. A store that
  * cannot take it is a 503 (the conversation would otherwise be one nobody can use).
  */
-export async function recordConversationOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, provider: string, id: string, contextTokens: number): Promise<void> {
+export async function recordObjectOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, provider: string, id: string, contextTokens: number): Promise<void> {
   if (!CONVERSATION_ID.test(id)) return;
   const owner = ownerRecord(principal, provider, contextTokens);
   try {
@@ -54,7 +47,7 @@ export async function recordConversationOwner(gw: Gateway, log: FastifyBaseLogge
   }
   // Not awaited: the store's record serves until it is lost, which a restart later at the earliest can do.
   const { contextTokens: _, ...archived } = owner;
-  gw.conversationArchive?.recordConversation(id, archived, gw.clock.now()).catch((err: unknown) => {
+  gw.ownerArchive?.recordConversation(id, archived, gw.clock.now()).catch((err: unknown) => {
     archiveFailureLog((count) =>
       log.warn({ conversationId: id, failures: count, error: (err as Error).message }, "could not write a conversation's owner to the ledger: if the counter store loses its record, the conversation is refused"),
     );
@@ -69,7 +62,7 @@ export async function callersConversation(gw: Gateway, principal: Principal, id:
   } catch (err) {
     throw unreadable(err);
   }
-  owner ??= await archivedOwner(gw, id);
+  owner ??= CONVERSATION_ID.test(id) ? await archivedOwner(gw, id) : undefined;
   // Another project's conversation gets the same answer as one nobody has: its existence is not confirmed.
   if (owner === undefined || !ownedBy(owner, principal)) throw new TollgateError('conversation_not_found', { id });
   return owner;
@@ -91,25 +84,8 @@ export async function conversationOwner(gw: Gateway, principal: Principal, body:
     if (gw.engine.store.mode === 'fail_open') return undefined;
     throw unreadable(err);
   }
-  owner ??= await archivedOwner(gw, id);
+  owner ??= CONVERSATION_ID.test(id) ? await archivedOwner(gw, id) : undefined;
   if (owner === undefined || !ownedBy(owner, principal)) throw new TollgateError('unknown_conversation', { id });
-  return owner;
-}
-
-/**
- * The owner the ledger keeps of a conversation the counter store has no record of (it restarted, or was
- * flushed), written back to the store. Its size is not kept there: the next turn reserves the allowance
- * for unseen context, and records the size again. A ledger that cannot say is a 503.
- */
-async function archivedOwner(gw: Gateway, id: string): Promise<ResponseOwner | undefined> {
-  if (!gw.conversationArchive || !CONVERSATION_ID.test(id)) return undefined;
-  let owner: ResponseOwner | undefined;
-  try {
-    owner = await gw.conversationArchive.conversationOwner(id);
-  } catch {
-    throw new TollgateError('owners_unavailable', {}, { 'retry-after': '1' });
-  }
-  if (owner !== undefined) gw.engine.store.recordResponse(id, owner, CONVERSATION_OWNER_TTL_MS).catch(() => undefined);
   return owner;
 }
 

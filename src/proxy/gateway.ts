@@ -11,7 +11,7 @@ import { createProviders } from '../providers/registry.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Clock } from '../util/clock.js';
 import type { Usage } from '../providers/usage.js';
-import type { ConversationArchive } from './conversation-owners.js';
+import type { OwnerArchive } from './owner-archive.js';
 import { StoredContext } from './stored-context.js';
 
 /** One finished call, as the ledger, metrics and alerts will see it. */
@@ -81,10 +81,10 @@ export class Gateway {
    */
   recordSink?: (record: CallRecord) => Promise<void>;
   /**
-   * Where conversations' owners are kept beyond the counter store (the ledger), when there is one: a
-   * memory store restarted, or a Redis flushed, still knows whose each conversation is.
+   * Where the owners of stored responses and conversations are kept beyond the counter store (the
+   * ledger), when there is one: a memory store restarted, or a Redis flushed, still knows whose each is.
    */
-  conversationArchive?: ConversationArchive;
+  ownerArchive?: OwnerArchive;
 
   constructor(
     readonly policy: Policy,

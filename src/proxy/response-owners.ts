@@ -3,16 +3,19 @@
 // scopes them to its API project, and the gateway scopes them to the Tollgate project (organization +
 // project) that created them. It records each relayed response's owner in the counter store (shared by
 // every instance on Redis) for as long as OpenAI keeps it, and serves reads of it, and continuations by
-// `previous_response_id`, only to that project. An id with no record at all (made before this existed,
-// after its record expired or was forgotten, or directly at the provider) is never served by the
-// retrieval endpoints, which would not know where to send it, but a continuation naming it is forwarded
-// as before: the provider's own check applies, and the stored-context allowance is reserved for it.
+// `previous_response_id`, only to that project. When the store has no record (a restarted memory store,
+// a flushed Redis, a record pushed out), the ledger's row of the call that made the response says whose
+// it is (owner-archive.ts). An id with no record at all (made before either existed, longer ago than 30
+// days, or directly at the provider) is never served by the retrieval endpoints, which would not know
+// where to send it, but a continuation naming it is forwarded as before: the provider's own check
+// applies, and the stored-context allowance is reserved for it.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { ResponseOwner } from '../limits/counter-store.js';
 import type { Target } from '../routing/route-table.js';
 import { throttledLog } from '../util/log-throttle.js';
+import { archivedOwner } from './owner-archive.js';
 import type { Gateway } from './gateway.js';
 import type { JsonObject } from './request-shape.js';
 import type { Usage } from '../providers/usage.js';
@@ -76,17 +79,23 @@ export async function previousResponseOwner(gw: Gateway, principal: Principal, b
     if (gw.engine.store.mode === 'fail_open') return undefined;
     throw unreadable(err);
   }
+  owner ??= await archivedOwner(gw, id, RESPONSE_OWNER_TTL_MS);
   if (owner !== undefined && !ownedBy(owner, principal)) throw new TollgateError('previous_response_not_found', { id });
   return owner;
 }
 
-/** The recorded owner; a store that cannot say is a 503 (serving a response unchecked could hand it to another tenant). */
+/**
+ * The recorded owner, from the store or else the ledger (owner-archive.ts); a store that cannot say is a
+ * 503 (serving a response unchecked could hand it to another tenant).
+ */
 async function lookUp(gw: Gateway, id: string): Promise<ResponseOwner | undefined> {
+  let owner: ResponseOwner | undefined;
   try {
-    return await gw.engine.store.responseOwner(id);
+    owner = await gw.engine.store.responseOwner(id);
   } catch (err) {
     throw unreadable(err);
   }
+  return owner ?? (await archivedOwner(gw, id, RESPONSE_OWNER_TTL_MS));
 }
 
 /** A store that cannot say who owns an id: a 503 (the caller's own TollgateError as it is). */

@@ -116,7 +116,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     onRejected: metrics && ((r) => metrics.reject(r)),
     attach(gateway) {
       current = gateway;
-      if (ledger) gateway.conversationArchive = ledger;
+      if (ledger) gateway.ownerArchive = ledger;
       const prices = new PriceBook(gateway.policy.pricing);
       if (metrics) {
         retrack(gateway, metrics, tracked);
