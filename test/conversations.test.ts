@@ -195,6 +195,27 @@ describe('another project, another organization, or no record', () => {
   });
 });
 
+describe('a store that cannot say who owns a conversation', () => {
+  it('is never taken to mean the caller does: its endpoints are a 503, and so are turns in it unless limits fail open', async () => {
+    const { id } = await client().conversations.create({});
+    const original = gw.store.responseOwner.bind(gw.store);
+    gw.store.responseOwner = () => Promise.reject(new Error('store down'));
+    upstream.clearRequests();
+    try {
+      expect(await raw('GET', `/v1/conversations/${id}/items`, 'tg-web1')).toMatchObject({ status: 503, body: { error: { code: 'store_unavailable' } } });
+      const turn = () => client().responses.create({ model: 'gpt-4.1', conversation: id, input: 'Go on.', max_output_tokens: 50 });
+      await expect(turn()).rejects.toMatchObject({ status: 503 });
+      expect(upstream.requests()).toEqual([]);
+      // Where limits fail open, an owner that cannot be read is let through, as an unreadable previous_response_id is.
+      Object.assign(gw.store, { mode: 'fail_open' });
+      expect((await turn()).status).toBe('completed');
+    } finally {
+      gw.store.responseOwner = original;
+      delete (gw.store as { mode?: string }).mode;
+    }
+  });
+});
+
 describe('creation', () => {
   it('goes to the first provider among the key’s models that keeps conversations, and to none when no model’s does', async () => {
     upstream.clearRequests();

@@ -37,7 +37,7 @@ const archiveFailureLog = throttledLog(5000);
  * Awaited before the client learns the id: its next call may name it, on any instance. A store that
  * cannot take it is a 503 (the conversation would otherwise be one nobody can use).
  */
-export async function recordObjectOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, provider: string, id: string, contextTokens: number): Promise<void> {
+export async function recordConversationOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, provider: string, id: string, contextTokens: number): Promise<void> {
   if (!CONVERSATION_ID.test(id)) return;
   const owner = ownerRecord(principal, provider, contextTokens);
   try {
@@ -58,11 +58,10 @@ export async function recordObjectOwner(gw: Gateway, log: FastifyBaseLogger, pri
 export async function callersConversation(gw: Gateway, principal: Principal, id: string): Promise<ResponseOwner> {
   let owner: ResponseOwner | undefined;
   try {
-    owner = CONVERSATION_ID.test(id) ? await gw.engine.store.responseOwner(id) : undefined;
+    owner = await recordedOwner(gw, id);
   } catch (err) {
     throw unreadable(err);
   }
-  owner ??= CONVERSATION_ID.test(id) ? await archivedOwner(gw, id) : undefined;
   // Another project's conversation gets the same answer as one nobody has: its existence is not confirmed.
   if (owner === undefined || !ownedBy(owner, principal)) throw new TollgateError('conversation_not_found', { id });
   return owner;
@@ -79,14 +78,20 @@ export async function conversationOwner(gw: Gateway, principal: Principal, body:
   if (id === undefined) return undefined;
   let owner: ResponseOwner | undefined;
   try {
-    owner = CONVERSATION_ID.test(id) ? await gw.engine.store.responseOwner(id) : undefined;
+    owner = await recordedOwner(gw, id);
   } catch (err) {
-    if (gw.engine.store.mode === 'fail_open') return undefined;
+    // The store's failure, not the ledger's (owners_unavailable, a TollgateError already).
+    if (!(err instanceof TollgateError) && gw.engine.store.mode === 'fail_open') return undefined;
     throw unreadable(err);
   }
-  owner ??= CONVERSATION_ID.test(id) ? await archivedOwner(gw, id) : undefined;
   if (owner === undefined || !ownedBy(owner, principal)) throw new TollgateError('unknown_conversation', { id });
   return owner;
+}
+
+/** The owner of conversation `id` the store records, or else the ledger; undefined for an id nobody recorded. */
+async function recordedOwner(gw: Gateway, id: string): Promise<ResponseOwner | undefined> {
+  if (!CONVERSATION_ID.test(id)) return undefined;
+  return (await gw.engine.store.responseOwner(id)) ?? (await archivedOwner(gw, id));
 }
 
 /**

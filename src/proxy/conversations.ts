@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
 import type { Provider, RetrievalRequest } from '../providers/provider.js';
 import { estimateInput } from '../tokens/index.js';
-import { callersConversation, recordObjectOwner, refreshConversation } from './conversation-owners.js';
+import { callersConversation, recordConversationOwner, refreshConversation } from './conversation-owners.js';
 import type { Gateway } from './gateway.js';
 import type { Caller } from './request-context.js';
 import type { JsonObject } from './request-shape.js';
@@ -71,7 +71,7 @@ async function createConversation(gw: Gateway, principal: Principal, req: Fastif
     if (status !== 200) return;
     const id = idOf(raw);
     if (id === undefined) req.log.warn({ provider: provider.name }, 'a created conversation came back without an id: it cannot be recorded, nor used through the gateway');
-    else await recordObjectOwner(gw, req.log, principal, provider.name, id, itemsTokens(body.value.items));
+    else await recordConversationOwner(gw, req.log, principal, provider.name, id, itemsTokens(body.value.items));
   };
   await relayStoredObject(gw, principal, req, reply, { provider, method: 'POST', path: '/conversations', body: body.text, beforeAnswer });
 }
