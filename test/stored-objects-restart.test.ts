@@ -59,6 +59,9 @@ keys: [{id: web, key: tg-web, project: web}, {id: mobile, key: tg-mobile, projec
     expect(upstream.requests()).toEqual([]);
 
     expect((await client('tg-web').conversations.items.list(conversation.id)).data).toHaveLength(1);
+    // Its size is not in the ledger: items added now leave it unknown (the allowance), not the items' bound alone.
+    await client('tg-web').conversations.items.create(conversation.id, { items: [{ type: 'message', role: 'user', content: 'Added after.' }] });
+    expect(await gw.store.responseOwner(conversation.id)).toEqual({ organization: 'default', project: 'web', provider: 'openai' });
     const turn = await client('tg-web').responses.create({ model: 'gpt-4.1', conversation: conversation.id, input: 'After it.', max_output_tokens: 20 });
     expect(turn.status).toBe('completed');
     // Back in the counter store, with the size the turn left: the ledger is not asked again.

@@ -54,11 +54,13 @@ export async function handleConversation({ gw, principal }: Caller, route: Conve
   if (!provider?.retrieve || !provider.supports('responses')) throw new TollgateError('conversation_not_found', { id });
   const item = req.params.item_id === undefined ? '' : `/${itemPathSegment(req.params.item_id)}`;
   const path = `/conversations/${encodeURIComponent(id)}${route.url.includes('/items') ? `/items${item}` : ''}`;
-  // Items added are context every later turn carries: the record's size grows by their bound.
+  // Items added are context every later turn carries: the record's size grows by their bound. A size
+  // not known (the owner came back from the ledger) stays unknown: the next turn reserves the allowance.
+  const known = owner.contextTokens;
   const beforeAnswer =
-    route.operation === 'add_items'
+    route.operation === 'add_items' && known !== undefined
       ? async (status: number): Promise<void> => {
-          if (status === 200) refreshConversation(gw, req.log, id, owner, (owner.contextTokens ?? 0) + itemsTokens(body!.value.items));
+          if (status === 200) refreshConversation(gw, req.log, id, owner, known + itemsTokens(body!.value.items));
         }
       : undefined;
   await relayStoredObject(gw, principal, req, reply, { provider, method: route.method, path, body: body?.text, beforeAnswer });
