@@ -384,6 +384,14 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         expect(await store.responseOwner(none)).toBeUndefined();
       });
 
+      it('record conversations (`conv_...` ids) the same way, apart from a response of the same tail', async () => {
+        const { store } = await setup(T0);
+        const tail = responseId().slice('resp_'.length);
+        await store.recordResponse(`conv_${tail}`, { organization: org, project: 'web', provider: 'openai', contextTokens: 50 }, HOUR);
+        expect(await store.responseOwner(`conv_${tail}`)).toEqual({ organization: org, project: 'web', provider: 'openai', contextTokens: 50 });
+        expect(await store.responseOwner(`resp_${tail}`)).toBeUndefined();
+      });
+
       it('a record made again replaces the first', async () => {
         const { store } = await setup(T0);
         const id = responseId();
