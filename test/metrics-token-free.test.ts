@@ -4,20 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { sqlitePlace } from './helpers/ledgers.js';
 import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
-import { startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { withUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
 /** Runs `body` against a gateway of its own (mock provider, its own SQLite ledger), closed afterwards. */
-async function withGateway(yaml: string, body: (gw: UsageTestGateway) => Promise<void>): Promise<void> {
-  const place = sqlitePlace();
-  const gw = await startUsageGateway(`storage: {ledger: "${place.url}"}\nproviders: {demo: {type: mock, output_tokens: 5}}\nprojects: {web: {daily_limit: 100000}}\n${yaml}`);
-  try {
-    await body(gw);
-  } finally {
-    await gw.close();
-    await place.drop();
-  }
+function withGateway(yaml: string, body: (gw: UsageTestGateway) => Promise<void>): Promise<void> {
+  const prelude = (ledgerUrl: string): string => `storage: {ledger: "${ledgerUrl}"}\nproviders: {demo: {type: mock, output_tokens: 5}}\nprojects: {web: {daily_limit: 100000}}\n`;
+  return withUsageGateway((ledgerUrl) => prelude(ledgerUrl) + yaml, body);
 }
 
 const answered = { organization: 'default', project: 'web', model: '', decision: 'admitted' };

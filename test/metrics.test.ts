@@ -5,7 +5,7 @@ import type { PromFamily } from 'parse-prometheus-text-format';
 import { startCacheReplay } from './helpers/anthropic-cache-replay.js';
 import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
 import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
-import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { chat, startUsageGateway, withUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
 const config = (ledger: string, userLabels: boolean): string => `
 server: {timezone: UTC}
@@ -227,10 +227,9 @@ describe('Prometheus metrics', () => {
   });
 
   it('keeps organizations apart when their projects (and so their limits) have the same name', async () => {
-    const other = sqlitePlace();
-    const twoOrgs = await startUsageGateway(`
+    await withUsageGateway((ledgerUrl) => `
 server: {timezone: UTC}
-storage: {ledger: "${other.url}"}
+storage: {ledger: "${ledgerUrl}"}
 providers:
   demo: {type: mock, output_tokens: 15}
 organizations: {acme: {}, globex: {}}
@@ -242,8 +241,7 @@ routes:
 keys:
   - {id: a, key: tg-a, project: web, organization: acme}
   - {id: g, key: tg-g, project: web, organization: globex}
-`);
-    try {
+`, async (twoOrgs) => {
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) statuses.push((await chat(twoOrgs.url, 'tg-a', { model: 'gpt-4o', max_tokens: 10 })).status);
       expect(statuses.at(-1)).toBe(429); // acme's project web is spent; globex's is not
@@ -257,16 +255,11 @@ keys:
         expect(sum(m.get('tollgate_limit_hits_total'), series), organization).toBe(organization === 'acme' ? 1 : 0);
       }
       expect(m.get('tollgate_limit_remaining_tokens')!.metrics.filter((x) => x.labels!.limit === 'project:web:daily')).toHaveLength(2);
-    } finally {
-      await twoOrgs.close();
-      await other.drop();
-    }
+    });
   });
 
   it('answers only scrapes that carry metrics.bearer_token when one is set', async () => {
-    const other = sqlitePlace();
-    const guarded = await startUsageGateway(`storage: {ledger: "${other.url}"}\nmetrics: {bearer_token: scrape-secret}\n`);
-    try {
+    await withUsageGateway((ledgerUrl) => `storage: {ledger: "${ledgerUrl}"}\nmetrics: {bearer_token: scrape-secret}\n`, async (guarded) => {
       for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Bearer tg-alice' }] as Array<Record<string, string>>) {
         const res = await fetch(`${guarded.url}/metrics`, { headers });
         expect(res.status).toBe(401);
@@ -275,56 +268,49 @@ keys:
       const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } });
       expect(ok.status).toBe(200);
       expect(await ok.text()).toContain('tollgate_requests_total');
-    } finally {
-      await guarded.close();
-      await other.drop();
-    }
+    });
   });
 
   it('counts the input read from and written to the prompt cache in tollgate_prompt_cache_tokens_total, as the ledger records it', async () => {
     // The mock upstream reports no cache tokens: this one replays an Anthropic stream that wrote 3,000
     // (1,000 with a 1-hour TTL) and read 5,000 of its 10,000 input tokens.
     const replay = await startCacheReplay();
-    const other = sqlitePlace();
-    const cached = await startUsageGateway(`
-storage: {ledger: "${other.url}"}
+    try {
+      await withUsageGateway((ledgerUrl) => `
+storage: {ledger: "${ledgerUrl}"}
 providers: {claude: {type: anthropic, base_url: "${replay.url}"}}
 routes: {main: {chat_models: [{model_id: cached, model: claude/claude-sonnet-4-5}]}}
 keys: [{id: k, key: tg-k}]
-`);
-    try {
-      const res = await chat(cached.url, 'tg-k', { model: 'cached', stream: true, stream_options: { include_usage: true } });
-      expect(res.status).toBe(200);
-      await cached.usage.writer.flush();
-      const m = await scrape(cached.url);
-      const [row] = await cached.usage.ledger.rows({ requestIds: [res.headers.get('x-tollgate-request-id')!] });
-      const tokens = m.get('tollgate_tokens_total');
-      const cache = m.get('tollgate_prompt_cache_tokens_total');
-      expect(sum(cache, { model: 'claude/claude-sonnet-4-5', type: 'write' })).toBe(3_000);
-      expect(sum(cache, { type: 'read' })).toBe(5_000);
-      expect(sum(tokens, { type: 'input' })).toBe(10_000);
-      // Summed over its types, tollgate_tokens_total is the tokens used: the cache's share is not counted twice.
-      expect(sum(tokens)).toBe(row.inputTokens + row.outputTokens);
-      expect(row).toMatchObject({ inputTokens: 10_000, cachedInputTokens: 5_000, cacheWriteInputTokens: 3_000, cacheWrite1hInputTokens: 1_000, serviceTier: null });
-      expect((await cached.usage.ledger.summarize({ groupBy: [] }))[0].cacheWriteInputTokens).toBe(3_000);
+`, async (cached) => {
+        const res = await chat(cached.url, 'tg-k', { model: 'cached', stream: true, stream_options: { include_usage: true } });
+        expect(res.status).toBe(200);
+        await cached.usage.writer.flush();
+        const m = await scrape(cached.url);
+        const [row] = await cached.usage.ledger.rows({ requestIds: [res.headers.get('x-tollgate-request-id')!] });
+        const tokens = m.get('tollgate_tokens_total');
+        const cache = m.get('tollgate_prompt_cache_tokens_total');
+        expect(sum(cache, { model: 'claude/claude-sonnet-4-5', type: 'write' })).toBe(3_000);
+        expect(sum(cache, { type: 'read' })).toBe(5_000);
+        expect(sum(tokens, { type: 'input' })).toBe(10_000);
+        // Summed over its types, tollgate_tokens_total is the tokens used: the cache's share is not counted twice.
+        expect(sum(tokens)).toBe(row.inputTokens + row.outputTokens);
+        expect(row).toMatchObject({ inputTokens: 10_000, cachedInputTokens: 5_000, cacheWriteInputTokens: 3_000, cacheWrite1hInputTokens: 1_000, serviceTier: null });
+        expect((await cached.usage.ledger.summarize({ groupBy: [] }))[0].cacheWriteInputTokens).toBe(3_000);
+      });
     } finally {
-      await cached.close();
-      await other.drop();
       await replay.close();
     }
   });
 
   it('times refused calls as gateway overhead: a slow counter store shows in their latency', async () => {
-    const other = sqlitePlace();
-    const slow = await startUsageGateway(`
-storage: {ledger: "${other.url}"}
+    await withUsageGateway((ledgerUrl) => `
+storage: {ledger: "${ledgerUrl}"}
 enforcement: {clamp_max_tokens: false}
 providers: {demo: {type: mock, output_tokens: 15}}
 projects: {web: {daily_limit: 60}}
 routes: {main: {chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]}}
 keys: [{id: a, key: tg-a, project: web}]
-`);
-    try {
+`, async (slow) => {
       // Every reservation waits 60 ms, as a counter store far away or overloaded would make it.
       const reserve = slow.store.reserve.bind(slow.store);
       slow.store.reserve = async (req) => {
@@ -338,21 +324,16 @@ keys: [{id: a, key: tg-a, project: web}]
       expect(histogramCount('tollgate_gateway_overhead_seconds', { outcome: 'refused', endpoint: 'chat' })).toBe(1);
       // Its one observation is above the 50 ms bucket: the wait for the store is in it.
       expect(emptyBucketBound('tollgate_gateway_overhead_seconds', { outcome: 'refused', endpoint: 'chat' })).toBeGreaterThanOrEqual(0.05);
-    } finally {
-      await slow.close();
-      await other.drop();
-    }
+    });
   });
 
   it('averages the burn rate over the time since the start, not a fixed five minutes', async () => {
-    const other = sqlitePlace();
-    const fresh = await startUsageGateway(`
-storage: {ledger: "${other.url}"}
+    await withUsageGateway((ledgerUrl) => `
+storage: {ledger: "${ledgerUrl}"}
 providers: {demo: {type: mock, output_tokens: 15}}
 routes: {main: {chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]}}
 keys: [{id: a, key: tg-a}]
-`);
-    try {
+`, async (fresh) => {
       fresh.clock.advance(30_000);
       await chat(fresh.url, 'tg-a', { model: 'gpt-4o', max_tokens: 10 });
       fresh.clock.advance(60_000);
@@ -363,23 +344,15 @@ keys: [{id: a, key: tg-a}]
       const m = await scrape(fresh.url);
       expect(sum(m.get('tollgate_burn_rate_tokens_per_minute'), { organization: 'default' })).toBeCloseTo((total.inputTokens + total.outputTokens) / 2, 6);
       expect(sum(m.get('tollgate_burn_rate_usd_per_hour'), { organization: 'default' })).toBeCloseTo(total.costUsd * 30, 9);
-    } finally {
-      await fresh.close();
-      await other.drop();
-    }
+    });
   });
 
   it('labels users only when metrics.user_labels is on', async () => {
-    const other = sqlitePlace();
-    const labelled = await startUsageGateway(config(other.url, true));
-    try {
+    await withUsageGateway((ledgerUrl) => config(ledgerUrl, true), async (labelled) => {
       await chat(labelled.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 10 });
       const m = await scrape(labelled.url);
       expect(sum(m.get('tollgate_tokens_total'), { user: 'alice', type: 'output' })).toBe(10);
       expect(m.get('tollgate_limit_remaining_tokens')!.metrics.map((x) => x.labels!.limit)).toContain('user:alice:daily');
-    } finally {
-      await labelled.close();
-      await other.drop();
-    }
+    });
   });
 });

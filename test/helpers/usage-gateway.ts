@@ -57,6 +57,24 @@ export function useUsageGateway(
   return () => gw!;
 }
 
+/**
+ * Runs `body` against a gateway of its own on a new SQLite ledger (`config` gets the ledger's URL), then
+ * stops the gateway and removes the ledger, whatever `body` did.
+ */
+export async function withUsageGateway(config: (ledgerUrl: string) => string, body: (gw: UsageTestGateway) => Promise<void>): Promise<void> {
+  const place = sqlitePlace();
+  try {
+    const gw = await startUsageGateway(config(place.url));
+    try {
+      await body(gw);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    await place.drop();
+  }
+}
+
 /** Starts a gateway from YAML text (which should set `storage.ledger`), the clock at `startMs`. */
 export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 10, 21, 12)): Promise<UsageTestGateway> {
   const file = writeConfig(yaml);
