@@ -3,7 +3,7 @@
 // database outage does not keep restarted gateways down: the ledger is opened in the background, and
 // until then every call on it fails at once with LedgerNotReadyError, which the writer retries like any
 // failed write.
-import type { ObjectOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import type { Ledger, LedgerRow, ObjectOwner, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 
 /** The ledger's database has not been reachable since the gateway started. */
 export class LedgerNotReadyError extends Error {

@@ -1,6 +1,6 @@
 // The shared ledger for several gateway instances: PostgreSQL through the `postgres` client.
 import postgres from 'postgres';
-import type { ObjectOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import type { Ledger, LedgerRow, ObjectOwner, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 import { RESPONSE_OWNER_SQL, toObjectOwner, type OwnerRow } from './owner-row.js';
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { driverUrl } from './libpq-url.js';

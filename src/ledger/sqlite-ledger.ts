@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ObjectOwner, Ledger, LedgerRow, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import type { Ledger, LedgerRow, ObjectOwner, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 import { RESPONSE_OWNER_SQL, toObjectOwner, type OwnerRow } from './owner-row.js';
 import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, type Dialect } from './ledger-sql.js';
 import { checkReadableVersion, CONVERSATIONS_TABLE, SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';

@@ -5,7 +5,7 @@ import { admit, amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from './counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
-/** Response owners kept at most, and conversation owners; the oldest are forgotten first (their ids then answer as unknown). */
+/** Response owners kept at most, and conversation owners; the oldest are forgotten first (the ledger is then asked: owner-archive.ts). */
 export const MAX_RESPONSE_OWNERS = 100_000;
 
 interface OwnerEntry {
