@@ -192,6 +192,22 @@ describe('raw bytes on the wire', () => {
     expect(res.status).toBe(404);
     expect((await res.json()).error.message).toBe('Invalid URL (POST /v1/unknown)');
   });
+
+  it('answers a stored-object id that is not valid percent-encoding with a 404, and keeps serving', async () => {
+    for (const path of ['/v1/conversations/conv_%E0%A4%A', '/v1/conversations/conv_1/items/%ZZ', '/v1/responses/resp_%E0%A4%A']) {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const { hostname, port } = new URL(url);
+        httpRequest({ hostname, port, path }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        })
+          .on('error', reject)
+          .end();
+      });
+      expect(status, path).toBe(404);
+    }
+    expect((await postJson('/v1/conversations', {})).status).toBe(200);
+  });
 });
 
 describe('timing, backpressure and keep-alive', () => {

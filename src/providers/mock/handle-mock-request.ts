@@ -29,7 +29,8 @@ export function normalizeMockPath(path: string): string {
   return p;
 }
 
-function safeDecode(s: string): string {
+/** A path segment decoded, or as it came when it is not valid percent-encoding. */
+export function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {

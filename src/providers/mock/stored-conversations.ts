@@ -4,6 +4,7 @@
 // /v1/conversations/{id}/items/{item_id}. A response made with `conversation` reads it and adds its input
 // and output items to it; one naming a conversation the mock does not have gets OpenAI's 404.
 // Stateful, unlike the generators: one store per mock upstream.
+import { safeDecode } from './handle-mock-request.js';
 import { jsonReply, type MockCall } from './mock-call.js';
 import { openAiError } from './mock-errors.js';
 import { mockId, nowSeconds } from './mock-ids.js';
@@ -63,10 +64,10 @@ export class MockConversationStore {
     const request = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     if (match[1] === undefined) return m === 'POST' ? this.create(request, call) : undefined;
 
-    const id = decodeURIComponent(match[1]);
+    const id = safeDecode(match[1]);
     const stored = this.stored.get(id);
     const onItems = ITEMS_SUFFIX.test(path);
-    const itemId = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+    const itemId = match[2] === undefined ? undefined : safeDecode(match[2]);
     const known = onItems ? (itemId === undefined ? m === 'GET' || m === 'POST' : m === 'GET' || m === 'DELETE') : m === 'GET' || m === 'POST' || m === 'DELETE';
     if (!known) return undefined;
     if (!stored) return openAiError(404, notFound(id), { code: null }, call.latencyMs);

@@ -3,6 +3,7 @@
 // `starting_after`), DELETE /v1/responses/{id}, POST /v1/responses/{id}/cancel and
 // GET /v1/responses/{id}/input_items. Stateful, unlike the generators: one store per mock upstream.
 import { encodeSseEvent } from '../sse/index.js';
+import { safeDecode } from './handle-mock-request.js';
 import { jsonReply, sseReply, type MockCall } from './mock-call.js';
 import { openAiError } from './mock-errors.js';
 import { mockId } from './mock-ids.js';
@@ -46,7 +47,7 @@ export class MockResponseStore {
     const match = RETRIEVAL_PATH.exec(q === -1 ? url : url.slice(0, q));
     if (!match) return undefined;
     const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-    const id = decodeURIComponent(match[1]);
+    const id = safeDecode(match[1]);
     const action = match[2];
     const m = method.toUpperCase();
     const call = storeCall(opts);
