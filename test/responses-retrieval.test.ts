@@ -186,6 +186,15 @@ describe('another project, or another organization', () => {
     expect(await webDailyUsed()).toBe(before);
     expect(await gw.store.openReservations()).toBe(0);
 
+    // Nor does the id with something around it, which no response has, but a lenient provider might read as it.
+    for (const variant of [`${created.id} `, ` ${created.id}`, `${created.id}\n`, `${created.id}/`]) {
+      await expect(client('tg-rival-web').responses.create({ model: 'gpt-4.1', previous_response_id: variant, input: 'Go on.' })).rejects.toMatchObject({
+        status: 404,
+        error: { code: 'previous_response_not_found' },
+      });
+    }
+    expect(upstream.requests()).toEqual([]);
+
     // Its own project continues it; an id with no record (made before, or elsewhere) is forwarded as before.
     await client('tg-web2').responses.create({ model: 'gpt-4.1', previous_response_id: created.id, input: 'Go on.', max_output_tokens: 50 });
     await client('tg-mobile').responses.create({ model: 'gpt-4.1', previous_response_id: 'resp_made_directly_at_the_provider', input: 'Go on.', max_output_tokens: 50 });

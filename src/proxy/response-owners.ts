@@ -69,7 +69,10 @@ export async function callersResponse(gw: Gateway, principal: Principal, id: str
  */
 export async function previousResponseOwner(gw: Gateway, principal: Principal, body: JsonObject): Promise<ResponseOwner | undefined> {
   const id = body.previous_response_id;
-  if (typeof id !== 'string' || !RESPONSE_ID.test(id)) return undefined;
+  if (typeof id !== 'string' || id === '') return undefined;
+  // No response has such an id; forwarded, it would be a way around the check below should the provider
+  // read it leniently (another project's id with a space after it, say).
+  if (!RESPONSE_ID.test(id)) throw new TollgateError('previous_response_not_found', { id });
   let owner: ResponseOwner | undefined;
   try {
     owner = await gw.engine.store.responseOwner(id);
