@@ -1,5 +1,6 @@
 // The usage ledger: one row per finished call, the source of truth for reports and for rebuilding
 // counters. One small interface; `sqlite-ledger.ts` and `postgres-ledger.ts` implement it.
+import type { ResponseOwner } from '../limits/counter-store.js';
 
 /** How a call ended, as the limits engine saw it. */
 export type Decision = 'admitted' | 'clamped' | 'blocked' | 'failed';
@@ -152,17 +153,8 @@ export interface RowQuery {
   limit?: number;
 }
 
-/**
- * The project that made a stored object, a conversation or a response (no project: its organization's
- * project-less keys), and on which provider.
- */
-export interface ObjectOwner {
-  organization: string;
-  project?: string;
-  provider: string;
-  /** Responses only: the call's input plus output, what a follow-up carries. */
-  contextTokens?: number;
-}
+/** The project that made a stored object (a conversation, a response): the counter store's owner record. */
+export type ObjectOwner = ResponseOwner;
 
 export interface Ledger {
   readonly kind: 'sqlite' | 'postgres';

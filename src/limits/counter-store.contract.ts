@@ -1,5 +1,6 @@
 // The one CounterStore contract: every implementation (memory, Redis, Redis Cluster) runs these same test
 // bodies. Time is a ManualClock; the Redis store takes it as a test-only replacement for Redis TIME.
+import { ownerRecordsContract } from './owner-records.contract.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Algorithm, WindowSpec } from '../config/policy.js';
 import { ManualClock } from '../util/clock.js';
@@ -369,47 +370,6 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
       });
     });
 
-    describe('response owners', () => {
-      // Response ids are global (the provider's), so each test makes its own.
-      const responseId = (): string => `resp_${org}${Math.random().toString(36).slice(2, 10)}`;
-
-      it('record who owns a response, read back by its id alone; an id never recorded has no owner', async () => {
-        const { store } = await setup(T0);
-        const [a, b, none] = [responseId(), responseId(), responseId()];
-        await store.recordResponse(a, { organization: org, project: 'web', provider: 'openai', contextTokens: 1234 }, HOUR);
-        await store.recordResponse(b, { organization: `${org}x`, provider: 'azure' }, HOUR);
-        expect(await store.responseOwner(a)).toEqual({ organization: org, project: 'web', provider: 'openai', contextTokens: 1234 });
-        // A key without a project owns it as the organization's project-less keys: no project comes back.
-        expect(await store.responseOwner(b)).toEqual({ organization: `${org}x`, provider: 'azure' });
-        expect(await store.responseOwner(none)).toBeUndefined();
-      });
-
-      it('record conversations (`conv_...` ids) the same way, apart from a response of the same tail', async () => {
-        const { store } = await setup(T0);
-        const tail = responseId().slice('resp_'.length);
-        await store.recordResponse(`conv_${tail}`, { organization: org, project: 'web', provider: 'openai', contextTokens: 50 }, HOUR);
-        expect(await store.responseOwner(`conv_${tail}`)).toEqual({ organization: org, project: 'web', provider: 'openai', contextTokens: 50 });
-        expect(await store.responseOwner(`resp_${tail}`)).toBeUndefined();
-      });
-
-      it('a record made again replaces the first', async () => {
-        const { store } = await setup(T0);
-        const id = responseId();
-        await store.recordResponse(id, { organization: org, project: 'a', provider: 'p1' }, HOUR);
-        await store.recordResponse(id, { organization: org, project: 'b', provider: 'p2' }, HOUR);
-        expect(await store.responseOwner(id)).toEqual({ organization: org, project: 'b', provider: 'p2' });
-      });
-
-      it('forget a record once its time to live has passed', async () => {
-        const { clock, store } = await setup(T0);
-        const id = responseId();
-        // Redis expires keys on its own clock, which no test can move: a short real TTL, and the clock moved with it.
-        await store.recordResponse(id, { organization: org, project: 'web', provider: 'openai' }, 300);
-        expect(await store.responseOwner(id)).toBeDefined();
-        clock.advance(400);
-        await new Promise((resolve) => setTimeout(resolve, 400));
-        expect(await store.responseOwner(id)).toBeUndefined();
-      });
-    });
+    describe('response owners', () => ownerRecordsContract(setup, () => org));
   });
 }

@@ -120,6 +120,11 @@ export interface RestoreEntry {
  * (all tenants share the gateway's provider key, so the provider cannot tell them apart) and the
  * provider that holds it, which its retrieval goes to.
  */
+/** Conversation ids (`conv_...`) are recorded beside response ids, apart from them. */
+export function isConversationId(id: string): boolean {
+  return id.startsWith('conv_');
+}
+
 export interface ResponseOwner {
   organization: string;
   /** Absent for a key that names no project: such responses belong to the organization's project-less keys. */

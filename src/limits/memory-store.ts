@@ -2,10 +2,10 @@
 // within one synchronous turn of the event loop.
 import type { Clock } from '../util/clock.js';
 import { admit, amountFor } from './admission.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from './counter-store.js';
+import { isConversationId, type CounterItem, type CounterStore, type LimitState, type ReserveOutcome, type ReserveRequest, type ResponseOwner, type RestoreEntry, type SettleUsage } from './counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
-/** Response owners kept at most, and conversation owners; the oldest are forgotten first (the ledger is then asked: owner-archive.ts). */
+/** Response owners kept at most, and conversation owners; the oldest are forgotten first (the ledger is then asked: proxy/object-owners.ts). */
 export const MAX_RESPONSE_OWNERS = 100_000;
 
 interface OwnerEntry {
@@ -137,7 +137,7 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   private ownersOf(id: string): Map<string, OwnerEntry> {
-    return id.startsWith('conv_') ? this.conversationOwners : this.responseOwners;
+    return isConversationId(id) ? this.conversationOwners : this.responseOwners;
   }
 
   async held(items: CounterItem[]): Promise<number[]> {

@@ -6,7 +6,7 @@
 // that project. Unlike a `previous_response_id`, a conversation with no record is refused too: the
 // gateway never relayed conversations before it recorded their owners, so one without a record was made
 // with the provider key directly (open to every tenant if forwarded). The owner is written to the ledger
-// as well, which is asked when the store has no record (owner-archive.ts), so that the store forgetting
+// as well, which is asked when the store has no record (object-owners.ts), so that the store forgetting
 // a conversation never takes it from its own project. The size is not kept there: after the store lost
 // it, the next turn reserves the allowance for unseen context, and records the size again.
 import type { FastifyBaseLogger } from 'fastify';
@@ -16,8 +16,7 @@ import type { ResponseOwner } from '../limits/counter-store.js';
 import { throttledLog } from '../util/log-throttle.js';
 import type { Gateway } from './gateway.js';
 import type { JsonObject } from './request-shape.js';
-import { archivedOwner } from './owner-archive.js';
-import { ownedBy, unreadable } from './response-owners.js';
+import { ownedBy, ownerFor, recordedOwner, unreadable, unreadableUnlessFailOpen } from './object-owners.js';
 import { conversationId } from './stored-context.js';
 
 /**
@@ -39,7 +38,7 @@ const archiveFailureLog = throttledLog(5000);
  */
 export async function recordConversationOwner(gw: Gateway, log: FastifyBaseLogger, principal: Principal, provider: string, id: string, contextTokens: number): Promise<void> {
   if (!CONVERSATION_ID.test(id)) return;
-  const owner = ownerRecord(principal, provider, contextTokens);
+  const owner = ownerFor(principal, provider, contextTokens);
   try {
     await gw.engine.store.recordResponse(id, owner, CONVERSATION_OWNER_TTL_MS);
   } catch (err) {
@@ -58,7 +57,7 @@ export async function recordConversationOwner(gw: Gateway, log: FastifyBaseLogge
 export async function callersConversation(gw: Gateway, principal: Principal, id: string): Promise<ResponseOwner> {
   let owner: ResponseOwner | undefined;
   try {
-    owner = await recordedOwner(gw, id);
+    owner = CONVERSATION_ID.test(id) ? await recordedOwner(gw, id) : undefined;
   } catch (err) {
     throw unreadable(err);
   }
@@ -78,20 +77,12 @@ export async function conversationOwner(gw: Gateway, principal: Principal, body:
   if (id === undefined) return undefined;
   let owner: ResponseOwner | undefined;
   try {
-    owner = await recordedOwner(gw, id);
+    owner = CONVERSATION_ID.test(id) ? await recordedOwner(gw, id) : undefined;
   } catch (err) {
-    // The store's failure, not the ledger's (owners_unavailable, a TollgateError already).
-    if (!(err instanceof TollgateError) && gw.engine.store.mode === 'fail_open') return undefined;
-    throw unreadable(err);
+    return unreadableUnlessFailOpen(gw, err);
   }
   if (owner === undefined || !ownedBy(owner, principal)) throw new TollgateError('unknown_conversation', { id });
   return owner;
-}
-
-/** The owner of conversation `id` the store records, or else the ledger; undefined for an id nobody recorded. */
-async function recordedOwner(gw: Gateway, id: string): Promise<ResponseOwner | undefined> {
-  if (!CONVERSATION_ID.test(id)) return undefined;
-  return (await gw.engine.store.responseOwner(id)) ?? (await archivedOwner(gw, id));
 }
 
 /**
@@ -104,10 +95,4 @@ export function refreshConversation(gw: Gateway, log: FastifyBaseLogger, id: str
   gw.engine.store.recordResponse(id, record, CONVERSATION_OWNER_TTL_MS).catch((err: unknown) => {
     refreshFailureLog((count) => log.warn({ conversationId: id, failures: count, error: (err as Error).message }, "could not update a conversation's recorded size"));
   });
-}
-
-function ownerRecord(principal: Principal, provider: string, contextTokens: number): ResponseOwner {
-  const owner: ResponseOwner = { organization: principal.organization, provider, contextTokens };
-  if (principal.project !== undefined) owner.project = principal.project;
-  return owner;
 }

@@ -11,7 +11,7 @@ import { createProviders } from '../providers/registry.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Clock } from '../util/clock.js';
 import type { Usage } from '../providers/usage.js';
-import type { OwnerArchive } from './owner-archive.js';
+import type { OwnerArchive } from './object-owners.js';
 import { StoredContext } from './stored-context.js';
 
 /** One finished call, as the ledger, metrics and alerts will see it. */

@@ -5,7 +5,7 @@
 // every instance on Redis) for as long as OpenAI keeps it, and serves reads of it, and continuations by
 // `previous_response_id`, only to that project. When the store has no record (a restarted memory store,
 // a flushed Redis, a record pushed out), the ledger's row of the call that made the response says whose
-// it is (owner-archive.ts). An id with no record at all (made before either existed, longer ago than 30
+// it is (object-owners.ts). An id with no record at all (made before either existed, longer ago than 30
 // days, or directly at the provider) is never served by the retrieval endpoints, which would not know
 // where to send it, but a continuation naming it is forwarded as before: the provider's own check
 // applies, and the stored-context allowance is reserved for it.
@@ -15,13 +15,10 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { ResponseOwner } from '../limits/counter-store.js';
 import type { Target } from '../routing/route-table.js';
 import { throttledLog } from '../util/log-throttle.js';
-import { archivedOwner } from './owner-archive.js';
+import { ownedBy, ownerFor, recordedOwner, RESPONSE_OWNER_TTL_MS, unreadable, unreadableUnlessFailOpen } from './object-owners.js';
 import type { Gateway } from './gateway.js';
 import type { JsonObject } from './request-shape.js';
 import type { Usage } from '../providers/usage.js';
-
-/** OpenAI keeps a stored response 30 days; its record lives as long. */
-export const RESPONSE_OWNER_TTL_MS = 30 * 24 * 3_600_000;
 
 /**
  * The ids recorded and looked up: `resp_` and a bounded run of characters that need no escaping in a
@@ -32,11 +29,6 @@ const RESPONSE_ID = /^resp_[\w.+=-]{1,200}$/;
 // During a store outage every Responses call would log its failure: one line every few seconds instead.
 const recordFailureLog = throttledLog(5000);
 
-/** Whether `owner` is the caller's project (a key without a project owns what its organization's project-less keys made). */
-export function ownedBy(owner: ResponseOwner, principal: Principal): boolean {
-  return owner.organization === principal.organization && owner.project === principal.project;
-}
-
 /**
  * Records that the caller's project owns `responseId`, held by `target`'s provider. Called once the
  * answer is written; never awaited, so it delays nothing, and a failure is logged, never the call's.
@@ -45,8 +37,7 @@ export function recordResponseOwner(gw: Gateway, log: FastifyBaseLogger, princip
   // A response made with `store: false` is not kept by the provider: nothing to retrieve or continue.
   if (responseId === undefined || body.store === false || !RESPONSE_ID.test(responseId)) return;
   // What its follow-ups carry (stored-context.ts), for instances that did not see it made.
-  const owner: ResponseOwner = { organization: principal.organization, provider: target.model.provider, contextTokens: usage.input + usage.output };
-  if (principal.project !== undefined) owner.project = principal.project;
+  const owner = ownerFor(principal, target.model.provider, usage.input + usage.output);
   gw.engine.store.recordResponse(responseId, owner, RESPONSE_OWNER_TTL_MS).catch((err: unknown) => {
     recordFailureLog((count) =>
       log.warn({ responseId, failures: count, error: (err as Error).message }, 'could not record which project owns a response: its retrieval endpoints will answer 404 to every key'),
@@ -75,33 +66,22 @@ export async function previousResponseOwner(gw: Gateway, principal: Principal, b
   if (!RESPONSE_ID.test(id)) throw new TollgateError('previous_response_not_found', { id });
   let owner: ResponseOwner | undefined;
   try {
-    owner = await gw.engine.store.responseOwner(id);
+    owner = await recordedOwner(gw, id);
   } catch (err) {
-    // Unreadable while the shared store is down: where limits fail open, as an id with no record is;
-    // otherwise refused as the limits then refuse.
-    if (gw.engine.store.mode === 'fail_open') return undefined;
-    throw unreadable(err);
+    return unreadableUnlessFailOpen(gw, err);
   }
-  owner ??= await archivedOwner(gw, id, RESPONSE_OWNER_TTL_MS);
   if (owner !== undefined && !ownedBy(owner, principal)) throw new TollgateError('previous_response_not_found', { id });
   return owner;
 }
 
 /**
- * The recorded owner, from the store or else the ledger (owner-archive.ts); a store that cannot say is a
+ * The recorded owner, from the store or else the ledger (object-owners.ts); a store that cannot say is a
  * 503 (serving a response unchecked could hand it to another tenant).
  */
 async function lookUp(gw: Gateway, id: string): Promise<ResponseOwner | undefined> {
-  let owner: ResponseOwner | undefined;
   try {
-    owner = await gw.engine.store.responseOwner(id);
+    return await recordedOwner(gw, id);
   } catch (err) {
     throw unreadable(err);
   }
-  return owner ?? (await archivedOwner(gw, id, RESPONSE_OWNER_TTL_MS));
-}
-
-/** A store that cannot say who owns an id: a 503 (the caller's own TollgateError as it is). */
-export function unreadable(err: unknown): TollgateError {
-  return err instanceof TollgateError ? err : new TollgateError('store_unavailable', {}, { 'retry-after': '1' });
 }

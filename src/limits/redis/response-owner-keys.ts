@@ -1,16 +1,17 @@
 // Where the Redis store keeps who owns an object a provider stores (a Responses API response, a
-// conversation), and how the record is written. The key's hash tag is the object's id, not an organization: a record is looked up by id alone, for a
-// caller of any organization, so that an id another organization owns is found (and refused) too. Under
-// the caller's own tag it would read as unknown, and unknown ids are forwarded (see response-owners.ts).
+// conversation), and how the record is written. The key's hash tag is the object's id, not an
+// organization: a record is looked up by id alone, for a caller of any organization, so that an id
+// another organization owns is found (and refused) too. Under the caller's own tag it would read as
+// unknown, and unknown response ids are forwarded (see response-owners.ts).
 // One key per command: no script spans two slots, so a cluster never sees CROSSSLOT.
-import type { ResponseOwner } from '../counter-store.js';
+import { isConversationId, type ResponseOwner } from '../counter-store.js';
 
 /**
  * `tg:{resp:<id>}` for a response, `tg:{conv:<id>}` for a conversation (`conv_...`): organization names
  * cannot hold `:`, so these tags are never an organization's.
  */
 export function responseOwnerKey(id: string): string {
-  return id.startsWith('conv_') ? `tg:{conv:${id}}` : `tg:{resp:${id}}`;
+  return isConversationId(id) ? `tg:{conv:${id}}` : `tg:{resp:${id}}`;
 }
 
 /** The record's value: JSON, so any configured name round-trips. */

@@ -15,8 +15,8 @@ import type { MockOptions, MockReply } from './types.js';
 const MAX_STORED = 1000;
 /** OpenAI takes at most 20 items per create call. */
 const MAX_ITEMS_PER_CALL = 20;
-const CONVERSATION_PATH = /^\/v1\/conversations(?:\/([^/]+)(?:\/items(?:\/([^/]+))?)?)?$/;
-const ITEMS_SUFFIX = /\/items(?:\/[^/]+)?$/;
+/** Groups: the conversation id, `/items` when the path is on its items, the item id. */
+const CONVERSATION_PATH = /^\/v1\/conversations(?:\/([^/]+)(\/items(?:\/([^/]+))?)?)?$/;
 
 interface StoredConversation {
   conversation: { id: string; object: 'conversation'; created_at: number; metadata: Record<string, unknown> };
@@ -66,8 +66,8 @@ export class MockConversationStore {
 
     const id = safeDecode(match[1]);
     const stored = this.stored.get(id);
-    const onItems = ITEMS_SUFFIX.test(path);
-    const itemId = match[2] === undefined ? undefined : safeDecode(match[2]);
+    const onItems = match[2] !== undefined;
+    const itemId = match[3] === undefined ? undefined : safeDecode(match[3]);
     const known = onItems ? (itemId === undefined ? m === 'GET' || m === 'POST' : m === 'GET' || m === 'DELETE') : m === 'GET' || m === 'POST' || m === 'DELETE';
     if (!known) return undefined;
     if (!stored) return openAiError(404, notFound(id), { code: null }, call.latencyMs);
