@@ -109,6 +109,7 @@ describe('Prometheus metrics', () => {
       tollgate_burn_rate_tokens_per_minute: 'GAUGE',
       tollgate_burn_rate_usd_per_hour: 'GAUGE',
       tollgate_queue_depth: 'GAUGE',
+      tollgate_background_calls_pending: 'GAUGE',
       tollgate_ledger_write_lag_seconds: 'GAUGE',
       tollgate_ledger_pending_rows: 'GAUGE',
       tollgate_ledger_rows_written_total: 'COUNTER',
@@ -116,6 +117,7 @@ describe('Prometheus metrics', () => {
       tollgate_ledger_rows_dropped_total: 'COUNTER',
     });
     expect(sum(m.get('tollgate_queue_depth'))).toBe(0);
+    expect(sum(m.get('tollgate_background_calls_pending'))).toBe(0);
     expect(sum(m.get('tollgate_ledger_rows_written_total'))).toBe(7);
     expect(sum(m.get('tollgate_ledger_pending_rows'))).toBe(0);
   });

@@ -1,19 +1,19 @@
 // OpenAI features that make the provider bill tokens the request body does not show (unseen-billing.ts):
 // built-in tools and prompt templates on /v1/responses, search models on chat completions (hidden input),
-// Predicted Outputs (rejected prediction tokens billed as output beyond the cap), and background responses
-// (generated after the gateway answered). The official SDK against a gateway in front of a small upstream
-// that answers as the real API does, usage included; each case checks a hard project limit holds against
-// concurrent (or looped) calls.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Predicted Outputs (rejected prediction tokens billed as output beyond the cap); background responses have
+// their own file (background-responses.test.ts). The official SDK against a gateway in front of a small
+// upstream that answers as the real API does, usage included; each case checks a hard project limit holds
+// against concurrent (or looped) calls.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { okOr429, responseObject, startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
 
 /** What the upstream bills as input for a call that searched, read files, ran tools or used a prompt template. */
 const HIDDEN_INPUT = 30_000;
 const SEARCH_LIMIT = 20_000;
-let server: Server;
+let upstream: WireUpstream;
 let gw: TestGateway;
 
 type Body = Record<string, unknown> & { model: string; tools?: Array<{ type?: string }> };
@@ -50,67 +50,13 @@ function chatAnswer(body: Body): object {
   };
 }
 
-function responseObject(body: Body, status: string, usage: object | null): Record<string, unknown> {
-  return {
-    id: 'resp_1',
-    object: 'response',
-    created_at: 1760000000,
-    status,
-    background: body.background === true,
-    error: null,
-    incomplete_details: null,
-    instructions: null,
-    max_output_tokens: body.max_output_tokens ?? null,
-    model: body.model,
-    output: status === 'completed' ? [{ id: 'msg_1', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Done.', annotations: [] }] }] : [],
-    parallel_tool_calls: true,
-    previous_response_id: null,
-    store: true,
-    temperature: 1,
-    text: { format: { type: 'text' } },
-    tool_choice: 'auto',
-    tools: body.tools ?? [],
-    top_p: 1,
-    truncation: 'disabled',
-    usage,
-    metadata: {},
-  };
-}
-
-/** A streamed background response: queued, then text deltas every 50 ms for as long as anyone reads. */
-function streamBackground(body: Body, res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  let seq = 0;
-  const send = (type: string, data: object): boolean => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
-  send('response.created', { response: responseObject(body, 'queued', null) });
-  send('response.in_progress', { response: responseObject(body, 'in_progress', null) });
-  send('response.output_item.added', { output_index: 0, item: { id: 'msg_1', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
-  send('response.content_part.added', { item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
-  const timer = setInterval(() => {
-    if (res.destroyed) return clearInterval(timer);
-    send('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta: ' word', logprobs: [] });
-  }, 50);
-  res.on('close', () => clearInterval(timer));
-}
 
 function answer(req: IncomingMessage, res: ServerResponse, body: Body): void {
   if (req.url?.endsWith('/chat/completions')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(chatAnswer(body)));
-  if (body.background === true && body.stream === true) return streamBackground(body, res);
-  const json =
-    body.background === true
-      ? responseObject(body, 'queued', null)
-      : responseObject(body, 'completed', { input_tokens: hiddenInput('/responses', body) ? HIDDEN_INPUT : 20, input_tokens_details: { cached_tokens: 0 }, output_tokens: 50, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 });
+  const json = responseObject('resp_1', body, 'completed', { input_tokens: hiddenInput('/responses', body) ? HIDDEN_INPUT : 20, input_tokens_details: { cached_tokens: 0 }, output_tokens: 50, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 });
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json));
 }
 
-function startUpstream(): Promise<string> {
-  server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d: Buffer) => (raw += d.toString()));
-    req.on('end', () => setTimeout(() => answer(req, res, JSON.parse(raw) as Body), 100));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`)));
-}
 
 /** The hidden-input cases: each runs in its own project with a limit smaller than one such call's input. */
 const HIDDEN_CASES: Array<{ name: string; call: (c: OpenAI) => Promise<unknown> }> = [
@@ -141,7 +87,6 @@ const HIDDEN_CASES: Array<{ name: string; call: (c: OpenAI) => Promise<unknown> 
   { name: 'chat search model without options', call: (c) => c.chat.completions.create({ model: 'search', messages: [{ role: 'user', content: 'News?' }], max_completion_tokens: 500 }) },
 ];
 
-const BACKGROUND_LIMIT = 5_000;
 const PREDICTION_LIMIT = 10_000;
 
 const config = (url: string): string => `
@@ -151,8 +96,6 @@ projects:
 ${HIDDEN_CASES.map((_, i) => `  h${i}: {daily_limit: ${SEARCH_LIMIT}}`).join('\n')}
   plain: {daily_limit: 10000000}
   tiny: {daily_limit: 800}
-  bg: {daily_limit: ${BACKGROUND_LIMIT}}
-  bgs: {daily_limit: 10000000}
   pred: {daily_limit: ${PREDICTION_LIMIT}}
 routes:
   r:
@@ -164,22 +107,20 @@ keys:
 ${HIDDEN_CASES.map((_, i) => `  - {id: h${i}, key: tg-h${i}, project: h${i}}`).join('\n')}
   - {id: plain, key: tg-plain, project: plain}
   - {id: tiny, key: tg-tiny, project: tiny}
-  - {id: bg, key: tg-bg, project: bg}
-  - {id: bgs, key: tg-bgs, project: bgs}
   - {id: pred, key: tg-pred, project: pred}
 `;
 
 const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
-const okOr429 = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'ok', (e: unknown) => (e instanceof OpenAI.RateLimitError ? '429' : e));
 const usedBy = (keyId: string): number => gw.calls.filter((c) => c.principal.keyId === keyId).reduce((n, c) => n + c.usage.input + c.usage.output, 0);
 
 beforeAll(async () => {
-  gw = await startTestGateway(config(await startUpstream()));
+  // Answered after 100 ms: concurrent calls are all in flight together.
+  upstream = await startWireUpstream((req, res, raw) => setTimeout(() => answer(req, res, JSON.parse(raw) as Body), 100));
+  gw = await startTestGateway(config(upstream.url));
 });
 afterAll(async () => {
   await gw?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await upstream?.close();
 });
 
 describe('hidden input: built-in tools, prompt templates, search models', () => {
@@ -240,34 +181,5 @@ describe('Predicted Outputs: rejected prediction tokens are billed beyond the ca
     expect(admitted[0].usage.output).toBe(2500);
     expect(admitted[0].reserved.output).toBeGreaterThanOrEqual(2500);
     expect(usedBy('pred')).toBeLessThanOrEqual(PREDICTION_LIMIT);
-  });
-});
-
-describe('background responses: generated after the gateway answered', () => {
-  it('a queued background call is charged its whole grant, estimated, so looping them cannot pass the limit', async () => {
-    const results: unknown[] = [];
-    for (let i = 0; i < 12; i++) results.push(await okOr429(client('tg-bg').responses.create({ model: 'gpt-4.1', input: 'Write a novel.', max_output_tokens: 1000, background: true })));
-    expect(results.filter((o) => o !== 'ok' && o !== '429')).toEqual([]);
-    const admitted = gw.calls.filter((c) => c.principal.keyId === 'bg' && c.status === 200);
-    for (const c of admitted) expect(c.usage).toMatchObject({ output: c.reserved.output, input: c.reserved.input, source: 'estimated' });
-    // What the provider may generate for the admitted calls (their caps) plus their input fits the limit.
-    expect(admitted.reduce((n, c) => n + c.reserved.input + c.reserved.output, 0)).toBeLessThanOrEqual(BACKGROUND_LIMIT);
-    expect(results.filter((o) => o === '429').length).toBeGreaterThan(0);
-  });
-
-  it('a streamed background call whose client leaves is charged its whole grant', async () => {
-    const stream = await client('tg-bgs').responses.create({ model: 'gpt-4.1', input: 'Write a novel.', max_output_tokens: 4000, background: true, stream: true });
-    let deltas = 0;
-    for await (const ev of stream) {
-      if (ev.type === 'response.output_text.delta' && ++deltas === 2) break; // leaves: the SDK aborts the request
-    }
-    let call = gw.calls.find((c) => c.principal.keyId === 'bgs');
-    for (let waited = 0; !call && waited < 3000; waited += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      call = gw.calls.find((c) => c.principal.keyId === 'bgs');
-    }
-    expect(call).toMatchObject({ status: 499, streamEnd: 'client_gone' });
-    expect(call!.usage).toMatchObject({ output: 4000, source: 'estimated' });
-    expect(await gw.store.openReservations()).toBe(0);
   });
 });

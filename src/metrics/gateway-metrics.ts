@@ -21,6 +21,8 @@ export interface MetricsOptions {
   peekDegraded?: (items: CounterItem[]) => Promise<Array<LimitState | undefined>>;
   /** The ledger writer's figures, for write lag. */
   writerStats?: () => WriterStats;
+  /** Background responses still generating, their whole grant held until the provider reports their end. */
+  backgroundCalls?: () => number;
   /** Also export Node's process metrics (CPU, memory, event loop lag). */
   processMetrics?: boolean;
 }
@@ -159,6 +161,14 @@ export class GatewayMetrics {
     });
     // Stays 0 until throttling queues requests; exported now so dashboards need no change later.
     new Gauge({ name: 'tollgate_queue_depth', help: 'Requests waiting in throttling queues.', registers });
+    new Gauge({
+      name: 'tollgate_background_calls_pending',
+      help: 'Background responses still generating: their whole grant is held until the provider reports their usage.',
+      registers,
+      collect() {
+        this.set(opts.backgroundCalls?.() ?? 0);
+      },
+    });
     const writer = (): WriterStats => opts.writerStats?.() ?? { pending: 0, lagMs: 0, written: 0, failures: 0, dropped: 0 };
     new Gauge({ name: 'tollgate_ledger_write_lag_seconds', help: 'Age of the oldest call not yet written to the ledger (0 when all are written).', registers, collect() { this.set(writer().lagMs / 1000); } });
     new Gauge({ name: 'tollgate_ledger_pending_rows', help: 'Ledger rows waiting to be written.', registers, collect() { this.set(writer().pending); } });

@@ -13,6 +13,7 @@ import type { Clock } from '../util/clock.js';
 import type { Usage } from '../providers/usage.js';
 import type { OwnerArchive } from './object-owners.js';
 import { StoredContext } from './stored-context.js';
+import { BackgroundCalls } from './background-calls.js';
 
 /** One finished call, as the ledger, metrics and alerts will see it. */
 export interface CallRecord {
@@ -93,6 +94,8 @@ export class Gateway {
     providers?: Map<string, Provider>,
     /** Kept across config reloads (pass the previous gateway's): what stored Responses context is known. */
     readonly storedContext = new StoredContext(),
+    /** Kept across config reloads too: background responses still followed to their end (background-calls.ts). */
+    readonly background = new BackgroundCalls(),
   ) {
     this.keys = new KeyStore(policy.keys);
     this.routes = new RouteTable(policy);

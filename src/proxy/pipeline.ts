@@ -6,7 +6,7 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
-import type { UpstreamResponse } from '../providers/provider.js';
+import type { Provider, UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
 import { bringsHiddenInput, fullGrantUsage, runsInBackground } from '../providers/openai/index.js';
@@ -14,6 +14,7 @@ import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
+import { backgroundDeadlineMs } from './background-calls.js';
 import { clientWire, planExchange, type ClientWire } from './exchange.js';
 import type { CallRecord, Gateway } from './gateway.js';
 import { resolveTarget, type Caller } from './request-context.js';
@@ -80,10 +81,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).
   // One literal with the spreads inside it, never `{ ...decision, status }`: see body-copy.ts. Not async
   // itself: Gateway.record's promise is handed on (an async layer is ~0.4 KB of garbage per call).
-  const record = (decision: Decision, status: number, usage: Usage, detail?: Detail): Promise<void> => {
+  // `latencyMs` is the gateway's time to answer; a background call is recorded long after it.
+  const record = (decision: Decision, status: number, usage: Usage, detail?: Detail, latencyMs = performance.now() - t0): Promise<void> => {
     req.callRecorded = true; // an error thrown after this is a call's outcome, not a rejected request
     if (!gw.hasListeners) return RECORDED;
-    return gw.record({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...decision, status, usage, ...detail, latencyMs: performance.now() - t0 });
+    return gw.record({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...decision, status, usage, ...detail, latencyMs });
   };
 
   let admission: Admission;
@@ -124,6 +126,36 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const refund = async (status: number, detail: Detail = {}): Promise<void> => {
     await gw.engine.settle(requestId, { input: 0, output: 0, request: 0 });
     await record(admitted, status, NO_USAGE, { ...detail, decision: 'failed' });
+  };
+  // A background response still generating when the gateway answered: its reservation stays open until the
+  // provider says how it ended, then it is settled and recorded with those figures (background-calls.ts).
+  // Made only for background calls: other calls pay no closure for it.
+  const settleWhenEnded = !background ? undefined : (responseId: string, status: number, grant: Usage, detail: Detail): void => {
+    const latencyMs = performance.now() - t0;
+    // Sized by the grant until the end is known: whose the response is must be known at once.
+    rememberTurn(gw, req.log, principal, target, body, responseId, grant, conversation);
+    gw.enter(); // a config reload keeps this gateway's provider pools open until the call is settled
+    gw.background.track(
+      {
+        responseId,
+        provider,
+        requestId,
+        usageOf: (raw) => exchange.response(raw).usage,
+        finish: async (usage, why) => {
+          try {
+            await gw.engine.settleCall(admission, target, usage ?? grant);
+            if (usage) rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
+            else req.log.info({ responseId, why }, 'background response: its usage was not learnt; charged its whole grant');
+            await record(admitted, status, usage ?? grant, { ...detail, providerResponseId: responseId }, latencyMs);
+          } catch (err) {
+            req.log.error({ responseId, error: (err as Error).message }, 'background response: settling it failed');
+          } finally {
+            gw.leave();
+          }
+        },
+      },
+      backgroundDeadlineMs(gw.policy.storage.reservationTtlMs),
+    );
   };
   // How long the provider took to fail: on the upstream latency histogram with the calls it served.
   const upstreamSoFar = (): Detail => ({ upstreamLatencyMs: performance.now() - tUpstream });
@@ -182,11 +214,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     }
     const answer = exchange.response(raw);
     // No usage reported: count the generated text with the model family's tokenizer; a queued background
-    // response has none yet, and is charged its whole grant instead.
-    const usage: Usage =
-      background && !answer.usage
-        ? fullGrantUsage(admission)
-        : (answer.usage ?? { input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
+    // response has none yet: its whole grant stands until its end is known.
+    const queued = background && !answer.usage;
+    const usage: Usage = queued
+      ? fullGrantUsage(admission)
+      : (answer.usage ?? { input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
     const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
     // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
     // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
@@ -198,8 +230,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // says 499, as a stream's does, and not the 200 it never received.
     const status = reply.raw.destroyed ? 499 : upstream.status;
     if (!strict) sendAnswer();
-    await gw.engine.settleCall(admission, target, usage);
     const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
+    if (queued && settleWhenEnded && followable(gw, provider, responseId)) return settleWhenEnded(responseId, status, usage, { upstreamLatencyMs });
+    await gw.engine.settleCall(admission, target, usage);
     if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
     await record(admitted, status, usage, { upstreamLatencyMs, providerResponseId: responseId });
     if (strict) sendAnswer();
@@ -229,14 +262,31 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     if (!res.destroyed) res.end();
     return;
   }
-  // A background stream that did not run to its end goes on without the client (or the gateway): charged its whole grant.
-  const usage = background && result.outcome !== 'complete' ? fullGrantUsage(admission, result.usage) : result.usage;
+  // A background stream that did not run to its end goes on without the client (or the gateway): its whole
+  // grant stands until its end is known.
+  const unfinished = background && result.outcome !== 'complete';
+  const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage;
+  const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
+  const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
+  if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {
+    settleWhenEnded(adapter.responseId, status, usage, detail);
+    if (!res.destroyed) res.end();
+    return;
+  }
   // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
   await gw.engine.settleCall(admission, target, usage);
   if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, adapter.responseId, usage, conversation);
-  const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
-  await record(admitted, status, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId });
+  await record(admitted, status, usage, detail);
   if (!res.destroyed) res.end();
+}
+
+/**
+ * Whether a background response can be followed to its end: it has an id, and its provider can be asked
+ * about it. Not with a strict ledger, whose row must be committed before the answer: charged its whole
+ * grant at once then.
+ */
+function followable(gw: Gateway, provider: Provider, responseId: string | undefined): responseId is string {
+  return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined;
 }
 
 /** What `record` hands back when nobody listens: nothing to wait for. */

@@ -78,7 +78,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     logWarnings(log, next, why);
     await rebuildFor(next, why, 'for the reloaded configuration');
     const old = gateway;
-    gateway = new Gateway(next, store, systemClock, undefined, old.storedContext);
+    gateway = new Gateway(next, store, systemClock, undefined, old.storedContext, old.background);
     usage.attach(gateway);
     // Calls the old config admitted and that ended since are in the ledger only now.
     void old.retire().then(() => rebuildFor(gateway.policy, why, 'after the reload'));
@@ -135,6 +135,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     await app.close();
     clearInterval(sweep);
     clearTimeout(deadline);
+    // Background responses still generating are charged their whole grant now: their rows go with the rest.
+    await gateway.background.finishAll();
     // Every finished call reaches the ledger before the process goes: SIGTERM loses no row.
     const flushed = await usage.close().then(
       () => true,

@@ -91,7 +91,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   });
   const strictLate = throttledLog(LOG_EVERY_MS);
   const metrics = policy.metrics.enabled
-    ? new GatewayMetrics({ userLabels: policy.metrics.userLabels, now: () => clock.now(), peek: (items) => store.peek(items), ...(store.peekDegraded ? { peekDegraded: (items) => store.peekDegraded!(items) } : {}), writerStats: writer && (() => writer.stats()), processMetrics: true })
+    ? new GatewayMetrics({ userLabels: policy.metrics.userLabels, now: () => clock.now(), peek: (items) => store.peek(items), ...(store.peekDegraded ? { peekDegraded: (items) => store.peekDegraded!(items) } : {}), writerStats: writer && (() => writer.stats()), backgroundCalls: () => current?.background.size ?? 0, processMetrics: true })
     : undefined;
   // The (key, route model) pairs whose limits have been seen, kept across reloads: their headroom stays
   // on /metrics under the new config instead of vanishing until each is used again.

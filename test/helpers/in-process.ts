@@ -37,6 +37,7 @@ export async function startTestGateway(yaml: string, startMs = Date.UTC(2026, 10
     app,
     close: async () => {
       await closeApp(app);
+      await gateway.background.finishAll();
       await gateway.close();
     },
   };

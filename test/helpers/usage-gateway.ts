@@ -87,7 +87,7 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
   usage.attach(gateway);
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes, onRejected: usage.onRejected });
   const reload = (yaml?: string): Gateway => {
-    gateway = new Gateway(loadPolicy([yaml === undefined ? file : writeConfig(yaml)], process.env), store, clock);
+    gateway = new Gateway(loadPolicy([yaml === undefined ? file : writeConfig(yaml)], process.env), store, clock, undefined, gateway.storedContext, gateway.background);
     usage.attach(gateway);
     return gateway;
   };
@@ -105,6 +105,7 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
     app,
     close: async () => {
       await closeApp(app);
+      await gateway.background.finishAll();
       await usage.close();
       await gateway.close();
     },

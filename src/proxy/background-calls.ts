@@ -1,0 +1,126 @@
+// Background responses (`background: true` on /v1/responses) are answered `queued`, with no usage, and
+// generated after the gateway answered. Their reservation (the input estimate and the whole output grant)
+// stays open while the gateway asks the provider, with the provider's own key, how the response ended
+// (GET /responses/{id}, at growing intervals); the call is then settled and recorded with the usage the
+// provider reports, like any other call. Until then the limits count the whole grant, so nothing passes
+// them meanwhile. When the end cannot be learnt in time the call is settled with its whole grant
+// (estimated), never less than the provider may bill: the finished response reports no usage, the
+// provider no longer has it (404), the deadline passes, or the gateway stops (finishAll).
+import type { Provider } from '../providers/provider.js';
+import type { Usage } from '../providers/usage.js';
+import { readAll } from './upstream-failure.js';
+
+export interface BackgroundCall {
+  responseId: string;
+  provider: Provider;
+  /** The call's request id, sent on with each poll. */
+  requestId: string;
+  /** The usage a finished response's JSON reports; undefined when it reports none. */
+  usageOf(raw: Buffer): Usage | undefined;
+  /** Settles and records the call: with `usage`, or with its whole grant when undefined. Reports its own failures. */
+  finish(usage: Usage | undefined, why: GiveUpReason | 'finished'): Promise<void>;
+}
+
+/** Why a call was settled with its whole grant rather than the provider's figures. */
+export type GiveUpReason = 'no_usage' | 'gone' | 'deadline' | 'stopping';
+
+export interface PollSchedule {
+  /** The first poll, this long after the answer. */
+  firstMs: number;
+  /** Each later poll waits twice as long as the one before, up to this. */
+  maxMs: number;
+}
+
+/** OpenAI's advice is to poll every couple of seconds; most background responses end within minutes. */
+export const DEFAULT_POLLING: PollSchedule = { firstMs: 1_000, maxMs: 15_000 };
+
+/** The statuses after which a response changes no more. */
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
+
+/**
+ * How long a background call may stay open: short of `reservationTtlMs`, after which a shared store
+ * forgets its reservation and a settlement could no longer lower what it holds (the ledger would then say
+ * less than the counters). A minute's margin, or half the TTL when that is shorter.
+ */
+export function backgroundDeadlineMs(reservationTtlMs: number): number {
+  return reservationTtlMs - Math.min(60_000, reservationTtlMs / 2);
+}
+
+type PollOutcome = { state: 'running' } | { state: 'gone' } | { state: 'ended'; usage: Usage | undefined };
+
+interface Pending {
+  call: BackgroundCall;
+  waitMs: number;
+  poll?: NodeJS.Timeout;
+  deadline?: NodeJS.Timeout;
+  /** Stops a poll under way once the call is finished otherwise. */
+  abort: AbortController;
+  done: boolean;
+}
+
+/** The background calls this instance admitted whose responses have not ended; shared across config reloads. */
+export class BackgroundCalls {
+  private readonly pending = new Set<Pending>();
+
+  constructor(private readonly schedule: PollSchedule = DEFAULT_POLLING) {}
+
+  /** Calls still waiting for their end. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Follows `call` until its response ends, for at most `deadlineMs`. */
+  track(call: BackgroundCall, deadlineMs: number): void {
+    const p: Pending = { call, waitMs: this.schedule.firstMs, abort: new AbortController(), done: false };
+    // Its own timer, not a check after each poll: a poll that hangs (up to the provider's timeout) must not
+    // carry the settlement past the reservation's record. Unref'd: no timer here keeps a process alive.
+    p.deadline = setTimeout(() => void this.finish(p, undefined, 'deadline'), deadlineMs).unref();
+    this.pending.add(p);
+    this.wait(p);
+  }
+
+  /** Settles every call still waiting with its whole grant (the gateway is stopping). */
+  async finishAll(): Promise<void> {
+    await Promise.all([...this.pending].map((p) => this.finish(p, undefined, 'stopping')));
+  }
+
+  private wait(p: Pending): void {
+    p.poll = setTimeout(() => void this.poll(p), p.waitMs).unref();
+    p.waitMs = Math.min(this.schedule.maxMs, p.waitMs * 2);
+  }
+
+  private async poll(p: Pending): Promise<void> {
+    const outcome = await ask(p.call, p.abort.signal);
+    if (p.done) return; // finished meanwhile: the deadline passed, or the gateway is stopping
+    if (outcome.state === 'ended') return this.finish(p, outcome.usage, outcome.usage ? 'finished' : 'no_usage');
+    if (outcome.state === 'gone') return this.finish(p, undefined, 'gone');
+    this.wait(p);
+  }
+
+  private async finish(p: Pending, usage: Usage | undefined, why: GiveUpReason | 'finished'): Promise<void> {
+    if (p.done) return;
+    p.done = true;
+    clearTimeout(p.poll);
+    clearTimeout(p.deadline);
+    p.abort.abort();
+    this.pending.delete(p);
+    // `finish` reports its own failures; one that slipped through must not become an unhandled rejection.
+    await p.call.finish(usage, why).catch(() => undefined);
+  }
+}
+
+/** One poll: whether the response still runs, is gone, or ended (with the usage it reports). Errors count as running. */
+async function ask(call: BackgroundCall, signal: AbortSignal): Promise<PollOutcome> {
+  try {
+    const res = await call.provider.retrieve!({ method: 'GET', path: `/responses/${encodeURIComponent(call.responseId)}`, query: '', signal, requestId: call.requestId });
+    const raw = await readAll(res.body);
+    if (res.status === 404) return { state: 'gone' };
+    // A 5xx, a 429 or the provider's key refused: asked again at the next poll, until the deadline.
+    if (res.status !== 200) return { state: 'running' };
+    const status = (JSON.parse(raw.toString('utf8')) as { status?: unknown } | null)?.status;
+    if (typeof status !== 'string' || !TERMINAL.has(status)) return { state: 'running' };
+    return { state: 'ended', usage: call.usageOf(raw) };
+  } catch {
+    return { state: 'running' };
+  }
+}
