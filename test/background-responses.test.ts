@@ -6,10 +6,16 @@
 // recorded with the provider's figures; otherwise (never ends, deleted, gateway stopping) with the grant.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import OpenAI from 'openai';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPolicy } from '../src/config/index.js';
 import type { CounterItem } from '../src/limits/counter-store.js';
-import type { CallRecord } from '../src/proxy/gateway.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { openCounterStore } from '../src/limits/open-counter-store.js';
+import { Gateway, type CallRecord } from '../src/proxy/gateway.js';
+import { buildServer } from '../src/proxy/server.js';
+import { systemClock } from '../src/util/clock.js';
+import { closeApp, listenLocal, startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { writeConfig } from './helpers/processes.js';
 import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
 import { withUsageGateway } from './helpers/usage-gateway.js';
 import { okOr429, responseObject, startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
@@ -85,7 +91,8 @@ function answer(req: IncomingMessage, res: ServerResponse, raw: string): void {
   const s: Stored = { body, endsAt: novel || body.stream === true ? Infinity : Date.now() + RUN_MS, output: body.stream === true ? STREAM_OUTPUT : HAIKU_OUTPUT };
   stored.set(id, s);
   if (body.stream === true) return streamBackground(id, s, res);
-  json(res, 200, shown(id, s, 'queued'));
+  // A call in the foreground is answered once generated.
+  json(res, 200, shown(id, s, body.background === true ? 'queued' : 'completed'));
 }
 
 const config = (url: string, ledgerUrl?: string, durability = 'batched'): string => `
@@ -122,9 +129,9 @@ async function recordsOf(keyId: string, count: number, ms = 5_000): Promise<Call
 }
 
 /** The project's daily counter, as the limits see it. */
-async function dailyUsed(project: string): Promise<number> {
+async function dailyUsed(project: string, store: { peek: TestGateway['store']['peek'] } = gw.store): Promise<number> {
   const item: CounterItem = { key: `tg:{default}:project:${project}:daily:fixed_window`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: LIMIT, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
-  return (await gw.store.peek([item]))[0].used;
+  return (await store.peek([item]))[0].used;
 }
 
 beforeAll(async () => {
@@ -247,5 +254,46 @@ describe('background responses in the ledger and on /metrics', () => {
         expect(rows).toEqual([expect.objectContaining({ providerResponseId: created.id, outputTokens: 1_000, usageSource: 'estimated' })]);
       },
     );
+  });
+});
+
+describe('background responses on shared Redis counters (database 13 of 127.0.0.1:6379)', () => {
+  it('the grant one instance holds is seen by the other until the provider reports the end; then both see the real usage', async () => {
+    const redisUrl = 'redis://127.0.0.1:6379/13';
+    const redis = new Redis(redisUrl);
+    await redis.flushdb(); // database 13 is this test's alone
+    const policy = loadPolicy([writeConfig(config(upstream.url).replace('storage: {', `storage: {counters: "${redisUrl}", `))], process.env);
+    const started = await Promise.all(
+      [0, 1].map(async () => {
+        const store = await openCounterStore(policy, { info: () => {}, warn: () => {} }, systemClock);
+        const gateway = new Gateway(policy, store, systemClock);
+        const calls: CallRecord[] = [];
+        gateway.onCall((r) => calls.push(r));
+        const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes });
+        return { store, gateway, calls, app, url: await listenLocal(app) };
+      }),
+    );
+    try {
+      const [a, b] = started;
+      const on = (i: { url: string }): OpenAI => new OpenAI({ baseURL: `${i.url}/v1`, apiKey: 'tg-k1', maxRetries: 0 });
+      const created = await on(a).responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 4_000, background: true });
+      expect(a.gateway.background.size).toBe(1);
+      // The other instance sees the grant held: its call gets only the room beside it.
+      const beside = await on(b).responses.create({ model: 'gpt-4.1', input: 'Hi', max_output_tokens: 4_000 }).withResponse();
+      expect(Number(beside.response.headers.get('x-tollgate-clamped-max-tokens'))).toBeLessThanOrEqual(LIMIT - 4_000);
+      for (let waited = 0; a.calls.length === 0 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
+      expect(a.calls).toEqual([expect.objectContaining({ providerResponseId: created.id, usage: expect.objectContaining({ output: HAIKU_OUTPUT, source: 'provider' }) })]);
+      expect(b.calls).toEqual([expect.objectContaining({ usage: expect.objectContaining({ output: HAIKU_OUTPUT, source: 'provider' }) })]);
+      for (const i of started) expect(await dailyUsed('p1', i.store)).toBe(2 * (INPUT_TOKENS + HAIKU_OUTPUT));
+      expect(await a.store.openReservations()).toBe(0);
+    } finally {
+      for (const i of started) {
+        await closeApp(i.app);
+        await i.gateway.background.finishAll();
+        await i.gateway.close();
+        await i.store.close();
+      }
+      await redis.quit();
+    }
   });
 });
