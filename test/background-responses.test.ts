@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicy } from '../src/config/index.js';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { openCounterStore } from '../src/limits/open-counter-store.js';
+import { BackgroundCalls, DEFAULT_POLLING } from '../src/proxy/background-calls.js';
 import { Gateway, type CallRecord } from '../src/proxy/gateway.js';
+import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { buildServer } from '../src/proxy/server.js';
 import { systemClock } from '../src/util/clock.js';
 import { closeApp, listenLocal, startTestGateway, type TestGateway } from './helpers/in-process.js';
@@ -218,6 +220,30 @@ describe('background responses', () => {
     expect(callsOf('k5')).toEqual([expect.objectContaining({ status: 200, usage: expect.objectContaining({ output: 1_000, source: 'estimated' }) })]);
     expect(gw.gateway.background.size).toBe(0);
     expect(await gw.store.openReservations()).toBe(0);
+  });
+});
+
+describe('background responses past the most followed at once', () => {
+  it('are charged their whole grant at once, while those followed already are still settled from the provider', async () => {
+    const policy = loadPolicy([writeConfig(config(upstream.url))], process.env);
+    const store = new MemoryCounterStore(systemClock, 'UTC');
+    const gateway = new Gateway(policy, store, systemClock, undefined, undefined, new BackgroundCalls(DEFAULT_POLLING, 1));
+    const calls: CallRecord[] = [];
+    gateway.onCall((r) => calls.push(r));
+    const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes });
+    try {
+      const c = new OpenAI({ baseURL: `${await listenLocal(app)}/v1`, apiKey: 'tg-k1', maxRetries: 0 });
+      const followed = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 1_000, background: true });
+      const second = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 1_000, background: true });
+      expect(gateway.background.size).toBe(1);
+      expect(calls).toEqual([expect.objectContaining({ providerResponseId: second.id, usage: expect.objectContaining({ output: 1_000, source: 'estimated' }) })]);
+      for (let waited = 0; calls.length < 2 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
+      expect(calls[1]).toMatchObject({ providerResponseId: followed.id, usage: { output: HAIKU_OUTPUT, source: 'provider' } });
+    } finally {
+      await closeApp(app);
+      await gateway.background.finishAll();
+      await gateway.close();
+    }
   });
 });
 

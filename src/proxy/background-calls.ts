@@ -34,6 +34,12 @@ export interface PollSchedule {
 /** OpenAI's advice is to poll every couple of seconds; most background responses end within minutes. */
 export const DEFAULT_POLLING: PollSchedule = { firstMs: 1_000, maxMs: 15_000 };
 
+/**
+ * Background calls followed at once, at most: each keeps its request's body and a poll every 15 s at
+ * worst. Past it a new one is charged its whole grant at once, as it was before the gateway followed them.
+ */
+export const MAX_FOLLOWED = 10_000;
+
 /** The statuses after which a response changes no more. */
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
 
@@ -62,11 +68,19 @@ interface Pending {
 export class BackgroundCalls {
   private readonly pending = new Set<Pending>();
 
-  constructor(private readonly schedule: PollSchedule = DEFAULT_POLLING) {}
+  constructor(
+    private readonly schedule: PollSchedule = DEFAULT_POLLING,
+    private readonly max = MAX_FOLLOWED,
+  ) {}
 
   /** Calls still waiting for their end. */
   get size(): number {
     return this.pending.size;
+  }
+
+  /** Whether one more call can be followed (MAX_FOLLOWED). */
+  get hasRoom(): boolean {
+    return this.pending.size < this.max;
   }
 
   /** Follows `call` until its response ends, for at most `deadlineMs`. */

@@ -281,12 +281,12 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
 }
 
 /**
- * Whether a background response can be followed to its end: it has an id, and its provider can be asked
- * about it. Not with a strict ledger, whose row must be committed before the answer: charged its whole
- * grant at once then.
+ * Whether a background response can be followed to its end: it has an id, its provider can be asked
+ * about it, and fewer than MAX_FOLLOWED are followed. Not with a strict ledger, whose row must be
+ * committed before the answer. Otherwise it is charged its whole grant at once.
  */
 function followable(gw: Gateway, provider: Provider, responseId: string | undefined): responseId is string {
-  return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined;
+  return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined && gw.background.hasRoom;
 }
 
 /** What `record` hands back when nobody listens: nothing to wait for. */
