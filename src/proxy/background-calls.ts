@@ -67,6 +67,8 @@ interface Pending {
 /** The background calls this instance admitted whose responses have not ended; shared across config reloads. */
 export class BackgroundCalls {
   private readonly pending = new Set<Pending>();
+  /** Settlements under way: finishAll waits for them too, so their rows reach the ledger's last flush. */
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
     private readonly schedule: PollSchedule = DEFAULT_POLLING,
@@ -93,9 +95,10 @@ export class BackgroundCalls {
     this.wait(p);
   }
 
-  /** Settles every call still waiting with its whole grant (the gateway is stopping). */
+  /** Settles every call still waiting with its whole grant (the gateway is stopping), and waits for those being settled. */
   async finishAll(): Promise<void> {
-    await Promise.all([...this.pending].map((p) => this.finish(p, undefined, 'stopping')));
+    const underWay = [...this.finishing];
+    await Promise.all([...this.pending].map((p) => this.finish(p, undefined, 'stopping')).concat(underWay));
   }
 
   private wait(p: Pending): void {
@@ -119,7 +122,10 @@ export class BackgroundCalls {
     p.abort.abort();
     this.pending.delete(p);
     // `finish` reports its own failures; one that slipped through must not become an unhandled rejection.
-    await p.call.finish(usage, why).catch(() => undefined);
+    const settled = p.call.finish(usage, why).catch(() => undefined);
+    this.finishing.add(settled);
+    await settled;
+    this.finishing.delete(settled);
   }
 }
 

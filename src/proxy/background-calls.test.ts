@@ -1,0 +1,143 @@
+// BackgroundCalls on its own: the order of its timers and settlements, which the end-to-end tests
+// (test/background-responses.test.ts) cannot pin down. The provider here is a function answering the
+// poll as the Responses API would (the Provider interface is the gateway's own).
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { Provider, UpstreamResponse } from '../providers/provider.js';
+import type { Usage } from '../providers/usage.js';
+import { BackgroundCalls, backgroundDeadlineMs, type BackgroundCall, type GiveUpReason } from './background-calls.js';
+
+const USAGE: Usage = { input: 20, output: 42, cachedInput: 0, source: 'provider' };
+
+function answering(answer: () => { status: number; body: object }): Provider {
+  const retrieve = async (): Promise<UpstreamResponse> => {
+    const { status, body } = answer();
+    return { status, headers: {}, body: Readable.from([Buffer.from(JSON.stringify(body))]) };
+  };
+  return { retrieve } as unknown as Provider;
+}
+
+interface Finished {
+  usage: Usage | undefined;
+  why: GiveUpReason | 'finished';
+}
+
+function call(provider: Provider, finish: (f: Finished) => Promise<void> | void): BackgroundCall {
+  return {
+    responseId: 'resp_1',
+    provider,
+    requestId: 'req_1',
+    usageOf: (raw) => ((JSON.parse(raw.toString()) as { usage: unknown }).usage ? USAGE : undefined),
+    finish: async (usage, why) => finish({ usage, why }),
+  };
+}
+
+const until = async (cond: () => boolean): Promise<void> => {
+  for (let i = 0; !cond() && i < 200; i++) await new Promise((r) => setTimeout(r, 5));
+};
+
+describe('BackgroundCalls', () => {
+  it('polls until the response ends, then settles once with its usage', async () => {
+    let polls = 0;
+    const provider = answering(() => ({ status: 200, body: ++polls < 3 ? { status: 'in_progress', usage: null } : { status: 'completed', usage: {} } }));
+    const finished: Finished[] = [];
+    const calls = new BackgroundCalls({ firstMs: 5, maxMs: 10 });
+    calls.track(
+      call(provider, (f) => void finished.push(f)),
+      10_000,
+    );
+    await until(() => finished.length > 0);
+    expect(finished).toEqual([{ usage: USAGE, why: 'finished' }]);
+    expect(polls).toBe(3);
+    expect(calls.size).toBe(0);
+  });
+
+  it('gives up at the deadline even while a poll hangs', async () => {
+    const provider = { retrieve: () => new Promise(() => {}) } as unknown as Provider;
+    const finished: Finished[] = [];
+    const calls = new BackgroundCalls({ firstMs: 1, maxMs: 1 });
+    calls.track(
+      call(provider, (f) => void finished.push(f)),
+      50,
+    );
+    await until(() => finished.length > 0);
+    expect(finished).toEqual([{ usage: undefined, why: 'deadline' }]);
+  });
+
+  it('a terminal response without usage, or a 404, is settled with the grant', async () => {
+    const finished: Finished[] = [];
+    const calls = new BackgroundCalls({ firstMs: 1, maxMs: 1 });
+    calls.track(
+      call(
+        answering(() => ({ status: 200, body: { status: 'cancelled', usage: null } })),
+        (f) => void finished.push(f),
+      ),
+      10_000,
+    );
+    calls.track(
+      call(
+        answering(() => ({ status: 404, body: { error: { message: 'not found' } } })),
+        (f) => void finished.push(f),
+      ),
+      10_000,
+    );
+    await until(() => finished.length === 2);
+    expect(finished.map((f) => f.why).sort()).toEqual(['gone', 'no_usage']);
+    expect(finished.every((f) => f.usage === undefined)).toBe(true);
+  });
+
+  it('finishAll settles the waiting ones with the grant and waits for a settlement under way', async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const order: string[] = [];
+    const calls = new BackgroundCalls({ firstMs: 1, maxMs: 1 });
+    // One ends at its first poll, and its settlement takes until `release`.
+    calls.track(
+      call(
+        answering(() => ({ status: 200, body: { status: 'completed', usage: {} } })),
+        async () => {
+          order.push('ended: settling');
+          await slow;
+          order.push('ended: settled');
+        },
+      ),
+      10_000,
+    );
+    // The other never ends.
+    calls.track(
+      call(
+        answering(() => ({ status: 200, body: { status: 'in_progress', usage: null } })),
+        (f) => void order.push(`running: ${f.why}`),
+      ),
+      10_000,
+    );
+    await until(() => order.includes('ended: settling'));
+    expect(calls.size).toBe(1);
+    const all = calls.finishAll().then(() => order.push('finishAll'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['ended: settling', 'running: stopping']);
+    release();
+    await all;
+    expect(order).toEqual(['ended: settling', 'running: stopping', 'ended: settled', 'finishAll']);
+    expect(calls.size).toBe(0);
+  });
+
+  it('follows no more than its maximum at once', () => {
+    const calls = new BackgroundCalls({ firstMs: 60_000, maxMs: 60_000 }, 1);
+    expect(calls.hasRoom).toBe(true);
+    calls.track(
+      call(
+        answering(() => ({ status: 200, body: {} })),
+        () => {},
+      ),
+      60_000,
+    );
+    expect(calls.hasRoom).toBe(false);
+    return calls.finishAll();
+  });
+
+  it('the deadline stays short of the reservation TTL: a minute, or half of a shorter TTL', () => {
+    expect(backgroundDeadlineMs(900_000)).toBe(840_000);
+    expect(backgroundDeadlineMs(4_000)).toBe(2_000);
+  });
+});
