@@ -32,3 +32,16 @@ describe('the in-process mock provider', () => {
     await expect(client('tg-b').conversations.retrieve(conversation.id)).rejects.toMatchObject({ status: 404 });
   });
 });
+
+describe('a background response on the in-process mock provider', () => {
+  it('is answered queued, and its call recorded with the usage the provider reports once it has ended', async () => {
+    const created = await client('tg-a').responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 1_000, background: true });
+    expect(created).toMatchObject({ status: 'queued', usage: null });
+    for (let waited = 0; local.gateway.background.size > 0 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
+    const row = local.calls.find((c) => c.providerResponseId === created.id);
+    const done = await client('tg-a').responses.retrieve(created.id);
+    expect(done.status).toBe('completed');
+    expect(row?.usage).toMatchObject({ input: done.usage!.input_tokens, output: done.usage!.output_tokens, source: 'provider' });
+    expect(row?.usage.output).toBeLessThan(1_000); // what it generated, not its whole grant
+  });
+});

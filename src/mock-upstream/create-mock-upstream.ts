@@ -106,7 +106,7 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
     if (reply === undefined && storedPath) reply = stored.answer(method, url, body, mockOptions);
     if (reply === undefined) {
       reply = handleMockRequest(method, url, body, mockOptions);
-      if (storedPath && method === 'POST') stored.remember(body, reply);
+      if (storedPath && method === 'POST') reply = stored.remember(body, reply);
     }
     void writeMockReply(res, reply);
   }

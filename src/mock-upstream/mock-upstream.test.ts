@@ -356,3 +356,29 @@ describe('provider key enforcement', () => {
     expect(guarded.requests().map((r) => r.headers.authorization)).toEqual(['Bearer bad']);
   });
 });
+
+describe('background responses, as OpenAI answers them', () => {
+  it('answered queued, in_progress while generating, then completed with usage; cancelled when cancelled in time', async () => {
+    const slow = createMockUpstream({ latencyMs: 200, outputTokens: 8 });
+    const c = new OpenAI({ baseURL: (await slow.listen(0, '127.0.0.1')) + '/v1', apiKey: 'x', maxRetries: 0 });
+    try {
+      const created = await c.responses.create({ model: 'gpt-4.1', input: 'Hi.', background: true });
+      expect(created).toMatchObject({ status: 'queued', background: true, output: [], usage: null });
+      // Generated a latency after the answer: a retrieval (itself a latency long) lands just before it.
+      expect(await c.responses.retrieve(created.id)).toMatchObject({ status: 'in_progress', usage: null });
+      await new Promise((r) => setTimeout(r, 250));
+      const done = await c.responses.retrieve(created.id);
+      expect(done).toMatchObject({ status: 'completed', usage: { output_tokens: 8 } });
+      expect(done.output.length).toBeGreaterThan(0);
+
+      const other = await c.responses.create({ model: 'gpt-4.1', input: 'Hi.', background: true });
+      expect(await c.responses.cancel(other.id)).toMatchObject({ status: 'cancelled', usage: null });
+      await new Promise((r) => setTimeout(r, 150));
+      expect(await c.responses.retrieve(other.id)).toMatchObject({ status: 'cancelled' });
+      // A response made in the foreground is answered whole.
+      expect(await c.responses.create({ model: 'gpt-4.1', input: 'Hi.' })).toMatchObject({ status: 'completed', background: false });
+    } finally {
+      await slow.close();
+    }
+  });
+});

@@ -26,9 +26,7 @@ export class MockProvider implements Provider {
     if (req.endpoint !== 'responses') return this.deliver(handleMockRequest('POST', path, req.body, this.options), req.signal);
     const refused = this.stored.answer('POST', path, req.body, this.options);
     if (refused) return this.deliver(refused, req.signal);
-    const reply = handleMockRequest('POST', path, req.body, this.options);
-    this.stored.remember(req.body, reply);
-    return this.deliver(reply, req.signal);
+    return this.deliver(this.stored.remember(req.body, handleMockRequest('POST', path, req.body, this.options)), req.signal);
   }
 
   async retrieve(req: RetrievalRequest): Promise<UpstreamResponse> {

@@ -27,9 +27,12 @@ export class MockStoredObjects {
     return this.responses.answer(method, url, opts);
   }
 
-  /** Keeps what a generated answer to POST /v1/responses made: the response, and its turn in its conversation. */
-  remember(body: unknown, reply: MockReply): void {
-    this.responses.remember(body, reply);
+  /**
+   * Keeps what a generated answer to POST /v1/responses made: the response, and its turn in its
+   * conversation. Returns what to answer (a background call is answered `queued`: MockResponseStore).
+   */
+  remember(body: unknown, reply: MockReply): MockReply {
     this.conversations.remember(body, reply);
+    return this.responses.remember(body, reply);
   }
 }
