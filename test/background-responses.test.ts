@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicy } from '../src/config/index.js';
+import { auditCounters } from '../src/ledger/audit.js';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { openCounterStore } from '../src/limits/open-counter-store.js';
 import { BackgroundCalls, DEFAULT_POLLING } from '../src/proxy/background-calls.js';
@@ -256,6 +257,9 @@ describe('background responses in the ledger and on /metrics', () => {
         const created = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 4_000, background: true });
         const pending = (m: Map<string, unknown>): number => sum(m.get('tollgate_background_calls_pending') as never);
         expect(pending(families(await scrapeText(ugw.url)))).toBe(1);
+        // Its grant is in the counters and not yet in the ledger: held by a reservation, so not drift.
+        const audit = await auditCounters(ugw.usage.ledger, ugw.gateway.policy, ugw.store, () => ugw.clock.now(), { beforeLedger: () => ugw.usage.writer.flush() });
+        expect(audit).toMatchObject({ openReservations: 1, drifting: 0 });
         for (let waited = 0; ugw.gateway.background.size > 0 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
         await ugw.usage.writer.flush();
         const rows = await ugw.usage.ledger.rows({});
