@@ -273,6 +273,26 @@ describe('background responses in the ledger and on /metrics', () => {
     );
   });
 
+  it('across a config reload: the old gateway stays open until its background call is settled, and records it', async () => {
+    await withUsageGateway(
+      (ledgerUrl) => config(upstream.url, ledgerUrl),
+      async (ugw) => {
+        const c = new OpenAI({ baseURL: `${ugw.url}/v1`, apiKey: 'tg-k3', maxRetries: 0 });
+        const created = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 1_000, background: true });
+        const old = ugw.gateway;
+        ugw.reload();
+        expect(ugw.gateway.background).toBe(old.background); // followed across the reload
+        let closed = false;
+        const retired = old.retire().then(() => (closed = true));
+        await new Promise((r) => setTimeout(r, 200));
+        expect(closed).toBe(false); // its provider pool is still needed for the polls
+        await retired;
+        await ugw.usage.writer.flush();
+        expect(await ugw.usage.ledger.rows({})).toEqual([expect.objectContaining({ providerResponseId: created.id, outputTokens: HAIKU_OUTPUT, usageSource: 'provider' })]);
+      },
+    );
+  });
+
   it('with a strict ledger, charged its whole grant at once: the row is committed before the answer', async () => {
     await withUsageGateway(
       (ledgerUrl) => config(upstream.url, ledgerUrl, 'strict'),

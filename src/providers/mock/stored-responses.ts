@@ -70,7 +70,7 @@ export class MockResponseStore {
       if (stored.response.background !== true) return openAiError(400, 'Cannot cancel a synchronous response.', { code: null }, call.latencyMs);
       // Cancelled while generating: it ends there, with what it had (nothing, here).
       if (stillGenerating(stored)) {
-        stored.response = { ...generating(stored.response, 'cancelled') };
+        stored.response = generating(stored.response, 'cancelled');
         stored.readyAtMs = undefined;
       }
       return jsonReply(call, 'openai', stored.response);
