@@ -160,8 +160,8 @@ describe('background responses', () => {
     const first = rows.find((c) => c.providerResponseId === created.id)!;
     expect(first.usage).toMatchObject({ input: INPUT_TOKENS, output: HAIKU_OUTPUT, source: 'provider' });
     expect(first).toMatchObject({ status: 200, reserved: { output: 4_000 } });
-    // The time the gateway took to answer, not the response's run.
-    expect(first.latencyMs).toBeLessThan(RUN_MS);
+    // The time the gateway took to answer, not the time until it was settled (its first poll, a second on).
+    expect(first.latencyMs).toBeLessThan(1_000);
     expect(rows.map((c) => c.usage.source)).toEqual(['provider', 'provider']);
     expect(await dailyUsed('p1')).toBe(2 * (INPUT_TOKENS + HAIKU_OUTPUT));
     expect(await gw.store.openReservations()).toBe(0);
