@@ -19,6 +19,8 @@ const dialect: Dialect = {
   text: (expr) => `CAST(${expr} AS TEXT)`,
 };
 
+const RECORD_CONVERSATION_SQL = `INSERT INTO ${CONVERSATIONS_TABLE} (id, ts, organization, project, provider) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+
 export interface SqliteLedgerOptions {
   /** fsync on every commit (strict durability survives power loss, not only a killed process). */
   synchronousFull?: boolean;
@@ -106,8 +108,10 @@ export class SqliteLedger implements Ledger {
 
   async recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void> {
     if (this.opts.readonly) throw new Error('this ledger was opened read-only');
-    // On this connection, beside the writer thread's: one short row (busy_timeout waits out its commits).
-    this.db.prepare(`INSERT INTO ${CONVERSATIONS_TABLE} (id, ts, organization, project, provider) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(id, atMs, owner.organization, owner.project ?? null, owner.provider);
+    const params = [id, atMs, owner.organization, owner.project ?? null, owner.provider];
+    // On the writer thread: here, busy_timeout would hold the event loop until a batch's commit ended.
+    if (this.writer) return this.writer.run(RECORD_CONVERSATION_SQL, params);
+    this.db.prepare(RECORD_CONVERSATION_SQL).run(...params);
   }
 
   async conversationOwner(id: string): Promise<ObjectOwner | undefined> {

@@ -1,7 +1,9 @@
 // A SQLite writer thread that dies is replaced: the batch it held fails (and is retried by the ledger
-// writer), and the next batch starts a new thread on the same file.
-import { afterEach, describe, expect, it } from 'vitest';
+// writer), and the next batch starts a new thread on the same file. Conversation owners are written by
+// it too, off the event loop.
 import type { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
 import { sqlitePlace, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
 import type { Ledger } from './ledger.js';
@@ -53,5 +55,26 @@ describe('SQLite writer thread', () => {
     expect(outcome === 'written' ? before === 50 : /exited/.test(outcome) && before === 0).toBe(true);
     await ledger.append(batch); // the retry: rows already there are ignored
     expect((await ledger.rows({})).map((r) => r.requestId)).toEqual(batch.map((r) => r.requestId));
+  });
+});
+
+describe('a conversation owner on the SQLite ledger', () => {
+  it('is written by the writer thread: while another connection holds the write lock, the event loop goes on', async () => {
+    place = sqlitePlace();
+    ledger = await openLedger(place.url);
+    const other = new Database(place.url.slice('sqlite:'.length));
+    other.pragma('busy_timeout = 5000');
+    other.exec('BEGIN IMMEDIATE');
+    let recorded = false;
+    const recording = ledger.recordConversation('conv_locked', { organization: 'acme', project: 'web', provider: 'openai' }, T0).then(() => (recorded = true));
+    // On the main thread the insert would wait here, event loop and all, for the lock (and time out).
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(recorded).toBe(false);
+    other.exec('COMMIT');
+    other.close();
+    await recording;
+    expect(await ledger.conversationOwner('conv_locked')).toEqual({ organization: 'acme', project: 'web', provider: 'openai' });
   });
 });

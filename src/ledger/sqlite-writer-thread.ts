@@ -16,6 +16,7 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = 5000');
 const write = (function (db, schema) {${BATCH_WRITER_BODY}})(db, workerData.schema);
+const statements = new Map();
 parentPort.on('message', (m) => {
   if (m.close) {
     db.close();
@@ -23,13 +24,20 @@ parentPort.on('message', (m) => {
     return;
   }
   try {
-    write(JSON.parse(m.json));
+    if (m.sql !== undefined) {
+      let statement = statements.get(m.sql);
+      if (statement === undefined) statements.set(m.sql, (statement = db.prepare(m.sql)));
+      statement.run(...m.params);
+    } else write(JSON.parse(m.json));
     parentPort.postMessage({ id: m.id });
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
   }
 });
 `;
+
+/** A batch of packed rows, or one statement with its parameters. */
+type WorkerMessage = { json: string } | { sql: string; params: Array<string | number | null> };
 
 interface Pending {
   resolve: () => void;
@@ -64,6 +72,14 @@ export class SqliteWriterThread {
   /** Inserts a batch of packed rows (RowPacker; Ledger.appendPacked) in one transaction on the worker; resolves once committed. */
   write(json: string): Promise<void> {
     return this.send({ json });
+  }
+
+  /**
+   * Runs one short write statement on the worker (a conversation's owner): on the main thread it would wait
+   * there, event loop and all, for a batch's commit to end.
+   */
+  run(sql: string, params: Array<string | number | null>): Promise<void> {
+    return this.send({ sql, params });
   }
 
   /** Closes the worker's connection and stops it. */
@@ -111,7 +127,7 @@ export class SqliteWriterThread {
     return worker;
   }
 
-  private send(msg: { json: string }): Promise<void> {
+  private send(msg: WorkerMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the SQLite ledger is closed'));
     let worker = this.worker;
     if (!worker) {
@@ -121,7 +137,7 @@ export class SqliteWriterThread {
     return this.post(worker, msg);
   }
 
-  private post(worker: Worker, msg: { json?: string; close?: boolean }): Promise<void> {
+  private post(worker: Worker, msg: WorkerMessage | { close: true }): Promise<void> {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
