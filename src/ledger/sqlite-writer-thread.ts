@@ -1,7 +1,8 @@
 // SQLite inserts run on a worker thread: parsing and binding a row costs a few µs (2.7 µs for the 20
 // columns sqlite-rows.ts had then, on the development VM), which on the gateway's event loop would cost
 // throughput. The main thread only packs each row into JSON text (when its call ends) and sends a
-// batch's JSON array as one message.
+// batch's JSON array as one message. The ledger's other writes (a conversation's owner) run here too:
+// waiting for the write lock is the worker's, never the event loop's.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA } from './sqlite-rows.js';
