@@ -18,6 +18,7 @@ import { Gateway, type CallRecord } from '../src/proxy/gateway.js';
 import { buildServer } from '../src/proxy/server.js';
 import { systemClock } from '../src/util/clock.js';
 import { closeApp, listenLocal, startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { until } from './helpers/killable-redis.js';
 import { writeConfig } from './helpers/processes.js';
 import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
 import { withUsageGateway } from './helpers/usage-gateway.js';
@@ -125,9 +126,9 @@ keys:
 const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
 const callsOf = (keyId: string): CallRecord[] => gw.calls.filter((c) => c.principal.keyId === keyId);
 
-/** Waits up to `ms` for `count` records of `keyId`'s calls. */
+/** Waits (up to `ms`) for `count` records of `keyId`'s calls. */
 async function recordsOf(keyId: string, count: number, ms = 5_000): Promise<CallRecord[]> {
-  for (let waited = 0; callsOf(keyId).length < count && waited < ms; waited += 25) await new Promise((r) => setTimeout(r, 25));
+  await until(() => callsOf(keyId).length >= count, ms);
   return callsOf(keyId);
 }
 
@@ -238,7 +239,7 @@ describe('background responses past the most followed at once', () => {
       const second = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 1_000, background: true });
       expect(gateway.background.size).toBe(1);
       expect(calls).toEqual([expect.objectContaining({ providerResponseId: second.id, usage: expect.objectContaining({ output: 1_000, source: 'estimated' }) })]);
-      for (let waited = 0; calls.length < 2 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
+      await until(() => calls.length >= 2);
       expect(calls[1]).toMatchObject({ providerResponseId: followed.id, usage: { output: HAIKU_OUTPUT, source: 'provider' } });
     } finally {
       await closeApp(app);
@@ -260,7 +261,7 @@ describe('background responses in the ledger and on /metrics', () => {
         // Its grant is in the counters and not yet in the ledger: held by a reservation, so not drift.
         const audit = await auditCounters(ugw.usage.ledger, ugw.gateway.policy, ugw.store, () => ugw.clock.now(), { beforeLedger: () => ugw.usage.writer.flush() });
         expect(audit).toMatchObject({ openReservations: 1, drifting: 0 });
-        for (let waited = 0; ugw.gateway.background.size > 0 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
+        await until(() => ugw.gateway.background.size === 0);
         await ugw.usage.writer.flush();
         const rows = await ugw.usage.ledger.rows({});
         expect(rows).toHaveLength(1);
@@ -331,7 +332,7 @@ describe('background responses on shared Redis counters (database 13 of 127.0.0.
       // The other instance sees the grant held: its call gets only the room beside it.
       const beside = await on(b).responses.create({ model: 'gpt-4.1', input: 'Hi', max_output_tokens: 4_000 }).withResponse();
       expect(Number(beside.response.headers.get('x-tollgate-clamped-max-tokens'))).toBeLessThanOrEqual(LIMIT - 4_000);
-      for (let waited = 0; a.calls.length === 0 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
+      await until(() => a.calls.length > 0);
       expect(a.calls).toEqual([expect.objectContaining({ providerResponseId: created.id, usage: expect.objectContaining({ output: HAIKU_OUTPUT, source: 'provider' }) })]);
       expect(b.calls).toEqual([expect.objectContaining({ usage: expect.objectContaining({ output: HAIKU_OUTPUT, source: 'provider' }) })]);
       for (const i of started) expect(await dailyUsed('p1', i.store)).toBe(2 * (INPUT_TOKENS + HAIKU_OUTPUT));

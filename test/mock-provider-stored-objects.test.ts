@@ -4,6 +4,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { until } from './helpers/killable-redis.js';
 
 let local: TestGateway;
 beforeAll(async () => {
@@ -37,7 +38,7 @@ describe('a background response on the in-process mock provider', () => {
   it('is answered queued, and its call recorded with the usage the provider reports once it has ended', async () => {
     const created = await client('tg-a').responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 1_000, background: true });
     expect(created).toMatchObject({ status: 'queued', usage: null });
-    for (let waited = 0; local.gateway.background.size > 0 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
+    await until(() => local.gateway.background.size === 0);
     const row = local.calls.find((c) => c.providerResponseId === created.id);
     const done = await client('tg-a').responses.retrieve(created.id);
     expect(done.status).toBe('completed');

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
 import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { until } from './helpers/killable-redis.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 let upstream: MockUpstream;
@@ -56,9 +57,8 @@ async function raw(method: string, path: string, key: string | undefined, init: 
  * Background calls made here are followed by the gateway until the mock reports them completed (its first
  * poll, a second after the answer): waited for where a test counts upstream requests or open reservations.
  */
-async function backgroundSettled(): Promise<void> {
-  for (let waited = 0; gw.gateway.background.size > 0 && waited < 5_000; waited += 25) await new Promise((r) => setTimeout(r, 25));
-  expect(gw.gateway.background.size).toBe(0);
+function backgroundSettled(): Promise<void> {
+  return until(() => gw.gateway.background.size === 0);
 }
 
 /** The project `web`'s daily counter, as the limits see it. */
