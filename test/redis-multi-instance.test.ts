@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from './helpers/redis-servers.js';
 import { releaseTogether, startFleet, type Fleet, type LoadRequest, type LoadResult } from './helpers/redis-fleet.js';
+import { families, scrapeText, sum as seriesSum } from './helpers/prometheus-scrape.js';
 
 const ORG_COUNT = 3;
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
@@ -26,14 +27,14 @@ const GROUP: Record<string, string | undefined> = { u3: 'g1', u4: 'g1' };
 const LIMITS = { small: 300, big: 100_000, g1: 800, pa: 1200, pb: 100_000, org: 3300, routeInput: 2000, routeOutput: 2600 };
 const MAX_TOKENS = 40;
 
-function config(orgs: string[], storeUrl: string, mockUrl: string): string {
+function config(orgs: string[], storeUrl: string, mockUrl: string, leaseMs: number): string {
   return `
 server: {timezone: UTC}
 # A generous timeout: this test is about exactness under load, not about a slow store.
-storage: {counters: "${storeUrl}", instances: 3, on_store_error: fail_closed, timeout_ms: 2000}
+storage: {counters: "${storeUrl}", instances: 3, on_store_error: fail_closed, timeout_ms: 2000, lease_ms: ${leaseMs}}
 providers: {up: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-test}}
 organizations:
-${orgs.map((o) => `  ${o}: {daily_cap: ${LIMITS.org}}`).join('\n')}
+${[...orgs, pacedOrg(orgs)].map((o) => `  ${o}: {daily_cap: ${LIMITS.org}}`).join('\n')}
 projects:
   pa: {daily_limit: ${LIMITS.pa}}
   pb: {daily_limit: ${LIMITS.pb}}
@@ -52,8 +53,12 @@ keys:
 ${orgs
   .flatMap((o) => USERS.map((u) => `  - {id: ${o}-${u}, key: ${keyOf(o, u)}, organization: ${o}, user: ${u}, tier: ${TIER[u]}, project: ${PROJECT[u]}${GROUP[u] ? `, groups: [${GROUP[u]}]` : ''}}`))
   .join('\n')}
+  - {id: paced-u5, key: ${keyOf(pacedOrg(orgs), 'u5')}, organization: ${pacedOrg(orgs)}, user: u5, tier: big, project: pb}
 `;
 }
+
+/** An organization of its own for the paced run (one user, u5, whose own limits are roomy). */
+const pacedOrg = (orgs: string[]): string => `${orgs[0]}p`;
 
 const keyOf = (org: string, user: string): string => `tg-${org}-${user}`;
 
@@ -135,9 +140,11 @@ async function pickOrgs(redis: Redis | Cluster): Promise<string[]> {
 }
 
 describe.each([
-  ['one Redis', false],
-  ['a 3-node Redis Cluster', true],
-])('3 gateway instances sharing %s', (_name, clustered) => {
+  ['one Redis', false, 0],
+  ['a 3-node Redis Cluster', true, 0],
+  // Each instance admits a busy limit's requests against a slice of it reserved ahead (storage.lease_ms).
+  ['one Redis, with budget leases', false, 500],
+])('3 gateway instances sharing %s', (_name, clustered, leaseMs) => {
   let server: RedisServer | undefined;
   let cluster: RedisCluster | undefined;
   let fleet: Fleet;
@@ -157,7 +164,7 @@ describe.each([
       redis = new Redis(url);
     }
     orgs = await pickOrgs(redis);
-    fleet = await startFleet(3, (mockUrl) => config(orgs, url, mockUrl));
+    fleet = await startFleet(3, (mockUrl) => config(orgs, url, mockUrl, leaseMs));
   }, 60_000);
   afterAll(async () => {
     await fleet?.stop();
@@ -235,6 +242,38 @@ describe.each([
       expect(g.output()).not.toMatch(/CROSSSLOT|counter store (unreachable|refused)/);
     }
   }, 60_000);
+
+  it.runIf(leaseMs > 0)('paced requests from 3 clients: many are admitted against leases, every limit still holds, the counters end at the settled usage', async () => {
+    const org = pacedOrg(orgs);
+    const perClient = [0, 1, 2].map((c) =>
+      Array.from({ length: 150 }, (_, i): LoadRequest => {
+        const out = Math.floor(Math.random() * (MAX_TOKENS + 1));
+        return { key: keyOf(org, 'u5'), body: { model: 'gpt-4o', messages: [{ role: 'user', content: `Paced ${c}-${i}: count to three.` }], max_tokens: MAX_TOKENS, mock_output_tokens: out } };
+      }),
+    );
+    // 750 requests/s over the three gateways for 0.6 s.
+    const results = await releaseTogether(fleet.urls, perClient, 4);
+    expect(new Set(results.map((r) => r.status))).toEqual(new Set([200, 429]));
+    const ok = results.filter((r) => r.status === 200);
+    const admissions = async (): Promise<number[]> =>
+      Promise.all(fleet.urls.map(async (url) => seriesSum(families(await scrapeText(url)).get('tollgate_counter_lease_admissions_total'))));
+    const local = (await admissions()).reduce((a, b) => a + b, 0);
+    // The output limit binds (2,600 tokens at 40 reserved a call), the leases shrinking as it nears.
+    expect(local, `${local} of ${ok.length} admitted against leases`).toBeGreaterThan(ok.length / 4);
+    expect(sum(ok, (r) => r.usage!.output)).toBeLessThanOrEqual(LIMITS.routeOutput);
+    expect(sum(ok, (r) => r.usage!.input)).toBeLessThanOrEqual(LIMITS.routeInput);
+    expect(sum(ok, total)).toBeLessThanOrEqual(LIMITS.org);
+
+    // Once every lease is handed back (lease_ms), the counters hold exactly the settled usage.
+    const leasesHeld = async (): Promise<number> =>
+      (await Promise.all(fleet.urls.map(async (url) => seriesSum(families(await scrapeText(url)).get('tollgate_counter_leases'))))).reduce((a, b) => a + b, 0);
+    await until(async () => (await leasesHeld()) === 0 && (await openRecords(redis, org)).length === 0);
+    const key = (part: string): string => `tg:{${org}}:${part}`;
+    expect(await readCounter(redis, key('org:daily:fixed_window'))).toBe(sum(ok, total));
+    expect(await readCounter(redis, key('user:u5:daily:fixed_window'))).toBe(sum(ok, total));
+    expect(await readCounter(redis, key('route:r:input:fixed_window'))).toBe(sum(ok, (r) => r.usage!.input));
+    expect(await readCounter(redis, key('route:r:output:sliding_window'))).toBe(sum(ok, (r) => r.usage!.output));
+  }, 30_000);
 
   it('a restarted gateway keeps counting where the others are: the counters live in Redis', async () => {
     const orgKey = `tg:{${orgs[0]}}:org:daily:fixed_window`;

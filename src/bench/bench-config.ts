@@ -1,11 +1,14 @@
 // The gateway configuration the bench runs: every limit kind switched on (with limits never reached),
 // so the hot path does all of its real work on each request.
 
-/** YAML for `tollgate serve`, proxying to the mock upstream at `mockUrl`, with counters in `counters` (`memory` or a Redis URL). */
-export function benchConfigYaml(mockUrl: string, counters = 'memory'): string {
+/**
+ * YAML for `tollgate serve`, proxying to the mock upstream at `mockUrl`, with counters in `counters`
+ * (`memory` or a Redis URL), and budget leases of `leaseMs` (0: none).
+ */
+export function benchConfigYaml(mockUrl: string, counters = 'memory', leaseMs = 0): string {
   const huge = 100_000_000_000;
   return `server: {timezone: UTC}
-storage: {counters: "${counters}"}
+storage: {counters: "${counters}", lease_ms: ${leaseMs}}
 providers:
   up: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-bench}
 organization: {monthly_budget: ${huge}, daily_cap: ${huge}}

@@ -6,11 +6,12 @@ import { median } from './stats.js';
  * Straight to the mock upstream, through the plain Node proxy (the floor for any Node gateway, see
  * plain-proxy.ts), or through a gateway keeping its counters in memory or in Redis.
  */
-export type PathName = 'direct' | 'plain' | 'memory' | 'redis';
+/** `leases`: Redis counters with budget leases (`storage.lease_ms`, BENCH_LEASE_MS). */
+export type PathName = 'direct' | 'plain' | 'memory' | 'redis' | 'leases';
 /** Every path with a proxy process in it. */
 export type ProxyPath = Exclude<PathName, 'direct'>;
 export type GatewayPath = Exclude<ProxyPath, 'plain'>;
-export const GATEWAY_PATHS: GatewayPath[] = ['memory', 'redis'];
+export const GATEWAY_PATHS: GatewayPath[] = ['memory', 'redis', 'leases'];
 
 /** One measured run of one path, with the CPU both servers used during it. */
 export interface Phase {

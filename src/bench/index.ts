@@ -1,7 +1,7 @@
 // `npm run bench`: direct-to-mock vs through a plain Node proxy (the floor for any Node gateway) vs through
-// the gateway with memory counters vs with Redis counters: latency, throughput, CPU per request and Redis
-// round trips, all measured in one run (interleaved rounds, since the machine is noisy). Writes
-// .bench/results.json.
+// the gateway with memory counters, with Redis counters, and with Redis counters and budget leases:
+// latency, throughput, CPU per request and Redis round trips, all measured in one run (interleaved rounds,
+// since the machine is noisy). Writes .bench/results.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -32,17 +32,17 @@ let interrupted = false;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const progress = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 
-async function startGateway(path: GatewayPath, mockUrl: string, counters: string): Promise<CliProcess> {
+async function startGateway(path: GatewayPath, mockUrl: string, counters: string, leaseMs: number): Promise<CliProcess> {
   tmpDir ??= mkdtempSync(join(os.tmpdir(), 'tollgate-bench-'));
   const config = join(tmpDir, `tollgate-${path}.yaml`);
-  writeFileSync(config, benchConfigYaml(mockUrl, counters));
+  writeFileSync(config, benchConfigYaml(mockUrl, counters, leaseMs));
   return spawnCli(`gateway (${path})`, ['serve', '--config', config, '--host', '127.0.0.1', '--port', '0'], { TOLLGATE_LOG_LEVEL: 'warn' });
 }
 
 /** Runs one job and charges each server the CPU it used meanwhile (`gateway`: the path's proxy process, if any). */
 async function measure(path: PathName, round: number, job: LoadJob, mock: CliProcess, gateway?: CliProcess): Promise<Phase> {
   await sleep(SETTLE_MS);
-  const onRedis = path === 'redis' && redis !== undefined;
+  const onRedis = (path === 'redis' || path === 'leases') && redis !== undefined;
   const g0 = gateway ? cpuMicros(gateway.pid) : 0;
   const m0 = cpuMicros(mock.pid);
   const r0 = onRedis && redis!.pid ? cpuMicros(redis!.pid) : 0;
@@ -88,8 +88,12 @@ async function main(s: Settings): Promise<number> {
     for (const path of GATEWAY_PATHS) {
       progress(`starting gateway with ${path} counters`);
       try {
-        if (path === 'redis') redis = await startBenchRedis();
-        gateways[path] = await startGateway(path, mock.url, path === 'redis' ? redis!.url : 'memory');
+        if (path === 'memory') gateways[path] = await startGateway(path, mock.url, 'memory', 0);
+        else {
+          // Both Redis gateways share one redis-server; phases run one at a time.
+          redis ??= await startBenchRedis();
+          gateways[path] = await startGateway(path, mock.url, redis.url, path === 'leases' ? s.leaseMs : 0);
+        }
       } catch (err) {
         gatewayErrors[path] = (err as Error).message;
       }
@@ -103,6 +107,7 @@ async function main(s: Settings): Promise<number> {
     plain: { origin: plain?.url ?? '', path: CHAT_PATH, authorization: 'Bearer sk-bench', body: BENCH_BODY },
     memory: gatewayTarget('memory'),
     redis: gatewayTarget('redis'),
+    leases: gatewayTarget('leases'),
   };
 
   // One request per path first: a broken path should say why, not produce a table of errors.
@@ -188,8 +193,10 @@ async function main(s: Settings): Promise<number> {
     const m = memory(gateway.pid);
     results.gatewayMemory[path] = { rssBytes: m.rss, peakRssBytes: m.peakRss };
   }
-  // Memory: the gateway core's own targets. Redis: issue #3's (one reserve and one settle round trip).
-  const limits: Record<GatewayPath, { cpu: number; p50: number; p99: number }> = { memory: { cpu: 150, p50: 0.3, p99: 1 }, redis: { cpu: 200, p50: 0.5, p99: 1.5 } };
+  // Memory: the gateway core's own targets. Redis, with leases or not: issue #3's (at most one reserve and
+  // one settle round trip).
+  const onRedis = { cpu: 200, p50: 0.5, p99: 1.5 };
+  const limits: Record<GatewayPath, { cpu: number; p50: number; p99: number }> = { memory: { cpu: 150, p50: 0.3, p99: 1 }, redis: onRedis, leases: onRedis };
   for (const path of GATEWAY_PATHS) {
     if (!gateways[path]) continue;
     const l = limits[path];
@@ -202,7 +209,9 @@ async function main(s: Settings): Promise<number> {
       target(`${path}: added latency p99 @${s.rate} req/s`, o.addedLatencyMs[path]?.p99 ?? NaN, l.p99, 'ms'),
     );
   }
-  if (gateways.redis) results.targets.push(target('redis: round trips per request', o.paths.redis?.redisRoundTrips ?? NaN, 2, ''));
+  for (const path of ['redis', 'leases'] as const) {
+    if (gateways[path]) results.targets.push(target(`${path}: round trips per request`, o.paths[path]?.redisRoundTrips ?? NaN, 2, ''));
+  }
   // Ledger on vs off (issue #4): four more gateways, same mock upstream and load generator. Many short
   // paired rounds: on a shared machine the median of paired ratios is steadier than a few long rounds.
   const ledgerRound = { rounds: 6 * s.satRounds, roundSeconds: Math.ceil(s.satRoundSeconds / 2) };

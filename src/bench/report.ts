@@ -29,10 +29,17 @@ export interface BenchResults {
 const fmt = (x: number | undefined, digits = 2): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
 const signed = (x: number | undefined): string => (x !== undefined && Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(2) : 'n/a');
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
-const LABEL: Record<PathName, string> = { direct: 'direct', plain: 'plain Node proxy (floor)', memory: 'gateway, memory counters', redis: 'gateway, Redis counters' };
-const PATHS: PathName[] = ['direct', 'plain', 'memory', 'redis'];
-const PROXIES: ProxyPath[] = ['plain', 'memory', 'redis'];
-const GATEWAYS: GatewayPath[] = ['memory', 'redis'];
+const LABEL: Record<PathName, string> = {
+  direct: 'direct',
+  plain: 'plain Node proxy (floor)',
+  memory: 'gateway, memory counters',
+  redis: 'gateway, Redis counters',
+  leases: 'gateway, Redis counters + leases',
+};
+const PATHS: PathName[] = ['direct', 'plain', 'memory', 'redis', 'leases'];
+const PROXIES: ProxyPath[] = ['plain', 'memory', 'redis', 'leases'];
+const GATEWAYS: GatewayPath[] = ['memory', 'redis', 'leases'];
+const ON_REDIS: GatewayPath[] = ['redis', 'leases'];
 
 /** Lays out rows with the first column left-aligned and the rest right-aligned. */
 function table(rows: string[][]): string {
@@ -89,13 +96,13 @@ export function renderReport(r: BenchResults): string {
       ['process', `@${o.rate} req/s`, '@saturation'],
       ...measured.map((g) => [`gateway, ${g} counters`, fmt(o.paths[g]?.gatewayCpuUsPerReq, 1), fmt(sat.paths[g]?.gatewayCpuUsPerReq, 1)]),
       ['plain Node proxy (floor for a Node proxy)', fmt(o.paths.plain?.gatewayCpuUsPerReq, 1), fmt(sat.paths.plain?.gatewayCpuUsPerReq, 1)],
-      ['redis-server, Redis path (info)', fmt(o.paths.redis?.redisCpuUsPerReq, 1), fmt(sat.paths.redis?.redisCpuUsPerReq, 1)],
+      ...ON_REDIS.filter((g) => o.paths[g] || sat.paths[g]).map((g) => [`redis-server, ${g} path (info)`, fmt(o.paths[g]?.redisCpuUsPerReq, 1), fmt(sat.paths[g]?.redisCpuUsPerReq, 1)]),
       ['mock upstream, direct path (floor for any proxy)', fmt(o.paths.direct?.mockCpuUsPerReq, 1), fmt(sat.paths.direct?.mockCpuUsPerReq, 1)],
       ...measured.map((g) => [`mock upstream, behind ${g} gateway`, fmt(o.paths[g]?.mockCpuUsPerReq, 1), fmt(sat.paths[g]?.mockCpuUsPerReq, 1)]),
     ]),
   );
-  if (o.paths.redis || sat.paths.redis) {
-    out.push(`\nRedis round trips per request (EVALSHA/EVAL calls ÷ requests): ${fmt(o.paths.redis?.redisRoundTrips)} @${o.rate} req/s, ${fmt(sat.paths.redis?.redisRoundTrips)} @saturation`);
+  for (const g of ON_REDIS.filter((p) => o.paths[p] || sat.paths[p])) {
+    out.push(`${g === 'redis' ? '\n' : ''}Redis round trips per request, ${g} path (EVALSHA/EVAL calls ÷ requests): ${fmt(o.paths[g]?.redisRoundTrips)} @${o.rate} req/s, ${fmt(sat.paths[g]?.redisRoundTrips)} @saturation`);
   }
   for (const g of GATEWAYS) {
     const mem = r.gatewayMemory[g];

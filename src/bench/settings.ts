@@ -16,6 +16,8 @@ export interface Settings {
   warmupRequests: number;
   /** Skip the gateway entirely (to validate the load generator alone). */
   directOnly: boolean;
+  /** `storage.lease_ms` of the Redis-with-leases gateway. */
+  leaseMs: number;
 }
 
 function num(name: string, fallback: number): number {
@@ -41,5 +43,6 @@ export function readSettings(): Settings {
     concurrency: Math.round(num('BENCH_CONCURRENCY', 64)),
     warmupRequests: Math.round(num('BENCH_WARMUP', quick ? 1000 : 3000)),
     directOnly: process.env.BENCH_DIRECT_ONLY === '1',
+    leaseMs: Math.round(num('BENCH_LEASE_MS', 1000)),
   };
 }

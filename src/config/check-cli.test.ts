@@ -64,6 +64,20 @@ describe('tollgate check', () => {
     expect(check(open).stderr).toBe('');
   });
 
+  it('refuses budget leases longer than half the reservation TTL, and warns that memory counters ignore them', () => {
+    const leases = join(dir, 'leases.yaml');
+    writeFileSync(leases, 'storage:\n  counters: redis://127.0.0.1:6379\n  reservation_ttl_ms: 60000\n  lease_ms: 40000\nkeys:\n  - {id: k, key: secret1}\n');
+    const refused = check(leases);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${leases}:4: storage.lease_ms: must be at most half of \`reservation_ttl_ms\` (60000)`);
+    writeFileSync(leases, 'storage:\n  counters: redis://127.0.0.1:6379\n  reservation_ttl_ms: 60000\n  lease_ms: 30000\nkeys:\n  - {id: k, key: secret1}\n');
+    expect(check(leases)).toMatchObject({ code: 0, stderr: '' });
+    writeFileSync(leases, 'storage:\n  lease_ms: 1000\nkeys:\n  - {id: k, key: secret1}\n');
+    const ignored = check(leases);
+    expect(ignored.code).toBe(0);
+    expect(ignored.stderr.trim()).toBe(`warning: ${leases}:2: storage.lease_ms: \`lease_ms\` has no effect with \`counters: memory\` (leases save round trips to a shared store)`);
+  });
+
   it('accepts the quick start', () => {
     const { code, stdout } = check('examples/quickstart.yaml');
     expect(stdout).toMatch(/^ok: 1 file, 1 organization, 2 projects, 2 tiers, 0 groups, 1 route, 1 provider, 2 keys\n$/);

@@ -41,6 +41,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       timeoutMs: storage.timeout_ms,
       instances: storage.instances,
       reservationTtlMs: storage.reservation_ttl_ms ?? defaultReservationTtl(config, env),
+      leaseMs: storage.lease_ms,
     },
     ledger: {
       enabled: config.ledger.enabled,

@@ -6,7 +6,13 @@ import { typoDistance } from './suggest.js';
 
 /** Findings worth a warning in a valid config. */
 export function configWarnings(config: TollgateConfig): Finding[] {
-  return [...groupTypos(config), ...notEnforcedYet(config), ...openMetrics(config)];
+  return [...groupTypos(config), ...notEnforcedYet(config), ...openMetrics(config), ...idleLeases(config)];
+}
+
+/** Budget leases save round trips to a shared store; in-memory counters have none to save. */
+function idleLeases(config: TollgateConfig): Finding[] {
+  if (config.storage.lease_ms === 0 || config.storage.counters !== 'memory') return [];
+  return [{ path: ['storage', 'lease_ms'], message: '`lease_ms` has no effect with `counters: memory` (leases save round trips to a shared store)' }];
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);

@@ -87,6 +87,13 @@ export const storageSchema = z.strictObject({
   timeout_ms: z.number().int().positive().max(60_000).default(250),
   instances: z.number().int().positive().max(10_000).default(1),
   reservation_ttl_ms: z.number().int().positive().optional(),
+  // Budget leases (limits/leased-store.ts): 0 sends every request to the shared store.
+  lease_ms: z.number().int().nonnegative().max(60_000).default(0),
+}).superRefine((s, ctx) => {
+  // A lease is a reservation: its record must outlive it, or the unused part could never be handed back.
+  if (s.reservation_ttl_ms !== undefined && s.lease_ms * 2 > s.reservation_ttl_ms) {
+    ctx.addIssue({ code: 'custom', path: ['lease_ms'], message: `must be at most half of \`reservation_ttl_ms\` (${s.reservation_ttl_ms})` });
+  }
 });
 
 /** `enforcement`: how output allowances are reserved and clamped. */

@@ -173,6 +173,8 @@ export interface Policy {
     instances: number;
     /** How long an unsettled reservation's record lives in the shared store. */
     reservationTtlMs: number;
+    /** Budget leases on a shared store: the longest one is used, ms; 0 for none. */
+    leaseMs: number;
   };
   ledger: LedgerPolicy;
   metrics: MetricsPolicy;

@@ -16,6 +16,7 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['storage.timeout_ms', (p) => p.storage.timeoutMs],
   ['storage.instances', (p) => p.storage.instances],
   ['storage.reservation_ttl_ms', (p) => p.storage.reservationTtlMs],
+  ['storage.lease_ms', (p) => p.storage.leaseMs],
   ['ledger.enabled', (p) => p.ledger.enabled],
   ['ledger.durability', (p) => p.ledger.durability],
   ['ledger.flush_interval_ms', (p) => p.ledger.flushIntervalMs],

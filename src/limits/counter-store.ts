@@ -73,6 +73,11 @@ export type ReserveOutcome =
       states: LimitState[];
       /** Indexes of shadow-mode items that would have blocked. */
       shadowBlocked: number[];
+      /**
+       * A shared store that answered itself (not local counters standing in for it): its own time when it
+       * admitted (Redis TIME), which budget leases (leased-store.ts) measure window and slot ends from.
+       */
+      storeTimeMs?: number;
     }
   | {
       ok: false;
@@ -89,6 +94,16 @@ export interface SettleUsage {
   request: 0 | 1;
   /** What the call was billed at (absent: the configured price). */
   factors?: PriceFactors;
+}
+
+/** Budget leases (leased-store.ts) since start, and now. */
+export interface LeaseStats {
+  /** Requests admitted against a lease, without a round trip to the store. */
+  localAdmissions: number;
+  /** Leases the store granted. */
+  granted: number;
+  /** Leases held now (not yet handed back). */
+  open: number;
 }
 
 /** `ok`: the store answers; otherwise the `storage.on_store_error` mode in force while it does not. */
@@ -183,6 +198,8 @@ export interface CounterStore {
   readonly mode?: StoreMode;
   /** Shared stores only: the mode in force for a limit whose own setting is `onStoreError` (shadow limits: `fail_open`). */
   modeFor?(onStoreError: OnStoreError): StoreMode;
+  /** With budget leases (`storage.lease_ms`): how they are used, for the metrics. */
+  leaseStats?(): LeaseStats;
   /** Shared stores only: calls `listener` on every change of `mode` (recovery included). */
   onModeChange?(listener: (mode: StoreMode) => void): void;
   /** Shared stores only: the configured limits, so the outage log line can say which fail open and which fail closed. */

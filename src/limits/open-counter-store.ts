@@ -21,10 +21,12 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs, ...(cluster ? { callTimeoutMs: storage.timeoutMs } : {}) });
   const store = new ResilientStore(primary, { defaultMode: storage.onStoreError, instances: storage.instances, timezone, clock, log, description });
   if (await waitReady(client, Math.max(2000, 4 * storage.timeoutMs))) {
-    log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances }, 'counters shared in Redis');
+    log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances, lease_ms: storage.leaseMs }, 'counters shared in Redis');
   } else {
     const error = lastErrorOf(client);
     store.startDegraded(error ? `not ready at start-up: ${error}` : 'no answer at start-up');
   }
-  return store;
+  if (storage.leaseMs === 0) return store;
+  const { LeasedStore } = await import('./leased-store.js');
+  return new LeasedStore(store, { leaseMs: storage.leaseMs, clock });
 }

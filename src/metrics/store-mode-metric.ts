@@ -4,9 +4,13 @@
 //   tollgate_counter_store_limits{mode="ok|fail_open|fail_closed"}  how many configured limits are in each
 //     mode now, so per-limit overrides show (default fail_closed with a fail_open rate limit: 1 fail_open).
 // The store logs each transition itself, naming the limits that fail open and closed (`describeLimits`).
-import { Gauge, type Registry } from 'prom-client';
+// With budget leases (`storage.lease_ms`), how much they spare the store:
+//   tollgate_counter_leases                      leases held now;
+//   tollgate_counter_leases_granted_total        leases the store granted;
+//   tollgate_counter_lease_admissions_total      requests admitted against a lease, with no round trip.
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LimitSpec, Policy } from '../config/policy.js';
-import type { CounterStore, LimitStoreSetting, StoreMode } from '../limits/counter-store.js';
+import type { CounterStore, LeaseStats, LimitStoreSetting, StoreMode } from '../limits/counter-store.js';
 import { failsOpen } from '../limits/store-outage.js';
 
 export const STORE_MODES: readonly StoreMode[] = ['ok', 'fail_open', 'fail_closed'];
@@ -62,6 +66,23 @@ export function registerStoreModeMetrics(registry: Registry, store: CounterStore
       const counts: Record<string, number> = { ok: 0, fail_open: 0, fail_closed: 0 };
       for (const s of limitStoreSettings(p)) counts[limitMode(store, s, p.storage.onStoreError)]++;
       for (const m of STORE_MODES) this.set({ mode: m }, counts[m]);
+    },
+  });
+  if (store.leaseStats) registerLeaseMetrics(registry, store.leaseStats.bind(store));
+}
+
+function registerLeaseMetrics(registry: Registry, stats: () => LeaseStats): void {
+  const registers = [registry];
+  new Gauge({ name: 'tollgate_counter_leases', help: 'Budget leases held now (storage.lease_ms).', registers, collect() { this.set(stats().open); } });
+  // The store keeps the totals; each scrape copies them into counters (they only grow).
+  new Counter({ name: 'tollgate_counter_leases_granted_total', help: 'Budget leases the counter store granted since start.', registers, collect() { this.reset(); this.inc(stats().granted); } });
+  new Counter({
+    name: 'tollgate_counter_lease_admissions_total',
+    help: 'Requests admitted against a budget lease, without a round trip to the counter store, since start.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(stats().localAdmissions);
     },
   });
 }

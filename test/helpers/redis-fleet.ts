@@ -65,11 +65,14 @@ export interface LoadResult {
   limit?: string;
 }
 
-/** Runs one load-client process per list of requests; all of them release their requests at the same instant. */
-export async function releaseTogether(urls: string[], perClient: LoadRequest[][]): Promise<LoadResult[]> {
+/**
+ * Runs one load-client process per list of requests; all of them release their requests at the same
+ * instant, or with `paceMs`, each client its i-th request `i * paceMs` after that instant.
+ */
+export async function releaseTogether(urls: string[], perClient: LoadRequest[][], paceMs = 0): Promise<LoadResult[]> {
   const startAt = Date.now() + 1500;
   const outputs = await Promise.all(
-    perClient.map((requests) => run(process.execPath, [LOAD_CLIENT, JSON.stringify({ urls, startAt, requests })], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 })),
+    perClient.map((requests) => run(process.execPath, [LOAD_CLIENT, JSON.stringify({ urls, startAt, paceMs, requests })], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 })),
   );
   return outputs.flatMap((o) => JSON.parse(o.stdout) as LoadResult[]);
 }

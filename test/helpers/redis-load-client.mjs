@@ -1,7 +1,8 @@
 // A load-client process for the multi-instance tests: `node redis-load-client.mjs '<job json>'`.
-// Job: {urls: string[], startAt: epoch ms, requests: [{key, body}]}. Connects to every gateway, waits until
-// startAt (so several clients release their requests together), sends all requests at once, round-robin
-// over the gateways, and prints one JSON array of results on stdout.
+// Job: {urls: string[], startAt: epoch ms, paceMs?: number, requests: [{key, body}]}. Connects to every
+// gateway, waits until startAt (so several clients release their requests together), sends all requests
+// at once (or the i-th `i * paceMs` later), round-robin over the gateways, and prints one JSON array of
+// results on stdout.
 import { Pool } from 'undici';
 
 const job = JSON.parse(process.argv[2]);
@@ -13,6 +14,7 @@ await new Promise((resolve) => setTimeout(resolve, Math.max(0, job.startAt - Dat
 
 const results = await Promise.all(
   job.requests.map(async (r, i) => {
+    if (job.paceMs) await new Promise((resolve) => setTimeout(resolve, i * job.paceMs));
     const t0 = performance.now();
     try {
       const res = await pools[i % pools.length].request({

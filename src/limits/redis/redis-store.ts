@@ -180,7 +180,7 @@ export class RedisCounterStore implements CounterStore {
     entry.confirmed = true;
     // Made after any rebuild this answer waited for (a TGLOST retried), so counted from then.
     entry.rebuildsBefore = this.rebuilds.get(tag) ?? 0;
-    return { ok: true, output: entry.output, states, shadowBlocked };
+    return { ok: true, output: entry.output, states, shadowBlocked, storeTimeMs: now };
   }
 
   /** Sent with the other settlements of this turn of the event loop (see script-batcher.ts). */

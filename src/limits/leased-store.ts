@@ -1,0 +1,357 @@
+// Budget leases (`storage.lease_ms`): an instance reserves a slice of a busy limit in the shared store
+// with one ordinary reservation, then admits requests against that slice without a round trip. The
+// slice is counted in the shared counters from the moment it is granted, so every instance together
+// still never passes a limit; what the instance does not use goes back when the lease ends.
+//
+// A lease ends after `lease_ms`, or sooner where the shared store would count its use in another window:
+// at a fixed window's end, or a sliding window's slot end (measured in the store's time, from the
+// moment the lease was asked for, so a skewed instance clock cannot stretch it). Leases are sized from
+// the demand seen and take at most a quarter of a limit's room left: near a limit they shrink below one
+// request, and every request goes to the store exactly, as without leases.
+import type { Clock } from '../util/clock.js';
+import { amountFor } from './admission.js';
+import type { CounterItem, CounterStore, LeaseStats, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
+import { SLIDING_SLOTS, windowLengthMs } from './windows.js';
+
+export interface LeaseOptions {
+  /** The longest a lease is used for, ms (`storage.lease_ms`). */
+  leaseMs: number;
+  /** The instance clock: only measures how long a lease has been held. */
+  clock: Clock;
+}
+
+/** A lease takes at most this share of a limit's room left. */
+const ROOM_SHARE = 0.25;
+/** A key is worth a lease once this many requests asked for it within one lease period. */
+const HOT_REQUESTS = 4;
+/** A lease holds at least this many requests' worth, or it is not taken. */
+const LEAST_REQUESTS = 2;
+/** Sized for this much more than the demand seen, so one lease usually lasts its whole period. */
+const HEADROOM = 1.5;
+
+interface Lease {
+  /** The reservation that holds it in the shared store. */
+  id: string;
+  key: KeyState;
+  size: number;
+  /** Amounts of admitted requests not yet settled. */
+  pending: number;
+  /** Settled usage. */
+  consumed: number;
+  /** Requests admitted against it and not yet settled: the lease is returned once none are. */
+  admitted: number;
+  /** Instance clock, ms: when it was asked for, and from when no admission is made against it. */
+  askedAt: number;
+  validUntil: number;
+  /** The limit's usage in the shared store just after the grant (this whole lease included). */
+  usedAtGrant: number;
+  resetAtMs: number;
+  retired: boolean;
+  returned: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/** What is known of one counter (limit key) on this instance. */
+interface KeyState {
+  current?: Lease;
+  /** Leases not yet returned, the current one included. */
+  open: Set<Lease>;
+  acquiring: boolean;
+  /** Demand since `since`: amounts and requests asked for. */
+  demand: number;
+  requests: number;
+  since: number;
+  /** The store's last figure for the limit (from a reservation or a lease). */
+  last?: LimitState;
+}
+
+interface LeasedReservation {
+  items: CounterItem[];
+  leases: Lease[];
+  amounts: number[];
+}
+
+export class LeasedStore implements CounterStore {
+  private readonly keys = new Map<string, KeyState>();
+  /** A limit's counter identity: the same key with another rule (after a reload) is another counter. */
+  private readonly identities = new WeakMap<CounterItem, string>();
+  private readonly admitted = new Map<string, LeasedReservation>();
+  private leaseSeq = 0;
+  private readonly instanceTag = Math.random().toString(36).slice(2, 10);
+  private readonly counts = { localAdmissions: 0, granted: 0 };
+  private closed = false;
+  private readonly sweeper: NodeJS.Timeout;
+
+  // Optional CounterStore methods: present exactly when the wrapped store has them.
+  readonly peekDegraded?: CounterStore['peekDegraded'];
+  readonly modeFor?: CounterStore['modeFor'];
+  readonly onModeChange?: CounterStore['onModeChange'];
+  readonly describeLimits?: CounterStore['describeLimits'];
+  readonly rebuildWhenLost?: CounterStore['rebuildWhenLost'];
+
+  constructor(
+    private readonly inner: CounterStore,
+    private readonly opts: LeaseOptions,
+  ) {
+    if (inner.peekDegraded) this.peekDegraded = (items) => inner.peekDegraded!(items);
+    if (inner.modeFor) this.modeFor = (setting) => inner.modeFor!(setting);
+    if (inner.onModeChange) this.onModeChange = (listener) => inner.onModeChange!(listener);
+    if (inner.describeLimits) this.describeLimits = (limits) => inner.describeLimits!(limits);
+    if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
+    this.sweeper = setInterval(() => this.forgetQuietKeys(), Math.max(1000, 10 * opts.leaseMs));
+    this.sweeper.unref();
+  }
+
+  get mode(): StoreMode | undefined {
+    return this.inner.mode;
+  }
+
+  leaseStats(): LeaseStats {
+    let open = 0;
+    for (const k of this.keys.values()) open += k.open.size;
+    return { ...this.counts, open };
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
+    const { items } = req;
+    const now = this.opts.clock.now();
+    const states = items.map((item) => this.keyState(item));
+    const amounts = items.map((item) => amountFor(item, req.input, req.output, 1, req.factors));
+    let local = items.length > 0 && !this.closed;
+    for (let i = 0; i < items.length; i++) {
+      const k = states[i];
+      this.noteDemand(k, amounts[i], now);
+      const lease = k.current;
+      if (!lease || lease.retired || now >= lease.validUntil || room(lease) < amounts[i]) local = false;
+    }
+    if (local) return this.admitLocally(req, states, amounts);
+    const outcome = await this.inner.reserve(req);
+    outcome.states.forEach((state, i) => (states[i].last = state));
+    if (outcome.ok && outcome.storeTimeMs !== undefined) this.acquireWhereWorth(items, states, amounts);
+    return outcome;
+  }
+
+  async settle(id: string, usage: SettleUsage): Promise<void> {
+    const r = this.admitted.get(id);
+    if (!r) return this.inner.settle(id, usage);
+    this.admitted.delete(id);
+    for (let i = 0; i < r.items.length; i++) {
+      const lease = r.leases[i];
+      lease.consumed += amountFor(r.items[i], usage.input, usage.output, usage.request, usage.factors);
+      lease.admitted--;
+      // Counted down by the same amounts, but floating point need not land on 0 exactly.
+      lease.pending = lease.admitted === 0 ? 0 : lease.pending - r.amounts[i];
+      if (lease.retired) this.returnWhenDone(lease);
+    }
+  }
+
+  /**
+   * What this instance holds of each item and has not yet written to the ledger: the store's open
+   * reservations (leases whole) less what was used of its leases and settled (those calls' rows are written).
+   */
+  async held(items: CounterItem[]): Promise<number[]> {
+    const inner = (await this.inner.held?.(items)) ?? items.map(() => 0);
+    return items.map((item, i) => {
+      const k = this.keys.get(this.identity(item));
+      let consumed = 0;
+      for (const lease of k?.open ?? []) consumed += lease.consumed;
+      return inner[i] - consumed;
+    });
+  }
+
+  /** The store's open reservations (leases not yet returned included) and requests admitted against leases. */
+  async openReservations(): Promise<number> {
+    return (await this.inner.openReservations()) + this.admitted.size;
+  }
+
+  peek(items: CounterItem[]): Promise<LimitState[]> {
+    return this.inner.peek(items);
+  }
+  restore(...args: Parameters<CounterStore['restore']>): Promise<void> {
+    return this.inner.restore(...args);
+  }
+  recordResponse(...args: Parameters<CounterStore['recordResponse']>): Promise<void> {
+    return this.inner.recordResponse(...args);
+  }
+  responseOwner(id: string): ReturnType<CounterStore['responseOwner']> {
+    return this.inner.responseOwner(id);
+  }
+
+  /** Returns every lease (counting what calls still under way were admitted with as used), then closes the store. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const k of this.keys.values()) {
+      for (const lease of k.open) {
+        lease.consumed += lease.pending;
+        lease.admitted = 0;
+        this.retire(lease);
+      }
+    }
+    await this.inner.close();
+  }
+
+  private admitLocally(req: ReserveRequest, states: KeyState[], amounts: number[]): ReserveOutcome {
+    const leases = states.map((k) => k.current!);
+    const limitStates = leases.map((lease, i): LimitState => {
+      lease.pending += amounts[i];
+      lease.admitted++;
+      // The store's figure at the grant counted the whole lease; what is not used of it yet is room.
+      return { used: lease.usedAtGrant - room(lease), max: req.items[i].max, resetAtMs: lease.resetAtMs };
+    });
+    this.admitted.set(req.id, { items: req.items, leases, amounts });
+    this.counts.localAdmissions++;
+    this.acquireWhereWorth(req.items, states, amounts);
+    return { ok: true, output: req.output, states: limitStates, shadowBlocked: [] };
+  }
+
+  private noteDemand(k: KeyState, amount: number, now: number): void {
+    // A key quiet for a whole period starts counting afresh: only recent demand sizes a lease.
+    if (now - k.since > this.opts.leaseMs) {
+      k.demand = 0;
+      k.requests = 0;
+      k.since = now;
+    }
+    k.demand += amount;
+    k.requests++;
+  }
+
+  /** Asks for a new lease on each busy key whose lease is missing, running low or ending soon. */
+  private acquireWhereWorth(items: CounterItem[], states: KeyState[], amounts: number[]): void {
+    if (this.closed || (this.inner.mode !== undefined && this.inner.mode !== 'ok')) return;
+    const now = this.opts.clock.now();
+    for (let i = 0; i < items.length; i++) {
+      const k = states[i];
+      if (k.acquiring || k.requests < HOT_REQUESTS) continue;
+      const lease = k.current;
+      // Renewed ahead of need: with half of it left, or a quarter of its time (a lease cut short by a
+      // window's end is not renewed at once: the next one would end there too).
+      const fresh = lease && !lease.retired && room(lease) >= lease.size / 2 && lease.validUntil - now > (lease.validUntil - lease.askedAt) / 4;
+      if (fresh) continue;
+      const size = this.sizeFor(items[i], k, amounts[i], now);
+      if (size > 0) void this.acquire(items[i], k, size);
+    }
+  }
+
+  private sizeFor(item: CounterItem, k: KeyState, amount: number, now: number): number {
+    // A burst measured over a few milliseconds would ask for far more than it needs.
+    const elapsed = Math.max(now - k.since, this.opts.leaseMs / 4);
+    let size = Math.max((k.demand / elapsed) * this.opts.leaseMs * HEADROOM, amount * LEAST_REQUESTS);
+    if (k.last) size = Math.min(size, (k.last.max - k.last.used) * ROOM_SHARE);
+    // Whole tokens or requests, so that adding the lease and later taking back what was not used leaves
+    // the counter exactly at the usage (money amounts are fractions anyway).
+    if (!item.priced) size = Math.floor(size);
+    return size >= amount * LEAST_REQUESTS ? size : 0;
+  }
+
+  private async acquire(item: CounterItem, k: KeyState, size: number): Promise<void> {
+    k.acquiring = true;
+    const id = `lease-${this.instanceTag}-${++this.leaseSeq}`;
+    const askedAt = this.opts.clock.now();
+    // One counter, whose amount is the lease size: as many input tokens of weight 1.
+    const leaseItem: CounterItem = { key: item.key, algorithm: item.algorithm, window: item.window, max: item.max, weights: { input: 1, output: 0, request: 0 }, mode: 'enforce' };
+    if (item.onStoreError) leaseItem.onStoreError = item.onStoreError;
+    try {
+      const outcome = await this.inner.reserve({ id, items: [leaseItem], input: size, output: 0, clamp: false, minOutput: 0 });
+      const state = outcome.states[0];
+      if (state) k.last = state;
+      if (!outcome.ok) return;
+      const granted: Lease = {
+        id,
+        key: k,
+        size,
+        pending: 0,
+        consumed: 0,
+        admitted: 0,
+        askedAt,
+        validUntil: askedAt + this.lifetime(item, outcome.storeTimeMs, state.resetAtMs),
+        usedAtGrant: state.used,
+        resetAtMs: state.resetAtMs,
+        retired: false,
+        returned: false,
+      };
+      // Counted locally during an outage, or closed meanwhile: no lease, what was reserved goes back.
+      if (outcome.storeTimeMs === undefined || this.closed) {
+        granted.retired = true;
+        this.returnWhenDone(granted);
+        return;
+      }
+      this.counts.granted++;
+      if (k.current) this.retire(k.current);
+      k.current = granted;
+      k.open.add(granted);
+      k.demand = 0;
+      k.requests = 0;
+      k.since = askedAt;
+      granted.timer = setTimeout(() => this.retire(granted), Math.max(0, granted.validUntil - this.opts.clock.now()));
+      granted.timer.unref();
+    } catch {
+      // The exact path reports store failures; a lease is only an optimisation.
+    } finally {
+      k.acquiring = false;
+    }
+  }
+
+  /**
+   * How long a lease granted at store time `at` may be used, counted from when it was asked for (before
+   * `at`, so never longer than the store would count it where it was placed). `windowEnd`: a fixed
+   * window's end in store time.
+   */
+  private lifetime(item: CounterItem, at: number | undefined, windowEnd: number): number {
+    if (at === undefined) return 0;
+    let end = Infinity;
+    if (item.algorithm === 'fixed_window') {
+      end = Number.isNaN(windowEnd) ? at : windowEnd;
+    } else if (item.algorithm === 'sliding_window') {
+      const slot = windowLengthMs(item.window) / SLIDING_SLOTS;
+      end = (Math.floor(at / slot) + 1) * slot;
+    }
+    return Math.max(0, Math.min(this.opts.leaseMs, end - at));
+  }
+
+  private retire(lease: Lease): void {
+    lease.retired = true;
+    clearTimeout(lease.timer);
+    this.returnWhenDone(lease);
+  }
+
+  /** Settles a retired lease with what was used of it, once nothing admitted against it is under way. */
+  private returnWhenDone(lease: Lease): void {
+    if (lease.returned || lease.admitted > 0) return;
+    lease.returned = true;
+    lease.key.open.delete(lease);
+    if (lease.key.current === lease) lease.key.current = undefined;
+    this.inner.settle(lease.id, { input: lease.consumed, output: 0, request: 0 }).catch(() => {});
+  }
+
+  /** Keys with no lease and no recent demand are dropped, so one-off users do not pile up. */
+  private forgetQuietKeys(): void {
+    const now = this.opts.clock.now();
+    for (const [id, k] of this.keys) {
+      if (k.open.size === 0 && !k.acquiring && now - k.since > this.opts.leaseMs) this.keys.delete(id);
+    }
+  }
+
+  private keyState(item: CounterItem): KeyState {
+    const id = this.identity(item);
+    let k = this.keys.get(id);
+    if (!k) {
+      k = { open: new Set(), acquiring: false, demand: 0, requests: 0, since: this.opts.clock.now() };
+      this.keys.set(id, k);
+    }
+    return k;
+  }
+
+  private identity(item: CounterItem): string {
+    let id = this.identities.get(item);
+    if (id === undefined) {
+      id = `${item.key}|${item.algorithm}|${item.max}|${JSON.stringify(item.window)}`;
+      this.identities.set(item, id);
+    }
+    return id;
+  }
+}
+
+function room(lease: Lease): number {
+  return lease.size - lease.pending - lease.consumed;
+}

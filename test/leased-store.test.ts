@@ -1,0 +1,198 @@
+// Budget leases (storage.lease_ms) on real Redis: a busy limit's requests are admitted against a slice
+// reserved once, the shared counters end exactly at the settled usage, instances together never pass a
+// limit, and a lease is never used past the window or slot the store counted it in.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { CounterItem, ReserveRequest } from '../src/limits/counter-store.js';
+import { LeasedStore } from '../src/limits/leased-store.js';
+import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { ManualClock, systemClock, type Clock } from '../src/util/clock.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { until } from './helpers/killable-redis.js';
+
+let server: RedisServer;
+let raw: Redis;
+const stores: LeasedStore[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  raw = new Redis(server.url);
+}, 30_000);
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  await raw?.quit();
+  await server?.stop();
+});
+
+/** A leased store over its own Redis connection: one gateway instance. `clock` also stands in for Redis TIME. */
+async function instance(leaseMs: number, clock: Clock = systemClock): Promise<LeasedStore> {
+  const client = createRedisClient(server.url, 2000);
+  if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+  const redis = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, ...(clock === systemClock ? {} : { timeOverride: clock }) });
+  const store = new LeasedStore(redis, { leaseMs, clock });
+  stores.push(store);
+  return store;
+}
+
+const uniqueOrg = (): string => `l${Math.random().toString(36).slice(2, 10)}`;
+
+function limit(org: string, name: string, algorithm: CounterItem['algorithm'], window: CounterItem['window'], max: number, weights = { input: 1, output: 1, request: 0 }): CounterItem {
+  return { key: `tg:{${org}}:${name}:${algorithm}`, algorithm, window, max, weights, mode: 'enforce' };
+}
+const DAY: CounterItem['window'] = { kind: 'calendar', unit: 'day' };
+
+async function readCounter(key: string): Promise<number> {
+  const h = await raw.hgetall(key);
+  if ('u' in h) return Number(h.u);
+  return Object.values(h).reduce((s, v) => s + Number(v), 0);
+}
+
+let seq = 0;
+const request = (items: CounterItem[], input: number, output: number): ReserveRequest => ({ id: `r${++seq}`, items, input, output, clamp: false, minOutput: 1 });
+
+describe('budget leases on Redis', () => {
+  it('a busy limit is admitted against its lease without a round trip, and its counters end exactly at the settled usage', async () => {
+    const org = uniqueOrg();
+    const store = await instance(200);
+    const items = [
+      limit(org, 'org:daily', 'fixed_window', DAY, 1_000_000),
+      limit(org, 'route:r:input', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1_000_000, { input: 1, output: 0, request: 0 }),
+      // A day-long bucket of 1,000 requests hardly drains during the test.
+      limit(org, 'user:u:rate', 'token_bucket', { kind: 'duration', ms: 86_400_000 }, 1000, { input: 0, output: 0, request: 1 }),
+    ];
+    const before = await raw.info('commandstats');
+    let settled = { tokens: 0, input: 0, requests: 0 };
+    for (let i = 0; i < 200; i++) {
+      const req = request(items, 20, 30);
+      const outcome = await store.reserve(req);
+      expect(outcome.ok).toBe(true);
+      // Less than reserved, and now and then a failed call whose request is handed back.
+      const failed = i % 10 === 9;
+      const usage = { input: 20, output: failed ? 0 : i % 30, request: failed ? 0 : 1 } as const;
+      await store.settle(req.id, usage);
+      settled = { tokens: settled.tokens + usage.input + usage.output, input: settled.input + usage.input, requests: settled.requests + usage.request };
+    }
+    const stats = store.leaseStats();
+    expect(stats.localAdmissions).toBeGreaterThan(150);
+    expect(stats.granted).toBeGreaterThanOrEqual(3);
+    // Redis saw far fewer script calls than the 400 a reserve and a settle each would take.
+    const calls = scriptCalls(await raw.info('commandstats')) - scriptCalls(before);
+    expect(calls).toBeLessThan(120);
+
+    // Once the leases end (200 ms), what they did not use goes back: every counter equals the usage.
+    await until(async () => store.leaseStats().open === 0 && (await store.openReservations()) === 0, 5000);
+    await until(async () => (await raw.keys(`tg:{${org}}:res:*`)).length === 0, 5000);
+    expect(await readCounter(items[0].key)).toBe(settled.tokens);
+    expect(await readCounter(items[1].key)).toBe(settled.input);
+    // The bucket drained a little meanwhile; it holds no more than the requests and not much less.
+    const bucket = await readCounter(items[2].key);
+    expect(bucket).toBeLessThanOrEqual(settled.requests);
+    expect(bucket).toBeGreaterThan(settled.requests - 5);
+  });
+
+  it('instances racing for a small limit never pass it together, and leases shrink near it', async () => {
+    const org = uniqueOrg();
+    const fleet = await Promise.all([instance(1000), instance(1000), instance(1000)]);
+    const max = 5000;
+    const items = [limit(org, 'org:daily', 'fixed_window', DAY, max), limit(org, 'project:p:daily', 'fixed_window', DAY, 1_000_000)];
+    let admitted = 0;
+    const one = async (store: LeasedStore): Promise<void> => {
+      const req = request(items, 10, 15);
+      const outcome = await store.reserve(req);
+      if (!outcome.ok) return;
+      admitted += 25;
+      await store.settle(req.id, { input: 10, output: 15, request: 1 });
+    };
+    // Five callers per instance, each sending its next request when the last is answered: 600 in all.
+    const caller = async (store: LeasedStore): Promise<void> => {
+      for (let i = 0; i < 40; i++) await one(store);
+    };
+    await Promise.all(fleet.flatMap((store) => Array.from({ length: 5 }, () => caller(store))));
+    expect(admitted).toBeLessThanOrEqual(max);
+    expect(fleet.reduce((n, s) => n + s.leaseStats().localAdmissions, 0)).toBeGreaterThan(0);
+    // Leases held by the others may refuse a request early; once they are back, the rest of the room is there.
+    await until(async () => fleet.every((s) => s.leaseStats().open === 0), 5000);
+    for (let i = 0; i < 600 && admitted < max; i++) await one(fleet[i % 3]);
+    expect(admitted).toBe(max);
+    await until(async () => fleet.every((s) => s.leaseStats().open === 0), 5000);
+    expect(await readCounter(items[0].key)).toBe(max);
+    expect((await fleet[0].reserve(request(items, 10, 15))).ok).toBe(false);
+  });
+
+  it('the audit sees no drift while a lease is open: the counter less what is held equals the settled usage', async () => {
+    const org = uniqueOrg();
+    const store = await instance(60_000);
+    const items = [limit(org, 'org:daily', 'fixed_window', DAY, 1_000_000)];
+    let settled = 0;
+    const open: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const req = request(items, 5, 10);
+      expect((await store.reserve(req)).ok).toBe(true);
+      if (i % 4 === 0) open.push(req.id);
+      else {
+        await store.settle(req.id, { input: 5, output: i % 10, request: 1 });
+        settled += 5 + (i % 10);
+      }
+    }
+    // The current lease, and retired ones that calls under way were admitted against.
+    expect(store.leaseStats().open).toBeGreaterThanOrEqual(1);
+    const [held] = await store.held(items);
+    expect((await readCounter(items[0].key)) - held).toBe(settled);
+    // Closing hands the lease back, counting the calls still under way as wholly used.
+    await store.close();
+    await until(async () => (await readCounter(items[0].key)) === settled + open.length * 15, 5000);
+  });
+
+  it('a lease is not used past the end of the fixed window the store counted it in', async () => {
+    const org = uniqueOrg();
+    const windowStart = Math.ceil(Date.now() / 10_000) * 10_000 + 10_000;
+    const clock = new ManualClock(windowStart + 9_950); // 50 ms before the 10 s window ends
+    const store = await instance(1000, clock);
+    const items = [limit(org, 'org:10s', 'fixed_window', { kind: 'duration', ms: 10_000 }, 1_000_000)];
+    for (let i = 0; i < 8; i++) {
+      const req = request(items, 1, 1);
+      expect((await store.reserve(req)).ok).toBe(true);
+      await store.settle(req.id, { input: 1, output: 1, request: 1 });
+    }
+    expect(store.leaseStats().granted).toBe(1);
+    const local = store.leaseStats().localAdmissions;
+    expect(local).toBeGreaterThan(0);
+    clock.advance(49); // still inside the window: the lease serves
+    const inside = request(items, 1, 1);
+    await store.reserve(inside);
+    expect(store.leaseStats().localAdmissions).toBe(local + 1);
+    await store.settle(inside.id, { input: 1, output: 1, request: 1 });
+    clock.advance(2); // the next window: Redis is asked
+    const next = request(items, 1, 1);
+    const outcome = await store.reserve(next);
+    expect(store.leaseStats().localAdmissions).toBe(local + 1);
+    expect(outcome.ok && outcome.states[0].used).toBe(2);
+  });
+
+  it('a lease is not used past the sliding window slot the store counted it in', async () => {
+    const org = uniqueOrg();
+    // A 20 s sliding window has 1 s slots; start 30 ms before a slot ends.
+    const slotStart = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+    const clock = new ManualClock(slotStart + 970);
+    const store = await instance(1000, clock);
+    const items = [limit(org, 'route:r:input', 'sliding_window', { kind: 'duration', ms: 20_000 }, 1_000_000)];
+    for (let i = 0; i < 8; i++) {
+      const req = request(items, 1, 1);
+      await store.reserve(req);
+      await store.settle(req.id, { input: 1, output: 1, request: 1 });
+    }
+    const local = store.leaseStats().localAdmissions;
+    expect(local).toBeGreaterThan(0);
+    clock.advance(31);
+    await store.reserve(request(items, 1, 1));
+    expect(store.leaseStats().localAdmissions).toBe(local);
+  });
+});
+
+/** EVALSHA and EVAL calls so far, from INFO commandstats. */
+function scriptCalls(info: string): number {
+  let n = 0;
+  for (const m of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) n += Number(m[1]);
+  return n;
+}
