@@ -26,8 +26,13 @@ const ROOM_SHARE = 0.25;
 const HOT_REQUESTS = 4;
 /** A lease holds at least this many requests' worth, or it is not taken. */
 const LEAST_REQUESTS = 2;
-/** Sized for this much more than the demand seen, so one lease usually lasts its whole period. */
-const HEADROOM = 1.5;
+/**
+ * Sized for this much more than the demand seen, so one lease usually lasts its whole period; little
+ * more, since what is left when it ends stays counted until the last call admitted against it settles.
+ */
+const HEADROOM = 1.25;
+/** A lease is renewed once less than this share of it is left (or too little for the request at hand). */
+const RENEW_BELOW = 1 / 8;
 
 interface Lease {
   /** The reservation that holds it in the shared store. */
@@ -40,8 +45,7 @@ interface Lease {
   consumed: number;
   /** Requests admitted against it and not yet settled: the lease is returned once none are. */
   admitted: number;
-  /** Instance clock, ms: when it was asked for, and from when no admission is made against it. */
-  askedAt: number;
+  /** Instance clock, ms: from then on no admission is made against it. */
   validUntil: number;
   /** The limit's usage in the shared store just after the grant (this whole lease included). */
   usedAtGrant: number;
@@ -224,9 +228,10 @@ export class LeasedStore implements CounterStore {
       const k = states[i];
       if (k.acquiring || k.requests < HOT_REQUESTS) continue;
       const lease = k.current;
-      // Renewed ahead of need: with half of it left, or a quarter of its time (a lease cut short by a
-      // window's end is not renewed at once: the next one would end there too).
-      const fresh = lease && !lease.retired && room(lease) >= lease.size / 2 && lease.validUntil - now > (lease.validUntil - lease.askedAt) / 4;
+      // Renewed when nearly used up, not ahead of its end: a lease retired early would keep its unused
+      // part counted until its calls settle. One that simply ends is followed by a request sent to the
+      // store, which asks for the next.
+      const fresh = lease && !lease.retired && now < lease.validUntil && room(lease) >= Math.max(lease.size * RENEW_BELOW, amounts[i]);
       if (fresh) continue;
       const size = this.sizeFor(items[i], k, amounts[i], now);
       if (size > 0) void this.acquire(items[i], k, size);
@@ -263,7 +268,6 @@ export class LeasedStore implements CounterStore {
         pending: 0,
         consumed: 0,
         admitted: 0,
-        askedAt,
         validUntil: askedAt + this.lifetime(item, outcome.storeTimeMs, state.resetAtMs),
         usedAtGrant: state.used,
         resetAtMs: state.resetAtMs,
