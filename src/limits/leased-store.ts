@@ -81,6 +81,8 @@ export class LeasedStore implements CounterStore {
   private readonly identities = new WeakMap<CounterItem, string>();
   private readonly admitted = new Map<string, LeasedReservation>();
   private leaseSeq = 0;
+  /** Lease reservations open in the wrapped store (asked for, or granted and not yet handed back). */
+  private leaseReservations = 0;
   private readonly instanceTag = Math.random().toString(36).slice(2, 10);
   private readonly counts = { localAdmissions: 0, granted: 0 };
   private closed = false;
@@ -163,13 +165,23 @@ export class LeasedStore implements CounterStore {
     });
   }
 
-  /** The store's open reservations (leases not yet returned included) and requests admitted against leases. */
+  /** Requests not yet settled, whether admitted by the store or against a lease (leases themselves are not counted). */
   async openReservations(): Promise<number> {
-    return (await this.inner.openReservations()) + this.admitted.size;
+    return Math.max(0, (await this.inner.openReservations()) - this.leaseReservations) + this.admitted.size;
   }
 
-  peek(items: CounterItem[]): Promise<LimitState[]> {
-    return this.inner.peek(items);
+  /**
+   * The store's figures less the room this instance's leases hold unused: that room is counted in the
+   * store but is still there for this instance's requests. Other instances' leases count as used.
+   */
+  async peek(items: CounterItem[]): Promise<LimitState[]> {
+    const states = await this.inner.peek(items);
+    return states.map((state, i) => {
+      const k = this.keys.get(this.identity(items[i]));
+      let unused = 0;
+      for (const lease of k?.open ?? []) unused += Math.max(0, room(lease));
+      return unused > 0 ? { ...state, used: Math.max(0, state.used - unused) } : state;
+    });
   }
   restore(...args: Parameters<CounterStore['restore']>): Promise<void> {
     return this.inner.restore(...args);
@@ -256,11 +268,15 @@ export class LeasedStore implements CounterStore {
     // One counter, whose amount is the lease size: as many input tokens of weight 1.
     const leaseItem: CounterItem = { key: item.key, algorithm: item.algorithm, window: item.window, max: item.max, weights: { input: 1, output: 0, request: 0 }, mode: 'enforce' };
     if (item.onStoreError) leaseItem.onStoreError = item.onStoreError;
+    this.leaseReservations++;
     try {
       const outcome = await this.inner.reserve({ id, items: [leaseItem], input: size, output: 0, clamp: false, minOutput: 0 });
       const state = outcome.states[0];
       if (state) k.last = state;
-      if (!outcome.ok) return;
+      if (!outcome.ok) {
+        this.leaseReservations--;
+        return;
+      }
       const granted: Lease = {
         id,
         key: k,
@@ -290,7 +306,9 @@ export class LeasedStore implements CounterStore {
       granted.timer = setTimeout(() => this.retire(granted), Math.max(0, granted.validUntil - this.opts.clock.now()));
       granted.timer.unref();
     } catch {
-      // The exact path reports store failures; a lease is only an optimisation.
+      // The exact path reports store failures; a lease is only an optimisation. (The store cancels a
+      // reservation whose answer was lost once it answers again.)
+      this.leaseReservations--;
     } finally {
       k.acquiring = false;
     }
@@ -325,7 +343,10 @@ export class LeasedStore implements CounterStore {
     lease.returned = true;
     lease.key.open.delete(lease);
     if (lease.key.current === lease) lease.key.current = undefined;
-    this.inner.settle(lease.id, { input: lease.consumed, output: 0, request: 0 }).catch(() => {});
+    this.inner
+      .settle(lease.id, { input: lease.consumed, output: 0, request: 0 })
+      .catch(() => {})
+      .finally(() => this.leaseReservations--);
   }
 
   /** Keys with no lease and no recent demand are dropped, so one-off users do not pile up. */
