@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { LeasedStore } from '../src/limits/leased-store.js';
-import { systemClock } from '../src/util/clock.js';
+import { monotonicClock } from '../src/util/clock.js';
 import { killableRedis, until } from './helpers/killable-redis.js';
 
 const fx = killableRedis();
@@ -13,7 +13,7 @@ const fx = killableRedis();
 describe('budget leases while Redis is killed', () => {
   it('a held slice serves until it ends, fail_closed refuses after, and the counter ends exactly at the settled usage', async () => {
     const { store: resilient } = await fx.resilient('fail_closed');
-    const store = new LeasedStore(resilient, { leaseMs: 1500, clock: systemClock });
+    const store = new LeasedStore(resilient, { leaseMs: 1500, clock: monotonicClock });
     const org = `o${Math.random().toString(36).slice(2, 10)}`;
     const item: CounterItem = { key: `tg:{${org}}:org:daily:fixed_window`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 1_000_000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
     let seq = 0;

@@ -8,7 +8,7 @@ import { counterStoreContract } from '../src/limits/counter-store.contract.js';
 import { LeasedStore } from '../src/limits/leased-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
-import { ManualClock, systemClock, type Clock } from '../src/util/clock.js';
+import { ManualClock, monotonicClock, systemClock, type Clock } from '../src/util/clock.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { until } from './helpers/killable-redis.js';
 
@@ -31,7 +31,7 @@ async function instance(leaseMs: number, clock: Clock = systemClock): Promise<Le
   const client = createRedisClient(server.url, 2000);
   if (!(await waitReady(client, 5000))) throw new Error('no Redis');
   const redis = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, ...(clock === systemClock ? {} : { timeOverride: clock }) });
-  const store = new LeasedStore(redis, { leaseMs, clock });
+  const store = new LeasedStore(redis, { leaseMs, clock: clock === systemClock ? monotonicClock : clock });
   stores.push(store);
   return store;
 }

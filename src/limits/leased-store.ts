@@ -16,7 +16,10 @@ import { SLIDING_SLOTS, windowLengthMs } from './windows.js';
 export interface LeaseOptions {
   /** The longest a lease is used for, ms (`storage.lease_ms`). */
   leaseMs: number;
-  /** The instance clock: only measures how long a lease has been held. */
+  /**
+   * Only measures how long a lease has been held and how busy a key is, so a monotonic clock: a wall
+   * clock stepped back would stretch a lease past the window the store counted it in.
+   */
   clock: Clock;
 }
 

@@ -1,7 +1,7 @@
 // Builds the counter store `storage.counters` names: in-process memory, or Redis / Redis Cluster behind
 // the fail-open / fail-closed wrapper. A store that is down at start-up never stops the gateway starting.
 import type { Policy } from '../config/policy.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import { monotonicClock, systemClock, type Clock } from '../util/clock.js';
 import type { CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 import { ResilientStore, type StoreLog } from './resilient-store.js';
@@ -28,5 +28,6 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   }
   if (storage.leaseMs === 0) return store;
   const { LeasedStore } = await import('./leased-store.js');
-  return new LeasedStore(store, { leaseMs: storage.leaseMs, clock });
+  // A test's clock stands for every clock; otherwise leases measure their age on a monotonic one.
+  return new LeasedStore(store, { leaseMs: storage.leaseMs, clock: clock === systemClock ? monotonicClock : clock });
 }

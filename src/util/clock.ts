@@ -6,6 +6,9 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** Milliseconds since some fixed moment, never stepped back or forth with the wall clock: for measuring how long things take or last. */
+export const monotonicClock: Clock = { now: () => performance.now() };
+
 /** A clock that only moves when told to; for tests. */
 export class ManualClock implements Clock {
   constructor(private ms: number) {}
