@@ -4,9 +4,9 @@ import { median } from './stats.js';
 
 /**
  * Straight to the mock upstream, through the plain Node proxy (the floor for any Node gateway, see
- * plain-proxy.ts), or through a gateway keeping its counters in memory or in Redis.
+ * plain-proxy.ts), or through a gateway keeping its counters in memory, in Redis, or in Redis with
+ * budget leases (`leases`: `storage.lease_ms`, BENCH_LEASE_MS).
  */
-/** `leases`: Redis counters with budget leases (`storage.lease_ms`, BENCH_LEASE_MS). */
 export type PathName = 'direct' | 'plain' | 'memory' | 'redis' | 'leases';
 /** Every path with a proxy process in it. */
 export type ProxyPath = Exclude<PathName, 'direct'>;
