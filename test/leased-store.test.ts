@@ -148,6 +148,37 @@ describe('budget leases on Redis', () => {
     await until(async () => (await readCounter(items[0].key)) === settled + open.length * 15, 5000);
   });
 
+  it('when Redis loses its counters (FLUSHALL), no budget is handed out again: once the lease has served its time, the counters are rebuilt and end exactly at the usage', async () => {
+    const org = uniqueOrg();
+    const store = await instance(300);
+    const item = limit(org, 'org:daily', 'fixed_window', DAY, 1_000_000);
+    // What the ledger would hold: every settled call.
+    let ledger = 0;
+    let rebuilds = 0;
+    await store.rebuildWhenLost!([org], async () => {
+      rebuilds++;
+      await store.restore([{ item, used: ledger }]);
+    });
+    const call = async (): Promise<void> => {
+      const req = request([item], 5, 10);
+      expect((await store.reserve(req)).ok).toBe(true);
+      await store.settle(req.id, { input: 5, output: 5, request: 1 });
+      ledger += 10;
+    };
+    for (let i = 0; i < 10; i++) await call();
+    expect(store.leaseStats().open).toBe(1);
+    await raw.flushall();
+    // The slice keeps serving until it ends (documented); its return then finds nothing to settle.
+    for (let i = 0; i < 3; i++) await call();
+    await until(async () => store.leaseStats().open === 0, 5000);
+    expect(rebuilds).toBe(0);
+    // The next request finds the counters gone: they are rebuilt from the ledger before it is admitted.
+    for (let i = 0; i < 6; i++) await call();
+    expect(rebuilds).toBe(1);
+    await until(async () => store.leaseStats().open === 0, 5000);
+    expect(await readCounter(item.key)).toBe(ledger);
+  });
+
   it('a lease is not used past the end of the fixed window the store counted it in', async () => {
     const org = uniqueOrg();
     const windowStart = Math.ceil(Date.now() / 10_000) * 10_000 + 10_000;
