@@ -11,6 +11,7 @@ import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock, monotonicClock, systemClock, type Clock } from '../src/util/clock.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { until } from './helpers/killable-redis.js';
+import { readCounter as readRedisCounter } from './helpers/redis-counters.js';
 
 let server: RedisServer;
 let raw: Redis;
@@ -43,11 +44,7 @@ function limit(org: string, name: string, algorithm: CounterItem['algorithm'], w
 }
 const DAY: CounterItem['window'] = { kind: 'calendar', unit: 'day' };
 
-async function readCounter(key: string): Promise<number> {
-  const h = await raw.hgetall(key);
-  if ('u' in h) return Number(h.u);
-  return Object.values(h).reduce((s, v) => s + Number(v), 0);
-}
+const readCounter = (key: string): Promise<number> => readRedisCounter(raw, key);
 
 let seq = 0;
 const request = (items: CounterItem[], input: number, output: number): ReserveRequest => ({ id: `r${++seq}`, items, input, output, clamp: false, minOutput: 1 });

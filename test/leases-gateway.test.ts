@@ -14,6 +14,7 @@ import { monotonicClock, systemClock } from '../src/util/clock.js';
 import { closeApp, listenLocal } from './helpers/in-process.js';
 import { until } from './helpers/killable-redis.js';
 import { writeConfig } from './helpers/processes.js';
+import { readCounter } from './helpers/redis-counters.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 
 const config = (redisUrl: string): string => `
@@ -77,9 +78,8 @@ describe('budget leases behind the gateway', () => {
     // Most calls went without a reservation round trip, and every one was settled from its reported usage.
     expect(store.leaseStats().localAdmissions).toBeGreaterThan(15);
     await until(async () => store.leaseStats().open === 0, 5000);
-    expect(Number(await raw.hget('tg:{default}:org:daily:fixed_window', 'u'))).toBe(total);
-    expect(Number(await raw.hget('tg:{default}:user:alice:daily:fixed_window', 'u'))).toBe(total);
-    const slots = await raw.hgetall('tg:{default}:route:r:output:sliding_window');
-    expect(Object.values(slots).reduce((s, v) => s + Number(v), 0)).toBe(output);
+    expect(await readCounter(raw, 'tg:{default}:org:daily:fixed_window')).toBe(total);
+    expect(await readCounter(raw, 'tg:{default}:user:alice:daily:fixed_window')).toBe(total);
+    expect(await readCounter(raw, 'tg:{default}:route:r:output:sliding_window')).toBe(output);
   });
 });

@@ -8,6 +8,7 @@ import { Cluster, Redis } from 'ioredis';
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from './helpers/redis-servers.js';
 import { releaseTogether, startFleet, type Fleet, type LoadRequest, type LoadResult } from './helpers/redis-fleet.js';
 import { families, scrapeText, sum as seriesSum } from './helpers/prometheus-scrape.js';
+import { readCounter } from './helpers/redis-counters.js';
 
 const ORG_COUNT = 3;
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
@@ -96,12 +97,6 @@ async function until(what: () => Promise<boolean>, timeoutMs = 5000): Promise<vo
 async function awayFromMidnight(): Promise<void> {
   const msToMidnight = 86_400_000 - (Date.now() % 86_400_000);
   if (msToMidnight < 60_000) await new Promise((r) => setTimeout(r, msToMidnight + 1000));
-}
-
-async function readCounter(redis: Redis | Cluster, key: string): Promise<number> {
-  const h = await redis.hgetall(key);
-  if ('u' in h) return Number(h.u);
-  return Object.values(h).reduce((s, v) => s + Number(v), 0); // sliding window: the sum of its slots
 }
 
 async function openRecords(redis: Redis | Cluster, org: string): Promise<string[]> {

@@ -82,7 +82,8 @@ export class LeasedStore implements CounterStore {
   private readonly keys = new Map<string, KeyState>();
   /** A limit's counter identity: the same key with another rule (after a reload) is another counter. */
   private readonly identities = new WeakMap<CounterItem, string>();
-  private readonly admitted = new Map<string, LeasedReservation>();
+  /** Requests admitted against leases and not yet settled, by reservation id. */
+  private readonly localReservations = new Map<string, LeasedReservation>();
   private leaseSeq = 0;
   /** Lease reservations open in the wrapped store (asked for, or granted and not yet handed back). */
   private leaseReservations = 0;
@@ -141,9 +142,9 @@ export class LeasedStore implements CounterStore {
   }
 
   async settle(id: string, usage: SettleUsage): Promise<void> {
-    const r = this.admitted.get(id);
+    const r = this.localReservations.get(id);
     if (!r) return this.inner.settle(id, usage);
-    this.admitted.delete(id);
+    this.localReservations.delete(id);
     for (let i = 0; i < r.items.length; i++) {
       const lease = r.leases[i];
       lease.consumed += amountFor(r.items[i], usage.input, usage.output, usage.request, usage.factors);
@@ -160,17 +161,12 @@ export class LeasedStore implements CounterStore {
    */
   async held(items: CounterItem[]): Promise<number[]> {
     const inner = (await this.inner.held?.(items)) ?? items.map(() => 0);
-    return items.map((item, i) => {
-      const k = this.keys.get(this.identity(item));
-      let consumed = 0;
-      for (const lease of k?.open ?? []) consumed += lease.consumed;
-      return inner[i] - consumed;
-    });
+    return items.map((item, i) => inner[i] - this.sumOverLeases(item, (lease) => lease.consumed));
   }
 
   /** Requests not yet settled, whether admitted by the store or against a lease (leases themselves are not counted). */
   async openReservations(): Promise<number> {
-    return Math.max(0, (await this.inner.openReservations()) - this.leaseReservations) + this.admitted.size;
+    return Math.max(0, (await this.inner.openReservations()) - this.leaseReservations) + this.localReservations.size;
   }
 
   /**
@@ -180,11 +176,16 @@ export class LeasedStore implements CounterStore {
   async peek(items: CounterItem[]): Promise<LimitState[]> {
     const states = await this.inner.peek(items);
     return states.map((state, i) => {
-      const k = this.keys.get(this.identity(items[i]));
-      let unused = 0;
-      for (const lease of k?.open ?? []) unused += Math.max(0, room(lease));
+      const unused = this.sumOverLeases(items[i], (lease) => Math.max(0, room(lease)));
       return unused > 0 ? { ...state, used: Math.max(0, state.used - unused) } : state;
     });
+  }
+
+  /** `f` summed over this instance's leases of an item's counter not yet handed back. */
+  private sumOverLeases(item: CounterItem, f: (lease: Lease) => number): number {
+    let total = 0;
+    for (const lease of this.keys.get(this.identity(item))?.open ?? []) total += f(lease);
+    return total;
   }
   restore(...args: Parameters<CounterStore['restore']>): Promise<void> {
     return this.inner.restore(...args);
@@ -218,7 +219,7 @@ export class LeasedStore implements CounterStore {
       // The store's figure at the grant counted the whole lease; what is not used of it yet is room.
       return { used: lease.usedAtGrant - room(lease), max: req.items[i].max, resetAtMs: lease.resetAtMs };
     });
-    this.admitted.set(req.id, { items: req.items, leases, amounts });
+    this.localReservations.set(req.id, { items: req.items, leases, amounts });
     this.counts.localAdmissions++;
     this.acquireWhereWorth(req.items, states, amounts);
     return { ok: true, output: req.output, states: limitStates, shadowBlocked: [] };
