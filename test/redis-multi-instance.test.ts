@@ -9,6 +9,7 @@ import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServe
 import { releaseTogether, startFleet, type Fleet, type LoadRequest, type LoadResult } from './helpers/redis-fleet.js';
 import { families, scrapeText, sum as seriesSum } from './helpers/prometheus-scrape.js';
 import { readCounter } from './helpers/redis-counters.js';
+import { until } from './helpers/killable-redis.js';
 
 const ORG_COUNT = 3;
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
@@ -84,14 +85,6 @@ const sum = (rs: LoadResult[], f: (r: LoadResult) => number): number => rs.reduc
 const total = (r: LoadResult): number => r.usage!.input + r.usage!.output;
 const orgOf = (r: LoadResult): string => r.key.split('-')[1];
 const userOf = (r: LoadResult): string => r.key.split('-')[2];
-
-async function until(what: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Waits until midnight UTC is more than a minute away, so the daily windows cannot roll mid-test. */
 async function awayFromMidnight(): Promise<void> {

@@ -31,8 +31,12 @@ function pieceTokens(encoding: Encoding, piece: string): number {
  * kept so that no pattern looking one piece ahead can be affected.
  */
 const HELD_PIECES = 2;
-/** Held text is split into pieces once it is this long; later thresholds double, keeping the work linear. */
-const COMMIT_AT = 256;
+/**
+ * Held text is split into pieces once it is this long; later thresholds double, keeping the work linear.
+ * Short, because every open stream holds its text until then, as a chain of one string per delta: with
+ * 1,000 open streams, 256 held ~2 KB more per stream than 64, for 0.06 µs more per delta (12-04).
+ */
+const COMMIT_AT = 64;
 
 // The characters JavaScript's \s matches (what ExactMeter's /\s+/g counts runs of).
 function isSpace(c: number): boolean {
