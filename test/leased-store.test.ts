@@ -220,7 +220,67 @@ describe('budget leases on Redis', () => {
     await store.reserve(request(items, 1, 1));
     expect(store.leaseStats().localAdmissions).toBe(local);
   });
+
+  it('a lease counted in Redis whose grant is not yet answered is not read as used: peek waits for it, and close hands it back', async () => {
+    const org = uniqueOrg();
+    const items = [limit(org, 'org:daily', 'fixed_window', DAY, 1_000_000)];
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const store = await gatedInstance(() => gate);
+    let settled = 0;
+    // Busy enough for a lease to be asked for.
+    for (let i = 0; i < 4; i++) {
+      const req = request(items, 5, 10);
+      expect((await store.reserve(req)).ok).toBe(true);
+      await store.settle(req.id, { input: 5, output: 5, request: 1 });
+      settled += 10;
+    }
+    await until(async () => (await readCounter(items[0].key)) > settled, 5000);
+    const peeked = store.peek(items);
+    await new Promise((r) => setTimeout(r, 50));
+    openGate();
+    expect((await peeked)[0].used).toBe(settled);
+    expect(store.leaseStats().open).toBe(1);
+
+    // On shutdown: a lease granted while closing is handed back, not left counted until its record expires.
+    const closing = await gatedInstance(() => new Promise((r) => setTimeout(r, 100)));
+    const other = [limit(org, 'project:p:daily', 'fixed_window', DAY, 1_000_000)];
+    for (let i = 0; i < 4; i++) {
+      const req = request(other, 5, 10);
+      expect((await closing.reserve(req)).ok).toBe(true);
+      await closing.settle(req.id, { input: 5, output: 5, request: 1 });
+    }
+    await until(async () => (await readCounter(other[0].key)) > 40, 5000);
+    await closing.close();
+    expect(await readCounter(other[0].key)).toBe(40);
+  });
 });
+
+/**
+ * One instance whose lease grants are counted in Redis at once but answered only once `answered()`
+ * resolves: the window a slow or busy connection leaves between the two.
+ */
+async function gatedInstance(answered: () => Promise<void>): Promise<LeasedStore> {
+  const client = createRedisClient(server.url, 2000);
+  if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+  const redis = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
+  const gated = new Proxy(redis, {
+    get(target, name) {
+      if (name === 'reserve') {
+        return async (req: ReserveRequest) => {
+          const outcome = await target.reserve(req);
+          if (req.id.startsWith('lease-')) await answered();
+          return outcome;
+        };
+      }
+      const value = Reflect.get(target, name) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const store = new LeasedStore(gated, { leaseMs: 60_000, clock: monotonicClock });
+  stores.push(store);
+  return store;
+}
 
 /** EVALSHA and EVAL calls so far, from INFO commandstats. */
 function scriptCalls(info: string): number {

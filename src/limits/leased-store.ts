@@ -87,6 +87,12 @@ export class LeasedStore implements CounterStore {
   private leaseSeq = 0;
   /** Lease reservations open in the wrapped store (asked for, or granted and not yet handed back). */
   private leaseReservations = 0;
+  /**
+   * Lease grants asked for and not yet answered. Their reservations may already be in the store's figures
+   * while the lease is not yet in `keys`: peek() and held() wait for them, so that they never read a
+   * lease as used by nobody, and close() does, so that a lease granted meanwhile is handed back.
+   */
+  private readonly grantsUnderWay = new Set<Promise<void>>();
   private readonly instanceTag = Math.random().toString(36).slice(2, 10);
   private readonly counts = { localAdmissions: 0, granted: 0 };
   private closed = false;
@@ -160,6 +166,7 @@ export class LeasedStore implements CounterStore {
    * reservations (leases whole) less what was used of its leases and settled (those calls' rows are written).
    */
   async held(items: CounterItem[]): Promise<number[]> {
+    await this.grantsAnswered();
     const inner = (await this.inner.held?.(items)) ?? items.map(() => 0);
     return items.map((item, i) => inner[i] - this.sumOverLeases(item, (lease) => lease.consumed));
   }
@@ -174,6 +181,7 @@ export class LeasedStore implements CounterStore {
    * store but is still there for this instance's requests. Other instances' leases count as used.
    */
   async peek(items: CounterItem[]): Promise<LimitState[]> {
+    await this.grantsAnswered();
     const states = await this.inner.peek(items);
     return states.map((state, i) => {
       const unused = this.sumOverLeases(items[i], (lease) => Math.max(0, room(lease)));
@@ -201,6 +209,7 @@ export class LeasedStore implements CounterStore {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
+    await this.grantsAnswered(); // one answered now is handed back at once (closed)
     for (const k of this.keys.values()) {
       for (const lease of k.open) {
         lease.consumed += lease.pending;
@@ -250,8 +259,19 @@ export class LeasedStore implements CounterStore {
       const fresh = lease && !lease.retired && now < lease.validUntil && room(lease) >= Math.max(lease.size * RENEW_BELOW, amounts[i]);
       if (fresh) continue;
       const size = this.sizeFor(items[i], k, amounts[i], now);
-      if (size > 0) void this.acquire(items[i], k, size);
+      if (size > 0) this.underWay(this.acquire(items[i], k, size));
     }
+  }
+
+  /** Tracks a grant until it is answered (acquire() never rejects). */
+  private underWay(grant: Promise<void>): void {
+    this.grantsUnderWay.add(grant);
+    void grant.finally(() => this.grantsUnderWay.delete(grant));
+  }
+
+  /** Waits for the grants asked for so far (not for those asked for meanwhile). */
+  private async grantsAnswered(): Promise<void> {
+    if (this.grantsUnderWay.size > 0) await Promise.all([...this.grantsUnderWay]);
   }
 
   private sizeFor(item: CounterItem, k: KeyState, amount: number, now: number): number {
