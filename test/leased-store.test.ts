@@ -3,7 +3,7 @@
 // limit, and a lease is never used past the window or slot the store counted it in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import type { CounterItem, ReserveRequest } from '../src/limits/counter-store.js';
+import type { CounterItem, CounterStore, ReserveRequest } from '../src/limits/counter-store.js';
 import { counterStoreContract } from '../src/limits/counter-store.contract.js';
 import { LeasedStore } from '../src/limits/leased-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
@@ -27,12 +27,15 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** A leased store over its own Redis connection: one gateway instance. `clock` also stands in for Redis TIME. */
-async function instance(leaseMs: number, clock: Clock = systemClock): Promise<LeasedStore> {
+/**
+ * A leased store over its own Redis connection: one gateway instance. `clock` also stands in for Redis
+ * TIME; `wrap` stands between the lease wrapper and the Redis store.
+ */
+async function instance(leaseMs: number, clock: Clock = systemClock, wrap = (redis: RedisCounterStore): CounterStore => redis): Promise<LeasedStore> {
   const client = createRedisClient(server.url, 2000);
   if (!(await waitReady(client, 5000))) throw new Error('no Redis');
   const redis = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, ...(clock === systemClock ? {} : { timeOverride: clock }) });
-  const store = new LeasedStore(redis, { leaseMs, clock: clock === systemClock ? monotonicClock : clock });
+  const store = new LeasedStore(wrap(redis), { leaseMs, clock: clock === systemClock ? monotonicClock : clock });
   stores.push(store);
   return store;
 }
@@ -260,26 +263,22 @@ describe('budget leases on Redis', () => {
  * One instance whose lease grants are counted in Redis at once but answered only once `answered()`
  * resolves: the window a slow or busy connection leaves between the two.
  */
-async function gatedInstance(answered: () => Promise<void>): Promise<LeasedStore> {
-  const client = createRedisClient(server.url, 2000);
-  if (!(await waitReady(client, 5000))) throw new Error('no Redis');
-  const redis = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
-  const gated = new Proxy(redis, {
-    get(target, name) {
-      if (name === 'reserve') {
-        return async (req: ReserveRequest) => {
-          const outcome = await target.reserve(req);
-          if (req.id.startsWith('lease-')) await answered();
-          return outcome;
-        };
-      }
-      const value = Reflect.get(target, name) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  const store = new LeasedStore(gated, { leaseMs: 60_000, clock: monotonicClock });
-  stores.push(store);
-  return store;
+function gatedInstance(answered: () => Promise<void>): Promise<LeasedStore> {
+  return instance(60_000, systemClock, (redis) =>
+    new Proxy(redis, {
+      get(target, name) {
+        if (name === 'reserve') {
+          return async (req: ReserveRequest) => {
+            const outcome = await target.reserve(req);
+            if (req.id.startsWith('lease-')) await answered();
+            return outcome;
+          };
+        }
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }),
+  );
 }
 
 /** EVALSHA and EVAL calls so far, from INFO commandstats. */

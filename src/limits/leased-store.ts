@@ -11,7 +11,7 @@
 import type { Clock } from '../util/clock.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LeaseStats, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
-import { SLIDING_SLOTS, windowLengthMs } from './windows.js';
+import { HOT_REQUESTS, leaseLifetime, leaseSize, RENEW_BELOW, type Demand } from './lease-rules.js';
 
 export interface LeaseOptions {
   /** The longest a lease is used for, ms (`storage.lease_ms`). */
@@ -22,20 +22,6 @@ export interface LeaseOptions {
    */
   clock: Clock;
 }
-
-/** A lease takes at most this share of a limit's room left. */
-const ROOM_SHARE = 0.25;
-/** A key is worth a lease once this many requests asked for it within one lease period. */
-const HOT_REQUESTS = 4;
-/** A lease holds at least this many requests' worth, or it is not taken. */
-const LEAST_REQUESTS = 2;
-/**
- * Sized for this much more than the demand seen, so one lease usually lasts its whole period; little
- * more, since what is left when it ends stays counted until the last call admitted against it settles.
- */
-const HEADROOM = 1.25;
-/** A lease is renewed once less than this share of it is left (or too little for the request at hand). */
-const RENEW_BELOW = 1 / 8;
 
 interface Lease {
   /** The reservation that holds it in the shared store. */
@@ -59,17 +45,13 @@ interface Lease {
 }
 
 /** What is known of one counter (limit key) on this instance. */
-interface KeyState {
+interface KeyState extends Demand {
   current?: Lease;
   /** Leases not yet returned, the current one included. */
   open: Set<Lease>;
   acquiring: boolean;
-  /** Demand since `since`: amounts and requests asked for. */
-  demand: number;
+  /** Requests asked for since `since`. */
   requests: number;
-  since: number;
-  /** The store's last figure for the limit (from a reservation or a lease). */
-  last?: LimitState;
 }
 
 interface LeasedReservation {
@@ -258,7 +240,7 @@ export class LeasedStore implements CounterStore {
       // store, which asks for the next.
       const fresh = lease && !lease.retired && now < lease.validUntil && room(lease) >= Math.max(lease.size * RENEW_BELOW, amounts[i]);
       if (fresh) continue;
-      const size = this.sizeFor(items[i], k, amounts[i], now);
+      const size = leaseSize(items[i], k, amounts[i], now, this.opts.leaseMs);
       if (size > 0) this.underWay(this.acquire(items[i], k, size));
     }
   }
@@ -272,17 +254,6 @@ export class LeasedStore implements CounterStore {
   /** Waits for the grants asked for so far (not for those asked for meanwhile). */
   private async grantsAnswered(): Promise<void> {
     if (this.grantsUnderWay.size > 0) await Promise.all([...this.grantsUnderWay]);
-  }
-
-  private sizeFor(item: CounterItem, k: KeyState, amount: number, now: number): number {
-    // A burst measured over a few milliseconds would ask for far more than it needs.
-    const elapsed = Math.max(now - k.since, this.opts.leaseMs / 4);
-    let size = Math.max((k.demand / elapsed) * this.opts.leaseMs * HEADROOM, amount * LEAST_REQUESTS);
-    if (k.last) size = Math.min(size, (k.last.max - k.last.used) * ROOM_SHARE);
-    // Whole tokens or requests, so that adding the lease and later taking back what was not used leaves
-    // the counter exactly at the usage (money amounts are fractions anyway).
-    if (!item.priced) size = Math.floor(size);
-    return size >= amount * LEAST_REQUESTS ? size : 0;
   }
 
   private async acquire(item: CounterItem, k: KeyState, size: number): Promise<void> {
@@ -308,7 +279,7 @@ export class LeasedStore implements CounterStore {
         pending: 0,
         consumed: 0,
         admitted: 0,
-        validUntil: askedAt + this.lifetime(item, outcome.storeTimeMs, state.resetAtMs),
+        validUntil: askedAt + leaseLifetime(item, outcome.storeTimeMs, state.resetAtMs, this.opts.leaseMs),
         usedAtGrant: state.used,
         resetAtMs: state.resetAtMs,
         retired: false,
@@ -336,23 +307,6 @@ export class LeasedStore implements CounterStore {
     } finally {
       k.acquiring = false;
     }
-  }
-
-  /**
-   * How long a lease granted at store time `at` may be used, counted from when it was asked for (before
-   * `at`, so never longer than the store would count it where it was placed). `windowEnd`: a fixed
-   * window's end in store time.
-   */
-  private lifetime(item: CounterItem, at: number | undefined, windowEnd: number): number {
-    if (at === undefined) return 0;
-    let end = Infinity;
-    if (item.algorithm === 'fixed_window') {
-      end = Number.isNaN(windowEnd) ? at : windowEnd;
-    } else if (item.algorithm === 'sliding_window') {
-      const slot = windowLengthMs(item.window) / SLIDING_SLOTS;
-      end = (Math.floor(at / slot) + 1) * slot;
-    }
-    return Math.max(0, Math.min(this.opts.leaseMs, end - at));
   }
 
   private retire(lease: Lease): void {
