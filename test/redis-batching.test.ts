@@ -2,7 +2,7 @@
 // checked on a private redis-server by the writes on the store's socket, the script calls Redis counts,
 // and the order Redis applies them in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
@@ -14,7 +14,7 @@ const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
 let server: RedisServer;
 let raw: Redis;
 let store: RedisCounterStore;
-/** Writes on the store's connection to Redis so far. */
+/** Writes on the store's connection to Redis so far (system calls, not calls of socket.write). */
 let socketWrites = 0;
 
 beforeAll(async () => {
@@ -22,12 +22,16 @@ beforeAll(async () => {
   raw = new Redis(server.url);
   const client = createRedisClient(server.url, 1000);
   if (!(await waitReady(client, 5000))) throw new Error('no Redis');
-  const socket = (client as Redis).stream;
-  const write = socket.write;
-  socket.write = function (this: typeof socket, ...args: Parameters<typeof write>) {
-    socketWrites++;
-    return write.apply(this, args);
-  } as typeof write;
+  // What reaches the socket's handle, one system call each: a corked socket hands several writes over
+  // at once (_writev), an uncorked one each (_write).
+  const socket = (client as Redis).stream as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+  for (const method of ['_write', '_writev'] as const) {
+    const original = socket[method];
+    socket[method] = function (this: typeof socket, ...args: unknown[]) {
+      socketWrites++;
+      return original.apply(this, args);
+    };
+  }
   const clock = new ManualClock(T0);
   store = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, timeOverride: clock });
 }, 30_000);
@@ -136,7 +140,7 @@ describe('scripts Redis does not hold', () => {
     expect(bySha).toEqual({ evalsha: loaded.evalsha + 2, eval: loaded.eval });
 
     await raw.script('FLUSH');
-    // One reservation alone, then 20 at once (the first alone, the others in one pipeline): every one
+    // One reservation alone, then 20 at once (the first alone, the others in one write): every one
     // meets NOSCRIPT, is sent again as EVAL, and counts exactly once; the same for their settlements.
     const ids = Array.from({ length: 21 }, (_, i) => `f${i}`);
     const first = await store.reserve({ id: ids[0]!, items: [limit], input: 10, output: 20, clamp: false, minOutput: 1 });

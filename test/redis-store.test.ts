@@ -412,7 +412,7 @@ describe('Redis Cluster call deadline', () => {
       // A RESP integer reply, `:<slot>`.
       const slot = Number((await rawCommand(own.ports[0], `CLUSTER KEYSLOT ${limit.key}`)).trim().slice(1));
       for (const port of own.ports) expect(await rawCommand(port, `CLUSTER DELSLOTS ${slot}`)).toBe('+OK\r\n');
-      // Several at once, as under load: they go in one pipeline, which ioredis sends again as a whole.
+      // Several at once, as under load: they leave in one write, and ioredis sends each again.
       const t0 = performance.now();
       const answered = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>

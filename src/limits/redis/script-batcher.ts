@@ -1,7 +1,7 @@
 // Sends the counter scripts of one turn of the event loop together. At saturation many calls end and
-// begin in the same turn; one socket write (a pipeline) per organization instead of one per script saves
-// the gateway a system call, a command and a wake-up per request, and consecutive settlements become one
-// script call. A reservation still is one script call of its own, so each stays all-or-nothing.
+// begin in the same turn; one socket write per connection instead of one per script saves the gateway a
+// system call, a command and a wake-up per request, and consecutive settlements become one script call.
+// A reservation still is one script call of its own, so each stays all-or-nothing.
 //
 // Like Nagle's algorithm, a call made while nothing is waiting for Redis goes out at once: at a low rate
 // no other call would join it, and waiting for the end of the turn would only add latency. While calls
@@ -9,7 +9,14 @@
 // requests, before the next one), and then leave together. Everything leaves in the order it was queued,
 // so Redis sees the instance's commands in the order it issued them. A command sent outside the batcher
 // must call flush() first, for the same reason.
-import type { Pipeline } from 'ioredis';
+//
+// The calls of a turn are single ioredis commands written while their connections are corked (Node then
+// writes them with one writev), not an ioredis pipeline: each pipeline defines its own `length` getter,
+// which gives it a hidden class of its own in V8's old generation, and that class's getter holds the
+// pipeline, its commands and their texts through every young collection until a full one. Under load
+// that promoted ~3.5 KB per request and cost ~15% of the Redis path's CPU (docs/benchmarks-2026-12.md).
+import type { Socket } from 'node:net';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { isNoScript, ScriptArgs, ScriptCommand, type Script } from './script-call.js';
 
@@ -31,12 +38,12 @@ export interface BatchedScripts {
 }
 
 export class ScriptBatcher {
-  /** By hash tag: a pipeline must stay on one cluster node. */
-  private readonly queues = new Map<string, Queued[]>();
+  /** Calls waiting for the end of the turn, in the order they were made. */
+  private queue: Queued[] = [];
   /** Settlements waiting to be merged (each one's keys and ARGV section), by hash tag and time override, with their callers. */
   private readonly settles = new Map<string, { tag: string; override: string; sections: ScriptArgs[]; done: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
   private scheduled = false;
-  /** Writes sent whose replies have not all come back. */
+  /** Calls sent whose replies have not come back. */
   private inFlight = 0;
 
   constructor(
@@ -67,18 +74,19 @@ export class ScriptBatcher {
     });
   }
 
-  /** Sends everything queued now. */
+  /** Sends everything queued now, in one write per connection. */
   flush(): void {
     this.scheduled = false;
     for (const key of [...this.settles.keys()]) this.closeSettleBatch(key);
-    // A cluster client that is not ready (no slot map yet) holds a pipeline until it next connects, with
-    // no command timeout running; single calls are refused at once (no offline queue). So calls go one
-    // by one unless the client is ready.
-    const pipelining = this.client.status === 'ready';
-    for (const [tag, queue] of this.queues) {
-      this.queues.delete(tag);
-      if (queue.length === 1 || !pipelining) queue.forEach((q) => this.sendOne(q));
-      else this.sendPipelined(queue);
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    this.queue = [];
+    const sockets = this.connections();
+    for (const socket of sockets) socket.cork();
+    try {
+      for (const q of queue) this.sendOne(q);
+    } finally {
+      for (const socket of sockets) socket.uncork();
     }
   }
 
@@ -89,11 +97,7 @@ export class ScriptBatcher {
   }
 
   private push(tag: string, script: Script, args: ScriptArgs): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      let queue = this.queues.get(tag);
-      if (!queue) this.queues.set(tag, (queue = []));
-      queue.push({ script, args, tag, resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.queue.push({ script, args, tag, resolve, reject }));
   }
 
   private schedule(): void {
@@ -128,22 +132,10 @@ export class ScriptBatcher {
       .then(q.resolve, q.reject);
   }
 
-  private sendPipelined(queue: Queued[]): void {
-    const pipeline = this.client.pipeline() as Pipeline;
-    for (const q of queue) pipeline.sendCommand(this.command(q, false));
-    this.inFlight++;
-    pipeline.exec().finally(() => this.inFlight--).then(
-      (results) => {
-        queue.forEach((q, i) => {
-          const [err, reply] = results?.[i] ?? [new Error('no reply in the pipeline')];
-          // A script Redis did not hold is sent again by its text, on its own.
-          if (isNoScript(err)) this.send(this.command(q, true)).then(q.resolve, q.reject);
-          else if (err) q.reject(err);
-          else q.resolve(reply);
-        });
-      },
-      (err: unknown) => queue.forEach((q) => q.reject(err)),
-    );
+  /** The sockets the calls may be written to: the client's, or every cluster node's. */
+  private connections(): Socket[] {
+    const clients = this.client instanceof Cluster ? this.client.nodes('all') : [this.client];
+    return clients.map((c) => c.stream as Socket | undefined).filter((s): s is Socket => s !== undefined);
   }
 
   /** The call as ioredis sends it: EVALSHA, or EVAL with the script's text after a NOSCRIPT. */
