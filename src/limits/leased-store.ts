@@ -12,6 +12,7 @@ import type { Clock } from '../util/clock.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LeaseStats, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
 import { HOT_REQUESTS, leaseLifetime, leaseSize, RENEW_BELOW, type Demand } from './lease-rules.js';
+import { ChurnMap } from '../util/churn-map.js';
 
 export interface LeaseOptions {
   /** The longest a lease is used for, ms (`storage.lease_ms`). */
@@ -65,7 +66,7 @@ export class LeasedStore implements CounterStore {
   /** A limit's counter identity: the same key with another rule (after a reload) is another counter. */
   private readonly identities = new WeakMap<CounterItem, string>();
   /** Requests admitted against leases and not yet settled, by reservation id. */
-  private readonly localReservations = new Map<string, LeasedReservation>();
+  private readonly localReservations = new ChurnMap<string, LeasedReservation>();
   private leaseSeq = 0;
   /** Lease reservations open in the wrapped store (asked for, or granted and not yet handed back). */
   private leaseReservations = 0;

@@ -4,6 +4,7 @@ import type { Clock } from '../util/clock.js';
 import { admit, amountFor } from './admission.js';
 import { isConversationId, type CounterItem, type CounterStore, type LimitState, type ReserveOutcome, type ReserveRequest, type ResponseOwner, type RestoreEntry, type SettleUsage } from './counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
+import { ChurnMap } from '../util/churn-map.js';
 
 /** Response owners kept at most, and conversation owners; the oldest are forgotten first (the ledger is then asked: proxy/object-owners.ts). */
 export const MAX_RESPONSE_OWNERS = 100_000;
@@ -43,7 +44,7 @@ interface Placement {
 
 export class MemoryCounterStore implements CounterStore {
   private readonly counters = new Map<string, CounterState>();
-  private readonly reservations = new Map<string, Placement>();
+  private readonly reservations = new ChurnMap<string, Placement>();
   private readonly windows: WindowCalculator;
   /**
    * Owners of responses, and apart from them of conversations (`conv_...`): a busy stream of responses

@@ -12,6 +12,7 @@ import { ReplayLog, type ReconcileTarget } from './replay-log.js';
 import { StoreUnavailableError } from './store-errors.js';
 import { failsOpen } from './store-outage.js';
 import { windowLengthMs } from './windows.js';
+import { ChurnMap } from '../util/churn-map.js';
 
 export interface OutageCountersOptions {
   /** `storage.on_store_error`; a limit's own `on_store_error` overrides it. */
@@ -52,7 +53,7 @@ export class OutageCounters {
   private store: MemoryCounterStore | undefined;
   private readonly itemPlans = new WeakMap<CounterItem, { local: CounterItem; failOpen: boolean }>();
   private readonly lastSeen = new Map<string, Seen>();
-  private readonly open = new Map<string, LocalReservation>();
+  private readonly open = new ChurnMap<string, LocalReservation>();
   private readonly usage = new LocalUsageLog();
   private readonly replay: ReplayLog;
 

@@ -17,6 +17,7 @@ import { CountersNotRebuiltError, isTimeout, isUnavailable, StoreUnavailableErro
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { outageMessage } from './store-outage.js';
+import { ChurnMap } from '../util/churn-map.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
 export interface SharedCounterStore extends CounterStore {
@@ -52,7 +53,8 @@ export class ResilientStore implements CounterStore {
   private readonly outage: OutageCounters;
   private limitSettings: (() => LimitStoreSetting[]) | undefined;
   private readonly pendingSettles = new Map<string, SettleUsage>();
-  private readonly settling = new Set<Promise<void>>();
+  /** Settlements sent and not yet answered (the value is unused). */
+  private readonly settling = new ChurnMap<Promise<void>, true>();
   private readonly listeners: Array<(mode: StoreMode) => void> = [];
   private probeTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -145,12 +147,12 @@ export class ResilientStore implements CounterStore {
         this.queueSettle(id, usage);
       })
       .finally(() => this.settling.delete(sent));
-    this.settling.add(sent);
+    this.settling.set(sent, true);
   }
 
   /** Resolves once every settlement sent so far has been answered (or queued for retry). */
   async quiesce(): Promise<void> {
-    while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
+    while (this.settling.size > 0) await Promise.allSettled([...this.settling.keys()]);
   }
 
   restore(entries: RestoreEntry[]): Promise<void> {

@@ -14,6 +14,7 @@ import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
+import { ChurnMap } from '../../util/churn-map.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -89,7 +90,7 @@ function indexes(list: string | number): number[] {
 export class RedisCounterStore implements CounterStore {
   private readonly scripts: Scripts;
   private readonly args: ItemArgs;
-  private readonly open = new Map<string, OpenReservation>();
+  private readonly open = new ChurnMap<string, OpenReservation>();
   private readonly sweeper: NodeJS.Timeout;
   /** Redis time minus the instance clock, learned only when the instance is off by more than a window. */
   private skewMs = 0;

@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { isNoScript, ScriptArgs, ScriptCommand, type Script } from './script-call.js';
+import { ChurnMap } from '../../util/churn-map.js';
 
 interface Queued {
   script: Script;
@@ -41,7 +42,7 @@ export class ScriptBatcher {
   /** Calls waiting for the end of the turn, in the order they were made. */
   private queue: Queued[] = [];
   /** Settlements waiting to be merged (each one's keys and ARGV section), by hash tag and time override, with their callers. */
-  private readonly settles = new Map<string, { tag: string; override: string; sections: ScriptArgs[]; done: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
+  private readonly settles = new ChurnMap<string, { tag: string; override: string; sections: ScriptArgs[]; done: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
   private scheduled = false;
   /** Calls sent whose replies have not come back. */
   private inFlight = 0;
