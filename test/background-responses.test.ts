@@ -18,7 +18,7 @@ import { Gateway, type CallRecord } from '../src/proxy/gateway.js';
 import { buildServer } from '../src/proxy/server.js';
 import { systemClock } from '../src/util/clock.js';
 import { closeApp, listenLocal, startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { until } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 import { writeConfig } from './helpers/processes.js';
 import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
 import { withUsageGateway } from './helpers/usage-gateway.js';

@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { LeasedStore } from '../src/limits/leased-store.js';
 import { monotonicClock } from '../src/util/clock.js';
-import { killableRedis, until } from './helpers/killable-redis.js';
+import { killableRedis } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 
 const fx = killableRedis();
 

@@ -10,7 +10,7 @@ import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.j
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock, monotonicClock, systemClock, type Clock } from '../src/util/clock.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
-import { until } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 import { readCounter as readRedisCounter } from './helpers/redis-counters.js';
 
 let server: RedisServer;

@@ -12,7 +12,7 @@ import { Gateway } from '../src/proxy/gateway.js';
 import { buildServer } from '../src/proxy/server.js';
 import { monotonicClock, systemClock } from '../src/util/clock.js';
 import { closeApp, listenLocal } from './helpers/in-process.js';
-import { until } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 import { writeConfig } from './helpers/processes.js';
 import { readCounter } from './helpers/redis-counters.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';

@@ -7,7 +7,7 @@ import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-tex
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
-import { until } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 
 const config = (redisUrl: string, ledger: string): string => `
 storage:

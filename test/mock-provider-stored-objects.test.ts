@@ -4,7 +4,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { until } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 
 let local: TestGateway;
 beforeAll(async () => {

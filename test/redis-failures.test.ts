@@ -8,6 +8,7 @@ import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
 import { startFleet, type Fleet } from './helpers/redis-fleet.js';
 import { RECOVERY_HOLD_MS } from '../src/limits/resilient-store.js';
+import { until } from './helpers/until.js';
 
 const TIMEOUT_MS = 250;
 const MAX_TOKENS = 40;
@@ -80,14 +81,6 @@ function load(fleet: Fleet, loops: number, key = 'tg-k'): { samples: Sample[]; s
   return { samples, stop };
 }
 
-async function until(what: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(25);
-  }
-}
-
 async function startAll(mode: 'fail_open' | 'fail_closed', budget: number): Promise<{ redis: RedisServer; fleet: Fleet }> {
   const redis = await startRedisServer({ persist: true });
   cleanup.push(() => redis.stop());
@@ -119,7 +112,7 @@ describe('Redis killed during load', () => {
     await sleep(1200);
     const restartedAt = Date.now();
     await redis.restart();
-    await until(() => logged(fleet, /counter store reachable again/));
+    await until(() => logged(fleet, /counter store reachable again/), 10_000);
     await sleep(500);
     await run.stop();
 
@@ -153,7 +146,7 @@ describe('Redis killed during load', () => {
     await redis.kill();
     await sleep(1500);
     await redis.restart();
-    await until(() => logged(fleet, /counter store reachable again/));
+    await until(() => logged(fleet, /counter store reachable again/), 10_000);
     await sleep(RECOVERY_HOLD_MS + 500); // and on, back on the shared counters
     await run.stop();
 
@@ -220,7 +213,7 @@ describe('Redis slowed down', () => {
     expect(Math.max(...stuck.map((s) => s.ms))).toBeLessThanOrEqual(TIMEOUT_MS + 50);
 
     proxy.setDelay(0);
-    await until(() => logged(fleet, /counter store reachable again/));
+    await until(() => logged(fleet, /counter store reachable again/), 10_000);
     const back = await probe();
     expect(back.length).toBeGreaterThan(4);
     expect(back.filter((s) => s.status !== 200)).toEqual([]);

@@ -9,7 +9,7 @@ import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServe
 import { releaseTogether, startFleet, type Fleet, type LoadRequest, type LoadResult } from './helpers/redis-fleet.js';
 import { families, scrapeText, sum as seriesSum } from './helpers/prometheus-scrape.js';
 import { readCounter } from './helpers/redis-counters.js';
-import { until } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 
 const ORG_COUNT = 3;
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];

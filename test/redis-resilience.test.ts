@@ -6,7 +6,8 @@ import type { CounterItem } from '../src/limits/counter-store.js';
 import { fitsAtMs } from '../src/limits/engine.js';
 import { StoreUnavailableError } from '../src/limits/store-errors.js';
 import type { OnStoreError } from '../src/config/policy.js';
-import { killableRedis, STORE_TIMEOUT_MS, until } from './helpers/killable-redis.js';
+import { killableRedis, STORE_TIMEOUT_MS } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 
 const TIMEOUT_MS = STORE_TIMEOUT_MS;
 const fx = killableRedis();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
 import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
-import { until } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 let upstream: MockUpstream;

@@ -7,7 +7,8 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import type { CounterItem, ReserveOutcome } from '../src/limits/counter-store.js';
 import { ResilientStore, RECOVERY_HOLD_MS } from '../src/limits/resilient-store.js';
 import type { OnStoreError } from '../src/config/policy.js';
-import { killableRedis, STORE_TIMEOUT_MS, until } from './helpers/killable-redis.js';
+import { killableRedis, STORE_TIMEOUT_MS } from './helpers/killable-redis.js';
+import { until } from './helpers/until.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { startFleet, type Fleet } from './helpers/redis-fleet.js';
 

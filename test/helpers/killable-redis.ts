@@ -68,12 +68,3 @@ export function killableRedis(): KillableRedis {
     },
   };
 }
-
-/** Polls `what` every 20 ms until it holds; throws after `timeoutMs`. */
-export async function until(what: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
