@@ -1,6 +1,7 @@
 // A SQLite writer thread that dies is replaced: the batch it held fails (and is retried by the ledger
 // writer), and the next batch starts a new thread on the same file. Conversation owners are written by
 // it too, off the event loop.
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { sqlitePlace, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
 import type { Ledger } from './ledger.js';
 import { openLedger } from './open-ledger.js';
-import type { SqliteWriterThread } from './sqlite-writer-thread.js';
+import { BATCHED_WRITER_NICENESS, type SqliteWriterThread } from './sqlite-writer-thread.js';
 
 let place: LedgerPlace | undefined;
 let ledger: Ledger | undefined;
@@ -76,5 +77,26 @@ describe('a conversation owner on the SQLite ledger', () => {
     other.close();
     await recording;
     expect(await ledger.conversationOwner('conv_locked')).toEqual({ organization: 'acme', project: 'web', provider: 'openai' });
+  });
+
+  // Linux: each thread's niceness is field 19 of /proc/self/task/<tid>/stat (after the name in parentheses).
+  const niceness = (): number[] =>
+    readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+
+  it.runIf(process.platform === 'linux')('yields the CPU to request serving with batched durability, and not when requests wait for its commits (strict)', async () => {
+    expect(niceness().filter((n) => n === BATCHED_WRITER_NICENESS)).toHaveLength(0);
+    place = sqlitePlace();
+    ledger = await openLedger(place.url);
+    await ledger.append(rowsFrom(0, 1)); // the thread has started and answered
+    expect(niceness().filter((n) => n === BATCHED_WRITER_NICENESS)).toHaveLength(1);
+    await ledger.close();
+    await place.drop();
+    place = sqlitePlace();
+    ledger = await openLedger(place.url, { strict: true });
+    await ledger.append(rowsFrom(1, 1));
+    expect(niceness().filter((n) => n === BATCHED_WRITER_NICENESS)).toHaveLength(0);
   });
 });
