@@ -50,7 +50,7 @@ parentPort.on('message', (m) => {
  * a core, and at niceness 10 it still gets ~10% of one it shares with a busy thread (CFS weights 110
  * and 1024), so it keeps up; batches only grow while it waits. Measured with the ledger bench on the
  * 2-core development VM (`node dist/bench/ledger-bench.js`, 12 rounds): throughput with the ledger on
- * was 0.944 and 0.976 of ledger off, against 0.847, 0.917 and 0.927 at normal priority. With strict
+ * was 0.944 and 0.976 of ledger off, against 0.917 and 0.927 at normal priority. With strict
  * durability requests wait for the commit, and the writer keeps the normal priority.
  */
 export const BATCHED_WRITER_NICENESS = 10;
