@@ -14,7 +14,8 @@
 // writes them with one writev), not an ioredis pipeline: each pipeline defines its own `length` getter,
 // which gives it a hidden class of its own in V8's old generation, and that class's getter holds the
 // pipeline, its commands and their texts through every young collection until a full one. Under load
-// that promoted ~3.5 KB per request and cost ~15% of the Redis path's CPU (docs/benchmarks-2026-12.md).
+// the gateway promoted 4.0 KB per request instead of 0.44, and spent ~15% more CPU per request
+// (docs/benchmarks-2026-12.md).
 import type { Socket } from 'node:net';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
