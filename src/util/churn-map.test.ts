@@ -27,7 +27,7 @@ describe('ChurnMap', () => {
     expect([...churn.keys()]).toEqual([...reference.keys()]);
     expect([...churn.values()]).toEqual([...reference.values()]);
     expect(churn.get('long2')).toBe(-2);
-    expect(churn.has('r0')).toBe(false);
+    expect(churn.get('r0')).toBeUndefined();
     expect(churn.delete('r0')).toBe(false);
   });
 });

@@ -25,10 +25,6 @@ export class ChurnMap<K, V> {
     return this.map.get(key);
   }
 
-  has(key: K): boolean {
-    return this.map.has(key);
-  }
-
   set(key: K, value: V): this {
     this.map.set(key, value);
     if (++this.added >= FRESH_MAP_EVERY) {
