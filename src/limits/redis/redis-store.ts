@@ -2,8 +2,7 @@
 // call (EVALSHA; EVAL with its text when Redis does not hold it) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
-import { COMMAND_TIMED_OUT, CountersNotRebuiltError } from '../store-errors.js';
-import { organizationTag } from '../applicable-limits.js';
+import { COMMAND_TIMED_OUT } from '../store-errors.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
 import { ItemArgs, restoreValue, type WindowTable } from './item-args.js';
@@ -15,6 +14,7 @@ import { withTimeout } from '../../util/with-timeout.js';
 import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { ChurnMap } from '../../util/churn-map.js';
+import { LostCounters } from './lost-counters.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -73,8 +73,6 @@ const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
 /** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */
 const RECORD_TTL_MARGIN_MS = 5_000;
-/** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
-const REBUILD_RETRY_MS = 1000;
 
 /** Whole numbers come back as integer replies, others as text; Lua writes infinities as `inf`, which Number() does not read. */
 function num(value: string | number): number {
@@ -94,20 +92,7 @@ export class RedisCounterStore implements CounterStore {
   private readonly sweeper: NodeJS.Timeout;
   /** Redis time minus the instance clock, learned only when the instance is off by more than a window. */
   private skewMs = 0;
-  /** Set by rebuildWhenLost: reservations then check that Redis still holds the counters. */
-  private rebuild?: () => Promise<void>;
-  private rebuilding?: Promise<void>;
-  // The last failed rebuild: requests within REBUILD_RETRY_MS of it fail at once instead of each retrying.
-  private rebuildFailure?: { atMs: number; error: CountersNotRebuiltError };
-  /** Rebuilds finished (counters restored and marked present) per hash tag. */
-  private readonly rebuilds = new Map<string, number>();
-  /**
-   * Per hash tag, the highest count of admitted reservations Redis has shown this instance (RESERVE_LUA):
-   * Redis showing less has gone back in time, and the counters are rebuilt from the ledger.
-   */
-  private readonly seen = new Map<string, number>();
-  /** Per hash tag, the rebuild and marking under way. */
-  private readonly marking = new Map<string, Promise<void>>();
+  private readonly lost: LostCounters;
   private readonly batcher: ScriptBatcher;
 
   constructor(
@@ -118,6 +103,7 @@ export class RedisCounterStore implements CounterStore {
     this.scripts = client as unknown as Scripts;
     this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
+    this.lost = new LostCounters(client);
     // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
     this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
     this.sweeper.unref();
@@ -144,21 +130,21 @@ export class RedisCounterStore implements CounterStore {
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
       this.withWindows((windows) => {
-        const presence = this.rebuild ? presenceKey(tag) : undefined;
-        const seen = String(this.seen.get(tag) ?? '');
+        const presence = this.lost.watching ? presenceKey(tag) : undefined;
+        const seen = this.lost.seenArg(tag);
         const a = this.args.reserveArgs({ req, recordKey, presenceKey: presence, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen });
         return this.batcher.reserve(tag, a);
       }, items);
-    const rebuildsBefore = this.rebuilds.get(tag) ?? 0;
+    const rebuildsBefore = this.lost.rebuildsOf(tag);
     const [reply, table] = await this.bounded(call()).catch(async (err: Error) => {
       if (!LOST_ERROR.test(err.message)) throw err;
       // A rebuild that finished after this call was sent covers it: calls sent together must not rebuild
       // once per reply that happens to arrive after it.
-      if ((this.rebuilds.get(tag) ?? 0) === rebuildsBefore) await this.rebuildLost(tag);
+      if (this.lost.rebuildsOf(tag) === rebuildsBefore) await this.lost.rebuildLost(tag);
       return call();
     });
     const now = num(reply[2]);
-    if (reply[5] !== '') this.seen.set(tag, Math.max(this.seen.get(tag) ?? 0, num(reply[5])));
+    if (reply[5] !== '') this.lost.noteSeen(tag, num(reply[5]));
     const states = items.map((item, i): LimitState => {
       const used = num(reply[6 + 2 * i]);
       return { used, max: item.max, resetAtMs: this.args.resetAt(item, now, used, reply[7 + 2 * i], table) };
@@ -180,7 +166,7 @@ export class RedisCounterStore implements CounterStore {
     entry.output = num(reply[1]);
     entry.confirmed = true;
     // Made after any rebuild this answer waited for (a TGLOST retried), so counted from then.
-    entry.rebuildsBefore = this.rebuilds.get(tag) ?? 0;
+    entry.rebuildsBefore = this.lost.rebuildsOf(tag);
     return { ok: true, output: entry.output, states, shadowBlocked, storeTimeMs: now };
   }
 
@@ -217,7 +203,7 @@ export class RedisCounterStore implements CounterStore {
     if (!entry.confirmed) return 'u';
     // The counters were rebuilt since it was made: its record went with the loss that rebuild repaired,
     // and another rebuild would only repeat it (once per settlement of the calls in flight then).
-    if ((this.rebuilds.get(entry.tag) ?? 0) !== entry.rebuildsBefore) return 'o';
+    if (this.lost.rebuildsOf(entry.tag) !== entry.rebuildsBefore) return 'o';
     // A margin for the time the reserve took to answer and the settlement takes to arrive.
     return this.opts.clock.now() - entry.atMs < this.opts.reservationTtlMs - RECORD_TTL_MARGIN_MS ? 'c' : 'o';
   }
@@ -272,41 +258,9 @@ export class RedisCounterStore implements CounterStore {
     await this.scripts.tgReconcile(...args);
   }
 
-  async rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
-    this.rebuild = rebuild;
-    // Best effort (Redis may be down at start-up): an organization left unmarked is rebuilt, idempotently,
-    // on its first reservation.
-    await Promise.all(organizations.map((org) => this.client.set(presenceKey(organizationTag(org)), '1', 'NX'))).catch(() => {});
-  }
-
-  /**
-   * Rebuilds lost counters once however many requests notice, then marks them present again. Requests
-   * noticing while that runs, up to the marker being set, wait for the same rebuild.
-   */
-  private rebuildLost(tag: string): Promise<void> {
-    let marking = this.marking.get(tag);
-    if (!marking) {
-      const failure = this.rebuildFailure;
-      if (failure && Date.now() - failure.atMs < REBUILD_RETRY_MS) return Promise.reject(failure.error);
-      marking = (async () => {
-        this.rebuilding ??= this.rebuild!()
-          .catch((err: Error) => {
-            const error = err instanceof CountersNotRebuiltError ? err : new CountersNotRebuiltError(err.message);
-            this.rebuildFailure = { atMs: Date.now(), error };
-            throw error;
-          })
-          .finally(() => (this.rebuilding = undefined));
-        await this.rebuilding;
-        this.rebuildFailure = undefined;
-        // NX: after a rollback the marker is there with its (lower) count, which every instance then
-        // learns afresh; resetting it would send the others into a rebuild each time one instance marks.
-        await this.client.set(presenceKey(tag), '1', 'NX');
-        this.seen.delete(tag);
-        this.rebuilds.set(tag, (this.rebuilds.get(tag) ?? 0) + 1);
-      })().finally(() => this.marking.delete(tag));
-      this.marking.set(tag, marking);
-    }
-    return marking;
+  /** Reservations check from now on that Redis still holds the counters, and `rebuild` them when not (lost-counters.ts). */
+  rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
+    return this.lost.watch(organizations, rebuild);
   }
 
   /** One SET with its expiry: the record lives as long as the provider keeps the response. */

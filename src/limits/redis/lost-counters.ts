@@ -1,0 +1,88 @@
+// Counters Redis lost (a flush, a restart without persistence, a failover to a replica that was behind)
+// are rebuilt from the ledger. RESERVE_LUA notices the loss two ways: an organization's presence marker
+// is missing (TGLOST), or Redis shows fewer admitted reservations than this instance saw before (it went
+// back in time). This class keeps what the store needs for both and runs each rebuild once, however
+// many requests notice.
+import { CountersNotRebuiltError } from '../store-errors.js';
+import { organizationTag } from '../applicable-limits.js';
+import { presenceKey } from './hash-tags.js';
+import type { RedisClient } from './redis-client.js';
+
+/** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
+const REBUILD_RETRY_MS = 1000;
+
+export class LostCounters {
+  private rebuild?: () => Promise<void>;
+  private rebuilding?: Promise<void>;
+  // The last failed rebuild: requests within REBUILD_RETRY_MS of it fail at once instead of each retrying.
+  private rebuildFailure?: { atMs: number; error: CountersNotRebuiltError };
+  /** Rebuilds finished (counters restored and marked present) per hash tag. */
+  private readonly rebuilds = new Map<string, number>();
+  /**
+   * Per hash tag, the highest count of admitted reservations Redis has shown this instance (RESERVE_LUA):
+   * Redis showing less has gone back in time, and the counters are rebuilt from the ledger.
+   */
+  private readonly seen = new Map<string, number>();
+  /** Per hash tag, the rebuild and marking under way. */
+  private readonly marking = new Map<string, Promise<void>>();
+
+  constructor(private readonly client: RedisClient) {}
+
+  /** Whether reservations check that Redis still holds the counters (a rebuild was registered). */
+  get watching(): boolean {
+    return this.rebuild !== undefined;
+  }
+
+  /** Registers the rebuild and marks the organizations' counters present. */
+  async watch(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
+    this.rebuild = rebuild;
+    // Best effort (Redis may be down at start-up): an organization left unmarked is rebuilt, idempotently,
+    // on its first reservation.
+    await Promise.all(organizations.map((org) => this.client.set(presenceKey(organizationTag(org)), '1', 'NX'))).catch(() => {});
+  }
+
+  /** The reservation count this instance has seen for `tag`, as RESERVE_LUA takes it ('' for none). */
+  seenArg(tag: string): string {
+    return String(this.seen.get(tag) ?? '');
+  }
+
+  /** Redis answered a reservation with this count of admitted ones. */
+  noteSeen(tag: string, count: number): void {
+    this.seen.set(tag, Math.max(this.seen.get(tag) ?? 0, count));
+  }
+
+  /** Rebuilds of `tag`'s counters finished so far. */
+  rebuildsOf(tag: string): number {
+    return this.rebuilds.get(tag) ?? 0;
+  }
+
+  /**
+   * Rebuilds lost counters once however many requests notice, then marks them present again. Requests
+   * noticing while that runs, up to the marker being set, wait for the same rebuild.
+   */
+  rebuildLost(tag: string): Promise<void> {
+    let marking = this.marking.get(tag);
+    if (!marking) {
+      const failure = this.rebuildFailure;
+      if (failure && Date.now() - failure.atMs < REBUILD_RETRY_MS) return Promise.reject(failure.error);
+      marking = (async () => {
+        this.rebuilding ??= this.rebuild!()
+          .catch((err: Error) => {
+            const error = err instanceof CountersNotRebuiltError ? err : new CountersNotRebuiltError(err.message);
+            this.rebuildFailure = { atMs: Date.now(), error };
+            throw error;
+          })
+          .finally(() => (this.rebuilding = undefined));
+        await this.rebuilding;
+        this.rebuildFailure = undefined;
+        // NX: after a rollback the marker is there with its (lower) count, which every instance then
+        // learns afresh; resetting it would send the others into a rebuild each time one instance marks.
+        await this.client.set(presenceKey(tag), '1', 'NX');
+        this.seen.delete(tag);
+        this.rebuilds.set(tag, this.rebuildsOf(tag) + 1);
+      })().finally(() => this.marking.delete(tag));
+      this.marking.set(tag, marking);
+    }
+    return marking;
+  }
+}
