@@ -128,10 +128,19 @@ export class ScriptBatcher {
 
   private sendOne(q: Queued): void {
     this.inFlight++;
-    this.send(this.command(q, false))
-      .catch((err: unknown) => (isNoScript(err) ? this.send(this.command(q, true)) : Promise.reject(err)))
-      .finally(() => this.inFlight--)
-      .then(q.resolve, q.reject);
+    const answered = (reply: unknown): void => {
+      this.inFlight--;
+      q.resolve(reply);
+    };
+    const failed = (err: unknown): void => {
+      this.inFlight--;
+      q.reject(err);
+    };
+    this.send(this.command(q, false)).then(answered, (err: unknown) => {
+      // Redis no longer holds the script (a restart, SCRIPT FLUSH, a failover): the same call with its text.
+      if (isNoScript(err)) this.send(this.command(q, true)).then(answered, failed);
+      else failed(err);
+    });
   }
 
   /** The sockets the calls may be written to: the client's, or every cluster node's. */
