@@ -14,9 +14,12 @@ import { MAX_JSON_CONTAINERS } from '../src/proxy/json-containers.js';
 import { ManualClock } from '../src/util/clock.js';
 import { closeApp, listenLocal } from './helpers/in-process.js';
 import { writeConfig } from './helpers/processes.js';
+import { until } from './helpers/until.js';
 
 const REQUEST_TIMEOUT_MS = 400;
 const MAX_BODY = 64 * 1024;
+// After an answer sent before the body arrived, the rest is read and dropped within these (unread-body.ts).
+const LINGER = { totalMs: 3000, idleMs: 150, maxBytes: 4 * 1024 * 1024 };
 let upstream: MockUpstream;
 let app: FastifyInstance;
 let gateway: Gateway;
@@ -42,7 +45,7 @@ keys: [{id: alice, key: tg-alice, user: alice, tier: t}]
 `)], process.env);
   const clock = new ManualClock(Date.UTC(2026, 10, 21, 12));
   gateway = new Gateway(policy, new MemoryCounterStore(clock, 'UTC'), clock);
-  app = buildServer({ gateway: () => gateway, maxBodyBytes: MAX_BODY, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  app = buildServer({ gateway: () => gateway, maxBodyBytes: MAX_BODY, requestTimeoutMs: REQUEST_TIMEOUT_MS, lingerLimits: LINGER });
   url = await listenLocal(app);
   port = Number(new URL(url).port);
 });
@@ -98,6 +101,69 @@ describe('requests the HTTP parser refuses', () => {
     expect(text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(text).toMatch(/\r\nx-request-id: req_/);
     expect(JSON.parse(text.split('\r\n\r\n')[1])).toMatchObject({ error: { code: 'malformed_http', message: expect.stringContaining('Content-Length') } });
+  });
+});
+
+describe('answers sent before the body has arrived', () => {
+  it("answer 'Expect: 100-continue' with the final status when the body is not wanted, and with 100 when it is", async () => {
+    const head = (key: string, length: number): string =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\n\r\n`;
+    const tooLarge = await raw(head('tg-alice', MAX_BODY + 1));
+    expect(tooLarge.text).toMatch(/^HTTP\/1\.1 413 /);
+    const wrongKey = await raw(head('tg-nobody', 100));
+    expect(wrongKey.text).toMatch(/^HTTP\/1\.1 401 /);
+
+    const body = JSON.stringify(hello);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(head('tg-alice', Buffer.byteLength(body)).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')));
+      let text = '';
+      socket.on('data', (d) => {
+        // The body goes only once the gateway asked for it.
+        if (text === '' && d.toString().startsWith('HTTP/1.1 100 Continue\r\n\r\n')) socket.write(body);
+        text += d.toString();
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(upstream.requests()).toHaveLength(1);
+  });
+
+  // Half-open clients below: the gateway ending its side does not end theirs, so only the gateway closes.
+  it('close the connection once the client has sent nothing for the idle bound', async () => {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":');
+    const answered = await new Promise<number>((resolve) => socket.once('data', () => resolve(Date.now())));
+    const connections = (): Promise<number> => new Promise((resolve, reject) => app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    expect(await connections()).toBe(1); // answered, still reading what may come
+    await until(async () => (await connections()) === 0, 3000);
+    expect(Date.now() - answered).toBeGreaterThanOrEqual(LINGER.idleMs - 20);
+    socket.destroy();
+  });
+
+  it('read and drop no more than the bounds allow before closing', async () => {
+    // A client that goes on sending after its 401: the connection is closed once LINGER.maxBytes more have come.
+    const sent = await new Promise<{ bytes: number; answer: string }>((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      let answer = '';
+      let bytes = 0;
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      socket.on('data', (d) => (answer += d.toString()));
+      const pump = (): void => {
+        while (!socket.destroyed && bytes < 64 * LINGER.maxBytes) {
+          bytes += chunk.length;
+          if (!socket.write(chunk)) return void socket.once('drain', pump);
+        }
+      };
+      socket.on('connect', () => {
+        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tg-nobody\r\nContent-Type: application/json\r\nContent-Length: ${64 * LINGER.maxBytes}\r\n\r\n`);
+        pump();
+      });
+      socket.on('error', () => {}); // the reset the client's writes meet once the gateway closed
+      socket.on('close', () => resolve({ bytes, answer }));
+    });
+    expect(sent.answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(sent.bytes).toBeLessThan(16 * LINGER.maxBytes);
   });
 });
 

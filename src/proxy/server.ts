@@ -16,6 +16,7 @@ import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
 import { MAX_JSON_CONTAINERS, MAX_JSON_KEYS, overBudget } from './json-containers.js';
 import { authenticate, type Caller } from './request-context.js';
+import { closeAfterUnreadBody, LINGER_LIMITS, type LingerLimits } from './unread-body.js';
 import { CONVERSATION_ROUTES, handleConversation } from './conversations.js';
 import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
 
@@ -60,11 +61,17 @@ export interface ServerOptions {
    * the body was never read): what the client uploaded meanwhile is not the gateway's time.
    */
   onRejected?: (rejection: { path: string; status: number; code: string; seconds: number }) => void;
+  /** How long and how much of an unwanted body is read after an early answer (unread-body.ts); tests shorten it. */
+  lingerLimits?: LingerLimits;
 }
+
+// RFC 9110 §10.1.1, as Node matches it.
+const EXPECT_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 /** Builds the fastify app (not yet listening). */
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const linger = opts.lingerLimits ?? LINGER_LIMITS;
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: opts.maxBodyBytes,
@@ -93,6 +100,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     done();
   });
 
+  // Node answers `Expect: 100-continue` with a 100 before any check unless it is told otherwise; then a
+  // client with a bad key or a body over the limit uploads it all for nothing. `identify` sends the 100
+  // once the key is good and the body is wanted; otherwise the final answer goes instead, unsent body and all.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+
   app.removeContentTypeParser('application/json');
   // The body's text is kept beside its value: a call that needs no rewriting forwards it as it came.
   app.decorateRequest('rawBody', undefined);
@@ -109,10 +121,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       // Until the response is over (streams included): a reload retires this gateway only then.
       gw.enter();
       reply.raw.once('close', () => gw.leave());
+      if (EXPECT_CONTINUE.test(req.headers.expect ?? '') && wantsBody(req, opts.maxBodyBytes)) reply.raw.writeContinue();
       done();
     } catch (err) {
-      // Closed after the 401 rather than kept alive: the body is never read, not even to discard it.
-      void reply.header('connection', 'close');
+      // Closed after the 401: the body is not read (what arrives meanwhile is dropped).
+      closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
       done(err as Error);
     }
   };
@@ -183,12 +196,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => {
     const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
+    closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
     opts.onRejected?.({ path: 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
     return reply.code(err.status).send(errorBody(err, wireOfRequest(req), req.id));
   });
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
+    closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
     if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
@@ -196,6 +211,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   return app as unknown as FastifyInstance;
+}
+
+/** Whether the route reads a body and the one announced fits the limit (a larger one is refused unread). */
+function wantsBody(req: FastifyRequest, maxBodyBytes: number): boolean {
+  return req.routeOptions.config.ignoresBody !== true && !(Number(req.headers['content-length']) > maxBodyBytes);
 }
 
 /** How long the gateway took over a request it rejects: since its body arrived, or since it did when no body was read. */
