@@ -168,6 +168,15 @@ describe('answers sent before the body has arrived', () => {
 });
 
 describe('bodies', () => {
+  it('answers a body sent under another content type than JSON (text/plain included) by asking for application/json', async () => {
+    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/xml', 'application/x-www-form-urlencoded']) {
+      const res = await post('/v1/chat/completions', JSON.stringify(hello), { 'content-type': type });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.message).toContain('Content-Type: application/json');
+    }
+    expect(upstream.requests()).toHaveLength(0);
+  });
+
   it('refuses bytes that are not UTF-8 instead of replacing them and forwarding the changed prompt', async () => {
     const body = Buffer.concat([Buffer.from('{"model":"gpt-4o","messages":[{"role":"user","content":"caf'), Buffer.from([0xe9]), Buffer.from('"}]}')]);
     const res = await post('/v1/chat/completions', body);

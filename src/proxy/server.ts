@@ -106,6 +106,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
 
   app.removeContentTypeParser('application/json');
+  // Fastify reads text/plain as a string by default: a JSON body sent so (browsers' fetch without a content
+  // type) would be refused as "not a JSON object". It gets the same answer as any other non-JSON type.
+  app.removeContentTypeParser('text/plain');
   // The body's text is kept beside its value: a call that needs no rewriting forwards it as it came.
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('callRecorded', false);
