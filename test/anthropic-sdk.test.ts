@@ -124,11 +124,14 @@ describe('messages', () => {
       expect(m).toEqual({ type: 'model', id: m.id, display_name: m.id, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
       ids.push(m.id);
     }
-    // The OpenAI-format gpt-4o is the key's too, but /v1/messages cannot serve it.
-    expect(ids).toEqual(['claude-sonnet-4', 'claude/claude-sonnet-4']);
+    // The OpenAI-format gpt-4o is the key's too, but /v1/messages cannot serve it. The route's name alone
+    // is a model too (its first chat model).
+    expect(ids).toEqual(['claude-sonnet-4', 'claude/claude-sonnet-4', 'claude']);
     const page = await client().models.list({ limit: 1, after_id: 'claude-sonnet-4' });
     expect(page.data.map((m) => m.id)).toEqual(['claude/claude-sonnet-4']);
-    expect(page.has_more).toBe(false);
+    expect(page.has_more).toBe(true);
+    const last = await client().models.list({ limit: 1, after_id: 'claude/claude-sonnet-4' });
+    expect([last.data.map((m) => m.id), last.has_more]).toEqual([['claude'], false]);
     const before = await client().models.list({ limit: 1, before_id: 'claude/claude-sonnet-4' });
     expect([before.data.map((m) => m.id), before.has_more]).toEqual([['claude-sonnet-4'], false]);
     const first = await client().models.list({ limit: 1 });

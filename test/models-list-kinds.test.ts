@@ -26,7 +26,7 @@ describe("GET /v1/models in Anthropic's format", () => {
   it('lists the chat models /v1/messages serves, not the embedding models it refuses', async () => {
     const ids: string[] = [];
     for await (const m of client().models.list()) ids.push(m.id);
-    expect(ids).toEqual(['gpt-4o', 'demo/gpt-4o']);
+    expect(ids).toEqual(['gpt-4o', 'demo/gpt-4o', 'demo']);
     // What is listed is served, and what is not listed is refused.
     await expect(client().messages.create({ model: 'gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })).resolves.toMatchObject({ type: 'message' });
     const refused = await client().messages.create({ model: 'text-embedding-3-small', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
@@ -37,6 +37,6 @@ describe("GET /v1/models in Anthropic's format", () => {
   it("the OpenAI-format list keeps the embedding models, which /v1/embeddings serves", async () => {
     const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: 'Bearer tg-alice' } });
     const ids = ((await res.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
-    expect(ids).toEqual(['gpt-4o', 'demo/gpt-4o', 'text-embedding-3-small', 'demo/text-embedding-3-small']);
+    expect(ids).toEqual(['gpt-4o', 'demo/gpt-4o', 'text-embedding-3-small', 'demo/text-embedding-3-small', 'demo']);
   });
 });

@@ -226,6 +226,9 @@ describe('other endpoints', () => {
     for await (const m of client().models.list()) ids.push(m.id);
     expect(ids).toContain('gpt-4o');
     expect(ids).toContain('production/gpt-4o-mini');
+    // The route's name alone is a model: its first model, which it serves.
+    expect(ids).toContain('production');
+    await expect(client().chat.completions.create({ model: 'production', messages: ask, max_tokens: 5 })).resolves.toMatchObject({ model: expect.stringContaining('gpt-4o') });
     expect(ids).not.toContain('gpt-4.1');
     expect(ids.some((id) => id.startsWith('secret-route'))).toBe(false);
   });
@@ -245,8 +248,8 @@ describe('errors', () => {
       .catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err.code).toBe('model_not_found');
-    // Every name the key can send, bare and qualified, as GET /v1/models lists them; the chat models only.
-    expect(err.message).toMatch(/Models this key can use: gpt-4o, production\/gpt-4o, gpt-4o-mini, production\/gpt-4o-mini\.$/);
+    // Every name the key can send, bare and qualified, then the route alone, as GET /v1/models lists them; the chat models only.
+    expect(err.message).toMatch(/Models this key can use: gpt-4o, production\/gpt-4o, gpt-4o-mini, production\/gpt-4o-mini, production\.$/);
     expect(upstream.requests()).toHaveLength(0);
   });
 

@@ -1,6 +1,7 @@
-// The names a client can put in `model` for a list of route models: `route/model_id` always, and the bare
-// `model_id` for the first route model that has it (RouteTable.resolve picks that one too). Used by
-// `GET /v1/models` and by the 404 for an unknown model, so both name the same models the same way.
+// The names a client can put in `model` for a list of route models: `route/model_id` always, the bare
+// `model_id` for the first route model that has it, and the route's name alone for its first model
+// (RouteTable.resolve picks the same ones, in that order of precedence). Used by `GET /v1/models` and by
+// the 404 for an unknown model, so both name the same models the same way.
 import type { Target } from './route-table.js';
 
 /** Each addressable name once, with the route model it reaches, in the targets' order. */
@@ -16,5 +17,7 @@ export function addressableNames(targets: Target[]): Array<{ name: string; targe
     push(t.model.modelId, t);
     push(t.qualifiedName, t);
   }
+  // After every model's names: a model id that is also a route's name reaches the model.
+  for (const t of targets) push(t.route.name, t);
   return out;
 }
