@@ -78,6 +78,22 @@ describe('stream relay', () => {
     }
   });
 
+  it('removes the usage the client did not ask for from the last choice chunk too, where some OpenAI-compatible servers put it', async () => {
+    const rand = mulberry32(0x1a57);
+    for (let i = 0; i < 50; i++) {
+      const { bytes, usageFrame } = chatStream(rand);
+      const usage = /"usage":(\{[^}]*\})/.exec(usageFrame)![1];
+      // No usage chunk of its own: the usage rides on the chunk with finish_reason.
+      const onLastChoice = bytes.toString().replace(usageFrame, '').replace(`"finish_reason":"stop"}],"usage":null}`, `"finish_reason":"stop"}],"usage":${usage}}`);
+      const { res, bytes: written } = sink();
+      const result = await relayStream(chunked(Buffer.from(onLastChoice), rand), res, { adapter: new OpenAIChatStream(false), counter: new OutputTokenCounter('gpt-4o'), inputFallback: () => 0 });
+      const sent = written().toString();
+      expect(sent, `stream #${i}`).not.toContain('"usage"');
+      expect(sent).toContain('"finish_reason":"stop"}]}\n\n'); // rewritten, with the gateway's line breaks
+      expect(result.usage).toMatchObject({ input: 7, source: 'provider' });
+    }
+  });
+
   it('counts the delivered text exactly when the upstream sends no usage', async () => {
     const rand = mulberry32(0x70c);
     for (let i = 0; i < 100; i++) {

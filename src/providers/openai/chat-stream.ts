@@ -58,9 +58,10 @@ export class OpenAIChatStream implements StreamAdapter {
       else this.open.add(index);
     }
     const text = chunkOutput(chunk);
-    // Asked for usage by the gateway, the provider adds `"usage":null` to every other chunk; a client
+    // Asked for usage by the gateway, OpenAI adds `"usage":null` to every other chunk, and some
+    // OpenAI-compatible servers put the usage on the last choice chunk instead of one of its own. A client
     // that did not ask gets chunks without the field, as the provider would have sent them.
-    if (!this.clientWantsUsage && chunk.usage === null) return { ...(text ? { text } : {}), out: encodeSseEvent({ ...ev, data: withoutNullUsage(ev.data, chunk) }) };
+    if (!this.clientWantsUsage && chunk.usage !== undefined) return { ...(text ? { text } : {}), out: encodeSseEvent({ ...ev, data: withoutUsage(ev.data, chunk) }) };
     return text ? { text, out: 'pass' } : PASS;
   }
 
@@ -103,8 +104,8 @@ export class OpenAIChatStream implements StreamAdapter {
 
 const NULL_USAGE_LAST = ',"usage":null}';
 
-/** A chunk's JSON text without its `"usage":null` (where OpenAI puts it, last, the text is cut; otherwise re-serialised). */
-function withoutNullUsage(data: string, chunk: JsonObject): string {
+/** A chunk's JSON text without its `usage` (a `"usage":null` where OpenAI puts it, last, is cut; otherwise re-serialised). */
+function withoutUsage(data: string, chunk: JsonObject): string {
   if (data.endsWith(NULL_USAGE_LAST)) return data.slice(0, -NULL_USAGE_LAST.length) + '}';
   const { usage: _usage, ...rest } = chunk;
   return JSON.stringify(rest);
