@@ -128,7 +128,14 @@ describe("the upstream's retry advice on its errors", () => {
       .chat.completions.create({ model: 'gpt-4o', messages, mock_error_status: 429 })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('1');
+    const headers = (err as InstanceType<typeof OpenAI.RateLimitError>).headers!;
+    expect(headers.get('retry-after')).toBe('1');
+    // The provider's limit refused the call: its rate-limit headers come, not the gateway's (which had room).
+    expect(headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(headers.get('x-ratelimit-limit-requests')).toBe('500');
+    expect(headers.get('x-ratelimit-limit-tokens')).toBeNull();
+    const fine = await client().chat.completions.create({ model: 'gpt-4o', messages }).withResponse();
+    expect(Number(fine.response.headers.get('x-ratelimit-limit-tokens'))).toBeGreaterThan(0);
   });
 
   it('keeps retry-after, retry-after-ms and x-should-retry on 4xx/5xx only', () => {
@@ -136,6 +143,11 @@ describe("the upstream's retry advice on its errors", () => {
     const advice = { 'retry-after': '2', 'retry-after-ms': '1500', 'x-should-retry': 'false', 'content-type': 'application/json' };
     expect(passableHeaders(raw, 429)).toEqual(advice);
     expect(passableHeaders(raw, 503)).toEqual(advice);
+    // The provider's rate-limit headers only on its 429, where they say which of its limits refused.
+    const limits = { 'x-ratelimit-remaining-requests': '0', 'anthropic-ratelimit-tokens-remaining': '0' };
+    expect(passableHeaders({ ...raw, ...limits }, 429)).toEqual({ ...advice, ...limits });
+    expect(passableHeaders({ ...raw, ...limits }, 503)).toEqual(advice);
+    expect(passableHeaders({ ...raw, ...limits }, 200)).toEqual({ 'content-type': 'application/json' });
     expect(passableHeaders(raw, 200)).toEqual({ 'content-type': 'application/json' });
   });
 });

@@ -76,7 +76,13 @@ const PASSED_HEADERS = new Set(['content-type', 'openai-processing-ms', 'openai-
 // On an upstream error the client retries by these (the official SDKs read all three), so they pass too.
 const PASSED_ON_ERROR = new Set(['retry-after', 'retry-after-ms', 'x-should-retry']);
 
-/** Keeps only upstream response headers that mean something to the client (retry advice only on a 4xx/5xx). */
+/** The rate-limit headers of OpenAI (`x-ratelimit-*`) and Anthropic (`anthropic-ratelimit-*`). */
+export const RATE_LIMIT_HEADER = /^(?:x|anthropic)-ratelimit-/;
+
+/**
+ * Keeps only upstream response headers that mean something to the client: retry advice only on a
+ * 4xx/5xx, and on a 429 the provider's rate-limit headers, which then describe the limit that refused the call.
+ */
 export function passableHeaders(raw: Record<string, string | string[] | undefined>, status = 200): Record<string, string> {
   const out: Record<string, string> = {};
   const failed = status >= 400;
@@ -87,6 +93,7 @@ export function passableHeaders(raw: Record<string, string | string[] | undefine
     // SDK reads the gateway's own under those names.
     if (PASSED_HEADERS.has(name)) out[name === 'x-request-id' || name === 'request-id' ? 'x-upstream-request-id' : name] = String(value);
     else if (failed && PASSED_ON_ERROR.has(name)) out[name] = String(value);
+    else if (status === 429 && RATE_LIMIT_HEADER.test(name)) out[name] = String(value);
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
-import type { Provider, UpstreamResponse } from '../providers/provider.js';
+import { RATE_LIMIT_HEADER, type Provider, type UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
 import { bringsHiddenInput, fullGrantUsage, runsInBackground } from '../providers/openai/index.js';
@@ -210,6 +210,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       await refund(upstream.status, { upstreamLatencyMs });
       // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502.
       if (upstream.status === 401 || upstream.status === 403) throw credentialsRefused(provider.name, upstream.status);
+      // Refused by the provider's own limit: the gateway's rate-limit headers, with room left, would contradict it.
+      if (upstream.status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
       return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
     }
     const answer = exchange.response(raw);

@@ -66,7 +66,8 @@ export function openAiError(status: number, message?: string, detail: OpenAiErro
     },
   };
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': mockRequestId() };
-  if (status === 429) headers['retry-after'] = '1';
+  // OpenAI's 429 says which of its limits ran out, in its rate-limit headers.
+  if (status === 429) Object.assign(headers, { 'retry-after': '1', 'x-ratelimit-limit-requests': '500', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s' });
   return { kind: 'json', status, headers, latencyMs, body: JSON.stringify(body) };
 }
 
@@ -75,7 +76,10 @@ export function anthropicError(status: number, message?: string, latencyMs = 0):
   const d = ANTHROPIC_TYPES[status] ?? (status >= 500 ? ANTHROPIC_TYPES[500]! : ANTHROPIC_TYPES[400]!);
   const body = { type: 'error', error: { type: d.type, message: message ?? d.message } };
   const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': mockRequestId() };
-  if (status === 429) headers['retry-after'] = '1';
+  if (status === 429) {
+    const reset = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000).toISOString().replace('.000Z', 'Z');
+    Object.assign(headers, { 'retry-after': '1', 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '0', 'anthropic-ratelimit-requests-reset': reset });
+  }
   return { kind: 'json', status, headers, latencyMs, body: JSON.stringify(body) };
 }
 
