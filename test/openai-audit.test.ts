@@ -120,5 +120,7 @@ describe("the provider refusing the gateway's key", () => {
     expect(err.status).toBe(502);
     expect(err.headers?.get('x-should-retry')).toBe('false');
     expect(upstream.requests()).toHaveLength(1);
+    // Recorded (ledger row, metrics) with the status the caller got, not the provider's 401.
+    expect(gw.calls.at(-1)).toMatchObject({ status: 502, decision: 'failed', usage: { input: 0, output: 0 } });
   });
 });

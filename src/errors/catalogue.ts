@@ -107,7 +107,7 @@ export const ERRORS = {
   upstream_error: {
     status: 502,
     type: 'upstream_error',
-    message: (p) => `The upstream provider '${p.provider}' could not be reached or failed (${p.detail}). Nothing was charged; try again.`,
+    message: (p) => `The upstream provider '${p.provider}' could not be reached or failed (${p.detail}). Nothing was charged; ${p.advice ?? 'try again'}.`,
   },
   upstream_timeout: {
     status: 504,

@@ -50,7 +50,7 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   } catch (err) {
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
   }
-  if (status === 401 || status === 403) throw credentialsRefused(provider.name, status);
+  if (status === 401 || status === 403) throw credentialsRefused(provider.name, status, req.log);
   // Read before sending: a client that left before its answer came did not receive this status.
   const sent = reply.raw.destroyed ? 499 : status;
   void reply.code(status).headers(headers).send(raw);

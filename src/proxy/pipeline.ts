@@ -207,9 +207,14 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     }
     const upstreamLatencyMs = performance.now() - tUpstream;
     if (upstream.status >= 400) {
+      // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502, and
+      // the call is recorded with the status sent.
+      if (upstream.status === 401 || upstream.status === 403) {
+        const refused = credentialsRefused(provider.name, upstream.status, req.log);
+        await refund(refused.status, { upstreamLatencyMs });
+        throw refused;
+      }
       await refund(upstream.status, { upstreamLatencyMs });
-      // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502.
-      if (upstream.status === 401 || upstream.status === 403) throw credentialsRefused(provider.name, upstream.status);
       // Refused by the provider's own limit: the gateway's rate-limit headers, with room left, would contradict it.
       if (upstream.status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
       return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));

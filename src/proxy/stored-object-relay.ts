@@ -44,7 +44,7 @@ export async function relayStoredObject(gw: Gateway, principal: Principal, req: 
   // Those concern the gateway's provider key, not the caller's: a 502, as on the other endpoints.
   if (upstream.status === 401 || upstream.status === 403) {
     await readAll(upstream.body).catch(() => undefined);
-    throw credentialsRefused(provider.name, upstream.status);
+    throw credentialsRefused(provider.name, upstream.status, req.log);
   }
   if (!(upstream.headers['content-type'] ?? '').includes('text/event-stream')) {
     const raw = await readAll(upstream.body).catch((err: unknown) => {

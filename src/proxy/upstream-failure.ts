@@ -1,5 +1,6 @@
 // Turning transport failures of the upstream call into catalogue errors, and reading whole bodies.
 import { Readable } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 
 /** The 502/504 for an upstream call that could not be made or did not finish (a 400 for a body too deep to send). */
@@ -24,12 +25,23 @@ export function tooDeep(): TollgateError {
   return new TollgateError('invalid_request', { detail: 'The JSON body is nested too deeply to be forwarded. Flatten it.' });
 }
 
+/** A provider refusing the gateway's key is logged at most this often (every call fails the same way until it is fixed). */
+const CREDENTIALS_WARNING_EVERY_MS = 60_000;
+const credentialsWarnedAt = new Map<string, number>();
+
 /**
  * The 502 for an upstream 401/403: those concern the gateway's provider key, not the caller's. A retry
  * cannot succeed until an operator fixes the key, so the SDKs are told not to (they retry every 5xx).
+ * The operator is told in the log, as the callers only see a 502.
  */
-export function credentialsRefused(provider: string, status: number): TollgateError {
-  return new TollgateError('upstream_error', { provider, detail: `the provider refused the gateway's credentials (HTTP ${status})` }, { 'x-should-retry': 'false' });
+export function credentialsRefused(provider: string, status: number, log: FastifyBaseLogger): TollgateError {
+  const now = Date.now();
+  if (now - (credentialsWarnedAt.get(provider) ?? -Infinity) >= CREDENTIALS_WARNING_EVERY_MS) {
+    credentialsWarnedAt.set(provider, now);
+    log.warn({ provider, status }, `provider "${provider}" refused the gateway's API key (HTTP ${status}): check providers.${provider}.api_key; callers get a 502`);
+  }
+  const advice = "a retry cannot succeed until the gateway's operator fixes its provider key";
+  return new TollgateError('upstream_error', { provider, detail: `the provider refused the gateway's credentials (HTTP ${status})`, advice }, { 'x-should-retry': 'false' });
 }
 
 /** Reads a whole (non-streamed) upstream body. */
