@@ -41,6 +41,29 @@ function checkRouteProviders(config: TollgateConfig): Finding[] {
   return findings;
 }
 
+/**
+ * Whose each secret is, by SHA-256, to start the keys' duplicate check with: a client key that is also
+ * the admin key reads every organization's spend, and a scraper holding the admin key as its metrics
+ * token can read the admin API (docs/configuration.md asks for a separate secret).
+ */
+function secretOwners(config: TollgateConfig, findings: Finding[]): Map<string, string> {
+  const owners = new Map<string, string>();
+  const admin = config.server.admin_key;
+  if (admin !== undefined) owners.set(sha256Hex(admin), '`server.admin_key`');
+  const metrics = config.metrics.bearer_token;
+  if (metrics === undefined) return owners;
+  const hash = sha256Hex(metrics);
+  const other = owners.get(hash);
+  if (other !== undefined) findings.push({ path: ['metrics', 'bearer_token'], message: sameSecret(other) });
+  else owners.set(hash, '`metrics.bearer_token`');
+  return owners;
+}
+
+// Names the other owner, never the secret.
+function sameSecret(owner: string): string {
+  return `the same secret is already used by ${owner}`;
+}
+
 function checkKeys(config: TollgateConfig): Finding[] {
   const findings: Finding[] = [];
   const orgs = organizationIds(config);
@@ -48,7 +71,7 @@ function checkKeys(config: TollgateConfig): Finding[] {
   const projects = Object.keys(config.projects);
   const routes = Object.keys(config.routes);
   const ids = new Map<string, number>();
-  const hashes = new Map<string, string>();
+  const hashes = secretOwners(config, findings);
   config.keys.forEach((k, i) => {
     const at = (...rest: (string | number)[]) => ['keys', i, ...rest];
     const firstWithId = ids.get(k.id);
@@ -56,10 +79,9 @@ function checkKeys(config: TollgateConfig): Finding[] {
     else ids.set(k.id, i);
     const hash = k.key !== undefined ? sha256Hex(k.key) : k.key_sha256?.toLowerCase();
     if (hash !== undefined) {
-      // Names the other key, never the secret.
       const other = hashes.get(hash);
-      if (other !== undefined) findings.push({ path: at(k.key !== undefined ? 'key' : 'key_sha256'), message: `the same secret is already used by key \`${other}\`` });
-      else hashes.set(hash, k.id);
+      if (other !== undefined) findings.push({ path: at(k.key !== undefined ? 'key' : 'key_sha256'), message: sameSecret(other) });
+      else hashes.set(hash, `key \`${k.id}\``);
     }
     if (k.organization === undefined && orgs.length > 1) {
       findings.push({ path: at(), message: `\`organization\` is required when there are several organizations (${orgs.map((o) => `\`${o}\``).join(', ')})` });

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { onStoreErrorSchema } from './limit-schemas.js';
 import { isListenHost } from './listen-host.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
+import { secretSchema } from './secret-schema.js';
 import { isTimeZone } from '../util/time-zone.js';
 
 function isHttpUrl(text: string): boolean {
@@ -21,7 +22,7 @@ export const serverSchema = z.strictObject({
     .refine(isListenHost, { message: 'expected a host name or an IP address, such as `127.0.0.1`, `0.0.0.0`, `::` or `localhost`' })
     .default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4000),
-  admin_key: z.string().min(1).optional(),
+  admin_key: secretSchema.optional(),
   timezone: z
     .string()
     .superRefine((tz, ctx) => {

@@ -1,13 +1,14 @@
 // `keys`: virtual API keys and the principal each one resolves to.
 import * as z from 'zod';
 import { nameSchema } from './name-schema.js';
+import { secretSchema } from './secret-schema.js';
 
 /** One entry of `keys`. */
 export const keySchema = z
   .strictObject({
     id: nameSchema,
     // Secret messages never echo the value: these are exactly the strings that must not leak.
-    key: z.string().min(1).optional(),
+    key: secretSchema.optional(),
     key_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hexadecimal characters (a SHA-256 digest)' }).optional(),
     organization: nameSchema.optional(),
     user: nameSchema.optional(),

@@ -1,6 +1,7 @@
 // loadPolicy's errors: each names the file, the line and the field, and suggests what was meant.
 import { describe, expect, it } from 'vitest';
 import { issuesOf, load, ROUTE } from '../../test/helpers/config-texts.js';
+import { sha256Hex } from './sha256.js';
 
 /** Keys and a route whose references are all wrong; `routeExtra` adds lines to the route. */
 const brokenReferences = (routeExtra = ''): string => `
@@ -171,6 +172,34 @@ routes:
     expect(issues[0]!.message).not.toContain('tg-secret');
   });
 
+  // Regression (QA): an unclosed quote was reported past the last line of the file (the end of what it
+  // swallowed), and a line indented too deep at the line before it.
+  it('reports an unclosed quote or bracket at the line it opens, and a line indented too deep at that line', () => {
+    const linesOf = (text: string): number[] => issuesOf(text).map((i) => i.line);
+    expect(issuesOf('server:\n  host: "127.0.0.1\n  port: 4000\nkeys:\n  - {id: a, key: tg-x}\n')).toEqual([
+      { file: 'tollgate.yaml', line: 2, path: '', message: 'YAML syntax error: Missing closing "quote' },
+    ]);
+    expect(linesOf("server:\n  timezone: 'UTC\n")).toEqual([2]);
+    expect(linesOf('server: {port: 4000}\nprojects:\n  p: {daily_limit: 1\n')).toEqual([3]);
+    expect(linesOf('server: {port: 4000}\nkeys: [{id: a, key: tg-x}\nprojects: {}\n')).toEqual([2]);
+    expect(issuesOf('server:\n  host: 127.0.0.1\n   port: 4000\n')).toEqual([
+      {
+        file: 'tollgate.yaml', line: 3, path: '',
+        message: 'YAML syntax error: the key begun on line 2 runs on to this line (a key must be on one line): is this line indented too deep, or is a `:` missing on line 2?',
+      },
+    ]);
+    expect(linesOf('keys:\n  - id: a\n\n     key: tg-x\n')).toEqual([4]);
+    // Reported by the library at the comment above the line.
+    expect(linesOf('server:\n  host: 127.0.0.1\n  # the port\n port: 4000\n')).toEqual([4]);
+  });
+
+  // Regression (QA): the message was the library's advice to its programmers (`use YAML.parseAllDocuments()`).
+  it('says that a file holds one YAML document, at the line the second one starts', () => {
+    const message = 'a config file holds one YAML document, but a second one starts here: move it to a file of its own (files given with several --config are merged)';
+    expect(issuesOf('a: 1\n---\nb: 2\n')).toEqual([{ file: 'tollgate.yaml', line: 2, path: '', message }]);
+    expect(issuesOf('---\nserver: {port: 1}\n\n---\nkeys: []\n')).toEqual([{ file: 'tollgate.yaml', line: 4, path: '', message }]);
+  });
+
   it('names a repeated key by its field and both lines', () => {
     const issues = issuesOf('projects:\n  web:\n    daily_limit: 5\n    priority: high\n    daily_limit: 6\nkeys:\n  - {id: a, key: s, id: b}\n');
     expect(issues).toEqual([
@@ -205,6 +234,29 @@ routes:
     ]);
   });
 
+  // Regression (QA): a tenant key equal to the admin key read the admin dashboard, and `check` said nothing.
+  it('refuses a key whose secret is the admin key or the metrics token, and a metrics token that is the admin key', () => {
+    const scrapeSha256 = sha256Hex('tg-scrape').toUpperCase();
+    const text = `server: {admin_key: tg-same}\nmetrics: {bearer_token: tg-scrape}\nkeys:\n  - {id: tenant, key: tg-same}\n  - {id: scraper, key_sha256: ${scrapeSha256}}\n`;
+    expect(issuesOf(text)).toEqual([
+      { file: 'tollgate.yaml', line: 4, path: 'keys[0].key', message: 'the same secret is already used by `server.admin_key`' },
+      { file: 'tollgate.yaml', line: 5, path: 'keys[1].key_sha256', message: 'the same secret is already used by `metrics.bearer_token`' },
+    ]);
+    expect(issuesOf('server: {admin_key: tg-same}\nmetrics:\n  bearer_token: tg-same\n')).toEqual([
+      { file: 'tollgate.yaml', line: 3, path: 'metrics.bearer_token', message: 'the same secret is already used by `server.admin_key`' },
+    ]);
+  });
+
+  // Regression (QA): `admin_key: " "` was accepted, and the admin API could never be opened.
+  it('refuses a secret that is blank or edged with white space: the gateway trims what it is sent', () => {
+    const issues = issuesOf('server: {admin_key: "  "}\nmetrics: {bearer_token: "scrape "}\nkeys:\n  - {id: a, key: "\\t"}\n');
+    expect(issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '1 server.admin_key: is only white space, which no request can carry (the gateway trims the key it is sent)',
+      '2 metrics.bearer_token: starts or ends with white space, which no request can carry (the gateway trims the key it is sent)',
+      '4 keys[0].key: is only white space, which no request can carry (the gateway trims the key it is sent)',
+    ]);
+  });
+
   it('never shows a key secret in an error', () => {
     const secret = 'tg-live-very-secret-value';
     const texts = [
@@ -213,6 +265,8 @@ routes:
       `keys:\n  - {id: a, key: ${secret}, tier: t}\n`,
       `keys:\n  - id: a\n    key: ${secret}: x\n`,
       'keys:\n  - {id: a, key: ${SECRET}, project: nope}\n',
+      'server: {admin_key: ${SECRET}}\nkeys:\n  - {id: a, key: ${SECRET}}\n',
+      'keys:\n  - {id: a, key: " ${SECRET}"}\n',
       'server: {admin_key: ${SECRET}, port: x}\n',
       'keys:\n  - {id: "bad id", key: ${SECRET}}\n',
     ];

@@ -1,5 +1,6 @@
 // The `ledger` and `metrics` sections: how usage is recorded and exposed.
 import * as z from 'zod';
+import { secretSchema } from './secret-schema.js';
 
 /** `ledger`: how rows reach the usage ledger (`storage.ledger` says where it is). */
 export const ledgerSchema = z.strictObject({
@@ -14,5 +15,5 @@ export const ledgerSchema = z.strictObject({
 export const metricsSchema = z.strictObject({
   enabled: z.boolean().default(true),
   user_labels: z.boolean().default(false),
-  bearer_token: z.string().min(1).optional(),
+  bearer_token: secretSchema.optional(),
 });

@@ -7,6 +7,7 @@ import type { ConfigIssue } from './config-error.js';
 import { hideEnvExpressions } from './env-placeholders.js';
 import { interpolate } from './interpolate.js';
 import type { Loc, LocIndex } from './loc-index.js';
+import { yamlSyntaxIssues } from './yaml-syntax-issues.js';
 
 /** An unquoted scalar that contained `${...}`: a string for now, maybe a number once the schema is known. */
 export interface PlainSubstitution {
@@ -62,12 +63,7 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
     const issues: ConfigIssue[] =
       duplicates.length > 0
         ? duplicates.map(({ path, line, firstLine }) => ({ file, line, path: formatPath(path), message: `duplicate key \`${String(path.at(-1))}\` (first written at line ${firstLine}): keep one` }))
-        : doc.errors.map((err) => ({
-            file,
-            line: lines.linePos(err.pos[0]).line,
-            path: '',
-            message: `YAML syntax error: ${err.message.split('\n')[0]}`,
-          }));
+        : yamlSyntaxIssues(file, placeholders.text, doc, lines);
     return { file, value: null, rootLoc, issues, substitutions: [], envValues: [] };
   }
   const ctx: WalkContext = {
