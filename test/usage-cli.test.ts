@@ -119,6 +119,19 @@ describe('tollgate usage: periods and ledgers', () => {
     expect(err).toMatchObject({ code: 1, stdout: '' });
     expect(err.stderr).toMatch(/^tollgate usage: --since 2026-05-02 \(2026-05-02T00:00:00\.000Z\) is not before --until 2026-05-01 .*the period is empty\n$/);
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', '1d', '--until', '1d'])).rejects.toMatchObject({ code: 1 });
+    // Regression (QA): without --until, a period starting now printed an empty report with exit 0.
+    const fromNow = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', '0d']).catch((e) => e);
+    expect(fromNow).toMatchObject({ code: 1, stdout: '' });
+    expect(fromNow.stderr).toMatch(/^tollgate usage: --since 0d \(.*\) is not before now \(.*\): the period is empty\n$/);
+  });
+
+  // Regression (QA): `--since 7` was read by Date.parse as 2001-07-01, a report of 25 years with exit 0.
+  it('refuses a bare number, --since or --until, as time it cannot read, suggesting the unit', async () => {
+    const refused = async (args: string[]) => run(process.execPath, [CLI, 'usage', '--config', configFile, ...args]).catch((e) => e);
+    expect(await refused(['--since', '7'])).toMatchObject({
+      code: 1, stdout: '', stderr: "tollgate usage: cannot read time '7': a number needs its unit, such as 7d (days), 7h, 7m or 7w\n",
+    });
+    expect(await refused(['--since', '30d', '--until', '0'])).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining("cannot read time '0'") });
   });
 
   it('refuses a calendar date that does not exist, naming the flag, instead of rolling it over', async () => {

@@ -1,14 +1,7 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { createMockUpstream } from '../mock-upstream/index.js';
 import { listenFailure } from '../server/listen-failure.js';
-
-function nonNegativeInt(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer.`);
-    return n;
-  };
-}
+import { MAX_DELAY_MS, parseHost, parsePort, wholeNumberOption } from './listen-options.js';
 
 interface MockUpstreamFlags {
   host: string;
@@ -24,11 +17,11 @@ export function registerMockUpstream(program: Command): void {
   program
     .command('mock-upstream')
     .description('serve a mock LLM upstream (OpenAI and Anthropic wire formats, streaming)')
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 = any free port)', nonNegativeInt('--port'), 4010)
-    .option('--latency-ms <ms>', 'delay before each response starts', nonNegativeInt('--latency-ms'), 0)
-    .option('--output-tokens <n>', 'completion length when the request does not cap it', nonNegativeInt('--output-tokens'), 64)
-    .option('--chunk-delay-ms <ms>', 'delay between streamed chunks', nonNegativeInt('--chunk-delay-ms'), 0)
+    .option('--host <host>', 'address to bind', parseHost, '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 4010)
+    .option('--latency-ms <ms>', 'delay before each response starts', wholeNumberOption('--latency-ms', MAX_DELAY_MS), 0)
+    .option('--output-tokens <n>', 'completion length when the request does not cap it', wholeNumberOption('--output-tokens'), 64)
+    .option('--chunk-delay-ms <ms>', 'delay between streamed chunks', wholeNumberOption('--chunk-delay-ms', MAX_DELAY_MS), 0)
     .option('--api-key <key>', 'require this key (Authorization: Bearer for OpenAI paths, x-api-key for Anthropic)')
     .action(async (flags: MockUpstreamFlags) => {
       const upstream = createMockUpstream({

@@ -1,22 +1,8 @@
-import { InvalidArgumentError, type Command } from 'commander';
-import { isListenHost } from '../config/index.js';
+import type { Command } from 'commander';
 import { turnOffPretenuring } from '../server/gc-tuning.js';
 import { startGateway } from '../server/start-gateway.js';
 import { CONFIG_FLAGS, collectConfig, strayFilesMessage } from './config-files.js';
-
-/** Parses `--port`: a whole number from 0 (any free port) to 65535, or a usage error. */
-export function parsePort(value: string): number {
-  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (Number.isInteger(n) && n >= 0 && n <= 65535) return n;
-  // Exit code 1, like commander's other usage errors.
-  throw new InvalidArgumentError(`--port must be a whole number from 0 to 65535, not '${value}'.`);
-}
-
-/** Parses `--host` as `server.host` is checked; whether the name resolves is found out when listening. */
-export function parseHost(value: string): string {
-  if (isListenHost(value)) return value;
-  throw new InvalidArgumentError(`--host must be a host name or an IP address, not '${value}'.`);
-}
+import { parseHost, parsePort } from './listen-options.js';
 
 const NO_CONFIG = 'tollgate serve: give a config file with --config FILE (for example --config examples/quickstart.yaml)';
 

@@ -8,6 +8,7 @@ import { redactUrl } from '../util/redact-url.js';
 import { formatReport, type ReportFormat } from '../ledger/report-format.js';
 import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
 import { impossibleDate } from './calendar-date.js';
+import { unitlessNumber } from './unitless-number.js';
 import { isTimeZone } from '../util/time-zone.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 
@@ -51,7 +52,10 @@ export function registerUsage(program: Command): void {
 async function runUsage(opts: UsageOptions): Promise<number> {
   if (!['table', 'csv', 'json'].includes(opts.format)) return fail(`--format must be table, csv or json, not '${opts.format}'`);
   for (const [flag, text] of [['--since', opts.since], ['--until', opts.until]] as const) {
-    const problem = text === undefined ? undefined : impossibleDate(text);
+    if (text === undefined) continue;
+    const unreadable = unitlessNumber(text);
+    if (unreadable) return fail(unreadable);
+    const problem = impossibleDate(text);
     if (problem) return fail(`${flag} ${text}: ${problem}`);
   }
   let policy: Policy | undefined;
@@ -74,8 +78,11 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   } catch (err) {
     return fail((err as Error).message);
   }
-  if (sinceMs >= untilMs) {
-    const span = `--since ${opts.since} (${new Date(sinceMs).toISOString()}) is not before ${opts.until ? `--until ${opts.until}` : 'now'} (${new Date(untilMs).toISOString()})`;
+  // Without --until the query runs to now inclusive (untilMs is exclusive), but the period still ends now:
+  // `--since 0d` is as empty as `--since 1d --until 1d`.
+  const end = opts.until ? untilMs : now;
+  if (sinceMs >= end) {
+    const span = `--since ${opts.since} (${new Date(sinceMs).toISOString()}) is not before ${opts.until ? `--until ${opts.until}` : 'now'} (${new Date(end).toISOString()})`;
     return fail(`${span}: the period is empty`);
   }
   const where: Partial<Record<FilterField, string>> = {};

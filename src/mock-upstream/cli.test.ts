@@ -78,9 +78,24 @@ describe('tollgate mock-upstream (child process)', () => {
     expect(stderr.trim()).toBe(`tollgate mock-upstream: cannot listen on 127.0.0.1:${port}: address already in use`);
   });
 
-  it('rejects a bad --port', async () => {
-    const { child, ready } = start(['--port', 'abc']);
-    await expect(ready).rejects.toThrow(/--port must be a non-negative integer/);
-    expect(child.exitCode).not.toBe(0);
+  // Regression (QA): `--port 99999` passed the check and crashed in listen() with a RangeError stack trace.
+  it('rejects a bad option in one line with exit 1, as serve does', async () => {
+    const refusals = [
+      [['--port', 'abc'], "--port must be a whole number from 0 to 65535, not 'abc'."],
+      [['--port', '99999'], "--port must be a whole number from 0 to 65535, not '99999'."],
+      [['--latency-ms', '-5'], "--latency-ms must be a whole number from 0 to 2147483647, not '-5'."],
+      [['--chunk-delay-ms', '3000000000'], "--chunk-delay-ms must be a whole number from 0 to 2147483647, not '3000000000'."],
+      [['--output-tokens', '1.5'], "--output-tokens must be a whole number, 0 or more, not '1.5'."],
+      [['--host', 'not a host!'], "--host must be a host name or an IP address, not 'not a host!'."],
+    ] as const;
+    for (const [args, message] of refusals) {
+      const { child, ready } = start(['--port', '0', ...args]);
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const closed = new Promise((resolve) => child.once('close', resolve));
+      await expect(ready).rejects.toThrow(/exited with 1/);
+      await closed;
+      expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(`is invalid. ${message}`)]);
+    }
   });
 });
