@@ -22,8 +22,9 @@ export interface LingerLimits {
 export const LINGER_LIMITS: LingerLimits = { totalMs: 30_000, idleMs: 5_000, maxBytes: 64 * 1024 * 1024 };
 
 /**
- * For an answer about to be sent (fastify's onSend): when the body has not all arrived, the connection
- * closes after the answer, lingering first (see above). Nothing changes for a request read in full.
+ * For an answer about to be sent (server.ts calls it where answers may come before the body: the key
+ * check, the error and not-found handlers): when the body has not all arrived, the connection closes
+ * after the answer, lingering first (see above). Nothing changes for a request read in full.
  */
 export function closeAfterUnreadBody(req: IncomingMessage, setHeader: (name: string, value: string) => void, limits: LingerLimits): void {
   if (req.complete) return;
