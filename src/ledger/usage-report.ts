@@ -114,9 +114,12 @@ function dayFormatter(timezone: string): (ms: number) => string {
   return (ms) => f.format(ms);
 }
 
+/** `2026-12-05T10:00`, with seconds, fractions and a zone (`Z`, `+01:00`) or not; `T` or a space. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
+
 /**
  * Reads a time argument: `7d`, `24h`, `30m`, `2w` ago; `today`, `yesterday`, `month` (local starts);
- * `YYYY-MM-DD` (local midnight); or any ISO date-time with a zone.
+ * `YYYY-MM-DD` (local midnight); or an ISO date-time (without a zone, the process's local time).
  */
 export function parseTime(text: string, now: number, timezone: string): number {
   const t = text.trim();
@@ -130,7 +133,9 @@ export function parseTime(text: string, now: number, timezone: string): number {
     return localMidnightOf(`${today.slice(0, 8)}01`, timezone);
   }
   if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return localMidnightOf(t, timezone);
-  const ms = Date.parse(t);
+  // Only ISO 8601 date-times go to Date.parse: it reads almost anything else as some date ('Jul 7' in
+  // 2001, '1 2' as 2001-01-02), and a report of the wrong period with exit 0 is worse than an error.
+  const ms = ISO_DATE_TIME.test(t) ? Date.parse(t) : NaN;
   if (Number.isNaN(ms)) throw new Error(`cannot read time '${text}': use 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or an ISO date-time`);
   return ms;
 }
