@@ -124,7 +124,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       // Until the response is over (streams included): a reload retires this gateway only then.
       gw.enter();
       reply.raw.once('close', () => gw.leave());
-      if (EXPECT_CONTINUE.test(req.headers.expect ?? '') && wantsBody(req, opts.maxBodyBytes)) reply.raw.writeContinue();
+      const expect = req.headers.expect;
+      if (expect !== undefined && EXPECT_CONTINUE.test(expect) && wantsBody(req, opts.maxBodyBytes)) reply.raw.writeContinue();
       done();
     } catch (err) {
       // Closed after the 401: the body is not read (what arrives meanwhile is dropped).

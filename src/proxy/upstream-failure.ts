@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
+import { throttledLog } from '../util/log-throttle.js';
 
 /** The 502/504 for an upstream call that could not be made or did not finish (a 400 for a body too deep to send). */
 export function upstreamFailure(provider: string, err: unknown, timeoutMs?: number): TollgateError {
@@ -27,7 +28,7 @@ export function tooDeep(): TollgateError {
 
 /** A provider refusing the gateway's key is logged at most this often (every call fails the same way until it is fixed). */
 const CREDENTIALS_WARNING_EVERY_MS = 60_000;
-const credentialsWarnedAt = new Map<string, number>();
+const credentialsWarnings = new Map<string, ReturnType<typeof throttledLog>>();
 
 /**
  * The 502 for an upstream 401/403: those concern the gateway's provider key, not the caller's. A retry
@@ -35,11 +36,12 @@ const credentialsWarnedAt = new Map<string, number>();
  * The operator is told in the log, as the callers only see a 502.
  */
 export function credentialsRefused(provider: string, status: number, log: FastifyBaseLogger): TollgateError {
-  const now = Date.now();
-  if (now - (credentialsWarnedAt.get(provider) ?? -Infinity) >= CREDENTIALS_WARNING_EVERY_MS) {
-    credentialsWarnedAt.set(provider, now);
-    log.warn({ provider, status }, `provider "${provider}" refused the gateway's API key (HTTP ${status}): check providers.${provider}.api_key; callers get a 502`);
-  }
+  let warn = credentialsWarnings.get(provider);
+  if (!warn) credentialsWarnings.set(provider, (warn = throttledLog(CREDENTIALS_WARNING_EVERY_MS)));
+  warn((calls) => {
+    const more = calls > 1 ? ` (${calls} calls since the last warning)` : '';
+    log.warn({ provider, status, calls }, `provider "${provider}" refused the gateway's API key (HTTP ${status}): check providers.${provider}.api_key; callers get a 502${more}`);
+  });
   const advice = "a retry cannot succeed until the gateway's operator fixes its provider key";
   return new TollgateError('upstream_error', { provider, detail: `the provider refused the gateway's credentials (HTTP ${status})`, advice }, { 'x-should-retry': 'false' });
 }
