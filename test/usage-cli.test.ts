@@ -206,8 +206,102 @@ keys:
       const refused = await run(process.execPath, [CLI, 'audit', '--url', withCredentials], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } }).catch((e) => e);
       expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('without credentials') });
       expect(refused.stderr).not.toMatch(/s3cret|p@ss/);
+      // Run where the secrets are not: only server.host and server.port are read from --config.
+      const { hostname, port } = new URL(gateway.url);
+      const bastion = path.join(dir, 'bastion-audit.yaml');
+      writeFileSync(bastion, `server: {host: ${hostname}, port: \${TG_TEST_AUDIT_PORT:-${port}}, admin_key: \${TG_TEST_UNSET_ADMIN_KEY}}
+providers: {openai: {type: openai, api_key: \${TG_TEST_UNSET_OPENAI_KEY}}}
+`);
+      const viaConfig = await run(process.execPath, [CLI, 'audit', '--config', bastion], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } });
+      expect(viaConfig.stdout).toMatch(/2 limits, 0 drifting/);
+      writeFileSync(bastion, 'server: {port: ${TG_TEST_UNSET_PORT}}\nproviders: {openai: {type: openai, api_key: ${TG_TEST_UNSET_OPENAI_KEY}}}\n');
+      const noPort = await run(process.execPath, [CLI, 'audit', '--config', bastion], { env: { ...process.env, TOLLGATE_ADMIN_KEY: 'audit-key' } }).catch((e) => e);
+      expect(noPort).toMatchObject({ code: 1, stdout: '' });
+      expect(noPort.stderr).toMatch(new RegExp(`^${bastion}:1: server\\.port: environment variable TG_TEST_UNSET_PORT is not set \\(.*\\)\n$`));
     } finally {
       await gateway.stop();
     }
+  });
+});
+
+// A FinOps person runs reports on a bastion that has the config but not the provider and client secrets.
+describe('report commands need only the environment variables of the fields they read', () => {
+  const SECRETS = `storage: {ledger: "sqlite:\${TG_TEST_LEDGER_DIR}/ledger.db"}
+server: {timezone: UTC, admin_key: \${TG_TEST_UNSET_ADMIN_KEY}}
+providers: {openai: {type: openai, api_key: \${TG_TEST_UNSET_OPENAI_KEY}}}
+routes: {main: {chat_models: [{model_id: gpt-4o, model: openai/gpt-4o}]}}
+keys:
+  - {id: alice, key: \${TG_TEST_UNSET_ALICE_KEY}}
+`;
+  const tollgate = (args: string[], env: NodeJS.ProcessEnv) => run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 15_000 }).catch((e) => e);
+
+  it('tollgate usage reports with the provider and key secrets unset', async () => {
+    const file = path.join(dir, 'bastion.yaml');
+    writeFileSync(file, SECRETS);
+    const { stdout } = await tollgate(['usage', '--config', file, '--by', '', '--format', 'json', '--since', '30d'], { TG_TEST_LEDGER_DIR: path.join(dir, 'data') });
+    expect(JSON.parse(stdout).totals.calls).toBe(5);
+  });
+
+  it('tollgate usage still names file:line, field and variable when the ledger path needs an unset one', async () => {
+    const file = path.join(dir, 'bastion-no-ledger.yaml');
+    writeFileSync(file, SECRETS);
+    const err = await tollgate(['usage', '--config', file], {});
+    expect(err).toMatchObject({ code: 1, stdout: '' });
+    expect(err.stderr).toMatch(new RegExp(`^${file}:1: storage\\.ledger: environment variable TG_TEST_LEDGER_DIR is not set \\(.*\\)\n$`));
+  });
+
+  it('serve and check still refuse every unset variable', async () => {
+    const file = path.join(dir, 'bastion-serve.yaml');
+    writeFileSync(file, SECRETS);
+    const env = { TG_TEST_LEDGER_DIR: path.join(dir, 'data') };
+    for (const args of [['check', '--config', file], ['serve', '--config', file, '--port', '0']]) {
+      const err = await tollgate(args, env);
+      expect(err, args[0]).toMatchObject({ code: 1 });
+      for (const [line, field, name] of [[2, 'server.admin_key', 'TG_TEST_UNSET_ADMIN_KEY'], [3, 'providers.openai.api_key', 'TG_TEST_UNSET_OPENAI_KEY'], [6, 'keys[0].key', 'TG_TEST_UNSET_ALICE_KEY']]) {
+        expect(err.stderr, args[0]).toContain(`${file}:${line}: ${field}: environment variable ${name} is not set`);
+      }
+    }
+  });
+});
+
+// Regression: a date-time without a zone was read in the process's zone, while dates, `day` and the
+// limits' calendar days are those of server.timezone.
+describe('tollgate usage: a date-time without a zone is a local time of server.timezone', () => {
+  let tzConfig: string;
+  let tzLedger: string;
+
+  beforeAll(async () => {
+    tzConfig = path.join(dir, 'new-york.yaml');
+    writeFileSync(tzConfig, 'storage: {ledger: "sqlite:./data/new-york.db"}\nserver: {timezone: America/New_York}\n');
+    tzLedger = `sqlite:${path.join(dir, 'data/new-york.db')}`;
+    const ledger = await openLedger(tzLedger);
+    // 2026-12-01 starts at 05:00 UTC in New York (EST): one row on each side of both of its ends.
+    await ledger.append([
+      row(11, { ts: Date.UTC(2026, 11, 1, 4, 30), keyId: 'nov-30-evening' }),
+      row(12, { ts: Date.UTC(2026, 11, 1, 5, 30), keyId: 'dec-1-morning' }),
+      row(13, { ts: Date.UTC(2026, 11, 2, 4, 30), keyId: 'dec-1-evening' }),
+      row(14, { ts: Date.UTC(2026, 11, 2, 5, 30), keyId: 'dec-2-morning' }),
+    ]);
+    await ledger.close();
+  });
+
+  const keys = async (args: string[]): Promise<{ keys: string[]; stderr: string }> => {
+    const { stdout, stderr } = await run(process.execPath, [CLI, 'usage', '--by', 'key', '--format', 'json', ...args]);
+    return { keys: JSON.parse(stdout).rows.map((r: { key: string }) => r.key).sort(), stderr };
+  };
+
+  it('selects the rows of that local day, as the plain dates do', async () => {
+    const newYorkDay = ['dec-1-evening', 'dec-1-morning'];
+    expect((await keys(['--config', tzConfig, '--since', '2026-12-01T00:00', '--until', '2026-12-02T00:00'])).keys).toEqual(newYorkDay);
+    expect((await keys(['--config', tzConfig, '--since', '2026-12-01 00:00:00', '--until', '2026-12-02'])).keys).toEqual(newYorkDay);
+    expect((await keys(['--config', tzConfig, '--since', '2026-12-01', '--until', '2026-12-02'])).keys).toEqual(newYorkDay);
+    // With Z or an offset, the instant written.
+    expect((await keys(['--config', tzConfig, '--since', '2026-12-01T00:00Z', '--until', '2026-12-02T00:00Z'])).keys).toEqual(['dec-1-morning', 'nov-30-evening']);
+  });
+
+  it('is a UTC time with --ledger alone, and says so', async () => {
+    const utc = await keys(['--ledger', tzLedger, '--since', '2026-12-01T00:00', '--until', '2026-12-02T00:00']);
+    expect(utc.keys).toEqual(['dec-1-morning', 'nov-30-evening']);
+    expect(utc.stderr).toContain('days are UTC days');
   });
 });

@@ -7,6 +7,7 @@ import type { PriceBook } from '../ledger/price-book.js';
 import { WindowCalculator } from '../limits/windows.js';
 import { organizationTag } from '../limits/applicable-limits.js';
 import { ledgerUsageByLimit } from '../ledger/limit-usage.js';
+import { roundUsdToTotal } from '../ledger/nano-usd.js';
 import { dailyUsage, localDays } from './daily-usage.js';
 import { HISTORY_WEEKS, projectMonth, type ProjectionMethod } from './projection.js';
 import { recommend, type Recommendation } from './recommendations.js';
@@ -232,9 +233,9 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
     breakdown: {
       period: 'this_month',
       top,
-      by_project: costliest('project', byProject, top),
-      by_model: costliest('model', byModel, top),
-      by_user: costliest('user', byUser, top),
+      by_project: costliest('project', byProject, top, monthTotal),
+      by_model: costliest('model', byModel, top, monthTotal),
+      by_user: costliest('user', byUser, top, monthTotal),
     },
     alerts,
     alerts_omitted: alertsOmitted,
@@ -317,9 +318,15 @@ function byCost(a: UsageFigures, b: UsageFigures): number {
   return b.cost_usd - a.cost_usd || b.tokens - a.tokens;
 }
 
-/** The `top` costliest groups by `key`, then one entry summing the others when there are any. */
-function costliest<K extends 'project' | 'model' | 'user'>(key: K, groups: UsageGroup[], top: number): Array<Breakdown<K>> {
-  const entries = groups.map((g) => ({ name: g.keys[key] ?? (key === 'project' ? null : ''), figures: figures(g) })).sort((a, b) => byCost(a.figures, b.figures));
+/**
+ * The `top` costliest groups by `key`, then one entry summing the others when there are any. Their costs
+ * are rounded to add up to the month's (`month`), as shown in this_month, not each on its own.
+ */
+function costliest<K extends 'project' | 'model' | 'user'>(key: K, groups: UsageGroup[], top: number, month: UsageGroup | undefined): Array<Breakdown<K>> {
+  const costs = roundUsdToTotal(groups.map((g) => g.costUsd), month?.costUsd ?? 0);
+  const entries = groups
+    .map((g, i) => ({ name: g.keys[key] ?? (key === 'project' ? null : ''), figures: { ...figures(g), cost_usd: costs[i] } }))
+    .sort((a, b) => byCost(a.figures, b.figures));
   const entry = (name: string | null, f: UsageFigures, others?: number): Breakdown<K> =>
     ({ [key]: name, ...f, ...(others !== undefined ? { others } : {}) }) as Breakdown<K>;
   const shown = entries.slice(0, top).map((e) => entry(e.name, e.figures));

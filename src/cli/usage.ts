@@ -32,13 +32,13 @@ export function registerUsage(program: Command): void {
   program
     .command('usage')
     .description('usage and cost from the ledger, grouped by any dimension or tag, with totals')
-    .option(CONFIG_FLAGS, 'config file naming the ledger (storage.ledger); repeat to merge several', collectConfig, [] as string[])
+    .option(CONFIG_FLAGS, 'config file naming the ledger (storage.ledger) and server.timezone, the only fields whose ${VAR}s must be set; repeat to merge several', collectConfig, [] as string[])
     .option('--ledger <url>', 'ledger to read instead of the config\'s (sqlite:PATH or postgres://...)')
     .option('--by <dimensions>', 'comma-separated: organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, day, tag:<name>', 'project,model')
-    .option('--since <time>', 'start: 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or ISO date-time', '7d')
+    .option('--since <time>', 'start: 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or ISO date-time (without Z or an offset: a local time, see --timezone)', '7d')
     .option('--until <time>', 'end (exclusive), same forms; default now')
     .option('--format <format>', 'table, csv or json', 'table')
-    .option('--timezone <zone>', "IANA zone whose calendar days day, today, yesterday, month and dates mean (default: the config's server.timezone, else UTC)")
+    .option('--timezone <zone>', "IANA zone of local times: the calendar days of day, today, yesterday, month and dates, and date-times without a zone (default: the config's server.timezone; with --ledger alone, UTC)")
     .option('--org <id>', 'only this organization')
     .option('--project <name>', 'only this project')
     .option('--user <name>', 'only this user')
@@ -60,7 +60,9 @@ async function runUsage(opts: UsageOptions): Promise<number> {
   }
   let policy: Policy | undefined;
   if (opts.config.length > 0) {
-    policy = loadPolicyOrReport(opts.config);
+    // The fields read from the config; unset variables elsewhere (provider and client secrets) do not matter.
+    const needs = [...(opts.ledger ? [] : ['storage.ledger']), ...(opts.timezone ? [] : ['server.timezone'])];
+    policy = loadPolicyOrReport(opts.config, needs);
     if (!policy) return 1;
   }
   const url = opts.ledger ?? policy?.storage.ledger;
@@ -109,7 +111,8 @@ async function runUsage(opts: UsageOptions): Promise<number> {
 
 /** Whether the report's period or grouping depends on where calendar days start. */
 function usesCalendarDays(opts: UsageOptions): boolean {
-  const calendar = (t: string | undefined): boolean => t !== undefined && /^(today|yesterday|month|\d{4}-\d{2}-\d{2})$/.test(t.trim());
+  // Dates, and date-times without Z or an offset (`2026-12-01T08:00`).
+  const calendar = (t: string | undefined): boolean => t !== undefined && /^(today|yesterday|month|\d{4}-\d{2}-\d{2}([T ][\d:.]+)?)$/i.test(t.trim());
   return calendar(opts.since) || calendar(opts.until) || opts.by.split(',').some((d) => d.trim() === 'day');
 }
 

@@ -1,6 +1,6 @@
 // Public surface of the config module; other modules import from here (and policy.ts types).
 export { loadPolicy, loadPolicyFromTexts } from './load-policy.js';
-export type { ConfigText } from './load-policy.js';
+export type { ConfigText, LoadOptions } from './load-policy.js';
 export { ConfigError, formatIssue } from './config-error.js';
 export type { ConfigIssue } from './config-error.js';
 export { configSchema } from './schema.js';

@@ -22,8 +22,11 @@ export interface Interpolated {
 const EXPR = /\$\$\{|\$\{((?:\$\{[^${}]*\}|[^}])*)\}|\$\{/g;
 const INNER = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 
-/** Substitutes `${VAR}` and `${VAR:-default}` from `env`; `$${` stands for a literal `${`. */
-export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated {
+/**
+ * Substitutes `${VAR}` and `${VAR:-default}` from `env`; `$${` stands for a literal `${`. A variable
+ * without a default that is not set becomes `standIn(name)` if given, else nothing (listed in `missing`).
+ */
+export function interpolate(text: string, env: NodeJS.ProcessEnv, standIn?: (name: string) => string): Interpolated {
   const result: Interpolated = { value: text, substituted: false, missing: [], malformed: [], nested: [], fromEnv: [] };
   if (!text.includes('${')) return result;
   result.value = text.replace(EXPR, (match: string, inner: string | undefined) => {
@@ -49,7 +52,7 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): Interpolated 
     if (fallback !== undefined) return set ? set : fallback;
     if (set === undefined) {
       result.missing.push(name!);
-      return '';
+      return standIn ? standIn(name!) : '';
     }
     return set;
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { issuesOf, load } from '../../test/helpers/config-texts.js';
+import { issuesOf, load, ROUTE } from '../../test/helpers/config-texts.js';
+import { ConfigError, loadPolicyFromTexts, type ConfigIssue } from './index.js';
 import { sha256Hex } from './sha256.js';
 
 describe('loadPolicy: defaults', () => {
@@ -180,5 +181,67 @@ describe('loadPolicy: environment variables', () => {
   it('keeps a quoted number-like value a string, which then fails with the expected type', () => {
     const issues = issuesOf('server:\n  port: "${PORT}"\n', { PORT: '80' });
     expect(issues).toEqual([{ file: 'tollgate.yaml', line: 2, path: 'server.port', message: 'expected a number, got a string' }]);
+  });
+});
+
+// `tollgate usage` and `tollgate audit` on a bastion: the config names provider and client secrets the
+// operator does not have, and the report reads none of them.
+describe('loadPolicy for a report command (`needs`)', () => {
+  const REPORT = ['storage.ledger', 'server.timezone'];
+  const SECRETS = `server: {timezone: America/New_York, admin_key: \${ADMIN_KEY}}
+storage: {ledger: "sqlite:\${LEDGER_DIR}/ledger.db"}
+providers:
+  openai: {type: openai, api_key: \${OPENAI_API_KEY}}
+${ROUTE}
+keys:
+  - {id: alice, key: \${ALICE_KEY}}
+`;
+  const reportIssues = (texts: Array<{ file: string; text: string }>, env: NodeJS.ProcessEnv): ConfigIssue[] => {
+    try {
+      loadPolicyFromTexts(texts, env, { needs: REPORT });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).issues;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('needs only the variables of the fields it reads', () => {
+    const policy = loadPolicyFromTexts([{ file: 'tollgate.yaml', text: SECRETS }], { LEDGER_DIR: '/var/lib/tollgate' }, { needs: REPORT });
+    expect(policy.storage.ledger).toBe('sqlite:/var/lib/tollgate/ledger.db');
+    expect(policy.server.timezone).toBe('America/New_York');
+    // Serving the same config still needs every one of them.
+    expect(issuesOf(SECRETS, { LEDGER_DIR: '/var/lib/tollgate' }).map((i) => i.path)).toEqual(['server.admin_key', 'providers.openai.api_key', 'keys[0].key']);
+  });
+
+  it('names file, line, field and variable when a field it reads holds an unset one, even inside a valid-looking value', () => {
+    expect(reportIssues([{ file: 'tollgate.yaml', text: SECRETS }], {})).toEqual([
+      { file: 'tollgate.yaml', line: 2, path: 'storage.ledger', message: expect.stringMatching(/^environment variable LEDGER_DIR is not set/) },
+    ]);
+    // Checked after merging: a later file that sets the field makes the variable unneeded.
+    const override = { file: 'local.yaml', text: 'storage: {ledger: "sqlite:./ledger.db"}\n' };
+    expect(loadPolicyFromTexts([{ file: 'tollgate.yaml', text: SECRETS }, override], {}, { needs: REPORT }).storage.ledger).toBe('sqlite:./ledger.db');
+  });
+
+  it('still refuses, with the unset variable, a field that cannot be valid without it', () => {
+    const text = `server: {port: \${PORT}}
+providers:
+  openai: {type: openai, base_url: \${OPENAI_BASE_URL}}
+routes:
+  main:
+    chat_models: [{model_id: gpt-4o, model: "\${VENDOR}/gpt-4o"}]
+`;
+    // A number and a URL are refused by the schema; the route's provider then by the cross-check.
+    expect(reportIssues([{ file: 'tollgate.yaml', text }], {}).map((i) => [i.line, i.path, i.message.replace(/ \(write .*/, '')])).toEqual([
+      [1, 'server.port', 'environment variable PORT is not set'],
+      [3, 'providers.openai.base_url', 'environment variable OPENAI_BASE_URL is not set'],
+    ]);
+    expect(reportIssues([{ file: 'tollgate.yaml', text }], { PORT: '4000', OPENAI_BASE_URL: 'https://llm.internal/v1' })).toEqual([
+      { file: 'tollgate.yaml', line: 6, path: 'routes.main.chat_models[0].model', message: expect.stringMatching(/^environment variable VENDOR is not set/) },
+    ]);
+    // Other problems are reported as ever.
+    expect(reportIssues([{ file: 'tollgate.yaml', text: 'server: {prot: 4000, admin_key: ${ADMIN_KEY}}\n' }], {}).map((i) => i.message)).toEqual([
+      'unknown key `prot` (did you mean `port`?)',
+    ]);
   });
 });

@@ -14,6 +14,7 @@ import { LocIndex } from './loc-index.js';
 import { mergeConfigs } from './merge.js';
 import type { Policy } from './policy.js';
 import { configSchema } from './schema.js';
+import { UnsetStandIns, valueAt } from './unset-stand-ins.js';
 import { parseConfigSource } from './yaml-source.js';
 import { toConfigIssues } from './zod-issues.js';
 
@@ -23,8 +24,17 @@ export interface ConfigText {
   text: string;
 }
 
+/** How a config is loaded. */
+export interface LoadOptions {
+  /**
+   * The dotted paths of the only fields the caller reads (`storage.ledger`), for report commands: an unset
+   * `${VAR}` anywhere else is no error unless it fails validation. A Policy loaded so is never to serve.
+   */
+  needs?: readonly string[];
+}
+
 /** Loads, merges (in order), validates and compiles config files; throws ConfigError listing every problem. */
-export function loadPolicy(files: string[], env: NodeJS.ProcessEnv = process.env): Policy {
+export function loadPolicy(files: string[], env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Policy {
   const texts: ConfigText[] = [];
   const unreadable: ConfigIssue[] = [];
   for (const file of files) {
@@ -40,15 +50,16 @@ export function loadPolicy(files: string[], env: NodeJS.ProcessEnv = process.env
     }
   }
   if (unreadable.length > 0) throw new ConfigError(unreadable);
-  return loadPolicyFromTexts(texts, env);
+  return loadPolicyFromTexts(texts, env, options);
 }
 
 /** Like loadPolicy, for contents already in memory (tests, reloads). */
-export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv = process.env): Policy {
+export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Policy {
   if (texts.length === 0) throw new ConfigError([{ file: '(none)', line: 1, path: '', message: 'no config file given (use --config FILE)' }]);
   const order = texts.map((t) => t.file);
   const locs = new LocIndex();
-  const sources = texts.map((t) => parseConfigSource(t.file, t.text, env, locs));
+  const standIns = options.needs ? new UnsetStandIns() : undefined;
+  const sources = texts.map((t) => parseConfigSource(t.file, t.text, env, locs, standIns));
   const early = sources.flatMap((s) => s.issues);
   if (early.length > 0) throw new ConfigError(sortIssues(early, order));
   for (const source of sources) coerceSubstitutions(configSchema, source.substitutions);
@@ -57,19 +68,26 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
     sources.map((s) => ({ value: s.value ?? {}, rootLoc: s.rootLoc })),
     locs,
   );
+  // Checked on the merged data: a later file may set a field whose earlier value named an unset variable.
+  const unsetNeeded = standIns ? (options.needs ?? []).flatMap((field) => standIns.issuesIn(valueAt(merged.value, field.split('.')))) : [];
+  if (unsetNeeded.length > 0) throw new ConfigError(sortIssues(unsetNeeded, order));
+  // Without stand-ins every problem is a problem of its own.
+  const explain = <T extends { path: readonly PropertyKey[] }>(problems: T[]) => standIns?.explain(problems, merged.value) ?? { unset: [], rest: problems };
   const fromEnv = sources.flatMap((s) => s.envValues);
   const parsed = configSchema.safeParse(merged.value);
   if (!parsed.success) {
     const ctx = { schema: configSchema, root: merged.value, rootLoc: merged.rootLoc, locs };
-    throw new ConfigError(sortIssues(withoutEnvValues(toConfigIssues(parsed.error.issues, ctx), fromEnv), order));
+    const { unset, rest } = explain(parsed.error.issues);
+    throw new ConfigError(sortIssues([...unset, ...withoutEnvValues(toConfigIssues(rest, ctx), fromEnv)], order));
   }
 
   const located = (findings: Finding[]): ConfigIssue[] => {
-    const issues = findings.map(({ path, message }) => {
+    const { unset, rest } = explain(findings);
+    const issues = rest.map(({ path, message }) => {
       const loc = locs.lookup(merged.value, merged.rootLoc, path);
       return { file: loc.file, line: loc.line, path: formatPath(path), message };
     });
-    return sortIssues(withoutEnvValues(issues, fromEnv), order);
+    return sortIssues([...unset, ...withoutEnvValues(issues, fromEnv)], order);
   };
   const findings = crossCheck(parsed.data);
   if (findings.length > 0) throw new ConfigError(located(findings));

@@ -7,6 +7,7 @@ import type { ConfigIssue } from './config-error.js';
 import { hideEnvExpressions } from './env-placeholders.js';
 import { interpolate } from './interpolate.js';
 import type { Loc, LocIndex } from './loc-index.js';
+import type { UnsetStandIns } from './unset-stand-ins.js';
 import { yamlSyntaxIssues } from './yaml-syntax-issues.js';
 
 /** An unquoted scalar that contained `${...}`: a string for now, maybe a number once the schema is known. */
@@ -44,14 +45,18 @@ interface WalkContext {
   expansions: number;
   resolving: Set<Node>;
   restore: (value: string) => string;
+  standIns: UnsetStandIns | undefined;
   substitutions: PlainSubstitution[];
   envValues: string[];
   // Set by walkScalar for its caller, which knows the container the value is stored in.
   lastWasPlainSubstitution: boolean;
 }
 
-/** Parses `text` (the contents of `file`) into plain data, recording locations in `locs`. */
-export function parseConfigSource(file: string, text: string, env: NodeJS.ProcessEnv, locs: LocIndex): ConfigSource {
+/**
+ * Parses `text` (the contents of `file`) into plain data, recording locations in `locs`. With `standIns`,
+ * an unset variable is a marker from it rather than an issue (see unset-stand-ins.ts).
+ */
+export function parseConfigSource(file: string, text: string, env: NodeJS.ProcessEnv, locs: LocIndex, standIns?: UnsetStandIns): ConfigSource {
   const lines = new LineCounter();
   const placeholders = hideEnvExpressions(text);
   // prettyErrors off: its excerpt of the offending line could print a secret.
@@ -67,7 +72,7 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
     return { file, value: null, rootLoc, issues, substitutions: [], envValues: [] };
   }
   const ctx: WalkContext = {
-    file, doc, lines, env, locs, issues: [], expansions: 0, resolving: new Set(), restore: placeholders.restore,
+    file, doc, lines, env, locs, issues: [], expansions: 0, resolving: new Set(), restore: placeholders.restore, standIns,
     substitutions: [], envValues: [], lastWasPlainSubstitution: false,
   };
   const contents = doc.contents;
@@ -147,10 +152,12 @@ function walkAlias(ctx: WalkContext, node: Alias, path: Path): unknown {
 
 function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
   if (typeof node.value !== 'string') return node.value;
-  const result = interpolate(ctx.restore(node.value), ctx.env);
-  for (const name of result.missing) {
-    issue(ctx, node, path, `environment variable ${name} is not set (write \${${name}:-default} to give a default, or \${${name}:-} to make it optional)`);
-  }
+  const unset = (name: string): string => `environment variable ${name} is not set (write \${${name}:-default} to give a default, or \${${name}:-} to make it optional)`;
+  const standIns = ctx.standIns;
+  const standIn = standIns && ((name: string) => standIns.standIn({ file: ctx.file, line: lineOf(ctx, node), path: formatPath(path), message: unset(name) }));
+  const result = interpolate(ctx.restore(node.value), ctx.env, standIn);
+  // A stand-in's issue is reported later, if the value comes to matter.
+  if (!standIn) for (const name of result.missing) issue(ctx, node, path, unset(name));
   for (const expr of result.malformed) {
     issue(ctx, node, path, `cannot read \`${expr}\`: write \${NAME} or \${NAME:-default} (and $\${ for a literal \${)`);
   }

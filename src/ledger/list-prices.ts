@@ -141,7 +141,9 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   'claude-3-5-sonnet': p(3, 15, 0.3),
   'claude-3-5-haiku': p(0.8, 4, 0.08),
   'claude-3-opus': p(15, 75, 1.5),
-  'claude-3-haiku': p(0.25, 1.25, 0.03),
+  // Claude 3 Haiku's 5-minute cache writes are $0.30, 1.2x input, not the 1.25x of every other model
+  // (platform.claude.com/docs/en/about-claude/pricing, checked 2026-12-05).
+  'claude-3-haiku': a(0.25, 1.25, 0.03, 0.3, 0.5),
 };
 
 /**

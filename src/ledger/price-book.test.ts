@@ -57,6 +57,16 @@ describe('pricing', () => {
     expect(listPrice('claude-opus-5-5-20260915')?.input).toBe(4);
   });
 
+  // Regression: Claude 3 Haiku's 5-minute cache writes were priced at 1.25x input ($0.3125/M), not at
+  // Anthropic's $0.30/M, so every cache write on it was overcharged by 4%.
+  it('prices Claude 3 Haiku cache writes at its own list prices, and a configured price at their ratio', () => {
+    const writes = { input: 1_000_000, cachedInput: 0, output: 0, cacheWriteInput: 1_000_000 };
+    const book = new PriceBook(new Map([['vertex/claude-3-haiku', { input: 0.2, output: 1 }]]));
+    expect(book.cost('anthropic', 'claude-3-haiku-20240307', writes)).toBeCloseTo(0.3, 9);
+    expect(book.cost('anthropic', 'claude-3-haiku-20240307', { ...writes, cacheWrite1hInput: 1_000_000 })).toBeCloseTo(0.5, 9);
+    expect(book.cost('vertex', 'claude-3-haiku', writes)).toBeCloseTo(0.2 * 1.2, 9);
+  });
+
   it('prices cached input at the cached rate, config overriding the list', () => {
     const book = new PriceBook(new Map([['azure/gpt-4o', { input: 2, output: 8 }], ['vllm/llama', { input: 0.1, output: 0.2, cachedInput: 0.01 }]]));
     // List: 900 fresh input at 2.50, 100 cached at 1.25, 50 output at 10.

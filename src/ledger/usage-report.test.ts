@@ -13,6 +13,19 @@ describe('parseTime (tollgate usage --since / --until)', () => {
     expect(parseTime('2026-12-01T08:15:00.250Z', NOW, 'UTC')).toBe(Date.UTC(2026, 11, 1, 8, 15, 0, 250));
   });
 
+  // Regression: a zoneless date-time was read in the process's zone, while dates (and the limits' days)
+  // are those of server.timezone, so `--since 2026-12-01T00:00` and `--since 2026-12-01` differed.
+  it('reads a date-time without a zone as a wall-clock time in the report\'s time zone', () => {
+    expect(parseTime('2026-12-01T00:00', NOW, 'America/New_York')).toBe(parseTime('2026-12-01', NOW, 'America/New_York'));
+    expect(parseTime('2026-12-01T00:00', NOW, 'America/New_York')).toBe(Date.UTC(2026, 11, 1, 5));
+    expect(parseTime('2026-07-01 08:15:30.5', NOW, 'America/New_York')).toBe(Date.UTC(2026, 6, 1, 12, 15, 30, 500));
+    expect(parseTime('2026-12-01T08:15', NOW, 'UTC')).toBe(Date.UTC(2026, 11, 1, 8, 15));
+    // An explicit zone is kept, whatever the report's.
+    expect(parseTime('2026-12-01T08:15Z', NOW, 'America/New_York')).toBe(Date.UTC(2026, 11, 1, 8, 15));
+    expect(parseTime('2026-12-01T08:15-03:00', NOW, 'Asia/Tokyo')).toBe(Date.UTC(2026, 11, 1, 11, 15));
+    expect(() => parseTime('2026-12-01T25:00', NOW, 'America/New_York')).toThrow(/^cannot read time/);
+  });
+
   // Regression (QA): anything else went to Date.parse, which reads most text as some date.
   it('refuses what is not one of those, instead of guessing a date', () => {
     for (const text of ['Jul 7', '1 2', 'Tue, 01 Dec 2026 10:00:00 GMT', '2026/12/01', 'December 1', '2026-12-01T8:15']) {

@@ -1,7 +1,8 @@
 // Usage reports straight from the ledger (`tollgate usage`): sums grouped by any dimension or tag,
 // and by local calendar day, over any period, with totals.
 import { isDimension, type Dimension, type FilterField, type Ledger, type UsageGroup } from './ledger.js';
-import { localMidnight } from '../limits/windows.js';
+import { roundUsd, roundUsdToTotal } from './nano-usd.js';
+import { localMidnight, localWallTime } from '../limits/windows.js';
 
 /** A report dimension: a ledger dimension, or `day` (the local calendar day in `timezone`). */
 export type ReportDimension = Dimension | 'day';
@@ -72,6 +73,10 @@ export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<
   rows.sort((a, b) => (byDay ? String(a.keys.day).localeCompare(String(b.keys.day)) : 0) || b.costUsd - a.costUsd || b.totalTokens - a.totalTokens);
   const totals = emptyRow({});
   for (const r of rows) addRow(totals, r);
+  // Costs are shown to the nano-dollar: rounded so that the rows add up to the total, and the total is the
+  // same whatever the grouping (rounded one by one, four rows of 187.5 n$ printed 188 each under a total of 750).
+  roundUsdToTotal(rows.map((r) => r.costUsd), totals.costUsd).forEach((usd, i) => (rows[i].costUsd = usd));
+  totals.costUsd = roundUsd(totals.costUsd);
   return { sinceMs: q.sinceMs, untilMs: q.untilMs, timezone: q.timezone, by: q.by, rows, totals };
 }
 
@@ -115,11 +120,11 @@ function dayFormatter(timezone: string): (ms: number) => string {
 }
 
 /** `2026-12-05T10:00`, with seconds, fractions and a zone (`Z`, `+01:00`) or not; `T` or a space. */
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
 /**
  * Reads a time argument: `7d`, `24h`, `30m`, `2w` ago; `today`, `yesterday`, `month` (local starts);
- * `YYYY-MM-DD` (local midnight); or an ISO date-time (without a zone, the process's local time).
+ * `YYYY-MM-DD` (local midnight); or an ISO date-time (without a zone, a wall-clock time in `timezone`).
  */
 export function parseTime(text: string, now: number, timezone: string): number {
   const t = text.trim();
@@ -135,9 +140,13 @@ export function parseTime(text: string, now: number, timezone: string): number {
   if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return localMidnightOf(t, timezone);
   // Only ISO 8601 date-times go to Date.parse: it reads almost anything else as some date ('Jul 7' in
   // 2001, '1 2' as 2001-01-02), and a report of the wrong period with exit 0 is worse than an error.
-  const ms = ISO_DATE_TIME.test(t) ? Date.parse(t) : NaN;
+  const iso = ISO_DATE_TIME.exec(t);
+  const zoned = iso?.[1] !== undefined;
+  // Zoneless, Date.parse would read the process's zone; read as UTC it gives the wall-clock time, placed
+  // then in `timezone`, so that it means what dates (and the limits' calendar days) mean.
+  const ms = iso ? Date.parse(zoned ? t : `${t}Z`) : NaN;
   if (Number.isNaN(ms)) throw new Error(`cannot read time '${text}': use 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or an ISO date-time`);
-  return ms;
+  return zoned ? ms : localWallTime(ms, timezone);
 }
 
 /** The instant local midnight starts `date` (YYYY-MM-DD) in `timezone`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { localMidnight, WindowCalculator } from './windows.js';
+import { localMidnight, localWallTime, WindowCalculator } from './windows.js';
 
 const DAY = { kind: 'calendar', unit: 'day' } as const;
 
@@ -24,5 +24,20 @@ describe('calendar days in server.timezone', () => {
     // 2026-04-05 00:00 -03 becomes 2026-04-04 23:00 -04: the 4th has 25 hours and the 5th starts at 04:00 UTC.
     expect(localMidnight(2026, 4, 5, 'America/Santiago')).toBe(Date.UTC(2026, 3, 5, 4));
     expect(localMidnight(2026, 4, 4, 'America/Santiago')).toBe(Date.UTC(2026, 3, 4, 3));
+  });
+});
+
+describe('localWallTime (a wall-clock time in server.timezone, for `tollgate usage --since 2026-12-01T08:00`)', () => {
+  it('places the time at the offset in force then', () => {
+    expect(localWallTime(Date.UTC(2026, 11, 1, 8, 15, 30, 250), 'America/New_York')).toBe(Date.UTC(2026, 11, 1, 13, 15, 30, 250)); // EST
+    expect(localWallTime(Date.UTC(2026, 6, 1, 8, 15), 'America/New_York')).toBe(Date.UTC(2026, 6, 1, 12, 15)); // EDT
+    expect(localWallTime(Date.UTC(2026, 11, 1, 8, 15), 'Asia/Kolkata')).toBe(Date.UTC(2026, 11, 1, 2, 45));
+  });
+
+  it('moves a time a DST gap skips on by the gap, and reads a repeated time as its first occurrence', () => {
+    // 2026-03-08 02:00 EST becomes 03:00 EDT: 02:30 does not exist, and is read as 03:30 EDT.
+    expect(localWallTime(Date.UTC(2026, 2, 8, 2, 30), 'America/New_York')).toBe(Date.UTC(2026, 2, 8, 7, 30));
+    // 2026-11-01 01:30 happens in EDT, then again in EST.
+    expect(localWallTime(Date.UTC(2026, 10, 1, 1, 30), 'America/New_York')).toBe(Date.UTC(2026, 10, 1, 5, 30));
   });
 });

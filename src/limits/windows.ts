@@ -52,13 +52,22 @@ function localParts(ms: number, timezone: string): LocalTime & { offsetMs: numbe
  * re-read at the guess.
  */
 export function localMidnight(year: number, month: number, day: number, timezone: string): number {
-  const naive = Date.UTC(year, month - 1, day);
-  let guess = naive - localParts(naive, timezone).offsetMs;
-  guess = naive - localParts(guess, timezone).offsetMs;
-  // In a gap the guess lands before it, an hour early, still on the previous day: midnight at the offset
-  // in force before the gap is the instant the gap ends.
+  return localWallTime(Date.UTC(year, month - 1, day), timezone);
+}
+
+/**
+ * The UTC instant a wall-clock time has in `timezone`, the time given as the instant it names in UTC
+ * (`Date.UTC` of its fields). A time a DST gap skips is read at the offset in force before the gap, so
+ * it moves on by the gap's length (02:30 to 03:30 in New York; midnight in Santiago to 01:00, where the
+ * gap ends); a time that occurs twice is its first occurrence.
+ */
+export function localWallTime(wallMs: number, timezone: string): number {
+  let guess = wallMs - localParts(wallMs, timezone).offsetMs;
+  guess = wallMs - localParts(guess, timezone).offsetMs;
+  // In a gap the guess lands before it, an hour early, at a wall time other than the one asked for:
+  // the offset in force before the gap (the one read at the guess) then gives the time after it.
   const at = localParts(guess, timezone);
-  if (at.year !== year || at.month !== month || at.day !== day) guess = naive - at.offsetMs;
+  if (guess + at.offsetMs !== wallMs) guess = wallMs - at.offsetMs;
   return guess;
 }
 
