@@ -1,6 +1,7 @@
 // Resolves a presented secret to a principal by its SHA-256; the secret itself is never stored or logged.
 import { sha256Hex } from '../config/sha256.js';
 import type { KeyPolicy } from '../config/policy.js';
+import { TollgateError } from '../errors/tollgate-error.js';
 import type { Principal } from './principal.js';
 
 /** The principal a configured key stands for. */
@@ -21,11 +22,16 @@ export class KeyStore {
   }
 }
 
-/** Reads the client's key from `Authorization: Bearer` or `x-api-key`. */
+/**
+ * Reads the client's key from `Authorization: Bearer` or `x-api-key`. Both may come (a client configured
+ * with a key in two places), but then they must name the same key: charging either one of two different
+ * keys would be a guess, so that is the 401 `ambiguous_api_key`.
+ */
 export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
   const auth = headers.authorization;
-  if (typeof auth === 'string' && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+  const bearer = typeof auth === 'string' && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ' ? auth.slice(7).trim() : undefined;
   const apiKey = headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey.trim();
-  return undefined;
+  const xApiKey = typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : undefined;
+  if (bearer !== undefined && xApiKey !== undefined && bearer !== xApiKey) throw new TollgateError('ambiguous_api_key');
+  return bearer ?? xApiKey;
 }

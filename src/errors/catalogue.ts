@@ -29,6 +29,12 @@ export const ERRORS = {
     type: 'invalid_request_error',
     message: () => 'Incorrect API key provided. Ask your Tollgate administrator for a valid key.',
   },
+  ambiguous_api_key: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: () =>
+      "Two different API keys were sent, one as 'Authorization: Bearer' and one as 'x-api-key', so which one to charge is unclear. Send your Tollgate key in one of them, or the same key in both.",
+  },
   model_not_found: {
     status: 404,
     type: 'invalid_request_error',

@@ -16,6 +16,7 @@ import {
 } from '../providers/mock/index.js';
 import { RequestLog, type RecordedRequest } from './request-log.js';
 import { writeMockReply } from './write-reply.js';
+import { nameNonStandardStatuses } from '../util/status-reasons.js';
 
 /** Mock behaviour plus the provider key to demand (none: any or no key is accepted). */
 export interface MockUpstreamOptions extends MockOptions {
@@ -77,6 +78,7 @@ function formatUrl(host: string, port: number): string {
 
 /** Creates the mock upstream server (not yet listening). */
 export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
+  nameNonStandardStatuses(); // its 529 is Anthropic's "Overloaded", as the gateway's is
   const log = new RequestLog(RECORDED);
   const { apiKey, ...mockOptions } = opts;
   const stored = new MockStoredObjects();
@@ -105,7 +107,7 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
     const storedPath = touchesStoredObjects(path);
     if (reply === undefined && storedPath) reply = stored.answer(method, url, body, mockOptions);
     if (reply === undefined) {
-      reply = handleMockRequest(method, url, body, mockOptions);
+      reply = handleMockRequest(method, url, body, mockOptions, req.headers);
       if (storedPath && method === 'POST') reply = stored.remember(body, reply);
     }
     void writeMockReply(res, reply);

@@ -2,6 +2,7 @@
 // live under, the headers that carry the provider's own key, and the endpoints it serves.
 import type { ProviderPolicy } from '../config/policy.js';
 import { UPSTREAM_PATHS, type Provider, type RetrievalRequest, type UpstreamEndpoint, type UpstreamRequest, type UpstreamResponse } from './provider.js';
+import { SecretMask } from './secret-mask.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface HttpUpstream {
@@ -18,6 +19,7 @@ export interface HttpUpstream {
 
 export abstract class HttpProvider implements Provider {
   readonly name: string;
+  readonly secrets: SecretMask;
   private readonly pool: UpstreamPool;
 
   protected constructor(
@@ -25,6 +27,7 @@ export abstract class HttpProvider implements Provider {
     private readonly upstream: HttpUpstream,
   ) {
     this.name = config.name;
+    this.secrets = SecretMask.forUpstream(config.apiKey, upstream.headers);
     this.pool = new UpstreamPool(upstream.origin, config.timeoutMs);
   }
 

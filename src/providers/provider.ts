@@ -1,5 +1,6 @@
 // What every provider implements: send one request upstream and hand back the response as it arrives.
 import type { Endpoint } from '../tokens/index.js';
+import type { SecretMask } from './secret-mask.js';
 
 /** An upstream operation: a wire endpoint, or Anthropic's token counter (free, never metered). */
 export type UpstreamEndpoint = Endpoint | 'count_tokens';
@@ -45,6 +46,8 @@ export interface RetrievalRequest {
 
 export interface Provider {
   readonly name: string;
+  /** The secrets it sends upstream (its key, credential headers): masked in every upstream error relayed to a client. */
+  readonly secrets: SecretMask;
   /** Whether the upstream serves this endpoint natively (otherwise the gateway may translate, or refuses). */
   supports(endpoint: UpstreamEndpoint): boolean;
   send(req: UpstreamRequest): Promise<UpstreamResponse>;

@@ -19,6 +19,7 @@ import { authenticate, type Caller } from './request-context.js';
 import { closeAfterUnreadBody, LINGER_LIMITS, type LingerLimits } from './unread-body.js';
 import { CONVERSATION_ROUTES, handleConversation } from './conversations.js';
 import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
+import { nameNonStandardStatuses } from '../util/status-reasons.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -70,6 +71,7 @@ const EXPECT_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 /** Builds the fastify app (not yet listening). */
 export function buildServer(opts: ServerOptions): FastifyInstance {
+  nameNonStandardStatuses();
   const requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const linger = opts.lingerLimits ?? LINGER_LIMITS;
   const app = Fastify({

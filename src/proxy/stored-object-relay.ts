@@ -5,6 +5,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { Provider, RetrievalRequest, UpstreamResponse } from '../providers/provider.js';
+import type { SecretMask } from '../providers/secret-mask.js';
+import { SseFramer } from '../providers/sse/index.js';
 import type { Gateway } from './gateway.js';
 import { drained } from './stream-relay.js';
 import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
@@ -53,24 +55,38 @@ export async function relayStoredObject(gw: Gateway, principal: Principal, req: 
     await request.beforeAnswer?.(upstream.status, raw);
     // Read before sending: a client that left before its answer came did not receive this status.
     const status = reply.raw.destroyed ? 499 : upstream.status;
-    void reply.code(upstream.status).headers(upstream.headers).send(raw);
+    // An upstream may quote the gateway's key in its error (secret-mask.ts): masked before the client sees it.
+    const failed = upstream.status >= 400;
+    const { secrets } = provider;
+    void reply
+      .code(upstream.status)
+      .headers(failed ? secrets.headers(upstream.headers) : upstream.headers)
+      .send(failed ? secrets.bytes(raw) : raw);
     return answered(status);
   }
   // As a call's stream is recorded (pipeline.ts): 499 when the client left, 502 when the provider cut it.
-  const end = await passThrough(upstream, reply, abort.signal);
+  const end = await passThrough(upstream, reply, abort.signal, provider.secrets);
   answered(end === 'client_gone' ? 499 : end === 'upstream_failed' ? 502 : upstream.status);
 }
 
-/** Writes an event stream to the client as it arrives; a stream the provider cuts is cut for the client too. */
-async function passThrough(upstream: UpstreamResponse, reply: FastifyReply, clientGone: AbortSignal): Promise<'complete' | 'client_gone' | 'upstream_failed'> {
+/**
+ * Writes an event stream to the client as it arrives; a stream the provider cuts is cut for the client too.
+ * Its events are not read one by one, so any of them may be an error quoting the gateway's key: whole
+ * events go out, each with the provider's secrets masked (a resumed stream is no call's hot path).
+ */
+async function passThrough(upstream: UpstreamResponse, reply: FastifyReply, clientGone: AbortSignal, secrets: SecretMask): Promise<'complete' | 'client_gone' | 'upstream_failed'> {
   void reply.hijack();
   const res = reply.raw;
-  res.writeHead(upstream.status, { ...(reply.getHeaders() as Record<string, string>), ...upstream.headers, 'cache-control': 'no-cache' });
+  res.writeHead(upstream.status, { ...(reply.getHeaders() as Record<string, string>), ...secrets.headers(upstream.headers), 'cache-control': 'no-cache' });
+  const framer = secrets.empty ? undefined : new SseFramer();
   try {
     for await (const chunk of upstream.body) {
-      if (!res.write(chunk) && !res.destroyed) await drained(res);
+      const out = framer ? wholeEvents(framer, chunk, secrets) : chunk;
+      if (out.length > 0 && !res.write(out) && !res.destroyed) await drained(res);
       if (clientGone.aborted) return 'client_gone';
     }
+    const rest = framer?.end();
+    if (rest && rest.length > 0) res.write(secrets.bytes(Buffer.from(rest)));
   } catch {
     if (clientGone.aborted) return 'client_gone';
     // Ended without its last event: the client must not take the cut for the end.
@@ -80,6 +96,14 @@ async function passThrough(upstream: UpstreamResponse, reply: FastifyReply, clie
   if (res.destroyed) return 'client_gone';
   res.end();
   return 'complete';
+}
+
+const NOTHING = Buffer.alloc(0);
+
+/** The events `chunk` completes, with `secrets` masked (an event split across chunks waits for its end). */
+function wholeEvents(framer: SseFramer, chunk: Uint8Array, secrets: SecretMask): Buffer {
+  const { bytes, ends } = framer.push(chunk);
+  return ends.length === 0 ? NOTHING : secrets.bytes(Buffer.from(bytes.buffer, bytes.byteOffset, ends[ends.length - 1]));
 }
 
 /** The request's query string without its `?` ('' when none), passed on as it came. */

@@ -7,6 +7,7 @@
 // client's socket is full.
 import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
+import { SecretMask } from '../providers/secret-mask.js';
 import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
 import { withCacheWrites, type ToolCalls, type Usage } from '../providers/usage.js';
 import type { OutputText, OutputTokenCounter } from '../tokens/choice-counter.js';
@@ -23,6 +24,8 @@ export interface RelayOptions {
   cap?: number;
   /** Input tokens to settle when the provider reports none. */
   inputFallback: () => number;
+  /** The provider's secrets, masked in its error events (none when omitted). */
+  secrets?: SecretMask;
 }
 
 /** How a relayed stream ended. */
@@ -117,8 +120,11 @@ class Relay {
   /** The provider failed while frames were held: the client has been told, nothing more is read. */
   stopped = false;
 
+  private readonly secrets: SecretMask;
+
   constructor(private readonly opts: RelayOptions) {
     opts.adapter.useCount?.(() => this.usage('complete'));
+    this.secrets = opts.secrets ?? SecretMask.NONE;
   }
 
   /** Processes one upstream chunk; returns what the client gets (undefined: nothing yet). */
@@ -183,9 +189,10 @@ class Relay {
     if (verdict === 'hold') return [];
     if (verdict === 'fail') {
       // The held output is not delivered (unconfirmed, and the answer is broken anyway) but stays counted.
-      this.failure ??= held.failure;
+      const message = this.secrets.text(held.failure!);
+      this.failure ??= message;
       this.stopped = true;
-      return [this.opts.adapter.failure(held.failure!)];
+      return [this.opts.adapter.failure(message)];
     }
     this.held = undefined;
     if (verdict === 'cut') {
@@ -252,7 +259,12 @@ class Relay {
       const ev = events[k];
       const resumed = k === from ? stepped : undefined;
       const step = resumed ?? this.opts.adapter.step(ev);
-      if (step.failed !== undefined) this.failure ??= step.failed;
+      let out = step.out;
+      // An error event may quote the gateway's key (secret-mask.ts); only those are scanned, not the output.
+      if (step.failed !== undefined) {
+        this.failure ??= this.secrets.text(step.failed);
+        out = maskedOut(out, ev, this.secrets);
+      }
       if (step.text) {
         if (!resumed && deliver && this.passesCap(step.text)) {
           const { counter, cap } = this.opts;
@@ -266,9 +278,9 @@ class Relay {
         }
         this.opts.counter.add(step.text);
       }
-      if (step.out !== 'pass' || replacement !== undefined || events.length > 1) {
+      if (out !== 'pass' || replacement !== undefined || events.length > 1) {
         replacement ??= '';
-        replacement += step.out === 'pass' ? encodeSseEvent({ event: ev.event, data: ev.data }) : step.out === 'drop' ? '' : step.out;
+        replacement += out === 'pass' ? encodeSseEvent({ event: ev.event, data: ev.data }) : out === 'drop' ? '' : out;
       }
     }
     return replacement;
@@ -289,6 +301,14 @@ function withReportedBilling(usage: Usage, reported: { serviceTier?: 'priority' 
   if (reported.serviceTier) usage.serviceTier = reported.serviceTier;
   if (reported.toolCalls) usage.toolCalls = reported.toolCalls;
   return usage;
+}
+
+/** What the client gets for an error event, with the secrets masked: `pass` still when it holds none. */
+function maskedOut(out: StreamStep['out'], ev: SseEvent, secrets: SecretMask): StreamStep['out'] {
+  if (out === 'drop') return out;
+  if (out !== 'pass') return secrets.text(out);
+  const data = secrets.text(ev.data);
+  return data === ev.data ? out : encodeSseEvent({ event: ev.event, data });
 }
 
 /** The pieces as one write (undefined when there are none). */

@@ -2,7 +2,7 @@
 import { mockAnthropicCountTokens, mockAnthropicMessages } from './anthropic-messages.js';
 import type { MockCall } from './mock-call.js';
 import { readMockControls } from './mock-controls.js';
-import { flavorOfPath, mockErrorReply, openAiError } from './mock-errors.js';
+import { defaultErrorMessage, echoedCredentials, flavorOfPath, mockErrorReply, openAiError } from './mock-errors.js';
 import { mockChatCompletion } from './openai-chat.js';
 import { mockCompletion } from './openai-completions.js';
 import { mockEmbeddings } from './openai-embeddings.js';
@@ -44,8 +44,11 @@ function notFound(method: string, path: string, latencyMs: number): MockReply {
   return openAiError(404, `Invalid URL (${method} ${path})`, {}, latencyMs);
 }
 
-/** Answers `method path` with `body` (parsed JSON, or undefined) as OpenAI or Anthropic would, steered by `mock_*` fields. */
-export function handleMockRequest(method: string, path: string, body: unknown, opts: MockOptions): MockReply {
+/**
+ * Answers `method path` with `body` (parsed JSON, or undefined) as OpenAI or Anthropic would, steered by
+ * `mock_*` fields; `headers` are the request's, read only to quote its credentials (`mock_echo_credentials`).
+ */
+export function handleMockRequest(method: string, path: string, body: unknown, opts: MockOptions, headers: Record<string, string | string[] | undefined> = {}): MockReply {
   const m = method.toUpperCase();
   const p = normalizeMockPath(path);
   const baseLatency = Math.max(0, opts.latencyMs);
@@ -65,13 +68,17 @@ export function handleMockRequest(method: string, path: string, body: unknown, o
   const record = body as Record<string, unknown>;
   const controls = readMockControls(record);
   const latencyMs = controls.latencyMs ?? baseLatency;
-  if (controls.errorStatus !== undefined) return mockErrorReply(flavor, controls.errorStatus, undefined, latencyMs);
+  const errorEcho = controls.echoCredentials ? echoedCredentials(headers) : '';
+  if (controls.errorStatus !== undefined) {
+    return mockErrorReply(flavor, controls.errorStatus, errorEcho === '' ? undefined : defaultErrorMessage(flavor, controls.errorStatus) + errorEcho, latencyMs);
+  }
   const call: MockCall = {
     body: record,
     controls,
     opts,
     latencyMs,
     chunkDelayMs: controls.chunkDelayMs ?? Math.max(0, opts.chunkDelayMs ?? 0),
+    errorEcho,
   };
   return route(call);
 }

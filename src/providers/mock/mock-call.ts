@@ -1,4 +1,5 @@
 // One validated request as the endpoint generators see it, and the reply builders they share.
+import { encodeSseEvent } from '../sse/index.js';
 import type { MockControls } from './mock-controls.js';
 import { mockRequestId } from './mock-ids.js';
 import type { MockFlavor, MockJsonReply, MockOptions, MockSseReply } from './types.js';
@@ -10,6 +11,8 @@ export interface MockCall {
   opts: MockOptions;
   latencyMs: number;
   chunkDelayMs: number;
+  /** Appended to error messages (`mock_echo_credentials`: the credentials received, quoted); none when omitted. */
+  errorEcho?: string;
 }
 
 function requestIdHeader(flavor: MockFlavor): string {
@@ -27,19 +30,20 @@ export function jsonReply(call: MockCall, flavor: MockFlavor, value: unknown): M
   };
 }
 
-// The in-stream error each API sends when it fails after the 200 (Anthropic: an `error` event).
-const ERROR_FRAMES: Record<MockFlavor, string> = {
-  openai: 'data: {"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}\n\n',
-  anthropic: 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
-};
+/** The in-stream error each API sends when it fails after the 200 (Anthropic: an `error` event), its message followed by `echo`. */
+function errorFrameOf(flavor: MockFlavor, echo = ''): string {
+  if (flavor === 'anthropic') return encodeSseEvent({ event: 'error', data: JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: `Overloaded${echo}` } }) });
+  const message = `The server had an error while processing your request. Sorry about that!${echo}`;
+  return encodeSseEvent({ data: JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } }) });
+}
 
 /**
  * A 200 event-stream reply of pre-built frames, honouring the call's chunk delay, abort and error-event
  * controls; `errorFrame` replaces the flavour's default in-stream error.
  */
-export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[], errorFrame = ERROR_FRAMES[flavor]): MockSseReply {
+export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[], errorFrame?: string): MockSseReply {
   const errorAt = call.controls.errorEventAfterChunks;
-  if (errorAt !== undefined && errorAt < frames.length) frames = [...frames.slice(0, errorAt), errorFrame];
+  if (errorAt !== undefined && errorAt < frames.length) frames = [...frames.slice(0, errorAt), errorFrame ?? errorFrameOf(flavor, call.errorEcho)];
   const reply: MockSseReply = {
     kind: 'sse',
     status: 200,

@@ -14,6 +14,12 @@ export interface MockControls {
   ignoreMaxTokens: boolean;
   /** After this many frames, send the provider's in-stream error event (a failure after the 200) and end. */
   errorEventAfterChunks?: number;
+  /**
+   * Quote the request's `Authorization` / `x-api-key` in the error messages (`mock_error_status`, the
+   * in-stream error event), as a misbehaving OpenAI-compatible server might: for testing that the
+   * gateway never shows a client its provider key.
+   */
+  echoCredentials: boolean;
 }
 
 function nonNegativeInt(v: unknown): number | undefined {
@@ -22,7 +28,7 @@ function nonNegativeInt(v: unknown): number | undefined {
 
 /**
  * Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`,
- * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`.
+ * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`, `mock_echo_credentials`.
  */
 export function readMockControls(body: Record<string, unknown>): MockControls {
   const status = nonNegativeInt(body.mock_error_status);
@@ -35,6 +41,7 @@ export function readMockControls(body: Record<string, unknown>): MockControls {
     chunkDelayMs: nonNegativeInt(body.mock_chunk_delay_ms),
     ignoreMaxTokens: body.mock_ignore_max_tokens === true,
     errorEventAfterChunks: nonNegativeInt(body.mock_error_event_after_chunks),
+    echoCredentials: body.mock_echo_credentials === true,
   };
 }
 

@@ -54,9 +54,31 @@ export function flavorOfPath(path: string): MockFlavor {
   return path === '/v1/messages' || path.startsWith('/v1/messages/') ? 'anthropic' : 'openai';
 }
 
+function openAiDefaults(status: number): { message: string; type: string; code: string | null } {
+  return OPENAI_DEFAULTS[status] ?? (status >= 500 ? OPENAI_DEFAULTS[500]! : OPENAI_DEFAULTS[400]!);
+}
+
+function anthropicDefaults(status: number): { type: string; message: string } {
+  return ANTHROPIC_TYPES[status] ?? (status >= 500 ? ANTHROPIC_TYPES[500]! : ANTHROPIC_TYPES[400]!);
+}
+
+/** The message `flavor`'s API sends with an error of `status`. */
+export function defaultErrorMessage(flavor: MockFlavor, status: number): string {
+  return flavor === 'anthropic' ? anthropicDefaults(status).message : openAiDefaults(status).message;
+}
+
+/**
+ * The request's credentials quoted, as a misbehaving server puts them in its error messages
+ * (`mock_echo_credentials`): ` (received authorization: Bearer sk-...)`, or '' when it carried none.
+ */
+export function echoedCredentials(headers: Record<string, string | string[] | undefined>): string {
+  const quoted = ['authorization', 'x-api-key'].filter((name) => headers[name] !== undefined).map((name) => `${name}: ${String(headers[name])}`);
+  return quoted.length === 0 ? '' : ` (received ${quoted.join(', ')})`;
+}
+
 /** Builds an OpenAI-format error reply; type and code default to what OpenAI sends for that status. */
 export function openAiError(status: number, message?: string, detail: OpenAiErrorDetail = {}, latencyMs = 0): MockJsonReply {
-  const d = OPENAI_DEFAULTS[status] ?? (status >= 500 ? OPENAI_DEFAULTS[500]! : OPENAI_DEFAULTS[400]!);
+  const d = openAiDefaults(status);
   const body = {
     error: {
       message: message ?? d.message,
@@ -73,7 +95,7 @@ export function openAiError(status: number, message?: string, detail: OpenAiErro
 
 /** Builds an Anthropic-format error reply (`{"type":"error","error":{"type","message"}}`). */
 export function anthropicError(status: number, message?: string, latencyMs = 0): MockJsonReply {
-  const d = ANTHROPIC_TYPES[status] ?? (status >= 500 ? ANTHROPIC_TYPES[500]! : ANTHROPIC_TYPES[400]!);
+  const d = anthropicDefaults(status);
   const body = { type: 'error', error: { type: d.type, message: message ?? d.message } };
   const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': mockRequestId() };
   if (status === 429) {

@@ -3,10 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderPolicy } from '../../config/policy.js';
 import type { Provider, RetrievalRequest, UpstreamRequest, UpstreamResponse } from '../provider.js';
 import { passableHeaders, UPSTREAM_PATHS } from '../provider.js';
+import { SecretMask } from '../secret-mask.js';
 import { handleMockRequest, MockStoredObjects, type MockOptions, type MockReply } from './index.js';
 
 export class MockProvider implements Provider {
   readonly name: string;
+  /** In process: nothing is sent anywhere, so nothing can be echoed back. */
+  readonly secrets = SecretMask.NONE;
   private readonly options: MockOptions;
   /** The responses and conversations it made, for their own endpoints (as the mock upstream keeps them). */
   private readonly stored = new MockStoredObjects();

@@ -102,6 +102,6 @@ export function mockResponses(call: MockCall): MockReply {
     frame('response.output_item.done', { output_index: 0, item }),
     frame(len.cut ? 'response.incomplete' : 'response.completed', { response: responseObject(base, status, [item], finalUsage, len.cut) }),
   );
-  const errorFrame = encodeSseEvent({ event: 'error', data: JSON.stringify({ type: 'error', sequence_number: controls.errorEventAfterChunks ?? 0, code: 'server_error', message: 'The server had an error while processing your request.', param: null }) });
+  const errorFrame = encodeSseEvent({ event: 'error', data: JSON.stringify({ type: 'error', sequence_number: controls.errorEventAfterChunks ?? 0, code: 'server_error', message: `The server had an error while processing your request.${call.errorEcho ?? ''}`, param: null }) });
   return sseReply(call, 'openai', frames, errorFrame);
 }

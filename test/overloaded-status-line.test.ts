@@ -1,0 +1,75 @@
+// Regression: a 529 (Anthropic's overloaded_error) went out as "HTTP/1.1 529 unknown", Node having no name
+// for it. Read from the raw status line, as a proxy or a raw HTTP client logs it: "529 Overloaded".
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+
+let upstream: MockUpstream;
+let gw: TestGateway;
+let mockUrl: string;
+
+beforeAll(async () => {
+  ({ upstream, gw } = await startBehindMock(
+    { latencyMs: 0, outputTokens: 5 },
+    (url) => {
+      mockUrl = url;
+      return `
+providers:
+  claude: {type: anthropic, base_url: "${url}", api_key: sk-up}
+users:
+  t: {daily_limit: 1000000}
+routes:
+  main:
+    chat_models: [{model_id: claude-sonnet-4, model: claude/claude-sonnet-4-20250514}]
+keys: [{id: alice, key: tg-alice, user: alice, tier: t}]
+`;
+    },
+  ));
+});
+afterAll(() => stopBehindMock(gw, upstream));
+
+/** POSTs `body` on a fresh connection; resolves to the response's status line and body. */
+function rawPost(base: string, path: string, body: object): Promise<{ statusLine: string; body: string }> {
+  const { hostname, port } = new URL(base);
+  const json = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () =>
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nx-api-key: tg-alice\r\nanthropic-version: 2023-06-01\r\n` +
+          `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+      ),
+    );
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.on('end', () => resolve({ statusLine: text.slice(0, text.indexOf('\r\n')), body: text.slice(text.indexOf('\r\n\r\n') + 4) }));
+    socket.on('error', reject);
+  });
+}
+
+const overloaded = { model: 'claude-sonnet-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], mock_error_status: 529 };
+
+describe('a 529 passed on from the upstream', () => {
+  it('has the status line "529 Overloaded" on /v1/messages, streamed or not, and on count_tokens', async () => {
+    for (const [path, body] of [
+      ['/v1/messages', overloaded],
+      ['/v1/messages', { ...overloaded, stream: true }],
+      ['/v1/messages/count_tokens', { ...overloaded, max_tokens: undefined }],
+    ] as const) {
+      const res = await rawPost(gw.url, path, body);
+      expect(res.statusLine, path).toBe('HTTP/1.1 529 Overloaded');
+      expect(res.body).toContain('"overloaded_error"');
+    }
+  });
+
+  it('and on /v1/chat/completions, where an OpenAI client of the Claude model gets it', async () => {
+    const res = await rawPost(gw.url, '/v1/chat/completions', overloaded);
+    expect(res.statusLine).toBe('HTTP/1.1 529 Overloaded');
+  });
+
+  it('is sent so by the mock upstream too, as Anthropic does', async () => {
+    const res = await rawPost(mockUrl, '/v1/messages', overloaded);
+    expect(res.statusLine).toBe('HTTP/1.1 529 Overloaded');
+  });
+});
+
