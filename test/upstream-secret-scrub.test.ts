@@ -145,6 +145,9 @@ describe('maskSecret', () => {
     const mask = SecretMask.forUpstream(undefined, { authorization: `Bearer ${KEY}`, 'api-key': EXTRA, 'OpenAI-Organization': 'org-0123456789', 'x-other': 'ollama' });
     expect(mask.text(`got ${KEY} and ${EXTRA} for org-0123456789`)).toBe(`got ${MASKED_KEY} and ${MASKED_EXTRA} for org-0123456789`);
     expect(SecretMask.forUpstream('ollama', {}).empty).toBe(true);
+    // A key passed in the base URL's query, as sent (percent-encoded) and as read; other parameters are no secret.
+    const query = SecretMask.forUpstream(undefined, {}, `?api-version=2024-10-21&key=${encodeURIComponent(`${EXTRA}/+`)}`);
+    expect(query.text(`${EXTRA}/+ or ${encodeURIComponent(`${EXTRA}/+`)}, version 2024-10-21`)).toBe(`ext${'*'.repeat(EXTRA.length - 5)}42/+ or ext${'*'.repeat(EXTRA.length - 1)}F%2B, version 2024-10-21`);
   });
 });
 

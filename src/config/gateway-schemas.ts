@@ -116,13 +116,27 @@ export const enforcementSchema = z
     }
   });
 
+function hasUserInfo(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.username !== '' || url.password !== '';
+  } catch {
+    return false;
+  }
+}
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** `providers.<name>`: an upstream API. */
 export const providerSchema = z
   .strictObject({
     type: z.enum(['openai', 'anthropic', 'mock']),
-    base_url: z.string().refine(isHttpUrl, { message: 'expected an http:// or https:// URL' }).optional(),
+    base_url: z
+      .string()
+      .refine(isHttpUrl, { message: 'expected an http:// or https:// URL' })
+      // Only the origin and path reach the upstream: credentials written as user:password@ would silently not be sent.
+      .refine((url) => !hasUserInfo(url), { message: 'credentials in the URL (user:password@) are not sent upstream: use `api_key`, or `headers` (e.g. `authorization: Basic ...`)' })
+      .optional(),
     api_key: z.string().min(1).optional(),
     headers: z.record(z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }), z.string()).default({}),
     timeout_ms: z.number().int().positive().default(600_000),

@@ -31,6 +31,14 @@ describe('loadPolicy: errors', () => {
     expect(issues).toContainEqual(expect.objectContaining({ line: 2, path: 'projects.production.daily_limit', message: expect.stringContaining('required') }));
   });
 
+  it('refuses credentials written into a base_url, which would never be sent', () => {
+    expect(issuesOf('providers:\n  vllm:\n    type: openai\n    base_url: "https://bot:hunter2@gpu.internal/v1"\n')).toContainEqual({
+      file: 'tollgate.yaml', line: 4, path: 'providers.vllm.base_url',
+      message: 'credentials in the URL (user:password@) are not sent upstream: use `api_key`, or `headers` (e.g. `authorization: Basic ...`)',
+    });
+    expect(load('providers:\n  vllm: {type: openai, base_url: "https://gpu.internal/v1?api-version=1"}\n').providers.get('vllm')?.baseUrl).toBe('https://gpu.internal/v1?api-version=1');
+  });
+
   // Regression tests from an audit: a missing enumeration read "got undefined", and a project named
   // `__proto__` vanished without a word (`check` counted 1 project of 2).
   it('names a missing enumeration as missing, and refuses the reserved name `__proto__`', () => {

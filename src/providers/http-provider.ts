@@ -27,7 +27,7 @@ export abstract class HttpProvider implements Provider {
     private readonly upstream: HttpUpstream,
   ) {
     this.name = config.name;
-    this.secrets = SecretMask.forUpstream(config.apiKey, upstream.headers);
+    this.secrets = SecretMask.forUpstream(config.apiKey, upstream.headers, upstream.query);
     this.pool = new UpstreamPool(upstream.origin, config.timeoutMs);
   }
 

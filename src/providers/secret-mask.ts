@@ -3,8 +3,8 @@
 // from an upstream error has the provider's own secrets masked first, the way OpenAI masks keys
 // ("sk-proj-****...abcd"). Only error answers are scanned: successful bodies stay untouched and unread.
 
-/** Headers whose value the gateway sends as a credential: `authorization`, `x-api-key`, Azure's `api-key`, ... */
-const CREDENTIAL_HEADER = /auth|key|token|secret|password|credential|cookie|signature/i;
+/** Header and query parameter names whose value is a credential: `authorization`, `x-api-key`, Azure's `api-key`, `?key=`, ... */
+const CREDENTIAL_NAME = /auth|key|token|secret|password|credential|cookie|signature/i;
 
 /** An auth scheme before the credential itself (`Bearer sk-...`, `Basic dXNlcjpwYXNz`). */
 const AUTH_SCHEME = /^[A-Za-z][\w-]*\s+(?=\S)/;
@@ -34,10 +34,18 @@ export class SecretMask {
     this.pairs = kept.map((s) => [s, maskSecret(s)] as const);
   }
 
-  /** The provider's key and every credential among the headers it sends (each without its auth scheme). */
-  static forUpstream(apiKey: string | undefined, headers: Record<string, string>): SecretMask {
+  /**
+   * The provider's key, every credential among the headers it sends (each without its auth scheme), and
+   * those of its base URL's query (`?key=...`, which some OpenAI-compatible servers take instead of a header).
+   */
+  static forUpstream(apiKey: string | undefined, headers: Record<string, string>, query = ''): SecretMask {
     const secrets = apiKey === undefined ? [] : [apiKey];
-    for (const name in headers) if (CREDENTIAL_HEADER.test(name)) secrets.push(headers[name].trim().replace(AUTH_SCHEME, ''));
+    for (const name in headers) if (CREDENTIAL_NAME.test(name)) secrets.push(headers[name].trim().replace(AUTH_SCHEME, ''));
+    for (const [name, value] of new URLSearchParams(query)) {
+      if (!CREDENTIAL_NAME.test(name)) continue;
+      // Quoted as sent (percent-encoded) or as read: either may come back in an error message.
+      secrets.push(value, encodeURIComponent(value));
+    }
     return new SecretMask(secrets);
   }
 
