@@ -41,6 +41,15 @@ describe.each(LEDGER_KINDS)('dashboard alerts on every applicable limit: $kind',
     expect(d.alerts_omitted).toBe(6);
   });
 
+  // Regression test from a FinOps review: dollars were rounded to cents, so a money limit at 99.98% read "$0.01 of $0.01".
+  it('writes dollars used and allowed so that they differ when they do', async () => {
+    const d = await dashboard('initech');
+    expect(d.limits.utilization).toEqual({ daily: 0.99975, monthly: null, projected_monthly: null });
+    expect(d.alerts).toEqual([
+      { level: 'warning', kind: 'threshold', limit: 'org:initech:daily', utilization: 0.99975, message: 'org:initech:daily is at 99.9% of its limit ($0.009998 of $0.01; action: warn).' },
+    ]);
+  });
+
   it("reports a spent enforced limit as critical even when the ladder's top rung only warns", async () => {
     gw().reload(`${config('sqlite:/unused/on/reload.db')}alerts:\n  - {threshold: 0.8, action: warn, channels: [log]}\n`);
     try {

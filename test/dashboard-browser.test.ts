@@ -71,6 +71,25 @@ describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
     await page.close();
   });
 
+  // Regression test from a FinOps review: costs under $0.0001 read `$0.0000`, as if free, and $0.01 of $0.01 looked spent.
+  it('writes money so that no cost reads as free: cents from one cent up, two significant digits below', async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${gw().url}/dashboard?org=initech#key=${ADMIN}`);
+    await page.locator('.figure').first().waitFor();
+    const costOf = async (user: string): Promise<string | null> =>
+      section(page, 'By user').locator('tr').filter({ has: page.getByRole('cell', { name: user, exact: true }) }).locator('td').nth(2).textContent();
+    expect(await costOf('tiny')).toBe('$0.0000025');
+    expect(await costOf('pat')).toBe('$0.01');
+    expect(await costOf('big')).toBe('$1,234.57');
+    expect(await section(page, 'Today').locator('.sub').textContent()).toMatch(/^\$0\.01 · /);
+    expect(await section(page, 'This month').locator('.sub').textContent()).toMatch(/^\$1,234\.58 · /);
+    // The limit's meter tells the dollars used from the dollars allowed, and 99.975% from 100%, as the alert does.
+    expect(await section(page, 'Limits').locator('.sub').textContent()).toBe('$0.009998 of $0.01 (99.9%)');
+    expect(await section(page, 'Alerts').locator('.alert').allTextContents()).toEqual(['org:initech:daily is at 99.9% of its limit ($0.009998 of $0.01; action: warn).']);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("passes the address's ?top= to the API and shows the rest as one row", async () => {
     const all = await api('globex');
     // Every user, counting those the API's default cut already folded into its last entry.

@@ -14,7 +14,7 @@ import { sampleRow } from './helpers/sample-row.js';
 const NOW = Date.UTC(2026, 10, 18, 18, 30);
 const HOUR = 3_600_000;
 
-/** 600 calls over three days: 3 organizations, projects (one none), users, keys, models, endpoints, outcomes, tags. */
+/** 600 calls over three days: 3 organizations, projects (one none), users, keys, models, endpoints, outcomes, usage sources, tags. */
 function seedRows(): LedgerRow[] {
   const decisions = ['admitted', 'clamped', 'blocked', 'failed'] as const;
   return Array.from({ length: 600 }, (_, i) => {
@@ -45,6 +45,7 @@ function seedRows(): LedgerRow[] {
       cacheWriteInputTokens: i % 7,
       costUsd: input * 1e-6 + output * 3e-6,
       inputCostUsd: legacy ? null : input * 1e-6,
+      usageSource: i % 9 < 5 ? 'provider' : i % 9 < 8 ? 'estimated' : 'none',
     });
   });
 }
@@ -60,6 +61,9 @@ const QUERIES: UsageQuery[] = [
   { groupBy: ['bucket'], bucketMs: 900_000, where: { organization: 'initech' }, sinceMs: NOW - 24 * HOUR, untilMs: NOW + 1 },
   { groupBy: ['model'], where: { model: 'openai/model-1', user: 'u5' } },
   { groupBy: ['project', 'route', 'model_id', 'model'], where: { project: 'acme-p1' } },
+  { groupBy: ['usage_source'] },
+  { groupBy: ['organization', 'usage_source', 'model'], sinceMs: NOW - 50 * HOUR },
+  { groupBy: ['usage_source', 'bucket'], bucketMs: 6 * HOUR, where: { organization: 'acme' } },
 ];
 
 /** What a query must return, summed here from the rows themselves. */
@@ -71,6 +75,7 @@ function expected(rows: LedgerRow[], q: UsageQuery): Array<{ keys: Record<string
       case 'model': return `${r.provider}/${r.model}`;
       case 'model_id': return r.modelId;
       case 'status': return String(r.status);
+      case 'usage_source': return r.usageSource;
       case 'bucket': return String(Math.floor(r.ts / q.bucketMs!) * q.bucketMs!);
       case 'organization': case 'project': case 'route': case 'provider': case 'endpoint': case 'decision': return r[d];
       default: return r.tags[d.slice(4)] ?? null;
@@ -104,6 +109,7 @@ function expected(rows: LedgerRow[], q: UsageQuery): Array<{ keys: Record<string
     add('outputCostUsd', r.inputCostUsd === null ? 0 : r.costUsd - r.inputCostUsd);
     add('legacyInputTokens', r.inputCostUsd === null ? r.inputTokens : 0);
     add('legacyOutputTokens', r.inputCostUsd === null ? r.outputTokens : 0);
+    add('estimatedTokens', r.usageSource === 'estimated' ? r.inputTokens + r.outputTokens : 0);
   }
   return [...groups.values()];
 }

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
+import { postgresPlace } from './helpers/ledgers.js';
 import { CLI, startCli } from './helpers/processes.js';
 
 const run = promisify(execFile);
@@ -22,6 +23,17 @@ function row(i: number, over: Partial<LedgerRow>): LedgerRow {
   };
 }
 
+/** The rows of the main ledger (written to SQLite below, and to PostgreSQL where the two must agree). */
+const FIXTURE: LedgerRow[] = [
+  row(1, { tags: { feature: 'search' } }),
+  // 300 of its input written to the prompt cache (the cost is not re-derived here: only the column is read).
+  row(2, { tags: { feature: 'search' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, cacheWriteInputTokens: 300, cacheWrite1hInputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
+  // A stream whose provider sent no usage: its tokens were counted by the gateway.
+  row(3, { tags: { feature: 'chat, "beta"' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015, usageSource: 'estimated' }),
+  row(4, { decision: 'blocked', status: 429, inputTokens: 0, outputTokens: 0, costUsd: 0, inputCostUsd: 0, usageSource: 'none' }),
+  row(5, { ts: NOW - 20 * 86_400_000 }), // outside the default 7 days
+];
+
 let dir: string;
 let configFile: string;
 
@@ -31,14 +43,7 @@ beforeAll(async () => {
   // A relative path: resolved against the config file's directory, as `tollgate serve` does.
   writeFileSync(configFile, 'storage: {ledger: "sqlite:./data/ledger.db"}\nserver: {timezone: UTC}\n');
   const ledger = await openLedger(`sqlite:${path.join(dir, 'data/ledger.db')}`);
-  await ledger.append([
-    row(1, { tags: { feature: 'search' } }),
-    // 300 of its input written to the prompt cache (the cost is not re-derived here: only the column is read).
-    row(2, { tags: { feature: 'search' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, cacheWriteInputTokens: 300, cacheWrite1hInputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
-    row(3, { tags: { feature: 'chat, "beta"' }, project: 'batch', model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costUsd: 0.00021, inputCostUsd: 0.00015 }),
-    row(4, { decision: 'blocked', status: 429, inputTokens: 0, outputTokens: 0, costUsd: 0, inputCostUsd: 0 }),
-    row(5, { ts: NOW - 20 * 86_400_000 }), // outside the default 7 days
-  ]);
+  await ledger.append(FIXTURE);
   await ledger.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,21 +52,21 @@ describe('tollgate usage', () => {
   it('prints a table by project and model with totals, from the last 7 days by default', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'project,model']);
     const lines = stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^project\s+model\s+calls\s+requests\s+blocked\s+failed\s+input_tokens\s+output_tokens\s+cached_input_tokens\s+cache_write_input_tokens\s+total_tokens\s+cost_usd$/);
-    // Largest cost first.
-    expect(lines[2]).toMatch(/^batch\s+openai\/gpt-4o-mini\s+2\s+2\s+0\s+0\s+2000\s+200\s+0\s+300\s+2200\s+0\.000420000$/);
-    expect(lines[3]).toMatch(/^web\s+openai\/gpt-4o\s+2\s+1\s+1\s+0\s+100\s+10\s+0\s+0\s+110\s+0\.000350000$/);
-    expect(lines[5]).toMatch(/^TOTAL\s+4\s+3\s+1\s+0\s+2100\s+210\s+0\s+300\s+2310\s+0\.000770000$/);
+    expect(lines[0]).toMatch(/^project\s+model\s+calls\s+requests\s+blocked\s+failed\s+input_tokens\s+output_tokens\s+cached_input_tokens\s+cache_write_input_tokens\s+total_tokens\s+estimated_tokens\s+cost_usd$/);
+    // Largest cost first; estimated_tokens is the part of total_tokens the gateway counted (row 3's).
+    expect(lines[2]).toMatch(/^batch\s+openai\/gpt-4o-mini\s+2\s+2\s+0\s+0\s+2000\s+200\s+0\s+300\s+2200\s+1100\s+0\.000420000$/);
+    expect(lines[3]).toMatch(/^web\s+openai\/gpt-4o\s+2\s+1\s+1\s+0\s+100\s+10\s+0\s+0\s+110\s+0\s+0\.000350000$/);
+    expect(lines[5]).toMatch(/^TOTAL\s+4\s+3\s+1\s+0\s+2100\s+210\s+0\s+300\s+2310\s+1100\s+0\.000770000$/);
   });
 
   it('writes CSV with quoting, and groups by tag and local day', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'tag:feature', '--format', 'csv', '--since', '30d']);
     expect(stdout.split('\n')).toEqual([
-      'tag:feature,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,cache_write_input_tokens,total_tokens,cost_usd',
-      'search,2,2,0,0,1100,110,0,300,1210,0.000560000',
-      ',2,1,1,0,100,10,0,0,110,0.000350000',
-      '"chat, ""beta""",1,1,0,0,1000,100,0,0,1100,0.000210000',
-      'TOTAL,5,4,1,0,2200,220,0,300,2420,0.001120000',
+      'tag:feature,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,cache_write_input_tokens,total_tokens,estimated_tokens,cost_usd',
+      'search,2,2,0,0,1100,110,0,300,1210,0,0.000560000',
+      ',2,1,1,0,100,10,0,0,110,0,0.000350000',
+      '"chat, ""beta""",1,1,0,0,1000,100,0,0,1100,1100,0.000210000',
+      'TOTAL,5,4,1,0,2200,220,0,300,2420,1100,0.001120000',
       '',
     ]);
     const day = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'day', '--format', 'json', '--since', '30d']);
@@ -70,7 +75,7 @@ describe('tollgate usage', () => {
       [new Date(NOW - 20 * 86_400_000).toISOString().slice(0, 10), 1],
       [new Date(NOW - 2 * HOUR).toISOString().slice(0, 10), 4],
     ]);
-    expect(report.totals).toMatchObject({ calls: 5, cache_write_input_tokens: 300, total_tokens: 2420 });
+    expect(report.totals).toMatchObject({ calls: 5, cache_write_input_tokens: 300, total_tokens: 2420, estimated_tokens: 1100 });
   });
 
   // Regression test from an audit: with --ledger alone, days were UTC days, silently.
@@ -96,6 +101,56 @@ describe('tollgate usage', () => {
     expect(JSON.parse(stdout).totals).toMatchObject({ calls: 2, input_tokens: 2000, cache_write_input_tokens: 300 });
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'colour'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("unknown dimension 'colour'") });
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--since', 'last tuesday'])).rejects.toMatchObject({ stderr: expect.stringContaining('cannot read time') });
+  });
+
+  // A FinOps lead could not see how much of the usage the gateway estimated rather than the provider reported.
+  it('groups by usage_source: what the provider reported, what the gateway estimated, calls that used nothing', async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'usage_source', '--format', 'csv', '--since', '30d']);
+    expect(stdout.split('\n')).toEqual([
+      'usage_source,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,cache_write_input_tokens,total_tokens,estimated_tokens,cost_usd',
+      'provider,3,3,0,0,1200,120,0,300,1320,0,0.000910000',
+      'estimated,1,1,0,0,1000,100,0,0,1100,1100,0.000210000',
+      'none,1,0,1,0,0,0,0,0,0,0,0.000000000',
+      'TOTAL,5,4,1,0,2200,220,0,300,2420,1100,0.001120000',
+      '',
+    ]);
+    const byProject = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'project,usage_source', '--format', 'json', '--since', '30d']);
+    expect(JSON.parse(byProject.stdout).rows.map((r: Record<string, unknown>) => [r.project, r.usage_source, r.calls, r.total_tokens, r.estimated_tokens])).toEqual([
+      ['web', 'provider', 2, 220, 0],
+      ['batch', 'estimated', 1, 1100, 1100],
+      ['batch', 'provider', 1, 1100, 0],
+      ['web', 'none', 1, 0, 0],
+    ]);
+    const help = await run(process.execPath, [CLI, 'usage', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('comma-separated: organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, usage_source, day or tag:<name>');
+    await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'source'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('decision, usage_source, day or tag:<name>') });
+  });
+
+  it('gives the same report, usage_source and estimated_tokens included, from a PostgreSQL ledger holding the same rows', async () => {
+    const pg = await postgresPlace();
+    try {
+      const ledger = await openLedger(pg.url);
+      await ledger.append(FIXTURE);
+      await ledger.close();
+      const period = ['--since', new Date(NOW - 30 * 86_400_000).toISOString(), '--until', new Date(NOW + 60_000).toISOString(), '--timezone', 'UTC'];
+      const report = async (url: string, by: string): Promise<unknown> => {
+        const { stdout } = await run(process.execPath, [CLI, 'usage', '--ledger', url, '--by', by, '--format', 'json', ...period]);
+        return JSON.parse(stdout);
+      };
+      const sqliteUrl = `sqlite:${path.join(dir, 'data/ledger.db')}`;
+      for (const by of ['usage_source', 'project,usage_source', 'usage_source,day', 'model,tag:feature', '']) {
+        expect(await report(pg.url, by), by).toEqual(await report(sqliteUrl, by));
+      }
+      const bySource = (await report(pg.url, 'usage_source')) as { rows: Array<Record<string, unknown>>; totals: Record<string, number> };
+      expect(bySource.rows.map((r) => [r.usage_source, r.calls, r.total_tokens, r.estimated_tokens, r.cost_usd])).toEqual([
+        ['provider', 3, 1320, 0, 0.00091],
+        ['estimated', 1, 1100, 1100, 0.00021],
+        ['none', 1, 0, 0, 0],
+      ]);
+      expect(bySource.totals).toMatchObject({ calls: 5, total_tokens: 2420, estimated_tokens: 1100 });
+    } finally {
+      await pg.drop();
+    }
   });
 });
 

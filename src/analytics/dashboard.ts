@@ -8,6 +8,7 @@ import { WindowCalculator } from '../limits/windows.js';
 import { organizationTag } from '../limits/applicable-limits.js';
 import { ledgerUsageByLimit } from '../ledger/limit-usage.js';
 import { roundUsdToTotal } from '../ledger/nano-usd.js';
+import { formatUsdPair } from '../util/format-usd.js';
 import { dailyUsage, localDays } from './daily-usage.js';
 import { HISTORY_WEEKS, projectMonth, type ProjectionMethod } from './projection.js';
 import { recommend, type Recommendation } from './recommendations.js';
@@ -287,7 +288,9 @@ function thresholdAlert(alerts: Alert[], ladder: AlertRule[], l: AlertSubject): 
   const what = spent || action === 'block' ? 'has reached' : `is at ${pct(u)} of`;
   const consequence = spent && action === 'warn' ? '; enforced, so calls that need more are refused' : '';
   const shadow = l.mode === 'shadow' ? ' Shadow mode: reported, never blocks.' : '';
-  alerts.push({ level, kind: 'threshold', limit: l.limit, utilization: u, message: `${l.limit} ${what} its limit (${fmt(l.used, l.unit)} of ${fmt(l.max, l.unit)}; action: ${action}${consequence}).${shadow}` });
+  // Dollars used and allowed never read the same unless they are ("$0.009998 of $0.01", not "$0.01 of $0.01").
+  const [used, max] = l.unit === 'usd' ? formatUsdPair(l.used, l.max) : [`${Math.round(l.used)} ${l.unit}`, `${Math.round(l.max)} ${l.unit}`];
+  alerts.push({ level, kind: 'threshold', limit: l.limit, utilization: u, message: `${l.limit} ${what} its limit (${used} of ${max}; action: ${action}${consequence}).${shadow}` });
 }
 
 function severity(a: Alert): number {
@@ -308,10 +311,6 @@ function usd(v: number): number {
 export function pct(u: number): string {
   const whole = Math.round(u * 100);
   return whole >= 100 && u < 1 ? `${Math.floor(u * 1000) / 10}%` : `${whole}%`;
-}
-
-function fmt(v: number, unit: 'tokens' | 'usd' | 'requests'): string {
-  return unit === 'usd' ? `$${v.toFixed(2)}` : `${Math.round(v)} ${unit}`;
 }
 
 function byCost(a: UsageFigures, b: UsageFigures): number {

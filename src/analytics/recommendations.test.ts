@@ -13,7 +13,7 @@ function group(costUsd: number): UsageGroup {
   return {
     keys: { project: 'web', route: 'r', model_id: 'gpt-4o', model: 'openai/gpt-4o' },
     calls: 22, served: 22, blocked: 0, failed: 0, inputTokens: 22 * 1000, outputTokens: 22 * 50, cachedInputTokens: 0, cacheWriteInputTokens: 0, costUsd,
-    inputCostUsd: costUsd, outputCostUsd: 0, legacyInputTokens: 0, legacyOutputTokens: 0,
+    inputCostUsd: costUsd, outputCostUsd: 0, legacyInputTokens: 0, legacyOutputTokens: 0, estimatedTokens: 0,
   };
 }
 
@@ -30,5 +30,14 @@ describe('smaller-model recommendations', () => {
     // Billed at priority (1.7x here): the mini model at priority would cost 6% of that, not its list price.
     const [atPriority] = recommend([group(standard * 1.7)], policy, prices, 2);
     expect(atPriority.estimated_monthly_savings_usd).toBeCloseTo(standard * 1.7 * (1 - mini / standard) * 2, 6);
+  });
+
+  // Regression test from a FinOps review: the message rounded the saving to cents, so a small one read "about $0 less".
+  it('write the saving as the dashboard writes money: cents, or two significant digits under a cent', () => {
+    const [small] = recommend([group(0.001)], policy, prices, 1);
+    expect(small.estimated_monthly_savings_usd).toBe(0.00094);
+    expect(small.message).toContain('which would cost about $0.00094 less per month.');
+    const [large] = recommend([group(2000)], policy, prices, 1);
+    expect(large.message).toContain('which would cost about $1,880.00 less per month.');
   });
 });

@@ -3,6 +3,7 @@
 import type { Policy } from '../config/policy.js';
 import type { UsageGroup } from '../ledger/ledger.js';
 import type { PriceBook } from '../ledger/price-book.js';
+import { formatUsd } from '../util/format-usd.js';
 
 /** Calls needed before a pattern is worth a recommendation. */
 export const MIN_CALLS = 20;
@@ -81,7 +82,7 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
       suggested_model: `${smaller.provider}/${smaller.model}`,
       message:
         `Project ${project ?? '(none)'} averages ${Math.round(avgOutput)} output tokens per call on ${model} (${g.served} calls this month). ` +
-        `Short answers like these are usually fine on ${smaller.provider}/${smaller.model}, which would cost about $${round(savings, 2)} less per month.`,
+        `Short answers like these are usually fine on ${smaller.provider}/${smaller.model}, which would cost about ${formatUsd(savings)} less per month.`,
       estimated_monthly_savings_usd: round(savings, 6),
     });
   }

@@ -6,7 +6,7 @@ import type { FilterField } from '../ledger/ledger.js';
 import { LedgerNotFoundError, openLedger } from '../ledger/open-ledger.js';
 import { redactUrl } from '../util/redact-url.js';
 import { formatReport, type ReportFormat } from '../ledger/report-format.js';
-import { parseDimensions, parseTime, usageReport } from '../ledger/usage-report.js';
+import { parseDimensions, parseTime, REPORT_DIMENSIONS_TEXT, usageReport } from '../ledger/usage-report.js';
 import { impossibleDate } from './calendar-date.js';
 import { unitlessNumber } from './unitless-number.js';
 import { isTimeZone } from '../util/time-zone.js';
@@ -34,7 +34,7 @@ export function registerUsage(program: Command): void {
     .description('usage and cost from the ledger, grouped by any dimension or tag, with totals')
     .option(CONFIG_FLAGS, 'config file naming the ledger (storage.ledger) and server.timezone, the only fields whose ${VAR}s must be set; repeat to merge several', collectConfig, [] as string[])
     .option('--ledger <url>', 'ledger to read instead of the config\'s (sqlite:PATH or postgres://...)')
-    .option('--by <dimensions>', 'comma-separated: organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, day, tag:<name>', 'project,model')
+    .option('--by <dimensions>', `comma-separated: ${REPORT_DIMENSIONS_TEXT}`, 'project,model')
     .option('--since <time>', 'start: 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or ISO date-time (without Z or an offset: a local time, see --timezone)', '7d')
     .option('--until <time>', 'end (exclusive), same forms; default now')
     .option('--format <format>', 'table, csv or json', 'table')

@@ -138,13 +138,15 @@ export function usageSums(dialect: Dialect): string[] {
     `${dialect.num('sum(cost_usd - input_cost_usd)')} AS output_cost_usd`,
     `${dialect.num('sum(CASE WHEN input_cost_usd IS NULL THEN input_tokens ELSE 0 END)')} AS legacy_input_tokens`,
     `${dialect.num('sum(CASE WHEN input_cost_usd IS NULL THEN output_tokens ELSE 0 END)')} AS legacy_output_tokens`,
+    // Reports: how much of the usage is the gateway's count rather than the provider's, whatever the grouping.
+    `${dialect.num("sum(CASE WHEN usage_source = 'estimated' THEN input_tokens + output_tokens ELSE 0 END)")} AS estimated_tokens`,
   ];
 }
 
 /** The names usageSums gives its sums. */
 export const USAGE_SUM_NAMES = [
   'calls', 'served', 'blocked', 'failed', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_input_tokens', 'cost_usd',
-  'input_cost_usd', 'output_cost_usd', 'legacy_input_tokens', 'legacy_output_tokens',
+  'input_cost_usd', 'output_cost_usd', 'legacy_input_tokens', 'legacy_output_tokens', 'estimated_tokens',
 ] as const;
 
 /** `GROUP BY 1, 2 ORDER BY 1, 2` for the first n columns (nothing for n = 0). */
@@ -168,6 +170,7 @@ export function dimensionExpr(d: Dimension, q: UsageQuery, dialect: Dialect, add
     case 'provider':
     case 'endpoint':
     case 'decision':
+    case 'usage_source':
       return d;
     case 'user':
       return 'user_id';
@@ -212,6 +215,7 @@ export function toUsageGroup(r: Record<string, unknown>, groupBy: Dimension[]): 
     outputCostUsd: n('output_cost_usd'),
     legacyInputTokens: n('legacy_input_tokens'),
     legacyOutputTokens: n('legacy_output_tokens'),
+    estimatedTokens: n('estimated_tokens'),
   };
 }
 

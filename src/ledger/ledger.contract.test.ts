@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, VERSION_BEFORE_RESPONSE_ID, VERSION_BEFORE_TOOL_FEES, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
 import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { LedgerWriter } from './batch-writer.js';
-import type { Ledger, LedgerRow } from './ledger.js';
+import type { Ledger, LedgerRow, UsageGroup } from './ledger.js';
 import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
 import { openLedger } from './open-ledger.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
@@ -87,11 +87,11 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     expect(byProjectModel).toEqual([
       {
         keys: { project: 'a', model: 'openai/gpt-4o' }, calls: 2, served: 2, blocked: 0, failed: 0, inputTokens: 30, outputTokens: 3, cachedInputTokens: 5, cacheWriteInputTokens: 10, costUsd: 3,
-        inputCostUsd: 0.75, outputCostUsd: 2.25, legacyInputTokens: 0, legacyOutputTokens: 0,
+        inputCostUsd: 0.75, outputCostUsd: 2.25, legacyInputTokens: 0, legacyOutputTokens: 0, estimatedTokens: 0,
       },
       {
         keys: { project: 'b', model: 'openai/gpt-4o-mini' }, calls: 3, served: 1, blocked: 1, failed: 1, inputTokens: 120, outputTokens: 12, cachedInputTokens: 0, cacheWriteInputTokens: 24, costUsd: 12,
-        inputCostUsd: 2, outputCostUsd: 6, legacyInputTokens: 40, legacyOutputTokens: 4,
+        inputCostUsd: 2, outputCostUsd: 6, legacyInputTokens: 40, legacyOutputTokens: 4, estimatedTokens: 0,
       },
     ]);
 
@@ -123,6 +123,46 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     expect(await ledger.summarize({ sinceMs: base + 86_400_000, groupBy: ['project'] })).toEqual([]);
     const byModelFilter = await ledger.summarize({ ...range, groupBy: ['key'], where: { model: 'openai/gpt-4o' } });
     expect(byModelFilter.map((g) => g.calls)).toEqual([2]);
+  });
+
+  it('sums usage by its source (provider, estimated, none), alone and with context dimensions, and counts the estimated tokens of every group', async () => {
+    const base = T0 + 86_400_000 * 5; // a day of its own
+    await ledger.append([
+      sampleRow({ ts: base, project: 'a', usageSource: 'provider', inputTokens: 100, outputTokens: 10, costUsd: 1, inputCostUsd: 0.5 }),
+      sampleRow({ ts: base + 1, project: 'a', usageSource: 'estimated', inputTokens: 200, outputTokens: 20, costUsd: 2, inputCostUsd: 1 }),
+      sampleRow({ ts: base + 2, project: 'b', usageSource: 'estimated', inputTokens: 400, outputTokens: 40, costUsd: 4, inputCostUsd: 2, decision: 'failed', status: 502 }),
+      sampleRow({ ts: base + 3, project: 'b', usageSource: 'provider', inputTokens: 800, outputTokens: 80, costUsd: 8, inputCostUsd: 4 }),
+      sampleRow({ ts: base + 4, project: 'b', usageSource: 'none', inputTokens: 0, outputTokens: 0, costUsd: 0, inputCostUsd: 0, decision: 'blocked', status: 429 }),
+    ]);
+    const range = { sinceMs: base, untilMs: base + 86_400_000 };
+    const figures = (groups: UsageGroup[]): unknown[] =>
+      groups.map((g) => [g.keys, g.calls, g.served, g.blocked, g.failed, g.inputTokens, g.outputTokens, g.costUsd, g.estimatedTokens]);
+
+    // A call's own column: no context named, so SQLite groups tollgate_calls alone.
+    expect(figures(await ledger.summarize({ ...range, groupBy: ['usage_source'] }))).toEqual([
+      [{ usage_source: 'estimated' }, 2, 1, 0, 1, 600, 60, 6, 660],
+      [{ usage_source: 'none' }, 1, 0, 1, 0, 0, 0, 0, 0],
+      [{ usage_source: 'provider' }, 2, 2, 0, 0, 900, 90, 9, 0],
+    ]);
+    // With a context's name: SQLite groups by context id and source first, then names the contexts.
+    expect(figures(await ledger.summarize({ ...range, groupBy: ['project', 'usage_source'] }))).toEqual([
+      [{ project: 'a', usage_source: 'estimated' }, 1, 1, 0, 0, 200, 20, 2, 220],
+      [{ project: 'a', usage_source: 'provider' }, 1, 1, 0, 0, 100, 10, 1, 0],
+      [{ project: 'b', usage_source: 'estimated' }, 1, 0, 0, 1, 400, 40, 4, 440],
+      [{ project: 'b', usage_source: 'none' }, 1, 0, 1, 0, 0, 0, 0, 0],
+      [{ project: 'b', usage_source: 'provider' }, 1, 1, 0, 0, 800, 80, 8, 0],
+    ]);
+    // Without the dimension, every group still says how many of its tokens were estimated.
+    expect(figures(await ledger.summarize({ ...range, groupBy: ['project'] }))).toEqual([
+      [{ project: 'a' }, 2, 2, 0, 0, 300, 30, 3, 220],
+      [{ project: 'b' }, 3, 1, 1, 1, 1200, 120, 12, 440],
+    ]);
+    expect(figures(await ledger.summarize({ ...range, groupBy: [] }))).toEqual([[{}, 5, 3, 1, 1, 1500, 150, 15, 660]]);
+    // Filters apply as with any dimension.
+    expect(figures(await ledger.summarize({ ...range, groupBy: ['usage_source'], where: { project: 'a' } }))).toEqual([
+      [{ usage_source: 'estimated' }, 1, 1, 0, 0, 200, 20, 2, 220],
+      [{ usage_source: 'provider' }, 1, 1, 0, 0, 100, 10, 1, 0],
+    ]);
   });
 
   it('lists served calls as usage events in time order, with their cost split when the row has it', async () => {

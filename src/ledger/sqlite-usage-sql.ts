@@ -18,8 +18,9 @@ export function sqliteUsageSql(q: UsageQuery, dialect: Dialect): { sql: string; 
     params.push(v);
     return dialect.param(params.length);
   };
-  // A call's own dimensions (status, decision, time bucket, tags) are grouped with its context id; the
-  // context's (names) after the join. Parameters bind in the order they appear in the text: inner first.
+  // A call's own dimensions (status, decision, usage source, time bucket, tags) are grouped with its
+  // context id; the context's (names) after the join. Parameters bind in the order they appear in the
+  // text: inner first.
   const own = q.groupBy.flatMap((d, i) => (CONTEXT_DIMENSIONS.has(d) ? [] : [{ i, expr: dimensionExpr(d, q, dialect, add) }]));
   const where: string[] = [];
   if (q.sinceMs !== undefined) where.push(`ts >= ${add(Math.floor(q.sinceMs))}`);

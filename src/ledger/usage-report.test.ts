@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseTime } from './usage-report.js';
+import { DIMENSIONS } from './ledger.js';
+import { parseDimensions, parseTime } from './usage-report.js';
 
 const NOW = Date.UTC(2026, 11, 5, 10, 30);
 
@@ -31,5 +33,23 @@ describe('parseTime (tollgate usage --since / --until)', () => {
     for (const text of ['Jul 7', '1 2', 'Tue, 01 Dec 2026 10:00:00 GMT', '2026/12/01', 'December 1', '2026-12-01T8:15']) {
       expect(() => parseTime(text, NOW, 'UTC'), text).toThrow(/^cannot read time/);
     }
+  });
+});
+
+describe('parseDimensions (tollgate usage --by)', () => {
+  const documented = [...DIMENSIONS, 'day', 'tag:<name>'];
+
+  it('takes every dimension, usage_source included, and names them all when refusing one', () => {
+    expect(DIMENSIONS).toContain('usage_source');
+    expect(parseDimensions(`${DIMENSIONS.join(',')},day,tag:feature`)).toEqual([...DIMENSIONS, 'day', 'tag:feature']);
+    expect(() => parseDimensions('project,source')).toThrow(`unknown dimension 'source': use ${documented.slice(0, -1).join(', ')} or tag:<name>`);
+    expect(() => parseDimensions('bucket')).toThrow(/^unknown dimension 'bucket'/);
+  });
+
+  // The list is written out in the README; this keeps it and DIMENSIONS in step.
+  it("is the README's list of --by dimensions", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const listed = /`--by` takes `([^`]+)`/.exec(readme)?.[1];
+    expect(listed?.split(/,\s*/)).toEqual(documented);
   });
 });

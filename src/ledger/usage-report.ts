@@ -1,6 +1,6 @@
 // Usage reports straight from the ledger (`tollgate usage`): sums grouped by any dimension or tag,
 // and by local calendar day, over any period, with totals.
-import { isDimension, type Dimension, type FilterField, type Ledger, type UsageGroup } from './ledger.js';
+import { DIMENSIONS, isDimension, type Dimension, type FilterField, type Ledger, type UsageGroup } from './ledger.js';
 import { roundUsd, roundUsdToTotal } from './nano-usd.js';
 import { localMidnight, localWallTime } from '../limits/windows.js';
 
@@ -27,6 +27,8 @@ export interface ReportRow {
   /** Input tokens written to the prompt cache (every TTL; part of inputTokens). */
   cacheWriteInputTokens: number;
   totalTokens: number;
+  /** The part of totalTokens on calls whose usage Tollgate counted itself (usage_source `estimated`), not the provider. */
+  estimatedTokens: number;
   costUsd: number;
 }
 
@@ -43,12 +45,15 @@ export interface UsageReport {
 // Slices every real time zone's midnight falls on (offsets are multiples of 15 minutes).
 const SLICE_MS = 15 * 60_000;
 
+/** What `--by` takes, as help text and errors name it. */
+export const REPORT_DIMENSIONS_TEXT = `${[...DIMENSIONS, 'day'].join(', ')} or tag:<name>`;
+
 /** Parses `--by project,model,tag:feature,day`; throws with the valid names on a bad one. */
 export function parseDimensions(text: string): ReportDimension[] {
   const dims = text.split(',').map((d) => d.trim()).filter(Boolean);
   for (const d of dims) {
     if (d !== 'day' && (d === 'bucket' || !isDimension(d))) {
-      throw new Error(`unknown dimension '${d}': use organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, day or tag:<name>`);
+      throw new Error(`unknown dimension '${d}': use ${REPORT_DIMENSIONS_TEXT}`);
     }
   }
   return dims as ReportDimension[];
@@ -70,7 +75,9 @@ export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<
     merged.set(id, row);
   }
   const rows = [...merged.values()];
-  rows.sort((a, b) => (byDay ? String(a.keys.day).localeCompare(String(b.keys.day)) : 0) || b.costUsd - a.costUsd || b.totalTokens - a.totalTokens);
+  // Ties are ordered by their keys, not left in the database's order: SQLite sorts NULL first and
+  // PostgreSQL last, and a report must read the same from either ledger.
+  rows.sort((a, b) => (byDay ? String(a.keys.day).localeCompare(String(b.keys.day)) : 0) || b.costUsd - a.costUsd || b.totalTokens - a.totalTokens || compareKeys(a, b, q.by));
   const totals = emptyRow({});
   for (const r of rows) addRow(totals, r);
   // Costs are shown to the nano-dollar: rounded so that the rows add up to the total, and the total is the
@@ -80,8 +87,20 @@ export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<
   return { sinceMs: q.sinceMs, untilMs: q.untilMs, timezone: q.timezone, by: q.by, rows, totals };
 }
 
+/** Orders two rows by their dimension values, in `by` order, a missing value (null) after any other. */
+function compareKeys(a: ReportRow, b: ReportRow, by: ReportDimension[]): number {
+  for (const d of by) {
+    const [x, y] = [a.keys[d], b.keys[d]];
+    if (x === y) continue;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
 function emptyRow(keys: Record<string, string | null>): ReportRow {
-  return { keys, calls: 0, requests: 0, blocked: 0, failed: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteInputTokens: 0, totalTokens: 0, costUsd: 0 };
+  return { keys, calls: 0, requests: 0, blocked: 0, failed: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteInputTokens: 0, totalTokens: 0, estimatedTokens: 0, costUsd: 0 };
 }
 
 function add(row: ReportRow, g: UsageGroup): void {
@@ -96,6 +115,7 @@ function add(row: ReportRow, g: UsageGroup): void {
     cachedInputTokens: g.cachedInputTokens,
     cacheWriteInputTokens: g.cacheWriteInputTokens,
     totalTokens: g.inputTokens + g.outputTokens,
+    estimatedTokens: g.estimatedTokens,
     costUsd: g.costUsd,
   });
 }
@@ -110,6 +130,7 @@ function addRow(into: ReportRow, r: ReportRow): void {
   into.cachedInputTokens += r.cachedInputTokens;
   into.cacheWriteInputTokens += r.cacheWriteInputTokens;
   into.totalTokens += r.totalTokens;
+  into.estimatedTokens += r.estimatedTokens;
   into.costUsd += r.costUsd;
 }
 

@@ -2,6 +2,8 @@
 // drawing the dashboard API's JSON (burn rate per day, limits and how close each is, breakdowns,
 // alerts, recommendations). The page itself holds no data: it asks for the admin key and fetches.
 import type { FastifyInstance } from 'fastify';
+import { pct } from '../analytics/dashboard.js';
+import { FORMAT_USD_SCRIPT } from '../util/format-usd.js';
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -47,7 +49,9 @@ const PAGE = `<!doctype html>
 <script>
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const usd = (n) => '$' + n.toFixed(n < 10 ? 4 : 2);
+// formatUsd, formatUsdPair and pct: money and shares are written as the API's messages write them.
+${FORMAT_USD_SCRIPT}
+${pct}
 const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 // An organization in the address (a bookmark, a link) wins over the one this tab looked at last.
 $('org').value = new URLSearchParams(location.search).get('org') ?? sessionStorage.getItem('tg-org') ?? '';
@@ -82,15 +86,16 @@ async function load() {
 }
 
 function card(title, u, extra) {
-  return '<section><h2>' + title + '</h2><div class="figure">' + fmt(u.tokens) + ' tokens</div><div class="sub">' + usd(u.cost_usd) +
+  return '<section><h2>' + title + '</h2><div class="figure">' + fmt(u.tokens) + ' tokens</div><div class="sub">' + formatUsd(u.cost_usd) +
     (u.requests !== undefined ? ' · ' + fmt(u.requests) + ' requests' : '') + (extra || '') + '</div></section>';
 }
 
 function meter(label, used, max, unit) {
   const u = max > 0 ? used / max : 0;
   const color = u >= 1 ? 'var(--crit)' : u >= 0.8 ? 'var(--warn)' : 'var(--ok)';
-  const show = (v) => unit === 'usd' ? usd(v) : fmt(v);
-  return '<div>' + esc(label) + ' <span class="sub">' + show(used) + ' of ' + show(max) + ' (' + Math.round(u * 100) + '%)</span></div>' +
+  // Two different dollar amounts never read the same ("$0.009998 of $0.01").
+  const [shownUsed, shownMax] = unit === 'usd' ? formatUsdPair(used, max) : [fmt(used), fmt(max)];
+  return '<div>' + esc(label) + ' <span class="sub">' + shownUsed + ' of ' + shownMax + ' (' + pct(u) + ')</span></div>' +
     '<div class="meter"><div style="width:' + Math.min(100, u * 100) + '%;background:' + color + '"></div></div>';
 }
 
@@ -102,7 +107,7 @@ function chart(days) {
     const bh = (d.tokens / max) * (h - 30);
     const x = pad + i * bw;
     bars += '<rect x="' + (x + 1) + '" y="' + (h - 18 - bh) + '" width="' + Math.max(1, bw - 2) + '" height="' + bh + '" fill="var(--bar)"><title>' +
-      d.date + ': ' + fmt(d.tokens) + ' tokens, ' + usd(d.cost_usd) + '</title></rect>';
+      d.date + ': ' + fmt(d.tokens) + ' tokens, ' + formatUsd(d.cost_usd) + '</title></rect>';
     if (i % 7 === 0 || i === days.length - 1) bars += '<text x="' + x + '" y="' + (h - 4) + '">' + d.date.slice(5) + '</text>';
   });
   return '<svg viewBox="0 0 ' + w + ' ' + h + '" width="100%" role="img" aria-label="tokens per day">' +
@@ -112,7 +117,7 @@ function chart(days) {
 function breakdown(title, rows, key) {
   if (!rows.length) return '';
   return '<section><h2>' + title + '</h2><table><tr><th>' + key + '</th><th>tokens</th><th>cost</th><th>requests</th></tr>' +
-    rows.map((r) => '<tr' + (r.others !== undefined ? ' class="others"' : '') + '><td>' + esc(r.others !== undefined ? fmt(r.others) + ' other' + (r.others === 1 ? '' : 's') : r[key] ?? '(none)') + '</td><td>' + fmt(r.tokens) + '</td><td>' + usd(r.cost_usd) + '</td><td>' + fmt(r.requests) + '</td></tr>').join('') +
+    rows.map((r) => '<tr' + (r.others !== undefined ? ' class="others"' : '') + '><td>' + esc(r.others !== undefined ? fmt(r.others) + ' other' + (r.others === 1 ? '' : 's') : r[key] ?? '(none)') + '</td><td>' + fmt(r.tokens) + '</td><td>' + formatUsd(r.cost_usd) + '</td><td>' + fmt(r.requests) + '</td></tr>').join('') +
     '</table></section>';
 }
 

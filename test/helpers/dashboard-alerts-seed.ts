@@ -1,5 +1,6 @@
 // A ledger seeded for the dashboard's alerts: organization acme with a few users near their limits
-// (tiers, a group, route input/output windows), and globex with more alerts than the dashboard shows.
+// (tiers, a group, route input/output windows), globex with more alerts than the dashboard shows, and
+// initech with costs from a fraction of a cent to a thousand dollars and a money limit nearly spent.
 // Shared by the dashboard-alerts API test and the web page's browser test.
 import type { LedgerRow } from '../../src/ledger/ledger.js';
 
@@ -21,6 +22,7 @@ pricing:
 organizations:
   acme: {daily_cap: 100000}
   globex: {daily_cap: 100000}
+  initech: {daily_cap: {max_cost_usd: 0.01}}
 users:
   tier_basic: {daily_limit: 1000, rate_limit: 5}
 groups:
@@ -39,6 +41,9 @@ keys:
   - {id: dave, key: tg-dave, organization: acme}
   - {id: erin, key: tg-erin, groups: [ml], organization: acme}
   - {id: zed, key: tg-zed, user: bob, tier: tier_basic, organization: globex}
+  - {id: big, key: tg-big, user: big, organization: initech}
+  - {id: pat, key: tg-pat, user: pat, organization: initech}
+  - {id: tiny, key: tg-tiny, user: tiny, organization: initech}
 ${Array.from({ length: MANY }, (_, i) => `  - {id: z${i}, key: tg-z${i}, user: u${i}, tier: tier_basic, organization: globex}`).join('\n')}
 `;
 
@@ -74,5 +79,10 @@ export function seed(): LedgerRow[] {
   rows.push(row(TODAY + 10 * H, 'globex', 'zed', 'bob', [], 1000, 0));
   rows.push(row(TODAY + 10.5 * H, 'globex', 'zed', 'bob', [], 4000, 0));
   for (let i = 0; i < MANY; i++) rows.push(row(TODAY + 11 * H + i * 1000, 'globex', `z${i}`, `u${i}`, [], 700 + 8 * i, 100));
+  // initech: big spent $500 + $734.567 = $1,234.567 on 2 November, tiny $0.0000025 (one input token) on the 3rd,
+  // pat today $0.0000075 + $0.00999 = $0.0099975 of the organization's $0.01 a day (99.975%).
+  rows.push(row(Date.UTC(2026, 10, 2, 12), 'initech', 'big', 'big', [], 200_000_000, 73_456_700));
+  rows.push(row(Date.UTC(2026, 10, 3, 12), 'initech', 'tiny', 'tiny', [], 1, 0));
+  rows.push(row(TODAY + 9 * H, 'initech', 'pat', 'pat', [], 3, 999));
   return rows;
 }
