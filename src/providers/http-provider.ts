@@ -28,7 +28,7 @@ export abstract class HttpProvider implements Provider {
   ) {
     this.name = config.name;
     this.secrets = SecretMask.forUpstream(config.apiKey, upstream.headers, upstream.query);
-    this.pool = new UpstreamPool(upstream.origin, config.timeoutMs);
+    this.pool = new UpstreamPool(upstream.origin, config.timeoutMs, this.secrets);
   }
 
   supports(endpoint: UpstreamEndpoint): boolean {

@@ -1,23 +1,41 @@
 // The HTTP side every JSON-over-HTTP provider shares: one keep-alive pool per upstream origin.
 import { errors, Pool, type Dispatcher } from 'undici';
 import { passableHeaders, UPSTREAM_CONNECTIONS, type UpstreamResponse } from './provider.js';
+import { SecretMask } from './secret-mask.js';
 
 // undici checks its timeouts on a ~1 s tick, so a short one fires up to a second late (300 ms let a
 // 600 ms answer through). Below this, the wait for the response head is also timed here, exactly.
 const PRECISE_HEAD_TIMEOUT_BELOW_MS = 5000;
 
-/** An upstream response as the gateway hands it on: status, only client-safe headers, the body as it arrives. */
-function clientResponse(res: Dispatcher.ResponseData): UpstreamResponse {
-  return { status: res.statusCode, headers: passableHeaders(res.headers, res.statusCode), body: res.body };
+/**
+ * An upstream response as the gateway hands it on: status, only client-safe headers, the body as it arrives.
+ * An error answer may quote the provider's own key (secret-mask.ts): its headers and body come with every
+ * secret masked, so no endpoint that relays an error can show one. Successful answers are not read here.
+ */
+function clientResponse(res: Dispatcher.ResponseData, secrets: SecretMask): UpstreamResponse {
+  const headers = passableHeaders(res.headers, res.statusCode);
+  if (res.statusCode < 400 || secrets.empty) return { status: res.statusCode, headers, body: res.body };
+  return { status: res.statusCode, headers: secrets.headers(headers), body: maskedWhole(res.body, secrets) };
+}
+
+/** The whole body, then masked: a secret may straddle two chunks. Error bodies are small and relayed whole anyway. */
+async function* maskedWhole(body: AsyncIterable<Uint8Array>, secrets: SecretMask): AsyncIterable<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  yield secrets.bytes(Buffer.concat(chunks));
 }
 
 export class UpstreamPool {
   private readonly pool: Pool;
+  /** Made once: a closure per call would be garbage on every request. */
+  private readonly toClient: (res: Dispatcher.ResponseData) => UpstreamResponse;
 
   constructor(
     origin: string,
     private readonly timeoutMs: number,
+    secrets: SecretMask = SecretMask.NONE,
   ) {
+    this.toClient = (res) => clientResponse(res, secrets);
     this.pool = new Pool(origin, {
       connections: UPSTREAM_CONNECTIONS,
       keepAliveTimeout: 30_000,
@@ -35,7 +53,7 @@ export class UpstreamPool {
   request(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
     if (this.timeoutMs < PRECISE_HEAD_TIMEOUT_BELOW_MS) return this.requestWithHeadTimer(method, path, headers, text, signal);
     // undici times the head alone: no async layer of ours (one is ~0.4 KB of garbage per call).
-    return this.pool.request({ method, path, headers, body: text ?? null, signal }).then(clientResponse);
+    return this.pool.request({ method, path, headers, body: text ?? null, signal }).then(this.toClient);
   }
 
   private async requestWithHeadTimer(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
@@ -45,7 +63,7 @@ export class UpstreamPool {
     // The caller's signal stays linked for the body too (a client that leaves mid-stream).
     const linked = signal ? AbortSignal.any([signal, head.signal]) : head.signal;
     try {
-      return clientResponse(await this.pool.request({ method, path, headers, body: text ?? null, signal: linked }));
+      return this.toClient(await this.pool.request({ method, path, headers, body: text ?? null, signal: linked }));
     } finally {
       clearTimeout(timer);
     }

@@ -53,11 +53,6 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   if (status === 401 || status === 403) throw credentialsRefused(provider.name, status, req.log);
   // Read before sending: a client that left before its answer came did not receive this status.
   const sent = reply.raw.destroyed ? 499 : status;
-  // An upstream may quote the gateway's key in its error (secret-mask.ts): masked before the client sees it.
-  if (status >= 400) {
-    headers = provider.secrets.headers(headers);
-    raw = provider.secrets.bytes(raw);
-  }
   void reply.code(status).headers(headers).send(raw);
   answered(sent);
 }

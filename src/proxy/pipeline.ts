@@ -217,9 +217,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       await refund(upstream.status, { upstreamLatencyMs });
       // Refused by the provider's own limit: the gateway's rate-limit headers, with room left, would contradict it.
       if (upstream.status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
-      // An upstream may quote the gateway's key in its error (secret-mask.ts): masked before the client sees it.
-      const { secrets } = provider;
-      return void reply.code(upstream.status).headers(secrets.headers(upstream.headers)).send(exchange.upstreamError(secrets.bytes(raw)));
+      // Its secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
+      return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
     }
     const answer = exchange.response(raw);
     // No usage reported: count the generated text with the model family's tokenizer; a queued background

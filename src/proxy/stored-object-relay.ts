@@ -55,13 +55,8 @@ export async function relayStoredObject(gw: Gateway, principal: Principal, req: 
     await request.beforeAnswer?.(upstream.status, raw);
     // Read before sending: a client that left before its answer came did not receive this status.
     const status = reply.raw.destroyed ? 499 : upstream.status;
-    // An upstream may quote the gateway's key in its error (secret-mask.ts): masked before the client sees it.
-    const failed = upstream.status >= 400;
-    const { secrets } = provider;
-    void reply
-      .code(upstream.status)
-      .headers(failed ? secrets.headers(upstream.headers) : upstream.headers)
-      .send(failed ? secrets.bytes(raw) : raw);
+    // An error's secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
+    void reply.code(upstream.status).headers(upstream.headers).send(raw);
     return answered(status);
   }
   // As a call's stream is recorded (pipeline.ts): 499 when the client left, 502 when the provider cut it.
