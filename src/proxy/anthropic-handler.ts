@@ -8,7 +8,7 @@ import { handleCall } from './pipeline.js';
 import { resolveTarget, type Caller } from './request-context.js';
 import { validateAnthropicMessages, type JsonObject } from './request-shape.js';
 import { endpointNotSupported } from './exchange.js';
-import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
+import { credentialsRefused, notJsonAnswer, readAll, startsLikeJsonObject, upstreamFailure } from './upstream-failure.js';
 
 /** Handles `POST /v1/messages`. */
 export function handleMessages(caller: Caller, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -51,6 +51,7 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
   }
   if (status === 401 || status === 403) throw credentialsRefused(provider.name, status, req.log);
+  if (status < 400 && !startsLikeJsonObject(raw)) throw notJsonAnswer(provider.name, status, headers['content-type'], req.log);
   // Read before sending: a client that left before its answer came did not receive this status.
   const sent = reply.raw.destroyed ? 499 : status;
   void reply.code(status).headers(headers).send(raw);

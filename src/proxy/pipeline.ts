@@ -25,7 +25,7 @@ import { conversationOwner } from './conversation-owners.js';
 import { previousResponseOwner } from './response-owners.js';
 import { rememberTurn } from './stored-turns.js';
 import { readTags } from './tags.js';
-import { credentialsRefused, readAll, upstreamFailure } from './upstream-failure.js';
+import { credentialsRefused, notJsonAnswer, readAll, startsLikeJsonObject, upstreamFailure } from './upstream-failure.js';
 
 /** What the pipeline decided before the upstream answered: the part of a call's record that outcomes share. */
 type Decision = Pick<CallRecord, 'reserved' | 'limits' | 'shadowBlocked' | 'decision' | 'blockedBy'>;
@@ -219,6 +219,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       if (upstream.status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
       // Its secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
       return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
+    }
+    if (!startsLikeJsonObject(raw)) {
+      await refund(502, { upstreamLatencyMs });
+      throw notJsonAnswer(provider.name, upstream.status, upstream.headers['content-type'], req.log);
     }
     const answer = exchange.response(raw);
     // No usage reported: count the generated text with the model family's tokenizer; a queued background

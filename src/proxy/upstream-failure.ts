@@ -26,9 +26,17 @@ export function tooDeep(): TollgateError {
   return new TollgateError('invalid_request', { detail: 'The JSON body is nested too deeply to be forwarded. Flatten it.' });
 }
 
-/** A provider refusing the gateway's key is logged at most this often (every call fails the same way until it is fixed). */
-const CREDENTIALS_WARNING_EVERY_MS = 60_000;
-const credentialsWarnings = new Map<string, ReturnType<typeof throttledLog>>();
+/** A provider's misconfiguration is logged at most this often, per provider and kind (every call fails the same way until it is fixed). */
+const OPERATOR_WARNING_EVERY_MS = 60_000;
+const operatorWarnings = new Map<string, ReturnType<typeof throttledLog>>();
+
+/** Logs `write`'s line unless one of its `kind` was logged less than a minute ago; `more` counts the calls since. */
+function warnOperator(kind: string, provider: string, write: (more: string, calls: number) => void): void {
+  const key = `${kind} ${provider}`;
+  let warn = operatorWarnings.get(key);
+  if (!warn) operatorWarnings.set(key, (warn = throttledLog(OPERATOR_WARNING_EVERY_MS)));
+  warn((calls) => write(calls > 1 ? ` (${calls} calls since the last warning)` : '', calls));
+}
 
 /**
  * The 502 for an upstream 401/403: those concern the gateway's provider key, not the caller's. A retry
@@ -36,14 +44,36 @@ const credentialsWarnings = new Map<string, ReturnType<typeof throttledLog>>();
  * The operator is told in the log, as the callers only see a 502.
  */
 export function credentialsRefused(provider: string, status: number, log: FastifyBaseLogger): TollgateError {
-  let warn = credentialsWarnings.get(provider);
-  if (!warn) credentialsWarnings.set(provider, (warn = throttledLog(CREDENTIALS_WARNING_EVERY_MS)));
-  warn((calls) => {
-    const more = calls > 1 ? ` (${calls} calls since the last warning)` : '';
-    log.warn({ provider, status, calls }, `provider "${provider}" refused the gateway's API key (HTTP ${status}): check providers.${provider}.api_key; callers get a 502${more}`);
-  });
+  warnOperator('credentials', provider, (more, calls) =>
+    log.warn({ provider, status, calls }, `provider "${provider}" refused the gateway's API key (HTTP ${status}): check providers.${provider}.api_key; callers get a 502${more}`),
+  );
   const advice = "a retry cannot succeed until the gateway's operator fixes its provider key";
   return new TollgateError('upstream_error', { provider, detail: `the provider refused the gateway's credentials (HTTP ${status})`, advice }, { 'x-should-retry': 'false' });
+}
+
+/**
+ * Whether a successful answer's body can be a JSON object: its first byte that is not white space (or a
+ * byte order mark) is `{`. Every endpoint the gateway serves answers one; anything else (an HTML page
+ * from a proxy or a web app at the wrong base_url, plain text) is no model's answer.
+ */
+export function startsLikeJsonObject(raw: Buffer): boolean {
+  let i = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
+  while (i < raw.length && (raw[i] === 0x20 || raw[i] === 0x0a || raw[i] === 0x0d || raw[i] === 0x09)) i++;
+  return raw[i] === 0x7b;
+}
+
+/**
+ * The 502 for a successful answer that is not JSON: the client's SDK would fail to parse it with an error
+ * that names nothing, and the call would be billed for counting an HTML page as output. Nothing is
+ * charged: no model produced it. The operator is told in the log (a wrong base_url answers every call so).
+ */
+export function notJsonAnswer(provider: string, status: number, contentType: string | undefined, log: FastifyBaseLogger): TollgateError {
+  const type = contentType ? `, content-type ${contentType.split(';')[0].trim()}` : '';
+  warnOperator('not_json', provider, (more, calls) =>
+    log.warn({ provider, status, contentType, calls }, `provider "${provider}" answered HTTP ${status} with a body that is not JSON${type}: check providers.${provider}.base_url; callers get a 502${more}`),
+  );
+  const detail = `it answered HTTP ${status} with a body that is not JSON${type}`;
+  return new TollgateError('upstream_error', { provider, detail });
 }
 
 /** Reads a whole (non-streamed) upstream body. */
