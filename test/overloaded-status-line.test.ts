@@ -1,5 +1,6 @@
 // Regression: a 529 (Anthropic's overloaded_error) went out as "HTTP/1.1 529 unknown", Node having no name
-// for it. Read from the raw status line, as a proxy or a raw HTTP client logs it: "529 Overloaded".
+// for it, and so did Cloudflare's 52x (an origin behind Cloudflare failing). Read from the raw status line,
+// as a proxy or a raw HTTP client logs it: "529 Overloaded", "524 A Timeout Occurred".
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockUpstream } from '../src/mock-upstream/index.js';
@@ -73,3 +74,16 @@ describe('a 529 passed on from the upstream', () => {
   });
 });
 
+
+describe("Cloudflare's 52x passed on from the upstream", () => {
+  it('have their names on the status line, as Cloudflare sends them', async () => {
+    for (const [status, reason] of [
+      [520, 'Web Server Returned an Unknown Error'],
+      [522, 'Connection Timed Out'],
+      [524, 'A Timeout Occurred'],
+    ] as const) {
+      const res = await rawPost(gw.url, '/v1/chat/completions', { ...overloaded, mock_error_status: status });
+      expect(res.statusLine).toBe(`HTTP/1.1 ${status} ${reason}`);
+    }
+  });
+});
