@@ -33,6 +33,8 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       ...(server.admin_key !== undefined ? { adminKeySha256: sha256Hex(server.admin_key) } : {}),
       timezone: server.timezone,
       maxBodyBytes: server.max_body_bytes,
+      drainDelayMs: server.drain_delay_ms,
+      drainTimeoutMs: server.drain_timeout_ms,
     },
     storage: {
       counters: storage.counters,

@@ -30,6 +30,10 @@ export const serverSchema = z.strictObject({
     })
     .default('UTC'),
   max_body_bytes: z.number().int().positive().default(10_485_760),
+  // Rolling restarts (stop-gateway.ts): after SIGTERM, serve on this long while load balancers see /healthz fail.
+  drain_delay_ms: z.number().int().nonnegative().max(3_600_000).default(0),
+  // Then in-flight requests and streams get this long to finish before their connections are cut.
+  drain_timeout_ms: z.number().int().positive().max(3_600_000).default(30_000),
 });
 
 // Store URLs can carry passwords, so these messages never repeat the value.

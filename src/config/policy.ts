@@ -162,6 +162,10 @@ export interface Policy {
     adminKeySha256?: string;
     timezone: string;
     maxBodyBytes: number;
+    /** After SIGTERM: how long the gateway goes on serving, /healthz answering 503, before it closes its listener. */
+    drainDelayMs: number;
+    /** Then: how long in-flight requests and streams may take before their connections are cut. */
+    drainTimeoutMs: number;
   };
   storage: {
     counters: string;

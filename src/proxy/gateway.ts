@@ -159,11 +159,17 @@ export class Gateway {
    */
   retire(): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.retiring = () => {
-        this.retiring = undefined;
-        resolve(this.close());
+      // Checked again a turn later: a stream whose client just left enters again (pipeline.ts) in the same
+      // 'close' event that made its request leave, until its row is recorded.
+      const whenIdle = (): void => {
+        setImmediate(() => {
+          if (this.inFlight > 0 || this.retiring !== whenIdle) return;
+          this.retiring = undefined;
+          resolve(this.close());
+        });
       };
-      if (this.inFlight === 0) this.retiring();
+      this.retiring = whenIdle;
+      if (this.inFlight === 0) whenIdle();
     });
   }
 

@@ -78,6 +78,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const background = runsInBackground(exchange.upstream, body);
   const stream = body.stream === true && endpoint !== 'embeddings';
 
+  // A stream whose client left before its end (or whose connection the drain timeout cut) is settled and
+  // recorded after its connection closed: it stays in flight until then, so a stop waits for its row.
+  let heldAfterClientLeft = false;
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).
   // One literal with the spreads inside it, never `{ ...decision, status }`: see body-copy.ts. Not async
   // itself: Gateway.record's promise is handed on (an async layer is ~0.4 KB of garbage per call).
@@ -172,125 +175,136 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const abort = stream ? new AbortController() : undefined;
   if (abort) {
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) abort.abort();
+      if (reply.raw.writableFinished) return;
+      abort.abort();
+      if (!req.callRecorded) {
+        heldAfterClientLeft = true;
+        gw.enter();
+      }
     });
   }
   const tUpstream = performance.now();
-  let upstream: UpstreamResponse;
   try {
-    upstream = await provider.send({
-      endpoint: exchange.upstream,
-      body: exchange.upstreamBody(admission.output),
-      // Re-serializing a large prompt costs more than the rest of the call; unchanged, its bytes are reused.
-      text: req.rawBody !== undefined && exchange.unchanged(admission.output) ? req.rawBody : undefined,
-      stream,
-      signal: abort?.signal,
-      requestId,
-      headers: exchange.forwardHeaders,
-    });
-  } catch (err) {
-    // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
-    if (abort?.signal.aborted) return refund(499);
-    return failUpstream(err);
-  } finally {
-    // The request lives as long as its stream, which may be minutes; the body's text copy is not needed again.
-    req.rawBody = undefined;
-  }
-
-  const isSse = (upstream.headers['content-type'] ?? '').includes('text/event-stream');
-  if (upstream.status >= 400 || !(stream && isSse)) {
-    let raw: Buffer;
+    let upstream: UpstreamResponse;
     try {
-      raw = await readAll(upstream.body);
+      upstream = await provider.send({
+        endpoint: exchange.upstream,
+        body: exchange.upstreamBody(admission.output),
+        // Re-serializing a large prompt costs more than the rest of the call; unchanged, its bytes are reused.
+        text: req.rawBody !== undefined && exchange.unchanged(admission.output) ? req.rawBody : undefined,
+        stream,
+        signal: abort?.signal,
+        requestId,
+        headers: exchange.forwardHeaders,
+      });
     } catch (err) {
+      // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
+      if (abort?.signal.aborted) return refund(499);
       return failUpstream(err);
+    } finally {
+      // The request lives as long as its stream, which may be minutes; the body's text copy is not needed again.
+      req.rawBody = undefined;
     }
-    const upstreamLatencyMs = performance.now() - tUpstream;
-    if (upstream.status >= 400) {
-      // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502, and
-      // the call is recorded with the status sent.
-      if (upstream.status === 401 || upstream.status === 403) {
-        const refused = credentialsRefused(provider.name, upstream.status, req.log);
-        await refund(refused.status, { upstreamLatencyMs });
-        throw refused;
-      }
-      await refund(upstream.status, { upstreamLatencyMs });
-      // Refused by the provider's own limit: the gateway's rate-limit headers, with room left, would contradict it.
-      if (upstream.status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
-      // Its secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
-      return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
-    }
-    if (!startsLikeJsonObject(raw)) {
-      await refund(502, { upstreamLatencyMs });
-      throw notJsonAnswer(provider.name, upstream.status, upstream.headers['content-type'], req.log);
-    }
-    const answer = exchange.response(raw);
-    // No usage reported: count the generated text with the model family's tokenizer; a queued background
-    // response has none yet: its whole grant stands until its end is known.
-    const queued = background && !answer.usage;
-    const usage: Usage = queued
-      ? fullGrantUsage(admission)
-      : (answer.usage ?? { input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
-    const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
-    // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
-    // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
-    // metrics) follow in the same turn of the event loop, so this instance admits nothing before the
-    // settlement is applied (memory) or queued for Redis ahead of any later reservation (the Redis store
-    // sends its calls in the order they were made).
-    const strict = gw.recordSink !== undefined;
-    // A client that left before its answer came is still charged (the provider billed the call); its row
-    // says 499, as a stream's does, and not the 200 it never received.
-    const status = reply.raw.destroyed ? 499 : upstream.status;
-    if (!strict) sendAnswer();
-    const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
-    if (queued && settleWhenEnded && followable(gw, provider, responseId)) return settleWhenEnded(responseId, status, usage, { upstreamLatencyMs });
-    await gw.engine.settleCall(admission, target, usage);
-    if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
-    await record(admitted, status, usage, { upstreamLatencyMs, providerResponseId: responseId });
-    if (strict) sendAnswer();
-    return;
-  }
 
-  // Streaming: take over the raw response so frames go out as they arrive.
-  void reply.hijack();
-  const res = reply.raw;
-  res.writeHead(upstream.status, {
-    ...(reply.getHeaders() as Record<string, string>),
-    ...upstream.headers,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-  });
-  const adapter = exchange.streamAdapter();
-  const result = await relayStream(upstream.body, res, {
-    adapter,
-    counter: new OutputTokenCounter(upstreamModel),
-    cap: admission.output,
-    inputFallback: estimate.exact,
-    secrets: provider.secrets,
-  });
-  if (result.outcome === 'cut_at_limit') abort?.abort(); // the relay stopped reading; make sure the provider stops too
-  if (result.outcome === 'upstream_failed' && !result.produced) {
-    // It failed before doing anything (e.g. an `overloaded_error` event first): nothing is charged.
-    await refund(502, { streamEnd: 'upstream_failed', ...upstreamSoFar() });
+    const isSse = (upstream.headers['content-type'] ?? '').includes('text/event-stream');
+    if (upstream.status >= 400 || !(stream && isSse)) {
+      let raw: Buffer;
+      try {
+        raw = await readAll(upstream.body);
+      } catch (err) {
+        return failUpstream(err);
+      }
+      const upstreamLatencyMs = performance.now() - tUpstream;
+      if (upstream.status >= 400) {
+        // Upstream 401/403 concern the gateway's provider key, not the caller's: the caller sees a 502, and
+        // the call is recorded with the status sent.
+        if (upstream.status === 401 || upstream.status === 403) {
+          const refused = credentialsRefused(provider.name, upstream.status, req.log);
+          await refund(refused.status, { upstreamLatencyMs });
+          throw refused;
+        }
+        await refund(upstream.status, { upstreamLatencyMs });
+        // Refused by the provider's own limit: the gateway's rate-limit headers, with room left, would contradict it.
+        if (upstream.status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
+        // Its secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
+        return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
+      }
+      if (!startsLikeJsonObject(raw)) {
+        await refund(502, { upstreamLatencyMs });
+        throw notJsonAnswer(provider.name, upstream.status, upstream.headers['content-type'], req.log);
+      }
+      const answer = exchange.response(raw);
+      // No usage reported: count the generated text with the model family's tokenizer; a queued background
+      // response has none yet: its whole grant stands until its end is known.
+      const queued = background && !answer.usage;
+      const usage: Usage = queued
+        ? fullGrantUsage(admission)
+        : (answer.usage ?? { input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
+      const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
+      // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
+      // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
+      // metrics) follow in the same turn of the event loop, so this instance admits nothing before the
+      // settlement is applied (memory) or queued for Redis ahead of any later reservation (the Redis store
+      // sends its calls in the order they were made).
+      const strict = gw.recordSink !== undefined;
+      // A client that left before its answer came is still charged (the provider billed the call); its row
+      // says 499, as a stream's does, and not the 200 it never received.
+      const status = reply.raw.destroyed ? 499 : upstream.status;
+      if (!strict) sendAnswer();
+      const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
+      if (queued && settleWhenEnded && followable(gw, provider, responseId)) return settleWhenEnded(responseId, status, usage, { upstreamLatencyMs });
+      await gw.engine.settleCall(admission, target, usage);
+      if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
+      await record(admitted, status, usage, { upstreamLatencyMs, providerResponseId: responseId });
+      if (strict) sendAnswer();
+      return;
+    }
+
+    // Streaming: take over the raw response so frames go out as they arrive.
+    void reply.hijack();
+    const res = reply.raw;
+    res.writeHead(upstream.status, {
+      ...(reply.getHeaders() as Record<string, string>),
+      ...upstream.headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+    });
+    const adapter = exchange.streamAdapter();
+    const result = await relayStream(upstream.body, res, {
+      adapter,
+      counter: new OutputTokenCounter(upstreamModel),
+      cap: admission.output,
+      inputFallback: estimate.exact,
+      secrets: provider.secrets,
+    });
+    if (result.outcome === 'cut_at_limit') abort?.abort(); // the relay stopped reading; make sure the provider stops too
+    if (result.outcome === 'upstream_failed' && !result.produced) {
+      // It failed before doing anything (e.g. an `overloaded_error` event first): nothing is charged.
+      await refund(502, { streamEnd: 'upstream_failed', ...upstreamSoFar() });
+      if (!res.destroyed) res.end();
+      return;
+    }
+    // A background stream that did not run to its end goes on without the client (or the gateway): its whole
+    // grant stands until its end is known.
+    const unfinished = background && result.outcome !== 'complete';
+    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage;
+    const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
+    const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
+    if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {
+      settleWhenEnded(adapter.responseId, status, usage, detail);
+      if (!res.destroyed) res.end();
+      return;
+    }
+    // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
+    await gw.engine.settleCall(admission, target, usage);
+    if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, adapter.responseId, usage, conversation);
+    await record(admitted, status, usage, detail);
     if (!res.destroyed) res.end();
-    return;
+  } finally {
+    // Its row is queued by now (the ledger writer takes it synchronously), or the call failed: a stop may
+    // flush the ledger and exit once nothing else is in flight.
+    if (heldAfterClientLeft) gw.leave();
   }
-  // A background stream that did not run to its end goes on without the client (or the gateway): its whole
-  // grant stands until its end is known.
-  const unfinished = background && result.outcome !== 'complete';
-  const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage;
-  const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
-  const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
-  if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {
-    settleWhenEnded(adapter.responseId, status, usage, detail);
-    if (!res.destroyed) res.end();
-    return;
-  }
-  // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
-  await gw.engine.settleCall(admission, target, usage);
-  if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, adapter.responseId, usage, conversation);
-  await record(admitted, status, usage, detail);
-  if (!res.destroyed) res.end();
 }
 
 /**

@@ -20,6 +20,7 @@ import { closeAfterUnreadBody, LINGER_LIMITS, type LingerLimits } from './unread
 import { CONVERSATION_ROUTES, handleConversation } from './conversations.js';
 import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
 import { nameNonStandardStatuses } from '../util/status-reasons.js';
+import { DrainState } from './drain-state.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -64,6 +65,8 @@ export interface ServerOptions {
   onRejected?: (rejection: { path: string; status: number; code: string; seconds: number }) => void;
   /** How long and how much of an unwanted body is read after an early answer (unread-body.ts); tests shorten it. */
   lingerLimits?: LingerLimits;
+  /** Set when the process stops (stop-gateway.ts); never draining when omitted. */
+  drain?: DrainState;
 }
 
 // RFC 9110 §10.1.1, as Node matches it.
@@ -74,12 +77,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   nameNonStandardStatuses();
   const requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const linger = opts.lingerLimits ?? LINGER_LIMITS;
+  const drain = opts.drain ?? new DrainState();
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: opts.maxBodyBytes,
     // Per-request log lines cost more CPU than the rest of the hot path; calls are recorded by the ledger instead.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Once the listener is closed (the drain after SIGTERM), a request that still arrives on an open
+    // keep-alive connection is served like any other (fastify adds `Connection: close`), not answered
+    // with fastify's own 503 body, which is in neither API's error format: it is work the gateway can do.
+    return503OnClosing: false,
     keepAliveTimeout: 75_000,
     // fastify's default is no limit, so a client that sends half a body (or half its headers: no key is
     // needed for that) would hold its connection forever. Node 20 only enforces a limit given to the server's
@@ -99,6 +106,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.addHook('onRequest', (req, reply, done) => {
     req.workStartedAt = performance.now();
     void reply.headers(requestIdHeaders(req.id, wireOfRequest(req)));
+    // Draining: the answer says `Connection: close` and the connection ends with it, so a keep-alive client
+    // opens its next one through the load balancer, to another instance. Node's own flag, so streams
+    // written with writeHead get it too.
+    if (drain.draining) reply.raw.shouldKeepAlive = false;
     done();
   });
 
@@ -169,7 +180,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     decodeBody(bytes as Buffer, encoding, opts.maxBodyBytes, (err, body) => (err ? done(err, undefined) : parseJson(req, body!, done)));
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Load balancers' health checks take a draining instance out of rotation while it still serves.
+  app.get('/healthz', async (req, reply) => (drain.draining ? reply.code(503).send({ status: 'draining' }) : { status: 'ok' }));
   for (const register of opts.routes ?? []) register(app as unknown as FastifyInstance);
   for (const [path, endpoint] of OPENAI_ENDPOINTS) {
     app.post(path, { onRequest: identify }, (req, reply) => handleCall(req.caller!, endpoint, req, reply));

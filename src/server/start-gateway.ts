@@ -17,11 +17,8 @@ import { preloadTokenizers } from '../tokens/index.js';
 import { wireStoreMode } from '../metrics/store-mode-metric.js';
 import { startUsageServices } from './usage-services.js';
 import { collectStartupGarbage } from './gc-tuning.js';
-
-/** In-flight requests get this long to finish on SIGTERM. */
-const DRAIN_TIMEOUT_MS = 30_000;
-/** A second Ctrl-C during the drain exits at once, with the shell's code for an interrupt. */
-const INTERRUPTED_EXIT_CODE = 130;
+import { stopOnSignals } from './stop-gateway.js';
+import { DrainState } from '../proxy/drain-state.js';
 
 export interface StartOptions {
   configFiles: string[];
@@ -55,7 +52,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   usage.attach(gateway);
   // The store-mode gauges join the other metrics; the store's outage log names the limits that fail open / closed.
   wireStoreMode(store, usage.metrics?.registry, () => gateway.policy);
-  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes, onRejected: usage.onRejected });
+  const drain = new DrainState();
+  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes, onRejected: usage.onRejected, drain });
 
   // Reload keeps the counter store, so no counter is lost; a bad new config keeps the old one running.
   // Settings used once at start keep the values the process started with, whatever later files say.
@@ -116,41 +114,9 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
+  // Before the line that says the gateway is ready: a SIGTERM sent as soon as it is seen must drain, not kill.
+  stopOnSignals({ app, drain, gateway: () => gateway, usage, store, log });
   console.log(`tollgate listening on ${httpOrigin(host, actualPort)}`);
-
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) {
-      if (signal !== 'SIGINT') return;
-      // Whoever presses Ctrl-C twice does not want to wait up to DRAIN_TIMEOUT_MS.
-      console.error('tollgate: interrupted again; exiting without waiting for in-flight requests (unwritten ledger rows are lost)');
-      process.exit(INTERRUPTED_EXIT_CODE);
-    }
-    stopping = true;
-    log.info({ signal }, 'draining in-flight requests');
-    // close() waits for every connection; keep-alive connections that finish their request during the
-    // drain must be closed as they go idle, and stragglers are cut after the drain timeout.
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-    const deadline = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
-    await app.close();
-    clearInterval(sweep);
-    clearTimeout(deadline);
-    // Background responses still generating are charged their whole grant now: their rows go with the rest.
-    await gateway.background.finishAll();
-    // Every finished call reaches the ledger before the process goes: SIGTERM loses no row.
-    const flushed = await usage.close().then(
-      () => true,
-      (err: Error) => {
-        log.error({ error: err.message, rows: usage.writer?.stats().pending }, 'ledger flush failed at shutdown; these buffered rows are lost (their calls stay counted)');
-        return false;
-      },
-    );
-    await gateway.close();
-    await store.close();
-    process.exit(flushed ? 0 : 1);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 /**
