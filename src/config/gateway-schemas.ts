@@ -4,6 +4,7 @@ import { onStoreErrorSchema } from './limit-schemas.js';
 import { isListenHost } from './listen-host.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
 import { secretSchema } from './secret-schema.js';
+import { parseSentinelUrl, SENTINEL_SCHEME } from './sentinel-url.js';
 import { isTimeZone } from '../util/time-zone.js';
 
 function isHttpUrl(text: string): boolean {
@@ -37,7 +38,7 @@ export const serverSchema = z.strictObject({
 });
 
 // Store URLs can carry passwords, so these messages never repeat the value.
-const COUNTERS = /^(memory|(redis|rediss|redis-cluster|rediss-cluster):\/\/\S+)$/;
+const COUNTERS = /^(memory|(redis|rediss|redis-cluster|rediss-cluster|redis-sentinel|rediss-sentinel):\/\/\S+)$/;
 const LEDGER = /^(sqlite:\S+|(postgres|postgresql):\/\/\S+)$/;
 
 const PERCENT_ENCODE = 'a user name or password with characters such as @ : / # ? must be percent-encoded';
@@ -45,6 +46,10 @@ const PERCENT_ENCODE = 'a user name or password with characters such as @ : / # 
 /** What is wrong with a Redis or PostgreSQL URL that has the right scheme, without repeating it (it may hold a password). */
 export function storeUrlProblem(text: string): string | undefined {
   if (text === 'memory' || text.startsWith('sqlite:')) return undefined;
+  if (SENTINEL_SCHEME.test(text)) {
+    const sentinel = parseSentinelUrl(text);
+    return 'problem' in sentinel ? sentinel.problem : undefined;
+  }
   const cluster = /^rediss?-cluster:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(text);
   if (cluster) {
     for (const node of cluster[1]!.split(',')) {
@@ -79,7 +84,8 @@ function storeUrl(schema: z.ZodString, scheme: RegExp): z.ZodType<string> {
 export const storageSchema = z.strictObject({
   counters: storeUrl(
     z.string().regex(COUNTERS, {
-      message: 'expected `memory`, `redis://host:port[/db]`, `rediss://host:port[/db]` or `redis-cluster://host:port[,host:port...]` (`rediss-cluster://` for TLS)',
+      message:
+        'expected `memory`, `redis://host:port[/db]`, `rediss://host:port[/db]`, `redis-cluster://host:port[,host:port...]` or `redis-sentinel://host:port[,host:port...]/<master name>[/db]` (`rediss-cluster://`, `rediss-sentinel://` for TLS)',
     }),
     COUNTERS,
   ).default('memory'),

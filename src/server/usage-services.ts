@@ -199,7 +199,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       // Without the ledger's database the rebuild cannot succeed: say so at once rather than wait on the
       // writer's retries (every request would, with the gateway blaming Redis).
       if (writer?.failing) throw new Error(LEDGER_FAILING);
-      log.warn({}, 'the counter store lost its counters (Redis flushed or restarted empty); rebuilding them from the ledger');
+      log.warn({}, 'the counter store lost its counters, or may have (Redis flushed, restarted empty, or failed over to a replica); rebuilding them from the ledger');
       const r = await flushAndRebuild(ledger, opts.currentPolicy());
       log.info({ limits: r.limits, ms: Math.round(r.ms) }, 'counters rebuilt from the ledger');
     },

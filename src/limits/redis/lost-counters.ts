@@ -2,7 +2,9 @@
 // are rebuilt from the ledger. RESERVE_LUA notices the loss two ways: an organization's presence marker
 // is missing (TGLOST), or Redis shows fewer admitted reservations than this instance saw before (it went
 // back in time). This class keeps what the store needs for both and runs each rebuild once, however
-// many requests notice.
+// many requests notice. Behind Redis Sentinel the client also sees a failover itself (another primary):
+// then every counter is rebuilt once before the next reservation, since writes other instances made
+// may be the ones lost, which this instance's own counts cannot show.
 import { CountersNotRebuiltError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { presenceKey } from './hash-tags.js';
@@ -25,6 +27,12 @@ export class LostCounters {
   private readonly seen = new Map<string, number>();
   /** Per hash tag, the rebuild and marking under way. */
   private readonly marking = new Map<string, Promise<void>>();
+  /** Rebuilds after a failover, counted for every hash tag (see rebuildsOf). */
+  private failoverRebuilds = 0;
+  /** The rebuild after a failover, once started; reservations wait for it. */
+  private failoverRebuild?: Promise<void>;
+  /** A failover was seen and its rebuild has not finished: reservations call rebuildAfterFailover() first. */
+  failoverPending = false;
 
   constructor(private readonly client: RedisClient) {}
 
@@ -53,7 +61,35 @@ export class LostCounters {
 
   /** Rebuilds of `tag`'s counters finished so far. */
   rebuildsOf(tag: string): number {
-    return this.rebuilds.get(tag) ?? 0;
+    return (this.rebuilds.get(tag) ?? 0) + this.failoverRebuilds;
+  }
+
+  /** The client reached another primary (a Sentinel failover): the counters are rebuilt before the next reservation. */
+  failedOver(): void {
+    if (this.rebuild) this.failoverPending = true;
+  }
+
+  /**
+   * Rebuilds every counter from the ledger once after a failover. Best effort: a ledger that does not
+   * answer leaves the counters as the new primary has them (nothing is known to be lost, and the checks
+   * above still catch what this instance saw go missing), rather than refusing every request.
+   */
+  rebuildAfterFailover(): Promise<void> {
+    this.failoverRebuild ??= (async () => {
+      try {
+        await this.runRebuild();
+        // What this instance saw counted before is covered now: a lower count on the new primary is no
+        // second loss. Reservations confirmed before, whose records may have gone, settle as old ones.
+        this.seen.clear();
+        this.failoverRebuilds++;
+      } catch {
+        // left to the checks of each reservation and settlement
+      } finally {
+        this.failoverPending = false;
+        this.failoverRebuild = undefined;
+      }
+    })();
+    return this.failoverRebuild;
   }
 
   /**
@@ -66,23 +102,28 @@ export class LostCounters {
       const failure = this.rebuildFailure;
       if (failure && Date.now() - failure.atMs < REBUILD_RETRY_MS) return Promise.reject(failure.error);
       marking = (async () => {
-        this.rebuilding ??= this.rebuild!()
-          .catch((err: Error) => {
-            const error = err instanceof CountersNotRebuiltError ? err : new CountersNotRebuiltError(err.message);
-            this.rebuildFailure = { atMs: Date.now(), error };
-            throw error;
-          })
-          .finally(() => (this.rebuilding = undefined));
-        await this.rebuilding;
+        await this.runRebuild();
         this.rebuildFailure = undefined;
         // NX: after a rollback the marker is there with its (lower) count, which every instance then
         // learns afresh; resetting it would send the others into a rebuild each time one instance marks.
         await this.client.set(presenceKey(tag), '1', 'NX');
         this.seen.delete(tag);
-        this.rebuilds.set(tag, this.rebuildsOf(tag) + 1);
+        this.rebuilds.set(tag, (this.rebuilds.get(tag) ?? 0) + 1);
       })().finally(() => this.marking.delete(tag));
       this.marking.set(tag, marking);
     }
     return marking;
+  }
+
+  /** The rebuild under way, or a new one: one at a time, whatever asked for it. */
+  private runRebuild(): Promise<void> {
+    this.rebuilding ??= this.rebuild!()
+      .catch((err: Error) => {
+        const error = err instanceof CountersNotRebuiltError ? err : new CountersNotRebuiltError(err.message);
+        this.rebuildFailure = { atMs: Date.now(), error };
+        throw error;
+      })
+      .finally(() => (this.rebuilding = undefined));
+    return this.rebuilding;
   }
 }

@@ -1,7 +1,8 @@
-// Connects to Redis or Redis Cluster from a `storage.counters` URL, with options that bound every call:
-// a command timeout, no offline queue (a command while disconnected fails at once instead of waiting),
-// no retries of a command, and reconnection with backoff in the background.
+// Connects to Redis, Redis Cluster or the primary Redis Sentinel names from a `storage.counters` URL, with
+// options that bound every call: a command timeout, no offline queue (a command while disconnected fails
+// at once instead of waiting), no retries of a command, and reconnection with backoff in the background.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { parseSentinelUrl, SENTINEL_SCHEME } from '../../config/sentinel-url.js';
 
 /** A single node or a cluster: the counter scripts run the same on both. */
 export type RedisClient = Redis | Cluster;
@@ -44,10 +45,41 @@ function parseClusterUrl(url: string): ClusterUrl {
   return { tls: scheme === 'rediss', ...(user ? { username: user } : {}), ...(password ? { password } : {}), nodes };
 }
 
-/** Creates the client for a `redis://`, `rediss://`, `redis-cluster://` or `rediss-cluster://` URL; it connects in the background. */
+/** Options for the primary that the sentinels in a `redis-sentinel://` URL name, followed through failovers. */
+function sentinelOptions(url: string, timeoutMs: number): RedisOptions {
+  const s = parseSentinelUrl(url);
+  if ('problem' in s) throw new Error(`storage.counters: ${s.problem}`);
+  return {
+    ...nodeOptions(timeoutMs),
+    sentinels: s.sentinels,
+    name: s.name,
+    role: 'master',
+    db: s.db,
+    ...(s.username ? { username: s.username } : {}),
+    ...(s.password ? { password: s.password } : {}),
+    ...(s.sentinelUsername ? { sentinelUsername: s.sentinelUsername } : {}),
+    ...(s.sentinelPassword ? { sentinelPassword: s.sentinelPassword } : {}),
+    ...(s.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+    // Every sentinel down: ask them again as soon as a node would be reconnected to.
+    sentinelRetryStrategy: reconnectDelay,
+    // A sentinel that accepts the connection but does not answer must not hold the reconnection forever.
+    sentinelCommandTimeout: Math.max(1000, 4 * timeoutMs),
+    // Subscribes to the sentinels' +switch-master and reconnects at once: a primary that was demoted but is
+    // still reachable (a manual failover, a partition the gateway is on the old side of) would otherwise
+    // keep the connection, and its writes would be lost when it rejoins as a replica.
+    failoverDetector: true,
+    // A primary turned replica answers writes with READONLY: reconnect, and the sentinels name the new
+    // one. The call itself is not sent again (1, not 2): it fails, and `on_store_error` decides.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
+  };
+}
+
+/** Creates the client for a `redis[s]://`, `redis[s]-cluster://` or `redis[s]-sentinel://` URL; it connects in the background. */
 export function createRedisClient(url: string, timeoutMs: number): RedisClient {
   let client: RedisClient;
-  if (/^rediss?-cluster:/.test(url)) {
+  if (SENTINEL_SCHEME.test(url)) {
+    client = new Redis(sentinelOptions(url, timeoutMs));
+  } else if (/^rediss?-cluster:/.test(url)) {
     const c = parseClusterUrl(url);
     const redisOptions: RedisOptions = {
       ...nodeOptions(timeoutMs),
@@ -75,6 +107,21 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
 }
 
 const lastErrors = new WeakMap<RedisClient, string>();
+
+/**
+ * Calls `listener` each time a Sentinel client is ready on another primary than before: a failover,
+ * which may have lost the latest writes (replication is asynchronous). Other clients never call it.
+ */
+export function onPrimaryChange(client: RedisClient, listener: () => void): void {
+  if (client instanceof Cluster || !client.options.sentinels) return;
+  const address = (): string => `${client.stream?.remoteAddress}:${client.stream?.remotePort}`;
+  let primary = client.status === 'ready' ? address() : undefined;
+  client.on('ready', () => {
+    const now = address();
+    if (primary !== undefined && now !== primary) listener();
+    primary = now;
+  });
+}
 
 /** The client's last connection or command error, if any (Redis's reply or the socket's error; no credentials). */
 export function lastErrorOf(client: RedisClient): string | undefined {

@@ -7,7 +7,7 @@ import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
 import { ItemArgs, restoreValue, type WindowTable } from './item-args.js';
 import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
-import type { RedisClient } from './redis-client.js';
+import { onPrimaryChange, type RedisClient } from './redis-client.js';
 import { ScriptBatcher } from './script-batcher.js';
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
@@ -104,6 +104,7 @@ export class RedisCounterStore implements CounterStore {
     this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
     this.lost = new LostCounters(client);
+    onPrimaryChange(client, () => this.lost.failedOver());
     // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
     this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
     this.sweeper.unref();
@@ -112,6 +113,7 @@ export class RedisCounterStore implements CounterStore {
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const items = req.items;
     if (items.length === 0) return { ok: true, output: req.output, states: [], shadowBlocked: [] };
+    if (this.lost.failoverPending) await this.lost.rebuildAfterFailover();
     const tag = sameTag(items);
     const recordKey = `${tag}:res:${req.id}`;
     const factors = req.factors ?? LIST_PRICE;
