@@ -1,8 +1,9 @@
 // A stream whose connection is cut (its client left, or SIGTERM's drain timeout closed it) is settled and
-// recorded after the connection closed. Its gateway counts it in flight until the row is out, so retire(),
-// which a stop awaits before the ledger's last flush, waits for it. Regression test: with a counter store
-// slower than one turn of the event loop (Redis), the drain timeout cut a stream and the process flushed
-// the ledger and exited without its row.
+// recorded after the connection closed, and a non-streamed call's answer goes out before its settlement.
+// Its gateway counts such a call in flight until the row is out, so retire(), which a stop awaits before
+// the ledger's last flush, waits for it. Regression tests: with a counter store slower than one turn of
+// the event loop (Redis), the drain timeout cut a stream and the process flushed the ledger and exited
+// without its row; a non-streamed call's row could miss the flush the same way.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
@@ -67,6 +68,22 @@ it('retire() waits for the row of a stream whose connection was cut', async () =
   await gateway.retire();
   expect(calls.map((c) => ({ status: c.status, streamEnd: c.streamEnd }))).toEqual([{ status: 499, streamEnd: 'client_gone' }]);
   expect(gateway.requestsInFlight).toBe(0);
+});
+
+it('retire() waits for the row of a non-streamed call answered before its settlement', async () => {
+  const next = new Gateway(gateway.policy, store, gateway.clock);
+  gateway = next;
+  const before = calls.length;
+  next.onCall((r) => calls.push(r));
+  const res = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer tg-a', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 }),
+  });
+  expect(res.statusCode).toBe(200);
+  await res.body.text(); // the answer is out; its settlement (100 ms) is not
+  await next.retire();
+  expect(calls.slice(before).map((c) => c.status)).toEqual([200]);
 });
 
 it('and still ends when that stream cannot be settled (the store went away): the call holds nothing after it failed', async () => {

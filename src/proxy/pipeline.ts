@@ -78,9 +78,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const background = runsInBackground(exchange.upstream, body);
   const stream = body.stream === true && endpoint !== 'embeddings';
 
-  // A stream whose client left before its end (or whose connection the drain timeout cut) is settled and
-  // recorded after its connection closed: it stays in flight until then, so a stop waits for its row.
-  let heldAfterClientLeft = false;
+  // Calls settled and recorded after their connection closed stay in flight until their row is queued, so
+  // a stop (or a reload's retirement) waits for it: a stream whose client left before its end (or whose
+  // connection the drain timeout cut), and a non-streamed call whose answer goes before its settlement.
+  let heldUntilRecorded = false;
   // Awaited before the response completes: a strict ledger commits the row first (Gateway.recordSink).
   // One literal with the spreads inside it, never `{ ...decision, status }`: see body-copy.ts. Not async
   // itself: Gateway.record's promise is handed on (an async layer is ~0.4 KB of garbage per call).
@@ -178,7 +179,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       if (reply.raw.writableFinished) return;
       abort.abort();
       if (!req.callRecorded) {
-        heldAfterClientLeft = true;
+        heldUntilRecorded = true;
         gw.enter();
       }
     });
@@ -250,7 +251,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       // A client that left before its answer came is still charged (the provider billed the call); its row
       // says 499, as a stream's does, and not the 200 it never received.
       const status = reply.raw.destroyed ? 499 : upstream.status;
-      if (!strict) sendAnswer();
+      if (!strict) {
+        heldUntilRecorded = true;
+        gw.enter();
+        sendAnswer();
+      }
       const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
       if (queued && settleWhenEnded && followable(gw, provider, responseId)) return settleWhenEnded(responseId, status, usage, { upstreamLatencyMs });
       await gw.engine.settleCall(admission, target, usage);
@@ -303,7 +308,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   } finally {
     // Its row is queued by now (the ledger writer takes it synchronously), or the call failed: a stop may
     // flush the ledger and exit once nothing else is in flight.
-    if (heldAfterClientLeft) gw.leave();
+    if (heldUntilRecorded) gw.leave();
   }
 }
 
