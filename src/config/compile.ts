@@ -35,6 +35,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       maxBodyBytes: server.max_body_bytes,
       drainDelayMs: server.drain_delay_ms,
       drainTimeoutMs: server.drain_timeout_ms,
+      corsOrigins: server.cors_origins,
     },
     storage: {
       counters: storage.counters,

@@ -1,5 +1,6 @@
 // The gateway's own sections (SPEC §8): server, storage, enforcement, providers and pricing.
 import * as z from 'zod';
+import { corsOriginsSchema } from './cors-origins.js';
 import { onStoreErrorSchema } from './limit-schemas.js';
 import { isListenHost } from './listen-host.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
@@ -35,6 +36,8 @@ export const serverSchema = z.strictObject({
   drain_delay_ms: z.number().int().nonnegative().max(3_600_000).default(0),
   // Then in-flight requests and streams get this long to finish before their connections are cut.
   drain_timeout_ms: z.number().int().positive().max(3_600_000).default(30_000),
+  // Browser apps on these origins may call the proxied API (proxy/cors.ts); none by default.
+  cors_origins: corsOriginsSchema,
 });
 
 // Store URLs can carry passwords, so these messages never repeat the value.

@@ -166,6 +166,8 @@ export interface Policy {
     drainDelayMs: number;
     /** Then: how long in-flight requests and streams may take before their connections are cut. */
     drainTimeoutMs: number;
+    /** Origins whose browser apps may call the proxied API (`['*']` for any); empty: CORS off. */
+    corsOrigins: readonly string[];
   };
   storage: {
     counters: string;

@@ -10,6 +10,8 @@ const EVERY_START_ONLY_FIELD = [
   'storage.lease_ms',
   'ledger.enabled', 'ledger.durability', 'ledger.flush_interval_ms', 'ledger.batch_size', 'ledger.max_buffered_rows',
   'metrics.enabled', 'metrics.user_labels', 'metrics.bearer_token',
+  // Only when it turns CORS on: see the test below.
+  'server.cors_origins',
 ];
 
 describe('settingsNeedingRestart', () => {
@@ -21,7 +23,7 @@ describe('settingsNeedingRestart', () => {
 
   it('names each start-only field that changes, by its config name', () => {
     const next = load(`
-server: {host: 0.0.0.0, port: 4001, timezone: Europe/Paris, max_body_bytes: 5}
+server: {host: 0.0.0.0, port: 4001, timezone: Europe/Paris, max_body_bytes: 5, cors_origins: ["https://tools.example.com"]}
 storage: {counters: "redis://cache:6379", ledger: "sqlite:./x.db", on_store_error: fail_open, timeout_ms: 9, instances: 2, reservation_ttl_ms: 5, lease_ms: 2}
 ledger: {enabled: false, durability: strict, flush_interval_ms: 50, batch_size: 5, max_buffered_rows: 5}
 metrics: {enabled: false, user_labels: true, bearer_token: t}
@@ -33,6 +35,15 @@ metrics: {enabled: false, user_labels: true, bearer_token: t}
     const readWhenUsed = ['server.admin_key', 'server.drain_delay_ms', 'server.drain_timeout_ms'];
     const fields = fieldPaths(configSchema).filter((path) => /^(server|storage|ledger|metrics)\./.test(path) && !readWhenUsed.includes(path));
     expect(fields.sort()).toEqual([...EVERY_START_ONLY_FIELD].sort());
+  });
+
+  it('names the CORS origins only when they turn CORS on: once on, a reload changes the list or empties it', () => {
+    const on = load('server: {cors_origins: ["https://a.example.com"]}\n');
+    expect(settingsNeedingRestart(running, on)).toEqual(['server.cors_origins']);
+    expect(settingsNeedingRestart(running, load('server: {cors_origins: "*"}\n'))).toEqual(['server.cors_origins']);
+    expect(settingsNeedingRestart(on, load('server: {cors_origins: ["https://b.example.com", "http://localhost:5173"]}\n'))).toEqual([]);
+    expect(settingsNeedingRestart(on, load('server: {cors_origins: "*"}\n'))).toEqual([]);
+    expect(settingsNeedingRestart(on, running)).toEqual([]);
   });
 
   it('leaves out host and port when serve --host / --port decide them', () => {

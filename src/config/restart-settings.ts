@@ -27,11 +27,19 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['metrics.bearer_token', (p) => p.metrics.bearerTokenSha256],
 ];
 
+// Settings of which only one change waits for a restart. CORS is wired into the server at start only when
+// origins are named there (proxy/cors.ts), so the default path carries no hook; once it is, the list is
+// read per request, and a reload may change it or empty it.
+const TURNED_ON_AT_START: ReadonlyArray<readonly [field: string, needsRestart: (running: Policy, next: Policy) => boolean]> = [
+  ['server.cors_origins', (running, next) => running.server.corsOrigins.length === 0 && next.server.corsOrigins.length > 0],
+];
+
 /** The fields whose values `running` started with and `next` changes, which only a restart applies. */
 export function settingsNeedingRestart(running: Policy, next: Policy, overridden: { host?: boolean; port?: boolean } = {}): string[] {
-  return START_ONLY.filter(([field, read]) => {
+  const changed = START_ONLY.filter(([field, read]) => {
     // `serve --host` / `--port` decide these before and after a restart alike.
     if ((field === 'server.host' && overridden.host) || (field === 'server.port' && overridden.port)) return false;
     return read(running) !== read(next);
   }).map(([field]) => field);
+  return [...changed, ...TURNED_ON_AT_START.filter(([, needsRestart]) => needsRestart(running, next)).map(([field]) => field)];
 }

@@ -21,6 +21,7 @@ import { CONVERSATION_ROUTES, handleConversation } from './conversations.js';
 import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
 import { nameNonStandardStatuses } from '../util/status-reasons.js';
 import { DrainState } from './drain-state.js';
+import { registerCors } from './cors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -112,6 +113,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (drain.draining) reply.raw.shouldKeepAlive = false;
     done();
   });
+  // After the request ids, before `identify`: a preflight carries no key, and every answer to an allowed
+  // origin (a 401, a 429, a stream written with writeHead) carries the CORS headers. Off by default, at no cost.
+  if (opts.gateway().policy.server.corsOrigins.length > 0) registerCors(app as unknown as FastifyInstance, () => opts.gateway().policy.server.corsOrigins);
 
   // Node answers `Expect: 100-continue` with a 100 before any check unless it is told otherwise; then a
   // client with a bad key or a body over the limit uploads it all for nothing. `identify` sends the 100
