@@ -2,7 +2,8 @@
 // options that bound every call: a command timeout, no offline queue (a command while disconnected fails
 // at once instead of waiting), no retries of a command, and reconnection with backoff in the background.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { parseSentinelUrl, SENTINEL_SCHEME } from '../../config/sentinel-url.js';
+import { parseSentinelUrl, SENTINEL_SCHEME, type SentinelUrl } from '../../config/sentinel-url.js';
+import { followSwitchMaster } from './switch-master.js';
 
 /** A single node or a cluster: the counter scripts run the same on both. */
 export type RedisClient = Redis | Cluster;
@@ -46,9 +47,7 @@ function parseClusterUrl(url: string): ClusterUrl {
 }
 
 /** Options for the primary that the sentinels in a `redis-sentinel://` URL name, followed through failovers. */
-function sentinelOptions(url: string, timeoutMs: number): RedisOptions {
-  const s = parseSentinelUrl(url);
-  if ('problem' in s) throw new Error(`storage.counters: ${s.problem}`);
+function sentinelOptions(s: SentinelUrl, timeoutMs: number): RedisOptions {
   return {
     ...nodeOptions(timeoutMs),
     sentinels: s.sentinels,
@@ -64,10 +63,8 @@ function sentinelOptions(url: string, timeoutMs: number): RedisOptions {
     sentinelRetryStrategy: reconnectDelay,
     // A sentinel that accepts the connection but does not answer must not hold the reconnection forever.
     sentinelCommandTimeout: Math.max(1000, 4 * timeoutMs),
-    // Subscribes to the sentinels' +switch-master and reconnects at once: a primary that was demoted but is
-    // still reachable (a manual failover, a partition the gateway is on the old side of) would otherwise
-    // keep the connection, and its writes would be lost when it rejoins as a replica.
-    failoverDetector: true,
+    // The sentinels' +switch-master is followed by followSwitchMaster (switch-master.ts), not by ioredis.
+    failoverDetector: false,
     // A primary turned replica answers writes with READONLY: reconnect, and the sentinels name the new
     // one. The call itself is not sent again (1, not 2): it fails, and `on_store_error` decides.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
@@ -78,7 +75,11 @@ function sentinelOptions(url: string, timeoutMs: number): RedisOptions {
 export function createRedisClient(url: string, timeoutMs: number): RedisClient {
   let client: RedisClient;
   if (SENTINEL_SCHEME.test(url)) {
-    client = new Redis(sentinelOptions(url, timeoutMs));
+    const sentinelUrl = parseSentinelUrl(url);
+    if ('problem' in sentinelUrl) throw new Error(`storage.counters: ${sentinelUrl.problem}`);
+    const redis = new Redis(sentinelOptions(sentinelUrl, timeoutMs));
+    followSwitchMaster(redis, sentinelUrl, reconnectDelay);
+    client = redis;
   } else if (/^rediss?-cluster:/.test(url)) {
     const c = parseClusterUrl(url);
     const redisOptions: RedisOptions = {
