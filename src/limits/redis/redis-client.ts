@@ -3,7 +3,7 @@
 // at once instead of waiting), no retries of a command, and reconnection with backoff in the background.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { parseSentinelUrl, SENTINEL_SCHEME, type SentinelUrl } from '../../config/sentinel-url.js';
-import { followSwitchMaster } from './switch-master.js';
+import { followSwitchMaster } from './sentinel-failover.js';
 
 /** A single node or a cluster: the counter scripts run the same on both. */
 export type RedisClient = Redis | Cluster;
@@ -63,7 +63,7 @@ function sentinelOptions(s: SentinelUrl, timeoutMs: number): RedisOptions {
     sentinelRetryStrategy: reconnectDelay,
     // A sentinel that accepts the connection but does not answer must not hold the reconnection forever.
     sentinelCommandTimeout: Math.max(1000, 4 * timeoutMs),
-    // The sentinels' +switch-master is followed by followSwitchMaster (switch-master.ts), not by ioredis.
+    // The sentinels' +switch-master is followed by followSwitchMaster (sentinel-failover.ts), not by ioredis.
     failoverDetector: false,
     // A primary turned replica answers writes with READONLY: reconnect, and the sentinels name the new
     // one. The call itself is not sent again (1, not 2): it fails, and `on_store_error` decides.
@@ -108,21 +108,6 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
 }
 
 const lastErrors = new WeakMap<RedisClient, string>();
-
-/**
- * Calls `listener` each time a Sentinel client is ready on another primary than before: a failover,
- * which may have lost the latest writes (replication is asynchronous). Other clients never call it.
- */
-export function onPrimaryChange(client: RedisClient, listener: () => void): void {
-  if (client instanceof Cluster || !client.options.sentinels) return;
-  const address = (): string => `${client.stream?.remoteAddress}:${client.stream?.remotePort}`;
-  let primary = client.status === 'ready' ? address() : undefined;
-  client.on('ready', () => {
-    const now = address();
-    if (primary !== undefined && now !== primary) listener();
-    primary = now;
-  });
-}
 
 /** The client's last connection or command error, if any (Redis's reply or the socket's error; no credentials). */
 export function lastErrorOf(client: RedisClient): string | undefined {
