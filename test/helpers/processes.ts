@@ -32,7 +32,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<R
           output: () => out,
           stop: (signal = 'SIGTERM') =>
             new Promise((res) => {
-              if (child.exitCode !== null) return res(child.exitCode);
+              // A process already gone (exited, or killed by a signal: then exitCode stays null) fires no more 'exit'.
+              if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
               child.once('exit', (code) => res(code));
               child.kill(signal);
             }),
