@@ -148,9 +148,17 @@ describe('messages', () => {
 
   it('counts tokens through the provider, without tokens or a call record', async () => {
     const before = gw.calls.length;
-    const res = await client().messages.countTokens({ model: 'claude-sonnet-4', messages: ask });
+    const res = await client().beta.messages.countTokens({ model: 'claude-sonnet-4', messages: ask, betas: ['context-1m-2025-08-07'] });
     expect(res.input_tokens).toBe(estimateInput('messages', { model: MODEL, messages: ask }, MODEL).exact());
-    expect(upstream.requests()[0].path).toBe('/v1/messages/count_tokens');
+    const [sent] = upstream.requests();
+    expect(sent.path).toBe('/v1/messages/count_tokens');
+    // With the provider's key, never the client's; the client's API version and beta flags go along.
+    expect(sent.headers['x-api-key']).toBe(UPSTREAM_KEY);
+    expect(sent.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(sent.headers)).not.toContain('tg-alice');
+    expect(sent.headers['anthropic-version']).toMatch(/^\d{4}-\d\d-\d\d$/);
+    // (The SDK's beta countTokens adds its own flag to the ones asked for.)
+    expect(String(sent.headers['anthropic-beta']).split(',')).toContain('context-1m-2025-08-07');
     expect(gw.calls.length).toBe(before);
   });
 

@@ -1,6 +1,7 @@
 // The Anthropic-format endpoints: `POST /v1/messages` (the shared pipeline) and `/v1/messages/count_tokens`.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidRequest } from '../errors/tollgate-error.js';
+import { RATE_LIMIT_HEADER } from '../providers/provider.js';
 import { estimateInput } from '../tokens/index.js';
 import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
@@ -52,6 +53,9 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   }
   if (status === 401 || status === 403) throw credentialsRefused(provider.name, status, req.log);
   if (status < 400 && !startsLikeJsonObject(raw)) throw notJsonAnswer(provider.name, status, headers['content-type'], req.log);
+  // Refused by the provider's own limit: its rate-limit headers say which, and the gateway's (with room
+  // left) would contradict them, or mix with them into a limit, remainder and reset of two different limits.
+  if (status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
   // Read before sending: a client that left before its answer came did not receive this status.
   const sent = reply.raw.destroyed ? 499 : status;
   void reply.code(status).headers(headers).send(raw);

@@ -90,6 +90,29 @@ describe('cache writes in a streamed Anthropic answer', () => {
     expect(old.usage).toEqual({ input: 10_000, cachedInput: 5_000, cacheWriteInput: 3_000, cacheWrite1hInput: 1_000, output: 400, final: true });
   });
 
+  it("keeps message_start's cache reads and writes when a message_delta leaves them out or sends null, as the SDK does", async () => {
+    // MessageDeltaUsage has `input_tokens`, `cache_creation_input_tokens` and `cache_read_input_tokens` as
+    // `number | null`: cumulative totals, each omitted (or null) when not reported, taken over field by field.
+    // Regression: a delta with `input_tokens` and null cache counts settled 2,000 input tokens instead of
+    // 10,000, none of them cached, while still billing 3,000 cache writes.
+    for (const deltaUsage of [
+      '{"input_tokens":2000,"cache_creation_input_tokens":null,"cache_read_input_tokens":null,"output_tokens":400,"server_tool_use":null}',
+      '{"input_tokens":2000,"output_tokens":400}',
+      '{"input_tokens":null,"cache_creation_input_tokens":null,"cache_read_input_tokens":null,"output_tokens":400}',
+    ]) {
+      for (const adapter of [new AnthropicMessagesStream(), new MessagesToChatStream(false)]) {
+        const { usage, outcome } = await relay(adapter, stream(START_USAGE, deltaUsage));
+        expect(outcome, deltaUsage).toBe('complete');
+        expect(usage, deltaUsage).toEqual({ input: 10_000, output: 400, cachedInput: 5_000, cacheWriteInput: 3_000, cacheWrite1hInput: 1_000, source: 'provider' });
+        expect(prices.cost('anthropic', 'claude-sonnet-4-5', usage)).toBeCloseTo(COST, 12);
+      }
+    }
+    // A count the delta does report replaces message_start's, even when it is lower.
+    const adapter = new AnthropicMessagesStream();
+    run(adapter, stream(START_USAGE, '{"input_tokens":2000,"cache_creation_input_tokens":null,"cache_read_input_tokens":4000,"output_tokens":400}'));
+    expect(adapter.usage).toEqual({ input: 9_000, cachedInput: 4_000, cacheWriteInput: 3_000, cacheWrite1hInput: 1_000, output: 400, final: true });
+  });
+
   it('adds no cache-write fields when nothing was written, nor to OpenAI usage', async () => {
     const none = '{"input_tokens":21,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"output_tokens":1}';
     const plain = await relay(new AnthropicMessagesStream(), stream(none, '{"output_tokens":4}'));

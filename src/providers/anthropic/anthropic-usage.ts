@@ -17,30 +17,78 @@ export interface AnthropicUsageParts extends CacheWriteUsage {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-/** Reads the fields present in an Anthropic `usage` object (message, message_start or message_delta). */
-export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
+/**
+ * The counts of an Anthropic `usage` object as reported, each undefined when absent or null. In a stream,
+ * `message_delta` repeats them as cumulative totals and leaves out (or sends null for) those it does not
+ * report: each is taken over field by field, never added (as the SDK's MessageStream does).
+ */
+export interface AnthropicUsageFields {
+  /** `input_tokens`: the input neither read from nor written to the prompt cache. */
+  input?: number;
+  /** `cache_creation_input_tokens`. */
+  cacheWrite?: number;
+  /** `cache_read_input_tokens`. */
+  cacheRead?: number;
+  /** `cache_creation.ephemeral_1h_input_tokens`: the part of the writes with a 1-hour TTL. */
+  cacheWrite1h?: number;
+  output?: number;
+  /** `server_tool_use.web_search_requests`. */
+  webSearches?: number;
+}
+
+/** Reads the counts present in an Anthropic `usage` object (message, message_start or message_delta). */
+export function anthropicUsageFields(usage: unknown): AnthropicUsageFields {
   if (typeof usage !== 'object' || usage === null) return {};
   const u = usage as JsonObject;
-  const base = num(u.input_tokens);
-  const created = num(u.cache_creation_input_tokens) ?? 0;
-  const read = num(u.cache_read_input_tokens) ?? 0;
+  const split = typeof u.cache_creation === 'object' && u.cache_creation !== null ? (u.cache_creation as JsonObject) : undefined;
+  const tools = typeof u.server_tool_use === 'object' && u.server_tool_use !== null ? (u.server_tool_use as JsonObject) : undefined;
+  return {
+    input: num(u.input_tokens),
+    cacheWrite: num(u.cache_creation_input_tokens),
+    cacheRead: num(u.cache_read_input_tokens),
+    cacheWrite1h: num(split?.ephemeral_1h_input_tokens),
+    output: num(u.output_tokens),
+    webSearches: num(tools?.web_search_requests),
+  };
+}
+
+/** `later`'s counts over `earlier`'s, field by field: a stream's message_delta over what came before it. */
+export function mergeUsageFields(earlier: AnthropicUsageFields, later: AnthropicUsageFields): AnthropicUsageFields {
+  return {
+    input: later.input ?? earlier.input,
+    cacheWrite: later.cacheWrite ?? earlier.cacheWrite,
+    cacheRead: later.cacheRead ?? earlier.cacheRead,
+    // A delta's cache writes come without the TTL split: the 1-hour part reported before stays.
+    cacheWrite1h: later.cacheWrite1h ?? earlier.cacheWrite1h,
+    output: later.output ?? earlier.output,
+    webSearches: later.webSearches ?? earlier.webSearches,
+  };
+}
+
+/** Input (cache reads and writes included), cached input, cache writes, output and web searches of the counts. */
+export function usagePartsOf(f: AnthropicUsageFields): AnthropicUsageParts {
+  const base = f.input;
+  const created = f.cacheWrite ?? 0;
+  const read = f.cacheRead ?? 0;
   const parts: AnthropicUsageParts = {
     input: base === undefined ? undefined : base + created + read,
     cachedInput: base === undefined ? undefined : read,
-    output: num(u.output_tokens),
+    output: f.output,
   };
   if (base !== undefined && created > 0) {
     parts.cacheWriteInput = created;
     // `cache_creation` splits the writes by TTL; a 1-hour count it reports is billed at the 1-hour rate.
-    const split = typeof u.cache_creation === 'object' && u.cache_creation !== null ? (u.cache_creation as JsonObject) : undefined;
-    const oneHour = Math.min(num(split?.ephemeral_1h_input_tokens) ?? 0, created);
+    const oneHour = Math.min(f.cacheWrite1h ?? 0, created);
     if (oneHour > 0) parts.cacheWrite1hInput = oneHour;
   }
   // Web search is billed per search; web fetch (`web_fetch_requests`) only in tokens.
-  const tools = u.server_tool_use;
-  const searches = typeof tools === 'object' && tools !== null ? num((tools as JsonObject).web_search_requests) : undefined;
-  if (searches !== undefined && searches > 0) parts.toolCalls = { web_search: searches };
+  if (f.webSearches !== undefined && f.webSearches > 0) parts.toolCalls = { web_search: f.webSearches };
   return parts;
+}
+
+/** Reads the fields present in an Anthropic `usage` object (message, message_start or message_delta). */
+export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
+  return usagePartsOf(anthropicUsageFields(usage));
 }
 
 /** Usage of a complete Anthropic `message`, or undefined when it carries none. */

@@ -6,7 +6,7 @@
 import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, withCacheWrites, withToolCalls, type JsonObject, type Usage } from '../usage.js';
-import { anthropicUsageParts } from './anthropic-usage.js';
+import { anthropicUsageFields, anthropicUsageParts, mergeUsageFields, usagePartsOf, type AnthropicUsageFields } from './anthropic-usage.js';
 
 /** One parsed Anthropic stream event, with the output text it carries. */
 export interface AnthropicEvent {
@@ -18,6 +18,8 @@ export interface AnthropicEvent {
 /** Reads the reported usage of a Messages stream and the output text of each event. */
 export class AnthropicStreamReader {
   usage: ReportedUsage = { final: false };
+  // The counts reported so far (message_start's, then each message_delta's taken over field by field).
+  private fields: AnthropicUsageFields = {};
   /** `message_stop` arrived: the stream is complete. */
   ended = false;
   /** Index of the content block started (and delivered) and not yet stopped, if any. */
@@ -47,7 +49,8 @@ export class AnthropicStreamReader {
     switch (type) {
       case 'message_start': {
         const message = data.message as JsonObject | undefined;
-        const p = anthropicUsageParts(message?.usage);
+        this.fields = anthropicUsageFields(message?.usage);
+        const p = usagePartsOf(this.fields);
         // Cache writes are set only when reported: absent, never undefined-valued.
         this.usage = withToolCalls(withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: false }, p), p);
         return { type, data };
@@ -62,22 +65,19 @@ export class AnthropicStreamReader {
         this.openBlock = undefined;
         return { type, data };
       case 'message_delta': {
-        const p = anthropicUsageParts(data.usage);
+        // Cumulative totals: each count the delta reports replaces the one before; one it leaves out (or
+        // sends as null) keeps message_start's. Cache reads and writes are not dropped from the input when
+        // a delta reports `input_tokens` alone, and its writes keep the 1-hour split message_start reported.
+        const reported = anthropicUsageFields(data.usage);
+        this.fields = mergeUsageFields(this.fields, reported);
+        const p = usagePartsOf(this.fields);
         const before = this.usage;
-        this.usage = {
-          input: p.input ?? before.input,
-          cachedInput: p.cachedInput ?? before.cachedInput,
-          output: p.output ?? before.output,
-          final: p.output !== undefined && (p.input ?? before.input) !== undefined,
-        };
-        // The cache writes message_start reported, unless this delta reports its own (cumulative) ones;
-        // a delta's writes without a TTL split keep the 1-hour part message_start reported.
-        withCacheWrites(this.usage, before);
-        withCacheWrites(this.usage, p);
-        // Web searches likewise: the delta's count is cumulative (the searches run before it).
+        this.usage = withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: reported.output !== undefined && p.input !== undefined }, p);
+        // Web searches likewise: the delta's count is cumulative (the searches run before it); without one,
+        // those seen so far stand.
         withToolCalls(this.usage, before);
-        withToolCalls(this.usage, p);
-        this.searchesSeen = Math.max(this.searchesSeen, p.toolCalls?.web_search ?? 0);
+        if (reported.webSearches !== undefined) withToolCalls(this.usage, p);
+        this.searchesSeen = Math.max(this.searchesSeen, reported.webSearches ?? 0);
         return { type, data };
       }
       case 'message_stop':

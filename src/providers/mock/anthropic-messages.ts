@@ -1,8 +1,8 @@
 // POST /v1/messages and /v1/messages/count_tokens in Anthropic's wire format.
 import { encodeSseEvent } from '../sse/index.js';
-import { estimateInput } from '../../tokens/index.js';
+import { countTextTokens, estimateInput } from '../../tokens/index.js';
 import { jsonReply, sseReply, type MockCall } from './mock-call.js';
-import { resolveOutputLength } from './mock-controls.js';
+import { resolveOutputLength, type MockControls } from './mock-controls.js';
 import { anthropicError } from './mock-errors.js';
 import { mockId } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
@@ -17,14 +17,39 @@ function fieldRequired(call: MockCall, fields: readonly string[]): MockReply | u
   return undefined;
 }
 
-function usage(inputTokens: number, outputTokens: number): Record<string, unknown> {
-  return {
-    input_tokens: inputTokens,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-    output_tokens: outputTokens,
-    service_tier: 'standard',
+/** How a call's input splits into fresh input, cache reads and cache writes (the mock_cache_* controls). */
+interface InputSplit {
+  /** `input_tokens`: the input after the last cache breakpoint, neither read from nor written to the cache. */
+  fresh: number;
+  read: number;
+  write5m: number;
+  write1h: number;
+  /** A cache control was set: the usage reports the TTL split and the delta the cumulative input, as the API does today. */
+  cached: boolean;
+}
+
+/**
+ * The prompt (counted as the gateway estimates it) split as the controls say: the cache reads and writes
+ * are carved out of it, the rest is `input_tokens` (never below 0: larger cache figures are reported as given).
+ */
+function splitInput(total: number, controls: MockControls): InputSplit {
+  const read = controls.cacheReadTokens ?? 0;
+  const write5m = controls.cacheWriteTokens ?? 0;
+  const write1h = controls.cacheWrite1hTokens ?? 0;
+  const cached = controls.cacheReadTokens !== undefined || controls.cacheWriteTokens !== undefined || controls.cacheWrite1hTokens !== undefined;
+  return { fresh: Math.max(0, total - read - write5m - write1h), read, write5m, write1h, cached };
+}
+
+function usage(input: InputSplit, outputTokens: number): Record<string, unknown> {
+  const u: Record<string, unknown> = {
+    input_tokens: input.fresh,
+    cache_creation_input_tokens: input.write5m + input.write1h,
+    cache_read_input_tokens: input.read,
   };
+  if (input.cached) u.cache_creation = { ephemeral_5m_input_tokens: input.write5m, ephemeral_1h_input_tokens: input.write1h };
+  u.output_tokens = outputTokens;
+  u.service_tier = 'standard';
+  return u;
 }
 
 /**
@@ -42,7 +67,75 @@ function invalidThinking(thinking: unknown, maxTokens: number): string | undefin
   return undefined;
 }
 
-/** Answers a Messages API request: a `message` object, or the message_start ... message_stop event stream. */
+/** Thinking tokens when the request turns extended thinking on and mock_thinking_tokens does not say. */
+const DEFAULT_THINKING_TOKENS = 16;
+
+/** The thinking tokens to generate: none without `thinking` enabled (or adaptive), always fewer than max_tokens. */
+function thinkingTokens(body: Record<string, unknown>, controls: MockControls, maxTokens: number): number {
+  const thinking = body.thinking as Record<string, unknown> | null | undefined;
+  if (typeof thinking !== 'object' || thinking === null || (thinking.type !== 'enabled' && thinking.type !== 'adaptive')) return 0;
+  const budget = typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : Infinity;
+  const wanted = controls.thinkingTokens ?? Math.min(DEFAULT_THINKING_TOKENS, budget);
+  return controls.ignoreMaxTokens ? wanted : Math.max(0, Math.min(wanted, maxTokens - 1));
+}
+
+/** The tool the model calls, when the request makes it (`tool_choice` any or tool) or mock_tool_use asks; undefined otherwise. */
+function calledTool(body: Record<string, unknown>, controls: MockControls): Record<string, unknown> | undefined {
+  if (!Array.isArray(body.tools)) return undefined;
+  // Client tools only: server tools (web search, ...) have a versioned `type` and run at the provider.
+  const tools = (body.tools as unknown[]).filter(
+    (t): t is Record<string, unknown> => typeof t === 'object' && t !== null && typeof (t as Record<string, unknown>).name === 'string' && ((t as Record<string, unknown>).type === undefined || (t as Record<string, unknown>).type === 'custom'),
+  );
+  const choice = body.tool_choice as Record<string, unknown> | null | undefined;
+  if (choice?.type === 'none') return undefined;
+  if (choice?.type === 'tool') return tools.find((t) => t.name === choice.name);
+  return choice?.type === 'any' || controls.toolUse ? tools[0] : undefined;
+}
+
+/** The forced tool choices: the model answers with the tool call alone, no text before it. */
+function toolForced(body: Record<string, unknown>): boolean {
+  const type = (body.tool_choice as Record<string, unknown> | null | undefined)?.type;
+  return type === 'any' || type === 'tool';
+}
+
+/** Arguments for a tool, one plausible value per property of its input_schema (the first of an enum). */
+function toolInput(tool: Record<string, unknown>): Record<string, unknown> {
+  const schema = tool.input_schema as Record<string, unknown> | undefined;
+  const properties = (typeof schema?.properties === 'object' && schema.properties !== null ? schema.properties : {}) as Record<string, Record<string, unknown>>;
+  const input: Record<string, unknown> = {};
+  for (const [name, prop] of Object.entries(properties)) {
+    if (Array.isArray(prop?.enum) && prop.enum.length > 0) input[name] = prop.enum[0];
+    else if (prop?.type === 'number' || prop?.type === 'integer') input[name] = 1;
+    else if (prop?.type === 'boolean') input[name] = true;
+    else if (prop?.type === 'array') input[name] = [];
+    else if (prop?.type === 'object') input[name] = {};
+    else input[name] = 'mock';
+  }
+  return input;
+}
+
+/** `text` in pieces of at most `size` characters, as the API streams tool input JSON. */
+function pieces(text: string, size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+const frame = (event: string, data: unknown): string => encodeSseEvent({ event, data: JSON.stringify(data) });
+
+/** One content block of the answer: as the message holds it, and as the stream sends it. */
+interface Block {
+  full: Record<string, unknown>;
+  start: Record<string, unknown>;
+  deltas: Array<Record<string, unknown>>;
+}
+
+/**
+ * Answers a Messages API request: a `message` object, or the message_start ... message_stop event stream.
+ * Besides text it produces what the request asks for: a thinking block first when `thinking` is enabled
+ * (mock_thinking_tokens long, with its signature), a tool_use block when `tool_choice` forces one (or
+ * mock_tool_use with tools), and cache reads and writes in the usage (mock_cache_*).
+ */
 export function mockAnthropicMessages(call: MockCall): MockReply {
   const invalid = fieldRequired(call, ['model', 'messages', 'max_tokens']);
   if (invalid) return invalid;
@@ -53,11 +146,41 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   const thinkingError = invalidThinking(body.thinking, body.max_tokens);
   if (thinkingError) return anthropicError(400, thinkingError, call.latencyMs);
   const model = body.model as string;
-  const len = resolveOutputLength(body, controls, call.opts, ['max_tokens']);
-  const stopReason = len.cut ? 'max_tokens' : 'end_turn';
-  const inputTokens = estimateInput('messages', body, model).exact();
+  const input = splitInput(estimateInput('messages', body, model).exact(), controls);
   const id = mockId('msg_01', 22);
-  const pieces = mockTokens(len.tokens);
+  const thought = thinkingTokens(body, controls, body.max_tokens);
+  const tool = calledTool(body, controls);
+  const blocks: Block[] = [];
+  let outputTokens = 0;
+  if (thought > 0) {
+    const thinking = mockTokens(thought, 5);
+    const signature = mockId('Eu', 86);
+    blocks.push({
+      full: { type: 'thinking', thinking: thinking.join(''), signature },
+      start: { type: 'thinking', thinking: '', signature: '' },
+      deltas: [...thinking.map((t) => ({ type: 'thinking_delta', thinking: t })), { type: 'signature_delta', signature }],
+    });
+    outputTokens += thought;
+  }
+  // Text, unless a forced tool call is all the answer (thinking then still may come first).
+  const len = tool && toolForced(body) ? { tokens: 0, cut: false } : resolveOutputLength({ max_tokens: body.max_tokens - thought }, controls, call.opts, ['max_tokens']);
+  const text = mockTokens(len.tokens);
+  if (!(tool && toolForced(body))) blocks.push({ full: { type: 'text', text: text.join('') }, start: { type: 'text', text: '' }, deltas: [] });
+  outputTokens += len.tokens;
+  // A cut answer ends where max_tokens stopped it: the tool call it was heading for never comes.
+  const toolBlock = tool && !len.cut ? tool : undefined;
+  if (toolBlock) {
+    const args = toolInput(toolBlock);
+    const json = JSON.stringify(args);
+    const toolId = mockId('toolu_01', 22);
+    blocks.push({
+      full: { type: 'tool_use', id: toolId, name: toolBlock.name, input: args },
+      start: { type: 'tool_use', id: toolId, name: toolBlock.name, input: {} },
+      deltas: ['', ...pieces(json, 16)].map((partial) => ({ type: 'input_json_delta', partial_json: partial })),
+    });
+    outputTokens += countTextTokens(String(toolBlock.name) + json, model);
+  }
+  const stopReason = len.cut ? 'max_tokens' : toolBlock ? 'tool_use' : 'end_turn';
 
   if (body.stream === true) {
     const message: Record<string, unknown> = {
@@ -70,29 +193,35 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
       stop_sequence: null,
     };
     // The real stream reports one output token up front and the cumulative total in message_delta.
-    if (!controls.omitUsage) message.usage = usage(inputTokens, 1);
+    if (!controls.omitUsage) message.usage = usage(input, 1);
     const delta: Record<string, unknown> = {
       type: 'message_delta',
       delta: { stop_reason: stopReason, stop_sequence: null },
     };
-    if (!controls.omitUsage) delta.usage = { output_tokens: len.tokens };
-    const frames: string[] = [
-      encodeSseEvent({ event: 'message_start', data: JSON.stringify({ type: 'message_start', message }) }),
-      'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
-      'event: ping\ndata: {"type": "ping"}\n\n',
-    ];
-    for (const piece of pieces) {
-      frames.push(
-        'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":' +
-          JSON.stringify(piece) +
-          '}}\n\n',
-      );
+    // Today's API repeats the (cumulative) input and cache figures in message_delta, without the TTL split.
+    if (!controls.omitUsage) {
+      delta.usage = input.cached
+        ? { input_tokens: input.fresh, cache_creation_input_tokens: input.write5m + input.write1h, cache_read_input_tokens: input.read, output_tokens: outputTokens }
+        : { output_tokens: outputTokens };
     }
-    frames.push(
-      'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
-      encodeSseEvent({ event: 'message_delta', data: JSON.stringify(delta) }),
-      'event: message_stop\ndata: {"type":"message_stop"}\n\n',
-    );
+    const frames: string[] = [encodeSseEvent({ event: 'message_start', data: JSON.stringify({ type: 'message_start', message }) })];
+    blocks.forEach((block, index) => {
+      if (block.start.type === 'text') {
+        frames.push(`event: content_block_start\ndata: {"type":"content_block_start","index":${index},"content_block":{"type":"text","text":""}}\n\n`);
+      } else frames.push(frame('content_block_start', { type: 'content_block_start', index, content_block: block.start }));
+      if (index === 0) frames.push('event: ping\ndata: {"type": "ping"}\n\n');
+      if (block.start.type === 'text') {
+        for (const piece of text) {
+          frames.push(
+            `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":` +
+              JSON.stringify(piece) +
+              '}}\n\n',
+          );
+        }
+      } else for (const d of block.deltas) frames.push(frame('content_block_delta', { type: 'content_block_delta', index, delta: d }));
+      frames.push(`event: content_block_stop\ndata: {"type":"content_block_stop","index":${index}}\n\n`);
+    });
+    frames.push(encodeSseEvent({ event: 'message_delta', data: JSON.stringify(delta) }), 'event: message_stop\ndata: {"type":"message_stop"}\n\n');
     return sseReply(call, 'anthropic', frames);
   }
 
@@ -101,11 +230,11 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     type: 'message',
     role: 'assistant',
     model,
-    content: [{ type: 'text', text: pieces.join('') }],
+    content: blocks.map((b) => b.full),
     stop_reason: stopReason,
     stop_sequence: null,
   };
-  if (!controls.omitUsage) value.usage = usage(inputTokens, len.tokens);
+  if (!controls.omitUsage) value.usage = usage(input, outputTokens);
   return jsonReply(call, 'anthropic', value);
 }
 

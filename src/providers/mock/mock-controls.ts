@@ -20,6 +20,16 @@ export interface MockControls {
    * gateway never shows a client its provider key.
    */
   echoCredentials: boolean;
+  /** Anthropic: input tokens read from the prompt cache (`cache_read_input_tokens`), carved out of the prompt's count. */
+  cacheReadTokens?: number;
+  /** Anthropic: input tokens written to the prompt cache with the 5-minute TTL (in `cache_creation_input_tokens`). */
+  cacheWriteTokens?: number;
+  /** Anthropic: input tokens written to the prompt cache with the 1-hour TTL (`cache_creation.ephemeral_1h_input_tokens`). */
+  cacheWrite1hTokens?: number;
+  /** Anthropic: thinking tokens generated when the request enables extended thinking (default 16, within its budget). */
+  thinkingTokens?: number;
+  /** Anthropic: answer with a call of the request's first tool after the text, as `tool_choice: auto` may (forced choices always call one). */
+  toolUse: boolean;
 }
 
 function nonNegativeInt(v: unknown): number | undefined {
@@ -28,7 +38,8 @@ function nonNegativeInt(v: unknown): number | undefined {
 
 /**
  * Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`,
- * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`, `mock_echo_credentials`.
+ * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`, `mock_echo_credentials`, and Anthropic's
+ * `mock_cache_read_tokens`, `mock_cache_write_tokens`, `mock_cache_write_1h_tokens`, `mock_thinking_tokens`, `mock_tool_use`.
  */
 export function readMockControls(body: Record<string, unknown>): MockControls {
   const status = nonNegativeInt(body.mock_error_status);
@@ -42,6 +53,11 @@ export function readMockControls(body: Record<string, unknown>): MockControls {
     ignoreMaxTokens: body.mock_ignore_max_tokens === true,
     errorEventAfterChunks: nonNegativeInt(body.mock_error_event_after_chunks),
     echoCredentials: body.mock_echo_credentials === true,
+    cacheReadTokens: nonNegativeInt(body.mock_cache_read_tokens),
+    cacheWriteTokens: nonNegativeInt(body.mock_cache_write_tokens),
+    cacheWrite1hTokens: nonNegativeInt(body.mock_cache_write_1h_tokens),
+    thinkingTokens: nonNegativeInt(body.mock_thinking_tokens),
+    toolUse: body.mock_tool_use === true,
   };
 }
 

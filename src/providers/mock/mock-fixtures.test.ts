@@ -50,6 +50,29 @@ describe('the mock speaks the recorded wire formats', () => {
     expect(shapesByType(mock)).toEqual(shapesByType(real));
   });
 
+  it('Anthropic Messages stream with a tool call and cache reads', () => {
+    const real = fixture('anthropic-messages-tool-use.sse');
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object', properties: { location: { type: 'string' } } } }];
+    const mock = mockStream('/v1/messages', { model: 'claude-sonnet-4-20250514', max_tokens: 100, messages, tools, mock_tool_use: true, mock_cache_read_tokens: 1 });
+    expect(sequence(mock)).toEqual(sequence(real));
+    // Each kind of event (by block and delta type) has one of the shapes the real stream has for it: the real
+    // one sends two message_delta events, the first with the output count alone, the second cumulative.
+    const kinds = (events: SseEvent[]): Map<string, string[]> => {
+      const out = new Map<string, string[]>();
+      for (const e of events) {
+        const data = JSON.parse(e.data);
+        const kind = `${e.event}:${data.content_block?.type ?? data.delta?.type ?? ''}`;
+        out.set(kind, [...(out.get(kind) ?? []), shape(data).join()]);
+      }
+      return out;
+    };
+    const realKinds = kinds(real);
+    for (const [kind, shapes] of kinds(mock)) {
+      // Ids, names and texts differ; the keys, their order and their value types do not.
+      for (const s of shapes) expect(realKinds.get(kind), kind).toContain(s);
+    }
+  });
+
   it('OpenAI Responses stream', () => {
     const real = fixture('openai-responses.sse');
     const mock = mockStream('/v1/responses', { model: 'gpt-4.1', input: 'Hi' });
