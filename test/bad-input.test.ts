@@ -255,6 +255,22 @@ describe('fields the gateway relies on', () => {
     expect(upstream.requests()).toHaveLength(0);
   });
 
+  it('sends upstream the body it read when a key is written twice, never the text an upstream could read otherwise', async () => {
+    // The gateway reads the last of two keys (as JSON.parse does) and would reserve 5 tokens; an upstream
+    // parser that keeps the first would generate up to 4000 if the client's bytes went on unchanged.
+    const text = '{"model":"gpt-4o","max_tokens":4000,"max_tokens":5,"messages":[{"role":"user","content":"ignored","content":"hello"}]}';
+    const res = await post('/v1/chat/completions', text);
+    expect(res.status).toBe(200);
+    expect((await res.json()).usage.completion_tokens).toBe(5);
+    const [sent] = upstream.requests();
+    expect(sent.text).toBe(JSON.stringify({ model: 'gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hello' }] }));
+    // Without duplicates, the client's bytes go on as they came (spacing included).
+    upstream.clearRequests();
+    const plain = '{"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "hello"}]}';
+    expect((await post('/v1/chat/completions', plain)).status).toBe(200);
+    expect(upstream.requests()[0].text).toBe(plain);
+  });
+
   it('refuses tool calls that are not objects on the way to Claude (it crashed with a 500), and fields it would drop unread', async () => {
     const toClaude = (extra: object) => post('/v1/chat/completions', JSON.stringify({ model: 'claude', messages: [{ role: 'user', content: 'hi' }], ...extra }));
     const nullCall = await post('/v1/chat/completions', JSON.stringify({ model: 'claude', messages: [{ role: 'assistant', tool_calls: [null] }] }));

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
+import { estimateInput } from '../src/tokens/index.js';
 import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
@@ -24,7 +25,7 @@ organizations: {acme: {}, rival: {}}
 projects: {web: {daily_limit: 1000000}, mobile: {daily_limit: 1000000}, small: {daily_limit: 3000}}
 enforcement: {stored_context_tokens: 0}
 routes:
-  r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]}
+  r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}, {model_id: gpt-4o-mini, model: openai/gpt-4o-mini}]}
   c: {chat_models: [{model_id: claude-sonnet-4-5, model: claude/claude-sonnet-4-5}]}
 keys:
   - {id: web1, key: tg-web1, organization: acme, project: web, routes: [c, r]}
@@ -134,6 +135,25 @@ describe('the project that created the conversation', () => {
     await expect(turn).rejects.toMatchObject({ status: 400, error: { code: 'request_over_window' } });
     expect(upstream.requests()).toEqual([]);
     expect(await gw.store.openReservations()).toBe(0);
+  });
+});
+
+describe('items with images', () => {
+  it('reserve what the costliest model could bill for them, as the model of the next turn is not known yet', async () => {
+    // An image the gateway cannot measure costs gpt-4o 1,445 tokens at most, gpt-4o-mini 48,169, and at low
+    // detail gpt-4.1-nano 3,779 (its patches ignore detail) where gpt-4o-mini bills 2,833.
+    const image = (detail: 'high' | 'low') => ({ type: 'message' as const, role: 'user' as const, content: [{ type: 'input_image' as const, image_url: 'https://example.com/chart.png', detail }] });
+    for (const detail of ['high', 'low'] as const) {
+      const items = [image(detail)];
+      const conversation = await client().conversations.create({ items });
+      const reserved = (await gw.store.responseOwner(conversation.id))!.contextTokens!;
+      for (const model of ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1-nano', 'o4-mini']) {
+        expect(reserved, `${detail} detail, ${model}`).toBeGreaterThanOrEqual(estimateInput('responses', { input: items }, model).upperBound);
+      }
+      // The turn on gpt-4o-mini reserves it before anything is sent.
+      await client().responses.create({ model: 'gpt-4o-mini', conversation: conversation.id, input: 'Describe it.', max_output_tokens: 16 });
+      expect(gw.calls.at(-1)!.reserved.input).toBeGreaterThanOrEqual(reserved);
+    }
   });
 });
 

@@ -94,6 +94,38 @@ describe('stream relay', () => {
     }
   });
 
+  it('cuts only "usage":null out of chunks where OpenAI writes "obfuscation" after it, every other byte as it came', async () => {
+    // OpenAI's chunks as sent with include_usage (obfuscation is on by default); Python writes small
+    // logprobs as -1.9361265e-07, which JSON.stringify would rewrite as -1.9361265e-7.
+    const head = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_1","choices":[';
+    const logprobs = '{"content":[{"token":"Hi","logprob":-1.9361265e-07,"bytes":[72,105],"top_logprobs":[]}],"refusal":null}';
+    const frames = [
+      `${head}{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"RmYFV8ad65HP9F"}`,
+      `${head}{"index":0,"delta":{"content":"Hi"},"logprobs":${logprobs},"finish_reason":null}],"usage":null,"obfuscation":"l7qY"}`,
+      `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null,"obfuscation":"azv06a8lAt"}`,
+    ];
+    const usage = `${head}],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10},"obfuscation":"x"}`;
+    const upstream = [...frames, usage, '[DONE]'].map((f) => `data: ${f}\n\n`).join('');
+    const { res, bytes: written } = sink();
+    const result = await relayStream(chunked(Buffer.from(upstream), mulberry32(7)), res, { adapter: new OpenAIChatStream(false), counter: new OutputTokenCounter('gpt-4o'), inputFallback: () => 0 });
+    const expected = [...frames.map((f) => f.replace(',"usage":null', '')), '[DONE]'].map((f) => `data: ${f}\n\n`).join('');
+    expect(written().toString()).toBe(expected);
+    expect(result.usage).toMatchObject({ input: 9, output: 1, source: 'provider' });
+  });
+
+  it('removes a null usage written first, alone, or beside a nested one, and keeps the rest of the chunk', async () => {
+    const cases = [
+      ['{"usage":null,"choices":[{"index":0,"delta":{"content":"a"}}]}', '{"choices":[{"index":0,"delta":{"content":"a"}}]}'],
+      ['{"choices":[{"index":0,"delta":{"content":"a","usage":null}}],"usage":null}', '{"choices":[{"index":0,"delta":{"content":"a","usage":null}}]}'],
+      ['{"choices":[{"index":0,"delta":{"content":"say \\"usage\\":null"}}],"usage":null}', '{"choices":[{"index":0,"delta":{"content":"say \\"usage\\":null"}}]}'],
+    ];
+    for (const [chunk, without] of cases) {
+      const { res, bytes: written } = sink();
+      await relayStream(chunked(Buffer.from(`data: ${chunk}\n\ndata: [DONE]\n\n`), mulberry32(3)), res, { adapter: new OpenAIChatStream(false), counter: new OutputTokenCounter('gpt-4o'), inputFallback: () => 0 });
+      expect(written().toString()).toBe(`data: ${without}\n\ndata: [DONE]\n\n`);
+    }
+  });
+
   it('counts the delivered text exactly when the upstream sends no usage', async () => {
     const rand = mulberry32(0x70c);
     for (let i = 0; i < 100; i++) {

@@ -94,9 +94,22 @@ function jsonBody(req: FastifyRequest): { value: JsonObject; text: string } {
   return { value: value as JsonObject, text: req.rawBody ?? '{}' };
 }
 
-/** A bound on the input tokens `items` add to every later turn (no model is known yet: the OpenAI tokenizer). */
+/**
+ * The OpenAI models whose images (and so a file's pages) cost the most: gpt-4o-mini's tiles at high detail,
+ * the patch models' (which ignore `detail`) at low. Text is bounded by its bytes for every model alike.
+ */
+const COSTLIEST_MEDIA = ['gpt-4o-mini', 'gpt-4.1-nano'];
+
+/**
+ * A bound on the input tokens `items` add to every later turn. No model is known yet, and the turn on any
+ * of the key's models bills them at that model's price: an image bounded for gpt-4o (1,445 tokens) is up to
+ * 48,169 on gpt-4o-mini. So the most any OpenAI model could bill them.
+ */
 function itemsTokens(items: unknown): number {
-  return Array.isArray(items) && items.length > 0 ? estimateInput('responses', { input: items }, 'gpt-4o').upperBound : 0;
+  if (!Array.isArray(items) || items.length === 0) return 0;
+  let bound = 0;
+  for (const model of COSTLIEST_MEDIA) bound = Math.max(bound, estimateInput('responses', { input: items }, model).upperBound);
+  return bound;
 }
 
 /**

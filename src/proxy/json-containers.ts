@@ -20,27 +20,59 @@ export const MAX_JSON_CONTAINERS = 100_000;
  */
 export const MAX_JSON_KEYS = 100_000;
 
+/** What one scan of a JSON text found: the bound it passed, if any, and how many object members it holds. */
+export interface JsonScan {
+  over: 'containers' | 'keys' | undefined;
+  /** Object members (keys) written, duplicates included; counted up to the bound passed. */
+  members: number;
+}
+
 /**
- * Which bound `bytes` (JSON text) passes, in one scan: more than `maxContainers` objects and arrays, or
- * more than `maxKeys` object members (a colon outside strings is one member's); undefined when neither.
- * ~0.2–0.7 ns per byte (strings are skipped with indexOf), a fraction of the parse it guards; it does not
- * validate the JSON.
+ * Scans `bytes` (JSON text) once: more than `maxContainers` objects and arrays, or more than `maxKeys`
+ * object members (a colon outside strings is one member's), is `over` that bound. ~0.2–0.7 ns per byte
+ * (strings are skipped with indexOf), a fraction of the parse it guards; it does not validate the JSON.
  */
-export function overBudget(bytes: Uint8Array, maxContainers: number, maxKeys: number): 'containers' | 'keys' | undefined {
+export function scanJson(bytes: Uint8Array, maxContainers: number, maxKeys: number): JsonScan {
   let containers = 0;
   let keys = 0;
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
     if (c === QUOTE) {
       i = closingQuote(bytes, i);
-      if (i < 0) return undefined; // an unterminated string: JSON.parse reports it
+      if (i < 0) break; // an unterminated string: JSON.parse reports it
     } else if (c === COLON) {
-      if (++keys > maxKeys) return 'keys';
+      if (++keys > maxKeys) return { over: 'keys', members: keys };
     } else if ((c === OPEN_ARRAY || c === OPEN_OBJECT) && ++containers > maxContainers) {
-      return 'containers';
+      return { over: 'containers', members: keys };
     }
   }
-  return undefined;
+  return { over: undefined, members: keys };
+}
+
+/**
+ * Whether the parsed value of a JSON text that wrote `members` object members holds fewer: some object
+ * named one key twice. JSON.parse keeps the last of them; other parsers keep the first, or refuse the
+ * text. Walked without recursion (JSON.parse accepts nesting deeper than the call stack).
+ */
+export function lostDuplicateKeys(value: unknown, members: number): boolean {
+  let seen = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const x of v) if (typeof x === 'object' && x !== null) stack.push(x);
+      continue;
+    }
+    for (const k in v) {
+      seen++;
+      const x = (v as Record<string, unknown>)[k];
+      if (typeof x === 'object' && x !== null) stack.push(x);
+    }
+    // Parsing never adds members: once all are seen, none was lost.
+    if (seen >= members) return false;
+  }
+  return seen < members;
 }
 
 /** The index of the quote that closes the string opened at `open`, or -1. */

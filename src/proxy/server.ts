@@ -14,7 +14,7 @@ import { newRequestId, requestIdHeaders } from './request-id.js';
 import { clientErrorAnswer } from './client-errors.js';
 import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
-import { MAX_JSON_CONTAINERS, MAX_JSON_KEYS, overBudget } from './json-containers.js';
+import { lostDuplicateKeys, MAX_JSON_CONTAINERS, MAX_JSON_KEYS, scanJson } from './json-containers.js';
 import { authenticate, type Caller } from './request-context.js';
 import { closeAfterUnreadBody, LINGER_LIMITS, type LingerLimits } from './unread-body.js';
 import { CONVERSATION_ROUTES, handleConversation } from './conversations.js';
@@ -154,11 +154,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // JSON is UTF-8 (RFC 8259 §8.1). Decoding other bytes would replace them with U+FFFD: a prompt changed
     // silently, and billed. isUtf8 is a vectorized check, far cheaper than the parse.
     if (!isUtf8(bytes)) return done(new TollgateError('invalid_json', { detail: 'the body is not valid UTF-8' }), undefined);
-    const over = overBudget(bytes, MAX_JSON_CONTAINERS, MAX_JSON_KEYS);
-    if (over === 'containers') {
+    const scan = scanJson(bytes, MAX_JSON_CONTAINERS, MAX_JSON_KEYS);
+    if (scan.over === 'containers') {
       return done(new TollgateError('invalid_request', { detail: `The JSON body holds more than ${MAX_JSON_CONTAINERS} objects and arrays, more than any API request needs.` }), undefined);
     }
-    if (over === 'keys') {
+    if (scan.over === 'keys') {
       return done(new TollgateError('invalid_request', { detail: `The JSON body holds more than ${MAX_JSON_KEYS} object keys, more than any API request needs.` }), undefined);
     }
     const text = bytes.toString('utf8');
@@ -168,7 +168,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     } catch (err) {
       return done(new TollgateError('invalid_json', { detail: (err as Error).message }), undefined);
     }
-    req.rawBody = text;
+    // A key written twice in one object: JSON.parse keeps the last, and the limits, the routing and the
+    // estimate read that; an upstream whose parser keeps the first (or refuses) must not be handed the
+    // text it would read otherwise (`{"max_tokens":100000,"max_tokens":5}`). What goes on is what was read.
+    if (lostDuplicateKeys(value, scan.members)) {
+      try {
+        req.rawBody = JSON.stringify(value);
+      } catch (err) {
+        return done(isTooDeep(err) ? tooDeep() : (err as Error), undefined);
+      }
+    } else req.rawBody = text;
     done(null, value);
   };
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, bytes, done) => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { countTokens } from './encoders.js';
 import { baseModelName, countTextTokens, estimateInput, profileFor, type Endpoint } from './index.js';
 import { dataUrl, pdf, wav } from './test-fixtures.js';
+import { MAX_WAV_BYTES_PER_SECOND } from './media-cost.js';
 
 // js-tiktoken is a second, independent implementation: the oracle for "checked against the encoder directly".
 const require = createRequire(import.meta.url);
@@ -275,6 +276,22 @@ describe('endpoints', () => {
     const empty = exact('chat', { messages: [{ role: 'user', content: [] }] }, m);
     expect(audio(wav(32_000, 10).toString('base64'), 'wav') - empty).toBe(Math.ceil(((32_000 * 10 + 44) / 32_000) * 20)); // 10 s at 20 tokens/s
     expect(audio(Buffer.alloc(16_000).toString('base64'), 'mp3') - empty).toBe(320); // unknown rate: 8 kbit/s ⇒ 16 s
+  });
+
+  it('chat: a WAV header whose byte-rate field lies does not shrink the audio it holds', () => {
+    const m = 'gpt-4o-audio-preview';
+    const audio = (data: Buffer) => exact('chat', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: data.toString('base64'), format: 'wav' } }] }] }, m);
+    const empty = exact('chat', { messages: [{ role: 'user', content: [] }] }, m);
+    const honest = wav(32_000, 10); // 16 kHz, 16-bit mono: 10 s, billed ~100 tokens (1 per 100 ms)
+    const lying = Buffer.from(honest);
+    lying.writeUInt32LE(0xffff_fff0, 28); // decoders time samples by rate × block align, not by this field
+    expect(audio(lying) - empty).toBe(audio(honest) - empty);
+    expect(audio(lying) - empty).toBeGreaterThanOrEqual(10 * 10);
+    // A header claiming more than 48 kHz × 2 × 32-bit counts as that much: never less audio than that rate gives.
+    const fast = Buffer.from(honest);
+    fast.writeUInt32LE(4_000_000_000 / 2, 24);
+    fast.writeUInt32LE(4_000_000_000, 28);
+    expect(audio(fast) - empty).toBe(Math.ceil((fast.length / MAX_WAV_BYTES_PER_SECOND) * 20));
   });
 });
 

@@ -20,16 +20,27 @@ export function base64Payload(data: string): string {
   return dataUrlPayload(data) ?? data;
 }
 
+/** The highest byte rate a WAV header is believed for: 48 kHz, 2 channels, 32-bit samples. Above it, audio counts as this. */
+export const MAX_WAV_BYTES_PER_SECOND = 48_000 * 2 * 4;
+
 /** Audio tokens from base64 data: duration from a WAV header, else the lowest plausible bit rate. */
 export function audioTokens(b64: string): number {
   const payload = base64Payload(b64);
   const bytes = base64DecodedLength(payload);
-  let rate = MIN_AUDIO_BYTES_PER_SECOND;
-  const head = payload.length >= 44 ? Buffer.from(payload.slice(0, 48), 'base64') : undefined;
-  if (head && head.length >= 32 && head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 16) === 'WAVEfmt ') {
-    rate = Math.max(rate, head.readUInt32LE(28)); // fmt chunk byte rate; clamped so a bogus header cannot shrink the bound
-  }
-  return Math.ceil((bytes / rate) * AUDIO_TOKENS_PER_SECOND);
+  return Math.ceil((bytes / wavBytesPerSecond(payload)) * AUDIO_TOKENS_PER_SECOND);
+}
+
+/**
+ * The byte rate a WAV header (base64) gives its samples, within [MIN_AUDIO_BYTES_PER_SECOND,
+ * MAX_WAV_BYTES_PER_SECOND]; the lowest when it is no WAV. A decoder times the samples by the sample rate
+ * and block size; the header's own byte-rate field is not read by it, so a false one (4 GB/s) must not
+ * shrink the duration: the smaller of the two is taken.
+ */
+function wavBytesPerSecond(payload: string): number {
+  const head = payload.length >= 48 ? Buffer.from(payload.slice(0, 48), 'base64') : undefined;
+  if (!head || head.length < 34 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 16) !== 'WAVEfmt ') return MIN_AUDIO_BYTES_PER_SECOND;
+  const samples = head.readUInt32LE(24) * head.readUInt16LE(32); // sample rate × block align
+  return Math.min(MAX_WAV_BYTES_PER_SECOND, Math.max(MIN_AUDIO_BYTES_PER_SECOND, Math.min(samples, head.readUInt32LE(28))));
 }
 
 /** Upper bound of audioTokens from the string length alone. */

@@ -102,11 +102,24 @@ export class OpenAIChatStream implements StreamAdapter {
   }
 }
 
-const NULL_USAGE_LAST = ',"usage":null}';
+const NULL_USAGE = '"usage":null';
 
-/** A chunk's JSON text without its `usage` (a `"usage":null` where OpenAI puts it, last, is cut; otherwise re-serialised). */
+/**
+ * A chunk's JSON text without its `usage`. OpenAI writes `"usage":null` after `choices`, and since stream
+ * obfuscation an `"obfuscation"` member after it: that member is cut out of the text, which keeps every other
+ * byte as it came. Elsewhere (a usage object on a choice chunk), the chunk is re-serialised without it.
+ */
 function withoutUsage(data: string, chunk: JsonObject): string {
-  if (data.endsWith(NULL_USAGE_LAST)) return data.slice(0, -NULL_USAGE_LAST.length) + '}';
+  if (chunk.usage === null) {
+    // A quote inside a string is escaped, so `"usage":null` can only be a member named usage; found once, it
+    // is the chunk's own (a nested one would make two).
+    const at = data.indexOf(NULL_USAGE);
+    const end = at + NULL_USAGE.length;
+    if (at > 0 && data.indexOf(NULL_USAGE, end) < 0) {
+      if (data[at - 1] === ',') return data.slice(0, at - 1) + data.slice(end);
+      if (data[at - 1] === '{' && data[end] === ',') return data.slice(0, at) + data.slice(end + 1);
+    }
+  }
   const { usage: _usage, ...rest } = chunk;
   return JSON.stringify(rest);
 }

@@ -18,7 +18,12 @@ export function responseText(body: JsonObject): OutputText {
     const message = choice.message as JsonObject | undefined;
     if (typeof message?.content === 'string') text += message.content;
     if (typeof message?.refusal === 'string') text += message.refusal;
+    // OpenAI-compatible servers (vLLM, DeepSeek, Ollama) answer reasoning in these, as they stream it: billed output.
+    if (typeof message?.reasoning_content === 'string') text += message.reasoning_content;
+    if (typeof message?.reasoning === 'string') text += message.reasoning;
     if (Array.isArray(message?.tool_calls)) text += JSON.stringify(message.tool_calls);
+    // The deprecated `functions` API answers with one `function_call` instead: generated output all the same.
+    if (typeof message?.function_call === 'object' && message.function_call !== null) text += JSON.stringify(message.function_call);
     parts.push({ choice: typeof choice.index === 'number' ? choice.index : position, text });
   });
   return parts.length === 1 ? parts[0].text : parts;
@@ -69,12 +74,15 @@ function choiceText(c: JsonObject): string {
   // OpenAI-compatible servers (vLLM, DeepSeek, Ollama) stream reasoning in these; it is billed output.
   if (typeof delta.reasoning_content === 'string') text += delta.reasoning_content;
   if (typeof delta.reasoning === 'string') text += delta.reasoning;
-  if (Array.isArray(delta.tool_calls)) {
-    for (const call of delta.tool_calls as JsonObject[]) {
-      const fn = call?.function as JsonObject | undefined;
-      if (typeof fn?.name === 'string') text += fn.name;
-      if (typeof fn?.arguments === 'string') text += fn.arguments;
-    }
-  }
+  if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls as JsonObject[]) text += functionText(call?.function);
+  // The deprecated `functions` API streams one `function_call` (name, then arguments) instead of tool calls.
+  text += functionText(delta.function_call);
   return text;
+}
+
+/** The name and arguments a streamed function call delta carries. */
+function functionText(fn: unknown): string {
+  if (typeof fn !== 'object' || fn === null) return '';
+  const { name, arguments: args } = fn as JsonObject;
+  return (typeof name === 'string' ? name : '') + (typeof args === 'string' ? args : '');
 }
