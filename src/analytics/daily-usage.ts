@@ -16,10 +16,12 @@ export interface DayUsage {
   tokens: number;
   costUsd: number;
   requests: number;
+  /** Start of the day's first 15-minute slice with usage (a call served or tokens used); absent on a day without any. */
+  firstUseMs?: number;
 }
 
 /** The local days from the one containing `fromMs` to the one containing `toMs`, oldest first. */
-export function localDays(fromMs: number, toMs: number, timezone: string): Array<Omit<DayUsage, 'tokens' | 'costUsd' | 'requests'>> {
+export function localDays(fromMs: number, toMs: number, timezone: string): Array<Omit<DayUsage, 'tokens' | 'costUsd' | 'requests' | 'firstUseMs'>> {
   const windows = new WindowCalculator(timezone);
   const weekday = new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short' });
   const names = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -36,7 +38,7 @@ export function localDays(fromMs: number, toMs: number, timezone: string): Array
 
 /** Usage of one organization per local day, for the days containing [fromMs, toMs]. */
 export async function dailyUsage(ledger: Ledger, organization: string, fromMs: number, toMs: number, timezone: string): Promise<DayUsage[]> {
-  const days = localDays(fromMs, toMs, timezone).map((d) => ({ ...d, tokens: 0, costUsd: 0, requests: 0 }));
+  const days: DayUsage[] = localDays(fromMs, toMs, timezone).map((d) => ({ ...d, tokens: 0, costUsd: 0, requests: 0 }));
   if (days.length === 0) return days;
   const slices = await ledger.summarize({
     sinceMs: days[0].startMs,
@@ -53,6 +55,8 @@ export async function dailyUsage(ledger: Ledger, organization: string, fromMs: n
     days[i].tokens += s.inputTokens + s.outputTokens;
     days[i].costUsd += s.costUsd;
     days[i].requests += s.served;
+    // Slices come in time order: the first one with usage is the day's first.
+    if (days[i].firstUseMs === undefined && (s.served > 0 || s.inputTokens + s.outputTokens > 0)) days[i].firstUseMs = at;
   }
   return days;
 }

@@ -30,4 +30,17 @@ describe('month projection', () => {
   it('projects nothing more without any usage', () => {
     expect(projectMonth({ now: DAY / 2, history: [], today: day(0, 0), monthToDate: { tokens: 0, costUsd: 0 }, remainingWeekdays: [1, 2] })).toEqual({ tokens: 0, costUsd: 0, method: 'none' });
   });
+
+  // Regression: a gateway deployed at 23:40 had yesterday's 20 minutes of usage count as a whole day, and
+  // projected the month at 1/72 of the pace seen since (daily_average over one 20-minute "day").
+  it('leaves out a first day whose usage began in its last quarter', () => {
+    const deployedLate: DayUsage = { ...day(3, 2000), firstUseMs: 4 * DAY - 20 * 60_000 };
+    const input = { history: [day(2, 0), deployedLate], today: day(4, 1000), monthToDate: { tokens: 1000, costUsd: 1 }, remainingWeekdays: [5, 6] };
+    expect(projectMonth({ ...input, now: 4 * DAY + 10 * 60_000 })).toEqual({ tokens: 1000, costUsd: 1, method: 'none' });
+    // Half of today gone: today's pace, 2000 a day, not yesterday's 2000 in 20 minutes as a day.
+    expect(projectMonth({ ...input, now: 4 * DAY + DAY / 2 })).toMatchObject({ tokens: 1000 + 1000 + 2 * 2000, method: 'today_pace' });
+    // A first day seen from a quarter of it on counts as it is.
+    const seenEnough: DayUsage = { ...day(3, 2000), firstUseMs: 4 * DAY - DAY / 4 };
+    expect(projectMonth({ ...input, history: [seenEnough], now: 4 * DAY + DAY / 2 })).toMatchObject({ tokens: 1000 + 1000 + 2 * 2000, method: 'daily_average' });
+  });
 });

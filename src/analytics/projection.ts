@@ -1,7 +1,8 @@
 // Month-end projection with weekly seasonality: each remaining day is expected to use what the same
 // weekday used on average over the last four weeks (weekends and weekdays differ a lot for most
 // teams), the rest of today is its weekday's average times the part of the day left. Falls back to
-// the mean of all known days, then to today's pace, when history is short.
+// the mean of all known days, then to today's pace, when history is short. The first day with usage
+// counts only when a quarter of it came after its first call (the day of a late deploy is no day's usage).
 // With neither history nor a quarter of today behind it, nothing is extrapolated: minutes of usage
 // times a whole month is noise, and a forecast alert raised on it a false alarm.
 import type { DayUsage } from './daily-usage.js';
@@ -35,7 +36,11 @@ export function projectMonth(p: ProjectionInput): Projection {
   // Days before the first call (before Tollgate was deployed) are not zero-usage days: leave them out.
   const recent = p.history.slice(-HISTORY_WEEKS * 7);
   const first = recent.findIndex((d) => d.requests > 0 || d.tokens > 0);
-  const history = first === -1 ? [] : recent.slice(first);
+  let history = first === -1 ? [] : recent.slice(first);
+  // The first day with usage is often the day Tollgate was deployed: one whose first call came in its last
+  // hours (a deploy at 23:40) would stand for a whole day's usage with minutes of it, and project a month
+  // at a fraction of the real pace. As for today's pace, a quarter of the day must come after the first call.
+  if (history.length > 0 && seenPart(history[0]) < MIN_PACE_ELAPSED) history = history.slice(1);
   const elapsed = Math.min(1, Math.max(0, (p.now - p.today.startMs) / (p.today.endMs - p.today.startMs)));
   const byWeekday = new Map<number, DayUsage[]>();
   for (const d of history) byWeekday.set(d.weekday, [...(byWeekday.get(d.weekday) ?? []), d]);
@@ -64,6 +69,11 @@ export function projectMonth(p: ProjectionInput): Projection {
     costUsd += e.costUsd;
   }
   return { tokens, costUsd, method };
+}
+
+/** The part of a day from its first call to its end (1 when that is not known). */
+function seenPart(d: DayUsage): number {
+  return d.firstUseMs === undefined ? 1 : (d.endMs - d.firstUseMs) / (d.endMs - d.startMs);
 }
 
 function mean(days: DayUsage[]): { tokens: number; costUsd: number } {

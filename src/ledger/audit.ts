@@ -28,8 +28,10 @@ export interface AuditReport {
   skippedKeys: string[];
 }
 
-// Money counters are kept in µUSD and float sums differ in the last bits; token and request counts are exact.
-const TOLERANCE = 1e-6;
+// Counters and the ledger add the same figures in another order, so they may differ in the last bits of a
+// double (money in µUSD, a sliding window's weighted sum): relative 1e-9 is far above that, and far below a
+// call. At 1e-6 a lost call hid under a large counter: 40 tokens under 50M, $0.000175 under $350.
+const TOLERANCE = 1e-9;
 // A token bucket drains continuously, and a call is placed in it when admitted, a moment after the
 // time its row carries: one second of drain is timing, not drift.
 const BUCKET_TIMING_MS = 1000;
