@@ -120,6 +120,7 @@ function compilePrice(p: TollgateConfig['pricing'][string]): Price {
     if (band.cached_input !== undefined) price.longContext.cachedInput = band.cached_input;
   }
   if (p.tool_calls) price.toolCalls = { ...p.tool_calls };
+  if (p.fast_factor !== undefined) price.fastFactor = p.fast_factor;
   return price;
 }
 

@@ -187,6 +187,8 @@ export const pricingSchema = z.record(
         file_search: z.number().nonnegative().optional(),
       })
       .optional(),
+    // Anthropic fast mode's multiplier of every rate, instead of the built-in list's (list-prices.ts FAST_FACTORS).
+    fast_factor: z.number().positive().optional(),
   }),
 );
 

@@ -103,6 +103,8 @@ export interface Price {
   longContext?: { aboveInputTokens: number; input: number; output: number; cachedInput?: number };
   /** USD per 1,000 server-side tool calls, by kind (usage.ts ToolKind); a kind absent here keeps its list price. */
   toolCalls?: Partial<Record<'web_search' | 'web_search_preview' | 'file_search', number>>;
+  /** Anthropic fast mode: every rate of a call served fast (`usage.speed: "fast"`) times this (defaults to the list's). */
+  fastFactor?: number;
 }
 
 /** How the usage ledger is written. */

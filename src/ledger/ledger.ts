@@ -1,6 +1,7 @@
 // The usage ledger: one row per finished call, the source of truth for reports and for rebuilding
 // counters. One small interface; `sqlite-ledger.ts` and `postgres-ledger.ts` implement it.
 import type { ResponseOwner } from '../limits/counter-store.js';
+import type { PricedTier } from '../providers/usage.js';
 
 /** How a call ended, as the limits engine saw it. */
 export type Decision = 'admitted' | 'clamped' | 'blocked' | 'failed';
@@ -62,10 +63,10 @@ export interface LedgerRow {
    */
   toolFeesUsd: number;
   /**
-   * The OpenAI service tier that served the call when it changes the price (`priority` above standard,
-   * `flex` below); null for standard, providers without tiers, and rows written before it was recorded.
+   * The tier that served the call when it changes the price (OpenAI's `priority` above standard and `flex`
+   * below, Anthropic's fast mode `fast` above); null for standard, and rows written before it was recorded.
    */
-  serviceTier: 'priority' | 'flex' | null;
+  serviceTier: PricedTier | null;
   /** `provider`: the upstream reported usage; `estimated`: counted by Tollgate; `none`: nothing was used. */
   usageSource: 'provider' | 'estimated' | 'none';
   latencyMs: number;

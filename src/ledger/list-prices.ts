@@ -170,6 +170,27 @@ export const PRIORITY_FALLBACK_FACTOR = 2;
 export const FLEX_FACTOR = 0.5;
 
 /**
+ * Anthropic fast mode (a request with `speed: "fast"`, answered with `usage.speed: "fast"`) bills every rate
+ * of the model, prompt-cache rates included, times a per-model factor. Checked 2026-12-05; Anthropic's own
+ * fast-mode page was not in the stores this was checked against, so these agree across secondary sources:
+ * Opus 4.6 and 4.7 at 6x ($30 / $150 per million; openrouter.ai's fast variants, octavus.ai's fast-mode
+ * page), Opus 4.8 at 2x (octavus.ai), Opus 5 at 2x ($10 / $50; openrouter.ai, vercel.com's AI gateway).
+ */
+const FAST_FACTORS: Readonly<Record<string, number>> = {
+  'claude-opus-4-6': 6,
+  'claude-opus-4-7': 6,
+  'claude-opus-4-8': 2,
+  'claude-opus-5': 2,
+};
+/** Fast mode on a model without a known factor (Opus 5.5, Fable 5.2): the highest factor known, until config says. */
+export const FAST_FALLBACK_FACTOR = 6;
+
+/** The fast-mode factor of an upstream model name: its own, else FAST_FALLBACK_FACTOR. */
+export function fastModeFactor(model: string): number {
+  return lookupPrice(FAST_FACTORS, model) ?? FAST_FALLBACK_FACTOR;
+}
+
+/**
  * Fees per tool call, in USD per 1,000 calls, billed on top of the tokens the tools bring into the context
  * (usage.ts ToolKind). Checked 2026-12-03; no official price page of either provider is in the stores this
  * was checked against, so the figures agree across these secondary sources and should be rechecked on
@@ -192,8 +213,8 @@ export const TOOL_CALL_PRICES: Readonly<Record<ToolKind, number>> = {
 // `claude-3-5-haiku-latest`. A snapshot priced unlike its alias gets its own exact entry, which wins.
 const SUFFIX = /(-\d{4}-\d{2}-\d{2}|-\d{8}|-latest)$/;
 
-/** The price of a model name in a table: its exact entry first, then its entry without a date suffix. */
-export function lookupPrice(table: Readonly<Record<string, ListPrice>>, model: string): ListPrice | undefined {
+/** The entry of a model name in a price table: its exact entry first, then its entry without a date suffix. */
+export function lookupPrice<T>(table: Readonly<Record<string, T>>, model: string): T | undefined {
   const name = model.toLowerCase();
   // Own keys only: names such as `constructor` must not find Object.prototype's members.
   if (Object.hasOwn(table, name)) return table[name];

@@ -1,10 +1,11 @@
 // What a call cost: config `pricing` first (keyed `provider/model`), then the built-in list prices.
 import type { Price } from '../config/policy.js';
-import { TOOL_KINDS, type ToolCalls } from '../providers/usage.js';
+import { TOOL_KINDS, type PricedTier, type ToolCalls } from '../providers/usage.js';
 import {
   bandOf,
   cacheWrite1hPrice,
   cacheWritePrice,
+  fastModeFactor,
   FLEX_FACTOR,
   listPrice,
   PRIORITY_FALLBACK_FACTOR,
@@ -25,8 +26,8 @@ export interface PricedUsage {
   cacheWriteInput?: number;
   /** The part of cacheWriteInput written with a 1-hour TTL. */
   cacheWrite1hInput?: number;
-  /** The service tier the provider says served the call, when it changes the price (OpenAI). */
-  serviceTier?: 'priority' | 'flex';
+  /** The tier the provider says served the call, when it changes the price. */
+  serviceTier?: PricedTier;
   /** Server-side tool calls billed per call (web searches, file searches). */
   toolCalls?: ToolCalls;
 }
@@ -48,11 +49,12 @@ export class PriceBook {
   }
 
   /**
-   * The price of a call served at OpenAI's `priority` or `flex` tier. Priority: the built-in priority
-   * list (a configured price is scaled by the list's priority-to-standard ratio, a contract discount
-   * applying to both), else PRIORITY_FALLBACK_FACTOR times standard. Flex: half of standard.
+   * The price of a call served at OpenAI's `priority` or `flex` tier, or in Anthropic's fast mode.
+   * Priority: the built-in priority list (a configured price is scaled by the list's priority-to-standard
+   * ratio, a contract discount applying to both), else PRIORITY_FALLBACK_FACTOR times standard. Flex: half
+   * of standard. Fast: standard times the configured `fast_factor`, else the model's listed one.
    */
-  private tierPrice(provider: string, model: string, tier: 'priority' | 'flex'): ListPrice | undefined {
+  private tierPrice(provider: string, model: string, tier: PricedTier): ListPrice | undefined {
     const key = `${tier}:${provider}/${model}`;
     let price = this.cache.get(key);
     if (price === undefined) {
@@ -61,6 +63,7 @@ export class PriceBook {
       const standardListed = listPrice(model);
       if (!standard) price = null;
       else if (tier === 'flex') price = scaled(standard, FLEX_FACTOR);
+      else if (tier === 'fast') price = scaled(standard, this.configured.get(`${provider}/${model}`)?.fastFactor ?? fastModeFactor(model));
       else if (listed && !this.configured.has(`${provider}/${model}`)) price = listed;
       else price = scaled(standard, listed && standardListed && standardListed.input > 0 ? listed.input / standardListed.input : PRIORITY_FALLBACK_FACTOR);
       this.cache.set(key, price);
@@ -113,7 +116,7 @@ export class PriceBook {
   }
 
   /** The price of a model at a service tier (standard when none). */
-  priceAt(provider: string, model: string, tier?: 'priority' | 'flex'): ListPrice | undefined {
+  priceAt(provider: string, model: string, tier?: PricedTier): ListPrice | undefined {
     return tier ? this.tierPrice(provider, model, tier) : this.priceOf(provider, model);
   }
 }

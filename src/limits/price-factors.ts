@@ -1,7 +1,7 @@
 // What one call is billed at against its configured price, per input and per output token: the factors a
 // money limit scales its weights by (counter-store.ts PriceFactors), so `max_cost_usd` counts what the
 // provider bills. A reservation takes the most the request can be billed at (the priority tier it asks
-// for, prompt-cache writes it marks, the long-context band its input reaches); the settlement what the provider reported (the tier that served
+// for, Anthropic's fast mode, prompt-cache writes it marks, the long-context band its input reaches); the settlement what the provider reported (the tier that served
 // it, cache reads and writes), which is what the ledger's cost_usd says too.
 //
 // Fees per tool call (web searches, file searches) are not per token, but a counter only counts tokens
@@ -18,6 +18,8 @@ import type { PriceFactors } from './counter-store.js';
 export interface PriceHints {
   /** OpenAI's `service_tier` as sent. */
   serviceTier?: unknown;
+  /** Anthropic's `speed` as sent (`fast`: fast mode, billed at a multiple of standard). */
+  speed?: unknown;
   /** Anthropic prompt-cache breakpoints (`cache_control`): written at 1.25x the input price, or 2x for a 1-hour TTL. */
   cacheWrite?: '5m' | '1h';
   /** The most tool calls billed per call the request may make, by kind (its tools' caps, or a default bound). */
@@ -34,7 +36,7 @@ export const LIST_PRICE: PriceFactors = Object.freeze({ input: 1, output: 1 });
 export function reserveFactors(book: PriceBook, provider: string, model: string, hints: PriceHints, inputTokens: number): PriceFactors {
   const list = book.priceOf(provider, model);
   if (!list) return LIST_PRICE;
-  const tier = (hints.serviceTier === 'priority' && book.priceAt(provider, model, 'priority')) || list;
+  const tier = (hints.serviceTier === 'priority' && book.priceAt(provider, model, 'priority')) || (hints.speed === 'fast' && book.priceAt(provider, model, 'fast')) || list;
   const rates = atInputTokens(tier, inputTokens);
   let input = Math.max(1, ratio(rates.input, list.input));
   const output = Math.max(1, ratio(rates.output, list.output));

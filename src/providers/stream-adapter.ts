@@ -4,7 +4,7 @@
 import { encodeSseEvent } from './sse/encode-sse-event.js';
 import type { SseEvent } from './sse/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
-import type { CacheWriteUsage, ToolCalls, Usage } from './usage.js';
+import type { CacheWriteUsage, PricedTier, ToolCalls, Usage } from './usage.js';
 
 /** What to do with one upstream event. */
 export interface StreamStep {
@@ -23,8 +23,8 @@ export interface ReportedUsage extends CacheWriteUsage {
   output?: number;
   /** The provider's final figures arrived: settle with them. */
   final: boolean;
-  /** The OpenAI service tier that served the call, when it changes the price. */
-  serviceTier?: 'priority' | 'flex';
+  /** The tier that served the call, when it changes the price. */
+  serviceTier?: PricedTier;
   /** Tool calls billed per call, as reported so far. */
   toolCalls?: ToolCalls;
 }

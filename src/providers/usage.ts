@@ -16,11 +16,17 @@ export interface Usage {
   /** The part of cacheWriteInput written with a 1-hour TTL; absent when none. */
   cacheWrite1hInput?: number;
   source: 'provider' | 'estimated';
-  /** The OpenAI service tier that served the call, when it changes the price; absent otherwise. */
-  serviceTier?: 'priority' | 'flex';
+  /** The tier that served the call, when it changes the price; absent otherwise. */
+  serviceTier?: PricedTier;
   /** Server-side tool calls the provider bills a fee for, per call; absent when none were reported. */
   toolCalls?: ToolCalls;
 }
+
+/**
+ * A way of serving a call that the provider bills at other rates than standard: OpenAI's `priority` and
+ * `flex` service tiers (`service_tier`), Anthropic's fast mode (`usage.speed: "fast"`).
+ */
+export type PricedTier = 'priority' | 'flex' | 'fast';
 
 /**
  * The kinds of tool call a provider bills per call, named after their price-list lines (list-prices.ts

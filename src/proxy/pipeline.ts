@@ -56,11 +56,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const enforcement = gw.policy.enforcement;
   const allowance = exchange.allowance(isReasoningModel(upstreamModel) ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
-  // Anthropic bills prompt-cache writes above the input price; OpenAI bills its priority tier above list;
+  // Anthropic bills prompt-cache writes and fast mode above the input price; OpenAI bills its priority tier above list;
   // both bill web searches (and OpenAI file searches) per call, up to the request's cap on them.
   const toolCalls = exchange.toolCallBound;
   const priceHints = (): PriceHints =>
-    exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody), toolCalls } : { serviceTier: body.service_tier, toolCalls };
+    exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody), speed: body.speed, toolCalls } : { serviceTier: body.service_tier, toolCalls };
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.

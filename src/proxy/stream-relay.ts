@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
 import { SecretMask } from '../providers/secret-mask.js';
 import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
-import { withCacheWrites, type ToolCalls, type Usage } from '../providers/usage.js';
+import { withCacheWrites, type PricedTier, type ToolCalls, type Usage } from '../providers/usage.js';
 import type { OutputText, OutputTokenCounter } from '../tokens/choice-counter.js';
 import { HeldFrames, type HeldFrame } from './held-frames.js';
 
@@ -297,7 +297,7 @@ class Relay {
  * `usage` with the priced service tier and the tool calls billed per call the provider reported, if any
  * (absent otherwise: one object shape). Tool calls count however the stream ended: they ran before.
  */
-function withReportedBilling(usage: Usage, reported: { serviceTier?: 'priority' | 'flex'; toolCalls?: ToolCalls }): Usage {
+function withReportedBilling(usage: Usage, reported: { serviceTier?: PricedTier; toolCalls?: ToolCalls }): Usage {
   if (reported.serviceTier) usage.serviceTier = reported.serviceTier;
   if (reported.toolCalls) usage.toolCalls = reported.toolCalls;
   return usage;

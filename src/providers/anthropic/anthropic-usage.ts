@@ -13,6 +13,8 @@ export interface AnthropicUsageParts extends CacheWriteUsage {
   output?: number;
   /** Web searches billed per search (`server_tool_use.web_search_requests`); absent when none. */
   toolCalls?: ToolCalls;
+  /** `fast` when the call was served in fast mode (`usage.speed`), billed above standard; absent otherwise. */
+  serviceTier?: 'fast';
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -34,6 +36,8 @@ export interface AnthropicUsageFields {
   output?: number;
   /** `server_tool_use.web_search_requests`. */
   webSearches?: number;
+  /** `speed`: `fast` or `standard`, where fast mode was asked for. */
+  speed?: string;
 }
 
 /** Reads the counts present in an Anthropic `usage` object (message, message_start or message_delta). */
@@ -49,6 +53,7 @@ export function anthropicUsageFields(usage: unknown): AnthropicUsageFields {
     cacheWrite1h: num(split?.ephemeral_1h_input_tokens),
     output: num(u.output_tokens),
     webSearches: num(tools?.web_search_requests),
+    speed: typeof u.speed === 'string' ? u.speed : undefined,
   };
 }
 
@@ -62,6 +67,7 @@ export function mergeUsageFields(earlier: AnthropicUsageFields, later: Anthropic
     cacheWrite1h: later.cacheWrite1h ?? earlier.cacheWrite1h,
     output: later.output ?? earlier.output,
     webSearches: later.webSearches ?? earlier.webSearches,
+    speed: later.speed ?? earlier.speed,
   };
 }
 
@@ -83,6 +89,7 @@ export function usagePartsOf(f: AnthropicUsageFields): AnthropicUsageParts {
   }
   // Web search is billed per search; web fetch (`web_fetch_requests`) only in tokens.
   if (f.webSearches !== undefined && f.webSearches > 0) parts.toolCalls = { web_search: f.webSearches };
+  if (f.speed === 'fast') parts.serviceTier = 'fast';
   return parts;
 }
 
@@ -95,7 +102,9 @@ export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
 export function anthropicUsage(usage: unknown): Usage | undefined {
   const p = anthropicUsageParts(usage);
   if (p.input === undefined || p.output === undefined) return undefined;
-  return withToolCalls(withCacheWrites<Usage>({ input: p.input, output: p.output, cachedInput: p.cachedInput ?? 0, source: 'provider' }, p), p);
+  const settled = withToolCalls(withCacheWrites<Usage>({ input: p.input, output: p.output, cachedInput: p.cachedInput ?? 0, source: 'provider' }, p), p);
+  if (p.serviceTier) settled.serviceTier = p.serviceTier;
+  return settled;
 }
 
 /** The generated text of a non-streamed `message`, for counting when it carries no usage. */

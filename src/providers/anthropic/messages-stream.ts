@@ -53,6 +53,7 @@ export class AnthropicStreamReader {
         const p = usagePartsOf(this.fields);
         // Cache writes are set only when reported: absent, never undefined-valued.
         this.usage = withToolCalls(withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: false }, p), p);
+        if (p.serviceTier) this.usage.serviceTier = p.serviceTier;
         return { type, data };
       }
       case 'content_block_start':
@@ -78,6 +79,8 @@ export class AnthropicStreamReader {
         withToolCalls(this.usage, before);
         if (reported.webSearches !== undefined) withToolCalls(this.usage, p);
         this.searchesSeen = Math.max(this.searchesSeen, reported.webSearches ?? 0);
+        // Fast mode, as message_start (or this delta) said.
+        if (p.serviceTier) this.usage.serviceTier = p.serviceTier;
         return { type, data };
       }
       case 'message_stop':

@@ -40,7 +40,12 @@ function splitInput(total: number, controls: MockControls): InputSplit {
   return { fresh: Math.max(0, total - read - write5m - write1h), read, write5m, write1h, cached };
 }
 
-function usage(input: InputSplit, outputTokens: number): Record<string, unknown> {
+/** The `speed` a request asked for (fast mode, or standard), reported back in its usage; undefined when it asked none. */
+function speedOf(body: Record<string, unknown>): string | undefined {
+  return body.speed === 'fast' || body.speed === 'standard' ? body.speed : undefined;
+}
+
+function usage(input: InputSplit, outputTokens: number, speed: string | undefined): Record<string, unknown> {
   const u: Record<string, unknown> = {
     input_tokens: input.fresh,
     cache_creation_input_tokens: input.write5m + input.write1h,
@@ -49,6 +54,7 @@ function usage(input: InputSplit, outputTokens: number): Record<string, unknown>
   if (input.cached) u.cache_creation = { ephemeral_5m_input_tokens: input.write5m, ephemeral_1h_input_tokens: input.write1h };
   u.output_tokens = outputTokens;
   u.service_tier = 'standard';
+  if (speed) u.speed = speed;
   return u;
 }
 
@@ -193,7 +199,7 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
       stop_sequence: null,
     };
     // The real stream reports one output token up front and the cumulative total in message_delta.
-    if (!controls.omitUsage) message.usage = usage(input, 1);
+    if (!controls.omitUsage) message.usage = usage(input, 1, speedOf(body));
     const delta: Record<string, unknown> = {
       type: 'message_delta',
       delta: { stop_reason: stopReason, stop_sequence: null },
@@ -234,7 +240,7 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     stop_reason: stopReason,
     stop_sequence: null,
   };
-  if (!controls.omitUsage) value.usage = usage(input, outputTokens);
+  if (!controls.omitUsage) value.usage = usage(input, outputTokens, speedOf(body));
   return jsonReply(call, 'anthropic', value);
 }
 

@@ -1,0 +1,105 @@
+// Anthropic fast mode end to end: a request with `speed: "fast"` (the Anthropic SDK, through the gateway, to
+// an `anthropic` provider on the mock upstream, which reports `usage.speed` as the API does) is billed at the
+// model's fast-mode factor times every standard rate: its ledger row says `fast` and costs that, streamed or
+// not; a money limit reserves it at that price; a configured `fast_factor` replaces the built-in one.
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LedgerRow } from '../src/ledger/ledger.js';
+import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
+import { estimateInput } from '../src/tokens/index.js';
+import { useUsageGateway } from './helpers/usage-gateway.js';
+
+const UPSTREAM_KEY = 'sk-ant-upstream';
+let upstream: MockUpstream;
+let upstreamUrl = '';
+beforeAll(async () => {
+  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
+  upstreamUrl = await upstream.listen(0, '127.0.0.1');
+});
+afterAll(() => upstream.close());
+
+// Opus 4.6 at its built-in price ($5 / $25 per million tokens; fast mode 6x). Opus 5.5 at a configured $4 /
+// $20 with a negotiated fast factor of 2.5. The `dollars` project's money limit ($0.05 a day) holds a
+// standard Opus 4.6 call of max_tokens 1,000 ($0.025 of output reserved) but not a fast one ($0.15).
+const OPUS = 'claude-opus-4-6';
+const OPUS_55 = 'claude-opus-5-5';
+const config = (ledgerUrl: string): string => `
+storage: {ledger: "${ledgerUrl}"}
+ledger: {flush_interval_ms: 20}
+server: {timezone: UTC}
+providers:
+  claude: {type: anthropic, base_url: "${upstreamUrl}", api_key: ${UPSTREAM_KEY}}
+pricing:
+  "claude/${OPUS}": {input: 5, output: 25}
+  "claude/${OPUS_55}": {input: 4, output: 20, fast_factor: 2.5}
+projects:
+  tokens: {daily_limit: 10000000}
+  dollars: {daily_limit: {max_cost_usd: 0.05}}
+routes:
+  main:
+    chat_models: [{model_id: opus, model: claude/${OPUS}}, {model_id: opus-5-5, model: claude/${OPUS_55}}]
+keys:
+  - {id: t, key: tg-tokens, project: tokens, routes: [main]}
+  - {id: d, key: tg-dollars, project: dollars, routes: [main]}
+`;
+
+const messages = [{ role: 'user' as const, content: 'Refactor this module to use dependency injection.' }];
+const FAST: { speed: 'fast'; betas: Anthropic.Beta.AnthropicBeta[] } = { speed: 'fast', betas: ['fast-mode-2026-02-01'] };
+
+describe('Anthropic fast mode through the gateway', () => {
+  const gw = useUsageGateway(config);
+  const anthropic = (key = 'tg-tokens'): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: key, maxRetries: 0 });
+
+  async function rowOf(requestId: string | null): Promise<LedgerRow> {
+    await gw().usage.writer.flush();
+    const [row] = await gw().usage.ledger.rows({ requestIds: [requestId!] });
+    expect(row).toBeDefined();
+    return row!;
+  }
+
+  /** The prompt as the mock counted it (the body the gateway sent). */
+  function lastPrompt(): number {
+    const body = upstream.requests().at(-1)!.body as Record<string, unknown>;
+    return estimateInput('messages', body, body.model as string).exact();
+  }
+
+  function expectBilled(row: LedgerRow, price: { input: number; output: number }, factor: number, tier: string | null): void {
+    const prompt = lastPrompt();
+    expect(row).toMatchObject({ status: 200, usageSource: 'provider', inputTokens: prompt, outputTokens: 20, serviceTier: tier });
+    expect(row.inputCostUsd).toBeCloseTo((prompt * price.input * factor) / 1e6, 12);
+    expect(row.costUsd).toBeCloseTo(((prompt * price.input + 20 * price.output) * factor) / 1e6, 12);
+  }
+
+  it('a fast call, streamed or not, costs six times standard on Opus 4.6; a standard one does not', async () => {
+    const { data, response } = await anthropic().beta.messages.create({ model: 'opus', max_tokens: 200, messages, ...FAST }).withResponse();
+    expect(data.usage.speed).toBe('fast');
+    expect((upstream.requests().at(-1)!.body as Record<string, unknown>).speed).toBe('fast');
+    expectBilled(await rowOf(response.headers.get('request-id')), { input: 5, output: 25 }, 6, 'fast');
+
+    const stream = anthropic().beta.messages.stream({ model: 'opus', max_tokens: 200, messages, ...FAST });
+    expect((await stream.finalMessage()).usage.speed).toBe('fast');
+    expectBilled(await rowOf(stream.request_id ?? null), { input: 5, output: 25 }, 6, 'fast');
+
+    const standard = await anthropic().beta.messages.create({ model: 'opus', max_tokens: 200, messages, speed: 'standard' }).withResponse();
+    expectBilled(await rowOf(standard.response.headers.get('request-id')), { input: 5, output: 25 }, 1, null);
+  });
+
+  it("a configured fast_factor replaces the model's listed one", async () => {
+    const { response } = await anthropic().beta.messages.create({ model: 'opus-5-5', max_tokens: 200, messages, ...FAST }).withResponse();
+    expectBilled(await rowOf(response.headers.get('request-id')), { input: 4, output: 20 }, 2.5, 'fast');
+  });
+
+  it('a money limit reserves a fast call at the fast price: its output clamped where a standard one fits whole', async () => {
+    // Fast: $0.05 holds the input at $30 per million and the rest of it as output at $150 per million.
+    const fast = await anthropic('tg-dollars').beta.messages.create({ model: 'opus', max_tokens: 1000, messages, ...FAST });
+    expect(fast.usage.speed).toBe('fast');
+    const prompt = lastPrompt();
+    const sentMax = (): unknown => (upstream.requests().at(-1)!.body as Record<string, unknown>).max_tokens;
+    expect(sentMax()).toBe(Math.floor((50_000 - prompt * 30) / 150));
+
+    // Standard: $0.025 of output and the input fit in what the fast call left.
+    const standard = await anthropic('tg-dollars').beta.messages.create({ model: 'opus', max_tokens: 1000, messages });
+    expect(standard.usage.speed ?? null).toBeNull();
+    expect(sentMax()).toBe(1000);
+  });
+});
