@@ -6,7 +6,7 @@ import { counterStoreContract } from '../src/limits/counter-store.contract.js';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
-import { RESERVE_LUA } from '../src/limits/redis/lua-scripts.js';
+import { RESERVE_LUA, SETTLE_LUA } from '../src/limits/redis/lua-scripts.js';
 import { ScriptCommand } from '../src/limits/redis/script-call.js';
 import { ManualClock, type Clock } from '../src/util/clock.js';
 import { loadPolicy } from '../src/config/index.js';
@@ -374,6 +374,35 @@ describe('Redis failovers', () => {
     send(late);
     await expect(late.promise).rejects.toThrow(/TGDONE/);
     expect((await store.peek([limit]))[0].used).toBe(0);
+    await store.close();
+  });
+
+  // Found resharding a cluster under load (test/redis-cluster-reshard.test.ts): ioredis sends a settlement
+  // again after TRYAGAIN, past its caller's timeout; it lands, and the settlement retried later found no
+  // record for a confirmed reservation, took it for a lost one, and sent the organization into a rebuild
+  // from the ledger (which, under fail_open, then counted the calls admitted locally meanwhile twice).
+  it('a settlement retried after one that landed with its answer lost is not taken for lost counters', async () => {
+    const { store, org, ask, rebuilds } = await rebuildingStore(single.url, 0);
+    expect((await ask('a', 60)).ok).toBe(true);
+    await store.client.script('LOAD', SETTLE_LUA); // the copy below goes by SHA1
+    const client = store.client as unknown as { sendCommand: (command: Command) => unknown };
+    const send = client.sendCommand.bind(client);
+    let landed: Promise<unknown> | undefined;
+    client.sendCommand = (command: Command) => {
+      // It reaches Redis (a copy of the same text), while its caller times out.
+      const copy = new ScriptCommand(command.toWritable({}) as string, `tg:{${org}}`);
+      send(copy);
+      landed = copy.promise;
+      command.reject(new Error('Command timed out'));
+      return command.promise;
+    };
+    await expect(store.settle('a', { input: 50, output: 0, request: 1 })).rejects.toThrow(/timed out/);
+    client.sendCommand = send;
+    expect(await landed).toBe(1); // the record was found and settled
+    // Retried (ResilientStore queues a failed settlement and sends it again once the store answers).
+    await store.settle('a', { input: 50, output: 0, request: 1 });
+    expect((await ask('b', 1)).states[0].used).toBe(51);
+    expect(rebuilds()).toBe(0);
     await store.close();
   });
 });

@@ -42,6 +42,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       ledger: storage.ledger,
       onStoreError: storage.on_store_error,
       timeoutMs: storage.timeout_ms,
+      rebuildWaitMs: storage.rebuild_wait_ms,
       instances: storage.instances,
       reservationTtlMs: storage.reservation_ttl_ms ?? defaultReservationTtl(config, env),
       leaseMs: storage.lease_ms,

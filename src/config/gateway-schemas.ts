@@ -99,6 +99,8 @@ export const storageSchema = z.strictObject({
   on_store_error: onStoreErrorSchema.default('fail_closed'),
   // Bounds how long a request can wait on Redis before `on_store_error` applies.
   timeout_ms: z.number().int().positive().max(60_000).default(250),
+  // Bounds how long a request waits for counters Redis lost to be rebuilt from the ledger (the rebuild goes on).
+  rebuild_wait_ms: z.number().int().positive().max(600_000).default(2000),
   instances: z.number().int().positive().max(10_000).default(1),
   reservation_ttl_ms: z.number().int().positive().optional(),
   // Budget leases (limits/leased-store.ts): 0 sends every request to the shared store.

@@ -177,6 +177,8 @@ export interface Policy {
     onStoreError: OnStoreError;
     /** Command timeout of the shared counter store. */
     timeoutMs: number;
+    /** The most a request waits for counters the shared store lost to be rebuilt from the ledger. */
+    rebuildWaitMs: number;
     /** Gateway instances sharing the counter store; fail-open local counters get 1/instances of each limit. */
     instances: number;
     /** How long an unsettled reservation's record lives in the shared store. */

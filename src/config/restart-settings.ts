@@ -14,6 +14,7 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['storage.ledger', (p) => p.storage.ledger],
   ['storage.on_store_error', (p) => p.storage.onStoreError],
   ['storage.timeout_ms', (p) => p.storage.timeoutMs],
+  ['storage.rebuild_wait_ms', (p) => p.storage.rebuildWaitMs],
   ['storage.instances', (p) => p.storage.instances],
   ['storage.reservation_ttl_ms', (p) => p.storage.reservationTtlMs],
   ['storage.lease_ms', (p) => p.storage.leaseMs],

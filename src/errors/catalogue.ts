@@ -134,7 +134,10 @@ export const ERRORS = {
   counters_not_rebuilt: {
     status: 503,
     type: 'server_error',
-    message: () => 'The counter store lost its counters (Redis restarted empty or was flushed) and they cannot be rebuilt from the usage ledger until its database answers, so limits cannot be checked and the request was refused. Try again shortly.',
+    message: (p) =>
+      p.waitedMs !== undefined
+        ? `The counter store lost its counters (Redis restarted empty, was flushed or failed over) and they are being rebuilt from the usage ledger, which is taking longer than a request waits for it (${p.waitedMs} ms), so limits cannot be checked and the request was refused. Try again shortly.`
+        : 'The counter store lost its counters (Redis restarted empty or was flushed) and they cannot be rebuilt from the usage ledger until its database answers, so limits cannot be checked and the request was refused. Try again shortly.',
   },
   ledger_unavailable: {
     status: 503,

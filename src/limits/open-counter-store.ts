@@ -18,7 +18,7 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   const description = redactUrl(storage.counters);
   const client = createRedisClient(storage.counters, storage.timeoutMs);
   const cluster = /^rediss?-cluster:/.test(storage.counters);
-  const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs, ...(cluster ? { callTimeoutMs: storage.timeoutMs } : {}) });
+  const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs, rebuildWaitMs: storage.rebuildWaitMs, ...(cluster ? { callTimeoutMs: storage.timeoutMs } : {}) });
   const store = new ResilientStore(primary, { defaultMode: storage.onStoreError, instances: storage.instances, timezone, clock, log, description });
   if (await waitReady(client, Math.max(2000, 4 * storage.timeoutMs))) {
     log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances, lease_ms: storage.leaseMs }, 'counters shared in Redis');

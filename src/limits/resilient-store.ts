@@ -233,8 +233,9 @@ export class ResilientStore implements CounterStore {
    * again; those that fail open count locally, as in an outage.
    */
   private countersLost(req: ReserveRequest, plan: OutagePlan, err: CountersNotRebuiltError): ReserveOutcome {
-    this.lostLog((requests) => this.opts.log.warn({ store: this.opts.description, requests, error: err.message }, 'counters lost by the store and not rebuilt yet: limits that fail closed refuse until the ledger answers'));
-    if (plan.closed) throw new TollgateError('counters_not_rebuilt', {}, { 'retry-after': '1' });
+    const until = err.waitedMs === undefined ? 'the ledger answers' : 'the rebuild from the ledger is done';
+    this.lostLog((requests) => this.opts.log.warn({ store: this.opts.description, requests, error: err.message }, `counters lost by the store and not rebuilt yet: limits that fail closed refuse until ${until}`));
+    if (plan.closed) throw new TollgateError('counters_not_rebuilt', err.waitedMs === undefined ? {} : { waitedMs: err.waitedMs }, { 'retry-after': '1' });
     return this.outage.reserve(req, plan);
   }
 
@@ -349,7 +350,14 @@ export class ResilientStore implements CounterStore {
 
   /** Flushes local usage after recovery without holding up the request that produced it. */
   private kickFlush(): void {
-    void this.flush().catch((err: unknown) => this.failed(err));
+    void this.flush().then(
+      // A flush sends what was there when it began: usage settled meanwhile (a flush waits for a rebuild of
+      // lost counters to finish, see RedisCounterStore.reconcile) would otherwise wait for the next outage.
+      () => {
+        if (this.healthy && this.backlog > 0) this.kickFlush();
+      },
+      (err: unknown) => this.failed(err),
+    );
   }
 
   /** Sends pending settlements and locally counted usage; one flush at a time; rejects on the first failure. */

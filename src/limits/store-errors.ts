@@ -15,8 +15,12 @@ export class StoreUnavailableError extends Error {
  * would hand every budget out again, so limits that fail closed refuse until the rebuild succeeds.
  */
 export class CountersNotRebuiltError extends Error {
-  constructor(cause: string) {
-    super(`the counters the store lost cannot be rebuilt from the ledger now: ${cause}`);
+  constructor(
+    cause: string,
+    /** Set when the rebuild is under way, only slower than this, the most a request waits for it (`storage.rebuild_wait_ms`). */
+    readonly waitedMs?: number,
+  ) {
+    super(`the counters the store lost ${waitedMs === undefined ? 'cannot be rebuilt from the ledger now' : 'are not rebuilt yet'}: ${cause}`);
     this.name = 'CountersNotRebuiltError';
   }
 }

@@ -13,6 +13,9 @@ import type { RedisClient } from './redis-client.js';
 /** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
 const REBUILD_RETRY_MS = 1000;
 
+/** `storage.rebuild_wait_ms`'s default: the most a reservation waits for a rebuild (see waitFor). */
+export const DEFAULT_REBUILD_WAIT_MS = 2000;
+
 export class LostCounters {
   private rebuild?: () => Promise<void>;
   private rebuilding?: Promise<void>;
@@ -34,7 +37,26 @@ export class LostCounters {
   /** A failover was seen and its rebuild has not finished: reservations call rebuildAfterFailover() first. */
   failoverPending = false;
 
-  constructor(private readonly client: RedisClient) {}
+  constructor(
+    private readonly client: RedisClient,
+    /** The most a reservation waits for a rebuild before it fails as one whose counters are not rebuilt. */
+    private readonly waitMs = DEFAULT_REBUILD_WAIT_MS,
+  ) {}
+
+  /**
+   * `rebuild` (a rebuildLost or rebuildAfterFailover), waited for at most `waitMs`. The ledger query has
+   * no timeout of its own (a large ledger, a table lock, a stalled database), and every reservation of
+   * the organization waits on it: past the bound this one fails as CountersNotRebuiltError (refused under
+   * fail_closed, counted locally under fail_open) while the rebuild goes on; later reservations are
+   * admitted as usual once it is done.
+   */
+  waitFor(rebuild: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CountersNotRebuiltError(`they are still being rebuilt from the ledger after ${this.waitMs} ms`, this.waitMs)), this.waitMs);
+    });
+    return Promise.race([rebuild, late]).finally(() => clearTimeout(timer));
+  }
 
   /** Whether reservations check that Redis still holds the counters (a rebuild was registered). */
   get watching(): boolean {
@@ -113,6 +135,15 @@ export class LostCounters {
       this.marking.set(tag, marking);
     }
     return marking;
+  }
+
+  /**
+   * Resolves once no rebuild that may cover `tag` is under way (however it ends). Usage counted locally
+   * meanwhile is added to Redis only after it: `restore` keeps the larger of counter and ledger, so usage
+   * added before would be lost under the ledger's figure (which misses calls still running at its query).
+   */
+  async settled(tag: string): Promise<void> {
+    await Promise.allSettled([this.marking.get(tag), this.failoverRebuild]);
   }
 
   /** The rebuild under way, or a new one: one at a time, whatever asked for it. */

@@ -30,6 +30,11 @@ export interface RedisStoreOptions {
    */
   callTimeoutMs?: number;
   /**
+   * `storage.rebuild_wait_ms`: the most a reservation waits for counters Redis lost to be rebuilt from
+   * the ledger (lost-counters.ts); past it the reservation fails as CountersNotRebuiltError.
+   */
+  rebuildWaitMs?: number;
+  /**
    * Tests only: the time every script uses instead of Redis TIME. Contract tests place requests 1 ms
    * before a window edge; Redis TIME cannot be set, and short real windows would make them slow and flaky.
    */
@@ -57,6 +62,11 @@ interface OpenReservation {
   atMs: number;
   /** Rebuilds of the organization's counters finished when it was made (see knownState). */
   rebuildsBefore: number;
+  /**
+   * A settlement was sent and its answer lost (a timeout): it may have landed and deleted the record, as
+   * ioredis sends a command again after TRYAGAIN, ASK or a failover even once its caller has given up.
+   */
+  settleSent?: boolean;
 }
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
@@ -104,7 +114,7 @@ export class RedisCounterStore implements CounterStore {
     this.scripts = client as unknown as Scripts;
     this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
-    this.lost = new LostCounters(client);
+    this.lost = new LostCounters(client, opts.rebuildWaitMs);
     onPrimaryChange(client, () => this.lost.failedOver());
     // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
     this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
@@ -114,7 +124,7 @@ export class RedisCounterStore implements CounterStore {
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const items = req.items;
     if (items.length === 0) return { ok: true, output: req.output, states: [], shadowBlocked: [] };
-    if (this.lost.failoverPending) await this.lost.rebuildAfterFailover();
+    if (this.lost.failoverPending) await this.lost.waitFor(this.lost.rebuildAfterFailover());
     const tag = sameTag(items);
     const recordKey = `${tag}:res:${req.id}`;
     const factors = req.factors ?? LIST_PRICE;
@@ -143,7 +153,13 @@ export class RedisCounterStore implements CounterStore {
       if (!LOST_ERROR.test(err.message)) throw err;
       // A rebuild that finished after this call was sent covers it: calls sent together must not rebuild
       // once per reply that happens to arrive after it.
-      if (this.lost.rebuildsOf(tag) === rebuildsBefore) await this.lost.rebuildLost(tag);
+      if (this.lost.rebuildsOf(tag) === rebuildsBefore) {
+        // Refused before admission (TGLOST): nothing of it is in Redis to cancel later.
+        await this.lost.waitFor(this.lost.rebuildLost(tag)).catch((e: Error) => {
+          this.open.delete(req.id);
+          throw e;
+        });
+      }
       return call();
     });
     const now = num(reply[2]);
@@ -196,7 +212,10 @@ export class RedisCounterStore implements CounterStore {
       billed,
       known: this.knownState(entry),
     });
-    await this.bounded(this.batcher.settle(entry.tag, this.override(), a));
+    await this.bounded(this.batcher.settle(entry.tag, this.override(), a)).catch((err: unknown) => {
+      entry.settleSent = true;
+      throw err;
+    });
     // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
     if (this.open.get(id) === entry) this.open.delete(id);
   }
@@ -207,6 +226,8 @@ export class RedisCounterStore implements CounterStore {
     // The counters were rebuilt since it was made: its record went with the loss that rebuild repaired,
     // and another rebuild would only repeat it (once per settlement of the calls in flight then).
     if (this.lost.rebuildsOf(entry.tag) !== entry.rebuildsBefore) return 'o';
+    // A record this instance's own earlier settlement may have deleted is no sign of a loss.
+    if (entry.settleSent) return 'o';
     // A margin for the time the reserve took to answer and the settlement takes to arrive.
     return this.opts.clock.now() - entry.atMs < this.opts.reservationTtlMs - RECORD_TTL_MARGIN_MS ? 'c' : 'o';
   }
@@ -251,8 +272,9 @@ export class RedisCounterStore implements CounterStore {
   /** Adds usage counted elsewhere into Redis, once per `batchId` (retrying a batch is a no-op). One organization per batch. */
   async reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    this.batcher.flush(); // what was queued before reaches Redis before this
     const tag = sameTag(entries.map((e) => e.item));
+    await this.lost.settled(tag);
+    this.batcher.flush(); // what was queued before reaches Redis before this
     const specs = entries.map((e) => this.args.spec(e.item));
     const args = [String(entries.length + 1)];
     for (const e of entries) args.push(e.item.key);
