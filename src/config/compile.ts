@@ -149,6 +149,7 @@ function compileProviders(config: TollgateConfig, env: NodeJS.ProcessEnv): Map<s
           ...(p.api_key !== undefined ? { apiKey: p.api_key } : {}),
           headers: { ...p.headers },
           timeoutMs: p.timeout_ms,
+          ...(p.stream_usage === false ? { streamUsage: false } : {}),
           ...(p.type === 'mock' ? { mock: { latencyMs: p.latency_ms ?? 0, outputTokens: p.output_tokens ?? 64 } } : {}),
         },
       ];

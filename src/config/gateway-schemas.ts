@@ -155,6 +155,8 @@ export const providerSchema = z
     api_key: z.string().min(1).optional(),
     headers: z.record(z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }), z.string()).default({}),
     timeout_ms: z.number().int().positive().default(600_000),
+    // false: streams are not asked for their usage (`stream_options`), for servers that refuse the field.
+    stream_usage: z.boolean().optional(),
     latency_ms: z.number().int().nonnegative().optional(),
     output_tokens: z.number().int().positive().optional(),
   })
@@ -163,6 +165,9 @@ export const providerSchema = z
       if (p[field] !== undefined && p.type !== 'mock') {
         ctx.addIssue({ code: 'custom', path: [field], message: `\`${field}\` applies only to providers of type mock` });
       }
+    }
+    if (p.stream_usage !== undefined && p.type !== 'openai') {
+      ctx.addIssue({ code: 'custom', path: ['stream_usage'], message: '`stream_usage` applies only to providers of type openai' });
     }
   });
 

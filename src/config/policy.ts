@@ -88,6 +88,8 @@ export interface ProviderPolicy {
   /** Extra headers sent upstream (e.g. OpenAI-Organization, api-version). */
   headers: Record<string, string>;
   timeoutMs: number;
+  /** OpenAI-format streams ask for their usage (`stream_options.include_usage`); false: never (`stream_usage: false`). Absent: true. */
+  streamUsage?: boolean;
   /** Mock provider: simulated latency and output length. */
   mock?: { latencyMs: number; outputTokens: number };
 }

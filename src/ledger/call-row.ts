@@ -47,6 +47,7 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
     inputCostUsd: parts ? (parts.input + fees) / 1e6 : 0,
     toolFeesUsd: fees / 1e6,
     serviceTier: usage.serviceTier ?? null,
+    inferenceGeo: usage.inferenceGeo ?? null,
     usageSource: used ? usage.source : 'none',
     latencyMs: round3(r.latencyMs),
     upstreamLatencyMs: r.upstreamLatencyMs === undefined ? null : round3(r.upstreamLatencyMs),

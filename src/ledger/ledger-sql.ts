@@ -44,6 +44,7 @@ export const COLUMNS: ReadonlyArray<readonly [string, keyof LedgerRow, Kind]> = 
   ['latency_ms', 'latencyMs', 'plain'],
   ['upstream_latency_ms', 'upstreamLatencyMs', 'plain'],
   ['provider_response_id', 'providerResponseId', 'plain'],
+  ['inference_geo', 'inferenceGeo', 'plain'],
 ];
 
 export const COLUMN_NAMES = COLUMNS.map(([c]) => c);

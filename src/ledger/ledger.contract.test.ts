@@ -1,6 +1,6 @@
 // One contract, two ledgers: every test body runs against SQLite and against the real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, VERSION_BEFORE_RESPONSE_ID, VERSION_BEFORE_TOOL_FEES, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
+import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, VERSION_BEFORE_RESPONSE_ID, VERSION_BEFORE_INFERENCE_GEO, VERSION_BEFORE_TOOL_FEES, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
 import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { LedgerWriter } from './batch-writer.js';
 import type { Ledger, LedgerRow, UsageGroup } from './ledger.js';
@@ -38,8 +38,8 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
       stream: false, streamEnd: null, project: null, tags: {}, groups: [], decision: 'blocked', blockedBy: 'org:acme:daily', upstreamLatencyMs: null, fallback: 'model:gpt-4o-mini',
       usageSource: 'none', costUsd: 0, inputCostUsd: 0, toolFeesUsd: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: null, providerResponseId: null,
     });
-    // Anthropic cache writes of both TTLs (the 1-hour part of a larger count), and OpenAI's cheaper tier.
-    const cached = sampleRow({ provider: 'anthropic', inputTokens: 4_200, cachedInputTokens: 3_000, cacheWriteInputTokens: 1_000, cacheWrite1hInputTokens: 400, serviceTier: null });
+    // Anthropic cache writes of both TTLs (the 1-hour part of a larger count) in fast mode and US-only, and OpenAI's cheaper tier.
+    const cached = sampleRow({ provider: 'anthropic', inputTokens: 4_200, cachedInputTokens: 3_000, cacheWriteInputTokens: 1_000, cacheWrite1hInputTokens: 400, serviceTier: 'fast', inferenceGeo: 'us' });
     const flex = sampleRow({ cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: 'flex' });
     // Three web searches at $10 per 1,000, in cost_usd and input_cost_usd too.
     const searched = sampleRow({ provider: 'anthropic', costUsd: 0.030_62, inputCostUsd: 0.030_22, toolFeesUsd: 0.03 });
@@ -415,6 +415,31 @@ describe.each(LEDGER_KINDS)('ledger migration to the tool-fees column: $kind', (
       expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
       const kept = before.map((r) => ({ ...r, toolFeesUsd: 0 }));
       const fresh = [sampleRow({ ts: base + 1, requestId: 'f-new-1', costUsd: 0.020_62, inputCostUsd: 0.020_22, toolFeesUsd: 0.02 })];
+      await ledger.append(fresh);
+      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe.each(LEDGER_KINDS)('ledger migration to the inference-geo column: $kind', ({ kind, place: makePlace }) => {
+  let place: LedgerPlace | undefined;
+  afterAll(async () => {
+    await place?.drop();
+  });
+
+  it('keeps the rows written before it (no geo), and stores where new ones ran', async () => {
+    place = await makePlace();
+    const base = T0 + 86_400_000 * 91;
+    const before = [sampleRow({ ts: base, requestId: 'g-old-1', provider: 'anthropic' })];
+    await writeLedgerAtVersion(place, VERSION_BEFORE_INFERENCE_GEO[kind], before);
+    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
+    const ledger = await openLedger(place.url);
+    try {
+      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
+      const kept = before.map((r) => ({ ...r, inferenceGeo: null }));
+      const fresh = [sampleRow({ ts: base + 1, requestId: 'g-new-1', provider: 'anthropic', inferenceGeo: 'us' }), sampleRow({ ts: base + 2, requestId: 'g-new-2', inferenceGeo: null })];
       await ledger.append(fresh);
       expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
     } finally {

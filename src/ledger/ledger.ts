@@ -67,6 +67,11 @@ export interface LedgerRow {
    * below, Anthropic's fast mode `fast` above); null for standard, and rows written before it was recorded.
    */
   serviceTier: PricedTier | null;
+  /**
+   * Where the provider says the call ran (Anthropic's `usage.inference_geo`: `us`, `global`, ...), which
+   * its price depends on (US-only inference is billed 1.1x on recent models); null when not reported.
+   */
+  inferenceGeo: string | null;
   /** `provider`: the upstream reported usage; `estimated`: counted by Tollgate; `none`: nothing was used. */
   usageSource: 'provider' | 'estimated' | 'none';
   latencyMs: number;

@@ -185,6 +185,30 @@ const FAST_FACTORS: Readonly<Record<string, number>> = {
 /** Fast mode on a model without a known factor (Opus 5.5, Fable 5.2): the highest factor known, until config says. */
 export const FAST_FALLBACK_FACTOR = 6;
 
+/**
+ * US-only inference (`inference_geo: "us"`, reported back in `usage.inference_geo`) is billed at 1.1x every
+ * rate "on Opus 4.6, Sonnet 4.6, and later models" (platform.claude.com/docs/en/api/service-tiers, checked
+ * 2026-12-05); on earlier models it costs what global inference does. The later models of the table:
+ */
+const US_ONLY_PRICED: Readonly<Record<string, true>> = {
+  'claude-opus-4-6': true,
+  'claude-sonnet-4-6': true,
+  'claude-opus-4-7': true,
+  'claude-opus-4-8': true,
+  'claude-opus-5': true,
+  'claude-opus-5-5': true,
+  'claude-sonnet-5': true,
+  'claude-sonnet-5-5': true,
+  'claude-fable-5': true,
+  'claude-fable-5-1': true,
+};
+export const US_ONLY_FACTOR = 1.1;
+
+/** The factor a call that ran in `geo` is billed at over global inference, on an upstream model name. */
+export function inferenceGeoFactor(model: string, geo: string | undefined): number {
+  return geo === 'us' && lookupPrice(US_ONLY_PRICED, model) ? US_ONLY_FACTOR : 1;
+}
+
 /** The fast-mode factor of an upstream model name: its own, else FAST_FALLBACK_FACTOR. */
 export function fastModeFactor(model: string): number {
   return lookupPrice(FAST_FACTORS, model) ?? FAST_FALLBACK_FACTOR;

@@ -181,6 +181,18 @@ const conversationsTable = (bigint: string): string =>
 const responseIdIndex = (table: string): string =>
   `CREATE INDEX ${table}_response_id ON ${table} (provider_response_id) WHERE provider_response_id IS NOT NULL`;
 
+// Version 9 (SQLite; version 8 of PostgreSQL) records where Anthropic ran a call (`usage.inference_geo`),
+// which its price depends on (US-only inference at 1.1x on recent models), so a row can still be re-priced
+// from its own columns. Nullable, no default: rows written before it, and calls without one, read NULL.
+const SQLITE_V9_CALL_VALUES = `${SQLITE_V6_CALL_VALUES}, inference_geo`;
+const SQLITE_V9 = [
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN inference_geo TEXT`,
+  `DROP VIEW ${TABLE}`,
+  `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_V9_CALL_VALUES}) AS
+    SELECT r.id, ${qualified('c', SQLITE_CONTEXT_VALUES)}, ${qualified('r', SQLITE_V9_CALL_VALUES)}
+    FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
+];
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
@@ -190,6 +202,7 @@ export const SQLITE_MIGRATIONS: string[][] = [
   SQLITE_V6,
   [conversationsTable('INTEGER')],
   [responseIdIndex(CALLS_TABLE)],
+  SQLITE_V9,
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -214,6 +227,8 @@ export const POSTGRES_MIGRATIONS: string[][] = [
   [conversationsTable('BIGINT')],
   // Version 7 (the response id index above).
   [responseIdIndex(TABLE)],
+  // Version 8 (SQLITE_V9 above): nullable, no default, no rewrite.
+  [`ALTER TABLE ${TABLE} ADD COLUMN inference_geo TEXT`],
 ];
 
 /**

@@ -1,12 +1,13 @@
 // What a call cost: config `pricing` first (keyed `provider/model`), then the built-in list prices.
 import type { Price } from '../config/policy.js';
-import { TOOL_KINDS, type PricedTier, type ToolCalls } from '../providers/usage.js';
+import { TOOL_KINDS, type AttemptUsage, type PricedTier, type ToolCalls } from '../providers/usage.js';
 import {
   bandOf,
   cacheWrite1hPrice,
   cacheWritePrice,
   fastModeFactor,
   FLEX_FACTOR,
+  inferenceGeoFactor,
   listPrice,
   PRIORITY_FALLBACK_FACTOR,
   priorityListPrice,
@@ -28,8 +29,12 @@ export interface PricedUsage {
   cacheWrite1hInput?: number;
   /** The tier the provider says served the call, when it changes the price. */
   serviceTier?: PricedTier;
+  /** Where the provider says the call ran (Anthropic's `inference_geo`): US-only inference is billed above global. */
+  inferenceGeo?: string;
   /** Server-side tool calls billed per call (web searches, file searches). */
   toolCalls?: ToolCalls;
+  /** Anthropic's server-side fallback: each model's part of the call (the counts above are their sums). */
+  attempts?: readonly AttemptUsage[];
 }
 
 export class PriceBook {
@@ -107,12 +112,36 @@ export class PriceBook {
 
   /**
    * What one call's input (fresh, cached and written to the cache) and output cost, in µUSD, at the tier
-   * that served it and the band its input falls in; undefined for a model without a price. Money limits
-   * charge these (price-factors.ts).
+   * that served it, the band its input falls in and where it ran; undefined for a model without a price.
+   * Money limits charge these (price-factors.ts).
    */
   costParts(provider: string, model: string, usage: PricedUsage): { input: number; output: number } | undefined {
+    if (usage.attempts) return this.attemptsCost(provider, usage);
     const price = this.priceAt(provider, model, usage.serviceTier);
-    return price ? partsAt(atInputTokens(price, usage.input), usage) : undefined;
+    if (!price) return undefined;
+    const parts = partsAt(atInputTokens(price, usage.input), usage);
+    const geo = inferenceGeoFactor(model, usage.inferenceGeo);
+    return geo === 1 ? parts : { input: parts.input * geo, output: parts.output * geo };
+  }
+
+  /**
+   * A call that fell back (Anthropic's server-side fallback): each attempt at its own model's price, with
+   * the call's tier and region (usage.speed and inference_geo are the call's, not per attempt: the tier
+   * then applies to every attempt, which never bills less than the provider). An unpriced model's part
+   * costs nothing, as an unpriced call does; undefined when no attempt's model has a price.
+   */
+  private attemptsCost(provider: string, usage: PricedUsage): { input: number; output: number } | undefined {
+    let input = 0;
+    let output = 0;
+    let priced = false;
+    for (const a of usage.attempts!) {
+      const parts = this.costParts(provider, a.model, { ...a, serviceTier: usage.serviceTier, inferenceGeo: usage.inferenceGeo });
+      if (!parts) continue;
+      priced = true;
+      input += parts.input;
+      output += parts.output;
+    }
+    return priced ? { input, output } : undefined;
   }
 
   /** The price of a model at a service tier (standard when none). */

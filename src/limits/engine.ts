@@ -180,6 +180,11 @@ export class LimitsEngine {
     if (!this.applicable.hasMoney(limits)) return undefined;
     const { provider, upstreamModel } = target.model;
     const hints = priceHints?.() ?? NO_HINTS;
+    // A fallback model's tokens are counted in USD too: like the requested model, it needs a configured price.
+    for (const attempt of hints.fallbacks ?? []) {
+      const key = `${provider}/${attempt.model}`;
+      if (!this.policy.pricing.has(key)) throw new TollgateError('model_unpriced', { model: key, limit: limits.find((l) => l.item.priced)?.id });
+    }
     if (!hints.toolCalls) return reserveFactors(this.prices, provider, upstreamModel, hints, inputTokens);
     // A copy without the tool calls only when there are some: the price of the tokens alone.
     const { toolCalls, ...tokenHints } = hints;

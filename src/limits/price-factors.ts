@@ -9,7 +9,7 @@
 // F / (input tokens x configured input price), so the money counters grow by exactly F (on the output
 // factor when the input cannot carry it). Money limits on input spend, or on both, count fees; those on
 // output spend alone do not (the ledger's input_cost_usd holds them too, so a rebuild agrees).
-import { cacheWrite1hPrice, cacheWritePrice, type ListPrice } from '../ledger/list-prices.js';
+import { cacheWrite1hPrice, cacheWritePrice, inferenceGeoFactor, type ListPrice } from '../ledger/list-prices.js';
 import { atInputTokens, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
 import type { ToolCalls } from '../providers/usage.js';
 import type { PriceFactors } from './counter-store.js';
@@ -20,10 +20,14 @@ export interface PriceHints {
   serviceTier?: unknown;
   /** Anthropic's `speed` as sent (`fast`: fast mode, billed at a multiple of standard). */
   speed?: unknown;
+  /** Anthropic's `inference_geo` as sent (`us`: US-only inference, billed above global on recent models). */
+  inferenceGeo?: unknown;
   /** Anthropic prompt-cache breakpoints (`cache_control`): written at 1.25x the input price, or 2x for a 1-hour TTL. */
   cacheWrite?: '5m' | '1h';
   /** The most tool calls billed per call the request may make, by kind (its tools' caps, or a default bound). */
   toolCalls?: ToolCalls;
+  /** Anthropic's server-side fallback: each fallback attempt's upstream model and the `speed` it may run at. */
+  fallbacks?: ReadonlyArray<{ model: string; speed?: unknown }>;
 }
 
 /** Billed at the configured price. */
@@ -34,14 +38,42 @@ export const LIST_PRICE: PriceFactors = Object.freeze({ input: 1, output: 1 });
  * the request hopes to be billed. Past a long-context line (price-book.ts) the whole call costs more.
  */
 export function reserveFactors(book: PriceBook, provider: string, model: string, hints: PriceHints, inputTokens: number): PriceFactors {
+  if (hints.fallbacks && hints.fallbacks.length > 0) return priciestAttempt(book, provider, model, hints, inputTokens);
   const list = book.priceOf(provider, model);
   if (!list) return LIST_PRICE;
   const tier = (hints.serviceTier === 'priority' && book.priceAt(provider, model, 'priority')) || (hints.speed === 'fast' && book.priceAt(provider, model, 'fast')) || list;
   const rates = atInputTokens(tier, inputTokens);
   let input = Math.max(1, ratio(rates.input, list.input));
-  const output = Math.max(1, ratio(rates.output, list.output));
+  let output = Math.max(1, ratio(rates.output, list.output));
   if (hints.cacheWrite) input = Math.max(input, ratio(hints.cacheWrite === '1h' ? cacheWrite1hPrice(rates) : cacheWritePrice(rates), list.input));
+  // US-only inference multiplies every rate. A workspace whose default is US-only bills it to requests that
+  // do not say so: those settle at it (one call's 10% past a money limit at most), as the ledger does.
+  const geo = inferenceGeoFactor(model, typeof hints.inferenceGeo === 'string' ? hints.inferenceGeo : undefined);
+  input *= geo;
+  output *= geo;
   return input === 1 && output === 1 ? LIST_PRICE : { input, output };
+}
+
+/**
+ * With server-side fallbacks, any attempt may be the one that runs longest: every token is reserved at the
+ * priciest rate of any attempt (its model, at the speed it may run at), relative to the requested model's
+ * configured price, which the money counters weigh tokens by. A fallback model without a price counts as
+ * the requested one (the engine refuses such a call when a money limit applies).
+ */
+function priciestAttempt(book: PriceBook, provider: string, model: string, hints: PriceHints, inputTokens: number): PriceFactors {
+  const { fallbacks, ...own } = hints;
+  let factors = reserveFactors(book, provider, model, own, inputTokens);
+  const list = book.priceOf(provider, model);
+  if (!list) return factors;
+  for (const attempt of fallbacks!) {
+    const theirs = book.priceOf(provider, attempt.model);
+    if (!theirs) continue;
+    const at = reserveFactors(book, provider, attempt.model, { ...own, speed: attempt.speed }, inputTokens);
+    const input = Math.max(factors.input, at.input * ratio(theirs.input, list.input));
+    const output = Math.max(factors.output, at.output * ratio(theirs.output, list.output));
+    if (input !== factors.input || output !== factors.output) factors = { input, output };
+  }
+  return factors;
 }
 
 /**

@@ -141,9 +141,20 @@ describe('raw bytes on the wire', () => {
     expect(frames.at(-2)).toBe('data: [DONE]');
     expect(frames).toHaveLength(1 + 3 + 1 + 1 + 1 + 1);
     for (const f of frames.slice(0, -2)) expect(f).toMatch(/^data: \{"id":"chatcmpl-[A-Za-z0-9]+","object":"chat\.completion\.chunk",[^\n]*\}$/);
-    expect(frames[0]).toContain('"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}');
-    expect(frames[4]).toContain('"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}');
-    expect(frames[5]).toMatch(/"choices":\[\],"usage":\{"prompt_tokens":\d+,"completion_tokens":3,"total_tokens":\d+,/);
+    // Stream obfuscation is on by default: every chunk ends with its `obfuscation` padding, after `usage`.
+    expect(frames[0]).toMatch(/"choices":\[\{"index":0,"delta":\{"role":"assistant","content":"","refusal":null\},"logprobs":null,"finish_reason":null\}\],"usage":null,"obfuscation":"[A-Za-z0-9]+"\}$/);
+    expect(frames[4]).toMatch(/"choices":\[\{"index":0,"delta":\{\},"logprobs":null,"finish_reason":"stop"\}\],"usage":null,"obfuscation":"[A-Za-z0-9]+"\}$/);
+    expect(frames[5]).toMatch(/"choices":\[\],"usage":\{"prompt_tokens":\d+,"completion_tokens":3,"total_tokens":\d+,.*\}\},"obfuscation":"[A-Za-z0-9]+"\}$/);
+  });
+
+  it('leaves the obfuscation out with include_obfuscation: false, and the usage out without include_usage', async () => {
+    const res = await postJson('/v1/chat/completions', {
+      model: 'gpt-4o', messages, stream: true, stream_options: { include_obfuscation: false }, mock_output_tokens: 1,
+    });
+    const frames = (await readAll(res)).text.split('\n\n');
+    expect(frames).toHaveLength(1 + 1 + 1 + 1 + 1);
+    expect(frames[0]).toMatch(/"choices":\[\{"index":0,"delta":\{"role":"assistant","content":"","refusal":null\},"logprobs":null,"finish_reason":null\}\]\}$/);
+    expect(frames[2]).toMatch(/"choices":\[\{"index":0,"delta":\{\},"logprobs":null,"finish_reason":"stop"\}\]\}$/);
   });
 
   it('frames an Anthropic stream as event/data pairs in the documented order', async () => {

@@ -50,6 +50,14 @@ export interface Provider {
   readonly secrets: SecretMask;
   /** Whether the upstream serves this endpoint natively (otherwise the gateway may translate, or refuses). */
   supports(endpoint: UpstreamEndpoint): boolean;
+  /**
+   * OpenAI-format upstreams: whether streamed chat and completions calls ask for their usage
+   * (`stream_options.include_usage`). False when configured so (`stream_usage: false`) or once the upstream
+   * refused the field (stream-options-refusal.ts); absent: true.
+   */
+  readonly streamUsage?: boolean;
+  /** The upstream refused `stream_options`: streams stop asking for usage (until a reload rebuilds the provider). */
+  refusedStreamOptions?(): void;
   send(req: UpstreamRequest): Promise<UpstreamResponse>;
   /** Providers that keep Responses API responses: a retrieval request, with the provider's own key. */
   retrieve?(req: RetrievalRequest): Promise<UpstreamResponse>;

@@ -4,7 +4,7 @@
 import { encodeSseEvent } from './sse/encode-sse-event.js';
 import type { SseEvent } from './sse/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
-import type { CacheWriteUsage, PricedTier, ToolCalls, Usage } from './usage.js';
+import type { AttemptUsage, CacheWriteUsage, PricedTier, ToolCalls, Usage } from './usage.js';
 
 /** What to do with one upstream event. */
 export interface StreamStep {
@@ -25,8 +25,12 @@ export interface ReportedUsage extends CacheWriteUsage {
   final: boolean;
   /** The tier that served the call, when it changes the price. */
   serviceTier?: PricedTier;
+  /** Where Anthropic ran the call (`usage.inference_geo`), when it said. */
+  inferenceGeo?: string;
   /** Tool calls billed per call, as reported so far. */
   toolCalls?: ToolCalls;
+  /** Anthropic's server-side fallback: the model attempts the final usage reported (usage.ts Usage.attempts). */
+  attempts?: readonly AttemptUsage[];
 }
 
 /** What an event would add, read without changing the adapter's state (see StreamAdapter.peek). */

@@ -18,8 +18,24 @@ export interface Usage {
   source: 'provider' | 'estimated';
   /** The tier that served the call, when it changes the price; absent otherwise. */
   serviceTier?: PricedTier;
+  /** Where Anthropic ran the call (`usage.inference_geo`: `us`, `global`, ...), when it said; `us` is billed above global. */
+  inferenceGeo?: string;
   /** Server-side tool calls the provider bills a fee for, per call; absent when none were reported. */
   toolCalls?: ToolCalls;
+  /**
+   * Anthropic's server-side fallback: each model attempt of the call (declined hops and the one that
+   * served), as `usage.iterations` reports them, in order; `input`, `output` and the cache figures above
+   * are their sums. Absent when no fallback model ran.
+   */
+  attempts?: readonly AttemptUsage[];
+}
+
+/** One model's part of a call that fell back (upstream model id as the provider names it); priced at that model. */
+export interface AttemptUsage extends CacheWriteUsage {
+  model: string;
+  input: number;
+  output: number;
+  cachedInput: number;
 }
 
 /**

@@ -2,6 +2,7 @@
 // `max_tokens` (lowered when a limit leaves less room); the API version and beta headers go along.
 import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, MIN_THINKING_OUTPUT, anthropicUsage, fitThinkingBudget, messageText, thinkingBudgetToKeep, webSearchBound } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
+import { attemptCaps, attemptLeast, fallbackTaken, splitGrant, upstreamFallbacks, upstreamNameOf, type FallbackAttempt } from './anthropic-fallbacks.js';
 import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { findUsage } from './find-usage.js';
@@ -17,7 +18,12 @@ export function forwardedAnthropicHeaders(headers: ExchangeInput['headers']): Re
 }
 
 /** The native exchange for `POST /v1/messages`. */
-export function anthropicExchange({ body, upstreamModel, headers }: ExchangeInput): Exchange {
+export function anthropicExchange(input: ExchangeInput): Exchange {
+  const { fallbacks, target } = input;
+  return fallbacks && fallbacks.length > 0 && target ? withFallbacks(plainExchange(input), input, fallbacks, target) : plainExchange(input);
+}
+
+function plainExchange({ body, upstreamModel, headers }: ExchangeInput): Exchange {
   const asked = body.max_tokens as number;
   const forwardHeaders = forwardedAnthropicHeaders(headers);
   // Extended thinking's budget must stay below max_tokens: a clamp lowers it too, and never goes below 1025.
@@ -41,6 +47,41 @@ export function anthropicExchange({ body, upstreamModel, headers }: ExchangeInpu
       return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
     },
     upstreamError: (raw) => raw,
+  };
+}
+
+/**
+ * `plain` for a request with server-side fallbacks (anthropic-fallbacks.ts): every attempt that runs is
+ * billed, its input included, so the output allowance is the attempts' max_tokens together (a clamp lowers
+ * them to one ceiling) and the input is reserved once per attempt; each fallback goes upstream as its
+ * route's model; the usage prices each attempt at its model and names the one that served.
+ */
+function withFallbacks(plain: Exchange, { body }: ExchangeInput, fallbacks: FallbackAttempt[], target: NonNullable<ExchangeInput['target']>): Exchange {
+  const asked = body.max_tokens as number;
+  const caps = attemptCaps(fallbacks, asked);
+  const own = plain.allowance(asked);
+  const least = [own.least ?? 1, ...attemptLeast(fallbacks, body)];
+  const nameOf = upstreamNameOf(target, fallbacks);
+  const split = (output: number): number[] => splitGrant(caps, least, output);
+  return {
+    ...plain,
+    attempts: caps.length,
+    allowance: () => ({ output: caps.reduce((a, b) => a + b, 0), fromClient: true, least: least.reduce((a, b) => a + b, 0) }),
+    upstreamBody(output) {
+      const granted = split(output);
+      const out = plain.upstreamBody(granted[0]!);
+      out.fallbacks = upstreamFallbacks(fallbacks, body, caps, granted);
+      return out;
+    },
+    unchanged: () => false,
+    // The top-level cap each attempt shares in: the requested model's, as the client reads it.
+    perChoice: (output) => split(output)[0]!,
+    streamAdapter: () => new AnthropicMessagesStream(nameOf),
+    response(raw): ClientBody {
+      const usage = anthropicUsage(findUsage(raw), nameOf);
+      return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
+    },
+    fallbackTaken: (usage) => fallbackTaken(usage, fallbacks),
   };
 }
 

@@ -7,7 +7,9 @@ import type { StreamAdapter } from '../providers/stream-adapter.js';
 import type { JsonObject, ToolCalls, Usage } from '../providers/usage.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
+import type { Target } from '../routing/route-table.js';
 import { anthropicExchange } from './anthropic-exchange.js';
+import type { FallbackAttempt } from './anthropic-fallbacks.js';
 import { chatToAnthropicExchange } from './chat-to-anthropic-exchange.js';
 import { openAIExchange } from './openai-exchange.js';
 
@@ -40,6 +42,11 @@ export interface Exchange {
   perChoice?(output: number): number;
   /** The body to send upstream for a granted output allowance. */
   upstreamBody(output: number): JsonObject;
+  /**
+   * The upstream body has `stream_options` only because the gateway asks for usage (the client sent none): an
+   * upstream that refuses the field gets the call once more without it (stream-options-refusal.ts).
+   */
+  readonly streamOptionsAdded?: boolean;
   /** Whether upstreamBody(output) is the client's body unchanged, so the client's bytes can go as they came. */
   unchanged(output: number): boolean;
   /** A fresh adapter for a streamed answer. */
@@ -48,6 +55,10 @@ export interface Exchange {
   response(raw: Buffer): ClientBody;
   /** An upstream error body (status ≥ 400) as the client's error body. */
   upstreamError(raw: Buffer): Buffer | string;
+  /** Model attempts the upstream may bill, each for the whole input (Anthropic's server-side fallback); 1 when omitted. */
+  readonly attempts?: number;
+  /** The ledger's `fallback` for a call another model served (Anthropic's server-side fallback), else undefined. */
+  fallbackTaken?(usage: Usage): string | undefined;
 }
 
 /** Which wire format the client speaks on an endpoint. */
@@ -85,6 +96,10 @@ export interface ExchangeInput {
   model: string;
   /** The client's request headers (only safe ones are forwarded). */
   headers: Record<string, string | string[] | undefined>;
+  /** The route model the request addresses. */
+  target?: Target;
+  /** Anthropic's server-side fallback: the `fallbacks` entries, resolved against the key's routes. */
+  fallbacks?: FallbackAttempt[];
 }
 
 /** Chooses how this call reaches its provider, or throws the 400 that says it cannot. */

@@ -36,6 +36,18 @@ describe('the native OpenAI exchange', () => {
     expect(plan('chat', { model: 'gpt-4o', messages }).upstreamBody(10).stream_options).toBeUndefined();
   });
 
+  it('adds no stream_options for a provider that refuses them, and says when it added them itself', () => {
+    const refusing = { ...openai, supports: openai.supports, streamUsage: false } as Provider;
+    const planOn = (provider: Provider, body: JsonObject) => planExchange({ endpoint: 'chat', body, upstreamModel: 'gpt-4o', provider, model: 'gpt-4o', headers: {} });
+    expect(planOn(refusing, { model: 'gpt-4o', messages, stream: true }).upstreamBody(10).stream_options).toBeUndefined();
+    // The client's own go as the client sent them.
+    expect(planOn(refusing, { model: 'gpt-4o', messages, stream: true, stream_options: { include_obfuscation: false } }).upstreamBody(10).stream_options).toEqual({ include_obfuscation: false });
+    expect(planOn(refusing, { model: 'gpt-4o', messages, stream: true }).streamOptionsAdded).toBe(false);
+    expect(planOn(openai, { model: 'gpt-4o', messages, stream: true }).streamOptionsAdded).toBe(true);
+    expect(planOn(openai, { model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } }).streamOptionsAdded).toBe(false);
+    expect(planOn(openai, { model: 'gpt-4o', messages }).streamOptionsAdded).toBe(false);
+  });
+
   it('uses max_output_tokens on the Responses API, never below its minimum of 16', () => {
     const x = plan('responses', { model: 'gpt-4o', input: 'hi', max_output_tokens: 500 });
     expect(x.allowance(4096)).toEqual({ output: 500, fromClient: true, least: 16 });

@@ -1,5 +1,6 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
-// allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself.
+// allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself unless the
+// provider refuses the field (`stream_usage: false`, or learnt: stream-options-refusal.ts).
 import { billedTools, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
 import { countTextTokens } from '../tokens/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
@@ -32,7 +33,7 @@ function choicesOf(endpoint: string, body: JsonObject): number {
 }
 
 /** The native OpenAI exchange for chat, completions, embeddings and responses. */
-export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput): Exchange {
+export function openAIExchange({ endpoint, body, upstreamModel, provider }: ExchangeInput): Exchange {
   const choices = choicesOf(endpoint, body);
   const perChoice = requestedOutput(body, endpoint);
   // Legacy completions without max_tokens stop at OpenAI's documented default of 16, not at ours; the 16
@@ -44,6 +45,10 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
   const stream = body.stream === true && endpoint !== 'embeddings';
   const streamOptions = body.stream_options as JsonObject | undefined;
   const clientWantsUsage = streamOptions?.include_usage === true;
+  // The Responses API always reports usage at the end; chat and completions do only when asked. A provider
+  // that refuses `stream_options` gets the client's own, if any, as sent: its streams are settled from the
+  // gateway's count of the output.
+  const asksUsage = stream && endpoint !== 'responses' && provider.streamUsage !== false;
   // A prediction's rejected tokens are billed as output besides what the cap bounds: the reservation holds
   // the prediction's size on top of the cap sent upstream (unseen-billing.ts).
   const predicted = endpoint === 'chat' && body.prediction !== undefined ? countTextTokens(predictionText(body), upstreamModel) : 0;
@@ -71,10 +76,10 @@ export function openAIExchange({ endpoint, body, upstreamModel }: ExchangeInput)
       // The output allowance is sent upstream whenever the client's body does not already hold it (its
       // cap(s), as granted), so the limit holds exactly.
       if (endpoint !== 'embeddings' && (asked !== output - predicted || capsDisagree || implicit !== undefined)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
-      // The Responses API always reports usage at the end; chat and completions do only when asked.
-      if (stream && endpoint !== 'responses') out.stream_options = withUsageIncluded(streamOptions);
+      if (asksUsage) out.stream_options = withUsageIncluded(streamOptions);
       return out;
     },
+    streamOptionsAdded: asksUsage && streamOptions === undefined,
     unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output - predicted && !capsDisagree && implicit === undefined)),
     streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream(tools) : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
     response(raw): ClientBody {

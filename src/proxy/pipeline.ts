@@ -6,13 +6,14 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
-import { RATE_LIMIT_HEADER, type Provider, type UpstreamResponse } from '../providers/provider.js';
+import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
-import { bringsHiddenInput, fullGrantUsage, runsInBackground } from '../providers/openai/index.js';
+import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessStreamOptionsRefused } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
+import { fallbackPriceHints, resolveFallbacks } from './anthropic-fallbacks.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { backgroundDeadlineMs } from './background-calls.js';
 import { clientWire, planExchange, type ClientWire } from './exchange.js';
@@ -51,7 +52,9 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const target = resolveTarget(gw, principal, body.model as string, endpoint);
   const upstreamModel = target.model.upstreamModel;
   const provider = gw.providers.get(target.model.provider)!;
-  const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers });
+  // Anthropic's server-side fallback names more models the call may run on: each must be the key's to use.
+  const fallbacks = endpoint === 'messages' ? resolveFallbacks(gw, principal, body, target) : undefined;
+  const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers, target, fallbacks });
   // A reasoning model thinks within its output cap: the default for it leaves room for the thinking too.
   const enforcement = gw.policy.enforcement;
   const allowance = exchange.allowance(isReasoningModel(upstreamModel) ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
@@ -60,7 +63,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // both bill web searches (and OpenAI file searches) per call, up to the request's cap on them.
   const toolCalls = exchange.toolCallBound;
   const priceHints = (): PriceHints =>
-    exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody), speed: body.speed, toolCalls } : { serviceTier: body.service_tier, toolCalls };
+    exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: fallbacks && fallbackPriceHints(fallbacks, body) } : { serviceTier: body.service_tier, toolCalls };
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
@@ -89,7 +92,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const record = (decision: Decision, status: number, usage: Usage, detail?: Detail, latencyMs = performance.now() - t0): Promise<void> => {
     req.callRecorded = true; // an error thrown after this is a call's outcome, not a rejected request
     if (!gw.hasListeners) return RECORDED;
-    return gw.record({ requestId, startedAtMs, principal, target, endpoint, stream, tags, ...decision, status, usage, ...detail, latencyMs });
+    const call: CallRecord = { requestId, startedAtMs, principal, target, endpoint, stream, tags, ...decision, status, usage, ...detail, latencyMs };
+    // Another model served (Anthropic's server-side fallback): the row's `model` stays the one addressed.
+    if (usage.attempts && exchange.fallbackTaken) call.fallback = exchange.fallbackTaken(usage);
+    return gw.record(call);
   };
 
   let admission: Admission;
@@ -98,7 +104,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       id: requestId,
       principal,
       target,
-      input: estimate,
+      // Each attempt of a server-side fallback is billed for the whole input.
+      input: exchange.attempts ? timesAttempts(estimate, exchange.attempts) : estimate,
       output: allowance.output,
       outputFromClient: allowance.fromClient,
       leastOutput: allowance.least,
@@ -188,7 +195,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   try {
     let upstream: UpstreamResponse;
     try {
-      upstream = await provider.send({
+      const sent: UpstreamRequest = {
         endpoint: exchange.upstream,
         body: exchange.upstreamBody(admission.output),
         // Re-serializing a large prompt costs more than the rest of the call; unchanged, its bytes are reused.
@@ -197,7 +204,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
         signal: abort?.signal,
         requestId,
         headers: exchange.forwardHeaders,
-      });
+      };
+      upstream = await provider.send(sent);
+      // Refused for the `stream_options` the gateway added (older Azure api-versions): once more without it.
+      if (upstream.status >= 400 && exchange.streamOptionsAdded) upstream = await unlessStreamOptionsRefused(provider, sent, upstream);
     } catch (err) {
       // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
       if (abort?.signal.aborted) return refund(499);
@@ -327,6 +337,11 @@ const RECORDED: Promise<void> = Promise.resolve();
 /** The estimate plus `stored` tokens of context the body brings in without showing them. */
 function withStoredContext(estimate: InputEstimate, stored: number): InputEstimate {
   return stored === 0 ? estimate : { upperBound: estimate.upperBound + stored, exact: () => estimate.exact() + stored };
+}
+
+/** The estimate for `attempts` model attempts, each reading the whole input. */
+function timesAttempts(estimate: InputEstimate, attempts: number): InputEstimate {
+  return { upperBound: estimate.upperBound * attempts, exact: () => estimate.exact() * attempts };
 }
 
 /** The errors by which the limits engine refuses a call (as opposed to a request it could not read). */

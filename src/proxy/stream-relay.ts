@@ -231,7 +231,10 @@ class Relay {
     // Cache writes (Anthropic) are reported with the input and go with it in either case; they are added
     // only when reported, so other providers' usage keeps one shape.
     if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
-      return withReportedBilling(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported);
+      const settled = withReportedBilling(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported);
+      // Anthropic's fallback attempts (the input and output above are their sums): each priced at its own model.
+      if (reported.attempts) settled.attempts = reported.attempts;
+      return settled;
     }
     return withReportedBilling(withCacheWrites<Usage>({ input: reported.input ?? this.opts.inputFallback(), output: this.producedOutput(outcome), cachedInput: reported.cachedInput ?? 0, source: 'estimated' }, reported), reported);
   }
@@ -297,8 +300,9 @@ class Relay {
  * `usage` with the priced service tier and the tool calls billed per call the provider reported, if any
  * (absent otherwise: one object shape). Tool calls count however the stream ended: they ran before.
  */
-function withReportedBilling(usage: Usage, reported: { serviceTier?: PricedTier; toolCalls?: ToolCalls }): Usage {
+function withReportedBilling(usage: Usage, reported: { serviceTier?: PricedTier; inferenceGeo?: string; toolCalls?: ToolCalls }): Usage {
   if (reported.serviceTier) usage.serviceTier = reported.serviceTier;
+  if (reported.inferenceGeo !== undefined) usage.inferenceGeo = reported.inferenceGeo;
   if (reported.toolCalls) usage.toolCalls = reported.toolCalls;
   return usage;
 }

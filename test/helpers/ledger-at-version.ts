@@ -14,6 +14,7 @@ const ADDED: ReadonlyArray<{ columns: readonly string[]; version: { sqlite: numb
   { columns: ['cache_write_input_tokens', 'cache_write_1h_input_tokens', 'service_tier'], version: { sqlite: 4, postgres: 3 } },
   { columns: ['provider_response_id'], version: { sqlite: 5, postgres: 4 } },
   { columns: ['tool_fees_usd'], version: { sqlite: 6, postgres: 5 } },
+  { columns: ['inference_geo'], version: { sqlite: 9, postgres: 8 } },
 ];
 
 /** The schema versions before `input_cost_usd`, per dialect. */
@@ -24,6 +25,8 @@ export const VERSION_BEFORE_CACHE_WRITES = { sqlite: 3, postgres: 2 } as const;
 export const VERSION_BEFORE_RESPONSE_ID = { sqlite: 4, postgres: 3 } as const;
 /** The schema versions before the tool-fees column, per dialect. */
 export const VERSION_BEFORE_TOOL_FEES = { sqlite: 5, postgres: 4 } as const;
+/** The schema versions before the inference-geo column, per dialect. */
+export const VERSION_BEFORE_INFERENCE_GEO = { sqlite: 8, postgres: 7 } as const;
 
 /** The columns a ledger at `version` of `kind` does not have yet. */
 export function columnsMissingAt(kind: 'sqlite' | 'postgres', version: number): string[] {

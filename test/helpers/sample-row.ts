@@ -42,6 +42,7 @@ export function sampleRow(over: Partial<LedgerRow> = {}): LedgerRow {
     latencyMs: 12.345,
     upstreamLatencyMs: 10.5,
     providerResponseId: 'resp_68af4030592c81938ec0a5fbab4a3e9f05438e46b5f69a3b',
+    inferenceGeo: null,
     ...over,
   };
 }

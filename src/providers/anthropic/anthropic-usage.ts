@@ -3,6 +3,7 @@
 // `input`. Cache writes are also reported on their own (and split by TTL when the provider says), since
 // they are billed above the base input price.
 import { withCacheWrites, withToolCalls, type CacheWriteUsage, type JsonObject, type ToolCalls, type Usage } from '../usage.js';
+import { fallbackAttempts, withAttempts, type ModelNames } from './fallback-usage.js';
 
 export type { CacheWriteUsage } from '../usage.js';
 
@@ -15,6 +16,8 @@ export interface AnthropicUsageParts extends CacheWriteUsage {
   toolCalls?: ToolCalls;
   /** `fast` when the call was served in fast mode (`usage.speed`), billed above standard; absent otherwise. */
   serviceTier?: 'fast';
+  /** `usage.inference_geo` (US-only inference is billed above global); absent when not reported. */
+  inferenceGeo?: string;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -38,6 +41,8 @@ export interface AnthropicUsageFields {
   webSearches?: number;
   /** `speed`: `fast` or `standard`, where fast mode was asked for. */
   speed?: string;
+  /** `inference_geo`: where the call ran. */
+  geo?: string;
 }
 
 /** Reads the counts present in an Anthropic `usage` object (message, message_start or message_delta). */
@@ -54,6 +59,7 @@ export function anthropicUsageFields(usage: unknown): AnthropicUsageFields {
     output: num(u.output_tokens),
     webSearches: num(tools?.web_search_requests),
     speed: typeof u.speed === 'string' ? u.speed : undefined,
+    geo: typeof u.inference_geo === 'string' ? u.inference_geo : undefined,
   };
 }
 
@@ -68,6 +74,7 @@ export function mergeUsageFields(earlier: AnthropicUsageFields, later: Anthropic
     output: later.output ?? earlier.output,
     webSearches: later.webSearches ?? earlier.webSearches,
     speed: later.speed ?? earlier.speed,
+    geo: later.geo ?? earlier.geo,
   };
 }
 
@@ -90,6 +97,7 @@ export function usagePartsOf(f: AnthropicUsageFields): AnthropicUsageParts {
   // Web search is billed per search; web fetch (`web_fetch_requests`) only in tokens.
   if (f.webSearches !== undefined && f.webSearches > 0) parts.toolCalls = { web_search: f.webSearches };
   if (f.speed === 'fast') parts.serviceTier = 'fast';
+  if (f.geo !== undefined) parts.inferenceGeo = f.geo;
   return parts;
 }
 
@@ -98,13 +106,16 @@ export function anthropicUsageParts(usage: unknown): AnthropicUsageParts {
   return usagePartsOf(anthropicUsageFields(usage));
 }
 
-/** Usage of a complete Anthropic `message`, or undefined when it carries none. */
-export function anthropicUsage(usage: unknown): Usage | undefined {
+/** Usage of a complete Anthropic `message`, or undefined when it carries none; `nameOf` names fallback attempts' models. */
+export function anthropicUsage(usage: unknown, nameOf?: ModelNames): Usage | undefined {
   const p = anthropicUsageParts(usage);
   if (p.input === undefined || p.output === undefined) return undefined;
   const settled = withToolCalls(withCacheWrites<Usage>({ input: p.input, output: p.output, cachedInput: p.cachedInput ?? 0, source: 'provider' }, p), p);
   if (p.serviceTier) settled.serviceTier = p.serviceTier;
-  return settled;
+  if (p.inferenceGeo !== undefined) settled.inferenceGeo = p.inferenceGeo;
+  // A server-side fallback: every model that ran is billed, each at its price (fallback-usage.ts).
+  const attempts = fallbackAttempts(usage, nameOf);
+  return attempts ? withAttempts(settled, attempts) : settled;
 }
 
 /** The generated text of a non-streamed `message`, for counting when it carries no usage. */

@@ -25,6 +25,8 @@ export function chatToMessages(body: JsonObject, model: string): JsonObject {
   // Fields that would otherwise be dropped unread: a wrong type is the client's mistake, as OpenAI says.
   if (body.stop !== undefined && body.stop !== null && typeof body.stop !== 'string' && !isStringArray(body.stop)) throw invalid("'stop' must be a string or an array of strings.", 'stop');
   if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools)) throw invalid("'tools' must be an array.", 'tools');
+  // Extra fields go through to Anthropic, but fallback models would run unchecked against the key's models.
+  if (body.fallbacks !== undefined && body.fallbacks !== null) throw invalid("'fallbacks' (Anthropic's server-side fallback) is served on /v1/messages only.", 'fallbacks');
   const out: JsonObject = { model };
   const system: JsonObject[] = [];
   out.messages = convertMessages(body.messages as unknown[], system);

@@ -8,3 +8,5 @@ export { anthropicErrorToOpenAI, chatUsageOf, messageToChat } from './message-to
 export { finishReason } from './map-stop-reason.js';
 export { fitThinkingBudget, MIN_THINKING_OUTPUT, thinkingBudgetToKeep } from './thinking-budget.js';
 export { bringsServerToolInput, webSearchBound } from './server-tools.js';
+export { attemptMaxTokens, attemptSpeed, attemptThinking, MAX_FALLBACKS, readFallbacks } from './fallback-entries.js';
+export { fallbackAttempts } from './fallback-usage.js';

@@ -7,6 +7,7 @@ import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, withCacheWrites, withToolCalls, type JsonObject, type Usage } from '../usage.js';
 import { anthropicUsageFields, anthropicUsageParts, mergeUsageFields, usagePartsOf, type AnthropicUsageFields } from './anthropic-usage.js';
+import { fallbackAttempts, withAttempts, type ModelNames } from './fallback-usage.js';
 
 /** One parsed Anthropic stream event, with the output text it carries. */
 export interface AnthropicEvent {
@@ -31,6 +32,9 @@ export class AnthropicStreamReader {
   // client left, the upstream failed) was still billed for the searches it ran.
   private searchesSeen = 0;
 
+  /** `nameOf` names the models of a server-side fallback's attempts (fallback-usage.ts). */
+  constructor(private readonly nameOf?: ModelNames) {}
+
   /** A `server_tool_use` block calling web search is one search billed, reported or not. */
   private countSearch(data: JsonObject): void {
     const block = data.content_block as JsonObject | undefined;
@@ -54,6 +58,7 @@ export class AnthropicStreamReader {
         // Cache writes are set only when reported: absent, never undefined-valued.
         this.usage = withToolCalls(withCacheWrites<ReportedUsage>({ input: p.input, cachedInput: p.cachedInput, output: p.output, final: false }, p), p);
         if (p.serviceTier) this.usage.serviceTier = p.serviceTier;
+        if (p.inferenceGeo !== undefined) this.usage.inferenceGeo = p.inferenceGeo;
         return { type, data };
       }
       case 'content_block_start':
@@ -79,8 +84,12 @@ export class AnthropicStreamReader {
         withToolCalls(this.usage, before);
         if (reported.webSearches !== undefined) withToolCalls(this.usage, p);
         this.searchesSeen = Math.max(this.searchesSeen, reported.webSearches ?? 0);
-        // Fast mode, as message_start (or this delta) said.
+        // Fast mode and where the call ran, as message_start (or this delta) said.
         if (p.serviceTier) this.usage.serviceTier = p.serviceTier;
+        if (p.inferenceGeo !== undefined) this.usage.inferenceGeo = p.inferenceGeo;
+        // A server-side fallback reports its attempts in the final delta: each is billed (fallback-usage.ts).
+        const attempts = fallbackAttempts(data.usage, this.nameOf);
+        if (attempts) withAttempts(this.usage, attempts);
         return { type, data };
       }
       case 'message_stop':
@@ -123,7 +132,12 @@ export function anthropicErrorMessage(data: JsonObject): string {
 
 /** Native pass-through: the client speaks Anthropic too. */
 export class AnthropicMessagesStream implements StreamAdapter {
-  private readonly reader = new AnthropicStreamReader();
+  private readonly reader: AnthropicStreamReader;
+
+  /** `nameOf` names the models of a server-side fallback's attempts (fallback-usage.ts). */
+  constructor(nameOf?: ModelNames) {
+    this.reader = new AnthropicStreamReader(nameOf);
+  }
 
   get usage(): ReportedUsage {
     return this.reader.usage;

@@ -4,6 +4,7 @@ import { countTextTokens, estimateInput } from '../../tokens/index.js';
 import { jsonReply, sseReply, type MockCall } from './mock-call.js';
 import { resolveOutputLength, type MockControls } from './mock-controls.js';
 import { anthropicError } from './mock-errors.js';
+import { fallbackBlocks, invalidFallbacks, iterationUsage, REFUSAL_DETAILS, runFallbacks } from './anthropic-fallback.js';
 import { mockId } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 import type { MockReply } from './types.js';
@@ -40,12 +41,22 @@ function splitInput(total: number, controls: MockControls): InputSplit {
   return { fresh: Math.max(0, total - read - write5m - write1h), read, write5m, write1h, cached };
 }
 
-/** The `speed` a request asked for (fast mode, or standard), reported back in its usage; undefined when it asked none. */
-function speedOf(body: Record<string, unknown>): string | undefined {
-  return body.speed === 'fast' || body.speed === 'standard' ? body.speed : undefined;
+/** What a request asked of where and how fast it runs, reported back in its usage when it asked. */
+interface Placement {
+  /** `speed`: fast mode, or standard. */
+  speed?: string;
+  /** `inference_geo`: `us`, `global`, ... */
+  geo?: string;
 }
 
-function usage(input: InputSplit, outputTokens: number, speed: string | undefined): Record<string, unknown> {
+function placementOf(body: Record<string, unknown>): Placement {
+  return {
+    speed: body.speed === 'fast' || body.speed === 'standard' ? body.speed : undefined,
+    geo: typeof body.inference_geo === 'string' ? body.inference_geo : undefined,
+  };
+}
+
+function usage(input: InputSplit, outputTokens: number, placement: Placement): Record<string, unknown> {
   const u: Record<string, unknown> = {
     input_tokens: input.fresh,
     cache_creation_input_tokens: input.write5m + input.write1h,
@@ -54,7 +65,8 @@ function usage(input: InputSplit, outputTokens: number, speed: string | undefine
   if (input.cached) u.cache_creation = { ephemeral_5m_input_tokens: input.write5m, ephemeral_1h_input_tokens: input.write1h };
   u.output_tokens = outputTokens;
   u.service_tier = 'standard';
-  if (speed) u.speed = speed;
+  if (placement.geo !== undefined) u.inference_geo = placement.geo;
+  if (placement.speed !== undefined) u.speed = placement.speed;
   return u;
 }
 
@@ -151,12 +163,21 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   }
   const thinkingError = invalidThinking(body.thinking, body.max_tokens);
   if (thinkingError) return anthropicError(400, thinkingError, call.latencyMs);
-  const model = body.model as string;
-  const input = splitInput(estimateInput('messages', body, model).exact(), controls);
+  const fallbacksError = invalidFallbacks(body);
+  if (fallbacksError) return anthropicError(400, fallbacksError, call.latencyMs);
+  // The models in mock_refuse_models decline; with `fallbacks`, the next entry's attempt answers (anthropic-fallback.ts).
+  const run = runFallbacks(body, controls.refuseModels ?? []);
+  const attempt = run.served;
+  const maxTokens = attempt.max_tokens as number;
+  const attemptThinkingError = attempt === body ? undefined : invalidThinking(attempt.thinking, maxTokens);
+  if (attemptThinkingError) return anthropicError(400, attemptThinkingError, call.latencyMs);
+  const model = attempt.model as string;
+  const inputOf = (m: string): InputSplit => splitInput(estimateInput('messages', body, m).exact(), controls);
+  const input = inputOf(model);
   const id = mockId('msg_01', 22);
-  const thought = thinkingTokens(body, controls, body.max_tokens);
-  const tool = calledTool(body, controls);
-  const blocks: Block[] = [];
+  const thought = run.refused ? 0 : thinkingTokens(attempt, controls, maxTokens);
+  const tool = run.refused ? undefined : calledTool(attempt, controls);
+  const blocks: Block[] = fallbackBlocks(run).map((b) => ({ full: b, start: b, deltas: [] }));
   let outputTokens = 0;
   if (thought > 0) {
     const thinking = mockTokens(thought, 5);
@@ -169,9 +190,10 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     outputTokens += thought;
   }
   // Text, unless a forced tool call is all the answer (thinking then still may come first).
-  const len = tool && toolForced(body) ? { tokens: 0, cut: false } : resolveOutputLength({ max_tokens: body.max_tokens - thought }, controls, call.opts, ['max_tokens']);
+  // A refusal answers nothing.
+  const len = run.refused || (tool && toolForced(attempt)) ? { tokens: 0, cut: false } : resolveOutputLength({ max_tokens: maxTokens - thought }, controls, call.opts, ['max_tokens']);
   const text = mockTokens(len.tokens);
-  if (!(tool && toolForced(body))) blocks.push({ full: { type: 'text', text: text.join('') }, start: { type: 'text', text: '' }, deltas: [] });
+  if (!run.refused && !(tool && toolForced(attempt))) blocks.push({ full: { type: 'text', text: text.join('') }, start: { type: 'text', text: '' }, deltas: [] });
   outputTokens += len.tokens;
   // A cut answer ends where max_tokens stopped it: the tool call it was heading for never comes.
   const toolBlock = tool && !len.cut ? tool : undefined;
@@ -186,32 +208,52 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     });
     outputTokens += countTextTokens(String(toolBlock.name) + json, model);
   }
-  const stopReason = len.cut ? 'max_tokens' : toolBlock ? 'tool_use' : 'end_turn';
+  const stopReason = run.refused ? 'refusal' : len.cut ? 'max_tokens' : toolBlock ? 'tool_use' : 'end_turn';
+  const served = usage(input, outputTokens, placementOf(attempt));
+  // A fallback model ran: each attempt's usage, the declined ones producing nothing; the top level is the serving hop's.
+  const fellBack = run.declined.length > 0;
+  if (fellBack) {
+    served.iterations = [
+      ...run.declined.map((m, i) => iterationUsage('message', m, usage(inputOf(m), 0, placementOf(i === 0 ? body : attempt)))),
+      iterationUsage('fallback_message', model, served),
+    ];
+  }
 
   if (body.stream === true) {
     const message: Record<string, unknown> = {
       id,
       type: 'message',
       role: 'assistant',
-      model,
+      // The requested model: a fallback hop is told by its `fallback` block.
+      model: body.model,
       content: [],
       stop_reason: null,
       stop_sequence: null,
     };
     // The real stream reports one output token up front and the cumulative total in message_delta.
-    if (!controls.omitUsage) message.usage = usage(input, 1, speedOf(body));
+    if (!controls.omitUsage) message.usage = usage(fellBack ? inputOf(body.model as string) : input, 1, placementOf(body));
     const delta: Record<string, unknown> = {
       type: 'message_delta',
-      delta: { stop_reason: stopReason, stop_sequence: null },
+      delta: run.refused ? { stop_reason: stopReason, stop_sequence: null, stop_details: REFUSAL_DETAILS } : { stop_reason: stopReason, stop_sequence: null },
     };
     // Today's API repeats the (cumulative) input and cache figures in message_delta, without the TTL split.
-    if (!controls.omitUsage) {
+    if (!controls.omitUsage && fellBack) {
+      const { input_tokens, cache_creation_input_tokens, cache_read_input_tokens, iterations } = served;
+      delta.usage = { input_tokens, cache_creation_input_tokens, cache_read_input_tokens, output_tokens: outputTokens, iterations };
+    } else if (!controls.omitUsage) {
       delta.usage = input.cached
         ? { input_tokens: input.fresh, cache_creation_input_tokens: input.write5m + input.write1h, cache_read_input_tokens: input.read, output_tokens: outputTokens }
         : { output_tokens: outputTokens };
     }
     const frames: string[] = [encodeSseEvent({ event: 'message_start', data: JSON.stringify({ type: 'message_start', message }) })];
     blocks.forEach((block, index) => {
+      if (block.start.type === 'fallback') {
+        // A hop's marker: a start and a stop, no deltas.
+        frames.push(frame('content_block_start', { type: 'content_block_start', index, content_block: block.start }));
+        if (index === 0) frames.push('event: ping\ndata: {"type": "ping"}\n\n');
+        frames.push(`event: content_block_stop\ndata: {"type":"content_block_stop","index":${index}}\n\n`);
+        return;
+      }
       if (block.start.type === 'text') {
         frames.push(`event: content_block_start\ndata: {"type":"content_block_start","index":${index},"content_block":{"type":"text","text":""}}\n\n`);
       } else frames.push(frame('content_block_start', { type: 'content_block_start', index, content_block: block.start }));
@@ -240,7 +282,8 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     stop_reason: stopReason,
     stop_sequence: null,
   };
-  if (!controls.omitUsage) value.usage = usage(input, outputTokens, speedOf(body));
+  if (run.refused) value.stop_details = REFUSAL_DETAILS;
+  if (!controls.omitUsage) value.usage = served;
   return jsonReply(call, 'anthropic', value);
 }
 

@@ -88,7 +88,7 @@ describe('chat completions', () => {
     expect(events.at(-1)).toEqual({ data: '[DONE]' });
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
     for (const c of chunks) {
-      expect(Object.keys(c)).toEqual(['id', 'object', 'created', 'model', 'service_tier', 'system_fingerprint', 'choices', 'usage']);
+      expect(Object.keys(c)).toEqual(['id', 'object', 'created', 'model', 'service_tier', 'system_fingerprint', 'choices', 'usage', 'obfuscation']);
       expect(c.object).toBe('chat.completion.chunk');
       expect(c.id).toBe(chunks[0].id);
     }
@@ -102,6 +102,20 @@ describe('chat completions', () => {
     expect(chunks[7].choices).toEqual([]);
     const prompt = estimateInput('chat', body, 'gpt-4o').exact();
     expect(chunks[7].usage).toMatchObject({ prompt_tokens: prompt, completion_tokens: 5, total_tokens: prompt + 5 });
+  });
+
+  it('pads each text delta with obfuscation to 16 characters, and leaves it out with include_obfuscation: false', () => {
+    const on = sse(post('/v1/chat/completions', { model: 'm', messages, stream: true, mock_output_tokens: 4 })).events.slice(1, 5).map((e) => JSON.parse(e.data));
+    for (const c of on) expect((c.choices[0].delta.content as string).length + (c.obfuscation as string).length).toBe(16);
+    const off = sse(post('/v1/chat/completions', { model: 'm', messages, stream: true, stream_options: { include_obfuscation: false }, mock_output_tokens: 2 })).events;
+    for (const e of off.slice(0, -1)) expect(Object.keys(JSON.parse(e.data))).toEqual(['id', 'object', 'created', 'model', 'service_tier', 'system_fingerprint', 'choices']);
+  });
+
+  it('refuses stream_options as older Azure api-versions do, with mock_refuse_stream_options', () => {
+    const refused = post('/v1/chat/completions', { model: 'm', messages, stream: true, stream_options: { include_usage: true }, mock_refuse_stream_options: true });
+    expect(refused.status).toBe(400);
+    expect((refused as MockJsonReply).body).toBe('{"error":{"code":null,"message":"Unrecognized request argument supplied: stream_options","param":null,"type":"invalid_request_error"}}');
+    expect(post('/v1/chat/completions', { model: 'm', messages, stream: true, mock_refuse_stream_options: true }).status).toBe(200);
   });
 
   it('streams without usage fields unless include_usage is asked', () => {

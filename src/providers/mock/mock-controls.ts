@@ -30,6 +30,10 @@ export interface MockControls {
   thinkingTokens?: number;
   /** Anthropic: answer with a call of the request's first tool after the text, as `tool_choice: auto` may (forced choices always call one). */
   toolUse: boolean;
+  /** Anthropic: the models (as sent upstream) that decline the request (`stop_reason: "refusal"`), for server-side fallback. */
+  refuseModels?: string[];
+  /** OpenAI: refuse a request that has `stream_options` with the 400 of Azure OpenAI before api-version 2024-06-01. */
+  refuseStreamOptions: boolean;
 }
 
 function nonNegativeInt(v: unknown): number | undefined {
@@ -39,7 +43,8 @@ function nonNegativeInt(v: unknown): number | undefined {
 /**
  * Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`,
  * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`, `mock_echo_credentials`, and Anthropic's
- * `mock_cache_read_tokens`, `mock_cache_write_tokens`, `mock_cache_write_1h_tokens`, `mock_thinking_tokens`, `mock_tool_use`.
+ * `mock_cache_read_tokens`, `mock_cache_write_tokens`, `mock_cache_write_1h_tokens`, `mock_thinking_tokens`, `mock_tool_use`, `mock_refuse_models`, and
+ * `mock_refuse_stream_options`.
  */
 export function readMockControls(body: Record<string, unknown>): MockControls {
   const status = nonNegativeInt(body.mock_error_status);
@@ -58,6 +63,8 @@ export function readMockControls(body: Record<string, unknown>): MockControls {
     cacheWrite1hTokens: nonNegativeInt(body.mock_cache_write_1h_tokens),
     thinkingTokens: nonNegativeInt(body.mock_thinking_tokens),
     toolUse: body.mock_tool_use === true,
+    refuseModels: Array.isArray(body.mock_refuse_models) ? body.mock_refuse_models.filter((m): m is string => typeof m === 'string') : undefined,
+    refuseStreamOptions: body.mock_refuse_stream_options === true,
   };
 }
 

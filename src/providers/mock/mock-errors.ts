@@ -109,3 +109,13 @@ export function anthropicError(status: number, message?: string, latencyMs = 0):
 export function mockErrorReply(flavor: MockFlavor, status: number, message?: string, latencyMs = 0): MockJsonReply {
   return flavor === 'anthropic' ? anthropicError(status, message, latencyMs) : openAiError(status, message, {}, latencyMs);
 }
+
+/**
+ * Azure OpenAI's 400 for a body field its api-version does not know, as older api-versions answer
+ * `stream_options` (reported in openai/openai-python#1469 and langchain-ai/langchain#23552): Azure's own key
+ * order, with `code` first.
+ */
+export function azureUnrecognizedArgument(field: string, latencyMs = 0): MockJsonReply {
+  const body = `{"error":{"code":null,"message":"Unrecognized request argument supplied: ${field}","param":null,"type":"invalid_request_error"}}`;
+  return { kind: 'json', status: 400, headers: { 'content-type': 'application/json', 'apim-request-id': crypto.randomUUID() }, latencyMs, body };
+}

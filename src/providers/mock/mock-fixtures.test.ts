@@ -78,16 +78,57 @@ describe('the mock speaks the recorded wire formats', () => {
     const mock = mockStream('/v1/responses', { model: 'gpt-4.1', input: 'Hi' });
     expect(sequence(mock)).toEqual(sequence(real));
     const realShapes = shapesByType(real);
-    for (const [type, keys] of shapesByType(mock)) {
-      // `obfuscation` pads real deltas against length side channels; clients ignore it.
-      expect(keys, type).toEqual(realShapes.get(type)!.filter((k) => !k.startsWith('obfuscation')));
-    }
+    // The text deltas end with their `obfuscation` padding, as OpenAI's do by default.
+    for (const [type, keys] of shapesByType(mock)) expect(keys, type).toEqual(realShapes.get(type));
   });
 
+  it('OpenAI Responses stream with include_obfuscation: false has no obfuscation member', () => {
+    const real = fixture('openai-responses.sse');
+    const mock = mockStream('/v1/responses', { model: 'gpt-4.1', input: 'Hi', stream_options: { include_obfuscation: false } });
+    const realShapes = shapesByType(real);
+    for (const [type, keys] of shapesByType(mock)) expect(keys, type).toEqual(realShapes.get(type)!.filter((k) => !k.startsWith('obfuscation')));
+  });
+
+  // The chat fixtures are OpenAI's current format (a gpt-4o stream recorded in March 2026): `"usage":null`
+  // (with include_usage) and then `"obfuscation"` end every chunk, the usage chunk included.
   it('OpenAI chat stream with include_usage', () => {
     const real = fixture('openai-chat-include-usage.sse');
     const mock = mockStream('/v1/chat/completions', { model: 'gpt-4o-mini', messages, stream_options: { include_usage: true } });
     expect(sequence(mock)).toEqual(sequence(real));
     expect(shapesByType(mock)).toEqual(shapesByType(real));
+    expect(skeletons(mock)).toEqual(skeletons(real));
+  });
+
+  it('OpenAI chat stream without include_usage', () => {
+    const real = fixture('openai-chat.sse');
+    const mock = mockStream('/v1/chat/completions', { model: 'gpt-4o-mini', messages });
+    expect(sequence(mock)).toEqual(sequence(real));
+    expect(shapesByType(mock)).toEqual(shapesByType(real));
+    expect(skeletons(mock)).toEqual(skeletons(real));
+  });
+
+  it('OpenAI chat stream with include_obfuscation: false', () => {
+    const real = fixture('openai-chat-include-usage.sse');
+    const mock = mockStream('/v1/chat/completions', { model: 'gpt-4o-mini', messages, stream_options: { include_usage: true, include_obfuscation: false } });
+    const realShapes = shapesByType(real);
+    for (const [type, keys] of shapesByType(mock)) expect(keys, type).toEqual(realShapes.get(type)!.filter((k) => !k.startsWith('obfuscation')));
+    expect(mock.every((e) => !e.data.includes('obfuscation'))).toBe(true);
   });
 });
+
+/**
+ * Each kind of chunk's JSON with every string and number value blanked, after checking that its text is the
+ * compact serialisation (no spaces, as OpenAI writes it): the same bytes otherwise (key order, nulls), so the
+ * relay's byte-level edits (chat-stream.ts) meet what OpenAI sends.
+ */
+function skeletons(events: SseEvent[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) {
+    if (e.data === '[DONE]') continue;
+    const data = JSON.parse(e.data);
+    expect(e.data).toBe(JSON.stringify(data));
+    const key = data.choices.length === 0 ? 'usage-chunk' : data.choices[0].finish_reason ? 'finish-chunk' : data.choices[0].delta.role ? 'role-chunk' : 'chunk';
+    if (!out.has(key)) out.set(key, JSON.stringify(data, (_k, v: unknown) => (typeof v === 'string' ? '' : typeof v === 'number' ? 0 : v)));
+  }
+  return out;
+}

@@ -5,6 +5,7 @@ import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 import { validateOpenAi } from './openai-validate.js';
+import { ObfuscationPad, wantsObfuscation } from './stream-obfuscation.js';
 import type { MockReply } from './types.js';
 
 const CAPS = ['max_completion_tokens', 'max_tokens'] as const;
@@ -34,26 +35,28 @@ export function mockChatCompletion(call: MockCall): MockReply {
     const head =
       `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},` +
       `"service_tier":"${servedTier(body)}","system_fingerprint":"${MOCK_SYSTEM_FINGERPRINT}","choices":[`;
-    const tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
+    // After `choices`: `"usage":null` when usage was asked for, then `"obfuscation"` unless turned off (stream-obfuscation.ts).
+    const afterChoices = includeUsage ? '],"usage":null' : ']';
+    const pad = wantsObfuscation(body) ? new ObfuscationPad() : undefined;
+    const end = (text?: string): string => (pad ? pad.member(text) : '') + '}\n\n';
     const frames: string[] = [];
     for (let i = 0; i < n; i++) {
       frames.push(
-        head + `{"index":${i},"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}` + tail,
+        head + `{"index":${i},"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}` + afterChoices + end(),
       );
     }
     const pieces = Array.from({ length: n }, (_, i) => mockTokens(len.tokens, i * CHOICE_OFFSET));
     for (let t = 0; t < len.tokens; t++) {
       for (let i = 0; i < n; i++) {
-        frames.push(
-          head + `{"index":${i},"delta":{"content":${JSON.stringify(pieces[i]![t])}},"logprobs":null,"finish_reason":null}` + tail,
-        );
+        const piece = pieces[i]![t]!;
+        frames.push(head + `{"index":${i},"delta":{"content":${JSON.stringify(piece)}},"logprobs":null,"finish_reason":null}` + afterChoices + end(piece));
       }
     }
     for (let i = 0; i < n; i++) {
-      frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${finish}"}` + tail);
+      frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${finish}"}` + afterChoices + end());
     }
     if (includeUsage && !controls.omitUsage) {
-      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, len.tokens * n)) + '}\n\n');
+      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, len.tokens * n)) + end());
     }
     frames.push('data: [DONE]\n\n');
     return sseReply(call, 'openai', frames);

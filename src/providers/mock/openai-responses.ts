@@ -7,6 +7,7 @@ import { resolveOutputLength } from './mock-controls.js';
 import { openAiError } from './mock-errors.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
+import { ObfuscationPad, wantsObfuscation } from './stream-obfuscation.js';
 import type { MockReply } from './types.js';
 
 const CAPS = ['max_output_tokens'] as const;
@@ -95,7 +96,9 @@ export function mockResponses(call: MockCall): MockReply {
     frame('response.output_item.added', { output_index: 0, item: { id: itemId, type: 'message', status: 'in_progress', content: [], role: 'assistant' } }),
     frame('response.content_part.added', { ...where, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } }),
   ];
-  for (const delta of pieces) frames.push(frame('response.output_text.delta', { ...where, delta, logprobs: [] }));
+  // Deltas end with their `obfuscation` padding unless the request turned it off (stream-obfuscation.ts).
+  const pad = wantsObfuscation(body) ? new ObfuscationPad() : undefined;
+  for (const delta of pieces) frames.push(frame('response.output_text.delta', pad ? { ...where, delta, logprobs: [], obfuscation: pad.next(delta) } : { ...where, delta, logprobs: [] }));
   frames.push(
     frame('response.output_text.done', { ...where, text, logprobs: [] }),
     frame('response.content_part.done', { ...where, part }),

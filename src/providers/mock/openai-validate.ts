@@ -1,5 +1,5 @@
 // The request checks the real OpenAI API applies that a gateway could plausibly get wrong, with its messages.
-import { openAiError } from './mock-errors.js';
+import { azureUnrecognizedArgument, openAiError } from './mock-errors.js';
 import type { MockCall } from './mock-call.js';
 import type { MockJsonReply } from './types.js';
 
@@ -24,9 +24,14 @@ function above(call: MockCall, field: string, max: number, got: number): MockJso
 /** OpenAI's cap on choices per request. */
 const MAX_N = 128;
 
-/** Returns a 400 reply if the body lacks `model` or `required`, has a cap below 1, a bad `n`, or stream_options without stream. */
+/**
+ * Returns a 400 reply if the body lacks `model` or `required`, has a cap below 1, a bad `n`, or stream_options without
+ * stream (or at all, with `mock_refuse_stream_options`).
+ */
 export function validateOpenAi(call: MockCall, required: string, capFields: readonly string[] = []): MockJsonReply | undefined {
   const { body } = call;
+  // An Azure-style server checks the body's fields before anything else.
+  if (call.controls.refuseStreamOptions && body.stream_options !== undefined) return azureUnrecognizedArgument('stream_options', call.latencyMs);
   if (typeof body.model !== 'string' || body.model === '') {
     return openAiError(400, 'you must provide a model parameter', {}, call.latencyMs);
   }

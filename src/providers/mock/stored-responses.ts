@@ -108,7 +108,7 @@ function storedOf(reply: MockReply): StoredResponse | undefined {
 
 /** The call a stored-object endpoint answers as: no body controls, the mock's own timings. */
 export function storeCall(opts: MockOptions): MockCall {
-  return { body: {}, controls: { omitUsage: false, ignoreMaxTokens: false, echoCredentials: false, toolUse: false }, opts, latencyMs: Math.max(0, opts.latencyMs), chunkDelayMs: Math.max(0, opts.chunkDelayMs ?? 0) };
+  return { body: {}, controls: { omitUsage: false, ignoreMaxTokens: false, echoCredentials: false, toolUse: false, refuseStreamOptions: false }, opts, latencyMs: Math.max(0, opts.latencyMs), chunkDelayMs: Math.max(0, opts.chunkDelayMs ?? 0) };
 }
 
 function fromJson(text: string): StoredResponse | undefined {

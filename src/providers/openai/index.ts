@@ -4,5 +4,6 @@ export { findServiceTier, openAIUsage, pricedTier } from './openai-usage.js';
 export { chunkOutput, responseText } from './openai-text.js';
 export { OpenAIChatStream, errorMessage } from './chat-stream.js';
 export { ResponsesStream } from './responses-stream.js';
+export { refusesStreamOptions, unlessStreamOptionsRefused } from './stream-options-refusal.js';
 export { bringsHiddenInput, fullGrantUsage, predictionText, runsInBackground } from './unseen-billing.js';
 export { billedTools, toolCallBound, toolCallsIn, toolCallsInBody, type BilledTools } from './tool-fees.js';

@@ -7,11 +7,19 @@ const SUPPORTED: ReadonlySet<UpstreamEndpoint> = new Set(['chat', 'completions',
 
 /** An OpenAI-format upstream: the provider key as Bearer, the endpoint's path under the base URL, then the base URL's query. */
 export class OpenAIProvider extends HttpProvider {
+  /** Streams ask for their usage chunk; see Provider.streamUsage. */
+  streamUsage: boolean;
+
   constructor(config: ProviderPolicy) {
     const baseUrl = new URL(config.baseUrl ?? 'https://api.openai.com/v1');
     // The provider's own key; the client's key never leaves the gateway.
     const headers: Record<string, string> = { 'content-type': 'application/json', ...config.headers };
     if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
     super(config, { origin: baseUrl.origin, basePath: baseUrl.pathname.replace(/\/$/, ''), query: baseUrl.search, headers, endpoints: SUPPORTED });
+    this.streamUsage = config.streamUsage !== false;
+  }
+
+  refusedStreamOptions(): void {
+    this.streamUsage = false;
   }
 }
