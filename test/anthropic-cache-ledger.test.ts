@@ -6,34 +6,21 @@
 // charged the same figures (token limits every input token, money limits the billed dollars).
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditCounters } from '../src/ledger/audit.js';
 import type { LedgerRow } from '../src/ledger/ledger.js';
-import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
-import { countTextTokens, estimateInput } from '../src/tokens/index.js';
-import { useUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { countTextTokens } from '../src/tokens/index.js';
+import { UPSTREAM_KEY, useAnthropicBilling } from './helpers/anthropic-billing.js';
+import type { UsageTestGateway } from './helpers/usage-gateway.js';
 
-const UPSTREAM_KEY = 'sk-ant-upstream';
 const MODEL = 'claude-sonnet-4-5-20250929';
-let upstream: MockUpstream;
-let upstreamUrl = '';
-beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
-  upstreamUrl = await upstream.listen(0, '127.0.0.1');
-});
-afterAll(() => upstream.close());
 
 // Sonnet at the built-in list price of claude-sonnet-4-5: $3 input, $15 output, $0.30 cache reads, $3.75
 // 5-minute and $6 1-hour cache writes, per million tokens. Haiku at a configured price of $1 / $5, whose
 // cache prices follow it at Anthropic's multiples (money limits need a configured price). Each project has
 // one limit, so each call's row names it.
 const HAIKU = 'claude-haiku-4-5-20251001';
-const config = (ledgerUrl: string): string => `
-storage: {ledger: "${ledgerUrl}"}
-ledger: {flush_interval_ms: 20}
-server: {timezone: UTC}
-providers:
-  claude: {type: anthropic, base_url: "${upstreamUrl}", api_key: ${UPSTREAM_KEY}}
+const config = (): string => `
 pricing:
   "claude/${HAIKU}": {input: 1, output: 5}
 projects:
@@ -60,23 +47,15 @@ function billed(fresh: number, read: number, write5m: number, write1h: number, o
 }
 
 describe('prompt caching through the gateway, as the ledger and the limits see it', () => {
-  const gw = useUsageGateway(config);
-  const anthropic = (key = 'tg-tokens'): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: key, maxRetries: 0 });
+  const billing = useAnthropicBilling(config);
+  const { gw, rowOf } = billing;
+  const anthropic = (key = 'tg-tokens'): Anthropic => billing.anthropic(key);
   const openai = (key = 'tg-tokens'): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
-
-  async function rowOf(requestId: string | null): Promise<LedgerRow> {
-    await gw().usage.writer.flush();
-    const [row] = await gw().usage.ledger.rows({ requestIds: [requestId!] });
-    expect(row).toBeDefined();
-    return row!;
-  }
 
   /** The prompt as the mock counted it: the body the gateway sent (model, max_tokens and all), with the gateway's estimator. */
   function lastPrompt(): number {
-    const sent = upstream.requests().at(-1)!;
-    expect(sent.headers['x-api-key']).toBe(UPSTREAM_KEY);
-    const body = sent.body as Record<string, unknown>;
-    return estimateInput('messages', body, body.model as string).exact();
+    expect(billing.upstream().requests().at(-1)!.headers['x-api-key']).toBe(UPSTREAM_KEY);
+    return billing.lastPrompt();
   }
 
   /** Checks a row against the figures the mock reported for CACHE. */
@@ -180,8 +159,8 @@ describe('prompt caching through the gateway, as the ledger and the limits see i
 });
 
 describe('tool use and thinking through the gateway', () => {
-  const gw = useUsageGateway(config);
-  const anthropic = (): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: 'tg-tokens', maxRetries: 0 });
+  const { gw, upstreamUrl, rowOf, anthropic: client } = useAnthropicBilling(config);
+  const anthropic = (): Anthropic => client('tg-tokens');
   const openai = (): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-tokens', maxRetries: 0 });
   const tools: Anthropic.Tool[] = [
     {
@@ -193,12 +172,6 @@ describe('tool use and thinking through the gateway', () => {
   const args = { city: 'mock', unit: 'celsius' };
   const toolTokens = countTextTokens('get_weather' + JSON.stringify(args), MODEL);
 
-  async function rowOf(requestId: string | null | undefined): Promise<LedgerRow> {
-    await gw().usage.writer.flush();
-    const [row] = await gw().usage.ledger.rows({ requestIds: [requestId!] });
-    return row!;
-  }
-
   it('relays a streamed tool call byte for byte (input_json_delta included) and charges its output', async () => {
     const body = { model: 'sonnet', max_tokens: 300, messages, tools, tool_choice: { type: 'tool', name: 'get_weather' }, stream: true };
     const res = await fetch(`${gw().url}/v1/messages`, {
@@ -209,7 +182,7 @@ describe('tool use and thinking through the gateway', () => {
     const relayed = await res.text();
     // The same request straight to the mock (ids differ per call): the same frames, apart from the ids.
     const direct = await (
-      await fetch(`${upstreamUrl}/v1/messages`, {
+      await fetch(`${upstreamUrl()}/v1/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': UPSTREAM_KEY },
         body: JSON.stringify({ ...body, model: MODEL }),

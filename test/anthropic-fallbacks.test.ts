@@ -6,20 +6,9 @@
 // its own price in the ledger row, whose `fallback` names the model that served.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
-import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
-import { estimateInput } from '../src/tokens/index.js';
-import { useUsageGateway } from './helpers/usage-gateway.js';
-
-const UPSTREAM_KEY = 'sk-ant-upstream';
-let upstream: MockUpstream;
-let upstreamUrl = '';
-beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
-  upstreamUrl = await upstream.listen(0, '127.0.0.1');
-});
-afterAll(() => upstream.close());
+import { useAnthropicBilling } from './helpers/anthropic-billing.js';
 
 // Fable at $10 / $50 per million tokens, Opus at $5 / $25, Haiku at $1 / $5. The `cheap` key may use Haiku
 // alone. The `dollars` project's money limit ($0.06 a day) holds an Opus call of max_tokens 1,000 alone
@@ -27,12 +16,7 @@ afterAll(() => upstream.close());
 const FABLE = 'claude-fable-5';
 const OPUS = 'claude-opus-4-8';
 const HAIKU = 'claude-haiku-4-5-20251001';
-const config = (ledgerUrl: string): string => `
-storage: {ledger: "${ledgerUrl}"}
-ledger: {flush_interval_ms: 20}
-server: {timezone: UTC}
-providers:
-  claude: {type: anthropic, base_url: "${upstreamUrl}", api_key: ${UPSTREAM_KEY}}
+const config = (): string => `
 pricing:
   "claude/${FABLE}": {input: 10, output: 50}
   "claude/${OPUS}": {input: 5, output: 25}
@@ -57,19 +41,8 @@ const BETA: Anthropic.Beta.AnthropicBeta[] = ['server-side-fallback-2026-07-01']
 const FABLE_REFUSES = { mock_refuse_models: [FABLE] } as object;
 
 describe('Anthropic server-side fallback through the gateway', () => {
-  const gw = useUsageGateway(config);
-  const anthropic = (key = 'tg-tokens'): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: key, maxRetries: 0 });
-
-  async function rowOf(requestId: string | null): Promise<LedgerRow> {
-    await gw().usage.writer.flush();
-    const [row] = await gw().usage.ledger.rows({ requestIds: [requestId!] });
-    expect(row).toBeDefined();
-    return row!;
-  }
-
-  const lastSent = (): Record<string, unknown> => upstream.requests().at(-1)!.body as Record<string, unknown>;
-  /** The prompt as the mock counted it for each attempt (the body the gateway sent). */
-  const lastPrompt = (): number => estimateInput('messages', lastSent(), FABLE).exact();
+  const { gw, upstream, rowOf, lastSent, lastPrompt, anthropic: client } = useAnthropicBilling(config);
+  const anthropic = (key = 'tg-tokens'): Anthropic => client(key);
 
   /** A fallback served by Opus after Fable declined: both attempts billed, each at its own price. */
   function expectFellBack(row: LedgerRow): void {
@@ -80,7 +53,7 @@ describe('Anthropic server-side fallback through the gateway', () => {
   }
 
   it('a fallback model the key may not use is refused in Anthropic format, and nothing goes upstream', async () => {
-    const before = upstream.requests().length;
+    const before = upstream().requests().length;
     for (const model of ['opus', OPUS, 'main/opus']) {
       const err = await anthropic('tg-cheap')
         .beta.messages.create({ model: 'haiku', max_tokens: 100, messages, betas: BETA, fallbacks: [{ model }] })
@@ -90,11 +63,11 @@ describe('Anthropic server-side fallback through the gateway', () => {
       expect(error.type).toBe('not_found_error');
       expect(error.message).toMatch(/^fallbacks\.0\.model: The model '.*' does not exist or this key may not use it\. Models this key can use: .*haiku/);
     }
-    expect(upstream.requests().length).toBe(before);
+    expect(upstream().requests().length).toBe(before);
   });
 
   it('malformed fallbacks are a 400 in Anthropic format, and nothing goes upstream', async () => {
-    const before = upstream.requests().length;
+    const before = upstream().requests().length;
     const bad: unknown[] = ['default', { model: 'opus' }, [{ model: 'opus' }, { model: 'opus' }, { model: 'opus' }, { model: 'opus' }], [{ max_tokens: 10 }], [{ model: 'opus', temperature: 1 }], [{ model: 'opus', max_tokens: 0 }]];
     for (const fallbacks of bad) {
       const err = await anthropic()
@@ -103,7 +76,7 @@ describe('Anthropic server-side fallback through the gateway', () => {
       expect(err, JSON.stringify(fallbacks)).toBeInstanceOf(Anthropic.BadRequestError);
       expect(((err as InstanceType<typeof Anthropic.BadRequestError>).error as { error: { message: string } }).error.message).toMatch(/^fallbacks/);
     }
-    expect(upstream.requests().length).toBe(before);
+    expect(upstream().requests().length).toBe(before);
   });
 
   it('a non-streamed fallback: sent as upstream ids, served by Opus, and billed for both attempts at their prices', async () => {
@@ -111,7 +84,7 @@ describe('Anthropic server-side fallback through the gateway', () => {
       .beta.messages.create({ model: 'fable', max_tokens: 200, messages, betas: BETA, fallbacks: [{ model: 'main/opus', max_tokens: 300 }], ...FABLE_REFUSES })
       .withResponse();
     expect(lastSent()).toMatchObject({ model: FABLE, max_tokens: 200, fallbacks: [{ model: OPUS, max_tokens: 300 }] });
-    expect(upstream.requests().at(-1)!.headers['anthropic-beta']).toBe(BETA[0]);
+    expect(upstream().requests().at(-1)!.headers['anthropic-beta']).toBe(BETA[0]);
     expect(data.model).toBe(OPUS);
     expect(data.content[0]).toEqual({ type: 'fallback', from: { model: FABLE }, to: { model: OPUS }, trigger: { type: 'refusal', category: 'cyber' } });
     expect(data.usage.iterations?.map((i) => [i.type, (i as { model?: string }).model])).toEqual([
@@ -157,13 +130,13 @@ describe('Anthropic server-side fallback through the gateway', () => {
   });
 
   it('the chat-completions bridge to a Claude model refuses fallbacks instead of passing them on', async () => {
-    const before = upstream.requests().length;
+    const before = upstream().requests().length;
     const openai = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-tokens', maxRetries: 0 });
     const err = await openai.chat.completions
       .create({ model: 'fable', max_tokens: 100, messages, fallbacks: [{ model: 'opus' }] } as OpenAI.ChatCompletionCreateParamsNonStreaming)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('fallbacks');
-    expect(upstream.requests().length).toBe(before);
+    expect(upstream().requests().length).toBe(before);
   });
 });

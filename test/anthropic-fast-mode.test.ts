@@ -5,20 +5,9 @@
 // the built-in one. One with `inference_geo: "us"` (reported as `usage.inference_geo`) costs 1.1x on Opus 4.6
 // and later models, on top of fast mode, and what global inference costs on earlier ones.
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
-import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
-import { estimateInput } from '../src/tokens/index.js';
-import { useUsageGateway } from './helpers/usage-gateway.js';
-
-const UPSTREAM_KEY = 'sk-ant-upstream';
-let upstream: MockUpstream;
-let upstreamUrl = '';
-beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY });
-  upstreamUrl = await upstream.listen(0, '127.0.0.1');
-});
-afterAll(() => upstream.close());
+import { useAnthropicBilling } from './helpers/anthropic-billing.js';
 
 // Opus 4.6 at its built-in price ($5 / $25 per million tokens; fast mode 6x). Opus 5.5 at a configured $4 /
 // $20 with a negotiated fast factor of 2.5. The `dollars` project's money limit ($0.05 a day) holds a
@@ -26,12 +15,7 @@ afterAll(() => upstream.close());
 const OPUS = 'claude-opus-4-6';
 const OPUS_55 = 'claude-opus-5-5';
 const OPUS_45 = 'claude-opus-4-5';
-const config = (ledgerUrl: string): string => `
-storage: {ledger: "${ledgerUrl}"}
-ledger: {flush_interval_ms: 20}
-server: {timezone: UTC}
-providers:
-  claude: {type: anthropic, base_url: "${upstreamUrl}", api_key: ${UPSTREAM_KEY}}
+const config = (): string => `
 pricing:
   "claude/${OPUS}": {input: 5, output: 25}
   "claude/${OPUS_55}": {input: 4, output: 20, fast_factor: 2.5}
@@ -51,21 +35,8 @@ const messages = [{ role: 'user' as const, content: 'Refactor this module to use
 const FAST: { speed: 'fast'; betas: Anthropic.Beta.AnthropicBeta[] } = { speed: 'fast', betas: ['fast-mode-2026-02-01'] };
 
 describe('Anthropic fast mode through the gateway', () => {
-  const gw = useUsageGateway(config);
-  const anthropic = (key = 'tg-tokens'): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: key, maxRetries: 0 });
-
-  async function rowOf(requestId: string | null): Promise<LedgerRow> {
-    await gw().usage.writer.flush();
-    const [row] = await gw().usage.ledger.rows({ requestIds: [requestId!] });
-    expect(row).toBeDefined();
-    return row!;
-  }
-
-  /** The prompt as the mock counted it (the body the gateway sent). */
-  function lastPrompt(): number {
-    const body = upstream.requests().at(-1)!.body as Record<string, unknown>;
-    return estimateInput('messages', body, body.model as string).exact();
-  }
+  const { gw, anthropic: client, rowOf, lastSent, lastPrompt } = useAnthropicBilling(config);
+  const anthropic = (key = 'tg-tokens'): Anthropic => client(key);
 
   function expectBilled(row: LedgerRow, price: { input: number; output: number }, factor: number, tier: string | null, geo: string | null = null): void {
     const prompt = lastPrompt();
@@ -77,7 +48,7 @@ describe('Anthropic fast mode through the gateway', () => {
   it('a fast call, streamed or not, costs six times standard on Opus 4.6; a standard one does not', async () => {
     const { data, response } = await anthropic().beta.messages.create({ model: 'opus', max_tokens: 200, messages, ...FAST }).withResponse();
     expect(data.usage.speed).toBe('fast');
-    expect((upstream.requests().at(-1)!.body as Record<string, unknown>).speed).toBe('fast');
+    expect(lastSent().speed).toBe('fast');
     expectBilled(await rowOf(response.headers.get('request-id')), { input: 5, output: 25 }, 6, 'fast');
 
     const stream = anthropic().beta.messages.stream({ model: 'opus', max_tokens: 200, messages, ...FAST });
@@ -98,7 +69,7 @@ describe('Anthropic fast mode through the gateway', () => {
     const fast = await anthropic('tg-dollars').beta.messages.create({ model: 'opus', max_tokens: 1000, messages, ...FAST });
     expect(fast.usage.speed).toBe('fast');
     const prompt = lastPrompt();
-    const sentMax = (): unknown => (upstream.requests().at(-1)!.body as Record<string, unknown>).max_tokens;
+    const sentMax = (): unknown => lastSent().max_tokens;
     expect(sentMax()).toBe(Math.floor((50_000 - prompt * 30) / 150));
 
     // Standard: $0.025 of output and the input fit in what the fast call left.
@@ -130,7 +101,6 @@ describe('Anthropic fast mode through the gateway', () => {
     const answer = await anthropic('tg-dollars').messages.create({ model: 'opus', max_tokens: 20_000, messages, inference_geo: 'us' });
     expect(answer.usage.inference_geo).toBe('us');
     // ... holds the input at $5.50 per million and the rest as output at $27.50 per million (1.1 x $5 and $25).
-    const sent = upstream.requests().at(-1)!.body as Record<string, unknown>;
-    expect(sent.max_tokens).toBe(Math.floor((50_000 - spent - lastPrompt() * 5.5) / 27.5));
+    expect(lastSent().max_tokens).toBe(Math.floor((50_000 - spent - lastPrompt() * 5.5) / 27.5));
   });
 });
