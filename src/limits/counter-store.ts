@@ -210,4 +210,10 @@ export interface CounterStore {
    * has lost (a flushed or restarted Redis), so losing them never hands out a fresh budget.
    */
   rebuildWhenLost?(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
+  /**
+   * Shared stores only: whether the store still holds every one of `organizations`' counters (each one's
+   * presence marker is there), so a gateway (re)starting on it need not wait for their rebuild from the
+   * ledger. False when it cannot tell (the store does not answer).
+   */
+  holdsCounters?(organizations: string[]): Promise<boolean>;
 }

@@ -87,6 +87,7 @@ export class LeasedStore implements CounterStore {
   readonly onModeChange?: CounterStore['onModeChange'];
   readonly describeLimits?: CounterStore['describeLimits'];
   readonly rebuildWhenLost?: CounterStore['rebuildWhenLost'];
+  readonly holdsCounters?: CounterStore['holdsCounters'];
 
   constructor(
     private readonly inner: CounterStore,
@@ -97,6 +98,7 @@ export class LeasedStore implements CounterStore {
     if (inner.onModeChange) this.onModeChange = (listener) => inner.onModeChange!(listener);
     if (inner.describeLimits) this.describeLimits = (limits) => inner.describeLimits!(limits);
     if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
+    if (inner.holdsCounters) this.holdsCounters = (orgs) => inner.holdsCounters!(orgs);
     this.sweeper = setInterval(() => this.forgetQuietKeys(), Math.max(1000, 10 * opts.leaseMs));
     this.sweeper.unref();
   }

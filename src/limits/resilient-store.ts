@@ -24,6 +24,7 @@ export interface SharedCounterStore extends CounterStore {
   ping(): Promise<void>;
   reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void>;
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
+  holdsCounters(organizations: string[]): Promise<boolean>;
 }
 
 /** The pino methods used (a pino logger fits). */
@@ -98,6 +99,10 @@ export class ResilientStore implements CounterStore {
 
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
     return this.primary.rebuildWhenLost(organizations, rebuild);
+  }
+
+  holdsCounters(organizations: string[]): Promise<boolean> {
+    return this.primary.holdsCounters(organizations);
   }
 
   onModeChange(listener: (mode: StoreMode) => void): void {

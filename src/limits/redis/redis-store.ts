@@ -12,6 +12,7 @@ import { onPrimaryChange } from './sentinel-failover.js';
 import { ScriptBatcher } from './script-batcher.js';
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
+import { organizationTag } from '../applicable-limits.js';
 import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { ChurnMap } from '../../util/churn-map.js';
@@ -286,6 +287,15 @@ export class RedisCounterStore implements CounterStore {
   /** Reservations check from now on that Redis still holds the counters, and `rebuild` them when not (lost-counters.ts). */
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
     return this.lost.watch(organizations, rebuild);
+  }
+
+  async holdsCounters(organizations: string[]): Promise<boolean> {
+    try {
+      const present = await this.bounded(Promise.all(organizations.map((org) => this.client.exists(presenceKey(organizationTag(org))))));
+      return present.every((n) => n === 1);
+    } catch {
+      return false;
+    }
   }
 
   /** One SET with its expiry: the record lives as long as the provider keeps the response. */
