@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { createMockUpstream } from '../src/mock-upstream/index.js';
+import { lockLedgerTable } from './helpers/ledger-lock.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { rawCommand, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
@@ -89,18 +90,7 @@ keys: [{id: k, key: tg-k, organization: org_${mode}, project: ${project}}]
     await sleep(300); // the ledger has every row (flushed every 50 ms)
 
     // The rebuild's ledger query will wait on this lock, as long as the transaction holds it.
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const locked = new Promise<void>((onLocked, onError) => {
-      locker
-        .begin(async (tx) => {
-          await tx.unsafe('LOCK TABLE tollgate_ledger IN ACCESS EXCLUSIVE MODE');
-          onLocked();
-          await released;
-        })
-        .catch(onError);
-    });
-    await locked;
+    const release = await lockLedgerTable(locker);
     await rawCommand(redis.port, 'FLUSHALL');
 
     const during: Array<{ status: number; ms: number }> = [];

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { createMockUpstream } from '../src/mock-upstream/index.js';
+import { lockLedgerTable } from './helpers/ledger-lock.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { rawCommand, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
@@ -59,22 +60,6 @@ async function call(gateway: RunningProcess): Promise<{ spent: number; remaining
   return { spent: body.usage.prompt_tokens + body.usage.completion_tokens, remaining: Number(res.headers.get('x-ratelimit-remaining-tokens')) };
 }
 
-/** Holds an exclusive lock on the ledger table until the returned function is called. */
-async function lockLedger(): Promise<() => void> {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  await new Promise<void>((locked, failed) => {
-    locker
-      .begin(async (tx) => {
-        await tx.unsafe('LOCK TABLE tollgate_ledger IN ACCESS EXCLUSIVE MODE');
-        locked();
-        await released;
-      })
-      .catch(failed);
-  });
-  return release;
-}
-
 describe('restarting on a shared Redis', () => {
   it('starts without waiting for the rebuild when Redis kept the counters, and waits for it when Redis lost them', async () => {
     let spent = 0;
@@ -82,7 +67,7 @@ describe('restarting on a shared Redis', () => {
     for (let i = 0; i < 3; i++) spent += (await call(first)).spent;
     await first.stop(); // SIGTERM: the ledger has every row
 
-    let release = await lockLedger();
+    let release = await lockLedgerTable(locker);
     let second: RunningProcess | undefined;
     try {
       // Before, the start waited for the rebuild, and so for the lock: startCli gave up after 15 s.
@@ -102,7 +87,7 @@ describe('restarting on a shared Redis', () => {
 
     // Redis loses everything while no gateway runs: the next start must rebuild before it serves.
     await rawCommand(redis.port, 'FLUSHALL');
-    release = await lockLedger();
+    release = await lockLedgerTable(locker);
     const starting = start();
     let listening = false;
     void starting.then(() => (listening = true), () => {});

@@ -4,9 +4,8 @@
 // entry is the documented sign that a fallback model served. Each attempt is billed at its own model's
 // price, its input included, while the top-level counts are the serving hop's alone (SDK types
 // BetaFallbackMessageIterationUsage, BetaIterationsUsage; platform.claude.com refusals-and-fallback).
-import type { AttemptUsage, JsonObject } from '../usage.js';
-
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+import { withCacheWrites, type AttemptUsage, type JsonObject } from '../usage.js';
+import { anthropicUsageFields, usagePartsOf } from './anthropic-usage.js';
 
 /** Maps a model id as Anthropic reports it ('' for none) to the one the gateway prices it by. */
 export type ModelNames = (model: string) => string;
@@ -26,15 +25,11 @@ export function fallbackAttempts(usage: unknown, nameOf: ModelNames = (m) => m):
   for (const entry of iterations as Array<JsonObject | null>) {
     if (entry?.type !== 'message' && entry?.type !== 'fallback_message') continue;
     if (typeof entry.model === 'string' && entry.model !== '') model = entry.model;
-    const read = num(entry.cache_read_input_tokens);
-    const written = num(entry.cache_creation_input_tokens);
-    const attempt: AttemptUsage = { model: nameOf(model), input: num(entry.input_tokens) + read + written, output: num(entry.output_tokens), cachedInput: read };
-    if (written > 0) {
-      attempt.cacheWriteInput = written;
-      const split = entry.cache_creation as JsonObject | null | undefined;
-      const oneHour = Math.min(num(split?.ephemeral_1h_input_tokens), written);
-      if (oneHour > 0) attempt.cacheWrite1hInput = oneHour;
-    }
+    // An entry's counts read as a usage object's are (cache reads and writes are input too); a missing
+    // input_tokens counts as none.
+    const fields = anthropicUsageFields(entry);
+    const p = usagePartsOf({ ...fields, input: fields.input ?? 0 });
+    const attempt = withCacheWrites<AttemptUsage>({ model: nameOf(model), input: p.input ?? 0, output: p.output ?? 0, cachedInput: p.cachedInput ?? 0 }, p);
     attempts.push(attempt);
   }
   return attempts;
