@@ -3,9 +3,11 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { postgresPlace, sqlitePlace, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
+import { holdWriteLock } from '../../test/helpers/sqlite-writer-elsewhere.js';
 import { LedgerNotFoundError, openLedger, sqlitePath } from './open-ledger.js';
 
 const places: LedgerPlace[] = [];
@@ -121,5 +123,30 @@ describe('PostgreSQL URLs with libpq query parameters', () => {
     } finally {
       await ledger.close();
     }
+  });
+});
+
+describe('SQLite: opening next to another process', () => {
+  it('waits for a process writing the fresh file instead of failing at its conversion to WAL', async () => {
+    // SQLite fails the conversion at once ("database is locked", no busy handler): gateways of a fleet
+    // starting together on a new file met this.
+    const place = sqlitePlace();
+    places.push(place);
+    const file = sqlitePath(place.url)!;
+    const other = await holdWriteLock(file, 300);
+    const t0 = performance.now();
+    const ledger = await openLedger(place.url);
+    const waited = performance.now() - t0;
+    try {
+      await other.released;
+      expect(waited).toBeGreaterThan(150);
+      await ledger.append([sampleRow({ ts: T0 })]);
+      expect(await ledger.rows({})).toHaveLength(1);
+    } finally {
+      await ledger.close();
+    }
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('journal_mode', { simple: true })).toBe('wal');
+    check.close();
   });
 });

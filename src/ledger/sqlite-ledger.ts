@@ -9,6 +9,7 @@ import { checkReadableVersion, CONVERSATIONS_TABLE, SQLITE_MIGRATIONS, VERSION_T
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA, RowPacker, type BatchWriterSchema } from './sqlite-rows.js';
 import { SqliteWriterThread } from './sqlite-writer-thread.js';
 import { sqliteUsageSql } from './sqlite-usage-sql.js';
+import { WAL_SWITCH_BODY, WAL_SWITCH_TIMEOUT_MS } from './sqlite-wal.js';
 
 const dialect: Dialect = {
   param: () => '?',
@@ -61,7 +62,8 @@ export class SqliteLedger implements Ledger {
     }
     // WAL: readers (reports, audits) never block the writer. A commit is in the OS's hands once the
     // call returns, so a killed process loses nothing that was committed; FULL also survives power loss.
-    db.pragma('journal_mode = WAL');
+    const switchToWal = new Function('db', 'timeoutMs', WAL_SWITCH_BODY) as (db: Database.Database, timeoutMs: number) => void;
+    switchToWal(db, WAL_SWITCH_TIMEOUT_MS);
     db.pragma(`synchronous = ${this.opts.synchronousFull ? 'FULL' : 'NORMAL'}`);
     // Several processes (a gateway and `tollgate usage`) may use the file at once.
     db.pragma('busy_timeout = 5000');

@@ -7,9 +7,10 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqlitePlace, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
+import { holdWriteLock } from '../../test/helpers/sqlite-writer-elsewhere.js';
 import type { Ledger } from './ledger.js';
 import { openLedger } from './open-ledger.js';
-import { BATCHED_WRITER_NICENESS, type SqliteWriterThread } from './sqlite-writer-thread.js';
+import { BATCHED_WRITER_NICENESS, SqliteWriterThread } from './sqlite-writer-thread.js';
 
 let place: LedgerPlace | undefined;
 let ledger: Ledger | undefined;
@@ -98,5 +99,30 @@ describe('a conversation owner on the SQLite ledger', () => {
     ledger = await openLedger(place.url, { strict: true });
     await ledger.append(rowsFrom(1, 1));
     expect(niceness().filter((n) => n === BATCHED_WRITER_NICENESS)).toHaveLength(0);
+  });
+});
+
+describe('the writer thread opening its file', () => {
+  it('waits for another process writing a file not yet in WAL mode instead of dying at the conversion', async () => {
+    place = sqlitePlace();
+    const file = place.url.slice('sqlite:'.length);
+    await (await openLedger(place.url)).close(); // the ledger's tables, which the thread's statements need
+    const rollbackMode = new Database(file);
+    rollbackMode.pragma('journal_mode = DELETE');
+    rollbackMode.close();
+    const other = await holdWriteLock(file, 300);
+    // The thread starts while the other process holds the lock: its conversion to WAL must wait.
+    const writer = new SqliteWriterThread(file, false);
+    try {
+      await writer.run('INSERT INTO elsewhere VALUES (?)', [2]);
+      await other.released;
+      expect(writer.restarts).toBe(0);
+    } finally {
+      await writer.close();
+    }
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare('SELECT x FROM elsewhere ORDER BY x').pluck().all()).toEqual([1, 2]);
+    expect(check.pragma('journal_mode', { simple: true })).toBe('wal');
+    check.close();
   });
 });

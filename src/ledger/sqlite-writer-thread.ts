@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA } from './sqlite-rows.js';
+import { WAL_SWITCH_BODY, WAL_SWITCH_TIMEOUT_MS } from './sqlite-wal.js';
 
 // The worker's code is inline (CommonJS, `eval`) so it runs the same from dist/ and from the TypeScript
 // sources under the test runner, which cannot start a worker from a .ts file.
@@ -19,11 +20,17 @@ if (workerData.nice) {
     require('node:os').setPriority(tid, workerData.nice);
   } catch {} // elsewhere, the normal priority
 }
-const db = new Database(workerData.path);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = ' + workerData.synchronous);
-db.pragma('busy_timeout = 5000');
-const write = (function (db, schema) {${BATCH_WRITER_BODY}})(db, workerData.schema);
+let db, write;
+try {
+  db = new Database(workerData.path);
+  (function (db, timeoutMs) {${WAL_SWITCH_BODY}})(db, ${WAL_SWITCH_TIMEOUT_MS});
+  db.pragma('synchronous = ' + workerData.synchronous);
+  db.pragma('busy_timeout = 5000');
+  write = (function (db, schema) {${BATCH_WRITER_BODY}})(db, workerData.schema);
+} catch (err) {
+  // A SqliteError reaches the main thread without its message: send a plain Error that keeps it.
+  throw new Error('the SQLite writer thread could not open ' + workerData.path + ': ' + err.message);
+}
 const statements = new Map();
 parentPort.on('message', (m) => {
   if (m.close) {
