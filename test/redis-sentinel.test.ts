@@ -15,6 +15,9 @@ import { openCounterStore } from '../src/limits/open-counter-store.js';
 import { writeConfig } from './helpers/processes.js';
 import { ask, MASTER_NAME, startSentinelSetup, type SentinelSetup } from './helpers/redis-sentinel.js';
 import { until } from './helpers/until.js';
+import { startDelayProxy } from './helpers/redis-delay-proxy.js';
+import { startRedisServer } from './helpers/redis-servers.js';
+import type { Redis } from 'ioredis';
 
 const TIMEOUT_MS = 100;
 let contract: SentinelSetup;
@@ -72,6 +75,33 @@ describe('Redis Sentinel failover', () => {
     expect(((await ask(oldPort, 'ROLE')) as string[])[0]).toBe('master'); // not demoted yet
     // Replicated before the switch (nothing was lost), counted on after it.
     expect(await store.reserve({ id: id(), items, input: 10, output: 0, clamp: false, minOutput: 1 })).toMatchObject({ ok: true, states: [{ used: 20 }] });
+  }, 30_000);
+
+  // ioredis ends a client for good when it is told to disconnect while it waits for a sentinel's answer.
+  it('a switch announced while the client is still asking a sentinel for the primary: the client gets there, it is not ended', async () => {
+    // The client asks the first sentinel through a proxy that makes the answer slow; the second address is a
+    // plain Redis whose +switch-master channel the test publishes on, as a sentinel would.
+    const proxy = await startDelayProxy(contract.sentinelPorts[0]!);
+    const announcer = await startRedisServer();
+    const client = createRedisClient(`redis-sentinel://127.0.0.1:${proxy.port},127.0.0.1:${announcer.port}/${MASTER_NAME}`, TIMEOUT_MS);
+    client.on('error', () => {});
+    try {
+      expect(await waitReady(client, 5000)).toBe(true);
+      await until(async () => ((await ask(announcer.port, 'PUBSUB', 'NUMSUB', '+switch-master')) as [string, number])[1] === 1, 2000);
+      const primary = await contract.primaryPort();
+      proxy.setDelay(300);
+      (client as Redis).disconnect(true);
+      await until(() => client.status === 'connecting', 2000);
+      // A late sentinel announces the primary the client is on its way to.
+      await ask(announcer.port, 'PUBLISH', '+switch-master', `${MASTER_NAME} 127.0.0.1 1 127.0.0.1 ${primary}`);
+      await until(() => client.status === 'ready' || client.status === 'end', 5000);
+      expect(client.status).toBe('ready');
+      expect((client as Redis).stream?.remotePort).toBe(primary);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+      await announcer.stop();
+    }
   }, 30_000);
 
   it('fail_open: counts locally during the switch, then shares counters on the new primary (scripts loaded there again) and replays exactly', async () => {

@@ -49,10 +49,16 @@ export function followSwitchMaster(client: Redis, url: SentinelUrl, retryStrateg
   /** The primary the sentinels last announced, and when. */
   let announced: { host: string; port: string; atMs: number } | undefined;
   const onAnnounced = (): boolean => client.status === 'ready' && announced !== undefined && connectedTo(client) === `${announced.host}:${announced.port}`;
+  // Only a connection that is up is left. One on its way asks the sentinels anyway and is checked once
+  // ready; and ioredis ends a client for good (status `end`, no more reconnection) when disconnect()
+  // comes while it is still waiting for a sentinel's answer, which happened in CI under load.
+  const leaveIfElsewhere = (): void => {
+    if (client.status === 'ready' && !onAnnounced()) client.disconnect(true);
+  };
   // Reconnection asks one sentinel for the primary, and one that has not learnt of the switch yet (the others
   // learn it from the leader within seconds) names the old one again: the client goes on leaving it.
   client.on('ready', () => {
-    if (announced && Date.now() - announced.atMs < FOLLOW_MS && !onAnnounced()) setTimeout(() => !onAnnounced() && client.disconnect(true), RETRY_MS);
+    if (announced && Date.now() - announced.atMs < FOLLOW_MS && !onAnnounced()) setTimeout(leaveIfElsewhere, RETRY_MS);
   });
   const subscribers = url.sentinels.map(({ host, port }) => {
     const sub = new Redis({
@@ -72,7 +78,7 @@ export function followSwitchMaster(client: Redis, url: SentinelUrl, retryStrateg
       const [name, , , newHost, newPort] = message.split(' ');
       if (name !== url.name || newHost === undefined || newPort === undefined) return;
       announced = { host: newHost, port: newPort, atMs: Date.now() };
-      if (!onAnnounced()) client.disconnect(true); // the sentinels name the new primary on reconnection
+      leaveIfElsewhere(); // the sentinels name the new primary on reconnection
     });
     return sub;
   });
