@@ -207,7 +207,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       };
       upstream = await provider.send(sent);
       // Refused for the `stream_options` the gateway added (older Azure api-versions): once more without it.
-      if (upstream.status >= 400 && exchange.streamOptionsAdded) upstream = await unlessStreamOptionsRefused(provider, sent, upstream);
+      if (upstream.status >= 400 && exchange.streamOptionsAdded) upstream = await unlessStreamOptionsRefused(provider, sent, upstream, req.log);
     } catch (err) {
       // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
       if (abort?.signal.aborted) return refund(499);

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { refusesStreamOptions } from './stream-options-refusal.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMockUpstream, type MockUpstream } from '../../mock-upstream/index.js';
+import type { UpstreamRequest } from '../provider.js';
+import { OpenAIProvider } from './openai-provider.js';
+import { refusesStreamOptions, unlessStreamOptionsRefused } from './stream-options-refusal.js';
 
 const refuses = (status: number, body: unknown): boolean => refusesStreamOptions(status, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
 
@@ -24,5 +27,35 @@ describe('refusesStreamOptions', () => {
     expect(refuses(500, { error: { message: 'Unrecognized request argument supplied: stream_options' } })).toBe(false);
     expect(refuses(429, { error: { message: 'stream_options: rate limited' } })).toBe(false);
     expect(refuses(400, 'Unrecognized request argument supplied: stream_options')).toBe(false);
+  });
+});
+
+describe('unlessStreamOptionsRefused', () => {
+  let upstream: MockUpstream;
+  let url: string;
+  beforeAll(async () => {
+    upstream = createMockUpstream({ latencyMs: 0, outputTokens: 3 });
+    url = await upstream.listen(0, '127.0.0.1');
+  });
+  afterAll(() => upstream.close());
+
+  it('sends the call again without the field, remembers the refusal, and says so in the log once', async () => {
+    const provider = new OpenAIProvider({ name: 'azure', type: 'openai', baseUrl: `${url}/v1`, apiKey: 'sk-up', headers: {}, timeoutMs: 5000 });
+    const warnings: Array<{ obj: object; msg: string }> = [];
+    const log = { warn: (obj: object, msg: string) => void warnings.push({ obj, msg }) };
+    const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true, mock_refuse_stream_options: true };
+    const sent: UpstreamRequest = { endpoint: 'chat', body: { ...body, stream_options: { include_usage: true } }, stream: true, requestId: 'r1' };
+    const answer = await unlessStreamOptionsRefused(provider, sent, await provider.send(sent), log);
+    expect(answer.status).toBe(200);
+    for await (const _ of answer.body); // read to the end
+    expect(provider.streamUsage).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.obj).toEqual({ provider: 'azure', status: 400 });
+    expect(warnings[0]!.msg).toContain('providers.azure.stream_usage: false');
+    // An answer that is no refusal of the field comes back as it was, and nothing is said.
+    const other: UpstreamRequest = { endpoint: 'chat', body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true, mock_error_status: 400 }, stream: true, requestId: 'r2' };
+    const passed = await unlessStreamOptionsRefused(provider, other, await provider.send(other), log);
+    expect(passed.status).toBe(400);
+    expect(warnings).toHaveLength(1);
   });
 });

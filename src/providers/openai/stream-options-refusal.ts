@@ -35,14 +35,25 @@ export function refusesStreamOptions(status: number, raw: Buffer): boolean {
  * is sent once more without it (the reservation and the row are the one call's); otherwise `answer`, its body
  * already read, as it came.
  */
-export async function unlessStreamOptionsRefused(provider: Provider, sent: UpstreamRequest, answer: UpstreamResponse): Promise<UpstreamResponse> {
+export async function unlessStreamOptionsRefused(provider: Provider, sent: UpstreamRequest, answer: UpstreamResponse, log: WarnLog): Promise<UpstreamResponse> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of answer.body) chunks.push(chunk);
   const raw = Buffer.concat(chunks);
   if (!refusesStreamOptions(answer.status, raw)) return { status: answer.status, headers: answer.headers, body: once(raw) };
   provider.refusedStreamOptions?.();
+  // Said once per provider and process (later streams go without the field): its streams' usage is now the
+  // gateway's own count, which an operator should know, and can make the default by configuration.
+  log.warn(
+    { provider: provider.name, status: answer.status },
+    `provider ${provider.name} refused stream_options: streams to it are sent without it from now on, and settled from the gateway's count of their output unless the server reports usage anyway (set providers.${provider.name}.stream_usage: false to skip the refused first try)`,
+  );
   const { stream_options: _refused, ...body } = sent.body;
   return provider.send({ ...sent, body, text: undefined });
+}
+
+/** Where the learnt refusal is said (the request's logger). */
+export interface WarnLog {
+  warn(obj: object, msg: string): void;
 }
 
 /** A body already read, to be read again. */
