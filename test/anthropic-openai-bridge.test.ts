@@ -103,6 +103,28 @@ describe('OpenAI SDK → Claude', () => {
     expect(reported).toMatchObject({ completion_tokens: call.usage.output, prompt_tokens: call.usage.input });
   });
 
+  it('carries prompt caching to Claude: cache_control marks and the beta header, and reports the cached input', async () => {
+    const cached = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-a', maxRetries: 0, defaultHeaders: { 'anthropic-beta': 'extended-cache-ttl-2025-04-11' } });
+    const document = 'A long shared document. '.repeat(200);
+    const body = {
+      model: 'anthropic/claude-sonnet-4',
+      max_tokens: 50,
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: document, cache_control: { type: 'ephemeral', ttl: '1h' } }] },
+        { role: 'user', content: 'Summarize it.' },
+      ],
+      // The mock answers a cache hit on that many of the prompt's tokens.
+      mock_cache_read_tokens: 1000,
+    };
+    const data = await cached.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const [sent] = upstream.requests();
+    expect(sent.headers['anthropic-beta']).toBe('extended-cache-ttl-2025-04-11');
+    expect((sent.body as { system: unknown }).system).toEqual([{ type: 'text', text: document, cache_control: { type: 'ephemeral', ttl: '1h' } }]);
+    expect(data.usage?.prompt_tokens_details?.cached_tokens).toBe(1000);
+    const call = gw.calls[gw.calls.length - 1];
+    expect(call.usage.cachedInput).toBe(1000);
+  });
+
   it('turns Anthropic errors into OpenAI errors the SDK understands', async () => {
     const limited = await client()
       .chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages, ...({ mock_error_status: 429 } as object) })

@@ -13,20 +13,24 @@ import {
   webSearchBound,
 } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
+import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
 import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { requestedOutput } from './request-shape.js';
 
 /** The translating exchange for `POST /v1/chat/completions` on an Anthropic model. */
-export function chatToAnthropicExchange({ body, upstreamModel }: ExchangeInput): Exchange {
+export function chatToAnthropicExchange({ body, upstreamModel, headers }: ExchangeInput): Exchange {
   const asked = requestedOutput(body, 'chat');
   const translated = chatToMessages(body, upstreamModel);
   const clientWantsUsage = (body.stream_options as JsonObject | undefined)?.include_usage === true;
+  // An OpenAI SDK sends Anthropic's beta flags as extra headers (extended cache TTL, interleaved thinking).
+  const forwardHeaders = forwardedAnthropicHeaders(headers);
   // `thinking` sent as an extra field: its budget must stay below the max_tokens the gateway sends (a
   // clamp, or the default when the client named none), and a clamp never goes below 1025.
-  const budget = thinkingBudgetToKeep(translated, asked, undefined);
+  const budget = thinkingBudgetToKeep(translated, asked, forwardHeaders['anthropic-beta']);
   return {
     upstream: 'messages',
+    forwardHeaders,
     // Estimated on what Anthropic will bill: the translated body, with Claude's conservative tokenizer.
     estimateOn: { endpoint: 'messages', body: translated },
     toolCallBound: webSearchBound(translated),

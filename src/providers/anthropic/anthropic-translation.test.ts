@@ -103,6 +103,39 @@ describe('OpenAI chat → Anthropic Messages', () => {
     expect(choiceFor({ type: 'function', function: { name: 'f' } })).toEqual({ type: 'tool', name: 'f', disable_parallel_tool_use: true });
   });
 
+  it('carries prompt-caching marks: on content parts, tools, and whole messages (their last block)', () => {
+    const ephemeral = { type: 'ephemeral' };
+    const hour = { type: 'ephemeral', ttl: '1h' };
+    const body = {
+      model: 'm',
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: 'Long instructions.', cache_control: hour }] },
+        { role: 'user', content: 'A long document.', cache_control: ephemeral },
+        { role: 'assistant', content: 'Read.', cache_control: ephemeral },
+        { role: 'user', content: [{ type: 'text', text: 'First.' }, { type: 'image_url', image_url: { url: 'https://x/y.png' }, cache_control: ephemeral }] },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: 'result', cache_control: ephemeral },
+        { role: 'user', content: 'Now?' },
+      ],
+      tools: [{ type: 'function', function: { name: 'f' }, cache_control: ephemeral }],
+    };
+    const out = chatToMessages(body, 'c');
+    expect(out.system).toEqual([{ type: 'text', text: 'Long instructions.', cache_control: hour }]);
+    expect(out.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'A long document.', cache_control: ephemeral }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Read.', cache_control: ephemeral }] },
+      { role: 'user', content: [{ type: 'text', text: 'First.' }, { type: 'image', source: { type: 'url', url: 'https://x/y.png' }, cache_control: ephemeral }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: 'result', cache_control: ephemeral }] },
+      { role: 'user', content: 'Now?' },
+    ]);
+    expect(out.tools).toEqual([{ name: 'f', input_schema: { type: 'object', properties: {} }, cache_control: ephemeral }]);
+    expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'x', cache_control: 'ephemeral' }] }] }, 'c')).toThrow(
+      `'messages[0].content[0].cache_control' must be an object`,
+    );
+    expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' }, cache_control: true }] }, 'c')).toThrow(`'tools[0].cache_control'`);
+  });
+
   it('refuses what Anthropic cannot do, with the field named', () => {
     expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }], n: 2 }, 'c')).toThrow(/'n' must be 1/);
     expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 'c')).toThrow(/input_audio/);

@@ -1,6 +1,9 @@
 // OpenAI chat request → Anthropic Messages request, so an OpenAI client reaches Claude by a config change.
 // Fields both APIs share are mapped; OpenAI-only fields are dropped; fields neither knows pass through
 // (so Anthropic-only parameters such as `top_k` or `thinking` can be sent as extra body fields).
+// Prompt caching goes along: a `cache_control` on a content part, a tool or a whole message (LiteLLM's
+// spelling, which OpenAI SDK users of Claude already write) marks the Anthropic block it becomes; dropped,
+// the app would pay full input price on every call where it asked for 0.1x on a cache hit.
 import { TollgateError } from '../../errors/tollgate-error.js';
 import type { JsonObject } from '../usage.js';
 
@@ -37,7 +40,7 @@ export function chatToMessages(body: JsonObject, model: string): JsonObject {
   else if (Array.isArray(body.stop) && body.stop.length > 0) out.stop_sequences = body.stop;
   if (body.stream === true) out.stream = true;
   const tools = Array.isArray(body.tools) ? body.tools : Array.isArray(body.functions) ? (body.functions as unknown[]).map((f) => ({ type: 'function', function: f })) : undefined;
-  if (tools && tools.length > 0) out.tools = tools.map(convertTool);
+  if (tools && tools.length > 0) out.tools = tools.map((tool, i) => convertTool(tool, i));
   const choice = convertToolChoice(body.tool_choice ?? body.function_call, body.parallel_tool_calls);
   if (choice) out.tool_choice = choice;
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
@@ -53,16 +56,22 @@ function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[
   const out: JsonObject[] = [];
   for (const [i, raw] of messages.entries()) {
     const msg = raw as JsonObject;
+    // A message's own cache_control marks its last block: the cache breakpoint is after the whole message.
+    const marked = cacheControl(msg, `messages[${i}].cache_control`);
+    const mark = (blocks: JsonObject[]): JsonObject[] => {
+      if (marked !== undefined && blocks.length > 0) blocks[blocks.length - 1] = { ...blocks[blocks.length - 1], cache_control: marked };
+      return blocks;
+    };
     switch (msg.role) {
       case 'system':
       case 'developer':
-        for (const block of contentBlocks(msg.content, `messages[${i}].content`)) {
+        for (const block of mark(contentBlocks(msg.content, `messages[${i}].content`))) {
           if (block.type !== 'text') throw invalid(`messages[${i}]: a system message may only hold text.`, `messages[${i}].content`);
           system.push(block);
         }
         break;
       case 'user':
-        out.push({ role: 'user', content: typeof msg.content === 'string' ? msg.content : contentBlocks(msg.content, `messages[${i}].content`) });
+        out.push({ role: 'user', content: typeof msg.content === 'string' && marked === undefined ? msg.content : mark(contentBlocks(msg.content, `messages[${i}].content`)) });
         break;
       case 'assistant': {
         const content: JsonObject[] = msg.content === null || msg.content === undefined ? [] : contentBlocks(msg.content, `messages[${i}].content`);
@@ -73,7 +82,7 @@ function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[
           }
           content.push(toolUse(call, i));
         }
-        if (content.length > 0) out.push({ role: 'assistant', content });
+        if (content.length > 0) out.push({ role: 'assistant', content: mark(content) });
         break;
       }
       case 'tool':
@@ -82,6 +91,7 @@ function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[
           type: 'tool_result',
           tool_use_id: String(msg.tool_call_id ?? msg.name ?? ''),
           content: typeof msg.content === 'string' ? msg.content : contentBlocks(msg.content, `messages[${i}].content`),
+          ...(marked !== undefined ? { cache_control: marked } : {}),
         };
         // Results of one turn's calls belong in one user message right after the calls.
         const last = out[out.length - 1];
@@ -114,32 +124,49 @@ function toolUse(call: JsonObject, i: number): JsonObject {
 function contentBlocks(content: unknown, param: string): JsonObject[] {
   if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
   if (!Array.isArray(content)) throw invalid(`${param} must be a string or an array of content parts.`, param);
-  return content.map((part: JsonObject) => {
-    switch (part?.type) {
-      case 'text':
-        return { type: 'text', text: String(part.text ?? '') };
-      case 'image_url': {
-        const url = String((part.image_url as JsonObject | undefined)?.url ?? '');
-        const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-        return data ? { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } } : { type: 'image', source: { type: 'url', url } };
-      }
-      case 'file': {
-        const file = (part.file ?? {}) as JsonObject;
-        const data = /^data:([^;,]+);base64,(.*)$/s.exec(String(file.file_data ?? ''));
-        if (data) return { type: 'document', source: { type: 'base64', media_type: data[1], data: data[2] } };
-        throw invalid(`${param}: files must be sent inline (file_data) to reach an Anthropic model.`, param);
-      }
-      default:
-        throw invalid(`${param}: content parts of type '${String(part?.type)}' cannot be sent to an Anthropic model.`, param);
-    }
+  return content.map((part: JsonObject, j) => {
+    const block = contentBlock(part, param);
+    const marked = cacheControl(part, `${param}[${j}].cache_control`);
+    return marked === undefined ? block : { ...block, cache_control: marked };
   });
 }
 
-function convertTool(tool: unknown): JsonObject {
+/** One chat content part as an Anthropic content block. */
+function contentBlock(part: JsonObject, param: string): JsonObject {
+  switch (part?.type) {
+    case 'text':
+      return { type: 'text', text: String(part.text ?? '') };
+    case 'image_url': {
+      const url = String((part.image_url as JsonObject | undefined)?.url ?? '');
+      const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+      return data ? { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } } : { type: 'image', source: { type: 'url', url } };
+    }
+    case 'file': {
+      const file = (part.file ?? {}) as JsonObject;
+      const data = /^data:([^;,]+);base64,(.*)$/s.exec(String(file.file_data ?? ''));
+      if (data) return { type: 'document', source: { type: 'base64', media_type: data[1], data: data[2] } };
+      throw invalid(`${param}: files must be sent inline (file_data) to reach an Anthropic model.`, param);
+    }
+    default:
+      throw invalid(`${param}: content parts of type '${String(part?.type)}' cannot be sent to an Anthropic model.`, param);
+  }
+}
+
+/** The `cache_control` an object carries, as Anthropic takes it (an object such as `{type: 'ephemeral', ttl: '1h'}`). */
+function cacheControl(holder: unknown, param: string): JsonObject | undefined {
+  const value = isObject(holder) ? holder.cache_control : undefined;
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) throw invalid(`'${param}' must be an object, such as {"type": "ephemeral"}.`, param);
+  return value;
+}
+
+function convertTool(tool: unknown, i: number): JsonObject {
   const fn = ((tool as JsonObject)?.function ?? {}) as JsonObject;
   const out: JsonObject = { name: String(fn.name ?? '') };
   if (typeof fn.description === 'string') out.description = fn.description;
   out.input_schema = isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} };
+  const marked = cacheControl(tool, `tools[${i}].cache_control`);
+  if (marked !== undefined) out.cache_control = marked;
   return out;
 }
 
