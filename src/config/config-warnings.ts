@@ -1,12 +1,64 @@
 // What a config may say that is valid but probably not what its author meant: printed by `tollgate
 // check` and logged at start and on reload, never refused. Each finding carries the path to blame.
-import type { Finding } from './cross-check.js';
+import { organizationIds, type Finding } from './cross-check.js';
 import type { TollgateConfig } from './schema.js';
 import { typoDistance } from './suggest.js';
 
 /** Findings worth a warning in a valid config. */
 export function configWarnings(config: TollgateConfig): Finding[] {
-  return [...groupTypos(config), ...notEnforcedYet(config), ...openMetrics(config), ...idleLeases(config)];
+  return [...groupTypos(config), ...userTiers(config), ...keysWithoutRoutes(config), ...pricingTypos(config), ...notEnforcedYet(config), ...openMetrics(config), ...idleLeases(config)];
+}
+
+/**
+ * A price for a model no route names, one typo away from one that has no price (`demo/gpt4o` for
+ * `demo/gpt-4o`): that model is then priced from the built-in list prices, or not at all.
+ */
+function pricingTypos(config: TollgateConfig): Finding[] {
+  const routed = new Set(Object.values(config.routes).flatMap((r) => [...(r.chat_models ?? []), ...(r.embedding_models ?? [])].map((m) => m.model)));
+  const unpriced = [...routed].filter((m) => !Object.prototype.hasOwnProperty.call(config.pricing, m));
+  return Object.keys(config.pricing).flatMap((priced) => {
+    if (routed.has(priced)) return [];
+    const near = unpriced.find((m) => typoDistance(m.toLowerCase(), priced.toLowerCase()) <= Math.max(1, Math.floor(priced.length / 6)));
+    return near === undefined ? [] : [{ path: ['pricing', priced], message: `no route names the model \`${priced}\`, so this price applies to no call; did you mean \`${near}\`, which has no price?` }];
+  });
+}
+
+/** `routes: []` lets a key call nothing (every call a 404): most likely meant as "all", which is `routes` left out. */
+function keysWithoutRoutes(config: TollgateConfig): Finding[] {
+  return config.keys.flatMap((k, i) =>
+    k.routes !== undefined && k.routes.length === 0
+      ? [{ path: ['keys', i, 'routes'], message: 'an empty list lets this key use no route (every call is refused); leave `routes` out to allow every route' }]
+      : [],
+  );
+}
+
+/**
+ * A user's limits come from the tier of the key a call is made with, counted under the user. So a second
+ * key of a user that names no tier escapes the user's limits, and one naming another tier checks the
+ * same counters against other maximums: both are most likely a tier forgotten or mistyped on one key.
+ */
+function userTiers(config: TollgateConfig): Finding[] {
+  const findings: Finding[] = [];
+  // Users of different organizations are different users (their counters are apart).
+  const [onlyOrg] = organizationIds(config);
+  const userOf = (k: TollgateConfig['keys'][number]) => `${k.organization ?? onlyOrg}\u0000${k.user}`;
+  const first = new Map<string, { id: string; tier: string }>();
+  for (const k of config.keys) {
+    if (k.user === undefined || k.tier === undefined) continue;
+    if (!first.has(userOf(k))) first.set(userOf(k), { id: k.id, tier: k.tier });
+  }
+  config.keys.forEach((k, i) => {
+    if (k.user === undefined) return;
+    const known = first.get(userOf(k));
+    if (known === undefined || known.tier === k.tier) return;
+    const has = `user \`${k.user}\` has tier \`${known.tier}\` through key \`${known.id}\``;
+    if (k.tier === undefined) {
+      findings.push({ path: ['keys', i], message: `${has}, but this key names no tier: calls made with it are not held to the tier's limits; add \`tier: ${known.tier}\`` });
+    } else {
+      findings.push({ path: ['keys', i, 'tier'], message: `${has}: this key's tier \`${k.tier}\` checks the same per-user counters against other limits; give the user one tier` });
+    }
+  });
+  return findings;
 }
 
 /** Budget leases save round trips to a shared store; in-memory counters have none to save. */

@@ -16,9 +16,12 @@ export function organizationIds(config: TollgateConfig): string[] {
   return config.organizations ? Object.keys(config.organizations) : ['default'];
 }
 
+/** Where a field is written (`base.yaml:12`), for messages that point at a second place. */
+export type Locate = (path: (string | number)[]) => string | undefined;
+
 /** Finds dangling references and duplicates across sections. */
-export function crossCheck(config: TollgateConfig): Finding[] {
-  return [...checkRouteProviders(config), ...checkKeys(config)];
+export function crossCheck(config: TollgateConfig, locate: Locate = () => undefined): Finding[] {
+  return [...checkRouteProviders(config), ...checkKeys(config, locate)];
 }
 
 function unknown(kind: string, name: string, known: string[]): string {
@@ -33,7 +36,13 @@ function checkRouteProviders(config: TollgateConfig): Finding[] {
       (route[list] ?? []).forEach((m, i) => {
         const provider = m.model.slice(0, m.model.indexOf('/'));
         if (!providers.includes(provider)) {
-          findings.push({ path: ['routes', routeName, list, i, 'model'], message: `${unknown('provider', provider, providers)}; declare it under \`providers\`` });
+          // The seed's routes name `openai/...` with no providers section; adding one for another
+          // provider silently takes the built-in `openai` away.
+          const replaced = config.providers !== undefined && (BUILT_IN_PROVIDER_NAMES as readonly string[]).includes(provider);
+          const fix = replaced
+            ? `a \`providers\` section replaces the built-in \`openai\` and \`anthropic\`: declare \`${provider}\` there too (\`${provider}: {type: ${provider}, api_key: \${${provider.toUpperCase()}_API_KEY}}\`)`
+            : 'declare it under `providers`';
+          findings.push({ path: ['routes', routeName, list, i, 'model'], message: `${unknown('provider', provider, providers)}; ${fix}` });
         }
       });
     }
@@ -64,7 +73,7 @@ function sameSecret(owner: string): string {
   return `the same secret is already used by ${owner}`;
 }
 
-function checkKeys(config: TollgateConfig): Finding[] {
+function checkKeys(config: TollgateConfig, locate: Locate): Finding[] {
   const findings: Finding[] = [];
   const orgs = organizationIds(config);
   const tiers = Object.keys(config.users);
@@ -72,16 +81,21 @@ function checkKeys(config: TollgateConfig): Finding[] {
   const routes = Object.keys(config.routes);
   const ids = new Map<string, number>();
   const hashes = secretOwners(config, findings);
+  // The first key named: keys may come from several files, and `keys[0]` alone does not say which.
+  const keyAt = (i: number) => {
+    const where = locate(['keys', i]);
+    return where === undefined ? `keys[${i}]` : `keys[${i}], at ${where}`;
+  };
   config.keys.forEach((k, i) => {
     const at = (...rest: (string | number)[]) => ['keys', i, ...rest];
     const firstWithId = ids.get(k.id);
-    if (firstWithId !== undefined) findings.push({ path: at('id'), message: `duplicate key id \`${k.id}\` (also keys[${firstWithId}])` });
+    if (firstWithId !== undefined) findings.push({ path: at('id'), message: `duplicate key id \`${k.id}\` (also ${keyAt(firstWithId)})` });
     else ids.set(k.id, i);
     const hash = k.key !== undefined ? sha256Hex(k.key) : k.key_sha256?.toLowerCase();
     if (hash !== undefined) {
       const other = hashes.get(hash);
       if (other !== undefined) findings.push({ path: at(k.key !== undefined ? 'key' : 'key_sha256'), message: sameSecret(other) });
-      else hashes.set(hash, `key \`${k.id}\``);
+      else hashes.set(hash, `key \`${k.id}\` (${keyAt(i)})`);
     }
     if (k.organization === undefined && orgs.length > 1) {
       findings.push({ path: at(), message: `\`organization\` is required when there are several organizations (${orgs.map((o) => `\`${o}\``).join(', ')})` });

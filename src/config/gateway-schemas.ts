@@ -7,6 +7,7 @@ import { nameSchema, providerModelSchema } from './name-schema.js';
 import { secretSchema } from './secret-schema.js';
 import { parseSentinelUrl, SENTINEL_SCHEME } from './sentinel-url.js';
 import { isTimeZone } from '../util/time-zone.js';
+import { timeZoneMeant } from './time-zone-hint.js';
 
 function isHttpUrl(text: string): boolean {
   try {
@@ -28,7 +29,10 @@ export const serverSchema = z.strictObject({
   timezone: z
     .string()
     .superRefine((tz, ctx) => {
-      if (!isTimeZone(tz)) ctx.addIssue({ code: 'custom', message: `\`${tz}\` is not a time zone; use an IANA name such as \`UTC\` or \`Europe/Paris\`` });
+      if (isTimeZone(tz)) return;
+      const meant = timeZoneMeant(tz);
+      const hint = meant === undefined ? '' : ` (did you mean \`${meant}\`?)`;
+      ctx.addIssue({ code: 'custom', message: `\`${tz}\` is not a time zone${hint}; use an IANA name such as \`UTC\` or \`Europe/Paris\`` });
     })
     .default('UTC'),
   max_body_bytes: z.number().int().positive().default(10_485_760),

@@ -1,7 +1,7 @@
 // Limit values shared by every level of the hierarchy and by routes: a bare number of tokens,
 // or a mapping that picks tokens or dollars, the algorithm and enforce/shadow mode.
 import * as z from 'zod';
-import { parseWindowSize, WINDOW_SIZE_FORMS } from './window-size.js';
+import { parseWindowSize, windowSizeProblem } from './window-size.js';
 
 /** How a limit counts over its window. */
 export const algorithmSchema = z.enum(['fixed_window', 'sliding_window', 'token_bucket']);
@@ -45,9 +45,13 @@ export const rateLimitSchema = z.union([
 ]);
 
 /** A `window_size` string; parsed into a window by parseWindowSize when compiling. */
-export const windowSizeSchema = z.string().superRefine((text, ctx) => {
-  if (!parseWindowSize(text)) ctx.addIssue({ code: 'custom', message: `\`${text}\` is not a window size; use ${WINDOW_SIZE_FORMS}` });
-});
+export const windowSizeSchema = z
+  .string()
+  .superRefine((text, ctx) => {
+    if (!parseWindowSize(text)) ctx.addIssue({ code: 'custom', message: windowSizeProblem(text) });
+  })
+  // Named in "required field is missing (expected ...)" and "expected ..., got" messages (zod-issues.ts).
+  .meta({ expected: 'a window size such as `1 hour`' });
 
 /** One of a route's `token_limiting.input|output|total` limits (Radicalbit dialect). */
 export const routeLimitSchema = z

@@ -76,7 +76,7 @@ describe('loadPolicy: errors', () => {
     const issues = issuesOf('server:\n  port: high\nenforcement:\n  clamp_max_tokens: "yes"\nprojects:\n  p: {daily_limit: lots}\n');
     expect(issues).toEqual([
       { file: 'tollgate.yaml', line: 2, path: 'server.port', message: 'expected a number, got a string' },
-      { file: 'tollgate.yaml', line: 4, path: 'enforcement.clamp_max_tokens', message: 'expected `true` or `false`, got a string' },
+      { file: 'tollgate.yaml', line: 4, path: 'enforcement.clamp_max_tokens', message: 'expected `true` or `false`, got `yes`, which YAML reads as text: write `true`' },
       { file: 'tollgate.yaml', line: 6, path: 'projects.p.daily_limit', message: 'expected a number or a mapping, got a string' },
     ]);
   });
@@ -118,7 +118,7 @@ describe('loadPolicy: errors', () => {
 
   it('rejects an unknown time zone', () => {
     expect(issuesOf('server:\n  timezone: Europe/Pariss\n')).toEqual([
-      { file: 'tollgate.yaml', line: 2, path: 'server.timezone', message: '`Europe/Pariss` is not a time zone; use an IANA name such as `UTC` or `Europe/Paris`' },
+      { file: 'tollgate.yaml', line: 2, path: 'server.timezone', message: '`Europe/Pariss` is not a time zone (did you mean `Europe/Paris`?); use an IANA name such as `UTC` or `Europe/Paris`' },
     ]);
     expect(load('server: {timezone: Europe/Paris}').server.timezone).toBe('Europe/Paris');
   });
@@ -236,8 +236,8 @@ routes:
       '13 keys[0].project: unknown project `prod` (expected one of `production`)',
       '13 keys[0].routes[0]: unknown route `mian` (did you mean `main`?)',
       '14 keys[1]: `organization` is required when there are several organizations (`acme`, `beta`)',
-      '15 keys[2].id: duplicate key id `a` (also keys[0])',
-      '15 keys[2].key: the same secret is already used by key `a`',
+      '15 keys[2].id: duplicate key id `a` (also keys[0], at tollgate.yaml:13)',
+      '15 keys[2].key: the same secret is already used by key `a` (keys[0], at tollgate.yaml:13)',
       '15 keys[2].organization: unknown organization `betta` (did you mean `beta`?)',
     ]);
   });

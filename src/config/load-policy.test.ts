@@ -180,7 +180,7 @@ describe('loadPolicy: environment variables', () => {
 
   it('keeps a quoted number-like value a string, which then fails with the expected type', () => {
     const issues = issuesOf('server:\n  port: "${PORT}"\n', { PORT: '80' });
-    expect(issues).toEqual([{ file: 'tollgate.yaml', line: 2, path: 'server.port', message: 'expected a number, got a string' }]);
+    expect(issues).toEqual([{ file: 'tollgate.yaml', line: 2, path: 'server.port', message: 'expected a number, got a string (a number in quotes is text: write it without quotes)' }]);
   });
 });
 

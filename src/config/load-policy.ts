@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { utf8Problem } from './utf8-check.js';
 import { coerceSubstitutions } from './coerce-substitutions.js';
+import { explainEmptied, mergedEmptied } from './emptied-values.js';
 import { compilePolicy } from './compile.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigIssue } from './config-error.js';
@@ -74,11 +75,13 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
   // Without stand-ins every problem is a problem of its own.
   const explain = <T extends { path: readonly PropertyKey[] }>(problems: T[]) => standIns?.explain(problems, merged.value) ?? { unset: [], rest: problems };
   const fromEnv = sources.flatMap((s) => s.envValues);
+  const emptied = mergedEmptied(sources);
   const parsed = configSchema.safeParse(merged.value);
   if (!parsed.success) {
     const ctx = { schema: configSchema, root: merged.value, rootLoc: merged.rootLoc, locs };
     const { unset, rest } = explain(parsed.error.issues);
-    throw new ConfigError(sortIssues([...unset, ...withoutEnvValues(toConfigIssues(rest, ctx), fromEnv)], order));
+    const issues = explainEmptied(withoutEnvValues(toConfigIssues(rest, ctx), fromEnv), emptied, merged.value);
+    throw new ConfigError(sortIssues([...unset, ...issues], order));
   }
 
   const located = (findings: Finding[]): ConfigIssue[] => {
@@ -87,9 +90,13 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
       const loc = locs.lookup(merged.value, merged.rootLoc, path);
       return { file: loc.file, line: loc.line, path: formatPath(path), message };
     });
-    return sortIssues([...unset, ...withoutEnvValues(issues, fromEnv)], order);
+    return sortIssues([...unset, ...explainEmptied(withoutEnvValues(issues, fromEnv), emptied, merged.value)], order);
   };
-  const findings = crossCheck(parsed.data);
+  const locate = (path: (string | number)[]) => {
+    const loc = locs.lookup(merged.value, merged.rootLoc, path);
+    return `${loc.file}:${loc.line}`;
+  };
+  const findings = crossCheck(parsed.data, locate);
   if (findings.length > 0) throw new ConfigError(located(findings));
   const policy = compilePolicy(parsed.data, order, env);
   const unpriced = unpricedModels(parsed.data, policy);

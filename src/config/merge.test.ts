@@ -92,7 +92,7 @@ keys:
       expect.fail('should throw');
     } catch (err) {
       expect((err as ConfigError).message.split('\n')).toEqual([
-        `${overlay2}:2: keys[1].id: duplicate key id \`alice\` (also keys[0])`,
+        `${overlay2}:2: keys[1].id: duplicate key id \`alice\` (also keys[0], at ${base}:15)`,
         `${overlay2}:3: keys[2].tier: unknown tier \`premium\` (none are defined); tiers are declared under \`users\``,
       ]);
     }

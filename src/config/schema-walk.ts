@@ -51,6 +51,18 @@ export function typesAt(schema: z.ZodType, path: readonly PropertyKey[]): Set<st
   return new Set(variantsAt(schema, path).map((s) => def(s).type));
 }
 
+/**
+ * What the field at `path` expects, in words, when its schema says (`.meta({ expected })`): a window size
+ * is a string to zod, but "expected a string" tells nobody to write `1 hour`.
+ */
+export function expectedAt(schema: z.ZodType, path: readonly PropertyKey[]): string | undefined {
+  for (const s of variantsAt(schema, path)) {
+    const expected = (s.meta() as { expected?: unknown } | undefined)?.expected;
+    if (typeof expected === 'string') return expected;
+  }
+  return undefined;
+}
+
 /** The valid keys of the mapping(s) the schema expects at `path`. */
 export function validKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   const keys = new Set<string>();

@@ -1,9 +1,11 @@
 // Turns one YAML file into plain data plus locations, substituting environment variables
 // scalar by scalar so that every value, and every error about it, keeps its file and line.
-import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import { typoDistance } from './suggest.js';
 import type { Alias, Document, Node, Pair, Scalar, YAMLMap } from 'yaml';
 import { formatPath } from './config-error.js';
 import type { ConfigIssue } from './config-error.js';
+import { whyEmpty, type EmptiedField } from './emptied-values.js';
 import { hideEnvExpressions } from './env-placeholders.js';
 import { interpolate } from './interpolate.js';
 import type { Loc, LocIndex } from './loc-index.js';
@@ -26,6 +28,8 @@ export interface ConfigSource {
   substitutions: PlainSubstitution[];
   /** Every value an environment variable put in (so that error messages can leave them out). */
   envValues: string[];
+  /** Fields left out because their `${VAR}` came out empty (so that errors about them can say so). */
+  emptied: EmptiedField[];
 }
 
 // A field whose value interpolated to the empty string (`${VAR:-}`) is treated as not written.
@@ -34,6 +38,9 @@ const ABSENT = Symbol('absent');
 const MAX_ALIAS_EXPANSIONS = 10_000;
 
 type Path = (string | number)[];
+
+/** Top-level keys that are no section: places to define anchors. */
+const EXTENSION_PREFIX = 'x-';
 
 interface WalkContext {
   file: string;
@@ -48,6 +55,7 @@ interface WalkContext {
   standIns: UnsetStandIns | undefined;
   substitutions: PlainSubstitution[];
   envValues: string[];
+  emptied: EmptiedField[];
   // Set by walkScalar for its caller, which knows the container the value is stored in.
   lastWasPlainSubstitution: boolean;
 }
@@ -69,26 +77,26 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
       duplicates.length > 0
         ? duplicates.map(({ path, line, firstLine }) => ({ file, line, path: formatPath(path), message: `duplicate key \`${String(path.at(-1))}\` (first written at line ${firstLine}): keep one` }))
         : yamlSyntaxIssues(file, placeholders.text, doc, lines);
-    return { file, value: null, rootLoc, issues, substitutions: [], envValues: [] };
+    return { file, value: null, rootLoc, issues, substitutions: [], envValues: [], emptied: [] };
   }
   const ctx: WalkContext = {
     file, doc, lines, env, locs, issues: [], expansions: 0, resolving: new Set(), restore: placeholders.restore, standIns,
-    substitutions: [], envValues: [], lastWasPlainSubstitution: false,
+    substitutions: [], envValues: [], emptied: [], lastWasPlainSubstitution: false,
   };
   const contents = doc.contents;
   if (contents === null || (isScalar(contents) && contents.value === null)) {
     // Most often a file caught half-written, or emptied by mistake: on a reload it would drop every
     // key. `{}` says "all defaults" on purpose.
     const message = 'the file is empty (or only comments); write `{}` to run on the defaults';
-    return { file, value: null, rootLoc, issues: [{ file, line: 1, path: '', message }], substitutions: [], envValues: [] };
+    return { file, value: null, rootLoc, issues: [{ file, line: 1, path: '', message }], substitutions: [], envValues: [], emptied: [] };
   }
   rootLoc.line = lineOf(ctx, contents);
   const value = walk(ctx, contents, []);
   if (value === ABSENT || value === null || typeof value !== 'object' || Array.isArray(value)) {
     ctx.issues.push({ file, line: rootLoc.line, path: '', message: 'a config file must be a mapping of sections (server:, projects:, routes:, ...)' });
-    return { file, value: null, rootLoc, issues: ctx.issues, substitutions: [], envValues: [] };
+    return { file, value: null, rootLoc, issues: ctx.issues, substitutions: [], envValues: [], emptied: [] };
   }
-  return { file, value: value as Record<string, unknown>, rootLoc, issues: ctx.issues, substitutions: ctx.substitutions, envValues: ctx.envValues };
+  return { file, value: value as Record<string, unknown>, rootLoc, issues: ctx.issues, substitutions: ctx.substitutions, envValues: ctx.envValues, emptied: ctx.emptied };
 }
 
 function lineOf(ctx: WalkContext, node: { range?: [number, number, number] | null } | null | undefined): number {
@@ -135,7 +143,14 @@ function walk(ctx: WalkContext, node: unknown, path: Path): unknown {
 function walkAlias(ctx: WalkContext, node: Alias, path: Path): unknown {
   const target = node.resolve(ctx.doc);
   if (!target) {
-    issue(ctx, node, path, `unknown alias *${node.source}`);
+    // The name is not repeated: an unquoted secret that starts with `*` reads as an alias too.
+    const anchors: string[] = [];
+    visit(ctx.doc, (_key, n) => {
+      if (isNode(n) && n.anchor) anchors.push(n.anchor);
+    });
+    const near = anchors.find((a) => typoDistance(a, node.source) <= Math.max(1, Math.floor(a.length / 4)));
+    const hint = near === undefined ? '' : ` (did you mean \`*${near}\`?)`;
+    issue(ctx, node, path, `unknown alias${hint}: a value that starts with \`*\` names an anchor (\`&name\`) written above it; put the value in quotes if it is text`);
     return null;
   }
   if (ctx.resolving.has(target) || ++ctx.expansions > MAX_ALIAS_EXPANSIONS) {
@@ -193,8 +208,15 @@ function walkMap(ctx: WalkContext, node: YAMLMap, path: Path): Record<string, un
       merges.push(pair);
       continue;
     }
+    // `x-...` sections hold YAML anchors to merge elsewhere (`<<: *defaults`), as in Docker Compose:
+    // read only where an alias uses them.
+    if (path.length === 0 && key.startsWith(EXTENSION_PREFIX)) continue;
     const value = walk(ctx, pair.value, [...path, key]);
-    if (value === ABSENT) continue;
+    if (value === ABSENT) {
+      const written = isScalar(pair.value) && typeof pair.value.value === 'string' ? ctx.restore(pair.value.value) : '';
+      ctx.emptied.push({ path: [...path, key], file: ctx.file, line: lineOf(ctx, keyNode), why: whyEmpty(written, ctx.env) });
+      continue;
+    }
     if (ctx.lastWasPlainSubstitution) ctx.substitutions.push({ container: out, key, path: [...path, key] });
     setOwn(out, key, value);
     ctx.locs.set(out, key, { file: ctx.file, line: lineOf(ctx, keyNode) });

@@ -23,10 +23,34 @@ function placed(err: YAMLError, text: string, doc: Document, lines: LineCounter)
   }
   if (err.code === 'MULTILINE_IMPLICIT_KEY') {
     const [first, last] = [lines.linePos(start).line, lines.linePos(Math.max(start, end - 1)).line];
+    // `port:4000` is one word to YAML, which then reads the next line as the rest of a key.
+    if (NO_SPACE_AFTER_COLON.test(lineText(text, lines, first))) {
+      return { line: first, message: 'YAML syntax error: a `:` without a space after it does not end a key: write `key: value`, with a space after the colon' };
+    }
     if (first !== last) return { line: last, message: `YAML syntax error: the key begun on line ${first} runs on to this line (a key must be on one line): is this line indented too deep, or is a \`:\` missing on line ${first}?` };
   }
   const opened = unclosedStart(doc, text, start);
-  return { line: opened === undefined ? contentLine(text, lines, start) : lines.linePos(opened).line, message: syntax };
+  return { line: opened === undefined ? contentLine(text, lines, start) : lines.linePos(opened).line, message: `${syntax}${hintFor(err)}` };
+}
+
+// A block key glued to its value: `port:4000`, `- id:alice`.
+const NO_SPACE_AFTER_COLON = /^\s*(-\s+)?[A-Za-z0-9_.-]+:[^\s:/]/;
+
+function lineText(text: string, lines: LineCounter, line: number): string {
+  const starts = lines.lineStarts;
+  return text.slice(starts[line - 1], starts[line] ?? text.length);
+}
+
+/** What to do about the library's errors whose words are about the parser more than about the file. */
+function hintFor(err: YAMLError): string {
+  const message = err.message.split('\n')[0]!;
+  if (err.code === 'BLOCK_AS_IMPLICIT_KEY') return ': a value that contains `: ` must be quoted (`"a: b"`)';
+  if (err.code === 'MISSING_CHAR' && message.includes('Sequence item without - indicator')) {
+    return ': this line is indented less than the keys above it in the same list item; line it up with them (or start a new item with `- `)';
+  }
+  if (err.code === 'BAD_INDENT' && message.includes('same column')) return ': line this key up with the keys above it at its level';
+  if (message.startsWith('Plain value cannot start with')) return ': put the value in quotes';
+  return '';
 }
 
 /** Where the innermost quoted string or `{...}`/`[...]` that is still open at `offset` (its end) opens. */

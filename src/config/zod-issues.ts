@@ -4,7 +4,7 @@ import type * as z from 'zod';
 import { formatPath } from './config-error.js';
 import type { ConfigIssue } from './config-error.js';
 import type { Loc, LocIndex } from './loc-index.js';
-import { validKeysAt } from './schema-walk.js';
+import { expectedAt, validKeysAt } from './schema-walk.js';
 import { didYouMean } from './suggest.js';
 
 type ZodIssue = z.core.$ZodIssue;
@@ -56,8 +56,9 @@ function explain(issue: ZodIssue, path: Path, ctx: IssueContext): Flat[] {
       return explainUnion(issue, path, ctx);
     case 'invalid_type': {
       const actual = valueAt(ctx.root, path);
-      if (actual === undefined) return [{ path, message: `required field is missing (expected ${expectedName(issue.expected)})` }];
-      return [{ path, message: `expected ${expectedName(issue.expected)}, got ${describe(actual)}` }];
+      const expected = expectedAt(ctx.schema, path) ?? expectedName(issue.expected);
+      if (actual === undefined) return [{ path, message: `required field is missing (expected ${expected})` }];
+      return [{ path, message: `expected ${expected}, got ${gotWhat([issue.expected], actual, expected)}` }];
     }
     case 'invalid_value': {
       const choices = issue.values.map((v) => `\`${String(v)}\``).join(', ');
@@ -105,7 +106,39 @@ function explainUnion(issue: ZodIssue & { code: 'invalid_union' }, path: Path, c
   }
   const names = [...expected];
   const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : (names[0] ?? 'another value');
-  return [{ path, message: actual === undefined ? `required field is missing (expected ${list})` : `expected ${list}, got ${describe(actual)}` }];
+  if (actual === undefined) return [{ path, message: `required field is missing (expected ${list})` }];
+  const types = issue.errors.flatMap((branch) => branch.flatMap((i) => (i.code === 'invalid_type' ? [i.expected] : [])));
+  return [{ path, message: `expected ${list}, got ${gotWhat(types, actual, list)}` }];
+}
+
+// YAML 1.1 (Ansible, older Kubernetes tooling) read these as booleans; YAML 1.2, which Tollgate reads, as text.
+const YAML11_BOOLEANS: Record<string, boolean> = { yes: true, y: true, on: true, no: false, n: false, off: false };
+// `10M`, `1_000_000`, `500,000`, `2.5k`: a number as people write it, which YAML 1.2 reads as text.
+const NUMBER_AS_WRITTEN = /^[+-]?\d[\d_,' ]*(\.\d+)?\s*[kmgbt]?$/i;
+const PLAIN_NUMBER = /^[+-]?\d+(\.\d+)?$/;
+
+/**
+ * What a value of the wrong type is, with a hint when YAML read it otherwise than its author meant. The
+ * value is shown only when it is a YAML keyword (`yes`, `off`), as it may have come from the environment.
+ */
+function gotWhat(expectedTypes: readonly string[], actual: unknown, expected: string): string {
+  const what = describe(actual);
+  if (typeof actual === 'number' && Number.isFinite(actual) && expected.startsWith('a window size')) {
+    return `${what} (a number has no unit: write one, e.g. \`${actual} seconds\`)`;
+  }
+  if (typeof actual !== 'string') return what;
+  const keyword = actual.trim().toLowerCase();
+  if (expectedTypes.includes('boolean') && (keyword === 'true' || keyword === 'false')) {
+    return `\`"${keyword}"\`, which is text in quotes: write \`${keyword}\` without quotes`;
+  }
+  if (expectedTypes.includes('boolean') && Object.prototype.hasOwnProperty.call(YAML11_BOOLEANS, keyword)) {
+    return `\`${actual}\`, which YAML reads as text: write \`${String(YAML11_BOOLEANS[keyword])}\``;
+  }
+  if (expectedTypes.some((t) => t === 'number' || t === 'int') && NUMBER_AS_WRITTEN.test(actual.trim())) {
+    if (PLAIN_NUMBER.test(actual.trim())) return `${what} (a number in quotes is text: write it without quotes)`;
+    return `${what} (write the whole number without suffixes or separators, e.g. \`10000000\`, not \`10M\` or \`10_000_000\`)`;
+  }
+  return what;
 }
 
 function tooSmall(issue: ZodIssue & { code: 'too_small' }): string {
@@ -131,7 +164,10 @@ function expectedName(expected: string): string {
 function describe(value: unknown): string {
   if (value === null) return 'nothing (an empty value)';
   if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'a whole number' : 'a number with a fraction';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return 'infinity (for no limit, leave the field out)';
+    return Number.isInteger(value) ? 'a whole number' : 'a number with a fraction';
+  }
   if (typeof value === 'boolean') return '`true`/`false`';
   if (typeof value === 'string') return 'a string';
   if (typeof value === 'object') return 'a mapping';
