@@ -31,8 +31,9 @@ async function call(key: string): Promise<Response> {
   });
 }
 
+// Up to 10 s: a reload rebuilds the changed limits from the ledger, which on a busy CI machine took over 5 s.
 async function until(check: () => Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 200; i++) {
     if (await check()) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
