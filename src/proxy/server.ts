@@ -22,6 +22,7 @@ import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
 import { nameNonStandardStatuses } from '../util/status-reasons.js';
 import { DrainState } from './drain-state.js';
 import { registerCors } from './cors.js';
+import { cutStalledReaders, STALLED_READER_MS } from './stalled-readers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -53,6 +54,8 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** How long a request (headers and body) may take to arrive; a client that stops sending gets a 408. */
   requestTimeoutMs?: number;
+  /** How long a response may wait on a client that reads none of it before it is cut (stalled-readers.ts). */
+  stalledReaderMs?: number;
   /** Where warnings and errors go; silent when omitted. */
   logger?: Logger;
   /** Extra routes (admin API, metrics), registered beside the proxy endpoints. */
@@ -121,6 +124,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // client with a bad key or a body over the limit uploads it all for nothing. `identify` sends the 100
   // once the key is good and the body is wanted; otherwise the final answer goes instead, unsent body and all.
   app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  cutStalledReaders(app.server, opts.stalledReaderMs ?? STALLED_READER_MS);
 
   app.removeContentTypeParser('application/json');
   // Fastify reads text/plain as a string by default: a JSON body sent so (browsers' fetch without a content

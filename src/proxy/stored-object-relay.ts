@@ -101,8 +101,14 @@ function wholeEvents(framer: SseFramer, chunk: Uint8Array, secrets: SecretMask):
   return ends.length === 0 ? NOTHING : secrets.bytes(Buffer.from(bytes.buffer, bytes.byteOffset, ends[ends.length - 1]));
 }
 
-/** The request's query string without its `?` ('' when none), passed on as it came. */
-function queryOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? '' : url.slice(q + 1);
+/**
+ * The request's query string without its `?` ('' when none), passed on as it came, without any fragment:
+ * Node accepts a `#` in the request target, which no valid one has (RFC 9112 §3.2), and forwarded, the
+ * provider (or a proxy before it) would read `?a=1#/../../x` each its own way.
+ */
+export function queryOf(url: string): string {
+  const hash = url.indexOf('#');
+  const target = hash === -1 ? url : url.slice(0, hash);
+  const q = target.indexOf('?');
+  return q === -1 ? '' : target.slice(q + 1);
 }
