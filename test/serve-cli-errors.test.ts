@@ -35,11 +35,11 @@ function serve(args: string[]): Promise<{ code: number | null; stdout: string; s
 }
 
 /** Runs `tollgate ...args` to its exit, in the config's temp dir. */
-function tollgate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function tollgate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before this test`);
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: path.dirname(config),
-    env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -100,6 +100,12 @@ describe('tollgate serve start-up errors', () => {
     const { code, stderr } = await tollgate(['serve']);
     expect(code).toBe(1);
     expect(stderr.trim()).toBe('tollgate serve: give a config file with --config FILE (for example --config examples/quickstart.yaml)');
+  });
+
+  it('refuses a TOLLGATE_LOG_LEVEL that is no log level in one line, naming the levels (pino threw a stack trace)', async () => {
+    const { code, stderr } = await tollgate(['serve', '--config', config], { TOLLGATE_LOG_LEVEL: 'verbose' });
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('tollgate serve: TOLLGATE_LOG_LEVEL=verbose is not a log level; use one of trace, debug, info, warn, error, fatal, silent (info when unset)');
   });
 
   it('suggests --config for a config file given as a bare argument', async () => {

@@ -5,6 +5,13 @@ import { CONFIG_FLAGS, collectConfig, strayFilesMessage } from './config-files.j
 import { parseHost, parsePort } from './listen-options.js';
 
 const NO_CONFIG = 'tollgate serve: give a config file with --config FILE (for example --config examples/quickstart.yaml)';
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Why TOLLGATE_LOG_LEVEL cannot be used (pino would throw its own stack trace at start). */
+function logLevelProblem(level: string | undefined): string | undefined {
+  if (level === undefined || LOG_LEVELS.includes(level)) return undefined;
+  return `tollgate serve: TOLLGATE_LOG_LEVEL=${level} is not a log level; use one of ${LOG_LEVELS.join(', ')} (info when unset)`;
+}
 
 /** Registers `tollgate serve`. */
 export function registerServe(program: Command): void {
@@ -17,7 +24,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'listen port (overrides server.port; 0 = any free port)', parsePort)
     .action(async (opts: { config: string[]; host?: string; port?: number }, command: Command) => {
       // Not a requiredOption: the collector's empty default would satisfy it, and loading nothing fails obscurely.
-      const usageError = strayFilesMessage('serve', command.args) ?? (opts.config.length === 0 ? NO_CONFIG : undefined);
+      const usageError = strayFilesMessage('serve', command.args) ?? (opts.config.length === 0 ? NO_CONFIG : undefined) ?? logLevelProblem(process.env.TOLLGATE_LOG_LEVEL);
       if (usageError) {
         console.error(usageError);
         process.exitCode = 1;
