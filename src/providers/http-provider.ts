@@ -46,8 +46,11 @@ export abstract class HttpProvider implements Provider {
 
   /** Only meaningful where `supports('responses')` (stored responses, conversations); the gateway asks nothing else of it. */
   async retrieve(req: RetrievalRequest): Promise<UpstreamResponse> {
-    // The base URL's own query (Azure's api-version) first, then the client's.
-    const query = [this.upstream.query?.replace(/^\?/, ''), req.query].filter((q) => q).join('&');
+    // The base URL's own query (Azure's api-version) first, then the client's, less the parameters the
+    // base URL sets: the operator's `api-version` is not the client's to repeat with another value.
+    const own = new URLSearchParams(this.upstream.query ?? '');
+    const theirs = (req.query ?? '').split('&').filter((pair) => pair !== '' && !own.has(decodeParamName(pair)));
+    const query = [this.upstream.query?.replace(/^\?/, ''), ...theirs].filter((q) => q).join('&');
     const path = this.upstream.basePath + req.path + (query ? `?${query}` : '');
     if (req.body !== undefined) return this.pool.request(req.method, path, this.upstream.headers, req.body, req.signal);
     // No body: the JSON content type the provider's headers carry would describe nothing.
@@ -63,4 +66,9 @@ export abstract class HttpProvider implements Provider {
   protected headersFor(_req: UpstreamRequest, own: Record<string, string>): Record<string, string> {
     return own;
   }
+}
+
+/** The name of a `name=value` query pair, decoded as URLSearchParams decodes it (`+` is a space). */
+function decodeParamName(pair: string): string {
+  return new URLSearchParams(pair).keys().next().value ?? '';
 }
