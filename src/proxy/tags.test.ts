@@ -60,4 +60,15 @@ describe('readTags', () => {
     // The header keeps its own limits.
     expect(bad(undefined, `k=${'v'.repeat(257)}`).message).toContain('at most 256 printable characters');
   });
+
+  it('keeps a tag named __proto__ (or constructor) as a tag of its own, changing no object', () => {
+    const tags = readTags('__proto__=team-a,constructor=b', JSON.parse('{"__proto__": "meta", "toString": "c"}'));
+    expect(Object.entries(tags)).toEqual([
+      ['__proto__', 'team-a'],
+      ['toString', 'c'],
+      ['constructor', 'b'],
+    ]);
+    expect(JSON.parse(JSON.stringify(tags))).toEqual(tags);
+    expect(Object.getPrototypeOf(tags)).toBe(Object.prototype);
+  });
 });

@@ -29,7 +29,8 @@ function chars(s: string): number {
  * recorded with control characters replaced by spaces (the body sent upstream is left untouched).
  */
 export function readTags(header: string | string[] | undefined, metadata: unknown): Record<string, string> {
-  const tags: Record<string, string> = {};
+  // A Map, made an object at the end: assigned on a plain object, a tag named `__proto__` would be lost.
+  const tags = new Map<string, string>();
 
   if (metadata !== undefined && metadata !== null) {
     if (typeof metadata !== 'object' || Array.isArray(metadata)) throw invalid("'metadata' must be an object of string values", 'metadata');
@@ -44,7 +45,7 @@ export function readTags(header: string | string[] | undefined, metadata: unknow
       if (length > MAX_METADATA_VALUE) {
         throw invalid(`metadata: the value of '${k}' must be at most ${MAX_METADATA_VALUE} characters (it has ${length})`, 'metadata');
       }
-      tags[k.replace(CONTROL_ALL, ' ')] = v.replace(CONTROL_ALL, ' ');
+      tags.set(k.replace(CONTROL_ALL, ' '), v.replace(CONTROL_ALL, ' '));
     }
   }
 
@@ -66,10 +67,10 @@ export function readTags(header: string | string[] | undefined, metadata: unknow
       }
       seen.add(key);
       if (seen.size > MAX_TAGS) throw invalid(`x-tollgate-tags: at most ${MAX_TAGS} tags per request`);
-      tags[key] = value;
+      tags.set(key, value);
     }
   }
-  return tags;
+  return Object.fromEntries(tags);
 }
 
 /** Tag errors end their sentence here, so their details read as one. */
