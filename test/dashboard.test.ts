@@ -178,6 +178,14 @@ describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: m
     expect((await get('/api/tokens/dashboard?org=default&top=1000', ADMIN)).status).toBe(200);
   });
 
+  it('says so when `org` or `top` is given more than once, rather than that the organization is unknown', async () => {
+    for (const [query, name] of [['org=default&org=other', 'org'], ['org=default&top=5&top=5', 'top']]) {
+      const res = await get(`/api/tokens/dashboard?${query}`, ADMIN);
+      expect(res.status, query).toBe(400);
+      expect((await res.json()).error.message, query).toBe(`Give ?${name}= once; it was given 2 times.`);
+    }
+  });
+
   it('serves the web dashboard page, which holds no data itself', async () => {
     const res = await get('/dashboard');
     expect(res.status).toBe(200);

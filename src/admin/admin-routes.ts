@@ -26,15 +26,15 @@ export interface AdminContext {
 /** Registers `GET /api/tokens/dashboard` and `GET /api/audit`. */
 export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
   return (app) => {
-    app.get<{ Querystring: { org?: string; top?: string } }>('/api/tokens/dashboard', async (req) => {
+    app.get<{ Querystring: { org?: string | string[]; top?: string | string[] } }>('/api/tokens/dashboard', async (req) => {
       const policy = ctx.policy();
       requireAdmin(policy.server.adminKeySha256, req);
-      const org = req.query.org ?? (policy.organizations.size === 1 ? [...policy.organizations.keys()][0] : undefined);
+      const org = single(req.query, 'org') ?? (policy.organizations.size === 1 ? [...policy.organizations.keys()][0] : undefined);
       if (!org || !policy.organizations.has(org)) {
         const known = [...policy.organizations.keys()].join(', ');
         throw new TollgateError('invalid_request', { detail: `Name a configured organization with ?org=<id> (known: ${known}).` });
       }
-      const top = breakdownTop(req.query.top);
+      const top = breakdownTop(single(req.query, 'top'));
       await ctx.writer?.flush().catch(() => {});
       return fromLedger(() => buildDashboard(ctx.ledger, policy, new PriceBook(policy.pricing), org, ctx.now(), top));
     });
@@ -49,6 +49,13 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
       return fromLedger(() => auditCounters(ctx.ledger, policy, ctx.store, ctx.now, { beforeLedger: flush }));
     });
   };
+}
+
+/** A query parameter given at most once (a repeated one arrives as an array): said so, not taken for an unknown value. */
+function single<K extends string>(query: Partial<Record<K, string | string[]>>, name: K): string | undefined {
+  const value = query[name];
+  if (Array.isArray(value)) throw new TollgateError('invalid_request', { detail: `Give ?${name}= once; it was given ${value.length} times.` });
+  return value;
 }
 
 /** `?top=`: how many entries each breakdown lists (the rest are summed in one), a whole number up to MAX_BREAKDOWN_TOP. */

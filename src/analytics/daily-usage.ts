@@ -2,10 +2,9 @@
 // time zone's offset is a multiple of 15 minutes) and the slices are then assigned to local days here,
 // so both databases need no time-zone support.
 import type { Ledger } from '../ledger/ledger.js';
-import { WindowCalculator } from '../limits/windows.js';
+import { localMidnight } from '../limits/windows.js';
 
 const SLICE_MS = 15 * 60_000;
-const DAY: { kind: 'calendar'; unit: 'day' } = { kind: 'calendar', unit: 'day' };
 
 /** One local day's usage. */
 export interface DayUsage {
@@ -20,20 +19,41 @@ export interface DayUsage {
   firstUseMs?: number;
 }
 
-/** The local days from the one containing `fromMs` to the one containing `toMs`, oldest first. */
+/**
+ * The local days from the one containing `fromMs` to the one containing `toMs`, oldest first. Walks the
+ * calendar date by date (each day from its local midnight to the next one's), so it always ends: stepping
+ * from a day's end to "the day containing it" would spin for ever wherever a day's computed end fell
+ * before the instant that day actually ends (a midnight skipped by DST, as in Cairo and Beirut).
+ */
 export function localDays(fromMs: number, toMs: number, timezone: string): Array<Omit<DayUsage, 'tokens' | 'costUsd' | 'requests' | 'firstUseMs'>> {
-  const windows = new WindowCalculator(timezone);
-  const weekday = new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short' });
-  const names = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
   const days = [];
-  let t = fromMs;
-  while (t <= toMs) {
-    const b = windows.bounds(DAY, t);
-    // Noon is safely inside the day whatever DST does at either end.
-    days.push({ startMs: b.startMs, endMs: b.endMs, weekday: names.indexOf(weekday.format(b.startMs + 12 * 3_600_000)) });
-    t = b.endMs;
+  // The civil date of `fromMs` in the zone, as a UTC midnight: one DAY_MS on is always the next date.
+  let date = localDateAsUtc(fromMs, timezone);
+  let startMs = midnightOf(date, timezone);
+  while (startMs <= toMs) {
+    const endMs = midnightOf(date + DAY_MS, timezone);
+    days.push({ startMs, endMs, weekday: new Date(date).getUTCDay() });
+    date += DAY_MS;
+    startMs = endMs;
   }
   return days;
+}
+
+const DAY_MS = 86_400_000;
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The local calendar date at `ms` in `timezone`, as the UTC midnight of that date. */
+function localDateAsUtc(ms: number, timezone: string): number {
+  let f = dateFormats.get(timezone);
+  if (!f) dateFormats.set(timezone, (f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: 'numeric', day: 'numeric' })));
+  const parts = f.formatToParts(ms);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)!.value);
+  return Date.UTC(get('year'), get('month') - 1, get('day'));
+}
+
+function midnightOf(dateAsUtc: number, timezone: string): number {
+  const d = new Date(dateAsUtc);
+  return localMidnight(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), timezone);
 }
 
 /** Usage of one organization per local day, for the days containing [fromMs, toMs]. */

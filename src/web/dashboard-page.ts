@@ -34,6 +34,7 @@ const PAGE = `<!doctype html>
   .alert { padding: 6px 10px; border-left: 4px solid var(--warn); background: #fffbeb; margin-bottom: 6px; }
   .alert.critical { border-color: var(--crit); background: #fef2f2; }
   #error { color: var(--crit); }
+  #shown { grid-column: 1 / -1; }
   svg text { font-size: 10px; fill: var(--muted); }
 </style>
 </head>
@@ -60,6 +61,7 @@ const fromHash = new URLSearchParams(location.hash.slice(1)).get('key');
 if (fromHash) history.replaceState(null, '', location.pathname + location.search);
 $('key').value = fromHash || sessionStorage.getItem('tg-key') || '';
 $('load').onclick = load;
+for (const id of ['org', 'key']) $(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') load(); });
 if ($('key').value) load();
 
 async function load() {
@@ -78,16 +80,30 @@ async function load() {
     res = await fetch('/api/tokens/dashboard' + q, { headers: { authorization: 'Bearer ' + $('key').value } });
     body = await res.json().catch(() => undefined);
   } catch (err) {
-    $('error').textContent = 'Could not reach the gateway: ' + err.message;
+    fail('Could not reach the gateway: ' + err.message);
     return;
   }
-  if (!res.ok || !body) { $('error').textContent = body && body.error ? body.error.message : 'HTTP ' + res.status + (body ? '' : " (not the dashboard API's JSON)"); return; }
+  if (!res.ok || !body) { fail(body && body.error ? body.error.message : 'HTTP ' + res.status + (body ? '' : " (not the dashboard API's JSON)")); return; }
   render(body);
+}
+
+// The figures on screen are always those of the organization asked for last: after a failed load, the
+// previous organization's would otherwise stay under the name just typed.
+function fail(message) {
+  $('error').textContent = message;
+  $('main').innerHTML = '';
+}
+
+// When the figures were read, in the gateway's time zone (server.timezone), where "today" and "this month" start.
+function asOf(d) {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat('en-US', { timeZone: d.timezone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).formatToParts(new Date(d.generated_at))) parts[p.type] = p.value;
+  return parts.year + '-' + parts.month + '-' + parts.day + ' ' + parts.hour + ':' + parts.minute + ' ' + d.timezone;
 }
 
 function card(title, u, extra) {
   return '<section><h2>' + title + '</h2><div class="figure">' + fmt(u.tokens) + ' tokens</div><div class="sub">' + formatUsd(u.cost_usd) +
-    (u.requests !== undefined ? ' · ' + fmt(u.requests) + ' requests' : '') + (extra || '') + '</div></section>';
+    (u.requests !== undefined ? ' · ' + fmt(u.requests) + (u.requests === 1 ? ' request' : ' requests') : '') + (extra || '') + '</div></section>';
 }
 
 function meter(label, used, max, unit) {
@@ -100,7 +116,9 @@ function meter(label, used, max, unit) {
 }
 
 function chart(days) {
-  const w = 900, h = 180, pad = 28, max = Math.max(1, ...days.map((d) => d.tokens));
+  // The scale reads the tallest bar (0 without calls); bars are drawn against at least 1, never divided by 0.
+  const tallest = Math.max(0, ...days.map((d) => d.tokens));
+  const w = 900, h = 180, pad = 28, max = Math.max(1, tallest);
   const bw = (w - pad) / Math.max(1, days.length);
   let bars = '';
   days.forEach((d, i) => {
@@ -111,7 +129,7 @@ function chart(days) {
     if (i % 7 === 0 || i === days.length - 1) bars += '<text x="' + x + '" y="' + (h - 4) + '">' + d.date.slice(5) + '</text>';
   });
   return '<svg viewBox="0 0 ' + w + ' ' + h + '" width="100%" role="img" aria-label="tokens per day">' +
-    '<text x="0" y="10">' + fmt(max) + '</text>' + bars + '</svg>';
+    '<text x="0" y="10">' + fmt(tallest) + '</text>' + bars + '</svg>';
 }
 
 function breakdown(title, rows, key) {
@@ -131,6 +149,7 @@ function render(d) {
     (d.alerts_omitted > 0 ? '<div class="sub" id="alerts-omitted">' + fmt(d.alerts_omitted) + ' more limit' + (d.alerts_omitted === 1 ? ' is' : 's are') + ' past a threshold (the most pressing are shown).</div>' : '');
   const tips = d.recommendations.map((r) => '<div class="alert" style="border-color:var(--bar);background:#eff6ff">' + esc(r.message) + '</div>').join('') || '<div class="sub">Nothing to suggest.</div>';
   $('main').innerHTML =
+    '<div id="shown" class="sub">' + esc(d.organization) + ' · as of ' + esc(asOf(d)) + ' (days and months start at midnight there)</div>' +
     card('Today', cu.today) + card('This month', cu.this_month) +
     card('Projected month', cu.projected_monthly, ' · method: ' + esc(cu.projected_monthly.method)) +
     '<section class="wide"><h2>Tokens per day (burn rate)</h2>' + chart(d.history || []) + '</section>' +
