@@ -98,7 +98,8 @@ describe('Redis store specifics', () => {
     expect(await raw.hgetall(items[0].key)).toEqual({ s: String(day), u: g17(reserved) });
     expect(await raw.hgetall(items[1].key)).toEqual({ [String(epoch)]: g17(reserved) });
     expect(await raw.hgetall(items[2].key)).toEqual({ u: g17(reserved), t: String(T0) });
-    expect(await raw.get(`tg:{${org}}:res:r`)).toBe(`7 ${day} ${epoch} 0`);
+    // The granted output, where each amount went (a bucket: its level before), then minus the time reserved.
+    expect(await raw.get(`tg:{${org}}:res:r`)).toBe(`7 ${day} ${epoch} 0 -${T0}`);
     await store.settle('r', { input: 3, output: 2, request: 1 });
     const settled = reserved + (0.1 * 3 + 1 * 2 + 0 * 1 - reserved);
     expect(await raw.hget(items[0].key, 'u')).toBe(g17(settled));

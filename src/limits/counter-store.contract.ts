@@ -119,6 +119,37 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         await store.settle('b1', { input: 100, output: 50, request: 1 });
         expect((await used(store, [limit]))[0]).toBeCloseTo(90);
       });
+
+      it("gives back on a refund only what of the reservation has not drained yet, never others' usage", async () => {
+        // A bucket of 1000 per minute. A reserves it all; 30 s later half has drained and B takes that half.
+        // A then fails (refund): its 1000 was half drained already, so only the other half comes back. Giving
+        // back all 1000 erased B's 500 and let C burst 1000 more at once, 1500 against a capacity of 1000.
+        const { clock, store } = await setup(T0);
+        const bucket = item('k', 'token_bucket', { kind: 'duration', ms: 60_000 }, 1000, 'output');
+        expect((await store.reserve({ id: 'a', items: [bucket], input: 0, output: 1000, clamp: false, minOutput: 1 })).ok).toBe(true);
+        clock.advance(30_000);
+        expect((await store.reserve({ id: 'b', items: [bucket], input: 0, output: 500, clamp: false, minOutput: 1 })).ok).toBe(true);
+        await store.settle('a', { input: 0, output: 0, request: 0 });
+        expect((await used(store, [bucket]))[0]).toBeCloseTo(500);
+        expect((await store.reserve({ id: 'c', items: [bucket], input: 0, output: 501, clamp: false, minOutput: 1 })).ok).toBe(false);
+        expect((await store.reserve({ id: 'd', items: [bucket], input: 0, output: 500, clamp: false, minOutput: 1 })).ok).toBe(true);
+      });
+
+      it('keeps usage admitted after a reservation settled below it', async () => {
+        // 10 per second. Z holds 200 when A reserves 400; 30 s later 300 have drained, oldest first: Z's 200
+        // and 100 of A. B then takes 200. A settles with 50 used, which would have drained by now: the level
+        // is B's 200, not 500 - 350 = 150.
+        const { clock, store } = await setup(T0);
+        const bucket = item('k', 'token_bucket', { kind: 'duration', ms: 60_000 }, 600);
+        await store.reserve({ id: 'z', items: [bucket], input: 200, output: 0, clamp: false, minOutput: 1 });
+        await store.settle('z', { input: 200, output: 0, request: 1 });
+        await store.reserve({ id: 'a', items: [bucket], input: 0, output: 400, clamp: false, minOutput: 1 });
+        clock.advance(30_000);
+        await store.reserve({ id: 'b', items: [bucket], input: 200, output: 0, clamp: false, minOutput: 1 });
+        expect((await used(store, [bucket]))[0]).toBeCloseTo(500);
+        await store.settle('a', { input: 0, output: 50, request: 1 });
+        expect((await used(store, [bucket]))[0]).toBeCloseTo(200);
+      });
     });
 
     describe('calendar windows', () => {

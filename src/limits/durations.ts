@@ -1,12 +1,15 @@
 // Formatting of reset times, for headers (OpenAI's "6m0s" style) and for people ("3h 12m").
 
-/** OpenAI's `x-ratelimit-reset-*` style: `120ms`, `1.5s`, `6m0s`, `2h3m4s`. */
+/**
+ * OpenAI's `x-ratelimit-reset-*` style (Go's durations): `120ms`, `1.04s`, `6m0s`, `2h3m4s`. Rounded up,
+ * never down: a client that waits this long must find the room there.
+ */
 export function formatResetHeader(ms: number): string {
   if (ms <= 0) return '0s';
-  if (ms < 1000) return `${Math.ceil(ms)}ms`;
-  const totalSeconds = ms / 1000;
-  if (totalSeconds < 60) return `${Math.round(totalSeconds * 10) / 10}s`;
-  const seconds = Math.ceil(totalSeconds);
+  const wholeMs = Math.ceil(ms);
+  if (wholeMs < 1000) return `${wholeMs}ms`;
+  if (wholeMs < 60_000) return `${wholeMs / 1000}s`;
+  const seconds = Math.ceil(wholeMs / 1000);
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   const s = seconds % 60;

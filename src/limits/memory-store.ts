@@ -33,13 +33,15 @@ type CounterState = FixedState | SlidingState | BucketState;
 
 /**
  * Where a reservation's amounts were put, so settlement corrects the same window or slot: item i's
- * `amounts[i]` went to `refs[i]`. Parallel arrays rather than an object per item: one reservation is
- * then three allocations, not one per limit.
+ * `amounts[i]` went to `refs[i]` (a bucket's: the level it was added on top of). Parallel arrays rather
+ * than an object per item: one reservation is then three allocations, not one per limit.
  */
 interface Placement {
   items: CounterItem[];
   refs: number[];
   amounts: number[];
+  /** When it was reserved: what a bucket has drained of it since depends on it. */
+  atMs: number;
 }
 
 export class MemoryCounterStore implements CounterStore {
@@ -77,7 +79,7 @@ export class MemoryCounterStore implements CounterStore {
       return { ok: false, blocked: decision.blocked, states, shadowBlocked: decision.shadowBlocked };
     }
     const refs = req.items.map((item, i) => this.add(item, now, decision.amounts[i]));
-    this.reservations.set(req.id, { items: req.items, refs, amounts: decision.amounts });
+    this.reservations.set(req.id, { items: req.items, refs, amounts: decision.amounts, atMs: now });
     const states = req.items.map((item, i) => this.state(item, used[i] + decision.amounts[i], now));
     return { ok: true, output: decision.output, states, shadowBlocked: decision.shadowBlocked };
   }
@@ -88,8 +90,13 @@ export class MemoryCounterStore implements CounterStore {
     this.reservations.delete(id);
     const now = this.clock.now();
     for (let i = 0; i < placed.items.length; i++) {
-      const delta = amountFor(placed.items[i], usage.input, usage.output, usage.request, usage.factors) - placed.amounts[i];
-      if (delta !== 0) this.adjust(placed.items[i], placed.refs[i], delta, now);
+      const item = placed.items[i];
+      const actual = amountFor(item, usage.input, usage.output, usage.request, usage.factors);
+      const delta =
+        item.algorithm === 'token_bucket'
+          ? bucketCorrection(item, placed.refs[i], placed.amounts[i], actual, now - placed.atMs)
+          : actual - placed.amounts[i];
+      if (delta !== 0) this.adjust(item, placed.refs[i], delta, now);
     }
   }
 
@@ -180,7 +187,7 @@ export class MemoryCounterStore implements CounterStore {
     }
   }
 
-  /** Adds an amount now; returns where it went (window start, slot epoch, or 0 for buckets). */
+  /** Adds an amount now; returns where it went (window start, slot epoch, or a bucket's level before it). */
   private add(item: CounterItem, now: number, amount: number): number {
     if (item.algorithm === 'fixed_window') {
       const startMs = this.windows.bounds(item.window, now).startMs;
@@ -201,7 +208,7 @@ export class MemoryCounterStore implements CounterStore {
       s.used = used + amount;
       s.atMs = now;
     } else this.counters.set(item.key, { kind: 'bucket', used: used + amount, atMs: now });
-    return 0;
+    return used;
   }
 
   /** Corrects an earlier placement; a window or slot that has already passed is left alone. */
@@ -272,4 +279,21 @@ export class MemoryCounterStore implements CounterStore {
     if (s?.kind === 'sliding') for (let i = 0; i < s.epochs.length; i++) if (current - s.epochs[i] <= SLIDING_SLOTS && s.counts[i] > 0) oldest = Math.min(oldest, s.epochs[i]);
     return (oldest + SLIDING_SLOTS + 1) * slotMs;
   }
+}
+
+/**
+ * What settling a bucket reservation changes its level by. A bucket drains oldest first: of `reserved`,
+ * put on top of a level `before`, what is still in the bucket after `elapsedMs` is what has not drained,
+ * and the same goes for what the call `actual`ly used. Only that difference moves the level: giving back
+ * the whole difference would also give back drain the reservation already took, erasing usage admitted
+ * after it (up to a whole bucket) and letting a burst past the capacity.
+ */
+export function bucketCorrection(item: CounterItem, before: number, reserved: number, actual: number, elapsedMs: number): number {
+  const drained = (Math.max(0, elapsedMs) * item.max) / windowLengthMs(item.window);
+  return undrained(actual, before, drained) - undrained(reserved, before, drained);
+}
+
+/** What is left of `amount`, added on top of `before`, once `drained` has gone (oldest first). */
+function undrained(amount: number, before: number, drained: number): number {
+  return Math.min(amount, Math.max(0, before + amount - drained));
 }

@@ -171,7 +171,7 @@ local function addToSlot(key, s, st, epoch, delta, now)
   end
 end
 
--- Adds an amount now; returns where it went (window start, slot epoch, or 0 for buckets).
+-- Adds an amount now; returns where it went (window start, slot epoch, or a bucket's level before it).
 local function add(key, s, now, value)
   local st = load(key, s)
   if s.alg == 'f' then
@@ -191,10 +191,11 @@ local function add(key, s, now, value)
     addToSlot(key, s, st, epoch, value, now)
     return epoch
   end
-  st.u = usedNow(key, s, now) + value
+  local before = usedNow(key, s, now)
+  st.u = before + value
   st.t = now
   writeBucket(key, s, st)
-  return 0
+  return before
 end
 
 -- Corrects an earlier placement; a fixed window that has already passed is left alone.
@@ -212,6 +213,11 @@ local function adjust(key, s, ref, delta, now)
     st.t = now
     writeBucket(key, s, st)
   end
+end
+
+-- What is left of an amount put on a bucket at level before, once drained has gone (oldest first).
+local function undrained(amount, before, drained)
+  return mmin(amount, mmax(0, before + amount - drained))
 end
 
 -- What the instance needs besides usage to work out the reset time: a sliding window's oldest counted slot.

@@ -28,8 +28,8 @@ export const TOMBSTONE_MS = 60_000;
  * reservations (the sixth reply field; '' without a marker), and the last ARGV is the highest count this
  * instance has seen: a lower one means Redis went back in time (a replica promoted before it had the
  * latest writes), which is `TGLOST` too.
- * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output and where
- * each amount went.
+ * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output, where
+ * each amount went (a bucket's: its level before) and, negated, the time reserved.
  */
 export const RESERVE_LUA = `${LUA_PRELUDE}
 local n = #ARGV - 10
@@ -89,6 +89,9 @@ for i = 1, n do
   record[i + 1] = num(add(KEYS[i], specs[i], now, a))
   used[i] = used[i] + a
 end
+-- When it was reserved, as a negative number (where amounts went are never negative): what a bucket has
+-- drained of it by its settlement depends on it. Last, so a gateway that predates it reads the record as before.
+record[n + 2] = num(-now)
 call('SET', KEYS[n + 1], concat(record, ' '), 'PX', ARGV[6])
 for i = 1, n do
   out[#out + 1] = reply(used[i])
@@ -132,13 +135,25 @@ while a <= #ARGV do
       now = now or clock(ARGV[1])
       local input, output, request, reservedInput = ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0, ARGV[a + 4] + 0
       local rfi, rfo, fi, fo = ARGV[a + 5] + 0, ARGV[a + 6] + 0, ARGV[a + 7] + 0, ARGV[a + 8] + 0
-      local placed = {}
-      for v in gmatch(record, '%S+') do placed[#placed + 1] = v + 0 end
+      local placed, at = {}, nil
+      for v in gmatch(record, '%S+') do
+        local x = v + 0
+        if x < 0 then at = -x else placed[#placed + 1] = x end
+      end
       local granted = placed[1]
       for i = 1, n do
         local s = spec(ARGV[a + 8 + 2 * i])
-        local delta = amount(s, input, output, request, fi, fo) - amount(s, reservedInput, granted, 1, rfi, rfo)
-        if delta ~= 0 then adjust(KEYS[k + 1 + i], s, placed[1 + ARGV[a + 9 + 2 * i]], delta, now) end
+        local ref = placed[1 + ARGV[a + 9 + 2 * i]]
+        local actual, reserved = amount(s, input, output, request, fi, fo), amount(s, reservedInput, granted, 1, rfi, rfo)
+        local delta = actual - reserved
+        -- A bucket drains oldest first: only what of the reservation is still in it can be given back, or
+        -- the refund would erase usage admitted after it (MemoryCounterStore's bucketCorrection). A record
+        -- without its time (made by an older gateway) is settled as before.
+        if s.alg == 'b' and at then
+          local drained = mmax(0, now - at) * s.max / s.len
+          delta = undrained(actual, ref, drained) - undrained(reserved, ref, drained)
+        end
+        if delta ~= 0 then adjust(KEYS[k + 1 + i], s, ref, delta, now) end
       end
     end
   elseif ARGV[a + 9] == 'u' then
