@@ -40,4 +40,16 @@ describe('localWallTime (a wall-clock time in server.timezone, for `tollgate usa
     // 2026-11-01 01:30 happens in EDT, then again in EST.
     expect(localWallTime(Date.UTC(2026, 10, 1, 1, 30), 'America/New_York')).toBe(Date.UTC(2026, 10, 1, 5, 30));
   });
+
+  it('east of UTC too: a skipped midnight is where the day begins, a repeated hour its first occurrence', () => {
+    // Cairo skips midnight on 24 April 2026 (00:00 EET is 01:00 EEST, 22:00 UTC): read an hour early, the
+    // 23rd ended before it did, and the dashboard's walk over local days never ended.
+    expect(localWallTime(Date.UTC(2026, 3, 24), 'Africa/Cairo')).toBe(Date.UTC(2026, 3, 23, 22));
+    expect(localMidnight(2026, 4, 24, 'Africa/Cairo')).toBe(Date.UTC(2026, 3, 23, 22));
+    const cairo = new WindowCalculator('Africa/Cairo').bounds({ kind: 'calendar', unit: 'day' }, Date.UTC(2026, 3, 23, 21, 30));
+    expect(cairo).toEqual({ startMs: Date.UTC(2026, 3, 22, 22), endMs: Date.UTC(2026, 3, 23, 22) });
+    // London: 01:00 on 29 March 2026 is skipped (01:00 GMT is 02:00 BST); on 25 October it happens twice.
+    expect(localWallTime(Date.UTC(2026, 2, 29, 1), 'Europe/London')).toBe(Date.UTC(2026, 2, 29, 1));
+    expect(localWallTime(Date.UTC(2026, 9, 25, 1), 'Europe/London')).toBe(Date.UTC(2026, 9, 25, 0));
+  });
 });

@@ -62,13 +62,13 @@ export function localMidnight(year: number, month: number, day: number, timezone
  * gap ends); a time that occurs twice is its first occurrence.
  */
 export function localWallTime(wallMs: number, timezone: string): number {
-  let guess = wallMs - localParts(wallMs, timezone).offsetMs;
-  guess = wallMs - localParts(guess, timezone).offsetMs;
-  // In a gap the guess lands before it, an hour early, at a wall time other than the one asked for:
-  // the offset in force before the gap (the one read at the guess) then gives the time after it.
-  const at = localParts(guess, timezone);
-  if (guess + at.offsetMs !== wallMs) guess = wallMs - at.offsetMs;
-  return guess;
+  // The offsets in force around that time (a day either side covers any transition near it), each giving
+  // an instant; the earliest that shows this wall time is its first occurrence. None shows it in a gap:
+  // the latest, read at the offset before the gap, is the time moved on by the gap. (Fixing the offset by
+  // guesses instead read a midnight skipped east of UTC, Cairo's, an hour early: its day never ended.)
+  const offsets = new Set([-DAY_MS, 0, DAY_MS].map((d) => localParts(wallMs + d, timezone).offsetMs));
+  const candidates = [...offsets].map((o) => wallMs - o).sort((a, b) => a - b);
+  return candidates.find((c) => c + localParts(c, timezone).offsetMs === wallMs) ?? candidates[candidates.length - 1];
 }
 
 function calendarBounds(ms: number, unit: 'day' | 'month', timezone: string): WindowBounds {
