@@ -103,7 +103,7 @@ export class GatewayMetrics {
       registers,
     });
     this.cost = new DeferredCounter({ name: 'tollgate_cost_usd_total', help: 'Cost of calls in US dollars.', labelNames: who, registers });
-    this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow).', labelNames: ['organization', 'limit', 'mode'], registers });
+    this.limitHits = new DeferredCounter({ name: 'tollgate_limit_hits_total', help: 'Calls a limit blocked (mode enforce) or would have blocked (mode shadow), and token-free requests (token counts, stored responses fetched) a rate limit refused.', labelNames: ['organization', 'limit', 'mode'], registers });
     this.fallbacks = new DeferredCounter({ name: 'tollgate_fallbacks_total', help: 'Fallbacks taken instead of the requested call.', labelNames: ['fallback'], registers });
     this.overhead = new DeferredHistogram({
       name: 'tollgate_gateway_overhead_seconds',
@@ -246,9 +246,10 @@ export class GatewayMetrics {
     return labels;
   }
 
-  /** Counts a request rejected before it became a call. */
-  reject(r: { path: string; status: number; code: string; seconds: number }): void {
+  /** Counts a request rejected before it became a call; a limit's refusal is a hit of that limit too. */
+  reject(r: { path: string; status: number; code: string; seconds: number; limit?: string; organization?: string }): void {
     this.rejected.inc([r.path, String(r.status), r.code]);
+    if (r.limit !== undefined && r.organization !== undefined) this.limitHits.inc([r.organization, limitLabel(r.limit, this.opts.userLabels), 'enforce']);
     this.overhead.observe([endpointOfPath(r.path), 'rejected'], r.seconds);
   }
 

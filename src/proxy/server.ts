@@ -48,6 +48,17 @@ declare module 'fastify' {
 export const REQUEST_TIMEOUT_MS = 60_000;
 
 
+/** A request answered with an error before it became a call (metrics count it apart from calls). */
+export interface Rejection {
+  path: string;
+  status: number;
+  code: string;
+  seconds: number;
+  /** A limit's refusal: the limit (its `x-tollgate-limit` id) and whose it is. */
+  limit?: string;
+  organization?: string;
+}
+
 export interface ServerOptions {
   /** Returns the gateway to use for each request, so a config reload swaps it without a restart. */
   gateway: () => Gateway;
@@ -66,7 +77,7 @@ export interface ServerOptions {
    * `seconds`: the time the gateway took to answer, from the arrival of the body (or of the request, when
    * the body was never read): what the client uploaded meanwhile is not the gateway's time.
    */
-  onRejected?: (rejection: { path: string; status: number; code: string; seconds: number }) => void;
+  onRejected?: (rejection: Rejection) => void;
   /** How long and how much of an unwanted body is read after an early answer (unread-body.ts); tests shorten it. */
   lingerLimits?: LingerLimits;
   /** Set when the process stops (stop-gateway.ts); never draining when omitted. */
@@ -240,7 +251,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const err = toTollgateError(error, req.id, opts.maxBodyBytes);
     closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
-    if (!req.callRecorded) opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
+    if (!req.callRecorded) {
+      // A limit that refused a request which is no call (a token count, a stored response fetched): its
+      // hit is counted here, as a call's is from its ledger row.
+      const limit = err.code === 'rate_limit_exceeded' ? err.headers['x-tollgate-limit'] : undefined;
+      const organization = req.caller?.principal.organization;
+      opts.onRejected?.({ path: req.routeOptions.url ?? 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req), ...(limit && organization ? { limit, organization } : {}) });
+    }
     // Each endpoint answers errors in its own provider's format (Anthropic's under /v1/messages).
     return reply.code(err.status).headers(err.headers).send(errorBody(err, wireOfRequest(req), req.id));
   });
