@@ -101,6 +101,18 @@ describe.each(factories)('Retry-After on the %s store', (_name, factory) => {
     expect(long?.headers['x-should-retry']).toBe('false');
   });
 
+  it('says the wait to the millisecond as well (retry-after-ms, which the SDKs read before retry-after)', async () => {
+    const { clock, ask } = await setup(factory, '      output: {algorithm: token_bucket, window_size: 1 minute, max_token: 1000}');
+    expect(await ask(5, 1000)).toBeUndefined();
+    const err = await ask(5, 10); // 10 tokens drain in 600 ms
+    expect(err?.headers['retry-after']).toBe('1');
+    expect(err?.headers['retry-after-ms']).toBe('600');
+    clock.advance(599);
+    expect((await ask(5, 10))?.headers['retry-after-ms']).toBe('1');
+    clock.advance(1);
+    expect(await ask(5, 10)).toBeUndefined();
+  });
+
   it('a sliding window where the oldest slot leaving is not enough: when enough slots have left', async () => {
     const { clock, ask } = await setup(factory, '      output: {algorithm: sliding_window, window_size: 1 hour, max_token: 1000}');
     // Slots of 3 minutes, each counted for 21 slots (63 minutes); NOON is on a slot edge. Gaps of minutes

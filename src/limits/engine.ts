@@ -297,6 +297,8 @@ export class LimitsEngine {
     const headers: Record<string, string> = {
       ...headersOf(limits, states, now),
       'retry-after': String(retryAfter),
+      // The SDKs (OpenAI's, Anthropic's) read this first: whole seconds would idle up to a second of room.
+      'retry-after-ms': String(Math.max(1, Math.ceil(waitMs))),
       'x-tollgate-limit': limit.id,
     };
     // SDKs should not retry when a limit cannot make room within a minute. A window of a minute or less
