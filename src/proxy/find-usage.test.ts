@@ -32,4 +32,16 @@ describe('findUsage', () => {
     expect(findUsage(b({ object: 'usage', data: [{ usage: { a: 1 } }] }))).toBeUndefined();
     expect(findUsage(b({ note: 'a \\"usage\\": {\\"a\\": 1} \\', usage: { prompt_tokens: 2 }, tail: '\\' }))).toEqual({ prompt_tokens: 2 });
   });
+
+  // The usage object is parsed from the span the backward walk crossed; whatever that span does not hold
+  // as one well-formed object is decided by the forward scan, as before the shortcut.
+  it('reads the usage object the same way when the body around it is malformed or spaced out', () => {
+    // An extra closing bracket puts the key one level deeper for the backward walk: not the top-level usage.
+    expect(findUsage(b('{"usage":{"prompt_tokens":5}}}'))).toBeUndefined();
+    expect(findUsage(b('{"usage":{"prompt_tokens":5,"d":{"a":1}}}]}'))).toBeUndefined();
+    expect(findUsage(b('{"usage":{"prompt_tokens":5]},"x":1}'))).toBeUndefined();
+    expect(findUsage(b('{"usage" :\n\t {"prompt_tokens":7} ,"x":[1,{"y":2}]}'))).toEqual({ prompt_tokens: 7 });
+    expect(findUsage(b('{"usage":[{"prompt_tokens":5}],"x":{}}'))).toBeUndefined();
+    expect(findUsage(b('{"usage":"{}","x":{"prompt_tokens":1}}'))).toBeUndefined();
+  });
 });

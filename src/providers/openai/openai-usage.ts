@@ -18,12 +18,16 @@ export function pricedTier(tier: unknown): 'priority' | 'flex' | undefined {
   return tier === 'priority' || tier === 'flex' ? tier : undefined;
 }
 
+// Encoded once: `lastIndexOf` given a string encodes it into a new Buffer on every call (~0.15 µs of the
+// ~0.35 µs the search took on a 655-byte chat answer).
+const SERVICE_TIER_KEY = Buffer.from('"service_tier"');
+
 /**
  * The priced tier of a non-streamed body, read at its last `"service_tier"` key without parsing the body
  * (inside JSON strings quotes are escaped, so an unescaped `"service_tier"` can only be a key).
  */
 export function findServiceTier(raw: Buffer): 'priority' | 'flex' | undefined {
-  const at = raw.lastIndexOf('"service_tier"');
+  const at = raw.lastIndexOf(SERVICE_TIER_KEY);
   if (at < 0) return undefined;
   return pricedTier(/^"service_tier"\s*:\s*"([a-z]+)"/.exec(raw.toString('latin1', at, at + 48))?.[1]);
 }
