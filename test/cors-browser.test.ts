@@ -1,17 +1,13 @@
 // Browser apps on another origin calling the gateway (server.cors_origins), in a real browser (Debian's
 // Chromium driven by playwright-core): pages served by a local node:http server call the gateway with fetch.
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { haveBrowser, launchChromium } from './helpers/chromium.js';
 import { startTestGateway, type TestGateway } from './helpers/in-process.js';
 
-const CHROMIUM = process.env.TOLLGATE_CHROMIUM ?? '/usr/bin/chromium';
-// CI installs Chromium and sets this, so that a missing browser fails there instead of skipping.
-const REQUIRED = process.env.TOLLGATE_BROWSER_TESTS === 'required';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && REQUIRED) throw new Error(`TOLLGATE_BROWSER_TESTS=required but there is no browser at ${CHROMIUM} (apt-get install chromium)`);
+const browserHere = haveBrowser();
 
 /** A web app's origin: one empty page, served from its own port (another port is another origin). */
 async function servePage(): Promise<{ origin: string; server: Server }> {
@@ -20,7 +16,7 @@ async function servePage(): Promise<{ origin: string; server: Server }> {
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-describe.skipIf(!haveBrowser)('browser apps calling the gateway (CORS) in Chromium', () => {
+describe.skipIf(!browserHere)('browser apps calling the gateway (CORS) in Chromium', () => {
   let browser: Browser;
   let gw: TestGateway;
   let allowed: { origin: string; server: Server };
@@ -37,11 +33,7 @@ keys:
   - {id: tool, key: tg-web-tool, user: tool, tier: web, routes: [r]}
   - {id: claude, key: tg-web-claude, user: claude, tier: web, routes: [r]}
 `);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // This machine has no outside network: Chromium's background connections would only fail.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

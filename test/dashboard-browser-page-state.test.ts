@@ -1,17 +1,14 @@
 // The web dashboard in Chromium, as a FinOps user switches between organizations: the figures on screen
 // always say whose they are and for which day, a load that fails never leaves another organization's
 // figures under the name just typed, and an organization without calls reads as zeros.
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { haveBrowser, launchChromium } from './helpers/chromium.js';
 import type { LedgerRow } from '../src/ledger/ledger.js';
 import { sampleRow } from './helpers/sample-row.js';
 import { useUsageGateway } from './helpers/usage-gateway.js';
 
-const CHROMIUM = process.env.TOLLGATE_CHROMIUM ?? '/usr/bin/chromium';
-const REQUIRED = process.env.TOLLGATE_BROWSER_TESTS === 'required';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && REQUIRED) throw new Error(`TOLLGATE_BROWSER_TESTS=required but there is no browser at ${CHROMIUM} (apt-get install chromium)`);
+const browserHere = haveBrowser();
 
 const ADMIN = 'admin-secret';
 // Saturday 5 December 2026, 03:30 in New York (08:30 UTC): still the 5th there.
@@ -46,14 +43,11 @@ const seed = (): LedgerRow[] =>
     }),
   );
 
-describe.skipIf(!haveBrowser)('web dashboard page state in Chromium', () => {
+describe.skipIf(!browserHere)('web dashboard page state in Chromium', () => {
   const gw = useUsageGateway(config, { seed, startMs: NOW });
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(() => browser?.close());
 

@@ -1,16 +1,12 @@
 // The web dashboard in a real browser (Debian's Chromium driven by playwright-core): the page fetches the
 // dashboard API with the admin key and shows its figures, alerts and breakdowns as the API gives them.
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { haveBrowser, launchChromium } from './helpers/chromium.js';
 import { useUsageGateway } from './helpers/usage-gateway.js';
 import { ADMIN, NOW, config, seed } from './helpers/dashboard-alerts-seed.js';
 
-const CHROMIUM = process.env.TOLLGATE_CHROMIUM ?? '/usr/bin/chromium';
-// CI installs Chromium and sets this, so that a missing browser fails there instead of skipping.
-const REQUIRED = process.env.TOLLGATE_BROWSER_TESTS === 'required';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && REQUIRED) throw new Error(`TOLLGATE_BROWSER_TESTS=required but there is no browser at ${CHROMIUM} (apt-get install chromium)`);
+const browserHere = haveBrowser();
 
 interface DashboardJson {
   current_usage: { today: { tokens: number; requests: number } };
@@ -19,15 +15,11 @@ interface DashboardJson {
   breakdown: { by_user: Array<{ user: string; tokens: number; others?: number }> };
 }
 
-describe.skipIf(!haveBrowser)('web dashboard in Chromium', () => {
+describe.skipIf(!browserHere)('web dashboard in Chromium', () => {
   const gw = useUsageGateway(config, { seed, startMs: NOW });
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // This machine has no outside network: Chromium's background connections would only fail.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(() => browser?.close());
 
