@@ -2,7 +2,7 @@
 // time zone's offset is a multiple of 15 minutes) and the slices are then assigned to local days here,
 // so both databases need no time-zone support.
 import type { Ledger } from '../ledger/ledger.js';
-import { localMidnight } from '../limits/windows.js';
+import { localMidnight, localParts } from '../limits/windows.js';
 
 const SLICE_MS = 15 * 60_000;
 
@@ -40,15 +40,11 @@ export function localDays(fromMs: number, toMs: number, timezone: string): Array
 }
 
 const DAY_MS = 86_400_000;
-const dateFormats = new Map<string, Intl.DateTimeFormat>();
 
 /** The local calendar date at `ms` in `timezone`, as the UTC midnight of that date. */
 function localDateAsUtc(ms: number, timezone: string): number {
-  let f = dateFormats.get(timezone);
-  if (!f) dateFormats.set(timezone, (f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: 'numeric', day: 'numeric' })));
-  const parts = f.formatToParts(ms);
-  const get = (type: string): number => Number(parts.find((p) => p.type === type)!.value);
-  return Date.UTC(get('year'), get('month') - 1, get('day'));
+  const { year, month, day } = localParts(ms, timezone);
+  return Date.UTC(year, month - 1, day);
 }
 
 function midnightOf(dateAsUtc: number, timezone: string): number {

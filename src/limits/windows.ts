@@ -36,7 +36,7 @@ interface LocalTime {
 }
 
 /** The wall-clock date in `timezone` at instant `ms`, and that zone's UTC offset then. */
-function localParts(ms: number, timezone: string): LocalTime & { offsetMs: number } {
+export function localParts(ms: number, timezone: string): LocalTime & { offsetMs: number } {
   const parts = formatterFor(timezone).formatToParts(ms);
   const get = (type: string): number => Number(parts.find((p) => p.type === type)!.value);
   const year = get('year');
