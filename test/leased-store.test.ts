@@ -224,6 +224,22 @@ describe('budget leases on Redis', () => {
     expect(store.leaseStats().localAdmissions).toBe(local);
   });
 
+  it('a lease on a large token bucket lasts its period though the bucket drains it faster than calls use it', async () => {
+    // 1e9 tokens per hour drain ~278 per ms; the calls use 50 every 2 ms. A lease sized for the calls alone
+    // (~6,000 tokens for 200 ms) drains away within ~22 ms, and nearly every call went to Redis again.
+    const org = uniqueOrg();
+    const clock = new ManualClock(Date.now());
+    const store = await instance(200, clock);
+    const items = [limit(org, 'route:r:output', 'token_bucket', { kind: 'duration', ms: 3_600_000 }, 1_000_000_000)];
+    for (let i = 0; i < 200; i++) {
+      const req = request(items, 20, 30);
+      expect((await store.reserve(req)).ok).toBe(true);
+      await store.settle(req.id, { input: 20, output: 30, request: 1 });
+      clock.advance(2);
+    }
+    expect(store.leaseStats().localAdmissions).toBeGreaterThan(150);
+  });
+
   it('a lease counted in Redis whose grant is not yet answered is not read as used: peek waits for it, and close hands it back', async () => {
     const org = uniqueOrg();
     const items = [limit(org, 'org:daily', 'fixed_window', DAY, 1_000_000)];

@@ -97,9 +97,11 @@ describe('Redis store specifics', () => {
     const epoch = Math.floor(T0 / 3000);
     expect(await raw.hgetall(items[0].key)).toEqual({ s: String(day), u: g17(reserved) });
     expect(await raw.hgetall(items[1].key)).toEqual({ [String(epoch)]: g17(reserved) });
-    expect(await raw.hgetall(items[2].key)).toEqual({ u: g17(reserved), t: String(T0) });
-    // The granted output, where each amount went (a bucket: its level before), then minus the time reserved.
-    expect(await raw.get(`tg:{${org}}:res:r`)).toBe(`7 ${day} ${epoch} 0 -${T0}`);
+    // A bucket also keeps all ever added and given back, and when its key was made (settlements read them).
+    expect(await raw.hgetall(items[2].key)).toEqual({ u: g17(reserved), t: String(T0), a: g17(reserved), g: '0', c: String(T0) });
+    // The granted output, where each amount went (a bucket: its level before), then minus the time reserved,
+    // then (a bucket among the items) each item's bucket totals right after its amount went in ('0 0' for others).
+    expect(await raw.get(`tg:{${org}}:res:r`)).toBe(`7 ${day} ${epoch} 0 -${T0} 0 0 0 0 ${g17(reserved)} 0`);
     await store.settle('r', { input: 3, output: 2, request: 1 });
     const settled = reserved + (0.1 * 3 + 1 * 2 + 0 * 1 - reserved);
     expect(await raw.hget(items[0].key, 'u')).toBe(g17(settled));

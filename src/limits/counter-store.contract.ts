@@ -150,6 +150,25 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         await store.settle('a', { input: 0, output: 50, request: 1 });
         expect((await used(store, [bucket]))[0]).toBeCloseTo(200);
       });
+
+      it('a refund after an older reservation was refunded gives back only what is left of it, never usage admitted since', async () => {
+        // Found by test/limits-fuzz-stores.test.ts. 1000 per minute. Z and A reserve 500 each; Z fails at once,
+        // so A now sits at the bottom and drains first: 15 s later 250 of A have drained and B takes 250. A then
+        // fails: 250 of it are left, so B's 250 stay. Counting A as still on top of Z's 500 (as reserved) gave
+        // back all 500, erased B and let C take a whole bucket at once: 1250 in one instant against 1000.
+        const { clock, store } = await setup(T0);
+        const bucket = item('k', 'token_bucket', { kind: 'duration', ms: 60_000 }, 1000, 'input');
+        const reserve = (id: string, input: number): Promise<ReserveOutcome> => store.reserve({ id, items: [bucket], input, output: 0, clamp: false, minOutput: 0 });
+        expect((await reserve('z', 500)).ok).toBe(true);
+        expect((await reserve('a', 500)).ok).toBe(true);
+        await store.settle('z', { input: 0, output: 0, request: 0 });
+        clock.advance(15_000);
+        expect((await reserve('b', 250)).ok).toBe(true);
+        await store.settle('a', { input: 0, output: 0, request: 0 });
+        expect((await used(store, [bucket]))[0]).toBeCloseTo(250);
+        expect((await reserve('c', 751)).ok).toBe(false);
+        expect((await reserve('d', 750)).ok).toBe(true);
+      });
     });
 
     describe('calendar windows', () => {

@@ -33,6 +33,10 @@ export function leaseSize(item: CounterItem, seen: Demand, amount: number, now: 
   // A burst measured over a few milliseconds would ask for far more than it needs.
   const elapsed = Math.max(now - seen.since, leaseMs / 4);
   let size = Math.max((seen.demand / elapsed) * leaseMs * HEADROOM, amount * LEAST_REQUESTS);
+  // A token bucket drains a lease from its grant, used or not, and the lease shrinks with it (leased-store.ts's
+  // room): sized for that drain over its period as well, or on a large bucket it would run dry within
+  // milliseconds and nearly every request would go to the store again.
+  if (item.algorithm === 'token_bucket') size += (item.max / windowLengthMs(item.window)) * leaseMs;
   if (seen.last) size = Math.min(size, (seen.last.max - seen.last.used) * ROOM_SHARE);
   // Whole tokens or requests, so that adding the lease and later taking back what was not used leaves
   // the counter exactly at the usage (money amounts are fractions anyway).

@@ -13,6 +13,7 @@ import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LeaseStats, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
 import { HOT_REQUESTS, leaseLifetime, leaseSize, RENEW_BELOW, type Demand } from './lease-rules.js';
 import { ChurnMap } from '../util/churn-map.js';
+import { SLIDING_SLOTS, windowLengthMs } from './windows.js';
 
 export interface LeaseOptions {
   /** The longest a lease is used for, ms (`storage.lease_ms`). */
@@ -40,6 +41,11 @@ interface Lease {
   /** The limit's usage in the shared store just after the grant (this whole lease included). */
   usedAtGrant: number;
   resetAtMs: number;
+  /** Store time of the grant: a sliding window counts the lease in that slot. */
+  grantedAtMs: number;
+  /** Instance clock when it was asked for (before the grant), and a token bucket's drain per ms (0 for windows). */
+  askedAt: number;
+  drainPerMs: number;
   retired: boolean;
   returned: boolean;
   timer?: NodeJS.Timeout;
@@ -123,7 +129,7 @@ export class LeasedStore implements CounterStore {
       const k = states[i];
       this.noteDemand(k, amounts[i], now);
       const lease = k.current;
-      if (!lease || lease.retired || now >= lease.validUntil || room(lease) < amounts[i]) local = false;
+      if (!lease || lease.retired || now >= lease.validUntil || room(lease, now) < amounts[i]) local = false;
     }
     if (local) return this.admitLocally(req, states, amounts);
     const outcome = await this.inner.reserve(req);
@@ -169,7 +175,10 @@ export class LeasedStore implements CounterStore {
     await this.grantsAnswered();
     const states = await this.inner.peek(items);
     return states.map((state, i) => {
-      const unused = this.sumOverLeases(items[i], (lease) => Math.max(0, room(lease)));
+      // Only leases the store still counts: one from a fixed window (or sliding slot) that has passed is not
+      // in the figure, though a call admitted against it may still be running.
+      const now = this.opts.clock.now();
+      const unused = this.sumOverLeases(items[i], (lease) => (countedIn(lease, items[i], state) ? Math.max(0, room(lease, now)) : 0));
       return unused > 0 ? { ...state, used: Math.max(0, state.used - unused) } : state;
     });
   }
@@ -207,11 +216,14 @@ export class LeasedStore implements CounterStore {
 
   private admitLocally(req: ReserveRequest, states: KeyState[], amounts: number[]): ReserveOutcome {
     const leases = states.map((k) => k.current!);
+    const now = this.opts.clock.now();
     const limitStates = leases.map((lease, i): LimitState => {
       lease.pending += amounts[i];
       lease.admitted++;
-      // The store's figure at the grant counted the whole lease; what is not used of it yet is room.
-      return { used: lease.usedAtGrant - room(lease), max: req.items[i].max, resetAtMs: lease.resetAtMs };
+      // The store's figure at the grant counted the whole lease; what is not used of it yet is room (and a
+      // bucket has drained since).
+      const unused = lease.size - lease.pending - lease.consumed;
+      return { used: Math.max(0, lease.usedAtGrant - unused - (now - lease.askedAt) * lease.drainPerMs), max: req.items[i].max, resetAtMs: lease.resetAtMs };
     });
     this.localReservations.set(req.id, { items: req.items, leases, amounts });
     this.counts.localAdmissions++;
@@ -241,7 +253,7 @@ export class LeasedStore implements CounterStore {
       // Renewed when nearly used up, not ahead of its end: a lease retired early would keep its unused
       // part counted until its calls settle. One that simply ends is followed by a request sent to the
       // store, which asks for the next.
-      const fresh = lease && !lease.retired && now < lease.validUntil && room(lease) >= Math.max(lease.size * RENEW_BELOW, amounts[i]);
+      const fresh = lease && !lease.retired && now < lease.validUntil && room(lease, now) >= Math.max(lease.size * RENEW_BELOW, amounts[i]);
       if (fresh) continue;
       const size = leaseSize(items[i], k, amounts[i], now, this.opts.leaseMs);
       if (size > 0) this.underWay(this.acquire(items[i], k, size));
@@ -285,6 +297,9 @@ export class LeasedStore implements CounterStore {
         validUntil: askedAt + leaseLifetime(item, outcome.storeTimeMs, state.resetAtMs, this.opts.leaseMs),
         usedAtGrant: state.used,
         resetAtMs: state.resetAtMs,
+        grantedAtMs: outcome.storeTimeMs ?? askedAt,
+        askedAt,
+        drainPerMs: item.algorithm === 'token_bucket' ? item.max / windowLengthMs(item.window) : 0,
         retired: false,
         returned: false,
       };
@@ -358,6 +373,24 @@ export class LeasedStore implements CounterStore {
   }
 }
 
-function room(lease: Lease): number {
-  return lease.size - lease.pending - lease.consumed;
+/** Whether the store's figure `state` for `item` still counts `lease` (a bucket's: while it has not drained). */
+function countedIn(lease: Lease, item: CounterItem, state: LimitState): boolean {
+  if (item.algorithm === 'fixed_window') return lease.resetAtMs === state.resetAtMs;
+  if (item.algorithm === 'token_bucket') return true;
+  // A sliding window's reset is when its oldest counted slot leaves: a lease's slot is counted iff it is not older.
+  const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
+  const oldestCounted = Math.round(state.resetAtMs / slotMs) - SLIDING_SLOTS - 1;
+  return Math.floor(lease.grantedAtMs / slotMs) >= oldestCounted;
+}
+
+/**
+ * What is left of a lease to admit against at `now`. A token bucket drains the slice from the moment it
+ * was granted, used or not: room admitted against after it drained would be handed out twice (the store
+ * gives the drained room to others meanwhile), letting a bucket pass its capacity. So a bucket's slice
+ * shrinks by its drain, counted from when it was asked for and as if the slice drained first (the most
+ * it can have drained).
+ */
+function room(lease: Lease, now: number): number {
+  const drained = Math.min(lease.size, Math.max(0, now - lease.askedAt) * lease.drainPerMs);
+  return lease.size - lease.pending - lease.consumed - drained;
 }

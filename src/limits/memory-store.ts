@@ -28,6 +28,9 @@ interface BucketState {
   kind: 'bucket';
   used: number;
   atMs: number;
+  /** Everything ever added (reservations, settlements above them, restores), and everything given back. */
+  added: number;
+  givenBack: number;
 }
 type CounterState = FixedState | SlidingState | BucketState;
 
@@ -42,6 +45,8 @@ interface Placement {
   amounts: number[];
   /** When it was reserved: what a bucket has drained of it since depends on it. */
   atMs: number;
+  /** Buckets only (else absent): item i's bucket `added` and `givenBack` right after its amount went in, at 2i and 2i + 1. */
+  marks?: number[];
 }
 
 export class MemoryCounterStore implements CounterStore {
@@ -78,8 +83,17 @@ export class MemoryCounterStore implements CounterStore {
       for (const i of decision.blocked) if (req.items[i].algorithm === 'sliding_window') states[i].leaving = this.leaving(req.items[i], now);
       return { ok: false, blocked: decision.blocked, states, shadowBlocked: decision.shadowBlocked };
     }
-    const refs = req.items.map((item, i) => this.add(item, now, decision.amounts[i]));
-    this.reservations.set(req.id, { items: req.items, refs, amounts: decision.amounts, atMs: now });
+    const refs: number[] = new Array(req.items.length);
+    let marks: number[] | undefined;
+    for (let i = 0; i < req.items.length; i++) {
+      refs[i] = this.add(req.items[i], now, decision.amounts[i]);
+      if (req.items[i].algorithm !== 'token_bucket') continue;
+      const s = this.counters.get(req.items[i].key) as BucketState;
+      marks ??= new Array(2 * req.items.length).fill(0);
+      marks[2 * i] = s.added;
+      marks[2 * i + 1] = s.givenBack;
+    }
+    this.reservations.set(req.id, marks ? { items: req.items, refs, amounts: decision.amounts, atMs: now, marks } : { items: req.items, refs, amounts: decision.amounts, atMs: now });
     const states = req.items.map((item, i) => this.state(item, used[i] + decision.amounts[i], now));
     return { ok: true, output: decision.output, states, shadowBlocked: decision.shadowBlocked };
   }
@@ -94,7 +108,7 @@ export class MemoryCounterStore implements CounterStore {
       const actual = amountFor(item, usage.input, usage.output, usage.request, usage.factors);
       const delta =
         item.algorithm === 'token_bucket'
-          ? bucketCorrection(item, placed.refs[i], placed.amounts[i], actual, now - placed.atMs)
+          ? bucketCorrection(item, placed.refs[i], placed.amounts[i], actual, now - placed.atMs, placed.marks && this.bucketSince(item, placed.marks, i, now))
           : actual - placed.amounts[i];
       if (delta !== 0) this.adjust(item, placed.refs[i], delta, now);
     }
@@ -207,7 +221,8 @@ export class MemoryCounterStore implements CounterStore {
     if (s?.kind === 'bucket') {
       s.used = used + amount;
       s.atMs = now;
-    } else this.counters.set(item.key, { kind: 'bucket', used: used + amount, atMs: now });
+      s.added += amount;
+    } else this.counters.set(item.key, { kind: 'bucket', used: used + amount, atMs: now, added: amount, givenBack: 0 });
     return used;
   }
 
@@ -220,9 +235,18 @@ export class MemoryCounterStore implements CounterStore {
     } else if (s.kind === 'sliding') {
       this.addToSlot(item, ref, delta);
     } else {
-      s.used = Math.max(0, this.usedNow(item, now) + delta);
+      const before = this.usedNow(item, now);
+      s.used = Math.max(0, before + delta);
       s.atMs = now;
+      if (delta > 0) s.added += delta;
+      else s.givenBack += before - s.used;
     }
+  }
+
+  /** A bucket's level now and what went in and was given back since a reservation's marks (see BucketSince). */
+  private bucketSince(item: CounterItem, marks: number[], i: number, now: number): BucketSince {
+    const s = this.counters.get(item.key) as BucketState;
+    return { level: this.usedNow(item, now), addedAfter: s.added - marks[2 * i], givenBackAfter: s.givenBack - marks[2 * i + 1] };
   }
 
   private slotCount(item: CounterItem, epoch: number): number {
@@ -281,16 +305,34 @@ export class MemoryCounterStore implements CounterStore {
   }
 }
 
+/** A bucket as a settlement finds it, against the reservation's marks: its level, and what went in and was given back since. */
+export interface BucketSince {
+  level: number;
+  addedAfter: number;
+  givenBackAfter: number;
+}
+
 /**
  * What settling a bucket reservation changes its level by. A bucket drains oldest first: of `reserved`,
  * put on top of a level `before`, what is still in the bucket after `elapsedMs` is what has not drained,
  * and the same goes for what the call `actual`ly used. Only that difference moves the level: giving back
  * the whole difference would also give back drain the reservation already took, erasing usage admitted
  * after it (up to a whole bucket) and letting a burst past the capacity.
+ *
+ * `before` alone overstates what is left of the reservation once usage below it was given back since
+ * (a refunded call reserved earlier): the reservation then sat lower and drained sooner, and giving back
+ * by `before` erased usage admitted after it. So a refund gives back at most what is surely left of the
+ * reservation (`since`): the level, less everything that went in after it (all of it may still be
+ * there), less what may still be there below it (`before` less the drain, less all given back since).
+ * Never more than is left, so never others' usage; a settlement above the reservation adds as before.
  */
-export function bucketCorrection(item: CounterItem, before: number, reserved: number, actual: number, elapsedMs: number): number {
+export function bucketCorrection(item: CounterItem, before: number, reserved: number, actual: number, elapsedMs: number, since?: BucketSince): number {
   const drained = (Math.max(0, elapsedMs) * item.max) / windowLengthMs(item.window);
-  return undrained(actual, before, drained) - undrained(reserved, before, drained);
+  const left = undrained(reserved, before, drained);
+  if (actual >= reserved || !since) return undrained(actual, before, drained) - left;
+  const below = Math.max(0, before - drained - since.givenBackAfter);
+  const surelyLeft = Math.min(left, Math.max(0, since.level - since.addedAfter - below));
+  return -Math.min(surelyLeft, reserved - actual);
 }
 
 /** What is left of `amount`, added on top of `before`, once `drained` has gone (oldest first). */

@@ -10,7 +10,8 @@
 //
 // Keys: fixed window  -> hash {s = window start ms, u = used}
 //       sliding window -> hash {<slot epoch> = used in that slot}, slot = length / SLIDING_SLOTS
-//       token bucket   -> hash {u = used at t, t = ms}, draining at max per length
+//       token bucket   -> hash {u = used at t, t = ms, a = all ever added, g = all ever given back,
+//                         c = when the key was created (ms)}, draining at max per length
 
 import { SLIDING_SLOTS } from '../windows.js';
 
@@ -108,9 +109,9 @@ local function load(key, s)
     local start, used = v[1], v[2] -- false when missing
     st = { s = start and start + 0 or nil, u = used and used + 0 or 0 }
   elseif s.alg == 'b' then
-    local v = call('HMGET', key, 'u', 't')
-    local used, at = v[1], v[2]
-    st = { u = used and used + 0 or nil, t = at and at + 0 or nil }
+    local v = call('HMGET', key, 'u', 't', 'a', 'g', 'c')
+    local used, at, added, back, created = v[1], v[2], v[3], v[4], v[5]
+    st = { u = used and used + 0 or nil, t = at and at + 0 or nil, a = added and added + 0 or 0, g = back and back + 0 or 0, c = created and created + 0 or nil }
   else
     local v = call('HGETALL', key)
     local slots = {}
@@ -141,7 +142,9 @@ local function usedNow(key, s, now)
 end
 
 local function writeBucket(key, s, st)
-  call('HSET', key, 'u', num(st.u), 't', num(st.t))
+  -- A key written first (or again, after it expired) notes when: reservations older than that find nothing of theirs in it.
+  if not st.c then st.c = st.t end
+  call('HSET', key, 'u', num(st.u), 't', num(st.t), 'a', num(st.a), 'g', num(st.g), 'c', num(st.c))
   local drain = s.len
   if s.max > 0 then drain = ceil((st.u * s.len) / s.max) end
   call('PEXPIRE', key, num(mmax(1, drain) + GRACE))
@@ -193,6 +196,7 @@ local function add(key, s, now, value)
   end
   local before = usedNow(key, s, now)
   st.u = before + value
+  st.a = st.a + value
   st.t = now
   writeBucket(key, s, st)
   return before
@@ -209,7 +213,9 @@ local function adjust(key, s, ref, delta, now)
   elseif s.alg == 's' then
     addToSlot(key, s, st, ref, delta, now)
   else
-    st.u = mmax(0, usedNow(key, s, now) + delta)
+    local before = usedNow(key, s, now)
+    st.u = mmax(0, before + delta)
+    if delta > 0 then st.a = st.a + delta else st.g = st.g + (before - st.u) end
     st.t = now
     writeBucket(key, s, st)
   end
@@ -218,6 +224,22 @@ end
 -- What is left of an amount put on a bucket at level before, once drained has gone (oldest first).
 local function undrained(amount, before, drained)
   return mmin(amount, mmax(0, before + amount - drained))
+end
+
+-- MemoryCounterStore's bucketCorrection: what settling a bucket reservation (placed on top of level before,
+-- at time at, with marks ma and mg: the bucket's a and g right after it went in) changes the level by. A
+-- refund gives back at most what is surely left of it: the level, less all added since, less what may
+-- still be below it. Without marks (a record made by an older gateway), as before them.
+local function bucketCorrection(key, s, before, reserved, actual, at, now, ma, mg)
+  local drained = mmax(0, now - at) * s.max / s.len
+  local left = undrained(reserved, before, drained)
+  if actual >= reserved or not ma then return undrained(actual, before, drained) - left end
+  local st = load(key, s)
+  -- A key created after the reservation: the one it went into expired, all of it drained.
+  if st.c and st.c > at then return 0 end
+  local below = mmax(0, before - drained - (st.g - mg))
+  local surelyLeft = mmin(left, mmax(0, usedNow(key, s, now) - (st.a - ma) - below))
+  return -mmin(surelyLeft, reserved - actual)
 end
 
 -- What the instance needs besides usage to work out the reset time: a sliding window's oldest counted slot.

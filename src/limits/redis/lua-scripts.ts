@@ -84,14 +84,28 @@ end
 out[1] = '1'
 if seq then out[6] = num(call('INCR', KEYS[n + 2])) end
 local record = { num(granted) }
+local marks
 for i = 1, n do
   local a = amount(specs[i], input, granted, 1, fi, fo)
   record[i + 1] = num(add(KEYS[i], specs[i], now, a))
   used[i] = used[i] + a
+  if specs[i].alg == 'b' then
+    -- A bucket's added and given-back totals right after this amount went in (MemoryCounterStore's marks).
+    marks = marks or {}
+    local st = states[KEYS[i]]
+    marks[2 * i - 1], marks[2 * i] = num(st.a), num(st.g)
+  end
 end
 -- When it was reserved, as a negative number (where amounts went are never negative): what a bucket has
--- drained of it by its settlement depends on it. Last, so a gateway that predates it reads the record as before.
+-- drained of it by its settlement depends on it. Then, with a bucket among the items only, two marks per
+-- item ('0 0' for others). After the amounts, so a gateway that predates them reads the record as before.
 record[n + 2] = num(-now)
+if marks then
+  for i = 1, n do
+    record[n + 1 + 2 * i] = marks[2 * i - 1] or '0'
+    record[n + 2 + 2 * i] = marks[2 * i] or '0'
+  end
+end
 call('SET', KEYS[n + 1], concat(record, ' '), 'PX', ARGV[6])
 for i = 1, n do
   out[#out + 1] = reply(used[i])
@@ -135,23 +149,23 @@ while a <= #ARGV do
       now = now or clock(ARGV[1])
       local input, output, request, reservedInput = ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0, ARGV[a + 4] + 0
       local rfi, rfo, fi, fo = ARGV[a + 5] + 0, ARGV[a + 6] + 0, ARGV[a + 7] + 0, ARGV[a + 8] + 0
-      local placed, at = {}, nil
+      local placed, at, marks = {}, nil, {}
       for v in gmatch(record, '%S+') do
         local x = v + 0
-        if x < 0 then at = -x else placed[#placed + 1] = x end
+        if at then marks[#marks + 1] = x elseif x < 0 then at = -x else placed[#placed + 1] = x end
       end
       local granted = placed[1]
       for i = 1, n do
         local s = spec(ARGV[a + 8 + 2 * i])
-        local ref = placed[1 + ARGV[a + 9 + 2 * i]]
+        local pos = ARGV[a + 9 + 2 * i] + 0
+        local ref = placed[1 + pos]
         local actual, reserved = amount(s, input, output, request, fi, fo), amount(s, reservedInput, granted, 1, rfi, rfo)
         local delta = actual - reserved
         -- A bucket drains oldest first: only what of the reservation is still in it can be given back, or
         -- the refund would erase usage admitted after it (MemoryCounterStore's bucketCorrection). A record
         -- without its time (made by an older gateway) is settled as before.
         if s.alg == 'b' and at then
-          local drained = mmax(0, now - at) * s.max / s.len
-          delta = undrained(actual, ref, drained) - undrained(reserved, ref, drained)
+          delta = bucketCorrection(KEYS[k + 1 + i], s, ref, reserved, actual, at, now, marks[2 * pos - 1], marks[2 * pos])
         end
         if delta ~= 0 then adjust(KEYS[k + 1 + i], s, ref, delta, now) end
       end
