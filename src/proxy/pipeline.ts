@@ -21,6 +21,7 @@ import type { CallRecord, Gateway } from './gateway.js';
 import { resolveTarget, type Caller } from './request-context.js';
 import { isReasoningModel, validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
+import { firstChunk, type StartedBody } from './first-chunk.js';
 import { responseIdOf } from './stored-context.js';
 import { conversationOwner } from './conversation-owners.js';
 import { previousResponseOwner } from './response-owners.js';
@@ -275,6 +276,18 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       return;
     }
 
+    // Nothing is answered before the stream's first bytes: one that fails before any (a connection dropped
+    // after its 200, an empty body) delivered nothing and gets a 502, which the SDKs retry, not a 200 and
+    // an error event, which they cannot.
+    let started: StartedBody;
+    try {
+      started = await firstChunk(upstream.body);
+      if (started.first === undefined) throw new Error('the stream ended before its first event');
+    } catch (err) {
+      if (abort?.signal.aborted) return refund(499);
+      return failUpstream(err);
+    }
+
     // Streaming: take over the raw response so frames go out as they arrive.
     void reply.hijack();
     const res = reply.raw;
@@ -285,7 +298,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       'cache-control': 'no-cache',
     });
     const adapter = exchange.streamAdapter();
-    const result = await relayStream(upstream.body, res, {
+    const result = await relayStream(started.body, res, {
       adapter,
       counter: new OutputTokenCounter(upstreamModel),
       cap: admission.output,
