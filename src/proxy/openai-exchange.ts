@@ -1,7 +1,7 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself unless the
 // provider refuses the field (`stream_usage: false`, or learnt: stream-options-refusal.ts).
-import { billedTools, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
+import { billedTools, EchoedPrompts, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
 import { countTextTokens } from '../tokens/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
@@ -43,7 +43,8 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
   // Two caps that disagree: the upstream might honour the larger, so both are sent as the grant.
   const capsDisagree = endpoint === 'chat' && twoCapsDiffer(body);
   const stream = body.stream === true && endpoint !== 'embeddings';
-  const streamOptions = body.stream_options as JsonObject | undefined;
+  // `null` is no options at all (as OpenAI reads it; clients that serialise unset fields send it).
+  const streamOptions = (body.stream_options ?? undefined) as JsonObject | undefined;
   const clientWantsUsage = streamOptions?.include_usage === true;
   // The Responses API always reports usage at the end; chat and completions do only when asked. A provider
   // that refuses `stream_options` gets the client's own, if any, as sent: its streams are settled from the
@@ -54,8 +55,14 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
   const predicted = endpoint === 'chat' && body.prediction !== undefined ? countTextTokens(predictionText(body), upstreamModel) : 0;
   /** Each choice's cap for a grant of `output` tokens in all (the prediction's share set aside). */
   const split = (output: number): number => Math.max(1, Math.floor((output - predicted) / choices));
+  // OpenAI's chat completions refuse `metadata` unless the completion is stored ("The 'metadata' parameter is
+  // only allowed when 'store' is enabled."), yet the gateway reads it as the call's tags (tags.ts): sent on,
+  // every tagged call would fail with a 400. It stays behind then; with `store: true` it labels the stored one.
+  const metadataStaysBehind = endpoint === 'chat' && body.metadata !== undefined && body.metadata !== null && body.store !== true;
   // Web and file search calls are billed per call: counted from the answer when the request offers them.
   const tools = endpoint === 'responses' ? billedTools(body, isReasoningModel(upstreamModel)) : undefined;
+  // Legacy completions with `echo: true` start each choice's text with its prompt: input, not output.
+  const echoed = endpoint === 'completions' ? EchoedPrompts.of(body) : undefined;
   return {
     upstream: endpoint,
     estimateOn: { endpoint, body },
@@ -68,7 +75,8 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
             fromClient: perChoice !== undefined,
             // Each choice gets at least one token upstream; a non-streamed Responses answer gets at least 16
             // and cannot be cut: a grant below that would let the provider produce more than was reserved.
-            least: endpoint === 'responses' ? (stream ? 1 : RESPONSES_MIN_OUTPUT) : choices + predicted,
+            // (`max_tokens: 0`, taken only with `echo`, generates nothing: no least.)
+            least: endpoint === 'responses' ? (stream ? 1 : RESPONSES_MIN_OUTPUT) : perChoice === 0 ? 0 : choices + predicted,
           },
     perChoice: split,
     upstreamBody(output) {
@@ -77,18 +85,20 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
       // cap(s), as granted), so the limit holds exactly.
       if (endpoint !== 'embeddings' && (asked !== output - predicted || capsDisagree || implicit !== undefined)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
       if (asksUsage) out.stream_options = withUsageIncluded(streamOptions);
+      // Undefined rather than deleted: JSON.stringify leaves it out, and the object keeps its shape (body-copy.ts).
+      if (metadataStaysBehind) out.metadata = undefined;
       return out;
     },
     streamOptionsAdded: asksUsage && streamOptions === undefined,
-    unchanged: (output) => upstreamModel === body.model && !stream && (endpoint === 'embeddings' || (asked === output - predicted && !capsDisagree && implicit === undefined)),
-    streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream(tools) : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions')),
+    unchanged: (output) => upstreamModel === body.model && !stream && !metadataStaysBehind && (endpoint === 'embeddings' || (asked === output - predicted && !capsDisagree && implicit === undefined)),
+    streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream(tools) : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions', echoed)),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));
       const tier = usage && findServiceTier(raw);
       if (tier) usage.serviceTier = tier; // priority and flex are priced differently
       const calls = usage && tools && toolCallsInBody(raw, tools);
       if (calls) usage.toolCalls = calls;
-      return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
+      return { body: raw, ...(usage ? { usage } : {}), text: () => (echoed ? echoed.whole(textOf(raw)) : textOf(raw)) };
     },
     upstreamError: (raw) => raw,
   };

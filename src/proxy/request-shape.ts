@@ -14,6 +14,8 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw invalidRequest("'stream' must be a boolean.", 'stream');
   for (const field of ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const) {
     const v = b[field];
+    // Legacy completions take 0 with `echo`: the prompt's logprobs, nothing generated (lm-eval's scoring call).
+    if (field === 'max_tokens' && v === 0 && endpoint === 'completions' && b.echo === true) continue;
     if (v !== undefined && v !== null && (!Number.isInteger(v) || (v as number) < 1)) throw invalidRequest(`'${field}' must be a positive integer.`, field);
   }
   if (endpoint === 'chat' || endpoint === 'completions') {

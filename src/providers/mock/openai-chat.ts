@@ -4,6 +4,7 @@ import { chatUsage, jsonReply, servedTier, sseReply, wantsStreamUsage, type Mock
 import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
+import { openAiError } from './mock-errors.js';
 import { validateOpenAi } from './openai-validate.js';
 import { ObfuscationPad, wantsObfuscation } from './stream-obfuscation.js';
 import type { MockReply } from './types.js';
@@ -21,6 +22,10 @@ export function mockChatCompletion(call: MockCall): MockReply {
   const invalid = validateOpenAi(call, 'messages', CAPS);
   if (invalid) return invalid;
   const { body, controls } = call;
+  // Chat completions take `metadata` only to label a stored completion, as OpenAI and Azure OpenAI do.
+  if (body.metadata !== undefined && body.metadata !== null && body.store !== true) {
+    return openAiError(400, "The 'metadata' parameter is only allowed when 'store' is enabled.", { param: 'metadata' }, call.latencyMs);
+  }
   const model = body.model as string;
   const n = typeof body.n === 'number' ? body.n : 1;
   const len = resolveOutputLength(body, controls, call.opts, CAPS);

@@ -10,11 +10,18 @@ import type { MockReply } from './types.js';
 const CAPS = ['max_tokens'] as const;
 
 // A list of strings or of token arrays is several prompts; one string or one token array is one.
-function promptCount(prompt: unknown): number {
-  if (Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0]))) {
-    return prompt.length;
-  }
-  return 1;
+function promptsOf(prompt: unknown): unknown[] {
+  if (Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0]))) return prompt;
+  return [prompt];
+}
+
+/**
+ * What `echo: true` puts before a prompt's completion: the prompt's text, or for a token array (whose text
+ * a real server decodes) one mock word per token.
+ */
+function echoOf(prompt: unknown): string {
+  if (typeof prompt === 'string') return prompt;
+  return Array.isArray(prompt) ? mockTokens(prompt.length, 3).join('') : '';
 }
 
 function legacyUsage(promptTokens: number, completionTokens: number): Record<string, number> {
@@ -23,11 +30,17 @@ function legacyUsage(promptTokens: number, completionTokens: number): Record<str
 
 /** Answers a legacy completion request; choices = prompts x `n`, ordered by prompt then n. */
 export function mockCompletion(call: MockCall): MockReply {
-  const invalid = validateOpenAi(call, 'prompt', CAPS);
-  if (invalid) return invalid;
   const { body, controls } = call;
+  // `echo` with `max_tokens: 0` scores a prompt without generating (its logprobs): vLLM and OpenAI take it.
+  const echo = body.echo === true;
+  const invalid = validateOpenAi(call, 'prompt', echo && body.max_tokens === 0 ? [] : CAPS);
+  if (invalid) return invalid;
   const model = body.model as string;
-  const choicesCount = promptCount(body.prompt) * (typeof body.n === 'number' ? body.n : 1);
+  const n = typeof body.n === 'number' ? body.n : 1;
+  const prompts = promptsOf(body.prompt);
+  const choicesCount = prompts.length * n;
+  // Choices are ordered by prompt, then n; each echoes its own prompt first (billed as input, not output).
+  const echoes = Array.from({ length: choicesCount }, (_, i) => (echo ? echoOf(prompts[Math.floor(i / n)]) : ''));
   const len = resolveOutputLength(body, controls, call.opts, CAPS);
   const finish = len.cut ? 'length' : 'stop';
   const promptTokens = estimateInput('completions', body, model).exact();
@@ -43,9 +56,11 @@ export function mockCompletion(call: MockCall): MockReply {
     const tail = modelTail + (includeUsage ? ',"usage":null}\n\n' : '}\n\n');
     const frames: string[] = [];
     const pieces = Array.from({ length: choicesCount }, (_, i) => mockTokens(len.tokens, i * 7));
-    for (let t = 0; t < len.tokens; t++) {
+    // The echo comes with a choice's first piece (alone when nothing is generated), as vLLM streams it.
+    for (let t = 0; t < Math.max(len.tokens, echo ? 1 : 0); t++) {
       for (let i = 0; i < choicesCount; i++) {
-        frames.push(head + `{"text":${JSON.stringify(pieces[i]![t])},"index":${i},"logprobs":null,"finish_reason":null}` + tail);
+        const text = (t === 0 ? echoes[i]! : '') + (pieces[i]![t] ?? '');
+        frames.push(head + `{"text":${JSON.stringify(text)},"index":${i},"logprobs":null,"finish_reason":null}` + tail);
       }
     }
     for (let i = 0; i < choicesCount; i++) {
@@ -59,7 +74,7 @@ export function mockCompletion(call: MockCall): MockReply {
   }
 
   const choices = Array.from({ length: choicesCount }, (_, i) => ({
-    text: mockTokens(len.tokens, i * 7).join(''),
+    text: echoes[i]! + mockTokens(len.tokens, i * 7).join(''),
     index: i,
     logprobs: null,
     finish_reason: finish,

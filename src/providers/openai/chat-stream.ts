@@ -3,6 +3,8 @@ import { DROP, PASS, sseFrame, type ReportedUsage, type StreamAdapter, type Stre
 import { encodeSseEvent } from '../sse/encode-sse-event.js';
 import type { SseEvent } from '../sse/index.js';
 import { parseObject, type JsonObject, type Usage } from '../usage.js';
+import type { OutputText } from '../../tokens/choice-counter.js';
+import type { EchoedPrompts } from './echoed-prompts.js';
 import { chunkOutput } from './openai-text.js';
 import { openAIUsage, pricedTier } from './openai-usage.js';
 
@@ -28,6 +30,8 @@ export class OpenAIChatStream implements StreamAdapter {
     /** The client asked for the usage chunk; if not, the gateway asked for it and removes it again. */
     private readonly clientWantsUsage: boolean,
     private readonly legacy = false,
+    /** Legacy completions with `echo: true`: the prompts their text starts with, not metered as output. */
+    private readonly echoed?: EchoedPrompts,
   ) {}
 
   /** `[DONE]` arrived, or every choice finished (servers that end without `[DONE]` lose nothing then). */
@@ -57,7 +61,7 @@ export class OpenAIChatStream implements StreamAdapter {
       if (c?.finish_reason) this.finished.add(index);
       else this.open.add(index);
     }
-    const text = chunkOutput(chunk);
+    const text = this.generated(chunk, true);
     // Asked for usage by the gateway, OpenAI adds `"usage":null` to every other chunk, and some
     // OpenAI-compatible servers put the usage on the last choice chunk instead of one of its own. A client
     // that did not ask gets chunks without the field, as the provider would have sent them.
@@ -69,7 +73,15 @@ export class OpenAIChatStream implements StreamAdapter {
     const chunk = ev.data === '[DONE]' ? undefined : parseObject(ev.data);
     if (!chunk) return {};
     if (chunk.error !== undefined && chunk.error !== null) return { failed: errorMessage(chunk.error) };
-    return { text: chunkOutput(chunk), output: openAIUsage(chunk.usage)?.output };
+    return { text: this.generated(chunk, false), output: openAIUsage(chunk.usage)?.output };
+  }
+
+  /** The output a chunk carries, less echoed prompts; `commit` false to read it without moving on. */
+  private generated(chunk: JsonObject, commit: boolean): OutputText | undefined {
+    const text = chunkOutput(chunk);
+    if (text === undefined || !this.echoed) return text;
+    const generated = this.echoed.streamed(text, commit);
+    return generated.length > 0 ? generated : undefined;
   }
 
   cutoff(usage: Usage): string {

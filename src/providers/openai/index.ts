@@ -3,6 +3,7 @@ export { OpenAIProvider } from './openai-provider.js';
 export { findServiceTier, openAIUsage, pricedTier } from './openai-usage.js';
 export { chunkOutput, responseText } from './openai-text.js';
 export { OpenAIChatStream, errorMessage } from './chat-stream.js';
+export { EchoedPrompts } from './echoed-prompts.js';
 export { ResponsesStream } from './responses-stream.js';
 export { refusesStreamOptions, unlessStreamOptionsRefused } from './stream-options-refusal.js';
 export { bringsHiddenInput, fullGrantUsage, predictionText, runsInBackground } from './unseen-billing.js';
