@@ -21,6 +21,12 @@ export interface WriterOptions {
   onError?: (err: Error, rows: number) => void;
   /** Called when rows had to be dropped. */
   onDrop?: (rows: number) => void;
+  /**
+   * Called once when a write succeeds after failed ones, with how many writes had failed in a row and how
+   * many rows are still waiting: the failures are logged every few seconds, and without this line a log
+   * that goes quiet could mean the ledger is back as well as that the logging stopped.
+   */
+  onRecover?: (failedWrites: number, pendingRows: number) => void;
   now?: () => number;
 }
 
@@ -132,7 +138,11 @@ export class LedgerWriter {
         await withTimeout(this.flush(), deadline - Date.now(), `not written within ${deadlineMs} ms`);
         return;
       } catch (err) {
-        if (Date.now() + backoff >= deadline) throw new Error(`${this.stats().pending} rows could not be written: ${(err as Error).message}`);
+        if (Date.now() + backoff >= deadline) {
+          // The deadline's timeout hides why the writes failed (a refused connection, a full disk): say both.
+          const cause = this.lastError && this.lastError !== (err as Error).message ? ` (last error: ${this.lastError})` : '';
+          throw new Error(`${this.stats().pending} rows could not be written: ${(err as Error).message}${cause}`);
+        }
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
@@ -172,7 +182,10 @@ export class LedgerWriter {
       () => {
         this.written += batch.count;
         this.queue.written(batch);
+        const failedWrites = this.failuresInARow;
         this.failuresInARow = 0;
+        this.lastError = undefined;
+        if (failedWrites > 0) this.opts.onRecover?.(failedWrites, this.queue.length);
         for (const w of waiters) w.resolve();
       },
       (err: Error) => {

@@ -10,7 +10,9 @@ import { LedgerWriter } from '../ledger/batch-writer.js';
 import { rowFromCall } from '../ledger/call-row.js';
 import type { Ledger, LedgerRow } from '../ledger/ledger.js';
 import { isTransientOpenError, LateLedger } from '../ledger/late-ledger.js';
-import { openLedger, type OpenLedgerOptions } from '../ledger/open-ledger.js';
+import { openLedger, sqlitePath, type OpenLedgerOptions } from '../ledger/open-ledger.js';
+import { sqliteUnwritable } from './sqlite-writable.js';
+import { claimFileFor, claimMemoryCounters, type MemoryCountersClaim } from './memory-counters-claim.js';
 import { redactUrl } from '../util/redact-url.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { PriceBook } from '../ledger/price-book.js';
@@ -72,6 +74,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   // Set once the services exist: a ledger opened late rebuilds the counters then.
   let openedLate = (): void => {};
   const ledger = policy.ledger.enabled ? await openLedgerAtStart(policy, { baseDir, strict }, log, () => openedLate()) : undefined;
+  const claim = ledger && policy.storage.counters === 'memory' ? claimLedgerForMemoryCounters(sqlitePath(policy.storage.ledger, baseDir), log) : undefined;
   // One line every few seconds is enough while the database is down (these repeat per row or per call).
   const writeFailed = throttledLog(LOG_EVERY_MS);
   let droppedSinceLog = 0;
@@ -81,6 +84,8 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     batchSize: policy.ledger.batchSize,
     maxBufferedRows: policy.ledger.maxBufferedRows,
     onError: (err, rows) => writeFailed(() => log.error({ error: err.message, rows }, 'ledger write failed; rows are kept and retried')),
+    onRecover: (failedWrites, pendingRows) =>
+      log.info({ failedWrites, pendingRows }, 'ledger writes succeed again; the rows kept meanwhile are being written'),
     onDrop: (rows) => {
       droppedSinceLog += rows;
       dropped(() => {
@@ -206,6 +211,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     async close() {
       await writer?.close();
       await ledger?.close();
+      claim?.release();
     },
   };
   openedLate = () => {
@@ -226,6 +232,10 @@ async function openLedgerAtStart(policy: Policy, opts: OpenLedgerOptions, log: L
   const url = policy.storage.ledger;
   const open = (): Promise<Ledger> => openLedger(url, opts);
   const where = `storage.ledger: cannot open ${redactUrl(url)}`;
+  // A file the gateway may not write would open read-only, and every row would be lost: refuse to start.
+  const path = sqlitePath(url, opts.baseDir);
+  const unwritable = path === undefined ? undefined : sqliteUnwritable(path);
+  if (unwritable) throw new Error(`storage.ledger: cannot write ${redactUrl(url)}: ${unwritable}; every call is recorded there, so the gateway does not start without it`);
   try {
     return await open();
   } catch (err) {
@@ -241,6 +251,28 @@ async function openLedgerAtStart(policy: Policy, opts: OpenLedgerOptions, log: L
       onRetryFailed: (e) => stillDown(() => log.error({ ledger: redactUrl(url), error: e.message }, 'ledger database still unreachable')),
       onReady,
     });
+  }
+}
+
+/**
+ * Warns when another running gateway keeps its counters in memory on the same SQLite ledger: each would
+ * enforce every limit alone. A warning, not a refusal: a rolling update that starts the new process before
+ * the old one exits (Kubernetes' default) must not deadlock, and the overlap is that short.
+ */
+function claimLedgerForMemoryCounters(path: string | undefined, log: Logger): MemoryCountersClaim | undefined {
+  if (path === undefined || path === ':memory:') return undefined;
+  try {
+    const claim = claimMemoryCounters(path);
+    if (!claim.held) {
+      log.warn(
+        { ledger: path, lock: claimFileFor(path) },
+        'another gateway with counters in memory is running on this SQLite ledger: each enforces every limit on its own, so together they admit more than a limit allows; several gateways must share their counters in Redis (storage.counters)',
+      );
+    }
+    return claim;
+  } catch (err) {
+    log.warn({ ledger: path, error: (err as Error).message }, 'could not check whether another gateway with counters in memory uses this SQLite ledger');
+    return undefined;
   }
 }
 
