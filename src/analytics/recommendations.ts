@@ -1,6 +1,6 @@
 // Optimization tips from a month of usage: a project whose answers are short on an expensive model
 // could use a smaller one; a model without a price makes cost reports and USD limits blind.
-import type { Policy } from '../config/policy.js';
+import type { Policy, RouteModel } from '../config/policy.js';
 import type { UsageGroup } from '../ledger/ledger.js';
 import type { PriceBook } from '../ledger/price-book.js';
 import { formatUsd } from '../util/format-usd.js';
@@ -68,6 +68,9 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
     }
     const avgOutput = g.outputTokens / g.served;
     if (g.served < MIN_CALLS || avgOutput > SHORT_OUTPUT_TOKENS) continue;
+    // Embedding calls have no answers to be short (their output is always 0), and another model's vectors
+    // do not match an index built with this one's: no smaller model to point them to.
+    if (routeModel(policy, g.keys.route ?? '', g.keys.model_id ?? '')?.kind === 'embedding') continue;
     const smaller = smallerModel(policy, g.keys.route ?? '', g.keys.model_id ?? '', provider, upstream, prices, g);
     if (!smaller) continue;
     // The calls' real cost includes what they paid beyond list price (a priority tier, cache writes); the
@@ -105,12 +108,18 @@ function smallerModel(
   const cheapEnough = (p: string, m: string): boolean => prices.priceOf(p, m) !== undefined && prices.standardCost(p, m, usage) <= current * MAX_PRICE_RATIO;
   const r = policy.routes.get(route);
   for (const id of r?.fallback ?? []) {
-    const m = r?.models.find((x) => x.modelId === id && x.modelId !== modelId);
+    // A fallback list may name the route's embedding models too: only a chat model serves chat calls.
+    const m = r?.models.find((x) => x.modelId === id && x.modelId !== modelId && x.kind === 'chat');
     if (m && cheapEnough(m.provider, m.upstreamModel)) return { provider: m.provider, model: m.upstreamModel };
   }
   const family = model.toLowerCase().replace(/(-\d{4}-\d{2}-\d{2}|-\d{8}|-latest)$/, '');
   const next = SMALLER[family];
   return next && cheapEnough(provider, next) ? { provider, model: next } : undefined;
+}
+
+/** The model a route serves as `modelId`, while the route is still in the config. */
+function routeModel(policy: Policy, route: string, modelId: string): RouteModel | undefined {
+  return policy.routes.get(route)?.models.find((m) => m.modelId === modelId);
 }
 
 function round(v: number, digits: number): number {

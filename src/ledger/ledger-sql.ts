@@ -132,7 +132,12 @@ export function usageSums(dialect: Dialect): string[] {
     `${dialect.num('sum(output_tokens)')} AS output_tokens`,
     `${dialect.num('sum(cached_input_tokens)')} AS cached_input_tokens`,
     `${dialect.num('sum(cache_write_input_tokens)')} AS cache_write_input_tokens`,
-    `${dialect.num('sum(cost_usd)')} AS cost_usd`,
+    // Cost in whole pico-dollars, summed as integers (micro-dollars and the pico-dollars past them, so no
+    // sum overflows): summed as floats, each database rounded the sum its own way (SQLite compensates,
+    // PostgreSQL does not), and a sum next to half a nano-dollar read one nano-dollar apart between the two.
+    // Whole pico-dollars hold every list-priced cost exactly; `trunc(x + 0.5)` rounds alike in both.
+    `${dialect.num(`sum(${PICO_USD} / 1000000)`)} AS cost_micro_usd`,
+    `${dialect.num(`sum(${PICO_USD} % 1000000)`)} AS cost_pico_usd`,
     // Money limits: the cost's two parts where the row records them (sum() skips the NULLs of legacy
     // rows), and the tokens of legacy rows, which are weighed by price.
     `${dialect.num('sum(input_cost_usd)')} AS input_cost_usd`,
@@ -144,10 +149,13 @@ export function usageSums(dialect: Dialect): string[] {
   ];
 }
 
+/** A row's cost in whole pico-dollars (costs are never negative); the same integer in SQLite and PostgreSQL. */
+const PICO_USD = 'CAST(trunc(cost_usd * 1e12 + 0.5) AS BIGINT)';
+
 /** The names usageSums gives its sums. */
 export const USAGE_SUM_NAMES = [
-  'calls', 'served', 'blocked', 'failed', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_input_tokens', 'cost_usd',
-  'input_cost_usd', 'output_cost_usd', 'legacy_input_tokens', 'legacy_output_tokens', 'estimated_tokens',
+  'calls', 'served', 'blocked', 'failed', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_input_tokens', 'cost_micro_usd',
+  'cost_pico_usd', 'input_cost_usd', 'output_cost_usd', 'legacy_input_tokens', 'legacy_output_tokens', 'estimated_tokens',
 ] as const;
 
 /** `GROUP BY 1, 2 ORDER BY 1, 2` for the first n columns (nothing for n = 0). */
@@ -211,7 +219,7 @@ export function toUsageGroup(r: Record<string, unknown>, groupBy: Dimension[]): 
     outputTokens: n('output_tokens'),
     cachedInputTokens: n('cached_input_tokens'),
     cacheWriteInputTokens: n('cache_write_input_tokens'),
-    costUsd: n('cost_usd'),
+    costUsd: n('cost_micro_usd') / 1e6 + n('cost_pico_usd') / 1e12,
     inputCostUsd: n('input_cost_usd'),
     outputCostUsd: n('output_cost_usd'),
     legacyInputTokens: n('legacy_input_tokens'),

@@ -11,8 +11,11 @@
 //   https://platform.claude.com/docs/zh-CN/models/opus-5-5/overview    (Opus 5.5)
 //   https://platform.claude.com/docs/zh-CN/models/sonnet-5/overview    (Sonnet 5)
 //   https://platform.claude.com/docs/zh-CN/models/sonnet-5-5/overview  (Sonnet 5.5)
-// Left out until an official page confirms them: Claude Haiku 5.5 (reported priced in two bands by
-// prompt length), and OpenAI gpt-5.2, gpt-5.4, gpt-5.4-mini, gpt-5.5 and the
+// Checked 2026-12-05 against the same host:
+//   https://platform.claude.com/docs/zh-CN/models/haiku-5-5/overview (Haiku 5.5: two bands by prompt length)
+//   https://platform.claude.com/docs/en/about-claude/pricing          (Mythos 5 and 5.1 rows: Fable's prices)
+//   https://platform.claude.com/docs/id/models/opus-5/overview         (lineup: Fable 5.2 at $8 / $40)
+// Left out until an official page confirms them: OpenAI gpt-5.2, gpt-5.4, gpt-5.4-mini, gpt-5.5 and the
 // gpt-4o-2024-05-13 snapshot (no official OpenAI page was found to check them against).
 
 import type { ToolKind } from '../providers/usage.js';
@@ -33,7 +36,7 @@ export interface ListPrice {
 /**
  * A long-context band: a call with more than `aboveInputTokens` input tokens is billed at these rates for
  * all its tokens, input and output, not only for those past the line (Anthropic's Sonnet 4 and 4.5 with
- * the 1M-token context beta).
+ * the 1M-token context beta, and Haiku 5.5 past 100,000 tokens).
  */
 export interface LongContextPrice extends Rates {
   aboveInputTokens: number;
@@ -111,14 +114,28 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   // Anthropic: Claude 5.x (input, output, cache hits, 5-minute cache writes, 1-hour cache writes).
   // Fable 5 / 5.1: the pricing page's table (cache hits $1 and $0.25); ids from the model pages
   // (platform.claude.com/docs/.../models/fable-5/overview, .../fable-5-1/overview).
+  // Fable 5.2: $8 / $40 on Anthropic's lineup table; its cache hits ($0.20) and writes ($10 / $16, the usual
+  // 1.25x / 2x) from trackers that read the pricing page (phuryn/claude-usage v1.5.7, archid21/rightsize
+  // v0.10.2), as no official page in the stores lists them. Recheck.
+  'claude-fable-5-2': a(8, 40, 0.2, 10, 16),
   'claude-fable-5-1': a(10, 50, 0.25, 12.5, 20),
   'claude-fable-5': a(10, 50, 1, 12.5, 20),
+  // Mythos (limited availability) shares each Fable version's specifications and prices.
+  'claude-mythos-5-2': a(8, 40, 0.2, 10, 16),
+  'claude-mythos-5-1': a(10, 50, 0.25, 12.5, 20),
+  'claude-mythos-5': a(10, 50, 1, 12.5, 20),
   'claude-opus-5-5': a(4, 20, 0.2, 5, 8),
   'claude-opus-5': a(5, 25, 0.5, 6.25, 10),
-  // The stored Sonnet 5.5 page lists cache hits at $0.20; third-party trackers report a cut to $0.10
-  // from 2026-10-07 that no official page seen here confirms. Recheck.
-  'claude-sonnet-5-5': a(2, 10, 0.2, 2.5, 4),
+  // Sonnet 5.5 cache hits: $0.10 since 2026-10-07 (0.05x input, as Opus 5.5's $0.20). The one official page
+  // stored with $0.20 (zh-CN/models/sonnet-5-5/overview) predates that day: its lineup still shows Haiku 4.5,
+  // not Haiku 5.5 (released 2026-10-07). Trackers that read the live pricing page after it all have $0.10
+  // (kurofune/claudit v1.9.2 "checked 2026-10-24", TheKrush/PromptFuel v1.0.23, phuryn/claude-usage v1.5.7,
+  // the synaps crate's table citing platform.claude.com/docs/en/about-claude/pricing). Recheck there.
+  'claude-sonnet-5-5': a(2, 10, 0.1, 2.5, 4),
   'claude-sonnet-5': a(2, 10, 0.2, 2.5, 4),
+  // Haiku 5.5 bills a call whose prompt (cache reads and writes included) passes 100,000 tokens at 5x every
+  // rate, output included: $0.50 / $2.50, cache hits $0.05, writes $0.625 / $1.
+  'claude-haiku-5-5': longContext(a(0.1, 0.5, 0.01, 0.125, 0.2), 100_000, 5, 5),
   // Anthropic: Claude 4.x (Opus dropped from $15/$75 to $5/$25 with 4.5). Cache writes: 1.25x / 2x input.
   'claude-opus-4-8': p(5, 25, 0.5),
   'claude-opus-4-7': p(5, 25, 0.5),
@@ -201,6 +218,11 @@ const US_ONLY_PRICED: Readonly<Record<string, true>> = {
   'claude-sonnet-5-5': true,
   'claude-fable-5': true,
   'claude-fable-5-1': true,
+  'claude-fable-5-2': true,
+  'claude-mythos-5': true,
+  'claude-mythos-5-1': true,
+  'claude-mythos-5-2': true,
+  'claude-haiku-5-5': true,
 };
 export const US_ONLY_FACTOR = 1.1;
 

@@ -51,7 +51,8 @@ describe('pricing', () => {
     expect(listPrice('claude-fable-5')?.cachedInput).toBe(1);
     expect(listPrice('claude-opus-5-5')).toEqual({ input: 4, output: 20, cachedInput: 0.2, cacheWrite: 5, cacheWrite1h: 8 });
     expect(listPrice('claude-sonnet-5')).toEqual({ input: 2, output: 10, cachedInput: 0.2, cacheWrite: 2.5, cacheWrite1h: 4 });
-    expect(listPrice('claude-sonnet-5-5')).toEqual({ input: 2, output: 10, cachedInput: 0.2, cacheWrite: 2.5, cacheWrite1h: 4 });
+    // Sonnet 5.5's cache hits were cut to $0.10 on 2026-10-07 (list-prices.ts says where from).
+    expect(listPrice('claude-sonnet-5-5')).toEqual({ input: 2, output: 10, cachedInput: 0.1, cacheWrite: 2.5, cacheWrite1h: 4 });
     // A dated Sonnet 5.5 id strips to Sonnet 5.5, not to Sonnet 5.
     expect(listPrice('claude-sonnet-5-5-20260915')?.cacheWrite).toBe(2.5);
     expect(listPrice('claude-opus-5-5-20260915')?.input).toBe(4);

@@ -15,6 +15,8 @@ const KEY_PATTERN = /^[A-Za-z0-9_.\-]+$/;
 // Values: printable, no control characters (they end up in CSV and logs).
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROL_ALL = /[\u0000-\u001f\u007f]/g;
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** Length in Unicode code points (an emoji is one character, as OpenAI counts it). */
 function chars(s: string): number {
@@ -45,7 +47,7 @@ export function readTags(header: string | string[] | undefined, metadata: unknow
       if (length > MAX_METADATA_VALUE) {
         throw invalid(`metadata: the value of '${k}' must be at most ${MAX_METADATA_VALUE} characters (it has ${length})`, 'metadata');
       }
-      tags.set(k.replace(CONTROL_ALL, ' '), v.replace(CONTROL_ALL, ' '));
+      tags.set(recordable(k), recordable(v));
     }
   }
 
@@ -71,6 +73,15 @@ export function readTags(header: string | string[] | undefined, metadata: unknow
     }
   }
   return Object.fromEntries(tags);
+}
+
+/**
+ * Metadata text as the ledger records it: control characters as spaces, and a lone UTF-16 surrogate (valid
+ * in JSON as `\ud800`) as U+FFFD, since PostgreSQL's jsonb refuses one, and a row it refuses would stop
+ * every later row at the head of the ledger's write queue.
+ */
+function recordable(text: string): string {
+  return text.replace(CONTROL_ALL, ' ').replace(LONE_SURROGATE, '\ufffd');
 }
 
 /** Tag errors end their sentence here, so their details read as one. */
