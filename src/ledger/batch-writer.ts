@@ -2,7 +2,7 @@
 // at most `flushIntervalMs` after they arrive. `writeNow` (strict durability) joins the next batch and
 // resolves once it is committed, so concurrent strict calls share one commit (group commit).
 import type { Ledger, LedgerRow } from './ledger.js';
-import { rowQueueFor, type RowQueue } from './row-queue.js';
+import { rowQueueFor, type RefusedRow, type RowQueue } from './row-queue.js';
 import { withTimeout } from '../util/with-timeout.js';
 
 export interface WriterOptions {
@@ -21,6 +21,8 @@ export interface WriterOptions {
   onError?: (err: Error, rows: number) => void;
   /** Called when rows had to be dropped. */
   onDrop?: (rows: number) => void;
+  /** Called with each row the database refused (set aside, counted as dropped; the others are written). */
+  onRefused?: RefusedRow;
   /**
    * Called once when a write succeeds after failed ones, with how many writes had failed in a row and how
    * many rows are still waiting: the failures are logged every few seconds, and without this line a log
@@ -76,7 +78,7 @@ export class LedgerWriter {
     private readonly opts: WriterOptions,
   ) {
     this.now = opts.now ?? Date.now;
-    this.queue = rowQueueFor(ledger, opts.batchSize);
+    this.queue = rowQueueFor(ledger, opts.batchSize, (row, err) => opts.onRefused?.(row, err));
     this.timer = setInterval(() => this.kick(), opts.flushIntervalMs);
     this.timer.unref();
   }
@@ -179,8 +181,9 @@ export class LedgerWriter {
     this.inFlightSince = arrivals[0] ?? this.now();
     const timeoutMs = this.opts.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
     const done = withTimeout(this.queue.write(batch), timeoutMs, `the ledger did not answer within ${timeoutMs} ms`).then(
-      () => {
-        this.written += batch.count;
+      (refused) => {
+        this.written += batch.count - refused;
+        this.dropped += refused;
         this.queue.written(batch);
         const failedWrites = this.failuresInARow;
         this.failuresInARow = 0;

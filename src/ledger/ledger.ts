@@ -183,6 +183,12 @@ export interface Ledger {
   packRow?(row: LedgerRow, shared: Set<string>): string;
   appendPacked?(json: string): Promise<void>;
   /**
+   * Whether `err`, from append, is the database refusing what a row holds (PostgreSQL refuses a NUL or a
+   * lone surrogate in text, for one) rather than failing to write at all: retrying that batch as it is
+   * would fail for ever. Absent: every failure is retried.
+   */
+  refusesRow?(err: unknown): boolean;
+  /**
    * Records that `owner` made conversation `id` (OpenAI's Conversations API) at `atMs`: written at once,
    * not batched (conversations are few), so that the owner outlives the counter store's record. An id
    * recorded already keeps its first owner.

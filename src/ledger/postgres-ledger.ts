@@ -97,6 +97,13 @@ export class PostgresLedger implements Ledger {
     await this.sql.unsafe(INSERT_SQL, [records as unknown as postgres.JSONValue]);
   }
 
+  refusesRow(err: unknown): boolean {
+    // SQLSTATE classes 22 (data exception: a NUL or a lone surrogate in text, a number out of range) and 23
+    // (a constraint): the rows, not the connection. A duplicate is no error here (inserts skip it).
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  }
+
   async recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void> {
     if (this.opts.readonly) throw new Error('this ledger was opened read-only');
     await this.sql.unsafe(`INSERT INTO ${CONVERSATIONS_TABLE} (id, ts, organization, project, provider) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`, [

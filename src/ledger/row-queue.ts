@@ -15,16 +15,22 @@ export interface RowQueue<B extends RowBatch = RowBatch> {
   /** Puts a batch whose write failed back in front. */
   restore(batch: B): void;
   dropOldest(rows: number): void;
-  /** Writes a batch in one transaction. */
-  write(batch: B): Promise<void>;
+  /**
+   * Writes a batch in one transaction. Resolves with how many rows the database refused and were set
+   * aside (handed to `onRefused`); rejects when nothing could be written for another reason.
+   */
+  write(batch: B): Promise<number>;
   /** The batch is committed: its memory may be reused. */
   written(batch: B): void;
 }
 
+/** A row the database refused: it is not retried, and is lost to the ledger. */
+export type RefusedRow = (row: Pick<LedgerRow, 'requestId' | 'organization'>, err: Error) => void;
+
 /** The queue for a ledger: packed off-heap when it takes packed rows (SQLite), row objects otherwise. */
-export function rowQueueFor(ledger: Ledger, batchSize: number): RowQueue {
+export function rowQueueFor(ledger: Ledger, batchSize: number, onRefused: RefusedRow = () => {}): RowQueue {
   if (ledger.packRow && ledger.appendPacked) return new PackedRowQueue(ledger.packRow.bind(ledger), ledger.appendPacked.bind(ledger), batchSize);
-  return new ObjectRowQueue(ledger, batchSize);
+  return new ObjectRowQueue(ledger, batchSize, onRefused);
 }
 
 interface ObjectBatch extends RowBatch {
@@ -37,6 +43,7 @@ class ObjectRowQueue implements RowQueue<ObjectBatch> {
   constructor(
     private readonly ledger: Ledger,
     private readonly batchSize: number,
+    private readonly onRefused: RefusedRow,
   ) {}
 
   get length(): number {
@@ -60,8 +67,28 @@ class ObjectRowQueue implements RowQueue<ObjectBatch> {
     this.rows.splice(0, rows);
   }
 
-  write(batch: ObjectBatch): Promise<void> {
-    return this.ledger.append(batch.rows);
+  write(batch: ObjectBatch): Promise<number> {
+    return this.writeRows(batch.rows);
+  }
+
+  /**
+   * A batch the database refuses for a row it holds is halved until the refused rows are alone, and those
+   * are set aside: retried whole, it would fail for ever and hold back every later row until the buffer
+   * overflowed. Halves written before a later failure are written again on the retry, which skips them.
+   */
+  private async writeRows(rows: LedgerRow[]): Promise<number> {
+    try {
+      await this.ledger.append(rows);
+      return 0;
+    } catch (err) {
+      if (!this.ledger.refusesRow?.(err)) throw err;
+      if (rows.length === 1) {
+        this.onRefused(rows[0], err as Error);
+        return 1;
+      }
+      const half = Math.ceil(rows.length / 2);
+      return (await this.writeRows(rows.slice(0, half))) + (await this.writeRows(rows.slice(half)));
+    }
   }
 
   written(): void {}
@@ -184,8 +211,10 @@ class PackedRowQueue implements RowQueue<Segment> {
     }
   }
 
-  write(batch: Segment): Promise<void> {
-    return this.append(batch.json());
+  // SQLite stores whatever text a row holds: it refuses no row, only a write as a whole.
+  async write(batch: Segment): Promise<number> {
+    await this.append(batch.json());
+    return 0;
   }
 
   written(batch: Segment): void {

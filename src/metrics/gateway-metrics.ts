@@ -177,7 +177,7 @@ export class GatewayMetrics {
       void new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(writer())); } });
     writerTotal('tollgate_ledger_rows_written_total', 'Ledger rows written since start.', (w) => w.written);
     writerTotal('tollgate_ledger_write_failures_total', 'Failed ledger writes since start (rows are kept and retried).', (w) => w.failures);
-    writerTotal('tollgate_ledger_rows_dropped_total', 'Ledger rows dropped since start because the write buffer overflowed.', (w) => w.dropped);
+    writerTotal('tollgate_ledger_rows_dropped_total', 'Ledger rows dropped since start: the write buffer overflowed, or the database refused what a row holds.', (w) => w.dropped);
     if (opts.processMetrics) {
       // prom-client's names under the tollgate_ prefix: tollgate_process_cpu_seconds_total, tollgate_nodejs_heap_size_used_bytes, ...
       // Event-loop delay is sampled by a timer; at prom-client's default 10 ms it wakes an idle gateway 100

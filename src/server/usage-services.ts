@@ -84,6 +84,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     batchSize: policy.ledger.batchSize,
     maxBufferedRows: policy.ledger.maxBufferedRows,
     onError: (err, rows) => writeFailed(() => log.error({ error: err.message, rows }, 'ledger write failed; rows are kept and retried')),
+    onRefused: (row, err) => log.error({ requestId: row.requestId, organization: row.organization, error: err.message }, 'the ledger database refused this call\'s row; it is set aside and the others are written'),
     onRecover: (failedWrites, pendingRows) =>
       log.info({ failedWrites, pendingRows }, 'ledger writes succeed again; the rows kept meanwhile are being written'),
     onDrop: (rows) => {
