@@ -58,6 +58,13 @@ export interface Provider {
   readonly streamUsage?: boolean;
   /** The upstream refused `stream_options`: streams stop asking for usage (until a reload rebuilds the provider). */
   refusedStreamOptions?(): void;
+  /**
+   * OpenAI-format upstreams: whether `model` (as sent upstream) was learnt to refuse `max_tokens` for
+   * `max_completion_tokens`, a reasoning model under a name the gateway does not know as one (an Azure
+   * deployment's); max-tokens-refusal.ts.
+   */
+  takesCompletionTokens?(model: string): boolean;
+  refusedMaxTokens?(model: string): void;
   send(req: UpstreamRequest): Promise<UpstreamResponse>;
   /** Providers that keep Responses API responses: a retrieval request, with the provider's own key. */
   retrieve?(req: RetrievalRequest): Promise<UpstreamResponse>;

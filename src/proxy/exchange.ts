@@ -47,6 +47,11 @@ export interface Exchange {
    * upstream that refuses the field gets the call once more without it (stream-options-refusal.ts).
    */
   readonly streamOptionsAdded?: boolean;
+  /**
+   * The upstream body has `max_tokens` only because the gateway caps the call (the client sent no cap): a
+   * model that refuses it for `max_completion_tokens` gets the call once more with that (max-tokens-refusal.ts).
+   */
+  readonly maxTokensAdded?: boolean;
   /** Whether upstreamBody(output) is the client's body unchanged, so the client's bytes can go as they came. */
   unchanged(output: number): boolean;
   /** A fresh adapter for a streamed answer. */

@@ -60,7 +60,8 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
   // every tagged call would fail with a 400. It stays behind then; with `store: true` it labels the stored one.
   const metadataStaysBehind = endpoint === 'chat' && body.metadata !== undefined && body.metadata !== null && body.store !== true;
   // Web and file search calls are billed per call: counted from the answer when the request offers them.
-  const tools = endpoint === 'responses' ? billedTools(body, isReasoningModel(upstreamModel)) : undefined;
+  const reasoning = isReasoningModel(upstreamModel, provider);
+  const tools = endpoint === 'responses' ? billedTools(body, reasoning) : undefined;
   // Legacy completions with `echo: true` start each choice's text with its prompt: input, not output.
   const echoed = endpoint === 'completions' ? EchoedPrompts.of(body) : undefined;
   return {
@@ -83,13 +84,15 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
       const out = copyBodyFor(upstreamModel, body);
       // The output allowance is sent upstream whenever the client's body does not already hold it (its
       // cap(s), as granted), so the limit holds exactly.
-      if (endpoint !== 'embeddings' && (asked !== output - predicted || capsDisagree || implicit !== undefined)) applyOutputLimit(out, endpoint, split(output), upstreamModel);
+      if (endpoint !== 'embeddings' && (asked !== output - predicted || capsDisagree || implicit !== undefined)) applyOutputLimit(out, endpoint, split(output), reasoning);
       if (asksUsage) out.stream_options = withUsageIncluded(streamOptions);
       // Undefined rather than deleted: JSON.stringify leaves it out, and the object keeps its shape (body-copy.ts).
       if (metadataStaysBehind) out.metadata = undefined;
       return out;
     },
     streamOptionsAdded: asksUsage && streamOptions === undefined,
+    // A chat call without a cap gets `max_tokens` from the gateway, unless the model is known to take the other field.
+    maxTokensAdded: endpoint === 'chat' && perChoice === undefined && !reasoning,
     unchanged: (output) => upstreamModel === body.model && !stream && !metadataStaysBehind && (endpoint === 'embeddings' || (asked === output - predicted && !capsDisagree && implicit === undefined)),
     streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream(tools) : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions', echoed)),
     response(raw): ClientBody {

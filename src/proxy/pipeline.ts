@@ -9,7 +9,7 @@ import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
-import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessStreamOptionsRefused } from '../providers/openai/index.js';
+import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
@@ -58,7 +58,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers, target, fallbacks });
   // A reasoning model thinks within its output cap: the default for it leaves room for the thinking too.
   const enforcement = gw.policy.enforcement;
-  const allowance = exchange.allowance(isReasoningModel(upstreamModel) ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
+  const allowance = exchange.allowance(isReasoningModel(upstreamModel, provider) ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
   // Anthropic bills prompt-cache writes and fast mode above the input price; OpenAI bills its priority tier above list;
   // both bill web searches (and OpenAI file searches) per call, up to the request's cap on them.
@@ -209,6 +209,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       upstream = await provider.send(sent);
       // Refused for the `stream_options` the gateway added (older Azure api-versions): once more without it.
       if (upstream.status >= 400 && exchange.streamOptionsAdded) upstream = await unlessStreamOptionsRefused(provider, sent, upstream, req.log);
+      // Refused for the `max_tokens` the gateway added (a reasoning model under a name it does not know): with max_completion_tokens.
+      if (upstream.status === 400 && exchange.maxTokensAdded) upstream = await unlessMaxTokensRefused(provider, sent, upstream, upstreamModel, req.log);
     } catch (err) {
       // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
       if (abort?.signal.aborted) return refund(499);

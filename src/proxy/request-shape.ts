@@ -1,6 +1,7 @@
 // Checks the few fields the gateway relies on and rewrites the body for upstream; everything else passes untouched.
 import type { Endpoint } from '../tokens/index.js';
 import { invalidRequest } from '../errors/tollgate-error.js';
+import type { Provider } from '../providers/provider.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -86,18 +87,22 @@ export function requestedOutput(body: JsonObject, endpoint: Endpoint = 'chat'): 
 }
 
 // OpenAI's reasoning models (o-series, gpt-5) refuse `max_tokens`; everything else OpenAI-compatible understands it.
-const COMPLETION_TOKENS_MODELS = /^(o\d|gpt-5)/;
+// A router's vendor prefix (`openai/o3`) is allowed.
+const COMPLETION_TOKENS_MODELS = /(?:^|\/)(?:o\d|gpt-5)/;
 
-/** An OpenAI reasoning model: its hidden reasoning tokens count against the output cap. */
-export function isReasoningModel(upstreamModel: string): boolean {
-  return COMPLETION_TOKENS_MODELS.test(upstreamModel);
+/**
+ * An OpenAI reasoning model: its hidden reasoning tokens count against the output cap, which it takes as
+ * `max_completion_tokens`. Known by its name, or learnt from the provider's refusal of `max_tokens`.
+ */
+export function isReasoningModel(upstreamModel: string, provider?: Pick<Provider, 'takesCompletionTokens'>): boolean {
+  return COMPLETION_TOKENS_MODELS.test(upstreamModel) || provider?.takesCompletionTokens?.(upstreamModel) === true;
 }
 
 /** The smallest `max_output_tokens` the Responses API accepts. */
 export const RESPONSES_MIN_OUTPUT = 16;
 
 /** Sets the output limit upstream: on the fields the client sent, or on the one the model understands. */
-export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: number, upstreamModel: string): void {
+export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: number, reasoning: boolean): void {
   if (endpoint === 'completions' || endpoint === 'messages') {
     body.max_tokens = output;
     return;
@@ -113,7 +118,7 @@ export function applyOutputLimit(body: JsonObject, endpoint: Endpoint, output: n
   if (hasMax) body.max_tokens = output;
   if (hasCompletion) body.max_completion_tokens = output;
   if (!hasMax && !hasCompletion) {
-    if (COMPLETION_TOKENS_MODELS.test(upstreamModel)) body.max_completion_tokens = output;
+    if (reasoning) body.max_completion_tokens = output;
     else body.max_tokens = output;
   }
 }

@@ -34,6 +34,8 @@ export interface MockControls {
   refuseModels?: string[];
   /** OpenAI: refuse a request that has `stream_options` with the 400 of Azure OpenAI before api-version 2024-06-01. */
   refuseStreamOptions: boolean;
+  /** OpenAI: refuse `max_tokens` as a reasoning model does (o-series, gpt-5), whatever the model's name. */
+  refuseMaxTokens?: boolean;
 }
 
 function nonNegativeInt(v: unknown): number | undefined {
@@ -44,7 +46,7 @@ function nonNegativeInt(v: unknown): number | undefined {
  * Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`,
  * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`, `mock_echo_credentials`, and Anthropic's
  * `mock_cache_read_tokens`, `mock_cache_write_tokens`, `mock_cache_write_1h_tokens`, `mock_thinking_tokens`, `mock_tool_use`, `mock_refuse_models`, and
- * `mock_refuse_stream_options`.
+ * `mock_refuse_stream_options`, `mock_refuse_max_tokens`.
  */
 export function readMockControls(body: Record<string, unknown>): MockControls {
   const status = nonNegativeInt(body.mock_error_status);
@@ -65,6 +67,7 @@ export function readMockControls(body: Record<string, unknown>): MockControls {
     toolUse: body.mock_tool_use === true,
     refuseModels: Array.isArray(body.mock_refuse_models) ? body.mock_refuse_models.filter((m): m is string => typeof m === 'string') : undefined,
     refuseStreamOptions: body.mock_refuse_stream_options === true,
+    refuseMaxTokens: body.mock_refuse_max_tokens === true,
   };
 }
 

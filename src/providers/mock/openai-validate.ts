@@ -26,12 +26,20 @@ const MAX_N = 128;
 
 /**
  * Returns a 400 reply if the body lacks `model` or `required`, has a cap below 1, a bad `n`, or stream_options without
- * stream (or at all, with `mock_refuse_stream_options`).
+ * stream (or at all, with `mock_refuse_stream_options`), or `max_tokens` with `mock_refuse_max_tokens`.
  */
 export function validateOpenAi(call: MockCall, required: string, capFields: readonly string[] = []): MockJsonReply | undefined {
   const { body } = call;
   // An Azure-style server checks the body's fields before anything else.
   if (call.controls.refuseStreamOptions && body.stream_options !== undefined) return azureUnrecognizedArgument('stream_options', call.latencyMs);
+  if (call.controls.refuseMaxTokens && body.max_tokens !== undefined && body.max_tokens !== null) {
+    return openAiError(
+      400,
+      "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      { param: 'max_tokens', code: 'unsupported_parameter' },
+      call.latencyMs,
+    );
+  }
   if (typeof body.model !== 'string' || body.model === '') {
     return openAiError(400, 'you must provide a model parameter', {}, call.latencyMs);
   }

@@ -36,10 +36,8 @@ export function refusesStreamOptions(status: number, raw: Buffer): boolean {
  * already read, as it came.
  */
 export async function unlessStreamOptionsRefused(provider: Provider, sent: UpstreamRequest, answer: UpstreamResponse, log: WarnLog): Promise<UpstreamResponse> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of answer.body) chunks.push(chunk);
-  const raw = Buffer.concat(chunks);
-  if (!refusesStreamOptions(answer.status, raw)) return { status: answer.status, headers: answer.headers, body: once(raw) };
+  const { raw, again } = await readAnswer(answer);
+  if (!refusesStreamOptions(answer.status, raw)) return again;
   provider.refusedStreamOptions?.();
   // Said once per provider and process (later streams go without the field): its streams' usage is now the
   // gateway's own count, which an operator should know, and can make the default by configuration.
@@ -54,6 +52,14 @@ export async function unlessStreamOptionsRefused(provider: Provider, sent: Upstr
 /** Where the learnt refusal is said (the request's logger). */
 export interface WarnLog {
   warn(obj: object, msg: string): void;
+}
+
+/** An error answer's body read whole, and the answer to pass on as it came when it is not the refusal looked for. */
+export async function readAnswer(answer: UpstreamResponse): Promise<{ raw: Buffer; again: UpstreamResponse }> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of answer.body) chunks.push(chunk);
+  const raw = Buffer.concat(chunks);
+  return { raw, again: { status: answer.status, headers: answer.headers, body: once(raw) } };
 }
 
 /** A body already read, to be read again. */
