@@ -102,6 +102,15 @@ describe('tollgate serve start-up errors', () => {
     expect(stderr.trim()).toBe('tollgate serve: give a config file with --config FILE (for example --config examples/quickstart.yaml)');
   });
 
+  it("describes --config in every command's help without a `(default: [])` of commander's", async () => {
+    for (const command of ['serve', 'check', 'usage', 'audit']) {
+      const { code, stdout } = await tollgate([command, '--help']);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/-c, --config <file>/);
+      expect(stdout).not.toContain('default: []');
+    }
+  });
+
   it('refuses a TOLLGATE_LOG_LEVEL that is no log level in one line, naming the levels (pino threw a stack trace)', async () => {
     const { code, stderr } = await tollgate(['serve', '--config', config], { TOLLGATE_LOG_LEVEL: 'verbose' });
     expect(code).toBe(1);

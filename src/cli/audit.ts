@@ -6,7 +6,7 @@ import { redactUrl } from '../util/redact-url.js';
 import { httpOrigin } from '../util/http-origin.js';
 
 interface AuditOptions {
-  config: string[];
+  config?: string[];
   url?: string;
   adminKey?: string;
   format: string;
@@ -17,7 +17,7 @@ export function registerAudit(program: Command): void {
   program
     .command('audit')
     .description("compare a running gateway's counters with the ledger; exit 0 without drift, 2 with drift")
-    .option(CONFIG_FLAGS, "the gateway's config, for its address (server.host, server.port: the only fields whose ${VAR}s must be set); repeat to merge several", collectConfig, [] as string[])
+    .option(CONFIG_FLAGS, "the gateway's config, for its address (server.host, server.port: the only fields whose ${VAR}s must be set); repeat to merge several", collectConfig)
     .option('--url <url>', 'gateway address (default: server.host and server.port from the config)')
     .option('--admin-key <key>', 'admin key (default: $TOLLGATE_ADMIN_KEY)')
     .option('--format <format>', 'table or json', 'table')
@@ -29,7 +29,7 @@ export function registerAudit(program: Command): void {
 async function runAudit(opts: AuditOptions): Promise<number> {
   if (!['table', 'json'].includes(opts.format)) return fail(`--format must be table or json, not '${opts.format}'`);
   let url = opts.url;
-  if (!url && opts.config.length > 0) {
+  if (!url && opts.config !== undefined) {
     // Only the address is read: the admin key comes from --admin-key or the environment.
     const policy = loadPolicyOrReport(opts.config, ['server.host', 'server.port']);
     if (!policy) return 1;

@@ -27,15 +27,15 @@ export function registerCheck(program: Command): void {
     .command('check')
     .allowExcessArguments(true) // answered with strayFilesMessage
     .description('validate config files (merged in order) and report every problem as file:line: path: message')
-    .option(CONFIG_FLAGS, 'config file; repeat to merge several, later files win', collectConfig, [] as string[])
-    .action((options: { config: string[] }, command: Command) => {
+    .option(CONFIG_FLAGS, 'config file; repeat to merge several, later files win', collectConfig)
+    .action((options: { config?: string[] }, command: Command) => {
       const stray = strayFilesMessage('check', command.args);
       if (stray) {
         console.error(stray);
         process.exitCode = 1;
         return;
       }
-      if (options.config.length === 0) {
+      if (options.config === undefined) {
         console.error('tollgate check: give at least one --config FILE');
         process.exitCode = 1;
         return;

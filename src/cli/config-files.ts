@@ -4,8 +4,11 @@ import { ConfigError, formatIssue, loadPolicy, type Policy } from '../config/ind
 /** Repeatable: the files are merged in order, later ones win. */
 export const CONFIG_FLAGS = '-c, --config <file>';
 
-/** Commander's collector for a repeated `--config`. */
-export function collectConfig(value: string, previous: string[]): string[] {
+/**
+ * Commander's collector for a repeated `--config`. No default value is given to commander (its help would
+ * print `(default: [])`): the first file starts the list, and a command given none reads `config` as undefined.
+ */
+export function collectConfig(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

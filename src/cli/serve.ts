@@ -19,18 +19,19 @@ export function registerServe(program: Command): void {
     .command('serve')
     .allowExcessArguments(true) // answered with strayFilesMessage
     .description('start the gateway')
-    .option(CONFIG_FLAGS, 'config file (repeat to merge several, in order)', collectConfig, [] as string[])
+    .option(CONFIG_FLAGS, 'config file (repeat to merge several, in order)', collectConfig)
     .option('--host <host>', 'listen address (overrides server.host)', parseHost)
     .option('--port <port>', 'listen port (overrides server.port; 0 = any free port)', parsePort)
-    .action(async (opts: { config: string[]; host?: string; port?: number }, command: Command) => {
-      // Not a requiredOption: the collector's empty default would satisfy it, and loading nothing fails obscurely.
-      const usageError = strayFilesMessage('serve', command.args) ?? (opts.config.length === 0 ? NO_CONFIG : undefined) ?? logLevelProblem(process.env.TOLLGATE_LOG_LEVEL);
+    .action(async (opts: { config?: string[]; host?: string; port?: number }, command: Command) => {
+      const files = opts.config ?? [];
+      // Not a requiredOption: its message would not say what to give (a newcomer runs `tollgate serve` bare).
+      const usageError = strayFilesMessage('serve', command.args) ?? (files.length === 0 ? NO_CONFIG : undefined) ?? logLevelProblem(process.env.TOLLGATE_LOG_LEVEL);
       if (usageError) {
         console.error(usageError);
         process.exitCode = 1;
         return;
       }
       turnOffPretenuring();
-      await startGateway({ configFiles: opts.config, host: opts.host, port: opts.port });
+      await startGateway({ configFiles: files, host: opts.host, port: opts.port });
     });
 }

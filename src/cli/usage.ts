@@ -13,7 +13,7 @@ import { isTimeZone } from '../util/time-zone.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 
 interface UsageOptions {
-  config: string[];
+  config?: string[];
   ledger?: string;
   by: string;
   since: string;
@@ -32,7 +32,7 @@ export function registerUsage(program: Command): void {
   program
     .command('usage')
     .description('usage and cost from the ledger, grouped by any dimension or tag, with totals')
-    .option(CONFIG_FLAGS, 'config file naming the ledger (storage.ledger) and server.timezone, the only fields whose ${VAR}s must be set; repeat to merge several', collectConfig, [] as string[])
+    .option(CONFIG_FLAGS, 'config file naming the ledger (storage.ledger) and server.timezone, the only fields whose ${VAR}s must be set; repeat to merge several', collectConfig)
     .option('--ledger <url>', 'ledger to read instead of the config\'s (sqlite:PATH or postgres://...)')
     .option('--by <dimensions>', `comma-separated: ${REPORT_DIMENSIONS_TEXT}`, 'project,model')
     .option('--since <time>', 'start: 7d, 24h, 30m, 2w, today, yesterday, month, YYYY-MM-DD or ISO date-time (without Z or an offset: a local time, see --timezone)', '7d')
@@ -59,7 +59,7 @@ async function runUsage(opts: UsageOptions): Promise<number> {
     if (problem) return fail(`${flag} ${text}: ${problem}`);
   }
   let policy: Policy | undefined;
-  if (opts.config.length > 0) {
+  if (opts.config !== undefined) {
     // The fields read from the config; unset variables elsewhere (provider and client secrets) do not matter.
     const needs = [...(opts.ledger ? [] : ['storage.ledger']), ...(opts.timezone ? [] : ['server.timezone'])];
     policy = loadPolicyOrReport(opts.config, needs);
