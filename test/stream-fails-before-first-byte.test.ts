@@ -111,7 +111,7 @@ describe('a stream that fails before its first byte', () => {
     });
     expect(await whole.text()).toBe(WHOLE_STREAM);
   });
-  it('a client that leaves while the gateway waits for the first bytes is refunded, recorded as 499', async () => {
+  it('a client that leaves while the gateway waits for the first bytes is charged its input, as one that leaves later, recorded as 499', async () => {
     failures = ['stall'];
     const before = gw.calls.length;
     const leave = new AbortController();
@@ -125,7 +125,9 @@ describe('a stream that fails before its first byte', () => {
     leave.abort();
     await call;
     await until(() => gw.calls.length > before);
-    expect(gw.calls[before]).toMatchObject({ status: 499, decision: 'failed', usage: { input: 0, output: 0 } });
+    // The provider accepted the call and was reading its input: charged for it, nothing else.
+    expect(gw.calls[before]).toMatchObject({ status: 499, decision: 'admitted', streamEnd: 'client_gone', usage: { output: 0, source: 'estimated' } });
+    expect(gw.calls[before].usage.input).toBeGreaterThan(0);
     expect(await gw.store.openReservations()).toBe(0);
   });
 });

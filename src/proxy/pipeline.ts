@@ -9,7 +9,7 @@ import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
 import type { Target } from '../routing/route-table.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
-import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused } from '../providers/openai/index.js';
+import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused, withHiddenReasoning } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
@@ -58,7 +58,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const exchange = planExchange({ endpoint, body, upstreamModel, provider, model: body.model as string, headers: req.headers, target, fallbacks });
   // A reasoning model thinks within its output cap: the default for it leaves room for the thinking too.
   const enforcement = gw.policy.enforcement;
-  const allowance = exchange.allowance(isReasoningModel(upstreamModel, provider) ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
+  const reasoning = isReasoningModel(upstreamModel, provider);
+  const allowance = exchange.allowance(reasoning ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
+  // An OpenAI reasoning model's thinking is billed as output and never shown: without the provider's usage, the
+  // gateway cannot count it (unseen-billing.ts), and charges the whole grant.
+  const hidesReasoning = reasoning && (exchange.upstream === 'chat' || exchange.upstream === 'responses');
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
   // Anthropic bills prompt-cache writes and fast mode above the input price; OpenAI bills its priority tier above list;
   // both bill web searches (and OpenAI file searches) per call, up to the request's cap on them.
@@ -253,7 +257,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       const queued = background && !answer.usage;
       const usage: Usage = queued
         ? fullGrantUsage(admission)
-        : (answer.usage ?? { input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' });
+        : (answer.usage ?? selfCounted({ input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' }, hidesReasoning, admission.output));
       const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
       // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
       // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
@@ -286,7 +290,13 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       started = await firstChunk(upstream.body);
       if (started.first === undefined) throw new Error('the stream ended before its first event');
     } catch (err) {
-      if (abort?.signal.aborted) return refund(499);
+      // The provider accepted the call and was working on it: the client that left is charged as any that
+      // leaves a stream, for the input (and a reasoning model's unseen thinking).
+      if (abort?.signal.aborted) {
+        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, hidesReasoning, admission.output);
+        await gw.engine.settleCall(admission, target, usage);
+        return record(admitted, 499, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: 'client_gone' });
+      }
       return failUpstream(err);
     }
 
@@ -317,7 +327,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // A background stream that did not run to its end goes on without the client (or the gateway): its whole
     // grant stands until its end is known.
     const unfinished = background && result.outcome !== 'complete';
-    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage;
+    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, hidesReasoning, admission.output);
     const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
     const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
     if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {
@@ -344,6 +354,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
  */
 function followable(gw: Gateway, provider: Provider, responseId: string | undefined): responseId is string {
   return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined && gw.background.hasRoom;
+}
+
+/** Usage the gateway counted itself, the provider having reported none: a reasoning model's unseen thinking adds its whole grant. */
+function selfCounted(usage: Usage, hidesReasoning: boolean, grant: number): Usage {
+  return hidesReasoning ? withHiddenReasoning(usage, grant) : usage;
 }
 
 /** What `record` hands back when nobody listens: nothing to wait for. */

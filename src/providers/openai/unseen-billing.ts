@@ -15,6 +15,8 @@
 //   own size, which is reserved as output besides the cap sent upstream.
 // - Background responses: the POST answers `status: "queued"` with `usage: null` and the provider keeps
 //   generating, up to the cap sent, after the gateway has settled; such a call is charged its whole grant.
+// - Hidden reasoning: a reasoning model's thinking is billed as output and never shown, so where the provider
+//   does not report the usage (a stream cut short, a server that sends none) the whole grant is charged.
 import type { UpstreamEndpoint } from '../provider.js';
 import type { JsonObject, Usage } from '../usage.js';
 
@@ -78,4 +80,14 @@ export function fullGrantUsage(reserved: { input: number; output: number }, seen
     cachedInput: seen?.cachedInput ?? 0,
     source: 'estimated',
   };
+}
+
+/**
+ * What a reasoning model's call is charged when the provider did not report its usage (a stream cut short,
+ * a server that sends none): its hidden reasoning tokens are billed as output and no text shows them, so
+ * the output is the whole grant (the provider's cap on them), or what was seen where that is more. The
+ * input stays as counted. Marked as estimated.
+ */
+export function withHiddenReasoning(seen: Usage, grant: number): Usage {
+  return { ...seen, output: Math.max(seen.output, grant), source: 'estimated' };
 }
