@@ -1,4 +1,4 @@
-// FinOps QA: the same ledger rows must give the same report, to the nano-dollar, from SQLite and from
+// The same ledger rows must give the same report, to the nano-dollar, from SQLite and from
 // PostgreSQL. Each database summed the rows' float costs its own way (SQLite compensates the rounding
 // error, PostgreSQL adds naively), so a sum that fell next to a half nano-dollar printed one nano-dollar
 // apart: costs of cheap models are often multiples of half a nano-dollar (a cached gpt-4o-mini token

@@ -7,33 +7,19 @@
 // clock, so a scenario runs the same way every time.
 //   TOLLGATE_FUZZ_RUNS=1000 TOLLGATE_FUZZ_SEED=<n> npx vitest run test/limits-fuzz-leases.test.ts
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { CounterItem, CounterStore, PriceFactors, ReserveRequest, SettleUsage } from '../src/limits/counter-store.js';
 import { LeasedStore } from '../src/limits/leased-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { amountOf, factorsOf, itemsOf, nearlyEqual, Oracle, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
+import { amountOf, factorsOf, fuzzRedisStore, tidyRedisAfterAll, itemsOf, nearlyEqual, Oracle, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379/9';
 const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 40);
 const SEED = Number(process.env.TOLLGATE_FUZZ_SEED ?? 20261205);
 const ORG_PREFIX = `fl${Date.now().toString(36)}`;
+tidyRedisAfterAll(ORG_PREFIX);
 const LEASE_MS = 1000;
 
-afterAll(async () => {
-  const raw = new Redis(REDIS_URL);
-  const keys = await raw.keys(`tg:{${ORG_PREFIX}*`);
-  if (keys.length > 0) await raw.del(...keys);
-  await raw.quit();
-});
 
-async function redisStore(clock: ManualClock, timezone: string): Promise<RedisCounterStore> {
-  const client = createRedisClient(REDIS_URL, 2000);
-  if (!(await waitReady(client, 5000))) throw new Error(`no Redis at ${REDIS_URL}`);
-  return new RedisCounterStore(client, { timezone, clock, reservationTtlMs: 60_000, timeOverride: clock });
-}
 
 
 interface Reserved {
@@ -113,9 +99,9 @@ const leaseUse = { granted: 0, localAdmissions: 0 };
 
 async function runLeased(s: Scenario, org: string): Promise<void> {
   const clock = new ManualClock(s.startMs);
-  const plainStore = await redisStore(clock, s.timezone);
-  const inner = await redisStore(clock, s.timezone);
-  const checker = await redisStore(clock, s.timezone);
+  const plainStore = await fuzzRedisStore(clock, s.timezone);
+  const inner = await fuzzRedisStore(clock, s.timezone);
+  const checker = await fuzzRedisStore(clock, s.timezone);
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
   const leasedStore = new LeasedStore(inner, { leaseMs: LEASE_MS, clock });
   const plain = new Driven('plain', plainStore, itemsOf(`${org}p`, s.limits), s);
@@ -221,8 +207,8 @@ describe('budget leases: regressions', () => {
     // the lease as well put 1050 into a bucket of 1000 at one instant.
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const org = `${ORG_PREFIX}-bucket`;
-    const other = await redisStore(clock, 'UTC');
-    const leased = new LeasedStore(await redisStore(clock, 'UTC'), { leaseMs: 1000, clock });
+    const other = await fuzzRedisStore(clock, 'UTC');
+    const leased = new LeasedStore(await fuzzRedisStore(clock, 'UTC'), { leaseMs: 1000, clock });
     try {
       const bucket = limitOf(org, 'token_bucket', 10_000, 1000);
       for (let i = 0; i < 4; i++) expect((await reserve(leased, bucket, 10)).ok).toBe(true);
@@ -244,7 +230,7 @@ describe('budget leases: regressions', () => {
     // The lease's unused room is not in the new window's figure: taking it off read the new window as empty.
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const org = `${ORG_PREFIX}-roll`;
-    const leased = new LeasedStore(await redisStore(clock, 'UTC'), { leaseMs: 1000, clock });
+    const leased = new LeasedStore(await fuzzRedisStore(clock, 'UTC'), { leaseMs: 1000, clock });
     try {
       const limit = limitOf(org, 'fixed_window', 10_000, 1000);
       for (let i = 0; i < 4; i++) {

@@ -9,34 +9,18 @@
 // Seeded, so the normal suite runs the same scenarios every time. A larger run:
 //   TOLLGATE_FUZZ_RUNS=2000 TOLLGATE_FUZZ_SEED=<n> npx vitest run test/limits-fuzz-stores.test.ts
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import type { CounterItem, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, SettleUsage } from '../src/limits/counter-store.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { amountOf, factorsOf, itemsOf, nearlyEqual, Oracle, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
+import { amountOf, factorsOf, fuzzRedisStore, tidyRedisAfterAll, itemsOf, nearlyEqual, Oracle, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379/9';
 const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 60);
 const SEED = Number(process.env.TOLLGATE_FUZZ_SEED ?? 20261205);
 const ORG_PREFIX = `fz${Date.now().toString(36)}`;
+tidyRedisAfterAll(ORG_PREFIX);
 
-afterAll(async () => {
-  // Every counter key expires on its own; this only tidies the database up at once.
-  const raw = new Redis(REDIS_URL);
-  const keys = await raw.keys(`tg:{${ORG_PREFIX}*`);
-  if (keys.length > 0) await raw.del(...keys);
-  await raw.quit();
-});
 
-async function redisStore(clock: ManualClock, timezone: string): Promise<RedisCounterStore> {
-  const client = createRedisClient(REDIS_URL, 2000);
-  if (!(await waitReady(client, 5000))) throw new Error(`no Redis at ${REDIS_URL}`);
-  // The manual clock stands in for Redis TIME too (as in the contract tests), so time can jump.
-  return new RedisCounterStore(client, { timezone, clock, reservationTtlMs: 60_000, timeOverride: clock });
-}
 
 
 function sameState(a: LimitState, b: LimitState): boolean {
@@ -66,7 +50,7 @@ interface Reserved {
 async function runDifferential(s: Scenario, org: string): Promise<void> {
   const clock = new ManualClock(s.startMs);
   const memory = new MemoryCounterStore(clock, s.timezone);
-  const redis = await redisStore(clock, s.timezone);
+  const redis = await fuzzRedisStore(clock, s.timezone);
   const items = itemsOf(org, s.limits);
   const oracle = new Oracle(s.limits, s.timezone);
   const open: Reserved[] = [];

@@ -1,4 +1,4 @@
-// FinOps QA: the built-in prices of Anthropic's newest models against hand computation from the
+// The built-in prices of Anthropic's newest models against hand computation from the
 // provider's pages (list-prices.ts names them). A model missing from the table costs $0 in every report,
 // dashboard and money limit, so an org on Haiku 5.5 or Fable 5.2 looked free.
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// FinOps QA: the dashboard's smaller-model tips must name a model that can serve the same calls. A route's
+// The dashboard's smaller-model tips must name a model that can serve the same calls. A route's
 // `fallback` list may name any model of the route, embedding models included; a tip that moves chat calls
 // to an embedding model (or embedding calls to a chat model) is no saving, it is a broken app.
 import { describe, expect, it } from 'vitest';

@@ -3,8 +3,13 @@
 // settle / time jumps; and an oracle that knows, independently of the stores, what each limit must count
 // and what the hard-limit promise (SPEC §2) allows.
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
 import type { Algorithm, WindowSpec } from '../../src/config/policy.js';
 import type { CounterItem, LimitState, PriceFactors } from '../../src/limits/counter-store.js';
+import { createRedisClient, waitReady } from '../../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../../src/limits/redis/redis-store.js';
+import type { ManualClock } from '../../src/util/clock.js';
 
 /** What one request adds to an item: worked out here rather than by admission.ts, which is under test. */
 export function amountOf(item: CounterItem, input: number, output: number, request: number, factors?: PriceFactors): number {
@@ -373,3 +378,23 @@ export class Oracle {
 }
 
 export { close as nearlyEqual };
+
+/** The fuzz tests' Redis: database 9 of the machine's, each file under organizations of its own prefix. */
+export const FUZZ_REDIS_URL = 'redis://127.0.0.1:6379/9';
+
+/** Deletes the file's keys once its tests are done (every counter key expires on its own; this tidies up at once). */
+export function tidyRedisAfterAll(orgPrefix: string): void {
+  afterAll(async () => {
+    const raw = new Redis(FUZZ_REDIS_URL);
+    const keys = await raw.keys(`tg:{${orgPrefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+    await raw.quit();
+  });
+}
+
+/** A Redis store whose TIME is the manual clock (as in the contract tests), so time can jump. */
+export async function fuzzRedisStore(clock: ManualClock, timezone: string): Promise<RedisCounterStore> {
+  const client = createRedisClient(FUZZ_REDIS_URL, 2000);
+  if (!(await waitReady(client, 5000))) throw new Error(`no Redis at ${FUZZ_REDIS_URL}`);
+  return new RedisCounterStore(client, { timezone, clock, reservationTtlMs: 60_000, timeOverride: clock });
+}
