@@ -1,6 +1,7 @@
 // `tollgate audit` must show a call the counters never saw however large the counter it is missing from:
 // the drift tolerance was relative 1e-6, so a lost call of 40 tokens hid under a monthly counter of 50M
-// tokens, and one of $0.000175 under a money counter at $350. Both ledgers.
+// tokens, and one of $0.000175 under a money counter at $350. Both ledgers. And a rate limit's counter above
+// the ledger is its token-free requests (no row by design), not drift: it made `tollgate audit` exit 2.
 import { describe, expect, it } from 'vitest';
 import type { AuditReport } from '../src/ledger/audit.js';
 import type { LedgerRow } from '../src/ledger/ledger.js';
@@ -51,5 +52,33 @@ describe.each(LEDGER_KINDS)('audit of a small loss under large counters: $kind',
     const lines = new Map((await audit()).lines.map((l) => [l.limit, l]));
     expect(lines.get('org:default:monthly')).toMatchObject({ ledger: 50_000_040, drift: -40 });
     expect(lines.get('org:default:daily')?.drift).toBeCloseTo(-0.000175, 9);
+  });
+});
+
+describe('audit of a rate limit that counted token-free requests', () => {
+  const gw = useUsageGateway(
+    (ledger) => `
+server: {timezone: UTC, admin_key: ${ADMIN}}
+storage: {ledger: "${ledger}"}
+providers:
+  demo: {type: mock}
+users: {tier_a: {rate_limit: 100}}
+routes:
+  main:
+    chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]
+keys:
+  - {id: alice, key: tg-alice, user: alice, tier: tier_a}
+`,
+  );
+
+  it('shows no drift: count_tokens counts against the rate limit and has no ledger row, by design', async () => {
+    const post = (path: string, body: object): Promise<Response> =>
+      fetch(`${gw().url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: JSON.stringify(body) });
+    const messages = [{ role: 'user', content: 'hi' }];
+    expect((await post('/v1/messages', { model: 'gpt-4o', max_tokens: 10, messages })).status).toBe(200);
+    expect((await post('/v1/messages/count_tokens', { model: 'gpt-4o', messages })).status).toBe(200);
+    const report = (await (await fetch(`${gw().url}/api/audit`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as AuditReport;
+    expect(report.lines.find((l) => l.limit === 'user:alice:rate')).toMatchObject({ unit: 'requests', counter: 2, ledger: 1, drift: 0 });
+    expect(report.drifting).toBe(0);
   });
 });

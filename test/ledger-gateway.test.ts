@@ -205,10 +205,16 @@ describe('usage services around reloads and switches', () => {
     }
     const policy = loadPolicy([writeConfig(`${config('sqlite:/nonexistent/never-opened.db')}\nledger: {enabled: false}\n`.replace('ledger: {flush_interval_ms: 20}\n', ''))]);
     const store = new MemoryCounterStore(systemClock, 'UTC');
-    const usage = await startUsageServices({ policy, store, clock: systemClock, log: pino({ level: 'silent' }), currentPolicy: () => policy });
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const usage = await startUsageServices({ policy, store, clock: systemClock, log, currentPolicy: () => policy });
     expect(usage.ledger).toBeUndefined();
     expect(usage.routes).toHaveLength(1); // /metrics only
     expect(await usage.rebuild()).toMatchObject({ limits: 0 });
+    // The start says there is nothing to rebuild from, not that counters were rebuilt from a ledger.
+    await usage.rebuildLogged();
+    expect(lines.join('')).toContain('no ledger (ledger.enabled: false): counters start from zero');
+    expect(lines.join('')).not.toContain('counters rebuilt from the ledger');
     await usage.close();
   });
 });

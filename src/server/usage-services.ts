@@ -188,6 +188,8 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       return report;
     },
     rebuildLogged() {
+      // Said rather than "counters rebuilt" with 0 limits: a restart with memory counters starts every budget afresh.
+      if (!ledger) return Promise.resolve(log.info({}, 'no ledger (ledger.enabled: false): counters start from zero, nothing to rebuild them from'));
       return services.rebuild().then(
         (r) => log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
         (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
