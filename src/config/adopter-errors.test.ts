@@ -247,6 +247,8 @@ describe('YAML mistakes, in words about the file', () => {
 
   it('says that a `:` needs a space after it, at its line', () => {
     expect(only('server:\n  port:4000\n  host: 127.0.0.1\n')).toMatchObject({ line: 2, message: expect.stringContaining('with a space after the colon') });
+    // A section's only line is valid YAML, read as text where a mapping belongs: the same advice.
+    expect(only('server:\n  port:4000\n')).toMatchObject({ line: 1, message: expect.stringContaining('write `port: 4000`, with a space after the colon') });
   });
 
   it('says that a list item line is indented less than the keys above it', () => {

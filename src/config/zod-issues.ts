@@ -121,6 +121,9 @@ const PLAIN_NUMBER = /^[+-]?\d+(\.\d+)?$/;
  * What a value of the wrong type is, with a hint when YAML read it otherwise than its author meant. The
  * value is shown only when it is a YAML keyword (`yes`, `off`), as it may have come from the environment.
  */
+/** `key:value` as one word of text, as YAML reads a key whose colon has no space after it. */
+const KEY_GLUED_TO_VALUE = /^([A-Za-z_][\w-]*):(\S.*)$/;
+
 function gotWhat(expectedTypes: readonly string[], actual: unknown, expected: string): string {
   const what = describe(actual);
   if (typeof actual === 'number' && Number.isFinite(actual) && expected.startsWith('a window size')) {
@@ -137,6 +140,11 @@ function gotWhat(expectedTypes: readonly string[], actual: unknown, expected: st
   if (expectedTypes.some((t) => t === 'number' || t === 'int') && NUMBER_AS_WRITTEN.test(actual.trim())) {
     if (PLAIN_NUMBER.test(actual.trim())) return `${what} (a number in quotes is text: write it without quotes)`;
     return `${what} (write the whole number without suffixes or separators, e.g. \`10000000\`, not \`10M\` or \`10_000_000\`)`;
+  }
+  // `server:\n  port:4000` is valid YAML: the section's only line, without a space after its colon, is text.
+  const glued = KEY_GLUED_TO_VALUE.exec(actual);
+  if ((expectedTypes.includes('object') || expectedTypes.includes('record')) && glued) {
+    return `${what} (a \`:\` without a space after it does not end a key: write \`${glued[1]}: ${glued[2]}\`, with a space after the colon)`;
   }
   return what;
 }
