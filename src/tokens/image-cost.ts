@@ -5,9 +5,15 @@ import type { ImageDims } from './image-size.js';
 /** How a model family bills an image. */
 export type ImageRule =
   /** OpenAI tile models: base + tile × 512px tiles after fitting 2048² then shortest side 768. */
-  | { kind: 'tiles'; base: number; tile: number }
-  /** OpenAI patch models: 32px patches (at most 1536) × multiplier; `detail` is ignored. */
-  | { kind: 'patches'; multiplier: number }
+  /** OpenAI tile models; `multiplier` (default 1) scales the result, as gpt-5.2 and later bill. */
+  | { kind: 'tiles'; base: number; tile: number; multiplier?: number }
+  /**
+   * OpenAI patch models: 32px patches × multiplier. At most `budget` patches (default 1536), or
+   * `originalBudget` for `detail: "original"` on models that have it; other `detail` values are ignored.
+   */
+  | { kind: 'patches'; multiplier: number; budget?: number; originalBudget?: number }
+  /** The largest of several rules: for models whose documented rule is uncertain. */
+  | { kind: 'max'; rules: ImageRule[] }
   /** Anthropic: w·h/750 or 28px patches, whichever is more, after fitting maxEdge and about `cap` tokens. */
   | { kind: 'claude'; maxEdge: number; cap: number }
   /** Open vision models behind vLLM and friends: see GENERIC_IMAGE_CAP. */
@@ -25,9 +31,10 @@ function validDims(d: ImageDims | undefined): d is ImageDims {
   return !!d && Number.isFinite(d.width) && Number.isFinite(d.height) && d.width > 0 && d.height > 0;
 }
 
-function tiles(rule: { base: number; tile: number }, d: ImageDims | undefined, detail: unknown): number {
-  if (detail === 'low') return rule.base;
-  if (!validDims(d)) return rule.base + rule.tile * MAX_TILES;
+function tiles(rule: { base: number; tile: number; multiplier?: number }, d: ImageDims | undefined, detail: unknown): number {
+  const m = rule.multiplier ?? 1;
+  if (detail === 'low') return Math.ceil(rule.base * m);
+  if (!validDims(d)) return Math.ceil((rule.base + rule.tile * MAX_TILES) * m);
   let { width: w, height: h } = d;
   const long = Math.max(w, h);
   if (long > 2048) {
@@ -40,20 +47,21 @@ function tiles(rule: { base: number; tile: number }, d: ImageDims | undefined, d
     h = (h * 768) / short;
   }
   const n = Math.min(MAX_TILES, ceil(w / 512) * ceil(h / 512));
-  return rule.base + rule.tile * n;
+  return Math.ceil((rule.base + rule.tile * n) * m);
 }
 
-function patches(multiplier: number, d: ImageDims | undefined): number {
-  if (!validDims(d)) return Math.ceil(MAX_PATCHES * multiplier);
+function patches(rule: { multiplier: number; budget?: number; originalBudget?: number }, d: ImageDims | undefined, detail: unknown): number {
+  const budget = (detail === 'original' ? rule.originalBudget : undefined) ?? rule.budget ?? MAX_PATCHES;
+  if (!validDims(d)) return Math.ceil(budget * rule.multiplier);
   const { width: w, height: h } = d;
   let n = ceil(w / 32) * ceil(h / 32);
-  if (n > MAX_PATCHES) {
+  if (n > budget) {
     // OpenAI's documented shrink: scale to the patch budget, then so that whole patches fit.
-    let r = Math.sqrt((32 * 32 * MAX_PATCHES) / (w * h));
+    let r = Math.sqrt((32 * 32 * budget) / (w * h));
     r *= Math.min(Math.floor((w * r) / 32) / ((w * r) / 32), Math.floor((h * r) / 32) / ((h * r) / 32));
     n = ceil((w * r) / 32) * ceil((h * r) / 32);
   }
-  return Math.ceil(Math.min(n, MAX_PATCHES) * multiplier);
+  return Math.ceil(Math.min(n, budget) * rule.multiplier);
 }
 
 function claude(rule: { maxEdge: number; cap: number }, d: ImageDims | undefined): number {
@@ -79,7 +87,9 @@ export function imageTokens(rule: ImageRule, dims: ImageDims | undefined, detail
     case 'tiles':
       return tiles(rule, dims, detail);
     case 'patches':
-      return patches(rule.multiplier, dims);
+      return patches(rule, dims, detail);
+    case 'max':
+      return Math.max(...rule.rules.map((r) => imageTokens(r, dims, detail)));
     case 'claude':
       return claude(rule, dims);
     default:

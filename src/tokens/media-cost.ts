@@ -1,5 +1,6 @@
 // Conservative token costs of audio and document attachments, whose billed size the API does not publish
 // as a formula. Each `*Bound` reads only string lengths and is never below its exact counterpart.
+import { inflateSync } from 'node:zlib';
 import { base64DecodedLength, dataUrlPayload } from './image-size.js';
 
 /** Twice OpenAI's documented rate for user audio (1 token per 100 ms), for margin. */
@@ -48,15 +49,52 @@ export function audioTokensBound(b64: string): number {
   return Math.ceil((Math.ceil((b64.length * 3) / 4) / MIN_AUDIO_BYTES_PER_SECOND) * AUDIO_TOKENS_PER_SECOND);
 }
 
-/** PDF pages counted from page objects (or the page tree's /Count); undefined when none are visible. */
-export function pdfPageCount(pdf: Buffer): number | undefined {
-  const text = pdf.toString('latin1');
-  const pages = text.match(/\/Type\s*\/Page(?![A-Za-z])/g)?.length ?? 0;
-  let tree = 0;
-  for (const m of text.matchAll(/\/Type\s*\/Pages\b[^>]*?\/Count\s+(\d+)|\/Count\s+(\d+)[^>]*?\/Type\s*\/Pages\b/g)) {
-    tree = Math.max(tree, Number(m[1] ?? m[2]));
+/** Most bytes inflated from a PDF's object streams; past it the page count is unknown (an upper bound is used). */
+const MAX_INFLATED_BYTES = 16 * 1024 * 1024;
+
+/** PDF names may spell any byte as #xx (`/P#61ge` is `/Page`); readers decode them, so the count must too. */
+const decodeNames = (s: string) => (s.includes('#') ? s.replace(/#([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : s);
+
+/**
+ * The decompressed contents of the PDF's object streams (PDF 1.5+ keeps page objects and the page tree in
+ * them), or undefined when one cannot be read (another filter, corrupt data, too large): then the pages are unknown.
+ */
+function objectStreams(pdf: Buffer, text: string): string[] | undefined {
+  const out: string[] = [];
+  let total = 0;
+  for (const m of text.matchAll(/(?<!end)stream\r?\n/g)) {
+    const dictStart = text.lastIndexOf(' obj', m.index);
+    if (dictStart < 0 || !/\/Type\s*\/ObjStm\b/.test(decodeNames(text.slice(dictStart, m.index)))) continue;
+    const start = m.index + m[0].length;
+    const end = text.indexOf('endstream', start);
+    try {
+      const data = inflateSync(pdf.subarray(start, end < 0 ? pdf.length : end), { maxOutputLength: MAX_INFLATED_BYTES - total });
+      total += data.length;
+      out.push(data.toString('latin1'));
+    } catch {
+      return undefined;
+    }
   }
-  const n = Math.min(Math.max(pages, tree), Math.floor(pdf.length / MIN_PDF_PAGE_BYTES));
+  return out;
+}
+
+/** PDF pages counted from page objects (or the page tree's /Count), in object streams too; undefined when none are visible. */
+export function pdfPageCount(pdf: Buffer): number | undefined {
+  const raw = pdf.toString('latin1');
+  const streams = raw.includes('ObjStm') || raw.includes('#') ? objectStreams(pdf, raw) : [];
+  // Pages hidden in an object stream we cannot read: any visible count would be too low.
+  if (!streams) return undefined;
+  let pages = 0;
+  let tree = 0;
+  for (const text of [raw, ...streams].map(decodeNames)) {
+    pages += text.match(/\/Type\s*\/Page(?![A-Za-z])/g)?.length ?? 0;
+    for (const m of text.matchAll(/\/Type\s*\/Pages\b[^>]*?\/Count\s+(\d+)|\/Count\s+(\d+)[^>]*?\/Type\s*\/Pages\b/g)) {
+      tree = Math.max(tree, Number(m[1] ?? m[2]));
+    }
+  }
+  // A page object takes at least MIN_PDF_PAGE_BYTES, unless compressed, where only the providers' page cap holds.
+  const cap = streams.length > 0 ? Math.max(UNKNOWN_DOCUMENT_PAGES, Math.floor(pdf.length / MIN_PDF_PAGE_BYTES)) : Math.floor(pdf.length / MIN_PDF_PAGE_BYTES);
+  const n = Math.min(Math.max(pages, tree), cap);
   return n > 0 ? n : undefined;
 }
 

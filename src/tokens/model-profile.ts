@@ -51,14 +51,26 @@ const OPENAI_BASE = {
 
 const TILES_4O: ImageRule = { kind: 'tiles', base: 85, tile: 170 };
 
+// gpt-5.2 and later (gpt-5.3-codex, gpt-5.4, gpt-5.4-mini, ...): 32px patches with a larger budget, 2,500 at
+// `high` and 10,000 at `detail: "original"` (6000 px, 10.24 MP), billed about 1.2× (community measurements;
+// gpt-5.2 was also reported as the gpt-5 tile rule × 1.2, so that rule is taken too when larger).
+const GPT5_LATER = /^gpt-5\.(?:[2-9]|\d{2,})/;
+const LATER_PATCHES = { budget: 2500, originalBudget: 10_000 } as const;
+
 /** OpenAI's documented image rule for one model name (already normalised). */
 function openaiImageRule(m: string): ImageRule {
   if (m.startsWith('gpt-4o-mini')) return { kind: 'tiles', base: 2833, tile: 5667 };
-  if (m.startsWith('gpt-4.1-mini') || m.startsWith('gpt-5-mini')) return { kind: 'patches', multiplier: 1.62 };
-  if (m.startsWith('gpt-4.1-nano') || m.startsWith('gpt-5-nano')) return { kind: 'patches', multiplier: 2.46 };
+  // Small gpt-5 models in any version (gpt-5-mini, gpt-5.1-codex-mini, gpt-5.4-nano) use the small models' multipliers.
+  const gpt5 = m.startsWith('gpt-5');
+  const later = GPT5_LATER.test(m) ? LATER_PATCHES : {};
+  if (m.startsWith('gpt-4.1-mini') || (gpt5 && /-mini(?:$|-)/.test(m))) return { kind: 'patches', multiplier: 1.62, ...later };
+  if (m.startsWith('gpt-4.1-nano') || (gpt5 && /-nano(?:$|-)/.test(m))) return { kind: 'patches', multiplier: 2.46, ...later };
   if (m.startsWith('o4-mini') || m.startsWith('codex-mini')) return { kind: 'patches', multiplier: 1.72 };
   if (/^o[13](?:$|-)/.test(m)) return { kind: 'tiles', base: 75, tile: 150 };
-  if (m.startsWith('gpt-5')) return { kind: 'tiles', base: 70, tile: 140 };
+  if (GPT5_LATER.test(m)) {
+    return { kind: 'max', rules: [{ kind: 'tiles', base: 70, tile: 140, multiplier: 1.2 }, { kind: 'patches', multiplier: 1.2, ...LATER_PATCHES }] };
+  }
+  if (gpt5) return { kind: 'tiles', base: 70, tile: 140 };
   if (m.startsWith('computer-use-preview')) return { kind: 'tiles', base: 65, tile: 129 };
   return TILES_4O;
 }

@@ -105,6 +105,28 @@ export function pdf(pages: number): Buffer {
   return Buffer.from(s + '%%EOF\n', 'latin1');
 }
 
+/**
+ * A PDF whose page tree and `pages` page objects sit in a compressed object stream (PDF 1.5+), followed by an
+ * incremental update that rewrites page 1 as a plain object (as annotating or form-filling tools save): only
+ * that one page is visible without inflating the stream. `escapedNames` spells the compressed pages' `/Page` as
+ * `/P#61ge` (legal: readers decode #xx in names).
+ */
+export function pdfWithObjectStream(pages: number, escapedNames = false): Buffer {
+  const page = escapedNames ? '/P#61ge' : '/Page';
+  const kids = Array.from({ length: pages }, (_, i) => `${i + 3} 0 R`).join(' ');
+  const objects = [`<< /Type /Pages /Kids [${kids}] /Count ${pages} >>`, ...Array.from({ length: pages }, () => `<< /Type ${page} /Parent 2 0 R >>`)];
+  let header = '';
+  let body = '';
+  objects.forEach((o, i) => {
+    header += `${i + 2} ${body.length} `;
+    body += o + '\n';
+  });
+  const packed = deflateSync(Buffer.from(header + body, 'latin1'));
+  const head = `%PDF-1.5\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n100 0 obj << /Type /ObjStm /N ${objects.length} /First ${header.length} /Filter /FlateDecode /Length ${packed.length} >>\nstream\n`;
+  const update = `\nendstream\nendobj\n%%EOF\n3 0 obj << /Type /Page /Parent 2 0 R /Annots [] >> endobj\n%%EOF\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), packed, Buffer.from(update, 'latin1')]);
+}
+
 /** `data:<type>;base64,<data>` */
 export function dataUrl(type: string, data: Buffer): string {
   return `data:${type};base64,${b64(data)}`;
