@@ -13,14 +13,27 @@ export async function firstChunk(body: AsyncIterable<Uint8Array>): Promise<Start
   let step = await it.next();
   while (!step.done && step.value.length === 0) step = await it.next();
   const first = step.done ? undefined : step.value;
-  async function* whole(): AsyncGenerator<Uint8Array> {
-    // The iterator is handed on as is: a relay that stops early (`break`) still ends the upstream body.
-    try {
-      if (first !== undefined) yield first;
-      for (let s = await it.next(); !s.done; s = await it.next()) yield s.value;
-    } finally {
-      await it.return?.();
-    }
-  }
-  return { first, body: whole() };
+  return { first, body: withFirst(first, it) };
+}
+
+/**
+ * `it` with `first` in front. A plain iterator object, not an async generator: each later chunk is the
+ * upstream iterator's own promise, with no promise or generator step added per chunk of every stream.
+ * `return` reaches the upstream iterator, so a relay that stops early (`break`) still ends the body.
+ */
+function withFirst(first: Uint8Array | undefined, it: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
+  let pending = first;
+  const iterator: AsyncIterator<Uint8Array> = {
+    next() {
+      if (pending === undefined) return it.next();
+      const value = pending;
+      pending = undefined;
+      return Promise.resolve({ value, done: false });
+    },
+    return(value?: unknown) {
+      pending = undefined;
+      return it.return ? it.return(value) : Promise.resolve({ value: undefined, done: true });
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
 }
