@@ -288,7 +288,7 @@ enforcement: {clamp_max_tokens: false}`),
     expect((await call('tg-a', 1000)).status).toBe(200);
     const third = await call('tg-a', 1000);
     expect(third.status).toBe(429);
-    expect(third.body.error.message).toMatch(/\$0\.0\d+ of \$0\.0\d+ USD used/);
+    expect(third.body.error.message).toMatch(/\$0\.0\d+ of \$0\.0\d+ used, \$0\.0\d+ left/);
   });
 
   it('a shadow limit is counted and reported but never blocks', async () => {

@@ -163,7 +163,7 @@ describe('money limits count what the provider bills', () => {
     // ~224K tokens: $0.67 at the standard price, $1.34 at the band's, against $1 a day: it can never fit.
     const refused = await client.messages.create({ model: 'sonnet', max_tokens: 100, messages: prompt(160_000) }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((refused as Error).message).toMatch(/input alone \(\$1\.3\d{3} USD\) is more than the project 'long' daily limit allows/);
+    expect((refused as Error).message).toMatch(/input alone \(\$1\.3\d{3}\) is more than the project 'long' daily limit allows/);
     // ~196K tokens stay under the line: $0.59 fits.
     const served = await client.messages.create({ model: 'sonnet', max_tokens: 100, messages: prompt(140_000) });
     expect(served.usage.input_tokens).toBeLessThanOrEqual(200_000);

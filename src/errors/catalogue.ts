@@ -90,20 +90,20 @@ export const ERRORS = {
     message: (p) =>
       p.zero
         ? `The ${p.label} is 0: no request can pass it. It is set so in the gateway's configuration; ask its administrator.`
-        : `This request's input alone (${p.needed} ${p.unit}) is more than the ${p.label} allows in a whole window (${p.max} ${p.unit}). It can never succeed as sent: shorten the input.`,
+        : `This request's input alone (${amount(p.needed, p.unit)}) is more than the ${p.label} allows in a whole window (${amount(p.max, p.unit)}). It can never succeed as sent: shorten the input.`,
   },
   output_over_window: {
     status: 400,
     type: 'invalid_request_error',
     param: 'max_tokens',
     message: (p) =>
-      `This request (${p.input} input tokens ${p.lowered ? 'even with max_tokens lowered to' : 'with max_tokens'} ${p.output}) needs ${p.needed} ${p.unit}, more than the ${p.label} allows in a whole window (${p.max} ${p.unit}). It can never succeed as sent: lower max_tokens or shorten the input.`,
+      `This request (${p.input} input tokens ${p.lowered ? 'even with max_tokens lowered to' : 'with max_tokens'} ${p.output}) needs ${amount(p.needed, p.unit)}, more than the ${p.label} allows in a whole window (${amount(p.max, p.unit)}). It can never succeed as sent: lower max_tokens or shorten the input.`,
   },
   rate_limit_exceeded: {
     status: 429,
     type: 'tokens',
     message: (p) =>
-      `${capitalize(String(p.label))} reached: ${p.used} of ${p.max} ${p.unit} used, ${p.remaining} left, and this request needs ${p.needed}. It resets in ${p.resetIn} (at ${p.resetAt}).${p.hint ?? ''}`,
+      `${capitalize(String(p.label))} reached: ${p.used} of ${amount(p.max, p.unit)} used, ${p.remaining} left, and this request needs ${p.needed}. It resets in ${p.resetIn} (at ${p.resetAt}).${p.hint ?? ''}`,
   },
   model_unpriced: {
     status: 500,
@@ -211,6 +211,11 @@ export const ERRORS = {
 } satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** An amount with its unit: `120 tokens`, but `$0.0100` alone (the dollar sign is its unit: not `$0.0100 USD`). */
+function amount(value: unknown, unit: unknown): string {
+  return unit === 'USD' ? String(value) : `${String(value)} ${String(unit)}`;
+}
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
