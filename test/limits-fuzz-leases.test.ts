@@ -8,27 +8,16 @@
 //   TOLLGATE_FUZZ_RUNS=1000 TOLLGATE_FUZZ_SEED=<n> npx vitest run test/limits-fuzz-leases.test.ts
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import type { CounterItem, CounterStore, PriceFactors, ReserveRequest, SettleUsage } from '../src/limits/counter-store.js';
+import type { CounterItem, CounterStore, ReserveRequest, SettleUsage } from '../src/limits/counter-store.js';
 import { LeasedStore } from '../src/limits/leased-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { amountOf, factorsOf, fuzzRedisStore, tidyRedisAfterAll, itemsOf, nearlyEqual, Oracle, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
+import { amountOf, factorsOf, fuzzRedisStore, tidyRedisAfterAll, itemsOf, nearlyEqual, Oracle, type Reserved, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
 
 const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 40);
 const SEED = Number(process.env.TOLLGATE_FUZZ_SEED ?? 20261205);
 const ORG_PREFIX = `fl${Date.now().toString(36)}`;
 tidyRedisAfterAll(ORG_PREFIX);
 const LEASE_MS = 1000;
-
-
-
-
-interface Reserved {
-  id: string;
-  limits: number[];
-  input: number;
-  output: number;
-  factors: PriceFactors | undefined;
-}
 
 /** One store driven by the scenario, with its own admitted calls and oracle. */
 class Driven {

@@ -13,15 +13,12 @@ import { describe, it } from 'vitest';
 import type { CounterItem, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, SettleUsage } from '../src/limits/counter-store.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { amountOf, factorsOf, fuzzRedisStore, tidyRedisAfterAll, itemsOf, nearlyEqual, Oracle, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
+import { amountOf, factorsOf, fuzzRedisStore, tidyRedisAfterAll, itemsOf, nearlyEqual, Oracle, type Reserved, scenarioArbitrary, timeAfter, WINDOWS, type Op, type Scenario, type ScenarioOptions } from './helpers/limits-fuzz.js';
 
 const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 60);
 const SEED = Number(process.env.TOLLGATE_FUZZ_SEED ?? 20261205);
 const ORG_PREFIX = `fz${Date.now().toString(36)}`;
 tidyRedisAfterAll(ORG_PREFIX);
-
-
-
 
 function sameState(a: LimitState, b: LimitState): boolean {
   if (!nearlyEqual(a.used, b.used) || a.max !== b.max || !Object.is(a.resetAtMs, b.resetAtMs)) return false;
@@ -36,14 +33,6 @@ function sameOutcome(a: ReserveOutcome, b: ReserveOutcome): boolean {
   if (a.ok && b.ok && a.output !== b.output) return false;
   if (!a.ok && !b.ok && String(a.blocked) !== String(b.blocked)) return false;
   return a.states.every((s, i) => sameState(s, b.states[i]));
-}
-
-interface Reserved {
-  id: string;
-  limits: number[];
-  input: number;
-  output: number;
-  factors: PriceFactors | undefined;
 }
 
 /** Runs one scenario on both stores; throws at the first step where they or the oracle disagree. */

@@ -84,13 +84,13 @@ async function readDrift(ledger: Ledger, policy: Policy, store: CounterStore, no
     const unit = u.limit.unit;
     const counter = scale(unit, states[i].used);
     const ledgerFigure = scale(unit, u.used);
-    const drift = counter - scale(unit, held?.[i] ?? 0) - ledgerFigure;
+    const measured = counter - scale(unit, held?.[i] ?? 0) - ledgerFigure;
     const item = u.limit.item;
     const timing = item.algorithm === 'token_bucket' ? scale(unit, (item.max * BUCKET_TIMING_MS) / windowLengthMs(item.window)) : 0;
     const tolerance = Math.max(timing, TOLERANCE * Math.max(1, Math.abs(ledgerFigure)));
     // A request counter also counts token-free requests (count_tokens, Responses retrievals, the Conversations
     // API), which have no ledger row: a counter above the ledger is them. Below it, it is a loss like any other.
-    if (unit === 'requests' && drift > 0) return { organization: u.organization, limit: u.limit.id, algorithm: item.algorithm, unit, counter, ledger: ledgerFigure, drift: 0 };
+    const drift = unit === 'requests' ? Math.min(0, measured) : measured;
     return { organization: u.organization, limit: u.limit.id, algorithm: item.algorithm, unit, counter, ledger: ledgerFigure, drift: Math.abs(drift) < tolerance ? 0 : drift };
   });
   lines.sort((a, b) => a.organization.localeCompare(b.organization) || a.limit.localeCompare(b.limit));

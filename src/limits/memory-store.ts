@@ -93,7 +93,9 @@ export class MemoryCounterStore implements CounterStore {
       marks[2 * i] = s.added;
       marks[2 * i + 1] = s.givenBack;
     }
-    this.reservations.set(req.id, marks ? { items: req.items, refs, amounts: decision.amounts, atMs: now, marks } : { items: req.items, refs, amounts: decision.amounts, atMs: now });
+    const placement: Placement = { items: req.items, refs, amounts: decision.amounts, atMs: now };
+    if (marks) placement.marks = marks;
+    this.reservations.set(req.id, placement);
     const states = req.items.map((item, i) => this.state(item, used[i] + decision.amounts[i], now));
     return { ok: true, output: decision.output, states, shadowBlocked: decision.shadowBlocked };
   }

@@ -1,7 +1,7 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself unless the
 // provider refuses the field (`stream_usage: false`, or learnt: stream-options-refusal.ts).
-import { billedTools, EchoedPrompts, findServiceTier, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
+import { billedTools, EchoedPrompts, findServiceTier, legacyPrompts, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
 import { countTextTokens } from '../tokens/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
@@ -26,8 +26,7 @@ function choicesOf(endpoint: string, body: JsonObject): number {
   const int = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 1);
   if (endpoint === 'chat') return int(body.n);
   if (endpoint !== 'completions') return 1;
-  const prompt = body.prompt;
-  const prompts = Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0])) ? prompt.length : 1;
+  const prompts = legacyPrompts(body.prompt).length;
   // best_of completions are generated (and billed) server-side, n of them returned.
   return prompts * Math.max(int(body.n), int(body.best_of));
 }

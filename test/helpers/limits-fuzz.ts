@@ -379,6 +379,15 @@ export class Oracle {
 
 export { close as nearlyEqual };
 
+/** A reservation a fuzz test made: the scenario's limits it covers, and what it asked for. */
+export interface Reserved {
+  id: string;
+  limits: number[];
+  input: number;
+  output: number;
+  factors: PriceFactors | undefined;
+}
+
 /** The fuzz tests' Redis: database 9 of the machine's, each file under organizations of its own prefix. */
 export const FUZZ_REDIS_URL = 'redis://127.0.0.1:6379/9';
 

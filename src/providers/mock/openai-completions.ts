@@ -5,15 +5,10 @@ import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 import { validateOpenAi } from './openai-validate.js';
+import { legacyPrompts } from '../openai/legacy-prompts.js';
 import type { MockReply } from './types.js';
 
 const CAPS = ['max_tokens'] as const;
-
-// A list of strings or of token arrays is several prompts; one string or one token array is one.
-function promptsOf(prompt: unknown): unknown[] {
-  if (Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0]))) return prompt;
-  return [prompt];
-}
 
 /**
  * What `echo: true` puts before a prompt's completion: the prompt's text, or for a token array (whose text
@@ -37,7 +32,7 @@ export function mockCompletion(call: MockCall): MockReply {
   if (invalid) return invalid;
   const model = body.model as string;
   const n = typeof body.n === 'number' ? body.n : 1;
-  const prompts = promptsOf(body.prompt);
+  const prompts = legacyPrompts(body.prompt);
   const choicesCount = prompts.length * n;
   // Choices are ordered by prompt, then n; each echoes its own prompt first (billed as input, not output).
   const echoes = Array.from({ length: choicesCount }, (_, i) => (echo ? echoOf(prompts[Math.floor(i / n)]) : ''));

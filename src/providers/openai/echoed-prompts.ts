@@ -2,6 +2,7 @@
 // billed as input: metered as output, it was charged twice and cut streams short at their cap. This takes
 // it off the text the gateway meters (the client still gets every byte).
 import type { ChoiceText, OutputText } from '../../tokens/choice-counter.js';
+import { legacyPrompts } from './legacy-prompts.js';
 import type { JsonObject } from '../usage.js';
 
 /** One choice's echo still to come: its text, or `undefined` when only its first piece is known to be it. */
@@ -22,9 +23,7 @@ export class EchoedPrompts {
   /** The echoes of a completions body that asks for them; undefined otherwise. */
   static of(body: JsonObject): EchoedPrompts | undefined {
     if (body.echo !== true) return undefined;
-    const prompt = body.prompt;
-    const several = Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0]));
-    const prompts = (several ? (prompt as unknown[]) : [prompt]).map((p) => (typeof p === 'string' ? p : undefined));
+    const prompts = legacyPrompts(body.prompt).map((p) => (typeof p === 'string' ? p : undefined));
     const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
     return new EchoedPrompts(prompts, n);
   }

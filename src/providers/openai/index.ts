@@ -4,6 +4,7 @@ export { findServiceTier, openAIUsage, pricedTier } from './openai-usage.js';
 export { chunkOutput, responseText } from './openai-text.js';
 export { OpenAIChatStream, errorMessage } from './chat-stream.js';
 export { EchoedPrompts } from './echoed-prompts.js';
+export { legacyPrompts } from './legacy-prompts.js';
 export { ResponsesStream } from './responses-stream.js';
 export { refusesStreamOptions, unlessStreamOptionsRefused } from './stream-options-refusal.js';
 export { refusesMaxTokens, unlessMaxTokensRefused } from './max-tokens-refusal.js';
