@@ -11,9 +11,10 @@
 import type { Clock } from '../util/clock.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LeaseStats, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
-import { HOT_REQUESTS, leaseLifetime, leaseSize, RENEW_BELOW, type Demand } from './lease-rules.js';
+import { HOT_REQUESTS, leaseLifetime, leaseSize, RENEW_BELOW } from './lease-rules.js';
+import { countedIn, notYetCounted, placedWith, room, type KeyState, type Lease } from './lease.js';
 import { ChurnMap } from '../util/churn-map.js';
-import { SLIDING_SLOTS, windowLengthMs } from './windows.js';
+import { windowLengthMs } from './windows.js';
 
 export interface LeaseOptions {
   /** The longest a lease is used for, ms (`storage.lease_ms`). */
@@ -25,41 +26,6 @@ export interface LeaseOptions {
   clock: Clock;
 }
 
-interface Lease {
-  /** The reservation that holds it in the shared store. */
-  id: string;
-  key: KeyState;
-  size: number;
-  /** Amounts of admitted requests not yet settled. */
-  pending: number;
-  /** Settled usage. */
-  consumed: number;
-  /** Requests admitted against it and not yet settled: the lease is returned once none are. */
-  admitted: number;
-  /** Instance clock, ms: from then on no admission is made against it. */
-  validUntil: number;
-  /** The limit's usage in the shared store just after the grant (this whole lease included). */
-  usedAtGrant: number;
-  resetAtMs: number;
-  /** Store time of the grant: a sliding window counts the lease in that slot. */
-  grantedAtMs: number;
-  /** Instance clock when it was asked for (before the grant), and a token bucket's drain per ms (0 for windows). */
-  askedAt: number;
-  drainPerMs: number;
-  retired: boolean;
-  returned: boolean;
-  timer?: NodeJS.Timeout;
-}
-
-/** What is known of one counter (limit key) on this instance. */
-interface KeyState extends Demand {
-  current?: Lease;
-  /** Leases not yet returned, the current one included. */
-  open: Set<Lease>;
-  acquiring: boolean;
-  /** Requests asked for since `since`. */
-  requests: number;
-}
 
 interface LeasedReservation {
   items: CounterItem[];
@@ -77,9 +43,9 @@ export class LeasedStore implements CounterStore {
   /** Lease reservations open in the wrapped store (asked for, or granted and not yet handed back). */
   private leaseReservations = 0;
   /**
-   * Lease grants asked for and not yet answered. Their reservations may already be in the store's figures
-   * while the lease is not yet in `keys`: peek() and held() wait for them, so that they never read a
-   * lease as used by nobody, and close() does, so that a lease granted meanwhile is handed back.
+   * Lease grants (and overdraws being added) asked for and not yet answered. Their reservations may already
+   * be in the store's figures while the lease is not yet in `keys`: peek() and held() wait for them, so that
+   * they never read a lease as used by nobody, and close() does, so that a lease granted meanwhile is handed back.
    */
   private readonly grantsUnderWay = new Set<Promise<void>>();
   private readonly instanceTag = Math.random().toString(36).slice(2, 10);
@@ -142,14 +108,19 @@ export class LeasedStore implements CounterStore {
     const r = this.localReservations.get(id);
     if (!r) return this.inner.settle(id, usage);
     this.localReservations.delete(id);
+    let overdraws: Promise<void>[] | undefined;
     for (let i = 0; i < r.items.length; i++) {
       const lease = r.leases[i];
       lease.consumed += amountFor(r.items[i], usage.input, usage.output, usage.request, usage.factors);
       lease.admitted--;
       // Counted down by the same amounts, but floating point need not land on 0 exactly.
       lease.pending = lease.admitted === 0 ? 0 : lease.pending - r.amounts[i];
-      if (lease.retired) this.returnWhenDone(lease);
+      // A lease returned now carries the excess itself (a settlement above its reservation adds it).
+      if (lease.retired && lease.admitted === 0) this.returnWhenDone(lease);
+      else if (notYetCounted(lease) > 0) (overdraws ??= []).push(this.countOverdraw(lease));
     }
+    // Like the store's own settle: once it resolves, the usage is counted there.
+    if (overdraws) await Promise.all(overdraws);
   }
 
   /**
@@ -159,7 +130,7 @@ export class LeasedStore implements CounterStore {
   async held(items: CounterItem[]): Promise<number[]> {
     await this.grantsAnswered();
     const inner = (await this.inner.held?.(items)) ?? items.map(() => 0);
-    return items.map((item, i) => inner[i] - this.sumOverLeases(item, (lease) => lease.consumed));
+    return items.map((item, i) => inner[i] - this.sumOverLeases(item, (lease) => lease.consumed - lease.overdrawn));
   }
 
   /** Requests not yet settled, whether admitted by the store or against a lease (leases themselves are not counted). */
@@ -178,8 +149,9 @@ export class LeasedStore implements CounterStore {
       // Only leases the store still counts: one from a fixed window (or sliding slot) that has passed is not
       // in the figure, though a call admitted against it may still be running.
       const now = this.opts.clock.now();
-      const unused = this.sumOverLeases(items[i], (lease) => (countedIn(lease, items[i], state) ? Math.max(0, room(lease, now)) : 0));
-      return unused > 0 ? { ...state, used: Math.max(0, state.used - unused) } : state;
+      // Less its calls' usage beyond it not yet in the store (see countOverdraw).
+      const unused = this.sumOverLeases(items[i], (lease) => (countedIn(lease, items[i], state) ? Math.max(0, room(lease, now)) - notYetCounted(lease) : 0));
+      return unused !== 0 ? { ...state, used: Math.max(0, state.used - unused) } : state;
     });
   }
 
@@ -211,6 +183,7 @@ export class LeasedStore implements CounterStore {
         this.retire(lease);
       }
     }
+    await this.grantsAnswered(); // returns waiting for an overdraw being added
     await this.inner.close();
   }
 
@@ -289,8 +262,10 @@ export class LeasedStore implements CounterStore {
       }
       const granted: Lease = {
         id,
+        item: leaseItem,
         key: k,
         size,
+        overdrawn: 0,
         pending: 0,
         consumed: 0,
         admitted: 0,
@@ -339,10 +314,45 @@ export class LeasedStore implements CounterStore {
     lease.returned = true;
     lease.key.open.delete(lease);
     if (lease.key.current === lease) lease.key.current = undefined;
-    this.inner
-      .settle(lease.id, { input: lease.consumed, output: 0, request: 0 })
-      .catch(() => {})
-      .finally(() => this.leaseReservations--);
+    const handBack = (): Promise<void> =>
+      this.inner
+        .settle(lease.id, { input: Math.max(0, lease.consumed - lease.overdrawn), output: 0, request: 0 })
+        .catch(() => {})
+        .finally(() => this.leaseReservations--);
+    if (lease.overdrawing) this.underWay(lease.overdrawing.then(handBack));
+    else void handBack();
+  }
+
+  /**
+   * Adds to the shared store at once what calls admitted against `lease` used beyond it (a call's real
+   * usage can pass what it was admitted with: a provider counting more input than estimated). Held back
+   * until the lease is returned, that usage would be invisible to other instances for up to a lease
+   * period, and they could admit past the limit meanwhile; the store counts a call's excess at once.
+   * Added as a shadow reservation (counted, never refused: the usage happened) settled in full where the
+   * store still counts the lease in its current window or slot; otherwise the lease's return carries it.
+   */
+  private countOverdraw(lease: Lease): Promise<void> {
+    const excess = notYetCounted(lease);
+    lease.overdrawn += excess;
+    const added = this.addOverdraw(lease, excess);
+    lease.overdrawing = lease.overdrawing ? Promise.all([lease.overdrawing, added]).then(() => {}) : added;
+    this.underWay(added);
+    return added;
+  }
+
+  private async addOverdraw(lease: Lease, excess: number): Promise<void> {
+    const id = `${lease.id}-over-${++this.leaseSeq}`;
+    this.leaseReservations++;
+    try {
+      const outcome = await this.inner.reserve({ id, items: [{ ...lease.item, mode: 'shadow' }], input: excess, output: 0, clamp: false, minOutput: 0 });
+      const counted = outcome.ok && placedWith(lease, outcome.storeTimeMs, outcome.states[0]);
+      await this.inner.settle(id, { input: counted ? excess : 0, output: 0, request: 0 });
+      if (!counted) lease.overdrawn -= excess;
+    } catch {
+      lease.overdrawn -= excess;
+    } finally {
+      this.leaseReservations--;
+    }
   }
 
   /** Keys with no lease and no recent demand are dropped, so one-off users do not pile up. */
@@ -371,26 +381,4 @@ export class LeasedStore implements CounterStore {
     }
     return id;
   }
-}
-
-/** Whether the store's figure `state` for `item` still counts `lease` (a bucket's: while it has not drained). */
-function countedIn(lease: Lease, item: CounterItem, state: LimitState): boolean {
-  if (item.algorithm === 'fixed_window') return lease.resetAtMs === state.resetAtMs;
-  if (item.algorithm === 'token_bucket') return true;
-  // A sliding window's reset is when its oldest counted slot leaves: a lease's slot is counted iff it is not older.
-  const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
-  const oldestCounted = Math.round(state.resetAtMs / slotMs) - SLIDING_SLOTS - 1;
-  return Math.floor(lease.grantedAtMs / slotMs) >= oldestCounted;
-}
-
-/**
- * What is left of a lease to admit against at `now`. A token bucket drains the slice from the moment it
- * was granted, used or not: room admitted against after it drained would be handed out twice (the store
- * gives the drained room to others meanwhile), letting a bucket pass its capacity. So a bucket's slice
- * shrinks by its drain, counted from when it was asked for and as if the slice drained first (the most
- * it can have drained).
- */
-function room(lease: Lease, now: number): number {
-  const drained = Math.min(lease.size, Math.max(0, now - lease.askedAt) * lease.drainPerMs);
-  return lease.size - lease.pending - lease.consumed - drained;
 }

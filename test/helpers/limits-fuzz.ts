@@ -279,9 +279,16 @@ const close = (a: number, b: number): boolean => Math.abs(a - b) <= EPS * Math.m
 export class Oracle {
   readonly charges: Charge[] = [];
 
+  /**
+   * `excessBlocks`: usage a call made above its reservation counts against later admissions (a plain store
+   * has it in its figures at once). Off for a leased store: a slice reserved earlier is room already taken
+   * out of the shared store, and admits up to its size whatever other calls used beyond theirs, as an
+   * exact reservation made earlier stands; what was admitted still fits every limit.
+   */
   constructor(
     private readonly limits: LimitShape[],
     private readonly timezone: string,
+    private readonly excessBlocks = true,
   ) {}
 
   admitted(id: string, atMs: number, limits: number[], amounts: number[]): void {
@@ -295,11 +302,11 @@ export class Oracle {
     c.amounts = [...amounts];
   }
 
-  private forLimit(limit: number): Array<{ atMs: number; amount: number; over: boolean }> {
-    const out: Array<{ atMs: number; amount: number; over: boolean }> = [];
+  private forLimit(limit: number): Array<{ atMs: number; amount: number; reserved: number; over: boolean }> {
+    const out: Array<{ atMs: number; amount: number; reserved: number; over: boolean }> = [];
     for (const c of this.charges) {
       const k = c.limits.indexOf(limit);
-      if (k >= 0) out.push({ atMs: c.atMs, amount: c.amounts[k], over: c.amounts[k] > c.reserved[k] * (1 + EPS) + EPS });
+      if (k >= 0) out.push({ atMs: c.atMs, amount: c.amounts[k], reserved: c.reserved[k], over: c.amounts[k] > c.reserved[k] * (1 + EPS) + EPS });
     }
     return out;
   }
@@ -338,13 +345,16 @@ export class Oracle {
     if (l.shadow || amount <= 0) return null;
     const charges = this.forLimit(limit);
     const L = windowLength(l.window);
+    const admittedOnly = (c: { amount: number; reserved: number }) => (this.excessBlocks ? c.amount : Math.min(c.amount, c.reserved));
     if (l.algorithm === 'fixed_window') {
-      const used = this.expectedUsed(limit, now)!;
+      const id = fixedWindowId(l.window, now, this.timezone);
+      let used = 0;
+      for (const c of charges) if (fixedWindowId(l.window, c.atMs, this.timezone) === id) used += admittedOnly(c);
       return used + amount <= l.max + EPS * Math.max(1, l.max) ? null : `fixed window holds ${used}, + ${amount} > max ${l.max}`;
     }
     if (l.algorithm === 'sliding_window') {
       let inSpan = 0;
-      for (const c of charges) if (c.atMs >= now - L) inSpan += c.amount;
+      for (const c of charges) if (c.atMs >= now - L) inSpan += admittedOnly(c);
       return inSpan + amount <= l.max + EPS * Math.max(1, l.max) ? null : `sliding window: ${inSpan} charged since ${now - L}, + ${amount} > max ${l.max}`;
     }
     const starts = [...new Set(charges.map((c) => c.atMs).filter((t) => t <= now)), now];
