@@ -301,6 +301,38 @@ describe('counters lost by Redis (FLUSHALL, a restart without persistence)', () 
   }
 });
 
+describe('calls in flight when Redis loses the counters', () => {
+  for (const kind of ['single node', 'cluster'] as const) {
+    it(`on a ${kind}: are placed back after the rebuild, so the limit still holds them, and settle exactly`, async () => {
+      const url = kind === 'cluster' ? cluster.url : single.url;
+      // The ledger knows 20 (a call that ended). Two calls of 30 and 25 are running: no ledger row yet.
+      const { store, daily, ask, rebuilds } = await rebuildingStore(url, 20);
+      expect((await ask('done', 20)).ok).toBe(true);
+      await store.settle('done', { input: 20, output: 0, request: 1 });
+      expect((await ask('running-1', 30)).ok).toBe(true);
+      expect((await ask('running-2', 25)).ok).toBe(true);
+      const nodes = kind === 'cluster' ? cluster.ports.map((p) => `redis://127.0.0.1:${p}`) : [url];
+      for (const node of nodes) {
+        const c = new Redis(node);
+        await c.flushall();
+        await c.quit();
+      }
+      // 20 from the ledger and the 55 still running: 25 fit, not 80 (the rebuilt counters alone said 20).
+      expect((await ask('after', 26)).ok).toBe(false);
+      expect(rebuilds()).toBe(1);
+      const fits = await ask('fits', 25);
+      expect(fits.ok).toBe(true);
+      expect(fits.states[0].used).toBe(100);
+      // The running calls settle below what they held: their records are back, so the counter follows.
+      await store.settle('running-1', { input: 10, output: 0, request: 1 });
+      await store.settle('running-2', { input: 5, output: 0, request: 1 });
+      expect((await store.peek([daily]))[0].used).toBe(20 + 10 + 5 + 25);
+      expect(rebuilds()).toBe(1); // settling them asked for no second rebuild
+      await store.close();
+    });
+  }
+});
+
 // Regression tests from an SRE audit on a 3-primary/3-replica cluster. Replication is asynchronous: a
 // primary killed before its replica had the latest writes takes them along, the replica (with the
 // presence marker) takes over, and the budget was handed out again (39,984 tokens admitted against a

@@ -41,6 +41,11 @@ export class LostCounters {
     private readonly client: RedisClient,
     /** The most a reservation waits for a rebuild before it fails as one whose counters are not rebuilt. */
     private readonly waitMs = DEFAULT_REBUILD_WAIT_MS,
+    /**
+     * Runs after a rebuild of `tag`'s counters (undefined: every organization's), before they are marked
+     * present again: the store places its reservations still in flight back (their records were lost too).
+     */
+    private readonly afterRebuild: (tag: string | undefined) => Promise<void> = async () => {},
   ) {}
 
   /**
@@ -100,6 +105,7 @@ export class LostCounters {
     this.failoverRebuild ??= (async () => {
       try {
         await this.runRebuild();
+        await this.afterRebuild(undefined);
         // What this instance saw counted before is covered now: a lower count on the new primary is no
         // second loss. Reservations confirmed before, whose records may have gone, settle as old ones.
         this.seen.clear();
@@ -125,6 +131,7 @@ export class LostCounters {
       if (failure && Date.now() - failure.atMs < REBUILD_RETRY_MS) return Promise.reject(failure.error);
       marking = (async () => {
         await this.runRebuild();
+        await this.afterRebuild(tag);
         this.rebuildFailure = undefined;
         // NX: after a rollback the marker is there with its (lower) count, which every instance then
         // learns afresh; resetting it would send the others into a rebuild each time one instance marks.

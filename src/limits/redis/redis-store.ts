@@ -68,6 +68,8 @@ interface OpenReservation {
    * ioredis sends a command again after TRYAGAIN, ASK or a failover even once its caller has given up.
    */
   settleSent?: boolean;
+  /** Its settlement is on its way to Redis (not placed again after a rebuild: it may land first). */
+  settling?: boolean;
 }
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
@@ -115,7 +117,7 @@ export class RedisCounterStore implements CounterStore {
     this.scripts = client as unknown as Scripts;
     this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
-    this.lost = new LostCounters(client, opts.rebuildWaitMs);
+    this.lost = new LostCounters(client, opts.rebuildWaitMs, (tag) => this.placeInFlightAgain(tag));
     onPrimaryChange(client, () => this.lost.failedOver());
     // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
     this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
@@ -213,12 +215,39 @@ export class RedisCounterStore implements CounterStore {
       billed,
       known: this.knownState(entry),
     });
-    await this.bounded(this.batcher.settle(entry.tag, this.override(), a)).catch((err: unknown) => {
-      entry.settleSent = true;
-      throw err;
-    });
+    entry.settling = true;
+    await this.bounded(this.batcher.settle(entry.tag, this.override(), a))
+      .catch((err: unknown) => {
+        entry.settleSent = true;
+        throw err;
+      })
+      .finally(() => (entry.settling = false));
     // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
     if (this.open.get(id) === entry) this.open.delete(id);
+  }
+
+  /**
+   * Just after counters Redis lost were rebuilt from the ledger (`tag`'s; undefined: every organization's,
+   * after a failover): this instance's calls still running are in no ledger row yet, and their records
+   * went with the loss, so the rebuilt counters missed them and a limit could be passed by what they hold.
+   * Each is placed again as it was reserved, under its own id, as a shadow reservation (the call is running:
+   * never refused), in the current window; its settlement then finds the record and replaces it with real
+   * usage as usual. A record Redis still has (a failover that kept it) answers TGDONE: counted already.
+   * Best effort, before the counters are marked present again, so nothing is admitted in between.
+   */
+  private async placeInFlightAgain(tag: string | undefined): Promise<void> {
+    const placements: Promise<unknown>[] = [];
+    for (const [id, entry] of this.open) {
+      if (!entry.confirmed || entry.settling || entry.settleSent || (tag !== undefined && entry.tag !== tag)) continue;
+      const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input: entry.input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
+      const placed = this.withWindows(
+        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, presenceKey: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '' })),
+        req.items,
+      );
+      // Made after this rebuild (counted once the marker is back): a record missing later is a new loss.
+      placements.push(this.bounded(placed).then(() => (entry.rebuildsBefore = this.lost.rebuildsOf(entry.tag) + 1), () => {}));
+    }
+    await Promise.all(placements);
   }
 
   /** What SETTLE_LUA is told of a reservation whose record it may not find (see there). */
