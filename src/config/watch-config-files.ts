@@ -17,7 +17,7 @@ export function watchConfigFiles(files: readonly string[], onChange: (file: stri
   let timer: NodeJS.Timeout | undefined;
   const listeners = files.map((file) => {
     const listener = (current: Stats, previous: Stats): void => {
-      if (!changed(current, previous)) return;
+      if (!fileChanged(current, previous)) return;
       clearTimeout(timer);
       timer = setTimeout(() => onChange(file), debounceMs);
     };
@@ -31,8 +31,11 @@ export function watchConfigFiles(files: readonly string[], onChange: (file: stri
   };
 }
 
-// A replaced file has a new inode; one written in place a new mtime or size. A file that disappears
-// (zeroed stats) and comes back counts twice, which the debounce folds into one reload.
-function changed(a: Stats, b: Stats): boolean {
+/**
+ * Whether two stats of a path show different contents. A replaced file has a new inode; one written in
+ * place a new mtime or size. A file that disappears (zeroed stats) and comes back counts twice, which the
+ * debounce folds into one reload.
+ */
+export function fileChanged(a: Stats, b: Stats): boolean {
   return a.ino !== b.ino || a.dev !== b.dev || a.mtimeMs !== b.mtimeMs || a.ctimeMs !== b.ctimeMs || a.size !== b.size;
 }

@@ -4,7 +4,7 @@ import { loadPolicy, ConfigError } from '../config/index.js';
 import { formatIssue } from '../config/config-error.js';
 import type { Policy } from '../config/policy.js';
 import { settingsNeedingRestart } from '../config/restart-settings.js';
-import { watchConfigFiles } from '../config/watch-config-files.js';
+import { holdReloadsDuringStart } from './early-reloads.js';
 import { listenFailure } from './listen-failure.js';
 import { openCounterStore } from '../limits/open-counter-store.js';
 import { redactUrl } from '../util/redact-url.js';
@@ -29,6 +29,8 @@ export interface StartOptions {
 /** Runs `tollgate serve` until SIGTERM/SIGINT; exits non-zero with `file:line:` errors on bad config. */
 export async function startGateway(opts: StartOptions): Promise<void> {
   const log = pino({ level: process.env.TOLLGATE_LOG_LEVEL ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] });
+  // Before the first read of the config: a SIGHUP or a save from here on is a reload, never lost or fatal.
+  const early = holdReloadsDuringStart(opts.configFiles);
   let policy: Policy;
   try {
     policy = loadPolicy(opts.configFiles, process.env);
@@ -65,7 +67,12 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       log.error({ why, error: err.message }, `could not rebuild the counters from the ledger ${when}: a limit whose algorithm or window changed counts from zero`),
     );
   };
+  // Old gateways still finishing the calls they admitted: a stop waits for their rows as for the current one's.
+  const retiring = new Set<Promise<void>>();
   const reloadNow = async (why: string): Promise<void> => {
+    // A stop in progress waits for the calls of the gateway it found and then closes the ledger: a new
+    // gateway now would leave those calls to record into a closed ledger, for a config that serves nothing.
+    if (drain.draining) return log.info({ why }, 'configuration reload ignored: the gateway is stopping');
     let next: Policy;
     try {
       next = loadPolicy(opts.configFiles, process.env);
@@ -74,12 +81,26 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       return;
     }
     logWarnings(log, next, why);
-    await rebuildFor(next, why, 'for the reloaded configuration');
+    // Waited for, but not for ever: until the new config applies, a key it removes is still admitted and a
+    // limit it lowers still allows the old amount. A slow or locked ledger (seconds per million rows, a
+    // migration's lock) would hold them back as long; past the wait the rebuild goes on, and raises the
+    // counters of changed limits when it ends (it only ever raises them).
+    const rebuilt = rebuildFor(next, why, 'for the reloaded configuration');
+    const waitMs = policy.storage.rebuildWaitMs;
+    if (!(await settledWithin(rebuilt, waitMs))) {
+      log.warn({ why, waitMs }, `the counter rebuild for the reloaded configuration is still running after ${waitMs} ms (storage.rebuild_wait_ms; the ledger is slow): applying the configuration now; a limit whose algorithm or window changed counts from what it holds until the rebuild ends`);
+    }
+    if (drain.draining) return log.info({ why }, 'configuration reload ignored: the gateway is stopping');
     const old = gateway;
     gateway = new Gateway(next, store, systemClock, undefined, old.storedContext, old.background);
     usage.attach(gateway);
-    // Calls the old config admitted and that ended since are in the ledger only now.
-    void old.retire().then(() => rebuildFor(gateway.policy, why, 'after the reload'));
+    const retired = old.retire();
+    retiring.add(retired);
+    void retired.then(() => {
+      retiring.delete(retired);
+      // Calls the old config admitted and that ended since are in the ledger only now (unless it is closing).
+      if (!drain.draining) return rebuildFor(gateway.policy, why, 'after the reload');
+    });
     const restart = settingsNeedingRestart(policy, next, overridden);
     if (restart.length === 0) log.info({ why }, 'configuration reloaded');
     else log.warn({ why, restart }, `configuration reloaded, except settings read only at start, which need a restart: ${restart.join(', ')}`);
@@ -92,8 +113,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       .then(() => reloadNow(why))
       .catch((err: Error) => log.error({ why, error: err.message }, 'configuration reload failed; keeping the previous configuration'));
   };
-  process.on('SIGHUP', () => reload('SIGHUP'));
-  watchConfigFiles(opts.configFiles, (file) => reload(`${file} changed`));
+  early.handOver(reload);
 
   const host = opts.host ?? policy.server.host;
   const port = opts.port ?? policy.server.port;
@@ -120,8 +140,17 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   // Before the line that says the gateway is ready: a SIGTERM sent as soon as it is seen must drain, not kill.
-  stopOnSignals({ app, drain, gateway: () => gateway, usage, store, log });
+  stopOnSignals({ app, drain, gateway: () => gateway, retiring: () => [...retiring], usage, store, log });
   console.log(`tollgate listening on ${httpOrigin(host, actualPort)}`);
+}
+
+/** Whether `work` settled within `ms` (it goes on either way). */
+async function settledWithin(work: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = await Promise.race([work.then(() => true), late]);
+  clearTimeout(timer);
+  return settled;
 }
 
 /**

@@ -20,6 +20,8 @@ export interface StopParts {
   drain: DrainState;
   /** The gateway of the current config: the drain settings are read from it at the signal, so a reload applies them. */
   gateway: () => Gateway;
+  /** The gateways of earlier configs still finishing calls they admitted (each resolves once they are done). */
+  retiring?: () => Array<Promise<void>>;
   usage: UsageServices;
   store: CounterStore;
   log: pino.Logger;
@@ -78,7 +80,9 @@ export function stopOnSignals(parts: StopParts): void {
     await gateway.background.finishAll();
     // Streams cut at the timeout are settled and recorded after their connections closed; their upstream
     // calls are stopped, so this is quick. The provider pools close once they are done.
-    await finishedWithin(gateway.retire(), RECORD_GRACE_MS, () =>
+    // Those admitted before a config reload too: they hold their old gateway, not this one.
+    const recorded = Promise.all([gateway.retire(), ...(parts.retiring?.() ?? [])]).then(() => undefined);
+    await finishedWithin(recorded, RECORD_GRACE_MS, () =>
       log.warn({ requestsInFlight: gateway.requestsInFlight }, `calls still unrecorded ${RECORD_GRACE_MS} ms after the drain; flushing the ledger without them`),
     );
     // Every finished call reaches the ledger before the process goes: SIGTERM loses no row.
