@@ -95,6 +95,39 @@ export function counterStoreContract(name: string, factory: StoreFactory): void 
         const r = await tryReserve(store, [limit], 7);
         expect(r).toMatchObject({ ok: false, states: [{ used: 4, max: 10, resetAtMs: T0 + 63_000 }] });
       });
+
+      it('whose length a reload changes keeps counting what it holds, in slots of the new length', async () => {
+        // Slots are numbered in units of the window's own slot length: read with another length, usage
+        // in them landed in the future (a longer window: counted for ever, and nothing new was stored, so
+        // the limit stopped being enforced) or far in the past (a shorter one: forgotten at once).
+        const { clock, store } = await setup(T0);
+        const short = item('k', 'sliding_window', { kind: 'duration', ms: 10_000 }, 1000);
+        const admit = async (limit: CounterItem, amount: number): Promise<boolean> => {
+          const r = await tryReserve(store, [limit], amount);
+          return r.ok;
+        };
+        for (let i = 0; i < 21; i++) {
+          expect(await admit(short, 2)).toBe(true); // every slot of the 10 s window, and one more
+          clock.advance(500);
+        }
+        const long: CounterItem = { ...short, max: 2000, window: { kind: 'duration', ms: 24 * HOUR } };
+        expect(await used(store, [long])).toEqual([42]);
+        expect(await admit(long, 1959)).toBe(false);
+        expect(await admit(long, 1958)).toBe(true);
+        expect(await admit(long, 1)).toBe(false);
+        // Shorter again: what a 72-minute slot holds may be from its last moment (still to come), so it
+        // counts for a whole new window.
+        expect(await used(store, [short])).toEqual([2000]);
+        expect(await admit(short, 1)).toBe(false);
+        clock.advance(10_500);
+        expect(await used(store, [short])).toEqual([0]);
+        expect(await admit(short, 500)).toBe(true);
+        // Longer once more: what left the short window has left the counter too (a reload that changes a
+        // window also rebuilds its counter from the ledger, which has it).
+        expect(await used(store, [long])).toEqual([500]);
+        clock.advance(2 * 24 * HOUR);
+        expect(await used(store, [long])).toEqual([0]);
+      });
     });
 
     describe('token bucket', () => {

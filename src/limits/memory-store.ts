@@ -3,7 +3,7 @@
 import type { Clock } from '../util/clock.js';
 import { admit, amountFor } from './admission.js';
 import { isConversationId, type CounterItem, type CounterStore, type LimitState, type ReserveOutcome, type ReserveRequest, type ResponseOwner, type RestoreEntry, type SettleUsage } from './counter-store.js';
-import { SLIDING_SLOTS, WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
+import { SLIDING_SLOTS, WindowCalculator, rebucketSlots, slotEpoch, slotLengthMs, windowLengthMs } from './windows.js';
 import { ChurnMap } from '../util/churn-map.js';
 
 /** Response owners kept at most, and conversation owners; the oldest are forgotten first (the ledger is then asked: proxy/object-owners.ts). */
@@ -21,6 +21,8 @@ interface FixedState {
 }
 interface SlidingState {
   kind: 'sliding';
+  /** The slot length its epochs count in (a reload can change the window's, see sliding()). */
+  slotMs: number;
   epochs: number[];
   counts: number[];
 }
@@ -124,8 +126,8 @@ export class MemoryCounterStore implements CounterStore {
         for (const slot of slots) {
           const epoch = slotEpoch(item.window, slot.atMs);
           if (current - epoch > SLIDING_SLOTS || epoch > current) continue;
-          const missing = slot.used - this.slotCount(item, epoch);
-          if (missing > 0) this.addToSlot(item, epoch, missing);
+          const missing = slot.used - this.slotCount(item, epoch, now);
+          if (missing > 0) this.addToSlot(item, epoch, missing, now);
         }
         continue;
       }
@@ -193,9 +195,10 @@ export class MemoryCounterStore implements CounterStore {
       case 'fixed':
         return s.startMs === this.windows.bounds(item.window, now).startMs ? s.used : 0;
       case 'sliding': {
+        const slots = this.sliding(item, now)!;
         const current = slotEpoch(item.window, now);
         let sum = 0;
-        for (let i = 0; i < s.epochs.length; i++) if (current - s.epochs[i] <= SLIDING_SLOTS) sum += s.counts[i];
+        for (let i = 0; i < slots.epochs.length; i++) if (current - slots.epochs[i] <= SLIDING_SLOTS) sum += slots.counts[i];
         return sum;
       }
       case 'bucket':
@@ -214,7 +217,7 @@ export class MemoryCounterStore implements CounterStore {
     }
     if (item.algorithm === 'sliding_window') {
       const epoch = slotEpoch(item.window, now);
-      this.addToSlot(item, epoch, amount);
+      this.addToSlot(item, epoch, amount, now);
       return epoch;
     }
     const used = this.usedNow(item, now);
@@ -235,7 +238,9 @@ export class MemoryCounterStore implements CounterStore {
     if (s.kind === 'fixed') {
       if (s.startMs === ref) s.used = Math.max(0, s.used + delta);
     } else if (s.kind === 'sliding') {
-      this.addToSlot(item, ref, delta);
+      // A slot after the current one was numbered in another slot length (reserved before a reload changed
+      // the window): where it lies now is unknown, so it is left as reserved.
+      if (ref <= slotEpoch(item.window, now)) this.addToSlot(item, ref, delta, now);
     } else {
       const before = this.usedNow(item, now);
       s.used = Math.max(0, before + delta);
@@ -251,17 +256,37 @@ export class MemoryCounterStore implements CounterStore {
     return { level: this.usedNow(item, now), addedAfter: s.added - marks[2 * i], givenBackAfter: s.givenBack - marks[2 * i + 1] };
   }
 
-  private slotCount(item: CounterItem, epoch: number): number {
+  /**
+   * `item`'s sliding counter, its slots in the item's own slot length. One kept in another length (a reload
+   * changed the window) is re-bucketed first: each slot's usage counted as of the slot's end (or now, if
+   * sooner), so none of it leaves the window sooner than it would have.
+   */
+  private sliding(item: CounterItem, now: number): SlidingState | undefined {
     const s = this.counters.get(item.key);
-    if (s?.kind !== 'sliding') return 0;
+    if (s?.kind !== 'sliding') return undefined;
+    const slotMs = slotLengthMs(item.window);
+    if (s.slotMs === slotMs) return s;
+    const moved = emptySliding(slotMs);
+    for (const [epoch, count] of rebucketSlots(s.epochs, s.counts, s.slotMs, slotMs, now)) {
+      const i = epoch % (SLIDING_SLOTS + 1);
+      moved.epochs[i] = epoch;
+      moved.counts[i] = count;
+    }
+    this.counters.set(item.key, moved);
+    return moved;
+  }
+
+  private slotCount(item: CounterItem, epoch: number, now: number): number {
+    const s = this.sliding(item, now);
+    if (!s) return 0;
     const i = epoch % (SLIDING_SLOTS + 1);
     return s.epochs[i] === epoch ? s.counts[i] : 0;
   }
 
-  private addToSlot(item: CounterItem, epoch: number, amount: number): void {
-    let s = this.counters.get(item.key);
-    if (s?.kind !== 'sliding') {
-      s = { kind: 'sliding', epochs: new Array(SLIDING_SLOTS + 1).fill(-Infinity), counts: new Array(SLIDING_SLOTS + 1).fill(0) };
+  private addToSlot(item: CounterItem, epoch: number, amount: number, now: number): void {
+    let s = this.sliding(item, now);
+    if (!s) {
+      s = emptySliding(slotLengthMs(item.window));
       this.counters.set(item.key, s);
     }
     const i = epoch % (SLIDING_SLOTS + 1);
@@ -278,8 +303,8 @@ export class MemoryCounterStore implements CounterStore {
 
   /** A sliding window's counted slots, oldest first, each with the time it leaves the window. */
   private leaving(item: CounterItem, now: number): Array<{ atMs: number; amount: number }> {
-    const s = this.counters.get(item.key);
-    if (s?.kind !== 'sliding') return [];
+    const s = this.sliding(item, now);
+    if (!s) return [];
     const slotMs = windowLengthMs(item.window) / SLIDING_SLOTS;
     const current = slotEpoch(item.window, now);
     const out: Array<{ atMs: number; amount: number }> = [];
@@ -299,12 +324,16 @@ export class MemoryCounterStore implements CounterStore {
     }
     // Sliding: the oldest slot still counted leaves the window first.
     const slotMs = length / SLIDING_SLOTS;
-    const s = this.counters.get(item.key);
+    const s = this.sliding(item, now);
     const current = Math.floor(now / slotMs);
     let oldest = current;
-    if (s?.kind === 'sliding') for (let i = 0; i < s.epochs.length; i++) if (current - s.epochs[i] <= SLIDING_SLOTS && s.counts[i] > 0) oldest = Math.min(oldest, s.epochs[i]);
+    if (s) for (let i = 0; i < s.epochs.length; i++) if (current - s.epochs[i] <= SLIDING_SLOTS && s.counts[i] > 0) oldest = Math.min(oldest, s.epochs[i]);
     return (oldest + SLIDING_SLOTS + 1) * slotMs;
   }
+}
+
+function emptySliding(slotMs: number): SlidingState {
+  return { kind: 'sliding', slotMs, epochs: new Array(SLIDING_SLOTS + 1).fill(-Infinity), counts: new Array(SLIDING_SLOTS + 1).fill(0) };
 }
 
 /** A bucket as a settlement finds it, against the reservation's marks: its level, and what went in and was given back since. */

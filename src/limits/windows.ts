@@ -136,7 +136,29 @@ export function windowLengthMs(window: WindowSpec): number {
 /** Sub-slots per sliding window: usage in every slot overlapping the window counts, so it never undercounts. */
 export const SLIDING_SLOTS = 20;
 
+/** The length of one slot of a sliding window. */
+export function slotLengthMs(window: WindowSpec): number {
+  return windowLengthMs(window) / SLIDING_SLOTS;
+}
+
 /** The sliding-window slot an instant falls in. */
 export function slotEpoch(window: WindowSpec, ms: number): number {
-  return Math.floor(ms / (windowLengthMs(window) / SLIDING_SLOTS));
+  return Math.floor(ms / slotLengthMs(window));
+}
+
+/**
+ * Slots numbered in units of `fromSlotMs` (epochs, with their usage), numbered again in units of `toSlotMs`:
+ * a reload changed the window's length. Each slot's usage is placed at the slot's last moment, or `now` if
+ * that is sooner, so none of it leaves the window sooner than it could have; slots that have left the new
+ * window are dropped. Slots merging into one new slot add up. The Lua prelude's `rebucket` does the same.
+ */
+export function rebucketSlots(epochs: readonly number[], counts: readonly number[], fromSlotMs: number, toSlotMs: number, now: number): Map<number, number> {
+  const current = Math.floor(now / toSlotMs);
+  const out = new Map<number, number>();
+  for (let i = 0; i < epochs.length; i++) {
+    if (!(counts[i] > 0) || !Number.isFinite(epochs[i])) continue;
+    const epoch = Math.floor(Math.min((epochs[i] + 1) * fromSlotMs - 1, now) / toSlotMs);
+    if (current - epoch <= SLIDING_SLOTS) out.set(epoch, (out.get(epoch) ?? 0) + counts[i]);
+  }
+  return out;
 }

@@ -9,7 +9,9 @@
 // calendar days/months and whole-day windows, which need the time zone database).
 //
 // Keys: fixed window  -> hash {s = window start ms, u = used}
-//       sliding window -> hash {<slot epoch> = used in that slot}, slot = length / SLIDING_SLOTS
+//       sliding window -> hash {<slot epoch> = used in that slot, -1 = the window length ms the epochs count
+//                         in}, slot = length / SLIDING_SLOTS (a key without -1: the length it is read with;
+//                         older gateways read -1 as a slot long passed, and drop it)
 //       token bucket   -> hash {u = used at t, t = ms, a = all ever added, g = all ever given back,
 //                         c = when the key was created (ms)}, draining at max per length
 
@@ -45,11 +47,33 @@ local function reply(x)
   return format('%.17g', x)
 end
 
+-- The script's time, once read: every script reads it before it loads a counter (load re-buckets a sliding
+-- window kept in another length as of it).
+local scriptNow = 0
+
 -- Redis TIME in ms, so instances with skewed clocks agree; tests may pass a fixed time instead.
 local function clock(override)
-  if override ~= '' then return override + 0 end
-  local t = call('TIME')
-  return t[1] * 1000 + floor(t[2] / 1000)
+  if override ~= '' then
+    scriptNow = override + 0
+  else
+    local t = call('TIME')
+    scriptNow = t[1] * 1000 + floor(t[2] / 1000)
+  end
+  return scriptNow
+end
+
+-- windows.ts rebucketSlots: slots numbered in units of \`from\` ms, numbered again in units of \`to\`, each
+-- slot's usage placed at its last moment (or now, if sooner); slots that left the window are dropped.
+local function rebucket(slots, from, to, now)
+  local cur = floor(now / to)
+  local out = {}
+  for e, c in pairs(slots) do
+    if c > 0 then
+      local epoch = floor(mmin((e + 1) * from - 1, now) / to)
+      if cur - epoch <= SLOTS then out[epoch] = (out[epoch] or 0) + c end
+    end
+  end
+  return out
 end
 
 local windows = {}
@@ -114,8 +138,23 @@ local function load(key, s)
     st = { u = used and used + 0 or nil, t = at and at + 0 or nil, a = added and added + 0 or 0, g = back and back + 0 or 0, c = created and created + 0 or nil }
   else
     local v = call('HGETALL', key)
-    local slots = {}
-    for i = 1, #v, 2 do slots[v[i] + 0] = v[i + 1] + 0 end
+    local slots, length = {}, nil
+    for i = 1, #v, 2 do
+      if v[i] == '-1' then length = v[i + 1] + 0 else slots[v[i] + 0] = v[i + 1] + 0 end
+    end
+    -- Kept in another window length (a reload changed it): numbered again in this one and written so,
+    -- whatever the script (a peek too), so the usage is placed as of the first read in the new length.
+    if length and length ~= s.len then
+      slots = rebucket(slots, length / SLOTS, s.len / SLOTS, scriptNow)
+      local fields = { '-1', num(s.len) }
+      for e, u in pairs(slots) do
+        fields[#fields + 1] = num(e)
+        fields[#fields + 1] = num(u)
+      end
+      call('DEL', key)
+      call('HSET', key, unpack(fields))
+      call('PEXPIRE', key, num(mmax(1, ceil((floor(scriptNow / (s.len / SLOTS)) + SLOTS + 1) * (s.len / SLOTS) - scriptNow)) + GRACE))
+    end
     st = { slots = slots }
   end
   states[key] = st
@@ -156,12 +195,14 @@ local function addToSlot(key, s, st, epoch, delta, now)
   local c = st.slots[epoch]
   if c ~= nil then
     st.slots[epoch] = mmax(0, c + delta)
+    call('HSET', key, num(epoch), num(st.slots[epoch]))
   elseif delta > 0 then
     st.slots[epoch] = delta
+    -- A new slot notes the length its epoch counts in (a reload may change the window's).
+    call('HSET', key, num(epoch), num(delta), '-1', num(s.len))
   else
     return
   end
-  call('HSET', key, num(epoch), num(st.slots[epoch]))
   local cur = slotOf(s, now)
   for e in pairs(st.slots) do
     if cur - e > SLOTS then
@@ -211,7 +252,9 @@ local function adjust(key, s, ref, delta, now)
       call('HSET', key, 'u', num(st.u))
     end
   elseif s.alg == 's' then
-    addToSlot(key, s, st, ref, delta, now)
+    -- A slot after the current one was numbered in another length (reserved before a reload changed the
+    -- window): where it lies now is unknown, so it is left as reserved.
+    if ref <= slotOf(s, now) then addToSlot(key, s, st, ref, delta, now) end
   else
     local before = usedNow(key, s, now)
     st.u = mmax(0, before + delta)
