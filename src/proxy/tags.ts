@@ -1,4 +1,5 @@
 // Free attribution tags from `x-tollgate-tags: k=v,k2=v2` and the request's `metadata` object.
+import { isUtf8 } from 'node:buffer';
 import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
 
 // `x-tollgate-tags` (Tollgate's own header): at most 16 tags, keys of a safe alphabet, printable values.
@@ -12,9 +13,11 @@ export const MAX_METADATA_KEY = 64;
 export const MAX_METADATA_VALUE = 512;
 // Header keys end up as report columns: keep them to a safe alphabet.
 const KEY_PATTERN = /^[A-Za-z0-9_.\-]+$/;
-// Values: printable, no control characters (they end up in CSV and logs).
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const CONTROL_ALL = /[\u0000-\u001f\u007f]/g;
+// Values: printable, no control characters (they end up in CSV, logs and `tollgate usage`'s terminal
+// table). C1 controls too: U+009B is CSI and U+009D OSC to terminals that read them in UTF-8 (VTE, xterm),
+// so a tag could clear an admin's screen or retitle it; a header's byte 0x80-0x9F arrives as one of them.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
@@ -51,7 +54,7 @@ export function readTags(header: string | string[] | undefined, metadata: unknow
     }
   }
 
-  const text = Array.isArray(header) ? header.join(',') : header;
+  const text = utf8HeaderText(Array.isArray(header) ? header.join(',') : header);
   if (text) {
     const seen = new Set<string>();
     for (const pair of text.split(',')) {
@@ -74,6 +77,19 @@ export function readTags(header: string | string[] | undefined, metadata: unknow
   }
   return Object.fromEntries(tags);
 }
+
+/**
+ * A header value as the client wrote it. Node reads header bytes as Latin-1, so a UTF-8 `café` arrives as
+ * `cafÃ©` and a `€` brings a C1 control (0x82) with it: valid UTF-8 is decoded as such, so that refusing C1
+ * controls refuses only the bytes that are no text.
+ */
+function utf8HeaderText(text: string | undefined): string | undefined {
+  if (!text || !NON_ASCII.test(text)) return text;
+  const bytes = Buffer.from(text, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : text;
+}
+
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 /**
  * Metadata text as the ledger records it: control characters as spaces, and a lone UTF-16 surrogate (valid

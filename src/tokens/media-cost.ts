@@ -51,6 +51,12 @@ export function audioTokensBound(b64: string): number {
 
 /** Most bytes inflated from a PDF's object streams; past it the page count is unknown (an upper bound is used). */
 const MAX_INFLATED_BYTES = 16 * 1024 * 1024;
+/**
+ * And at most this many per byte of the PDF: object streams inflate a few times the file's size (7x in
+ * the page-tree fixtures), and a body of small zlib bombs must not cost more than its text would (458
+ * 16 KB PDFs of 16 MiB each in a 10 MB body held the event loop 34 s; tokenizing 10 MB of text, 1.6 s).
+ */
+const MAX_INFLATE_RATIO = 32;
 
 /** PDF names may spell any byte as #xx (`/P#61ge` is `/Page`); readers decode them, so the count must too. */
 const decodeNames = (s: string) => (s.includes('#') ? s.replace(/#([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : s);
@@ -61,14 +67,34 @@ const decodeNames = (s: string) => (s.includes('#') ? s.replace(/#([0-9A-Fa-f]{2
  */
 function objectStreams(pdf: Buffer, text: string): string[] | undefined {
   const out: string[] = [];
+  const budget = Math.min(MAX_INFLATED_BYTES, MAX_INFLATE_RATIO * pdf.length);
   let total = 0;
+  // Each `stream` is read as belonging to the last ` obj` before it, an object stream when /Type /ObjStm
+  // comes between them. Found incrementally, each stretch of text searched once: searched back to the last
+  // ` obj` (or on to `endstream`) from every `stream`, a 1 MB body of `stream` lines held the event loop for
+  // 10 s, and every other client's call with it.
+  let searchedTo = 0;
+  let seenObject = false;
+  let inObjectStream = false;
+  let endAt = -1;
   for (const m of text.matchAll(/(?<!end)stream\r?\n/g)) {
-    const dictStart = text.lastIndexOf(' obj', m.index);
-    if (dictStart < 0 || !/\/Type\s*\/ObjStm\b/.test(decodeNames(text.slice(dictStart, m.index)))) continue;
     const start = m.index + m[0].length;
-    const end = text.indexOf('endstream', start);
+    const stretch = text.slice(searchedTo, m.index);
+    searchedTo = m.index;
+    const obj = stretch.lastIndexOf(' obj');
+    if (obj >= 0) {
+      seenObject = true;
+      inObjectStream = OBJECT_STREAM.test(decodeNames(stretch.slice(obj)));
+    } else if (seenObject && !inObjectStream) {
+      inObjectStream = OBJECT_STREAM.test(decodeNames(stretch));
+    }
+    if (!inObjectStream) continue;
+    if (endAt < start) {
+      const found = text.indexOf('endstream', start);
+      endAt = found < 0 ? text.length : found;
+    }
     try {
-      const data = inflateSync(pdf.subarray(start, end < 0 ? pdf.length : end), { maxOutputLength: MAX_INFLATED_BYTES - total });
+      const data = inflateSync(pdf.subarray(start, endAt), { maxOutputLength: budget - total });
       total += data.length;
       out.push(data.toString('latin1'));
     } catch {
@@ -77,6 +103,9 @@ function objectStreams(pdf: Buffer, text: string): string[] | undefined {
   }
   return out;
 }
+
+const OBJECT_STREAM = /\/Type\s*\/ObjStm\b/;
+const PAGE_TREE = /\/Type\s*\/Pages\b/;
 
 /** PDF pages counted from page objects (or the page tree's /Count), in object streams too; undefined when none are visible. */
 export function pdfPageCount(pdf: Buffer): number | undefined {
@@ -88,8 +117,11 @@ export function pdfPageCount(pdf: Buffer): number | undefined {
   let tree = 0;
   for (const text of [raw, ...streams].map(decodeNames)) {
     pages += text.match(/\/Type\s*\/Page(?![A-Za-z])/g)?.length ?? 0;
-    for (const m of text.matchAll(/\/Type\s*\/Pages\b[^>]*?\/Count\s+(\d+)|\/Count\s+(\d+)[^>]*?\/Type\s*\/Pages\b/g)) {
-      tree = Math.max(tree, Number(m[1] ?? m[2]));
+    // A page tree's /Count, in the same run of text between `>`s as its /Type /Pages. Found run by run: one
+    // regex's lazy `[^>]*?` rescanned a run from each /Type /Pages in it (1 MB of them: 37 s, event loop held).
+    for (const run of text.matchAll(/[^>]+/g)) {
+      if (!PAGE_TREE.test(run[0])) continue;
+      for (const count of run[0].matchAll(/\/Count\s+(\d+)/g)) tree = Math.max(tree, Number(count[1]));
     }
   }
   // A page object takes at least MIN_PDF_PAGE_BYTES, unless compressed, where only the providers' page cap holds.

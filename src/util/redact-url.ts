@@ -10,10 +10,17 @@ export function redactUrl(url: string): string {
   const schemeEnd = url.indexOf('://');
   if (schemeEnd < 0) return url;
   const start = schemeEnd + 3;
-  const queryAt = url.slice(start).search(/[?#]/);
-  const end = queryAt < 0 ? url.length : start + queryAt;
+  let end = queryEnd(url, start);
   // The user part ends at the last `@` before the query: a password may hold `@` and `/` unencoded.
-  const at = url.lastIndexOf('@', end - 1);
+  let at = url.lastIndexOf('@', end - 1);
+  // It may hold `?` and `#` too (`postgres://u:p#w@db`, a mistake the drivers' URL parsers refuse, so
+  // printed with their error): an `@` after the first of them, with a `:` before it, ends the user part.
+  // A query value holding an `@` is then hidden along with the host: naming less is no leak.
+  const lastAt = url.lastIndexOf('@');
+  if (lastAt >= end && url.slice(start, lastAt).includes(':')) {
+    at = lastAt;
+    end = queryEnd(url, at + 1);
+  }
   let head = url.slice(0, end);
   if (at >= start) {
     const userInfo = url.slice(start, at);
@@ -22,6 +29,12 @@ export function redactUrl(url: string): string {
     head = `${url.slice(0, start)}${colon < 0 ? user : `${user}:***`}@${url.slice(at + 1, end)}`;
   }
   return head + redactQuery(url.slice(end));
+}
+
+/** Where the query or fragment begins at or after `from` (the URL's length when there is none). */
+function queryEnd(url: string, from: number): number {
+  const at = url.slice(from).search(/[?#]/);
+  return at < 0 ? url.length : from + at;
 }
 
 function redactQuery(rest: string): string {
