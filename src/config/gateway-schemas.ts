@@ -35,7 +35,8 @@ export const serverSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', message: `\`${tz}\` is not a time zone${hint}; use an IANA name such as \`UTC\` or \`Europe/Paris\`` });
     })
     .default('UTC'),
-  max_body_bytes: z.number().int().positive().default(10_485_760),
+  // Unset: each endpoint takes what its provider takes (32 MiB on Anthropic's, 80 MiB on OpenAI's: proxy/body-limits.ts).
+  max_body_bytes: z.number().int().positive().optional(),
   // Rolling restarts (stop-gateway.ts): after SIGTERM, serve on this long while load balancers see /healthz fail.
   drain_delay_ms: z.number().int().nonnegative().max(3_600_000).default(0),
   // Then in-flight requests and streams get this long to finish before their connections are cut.

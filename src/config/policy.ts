@@ -165,7 +165,8 @@ export interface Policy {
     /** SHA-256 of the admin key, if one is configured. */
     adminKeySha256?: string;
     timezone: string;
-    maxBodyBytes: number;
+    /** `server.max_body_bytes`, on every endpoint; undefined: each provider's own limit on its endpoints. */
+    maxBodyBytes: number | undefined;
     /** After SIGTERM: how long the gateway goes on serving, /healthz answering 503, before it closes its listener. */
     drainDelayMs: number;
     /** Then: how long in-flight requests and streams may take before their connections are cut. */

@@ -71,7 +71,7 @@ describe('examples/quickstart.yaml', () => {
   const policy = loadPolicy([resolve(repoRoot, 'examples/quickstart.yaml')], {});
 
   it('serves the mock demo provider locally', () => {
-    expect(policy.server).toEqual({ host: '127.0.0.1', port: 4000, timezone: 'UTC', maxBodyBytes: 10_485_760, drainDelayMs: 0, drainTimeoutMs: 30_000, corsOrigins: [] });
+    expect(policy.server).toEqual({ host: '127.0.0.1', port: 4000, timezone: 'UTC', maxBodyBytes: undefined, drainDelayMs: 0, drainTimeoutMs: 30_000, corsOrigins: [] });
     expect(policy.storage).toEqual({
       counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed', timeoutMs: 250, rebuildWaitMs: 2000, instances: 1, reservationTtlMs: 1_200_000, leaseMs: 0,
     });

@@ -36,7 +36,9 @@ export interface MockUpstream {
 }
 
 const RECORDED = 1000;
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
+// The request sizes each API takes: Anthropic's Messages API 32 MB (its `request_too_large` 413 above);
+// OpenAI up to 50 MB of images or files per request, base64-encoded, and the text around them.
+const MAX_BODY_BYTES = { anthropic: 32 * 1024 * 1024, openai: 80 * 1024 * 1024 } as const;
 const CONTROL_PATH = '/__mock/requests';
 
 const NO_KEY_MESSAGE =
@@ -129,10 +131,15 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
     let first: Buffer | undefined;
     let chunks: Buffer[] | undefined;
     let size = 0;
+    const flavor = flavorOfPath(path);
+    const maxBytes = MAX_BODY_BYTES[flavor];
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        if (!res.headersSent) sendJson(res, 413, { error: { message: 'Request body too large.', type: 'invalid_request_error', param: null, code: null } });
+      if (size > maxBytes) {
+        if (!res.headersSent) {
+          if (flavor === 'anthropic') void writeMockReply(res, anthropicError(413));
+          else sendJson(res, 413, { error: { message: 'Request body too large.', type: 'invalid_request_error', param: null, code: null } });
+        }
         req.destroy();
         return;
       }
@@ -140,7 +147,7 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
       else (chunks ??= [first]).push(chunk);
     });
     req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return;
+      if (size > maxBytes) return;
       respond(req, res, chunks ? Buffer.concat(chunks, size) : first);
     });
   }

@@ -350,7 +350,7 @@ describe('provider key enforcement', () => {
       fetch(gurl + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     const missing = await post({});
     expect(missing.status).toBe(401);
-    expect(await missing.json()).toEqual({ type: 'error', error: { type: 'authentication_error', message: 'x-api-key header is required' } });
+    expect(await missing.json()).toEqual({ type: 'error', error: { type: 'authentication_error', message: 'x-api-key header is required' }, request_id: missing.headers.get('request-id') });
     const bearer = await post({ authorization: 'Bearer sk-upstream-secret-1234' });
     expect(bearer.status).toBe(401);
     expect((await bearer.json()).error.message).toBe('x-api-key header is required');

@@ -1,6 +1,6 @@
 // Anthropic client → Anthropic-format upstream: the body passes through untouched except the model and
 // `max_tokens` (lowered when a limit leaves less room); the API version and beta headers go along.
-import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, MIN_THINKING_OUTPUT, anthropicUsage, fitThinkingBudget, messageText, thinkingBudgetToKeep, webSearchBound } from '../providers/anthropic/index.js';
+import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, MIN_THINKING_OUTPUT, anthropicUsage, fitThinkingBudget, messageText, thinkingBudgetToKeep, webSearchBound, withErrorRequestId } from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { attemptCaps, attemptLeast, fallbackTaken, splitGrant, upstreamFallbacks, upstreamNameOf, type FallbackAttempt } from './anthropic-fallbacks.js';
 import { copyBodyFor } from './body-copy.js';
@@ -46,7 +46,7 @@ function plainExchange({ body, upstreamModel, headers }: ExchangeInput): Exchang
       const usage = anthropicUsage(findUsage(raw));
       return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
     },
-    upstreamError: (raw) => raw,
+    upstreamError: withErrorRequestId,
   };
 }
 

@@ -1,6 +1,7 @@
 // The Anthropic-format endpoints: `POST /v1/messages` (the shared pipeline) and `/v1/messages/count_tokens`.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidRequest } from '../errors/tollgate-error.js';
+import { withErrorRequestId } from '../providers/anthropic/index.js';
 import { RATE_LIMIT_HEADER } from '../providers/provider.js';
 import { estimateInput } from '../tokens/index.js';
 import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
@@ -58,7 +59,8 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   if (status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
   // Read before sending: a client that left before its answer came did not receive this status.
   const sent = reply.raw.destroyed ? 499 : status;
-  void reply.code(status).headers(headers).send(raw);
+  // An error names the gateway's request in its body as in its `request-id` header (error-request-id.ts).
+  void reply.code(status).headers(headers).send(status >= 400 ? withErrorRequestId(raw, requestId) : raw);
   answered(sent);
 }
 

@@ -58,8 +58,8 @@ export interface Exchange {
   streamAdapter(): StreamAdapter;
   /** A successful non-streamed upstream body as the client's body. */
   response(raw: Buffer): ClientBody;
-  /** An upstream error body (status ≥ 400) as the client's error body. */
-  upstreamError(raw: Buffer): Buffer | string;
+  /** An upstream error body (status ≥ 400) as the client's error body, for the gateway's request `requestId`. */
+  upstreamError(raw: Buffer, requestId: string): Buffer | string;
   /** Model attempts the upstream may bill, each for the whole input (Anthropic's server-side fallback); 1 when omitted. */
   readonly attempts?: number;
   /** The ledger's `fallback` for a call another model served (Anthropic's server-side fallback), else undefined. */

@@ -54,10 +54,14 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
   const predicted = endpoint === 'chat' && body.prediction !== undefined ? countTextTokens(predictionText(body), upstreamModel) : 0;
   /** Each choice's cap for a grant of `output` tokens in all (the prediction's share set aside). */
   const split = (output: number): number => Math.max(1, Math.floor((output - predicted) / choices));
-  // OpenAI's chat completions refuse `metadata` unless the completion is stored ("The 'metadata' parameter is
-  // only allowed when 'store' is enabled."), yet the gateway reads it as the call's tags (tags.ts): sent on,
-  // every tagged call would fail with a 400. It stays behind then; with `store: true` it labels the stored one.
-  const metadataStaysBehind = endpoint === 'chat' && body.metadata !== undefined && body.metadata !== null && body.store !== true;
+  // The gateway reads `metadata` as the call's tags (tags.ts), but OpenAI refuses it where it means nothing:
+  // chat completions take it only to label a stored completion ("The 'metadata' parameter is only allowed
+  // when 'store' is enabled."), and legacy completions and embeddings have no such field ("Unrecognized
+  // request argument supplied: metadata", even when null). Sent on, every tagged call would fail with a 400,
+  // so it stays behind there; the Responses API (and chat with `store: true`) label the stored object with it.
+  const metadataStaysBehind = endpoint === 'completions' || endpoint === 'embeddings'
+    ? body.metadata !== undefined
+    : endpoint === 'chat' && body.metadata !== undefined && body.metadata !== null && body.store !== true;
   // Web and file search calls are billed per call: counted from the answer when the request offers them.
   const reasoning = isReasoningModel(upstreamModel, provider);
   const tools = endpoint === 'responses' ? billedTools(body, reasoning) : undefined;

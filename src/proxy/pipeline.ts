@@ -241,7 +241,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
         // Refused by the provider's own limit: the gateway's rate-limit headers, with room left, would contradict it.
         if (upstream.status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);
         // Its secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
-        return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw));
+        return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw, requestId));
       }
       if (!startsLikeJsonObject(raw)) {
         await refund(502, { upstreamLatencyMs });

@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { TollgateError } from '../errors/tollgate-error.js';
+import { bodyLimitFor, largestBodyLimit } from './body-limits.js';
 import { OPENAI_ENDPOINTS } from './endpoint-paths.js';
 import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
@@ -44,7 +45,7 @@ declare module 'fastify' {
   }
 }
 
-/** The default for `ServerOptions.requestTimeoutMs`: a 10 MB body still arrives at 170 KB/s. */
+/** The default for `ServerOptions.requestTimeoutMs`: a 10 MB body still arrives at 170 KB/s (the largest, 80 MiB, needs 1.4 MB/s). */
 export const REQUEST_TIMEOUT_MS = 60_000;
 
 
@@ -62,7 +63,8 @@ export interface Rejection {
 export interface ServerOptions {
   /** Returns the gateway to use for each request, so a config reload swaps it without a restart. */
   gateway: () => Gateway;
-  maxBodyBytes: number;
+  /** `server.max_body_bytes`: the body limit of every endpoint; each provider's own limit on its endpoints when undefined (body-limits.ts). */
+  maxBodyBytes: number | undefined;
   /** How long a request (headers and body) may take to arrive; a client that stops sending gets a 408. */
   requestTimeoutMs?: number;
   /** How long a response may wait on a client that reads none of it before it is cut (stalled-readers.ts). */
@@ -95,7 +97,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const drain = opts.drain ?? new DrainState();
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
-    bodyLimit: opts.maxBodyBytes,
+    bodyLimit: largestBodyLimit(opts.maxBodyBytes),
     // Per-request log lines cost more CPU than the rest of the hot path; calls are recorded by the ledger instead.
     logController: new LogController({ disableRequestLogging: true }),
     // Once the listener is closed (the drain after SIGTERM), a request that still arrives on an open
@@ -157,7 +159,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       gw.enter();
       reply.raw.once('close', () => gw.leave());
       const expect = req.headers.expect;
-      if (expect !== undefined && EXPECT_CONTINUE.test(expect) && wantsBody(req, opts.maxBodyBytes)) reply.raw.writeContinue();
+      if (expect !== undefined && EXPECT_CONTINUE.test(expect) && wantsBody(req)) reply.raw.writeContinue();
       done();
     } catch (err) {
       // Closed after the 401: the body is not read (what arrives meanwhile is dropped).
@@ -205,14 +207,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     req.workStartedAt = performance.now();
     const encoding = req.headers['content-encoding'];
     if (encoding === undefined) return parseJson(req, bytes as Buffer, done);
-    decodeBody(bytes as Buffer, encoding, opts.maxBodyBytes, (err, body) => (err ? done(err, undefined) : parseJson(req, body!, done)));
+    decodeBody(bytes as Buffer, encoding, req.routeOptions.bodyLimit, (err, body) => (err ? done(err, undefined) : parseJson(req, body!, done)));
   });
 
   // Load balancers' health checks take a draining instance out of rotation while it still serves.
   app.get('/healthz', async (req, reply) => (drain.draining ? reply.code(503).send({ status: 'draining' }) : { status: 'ok' }));
   for (const register of opts.routes ?? []) register(app as unknown as FastifyInstance);
+  // Each endpoint holds bodies to its provider's limit (body-limits.ts); a body over it is refused unread.
+  const openAILimit = bodyLimitFor('openai', opts.maxBodyBytes);
+  const anthropicLimit = bodyLimitFor('anthropic', opts.maxBodyBytes);
   for (const [path, endpoint] of OPENAI_ENDPOINTS) {
-    app.post(path, { onRequest: identify }, (req, reply) => handleCall(req.caller!, endpoint, req, reply));
+    app.post(path, { onRequest: identify, bodyLimit: openAILimit }, (req, reply) => handleCall(req.caller!, endpoint, req, reply));
   }
   for (const route of RETRIEVAL_ROUTES) {
     app.route<{ Params: { id: string } }>({
@@ -231,12 +236,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       url: route.url,
       onRequest: identify,
       config: { ignoresBody: !route.body },
+      bodyLimit: openAILimit,
       exposeHeadRoute: false,
       handler: (req, reply) => handleConversation(req.caller!, route, req, reply),
     });
   }
-  app.post('/v1/messages', { onRequest: identify }, (req, reply) => handleMessages(req.caller!, req, reply));
-  app.post('/v1/messages/count_tokens', { onRequest: identify }, (req, reply) => handleCountTokens(req.caller!, req, reply));
+  app.post('/v1/messages', { onRequest: identify, bodyLimit: anthropicLimit }, (req, reply) => handleMessages(req.caller!, req, reply));
+  app.post('/v1/messages/count_tokens', { onRequest: identify, bodyLimit: anthropicLimit }, (req, reply) => handleCountTokens(req.caller!, req, reply));
   app.get('/v1/models', (req, reply) => listModels(opts.gateway(), req, reply));
   app.get<{ Params: { '*': string } }>('/v1/models/*', (req, reply) => retrieveModel(opts.gateway(), req, reply));
 
@@ -248,7 +254,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
-    const err = toTollgateError(error, req.id, opts.maxBodyBytes);
+    const err = toTollgateError(error, req.id, req.routeOptions.bodyLimit);
     closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
     if (err.status >= 500 && err.code === 'internal_error') req.log.error({ err: error }, 'unhandled error');
     if (!req.callRecorded) {
@@ -265,9 +271,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   return app as unknown as FastifyInstance;
 }
 
-/** Whether the route reads a body and the one announced fits the limit (a larger one is refused unread). */
-function wantsBody(req: FastifyRequest, maxBodyBytes: number): boolean {
-  return req.routeOptions.config.ignoresBody !== true && !(Number(req.headers['content-length']) > maxBodyBytes);
+/** Whether the route reads a body and the one announced fits the route's limit (a larger one is refused unread). */
+function wantsBody(req: FastifyRequest): boolean {
+  return req.routeOptions.config.ignoresBody !== true && !(Number(req.headers['content-length']) > req.routeOptions.bodyLimit);
 }
 
 /** How long the gateway took over a request it rejects: since its body arrived, or since it did when no body was read. */

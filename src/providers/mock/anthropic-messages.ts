@@ -6,6 +6,7 @@ import { resolveOutputLength, type MockControls } from './mock-controls.js';
 import { anthropicError } from './mock-errors.js';
 import { fallbackBlocks, invalidFallbacks, iterationUsage, REFUSAL_DETAILS, runFallbacks } from './anthropic-fallback.js';
 import { mockId } from './mock-ids.js';
+import { stopAtSequence } from './stop-sequences.js';
 import { mockTokens } from './mock-text.js';
 import type { MockReply } from './types.js';
 
@@ -192,11 +193,13 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   // Text, unless a forced tool call is all the answer (thinking then still may come first).
   // A refusal answers nothing.
   const len = run.refused || (tool && toolForced(attempt)) ? { tokens: 0, cut: false } : resolveOutputLength({ max_tokens: maxTokens - thought }, controls, call.opts, ['max_tokens']);
-  const text = mockTokens(len.tokens);
+  // Cut before the first stop sequence it would contain (stop-sequences.ts).
+  const stop = stopAtSequence(mockTokens(len.tokens), attempt.stop_sequences);
+  const text = stop.pieces;
   if (!run.refused && !(tool && toolForced(attempt))) blocks.push({ full: { type: 'text', text: text.join('') }, start: { type: 'text', text: '' }, deltas: [] });
-  outputTokens += len.tokens;
-  // A cut answer ends where max_tokens stopped it: the tool call it was heading for never comes.
-  const toolBlock = tool && !len.cut ? tool : undefined;
+  outputTokens += stop.tokens;
+  // A cut or stopped answer ends there: the tool call it was heading for never comes.
+  const toolBlock = tool && !len.cut && !stop.stopped ? tool : undefined;
   if (toolBlock) {
     const args = toolInput(toolBlock);
     const json = JSON.stringify(args);
@@ -208,7 +211,8 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     });
     outputTokens += countTextTokens(String(toolBlock.name) + json, model);
   }
-  const stopReason = run.refused ? 'refusal' : len.cut ? 'max_tokens' : toolBlock ? 'tool_use' : 'end_turn';
+  const stopReason = run.refused ? 'refusal' : stop.stopped ? 'stop_sequence' : len.cut ? 'max_tokens' : toolBlock ? 'tool_use' : 'end_turn';
+  const stopSequence = stop.stopped ?? null;
   const served = usage(input, outputTokens, placementOf(attempt));
   // A fallback model ran: each attempt's usage, the declined ones producing nothing; the top level is the serving hop's.
   const fellBack = run.declined.length > 0;
@@ -234,7 +238,7 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     if (!controls.omitUsage) message.usage = usage(fellBack ? inputOf(body.model as string) : input, 1, placementOf(body));
     const delta: Record<string, unknown> = {
       type: 'message_delta',
-      delta: run.refused ? { stop_reason: stopReason, stop_sequence: null, stop_details: REFUSAL_DETAILS } : { stop_reason: stopReason, stop_sequence: null },
+      delta: run.refused ? { stop_reason: stopReason, stop_sequence: null, stop_details: REFUSAL_DETAILS } : { stop_reason: stopReason, stop_sequence: stopSequence },
     };
     // Today's API repeats the (cumulative) input and cache figures in message_delta, without the TTL split.
     if (!controls.omitUsage && fellBack) {
@@ -280,7 +284,7 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     model,
     content: blocks.map((b) => b.full),
     stop_reason: stopReason,
-    stop_sequence: null,
+    stop_sequence: stopSequence,
   };
   if (run.refused) value.stop_details = REFUSAL_DETAILS;
   if (!controls.omitUsage) value.usage = served;

@@ -183,8 +183,9 @@ describe('mock_error_status', () => {
   it('answers in the Anthropic error format on /v1/messages', () => {
     const { status, body, reply } = json(post('/v1/messages', { model: 'c', messages, max_tokens: 5, mock_error_status: 529 }));
     expect(status).toBe(529);
-    expect(body).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
     expect(reply.headers['request-id']).toMatch(/^req_/);
+    // The body names the request as the header does, as Anthropic's error bodies do.
+    expect(body).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' }, request_id: reply.headers['request-id'] });
     const limited = json(post('/v1/messages', { model: 'c', messages, max_tokens: 5, mock_error_status: 429 }));
     expect(limited.body.error.type).toBe('rate_limit_error');
     expect(limited.reply.headers['retry-after']).toBe('1');
@@ -318,7 +319,7 @@ describe('anthropic messages', () => {
   it('validates like the real API', () => {
     const { status, body: err } = json(post('/v1/messages', { model: 'c', messages }));
     expect(status).toBe(400);
-    expect(err).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
+    expect(err).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' }, request_id: expect.stringMatching(/^req_/) });
   });
 
   it('counts tokens', () => {

@@ -93,11 +93,13 @@ export function openAiError(status: number, message?: string, detail: OpenAiErro
   return { kind: 'json', status, headers, latencyMs, body: JSON.stringify(body) };
 }
 
-/** Builds an Anthropic-format error reply (`{"type":"error","error":{"type","message"}}`). */
+/** Builds an Anthropic-format error reply (`{"type":"error","error":{"type","message"},"request_id"}`). */
 export function anthropicError(status: number, message?: string, latencyMs = 0): MockJsonReply {
   const d = anthropicDefaults(status);
-  const body = { type: 'error', error: { type: d.type, message: message ?? d.message } };
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': mockRequestId() };
+  // Anthropic's error bodies name the request as its `request-id` header does (ErrorResponse.request_id).
+  const requestId = mockRequestId();
+  const body = { type: 'error', error: { type: d.type, message: message ?? d.message }, request_id: requestId };
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': requestId };
   if (status === 429) {
     const reset = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000).toISOString().replace('.000Z', 'Z');
     Object.assign(headers, { 'retry-after': '1', 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '0', 'anthropic-ratelimit-requests-reset': reset });

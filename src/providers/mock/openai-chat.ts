@@ -5,6 +5,7 @@ import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 import { openAiError } from './mock-errors.js';
+import { argumentFragments, capToolAnswer, mockToolAnswer, type MockToolAnswer } from './openai-tool-calls.js';
 import { validateOpenAi } from './openai-validate.js';
 import { ObfuscationPad, wantsObfuscation } from './stream-obfuscation.js';
 import type { MockReply } from './types.js';
@@ -33,6 +34,11 @@ export function mockChatCompletion(call: MockCall): MockReply {
   const promptTokens = estimateInput('chat', body, model).exact();
   const id = mockId('chatcmpl-', 29);
   const created = nowSeconds();
+  // A request that makes the model call tools is answered with the calls instead of text.
+  const called = mockToolAnswer(body, controls);
+  // Each choice's calls end where its cap stops them, as text does (finish_reason `length`).
+  const tools = called && capToolAnswer(called, resolveOutputLength(body, { ...controls, outputTokens: called.tokens }, call.opts, CAPS).tokens, model);
+  const completionTokens = (tools ? tools.tokens : len.tokens) * n;
 
   if (body.stream === true) {
     const includeUsage = wantsStreamUsage(body);
@@ -45,6 +51,12 @@ export function mockChatCompletion(call: MockCall): MockReply {
     const pad = wantsObfuscation(body) ? new ObfuscationPad() : undefined;
     const end = (text?: string): string => (pad ? pad.member(text) : '') + '}\n\n';
     const frames: string[] = [];
+    if (tools) {
+      frames.push(...toolCallFrames(tools, n, (choice) => head + choice + afterChoices, end));
+      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens)) + end());
+      frames.push('data: [DONE]\n\n');
+      return sseReply(call, 'openai', frames);
+    }
     for (let i = 0; i < n; i++) {
       frames.push(
         head + `{"index":${i},"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}` + afterChoices + end(),
@@ -69,18 +81,36 @@ export function mockChatCompletion(call: MockCall): MockReply {
 
   const choices = Array.from({ length: n }, (_, i) => ({
     index: i,
-    message: {
-      role: 'assistant',
-      content: mockTokens(len.tokens, i * CHOICE_OFFSET).join(''),
-      refusal: null,
-      annotations: [],
-    },
+    message: tools
+      ? { role: 'assistant', content: null, tool_calls: tools.calls, refusal: null, annotations: [] }
+      : { role: 'assistant', content: mockTokens(len.tokens, i * CHOICE_OFFSET).join(''), refusal: null, annotations: [] },
     logprobs: null,
-    finish_reason: finish,
+    finish_reason: tools ? tools.finish : finish,
   }));
   const value: Record<string, unknown> = { id, object: 'chat.completion', created, model, choices };
-  if (!controls.omitUsage) value.usage = chatUsage(promptTokens, len.tokens * n);
+  if (!controls.omitUsage) value.usage = chatUsage(promptTokens, completionTokens);
   value.service_tier = servedTier(body);
   value.system_fingerprint = MOCK_SYSTEM_FINGERPRINT;
   return jsonReply(call, 'openai', value);
+}
+
+/**
+ * The chunks of each choice's tool calls: the role, then per call one chunk opening it (index, id, type,
+ * name, empty arguments) and its arguments in fragments, then the finish_reason. `frame` wraps one choice
+ * object into a chunk; `end` closes it (with the obfuscation pad when on).
+ */
+function toolCallFrames(tools: MockToolAnswer, n: number, frame: (choice: string) => string, end: (text?: string) => string): string[] {
+  const frames: string[] = [];
+  for (let i = 0; i < n; i++) {
+    frames.push(frame(`{"index":${i},"delta":{"role":"assistant","content":null,"refusal":null},"logprobs":null,"finish_reason":null}`) + end());
+    tools.calls.forEach((c, k) => {
+      const open = { index: k, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } };
+      frames.push(frame(`{"index":${i},"delta":{"tool_calls":[${JSON.stringify(open)}]},"logprobs":null,"finish_reason":null}`) + end(c.function.name));
+      for (const piece of argumentFragments(c.function.arguments)) {
+        frames.push(frame(`{"index":${i},"delta":{"tool_calls":[{"index":${k},"function":{"arguments":${JSON.stringify(piece)}}}]},"logprobs":null,"finish_reason":null}`) + end(piece));
+      }
+    });
+    frames.push(frame(`{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${tools.finish}"}`) + end());
+  }
+  return frames;
 }

@@ -4,7 +4,7 @@ import { jsonReply, sseReply, wantsStreamUsage, type MockCall } from './mock-cal
 import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
-import { validateOpenAi } from './openai-validate.js';
+import { refuseUnknownFields, validateOpenAi } from './openai-validate.js';
 import { legacyPrompts } from '../openai/legacy-prompts.js';
 import type { MockReply } from './types.js';
 
@@ -28,7 +28,8 @@ export function mockCompletion(call: MockCall): MockReply {
   const { body, controls } = call;
   // `echo` with `max_tokens: 0` scores a prompt without generating (its logprobs): vLLM and OpenAI take it.
   const echo = body.echo === true;
-  const invalid = validateOpenAi(call, 'prompt', echo && body.max_tokens === 0 ? [] : CAPS);
+  // Legacy completions have no `metadata` (chat's label for stored completions): OpenAI refuses it.
+  const invalid = refuseUnknownFields(call, ['metadata']) ?? validateOpenAi(call, 'prompt', echo && body.max_tokens === 0 ? [] : CAPS);
   if (invalid) return invalid;
   const model = body.model as string;
   const n = typeof body.n === 'number' ? body.n : 1;

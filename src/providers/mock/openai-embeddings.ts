@@ -2,7 +2,7 @@
 import { estimateInput } from '../../tokens/index.js';
 import { jsonReply, type MockCall } from './mock-call.js';
 import { openAiError } from './mock-errors.js';
-import { validateOpenAi } from './openai-validate.js';
+import { refuseUnknownFields, validateOpenAi } from './openai-validate.js';
 import type { MockReply } from './types.js';
 
 /** Vector length when neither the request nor the options say (text-embedding-3-small's). */
@@ -56,7 +56,8 @@ function toFloats(v: Float32Array): number[] {
 
 /** Answers an embeddings request. */
 export function mockEmbeddings(call: MockCall): MockReply {
-  const invalid = validateOpenAi(call, 'input');
+  // Embeddings have no `metadata`: OpenAI refuses it.
+  const invalid = refuseUnknownFields(call, ['metadata']) ?? validateOpenAi(call, 'input');
   if (invalid) return invalid;
   const { body } = call;
   const format = body.encoding_format ?? 'float';

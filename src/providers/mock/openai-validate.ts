@@ -21,6 +21,17 @@ function above(call: MockCall, field: string, max: number, got: number): MockJso
   );
 }
 
+/**
+ * OpenAI's 400 for a body field the endpoint does not have (`metadata` on legacy completions and embeddings):
+ * any value, null included, since the field itself is unknown.
+ */
+export function refuseUnknownFields(call: MockCall, fields: readonly string[]): MockJsonReply | undefined {
+  const unknown = fields.filter((field) => call.body[field] !== undefined);
+  if (unknown.length === 0) return undefined;
+  const message = unknown.length === 1 ? `Unrecognized request argument supplied: ${unknown[0]}` : `Unrecognized request arguments supplied: ${unknown.join(', ')}`;
+  return openAiError(400, message, {}, call.latencyMs);
+}
+
 /** OpenAI's cap on choices per request. */
 const MAX_N = 128;
 
