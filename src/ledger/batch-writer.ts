@@ -2,7 +2,7 @@
 // at most `flushIntervalMs` after they arrive. `writeNow` (strict durability) joins the next batch and
 // resolves once it is committed, so concurrent strict calls share one commit (group commit).
 import type { Ledger, LedgerRow } from './ledger.js';
-import { rowQueueFor, type RefusedRow, type RowQueue } from './row-queue.js';
+import { rowQueueFor, type RefusedRow, type RowBatch, type RowQueue } from './row-queue.js';
 import { withTimeout } from '../util/with-timeout.js';
 
 export interface WriterOptions {
@@ -10,8 +10,15 @@ export interface WriterOptions {
   flushIntervalMs: number;
   /** A batch this large is written at once, without waiting for the interval. */
   batchSize: number;
-  /** When the ledger is unreachable, rows beyond this many are dropped (oldest first) and counted. */
+  /**
+   * When the ledger is unreachable, rows beyond this many leave memory, oldest first: spilled when
+   * `spill` is set (a batch at a time, so one fsync covers many rows), dropped and counted otherwise.
+   */
   maxBufferedRows: number;
+  /** Where rows go that the ledger cannot take: on overflow, and at close once its deadline passed. */
+  spill?: RowSpill;
+  /** Called with each spill: how many rows, and why. */
+  onSpill?: (rows: number, path: string, why: 'shutdown' | 'buffer_full') => void;
   /**
    * A write not answered within this is counted as failed and retried (a frozen connection never
    * answers; inserts ignore rows already there, so a late commit is not written twice). Default 10 s.
@@ -42,6 +49,13 @@ export interface WriterStats {
   dropped: number;
 }
 
+/** A local file that keeps rows the ledger could not take (spill-file.ts). */
+export interface RowSpill {
+  readonly path: string;
+  /** Appends and syncs lines holding `rows` rows; throws when they could not be kept. */
+  append(lines: readonly string[], rows: number): void;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (err: Error) => void;
@@ -61,6 +75,7 @@ export class LedgerWriter {
   private waiters = 0;
   private writing: Promise<void> | undefined;
   private inFlight = 0;
+  private inFlightBatch: RowBatch | undefined;
   private inFlightSince = 0;
   private again = false;
   private failuresInARow = 0;
@@ -71,6 +86,7 @@ export class LedgerWriter {
   private written = 0;
   private failures = 0;
   private dropped = 0;
+  private spilled = 0;
   private closed = false;
 
   constructor(
@@ -109,6 +125,11 @@ export class LedgerWriter {
     }
   }
 
+  /** Rows written to the spill file instead of the ledger (replayed into it at the next start). */
+  get spilledRows(): number {
+    return this.spilled;
+  }
+
   /** The last write failed and the next is not done yet: the ledger is down, or refusing rows. */
   get failing(): boolean {
     return this.failuresInARow > 0;
@@ -127,7 +148,8 @@ export class LedgerWriter {
 
   /**
    * Flushes what is buffered and stops the timer; the ledger itself stays open. A database that fails is
-   * retried with backoff until `deadlineMs`; then it rejects, saying how many rows were not written.
+   * retried with backoff until `deadlineMs`; then the rows go to the spill file when there is one, and
+   * otherwise (or when the spill fails too) it rejects, saying how many rows were not written.
    */
   async close(deadlineMs = CLOSE_DEADLINE_MS): Promise<void> {
     if (this.closed) return;
@@ -143,7 +165,10 @@ export class LedgerWriter {
         if (Date.now() + backoff >= deadline) {
           // The deadline's timeout hides why the writes failed (a refused connection, a full disk): say both.
           const cause = this.lastError && this.lastError !== (err as Error).message ? ` (last error: ${this.lastError})` : '';
-          throw new Error(`${this.stats().pending} rows could not be written: ${(err as Error).message}${cause}`);
+          const pending = this.stats().pending;
+          const spillFailed = this.spillAtClose();
+          if (spillFailed === undefined) return;
+          throw new Error(`${pending} rows could not be written: ${(err as Error).message}${cause}${spillFailed}`);
         }
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
@@ -156,7 +181,7 @@ export class LedgerWriter {
     this.arrivals.push(this.now());
     this.waiting.push(waiter);
     if (waiter) this.waiters++;
-    if (this.queue.length > this.opts.maxBufferedRows) this.dropOldest();
+    if (this.queue.length > this.opts.maxBufferedRows) this.relieve();
     if (this.queue.length >= this.opts.batchSize) this.kick();
   }
 
@@ -178,6 +203,7 @@ export class LedgerWriter {
     const waiters = this.waiters > 0 ? waiting.filter((w) => w !== undefined) : [];
     this.waiters -= waiters.length;
     this.inFlight = batch.count;
+    this.inFlightBatch = batch;
     this.inFlightSince = arrivals[0] ?? this.now();
     const timeoutMs = this.opts.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
     const done = withTimeout(this.queue.write(batch), timeoutMs, `the ledger did not answer within ${timeoutMs} ms`).then(
@@ -208,6 +234,7 @@ export class LedgerWriter {
     this.writing = done.finally(() => {
       this.writing = undefined;
       this.inFlight = 0;
+      this.inFlightBatch = undefined;
       if (this.again || this.queue.length >= this.opts.batchSize) {
         this.again = false;
         this.kick();
@@ -216,15 +243,65 @@ export class LedgerWriter {
     return this.writing;
   }
 
+  /**
+   * At close, past the deadline: every row not known to be committed goes to the spill file, the batch
+   * whose write is unanswered too (if it commits after all, the replay skips its rows). Returns undefined
+   * once they are kept, or why they could not be (appended to the error), and then leaves them in memory.
+   */
+  private spillAtClose(): string | undefined {
+    const spill = this.opts.spill;
+    if (!spill) return '';
+    const batches: RowBatch[] = [];
+    while (this.queue.length > 0) batches.push(this.queue.take());
+    const all = this.inFlightBatch ? [this.inFlightBatch, ...batches] : batches;
+    const rows = all.reduce((n, b) => n + b.count, 0);
+    try {
+      spill.append(all.flatMap((b) => this.queue.lines(b)), rows);
+    } catch (err) {
+      for (const b of batches.reverse()) this.queue.restore(b);
+      return `; nor kept in ${spill.path}: ${(err as Error).message}`;
+    }
+    this.dropWaiting(this.arrivals.length, 'the ledger is not accepting writes; the row is kept in the spill file');
+    this.inFlightBatch = undefined;
+    this.inFlight = 0;
+    this.spilled += rows;
+    this.opts.onSpill?.(rows, spill.path, 'shutdown');
+    return undefined;
+  }
+
+  /** Too many rows wait: the oldest batch is spilled, or when there is no spill file (or it fails), dropped. */
+  private relieve(): void {
+    const spill = this.opts.spill;
+    while (spill && this.queue.length > this.opts.maxBufferedRows) {
+      const batch = this.queue.take();
+      try {
+        spill.append(this.queue.lines(batch), batch.count);
+      } catch {
+        this.queue.restore(batch);
+        break;
+      }
+      this.queue.written(batch);
+      this.dropWaiting(batch.count, 'the ledger write buffer overflowed; the row is kept in the spill file');
+      this.spilled += batch.count;
+      this.opts.onSpill?.(batch.count, spill.path, 'buffer_full');
+    }
+    if (this.queue.length > this.opts.maxBufferedRows) this.dropOldest();
+  }
+
+  /** Forgets the first `rows` arrivals, telling their strict callers why. */
+  private dropWaiting(rows: number, why: string): void {
+    this.arrivals.splice(0, rows);
+    for (const w of this.waiting.splice(0, rows)) {
+      if (!w) continue;
+      this.waiters--;
+      w.reject(new Error(why));
+    }
+  }
+
   private dropOldest(): void {
     const excess = this.queue.length - this.opts.maxBufferedRows;
     this.queue.dropOldest(excess);
-    this.arrivals.splice(0, excess);
-    for (const w of this.waiting.splice(0, excess)) {
-      if (!w) continue;
-      this.waiters--;
-      w.reject(new Error('the ledger write buffer overflowed'));
-    }
+    this.dropWaiting(excess, 'the ledger write buffer overflowed');
     this.dropped += excess;
     this.opts.onDrop?.(excess);
   }

@@ -22,6 +22,8 @@ export interface RowQueue<B extends RowBatch = RowBatch> {
   write(batch: B): Promise<number>;
   /** The batch is committed: its memory may be reused. */
   written(batch: B): void;
+  /** The batch as spill-file lines (spill-file.ts), for rows the ledger cannot take. */
+  lines(batch: B): string[];
 }
 
 /** A row the database refused: it is not retried, and is lost to the ledger. */
@@ -92,6 +94,10 @@ class ObjectRowQueue implements RowQueue<ObjectBatch> {
   }
 
   written(): void {}
+
+  lines(batch: ObjectBatch): string[] {
+    return batch.rows.map((row) => JSON.stringify({ row }));
+  }
 }
 
 const COMMA = 0x2c;
@@ -215,6 +221,11 @@ class PackedRowQueue implements RowQueue<Segment> {
   async write(batch: Segment): Promise<number> {
     await this.append(batch.json());
     return 0;
+  }
+
+  // The packed text replays as it is into a SQLite ledger (appendPacked): one line per batch.
+  lines(batch: Segment): string[] {
+    return batch.count === 0 ? [] : [JSON.stringify({ packed: batch.json(), rows: batch.count })];
   }
 
   written(batch: Segment): void {

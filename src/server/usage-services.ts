@@ -25,6 +25,7 @@ import type { CallRecord, Gateway } from '../proxy/gateway.js';
 import { principalOf } from '../auth/key-store.js';
 import type { Clock } from '../util/clock.js';
 import { withTimeout } from '../util/with-timeout.js';
+import { openSpill, replaySpillsLogged, spilledRowsReplayer, spillPlaceFor } from './ledger-spill.js';
 
 /** Repeated ledger failures are logged at most this often. */
 const LOG_EVERY_MS = 5000;
@@ -74,19 +75,41 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   // Set once the services exist: a ledger opened late rebuilds the counters then.
   let openedLate = (): void => {};
   const ledger = policy.ledger.enabled ? await openLedgerAtStart(policy, { baseDir, strict }, log, () => openedLate()) : undefined;
+  const spillPlace = ledger ? spillPlaceFor(policy, baseDir) : undefined;
+  // Rows earlier processes could not write go in before anything reads the ledger (the counter rebuild);
+  // a ledger opened late gets them once it opens.
+  if (ledger && !(ledger instanceof LateLedger)) await replaySpillsLogged(spillPlace, ledger, log);
+  const spill = ledger && openSpill(spillPlace, log);
+  const replaySpilledRows = ledger ? spilledRowsReplayer(spill, spillPlace, ledger, log) : () => {};
   const claim = ledger && policy.storage.counters === 'memory' ? claimLedgerForMemoryCounters(sqlitePath(policy.storage.ledger, baseDir), log) : undefined;
   // One line every few seconds is enough while the database is down (these repeat per row or per call).
   const writeFailed = throttledLog(LOG_EVERY_MS);
   let droppedSinceLog = 0;
   const dropped = throttledLog(LOG_EVERY_MS);
+  let spilledSinceLog = 0;
+  const spilledFull = throttledLog(LOG_EVERY_MS);
   const writer = ledger && new LedgerWriter(ledger, {
     flushIntervalMs: policy.ledger.flushIntervalMs,
     batchSize: policy.ledger.batchSize,
     maxBufferedRows: policy.ledger.maxBufferedRows,
+    ...(spill ? { spill } : {}),
+    onSpill: (rows, file, why) => {
+      if (why === 'shutdown') {
+        log.error({ rows, file }, `the ledger did not take ${rows} rows before shutdown; they are kept in ${file} and written to the ledger at the next start`);
+        return;
+      }
+      spilledSinceLog += rows;
+      spilledFull(() => {
+        log.error({ rows: spilledSinceLog, file }, 'ledger write buffer full; oldest rows moved to the spill file, written to the ledger once it answers again');
+        spilledSinceLog = 0;
+      });
+    },
     onError: (err, rows) => writeFailed(() => log.error({ error: err.message, rows }, 'ledger write failed; rows are kept and retried')),
     onRefused: (row, err) => log.error({ requestId: row.requestId, organization: row.organization, error: err.message }, 'the ledger database refused this call\'s row; it is set aside and the others are written'),
-    onRecover: (failedWrites, pendingRows) =>
-      log.info({ failedWrites, pendingRows }, 'ledger writes succeed again; the rows kept meanwhile are being written'),
+    onRecover: (failedWrites, pendingRows) => {
+      log.info({ failedWrites, pendingRows }, 'ledger writes succeed again; the rows kept meanwhile are being written');
+      replaySpilledRows();
+    },
     onDrop: (rows) => {
       droppedSinceLog += rows;
       dropped(() => {
@@ -212,14 +235,19 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       log.info({ limits: r.limits, ms: Math.round(r.ms) }, 'counters rebuilt from the ledger');
     },
     async close() {
-      await writer?.close();
+      try {
+        await writer?.close();
+      } finally {
+        // Lets a starting gateway replay the file (it waits for no lock held by a process gone anyway).
+        spill?.close();
+      }
       await ledger?.close();
       claim?.release();
     },
   };
   openedLate = () => {
     log.info({ ledger: redactUrl(policy.storage.ledger) }, 'ledger database reachable; the rows kept meanwhile are being written');
-    void services.rebuildLogged();
+    void replaySpillsLogged(spillPlace, ledger!, log).then(() => services.rebuildLogged());
   };
   return services;
 }

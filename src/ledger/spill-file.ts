@@ -1,0 +1,90 @@
+// Rows the ledger could not take (its database away at shutdown, or the write buffer full while it is
+// away) written to a local file instead of being lost, and replayed into the ledger at the next start
+// (spill-replay.ts). One file per process, so gateways sharing a directory never interleave lines;
+// append-only NDJSON, fsynced before the rows count as kept, so a crash can tear at most the last line.
+// A file's name carries a tag of the ledger its rows belong to (ledgerTag): gateways of different
+// ledgers sharing a directory must never replay each other's rows.
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { lockSpill, type SpillLock } from './spill-lock.js';
+
+/** Spill files in a directory are named so; replay picks up every file of this shape. */
+export const SPILL_PREFIX = 'tollgate-ledger-spill-';
+export const SPILL_SUFFIX = '.ndjson';
+
+export class SpillFile {
+  private fd: number | undefined;
+  private lock: SpillLock | undefined;
+  private current: string;
+  /** Rows written to the current file. */
+  rows = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly tag: string,
+  ) {
+    this.current = this.newPath();
+  }
+
+  /** The current file (it exists once a row was written). */
+  get path(): string {
+    return this.current;
+  }
+
+  /**
+   * Appends lines holding `rows` rows and fsyncs them (synchronous: at shutdown the process is about to
+   * exit, and on overflow the rows must be safe before they leave memory). Throws when the disk refuses.
+   */
+  append(lines: readonly string[], rows: number): void {
+    if (lines.length === 0) return;
+    if (this.fd === undefined) this.open();
+    writeSync(this.fd!, lines.join('\n') + '\n');
+    fsyncSync(this.fd!);
+    this.rows += rows;
+  }
+
+  /** Lets the file go (the lock with it): the next start may replay it. */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.lock?.release();
+    this.lock = undefined;
+  }
+
+  /** Lets the current file go, for this process to replay it now, and spills any later rows to a new one. */
+  rotate(): void {
+    this.close();
+    this.current = this.newPath();
+    this.rows = 0;
+  }
+
+  private newPath(): string {
+    // Time after the tag, so a listing is oldest first; pid and random bits keep names unique per process.
+    return join(this.dir, `${SPILL_PREFIX}${this.tag}-${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}${SPILL_SUFFIX}`);
+  }
+
+  private open(): void {
+    mkdirSync(this.dir, { recursive: true });
+    // The lock before the file: a gateway starting meanwhile must never see the file unlocked while it grows.
+    const lock = lockSpill(this.path);
+    if (!lock.held) throw new Error(`${this.path} is locked by another process`);
+    this.lock = lock;
+    this.fd = openSync(this.path, 'a', 0o600);
+    // The new name must survive a power cut too: fsync the directory that holds it.
+    const dirFd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+}
+
+/**
+ * A short tag naming a ledger: PostgreSQL by database name (its host and port change with a failover or a
+ * pooler while the rows still belong there), SQLite by the file's absolute path.
+ */
+export function ledgerTag(identity: string): string {
+  return createHash('sha256').update(identity).digest('hex').slice(0, 12);
+}
