@@ -126,6 +126,11 @@ describe('a gateway whose PostgreSQL goes away', () => {
     const replayed = logLines(gateway, /^replayed \d+ spilled ledger rows/).map((l) => l.rows as number);
     expect(replayed.length).toBeGreaterThan(0);
     expect(replayed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2);
+    // Counted on /metrics as spilled, not dropped.
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const total = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(total('tollgate_ledger_rows_spilled_total')).toBe(replayed.reduce((a, b) => a + b, 0));
+    expect(total('tollgate_ledger_rows_dropped_total')).toBe(0);
     expect(await gateway.stop('SIGTERM')).toBe(0);
     expect(await count()).toEqual({ rows: 8, ids: 8 });
   }, 60_000);

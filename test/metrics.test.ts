@@ -115,6 +115,7 @@ describe('Prometheus metrics', () => {
       tollgate_ledger_rows_written_total: 'COUNTER',
       tollgate_ledger_write_failures_total: 'COUNTER',
       tollgate_ledger_rows_dropped_total: 'COUNTER',
+      tollgate_ledger_rows_spilled_total: 'COUNTER',
     });
     expect(sum(m.get('tollgate_queue_depth'))).toBe(0);
     expect(sum(m.get('tollgate_background_calls_pending'))).toBe(0);

@@ -47,6 +47,8 @@ export interface WriterStats {
   written: number;
   failures: number;
   dropped: number;
+  /** Rows written to the spill file instead (spill_dir): kept, and written into the ledger later. */
+  spilled: number;
 }
 
 /** A local file that keeps rows the ledger could not take (spill-file.ts). */
@@ -125,11 +127,6 @@ export class LedgerWriter {
     }
   }
 
-  /** Rows written to the spill file instead of the ledger (replayed into it at the next start). */
-  get spilledRows(): number {
-    return this.spilled;
-  }
-
   /** The last write failed and the next is not done yet: the ledger is down, or refusing rows. */
   get failing(): boolean {
     return this.failuresInARow > 0;
@@ -143,6 +140,7 @@ export class LedgerWriter {
       written: this.written,
       failures: this.failures,
       dropped: this.dropped,
+      spilled: this.spilled,
     };
   }
 

@@ -54,7 +54,7 @@ describe('spilling to PostgreSQL that is away', () => {
       expect(writer.stats().pending).toBe(5);
       await writer.close(300); // resolves: nothing lost
       spill.close();
-      expect(writer.spilledRows).toBe(5);
+      expect(writer.stats().spilled).toBe(5);
       expect(lineCount(spill.path)).toBe(5);
     } finally {
       pg.proxy.setDelay(0);
@@ -87,7 +87,7 @@ describe('spilling to PostgreSQL that is away', () => {
       expect(spilled).toEqual([2, 2]);
       await writer.close(300);
       spill.close();
-      expect(writer.spilledRows).toBe(9);
+      expect(writer.stats().spilled).toBe(9);
       expect(lineCount(spill.path)).toBe(9);
     } finally {
       await ledger.close().catch(() => {});
@@ -110,7 +110,7 @@ describe('spilling to PostgreSQL that is away', () => {
       for (let i = 0; i < 9; i++) writer.push(sampleRow({ ts: T0 + 500 + i, requestId: `lost-${i}` }));
       expect(writer.stats()).toMatchObject({ dropped: 3, pending: 6 });
       await expect(writer.close(200)).rejects.toThrow(/^6 rows could not be written: .*; nor kept in .*not-a-dir\/spill\/tollgate-ledger-spill-.*ENOTDIR/);
-      expect(writer.spilledRows).toBe(0);
+      expect(writer.stats().spilled).toBe(0);
     } finally {
       await ledger.close().catch(() => {});
     }

@@ -169,7 +169,7 @@ export class GatewayMetrics {
         this.set(opts.backgroundCalls?.() ?? 0);
       },
     });
-    const writer = (): WriterStats => opts.writerStats?.() ?? { pending: 0, lagMs: 0, written: 0, failures: 0, dropped: 0 };
+    const writer = (): WriterStats => opts.writerStats?.() ?? { pending: 0, lagMs: 0, written: 0, failures: 0, dropped: 0, spilled: 0 };
     new Gauge({ name: 'tollgate_ledger_write_lag_seconds', help: 'Age of the oldest call not yet written to the ledger (0 when all are written).', registers, collect() { this.set(writer().lagMs / 1000); } });
     new Gauge({ name: 'tollgate_ledger_pending_rows', help: 'Ledger rows waiting to be written.', registers, collect() { this.set(writer().pending); } });
     // The writer keeps these totals; each scrape copies them into counters (they only grow).
@@ -177,7 +177,8 @@ export class GatewayMetrics {
       void new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(writer())); } });
     writerTotal('tollgate_ledger_rows_written_total', 'Ledger rows written since start.', (w) => w.written);
     writerTotal('tollgate_ledger_write_failures_total', 'Failed ledger writes since start (rows are kept and retried).', (w) => w.failures);
-    writerTotal('tollgate_ledger_rows_dropped_total', 'Ledger rows dropped since start: the write buffer overflowed, or the database refused what a row holds.', (w) => w.dropped);
+    writerTotal('tollgate_ledger_rows_dropped_total', 'Ledger rows dropped since start: the write buffer overflowed without a spill file, or the database refused what a row holds.', (w) => w.dropped);
+    writerTotal('tollgate_ledger_rows_spilled_total', 'Ledger rows written to the local spill file since start (the database was away): kept, and written into the ledger once it answers or at the next start.', (w) => w.spilled);
     if (opts.processMetrics) {
       // prom-client's names under the tollgate_ prefix: tollgate_process_cpu_seconds_total, tollgate_nodejs_heap_size_used_bytes, ...
       // Event-loop delay is sampled by a timer; at prom-client's default 10 ms it wakes an idle gateway 100
