@@ -1,6 +1,7 @@
 // `tollgate audit`: asks a running gateway to compare its counters with the ledger and prints the drift.
 import type { Command } from 'commander';
 import type { AuditReport } from '../ledger/audit.js';
+import { readAuditAnswer, unreachableReason } from './audit-answer.js';
 import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
 import { redactUrl } from '../util/redact-url.js';
 import { httpOrigin } from '../util/http-origin.js';
@@ -10,17 +11,19 @@ interface AuditOptions {
   url?: string;
   adminKey?: string;
   format: string;
+  timeout: string;
 }
 
-/** Registers `tollgate audit [--config FILE] [--url URL] [--format table|json]`; exits 2 when any counter drifts. */
+/** Registers `tollgate audit [--config FILE] [--url URL] [--format table|json]`; exits 2 when any counter drifts, 1 when it could not audit. */
 export function registerAudit(program: Command): void {
   program
     .command('audit')
-    .description("compare a running gateway's counters with the ledger; exit 0 without drift, 2 with drift")
+    .description("compare a running gateway's counters with the ledger; exit 0 without drift, 2 with drift, 1 when it could not audit")
     .option(CONFIG_FLAGS, "the gateway's config, for its address (server.host, server.port: the only fields whose ${VAR}s must be set); repeat to merge several", collectConfig)
     .option('--url <url>', 'gateway address (default: server.host and server.port from the config)')
     .option('--admin-key <key>', 'admin key (default: $TOLLGATE_ADMIN_KEY)')
     .option('--format <format>', 'table or json', 'table')
+    .option('--timeout <seconds>', 'give up when the whole answer has not come within this many seconds', '120')
     .action(async (opts: AuditOptions) => {
       process.exitCode = await runAudit(opts);
     });
@@ -28,6 +31,8 @@ export function registerAudit(program: Command): void {
 
 async function runAudit(opts: AuditOptions): Promise<number> {
   if (!['table', 'json'].includes(opts.format)) return fail(`--format must be table or json, not '${opts.format}'`);
+  const timeoutSeconds = Number(opts.timeout);
+  if (!(timeoutSeconds > 0 && timeoutSeconds <= 86_400)) return fail(`--timeout must be a number of seconds (at most 86400), not '${opts.timeout}'`);
   let url = opts.url;
   if (!url && opts.config !== undefined) {
     // Only the address is read: the admin key comes from --admin-key or the environment.
@@ -40,14 +45,19 @@ async function runAudit(opts: AuditOptions): Promise<number> {
   if (redactUrl(url) !== url) return fail(`--url ${redactUrl(url)}: give the gateway's address without credentials (the admin key goes in --admin-key or TOLLGATE_ADMIN_KEY)`);
   const key = opts.adminKey ?? process.env.TOLLGATE_ADMIN_KEY;
   if (!key) return fail('give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
-  let res: Response;
+  const where = `${url.replace(/\/$/, '')}/api/audit`;
+  // Without a bound, a gateway (or anything else) that accepts the connection and never answers hangs the
+  // command, and a cron job with it. The signal also covers reading the body.
+  const signal = AbortSignal.timeout(timeoutSeconds * 1000);
+  let answer: Awaited<ReturnType<typeof readAuditAnswer>>;
   try {
-    res = await fetch(`${url.replace(/\/$/, '')}/api/audit`, { headers: { authorization: `Bearer ${key}` } });
+    const res = await fetch(where, { headers: { authorization: `Bearer ${key}` }, signal });
+    answer = await readAuditAnswer(res, where);
   } catch (err) {
-    return fail(`cannot reach ${url}: ${(err as Error).message}`);
+    return fail(`cannot audit ${where}: ${unreachableReason(err, timeoutSeconds)}`);
   }
-  const body = (await res.json().catch(() => undefined)) as (AuditReport & { error?: { message: string } }) | undefined;
-  if (!res.ok || !body) return fail(body?.error?.message ?? `HTTP ${res.status}`);
+  if ('problem' in answer) return fail(answer.problem);
+  const body = answer.report;
   console.log(opts.format === 'json' ? JSON.stringify(body, null, 2) : renderAudit(body));
   return body.drifting > 0 ? 2 : 0;
 }
@@ -70,6 +80,7 @@ export function renderAudit(r: AuditReport): string {
   return lines.join('\n');
 }
 
+// Exit 1: could not audit (bad flags or config, no answer, not an audit report); 2 is kept for drift.
 function fail(message: string): number {
   console.error(`tollgate audit: ${message}`);
   return 1;

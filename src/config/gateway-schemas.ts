@@ -2,6 +2,7 @@
 import * as z from 'zod';
 import { corsOriginsSchema } from './cors-origins.js';
 import { onStoreErrorSchema } from './limit-schemas.js';
+import { headerValueProblem } from './header-value.js';
 import { isListenHost } from './listen-host.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
 import { secretSchema } from './secret-schema.js';
@@ -147,6 +148,14 @@ function hasUserInfo(text: string): boolean {
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+// Sent upstream as a header (api_key as `Authorization`/`x-api-key`): a character undici refuses would fail every call.
+const headerValueSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = headerValueProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 /** `providers.<name>`: an upstream API. */
 export const providerSchema = z
   .strictObject({
@@ -157,8 +166,8 @@ export const providerSchema = z
       // Only the origin and path reach the upstream: credentials written as user:password@ would silently not be sent.
       .refine((url) => !hasUserInfo(url), { message: 'credentials in the URL (user:password@) are not sent upstream: use `api_key`, or `headers` (e.g. `authorization: Basic ...`)' })
       .optional(),
-    api_key: z.string().min(1).optional(),
-    headers: z.record(z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }), z.string()).default({}),
+    api_key: headerValueSchema.min(1).optional(),
+    headers: z.record(z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }), headerValueSchema).default({}),
     timeout_ms: z.number().int().positive().default(600_000),
     // false: streams are not asked for their usage (`stream_options`), for servers that refuse the field.
     stream_usage: z.boolean().optional(),

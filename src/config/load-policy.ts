@@ -12,6 +12,7 @@ import { crossCheck, type Finding } from './cross-check.js';
 import { unpricedModels } from './pricing-check.js';
 import { formatPath } from './config-error.js';
 import { LocIndex } from './loc-index.js';
+import { nameUnsendableVariables } from './unsendable-variables.js';
 import { mergeConfigs } from './merge.js';
 import type { Policy } from './policy.js';
 import { configSchema } from './schema.js';
@@ -76,11 +77,12 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
   const explain = <T extends { path: readonly PropertyKey[] }>(problems: T[]) => standIns?.explain(problems, merged.value) ?? { unset: [], rest: problems };
   const fromEnv = sources.flatMap((s) => s.envValues);
   const emptied = mergedEmptied(sources);
+  const unsendable = mergedEmptied(sources.map((s) => ({ value: s.value, emptied: s.unsendable })));
   const parsed = configSchema.safeParse(merged.value);
   if (!parsed.success) {
     const ctx = { schema: configSchema, root: merged.value, rootLoc: merged.rootLoc, locs };
     const { unset, rest } = explain(parsed.error.issues);
-    const issues = explainEmptied(withoutEnvValues(toConfigIssues(rest, ctx), fromEnv), emptied, merged.value);
+    const issues = nameUnsendableVariables(explainEmptied(withoutEnvValues(toConfigIssues(rest, ctx), fromEnv), emptied, merged.value), unsendable);
     throw new ConfigError(sortIssues([...unset, ...issues], order));
   }
 

@@ -8,6 +8,7 @@ import type { ConfigIssue } from './config-error.js';
 import { whyEmpty, type EmptiedField } from './emptied-values.js';
 import { hideEnvExpressions } from './env-placeholders.js';
 import { interpolate } from './interpolate.js';
+import { unsendableVariables } from './unsendable-variables.js';
 import type { Loc, LocIndex } from './loc-index.js';
 import type { UnsetStandIns } from './unset-stand-ins.js';
 import { yamlSyntaxIssues } from './yaml-syntax-issues.js';
@@ -30,6 +31,8 @@ export interface ConfigSource {
   envValues: string[];
   /** Fields left out because their `${VAR}` came out empty (so that errors about them can say so). */
   emptied: EmptiedField[];
+  /** Fields whose `${VAR}` put in a character no HTTP header can carry, naming the variables (unsendable-variables.ts). */
+  unsendable: EmptiedField[];
 }
 
 // A field whose value interpolated to the empty string (`${VAR:-}`) is treated as not written.
@@ -56,6 +59,7 @@ interface WalkContext {
   substitutions: PlainSubstitution[];
   envValues: string[];
   emptied: EmptiedField[];
+  unsendable: EmptiedField[];
   // Set by walkScalar for its caller, which knows the container the value is stored in.
   lastWasPlainSubstitution: boolean;
 }
@@ -77,26 +81,26 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
       duplicates.length > 0
         ? duplicates.map(({ path, line, firstLine }) => ({ file, line, path: formatPath(path), message: `duplicate key \`${String(path.at(-1))}\` (first written at line ${firstLine}): keep one` }))
         : yamlSyntaxIssues(file, placeholders.text, doc, lines);
-    return { file, value: null, rootLoc, issues, substitutions: [], envValues: [], emptied: [] };
+    return { file, value: null, rootLoc, issues, substitutions: [], envValues: [], emptied: [], unsendable: [] };
   }
   const ctx: WalkContext = {
     file, doc, lines, env, locs, issues: [], expansions: 0, resolving: new Set(), restore: placeholders.restore, standIns,
-    substitutions: [], envValues: [], emptied: [], lastWasPlainSubstitution: false,
+    substitutions: [], envValues: [], emptied: [], unsendable: [], lastWasPlainSubstitution: false,
   };
   const contents = doc.contents;
   if (contents === null || (isScalar(contents) && contents.value === null)) {
     // Most often a file caught half-written, or emptied by mistake: on a reload it would drop every
     // key. `{}` says "all defaults" on purpose.
     const message = 'the file is empty (or only comments); write `{}` to run on the defaults';
-    return { file, value: null, rootLoc, issues: [{ file, line: 1, path: '', message }], substitutions: [], envValues: [], emptied: [] };
+    return { file, value: null, rootLoc, issues: [{ file, line: 1, path: '', message }], substitutions: [], envValues: [], emptied: [], unsendable: [] };
   }
   rootLoc.line = lineOf(ctx, contents);
   const value = walk(ctx, contents, []);
   if (value === ABSENT || value === null || typeof value !== 'object' || Array.isArray(value)) {
     ctx.issues.push({ file, line: rootLoc.line, path: '', message: 'a config file must be a mapping of sections (server:, projects:, routes:, ...)' });
-    return { file, value: null, rootLoc, issues: ctx.issues, substitutions: [], envValues: [], emptied: [] };
+    return { file, value: null, rootLoc, issues: ctx.issues, substitutions: [], envValues: [], emptied: [], unsendable: [] };
   }
-  return { file, value: value as Record<string, unknown>, rootLoc, issues: ctx.issues, substitutions: ctx.substitutions, envValues: ctx.envValues, emptied: ctx.emptied };
+  return { file, value: value as Record<string, unknown>, rootLoc, issues: ctx.issues, substitutions: ctx.substitutions, envValues: ctx.envValues, emptied: ctx.emptied, unsendable: ctx.unsendable };
 }
 
 function lineOf(ctx: WalkContext, node: { range?: [number, number, number] | null } | null | undefined): number {
@@ -170,7 +174,8 @@ function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
   const unset = (name: string): string => `environment variable ${name} is not set (write \${${name}:-default} to give a default, or \${${name}:-} to make it optional)`;
   const standIns = ctx.standIns;
   const standIn = standIns && ((name: string) => standIns.standIn({ file: ctx.file, line: lineOf(ctx, node), path: formatPath(path), message: unset(name) }));
-  const result = interpolate(ctx.restore(node.value), ctx.env, standIn);
+  const written = ctx.restore(node.value);
+  const result = interpolate(written, ctx.env, standIn);
   // A stand-in's issue is reported later, if the value comes to matter.
   if (!standIn) for (const name of result.missing) issue(ctx, node, path, unset(name));
   for (const expr of result.malformed) {
@@ -183,6 +188,8 @@ function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
   if (result.value === '') return ABSENT;
   // The whole scalar, and each variable's value in it (`model: ${VENDOR}/x` names only its provider part).
   ctx.envValues.push(result.value, ...result.fromEnv);
+  const unsendable = unsendableVariables(written, ctx.env);
+  if (unsendable !== undefined) ctx.unsendable.push({ path, file: ctx.file, line: lineOf(ctx, node), why: unsendable });
   // Whether an unquoted `${PORT}` means the number 8080 or the text "8080" depends on the field,
   // so the caller records it and the schema decides later (see coerceSubstitutions).
   ctx.lastWasPlainSubstitution = node.type === 'PLAIN';

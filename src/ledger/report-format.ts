@@ -1,5 +1,6 @@
 // Renders a usage report as an aligned table, CSV (RFC 4180, formulas neutralised) or JSON.
 import type { ReportRow, UsageReport } from './usage-report.js';
+import { escapeInvisibleInJson, showInvisible } from './visible-text.js';
 
 export type ReportFormat = 'table' | 'csv' | 'json';
 
@@ -20,12 +21,13 @@ const FIGURES: Array<[string, (r: ReportRow) => number]> = [
 
 /** The report in the requested format, ending with a newline. */
 export function formatReport(report: UsageReport, format: ReportFormat): string {
-  if (format === 'json') return `${JSON.stringify(toJson(report), null, 2)}\n`;
+  if (format === 'json') return `${escapeInvisibleInJson(JSON.stringify(toJson(report), null, 2))}\n`;
   // Without dimensions the report is its totals alone, under a blank first column.
   const labels = report.by.length > 0 ? report.by : [''];
-  const header = [...labels, ...FIGURES.map(([name]) => name)];
+  // Dimension values (free tags above all) are shown with invisible and reordering characters spelt out.
+  const header = [...labels.map(showInvisible), ...FIGURES.map(([name]) => name)];
   const line = (keys: Array<string | null>, r: ReportRow): string[] => [
-    ...keys.map((k) => k ?? ''),
+    ...keys.map((k) => showInvisible(k ?? '')),
     // To the nano-dollar, as the JSON: a cheap model's calls cost fractions of a micro-dollar each.
     ...FIGURES.map(([name, get]) => (name === 'cost_usd' ? get(r).toFixed(9) : String(get(r)))),
   ];
