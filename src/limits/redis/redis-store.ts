@@ -216,12 +216,14 @@ export class RedisCounterStore implements CounterStore {
       known: this.knownState(entry),
     });
     entry.settling = true;
-    await this.bounded(this.batcher.settle(entry.tag, this.override(), a))
-      .catch((err: unknown) => {
-        entry.settleSent = true;
-        throw err;
-      })
-      .finally(() => (entry.settling = false));
+    try {
+      await this.bounded(this.batcher.settle(entry.tag, this.override(), a));
+    } catch (err) {
+      entry.settleSent = true;
+      throw err;
+    } finally {
+      entry.settling = false;
+    }
     // Only once Redis answered: a failed settlement is retried with the same id and stays exactly-once.
     if (this.open.get(id) === entry) this.open.delete(id);
   }
