@@ -45,7 +45,7 @@ describe('limit usage of one organization', () => {
       call('acme', 'bob', 'bob', 20, 600, 40),
       call('acme', 'bob', 'bob', 2, 300, 30),
       call('globex', 'zed', 'zed', 15, 900, 90),
-      // A key that is no longer configured: skipped, and named, only for its own organization.
+      // A key that is no longer configured: its rows still count where they were recorded, in globex only.
       call('globex', 'gone', 'gone', 5, 10, 1),
     ]);
   });
@@ -69,6 +69,7 @@ describe('limit usage of one organization', () => {
     const byId = Object.fromEntries(acme.limits.map((l) => [l.limit.id, l.used]));
     expect(byId).toEqual({ 'org:acme:daily': 970, 'route:main:key:bob:output': 70, 'route:main:key:bob:input': 180 });
     expect(acme.skippedKeys).toEqual([]);
-    expect(all.skippedKeys).toEqual(['gone']);
+    expect(all.skippedKeys).toEqual([]);
+    expect(all.limits.find((l) => l.organization === 'globex' && l.limit.id === 'org:globex:daily')?.used).toBe(990 + 11);
   });
 });

@@ -33,7 +33,7 @@ keys:
 `);
 
 const call = (secondsAgo: number, input: number): LedgerRow =>
-  sampleRow({ ts: NOW - secondsAgo * 1000, keyId: 'u1', user: 'u1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: input, outputTokens: 5 });
+  sampleRow({ ts: NOW - secondsAgo * 1000, organization: 'default', keyId: 'u1', user: 'u1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: input, outputTokens: 5 });
 
 describe('rebuilding sliding windows from the ledger', () => {
   let place: LedgerPlace;

@@ -107,9 +107,11 @@ describe.each(LEDGER_KINDS)('the counter rebuild reads the ledger a group and a 
 describe('resolving the ledger combinations', () => {
   it('gives combinations that share a counter one object for it (money limits: one per price)', () => {
     const combos = new LedgerCombos(policy);
-    const cheap = combos.resolve('bob', 'main', 'cheap', 'chat')!;
-    const dear = combos.resolve('bob', 'main', 'dear', 'chat')!;
-    const ann = combos.resolve('ann', 'main', 'cheap', 'chat')!;
+    const recorded = (keyId: string, modelId: string) =>
+      ({ organization: 'acme', project: null, user: keyId, keyId, groups: [], route: 'main', modelId, endpoint: 'chat', provider: 'demo', model: modelId });
+    const cheap = combos.resolve(recorded('bob', 'cheap'))!;
+    const dear = combos.resolve(recorded('bob', 'dear'))!;
+    const ann = combos.resolve(recorded('ann', 'cheap'))!;
     const byId = (limits: typeof cheap.limits, id: string) => limits.find((l) => l.id === id)!;
     expect(byId(dear.limits, 'org:acme:daily')).toBe(byId(cheap.limits, 'org:acme:daily'));
     expect(byId(ann.limits, 'org:acme:daily')).toBe(byId(cheap.limits, 'org:acme:daily'));
@@ -117,7 +119,10 @@ describe('resolving the ledger combinations', () => {
     expect(byId(ann.limits, 'org:acme:monthly')).toBe(byId(cheap.limits, 'org:acme:monthly'));
     expect(byId(dear.limits, 'org:acme:monthly')).not.toBe(byId(cheap.limits, 'org:acme:monthly'));
     expect(byId(dear.limits, 'org:acme:monthly').item.weights).toEqual({ input: 10, output: 20, request: 0 });
-    expect(combos.resolve('gone', 'main', 'cheap', 'chat')).toBeUndefined();
-    expect(combos.resolve('bob', 'main', 'retired-model', 'chat')).toBeUndefined();
+    // A key or model no longer configured still counts where its rows were recorded (rebuild-recorded-owner.test.ts).
+    expect(combos.resolve(recorded('gone', 'cheap'))).toMatchObject({ configured: false });
+    expect(combos.resolve(recorded('gone', 'cheap'))!.limits.map((l) => l.id)).toContain('org:acme:daily');
+    // A model with no price left: a money limit has nothing to weigh its rows with.
+    expect(combos.resolve(recorded('bob', 'retired-model'))).toBeUndefined();
   });
 });

@@ -66,7 +66,7 @@ async function runAudit(opts: AuditOptions): Promise<number> {
 export function renderAudit(r: AuditReport): string {
   const lines = [`audit at ${new Date(r.atMs).toISOString()}: ${r.lines.length} limit${r.lines.length === 1 ? '' : 's'}, ${r.drifting} drifting`];
   if (r.openReservations > 0) lines.push(`${r.openReservations} reservations in flight: not drift (what they hold is subtracted from the counters)`);
-  if (r.skippedCalls > 0) lines.push(`${r.skippedCalls} calls of keys/routes no longer configured were left out (${r.skippedKeys.join(', ')})`);
+  if (r.skippedCalls > 0) lines.push(`${r.skippedCalls} calls whose model a money limit can no longer price were left out (${r.skippedKeys.join(', ')})`);
   const orgWidth = Math.max(12, ...r.lines.map((l) => l.organization.length));
   const width = Math.max(5, ...r.lines.map((l) => l.limit.length));
   lines.push(`${'organization'.padEnd(orgWidth)}  ${'limit'.padEnd(width)}  ${'counter'.padStart(14)}  ${'ledger'.padStart(14)}  ${'drift'.padStart(14)}  unit`);

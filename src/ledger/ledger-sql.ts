@@ -185,6 +185,10 @@ export function dimensionExpr(d: Dimension, q: UsageQuery, dialect: Dialect, add
       return 'user_id';
     case 'key':
       return 'key_id';
+    case 'groups':
+      // As text (PostgreSQL's jsonb spaces it its own way; readers parse it): grouping PostgreSQL's jsonb
+      // itself made the rebuild's month query 1.4x slower on 1M rows, as text it costs nothing measurable.
+      return dialect.text('key_groups');
     case 'model':
       return "provider || '/' || model";
     case 'status':
@@ -229,17 +233,24 @@ export function toUsageGroup(r: Record<string, unknown>, groupBy: Dimension[]): 
 }
 
 /** The columns toEvent reads. */
-export const EVENT_COLUMNS = 'ts, key_id, route, model_id, endpoint, decision, input_tokens, output_tokens, cost_usd, input_cost_usd';
+export const EVENT_COLUMNS =
+  'ts, organization, project, user_id, CAST(key_groups AS TEXT) AS key_groups, key_id, route, model_id, endpoint, provider, model, decision, input_tokens, output_tokens, cost_usd, input_cost_usd';
 
 /** A usage event from a row of either database (EVENT_COLUMNS). */
 export function toEvent(r: Record<string, unknown>): UsageEvent {
   const inputCost = r.input_cost_usd === null || r.input_cost_usd === undefined ? null : Number(r.input_cost_usd);
   return {
     ts: Number(r.ts),
+    organization: String(r.organization),
+    project: r.project === null || r.project === undefined ? null : String(r.project),
+    user: String(r.user_id),
+    groupsJson: String(r.key_groups),
     keyId: String(r.key_id),
     route: String(r.route),
     modelId: String(r.model_id),
     endpoint: String(r.endpoint),
+    provider: String(r.provider),
+    model: String(r.model),
     served: r.decision === 'admitted' || r.decision === 'clamped',
     inputTokens: Number(r.input_tokens),
     outputTokens: Number(r.output_tokens),

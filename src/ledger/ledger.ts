@@ -83,9 +83,14 @@ export interface LedgerRow {
   providerResponseId: string | null;
 }
 
-/** What reports can group by. `tag:<name>` groups by a free tag; `bucket` by `bucketMs` time slices. */
+/**
+ * What reports can group by. `tag:<name>` groups by a free tag; `bucket` by `bucketMs` time slices;
+ * `groups` by the key's groups as recorded (the JSON text of the list; the counter rebuild's, not offered
+ * to reports, which are not grouped by a list).
+ */
 export type Dimension =
   | 'organization'
+  | 'groups'
   | 'project'
   | 'user'
   | 'key'
@@ -143,10 +148,19 @@ export interface UsageGroup {
 /** A usage event, the minimum the counter rebuild and audit need to replay token buckets. */
 export interface UsageEvent {
   ts: number;
+  /** Whom the call was charged to when it was admitted, as recorded (the rebuild charges the same). */
+  organization: string;
+  project: string | null;
+  user: string;
+  /** The key's groups as the JSON text the rebuild's grouped sums also read (compared as text, not parsed per call). */
+  groupsJson: string;
   keyId: string;
   route: string;
   modelId: string;
   endpoint: string;
+  /** The provider and the model sent upstream (what the call was priced as). */
+  provider: string;
+  model: string;
   served: boolean;
   inputTokens: number;
   outputTokens: number;

@@ -1,12 +1,13 @@
 // What the ledger says each limit's counter should hold now: the basis of the counter rebuild and
-// of the counter-vs-ledger audit. Each distinct (key, route, model) seen recently is resolved to the
-// limits that apply to it under the current config, and the rows in each limit's current window are
+// of the counter-vs-ledger audit. Each distinct combination of what rows record about a call (its
+// organization, project, user, key, groups, route, model) seen recently is resolved to the limits it was
+// charged to, as configured now (ledger-combos.ts), and the rows in each limit's current window are
 // summed with that limit's weights; money limits count what the rows were billed (billed below).
 import type { LimitSpec, Policy } from '../config/policy.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { CounterItem } from '../limits/counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, windowLengthMs } from '../limits/windows.js';
-import { LedgerCombos, type ComboLimits } from './ledger-combos.js';
+import { LedgerCombos, type ComboLimits, type RecordedCall } from './ledger-combos.js';
 import type { Dimension, Ledger, UsageEvent, UsageGroup } from './ledger.js';
 
 /** One limit's counter as the ledger sees it. */
@@ -24,14 +25,20 @@ export interface LimitUsage {
 
 export interface LedgerUsage {
   limits: LimitUsage[];
-  /** Calls whose key, route or model is no longer configured (their usage cannot be attributed to limits). */
+  /**
+   * Calls left out: a money limit they count towards has no price for their model any more. A key, route or
+   * model no longer configured leaves nothing out: its rows still count where they were recorded.
+   */
   skippedCalls: number;
   skippedKeys: string[];
-  /** The (key, route model) pairs with calls in the ledger whose limits were summed. */
+  /** The (key, route model) pairs, both still configured, with calls in the ledger whose limits were summed. */
   callers: Array<{ keyId: string; model: string }>;
 }
 
-const COMBO: Dimension[] = ['key', 'route', 'model_id', 'endpoint'];
+// What a row records about whom it was charged to and what it called: one group per distinct combination,
+// as many as (key, route, model) pairs but for keys moved or regrouped within the window. `model` is the
+// provider and upstream model, which price a money limit's rows when their route model is gone.
+const COMBO: Dimension[] = ['organization', 'project', 'user', 'key', 'groups', 'route', 'model_id', 'endpoint', 'model'];
 
 /**
  * The earliest row time that still counts in an item's state now: the start of a fixed window, the
@@ -82,15 +89,15 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
   // The longest window (usually the month) names every combination, and its sums are that window's own:
   // a ledger of millions of rows is read once for it, not twice.
   await ledger.eachGroup({ sinceMs: since, where, groupBy: COMBO }, (g) => {
-    const { key, route, model_id: modelId, endpoint } = g.keys as Record<string, string>;
-    const combo = resolver.resolve(key, route, modelId, endpoint);
+    const call = recordedOfGroup(g);
+    const combo = resolver.resolve(call);
     if (!combo) {
       skippedCalls += g.calls;
-      skippedKeys.add(key);
+      skippedKeys.add(call.keyId);
       return;
     }
     combos.set(comboKey(g), combo);
-    callers.set(`${key}\u0000${combo.model}`, { keyId: key, model: combo.model });
+    if (combo.configured) callers.set(`${call.keyId}\u0000${combo.model}`, { keyId: call.keyId, model: combo.model });
     for (const limit of combo.limits) {
       const start = startOf(limit.item);
       let entry = out.get(limit.item.key);
@@ -229,12 +236,33 @@ class BucketReplay {
   }
 }
 
+/** What a group of COMBO records. */
+function recordedOfGroup(g: UsageGroup): RecordedCall {
+  const k = g.keys;
+  const model = k.model ?? '';
+  const slash = model.indexOf('/'); // `provider/model`: provider names hold no slash, model names may
+  return {
+    organization: k.organization ?? '',
+    project: k.project ?? null,
+    user: k.user ?? '',
+    keyId: k.key ?? '',
+    groups: JSON.parse(k.groups ?? '[]') as string[],
+    route: k.route ?? '',
+    modelId: k.model_id ?? '',
+    endpoint: k.endpoint ?? '',
+    provider: model.slice(0, slash),
+    model: model.slice(slash + 1),
+  };
+}
+
+// Raw texts, none parsed: each later read has a group per combination and time slot, or a call each. A
+// call's groups are the same text as its grouped sums' (both read `CAST(key_groups AS TEXT)`).
 function comboKey(g: UsageGroup): string {
   return COMBO.map((d) => g.keys[d] ?? '').join('\u0000');
 }
 
 function eventComboKey(e: UsageEvent): string {
-  return [e.keyId, e.route, e.modelId, e.endpoint].join('\u0000');
+  return [e.organization, e.project ?? '', e.user, e.keyId, e.groupsJson, e.route, e.modelId, e.endpoint, `${e.provider}/${e.model}`].join('\u0000');
 }
 
 function allSpecs(policy: Policy): LimitSpec[] {

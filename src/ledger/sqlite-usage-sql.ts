@@ -9,7 +9,7 @@ import type { Dimension, FilterField, UsageQuery } from './ledger.js';
 import { dimensionExpr, filterColumn, groupAndOrder, usageSums, USAGE_SUM_NAMES, type Dialect } from './ledger-sql.js';
 import { CALLS_TABLE, CONTEXT_COLUMNS, CONTEXTS_TABLE } from './sqlite-rows.js';
 
-const CONTEXT_DIMENSIONS = new Set<Dimension>(['organization', 'project', 'user', 'key', 'route', 'model', 'model_id', 'provider', 'endpoint']);
+const CONTEXT_DIMENSIONS = new Set<Dimension>(['organization', 'project', 'user', 'key', 'groups', 'route', 'model', 'model_id', 'provider', 'endpoint']);
 
 /** The grouped-sum query for `q` over the SQLite ledger's tables; dimension values come back as d0, d1, ... */
 export function sqliteUsageSql(q: UsageQuery, dialect: Dialect): { sql: string; params: unknown[] } {
