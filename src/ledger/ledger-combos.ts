@@ -15,21 +15,13 @@ import { principalOf } from '../auth/key-store.js';
 import type { Principal } from '../auth/principal.js';
 import type { Target } from '../routing/route-table.js';
 import { ApplicableLimits, type AppliedLimit } from '../limits/applicable-limits.js';
+import type { LedgerRow } from './ledger.js';
 
-/** What a ledger row records about whom a call was charged to and what it called. */
-export interface RecordedCall {
-  organization: string;
-  project: string | null;
-  user: string;
-  keyId: string;
-  groups: string[];
-  route: string;
-  modelId: string;
-  endpoint: string;
-  /** The provider and the model sent upstream: the price a money limit weighs the row with when its route model is gone. */
-  provider: string;
-  model: string;
-}
+/**
+ * What a ledger row records about whom a call was charged to and what it called (`provider` and `model`, the
+ * model sent upstream: the price a money limit weighs the row with when its route model is gone).
+ */
+export type RecordedCall = Pick<LedgerRow, 'organization' | 'project' | 'user' | 'keyId' | 'groups' | 'route' | 'modelId' | 'endpoint' | 'provider' | 'model'>;
 
 /** What a combination's rows count towards. */
 export interface ComboLimits {
