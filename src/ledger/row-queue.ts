@@ -1,6 +1,7 @@
 // Rows waiting for their batch, oldest first. The writer takes a whole batch from the front, gives it
 // back if its write fails, and drops the oldest rows when the database stays away too long.
 import type { Ledger, LedgerRow } from './ledger.js';
+import { appendSettingAside } from './append-refusing.js';
 
 export interface RowBatch {
   readonly count: number;
@@ -70,27 +71,7 @@ class ObjectRowQueue implements RowQueue<ObjectBatch> {
   }
 
   write(batch: ObjectBatch): Promise<number> {
-    return this.writeRows(batch.rows);
-  }
-
-  /**
-   * A batch the database refuses for a row it holds is halved until the refused rows are alone, and those
-   * are set aside: retried whole, it would fail for ever and hold back every later row until the buffer
-   * overflowed. Halves written before a later failure are written again on the retry, which skips them.
-   */
-  private async writeRows(rows: LedgerRow[]): Promise<number> {
-    try {
-      await this.ledger.append(rows);
-      return 0;
-    } catch (err) {
-      if (!this.ledger.refusesRow?.(err)) throw err;
-      if (rows.length === 1) {
-        this.onRefused(rows[0], err as Error);
-        return 1;
-      }
-      const half = Math.ceil(rows.length / 2);
-      return (await this.writeRows(rows.slice(0, half))) + (await this.writeRows(rows.slice(half)));
-    }
+    return appendSettingAside(this.ledger, batch.rows, this.onRefused);
   }
 
   written(): void {}

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Ledger, LedgerRow } from './ledger.js';
 import { SPILL_PREFIX, SPILL_SUFFIX } from './spill-file.js';
 import { lockFileFor, lockSpill } from './spill-lock.js';
+import { appendSettingAside } from './append-refusing.js';
 
 /** Rows per insert: one transaction each, as the writer's batches. */
 const CHUNK_ROWS = 500;
@@ -86,9 +87,8 @@ async function replayLines(path: string, lines: AsyncIterable<string>, ledger: L
   const rejected: string[] = [];
   let written = 0;
   const writeChunk = async (): Promise<void> => {
-    const refused = await appendRefusingRows(ledger, chunk);
-    written += chunk.length - refused.length;
-    rejected.push(...refused.map((row) => JSON.stringify({ row })));
+    const refused = await appendSettingAside(ledger, chunk, (row) => rejected.push(JSON.stringify({ row })));
+    written += chunk.length - refused;
     chunk = [];
   };
   for await (const line of lines) {
@@ -126,19 +126,6 @@ function parseLine(line: string): { row?: LedgerRow; packed?: { json: string; ro
   if (row && typeof row.requestId === 'string' && typeof row.ts === 'number' && Number.isFinite(row.ts)) return { row: row as LedgerRow };
   if (typeof packed === 'string' && typeof rows === 'number') return { packed: { json: packed, rows } };
   return undefined;
-}
-
-/** Appends `rows`; rows the database refuses for what they hold are returned, not thrown (any other failure is). */
-async function appendRefusingRows(ledger: Ledger, rows: LedgerRow[]): Promise<LedgerRow[]> {
-  try {
-    await ledger.append(rows);
-    return [];
-  } catch (err) {
-    if (!ledger.refusesRow?.(err)) throw err;
-    if (rows.length === 1) return rows;
-    const half = Math.ceil(rows.length / 2);
-    return [...(await appendRefusingRows(ledger, rows.slice(0, half))), ...(await appendRefusingRows(ledger, rows.slice(half)))];
-  }
 }
 
 function appendSynced(path: string, lines: string[]): void {
