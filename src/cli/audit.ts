@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { AuditReport } from '../ledger/audit.js';
 import { readAuditAnswer, unreachableReason } from './audit-answer.js';
-import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport } from './config-files.js';
+import { CONFIG_FLAGS, collectConfig } from './config-flags.js';
 import { redactUrl } from '../util/redact-url.js';
 import { httpOrigin } from '../util/http-origin.js';
 
@@ -19,7 +19,7 @@ export function registerAudit(program: Command): void {
   program
     .command('audit')
     .description("compare a running gateway's counters with the ledger; exit 0 without drift, 2 with drift, 1 when it could not audit")
-    .option(CONFIG_FLAGS, "the gateway's config, for its address (server.host, server.port: the only fields whose ${VAR}s must be set); repeat to merge several", collectConfig)
+    .option(CONFIG_FLAGS, "the gateway's config, for its address (server.host, server.port; unset ${VAR}s elsewhere matter only in fields that must be a URL or a number); repeat to merge several", collectConfig)
     .option('--url <url>', 'gateway address (default: server.host and server.port from the config)')
     .option('--admin-key <key>', 'admin key (default: $TOLLGATE_ADMIN_KEY)')
     .option('--format <format>', 'table or json', 'table')
@@ -36,6 +36,7 @@ async function runAudit(opts: AuditOptions): Promise<number> {
   let url = opts.url;
   if (!url && opts.config !== undefined) {
     // Only the address is read: the admin key comes from --admin-key or the environment.
+    const { loadPolicyOrReport } = await import('./config-files.js');
     const policy = loadPolicyOrReport(opts.config, ['server.host', 'server.port']);
     if (!policy) return 1;
     url = httpOrigin(policy.server.host, policy.server.port);

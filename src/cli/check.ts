@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { Policy } from '../config/index.js';
-import { formatIssue } from '../config/config-error.js';
-import { CONFIG_FLAGS, collectConfig, loadPolicyOrReport, strayFilesMessage } from './config-files.js';
+import { CONFIG_FLAGS, collectConfig, strayFilesMessage } from './config-flags.js';
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -28,7 +27,7 @@ export function registerCheck(program: Command): void {
     .allowExcessArguments(true) // answered with strayFilesMessage
     .description('validate config files (merged in order) and report every problem as file:line: path: message')
     .option(CONFIG_FLAGS, 'config file; repeat to merge several, later files win', collectConfig)
-    .action((options: { config?: string[] }, command: Command) => {
+    .action(async (options: { config?: string[] }, command: Command) => {
       const stray = strayFilesMessage('check', command.args);
       if (stray) {
         console.error(stray);
@@ -40,6 +39,7 @@ export function registerCheck(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      const [{ loadPolicyOrReport }, { formatIssue }] = await Promise.all([import('./config-files.js'), import('../config/config-error.js')]);
       const policy = loadPolicyOrReport(options.config);
       if (!policy) {
         process.exitCode = 1;

@@ -1,7 +1,7 @@
 // Parsers for the options the commands that listen share (`serve`, `mock-upstream`): a bad value is one
 // line from commander and exit code 1, never a stack trace from `listen`.
 import { InvalidArgumentError } from 'commander';
-import { isListenHost } from '../config/index.js';
+import { isListenHost } from '../config/listen-host.js';
 
 /** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay would fire after 1 ms. */
 export const MAX_DELAY_MS = 2_147_483_647;

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createMockUpstream } from '../mock-upstream/index.js';
 import { listenFailure } from '../server/listen-failure.js';
 import { MAX_DELAY_MS, parseHost, parsePort, wholeNumberOption } from './listen-options.js';
 
@@ -24,6 +23,8 @@ export function registerMockUpstream(program: Command): void {
     .option('--chunk-delay-ms <ms>', 'delay between streamed chunks', wholeNumberOption('--chunk-delay-ms', MAX_DELAY_MS), 0)
     .option('--api-key <key>', 'require this key (Authorization: Bearer for OpenAI paths, x-api-key for Anthropic)')
     .action(async (flags: MockUpstreamFlags) => {
+      // Loaded when the command runs, so that the other commands do not wait for it.
+      const { createMockUpstream } = await import('../mock-upstream/index.js');
       const upstream = createMockUpstream({
         latencyMs: flags.latencyMs,
         outputTokens: flags.outputTokens,
