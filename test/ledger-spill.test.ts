@@ -73,7 +73,7 @@ describe('a gateway whose PostgreSQL goes away', () => {
   });
 
   it('at shutdown spills the rows it could not write, and the next start writes each into the ledger once', async () => {
-    const first = await startCli(['serve', '--config', configFor(viaProxy(), spillDir), '--port', '0'], { TOLLGATE_LOG_LEVEL: 'info' });
+    const first = await startCli(['serve', '--config', configFor(viaProxy(), spillDir, ', shutdown_flush_ms: 1000'), '--port', '0'], { TOLLGATE_LOG_LEVEL: 'info' });
     gateways.push(first);
     for (let i = 0; i < 3; i++) expect((await call(first.url, i)).status).toBe(200);
     await until(async () => (await count()).rows === 3, 5000);
@@ -81,8 +81,10 @@ describe('a gateway whose PostgreSQL goes away', () => {
     // The database goes away: the gateway serves on (memory counters), its rows wait in memory.
     await proxy.cut();
     for (let i = 3; i < 10; i++) expect((await call(first.url, i)).status).toBe(200);
-    const code = await first.stop('SIGTERM'); // retries for 15 s, then spills
+    const stopping = Date.now();
+    const code = await first.stop('SIGTERM'); // retries for shutdown_flush_ms (15 s by default), then spills
     expect(code).toBe(0); // nothing was lost
+    expect(Date.now() - stopping).toBeLessThan(10_000);
     const spills = readdirSync(spillDir).filter((n) => n.endsWith('.ndjson'));
     expect(spills).toHaveLength(1);
     const file = join(spillDir, spills[0]);

@@ -53,6 +53,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       flushIntervalMs: config.ledger.flush_interval_ms,
       batchSize: config.ledger.batch_size,
       maxBufferedRows: config.ledger.max_buffered_rows,
+      shutdownFlushMs: config.ledger.shutdown_flush_ms,
       ...(config.ledger.spill_dir !== undefined ? { spillDir: config.ledger.spill_dir } : {}),
     },
     metrics: {

@@ -118,6 +118,8 @@ export interface LedgerPolicy {
   flushIntervalMs: number;
   batchSize: number;
   maxBufferedRows: number;
+  /** How long the flush at shutdown retries before the rows go to the spill file. */
+  shutdownFlushMs: number;
   /** `ledger.spill_dir` as written (resolved against the config's directory at start); false: off; unset: the default. */
   spillDir?: string | false;
 }

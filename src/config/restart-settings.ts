@@ -23,6 +23,7 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['ledger.flush_interval_ms', (p) => p.ledger.flushIntervalMs],
   ['ledger.batch_size', (p) => p.ledger.batchSize],
   ['ledger.max_buffered_rows', (p) => p.ledger.maxBufferedRows],
+  ['ledger.shutdown_flush_ms', (p) => p.ledger.shutdownFlushMs],
   ['ledger.spill_dir', (p) => p.ledger.spillDir],
   ['metrics.enabled', (p) => p.metrics.enabled],
   ['metrics.user_labels', (p) => p.metrics.userLabels],

@@ -9,6 +9,9 @@ export const ledgerSchema = z.strictObject({
   flush_interval_ms: z.number().int().min(10).max(60_000).default(200),
   batch_size: z.number().int().positive().max(10_000).default(1000),
   max_buffered_rows: z.number().int().positive().default(100_000),
+  // How long the flush at shutdown retries a database that does not answer; part of the shutdown's time
+  // budget (a pod's terminationGracePeriodSeconds), with the drain.
+  shutdown_flush_ms: z.number().int().min(100).max(600_000).default(15_000),
   // Where rows the ledger cannot take are kept until they can be written; `false` turns it off (rows are
   // lost then, as before). Unset: beside the SQLite file, or `./data` beside the config for PostgreSQL.
   spill_dir: z.union([z.string().trim().min(1), z.literal(false)]).optional(),

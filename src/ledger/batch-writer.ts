@@ -36,6 +36,8 @@ export interface WriterOptions {
    * that goes quiet could mean the ledger is back as well as that the logging stopped.
    */
   onRecover?: (failedWrites: number, pendingRows: number) => void;
+  /** How long close() retries a database that fails (`ledger.shutdown_flush_ms`); default CLOSE_DEADLINE_MS. */
+  closeDeadlineMs?: number;
   now?: () => number;
 }
 
@@ -66,7 +68,7 @@ interface Waiter {
 /** Retries back off up to this, so an unreachable database is not hammered. */
 const MAX_BACKOFF_MS = 5000;
 const WRITE_TIMEOUT_MS = 10_000;
-/** How long close() keeps retrying: with the request drain, within a 60 s shutdown budget. */
+/** How long close() keeps retrying by default: with the request drain, within a 60 s shutdown budget. */
 export const CLOSE_DEADLINE_MS = 15_000;
 
 export class LedgerWriter {
@@ -149,7 +151,7 @@ export class LedgerWriter {
    * retried with backoff until `deadlineMs`; then the rows go to the spill file when there is one, and
    * otherwise (or when the spill fails too) it rejects, saying how many rows were not written.
    */
-  async close(deadlineMs = CLOSE_DEADLINE_MS): Promise<void> {
+  async close(deadlineMs = this.opts.closeDeadlineMs ?? CLOSE_DEADLINE_MS): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);

@@ -92,6 +92,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     flushIntervalMs: policy.ledger.flushIntervalMs,
     batchSize: policy.ledger.batchSize,
     maxBufferedRows: policy.ledger.maxBufferedRows,
+    closeDeadlineMs: policy.ledger.shutdownFlushMs,
     ...(spill ? { spill } : {}),
     onSpill: (rows, file, why) => {
       if (why === 'shutdown') {
