@@ -56,7 +56,7 @@ export interface SettleCall {
   reservedInput: number;
   reserved: PriceFactors;
   billed: PriceFactors;
-  /** What the script is told of a record it may not find (RedisCounterStore.knownState). */
+  /** What the script is told of a record it may not find (OpenReservations.knownState). */
   known: string;
 }
 

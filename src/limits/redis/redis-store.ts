@@ -1,7 +1,7 @@
 // Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
 // call (EVALSHA; EVAL with its text when Redis does not hold it) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
-import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
+import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
 import { COMMAND_TIMED_OUT } from '../store-errors.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
@@ -15,8 +15,9 @@ import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
 import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
-import { ChurnMap } from '../../util/churn-map.js';
 import { LostCounters } from './lost-counters.js';
+import { OpenReservations, type OpenReservation } from './open-reservations.js';
+import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -49,32 +50,7 @@ export interface ReconcileEntry {
   amount: number;
 }
 
-interface OpenReservation {
-  items: CounterItem[];
-  /** The organization's hash tag, `tg:{org}`. */
-  tag: string;
-  recordKey: string;
-  /** What was reserved: settlement sends each item's change from it (amountFor is exact in both languages). */
-  input: number;
-  output: number;
-  factors: PriceFactors;
-  /** False while the reserve call has not answered (or failed): its fate in Redis is unknown. */
-  confirmed: boolean;
-  atMs: number;
-  /** Rebuilds of the organization's counters finished when it was made (see knownState). */
-  rebuildsBefore: number;
-  /**
-   * A settlement was sent and its answer lost (a timeout): it may have landed and deleted the record, as
-   * ioredis sends a command again after TRYAGAIN, ASK or a failover even once its caller has given up.
-   */
-  settleSent?: boolean;
-  /** Its settlement is on its way to Redis (not placed again after a rebuild: it may land first). */
-  settling?: boolean;
-}
-
 type ScriptCall = (...args: string[]) => Promise<unknown>;
-/** A script's reply: whole numbers arrive as integers, everything else as text. */
-type Reply = Array<string | number>;
 interface Scripts {
   tgPeek: ScriptCall;
   tgRestore: ScriptCall;
@@ -85,25 +61,11 @@ interface Scripts {
 const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
-/** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */
-const RECORD_TTL_MARGIN_MS = 5_000;
-
-/** Whole numbers come back as integer replies, others as text; Lua writes infinities as `inf`, which Number() does not read. */
-function num(value: string | number): number {
-  const n = Number(value);
-  if (!Number.isNaN(n) || typeof value === 'number') return n;
-  return /^-inf/.test(value) ? -Infinity : /^inf/.test(value) ? Infinity : NaN;
-}
-
-function indexes(list: string | number): number[] {
-  return list === '' ? [] : String(list).split(' ').map(Number);
-}
 
 export class RedisCounterStore implements CounterStore {
   private readonly scripts: Scripts;
   private readonly args: ItemArgs;
-  private readonly open = new ChurnMap<string, OpenReservation>();
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly open: OpenReservations;
   /** Redis time minus the instance clock, learned only when the instance is off by more than a window. */
   private skewMs = 0;
   private readonly lost: LostCounters;
@@ -119,9 +81,7 @@ export class RedisCounterStore implements CounterStore {
     this.args = new ItemArgs(opts.timezone);
     this.lost = new LostCounters(client, opts.rebuildWaitMs, (tag) => this.placeInFlightAgain(tag));
     onPrimaryChange(client, () => this.lost.failedOver());
-    // A reservation whose settlement never came (a bug, or a lost request) is forgotten with its record.
-    this.sweeper = setInterval(() => this.forgetExpired(), Math.min(opts.reservationTtlMs, 60_000));
-    this.sweeper.unref();
+    this.open = new OpenReservations(opts.clock, opts.reservationTtlMs);
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
@@ -165,16 +125,16 @@ export class RedisCounterStore implements CounterStore {
       }
       return call();
     });
-    const now = num(reply[2]);
-    if (reply[5] !== '') this.lost.noteSeen(tag, num(reply[5]));
+    const now = replyNumber(reply[2]);
+    if (reply[5] !== '') this.lost.noteSeen(tag, replyNumber(reply[5]));
     const states = items.map((item, i): LimitState => {
-      const used = num(reply[6 + 2 * i]);
+      const used = replyNumber(reply[6 + 2 * i]);
       return { used, max: item.max, resetAtMs: this.args.resetAt(item, now, used, reply[7 + 2 * i], table) };
     });
-    const shadowBlocked = indexes(reply[4]);
+    const shadowBlocked = replyIndexes(reply[4]);
     if (reply[0] !== '1') {
       this.open.delete(req.id);
-      const blocked = indexes(reply[3]);
+      const blocked = replyIndexes(reply[3]);
       // Refusals only: after the per-item fields, one per blocked item (in `blocked` order) listing a sliding
       // window's counted slots, so the 429 can say when this request fits (see RESERVE_LUA). Missing
       // fields (a reply without them) leave `leaving` unset: the Retry-After then uses the oldest slot.
@@ -185,7 +145,7 @@ export class RedisCounterStore implements CounterStore {
       });
       return { ok: false, blocked, states, shadowBlocked };
     }
-    entry.output = num(reply[1]);
+    entry.output = replyNumber(reply[1]);
     entry.confirmed = true;
     // Made after any rebuild this answer waited for (a TGLOST retried), so counted from then.
     entry.rebuildsBefore = this.lost.rebuildsOf(tag);
@@ -213,7 +173,7 @@ export class RedisCounterStore implements CounterStore {
       reservedInput: entry.input,
       reserved,
       billed,
-      known: this.knownState(entry),
+      known: this.open.knownState(entry, this.lost.rebuildsOf(entry.tag)),
     });
     entry.settling = true;
     try {
@@ -239,8 +199,7 @@ export class RedisCounterStore implements CounterStore {
    */
   private async placeInFlightAgain(tag: string | undefined): Promise<void> {
     const placements: Promise<unknown>[] = [];
-    for (const [id, entry] of this.open) {
-      if (!entry.confirmed || entry.settling || entry.settleSent || (tag !== undefined && entry.tag !== tag)) continue;
+    for (const [id, entry] of this.open.placeableAgain(tag)) {
       const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input: entry.input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
       const placed = this.withWindows(
         (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, presenceKey: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '' })),
@@ -250,18 +209,6 @@ export class RedisCounterStore implements CounterStore {
       placements.push(this.bounded(placed).then(() => (entry.rebuildsBefore = this.lost.rebuildsOf(entry.tag) + 1), () => {}));
     }
     await Promise.all(placements);
-  }
-
-  /** What SETTLE_LUA is told of a reservation whose record it may not find (see there). */
-  private knownState(entry: OpenReservation): 'u' | 'c' | 'o' {
-    if (!entry.confirmed) return 'u';
-    // The counters were rebuilt since it was made: its record went with the loss that rebuild repaired,
-    // and another rebuild would only repeat it (once per settlement of the calls in flight then).
-    if (this.lost.rebuildsOf(entry.tag) !== entry.rebuildsBefore) return 'o';
-    // A record this instance's own earlier settlement may have deleted is no sign of a loss.
-    if (entry.settleSent) return 'o';
-    // A margin for the time the reserve took to answer and the settlement takes to arrive.
-    return this.opts.clock.now() - entry.atMs < this.opts.reservationTtlMs - RECORD_TTL_MARGIN_MS ? 'c' : 'o';
   }
 
   async restore(entries: RestoreEntry[]): Promise<void> {
@@ -292,9 +239,9 @@ export class RedisCounterStore implements CounterStore {
         this.batcher.flush(); // what was queued before reaches Redis before this
         return this.scripts.tgPeek(...args);
       }, members);
-      const now = num(reply[0]);
+      const now = replyNumber(reply[0]);
       group.forEach((i, j) => {
-        const used = num(reply[1 + 2 * j]);
+        const used = replyNumber(reply[1 + 2 * j]);
         states[i] = { used, max: items[i].max, resetAtMs: this.args.resetAt(items[i], now, used, reply[2 + 2 * j], table) };
       });
     }
@@ -344,28 +291,16 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async openReservations(): Promise<number> {
-    let n = 0;
-    for (const entry of this.open.values()) if (entry.confirmed) n++;
-    return n;
+    return this.open.confirmedCount();
   }
 
-  // Counted as in the current window: a reservation made in a window that has ended since is a short-lived
-  // exception (and shows as drift in that one audit).
+  /** What this instance's reservations in flight hold of each counter (see OpenReservations.held). */
   async held(items: CounterItem[]): Promise<number[]> {
-    const index = new Map(items.map((item, i) => [item.key, i]));
-    const out = items.map(() => 0);
-    for (const entry of this.open.values()) {
-      if (!entry.confirmed) continue;
-      for (const item of entry.items) {
-        const i = index.get(item.key);
-        if (i !== undefined) out[i] += amountFor(item, entry.input, entry.output, 1, entry.factors);
-      }
-    }
-    return out;
+    return this.open.held(items);
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
+    this.open.stop();
     this.batcher.flush(); // quit waits for their replies
     try {
       await this.client.quit();
@@ -403,10 +338,5 @@ export class RedisCounterStore implements CounterStore {
       table = this.args.windows(this.estimate());
       return [(await call(table)) as Reply, table];
     }
-  }
-
-  private forgetExpired(): void {
-    const cutoff = this.opts.clock.now() - this.opts.reservationTtlMs;
-    for (const [id, entry] of this.open) if (entry.atMs < cutoff) this.open.delete(id);
   }
 }
