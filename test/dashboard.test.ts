@@ -178,6 +178,16 @@ describe.each(LEDGER_KINDS)('dashboard from a seeded ledger: $kind', ({ place: m
     expect((await get('/api/tokens/dashboard?org=default&top=1000', ADMIN)).status).toBe(200);
   });
 
+  it('answers for the only organization when `org` is left out, and names the known ones for an unknown `org`', async () => {
+    const [named, unnamed] = await Promise.all([get('/api/tokens/dashboard?org=default', ADMIN), get('/api/tokens/dashboard', ADMIN)]);
+    expect(unnamed.status).toBe(200);
+    const figures = (d: { current_usage: unknown; limits: unknown }) => ({ usage: d.current_usage, limits: d.limits });
+    expect(figures(await unnamed.json())).toEqual(figures(await named.json()));
+    const unknown = await get('/api/tokens/dashboard?org=nope', ADMIN);
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json()).error.message).toBe('Name a configured organization with ?org=<id> (known: default).');
+  });
+
   it('says so when `org` or `top` is given more than once, rather than that the organization is unknown', async () => {
     for (const [query, name] of [['org=default&org=other', 'org'], ['org=default&top=5&top=5', 'top']]) {
       const res = await get(`/api/tokens/dashboard?${query}`, ADMIN);
