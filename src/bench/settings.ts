@@ -1,4 +1,5 @@
-// Bench knobs from the environment; defaults take ~2 minutes, BENCH_QUICK=1 ~30 s.
+// Bench knobs from the environment (listed in the README's Benchmarks). A whole `npm run bench` takes
+// ~14 minutes with the defaults and ~4.5 with BENCH_QUICK=1 (the ledger and streams phases included).
 
 /** How long and how hard each part of the bench runs. */
 export interface Settings {
