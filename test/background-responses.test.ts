@@ -223,6 +223,16 @@ describe('background responses', () => {
     expect(gw.gateway.background.size).toBe(0);
     expect(await gw.store.openReservations()).toBe(0);
   });
+
+  it('ended since its last poll when the gateway stops: asked once more, and recorded with the usage the provider reports', async () => {
+    const created = await client('tg-k5').responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 1_000, background: true });
+    // The provider ends it after RUN_MS; the gateway's first poll would come only after a second.
+    await new Promise((r) => setTimeout(r, RUN_MS + 100));
+    expect(polls.get(created.id)).toBeUndefined();
+    await gw.gateway.background.finishAll();
+    expect(callsOf('k5')[1]).toMatchObject({ providerResponseId: created.id, usage: { output: HAIKU_OUTPUT, source: 'provider' } });
+    expect(await gw.store.openReservations()).toBe(0);
+  });
 });
 
 describe('background responses past the most followed at once', () => {

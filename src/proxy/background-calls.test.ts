@@ -122,6 +122,45 @@ describe('BackgroundCalls', () => {
     expect(calls.size).toBe(0);
   });
 
+  it('finishAll asks each waiting call once more: one that ended since its last poll keeps its usage', async () => {
+    let ended = false;
+    const finished: Finished[] = [];
+    // Polled every minute: without a last poll, a response that ended in between is charged its grant.
+    const calls = new BackgroundCalls({ firstMs: 60_000, maxMs: 60_000 });
+    calls.track(
+      call(
+        answering(() => ({ status: 200, body: ended ? { status: 'completed', usage: {} } : { status: 'in_progress', usage: null } })),
+        (f) => void finished.push(f),
+      ),
+      600_000,
+    );
+    calls.track(
+      call(
+        answering(() => ({ status: 200, body: { status: 'in_progress', usage: null } })),
+        (f) => void finished.push(f),
+      ),
+      600_000,
+    );
+    ended = true;
+    await calls.finishAll();
+    expect(finished).toEqual(expect.arrayContaining([{ usage: USAGE, why: 'finished' }, { usage: undefined, why: 'stopping' }]));
+    expect(finished).toHaveLength(2);
+    expect(calls.size).toBe(0);
+  });
+
+  it('finishAll gives the last polls a bounded time: a provider that does not answer costs that, then the grant', async () => {
+    const finished: Finished[] = [];
+    const calls = new BackgroundCalls({ firstMs: 60_000, maxMs: 60_000 });
+    // Never answers, but gives up when its signal does, as the real provider's request does.
+    const hanging = { retrieve: ({ signal }: { signal: AbortSignal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) } as unknown as Provider;
+    for (let i = 0; i < 40; i++) calls.track(call(hanging, (f) => void finished.push(f)), 600_000);
+    const started = Date.now();
+    await calls.finishAll({ withinMs: 100, atOnce: 16 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(finished).toHaveLength(40);
+    expect(finished.every((f) => f.usage === undefined && f.why === 'stopping')).toBe(true);
+  });
+
   it('follows no more than its maximum at once', () => {
     const calls = new BackgroundCalls({ firstMs: 60_000, maxMs: 60_000 }, 1);
     expect(calls.hasRoom).toBe(true);

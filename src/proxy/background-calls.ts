@@ -5,7 +5,8 @@
 // provider reports, like any other call. Until then the limits count the whole grant, so nothing passes
 // them meanwhile. When the end cannot be learnt in time the call is settled with its whole grant
 // (estimated), never less than the provider may bill: the finished response reports no usage, the
-// provider no longer has it (404), the deadline passes, or the gateway stops (finishAll).
+// provider no longer has it (404), the deadline passes, or the gateway stops (finishAll, after one last
+// poll of each: one that ended since its previous poll, up to 15 s earlier, keeps its real usage).
 import type { Provider } from '../providers/provider.js';
 import type { Usage } from '../providers/usage.js';
 import { readAll } from './upstream-failure.js';
@@ -39,6 +40,13 @@ export const DEFAULT_POLLING: PollSchedule = { firstMs: 1_000, maxMs: 15_000 };
  * worst. Past it a new one is charged its whole grant at once, as it was before the gateway followed them.
  */
 export const MAX_FOLLOWED = 10_000;
+
+/**
+ * At stop, how long the last polls may take in all, and how many run at once: a short, bounded addition
+ * to the shutdown (a provider that does not answer costs this, not the provider timeout), and no burst of
+ * thousands of requests on the provider's key.
+ */
+export const LAST_POLLS = { withinMs: 2_000, atOnce: 16 };
 
 /** The statuses after which a response changes no more. */
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
@@ -95,10 +103,33 @@ export class BackgroundCalls {
     this.wait(p);
   }
 
-  /** Settles every call still waiting with its whole grant (the gateway is stopping), and waits for those being settled. */
-  async finishAll(): Promise<void> {
+  /**
+   * The gateway is stopping: asks the provider once more about every call still waiting (within
+   * `lastPolls`), settles those that ended with their usage and the rest with their whole grant, and
+   * waits for every settlement, those already under way included.
+   */
+  async finishAll(lastPolls = LAST_POLLS): Promise<void> {
     const underWay = [...this.finishing];
-    await Promise.all([...this.pending].map((p) => this.finish(p, undefined, 'stopping')).concat(underWay));
+    const waiting = [...this.pending];
+    for (const p of waiting) clearTimeout(p.poll);
+    const timeUp = AbortSignal.timeout(lastPolls.withinMs);
+    let next = 0;
+    const pollNext = async (): Promise<void> => {
+      for (let p = waiting[next++]; p !== undefined; p = waiting[next++]) {
+        if (timeUp.aborted) break;
+        await this.lastPoll(p, timeUp);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(lastPolls.atOnce, waiting.length) }, pollNext));
+    // Those the time left unasked, or whose poll it cut.
+    await Promise.all(waiting.map((p) => this.finish(p, undefined, 'stopping')).concat(underWay));
+  }
+
+  private async lastPoll(p: Pending, timeUp: AbortSignal): Promise<void> {
+    const outcome = await ask(p.call, AbortSignal.any([p.abort.signal, timeUp]));
+    if (p.done || outcome.state === 'running') return; // still running, or unanswered in time: the grant, below
+    if (outcome.state === 'gone') return this.finish(p, undefined, 'gone');
+    await this.finish(p, outcome.usage, outcome.usage ? 'finished' : 'no_usage');
   }
 
   private wait(p: Pending): void {
