@@ -76,7 +76,8 @@ export function stopOnSignals(parts: StopParts): void {
     clearInterval(sweep);
     clearTimeout(deadline);
     const gateway = parts.gateway();
-    // Background responses still generating are charged their whole grant now: their rows go with the rest.
+    // Background responses still generating are asked about once more, then settled (those still running
+    // with their whole grant): their rows go with the rest.
     await gateway.background.finishAll();
     // Streams cut at the timeout are settled and recorded after their connections closed; their upstream
     // calls are stopped, so this is quick. The provider pools close once they are done.
