@@ -17,7 +17,7 @@ import { ask, MASTER_NAME, startSentinelSetup, type SentinelSetup } from './help
 import { until } from './helpers/until.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { startRedisServer } from './helpers/redis-servers.js';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 
 const TIMEOUT_MS = 100;
 let contract: SentinelSetup;
@@ -79,27 +79,44 @@ describe('Redis Sentinel failover', () => {
 
   // ioredis ends a client for good when it is told to disconnect while it waits for a sentinel's answer.
   it('a switch announced while the client is still asking a sentinel for the primary: the client gets there, it is not ended', async () => {
-    // The client asks the first sentinel through a proxy that makes the answer slow; the second address is a
-    // plain Redis whose +switch-master channel the test publishes on, as a sentinel would.
+    // The client knows two sentinel addresses, both behind proxies that can make every answer slow: the first
+    // sentinel, and a plain Redis whose +switch-master channel the test publishes on, as a sentinel would.
+    // Both are slowed: a reconnection asks whichever address comes next in ioredis's list (it does not start
+    // from the first again), and a slow question is what leaves the client waiting on a sentinel.
     const proxy = await startDelayProxy(contract.sentinelPorts[0]!);
     const announcer = await startRedisServer();
-    const client = createRedisClient(`redis-sentinel://127.0.0.1:${proxy.port},127.0.0.1:${announcer.port}/${MASTER_NAME}`, TIMEOUT_MS);
+    const announcerProxy = await startDelayProxy(announcer.port);
+    const client = createRedisClient(`redis-sentinel://127.0.0.1:${proxy.port},127.0.0.1:${announcerProxy.port}/${MASTER_NAME}`, TIMEOUT_MS);
     client.on('error', () => {});
+    // The test hears the announcement as the client does (through the same slow proxy): the client's status then.
+    const listener = new Redis({ port: announcerProxy.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+    listener.on('error', () => {});
+    const heard = new Promise<string>((resolve) => listener.on('message', () => resolve(client.status)));
     try {
       expect(await waitReady(client, 5000)).toBe(true);
-      await until(async () => ((await ask(announcer.port, 'PUBSUB', 'NUMSUB', '+switch-master')) as [string, number])[1] === 1, 2000);
+      // Ready first: a SUBSCRIBE sent before ioredis's ready check (INFO) makes the INFO fail, and the
+      // connection is made again without the subscription.
+      await listener.connect();
+      await listener.subscribe('+switch-master');
+      await until(async () => ((await ask(announcer.port, 'PUBSUB', 'NUMSUB', '+switch-master')) as [string, number])[1] === 2, 5000);
       const primary = await contract.primaryPort();
       proxy.setDelay(300);
+      announcerProxy.setDelay(300);
+      const connecting = new Promise<string>((resolve) => client.once('connecting', () => resolve(client.status)));
       (client as Redis).disconnect(true);
-      await until(() => client.status === 'connecting', 2000);
-      // A late sentinel announces the primary the client is on its way to.
+      expect(await connecting).toBe('connecting');
+      // A late sentinel announces the primary the client is on its way to. It arrives 300 ms later; the
+      // client's question to a sentinel takes 600 ms at least (300 ms each way).
       await ask(announcer.port, 'PUBLISH', '+switch-master', `${MASTER_NAME} 127.0.0.1 1 127.0.0.1 ${primary}`);
+      expect(await heard).toBe('connecting');
       await until(() => client.status === 'ready' || client.status === 'end', 5000);
       expect(client.status).toBe('ready');
       expect((client as Redis).stream?.remotePort).toBe(primary);
     } finally {
       client.disconnect();
+      listener.disconnect();
       await proxy.close();
+      await announcerProxy.close();
       await announcer.stop();
     }
   }, 30_000);
