@@ -81,8 +81,8 @@ describe('Redis Sentinel failover', () => {
   it('a switch announced while the client is still asking a sentinel for the primary: the client gets there, it is not ended', async () => {
     // The client knows two sentinel addresses, both behind proxies that can make every answer slow: the first
     // sentinel, and a plain Redis whose +switch-master channel the test publishes on, as a sentinel would.
-    // Both are slowed, so that whichever address a reconnection asks first (the one that answered last:
-    // test/redis-sentinel-reconnect.test.ts), a slow question leaves the client waiting on a sentinel.
+    // Both are slowed: a reconnection asks whichever address comes next in ioredis's list (it does not start
+    // from the first again), and a slow question is what leaves the client waiting on a sentinel.
     const proxy = await startDelayProxy(contract.sentinelPorts[0]!);
     const announcer = await startRedisServer();
     const announcerProxy = await startDelayProxy(announcer.port);

@@ -78,7 +78,6 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
     const sentinelUrl = parseSentinelUrl(url);
     if ('problem' in sentinelUrl) throw new Error(`storage.counters: ${sentinelUrl.problem}`);
     const redis = new Redis(sentinelOptions(sentinelUrl, timeoutMs));
-    askAnsweringSentinelFirst(redis);
     followSwitchMaster(redis, sentinelUrl, reconnectDelay);
     client = redis;
   } else if (/^rediss?-cluster:/.test(url)) {
@@ -109,24 +108,6 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
 }
 
 const lastErrors = new WeakMap<RedisClient, string>();
-
-interface SentinelList {
-  /** ioredis's SentinelIterator: `reset(true)` moves the sentinel it last handed out to the front. */
-  reset(moveCurrentEndpointToFirst: boolean): void;
-}
-
-/**
- * Makes each reconnection ask first the sentinel that answered last. ioredis does so only in its own
- * failover detector, which is off here: each reconnection asked the next address in its list, one that is
- * down cost a failed connection every time, and past the last address ioredis reported "All sentinels are
- * unreachable" and waited its retry delay, though the sentinel it had used still answered. Reaches into
- * ioredis (as its detector does): another version without the list keeps its own order.
- */
-function askAnsweringSentinelFirst(redis: Redis): void {
-  const sentinels = (redis as unknown as { connector?: { sentinelIterator?: Partial<SentinelList> } }).connector?.sentinelIterator;
-  if (typeof sentinels?.reset !== 'function') return;
-  redis.on('ready', () => (sentinels as SentinelList).reset(true));
-}
 
 /** The client's last connection or command error, if any (Redis's reply or the socket's error; no credentials). */
 export function lastErrorOf(client: RedisClient): string | undefined {
