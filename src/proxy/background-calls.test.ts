@@ -148,6 +148,36 @@ describe('BackgroundCalls', () => {
     expect(calls.size).toBe(0);
   });
 
+  it('finishAll waits for a settlement that a poll already under way when it started begins during the last polls', async () => {
+    const order: string[] = [];
+    let retrievals = 0;
+    // The first poll (under way when finishAll starts) answers 'completed' after 30 ms; the last poll
+    // never answers, giving up only when its signal does.
+    const provider = {
+      retrieve: ({ signal }: { signal: AbortSignal }): Promise<UpstreamResponse> => {
+        if (++retrievals === 1) {
+          const body = Readable.from([Buffer.from(JSON.stringify({ status: 'completed', usage: {} }))]);
+          return new Promise((r) => setTimeout(() => r({ status: 200, headers: {}, body }), 30));
+        }
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+    } as unknown as Provider;
+    const calls = new BackgroundCalls({ firstMs: 1, maxMs: 60_000 });
+    calls.track(
+      call(provider, async (f) => {
+        order.push(`settling: ${f.why}`);
+        await new Promise((r) => setTimeout(r, 100));
+        order.push('settled');
+      }),
+      600_000,
+    );
+    await until(() => retrievals === 1);
+    await calls.finishAll({ withinMs: 1_000, atOnce: 16 });
+    order.push('finishAll');
+    expect(retrievals).toBe(2);
+    expect(order).toEqual(['settling: finished', 'settled', 'finishAll']);
+  });
+
   it('finishAll gives the last polls a bounded time: a provider that does not answer costs that, then the grant', async () => {
     const finished: Finished[] = [];
     const calls = new BackgroundCalls({ firstMs: 60_000, maxMs: 60_000 });

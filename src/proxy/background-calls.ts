@@ -109,7 +109,6 @@ export class BackgroundCalls {
    * waits for every settlement, those already under way included.
    */
   async finishAll(lastPolls = LAST_POLLS): Promise<void> {
-    const underWay = [...this.finishing];
     const waiting = [...this.pending];
     for (const p of waiting) clearTimeout(p.poll);
     const timeUp = AbortSignal.timeout(lastPolls.withinMs);
@@ -122,7 +121,10 @@ export class BackgroundCalls {
     };
     await Promise.all(Array.from({ length: Math.min(lastPolls.atOnce, waiting.length) }, pollNext));
     // Those the time left unasked, or whose poll it cut.
-    await Promise.all(waiting.map((p) => this.finish(p, undefined, 'stopping')).concat(underWay));
+    for (const p of waiting) void this.finish(p, undefined, 'stopping');
+    // Every settlement under way now, not only those of the line above: some began before this call, and
+    // during the last polls a poll already under way at its start, or a deadline, may have begun others.
+    await Promise.all(this.finishing);
   }
 
   private async lastPoll(p: Pending, timeUp: AbortSignal): Promise<void> {
