@@ -43,6 +43,8 @@ export interface ReserveCall {
   factors: PriceFactors;
   /** The highest reservation count this instance has seen ('' for none). */
   seen: string;
+  /** The replication id of the node that answered this organization's last reservation ('' for none). */
+  replid: string;
 }
 
 /** One settlement as its section of SETTLE_LUA's arguments takes it. */
@@ -120,6 +122,7 @@ export class ItemArgs {
     a.arg(String(factors.output));
     for (const item of req.items) a.encodedArg(this.encodedOf(item).spec);
     a.arg(c.seen);
+    a.arg(c.replid);
     return a;
   }
 

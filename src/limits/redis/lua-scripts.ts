@@ -13,8 +13,9 @@ export const TOMBSTONE_MS = 60_000;
 /**
  * KEYS: item keys..., reservation record[, presence marker]. ARGV: time override, input, output, clamp
  * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, one spec per
- * item, then the highest reservation count this instance has seen ('' for none). Returns {ok, output, now,
- * blocked, shadowBlocked, count, used1, oldestSlot1, ..., usedN, oldestSlotN} (lists as space-separated 0-based
+ * item, then the highest reservation count this instance has seen ('' for none), then the replication id
+ * (`master_replid`) of the node that answered its last reservation of this organization ('' for none).
+ * Returns {ok, output, now, blocked, shadowBlocked, "count replid", used1, oldestSlot1, ..., usedN, oldestSlotN} (lists as space-separated 0-based
  * indexes); on a refusal only, followed by one field per blocked item, in the order of `blocked`: a sliding
  * window's counted slots, oldest first, "<epoch> <count> ..." ('' for other algorithms, or no slots), from
  * which the instance works out `LimitState.leaving`. An admitted reply is exactly 6 + 2 * items long, as
@@ -27,14 +28,25 @@ export const TOMBSTONE_MS = 60_000;
  * nothing may be admitted against empty counters. The marker also counts the organization's admitted
  * reservations (the sixth reply field; '' without a marker), and the last ARGV is the highest count this
  * instance has seen: a lower one means Redis went back in time (a replica promoted before it had the
- * latest writes), which is `TGLOST` too.
+ * latest writes), which is `TGLOST` too. A node whose `master_replid2` is the replication id given (a
+ * replica of that node, promoted since: a cluster failover, which the instance does not see itself)
+ * answers `TGFAILOVER <its replid>`: it may lack another instance's latest writes, which no count of this
+ * one shows, so the instance rebuilds every counter once, as after a Sentinel failover.
  * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output, where
  * each amount went (a bucket's: its level before) and, negated, the time reserved.
  */
 export const RESERVE_LUA = `${LUA_PRELUDE}
-local n = #ARGV - 10
-local seq
+local n = #ARGV - 11
+local seq, replid
 if #KEYS > n + 1 then
+  -- A node promoted from replica of the one this instance last reserved on names that one's id as its
+  -- replid2: it may lack the latest writes, any instance's. A slot moved to another master is no failover.
+  -- pcall: a Redis that refuses INFO in scripts (renamed or disabled) keeps the other two checks only.
+  local info = redis.pcall('INFO', 'replication')
+  if type(info) ~= 'string' then info = '' end
+  replid = string.match(info, 'master_replid:(%w+)') or ''
+  local expected = ARGV[11 + n]
+  if expected ~= '' and replid ~= expected and string.match(info, 'master_replid2:(%w+)') == expected then return redis.error_reply('TGFAILOVER ' .. replid) end
   local marker = call('GET', KEYS[n + 2])
   if not marker then return redis.error_reply('TGLOST the counters are gone') end
   seq = tonumber(marker) or 0
@@ -70,7 +82,7 @@ for i = 1, n do
   end
 end
 
-local out = { '0', num(granted), num(now), concat(blocked, ' '), concat(shadowBlocked, ' '), seq and num(seq) or '' }
+local out = { '0', num(granted), num(now), concat(blocked, ' '), concat(shadowBlocked, ' '), seq and (num(seq) .. ' ' .. replid) or '' }
 if #blocked > 0 then
   -- Refused, nothing written. The same per-item fields as below, then (refusals only) what each blocked
   -- sliding window still counts; the admitted path below runs exactly as it did before these fields.
@@ -82,7 +94,7 @@ if #blocked > 0 then
   return out
 end
 out[1] = '1'
-if seq then out[6] = num(call('INCR', KEYS[n + 2])) end
+if seq then out[6] = num(call('INCR', KEYS[n + 2])) .. ' ' .. replid end
 local record = { num(granted) }
 local marks
 for i = 1, n do

@@ -61,6 +61,7 @@ interface Scripts {
 const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
+const FAILOVER_ERROR = /^TGFAILOVER/;
 
 export class RedisCounterStore implements CounterStore {
   private readonly scripts: Scripts;
@@ -70,6 +71,8 @@ export class RedisCounterStore implements CounterStore {
   private skewMs = 0;
   private readonly lost: LostCounters;
   private readonly batcher: ScriptBatcher;
+  /** Per hash tag, the replication id of the node that last answered its reservation (see RESERVE_LUA). */
+  private readonly replids = new Map<string, string>();
 
   constructor(
     readonly client: RedisClient,
@@ -79,7 +82,10 @@ export class RedisCounterStore implements CounterStore {
     this.scripts = client as unknown as Scripts;
     this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
-    this.lost = new LostCounters(client, opts.rebuildWaitMs, (tag) => this.placeInFlightAgain(tag));
+    this.lost = new LostCounters(client, opts.rebuildWaitMs, (tag) => {
+      if (tag === undefined) this.replids.clear(); // every counter rebuilt: each node's id is learnt afresh
+      return this.placeInFlightAgain(tag);
+    });
     onPrimaryChange(client, () => this.lost.failedOver());
     this.open = new OpenReservations(opts.clock, opts.reservationTtlMs);
   }
@@ -108,11 +114,26 @@ export class RedisCounterStore implements CounterStore {
       this.withWindows((windows) => {
         const presence = this.lost.watching ? presenceKey(tag) : undefined;
         const seen = this.lost.seenArg(tag);
-        const a = this.args.reserveArgs({ req, recordKey, presenceKey: presence, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen });
+        const replid = presence === undefined ? '' : (this.replids.get(tag) ?? '');
+        const a = this.args.reserveArgs({ req, recordKey, presenceKey: presence, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
         return this.batcher.reserve(tag, a);
       }, items);
     const rebuildsBefore = this.lost.rebuildsOf(tag);
     const [reply, table] = await this.bounded(call()).catch(async (err: Error) => {
+      if (FAILOVER_ERROR.test(err.message)) {
+        // A replica of the node this organization was last reserved on answers, promoted since (a cluster
+        // failover): it may lack any instance's latest writes, so every counter is rebuilt once, as after
+        // a Sentinel failover.
+        if (this.lost.rebuildsOf(tag) === rebuildsBefore) {
+          this.lost.failedOver();
+          await this.lost.waitFor(this.lost.rebuildAfterFailover()).catch((e: Error) => {
+            this.open.delete(req.id);
+            throw e;
+          });
+        }
+        this.replids.clear(); // learnt again from each organization's next answer
+        return call();
+      }
       if (!LOST_ERROR.test(err.message)) throw err;
       // A rebuild that finished after this call was sent covers it: calls sent together must not rebuild
       // once per reply that happens to arrive after it.
@@ -126,7 +147,11 @@ export class RedisCounterStore implements CounterStore {
       return call();
     });
     const now = replyNumber(reply[2]);
-    if (reply[5] !== '') this.lost.noteSeen(tag, replyNumber(reply[5]));
+    if (reply[5] !== '') {
+      const [count, replid] = String(reply[5]).split(' ');
+      this.lost.noteSeen(tag, Number(count));
+      if (replid) this.replids.set(tag, replid);
+    }
     const states = items.map((item, i): LimitState => {
       const used = replyNumber(reply[6 + 2 * i]);
       return { used, max: item.max, resetAtMs: this.args.resetAt(item, now, used, reply[7 + 2 * i], table) };
@@ -202,7 +227,7 @@ export class RedisCounterStore implements CounterStore {
     for (const [id, entry] of this.open.placeableAgain(tag)) {
       const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input: entry.input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
       const placed = this.withWindows(
-        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, presenceKey: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '' })),
+        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, presenceKey: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
         req.items,
       );
       // Made after this rebuild (counted once the marker is back): a record missing later is a new loss.
