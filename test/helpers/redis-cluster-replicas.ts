@@ -1,12 +1,9 @@
 // A Redis Cluster of 3 masters, each with one replica (6 private redis-server processes on free ports),
 // for failover tests: which node owns a slot, which replica follows it, and waiting for a promotion.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freeRedisPort, startRedisServer, type RedisServer } from './redis-servers.js';
+import { startClusterNodes, type RedisServer } from './redis-servers.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -35,19 +32,7 @@ export interface ReplicatedCluster {
  * master follows its successor within moments.
  */
 export async function startReplicatedCluster(nodeTimeoutMs = 1000): Promise<ReplicatedCluster> {
-  const ports: number[] = [];
-  const servers: RedisServer[] = [];
-  for (let i = 0; i < 6; i++) {
-    const port = await freeRedisPort();
-    const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cluster-'));
-    ports.push(port);
-    servers.push(
-      await startRedisServer({
-        port,
-        extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', String(nodeTimeoutMs), '--repl-diskless-sync-delay', '0'],
-      }),
-    );
-  }
+  const { ports, servers } = await startClusterNodes(6, ['--cluster-node-timeout', String(nodeTimeoutMs), '--repl-diskless-sync-delay', '0']);
   await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
   const admin = ports.map((port) => {
     const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });

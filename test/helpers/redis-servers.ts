@@ -131,21 +131,22 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** Starts a 3-master Redis Cluster on local ports and waits until every node reports `cluster_state:ok`. */
-export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
+/** Starts `count` cluster-enabled redis-servers on free ports (not yet joined: `redis-cli --cluster create`). */
+export async function startClusterNodes(count: number, extraArgs: string[]): Promise<{ ports: number[]; servers: RedisServer[] }> {
   const servers: RedisServer[] = [];
   const ports: number[] = [];
-  for (let i = 0; i < nodes; i++) {
+  for (let i = 0; i < count; i++) {
     const port = await freeRedisPort();
     const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cluster-'));
     ports.push(port);
-    servers.push(
-      await startRedisServer({
-        port,
-        extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000'],
-      }),
-    );
+    servers.push(await startRedisServer({ port, extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), ...extraArgs] }));
   }
+  return { ports, servers };
+}
+
+/** Starts a 3-master Redis Cluster on local ports and waits until every node reports `cluster_state:ok`. */
+export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
+  const { ports, servers } = await startClusterNodes(nodes, ['--cluster-node-timeout', '2000']);
   await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
   const deadline = Date.now() + 10_000;
   for (const port of ports) {
