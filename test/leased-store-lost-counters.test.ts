@@ -4,8 +4,9 @@
 // ledger is a stand-in: the usage settled so far, restored by the rebuild as rebuild-counters.ts does.
 // Time is a ManualClock (it also stands in for Redis TIME), so no lease ends during a test.
 //
-// KNOWN GAPS, pinned with it.fails (each passes while the gap is there; a fix makes it fail: then make it
-// an `it`). Found by a QA pass on 12-05, described in the README (budget leases, "What it costs"):
+// KNOWN GAPS, pinned by expectKnownGap (each test passes while its gap is there; a fix makes it fail: then
+// assert what it should be). Found by a QA pass on 12-05, described in the README (budget leases, "What
+// it costs", and "A failover that loses the latest writes"):
 // - overshoot: the rebuild cannot see other instances' slices, so their unused room is handed out twice
 //   (140 over a limit of 1000); a fix could have the rebuild wait out `lease_ms` first;
 // - a slice placed back by its own instance after the rebuild is counted twice (errs safe: early refusals);
@@ -84,10 +85,38 @@ function organization() {
     await until(async () => store.leaseStats().open === 1, 5000);
   }
 
-  return { org, daily, project, clock, state, instance, call, takeLease };
+  /** What a replica has now (the counter and the presence count): `promote()` puts Redis back to it, as a failover to that replica would. */
+  async function replicaNow(): Promise<{ promote(): Promise<void> }> {
+    const snapshot = await Promise.all([daily.key, `tg:{${org}}:present`].map(async (key) => [key, await raw.dumpBuffer(key)] as const));
+    return {
+      async promote() {
+        for (const [key, dump] of snapshot) await raw.restore(key, 0, dump!, 'REPLACE');
+      },
+    };
+  }
+
+  /** Two calls of 200 settled by `store` (too large for a slice): 400 of usage a replica cut off never sees. */
+  async function spendLarge(store: CounterStore): Promise<void> {
+    for (let i = 0; i < 2; i++) {
+      const id = `${org}-big-${i}`;
+      expect((await store.reserve({ id, items: [daily], input: 200, output: 0, clamp: false, minOutput: 0 })).ok).toBe(true);
+      await store.settle(id, { input: 200, output: 0, request: 1 });
+      state.ledger += 200;
+    }
+  }
+
+  return { org, daily, project, clock, state, instance, call, takeLease, replicaNow, spendLarge };
 }
 
 const flushAll = (): Promise<unknown> => raw.flushall();
+
+/**
+ * The gap a test pins (see the header): `actual` is not yet what it should be. Everything before it is
+ * asserted as usual, so a broken setup fails the test rather than passing for the gap.
+ */
+function expectKnownGap(actual: unknown, wanted: unknown): void {
+  expect(actual, 'the known gap is closed: assert toEqual(wanted) now').not.toEqual(wanted);
+}
 
 describe('budget leases when Redis loses its counters', () => {
   const cases = [
@@ -96,7 +125,7 @@ describe('budget leases when Redis loses its counters', () => {
     ['a restart without persistence', 'B first, then A'],
   ] as const;
   for (const [loss, order] of cases) {
-    it.fails(`a slice held across the loss is not admitted against by two instances: together they stay within the limit (${loss}; ${order})`, async () => {
+    it(`a slice held across the loss is not admitted against by two instances: together they stay within the limit (${loss}; ${order})`, async () => {
       const o = organization();
       const [a, b] = [await o.instance(), await o.instance()];
       await o.takeLease(a);
@@ -136,11 +165,11 @@ describe('budget leases when Redis loses its counters', () => {
         }
       }
       const total = o.state.ledger;
-      expect({ total, overshoot: Math.max(0, total - MAX), ...admitted, rebuilds: o.state.rebuilds }).toEqual({ total, overshoot: 0, ...admitted, rebuilds: o.state.rebuilds });
+      expectKnownGap({ total, overshoot: Math.max(0, total - MAX), ...admitted, rebuilds: o.state.rebuilds }, { total, overshoot: 0, ...admitted, rebuilds: o.state.rebuilds });
     });
   }
 
-  it.fails('a slice placed back by its own instance after the rebuild is not counted twice: the counter ends at the settled usage', async () => {
+  it('a slice placed back by its own instance after the rebuild is not counted twice: the counter ends at the settled usage', async () => {
     const o = organization();
     const a = await o.instance();
     await o.takeLease(a);
@@ -157,10 +186,10 @@ describe('budget leases when Redis loses its counters', () => {
     // The slice goes back: every call is settled, so the counter should be exactly the settled usage.
     await a.close();
     const counter = await readCounter(raw, o.daily.key);
-    expect({ counter, ledger: o.state.ledger }).toEqual({ counter: o.state.ledger, ledger: o.state.ledger });
+    expectKnownGap({ counter, ledger: o.state.ledger }, { counter: o.state.ledger, ledger: o.state.ledger });
   });
 
-  it.fails('a slice kept open across the rebuild by a call still running against it is not counted twice either', async () => {
+  it('a slice kept open across the rebuild by a call still running against it is not counted twice either', async () => {
     const o = organization();
     const a = await o.instance();
     await o.takeLease(a);
@@ -178,29 +207,23 @@ describe('budget leases when Redis loses its counters', () => {
     o.state.ledger += CALL;
     await a.close(); // the slice goes back
     const counter = await readCounter(raw, o.daily.key);
-    expect({ counter, ledger: o.state.ledger }).toEqual({ counter: o.state.ledger, ledger: o.state.ledger });
+    expectKnownGap({ counter, ledger: o.state.ledger }, { counter: o.state.ledger, ledger: o.state.ledger });
   });
 
-  it.fails('a failover to a replica that had the slice but not later writes: the rebuild does not swallow the slice, and nobody passes the limit', async () => {
+  it('a failover to a replica that had the slice but not later writes: the rebuild does not swallow the slice, and nobody passes the limit', async () => {
     const o = organization();
     const a = await o.instance();
     await o.takeLease(a);
     for (let i = 0; i < 5; i++) expect(await o.call(a)).toBe(true); // 50 of A's 200 used: ledger 90, counter 240
     // What the replica has when the primary dies: the slice (its record and the counter with it), and the
     // presence count then.
-    const presence = `tg:{${o.org}}:present`;
-    const snapshot = await Promise.all([o.daily.key, presence].map(async (key) => [key, await raw.dumpBuffer(key)] as const));
+    const replica = await o.replicaNow();
     // Another instance spends 400 in two large calls (too large for a slice); the replica never sees them.
     const b = await o.instance();
-    for (let i = 0; i < 2; i++) {
-      const id = `${o.org}-big-${i}`;
-      expect((await b.reserve({ id, items: [o.daily], input: 200, output: 0, clamp: false, minOutput: 0 })).ok).toBe(true);
-      await b.settle(id, { input: 200, output: 0, request: 1 });
-      o.state.ledger += 200;
-    }
+    await o.spendLarge(b);
     expect(o.state.ledger).toBe(490);
     // The replica is promoted: the counter and the count go back to the snapshot.
-    for (const [key, dump] of snapshot) await raw.restore(key, 0, dump!, 'REPLACE');
+    await replica.promote();
     // B's next call finds a count below the one it saw: a rebuild from the ledger (490) before it is admitted.
     expect(await o.call(b)).toBe(true);
     expect(o.state.rebuilds).toBe(1);
@@ -212,55 +235,43 @@ describe('budget leases when Redis loses its counters', () => {
     await a.close();
     while (admitted.b < 2 * MAX && (await o.call(b))) admitted.b += CALL;
     const total = o.state.ledger;
-    expect({ counterAfterRebuild: counter, total, overshoot: Math.max(0, total - MAX), ...admitted }).toEqual({ counterAfterRebuild: 500 + 150, total, overshoot: 0, ...admitted });
+    expectKnownGap({ counterAfterRebuild: counter, total, overshoot: Math.max(0, total - MAX), ...admitted }, { counterAfterRebuild: 500 + 150, total, overshoot: 0, ...admitted });
   });
 
-  it.fails("after that failover, the slice's return does not take its unused part off a counter the rebuild set without it", async () => {
+  it("after that failover, the slice's return does not take its unused part off a counter the rebuild set without it", async () => {
     const o = organization();
     const a = await o.instance();
     await o.takeLease(a);
     for (let i = 0; i < 5; i++) expect(await o.call(a)).toBe(true); // ledger 90, counter 240 (the slice: 200)
-    const presence = `tg:{${o.org}}:present`;
-    const snapshot = await Promise.all([o.daily.key, presence].map(async (key) => [key, await raw.dumpBuffer(key)] as const));
+    const replica = await o.replicaNow();
     const b = await o.instance();
-    for (let i = 0; i < 2; i++) {
-      const id = `${o.org}-big-${i}`;
-      expect((await b.reserve({ id, items: [o.daily], input: 200, output: 0, clamp: false, minOutput: 0 })).ok).toBe(true);
-      await b.settle(id, { input: 200, output: 0, request: 1 });
-      o.state.ledger += 200;
-    }
-    for (const [key, dump] of snapshot) await raw.restore(key, 0, dump!, 'REPLACE');
+    await o.spendLarge(b);
+    await replica.promote();
     expect(await o.call(b)).toBe(true); // the rebuild: 490 from the ledger, + 10
     expect(o.state.rebuilds).toBe(1);
     for (let i = 0; i < 5; i++) expect(await o.call(a)).toBe(true); // A uses 50 more of its slice: 100 of 200
     await a.close(); // and hands back the unused 100
     const counter = await readCounter(raw, o.daily.key);
-    expect({ counter, ledger: o.state.ledger }).toEqual({ counter: o.state.ledger, ledger: o.state.ledger });
+    expectKnownGap({ counter, ledger: o.state.ledger }, { counter: o.state.ledger, ledger: o.state.ledger });
   });
 
-  it.fails('(without leases) the same failover: a call in flight whose record the replica kept is not swallowed by the rebuild', async () => {
+  it('(without leases) the same failover: a call in flight whose record the replica kept is not swallowed by the rebuild', async () => {
     const o = organization();
     const a = await o.instance(false);
     for (let i = 0; i < 4; i++) expect(await o.call(a)).toBe(true); // ledger 40
     // A call of 150 is running on another instance, reserved before the snapshot.
     const c = await o.instance(false);
     expect((await c.reserve({ id: `${o.org}-running`, items: [o.daily], input: 150, output: 0, clamp: false, minOutput: 0 })).ok).toBe(true);
-    const presence = `tg:{${o.org}}:present`;
-    const snapshot = await Promise.all([o.daily.key, presence].map(async (key) => [key, await raw.dumpBuffer(key)] as const));
-    for (let i = 0; i < 2; i++) {
-      const id = `${o.org}-big-${i}`;
-      expect((await a.reserve({ id, items: [o.daily], input: 200, output: 0, clamp: false, minOutput: 0 })).ok).toBe(true);
-      await a.settle(id, { input: 200, output: 0, request: 1 });
-      o.state.ledger += 200;
-    }
-    for (const [key, dump] of snapshot) await raw.restore(key, 0, dump!, 'REPLACE');
+    const replica = await o.replicaNow();
+    await o.spendLarge(a);
+    await replica.promote();
     expect(await o.call(a)).toBe(true); // the rebuild: 440 from the ledger
     expect(o.state.rebuilds).toBe(1);
     const counter = await readCounter(raw, o.daily.key);
     // The running call ends having used all 150.
     await c.settle(`${o.org}-running`, { input: 150, output: 0, request: 1 });
     o.state.ledger += 150;
-    expect({ counterAfterRebuild: counter, counterAtEnd: await readCounter(raw, o.daily.key) }).toEqual({ counterAfterRebuild: 450 + 150, counterAtEnd: o.state.ledger });
+    expectKnownGap({ counterAfterRebuild: counter, counterAtEnd: await readCounter(raw, o.daily.key) }, { counterAfterRebuild: 450 + 150, counterAtEnd: o.state.ledger });
   });
 
   it("a slice's return after another instance rebuilt the counters does not leave them below the settled usage", async () => {
