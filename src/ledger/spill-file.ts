@@ -39,8 +39,7 @@ export class SpillFile {
   append(lines: readonly string[], rows: number): void {
     if (lines.length === 0) return;
     if (this.fd === undefined) this.open();
-    writeSync(this.fd!, lines.join('\n') + '\n');
-    fsyncSync(this.fd!);
+    writeLinesSynced(this.fd!, lines);
     this.rows += rows;
   }
 
@@ -79,6 +78,12 @@ export class SpillFile {
       closeSync(dirFd);
     }
   }
+}
+
+/** Writes `lines` to `fd`, one per line, and fsyncs them before returning. */
+export function writeLinesSynced(fd: number, lines: readonly string[]): void {
+  writeSync(fd, lines.join('\n') + '\n');
+  fsyncSync(fd);
 }
 
 /**

@@ -3,11 +3,11 @@
 // that were committed after all by a write whose answer never came, are written once. A file is removed
 // only after its rows are committed; lines that cannot be read (a torn last line after a crash) or that
 // the database refuses are kept aside in a `.rejected` file beside it, and never stop the start.
-import { closeSync, createReadStream, fsyncSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readdirSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import type { Ledger, LedgerRow } from './ledger.js';
-import { SPILL_PREFIX, SPILL_SUFFIX } from './spill-file.js';
+import { SPILL_PREFIX, SPILL_SUFFIX, writeLinesSynced } from './spill-file.js';
 import { lockFileFor, lockSpill } from './spill-lock.js';
 import { appendSettingAside } from './append-refusing.js';
 
@@ -131,8 +131,7 @@ function parseLine(line: string): { row?: LedgerRow; packed?: { json: string; ro
 function appendSynced(path: string, lines: string[]): void {
   const fd = openSync(path, 'a', 0o600);
   try {
-    writeSync(fd, lines.join('\n') + '\n');
-    fsyncSync(fd);
+    writeLinesSynced(fd, lines);
   } finally {
     closeSync(fd);
   }
