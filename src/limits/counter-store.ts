@@ -47,6 +47,13 @@ export interface ReserveRequest {
   minOutput: number;
   /** What the call may be billed at (absent: the configured price). */
   factors?: PriceFactors;
+  /**
+   * Budget leases (leased-store.ts): after counters a shared store lost are rebuilt from the ledger, its
+   * reservations still open are placed again as they were made, but the ledger already holds what was
+   * settled of a lease. `input()` says how much of it to place; `placed` is told once that is in the
+   * store (not when the store kept the record).
+   */
+  placeAgain?: { input(): number; placed(input: number): void };
 }
 
 /** A limit's state as seen by a reservation (after it, when admitted). */

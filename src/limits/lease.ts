@@ -22,6 +22,11 @@ export interface Lease {
   pending: number;
   /** Settled usage. */
   consumed: number;
+  /**
+   * What of the settled usage the ledger held when the store's counters were last rebuilt from it (0
+   * before any rebuild): the rebuilt counters count it already, so the lease's return leaves it out.
+   */
+  base: number;
   /** Requests admitted against it and not yet settled: the lease is returned once none are. */
   admitted: number;
   /** Instance clock, ms: from then on no admission is made against it. */
@@ -78,6 +83,35 @@ export function notYetCounted(lease: Lease): number {
   const excess = lease.consumed + lease.pending - lease.size - lease.overdrawn;
   // Money amounts are fractions: rounding alone must not send a sliver to the store on every settlement.
   return excess > 1e-9 * Math.max(1, lease.size) ? excess : 0;
+}
+
+/** What the lease's return settles in the store: its settled usage, less what is added there otherwise (overdraws, a rebuild). */
+export function toSettle(lease: Lease): number {
+  return Math.max(0, lease.consumed - lease.overdrawn - lease.base);
+}
+
+/**
+ * What of `lease` to place in the store again after its counters were rebuilt from the ledger, which holds
+ * what was settled of it: its unused room while it may still be admitted against, otherwise only what
+ * its calls still running were admitted with.
+ */
+export function toPlaceAgain(lease: Lease, now: number): number {
+  if (usable(lease, now)) return Math.max(0, lease.size - (lease.consumed - lease.overdrawn));
+  return lease.pending;
+}
+
+/**
+ * `input` of `lease` was placed in the store again after a rebuild: from then on the store counts what was
+ * settled of it (in the ledger) and `input`, as if the lease had been that large from the start.
+ */
+export function rebase(lease: Lease, input: number): void {
+  lease.base = lease.consumed - lease.overdrawn;
+  lease.size = lease.base + input;
+}
+
+/** Whether requests may still be admitted against `lease` at `now` (room aside). */
+export function usable(lease: Lease, now: number): boolean {
+  return !lease.retired && now < lease.validUntil;
 }
 
 /**

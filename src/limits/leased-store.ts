@@ -12,7 +12,7 @@ import type { Clock } from '../util/clock.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LeaseStats, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
 import { HOT_REQUESTS, leaseLifetime, leaseSize, RENEW_BELOW } from './lease-rules.js';
-import { countedIn, notYetCounted, placedWith, room, type KeyState, type Lease } from './lease.js';
+import { countedIn, notYetCounted, placedWith, rebase, room, toPlaceAgain, toSettle, usable, type KeyState, type Lease } from './lease.js';
 import { ChurnMap } from '../util/churn-map.js';
 import { windowLengthMs } from './windows.js';
 
@@ -95,7 +95,7 @@ export class LeasedStore implements CounterStore {
       const k = states[i];
       this.noteDemand(k, amounts[i], now);
       const lease = k.current;
-      if (!lease || lease.retired || now >= lease.validUntil || room(lease, now) < amounts[i]) local = false;
+      if (!lease || !usable(lease, now) || room(lease, now) < amounts[i]) local = false;
     }
     if (local) return this.admitLocally(req, states, amounts);
     const outcome = await this.inner.reserve(req);
@@ -130,7 +130,7 @@ export class LeasedStore implements CounterStore {
   async held(items: CounterItem[]): Promise<number[]> {
     await this.grantsAnswered();
     const inner = (await this.inner.held?.(items)) ?? items.map(() => 0);
-    return items.map((item, i) => inner[i] - this.sumOverLeases(item, (lease) => lease.consumed - lease.overdrawn));
+    return items.map((item, i) => inner[i] - this.sumOverLeases(item, toSettle));
   }
 
   /** Requests not yet settled, whether admitted by the store or against a lease (leases themselves are not counted). */
@@ -252,8 +252,20 @@ export class LeasedStore implements CounterStore {
     const leaseItem: CounterItem = { key: item.key, algorithm: item.algorithm, window: item.window, max: item.max, weights: { input: 1, output: 0, request: 0 }, mode: 'enforce' };
     if (item.onStoreError) leaseItem.onStoreError = item.onStoreError;
     this.leaseReservations++;
+    // Should the store lose its counters while the lease is open, what of it to count again (see lease.ts).
+    const held: { lease?: Lease } = {};
+    const placeAgain = {
+      input: () => (held.lease ? toPlaceAgain(held.lease, this.opts.clock.now()) : size),
+      placed: (input: number) => {
+        const lease = held.lease;
+        if (!lease) return;
+        rebase(lease, input);
+        // Ended meanwhile: only its calls still running were placed, so nothing more is admitted against it.
+        if (!usable(lease, this.opts.clock.now())) this.retire(lease);
+      },
+    };
     try {
-      const outcome = await this.inner.reserve({ id, items: [leaseItem], input: size, output: 0, clamp: false, minOutput: 0 });
+      const outcome = await this.inner.reserve({ id, items: [leaseItem], input: size, output: 0, clamp: false, minOutput: 0, placeAgain });
       const state = outcome.states[0];
       if (state) k.last = state;
       if (!outcome.ok) {
@@ -268,6 +280,7 @@ export class LeasedStore implements CounterStore {
         overdrawn: 0,
         pending: 0,
         consumed: 0,
+        base: 0,
         admitted: 0,
         validUntil: askedAt + leaseLifetime(item, outcome.storeTimeMs, state.resetAtMs, this.opts.leaseMs),
         usedAtGrant: state.used,
@@ -285,6 +298,7 @@ export class LeasedStore implements CounterStore {
         return;
       }
       this.counts.granted++;
+      held.lease = granted;
       if (k.current) this.retire(k.current);
       k.current = granted;
       k.open.add(granted);
@@ -316,7 +330,7 @@ export class LeasedStore implements CounterStore {
     if (lease.key.current === lease) lease.key.current = undefined;
     const handBack = (): Promise<void> =>
       this.inner
-        .settle(lease.id, { input: Math.max(0, lease.consumed - lease.overdrawn), output: 0, request: 0 })
+        .settle(lease.id, { input: toSettle(lease), output: 0, request: 0 })
         .catch(() => {})
         .finally(() => this.leaseReservations--);
     if (lease.overdrawing) this.underWay(lease.overdrawing.then(handBack));

@@ -18,7 +18,10 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   const description = redactUrl(storage.counters);
   const client = createRedisClient(storage.counters, storage.timeoutMs);
   const cluster = /^rediss?-cluster:/.test(storage.counters);
-  const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs, rebuildWaitMs: storage.rebuildWaitMs, ...(cluster ? { callTimeoutMs: storage.timeoutMs } : {}) });
+  // A test's clock stands for every clock; otherwise leases measure their age on a monotonic one.
+  const leaseClock = clock === systemClock ? monotonicClock : clock;
+  const leases = storage.leaseMs > 0 ? { leases: { ms: storage.leaseMs, clock: leaseClock } } : {};
+  const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs, rebuildWaitMs: storage.rebuildWaitMs, ...leases, ...(cluster ? { callTimeoutMs: storage.timeoutMs } : {}) });
   const store = new ResilientStore(primary, { defaultMode: storage.onStoreError, instances: storage.instances, timezone, clock, log, description });
   if (await waitReady(client, Math.max(2000, 4 * storage.timeoutMs))) {
     log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances, lease_ms: storage.leaseMs }, 'counters shared in Redis');
@@ -28,6 +31,5 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   }
   if (storage.leaseMs === 0) return store;
   const { LeasedStore } = await import('./leased-store.js');
-  // A test's clock stands for every clock; otherwise leases measure their age on a monotonic one.
-  return new LeasedStore(store, { leaseMs: storage.leaseMs, clock: clock === systemClock ? monotonicClock : clock });
+  return new LeasedStore(store, { leaseMs: storage.leaseMs, clock: leaseClock });
 }

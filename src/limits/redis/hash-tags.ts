@@ -9,6 +9,12 @@ import { StoreUsageError } from '../store-errors.js';
  */
 export const presenceKey = (tag: string): string => `${tag}:present`;
 
+/**
+ * With budget leases: when a loss of an organization's counters was first noticed, in Redis time, kept
+ * `storage.lease_ms` (lease-wait.ts).
+ */
+export const lossKey = (tag: string): string => `${tag}:lost`;
+
 /** `tg:{org}` of a counter key: every key of one organization shares it, so one script may touch them all. */
 export function hashTagOf(key: string): string {
   const end = key.indexOf('}');

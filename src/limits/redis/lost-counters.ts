@@ -19,6 +19,8 @@ export const DEFAULT_REBUILD_WAIT_MS = 2000;
 export class LostCounters {
   private rebuild?: () => Promise<void>;
   private rebuilding?: Promise<void>;
+  /** One to start when the rebuild under way ends (see rebuildFor). */
+  private nextRebuild?: Promise<void>;
   // The last failed rebuild: requests within REBUILD_RETRY_MS of it fail at once instead of each retrying.
   private rebuildFailure?: { atMs: number; error: CountersNotRebuiltError };
   /** Rebuilds finished (counters restored and marked present) per hash tag. */
@@ -46,6 +48,11 @@ export class LostCounters {
      * present again: the store places its reservations still in flight back (their records were lost too).
      */
     private readonly afterRebuild: (tag: string | undefined) => Promise<void> = async () => {},
+    /**
+     * With budget leases: runs before a rebuild of `tag`'s counters (undefined: every organization's) reads
+     * the ledger, until the slices other instances were granted before the loss have ended (lease-wait.ts).
+     */
+    private readonly beforeRebuild?: (tag: string | undefined) => Promise<void>,
   ) {}
 
   /**
@@ -104,7 +111,7 @@ export class LostCounters {
   rebuildAfterFailover(): Promise<void> {
     this.failoverRebuild ??= (async () => {
       try {
-        await this.runRebuild();
+        await this.rebuildFor(undefined);
         await this.afterRebuild(undefined);
         // What this instance saw counted before is covered now: a lower count on the new primary is no
         // second loss. Reservations confirmed before, whose records may have gone, settle as old ones.
@@ -130,7 +137,7 @@ export class LostCounters {
       const failure = this.rebuildFailure;
       if (failure && Date.now() - failure.atMs < REBUILD_RETRY_MS) return Promise.reject(failure.error);
       marking = (async () => {
-        await this.runRebuild();
+        await this.rebuildFor(tag);
         await this.afterRebuild(tag);
         this.rebuildFailure = undefined;
         // NX: after a rollback the marker is there with its (lower) count, which every instance then
@@ -151,6 +158,22 @@ export class LostCounters {
    */
   async settled(tag: string): Promise<void> {
     await Promise.allSettled([this.marking.get(tag), this.failoverRebuild]);
+  }
+
+  /**
+   * A rebuild covering `tag` (undefined: every organization). After a wait (budget leases), one that reads
+   * the ledger from now on: a rebuild under way may have read it before the slices ended.
+   */
+  private async rebuildFor(tag: string | undefined): Promise<void> {
+    if (!this.beforeRebuild) return this.runRebuild();
+    await this.beforeRebuild(tag);
+    const underWay = this.rebuilding;
+    if (!underWay) return this.runRebuild();
+    this.nextRebuild ??= underWay
+      .catch(() => {})
+      .then(() => this.runRebuild())
+      .finally(() => (this.nextRebuild = undefined));
+    return this.nextRebuild;
   }
 
   /** The rebuild under way, or a new one: one at a time, whatever asked for it. */

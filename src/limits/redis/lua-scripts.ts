@@ -275,3 +275,14 @@ for i = 1, n do
 end
 return 1
 `;
+
+/**
+ * KEYS: an organization's loss key (`tg:{org}:lost`). ARGV: time override, lease_ms. Notes the first time
+ * a loss of the organization's counters is noticed, by any instance (kept lease_ms), and returns the ms
+ * since then (lease-wait.ts).
+ */
+export const LOST_AT_LUA = `${LUA_PRELUDE}
+local now = clock(ARGV[1])
+call('SET', KEYS[1], num(now), 'NX', 'PX', ARGV[2])
+return reply(now - (tonumber(call('GET', KEYS[1])) or now))
+`;

@@ -4,7 +4,7 @@
 import type { Clock } from '../../util/clock.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { amountFor } from '../admission.js';
-import type { CounterItem, PriceFactors } from '../counter-store.js';
+import type { CounterItem, PriceFactors, ReserveRequest } from '../counter-store.js';
 
 export interface OpenReservation {
   items: CounterItem[];
@@ -27,6 +27,8 @@ export interface OpenReservation {
   settleSent?: boolean;
   /** Its settlement is on its way to Redis (not placed again after a rebuild: it may land first). */
   settling?: boolean;
+  /** A budget lease's: what of it to place again after a rebuild (ReserveRequest.placeAgain). */
+  placeAgain?: ReserveRequest['placeAgain'];
 }
 
 /** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */

@@ -6,16 +6,17 @@ import { COMMAND_TIMED_OUT } from '../store-errors.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
 import { ItemArgs, restoreValue, type WindowTable } from './item-args.js';
-import { PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
+import { LOST_AT_LUA, PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
 import { onPrimaryChange } from './sentinel-failover.js';
 import { ScriptBatcher } from './script-batcher.js';
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { groupByTag, presenceKey, sameTag } from './hash-tags.js';
+import { groupByTag, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
-import { LostCounters } from './lost-counters.js';
+import { DEFAULT_REBUILD_WAIT_MS, LostCounters } from './lost-counters.js';
 import { OpenReservations, type OpenReservation } from './open-reservations.js';
 import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
 
@@ -37,6 +38,12 @@ export interface RedisStoreOptions {
    */
   rebuildWaitMs?: number;
   /**
+   * `storage.lease_ms` (when set) and the clock leases measure their age on: a rebuild of lost counters
+   * first waits out the slices granted before the loss (lease-wait.ts), and a reservation waits for the
+   * rebuild that much longer.
+   */
+  leases?: LeaseWait;
+  /**
    * Tests only: the time every script uses instead of Redis TIME. Contract tests place requests 1 ms
    * before a window edge; Redis TIME cannot be set, and short real windows would make them slow and flaky.
    */
@@ -55,10 +62,11 @@ interface Scripts {
   tgPeek: ScriptCall;
   tgRestore: ScriptCall;
   tgReconcile: ScriptCall;
+  tgLostAt: ScriptCall;
 }
 
 // The rarer calls; reservations and settlements go through the batcher (script-batcher.ts).
-const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA };
+const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
 const FAILOVER_ERROR = /^TGFAILOVER/;
@@ -82,10 +90,16 @@ export class RedisCounterStore implements CounterStore {
     this.scripts = client as unknown as Scripts;
     this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
-    this.lost = new LostCounters(client, opts.rebuildWaitMs, (tag) => {
-      if (tag === undefined) this.replids.clear(); // every counter rebuilt: each node's id is learnt afresh
-      return this.placeInFlightAgain(tag);
-    });
+    const leases = opts.leases;
+    this.lost = new LostCounters(
+      client,
+      (opts.rebuildWaitMs ?? DEFAULT_REBUILD_WAIT_MS) + (leases?.ms ?? 0),
+      (tag) => {
+        if (tag === undefined) this.replids.clear(); // every counter rebuilt: each node's id is learnt afresh
+        return this.placeInFlightAgain(tag);
+      },
+      leases && ((tag) => waitOutLeases(leases, tag === undefined ? undefined : () => this.sinceLossNoticed(tag, leases.ms))),
+    );
     onPrimaryChange(client, () => this.lost.failedOver());
     this.open = new OpenReservations(opts.clock, opts.reservationTtlMs);
   }
@@ -107,6 +121,7 @@ export class RedisCounterStore implements CounterStore {
       confirmed: false,
       atMs: this.opts.clock.now(),
       rebuildsBefore: 0, // set when Redis confirms it
+      placeAgain: req.placeAgain,
     };
     // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
     this.open.set(req.id, entry);
@@ -225,13 +240,20 @@ export class RedisCounterStore implements CounterStore {
   private async placeInFlightAgain(tag: string | undefined): Promise<void> {
     const placements: Promise<unknown>[] = [];
     for (const [id, entry] of this.open.placeableAgain(tag)) {
-      const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input: entry.input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
+      const input = entry.placeAgain?.input() ?? entry.input;
+      const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
       const placed = this.withWindows(
         (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, presenceKey: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
         req.items,
       );
       // Made after this rebuild (counted once the marker is back): a record missing later is a new loss.
-      placements.push(this.bounded(placed).then(() => (entry.rebuildsBefore = this.lost.rebuildsOf(entry.tag) + 1), () => {}));
+      placements.push(
+        this.bounded(placed).then(() => {
+          entry.rebuildsBefore = this.lost.rebuildsOf(entry.tag) + 1;
+          entry.input = input;
+          entry.placeAgain?.placed(input);
+        }, () => {}),
+      );
     }
     await Promise.all(placements);
   }
@@ -285,6 +307,11 @@ export class RedisCounterStore implements CounterStore {
     args.push(`${tag}:rec:${batchId}`, this.override(), String(this.opts.reservationTtlMs), this.args.windows(this.estimate()).arg);
     entries.forEach((e, i) => args.push(specs[i], String(e.atMs), String(e.amount)));
     await this.scripts.tgReconcile(...args);
+  }
+
+  /** Ms since a loss of `tag`'s counters was first noticed, by any instance (noted now if not yet: 0). */
+  private async sinceLossNoticed(tag: string, leaseMs: number): Promise<number> {
+    return Number(await this.bounded(this.scripts.tgLostAt('1', lossKey(tag), this.override(), String(leaseMs))));
   }
 
   /** Reservations check from now on that Redis still holds the counters, and `rebuild` them when not (lost-counters.ts). */
