@@ -50,8 +50,8 @@ export interface ReserveRequest {
   /**
    * Budget leases (leased-store.ts): after counters a shared store lost are rebuilt from the ledger, its
    * reservations still open are placed again as they were made, but the ledger already holds what was
-   * settled of a lease. `input()` says how much of it to place; `placed` is told once that is in the
-   * store (not when the store kept the record).
+   * settled of a lease. `input()` says how much of it to place; `placed` is told once that is sent (a
+   * settlement made after it reaches the store after it).
    */
   placeAgain?: { input(): number; placed(input: number): void };
 }

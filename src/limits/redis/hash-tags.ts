@@ -10,8 +10,8 @@ import { StoreUsageError } from '../store-errors.js';
 export const presenceKey = (tag: string): string => `${tag}:present`;
 
 /**
- * With budget leases: when a loss of an organization's counters was first noticed, in Redis time, kept
- * `storage.lease_ms` (lease-wait.ts).
+ * With budget leases: when a loss of an organization's counters was first noticed, in Redis time, kept ten
+ * times `storage.lease_ms` (lease-wait.ts).
  */
 export const lossKey = (tag: string): string => `${tag}:lost`;
 

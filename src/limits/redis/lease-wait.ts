@@ -4,7 +4,7 @@
 // hard limit passed by up to the slices unused at that moment). Every slice asked for before the loss
 // can be admitted against for at most lease_ms from when it was asked for, so the rebuild first waits
 // until lease_ms has passed since the loss was first noticed, by any instance (a key in Redis notes
-// when, so the instances that notice later do not wait again). The ledger then holds what those slices
+// when, kept ten lease periods, so the instances that notice later wait only what is left). The ledger then holds what those slices
 // were used for (up to the rows still in other instances' write buffers, as for any call).
 import type { Clock } from '../../util/clock.js';
 

@@ -171,8 +171,10 @@ export class LostCounters {
     if (!underWay) return this.runRebuild();
     this.nextRebuild ??= underWay
       .catch(() => {})
-      .then(() => this.runRebuild())
-      .finally(() => (this.nextRebuild = undefined));
+      .then(() => {
+        this.nextRebuild = undefined; // starting now: a wait that ends later needs the one after
+        return this.runRebuild();
+      });
     return this.nextRebuild;
   }
 

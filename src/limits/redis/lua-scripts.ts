@@ -277,8 +277,8 @@ return 1
 `;
 
 /**
- * KEYS: an organization's loss key (`tg:{org}:lost`). ARGV: time override, lease_ms. Notes the first time
- * a loss of the organization's counters is noticed, by any instance (kept lease_ms), and returns the ms
+ * KEYS: an organization's loss key (`tg:{org}:lost`). ARGV: time override, how long to keep it (ms). Notes
+ * the first time a loss of the organization's counters is noticed, by any instance, and returns the ms
  * since then (lease-wait.ts).
  */
 export const LOST_AT_LUA = `${LUA_PRELUDE}

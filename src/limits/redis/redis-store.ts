@@ -70,6 +70,12 @@ const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCI
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 const LOST_ERROR = /^TGLOST/;
 const FAILOVER_ERROR = /^TGFAILOVER/;
+/**
+ * With budget leases, how many lease periods the moment a loss was first noticed is kept: an instance
+ * noticing it later (its own slice ended first, or a call on a slice ending after the rebuild and finding
+ * its record gone) then needs no wait of its own. Flushes and empty restarts remove it with the rest.
+ */
+const LOSS_KEPT_LEASES = 10;
 
 export class RedisCounterStore implements CounterStore {
   private readonly scripts: Scripts;
@@ -246,14 +252,12 @@ export class RedisCounterStore implements CounterStore {
         (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, presenceKey: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
         req.items,
       );
+      // As sent: a settlement made from now on reaches Redis after it (the batcher keeps each
+      // organization's calls in order), so it must already settle from what is placed.
+      entry.input = input;
+      entry.placeAgain?.placed(input);
       // Made after this rebuild (counted once the marker is back): a record missing later is a new loss.
-      placements.push(
-        this.bounded(placed).then(() => {
-          entry.rebuildsBefore = this.lost.rebuildsOf(entry.tag) + 1;
-          entry.input = input;
-          entry.placeAgain?.placed(input);
-        }, () => {}),
-      );
+      placements.push(this.bounded(placed).then(() => (entry.rebuildsBefore = this.lost.rebuildsOf(entry.tag) + 1), () => {}));
     }
     await Promise.all(placements);
   }
@@ -311,7 +315,7 @@ export class RedisCounterStore implements CounterStore {
 
   /** Ms since a loss of `tag`'s counters was first noticed, by any instance (noted now if not yet: 0). */
   private async sinceLossNoticed(tag: string, leaseMs: number): Promise<number> {
-    return Number(await this.bounded(this.scripts.tgLostAt('1', lossKey(tag), this.override(), String(leaseMs))));
+    return Number(await this.bounded(this.scripts.tgLostAt('1', lossKey(tag), this.override(), String(LOSS_KEPT_LEASES * leaseMs))));
   }
 
   /** Reservations check from now on that Redis still holds the counters, and `rebuild` them when not (lost-counters.ts). */
