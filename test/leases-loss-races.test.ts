@@ -5,14 +5,14 @@
 // TIME, the ledger a stand-in restored by the rebuild; lease timers and the loss key's expiry run on real time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import type { CounterItem, CounterStore, LeaseStats, ReserveRequest } from '../src/limits/counter-store.js';
-import { LeasedStore } from '../src/limits/leased-store.js';
+import type { CounterItem, CounterStore, ReserveRequest } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 import { readCounter } from './helpers/redis-counters.js';
+import { CALL, DAY, leasedOrganization, MAX, T0 } from './helpers/leased-organization.js';
 
 let server: RedisServer;
 let raw: Redis;
@@ -28,29 +28,16 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const T0 = Date.UTC(2026, 0, 15, 12);
-const DAY: CounterItem['window'] = { kind: 'calendar', unit: 'day' };
-const MAX = 1000;
-const CALL = 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An organization (test/helpers/leased-organization.ts) whose instances run `hooks.afterPlaceAgainInput` once. */
 function organization(leaseMs: number) {
-  const org = `lr${Math.random().toString(36).slice(2, 10)}`;
-  const daily: CounterItem = { key: `tg:{${org}}:org:daily:fixed_window`, algorithm: 'fixed_window', window: DAY, max: MAX, weights: { input: 1, output: 0, request: 0 }, mode: 'enforce' };
-  const project: CounterItem = { ...daily, key: `tg:{${org}}:project:p:daily:fixed_window`, max: 1_000_000 };
-  const clock = new ManualClock(T0);
-  const state = { ledger: 0, rebuilds: 0 };
-  /** Test instrumentation: runs once, just after the store asks a lease what to place again. */
+  /** Runs once, just after the store asks a lease what to place again (in a microtask). */
   const hooks: { afterPlaceAgainInput?: () => void } = {};
-  let seq = 0;
-
-  async function instance(): Promise<CounterStore & { leaseStats(): LeaseStats }> {
-    const client = createRedisClient(server.url, 2000);
-    if (!(await waitReady(client, 5000))) throw new Error('no Redis');
-    const redis = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 600_000, timeOverride: clock, leases: { ms: leaseMs, clock } });
-    // The Redis store as is, but a lease's placeAgain.input() also runs the hook (once) in a microtask:
-    // what a call settling at that moment does in production, deterministically.
-    const spied = new Proxy(redis, {
+  // The Redis store as is, but a lease's placeAgain.input() also runs the hook: what a call settling at
+  // that moment does in production, deterministically.
+  const wrapRedis = (redis: RedisCounterStore): CounterStore =>
+    new Proxy(redis, {
       get(target, p) {
         if (p === 'reserve') {
           return (req: ReserveRequest) => {
@@ -75,44 +62,7 @@ function organization(leaseMs: number) {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
-    const store = new LeasedStore(spied, { leaseMs, clock });
-    await store.rebuildWhenLost!([org], async () => {
-      state.rebuilds++;
-      await store.restore([{ item: daily, used: state.ledger }]);
-    });
-    stores.push(store);
-    return store;
-  }
-
-  async function call(store: CounterStore, items: CounterItem[] = [daily]): Promise<boolean> {
-    const req: ReserveRequest = { id: `${org}-${++seq}`, items, input: CALL, output: 0, clamp: false, minOutput: 0 };
-    const outcome = await store.reserve(req);
-    if (!outcome.ok) return false;
-    await store.settle(req.id, { input: CALL, output: 0, request: 1 });
-    state.ledger += CALL;
-    return true;
-  }
-
-  async function takeLease(store: Awaited<ReturnType<typeof instance>>): Promise<void> {
-    for (let i = 0; i < 4; i++) expect(await call(store)).toBe(true);
-    await until(async () => store.leaseStats().open === 1, 5000);
-  }
-
-  async function ticking<T>(pending: Promise<T>, step = 1000): Promise<{ value: T; waited: number }> {
-    const from = clock.now();
-    let done = false;
-    pending.then(
-      () => (done = true),
-      () => (done = true),
-    );
-    while (!done) {
-      await sleep(5);
-      if (!done) clock.advance(step);
-    }
-    return { value: await pending, waited: clock.now() - from };
-  }
-
-  return { org, daily, project, clock, state, hooks, instance, call, takeLease, ticking };
+  return { ...leasedOrganization({ redisUrl: server.url, leaseMs, stores, wrapRedis }), hooks };
 }
 
 describe('budget leases through a loss of the counters, when things happen at once or late', () => {
