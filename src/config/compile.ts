@@ -54,6 +54,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       batchSize: config.ledger.batch_size,
       maxBufferedRows: config.ledger.max_buffered_rows,
       shutdownFlushMs: config.ledger.shutdown_flush_ms,
+      spillMaxMb: config.ledger.spill_max_mb,
       ...(config.ledger.spill_dir !== undefined ? { spillDir: config.ledger.spill_dir } : {}),
     },
     metrics: {

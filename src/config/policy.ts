@@ -122,6 +122,8 @@ export interface LedgerPolicy {
   shutdownFlushMs: number;
   /** `ledger.spill_dir` as written (resolved against the config's directory at start); false: off; unset: the default. */
   spillDir?: string | false;
+  /** `ledger.spill_max_mb`: the most the spill file takes of rows overflowing the buffer, MiB. */
+  spillMaxMb: number;
 }
 
 /** What `GET /metrics` exposes. */

@@ -25,6 +25,7 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['ledger.max_buffered_rows', (p) => p.ledger.maxBufferedRows],
   ['ledger.shutdown_flush_ms', (p) => p.ledger.shutdownFlushMs],
   ['ledger.spill_dir', (p) => p.ledger.spillDir],
+  ['ledger.spill_max_mb', (p) => p.ledger.spillMaxMb],
   ['metrics.enabled', (p) => p.metrics.enabled],
   ['metrics.user_labels', (p) => p.metrics.userLabels],
   ['metrics.bearer_token', (p) => p.metrics.bearerTokenSha256],

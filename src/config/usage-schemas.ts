@@ -15,6 +15,9 @@ export const ledgerSchema = z.strictObject({
   // Where rows the ledger cannot take are kept until they can be written; `false` turns it off (rows are
   // lost then, as before). Unset: beside the SQLite file, or `./data` beside the config for PostgreSQL.
   spill_dir: z.union([z.string().trim().min(1), z.literal(false)]).optional(),
+  // The most a process's spill file takes of rows overflowing the buffer during an outage (MiB), so a
+  // long one cannot fill the disk; past it they are dropped and counted.
+  spill_max_mb: z.number().int().positive().max(1_048_576).default(1024),
 });
 
 /** `metrics`: the Prometheus endpoint. */

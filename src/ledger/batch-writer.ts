@@ -26,8 +26,8 @@ export interface WriterOptions {
   writeTimeoutMs?: number;
   /** Called with each failed write (the rows stay buffered and are retried). */
   onError?: (err: Error, rows: number) => void;
-  /** Called when rows had to be dropped. */
-  onDrop?: (rows: number) => void;
+  /** Called when rows had to be dropped: no spill file, or it failed (`buffer_full`), or it is at its cap (`spill_full`). */
+  onDrop?: (rows: number, why: DropReason) => void;
   /** Called with each row the database refused (set aside, counted as dropped; the others are written). */
   onRefused?: RefusedRow;
   /**
@@ -58,7 +58,11 @@ export interface RowSpill {
   readonly path: string;
   /** Appends and syncs lines holding `rows` rows; throws when they could not be kept. */
   append(lines: readonly string[], rows: number): void;
+  /** The same, for rows that overflow the buffer: false, and nothing written, when the file is at its cap. */
+  appendWithinCap(lines: readonly string[], rows: number): boolean;
 }
+
+export type DropReason = 'buffer_full' | 'spill_full';
 
 interface Waiter {
   resolve: () => void;
@@ -269,14 +273,23 @@ export class LedgerWriter {
     return undefined;
   }
 
-  /** Too many rows wait: the oldest batch is spilled, or when there is no spill file (or it fails), dropped. */
+  /**
+   * Too many rows wait: the oldest batch is spilled, or when there is no spill file (or it fails, or is at
+   * its cap), dropped.
+   */
   private relieve(): void {
     const spill = this.opts.spill;
+    let why: DropReason = 'buffer_full';
     while (spill && this.queue.length > this.opts.maxBufferedRows) {
       const batch = this.queue.take();
+      let kept = false;
       try {
-        spill.append(this.queue.lines(batch), batch.count);
+        kept = spill.appendWithinCap(this.queue.lines(batch), batch.count);
+        if (!kept) why = 'spill_full';
       } catch {
+        // not kept
+      }
+      if (!kept) {
         this.queue.restore(batch);
         break;
       }
@@ -285,7 +298,7 @@ export class LedgerWriter {
       this.spilled += batch.count;
       this.opts.onSpill?.(batch.count, spill.path, 'buffer_full');
     }
-    if (this.queue.length > this.opts.maxBufferedRows) this.dropOldest();
+    if (this.queue.length > this.opts.maxBufferedRows) this.dropOldest(why);
   }
 
   /** Forgets the first `rows` arrivals, telling their strict callers why. */
@@ -298,11 +311,11 @@ export class LedgerWriter {
     }
   }
 
-  private dropOldest(): void {
+  private dropOldest(why: DropReason): void {
     const excess = this.queue.length - this.opts.maxBufferedRows;
     this.queue.dropOldest(excess);
     this.dropWaiting(excess, 'the ledger write buffer overflowed');
     this.dropped += excess;
-    this.opts.onDrop?.(excess);
+    this.opts.onDrop?.(excess, why);
   }
 }

@@ -19,10 +19,18 @@ export class SpillFile {
   private current: string;
   /** Rows written to the current file. */
   rows = 0;
+  /** Bytes written to the current file. */
+  bytes = 0;
 
   constructor(
     readonly dir: string,
     private readonly tag: string,
+    /**
+     * `ledger.spill_max_mb` in bytes: the most the file takes of rows that overflow the write buffer while
+     * the ledger is away (appendWithinCap), so a long outage cannot fill the disk. The rows kept at
+     * shutdown go in whatever the file holds: there are at most `max_buffered_rows` of them.
+     */
+    readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
     this.current = this.newPath();
   }
@@ -39,8 +47,17 @@ export class SpillFile {
   append(lines: readonly string[], rows: number): void {
     if (lines.length === 0) return;
     if (this.fd === undefined) this.open();
-    writeLinesSynced(this.fd!, lines);
+    this.bytes += writeLinesSynced(this.fd!, lines);
     this.rows += rows;
+  }
+
+  /** As append, unless the lines would take the file past `maxBytes`: then nothing is written, and false. */
+  appendWithinCap(lines: readonly string[], rows: number): boolean {
+    let size = lines.length; // the newlines
+    for (const line of lines) size += Buffer.byteLength(line);
+    if (this.bytes + size > this.maxBytes) return false;
+    this.append(lines, rows);
+    return true;
   }
 
   /** Lets the file go (the lock with it): the next start may replay it. */
@@ -56,6 +73,7 @@ export class SpillFile {
     this.close();
     this.current = this.newPath();
     this.rows = 0;
+    this.bytes = 0;
   }
 
   private newPath(): string {
@@ -80,10 +98,11 @@ export class SpillFile {
   }
 }
 
-/** Writes `lines` to `fd`, one per line, and fsyncs them before returning. */
-export function writeLinesSynced(fd: number, lines: readonly string[]): void {
-  writeSync(fd, lines.join('\n') + '\n');
+/** Writes `lines` to `fd`, one per line, and fsyncs them before returning; how many bytes that was. */
+export function writeLinesSynced(fd: number, lines: readonly string[]): number {
+  const written = writeSync(fd, lines.join('\n') + '\n');
   fsyncSync(fd);
+  return written;
 }
 
 /**

@@ -97,6 +97,42 @@ describe('spilling to PostgreSQL that is away', () => {
     expect(ids.sort()).toEqual([...Array(9).keys()].map((i) => `full-${i}`));
   }, 30_000);
 
+  it('takes overflowing rows only up to its cap (ledger.spill_max_mb): past it the oldest are dropped and counted, and at close the rest are still kept', async () => {
+    const proxy = await startCuttableProxy(5432);
+    const url = new URL(place.url);
+    url.port = String(proxy.port);
+    const ledger = await openLedger(url.toString());
+    const rows = [...Array(9).keys()].map((i) => sampleRow({ ts: T0 + 700 + i, requestId: `capped-${i}` }));
+    // Room for one overflowing batch (rows 2 and 3; 0 and 1 are the write in flight), as the file writes them.
+    const cap = [2, 3].reduce((n, i) => n + Buffer.byteLength(JSON.stringify({ row: rows[i] })) + 1, 0);
+    const spilled: number[] = [];
+    const dropped: Array<[number, string]> = [];
+    let spill: SpillFile | undefined;
+    try {
+      spill = new SpillFile(dir, TAG, cap);
+      const writer = new LedgerWriter(ledger, { flushIntervalMs: 20, batchSize: 2, maxBufferedRows: 4, spill, onSpill: (n) => spilled.push(n), onDrop: (n, why) => dropped.push([n, why]) });
+      await proxy.cut();
+      for (const row of rows) writer.push(row);
+      expect(spilled).toEqual([2]);
+      expect(spill.bytes).toBe(cap);
+      const lost = dropped.reduce((n, [k]) => n + k, 0);
+      expect(lost).toBeGreaterThan(0);
+      expect(new Set(dropped.map(([, why]) => why))).toEqual(new Set(['spill_full']));
+      expect(writer.stats()).toMatchObject({ dropped: lost, pending: 9 - 2 - lost });
+      // At close the rows still waiting go to the file past its cap: they are few (max_buffered_rows).
+      await writer.close(300);
+      expect(writer.stats().spilled).toBe(9 - lost);
+      expect(lineCount(spill.path)).toBe(9 - lost);
+    } finally {
+      spill?.close();
+      await ledger.close().catch(() => {});
+    }
+    await replaySpills(dir, direct, TAG);
+    const ids = (await direct.rows({})).map((r) => r.requestId).filter((id) => id.startsWith('capped-'));
+    expect(ids).toHaveLength(9 - dropped.reduce((n, [k]) => n + k, 0));
+    expect(ids).toEqual(expect.arrayContaining(['capped-0', 'capped-1', 'capped-2', 'capped-3', 'capped-8']));
+  }, 30_000);
+
   it('drops, and says at close that rows are lost, only when the spill file cannot be written either', async () => {
     const proxy = await startCuttableProxy(5432);
     const url = new URL(place.url);

@@ -42,7 +42,7 @@ function databaseName(url: string): string {
 }
 
 /** This process's spill file (created at its first row); warns at once when it could not be created. */
-export function openSpill(place: SpillPlace | undefined, log: Logger): SpillFile | undefined {
+export function openSpill(place: SpillPlace | undefined, maxMb: number, log: Logger): SpillFile | undefined {
   if (place === undefined) return undefined;
   // The nearest directory that exists must take new files; nothing is created until a row is spilled.
   let dir = place.dir;
@@ -53,7 +53,7 @@ export function openSpill(place: SpillPlace | undefined, log: Logger): SpillFile
     // A warning, not a refusal: the spill matters only once the ledger fails, and the gateway serves without it.
     log.warn({ spillDir: place.dir, error: (err as Error).message }, 'ledger.spill_dir is not writable: rows the ledger cannot take at shutdown would be lost');
   }
-  return new SpillFile(place.dir, place.tag);
+  return new SpillFile(place.dir, place.tag, maxMb * 1024 * 1024);
 }
 
 /** Replays this ledger's spill files into `ledger`, logged; never throws (the files stay for the next start). */

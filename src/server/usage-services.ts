@@ -79,7 +79,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   // Rows earlier processes could not write go in before anything reads the ledger (the counter rebuild);
   // a ledger opened late gets them once it opens.
   if (ledger && !(ledger instanceof LateLedger)) await replaySpillsLogged(spillPlace, ledger, log);
-  const spill = ledger && openSpill(spillPlace, log);
+  const spill = ledger && openSpill(spillPlace, policy.ledger.spillMaxMb, log);
   const replaySpilledRows = ledger ? spilledRowsReplayer(spill, spillPlace, ledger, log) : () => {};
   const claim = ledger && policy.storage.counters === 'memory' ? claimLedgerForMemoryCounters(sqlitePath(policy.storage.ledger, baseDir), log) : undefined;
   // One line every few seconds is enough while the database is down (these repeat per row or per call).
@@ -111,10 +111,11 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       log.info({ failedWrites, pendingRows }, 'ledger writes succeed again; the rows kept meanwhile are being written');
       replaySpilledRows();
     },
-    onDrop: (rows) => {
+    onDrop: (rows, why) => {
       droppedSinceLog += rows;
       dropped(() => {
-        log.error({ rows: droppedSinceLog }, 'ledger write buffer full; oldest rows dropped');
+        if (why === 'spill_full') log.error({ rows: droppedSinceLog, file: spill?.path, maxMb: policy.ledger.spillMaxMb }, `ledger write buffer full and the spill file at its cap (ledger.spill_max_mb: ${policy.ledger.spillMaxMb}); oldest rows dropped`);
+        else log.error({ rows: droppedSinceLog }, 'ledger write buffer full; oldest rows dropped');
         droppedSinceLog = 0;
       });
     },
