@@ -56,6 +56,8 @@ export class ResilientStore implements CounterStore {
   private readonly pendingSettles = new Map<string, SettleUsage>();
   /** Settlements sent and not yet answered (the value is unused). */
   private readonly settling = new ChurnMap<Promise<void>, true>();
+  /** The same, by reservation id: a reservation of an id again waits for its earlier attempt's (see reserve). */
+  private readonly settlingIds = new ChurnMap<string, Promise<void>>();
   private readonly listeners: Array<(mode: StoreMode) => void> = [];
   private probeTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -117,6 +119,18 @@ export class ResilientStore implements CounterStore {
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const plan = this.outage.plan(req.items);
     if (this.state === 'holding' && !plan.closed) return this.outage.reserve(req, plan);
+    // The same id reserved again (the engine's exact retry, right after refunding the first attempt): the
+    // shared store knows a reservation by its id only, so a settlement of the earlier attempt still on its
+    // way, or waiting to be sent again, would be applied to this one (and the call's usage then lost). It
+    // is answered, or sent now, first: the store binds it to the attempt open when it is sent.
+    const earlier = this.settlingIds.get(req.id);
+    if (earlier) await earlier;
+    const pending = this.healthy ? this.pendingSettles.get(req.id) : undefined;
+    if (pending) {
+      this.pendingSettles.delete(req.id);
+      // Not queued again if it fails: the id names this attempt from now on. The earlier one stays charged (the safe side).
+      void this.primary.settle(req.id, pending).catch((err: unknown) => this.failed(err));
+    }
     if (this.healthy) {
       const flushes = this.outage.flushes;
       try {
@@ -151,8 +165,12 @@ export class ResilientStore implements CounterStore {
         this.failed(err);
         this.queueSettle(id, usage);
       })
-      .finally(() => this.settling.delete(sent));
+      .finally(() => {
+        this.settling.delete(sent);
+        if (this.settlingIds.get(id) === sent) this.settlingIds.delete(id);
+      });
     this.settling.set(sent, true);
+    this.settlingIds.set(id, sent);
   }
 
   /** Resolves once every settlement sent so far has been answered (or queued for retry). */

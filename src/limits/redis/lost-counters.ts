@@ -151,6 +151,13 @@ export class LostCounters {
     return marking;
   }
 
+  /** The rebuild under way that covers `tag`, if any (undefined: none, so callers stay synchronous). */
+  underWay(tag: string): Promise<void> | undefined {
+    const marking = this.marking.get(tag);
+    if (!marking && !this.failoverRebuild) return undefined;
+    return Promise.allSettled([marking, this.failoverRebuild]).then(() => {});
+  }
+
   /**
    * Resolves once no rebuild that may cover `tag` is under way (however it ends). Usage counted locally
    * meanwhile is added to Redis only after it: `restore` keeps the larger of counter and ledger, so usage

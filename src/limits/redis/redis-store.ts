@@ -153,7 +153,7 @@ export class RedisCounterStore implements CounterStore {
           });
         }
         this.replids.clear(); // learnt again from each organization's next answer
-        return call();
+        return this.bounded(call());
       }
       if (!LOST_ERROR.test(err.message)) throw err;
       // A rebuild that finished after this call was sent covers it: calls sent together must not rebuild
@@ -165,7 +165,7 @@ export class RedisCounterStore implements CounterStore {
           throw e;
         });
       }
-      return call();
+      return this.bounded(call());
     });
     const now = replyNumber(reply[2]);
     if (reply[5] !== '') {
@@ -202,6 +202,15 @@ export class RedisCounterStore implements CounterStore {
   async settle(id: string, usage: SettleUsage): Promise<void> {
     const entry = this.open.get(id);
     if (!entry) return;
+    // A rebuild of its organization's counters is under way: its record may have gone with the loss, and
+    // the rebuild's ledger query may have run before this call's row. Sent once the rebuild has placed it
+    // back (it is not `settling` meanwhile), so the settlement replaces it with real usage.
+    const rebuilding = entry.confirmed ? this.lost.underWay(entry.tag) : undefined;
+    if (rebuilding) {
+      await rebuilding;
+      // Settled meanwhile, or the id reserved again (the engine's exact retry): that one is not this.
+      if (this.open.get(id) !== entry) return;
+    }
     // Only items whose amount changes go to Redis. After a lost answer the granted output is unknown here
     // (the record has it), so then every item goes.
     const billed = usage.factors ?? LIST_PRICE;
@@ -309,7 +318,8 @@ export class RedisCounterStore implements CounterStore {
     const args = [String(entries.length + 1)];
     for (const e of entries) args.push(e.item.key);
     args.push(`${tag}:rec:${batchId}`, this.override(), String(this.opts.reservationTtlMs), this.args.windows(this.estimate()).arg);
-    entries.forEach((e, i) => args.push(specs[i], String(e.atMs), String(e.amount)));
+    // Stamped with the instance clock: placed in Redis time, as every other call (see withWindows).
+    entries.forEach((e, i) => args.push(specs[i], String(e.atMs + this.skewMs), String(e.amount)));
     await this.scripts.tgReconcile(...args);
   }
 
