@@ -184,4 +184,33 @@ describe('budget leases through a loss of the counters, when things happen at on
     expect(o.state.rebuilds).toBe(2);
     expect(next.waited).toBeLessThan(LEASE_MS / 2);
   });
+
+  it("a call of the rebuilding instance that ends while a failover's rebuild waits out the slices is counted once, from the ledger, and starts no second rebuild", async () => {
+    const LEASE_MS = 60_000;
+    const inner: RedisCounterStore[] = [];
+    const o = leasedOrganization({ redisUrl: server.url, leaseMs: LEASE_MS, stores, wrapRedis: (r) => (inner.push(r), r) });
+    const b = await o.instance();
+    for (let i = 0; i < 2; i++) expect(await o.call(b)).toBe(true); // exact: no slice yet
+    const running: ReserveRequest = { id: `${o.org}-running`, items: [o.daily], input: CALL, output: 0, clamp: false, minOutput: 0 };
+    expect((await b.reserve(running)).ok).toBe(true);
+    // A failover to a replica that lacks the running call's record (the presence key it has, with its count).
+    await raw.del(`tg:{${o.org}}:res:${running.id}`);
+    // What the Sentinel client's switch to another primary does (sentinel-failover.ts onPrimaryChange).
+    (inner[0] as unknown as { lost: { failedOver(): void } }).lost.failedOver();
+    let done = false;
+    const next = o.call(b).finally(() => (done = true));
+    await sleep(100);
+    expect(done).toBe(false); // waiting out the slices granted before the failover
+    // The running call ends meanwhile: its row goes to the ledger, which the rebuild has not read yet.
+    await b.settle(running.id, { input: CALL, output: 0, request: 1 });
+    o.state.ledger += CALL;
+    expect((await o.ticking(next)).value).toBe(true);
+    expect(o.state.rebuilds).toBe(1);
+    // Its settlement did not take the missing record for another loss: no second rebuild, no second wait.
+    const after = await o.ticking(o.call(b));
+    expect({ value: after.value, rebuilds: o.state.rebuilds }).toEqual({ value: true, rebuilds: 1 });
+    expect(after.waited).toBeLessThan(LEASE_MS);
+    await b.close(); // any slice asked for since goes back
+    expect(await readCounter(raw, o.daily.key)).toBe(o.state.ledger);
+  });
 });

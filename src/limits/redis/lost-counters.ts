@@ -10,6 +10,9 @@ import { organizationTag } from '../applicable-limits.js';
 import { presenceKey } from './hash-tags.js';
 import type { RedisClient } from './redis-client.js';
 
+/** In `reading`: the rebuild after a failover, which covers every organization. */
+const EVERY_TAG = '*';
+
 /** After a failed rebuild of lost counters, how long requests are refused before it is tried again. */
 const REBUILD_RETRY_MS = 1000;
 
@@ -21,6 +24,8 @@ export class LostCounters {
   private rebuilding?: Promise<void>;
   /** One to start when the rebuild under way ends (see rebuildFor). */
   private nextRebuild?: Promise<void>;
+  /** The hash tags (EVERY_TAG: a failover's) whose rebuild has begun to read the ledger and not ended. */
+  private readonly reading = new Set<string>();
   // The last failed rebuild: requests within REBUILD_RETRY_MS of it fail at once instead of each retrying.
   private rebuildFailure?: { atMs: number; error: CountersNotRebuiltError };
   /** Rebuilds finished (counters restored and marked present) per hash tag. */
@@ -122,6 +127,7 @@ export class LostCounters {
       } finally {
         this.failoverPending = false;
         this.failoverRebuild = undefined;
+        this.reading.delete(EVERY_TAG);
       }
     })();
     return this.failoverRebuild;
@@ -145,17 +151,26 @@ export class LostCounters {
         await this.client.set(presenceKey(tag), '1', 'NX');
         this.seen.delete(tag);
         this.rebuilds.set(tag, (this.rebuilds.get(tag) ?? 0) + 1);
-      })().finally(() => this.marking.delete(tag));
+      })().finally(() => {
+        this.marking.delete(tag);
+        this.reading.delete(tag);
+      });
       this.marking.set(tag, marking);
     }
     return marking;
   }
 
-  /** The rebuild under way that covers `tag`, if any (undefined: none, so callers stay synchronous). */
-  underWay(tag: string): Promise<void> | undefined {
+  /**
+   * The rebuilds under way that cover `tag`, if any (undefined: none, so callers stay synchronous), and
+   * whether each has begun to read the ledger (it writes the buffered rows first): until then a call's
+   * row written now is in what it reads.
+   */
+  underWay(tag: string): { readStarted: boolean; done: Promise<void> } | undefined {
     const marking = this.marking.get(tag);
-    if (!marking && !this.failoverRebuild) return undefined;
-    return Promise.allSettled([marking, this.failoverRebuild]).then(() => {});
+    const failover = this.failoverRebuild;
+    if (!marking && !failover) return undefined;
+    const readStarted = (!marking || this.reading.has(tag)) && (!failover || this.reading.has(EVERY_TAG));
+    return { readStarted, done: Promise.allSettled([marking, failover]).then(() => {}) };
   }
 
   /**
@@ -172,8 +187,20 @@ export class LostCounters {
    * the ledger from now on: a rebuild under way may have read it before the slices ended.
    */
   private async rebuildFor(tag: string | undefined): Promise<void> {
-    if (!this.beforeRebuild) return this.runRebuild();
+    // Until the rebuild's marking ends (rebuildLost, rebuildAfterFailover): a row written from now on may
+    // miss what it reads.
+    const key = tag ?? EVERY_TAG;
+    if (!this.beforeRebuild) {
+      this.reading.add(key);
+      return this.runRebuild();
+    }
     await this.beforeRebuild(tag);
+    this.reading.add(key);
+    return this.freshRebuild();
+  }
+
+  /** A rebuild that reads the ledger from now on: one under way may have read it already. */
+  private freshRebuild(): Promise<void> {
     const underWay = this.rebuilding;
     if (!underWay) return this.runRebuild();
     this.nextRebuild ??= underWay

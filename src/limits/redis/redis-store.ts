@@ -202,12 +202,17 @@ export class RedisCounterStore implements CounterStore {
   async settle(id: string, usage: SettleUsage): Promise<void> {
     const entry = this.open.get(id);
     if (!entry) return;
-    // A rebuild of its organization's counters is under way: its record may have gone with the loss, and
-    // the rebuild's ledger query may have run before this call's row. Sent once the rebuild has placed it
-    // back (it is not `settling` meanwhile), so the settlement replaces it with real usage.
-    const rebuilding = entry.confirmed ? this.lost.underWay(entry.tag) : undefined;
-    if (rebuilding) {
-      await rebuilding;
+    // A rebuild of its organization's counters is under way, and its record may have gone with the loss.
+    // The call's ledger row is written just after this. Before the rebuild reads the ledger (it may be
+    // waiting out budget leases), the row will be in what it reads: a missing record is no new loss ('o'),
+    // nothing to count. Once it reads, the row may miss it: sent once the rebuild has placed the
+    // reservation back (it is not `settling` meanwhile), the settlement replaces it with real usage. A
+    // lease's return is sent at once: its amount was worked out before the rebuild rebased the lease.
+    let known: 'u' | 'c' | 'o' | undefined;
+    const rebuild = entry.confirmed ? this.lost.underWay(entry.tag) : undefined;
+    if (rebuild && !rebuild.readStarted) known = 'o';
+    else if (rebuild && !entry.placeAgain) {
+      await rebuild.done;
       // Settled meanwhile, or the id reserved again (the engine's exact retry): that one is not this.
       if (this.open.get(id) !== entry) return;
     }
@@ -228,7 +233,7 @@ export class RedisCounterStore implements CounterStore {
       reservedInput: entry.input,
       reserved,
       billed,
-      known: this.open.knownState(entry, this.lost.rebuildsOf(entry.tag)),
+      known: known ?? this.open.knownState(entry, this.lost.rebuildsOf(entry.tag)),
     });
     entry.settling = true;
     try {

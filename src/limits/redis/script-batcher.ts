@@ -17,7 +17,7 @@
 // the gateway promoted 4.0 KB per request instead of 0.44, and spent ~15% more CPU per request
 // (docs/benchmarks-2026-12.md).
 import type { Socket } from 'node:net';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { isNoScript, ScriptArgs, ScriptCommand, type Script } from './script-call.js';
 import { ChurnMap } from '../../util/churn-map.js';
@@ -51,20 +51,7 @@ export class ScriptBatcher {
   constructor(
     private readonly client: RedisClient,
     private readonly scripts: BatchedScripts,
-  ) {
-    // Every new connection (a restart, a failover, a cluster node) loads both scripts before anything else:
-    // a call answered NOSCRIPT is sent again by text, but the calls sent after it have run by then, out of
-    // the order they were made (a reservation before the refund of the same id: TGDONE).
-    const load = (c: Redis): void => {
-      const send = (): void => {
-        for (const s of [scripts.reserve, scripts.settle]) c.script('LOAD', s.lua).catch(() => {});
-      };
-      c.on('ready', send);
-      if (c.status === 'ready') send();
-    };
-    if (client instanceof Cluster) client.on('+node', load);
-    else load(client);
-  }
+  ) {}
 
   /** Queues one reservation script call; resolves with its reply. */
   reserve(tag: string, args: ScriptArgs): Promise<unknown> {
