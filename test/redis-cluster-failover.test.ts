@@ -11,7 +11,7 @@ import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { systemClock } from '../src/util/clock.js';
-import { startReplicatedCluster, type ReplicatedCluster } from './helpers/redis-cluster-replicas.js';
+import { cutOffReplica, startReplicatedCluster, type ReplicatedCluster } from './helpers/redis-cluster-replicas.js';
 import { startFleet, type Fleet } from './helpers/redis-fleet.js';
 import { readCounter } from './helpers/redis-counters.js';
 import { until } from './helpers/until.js';
@@ -56,9 +56,7 @@ async function laggingReplica(org: string): Promise<{ slot: number; masterPort: 
   const replicaPort = await cluster.replicaOf(masterPort);
   const replica = cluster.adminOf(replicaPort);
   await until(async () => (await replica.call('EXISTS', `tg:{${org}}:present`)) === 1, 3000);
-  await replica.call('CONFIG', 'SET', 'masterauth', 'not-the-password');
-  await cluster.adminOf(masterPort).call('CLIENT', 'KILL', 'TYPE', 'replica');
-  await until(async () => String(await replica.call('INFO', 'replication')).includes('master_link_status:down'), 3000);
+  await cutOffReplica(cluster, masterPort, replicaPort);
   return { slot, masterPort, replicaPort };
 }
 
@@ -227,11 +225,7 @@ keys: [{id: k, key: tg-k, organization: ${ORG}, project: p}]
       await until(() => samples.some((s) => s.status === 200), 5000);
       await sleep(300);
       if (how === 'lagging') {
-        const replica = cluster.adminOf(replicaPort);
-        await replica.call('CONFIG', 'SET', 'masterauth', 'not-the-password');
-        await cluster.adminOf(masterPort).call('CLIENT', 'KILL', 'TYPE', 'replica');
-        await until(async () => String(await replica.call('INFO', 'replication')).includes('master_link_status:down'), 3000);
-        const cutAt = Date.now();
+        const cutAt = await cutOffReplica(cluster, masterPort, replicaPort);
         await sleep(700);
         lost = samples.filter((s) => s.sentAt >= cutAt).reduce((n, s) => n + s.tokens, 0);
       }

@@ -99,3 +99,20 @@ export async function startReplicatedCluster(nodeTimeoutMs = 1000): Promise<Repl
     stop,
   };
 }
+
+/**
+ * Cuts the replica on `replicaPort` off from its master on `masterPort` (a wrong password, so it cannot
+ * sync again) and waits until it sees the link down. Returns when: writes from then on are the ones a
+ * takeover by this replica loses.
+ */
+export async function cutOffReplica(cluster: ReplicatedCluster, masterPort: number, replicaPort: number): Promise<number> {
+  const replica = cluster.adminOf(replicaPort);
+  await replica.call('CONFIG', 'SET', 'masterauth', 'not-the-password');
+  await cluster.adminOf(masterPort).call('CLIENT', 'KILL', 'TYPE', 'replica');
+  const deadline = Date.now() + 3000;
+  while (!String(await replica.call('INFO', 'replication')).includes('master_link_status:down')) {
+    if (Date.now() > deadline) throw new Error(`the replica on ${replicaPort} still follows ${masterPort}`);
+    await sleep(20);
+  }
+  return Date.now();
+}
