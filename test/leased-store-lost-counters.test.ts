@@ -13,41 +13,27 @@
 // a failover to a replica that kept some records while the ledger is ahead: the rebuild's raise to the
 // ledger hides those reservations (without leases too), leaving the counter below the settled usage;
 // a fix wants open reservations kept apart from settled usage in each counter.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import type { CounterStore, ReserveRequest } from '../src/limits/counter-store.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 import { readCounter } from './helpers/redis-counters.js';
-import { CALL, leasedOrganization, MAX } from './helpers/leased-organization.js';
+import { CALL, leasedOrganization, MAX, privateRedis } from './helpers/leased-organization.js';
 
-let server: RedisServer;
-let raw: Redis;
-const stores: CounterStore[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  raw = new Redis(server.url);
-}, 30_000);
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close().catch(() => {})));
-  await raw?.quit();
-  await server?.stop();
-});
+const env = privateRedis();
 
 const LEASE_MS = 60_000;
 
 /** An organization (test/helpers/leased-organization.ts) and what a failover does to it. */
 function organization() {
-  const o = leasedOrganization({ redisUrl: server.url, leaseMs: LEASE_MS, stores });
+  const o = leasedOrganization({ redisUrl: env.server.url, leaseMs: LEASE_MS, stores: env.stores });
   const { org, daily, state } = o;
 
   /** What a replica has now (the counter and the presence count): `promote()` puts Redis back to it, as a failover to that replica would. */
   async function replicaNow(): Promise<{ promote(): Promise<void> }> {
-    const snapshot = await Promise.all([daily.key, `tg:{${org}}:present`].map(async (key) => [key, await raw.dumpBuffer(key)] as const));
+    const snapshot = await Promise.all([daily.key, `tg:{${org}}:present`].map(async (key) => [key, await env.raw.dumpBuffer(key)] as const));
     return {
       async promote() {
-        for (const [key, dump] of snapshot) await raw.restore(key, 0, dump!, 'REPLACE');
+        for (const [key, dump] of snapshot) await env.raw.restore(key, 0, dump!, 'REPLACE');
       },
     };
   }
@@ -65,7 +51,7 @@ function organization() {
   return { ...o, replicaNow, spendLarge };
 }
 
-const flushAll = (): Promise<unknown> => raw.flushall();
+const flushAll = (): Promise<unknown> => env.raw.flushall();
 
 /**
  * The gap a test pins (see the header): `actual` is not yet what it should be. Everything before it is
@@ -90,7 +76,7 @@ describe('budget leases when Redis loses its counters', () => {
       const local = a.leaseStats().localAdmissions;
       for (let i = 0; i < 5; i++) expect(await o.call(a)).toBe(true);
       expect(a.leaseStats().localAdmissions).toBe(local + 5);
-      const counted = await readCounter(raw, o.daily.key);
+      const counted = await readCounter(env.raw, o.daily.key);
       const slice = counted - o.state.ledger; // what Redis counts beyond the settled usage: the slice's unused part
       expect(o.state.ledger).toBe(90);
       expect(slice).toBe(150);
@@ -104,8 +90,8 @@ describe('budget leases when Redis loses its counters', () => {
         expect(noticed.value).toBe(true);
         waited = noticed.waited;
       } else {
-        await server.kill();
-        await server.restart();
+        await env.server.kill();
+        await env.server.restart();
         // B's first call once its connection is back (a call failing meanwhile is not admitted, nor counted).
         await until(async () => {
           const noticed = await o.ticking(o.call(b).catch(() => false));
@@ -136,7 +122,7 @@ describe('budget leases when Redis loses its counters', () => {
       // Less a sliver of room an instance may still hold in a slice too small for a call.
       expect(total).toBeGreaterThan(MAX - 2 * CALL);
       expect(admitted.a + admitted.b).toBe(total - 90 - CALL);
-      expect(await readCounter(raw, o.daily.key)).toBeGreaterThanOrEqual(total);
+      expect(await readCounter(env.raw, o.daily.key)).toBeGreaterThanOrEqual(total);
     });
   }
 
@@ -158,7 +144,7 @@ describe('budget leases when Redis loses its counters', () => {
     for (let i = 0; i < 5; i++) expect(await o.call(a)).toBe(true); // exact, or against a new slice
     // Every slice goes back: every call is settled, so the counter is exactly the settled usage.
     await a.close();
-    expect(await readCounter(raw, o.daily.key)).toBe(o.state.ledger);
+    expect(await readCounter(env.raw, o.daily.key)).toBe(o.state.ledger);
   });
 
   it('a slice still usable when its own instance places it back: its unused room is counted, its settled part not twice', async () => {
@@ -169,17 +155,17 @@ describe('budget leases when Redis loses its counters', () => {
     await flushAll();
     // A loss noticed more than LEASE_MS ago (by some instance that then went away): no wait, and A's slice,
     // granted after it was noticed, is still usable.
-    await raw.set(`tg:{${o.org}}:lost`, String(o.clock.now() - LEASE_MS), 'PX', 60_000);
+    await env.raw.set(`tg:{${o.org}}:lost`, String(o.clock.now() - LEASE_MS), 'PX', 60_000);
     const noticed = await o.ticking(o.call(a, [o.daily, o.project]));
     expect(noticed.value).toBe(true);
     expect(noticed.waited).toBeLessThan(LEASE_MS);
     // 90 from the ledger, the slice's unused 150, this call's 10.
-    expect(await readCounter(raw, o.daily.key)).toBe(90 + 150 + CALL);
+    expect(await readCounter(env.raw, o.daily.key)).toBe(90 + 150 + CALL);
     const local = a.leaseStats().localAdmissions;
     for (let i = 0; i < 5; i++) expect(await o.call(a)).toBe(true); // 50 more of the slice
     expect(a.leaseStats().localAdmissions).toBe(local + 5);
     await a.close();
-    expect(await readCounter(raw, o.daily.key)).toBe(o.state.ledger);
+    expect(await readCounter(env.raw, o.daily.key)).toBe(o.state.ledger);
   });
 
   it('a slice kept open across the rebuild by a call still running against it is not counted twice either', async () => {
@@ -201,7 +187,7 @@ describe('budget leases when Redis loses its counters', () => {
     await a.settle(running.id, { input: 3 * CALL, output: 0, request: 1 });
     o.state.ledger += 3 * CALL;
     await a.close();
-    expect(await readCounter(raw, o.daily.key)).toBe(o.state.ledger);
+    expect(await readCounter(env.raw, o.daily.key)).toBe(o.state.ledger);
   });
 
   it('a failover to a replica that had the slice but not later writes: the rebuild does not swallow the slice, and nobody passes the limit', async () => {
@@ -222,7 +208,7 @@ describe('budget leases when Redis loses its counters', () => {
     expect((await o.ticking(o.call(b))).value).toBe(true);
     expect(o.state.rebuilds).toBe(1);
     // Redis should still count A's unused 150 beside the settled 500.
-    const counter = await readCounter(raw, o.daily.key);
+    const counter = await readCounter(env.raw, o.daily.key);
     // A (its slice has ended while B waited) admits what it can, returns the slice; B admits what is left.
     const admitted = { a: 0, b: 0 };
     while (admitted.a < 2 * MAX && (await o.call(a))) admitted.a += CALL;
@@ -245,7 +231,7 @@ describe('budget leases when Redis loses its counters', () => {
     expect(o.state.rebuilds).toBe(1);
     for (let i = 0; i < 5; i++) expect(await o.call(a)).toBe(true); // 50 more, exactly (the slice has ended)
     await a.close(); // and hands back the unused 100
-    const counter = await readCounter(raw, o.daily.key);
+    const counter = await readCounter(env.raw, o.daily.key);
     expectKnownGap({ counter, ledger: o.state.ledger }, { counter: o.state.ledger, ledger: o.state.ledger });
   });
 
@@ -261,11 +247,11 @@ describe('budget leases when Redis loses its counters', () => {
     await replica.promote();
     expect(await o.call(a)).toBe(true); // the rebuild: 440 from the ledger
     expect(o.state.rebuilds).toBe(1);
-    const counter = await readCounter(raw, o.daily.key);
+    const counter = await readCounter(env.raw, o.daily.key);
     // The running call ends having used all 150.
     await c.settle(`${o.org}-running`, { input: 150, output: 0, request: 1 });
     o.state.ledger += 150;
-    expectKnownGap({ counterAfterRebuild: counter, counterAtEnd: await readCounter(raw, o.daily.key) }, { counterAfterRebuild: 450 + 150, counterAtEnd: o.state.ledger });
+    expectKnownGap({ counterAfterRebuild: counter, counterAtEnd: await readCounter(env.raw, o.daily.key) }, { counterAfterRebuild: 450 + 150, counterAtEnd: o.state.ledger });
   });
 
   it("a slice's return after another instance rebuilt the counters does not leave them below the settled usage", async () => {
@@ -284,6 +270,6 @@ describe('budget leases when Redis loses its counters', () => {
     expect(o.state.rebuilds).toBe(2);
     const [state] = await b.peek([o.daily]);
     expect(state.used).toBeGreaterThanOrEqual(o.state.ledger);
-    expect(await readCounter(raw, o.daily.key)).toBeGreaterThanOrEqual(o.state.ledger);
+    expect(await readCounter(env.raw, o.daily.key)).toBeGreaterThanOrEqual(o.state.ledger);
   });
 });

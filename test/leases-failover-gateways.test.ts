@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import postgres from 'postgres';
 import { TABLE } from '../src/ledger/ledger-sql.js';
-import { startFleet, type Fleet } from './helpers/redis-fleet.js';
+import { startFleet, type Fleet, type CallSample } from './helpers/redis-fleet.js';
 import { ask, MASTER_NAME, startSentinelSetup, type SentinelSetup } from './helpers/redis-sentinel.js';
 import { cutOffReplica, startReplicatedCluster, type ReplicatedCluster } from './helpers/redis-cluster-replicas.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
@@ -35,23 +35,15 @@ const LOOPS = 6;
 const PACE_MS = 40;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Sample {
-  status: number;
-  code?: string;
-  sentAt: number;
-  ms: number;
-  tokens: number;
-}
-
 interface Run {
-  samples: Sample[];
+  samples: CallSample[];
   spent: number;
   failedAt: number;
   promotedAt: number;
   summary: Record<string, unknown>;
 }
 
-async function call(url: string, key: string): Promise<Sample> {
+async function call(url: string, key: string): Promise<CallSample> {
   const sentAt = Date.now();
   try {
     const res = await fetch(`${url}/v1/chat/completions`, {
@@ -87,8 +79,8 @@ async function drain(fleet: Fleet, key: string, run: Run): Promise<void> {
  * is spent and resolves once the new primary is in place. The loops stop once every call is refused
  * (429) after that, or after 20 s.
  */
-async function spendThroughFailover(fleet: Fleet, key: string, failOver: (samples: Sample[]) => Promise<void>): Promise<Run> {
-  const samples: Sample[] = [];
+async function spendThroughFailover(fleet: Fleet, key: string, failOver: (samples: CallSample[]) => Promise<void>): Promise<Run> {
+  const samples: CallSample[] = [];
   let spent = 0;
   let failedAt = 0;
   let promotedAt = 0;

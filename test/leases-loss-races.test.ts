@@ -3,30 +3,16 @@
 // several organizations chained, and instances noticing the loss late. As in
 // test/leased-store-lost-counters.test.ts: a private redis-server, a ManualClock standing in for Redis
 // TIME, the ledger a stand-in restored by the rebuild; lease timers and the loss key's expiry run on real time.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import type { CounterItem, CounterStore, ReserveRequest } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 import { readCounter } from './helpers/redis-counters.js';
-import { CALL, DAY, leasedOrganization, MAX, T0 } from './helpers/leased-organization.js';
+import { CALL, DAY, leasedOrganization, MAX, privateRedis, T0 } from './helpers/leased-organization.js';
 
-let server: RedisServer;
-let raw: Redis;
-const stores: CounterStore[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  raw = new Redis(server.url);
-}, 30_000);
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close().catch(() => {})));
-  await raw?.quit();
-  await server?.stop();
-});
+const env = privateRedis();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +48,7 @@ function organization(leaseMs: number) {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
-  return { ...leasedOrganization({ redisUrl: server.url, leaseMs, stores, wrapRedis }), hooks };
+  return { ...leasedOrganization({ redisUrl: env.server.url, leaseMs, stores: env.stores, wrapRedis }), hooks };
 }
 
 describe('budget leases through a loss of the counters, when things happen at once or late', () => {
@@ -79,7 +65,7 @@ describe('budget leases through a loss of the counters, when things happen at on
     await sleep(LEASE_MS + 300); // the lease ends (retired by its timer); the running call keeps it open
     expect(a.leaseStats().open).toBe(1);
 
-    await raw.flushall();
+    await env.raw.flushall();
     // The running call ends just as A places its reservations back after the rebuild (its placement sent,
     // not yet answered): the lease's return goes out then.
     o.hooks.afterPlaceAgainInput = () => {
@@ -92,7 +78,7 @@ describe('budget leases through a loss of the counters, when things happen at on
     await until(async () => a.leaseStats().open === 0, 5000);
     await sleep(100);
     // The counter must hold at least the settled usage (110).
-    expect({ ledger: o.state.ledger, counter: await readCounter(raw, o.daily.key) }).toEqual({ ledger: 110, counter: 110 });
+    expect({ ledger: o.state.ledger, counter: await readCounter(env.raw, o.daily.key) }).toEqual({ ledger: 110, counter: 110 });
   });
 
   it('a rebuild chained behind another is not reused by an organization whose wait ended after it started', async () => {
@@ -100,10 +86,10 @@ describe('budget leases through a loss of the counters, when things happen at on
     const clock = new ManualClock(T0);
     const orgs = ['b', 'a', 'c'].map((n) => `lr${n}${Math.random().toString(36).slice(2, 8)}`);
     const item = (org: string): CounterItem => ({ key: `tg:{${org}}:org:daily:fixed_window`, algorithm: 'fixed_window', window: DAY, max: MAX, weights: { input: 1, output: 0, request: 0 }, mode: 'enforce' });
-    const client = createRedisClient(server.url, 2000);
+    const client = createRedisClient(env.server.url, 2000);
     if (!(await waitReady(client, 5000))) throw new Error('no Redis');
     const store = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 600_000, timeOverride: clock, leases: { ms: LEASE_MS, clock } });
-    stores.push(store);
+    env.stores.push(store);
     // Each rebuild notes when it starts (and so reads the ledger), and the first two wait for the test.
     const starts: number[] = [];
     const gates = [0, 1].map(() => {
@@ -115,11 +101,11 @@ describe('budget leases through a loss of the counters, when things happen at on
       const n = starts.push(clock.now()) - 1;
       if (n < gates.length) await gates[n].p;
     });
-    await raw.flushall();
+    await env.raw.flushall();
     // The loss of each organization was first noticed (by instances not shown) at different moments: B's wait
     // is over, A's ends 10 s from now, C's 20 s from now.
     const noticed = [T0 - LEASE_MS, T0 - LEASE_MS + 10_000, T0 - LEASE_MS + 20_000];
-    for (let i = 0; i < 3; i++) await raw.set(`tg:{${orgs[i]}}:lost`, String(noticed[i]), 'PX', 600_000);
+    for (let i = 0; i < 3; i++) await env.raw.set(`tg:{${orgs[i]}}:lost`, String(noticed[i]), 'PX', 600_000);
     const reserve = (org: string) => store.reserve({ id: `${org}-1`, items: [item(org)], input: CALL, output: 0, clamp: false, minOutput: 0 });
 
     const pB = reserve(orgs[0]);
@@ -146,7 +132,7 @@ describe('budget leases through a loss of the counters, when things happen at on
     const o = organization(LEASE_MS);
     const [a, b] = [await o.instance(), await o.instance()];
     for (let i = 0; i < 6; i++) expect(await o.call(a)).toBe(true); // A has seen the presence count at 6+
-    await raw.flushall();
+    await env.raw.flushall();
     const first = await o.ticking(o.call(b), 100);
     expect(first.value).toBe(true);
     expect(o.state.rebuilds).toBe(1);
@@ -166,7 +152,7 @@ describe('budget leases through a loss of the counters, when things happen at on
     const local = a.leaseStats().localAdmissions;
     expect((await a.reserve(running)).ok).toBe(true);
     expect(a.leaseStats().localAdmissions).toBe(local + 1); // against the slice
-    await raw.flushall();
+    await env.raw.flushall();
     const first = await o.ticking(o.call(b), 100); // B notices, waits out the slices, rebuilds
     expect(first.value).toBe(true);
     expect(o.state.rebuilds).toBe(1);
@@ -188,13 +174,13 @@ describe('budget leases through a loss of the counters, when things happen at on
   it("a call of the rebuilding instance that ends while a failover's rebuild waits out the slices is counted once, from the ledger, and starts no second rebuild", async () => {
     const LEASE_MS = 60_000;
     const inner: RedisCounterStore[] = [];
-    const o = leasedOrganization({ redisUrl: server.url, leaseMs: LEASE_MS, stores, wrapRedis: (r) => (inner.push(r), r) });
+    const o = leasedOrganization({ redisUrl: env.server.url, leaseMs: LEASE_MS, stores: env.stores, wrapRedis: (r) => (inner.push(r), r) });
     const b = await o.instance();
     for (let i = 0; i < 2; i++) expect(await o.call(b)).toBe(true); // exact: no slice yet
     const running: ReserveRequest = { id: `${o.org}-running`, items: [o.daily], input: CALL, output: 0, clamp: false, minOutput: 0 };
     expect((await b.reserve(running)).ok).toBe(true);
     // A failover to a replica that lacks the running call's record (the presence key it has, with its count).
-    await raw.del(`tg:{${o.org}}:res:${running.id}`);
+    await env.raw.del(`tg:{${o.org}}:res:${running.id}`);
     // What the Sentinel client's switch to another primary does (sentinel-failover.ts onPrimaryChange).
     (inner[0] as unknown as { lost: { failedOver(): void } }).lost.failedOver();
     let done = false;
@@ -211,6 +197,6 @@ describe('budget leases through a loss of the counters, when things happen at on
     expect({ value: after.value, rebuilds: o.state.rebuilds }).toEqual({ value: true, rebuilds: 1 });
     expect(after.waited).toBeLessThan(LEASE_MS);
     await b.close(); // any slice asked for since goes back
-    expect(await readCounter(raw, o.daily.key)).toBe(o.state.ledger);
+    expect(await readCounter(env.raw, o.daily.key)).toBe(o.state.ledger);
   });
 });

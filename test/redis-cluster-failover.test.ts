@@ -12,7 +12,7 @@ import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.j
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { cutOffReplica, startReplicatedCluster, type ReplicatedCluster } from './helpers/redis-cluster-replicas.js';
-import { startFleet, type Fleet } from './helpers/redis-fleet.js';
+import { startFleet, type Fleet, type CallSample } from './helpers/redis-fleet.js';
 import { readCounter } from './helpers/redis-counters.js';
 import { until } from './helpers/until.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
@@ -184,20 +184,12 @@ keys: [{id: k, key: tg-k, organization: ${ORG}, project: p}]
     await ledger?.drop();
   });
 
-  interface Sample {
-    status: number;
-    code?: string;
-    sentAt: number;
-    ms: number;
-    tokens: number;
-  }
-
   it('the limit holds, every request is answered within the timeout, served again on the new primary, counter = settled usage', async () => {
     const slot = Number(await cluster.admin[0]!.call('CLUSTER', 'KEYSLOT', `tg:{${ORG}}`));
     const masterPort = await cluster.ownerOf(slot);
     // A replica demoted by an earlier test's takeover may still be syncing: a graceful failover waits for it.
     const replicaPort = await cluster.replicaOf(masterPort);
-    const samples: Sample[] = [];
+    const samples: CallSample[] = [];
     let running = true;
     const loop = async (n: number): Promise<void> => {
       for (let i = n; running; i += LOOPS) {

@@ -12,6 +12,7 @@ import { createMockUpstream } from '../src/mock-upstream/index.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-servers.js';
 import { readCounter } from './helpers/redis-counters.js';
+import type { CallSample } from './helpers/redis-fleet.js';
 
 const TIMEOUT_MS = 250;
 const LIMIT = 20_000; // tokens a day for the project: binds after the migration, at this load
@@ -49,14 +50,6 @@ keys: [{id: k, key: tg-k, organization: ${ORG}, project: p}]
     await cluster?.stop();
   });
 
-  interface Sample {
-    status: number;
-    code?: string;
-    sentAt: number;
-    ms: number;
-    tokens: number;
-  }
-
   /** Moves `slot` from node `from` to node `to` the way `redis-cli --cluster reshard` does, a key at a time. */
   async function migrateSlot(slot: number, from: Redis, to: Redis, toPort: number): Promise<number> {
     const fromId = (await from.call('CLUSTER', 'MYID')) as string;
@@ -89,7 +82,7 @@ keys: [{id: k, key: tg-k, organization: ${ORG}, project: p}]
     const toPort = cluster.ports.find((p) => p !== fromPort)!;
     const to = nodes[cluster.ports.indexOf(toPort)];
 
-    const samples: Sample[] = [];
+    const samples: CallSample[] = [];
     let running = true;
     const loop = async (): Promise<void> => {
       while (running) {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { createRedisClient, waitReady, type RedisClient } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock, systemClock, type Clock } from '../src/util/clock.js';
 import { ResilientStore } from '../src/limits/resilient-store.js';
@@ -79,6 +79,22 @@ describe('a call that ends while the counters Redis lost are being rebuilt', () 
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A private redis-server that keeps its data on disk, and a client of it. */
+async function persistedRedis(): Promise<{ server: RedisServer; client: RedisClient }> {
+  const server = await startRedisServer({ persist: true });
+  const client = createRedisClient(server.url, 1000);
+  if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+  return { server, client };
+}
+
+/** Restarts it (the counters kept, the scripts gone) and waits until the client is connected again. */
+async function restartWithoutScripts(server: RedisServer, client: RedisClient): Promise<void> {
+  await server.kill();
+  await server.restart();
+  for (let i = 0; i < 100 && client.status !== 'ready'; i++) await sleep(20);
+  await sleep(50);
+}
 
 /**
  * A gap a test pins: `actual` is not yet what it should be (each such test passes while the gap is there;
@@ -171,9 +187,7 @@ describe('the engine reserving the same id again right after refunding it (engin
 
 describe('a Redis restarted (scripts gone) that has loaded the reservation script again, not yet the settlement one', () => {
   it('still runs an instance\'s calls in the order it made them: a refund, then the same id reserved again', async () => {
-    const server = await startRedisServer({ persist: true });
-    const client = createRedisClient(server.url, 1000);
-    if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+    const { server, client } = await persistedRedis();
     const primary = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
     const store = new ResilientStore(primary, { defaultMode: 'fail_closed', instances: 1, timezone: 'UTC', clock: systemClock, log: { info: () => {}, warn: () => {} }, description: 'failure paths', probeIntervalMs: 50 });
     const org = uniqueOrg();
@@ -183,10 +197,7 @@ describe('a Redis restarted (scripts gone) that has loaded the reservation scrip
     await store.settle('z', { input: 0, output: 0, request: 0 });
     await store.quiesce();
     // Restarted: the counters are kept (append-only file), the scripts are not.
-    await server.kill();
-    await server.restart();
-    for (let i = 0; i < 100 && client.status !== 'ready'; i++) await sleep(20);
-    await sleep(50);
+    await restartWithoutScripts(server, client);
     // The first reservation since loads the reservation script (NOSCRIPT, then EVAL).
     expect((await ask(100)).ok).toBe(true);
     // The engine's exact retry: refunded, then reserved again under the same id at once.
@@ -205,17 +216,12 @@ describe('a Redis restarted (scripts gone) that has loaded the reservation scrip
 
 describe('calls made after a settlement answered NOSCRIPT (Redis restarted, reservation script loaded again first)', () => {
   it('a reservation made after a settlement that used more than reserved sees that usage (no overshoot)', async () => {
-    const server = await startRedisServer({ persist: true });
-    const client = createRedisClient(server.url, 1000);
-    if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+    const { server, client } = await persistedRedis();
     const store = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
     const org = uniqueOrg();
     const daily = item(org, 'daily', 'fixed_window', { kind: 'calendar', unit: 'day' }, 150);
     const ask = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 0 });
-    await server.kill();
-    await server.restart(); // scripts gone
-    for (let i = 0; i < 100 && client.status !== 'ready'; i++) await sleep(20);
-    await sleep(50);
+    await restartWithoutScripts(server, client);
     expect((await ask('b', 10)).ok).toBe(true); // loads the reservation script (NOSCRIPT, then EVAL)
     // Call b ends having used 100 (more input than estimated); settled, not awaited (as ResilientStore does).
     const settled = store.settle('b', { input: 100, output: 0, request: 1 });

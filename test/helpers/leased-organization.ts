@@ -2,13 +2,15 @@
 // Redis loses while slices are held: a daily limit, the ledger as a stand-in (the usage settled so far,
 // restored by the rebuild as rebuild-counters.ts does), and a ManualClock that also stands in for Redis
 // TIME, so no lease ends unless a test moves it.
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { Redis } from 'ioredis';
 import type { CounterItem, CounterStore, LeaseStats, ReserveRequest } from '../../src/limits/counter-store.js';
 import { LeasedStore } from '../../src/limits/leased-store.js';
 import { createRedisClient, waitReady } from '../../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../../src/limits/redis/redis-store.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { until } from './until.js';
+import { startRedisServer, type RedisServer } from './redis-servers.js';
 
 export const T0 = Date.UTC(2026, 0, 15, 12); // mid-day: the daily window does not end during a test
 export const DAY: CounterItem['window'] = { kind: 'calendar', unit: 'day' };
@@ -90,3 +92,25 @@ export function leasedOrganization({ redisUrl, leaseMs, stores, wrapRedis }: Lea
 }
 
 export type LeasedOrganization = ReturnType<typeof leasedOrganization>;
+
+/** A test file's private redis-server, a plain client on it, and the stores its tests make (closed after). */
+export interface PrivateRedis {
+  server: RedisServer;
+  raw: Redis;
+  stores: CounterStore[];
+}
+
+/** Starts a private redis-server before the file's tests and stops it, and every store made, after them. */
+export function privateRedis(): PrivateRedis {
+  const env = { stores: [] as CounterStore[] } as PrivateRedis;
+  beforeAll(async () => {
+    env.server = await startRedisServer();
+    env.raw = new Redis(env.server.url);
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all(env.stores.map((s) => s.close().catch(() => {})));
+    await env.raw?.quit();
+    await env.server?.stop();
+  });
+  return env;
+}

@@ -51,6 +51,15 @@ export async function startFleet(n: number, configFor: (mockUrl: string) => stri
   };
 }
 
+/** One call a load loop made: its status (0: no answer), error code, when it was sent, how long it took, tokens billed. */
+export interface CallSample {
+  status: number;
+  code?: string;
+  sentAt: number;
+  ms: number;
+  tokens: number;
+}
+
 export interface LoadRequest {
   key: string;
   body: Record<string, unknown>;

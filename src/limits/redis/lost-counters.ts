@@ -10,6 +10,20 @@ import { organizationTag } from '../applicable-limits.js';
 import { presenceKey } from './hash-tags.js';
 import type { RedisClient } from './redis-client.js';
 
+const LOST_ERROR = /^TGLOST/;
+const FAILOVER_ERROR = /^TGFAILOVER/;
+
+/**
+ * Why RESERVE_LUA refused a reservation before admitting it, when the counters are in question: `lost`
+ * (TGLOST: the presence marker gone, or a count that went back) or `failover` (TGFAILOVER: a replica of
+ * the node that answered before, promoted since). Undefined for any other error.
+ */
+export function refusalOf(err: Error): 'lost' | 'failover' | undefined {
+  if (LOST_ERROR.test(err.message)) return 'lost';
+  if (FAILOVER_ERROR.test(err.message)) return 'failover';
+  return undefined;
+}
+
 /** In `reading`: the rebuild after a failover, which covers every organization. */
 const EVERY_TAG = '*';
 
@@ -73,6 +87,20 @@ export class LostCounters {
       timer = setTimeout(() => reject(new CountersNotRebuiltError(`they are still being rebuilt from the ledger after ${this.waitMs} ms`, this.waitMs)), this.waitMs);
     });
     return Promise.race([rebuild, late]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * A reservation of `tag` was refused (refusalOf): resolves once the counters are rebuilt, within `waitMs`,
+   * for the caller to send it again. After a cluster failover every counter is rebuilt once, as after a
+   * Sentinel failover: the promoted replica may lack any instance's latest writes. `rebuildsBefore` is
+   * rebuildsOf(tag) when it was sent: a rebuild finished since covers it (calls sent together must not
+   * rebuild once per reply that happens to arrive after it).
+   */
+  async recover(refusal: 'lost' | 'failover', tag: string, rebuildsBefore: number): Promise<void> {
+    if (this.rebuildsOf(tag) !== rebuildsBefore) return;
+    if (refusal === 'lost') return this.waitFor(this.rebuildLost(tag));
+    this.failedOver();
+    await this.waitFor(this.rebuildAfterFailover());
   }
 
   /** Whether reservations check that Redis still holds the counters (a rebuild was registered). */
@@ -187,16 +215,11 @@ export class LostCounters {
    * the ledger from now on: a rebuild under way may have read it before the slices ended.
    */
   private async rebuildFor(tag: string | undefined): Promise<void> {
-    // Until the rebuild's marking ends (rebuildLost, rebuildAfterFailover): a row written from now on may
-    // miss what it reads.
-    const key = tag ?? EVERY_TAG;
-    if (!this.beforeRebuild) {
-      this.reading.add(key);
-      return this.runRebuild();
-    }
-    await this.beforeRebuild(tag);
-    this.reading.add(key);
-    return this.freshRebuild();
+    if (this.beforeRebuild) await this.beforeRebuild(tag);
+    // Reading from now until the rebuild's marking ends (rebuildLost, rebuildAfterFailover): a row written
+    // meanwhile may miss what it reads.
+    this.reading.add(tag ?? EVERY_TAG);
+    return this.beforeRebuild ? this.freshRebuild() : this.runRebuild();
   }
 
   /** A rebuild that reads the ledger from now on: one under way may have read it already. */

@@ -16,7 +16,7 @@ import { organizationTag } from '../applicable-limits.js';
 import { groupByTag, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
-import { DEFAULT_REBUILD_WAIT_MS, LostCounters } from './lost-counters.js';
+import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
 import { OpenReservations, type OpenReservation } from './open-reservations.js';
 import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
 
@@ -68,8 +68,6 @@ interface Scripts {
 // The rarer calls; reservations and settlements go through the batcher (script-batcher.ts).
 const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
-const LOST_ERROR = /^TGLOST/;
-const FAILOVER_ERROR = /^TGFAILOVER/;
 /**
  * With budget leases, how many lease periods the moment a loss was first noticed is kept: an instance
  * noticing it later (its own slice ended first, or a call on a slice ending after the rebuild and finding
@@ -141,30 +139,13 @@ export class RedisCounterStore implements CounterStore {
       }, items);
     const rebuildsBefore = this.lost.rebuildsOf(tag);
     const [reply, table] = await this.bounded(call()).catch(async (err: Error) => {
-      if (FAILOVER_ERROR.test(err.message)) {
-        // A replica of the node this organization was last reserved on answers, promoted since (a cluster
-        // failover): it may lack any instance's latest writes, so every counter is rebuilt once, as after
-        // a Sentinel failover.
-        if (this.lost.rebuildsOf(tag) === rebuildsBefore) {
-          this.lost.failedOver();
-          await this.lost.waitFor(this.lost.rebuildAfterFailover()).catch((e: Error) => {
-            this.open.delete(req.id);
-            throw e;
-          });
-        }
-        this.replids.clear(); // learnt again from each organization's next answer
-        return this.bounded(call());
-      }
-      if (!LOST_ERROR.test(err.message)) throw err;
-      // A rebuild that finished after this call was sent covers it: calls sent together must not rebuild
-      // once per reply that happens to arrive after it.
-      if (this.lost.rebuildsOf(tag) === rebuildsBefore) {
-        // Refused before admission (TGLOST): nothing of it is in Redis to cancel later.
-        await this.lost.waitFor(this.lost.rebuildLost(tag)).catch((e: Error) => {
-          this.open.delete(req.id);
-          throw e;
-        });
-      }
+      const refusal = refusalOf(err);
+      if (!refusal) throw err;
+      await this.lost.recover(refusal, tag, rebuildsBefore).catch((e: Error) => {
+        this.open.delete(req.id); // refused before admission: nothing of it is in Redis to cancel later
+        throw e;
+      });
+      if (refusal === 'failover') this.replids.clear(); // learnt again from each organization's next answer
       return this.bounded(call());
     });
     const now = replyNumber(reply[2]);
