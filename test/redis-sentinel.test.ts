@@ -83,6 +83,9 @@ describe('Redis Sentinel failover', () => {
     // sentinel, and a plain Redis whose +switch-master channel the test publishes on, as a sentinel would.
     // Both are slowed: a reconnection asks whichever address comes next in ioredis's list (it does not start
     // from the first again), and a slow question is what leaves the client waiting on a sentinel.
+    // The client learns the other sentinels' addresses and may ask any of them: all must name the primary
+    // (the previous test's failover may still be reaching them).
+    const primary = await contract.agreedPrimaryPort();
     const proxy = await startDelayProxy(contract.sentinelPorts[0]!);
     const announcer = await startRedisServer();
     const announcerProxy = await startDelayProxy(announcer.port);
@@ -99,7 +102,6 @@ describe('Redis Sentinel failover', () => {
       await listener.connect();
       await listener.subscribe('+switch-master');
       await until(async () => ((await ask(announcer.port, 'PUBSUB', 'NUMSUB', '+switch-master')) as [string, number])[1] === 2, 5000);
-      const primary = await contract.primaryPort();
       proxy.setDelay(300);
       announcerProxy.setDelay(300);
       const connecting = new Promise<string>((resolve) => client.once('connecting', () => resolve(client.status)));

@@ -26,6 +26,12 @@ export interface SentinelSetup {
   url: string;
   /** The port of the primary the sentinels name now. */
   primaryPort(): Promise<number>;
+  /**
+   * Waits until every sentinel names the same primary, and returns its port. After a failover the sentinels
+   * that did not lead it learn of it from the leader's hello messages, up to ~2 s later; a client that asks
+   * one of them meanwhile is sent to the old primary (still a primary until it is converted).
+   */
+  agreedPrimaryPort(timeoutMs?: number): Promise<number>;
   /** Waits until the sentinels name a primary other than `port`, and that primary answers as one; returns its port. */
   waitForFailover(port: number, timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
@@ -128,6 +134,20 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
     sentinelPorts,
     url: `redis-sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${MASTER_NAME}`,
     primaryPort,
+    agreedPrimaryPort: async (timeoutMs = 10_000) => {
+      let agreed = 0;
+      await until(
+        async () => {
+          const named = await Promise.all(sentinelPorts.map((port) => ask(port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME).catch(() => null)));
+          const ports = new Set(named.map((addr) => Number((addr as string[] | null)?.[1])));
+          agreed = ports.size === 1 ? [...ports][0]! : 0;
+          return agreed > 0;
+        },
+        timeoutMs,
+        'the sentinels do not agree on a primary',
+      );
+      return agreed;
+    },
     waitForFailover: async (port, timeoutMs = 15_000) => {
       let next = port;
       await until(
