@@ -41,3 +41,16 @@ describe('smaller-model recommendations', () => {
     expect(large.message).toContain('which would cost about $1,880.00 less per month.');
   });
 });
+
+describe('smaller models of the gpt-5.x line', () => {
+  it('suggest gpt-5.4-mini for gpt-5.5 and gpt-5.4, and gpt-5.4-nano for gpt-5.4-mini, priced from the list', () => {
+    for (const [model, smaller, ratio] of [['gpt-5.5', 'gpt-5.4-mini', 0.15], ['gpt-5.4', 'gpt-5.4-mini', 0.3], ['gpt-5.4-mini', 'gpt-5.4-nano', 0.2 / 0.75]] as const) {
+      const routed = loadPolicyFromTexts([{ file: 'tollgate.yaml', text: `providers: {openai: {type: mock}}\nroutes: {r: {chat_models: [{model_id: m, model: openai/${model}}]}}\n` }]);
+      // Input only (the output figure of each pair differs in ratio): the saving is input cost x (1 - ratio).
+      const row: UsageGroup = { ...group(22), keys: { project: 'web', route: 'r', model_id: 'm', model: `openai/${model}` }, outputTokens: 0 };
+      const [rec] = recommend([row], routed, prices, 1);
+      expect(rec).toMatchObject({ kind: 'smaller_model', suggested_model: `openai/${smaller}` });
+      expect(rec.estimated_monthly_savings_usd).toBeCloseTo(22 * (1 - ratio), 6);
+    }
+  });
+});

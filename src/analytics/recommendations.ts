@@ -24,6 +24,10 @@ export interface Recommendation {
 
 // Same provider, same family, one size down; used when the route names no cheaper fallback.
 const SMALLER: Record<string, string> = {
+  'gpt-5.5': 'gpt-5.4-mini',
+  'gpt-5.4': 'gpt-5.4-mini',
+  'gpt-5.4-mini': 'gpt-5.4-nano',
+  'gpt-5.2': 'gpt-5-mini',
   'gpt-5': 'gpt-5-mini',
   'gpt-5.1': 'gpt-5-mini',
   'gpt-5-mini': 'gpt-5-nano',

@@ -15,8 +15,18 @@
 //   https://platform.claude.com/docs/zh-CN/models/haiku-5-5/overview (Haiku 5.5: two bands by prompt length)
 //   https://platform.claude.com/docs/en/about-claude/pricing          (Mythos 5 and 5.1 rows: Fable's prices)
 //   https://platform.claude.com/docs/id/models/opus-5/overview         (lineup: Fable 5.2 at $8 / $40)
-// Left out until an official page confirms them: OpenAI gpt-5.2, gpt-5.4, gpt-5.4-mini, gpt-5.5 and the
-// gpt-4o-2024-05-13 snapshot (no official OpenAI page was found to check them against).
+// OpenAI gpt-5.2 to gpt-5.5, checked 2026-12-05:
+//   https://developers.openai.com/api/docs/models/gpt-5.4 (gpt-5.4 $2.50 / $0.25 cached / $15; GPT-5.2's
+//     input $1.75 in its comparison; prompts over 272K input tokens at 2x input and 1.5x output "for the
+//     full session" on gpt-5.4 and gpt-5.4-pro)
+//   https://developers.openai.com/api/docs/models/gpt-5.4-pro (the same band)
+//   community.openai.com/t/gpt-5-4-deep-dive-pricing-context-limits-and-tool-search-explained (OpenAI's
+//     forum: gpt-5.2 $1.75 / $0.175 / $14, gpt-5.2-pro $21 / $168, gpt-5.4-pro $30 / $180, no cached rate)
+// No official page for gpt-5.5, gpt-5.5-pro, gpt-5.4-mini and gpt-5.4-nano was in the stores; these agree
+// across sources that quote OpenAI's pricing page (tokenmix.ai 2026-06-04, morphllm.com, tokencost.app,
+// benchr.org, docs.bswen.com): gpt-5.5 $5 / $0.50 / $30 with the same 272K band ($10 / $1 / $45),
+// gpt-5.5-pro $30 / $180, gpt-5.4-mini $0.75 / $0.075 / $4.50, gpt-5.4-nano $0.20 / $0.02 / $1.25. Recheck.
+// Left out: the gpt-4o-2024-05-13 snapshot (no official OpenAI page was found to check it against).
 
 import type { ToolKind } from '../providers/usage.js';
 
@@ -89,8 +99,19 @@ const longContext = (price: ListPrice, above: number, inputFactor: number, outpu
   longContext: bandOf(price, above, inputFactor, outputFactor),
 });
 
+/** OpenAI's band for its 1.05M-context models: a prompt over 272K input tokens bills the whole call at 2x input, 1.5x output. */
+const openAiLongContext = (price: ListPrice): ListPrice => longContext(price, 272_000, 2, 1.5);
+
 export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
-  // OpenAI: chat and reasoning models.
+  // OpenAI: chat and reasoning models. The pro models list no cached-input rate: cache hits bill as input.
+  'gpt-5.5': openAiLongContext(p(5, 30, 0.5)),
+  'gpt-5.5-pro': openAiLongContext(p(30, 180, 30)),
+  'gpt-5.4': openAiLongContext(p(2.5, 15, 0.25)),
+  'gpt-5.4-pro': openAiLongContext(p(30, 180, 30)),
+  'gpt-5.4-mini': p(0.75, 4.5, 0.075),
+  'gpt-5.4-nano': p(0.2, 1.25, 0.02),
+  'gpt-5.2': p(1.75, 14, 0.175),
+  'gpt-5.2-pro': p(21, 168, 21),
   'gpt-5': p(1.25, 10, 0.125),
   'gpt-5.1': p(1.25, 10, 0.125),
   'gpt-5-mini': p(0.25, 2, 0.025),
@@ -170,6 +191,9 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
  * times its standard price.
  */
 export const PRIORITY_PRICES: Readonly<Record<string, ListPrice>> = {
+  // gpt-5.5 and gpt-5.4 from the sources of their standard prices above (2.5x and 2x standard). Recheck.
+  'gpt-5.5': p(12.5, 75, 1.25),
+  'gpt-5.4': p(5, 30, 0.5),
   'gpt-5': p(2.5, 20, 0.25),
   'gpt-5.1': p(2.5, 20, 0.25),
   'gpt-5-mini': p(0.45, 3.6, 0.045),
@@ -181,8 +205,8 @@ export const PRIORITY_PRICES: Readonly<Record<string, ListPrice>> = {
   o3: p(3.5, 14, 0.875),
   'o4-mini': p(2, 8, 0.5),
 };
-/** Priority for a model without a priority entry: twice standard, the highest ratio in OpenAI's table (gpt-5). */
-export const PRIORITY_FALLBACK_FACTOR = 2;
+/** Priority for a model without a priority entry: 2.5x standard, the highest ratio in OpenAI's table (gpt-5.5). */
+export const PRIORITY_FALLBACK_FACTOR = 2.5;
 /** Flex processing (`service_tier: "flex"`) is billed at Batch API rates: half the standard price. */
 export const FLEX_FACTOR = 0.5;
 

@@ -13,14 +13,15 @@ describe('pricing', () => {
     expect(listPrice('meta-llama/Llama-3-8B')).toBeUndefined();
   });
 
-  it('prices the service tier OpenAI reports: priority from its own list, flex at half, unknown priority at twice standard', () => {
+  it('prices the service tier OpenAI reports: priority from its own list, flex at half, unknown priority at 2.5x standard', () => {
     const book = new PriceBook(new Map([['openai/gpt-4o', { input: 2, output: 8 }]]));
     const usage = { input: 1_000_000, cachedInput: 0, output: 1_000_000 };
     expect(book.cost('openai', 'gpt-4.1-2025-04-14', { ...usage, serviceTier: 'priority' })).toBeCloseTo(3.5 + 14, 9);
     expect(book.cost('openai', 'gpt-4.1', usage)).toBeCloseTo(2 + 8, 9);
     expect(book.cost('openai', 'gpt-4.1', { ...usage, serviceTier: 'flex' })).toBeCloseTo((2 + 8) / 2, 9);
-    // No priority entry (gpt-5-nano): twice standard; cached input follows.
-    expect(book.cost('openai', 'gpt-5-nano', { input: 1_000_000, cachedInput: 1_000_000, output: 0, serviceTier: 'priority' })).toBeCloseTo(0.005 * 2, 9);
+    // No priority entry (gpt-5-nano): 2.5x standard (gpt-5.5's ratio, the highest listed); cached input follows.
+    expect(book.cost('openai', 'gpt-5-nano', { input: 1_000_000, cachedInput: 1_000_000, output: 0, serviceTier: 'priority' })).toBeCloseTo(0.005 * 2.5, 9);
+    expect(book.cost('openai', 'gpt-5.5-2026-04-23', { ...usage, serviceTier: 'priority' })).toBeCloseTo(12.5 + 75, 9);
     // A configured (contract) price keeps its discount at priority: scaled by the list's ratio (4.25 / 2.5).
     expect(book.cost('openai', 'gpt-4o', { ...usage, serviceTier: 'priority' })).toBeCloseTo((2 + 8) * 1.7, 9);
   });
@@ -43,6 +44,29 @@ describe('pricing', () => {
     expect(lookupPrice(table, 'gpt-4o-latest')?.input).toBe(2.5);
     expect(lookupPrice(table, 'gpt-4o')?.input).toBe(2.5);
     expect(lookupPrice(table, 'gpt-4o-mini')).toBeUndefined();
+  });
+
+  // Regression: gpt-5.2 to gpt-5.5 had no list price, so a call to OpenAI's current models cost $0 in every
+  // report, and a route with a USD limit answered model_unpriced until the config priced them.
+  it('has the gpt-5.2 to gpt-5.5 list prices, dated snapshots included', () => {
+    expect(listPrice('gpt-5.5')).toMatchObject({ input: 5, output: 30, cachedInput: 0.5 });
+    expect(listPrice('gpt-5.4-2026-03-05')).toMatchObject({ input: 2.5, output: 15, cachedInput: 0.25 });
+    expect(listPrice('gpt-5.4-mini-2026-03-17')).toEqual({ input: 0.75, output: 4.5, cachedInput: 0.075 });
+    expect(listPrice('gpt-5.4-nano')).toEqual({ input: 0.2, output: 1.25, cachedInput: 0.02 });
+    expect(listPrice('gpt-5.2-2025-12-11')).toEqual({ input: 1.75, output: 14, cachedInput: 0.175 });
+    // The pro models list no cached rate: a cache hit bills as input.
+    expect(new PriceBook(new Map()).cost('openai', 'gpt-5.4-pro', { input: 100_000, cachedInput: 100_000, output: 100_000 })).toBeCloseTo((100_000 * 30 + 100_000 * 180) / 1e6, 9);
+    expect(new PriceBook(new Map()).cost('openai', 'gpt-5.2-pro', { input: 1_000_000, cachedInput: 0, output: 1_000_000 })).toBeCloseTo(21 + 168, 9);
+  });
+
+  it("bills gpt-5.4 and gpt-5.5 past 272K input tokens at 2x input and 1.5x output for the whole call, cache hits included; the minis have no band", () => {
+    const book = new PriceBook(new Map());
+    const cost = (model: string, input: number, cachedInput = 0): number => book.cost('openai', model, { input, cachedInput, output: 1000 });
+    expect(cost('gpt-5.4', 272_000)).toBeCloseTo((272_000 * 2.5 + 1000 * 15) / 1e6, 12);
+    expect(cost('gpt-5.4', 272_001)).toBeCloseTo((272_001 * 5 + 1000 * 22.5) / 1e6, 12);
+    expect(cost('gpt-5.5', 300_000, 100_000)).toBeCloseTo((200_000 * 10 + 100_000 * 1 + 1000 * 45) / 1e6, 12);
+    expect(cost('gpt-5.4-pro', 300_000)).toBeCloseTo((300_000 * 60 + 1000 * 270) / 1e6, 12);
+    expect(cost('gpt-5.4-mini', 300_000)).toBeCloseTo((300_000 * 0.75 + 1000 * 4.5) / 1e6, 12);
   });
 
   it('has the Claude 5 list prices, cache writes included', () => {
