@@ -10,6 +10,12 @@ import { StoreUsageError } from '../store-errors.js';
 export const presenceKey = (tag: string): string => `${tag}:present`;
 
 /**
+ * The replication id (`master_replid`) of the node that last admitted one of the organization's
+ * reservations: a node promoted from its replica since names it as its `master_replid2` (RESERVE_LUA).
+ */
+export const lastPrimaryKey = (tag: string): string => `${tag}:primary`;
+
+/**
  * With budget leases: when a loss of an organization's counters was first noticed, in Redis time, kept ten
  * times `storage.lease_ms` (lease-wait.ts).
  */

@@ -35,8 +35,8 @@ function windowKey(window: WindowSpec): string {
 export interface ReserveCall {
   req: ReserveRequest;
   recordKey: string;
-  /** The organization's presence marker, when lost counters are rebuilt. */
-  presenceKey: string | undefined;
+  /** The organization's presence marker and the id of its last primary (hash-tags.ts), when lost counters are rebuilt. */
+  watchKeys: { presence: string; lastPrimary: string } | undefined;
   override: string;
   ttlMs: number;
   windows: WindowTable;
@@ -110,7 +110,10 @@ export class ItemArgs {
     const a = new ScriptArgs();
     for (const item of req.items) a.encodedKey(this.encodedOf(item).key);
     a.key(c.recordKey);
-    if (c.presenceKey !== undefined) a.key(c.presenceKey);
+    if (c.watchKeys !== undefined) {
+      a.key(c.watchKeys.presence);
+      a.key(c.watchKeys.lastPrimary);
+    }
     a.arg(c.override);
     a.arg(String(req.input));
     a.arg(String(req.output));

@@ -7,7 +7,7 @@
 // may be the ones lost, which this instance's own counts cannot show.
 import { CountersNotRebuiltError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
-import { presenceKey } from './hash-tags.js';
+import { lastPrimaryKey, presenceKey } from './hash-tags.js';
 import type { RedisClient } from './redis-client.js';
 
 const LOST_ERROR = /^TGLOST/;
@@ -35,6 +35,8 @@ export const DEFAULT_REBUILD_WAIT_MS = 2000;
 
 export class LostCounters {
   private rebuild?: () => Promise<void>;
+  /** The organizations whose counters are rebuilt (the last watch()). */
+  private organizations: string[] = [];
   private rebuilding?: Promise<void>;
   /** One to start when the rebuild under way ends (see rebuildFor). */
   private nextRebuild?: Promise<void>;
@@ -111,6 +113,7 @@ export class LostCounters {
   /** Registers the rebuild and marks the organizations' counters present. */
   async watch(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
     this.rebuild = rebuild;
+    this.organizations = organizations;
     // Best effort (Redis may be down at start-up): an organization left unmarked is rebuilt, idempotently,
     // on its first reservation.
     await Promise.all(organizations.map((org) => this.client.set(presenceKey(organizationTag(org)), '1', 'NX'))).catch(() => {});
@@ -124,6 +127,15 @@ export class LostCounters {
   /** Redis answered a reservation with this count of admitted ones. */
   noteSeen(tag: string, count: number): void {
     this.seen.set(tag, Math.max(this.seen.get(tag) ?? 0, count));
+  }
+
+  /**
+   * After every counter was rebuilt: the primary each organization was last admitted on is no reason to
+   * rebuild again (RESERVE_LUA compares it with the node's previous id); the next admission notes the
+   * node's own. Best effort: a key left behind costs one more rebuild.
+   */
+  private async forgetLastPrimaries(): Promise<void> {
+    await Promise.all(this.organizations.map((org) => this.client.del(lastPrimaryKey(organizationTag(org))))).catch(() => {});
   }
 
   /** Rebuilds of `tag`'s counters finished so far. */
@@ -146,6 +158,7 @@ export class LostCounters {
       try {
         await this.rebuildFor(undefined);
         await this.afterRebuild(undefined);
+        await this.forgetLastPrimaries();
         // What this instance saw counted before is covered now: a lower count on the new primary is no
         // second loss. Reservations confirmed before, whose records may have gone, settle as old ones.
         this.seen.clear();

@@ -11,7 +11,7 @@ import { LUA_PRELUDE } from './lua-prelude.js';
 export const TOMBSTONE_MS = 60_000;
 
 /**
- * KEYS: item keys..., reservation record[, presence marker]. ARGV: time override, input, output, clamp
+ * KEYS: item keys..., reservation record[, presence marker, last primary's id]. ARGV: time override, input, output, clamp
  * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, one spec per
  * item, then the highest reservation count this instance has seen ('' for none), then the replication id
  * (`master_replid`) of the node that answered its last reservation of this organization ('' for none).
@@ -31,13 +31,15 @@ export const TOMBSTONE_MS = 60_000;
  * latest writes), which is `TGLOST` too. A node whose `master_replid2` is the replication id given (a
  * replica of that node, promoted since: a cluster failover, which the instance does not see itself)
  * answers `TGFAILOVER <its replid>`: it may lack another instance's latest writes, which no count of this
- * one shows, so the instance rebuilds every counter once, as after a Sentinel failover.
+ * one shows, so the instance rebuilds every counter once, as after a Sentinel failover. The id of the node
+ * that last admitted one of the organization's reservations is kept in Redis too (the last key), so an
+ * instance that has not reserved for the organization since it started notices such a failover as well.
  * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output, where
  * each amount went (a bucket's: its level before) and, negated, the time reserved.
  */
 export const RESERVE_LUA = `${LUA_PRELUDE}
 local n = #ARGV - 11
-local seq, replid
+local seq, replid, stored
 if #KEYS > n + 1 then
   -- A node promoted from replica of the one this instance last reserved on names that one's id as its
   -- replid2: it may lack the latest writes, any instance's. A slot moved to another master is no failover.
@@ -51,8 +53,11 @@ if #KEYS > n + 1 then
     return at and string.sub(info, at + #field + 1, at + #field + 40) or ''
   end
   replid = replicationId('master_replid')
+  local replid2 = replicationId('master_replid2')
+  local function promotedFrom(id) return id and id ~= '' and id ~= replid and replid2 == id end
+  stored = call('GET', KEYS[n + 3])
   local expected = ARGV[11 + n]
-  if expected ~= '' and replid ~= expected and replicationId('master_replid2') == expected then return redis.error_reply('TGFAILOVER ' .. replid) end
+  if promotedFrom(expected) or promotedFrom(stored) then return redis.error_reply('TGFAILOVER ' .. replid) end
   local marker = call('GET', KEYS[n + 2])
   if not marker then return redis.error_reply('TGLOST the counters are gone') end
   seq = tonumber(marker) or 0
@@ -100,7 +105,10 @@ if #blocked > 0 then
   return out
 end
 out[1] = '1'
-if seq then out[6] = num(call('INCR', KEYS[n + 2])) .. ' ' .. replid end
+if seq then
+  out[6] = num(call('INCR', KEYS[n + 2])) .. ' ' .. replid
+  if replid ~= '' and stored ~= replid then call('SET', KEYS[n + 3], replid) end
+end
 local record = { num(granted) }
 local marks
 for i = 1, n do

@@ -13,7 +13,7 @@ import { ScriptBatcher } from './script-batcher.js';
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { groupByTag, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { groupByTag, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
@@ -131,10 +131,10 @@ export class RedisCounterStore implements CounterStore {
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
       this.withWindows((windows) => {
-        const presence = this.lost.watching ? presenceKey(tag) : undefined;
+        const watchKeys = this.lost.watching ? { presence: presenceKey(tag), lastPrimary: lastPrimaryKey(tag) } : undefined;
         const seen = this.lost.seenArg(tag);
-        const replid = presence === undefined ? '' : (this.replids.get(tag) ?? '');
-        const a = this.args.reserveArgs({ req, recordKey, presenceKey: presence, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
+        const replid = watchKeys === undefined ? '' : (this.replids.get(tag) ?? '');
+        const a = this.args.reserveArgs({ req, recordKey, watchKeys, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
         return this.batcher.reserve(tag, a);
       }, items);
     const rebuildsBefore = this.lost.rebuildsOf(tag);
@@ -244,7 +244,7 @@ export class RedisCounterStore implements CounterStore {
       const input = entry.placeAgain?.input() ?? entry.input;
       const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
       const placed = this.withWindows(
-        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, presenceKey: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
+        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, watchKeys: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
         req.items,
       );
       // As sent: a settlement made from now on reaches Redis after it (the batcher keeps each
