@@ -191,9 +191,13 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
  * times its standard price.
  */
 export const PRIORITY_PRICES: Readonly<Record<string, ListPrice>> = {
-  // gpt-5.5 and gpt-5.4 from the sources of their standard prices above (2.5x and 2x standard). Recheck.
+  // gpt-5.5 to gpt-5.2 checked 2026-12-06 on the same page (its rows marked "excludes long context": a
+  // request estimated at more than 128K prompt tokens is not served at priority). gpt-5.4-mini and gpt-5.2
+  // are 2x standard: without entries they were priced at the 2.5x fallback, 25% over OpenAI's bill.
   'gpt-5.5': p(12.5, 75, 1.25),
   'gpt-5.4': p(5, 30, 0.5),
+  'gpt-5.4-mini': p(1.5, 9, 0.15),
+  'gpt-5.2': p(3.5, 28, 0.35),
   'gpt-5': p(2.5, 20, 0.25),
   'gpt-5.1': p(2.5, 20, 0.25),
   'gpt-5-mini': p(0.45, 3.6, 0.045),
