@@ -45,6 +45,10 @@ export async function startDelayProxy(targetPort: number, listenPort = 0): Promi
   };
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
+    // As Redis and ioredis do: with Nagle's algorithm on, a reply split in two chunks waited for the
+    // client's delayed ACK (~40 ms) between them, a stall of this proxy's own.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     sockets.add(client).add(upstream);
     client.on('close', () => sockets.delete(client));
     upstream.on('close', () => sockets.delete(upstream));

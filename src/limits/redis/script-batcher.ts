@@ -136,10 +136,16 @@ export class ScriptBatcher {
       this.inFlight--;
       q.reject(err);
     };
-    this.send(this.command(q, false)).then(answered, (err: unknown) => {
+    const command = this.command(q, false);
+    this.send(command).then(answered, (err: unknown) => {
       // Redis no longer holds the script (a restart, SCRIPT FLUSH, a failover): the same call with its text.
-      if (isNoScript(err)) this.send(this.command(q, true)).then(answered, failed);
-      else failed(err);
+      if (isNoScript(err)) {
+        // The connection stayed open (a new one sends each script by its text first anyway): the calls
+        // written behind this one may have run already, but the next call of each script written on it
+        // goes by its text, so the calls written from now on are not answered NOSCRIPT.
+        if (command.writtenTo) for (const s of [this.scripts.reserve, this.scripts.settle]) s.forget(command.writtenTo);
+        this.send(this.command(q, true)).then(answered, failed);
+      } else failed(err);
     });
   }
 
@@ -149,9 +155,13 @@ export class ScriptBatcher {
     return clients.map((c) => c.stream as Socket | undefined).filter((s): s is Socket => s !== undefined);
   }
 
-  /** The call as ioredis sends it: EVALSHA, or EVAL with the script's text after a NOSCRIPT. */
+  /**
+   * The call as ioredis sends it: EVALSHA (EVAL with the script's text if it is the script's first call on
+   * the connection it is written to: see ScriptCommand), or EVAL after a NOSCRIPT.
+   */
   private command(q: Queued, byText: boolean): ScriptCommand {
-    return new ScriptCommand(q.script.text(q.args, byText), q.tag);
+    if (byText) return new ScriptCommand(q.script.text(q.args, true), q.tag);
+    return new ScriptCommand(q.script.text(q.args, false), q.tag, q.script, q.args);
   }
 
   private send(command: ScriptCommand): Promise<unknown> {

@@ -48,11 +48,16 @@ export class ScriptArgs {
   }
 }
 
-/** A Lua script sent by its SHA1 (EVALSHA), or by its text when Redis does not have it (NOSCRIPT). */
+/**
+ * A Lua script sent by its SHA1 (EVALSHA), or by its text: on a connection's first call of it, and again
+ * when Redis does not have it (NOSCRIPT).
+ */
 export class Script {
   readonly sha: string;
   private readonly evalshaHead: string;
   private readonly evalHead: string;
+  /** The connections (sockets) a call of this script has been written to by its text. */
+  private readonly sentByText = new WeakSet<object>();
 
   constructor(readonly lua: string) {
     this.sha = createHash('sha1').update(lua).digest('hex');
@@ -65,21 +70,50 @@ export class Script {
     const head = byText ? this.evalHead : this.evalshaHead;
     return `*${a.keyCount + a.argCount + 3}\r\n${head}${bulk(String(a.keyCount))}${a.keys}${a.args}`;
   }
+
+  /**
+   * True the first time it is asked for a given connection: that call goes by its text. Redis runs one
+   * connection's commands in the order they were written, and keeps a script it ran by its text, so
+   * every later call on that connection finds it by SHA1, however soon it follows (no NOSCRIPT, which
+   * would send a call again by its text after the calls written behind it had run).
+   */
+  firstOn(socket: object): boolean {
+    if (this.sentByText.has(socket)) return false;
+    this.sentByText.add(socket);
+    return true;
+  }
+
+  /** Redis answered NOSCRIPT on that connection: it lost its scripts while the connection stayed open (SCRIPT FLUSH). */
+  forget(socket: object): void {
+    this.sentByText.delete(socket);
+  }
 }
 
 /**
  * A script call as ioredis sends it: its text is written as it is, and its keys (for the cluster slot
  * and pipeline checks) are the organization's hash tag, which every key of the call shares.
+ *
+ * With `script` and `scriptArgs` (`resp` is then the EVALSHA), the call goes by the script's text instead when
+ * it is the script's first on the connection it is written to. ioredis names that connection only as it
+ * writes the command (a cluster routes it by its keys; a node still connecting holds it in its offline
+ * queue until then), so this is decided here, in the order the commands reach the socket.
  */
 export class ScriptCommand extends Command {
+  /** The socket ioredis wrote it to (set by toWritable). */
+  writtenTo: object | undefined = undefined;
+
   constructor(
     private readonly resp: string,
     private readonly tag: string,
+    private readonly script?: Script,
+    private readonly scriptArgs?: ScriptArgs,
   ) {
     super('evalsha', [], { replyEncoding: 'utf8' }); // replies as text, as ioredis's own commands have them
   }
 
-  override toWritable(): string {
+  override toWritable(socket: object): string {
+    this.writtenTo = socket;
+    if (this.script && this.scriptArgs && this.script.firstOn(socket)) return this.script.text(this.scriptArgs, true);
     return this.resp;
   }
 
