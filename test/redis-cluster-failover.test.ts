@@ -13,7 +13,7 @@ import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { cutOffReplica, startReplicatedCluster, type ReplicatedCluster } from './helpers/redis-cluster-replicas.js';
 import { startFleet, type Fleet, type CallSample } from './helpers/redis-fleet.js';
-import { readCounter } from './helpers/redis-counters.js';
+import { admitUntilRefused, readCounter } from './helpers/redis-counters.js';
 import { until } from './helpers/until.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
 
@@ -71,19 +71,6 @@ async function takeOver(slot: number, replicaPort: number): Promise<void> {
 /** Waits until the old master follows the new one and has synced (the next test may fail its slot over again). */
 async function resynced(masterPort: number): Promise<void> {
   await until(async () => String(await cluster.adminOf(masterPort).call('INFO', 'replication')).includes('master_link_status:up'), 15_000);
-}
-
-/** Reservations of `amount` (input tokens) until one is refused; what was admitted. */
-async function admitUntilRefused(store: RedisCounterStore, limit: CounterItem, amount: number): Promise<number> {
-  let admitted = 0;
-  for (let i = 0; i < 100; i++) {
-    const q = id();
-    const r = await store.reserve({ id: q, items: [limit], input: amount, output: 0, clamp: false, minOutput: 1 });
-    if (!r.ok) return admitted;
-    await store.settle(q, { input: amount, output: 0, request: 1 });
-    admitted += amount;
-  }
-  return admitted;
 }
 
 describe('a failover to a replica that was behind', () => {

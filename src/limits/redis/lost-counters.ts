@@ -9,6 +9,7 @@ import { CountersNotRebuiltError } from '../store-errors.js';
 import { organizationTag } from '../applicable-limits.js';
 import { lastPrimaryKey, presenceKey } from './hash-tags.js';
 import type { RedisClient } from './redis-client.js';
+import { LAST_PRIMARY_LUA } from './lua-scripts.js';
 
 const LOST_ERROR = /^TGLOST/;
 const FAILOVER_ERROR = /^TGFAILOVER/;
@@ -37,6 +38,13 @@ export class LostCounters {
   private rebuild?: () => Promise<void>;
   /** The organizations whose counters are rebuilt (the last watch()). */
   private organizations: string[] = [];
+  /**
+   * The hash tags reserved with the checks since start (seenArg), whose last primary's id may be stored:
+   * those of organizations a reload added too, which the rebuild covers (it reads the current config) but
+   * watch() never named. Their ids must be forgotten with the others' (forgetLastPrimaries), or every reservation of
+   * theirs is refused as TGFAILOVER again and sets off one more rebuild, forever.
+   */
+  private readonly reservedTags = new Set<string>();
   private rebuilding?: Promise<void>;
   /** One to start when the rebuild under way ends (see rebuildFor). */
   private nextRebuild?: Promise<void>;
@@ -101,8 +109,15 @@ export class LostCounters {
   async recover(refusal: 'lost' | 'failover', tag: string, rebuildsBefore: number): Promise<void> {
     if (this.rebuildsOf(tag) !== rebuildsBefore) return;
     if (refusal === 'lost') return this.waitFor(this.rebuildLost(tag));
+    // Until a rebuild succeeds, the node refuses again (the stored id of the primary it may lack writes of
+    // stays, and so does this instance's own): the reservation fails as one whose counters are not rebuilt,
+    // and within REBUILD_RETRY_MS of a failed rebuild at once, not with a ledger query of its own each.
+    const failure = this.rebuildFailure;
+    if (!this.failoverRebuild && failure && Date.now() - failure.atMs < REBUILD_RETRY_MS) throw failure.error;
+    const done = this.failoverRebuilds;
     this.failedOver();
     await this.waitFor(this.rebuildAfterFailover());
+    if (this.failoverRebuilds === done) throw this.rebuildFailure?.error ?? new CountersNotRebuiltError('the rebuild after a failover failed');
   }
 
   /** Whether reservations check that Redis still holds the counters (a rebuild was registered). */
@@ -121,6 +136,7 @@ export class LostCounters {
 
   /** The reservation count this instance has seen for `tag`, as RESERVE_LUA takes it ('' for none). */
   seenArg(tag: string): string {
+    this.reservedTags.add(tag);
     return String(this.seen.get(tag) ?? '');
   }
 
@@ -129,13 +145,35 @@ export class LostCounters {
     this.seen.set(tag, Math.max(this.seen.get(tag) ?? 0, count));
   }
 
+  /** The hash tags whose last primary's id may be stored: the watched organizations' and those reserved since. */
+  private tagsWithPrimaries(): string[] {
+    return [...new Set([...this.organizations.map(organizationTag), ...this.reservedTags])];
+  }
+
+  /**
+   * Just before a rebuild after a failover reads the ledger: the id of the node holding each organization
+   * now (forgetLastPrimaries). An organization whose node does not answer is left out (its id is kept).
+   */
+  private async primariesAtRead(): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    await Promise.all(
+      this.tagsWithPrimaries().map(async (tag) => {
+        const id: unknown = await this.client.eval(LAST_PRIMARY_LUA, 1, lastPrimaryKey(tag)).catch(() => '');
+        if (typeof id === 'string' && id !== '') ids.set(tag, id);
+      }),
+    );
+    return ids;
+  }
+
   /**
    * After every counter was rebuilt: the primary each organization was last admitted on is no reason to
    * rebuild again (RESERVE_LUA compares it with the node's previous id); the next admission notes the
-   * node's own. Best effort: a key left behind costs one more rebuild.
+   * node's own. Only where the node is still the one that held the organization when the rebuild read the
+   * ledger (`atRead`): one promoted since may lack writes made after the read, which the rebuild missed.
+   * Best effort: a key left behind costs one more rebuild.
    */
-  private async forgetLastPrimaries(): Promise<void> {
-    await Promise.all(this.organizations.map((org) => this.client.del(lastPrimaryKey(organizationTag(org))))).catch(() => {});
+  private async forgetLastPrimaries(atRead: Map<string, string>): Promise<void> {
+    await Promise.all([...atRead].map(([tag, id]) => this.client.eval(LAST_PRIMARY_LUA, 1, lastPrimaryKey(tag), id))).catch(() => {});
   }
 
   /** Rebuilds of `tag`'s counters finished so far. */
@@ -149,22 +187,28 @@ export class LostCounters {
   }
 
   /**
-   * Rebuilds every counter from the ledger once after a failover. Best effort: a ledger that does not
-   * answer leaves the counters as the new primary has them (nothing is known to be lost, and the checks
-   * above still catch what this instance saw go missing), rather than refusing every request.
+   * Rebuilds every counter from the ledger once after a failover. A ledger that does not answer leaves the
+   * counters as the new primary has them; a reservation the node refuses as TGFAILOVER then fails
+   * (recover()) until a rebuild succeeds, since the node names a primary whose latest writes it may lack
+   * (RESERVE_LUA), whoever made them. Without that refusal (a Sentinel switch the node does not show,
+   * or no reservation of an organization there) reservations are admitted against those counters.
    */
   rebuildAfterFailover(): Promise<void> {
     this.failoverRebuild ??= (async () => {
       try {
-        await this.rebuildFor(undefined);
+        let atRead = new Map<string, string>();
+        await this.rebuildFor(undefined, async () => {
+          atRead = await this.primariesAtRead();
+        });
         await this.afterRebuild(undefined);
-        await this.forgetLastPrimaries();
+        await this.forgetLastPrimaries(atRead);
+        this.rebuildFailure = undefined;
         // What this instance saw counted before is covered now: a lower count on the new primary is no
         // second loss. Reservations confirmed before, whose records may have gone, settle as old ones.
         this.seen.clear();
         this.failoverRebuilds++;
       } catch {
-        // left to the checks of each reservation and settlement
+        // recover() refuses the reservations that wait for it (see there)
       } finally {
         this.failoverPending = false;
         this.failoverRebuild = undefined;
@@ -225,10 +269,12 @@ export class LostCounters {
 
   /**
    * A rebuild covering `tag` (undefined: every organization). After a wait (budget leases), one that reads
-   * the ledger from now on: a rebuild under way may have read it before the slices ended.
+   * the ledger from now on: a rebuild under way may have read it before the slices ended. `beforeRead` runs
+   * after the wait, just before.
    */
-  private async rebuildFor(tag: string | undefined): Promise<void> {
+  private async rebuildFor(tag: string | undefined, beforeRead?: () => Promise<void>): Promise<void> {
     if (this.beforeRebuild) await this.beforeRebuild(tag);
+    if (beforeRead) await beforeRead();
     // Reading from now until the rebuild's marking ends (rebuildLost, rebuildAfterFailover): a row written
     // meanwhile may miss what it reads.
     this.reading.add(tag ?? EVERY_TAG);

@@ -294,3 +294,20 @@ local now = clock(ARGV[1])
 call('SET', KEYS[1], num(now), 'NX', 'PX', ARGV[2])
 return reply(now - (tonumber(call('GET', KEYS[1])) or now))
 `;
+
+/**
+ * KEYS: an organization's last primary's id (`tg:{<org>}:primary`: the hash tag takes the script to its
+ * node). Without ARGV, returns the node's `master_replid` ('' when INFO is refused in scripts). With one,
+ * the node's id before a rebuild after a failover read the ledger: deletes the key only when the node is
+ * still that one. A node promoted since (a failover after the read, whose lost writes the rebuild may
+ * miss) keeps the id it was promoted from, so reservations there are refused as TGFAILOVER and rebuild.
+ */
+export const LAST_PRIMARY_LUA = `
+local info = redis.pcall('INFO', 'replication')
+if type(info) ~= 'string' then return '' end
+local at = string.find(info, 'master_replid:', 1, true)
+local replid = at and string.sub(info, at + 14, at + 53) or ''
+if #ARGV == 0 then return replid end
+if replid ~= '' and replid == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
