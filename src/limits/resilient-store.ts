@@ -17,7 +17,7 @@ import { CountersNotRebuiltError, isTimeout, isUnavailable, StoreUnavailableErro
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { outageMessage } from './store-outage.js';
-import { ChurnMap } from '../util/churn-map.js';
+import { SettlementQueue } from './settlement-queue.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
 export interface SharedCounterStore extends CounterStore {
@@ -41,11 +41,8 @@ export interface ResilientStoreOptions extends OutageCountersOptions {
   probeIntervalMs?: number;
 }
 
-// Settlements waiting for the store beyond this are dropped: their reservations stay charged (the safe side).
-const MAX_PENDING_SETTLES = 100_000;
 /** Longer than the reconnect backoff cap plus a probe interval, so every instance has replayed by then. */
 export const RECOVERY_HOLD_MS = 2000;
-const SETTLE_CONCURRENCY = 64;
 
 export class ResilientStore implements CounterStore {
   private state: 'up' | 'down' | 'holding' = 'up';
@@ -53,11 +50,8 @@ export class ResilientStore implements CounterStore {
   private holdTimer: NodeJS.Timeout | undefined;
   private readonly outage: OutageCounters;
   private limitSettings: (() => LimitStoreSetting[]) | undefined;
-  private readonly pendingSettles = new Map<string, SettleUsage>();
-  /** Settlements sent and not yet answered (the value is unused). */
-  private readonly settling = new ChurnMap<Promise<void>, true>();
-  /** The same, by reservation id: a reservation of an id again waits for its earlier attempt's (see reserve). */
-  private readonly settlingIds = new ChurnMap<string, Promise<void>>();
+  private readonly settlements: SettlementQueue;
+  private readonly isHealthy = (): boolean => this.healthy;
   private readonly listeners: Array<(mode: StoreMode) => void> = [];
   private probeTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -70,6 +64,7 @@ export class ResilientStore implements CounterStore {
     private readonly opts: ResilientStoreOptions,
   ) {
     this.outage = new OutageCounters(opts);
+    this.settlements = new SettlementQueue(primary, (err) => this.failed(err));
   }
 
   /**
@@ -119,18 +114,8 @@ export class ResilientStore implements CounterStore {
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const plan = this.outage.plan(req.items);
     if (this.state === 'holding' && !plan.closed) return this.outage.reserve(req, plan);
-    // The same id reserved again (the engine's exact retry, right after refunding the first attempt): the
-    // shared store knows a reservation by its id only, so a settlement of the earlier attempt still on its
-    // way, or waiting to be sent again, would be applied to this one (and the call's usage then lost). It
-    // is answered, or sent now, first: the store binds it to the attempt open when it is sent.
-    const earlier = this.settlingIds.get(req.id);
-    if (earlier) await earlier;
-    const pending = this.healthy ? this.pendingSettles.get(req.id) : undefined;
-    if (pending) {
-      this.pendingSettles.delete(req.id);
-      // Not queued again if it fails: the id names this attempt from now on. The earlier one stays charged (the safe side).
-      void this.primary.settle(req.id, pending).catch((err: unknown) => this.failed(err));
-    }
+    const earlierSettlement = this.settlements.beforeReserving(req.id, this.isHealthy);
+    if (earlierSettlement) await earlierSettlement;
     if (this.healthy) {
       const flushes = this.outage.flushes;
       try {
@@ -144,7 +129,7 @@ export class ResilientStore implements CounterStore {
         if (err instanceof CountersNotRebuiltError) return this.countersLost(req, plan, err);
         this.failed(err);
         // The reservation may have landed before its answer was lost: cancel it once the store answers.
-        this.queueSettle(req.id, { input: 0, output: 0, request: 0 });
+        this.settlements.keep(req.id, { input: 0, output: 0, request: 0 });
       }
     }
     return this.outage.reserve(req, plan);
@@ -156,26 +141,13 @@ export class ResilientStore implements CounterStore {
       return;
     }
     // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).
-    if (!this.healthy) return this.queueSettle(id, usage);
-    // Sent now but not awaited: the response need not wait a round trip. Commands keep their order on the
-    // connection (and slot), so this instance's next reserve or peek already sees the settlement.
-    const sent: Promise<void> = this.primary
-      .settle(id, usage)
-      .catch((err: unknown) => {
-        this.failed(err);
-        this.queueSettle(id, usage);
-      })
-      .finally(() => {
-        this.settling.delete(sent);
-        if (this.settlingIds.get(id) === sent) this.settlingIds.delete(id);
-      });
-    this.settling.set(sent, true);
-    this.settlingIds.set(id, sent);
+    if (!this.healthy) return this.settlements.keep(id, usage);
+    this.settlements.send(id, usage);
   }
 
   /** Resolves once every settlement sent so far has been answered (or queued for retry). */
-  async quiesce(): Promise<void> {
-    while (this.settling.size > 0) await Promise.allSettled([...this.settling.keys()]);
+  quiesce(): Promise<void> {
+    return this.settlements.quiesce();
   }
 
   restore(entries: RestoreEntry[]): Promise<void> {
@@ -238,7 +210,7 @@ export class ResilientStore implements CounterStore {
 
   /** Usage and settlements still waiting to reach the shared store (0 once reconciled). */
   get backlog(): number {
-    return this.outage.unsent + this.pendingSettles.size;
+    return this.outage.unsent + this.settlements.waiting;
   }
 
   async close(): Promise<void> {
@@ -335,7 +307,7 @@ export class ResilientStore implements CounterStore {
     try {
       await this.primary.ping();
       const replayed = this.outage.unsent;
-      const settled = this.pendingSettles.size;
+      const settled = this.settlements.waiting;
       await this.flush();
       const before = this.mode;
       this.state = 'holding';
@@ -363,14 +335,6 @@ export class ResilientStore implements CounterStore {
     if (this.backlog > 0) this.kickFlush();
   }
 
-  private queueSettle(id: string, usage: SettleUsage): void {
-    if (this.pendingSettles.size >= MAX_PENDING_SETTLES) {
-      const oldest = this.pendingSettles.keys().next().value;
-      if (oldest !== undefined) this.pendingSettles.delete(oldest);
-    }
-    this.pendingSettles.set(id, usage);
-  }
-
   /** Flushes local usage after recovery without holding up the request that produced it. */
   private kickFlush(): void {
     void this.flush().then(
@@ -386,12 +350,7 @@ export class ResilientStore implements CounterStore {
   /** Sends pending settlements and locally counted usage; one flush at a time; rejects on the first failure. */
   private flush(): Promise<void> {
     this.flushing ??= (async () => {
-      while (this.pendingSettles.size > 0) {
-        const chunk: Array<[string, SettleUsage]> = [];
-        for (const entry of this.pendingSettles) if (chunk.push(entry) >= SETTLE_CONCURRENCY) break;
-        await Promise.all(chunk.map(([id, usage]) => this.primary.settle(id, usage)));
-        for (const [id] of chunk) this.pendingSettles.delete(id);
-      }
+      await this.settlements.sendWaiting();
       await this.outage.replayInto(this.primary);
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
