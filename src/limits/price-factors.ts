@@ -110,12 +110,40 @@ function withFees(factors: PriceFactors, fees: number, list: ListPrice, input: n
   return factors;
 }
 
-/** Prompt-cache writes a request body marks, read from its JSON text. */
-export function cacheWriteHint(text: string | undefined): PriceHints['cacheWrite'] {
+/**
+ * Prompt-cache writes a request body marks, read from its JSON text; from the parsed `body` as well when the
+ * text holds a `\u` escape, with which a key or value is spelt otherwise (`"cache\u005fcontrol"` is
+ * `cache_control` to every JSON parser, Anthropic's included): a search of the text alone reserved such a
+ * write at the list input price, and it was billed at up to twice that.
+ */
+export function cacheWriteHint(text: string | undefined, body?: unknown): PriceHints['cacheWrite'] {
   // Inside JSON strings quotes are escaped, so an unescaped `"cache_control"` is a key (or a value equal
   // to it, which only reserves a little more).
-  if (text === undefined || !text.includes('"cache_control"')) return undefined;
-  return /"ttl"\s*:\s*"1h"/.test(text) ? '1h' : '5m';
+  const seen = text !== undefined && text.includes('"cache_control"') ? (/"ttl"\s*:\s*"1h"/.test(text) ? '1h' : '5m') : undefined;
+  if (seen === '1h' || body === undefined || (text !== undefined && !text.includes('\\u'))) return seen;
+  return markedWrite(body) ?? seen;
+}
+
+/** The longest cache write a parsed body marks (a `cache_control` key anywhere, `ttl: "1h"` in it), walked without recursion. */
+function markedWrite(body: unknown): PriceHints['cacheWrite'] {
+  let found: PriceHints['cacheWrite'];
+  const stack: unknown[] = [body];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    for (const [key, x] of Object.entries(v)) {
+      if (key === 'cache_control') {
+        if (typeof x === 'object' && x !== null && (x as Record<string, unknown>).ttl === '1h') return '1h';
+        found = '5m';
+      }
+      stack.push(x);
+    }
+  }
+  return found;
 }
 
 function ratio(price: number, list: number): number {

@@ -1,7 +1,7 @@
 // OpenAI client → OpenAI-format upstream: bodies pass through untouched except the model, the output
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself unless the
 // provider refuses the field (`stream_usage: false`, or learnt: stream-options-refusal.ts).
-import { billedTools, EchoedPrompts, findServiceTier, legacyPrompts, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
+import { asksForReasoning, billedTools, EchoedPrompts, findServiceTier, legacyPrompts, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
 import { countTextTokens } from '../tokens/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
@@ -65,6 +65,9 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
   // Web and file search calls are billed per call: counted from the answer when the request offers them.
   const reasoning = isReasoningModel(upstreamModel, provider);
   const tools = endpoint === 'responses' ? billedTools(body, reasoning) : undefined;
+  // A stream is held to a grant below the Responses API's floor of 16 by cutting it, which a reasoning
+  // model's thinking (never streamed, billed all the same) escapes: such a stream gets the floor too.
+  const cuttable = stream && !reasoning && !asksForReasoning(endpoint, body);
   // Legacy completions with `echo: true` start each choice's text with its prompt: input, not output.
   const echoed = endpoint === 'completions' ? EchoedPrompts.of(body) : undefined;
   return {
@@ -77,10 +80,10 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
         : {
             output: (asked ?? defaultMax * choices) + predicted,
             fromClient: perChoice !== undefined,
-            // Each choice gets at least one token upstream; a non-streamed Responses answer gets at least 16
-            // and cannot be cut: a grant below that would let the provider produce more than was reserved.
-            // (`max_tokens: 0`, taken only with `echo`, generates nothing: no least.)
-            least: endpoint === 'responses' ? (stream ? 1 : RESPONSES_MIN_OUTPUT) : perChoice === 0 ? 0 : choices + predicted,
+            // Each choice gets at least one token upstream; a Responses answer that cannot be cut (not streamed,
+            // or thinking first) gets at least 16: a grant below that would let the provider produce more than
+            // was reserved. (`max_tokens: 0`, taken only with `echo`, generates nothing: no least.)
+            least: endpoint === 'responses' ? (cuttable ? 1 : RESPONSES_MIN_OUTPUT) : perChoice === 0 ? 0 : choices + predicted,
           },
     perChoice: split,
     upstreamBody(output) {

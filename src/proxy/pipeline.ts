@@ -5,8 +5,8 @@ import { TollgateError } from '../errors/tollgate-error.js';
 import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
-import { bringsServerToolInput } from '../providers/anthropic/index.js';
-import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused, withHiddenReasoning } from '../providers/openai/index.js';
+import { bringsServerToolInput, thinksUnseen } from '../providers/anthropic/index.js';
+import { answersInAudio, asksForReasoning, bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused, withHiddenReasoning } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
@@ -56,15 +56,22 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const enforcement = gw.policy.enforcement;
   const reasoning = isReasoningModel(upstreamModel, provider);
   const allowance = exchange.allowance(reasoning ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
-  // An OpenAI reasoning model's thinking is billed as output and never shown: without the provider's usage, the
-  // gateway cannot count it (unseen-billing.ts), and charges the whole grant.
-  const hidesReasoning = reasoning && (exchange.upstream === 'chat' || exchange.upstream === 'responses');
+  // An OpenAI reasoning model's thinking (known by name, or asked for by the request), a spoken answer's audio
+  // and Claude's (summarized) thinking are billed as output that no text shows in full: without the provider's
+  // usage, the gateway cannot count them (openai/unseen-billing.ts, anthropic/thinking-budget.ts), and charges
+  // the whole grant.
+  const hidesOutput =
+    exchange.upstream === 'messages'
+      ? thinksUnseen(exchange.estimateOn.body)
+      : (reasoning && (exchange.upstream === 'chat' || exchange.upstream === 'responses')) || asksForReasoning(exchange.upstream, body) || answersInAudio(exchange.upstream, body);
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
   // Anthropic bills prompt-cache writes and fast mode above the input price; OpenAI bills its priority tier above list;
   // both bill web searches (and OpenAI file searches) per call, up to the request's cap on them.
   const toolCalls = exchange.toolCallBound;
   const priceHints = (): PriceHints =>
-    exchange.upstream === 'messages' ? { cacheWrite: cacheWriteHint(req.rawBody), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: fallbacks && fallbackPriceHints(fallbacks, body) } : { serviceTier: body.service_tier, toolCalls };
+    exchange.upstream === 'messages'
+      ? { cacheWrite: cacheWriteHint(req.rawBody, exchange.estimateOn.body), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: fallbacks && fallbackPriceHints(fallbacks, body) }
+      : { serviceTier: body.service_tier, toolCalls };
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
@@ -253,7 +260,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       const queued = background && !answer.usage;
       const usage: Usage = queued
         ? fullGrantUsage(admission)
-        : (answer.usage ?? selfCounted({ input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' }, hidesReasoning, admission.output));
+        : (answer.usage ?? selfCounted({ input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' }, hidesOutput, admission.output));
       const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
       // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
       // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
@@ -289,7 +296,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       // The provider accepted the call and was working on it: the client that left is charged as any that
       // leaves a stream, for the input (and a reasoning model's unseen thinking).
       if (abort?.signal.aborted) {
-        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, hidesReasoning, admission.output);
+        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, hidesOutput, admission.output);
         await gw.engine.settleCall(admission, target, usage);
         return record(admitted, 499, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: 'client_gone' });
       }
@@ -323,7 +330,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // A background stream that did not run to its end goes on without the client (or the gateway): its whole
     // grant stands until its end is known.
     const unfinished = background && result.outcome !== 'complete';
-    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, hidesReasoning, admission.output);
+    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, hidesOutput, admission.output);
     const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
     const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
     if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {
@@ -352,9 +359,9 @@ function followable(gw: Gateway, provider: Provider, responseId: string | undefi
   return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined && gw.background.hasRoom;
 }
 
-/** Usage the gateway counted itself, the provider having reported none: a reasoning model's unseen thinking adds its whole grant. */
-function selfCounted(usage: Usage, hidesReasoning: boolean, grant: number): Usage {
-  return hidesReasoning ? withHiddenReasoning(usage, grant) : usage;
+/** Usage the gateway counted itself, the provider having reported none: output no text shows (thinking, audio) makes it the whole grant. */
+function selfCounted(usage: Usage, hidesOutput: boolean, grant: number): Usage {
+  return hidesOutput ? withHiddenReasoning(usage, grant) : usage;
 }
 
 /** What `record` hands back when nobody listens: nothing to wait for. */

@@ -78,14 +78,46 @@ export class BoundMeter extends BaseMeter {
   }
 }
 
+/** A text's numerals (`\p{N}`): their UTF-8 bytes, and the cl100k tokens they take at least (a run of k is cut in ⌈k/3⌉ pieces). */
+export interface Numerals {
+  bytes: number;
+  chunks: number;
+}
+
+const NUMERAL_RUN = /\p{N}+/gu;
+
+/** The numerals of `s`, for families that may split every digit (Profile.splitsDigits). */
+export function numeralsOf(s: string): Numerals {
+  let bytes = 0;
+  let chunks = 0;
+  for (const [run] of s.matchAll(NUMERAL_RUN)) {
+    bytes += Buffer.byteLength(run, 'utf8');
+    chunks += Math.ceil(codePoints(run) / 3);
+  }
+  return { bytes, chunks };
+}
+
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0xdc00 && s.charCodeAt(i) <= 0xdfff) n--;
+  return n;
+}
+
 /**
  * A family's token count from a BPE count `n` of a text of `bytes` bytes: exact for OpenAI models,
- * otherwise factor × n (at least n + whitespace runs where the family counts them), capped at bytes + 1.
+ * otherwise factor × n (at least n + whitespace runs where the family counts them; where it may split
+ * every digit, at least factor × the rest of the text plus a token per byte of numerals), capped at bytes + 1.
  */
-export function familyEstimate(p: Profile, n: number, bytes: number, spaceRuns: () => number): number {
+export function familyEstimate(p: Profile, n: number, bytes: number, spaceRuns: () => number, numerals?: () => Numerals): number {
   if (p.factor === 1) return n;
   let est = Math.ceil(n * p.factor);
   if (p.countSpaceRuns) est = Math.max(est, n + spaceRuns());
+  if (p.splitsDigits && numerals) {
+    // cl100k cuts numerals from the text around them (so `n - chunks` is at least the rest's count), and
+    // the family's tokenizer gives each numeral at most a token per byte.
+    const d = numerals();
+    if (d.bytes > 0) est = Math.max(est, Math.ceil(Math.max(0, n - d.chunks) * p.factor) + d.bytes);
+  }
   return Math.min(est, bytes + 1);
 }
 
@@ -94,7 +126,9 @@ export class ExactMeter extends BaseMeter {
   text(s: string): number {
     if (s.length === 0) return 0;
     const n = cachedCountTokens(this.profile.encoding, s);
-    return familyEstimate(this.profile, n, Buffer.byteLength(s, 'utf8'), () => s.match(/\s+/g)?.length ?? 0);
+    // OpenAI's count is the billed one: no closures to build for the estimate (this runs for every text leaf).
+    if (this.profile.factor === 1) return n;
+    return familyEstimate(this.profile, n, Buffer.byteLength(s, 'utf8'), () => s.match(/\s+/g)?.length ?? 0, () => numeralsOf(s));
   }
   image(src: { url?: unknown; base64?: unknown }, detail: unknown): number {
     let dims;

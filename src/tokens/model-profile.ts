@@ -12,6 +12,11 @@ export interface Profile {
   factor: number;
   /** Claude's newer tokenizer splits the space before a word into its own token; count those too. */
   countSpaceRuns: boolean;
+  /**
+   * The family's tokenizer may give every numeral its own token (Qwen, Gemma, the 32k SentencePiece
+   * vocabularies), where cl100k puts up to three digits in one: numerals are then counted by their bytes.
+   */
+  splitsDigits: boolean;
   image: ImageRule;
   /** Tokens wrapped around every chat message (role markers, separators). */
   perMessage: number;
@@ -38,6 +43,7 @@ const OPENAI_BASE = {
   family: 'openai',
   factor: 1,
   countSpaceRuns: false,
+  splitsDigits: false,
   perMessage: 3,
   perName: 1,
   perRequest: 3,
@@ -97,6 +103,7 @@ function claudeVersion(m: string): number | undefined {
 const CLAUDE_BASE = {
   family: 'claude',
   encoding: 'cl100k_base',
+  splitsDigits: false,
   perMessage: 6,
   perName: 2,
   perRequest: 10,
@@ -124,6 +131,11 @@ const GENERIC_BASE = {
   perBuiltinTool: 0,
 } as const;
 
+// Open families whose pre-tokenizer groups up to three digits in one token, as cl100k does (`\p{N}{1,3}`):
+// Llama 3 and 4, gpt-oss, DeepSeek V3 and R1. Any other open model (Qwen, Gemma, Llama 2, Mistral 7B, an
+// unknown name) may split every digit, and is estimated so.
+const GROUPS_DIGITS = /llama-?[34](?!\d)|gpt-oss|deepseek/;
+
 // Families with a 32k SentencePiece vocabulary, which splits text much finer than cl100k.
 const SMALL_VOCAB = /llama-?2|codellama|mistral-7b|mixtral|vicuna|alpaca|falcon|phi-2/;
 
@@ -139,7 +151,7 @@ export function resolveProfile(model: string): Profile {
       ? { ...CLAUDE_BASE, factor: 1.4, countSpaceRuns: false, image: { kind: 'claude', maxEdge: 1568, cap: 1650 } }
       : { ...CLAUDE_BASE, factor: 1.8, countSpaceRuns: true, image: { kind: 'claude', maxEdge: 2576, cap: 5000 } };
   }
-  return { ...GENERIC_BASE, factor: SMALL_VOCAB.test(m) ? 2 : 1.5 };
+  return { ...GENERIC_BASE, factor: SMALL_VOCAB.test(m) ? 2 : 1.5, splitsDigits: !GROUPS_DIGITS.test(m) };
 }
 
 const cache = new Map<string, Profile>();

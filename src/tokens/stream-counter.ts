@@ -4,7 +4,7 @@
 // Instead the text is cut only where the model's pre-tokenizer cuts (BPE never merges across those
 // pieces): finished pieces are counted one by one and dropped, the last ones held until more text arrives.
 import { countTokens, MAX_PIECE, preTokenizer } from './encoders.js';
-import { familyEstimate } from './meter.js';
+import { familyEstimate, type Numerals } from './meter.js';
 import { profileFor, type Encoding, type Profile } from './model-profile.js';
 
 // Streamed text repeats its words: most pieces are counted once per process, not once per stream.
@@ -38,6 +38,8 @@ const HELD_PIECES = 2;
  */
 const COMMIT_AT = 64;
 
+const NUMERAL = /^\p{N}$/u;
+
 // The characters JavaScript's \s matches (what ExactMeter's /\s+/g counts runs of).
 function isSpace(c: number): boolean {
   return (c >= 9 && c <= 13) || c === 32 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
@@ -54,6 +56,11 @@ export class StreamTokenCounter {
   private bytes = 0;
   private runs = 0; // whitespace runs, for the Claude estimate
   private endsInSpace = false;
+  // Numerals, for families that may split every digit: their bytes, the cl100k pieces of the runs ended, and
+  // the length (in code points) of the run the text ends in, which the next delta may continue.
+  private numeralBytes = 0;
+  private numeralChunks = 0;
+  private numeralRun = 0;
   // A pre-token longer than MAX_PIECE showed up: from there on every byte counts as a token (an upper
   // bound; such text is pathological, and counting it exactly would hold it all).
   private degraded = false;
@@ -70,6 +77,12 @@ export class StreamTokenCounter {
     this.bytes += bytes;
     this.runs += this.newRuns(text);
     this.endsInSpace = isSpace(text.charCodeAt(text.length - 1));
+    if (this.profile.splitsDigits) {
+      const n = this.scanNumerals(text);
+      this.numeralBytes += n.bytes;
+      this.numeralChunks += n.ended;
+      this.numeralRun = n.run;
+    }
     if (this.degraded) {
       this.committed += bytes;
       return;
@@ -81,7 +94,7 @@ export class StreamTokenCounter {
 
   /** Tokens of all text added so far, as countTextTokens would count their concatenation. */
   count(): number {
-    return this.estimate(this.committed + this.tailTokens(this.tail), this.bytes, this.runs);
+    return this.estimate(this.committed + this.tailTokens(this.tail), this.bytes, this.runs, this.numeralsWith(''));
   }
 
   /** The count is the family's conservative estimate (Claude, open models), not the billed count. */
@@ -102,17 +115,41 @@ export class StreamTokenCounter {
   /** What count() would be after add(text), without adding it. */
   countWith(text: string): number {
     if (text.length === 0) return this.count();
-    return this.estimate(this.committed + this.tailTokens(this.tail + text), this.bytes + Buffer.byteLength(text, 'utf8'), this.runs + this.newRuns(text));
+    return this.estimate(this.committed + this.tailTokens(this.tail + text), this.bytes + Buffer.byteLength(text, 'utf8'), this.runs + this.newRuns(text), this.numeralsWith(text));
   }
 
   /** A cheap upper bound of countWith(text): every token is at least one byte. */
   boundWith(text: string): number {
     const bytes = Buffer.byteLength(text, 'utf8');
-    return this.estimate(this.committed + this.tailBytes + bytes, this.bytes + bytes, this.runs + this.newRuns(text));
+    return this.estimate(this.committed + this.tailBytes + bytes, this.bytes + bytes, this.runs + this.newRuns(text), this.numeralsWith(text));
   }
 
   private tailTokens(text: string): number {
     return this.degraded ? Buffer.byteLength(text, 'utf8') : countTokens(this.profile.encoding, text);
+  }
+
+  /** The numerals of everything added and then `text` (none unless the family may split digits). */
+  private numeralsWith(text: string): Numerals | undefined {
+    if (!this.profile.splitsDigits) return undefined;
+    const n = text.length > 0 ? this.scanNumerals(text) : { bytes: 0, ended: 0, run: this.numeralRun };
+    return { bytes: this.numeralBytes + n.bytes, chunks: this.numeralChunks + n.ended + Math.ceil(n.run / 3) };
+  }
+
+  /** `text`'s numeral bytes, the cl100k pieces of the runs it ends (one continued from before included), and the run it ends in. */
+  private scanNumerals(text: string): { bytes: number; ended: number; run: number } {
+    let bytes = 0;
+    let ended = 0;
+    let run = this.numeralRun;
+    for (const ch of text) {
+      if (NUMERAL.test(ch)) {
+        run++;
+        bytes += Buffer.byteLength(ch, 'utf8');
+      } else if (run > 0) {
+        ended += Math.ceil(run / 3);
+        run = 0;
+      }
+    }
+    return { bytes, ended, run };
   }
 
   private newRuns(text: string): number {
@@ -152,7 +189,7 @@ export class StreamTokenCounter {
   }
 
   /** The family's estimate from a BPE count: ExactMeter.text's rule, applied to the whole text. */
-  private estimate(n: number, bytes: number, runs: number): number {
-    return bytes === 0 ? n : familyEstimate(this.profile, n, bytes, () => runs);
+  private estimate(n: number, bytes: number, runs: number, numerals: Numerals | undefined): number {
+    return bytes === 0 ? n : familyEstimate(this.profile, n, bytes, () => runs, numerals && (() => numerals));
   }
 }

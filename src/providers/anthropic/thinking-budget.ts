@@ -33,3 +33,23 @@ export function fitThinkingBudget(out: JsonObject, budget: number, maxTokens: nu
   // A new object: the client's `thinking` is shared with the body the gateway read.
   out.thinking = { ...(out.thinking as JsonObject), budget_tokens: Math.max(MIN_THINKING_BUDGET, maxTokens - 1) };
 }
+
+/**
+ * Whether a call thinks (`thinking.type` `enabled` or `adaptive`): its thinking is billed as output in full,
+ * but a stream shows at most a summary of it (Claude 4 and later; nothing with `display: "omitted"`, and
+ * Claude 3.7's `redacted_thinking` is encrypted), and Anthropic reports the output only at the stream's
+ * end. Without that figure (a client that left mid-stream) such a call is charged its whole grant, as an
+ * OpenAI reasoning model's is (openai/unseen-billing.ts).
+ */
+export function thinksUnseen(body: JsonObject): boolean {
+  if (thinks(body.thinking)) return true;
+  // A server-side fallback attempt may think where the requested model does not (its entry's own `thinking`).
+  const fallbacks = body.fallbacks;
+  return Array.isArray(fallbacks) && fallbacks.some((entry) => typeof entry === 'object' && entry !== null && thinks((entry as JsonObject).thinking));
+}
+
+function thinks(thinking: unknown): boolean {
+  if (typeof thinking !== 'object' || thinking === null) return false;
+  const type = (thinking as JsonObject).type;
+  return type === 'enabled' || type === 'adaptive';
+}

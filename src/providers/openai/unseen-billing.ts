@@ -17,6 +17,9 @@
 //   generating, up to the cap sent, after the gateway has settled; such a call is charged its whole grant.
 // - Hidden reasoning: a reasoning model's thinking is billed as output and never shown, so where the provider
 //   does not report the usage (a stream cut short, a server that sends none) the whole grant is charged.
+// - Spoken answers: a chat call that asks for audio output (`modalities: ["text", "audio"]`) is billed its
+//   audio as output tokens, which reach the client as base64 `audio.data` that no tokenizer counts (the
+//   transcript is a fraction of them): without the provider's usage, it is charged its whole grant too.
 import type { UpstreamEndpoint } from '../provider.js';
 import type { JsonObject, Usage } from '../usage.js';
 
@@ -53,6 +56,30 @@ export function bringsHiddenInput(endpoint: UpstreamEndpoint, body: JsonObject, 
 function referencesAudio(message: unknown): boolean {
   const audio = (message as JsonObject | null)?.audio;
   return typeof audio === 'object' && audio !== null && typeof (audio as JsonObject).id === 'string';
+}
+
+/**
+ * Whether a call asks for output the provider bills as tokens but no text shows: a chat call for a spoken
+ * answer (`modalities` with `audio`, or the `audio` output parameters). Without the provider's usage such a
+ * call is charged its whole grant, as a reasoning model's is (withHiddenReasoning).
+ */
+export function answersInAudio(endpoint: UpstreamEndpoint, body: JsonObject): boolean {
+  if (endpoint !== 'chat') return false;
+  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) return true;
+  return typeof body.audio === 'object' && body.audio !== null;
+}
+
+/**
+ * Whether a call asks for hidden reasoning whatever its model is called (an Azure deployment or a router's
+ * alias the gateway cannot know by name): `reasoning_effort` on chat, `reasoning` on the Responses API,
+ * which models that do not reason refuse; effort `none` thinks not at all. Without the provider's usage
+ * such a call is charged its whole grant, as a model known to reason is (withHiddenReasoning).
+ */
+export function asksForReasoning(endpoint: UpstreamEndpoint, body: JsonObject): boolean {
+  if (endpoint === 'chat') return typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none';
+  if (endpoint !== 'responses') return false;
+  const reasoning = body.reasoning;
+  return typeof reasoning === 'object' && reasoning !== null && (reasoning as JsonObject).effort !== 'none';
 }
 
 /** The text of a chat body's `prediction` (`{type: "content", content: string | text parts}`); '' for none. */
