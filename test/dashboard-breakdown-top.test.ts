@@ -25,7 +25,7 @@ function seed(): LedgerRow[] {
       ts: NOW - 3_600_000, requestId: `seed-${i}`, organization: 'default', project: null, user: `user-${i}`, keyId: 'k', groups: [],
       route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
       blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: input, outputTokens: 10, cachedInputTokens: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0,
-      reservedInput: input, reservedOutput: 10, costUsd: (input * 2.5 + 10 * 10) / 1e6, inputCostUsd: (input * 2.5) / 1e6, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4, providerResponseId: null, inferenceGeo: null,
+      reservedInput: input, reservedOutput: 10, costUsd: (input * 2.5 + 10 * 10) / 1e6, inputCostUsd: (input * 2.5) / 1e6, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4, providerResponseId: null, inferenceGeo: null, audioInputTokens: 0, audioOutputTokens: 0,
     };
   });
 }

@@ -44,7 +44,7 @@ function row(ts: number, who: 'alice' | 'bob', input: number, output: number, ov
     ts, requestId: `seed-${seq++}`, organization: 'default', project: alice ? 'web' : 'batch', user: who, keyId: who, groups: [],
     route: 'main', modelId: model, provider: 'demo', model, endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
     blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: input, outputTokens: output, cachedInputTokens: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0,
-    reservedInput: input, reservedOutput: output, costUsd: (input * pi + output * po) / 1e6, inputCostUsd: (input * pi) / 1e6, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4, providerResponseId: null, inferenceGeo: null,
+    reservedInput: input, reservedOutput: output, costUsd: (input * pi + output * po) / 1e6, inputCostUsd: (input * pi) / 1e6, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4, providerResponseId: null, inferenceGeo: null, audioInputTokens: 0, audioOutputTokens: 0,
     ...over,
   };
 }

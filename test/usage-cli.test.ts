@@ -19,7 +19,7 @@ function row(i: number, over: Partial<LedgerRow>): LedgerRow {
     ts: NOW - 2 * HOUR, requestId: `cli-${i}`, organization: 'default', project: 'web', user: 'alice', keyId: 'alice', groups: [], route: 'main',
     modelId: 'gpt-4o', provider: 'openai', model: 'gpt-4o', endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
     blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: 100, outputTokens: 10, cachedInputTokens: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0,
-    reservedInput: 100, reservedOutput: 10, costUsd: 0.00035, inputCostUsd: 0.00025, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 3, upstreamLatencyMs: 2, providerResponseId: null, inferenceGeo: null, ...over,
+    reservedInput: 100, reservedOutput: 10, costUsd: 0.00035, inputCostUsd: 0.00025, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 3, upstreamLatencyMs: 2, providerResponseId: null, inferenceGeo: null, audioInputTokens: 0, audioOutputTokens: 0, ...over,
   };
 }
 

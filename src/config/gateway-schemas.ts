@@ -192,6 +192,8 @@ export const pricingSchema = z.record(
     input: z.number().nonnegative(),
     output: z.number().nonnegative(),
     cached_input: z.number().nonnegative().optional(),
+    audio_input: z.number().nonnegative().optional(),
+    audio_output: z.number().nonnegative().optional(),
     long_context: z
       .strictObject({
         above_input_tokens: z.number().int().positive(),

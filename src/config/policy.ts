@@ -101,6 +101,10 @@ export interface Price {
   output: number;
   /** USD per million input tokens read from the provider's prompt cache (defaults to the list discount). */
   cachedInput?: number;
+  /** USD per million audio input tokens (defaults to the list's audio rate in proportion to `input`, else `input`). */
+  audioInput?: number;
+  /** USD per million audio output tokens (defaults to the list's audio rate in proportion to `output`, else `output`). */
+  audioOutput?: number;
   /** Rates for a whole call whose input exceeds `aboveInputTokens` (defaults to the list's band, in proportion). */
   longContext?: { aboveInputTokens: number; input: number; output: number; cachedInput?: number };
   /** USD per 1,000 server-side tool calls, by kind (usage.ts ToolKind); a kind absent here keeps its list price. */

@@ -48,6 +48,8 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
     toolFeesUsd: fees / 1e6,
     serviceTier: usage.serviceTier ?? null,
     inferenceGeo: usage.inferenceGeo ?? null,
+    audioInputTokens: usage.audioInput ?? 0,
+    audioOutputTokens: usage.audioOutput ?? 0,
     usageSource: used ? usage.source : 'none',
     latencyMs: round3(r.latencyMs),
     upstreamLatencyMs: r.upstreamLatencyMs === undefined ? null : round3(r.upstreamLatencyMs),

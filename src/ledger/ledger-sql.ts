@@ -45,6 +45,8 @@ export const COLUMNS: ReadonlyArray<readonly [string, keyof LedgerRow, Kind]> = 
   ['upstream_latency_ms', 'upstreamLatencyMs', 'plain'],
   ['provider_response_id', 'providerResponseId', 'plain'],
   ['inference_geo', 'inferenceGeo', 'plain'],
+  ['audio_input_tokens', 'audioInputTokens', 'plain'],
+  ['audio_output_tokens', 'audioOutputTokens', 'plain'],
 ];
 
 export const COLUMN_NAMES = COLUMNS.map(([c]) => c);
@@ -74,7 +76,7 @@ export function decodeRow(db: Record<string, unknown>): LedgerRow {
 
 const NUMERIC_FIELDS = new Set<keyof LedgerRow>([
   'ts', 'status', 'inputTokens', 'outputTokens', 'cachedInputTokens', 'cacheWriteInputTokens', 'cacheWrite1hInputTokens',
-  'reservedInput', 'reservedOutput', 'costUsd', 'inputCostUsd', 'toolFeesUsd', 'latencyMs', 'upstreamLatencyMs',
+  'reservedInput', 'reservedOutput', 'costUsd', 'inputCostUsd', 'toolFeesUsd', 'latencyMs', 'upstreamLatencyMs', 'audioInputTokens', 'audioOutputTokens',
 ]);
 
 /** What differs between SQLite and PostgreSQL in report queries. */

@@ -1,6 +1,6 @@
 // One contract, two ledgers: every test body runs against SQLite and against the real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, VERSION_BEFORE_RESPONSE_ID, VERSION_BEFORE_INFERENCE_GEO, VERSION_BEFORE_TOOL_FEES, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
+import { schemaVersionOf, VERSION_BEFORE_CACHE_WRITES, VERSION_BEFORE_INPUT_COST, VERSION_BEFORE_RESPONSE_ID, VERSION_BEFORE_AUDIO_TOKENS, VERSION_BEFORE_INFERENCE_GEO, VERSION_BEFORE_TOOL_FEES, writeLedgerAtVersion } from '../../test/helpers/ledger-at-version.js';
 import { LEDGER_KINDS, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { LedgerWriter } from './batch-writer.js';
 import type { Ledger, LedgerRow, UsageGroup } from './ledger.js';
@@ -43,10 +43,12 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     const flex = sampleRow({ cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: 'flex' });
     // Three web searches at $10 per 1,000, in cost_usd and input_cost_usd too.
     const searched = sampleRow({ provider: 'anthropic', costUsd: 0.030_62, inputCostUsd: 0.030_22, toolFeesUsd: 0.03 });
-    await ledger.append([streamed, plain, cached, flex, searched]);
-    const back = await ledger.rows({ requestIds: [streamed.requestId, plain.requestId, cached.requestId, flex.requestId, searched.requestId] });
-    expect(back).toEqual(expect.arrayContaining([streamed, plain, cached, flex, searched]));
-    expect(back).toHaveLength(5);
+    // A spoken answer to audio (OpenAI's audio models): audio tokens among the input and the output.
+    const spoken = sampleRow({ model: 'gpt-audio', inputTokens: 900, audioInputTokens: 700, outputTokens: 400, audioOutputTokens: 320 });
+    await ledger.append([streamed, plain, cached, flex, searched, spoken]);
+    const back = await ledger.rows({ requestIds: [streamed.requestId, plain.requestId, cached.requestId, flex.requestId, searched.requestId, spoken.requestId] });
+    expect(back).toEqual(expect.arrayContaining([streamed, plain, cached, flex, searched, spoken]));
+    expect(back).toHaveLength(6);
   });
 
   it('skips rows whose request id is already written, so a retried batch is harmless', async () => {
@@ -440,6 +442,31 @@ describe.each(LEDGER_KINDS)('ledger migration to the inference-geo column: $kind
       expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
       const kept = before.map((r) => ({ ...r, inferenceGeo: null }));
       const fresh = [sampleRow({ ts: base + 1, requestId: 'g-new-1', provider: 'anthropic', inferenceGeo: 'us' }), sampleRow({ ts: base + 2, requestId: 'g-new-2', inferenceGeo: null })];
+      await ledger.append(fresh);
+      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe.each(LEDGER_KINDS)('ledger migration to the audio-token columns: $kind', ({ kind, place: makePlace }) => {
+  let place: LedgerPlace | undefined;
+  afterAll(async () => {
+    await place?.drop();
+  });
+
+  it('keeps the rows written before them (no audio: 0), and stores the audio tokens of new ones', async () => {
+    place = await makePlace();
+    const base = T0 + 86_400_000 * 92;
+    const before = [sampleRow({ ts: base, requestId: 'a-old-1', model: 'gpt-audio' })];
+    await writeLedgerAtVersion(place, VERSION_BEFORE_AUDIO_TOKENS[kind], before);
+    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
+    const ledger = await openLedger(place.url);
+    try {
+      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
+      const kept = before.map((r) => ({ ...r, audioInputTokens: 0, audioOutputTokens: 0 }));
+      const fresh = [sampleRow({ ts: base + 1, requestId: 'a-new-1', model: 'gpt-audio', audioInputTokens: 21, audioOutputTokens: 8 })];
       await ledger.append(fresh);
       expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
     } finally {

@@ -48,6 +48,13 @@ export interface LedgerRow {
   cacheWriteInputTokens: number;
   /** The part of cacheWriteInputTokens written with a 1-hour TTL (billed higher than the 5-minute one). */
   cacheWrite1hInputTokens: number;
+  /**
+   * Input tokens of audio (OpenAI's audio models): a subset of inputTokens, billed at the audio input
+   * price. 0 on rows written before the ledger recorded it.
+   */
+  audioInputTokens: number;
+  /** Output tokens of audio: a subset of outputTokens, billed at the audio output price; 0 on older rows. */
+  audioOutputTokens: number;
   reservedInput: number;
   reservedOutput: number;
   costUsd: number;

@@ -26,6 +26,14 @@
 // across sources that quote OpenAI's pricing page (tokenmix.ai 2026-06-04, morphllm.com, tokencost.app,
 // benchr.org, docs.bswen.com): gpt-5.5 $5 / $0.50 / $30 with the same 272K band ($10 / $1 / $45),
 // gpt-5.5-pro $30 / $180, gpt-5.4-mini $0.75 / $0.075 / $4.50, gpt-5.4-nano $0.20 / $0.02 / $1.25. Recheck.
+// OpenAI's audio models, checked 2026-12-06 against their model pages (text / audio, input / output):
+//   https://developers.openai.com/api/docs/models/gpt-audio.md                  ($2.50 / $10; audio $32 / $64)
+//   https://developers.openai.com/zh-Hans/api/docs/models/gpt-audio-1.5         (the same)
+//   https://developers.openai.com/api/docs/models/gpt-4o-audio-preview.md       ($2.50 / $10; audio $40 / $80)
+//   https://developers.openai.com/api/docs/models/gpt-4o-mini-audio-preview.md  ($0.15 / $0.60; audio $10 / $20)
+// None lists a cached-input rate. Left out: gpt-audio-mini, whose page lists only its text rates ($0.60 /
+// $2.40): priced at those, its audio would be billed far under what OpenAI charges; unpriced, a money limit
+// refuses it until `pricing` gives its rates (audio_input, audio_output).
 // Left out: the gpt-4o-2024-05-13 snapshot (no official OpenAI page was found to check it against).
 
 import type { ToolKind } from '../providers/usage.js';
@@ -39,6 +47,10 @@ export interface ListPrice {
   cacheWrite?: number;
   /** Price of input tokens written to the prompt cache with a 1-hour TTL (Anthropic); 2x input when absent. */
   cacheWrite1h?: number;
+  /** Price of audio input tokens (OpenAI's audio models); input's when absent. */
+  audioInput?: number;
+  /** Price of audio output tokens; output's when absent. */
+  audioOutput?: number;
   /** Rates for a whole call whose input (cache reads and writes included) exceeds a size, where the provider has them. */
   longContext?: LongContextPrice;
 }
@@ -81,10 +93,21 @@ export function bandOf(rates: Rates, above: number, inputFactor: number, outputF
     cachedInput: rates.cachedInput * inputFactor,
     cacheWrite: cacheWritePrice(rates) * inputFactor,
     cacheWrite1h: cacheWrite1hPrice(rates) * inputFactor,
+    ...audioRates(rates, inputFactor, outputFactor),
   };
 }
 
+/** A price's audio rates times the factors, as fields to spread: none for a price without them. */
+export function audioRates(rates: Rates, inputFactor: number, outputFactor: number): Pick<Rates, 'audioInput' | 'audioOutput'> {
+  const out: Pick<Rates, 'audioInput' | 'audioOutput'> = {};
+  if (rates.audioInput !== undefined) out.audioInput = rates.audioInput * inputFactor;
+  if (rates.audioOutput !== undefined) out.audioOutput = rates.audioOutput * outputFactor;
+  return out;
+}
+
 const p = (input: number, output: number, cachedInput: number): ListPrice => ({ input, output, cachedInput });
+/** An OpenAI audio model's price: text rates (cache hits bill as input: no cached rate is listed), then audio rates. */
+const spoken = (input: number, output: number, audioInput: number, audioOutput: number): ListPrice => ({ input, output, cachedInput: input, audioInput, audioOutput });
 /** An Anthropic price with its cache-write prices spelled out. */
 const a = (input: number, output: number, cachedInput: number, cacheWrite: number, cacheWrite1h: number): ListPrice => ({
   input,
@@ -121,6 +144,11 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   'gpt-4.1-nano': p(0.1, 0.4, 0.025),
   'gpt-4o': p(2.5, 10, 1.25),
   'gpt-4o-mini': p(0.15, 0.6, 0.075),
+  // OpenAI's audio models (Chat Completions): audio tokens at their own rates, 12.8-66.7x the text ones.
+  'gpt-audio': spoken(2.5, 10, 32, 64),
+  'gpt-audio-1.5': spoken(2.5, 10, 32, 64),
+  'gpt-4o-audio-preview': spoken(2.5, 10, 40, 80),
+  'gpt-4o-mini-audio-preview': spoken(0.15, 0.6, 10, 20),
   'gpt-4-turbo': p(10, 30, 10),
   'gpt-3.5-turbo': p(0.5, 1.5, 0.5),
   o1: p(15, 60, 7.5),

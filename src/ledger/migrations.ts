@@ -193,6 +193,19 @@ const SQLITE_V9 = [
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 
+// Version 10 (SQLite; version 9 of PostgreSQL) records the audio tokens among a call's input and output
+// (OpenAI's audio models bill them at their own rates, 12.8x and 6.4x the text ones on gpt-audio), so a
+// row's cost is still explained by its columns. Rows written before it read 0: calls then were priced as text.
+const SQLITE_V10_CALL_VALUES = `${SQLITE_V9_CALL_VALUES}, audio_input_tokens, audio_output_tokens`;
+const SQLITE_V10 = [
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN audio_input_tokens INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE ${CALLS_TABLE} ADD COLUMN audio_output_tokens INTEGER NOT NULL DEFAULT 0`,
+  `DROP VIEW ${TABLE}`,
+  `CREATE VIEW ${TABLE} (id, ${SQLITE_CONTEXT_VALUES}, ${SQLITE_V10_CALL_VALUES}) AS
+    SELECT r.id, ${qualified('c', SQLITE_CONTEXT_VALUES)}, ${qualified('r', SQLITE_V10_CALL_VALUES)}
+    FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
+];
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
@@ -203,6 +216,7 @@ export const SQLITE_MIGRATIONS: string[][] = [
   [conversationsTable('INTEGER')],
   [responseIdIndex(CALLS_TABLE)],
   SQLITE_V9,
+  SQLITE_V10,
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -229,6 +243,11 @@ export const POSTGRES_MIGRATIONS: string[][] = [
   [responseIdIndex(TABLE)],
   // Version 8 (SQLITE_V9 above): nullable, no default, no rewrite.
   [`ALTER TABLE ${TABLE} ADD COLUMN inference_geo TEXT`],
+  // Version 9 (SQLITE_V10 above): a constant default, no rewrite.
+  [
+    `ALTER TABLE ${TABLE} ADD COLUMN audio_input_tokens BIGINT NOT NULL DEFAULT 0`,
+    `ALTER TABLE ${TABLE} ADD COLUMN audio_output_tokens BIGINT NOT NULL DEFAULT 0`,
+  ],
 ];
 
 /**

@@ -31,6 +31,8 @@ const PG_TYPES: Record<string, string> = {
   cached_input_tokens: 'bigint',
   cache_write_input_tokens: 'bigint',
   cache_write_1h_input_tokens: 'bigint',
+  audio_input_tokens: 'bigint',
+  audio_output_tokens: 'bigint',
   reserved_input: 'bigint',
   reserved_output: 'bigint',
   cost_usd: 'double precision',

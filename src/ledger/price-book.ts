@@ -2,6 +2,7 @@
 import type { Price } from '../config/policy.js';
 import { TOOL_KINDS, type AttemptUsage, type PricedTier, type ToolCalls } from '../providers/usage.js';
 import {
+  audioRates,
   bandOf,
   cacheWrite1hPrice,
   cacheWritePrice,
@@ -27,6 +28,10 @@ export interface PricedUsage {
   cacheWriteInput?: number;
   /** The part of cacheWriteInput written with a 1-hour TTL. */
   cacheWrite1hInput?: number;
+  /** Input tokens of audio (a subset of input, none of it cached or written to the cache). */
+  audioInput?: number;
+  /** Output tokens of audio (a subset of output). */
+  audioOutput?: number;
   /** The tier the provider says served the call, when it changes the price. */
   serviceTier?: PricedTier;
   /** Where the provider says the call ran (Anthropic's `inference_geo`): US-only inference is billed above global. */
@@ -161,10 +166,17 @@ function partsAt(price: Rates, usage: PricedUsage): { input: number; output: num
   const cached = clamp(usage.cachedInput, input);
   const written = clamp(usage.cacheWriteInput ?? 0, input - cached);
   const written1h = clamp(usage.cacheWrite1hInput ?? 0, written);
-  const fresh = input - cached - written;
+  const audioIn = clamp(usage.audioInput ?? 0, input - cached - written);
+  const audioOut = clamp(usage.audioOutput ?? 0, usage.output);
+  const fresh = input - cached - written - audioIn;
   return {
-    input: fresh * price.input + cached * price.cachedInput + (written - written1h) * cacheWritePrice(price) + written1h * cacheWrite1hPrice(price),
-    output: usage.output * price.output,
+    input:
+      fresh * price.input +
+      cached * price.cachedInput +
+      (written - written1h) * cacheWritePrice(price) +
+      written1h * cacheWrite1hPrice(price) +
+      audioIn * (price.audioInput ?? price.input),
+    output: (usage.output - audioOut) * price.output + audioOut * (price.audioOutput ?? price.output),
   };
 }
 
@@ -179,7 +191,7 @@ function scaledRates(price: Rates, factor: number): Rates {
   const out: Rates = { input: price.input * factor, output: price.output * factor, cachedInput: price.cachedInput * factor };
   if (price.cacheWrite !== undefined) out.cacheWrite = price.cacheWrite * factor;
   if (price.cacheWrite1h !== undefined) out.cacheWrite1h = price.cacheWrite1h * factor;
-  return out;
+  return Object.assign(out, audioRates(price, factor, factor));
 }
 
 function clamp(n: number, max: number): number {
@@ -202,9 +214,20 @@ function resolve(configured: Price | undefined, listed: ListPrice | undefined): 
   const write1hRatio = ratio(listed?.cacheWrite1h);
   if (writeRatio !== undefined) price.cacheWrite = configured.input * writeRatio;
   if (write1hRatio !== undefined) price.cacheWrite1h = configured.input * write1hRatio;
+  // Audio rates likewise: configured, else the list's multiples of the configured text rates.
+  const audioIn = configured.audioInput ?? scaledBy(configured.input, listed?.audioInput, listed?.input);
+  const audioOut = configured.audioOutput ?? scaledBy(configured.output, listed?.audioOutput, listed?.output);
+  if (audioIn !== undefined) price.audioInput = audioIn;
+  if (audioOut !== undefined) price.audioOutput = audioOut;
   const band = configuredBand(price, configured.longContext) ?? listedBand(price, listed);
   if (band) price.longContext = band;
   return price;
+}
+
+/** `base` times `listed` over `listedBase`: a configured rate at the list's multiple; undefined without one. */
+function scaledBy(base: number, listed: number | undefined, listedBase: number | undefined): number | undefined {
+  if (listed === undefined || listedBase === undefined) return undefined;
+  return listedBase > 0 ? (base * listed) / listedBase : listed;
 }
 
 /** A band set in config: its cache rates keep the configured price's multiples of input. */

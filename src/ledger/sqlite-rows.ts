@@ -33,7 +33,7 @@ export class RowPacker {
       c.n, r.ts, r.requestId, r.stream ? 1 : 0, r.streamEnd, JSON.stringify(r.tags), r.status, r.decision, r.blockedBy,
       r.shadowBlocked.length === 0 ? '[]' : JSON.stringify(r.shadowBlocked), r.fallback, r.inputTokens, r.outputTokens, r.cachedInputTokens,
       r.cacheWriteInputTokens, r.cacheWrite1hInputTokens, r.reservedInput, r.reservedOutput, r.costUsd, r.inputCostUsd, r.toolFeesUsd, r.serviceTier,
-      r.usageSource, r.latencyMs, r.upstreamLatencyMs, r.providerResponseId, r.inferenceGeo,
+      r.usageSource, r.latencyMs, r.upstreamLatencyMs, r.providerResponseId, r.inferenceGeo, r.audioInputTokens, r.audioOutputTokens,
     ]);
   }
 

@@ -26,6 +26,12 @@ export interface PriceHints {
   cacheWrite?: '5m' | '1h';
   /** The most tool calls billed per call the request may make, by kind (its tools' caps, or a default bound). */
   toolCalls?: ToolCalls;
+  /**
+   * OpenAI's audio models: the request sends audio (input), or asks for a spoken answer (output). Audio
+   * tokens are billed at their own, higher rates, and how many of the input or output will be audio is
+   * not known before the answer: every token of that side is reserved at the audio rate.
+   */
+  audio?: { input: boolean; output: boolean };
   /** Anthropic's server-side fallback: each fallback attempt's upstream model and the `speed` it may run at. */
   fallbacks?: ReadonlyArray<{ model: string; speed?: unknown }>;
 }
@@ -46,6 +52,8 @@ export function reserveFactors(book: PriceBook, provider: string, model: string,
   let input = Math.max(1, ratio(rates.input, list.input));
   let output = Math.max(1, ratio(rates.output, list.output));
   if (hints.cacheWrite) input = Math.max(input, ratio(hints.cacheWrite === '1h' ? cacheWrite1hPrice(rates) : cacheWritePrice(rates), list.input));
+  if (hints.audio?.input && rates.audioInput !== undefined) input = Math.max(input, ratio(rates.audioInput, list.input));
+  if (hints.audio?.output && rates.audioOutput !== undefined) output = Math.max(output, ratio(rates.audioOutput, list.output));
   // US-only inference multiplies every rate. A workspace whose default is US-only bills it to requests that
   // do not say so: those settle at it (one call's 10% past a money limit at most), as the ledger does.
   const geo = inferenceGeoFactor(model, typeof hints.inferenceGeo === 'string' ? hints.inferenceGeo : undefined);

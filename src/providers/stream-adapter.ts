@@ -4,7 +4,7 @@
 import { encodeSseEvent } from './sse/encode-sse-event.js';
 import type { SseEvent } from './sse/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
-import type { AttemptUsage, CacheWriteUsage, PricedTier, ToolCalls, Usage } from './usage.js';
+import type { AttemptUsage, AudioUsage, CacheWriteUsage, PricedTier, ToolCalls, Usage } from './usage.js';
 
 /** What to do with one upstream event. */
 export interface StreamStep {
@@ -17,7 +17,7 @@ export interface StreamStep {
 }
 
 /** What the provider has reported about usage so far (cache writes only when it reported some). */
-export interface ReportedUsage extends CacheWriteUsage {
+export interface ReportedUsage extends CacheWriteUsage, AudioUsage {
   input?: number;
   cachedInput?: number;
   output?: number;

@@ -15,6 +15,13 @@ export interface Usage {
   cacheWriteInput?: number;
   /** The part of cacheWriteInput written with a 1-hour TTL; absent when none. */
   cacheWrite1hInput?: number;
+  /**
+   * Input tokens of audio (OpenAI's `prompt_tokens_details.audio_tokens`): a subset of input, billed at
+   * the model's audio input price. Absent when none were reported, as the cache writes are.
+   */
+  audioInput?: number;
+  /** Output tokens of audio (`completion_tokens_details.audio_tokens`): a subset of output, billed at the audio output price; absent when none. */
+  audioOutput?: number;
   source: 'provider' | 'estimated';
   /** The tier that served the call, when it changes the price; absent otherwise. */
   serviceTier?: PricedTier;
@@ -76,6 +83,16 @@ export type CacheWriteUsage = Pick<Usage, 'cacheWriteInput' | 'cacheWrite1hInput
 export function withCacheWrites<U extends CacheWriteUsage>(usage: U, from: CacheWriteUsage): U {
   if (from.cacheWriteInput !== undefined) usage.cacheWriteInput = from.cacheWriteInput;
   if (from.cacheWrite1hInput !== undefined) usage.cacheWrite1hInput = from.cacheWrite1hInput;
+  return usage;
+}
+
+/** Audio counts as a provider reported them (subsets of input and output); the price book bills them. */
+export type AudioUsage = Pick<Usage, 'audioInput' | 'audioOutput'>;
+
+/** Sets on `usage` the audio counts `from` reports, adding no field for a count it lacks; returns `usage`. */
+export function withAudio<U extends AudioUsage>(usage: U, from: AudioUsage): U {
+  if (from.audioInput !== undefined) usage.audioInput = from.audioInput;
+  if (from.audioOutput !== undefined) usage.audioOutput = from.audioOutput;
   return usage;
 }
 

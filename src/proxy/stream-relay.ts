@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { encodeSseEvent, SseFramer, SseParser, type SseEvent } from '../providers/sse/index.js';
 import { SecretMask } from '../providers/secret-mask.js';
 import type { StreamAdapter, StreamStep } from '../providers/stream-adapter.js';
-import { withCacheWrites, type PricedTier, type ToolCalls, type Usage } from '../providers/usage.js';
+import { withAudio, withCacheWrites, type PricedTier, type ToolCalls, type Usage } from '../providers/usage.js';
 import type { OutputText, OutputTokenCounter } from '../tokens/choice-counter.js';
 import { HeldFrames, type HeldFrame } from './held-frames.js';
 
@@ -231,7 +231,7 @@ class Relay {
     // Cache writes (Anthropic) are reported with the input and go with it in either case; they are added
     // only when reported, so other providers' usage keeps one shape.
     if (reported.final && outcome !== 'cut_at_limit' && reported.input !== undefined && reported.output !== undefined) {
-      const settled = withReportedBilling(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported);
+      const settled = withReportedBilling(withAudio(withCacheWrites<Usage>({ input: reported.input, output: reported.output, cachedInput: reported.cachedInput ?? 0, source: 'provider' }, reported), reported), reported);
       // Anthropic's fallback attempts (the input and output above are their sums): each priced at its own model.
       if (reported.attempts) settled.attempts = reported.attempts;
       return settled;

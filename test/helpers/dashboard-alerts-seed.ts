@@ -53,7 +53,7 @@ function row(ts: number, org: string, keyId: string, user: string, groups: strin
     ts, requestId: `seed-${seq++}`, organization: org, project: null, user, keyId, groups,
     route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', endpoint: 'chat', stream: false, streamEnd: null, tags: {}, status: 200, decision: 'admitted',
     blockedBy: null, limits: [], shadowBlocked: [], fallback: null, inputTokens: input, outputTokens: output, cachedInputTokens: 0, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0,
-    reservedInput: input, reservedOutput: output, costUsd: (input * 2.5 + output * 10) / 1e6, inputCostUsd: (input * 2.5) / 1e6, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4, providerResponseId: null, inferenceGeo: null,
+    reservedInput: input, reservedOutput: output, costUsd: (input * 2.5 + output * 10) / 1e6, inputCostUsd: (input * 2.5) / 1e6, toolFeesUsd: 0, serviceTier: null, usageSource: 'provider', latencyMs: 5, upstreamLatencyMs: 4, providerResponseId: null, inferenceGeo: null, audioInputTokens: 0, audioOutputTokens: 0,
   };
 }
 

@@ -15,6 +15,7 @@ const ADDED: ReadonlyArray<{ columns: readonly string[]; version: { sqlite: numb
   { columns: ['provider_response_id'], version: { sqlite: 5, postgres: 4 } },
   { columns: ['tool_fees_usd'], version: { sqlite: 6, postgres: 5 } },
   { columns: ['inference_geo'], version: { sqlite: 9, postgres: 8 } },
+  { columns: ['audio_input_tokens', 'audio_output_tokens'], version: { sqlite: 10, postgres: 9 } },
 ];
 
 /** The schema versions before `input_cost_usd`, per dialect. */
@@ -27,6 +28,8 @@ export const VERSION_BEFORE_RESPONSE_ID = { sqlite: 4, postgres: 3 } as const;
 export const VERSION_BEFORE_TOOL_FEES = { sqlite: 5, postgres: 4 } as const;
 /** The schema versions before the inference-geo column, per dialect. */
 export const VERSION_BEFORE_INFERENCE_GEO = { sqlite: 8, postgres: 7 } as const;
+/** The schema versions before the audio-token columns, per dialect. */
+export const VERSION_BEFORE_AUDIO_TOKENS = { sqlite: 9, postgres: 8 } as const;
 
 /** The columns a ledger at `version` of `kind` does not have yet. */
 export function columnsMissingAt(kind: 'sqlite' | 'postgres', version: number): string[] {

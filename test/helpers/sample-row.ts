@@ -43,6 +43,8 @@ export function sampleRow(over: Partial<LedgerRow> = {}): LedgerRow {
     upstreamLatencyMs: 10.5,
     providerResponseId: 'resp_68af4030592c81938ec0a5fbab4a3e9f05438e46b5f69a3b',
     inferenceGeo: null,
+    audioInputTokens: 0,
+    audioOutputTokens: 0,
     ...over,
   };
 }

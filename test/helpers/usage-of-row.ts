@@ -10,6 +10,8 @@ export function usageOfRow(row: LedgerRow): PricedUsage {
     cachedInput: row.cachedInputTokens,
     cacheWriteInput: row.cacheWriteInputTokens,
     cacheWrite1hInput: row.cacheWrite1hInputTokens,
+    audioInput: row.audioInputTokens,
+    audioOutput: row.audioOutputTokens,
   };
   if (row.serviceTier !== null) usage.serviceTier = row.serviceTier;
   return usage;

@@ -60,16 +60,16 @@ export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[], e
   return reply;
 }
 
-/** The chat `usage` object with the detail blocks OpenAI sends today. */
-export function chatUsage(promptTokens: number, completionTokens: number): Record<string, unknown> {
+/** The chat `usage` object with the detail blocks OpenAI sends today; `audio`: the audio tokens among the prompt's and the completion's. */
+export function chatUsage(promptTokens: number, completionTokens: number, audio = { input: 0, output: 0 }): Record<string, unknown> {
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: audio.input },
     completion_tokens_details: {
       reasoning_tokens: 0,
-      audio_tokens: 0,
+      audio_tokens: audio.output,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,
     },

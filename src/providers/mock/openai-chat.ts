@@ -5,6 +5,8 @@ import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 import { openAiError } from './mock-errors.js';
+import { answersInAudio } from '../openai/unseen-billing.js';
+import { inputAudioTokens, spokenAnswer, spokenDeltas, spokenMessage } from './openai-audio.js';
 import { argumentFragments, capToolAnswer, mockToolAnswer, type MockToolAnswer } from './openai-tool-calls.js';
 import { validateOpenAi } from './openai-validate.js';
 import { ObfuscationPad, wantsObfuscation } from './stream-obfuscation.js';
@@ -39,6 +41,9 @@ export function mockChatCompletion(call: MockCall): MockReply {
   // Each choice's calls end where its cap stops them, as text does (finish_reason `length`).
   const tools = called && capToolAnswer(called, resolveOutputLength(body, { ...controls, outputTokens: called.tokens }, call.opts, CAPS).tokens, model);
   const completionTokens = (tools ? tools.tokens : len.tokens) * n;
+  // A spoken answer (audio models): each choice's audio and transcript share its completion tokens.
+  const spoken = tools ? undefined : answersInAudio('chat', body) ? Array.from({ length: n }, (_, i) => spokenAnswer(len.tokens, i * CHOICE_OFFSET, created)) : undefined;
+  const audio = { input: inputAudioTokens(body.messages), output: spoken ? spoken.reduce((sum, a) => sum + a.audioTokens, 0) : 0 };
 
   if (body.stream === true) {
     const includeUsage = wantsStreamUsage(body);
@@ -53,7 +58,20 @@ export function mockChatCompletion(call: MockCall): MockReply {
     const frames: string[] = [];
     if (tools) {
       frames.push(...toolCallFrames(tools, n, (choice) => head + choice + afterChoices, end));
-      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens)) + end());
+      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio)) + end());
+      frames.push('data: [DONE]\n\n');
+      return sseReply(call, 'openai', frames);
+    }
+    if (spoken) {
+      spoken.forEach((answer, i) => {
+        frames.push(head + `{"index":${i},"delta":{"role":"assistant","content":null,"refusal":null},"logprobs":null,"finish_reason":null}` + afterChoices + end());
+        for (const delta of spokenDeltas(answer)) {
+          const text = typeof delta.transcript === 'string' ? delta.transcript : undefined;
+          frames.push(head + `{"index":${i},"delta":{"audio":${JSON.stringify(delta)}},"logprobs":null,"finish_reason":null}` + afterChoices + end(text));
+        }
+        frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${finish}"}` + afterChoices + end());
+      });
+      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio)) + end());
       frames.push('data: [DONE]\n\n');
       return sseReply(call, 'openai', frames);
     }
@@ -73,7 +91,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
       frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${finish}"}` + afterChoices + end());
     }
     if (includeUsage && !controls.omitUsage) {
-      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, len.tokens * n)) + end());
+      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, len.tokens * n, audio)) + end());
     }
     frames.push('data: [DONE]\n\n');
     return sseReply(call, 'openai', frames);
@@ -83,12 +101,14 @@ export function mockChatCompletion(call: MockCall): MockReply {
     index: i,
     message: tools
       ? { role: 'assistant', content: null, tool_calls: tools.calls, refusal: null, annotations: [] }
-      : { role: 'assistant', content: mockTokens(len.tokens, i * CHOICE_OFFSET).join(''), refusal: null, annotations: [] },
+      : spoken
+        ? spokenMessage(spoken[i]!)
+        : { role: 'assistant', content: mockTokens(len.tokens, i * CHOICE_OFFSET).join(''), refusal: null, annotations: [] },
     logprobs: null,
     finish_reason: tools ? tools.finish : finish,
   }));
   const value: Record<string, unknown> = { id, object: 'chat.completion', created, model, choices };
-  if (!controls.omitUsage) value.usage = chatUsage(promptTokens, completionTokens);
+  if (!controls.omitUsage) value.usage = chatUsage(promptTokens, completionTokens, audio);
   value.service_tier = servedTier(body);
   value.system_fingerprint = MOCK_SYSTEM_FINGERPRINT;
   return jsonReply(call, 'openai', value);

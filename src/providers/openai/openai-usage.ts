@@ -10,7 +10,17 @@ export function openAIUsage(usage: unknown): Usage | undefined {
   const output = typeof u.completion_tokens === 'number' ? u.completion_tokens : typeof u.output_tokens === 'number' ? u.output_tokens : 0;
   const details = (u.prompt_tokens_details ?? u.input_tokens_details) as JsonObject | undefined;
   const cached = typeof details?.cached_tokens === 'number' ? details.cached_tokens : 0;
-  return { input, output, cachedInput: cached, source: 'provider' };
+  const usageOut: Usage = { input, output, cachedInput: cached, source: 'provider' };
+  // Audio models (gpt-audio, gpt-4o-audio-preview) bill audio tokens far above text ones: 12.8x input, 6.4x output.
+  const audioIn = positiveCount(details?.audio_tokens);
+  const audioOut = positiveCount((u.completion_tokens_details as JsonObject | undefined)?.audio_tokens);
+  if (audioIn !== undefined) usageOut.audioInput = audioIn;
+  if (audioOut !== undefined) usageOut.audioOutput = audioOut;
+  return usageOut;
+}
+
+function positiveCount(n: unknown): number | undefined {
+  return typeof n === 'number' && n > 0 ? n : undefined;
 }
 
 /** The service tier that served a call, from a response's (or chunk's) `service_tier`, when it changes the price. */
