@@ -155,6 +155,7 @@ function compileProviders(config: TollgateConfig, env: NodeJS.ProcessEnv): Map<s
           headers: { ...p.headers },
           timeoutMs: p.timeout_ms,
           ...(p.stream_usage === false ? { streamUsage: false } : {}),
+          ...(p.default_service_tier === 'priority' ? { defaultServiceTier: 'priority' as const } : {}),
           ...(p.type === 'mock' ? { mock: { latencyMs: p.latency_ms ?? 0, outputTokens: p.output_tokens ?? 64 } } : {}),
         },
       ];

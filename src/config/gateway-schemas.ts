@@ -171,6 +171,8 @@ export const providerSchema = z
     timeout_ms: z.number().int().positive().default(600_000),
     // false: streams are not asked for their usage (`stream_options`), for servers that refuse the field.
     stream_usage: z.boolean().optional(),
+    // The tier the OpenAI project serves a call that names none (or `auto`) at: its "default service tier" setting.
+    default_service_tier: z.enum(['default', 'priority']).optional(),
     latency_ms: z.number().int().nonnegative().optional(),
     output_tokens: z.number().int().positive().optional(),
   })
@@ -179,6 +181,9 @@ export const providerSchema = z
       if (p[field] !== undefined && p.type !== 'mock') {
         ctx.addIssue({ code: 'custom', path: [field], message: `\`${field}\` applies only to providers of type mock` });
       }
+    }
+    if (p.default_service_tier !== undefined && p.type === 'anthropic') {
+      ctx.addIssue({ code: 'custom', path: ['default_service_tier'], message: '`default_service_tier` applies only to providers of type openai (and mock)' });
     }
     if (p.stream_usage !== undefined && p.type !== 'openai') {
       ctx.addIssue({ code: 'custom', path: ['stream_usage'], message: '`stream_usage` applies only to providers of type openai' });

@@ -90,6 +90,11 @@ export interface ProviderPolicy {
   timeoutMs: number;
   /** OpenAI-format streams ask for their usage (`stream_options.include_usage`); false: never (`stream_usage: false`). Absent: true. */
   streamUsage?: boolean;
+  /**
+   * `priority`: the OpenAI project serves calls that name no tier (or `auto`) at priority, billed above
+   * standard (`default_service_tier`); they are reserved at the priority price. Absent: standard.
+   */
+  defaultServiceTier?: 'priority';
   /** Mock provider: simulated latency and output length. */
   mock?: { latencyMs: number; outputTokens: number };
 }

@@ -6,7 +6,18 @@ import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
 import { bringsServerToolInput, thinksUnseen } from '../providers/anthropic/index.js';
-import { answersInAudio, asksForReasoning, audioSides, bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused, withHiddenReasoning } from '../providers/openai/index.js';
+import {
+  answersInAudio,
+  asksForReasoning,
+  audioSides,
+  bringsHiddenInput,
+  fullGrantUsage,
+  runsInBackground,
+  unlessMaxTokensRefused,
+  unlessStreamOptionsRefused,
+  unpinnedTier,
+  withHiddenReasoning,
+} from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
@@ -71,7 +82,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const priceHints = (): PriceHints =>
     exchange.upstream === 'messages'
       ? { cacheWrite: cacheWriteHint(req.rawBody, exchange.estimateOn.body), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: fallbacks && fallbackPriceHints(fallbacks, body) }
-      : { serviceTier: body.service_tier, toolCalls, audio: audioSides(exchange.upstream, body) };
+      : { serviceTier: askedTier(gw, provider, body.service_tier), toolCalls, audio: audioSides(exchange.upstream, body) };
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
@@ -357,6 +368,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
  */
 function followable(gw: Gateway, provider: Provider, responseId: string | undefined): responseId is string {
   return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined && gw.background.hasRoom;
+}
+
+/** The tier a call asks to be served at: its own, or its OpenAI project's default when it names none (or `auto`). */
+function askedTier(gw: Gateway, provider: Provider, tier: unknown): unknown {
+  return unpinnedTier(tier) ? (gw.policy.providers.get(provider.name)?.defaultServiceTier ?? tier) : tier;
 }
 
 /** Usage the gateway counted itself, the provider having reported none: output no text shows (thinking, audio) makes it the whole grant. */

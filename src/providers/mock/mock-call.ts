@@ -2,6 +2,7 @@
 import { encodeSseEvent } from '../sse/index.js';
 import type { MockControls } from './mock-controls.js';
 import { mockRequestId } from './mock-ids.js';
+import { unpinnedTier } from '../openai/openai-usage.js';
 import type { MockFlavor, MockJsonReply, MockOptions, MockSseReply } from './types.js';
 
 /** A request body with its controls and effective timings resolved. */
@@ -82,7 +83,11 @@ export function wantsStreamUsage(body: Record<string, unknown>): boolean {
   return typeof so === 'object' && so !== null && (so as Record<string, unknown>).include_usage === true;
 }
 
-/** The `service_tier` an OpenAI reply reports: the one asked for when it is `priority` or `flex`, as OpenAI serves them. */
-export function servedTier(body: Record<string, unknown>): string {
-  return body.service_tier === 'priority' || body.service_tier === 'flex' ? body.service_tier : 'default';
+/**
+ * The `service_tier` an OpenAI reply reports: the one asked for when it is `priority` or `flex`, as OpenAI
+ * serves them; for a call that names none (or `auto`), the project's default (`opts.defaultServiceTier`).
+ */
+export function servedTier(body: Record<string, unknown>, opts: MockOptions): string {
+  if (body.service_tier === 'priority' || body.service_tier === 'flex') return body.service_tier;
+  return unpinnedTier(body.service_tier) && opts.defaultServiceTier ? opts.defaultServiceTier : 'default';
 }

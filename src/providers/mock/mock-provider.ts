@@ -17,6 +17,7 @@ export class MockProvider implements Provider {
   constructor(config: ProviderPolicy) {
     this.name = config.name;
     this.options = { latencyMs: config.mock?.latencyMs ?? 0, outputTokens: config.mock?.outputTokens ?? 64 };
+    if (config.defaultServiceTier) this.options.defaultServiceTier = config.defaultServiceTier;
   }
 
   /** The mock speaks both wire formats, so every endpoint is native to it. */

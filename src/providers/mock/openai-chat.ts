@@ -50,7 +50,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
     // Every chunk shares this prefix; the per-token work is one JSON.stringify of the text piece.
     const head =
       `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},` +
-      `"service_tier":"${servedTier(body)}","system_fingerprint":"${MOCK_SYSTEM_FINGERPRINT}","choices":[`;
+      `"service_tier":"${servedTier(body, call.opts)}","system_fingerprint":"${MOCK_SYSTEM_FINGERPRINT}","choices":[`;
     // After `choices`: `"usage":null` when usage was asked for, then `"obfuscation"` unless turned off (stream-obfuscation.ts).
     const afterChoices = includeUsage ? '],"usage":null' : ']';
     const pad = wantsObfuscation(body) ? new ObfuscationPad() : undefined;
@@ -109,7 +109,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
   }));
   const value: Record<string, unknown> = { id, object: 'chat.completion', created, model, choices };
   if (!controls.omitUsage) value.usage = chatUsage(promptTokens, completionTokens, audio);
-  value.service_tier = servedTier(body);
+  value.service_tier = servedTier(body, call.opts);
   value.system_fingerprint = MOCK_SYSTEM_FINGERPRINT;
   return jsonReply(call, 'openai', value);
 }

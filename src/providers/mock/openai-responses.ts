@@ -26,7 +26,7 @@ function usage(input: number, output: number): Record<string, unknown> {
 
 // The response object in the real API's key order; `output` and `usage` vary through the stream.
 function responseObject(
-  base: { id: string; created: number; model: string; body: Record<string, unknown> },
+  base: { id: string; created: number; model: string; body: Record<string, unknown>; tier: string },
   status: string,
   output: unknown[],
   usageValue: unknown,
@@ -51,7 +51,7 @@ function responseObject(
     prompt_cache_key: null,
     reasoning: { effort: null, summary: null },
     safety_identifier: null,
-    service_tier: servedTier(b),
+    service_tier: base.tier,
     store: b.store ?? true,
     temperature: b.temperature ?? 1.0,
     text: { format: { type: 'text' }, verbosity: 'medium' },
@@ -78,7 +78,7 @@ export function mockResponses(call: MockCall): MockReply {
   const len = resolveOutputLength(body, controls, call.opts, CAPS);
   const status = len.cut ? 'incomplete' : 'completed';
   const input = estimateInput('responses', body, model).exact();
-  const base = { id: mockId('resp_', 48), created: nowSeconds(), model, body };
+  const base = { id: mockId('resp_', 48), created: nowSeconds(), model, body, tier: servedTier(body, call.opts) };
   const itemId = mockId('msg_', 48);
   const pieces = mockTokens(len.tokens);
   const text = pieces.join('');

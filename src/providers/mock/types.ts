@@ -10,6 +10,8 @@ export interface MockOptions {
   chunkDelayMs?: number;
   /** Embedding vector length when the request gives no `dimensions` (default 1536). */
   embeddingDimensions?: number;
+  /** The tier a call that names none (or `auto`) is served at, as an OpenAI project's default service tier. */
+  defaultServiceTier?: 'priority';
 }
 
 interface MockReplyBase {

@@ -1,6 +1,6 @@
 // OpenAI and OpenAI-compatible upstreams: the provider, usage and text readers, stream adapters.
 export { OpenAIProvider } from './openai-provider.js';
-export { findServiceTier, openAIUsage, pricedTier } from './openai-usage.js';
+export { findServiceTier, openAIUsage, pricedTier, unpinnedTier } from './openai-usage.js';
 export { chunkOutput, responseText } from './openai-text.js';
 export { OpenAIChatStream, errorMessage } from './chat-stream.js';
 export { EchoedPrompts } from './echoed-prompts.js';

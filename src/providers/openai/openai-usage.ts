@@ -23,6 +23,14 @@ function positiveCount(n: unknown): number | undefined {
   return typeof n === 'number' && n > 0 ? n : undefined;
 }
 
+/**
+ * Whether a request leaves its tier to the OpenAI project (`service_tier` absent, null or `auto`): served at
+ * the project's default tier, which may be priority (config `providers.<name>.default_service_tier`).
+ */
+export function unpinnedTier(tier: unknown): boolean {
+  return tier === undefined || tier === null || tier === 'auto';
+}
+
 /** The service tier that served a call, from a response's (or chunk's) `service_tier`, when it changes the price. */
 export function pricedTier(tier: unknown): 'priority' | 'flex' | undefined {
   return tier === 'priority' || tier === 'flex' ? tier : undefined;
