@@ -9,47 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { auditCounters } from '../src/ledger/audit.js';
 import { PriceBook } from '../src/ledger/price-book.js';
 import { audioTokens } from '../src/tokens/media-cost.js';
+import { gptAudioConfig, wavSecond } from './helpers/audio-calls.js';
 import { usageOfRow } from './helpers/usage-of-row.js';
 import { useUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
-// The mock answers 10 completion tokens; a spoken answer's are 2 of transcript and 8 of audio.
-const config = (ledgerUrl: string): string => `
-storage: {ledger: "${ledgerUrl}"}
-server: {timezone: UTC}
-providers:
-  openai: {type: mock, output_tokens: 10}
-pricing:
-  "openai/gpt-audio": {input: 2.5, output: 10}
-projects:
-  big: {daily_limit: {max_cost_usd: 100}}
-  tight: {daily_limit: {max_cost_usd: 0.01}}
-  tight2: {daily_limit: {max_cost_usd: 0.01}}
-routes:
-  r: {chat_models: [{model_id: gpt-audio, model: openai/gpt-audio}]}
-keys:
-  - {id: big, key: tg-big, project: big}
-  - {id: tight, key: tg-tight, project: tight}
-  - {id: tight2, key: tg-tight2, project: tight2}
-`;
-
-/** One second of silent 8 kHz 16-bit mono WAV, base64. */
-function wavSecond(): string {
-  const samples = Buffer.alloc(16_000);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(36 + samples.length, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16_000, 28); // bytes per second
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(samples.length, 40);
-  return Buffer.concat([header, samples]).toString('base64');
-}
+const config = (ledgerUrl: string): string => gptAudioConfig(ledgerUrl, { big: 100, tight: 0.01, tight2: 0.01 });
 
 const WAV = wavSecond();
 /** Its audio tokens as the mock upstream (and the gateway's exact count) reckon them: 21, the header included. */

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Admission } from '../limits/engine.js';
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
-import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
+import { RATE_LIMIT_HEADER, type Provider, type UpstreamEndpoint, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
 import { bringsServerToolInput, thinksUnseen } from '../providers/anthropic/index.js';
 import {
   answersInAudio,
@@ -16,6 +16,7 @@ import {
   unlessMaxTokensRefused,
   unlessStreamOptionsRefused,
   unpinnedTier,
+  withCountedAudio,
   withHiddenReasoning,
 } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
@@ -95,7 +96,16 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const stored = endpoint === 'responses' ? gw.storedContext.tokensFor(body, unseen, { previous: previous?.contextTokens, conversation: conversation?.contextTokens }) : 0;
   const hidden =
     exchange.upstream === 'messages' ? bringsServerToolInput(exchange.estimateOn.body) : bringsHiddenInput(exchange.upstream, body, upstreamModel);
-  const estimate = withStoredContext(bodyEstimate, stored + (hidden ? unseen(stored) : 0));
+  const hiddenInput = hidden ? unseen(stored) : 0;
+  const estimate = withStoredContext(bodyEstimate, stored + hiddenInput);
+  // What the gateway counts itself when the provider reports no usage: output no text shows (thinking, audio)
+  // is the whole grant, and an audio call's audio is priced as audio (openai/audio-sides.ts). Its messages
+  // are walked for audio only then, not on every call. A call asking for priority (by name or by its
+  // project's default tier) is priced at priority, as it was reserved and as the provider bills it.
+  const selfCounted = (usage: Usage, grant: number): Usage => {
+    const counted = withCountedAudio(hidesOutput ? withHiddenReasoning(usage, grant) : usage, audioSides(exchange.upstream, body), body, hiddenInput);
+    return counted.serviceTier === undefined && tieredEndpoint(exchange.upstream) && askedTier(gw, provider, body.service_tier) === 'priority' ? { ...counted, serviceTier: 'priority' } : counted;
+  };
   // A background response goes on generating after its answer: it is charged its whole grant (unseen-billing.ts).
   const background = runsInBackground(exchange.upstream, body);
   const stream = body.stream === true && endpoint !== 'embeddings';
@@ -271,7 +281,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       const queued = background && !answer.usage;
       const usage: Usage = queued
         ? fullGrantUsage(admission)
-        : (answer.usage ?? selfCounted({ input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' }, hidesOutput, admission.output));
+        : (answer.usage ?? selfCounted({ input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' }, admission.output));
       const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
       // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
       // (fastify writes it at once: no onSend hooks are registered); settling and recording (the ledger row,
@@ -307,7 +317,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       // The provider accepted the call and was working on it: the client that left is charged as any that
       // leaves a stream, for the input (and a reasoning model's unseen thinking).
       if (abort?.signal.aborted) {
-        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, hidesOutput, admission.output);
+        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, admission.output);
         await gw.engine.settleCall(admission, target, usage);
         return record(admitted, 499, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: 'client_gone' });
       }
@@ -341,7 +351,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // A background stream that did not run to its end goes on without the client (or the gateway): its whole
     // grant stands until its end is known.
     const unfinished = background && result.outcome !== 'complete';
-    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, hidesOutput, admission.output);
+    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, admission.output);
     const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
     const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
     if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {
@@ -375,9 +385,9 @@ function askedTier(gw: Gateway, provider: Provider, tier: unknown): unknown {
   return unpinnedTier(tier) ? (gw.policy.providers.get(provider.name)?.defaultServiceTier ?? tier) : tier;
 }
 
-/** Usage the gateway counted itself, the provider having reported none: output no text shows (thinking, audio) makes it the whole grant. */
-function selfCounted(usage: Usage, hidesOutput: boolean, grant: number): Usage {
-  return hidesOutput ? withHiddenReasoning(usage, grant) : usage;
+/** Whether OpenAI serves an endpoint's calls at a service tier (not Anthropic's Messages, nor embeddings). */
+function tieredEndpoint(endpoint: UpstreamEndpoint): boolean {
+  return endpoint === 'chat' || endpoint === 'responses' || endpoint === 'completions';
 }
 
 /** What `record` hands back when nobody listens: nothing to wait for. */
