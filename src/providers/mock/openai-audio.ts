@@ -3,7 +3,6 @@
 // audio apart (`completion_tokens_details.audio_tokens`, `prompt_tokens_details.audio_tokens` for audio
 // sent), which OpenAI bills at its audio rates. Streamed, `delta.audio` carries the id, then transcript
 // and data pieces, then the expiry.
-import { audioTokens } from '../../tokens/media-cost.js';
 import { mockId } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 
@@ -61,19 +60,4 @@ export function spokenDeltas(a: SpokenAnswer): Array<Record<string, unknown>> {
   }
   deltas.push({ expires_at: a.expiresAt });
   return deltas;
-}
-
-/** Audio tokens of the `input_audio` parts a chat body sends (part of its prompt tokens). */
-export function inputAudioTokens(messages: unknown): number {
-  if (!Array.isArray(messages)) return 0;
-  let tokens = 0;
-  for (const m of messages as Array<Record<string, unknown> | null>) {
-    const content = m?.content;
-    if (!Array.isArray(content)) continue;
-    for (const part of content as Array<Record<string, unknown> | null>) {
-      const data = (part?.input_audio as Record<string, unknown> | undefined)?.data;
-      if (part?.type === 'input_audio' && typeof data === 'string') tokens += audioTokens(data);
-    }
-  }
-  return tokens;
 }

@@ -6,7 +6,8 @@ import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 import { openAiError } from './mock-errors.js';
 import { answersInAudio } from '../openai/unseen-billing.js';
-import { inputAudioTokens, spokenAnswer, spokenDeltas, spokenMessage } from './openai-audio.js';
+import { sentAudioTokens } from '../openai/audio-sides.js';
+import { spokenAnswer, spokenDeltas, spokenMessage } from './openai-audio.js';
 import { argumentFragments, capToolAnswer, mockToolAnswer, type MockToolAnswer } from './openai-tool-calls.js';
 import { validateOpenAi } from './openai-validate.js';
 import { ObfuscationPad, wantsObfuscation } from './stream-obfuscation.js';
@@ -43,7 +44,8 @@ export function mockChatCompletion(call: MockCall): MockReply {
   const completionTokens = (tools ? tools.tokens : len.tokens) * n;
   // A spoken answer (audio models): each choice's audio and transcript share its completion tokens.
   const spoken = tools ? undefined : answersInAudio('chat', body) ? Array.from({ length: n }, (_, i) => spokenAnswer(len.tokens, i * CHOICE_OFFSET, created)) : undefined;
-  const audio = { input: inputAudioTokens(body.messages), output: spoken ? spoken.reduce((sum, a) => sum + a.audioTokens, 0) : 0 };
+  // The audio sent is counted as the gateway's exact estimate counts it (OpenAI publishes no formula).
+  const audio = { input: sentAudioTokens(body.messages), output: spoken ? spoken.reduce((sum, a) => sum + a.audioTokens, 0) : 0 };
 
   if (body.stream === true) {
     const includeUsage = wantsStreamUsage(body);

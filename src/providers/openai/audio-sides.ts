@@ -56,7 +56,7 @@ function namesEarlierAudio(messages: unknown): boolean {
 }
 
 /** Tokens of the `input_audio` parts of chat messages, counted as the input estimate counts them (tokens/meter.ts). */
-function sentAudioTokens(messages: unknown): number {
+export function sentAudioTokens(messages: unknown): number {
   if (!Array.isArray(messages)) return 0;
   let tokens = 0;
   for (const m of messages as Array<JsonObject | null>) {

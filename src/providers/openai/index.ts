@@ -10,4 +10,4 @@ export { refusesStreamOptions, unlessStreamOptionsRefused } from './stream-optio
 export { refusesMaxTokens, unlessMaxTokensRefused } from './max-tokens-refusal.js';
 export { answersInAudio, asksForReasoning, bringsHiddenInput, fullGrantUsage, predictionText, runsInBackground, withHiddenReasoning } from './unseen-billing.js';
 export { billedTools, toolCallBound, toolCallsIn, toolCallsInBody, type BilledTools } from './tool-fees.js';
-export { audioSides, withCountedAudio, type AudioSides } from './audio-sides.js';
+export { audioSides, sentAudioTokens, withCountedAudio, type AudioSides } from './audio-sides.js';
