@@ -7,7 +7,13 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { auditCounters } from '../src/ledger/audit.js';
+import { estimateInput } from '../src/tokens/index.js';
 import { useUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+
+// An embedding's input tokens; its project's money limit has room for twice them at the standard price,
+// not for the 2.5x a priority reservation of a model without a priority price would take.
+const EMBED_INPUT = 'The quick brown fox jumps over the lazy dog.';
+const EMBED_TOKENS = estimateInput('embeddings', { model: 'text-embedding-3-small', input: EMBED_INPUT }, 'text-embedding-3-small').exact();
 
 const config = (ledgerUrl: string): string => `
 storage: {ledger: "${ledgerUrl}"}
@@ -16,14 +22,19 @@ providers:
   openai: {type: mock, output_tokens: 200, latency_ms: 150, default_service_tier: priority}
 pricing:
   "openai/gpt-4.1": {input: 2, output: 8}
+  "openai/text-embedding-3-small": {input: 1, output: 0}
 projects:
   burst: {daily_limit: {max_cost_usd: 0.01}}
   pinned: {daily_limit: {max_cost_usd: 0.01}}
+  embed: {daily_limit: {max_cost_usd: ${(2 * EMBED_TOKENS) / 1e6}}}
 routes:
-  r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]}
+  r:
+    chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]
+    embedding_models: [{model_id: text-embedding-3-small, model: openai/text-embedding-3-small}]
 keys:
   - {id: burst, key: tg-burst, project: burst}
   - {id: pinned, key: tg-pinned, project: pinned}
+  - {id: embed, key: tg-embed, project: embed}
 `;
 
 describe('a provider whose calls default to the priority tier', () => {
@@ -66,5 +77,14 @@ describe('a provider whose calls default to the priority tier', () => {
     // $0.01 = 10,000 µUSD at $2 input and $8 output per million: the clamp of a standard reservation.
     expect(Number(res.response.headers.get('x-tollgate-clamped-max-tokens'))).toBe(Math.floor((10_000 - row!.reservedInput * 2) / 8 + 1e-9));
     expect(row!.serviceTier).toBeNull();
+  });
+
+  it('leaves embeddings at the standard price: OpenAI serves them at no tier', async () => {
+    const res = await openai('tg-embed').embeddings.create({ model: 'text-embedding-3-small', input: EMBED_INPUT });
+    expect(res.data).toHaveLength(1);
+    const g = gw();
+    await g.usage.writer.flush();
+    const [row] = (await g.usage.ledger.rows({})).filter((r) => r.project === 'embed');
+    expect(row).toMatchObject({ status: 200, serviceTier: null, inputTokens: EMBED_TOKENS });
   });
 });

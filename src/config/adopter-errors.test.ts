@@ -238,6 +238,23 @@ describe('a price for a misspelt model', () => {
   });
 });
 
+describe('an audio model priced as text', () => {
+  const config = (priced: string, price: string) => `providers:\n  demo: {type: mock}\npricing:\n  "${priced}": ${price}\nroutes:\n  r:\n    chat_models: [{model_id: m, model: ${priced}}]\n`;
+
+  it('warns when an audio-named model has no audio rates here nor in the built-in table', () => {
+    expect(load(config('demo/gpt-audio-mini', '{input: 0.6, output: 2.4}')).warnings).toEqual([
+      expect.objectContaining({ line: 4, path: 'pricing["demo/gpt-audio-mini"]', message: expect.stringContaining('set `audio_input` and `audio_output`') }),
+    ]);
+    expect(load(config('demo/voice-audio-prod', '{input: 2.5, output: 10}')).warnings).toHaveLength(1);
+  });
+
+  it('says nothing when the audio rates are set, or listed for the model, or of other models', () => {
+    expect(load(config('demo/gpt-audio-mini', '{input: 0.6, output: 2.4, audio_input: 10, audio_output: 20}')).warnings).toEqual([]);
+    expect(load(config('demo/gpt-audio-2025-08-28', '{input: 2.5, output: 10}')).warnings).toEqual([]);
+    expect(load(config('demo/gpt-4o', '{input: 2.5, output: 10}')).warnings).toEqual([]);
+  });
+});
+
 describe('YAML mistakes, in words about the file', () => {
   const only = (text: string) => {
     const issues = issuesOf(text);

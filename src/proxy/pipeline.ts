@@ -83,7 +83,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const priceHints = (): PriceHints =>
     exchange.upstream === 'messages'
       ? { cacheWrite: cacheWriteHint(req.rawBody, exchange.estimateOn.body), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: fallbacks && fallbackPriceHints(fallbacks, body) }
-      : { serviceTier: askedTier(gw, provider, body.service_tier), toolCalls, audio: audioSides(exchange.upstream, body) };
+      : { serviceTier: askedTier(gw, provider, exchange.upstream, body.service_tier), toolCalls, audio: audioSides(exchange.upstream, body) };
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
@@ -104,7 +104,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // project's default tier) is priced at priority, as it was reserved and as the provider bills it.
   const selfCounted = (usage: Usage, grant: number): Usage => {
     const counted = withCountedAudio(hidesOutput ? withHiddenReasoning(usage, grant) : usage, audioSides(exchange.upstream, body), body, hiddenInput);
-    return counted.serviceTier === undefined && tieredEndpoint(exchange.upstream) && askedTier(gw, provider, body.service_tier) === 'priority' ? { ...counted, serviceTier: 'priority' } : counted;
+    return counted.serviceTier === undefined && askedTier(gw, provider, exchange.upstream, body.service_tier) === 'priority' ? { ...counted, serviceTier: 'priority' } : counted;
   };
   // A background response goes on generating after its answer: it is charged its whole grant (unseen-billing.ts).
   const background = runsInBackground(exchange.upstream, body);
@@ -380,14 +380,14 @@ function followable(gw: Gateway, provider: Provider, responseId: string | undefi
   return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined && gw.background.hasRoom;
 }
 
-/** The tier a call asks to be served at: its own, or its OpenAI project's default when it names none (or `auto`). */
-function askedTier(gw: Gateway, provider: Provider, tier: unknown): unknown {
-  return unpinnedTier(tier) ? (gw.policy.providers.get(provider.name)?.defaultServiceTier ?? tier) : tier;
-}
-
-/** Whether OpenAI serves an endpoint's calls at a service tier (not Anthropic's Messages, nor embeddings). */
-function tieredEndpoint(endpoint: UpstreamEndpoint): boolean {
-  return endpoint === 'chat' || endpoint === 'responses' || endpoint === 'completions';
+/**
+ * The tier a call asks to be served at: its own, or its OpenAI project's default when it names none (or
+ * `auto`), on the endpoints OpenAI serves at a tier (not embeddings: reserved at priority, they were
+ * refused near a money limit that had room for them).
+ */
+function askedTier(gw: Gateway, provider: Provider, endpoint: UpstreamEndpoint, tier: unknown): unknown {
+  if (!unpinnedTier(tier) || !(endpoint === 'chat' || endpoint === 'responses' || endpoint === 'completions')) return tier;
+  return gw.policy.providers.get(provider.name)?.defaultServiceTier ?? tier;
 }
 
 /** What `record` hands back when nobody listens: nothing to wait for. */
