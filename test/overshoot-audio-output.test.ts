@@ -9,8 +9,8 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../src/proxy/gateway.js';
 import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { until } from './helpers/until.js';
 import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { leftEarly } from './helpers/left-early.js';
 
 const frame = (value: object): string => `data: ${JSON.stringify(value)}\n\n`;
 const USAGE = { prompt_tokens: 20, completion_tokens: 1210, total_tokens: 1230, completion_tokens_details: { audio_tokens: 1200, reasoning_tokens: 0 } };
@@ -70,20 +70,11 @@ afterAll(async () => {
 const SPOKEN = { modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'pcm16' } };
 
 /** Streams a call, leaving after `chunks` chunks (all of them when undefined); the call's record. */
-async function streamed(chunks: number | undefined, extra: object): Promise<CallRecord> {
-  const before = gw.calls.length;
-  const abort = new AbortController();
+function streamed(chunks: number | undefined, extra: object): Promise<CallRecord> {
   const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
   const body = { model: 'gpt-4o-audio-preview', messages: [{ role: 'user', content: 'Is Boston in Massachusetts?' }], stream: true, max_completion_tokens: 1500, ...extra };
-  try {
-    const stream = await client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal: abort.signal });
-    let seen = 0;
-    for await (const _ of stream) if (++seen === chunks) abort.abort();
-  } catch (err) {
-    if (!abort.signal.aborted) throw err;
-  }
-  await until(() => gw.calls.length > before);
-  return gw.calls[gw.calls.length - 1];
+  let seen = 0;
+  return leftEarly(gw, (signal) => client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal }), () => ++seen === chunks);
 }
 
 describe('a spoken answer whose usage never comes', () => {

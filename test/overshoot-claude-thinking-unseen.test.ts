@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../src/proxy/gateway.js';
 import { startTestGateway, type TestGateway } from './helpers/in-process.js';
 import { until } from './helpers/until.js';
-import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { startWireUpstream, writePaced, type WireUpstream } from './helpers/wire-upstream.js';
+import { leftEarly } from './helpers/left-early.js';
 
 const event = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 const WORDS = ['Yes, ', 'Boston ', 'is ', 'in ', 'Massachusetts.'];
@@ -40,14 +41,7 @@ beforeAll(async () => {
     frames.push(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: thinks ? 1830 : 30 } }));
     frames.push(event('message_stop', {}));
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let i = 0;
-    const next = (): void => {
-      if (res.destroyed) return;
-      if (i === frames.length) return void res.end();
-      res.write(frames[i++]);
-      setTimeout(next, 30);
-    };
-    next();
+    writePaced(res, frames, 30);
   });
   gw = await startTestGateway(`
 providers:
@@ -64,20 +58,17 @@ afterAll(async () => {
   await upstream?.close();
 });
 
+/** Whether a Messages stream event is the text delta `text`. */
+const textDelta = (text: string) => (ev: unknown): boolean => {
+  const e = ev as Anthropic.MessageStreamEvent;
+  return e.type === 'content_block_delta' && e.delta.type === 'text_delta' && e.delta.text === text;
+};
+
 /** Streams a Messages call, leaving once `leaveAt` text has arrived (never when undefined); the call's record. */
-async function streamed(extra: object, leaveAt: string | undefined): Promise<CallRecord> {
-  const before = gw.calls.length;
+function streamed(extra: object, leaveAt: string | undefined): Promise<CallRecord> {
   const client = new Anthropic({ baseURL: gw.url, apiKey: 'tg-k', maxRetries: 0 });
-  const abort = new AbortController();
   const params = { model: 'claude-sonnet-4-5', max_tokens: 4000, messages: [{ role: 'user' as const, content: 'Is Boston in Massachusetts?' }], stream: true as const, ...extra };
-  try {
-    const stream = await client.messages.create(params as Anthropic.MessageCreateParamsStreaming, { signal: abort.signal });
-    for await (const ev of stream) if (leaveAt !== undefined && ev.type === 'content_block_delta' && ev.delta.type === 'text_delta' && ev.delta.text === leaveAt) abort.abort();
-  } catch (err) {
-    if (!abort.signal.aborted) throw err;
-  }
-  await until(() => gw.calls.length > before);
-  return gw.calls[gw.calls.length - 1];
+  return leftEarly(gw, (signal) => client.messages.create(params as Anthropic.MessageCreateParamsStreaming, { signal }), leaveAt === undefined ? () => false : textDelta(leaveAt));
 }
 
 describe('a Claude stream with thinking that the client leaves before the usage', () => {
@@ -94,19 +85,11 @@ describe('a Claude stream with thinking that the client leaves before the usage'
   });
 
   it('so is a call whose server-side fallback thinks, where the requested model does not', async () => {
-    const before = gw.calls.length;
     const client = new Anthropic({ baseURL: gw.url, apiKey: 'tg-k', maxRetries: 0, defaultHeaders: { 'anthropic-beta': 'server-side-fallback-2026-07-01' } });
-    const abort = new AbortController();
     const params = { model: 'claude-sonnet-4-5', max_tokens: 4000, messages: [{ role: 'user', content: 'Is Boston in Massachusetts?' }], stream: true, fallbacks: [{ model: 'claude-opus-4-5', thinking: { type: 'enabled', budget_tokens: 2048 } }] };
-    try {
-      const stream = await client.messages.create(params as unknown as Anthropic.MessageCreateParamsStreaming, { signal: abort.signal });
-      for await (const ev of stream) if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta' && ev.delta.text === 'Boston ') abort.abort();
-    } catch (err) {
-      if (!abort.signal.aborted) throw err;
-    }
-    await until(() => gw.calls.length > before);
+    const call = await leftEarly(gw, (signal) => client.messages.create(params as unknown as Anthropic.MessageCreateParamsStreaming, { signal }), textDelta('Boston '));
     // The grant covers both attempts' max_tokens.
-    expect(gw.calls.at(-1)!.usage).toMatchObject({ output: 8000, source: 'estimated' });
+    expect(call.usage).toMatchObject({ output: 8000, source: 'estimated' });
   });
 
   it('and through the OpenAI chat bridge, thinking sent as an extra field', async () => {

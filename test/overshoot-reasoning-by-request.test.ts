@@ -7,10 +7,9 @@
 // thinking at all) and requests without it are still charged what they showed.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallRecord } from '../src/proxy/gateway.js';
 import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { until } from './helpers/until.js';
-import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { leftEarly } from './helpers/left-early.js';
+import { startWireUpstream, writePaced, type WireUpstream } from './helpers/wire-upstream.js';
 
 const data = (value: object): string => `data: ${JSON.stringify(value)}\n\n`;
 const typed = (value: { type: string }): string => `event: ${value.type}\n${data(value)}`;
@@ -49,14 +48,7 @@ beforeAll(async () => {
     const frames = req.url?.endsWith('/responses') ? responsesFrames(body.model) : chatFrames(body.model);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.flushHeaders();
-    let i = 0;
-    const next = (): void => {
-      if (res.destroyed) return;
-      if (i === frames.length) return void res.end();
-      res.write(frames[i++]);
-      setTimeout(next, 30);
-    };
-    setTimeout(next, 300);
+    writePaced(res, frames, 30, 300);
   });
   gw = await startTestGateway(`
 providers:
@@ -75,18 +67,6 @@ afterAll(async () => {
 
 const client = (): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
 
-/** Runs `call` with a signal, aborting once `leave(event)` says so; the call's record. */
-async function leftEarly(call: (signal: AbortSignal) => Promise<AsyncIterable<unknown>>, leave: (event: unknown) => boolean): Promise<CallRecord> {
-  const before = gw.calls.length;
-  const abort = new AbortController();
-  try {
-    for await (const ev of await call(abort.signal)) if (leave(ev)) abort.abort();
-  } catch (err) {
-    if (!abort.signal.aborted) throw err;
-  }
-  await until(() => gw.calls.length > before);
-  return gw.calls[gw.calls.length - 1];
-}
 
 const messages = [{ role: 'user' as const, content: 'Is Boston in Massachusetts?' }];
 const firstChat = (ev: unknown): boolean => (ev as OpenAI.ChatCompletionChunk).choices[0]?.delta.content === 'Boston ';
@@ -94,13 +74,13 @@ const firstDelta = (ev: unknown): boolean => (ev as { type: string; delta?: stri
 
 describe('a model that reasons because the request asks it to, left before the usage', () => {
   it('chat with reasoning_effort is charged its whole grant', async () => {
-    const call = await leftEarly((signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, reasoning_effort: 'high' }, { signal }), firstChat);
+    const call = await leftEarly(gw, (signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, reasoning_effort: 'high' }, { signal }), firstChat);
     expect(call.status).toBe(499);
     expect(call.usage).toMatchObject({ output: 1500, source: 'estimated' });
   });
 
   it('a Responses call with reasoning is charged its whole grant', async () => {
-    const call = await leftEarly((signal) => client().responses.create({ model: 'reasoner', input: 'Is Boston in Massachusetts?', stream: true, max_output_tokens: 1500, reasoning: { effort: 'medium' } }, { signal }), firstDelta);
+    const call = await leftEarly(gw, (signal) => client().responses.create({ model: 'reasoner', input: 'Is Boston in Massachusetts?', stream: true, max_output_tokens: 1500, reasoning: { effort: 'medium' } }, { signal }), firstDelta);
     expect(call.status).toBe(499);
     expect(call.usage).toMatchObject({ output: 1500, source: 'estimated' });
   });
@@ -113,7 +93,7 @@ describe('a model that reasons because the request asks it to, left before the u
 
   it('without reasoning asked for, or with reasoning_effort none, it is charged what it showed', async () => {
     for (const extra of [{}, { reasoning_effort: 'none' as const }]) {
-      const call = await leftEarly((signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, ...extra }, { signal }), firstChat);
+      const call = await leftEarly(gw, (signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, ...extra }, { signal }), firstChat);
       expect(call.status).toBe(499);
       expect(call.usage.output).toBeGreaterThan(0);
       expect(call.usage.output).toBeLessThan(20);

@@ -1,6 +1,7 @@
 // What a config may say that is valid but probably not what its author meant: printed by `tollgate
 // check` and logged at start and on reload, never refused. Each finding carries the path to blame.
 import { listPrice } from '../ledger/list-prices.js';
+import { isAudioModel } from '../providers/openai/unseen-billing.js';
 import { organizationIds, type Finding } from './cross-check.js';
 import type { TollgateConfig } from './schema.js';
 import { typoDistance } from './suggest.js';
@@ -24,9 +25,6 @@ function pricingTypos(config: TollgateConfig): Finding[] {
   });
 }
 
-// The names OpenAI gives its audio models (gpt-audio, gpt-4o-audio-preview, gpt-audio-mini-2025-12-15...).
-const AUDIO_MODEL = /(^|[-/])audio(-|$)/;
-
 /**
  * A price for what looks like an audio model, without audio rates here or in the built-in table (an Azure
  * deployment name, gpt-audio-mini): its audio tokens are then billed, and reserved, at the text rates,
@@ -35,7 +33,7 @@ const AUDIO_MODEL = /(^|[-/])audio(-|$)/;
 function audioPricedAsText(config: TollgateConfig): Finding[] {
   return Object.entries(config.pricing).flatMap(([name, p]) => {
     const model = name.slice(name.indexOf('/') + 1);
-    if (!AUDIO_MODEL.test(model.toLowerCase()) || p.audio_input !== undefined || p.audio_output !== undefined) return [];
+    if (!isAudioModel(model) || p.audio_input !== undefined || p.audio_output !== undefined) return [];
     if (listPrice(model)?.audioInput !== undefined) return [];
     return [{ path: ['pricing', name], message: `\`${name}\` looks like an audio model, but no audio rates are known for it: its audio tokens are billed (and reserved) at the text rates; set \`audio_input\` and \`audio_output\`` }];
   });

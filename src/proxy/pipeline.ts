@@ -3,26 +3,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { Admission } from '../limits/engine.js';
-import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
-import { RATE_LIMIT_HEADER, type Provider, type UpstreamEndpoint, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
-import { bringsServerToolInput, thinksUnseen } from '../providers/anthropic/index.js';
-import {
-  answersInAudio,
-  asksForReasoning,
-  audioSides,
-  bringsHiddenInput,
-  fullGrantUsage,
-  runsInBackground,
-  unlessMaxTokensRefused,
-  unlessStreamOptionsRefused,
-  unpinnedTier,
-  withCountedAudio,
-  withHiddenReasoning,
-} from '../providers/openai/index.js';
+import type { PriceHints } from '../limits/price-factors.js';
+import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
+import { bringsServerToolInput } from '../providers/anthropic/index.js';
+import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
-import { fallbackPriceHints, resolveFallbacks } from './anthropic-fallbacks.js';
+import { resolveFallbacks } from './anthropic-fallbacks.js';
+import { hidesOutput, priceHintsOf, selfCountedUsage, type PricedCall } from './call-pricing.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { backgroundDeadlineMs } from './background-calls.js';
 import { clientWire, planExchange, type ClientWire } from './exchange.js';
@@ -68,22 +57,12 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const enforcement = gw.policy.enforcement;
   const reasoning = isReasoningModel(upstreamModel, provider);
   const allowance = exchange.allowance(reasoning ? enforcement.reasoningDefaultMaxTokens : enforcement.defaultMaxTokens);
-  // An OpenAI reasoning model's thinking (known by name, or asked for by the request), a spoken answer's audio
-  // and Claude's (summarized) thinking are billed as output that no text shows in full: without the provider's
-  // usage, the gateway cannot count them (openai/unseen-billing.ts, anthropic/thinking-budget.ts), and charges
-  // the whole grant.
-  const hidesOutput =
-    exchange.upstream === 'messages'
-      ? thinksUnseen(exchange.estimateOn.body)
-      : (reasoning && (exchange.upstream === 'chat' || exchange.upstream === 'responses')) || asksForReasoning(exchange.upstream, body) || answersInAudio(exchange.upstream, body);
+  // Output billed but not shown in full (thinking, audio) is charged as the whole grant without the provider's usage.
+  const hides = hidesOutput(exchange, body, reasoning);
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
-  // Anthropic bills prompt-cache writes and fast mode above the input price; OpenAI bills its priority tier above list;
-  // both bill web searches (and OpenAI file searches) per call, up to the request's cap on them.
-  const toolCalls = exchange.toolCallBound;
-  const priceHints = (): PriceHints =>
-    exchange.upstream === 'messages'
-      ? { cacheWrite: cacheWriteHint(req.rawBody, exchange.estimateOn.body), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: fallbacks && fallbackPriceHints(fallbacks, body) }
-      : { serviceTier: askedTier(gw, provider, exchange.upstream, body.service_tier), toolCalls, audio: audioSides(exchange.upstream, body) };
+  // Read only when a money limit applies (call-pricing.ts).
+  const priced: PricedCall = { gw, provider, exchange, body, rawBody: req.rawBody, fallbacks };
+  const priceHints = (): PriceHints => priceHintsOf(priced);
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty
   // window of its limits: that would refuse it for good (a 400) where one call's overshoot is the risk.
@@ -98,14 +77,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     exchange.upstream === 'messages' ? bringsServerToolInput(exchange.estimateOn.body) : bringsHiddenInput(exchange.upstream, body, upstreamModel);
   const hiddenInput = hidden ? unseen(stored) : 0;
   const estimate = withStoredContext(bodyEstimate, stored + hiddenInput);
-  // What the gateway counts itself when the provider reports no usage: output no text shows (thinking, audio)
-  // is the whole grant, and an audio call's audio is priced as audio (openai/audio-sides.ts). Its messages
-  // are walked for audio only then, not on every call. A call asking for priority (by name or by its
-  // project's default tier) is priced at priority, as it was reserved and as the provider bills it.
-  const selfCounted = (usage: Usage, grant: number): Usage => {
-    const counted = withCountedAudio(hidesOutput ? withHiddenReasoning(usage, grant) : usage, audioSides(exchange.upstream, body), body, hiddenInput);
-    return counted.serviceTier === undefined && askedTier(gw, provider, exchange.upstream, body.service_tier) === 'priority' ? { ...counted, serviceTier: 'priority' } : counted;
-  };
+  // What the gateway counts itself when the provider reports no usage, priced as the provider bills it.
+  const selfCounted = (usage: Usage, grant: number): Usage => selfCountedUsage(priced, usage, grant, hides, hiddenInput);
   // A background response goes on generating after its answer: it is charged its whole grant (unseen-billing.ts).
   const background = runsInBackground(exchange.upstream, body);
   const stream = body.stream === true && endpoint !== 'embeddings';
@@ -378,16 +351,6 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
  */
 function followable(gw: Gateway, provider: Provider, responseId: string | undefined): responseId is string {
   return responseId !== undefined && gw.recordSink === undefined && provider.retrieve !== undefined && gw.background.hasRoom;
-}
-
-/**
- * The tier a call asks to be served at: its own, or its OpenAI project's default when it names none (or
- * `auto`), on the endpoints OpenAI serves at a tier (not embeddings: reserved at priority, they were
- * refused near a money limit that had room for them).
- */
-function askedTier(gw: Gateway, provider: Provider, endpoint: UpstreamEndpoint, tier: unknown): unknown {
-  if (!unpinnedTier(tier) || !(endpoint === 'chat' || endpoint === 'responses' || endpoint === 'completions')) return tier;
-  return gw.policy.providers.get(provider.name)?.defaultServiceTier ?? tier;
 }
 
 /** What `record` hands back when nobody listens: nothing to wait for. */

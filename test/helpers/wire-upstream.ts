@@ -23,6 +23,18 @@ export function startWireUpstream(answer: (req: IncomingMessage, res: ServerResp
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close })));
 }
 
+/** Writes `frames` one at a time, `everyMs` apart, the first after `firstAfterMs`; ends the response after the last. Stops when the client has gone. */
+export function writePaced(res: ServerResponse, frames: readonly string[], everyMs: number, firstAfterMs = 0): void {
+  let i = 0;
+  const next = (): void => {
+    if (res.destroyed) return;
+    if (i === frames.length) return void res.end();
+    res.write(frames[i++]);
+    setTimeout(next, everyMs);
+  };
+  setTimeout(next, firstAfterMs);
+}
+
 /** 'ok' for a call that succeeded, '429' for the SDK's RateLimitError, else the error itself. */
 export function okOr429(call: Promise<unknown>): Promise<unknown> {
   return call.then(

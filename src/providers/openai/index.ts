@@ -8,6 +8,6 @@ export { legacyPrompts } from './legacy-prompts.js';
 export { ResponsesStream } from './responses-stream.js';
 export { refusesStreamOptions, unlessStreamOptionsRefused } from './stream-options-refusal.js';
 export { refusesMaxTokens, unlessMaxTokensRefused } from './max-tokens-refusal.js';
-export { answersInAudio, asksForReasoning, bringsHiddenInput, fullGrantUsage, predictionText, runsInBackground, withHiddenReasoning } from './unseen-billing.js';
+export { answersInAudio, asksForReasoning, bringsHiddenInput, isAudioModel, fullGrantUsage, predictionText, runsInBackground, withHiddenReasoning } from './unseen-billing.js';
 export { billedTools, toolCallBound, toolCallsIn, toolCallsInBody, type BilledTools } from './tool-fees.js';
 export { audioSides, sentAudioTokens, withCountedAudio, type AudioSides } from './audio-sides.js';

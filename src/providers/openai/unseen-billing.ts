@@ -33,14 +33,19 @@ const WEB_SEARCH = /^web_search/;
 const SEARCH_MODEL = /-search-(preview|api)(-|$)/;
 
 /** Chat Completions models that speak (gpt-4o-audio-preview, gpt-audio, ...): only their answers have an audio id. */
-const AUDIO_MODEL = /(^|-)audio(-|$)/;
+const AUDIO_MODEL = /(^|-)audio(-|$)/i;
+
+/** Whether a model name is one of an audio model (gpt-audio, gpt-4o-audio-preview, gpt-audio-mini-2025-12-15...). */
+export function isAudioModel(model: string): boolean {
+  return AUDIO_MODEL.test(model);
+}
 
 /** Whether a call lets the provider bring billed input into it that its body does not show. */
 export function bringsHiddenInput(endpoint: UpstreamEndpoint, body: JsonObject, upstreamModel: string): boolean {
   if (endpoint === 'chat') {
     if (body.web_search_options !== undefined || SEARCH_MODEL.test(upstreamModel)) return true;
     // The messages are walked only for an audio model, so other chat calls pay one regex test.
-    return AUDIO_MODEL.test(upstreamModel) && Array.isArray(body.messages) && body.messages.some(referencesAudio);
+    return isAudioModel(upstreamModel) && Array.isArray(body.messages) && body.messages.some(referencesAudio);
   }
   if (endpoint !== 'responses') return false;
   // A prompt template is named by id; its messages (and tools) are the provider's.

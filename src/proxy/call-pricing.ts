@@ -1,0 +1,74 @@
+// What a call is billed at and for, as far as the request shows before the answer: the prices it may be
+// billed at (a money limit reserves at them), whether its answer may hide billed output, and how a call is
+// priced when the provider reports no usage. Per wire format; the pipeline asks, pipeline.ts.
+import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
+import type { Provider, UpstreamEndpoint } from '../providers/provider.js';
+import { thinksUnseen } from '../providers/anthropic/index.js';
+import { answersInAudio, asksForReasoning, audioSides, unpinnedTier, withCountedAudio, withHiddenReasoning } from '../providers/openai/index.js';
+import type { JsonObject, Usage } from '../providers/usage.js';
+import { fallbackPriceHints, type FallbackAttempt } from './anthropic-fallbacks.js';
+import type { Exchange } from './exchange.js';
+import type { Gateway } from './gateway.js';
+
+/** The parts of a call its pricing depends on. */
+export interface PricedCall {
+  gw: Gateway;
+  provider: Provider;
+  exchange: Exchange;
+  /** The client's parsed body, and its text (`rawBody`) when the server kept it. */
+  body: JsonObject;
+  rawBody: string | undefined;
+  fallbacks: readonly FallbackAttempt[] | undefined;
+}
+
+/**
+ * Whether the call may be billed for output no text shows in full: an OpenAI reasoning model's thinking
+ * (known by name, or asked for by the request), a spoken answer's audio, Claude's (summarized) thinking.
+ * Without the provider's usage the gateway cannot count it (openai/unseen-billing.ts,
+ * anthropic/thinking-budget.ts) and charges the whole grant.
+ */
+export function hidesOutput(exchange: Exchange, body: JsonObject, reasoning: boolean): boolean {
+  const upstream = exchange.upstream;
+  if (upstream === 'messages') return thinksUnseen(exchange.estimateOn.body);
+  return (reasoning && (upstream === 'chat' || upstream === 'responses')) || asksForReasoning(upstream, body) || answersInAudio(upstream, body);
+}
+
+/**
+ * What the request asks for that changes its price: Anthropic's prompt-cache writes, fast mode, US-only
+ * inference and fallback models; OpenAI's service tier (the project's default for a call naming none) and
+ * audio; both providers' tool calls billed per call, up to the request's cap on them.
+ */
+export function priceHintsOf(c: PricedCall): PriceHints {
+  const { exchange, body } = c;
+  const toolCalls = exchange.toolCallBound;
+  if (exchange.upstream === 'messages') {
+    return { cacheWrite: cacheWriteHint(c.rawBody, exchange.estimateOn.body), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: c.fallbacks && fallbackPriceHints(c.fallbacks, body) };
+  }
+  return { serviceTier: askedTier(c, body.service_tier), toolCalls, audio: audioSides(exchange.upstream, body) };
+}
+
+/**
+ * Usage the gateway counted itself (the provider reported none), priced as the provider bills it: output
+ * no text shows (`hides`) is the whole `grant`; an audio call's audio is marked as audio (its messages are
+ * walked only on this path), `hiddenInput` being what was reserved for earlier audio named by id; a call
+ * asking for priority (by name or by its project's default tier) is at priority, as it was reserved.
+ */
+export function selfCountedUsage(c: PricedCall, usage: Usage, grant: number, hides: boolean, hiddenInput: number): Usage {
+  const { exchange, body } = c;
+  const counted = withCountedAudio(hides ? withHiddenReasoning(usage, grant) : usage, audioSides(exchange.upstream, body), body, hiddenInput);
+  return counted.serviceTier === undefined && askedTier(c, body.service_tier) === 'priority' ? { ...counted, serviceTier: 'priority' } : counted;
+}
+
+/**
+ * The tier a call asks to be served at: its own, or its OpenAI project's default when it names none (or
+ * `auto`), on the endpoints OpenAI serves at a tier (not embeddings: reserved at priority, they were
+ * refused near a money limit that had room for them).
+ */
+function askedTier(c: PricedCall, tier: unknown): unknown {
+  if (!unpinnedTier(tier) || !tiered(c.exchange.upstream)) return tier;
+  return c.gw.policy.providers.get(c.provider.name)?.defaultServiceTier ?? tier;
+}
+
+function tiered(endpoint: UpstreamEndpoint): boolean {
+  return endpoint === 'chat' || endpoint === 'responses' || endpoint === 'completions';
+}
