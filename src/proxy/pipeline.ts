@@ -26,7 +26,7 @@ import { previousResponseOwner } from './response-owners.js';
 import { rememberTurn } from './stored-turns.js';
 import { readTags } from './tags.js';
 import { anthropicRateLimitError, LIMIT_REFUSALS, refusal, type Decision } from './refusals.js';
-import { credentialsRefused, notJsonAnswer, readAll, startsLikeJsonObject, upstreamFailure } from './upstream-failure.js';
+import { credentialsRefused, isTimeout, notJsonAnswer, readAll, startsLikeJsonObject, upstreamFailure } from './upstream-failure.js';
 
 /** What only some outcomes add. */
 type Detail = Partial<Pick<CallRecord, 'decision' | 'upstreamLatencyMs' | 'streamEnd' | 'providerResponseId'>>;
@@ -174,7 +174,16 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const upstreamSoFar = (): Detail => ({ upstreamLatencyMs: performance.now() - tUpstream });
   // The upstream call failed before an answer: refunded, and the row says what the client is told (504 for a timeout, 502 otherwise).
   const failUpstream = async (err: unknown): Promise<never> => {
-    const failure = upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
+    const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
+    // A non-streamed call the gateway stopped waiting for goes on at the provider, which bills it when it
+    // ends (a stream stops when its connection closes): charged its input and its whole output grant.
+    if (!stream && isTimeout(err)) {
+      const usage = selfCounted({ input: estimate.exact(), output: admission.output, cachedInput: 0, source: 'estimated' }, admission.output);
+      await gw.engine.settleCall(admission, target, usage);
+      await record(admitted, 504, usage, upstreamSoFar());
+      throw upstreamFailure(provider.name, err, timeoutMs, usage.input + usage.output);
+    }
+    const failure = upstreamFailure(provider.name, err, timeoutMs);
     // A 400 here is a body too deep to serialize: it never left the gateway.
     await refund(failure.status, failure.status >= 500 ? upstreamSoFar() : {});
     throw failure;

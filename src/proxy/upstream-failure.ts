@@ -4,12 +4,21 @@ import type { FastifyBaseLogger } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
 
-/** The 502/504 for an upstream call that could not be made or did not finish (a 400 for a body too deep to send). */
-export function upstreamFailure(provider: string, err: unknown, timeoutMs?: number): TollgateError {
+/**
+ * The 502/504 for an upstream call that could not be made or did not finish (a 400 for a body too deep to
+ * send). `charged`: the tokens a timed-out call was charged (none unless given).
+ */
+export function upstreamFailure(provider: string, err: unknown, timeoutMs?: number, charged?: number): TollgateError {
   if (isTooDeep(err)) return tooDeep();
+  if (isTimeout(err)) return new TollgateError('upstream_timeout', { provider, timeoutMs, charged });
   const code = (err as { code?: string }).code ?? '';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new TollgateError('upstream_timeout', { provider, timeoutMs });
   return new TollgateError('upstream_error', { provider, detail: code || (err as Error).message });
+}
+
+/** Whether the upstream call failed for taking longer than the provider's `timeout_ms` (for its head, or between two chunks of its body). */
+export function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 /**
