@@ -348,37 +348,6 @@ describe.each(LEDGER_KINDS)('ledger migration to the cache-write and service-tie
   });
 });
 
-describe.each(LEDGER_KINDS)('ledger migration to the provider response id: $kind', ({ kind, place: makePlace }) => {
-  let place: LedgerPlace | undefined;
-  afterAll(async () => {
-    await place?.drop();
-  });
-
-  it('keeps the rows written before it (no response id) and accepts new ones, with and without one', async () => {
-    place = await makePlace();
-    const base = T0 + 86_400_000 * 70;
-    const before = [sampleRow({ ts: base, requestId: 'r-old-1', endpoint: 'responses' }), sampleRow({ ts: base + 1, requestId: 'r-old-2', project: null })];
-    await writeLedgerAtVersion(place, VERSION_BEFORE_RESPONSE_ID[kind], before);
-    expect(await schemaVersionOf(place)).toBe(VERSION_BEFORE_RESPONSE_ID[kind]);
-    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
-
-    const ledger = await openLedger(place.url);
-    try {
-      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
-      const kept = before.map((r) => ({ ...r, providerResponseId: null }));
-      expect(await ledger.rows({})).toEqual(kept);
-      const fresh = [
-        sampleRow({ ts: base + 2, requestId: 'r-new-1', endpoint: 'responses', providerResponseId: 'resp_0123456789abcdef' }),
-        sampleRow({ ts: base + 3, requestId: 'r-new-2', endpoint: 'chat', providerResponseId: null }),
-      ];
-      await ledger.append(fresh);
-      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
-    } finally {
-      await ledger.close();
-    }
-  });
-});
-
 /** The ledger with `before` run ahead of every batch write, whichever path the writer takes (packed or not). */
 function beforeEachWrite(ledger: Ledger, before: () => void): Ledger {
   const wrapped = Object.create(ledger) as Ledger;
@@ -400,77 +369,78 @@ function byFirst(a: Array<string | number | null>, b: Array<string | number | nu
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-describe.each(LEDGER_KINDS)('ledger migration to the tool-fees column: $kind', ({ kind, place: makePlace }) => {
-  let place: LedgerPlace | undefined;
-  afterAll(async () => {
-    await place?.drop();
-  });
+/**
+ * The migrations that add a column and nothing else: rows written before keep reading back, with the
+ * column's default, and new rows store it. `day` keeps each case's rows apart.
+ */
+const COLUMN_MIGRATIONS: Array<{
+  column: string;
+  versionBefore: { sqlite: number; postgres: number };
+  day: number;
+  before: LedgerRow[];
+  kept: Partial<LedgerRow>;
+  fresh: (base: number) => LedgerRow[];
+}> = [
+  {
+    column: 'the provider response id',
+    versionBefore: VERSION_BEFORE_RESPONSE_ID,
+    day: 70,
+    before: [sampleRow({ requestId: 'r-old-1', endpoint: 'responses' }), sampleRow({ requestId: 'r-old-2', project: null })],
+    kept: { providerResponseId: null },
+    fresh: (base) => [
+      sampleRow({ ts: base + 2, requestId: 'r-new-1', endpoint: 'responses', providerResponseId: 'resp_0123456789abcdef' }),
+      sampleRow({ ts: base + 3, requestId: 'r-new-2', endpoint: 'chat', providerResponseId: null }),
+    ],
+  },
+  {
+    column: 'the tool fees',
+    versionBefore: VERSION_BEFORE_TOOL_FEES,
+    day: 90,
+    before: [sampleRow({ requestId: 'f-old-1', costUsd: 0.000_62, inputCostUsd: 0.000_22 })],
+    kept: { toolFeesUsd: 0 },
+    fresh: (base) => [sampleRow({ ts: base + 2, requestId: 'f-new-1', costUsd: 0.020_62, inputCostUsd: 0.020_22, toolFeesUsd: 0.02 })],
+  },
+  {
+    column: 'the inference geo',
+    versionBefore: VERSION_BEFORE_INFERENCE_GEO,
+    day: 91,
+    before: [sampleRow({ requestId: 'g-old-1', provider: 'anthropic' })],
+    kept: { inferenceGeo: null },
+    fresh: (base) => [sampleRow({ ts: base + 2, requestId: 'g-new-1', provider: 'anthropic', inferenceGeo: 'us' }), sampleRow({ ts: base + 3, requestId: 'g-new-2', inferenceGeo: null })],
+  },
+  {
+    column: 'the audio tokens',
+    versionBefore: VERSION_BEFORE_AUDIO_TOKENS,
+    day: 92,
+    before: [sampleRow({ requestId: 'a-old-1', model: 'gpt-audio' })],
+    kept: { audioInputTokens: 0, audioOutputTokens: 0 },
+    fresh: (base) => [sampleRow({ ts: base + 2, requestId: 'a-new-1', model: 'gpt-audio', audioInputTokens: 21, audioOutputTokens: 8 })],
+  },
+];
 
-  it('keeps the rows written before it (no fees), and stores the fees of new ones', async () => {
-    place = await makePlace();
-    const base = T0 + 86_400_000 * 90;
-    const before = [sampleRow({ ts: base, requestId: 'f-old-1', costUsd: 0.000_62, inputCostUsd: 0.000_22 })];
-    await writeLedgerAtVersion(place, VERSION_BEFORE_TOOL_FEES[kind], before);
-    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
-    const ledger = await openLedger(place.url);
+describe.each(LEDGER_KINDS)('ledger migrations that add a column: $kind', ({ kind, place: makePlace }) => {
+  it.each(COLUMN_MIGRATIONS)('to $column: the rows written before read back with its default, and new rows store it', async (m) => {
+    const place = await makePlace();
     try {
-      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
-      const kept = before.map((r) => ({ ...r, toolFeesUsd: 0 }));
-      const fresh = [sampleRow({ ts: base + 1, requestId: 'f-new-1', costUsd: 0.020_62, inputCostUsd: 0.020_22, toolFeesUsd: 0.02 })];
-      await ledger.append(fresh);
-      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
+      const base = T0 + 86_400_000 * m.day;
+      const before = m.before.map((r, i) => ({ ...r, ts: base + i }));
+      await writeLedgerAtVersion(place, m.versionBefore[kind], before);
+      expect(await schemaVersionOf(place)).toBe(m.versionBefore[kind]);
+      // A report (read-only: it never migrates) names the version gap instead of failing on a missing column.
+      await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
+      const ledger = await openLedger(place.url);
+      try {
+        expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
+        const kept = before.map((r) => ({ ...r, ...m.kept }));
+        expect(await ledger.rows({})).toEqual(kept);
+        const fresh = m.fresh(base);
+        await ledger.append(fresh);
+        expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
+      } finally {
+        await ledger.close();
+      }
     } finally {
-      await ledger.close();
-    }
-  });
-});
-
-describe.each(LEDGER_KINDS)('ledger migration to the inference-geo column: $kind', ({ kind, place: makePlace }) => {
-  let place: LedgerPlace | undefined;
-  afterAll(async () => {
-    await place?.drop();
-  });
-
-  it('keeps the rows written before it (no geo), and stores where new ones ran', async () => {
-    place = await makePlace();
-    const base = T0 + 86_400_000 * 91;
-    const before = [sampleRow({ ts: base, requestId: 'g-old-1', provider: 'anthropic' })];
-    await writeLedgerAtVersion(place, VERSION_BEFORE_INFERENCE_GEO[kind], before);
-    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
-    const ledger = await openLedger(place.url);
-    try {
-      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
-      const kept = before.map((r) => ({ ...r, inferenceGeo: null }));
-      const fresh = [sampleRow({ ts: base + 1, requestId: 'g-new-1', provider: 'anthropic', inferenceGeo: 'us' }), sampleRow({ ts: base + 2, requestId: 'g-new-2', inferenceGeo: null })];
-      await ledger.append(fresh);
-      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
-    } finally {
-      await ledger.close();
-    }
-  });
-});
-
-describe.each(LEDGER_KINDS)('ledger migration to the audio-token columns: $kind', ({ kind, place: makePlace }) => {
-  let place: LedgerPlace | undefined;
-  afterAll(async () => {
-    await place?.drop();
-  });
-
-  it('keeps the rows written before them (no audio: 0), and stores the audio tokens of new ones', async () => {
-    place = await makePlace();
-    const base = T0 + 86_400_000 * 92;
-    const before = [sampleRow({ ts: base, requestId: 'a-old-1', model: 'gpt-audio' })];
-    await writeLedgerAtVersion(place, VERSION_BEFORE_AUDIO_TOKENS[kind], before);
-    await expect(openLedger(place.url, { readonly: true })).rejects.toThrow(/schema is at version \d+ and this tollgate reads version \d+/);
-    const ledger = await openLedger(place.url);
-    try {
-      expect(await schemaVersionOf(place)).toBe((kind === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS).length);
-      const kept = before.map((r) => ({ ...r, audioInputTokens: 0, audioOutputTokens: 0 }));
-      const fresh = [sampleRow({ ts: base + 1, requestId: 'a-new-1', model: 'gpt-audio', audioInputTokens: 21, audioOutputTokens: 8 })];
-      await ledger.append(fresh);
-      expect(await ledger.rows({})).toEqual([...kept, ...fresh]);
-    } finally {
-      await ledger.close();
+      await place.drop();
     }
   });
 });
