@@ -59,7 +59,7 @@ describe('an upstream slower than timeout_ms', () => {
     const row = lastCall();
     expect(row).toMatchObject({ status: 504, decision: 'admitted', usage: { output: 40, source: 'estimated' } });
     expect(row.usage.input).toBeGreaterThan(0);
-    expect(body.error.message).toContain(`charged ${row.usage.input + row.usage.output} tokens`);
+    expect(body.error.message).toContain(`charged ${row.usage.input + row.usage.output} tokens (40 of them output)`);
     expect(await gw.store.openReservations()).toBe(0);
   });
 
@@ -94,35 +94,68 @@ describe('an upstream slower than timeout_ms', () => {
   });
 });
 
-describe('a non-streamed answer whose body stalls past timeout_ms', () => {
-  it('is a 504 charged as one whose head never came: the provider produced the answer and bills it', async () => {
-    // The head and half the JSON body, then nothing (undici checks a body's gaps on its ~1 s tick).
-    const stalling = await startWireUpstream((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"id":"chatcmpl-1","object":"chat.completion","created":1760000000,"model":"gpt-4o","choices":[');
-    });
-    const stalled = await startTestGateway(`
+/** A gateway whose only provider is `upstreamUrl` with a 300 ms timeout; `run` gets its URL. */
+async function withGatewayTo(upstreamUrl: string, run: (gateway: TestGateway) => Promise<void>): Promise<void> {
+  const gateway = await startTestGateway(`
 providers:
-  up: {type: openai, base_url: "${stalling.url}", timeout_ms: 300}
+  up: {type: openai, base_url: "${upstreamUrl}", timeout_ms: 300}
 projects: {p: {daily_limit: 100000}}
 routes:
   r:
     chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]
 keys: [{id: a, key: tg-a, project: p}]
 `);
+  try {
+    await run(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
+const postTo = (gateway: TestGateway, stream: boolean): Promise<Response> =>
+  fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 25, stream }),
+  });
+
+describe('an answer whose head came and whose body stalls past timeout_ms', () => {
+  it('non-streamed: a 504 charged as one whose head never came (the provider produced the answer and bills it)', async () => {
+    // The head and half the JSON body, then nothing (undici checks a body's gaps on its ~1 s tick).
+    const stalling = await startWireUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":"chatcmpl-1","object":"chat.completion","created":1760000000,"model":"gpt-4o","choices":[');
+    });
     try {
-      const res = await fetch(`${stalled.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' },
-        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 25 }),
+      await withGatewayTo(stalling.url, async (gateway) => {
+        const res = await postTo(gateway, false);
+        expect(res.status).toBe(504);
+        expect((await res.json()).error.message).toContain('(25 of them output)');
+        expect(gateway.calls[0]).toMatchObject({ status: 504, usage: { output: 25, source: 'estimated' } });
+        expect(await gateway.store.openReservations()).toBe(0);
       });
-      expect(res.status).toBe(504);
-      expect((await res.json()).error.message).toContain('charged');
-      expect(stalled.calls[0]).toMatchObject({ status: 504, usage: { output: 25, source: 'estimated' } });
-      expect(await stalled.store.openReservations()).toBe(0);
     } finally {
-      await stalled.close();
       await stalling.close();
+    }
+  });
+
+  it('streamed, before its first event: a 504 charged the input, as a client that leaves then is', async () => {
+    const silent = await startWireUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+    });
+    try {
+      await withGatewayTo(silent.url, async (gateway) => {
+        const res = await postTo(gateway, true);
+        expect(res.status).toBe(504);
+        expect((await res.json()).error.message).toContain('(0 of them output)');
+        const row = gateway.calls[0];
+        expect(row).toMatchObject({ status: 504, usage: { output: 0, source: 'estimated' } });
+        expect(row.usage.input).toBeGreaterThan(0);
+        expect(await gateway.store.openReservations()).toBe(0);
+      });
+    } finally {
+      await silent.close();
     }
   });
 });

@@ -122,7 +122,7 @@ export const ERRORS = {
       `The upstream provider '${p.provider}' did not answer within ${p.timeoutMs} ms. ` +
       (p.charged === undefined
         ? 'Nothing was charged; try again.'
-        : `The provider goes on with the call and bills it, so it was charged ${p.charged} tokens: its input and all the output it was allowed. A retry is charged again; a shorter max_tokens makes the call quicker.`),
+        : `The provider had the call and bills it, so it was charged ${p.charged} tokens (${p.chargedOutput} of them output). A retry is charged again; a shorter max_tokens makes the call quicker.`),
   },
   endpoint_not_supported: {
     status: 400,

@@ -172,16 +172,20 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   };
   // How long the provider took to fail: on the upstream latency histogram with the calls it served.
   const upstreamSoFar = (): Detail => ({ upstreamLatencyMs: performance.now() - tUpstream });
+  // A call the provider had and did not answer in full is charged its input and `output` tokens, by the gateway's count.
+  const chargedWithOutput = (output: number): Usage => selfCounted({ input: estimate.exact(), output, cachedInput: 0, source: 'estimated' }, admission.output);
+  // What the gateway stopped waiting for (timeout_ms) goes on at the provider, which bills it when it ends, if
+  // it is not streamed (a stream stops when its connection closes): charged its whole output grant.
+  const grantIfTimedOut = stream ? undefined : admission.output;
   // The upstream call failed before an answer: refunded, and the row says what the client is told (504 for a timeout, 502 otherwise).
-  const failUpstream = async (err: unknown): Promise<never> => {
+  // A timeout after the provider had the call is charged instead, with `outputIfTimedOut` tokens of output.
+  const failUpstream = async (err: unknown, outputIfTimedOut?: number): Promise<never> => {
     const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
-    // A non-streamed call the gateway stopped waiting for goes on at the provider, which bills it when it
-    // ends (a stream stops when its connection closes): charged its input and its whole output grant.
-    if (!stream && isTimeout(err)) {
-      const usage = selfCounted({ input: estimate.exact(), output: admission.output, cachedInput: 0, source: 'estimated' }, admission.output);
+    if (outputIfTimedOut !== undefined && isTimeout(err)) {
+      const usage = chargedWithOutput(outputIfTimedOut);
       await gw.engine.settleCall(admission, target, usage);
       await record(admitted, 504, usage, upstreamSoFar());
-      throw upstreamFailure(provider.name, err, timeoutMs, usage.input + usage.output);
+      throw upstreamFailure(provider.name, err, timeoutMs, usage);
     }
     const failure = upstreamFailure(provider.name, err, timeoutMs);
     // A 400 here is a body too deep to serialize: it never left the gateway.
@@ -224,7 +228,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     } catch (err) {
       // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
       if (abort?.signal.aborted) return refund(499);
-      return failUpstream(err);
+      return failUpstream(err, grantIfTimedOut);
     } finally {
       // The request lives as long as its stream, which may be minutes; the body's text copy is not needed again.
       req.rawBody = undefined;
@@ -236,7 +240,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       try {
         raw = await readAll(upstream.body);
       } catch (err) {
-        return failUpstream(err);
+        return failUpstream(err, grantIfTimedOut);
       }
       const upstreamLatencyMs = performance.now() - tUpstream;
       if (upstream.status >= 400) {
@@ -297,13 +301,13 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       if (started.first === undefined) throw new Error('the stream ended before its first event');
     } catch (err) {
       // The provider accepted the call and was working on it: the client that left is charged as any that
-      // leaves a stream, for the input (and a reasoning model's unseen thinking).
+      // leaves a stream, for the input (and a reasoning model's unseen thinking); so is a timeout.
       if (abort?.signal.aborted) {
-        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, admission.output);
+        const usage = chargedWithOutput(0);
         await gw.engine.settleCall(admission, target, usage);
         return record(admitted, 499, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: 'client_gone' });
       }
-      return failUpstream(err);
+      return failUpstream(err, 0);
     }
 
     // Streaming: take over the raw response so frames go out as they arrive.

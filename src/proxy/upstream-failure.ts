@@ -3,14 +3,15 @@ import { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
+import type { Usage } from '../providers/usage.js';
 
 /**
  * The 502/504 for an upstream call that could not be made or did not finish (a 400 for a body too deep to
- * send). `charged`: the tokens a timed-out call was charged (none unless given).
+ * send). `charged`: what a timed-out call was charged (nothing unless given).
  */
-export function upstreamFailure(provider: string, err: unknown, timeoutMs?: number, charged?: number): TollgateError {
+export function upstreamFailure(provider: string, err: unknown, timeoutMs?: number, charged?: Usage): TollgateError {
   if (isTooDeep(err)) return tooDeep();
-  if (isTimeout(err)) return new TollgateError('upstream_timeout', { provider, timeoutMs, charged });
+  if (isTimeout(err)) return new TollgateError('upstream_timeout', { provider, timeoutMs, charged: charged && charged.input + charged.output, chargedOutput: charged?.output });
   const code = (err as { code?: string }).code ?? '';
   return new TollgateError('upstream_error', { provider, detail: code || (err as Error).message });
 }
