@@ -172,17 +172,15 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   };
   // How long the provider took to fail: on the upstream latency histogram with the calls it served.
   const upstreamSoFar = (): Detail => ({ upstreamLatencyMs: performance.now() - tUpstream });
-  // A call the provider had and did not answer in full is charged its input and `output` tokens, by the gateway's count.
-  const chargedWithOutput = (output: number): Usage => selfCounted({ input: estimate.exact(), output, cachedInput: 0, source: 'estimated' }, admission.output);
   // What the gateway stopped waiting for (timeout_ms) goes on at the provider, which bills it when it ends, if
   // it is not streamed (a stream stops when its connection closes): charged its whole output grant.
   const grantIfTimedOut = stream ? undefined : admission.output;
   // The upstream call failed before an answer: refunded, and the row says what the client is told (504 for a timeout, 502 otherwise).
-  // A timeout after the provider had the call is charged instead, with `outputIfTimedOut` tokens of output.
+  // A timeout after the provider had the call is charged instead: its input and `outputIfTimedOut` tokens of output.
   const failUpstream = async (err: unknown, outputIfTimedOut?: number): Promise<never> => {
     const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
     if (outputIfTimedOut !== undefined && isTimeout(err)) {
-      const usage = chargedWithOutput(outputIfTimedOut);
+      const usage = selfCounted({ input: estimate.exact(), output: outputIfTimedOut, cachedInput: 0, source: 'estimated' }, admission.output);
       await gw.engine.settleCall(admission, target, usage);
       await record(admitted, 504, usage, upstreamSoFar());
       throw upstreamFailure(provider.name, err, timeoutMs, usage);
@@ -303,7 +301,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       // The provider accepted the call and was working on it: the client that left is charged as any that
       // leaves a stream, for the input (and a reasoning model's unseen thinking); so is a timeout.
       if (abort?.signal.aborted) {
-        const usage = chargedWithOutput(0);
+        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, admission.output);
         await gw.engine.settleCall(admission, target, usage);
         return record(admitted, 499, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: 'client_gone' });
       }
