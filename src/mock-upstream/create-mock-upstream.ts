@@ -54,10 +54,16 @@ function maskKey(key: string): string {
   return key.length <= 8 ? '***' : key.slice(0, 3) + '*'.repeat(Math.min(key.length - 7, 40)) + key.slice(-4);
 }
 
+function bearerToken(auth: string | undefined): string | undefined {
+  const match = auth === undefined ? null : /^Bearer\s+(.+)$/i.exec(auth.trim());
+  return match ? match[1] : undefined;
+}
+
 // Returns the 401 to send, or undefined when the request carries the expected key.
 function checkKey(req: IncomingMessage, path: string, apiKey: string): MockReply | undefined {
   if (flavorOfPath(path) === 'anthropic') {
-    const got = req.headers['x-api-key'];
+    // The key as x-api-key or, as the SDKs send it since API version 2026-10-21, a bearer token; x-api-key first.
+    const got = req.headers['x-api-key'] ?? bearerToken(req.headers.authorization);
     if (got === apiKey) return undefined;
     return anthropicError(401, got === undefined ? 'x-api-key header is required' : 'invalid x-api-key');
   }

@@ -344,16 +344,17 @@ describe('provider key enforcement', () => {
     expect((await right.chat.completions.create({ model: 'm', messages })).usage!.completion_tokens).toBe(4);
   });
 
-  it('requires x-api-key on Anthropic paths, answering in Anthropic format', async () => {
+  it('requires the key on Anthropic paths (x-api-key, or a bearer token as the SDKs send it since API version 2026-10-21), answering in Anthropic format', async () => {
     const body = { model: 'claude', max_tokens: 10, messages };
     const post = (headers: Record<string, string>) =>
       fetch(gurl + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     const missing = await post({});
     expect(missing.status).toBe(401);
     expect(await missing.json()).toEqual({ type: 'error', error: { type: 'authentication_error', message: 'x-api-key header is required' }, request_id: missing.headers.get('request-id') });
-    const bearer = await post({ authorization: 'Bearer sk-upstream-secret-1234' });
-    expect(bearer.status).toBe(401);
-    expect((await bearer.json()).error.message).toBe('x-api-key header is required');
+    const bearer = await post({ authorization: 'Bearer sk-upstream-secret-1234', 'anthropic-version': '2023-06-01' });
+    expect(bearer.status).toBe(200);
+    const wrongBearer = await post({ authorization: 'Bearer nope' });
+    expect((await wrongBearer.json()).error.message).toBe('invalid x-api-key');
     const wrong = await post({ 'x-api-key': 'nope' });
     expect((await wrong.json()).error.message).toBe('invalid x-api-key');
     const ok = await post({ 'x-api-key': 'sk-upstream-secret-1234', 'anthropic-version': '2023-06-01' });

@@ -1,6 +1,19 @@
 // Anthropic client → Anthropic-format upstream: the body passes through untouched except the model and
-// `max_tokens` (lowered when a limit leaves less room); the API version and beta headers go along.
-import { AnthropicMessagesStream, FORWARDED_CLIENT_HEADERS, MIN_THINKING_OUTPUT, anthropicUsage, fitThinkingBudget, messageText, thinkingBudgetToKeep, webSearchBound, withErrorRequestId } from '../providers/anthropic/index.js';
+// `max_tokens` (lowered when a limit leaves less room) and `metadata` (its tags stay behind); the API version
+// and beta headers go along.
+import {
+  AnthropicMessagesStream,
+  FORWARDED_CLIENT_HEADERS,
+  MIN_THINKING_OUTPUT,
+  anthropicUsage,
+  fitThinkingBudget,
+  holdsTags,
+  messageText,
+  thinkingBudgetToKeep,
+  upstreamMetadata,
+  webSearchBound,
+  withErrorRequestId,
+} from '../providers/anthropic/index.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { attemptCaps, attemptLeast, fallbackTaken, splitGrant, upstreamFallbacks, upstreamNameOf, type FallbackAttempt } from './anthropic-fallbacks.js';
 import { copyBodyFor } from './body-copy.js';
@@ -28,6 +41,8 @@ function plainExchange({ body, upstreamModel, headers }: ExchangeInput): Exchang
   const forwardHeaders = forwardedAnthropicHeaders(headers);
   // Extended thinking's budget must stay below max_tokens: a clamp lowers it too, and never goes below 1025.
   const budget = thinkingBudgetToKeep(body, asked, forwardHeaders['anthropic-beta']);
+  // Tags in `metadata` are the gateway's (tags.ts): Anthropic would refuse the call for them, so only user_id goes on.
+  const tags = holdsTags(body.metadata);
   return {
     upstream: 'messages',
     estimateOn: { endpoint: 'messages', body },
@@ -38,9 +53,10 @@ function plainExchange({ body, upstreamModel, headers }: ExchangeInput): Exchang
       const out = copyBodyFor(upstreamModel, body);
       out.max_tokens = output;
       if (budget !== undefined) fitThinkingBudget(out, budget, output);
+      if (tags) out.metadata = upstreamMetadata(body.metadata as JsonObject);
       return out;
     },
-    unchanged: (output) => upstreamModel === body.model && asked === output,
+    unchanged: (output) => upstreamModel === body.model && asked === output && !tags,
     streamAdapter: () => new AnthropicMessagesStream(),
     response(raw): ClientBody {
       const usage = anthropicUsage(findUsage(raw));

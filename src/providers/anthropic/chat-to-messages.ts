@@ -34,8 +34,9 @@ export function chatToMessages(body: JsonObject, model: string): JsonObject {
   const system: JsonObject[] = [];
   out.messages = convertMessages(body.messages as unknown[], system);
   if (system.length > 0) out.system = system;
-  if (typeof body.temperature === 'number') out.temperature = Math.min(1, Math.max(0, body.temperature)); // OpenAI allows up to 2
-  if (typeof body.top_p === 'number') out.top_p = body.top_p;
+  const sampling = samplingOf(body);
+  if (sampling.temperature !== undefined) out.temperature = Math.min(1, Math.max(0, sampling.temperature)); // OpenAI allows up to 2
+  if (sampling.top_p !== undefined) out.top_p = sampling.top_p;
   if (typeof body.stop === 'string') out.stop_sequences = [body.stop];
   else if (Array.isArray(body.stop) && body.stop.length > 0) out.stop_sequences = body.stop;
   if (body.stream === true) out.stream = true;
@@ -50,6 +51,21 @@ export function chatToMessages(body: JsonObject, model: string): JsonObject {
   }
   for (const [k, v] of Object.entries(body)) if (!OPENAI_ONLY.has(k) && !(k in out)) out[k] = v;
   return out;
+}
+
+/**
+ * `temperature` and `top_p` to send. Claude's newer models (Opus 4.1, Sonnet and Haiku 4.5 on) refuse the
+ * two together (a 400: "`temperature` and `top_p` cannot both be specified for this model"), which OpenAI
+ * apps often send, one at its default (the Playground's code has `temperature=1, top_p=1`). 1 is either
+ * one's default on every model, so when both come, the one at 1 stays behind; two chosen values both go.
+ */
+function samplingOf(body: JsonObject): { temperature?: number; top_p?: number } {
+  const temperature = typeof body.temperature === 'number' ? body.temperature : undefined;
+  const topP = typeof body.top_p === 'number' ? body.top_p : undefined;
+  if (temperature === undefined || topP === undefined) return { temperature, top_p: topP };
+  if (topP === 1) return { temperature };
+  if (temperature === 1) return { top_p: topP };
+  return { temperature, top_p: topP };
 }
 
 function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[] {

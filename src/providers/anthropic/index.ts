@@ -11,3 +11,4 @@ export { fitThinkingBudget, MIN_THINKING_OUTPUT, thinkingBudgetToKeep, thinksUns
 export { bringsServerToolInput, webSearchBound } from './server-tools.js';
 export { attemptMaxTokens, attemptSpeed, attemptThinking, MAX_FALLBACKS, readFallbacks } from './fallback-entries.js';
 export { fallbackAttempts } from './fallback-usage.js';
+export { holdsTags, upstreamMetadata } from './upstream-metadata.js';

@@ -5,6 +5,7 @@ import { jsonReply, sseReply, type MockCall } from './mock-call.js';
 import { resolveOutputLength, type MockControls } from './mock-controls.js';
 import { anthropicError } from './mock-errors.js';
 import { fallbackBlocks, invalidFallbacks, iterationUsage, REFUSAL_DETAILS, runFallbacks } from './anthropic-fallback.js';
+import { refusedTogether } from './anthropic-sampling.js';
 import { mockId } from './mock-ids.js';
 import { stopAtSequence } from './stop-sequences.js';
 import { mockTokens } from './mock-text.js';
@@ -17,6 +18,13 @@ function fieldRequired(call: MockCall, fields: readonly string[]): MockReply | u
   }
   if (typeof call.body.model !== 'string') return anthropicError(400, 'model: Input should be a valid string', call.latencyMs);
   return undefined;
+}
+
+/** Anthropic's 400 for a `metadata` key other than `user_id` (its only field), or undefined when there is none. */
+function invalidMetadata(metadata: unknown): string | undefined {
+  if (typeof metadata !== 'object' || metadata === null) return undefined;
+  const extra = Object.keys(metadata).find((key) => key !== 'user_id');
+  return extra === undefined ? undefined : `metadata.${extra}: Extra inputs are not permitted`;
 }
 
 /** How a call's input splits into fresh input, cache reads and cache writes (the mock_cache_* controls). */
@@ -162,6 +170,8 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   if (typeof body.max_tokens !== 'number' || body.max_tokens < 1) {
     return anthropicError(400, 'max_tokens: Input should be greater than or equal to 1', call.latencyMs);
   }
+  const refusedField = invalidMetadata(body.metadata) ?? refusedTogether(body);
+  if (refusedField) return anthropicError(400, refusedField, call.latencyMs);
   const thinkingError = invalidThinking(body.thinking, body.max_tokens);
   if (thinkingError) return anthropicError(400, thinkingError, call.latencyMs);
   const fallbacksError = invalidFallbacks(body);

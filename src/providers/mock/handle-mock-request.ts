@@ -1,4 +1,5 @@
 // Routes one request to its endpoint generator; shared by the HTTP mock upstream and the in-process mock provider.
+import { refusedByApiVersion } from './anthropic-sampling.js';
 import { mockAnthropicCountTokens, mockAnthropicMessages } from './anthropic-messages.js';
 import type { MockCall } from './mock-call.js';
 import { readMockControls } from './mock-controls.js';
@@ -46,7 +47,7 @@ function notFound(method: string, path: string, latencyMs: number): MockReply {
 
 /**
  * Answers `method path` with `body` (parsed JSON, or undefined) as OpenAI or Anthropic would, steered by
- * `mock_*` fields; `headers` are the request's, read only to quote its credentials (`mock_echo_credentials`).
+ * `mock_*` fields; `headers` are the request's, read to quote its credentials (`mock_echo_credentials`) and for Anthropic's API version.
  */
 export function handleMockRequest(method: string, path: string, body: unknown, opts: MockOptions, headers: Record<string, string | string[] | undefined> = {}): MockReply {
   const m = method.toUpperCase();
@@ -72,6 +73,9 @@ export function handleMockRequest(method: string, path: string, body: unknown, o
   if (controls.errorStatus !== undefined) {
     return mockErrorReply(flavor, controls.errorStatus, errorEcho === '' ? undefined : defaultErrorMessage(flavor, controls.errorStatus) + errorEcho, latencyMs);
   }
+  // Anthropic's API version decides what a body may hold (anthropic-sampling.ts).
+  const refused = flavor === 'anthropic' ? refusedByApiVersion(record, headers['anthropic-version']) : undefined;
+  if (refused) return mockErrorReply(flavor, 400, refused, latencyMs);
   const call: MockCall = {
     body: record,
     controls,
