@@ -3,6 +3,7 @@
 // at once instead of waiting), no retries of a command, and reconnection with backoff in the background.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { parseSentinelUrl, SENTINEL_SCHEME, type SentinelUrl } from '../../config/sentinel-url.js';
+import { withConnectionAdvice } from './connection-advice.js';
 import { followSwitchMaster } from './sentinel-failover.js';
 
 /** A single node or a cluster: the counter scripts run the same on both. */
@@ -103,9 +104,20 @@ export function createRedisClient(url: string, timeoutMs: number): RedisClient {
   // The last one is kept: a start-up that gets no answer says why.
   // A cluster's own error only says "Failed to refresh slots cache."; the last node's error says why
   // (WRONGPASS is not a network problem).
-  client.on('error', (err: Error & { lastNodeError?: Error }) => lastErrors.set(client, err.lastNodeError ? `${err.message} ${err.lastNodeError.message}` : err.message));
+  const tls = /^rediss/.test(url);
+  client.on('error', (err: ConnectionError) => {
+    // A command refused because the connection is down says nothing of why it is: the cause is kept.
+    if (err.message.startsWith(NOT_CONNECTED) && lastErrors.has(client)) return;
+    const cause = err.lastNodeError ?? err;
+    lastErrors.set(client, withConnectionAdvice(err.lastNodeError ? `${err.message} ${cause.message}` : err.message, cause.code, tls));
+  });
   return client;
 }
+
+type ConnectionError = Error & { code?: string; lastNodeError?: Error & { code?: string } };
+
+/** ioredis's refusal of a command sent while disconnected (the offline queue is off). */
+const NOT_CONNECTED = "Stream isn't writeable";
 
 const lastErrors = new WeakMap<RedisClient, string>();
 

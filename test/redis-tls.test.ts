@@ -1,0 +1,101 @@
+// `rediss://` counters against a real redis-server serving TLS with a private CA: two gateway processes
+// share one budget over TLS, and the TLS mistakes an operator makes (a CA Node does not trust, redis://
+// to a TLS port) are refused in bounded time and logged with what to do about them.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
+import { freeRedisPort, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+
+let certs: string;
+let redis: RedisServer;
+let tlsPort: number;
+const running: RunningProcess[] = [];
+
+/** A CA and a certificate it signed for 127.0.0.1 and localhost, made with openssl. */
+function makeCertificates(dir: string): void {
+  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Tollgate test CA');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+  writeFileSync(path.join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.cnf');
+}
+
+beforeAll(async () => {
+  certs = mkdtempSync(path.join(tmpdir(), 'tollgate-tls-'));
+  makeCertificates(certs);
+  tlsPort = await freeRedisPort();
+  const file = (name: string): string => path.join(certs, name);
+  redis = await startRedisServer({
+    extraArgs: ['--tls-port', String(tlsPort), '--tls-cert-file', file('server.pem'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.pem'), '--tls-auth-clients', 'no'],
+  });
+}, 30_000);
+
+afterAll(async () => {
+  for (const p of running) await p.stop('SIGKILL');
+  await redis?.stop();
+  rmSync(certs, { recursive: true, force: true });
+});
+
+/** A gateway process with its counters at `counters`; `trustCa` gives Node the test CA. */
+async function gateway(counters: string, trustCa: boolean): Promise<RunningProcess> {
+  const config = writeConfig(`
+storage: {counters: "${counters}", on_store_error: fail_closed, timeout_ms: 250}
+ledger: {enabled: false}
+providers:
+  mock: {type: mock}
+projects: {p: {daily_limit: 1000}}
+routes:
+  r:
+    chat_models: [{model_id: gpt-4o, model: mock/gpt-4o}]
+keys: [{id: a, key: tg-tls, project: p}]
+`);
+  const env = trustCa ? { NODE_EXTRA_CA_CERTS: path.join(certs, 'ca.pem') } : {};
+  const p = await startCli(['serve', '--config', config, '--port', '0'], { TOLLGATE_LOG_LEVEL: 'info', ...env });
+  running.push(p);
+  return p;
+}
+
+const call = (g: RunningProcess): Promise<Response> =>
+  fetch(`${g.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tg-tls' },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 100, mock_output_tokens: 100 }),
+  });
+
+describe('counters in Redis over TLS (rediss://)', () => {
+  it('two gateways that trust the CA share one budget: admitted at most the limit between them', async () => {
+    const [a, b] = await Promise.all([gateway(`rediss://127.0.0.1:${tlsPort}`, true), gateway(`rediss://localhost:${tlsPort}`, true)]);
+    expect(a.output()).toContain('counters shared in Redis');
+    const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => call(i % 2 === 0 ? a : b)));
+    const statuses = answers.map((r) => r.status);
+    const ok = answers.filter((r) => r.status === 200);
+    // Each call uses all the output it is allowed (the last one admitted may be clamped to the room left).
+    const used = (await Promise.all(ok.map((r) => r.json()))).reduce((sum, body) => sum + body.usage.total_tokens, 0);
+    expect(ok.length).toBeGreaterThan(5);
+    expect(used).toBeGreaterThan(900);
+    expect(used).toBeLessThanOrEqual(1000);
+    expect(statuses.filter((s) => s === 429).length).toBe(24 - ok.length);
+    // The budget is spent for both, wherever it was spent.
+    expect((await call(a)).status).toBe(429);
+    expect((await call(b)).status).toBe(429);
+  }, 30_000);
+
+  it('a CA Node does not trust: refused with 503 at once, and the log says how to trust it', async () => {
+    const g = await gateway(`rediss://127.0.0.1:${tlsPort}`, false);
+    const started = performance.now();
+    const res = await call(g);
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe('store_unavailable');
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(g.output()).toMatch(/self[- ]signed certificate.*NODE_EXTRA_CA_CERTS/);
+  }, 30_000);
+
+  it('redis:// to a port that serves TLS: refused, and the log says to write rediss://', async () => {
+    const g = await gateway(`redis://127.0.0.1:${tlsPort}`, true);
+    expect((await call(g)).status).toBe(503);
+    expect(g.output()).toContain('write rediss:// instead of redis://');
+  }, 30_000);
+});
