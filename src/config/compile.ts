@@ -2,6 +2,7 @@
 // every section turned into Maps in config order.
 import { builtInProviders, DEFAULT_BASE_URLS } from './default-providers.js';
 import { compileLevelLimits, compileRouteLimits } from './compile-limits.js';
+import { LONGEST_TIMER_MS } from './gateway-schemas.js';
 import { organizationIds } from './cross-check.js';
 import type {
   AlertRule,
@@ -22,8 +23,11 @@ import { sha256Hex } from './sha256.js';
 // Throttling needs some reduction; half speed is the seed's own example.
 const DEFAULT_REDUCTION = 0.5;
 
-/** Compiles a validated, cross-checked config into the Policy other modules read. */
-export function compilePolicy(config: TollgateConfig, sources: string[], env: NodeJS.ProcessEnv): Policy {
+/**
+ * Compiles a validated, cross-checked config into the Policy other modules read. `routeOrder` is the order
+ * the routes were written in (LocIndex.keysInOrder), which their JS object loses for names like `2024`.
+ */
+export function compilePolicy(config: TollgateConfig, sources: string[], env: NodeJS.ProcessEnv, routeOrder: readonly string[] = []): Policy {
   const { server, storage, enforcement } = config;
   return {
     sources,
@@ -100,7 +104,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
         { id, limits: compileLevelLimits({ daily: g.daily_limit, monthly: g.monthly_limit, rate: g.rate_limit }) },
       ]),
     ),
-    routes: compileRoutes(config),
+    routes: compileRoutes(config, routeOrder),
     keys: compileKeys(config),
     alerts: config.alerts.map(compileAlert),
     warnings: [],
@@ -112,7 +116,7 @@ const MIN_RESERVATION_TTL_MS = 900_000;
 
 function defaultReservationTtl(config: TollgateConfig, env: NodeJS.ProcessEnv): number {
   const longest = Math.max(0, ...[...compileProviders(config, env).values()].map((p) => p.timeoutMs));
-  return Math.max(MIN_RESERVATION_TTL_MS, 2 * longest);
+  return Math.min(LONGEST_TIMER_MS, Math.max(MIN_RESERVATION_TTL_MS, 2 * longest));
 }
 
 function compilePrice(p: TollgateConfig['pricing'][string]): Price {
@@ -163,9 +167,12 @@ function compileProviders(config: TollgateConfig, env: NodeJS.ProcessEnv): Map<s
   );
 }
 
-function compileRoutes(config: TollgateConfig): Map<string, RoutePolicy> {
+function compileRoutes(config: TollgateConfig, routeOrder: readonly string[]): Map<string, RoutePolicy> {
+  // The first route wins a bare model_id that several have, so they keep the order written.
+  const position = new Map(routeOrder.map((name, i) => [name, i]));
+  const rank = (name: string): number => position.get(name) ?? routeOrder.length;
   return new Map(
-    Object.entries(config.routes).map(([name, r]): [string, RoutePolicy] => {
+    Object.entries(config.routes).sort(([a], [b]) => rank(a) - rank(b)).map(([name, r]): [string, RoutePolicy] => {
       const toModel = (kind: RouteModel['kind']) => (m: { model_id: string; model: string }): RouteModel => {
         const slash = m.model.indexOf('/'); // First slash only: `vllm/meta-llama/Llama-3-8B` keeps its org prefix.
         return { modelId: m.model_id, provider: m.model.slice(0, slash), upstreamModel: m.model.slice(slash + 1), kind };

@@ -12,10 +12,15 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** Formats one issue as `file:line: path: message` (the path is left out when empty). */
+// Control characters a message may echo from a value (`"Europe/\nParis"`): a line break would start a line
+// that names no file, and an escape sequence would reach the terminal.
+const CONTROL = /[\x00-\x1f\x7f]/g;
+
+/** Formats one issue as `file:line: path: message` (the path is left out when empty), on one line. */
 export function formatIssue(issue: ConfigIssue): string {
   const where = `${issue.file}:${issue.line}:`;
-  return issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`;
+  const message = issue.message.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
+  return issue.path ? `${where} ${issue.path}: ${message}` : `${where} ${message}`;
 }
 
 /** Thrown by `loadPolicy` when any file is unreadable, malformed or invalid; carries every issue found. */

@@ -28,6 +28,11 @@ function unknown(kind: string, name: string, known: string[]): string {
   return `unknown ${kind} \`${name}\` (${didYouMean(name, known)})`;
 }
 
+/** The wire format of a provider the config has (a built-in one's is its name). */
+function providerType(config: TollgateConfig, name: string): string | undefined {
+  return config.providers ? config.providers[name]?.type : name;
+}
+
 function checkRouteProviders(config: TollgateConfig): Finding[] {
   const providers = config.providers ? Object.keys(config.providers) : [...BUILT_IN_PROVIDER_NAMES];
   const findings: Finding[] = [];
@@ -43,6 +48,9 @@ function checkRouteProviders(config: TollgateConfig): Finding[] {
             ? `a \`providers\` section replaces the built-in \`openai\` and \`anthropic\`: declare \`${provider}\` there too (\`${provider}: {type: ${provider}, api_key: \${${provider.toUpperCase()}_API_KEY}}\`)`
             : 'declare it under `providers`';
           findings.push({ path: ['routes', routeName, list, i, 'model'], message: `${unknown('provider', provider, providers)}; ${fix}` });
+        } else if (list === 'embedding_models' && providerType(config, provider) === 'anthropic') {
+          // The gateway refuses every such call (400 endpoint_not_supported): found here instead, at the model.
+          findings.push({ path: ['routes', routeName, list, i, 'model'], message: `\`${provider}\` is an Anthropic provider, whose API has no embeddings endpoint: every call to this model would be refused; use an OpenAI-format provider for embeddings` });
         }
       });
     }

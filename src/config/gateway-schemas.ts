@@ -48,7 +48,8 @@ export const serverSchema = z.strictObject({
 
 // Store URLs can carry passwords, so these messages never repeat the value.
 const COUNTERS = /^(memory|(redis|rediss|redis-cluster|rediss-cluster|redis-sentinel|rediss-sentinel):\/\/\S+)$/;
-const LEDGER = /^(sqlite:\S+|(postgres|postgresql):\/\/\S+)$/;
+// A SQLite path may hold spaces (`Application Support`), though not start with one (`sqlite: ./x`).
+const LEDGER = /^(sqlite:\S.*|(postgres|postgresql):\/\/\S+)$/;
 
 const PERCENT_ENCODE = 'a user name or password with characters such as @ : / # ? must be percent-encoded';
 
@@ -89,6 +90,12 @@ function storeUrl(schema: z.ZodString, scheme: RegExp): z.ZodType<string> {
   });
 }
 
+/**
+ * The longest wait a Node timer can hold (2^31 - 1 ms, 24.8 days): past it a timer fires after 1 ms. A
+ * background response is followed for about `reservation_ttl_ms` on one, so a longer TTL gave up on every one at once.
+ */
+export const LONGEST_TIMER_MS = 2_147_483_647;
+
 /** `storage`: where counters and the ledger live. */
 export const storageSchema = z.strictObject({
   counters: storeUrl(
@@ -108,7 +115,7 @@ export const storageSchema = z.strictObject({
   // Bounds how long a request waits for counters Redis lost to be rebuilt from the ledger (the rebuild goes on).
   rebuild_wait_ms: z.number().int().positive().max(600_000).default(2000),
   instances: z.number().int().positive().max(10_000).default(1),
-  reservation_ttl_ms: z.number().int().positive().optional(),
+  reservation_ttl_ms: z.number().int().positive().max(LONGEST_TIMER_MS).optional(),
   // Budget leases (limits/leased-store.ts): 0 sends every request to the shared store.
   lease_ms: z.number().int().nonnegative().max(60_000).default(0),
 }).superRefine((s, ctx) => {

@@ -25,4 +25,8 @@ export const keySchema = z
     if (k.tier !== undefined && k.user === undefined) {
       ctx.addIssue({ code: 'custom', path: ['tier'], message: '`tier` needs `user` (tier limits apply to each user)' });
     }
+    // Each entry is a membership: a group written twice would have its limits count every call twice.
+    k.groups.forEach((g, i) => {
+      if (k.groups.indexOf(g) !== i) ctx.addIssue({ code: 'custom', path: ['groups', i], message: `group \`${g}\` is listed twice: keep one (its limits would count each call twice)` });
+    });
   });

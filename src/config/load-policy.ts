@@ -100,7 +100,9 @@ export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv 
   };
   const findings = crossCheck(parsed.data, locate);
   if (findings.length > 0) throw new ConfigError(located(findings));
-  const policy = compilePolicy(parsed.data, order, env);
+  const routes = merged.value.routes;
+  const routeOrder = routes !== null && typeof routes === 'object' ? locs.keysInOrder(routes).map(String) : [];
+  const policy = compilePolicy(parsed.data, order, env, routeOrder);
   const unpriced = unpricedModels(parsed.data, policy);
   if (unpriced.length > 0) throw new ConfigError(located(unpriced));
   policy.warnings = located(configWarnings(parsed.data));

@@ -30,6 +30,14 @@ export class LocIndex {
     return this.byContainer.get(container)?.get(key);
   }
 
+  /**
+   * The keys recorded for `container`, in the order they were written. A JS object lists names that look
+   * like array indexes (`2024`) before all others, whatever the file says; the order of routes matters.
+   */
+  keysInOrder(container: object): Segment[] {
+    return [...(this.byContainer.get(container)?.keys() ?? [])];
+  }
+
   /** Location of the deepest existing field along `path` (a missing field reports its parent's line). */
   lookup(root: unknown, rootLoc: Loc, path: readonly PropertyKey[]): Loc {
     let loc = rootLoc;

@@ -25,14 +25,22 @@ export function mergeConfigs(configs: LocatedConfig[], locs: LocIndex): LocatedC
   return { value, rootLoc: first.rootLoc };
 }
 
+/** A mapping's entries in the order written (LocIndex.keysInOrder), then any not located there. */
+function entriesInOrder(value: Record<string, unknown>, locs: LocIndex): Array<[string, unknown]> {
+  const written = locs.keysInOrder(value).filter((k): k is string => typeof k === 'string' && Object.prototype.hasOwnProperty.call(value, k));
+  const seen = new Set(written);
+  const rest = Object.keys(value).filter((k) => !seen.has(k));
+  return [...written, ...rest].map((k) => [k, value[k]]);
+}
+
 function mergeMappings(a: Record<string, unknown>, b: Record<string, unknown>, atRoot: boolean, locs: LocIndex): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(a)) {
+  for (const [key, value] of entriesInOrder(a, locs)) {
     setOwn(out, key, value);
     const loc = locs.get(a, key);
     if (loc) locs.set(out, key, loc);
   }
-  for (const [key, later] of Object.entries(b)) {
+  for (const [key, later] of entriesInOrder(b, locs)) {
     const earlier = Object.prototype.hasOwnProperty.call(out, key) ? out[key] : undefined;
     let merged: unknown = later;
     if (isMapping(earlier) && isMapping(later)) merged = mergeMappings(earlier, later, false, locs);

@@ -12,6 +12,7 @@ interface Def {
   element?: z.ZodType;
   options?: z.ZodType[];
   getter?: () => z.ZodType;
+  values?: readonly unknown[];
 }
 
 function def(schema: z.ZodType): Def {
@@ -49,6 +50,11 @@ function variantsAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType[
 /** The kinds of value (`number`, `boolean`, `string`, `object`, ...) the schema accepts at `path`. */
 export function typesAt(schema: z.ZodType, path: readonly PropertyKey[]): Set<string> {
   return new Set(variantsAt(schema, path).map((s) => def(s).type));
+}
+
+/** The values of the literals the schema accepts at `path` beside other kinds (`false` for `ledger.spill_dir`). */
+export function literalsAt(schema: z.ZodType, path: readonly PropertyKey[]): unknown[] {
+  return variantsAt(schema, path).flatMap((s) => (def(s).type === 'literal' ? [...(def(s).values ?? [])] : []));
 }
 
 /**

@@ -37,8 +37,10 @@ export interface ConfigSource {
 
 // A field whose value interpolated to the empty string (`${VAR:-}`) is treated as not written.
 const ABSENT = Symbol('absent');
-// Anchors let a small file expand enormously ("billion laughs"); no real config needs more.
-const MAX_ALIAS_EXPANSIONS = 10_000;
+// Anchors let a small file expand enormously ("billion laughs"): 15 KB of aliases of aliases made 9 million
+// values (4 s of a reload blocking every request), 50 KB a hundred million. Counted in values read through
+// aliases, not in aliases, since one alias can bring thousands. 5,000 keys that each merge four fields read 25,000.
+const MAX_ALIASED_VALUES = 250_000;
 
 type Path = (string | number)[];
 
@@ -52,7 +54,10 @@ interface WalkContext {
   env: NodeJS.ProcessEnv;
   locs: LocIndex;
   issues: ConfigIssue[];
-  expansions: number;
+  /** Values read through aliases so far, and whether their limit was reported (once). */
+  aliasedValues: number;
+  aliasLimitReported: boolean;
+  aliasTargets: Map<Alias, Node>;
   resolving: Set<Node>;
   restore: (value: string) => string;
   standIns: UnsetStandIns | undefined;
@@ -79,12 +84,12 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
     const duplicates = doc.errors.every((err) => err.code === 'DUPLICATE_KEY') ? duplicateKeys(placeholders.text, lines) : [];
     const issues: ConfigIssue[] =
       duplicates.length > 0
-        ? duplicates.map(({ path, line, firstLine }) => ({ file, line, path: formatPath(path), message: `duplicate key \`${String(path.at(-1))}\` (first written at line ${firstLine}): keep one` }))
+        ? duplicates.map(({ path, line, firstLine, merges }) => ({ file, line, path: formatPath(path), message: duplicateMessage(String(path.at(-1)), firstLine, merges) }))
         : yamlSyntaxIssues(file, placeholders.text, doc, lines);
     return { file, value: null, rootLoc, issues, substitutions: [], envValues: [], emptied: [], unsendable: [] };
   }
   const ctx: WalkContext = {
-    file, doc, lines, env, locs, issues: [], expansions: 0, resolving: new Set(), restore: placeholders.restore, standIns,
+    file, doc, lines, env, locs, issues: [], aliasedValues: 0, aliasLimitReported: false, aliasTargets: aliasTargets(doc), resolving: new Set(), restore: placeholders.restore, standIns,
     substitutions: [], envValues: [], emptied: [], unsendable: [], lastWasPlainSubstitution: false,
   };
   const contents = doc.contents;
@@ -117,9 +122,23 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+// A whole value written as a shell reads a variable (`$OPENAI_API_KEY`), without the braces Tollgate needs.
+const BARE_VARIABLE = /^\$([A-Za-z_][A-Za-z0-9_]*)$/;
+
+// The tags of the YAML schema (`!!str`, `!!int`, ...) once expanded; `!` alone only marks a value as text.
+const STANDARD_TAG_PREFIX = 'tag:yaml.org,2002:';
+
 function walk(ctx: WalkContext, node: unknown, path: Path): unknown {
   ctx.lastWasPlainSubstitution = false;
+  if (ctx.resolving.size > 0) ctx.aliasedValues++;
   if (node === null || node === undefined) return null;
+  if (isNode(node) && node.tag !== undefined && node.tag !== '!' && !node.tag.startsWith(STANDARD_TAG_PREFIX)) {
+    // The YAML library warns and keeps the value as written: `api_key: !ENV OPENAI_API_KEY` would send the
+    // variable's name upstream as the key. Neither tag nor value is repeated: an unquoted secret that
+    // starts with `!` reads as a tag.
+    issue(ctx, node, path, 'a value that starts with `!` is a YAML tag, which Tollgate does not read (`!ENV NAME` would be the text `NAME`): for an environment variable write `${NAME}`; put the value in quotes if it is text');
+    return null;
+  }
   if (isAlias(node)) return walkAlias(ctx, node, path);
   if (isScalar(node)) return walkScalar(ctx, node, path);
   if (isMap(node)) {
@@ -144,8 +163,27 @@ function walk(ctx: WalkContext, node: unknown, path: Path): unknown {
   return null;
 }
 
+/**
+ * The node each alias names: the last node anchored so before it, as YAML has it. Found in one pass: the
+ * library's Alias.resolve scans the document up to the alias each time, so 5,000 keys that each merge one
+ * anchor (`<<: *key_defaults`) took a minute to load, and a reload blocked the gateway for as long.
+ */
+function aliasTargets(doc: Document): Map<Alias, Node> {
+  const anchored = new Map<string, Node>();
+  const targets = new Map<Alias, Node>();
+  visit(doc, (_key, node) => {
+    if (isAlias(node)) {
+      const target = anchored.get(node.source);
+      if (target) targets.set(node, target);
+    } else if (isNode(node) && node.anchor) {
+      anchored.set(node.anchor, node);
+    }
+  });
+  return targets;
+}
+
 function walkAlias(ctx: WalkContext, node: Alias, path: Path): unknown {
-  const target = node.resolve(ctx.doc);
+  const target = ctx.aliasTargets.get(node);
   if (!target) {
     // The name is not repeated: an unquoted secret that starts with `*` reads as an alias too.
     const anchors: string[] = [];
@@ -157,8 +195,13 @@ function walkAlias(ctx: WalkContext, node: Alias, path: Path): unknown {
     issue(ctx, node, path, `unknown alias${hint}: a value that starts with \`*\` names an anchor (\`&name\`) written above it; put the value in quotes if it is text`);
     return null;
   }
-  if (ctx.resolving.has(target) || ++ctx.expansions > MAX_ALIAS_EXPANSIONS) {
-    issue(ctx, node, path, `alias *${node.source} expands recursively or too often`);
+  if (ctx.resolving.has(target)) {
+    issue(ctx, node, path, `alias *${node.source} expands recursively`);
+    return null;
+  }
+  if (ctx.aliasedValues > MAX_ALIASED_VALUES) {
+    if (!ctx.aliasLimitReported) issue(ctx, node, path, `aliases expand this file past ${MAX_ALIASED_VALUES} values (an alias of an alias multiplies them): write the values out, or alias less`);
+    ctx.aliasLimitReported = true;
     return null;
   }
   ctx.resolving.add(target);
@@ -184,6 +227,12 @@ function walkScalar(ctx: WalkContext, node: Scalar, path: Path): unknown {
   for (const expr of result.nested) {
     issue(ctx, node, path, `nested \`\${...}\` is not supported in \`${expr}\`: a default is plain text`);
   }
+  const bare = BARE_VARIABLE.exec(written);
+  if (bare && ctx.env[bare[1]!] !== undefined) {
+    // Docker Compose and shells read `$NAME` too; here it is text, so an `api_key` or `admin_key` written so
+    // would be the variable's name, known to anyone who reads the file. Named: it is a variable's name.
+    issue(ctx, node, path, `\`$${bare[1]}\` is read as text, not as the variable: write \`\${${bare[1]}}\``);
+  }
   if (!result.substituted) return result.value;
   if (result.value === '') return ABSENT;
   // The whole scalar, and each variable's value in it (`model: ${VENDOR}/x` names only its provider part).
@@ -205,7 +254,7 @@ function walkMap(ctx: WalkContext, node: YAMLMap, path: Path): Record<string, un
       issue(ctx, isNode(keyNode) ? keyNode : node, path, 'mapping keys must be plain names');
       continue;
     }
-    const key = ctx.restore(String(keyNode.value));
+    const key = ctx.restore(keyText(keyNode));
     if (key === '__proto__') {
       // No config key or name may be it: the schema would drop the entry silently (a project gone).
       issue(ctx, keyNode, [...path, key], '`__proto__` is reserved; choose another name');
@@ -251,18 +300,48 @@ function walkMap(ctx: WalkContext, node: YAMLMap, path: Path): Record<string, un
   return out;
 }
 
+/**
+ * A mapping key as written: YAML reads an unquoted `007`, `1.10` or `4.0` as a number, whose String()
+ * (`7`, `1.1`, `4`) would rename the project or route it names.
+ */
+function keyText(key: Scalar): string {
+  return typeof key.value === 'number' && key.source !== undefined ? key.source : String(key.value);
+}
+
+interface DuplicateKey {
+  path: Path;
+  line: number;
+  firstLine: number;
+  /** For a repeated `<<`: what each `<<` of the mapping merges (`*a`), to write as one list. */
+  merges: string[];
+}
+
+// YAML allows one `<<` per mapping: a second one is no mistake of intent, but a list is how to merge several.
+function duplicateMessage(key: string, firstLine: number, merges: string[]): string {
+  if (key === '<<' && merges.length > 0) return `a mapping takes one \`<<\` (the first at line ${firstLine}): merge several with a list, \`<<: [${merges.join(', ')}]\``;
+  return `duplicate key \`${key}\` (first written at line ${firstLine}): keep one`;
+}
+
+// What one `<<` merges, as written: `*a`, or each alias of `[*a, *b]`.
+function mergedAliases(value: unknown): string[] {
+  const items = isSeq(value) ? value.items : [value];
+  return items.every(isAlias) ? items.map((a) => `*${a.source}`) : [];
+}
+
 /** Each key written twice in one mapping: its path, and the lines of its first and repeated writing. */
-function duplicateKeys(text: string, lines: LineCounter): Array<{ path: Path; line: number; firstLine: number }> {
+function duplicateKeys(text: string, lines: LineCounter): DuplicateKey[] {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
-  const out: Array<{ path: Path; line: number; firstLine: number }> = [];
+  const out: DuplicateKey[] = [];
   const lineOf = (node: unknown): number => (isNode(node) && node.range ? lines.linePos(node.range[0]).line : 1);
   const walk = (node: unknown, path: Path): void => {
     if (isMap(node)) {
       const seen = new Map<string, number>();
+      const mergeKeys = node.items.filter((pair) => isScalar(pair.key) && pair.key.value === '<<');
+      const merges = mergeKeys.map((pair) => mergedAliases(pair.value));
       for (const pair of node.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        const key = isScalar(pair.key) ? keyText(pair.key) : String(pair.key);
         const first = seen.get(key);
-        if (first !== undefined) out.push({ path: [...path, key], line: lineOf(pair.key), firstLine: first });
+        if (first !== undefined) out.push({ path: [...path, key], line: lineOf(pair.key), firstLine: first, merges: key === '<<' && merges.every((m) => m.length > 0) ? merges.flat() : [] });
         else seen.set(key, lineOf(pair.key));
         walk(pair.value, [...path, key]);
       }

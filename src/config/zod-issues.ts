@@ -33,8 +33,22 @@ const EXPECTED: Record<string, string> = {
 export function toConfigIssues(issues: readonly ZodIssue[], ctx: IssueContext): ConfigIssue[] {
   return flatten(issues, [], ctx).map(({ path, message }) => {
     const loc = ctx.locs.lookup(ctx.root, ctx.rootLoc, path);
-    return { file: loc.file, line: loc.line, path: formatPath(path), message };
+    return { file: loc.file, line: loc.line, path: formatPath(path), message: message + fromOtherFiles(ctx, path, message, loc.file) };
   });
+}
+
+/**
+ * Of the fields a message about a mapping names, those another file wrote: files merge mappings key by
+ * key, so an overlay's `max_cost_usd` meets the base's `max_token`, which the line blamed does not show.
+ */
+function fromOtherFiles(ctx: IssueContext, path: Path, message: string, file: string): string {
+  const value = valueAt(ctx.root, path);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return '';
+  const notes = Object.keys(value).flatMap((key) => {
+    const loc = ctx.locs.get(value, key);
+    return loc !== undefined && loc.file !== file && message.includes(`\`${key}\``) ? [`\`${key}\` comes from ${loc.file}:${loc.line}`] : [];
+  });
+  return notes.length === 0 ? '' : ` (${notes.join(', ')}: the files' mappings are merged key by key)`;
 }
 
 interface Flat {
@@ -129,6 +143,10 @@ function gotWhat(expectedTypes: readonly string[], actual: unknown, expected: st
   if (typeof actual === 'number' && Number.isFinite(actual) && expected.startsWith('a window size')) {
     return `${what} (a number has no unit: write one, e.g. \`${actual} seconds\`)`;
   }
+  // `project: 007`, `model_id: 3.5`, `key: 12345678`: text YAML reads as a number (or `true` as a boolean).
+  if ((typeof actual === 'number' || typeof actual === 'boolean') && expectedTypes.length > 0 && expectedTypes.every((t) => t === 'string')) {
+    return `${what} (YAML reads it so unquoted: put it in quotes to make it text)`;
+  }
   if (typeof actual !== 'string') return what;
   const keyword = actual.trim().toLowerCase();
   if (expectedTypes.includes('boolean') && (keyword === 'true' || keyword === 'false')) {
@@ -173,6 +191,7 @@ function describe(value: unknown): string {
   if (value === null) return 'nothing (an empty value)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'number') {
+    if (Number.isNaN(value)) return '`.nan` (not a number)';
     if (!Number.isFinite(value)) return 'infinity (for no limit, leave the field out)';
     return Number.isInteger(value) ? 'a whole number' : 'a number with a fraction';
   }
