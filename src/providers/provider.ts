@@ -56,6 +56,8 @@ export interface Provider {
    * refused the field (stream-options-refusal.ts); absent: true.
    */
   readonly streamUsage?: boolean;
+  /** Anthropic upstreams: the `anthropic-version` sent when the client names none (what a translated body must fit). */
+  readonly anthropicVersion?: string;
   /** The upstream refused `stream_options`: streams stop asking for usage (until a reload rebuilds the provider). */
   refusedStreamOptions?(): void;
   /**

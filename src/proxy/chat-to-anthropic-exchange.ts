@@ -9,6 +9,7 @@ import {
   fitThinkingBudget,
   messageText,
   messageToChat,
+  takesSampling,
   thinkingBudgetToKeep,
   webSearchBound,
 } from '../providers/anthropic/index.js';
@@ -19,12 +20,14 @@ import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { requestedOutput } from './request-shape.js';
 
 /** The translating exchange for `POST /v1/chat/completions` on an Anthropic model. */
-export function chatToAnthropicExchange({ body, upstreamModel, headers }: ExchangeInput): Exchange {
+export function chatToAnthropicExchange({ body, upstreamModel, headers, provider }: ExchangeInput): Exchange {
   const asked = requestedOutput(body, 'chat');
-  const translated = chatToMessages(body, upstreamModel);
-  const clientWantsUsage = (body.stream_options as JsonObject | undefined)?.include_usage === true;
   // An OpenAI SDK sends Anthropic's beta flags as extra headers (extended cache TTL, interleaved thinking).
   const forwardHeaders = forwardedAnthropicHeaders(headers);
+  // The version the call goes under: the client's, else the operator's (`providers.<name>.headers`).
+  const version = forwardHeaders['anthropic-version'] ?? provider.anthropicVersion;
+  const translated = chatToMessages(body, upstreamModel, { sampling: takesSampling(version) });
+  const clientWantsUsage = (body.stream_options as JsonObject | undefined)?.include_usage === true;
   // `thinking` sent as an extra field: its budget must stay below the max_tokens the gateway sends (a
   // clamp, or the default when the client named none), and a clamp never goes below 1025.
   const budget = thinkingBudgetToKeep(translated, asked, forwardHeaders['anthropic-beta']);

@@ -20,12 +20,26 @@ interface ModelObject {
   owned_by: string;
 }
 
-/** Anthropic's ModelInfo. */
+type Lifecycle = 'active' | 'deprecated' | 'retired';
+const LIFECYCLES: readonly Lifecycle[] = ['active', 'deprecated', 'retired'];
+
+/**
+ * Anthropic's ModelInfo, every field the SDK declares. The gateway's names are aliases it serves, so each is
+ * `active`; what it does not know of the model behind one (limits, capabilities, line) is null, as the API
+ * has it for an unknown value.
+ */
 interface AnthropicModel {
   type: 'model';
   id: string;
   display_name: string;
   created_at: string;
+  capabilities: null;
+  max_input_tokens: null;
+  max_tokens: null;
+  lifecycle: Lifecycle;
+  deprecated_at: null;
+  retires_at: null;
+  line: null;
 }
 
 /** Every name the key can address (addressable-names.ts), as OpenAI lists models. */
@@ -36,14 +50,30 @@ function listFor(targets: Target[]): ModelObject[] {
 /** The names the key can use on `/v1/messages`, as Anthropic lists models: chat models only, as it resolves only those. */
 function anthropicListFor(gw: Gateway, targets: Target[]): AnthropicModel[] {
   const served = targets.filter((t) => t.model.kind === 'chat' && gw.providers.get(t.model.provider)?.supports('messages'));
-  return listFor(served).map((m) => ({ type: 'model', id: m.id, display_name: m.id, created_at: CREATED_AT }));
+  return listFor(served).map((m) => ({
+    type: 'model',
+    id: m.id,
+    display_name: m.id,
+    created_at: CREATED_AT,
+    capabilities: null,
+    max_input_tokens: null,
+    max_tokens: null,
+    lifecycle: 'active',
+    deprecated_at: null,
+    retires_at: null,
+    line: null,
+  }));
 }
 
 /** Handles `GET /v1/models`. */
 export function listModels(gw: Gateway, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const principal = authenticate(gw, req.headers);
   const targets = gw.routes.modelsFor(principal);
-  if (wireOfRequest(req) === 'anthropic') return reply.send(anthropicPage(anthropicListFor(gw, targets), req.query as Record<string, string | undefined>));
+  if (wireOfRequest(req) === 'anthropic') {
+    const query = req.query as Record<string, string | string[] | undefined>;
+    const stages = lifecyclesOf(query);
+    return reply.send(anthropicPage(anthropicListFor(gw, targets).filter((m) => stages.includes(m.lifecycle)), query as Record<string, string | undefined>));
+  }
   return reply.send({ object: 'list', data: listFor(targets) });
 }
 
@@ -78,6 +108,19 @@ function anthropicPage(all: AnthropicModel[], query: Record<string, string | und
     hasMore = start + limit < all.length;
   }
   return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}
+
+/**
+ * The lifecycle stages a list asks for: `lifecycle` repeated (`?lifecycle=active&lifecycle=retired`) or with
+ * brackets, as the SDK sends it (`lifecycle[]=active`); up to 3, active and deprecated when none is named.
+ */
+function lifecyclesOf(query: Record<string, string | string[] | undefined>): readonly string[] {
+  const named = [query.lifecycle ?? [], query['lifecycle[]'] ?? []].flat();
+  if (named.length === 0) return ['active', 'deprecated'];
+  if (named.length > 3) throw new TollgateError('invalid_request', { detail: 'lifecycle: List should have at most 3 items.' });
+  const unknown = named.findIndex((stage) => !(LIFECYCLES as readonly string[]).includes(stage));
+  if (unknown >= 0) throw new TollgateError('invalid_request', { detail: `lifecycle.${unknown}: Input should be 'active', 'deprecated' or 'retired'.` });
+  return named;
 }
 
 interface JsonPage {

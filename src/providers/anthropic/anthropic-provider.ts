@@ -13,6 +13,9 @@ const SUPPORTED: ReadonlySet<UpstreamEndpoint> = new Set(['messages', 'count_tok
 
 /** An Anthropic upstream: the provider key as x-api-key, the API version and beta headers the client chose; the base URL's query kept on every path. */
 export class AnthropicProvider extends HttpProvider {
+  /** The API version sent when the client names none: the operator's (`headers`), or the default. */
+  readonly anthropicVersion: string;
+
   constructor(config: ProviderPolicy) {
     const baseUrl = new URL(config.baseUrl ?? 'https://api.anthropic.com');
     // Anthropic's base URL has no /v1 (the SDK appends it); accept one written with it too.
@@ -21,6 +24,7 @@ export class AnthropicProvider extends HttpProvider {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': DEFAULT_ANTHROPIC_VERSION, ...lower(config.headers) };
     if (config.apiKey) headers['x-api-key'] = config.apiKey;
     super(config, { origin: baseUrl.origin, basePath: path.endsWith('/v1') ? path : `${path}/v1`, query: baseUrl.search, headers, endpoints: SUPPORTED });
+    this.anthropicVersion = headers['anthropic-version']!;
   }
 
   protected override headersFor(req: UpstreamRequest, own: Record<string, string>): Record<string, string> {

@@ -22,8 +22,17 @@ function invalid(detail: string, param: string): TollgateError {
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
+/** How the translated body is sent. */
+export interface TranslationOptions {
+  /**
+   * False under an API version without `temperature` and `top_p` (2026-10-21 on, api-version.ts): an
+   * OpenAI app's values stay behind, as OpenAI-only fields do, rather than have every call refused.
+   */
+  sampling?: boolean;
+}
+
 /** Translates a chat body for `model`; `max_tokens` is set by the caller once the output allowance is known. */
-export function chatToMessages(body: JsonObject, model: string): JsonObject {
+export function chatToMessages(body: JsonObject, model: string, options: TranslationOptions = {}): JsonObject {
   if (typeof body.n === 'number' && body.n > 1) throw invalid("Anthropic models answer one choice per request: 'n' must be 1.", 'n');
   // Fields that would otherwise be dropped unread: a wrong type is the client's mistake, as OpenAI says.
   if (body.stop !== undefined && body.stop !== null && typeof body.stop !== 'string' && !isStringArray(body.stop)) throw invalid("'stop' must be a string or an array of strings.", 'stop');
@@ -34,7 +43,7 @@ export function chatToMessages(body: JsonObject, model: string): JsonObject {
   const system: JsonObject[] = [];
   out.messages = convertMessages(body.messages as unknown[], system);
   if (system.length > 0) out.system = system;
-  const sampling = samplingOf(body);
+  const sampling = options.sampling === false ? {} : samplingOf(body);
   if (sampling.temperature !== undefined) out.temperature = Math.min(1, Math.max(0, sampling.temperature)); // OpenAI allows up to 2
   if (sampling.top_p !== undefined) out.top_p = sampling.top_p;
   if (typeof body.stop === 'string') out.stop_sequences = [body.stop];

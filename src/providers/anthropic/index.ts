@@ -4,6 +4,7 @@ export { anthropicUsage, anthropicUsageParts, messageText } from './anthropic-us
 export { AnthropicMessagesStream, AnthropicStreamReader } from './messages-stream.js';
 export { MessagesToChatStream } from './messages-to-chat-stream.js';
 export { chatToMessages } from './chat-to-messages.js';
+export { takesSampling } from './api-version.js';
 export { withErrorRequestId } from './error-request-id.js';
 export { anthropicErrorToOpenAI, chatUsageOf, messageToChat } from './message-to-chat.js';
 export { finishReason } from './map-stop-reason.js';

@@ -4,18 +4,17 @@
 //   token counting alike (platform.claude.com/docs/en/api/migration-2026-10-21);
 // - the models from Claude Opus 4.1, Sonnet 4.5 and Haiku 4.5 on refuse `temperature` and `top_p` together,
 //   under any version ("`temperature` and `top_p` cannot both be specified for this model").
-
-/** The first API version without `temperature`, `top_p` and `top_k`. */
-export const SAMPLING_REMOVED_IN = '2026-10-21';
+// The same version refuses some content too (anthropic-version-content.ts), checked here with the rest.
+import { takesSampling } from '../anthropic/api-version.js';
+import { refusedContent } from './anthropic-version-content.js';
 
 const SAMPLING = ['temperature', 'top_p', 'top_k'] as const;
-const DATED = /^\d{4}-\d\d-\d\d$/;
 
 /** Anthropic's 400 message for a body its API version refuses, or undefined when the version takes it. */
 export function refusedByApiVersion(body: Record<string, unknown>, version: string | string[] | undefined): string | undefined {
-  if (typeof version !== 'string' || !DATED.test(version) || version < SAMPLING_REMOVED_IN) return undefined;
+  if (typeof version !== 'string' || takesSampling(version)) return undefined;
   const field = SAMPLING.find((name) => body[name] !== undefined);
-  return field === undefined ? undefined : `${field}: Extra inputs are not permitted`;
+  return field === undefined ? refusedContent(body.messages) : `${field}: Extra inputs are not permitted`;
 }
 
 // `claude-<family>-<major>[-<minor>]`, the minor of one or two digits (`claude-sonnet-4-20250514` has none).
