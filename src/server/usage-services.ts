@@ -217,7 +217,11 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       if (!ledger) return Promise.resolve(log.info({}, 'no ledger (ledger.enabled: false): counters start from zero, nothing to rebuild them from'));
       return services.rebuild().then(
         (r) => log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
-        (err: Error) => log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
+        (err: Error) =>
+          // A shared store down at start-up: its counters, if it lost them, are rebuilt once it answers (rebuildWhenLost).
+          store.mode !== undefined && store.mode !== 'ok'
+            ? log.warn({ error: err.message }, 'counters not rebuilt from the ledger at start-up: the counter store does not answer; if it lost them, they are rebuilt once it answers')
+            : log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
       );
     },
     async rebuildFor(policy) {
