@@ -1,17 +1,23 @@
 // `rediss://` counters against a real redis-server serving TLS with a private CA: two gateway processes
-// share one budget over TLS, and the TLS mistakes an operator makes (a CA Node does not trust, redis://
-// to a TLS port) are refused in bounded time and logged with what to do about them.
-import { execFileSync } from 'node:child_process';
+// share one budget over TLS, as does a Redis Cluster whose nodes serve TLS (`rediss-cluster://`), and the
+// TLS mistakes an operator makes (a CA Node does not trust, redis:// to a TLS port) are refused in
+// bounded time and logged with what to do about them.
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { freeRedisPort, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { until } from './helpers/until.js';
 
 let certs: string;
 let redis: RedisServer;
 let tlsPort: number;
+/** A 3-master Redis Cluster whose nodes serve TLS (and TLS between themselves); its TLS ports. */
+const clusterNodes: RedisServer[] = [];
+const clusterTlsPorts: number[] = [];
 const running: RunningProcess[] = [];
 
 /** A CA and a certificate it signed for 127.0.0.1 and localhost, made with openssl. */
@@ -28,14 +34,26 @@ beforeAll(async () => {
   makeCertificates(certs);
   tlsPort = await freeRedisPort();
   const file = (name: string): string => path.join(certs, name);
-  redis = await startRedisServer({
-    extraArgs: ['--tls-port', String(tlsPort), '--tls-cert-file', file('server.pem'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.pem'), '--tls-auth-clients', 'no'],
-  });
-}, 30_000);
+  const tlsArgs = (port: number): string[] => ['--tls-port', String(port), '--tls-cert-file', file('server.pem'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.pem'), '--tls-auth-clients', 'no'];
+  redis = await startRedisServer({ extraArgs: tlsArgs(tlsPort) });
+  for (let i = 0; i < 3; i++) {
+    const port = await freeRedisPort();
+    clusterTlsPorts.push(port);
+    const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', file(`nodes-${port}.conf`), '--tls-cluster', 'yes', '--tls-replication', 'yes'];
+    clusterNodes.push(await startRedisServer({ extraArgs: [...tlsArgs(port), ...clusterArgs] }));
+  }
+  const tlsCli = ['--tls', '--cacert', file('ca.pem')];
+  await promisify(execFile)('redis-cli', [...tlsCli, '--cluster', 'create', ...clusterTlsPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+  await until(async () => {
+    const { stdout } = await promisify(execFile)('redis-cli', [...tlsCli, '-p', String(clusterTlsPorts[2]), 'cluster', 'info']);
+    return stdout.includes('cluster_state:ok');
+  }, 10_000);
+}, 60_000);
 
 afterAll(async () => {
   for (const p of running) await p.stop('SIGKILL');
   await redis?.stop();
+  await Promise.all(clusterNodes.map((n) => n.stop()));
   rmSync(certs, { recursive: true, force: true });
 });
 
@@ -81,6 +99,17 @@ describe('counters in Redis over TLS (rediss://)', () => {
     // The budget is spent for both, wherever it was spent.
     expect((await call(a)).status).toBe(429);
     expect((await call(b)).status).toBe(429);
+  }, 30_000);
+
+  it('a Redis Cluster over TLS (rediss-cluster://) keeps the budget too', async () => {
+    const g = await gateway(`rediss-cluster://${clusterTlsPorts.map((p) => `127.0.0.1:${p}`).join(',')}`, true);
+    expect(g.output()).toContain('counters shared in Redis');
+    const answers = await Promise.all(Array.from({ length: 16 }, () => call(g)));
+    const ok = answers.filter((r) => r.status === 200);
+    const used = (await Promise.all(ok.map((r) => r.json()))).reduce((sum, body) => sum + body.usage.total_tokens, 0);
+    expect(used).toBeGreaterThan(900);
+    expect(used).toBeLessThanOrEqual(1000);
+    expect(answers.filter((r) => r.status === 429).length).toBe(16 - ok.length);
   }, 30_000);
 
   it('a CA Node does not trust: refused with 503 at once, and the log says how to trust it', async () => {
