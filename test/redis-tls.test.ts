@@ -2,17 +2,17 @@
 // share one budget over TLS, as does a Redis Cluster whose nodes serve TLS (`rediss-cluster://`), and the
 // TLS mistakes an operator makes (a CA Node does not trust, redis:// to a TLS port) are refused in
 // bounded time and logged with what to do about them.
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { freeRedisPort, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { makeTestCertificates, type TestCertificates } from './helpers/test-certificates.js';
 import { until } from './helpers/until.js';
 
-let certs: string;
+let certs: TestCertificates;
 let redis: RedisServer;
 let tlsPort: number;
 /** A 3-master Redis Cluster whose nodes serve TLS (and TLS between themselves); its TLS ports. */
@@ -20,21 +20,11 @@ const clusterNodes: RedisServer[] = [];
 const clusterTlsPorts: number[] = [];
 const running: RunningProcess[] = [];
 
-/** A CA and a certificate it signed for 127.0.0.1 and localhost, made with openssl. */
-function makeCertificates(dir: string): void {
-  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Tollgate test CA');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  writeFileSync(path.join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.cnf');
-}
-
 beforeAll(async () => {
-  certs = mkdtempSync(path.join(tmpdir(), 'tollgate-tls-'));
-  makeCertificates(certs);
+  certs = makeTestCertificates();
   tlsPort = await freeRedisPort();
-  const file = (name: string): string => path.join(certs, name);
-  const tlsArgs = (port: number): string[] => ['--tls-port', String(port), '--tls-cert-file', file('server.pem'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.pem'), '--tls-auth-clients', 'no'];
+  const file = (name: string): string => path.join(certs.dir, name);
+  const tlsArgs = (port: number): string[] => ['--tls-port', String(port), '--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no'];
   redis = await startRedisServer({ extraArgs: tlsArgs(tlsPort) });
   for (let i = 0; i < 3; i++) {
     const port = await freeRedisPort();
@@ -42,7 +32,7 @@ beforeAll(async () => {
     const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', file(`nodes-${port}.conf`), '--tls-cluster', 'yes', '--tls-replication', 'yes'];
     clusterNodes.push(await startRedisServer({ extraArgs: [...tlsArgs(port), ...clusterArgs] }));
   }
-  const tlsCli = ['--tls', '--cacert', file('ca.pem')];
+  const tlsCli = ['--tls', '--cacert', certs.ca];
   await promisify(execFile)('redis-cli', [...tlsCli, '--cluster', 'create', ...clusterTlsPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
   await until(async () => {
     const { stdout } = await promisify(execFile)('redis-cli', [...tlsCli, '-p', String(clusterTlsPorts[2]), 'cluster', 'info']);
@@ -54,7 +44,7 @@ afterAll(async () => {
   for (const p of running) await p.stop('SIGKILL');
   await redis?.stop();
   await Promise.all(clusterNodes.map((n) => n.stop()));
-  rmSync(certs, { recursive: true, force: true });
+  if (certs) rmSync(certs.dir, { recursive: true, force: true });
 });
 
 /** A gateway process with its counters at `counters`; `trustCa` gives Node the test CA. */
@@ -70,7 +60,7 @@ routes:
     chat_models: [{model_id: gpt-4o, model: mock/gpt-4o}]
 keys: [{id: a, key: tg-tls, project: p}]
 `);
-  const env = trustCa ? { NODE_EXTRA_CA_CERTS: path.join(certs, 'ca.pem') } : {};
+  const env = trustCa ? { NODE_EXTRA_CA_CERTS: certs.ca } : {};
   const p = await startCli(['serve', '--config', config, '--port', '0'], { TOLLGATE_LOG_LEVEL: 'info', ...env });
   running.push(p);
   return p;

@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import type { Ledger, LedgerRow, ObjectOwner, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 import { RESPONSE_OWNER_SQL, toObjectOwner, type OwnerRow } from './owner-row.js';
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
+import { withCertificateFiles } from './libpq-tls.js';
 import { driverUrl } from './libpq-url.js';
 import { checkReadableVersion, CONVERSATIONS_TABLE, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { eachWithoutJit, readWithoutJit } from './postgres-report.js';
@@ -56,7 +57,8 @@ export class PostgresLedger implements Ledger {
     url: string,
     private readonly opts: { readonly?: boolean } = {},
   ) {
-    this.sql = postgres(driverUrl(url), { max: 4, onnotice: () => {}, connect_timeout: 10 });
+    const { url: driver, ssl } = withCertificateFiles(driverUrl(url));
+    this.sql = postgres(driver, { max: 4, onnotice: () => {}, connect_timeout: 10, ...(ssl ? { ssl } : {}) });
   }
 
   async init(): Promise<void> {
