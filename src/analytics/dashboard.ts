@@ -2,16 +2,17 @@
 // this month and projected, the organization's limits and utilization, breakdowns, alerts and tips.
 // Everything comes from the ledger, in tokens and in USD.
 import type { AlertRule, LimitSpec, Policy } from '../config/policy.js';
-import type { Ledger, UsageGroup } from '../ledger/ledger.js';
+import type { Dimension, Ledger, UsageGroup } from '../ledger/ledger.js';
 import type { PriceBook } from '../ledger/price-book.js';
 import { WindowCalculator } from '../limits/windows.js';
 import { organizationTag } from '../limits/applicable-limits.js';
 import { ledgerUsageByLimit } from '../ledger/limit-usage.js';
 import { roundUsdToTotal } from '../ledger/nano-usd.js';
 import { formatUsdPair } from '../util/format-usd.js';
-import { dailyUsage, localDays } from './daily-usage.js';
+import { dailyUsage, localDays, type DayUsage } from './daily-usage.js';
 import { HISTORY_WEEKS, projectMonth, type ProjectionMethod } from './projection.js';
 import { recommend, type Recommendation } from './recommendations.js';
+import { regroup } from './usage-sums.js';
 
 export interface UsageFigures {
   tokens: number;
@@ -81,6 +82,8 @@ export interface Dashboard {
 
 const DAY = { kind: 'calendar', unit: 'day' } as const;
 const MONTH = { kind: 'calendar', unit: 'month' } as const;
+/** What the month's calls are grouped by: every breakdown, and the recommendations, are sums of these groups. */
+const MONTH_DIMENSIONS: Dimension[] = ['project', 'user', 'route', 'model_id', 'model'];
 const DAY_MS = 86_400_000;
 // Without an `alerts` ladder in the config, warn at 80% and call 100% critical.
 const DEFAULT_LADDER: AlertRule[] = [
@@ -128,22 +131,32 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
   const sum = async (sinceMs: number, groupBy: Parameters<Ledger['summarize']>[0]['groupBy'] = []): Promise<UsageGroup[]> =>
     ledger.summarize({ sinceMs, untilMs: now + 1, where, groupBy });
 
-  // Independent queries, sent together: a PostgreSQL ledger runs them side by side on its pool.
+  // One reply reads as one moment of the ledger, though calls keep finishing while it is read and each
+  // query sees the rows written by its own time: today changes, the days before it hardly ever. So today
+  // is read once, grouped finely, and its total, its projects, its history bar and its part of the month
+  // and of every breakdown all come from that reading; the month adds the days before today to it. Today
+  // is then never more than this month, and the breakdowns add up to the month. (Read as separate
+  // queries, a busy gateway's reply could have today above this month, and breakdowns that did not add up.)
+  // Independent queries are sent together: a PostgreSQL ledger runs them side by side on its pool.
   const historyStartMs = Math.min(month.startMs, today.startMs - HISTORY_WEEKS * 7 * DAY_MS);
-  const [[todayTotal], [monthTotal], days, byProject, byModel, byUser, projectToday, forTips, byLimit] = await Promise.all([
-    sum(today.startMs),
-    sum(month.startMs),
-    dailyUsage(ledger, organization, historyStartMs, now, tz),
-    sum(month.startMs, ['project']),
-    sum(month.startMs, ['model']),
-    sum(month.startMs, ['user']),
-    sum(today.startMs, ['project']),
-    sum(month.startMs, ['project', 'route', 'model_id', 'model']),
+  const [pastDays, todayGroups, earlierThisMonth, byLimit] = await Promise.all([
+    dailyUsage(ledger, organization, historyStartMs, today.startMs - 1, tz),
+    sum(today.startMs, MONTH_DIMENSIONS),
+    month.startMs < today.startMs ? ledger.summarize({ sinceMs: month.startMs, untilMs: today.startMs, where, groupBy: MONTH_DIMENSIONS }) : [],
     // What each limit's counter holds now by the ledger (the counter rebuild's own arithmetic).
     ledgerUsageByLimit(ledger, policy, now, organization),
   ]);
+  const [todayTotal] = regroup(todayGroups, []);
+  const projectToday = regroup(todayGroups, ['project']);
+  const monthGroups = [...earlierThisMonth, ...todayGroups];
+  const [monthTotal] = regroup(monthGroups, []);
+  const byProject = regroup(monthGroups, ['project']);
+  const byModel = regroup(monthGroups, ['model']);
+  const byUser = regroup(monthGroups, ['user']);
+  const forTips = regroup(monthGroups, ['project', 'route', 'model_id', 'model']);
   const todayFigures = figures(todayTotal);
   const monthFigures = figures(monthTotal);
+  const days: DayUsage[] = [...pastDays, { ...localDays(today.startMs, today.startMs, tz)[0], tokens: todayFigures.tokens, costUsd: todayTotal?.costUsd ?? 0, requests: todayFigures.requests }];
 
   const remaining = today.endMs < month.endMs ? localDays(today.endMs, month.endMs - 1, tz) : [];
   const projection = projectMonth({
@@ -313,6 +326,13 @@ export function pct(u: number): string {
   return whole >= 100 && u < 1 ? `${Math.floor(u * 1000) / 10}%` : `${whole}%`;
 }
 
+function byName(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
+
 function byCost(a: UsageFigures, b: UsageFigures): number {
   return b.cost_usd - a.cost_usd || b.tokens - a.tokens;
 }
@@ -321,7 +341,10 @@ function byCost(a: UsageFigures, b: UsageFigures): number {
  * The `top` costliest groups by `key`, then one entry summing the others when there are any. Their costs
  * are rounded to add up to the month's (`month`), as shown in this_month, not each on its own.
  */
-function costliest<K extends 'project' | 'model' | 'user'>(key: K, groups: UsageGroup[], top: number, month: UsageGroup | undefined): Array<Breakdown<K>> {
+function costliest<K extends 'project' | 'model' | 'user'>(key: K, unordered: UsageGroup[], top: number, month: UsageGroup | undefined): Array<Breakdown<K>> {
+  // By name first (a missing one last): the order of ties, and which entries rounding moves by a nano-dollar,
+  // must not depend on the order the groups were summed in, nor on the ledger (SQLite sorts NULL first).
+  const groups = [...unordered].sort((a, b) => byName(a.keys[key] ?? null, b.keys[key] ?? null));
   const costs = roundUsdToTotal(groups.map((g) => g.costUsd), month?.costUsd ?? 0);
   const entries = groups
     .map((g, i) => ({ name: g.keys[key] ?? (key === 'project' ? null : ''), figures: { ...figures(g), cost_usd: costs[i] } }))

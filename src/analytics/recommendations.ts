@@ -58,6 +58,9 @@ const SMALLER: Record<string, string> = {
 export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBook, monthFactor: number): Recommendation[] {
   const out: Recommendation[] = [];
   const unpriced = new Set<string>();
+  // A project may reach one model under several names (model ids of a route, routes): its calls are
+  // weighed together, one tip per project, model and smaller model, not one per name with part of them.
+  const candidates = new Map<string, { project: string | null; model: string; smaller: string; served: number; outputTokens: number; savings: number }>();
   for (const g of groups) {
     const model = g.keys.model ?? '';
     const slash = model.indexOf('/');
@@ -70,8 +73,6 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
       unpriced.add(model);
       continue;
     }
-    const avgOutput = g.outputTokens / g.served;
-    if (g.served < MIN_CALLS || avgOutput > SHORT_OUTPUT_TOKENS) continue;
     // Embedding calls have no answers to be short (their output is always 0), and another model's vectors
     // do not match an index built with this one's: no smaller model to point them to.
     if (routeModel(policy, g.keys.route ?? '', g.keys.model_id ?? '')?.kind === 'embedding') continue;
@@ -81,16 +82,26 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
     // smaller model would be billed the same way, so the saving is its list-price share of the real cost.
     const usage = { input: g.inputTokens, output: g.outputTokens, cachedInput: g.cachedInputTokens };
     const ratio = prices.standardCost(smaller.provider, smaller.model, usage) / prices.standardCost(provider, upstream, usage);
-    const savings = g.costUsd * (1 - ratio) * monthFactor;
+    const suggested = `${smaller.provider}/${smaller.model}`;
+    const key = JSON.stringify([project, model, suggested]);
+    const c = candidates.get(key) ?? { project, model, smaller: suggested, served: 0, outputTokens: 0, savings: 0 };
+    c.served += g.served;
+    c.outputTokens += g.outputTokens;
+    c.savings += g.costUsd * (1 - ratio) * monthFactor;
+    candidates.set(key, c);
+  }
+  for (const c of candidates.values()) {
+    const avgOutput = c.outputTokens / c.served;
+    if (c.served < MIN_CALLS || avgOutput > SHORT_OUTPUT_TOKENS) continue;
     out.push({
       kind: 'smaller_model',
-      project,
-      model,
-      suggested_model: `${smaller.provider}/${smaller.model}`,
+      project: c.project,
+      model: c.model,
+      suggested_model: c.smaller,
       message:
-        `Project ${project ?? '(none)'} averages ${Math.round(avgOutput)} output tokens per call on ${model} (${g.served} calls this month). ` +
-        `Short answers like these are usually fine on ${smaller.provider}/${smaller.model}, which would cost about ${formatUsd(savings)} less per month.`,
-      estimated_monthly_savings_usd: round(savings, 6),
+        `Project ${c.project ?? '(none)'} averages ${Math.round(avgOutput)} output tokens per call on ${c.model} (${c.served} calls this month). ` +
+        `Short answers like these are usually fine on ${c.smaller}, which would cost about ${formatUsd(c.savings)} less per month.`,
+      estimated_monthly_savings_usd: round(c.savings, 6),
     });
   }
   return out.sort((a, b) => (b.estimated_monthly_savings_usd ?? Infinity) - (a.estimated_monthly_savings_usd ?? Infinity));

@@ -68,8 +68,9 @@ export function renderAudit(r: AuditReport): string {
   const lines = [`audit at ${new Date(r.atMs).toISOString()}: ${r.lines.length} limit${r.lines.length === 1 ? '' : 's'}, ${r.drifting} drifting`];
   if (r.openReservations > 0) lines.push(`${r.openReservations} reservations in flight: not drift (what they hold is subtracted from the counters)`);
   if (r.skippedCalls > 0) lines.push(`${r.skippedCalls} calls whose model a money limit can no longer price were left out (${r.skippedKeys.join(', ')})`);
-  const orgWidth = Math.max(12, ...r.lines.map((l) => l.organization.length));
-  const width = Math.max(5, ...r.lines.map((l) => l.limit.length));
+  // Reduced, not Math.max(12, ...lengths): an organization with 130,000 per-user limits would blow the stack.
+  const orgWidth = r.lines.reduce((w, l) => Math.max(w, l.organization.length), 12);
+  const width = r.lines.reduce((w, l) => Math.max(w, l.limit.length), 5);
   lines.push(`${'organization'.padEnd(orgWidth)}  ${'limit'.padEnd(width)}  ${'counter'.padStart(14)}  ${'ledger'.padStart(14)}  ${'drift'.padStart(14)}  unit`);
   // Dollars to the nano-dollar, as `tollgate usage` and the dashboard show them: at 6 places a money limit
   // spent on a cheap model read 0.000000 (embeddings cost 20 n$ a token) and no figure matched the others'.

@@ -58,6 +58,11 @@ export async function runUsage(opts: UsageOptions): Promise<number> {
   } catch (err) {
     return fail((err as Error).message);
   }
+  // `99999999999d` reads as a number of ms beyond the dates JavaScript can print (±273,790 years): the
+  // period's own messages and the JSON's since/until would throw on it.
+  for (const [flag, text, ms] of [['--since', opts.since, sinceMs], ['--until', opts.until, opts.until ? untilMs : now]] as const) {
+    if (Number.isNaN(new Date(ms).getTime())) return fail(`${flag} ${text}: too far from today to be a date`);
+  }
   // Without --until the query runs to now inclusive (untilMs is exclusive), but the period still ends now:
   // `--since 0d` is as empty as `--since 1d --until 1d`.
   const end = opts.until ? untilMs : now;

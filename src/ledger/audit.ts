@@ -4,6 +4,8 @@ import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
 import { windowLengthMs } from '../limits/windows.js';
 import { ledgerUsageByLimit } from './limit-usage.js';
+import { configuredLimits } from './configured-limits.js';
+import type { AppliedLimit } from '../limits/applicable-limits.js';
 
 export interface AuditLine {
   organization: string;
@@ -53,10 +55,11 @@ export interface AuditOptions {
  */
 export async function auditCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, opts: AuditOptions = {}): Promise<AuditReport> {
   const readings = Math.max(1, opts.readings ?? 3);
-  let report = await readDrift(ledger, policy, store, now, opts);
+  const configured = configuredLimits(policy);
+  let report = await readDrift(ledger, policy, store, now, opts, configured);
   for (let n = 1; n < readings && report.drifting > 0; n++) {
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 300));
-    report = persistent(report, await readDrift(ledger, policy, store, now, opts));
+    report = persistent(report, await readDrift(ledger, policy, store, now, opts, configured));
   }
   return report;
 }
@@ -72,15 +75,29 @@ function persistent(earlier: AuditReport, latest: AuditReport): AuditReport {
   return { ...latest, lines, drifting: lines.filter((l) => l.drift !== 0).length };
 }
 
-async function readDrift(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, opts: AuditOptions): Promise<AuditReport> {
+/**
+ * `configured`: every configured key's limits. Those the ledger has no row for in their window are read
+ * too (ledger 0), and listed when their counter drifts: a counter whose every row was lost is drift.
+ */
+async function readDrift(
+  ledger: Ledger,
+  policy: Policy,
+  store: CounterStore,
+  now: () => number,
+  opts: AuditOptions,
+  configured: Array<{ organization: string; limit: AppliedLimit }>,
+): Promise<AuditReport> {
   await opts.beforeLedger?.();
   const atMs = now();
   const usage = await ledgerUsageByLimit(ledger, policy, atMs);
-  const items = usage.limits.map((u) => u.limit.item);
+  const inLedger = new Set(usage.limits.map((u) => u.limit.item.key));
+  const unlisted = configured.filter((c) => !inLedger.has(c.limit.item.key)).map((c) => ({ ...c, used: 0 }));
+  const all = [...usage.limits, ...unlisted];
+  const items = all.map((u) => u.limit.item);
   // One turn of the event loop for a memory store: its counters and what is in flight agree.
   const [states, held] = await Promise.all([store.peek(items), store.held?.(items)]);
   const scale = (unit: AuditLine['unit'], v: number): number => (unit === 'usd' ? v / 1e6 : v);
-  const lines = usage.limits.map((u, i): AuditLine => {
+  const measuredLines = all.map((u, i): AuditLine => {
     const unit = u.limit.unit;
     const counter = scale(unit, states[i].used);
     const ledgerFigure = scale(unit, u.used);
@@ -93,6 +110,8 @@ async function readDrift(ledger: Ledger, policy: Policy, store: CounterStore, no
     const drift = unit === 'requests' ? Math.min(0, measured) : measured;
     return { organization: u.organization, limit: u.limit.id, algorithm: item.algorithm, unit, counter, ledger: ledgerFigure, drift: Math.abs(drift) < tolerance ? 0 : drift };
   });
+  // The limits without rows are listed only when they drift: most keys' counters are simply unused.
+  const lines = measuredLines.filter((l, i) => i < usage.limits.length || l.drift !== 0);
   lines.sort((a, b) => a.organization.localeCompare(b.organization) || a.limit.localeCompare(b.limit));
   return {
     atMs,

@@ -96,6 +96,8 @@ export class LedgerWriter {
   private dropped = 0;
   private spilled = 0;
   private closed = false;
+  /** Rows ever pushed (flush() waits for those pushed before it). */
+  private pushed = 0;
 
   constructor(
     readonly ledger: Ledger,
@@ -120,9 +122,23 @@ export class LedgerWriter {
     });
   }
 
-  /** Writes everything buffered so far; resolves when it is committed, rejects if the ledger refuses. */
+  /**
+   * Writes everything buffered so far; resolves when it is committed, rejects if the ledger refuses. Rows
+   * pushed meanwhile are not waited for: while calls finish as fast as a batch is written the buffer is
+   * never empty, and a flush that waited for that never ended (nor did the dashboard and audit behind it).
+   */
   async flush(): Promise<void> {
+    // Rows leave the buffer oldest first (written, set aside, spilled or dropped): those pushed before now
+    // have all left once as many rows have left as had been pushed.
+    const pushedBefore = this.pushed;
+    await this.writeUntil(() => this.pushed - this.pending() >= pushedBefore);
+  }
+
+  /** Writes batches (or waits for the one being written) until `done`; rejects when a write fails. */
+  private async writeUntil(done: () => boolean): Promise<void> {
     for (;;) {
+      // Checked before waiting: under steady traffic each write ends by starting the next one.
+      if (done()) return;
       if (this.writing) {
         await this.writing;
         continue;
@@ -133,6 +149,11 @@ export class LedgerWriter {
     }
   }
 
+  /** Rows not yet written: buffered, and in the batch being written. */
+  private pending(): number {
+    return this.queue.length + this.inFlight;
+  }
+
   /** The last write failed and the next is not done yet: the ledger is down, or refusing rows. */
   get failing(): boolean {
     return this.failuresInARow > 0;
@@ -141,7 +162,7 @@ export class LedgerWriter {
   stats(): WriterStats {
     const oldest = this.inFlight > 0 ? this.inFlightSince : this.arrivals[0];
     return {
-      pending: this.queue.length + this.inFlight,
+      pending: this.pending(),
       lagMs: oldest === undefined ? 0 : Math.max(0, this.now() - oldest),
       written: this.written,
       failures: this.failures,
@@ -163,7 +184,8 @@ export class LedgerWriter {
     let backoff = this.opts.flushIntervalMs;
     for (;;) {
       try {
-        await withTimeout(this.flush(), deadline - Date.now(), `not written within ${deadlineMs} ms`);
+        // Every row, those of calls that end during the shutdown too (no more arrive after it).
+        await withTimeout(this.writeUntil(() => false), deadline - Date.now(), `not written within ${deadlineMs} ms`);
         return;
       } catch (err) {
         if (Date.now() + backoff >= deadline) {
@@ -182,6 +204,7 @@ export class LedgerWriter {
 
   private enqueue(row: LedgerRow, waiter: Waiter | undefined): void {
     this.queue.push(row);
+    this.pushed++;
     this.arrivals.push(this.now());
     this.waiting.push(waiter);
     if (waiter) this.waiters++;

@@ -72,7 +72,8 @@ function csvCell(v: string): string {
 
 function table(header: string[], body: string[][], total: string[]): string {
   const rows = [header, ...body, total];
-  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  // A loop, not Math.max(...lengths): spread as arguments, ~125,000 lines (a month of 5,000 users by day) blow the stack.
+  const widths = header.map((_, i) => rows.reduce((w, r) => Math.max(w, r[i].length), 0));
   const numeric = header.map((_, i) => body.every((r) => r[i] === '' || /^-?[\d.]+$/.test(r[i])) && body.length > 0);
   const render = (r: string[]): string => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');

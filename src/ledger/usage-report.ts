@@ -62,13 +62,11 @@ export function parseDimensions(text: string): ReportDimension[] {
 /** Runs the report: one row per group (largest cost first), plus totals. */
 export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<UsageReport> {
   const byDay = q.by.includes('day');
-  const groupBy = q.by.map((d) => (d === 'day' ? 'bucket' : d)) as Dimension[];
-  const groups = await ledger.summarize({ sinceMs: q.sinceMs, untilMs: q.untilMs, where: q.where, groupBy, bucketMs: SLICE_MS });
-  const day = byDay ? dayFormatter(q.timezone) : undefined;
+  const groups = byDay && q.by.length > 1 ? await groupsByDay(ledger, q) : await groupsBySlice(ledger, q);
   const merged = new Map<string, ReportRow>();
   for (const g of groups) {
     const keys: Record<string, string | null> = {};
-    for (const d of q.by) keys[d] = d === 'day' ? day!(Number(g.keys.bucket)) : g.keys[d];
+    for (const d of q.by) keys[d] = g.keys[d];
     const id = JSON.stringify(q.by.map((d) => keys[d]));
     const row = merged.get(id) ?? emptyRow(keys);
     add(row, g);
@@ -85,6 +83,44 @@ export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<
   roundUsdToTotal(rows.map((r) => r.costUsd), totals.costUsd).forEach((usd, i) => (rows[i].costUsd = usd));
   totals.costUsd = roundUsd(totals.costUsd);
   return { sinceMs: q.sinceMs, untilMs: q.untilMs, timezone: q.timezone, by: q.by, rows, totals };
+}
+
+/**
+ * The ledger's groups for `q` with `day` (when asked for) among their keys. Local days are made of 15-minute
+ * slices (every real time zone's midnight falls on one), summed by the ledger without time-zone support.
+ */
+async function groupsBySlice(ledger: Ledger, q: UsageReportQuery): Promise<UsageGroup[]> {
+  const groupBy = q.by.map((d) => (d === 'day' ? 'bucket' : d)) as Dimension[];
+  const groups = await ledger.summarize({ sinceMs: q.sinceMs, untilMs: q.untilMs, where: q.where, groupBy, bucketMs: SLICE_MS });
+  if (!q.by.includes('day')) return groups;
+  const day = dayFormatter(q.timezone);
+  return groups.map((g) => ({ ...g, keys: { ...g.keys, day: day(Number(g.keys.bucket)) } }));
+}
+
+/**
+ * `day` with other dimensions: one query per local day that has calls, grouped by the others. Slices
+ * grouped by the other dimensions too would return one group per user (say) and 15-minute slice, to be
+ * merged here: memory for users x slices, not for the rows printed (511 MB for `--by user,day` over 28
+ * days of 500,000 calls by 3,000 users). The days with calls come from the slices alone (at most 96 a day).
+ */
+async function groupsByDay(ledger: Ledger, q: UsageReportQuery): Promise<UsageGroup[]> {
+  const day = dayFormatter(q.timezone);
+  const slices = await ledger.summarize({ sinceMs: q.sinceMs, untilMs: q.untilMs, where: q.where, groupBy: ['bucket'], bucketMs: SLICE_MS });
+  const active = [...new Set(slices.map((s) => day(Number(s.keys.bucket))))].sort();
+  const others = q.by.filter((d) => d !== 'day') as Dimension[];
+  const out: UsageGroup[] = [];
+  for (const date of active) {
+    const sinceMs = Math.max(q.sinceMs, localMidnightOf(date, q.timezone));
+    const untilMs = Math.min(q.untilMs, localMidnightOf(nextDate(date), q.timezone));
+    for (const g of await ledger.summarize({ sinceMs, untilMs, where: q.where, groupBy: others })) out.push({ ...g, keys: { ...g.keys, day: date } });
+  }
+  return out;
+}
+
+/** The calendar date after `date` (YYYY-MM-DD). */
+function nextDate(date: string): string {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
 }
 
 /** Orders two rows by their dimension values, in `by` order, a missing value (null) after any other. */
