@@ -93,11 +93,13 @@ export interface LedgerRow {
 /**
  * What reports can group by. `tag:<name>` groups by a free tag; `bucket` by `bucketMs` time slices;
  * `groups` by the key's groups as recorded (the JSON text of the list; the counter rebuild's, not offered
- * to reports, which are not grouped by a list).
+ * to reports, which are not grouped by a list); `group` by each group the key was in, so a call of a key
+ * in two groups is in two rows (and in none of them, a `null` group, for a key in none).
  */
 export type Dimension =
   | 'organization'
   | 'groups'
+  | 'group'
   | 'project'
   | 'user'
   | 'key'
@@ -241,6 +243,7 @@ export const DIMENSIONS: readonly Dimension[] = [
   'project',
   'user',
   'key',
+  'group',
   'route',
   'model',
   'model_id',

@@ -9,7 +9,7 @@ import type { Dimension, FilterField, UsageQuery } from './ledger.js';
 import { dimensionExpr, filterColumn, groupAndOrder, usageSums, USAGE_SUM_NAMES, type Dialect } from './ledger-sql.js';
 import { CALLS_TABLE, CONTEXT_COLUMNS, CONTEXTS_TABLE } from './sqlite-rows.js';
 
-const CONTEXT_DIMENSIONS = new Set<Dimension>(['organization', 'project', 'user', 'key', 'groups', 'route', 'model', 'model_id', 'provider', 'endpoint']);
+const CONTEXT_DIMENSIONS = new Set<Dimension>(['organization', 'project', 'user', 'key', 'groups', 'group', 'route', 'model', 'model_id', 'provider', 'endpoint']);
 
 /** The grouped-sum query for `q` over the SQLite ledger's tables; dimension values come back as d0, d1, ... */
 export function sqliteUsageSql(q: UsageQuery, dialect: Dialect): { sql: string; params: unknown[] } {
@@ -48,7 +48,9 @@ export function sqliteUsageSql(q: UsageQuery, dialect: Dialect): { sql: string; 
   const dims = q.groupBy.map((d, i) => (CONTEXT_DIMENSIONS.has(d) ? `${qualify(dimensionExpr(d, q, dialect, noParams))} AS d${i}` : `r.o${i} AS d${i}`));
   const sums = USAGE_SUM_NAMES.map((name) => `${dialect.num(`sum(r.${name})`)} AS ${name}`);
   const sql =
-    `SELECT ${[...dims, ...sums].join(', ')} FROM (${inner}) r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id` + groupAndOrder(q.groupBy.length);
+    `SELECT ${[...dims, ...sums].join(', ')} FROM (${inner}) r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id` +
+    (q.groupBy.includes('group') ? ` ${dialect.eachGroup('c.key_groups')}` : '') +
+    groupAndOrder(q.groupBy.length);
   return { sql, params };
 }
 

@@ -77,10 +77,16 @@ export async function usageReport(ledger: Ledger, q: UsageReportQuery): Promise<
   // PostgreSQL last, and a report must read the same from either ledger.
   rows.sort((a, b) => (byDay ? String(a.keys.day).localeCompare(String(b.keys.day)) : 0) || b.costUsd - a.costUsd || b.totalTokens - a.totalTokens || compareKeys(a, b, q.by));
   const totals = emptyRow({});
-  for (const r of rows) addRow(totals, r);
-  // Costs are shown to the nano-dollar: rounded so that the rows add up to the total, and the total is the
-  // same whatever the grouping (rounded one by one, four rows of 187.5 n$ printed 188 each under a total of 750).
-  roundUsdToTotal(rows.map((r) => r.costUsd), totals.costUsd).forEach((usd, i) => (rows[i].costUsd = usd));
+  if (q.by.includes('group')) {
+    // A call of a key in two groups is in two rows: the totals count each call once, as the rows cannot.
+    for (const g of await ledger.summarize({ sinceMs: q.sinceMs, untilMs: q.untilMs, where: q.where, groupBy: [] })) add(totals, g);
+    for (const r of rows) r.costUsd = roundUsd(r.costUsd);
+  } else {
+    for (const r of rows) addRow(totals, r);
+    // Costs are shown to the nano-dollar: rounded so that the rows add up to the total, and the total is the
+    // same whatever the grouping (rounded one by one, four rows of 187.5 n$ printed 188 each under a total of 750).
+    roundUsdToTotal(rows.map((r) => r.costUsd), totals.costUsd).forEach((usd, i) => (rows[i].costUsd = usd));
+  }
   totals.costUsd = roundUsd(totals.costUsd);
   return { sinceMs: q.sinceMs, untilMs: q.untilMs, timezone: q.timezone, by: q.by, rows, totals };
 }
