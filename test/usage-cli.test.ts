@@ -122,7 +122,7 @@ describe('tollgate usage', () => {
       ['web', 'none', 1, 0, 0],
     ]);
     const help = await run(process.execPath, [CLI, 'usage', '--help']);
-    expect(help.stdout.replace(/\s+/g, ' ')).toContain('comma-separated: organization, project, user, key, route, model, model_id, provider, endpoint, status, decision, usage_source, day or tag:<name>');
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('comma-separated: organization, project, user, key, group, route, model, model_id, provider, endpoint, status, decision, usage_source, day or tag:<name>');
     await expect(run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'source'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('decision, usage_source, day or tag:<name>') });
   });
 
