@@ -6,6 +6,9 @@
 /** Header and query parameter names whose value is a credential: `authorization`, `x-api-key`, Azure's `api-key`, `?key=`, ... */
 const CREDENTIAL_NAME = /auth|key|token|secret|password|credential|cookie|signature/i;
 
+/** Query parameters that are credentials under a name saying nothing of it: Azure Functions' function key, an Azure SAS signature. */
+const QUERY_CREDENTIAL_NAME = /^(?:code|sig)$/i;
+
 /** An auth scheme before the credential itself (`Bearer sk-...`, `Basic dXNlcjpwYXNz`). */
 const AUTH_SCHEME = /^[A-Za-z][\w-]*\s+(?=\S)/;
 
@@ -36,13 +39,14 @@ export class SecretMask {
 
   /**
    * The provider's key, every credential among the headers it sends (each without its auth scheme), and
-   * those of its base URL's query (`?key=...`, which some OpenAI-compatible servers take instead of a header).
+   * those of its base URL's query (`?key=...`, which some OpenAI-compatible servers take instead of a header;
+   * `?code=` on Azure Functions, `?sig=` in a SAS).
    */
   static forUpstream(apiKey: string | undefined, headers: Record<string, string>, query = ''): SecretMask {
     const secrets = apiKey === undefined ? [] : [apiKey];
     for (const name in headers) if (CREDENTIAL_NAME.test(name)) secrets.push(headers[name].trim().replace(AUTH_SCHEME, ''));
     for (const [name, value] of new URLSearchParams(query)) {
-      if (!CREDENTIAL_NAME.test(name)) continue;
+      if (!CREDENTIAL_NAME.test(name) && !QUERY_CREDENTIAL_NAME.test(name)) continue;
       // Quoted as sent (percent-encoded) or as read: either may come back in an error message.
       secrets.push(value, encodeURIComponent(value));
     }

@@ -107,7 +107,10 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
       if (tier) usage.serviceTier = tier; // priority and flex are priced differently
       const calls = usage && tools && toolCallsInBody(raw, tools);
       if (calls) usage.toolCalls = calls;
-      return { body: raw, ...(usage ? { usage } : {}), text: () => (echoed ? echoed.whole(textOf(raw)) : textOf(raw)) };
+      // A Responses answer may be a 200 carrying the provider's error (`status: "failed"`), which may quote the
+      // gateway's key as error answers may (secret-mask.ts): masked as they are. A scan, no copy when clean.
+      const body = endpoint === 'responses' ? provider.secrets.bytes(raw) : raw;
+      return { body, ...(usage ? { usage } : {}), text: () => (echoed ? echoed.whole(textOf(raw)) : textOf(raw)) };
     },
     upstreamError: (raw) => raw,
   };

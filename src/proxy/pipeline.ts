@@ -228,8 +228,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       if (abort?.signal.aborted) return refund(499);
       return failUpstream(err, grantIfTimedOut);
     } finally {
-      // The request lives as long as its stream, which may be minutes; the body's text copy is not needed again.
+      // The request lives as long as its stream (or a background call's settlement, 15 minutes or more);
+      // the body's text copy is not needed again (white space padding it costs no tokens, so no limit bounds it).
       req.rawBody = undefined;
+      priced.rawBody = undefined;
     }
 
     const isSse = (upstream.headers['content-type'] ?? '').includes('text/event-stream');

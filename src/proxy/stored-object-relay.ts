@@ -55,8 +55,10 @@ export async function relayStoredObject(gw: Gateway, principal: Principal, req: 
     await request.beforeAnswer?.(upstream.status, raw);
     // Read before sending: a client that left before its answer came did not receive this status.
     const status = reply.raw.destroyed ? 499 : upstream.status;
-    // An error's secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
-    void reply.code(upstream.status).headers(upstream.headers).send(raw);
+    // An error answer's secrets are already masked (the provider's pool masks them: upstream-pool.ts); a
+    // stored response that failed is a 200 carrying the provider's error, so successful answers are masked
+    // here too, as a resumed stream's events are (no call's hot path).
+    void reply.code(upstream.status).headers(upstream.headers).send(provider.secrets.bytes(raw));
     return answered(status);
   }
   // As a call's stream is recorded (pipeline.ts): 499 when the client left, 502 when the provider cut it.
