@@ -3,7 +3,8 @@ import { estimateInput } from '../../tokens/index.js';
 import { chatUsage, jsonReply, servedTier, sseReply, wantsStreamUsage, type MockCall } from './mock-call.js';
 import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
-import { mockTokens } from './mock-text.js';
+import { choiceText } from './openai-choice-text.js';
+import { choiceLogprobs, tokenLogprob, wantedLogprobs } from './openai-logprobs.js';
 import { openAiError } from './mock-errors.js';
 import { answersInAudio } from '../openai/unseen-billing.js';
 import { sentAudioTokens } from '../openai/audio-sides.js';
@@ -41,9 +42,13 @@ export function mockChatCompletion(call: MockCall): MockReply {
   const called = mockToolAnswer(body, controls);
   // Each choice's calls end where its cap stops them, as text does (finish_reason `length`).
   const tools = called && capToolAnswer(called, resolveOutputLength(body, { ...controls, outputTokens: called.tokens }, call.opts, CAPS).tokens, model);
-  const completionTokens = (tools ? tools.tokens : len.tokens) * n;
   // A spoken answer (audio models): each choice's audio and transcript share its completion tokens.
   const spoken = tools ? undefined : answersInAudio('chat', body) ? Array.from({ length: n }, (_, i) => spokenAnswer(len.tokens, i * CHOICE_OFFSET, created)) : undefined;
+  // Otherwise each choice answers in text (JSON for structured outputs), ended by the cap or a stop sequence.
+  const texts = tools || spoken ? [] : Array.from({ length: n }, (_, i) => choiceText(body, controls, call.opts, CAPS, len, i * CHOICE_OFFSET));
+  const completionTokens = tools ? tools.tokens * n : spoken ? len.tokens * n : texts.reduce((sum, t) => sum + t.tokens, 0);
+  // `logprobs: true`: how many alternatives each token lists (undefined: logprobs stay null).
+  const top = wantedLogprobs(body);
   // The audio sent is counted as the gateway's exact estimate counts it (OpenAI publishes no formula).
   const audio = { input: sentAudioTokens(body.messages), output: spoken ? spoken.reduce((sum, a) => sum + a.audioTokens, 0) : 0 };
 
@@ -82,18 +87,21 @@ export function mockChatCompletion(call: MockCall): MockReply {
         head + `{"index":${i},"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}` + afterChoices + end(),
       );
     }
-    const pieces = Array.from({ length: n }, (_, i) => mockTokens(len.tokens, i * CHOICE_OFFSET));
-    for (let t = 0; t < len.tokens; t++) {
+    const longest = Math.max(0, ...texts.map((t) => t.pieces.length));
+    for (let t = 0; t < longest; t++) {
       for (let i = 0; i < n; i++) {
-        const piece = pieces[i]![t]!;
-        frames.push(head + `{"index":${i},"delta":{"content":${JSON.stringify(piece)}},"logprobs":null,"finish_reason":null}` + afterChoices + end(piece));
+        const piece = texts[i]!.pieces[t];
+        if (piece === undefined) continue;
+        // Each content chunk carries the logprobs of its own token, when asked for.
+        const logprobs = top === undefined ? 'null' : JSON.stringify({ content: [tokenLogprob(piece, t, top)], refusal: null });
+        frames.push(head + `{"index":${i},"delta":{"content":${JSON.stringify(piece)}},"logprobs":${logprobs},"finish_reason":null}` + afterChoices + end(piece));
       }
     }
     for (let i = 0; i < n; i++) {
-      frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${finish}"}` + afterChoices + end());
+      frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${texts[i]!.finish}"}` + afterChoices + end());
     }
     if (includeUsage && !controls.omitUsage) {
-      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, len.tokens * n, audio)) + end());
+      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio)) + end());
     }
     frames.push('data: [DONE]\n\n');
     return sseReply(call, 'openai', frames);
@@ -105,9 +113,9 @@ export function mockChatCompletion(call: MockCall): MockReply {
       ? { role: 'assistant', content: null, tool_calls: tools.calls, refusal: null, annotations: [] }
       : spoken
         ? spokenMessage(spoken[i]!)
-        : { role: 'assistant', content: mockTokens(len.tokens, i * CHOICE_OFFSET).join(''), refusal: null, annotations: [] },
-    logprobs: null,
-    finish_reason: tools ? tools.finish : finish,
+        : { role: 'assistant', content: texts[i]!.pieces.join(''), refusal: null, annotations: [] },
+    logprobs: top !== undefined && texts[i] ? choiceLogprobs(texts[i]!.pieces, top) : null,
+    finish_reason: tools ? tools.finish : spoken ? finish : texts[i]!.finish,
   }));
   const value: Record<string, unknown> = { id, object: 'chat.completion', created, model, choices };
   if (!controls.omitUsage) value.usage = chatUsage(promptTokens, completionTokens, audio);

@@ -4,6 +4,8 @@ import { jsonReply, sseReply, wantsStreamUsage, type MockCall } from './mock-cal
 import { resolveOutputLength } from './mock-controls.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
+import { stopSequences } from './openai-choice-text.js';
+import { stopAtSequence } from './stop-sequences.js';
 import { refuseUnknownFields, validateOpenAi } from './openai-validate.js';
 import { legacyPrompts } from '../openai/legacy-prompts.js';
 import type { MockReply } from './types.js';
@@ -38,9 +40,12 @@ export function mockCompletion(call: MockCall): MockReply {
   // Choices are ordered by prompt, then n; each echoes its own prompt first (billed as input, not output).
   const echoes = Array.from({ length: choicesCount }, (_, i) => (echo ? echoOf(prompts[Math.floor(i / n)]) : ''));
   const len = resolveOutputLength(body, controls, call.opts, CAPS);
-  const finish = len.cut ? 'length' : 'stop';
+  // Each choice ends at the cap, or before the first `stop` sequence its text would contain (then `stop`,
+  // the sequence not returned, billed up to the token that completed it).
+  const generated = Array.from({ length: choicesCount }, (_, i) => stopAtSequence(mockTokens(len.tokens, i * 7), stopSequences(body)));
+  const finishOf = (i: number): string => (generated[i]!.stopped !== undefined || !len.cut ? 'stop' : 'length');
   const promptTokens = estimateInput('completions', body, model).exact();
-  const completionTokens = len.tokens * choicesCount;
+  const completionTokens = generated.reduce((sum, g) => sum + g.tokens, 0);
   const id = mockId('cmpl-', 29);
   const created = nowSeconds();
 
@@ -51,16 +56,18 @@ export function mockCompletion(call: MockCall): MockReply {
     const modelTail = `],"model":${JSON.stringify(model)}`;
     const tail = modelTail + (includeUsage ? ',"usage":null}\n\n' : '}\n\n');
     const frames: string[] = [];
-    const pieces = Array.from({ length: choicesCount }, (_, i) => mockTokens(len.tokens, i * 7));
+    const pieces = generated.map((g) => g.pieces);
+    const longest = Math.max(0, ...pieces.map((p) => p.length));
     // The echo comes with a choice's first piece (alone when nothing is generated), as vLLM streams it.
-    for (let t = 0; t < Math.max(len.tokens, echo ? 1 : 0); t++) {
+    for (let t = 0; t < Math.max(longest, echo ? 1 : 0); t++) {
       for (let i = 0; i < choicesCount; i++) {
+        if (t >= pieces[i]!.length && !(t === 0 && echo)) continue;
         const text = (t === 0 ? echoes[i]! : '') + (pieces[i]![t] ?? '');
         frames.push(head + `{"text":${JSON.stringify(text)},"index":${i},"logprobs":null,"finish_reason":null}` + tail);
       }
     }
     for (let i = 0; i < choicesCount; i++) {
-      frames.push(head + `{"text":"","index":${i},"logprobs":null,"finish_reason":"${finish}"}` + tail);
+      frames.push(head + `{"text":"","index":${i},"logprobs":null,"finish_reason":"${finishOf(i)}"}` + tail);
     }
     if (includeUsage && !controls.omitUsage) {
       frames.push(head + modelTail + ',"usage":' + JSON.stringify(legacyUsage(promptTokens, completionTokens)) + '}\n\n');
@@ -70,10 +77,10 @@ export function mockCompletion(call: MockCall): MockReply {
   }
 
   const choices = Array.from({ length: choicesCount }, (_, i) => ({
-    text: echoes[i]! + mockTokens(len.tokens, i * 7).join(''),
+    text: echoes[i]! + generated[i]!.pieces.join(''),
     index: i,
     logprobs: null,
-    finish_reason: finish,
+    finish_reason: finishOf(i),
   }));
   const value: Record<string, unknown> = { id, object: 'text_completion', created, model, choices };
   if (!controls.omitUsage) value.usage = legacyUsage(promptTokens, completionTokens);

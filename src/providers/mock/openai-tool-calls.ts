@@ -5,6 +5,7 @@
 import { countTextTokens } from '../../tokens/index.js';
 import type { MockControls } from './mock-controls.js';
 import { mockId } from './mock-ids.js';
+import { schemaValue, type ValueStyle } from './openai-structured-output.js';
 
 /** One tool call of an answer, in the wire's shape. */
 export interface MockToolCall {
@@ -25,21 +26,16 @@ export interface MockToolAnswer {
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Arguments for a function, one plausible value per property of its parameters schema (the first of an enum). */
+// Strict function calling (the SDK's zodFunction) parses the arguments with the function's schema: nested
+// objects have every property, a union (a nullable field) its first non-null member, an array its minItems.
+// Strings are 'mock' and arrays without a minimum empty, as they always were here.
+const ARGUMENT_STYLE: ValueStyle = { text: () => 'mock', items: (min) => Math.min(min, 3) };
+
+/** Arguments for a function: a value its parameters schema accepts (see ARGUMENT_STYLE). */
 function argumentsFor(fn: Json): string {
   const params = isObject(fn.parameters) ? fn.parameters : {};
-  const properties = isObject(params.properties) ? params.properties : {};
-  const args: Json = {};
-  for (const [name, prop] of Object.entries(properties)) {
-    const p = isObject(prop) ? prop : {};
-    if (Array.isArray(p.enum) && p.enum.length > 0) args[name] = p.enum[0];
-    else if (p.type === 'number' || p.type === 'integer') args[name] = 1;
-    else if (p.type === 'boolean') args[name] = true;
-    else if (p.type === 'array') args[name] = [];
-    else if (p.type === 'object') args[name] = {};
-    else args[name] = 'mock';
-  }
-  return JSON.stringify(args);
+  const args = schemaValue({ ...params, type: 'object' }, ARGUMENT_STYLE);
+  return JSON.stringify(isObject(args) ? args : {});
 }
 
 /** The tool calls a chat request makes the model answer with, or undefined when it answers in text. */
@@ -52,7 +48,7 @@ export function mockToolAnswer(body: Json, controls: MockControls): MockToolAnsw
   if (isObject(choice) && choice.type === 'function' && isObject(choice.function)) {
     const named = choice.function.name;
     called = functions.filter((f) => f.name === named).slice(0, 1);
-  } else if (choice === 'required' || ((choice === undefined || choice === null || choice === 'auto') && controls.toolUse)) {
+  } else if (choice === 'required' || ((choice === undefined || choice === null || choice === 'auto') && controls.toolUse && !endsWithToolResults(body))) {
     called = body.parallel_tool_calls === false ? functions.slice(0, 1) : functions;
   } else return undefined;
   if (called.length === 0) return undefined;
@@ -60,6 +56,16 @@ export function mockToolAnswer(body: Json, controls: MockControls): MockToolAnsw
   const calls = called.map((f): MockToolCall => ({ id: mockId('call_', 24), type: 'function', function: { name: String(f.name), arguments: argumentsFor(f) } }));
   const tokens = calls.reduce((sum, c) => sum + countTextTokens(c.function.name + c.function.arguments, model), 0);
   return { calls, finish: isObject(choice) ? 'stop' : 'tool_calls', tokens };
+}
+
+/**
+ * The conversation ends with the results of the model's calls (chat's `tool` messages, the Responses API's
+ * `function_call_output` items): left free to choose (`auto`), a model then answers in text, and so does the
+ * mock, or the SDK's tool runner (`runTools`) would call the tools until its limit.
+ */
+function endsWithToolResults(body: Json): boolean {
+  const last = Array.isArray(body.messages) ? body.messages.at(-1) : Array.isArray(body.input) ? body.input.at(-1) : undefined;
+  return isObject(last) && (last.role === 'tool' || last.type === 'function_call_output');
 }
 
 /** A call's arguments in the fragments the stream carries them in (a few characters each). */

@@ -111,7 +111,8 @@ export class ResponsesStream implements StreamAdapter {
           emit({ type: 'response.content_part.done', ...at, part });
         });
       }
-      if (item.type === 'function_call') emit({ type: 'response.function_call_arguments.done', item_id: id, output_index: index, arguments: item.arguments ?? '' });
+      // With its `name`, as the API sends it (the SDKs declare it required).
+      if (item.type === 'function_call') emit({ type: 'response.function_call_arguments.done', item_id: id, output_index: index, name: item.name ?? '', arguments: item.arguments ?? '' });
       const closed = { ...item, status: 'incomplete' };
       emit({ type: 'response.output_item.done', output_index: index, item: closed });
       output.push(closed);
@@ -123,7 +124,8 @@ export class ResponsesStream implements StreamAdapter {
       output,
       usage: {
         input_tokens: usage.input,
-        input_tokens_details: { cached_tokens: usage.cachedInput },
+        // Every detail the API reports (the SDKs declare cache_write_tokens required since GPT-5.6's cache writes).
+        input_tokens_details: { cached_tokens: usage.cachedInput, cache_write_tokens: usage.cacheWriteInput ?? 0 },
         output_tokens: usage.output,
         output_tokens_details: { reasoning_tokens: 0 },
         total_tokens: usage.input + usage.output,
