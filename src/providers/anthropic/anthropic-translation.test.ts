@@ -136,6 +136,15 @@ describe('OpenAI chat → Anthropic Messages', () => {
     expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' }, cache_control: true }] }, 'c')).toThrow(`'tools[0].cache_control'`);
   });
 
+  // An OpenAI app moved to Claude keeps its history: an earlier answer that was a refusal comes back as an
+  // assistant `refusal` part or field, which were a 400 (or silently dropped).
+  it("carries an earlier answer's refusal as the assistant's text", () => {
+    const asPart = chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: [{ type: 'refusal', refusal: 'I cannot help with that.' }] }, { role: 'user', content: 'y' }] }, 'c');
+    expect((asPart.messages as unknown[])[1]).toEqual({ role: 'assistant', content: [{ type: 'text', text: 'I cannot help with that.' }] });
+    const asField = chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: null, refusal: 'No.' }, { role: 'user', content: 'y' }] }, 'c');
+    expect((asField.messages as unknown[])[1]).toEqual({ role: 'assistant', content: [{ type: 'text', text: 'No.' }] });
+  });
+
   it('refuses what Anthropic cannot do, with the field named', () => {
     expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }], n: 2 }, 'c')).toThrow(/'n' must be 1/);
     expect(() => chatToMessages({ model: 'm', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 'c')).toThrow(/input_audio/);

@@ -100,6 +100,8 @@ function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[
         break;
       case 'assistant': {
         const content: JsonObject[] = msg.content === null || msg.content === undefined ? [] : contentBlocks(msg.content, `messages[${i}].content`);
+        // An earlier answer that was a refusal (OpenAI's `refusal` field, with no content): what the model said.
+        if (content.length === 0 && typeof msg.refusal === 'string' && msg.refusal !== '') content.push({ type: 'text', text: msg.refusal });
         const calls: unknown[] = Array.isArray(msg.tool_calls) ? msg.tool_calls : msg.function_call ? [{ id: `call_${i}`, function: msg.function_call }] : [];
         for (const [j, call] of calls.entries()) {
           if (!isObject(call) || (call.function !== undefined && !isObject(call.function))) {
@@ -161,6 +163,9 @@ function contentBlock(part: JsonObject, param: string): JsonObject {
   switch (part?.type) {
     case 'text':
       return { type: 'text', text: String(part.text ?? '') };
+    // An assistant's earlier refusal, echoed back in the history: what it said.
+    case 'refusal':
+      return { type: 'text', text: String(part.refusal ?? '') };
     case 'image_url': {
       const url = String((part.image_url as JsonObject | undefined)?.url ?? '');
       const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
