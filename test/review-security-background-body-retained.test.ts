@@ -2,10 +2,8 @@
 // reservation TTL (15 minutes at least), and what settles it keeps the request's scope alive, the body's
 // text included: 20 calls padded with 20 MiB of white space (valid JSON, no tokens: nothing a limit
 // counts) kept 440 MB on the heap. Any key could so exhaust the gateway's memory, 80 MiB per call, up to
-// 10,000 calls. Once sent upstream, the text is not needed again.
-//
-// FAILS until src/proxy/pipeline.ts (not this reviewer's to edit) drops the text where it drops
-// req.rawBody: `priced.rawBody = undefined;` in the `finally` after `provider.send` (see the report).
+// 10,000 calls. Once sent upstream, the text is not needed again (pipeline.ts drops it, the pricing hints'
+// copy too, in the `finally` after `provider.send`).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';

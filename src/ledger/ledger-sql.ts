@@ -90,7 +90,10 @@ export interface Dialect {
   num(expr: string): string;
   /** An integer column as text. */
   text(expr: string): string;
-  /** A join adding one row per element of the JSON list `column` (none: one row with NULL), its element as `g.value`. */
+  /**
+   * A join adding one row per distinct element of the JSON list `column` (none: one row with NULL), its element as
+   * `g.value`. Distinct: rows recorded before a key could no longer list a group twice must count once in it.
+   */
   eachGroup(column: string): string;
 }
 

@@ -14,7 +14,7 @@ const dialect: Dialect = {
   tagParam: (name) => name,
   num: (expr) => `coalesce(${expr}, 0)::float8`,
   text: (expr) => `(${expr})::text`,
-  eachGroup: (column) => `LEFT JOIN LATERAL jsonb_array_elements_text(${column}) AS g(value) ON true`,
+  eachGroup: (column) => `LEFT JOIN LATERAL (SELECT DISTINCT e.value FROM jsonb_array_elements_text(${column}) AS e(value)) AS g(value) ON true`,
 };
 
 // Any constant shared by every Tollgate process: serializes concurrent migrations.

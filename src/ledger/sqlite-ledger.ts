@@ -18,7 +18,7 @@ const dialect: Dialect = {
   tagParam: (name) => `$."${name}"`,
   num: (expr) => `coalesce(${expr}, 0)`,
   text: (expr) => `CAST(${expr} AS TEXT)`,
-  eachGroup: (column) => `LEFT JOIN json_each(${column}) g ON 1`,
+  eachGroup: (column) => `LEFT JOIN json_each(${column}) g ON NOT EXISTS (SELECT 1 FROM json_each(${column}) e WHERE e.id < g.id AND e.value = g.value)`,
 };
 
 const RECORD_CONVERSATION_SQL = `INSERT INTO ${CONVERSATIONS_TABLE} (id, ts, organization, project, provider) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;

@@ -100,14 +100,15 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     return gw.record(call);
   };
 
+  // Each attempt of a server-side fallback is billed for the whole input.
+  const reservedInput = exchange.attempts ? timesAttempts(estimate, exchange.attempts) : estimate;
   let admission: Admission;
   try {
     admission = await gw.engine.admit({
       id: requestId,
       principal,
       target,
-      // Each attempt of a server-side fallback is billed for the whole input.
-      input: exchange.attempts ? timesAttempts(estimate, exchange.attempts) : estimate,
+      input: reservedInput,
       output: allowance.output,
       outputFromClient: allowance.fromClient,
       leastOutput: allowance.least,
@@ -173,14 +174,17 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // How long the provider took to fail: on the upstream latency histogram with the calls it served.
   const upstreamSoFar = (): Detail => ({ upstreamLatencyMs: performance.now() - tUpstream });
   // What the gateway stopped waiting for (timeout_ms) goes on at the provider, which bills it when it ends, if
-  // it is not streamed (a stream stops when its connection closes): charged its whole output grant.
-  const grantIfTimedOut = stream ? undefined : admission.output;
+  // it is not streamed (a stream stops when its connection closes) or runs in the background (it goes on
+  // whatever the connection does): charged what it reserved, the input of every server-side fallback
+  // attempt and the whole output grant, as all of it may run.
+  const chargeIfTimedOut = stream && !background ? undefined : 'reservation';
   // The upstream call failed before an answer: refunded, and the row says what the client is told (504 for a timeout, 502 otherwise).
-  // A timeout after the provider had the call is charged instead: its input and `outputIfTimedOut` tokens of output.
-  const failUpstream = async (err: unknown, outputIfTimedOut?: number): Promise<never> => {
+  // A timeout after the provider had the call is charged instead: its reservation, or (a stream) its input.
+  const failUpstream = async (err: unknown, charge?: 'reservation' | 'input'): Promise<never> => {
     const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
-    if (outputIfTimedOut !== undefined && isTimeout(err)) {
-      const usage = selfCounted({ input: estimate.exact(), output: outputIfTimedOut, cachedInput: 0, source: 'estimated' }, admission.output);
+    if (charge !== undefined && isTimeout(err)) {
+      const whole = charge === 'reservation';
+      const usage = selfCounted({ input: (whole ? reservedInput : estimate).exact(), output: whole ? admission.output : 0, cachedInput: 0, source: 'estimated' }, admission.output);
       await gw.engine.settleCall(admission, target, usage);
       await record(admitted, 504, usage, upstreamSoFar());
       throw upstreamFailure(provider.name, err, timeoutMs, usage);
@@ -226,7 +230,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     } catch (err) {
       // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
       if (abort?.signal.aborted) return refund(499);
-      return failUpstream(err, grantIfTimedOut);
+      return failUpstream(err, chargeIfTimedOut);
     } finally {
       // The request lives as long as its stream (or a background call's settlement, 15 minutes or more);
       // the body's text copy is not needed again (white space padding it costs no tokens, so no limit bounds it).
@@ -240,7 +244,8 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       try {
         raw = await readAll(upstream.body);
       } catch (err) {
-        return failUpstream(err, grantIfTimedOut);
+        // An error answer (a 429, a 500) is no call the provider goes on with and bills: refunded.
+        return failUpstream(err, upstream.status >= 400 ? undefined : chargeIfTimedOut);
       }
       const upstreamLatencyMs = performance.now() - tUpstream;
       if (upstream.status >= 400) {
@@ -307,7 +312,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
         await gw.engine.settleCall(admission, target, usage);
         return record(admitted, 499, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: 'client_gone' });
       }
-      return failUpstream(err, 0);
+      return failUpstream(err, background ? 'reservation' : 'input');
     }
 
     // Streaming: take over the raw response so frames go out as they arrive.
