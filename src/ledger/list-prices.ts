@@ -26,6 +26,22 @@
 // across sources that quote OpenAI's pricing page (tokenmix.ai 2026-06-04, morphllm.com, tokencost.app,
 // benchr.org, docs.bswen.com): gpt-5.5 $5 / $0.50 / $30 with the same 272K band ($10 / $1 / $45),
 // gpt-5.5-pro $30 / $180, gpt-5.4-mini $0.75 / $0.075 / $4.50, gpt-5.4-nano $0.20 / $0.02 / $1.25. Recheck.
+// OpenAI GPT-5.6 (Sol, Terra, Luna; released 2026-07-09), checked 2026-12-06. The first OpenAI family to bill
+// prompt-cache writes: 1.25x the uncached input rate, reported in `cache_write_tokens` ("Cache writes have no
+// additional fee on models before the GPT-5.6 family", developers.openai.com/api/docs/guides/prompt-caching).
+//   https://developers.openai.com/api/docs/models/gpt-5.6-luna (and its ja-JP, ko-KR, zh-Hant copies): $0.20 /
+//     $0.02 cached / $1.20; "Prompts with >272K input tokens are priced at 2x input and 1.5x output for the
+//     full request"; "Cache writes are billed at 1.25x the uncached input token rate"; Terra's input $2.00
+//   https://developers.openai.com/ja-JP/api/docs/models/gpt-5.6-sol (and pt-BR): a promotional $4 / $0.40 /
+//     $20 "available at least until November 21, 2026"; the same band and write multiple; `gpt-5.6` is Sol
+//   Terra $2 / $0.20 / $12: apidog.com's GPT-6.1 Terra pricing history ("GPT-5.6 Terra today"), vercel.com's
+//     and getmaxim.ai's model pages, the PromptFuel v1.0.19 release ("price reduction ... effective 2026-07-30")
+// Sources disagree by date: launch prices (2026-06-26, quoted by bytechat.io, smartscope.blog, apidog.com) were
+// Sol $5 / $30, Terra $2.50 / $15, Luna $1 / $6; Terra and Luna were cut for good on 2026-07-30 (PromptFuel
+// v1.0.19, gramext/dist v0.1.0: "those are permanent"), Sol only for a promotion guaranteed to 2026-11-21
+// (laozhang.ai: "whether the original price returns is not known"). Sol is priced at its $5 / $0.50 / $30 list
+// price, not the promotion: too high errs safe for money limits; config `pricing` can lower it. Priority
+// ("fast", 2x standard on vercel.com's gpt-5.6-*-fast rows only) is left to PRIORITY_FALLBACK_FACTOR (2.5x).
 // OpenAI's audio models, checked 2026-12-06 against their model pages (text / audio, input / output):
 //   https://developers.openai.com/api/docs/models/gpt-audio.md                  ($2.50 / $10; audio $32 / $64)
 //   https://developers.openai.com/zh-Hans/api/docs/models/gpt-audio-1.5         (the same)
@@ -43,7 +59,10 @@ export interface ListPrice {
   output: number;
   /** Price of input tokens read from the provider's prompt cache. */
   cachedInput: number;
-  /** Price of input tokens written to the prompt cache with the default 5-minute TTL (Anthropic); 1.25x input when absent. */
+  /**
+   * Price of input tokens written to the prompt cache with the default TTL (Anthropic's 5 minutes, OpenAI's
+   * 30 minutes); 1.25x input when absent. OpenAI's models before GPT-5.6 write for free: theirs is input.
+   */
   cacheWrite?: number;
   /** Price of input tokens written to the prompt cache with a 1-hour TTL (Anthropic); 2x input when absent. */
   cacheWrite1h?: number;
@@ -69,6 +88,8 @@ export type Rates = Omit<ListPrice, 'longContext'>;
 
 /** Anthropic's list multipliers for cache writes, used where a price has no explicit cache-write figure. */
 export const CACHE_WRITE_FACTOR = 1.25;
+/** OpenAI's cache-write multiplier from GPT-5.6 on (earlier models write for free). */
+export const OPENAI_CACHE_WRITE_FACTOR = 1.25;
 export const CACHE_WRITE_1H_FACTOR = 2;
 
 /** USD per million input tokens written to the prompt cache with the default (5-minute) TTL. */
@@ -106,8 +127,15 @@ export function audioRates(rates: Rates, inputFactor: number, outputFactor: numb
 }
 
 const p = (input: number, output: number, cachedInput: number): ListPrice => ({ input, output, cachedInput });
+/**
+ * An OpenAI price before GPT-5.6: cache writes at the input rate. These models write the cache for free (and
+ * report no writes); without it a write some server reported would be billed at Anthropic's 1.25x.
+ */
+const o = (input: number, output: number, cachedInput: number): ListPrice => ({ input, output, cachedInput, cacheWrite: input });
+/** An OpenAI price from GPT-5.6 on: cache writes at 1.25x the uncached input rate, as the model pages say. */
+const o56 = (input: number, output: number, cachedInput: number): ListPrice => ({ input, output, cachedInput, cacheWrite: input * OPENAI_CACHE_WRITE_FACTOR });
 /** An OpenAI audio model's price: text rates (cache hits bill as input: no cached rate is listed), then audio rates. */
-const spoken = (input: number, output: number, audioInput: number, audioOutput: number): ListPrice => ({ input, output, cachedInput: input, audioInput, audioOutput });
+const spoken = (input: number, output: number, audioInput: number, audioOutput: number): ListPrice => ({ input, output, cachedInput: input, cacheWrite: input, audioInput, audioOutput });
 /** An Anthropic price with its cache-write prices spelled out. */
 const a = (input: number, output: number, cachedInput: number, cacheWrite: number, cacheWrite1h: number): ListPrice => ({
   input,
@@ -126,40 +154,45 @@ const longContext = (price: ListPrice, above: number, inputFactor: number, outpu
 const openAiLongContext = (price: ListPrice): ListPrice => longContext(price, 272_000, 2, 1.5);
 
 export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
-  // OpenAI: chat and reasoning models. The pro models list no cached-input rate: cache hits bill as input.
-  'gpt-5.5': openAiLongContext(p(5, 30, 0.5)),
-  'gpt-5.5-pro': openAiLongContext(p(30, 180, 30)),
-  'gpt-5.4': openAiLongContext(p(2.5, 15, 0.25)),
-  'gpt-5.4-pro': openAiLongContext(p(30, 180, 30)),
-  'gpt-5.4-mini': p(0.75, 4.5, 0.075),
-  'gpt-5.4-nano': p(0.2, 1.25, 0.02),
-  'gpt-5.2': p(1.75, 14, 0.175),
-  'gpt-5.2-pro': p(21, 168, 21),
-  'gpt-5': p(1.25, 10, 0.125),
-  'gpt-5.1': p(1.25, 10, 0.125),
-  'gpt-5-mini': p(0.25, 2, 0.025),
-  'gpt-5-nano': p(0.05, 0.4, 0.005),
-  'gpt-4.1': p(2, 8, 0.5),
-  'gpt-4.1-mini': p(0.4, 1.6, 0.1),
-  'gpt-4.1-nano': p(0.1, 0.4, 0.025),
-  'gpt-4o': p(2.5, 10, 1.25),
-  'gpt-4o-mini': p(0.15, 0.6, 0.075),
+  // OpenAI: GPT-5.6 (sources above): cache writes at 1.25x input, the 272K band on every rate. `gpt-5.6` is Sol.
+  'gpt-5.6': openAiLongContext(o56(5, 30, 0.5)),
+  'gpt-5.6-sol': openAiLongContext(o56(5, 30, 0.5)),
+  'gpt-5.6-terra': openAiLongContext(o56(2, 12, 0.2)),
+  'gpt-5.6-luna': openAiLongContext(o56(0.2, 1.2, 0.02)),
+  // OpenAI before 5.6: cache writes free (o). The pro models list no cached-input rate: cache hits bill as input.
+  'gpt-5.5': openAiLongContext(o(5, 30, 0.5)),
+  'gpt-5.5-pro': openAiLongContext(o(30, 180, 30)),
+  'gpt-5.4': openAiLongContext(o(2.5, 15, 0.25)),
+  'gpt-5.4-pro': openAiLongContext(o(30, 180, 30)),
+  'gpt-5.4-mini': o(0.75, 4.5, 0.075),
+  'gpt-5.4-nano': o(0.2, 1.25, 0.02),
+  'gpt-5.2': o(1.75, 14, 0.175),
+  'gpt-5.2-pro': o(21, 168, 21),
+  'gpt-5': o(1.25, 10, 0.125),
+  'gpt-5.1': o(1.25, 10, 0.125),
+  'gpt-5-mini': o(0.25, 2, 0.025),
+  'gpt-5-nano': o(0.05, 0.4, 0.005),
+  'gpt-4.1': o(2, 8, 0.5),
+  'gpt-4.1-mini': o(0.4, 1.6, 0.1),
+  'gpt-4.1-nano': o(0.1, 0.4, 0.025),
+  'gpt-4o': o(2.5, 10, 1.25),
+  'gpt-4o-mini': o(0.15, 0.6, 0.075),
   // OpenAI's audio models (Chat Completions): audio tokens at their own rates, 12.8-66.7x the text ones.
   'gpt-audio': spoken(2.5, 10, 32, 64),
   'gpt-audio-1.5': spoken(2.5, 10, 32, 64),
   'gpt-4o-audio-preview': spoken(2.5, 10, 40, 80),
   'gpt-4o-mini-audio-preview': spoken(0.15, 0.6, 10, 20),
-  'gpt-4-turbo': p(10, 30, 10),
-  'gpt-3.5-turbo': p(0.5, 1.5, 0.5),
-  o1: p(15, 60, 7.5),
-  'o1-mini': p(1.1, 4.4, 0.55),
-  o3: p(2, 8, 0.5),
-  'o3-mini': p(1.1, 4.4, 0.55),
-  'o4-mini': p(1.1, 4.4, 0.275),
+  'gpt-4-turbo': o(10, 30, 10),
+  'gpt-3.5-turbo': o(0.5, 1.5, 0.5),
+  o1: o(15, 60, 7.5),
+  'o1-mini': o(1.1, 4.4, 0.55),
+  o3: o(2, 8, 0.5),
+  'o3-mini': o(1.1, 4.4, 0.55),
+  'o4-mini': o(1.1, 4.4, 0.275),
   // OpenAI: embeddings (input only).
-  'text-embedding-3-small': p(0.02, 0, 0.02),
-  'text-embedding-3-large': p(0.13, 0, 0.13),
-  'text-embedding-ada-002': p(0.1, 0, 0.1),
+  'text-embedding-3-small': o(0.02, 0, 0.02),
+  'text-embedding-3-large': o(0.13, 0, 0.13),
+  'text-embedding-ada-002': o(0.1, 0, 0.1),
   // Anthropic: Claude 5.x (input, output, cache hits, 5-minute cache writes, 1-hour cache writes).
   // Fable 5 / 5.1: the pricing page's table (cache hits $1 and $0.25); ids from the model pages
   // (platform.claude.com/docs/.../models/fable-5/overview, .../fable-5-1/overview).
@@ -222,20 +255,20 @@ export const PRIORITY_PRICES: Readonly<Record<string, ListPrice>> = {
   // gpt-5.5 to gpt-5.2 checked 2026-12-06 on the same page (its rows marked "excludes long context": a
   // request estimated at more than 128K prompt tokens is not served at priority). gpt-5.4-mini and gpt-5.2
   // are 2x standard: without entries they were priced at the 2.5x fallback, 25% over OpenAI's bill.
-  'gpt-5.5': p(12.5, 75, 1.25),
-  'gpt-5.4': p(5, 30, 0.5),
-  'gpt-5.4-mini': p(1.5, 9, 0.15),
-  'gpt-5.2': p(3.5, 28, 0.35),
-  'gpt-5': p(2.5, 20, 0.25),
-  'gpt-5.1': p(2.5, 20, 0.25),
-  'gpt-5-mini': p(0.45, 3.6, 0.045),
-  'gpt-4.1': p(3.5, 14, 0.875),
-  'gpt-4.1-mini': p(0.7, 2.8, 0.175),
-  'gpt-4.1-nano': p(0.2, 0.8, 0.05),
-  'gpt-4o': p(4.25, 17, 2.125),
-  'gpt-4o-mini': p(0.25, 1, 0.125),
-  o3: p(3.5, 14, 0.875),
-  'o4-mini': p(2, 8, 0.5),
+  'gpt-5.5': o(12.5, 75, 1.25),
+  'gpt-5.4': o(5, 30, 0.5),
+  'gpt-5.4-mini': o(1.5, 9, 0.15),
+  'gpt-5.2': o(3.5, 28, 0.35),
+  'gpt-5': o(2.5, 20, 0.25),
+  'gpt-5.1': o(2.5, 20, 0.25),
+  'gpt-5-mini': o(0.45, 3.6, 0.045),
+  'gpt-4.1': o(3.5, 14, 0.875),
+  'gpt-4.1-mini': o(0.7, 2.8, 0.175),
+  'gpt-4.1-nano': o(0.2, 0.8, 0.05),
+  'gpt-4o': o(4.25, 17, 2.125),
+  'gpt-4o-mini': o(0.25, 1, 0.125),
+  o3: o(3.5, 14, 0.875),
+  'o4-mini': o(2, 8, 0.5),
 };
 /** Priority for a model without a priority entry: 2.5x standard, the highest ratio in OpenAI's table (gpt-5.5). */
 export const PRIORITY_FALLBACK_FACTOR = 2.5;

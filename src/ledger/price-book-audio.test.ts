@@ -9,7 +9,7 @@ const book = (configured: Array<[string, Price]> = []): PriceBook => new PriceBo
 
 describe('audio pricing', () => {
   it('lists the audio models with their text and audio rates', () => {
-    expect(listPrice('gpt-audio')).toEqual({ input: 2.5, output: 10, cachedInput: 2.5, audioInput: 32, audioOutput: 64 });
+    expect(listPrice('gpt-audio')).toEqual({ input: 2.5, output: 10, cachedInput: 2.5, cacheWrite: 2.5, audioInput: 32, audioOutput: 64 });
     expect(listPrice('gpt-audio-2025-08-28')).toEqual(listPrice('gpt-audio'));
     expect(listPrice('gpt-audio-1.5')).toMatchObject({ audioInput: 32, audioOutput: 64 });
     expect(listPrice('gpt-4o-audio-preview-2025-06-03')).toMatchObject({ input: 2.5, output: 10, audioInput: 40, audioOutput: 80 });

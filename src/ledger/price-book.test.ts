@@ -5,7 +5,8 @@ import { PriceBook, type PricedUsage } from './price-book.js';
 
 describe('pricing', () => {
   it('finds list prices for dated snapshots and aliases, and nothing for unknown models', () => {
-    expect(listPrice('gpt-4o-2024-08-06')).toEqual({ input: 2.5, output: 10, cachedInput: 1.25 });
+    // OpenAI's models before GPT-5.6 write the prompt cache for free: their cache-write price is their input's.
+    expect(listPrice('gpt-4o-2024-08-06')).toEqual({ input: 2.5, output: 10, cachedInput: 1.25, cacheWrite: 2.5 });
     expect(listPrice('claude-sonnet-4-20250514')).toMatchObject({ input: 3, output: 15, cachedInput: 0.3 });
     expect(listPrice('claude-3-5-haiku-latest')).toEqual({ input: 0.8, output: 4, cachedInput: 0.08 });
     expect(listPrice('claude-opus-4-5-20251101')?.input).toBe(5);
@@ -51,9 +52,9 @@ describe('pricing', () => {
   it('has the gpt-5.2 to gpt-5.5 list prices, dated snapshots included', () => {
     expect(listPrice('gpt-5.5')).toMatchObject({ input: 5, output: 30, cachedInput: 0.5 });
     expect(listPrice('gpt-5.4-2026-03-05')).toMatchObject({ input: 2.5, output: 15, cachedInput: 0.25 });
-    expect(listPrice('gpt-5.4-mini-2026-03-17')).toEqual({ input: 0.75, output: 4.5, cachedInput: 0.075 });
-    expect(listPrice('gpt-5.4-nano')).toEqual({ input: 0.2, output: 1.25, cachedInput: 0.02 });
-    expect(listPrice('gpt-5.2-2025-12-11')).toEqual({ input: 1.75, output: 14, cachedInput: 0.175 });
+    expect(listPrice('gpt-5.4-mini-2026-03-17')).toEqual({ input: 0.75, output: 4.5, cachedInput: 0.075, cacheWrite: 0.75 });
+    expect(listPrice('gpt-5.4-nano')).toEqual({ input: 0.2, output: 1.25, cachedInput: 0.02, cacheWrite: 0.2 });
+    expect(listPrice('gpt-5.2-2025-12-11')).toEqual({ input: 1.75, output: 14, cachedInput: 0.175, cacheWrite: 1.75 });
     // The pro models list no cached rate: a cache hit bills as input.
     expect(new PriceBook(new Map()).cost('openai', 'gpt-5.4-pro', { input: 100_000, cachedInput: 100_000, output: 100_000 })).toBeCloseTo((100_000 * 30 + 100_000 * 180) / 1e6, 9);
     expect(new PriceBook(new Map()).cost('openai', 'gpt-5.2-pro', { input: 1_000_000, cachedInput: 0, output: 1_000_000 })).toBeCloseTo(21 + 168, 9);
@@ -97,7 +98,7 @@ describe('pricing', () => {
     // List: 900 fresh input at 2.50, 100 cached at 1.25, 50 output at 10.
     expect(book.cost('openai', 'gpt-4o', { input: 1000, cachedInput: 100, output: 50 })).toBeCloseTo((900 * 2.5 + 100 * 1.25 + 50 * 10) / 1e6, 15);
     // Configured without a cached price: the list's cache discount (half) applies to the configured price.
-    expect(book.priceOf('azure', 'gpt-4o')).toEqual({ input: 2, output: 8, cachedInput: 1 });
+    expect(book.priceOf('azure', 'gpt-4o')).toEqual({ input: 2, output: 8, cachedInput: 1, cacheWrite: 2 });
     expect(book.priceOf('vllm', 'llama')).toEqual({ input: 0.1, output: 0.2, cachedInput: 0.01 });
     expect(book.cost('vllm', 'unknown-model', { input: 1000, cachedInput: 0, output: 1000 })).toBe(0);
     expect(book.priceOf('vllm', 'unknown-model')).toBeUndefined();

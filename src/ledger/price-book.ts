@@ -24,7 +24,7 @@ export interface PricedUsage {
   output: number;
   /** Input read from the provider's prompt cache. */
   cachedInput: number;
-  /** Input written to the provider's prompt cache (Anthropic), every TTL; absent when none was reported. */
+  /** Input written to the provider's prompt cache (Anthropic; OpenAI from GPT-5.6 on), every TTL; absent when none was reported. */
   cacheWriteInput?: number;
   /** The part of cacheWriteInput written with a 1-hour TTL. */
   cacheWrite1hInput?: number;

@@ -1,8 +1,9 @@
 // What one call is billed at against its configured price, per input and per output token: the factors a
 // money limit scales its weights by (counter-store.ts PriceFactors), so `max_cost_usd` counts what the
 // provider bills. A reservation takes the most the request can be billed at (the priority tier it asks
-// for, Anthropic's fast mode, prompt-cache writes it marks, the long-context band its input reaches); the settlement what the provider reported (the tier that served
-// it, cache reads and writes), which is what the ledger's cost_usd says too.
+// for, Anthropic's fast mode, prompt-cache writes it marks or OpenAI may make, the long-context band its
+// input reaches); the settlement what the provider reported (the tier that served it, cache reads and
+// writes), which is what the ledger's cost_usd says too.
 //
 // Fees per tool call (web searches, file searches) are not per token, but a counter only counts tokens
 // times weights. They ride on the input factor: a call's fee of F µUSD raises its input factor by
@@ -24,6 +25,12 @@ export interface PriceHints {
   inferenceGeo?: unknown;
   /** Anthropic prompt-cache breakpoints (`cache_control`): written at 1.25x the input price, or 2x for a 1-hour TTL. */
   cacheWrite?: '5m' | '1h';
+  /**
+   * OpenAI: the request may write the prompt cache, as every request does but those that turn it off
+   * (providers/openai/prompt-cache.ts). Its input is reserved at the cache-write rate where the model's
+   * price has one of its own (GPT-5.6 and later: 1.25x input; earlier models' is their input rate).
+   */
+  promptCacheWrite?: boolean;
   /** The most tool calls billed per call the request may make, by kind (its tools' caps, or a default bound). */
   toolCalls?: ToolCalls;
   /**
@@ -52,6 +59,8 @@ export function reserveFactors(book: PriceBook, provider: string, model: string,
   let input = Math.max(1, ratio(rates.input, list.input));
   let output = Math.max(1, ratio(rates.output, list.output));
   if (hints.cacheWrite) input = Math.max(input, ratio(hints.cacheWrite === '1h' ? cacheWrite1hPrice(rates) : cacheWritePrice(rates), list.input));
+  // How much of the prompt OpenAI will write is not known before the answer: all of it may be.
+  if (hints.promptCacheWrite && list.cacheWrite !== undefined) input = Math.max(input, ratio(cacheWritePrice(rates), list.input));
   if (hints.audio?.input && rates.audioInput !== undefined) input = Math.max(input, ratio(rates.audioInput, list.input));
   if (hints.audio?.output && rates.audioOutput !== undefined) output = Math.max(output, ratio(rates.audioOutput, list.output));
   // US-only inference multiplies every rate. A workspace whose default is US-only bills it to requests that

@@ -4,7 +4,7 @@
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import type { Provider, UpstreamEndpoint } from '../providers/provider.js';
 import { thinksUnseen } from '../providers/anthropic/index.js';
-import { answersInAudio, asksForReasoning, audioSides, unpinnedTier, withCountedAudio, withHiddenReasoning } from '../providers/openai/index.js';
+import { answersInAudio, asksForReasoning, audioSides, billsCacheWrites, mayWritePromptCache, MIN_CACHED_PROMPT, unpinnedTier, withCountedAudio, withHiddenReasoning } from '../providers/openai/index.js';
 import type { JsonObject, Usage } from '../providers/usage.js';
 import { fallbackPriceHints, type FallbackAttempt } from './anthropic-fallbacks.js';
 import type { Exchange } from './exchange.js';
@@ -35,8 +35,9 @@ export function hidesOutput(exchange: Exchange, body: JsonObject, reasoning: boo
 
 /**
  * What the request asks for that changes its price: Anthropic's prompt-cache writes, fast mode, US-only
- * inference and fallback models; OpenAI's service tier (the project's default for a call naming none) and
- * audio; both providers' tool calls billed per call, up to the request's cap on them.
+ * inference and fallback models; OpenAI's service tier (the project's default for a call naming none),
+ * audio and prompt-cache writes (GPT-5.6 and later bill them; any text-generating call may make them);
+ * both providers' tool calls billed per call, up to the request's cap on them.
  */
 export function priceHintsOf(c: PricedCall): PriceHints {
   const { exchange, body } = c;
@@ -44,19 +45,35 @@ export function priceHintsOf(c: PricedCall): PriceHints {
   if (exchange.upstream === 'messages') {
     return { cacheWrite: cacheWriteHint(c.rawBody, exchange.estimateOn.body), speed: body.speed, inferenceGeo: body.inference_geo, toolCalls, fallbacks: c.fallbacks && fallbackPriceHints(c.fallbacks, body) };
   }
-  return { serviceTier: askedTier(c, body.service_tier), toolCalls, audio: audioSides(exchange.upstream, body) };
+  return { serviceTier: askedTier(c, body.service_tier), toolCalls, audio: audioSides(exchange.upstream, body), promptCacheWrite: tiered(exchange.upstream) && mayWritePromptCache(body) };
 }
 
 /**
  * Usage the gateway counted itself (the provider reported none), priced as the provider bills it: output
  * no text shows (`hides`) is the whole `grant`; an audio call's audio is marked as audio (its messages are
  * walked only on this path), `hiddenInput` being what was reserved for earlier audio named by id; a call
- * asking for priority (by name or by its project's default tier) is at priority, as it was reserved.
+ * asking for priority (by name or by its project's default tier) is at priority, as it was reserved; a
+ * GPT-5.6 (or later) prompt OpenAI may have written to its cache is counted as written (billed at 1.25x).
  */
 export function selfCountedUsage(c: PricedCall, usage: Usage, grant: number, hides: boolean, hiddenInput: number): Usage {
   const { exchange, body } = c;
-  const counted = withCountedAudio(hides ? withHiddenReasoning(usage, grant) : usage, audioSides(exchange.upstream, body), body, hiddenInput);
+  const counted = withUncountedWrites(c, withCountedAudio(hides ? withHiddenReasoning(usage, grant) : usage, audioSides(exchange.upstream, body), body, hiddenInput));
   return counted.serviceTier === undefined && askedTier(c, body.service_tier) === 'priority' ? { ...counted, serviceTier: 'priority' } : counted;
+}
+
+/**
+ * `usage` with all of its uncached input written to the prompt cache when OpenAI may have written it: a
+ * GPT-5.6 or later model, a prompt it caches (1,024 tokens or more), caching not turned off. The most it
+ * can have billed (the reservation took it): how much of the prompt a first call wrote is not known.
+ */
+function withUncountedWrites(c: PricedCall, usage: Usage): Usage {
+  const { exchange, body } = c;
+  const uncached = usage.input - usage.cachedInput - (usage.audioInput ?? 0);
+  if (usage.cacheWriteInput !== undefined || uncached < MIN_CACHED_PROMPT || !tiered(exchange.upstream)) return usage;
+  // The upstream model is the one the body sent upstream names (the client may have named a route alias);
+  // a shallow copy, made on this path only (no usage reported).
+  const model = exchange.upstreamBody(usage.output).model;
+  return typeof model === 'string' && billsCacheWrites(model) && mayWritePromptCache(body) ? { ...usage, cacheWriteInput: uncached } : usage;
 }
 
 /**

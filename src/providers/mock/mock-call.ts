@@ -2,6 +2,7 @@
 import { encodeSseEvent } from '../sse/index.js';
 import type { MockControls } from './mock-controls.js';
 import { mockRequestId } from './mock-ids.js';
+import type { PromptCacheCounts } from './openai-prompt-cache.js';
 import { unpinnedTier } from '../openai/openai-usage.js';
 import type { MockFlavor, MockJsonReply, MockOptions, MockSseReply } from './types.js';
 
@@ -61,13 +62,17 @@ export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[], e
   return reply;
 }
 
-/** The chat `usage` object with the detail blocks OpenAI sends today; `audio`: the audio tokens among the prompt's and the completion's. */
-export function chatUsage(promptTokens: number, completionTokens: number, audio = { input: 0, output: 0 }): Record<string, unknown> {
+/**
+ * The chat `usage` object with the detail blocks OpenAI sends today; `audio`: the audio tokens among the
+ * prompt's and the completion's; `cache`: the prompt's cache reads and writes (writes reported from GPT-5.6 on).
+ */
+export function chatUsage(promptTokens: number, completionTokens: number, audio = { input: 0, output: 0 }, cache?: PromptCacheCounts): Record<string, unknown> {
+  const cached = cache?.reported ? { cached_tokens: cache.read, cache_write_tokens: cache.written } : { cached_tokens: cache?.read ?? 0 };
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: audio.input },
+    prompt_tokens_details: { ...cached, audio_tokens: audio.input },
     completion_tokens_details: {
       reasoning_tokens: 0,
       audio_tokens: audio.output,

@@ -20,9 +20,15 @@ export interface MockControls {
    * gateway never shows a client its provider key.
    */
   echoCredentials: boolean;
-  /** Anthropic: input tokens read from the prompt cache (`cache_read_input_tokens`), carved out of the prompt's count. */
+  /**
+   * Input tokens read from the prompt cache: Anthropic's `cache_read_input_tokens`, carved out of the prompt's
+   * count; OpenAI's `cached_tokens`, a part of it.
+   */
   cacheReadTokens?: number;
-  /** Anthropic: input tokens written to the prompt cache with the 5-minute TTL (in `cache_creation_input_tokens`). */
+  /**
+   * Input tokens written to the prompt cache: Anthropic's with the 5-minute TTL (in `cache_creation_input_tokens`);
+   * OpenAI's `cache_write_tokens` (a part of the prompt; by default a GPT-5.6 call writes a prompt of 1,024 tokens or more).
+   */
   cacheWriteTokens?: number;
   /** Anthropic: input tokens written to the prompt cache with the 1-hour TTL (`cache_creation.ephemeral_1h_input_tokens`). */
   cacheWrite1hTokens?: number;
@@ -44,8 +50,8 @@ function nonNegativeInt(v: unknown): number | undefined {
 
 /**
  * Reads `mock_output_tokens`, `mock_latency_ms`, `mock_error_status`, `mock_abort_after_chunks`, `mock_omit_usage`,
- * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`, `mock_echo_credentials`, and Anthropic's
- * `mock_cache_read_tokens`, `mock_cache_write_tokens`, `mock_cache_write_1h_tokens`, `mock_thinking_tokens`, `mock_tool_use`, `mock_refuse_models`, and
+ * `mock_chunk_delay_ms`, `mock_ignore_max_tokens`, `mock_error_event_after_chunks`, `mock_echo_credentials`, `mock_cache_read_tokens`,
+ * `mock_cache_write_tokens` (Anthropic and OpenAI), and Anthropic's `mock_cache_write_1h_tokens`, `mock_thinking_tokens`, `mock_tool_use`, `mock_refuse_models`, and
  * `mock_refuse_stream_options`, `mock_refuse_max_tokens`.
  */
 export function readMockControls(body: Record<string, unknown>): MockControls {

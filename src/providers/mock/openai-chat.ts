@@ -2,6 +2,7 @@
 import { estimateInput } from '../../tokens/index.js';
 import { chatUsage, jsonReply, servedTier, sseReply, wantsStreamUsage, type MockCall } from './mock-call.js';
 import { resolveOutputLength } from './mock-controls.js';
+import { promptCacheCounts } from './openai-prompt-cache.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { choiceText } from './openai-choice-text.js';
 import { choiceLogprobs, tokenLogprob, wantedLogprobs } from './openai-logprobs.js';
@@ -51,6 +52,8 @@ export function mockChatCompletion(call: MockCall): MockReply {
   const top = wantedLogprobs(body);
   // The audio sent is counted as the gateway's exact estimate counts it (OpenAI publishes no formula).
   const audio = { input: sentAudioTokens(body.messages), output: spoken ? spoken.reduce((sum, a) => sum + a.audioTokens, 0) : 0 };
+  // The prompt's cache reads and writes (GPT-5.6 and later write a long prompt: the mock keeps no cache).
+  const cache = promptCacheCounts(model, body, controls, promptTokens);
 
   if (body.stream === true) {
     const includeUsage = wantsStreamUsage(body);
@@ -65,7 +68,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
     const frames: string[] = [];
     if (tools) {
       frames.push(...toolCallFrames(tools, n, (choice) => head + choice + afterChoices, end));
-      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio)) + end());
+      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio, cache)) + end());
       frames.push('data: [DONE]\n\n');
       return sseReply(call, 'openai', frames);
     }
@@ -78,7 +81,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
         }
         frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${finish}"}` + afterChoices + end());
       });
-      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio)) + end());
+      if (includeUsage && !controls.omitUsage) frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio, cache)) + end());
       frames.push('data: [DONE]\n\n');
       return sseReply(call, 'openai', frames);
     }
@@ -101,7 +104,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
       frames.push(head + `{"index":${i},"delta":{},"logprobs":null,"finish_reason":"${texts[i]!.finish}"}` + afterChoices + end());
     }
     if (includeUsage && !controls.omitUsage) {
-      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio)) + end());
+      frames.push(head + '],"usage":' + JSON.stringify(chatUsage(promptTokens, completionTokens, audio, cache)) + end());
     }
     frames.push('data: [DONE]\n\n');
     return sseReply(call, 'openai', frames);
@@ -118,7 +121,7 @@ export function mockChatCompletion(call: MockCall): MockReply {
     finish_reason: tools ? tools.finish : spoken ? finish : texts[i]!.finish,
   }));
   const value: Record<string, unknown> = { id, object: 'chat.completion', created, model, choices };
-  if (!controls.omitUsage) value.usage = chatUsage(promptTokens, completionTokens, audio);
+  if (!controls.omitUsage) value.usage = chatUsage(promptTokens, completionTokens, audio, cache);
   value.service_tier = servedTier(body, call.opts);
   value.system_fingerprint = MOCK_SYSTEM_FINGERPRINT;
   return jsonReply(call, 'openai', value);

@@ -4,6 +4,7 @@ import { encodeSseEvent } from '../sse/index.js';
 import { estimateInput } from '../../tokens/index.js';
 import { jsonReply, servedTier, sseReply, type MockCall } from './mock-call.js';
 import { resolveOutputLength } from './mock-controls.js';
+import { promptCacheCounts, type PromptCacheCounts } from './openai-prompt-cache.js';
 import { openAiError } from './mock-errors.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
@@ -18,10 +19,11 @@ const CAPS = ['max_output_tokens'] as const;
 /** The Responses API refuses smaller output caps. */
 export const MIN_OUTPUT_TOKENS = 16;
 
-function usage(input: number, output: number): Record<string, unknown> {
+/** The usage object; with `cache_write_tokens` (first, as OpenAI sends it) from GPT-5.6 on. */
+function usage(input: number, output: number, cache: PromptCacheCounts): Record<string, unknown> {
   return {
     input_tokens: input,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: cache.reported ? { cache_write_tokens: cache.written, cached_tokens: cache.read } : { cached_tokens: cache.read },
     output_tokens: output,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: input + output,
@@ -100,7 +102,7 @@ export function mockResponses(call: MockCall): MockReply {
   const logprobs = top === undefined ? [] : pieces.map((p, i) => tokenLogprob(p, i, top));
   const part = { type: 'output_text', annotations: [], logprobs, text };
   const item = { id: itemId, type: 'message', status: len.cut ? 'incomplete' : 'completed', content: [part], role: 'assistant' };
-  const finalUsage = controls.omitUsage ? null : usage(input, len.tokens);
+  const finalUsage = controls.omitUsage ? null : usage(input, len.tokens, promptCacheCounts(model, body, controls, input));
   const calls = called && functionCallItems(capToolAnswer(called, len.tokens, model), called);
   const output = calls ?? [item];
   if (body.stream !== true) return jsonReply(call, 'openai', responseObject(base, status, output, finalUsage, len.cut));

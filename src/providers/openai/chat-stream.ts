@@ -2,7 +2,7 @@
 import { DROP, PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import { encodeSseEvent } from '../sse/encode-sse-event.js';
 import type { SseEvent } from '../sse/index.js';
-import { parseObject, withAudio, type JsonObject, type Usage } from '../usage.js';
+import { parseObject, withAudio, withCacheWrites, type JsonObject, type Usage } from '../usage.js';
 import type { OutputText } from '../../tokens/choice-counter.js';
 import type { EchoedPrompts } from './echoed-prompts.js';
 import { chunkOutput } from './openai-text.js';
@@ -51,7 +51,7 @@ export class OpenAIChatStream implements StreamAdapter {
     const reported = openAIUsage(chunk.usage);
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as JsonObject[]) : [];
     if (reported) {
-      this.usage = withAudio<ReportedUsage>({ input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true }, reported);
+      this.usage = withCacheWrites(withAudio<ReportedUsage>({ input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true }, reported), reported);
       const tier = pricedTier(chunk.service_tier);
       if (tier) this.usage.serviceTier = tier;
       if (!this.clientWantsUsage && choices.length === 0) return DROP;

@@ -11,3 +11,4 @@ export { refusesMaxTokens, unlessMaxTokensRefused } from './max-tokens-refusal.j
 export { answersInAudio, asksForReasoning, bringsHiddenInput, isAudioModel, fullGrantUsage, predictionText, runsInBackground, withHiddenReasoning } from './unseen-billing.js';
 export { billedTools, toolCallBound, toolCallsIn, toolCallsInBody, type BilledTools } from './tool-fees.js';
 export { audioSides, sentAudioTokens, withCountedAudio, type AudioSides } from './audio-sides.js';
+export { billsCacheWrites, mayWritePromptCache, MIN_CACHED_PROMPT } from './prompt-cache.js';

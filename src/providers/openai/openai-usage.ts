@@ -11,6 +11,9 @@ export function openAIUsage(usage: unknown): Usage | undefined {
   const details = (u.prompt_tokens_details ?? u.input_tokens_details) as JsonObject | undefined;
   const cached = typeof details?.cached_tokens === 'number' ? details.cached_tokens : 0;
   const usageOut: Usage = { input, output, cachedInput: cached, source: 'provider' };
+  // GPT-5.6 and later bill the prompt tokens they write to the cache at 1.25x input; older models report none.
+  const written = positiveCount(details?.cache_write_tokens);
+  if (written !== undefined) usageOut.cacheWriteInput = written;
   // Audio models (gpt-audio, gpt-4o-audio-preview) bill audio tokens far above text ones: 12.8x input, 6.4x output.
   const audioIn = positiveCount(details?.audio_tokens);
   const audioOut = positiveCount((u.completion_tokens_details as JsonObject | undefined)?.audio_tokens);

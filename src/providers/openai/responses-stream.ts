@@ -6,7 +6,7 @@
 // shape the SDKs accumulate, numbering its events on from the last one delivered.
 import { PASS, sseFrame, type ReportedUsage, type StreamAdapter, type StreamPeek, type StreamStep } from '../stream-adapter.js';
 import type { SseEvent } from '../sse/index.js';
-import { parseObject, type JsonObject, type Usage } from '../usage.js';
+import { parseObject, withCacheWrites, type JsonObject, type Usage } from '../usage.js';
 import { openAIUsage, pricedTier } from './openai-usage.js';
 import { toolCallsIn, type BilledTools } from './tool-fees.js';
 
@@ -63,7 +63,7 @@ export class ResponsesStream implements StreamAdapter {
       this.ended = true;
       const reported = isObject(e.response) ? openAIUsage(e.response.usage) : undefined;
       if (reported) {
-        this.usage = { input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true };
+        this.usage = withCacheWrites<ReportedUsage>({ input: reported.input, cachedInput: reported.cachedInput, output: reported.output, final: true }, reported);
         const tier = pricedTier((e.response as JsonObject).service_tier);
         if (tier) this.usage.serviceTier = tier;
         const calls = this.tools && toolCallsIn((e.response as JsonObject).output, this.tools);
