@@ -52,7 +52,7 @@ export function capStructured(answer: StructuredAnswer, cap: number): Structured
   return { text: answer.text.slice(0, Math.floor((answer.text.length * cap) / answer.tokens)), tokens: cap };
 }
 
-/** How a generated value fills what the schema leaves open: a string's text, an array's length (from its minItems, 0 when none). */
+/** How a generated value fills what the schema leaves open: a string's text, an array's length (from its minItems, 0 when none; held to minItems and maxItems). */
 export interface ValueStyle {
   text: () => string;
   items: (minItems: number) => number;
@@ -88,7 +88,9 @@ function valueFor(schema: Json, root: Json, depth: number, words: ValueStyle): u
   if (type === 'array') {
     const items = isObject(resolved.items) ? resolved.items : {};
     const min = typeof resolved.minItems === 'number' ? resolved.minItems : 0;
-    const count = depth >= MAX_DEPTH - 2 ? Math.min(min, words.items(min)) : words.items(min);
+    const max = typeof resolved.maxItems === 'number' ? resolved.maxItems : Infinity;
+    // The style's length, within the schema's bounds (deep down, the fewest it allows).
+    const count = Math.min(max, Math.max(min, depth >= MAX_DEPTH - 2 ? 0 : words.items(min)));
     return Array.from({ length: count }, () => valueFor(items, root, depth + 1, words));
   }
   return scalar(type, words);
