@@ -178,17 +178,20 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // whatever the connection does): charged what it reserved, the input of every server-side fallback
   // attempt and the whole output grant, as all of it may run.
   const chargeIfTimedOut = stream && !background ? undefined : 'reservation';
+  // A call the provider had and did not answer in full, settled and recorded with `status`: charged what it
+  // reserved (the input of every attempt and the whole output grant: all of it may run), or its input alone.
+  const chargeUnfinished = async (charge: 'reservation' | 'input', status: number, detail: Detail): Promise<Usage> => {
+    const whole = charge === 'reservation';
+    const usage = selfCounted({ input: (whole ? reservedInput : estimate).exact(), output: whole ? admission.output : 0, cachedInput: 0, source: 'estimated' }, admission.output);
+    await gw.engine.settleCall(admission, target, usage);
+    await record(admitted, status, usage, detail);
+    return usage;
+  };
   // The upstream call failed before an answer: refunded, and the row says what the client is told (504 for a timeout, 502 otherwise).
   // A timeout after the provider had the call is charged instead: its reservation, or (a stream) its input.
   const failUpstream = async (err: unknown, charge?: 'reservation' | 'input'): Promise<never> => {
     const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
-    if (charge !== undefined && isTimeout(err)) {
-      const whole = charge === 'reservation';
-      const usage = selfCounted({ input: (whole ? reservedInput : estimate).exact(), output: whole ? admission.output : 0, cachedInput: 0, source: 'estimated' }, admission.output);
-      await gw.engine.settleCall(admission, target, usage);
-      await record(admitted, 504, usage, upstreamSoFar());
-      throw upstreamFailure(provider.name, err, timeoutMs, usage);
-    }
+    if (charge !== undefined && isTimeout(err)) throw upstreamFailure(provider.name, err, timeoutMs, await chargeUnfinished(charge, 504, upstreamSoFar()));
     const failure = upstreamFailure(provider.name, err, timeoutMs);
     // A 400 here is a body too deep to serialize: it never left the gateway.
     await refund(failure.status, failure.status >= 500 ? upstreamSoFar() : {});
@@ -228,8 +231,13 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       // Refused for the `max_tokens` the gateway added (a reasoning model under a name it does not know): with max_completion_tokens.
       if (upstream.status === 400 && exchange.maxTokensAdded) upstream = await unlessMaxTokensRefused(provider, sent, upstream, upstreamModel, req.log);
     } catch (err) {
-      // Nothing was delivered, so nothing is charged; a client that already left needs no answer.
-      if (abort?.signal.aborted) return refund(499);
+      // Nothing was delivered, so nothing is charged; a client that already left needs no answer. A background
+      // response goes on without it: charged as one whose stream it left, its whole grant.
+      if (abort?.signal.aborted) {
+        if (!background) return refund(499);
+        await chargeUnfinished('reservation', 499, { ...upstreamSoFar(), streamEnd: 'client_gone' });
+        return;
+      }
       return failUpstream(err, chargeIfTimedOut);
     } finally {
       // The request lives as long as its stream (or a background call's settlement, 15 minutes or more);
@@ -306,13 +314,14 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       if (started.first === undefined) throw new Error('the stream ended before its first event');
     } catch (err) {
       // The provider accepted the call and was working on it: the client that left is charged as any that
-      // leaves a stream, for the input (and a reasoning model's unseen thinking); so is a timeout.
+      // leaves a stream, for the input (and a reasoning model's unseen thinking; a background response its
+      // whole grant: it goes on without the client); so is a timeout.
+      const charge = background ? 'reservation' : 'input';
       if (abort?.signal.aborted) {
-        const usage = selfCounted({ input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, admission.output);
-        await gw.engine.settleCall(admission, target, usage);
-        return record(admitted, 499, usage, { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: 'client_gone' });
+        await chargeUnfinished(charge, 499, { ...upstreamSoFar(), streamEnd: 'client_gone' });
+        return;
       }
-      return failUpstream(err, background ? 'reservation' : 'input');
+      return failUpstream(err, charge);
     }
 
     // Streaming: take over the raw response so frames go out as they arrive.
