@@ -40,12 +40,12 @@ beforeAll(async () => {
 server: {admin_key: ${ADMIN}}
 storage: {ledger: "${place.url}"}
 providers:
-  openai: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-upstream-0123456789abcdef}
-  claude: {type: anthropic, base_url: "${mockUrl}", api_key: sk-upstream-0123456789abcdef}
+  keyless-review-openai: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-upstream-0123456789abcdef}
+  keyless-review-claude: {type: anthropic, base_url: "${mockUrl}", api_key: sk-upstream-0123456789abcdef}
 projects: {p: {daily_limit: 10000000}}
 routes:
   r:
-    chat_models: [{model_id: gpt, model: openai/gpt-4o}, {model_id: claude, model: claude/claude-sonnet-4-5}]
+    chat_models: [{model_id: gpt, model: keyless-review-openai/gpt-4o}, {model_id: claude, model: keyless-review-claude/claude-sonnet-4-5}]
 keys:
   - {id: alice-laptop, key: ${SECRET}, user: alice, project: p}
   - {id: bob, key: ${OTHER}, user: bob, project: p}
@@ -92,7 +92,8 @@ describe("a virtual key's secret", () => {
     await call('GET', '/v1/models', bearer(SECRET));
     await call('GET', '/v1/responses/resp_missing1', bearer(SECRET));
     expect(answers.filter((a) => a.startsWith('200')).length).toBeGreaterThanOrEqual(4);
-    // An upstream 401 is logged: the log is being written.
+    // An upstream 401 is logged: the log is being written. (The warning is given once a minute per provider
+    // name in a process: the providers' names are this file's own, as test files share worker processes.)
     expect(logs.join('\n')).toContain('refused the gateway');
 
     await usage.writer!.flush();
