@@ -16,6 +16,13 @@ const ROWS = [
   sampleRow({ ts: T0 + 86_400_000, requestId: 'g-4', keyId: 'ml-only', groups: ['ml'], inputTokens: 800, outputTokens: 80, costUsd: 0.008 }),
 ];
 const PERIOD = { sinceMs: T0 - 1000, untilMs: T0 + 2 * 86_400_000, timezone: 'UTC' };
+// Until 9e4bbd0 a key could list a group twice (`groups: [ml, ml]`); the ledger keeps such calls' groups as
+// recorded (found by the session-27 review: each was counted twice in its group's row).
+const LATER = T0 + 10 * 86_400_000;
+const LISTED_TWICE = [
+  sampleRow({ ts: LATER, requestId: 'twice-1', keyId: 'old-key', groups: ['ml', 'ml'], inputTokens: 100, outputTokens: 10, costUsd: 0.001 }),
+  sampleRow({ ts: LATER + 1, requestId: 'twice-2', keyId: 'other', groups: ['ml', 'beta'], inputTokens: 200, outputTokens: 20, costUsd: 0.002 }),
+];
 
 describe.each(LEDGER_KINDS)('usage by group: $kind', ({ place: makePlace }) => {
   let place: LedgerPlace;
@@ -24,7 +31,7 @@ describe.each(LEDGER_KINDS)('usage by group: $kind', ({ place: makePlace }) => {
   beforeAll(async () => {
     place = await makePlace();
     ledger = await openLedger(place.url);
-    await ledger.append(ROWS);
+    await ledger.append([...ROWS, ...LISTED_TWICE]);
   });
   afterAll(async () => {
     await ledger?.close();
@@ -55,5 +62,14 @@ describe.each(LEDGER_KINDS)('usage by group: $kind', ({ place: makePlace }) => {
     ]);
     expect(byDay.totals.calls).toBe(4);
     expect(formatReport(byDay, 'csv').split('\n')[0]).toContain('group');
+  });
+
+  it('counts a call once in a group its key listed twice, whatever else it is grouped by', async () => {
+    for (const by of [['group'], ['group', 'key'], ['group', 'day'], ['group', 'tag:feature']] as const) {
+      const report = await usageReport(ledger, { sinceMs: LATER - 1000, untilMs: LATER + 86_400_000, timezone: 'UTC', by: [...by] });
+      const ml = report.rows.filter((r) => r.keys.group === 'ml');
+      expect(ml.reduce((n, r) => n + r.calls, 0), by.join(',')).toBe(2);
+      expect(ml.reduce((n, r) => n + r.totalTokens, 0), by.join(',')).toBe(330);
+    }
   });
 });
