@@ -7,18 +7,13 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { countTextTokens } from '../src/tokens/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { startGpt4oBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 
 let upstream: MockUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 6, apiKey: 'sk-up' }, (url) => `
-providers: {openai: {type: openai, base_url: "${url}/v1", api_key: sk-up}}
-projects: {p: {daily_limit: 1000000}}
-routes: {r: {chat_models: [{model_id: gpt-4o, model: openai/gpt-4o}]}}
-keys: [{id: k, key: tg-k, project: p}]
-`));
+  ({ upstream, gw } = await startGpt4oBehindMock(6));
 });
 afterAll(() => stopBehindMock(gw, upstream));
 

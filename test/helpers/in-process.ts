@@ -70,3 +70,16 @@ export async function stopBehindMock(gw: TestGateway | undefined, upstream: Mock
   await gw?.close();
   await upstream?.close();
 }
+
+/**
+ * The OpenAI wire tests' gateway: key `tg-k` may call `gpt-4o` (sent upstream as `upstreamModel`), served by
+ * its own mock upstream answering `outputTokens` tokens.
+ */
+export function startGpt4oBehindMock(outputTokens: number, upstreamModel = 'gpt-4o'): Promise<{ upstream: MockUpstream; gw: TestGateway }> {
+  return startBehindMock({ latencyMs: 0, outputTokens, apiKey: 'sk-up' }, (url) => `
+providers: {openai: {type: openai, base_url: "${url}/v1", api_key: sk-up}}
+projects: {p: {daily_limit: 1000000}}
+routes: {r: {chat_models: [{model_id: gpt-4o, model: openai/${upstreamModel}}]}}
+keys: [{id: k, key: tg-k, project: p}]
+`);
+}
