@@ -12,6 +12,7 @@
 // output spend alone do not (the ledger's input_cost_usd holds them too, so a rebuild agrees).
 import { cacheWrite1hPrice, cacheWritePrice, inferenceGeoFactor, type ListPrice } from '../ledger/list-prices.js';
 import { atInputTokens, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
+import { billsCacheWrites } from '../providers/openai/prompt-cache.js';
 import type { ToolCalls } from '../providers/usage.js';
 import type { PriceFactors } from './counter-store.js';
 
@@ -59,8 +60,10 @@ export function reserveFactors(book: PriceBook, provider: string, model: string,
   let input = Math.max(1, ratio(rates.input, list.input));
   let output = Math.max(1, ratio(rates.output, list.output));
   if (hints.cacheWrite) input = Math.max(input, ratio(hints.cacheWrite === '1h' ? cacheWrite1hPrice(rates) : cacheWritePrice(rates), list.input));
-  // How much of the prompt OpenAI will write is not known before the answer: all of it may be.
-  if (hints.promptCacheWrite && list.cacheWrite !== undefined) input = Math.max(input, ratio(cacheWritePrice(rates), list.input));
+  // How much of the prompt OpenAI will write is not known before the answer: all of it may be. A price
+  // without a write rate (configured for a model the list does not know) settles writes at 1.25x input
+  // (cacheWritePrice), which a family that bills them (GPT-5.6 and later, by name) does report.
+  if (hints.promptCacheWrite && (list.cacheWrite !== undefined || billsCacheWrites(model))) input = Math.max(input, ratio(cacheWritePrice(rates), list.input));
   if (hints.audio?.input && rates.audioInput !== undefined) input = Math.max(input, ratio(rates.audioInput, list.input));
   if (hints.audio?.output && rates.audioOutput !== undefined) output = Math.max(output, ratio(rates.audioOutput, list.output));
   // US-only inference multiplies every rate. A workspace whose default is US-only bills it to requests that

@@ -12,9 +12,10 @@ import {
   thinkingBudgetToKeep,
   upstreamMetadata,
   webSearchBound,
+  withAttempts,
   withErrorRequestId,
 } from '../providers/anthropic/index.js';
-import { parseObject, type JsonObject } from '../providers/usage.js';
+import { parseObject, type JsonObject, type Usage } from '../providers/usage.js';
 import { attemptCaps, attemptLeast, fallbackTaken, splitGrant, upstreamFallbacks, upstreamNameOf, type FallbackAttempt } from './anthropic-fallbacks.js';
 import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
@@ -97,7 +98,13 @@ function withFallbacks(plain: Exchange, { body }: ExchangeInput, fallbacks: Fall
       const usage = anthropicUsage(findUsage(raw), nameOf);
       return { body: raw, ...(usage ? { usage } : {}), text: () => textOf(raw) };
     },
-    fallbackTaken: (usage) => fallbackTaken(usage, fallbacks),
+    unfinishedUsage(input, output) {
+      const models = [target.model.upstreamModel, ...fallbacks.map((f) => f.target.model.upstreamModel)];
+      const attempts = split(output).map((granted, i) => ({ model: models[i]!, input, output: granted, cachedInput: 0 }));
+      return withAttempts<Usage>({ input: 0, output: 0, cachedInput: 0, source: 'estimated' }, attempts);
+    },
+    // Only the provider's usage says which model served: a call charged for every attempt it may have made did not say.
+    fallbackTaken: (usage) => (usage.source === 'provider' ? fallbackTaken(usage, fallbacks) : undefined),
   };
 }
 

@@ -4,7 +4,7 @@
 import { cacheWriteHint, type PriceHints } from '../limits/price-factors.js';
 import type { Provider, UpstreamEndpoint } from '../providers/provider.js';
 import { thinksUnseen } from '../providers/anthropic/index.js';
-import { answersInAudio, asksForReasoning, audioSides, billsCacheWrites, mayWritePromptCache, MIN_CACHED_PROMPT, unpinnedTier, withCountedAudio, withHiddenReasoning } from '../providers/openai/index.js';
+import { answersInAudio, asksForReasoning, audioSides, billsCacheWrites, fullGrantUsage, mayWritePromptCache, MIN_CACHED_PROMPT, unpinnedTier, withCountedAudio, withHiddenReasoning } from '../providers/openai/index.js';
 import type { JsonObject, Usage } from '../providers/usage.js';
 import { fallbackPriceHints, type FallbackAttempt } from './anthropic-fallbacks.js';
 import type { Exchange } from './exchange.js';
@@ -58,7 +58,45 @@ export function priceHintsOf(c: PricedCall): PriceHints {
 export function selfCountedUsage(c: PricedCall, usage: Usage, grant: number, hides: boolean, hiddenInput: number): Usage {
   const { exchange, body } = c;
   const counted = withUncountedWrites(c, withCountedAudio(hides ? withHiddenReasoning(usage, grant) : usage, audioSides(exchange.upstream, body), body, hiddenInput));
+  if (exchange.upstream === 'messages') return atAskedSpeedAndGeo(counted, body);
   return counted.serviceTier === undefined && askedTier(c, body.service_tier) === 'priority' ? { ...counted, serviceTier: 'priority' } : counted;
+}
+
+/**
+ * The most a call the provider had and did not answer in full may be billed, for its end is not known:
+ * its `input` and whole output `grant` (with server-side fallbacks, every attempt its `attemptInput` and
+ * its share of the grant at its own model's price), and every per-call-billed tool call it may make (the
+ * fees its reservation held; without them a timed-out web search was charged its tokens alone).
+ */
+export function unfinishedUsage(c: PricedCall, input: number, attemptInput: number, grant: number): Usage {
+  const { exchange } = c;
+  return withToolCallBound(c, exchange.unfinishedUsage?.(attemptInput, grant) ?? { input, output: grant, cachedInput: 0, source: 'estimated' });
+}
+
+/**
+ * What a background response is charged until its end is known, and when it never is: its whole grant
+ * (`reserved`, or what `seen` shows past it) and every per-call-billed tool call it may make.
+ */
+export function wholeGrant(c: PricedCall, reserved: { input: number; output: number }, seen?: Usage): Usage {
+  return withToolCallBound(c, fullGrantUsage(reserved, seen));
+}
+
+/** `usage` with the most per-call-billed tool calls the request may make (the fees its reservation held). */
+function withToolCallBound(c: PricedCall, usage: Usage): Usage {
+  const bound = c.exchange.toolCallBound;
+  return bound ? { ...usage, toolCalls: bound } : usage;
+}
+
+/**
+ * A Claude call's usage the gateway counted, priced as the request asked it to run, as it was reserved:
+ * fast mode (`speed: "fast"`) and US-only inference (`inference_geo`). Which it ran at is in the usage the
+ * provider did not report; at the standard global price a timed-out fast call was charged a sixth of its bill.
+ */
+function atAskedSpeedAndGeo(usage: Usage, body: JsonObject): Usage {
+  const fast = body.speed === 'fast' && usage.serviceTier === undefined;
+  const geo = typeof body.inference_geo === 'string' && usage.inferenceGeo === undefined ? body.inference_geo : undefined;
+  if (!fast && geo === undefined) return usage;
+  return { ...usage, ...(fast ? { serviceTier: 'fast' as const } : {}), ...(geo !== undefined ? { inferenceGeo: geo } : {}) };
 }
 
 /**

@@ -62,6 +62,12 @@ export interface Exchange {
   upstreamError(raw: Buffer, requestId: string): Buffer | string;
   /** Model attempts the upstream may bill, each for the whole input (Anthropic's server-side fallback); 1 when omitted. */
   readonly attempts?: number;
+  /**
+   * The most a call the provider had and never answered may be billed, when that is not `input` and `output`
+   * at the requested model (Anthropic's server-side fallback: every attempt its input and its share of the
+   * `output` grant, each at its own model's price; the requested model's alone undercharged a dearer fallback).
+   */
+  unfinishedUsage?(input: number, output: number): Usage;
   /** The ledger's `fallback` for a call another model served (Anthropic's server-side fallback), else undefined. */
   fallbackTaken?(usage: Usage): string | undefined;
 }

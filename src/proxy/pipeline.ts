@@ -6,12 +6,12 @@ import type { Admission } from '../limits/engine.js';
 import type { PriceHints } from '../limits/price-factors.js';
 import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
-import { bringsHiddenInput, fullGrantUsage, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused } from '../providers/openai/index.js';
+import { bringsHiddenInput, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
 import { resolveFallbacks } from './anthropic-fallbacks.js';
-import { hidesOutput, priceHintsOf, selfCountedUsage, type PricedCall } from './call-pricing.js';
+import { hidesOutput, priceHintsOf, selfCountedUsage, unfinishedUsage, wholeGrant, type PricedCall } from './call-pricing.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { backgroundDeadlineMs } from './background-calls.js';
 import { clientWire, planExchange, type ClientWire } from './exchange.js';
@@ -178,11 +178,11 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // whatever the connection does): charged what it reserved, the input of every server-side fallback
   // attempt and the whole output grant, as all of it may run.
   const chargeIfTimedOut = stream && !background ? undefined : 'reservation';
-  // A call the provider had and did not answer in full, settled and recorded with `status`: charged what it
-  // reserved (the input of every attempt and the whole output grant: all of it may run), or its input alone.
+  // A call the provider had and did not answer in full, settled and recorded with `status`: charged the most it
+  // may be billed (all of it may run: call-pricing.ts unfinishedUsage), or its input alone.
   const chargeUnfinished = async (charge: 'reservation' | 'input', status: number, detail: Detail): Promise<Usage> => {
     const whole = charge === 'reservation';
-    const usage = selfCounted({ input: (whole ? reservedInput : estimate).exact(), output: whole ? admission.output : 0, cachedInput: 0, source: 'estimated' }, admission.output);
+    const usage = selfCounted(whole ? unfinishedUsage(priced, reservedInput.exact(), estimate.exact(), admission.output) : { input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, admission.output);
     await gw.engine.settleCall(admission, target, usage);
     await record(admitted, status, usage, detail);
     return usage;
@@ -279,7 +279,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       // response has none yet: its whole grant stands until its end is known.
       const queued = background && !answer.usage;
       const usage: Usage = queued
-        ? fullGrantUsage(admission)
+        ? wholeGrant(priced, admission)
         : (answer.usage ?? selfCounted({ input: estimate.exact(), output: countOutputTokens(answer.text(), upstreamModel), cachedInput: 0, source: 'estimated' }, admission.output));
       const sendAnswer = (): void => void reply.code(upstream.status).headers(upstream.headers).send(answer.body);
       // A strict ledger commits the row before the caller has its answer. Otherwise the answer goes first
@@ -351,7 +351,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // A background stream that did not run to its end goes on without the client (or the gateway): its whole
     // grant stands until its end is known.
     const unfinished = background && result.outcome !== 'complete';
-    const usage = unfinished ? fullGrantUsage(admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, admission.output);
+    const usage = unfinished ? wholeGrant(priced, admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, admission.output);
     const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
     const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
     if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {

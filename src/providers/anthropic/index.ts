@@ -11,5 +11,5 @@ export { finishReason } from './map-stop-reason.js';
 export { fitThinkingBudget, MIN_THINKING_OUTPUT, thinkingBudgetToKeep, thinksUnseen } from './thinking-budget.js';
 export { bringsServerToolInput, webSearchBound } from './server-tools.js';
 export { attemptMaxTokens, attemptSpeed, attemptThinking, MAX_FALLBACKS, readFallbacks } from './fallback-entries.js';
-export { fallbackAttempts } from './fallback-usage.js';
+export { fallbackAttempts, withAttempts } from './fallback-usage.js';
 export { holdsTags, upstreamMetadata } from './upstream-metadata.js';
