@@ -8,7 +8,8 @@ import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamRe
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
 import { bringsHiddenInput, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused } from '../providers/openai/index.js';
 import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
-import { estimateInput, type Endpoint, type InputEstimate } from '../tokens/index.js';
+import { estimateInput, type Endpoint } from '../tokens/index.js';
+import { timesAttempts, withStoredContext } from './input-estimates.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
 import { resolveFallbacks } from './anthropic-fallbacks.js';
 import { hidesOutput, priceHintsOf, selfCountedUsage, unfinishedUsage, wholeGrant, type PricedCall } from './call-pricing.js';
@@ -382,16 +383,6 @@ function followable(gw: Gateway, provider: Provider, responseId: string | undefi
 
 /** What `record` hands back when nobody listens: nothing to wait for. */
 const RECORDED: Promise<void> = Promise.resolve();
-
-/** The estimate plus `stored` tokens of context the body brings in without showing them. */
-function withStoredContext(estimate: InputEstimate, stored: number): InputEstimate {
-  return stored === 0 ? estimate : { upperBound: estimate.upperBound + stored, exact: () => estimate.exact() + stored };
-}
-
-/** The estimate for `attempts` model attempts, each reading the whole input. */
-function timesAttempts(estimate: InputEstimate, attempts: number): InputEstimate {
-  return { upperBound: estimate.upperBound * attempts, exact: () => estimate.exact() * attempts };
-}
 
 /** The error body for a failure on an endpoint of wire `wire`. */
 export function errorBody(err: TollgateError, wire: ClientWire, requestId: string): JsonObject {
