@@ -4,12 +4,11 @@
 // than the limit. The reservation now takes the cache-write rate for the input of any OpenAI call that may
 // write (all but `prompt_cache_options.mode: "explicit"` without a `prompt_cache_breakpoint`), where the
 // model's price has one. The mock upstream reports the writes as OpenAI does.
-import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { auditCounters } from '../src/ledger/audit.js';
 import { PriceBook } from '../src/ledger/price-book.js';
 import { reserveFactors, type PriceHints } from '../src/limits/price-factors.js';
 import { mayWritePromptCache } from '../src/providers/openai/prompt-cache.js';
+import { burst } from './helpers/money-burst.js';
 import { useUsageGateway } from './helpers/usage-gateway.js';
 
 const LIMIT = 0.05;
@@ -42,28 +41,8 @@ const PROMPT = 'Reconcile the ledger against the bank statement, line by line. '
 describe('GPT-5.6 cache writes against a money limit, 40 calls at once', () => {
   const gw = useUsageGateway(config);
 
-  /** 40 calls of `body` to `path` at once; what the project's counter and its rows in the ledger say. */
-  async function burst(key: string, path: string, body: Record<string, unknown>): Promise<{ ok: number; counter: number; ledger: number; writes: number; drift: number }> {
-    const g = gw();
-    const pool = new Pool(g.url, { connections: 40 });
-    const statuses = await Promise.all(
-      Array.from({ length: 40 }, async () => {
-        const res = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
-        await res.body.dump();
-        return res.statusCode;
-      }),
-    );
-    await pool.close();
-    await g.usage.writer.flush();
-    const limit = `project:${key.slice(3)}:daily`;
-    const report = await auditCounters(g.usage.ledger, g.gateway.policy, g.store, () => g.clock.now());
-    const line = report.lines.find((l) => l.limit === limit)!;
-    const rows = (await g.usage.ledger.rows({})).filter((r) => r.limits.includes(limit) && r.status === 200);
-    return { ok: statuses.filter((s) => s === 200).length, counter: line.counter, ledger: rows.reduce((sum, r) => sum + r.costUsd, 0), writes: rows.reduce((sum, r) => sum + r.cacheWriteInputTokens, 0), drift: line.drift };
-  }
-
   it('chat completions: the calls admitted are billed no more than the limit, the counter equal to the ledger', async () => {
-    const r = await burst('tg-chat', '/v1/chat/completions', { model: 'sol', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10 });
+    const r = await burst(gw(), 'tg-chat', '/v1/chat/completions', { model: 'sol', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10 });
     expect(r.ok).toBeGreaterThan(0);
     expect(r.ok).toBeLessThan(40);
     expect(r.writes).toBeGreaterThan(1024 * r.ok);
@@ -75,7 +54,7 @@ describe('GPT-5.6 cache writes against a money limit, 40 calls at once', () => {
 
   it('Responses, JSON and streamed: the same', async () => {
     for (const [key, stream] of [['tg-responses', false], ['tg-streamed', true]] as const) {
-      const r = await burst(key, '/v1/responses', { model: 'sol', input: PROMPT, max_output_tokens: 16, stream });
+      const r = await burst(gw(), key, '/v1/responses', { model: 'sol', input: PROMPT, max_output_tokens: 16, stream });
       expect(r.ok).toBeGreaterThan(0);
       expect(r.writes).toBeGreaterThan(1024 * r.ok);
       expect(r.ledger).toBeLessThanOrEqual(LIMIT + 1e-12);
@@ -85,7 +64,7 @@ describe('GPT-5.6 cache writes against a money limit, 40 calls at once', () => {
   });
 
   it('without the provider\'s usage: its prompt counted as written, still within the limit', async () => {
-    const r = await burst('tg-unreported', '/v1/chat/completions', { model: 'sol', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10, mock_omit_usage: true });
+    const r = await burst(gw(), 'tg-unreported', '/v1/chat/completions', { model: 'sol', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10, mock_omit_usage: true });
     expect(r.ok).toBeGreaterThan(0);
     expect(r.writes).toBeGreaterThan(1024 * r.ok);
     expect(r.ledger).toBeLessThanOrEqual(LIMIT + 1e-12);
@@ -94,7 +73,7 @@ describe('GPT-5.6 cache writes against a money limit, 40 calls at once', () => {
   });
 
   it('a request that turns caching off (explicit mode, no breakpoint) writes nothing and is reserved at the input rate', async () => {
-    const r = await burst('tg-explicit', '/v1/chat/completions', { model: 'sol', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10, prompt_cache_options: { mode: 'explicit' } });
+    const r = await burst(gw(), 'tg-explicit', '/v1/chat/completions', { model: 'sol', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10, prompt_cache_options: { mode: 'explicit' } });
     expect(r.ok).toBeGreaterThan(0);
     expect(r.writes).toBe(0);
     expect(r.ledger).toBeLessThanOrEqual(LIMIT + 1e-12);

@@ -3,9 +3,8 @@
 // model: `gpt-6.1-terra` here). The configured price has no write rate of its own, so the reservation took
 // the plain input rate, while the settlement priced the writes OpenAI reported at the 1.25x a price without
 // one falls back to (what OpenAI bills them at): 40 calls at once went past the money limit.
-import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { auditCounters } from '../src/ledger/audit.js';
+import { burst } from './helpers/money-burst.js';
 import { useUsageGateway } from './helpers/usage-gateway.js';
 
 const LIMIT = 0.05;
@@ -35,27 +34,8 @@ const PROMPT = Array.from({ length: 600 }, (_, i) => String((i * 7919) % 1000)).
 describe('a configured price for a cache-writing OpenAI model the list does not know, 40 calls at once', () => {
   const gw = useUsageGateway(config);
 
-  async function burst(key: string, path: string, body: Record<string, unknown>): Promise<{ ok: number; counter: number; ledger: number; writes: number }> {
-    const g = gw();
-    const pool = new Pool(g.url, { connections: 40 });
-    const statuses = await Promise.all(
-      Array.from({ length: 40 }, async () => {
-        const res = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
-        await res.body.dump();
-        return res.statusCode;
-      }),
-    );
-    await pool.close();
-    await g.usage.writer.flush();
-    const limit = `project:${key.slice(3)}:daily`;
-    const report = await auditCounters(g.usage.ledger, g.gateway.policy, g.store, () => g.clock.now());
-    const line = report.lines.find((l) => l.limit === limit)!;
-    const rows = (await g.usage.ledger.rows({})).filter((r) => r.limits.includes(limit) && r.status === 200);
-    return { ok: statuses.filter((s) => s === 200).length, counter: line.counter, ledger: rows.reduce((sum, r) => sum + r.costUsd, 0), writes: rows.reduce((sum, r) => sum + r.cacheWriteInputTokens, 0) };
-  }
-
   it('chat completions: billed no more than the limit', async () => {
-    const r = await burst('tg-chat', '/v1/chat/completions', { model: 'terra', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10 });
+    const r = await burst(gw(), 'tg-chat', '/v1/chat/completions', { model: 'terra', messages: [{ role: 'user', content: PROMPT }], max_completion_tokens: 10 });
     expect(r.ok).toBeGreaterThan(0);
     expect(r.writes).toBeGreaterThan(1024 * r.ok);
     expect(r.ledger).toBeLessThanOrEqual(LIMIT + 1e-12);
@@ -64,7 +44,7 @@ describe('a configured price for a cache-writing OpenAI model the list does not 
   });
 
   it('Responses: the same', async () => {
-    const r = await burst('tg-responses', '/v1/responses', { model: 'terra', input: PROMPT, max_output_tokens: 16 });
+    const r = await burst(gw(), 'tg-responses', '/v1/responses', { model: 'terra', input: PROMPT, max_output_tokens: 16 });
     expect(r.ok).toBeGreaterThan(0);
     expect(r.writes).toBeGreaterThan(1024 * r.ok);
     expect(r.ledger).toBeLessThanOrEqual(LIMIT + 1e-12);

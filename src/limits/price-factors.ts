@@ -14,6 +14,7 @@ import { cacheWrite1hPrice, cacheWritePrice, inferenceGeoFactor, type ListPrice 
 import { atInputTokens, type PriceBook, type PricedUsage } from '../ledger/price-book.js';
 import { billsCacheWrites } from '../providers/openai/prompt-cache.js';
 import type { ToolCalls } from '../providers/usage.js';
+import { someMember } from '../util/json-members.js';
 import type { PriceFactors } from './counter-store.js';
 
 /** What a request asks for that changes its price. */
@@ -144,25 +145,14 @@ export function cacheWriteHint(text: string | undefined, body?: unknown): PriceH
   return markedWrite(body) ?? seen;
 }
 
-/** The longest cache write a parsed body marks (a `cache_control` key anywhere, `ttl: "1h"` in it), walked without recursion. */
+/** The longest cache write a parsed body marks: a `cache_control` key anywhere, `ttl: "1h"` in it. */
 function markedWrite(body: unknown): PriceHints['cacheWrite'] {
   let found: PriceHints['cacheWrite'];
-  const stack: unknown[] = [body];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v !== 'object' || v === null) continue;
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    for (const [key, x] of Object.entries(v)) {
-      if (key === 'cache_control') {
-        if (typeof x === 'object' && x !== null && (x as Record<string, unknown>).ttl === '1h') return '1h';
-        found = '5m';
-      }
-      stack.push(x);
-    }
-  }
+  someMember(body, (key, x) => {
+    if (key !== 'cache_control') return false;
+    found = typeof x === 'object' && x !== null && (x as Record<string, unknown>).ttl === '1h' ? '1h' : '5m';
+    return found === '1h';
+  });
   return found;
 }
 

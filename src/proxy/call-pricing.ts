@@ -18,6 +18,8 @@ export interface PricedCall {
   /** The client's parsed body, and its text (`rawBody`) when the server kept it. */
   body: JsonObject;
   rawBody: string | undefined;
+  /** The model the call goes upstream as (the client may have named a route alias). */
+  upstreamModel: string;
   fallbacks: readonly FallbackAttempt[] | undefined;
 }
 
@@ -105,13 +107,9 @@ function atAskedSpeedAndGeo(usage: Usage, body: JsonObject): Usage {
  * can have billed (the reservation took it): how much of the prompt a first call wrote is not known.
  */
 function withUncountedWrites(c: PricedCall, usage: Usage): Usage {
-  const { exchange, body } = c;
   const uncached = usage.input - usage.cachedInput - (usage.audioInput ?? 0);
-  if (usage.cacheWriteInput !== undefined || uncached < MIN_CACHED_PROMPT || !tiered(exchange.upstream)) return usage;
-  // The upstream model is the one the body sent upstream names (the client may have named a route alias);
-  // a shallow copy, made on this path only (no usage reported).
-  const model = exchange.upstreamBody(usage.output).model;
-  return typeof model === 'string' && billsCacheWrites(model) && mayWritePromptCache(body) ? { ...usage, cacheWriteInput: uncached } : usage;
+  if (usage.cacheWriteInput !== undefined || uncached < MIN_CACHED_PROMPT || !tiered(c.exchange.upstream)) return usage;
+  return billsCacheWrites(c.upstreamModel) && mayWritePromptCache(c.body) ? { ...usage, cacheWriteInput: uncached } : usage;
 }
 
 /**

@@ -62,7 +62,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const hides = hidesOutput(exchange, body, reasoning);
   const bodyEstimate = estimateInput(exchange.estimateOn.endpoint, exchange.estimateOn.body, upstreamModel);
   // Read only when a money limit applies (call-pricing.ts).
-  const priced: PricedCall = { gw, provider, exchange, body, rawBody: req.rawBody, fallbacks };
+  const priced: PricedCall = { gw, provider, exchange, body, rawBody: req.rawBody, upstreamModel, fallbacks };
   const priceHints = (): PriceHints => priceHintsOf(priced);
   // The Responses API can bring in stored context that the body does not show (stored-context.ts). Unseen
   // context reserves `stored_context_tokens`, but never so much that the call could not fit an empty

@@ -3,6 +3,7 @@
 // free (developers.openai.com/api/docs/guides/prompt-caching). Every request may write: OpenAI places an
 // implicit breakpoint by default, no `prompt_cache_key` needed. Only `prompt_cache_options.mode: "explicit"`
 // turns that off, and with no `prompt_cache_breakpoint` in the request nothing is cached at all.
+import { someMember } from '../../util/json-members.js';
 import type { JsonObject } from '../usage.js';
 
 /** The fewest prompt tokens OpenAI caches (GPT-5.6 and later: exactly 1,024). */
@@ -26,20 +27,7 @@ export function billsCacheWrites(model: string): boolean {
   return major > 5 || (major === 5 && Number(m[2] ?? 0) >= 6);
 }
 
-/** A `prompt_cache_breakpoint` key anywhere in the body, walked without recursion. */
+/** A `prompt_cache_breakpoint` key anywhere in the body, set. */
 function marksBreakpoint(body: unknown): boolean {
-  const stack: unknown[] = [body];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v !== 'object' || v === null) continue;
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    for (const [key, x] of Object.entries(v)) {
-      if (key === 'prompt_cache_breakpoint' && x !== null && x !== undefined) return true;
-      stack.push(x);
-    }
-  }
-  return false;
+  return someMember(body, (key, x) => key === 'prompt_cache_breakpoint' && x !== null && x !== undefined);
 }
