@@ -122,6 +122,8 @@ function defaultReservationTtl(config: TollgateConfig, env: NodeJS.ProcessEnv): 
 function compilePrice(p: TollgateConfig['pricing'][string]): Price {
   const price: Price = { input: p.input, output: p.output };
   if (p.cached_input !== undefined) price.cachedInput = p.cached_input;
+  if (p.cache_write !== undefined) price.cacheWrite = p.cache_write;
+  if (p.cache_write_1h !== undefined) price.cacheWrite1h = p.cache_write_1h;
   if (p.audio_input !== undefined) price.audioInput = p.audio_input;
   if (p.audio_output !== undefined) price.audioOutput = p.audio_output;
   const band = p.long_context;

@@ -204,6 +204,9 @@ export const pricingSchema = z.record(
     input: z.number().nonnegative(),
     output: z.number().nonnegative(),
     cached_input: z.number().nonnegative().optional(),
+    // Prompt-cache writes, for a model the built-in list lacks (a deployment name) or a negotiated rate.
+    cache_write: z.number().nonnegative().optional(),
+    cache_write_1h: z.number().nonnegative().optional(),
     audio_input: z.number().nonnegative().optional(),
     audio_output: z.number().nonnegative().optional(),
     long_context: z

@@ -106,6 +106,13 @@ export interface Price {
   output: number;
   /** USD per million input tokens read from the provider's prompt cache (defaults to the list discount). */
   cachedInput?: number;
+  /**
+   * USD per million input tokens written to the prompt cache with the default TTL (defaults to the list's
+   * write rate in proportion to `input`, else 1.25x `input`). Set, it also makes OpenAI calls reserve at it.
+   */
+  cacheWrite?: number;
+  /** USD per million input tokens written with Anthropic's 1-hour TTL (defaults to the list's in proportion, else 2x `input`). */
+  cacheWrite1h?: number;
   /** USD per million audio input tokens (defaults to the list's audio rate in proportion to `input`, else `input`). */
   audioInput?: number;
   /** USD per million audio output tokens (defaults to the list's audio rate in proportion to `output`, else `output`). */

@@ -44,6 +44,8 @@ export interface PricedUsage {
 
 export class PriceBook {
   private readonly cache = new Map<string, ListPrice | null>();
+  /** `provider/model` of prices without a cache-write rate whose calls reported writes (learnt from answers). */
+  private readonly unratedWriters = new Set<string>();
 
   constructor(private readonly configured: ReadonlyMap<string, Price>) {}
 
@@ -56,6 +58,24 @@ export class PriceBook {
       this.cache.set(key, price);
     }
     return price ?? undefined;
+  }
+
+  /**
+   * Notes that a call to this model reported prompt-cache writes. True the first time for a price that
+   * has no write rate of its own (a configured deployment name the list does not know): its writes are
+   * billed at the usual 1.25x input, which a reservation at the input rate did not hold.
+   */
+  noteCacheWrites(provider: string, model: string): boolean {
+    const key = `${provider}/${model}`;
+    const price = this.priceOf(provider, model);
+    if (!price || price.cacheWrite !== undefined || this.unratedWriters.has(key)) return false;
+    this.unratedWriters.add(key);
+    return true;
+  }
+
+  /** Whether calls to this model reported prompt-cache writes its price has no rate for (noteCacheWrites). */
+  writesUnrated(provider: string, model: string): boolean {
+    return this.unratedWriters.size > 0 && this.unratedWriters.has(`${provider}/${model}`);
   }
 
   /**
@@ -208,12 +228,14 @@ function resolve(configured: Price | undefined, listed: ListPrice | undefined): 
     output: configured.output,
     cachedInput: configured.cachedInput ?? configured.input * cachedRatio,
   };
-  // Config has no cache-write prices: they follow the configured input, at the list's multipliers
-  // (cost() falls back to Anthropic's 1.25x / 2x when the list has none either).
+  // Cache-write prices: configured, else the configured input at the list's multipliers (cacheWritePrice
+  // falls back to Anthropic's 1.25x / 2x when the list has none either).
   const writeRatio = ratio(listed?.cacheWrite);
   const write1hRatio = ratio(listed?.cacheWrite1h);
-  if (writeRatio !== undefined) price.cacheWrite = configured.input * writeRatio;
-  if (write1hRatio !== undefined) price.cacheWrite1h = configured.input * write1hRatio;
+  const write = configured.cacheWrite ?? (writeRatio === undefined ? undefined : configured.input * writeRatio);
+  const write1h = configured.cacheWrite1h ?? (write1hRatio === undefined ? undefined : configured.input * write1hRatio);
+  if (write !== undefined) price.cacheWrite = write;
+  if (write1h !== undefined) price.cacheWrite1h = write1h;
   // Audio rates likewise: configured, else the list's multiples of the configured text rates.
   const audioIn = configured.audioInput ?? scaledBy(configured.input, listed?.audioInput, listed?.input);
   const audioOut = configured.audioOutput ?? scaledBy(configured.output, listed?.audioOutput, listed?.output);

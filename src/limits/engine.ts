@@ -52,6 +52,11 @@ export interface Admission {
   factors?: PriceFactors;
 }
 
+/** Where settling says what an operator should know (the request's logger). */
+export interface SettleLog {
+  warn(obj: object, msg: string): void;
+}
+
 export class LimitsEngine {
   readonly applicable: ApplicableLimits;
   /** Prices money limits: `pricing` (required for them), at the tier and cache rates a call is billed. */
@@ -227,9 +232,11 @@ export class LimitsEngine {
    * Settles an admitted call with what it used; money limits count what the provider billed for it. Not
    * async itself: the store's promise is handed on (an async layer costs ~0.4 KB of garbage per call).
    */
-  settleCall(admission: Admission, target: Target, usage: Usage): Promise<void> {
+  settleCall(admission: Admission, target: Target, usage: Usage, log?: SettleLog): Promise<void> {
     if (!admission.factors) return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request: 1 });
-    const factors = billedFactors(this.prices, target.model.provider, target.model.upstreamModel, usage);
+    const { provider, upstreamModel } = target.model;
+    if (usage.cacheWriteInput && this.prices.noteCacheWrites(provider, upstreamModel)) warnUnratedWrites(log, `${provider}/${upstreamModel}`);
+    const factors = billedFactors(this.prices, provider, upstreamModel, usage);
     return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request: 1, factors });
   }
 
@@ -384,4 +391,15 @@ function round(value: number, unit: AppliedLimit['unit'], direction: 'up' | 'dow
   const step = unit === 'usd' ? 100 : 1;
   const steps = direction === 'up' ? Math.ceil(value / step) : Math.floor(value / step);
   return unit === 'usd' ? `$${((steps * step) / 1e6).toFixed(4)}` : String(steps);
+}
+
+/**
+ * Said once per price and engine (a reload starts afresh): from now on this model's calls reserve their
+ * input at the write rate, and the operator can set the real one.
+ */
+function warnUnratedWrites(log: SettleLog | undefined, price: string): void {
+  log?.warn(
+    { pricing: price },
+    `calls to ${price} report prompt-cache writes and its price has no cache_write: they are billed at 1.25x its input, and money limits now reserve its calls' input at that rate; set pricing."${price}".cache_write (and cache_write_1h for 1-hour writes) to the provider's rate`,
+  );
 }

@@ -63,8 +63,11 @@ export function reserveFactors(book: PriceBook, provider: string, model: string,
   if (hints.cacheWrite) input = Math.max(input, ratio(hints.cacheWrite === '1h' ? cacheWrite1hPrice(rates) : cacheWritePrice(rates), list.input));
   // How much of the prompt OpenAI will write is not known before the answer: all of it may be. A price
   // without a write rate (configured for a model the list does not know) settles writes at 1.25x input
-  // (cacheWritePrice), which a family that bills them (GPT-5.6 and later, by name) does report.
-  if (hints.promptCacheWrite && (list.cacheWrite !== undefined || billsCacheWrites(model))) input = Math.max(input, ratio(cacheWritePrice(rates), list.input));
+  // (cacheWritePrice), which a family that bills them (GPT-5.6 and later, by name) does report, and so
+  // does a deployment whose calls were seen reporting writes (a GPT-5.6 on Azure named `prod-chat`).
+  if (hints.promptCacheWrite && (list.cacheWrite !== undefined || billsCacheWrites(model) || book.writesUnrated(provider, model))) {
+    input = Math.max(input, ratio(cacheWritePrice(rates), list.input));
+  }
   if (hints.audio?.input && rates.audioInput !== undefined) input = Math.max(input, ratio(rates.audioInput, list.input));
   if (hints.audio?.output && rates.audioOutput !== undefined) output = Math.max(output, ratio(rates.audioOutput, list.output));
   // US-only inference multiplies every rate. A workspace whose default is US-only bills it to requests that

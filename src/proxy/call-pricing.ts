@@ -103,13 +103,20 @@ function atAskedSpeedAndGeo(usage: Usage, body: JsonObject): Usage {
 
 /**
  * `usage` with all of its uncached input written to the prompt cache when OpenAI may have written it: a
- * GPT-5.6 or later model, a prompt it caches (1,024 tokens or more), caching not turned off. The most it
- * can have billed (the reservation took it): how much of the prompt a first call wrote is not known.
+ * model that bills writes (GPT-5.6 or later, or one whose configured `cache_write` is above its input), a
+ * prompt it caches (1,024 tokens or more), caching not turned off. The most it can have billed (the
+ * reservation took it): how much of the prompt a first call wrote is not known.
  */
 function withUncountedWrites(c: PricedCall, usage: Usage): Usage {
   const uncached = usage.input - usage.cachedInput - (usage.audioInput ?? 0);
   if (usage.cacheWriteInput !== undefined || uncached < MIN_CACHED_PROMPT || !tiered(c.exchange.upstream)) return usage;
-  return billsCacheWrites(c.upstreamModel) && mayWritePromptCache(c.body) ? { ...usage, cacheWriteInput: uncached } : usage;
+  return billsWrites(c) && mayWritePromptCache(c.body) ? { ...usage, cacheWriteInput: uncached } : usage;
+}
+
+function billsWrites(c: PricedCall): boolean {
+  if (billsCacheWrites(c.upstreamModel)) return true;
+  const configured = c.gw.policy.pricing.get(`${c.provider.name}/${c.upstreamModel}`);
+  return configured?.cacheWrite !== undefined && configured.cacheWrite > configured.input;
 }
 
 /**

@@ -158,7 +158,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
         usageOf: (raw) => exchange.response(raw).usage,
         finish: async (usage, why) => {
           try {
-            await gw.engine.settleCall(admission, target, usage ?? grant);
+            await gw.engine.settleCall(admission, target, usage ?? grant, req.log);
             if (usage) rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
             else req.log.info({ responseId, why }, 'background response: its usage was not learnt; charged its whole grant');
             await record(admitted, status, usage ?? grant, { ...detail, providerResponseId: responseId }, latencyMs);
@@ -184,7 +184,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const chargeUnfinished = async (charge: 'reservation' | 'input', status: number, detail: Detail): Promise<Usage> => {
     const whole = charge === 'reservation';
     const usage = selfCounted(whole ? unfinishedUsage(priced, reservedInput.exact(), estimate.exact(), admission.output) : { input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, admission.output);
-    await gw.engine.settleCall(admission, target, usage);
+    await gw.engine.settleCall(admission, target, usage, req.log);
     await record(admitted, status, usage, detail);
     return usage;
   };
@@ -299,7 +299,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       }
       const responseId = endpoint === 'responses' ? responseIdOf(raw) : undefined;
       if (queued && settleWhenEnded && followable(gw, provider, responseId)) return settleWhenEnded(responseId, status, usage, { upstreamLatencyMs });
-      await gw.engine.settleCall(admission, target, usage);
+      await gw.engine.settleCall(admission, target, usage, req.log);
       if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
       await record(admitted, status, usage, { upstreamLatencyMs, providerResponseId: responseId });
       if (strict) sendAnswer();
@@ -361,7 +361,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       return;
     }
     // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
-    await gw.engine.settleCall(admission, target, usage);
+    await gw.engine.settleCall(admission, target, usage, req.log);
     if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, adapter.responseId, usage, conversation);
     await record(admitted, status, usage, detail);
     if (!res.destroyed) res.end();

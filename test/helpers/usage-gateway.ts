@@ -2,7 +2,7 @@
 // writer, metrics, admin API), on a manual clock.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadPolicy } from '../../src/config/index.js';
 import { MemoryCounterStore } from '../../src/limits/memory-store.js';
 import { Gateway } from '../../src/proxy/gateway.js';
@@ -75,8 +75,8 @@ export async function withUsageGateway(config: (ledgerUrl: string) => string, bo
   }
 }
 
-/** Starts a gateway from YAML text (which should set `storage.ledger`), the clock at `startMs`. */
-export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 10, 21, 12)): Promise<UsageTestGateway> {
+/** Starts a gateway from YAML text (which should set `storage.ledger`), the clock at `startMs`; requests log to `logger` when given. */
+export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 10, 21, 12), logger?: Logger): Promise<UsageTestGateway> {
   const file = writeConfig(yaml);
   const policy = loadPolicy([file], process.env);
   const clock = new ManualClock(startMs);
@@ -85,7 +85,7 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
   const usage = await startUsageServices({ policy, store, clock, log: pino({ level: 'silent' }), currentPolicy: () => gateway.policy });
   if (!usage.ledger || !usage.writer) throw new Error('these tests need the ledger on');
   usage.attach(gateway);
-  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes, onRejected: usage.onRejected });
+  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes, onRejected: usage.onRejected, ...(logger ? { logger } : {}) });
   const reload = (yaml?: string): Gateway => {
     gateway = new Gateway(loadPolicy([yaml === undefined ? file : writeConfig(yaml)], process.env), store, clock, undefined, gateway.storedContext, gateway.background);
     usage.attach(gateway);
