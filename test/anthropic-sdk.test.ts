@@ -1,14 +1,11 @@
 // The official @anthropic-ai/sdk client against a gateway in front of the mock upstream (both real HTTP servers).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { countTextTokens, estimateInput } from '../src/tokens/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 const MODEL = 'claude-sonnet-4-20250514';
-let upstream: MockUpstream;
-let gw: TestGateway;
 
 function config(url: string): string {
   return `
@@ -40,17 +37,14 @@ keys:
 }
 
 function client(key = 'tg-alice', opts: ConstructorParameters<typeof Anthropic>[0] = {}): Anthropic {
-  return new Anthropic({ baseURL: gw.url, apiKey: key, maxRetries: 0, ...opts });
+  return new Anthropic({ baseURL: gw().url, apiKey: key, maxRetries: 0, ...opts });
 }
 
 const ask = [{ role: 'user' as const, content: 'Say hello to the gateway.' }];
-const lastCall = () => gw.calls[gw.calls.length - 1];
+const lastCall = () => gw().calls[gw().calls.length - 1];
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY }, config));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY }, config);
+beforeEach(() => upstream().clearRequests());
 
 describe('messages', () => {
   it('answers through the SDK with the provider key, the client API version and the rewritten model', async () => {
@@ -68,7 +62,7 @@ describe('messages', () => {
     expect(response.headers.get('anthropic-ratelimit-tokens-reset')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(response.headers.get('x-ratelimit-limit-tokens')).toBeNull();
 
-    const [sent] = upstream.requests();
+    const [sent] = upstream().requests();
     expect(sent.path).toBe('/v1/messages');
     expect(sent.headers['x-api-key']).toBe(UPSTREAM_KEY);
     expect(sent.headers['anthropic-version']).toMatch(/^\d{4}-\d\d-\d\d$/); // whichever the SDK sends
@@ -80,27 +74,27 @@ describe('messages', () => {
   });
 
   it('accepts the Tollgate key as x-api-key, and passes anthropic-version and anthropic-beta through', async () => {
-    const res = await fetch(`${gw.url}/v1/messages`, {
+    const res = await fetch(`${gw().url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice', 'anthropic-version': '2023-01-01', 'anthropic-beta': 'tools-2024-04-04' },
       body: JSON.stringify({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask }),
     });
     expect(res.status).toBe(200);
-    const [sent] = upstream.requests();
+    const [sent] = upstream().requests();
     expect(sent.headers['x-api-key']).toBe(UPSTREAM_KEY);
     expect(sent.headers['anthropic-version']).toBe('2023-01-01');
     expect(sent.headers['anthropic-beta']).toBe('tools-2024-04-04');
     // A client that names no version gets the one every SDK has long sent.
-    await fetch(`${gw.url}/v1/messages`, {
+    await fetch(`${gw().url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer tg-alice' },
       body: JSON.stringify({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask }),
     });
-    expect(upstream.requests()[1].headers['anthropic-version']).toBe('2023-06-01');
+    expect(upstream().requests()[1].headers['anthropic-version']).toBe('2023-06-01');
   });
 
   it('streams the exact event sequence; the SDK helpers assemble the message and usage is the last cumulative value', async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     const stream = client().messages.stream({ model: 'claude-sonnet-4', max_tokens: 100, messages: ask });
     let text = '';
     const events: string[] = [];
@@ -113,8 +107,8 @@ describe('messages', () => {
     expect(message.stop_reason).toBe('end_turn');
     expect(message.usage.output_tokens).toBe(20);
     // message_start says 1 output token, message_delta says 20 in all: 20 is settled, not 21.
-    expect(gw.calls[before]).toMatchObject({ stream: true, streamEnd: 'complete', usage: { output: 20, input: message.usage.input_tokens, source: 'provider' } });
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(gw().calls[before]).toMatchObject({ stream: true, streamEnd: 'complete', usage: { output: 20, input: message.usage.input_tokens, source: 'provider' } });
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it("lists the models /v1/messages serves for the key in Anthropic's format, page by page", async () => {
@@ -141,16 +135,16 @@ describe('messages', () => {
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect((missing as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
     // Without anthropic-version (the OpenAI SDK, curl) the same path answers in OpenAI's format.
-    const openaiStyle = await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: 'Bearer tg-alice' } })).json();
+    const openaiStyle = await (await fetch(`${gw().url}/v1/models`, { headers: { authorization: 'Bearer tg-alice' } })).json();
     expect(openaiStyle.object).toBe('list');
     expect(openaiStyle.data.map((m: { id: string }) => m.id)).toContain('gpt-4o');
   });
 
   it('counts tokens through the provider, without tokens or a call record', async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     const res = await client().beta.messages.countTokens({ model: 'claude-sonnet-4', messages: ask, betas: ['context-1m-2025-08-07'] });
     expect(res.input_tokens).toBe(estimateInput('messages', { model: MODEL, messages: ask }, MODEL).exact());
-    const [sent] = upstream.requests();
+    const [sent] = upstream().requests();
     expect(sent.path).toBe('/v1/messages/count_tokens');
     // With the provider's key, never the client's; the client's API version and beta flags go along.
     expect(sent.headers['x-api-key']).toBe(UPSTREAM_KEY);
@@ -159,11 +153,11 @@ describe('messages', () => {
     expect(sent.headers['anthropic-version']).toMatch(/^\d{4}-\d\d-\d\d$/);
     // (The SDK's beta countTokens adds its own flag to the ones asked for.)
     expect(String(sent.headers['anthropic-beta']).split(',')).toContain('context-1m-2025-08-07');
-    expect(gw.calls.length).toBe(before);
+    expect(gw().calls.length).toBe(before);
   });
 
   it("counts each count_tokens against the tier's rate_limit, refused with Anthropic's 429 past it", async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     const count = () => client('tg-dave').messages.countTokens({ model: 'claude-sonnet-4', messages: ask }).withResponse();
     const first = await count();
     expect(first.response.headers.get('anthropic-ratelimit-requests-limit')).toBe('2');
@@ -181,11 +175,11 @@ describe('messages', () => {
     expect(e.headers?.get('anthropic-ratelimit-requests-remaining')).toBe('0');
     expect(e.headers?.get('x-ratelimit-limit-requests')).toBeNull();
     // The refused one never reached the provider; none is a call (no tokens, no ledger row).
-    expect(upstream.requests()).toHaveLength(2);
-    expect(gw.calls.length).toBe(before);
+    expect(upstream().requests()).toHaveLength(2);
+    expect(gw().calls.length).toBe(before);
     // The same minute's budget holds /v1/messages too.
     await expect(client('tg-dave').messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask })).rejects.toBeInstanceOf(Anthropic.RateLimitError);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 });
 
@@ -203,7 +197,7 @@ describe('errors in Anthropic format', () => {
     expect(Number(e.headers?.get('retry-after'))).toBeGreaterThan(0);
     expect(e.headers?.get('x-should-retry')).toBe('false');
     expect(e.headers?.get('anthropic-ratelimit-tokens-limit')).toBe('300');
-    const used = gw.calls.filter((c) => c.principal.keyId === 'carol').reduce((n, c) => n + c.usage.input + c.usage.output, 0);
+    const used = gw().calls.filter((c) => c.principal.keyId === 'carol').reduce((n, c) => n + c.usage.input + c.usage.output, 0);
     expect(Number(e.headers?.get('anthropic-ratelimit-tokens-remaining'))).toBe(300 - used);
     expect(e.headers?.get('anthropic-ratelimit-tokens-reset')).toBe('2026-11-22T00:00:00Z');
     expect(e.headers?.get('x-ratelimit-limit-tokens')).toBeNull();
@@ -224,7 +218,7 @@ describe('errors in Anthropic format', () => {
     const notFound = await client().messages.create({ model: 'claude-9', max_tokens: 10, messages: ask }).catch((e: unknown) => e);
     expect((notFound as InstanceType<typeof Anthropic.APIError>).requestID).toMatch(/^req_/);
     // Errors raised before the handler runs (the body is parsed first) carry it as well.
-    const badJson = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: '{"model":' });
+    const badJson = await fetch(gw().url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: '{"model":' });
     expect(badJson.status).toBe(400);
     expect(badJson.headers.get('request-id')).toMatch(/^req_/);
     expect(badJson.headers.get('request-id')).toBe(badJson.headers.get('x-tollgate-request-id'));
@@ -241,14 +235,14 @@ describe('errors in Anthropic format', () => {
     expect(listed).not.toContain('gpt-4o');
 
     const post = (body: unknown, path = '/v1/messages') =>
-      fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: JSON.stringify(body) });
+      fetch(gw().url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: JSON.stringify(body) });
     const noMax = await post({ model: 'claude-sonnet-4', messages: ask });
     expect(noMax.status).toBe(400);
     // As Anthropic's own error bodies, it names the request (the request-id header's value).
     expect(await noMax.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') }, request_id: noMax.headers.get('request-id') });
-    const missingKey = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const missingKey = await fetch(gw().url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect((await missingKey.json()).error.type).toBe('authentication_error');
-    const badJson = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: '{"model":' });
+    const badJson = await fetch(gw().url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tg-alice' }, body: '{"model":' });
     expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     const unknown = await post({}, '/v1/messages/batches');
     expect(unknown.status).toBe(404);
@@ -256,7 +250,7 @@ describe('errors in Anthropic format', () => {
     const wrongApi = await post({ model: 'gpt-4o', max_tokens: 5, messages: ask });
     expect(wrongApi.status).toBe(400);
     expect((await wrongApi.json()).error.message).toMatch(/has no \/v1\/messages endpoint/);
-    expect(upstream.requests()).toHaveLength(0);
+    expect(upstream().requests()).toHaveLength(0);
   });
 
   it('answers the Anthropic SDK on endpoints the gateway does not serve in Anthropic format, with its request-id', async () => {
@@ -266,7 +260,7 @@ describe('errors in Anthropic format', () => {
     expect(requestId).toMatch(/^req_/);
     expect((err as { error: unknown }).error).toEqual({ type: 'error', error: { type: 'not_found_error', message: 'Unknown endpoint: GET /v1/files.' }, request_id: requestId });
     // OpenAI's endpoints stay OpenAI's whatever the headers say.
-    const openai = await fetch(`${gw.url}/v1/chat/completions/nothing`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: '{}' });
+    const openai = await fetch(`${gw().url}/v1/chat/completions/nothing`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: '{}' });
     expect((await openai.json()).error.code).toBe('not_found');
   });
 
@@ -277,7 +271,7 @@ describe('errors in Anthropic format', () => {
     expect((err as { status: number }).status).toBe(529);
     expect((err as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
     expect(lastCall()).toMatchObject({ decision: 'failed', usage: { input: 0, output: 0 } });
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it("an upstream that refuses the gateway's provider key is a 502 the SDK does not retry", async () => {
@@ -287,11 +281,11 @@ describe('errors in Anthropic format', () => {
     expect(err).toBeInstanceOf(Anthropic.InternalServerError);
     expect((err as { status: number }).status).toBe(502);
     expect((err as InstanceType<typeof Anthropic.APIError>).headers?.get('x-should-retry')).toBe('false');
-    expect(upstream.requests()).toHaveLength(1);
+    expect(upstream().requests()).toHaveLength(1);
   });
 
   it('an error event after the 200 reaches the SDK as an APIError; the call is settled for what was produced', async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     const stream = client().messages.stream({ model: 'claude-sonnet-4', max_tokens: 100, messages: ask, ...({ mock_error_event_after_chunks: 8 } as object) });
     let text = '';
     stream.on('text', (d) => (text += d));
@@ -300,11 +294,11 @@ describe('errors in Anthropic format', () => {
     expect((err as { error: unknown }).error).toMatchObject({ error: { type: 'overloaded_error' } });
     // 8 frames: message_start, content_block_start, ping and 5 deltas.
     expect(text.split(' ')).toHaveLength(5);
-    const call = gw.calls[before];
+    const call = gw().calls[before];
     // Counted with Claude's conservative estimator: never below the 5 tokens delivered.
     expect(call).toMatchObject({ status: 502, streamEnd: 'upstream_failed', usage: { output: countTextTokens(text, MODEL), source: 'estimated' } });
     expect(call.usage.output).toBeGreaterThanOrEqual(5);
     expect(call.usage.input).toBe(estimateInput('messages', { model: MODEL, messages: ask, max_tokens: 100 }, MODEL).exact());
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 });

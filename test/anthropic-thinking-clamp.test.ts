@@ -2,15 +2,12 @@
 // a limit lowers max_tokens below the client's budget the budget must come down too, and room for less
 // than 1025 tokens is a 429 rather than a request the provider refuses. The official SDKs against a
 // gateway in front of the mock upstream (which checks thinking budgets as Anthropic does).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const MODEL = 'claude-sonnet-4-5';
-let upstream: MockUpstream;
-let gw: TestGateway;
 
 // Each key has its own output window of 2,000 tokens an hour (scope: user).
 const config = (url: string): string => `
@@ -34,16 +31,13 @@ keys:
   - {id: e, key: tg-e, project: p}
 `;
 
-const anthropic = (key: string): Anthropic => new Anthropic({ baseURL: gw.url, apiKey: key, maxRetries: 0 });
+const anthropic = (key: string): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: key, maxRetries: 0 });
 const ask = [{ role: 'user' as const, content: 'Think about the gateway.' }];
 const thinking = (budget: number) => ({ type: 'enabled' as const, budget_tokens: budget });
-const sent = () => upstream.requests().filter((r) => r.path === '/v1/messages');
+const sent = () => upstream().requests().filter((r) => r.path === '/v1/messages');
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 10 }, config));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 10 }, config);
+beforeEach(() => upstream().clearRequests());
 
 describe('extended thinking when a limit lowers max_tokens', () => {
   it('lowers the thinking budget below the clamped max_tokens, so the call succeeds', async () => {
@@ -53,7 +47,7 @@ describe('extended thinking when a limit lowers max_tokens', () => {
     expect(data.type).toBe('message');
     expect(response.headers.get('x-tollgate-clamped-max-tokens')).toBe('2000');
     expect(sent()[0].body).toMatchObject({ max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1999 } });
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('does the same for a stream', async () => {
@@ -65,7 +59,7 @@ describe('extended thinking when a limit lowers max_tokens', () => {
   it('refuses with a 429 when the room left cannot hold the least thinking budget (1024) and an answer', async () => {
     // 1,500 of the key's 2,000 output tokens are used: 500 left, less than 1,025.
     await anthropic('tg-c').messages.create({ model: 'claude', max_tokens: 1500, messages: ask, ...({ mock_output_tokens: 1500 } as object) });
-    upstream.clearRequests();
+    upstream().clearRequests();
     const err = await anthropic('tg-c')
       .messages.create({ model: 'claude', max_tokens: 4000, thinking: thinking(2048), messages: ask })
       .catch((e: unknown) => e);
@@ -88,7 +82,7 @@ describe('extended thinking when a limit lowers max_tokens', () => {
   });
 
   it('keeps thinking sent as an extra field valid for an OpenAI client of the Claude model', async () => {
-    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-e', maxRetries: 0 });
+    const openai = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-e', maxRetries: 0 });
     const { data, response } = await openai.chat.completions
       .create({ model: 'claude', max_tokens: 4000, messages: ask, ...({ thinking: thinking(3000) } as object) })
       .withResponse();

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import OpenAI from 'openai';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../src/config/index.js';
 import { auditCounters } from '../src/ledger/audit.js';
 import type { CounterItem } from '../src/limits/counter-store.js';
@@ -17,12 +17,13 @@ import { BackgroundCalls, DEFAULT_POLLING } from '../src/proxy/background-calls.
 import { Gateway, type CallRecord } from '../src/proxy/gateway.js';
 import { buildServer } from '../src/proxy/server.js';
 import { systemClock } from '../src/util/clock.js';
-import { closeApp, listenLocal, startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { closeApp, listenLocal, type TestGateway } from './helpers/in-process.js';
 import { until } from './helpers/until.js';
 import { writeConfig } from './helpers/processes.js';
 import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
 import { withUsageGateway } from './helpers/usage-gateway.js';
-import { okOr429, responseObject, startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { okOr429, responseObject } from './helpers/wire-upstream.js';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 /** How the upstream's responses end: after this long, with this many output tokens; a novel never ends. */
 const RUN_MS = 300;
@@ -40,8 +41,6 @@ interface Stored {
   output: number;
 }
 
-let upstream: WireUpstream;
-let gw: TestGateway;
 let nextId = 1;
 const stored = new Map<string, Stored>();
 /** Every GET /v1/responses/{id} the upstream answered, by id. */
@@ -123,8 +122,8 @@ keys:
   - {id: k5, key: tg-k5, project: p5}
 `;
 
-const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
-const callsOf = (keyId: string): CallRecord[] => gw.calls.filter((c) => c.principal.keyId === keyId);
+const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
+const callsOf = (keyId: string): CallRecord[] => gw().calls.filter((c) => c.principal.keyId === keyId);
 
 /** Waits (up to `ms`) for `count` records of `keyId`'s calls. */
 async function recordsOf(keyId: string, count: number, ms = 5_000): Promise<CallRecord[]> {
@@ -133,19 +132,12 @@ async function recordsOf(keyId: string, count: number, ms = 5_000): Promise<Call
 }
 
 /** The project's daily counter, as the limits see it. */
-async function dailyUsed(project: string, store: { peek: TestGateway['store']['peek'] } = gw.store): Promise<number> {
+async function dailyUsed(project: string, store: { peek: TestGateway['store']['peek'] } = gw().store): Promise<number> {
   const item: CounterItem = { key: `tg:{default}:project:${project}:daily:fixed_window`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: LIMIT, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
   return (await store.peek([item]))[0].used;
 }
 
-beforeAll(async () => {
-  upstream = await startWireUpstream(answer);
-  gw = await startTestGateway(config(upstream.url));
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+const { gw, upstream } = useBehindWireUpstream(answer, config);
 
 describe('background responses', () => {
   it('hold their whole grant while they run, then are settled and recorded with the usage the provider reports', async () => {
@@ -165,8 +157,8 @@ describe('background responses', () => {
     expect(first.latencyMs).toBeLessThan(1_000);
     expect(rows.map((c) => c.usage.source)).toEqual(['provider', 'provider']);
     expect(await dailyUsed('p1')).toBe(2 * (INPUT_TOKENS + HAIKU_OUTPUT));
-    expect(await gw.store.openReservations()).toBe(0);
-    expect(gw.gateway.background.size).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
+    expect(gw().gateway.background.size).toBe(0);
     // The room is back: the same call gets its whole cap.
     const again = await client('tg-k1').responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 4_000, background: true }).withResponse();
     expect(again.response.headers.get('x-tollgate-clamped-max-tokens')).toBeNull();
@@ -185,7 +177,7 @@ describe('background responses', () => {
     expect(rows).toHaveLength(admitted);
     for (const c of rows) expect(c.usage).toMatchObject({ output: c.reserved.output, input: c.reserved.input, source: 'estimated' });
     expect(rows.reduce((n, c) => n + c.reserved.input + c.reserved.output, 0)).toBeLessThanOrEqual(LIMIT);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('a streamed one whose client leaves is settled with the usage the provider reports when it ends', async () => {
@@ -198,7 +190,7 @@ describe('background responses', () => {
     expect(row).toMatchObject({ status: 499, streamEnd: 'client_gone' });
     expect(row.usage).toMatchObject({ input: INPUT_TOKENS, output: STREAM_OUTPUT, source: 'provider' });
     expect(await dailyUsed('p3')).toBe(INPUT_TOKENS + STREAM_OUTPUT);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('one deleted before it ended is charged its whole grant at the next poll, and asked about no more', async () => {
@@ -212,16 +204,16 @@ describe('background responses', () => {
     expect(polls.get(created.id)).toBeUndefined(); // the upstream answered its 404 only
     await new Promise((r) => setTimeout(r, 1_200));
     expect(polls.get(created.id)).toBeUndefined();
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('still running when the gateway stops: recorded at once with the whole grant', async () => {
     await client('tg-k5').responses.create({ model: 'gpt-4.1', input: 'Write a novel.', max_output_tokens: 1_000, background: true });
-    expect(gw.gateway.background.size).toBe(1);
-    await gw.gateway.background.finishAll();
+    expect(gw().gateway.background.size).toBe(1);
+    await gw().gateway.background.finishAll();
     expect(callsOf('k5')).toEqual([expect.objectContaining({ status: 200, usage: expect.objectContaining({ output: 1_000, source: 'estimated' }) })]);
-    expect(gw.gateway.background.size).toBe(0);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(gw().gateway.background.size).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('ended since its last poll when the gateway stops: asked once more, and recorded with the usage the provider reports', async () => {
@@ -229,15 +221,15 @@ describe('background responses', () => {
     // The provider ends it after RUN_MS; the gateway's first poll would come only after a second.
     await new Promise((r) => setTimeout(r, RUN_MS + 100));
     expect(polls.get(created.id)).toBeUndefined();
-    await gw.gateway.background.finishAll();
+    await gw().gateway.background.finishAll();
     expect(callsOf('k5')[1]).toMatchObject({ providerResponseId: created.id, usage: { output: HAIKU_OUTPUT, source: 'provider' } });
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 });
 
 describe('background responses past the most followed at once', () => {
   it('are charged their whole grant at once, while those followed already are still settled from the provider', async () => {
-    const policy = loadPolicy([writeConfig(config(upstream.url))], process.env);
+    const policy = loadPolicy([writeConfig(config(upstream().url))], process.env);
     const store = new MemoryCounterStore(systemClock, 'UTC');
     const gateway = new Gateway(policy, store, systemClock, undefined, undefined, new BackgroundCalls(DEFAULT_POLLING, 1));
     const calls: CallRecord[] = [];
@@ -262,7 +254,7 @@ describe('background responses past the most followed at once', () => {
 describe('background responses in the ledger and on /metrics', () => {
   it('a row with the provider’s figures once it ends, and a gauge of the calls still generating', async () => {
     await withUsageGateway(
-      (ledgerUrl) => config(upstream.url, ledgerUrl),
+      (ledgerUrl) => config(upstream().url, ledgerUrl),
       async (ugw) => {
         const c = new OpenAI({ baseURL: `${ugw.url}/v1`, apiKey: 'tg-k1', maxRetries: 0 });
         const created = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 4_000, background: true });
@@ -286,7 +278,7 @@ describe('background responses in the ledger and on /metrics', () => {
 
   it('across a config reload: the old gateway stays open until its background call is settled, and records it', async () => {
     await withUsageGateway(
-      (ledgerUrl) => config(upstream.url, ledgerUrl),
+      (ledgerUrl) => config(upstream().url, ledgerUrl),
       async (ugw) => {
         const c = new OpenAI({ baseURL: `${ugw.url}/v1`, apiKey: 'tg-k3', maxRetries: 0 });
         const created = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 1_000, background: true });
@@ -306,7 +298,7 @@ describe('background responses in the ledger and on /metrics', () => {
 
   it('with a strict ledger, charged its whole grant at once: the row is committed before the answer', async () => {
     await withUsageGateway(
-      (ledgerUrl) => config(upstream.url, ledgerUrl, 'strict'),
+      (ledgerUrl) => config(upstream().url, ledgerUrl, 'strict'),
       async (ugw) => {
         const c = new OpenAI({ baseURL: `${ugw.url}/v1`, apiKey: 'tg-k2', maxRetries: 0 });
         const created = await c.responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 1_000, background: true });
@@ -323,7 +315,7 @@ describe('background responses on shared Redis counters (database 13 of 127.0.0.
     const redisUrl = 'redis://127.0.0.1:6379/13';
     const redis = new Redis(redisUrl);
     await redis.flushdb(); // database 13 is this test's alone
-    const policy = loadPolicy([writeConfig(config(upstream.url).replace('storage: {', `storage: {counters: "${redisUrl}", `))], process.env);
+    const policy = loadPolicy([writeConfig(config(upstream().url).replace('storage: {', `storage: {counters: "${redisUrl}", `))], process.env);
     const started = await Promise.all(
       [0, 1].map(async () => {
         const store = await openCounterStore(policy, { info: () => {}, warn: () => {} }, systemClock);

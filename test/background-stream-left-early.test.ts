@@ -4,23 +4,20 @@
 // pre-existing finding). A plain stream left before its head is still charged nothing.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { startTestGateway } from './helpers/in-process.js';
 import { until } from './helpers/until.js';
-import { startWireUpstream } from './helpers/wire-upstream.js';
+import { withBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 /** A stream the client leaves after 150 ms, the upstream answering with `answer`; the call's ledger row. */
 async function leftEarly(background: boolean, answer: (req: IncomingMessage, res: ServerResponse) => void) {
-  const upstream = await startWireUpstream(answer);
-  const gateway = await startTestGateway(`
+  return withBehindWireUpstream(answer, (url) => `
 providers:
-  up: {type: openai, base_url: "${upstream.url}", api_key: k}
+  up: {type: openai, base_url: "${url}", api_key: k}
 projects: {p: {daily_limit: 10000000}}
 routes:
   r:
     chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]
 keys: [{id: a, key: tg-a, project: p}]
-`);
-  try {
+`, async (gateway) => {
     const leave = new AbortController();
     setTimeout(() => leave.abort(), 150);
     await fetch(`${gateway.url}/v1/responses`, {
@@ -32,10 +29,7 @@ keys: [{id: a, key: tg-a, project: p}]
     await until(() => gateway.calls.length > 0);
     expect(await gateway.store.openReservations()).toBe(0);
     return gateway.calls[0]!;
-  } finally {
-    await gateway.close();
-    await upstream.close();
-  }
+  });
 }
 
 const headOnly = (_req: IncomingMessage, res: ServerResponse): void => {

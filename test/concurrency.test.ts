@@ -1,9 +1,8 @@
 // 500 requests released at once against a hard limit that fits 100 of them: never a token over.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 import { estimateInput } from '../src/tokens/index.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const MAX_TOKENS = 40;
 const messages = [{ role: 'user', content: 'Count to three.' }];
@@ -11,11 +10,7 @@ const INPUT = estimateInput('chat', { model: 'gpt-4o', messages }, 'gpt-4o').exa
 const PER_REQUEST = INPUT + MAX_TOKENS;
 const LIMIT = 100 * PER_REQUEST;
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 5, outputTokens: MAX_TOKENS }, (url) => `
+const { gw } = useBehindMock({ latencyMs: 5, outputTokens: MAX_TOKENS }, (url) => `
 providers: {up: {type: openai, base_url: "${url}/v1"}}
 projects:
   p1: {daily_limit: ${LIMIT}}
@@ -27,12 +22,10 @@ keys:
   - {id: k1, key: tg-k1, project: p1}
   - {id: k2, key: tg-k2, project: p2}
 enforcement: {clamp_max_tokens: false}
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 async function burst(key: string, n: number, outputFor: (i: number) => number): Promise<number[]> {
-  const pool = new Pool(gw.url, { connections: n });
+  const pool = new Pool(gw().url, { connections: n });
   try {
     return await Promise.all(
       Array.from({ length: n }, async (_, i) => {
@@ -52,7 +45,7 @@ async function burst(key: string, n: number, outputFor: (i: number) => number): 
 }
 
 function settledFor(project: string): { input: number; output: number; admitted: number } {
-  const calls = gw.calls.filter((c) => c.principal.project === project && c.decision === 'admitted');
+  const calls = gw().calls.filter((c) => c.principal.project === project && c.decision === 'admitted');
   return {
     input: calls.reduce((s, c) => s + c.usage.input, 0),
     output: calls.reduce((s, c) => s + c.usage.output, 0),
@@ -61,9 +54,9 @@ function settledFor(project: string): { input: number; output: number; admitted:
 }
 
 async function projectUsed(key: string): Promise<number> {
-  const call = gw.calls.find((c) => c.principal.keyId === key)!;
-  const limits = gw.gateway.engine.applicable.for(call.principal, call.target);
-  const [state] = await gw.store.peek(limits.filter((l) => l.id.startsWith('project:')).map((l) => l.item));
+  const call = gw().calls.find((c) => c.principal.keyId === key)!;
+  const limits = gw().gateway.engine.applicable.for(call.principal, call.target);
+  const [state] = await gw().store.peek(limits.filter((l) => l.id.startsWith('project:')).map((l) => l.item));
   return state.used;
 }
 
@@ -75,7 +68,7 @@ describe('500 concurrent requests against a limit that fits 100', () => {
     const settled = settledFor('p1');
     expect(settled.input + settled.output).toBe(LIMIT);
     expect(await projectUsed('k1')).toBe(LIMIT);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('with random actual usage, counters equal the sum of settled usage and no reservation stays open', async () => {
@@ -85,6 +78,6 @@ describe('500 concurrent requests against a limit that fits 100', () => {
     expect(settled.admitted).toBeGreaterThanOrEqual(100);
     expect(settled.input + settled.output).toBeLessThanOrEqual(LIMIT);
     expect(await projectUsed('k2')).toBe(settled.input + settled.output);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 });

@@ -4,20 +4,13 @@
 // against the mock upstream, which keeps the conversations it made.
 import { request } from 'node:http';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { estimateInput } from '../src/tokens/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
-let upstream: MockUpstream;
-let upstreamUrl: string;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 12, apiKey: UPSTREAM_KEY }, (url) => {
-    upstreamUrl = url;
-    return `
+const { gw, upstream, upstreamUrl } = useBehindMock({ latencyMs: 0, outputTokens: 12, apiKey: UPSTREAM_KEY }, (url) => `
 providers:
   openai: {type: openai, base_url: "${url}/v1", api_key: ${UPSTREAM_KEY}}
   claude: {type: anthropic, base_url: "${url}", api_key: ${UPSTREAM_KEY}}
@@ -35,20 +28,17 @@ keys:
   - {id: noproject, key: tg-noproject, organization: acme}
   - {id: small, key: tg-small, organization: acme, project: small}
   - {id: claude-only, key: tg-claude, organization: acme, project: web, routes: [c]}
-`;
-  }));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
-const client = (key = 'tg-web1') => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
-const conversationRequests = () => upstream.requests().filter((r) => r.path.startsWith('/v1/conversations'));
+const client = (key = 'tg-web1') => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
+const conversationRequests = () => upstream().requests().filter((r) => r.path.startsWith('/v1/conversations'));
 /** What OpenAI answers for a conversation id it does not have. */
 const unknownId = (id: string) => ({ error: { message: `Conversation with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null } });
 
 async function raw(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${gw.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${gw().url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -56,7 +46,7 @@ async function raw(method: string, path: string, key: string | undefined, body?:
 /** The status of a GET of `path` exactly as written, with tg-web1's key. */
 function rawPath(path: string): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(gw.url);
+    const { hostname, port } = new URL(gw().url);
     const req = request({ hostname, port, path, headers: { authorization: 'Bearer tg-web1' } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
@@ -70,7 +60,7 @@ const text = (item: unknown): string | undefined => (item as { content?: Array<{
 
 describe('the project that created the conversation', () => {
   it('creates, reads, updates, lists and adds items, and deletes, with the provider key and never the client key', async () => {
-    upstream.clearRequests();
+    upstream().clearRequests();
     const conversation = await client().conversations.create({ metadata: { topic: 'launch' }, items: [{ type: 'message', role: 'user', content: 'We launch on Monday.' }] });
     expect(conversation).toMatchObject({ id: expect.stringMatching(/^conv_/), object: 'conversation', metadata: { topic: 'launch' } });
     // Another key of the same project may use it: ownership is the project's, not the key's.
@@ -119,22 +109,22 @@ describe('the project that created the conversation', () => {
     expect(items.map((i) => `${i.type}:${(i as { role?: string }).role}`)).toEqual(['message:user', 'message:assistant', 'message:user', 'message:assistant']);
     expect(items.map(text)[2]).toBe('And the music?');
     // Its record carries the last turn's input and output: what the next turn reserves, on any instance.
-    expect((await gw.store.responseOwner(conversation.id))?.contextTokens).toBe(second.usage!.input_tokens + second.usage!.output_tokens);
+    expect((await gw().store.responseOwner(conversation.id))?.contextTokens).toBe(second.usage!.input_tokens + second.usage!.output_tokens);
   });
 
   it('reserves what the conversation holds: items added count against the next turn before it is sent', async () => {
     // stored_context_tokens is 0 here: without the recorded size, this turn would reserve only its own few tokens.
     const conversation = await client('tg-small').conversations.create({ items: [{ type: 'message', role: 'user', content: 'Remember this.' }] });
-    const initial = (await gw.store.responseOwner(conversation.id))!.contextTokens!;
+    const initial = (await gw().store.responseOwner(conversation.id))!.contextTokens!;
     expect(initial).toBeGreaterThan(0);
     const long = 'minutes of the meeting '.repeat(800);
     await client('tg-small').conversations.items.create(conversation.id, { items: [{ type: 'message', role: 'user', content: long }] });
-    expect((await gw.store.responseOwner(conversation.id))!.contextTokens).toBeGreaterThan(initial + 3000);
-    upstream.clearRequests();
+    expect((await gw().store.responseOwner(conversation.id))!.contextTokens).toBeGreaterThan(initial + 3000);
+    upstream().clearRequests();
     const turn = client('tg-small').responses.create({ model: 'gpt-4.1', conversation: conversation.id, input: 'Summarize.', max_output_tokens: 50 });
     await expect(turn).rejects.toMatchObject({ status: 400, error: { code: 'request_over_window' } });
-    expect(upstream.requests()).toEqual([]);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(upstream().requests()).toEqual([]);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 });
 
@@ -146,13 +136,13 @@ describe('items with images', () => {
     for (const detail of ['high', 'low'] as const) {
       const items = [image(detail)];
       const conversation = await client().conversations.create({ items });
-      const reserved = (await gw.store.responseOwner(conversation.id))!.contextTokens!;
+      const reserved = (await gw().store.responseOwner(conversation.id))!.contextTokens!;
       for (const model of ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1-nano', 'o4-mini']) {
         expect(reserved, `${detail} detail, ${model}`).toBeGreaterThanOrEqual(estimateInput('responses', { input: items }, model).upperBound);
       }
       // The turn on gpt-4o-mini reserves it before anything is sent.
       await client().responses.create({ model: 'gpt-4o-mini', conversation: conversation.id, input: 'Describe it.', max_output_tokens: 16 });
-      expect(gw.calls.at(-1)!.reserved.input).toBeGreaterThanOrEqual(reserved);
+      expect(gw().calls.at(-1)!.reserved.input).toBeGreaterThanOrEqual(reserved);
     }
   });
 });
@@ -160,10 +150,10 @@ describe('items with images', () => {
 describe('item ids', () => {
   it('are refused when they could name something else to a server that normalizes paths (a leading dot)', async () => {
     const { id } = await client().conversations.create({});
-    upstream.clearRequests();
+    upstream().clearRequests();
     // Sent as written: fetch would resolve a `%2E%2E` segment itself before sending.
     for (const item of ['.x', '%2E%2E']) expect(await rawPath(`/v1/conversations/${id}/items/${item}`)).toBe(400);
-    expect(upstream.requests()).toEqual([]);
+    expect(upstream().requests()).toEqual([]);
   });
 });
 
@@ -174,7 +164,7 @@ describe('another project, another organization, or no record', () => {
   });
 
   it.each(['tg-mobile', 'tg-rival-web', 'tg-noproject'])('%s gets OpenAI’s 404 for an unknown id on every endpoint, and nothing reaches the provider', async (key) => {
-    upstream.clearRequests();
+    upstream().clearRequests();
     const id = conversationId;
     for (const [method, path, body] of [
       ['GET', `/v1/conversations/${id}`],
@@ -188,61 +178,61 @@ describe('another project, another organization, or no record', () => {
       expect(await raw(method, path, key, body)).toEqual({ status: 404, body: unknownId(id) });
     }
     await expect(client(key).conversations.retrieve(id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    expect(upstream.requests()).toEqual([]);
+    expect(upstream().requests()).toEqual([]);
     // Still whole for its owner.
     expect((await client().conversations.items.list(id)).data.map(text)).toEqual(['A secret plan.']);
   });
 
   it('a Responses call naming it is refused with the same 404 before anything is reserved or sent', async () => {
-    upstream.clearRequests();
-    const calls = gw.calls.length;
+    upstream().clearRequests();
+    const calls = gw().calls.length;
     const refused = { status: 404, error: { message: `Conversation with id '${conversationId}' not found.`, type: 'invalid_request_error', param: 'conversation', code: null } };
     await expect(client('tg-rival-web').responses.create({ model: 'gpt-4.1', conversation: conversationId, input: 'Tell me the plan.' })).rejects.toMatchObject(refused);
     await expect(client('tg-mobile').responses.stream({ model: 'gpt-4.1', conversation: { id: conversationId }, input: 'Tell me.' }).finalResponse()).rejects.toMatchObject({ status: 404 });
-    expect(upstream.requests()).toEqual([]);
-    expect(gw.calls.length).toBe(calls);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(upstream().requests()).toEqual([]);
+    expect(gw().calls.length).toBe(calls);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('a conversation made with the provider key directly is refused to every key: forwarded, it would be open to all', async () => {
-    const direct = await new OpenAI({ baseURL: `${upstreamUrl}/v1`, apiKey: UPSTREAM_KEY, maxRetries: 0 }).conversations.create({ items: [{ type: 'message', role: 'user', content: 'Payroll.' }] });
-    upstream.clearRequests();
+    const direct = await new OpenAI({ baseURL: `${upstreamUrl()}/v1`, apiKey: UPSTREAM_KEY, maxRetries: 0 }).conversations.create({ items: [{ type: 'message', role: 'user', content: 'Payroll.' }] });
+    upstream().clearRequests();
     await expect(client().responses.create({ model: 'gpt-4.1', conversation: direct.id, input: 'Read it out.' })).rejects.toMatchObject({ status: 404, error: { param: 'conversation' } });
     expect(await raw('GET', `/v1/conversations/${direct.id}/items`, 'tg-web1')).toEqual({ status: 404, body: unknownId(direct.id) });
     // Nor does an id that could never have been recorded reach anything.
     expect(await raw('GET', `/v1/conversations/${encodeURIComponent('conv_../../files')}`, 'tg-web1')).toEqual({ status: 404, body: unknownId('conv_../../files') });
-    expect(upstream.requests()).toEqual([]);
+    expect(upstream().requests()).toEqual([]);
   });
 });
 
 describe('a store that cannot say who owns a conversation', () => {
   it('is never taken to mean the caller does: its endpoints are a 503, and so are turns in it unless limits fail open', async () => {
     const { id } = await client().conversations.create({});
-    const original = gw.store.responseOwner.bind(gw.store);
-    gw.store.responseOwner = () => Promise.reject(new Error('store down'));
-    upstream.clearRequests();
+    const original = gw().store.responseOwner.bind(gw().store);
+    gw().store.responseOwner = () => Promise.reject(new Error('store down'));
+    upstream().clearRequests();
     try {
       expect(await raw('GET', `/v1/conversations/${id}/items`, 'tg-web1')).toMatchObject({ status: 503, body: { error: { code: 'store_unavailable' } } });
       const turn = () => client().responses.create({ model: 'gpt-4.1', conversation: id, input: 'Go on.', max_output_tokens: 50 });
       await expect(turn()).rejects.toMatchObject({ status: 503 });
-      expect(upstream.requests()).toEqual([]);
+      expect(upstream().requests()).toEqual([]);
       // Where limits fail open, an owner that cannot be read is let through, as an unreadable previous_response_id is.
-      Object.assign(gw.store, { mode: 'fail_open' });
+      Object.assign(gw().store, { mode: 'fail_open' });
       expect((await turn()).status).toBe('completed');
     } finally {
-      gw.store.responseOwner = original;
-      delete (gw.store as { mode?: string }).mode;
+      gw().store.responseOwner = original;
+      delete (gw().store as { mode?: string }).mode;
     }
   });
 });
 
 describe('creation', () => {
   it('goes to the first provider among the key’s models that keeps conversations, and to none when no model’s does', async () => {
-    upstream.clearRequests();
+    upstream().clearRequests();
     // tg-web1 lists the Anthropic route first: its conversation is still made on the OpenAI provider.
     const made = await client('tg-web1').conversations.create();
     expect(conversationRequests().map((r) => r.url)).toEqual(['/v1/conversations']);
-    expect((await gw.store.responseOwner(made.id))?.provider).toBe('openai');
+    expect((await gw().store.responseOwner(made.id))?.provider).toBe('openai');
     await expect(client('tg-claude').conversations.create()).rejects.toMatchObject({ status: 400, error: { code: 'conversations_unavailable' } });
   });
 
@@ -253,12 +243,12 @@ describe('creation', () => {
   });
 
   it('is a 503 when the owner cannot be recorded: the client is never handed a conversation nobody can use', async () => {
-    const original = gw.store.recordResponse.bind(gw.store);
-    gw.store.recordResponse = () => Promise.reject(new Error('store down'));
+    const original = gw().store.recordResponse.bind(gw().store);
+    gw().store.recordResponse = () => Promise.reject(new Error('store down'));
     try {
       await expect(client().conversations.create()).rejects.toMatchObject({ status: 503, error: { code: 'store_unavailable' } });
     } finally {
-      gw.store.recordResponse = original;
+      gw().store.recordResponse = original;
     }
   });
 

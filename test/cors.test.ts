@@ -1,14 +1,15 @@
 // CORS on the proxied API (`server.cors_origins`): preflights answered without a key, CORS headers on
 // every answer to an allowed origin (errors, 429s, streams, the Anthropic endpoint), none elsewhere or by default.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_S } from '../src/proxy/cors.js';
 import { loadPolicy } from '../src/config/index.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { Gateway } from '../src/proxy/gateway.js';
 import { buildServer } from '../src/proxy/server.js';
 import { ManualClock } from '../src/util/clock.js';
-import { closeApp, listenLocal, startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { closeApp, listenLocal } from './helpers/in-process.js';
 import { writeConfig } from './helpers/processes.js';
+import { useTestGateway } from './helpers/use-test-gateway.js';
 
 const ALLOWED = 'https://tools.example.com';
 const OTHER = 'https://evil.example.net';
@@ -39,14 +40,10 @@ function expectAllowed(res: Response, origin = ALLOWED): void {
 }
 
 describe('CORS with a list of origins', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startTestGateway(config(`, cors_origins: ["${ALLOWED}", "http://localhost:5173"]`));
-  });
-  afterAll(() => gw.close());
+  const gw = useTestGateway(config(`, cors_origins: ["${ALLOWED}", "http://localhost:5173"]`));
 
   it('answers a preflight from an allowed origin with 204 and no key: methods, the headers asked for, a max age', async () => {
-    const res = await preflight(gw.url, ALLOWED);
+    const res = await preflight(gw().url, ALLOWED);
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe(ALLOWED);
     expect(res.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
@@ -54,24 +51,24 @@ describe('CORS with a list of origins', () => {
     expect(res.headers.get('access-control-max-age')).toBe(String(PREFLIGHT_MAX_AGE_S));
     expect(res.headers.get('vary')).toMatch(/Origin.*Access-Control-Request-Headers/);
     // Anthropic's endpoint and the Responses API's DELETE too.
-    expect((await preflight(gw.url, 'http://localhost:5173', '/v1/messages')).status).toBe(204);
-    expect((await preflight(gw.url, ALLOWED, '/v1/responses/resp_1', 'DELETE')).status).toBe(204);
+    expect((await preflight(gw().url, 'http://localhost:5173', '/v1/messages')).status).toBe(204);
+    expect((await preflight(gw().url, ALLOWED, '/v1/responses/resp_1', 'DELETE')).status).toBe(204);
   });
 
   it('gives an origin not on the list no CORS header: its preflight is the 404 it was, its answers are unreadable to the page', async () => {
-    const refused = await preflight(gw.url, OTHER);
+    const refused = await preflight(gw().url, OTHER);
     expect(refused.status).toBe(404);
     expect(corsHeadersOf(refused)).toEqual([]);
     // Origins are compared exactly: another scheme or port is another origin.
-    expect(corsHeadersOf(await preflight(gw.url, 'http://tools.example.com'))).toEqual([]);
-    const call = await chat(gw.url, { origin: OTHER, authorization: 'Bearer tg-a' });
+    expect(corsHeadersOf(await preflight(gw().url, 'http://tools.example.com'))).toEqual([]);
+    const call = await chat(gw().url, { origin: OTHER, authorization: 'Bearer tg-a' });
     expect(call.status).toBe(200);
     expect(corsHeadersOf(call)).toEqual([]);
     expect(call.headers.get('vary')).toBe('Origin');
   });
 
   it('lets the page read the rate-limit headers and the request ids of a call', async () => {
-    const res = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-a' });
+    const res = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-a' });
     expect(res.status).toBe(200);
     expectAllowed(res);
     const exposed = res.headers.get('access-control-expose-headers')!.split(', ');
@@ -81,26 +78,26 @@ describe('CORS with a list of origins', () => {
   });
 
   it('puts the CORS headers on error answers: a bad key, an unknown model, bad JSON, a body too large', async () => {
-    const badKey = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer nope' });
+    const badKey = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer nope' });
     expect(badKey.status).toBe(401);
     expectAllowed(badKey);
-    const unknownModel = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, { model: 'nope', messages: [{ role: 'user', content: 'hi' }] });
+    const unknownModel = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, { model: 'nope', messages: [{ role: 'user', content: 'hi' }] });
     expect(unknownModel.status).toBe(404);
     expectAllowed(unknownModel);
-    const badJson = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, '{"model":');
+    const badJson = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, '{"model":');
     expect(badJson.status).toBe(400);
     expectAllowed(badJson);
-    const tooLarge = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, { model: 'm', messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
+    const tooLarge = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, { model: 'm', messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
     expect(tooLarge.status).toBe(413);
     expectAllowed(tooLarge);
-    const unknownPath = await fetch(`${gw.url}/v1/nope`, { headers: { origin: ALLOWED } });
+    const unknownPath = await fetch(`${gw().url}/v1/nope`, { headers: { origin: ALLOWED } });
     expect(unknownPath.status).toBe(404);
     expectAllowed(unknownPath);
   });
 
   it('puts them on a 429 with its retry headers, which the page may read', async () => {
-    for (let i = 0; i < 2; i++) expect((await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-t' })).status).toBe(200);
-    const res = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-t' });
+    for (let i = 0; i < 2; i++) expect((await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-t' })).status).toBe(200);
+    const res = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-t' });
     expect(res.status).toBe(429);
     expectAllowed(res);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -108,11 +105,11 @@ describe('CORS with a list of origins', () => {
   });
 
   it('puts them on a stream, written past fastify, and on the Anthropic endpoint', async () => {
-    const stream = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, { model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const stream = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-a' }, { model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expectAllowed(stream);
     expect(await stream.text()).toContain('data: [DONE]');
-    const messages = await fetch(`${gw.url}/v1/messages`, {
+    const messages = await fetch(`${gw().url}/v1/messages`, {
       method: 'POST',
       headers: { origin: ALLOWED, 'x-api-key': 'tg-a', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'm', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }),
@@ -124,9 +121,9 @@ describe('CORS with a list of origins', () => {
 
   it('leaves the admin API, /metrics, /healthz and the dashboard same-origin', async () => {
     for (const path of ['/healthz', '/dashboard', '/api/tokens/dashboard', '/metrics']) {
-      const res = await fetch(`${gw.url}${path}`, { headers: { origin: ALLOWED } });
+      const res = await fetch(`${gw().url}${path}`, { headers: { origin: ALLOWED } });
       expect(corsHeadersOf(res), path).toEqual([]);
-      const pre = await preflight(gw.url, ALLOWED, path, 'GET');
+      const pre = await preflight(gw().url, ALLOWED, path, 'GET');
       expect(pre.status, path).toBe(404);
       expect(corsHeadersOf(pre), path).toEqual([]);
     }
@@ -134,38 +131,30 @@ describe('CORS with a list of origins', () => {
 });
 
 describe('CORS for any origin', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startTestGateway(config(', cors_origins: "*"'));
-  });
-  afterAll(() => gw.close());
+  const gw = useTestGateway(config(', cors_origins: "*"'));
 
   it('answers every origin with `*`', async () => {
-    const pre = await preflight(gw.url, OTHER);
+    const pre = await preflight(gw().url, OTHER);
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
-    expectAllowed(await chat(gw.url, { origin: OTHER, authorization: 'Bearer tg-a' }), '*');
+    expectAllowed(await chat(gw().url, { origin: OTHER, authorization: 'Bearer tg-a' }), '*');
   });
 });
 
 describe('CORS off (the default)', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startTestGateway(config(''));
-  });
-  afterAll(() => gw.close());
+  const gw = useTestGateway(config(''));
 
   it('sends no CORS header and answers OPTIONS with the 404 it always did', async () => {
-    const pre = await preflight(gw.url, ALLOWED);
+    const pre = await preflight(gw().url, ALLOWED);
     expect(pre.status).toBe(404);
     expect(((await pre.json()) as { error: { code: string } }).error.code).toBe('not_found');
     expect(corsHeadersOf(pre)).toEqual([]);
-    const call = await chat(gw.url, { origin: ALLOWED, authorization: 'Bearer tg-a' });
+    const call = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-a' });
     expect(call.status).toBe(200);
     expect(corsHeadersOf(call)).toEqual([]);
     expect(call.headers.get('vary')).toBeNull();
     // No hook at all on the hot path.
-    expect(gw.app.hasPlugin('@fastify/cors')).toBe(false);
+    expect(gw().app.hasPlugin('@fastify/cors')).toBe(false);
   });
 });
 

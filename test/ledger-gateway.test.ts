@@ -7,9 +7,9 @@ import { loadPolicy } from '../src/config/index.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { startUsageServices } from '../src/server/usage-services.js';
 import { systemClock } from '../src/util/clock.js';
-import { LEDGER_KINDS, sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
 import { writeConfig } from './helpers/processes.js';
-import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { chat, startUsageGateway, withUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
 const config = (ledger: string): string => `
 server: {timezone: UTC}
@@ -175,9 +175,7 @@ function targetOf(gw: UsageTestGateway) {
 
 describe('usage services around reloads and switches', () => {
   it('keeps recording after a config reload builds a new gateway', async () => {
-    const place = sqlitePlace();
-    const gw = await startUsageGateway(config(place.url));
-    try {
+    await withUsageGateway(config, async (gw) => {
       const before = await chat(gw.url, 'tg-bob', { model: 'gpt-4o' });
       gw.reload();
       const after = await chat(gw.url, 'tg-bob', { model: 'gpt-4o' });
@@ -186,23 +184,15 @@ describe('usage services around reloads and switches', () => {
       expect((await gw.usage.ledger.rows({ requestIds: ids })).length).toBe(2);
       const metrics = await (await fetch(`${gw.url}/metrics`)).text();
       expect(metrics).toMatch(/tollgate_requests_total\{organization="default",project="web",model="demo\/gpt-4o",status="200",decision="admitted"\} 2/);
-    } finally {
-      await gw.close();
-      await place.drop();
-    }
+    });
   });
 
   it('answers 403 on admin endpoints without an admin key, and 404 with the ledger switched off', async () => {
-    const place = sqlitePlace();
-    const gw = await startUsageGateway(config(place.url));
-    try {
+    await withUsageGateway(config, async (gw) => {
       const res = await fetch(`${gw.url}/api/tokens/dashboard?org=default`, { headers: { authorization: 'Bearer anything' } });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('admin_disabled');
-    } finally {
-      await gw.close();
-      await place.drop();
-    }
+    });
     const policy = loadPolicy([writeConfig(`${config('sqlite:/nonexistent/never-opened.db')}\nledger: {enabled: false}\n`.replace('ledger: {flush_interval_ms: 20}\n', ''))]);
     const store = new MemoryCounterStore(systemClock, 'UTC');
     const lines: string[] = [];

@@ -2,33 +2,22 @@
 // or jsonb; an OpenAI-compatible server may put one in a response id) must not stop the ledger: retried
 // as part of its batch, it failed for ever, and every later call's row waited behind it until the buffer
 // overflowed. The batch is halved until the refused row is alone; it alone is set aside, and named.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { LedgerWriter } from '../src/ledger/batch-writer.js';
-import type { Ledger } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
-import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
+import { postgresPlace } from './helpers/ledgers.js';
 import { sampleRow, T0 } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
-let place: LedgerPlace;
-let ledger: Ledger;
-
-beforeAll(async () => {
-  place = await postgresPlace();
-  ledger = await openLedger(place.url);
-});
-afterAll(async () => {
-  await ledger?.close();
-  await place?.drop();
-});
+const { ledger } = useLedger({ place: postgresPlace });
 
 async function storedIds(prefix: string): Promise<string[]> {
-  const found = await ledger.rows({ sinceMs: 0, untilMs: T0 + 1_000_000, limit: 1000 });
+  const found = await ledger().rows({ sinceMs: 0, untilMs: T0 + 1_000_000, limit: 1000 });
   return found.map((r) => r.requestId).filter((id) => id.startsWith(prefix)).sort();
 }
 
 it('writes every other row of the batch, sets the refused one aside and names it, and goes on writing later rows', async () => {
   const refused: string[] = [];
-  const w = new LedgerWriter(ledger, { flushIntervalMs: 50, batchSize: 10, maxBufferedRows: 1000, onRefused: (row) => refused.push(row.requestId) });
+  const w = new LedgerWriter(ledger(), { flushIntervalMs: 50, batchSize: 10, maxBufferedRows: 1000, onRefused: (row) => refused.push(row.requestId) });
   for (let i = 0; i < 10; i++) {
     const bad = i === 6 ? { providerResponseId: 'chatcmpl-\u0000x' } : i === 8 ? { tags: { note: 'lone \ud800' } } : {};
     w.push(sampleRow({ ts: T0 + i, requestId: `mixed-${i}`, ...bad }));
@@ -46,12 +35,12 @@ it('writes every other row of the batch, sets the refused one aside and names it
 
 it('still keeps and retries a batch the database fails to write as a whole (no row is set aside for that)', async () => {
   const refused: string[] = [];
-  const w = new LedgerWriter(ledger, { flushIntervalMs: 50, batchSize: 10, maxBufferedRows: 1000, onRefused: (row) => refused.push(row.requestId) });
+  const w = new LedgerWriter(ledger(), { flushIntervalMs: 50, batchSize: 10, maxBufferedRows: 1000, onRefused: (row) => refused.push(row.requestId) });
   for (let i = 0; i < 3; i++) w.push(sampleRow({ ts: T0 + 30 + i, requestId: `whole-${i}` }));
-  const append = ledger.append.bind(ledger);
+  const append = ledger().append.bind(ledger());
   let calls = 0;
   // The connection failing once (not a row's content): SQLSTATE 08006, connection failure.
-  ledger.append = async (rows) => {
+  ledger().append = async (rows) => {
     if (calls++ === 0) throw Object.assign(new Error('connection failure'), { code: '08006' });
     return append(rows);
   };
@@ -59,7 +48,7 @@ it('still keeps and retries a batch the database fails to write as a whole (no r
     await expect(w.flush()).rejects.toThrow('connection failure');
     await w.close();
   } finally {
-    ledger.append = append;
+    ledger().append = append;
   }
   expect(refused).toEqual([]);
   expect(await storedIds('whole-')).toEqual(['whole-0', 'whole-1', 'whole-2']);

@@ -2,14 +2,15 @@
 // (context names, a call's own columns, tags, time buckets, filters, legacy rows without the cost split),
 // the SQLite ledger sums calls by context before naming them (not one join per call), and the counter
 // rebuild reads each period of the ledger once.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import Database from 'better-sqlite3';
 import type { Dimension, Ledger, LedgerRow, UsageGroup, UsageQuery } from '../src/ledger/ledger.js';
 import { ledgerUsageByLimit } from '../src/ledger/limit-usage.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
 import { load } from './helpers/config-texts.js';
-import { LEDGER_KINDS, sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { LEDGER_KINDS, sqlitePlace } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const NOW = Date.UTC(2026, 10, 18, 18, 30);
 const HOUR = 3_600_000;
@@ -119,23 +120,15 @@ function comparable(groups: UsageGroup[]): Map<string, UsageGroup> {
 }
 
 describe.each(LEDGER_KINDS)('summarize on a $kind ledger', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
   const rows = seedRows();
 
-  beforeAll(async () => {
-    place = await makePlace();
-    ledger = await openLedger(place.url);
-    await ledger.append(rows);
-  });
-
-  afterAll(async () => {
-    await ledger.close();
-    await place.drop();
+  const { ledger } = useLedger({
+    place: makePlace,
+    seed: (l) => l.append(rows),
   });
 
   it.each(QUERIES.map((q) => [JSON.stringify(q), q] as const))('returns the sums of the rows for %s', async (_, q) => {
-    const got = comparable(await ledger.summarize(q));
+    const got = comparable(await ledger().summarize(q));
     const want = expected(rows, q);
     expect(want.length).toBeGreaterThan(0);
     expect([...got.keys()].sort()).toEqual(want.map((g) => JSON.stringify(Object.fromEntries(q.groupBy.map((d) => [d, g.keys[d]])))).sort());

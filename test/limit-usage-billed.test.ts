@@ -2,18 +2,17 @@
 // cost (prompt-cache reads cheaper, the priority tier dearer: PriceBook.costParts), so a counter rebuilt
 // after a restart, and the audit's ledger figure, must add up the same costs. They weighed every row as
 // tokens at the configured price: a cached or priority call rebuilt to another figure than it was charged.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditCounters } from '../src/ledger/audit.js';
-import type { Ledger, LedgerRow } from '../src/ledger/ledger.js';
+import type { LedgerRow } from '../src/ledger/ledger.js';
 import { ledgerUsageByLimit } from '../src/ledger/limit-usage.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
 import { PriceBook, type PricedUsage } from '../src/ledger/price-book.js';
 import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { ManualClock } from '../src/util/clock.js';
 import { load } from './helpers/config-texts.js';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const NOW = Date.UTC(2026, 10, 18, 18, 30);
 
@@ -51,29 +50,19 @@ function billed(usage: PricedUsage): LedgerRow {
 }
 
 describe('money limits rebuilt from the ledger', () => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    place = sqlitePlace();
-    ledger = await openLedger(place.url);
-    await ledger.append([
+  const { ledger } = useLedger({
+    seed: (l) => l.append([
       // Priority tier: 1000 × 3.5 = 3500 µUSD in, 100 × 14 = 1400 out.
       billed({ input: 1000, output: 100, cachedInput: 0, serviceTier: 'priority' }),
       // 1500 of 2000 input from the cache: 500 × 2 + 1500 × 0.5 = 1750 in, 200 × 8 = 1600 out.
       billed({ input: 2000, output: 200, cachedInput: 1500 }),
       // Written before the ledger split the cost: weighed by its tokens, 400 × 2 = 800 in, 50 × 8 = 400 out.
       base({ inputTokens: 400, outputTokens: 50, cachedInputTokens: 300, costUsd: 0.00095, inputCostUsd: null }),
-    ]);
-  });
-
-  afterAll(async () => {
-    await ledger.close();
-    await place.drop();
+    ]),
   });
 
   it('sums what the calls were billed, in µUSD, for each window algorithm; legacy rows and token limits by tokens', async () => {
-    const usage = await ledgerUsageByLimit(ledger, policy, NOW);
+    const usage = await ledgerUsageByLimit(ledger(), policy, NOW);
     const used = Object.fromEntries(usage.limits.map((l) => [l.limit.id, l.used]));
     // Tokens at the configured price would give 9600, 6800 and 2800.
     expect(used['org:default:daily']).toBeCloseTo(3500 + 1400 + 1750 + 1600 + 800 + 400, 6);
@@ -87,8 +76,8 @@ describe('money limits rebuilt from the ledger', () => {
   it('a counter store rebuilt from the ledger holds those costs and audits clean', async () => {
     const clock = new ManualClock(NOW);
     const store = new MemoryCounterStore(clock, 'UTC');
-    await rebuildCounters(ledger, policy, store, () => clock.now());
-    const report = await auditCounters(ledger, policy, store, () => clock.now());
+    await rebuildCounters(ledger(), policy, store, () => clock.now());
+    const report = await auditCounters(ledger(), policy, store, () => clock.now());
     expect(report.drifting).toBe(0);
     const counters = Object.fromEntries(report.lines.map((l) => [l.limit, l.counter]));
     expect(counters['org:default:daily']).toBeCloseTo(0.00945, 12);

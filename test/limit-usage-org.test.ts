@@ -1,14 +1,13 @@
 // The dashboard asks for one organization's limit usage. It reads only that organization's rows (every
 // counter lives under its organization's hash tag, so nothing else can add to it) and gets the same
 // figures as the whole-ledger sum the counter rebuild and the audit use.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ledger, LedgerRow } from '../src/ledger/ledger.js';
+import { describe, expect, it } from 'vitest';
+import type { LedgerRow } from '../src/ledger/ledger.js';
 import { ledgerUsageByLimit } from '../src/ledger/limit-usage.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
 import { organizationTag } from '../src/limits/applicable-limits.js';
 import { load } from './helpers/config-texts.js';
 import { sampleRow } from './helpers/sample-row.js';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const NOW = Date.UTC(2026, 10, 18, 18, 30);
 
@@ -35,29 +34,19 @@ const call = (org: string, keyId: string, user: string, minutesAgo: number, inpu
   sampleRow({ ts: NOW - minutesAgo * 60_000, organization: org, keyId, user, project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: input, outputTokens: output });
 
 describe('limit usage of one organization', () => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    place = sqlitePlace();
-    ledger = await openLedger(place.url);
-    await ledger.append([
+  const { ledger } = useLedger({
+    seed: (l) => l.append([
       call('acme', 'bob', 'bob', 20, 600, 40),
       call('acme', 'bob', 'bob', 2, 300, 30),
       call('globex', 'zed', 'zed', 15, 900, 90),
       // A key that is no longer configured: its rows still count where they were recorded, in globex only.
       call('globex', 'gone', 'gone', 5, 10, 1),
-    ]);
-  });
-
-  afterAll(async () => {
-    await ledger.close();
-    await place.drop();
+    ]),
   });
 
   it("counts only the organization's limits, with the whole-ledger figures", async () => {
-    const all = await ledgerUsageByLimit(ledger, policy, NOW);
-    const acme = await ledgerUsageByLimit(ledger, policy, NOW, 'acme');
+    const all = await ledgerUsageByLimit(ledger(), policy, NOW);
+    const acme = await ledgerUsageByLimit(ledger(), policy, NOW, 'acme');
     const acmeTag = `${organizationTag('acme')}:`;
     const usedByKey = (u: typeof all): Record<string, number> => Object.fromEntries(u.limits.map((l) => [l.limit.item.key, l.used]));
 

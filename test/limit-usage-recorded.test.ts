@@ -3,13 +3,13 @@
 // a key moved from project p and group g1 to q and g2, a removed key, a model no longer on its route.
 // Before, the moved key's earlier rows were charged to q and g2, and the other two were left out (their
 // project and groups handed a fresh budget after a restart). Both ledgers, the same figures.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ledger, LedgerRow } from '../src/ledger/ledger.js';
+import { describe, expect, it } from 'vitest';
+import type { LedgerRow } from '../src/ledger/ledger.js';
 import { ledgerUsageByLimit } from '../src/ledger/limit-usage.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
 import { load } from './helpers/config-texts.js';
-import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
+import { LEDGER_KINDS } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const NOW = Date.UTC(2026, 10, 18, 10, 30, 0);
 
@@ -55,20 +55,13 @@ const ROWS = [
 ];
 
 describe.each(LEDGER_KINDS)('limits summed where rows were recorded: $kind', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-  beforeAll(async () => {
-    place = await makePlace();
-    ledger = await openLedger(place.url);
-    await ledger.append(ROWS);
-  });
-  afterAll(async () => {
-    await ledger?.close();
-    await place?.drop();
+  const { ledger } = useLedger({
+    place: makePlace,
+    seed: (l) => l.append(ROWS),
   });
 
   it('charges each row to its recorded project, user, groups and key, under the current limits', async () => {
-    const usage = await ledgerUsageByLimit(ledger, policy, NOW);
+    const usage = await ledgerUsageByLimit(ledger(), policy, NOW);
     expect(Object.fromEntries(usage.limits.map((l) => [l.limit.id, l.used]))).toEqual({
       'org:default:daily': 110 + 220 + 330 + 440,
       // µUSD: 120 + 240 + 360, and the legacy row's 400 + 40 tokens at $1/$2 per million.

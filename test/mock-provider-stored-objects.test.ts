@@ -2,22 +2,18 @@
 // responses for the retrieval endpoints, conversations for the Conversations API; the gateway serves both
 // only to the project that made them.
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
 import { until } from './helpers/until.js';
+import { useTestGateway } from './helpers/use-test-gateway.js';
 
-let local: TestGateway;
-beforeAll(async () => {
-  local = await startTestGateway(`
+const local = useTestGateway(`
 providers: {m: {type: mock}}
 projects: {p: {daily_limit: 100000}, q: {daily_limit: 100000}}
 routes: {r: {chat_models: [{model_id: gpt-4.1, model: m/gpt-4.1}]}}
 keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: q}]
 `);
-});
-afterAll(() => local?.close());
 
-const client = (key: string) => new OpenAI({ baseURL: `${local.url}/v1`, apiKey: key, maxRetries: 0 });
+const client = (key: string) => new OpenAI({ baseURL: `${local().url}/v1`, apiKey: key, maxRetries: 0 });
 
 describe('the in-process mock provider', () => {
   it('serves the retrieval endpoints for the responses it made', async () => {
@@ -38,8 +34,8 @@ describe('a background response on the in-process mock provider', () => {
   it('is answered queued, and its call recorded with the usage the provider reports once it has ended', async () => {
     const created = await client('tg-a').responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 1_000, background: true });
     expect(created).toMatchObject({ status: 'queued', usage: null });
-    await until(() => local.gateway.background.size === 0);
-    const row = local.calls.find((c) => c.providerResponseId === created.id);
+    await until(() => local().gateway.background.size === 0);
+    const row = local().calls.find((c) => c.providerResponseId === created.id);
     const done = await client('tg-a').responses.retrieve(created.id);
     expect(done.status).toBe('completed');
     expect(row?.usage).toMatchObject({ input: done.usage!.input_tokens, output: done.usage!.output_tokens, source: 'provider' });

@@ -1,13 +1,10 @@
 // `GET /v1/models` for the Anthropic SDK lists only what `/v1/messages` serves: a route's embedding
 // models are not among them, even on a provider that speaks both wire formats (the quick start's mock).
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { useTestGateway } from './helpers/use-test-gateway.js';
 
-let gw: TestGateway;
-
-beforeAll(async () => {
-  gw = await startTestGateway(`
+const gw = useTestGateway(`
 providers:
   demo: {type: mock}
 routes:
@@ -17,10 +14,8 @@ routes:
 keys:
   - {id: alice, key: tg-alice}
 `);
-});
-afterAll(() => gw?.close());
 
-const client = (): Anthropic => new Anthropic({ baseURL: gw.url, apiKey: 'tg-alice', maxRetries: 0 });
+const client = (): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: 'tg-alice', maxRetries: 0 });
 
 describe("GET /v1/models in Anthropic's format", () => {
   it('lists the chat models /v1/messages serves, not the embedding models it refuses', async () => {
@@ -35,7 +30,7 @@ describe("GET /v1/models in Anthropic's format", () => {
   });
 
   it("the OpenAI-format list keeps the embedding models, which /v1/embeddings serves", async () => {
-    const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: 'Bearer tg-alice' } });
+    const res = await fetch(`${gw().url}/v1/models`, { headers: { authorization: 'Bearer tg-alice' } });
     const ids = ((await res.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
     expect(ids).toEqual(['gpt-4o', 'demo/gpt-4o', 'text-embedding-3-small', 'demo/text-embedding-3-small', 'demo']);
   });

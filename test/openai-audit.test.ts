@@ -2,13 +2,10 @@
 // (n choices × 1 token; the Responses API's floor of 16 on an answer that cannot be cut), a
 // non-streamed answer is settled with its own top-level usage, whatever `usage` key comes after it, and
 // the SDKs do not retry a provider refusing the gateway's own key.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
 const OUTPUT_MAX = 100;
 
 const config = (url: string): string => `
@@ -36,15 +33,15 @@ keys:
   - {id: k6, key: tg-k6, project: p}
 `;
 
-const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
+const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
 const messages = [{ role: 'user' as const, content: 'hi' }];
-const sent = (): Record<string, unknown> => upstream.requests().at(-1)!.body as Record<string, unknown>;
+const sent = (): Record<string, unknown> => upstream().requests().at(-1)!.body as Record<string, unknown>;
 
 /** The key's output counter (the route's per-key output limit). */
 async function outputUsed(keyId: string): Promise<number> {
-  const call = gw.calls.find((c) => c.principal.keyId === keyId)!;
-  const limits = gw.gateway.engine.applicable.for(call.principal, call.target);
-  const states = await gw.store.peek(limits.map((l) => l.item));
+  const call = gw().calls.find((c) => c.principal.keyId === keyId)!;
+  const limits = gw().gateway.engine.applicable.for(call.principal, call.target);
+  const states = await gw().store.peek(limits.map((l) => l.item));
   return states[limits.findIndex((l) => l.id === `route:main:key:${keyId}:output`)].used;
 }
 
@@ -53,11 +50,8 @@ async function spend(key: string, tokens: number): Promise<void> {
   await client(key).chat.completions.create({ model: 'gpt-4o', messages, max_tokens: tokens, ...({ mock_output_tokens: tokens } as object) });
 }
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: 'sk-current' }, config));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: 'sk-current' }, config);
+beforeEach(() => upstream().clearRequests());
 
 describe('a clamp with several choices', () => {
   it('chat n=5 with 2 tokens of room left: a 429, not max_tokens 1 × 5 choices past the limit', async () => {
@@ -108,19 +102,19 @@ describe('usage of a non-streamed answer', () => {
   it("is the body's own, even when the caller's metadata (echoed after it) has a 'usage' key", async () => {
     const res = await client('tg-k6').responses.create({ model: 'gpt-4o', input: 'hi', max_output_tokens: 50, metadata: { usage: 'x' } });
     expect(res.metadata).toEqual({ usage: 'x' });
-    expect(gw.calls.at(-1)!.usage).toMatchObject({ source: 'provider', input: res.usage!.input_tokens, output: res.usage!.output_tokens });
+    expect(gw().calls.at(-1)!.usage).toMatchObject({ source: 'provider', input: res.usage!.input_tokens, output: res.usage!.output_tokens });
   });
 });
 
 describe("the provider refusing the gateway's key", () => {
   it('is a 502 the SDK does not retry: no retry can succeed until the key is fixed', async () => {
-    const sdk = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k6', maxRetries: 2 });
+    const sdk = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k6', maxRetries: 2 });
     const err = (await sdk.chat.completions.create({ model: 'stale-4o', messages, max_tokens: 5 }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.status).toBe(502);
     expect(err.headers?.get('x-should-retry')).toBe('false');
-    expect(upstream.requests()).toHaveLength(1);
+    expect(upstream().requests()).toHaveLength(1);
     // Recorded (ledger row, metrics) with the status the caller got, not the provider's 401.
-    expect(gw.calls.at(-1)).toMatchObject({ status: 502, decision: 'failed', usage: { input: 0, output: 0 } });
+    expect(gw().calls.at(-1)).toMatchObject({ status: 502, decision: 'failed', usage: { input: 0, output: 0 } });
   });
 });

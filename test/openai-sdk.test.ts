@@ -1,13 +1,10 @@
 // The official openai client against a gateway in front of the mock upstream (both real HTTP servers).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { countTextTokens } from '../src/tokens/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
-let upstream: MockUpstream;
-let gw: TestGateway;
 
 function config(upstreamUrl: string): string {
   return `
@@ -41,16 +38,13 @@ keys:
 }
 
 function client(key = 'tg-alice', opts: Partial<ConstructorParameters<typeof OpenAI>[0]> = {}): OpenAI {
-  return new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0, ...opts });
+  return new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0, ...opts });
 }
 
 const ask = [{ role: 'user' as const, content: 'Say hello to the gateway.' }];
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY }, config));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 20, apiKey: UPSTREAM_KEY }, config);
+beforeEach(() => upstream().clearRequests());
 
 describe('non-streaming chat', () => {
   it('answers through the SDK, rewrites the model, and never forwards the client key', async () => {
@@ -61,7 +55,7 @@ describe('non-streaming chat', () => {
     expect(Number(response.headers.get('x-ratelimit-limit-tokens'))).toBeGreaterThan(0);
     expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('99');
 
-    const [sent] = upstream.requests();
+    const [sent] = upstream().requests();
     expect(sent.path).toBe('/v1/chat/completions');
     expect(sent.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
     expect(JSON.stringify(sent.headers)).not.toContain('tg-alice');
@@ -73,7 +67,7 @@ describe('non-streaming chat', () => {
     const id = response.headers.get('x-tollgate-request-id');
     expect(id).toMatch(/^req_[0-9a-f]{12}_/);
     expect(request_id).toBe(id);
-    expect(gw.calls[gw.calls.length - 1].requestId).toBe(id); // the ledger row's request_id
+    expect(gw().calls[gw().calls.length - 1].requestId).toBe(id); // the ledger row's request_id
     expect((await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 5 }))._request_id).toMatch(/^req_[0-9a-f]{12}_/);
     // The mock upstream's own id (its format is req_ + hex) comes too, under another name.
     expect(response.headers.get('x-upstream-request-id')).toMatch(/^req_/);
@@ -86,7 +80,7 @@ describe('non-streaming chat', () => {
     const notFound = await client().chat.completions.create({ model: 'gpt-9', messages: ask }).catch((e: unknown) => e);
     expect((notFound as InstanceType<typeof OpenAI.APIError>).requestID).toMatch(/^req_/);
     // Errors raised before the handler runs (the body is parsed first) carry it as well.
-    const badJson = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tg-alice' }, body: '{"model":' });
+    const badJson = await fetch(`${gw().url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tg-alice' }, body: '{"model":' });
     expect(badJson.status).toBe(400);
     expect(badJson.headers.get('x-request-id')).toMatch(/^req_/);
     expect(badJson.headers.get('x-request-id')).toBe(badJson.headers.get('x-tollgate-request-id'));
@@ -94,21 +88,21 @@ describe('non-streaming chat', () => {
   });
 
   it('settles the limits with the upstream usage, not the reservation', async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     const res = await client().chat.completions.create({ model: 'production/gpt-4o-mini', messages: ask, max_tokens: 500 });
-    const call = gw.calls[before];
+    const call = gw().calls[before];
     expect(call.usage).toMatchObject({ input: res.usage!.prompt_tokens, output: res.usage!.completion_tokens, source: 'provider' });
     expect(call.reserved.output).toBe(500);
-    const limits = gw.gateway.engine.applicable.for(call.principal, call.target);
-    const states = await gw.store.peek(limits.map((l) => l.item));
+    const limits = gw().gateway.engine.applicable.for(call.principal, call.target);
+    const states = await gw().store.peek(limits.map((l) => l.item));
     const outputLimit = limits.findIndex((l) => l.id === 'route:production:key:alice:output');
-    const allOutput = gw.calls.filter((c) => c.principal.keyId === 'alice').reduce((s, c) => s + c.usage.output, 0);
+    const allOutput = gw().calls.filter((c) => c.principal.keyId === 'alice').reduce((s, c) => s + c.usage.output, 0);
     expect(states[outputLimit].used).toBe(allOutput);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('without usage from the upstream, counts each of n choices apart, as they are billed', async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     // Two choices of 10 one-token words: counted as one text, the first one's last word and the second's
     // first run together, and 23 were charged for the 20 the provider bills.
     const data = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 50, n: 2, ...({ mock_omit_usage: true, mock_output_tokens: 10 } as object) });
@@ -116,7 +110,7 @@ describe('non-streaming chat', () => {
     const texts = data.choices.map((c) => c.message.content ?? '');
     expect(texts.map((t) => countTextTokens(t, 'gpt-4o-2024-08-06'))).toEqual([10, 10]);
     expect(countTextTokens(texts.join(''), 'gpt-4o-2024-08-06')).toBe(23);
-    expect(gw.calls[before].usage).toMatchObject({ output: 20, source: 'estimated' });
+    expect(gw().calls[before].usage).toMatchObject({ output: 20, source: 'estimated' });
   });
 
   it('passes unknown fields through untouched', async () => {
@@ -128,7 +122,7 @@ describe('non-streaming chat', () => {
       vendor_extension: { nested: [1, 'two', null] },
       temperature: 0.3,
     });
-    const body = upstream.requests()[0].body as Record<string, unknown>;
+    const body = upstream().requests()[0].body as Record<string, unknown>;
     expect(body.vendor_extension).toEqual({ nested: [1, 'two', null] });
     expect(body.temperature).toBe(0.3);
     expect(body.max_tokens).toBe(10);
@@ -137,7 +131,7 @@ describe('non-streaming chat', () => {
 
 describe('streaming chat', () => {
   it('streams chunk by chunk and removes the usage chunk the gateway asked for', async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     const stream = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 50, stream: true });
     let text = '';
     let chunksWithUsageField = 0;
@@ -148,8 +142,8 @@ describe('streaming chat', () => {
     }
     expect(chunksWithUsageField).toBe(0);
     expect(text.length).toBeGreaterThan(0);
-    expect((upstream.requests()[0].body as { stream_options: unknown }).stream_options).toEqual({ include_usage: true });
-    expect(gw.calls[before].usage).toMatchObject({ output: 20, source: 'provider' });
+    expect((upstream().requests()[0].body as { stream_options: unknown }).stream_options).toEqual({ include_usage: true });
+    expect(gw().calls[before].usage).toMatchObject({ output: 20, source: 'provider' });
   });
 
   it('keeps the usage chunk when the client asked for it', async () => {
@@ -176,7 +170,7 @@ describe('streaming chat', () => {
     // interleaved stream, count 52.
     const n = 17;
     const streamed = async (body: object) => {
-      const before = gw.calls.length;
+      const before = gw().calls.length;
       const stream = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, n, stream: true, ...({ mock_omit_usage: true, mock_output_tokens: 3 } as object), ...body });
       const texts = Array<string>(n).fill('');
       let interleaved = '';
@@ -186,7 +180,7 @@ describe('streaming chat', () => {
           interleaved += c.delta?.content ?? '';
         }
       }
-      return { perChoice: texts.map((t) => countTextTokens(t, 'gpt-4o-2024-08-06')), interleaved: countTextTokens(interleaved, 'gpt-4o-2024-08-06'), call: gw.calls[before] };
+      return { perChoice: texts.map((t) => countTextTokens(t, 'gpt-4o-2024-08-06')), interleaved: countTextTokens(interleaved, 'gpt-4o-2024-08-06'), call: gw().calls[before] };
     };
     const roomy = await streamed({ max_tokens: 10 });
     expect(roomy.perChoice).toEqual(Array(n).fill(3));
@@ -237,7 +231,7 @@ describe('other endpoints', () => {
 describe('errors', () => {
   it('a missing or unknown key is a 401 in OpenAI format', async () => {
     await expect(client('tg-nobody').chat.completions.create({ model: 'gpt-4o', messages: ask })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
-    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${gw().url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(401);
     expect((await res.json()).error).toMatchObject({ code: 'missing_api_key', type: 'invalid_request_error' });
   });
@@ -250,7 +244,7 @@ describe('errors', () => {
     expect(err.code).toBe('model_not_found');
     // Every name the key can send, bare and qualified, then the route alone, as GET /v1/models lists them; the chat models only.
     expect(err.message).toMatch(/Models this key can use: gpt-4o, production\/gpt-4o, gpt-4o-mini, production\/gpt-4o-mini, production\.$/);
-    expect(upstream.requests()).toHaveLength(0);
+    expect(upstream().requests()).toHaveLength(0);
   });
 
   it('a request over the project request_limit is a 400 that explains itself', async () => {
@@ -258,7 +252,7 @@ describe('errors', () => {
     const clamped = await client().chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 4000 }).withResponse();
     const input = clamped.data.usage!.prompt_tokens;
     expect(clamped.response.headers.get('x-tollgate-clamped-max-tokens')).toBe(String(4000 - input));
-    expect((upstream.requests()[0].body as { max_tokens: number }).max_tokens).toBe(4000 - input);
+    expect((upstream().requests()[0].body as { max_tokens: number }).max_tokens).toBe(4000 - input);
     const huge = 'word '.repeat(5000);
     const refused = await client()
       .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: huge }], max_tokens: 10 })
@@ -270,7 +264,7 @@ describe('errors', () => {
 
   it('bad bodies get clear 400s and reach nobody', async () => {
     const post = (body: string, type = 'application/json') =>
-      fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': type, authorization: 'Bearer tg-alice' }, body });
+      fetch(`${gw().url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': type, authorization: 'Bearer tg-alice' }, body });
     const malformed = await post('{"model": "gpt-4o", "messages": [');
     expect(malformed.status).toBe(400);
     expect((await malformed.json()).error.code).toBe('invalid_json');
@@ -284,17 +278,17 @@ describe('errors', () => {
     const tooBig = await post(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }));
     expect(tooBig.status).toBe(413);
     expect((await tooBig.json()).error.code).toBe('body_too_large');
-    expect(upstream.requests()).toHaveLength(0);
+    expect(upstream().requests()).toHaveLength(0);
   });
 
   it('an upstream failure refunds the reservation and passes the provider error through', async () => {
-    const before = await gw.store.openReservations();
+    const before = await gw().store.openReservations();
     const err = await client()
       .chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 10, ...({ mock_error_status: 500 } as object) })
       .catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
-    const last = gw.calls[gw.calls.length - 1];
+    const last = gw().calls[gw().calls.length - 1];
     expect(last).toMatchObject({ decision: 'failed', usage: { input: 0, output: 0 } });
-    expect(await gw.store.openReservations()).toBe(before);
+    expect(await gw().store.openReservations()).toBe(before);
   });
 });

@@ -6,15 +6,13 @@
 // against concurrent (or looped) calls.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { okOr429, responseObject, startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { okOr429, responseObject } from './helpers/wire-upstream.js';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 /** What the upstream bills as input for a call that searched, read files, ran tools or used a prompt template. */
 const HIDDEN_INPUT = 30_000;
 const SEARCH_LIMIT = 20_000;
-let upstream: WireUpstream;
-let gw: TestGateway;
 
 type Body = Record<string, unknown> & { model: string; tools?: Array<{ type?: string }> };
 
@@ -50,13 +48,11 @@ function chatAnswer(body: Body): object {
   };
 }
 
-
 function answer(req: IncomingMessage, res: ServerResponse, body: Body): void {
   if (req.url?.endsWith('/chat/completions')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(chatAnswer(body)));
   const json = responseObject('resp_1', body, 'completed', { input_tokens: hiddenInput('/responses', body) ? HIDDEN_INPUT : 20, input_tokens_details: { cached_tokens: 0 }, output_tokens: 50, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 });
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json));
 }
-
 
 /** The hidden-input cases: each runs in its own project with a limit smaller than one such call's input. */
 const HIDDEN_CASES: Array<{ name: string; call: (c: OpenAI) => Promise<unknown> }> = [
@@ -110,18 +106,11 @@ ${HIDDEN_CASES.map((_, i) => `  - {id: h${i}, key: tg-h${i}, project: h${i}}`).j
   - {id: pred, key: tg-pred, project: pred}
 `;
 
-const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
-const usedBy = (keyId: string): number => gw.calls.filter((c) => c.principal.keyId === keyId).reduce((n, c) => n + c.usage.input + c.usage.output, 0);
+const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
+const usedBy = (keyId: string): number => gw().calls.filter((c) => c.principal.keyId === keyId).reduce((n, c) => n + c.usage.input + c.usage.output, 0);
 
-beforeAll(async () => {
-  // Answered after 100 ms: concurrent calls are all in flight together.
-  upstream = await startWireUpstream((req, res, raw) => setTimeout(() => answer(req, res, JSON.parse(raw) as Body), 100));
-  gw = await startTestGateway(config(upstream.url));
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
+// Answered after 100 ms: concurrent calls are all in flight together.
+const { gw } = useBehindWireUpstream((req, res, raw) => setTimeout(() => answer(req, res, JSON.parse(raw) as Body), 100), config);
 
 describe('hidden input: built-in tools, prompt templates, search models', () => {
   HIDDEN_CASES.forEach(({ name, call }, i) => {
@@ -131,7 +120,7 @@ describe('hidden input: built-in tools, prompt templates, search models', () => 
       // The allowance takes the whole window: one call runs, the others wait for the next window.
       expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
       expect(usedBy(`h${i}`)).toBeLessThanOrEqual(HIDDEN_INPUT + 1000);
-      expect(await gw.store.openReservations()).toBe(0);
+      expect(await gw().store.openReservations()).toBe(0);
     });
   });
 
@@ -139,14 +128,14 @@ describe('hidden input: built-in tools, prompt templates, search models', () => 
     const res = await client('tg-plain')
       .responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 50, tools: [{ type: 'function', name: 'f', parameters: {}, strict: false }] })
       .withResponse();
-    expect(gw.calls.find((c) => c.requestId === res.request_id)!.reserved.input).toBeLessThan(200);
+    expect(gw().calls.find((c) => c.requestId === res.request_id)!.reserved.input).toBeLessThan(200);
     const searched = await client('tg-plain').responses.create({ model: 'gpt-4.1', input: 'Hi.', max_output_tokens: 50, tools: [{ type: 'web_search' }] }).withResponse();
     // enforcement.stored_context_tokens (128,000) on top of the body's estimate.
-    expect(gw.calls.find((c) => c.requestId === searched.request_id)!.reserved.input).toBeGreaterThanOrEqual(128_000);
+    expect(gw().calls.find((c) => c.requestId === searched.request_id)!.reserved.input).toBeGreaterThanOrEqual(128_000);
     const spoken = await client('tg-plain')
       .chat.completions.create({ model: 'audio', modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'wav' }, messages: [{ role: 'user', content: 'Hi.' }], max_completion_tokens: 50 })
       .withResponse();
-    expect(gw.calls.find((c) => c.requestId === spoken.request_id)!.reserved.input).toBeLessThan(200);
+    expect(gw().calls.find((c) => c.requestId === spoken.request_id)!.reserved.input).toBeLessThan(200);
   });
 });
 
@@ -156,7 +145,7 @@ describe('hidden input beside stored context', () => {
     const res = await client('tg-tiny')
       .responses.create({ model: 'gpt-4.1', previous_response_id: 'resp_after_a_restart', input: 'Go on.', max_output_tokens: 100, tools: [{ type: 'web_search' }] })
       .withResponse();
-    const reserved = gw.calls.find((c) => c.requestId === res.request_id)!.reserved;
+    const reserved = gw().calls.find((c) => c.requestId === res.request_id)!.reserved;
     expect(reserved.input + reserved.output).toBeLessThanOrEqual(800);
     expect(reserved.input).toBeGreaterThan(600);
   });
@@ -175,7 +164,7 @@ describe('Predicted Outputs: rejected prediction tokens are billed beyond the ca
       });
     const outcomes = await Promise.all(Array.from({ length: 8 }, () => okOr429(ask())));
     expect(outcomes.filter((o) => o !== 'ok' && o !== '429')).toEqual([]);
-    const admitted = gw.calls.filter((c) => c.principal.keyId === 'pred' && c.status === 200);
+    const admitted = gw().calls.filter((c) => c.principal.keyId === 'pred' && c.status === 200);
     expect(admitted.length).toBeGreaterThan(0);
     // Each call billed 500 + 2,000 rejected tokens of output: the limit holds.
     expect(admitted[0].usage.output).toBe(2500);

@@ -2,20 +2,12 @@
 // for it, and so did Cloudflare's 52x (an origin behind Cloudflare failing). Read from the raw status line,
 // as a proxy or a raw HTTP client logs it: "529 Overloaded", "524 A Timeout Occurred".
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-let mockUrl: string;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock(
-    { latencyMs: 0, outputTokens: 5 },
-    (url) => {
-      mockUrl = url;
-      return `
+const { gw, upstreamUrl } = useBehindMock(
+  { latencyMs: 0, outputTokens: 5 },
+  (url) => `
 providers:
   claude: {type: anthropic, base_url: "${url}", api_key: sk-up}
 users:
@@ -24,11 +16,8 @@ routes:
   main:
     chat_models: [{model_id: claude-sonnet-4, model: claude/claude-sonnet-4-20250514}]
 keys: [{id: alice, key: tg-alice, user: alice, tier: t}]
-`;
-    },
-  ));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`,
+);
 
 /** POSTs `body` on a fresh connection; resolves to the response's status line and body. */
 function rawPost(base: string, path: string, body: object): Promise<{ statusLine: string; body: string }> {
@@ -57,23 +46,22 @@ describe('a 529 passed on from the upstream', () => {
       ['/v1/messages', { ...overloaded, stream: true }],
       ['/v1/messages/count_tokens', { ...overloaded, max_tokens: undefined }],
     ] as const) {
-      const res = await rawPost(gw.url, path, body);
+      const res = await rawPost(gw().url, path, body);
       expect(res.statusLine, path).toBe('HTTP/1.1 529 Overloaded');
       expect(res.body).toContain('"overloaded_error"');
     }
   });
 
   it('and on /v1/chat/completions, where an OpenAI client of the Claude model gets it', async () => {
-    const res = await rawPost(gw.url, '/v1/chat/completions', overloaded);
+    const res = await rawPost(gw().url, '/v1/chat/completions', overloaded);
     expect(res.statusLine).toBe('HTTP/1.1 529 Overloaded');
   });
 
   it('is sent so by the mock upstream too, as Anthropic does', async () => {
-    const res = await rawPost(mockUrl, '/v1/messages', overloaded);
+    const res = await rawPost(upstreamUrl(), '/v1/messages', overloaded);
     expect(res.statusLine).toBe('HTTP/1.1 529 Overloaded');
   });
 });
-
 
 describe("Cloudflare's 52x passed on from the upstream", () => {
   it('have their names on the status line, as Cloudflare sends them', async () => {
@@ -82,7 +70,7 @@ describe("Cloudflare's 52x passed on from the upstream", () => {
       [522, 'Connection Timed Out'],
       [524, 'A Timeout Occurred'],
     ] as const) {
-      const res = await rawPost(gw.url, '/v1/chat/completions', { ...overloaded, mock_error_status: status });
+      const res = await rawPost(gw().url, '/v1/chat/completions', { ...overloaded, mock_error_status: status });
       expect(res.statusLine).toBe(`HTTP/1.1 ${status} ${reason}`);
     }
   });

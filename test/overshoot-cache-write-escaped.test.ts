@@ -6,15 +6,12 @@
 // at the write price: 40 calls at once, each writing ~97 tokens with the 1-hour TTL, counted $0.0160 on a
 // $0.01 limit (and $0.0137 with only the TTL escaped, reserved at the 5-minute price). The hint is now read
 // from the parsed body whenever the text holds an escape (the search alone decides for bodies without any).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { estimateInput } from '../src/tokens/index.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { useTestGateway } from './helpers/use-test-gateway.js';
 
-let gw: TestGateway;
-
-beforeAll(async () => {
-  gw = await startTestGateway(`
+const gw = useTestGateway(`
 server: {timezone: UTC}
 providers: {demo: {type: mock, latency_ms: 20, output_tokens: 10}}
 pricing:
@@ -31,8 +28,6 @@ keys:
   - {id: k2, key: tg-k2, project: p2}
   - {id: k3, key: tg-k3, project: p3}
 `);
-});
-afterAll(() => gw?.close());
 
 /** A system prompt small enough to be counted exactly at once, nearly all of it written to the cache (1-hour TTL). */
 const SYSTEM = 'Answer as a careful accountant would. '.repeat(8);
@@ -45,7 +40,7 @@ function bodyText(key: string, ttl: string): string {
 
 /** 40 calls at once with key `apiKey`; the project's counter in µUSD and its max. */
 async function burst(apiKey: string, text: string): Promise<{ used: number; max: number; ok: number }> {
-  const pool = new Pool(gw.url, { connections: 40 });
+  const pool = new Pool(gw().url, { connections: 40 });
   const statuses = await Promise.all(
     Array.from({ length: 40 }, async () => {
       const res = await pool.request({ method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json', 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' }, body: text });
@@ -54,9 +49,9 @@ async function burst(apiKey: string, text: string): Promise<{ used: number; max:
     }),
   );
   await pool.close();
-  const call = gw.calls.find((c) => c.principal.keyId === apiKey.slice(3))!;
-  const limits = gw.gateway.engine.applicable.for(call.principal, call.target);
-  const [state] = await gw.store.peek(limits.filter((l) => l.id.startsWith('project:')).map((l) => l.item));
+  const call = gw().calls.find((c) => c.principal.keyId === apiKey.slice(3))!;
+  const limits = gw().gateway.engine.applicable.for(call.principal, call.target);
+  const [state] = await gw().store.peek(limits.filter((l) => l.id.startsWith('project:')).map((l) => l.item));
   return { used: state.used, max: state.max, ok: statuses.filter((s) => s === 200).length };
 }
 

@@ -6,12 +6,11 @@
 // of such families now counts each numeral's bytes on top of the rest of the text's estimate (streamed output
 // alike, delta by delta, to the count of the whole text).
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countTextTokens } from '../src/tokens/index.js';
 import { StreamTokenCounter } from '../src/tokens/stream-counter.js';
 import { mulberry32 } from '../src/util/prng.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 // Short enough to be counted exactly at once (the cheap byte bound, a token per byte, is used first on long prompts).
 const DIGITS = '8675309142'.repeat(40);
@@ -19,22 +18,17 @@ const DIGITS = '8675309142'.repeat(40);
 const BILLED = DIGITS.length + 20;
 const INPUT_MAX = 20_000;
 
-let upstream: WireUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  // A vLLM server of a Qwen model: a token per digit, as its tokenizer counts them.
-  upstream = await startWireUpstream((_req, res, raw) => {
-    const body = JSON.parse(raw) as { model: string; messages: Array<{ content: string }> };
-    const digits = body.messages.reduce((n, m) => n + (m.content.match(/\d/g)?.length ?? 0), 0);
-    setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: 'cmpl-q', object: 'chat.completion', created: 1760000000, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: 'Sum noted.' }, finish_reason: 'stop' }], usage: { prompt_tokens: digits + 20, completion_tokens: 3, total_tokens: digits + 23 } }));
-    }, 300);
-  });
-  gw = await startTestGateway(`
+// A vLLM server of a Qwen model: a token per digit, as its tokenizer counts them.
+const { gw } = useBehindWireUpstream((_req, res, raw) => {
+  const body = JSON.parse(raw) as { model: string; messages: Array<{ content: string }> };
+  const digits = body.messages.reduce((n, m) => n + (m.content.match(/\d/g)?.length ?? 0), 0);
+  setTimeout(() => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: 'cmpl-q', object: 'chat.completion', created: 1760000000, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: 'Sum noted.' }, finish_reason: 'stop' }], usage: { prompt_tokens: digits + 20, completion_tokens: 3, total_tokens: digits + 23 } }));
+  }, 300);
+}, (url) => `
 providers:
-  vllm: {type: openai, base_url: "${upstream.url}"}
+  vllm: {type: openai, base_url: "${url}"}
 projects: {p: {daily_limit: 10000000}}
 routes:
   r:
@@ -43,11 +37,6 @@ routes:
       input: {algorithm: sliding_window, window_size: 1 hour, max_token: ${INPUT_MAX}}
 keys: [{id: k, key: tg-k, project: p}]
 `);
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
 
 describe('digit-heavy prompts to an open model that splits every digit', () => {
   it('are estimated at no less than a token per digit', () => {
@@ -56,15 +45,15 @@ describe('digit-heavy prompts to an open model that splits every digit', () => {
   });
 
   it('keep a route input limit when a burst of them is admitted at once', async () => {
-    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
     const results = await Promise.allSettled(Array.from({ length: 80 }, () => client.chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: DIGITS }], max_tokens: 10 })));
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     expect(ok).toBeGreaterThan(0);
-    const call = gw.calls.find((c) => c.decision === 'admitted')!;
+    const call = gw().calls.find((c) => c.decision === 'admitted')!;
     expect(call.usage.input).toBe(BILLED);
     expect(call.reserved.input).toBeGreaterThanOrEqual(BILLED);
-    const limits = gw.gateway.engine.applicable.for(call.principal, call.target).filter((l) => l.id.endsWith(':input'));
-    const [state] = await gw.store.peek(limits.map((l) => l.item));
+    const limits = gw().gateway.engine.applicable.for(call.principal, call.target).filter((l) => l.id.endsWith(':input'));
+    const [state] = await gw().store.peek(limits.map((l) => l.item));
     // Was 32,340: 77 of the 80 admitted on 259 tokens each, billed 420.
     expect(state.used).toBe(ok * BILLED);
     expect(state.used).toBeLessThanOrEqual(INPUT_MAX);

@@ -6,18 +6,15 @@
 // grant, as a model known to reason is (reasoning-unseen-output.test.ts); `reasoning_effort: "none"` (no
 // thinking at all) and requests without it are still charged what they showed.
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
 import { leftEarly } from './helpers/left-early.js';
-import { startWireUpstream, writePaced, type WireUpstream } from './helpers/wire-upstream.js';
+import { writePaced } from './helpers/wire-upstream.js';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 const data = (value: object): string => `data: ${JSON.stringify(value)}\n\n`;
 const typed = (value: { type: string }): string => `event: ${value.type}\n${data(value)}`;
 const WORDS = ['Yes, ', 'Boston ', 'is ', 'in ', 'Massachusetts.'];
 const USAGE = { prompt_tokens: 12, completion_tokens: 1010, total_tokens: 1022, completion_tokens_details: { reasoning_tokens: 1000 } };
-
-let upstream: WireUpstream;
-let gw: TestGateway;
 
 /** The frames of a chat stream of the answer, then its usage. */
 function chatFrames(model: string): string[] {
@@ -41,32 +38,24 @@ function responsesFrames(model: string): string[] {
   return frames;
 }
 
-beforeAll(async () => {
-  // Thinks 300 ms before the first word, then a word every 30 ms.
-  upstream = await startWireUpstream((req, res, raw) => {
-    const body = JSON.parse(raw) as { model: string };
-    const frames = req.url?.endsWith('/responses') ? responsesFrames(body.model) : chatFrames(body.model);
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.flushHeaders();
-    writePaced(res, frames, 30, 300);
-  });
-  gw = await startTestGateway(`
+// Thinks 300 ms before the first word, then a word every 30 ms.
+const { gw } = useBehindWireUpstream((req, res, raw) => {
+  const body = JSON.parse(raw) as { model: string };
+  const frames = req.url?.endsWith('/responses') ? responsesFrames(body.model) : chatFrames(body.model);
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.flushHeaders();
+  writePaced(res, frames, 30, 300);
+}, (url) => `
 providers:
-  azure: {type: openai, base_url: "${upstream.url}", api_key: sk-up}
+  azure: {type: openai, base_url: "${url}", api_key: sk-up}
 projects: {p: {daily_limit: 1000000}}
 routes:
   r:
     chat_models: [{model_id: reasoner, model: azure/reasoner-prod}]
 keys: [{id: k, key: tg-k, project: p}]
 `);
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
 
-const client = (): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
-
+const client = (): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
 
 const messages = [{ role: 'user' as const, content: 'Is Boston in Massachusetts?' }];
 const firstChat = (ev: unknown): boolean => (ev as OpenAI.ChatCompletionChunk).choices[0]?.delta.content === 'Boston ';
@@ -74,13 +63,13 @@ const firstDelta = (ev: unknown): boolean => (ev as { type: string; delta?: stri
 
 describe('a model that reasons because the request asks it to, left before the usage', () => {
   it('chat with reasoning_effort is charged its whole grant', async () => {
-    const call = await leftEarly(gw, (signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, reasoning_effort: 'high' }, { signal }), firstChat);
+    const call = await leftEarly(gw(), (signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, reasoning_effort: 'high' }, { signal }), firstChat);
     expect(call.status).toBe(499);
     expect(call.usage).toMatchObject({ output: 1500, source: 'estimated' });
   });
 
   it('a Responses call with reasoning is charged its whole grant', async () => {
-    const call = await leftEarly(gw, (signal) => client().responses.create({ model: 'reasoner', input: 'Is Boston in Massachusetts?', stream: true, max_output_tokens: 1500, reasoning: { effort: 'medium' } }, { signal }), firstDelta);
+    const call = await leftEarly(gw(), (signal) => client().responses.create({ model: 'reasoner', input: 'Is Boston in Massachusetts?', stream: true, max_output_tokens: 1500, reasoning: { effort: 'medium' } }, { signal }), firstDelta);
     expect(call.status).toBe(499);
     expect(call.usage).toMatchObject({ output: 1500, source: 'estimated' });
   });
@@ -88,12 +77,12 @@ describe('a model that reasons because the request asks it to, left before the u
   it("is settled at the provider's usage, thinking included, when it comes", async () => {
     const stream = await client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, reasoning_effort: 'high' });
     for await (const _ of stream) void _;
-    expect(gw.calls.at(-1)!.usage).toMatchObject({ input: 12, output: 1010, source: 'provider' });
+    expect(gw().calls.at(-1)!.usage).toMatchObject({ input: 12, output: 1010, source: 'provider' });
   });
 
   it('without reasoning asked for, or with reasoning_effort none, it is charged what it showed', async () => {
     for (const extra of [{}, { reasoning_effort: 'none' as const }]) {
-      const call = await leftEarly(gw, (signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, ...extra }, { signal }), firstChat);
+      const call = await leftEarly(gw(), (signal) => client().chat.completions.create({ model: 'reasoner', messages, stream: true, max_completion_tokens: 1500, ...extra }, { signal }), firstChat);
       expect(call.status).toBe(499);
       expect(call.usage.output).toBeGreaterThan(0);
       expect(call.usage.output).toBeLessThan(20);

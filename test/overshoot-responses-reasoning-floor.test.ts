@@ -5,40 +5,34 @@
 // settled at the provider's 16: the limit ended 11 tokens over, one such call after another. A reasoning
 // model's stream is now held to the floor as a non-streamed call is: with less room than 16, a 429.
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 const typed = (value: Record<string, unknown>): string => `event: ${String(value.type)}\ndata: ${JSON.stringify(value)}\n\n`;
 const OUTPUT_MAX = 1000;
 
-let upstream: WireUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  // Thinks for the whole `max_output_tokens` and ends incomplete before any visible output, as a reasoning
-  // model does with so small a cap; a visible model writes that many one-token words.
-  upstream = await startWireUpstream((_req, res, raw) => {
-    const body = JSON.parse(raw) as { model: string; max_output_tokens: number };
-    const cap = body.max_output_tokens;
-    const thinks = body.model.startsWith('o3');
-    const response = { id: 'resp_1', object: 'response', created_at: 1760000000, status: 'in_progress', model: body.model, output: [] as unknown[], usage: null as unknown };
-    let n = 0;
-    let out = typed({ type: 'response.created', sequence_number: n++, response });
-    if (!thinks) {
-      out += typed({ type: 'response.output_item.added', sequence_number: n++, output_index: 0, item: { id: 'msg_1', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
-      out += typed({ type: 'response.content_part.added', sequence_number: n++, item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
-      for (let i = 0; i < cap; i++) out += typed({ type: 'response.output_text.delta', sequence_number: n++, item_id: 'msg_1', output_index: 0, content_index: 0, delta: ' word' });
-    }
-    const usage = { input_tokens: 8, output_tokens: cap, total_tokens: 8 + cap, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: thinks ? cap : 0 } };
-    const output = thinks ? [{ id: 'rs_1', type: 'reasoning', summary: [] }] : [{ id: 'msg_1', type: 'message', status: 'incomplete', role: 'assistant', content: [{ type: 'output_text', text: ' word'.repeat(cap), annotations: [] }] }];
-    out += typed({ type: 'response.incomplete', sequence_number: n++, response: { ...response, status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, output, usage } });
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.end(out);
-  });
-  gw = await startTestGateway(`
+// Thinks for the whole `max_output_tokens` and ends incomplete before any visible output, as a reasoning
+// model does with so small a cap; a visible model writes that many one-token words.
+const { gw } = useBehindWireUpstream((_req, res, raw) => {
+  const body = JSON.parse(raw) as { model: string; max_output_tokens: number };
+  const cap = body.max_output_tokens;
+  const thinks = body.model.startsWith('o3');
+  const response = { id: 'resp_1', object: 'response', created_at: 1760000000, status: 'in_progress', model: body.model, output: [] as unknown[], usage: null as unknown };
+  let n = 0;
+  let out = typed({ type: 'response.created', sequence_number: n++, response });
+  if (!thinks) {
+    out += typed({ type: 'response.output_item.added', sequence_number: n++, output_index: 0, item: { id: 'msg_1', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
+    out += typed({ type: 'response.content_part.added', sequence_number: n++, item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+    for (let i = 0; i < cap; i++) out += typed({ type: 'response.output_text.delta', sequence_number: n++, item_id: 'msg_1', output_index: 0, content_index: 0, delta: ' word' });
+  }
+  const usage = { input_tokens: 8, output_tokens: cap, total_tokens: 8 + cap, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: thinks ? cap : 0 } };
+  const output = thinks ? [{ id: 'rs_1', type: 'reasoning', summary: [] }] : [{ id: 'msg_1', type: 'message', status: 'incomplete', role: 'assistant', content: [{ type: 'output_text', text: ' word'.repeat(cap), annotations: [] }] }];
+  out += typed({ type: 'response.incomplete', sequence_number: n++, response: { ...response, status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, output, usage } });
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.end(out);
+}, (url) => `
 providers:
-  openai: {type: openai, base_url: "${upstream.url}", api_key: sk-up}
+  openai: {type: openai, base_url: "${url}", api_key: sk-up}
 routes:
   r:
     chat_models: [{model_id: o3-mini, model: openai/o3-mini}, {model_id: gpt-4o, model: openai/gpt-4o}]
@@ -50,13 +44,8 @@ keys:
   - {id: k1, key: tg-k1, project: p}
   - {id: k2, key: tg-k2, project: p}
 `);
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
 
-const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
+const client = (key: string): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
 
 /** Uses all but `room` tokens of key `key`'s output limit with one streamed call of `model`. */
 async function leave(key: string, model: string, room: number): Promise<void> {
@@ -65,9 +54,9 @@ async function leave(key: string, model: string, room: number): Promise<void> {
 }
 
 async function outputUsed(keyId: string): Promise<number> {
-  const call = gw.calls.find((c) => c.principal.keyId === keyId)!;
-  const limits = gw.gateway.engine.applicable.for(call.principal, call.target).filter((l) => l.id.endsWith(':output'));
-  const [state] = await gw.store.peek(limits.map((l) => l.item));
+  const call = gw().calls.find((c) => c.principal.keyId === keyId)!;
+  const limits = gw().gateway.engine.applicable.for(call.principal, call.target).filter((l) => l.id.endsWith(':output'));
+  const [state] = await gw().store.peek(limits.map((l) => l.item));
   return state.used;
 }
 

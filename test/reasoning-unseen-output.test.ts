@@ -5,58 +5,47 @@
 // on that thinking); other models stay charged for what they showed. A client that leaves before the first
 // byte of an accepted stream is charged its input, as one that leaves later (it was refunded whole).
 import OpenAI from 'openai';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { CallRecord } from '../src/proxy/gateway.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
 import { until } from './helpers/until.js';
-import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 const frame = (value: object): string => `data: ${JSON.stringify(value)}\n\n`;
 
-let upstream: WireUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  // Streams five words 30 ms apart, then the usage (1,000 of its 1,010 output tokens reasoning); with
-  // `hold_first`, nothing for 5 s after the 200.
-  upstream = await startWireUpstream((_req, res, raw) => {
-    const body = JSON.parse(raw) as { model: string; hold_first?: boolean };
-    const head = { id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1760000000, model: body.model };
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.flushHeaders(); // the 200 goes out now, before any event
-    let i = 0;
-    const next = (): void => {
-      if (res.destroyed) return;
-      if (i < 5) {
-        res.write(frame({ ...head, choices: [{ index: 0, delta: { content: `word${i} ` }, logprobs: null, finish_reason: i === 4 ? 'stop' : null }] }));
-        i++;
-        return void setTimeout(next, 30);
-      }
-      res.write(frame({ ...head, choices: [], usage: { prompt_tokens: 12, completion_tokens: 1010, total_tokens: 1022, completion_tokens_details: { reasoning_tokens: 1000 } } }));
-      res.end('data: [DONE]\n\n');
-    };
-    setTimeout(next, body.hold_first ? 5000 : 0);
-  });
-  gw = await startTestGateway(`
+// Streams five words 30 ms apart, then the usage (1,000 of its 1,010 output tokens reasoning); with
+// `hold_first`, nothing for 5 s after the 200.
+const { gw } = useBehindWireUpstream((_req, res, raw) => {
+  const body = JSON.parse(raw) as { model: string; hold_first?: boolean };
+  const head = { id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1760000000, model: body.model };
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.flushHeaders(); // the 200 goes out now, before any event
+  let i = 0;
+  const next = (): void => {
+    if (res.destroyed) return;
+    if (i < 5) {
+      res.write(frame({ ...head, choices: [{ index: 0, delta: { content: `word${i} ` }, logprobs: null, finish_reason: i === 4 ? 'stop' : null }] }));
+      i++;
+      return void setTimeout(next, 30);
+    }
+    res.write(frame({ ...head, choices: [], usage: { prompt_tokens: 12, completion_tokens: 1010, total_tokens: 1022, completion_tokens_details: { reasoning_tokens: 1000 } } }));
+    res.end('data: [DONE]\n\n');
+  };
+  setTimeout(next, body.hold_first ? 5000 : 0);
+}, (url) => `
 providers:
-  compat: {type: openai, base_url: "${upstream.url}", api_key: sk-up}
+  compat: {type: openai, base_url: "${url}", api_key: sk-up}
 projects: {p: {daily_limit: 1000000}}
 routes:
   r:
     chat_models: [{model_id: o3-mini, model: compat/o3-mini}, {model_id: gpt-4o, model: compat/gpt-4o}]
 keys: [{id: k, key: tg-k, project: p}]
 `);
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
 
 /** Streams `model`, leaving after `chunks` chunks (all of them when undefined); the call's record. */
 async function streamed(model: string, chunks: number | undefined, extra: object = {}): Promise<CallRecord> {
-  const before = gw.calls.length;
+  const before = gw().calls.length;
   const abort = new AbortController();
-  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
+  const client = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
   const body = { model, messages: [{ role: 'user', content: 'Is Boston in Massachusetts?' }], stream: true, max_completion_tokens: 1500, ...extra };
   const leaveAfter = chunks === 0 ? setTimeout(() => abort.abort(), 300) : undefined;
   try {
@@ -68,8 +57,8 @@ async function streamed(model: string, chunks: number | undefined, extra: object
   } finally {
     clearTimeout(leaveAfter);
   }
-  await until(() => gw.calls.length > before);
-  return gw.calls[gw.calls.length - 1];
+  await until(() => gw().calls.length > before);
+  return gw().calls[gw().calls.length - 1];
 }
 
 it('a reasoning model whose stream the client left before the usage is charged its whole grant', async () => {

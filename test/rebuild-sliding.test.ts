@@ -2,16 +2,15 @@
 // window when the calls it stands for do, so `tollgate audit` finds no drift afterwards. Before, all of
 // it went into the current slot: the per-minute rate limit drifted for a minute after every restart, and
 // a day-long sliding window would have counted yesterday's calls until tomorrow.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditCounters } from '../src/ledger/audit.js';
-import type { Ledger, LedgerRow } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
+import type { LedgerRow } from '../src/ledger/ledger.js';
 import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { ManualClock } from '../src/util/clock.js';
 import { load } from './helpers/config-texts.js';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 // 10:00 UTC: the minute's 3 s slots line up with it.
 const NOW = Date.UTC(2026, 10, 18, 10, 0, 0);
@@ -36,27 +35,19 @@ const call = (secondsAgo: number, input: number): LedgerRow =>
   sampleRow({ ts: NOW - secondsAgo * 1000, organization: 'default', keyId: 'u1', user: 'u1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: input, outputTokens: 5 });
 
 describe('rebuilding sliding windows from the ledger', () => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    place = sqlitePlace();
-    ledger = await openLedger(place.url);
-    // Two calls 50 s ago and one 10 s ago (in the rate limit's minute); one 20 hours ago (in the day only).
-    await ledger.append([call(50, 100), call(50, 200), call(10, 40), call(20 * 3600, 7000)]);
-  });
-
-  afterAll(async () => {
-    await ledger.close();
-    await place.drop();
+  const { ledger } = useLedger({
+    seed: async (l) => {
+      // Two calls 50 s ago and one 10 s ago (in the rate limit's minute); one 20 hours ago (in the day only).
+      await l.append([call(50, 100), call(50, 200), call(10, 40), call(20 * 3600, 7000)]);
+    },
   });
 
   it('puts each slot back where it was: no drift while the old usage leaves the windows', async () => {
     const clock = new ManualClock(NOW);
     const store = new MemoryCounterStore(clock, 'UTC');
-    await rebuildCounters(ledger, policy, store, () => clock.now());
+    await rebuildCounters(ledger(), policy, store, () => clock.now());
     const audit = async (): Promise<Record<string, [number, number]>> => {
-      const report = await auditCounters(ledger, policy, store, () => clock.now());
+      const report = await auditCounters(ledger(), policy, store, () => clock.now());
       expect(report.drifting).toBe(0);
       return Object.fromEntries(report.lines.map((l) => [l.limit, [l.counter, l.ledger]]));
     };

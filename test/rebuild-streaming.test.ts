@@ -4,14 +4,14 @@
 // 512 MB container. It now reads the ledger one group and one call at a time (eachGroup, eachEvent),
 // folding each into its counters, and combinations that share a counter share its limit object. The
 // figures are the same, on both ledgers, for every kind of limit.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LedgerCombos } from '../src/ledger/ledger-combos.js';
 import type { Ledger, LedgerRow } from '../src/ledger/ledger.js';
 import { ledgerUsageByLimit } from '../src/ledger/limit-usage.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
 import { load } from './helpers/config-texts.js';
-import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
+import { LEDGER_KINDS } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 // 10:30 UTC: the hour started 30 minutes ago, the minute's 3 s slots line up with it.
 const NOW = Date.UTC(2026, 10, 18, 10, 30, 0);
@@ -64,23 +64,14 @@ const ROWS = [
 ];
 
 describe.each(LEDGER_KINDS)('the counter rebuild reads the ledger a group and a call at a time: $kind', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    place = await makePlace();
-    ledger = await openLedger(place.url);
-    await ledger.append(ROWS);
-  });
-
-  afterAll(async () => {
-    await ledger?.close();
-    await place?.drop();
+  const { ledger } = useLedger({
+    place: makePlace,
+    seed: (l) => l.append(ROWS),
   });
 
   it('never collects the groups or calls, and gets the same figures for every kind of limit', async () => {
     const collecting = (name: string) => () => Promise.reject(new Error(`the rebuild collected the ledger's ${name}`));
-    const streamingOnly: Ledger = Object.create(ledger, { summarize: { value: collecting('groups') }, events: { value: collecting('events') } });
+    const streamingOnly: Ledger = Object.create(ledger(), { summarize: { value: collecting('groups') }, events: { value: collecting('events') } });
     const usage = await ledgerUsageByLimit(streamingOnly, policy, NOW);
     const byId = Object.fromEntries(usage.limits.map((l) => [l.limit.id, l.used]));
     expect(byId).toEqual({

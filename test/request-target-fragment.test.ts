@@ -4,17 +4,13 @@
 // `/v1/responses/{id}?a=1#/../../files`, for the provider (or a proxy before it) to read its own way.
 import { request } from 'node:http';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { queryOf } from '../src/proxy/stored-object-relay.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const KEY = 'tg-fragment';
-let upstream: MockUpstream;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
 providers:
   openai: {type: openai, base_url: "${url}/v1", api_key: sk-up}
 projects: {web: {daily_limit: 1000000}}
@@ -22,14 +18,12 @@ routes:
   r:
     chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]
 keys: [{id: web, key: ${KEY}, project: web}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+`);
+beforeEach(() => upstream().clearRequests());
 
 /** Sends `target` exactly as written (fetch would drop the fragment itself). */
 function rawGet(target: string): Promise<number> {
-  const { port } = new URL(gw.url);
+  const { port } = new URL(gw().url);
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method: 'GET', path: target, headers: { authorization: `Bearer ${KEY}` } }, (res) => {
       res.resume();
@@ -42,16 +36,16 @@ function rawGet(target: string): Promise<number> {
 
 describe('a fragment in the request target', () => {
   it('is not passed on to the provider: only the query before it goes', async () => {
-    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: KEY, maxRetries: 0 });
     const { id } = await client.responses.create({ model: 'gpt-4.1', input: 'hi', max_output_tokens: 16 });
     const { id: conversation } = await client.conversations.create({});
-    upstream.clearRequests();
+    upstream().clearRequests();
 
     expect(await rawGet(`/v1/responses/${id}?include=x#/../../files`)).toBe(200);
     expect(await rawGet(`/v1/responses/${id}/input_items?limit=1#?order=desc`)).toBe(200);
     expect(await rawGet(`/v1/responses/${id}#?limit=1`)).toBe(200);
     expect(await rawGet(`/v1/conversations/${conversation}/items?limit=2#/../..`)).toBe(200);
-    expect(upstream.requests().map((r) => r.url)).toEqual([
+    expect(upstream().requests().map((r) => r.url)).toEqual([
       `/v1/responses/${id}?include=x`,
       `/v1/responses/${id}/input_items?limit=1`,
       `/v1/responses/${id}`,

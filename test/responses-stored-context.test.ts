@@ -3,18 +3,14 @@
 // ten concurrent follow-ups on a 50,000-token conversation were all admitted against a 5,000-token
 // project limit, which ended at 500,010.
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { describe, expect, it } from 'vitest';
 import { StoredContext } from '../src/proxy/stored-context.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const ALLOWANCE = 1000;
 const LIMIT = 5000;
-let upstream: MockUpstream;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20 }, (url) => `
+const { gw } = useBehindMock({ latencyMs: 0, outputTokens: 20 }, (url) => `
 enforcement: {clamp_max_tokens: false, stored_context_tokens: ${ALLOWANCE}}
 providers: {openai: {type: openai, base_url: "${url}/v1"}}
 projects:
@@ -23,12 +19,10 @@ projects:
   tiny: {daily_limit: 800}
 routes: {r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]}}
 keys: [{id: a, key: tg-a, project: big}, {id: s, key: tg-s, project: small}, {id: t, key: tg-t, project: tiny}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
-const client = (key = 'tg-a') => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
-const callOf = (id: string) => gw.calls.find((c) => c.requestId === id)!;
+const client = (key = 'tg-a') => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
+const callOf = (id: string) => gw().calls.find((c) => c.requestId === id)!;
 
 describe('stored context on /v1/responses', () => {
   it('reserves what the earlier turn left behind (its input plus output) for a follow-up, streamed or not', async () => {

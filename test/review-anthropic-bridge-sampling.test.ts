@@ -6,18 +6,10 @@
 // one at 1 stays behind; two chosen values still go, and the provider's refusal says why.
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-let upstreamUrl: string;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5, apiKey: 'sk-ant-s' }, (url) => {
-    upstreamUrl = url;
-    return `
+const { gw, upstream, upstreamUrl } = useBehindMock({ latencyMs: 0, outputTokens: 5, apiKey: 'sk-ant-s' }, (url) => `
 providers: {claude: {type: anthropic, base_url: "${url}", api_key: sk-ant-s}}
 projects: {p: {daily_limit: 1000000}}
 routes:
@@ -26,23 +18,20 @@ routes:
       - {model_id: sonnet-4-5, model: claude/claude-sonnet-4-5-20250929}
       - {model_id: sonnet-4, model: claude/claude-sonnet-4-20250514}
 keys: [{id: k, key: tg-k, project: p}]
-`;
-  }));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+`);
+beforeEach(() => upstream().clearRequests());
 
 const messages = [{ role: 'user' as const, content: 'Hi.' }];
-const openai = (): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
+const openai = (): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
 const sentSampling = (): Array<Record<string, unknown>> =>
-  upstream.requests().map((r) => {
+  upstream().requests().map((r) => {
     const { temperature, top_p } = r.body as Record<string, unknown>;
     return { temperature, top_p };
   });
 
 describe('temperature and top_p together', () => {
   it('are refused by the mock upstream for the newer models, as by Anthropic, and taken by the older', async () => {
-    const direct = new Anthropic({ baseURL: upstreamUrl, apiKey: 'sk-ant-s', maxRetries: 0, defaultHeaders: { 'x-api-key': 'sk-ant-s', 'anthropic-version': '2023-06-01' } });
+    const direct = new Anthropic({ baseURL: upstreamUrl(), apiKey: 'sk-ant-s', maxRetries: 0, defaultHeaders: { 'x-api-key': 'sk-ant-s', 'anthropic-version': '2023-06-01' } });
     const both = { temperature: 0.5, top_p: 0.9 } as object;
     for (const model of ['claude-sonnet-4-5-20250929', 'claude-opus-4-1', 'claude-haiku-4-5', 'claude-opus-5-5']) {
       const err = await direct.messages.create({ model, max_tokens: 10, messages, ...both }).catch((e: unknown) => e);
@@ -77,6 +66,6 @@ describe('temperature and top_p together', () => {
       { temperature: 0.3, top_p: 0.9 },
       { temperature: 0.3, top_p: 0.9 },
     ]);
-    expect(gw.calls.at(-1)).toMatchObject({ status: 400, usage: { input: 0, output: 0 } });
+    expect(gw().calls.at(-1)).toMatchObject({ status: 400, usage: { input: 0, output: 0 } });
   });
 });

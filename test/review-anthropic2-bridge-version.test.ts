@@ -8,16 +8,12 @@
 // configured: the client chose it, and its refusal is the client's to see.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const MODEL = 'claude-sonnet-4-20250514';
-let upstream: MockUpstream;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5, apiKey: 'sk-ant-b' }, (url) => `
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 5, apiKey: 'sk-ant-b' }, (url) => `
 providers:
   old: {type: anthropic, base_url: "${url}", api_key: sk-ant-b}
   new: {type: anthropic, base_url: "${url}", api_key: sk-ant-b, headers: {anthropic-version: "2026-10-21"}}
@@ -28,20 +24,18 @@ routes:
       - {model_id: on-old, model: old/${MODEL}}
       - {model_id: on-new, model: new/${MODEL}}
 keys: [{id: k, key: tg-k, project: p}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+`);
+beforeEach(() => upstream().clearRequests());
 
 const messages = [{ role: 'user' as const, content: 'Hi.' }];
 const bodyOf = (r: { body: unknown } | undefined): Record<string, unknown> => r!.body as Record<string, unknown>;
-const openai = (headers: Record<string, string> = {}): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0, defaultHeaders: headers });
+const openai = (headers: Record<string, string> = {}): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k', maxRetries: 0, defaultHeaders: headers });
 
 describe('OpenAI clients on Claude under API version 2026-10-21', () => {
   it('leaves temperature and top_p behind when the operator configured the version', async () => {
     const answer = await openai().chat.completions.create({ model: 'on-new', messages, max_tokens: 10, temperature: 0.7, top_p: 0.9 });
     expect(answer.choices[0]!.finish_reason).toBe('stop');
-    const [sent] = upstream.requests();
+    const [sent] = upstream().requests();
     expect(sent!.headers['anthropic-version']).toBe('2026-10-21');
     expect(sent!.body).not.toHaveProperty('temperature');
     expect(sent!.body).not.toHaveProperty('top_p');
@@ -51,7 +45,7 @@ describe('OpenAI clients on Claude under API version 2026-10-21', () => {
   it('leaves them behind when the OpenAI client sends that version itself (it is forwarded)', async () => {
     const answer = await openai({ 'anthropic-version': '2026-10-21' }).chat.completions.create({ model: 'on-old', messages, max_tokens: 10, temperature: 0 });
     expect(answer.choices[0]!.finish_reason).toBe('stop');
-    const [sent] = upstream.requests();
+    const [sent] = upstream().requests();
     expect(sent!.headers['anthropic-version']).toBe('2026-10-21');
     expect(sent!.body).not.toHaveProperty('temperature');
   });
@@ -59,7 +53,7 @@ describe('OpenAI clients on Claude under API version 2026-10-21', () => {
   it('still sends them on the version that takes them, including a client that asks for 2023-06-01 on the new provider', async () => {
     await openai().chat.completions.create({ model: 'on-old', messages, max_tokens: 10, temperature: 0.2 });
     await openai({ 'anthropic-version': '2023-06-01' }).chat.completions.create({ model: 'on-new', messages, max_tokens: 10, top_p: 0.5 });
-    const [first, second] = upstream.requests();
+    const [first, second] = upstream().requests();
     expect([first!.headers['anthropic-version'], bodyOf(first).temperature]).toEqual(['2023-06-01', 0.2]);
     expect([second!.headers['anthropic-version'], bodyOf(second).top_p]).toEqual(['2023-06-01', 0.5]);
   });
@@ -68,17 +62,17 @@ describe('OpenAI clients on Claude under API version 2026-10-21', () => {
     const err = await openai().chat.completions.create({ model: 'on-new', messages, max_tokens: 10, ...({ top_k: 40 } as object) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('top_k: Extra inputs are not permitted');
-    expect(gw.calls.at(-1)).toMatchObject({ status: 400, usage: { input: 0, output: 0 } });
+    expect(gw().calls.at(-1)).toMatchObject({ status: 400, usage: { input: 0, output: 0 } });
   });
 });
 
 describe('native /v1/messages', () => {
   it("sends the client's version as it came, over the operator's, in both directions", async () => {
-    const sdk = new Anthropic({ baseURL: gw.url, apiKey: 'tg-k', maxRetries: 0 });
+    const sdk = new Anthropic({ baseURL: gw().url, apiKey: 'tg-k', maxRetries: 0 });
     await sdk.messages.create({ model: 'on-old', max_tokens: 10, messages }); // SDK 1.x: 2026-10-21
-    const older = new Anthropic({ baseURL: gw.url, apiKey: 'tg-k', maxRetries: 0, defaultHeaders: { 'anthropic-version': '2023-06-01' } });
+    const older = new Anthropic({ baseURL: gw().url, apiKey: 'tg-k', maxRetries: 0, defaultHeaders: { 'anthropic-version': '2023-06-01' } });
     await older.messages.create({ model: 'on-new', max_tokens: 10, messages, ...({ temperature: 0.3 } as object) });
-    const [a, b] = upstream.requests();
+    const [a, b] = upstream().requests();
     expect(a!.headers['anthropic-version']).toBe('2026-10-21');
     expect([b!.headers['anthropic-version'], bodyOf(b).temperature]).toEqual(['2023-06-01', 0.3]);
   });

@@ -6,15 +6,10 @@
 // `max_tokens === null` as "unknown" read undefined, and `models.list({lifecycle: ['retired']})` listed
 // every model as retired. The gateway's models are all active, and it knows no model's limits or capabilities.
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5, apiKey: 'sk-ant-m' }, (url) => `
+const { gw } = useBehindMock({ latencyMs: 0, outputTokens: 5, apiKey: 'sk-ant-m' }, (url) => `
 providers: {claude: {type: anthropic, base_url: "${url}", api_key: sk-ant-m}}
 projects: {p: {daily_limit: 1000000}}
 routes:
@@ -23,11 +18,9 @@ routes:
       - {model_id: sonnet, model: claude/claude-sonnet-4-5}
       - {model_id: haiku, model: claude/claude-haiku-4-5}
 keys: [{id: k, key: tg-k, project: p}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
-const client = (): Anthropic => new Anthropic({ baseURL: gw.url, apiKey: 'tg-k', maxRetries: 0 });
+const client = (): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: 'tg-k', maxRetries: 0 });
 const ALL = ['sonnet', 'r/sonnet', 'haiku', 'r/haiku', 'r'];
 
 async function idsOf(params: Anthropic.ModelListParams = {}): Promise<string[]> {
@@ -72,7 +65,7 @@ describe('the lifecycle filter', () => {
 
   it('reads the parameter repeated (curl) as well as with brackets (the SDK), and pages within the filtered list', async () => {
     const raw = async (query: string) => {
-      const res = await fetch(`${gw.url}/v1/models?${query}`, { headers: { 'x-api-key': 'tg-k', 'anthropic-version': '2023-06-01' } });
+      const res = await fetch(`${gw().url}/v1/models?${query}`, { headers: { 'x-api-key': 'tg-k', 'anthropic-version': '2023-06-01' } });
       return { status: res.status, body: (await res.json()) as { data?: Array<{ id: string }>; has_more?: boolean; error?: { type: string; message: string } } };
     };
     expect((await raw('lifecycle=retired&lifecycle=deprecated')).body.data).toEqual([]);

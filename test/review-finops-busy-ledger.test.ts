@@ -4,42 +4,32 @@
 // Seen on PostgreSQL with 8 clients calling in a loop: 11 of 11 dashboard requests unanswered after 8 s
 // (the dashboard's flush is outside its 10 s report timeout: it hung for as long as the traffic lasted),
 // and the audit a 503 every time. A flush now writes the rows buffered when it was called, no more.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LedgerWriter } from '../src/ledger/batch-writer.js';
-import type { Ledger } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
-import { postgresPlace, sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { postgresPlace } from './helpers/ledgers.js';
 import { sampleRow, T0 } from './helpers/sample-row.js';
 import { useUsageGateway } from './helpers/usage-gateway.js';
 import { withTimeout } from '../src/util/with-timeout.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 describe('LedgerWriter.flush while rows keep arriving', () => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-  beforeAll(async () => {
-    place = sqlitePlace();
-    ledger = await openLedger(place.url);
-  });
-  afterAll(async () => {
-    await ledger.close();
-    await place.drop();
-  });
+  const { ledger } = useLedger();
 
   it('writes the rows buffered when it was called and returns, though later rows keep coming', async () => {
     // Calls finishing while each batch is written: five more rows arrive during every write (set before the
     // writer is made, which reads the ledger's write method then).
     let arriving = true;
     let seq = 0;
-    const target = ledger as unknown as Record<string, unknown>;
-    const method = typeof ledger.appendPacked === 'function' ? 'appendPacked' : 'append';
-    const write = (target[method] as (x: unknown) => Promise<void>).bind(ledger);
+    const target = ledger() as unknown as Record<string, unknown>;
+    const method = typeof ledger().appendPacked === 'function' ? 'appendPacked' : 'append';
+    const write = (target[method] as (x: unknown) => Promise<void>).bind(ledger());
     target[method] = async (x: unknown): Promise<void> => {
       // Once the write has started (not inside the writer's own call to it).
       await null;
       if (arriving) arrive(5);
       await write(x);
     };
-    const writer = new LedgerWriter(ledger, { flushIntervalMs: 1000, batchSize: 5, maxBufferedRows: 100_000 });
+    const writer = new LedgerWriter(ledger(), { flushIntervalMs: 1000, batchSize: 5, maxBufferedRows: 100_000 });
     const arrive = (n: number): void => {
       for (let i = 0; i < n; i++) writer.push(sampleRow({ ts: T0 + seq, requestId: `row-${seq++}` }));
     };
@@ -51,7 +41,7 @@ describe('LedgerWriter.flush while rows keep arriving', () => {
       );
       expect(flushed).toBeUndefined();
       // The twelve rows buffered when flush() was called are in the ledger.
-      const stored = new Set((await ledger.rows({ sinceMs: T0, untilMs: T0 + 1_000_000 })).map((r) => r.requestId));
+      const stored = new Set((await ledger().rows({ sinceMs: T0, untilMs: T0 + 1_000_000 })).map((r) => r.requestId));
       for (let i = 0; i < 12; i++) expect(stored.has(`row-${i}`)).toBe(true);
     } finally {
       arriving = false;
@@ -59,7 +49,7 @@ describe('LedgerWriter.flush while rows keep arriving', () => {
       await writer.close();
     }
     // Closing still writes every row, the late ones too.
-    const all = await ledger.rows({ sinceMs: T0, untilMs: T0 + 1_000_000 });
+    const all = await ledger().rows({ sinceMs: T0, untilMs: T0 + 1_000_000 });
     expect(all).toHaveLength(seq);
   });
 });

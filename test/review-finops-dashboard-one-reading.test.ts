@@ -6,14 +6,14 @@
 // history bar at 159,964). Here a call's row is written before each of the dashboard's queries, as
 // calls finishing during its reading would be; both ledgers. Today is now read in one query, whose groups
 // give today, its history bar, and its part of the month and of every breakdown.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildDashboard } from '../src/analytics/dashboard.js';
 import { loadPolicyFromTexts } from '../src/config/load-policy.js';
-import type { Ledger, UsageQuery } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
+import type { UsageQuery } from '../src/ledger/ledger.js';
 import { PriceBook } from '../src/ledger/price-book.js';
-import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
+import { LEDGER_KINDS } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const HOUR = 3_600_000;
 // Thursday 10 December 2026, 15:00 UTC.
@@ -47,31 +47,27 @@ function call(ts: number, user: string, tokens: number) {
 }
 
 describe.each(LEDGER_KINDS)('dashboard figures from one reading of the ledger: $kind', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-  beforeEach(async () => {
-    place = await makePlace();
-    ledger = await openLedger(place.url);
-    // Earlier this month and earlier today.
-    await ledger.append([call(Date.UTC(2026, 11, 3, 10), 'alice', 1000), call(NOW - 2 * HOUR, 'bob', 100)]);
-  });
-  afterEach(async () => {
-    await ledger.close();
-    await place.drop();
+  const { ledger, place } = useLedger({
+    place: makePlace,
+    seed: async (l) => {
+      // Earlier this month and earlier today.
+      await l.append([call(Date.UTC(2026, 11, 3, 10), 'alice', 1000), call(NOW - 2 * HOUR, 'bob', 100)]);
+    },
+    each: true,
   });
 
   it('agrees with itself while calls are written during its queries', async () => {
     // The queries run one after the other, as on a pool with fewer connections than queries, and a call
     // that started a minute ago ends, its row written, before each of them.
-    const summarize = ledger.summarize.bind(ledger);
+    const summarize = ledger().summarize.bind(ledger());
     let written = 0;
-    ledger.summarize = async (q: UsageQuery) => {
+    ledger().summarize = async (q: UsageQuery) => {
       const turn = ++written;
       await new Promise((resolve) => setTimeout(resolve, turn * 5));
-      await ledger.append([call(NOW - 60_000, turn % 2 ? 'carol' : 'dave', 10)]);
+      await ledger().append([call(NOW - 60_000, turn % 2 ? 'carol' : 'dave', 10)]);
       return summarize(q);
     };
-    const d = await buildDashboard(ledger, policyFor(place.url), new PriceBook(new Map()), 'default', NOW);
+    const d = await buildDashboard(ledger(), policyFor(place().url), new PriceBook(new Map()), 'default', NOW);
     expect(written).toBeGreaterThan(0);
 
     const month = d.current_usage.this_month;

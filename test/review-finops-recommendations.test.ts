@@ -2,14 +2,12 @@
 // of a route, or two routes). The tips were worked out per (route, model id): 60 short calls to gpt-4o,
 // 30 as `gpt-4o` and 30 as `smart`, gave two identical tips, each saying "30 calls this month" and each
 // half the savings; 30 calls split 15 / 15 gave none (each part under the 20 calls a tip needs).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildDashboard } from '../src/analytics/dashboard.js';
 import { loadPolicyFromTexts } from '../src/config/load-policy.js';
-import type { Ledger } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
 import { PriceBook } from '../src/ledger/price-book.js';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const NOW = Date.UTC(2026, 11, 10, 15);
 const HOUR = 3_600_000;
@@ -56,24 +54,15 @@ function calls(n: number, names: Array<[string, string]>) {
 }
 
 describe('smaller-model tips for one model reached under several names', () => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-  beforeEach(async () => {
-    place = sqlitePlace();
-    ledger = await openLedger(place.url);
-  });
-  afterEach(async () => {
-    await ledger.close();
-    await place.drop();
-  });
+  const { ledger, place } = useLedger({ each: true });
 
   const tips = async () => {
-    const d = await buildDashboard(ledger, policy(place.url), new PriceBook(policy(place.url).pricing), 'default', NOW);
+    const d = await buildDashboard(ledger(), policy(place().url), new PriceBook(policy(place().url).pricing), 'default', NOW);
     return { d, tips: d.recommendations.filter((r) => r.kind === 'smaller_model') };
   };
 
   it('gives one tip with all the calls and all the savings, for two model ids of a route', async () => {
-    await ledger.append(calls(60, [['main', 'gpt-4o'], ['main', 'smart']]));
+    await ledger().append(calls(60, [['main', 'gpt-4o'], ['main', 'smart']]));
     const { d, tips: found } = await tips();
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ project: 'web', model: 'demo/gpt-4o', suggested_model: 'demo/gpt-4o-mini' });
@@ -83,7 +72,7 @@ describe('smaller-model tips for one model reached under several names', () => {
   });
 
   it('gives a tip for 30 calls split 15 / 15 between two routes', async () => {
-    await ledger.append(calls(30, [['main', 'gpt-4o'], ['other', 'gpt-4o']]));
+    await ledger().append(calls(30, [['main', 'gpt-4o'], ['other', 'gpt-4o']]));
     const { tips: found } = await tips();
     expect(found).toHaveLength(1);
     expect(found[0].message).toContain('(30 calls this month)');

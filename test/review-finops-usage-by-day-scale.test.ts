@@ -5,13 +5,13 @@
 // (`--by user` alone: 110 MB, 2.0 s); a month of a few million calls would not fit. Here: 40 users each
 // calling every 15 minutes for three days in a zone 5:45 from UTC, read through a ledger that counts the
 // groups it returns; the figures are checked against the rows.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ledger, LedgerRow, UsageQuery } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
+import { describe, expect, it } from 'vitest';
+import type { LedgerRow, UsageQuery } from '../src/ledger/ledger.js';
 import { formatReport } from '../src/ledger/report-format.js';
 import { usageReport } from '../src/ledger/usage-report.js';
-import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
+import { LEDGER_KINDS } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const TZ = 'Asia/Kathmandu';
 // Local midnight of 1 December 2026 in Kathmandu (UTC+5:45).
@@ -32,23 +32,18 @@ function rows(): LedgerRow[] {
 }
 
 describe.each(LEDGER_KINDS)('tollgate usage by user and day: $kind', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
   const all = rows();
-  beforeAll(async () => {
-    place = await makePlace();
-    ledger = await openLedger(place.url);
-    for (let i = 0; i < all.length; i += 2000) await ledger.append(all.slice(i, i + 2000));
-  });
-  afterAll(async () => {
-    await ledger.close();
-    await place.drop();
+  const { ledger } = useLedger({
+    place: makePlace,
+    seed: async (l) => {
+      for (let i = 0; i < all.length; i += 2000) await l.append(all.slice(i, i + 2000));
+    },
   });
 
   it('reads about as many groups from the ledger as it prints, with the right figures', async () => {
     let groupsRead = 0;
-    const summarize = ledger.summarize.bind(ledger);
-    ledger.summarize = async (q: UsageQuery) => {
+    const summarize = ledger().summarize.bind(ledger());
+    ledger().summarize = async (q: UsageQuery) => {
       const groups = await summarize(q);
       groupsRead += groups.length;
       return groups;
@@ -57,7 +52,7 @@ describe.each(LEDGER_KINDS)('tollgate usage by user and day: $kind', ({ place: m
       // From the middle of the first day to the middle of the last: partial days at both ends.
       const sinceMs = DEC_1 + 12 * 3_600_000;
       const untilMs = DEC_1 + (DAYS - 1) * 86_400_000 + 6 * 3_600_000;
-      const report = await usageReport(ledger, { sinceMs, untilMs, by: ['user', 'day'], timezone: TZ });
+      const report = await usageReport(ledger(), { sinceMs, untilMs, by: ['user', 'day'], timezone: TZ });
       expect(report.rows).toHaveLength(USERS * DAYS);
       // The rows printed, and the period's 15-minute slices (to find the days with calls), whatever the
       // number of users. Before: one group per user and slice (40 x 168 = 6,720).
@@ -84,7 +79,7 @@ describe.each(LEDGER_KINDS)('tollgate usage by user and day: $kind', ({ place: m
       expect(days).toEqual([...days].sort());
       expect(formatReport(report, 'csv').split('\n')[1]).toMatch(/^user-39,2026-12-01,/);
     } finally {
-      ledger.summarize = summarize;
+      ledger().summarize = summarize;
     }
   });
 });

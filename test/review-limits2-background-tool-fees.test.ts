@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { PriceBook } from '../src/ledger/price-book.js';
-import { startTestGateway } from './helpers/in-process.js';
 import { until } from './helpers/until.js';
-import { responseObject, startWireUpstream } from './helpers/wire-upstream.js';
+import { responseObject } from './helpers/wire-upstream.js';
+import { withBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 const SEARCHES = 5;
 /** USD per web search (list-prices.ts TOOL_CALL_PRICES: $10 per 1,000). */
@@ -27,10 +27,9 @@ function queuedThenGone(req: IncomingMessage, res: ServerResponse, raw: string):
 
 describe('a background web-search call whose end is never learnt', () => {
   it('is charged the searches it may have made, as reserved', async () => {
-    const upstream = await startWireUpstream(queuedThenGone);
-    const gateway = await startTestGateway(`
+    await withBehindWireUpstream(queuedThenGone, (url) => `
 providers:
-  up: {type: openai, base_url: "${upstream.url}", api_key: k}
+  up: {type: openai, base_url: "${url}", api_key: k}
 pricing:
   "up/gpt-4.1-mini": {input: 0.4, output: 1.6}
 enforcement: {stored_context_tokens: 1000}
@@ -39,8 +38,7 @@ routes:
   r:
     chat_models: [{model_id: mini, model: up/gpt-4.1-mini}]
 keys: [{id: a, key: tg-a, project: p}]
-`);
-    try {
+`, async (gateway) => {
       const res = await fetch(`${gateway.url}/v1/responses`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' },
@@ -54,9 +52,6 @@ keys: [{id: a, key: tg-a, project: p}]
       expect(row.usage.output).toBe(100);
       const prices = new PriceBook(gateway.gateway.policy.pricing);
       expect(prices.cost('up', 'gpt-4.1-mini', row.usage)).toBeGreaterThanOrEqual(SEARCHES * SEARCH_FEE);
-    } finally {
-      await gateway.close();
-      await upstream.close();
-    }
+    });
   });
 });

@@ -5,8 +5,8 @@
 // bill, and a money limit let calls on until their worst-case bill was more than twice the limit.
 import { describe, expect, it } from 'vitest';
 import { PriceBook } from '../src/ledger/price-book.js';
-import { startTestGateway } from './helpers/in-process.js';
-import { startWireUpstream } from './helpers/wire-upstream.js';
+import { withBehindWireUpstream } from './helpers/behind-wire-upstream.js';
+import { postUntilRefused } from './helpers/until-refused.js';
 
 const LIMIT = 0.05;
 const MAX_TOKENS = 200;
@@ -14,10 +14,10 @@ const body = { model: 'haiku', max_tokens: MAX_TOKENS, messages: [{ role: 'user'
 
 describe('timed-out calls with a dearer fallback model against a money limit', () => {
   it('are charged no less than the provider may bill them, so their bills stay within the limit', async () => {
-    const upstream = await startWireUpstream(() => {}); // never answers: every call times out
-    const gateway = await startTestGateway(`
+    // The upstream never answers: every call times out.
+    await withBehindWireUpstream(() => {}, (url) => `
 providers:
-  up: {type: anthropic, base_url: "${upstream.url}", api_key: k, timeout_ms: 100}
+  up: {type: anthropic, base_url: "${url}", api_key: k, timeout_ms: 100}
 pricing:
   "up/claude-haiku-4-5": {input: 1, output: 5}
   "up/claude-opus-4-8": {input: 5, output: 25}
@@ -26,19 +26,9 @@ routes:
   r:
     chat_models: [{model_id: opus, model: up/claude-opus-4-8}, {model_id: haiku, model: up/claude-haiku-4-5}]
 keys: [{id: a, key: tg-a, project: p}]
-`);
-    try {
-      const statuses: number[] = [];
+`, async (gateway) => {
       // One after another until the limit refuses one: each is charged what its timeout was charged.
-      for (let i = 0; i < 40 && !statuses.includes(429); i++) {
-        const res = await fetch(`${gateway.url}/v1/messages`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'server-side-fallback-2026-07-01' },
-          body: JSON.stringify(body),
-        });
-        await res.arrayBuffer();
-        statuses.push(res.status);
-      }
+      const statuses = await postUntilRefused(gateway.url, '/v1/messages', { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'server-side-fallback-2026-07-01' }, body);
       const timedOut = gateway.calls.filter((c) => c.status === 504);
       expect(timedOut.length).toBe(statuses.filter((s) => s === 504).length);
       expect(timedOut.length).toBeGreaterThan(0);
@@ -57,9 +47,6 @@ keys: [{id: a, key: tg-a, project: p}]
         expect(prices.cost('up', c.target.model.upstreamModel, c.usage)).toBeGreaterThanOrEqual(worst(c) - 1e-12);
         expect(c.fallback).toBeUndefined();
       }
-    } finally {
-      await gateway.close();
-      await upstream.close();
-    }
+    });
   });
 });

@@ -5,8 +5,8 @@
 // many times the limit. Both wires: Anthropic's web search on /v1/messages, OpenAI's on /v1/responses.
 import { describe, expect, it } from 'vitest';
 import { PriceBook } from '../src/ledger/price-book.js';
-import { startTestGateway } from './helpers/in-process.js';
-import { startWireUpstream } from './helpers/wire-upstream.js';
+import { withBehindWireUpstream } from './helpers/behind-wire-upstream.js';
+import { postUntilRefused } from './helpers/until-refused.js';
 
 const LIMIT = 0.3;
 const SEARCHES = 5;
@@ -30,10 +30,10 @@ const cases = [
 
 describe('timed-out calls with web search against a money limit', () => {
   it.each(cases)('$wire: are charged the searches they may make, so those stay within the limit', async (c) => {
-    const upstream = await startWireUpstream(() => {}); // never answers: every call times out
-    const gateway = await startTestGateway(`
+    // The upstream never answers: every call times out.
+    await withBehindWireUpstream(() => {}, (url) => `
 providers:
-  up: {type: ${c.wire}, base_url: "${upstream.url}", api_key: k, timeout_ms: 100}
+  up: {type: ${c.wire}, base_url: "${url}", api_key: k, timeout_ms: 100}
 pricing:
   "up/claude-haiku-4-5": {input: 1, output: 5}
   "up/gpt-4.1-mini": {input: 0.4, output: 1.6}
@@ -44,19 +44,8 @@ routes:
   r:
     chat_models: [{model_id: haiku, model: up/claude-haiku-4-5}, {model_id: mini, model: up/gpt-4.1-mini}]
 keys: [{id: a, key: tg-a, project: p}]
-`);
-    try {
-      const statuses: number[] = [];
-      // One after another until the limit refuses one.
-      for (let i = 0; i < 40 && !statuses.includes(429); i++) {
-        const res = await fetch(`${gateway.url}${c.path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a', ...c.headers },
-          body: JSON.stringify(c.body),
-        });
-        await res.arrayBuffer();
-        statuses.push(res.status);
-      }
+`, async (gateway) => {
+      const statuses = await postUntilRefused(gateway.url, c.path, c.headers, c.body);
       const timedOut = gateway.calls.filter((r) => r.status === 504);
       expect(timedOut.length).toBeGreaterThan(0);
       expect(statuses).toContain(429);
@@ -64,9 +53,6 @@ keys: [{id: a, key: tg-a, project: p}]
       expect(timedOut.length * SEARCHES * SEARCH_FEE).toBeLessThanOrEqual(LIMIT + 1e-12);
       const prices = new PriceBook(gateway.gateway.policy.pricing);
       for (const r of timedOut) expect(prices.cost('up', r.target.model.upstreamModel, r.usage)).toBeGreaterThanOrEqual(SEARCHES * SEARCH_FEE);
-    } finally {
-      await gateway.close();
-      await upstream.close();
-    }
+    });
   });
 });

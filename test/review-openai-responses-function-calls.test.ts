@@ -8,19 +8,15 @@
 // (required in SDK 6.49's ResponseUsage), which an app summing cache figures otherwise reads as undefined.
 import OpenAI from 'openai';
 import { zodResponsesFunction } from 'openai/helpers/zod';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { SseParser } from '../src/providers/sse/index.js';
 import { countTextTokens } from '../src/tokens/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
 const CUT = 8;
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 8, apiKey: 'sk-up' }, (url) => `
+const { gw } = useBehindMock({ latencyMs: 0, outputTokens: 8, apiKey: 'sk-up' }, (url) => `
 providers: {openai: {type: openai, base_url: "${url}/v1", api_key: sk-up}}
 projects: {p: {daily_limit: 1000000}}
 routes:
@@ -29,11 +25,9 @@ routes:
     chat_models: [{model_id: gpt-4.1-narrow, model: openai/gpt-4.1}]
     token_limiting: {scope: user, output: {algorithm: fixed_window, window_size: 1 hour, max_token: ${CUT}}}
 keys: [{id: k, key: tg-k, project: p, routes: [r]}, {id: n, key: tg-n, project: p, routes: [narrow]}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
-const client = (key = 'tg-k'): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
+const client = (key = 'tg-k'): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
 const tools: OpenAI.Responses.FunctionTool[] = [
   { type: 'function', name: 'get_weather', strict: true, parameters: { type: 'object', properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['city', 'unit'], additionalProperties: false } },
   { type: 'function', name: 'get_time', strict: true, parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } },
@@ -50,7 +44,7 @@ describe('function calls on /v1/responses', () => {
       expect(JSON.parse(c.arguments)).toBeTypeOf('object');
     }
     expect(res.usage?.output_tokens).toBe(callCost(calls));
-    expect(gw.calls.at(-1)).toMatchObject({ status: 200, usage: { output: callCost(calls), source: 'provider' } });
+    expect(gw().calls.at(-1)).toMatchObject({ status: 200, usage: { output: callCost(calls), source: 'provider' } });
   });
 
   it('a named function is the one call; parallel_tool_calls: false makes one', async () => {
@@ -77,13 +71,13 @@ describe('function calls on /v1/responses', () => {
     const calls = final.output.flatMap((o) => (o.type === 'function_call' ? [{ name: o.name, arguments: o.arguments }] : []));
     expect(done).toEqual(calls.map((c) => ({ name: c.name, arguments: c.arguments })));
     expect(deltas).toBe(calls.map((c) => c.arguments).join(''));
-    expect(gw.calls.at(-1)).toMatchObject({ usage: { output: callCost(calls), source: 'provider' } });
+    expect(gw().calls.at(-1)).toMatchObject({ usage: { output: callCost(calls), source: 'provider' } });
   });
 });
 
 describe('a function call cut at an output limit', () => {
   it('ends with the API’s closing events: the arguments’ .done names the function, the usage has every detail', async () => {
-    const res = await fetch(`${gw.url}/v1/responses`, {
+    const res = await fetch(`${gw().url}/v1/responses`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer tg-n' },
       body: JSON.stringify({ model: 'gpt-4.1-narrow', input: 'Weather and time in Paris?', tools, tool_choice: 'required', stream: true }),
@@ -97,6 +91,6 @@ describe('a function call cut at an output limit', () => {
     const usage = ending[2].response.usage;
     expect(usage.output_tokens).toBe(CUT);
     expect(usage.input_tokens_details).toEqual({ cached_tokens: 0, cache_write_tokens: 0 });
-    expect(gw.calls.at(-1)).toMatchObject({ usage: { output: CUT } });
+    expect(gw().calls.at(-1)).toMatchObject({ usage: { output: CUT } });
   });
 });

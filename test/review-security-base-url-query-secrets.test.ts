@@ -4,16 +4,12 @@
 // Azure SAS signature's `?sig=`. An upstream quoting its request URL in an error, as Express's own 404
 // does ("Cannot POST /v1/chat/completions?code=..."), showed every client the key.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { describe, expect, it } from 'vitest';
 import { SecretMask } from '../src/providers/secret-mask.js';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 const FUNCTION_KEY = 'AzFuncKey0123456789abcdefghijklmnopqrstuv==';
 const SAS_SIGNATURE = 'SasSignature0123456789abcdefXYZ%3D';
-
-let upstream: WireUpstream;
-let gw: TestGateway;
 
 /** Answers every request as Express does a path it has no route for: a 404 naming the request target. */
 function expressNotFound(req: IncomingMessage, res: ServerResponse): void {
@@ -21,25 +17,18 @@ function expressNotFound(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: text, type: 'invalid_request_error', param: null, code: null } }));
 }
 
-beforeAll(async () => {
-  upstream = await startWireUpstream(expressNotFound);
-  gw = await startTestGateway(`
+const { gw } = useBehindWireUpstream(expressNotFound, (url) => `
 providers:
-  func: {type: openai, base_url: "${upstream.url}?code=${FUNCTION_KEY}"}
-  sas: {type: openai, base_url: "${upstream.url}?sv=2022-11-02&sig=${SAS_SIGNATURE}"}
+  func: {type: openai, base_url: "${url}?code=${FUNCTION_KEY}"}
+  sas: {type: openai, base_url: "${url}?sv=2022-11-02&sig=${SAS_SIGNATURE}"}
 routes:
   r:
     chat_models: [{model_id: f, model: func/gpt-4.1}, {model_id: s, model: sas/gpt-4.1}]
 keys: [{id: k, key: tg-k}]
 `);
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
 
 async function chat(model: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+  const res = await fetch(`${gw().url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),

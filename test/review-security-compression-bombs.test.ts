@@ -4,21 +4,15 @@
 // holder of a key could so stop the gateway for every other tenant. Now a body may inflate to at most
 // 200 times its compressed size (Apache's DeflateInflateRatioLimit), and always to 1 MiB.
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let gw: TestGateway;
-let upstream: MockUpstream;
-beforeAll(async () => {
-  ({ gw, upstream } = await startBehindMock({ latencyMs: 0, outputTokens: 4 }, (url) => `
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 4 }, (url) => `
 providers: {openai: {type: openai, base_url: "${url}/v1", api_key: sk-upstream-key-0123456789}}
 routes: {r: {chat_models: [{model_id: m, model: openai/gpt-4o}]}}
 keys:
   - {id: k, key: tg-k}
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 /** A chat body padded with spaces (valid JSON) to `bytes` in all. */
 function padded(bytes: number, content = 'hi'): Buffer {
@@ -30,12 +24,12 @@ function padded(bytes: number, content = 'hi'): Buffer {
 }
 
 function post(body: Buffer, encoding: string): Promise<Response> {
-  return fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json', 'content-encoding': encoding }, body: new Uint8Array(body) });
+  return fetch(`${gw().url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json', 'content-encoding': encoding }, body: new Uint8Array(body) });
 }
 
 describe('a compressed body that inflates far beyond its size (a compression bomb)', () => {
   it('is refused, not inflated to the endpoint limit and parsed, and nothing goes upstream', async () => {
-    upstream.clearRequests();
+    upstream().clearRequests();
     const brBomb = brotliCompressSync(padded(40 * 1024 * 1024), { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
     const gzBomb = gzipSync(padded(40 * 1024 * 1024), { level: 9 });
     expect(brBomb.length).toBeLessThan(1000);
@@ -46,12 +40,12 @@ describe('a compressed body that inflates far beyond its size (a compression bom
       const error = (await res.json()).error;
       expect(error.message).toMatch(/expands to more than 200 times/);
     }
-    expect(upstream.requests()).toHaveLength(0);
-    expect(gw.calls).toHaveLength(0);
+    expect(upstream().requests()).toHaveLength(0);
+    expect(gw().calls).toHaveLength(0);
   });
 
   it('still takes compressed bodies of ordinary text, however large, and small bodies of any ratio', async () => {
-    upstream.clearRequests();
+    upstream().clearRequests();
     // 12 MiB of varied words (a long document): gzip gets it down ~3 to 4 times.
     const words = ['tokens', 'budget', 'gateway', 'limit', 'project', 'alpha', 'route', 'model', 'stream', 'ledger'];
     let seed = 7;
@@ -63,6 +57,6 @@ describe('a compressed body that inflates far beyond its size (a compression bom
     const small = brotliCompressSync(padded(900 * 1024));
     expect(small.length).toBeLessThan(200);
     expect((await post(small, 'br')).status).toBe(200);
-    expect(upstream.requests()).toHaveLength(2);
+    expect(upstream().requests()).toHaveLength(2);
   });
 });

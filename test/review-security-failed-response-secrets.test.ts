@@ -4,17 +4,14 @@
 // header) reached the client as is, where the same error in a stream's `response.failed` event, or in any
 // 4xx/5xx, is masked.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maskSecret } from '../src/providers/secret-mask.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { responseObject, startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { responseObject } from './helpers/wire-upstream.js';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 const KEY = 'sk-proj-Upstream0Secret1Key2ForTests3abcd';
 const ID = 'resp_fails_later1';
 const FAILS_AT_ONCE = 'resp_fails_at_once1';
-
-let upstream: WireUpstream;
-let gw: TestGateway;
 
 /** Makes the response (completed), then shows it failed, its error quoting the credentials it was sent. */
 function failsLater(req: IncomingMessage, res: ServerResponse, raw: string): void {
@@ -24,25 +21,18 @@ function failsLater(req: IncomingMessage, res: ServerResponse, raw: string): voi
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(shown));
 }
 
-beforeAll(async () => {
-  upstream = await startWireUpstream(failsLater);
-  gw = await startTestGateway(`
-providers: {openai: {type: openai, base_url: "${upstream.url}", api_key: ${KEY}}}
+const { gw } = useBehindWireUpstream(failsLater, (url) => `
+providers: {openai: {type: openai, base_url: "${url}", api_key: ${KEY}}}
 routes: {r: {chat_models: [{model_id: m, model: openai/gpt-4o}]}}
 keys: [{id: k, key: tg-k}]
 `);
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
 
 describe("a stored response's error, retrieved", () => {
   it("has the gateway's key masked, with Content-Length that of the masked body", async () => {
     const headers = { authorization: 'Bearer tg-k', 'content-type': 'application/json' };
-    const made = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers, body: JSON.stringify({ model: 'm', input: 'hi' }) });
+    const made = await fetch(`${gw().url}/v1/responses`, { method: 'POST', headers, body: JSON.stringify({ model: 'm', input: 'hi' }) });
     expect((await made.json()).id).toBe(ID);
-    const res = await fetch(`${gw.url}/v1/responses/${ID}`, { headers });
+    const res = await fetch(`${gw().url}/v1/responses/${ID}`, { headers });
     const bytes = Buffer.from(await res.arrayBuffer());
     const text = bytes.toString('utf8');
     expect(res.status).toBe(200);
@@ -52,7 +42,7 @@ describe("a stored response's error, retrieved", () => {
   });
 
   it('as the answer to the call itself, has the key masked too', async () => {
-    const res = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', input: 'fail' }) });
+    const res = await fetch(`${gw().url}/v1/responses`, { method: 'POST', headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', input: 'fail' }) });
     const bytes = Buffer.from(await res.arrayBuffer());
     const text = bytes.toString('utf8');
     expect(res.status).toBe(200);

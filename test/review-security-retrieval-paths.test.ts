@@ -2,32 +2,28 @@
 // upstream's path. Sent as raw request targets (no client normalizes them first), none of `..`, encoded
 // dots and slashes, `?` or `#` lets a caller reach another upstream path than the owned object's own.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 4 }, (url) => `
+providers: {openai: {type: openai, base_url: "${url}/v1", api_key: sk-upstream-key-0123456789}}
+routes: {r: {chat_models: [{model_id: m, model: openai/gpt-4o}]}}
+keys: [{id: k, key: tg-k}]
+`);
 let responseId: string;
 let conversationId: string;
 
 beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 4 }, (url) => `
-providers: {openai: {type: openai, base_url: "${url}/v1", api_key: sk-upstream-key-0123456789}}
-routes: {r: {chat_models: [{model_id: m, model: openai/gpt-4o}]}}
-keys: [{id: k, key: tg-k}]
-`));
   const post = (path: string, body: object) =>
-    fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+    fetch(`${gw().url}${path}`, { method: 'POST', headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
   responseId = ((await post('/v1/responses', { model: 'm', input: 'hi' })) as { id: string }).id;
   conversationId = ((await post('/v1/conversations', {})) as { id: string }).id;
 });
-afterAll(() => stopBehindMock(gw, upstream));
 
 /** Sends `target` as the request line's target, byte for byte; resolves to the status. */
 function rawGet(target: string, method = 'GET'): Promise<number> {
   return new Promise((resolve) => {
-    const { port } = new URL(gw.url);
+    const { port } = new URL(gw().url);
     const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(`${method} ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tg-k\r\nConnection: close\r\n\r\n`));
     let out = '';
     socket.on('data', (d) => (out += d));
@@ -49,7 +45,7 @@ describe('ids in retrieval and conversation paths', () => {
       // Controls: the owned objects' own paths, which do go upstream.
       `/v1/responses/${r}`, `/v1/conversations/${c}/items/msg_1`,
     ];
-    upstream.clearRequests();
+    upstream().clearRequests();
     for (const target of targets) {
       const status = await rawGet(target);
       expect(status, target).toBeGreaterThanOrEqual(200);
@@ -57,8 +53,8 @@ describe('ids in retrieval and conversation paths', () => {
       expect(del, target).toBeGreaterThanOrEqual(200);
     }
     // What went upstream is the owned objects' own paths (the controls), whole segments only.
-    expect(upstream.requests().length).toBeGreaterThanOrEqual(4);
-    for (const sent of upstream.requests()) {
+    expect(upstream().requests().length).toBeGreaterThanOrEqual(4);
+    for (const sent of upstream().requests()) {
       expect(sent.path).toMatch(new RegExp(`^/v1/(?:responses/${r}|conversations/${c})(?:/items(?:/[\\w.+=-]+)?|/input_items|/cancel)?$`));
       expect(sent.path).not.toMatch(/(?:^|\/)\.\.?(?:\/|$)|%2e|%2f|%3f|%23/i);
     }

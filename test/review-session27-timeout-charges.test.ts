@@ -11,8 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { CallRecord } from '../src/proxy/gateway.js';
-import { startTestGateway } from './helpers/in-process.js';
-import { startWireUpstream } from './helpers/wire-upstream.js';
+import { withBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 interface Case {
   /** The upstream's answer (none: it never answers). */
@@ -25,17 +24,15 @@ interface Case {
 
 /** Sends one call through a gateway whose only provider (timeout_ms: 300) is answered by `c.answer`: a 504, and its ledger row. */
 async function timedOutCall(c: Case): Promise<{ row: CallRecord; message: string }> {
-  const upstream = await startWireUpstream(c.answer);
-  const gateway = await startTestGateway(`
+  return withBehindWireUpstream(c.answer, (url) => `
 providers:
-  up: {type: ${c.provider}, base_url: "${upstream.url}", api_key: k, timeout_ms: 300}
+  up: {type: ${c.provider}, base_url: "${url}", api_key: k, timeout_ms: 300}
 projects: {p: {daily_limit: 10000000}}
 routes:
   r:
     chat_models: [{model_id: gpt-4o, model: up/gpt-4o}, {model_id: fable, model: up/claude-fable-5}, {model_id: opus, model: up/claude-opus-4-8}, {model_id: haiku, model: up/claude-haiku-4-5}]
 keys: [{id: a, key: tg-a, project: p}]
-`);
-  try {
+`, async (gateway) => {
     const res = await fetch(`${gateway.url}${c.path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a', ...c.headers },
@@ -47,10 +44,7 @@ keys: [{id: a, key: tg-a, project: p}]
     const row = gateway.calls[0]!;
     expect(row.status).toBe(504);
     return { row, message };
-  } finally {
-    await gateway.close();
-    await upstream.close();
-  }
+  });
 }
 
 const chat = { provider: 'openai', path: '/v1/chat/completions', body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 25 } } as const;

@@ -4,10 +4,10 @@
 // was reserved: a call with two such images froze every other client's call for 12.7 s, and any key holder
 // could send a hundred. The size is read when a limit is tight, which a client brings about with a large
 // `max_tokens`.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { imageSizeFromBase64 } from '../src/tokens/image-size.js';
 import { jpeg } from '../src/tokens/test-fixtures.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { useTestGateway } from './helpers/use-test-gateway.js';
 
 // SOI, then an APP0 segment of 65,535 bytes whose body is written as `=`, then the next marker (SOF0 of a 16x16 image).
 const PADDED_JPEG = '/9j/4P//' + '='.repeat(87_384 - 8) + '/8AAEQgAEAAQAwEiAAIRAQMRAf/aAAwDAQACEQMRAD8A';
@@ -27,9 +27,7 @@ describe('image size from base64', () => {
 });
 
 describe('a call carrying such images, through the gateway', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startTestGateway(`
+  const gw = useTestGateway(`
 providers:
   demo: {type: mock, output_tokens: 5}
 users:
@@ -39,13 +37,9 @@ routes:
     chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]
 keys: [{id: alice, key: tg-alice-img, user: alice, tier: t}]
 `);
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
 
   async function call(content: unknown[], maxTokens: number): Promise<number> {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    const res = await fetch(`${gw().url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: 'Bearer tg-alice-img', 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o', max_tokens: maxTokens, messages: [{ role: 'user', content }] }),

@@ -4,10 +4,10 @@
 // 19 s, of `stream` lines 10 s. And a 10 MB body of 458 small PDFs, each with an object stream inflating to
 // 16 MiB, held it 34 s (tokenizing 10 MB of text takes 1.6 s).
 import { deflateSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pdfPageCount } from '../src/tokens/media-cost.js';
 import { pdfWithObjectStream } from '../src/tokens/test-fixtures.js';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
+import { useTestGateway } from './helpers/use-test-gateway.js';
 
 const TIMES = 40_000;
 // Each about 0.5 MB; before the fix each took 2.5 to 9 s to count, on this machine.
@@ -47,10 +47,8 @@ describe('PDF page counting time', () => {
 });
 
 describe('a call carrying such a PDF, through the gateway', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    // A limit under the PDF's cheap upper bound, so its pages are counted exactly.
-    gw = await startTestGateway(`
+  // A limit under the PDF's cheap upper bound, so its pages are counted exactly.
+  const gw = useTestGateway(`
 providers:
   demo: {type: mock, output_tokens: 5}
 users:
@@ -60,10 +58,6 @@ routes:
     chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]
 keys: [{id: alice, key: tg-alice-pdf, user: alice, tier: t}]
 `);
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
 
   it('is answered promptly, without holding the gateway', async () => {
     await call([{ type: 'text', text: 'Hello' }]); // loads the tokenizer, which takes a second of its own
@@ -76,7 +70,7 @@ keys: [{id: alice, key: tg-alice-pdf, user: alice, tier: t}]
   });
 
   async function call(content: unknown[]): Promise<number> {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    const res = await fetch(`${gw().url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: 'Bearer tg-alice-pdf', 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o', max_tokens: 5, messages: [{ role: 'user', content }] }),

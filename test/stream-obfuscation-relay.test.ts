@@ -3,15 +3,10 @@
 // that did not, cuts `"usage":null` out of each chunk: what the client gets must be what OpenAI itself sends
 // without include_usage, the obfuscation kept in place, byte for byte but for the values.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
 providers:
   openai: {type: openai, base_url: "${url}/v1", api_key: sk-up}
 projects: {p: {daily_limit: 1000000}}
@@ -19,13 +14,11 @@ routes:
   r:
     chat_models: [{model_id: gpt-4o-mini, model: openai/gpt-4o-mini}]
 keys: [{id: k, key: tg-k, project: p}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 /** The data lines of a chat stream through the gateway, as sent. */
 async function frames(body: Record<string, unknown>): Promise<string[]> {
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+  const res = await fetch(`${gw().url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], stream: true, ...body }),
@@ -51,7 +44,7 @@ describe('obfuscated chat chunks through the gateway', () => {
   it('reach a client that did not ask for usage as OpenAI sends them without include_usage', async () => {
     const got = await frames({});
     // The gateway asked for usage (its own usage chunk is gone again); every chunk keeps its obfuscation, last.
-    expect(upstream.requests().at(-1)!.body).toMatchObject({ stream_options: { include_usage: true } });
+    expect(upstream().requests().at(-1)!.body).toMatchObject({ stream_options: { include_usage: true } });
     expect(got).toHaveLength(1 + 5 + 1);
     for (const f of got) expect(f).toMatch(/,"obfuscation":"[A-Za-z0-9]+"\}$/);
     expect(skeleton(got[0]!)).toBe(fixture[0]);
@@ -61,7 +54,7 @@ describe('obfuscated chat chunks through the gateway', () => {
 
   it('come without it when the client turns obfuscation off, which goes upstream as asked', async () => {
     const got = await frames({ stream_options: { include_obfuscation: false } });
-    expect(upstream.requests().at(-1)!.body).toMatchObject({ stream_options: { include_obfuscation: false, include_usage: true } });
+    expect(upstream().requests().at(-1)!.body).toMatchObject({ stream_options: { include_obfuscation: false, include_usage: true } });
     expect(got).toHaveLength(1 + 5 + 1);
     for (const f of got) expect(f).not.toContain('obfuscation');
     expect(skeleton(got[1]!)).toBe(fixture[1]!.replace(/,"obfuscation":""/, ''));

@@ -5,19 +5,11 @@
 // refused call once more without it and remembered; either way the stream is settled from the gateway's own
 // count of the output (usage source `estimated`).
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
+import { describe, expect, it } from 'vitest';
 import { countTextTokens } from '../src/tokens/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-let upstreamUrl: string;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 12 }, (url) => {
-    upstreamUrl = url;
-    return `
+const { gw, upstream, upstreamUrl } = useBehindMock({ latencyMs: 0, outputTokens: 12 }, (url) => `
 providers:
   azure: {type: openai, base_url: "${url}/v1", api_key: sk-up}
   azure_learnt: {type: openai, base_url: "${url}/v1", api_key: sk-up}
@@ -30,12 +22,9 @@ routes:
       - {model_id: learnt-model, model: azure_learnt/gpt-4o}
       - {model_id: off-model, model: azure_off/gpt-4o}
 keys: [{id: k, key: tg-k, project: p}]
-`;
-  }));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
-const viaGateway = (): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
+const viaGateway = (): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
 const messages = [{ role: 'user' as const, content: 'Say something.' }];
 // The mock's switch for answering a request with `stream_options` as Azure does; it passes through the gateway.
 const azure = { mock_refuse_stream_options: true } as Record<string, unknown>;
@@ -54,14 +43,14 @@ async function streamChat(client: OpenAI, body: Record<string, unknown>): Promis
 
 /** What the upstream received for the calls `run` makes. */
 async function sentUpstream(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
-  upstream.clearRequests();
+  upstream().clearRequests();
   await run();
-  return upstream.requests().map((r) => r.body as Record<string, unknown>);
+  return upstream().requests().map((r) => r.body as Record<string, unknown>);
 }
 
 describe('an upstream that refuses stream_options as Azure does', () => {
   it('refuses the field when called directly, and streams without it', async () => {
-    const direct = new OpenAI({ baseURL: `${upstreamUrl}/v1`, apiKey: 'sk-up', maxRetries: 0 });
+    const direct = new OpenAI({ baseURL: `${upstreamUrl()}/v1`, apiKey: 'sk-up', maxRetries: 0 });
     const refused = await streamChat(direct, { model: 'gpt-4o', stream_options: { include_usage: true }, ...azure }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
     expect((refused as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('Unrecognized request argument supplied: stream_options');
@@ -77,7 +66,7 @@ describe('stream_usage: false', () => {
     expect('stream_options' in sent[0]!).toBe(false);
     expect(answer.text.split(' ')).toHaveLength(12);
     expect(answer.usage).toBeUndefined();
-    const call = gw.calls.at(-1)!;
+    const call = gw().calls.at(-1)!;
     expect(call.status).toBe(200);
     expect(call.usage.source).toBe('estimated');
     expect(call.usage.output).toBe(countTextTokens(answer.text, 'gpt-4o'));
@@ -89,7 +78,7 @@ describe('stream_usage: false', () => {
     expect(sent.map((b) => b.stream_options)).toEqual([{ include_usage: true }]);
     // The upstream here takes the field: its own usage is the client's and settles the call.
     expect(answer.usage?.completion_tokens).toBe(12);
-    expect(gw.calls.at(-1)!.usage).toMatchObject({ output: 12, source: 'provider' });
+    expect(gw().calls.at(-1)!.usage).toMatchObject({ output: 12, source: 'provider' });
   });
 
   it('also covers legacy completions streams', async () => {
@@ -100,20 +89,20 @@ describe('stream_usage: false', () => {
     });
     expect(sent).toHaveLength(1);
     expect('stream_options' in sent[0]!).toBe(false);
-    expect(gw.calls.at(-1)!.usage).toMatchObject({ output: countTextTokens(text, 'gpt-4o'), source: 'estimated' });
+    expect(gw().calls.at(-1)!.usage).toMatchObject({ output: countTextTokens(text, 'gpt-4o'), source: 'estimated' });
   });
 });
 
 describe('stream_usage left at its default', () => {
   it('sends a refused call once more without stream_options, and charges it once from the counted output', async () => {
-    const before = gw.calls.length;
+    const before = gw().calls.length;
     let answer = { text: '', usage: undefined as OpenAI.CompletionUsage | undefined };
     const sent = await sentUpstream(async () => (answer = await streamChat(viaGateway(), { model: 'learnt-model', ...azure })));
     // The first try was refused before anything was generated; the second streamed.
     expect(sent.map((b) => b.stream_options)).toEqual([{ include_usage: true }, undefined]);
     expect(answer.text.split(' ')).toHaveLength(12);
-    expect(gw.calls.length).toBe(before + 1);
-    const call = gw.calls.at(-1)!;
+    expect(gw().calls.length).toBe(before + 1);
+    const call = gw().calls.at(-1)!;
     expect(call.status).toBe(200);
     expect(call.usage.source).toBe('estimated');
     expect(call.usage.output).toBe(countTextTokens(answer.text, 'gpt-4o'));
@@ -133,7 +122,7 @@ describe('stream_usage left at its default', () => {
     expect(sent).toHaveLength(1);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('Unrecognized request argument supplied: stream_options');
-    expect(gw.calls.at(-1)!.usage.output).toBe(0);
+    expect(gw().calls.at(-1)!.usage.output).toBe(0);
   });
 
   it('still asks an upstream that takes the field for its usage', async () => {
@@ -142,6 +131,6 @@ describe('stream_usage left at its default', () => {
     expect(sent.map((b) => b.stream_options)).toEqual([{ include_usage: true }]);
     // The gateway's own usage chunk is removed again: the client did not ask for it.
     expect(answer.usage).toBeUndefined();
-    expect(gw.calls.at(-1)!.usage).toMatchObject({ output: 12, source: 'provider' });
+    expect(gw().calls.at(-1)!.usage).toMatchObject({ output: 12, source: 'provider' });
   });
 });

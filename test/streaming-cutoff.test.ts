@@ -1,21 +1,17 @@
 // Mid-stream limits: an upstream that ignores max_tokens would stream 2,000 tokens into an output limit
 // with room for 500. The gateway ends each stream cleanly at the allowance, in the client's own wire
 // format, and the counters hold exactly what was delivered.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { SseParser } from '../src/providers/sse/index.js';
 import { countTextTokens } from '../src/tokens/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const LIMIT = 500;
 const CLAUDE = 'claude-sonnet-4-20250514';
-let upstream: MockUpstream;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 20 }, (url) => `
+const { gw } = useBehindMock({ latencyMs: 0, outputTokens: 20 }, (url) => `
 providers:
   up: {type: openai, base_url: "${url}/v1"}
   claude: {type: anthropic, base_url: "${url}"}
@@ -29,9 +25,7 @@ routes:
       scope: user
       output: {algorithm: fixed_window, window_size: 1 hour, max_token: ${LIMIT}}
 keys: [{id: a, key: tg-a, project: p}, {id: b, key: tg-b, project: p}, {id: c, key: tg-c, project: p}, {id: d, key: tg-d, project: p}, {id: e, key: tg-e, project: p}, {id: f, key: tg-f, project: p}, {id: g, key: tg-g, project: p}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 // The upstream ignores max_tokens and would produce 2,000 tokens.
 const RUNAWAY = { mock_output_tokens: 2000, mock_ignore_max_tokens: true };
@@ -39,15 +33,15 @@ const ask = [{ role: 'user' as const, content: 'Write a long story.' }];
 
 /** Output tokens the key's route output limit holds now. */
 async function outputUsed(keyId: string): Promise<number> {
-  const call = gw.calls.find((c) => c.principal.keyId === keyId)!;
-  const limits = gw.gateway.engine.applicable.for(call.principal, call.target);
+  const call = gw().calls.find((c) => c.principal.keyId === keyId)!;
+  const limits = gw().gateway.engine.applicable.for(call.principal, call.target);
   const i = limits.findIndex((l) => l.id.endsWith(':output'));
-  return (await gw.store.peek([limits[i].item]))[0].used;
+  return (await gw().store.peek([limits[i].item]))[0].used;
 }
 
 describe('an output limit reached mid-stream', () => {
   it('OpenAI chat: ≤ 500 tokens, a length finish, the usage chunk, [DONE]; the counter holds what was delivered', async () => {
-    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-a', maxRetries: 0 });
+    const openai = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-a', maxRetries: 0 });
     const { data: stream, response } = await openai.chat.completions
       .create({ model: 'gpt-4o', messages: ask, max_tokens: 2000, stream: true, stream_options: { include_usage: true }, ...(RUNAWAY as object) })
       .withResponse();
@@ -70,14 +64,14 @@ describe('an output limit reached mid-stream', () => {
     expect(deltas).toBe(LIMIT);
     expect(finishes).toEqual(['length']);
     expect(usage).toMatchObject({ completion_tokens: LIMIT });
-    const call = gw.calls.find((c) => c.principal.keyId === 'a')!;
+    const call = gw().calls.find((c) => c.principal.keyId === 'a')!;
     expect(call).toMatchObject({ status: 200, streamEnd: 'cut_at_limit', usage: { output: LIMIT, source: 'estimated' }, reserved: { output: LIMIT } });
     expect(await outputUsed('a')).toBe(delivered);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('OpenAI chat without include_usage: the ending has no usage chunk', async () => {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    const res = await fetch(`${gw().url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer tg-f' },
       body: JSON.stringify({ model: 'gpt-4o', messages: ask, stream: true, ...RUNAWAY }),
@@ -91,7 +85,7 @@ describe('an output limit reached mid-stream', () => {
   });
 
   it('Anthropic messages: the SDK sees stop_reason max_tokens and the usage delivered', async () => {
-    const anthropic = new Anthropic({ baseURL: gw.url, apiKey: 'tg-b', maxRetries: 0 });
+    const anthropic = new Anthropic({ baseURL: gw().url, apiKey: 'tg-b', maxRetries: 0 });
     const stream = anthropic.messages.stream({ model: 'claude', max_tokens: 2000, messages: ask, ...(RUNAWAY as object) });
     let text = '';
     stream.on('text', (d) => (text += d));
@@ -101,12 +95,12 @@ describe('an output limit reached mid-stream', () => {
     expect(delivered).toBeLessThanOrEqual(LIMIT);
     expect(delivered).toBeGreaterThan(LIMIT - 10); // cut at the limit, not long before it
     expect(message.usage.output_tokens).toBe(delivered);
-    expect(gw.calls.find((c) => c.principal.keyId === 'b')).toMatchObject({ streamEnd: 'cut_at_limit', usage: { output: delivered } });
+    expect(gw().calls.find((c) => c.principal.keyId === 'b')).toMatchObject({ streamEnd: 'cut_at_limit', usage: { output: delivered } });
     expect(await outputUsed('b')).toBe(delivered);
   });
 
   it('OpenAI chat on a Claude model: the translated stream ends with finish_reason length', async () => {
-    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-c', maxRetries: 0 });
+    const openai = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-c', maxRetries: 0 });
     const stream = await openai.chat.completions.create({ model: 'claude', messages: ask, stream: true, ...(RUNAWAY as object) });
     let text = '';
     let finish: string | null = null;
@@ -122,7 +116,7 @@ describe('an output limit reached mid-stream', () => {
   });
 
   it('Responses API: the stream ends with response.incomplete carrying the output delivered', async () => {
-    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-d', maxRetries: 0 });
+    const openai = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-d', maxRetries: 0 });
     const stream = openai.responses.stream({ model: 'gpt-4o', input: 'Write a long story.', ...(RUNAWAY as object) });
     let text = '';
     stream.on('response.output_text.delta', (e) => (text += e.delta));
@@ -136,7 +130,7 @@ describe('an output limit reached mid-stream', () => {
   });
 
   it('Responses API: the ending closes the open text part and item as the API does, numbered on from the last event delivered', async () => {
-    const res = await fetch(`${gw.url}/v1/responses`, {
+    const res = await fetch(`${gw().url}/v1/responses`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer tg-g' },
       body: JSON.stringify({ model: 'gpt-4o', input: 'Write a long story.', stream: true, ...RUNAWAY }),
@@ -155,7 +149,7 @@ describe('an output limit reached mid-stream', () => {
   });
 
   it('streams sharing one limit: together they never deliver more than it allows', async () => {
-    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-e', maxRetries: 0 });
+    const openai = new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-e', maxRetries: 0 });
     const one = async (): Promise<number | 'refused'> => {
       try {
         const stream = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, max_tokens: 300, stream: true, ...(RUNAWAY as object) });
@@ -172,6 +166,6 @@ describe('an output limit reached mid-stream', () => {
     expect(delivered.reduce((a, b) => a + b, 0)).toBe(LIMIT);
     expect(results.filter((r) => r === 'refused')).toHaveLength(1);
     expect(await outputUsed('e')).toBe(LIMIT);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 });

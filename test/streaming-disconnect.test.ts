@@ -1,21 +1,17 @@
 // 1,000 streams, each ended early at a random point: by the client leaving, or by the upstream dying.
 // Every one must be settled and recorded, charged at least what the client received, and leave no
 // reservation open; the counters must equal the sum of what was settled.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { SseParser } from '../src/providers/sse/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
 import { mulberry32 } from '../src/util/prng.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const STREAMS = 1000;
 const CONCURRENCY = 100;
 const TOKENS = 30;
-let upstream: MockUpstream;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: TOKENS }, (url) => `
+const { gw } = useBehindMock({ latencyMs: 0, outputTokens: TOKENS }, (url) => `
 providers:
   up: {type: openai, base_url: "${url}/v1"}
   claude: {type: anthropic, base_url: "${url}"}
@@ -28,9 +24,7 @@ routes:
     token_limiting:
       output: {algorithm: fixed_window, window_size: 1 day, max_token: 100000000}
 keys: [{id: a, key: tg-a, project: p}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 interface Outcome {
   requestId: string;
@@ -45,7 +39,7 @@ async function oneStream(wire: 'openai' | 'anthropic', leaveAfter: number, dieAf
     wire === 'openai'
       ? { model: 'gpt-4o', messages: [{ role: 'user', content: 'go' }], stream: true, max_tokens: 100 }
       : { model: 'claude', messages: [{ role: 'user', content: 'go' }], stream: true, max_tokens: 100 };
-  const res = await request(`${gw.url}${wire === 'openai' ? '/v1/chat/completions' : '/v1/messages'}`, {
+  const res = await request(`${gw().url}${wire === 'openai' ? '/v1/chat/completions' : '/v1/messages'}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer tg-a' },
     body: JSON.stringify({ ...body, mock_chunk_delay_ms: 1, ...(dieAfter !== undefined ? { mock_abort_after_chunks: dieAfter } : {}) }),
@@ -98,10 +92,10 @@ describe('1,000 streams cut short', () => {
         }
       }),
     );
-    await waitFor(() => gw.calls.length >= STREAMS);
+    await waitFor(() => gw().calls.length >= STREAMS);
     const elapsed = Date.now() - started;
 
-    const records = new Map(gw.calls.map((c) => [c.requestId, c]));
+    const records = new Map(gw().calls.map((c) => [c.requestId, c]));
     expect(records.size).toBe(STREAMS);
     let undercharged = 0;
     let settledOutput = 0;
@@ -114,12 +108,12 @@ describe('1,000 streams cut short', () => {
       ends[call!.streamEnd ?? 'none'] = (ends[call!.streamEnd ?? 'none'] ?? 0) + 1;
     }
     expect(undercharged).toBe(0);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
     // The counters hold exactly what was settled.
-    const call = gw.calls[0];
-    const limits = gw.gateway.engine.applicable.for(call.principal, call.target);
+    const call = gw().calls[0];
+    const limits = gw().gateway.engine.applicable.for(call.principal, call.target);
     const output = limits.findIndex((l) => l.id.endsWith(':output'));
-    expect((await gw.store.peek([limits[output].item]))[0].used).toBe(settledOutput);
+    expect((await gw().store.peek([limits[output].item]))[0].used).toBe(settledOutput);
     expect(ends.client_gone).toBeGreaterThan(500);
     expect(ends.upstream_failed).toBeGreaterThan(100);
     expect(elapsed).toBeLessThan(20_000);

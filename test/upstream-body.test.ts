@@ -1,30 +1,23 @@
 // What goes upstream: the client's own bytes when nothing needs rewriting (no re-serialization of large
 // prompts), a rewritten body otherwise, and never the client's key.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
 providers: {up: {type: openai, base_url: "${url}/v1", api_key: sk-gateway}}
 routes:
   r:
     chat_models: [{model_id: gpt-4o, model: up/gpt-4o}, {model_id: fast, model: up/gpt-4o-mini}]
 keys:
   - {id: erin, key: tg-erin, user: erin}
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 /** Posts `text` as the body and returns what the upstream received. */
 async function sentUpstream(text: string): Promise<{ status: number; text: string; body: Record<string, unknown>; authorization: unknown }> {
-  upstream.clearRequests();
-  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tg-erin' }, body: text });
+  upstream().clearRequests();
+  const res = await fetch(`${gw().url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tg-erin' }, body: text });
   await res.arrayBuffer();
-  const [seen] = upstream.requests();
+  const [seen] = upstream().requests();
   return { status: res.status, text: seen?.text ?? '', body: seen?.body as Record<string, unknown>, authorization: seen?.headers.authorization };
 }
 

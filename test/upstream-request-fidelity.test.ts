@@ -1,14 +1,10 @@
 // Regression tests from an audit: what the gateway sends upstream (output caps, the base URL's query)
 // and what of the upstream's error answer reaches the client (its retry advice).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import OpenAI from 'openai';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
 import { passableHeaders } from '../src/providers/provider.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
-
-let upstream: MockUpstream;
-let gw: TestGateway;
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
 const config = (url: string): string => `
 server: {timezone: UTC}
@@ -32,21 +28,18 @@ keys:
   - {id: tight, key: tg-tight, project: tight}
 `;
 
-const client = (key = 'tg-roomy'): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
-const sent = (): Record<string, unknown> => upstream.requests().at(-1)!.body as Record<string, unknown>;
+const client = (key = 'tg-roomy'): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: key, maxRetries: 0 });
+const sent = (): Record<string, unknown> => upstream().requests().at(-1)!.body as Record<string, unknown>;
 const messages = [{ role: 'user' as const, content: 'hi' }];
 
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 8 }, config));
-});
-afterAll(() => stopBehindMock(gw, upstream));
-beforeEach(() => upstream.clearRequests());
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 8 }, config);
+beforeEach(() => upstream().clearRequests());
 
 describe('max_tokens and max_completion_tokens together', () => {
   it('sends both as the reserved (smaller) value when they differ', async () => {
     await client().chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 100, max_completion_tokens: 5000 });
     expect(sent()).toMatchObject({ max_tokens: 100, max_completion_tokens: 100 });
-    expect(gw.calls.at(-1)!.reserved.output).toBe(100);
+    expect(gw().calls.at(-1)!.reserved.output).toBe(100);
     await client().chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 7000, max_completion_tokens: 300 });
     expect(sent()).toMatchObject({ max_tokens: 300, max_completion_tokens: 300 });
   });
@@ -69,7 +62,7 @@ describe('a reasoning model without an output cap', () => {
       await client().chat.completions.create({ model, messages });
       expect(sent().max_completion_tokens).toBe(25_000);
       expect(sent()).not.toHaveProperty('max_tokens');
-      expect(gw.calls.at(-1)!.reserved.output).toBe(25_000);
+      expect(gw().calls.at(-1)!.reserved.output).toBe(25_000);
     }
     await client().responses.create({ model: 'o3', input: 'hi' });
     expect(sent().max_output_tokens).toBe(25_000);
@@ -84,17 +77,17 @@ describe('legacy /v1/completions without max_tokens', () => {
   it("reserves OpenAI's default of 16 per choice and sends it, so no upstream generates more", async () => {
     await client().completions.create({ model: 'gpt-4o', prompt: 'Once upon a time' });
     expect(sent().max_tokens).toBe(16);
-    expect(gw.calls.at(-1)!.reserved.output).toBe(16);
+    expect(gw().calls.at(-1)!.reserved.output).toBe(16);
     await client().completions.create({ model: 'gpt-4o', prompt: ['a', 'b'], n: 2 });
     expect(sent().max_tokens).toBe(16);
-    expect(gw.calls.at(-1)!.reserved.output).toBe(64);
+    expect(gw().calls.at(-1)!.reserved.output).toBe(64);
   });
 
   it('sends max_tokens when a limit lowers the allowance below 16', async () => {
     // 60-token request limit: a prompt of ~50 tokens leaves fewer than 16 for the output.
     const prompt = 'word '.repeat(48);
     await client('tg-tight').completions.create({ model: 'gpt-4o', prompt });
-    const reserved = gw.calls.at(-1)!.reserved.output;
+    const reserved = gw().calls.at(-1)!.reserved.output;
     expect(reserved).toBeLessThan(16);
     expect(sent().max_tokens).toBe(reserved);
   });
@@ -109,7 +102,7 @@ describe('a base_url with a query string', () => {
     await client().chat.completions.create({ model: 'azure-4o', messages, stream: true }).then(async (s) => {
       for await (const _ of s);
     });
-    expect(upstream.requests().map((r) => r.url)).toEqual([
+    expect(upstream().requests().map((r) => r.url)).toEqual([
       '/v1/chat/completions?api-version=2024-10-21',
       '/v1/completions?api-version=2024-10-21',
       '/v1/embeddings?api-version=2024-10-21',
@@ -117,7 +110,7 @@ describe('a base_url with a query string', () => {
       '/v1/chat/completions?api-version=2024-10-21',
     ]);
     await client().chat.completions.create({ model: 'gpt-4o', messages });
-    expect(upstream.requests().at(-1)!.url).toBe('/v1/chat/completions');
+    expect(upstream().requests().at(-1)!.url).toBe('/v1/chat/completions');
   });
 });
 
@@ -155,7 +148,7 @@ describe("the upstream's retry advice on its errors", () => {
 describe('headers between the client and the upstream', () => {
   it("sends none of the client's hop-by-hop, proxy, cookie or identity headers upstream", async () => {
     const body = JSON.stringify({ model: 'gpt-4o', messages });
-    const { hostname, port } = new URL(gw.url);
+    const { hostname, port } = new URL(gw().url);
     const status = await new Promise<number>((resolve, reject) => {
       // node:http, since fetch refuses to send hop-by-hop headers at all.
       const req = request(
@@ -186,7 +179,7 @@ describe('headers between the client and the upstream', () => {
       req.end(body);
     });
     expect(status).toBe(200);
-    const headers = upstream.requests().at(-1)!.headers;
+    const headers = upstream().requests().at(-1)!.headers;
     for (const name of ['keep-alive', 'te', 'proxy-authorization', 'proxy-connection', 'cookie', 'openai-organization', 'x-forwarded-for', 'authorization']) {
       expect(headers[name], name).toBeUndefined();
     }

@@ -1,13 +1,12 @@
 // `tollgate usage --by group`: a report by each group a key belongs to (SPEC §5: every call is tagged with
 // its key's groups, and reports go by any tag). A call of a key in two groups is in both rows; the totals
 // count it once; a key in none reports as no group. Same figures on SQLite and PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ledger } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
+import { describe, expect, it } from 'vitest';
 import { formatReport } from '../src/ledger/report-format.js';
 import { usageReport } from '../src/ledger/usage-report.js';
-import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
+import { LEDGER_KINDS } from './helpers/ledgers.js';
 import { sampleRow, T0 } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 const ROWS = [
   sampleRow({ ts: T0, requestId: 'g-1', keyId: 'ml-and-beta', groups: ['ml', 'beta'], inputTokens: 100, outputTokens: 10, costUsd: 0.001 }),
@@ -25,35 +24,27 @@ const LISTED_TWICE = [
 ];
 
 describe.each(LEDGER_KINDS)('usage by group: $kind', ({ place: makePlace }) => {
-  let place: LedgerPlace;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    place = await makePlace();
-    ledger = await openLedger(place.url);
-    await ledger.append([...ROWS, ...LISTED_TWICE]);
-  });
-  afterAll(async () => {
-    await ledger?.close();
-    await place?.drop();
+  const { ledger } = useLedger({
+    place: makePlace,
+    seed: (l) => l.append([...ROWS, ...LISTED_TWICE]),
   });
 
   it('puts each call in every group of its key, and counts it once in the totals', async () => {
-    const report = await usageReport(ledger, { ...PERIOD, by: ['group'] });
+    const report = await usageReport(ledger(), { ...PERIOD, by: ['group'] });
     const byGroup = Object.fromEntries(report.rows.map((r) => [String(r.keys.group), [r.calls, r.totalTokens, r.costUsd]]));
     expect(byGroup).toEqual({ ml: [3, 1210, 0.011], beta: [1, 110, 0.001], null: [1, 440, 0.004] });
     expect(report.totals).toMatchObject({ calls: 4, totalTokens: 1650, costUsd: 0.015 });
   });
 
   it('with other dimensions and by day', async () => {
-    const byKey = await usageReport(ledger, { ...PERIOD, by: ['group', 'key'] });
+    const byKey = await usageReport(ledger(), { ...PERIOD, by: ['group', 'key'] });
     expect(byKey.rows.map((r) => [r.keys.group, r.keys.key, r.calls])).toEqual([
       ['ml', 'ml-only', 2],
       [null, 'none', 1],
       ['beta', 'ml-and-beta', 1],
       ['ml', 'ml-and-beta', 1],
     ]);
-    const byDay = await usageReport(ledger, { ...PERIOD, by: ['day', 'group'] });
+    const byDay = await usageReport(ledger(), { ...PERIOD, by: ['day', 'group'] });
     expect(byDay.rows.map((r) => [r.keys.day, r.keys.group, r.calls])).toEqual([
       ['2026-11-20', null, 1],
       ['2026-11-20', 'ml', 2],
@@ -66,7 +57,7 @@ describe.each(LEDGER_KINDS)('usage by group: $kind', ({ place: makePlace }) => {
 
   it('counts a call once in a group its key listed twice, whatever else it is grouped by', async () => {
     for (const by of [['group'], ['group', 'key'], ['group', 'day'], ['group', 'tag:feature']] as const) {
-      const report = await usageReport(ledger, { sinceMs: LATER - 1000, untilMs: LATER + 86_400_000, timezone: 'UTC', by: [...by] });
+      const report = await usageReport(ledger(), { sinceMs: LATER - 1000, untilMs: LATER + 86_400_000, timezone: 'UTC', by: [...by] });
       const ml = report.rows.filter((r) => r.keys.group === 'ml');
       expect(ml.reduce((n, r) => n + r.calls, 0), by.join(',')).toBe(2);
       expect(ml.reduce((n, r) => n + r.totalTokens, 0), by.join(',')).toBe(330);

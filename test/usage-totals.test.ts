@@ -1,35 +1,25 @@
 // `tollgate usage` totals against the rows it prints: costs are shown to the nano-dollar, and a FinOps
 // lead adds the rows of the CSV up and expects the TOTAL line.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ledger } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
+import { describe, expect, it } from 'vitest';
 import { formatReport } from '../src/ledger/report-format.js';
 import { usageReport, type ReportDimension } from '../src/ledger/usage-report.js';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
 import { sampleRow, T0 } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
 
 // Five cached input tokens of gpt-4o-mini served at flex: 5 x 0.0375 $/M = 187.5 nano-dollars.
 const CALL_USD = 0.1875e-6;
 
-let place: LedgerPlace;
-let ledger: Ledger;
-
-beforeAll(async () => {
-  place = sqlitePlace();
-  ledger = await openLedger(place.url);
-  await ledger.append(
-    ['a', 'b', 'c', 'd'].map((project, i) =>
-      sampleRow({ ts: T0 + i, project, model: 'gpt-4o-mini', inputTokens: 5, outputTokens: 0, cachedInputTokens: 5, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: 'flex', costUsd: CALL_USD, inputCostUsd: CALL_USD }),
+const { ledger } = useLedger({
+  seed: (l) =>
+    l.append(
+      ['a', 'b', 'c', 'd'].map((project, i) =>
+        sampleRow({ ts: T0 + i, project, model: 'gpt-4o-mini', inputTokens: 5, outputTokens: 0, cachedInputTokens: 5, cacheWriteInputTokens: 0, cacheWrite1hInputTokens: 0, serviceTier: 'flex', costUsd: CALL_USD, inputCostUsd: CALL_USD }),
+      ),
     ),
-  );
-});
-afterAll(async () => {
-  await ledger.close();
-  await place.drop();
 });
 
 const csv = async (by: ReportDimension[]): Promise<{ rows: number[]; total: number }> => {
-  const report = await usageReport(ledger, { sinceMs: T0 - 1000, untilMs: T0 + 1000, by, timezone: 'UTC' });
+  const report = await usageReport(ledger(), { sinceMs: T0 - 1000, untilMs: T0 + 1000, by, timezone: 'UTC' });
   const nanos = (line: string): number => Math.round(Number(line.split(',').at(-1)) * 1e9);
   const lines = formatReport(report, 'csv').trim().split('\n').slice(1);
   return { rows: lines.slice(0, -1).map(nanos), total: nanos(lines.at(-1)!) };
@@ -50,7 +40,7 @@ describe('tollgate usage: costs to the nano-dollar', () => {
   it('prints the same total whatever the grouping, in CSV and JSON alike', async () => {
     expect((await csv(['organization'])).total).toBe(750);
     expect((await csv(['project', 'model'])).total).toBe(750);
-    const report = await usageReport(ledger, { sinceMs: T0 - 1000, untilMs: T0 + 1000, by: ['project'], timezone: 'UTC' });
+    const report = await usageReport(ledger(), { sinceMs: T0 - 1000, untilMs: T0 + 1000, by: ['project'], timezone: 'UTC' });
     const json = JSON.parse(formatReport(report, 'json')) as { rows: Array<{ cost_usd: number }>; totals: { cost_usd: number } };
     expect(Math.round(json.rows.reduce((s, r) => s + r.cost_usd, 0) * 1e9)).toBe(750);
     expect(json.totals.cost_usd).toBe(0.00000075);

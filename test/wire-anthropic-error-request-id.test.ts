@@ -4,30 +4,19 @@
 // and `err.error.request_id` (the body) disagreed. Now both are the gateway's id, the ledger row's, as on
 // every other answer; Anthropic's own id stays findable in `x-upstream-request-id`.
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-let upstreamUrl: string;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 6, apiKey: 'sk-ant-up' }, (url) => {
-    upstreamUrl = url;
-    return `
+const { gw, upstreamUrl } = useBehindMock({ latencyMs: 0, outputTokens: 6, apiKey: 'sk-ant-up' }, (url) => `
 providers: {claude: {type: anthropic, base_url: "${url}", api_key: sk-ant-up}}
 projects: {p: {daily_limit: 1000000}}
 routes: {r: {chat_models: [{model_id: claude, model: claude/claude-sonnet-4-5}]}}
 keys: [{id: k, key: tg-k, project: p}]
-`;
-  }));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 type ApiError = InstanceType<typeof Anthropic.APIError>;
 const messages = [{ role: 'user' as const, content: 'hi' }];
-const client = (): Anthropic => new Anthropic({ baseURL: gw.url, apiKey: 'tg-k', maxRetries: 0 });
+const client = (): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: 'tg-k', maxRetries: 0 });
 // `mock_*` fields steer the mock upstream; the SDK's types do not know them.
 const failing = (status: number): Anthropic.MessageCreateParamsNonStreaming => ({ model: 'claude', max_tokens: 20, messages, mock_error_status: status }) as Anthropic.MessageCreateParamsNonStreaming;
 const caught = (p: Promise<unknown>): Promise<ApiError> => p.then(() => expect.fail('expected an error'), (e: unknown) => e as ApiError);
@@ -35,7 +24,7 @@ const caught = (p: Promise<unknown>): Promise<ApiError> => p.then(() => expect.f
 describe('the request id of an Anthropic error', () => {
   it('is in the body and the header alike, from the mock upstream as from Anthropic', async () => {
     // Plain fetch with `x-api-key`, as the gateway's provider sends it (this SDK version sends a Bearer token).
-    const res = await fetch(`${upstreamUrl}/v1/messages`, {
+    const res = await fetch(`${upstreamUrl()}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-up', 'anthropic-version': '2023-06-01' },
       body: JSON.stringify(failing(529)),
@@ -50,7 +39,7 @@ describe('the request id of an Anthropic error', () => {
     for (const status of [400, 500, 529]) {
       const err = await caught(client().messages.create(failing(status)));
       expect(err.status).toBe(status);
-      const ledgerId = gw.calls.at(-1)!.requestId;
+      const ledgerId = gw().calls.at(-1)!.requestId;
       expect(err.requestID).toBe(ledgerId);
       expect((err.error as { request_id?: unknown }).request_id).toBe(ledgerId);
       expect(err.headers!.get('x-tollgate-request-id')).toBe(ledgerId);

@@ -4,26 +4,19 @@
 // does, and the gateway is held to relay the stop and meter the shorter answer at the provider's count.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  // The mock's answer is "the model will stream one token at each step ..." (one word a token).
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 12, apiKey: 'sk-up' }, (url) => `
+// The mock's answer is "the model will stream one token at each step ..." (one word a token).
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 12, apiKey: 'sk-up' }, (url) => `
 providers: {claude: {type: anthropic, base_url: "${url}", api_key: sk-up}}
 projects: {p: {daily_limit: 1000000}}
 routes: {r: {chat_models: [{model_id: claude, model: claude/claude-sonnet-4-5}]}}
 keys: [{id: k, key: tg-k, project: p}]
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
-const anthropic = (): Anthropic => new Anthropic({ baseURL: gw.url, apiKey: 'tg-k', maxRetries: 0 });
-const openai = (): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
+const anthropic = (): Anthropic => new Anthropic({ baseURL: gw().url, apiKey: 'tg-k', maxRetries: 0 });
+const openai = (): OpenAI => new OpenAI({ baseURL: `${gw().url}/v1`, apiKey: 'tg-k', maxRetries: 0 });
 const messages = [{ role: 'user' as const, content: 'Tell me about the gate.' }];
 const textOf = (m: Anthropic.Message): string => m.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
 
@@ -35,8 +28,8 @@ describe('stop_sequences on /v1/messages', () => {
     expect(textOf(answer)).toBe('the model will');
     // Three words and the stop sequence's token.
     expect(answer.usage.output_tokens).toBe(4);
-    expect(gw.calls.at(-1)).toMatchObject({ status: 200, usage: { output: 4, source: 'provider' } });
-    expect((upstream.requests().at(-1)!.body as { stop_sequences?: unknown }).stop_sequences).toEqual(['nothing like this', ' stream']);
+    expect(gw().calls.at(-1)).toMatchObject({ status: 200, usage: { output: 4, source: 'provider' } });
+    expect((upstream().requests().at(-1)!.body as { stop_sequences?: unknown }).stop_sequences).toEqual(['nothing like this', ' stream']);
   });
 
   it('do the same streamed', async () => {
@@ -45,7 +38,7 @@ describe('stop_sequences on /v1/messages', () => {
     expect(final.stop_sequence).toBe(' at each');
     expect(textOf(final)).toBe('the model will stream one token');
     expect(final.usage.output_tokens).toBe(8);
-    expect(gw.calls.at(-1)).toMatchObject({ status: 200, stream: true, usage: { output: 8 } });
+    expect(gw().calls.at(-1)).toMatchObject({ status: 200, stream: true, usage: { output: 8 } });
   });
 
   it('change nothing when the answer never reaches one', async () => {
@@ -62,7 +55,7 @@ describe('OpenAI `stop` on an Anthropic model', () => {
     expect(answer.choices[0]!.finish_reason).toBe('stop');
     expect(answer.choices[0]!.message.content).toBe('the model will');
     expect(answer.usage?.completion_tokens).toBe(4);
-    expect((upstream.requests().at(-1)!.body as { stop_sequences?: unknown }).stop_sequences).toEqual([' stream']);
+    expect((upstream().requests().at(-1)!.body as { stop_sequences?: unknown }).stop_sequences).toEqual([' stream']);
     const stream = await openai().chat.completions.create({ model: 'claude', max_tokens: 50, messages, stop: ' stream', stream: true, stream_options: { include_usage: true } });
     let text = '';
     let finish: string | null | undefined;
@@ -73,6 +66,6 @@ describe('OpenAI `stop` on an Anthropic model', () => {
       usage = chunk.usage ?? usage;
     }
     expect([text, finish, usage?.completion_tokens]).toEqual(['the model will', 'stop', 4]);
-    expect(gw.calls.at(-1)).toMatchObject({ status: 200, usage: { output: 4 } });
+    expect(gw().calls.at(-1)).toMatchObject({ status: 200, usage: { output: 4 } });
   });
 });

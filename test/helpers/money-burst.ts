@@ -1,6 +1,7 @@
 // 40 calls released at once against a project's money limit, and what the counter and the ledger say
 // afterwards: the check of the tests that a `max_cost_usd` limit is never overshot.
 import { Pool } from 'undici';
+import { expect } from 'vitest';
 import { auditCounters } from '../../src/ledger/audit.js';
 import type { UsageTestGateway } from './usage-gateway.js';
 
@@ -39,4 +40,15 @@ export async function burst(g: UsageTestGateway, key: string, path: string, body
     writes: rows.reduce((sum, r) => sum + r.cacheWriteInputTokens, 0),
     drift: line.drift,
   };
+}
+
+/**
+ * What every cache-writing burst must show: some calls served, writing more than 1,024 tokens (what OpenAI
+ * caches from) a call on average, their ledger cost within `limit`, and the counter equal to the ledger.
+ */
+export function expectWritesWithinLimit(r: BurstResult, limit: number): void {
+  expect(r.ok).toBeGreaterThan(0);
+  expect(r.writes).toBeGreaterThan(1024 * r.ok);
+  expect(r.ledger).toBeLessThanOrEqual(limit + 1e-12);
+  expect(r.counter).toBeCloseTo(r.ledger, 12);
 }
