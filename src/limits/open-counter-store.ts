@@ -29,6 +29,8 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
     const error = lastErrorOf(client);
     store.startDegraded(error ? `not ready at start-up: ${error}` : 'no answer at start-up');
   }
+  const { warnWhenEvicting } = await import('./redis/eviction-policy.js');
+  await warnWhenEvicting(client, log, description);
   if (storage.leaseMs === 0) return store;
   const { LeasedStore } = await import('./leased-store.js');
   return new LeasedStore(store, { leaseMs: storage.leaseMs, clock: leaseClock });

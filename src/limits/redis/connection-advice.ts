@@ -20,6 +20,10 @@ export function withConnectionAdvice(message: string, code: string | undefined, 
   }
   // A TLS handshake sent to a plain port gets no answer (Redis waits for a command); a plain command sent to a TLS port is reset.
   if (tls && code === 'ETIMEDOUT') return `${message} (with rediss://, check that this port serves TLS: a plain Redis port never answers a TLS handshake)`;
+  // ioredis's SELECT of the URL's /db refused (redis-client.ts reconnects rather than count in database 0).
+  if (/^ERR (DB index is out of range|invalid DB index|SELECT is not allowed)/.test(message)) {
+    return `${message} (the database number at the end of storage.counters is not one this Redis has: its \`databases\` setting says how many, and a cluster node has only 0)`;
+  }
   if (!tls && code === 'ECONNRESET') return `${message} (if this port serves TLS, write rediss:// instead of redis://)`;
   return message;
 }

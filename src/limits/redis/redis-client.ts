@@ -22,7 +22,18 @@ function nodeOptions(timeoutMs: number): RedisOptions {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelay,
+    reconnectOnError: selectFailed,
   };
+}
+
+/**
+ * ioredis answers a refused `SELECT` (a database the server does not have, or any but 0 on a cluster node)
+ * with an 'error' event and carries on in database 0, where the counters would mix with whatever lives
+ * there. Reconnecting instead keeps the client from ever becoming ready: the store stays unavailable, and
+ * the start-up log names Redis's refusal.
+ */
+function selectFailed(err: Error & { command?: { name?: string } }): 1 | false {
+  return err.command?.name === 'select' ? 1 : false;
 }
 
 interface ClusterUrl {
@@ -68,7 +79,7 @@ function sentinelOptions(s: SentinelUrl, timeoutMs: number): RedisOptions {
     failoverDetector: false,
     // A primary turned replica answers writes with READONLY: reconnect, and the sentinels name the new
     // one. The call itself is not sent again (1, not 2): it fails, and `on_store_error` decides.
-    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : selectFailed(err)),
   };
 }
 
