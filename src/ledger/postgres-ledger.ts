@@ -64,12 +64,12 @@ export class PostgresLedger implements Ledger {
 
   async init(): Promise<void> {
     // Reports read the ledger as it is: no DDL, so a read-only reporting role can run them.
+    // Best effort: a reporting role may be granted the ledger table alone.
+    const version = await this.sql
+      .unsafe(`SELECT max(version) AS v FROM ${VERSION_TABLE}`)
+      .then(([row]) => Number(row?.v ?? 0))
+      .catch(() => 0);
     if (this.opts.readonly) {
-      // Best effort: a reporting role may be granted the ledger table alone.
-      const version = await this.sql
-        .unsafe(`SELECT max(version) AS v FROM ${VERSION_TABLE}`)
-        .then(([row]) => Number(row?.v ?? 0))
-        .catch(() => 0);
       checkReadableVersion(version, POSTGRES_MIGRATIONS.length);
       return;
     }
@@ -82,6 +82,8 @@ export class PostgresLedger implements Ledger {
         for (const stmt of POSTGRES_MIGRATIONS[v]) await tx.unsafe(stmt);
         await tx.unsafe(`INSERT INTO ${VERSION_TABLE} (version) VALUES ($1)`, [v + 1]);
       }
+    }).catch((err: unknown) => {
+      throw migrationRefused(err, version);
     });
   }
 
@@ -170,6 +172,23 @@ export class PostgresLedger implements Ledger {
   async close(): Promise<void> {
     await this.sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * A migration the role may not run (SQLSTATE 42501) says what to do about it; "permission denied for
+ * schema public" alone does not say that the gateway was creating its tables. Other errors pass as they are.
+ */
+function migrationRefused(err: unknown, version: number): unknown {
+  if ((err as { code?: unknown }).code !== '42501') return err;
+  const target = POSTGRES_MIGRATIONS.length;
+  const state = version === 0 ? 'has no ledger yet' : `holds the ledger at schema version ${version}`;
+  return Object.assign(
+    new Error(
+      `this role may not create the ledger's tables (${(err as Error).message}): the database ${state} and this tollgate needs version ${target}; ` +
+        'grant the role CREATE on the schema, or start this tollgate once with a role that may (the owner of the tables), after which a role granted SELECT and INSERT on them and USAGE on their sequence is enough',
+    ),
+    { code: '42501' },
+  );
 }
 
 function eventsQuery(sinceMs: number, organization: string | undefined): { sql: string; params: Array<number | string> } {

@@ -4,7 +4,7 @@
 // append-only NDJSON, fsynced before the rows count as kept, so a crash can tear at most the last line.
 // A file's name carries a tag of the ledger its rows belong to (ledgerTag): gateways of different
 // ledgers sharing a directory must never replay each other's rows.
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { lockSpill, type SpillLock } from './spill-lock.js';
@@ -98,10 +98,29 @@ export class SpillFile {
   }
 }
 
-/** Writes `lines` to `fd`, one per line, and fsyncs them before returning; how many bytes that was. */
+/**
+ * Writes `lines` to `fd` (opened to append), one per line, and fsyncs them before returning; how many bytes
+ * that was. Throws when they could not all be kept, and then leaves the file as it was.
+ */
 export function writeLinesSynced(fd: number, lines: readonly string[]): number {
-  const written = writeSync(fd, lines.join('\n') + '\n');
-  fsyncSync(fd);
+  const bytes = Buffer.from(lines.join('\n') + '\n');
+  const start = fstatSync(fd).size;
+  let written = 0;
+  try {
+    // A write may take only part of the bytes (a disk filling up, a file size limit) without an error;
+    // the next one then fails. Counting the first as done lost the rest of its rows, and a SQLite batch
+    // is one line.
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    fsyncSync(fd);
+  } catch (err) {
+    // The rows stay in the caller's hands; a torn line left here would also glue itself to the next line.
+    try {
+      ftruncateSync(fd, start);
+    } catch {
+      // a torn last line, which the replay sets aside
+    }
+    throw err;
+  }
   return written;
 }
 

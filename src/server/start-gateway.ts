@@ -124,7 +124,17 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   // million rows).
   const organizations = [...new Set(policy.keys.map((k) => k.organization))];
   if (await store.holdsCounters?.(organizations)) void usage.rebuildLogged();
-  else await usage.rebuildLogged();
+  else {
+    const notRebuilt = await usage.rebuildLogged();
+    // Memory counters start empty: serving without the ledger's figures handed every spent budget out
+    // again (a statement timeout, a connection cut while the sums were read).
+    if (notRebuilt && policy.storage.counters === 'memory') {
+      console.error(
+        `storage.ledger: could not rebuild the counters from ${redactUrl(policy.storage.ledger)}: ${notRebuilt.message} (memory counters are rebuilt from the ledger at start, so the gateway cannot start without it: it would hand out every budget afresh)`,
+      );
+      return process.exit(1);
+    }
+  }
   // A shared store can lose the counters while the gateway runs (FLUSHALL, a Redis restarted without
   // persistence): they are then rebuilt from the ledger before anything more is admitted.
   await store.rebuildWhenLost?.(organizations, () => usage.rebuildLost());

@@ -54,8 +54,8 @@ export interface UsageServices {
   attach(gateway: Gateway): void;
   /** Raises the counters to what the ledger shows (start-up, before listening). */
   rebuild(): Promise<RebuildReport>;
-  /** `rebuild`, its outcome logged (a failure is logged, never thrown: the gateway serves on). */
-  rebuildLogged(): Promise<void>;
+  /** `rebuild`, its outcome logged; a failure is logged, never thrown, and resolved with (the caller decides whether to serve on). */
+  rebuildLogged(): Promise<Error | undefined>;
   /** Rebuilds counters a shared store lost while the gateway ran (a flushed Redis), every buffered row first. */
   rebuildLost(): Promise<void>;
   /**
@@ -214,14 +214,19 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     },
     rebuildLogged() {
       // Said rather than "counters rebuilt" with 0 limits: a restart with memory counters starts every budget afresh.
-      if (!ledger) return Promise.resolve(log.info({}, 'no ledger (ledger.enabled: false): counters start from zero, nothing to rebuild them from'));
+      if (!ledger) {
+        log.info({}, 'no ledger (ledger.enabled: false): counters start from zero, nothing to rebuild them from');
+        return Promise.resolve(undefined);
+      }
       return services.rebuild().then(
-        (r) => log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
-        (err: Error) =>
+        (r) => void log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
+        (err: Error) => {
           // A shared store down at start-up: its counters, if it lost them, are rebuilt once it answers (rebuildWhenLost).
-          store.mode !== undefined && store.mode !== 'ok'
-            ? log.warn({ error: err.message }, 'counters not rebuilt from the ledger at start-up: the counter store does not answer; if it lost them, they are rebuilt once it answers')
-            : log.error({ error: err.message }, 'could not rebuild counters from the ledger'),
+          if (store.mode !== undefined && store.mode !== 'ok') {
+            log.warn({ error: err.message }, 'counters not rebuilt from the ledger at start-up: the counter store does not answer; if it lost them, they are rebuilt once it answers');
+          } else log.error({ error: err.message }, 'could not rebuild counters from the ledger');
+          return err;
+        },
       );
     },
     async rebuildFor(policy) {
