@@ -5,16 +5,12 @@
 // provider calls of 1,010 tokens each, the SDK retrying every 504, with 0 charged on a limit of 3,000). A
 // stream stops when its connection closes: nothing is charged.
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockUpstream } from '../src/mock-upstream/index.js';
-import { startBehindMock, startTestGateway, stopBehindMock, type TestGateway } from './helpers/in-process.js';
+import { describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from './helpers/in-process.js';
 import { startWireUpstream } from './helpers/wire-upstream.js';
+import { useBehindMock } from './helpers/use-test-gateway.js';
 
-let upstream: MockUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  ({ upstream, gw } = await startBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
+const { gw, upstream } = useBehindMock({ latencyMs: 0, outputTokens: 5 }, (url) => `
 providers:
   up: {type: openai, base_url: "${url}/v1", timeout_ms: 300}
 projects:
@@ -26,18 +22,16 @@ routes:
 keys:
   - {id: a, key: tg-a, project: p}
   - {id: s, key: tg-s, project: small}
-`));
-});
-afterAll(() => stopBehindMock(gw, upstream));
+`);
 
 const call = (latencyMs: number, stream = false, maxTokens = 5, key = 'tg-a'): Promise<Response> =>
-  fetch(`${gw.url}/v1/chat/completions`, {
+  fetch(`${gw().url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: maxTokens, stream, mock_latency_ms: latencyMs }),
   });
 
-const lastCall = () => gw.calls[gw.calls.length - 1];
+const lastCall = () => gw().calls[gw().calls.length - 1];
 
 describe('an upstream slower than timeout_ms', () => {
   it('is a 504 upstream_timeout; a stream is charged nothing', async () => {
@@ -48,7 +42,7 @@ describe('an upstream slower than timeout_ms', () => {
     expect(body.error.message).toContain('300 ms');
     expect(body.error.message).toContain('Nothing was charged');
     expect(lastCall()).toMatchObject({ status: 504, decision: 'failed', usage: { input: 0, output: 0 } });
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('a non-streamed call is charged its input and its whole output grant, and the answer says so', async () => {
@@ -57,17 +51,17 @@ describe('an upstream slower than timeout_ms', () => {
     const body = await res.json();
     expect(body.error.code).toBe('upstream_timeout');
     const row = lastCall();
-    expect(row).toMatchObject({ status: 504, decision: 'admitted', usage: { output: 40, source: 'estimated' } });
+    expect(row).toMatchObject({ status: 504, decision: 'failed', usage: { output: 40, source: 'estimated' } });
     expect(row.usage.input).toBeGreaterThan(0);
     expect(body.error.message).toContain(`charged ${row.usage.input + row.usage.output} tokens (40 of them output)`);
-    expect(await gw.store.openReservations()).toBe(0);
+    expect(await gw().store.openReservations()).toBe(0);
   });
 
   it('so retried timeouts cannot run past a limit the provider bills them against', async () => {
     // The official client retries each 504 twice: every attempt reaches the provider and is billed.
-    const client = new OpenAI({ apiKey: 'tg-s', baseURL: `${gw.url}/v1`, maxRetries: 2 });
-    const before = upstream.requests().length;
-    const firstRow = gw.calls.length;
+    const client = new OpenAI({ apiKey: 'tg-s', baseURL: `${gw().url}/v1`, maxRetries: 2 });
+    const before = upstream().requests().length;
+    const firstRow = gw().calls.length;
     let refused = 0;
     for (let i = 0; i < 5; i++) {
       try {
@@ -77,8 +71,8 @@ describe('an upstream slower than timeout_ms', () => {
         else expect(err).toBeInstanceOf(OpenAI.InternalServerError);
       }
     }
-    const billed = gw.calls.slice(firstRow).filter((c) => c.status === 504);
-    const sentUpstream = upstream.requests().length - before;
+    const billed = gw().calls.slice(firstRow).filter((c) => c.status === 504);
+    const sentUpstream = upstream().requests().length - before;
     expect(sentUpstream).toBe(billed.length);
     expect(refused).toBeGreaterThan(0);
     // What the provider bills (each call runs to its grant) is what the gateway charged, within the limit.

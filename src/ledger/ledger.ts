@@ -170,6 +170,7 @@ export interface UsageEvent {
   /** The provider and the model sent upstream (what the call was priced as). */
   provider: string;
   model: string;
+  /** Admitted or clamped: its request counts. A failed call's tokens count (what the provider produced), its request does not. */
   served: boolean;
   inputTokens: number;
   outputTokens: number;
@@ -223,7 +224,7 @@ export interface Ledger {
   responseOwner(id: string, sinceMs: number): Promise<ObjectOwner | undefined>;
   /** Sums usage over the rows matching `q`, one entry per group. */
   summarize(q: UsageQuery): Promise<UsageGroup[]>;
-  /** Usage events since `sinceMs`, in time order (token-bucket replay); one organization's only, when given. */
+  /** Usage events of the calls not blocked since `sinceMs`, in time order (token-bucket replay); one organization's only, when given. */
   events(sinceMs: number, organization?: string): Promise<UsageEvent[]>;
   /**
    * summarize's groups and events' events handed to `visit` one at a time as the database returns them,

@@ -73,6 +73,9 @@ export class PostgresLedger implements Ledger {
       checkReadableVersion(version, POSTGRES_MIGRATIONS.length);
       return;
     }
+    // Up to date: no DDL and no lock. Even `CREATE TABLE IF NOT EXISTS` needs CREATE on the schema, so a
+    // role granted only the ledger's tables (its owner migrated them) could not start a gateway.
+    if (version >= POSTGRES_MIGRATIONS.length) return;
     await this.sql.begin(async (tx) => {
       await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
       await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER NOT NULL)`);
@@ -195,7 +198,7 @@ function eventsQuery(sinceMs: number, organization: string | undefined): { sql: 
   const params: Array<number | string> = [Math.floor(sinceMs)];
   const sql =
     `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
-     WHERE ts >= $1 AND decision IN ('admitted', 'clamped')` +
+     WHERE ts >= $1 AND decision IN ('admitted', 'clamped', 'failed')` +
     (organization === undefined ? '' : ` AND organization = $${params.push(organization)}`) +
     ' ORDER BY ts, id';
   return { sql, params };

@@ -156,7 +156,7 @@ export class SqliteLedger implements Ledger {
     if (organization !== undefined) params.push(organization);
     const statement = this.db.prepare(
       `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
-       WHERE ts >= ? AND decision IN ('admitted', 'clamped')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`,
+       WHERE ts >= ? AND decision IN ('admitted', 'clamped', 'failed')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`,
     );
     return { statement, params };
   }

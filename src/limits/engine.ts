@@ -231,13 +231,15 @@ export class LimitsEngine {
   /**
    * Settles an admitted call with what it used; money limits count what the provider billed for it. Not
    * async itself: the store's promise is handed on (an async layer costs ~0.4 KB of garbage per call).
+   * `request: 0` for a call the provider failed: charged its tokens, but its request is given back, as the
+   * ledger's `failed` rows are rebuilt (limit-usage.ts counts requests of served rows only).
    */
-  settleCall(admission: Admission, target: Target, usage: Usage, log?: SettleLog): Promise<void> {
-    if (!admission.factors) return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request: 1 });
+  settleCall(admission: Admission, target: Target, usage: Usage, log?: SettleLog, request: 0 | 1 = 1): Promise<void> {
+    if (!admission.factors) return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request });
     const { provider, upstreamModel } = target.model;
     if (usage.cacheWriteInput && this.prices.noteCacheWrites(provider, upstreamModel)) warnUnratedWrites(log, `${provider}/${upstreamModel}`);
     const factors = billedFactors(this.prices, provider, upstreamModel, usage);
-    return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request: 1, factors });
+    return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request, factors });
   }
 
   /**

@@ -180,11 +180,12 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // attempt and the whole output grant, as all of it may run.
   const chargeIfTimedOut = stream && !background ? undefined : 'reservation';
   // A call the provider had and did not answer in full, settled and recorded with `status`: charged the most it
-  // may be billed (all of it may run: call-pricing.ts unfinishedUsage), or its input alone.
+  // may be billed (all of it may run: call-pricing.ts unfinishedUsage), or its input alone. One the provider
+  // failed (`decision: 'failed'`, a timeout) gives its request back, as every failed call does.
   const chargeUnfinished = async (charge: 'reservation' | 'input', status: number, detail: Detail): Promise<Usage> => {
     const whole = charge === 'reservation';
     const usage = selfCounted(whole ? unfinishedUsage(priced, reservedInput.exact(), estimate.exact(), admission.output) : { input: estimate.exact(), output: 0, cachedInput: 0, source: 'estimated' }, admission.output);
-    await gw.engine.settleCall(admission, target, usage, req.log);
+    await gw.engine.settleCall(admission, target, usage, req.log, detail.decision === 'failed' ? 0 : 1);
     await record(admitted, status, usage, detail);
     return usage;
   };
@@ -192,7 +193,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   // A timeout after the provider had the call is charged instead: its reservation, or (a stream) its input.
   const failUpstream = async (err: unknown, charge?: 'reservation' | 'input'): Promise<never> => {
     const timeoutMs = gw.policy.providers.get(provider.name)?.timeoutMs;
-    if (charge !== undefined && isTimeout(err)) throw upstreamFailure(provider.name, err, timeoutMs, await chargeUnfinished(charge, 504, upstreamSoFar()));
+    if (charge !== undefined && isTimeout(err)) throw upstreamFailure(provider.name, err, timeoutMs, await chargeUnfinished(charge, 504, { ...upstreamSoFar(), decision: 'failed' }));
     const failure = upstreamFailure(provider.name, err, timeoutMs);
     // A 400 here is a body too deep to serialize: it never left the gateway.
     await refund(failure.status, failure.status >= 500 ? upstreamSoFar() : {});
@@ -355,13 +356,17 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     const usage = unfinished ? wholeGrant(priced, admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, admission.output);
     const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
     const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
+    // Failed part-way: charged what the provider produced, but a failed call all the same (the client got an
+    // error, not an answer), so not a served request. A background response goes on at the provider.
+    const failed = result.outcome === 'upstream_failed' && !unfinished;
+    if (failed) detail.decision = 'failed';
     if (unfinished && settleWhenEnded && followable(gw, provider, adapter.responseId)) {
       settleWhenEnded(adapter.responseId, status, usage, detail);
       if (!res.destroyed) res.end();
       return;
     }
     // Settled and recorded before the stream's last byte, so a strict ledger has the row when the client sees the end.
-    await gw.engine.settleCall(admission, target, usage, req.log);
+    await gw.engine.settleCall(admission, target, usage, req.log, failed ? 0 : 1);
     if (endpoint === 'responses') rememberTurn(gw, req.log, principal, target, body, adapter.responseId, usage, conversation);
     await record(admitted, status, usage, detail);
     if (!res.destroyed) res.end();

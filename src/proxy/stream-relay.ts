@@ -53,9 +53,10 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
     for await (const chunk of body) {
       // A client that left still has this chunk counted: the provider produced it.
       const deliver = !res.destroyed;
+      const failedFirst = relay.failure !== undefined;
       const out = relay.chunk(chunk, deliver);
       if (!deliver) {
-        outcome = 'client_gone';
+        outcome = gone(failedFirst);
         break;
       }
       if (out !== undefined && !res.write(out) && !res.destroyed) await drained(res);
@@ -77,7 +78,7 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
       else if (!opts.adapter.ended && relay.failure === undefined && !res.destroyed) fail('The upstream stream ended before its last event.');
     }
   } catch (err) {
-    if (res.destroyed) outcome = 'client_gone';
+    if (res.destroyed) outcome = gone(relay.failure !== undefined);
     // The connection dropped after the stream's last event: the client has everything, nothing failed.
     else if (!opts.adapter.ended) fail(`The upstream stream failed: ${(err as Error).message}`);
   }
@@ -88,6 +89,14 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
   // work done: a stream that fails right after it (an overloaded_error) is refunded, as on OpenAI.
   const produced = opts.adapter.usage.final || opts.counter.count() > 0;
   return { usage: relay.usage(outcome), outcome, produced, ...(relay.failure !== undefined ? { failure: relay.failure } : {}) };
+}
+
+/**
+ * How a stream whose client left ended: the provider's failure when it had already reported one (an SDK
+ * stops reading at an error event, often before the provider closes the connection), else the client's leaving.
+ */
+function gone(failedFirst: boolean): StreamEnd {
+  return failedFirst ? 'upstream_failed' : 'client_gone';
 }
 
 /** Resolves when `res` can take more, or is gone (a client that left). */
