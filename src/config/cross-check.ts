@@ -87,6 +87,11 @@ function checkKeys(config: TollgateConfig, locate: Locate): Finding[] {
   const tiers = Object.keys(config.users);
   const projects = Object.keys(config.projects);
   const routes = Object.keys(config.routes);
+  // Sets, not the lists' includes(): that scanned every project (tier, ...) again for each of 20,000 keys.
+  const isOrg = new Set(orgs);
+  const isTier = new Set(tiers);
+  const isProject = new Set(projects);
+  const isRoute = new Set(routes);
   const ids = new Map<string, number>();
   const hashes = secretOwners(config, findings);
   // The first key named: keys may come from several files, and `keys[0]` alone does not say which.
@@ -107,13 +112,13 @@ function checkKeys(config: TollgateConfig, locate: Locate): Finding[] {
     }
     if (k.organization === undefined && orgs.length > 1) {
       findings.push({ path: at(), message: `\`organization\` is required when there are several organizations (${orgs.map((o) => `\`${o}\``).join(', ')})` });
-    } else if (k.organization !== undefined && !orgs.includes(k.organization)) {
+    } else if (k.organization !== undefined && !isOrg.has(k.organization)) {
       findings.push({ path: at('organization'), message: unknown('organization', k.organization, orgs) });
     }
-    if (k.tier !== undefined && !tiers.includes(k.tier)) findings.push({ path: at('tier'), message: `${unknown('tier', k.tier, tiers)}; tiers are declared under \`users\`` });
-    if (k.project !== undefined && !projects.includes(k.project)) findings.push({ path: at('project'), message: unknown('project', k.project, projects) });
+    if (k.tier !== undefined && !isTier.has(k.tier)) findings.push({ path: at('tier'), message: `${unknown('tier', k.tier, tiers)}; tiers are declared under \`users\`` });
+    if (k.project !== undefined && !isProject.has(k.project)) findings.push({ path: at('project'), message: unknown('project', k.project, projects) });
     (k.routes ?? []).forEach((r, j) => {
-      if (!routes.includes(r)) findings.push({ path: at('routes', j), message: unknown('route', r, routes) });
+      if (!isRoute.has(r)) findings.push({ path: at('routes', j), message: unknown('route', r, routes) });
     });
   });
   return findings;

@@ -17,6 +17,7 @@ import { mergeConfigs } from './merge.js';
 import type { Policy } from './policy.js';
 import { configSchema } from './schema.js';
 import { UnsetStandIns, valueAt } from './unset-stand-ins.js';
+import { withCachedProcessEnv } from './cached-env.js';
 import { parseConfigSource } from './yaml-source.js';
 import { toConfigIssues } from './zod-issues.js';
 
@@ -57,6 +58,11 @@ export function loadPolicy(files: string[], env: NodeJS.ProcessEnv = process.env
 
 /** Like loadPolicy, for contents already in memory (tests, reloads). */
 export function loadPolicyFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Policy {
+  // With a large environment, reading process.env dominated the load (cached-env.ts).
+  return withCachedProcessEnv(env, (vars) => loadFromTexts(texts, vars, options));
+}
+
+function loadFromTexts(texts: ConfigText[], env: NodeJS.ProcessEnv, options: LoadOptions): Policy {
   if (texts.length === 0) throw new ConfigError([{ file: '(none)', line: 1, path: '', message: 'no config file given (use --config FILE)' }]);
   const order = texts.map((t) => t.file);
   const locs = new LocIndex();

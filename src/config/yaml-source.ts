@@ -11,6 +11,7 @@ import { interpolate } from './interpolate.js';
 import { unsendableVariables } from './unsendable-variables.js';
 import type { Loc, LocIndex } from './loc-index.js';
 import type { UnsetStandIns } from './unset-stand-ins.js';
+import { parseYamlDocument } from './yaml-document.js';
 import { yamlSyntaxIssues } from './yaml-syntax-issues.js';
 
 /** An unquoted scalar that contained `${...}`: a string for now, maybe a number once the schema is known. */
@@ -74,10 +75,8 @@ interface WalkContext {
  * an unset variable is a marker from it rather than an issue (see unset-stand-ins.ts).
  */
 export function parseConfigSource(file: string, text: string, env: NodeJS.ProcessEnv, locs: LocIndex, standIns?: UnsetStandIns): ConfigSource {
-  const lines = new LineCounter();
   const placeholders = hideEnvExpressions(text);
-  // prettyErrors off: its excerpt of the offending line could print a secret.
-  const doc = parseDocument(placeholders.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const { doc, lines } = parseYamlDocument(placeholders.text);
   const rootLoc: Loc = { file, line: 1 };
   if (doc.errors.length > 0) {
     // A repeated key is valid YAML syntax apart from the repetition, so it can be named by its field.
@@ -89,7 +88,7 @@ export function parseConfigSource(file: string, text: string, env: NodeJS.Proces
     return { file, value: null, rootLoc, issues, substitutions: [], envValues: [], emptied: [], unsendable: [] };
   }
   const ctx: WalkContext = {
-    file, doc, lines, env, locs, issues: [], aliasedValues: 0, aliasLimitReported: false, aliasTargets: aliasTargets(doc), resolving: new Set(), restore: placeholders.restore, standIns,
+    file, doc, lines, env, locs, issues: [], aliasedValues: 0, aliasLimitReported: false, aliasTargets: aliasTargetsIn(placeholders.text, doc), resolving: new Set(), restore: placeholders.restore, standIns,
     substitutions: [], envValues: [], emptied: [], unsendable: [], lastWasPlainSubstitution: false,
   };
   const contents = doc.contents;
@@ -161,6 +160,11 @@ function walk(ctx: WalkContext, node: unknown, path: Path): unknown {
   }
   issue(ctx, isNode(node) ? node : null, path, 'unsupported YAML node');
   return null;
+}
+
+// A file without `&` has no anchor to find: most configs, whose every node a search would visit.
+function aliasTargetsIn(text: string, doc: Document): Map<Alias, Node> {
+  return text.includes('&') ? aliasTargets(doc) : new Map();
 }
 
 /**

@@ -1,6 +1,7 @@
 // Starts a gateway process: load config, build the counter store and server, listen, and handle signals.
 import pino from 'pino';
 import { loadPolicy, ConfigError } from '../config/index.js';
+import { loadPolicyForReload } from '../config/load-for-reload.js';
 import { formatIssue } from '../config/config-error.js';
 import type { Policy } from '../config/policy.js';
 import { settingsNeedingRestart } from '../config/restart-settings.js';
@@ -75,7 +76,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     if (drain.draining) return log.info({ why }, 'configuration reload ignored: the gateway is stopping');
     let next: Policy;
     try {
-      next = loadPolicy(opts.configFiles, process.env);
+      // A large config in a worker thread: its seconds of parsing would stall every call in flight.
+      next = await loadPolicyForReload(opts.configFiles);
     } catch (err) {
       log.error({ why, error: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
       return;
