@@ -212,6 +212,26 @@ describe('tollgate serve: SIGTERM without a drain delay (the default)', () => {
   });
 });
 
+describe('tollgate serve: SIGTERM with a connection that has sent nothing', () => {
+  // A socket opened ahead of a request (undici's pool opens one after a stream it aborted; browsers and load
+  // balancers pre-connect) is neither in flight nor idle to Node: the drain waited its whole timeout on it.
+  it('closes it and exits well before the drain timeout', async () => {
+    const { file } = drainConfig('{drain_timeout_ms: 20000}');
+    const gateway = await startCli(['serve', '--config', file, '--port', '0']);
+    running.push(gateway);
+    const exited = exitOf(gateway);
+    const { hostname, port } = new URL(gateway.url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise((r) => socket.once('connect', r));
+    const closed = new Promise((r) => socket.once('close', r));
+    const sent = performance.now();
+    gateway.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await closed;
+    expect(performance.now() - sent).toBeLessThan(10_000);
+  });
+});
+
 describe('tollgate serve: server.drain_timeout_ms', () => {
   // The in-process mock provider and an HTTP upstream (whose pool closes only once its calls ended).
   it.each(['mock', 'mock-upstream'])('cuts a stream still running at the timeout, and records it with what was delivered (%s)', async (kind) => {

@@ -1,6 +1,8 @@
 // What SIGTERM and SIGINT do to a running gateway: the drain delay (still serving, /healthz failing, so a
 // load balancer takes the instance out before its listener closes), then the drain (in-flight requests
 // and streams finish, stragglers are cut at the drain timeout), then the ledger flush and exit.
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import type { CounterStore } from '../limits/counter-store.js';
@@ -30,6 +32,7 @@ export interface StopParts {
 /** Handles SIGTERM and SIGINT for the life of the process. */
 export function stopOnSignals(parts: StopParts): void {
   const { app, drain, usage, store, log } = parts;
+  const silent = silentConnections(app.server);
   let stopping = false;
   let cutDelayShort: (() => void) | undefined;
 
@@ -67,7 +70,11 @@ export function stopOnSignals(parts: StopParts): void {
     // close() waits for every connection; keep-alive connections that finish their request during the
     // drain must be closed as they go idle, and stragglers are cut after the drain timeout (a stream cut
     // so is settled and recorded as one whose client left: pipeline.ts).
-    const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+    // Connections that never sent a request are neither in flight nor idle to Node: closed as well.
+    const sweep = setInterval(() => {
+      app.server.closeIdleConnections();
+      silent.close();
+    }, IDLE_SWEEP_MS);
     const deadline = setTimeout(() => {
       log.warn({ drainTimeoutMs }, 'drain timeout: closing the connections of requests still in flight');
       app.server.closeAllConnections();
@@ -99,6 +106,25 @@ export function stopOnSignals(parts: StopParts): void {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/**
+ * The server's connections that have not sent a byte: a socket a client opened ahead of its next request
+ * (undici's pool does, after a stream it aborted; so do browsers and load balancers). Node's
+ * closeIdleConnections() leaves them, as they never had a request, and the drain waited for its timeout
+ * (30 s by default) on one. `close()` destroys them: nothing was asked on them, so nothing is lost.
+ */
+function silentConnections(server: Server): { close(): void } {
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return {
+    close: () => {
+      for (const socket of open) if (socket.bytesRead === 0) socket.destroy();
+    },
+  };
 }
 
 /** Waits for `work`, or `ms` at most (then calls `late`): shutdown must not hang on it. */
