@@ -96,6 +96,17 @@ function exitOf(p: RunningProcess): Promise<number | null> {
   return new Promise((resolve) => (p.child.exitCode !== null ? resolve(p.child.exitCode) : p.child.once('exit', (code) => resolve(code))));
 }
 
+/** `tollgate serve` of `file`, its exit, and a raw connection to it that has sent nothing yet. */
+async function serveWithSocket(file: string): Promise<{ gateway: RunningProcess; exited: Promise<number | null>; socket: net.Socket }> {
+  const gateway = await startCli(['serve', '--config', file, '--port', '0']);
+  running.push(gateway);
+  const exited = exitOf(gateway);
+  const { hostname, port } = new URL(gateway.url);
+  const socket = net.connect(Number(port), hostname);
+  await new Promise((r) => socket.once('connect', r));
+  return { gateway, exited, socket };
+}
+
 describe('tollgate serve: SIGTERM with server.drain_delay_ms', () => {
   it('serves on during the delay with Connection: close, /healthz 503, then drains and exits 0 with every call in the ledger', async () => {
     const DELAY_MS = 800;
@@ -177,12 +188,7 @@ describe('tollgate serve: SIGTERM with server.drain_delay_ms', () => {
 describe('tollgate serve: SIGTERM without a drain delay (the default)', () => {
   it('closes the listener at once, and serves a request arriving on a busy kept-alive connection (not a bare 503 from fastify)', async () => {
     const { file, ledger } = drainConfig('{}');
-    const gateway = await startCli(['serve', '--config', file, '--port', '0']);
-    running.push(gateway);
-    const exited = exitOf(gateway);
-    const { hostname, port } = new URL(gateway.url);
-    const socket = net.connect(Number(port), hostname);
-    await new Promise((r) => socket.once('connect', r));
+    const { gateway, exited, socket } = await serveWithSocket(file);
     let raw = '';
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => (raw += d));
@@ -217,12 +223,7 @@ describe('tollgate serve: SIGTERM with a connection that has sent nothing', () =
   // balancers pre-connect) is neither in flight nor idle to Node: the drain waited its whole timeout on it.
   it('closes it and exits well before the drain timeout', async () => {
     const { file } = drainConfig('{drain_timeout_ms: 20000}');
-    const gateway = await startCli(['serve', '--config', file, '--port', '0']);
-    running.push(gateway);
-    const exited = exitOf(gateway);
-    const { hostname, port } = new URL(gateway.url);
-    const socket = net.connect(Number(port), hostname);
-    await new Promise((r) => socket.once('connect', r));
+    const { gateway, exited, socket } = await serveWithSocket(file);
     const closed = new Promise((r) => socket.once('close', r));
     const sent = performance.now();
     gateway.child.kill('SIGTERM');

@@ -10,7 +10,7 @@ import type { Usage } from '../providers/usage.js';
 import { ApplicableLimits, type AppliedLimit } from './applicable-limits.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveRequest, SettleUsage } from './counter-store.js';
-import { billedFactors, reserveFactors, withToolFees, type PriceHints } from './price-factors.js';
+import { billedFactors, noteCacheWrites, reserveFactors, withToolFees, type PriceHints, type SettleLog } from './price-factors.js';
 import { formatHumanDuration } from './durations.js';
 import { rateLimitHeaders, type RateLimitHeaderFormat } from './rate-limit-headers.js';
 import { windowLengthMs } from './windows.js';
@@ -50,11 +50,6 @@ export interface Admission {
   headers: Record<string, string>;
   /** When a money limit applies: the price factors reserved at (settleCall bills the real ones). */
   factors?: PriceFactors;
-}
-
-/** Where settling says what an operator should know (the request's logger). */
-export interface SettleLog {
-  warn(obj: object, msg: string): void;
 }
 
 export class LimitsEngine {
@@ -237,7 +232,7 @@ export class LimitsEngine {
   settleCall(admission: Admission, target: Target, usage: Usage, log?: SettleLog, request: 0 | 1 = 1): Promise<void> {
     if (!admission.factors) return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request });
     const { provider, upstreamModel } = target.model;
-    if (usage.cacheWriteInput && this.prices.noteCacheWrites(provider, upstreamModel)) warnUnratedWrites(log, `${provider}/${upstreamModel}`);
+    noteCacheWrites(this.prices, provider, upstreamModel, usage, log);
     const factors = billedFactors(this.prices, provider, upstreamModel, usage);
     return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request, factors });
   }
@@ -393,15 +388,4 @@ function round(value: number, unit: AppliedLimit['unit'], direction: 'up' | 'dow
   const step = unit === 'usd' ? 100 : 1;
   const steps = direction === 'up' ? Math.ceil(value / step) : Math.floor(value / step);
   return unit === 'usd' ? `$${((steps * step) / 1e6).toFixed(4)}` : String(steps);
-}
-
-/**
- * Said once per price and engine (a reload starts afresh): from now on this model's calls reserve their
- * input at the write rate, and the operator can set the real one.
- */
-function warnUnratedWrites(log: SettleLog | undefined, price: string): void {
-  log?.warn(
-    { pricing: price },
-    `calls to ${price} report prompt-cache writes and its price has no cache_write: they are billed at 1.25x its input, and money limits now reserve its calls' input at that rate; set pricing."${price}".cache_write (and cache_write_1h for 1-hour writes) to the provider's rate`,
-  );
 }

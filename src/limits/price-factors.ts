@@ -123,6 +123,25 @@ export function billedFactors(book: PriceBook, provider: string, model: string, 
   return fees > 0 ? withFees(factors, fees, list, usage.input, usage.output) : factors;
 }
 
+/** Where settling says what an operator should know (the request's logger). */
+export interface SettleLog {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Learns from a call's usage that its model writes the prompt cache when its price has no write rate
+ * (PriceBook.noteCacheWrites: later calls then reserve at 1.25x input), and says once per price and
+ * engine (a reload starts afresh) which field gives the real rate.
+ */
+export function noteCacheWrites(book: PriceBook, provider: string, model: string, usage: PricedUsage, log: SettleLog | undefined): void {
+  if (!usage.cacheWriteInput || !book.noteCacheWrites(provider, model)) return;
+  const price = `${provider}/${model}`;
+  log?.warn(
+    { pricing: price },
+    `calls to ${price} report prompt-cache writes and its price has no cache_write: they are billed at 1.25x its input, and money limits now reserve its calls' input at that rate; set pricing."${price}".cache_write (and cache_write_1h for 1-hour writes) to the provider's rate`,
+  );
+}
+
 /**
  * `factors` raised so that `input` and `output` tokens at the configured price `list` also count `fees`
  * µUSD: on the input side, or the output side when the input cannot carry it (no input, or a free one).
