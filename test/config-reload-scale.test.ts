@@ -5,7 +5,7 @@
 // names that has no limits was compared with every declared group, and the reload parsed on the event loop.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
@@ -145,6 +145,8 @@ describe('loading a large config', () => {
 describe('loading a large config on a worker thread', () => {
   it('gives the same Policy as a load on the calling thread', async () => {
     const file = writeConfig(platformConfig(1000, { envSecrets: false }).text);
+    // Past load-for-reload.ts's 64 KB, below which the load stays on the calling thread and this compared nothing.
+    expect(statSync(file).size).toBeGreaterThan(64 * 1024);
     // The built module: from the TypeScript sources (as here) the load stays on the calling thread.
     const built = (await import(pathToFileURL(path.resolve('dist/config/load-for-reload.js')).href)) as typeof import('../src/config/load-for-reload.js');
     const offThread = await built.loadPolicyForReload([file]);
