@@ -23,12 +23,17 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
   const leases = storage.leaseMs > 0 ? { leases: { ms: storage.leaseMs, clock: leaseClock } } : {};
   const primary = new RedisCounterStore(client, { timezone, clock, reservationTtlMs: storage.reservationTtlMs, rebuildWaitMs: storage.rebuildWaitMs, ...leases, ...(cluster ? { callTimeoutMs: storage.timeoutMs } : {}) });
   const store = new ResilientStore(primary, { defaultMode: storage.onStoreError, instances: storage.instances, timezone, clock, log, description });
+  const { permissionProblem } = await import('./redis/command-permissions.js');
   if (await waitReady(client, Math.max(2000, 4 * storage.timeoutMs))) {
-    log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances, lease_ms: storage.leaseMs }, 'counters shared in Redis');
+    const refused = await permissionProblem(client);
+    if (refused !== undefined) store.markUnavailable(refused);
+    else log.info({ store: description, on_store_error: storage.onStoreError, instances: storage.instances, lease_ms: storage.leaseMs }, 'counters shared in Redis');
   } else {
     const error = lastErrorOf(client);
     store.startDegraded(error ? `not ready at start-up: ${error}` : 'no answer at start-up');
   }
+  // Each reconnection too: a restarted Redis, or a new primary, may have other ACLs.
+  client.on('ready', () => void permissionProblem(client).then((refused) => refused !== undefined && store.markUnavailable(refused)));
   const { warnWhenEvicting } = await import('./redis/eviction-policy.js');
   await warnWhenEvicting(client, log, description);
   if (storage.leaseMs === 0) return store;

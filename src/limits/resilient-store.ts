@@ -111,6 +111,15 @@ export class ResilientStore implements CounterStore {
     this.markDown(new Error(why));
   }
 
+  /**
+   * The store answers but cannot count (its user may not run a command it needs): unavailable until the
+   * probe finds otherwise. Said even when it already is: its outage line gave the reason it did not answer.
+   */
+  markUnavailable(why: string): void {
+    if (this.healthy) return this.markDown(new Error(why));
+    this.opts.log.warn({ store: this.opts.description, error: why }, 'counter store answers but cannot count: still unavailable');
+  }
+
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const plan = this.outage.plan(req.items);
     if (this.state === 'holding' && !plan.closed) return this.outage.reserve(req, plan);

@@ -37,10 +37,16 @@ export class StoreUsageError extends Error {
 // cannot count now.
 const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|READONLY|TRYAGAIN|BUSY|NOREPLICAS|MOVED|ASK|OOM)\b/;
 
+/** True for Redis's refusal of a command (or a key) by the user's ACL, outside a script or inside one. */
+export function isPermissionRefusal(err: unknown): boolean {
+  return err instanceof Error && /\bNOPERM\b|The user executing the script can't/.test(err.message);
+}
+
 /** True when an error means the store cannot answer (timeout, connection, failover), not that the call was wrong. */
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof StoreUsageError || err instanceof CountersNotRebuiltError) return false;
-  if (err instanceof Error && err.name === 'ReplyError') return TRANSIENT_REPLY.test(err.message);
+  // A user whose ACL refuses a command the counters need cannot count any call, not just this one.
+  if (err instanceof Error && err.name === 'ReplyError') return TRANSIENT_REPLY.test(err.message) || isPermissionRefusal(err);
   return true;
 }
 

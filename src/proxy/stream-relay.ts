@@ -64,7 +64,10 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
         outcome = 'cut_at_limit';
         break; // leaving the loop destroys the upstream body: the provider stops generating
       }
-      if (relay.stopped) {
+      // The provider's error event has gone out (or frames were held when it failed): the answer is over.
+      // Real providers close the connection then; one that does not would hold the client, and the call's
+      // reservation, until timeout_ms. Leaving the loop closes the upstream request.
+      if (relay.failure !== undefined) {
         outcome = 'upstream_failed';
         break;
       }

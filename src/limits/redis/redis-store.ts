@@ -10,6 +10,7 @@ import { LOST_AT_LUA, PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_
 import type { RedisClient } from './redis-client.js';
 import { onPrimaryChange } from './sentinel-failover.js';
 import { ScriptBatcher } from './script-batcher.js';
+import { CommandsRefusedError, permissionProblem } from './command-permissions.js';
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
@@ -337,9 +338,11 @@ export class RedisCounterStore implements CounterStore {
     return decodeResponseOwner(await this.bounded(this.client.get(responseOwnerKey(id))));
   }
 
-  /** One round trip that proves the store answers. */
+  /** Proves the store answers, and that its user may run what the counters need (the probe's way back after an outage). */
   async ping(): Promise<void> {
     await this.client.ping();
+    const problem = await permissionProblem(this.client);
+    if (problem !== undefined) throw new CommandsRefusedError(problem);
   }
 
   async openReservations(): Promise<number> {
