@@ -82,8 +82,11 @@ export interface Dashboard {
 
 const DAY = { kind: 'calendar', unit: 'day' } as const;
 const MONTH = { kind: 'calendar', unit: 'month' } as const;
-/** What the month's calls are grouped by: every breakdown, and the recommendations, are sums of these groups. */
-const MONTH_DIMENSIONS: Dimension[] = ['project', 'user', 'route', 'model_id', 'model'];
+/**
+ * What the month's calls are grouped by: every breakdown, and the recommendations, are sums of these groups.
+ * By decision too: a tip's average answer is over served calls' output, not a failed call's cut one.
+ */
+const MONTH_DIMENSIONS: Dimension[] = ['project', 'user', 'route', 'model_id', 'model', 'decision'];
 const DAY_MS = 86_400_000;
 // Without an `alerts` ladder in the config, warn at 80% and call 100% critical.
 const DEFAULT_LADDER: AlertRule[] = [
@@ -153,7 +156,7 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
   const byProject = regroup(monthGroups, ['project']);
   const byModel = regroup(monthGroups, ['model']);
   const byUser = regroup(monthGroups, ['user']);
-  const forTips = regroup(monthGroups, ['project', 'route', 'model_id', 'model']);
+  const forTips = regroup(monthGroups, ['project', 'route', 'model_id', 'model', 'decision']);
   const todayFigures = figures(todayTotal);
   const monthFigures = figures(monthTotal);
   const days: DayUsage[] = [...pastDays, { ...localDays(today.startMs, today.startMs, tz)[0], tokens: todayFigures.tokens, costUsd: todayTotal?.costUsd ?? 0, requests: todayFigures.requests }];

@@ -54,3 +54,24 @@ describe('smaller models of the gpt-5.x line', () => {
     }
   });
 });
+
+describe('failed calls charged what the provider produced', () => {
+  const failed = (over: Partial<UsageGroup>): UsageGroup => ({ ...group(0), served: 0, failed: 22, keys: { ...group(0).keys, decision: 'failed' }, ...over });
+
+  // From a FinOps QA pass: a model whose only calls this month were streams the provider cut part-way was
+  // billed for them, but counted $0 for want of a price, and got no `add_price` tip (groups without a served call were skipped).
+  it('flag a model without a price whose only calls failed after using tokens', () => {
+    const unpriced = { ...group(0).keys, model: 'openai/house-model', model_id: 'house' };
+    expect(recommend([failed({ keys: { ...unpriced, decision: 'failed' } })], policy, prices, 1)).toMatchObject([{ kind: 'add_price', model: 'openai/house-model' }]);
+    // Failed before any token: nothing was billed, nothing to flag.
+    expect(recommend([failed({ keys: { ...unpriced, decision: 'failed' }, inputTokens: 0, outputTokens: 0 })], policy, prices, 1)).toEqual([]);
+  });
+
+  it("average answers over the served calls' output: a cut stream's output is no answer", () => {
+    // 22 answers of 50 tokens, and 5 cut streams of 2,000: 50 per answer, not (1,100 + 10,000) / 22 = 505.
+    const cut = failed({ calls: 5, failed: 5, inputTokens: 5 * 1000, outputTokens: 5 * 2000, costUsd: 0.1 });
+    const [tip] = recommend([{ ...group(0.06), keys: { ...group(0).keys, decision: 'admitted' } }, cut], policy, prices, 1);
+    expect(tip).toMatchObject({ kind: 'smaller_model' });
+    expect(tip.message).toContain('averages 50 output tokens per call on openai/gpt-4o (22 calls this month)');
+  });
+});

@@ -4,6 +4,7 @@ import type { Policy, RouteModel } from '../config/policy.js';
 import type { UsageGroup } from '../ledger/ledger.js';
 import type { PriceBook } from '../ledger/price-book.js';
 import { formatUsd } from '../util/format-usd.js';
+import { addUsage, emptyUsage } from './usage-sums.js';
 
 /** Calls needed before a pattern is worth a recommendation. */
 export const MIN_CALLS = 20;
@@ -52,8 +53,8 @@ const SMALLER: Record<string, string> = {
 };
 
 /**
- * Tips from month-to-date usage grouped by project, route, model_id and model; `monthFactor` scales
- * month-to-date money to the projected month.
+ * Tips from month-to-date usage grouped by project, route, model_id, model and decision; `monthFactor`
+ * scales month-to-date money to the projected month.
  */
 export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBook, monthFactor: number): Recommendation[] {
   const out: Recommendation[] = [];
@@ -61,13 +62,15 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
   // A project may reach one model under several names (model ids of a route, routes): its calls are
   // weighed together, one tip per project, model and smaller model, not one per name with part of them.
   const candidates = new Map<string, { project: string | null; model: string; smaller: string; served: number; outputTokens: number; savings: number }>();
-  for (const g of groups) {
+  for (const { g, servedOutputTokens } of byCallee(groups)) {
     const model = g.keys.model ?? '';
     const slash = model.indexOf('/');
     const provider = model.slice(0, slash);
     const upstream = model.slice(slash + 1);
     const project = g.keys.project ?? null;
-    if (g.served === 0) continue;
+    // Calls that used nothing (blocked, or failed before the provider produced anything) say nothing about
+    // the model. Failed calls charged what the provider produced do: they cost money, priced or not.
+    if (g.served === 0 && g.inputTokens + g.outputTokens === 0) continue;
     if (!prices.priceOf(provider, upstream)) {
       if (!unpriced.has(model)) out.push({ kind: 'add_price', project: null, model, message: `Calls to ${model} have no price, so they count as $0 in reports. Add it under \`pricing\`.` });
       unpriced.add(model);
@@ -86,7 +89,7 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
     const key = JSON.stringify([project, model, suggested]);
     const c = candidates.get(key) ?? { project, model, smaller: suggested, served: 0, outputTokens: 0, savings: 0 };
     c.served += g.served;
-    c.outputTokens += g.outputTokens;
+    c.outputTokens += servedOutputTokens;
     c.savings += g.costUsd * (1 - ratio) * monthFactor;
     candidates.set(key, c);
   }
@@ -105,6 +108,30 @@ export function recommend(groups: UsageGroup[], policy: Policy, prices: PriceBoo
     });
   }
   return out.sort((a, b) => (b.estimated_monthly_savings_usd ?? Infinity) - (a.estimated_monthly_savings_usd ?? Infinity));
+}
+
+/**
+ * The groups summed by project, route, model_id and model, with the output tokens of their served calls
+ * apart. A failed call is billed what the provider produced (a stream cut part-way), so its tokens and cost
+ * stay in the sums and the saving; but its output is no answer, and its call is not served: counted over
+ * the served calls, its output made answers look longer than they were (and its cut answer, counted as a
+ * call, would make them look shorter). Each group is of one decision, so a group with served calls is
+ * all served.
+ */
+function byCallee(groups: UsageGroup[]): Array<{ g: UsageGroup; servedOutputTokens: number }> {
+  const out = new Map<string, { g: UsageGroup; servedOutputTokens: number }>();
+  for (const g of groups) {
+    const keys = { project: g.keys.project ?? null, route: g.keys.route ?? null, model_id: g.keys.model_id ?? null, model: g.keys.model ?? null };
+    const id = JSON.stringify(Object.values(keys));
+    let sum = out.get(id);
+    if (!sum) {
+      sum = { g: emptyUsage(keys), servedOutputTokens: 0 };
+      out.set(id, sum);
+    }
+    addUsage(sum.g, g);
+    if (g.served > 0) sum.servedOutputTokens += g.outputTokens;
+  }
+  return [...out.values()];
 }
 
 /** The route's first cheaper fallback model, else the same family's smaller model, if much cheaper. */
