@@ -25,13 +25,32 @@ export class KeyStore {
 /**
  * Reads the client's key from `Authorization: Bearer` or `x-api-key`. Both may come (a client configured
  * with a key in two places), but then they must name the same key: charging either one of two different
- * keys would be a guess, so that is the 401 `ambiguous_api_key`.
+ * keys would be a guess, so that is the 401 `ambiguous_api_key`. So are two `Authorization` headers that
+ * differ (`rawHeaders`, the request's as received): Node keeps the first and drops the other, and a proxy
+ * that appends its own key would have one of the two charged, by their order, without a word.
  */
-export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+export function presentedKey(headers: Record<string, string | string[] | undefined>, rawHeaders: readonly string[] = []): string | undefined {
   const auth = headers.authorization;
-  const bearer = typeof auth === 'string' && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ' ? auth.slice(7).trim() : undefined;
+  const bearer = typeof auth === 'string' ? bearerOf(auth) : undefined;
   const apiKey = headers['x-api-key'];
   const xApiKey = typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : undefined;
   if (bearer !== undefined && xApiKey !== undefined && bearer !== xApiKey) throw new TollgateError('ambiguous_api_key');
+  if (auth !== undefined && authorizationsDiffer(rawHeaders, bearer)) throw new TollgateError('ambiguous_api_key');
   return bearer ?? xApiKey;
+}
+
+function bearerOf(auth: string): string | undefined {
+  return auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ' ? auth.slice(7).trim() : undefined;
+}
+
+/** Whether an `Authorization` header in `rawHeaders` (name, value, name, value, ...) names another key than `bearer`. */
+function authorizationsDiffer(rawHeaders: readonly string[], bearer: string | undefined): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    // Most clients send the name in lower case: compared as is, it costs no new string.
+    if (name.length !== 13 || (name !== 'authorization' && name.toLowerCase() !== 'authorization')) continue;
+    if (++seen > 1 && bearerOf(rawHeaders[i + 1]) !== bearer) return true;
+  }
+  return false;
 }

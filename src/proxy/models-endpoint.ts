@@ -67,7 +67,7 @@ function anthropicListFor(gw: Gateway, targets: Target[]): AnthropicModel[] {
 
 /** Handles `GET /v1/models`. */
 export function listModels(gw: Gateway, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const principal = authenticate(gw, req.headers);
+  const principal = authenticate(gw, req.headers, req.raw.rawHeaders);
   const targets = gw.routes.modelsFor(principal);
   if (wireOfRequest(req) === 'anthropic') {
     const query = req.query as Record<string, string | string[] | undefined>;
@@ -79,7 +79,7 @@ export function listModels(gw: Gateway, req: FastifyRequest, reply: FastifyReply
 
 /** Handles `GET /v1/models/:model` (the id may contain a slash). */
 export function retrieveModel(gw: Gateway, req: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply): FastifyReply {
-  const principal = authenticate(gw, req.headers);
+  const principal = authenticate(gw, req.headers, req.raw.rawHeaders);
   const id = req.params['*'];
   const targets = gw.routes.modelsFor(principal);
   const models: Array<{ id: string }> = wireOfRequest(req) === 'anthropic' ? anthropicListFor(gw, targets) : listFor(targets);

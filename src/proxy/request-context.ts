@@ -13,9 +13,12 @@ export interface Caller {
   principal: Principal;
 }
 
-/** Authenticates the caller (`Authorization: Bearer` or `x-api-key`), or throws the 401 that says what is wrong. */
-export function authenticate(gw: Gateway, headers: Record<string, string | string[] | undefined>): Principal {
-  const key = presentedKey(headers);
+/**
+ * Authenticates the caller (`Authorization: Bearer` or `x-api-key`), or throws the 401 that says what is wrong.
+ * `rawHeaders` (the request's as received) shows an `Authorization` header sent twice, which `headers` hides.
+ */
+export function authenticate(gw: Gateway, headers: Record<string, string | string[] | undefined>, rawHeaders?: readonly string[]): Principal {
+  const key = presentedKey(headers, rawHeaders);
   if (!key) throw new TollgateError('missing_api_key');
   const principal = gw.keys.resolve(key);
   if (!principal) throw new TollgateError('invalid_api_key');

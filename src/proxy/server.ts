@@ -12,7 +12,8 @@ import { wireOfRequest } from './exchange.js';
 import { errorBody } from './pipeline.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
-import { clientErrorAnswer } from './client-errors.js';
+import { clientErrorAnswer, connectAnswer } from './client-errors.js';
+import { frameworkErrorAnswer } from './framework-errors.js';
 import { decodeBody } from './content-encoding.js';
 import { isTooDeep, tooDeep } from './upstream-failure.js';
 import { lostDuplicateKeys, MAX_JSON_CONTAINERS, MAX_JSON_KEYS, scanJson } from './json-containers.js';
@@ -109,13 +110,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // needed for that) would hold its connection forever. Node 20 only enforces a limit given to the server's
     // constructor (hence `http`), checked on a timer of connectionsCheckingInterval.
     requestTimeout: requestTimeoutMs,
-    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, requestTimeoutMs / 4)) },
+    // Node's own refusal of an HTTP/1.1 request without Host is a 400 with no body: the `onRequest` hook below
+    // refuses it instead, in the API's format.
+    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, requestTimeoutMs / 4)), requireHostHeader: false },
     clientErrorHandler: clientErrorAnswer(requestTimeoutMs),
+    frameworkErrors: frameworkErrorAnswer(linger, (path, status, code) => opts.onRejected?.({ path, status, code, seconds: 0 })),
     // The gateway's own id for every request, whatever the client sent: the ledger row's request_id.
     requestIdHeader: false,
     genReqId: newRequestId,
-    // Response ids in paths (/v1/responses/{id}) run past the default 100 characters on some OpenAI-compatible servers.
-    routerOptions: { maxParamLength: 256 },
+    // Response ids in paths (/v1/responses/{id}) run past the default 100 characters on some OpenAI-compatible
+    // servers. Any length the 16 KB of headers let through goes to the handlers, which answer an id no project
+    // created as the API does (a 404); past the router's limit, fastify answered its own 414 instead.
+    routerOptions: { maxParamLength: 16 * 1024 },
   });
 
   // Set first, so every answer carries it, errors raised before a handler runs (bad JSON, a body too
@@ -127,6 +133,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // opens its next one through the load balancer, to another instance. Node's own flag, so streams
     // written with writeHead get it too.
     if (drain.draining) reply.raw.shouldKeepAlive = false;
+    // RFC 9112 §3.2 (Node's check, turned off above so that the answer is in the API's format and names the request).
+    if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1 && req.headers.host === undefined) {
+      return done(new TollgateError('malformed_http', { detail: 'an HTTP/1.1 request must carry a Host header' }));
+    }
     done();
   });
   // After the request ids, before `identify`: a preflight carries no key, and every answer to an allowed
@@ -137,6 +147,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // client with a bad key or a body over the limit uploads it all for nothing. `identify` sends the 100
   // once the key is good and the body is wanted; otherwise the final answer goes instead, unsent body and all.
   app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  // Any other expectation is ignored, as nginx does (RFC 9110 §10.1.1 allows it): Node's own answer was a 417
+  // with an empty body, in neither API's format, to clients that would be served without the header.
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
+  app.server.on('connect', connectAnswer);
   cutStalledReaders(app.server, opts.stalledReaderMs ?? STALLED_READER_MS);
 
   app.removeContentTypeParser('application/json');
@@ -154,7 +168,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const identify = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     try {
       const gw = opts.gateway();
-      req.caller = { gw, principal: authenticate(gw, req.headers) };
+      req.caller = { gw, principal: authenticate(gw, req.headers, req.raw.rawHeaders) };
       // Until the response is over (streams included): a reload retires this gateway only then.
       gw.enter();
       reply.raw.once('close', () => gw.leave());
@@ -170,6 +184,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const parseJson = (req: FastifyRequest, bytes: Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     // JSON is UTF-8 (RFC 8259 §8.1). Decoding other bytes would replace them with U+FFFD: a prompt changed
     // silently, and billed. isUtf8 is a vectorized check, far cheaper than the parse.
+    // A leading byte order mark (Windows tools write one) is dropped, as RFC 8259 §8.1 lets a parser do and as
+    // fastify's own JSON parser and Python's json.loads(bytes) do: the body goes on without it.
+    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
     if (!isUtf8(bytes)) return done(new TollgateError('invalid_json', { detail: 'the body is not valid UTF-8' }), undefined);
     const scan = scanJson(bytes, MAX_JSON_CONTAINERS, MAX_JSON_KEYS);
     if (scan.over === 'containers') {
