@@ -47,13 +47,17 @@ function listFor(targets: Target[]): ModelObject[] {
   return addressableNames(targets).map(({ name, target }) => ({ id: name, object: 'model', created: CREATED, owned_by: target.route.name }));
 }
 
-/** The names the key can use on `/v1/messages`, as Anthropic lists models: chat models only, as it resolves only those. */
+/**
+ * The names the key can use on `/v1/messages`, as Anthropic lists models: chat models only, as it resolves
+ * only those, and only the names that reach a model whose provider speaks Anthropic's API.
+ */
 function anthropicListFor(gw: Gateway, targets: Target[]): AnthropicModel[] {
-  const served = targets.filter((t) => t.model.kind === 'chat' && gw.providers.get(t.model.provider)?.supports('messages'));
-  return listFor(served).map((m) => ({
+  const chat = targets.filter((t) => t.model.kind === 'chat');
+  const served = (t: Target): boolean => gw.providers.get(t.model.provider)?.supports('messages') === true;
+  return addressableNames(chat, served).map(({ name }) => ({
     type: 'model',
-    id: m.id,
-    display_name: m.id,
+    id: name,
+    display_name: name,
     created_at: CREATED_AT,
     capabilities: null,
     max_input_tokens: null,

@@ -30,13 +30,15 @@ export function resolveTarget(gw: Gateway, principal: Principal, model: string, 
   const kind = endpoint === 'embeddings' ? 'embedding' : 'chat';
   const target = gw.routes.resolve(principal, model, kind);
   if (target) return target;
-  const usable = gw.routes
-    .modelsFor(principal)
-    .filter((t) => t.model.kind === kind)
-    // /v1/messages serves only models whose provider speaks Anthropic's API; the others would be refused.
-    .filter((t) => endpoint !== 'messages' || gw.providers.get(t.model.provider)?.supports('messages') === true);
+  const ofKind = gw.routes.modelsFor(principal).filter((t) => t.model.kind === kind);
+  // Only the models this endpoint serves, as planExchange decides: the others would be refused with a 400
+  // (/v1/messages serves Anthropic-format providers alone; chat completions reach them by translation).
+  const served = (t: Target): boolean => {
+    const provider = gw.providers.get(t.model.provider);
+    return provider !== undefined && (provider.supports(endpoint) || (endpoint === 'chat' && provider.supports('messages')));
+  };
   // The bare names too, as GET /v1/models lists them: `route/model` alone suggests the bare id does not work.
-  const available = addressableNames(usable)
+  const available = addressableNames(ofKind, served)
     .map((n) => n.name)
     .join(', ');
   throw new TollgateError('model_not_found', { model, available });

@@ -4,8 +4,12 @@
 // the 404 for an unknown model, so both name the same models the same way.
 import type { Target } from './route-table.js';
 
-/** Each addressable name once, with the route model it reaches, in the targets' order. */
-export function addressableNames(targets: Target[]): Array<{ name: string; target: Target }> {
+/**
+ * Each addressable name once, with the route model it reaches, in the targets' order; only the names whose
+ * model `served` accepts. The names are taken from every target first, as the resolver picks among all of
+ * them: filtering the targets first would name a route, or a bare id, by a model it does not reach.
+ */
+export function addressableNames(targets: Target[], served: (target: Target) => boolean = () => true): Array<{ name: string; target: Target }> {
   const seen = new Set<string>();
   const out: Array<{ name: string; target: Target }> = [];
   const push = (name: string, target: Target): void => {
@@ -19,5 +23,5 @@ export function addressableNames(targets: Target[]): Array<{ name: string; targe
   }
   // After every model's names: a model id that is also a route's name reaches the model.
   for (const t of targets) push(t.route.name, t);
-  return out;
+  return out.filter(({ target }) => served(target));
 }
