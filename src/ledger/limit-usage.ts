@@ -26,7 +26,8 @@ export interface LimitUsage {
 export interface LedgerUsage {
   limits: LimitUsage[];
   /**
-   * Calls left out: a money limit they count towards has no price for their model any more. A key, route or
+   * Calls left out: a money limit they count towards has no price for their model any more. Only those that
+   * had usage to count (served, or charged tokens), not blocked calls and refunded failures. A key, route or
    * model no longer configured leaves nothing out: its rows still count where they were recorded.
    */
   skippedCalls: number;
@@ -39,6 +40,9 @@ export interface LedgerUsage {
 // as many as (key, route, model) pairs but for keys moved or regrouped within the window. `model` is the
 // provider and upstream model, which price a money limit's rows when their route model is gone.
 const COMBO: Dimension[] = ['organization', 'project', 'user', 'key', 'groups', 'route', 'model_id', 'endpoint', 'model'];
+// The first read tells apart, too, the rows that used something from those that used nothing (usage_source
+// `none`: blocked calls, failed calls refunded), for the count of calls left out (callsWithUsage).
+const COMBO_AND_SOURCE: Dimension[] = [...COMBO, 'usage_source'];
 
 /**
  * The earliest row time that still counts in an item's state now: the start of a fixed window, the
@@ -88,16 +92,26 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
 
   // The longest window (usually the month) names every combination, and its sums are that window's own:
   // a ledger of millions of rows is read once for it, not twice.
-  await ledger.eachGroup({ sinceMs: since, where, groupBy: COMBO }, (g) => {
-    const call = recordedOfGroup(g);
-    const combo = resolver.resolve(call);
+  // A combination comes once per usage source: resolved once.
+  const unpriced = new Set<string>();
+  await ledger.eachGroup({ sinceMs: since, where, groupBy: COMBO_AND_SOURCE }, (g) => {
+    const key = comboKey(g);
+    let combo = combos.get(key);
+    if (combo === undefined && !unpriced.has(key)) {
+      const call = recordedOfGroup(g);
+      combo = resolver.resolve(call);
+      if (combo) {
+        combos.set(key, combo);
+        if (combo.configured) callers.set(`${call.keyId}\u0000${combo.model}`, { keyId: call.keyId, model: combo.model });
+      } else {
+        unpriced.add(key);
+        skippedKeys.add(call.keyId);
+      }
+    }
     if (!combo) {
-      skippedCalls += g.calls;
-      skippedKeys.add(call.keyId);
+      skippedCalls += callsWithUsage(g);
       return;
     }
-    combos.set(comboKey(g), combo);
-    if (combo.configured) callers.set(`${call.keyId}\u0000${combo.model}`, { keyId: call.keyId, model: combo.model });
     for (const limit of combo.limits) {
       const start = startOf(limit.item);
       let entry = out.get(limit.item.key);
@@ -234,6 +248,15 @@ class BucketReplay {
   levelAt(now: number): number {
     return Math.max(0, this.level - (now - (this.atMs ?? now)) * this.drainPerMs);
   }
+}
+
+/**
+ * How many of a group's rows had usage a limit counts: its served calls (a request each), and its other
+ * calls that used something (a failed call charged what the provider produced). A blocked call and a
+ * failed one refunded used nothing (usage_source `none`): leaving them out leaves nothing out.
+ */
+function callsWithUsage(g: UsageGroup): number {
+  return g.keys.usage_source === 'none' ? g.served : g.calls - g.blocked;
 }
 
 /** What a group of COMBO records. */

@@ -9,7 +9,7 @@ import { ledgerUsageByLimit } from './limit-usage.js';
 export interface RebuildReport {
   /** Counters raised to the ledger's figure (or already at least there). */
   limits: number;
-  /** Calls left out because a money limit they count towards cannot price their model any more. */
+  /** Calls left out, with their usage, because a money limit they count towards cannot price their model any more. */
   skippedCalls: number;
   skippedKeys: string[];
   /** The (key, route model) pairs whose calls were counted: their limits are the ones worth watching. */

@@ -14,7 +14,7 @@ import {
   type MockOptions,
   type MockReply,
 } from '../providers/mock/index.js';
-import { RequestLog, type RecordedRequest } from './request-log.js';
+import { RequestLog, requestLogJson, type RecordedRequest } from './request-log.js';
 import { writeMockReply } from './write-reply.js';
 import { nameNonStandardStatuses } from '../util/status-reasons.js';
 
@@ -80,6 +80,19 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
+// The recorded requests, or a 500 saying why they could not be written: a request handler that throws
+// ends the process, and the mock must outlive whatever a test sends it.
+function sendLog(res: ServerResponse, requests: RecordedRequest[]): void {
+  let body: string;
+  try {
+    body = requestLogJson(requests);
+  } catch (err) {
+    return sendJson(res, 500, { error: { message: `The recorded requests could not be written as JSON: ${(err as Error).message}`, type: 'server_error', param: null, code: null } });
+  }
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
 function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
@@ -125,7 +138,7 @@ export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
     const path = normalizeMockPath(req.url ?? '/');
     if (path === CONTROL_PATH) {
       req.resume();
-      if (req.method === 'GET') return sendJson(res, 200, log.list());
+      if (req.method === 'GET') return sendLog(res, log.list());
       if (req.method === 'DELETE') {
         log.clear();
         res.writeHead(204).end();
