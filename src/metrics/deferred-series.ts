@@ -46,6 +46,18 @@ export class DeferredCounter {
     this.add(set.values, set.key, by);
   }
 
+  /**
+   * Exports a series at 0 before its first increment. rate() and increase() count what a series gained
+   * between two scrapes: one that first appears at 1 shows no increase, and its first event is lost.
+   */
+  zero(labels: string[]): void {
+    const key = seriesKey(labels);
+    if (this.series.has(key)) return;
+    const child = this.metric.labels(...labels);
+    child.inc(0);
+    this.series.set(key, { child, pending: 0 });
+  }
+
   private add(labels: string[], key: string, by: number): void {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { child: this.metric.labels(...labels), pending: 0 }));

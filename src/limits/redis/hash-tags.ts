@@ -49,3 +49,16 @@ export function groupByTag<T>(values: readonly T[], keyOf: (v: T) => string): Ma
   });
   return groups;
 }
+
+/**
+ * Indexes of `values` grouped by hash tag, each group cut into runs of at most `max`: a script over every
+ * limit of a large organization (10,000 users: 40,000 keys) ran for over a second, blocking Redis for every
+ * instance and outliving storage.timeout_ms. For scripts whose keys are independent of each other only.
+ */
+export function chunksByTag<T>(values: readonly T[], keyOf: (v: T) => string, max: number): number[][] {
+  const chunks: number[][] = [];
+  for (const group of groupByTag(values, keyOf).values()) {
+    for (let i = 0; i < group.length; i += max) chunks.push(group.slice(i, i + max));
+  }
+  return chunks;
+}

@@ -14,7 +14,7 @@ import { CommandsRefusedError, permissionProblem } from './command-permissions.j
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { groupByTag, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { chunksByTag, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
@@ -67,6 +67,9 @@ interface Scripts {
 }
 
 // The rarer calls; reservations and settlements go through the batcher (script-batcher.ts).
+// Restores and peeks of many limits go a few hundred keys per script (each key stands alone in them), so
+// a large organization's never holds Redis for long: calls' scripts run in between.
+const KEYS_PER_SCRIPT = 256;
 const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 /**
@@ -259,7 +262,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async restore(entries: RestoreEntry[]): Promise<void> {
-    for (const group of groupByTag(entries, (e) => e.item.key).values()) {
+    for (const group of chunksByTag(entries, (e) => e.item.key, KEYS_PER_SCRIPT)) {
       await this.withWindows(
         (windows) => {
           const args = [String(group.length)];
@@ -276,7 +279,7 @@ export class RedisCounterStore implements CounterStore {
 
   async peek(items: CounterItem[]): Promise<LimitState[]> {
     const states: LimitState[] = new Array(items.length);
-    for (const group of groupByTag(items, (item) => item.key).values()) {
+    for (const group of chunksByTag(items, (item) => item.key, KEYS_PER_SCRIPT)) {
       const members = group.map((i) => items[i]);
       const [reply, table] = await this.withWindows((windows) => {
         const args = [String(group.length)];
