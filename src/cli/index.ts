@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env -S node --single-threaded-gc --v8-pool-size=1
 // The `tollgate` command: each subcommand lives in its own file and only wires modules together.
 import { Command } from 'commander';
 import { registerServe } from './serve.js';

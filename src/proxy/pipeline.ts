@@ -20,7 +20,7 @@ import type { CallRecord, Gateway } from './gateway.js';
 import { resolveTarget, type Caller } from './request-context.js';
 import { isReasoningModel, validateBody } from './request-shape.js';
 import { relayStream } from './stream-relay.js';
-import { firstChunk, type StartedBody } from './first-chunk.js';
+import { firstChunk } from './first-chunk.js';
 import { responseIdOf } from './stored-context.js';
 import { conversationOwner } from './conversation-owners.js';
 import { previousResponseOwner } from './response-owners.js';
@@ -310,10 +310,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     // Nothing is answered before the stream's first bytes: one that fails before any (a connection dropped
     // after its 200, an empty body) delivered nothing and gets a 502, which the SDKs retry, not a 200 and
     // an error event, which they cannot.
-    let started: StartedBody;
+    let started: AsyncIterable<Uint8Array> | undefined;
     try {
       started = await firstChunk(upstream.body);
-      if (started.first === undefined) throw new Error('the stream ended before its first event');
+      if (started === undefined) throw new Error('the stream ended before its first event');
     } catch (err) {
       // The provider accepted the call and was working on it: the client that left is charged as any that
       // leaves a stream, for the input (and a reasoning model's unseen thinking; a background response its
@@ -336,7 +336,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       'cache-control': 'no-cache',
     });
     const adapter = exchange.streamAdapter();
-    const result = await relayStream(started.body, res, {
+    const result = await relayStream(started, res, {
       adapter,
       counter: new OutputTokenCounter(upstreamModel),
       cap: admission.output,
