@@ -18,8 +18,11 @@ export interface BackgroundCall {
   requestId: string;
   /** The usage a finished response's JSON reports; undefined when it reports none. */
   usageOf(raw: Buffer): Usage | undefined;
-  /** Settles and records the call: with `usage`, or with its whole grant when undefined. Reports its own failures. */
-  finish(usage: Usage | undefined, why: GiveUpReason | 'finished'): Promise<void>;
+  /**
+   * Settles and records the call: with `usage`, or with its whole grant when undefined; `failed` when the
+   * provider ended the response `failed` (FAILED_ENDS). Reports its own failures.
+   */
+  finish(usage: Usage | undefined, why: GiveUpReason | 'finished', failed: boolean): Promise<void>;
 }
 
 /** Why a call was settled with its whole grant rather than the provider's figures. */
@@ -52,6 +55,15 @@ export const LAST_POLLS = { withinMs: 2_000, atOnce: 16 };
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
 
 /**
+ * The ends that are the provider's failure: the client gets an error, not an answer, so the call is a
+ * failed one (charged what the provider reports it used, its request given back), as a stream the provider
+ * fails part-way is (`response.failed`). `incomplete` is an answer cut short (`max_output_tokens`, the
+ * content filter), served as a stream's `response.incomplete` is; `cancelled` is the client's own doing
+ * (POST /responses/{id}/cancel), served as a stream its client leaves is, for what was produced.
+ */
+const FAILED_ENDS: ReadonlySet<string> = new Set(['failed']);
+
+/**
  * How long a background call may stay open: short of `reservationTtlMs`, after which a shared store
  * forgets its reservation and a settlement could no longer lower what it holds (the ledger would then say
  * less than the counters). A minute's margin, or half the TTL when that is shorter.
@@ -60,7 +72,7 @@ export function backgroundDeadlineMs(reservationTtlMs: number): number {
   return reservationTtlMs - Math.min(60_000, reservationTtlMs / 2);
 }
 
-type PollOutcome = { state: 'running' } | { state: 'gone' } | { state: 'ended'; usage: Usage | undefined };
+type PollOutcome = { state: 'running' } | { state: 'gone' } | { state: 'ended'; usage: Usage | undefined; failed: boolean };
 
 interface Pending {
   call: BackgroundCall;
@@ -98,7 +110,7 @@ export class BackgroundCalls {
     const p: Pending = { call, waitMs: this.schedule.firstMs, abort: new AbortController(), done: false };
     // Its own timer, not a check after each poll: a poll that hangs (up to the provider's timeout) must not
     // carry the settlement past the reservation's record. Unref'd: no timer here keeps a process alive.
-    p.deadline = setTimeout(() => void this.finish(p, undefined, 'deadline'), deadlineMs).unref();
+    p.deadline = setTimeout(() => void this.finish(p, undefined, 'deadline', false), deadlineMs).unref();
     this.pending.add(p);
     this.wait(p);
   }
@@ -121,7 +133,7 @@ export class BackgroundCalls {
     };
     await Promise.all(Array.from({ length: Math.min(lastPolls.atOnce, waiting.length) }, pollNext));
     // Those the time left unasked, or whose poll it cut.
-    for (const p of waiting) void this.finish(p, undefined, 'stopping');
+    for (const p of waiting) void this.finish(p, undefined, 'stopping', false);
     // Every settlement under way now, not only those of the line above: some began before this call, and
     // during the last polls a poll already under way at its start, or a deadline, may have begun others.
     await Promise.all(this.finishing);
@@ -130,8 +142,8 @@ export class BackgroundCalls {
   private async lastPoll(p: Pending, timeUp: AbortSignal): Promise<void> {
     const outcome = await ask(p.call, AbortSignal.any([p.abort.signal, timeUp]));
     if (p.done || outcome.state === 'running') return; // still running, or unanswered in time: the grant, below
-    if (outcome.state === 'gone') return this.finish(p, undefined, 'gone');
-    await this.finish(p, outcome.usage, outcome.usage ? 'finished' : 'no_usage');
+    if (outcome.state === 'gone') return this.finish(p, undefined, 'gone', false);
+    await this.ended(p, outcome);
   }
 
   private wait(p: Pending): void {
@@ -142,12 +154,17 @@ export class BackgroundCalls {
   private async poll(p: Pending): Promise<void> {
     const outcome = await ask(p.call, p.abort.signal);
     if (p.done) return; // finished meanwhile: the deadline passed, or the gateway is stopping
-    if (outcome.state === 'ended') return this.finish(p, outcome.usage, outcome.usage ? 'finished' : 'no_usage');
-    if (outcome.state === 'gone') return this.finish(p, undefined, 'gone');
+    if (outcome.state === 'ended') return this.ended(p, outcome);
+    if (outcome.state === 'gone') return this.finish(p, undefined, 'gone', false);
     this.wait(p);
   }
 
-  private async finish(p: Pending, usage: Usage | undefined, why: GiveUpReason | 'finished'): Promise<void> {
+  /** Settles a call whose response ended: with the usage it reports, or its whole grant when it reports none. */
+  private ended(p: Pending, outcome: Extract<PollOutcome, { state: 'ended' }>): Promise<void> {
+    return this.finish(p, outcome.usage, outcome.usage ? 'finished' : 'no_usage', outcome.failed);
+  }
+
+  private async finish(p: Pending, usage: Usage | undefined, why: GiveUpReason | 'finished', failed: boolean): Promise<void> {
     if (p.done) return;
     p.done = true;
     clearTimeout(p.poll);
@@ -155,7 +172,7 @@ export class BackgroundCalls {
     p.abort.abort();
     this.pending.delete(p);
     // `finish` reports its own failures; one that slipped through must not become an unhandled rejection.
-    const settled = p.call.finish(usage, why).catch(() => undefined);
+    const settled = p.call.finish(usage, why, failed).catch(() => undefined);
     this.finishing.add(settled);
     await settled;
     this.finishing.delete(settled);
@@ -172,7 +189,7 @@ async function ask(call: BackgroundCall, signal: AbortSignal): Promise<PollOutco
     if (res.status !== 200) return { state: 'running' };
     const status = (JSON.parse(raw.toString('utf8')) as { status?: unknown } | null)?.status;
     if (typeof status !== 'string' || !TERMINAL.has(status)) return { state: 'running' };
-    return { state: 'ended', usage: call.usageOf(raw) };
+    return { state: 'ended', usage: call.usageOf(raw), failed: FAILED_ENDS.has(status) };
   } catch {
     return { state: 'running' };
   }

@@ -156,12 +156,14 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
         provider,
         requestId,
         usageOf: (raw) => exchange.response(raw).usage,
-        finish: async (usage, why) => {
+        finish: async (usage, why, failed) => {
           try {
-            await gw.engine.settleCall(admission, target, usage ?? grant, req.log);
+            // Ended `failed` by the provider: a failed call, as a stream it fails part-way is, charged what it
+            // reports it used (its grant when it reports nothing, as a timed-out call), its request given back.
+            await gw.engine.settleCall(admission, target, usage ?? grant, req.log, failed ? 0 : 1);
             if (usage) rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
-            else req.log.info({ responseId, why }, 'background response: its usage was not learnt; charged its whole grant');
-            await record(admitted, status, usage ?? grant, { ...detail, providerResponseId: responseId }, latencyMs);
+            else req.log.info({ responseId, why, failed }, 'background response: its usage was not learnt; charged its whole grant');
+            await record(admitted, status, usage ?? grant, { ...detail, providerResponseId: responseId, ...(failed ? { decision: 'failed' as const } : {}) }, latencyMs);
           } catch (err) {
             req.log.error({ responseId, error: (err as Error).message }, 'background response: settling it failed');
           } finally {
@@ -351,8 +353,10 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       return;
     }
     // A background stream that did not run to its end goes on without the client (or the gateway): its whole
-    // grant stands until its end is known.
-    const unfinished = background && result.outcome !== 'complete';
+    // grant stands until its end is known. One that passed on the provider's `response.failed` has ended:
+    // settled now with the usage the event reports, as any stream the provider fails (with a strict ledger,
+    // which follows no call, it was charged its whole grant and recorded admitted).
+    const unfinished = background && result.outcome !== 'complete' && !(result.outcome === 'upstream_failed' && adapter.ended);
     const usage = unfinished ? wholeGrant(priced, admission, result.usage) : result.usage.source === 'provider' ? result.usage : selfCounted(result.usage, admission.output);
     const status = result.outcome === 'client_gone' ? 499 : result.outcome === 'upstream_failed' ? 502 : upstream.status;
     const detail: Detail = { upstreamLatencyMs: performance.now() - tUpstream, streamEnd: result.outcome, providerResponseId: adapter.responseId };
