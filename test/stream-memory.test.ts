@@ -69,12 +69,12 @@ interface OpenStream {
 }
 
 /** Opens one stream at `base` and resolves once its first frames have arrived; the rest is read in the background. */
-async function open(agent: Agent, base: string): Promise<OpenStream> {
+async function open(agent: Agent, base: string, prompt: string): Promise<OpenStream> {
   const res = await request(`${base}/chat/completions`, {
     method: 'POST',
     dispatcher: agent,
     headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Stream to me slowly.' }], max_tokens: 100, stream: true }),
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: prompt }], max_tokens: 100, stream: true }),
   });
   expect(res.statusCode).toBe(200);
   const it = res.body[Symbol.asyncIterator]();
@@ -92,13 +92,13 @@ async function open(agent: Agent, base: string): Promise<OpenStream> {
 }
 
 /** Heap held by `STREAMS` streams open at `base`, in bytes per stream; every stream is then run to its end. */
-async function heapPerOpenStream(base: string): Promise<number> {
+async function heapPerOpenStream(base: string, prompt: string): Promise<number> {
   const agent = new Agent({ connections: STREAMS + 8, keepAliveTimeout: 60_000 });
   // Warm-up: connections, JIT and lazily made objects are not what a stream costs.
-  await runToEnd(await Promise.all(Array.from({ length: 20 }, () => open(agent, base))));
+  await runToEnd(await Promise.all(Array.from({ length: 20 }, () => open(agent, base, prompt))));
   gc();
   const before = process.memoryUsage().heapUsed;
-  const streams = await Promise.all(Array.from({ length: STREAMS }, () => open(agent, base)));
+  const streams = await Promise.all(Array.from({ length: STREAMS }, () => open(agent, base, prompt)));
   gc();
   const held = process.memoryUsage().heapUsed - before;
   const texts = await runToEnd(streams);
@@ -114,15 +114,31 @@ async function runToEnd(streams: OpenStream[]): Promise<string[]> {
   return Promise.all(streams.map((s) => s.done));
 }
 
+/** The gateway's own heap per open stream whose request carries `prompt`: through it, less straight to the upstream. */
+async function gatewaysOwnHeap(prompt: string): Promise<number> {
+  const direct = await heapPerOpenStream(upstream.url, prompt);
+  const through = await heapPerOpenStream(`${gw.url}/v1`, prompt);
+  const own = through - direct;
+  // eslint-disable-next-line no-console
+  console.log(`${prompt.length} B prompt, heap per open stream: direct ${(direct / 1024).toFixed(1)} KB, through the gateway ${(through / 1024).toFixed(1)} KB, the gateway's own ${(own / 1024).toFixed(1)} KB`);
+  return own;
+}
+
 // 22.5 KB measured (12-06, 300 streams; 22-24 with 200): the gateway's server socket and response, the provider pool's connection,
 // the pipeline's and the relay's state. The bound leaves room for noise, not for a stream that keeps what
 // it relayed (the 30 frames each has passed on are ~7 KB) or a buffer per stream.
 it('an open stream holds less than 26 KB of the gateway’s heap', async () => {
-  const direct = await heapPerOpenStream(upstream.url);
-  const through = await heapPerOpenStream(`${gw.url}/v1`);
-  const own = through - direct;
-  // eslint-disable-next-line no-console
-  console.log(`heap per open stream: direct ${(direct / 1024).toFixed(1)} KB, through the gateway ${(through / 1024).toFixed(1)} KB, the gateway's own ${(own / 1024).toFixed(1)} KB`);
+  const own = await gatewaysOwnHeap('Stream to me slowly.');
   expect(own).toBeGreaterThan(5 * 1024); // the measure measured something: sockets and a relay are not free
   expect(own).toBeLessThan(26 * 1024);
+}, 30_000);
+
+// The parsed prompt stays for the stream's life: its exact count when the provider reports no usage, the
+// call's pricing, a Responses turn's stored context. Its JSON text sent upstream was kept too, by undici
+// until the response ended: 96.2 KB measured (12-06) with a 40 KB prompt; 55.8 KB once it went as a Buffer
+// (upstream-pool.ts bytesOf). The bound allows one copy of the prompt, and a quarter of one for noise.
+const BIG_PROMPT = 'Read this long document, then answer slowly. '.repeat(1000).slice(0, 40 * 1024);
+it('an open stream with a 40 KB prompt holds the prompt once', async () => {
+  const own = await gatewaysOwnHeap(BIG_PROMPT);
+  expect(own).toBeLessThan(26 * 1024 + 1.25 * BIG_PROMPT.length);
 }, 30_000);

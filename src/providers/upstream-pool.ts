@@ -25,6 +25,16 @@ async function* maskedWhole(body: AsyncIterable<Uint8Array>, secrets: SecretMask
   yield secrets.bytes(Buffer.concat(chunks));
 }
 
+/**
+ * A request body as undici is handed it. Its request handler keeps the `body` it was given until the
+ * response ends (a stream's whole life), besides the Buffer its core request makes of a string to write:
+ * a 40 KB prompt's JSON text stayed on the heap for every open stream. Given that Buffer itself, both hold
+ * the one copy, off the JS heap, and the text is garbage once encoded. Same bytes and content-length.
+ */
+function bytesOf(text: string | undefined): Buffer | null {
+  return text === undefined ? null : Buffer.from(text);
+}
+
 export class UpstreamPool {
   private readonly pool: Pool;
   /** Made once: a closure per call would be garbage on every request. */
@@ -53,7 +63,7 @@ export class UpstreamPool {
   request(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
     if (this.timeoutMs < PRECISE_HEAD_TIMEOUT_BELOW_MS) return this.requestWithHeadTimer(method, path, headers, text, signal);
     // undici times the head alone: no async layer of ours (one is ~0.4 KB of garbage per call).
-    return this.pool.request({ method, path, headers, body: text ?? null, signal }).then(this.toClient);
+    return this.pool.request({ method, path, headers, body: bytesOf(text), signal }).then(this.toClient);
   }
 
   private async requestWithHeadTimer(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, text: string | undefined, signal?: AbortSignal): Promise<UpstreamResponse> {
@@ -63,7 +73,7 @@ export class UpstreamPool {
     // The caller's signal stays linked for the body too (a client that leaves mid-stream).
     const linked = signal ? AbortSignal.any([signal, head.signal]) : head.signal;
     try {
-      return this.toClient(await this.pool.request({ method, path, headers, body: text ?? null, signal: linked }));
+      return this.toClient(await this.pool.request({ method, path, headers, body: bytesOf(text), signal: linked }));
     } finally {
       clearTimeout(timer);
     }
