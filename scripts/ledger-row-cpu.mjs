@@ -36,6 +36,9 @@ const row = () => ({
   blockedBy: null, limits, shadowBlocked: [], fallback: null, inputTokens: 27, outputTokens: 32, cachedInputTokens: 0, cacheWriteInputTokens: 0,
   cacheWrite1hInputTokens: 0, reservedInput: 27, reservedOutput: 32, costUsd: 0.0003875, inputCostUsd: 0.0000675, toolFeesUsd: 0, serviceTier: null,
   usageSource: 'provider', latencyMs: Math.round(1234 + (n % 1000)) / 1000, upstreamLatencyMs: Math.round(987 + (n % 777)) / 1000, providerResponseId: null,
+  // As rowFromCall sets them: left undefined they pack as null, which the NOT NULL audio columns refuse, and
+  // INSERT OR IGNORE skipped every row (the writer's figures were for rows it never stored).
+  inferenceGeo: null, audioInputTokens: 0, audioOutputTokens: 0,
 });
 
 /** CPU ns of each thread of this process, and its user and system clock ticks. */
