@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { isPermissionRefusal } from '../store-errors.js';
-import type { RedisClient } from './redis-client.js';
+import { primaries, type RedisClient } from './redis-client.js';
 
 /** The check's own key, with a hash tag no organization's keys use (theirs are `tg:{<org>}:<...>:<...>`). */
 const KEY = 'tg:{tollgate}:acl-check';
@@ -54,7 +54,7 @@ function userOf(client: RedisClient): string {
 export async function permissionProblem(client: RedisClient): Promise<string | undefined> {
   const cluster = client instanceof Cluster;
   const problems: string[] = [];
-  for (const node of cluster ? client.nodes('master') : [client]) {
+  for (const node of primaries(client)) {
     const refused = await refusedCommands(node);
     if (refused.length === 0) continue;
     const where = cluster ? `${node.options.host}:${node.options.port}: ` : '';

@@ -2,8 +2,8 @@
 // presence key (no TTL, touched by every reservation) survives, so no loss is noticed and the evicted
 // limit's budget is handed out again (a daily limit of 1,000 admitted 1,432 under volatile-lru). Only
 // `noeviction` keeps them; said at every connection, since a failover or a CONFIG SET may change it.
-import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from './redis-client.js';
+import type { Redis } from 'ioredis';
+import { primaries, type RedisClient } from './redis-client.js';
 
 interface WarnLog {
   warn(obj: object, msg: string): void;
@@ -30,8 +30,7 @@ export async function evictingPolicy(node: Redis): Promise<{ maxmemory: number; 
 export function warnWhenEvicting(client: RedisClient, log: WarnLog, description: string): Promise<void> {
   let said = '';
   const check = async (): Promise<void> => {
-    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-    for (const node of nodes) {
+    for (const node of primaries(client)) {
       const evicting = await evictingPolicy(node);
       if (!evicting || said === evicting.policy) continue;
       said = evicting.policy;

@@ -9,6 +9,11 @@ import { followSwitchMaster } from './sentinel-failover.js';
 /** A single node or a cluster: the counter scripts run the same on both. */
 export type RedisClient = Redis | Cluster;
 
+/** The servers that hold the counters: a cluster's primaries, or the one server. */
+export function primaries(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
 // Reconnect quickly at first, then twice a second: recovery without a restart, without hammering a dead
 // host, and within RECOVERY_HOLD_MS on every instance (see resilient-store.ts).
 export const RECONNECT_MAX_MS = 500;
@@ -145,7 +150,7 @@ export async function waitReady(client: RedisClient, timeoutMs: number): Promise
   // A cluster connects to each node lazily, on its first command: do it now, not inside the first burst.
   for (;;) {
     try {
-      await Promise.all(client.nodes('master').map((node) => node.ping()));
+      await Promise.all(primaries(client).map((node) => node.ping()));
       return true;
     } catch {
       if (Date.now() > deadline) return false;
