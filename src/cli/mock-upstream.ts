@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_MOCK_LATENCY_MS, DEFAULT_MOCK_OUTPUT_TOKENS } from '../mock-upstream/defaults.js';
 import { listenFailure } from '../server/listen-failure.js';
 import { MAX_DELAY_MS, parseHost, parsePort, wholeNumberOption } from './listen-options.js';
 
@@ -18,8 +19,8 @@ export function registerMockUpstream(program: Command): void {
     .description('serve a mock LLM upstream (OpenAI and Anthropic wire formats, streaming)')
     .option('--host <host>', 'address to bind', parseHost, '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 4010)
-    .option('--latency-ms <ms>', 'delay before each response starts', wholeNumberOption('--latency-ms', MAX_DELAY_MS), 0)
-    .option('--output-tokens <n>', 'completion length when the request does not cap it', wholeNumberOption('--output-tokens'), 64)
+    .option('--latency-ms <ms>', 'delay before each response starts', wholeNumberOption('--latency-ms', MAX_DELAY_MS), DEFAULT_MOCK_LATENCY_MS)
+    .option('--output-tokens <n>', 'completion length when the request does not cap it', wholeNumberOption('--output-tokens'), DEFAULT_MOCK_OUTPUT_TOKENS)
     .option('--chunk-delay-ms <ms>', 'delay between streamed chunks', wholeNumberOption('--chunk-delay-ms', MAX_DELAY_MS), 0)
     .option('--api-key <key>', 'require this key (Authorization: Bearer for OpenAI paths, x-api-key for Anthropic)')
     .action(async (flags: MockUpstreamFlags) => {

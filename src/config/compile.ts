@@ -19,6 +19,7 @@ import type {
 } from './policy.js';
 import type { TollgateConfig } from './schema.js';
 import { sha256Hex } from './sha256.js';
+import { DEFAULT_MOCK_LATENCY_MS, DEFAULT_MOCK_OUTPUT_TOKENS } from '../mock-upstream/defaults.js';
 
 // Throttling needs some reduction; half speed is the seed's own example.
 const DEFAULT_REDUCTION = 0.5;
@@ -162,7 +163,7 @@ function compileProviders(config: TollgateConfig, env: NodeJS.ProcessEnv): Map<s
           timeoutMs: p.timeout_ms,
           ...(p.stream_usage === false ? { streamUsage: false } : {}),
           ...(p.default_service_tier === 'priority' ? { defaultServiceTier: 'priority' as const } : {}),
-          ...(p.type === 'mock' ? { mock: { latencyMs: p.latency_ms ?? 0, outputTokens: p.output_tokens ?? 64 } } : {}),
+          ...(p.type === 'mock' ? { mock: { latencyMs: p.latency_ms ?? DEFAULT_MOCK_LATENCY_MS, outputTokens: p.output_tokens ?? DEFAULT_MOCK_OUTPUT_TOKENS } } : {}),
         },
       ];
     }),

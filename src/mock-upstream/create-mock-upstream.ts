@@ -17,9 +17,13 @@ import {
 import { RequestLog, requestLogJson, type RecordedRequest } from './request-log.js';
 import { writeMockReply } from './write-reply.js';
 import { nameNonStandardStatuses } from '../util/status-reasons.js';
+import { DEFAULT_MOCK_LATENCY_MS, DEFAULT_MOCK_OUTPUT_TOKENS } from './defaults.js';
 
-/** Mock behaviour plus the provider key to demand (none: any or no key is accepted). */
-export interface MockUpstreamOptions extends MockOptions {
+/**
+ * Mock behaviour plus the provider key to demand (none: any or no key is accepted); latency and output
+ * length default as the `tollgate mock-upstream` flags do.
+ */
+export interface MockUpstreamOptions extends Partial<MockOptions> {
   apiKey?: string;
 }
 
@@ -98,10 +102,11 @@ function formatUrl(host: string, port: number): string {
 }
 
 /** Creates the mock upstream server (not yet listening). */
-export function createMockUpstream(opts: MockUpstreamOptions): MockUpstream {
+export function createMockUpstream(opts: MockUpstreamOptions = {}): MockUpstream {
   nameNonStandardStatuses(); // its 529 is Anthropic's "Overloaded", as the gateway's is
   const log = new RequestLog(RECORDED);
-  const { apiKey, ...mockOptions } = opts;
+  const { apiKey, latencyMs = DEFAULT_MOCK_LATENCY_MS, outputTokens = DEFAULT_MOCK_OUTPUT_TOKENS, ...rest } = opts;
+  const mockOptions: MockOptions = { ...rest, latencyMs, outputTokens };
   const stored = new MockStoredObjects();
 
   function respond(req: IncomingMessage, res: ServerResponse, raw: Buffer | undefined): void {

@@ -5,6 +5,7 @@ import type { Provider, RetrievalRequest, UpstreamRequest, UpstreamResponse } fr
 import { passableHeaders, UPSTREAM_PATHS } from '../provider.js';
 import { SecretMask } from '../secret-mask.js';
 import { handleMockRequest, MockStoredObjects, type MockOptions, type MockReply } from './index.js';
+import { DEFAULT_MOCK_LATENCY_MS, DEFAULT_MOCK_OUTPUT_TOKENS } from '../../mock-upstream/defaults.js';
 
 export class MockProvider implements Provider {
   readonly name: string;
@@ -16,7 +17,7 @@ export class MockProvider implements Provider {
 
   constructor(config: ProviderPolicy) {
     this.name = config.name;
-    this.options = { latencyMs: config.mock?.latencyMs ?? 0, outputTokens: config.mock?.outputTokens ?? 64 };
+    this.options = { latencyMs: config.mock?.latencyMs ?? DEFAULT_MOCK_LATENCY_MS, outputTokens: config.mock?.outputTokens ?? DEFAULT_MOCK_OUTPUT_TOKENS };
     if (config.defaultServiceTier) this.options.defaultServiceTier = config.defaultServiceTier;
   }
 
