@@ -51,7 +51,9 @@ interface CallLabels {
 }
 
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
-const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+// Up to the default `timeout_ms` (10 minutes): long generations stream for minutes, and without it every
+// call between 5 and 10 minutes fell into +Inf.
+const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 // One scrape reads the counters once, however many gauges show the result.
 const HEADROOM_REUSE_MS = 100;
 // Limits read from the counter store per call. Per-user limits are tracked per user (collapsed into one series,
