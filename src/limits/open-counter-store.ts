@@ -32,8 +32,12 @@ export async function openCounterStore(policy: Policy, log: StoreLog, clock: Clo
     const error = lastErrorOf(client);
     store.startDegraded(error ? `not ready at start-up: ${error}` : 'no answer at start-up');
   }
-  // Each reconnection too: a restarted Redis, or a new primary, may have other ACLs.
-  client.on('ready', () => void permissionProblem(client).then((refused) => refused !== undefined && store.markUnavailable(refused)));
+  // Each reconnection too: a restarted Redis, or a new primary, may have other ACLs. While the store is
+  // down its probe's ping runs this check before the store is used again: checking here too ran it twice.
+  client.on('ready', () => {
+    if (store.probing) return;
+    void permissionProblem(client).then((refused) => refused !== undefined && store.markUnavailable(refused));
+  });
   const { warnWhenEvicting } = await import('./redis/eviction-policy.js');
   await warnWhenEvicting(client, log, description);
   if (storage.leaseMs === 0) return store;

@@ -13,7 +13,7 @@ import type { OnStoreError } from '../config/policy.js';
 import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
 import { OutageCounters, type OutageCountersOptions, type OutagePlan } from './outage-counters.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
-import { CountersNotRebuiltError, isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
+import { CountersNotRebuiltError, isPermissionRefusal, isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { outageMessage } from './store-outage.js';
@@ -57,6 +57,8 @@ export class ResilientStore implements CounterStore {
   private flushing: Promise<void> | undefined;
   private lastUsageErrorLog = 0;
   private checking = false;
+  /** The last reason logged for this outage, so that a probe refused every 200 ms for the same reason says it once. */
+  private downReason: string | undefined;
   private readonly lostLog = throttledLog(5000);
 
   constructor(
@@ -94,6 +96,11 @@ export class ResilientStore implements CounterStore {
     return this.state !== 'down';
   }
 
+  /** True while the store is down: the probe pings it, and its ping checks the user's commands too. */
+  get probing(): boolean {
+    return !this.healthy && !this.closed;
+  }
+
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
     return this.primary.rebuildWhenLost(organizations, rebuild);
   }
@@ -117,6 +124,7 @@ export class ResilientStore implements CounterStore {
    */
   markUnavailable(why: string): void {
     if (this.healthy) return this.markDown(new Error(why));
+    this.downReason = why;
     this.opts.log.warn({ store: this.opts.description, error: why }, 'counter store answers but cannot count: still unavailable');
   }
 
@@ -288,7 +296,8 @@ export class ResilientStore implements CounterStore {
     const before = this.mode;
     this.state = 'down';
     const { msg, ...fields } = this.outageLine();
-    this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields, error: (err as Error).message }, msg);
+    this.downReason = (err as Error).message;
+    this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields, error: this.downReason }, msg);
     if (this.mode !== before) this.emit();
     this.scheduleProbe();
   }
@@ -329,7 +338,9 @@ export class ResilientStore implements CounterStore {
       if (this.backlog > 0) this.kickFlush();
       this.holdTimer = setTimeout(() => this.endHold(), RECOVERY_HOLD_MS);
       this.holdTimer.unref();
-    } catch {
+    } catch (err) {
+      // Answers, but its user may not run what the counters need: said once per reason, as markUnavailable does.
+      if (isPermissionRefusal(err) && (err as Error).message !== this.downReason) this.markUnavailable((err as Error).message);
       this.scheduleProbe();
     }
   }
