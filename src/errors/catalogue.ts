@@ -66,6 +66,12 @@ export const ERRORS = {
     type: 'invalid_request_error',
     message: () => 'The request headers are larger than this gateway reads (16 KB). Send fewer or shorter headers.',
   },
+  unsupported_transfer_coding: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: (p) =>
+      `The request body is sent with Transfer-Encoding '${p.encoding}', and this gateway reads only chunked. Send it with Content-Length or Transfer-Encoding: chunked alone; to compress it, use Content-Encoding: gzip, deflate or br.`,
+  },
   unsupported_encoding: {
     status: 415,
     type: 'invalid_request_error',

@@ -89,6 +89,8 @@ export interface ServerOptions {
 
 // RFC 9110 §10.1.1, as Node matches it.
 const EXPECT_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+/** A Transfer-Encoding list ending in chunked with another coding before it (`gzip, chunked`). */
+const CODING_BEFORE_CHUNKED = /,\s*chunked\s*$/i;
 
 /** Builds the fastify app (not yet listening). */
 export function buildServer(opts: ServerOptions): FastifyInstance {
@@ -136,6 +138,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // RFC 9112 §3.2 (Node's check, turned off above so that the answer is in the API's format and names the request).
     if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1 && req.headers.host === undefined) {
       return done(new TollgateError('malformed_http', { detail: 'an HTTP/1.1 request must carry a Host header' }));
+    }
+    // Node takes the chunks off `gzip, chunked` and hands on the still-compressed bytes, which were then
+    // parsed as JSON. (Node refuses a last coding other than chunked itself: malformed_http.) RFC 9112 §6.1
+    // suggests a 501 for a transfer coding not understood; a 400 says it is the request to change, where a
+    // 5xx would be retried by the SDKs (and be an Anthropic `api_error`).
+    const transfer = req.headers['transfer-encoding'];
+    if (transfer !== undefined && CODING_BEFORE_CHUNKED.test(transfer)) {
+      return done(new TollgateError('unsupported_transfer_coding', { encoding: transfer }));
     }
     done();
   });
