@@ -141,7 +141,9 @@ const { gw, upstream } = useBehindWireUpstream(answer, config);
 
 describe('background responses', () => {
   it('hold their whole grant while they run, then are settled and recorded with the usage the provider reports', async () => {
+    const asked = performance.now();
     const created = await client('tg-k1').responses.create({ model: 'gpt-4.1', input: 'Write a haiku.', max_output_tokens: 4_000, background: true });
+    const answeredInMs = performance.now() - asked;
     expect(created.status).toBe('queued');
     // Answered, not yet ended: the grant stays counted, so a second such call gets only the room beside it.
     expect(callsOf('k1')).toEqual([]);
@@ -153,8 +155,10 @@ describe('background responses', () => {
     const first = rows.find((c) => c.providerResponseId === created.id)!;
     expect(first.usage).toMatchObject({ input: INPUT_TOKENS, output: HAIKU_OUTPUT, source: 'provider' });
     expect(first).toMatchObject({ status: 200, reserved: { output: 4_000 } });
-    // The time the gateway took to answer, not the time until it was settled (its first poll, a second on).
-    expect(first.latencyMs).toBeLessThan(1_000);
+    // The time the gateway took to answer, not the time until it was settled (its first poll, a second
+    // after the answer): within the client's own wait for that answer, however slow a loaded machine makes
+    // a cold first call (a fixed 1 s bound failed there).
+    expect(first.latencyMs).toBeLessThanOrEqual(answeredInMs);
     expect(rows.map((c) => c.usage.source)).toEqual(['provider', 'provider']);
     expect(await dailyUsed('p1')).toBe(2 * (INPUT_TOKENS + HAIKU_OUTPUT));
     expect(await gw().store.openReservations()).toBe(0);
