@@ -7,6 +7,7 @@ import { withCertificateFiles } from './libpq-tls.js';
 import { driverUrl } from './libpq-url.js';
 import { checkReadableVersion, CONVERSATIONS_TABLE, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { eachWithoutJit, readWithoutJit } from './postgres-report.js';
+import { inTransaction } from './postgres-transaction.js';
 
 const dialect: Dialect = {
   param: (n) => `$${n}`,
@@ -76,7 +77,7 @@ export class PostgresLedger implements Ledger {
     // Up to date: no DDL and no lock. Even `CREATE TABLE IF NOT EXISTS` needs CREATE on the schema, so a
     // role granted only the ledger's tables (its owner migrated them) could not start a gateway.
     if (version >= POSTGRES_MIGRATIONS.length) return;
-    await this.sql.begin(async (tx) => {
+    await inTransaction(this.sql, async (tx) => {
       await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
       await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER NOT NULL)`);
       const [row] = await tx.unsafe(`SELECT max(version) AS v FROM ${VERSION_TABLE}`);

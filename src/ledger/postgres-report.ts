@@ -6,10 +6,11 @@
 // leaves with the transaction, so it holds behind a transaction-pooling PgBouncer too, which does not
 // pass settings given at connect time.
 import type postgres from 'postgres';
+import { inTransaction } from './postgres-transaction.js';
 
 /** Runs one read-only report statement with JIT compilation off. */
 export async function readWithoutJit(sql: postgres.Sql, text: string, params: readonly unknown[] = []): Promise<postgres.RowList<postgres.Row[]>> {
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     await tx.unsafe('SET LOCAL jit = off');
     return tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
   }) as Promise<postgres.RowList<postgres.Row[]>>;
@@ -17,7 +18,7 @@ export async function readWithoutJit(sql: postgres.Sql, text: string, params: re
 
 /** The same, handing each row to `visit` as it is read from the socket instead of collecting the result. */
 export async function eachWithoutJit(sql: postgres.Sql, text: string, params: readonly unknown[], visit: (row: postgres.Row) => void): Promise<void> {
-  await sql.begin(async (tx) => {
+  await inTransaction(sql, async (tx) => {
     await tx.unsafe('SET LOCAL jit = off');
     await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]).forEach(visit);
   });
