@@ -3,7 +3,7 @@ import type { Policy } from '../config/policy.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
 import { windowLengthMs } from '../limits/windows.js';
-import { ledgerUsageByLimit } from './limit-usage.js';
+import { ledgerUsageByLimit, type LimitUsage } from './limit-usage.js';
 import { configuredLimits } from './configured-limits.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 
@@ -92,7 +92,7 @@ async function readDrift(
   const usage = await ledgerUsageByLimit(ledger, policy, atMs);
   const inLedger = new Set(usage.limits.map((u) => u.limit.item.key));
   const unlisted = configured.filter((c) => !inLedger.has(c.limit.item.key)).map((c) => ({ ...c, used: 0 }));
-  const all = [...usage.limits, ...unlisted];
+  const all: Array<Pick<LimitUsage, 'limit' | 'organization' | 'used' | 'usedAtMost'>> = [...usage.limits, ...unlisted];
   const items = all.map((u) => u.limit.item);
   // One turn of the event loop for a memory store: its counters and what is in flight agree.
   const [states, held] = await Promise.all([store.peek(items), store.held?.(items)]);
@@ -100,8 +100,11 @@ async function readDrift(
   const measuredLines = all.map((u, i): AuditLine => {
     const unit = u.limit.unit;
     const counter = scale(unit, states[i].used);
-    const ledgerFigure = scale(unit, u.used);
-    const measured = counter - scale(unit, held?.[i] ?? 0) - ledgerFigure;
+    const own = counter - scale(unit, held?.[i] ?? 0);
+    // A token bucket's ledger figure is a range (LimitUsage.usedAtMost): the figure shown is the one in it
+    // nearest the counter, so a counter inside the range is no drift and drift is still counter − ledger.
+    const ledgerFigure = Math.min(Math.max(own, scale(unit, u.used)), scale(unit, u.usedAtMost ?? u.used));
+    const measured = own - ledgerFigure;
     const item = u.limit.item;
     const timing = item.algorithm === 'token_bucket' ? scale(unit, (item.max * BUCKET_TIMING_MS) / windowLengthMs(item.window)) : 0;
     const tolerance = Math.max(timing, TOLERANCE * Math.max(1, Math.abs(ledgerFigure)));

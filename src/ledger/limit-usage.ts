@@ -17,6 +17,11 @@ export interface LimitUsage {
   organization: string;
   /** In the limit's unit: tokens, requests, or µUSD for money limits. */
   used: number;
+  /**
+   * Token buckets: the most the bucket can hold (`used` is the least). The ledger shows what went in, not
+   * how full the bucket was before its replay starts: see BucketReplay.
+   */
+  usedAtMost?: number;
   /** The earliest row time counted. */
   sinceMs: number;
   /** Sliding windows: `used` per slot, by the slot's start (ms), oldest first. */
@@ -44,9 +49,14 @@ const COMBO: Dimension[] = ['organization', 'project', 'user', 'key', 'groups', 
 // `none`: blocked calls, failed calls refunded), for the count of calls left out (callsWithUsage).
 const COMBO_AND_SOURCE: Dimension[] = [...COMBO, 'usage_source'];
 
+// Windows of rows a token bucket's replay reads: the replay that starts from a full bucket (BucketReplay)
+// comes down to the exact level once the bucket had room for a whole window's refill in that time,
+// which a bucket used at up to half its rate over two windows always did.
+const BUCKET_REPLAY_WINDOWS = 2;
+
 /**
  * The earliest row time that still counts in an item's state now: the start of a fixed window, the
- * oldest slot a sliding window still counts (as the memory store slots it), or one window length
+ * oldest slot a sliding window still counts (as the memory store slots it), or two window lengths
  * back for a token bucket (whose replay then lets older usage drain).
  */
 export function countedSince(item: Pick<CounterItem, 'algorithm' | 'window'>, now: number, windows: WindowCalculator): number {
@@ -56,7 +66,7 @@ export function countedSince(item: Pick<CounterItem, 'algorithm' | 'window'>, no
     const slotMs = length / SLIDING_SLOTS;
     return (Math.floor(now / slotMs) - SLIDING_SLOTS) * slotMs;
   }
-  return now - length;
+  return now - BUCKET_REPLAY_WINDOWS * length;
 }
 
 /**
@@ -156,14 +166,17 @@ export async function ledgerUsageByLimit(ledger: Ledger, policy: Policy, now: nu
         if (limit.item.algorithm !== 'token_bucket') continue;
         let bucket = buckets.get(limit.item.key);
         if (bucket === undefined) {
-          bucket = new BucketReplay(limit.item);
+          bucket = new BucketReplay(limit.item, startOf(limit.item));
           buckets.set(limit.item.key, bucket);
         }
         bucket.add(e.ts, weighEvent(limit.item, e));
       }
     });
     for (const entry of out.values()) {
-      if (entry.limit.item.algorithm === 'token_bucket') entry.used = buckets.get(entry.limit.item.key)?.levelAt(now) ?? 0;
+      if (entry.limit.item.algorithm !== 'token_bucket') continue;
+      const bucket = buckets.get(entry.limit.item.key) ?? new BucketReplay(entry.limit.item, entry.sinceMs);
+      entry.used = bucket.leastAt(now);
+      entry.usedAtMost = bucket.mostAt(now);
     }
   }
   for (const [key, slots] of slotSums) out.get(key)!.slots = [...slots].sort((a, b) => a[0] - b[0]).map(([atMs, used]) => ({ atMs, used }));
@@ -228,25 +241,48 @@ function billed(item: CounterItem, inputUsd: number, outputUsd: number): number 
 }
 
 /**
- * A token bucket's level, replayed call by call in time order: every call adds its amount at its time,
- * and the bucket drains at max per window.
+ * A token bucket's level, replayed call by call in time order from `sinceMs`: every call adds its amount at
+ * its time, and the bucket drains at max per window. How full the bucket was at `sinceMs` is not in the
+ * ledger: it is anywhere from empty to full (admission keeps it at most `max`), so two replays run, one
+ * from each. A bucket kept full by callers spending what refills stays full, while a replay from empty sees
+ * as much drain as usage and stays near empty however far back it starts. A store that lost its counters is
+ * rebuilt to the most (a hard limit must not hand out a full bucket's worth again); one that kept them is
+ * only raised to the least (its own figure is the better one, and a gateway's restart must not refuse a
+ * busy caller). The audit reports drift only outside the two. Once the replay from full meets the one from
+ * empty (the bucket had room for a window's refill in that time), both are exact from there.
  */
 class BucketReplay {
-  private level = 0;
-  private atMs: number | undefined;
+  private least = 0;
+  private most: number;
+  private atMs: number;
   private readonly drainPerMs: number;
+  private readonly max: number;
 
-  constructor(item: CounterItem) {
+  constructor(item: CounterItem, sinceMs: number) {
     this.drainPerMs = item.max / windowLengthMs(item.window);
+    this.max = item.max;
+    this.most = item.max;
+    this.atMs = sinceMs;
   }
 
   add(ts: number, amount: number): void {
-    this.level = Math.max(0, this.level - (ts - (this.atMs ?? ts)) * this.drainPerMs) + amount;
+    if (ts < this.atMs) return; // read for another bucket's longer replay: before this one starts
+    this.least = this.drained(this.least, ts) + amount;
+    // Admission keeps the bucket within max; only usage beyond what a call reserved takes it past that.
+    this.most = Math.max(this.least, Math.min(this.max, this.drained(this.most, ts) + amount));
     this.atMs = ts;
   }
 
-  levelAt(now: number): number {
-    return Math.max(0, this.level - (now - (this.atMs ?? now)) * this.drainPerMs);
+  leastAt(now: number): number {
+    return this.drained(this.least, now);
+  }
+
+  mostAt(now: number): number {
+    return this.drained(this.most, now);
+  }
+
+  private drained(level: number, at: number): number {
+    return Math.max(0, level - (at - this.atMs) * this.drainPerMs);
   }
 }
 

@@ -4,7 +4,7 @@
 import type { Policy } from '../config/policy.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
-import { ledgerUsageByLimit } from './limit-usage.js';
+import { ledgerUsageByLimit, type LimitUsage } from './limit-usage.js';
 
 export interface RebuildReport {
   /** Counters raised to the ledger's figure (or already at least there). */
@@ -17,11 +17,17 @@ export interface RebuildReport {
   ms: number;
 }
 
-/** Raises every limit's counter to at least what the ledger shows for its current window. */
-export async function rebuildCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number): Promise<RebuildReport> {
+/**
+ * Raises every limit's counter to at least what the ledger shows for its current window. `countersLost`: the
+ * store starts empty (memory counters at start, a Redis that lost them), so a token bucket, whose level the
+ * ledger gives only as a range, comes back at the most it can hold; a store that kept its counters is
+ * raised to the least, its own figure being the better one.
+ */
+export async function rebuildCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, countersLost = false): Promise<RebuildReport> {
   const t0 = performance.now();
   const usage = await ledgerUsageByLimit(ledger, policy, now());
-  const entries = usage.limits.filter((u) => u.used > 0).map((u) => ({ item: u.limit.item, used: u.used, ...(u.slots ? { slots: u.slots } : {}) }));
+  const figure = (u: LimitUsage): number => (countersLost ? (u.usedAtMost ?? u.used) : u.used);
+  const entries = usage.limits.filter((u) => figure(u) > 0).map((u) => ({ item: u.limit.item, used: figure(u), ...(u.slots ? { slots: u.slots } : {}) }));
   await store.restore(entries);
   return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, callers: usage.callers, ms: performance.now() - t0 };
 }

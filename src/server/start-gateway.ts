@@ -127,7 +127,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   const organizations = [...new Set(policy.keys.map((k) => k.organization))];
   if (await store.holdsCounters?.(organizations)) void usage.rebuildLogged();
   else {
-    const notRebuilt = await usage.rebuildLogged();
+    const notRebuilt = await usage.rebuildLogged(true);
     // Memory counters start empty: serving without the ledger's figures handed every spent budget out
     // again (a statement timeout, a connection cut while the sums were read).
     if (notRebuilt && policy.storage.counters === 'memory') {

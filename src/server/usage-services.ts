@@ -53,9 +53,9 @@ export interface UsageServices {
   /** Records every call of this gateway (call again for the gateway a reload builds). */
   attach(gateway: Gateway): void;
   /** Raises the counters to what the ledger shows (start-up, before listening). */
-  rebuild(): Promise<RebuildReport>;
+  rebuild(countersLost?: boolean): Promise<RebuildReport>;
   /** `rebuild`, its outcome logged; a failure is logged, never thrown, and resolved with (the caller decides whether to serve on). */
-  rebuildLogged(): Promise<Error | undefined>;
+  rebuildLogged(countersLost?: boolean): Promise<Error | undefined>;
   /** Rebuilds counters a shared store lost while the gateway ran (a flushed Redis), every buffered row first. */
   rebuildLost(): Promise<void>;
   /**
@@ -134,10 +134,10 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   if (metrics) routes.push(metricsRoute(metrics, policy.metrics.bearerTokenSha256));
 
   /** The ledger's buffered rows written, then every counter of `policy` raised to the ledger's figure. */
-  const flushAndRebuild = async (l: Ledger, policy: Policy): Promise<RebuildReport> => {
+  const flushAndRebuild = async (l: Ledger, policy: Policy, countersLost: boolean): Promise<RebuildReport> => {
     if (writer?.failing) throw new Error(LEDGER_FAILING);
     await writer?.flush();
-    return rebuildCounters(l, policy, store, () => clock.now());
+    return rebuildCounters(l, policy, store, () => clock.now(), countersLost);
   };
   const services: UsageServices = {
     ledger,
@@ -198,12 +198,12 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
         });
       }
     },
-    async rebuild() {
+    async rebuild(countersLost = false) {
       if (!ledger) return NOTHING_REBUILT;
       if (ledger instanceof LateLedger && !ledger.ready) {
         throw new Error('its database is not reachable yet; the shared store keeps the counters meanwhile, and they are rebuilt once it is');
       }
-      const report = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now());
+      const report = await rebuildCounters(ledger, opts.currentPolicy(), store, () => clock.now(), countersLost);
       // The limits of everyone with calls in the ledger go on /metrics at once, not at each one's next call:
       // after a restart, a spent limit shows its 0 headroom before anyone is refused by it.
       if (metrics && current) {
@@ -212,13 +212,13 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       }
       return report;
     },
-    rebuildLogged() {
+    rebuildLogged(countersLost = false) {
       // Said rather than "counters rebuilt" with 0 limits: a restart with memory counters starts every budget afresh.
       if (!ledger) {
         log.info({}, 'no ledger (ledger.enabled: false): counters start from zero, nothing to rebuild them from');
         return Promise.resolve(undefined);
       }
-      return services.rebuild().then(
+      return services.rebuild(countersLost).then(
         (r) => void log.info({ limits: r.limits, ms: Math.round(r.ms), skippedCalls: r.skippedCalls }, 'counters rebuilt from the ledger'),
         (err: Error) => {
           // A shared store down at start-up: its counters, if it lost them, are rebuilt once it answers (rebuildWhenLost).
@@ -231,7 +231,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
     },
     async rebuildFor(policy) {
       if (!ledger) return NOTHING_REBUILT;
-      return flushAndRebuild(ledger, policy);
+      return flushAndRebuild(ledger, policy, false);
     },
     async rebuildLost() {
       if (!ledger) {
@@ -242,7 +242,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       // writer's retries (every request would, with the gateway blaming Redis).
       if (writer?.failing) throw new Error(LEDGER_FAILING);
       log.warn({}, 'the counter store lost its counters, or may have (Redis flushed, restarted empty, or failed over to a replica); rebuilding them from the ledger');
-      const r = await flushAndRebuild(ledger, opts.currentPolicy());
+      const r = await flushAndRebuild(ledger, opts.currentPolicy(), true);
       log.info({ limits: r.limits, ms: Math.round(r.ms) }, 'counters rebuilt from the ledger');
     },
     async close() {
