@@ -16,12 +16,16 @@ import { rawCommand, startRedisCluster, startRedisServer, type RedisCluster, typ
 
 let single: RedisServer;
 let cluster: RedisCluster;
+// Clusters of one test each, which breaks its own (a password on every node; a slot no node serves). Started
+// here, with the others: a cluster takes seconds to agree on its slots, mostly waiting, so they wait together.
+let lockedCluster: RedisCluster;
+let slotlessCluster: RedisCluster;
 
 beforeAll(async () => {
-  [single, cluster] = await Promise.all([startRedisServer(), startRedisCluster()]);
+  [single, cluster, lockedCluster, slotlessCluster] = await Promise.all([startRedisServer(), startRedisCluster(), startRedisCluster(), startRedisCluster()]);
 }, 30_000);
 afterAll(async () => {
-  await Promise.all([single?.stop(), cluster?.stop()]);
+  await Promise.all([single?.stop(), cluster?.stop(), lockedCluster?.stop(), slotlessCluster?.stop()]);
 });
 
 /** `timeOverride: null` runs on Redis TIME; by default the store's clock stands in for it. */
@@ -445,7 +449,7 @@ describe('Redis failovers', () => {
 
 describe('Redis Cluster start-up', () => {
   it('a wrong password is named as such, not as "Failed to refresh slots cache"', async () => {
-    const own = await startRedisCluster();
+    const own = lockedCluster;
     for (const port of own.ports) await rawCommand(port, 'CONFIG SET requirepass right-pw');
     const logs: string[] = [];
     const log = { info: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)), warn: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)) };
@@ -466,7 +470,7 @@ describe('Redis Cluster call deadline', () => {
   // Regression test from an SRE audit: ioredis sends a command again on CLUSTERDOWN, a closed connection
   // or TRYAGAIN, each time with a fresh timeout, so calls waited up to 8x storage.timeout_ms.
   it('a reservation on a slot no node serves is answered within storage.timeout_ms, not after ioredis retried it', async () => {
-    const own = await startRedisCluster();
+    const own = slotlessCluster;
     const org = uniqueOrg();
     const limit = item(org, 'x', 'fixed_window', { kind: 'duration', ms: HOUR }, 10);
     const policy = loadPolicy([writeConfig(`storage: {counters: "${own.url}", on_store_error: fail_closed, timeout_ms: 200}\n`)], {});

@@ -19,6 +19,8 @@ let tlsPort: number;
 const clusterNodes: RedisServer[] = [];
 const clusterTlsPorts: number[] = [];
 const running: RunningProcess[] = [];
+/** The tests' gateways: two that share the TLS server, one on the TLS cluster, one not trusting the CA, one writing redis://. */
+let gateways: { a: RunningProcess; b: RunningProcess; clustered: RunningProcess; untrusted: RunningProcess; plain: RunningProcess };
 
 beforeAll(async () => {
   certs = makeTestCertificates();
@@ -38,6 +40,19 @@ beforeAll(async () => {
     const { stdout } = await promisify(execFile)('redis-cli', [...tlsCli, '-p', String(clusterTlsPorts[2]), 'cluster', 'info']);
     return stdout.includes('cluster_state:ok');
   }, 10_000);
+  // All at once: each start takes seconds, a gateway whose store refuses it mostly waiting on that store.
+  const started = await Promise.allSettled([
+    gateway(`rediss://127.0.0.1:${tlsPort}`, true),
+    gateway(`rediss://localhost:${tlsPort}`, true),
+    gateway(`rediss-cluster://${clusterTlsPorts.map((p) => `127.0.0.1:${p}`).join(',')}`, true),
+    gateway(`rediss://127.0.0.1:${tlsPort}`, false),
+    gateway(`redis://127.0.0.1:${tlsPort}`, true),
+  ]);
+  const [a, b, clustered, untrusted, plain] = started.map((s) => {
+    if (s.status === 'rejected') throw s.reason;
+    return s.value;
+  });
+  gateways = { a, b, clustered, untrusted, plain };
 }, 60_000);
 
 afterAll(async () => {
@@ -75,7 +90,7 @@ const call = (g: RunningProcess): Promise<Response> =>
 
 describe('counters in Redis over TLS (rediss://)', () => {
   it('two gateways that trust the CA share one budget: admitted at most the limit between them', async () => {
-    const [a, b] = await Promise.all([gateway(`rediss://127.0.0.1:${tlsPort}`, true), gateway(`rediss://localhost:${tlsPort}`, true)]);
+    const { a, b } = gateways;
     expect(a.output()).toContain('counters shared in Redis');
     const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => call(i % 2 === 0 ? a : b)));
     const statuses = answers.map((r) => r.status);
@@ -92,7 +107,7 @@ describe('counters in Redis over TLS (rediss://)', () => {
   }, 30_000);
 
   it('a Redis Cluster over TLS (rediss-cluster://) keeps the budget too', async () => {
-    const g = await gateway(`rediss-cluster://${clusterTlsPorts.map((p) => `127.0.0.1:${p}`).join(',')}`, true);
+    const g = gateways.clustered;
     expect(g.output()).toContain('counters shared in Redis');
     const answers = await Promise.all(Array.from({ length: 16 }, () => call(g)));
     const ok = answers.filter((r) => r.status === 200);
@@ -103,7 +118,7 @@ describe('counters in Redis over TLS (rediss://)', () => {
   }, 30_000);
 
   it('a CA Node does not trust: refused with 503 at once, and the log says how to trust it', async () => {
-    const g = await gateway(`rediss://127.0.0.1:${tlsPort}`, false);
+    const g = gateways.untrusted;
     const started = performance.now();
     const res = await call(g);
     expect(res.status).toBe(503);
@@ -113,7 +128,7 @@ describe('counters in Redis over TLS (rediss://)', () => {
   }, 30_000);
 
   it('redis:// to a port that serves TLS: refused, and the log says to write rediss://', async () => {
-    const g = await gateway(`redis://127.0.0.1:${tlsPort}`, true);
+    const g = gateways.plain;
     expect((await call(g)).status).toBe(503);
     expect(g.output()).toContain('write rediss:// instead of redis://');
   }, 30_000);

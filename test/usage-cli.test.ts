@@ -48,7 +48,10 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('tollgate usage', () => {
+// The tests run concurrently (each one's CLI processes in series, several tests' at once): they only read the
+// ledgers written in the beforeAll hooks, and each writes files and starts a gateway or a database of its own.
+
+describe.concurrent('tollgate usage', () => {
   it('prints a table by project and model with totals, from the last 7 days by default', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', 'project,model']);
     const lines = stdout.trim().split('\n');
@@ -138,9 +141,9 @@ describe('tollgate usage', () => {
         return JSON.parse(stdout);
       };
       const sqliteUrl = `sqlite:${path.join(dir, 'data/ledger.db')}`;
-      for (const by of ['usage_source', 'project,usage_source', 'usage_source,day', 'model,tag:feature', '']) {
-        expect(await report(pg.url, by), by).toEqual(await report(sqliteUrl, by));
-      }
+      const groupings = ['usage_source', 'project,usage_source', 'usage_source,day', 'model,tag:feature', ''];
+      const pairs = await Promise.all(groupings.map((by) => Promise.all([report(pg.url, by), report(sqliteUrl, by)])));
+      pairs.forEach(([fromPg, fromSqlite], i) => expect(fromPg, groupings[i]).toEqual(fromSqlite));
       const bySource = (await report(pg.url, 'usage_source')) as { rows: Array<Record<string, unknown>>; totals: Record<string, number> };
       expect(bySource.rows.map((r) => [r.usage_source, r.calls, r.total_tokens, r.estimated_tokens, r.cost_usd])).toEqual([
         ['provider', 3, 1320, 0, 0.00091],
@@ -154,7 +157,7 @@ describe('tollgate usage', () => {
   });
 });
 
-describe('tollgate usage: periods and ledgers', () => {
+describe.concurrent('tollgate usage: periods and ledgers', () => {
   const calls = async (args: string[]): Promise<number> => {
     const { stdout } = await run(process.execPath, [CLI, 'usage', '--config', configFile, '--by', '', '--format', 'json', ...args]);
     return JSON.parse(stdout).totals.calls;
@@ -224,7 +227,7 @@ describe('tollgate usage: periods and ledgers', () => {
   });
 });
 
-describe('tollgate audit', () => {
+describe.concurrent('tollgate audit', () => {
   it('asks a running gateway and exits 0 without drift; refuses without the admin key', async () => {
     const file = path.join(dir, 'serve.yaml');
     writeFileSync(file, `server: {admin_key: audit-key}
@@ -280,7 +283,7 @@ providers: {openai: {type: openai, api_key: \${TG_TEST_UNSET_OPENAI_KEY}}}
 });
 
 // A FinOps person runs reports on a bastion that has the config but not the provider and client secrets.
-describe('report commands need only the environment variables of the fields they read', () => {
+describe.concurrent('report commands need only the environment variables of the fields they read', () => {
   const SECRETS = `storage: {ledger: "sqlite:\${TG_TEST_LEDGER_DIR}/ledger.db"}
 server: {timezone: UTC, admin_key: \${TG_TEST_UNSET_ADMIN_KEY}}
 providers: {openai: {type: openai, api_key: \${TG_TEST_UNSET_OPENAI_KEY}}}
@@ -321,7 +324,7 @@ keys:
 
 // Regression: a date-time without a zone was read in the process's zone, while dates, `day` and the
 // limits' calendar days are those of server.timezone.
-describe('tollgate usage: a date-time without a zone is a local time of server.timezone', () => {
+describe.concurrent('tollgate usage: a date-time without a zone is a local time of server.timezone', () => {
   let tzConfig: string;
   let tzLedger: string;
 

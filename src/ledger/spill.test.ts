@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postgresPlace, sqlitePlace, stallablePostgres, type LedgerPlace } from '../../test/helpers/ledgers.js';
 import { startCuttableProxy } from '../../test/helpers/cuttable-proxy.js';
+import { endPostgresNow } from '../../test/helpers/end-postgres-now.js';
 import { sampleRow, T0 } from '../../test/helpers/sample-row.js';
 import { LedgerWriter } from './batch-writer.js';
 import type { Ledger } from './ledger.js';
@@ -58,7 +59,7 @@ describe('spilling to PostgreSQL that is away', () => {
       expect(lineCount(spill.path)).toBe(5);
     } finally {
       pg.proxy.setDelay(0);
-      await ledger.close();
+      await endPostgresNow(ledger);
       await pg.close();
     }
     // The unanswered write might have committed after all: one of its rows is already there.
@@ -90,7 +91,7 @@ describe('spilling to PostgreSQL that is away', () => {
       expect(writer.stats().spilled).toBe(9);
       expect(lineCount(spill.path)).toBe(9);
     } finally {
-      await ledger.close().catch(() => {});
+      await endPostgresNow(ledger).catch(() => {});
     }
     await replaySpills(dir, direct, TAG);
     const ids = (await direct.rows({})).map((r) => r.requestId).filter((id) => id.startsWith('full-'));
@@ -125,7 +126,7 @@ describe('spilling to PostgreSQL that is away', () => {
       expect(lineCount(spill.path)).toBe(9 - lost);
     } finally {
       spill?.close();
-      await ledger.close().catch(() => {});
+      await endPostgresNow(ledger).catch(() => {});
     }
     await replaySpills(dir, direct, TAG);
     const ids = (await direct.rows({})).map((r) => r.requestId).filter((id) => id.startsWith('capped-'));
@@ -148,7 +149,7 @@ describe('spilling to PostgreSQL that is away', () => {
       await expect(writer.close(200)).rejects.toThrow(/^6 rows could not be written: .*; nor kept in .*not-a-dir\/spill\/tollgate-ledger-spill-.*ENOTDIR/);
       expect(writer.stats().spilled).toBe(0);
     } finally {
-      await ledger.close().catch(() => {});
+      await endPostgresNow(ledger).catch(() => {});
     }
   }, 30_000);
 
