@@ -4,6 +4,7 @@
 // mark), or charged to one of two keys without a word (two Authorization headers). Found by a QA pass at
 // the HTTP layer with raw sockets and the official SDKs.
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useBehindMock } from './helpers/use-test-gateway.js';
 
@@ -146,5 +147,66 @@ describe('a CONNECT request (a client whose HTTPS_PROXY names the gateway)', () 
     expect(res.status).toBe(404);
     expect(res.headers['x-request-id']).toMatch(/^req_/);
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'not_found', message: expect.stringContaining('CONNECT api.openai.com:443') } });
+  });
+});
+
+// A request body in a transfer coding other than chunked (`Transfer-Encoding: gzip, chunked`): Node takes
+// the chunks off and hands the gateway the still-compressed bytes, which it parsed as JSON (a 400 "not
+// valid JSON" that named no cause) or, when they were not compressed after all, served as if the header
+// said chunked. Now a 400 naming the coding, in the API's error format, the body unread, nothing upstream.
+
+/** `body` as one chunk and the last, as chunked transfer coding frames it. */
+const chunked = (body: Buffer): Buffer => Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
+/** A request of `head` (its request line and headers but Host) and `body`, on a connection to be closed. */
+const withBody = (head: string, body: Buffer): Buffer => Buffer.concat([Buffer.from(`${head}Host: x\r\nConnection: close\r\n\r\n`), body]);
+
+describe('Transfer-Encoding', () => {
+  it('gzip before chunked is refused with a 400 naming the coding, in OpenAI’s format, and nothing goes upstream', async () => {
+    const res = await rawRequest(
+      withBody(
+        'POST /v1/chat/completions HTTP/1.1\r\nAuthorization: Bearer tg-k\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n',
+        chunked(gzipSync(chat)),
+      ),
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers['x-request-id']).toMatch(/^req_/);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { type: 'invalid_request_error', code: 'unsupported_transfer_coding', message: expect.stringContaining("Transfer-Encoding 'gzip, chunked'") } });
+    expect(upstream().requests()).toHaveLength(0);
+  });
+
+  it('in Anthropic’s format on /v1/messages, even when the body was not encoded after all (it was served)', async () => {
+    const body = JSON.stringify({ model: 'claude', max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] });
+    const res = await rawRequest(
+      withBody(
+        'POST /v1/messages HTTP/1.1\r\nx-api-key: tg-k\r\nanthropic-version: 2023-06-01\r\nContent-Type: application/json\r\nTransfer-Encoding: deflate, chunked\r\n',
+        chunked(Buffer.from(body)),
+      ),
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining("'deflate, chunked'") } });
+    expect(upstream().requests()).toHaveLength(0);
+  });
+
+  it('chunked alone, in any case, is served', async () => {
+    const res = await rawRequest(
+      withBody(
+        'POST /v1/chat/completions HTTP/1.1\r\nAuthorization: Bearer tg-k\r\nContent-Type: application/json\r\nTransfer-Encoding: Chunked\r\n',
+        chunked(Buffer.from(chat)),
+      ),
+    );
+    expect(res.status).toBe(200);
+    expect(upstream().requests()).toHaveLength(1);
+  });
+
+  it('gzip alone is left to Node, which refuses it: one 400 in OpenAI’s format, not two answers', async () => {
+    const res = await rawRequest(
+      withBody(
+        'POST /v1/chat/completions HTTP/1.1\r\nAuthorization: Bearer tg-k\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n',
+        gzipSync(chat),
+      ),
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'malformed_http' } }); // a second answer after it would not parse
+    expect(upstream().requests()).toHaveLength(0);
   });
 });
