@@ -28,12 +28,12 @@ function organization() {
   const o = leasedOrganization({ redisUrl: env.server.url, leaseMs: LEASE_MS, stores: env.stores });
   const { org, daily, state } = o;
 
-  /** What a replica has now (the counter and the presence count): `promote()` puts Redis back to it, as a failover to that replica would. */
+  /** What a replica has now (the counter, the presence marker and the admitted count): `promote()` puts Redis back to it, as a failover to that replica would. */
   async function replicaNow(): Promise<{ promote(): Promise<void> }> {
-    const snapshot = await Promise.all([daily.key, `tg:{${org}}:present`].map(async (key) => [key, await env.raw.dumpBuffer(key)] as const));
+    const snapshot = await Promise.all([daily.key, `tg:{${org}}:present`, `tg:{${org}}:admitted`].map(async (key) => [key, await env.raw.dumpBuffer(key)] as const));
     return {
       async promote() {
-        for (const [key, dump] of snapshot) await env.raw.restore(key, 0, dump!, 'REPLACE');
+        for (const [key, dump] of snapshot) await (dump ? env.raw.restore(key, 0, dump, 'REPLACE') : env.raw.del(key));
       },
     };
   }

@@ -376,10 +376,9 @@ describe('Redis failovers', () => {
       await store.settle('a', { input: 60, output: 0, request: 1 });
       await store.settle('b', { input: 40, output: 0, request: 1 });
       expect((await ask('refused', 1)).ok).toBe(false);
-      // The promoted replica had the marker from before both calls, and neither call's usage.
+      // The promoted replica had the marker and its admitted count from before both calls, and neither call's usage.
       const c = kind === 'cluster' ? new Redis.Cluster([{ host: '127.0.0.1', port: cluster.ports[0] }]) : new Redis(url);
-      await c.del(daily.key);
-      await c.set(`tg:{${org}}:present`, '1');
+      await c.del(daily.key, `tg:{${org}}:admitted`);
       expect((await ask('after', 1)).ok).toBe(false);
       expect(rebuilds()).toBe(1);
       // Learnt afresh: no rebuild on every call after.

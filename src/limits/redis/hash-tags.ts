@@ -3,11 +3,15 @@
 import type { CounterItem } from '../counter-store.js';
 import { StoreUsageError } from '../store-errors.js';
 
-/**
- * The key whose presence says Redis still holds an organization's counters (hash tag `tg:{org}`); its
- * value counts the organization's admitted reservations (RESERVE_LUA), which shows a rollback.
- */
+/** The key whose presence says Redis still holds an organization's counters (hash tag `tg:{org}`). */
 export const presenceKey = (tag: string): string => `${tag}:present`;
+
+/**
+ * The count of the organization's admitted reservations (RESERVE_LUA), which shows a rollback. Not the
+ * presence key's value, as it was: releases before that count (2026-12-03) set that key to 1 at their
+ * start, so one of them started during a rolling upgrade sent every newer gateway into a rebuild.
+ */
+export const admittedKey = (tag: string): string => `${tag}:admitted`;
 
 /**
  * The replication id (`master_replid`) of the node that last admitted one of the organization's

@@ -35,8 +35,8 @@ function windowKey(window: WindowSpec): string {
 export interface ReserveCall {
   req: ReserveRequest;
   recordKey: string;
-  /** The organization's presence marker and the id of its last primary (hash-tags.ts), when lost counters are rebuilt. */
-  watchKeys: { presence: string; lastPrimary: string } | undefined;
+  /** The organization's presence marker, the id of its last primary and its admitted count (hash-tags.ts), when lost counters are rebuilt. */
+  watchKeys: { presence: string; lastPrimary: string; admitted: string } | undefined;
   override: string;
   ttlMs: number;
   windows: WindowTable;
@@ -113,6 +113,7 @@ export class ItemArgs {
     if (c.watchKeys !== undefined) {
       a.key(c.watchKeys.presence);
       a.key(c.watchKeys.lastPrimary);
+      a.key(c.watchKeys.admitted);
     }
     a.arg(c.override);
     a.arg(String(req.input));

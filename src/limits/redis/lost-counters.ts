@@ -231,8 +231,8 @@ export class LostCounters {
         await this.rebuildFor(tag);
         await this.afterRebuild(tag);
         this.rebuildFailure = undefined;
-        // NX: after a rollback the marker is there with its (lower) count, which every instance then
-        // learns afresh; resetting it would send the others into a rebuild each time one instance marks.
+        // NX: after a rollback the marker is there, and the (lower) admitted count, which every instance
+        // then learns afresh, is left alone (hash-tags.ts admittedKey).
         await this.client.set(presenceKey(tag), '1', 'NX');
         this.seen.delete(tag);
         this.rebuilds.set(tag, (this.rebuilds.get(tag) ?? 0) + 1);

@@ -11,7 +11,7 @@ import { LUA_PRELUDE } from './lua-prelude.js';
 export const TOMBSTONE_MS = 60_000;
 
 /**
- * KEYS: item keys..., reservation record[, presence marker, last primary's id]. ARGV: time override, input, output, clamp
+ * KEYS: item keys..., reservation record[, presence marker, last primary's id, admitted count]. ARGV: time override, input, output, clamp
  * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, one spec per
  * item, then the highest reservation count this instance has seen ('' for none), then the replication id
  * (`master_replid`) of the node that answered its last reservation of this organization ('' for none).
@@ -25,8 +25,8 @@ export const TOMBSTONE_MS = 60_000;
  * `TGSKEW <now>`, or `TGDONE` when the record exists already (the same reservation sent twice, or a
  * cancelled one arriving after its cancel: see SETTLE_LUA), or `TGLOST` when a presence marker is given
  * and missing: Redis lost the organization's counters (flushed, restarted without persistence), and
- * nothing may be admitted against empty counters. The marker also counts the organization's admitted
- * reservations (the sixth reply field; '' without a marker), and the last ARGV is the highest count this
+ * nothing may be admitted against empty counters. The admitted count (the last key) counts the organization's
+ * admitted reservations (the sixth reply field; '' without a marker), and the last ARGV but one is the highest count this
  * instance has seen: a lower one means Redis went back in time (a replica promoted before it had the
  * latest writes), which is `TGLOST` too. A node whose `master_replid2` is the replication id given (a
  * replica of that node, promoted since: a cluster failover, which the instance does not see itself)
@@ -58,9 +58,9 @@ if #KEYS > n + 1 then
   stored = call('GET', KEYS[n + 3])
   local expected = ARGV[11 + n]
   if promotedFrom(expected) or promotedFrom(stored) then return redis.error_reply('TGFAILOVER ' .. replid) end
-  local marker = call('GET', KEYS[n + 2])
-  if not marker then return redis.error_reply('TGLOST the counters are gone') end
-  seq = tonumber(marker) or 0
+  if call('EXISTS', KEYS[n + 2]) == 0 then return redis.error_reply('TGLOST the counters are gone') end
+  -- A key of its own, not the marker's value: older releases set the marker to 1 at their start.
+  seq = tonumber(call('GET', KEYS[n + 4])) or 0
   local seen = tonumber(ARGV[10 + n])
   if seen and seq < seen then return redis.error_reply('TGLOST the counters went back in time') end
 end
@@ -106,7 +106,7 @@ if #blocked > 0 then
 end
 out[1] = '1'
 if seq then
-  out[6] = num(call('INCR', KEYS[n + 2])) .. ' ' .. replid
+  out[6] = num(call('INCR', KEYS[n + 4])) .. ' ' .. replid
   if replid ~= '' and stored ~= replid then call('SET', KEYS[n + 3], replid) end
 end
 local record = { num(granted) }

@@ -14,7 +14,7 @@ import { CommandsRefusedError, permissionProblem } from './command-permissions.j
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { chunksByTag, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { admittedKey, chunksByTag, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
@@ -135,7 +135,7 @@ export class RedisCounterStore implements CounterStore {
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
       this.withWindows((windows) => {
-        const watchKeys = this.lost.watching ? { presence: presenceKey(tag), lastPrimary: lastPrimaryKey(tag) } : undefined;
+        const watchKeys = this.lost.watching ? { presence: presenceKey(tag), lastPrimary: lastPrimaryKey(tag), admitted: admittedKey(tag) } : undefined;
         const seen = this.lost.seenArg(tag);
         const replid = watchKeys === undefined ? '' : (this.replids.get(tag) ?? '');
         const a = this.args.reserveArgs({ req, recordKey, watchKeys, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
