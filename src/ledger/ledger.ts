@@ -189,10 +189,21 @@ export interface RowQuery {
 /** The project that made a stored object (a conversation, a response): the counter store's owner record. */
 export type ObjectOwner = ResponseOwner;
 
+/** A ledger schema newer than this release knows: the version found, and the newest it migrates to. */
+export interface SchemaAhead {
+  version: number;
+  known: number;
+}
+
 export interface Ledger {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates the schema or migrates it to the current version; safe to run from several processes at once. */
   init(): Promise<void>;
+  /**
+   * Set by init when a later release has migrated the schema past this one's (a rollback): this release
+   * still writes, leaving the newer columns at their defaults, and says so at start.
+   */
+  readonly schemaAhead?: SchemaAhead;
   /** Writes rows in one transaction. A row already present (same request id and time) is skipped, so retries are safe. */
   append(rows: LedgerRow[]): Promise<void>;
   /**

@@ -1,6 +1,6 @@
 // The shared ledger for several gateway instances: PostgreSQL through the `postgres` client.
 import postgres from 'postgres';
-import type { Ledger, LedgerRow, ObjectOwner, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import type { Ledger, LedgerRow, ObjectOwner, RowQuery, SchemaAhead, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 import { RESPONSE_OWNER_SQL, toObjectOwner, type OwnerRow } from './owner-row.js';
 import { COLUMNS, COLUMN_NAMES, decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, usageSql, type Dialect } from './ledger-sql.js';
 import { withCertificateFiles } from './libpq-tls.js';
@@ -53,6 +53,7 @@ const INSERT_SQL =
 
 export class PostgresLedger implements Ledger {
   readonly kind = 'postgres';
+  schemaAhead?: SchemaAhead;
   private readonly sql: postgres.Sql;
 
   constructor(
@@ -74,6 +75,7 @@ export class PostgresLedger implements Ledger {
       checkReadableVersion(version, POSTGRES_MIGRATIONS.length);
       return;
     }
+    if (version > POSTGRES_MIGRATIONS.length) this.schemaAhead = { version, known: POSTGRES_MIGRATIONS.length };
     // Up to date: no DDL and no lock. Even `CREATE TABLE IF NOT EXISTS` needs CREATE on the schema, so a
     // role granted only the ledger's tables (its owner migrated them) could not start a gateway.
     if (version >= POSTGRES_MIGRATIONS.length) return;

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Ledger, LedgerRow, ObjectOwner, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
+import type { Ledger, LedgerRow, ObjectOwner, RowQuery, SchemaAhead, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 import { RESPONSE_OWNER_SQL, toObjectOwner, type OwnerRow } from './owner-row.js';
 import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, type Dialect } from './ledger-sql.js';
 import { checkReadableVersion, CONVERSATIONS_TABLE, SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
@@ -32,6 +32,7 @@ export interface SqliteLedgerOptions {
 
 export class SqliteLedger implements Ledger {
   readonly kind = 'sqlite';
+  schemaAhead?: SchemaAhead;
   private readonly db: Database.Database;
   private writeHere?: (batch: unknown[][]) => void;
   private writer?: SqliteWriterThread;
@@ -72,6 +73,7 @@ export class SqliteLedger implements Ledger {
     const migrate = db.transaction(() => {
       const row = db.prepare(`SELECT max(version) AS v FROM ${VERSION_TABLE}`).get() as { v: number | null };
       const current = row.v ?? 0;
+      if (current > SQLITE_MIGRATIONS.length) this.schemaAhead = { version: current, known: SQLITE_MIGRATIONS.length };
       for (let v = current; v < SQLITE_MIGRATIONS.length; v++) {
         for (const stmt of SQLITE_MIGRATIONS[v]) db.exec(stmt);
         db.prepare(`INSERT INTO ${VERSION_TABLE} (version) VALUES (?)`).run(v + 1);

@@ -272,7 +272,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
  */
 async function openLedgerAtStart(policy: Policy, opts: OpenLedgerOptions, log: Logger, onReady: () => void): Promise<Ledger> {
   const url = policy.storage.ledger;
-  const open = (): Promise<Ledger> => openLedger(url, opts);
+  const open = (): Promise<Ledger> => openLedger(url, opts).then((ledger) => warnIfSchemaAhead(ledger, url, log));
   const where = `storage.ledger: cannot open ${redactUrl(url)}`;
   // A file the gateway may not write would open read-only, and every row would be lost: refuse to start.
   const path = sqlitePath(url, opts.baseDir);
@@ -294,6 +294,21 @@ async function openLedgerAtStart(policy: Policy, opts: OpenLedgerOptions, log: L
       onReady,
     });
   }
+}
+
+/**
+ * A ledger a later release has migrated (this one is a rollback) still takes this release's rows, but
+ * they leave that release's newer columns at their defaults: said at start rather than found later.
+ */
+function warnIfSchemaAhead(ledger: Ledger, url: string, log: Logger): Ledger {
+  const ahead = ledger.schemaAhead;
+  if (ahead) {
+    log.warn(
+      { ledger: redactUrl(url), schemaVersion: ahead.version, knownVersion: ahead.known },
+      `the ledger's schema is at version ${ahead.version}, newer than this tollgate's ${ahead.known}: a later release migrated it (a rollback or a mixed fleet?); this gateway's rows leave the newer columns empty, so upgrade it to the release that migrated the ledger`,
+    );
+  }
+  return ledger;
 }
 
 /**
