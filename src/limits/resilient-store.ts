@@ -60,6 +60,8 @@ export class ResilientStore implements CounterStore {
   /** The last reason logged for this outage, so that a probe refused every 200 ms for the same reason says it once. */
   private downReason: string | undefined;
   private readonly lostLog = throttledLog(5000);
+  // A false alarm is no outage and says nothing else, yet the calls that waited on it followed on_store_error.
+  private readonly falseAlarmLog = throttledLog(5000);
 
   constructor(
     readonly primary: SharedCounterStore,
@@ -273,6 +275,12 @@ export class ResilientStore implements CounterStore {
       () => {
         this.checking = false;
         if (this.state === 'down') return; // the probe replays once it answers
+        this.falseAlarmLog((falseAlarms) =>
+          this.opts.log.warn(
+            { store: this.opts.description, falseAlarms, error: (err as Error).message },
+            'a counter store command timed out (storage.timeout_ms), yet the store answered a PING right after: not an outage, but the calls that waited on it followed on_store_error (limits that fail closed answered 503 store_unavailable)',
+          ),
+        );
         // A false alarm: what was admitted locally meanwhile is replayed (and remembered for the next
         // outage's seed), the local counters are dropped, and cancels of lost reservations are sent.
         // While holding, the local counters stay until the hold ends; a replay or cancel whose timeout
