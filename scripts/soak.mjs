@@ -11,8 +11,9 @@
 //
 // Needs redis-server on PATH and PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth): it drops and
 // creates the database `tollgate_soak`, and runs its own redis-server on --redis-port (6391).
+// With --cluster: the database `tollgate_soak_cluster` and a Redis Cluster on --cluster-port (7391) and up.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +28,10 @@ const { values: args } = parseArgs({
     'redis-port': { type: 'string', default: '6391' },
     work: { type: 'string', default: '/tmp/soak-run' },
     'lease-ms': { type: 'string', default: '0' },
+    // A Redis Cluster of 3 primaries (each with --cluster-replicas replicas) on --cluster-port and up.
+    cluster: { type: 'boolean', default: false },
+    'cluster-port': { type: 'string', default: '7391' },
+    'cluster-replicas': { type: 'string', default: '1' },
   },
 });
 const DIST = path.resolve(args.dist);
@@ -38,7 +43,14 @@ const REDIS_PORT = Number(args['redis-port']);
 const WORK = path.resolve(args.work);
 const LEASE_MS = Number(args['lease-ms']);
 const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/tollgate_soak';
+const CLUSTER = args.cluster;
+const CLUSTER_PORT = Number(args['cluster-port']);
+const CLUSTER_REPLICAS = Number(args['cluster-replicas']);
+const CLUSTER_PORTS = Array.from({ length: 3 * (1 + CLUSTER_REPLICAS) }, (_, i) => CLUSTER_PORT + i);
+// A cluster run has its own database, so that it may run beside a single-Redis one.
+const PG_DATABASE = CLUSTER ? 'tollgate_soak_cluster' : 'tollgate_soak';
+const PG_URL = `postgres://postgres@127.0.0.1:5432/${PG_DATABASE}`;
+const COUNTERS_URL = CLUSTER ? `redis-cluster://${CLUSTER_PORTS.map((p) => `127.0.0.1:${p}`).join(',')}` : `redis://127.0.0.1:${REDIS_PORT}/0`;
 const ADMIN_KEY = 'soak-admin-key';
 // A client call that takes longer than this has hung: the SDKs' own timeout is a little shorter, so a
 // gateway that never answers shows as an SDK timeout error first, and this catches a client that hangs anyway.
@@ -110,7 +122,7 @@ function configYaml(mockUrl, projectWebLimit = LIMITS.projectDaily.web) {
   return `# written by scripts/soak.mjs
 server: {timezone: UTC, admin_key: ${ADMIN_KEY}, drain_timeout_ms: 10000}
 storage:
-  counters: "redis://127.0.0.1:${REDIS_PORT}/0"
+  counters: "${COUNTERS_URL}"
   ledger: "${PG_URL}"
   instances: 3
   on_store_error: fail_closed
@@ -206,6 +218,106 @@ async function stopProcess(proc, graceMs = 40_000) {
 const startRedis = () =>
   startProcess('redis', 'redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /(Ready to accept connections)/);
 
+// ---- Redis Cluster (--cluster): nodes keep their nodes-<port>.conf under WORK, so a node restarted
+// after a kill rejoins with its id (empty: no persistence), as a primary of its old slots when it has no
+// replica, or as a replica of the one promoted in its place.
+
+const clusterNodeArgs = (port) => {
+  const dir = path.join(WORK, `cluster-${port}`);
+  mkdirSync(dir, { recursive: true });
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000', '--repl-diskless-sync-delay', '0'];
+};
+const startClusterNode = (port) => startProcess(`redis-${port}`, 'redis-server', clusterNodeArgs(port), /(Ready to accept connections)/);
+
+function redisCli(...argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${argv.join(' ')}: exit ${code}\n${out}`))));
+  });
+}
+
+/** Every live node says cluster_state:ok and names the same primary for `slot` (not `formerOwner`); resolves with its port. */
+async function waitClusterOk(slot, formerOwner = -1, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const live = CLUSTER_PORTS.filter((p) => fleet.redisNodes.get(p) && !fleet.redisNodes.get(p).exit);
+    const views = await Promise.all(live.map((p) => clusterView(p, slot).catch((err) => ({ port: p, ok: false, owner: -1, error: String(err.message ?? err) }))));
+    if (views.every((v) => v.ok && v.owner === views[0].owner && v.owner > 0 && v.owner !== formerOwner)) return views[0].owner;
+    if (Date.now() > deadline) throw new Error(`the cluster is not ok: ${JSON.stringify(views)}`);
+    await sleep(100);
+  }
+}
+
+/** What node `port` says: whether the cluster is ok, and which primary holds `slot`. */
+async function clusterView(port, slot) {
+  const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, connectTimeout: 2000, commandTimeout: 5000 });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    const info = String(await r.call('CLUSTER', 'INFO'));
+    const ranges = await r.call('CLUSTER', 'SLOTS');
+    const owner = ranges.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2][1] ?? -1;
+    return { port, ok: info.includes('cluster_state:ok'), owner, state: /cluster_state:(\w+)/.exec(info)?.[1] };
+  } finally {
+    r.disconnect();
+  }
+}
+
+// The soak's one organization's hash tag (hash-tags.ts: `tg:{org}`); its counters all live in this slot.
+const ORG_TAG = 'tg:{default}';
+
+async function startCluster() {
+  fleet.redisNodes = new Map();
+  // A new cluster: no node may remember one from an earlier run in the same --work.
+  for (const port of CLUSTER_PORTS) rmSync(path.join(WORK, `cluster-${port}`), { recursive: true, force: true });
+  for (const port of CLUSTER_PORTS) fleet.redisNodes.set(port, await startClusterNode(port));
+  await redisCli('--cluster', 'create', ...CLUSTER_PORTS.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(CLUSTER_REPLICAS), '--cluster-yes');
+  fleet.orgSlot = Number((await redisCli('-p', String(CLUSTER_PORT), 'CLUSTER', 'KEYSLOT', ORG_TAG)).trim());
+  await waitClusterOk(fleet.orgSlot);
+  // Replicas in sync before traffic starts.
+  const deadline = Date.now() + 15_000;
+  for (const port of CLUSTER_PORTS) {
+    for (;;) {
+      const role = await redisCli('-p', String(port), 'INFO', 'replication');
+      if (role.includes('role:master') || role.includes('master_link_status:up')) break;
+      if (Date.now() > deadline) throw new Error(`cluster node ${port} never synced`);
+      await sleep(100);
+    }
+  }
+}
+
+/**
+ * SIGKILL the primary that holds the organization's counters. With replicas, one is promoted (what it had
+ * not yet replicated is lost) and the old primary, restarted after `downMs`, rejoins as its replica; without,
+ * the primary is restarted empty after `downMs` and serves its slots again.
+ */
+async function failOverCluster(downMs) {
+  const window = { from: Date.now(), to: Infinity };
+  faultWindows.push(window);
+  const victim = await waitClusterOk(fleet.orgSlot);
+  const node = fleet.redisNodes.get(victim);
+  node.child.kill('SIGKILL');
+  await node.exited;
+  noteFault(`redis primary ${victim} (slot ${fleet.orgSlot} of ${ORG_TAG}) SIGKILLed${CLUSTER_REPLICAS ? ', waiting for a replica to be promoted' : `, down for ${downMs} ms`}`);
+  if (CLUSTER_REPLICAS) {
+    const promoted = await waitClusterOk(fleet.orgSlot, victim);
+    noteFault(`redis replica ${promoted} promoted`);
+    await sleep(downMs);
+    fleet.redisNodes.set(victim, await startClusterNode(victim));
+    await waitClusterOk(fleet.orgSlot, victim);
+    noteFault(`redis node ${victim} started again (empty), a replica now`);
+  } else {
+    await sleep(downMs);
+    fleet.redisNodes.set(victim, await startClusterNode(victim));
+    await waitClusterOk(fleet.orgSlot);
+    noteFault(`redis primary ${victim} started again, empty`);
+  }
+  window.to = Date.now() + 3000;
+}
+
 const startMock = () =>
   startProcess('mock-upstream', process.execPath, [CLI, 'mock-upstream', '--host', '127.0.0.1', '--port', '0', '--latency-ms', '5'], /listening on (http:\/\/\S+)/);
 
@@ -218,8 +330,8 @@ function startGateway(i, configFile) {
 async function freshDatabase() {
   const admin = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe('DROP DATABASE IF EXISTS tollgate_soak WITH (FORCE)');
-    await admin.unsafe('CREATE DATABASE tollgate_soak');
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${PG_DATABASE} WITH (FORCE)`);
+    await admin.unsafe(`CREATE DATABASE ${PG_DATABASE}`);
   } finally {
     await admin.end();
   }
@@ -455,7 +567,7 @@ async function restartRedis(downMs) {
 async function killLedgerConnections() {
   const admin = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
   try {
-    const killed = await admin.unsafe(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'tollgate_soak' AND pid <> pg_backend_pid()`);
+    const killed = await admin.unsafe(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${PG_DATABASE}' AND pid <> pg_backend_pid()`);
     noteFault(`${killed.length} ledger connections terminated`);
   } finally {
     await admin.end();
@@ -475,7 +587,7 @@ async function injectFaults(seconds) {
   };
   await at(0.15, reloadOneGateway);
   await at(0.3, () => restartGateway(1));
-  await at(0.45, () => restartRedis(3000));
+  await at(0.45, () => (CLUSTER ? failOverCluster(3000) : restartRedis(3000)));
   await at(0.6, killLedgerConnections);
   await at(0.7, () => sighupGateway(2));
   await at(0.8, () => restartGateway(2));
@@ -641,7 +753,8 @@ function checkLimits(rows) {
 }
 
 // Error-level log lines that an injected fault explains: the ledger's connections were terminated.
-const EXPLAINED_ERRORS = [/ledger write failed; rows are kept and retried/];
+// A gateway restarted just before a kill (its start-up rebuild's read cut) keeps the counters Redis has.
+const EXPLAINED_ERRORS = [/ledger write failed; rows are kept and retried/, /could not rebuild counters from the ledger/];
 
 /** Uncaught exceptions, stack traces, fatal lines, and error-level lines no fault explains. */
 function crashSigns(output) {
@@ -696,9 +809,10 @@ async function main() {
   mkdirSync(WORK, { recursive: true });
   const msToMidnight = 86_400_000 - (Date.now() % 86_400_000);
   if (msToMidnight < (SECONDS + 120) * 1000) throw new Error('too close to midnight UTC: the daily windows would roll over mid-run');
-  console.log(`soak: ${SECONDS} s, ${CONCURRENCY} client loops, seed ${SEED}, lease_ms ${LEASE_MS}, logs in ${WORK}`);
+  console.log(`soak: ${SECONDS} s, ${CONCURRENCY} client loops, seed ${SEED}, lease_ms ${LEASE_MS}, counters ${COUNTERS_URL}, logs in ${WORK}`);
   await freshDatabase();
-  fleet.redis = await startRedis();
+  if (CLUSTER) await startCluster();
+  else fleet.redis = await startRedis();
   await startFleet();
   const allGatewayRuns = [...fleet.gateways];
 
@@ -732,7 +846,8 @@ async function main() {
   checkProcesses(allGatewayRuns);
   checkErrorsExplained(records);
   checkNoHang(records);
-  await stopProcess(fleet.redis);
+  if (CLUSTER) for (const node of fleet.redisNodes.values()) await stopProcess(node);
+  else await stopProcess(fleet.redis);
 
   const failed = results.filter((r) => !r.ok);
   console.log(`\nfaults: ${faults.map((f) => `@${f.atS}s ${f.what}`).join('; ')}`);
