@@ -733,8 +733,10 @@ function checkLimits(rows) {
   for (const [u, list] of by(served, (r) => r.user_id)) add(`user ${u} (${tierOf[u]}) requests per minute`, worstWindow(list, () => 1, 60_000 - ADMISSION_LAG_MS, false), LIMITS.tierRate[tierOf[u]]);
   for (const [g, list] of by(charged, groupsOf)) {
     if (g === 'team') add('group team daily', worstWindow(list, tokensOf, DAY, true), LIMITS.groupDaily.team);
-    // Unrounded: a spend a hair under the limit rounds up to it (0.54 of 0.5399999999999999).
-    if (g === 'spenders') add('group spenders daily (USD)', worstWindow(list, (r) => Number(r.cost_usd), DAY, true), LIMITS.groupMoneyUsd.spenders);
+    // In whole nano-dollars: floats summed over thousands of rows drift by 1e-15 either way (0.40500000000000236
+    // of 0.40499999999999997 was read as over, 0.5399999999999999 of it rounded up to 0.54).
+    const nano = (usd) => Math.round(usd * 1e9);
+    if (g === 'spenders') add('group spenders daily (nano-USD)', worstWindow(list, (r) => nano(Number(r.cost_usd)), DAY, true), nano(LIMITS.groupMoneyUsd.spenders));
   }
   const gpt = charged.filter((r) => r.route === 'gpt');
   for (const [k, list] of by(gpt, (r) => r.key_id)) {
