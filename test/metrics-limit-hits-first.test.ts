@@ -3,11 +3,10 @@
 // alert on `increase(tollgate_limit_hits_total[5m]) > 0`. Seen on a real Prometheus 2.42 scraping every 1 s:
 // a new series at 1 read `increase(...[1m])` 0 until its second increment. A limit a call was checked
 // against now exports its hit series at 0 before it refuses anything (shadow limits with mode="shadow").
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PromFamily } from 'parse-prometheus-text-format';
 import { families, scrapeText } from './helpers/prometheus-scrape.js';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
-import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { chat, useUsageGateway } from './helpers/usage-gateway.js';
 
 const config = (ledger: string): string => `
 server: {timezone: UTC}
@@ -37,19 +36,10 @@ function series(f: PromFamily | undefined, labels: Record<string, string>): numb
 }
 
 describe('tollgate_limit_hits_total before the first hit', () => {
-  let place: LedgerPlace;
-  let gw: UsageTestGateway;
-
-  beforeAll(async () => {
-    place = sqlitePlace();
-    gw = await startUsageGateway(config(place.url));
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await place?.drop();
-  });
+  const gateway = useUsageGateway(config);
 
   it('exports each checked limit at 0, so that its first refusal is an increase', async () => {
+    const gw = gateway();
     expect((await chat(gw.url, 'tg-alice', { model: 'gpt-4o', max_tokens: 5 })).status).toBe(200);
     const hits = (): Promise<PromFamily | undefined> => scrapeText(gw.url).then((t) => families(t).get('tollgate_limit_hits_total'));
     const before = await hits();

@@ -2,15 +2,14 @@
 // chat, streams, embeddings, Anthropic messages and token counts, refusals (429, 400, 401, 404), an upstream
 // failure, with the ledger on, user labels on and model names that need escaping. Skips without promtool,
 // unless TOLLGATE_PROMTOOL_TESTS=required.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LeasedStore } from '../src/limits/leased-store.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { wireStoreMode } from '../src/metrics/store-mode-metric.js';
 import { systemClock } from '../src/util/clock.js';
 import { families, scrapeText, sum } from './helpers/prometheus-scrape.js';
 import { havePromtool, promtoolCheckMetrics } from './helpers/promtool.js';
-import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
-import { chat, startUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
+import { chat, useUsageGateway, type UsageTestGateway } from './helpers/usage-gateway.js';
 
 // Upstream model names a config may hold (any word without white space): a quote, a backslash, a control
 // character, non-ASCII letters. Each must be escaped in the exposition and read back as written.
@@ -66,13 +65,13 @@ const KEPT = [
 const kept = (problem: string): boolean => KEPT.some((k) => (typeof k === 'string' ? k === problem : k.test(problem)));
 
 describe.skipIf(!havePromtool())('promtool check metrics on a busy gateway', () => {
-  let place: LedgerPlace;
+  const gateway = useUsageGateway(config);
   let gw: UsageTestGateway;
   let text: string;
 
+  // After the gateway's own beforeAll (hooks run in the order they are registered).
   beforeAll(async () => {
-    place = sqlitePlace();
-    gw = await startUsageGateway(config(place.url));
+    gw = gateway();
     // The store-mode and lease metrics `tollgate serve` adds (leases need a LeasedStore to be exported).
     wireStoreMode(new LeasedStore(new MemoryCounterStore(systemClock, 'UTC'), { leaseMs: 1000, clock: systemClock }), gw.usage.metrics!.registry, () => gw.gateway.policy);
     const post = (path: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<number> =>
@@ -97,10 +96,6 @@ describe.skipIf(!havePromtool())('promtool check metrics on a busy gateway', () 
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 503, 200, 200, 429, 400, 401, 404]);
     await gw.usage.writer.flush();
     text = await scrapeText(gw.url);
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await place?.drop();
   });
 
   it('finds nothing but the documented names it is kept for', () => {

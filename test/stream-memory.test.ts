@@ -8,9 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Agent, request } from 'undici';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/in-process.js';
-import { startWireUpstream, type WireUpstream } from './helpers/wire-upstream.js';
+import { expect, it } from 'vitest';
+import { useBehindWireUpstream } from './helpers/behind-wire-upstream.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -21,8 +20,6 @@ const HEAD = '{"id":"chatcmpl-mem","object":"chat.completion.chunk","created":1,
 const frame = (delta: string, finish: string | null = null): string => `data: ${HEAD}{"index":0,"delta":${delta},"finish_reason":${JSON.stringify(finish)}}],"usage":null}\n\n`;
 const WORDS = [' Tokens', ' flow', ' slowly', ' through', ' the', ' gateway'];
 
-let upstream: WireUpstream;
-let gw: TestGateway;
 let releases: Array<() => void> = [];
 
 /**
@@ -48,20 +45,13 @@ function slowStream(_req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-beforeAll(async () => {
-  upstream = await startWireUpstream(slowStream);
-  gw = await startTestGateway(`
-providers: {openai: {type: openai, base_url: "${upstream.url}", api_key: sk-upstream-key-0123456789}}
+const { gw, upstream } = useBehindWireUpstream(slowStream, (url) => `
+providers: {openai: {type: openai, base_url: "${url}", api_key: sk-upstream-key-0123456789}}
 routes: {r: {chat_models: [{model_id: gpt-4o, model: openai/gpt-4o}]}}
 users: {t: {daily_limit: 100000000}}
 keys:
   - {id: k, key: tg-k, user: u, tier: t}
 `);
-});
-afterAll(async () => {
-  await gw?.close();
-  await upstream?.close();
-});
 
 interface OpenStream {
   /** Resolves with the stream's whole text once it ends. */
@@ -116,8 +106,8 @@ async function runToEnd(streams: OpenStream[]): Promise<string[]> {
 
 /** The gateway's own heap per open stream whose request carries `prompt`: through it, less straight to the upstream. */
 async function gatewaysOwnHeap(prompt: string): Promise<number> {
-  const direct = await heapPerOpenStream(upstream.url, prompt);
-  const through = await heapPerOpenStream(`${gw.url}/v1`, prompt);
+  const direct = await heapPerOpenStream(upstream().url, prompt);
+  const through = await heapPerOpenStream(`${gw().url}/v1`, prompt);
   const own = through - direct;
   // eslint-disable-next-line no-console
   console.log(`${prompt.length} B prompt, heap per open stream: direct ${(direct / 1024).toFixed(1)} KB, through the gateway ${(through / 1024).toFixed(1)} KB, the gateway's own ${(own / 1024).toFixed(1)} KB`);

@@ -56,11 +56,6 @@ const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 // One scrape reads the counters once, however many gauges show the result.
 const HEADROOM_REUSE_MS = 100;
-// Limits read from the counter store per call. Per-user limits are tracked per user (collapsed into one series,
-// but each user's counter is read to find the most used): 40,002 limits in one Redis script took 1.16 s,
-// blocking Redis for every instance, outliving storage.timeout_ms, and the store was marked down (calls got
-// 503) with no headroom shown. 256 take 8-20 ms, and calls' commands run between two of them.
-const PEEK_BATCH = 256;
 const EVENT_LOOP_SAMPLING_MS = 100;
 
 export class GatewayMetrics {
@@ -289,30 +284,17 @@ export class GatewayMetrics {
     return value;
   }
 
-  /** The limits' states, read a few hundred at a time, one batch after the other (see PEEK_BATCH). */
-  private async peekInBatches(peek: (items: CounterItem[]) => Promise<LimitState[]>, items: CounterItem[]): Promise<Array<LimitState | undefined>> {
-    const states: Array<LimitState | undefined> = [];
-    for (let i = 0; i < items.length; i += PEEK_BATCH) {
-      const batch = items.slice(i, i + PEEK_BATCH);
-      try {
-        states.push(...(await peek(batch)));
-      } catch {
-        // While the shared store is down, limits that fail open are still admitted against this instance's local
-        // counters: show those rather than nothing (limits that fail closed admit nothing and are left out). The
-        // batches read before the failure are shown too.
-        const rest = items.slice(i);
-        states.push(...((await this.opts.peekDegraded?.(rest).catch(() => undefined)) ?? rest.map(() => undefined)));
-        break;
-      }
-    }
-    return states;
-  }
-
   private async readHeadroom(): Promise<Headroom[]> {
     const limits = [...this.limits.values()];
     if (!this.opts.peek || limits.length === 0) return [];
     const items = limits.map((l) => l.limit.item);
-    const states = await this.peekInBatches(this.opts.peek, items);
+    // Thousands of per-user limits are read (collapsed into one series, but each user's counter is read to
+    // find the most used): the Redis store reads them a few hundred per script, calls' commands in between
+    // (redis-store.ts KEYS_PER_SCRIPT). While the shared store is down, limits that fail open are still
+    // admitted against this instance's local counters: show those rather than nothing (limits that fail
+    // closed admit nothing and are left out).
+    const states: Array<LimitState | undefined> | undefined = await this.opts.peek(items).catch(() => this.opts.peekDegraded?.(items).catch(() => undefined));
+    if (!states) return [];
     // Two organizations may each have a project (or user, group) of the same name: one series each.
     const byLabel = new Map<string, Headroom>();
     limits.forEach(({ organization, limit: l }, i) => {

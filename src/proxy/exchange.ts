@@ -113,12 +113,17 @@ export interface ExchangeInput {
   fallbacks?: FallbackAttempt[];
 }
 
+/** Whether `provider`'s models are served on `endpoint`: its own API's, or chat completions translated to Anthropic's. */
+export function servesEndpoint(provider: Provider, endpoint: Endpoint): boolean {
+  return provider.supports(endpoint) || (endpoint === 'chat' && provider.supports('messages'));
+}
+
 /** Chooses how this call reaches its provider, or throws the 400 that says it cannot. */
 export function planExchange(input: ExchangeInput): Exchange {
   const { endpoint, provider } = input;
-  if (provider.supports(endpoint)) return endpoint === 'messages' ? anthropicExchange(input) : openAIExchange(input);
-  if (endpoint === 'chat' && provider.supports('messages')) return chatToAnthropicExchange(input);
-  throw endpointNotSupported(endpoint, input.model, provider);
+  if (!servesEndpoint(provider, endpoint)) throw endpointNotSupported(endpoint, input.model, provider);
+  if (!provider.supports(endpoint)) return chatToAnthropicExchange(input);
+  return endpoint === 'messages' ? anthropicExchange(input) : openAIExchange(input);
 }
 
 /** The 400 for a model whose provider has no such endpoint, naming the endpoints that serve it. */

@@ -7,7 +7,7 @@ import type { Gateway } from './gateway.js';
 import { authenticate } from './request-context.js';
 import type { Target } from '../routing/route-table.js';
 import { addressableNames } from '../routing/addressable-names.js';
-import { wireOfRequest } from './exchange.js';
+import { servesEndpoint, wireOfRequest } from './exchange.js';
 
 // Fixed so that listings are stable across restarts.
 const CREATED = 1_700_000_000;
@@ -53,7 +53,10 @@ function listFor(targets: Target[]): ModelObject[] {
  */
 function anthropicListFor(gw: Gateway, targets: Target[]): AnthropicModel[] {
   const chat = targets.filter((t) => t.model.kind === 'chat');
-  const served = (t: Target): boolean => gw.providers.get(t.model.provider)?.supports('messages') === true;
+  const served = (t: Target): boolean => {
+    const provider = gw.providers.get(t.model.provider);
+    return provider !== undefined && servesEndpoint(provider, 'messages');
+  };
   return addressableNames(chat, served).map(({ name }) => ({
     type: 'model',
     id: name,

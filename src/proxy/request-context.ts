@@ -6,6 +6,7 @@ import type { Target } from '../routing/route-table.js';
 import { addressableNames } from '../routing/addressable-names.js';
 import type { Endpoint } from '../tokens/index.js';
 import type { Gateway } from './gateway.js';
+import { servesEndpoint } from './exchange.js';
 
 /** A proxied request's authenticated caller, and the gateway (config) that serves the whole request. */
 export interface Caller {
@@ -31,11 +32,10 @@ export function resolveTarget(gw: Gateway, principal: Principal, model: string, 
   const target = gw.routes.resolve(principal, model, kind);
   if (target) return target;
   const ofKind = gw.routes.modelsFor(principal).filter((t) => t.model.kind === kind);
-  // Only the models this endpoint serves, as planExchange decides: the others would be refused with a 400
-  // (/v1/messages serves Anthropic-format providers alone; chat completions reach them by translation).
+  // Only the models this endpoint serves: the others would be refused with a 400 (planExchange).
   const served = (t: Target): boolean => {
     const provider = gw.providers.get(t.model.provider);
-    return provider !== undefined && (provider.supports(endpoint) || (endpoint === 'chat' && provider.supports('messages')));
+    return provider !== undefined && servesEndpoint(provider, endpoint);
   };
   // The bare names too, as GET /v1/models lists them: `route/model` alone suggests the bare id does not work.
   const available = addressableNames(ofKind, served)
