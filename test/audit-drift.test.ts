@@ -110,9 +110,9 @@ describe.each(LEDGER_KINDS)('counter-vs-ledger audit: $kind', ({ place: makePlac
     const store = new MemoryCounterStore(gw.clock, 'Europe/Paris');
     const policy = gw.gateway.policy;
     const now = () => gw.clock.now();
-    const first = await rebuildCounters(gw.usage.ledger, policy, store, now);
+    const first = await rebuildCounters(gw.usage.ledger, policy, store, now, true);
     expect(first.limits).toBeGreaterThan(10);
-    await rebuildCounters(gw.usage.ledger, policy, store, now);
+    await rebuildCounters(gw.usage.ledger, policy, store, now, false);
     const report = await auditCounters(gw.usage.ledger, policy, store, now);
     // Fixed windows and token buckets come back exactly; a sliding window's usage is put in the current
     // slot, so it is kept (conservatively) for a little longer than the original slots would have been.

@@ -179,7 +179,7 @@ describe.each(SETUPS)('failed streams charged their tokens, on $name', ({ place:
     const items = ledgerView.limits.map((u) => u.limit.item);
     const live = await gw.store.peek(items);
     const rebuilt = new MemoryCounterStore(gw.clock, 'UTC');
-    await rebuildCounters(gw.usage.ledger, policy, rebuilt, () => now);
+    await rebuildCounters(gw.usage.ledger, policy, rebuilt, () => now, true);
     const after = await rebuilt.peek(items);
     const byId = Object.fromEntries(ledgerView.limits.map((u, i) => [u.limit.id, { live: live[i].used, ledger: u.used, rebuilt: after[i].used }]));
     for (const [id, f] of Object.entries(byId)) {

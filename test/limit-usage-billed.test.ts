@@ -76,7 +76,7 @@ describe('money limits rebuilt from the ledger', () => {
   it('a counter store rebuilt from the ledger holds those costs and audits clean', async () => {
     const clock = new ManualClock(NOW);
     const store = new MemoryCounterStore(clock, 'UTC');
-    await rebuildCounters(ledger(), policy, store, () => clock.now());
+    await rebuildCounters(ledger(), policy, store, () => clock.now(), true);
     const report = await auditCounters(ledger(), policy, store, () => clock.now());
     expect(report.drifting).toBe(0);
     const counters = Object.fromEntries(report.lines.map((l) => [l.limit, l.counter]));

@@ -1,10 +1,12 @@
-// A restart rebuilds sliding-window counters slot by slot from the ledger. The rebuilt usage leaves the
-// window when the calls it stands for do, so `tollgate audit` finds no drift afterwards. Before, all of
-// it went into the current slot: the per-minute rate limit drifted for a minute after every restart, and
-// a day-long sliding window would have counted yesterday's calls until tomorrow.
+// A restart on empty counters rebuilds sliding windows slot by slot from the ledger. The rebuilt usage
+// leaves the window when the calls it stands for do, so `tollgate audit` finds no drift afterwards. Before,
+// all of it went into the current slot: the per-minute rate limit drifted for a minute after every
+// restart, and a day-long sliding window would have counted yesterday's calls until tomorrow. A store that
+// kept its counters is raised by the window's total instead: its slots can be one off the ledger's.
 import { describe, expect, it } from 'vitest';
 import { auditCounters } from '../src/ledger/audit.js';
 import type { LedgerRow } from '../src/ledger/ledger.js';
+import { configuredLimits } from '../src/ledger/configured-limits.js';
 import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { ManualClock } from '../src/util/clock.js';
@@ -45,7 +47,7 @@ describe('rebuilding sliding windows from the ledger', () => {
   it('puts each slot back where it was: no drift while the old usage leaves the windows', async () => {
     const clock = new ManualClock(NOW);
     const store = new MemoryCounterStore(clock, 'UTC');
-    await rebuildCounters(ledger(), policy, store, () => clock.now());
+    await rebuildCounters(ledger(), policy, store, () => clock.now(), true);
     const audit = async (): Promise<Record<string, [number, number]>> => {
       const report = await auditCounters(ledger(), policy, store, () => clock.now());
       expect(report.drifting).toBe(0);
@@ -58,5 +60,41 @@ describe('rebuilding sliding windows from the ledger', () => {
     // Five hours on, the call from 20 hours ago has left the day; the minute is empty.
     clock.advance(5 * 3600_000);
     expect(await audit()).toEqual({ 'user:u1:rate': [0, 0], 'route:main:key:u1:input': [340, 340] });
+  });
+});
+
+describe('raising sliding windows a store kept', () => {
+  // A call started 5 ms before the minute's slot ends and admitted by the store 1 ms after it: its row is
+  // in one slot, the store counted it in the next (the soak's restarts on a Redis that kept its counters).
+  const started = NOW - 5;
+  const admitted = NOW + 1;
+  const { ledger } = useLedger({ seed: async (l) => void (await l.append([{ ...call(0, 40), ts: started }])) });
+
+  it('counts a call the store placed one slot later once, not in both slots', async () => {
+    const clock = new ManualClock(admitted);
+    const store = new MemoryCounterStore(clock, 'UTC');
+    const items = configuredLimits(policy).map((c) => c.limit.item);
+    expect(items).toHaveLength(2);
+    const outcome = await store.reserve({ id: 'r1', items, input: 40, output: 5, clamp: false, minOutput: 0 });
+    expect(outcome.ok).toBe(true);
+    await store.settle('r1', { input: 40, output: 5, request: 1 });
+    clock.advance(2_000);
+
+    await rebuildCounters(ledger(), policy, store, () => clock.now(), false);
+    const report = await auditCounters(ledger(), policy, store, () => clock.now());
+    expect(Object.fromEntries(report.lines.map((l) => [l.limit, [l.counter, l.ledger]]))).toEqual({ 'user:u1:rate': [1, 1], 'route:main:key:u1:input': [40, 40] });
+    expect(report.drifting).toBe(0);
+  });
+
+  it('still raises what the store is missing, into the current slot', async () => {
+    const clock = new ManualClock(admitted + 2_000);
+    const store = new MemoryCounterStore(clock, 'UTC');
+    await rebuildCounters(ledger(), policy, store, () => clock.now(), false);
+    const report = await auditCounters(ledger(), policy, store, () => clock.now());
+    expect(Object.fromEntries(report.lines.map((l) => [l.limit, l.counter]))).toEqual({ 'user:u1:rate': 1, 'route:main:key:u1:input': 40 });
+    // In the current slot: it leaves the minute a slot after the call would have (never sooner).
+    clock.advance(60_000 - 2_000);
+    const rate = configuredLimits(policy).find((c) => c.limit.id === 'user:u1:rate')!.limit.item;
+    expect((await store.peek([rate]))[0].used).toBe(1);
   });
 });

@@ -20,14 +20,20 @@ export interface RebuildReport {
 /**
  * Raises every limit's counter to at least what the ledger shows for its current window. `countersLost`: the
  * store starts empty (memory counters at start, a Redis that lost them), so a token bucket, whose level the
- * ledger gives only as a range, comes back at the most it can hold; a store that kept its counters is
- * raised to the least, its own figure being the better one.
+ * ledger gives only as a range, comes back at the most it can hold, and a sliding window slot by slot, each
+ * slot's usage leaving the window when its calls do. A store that kept its counters has the better figures:
+ * a bucket is raised to the least, and a sliding window's total is compared, not its slots. A row's slot
+ * comes from the call's start on the gateway's clock, the store's from its admission a moment later on the
+ * store's clock: a call near a slot's edge sits in one slot in the ledger and another in the store, and
+ * raising slot by slot counted it in both (seen after restarts in the soak, docs/soak.md).
  */
 export async function rebuildCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, countersLost = false): Promise<RebuildReport> {
   const t0 = performance.now();
   const usage = await ledgerUsageByLimit(ledger, policy, now());
   const figure = (u: LimitUsage): number => (countersLost ? (u.usedAtMost ?? u.used) : u.used);
-  const entries = usage.limits.filter((u) => figure(u) > 0).map((u) => ({ item: u.limit.item, used: figure(u), ...(u.slots ? { slots: u.slots } : {}) }));
+  const entries = usage.limits
+    .filter((u) => figure(u) > 0)
+    .map((u) => ({ item: u.limit.item, used: figure(u), ...(u.slots && countersLost ? { slots: u.slots } : {}) }));
   await store.restore(entries);
   return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, callers: usage.callers, ms: performance.now() - t0 };
 }

@@ -131,8 +131,10 @@ export interface RestoreEntry {
   used: number;
   /**
    * Sliding windows: the usage per slot (each slot's start, ms), so each slot is raised to at least its
-   * own figure and leaves the window when its usage does. Without it, `used` lands in the current slot
-   * and counts for a whole window from now (a day-long window would count yesterday's usage until tomorrow).
+   * own figure and leaves the window when its usage does (a store that lost its counters). Without it, `used`
+   * is compared with the window's total and what is missing lands in the current slot, counted for a whole
+   * window from now (a day-long window would count yesterday's usage until tomorrow): for a store that kept
+   * its counters, whose slots may place a call one slot off the ledger's (rebuild-counters.ts).
    */
   slots?: Array<{ atMs: number; used: number }>;
 }

@@ -42,6 +42,21 @@ export function restoreAndPeekContract(kit: ContractKit): void {
     expect((await used(store, [minute]))[0]).toBe(30);
   });
 
+  it('restore without slots: a sliding window is raised by its total, what is missing going into the current slot', async () => {
+    const { clock, store } = await setup(T0 - 1_000);
+    const minute = item('t', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1000);
+    await store.reserve({ id: 'a', items: [minute], input: 40, output: 0, clamp: false, minOutput: 1 });
+    clock.set(T0 + 1_000);
+    // The 40 are in the slot before T0; a total of 40 elsewhere in the window is the same usage.
+    await store.restore([{ item: minute, used: 40 }]);
+    expect((await used(store, [minute]))[0]).toBe(40);
+    await store.restore([{ item: minute, used: 50 }]);
+    expect((await used(store, [minute]))[0]).toBe(50);
+    // The reservation's slot (T0 - 3 s to T0) has left the window 60 s on; the 10 raised stay a slot longer.
+    clock.set(T0 + 60_001);
+    expect((await used(store, [minute]))[0]).toBe(10);
+  });
+
   it('peek changes nothing, and an item never used reads as empty', async () => {
     const { store } = await setup(T0);
     const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
