@@ -15,7 +15,7 @@ export function rowFromCall(r: CallRecord, prices: PriceBook): LedgerRow {
   // Per-call tool fees (web searches...) count with the input: money limits settle them there too (price-factors.ts).
   const fees = parts && usage.toolCalls ? prices.toolFees(provider, model, usage.toolCalls) : 0;
   return {
-    ts: r.startedAtMs,
+    ts: r.atMs,
     requestId: r.requestId,
     organization: principal.organization,
     project: principal.project ?? null,

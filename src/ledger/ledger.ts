@@ -8,7 +8,10 @@ export type Decision = 'admitted' | 'clamped' | 'blocked' | 'failed';
 
 /** One call, as written to the ledger. Never holds a key secret: only the key's id. */
 export interface LedgerRow {
-  /** When the call started, epoch ms. Windows are computed from this. */
+  /**
+   * When the call counted, epoch ms: its admission by the limits, on the counter store's clock (its arrival,
+   * for a call refused before). Windows are computed from this, as the counters were.
+   */
   ts: number;
   requestId: string;
   organization: string;

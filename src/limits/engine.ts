@@ -50,6 +50,12 @@ export interface Admission {
   headers: Record<string, string>;
   /** When a money limit applies: the price factors reserved at (settleCall bills the real ones). */
   factors?: PriceFactors;
+  /**
+   * When the store counted the call, epoch ms: Redis's own time for a shared store that answered, this
+   * instance's clock otherwise. The call's ledger row carries it, so a rebuild or an audit puts the call in
+   * the window and slot the counter did, not the one its arrival a moment earlier fell in.
+   */
+  atMs: number;
 }
 
 export class LimitsEngine {
@@ -162,6 +168,7 @@ export class LimitsEngine {
       states: outcome.states,
       shadowBlocked,
       headers: rateLimitHeaders(limits, outcome.states, now),
+      atMs: outcome.storeTimeMs ?? now,
     };
     if (factors) admission.factors = factors;
     return admission;

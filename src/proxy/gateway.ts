@@ -18,7 +18,11 @@ import { BackgroundCalls } from './background-calls.js';
 /** One finished call, as the ledger, metrics and alerts will see it. */
 export interface CallRecord {
   requestId: string;
-  startedAtMs: number;
+  /**
+   * When the call counted, epoch ms: its admission by the limits (Admission.atMs, on the counter store's
+   * clock), or its arrival for a call refused before. The ledger row's time.
+   */
+  atMs: number;
   principal: Principal;
   target: Target;
   endpoint: Endpoint;
