@@ -28,6 +28,8 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   const requestId = req.id;
   const body = req.body as JsonObject;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.');
+  // Anthropic's words: a model of another type is not "missing" (the developer did send one).
+  if (body.model !== undefined && body.model !== null && typeof body.model !== 'string') throw invalidRequest('model: Input should be a valid string.', 'model');
   if (typeof body.model !== 'string' || body.model === '') throw invalidRequest("model: Field required.", 'model');
   validateAnthropicMessages(body);
   const target = resolveTarget(gw, principal, body.model, 'messages');

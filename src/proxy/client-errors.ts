@@ -1,10 +1,13 @@
 // Requests Node's HTTP parser gives up on before the gateway sees them (a body that never finishes, a
-// malformed request line or header): answered in OpenAI's error format with a request id, as every
-// other error is, instead of fastify's own `{"error":"Bad Request","statusCode":400}`.
+// malformed request line or header): answered in the API's error format with a request id, as every
+// other error is, instead of fastify's own `{"error":"Bad Request","statusCode":400}` (OpenAI's when the
+// request's head could not be read, so which API it meant is unknown).
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TollgateError } from '../errors/tollgate-error.js';
+import { wireOfRequest, type ClientWire } from './exchange.js';
+import { errorBody } from './pipeline.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
 
 /** fastify's `clientErrorHandler`: one error answer on the socket, then the socket is closed. */
@@ -12,7 +15,7 @@ export function clientErrorAnswer(requestTimeoutMs: number): (err: NodeJS.ErrnoE
   return (err, socket) => {
     // A reset connection has no one to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    if (socket.writable) writeError(socket, errorFor(err, requestTimeoutMs));
+    if (socket.writable) writeError(socket, errorFor(err, requestTimeoutMs), wireOfInFlight(socket));
     socket.destroy();
   };
 }
@@ -29,11 +32,23 @@ export function connectAnswer(req: IncomingMessage, socket: Duplex): void {
   socket.end(() => socket.destroy());
 }
 
-/** One error answer in OpenAI's format, written on the socket itself, with a new request id. */
-function writeError(socket: Duplex, error: TollgateError): void {
-  const body = JSON.stringify(error.toOpenAI());
-  // The request could not be parsed (or is no API request), so which API (and header name) it meant is unknown: OpenAI's.
-  const ids = Object.entries(requestIdHeaders(newRequestId(), 'openai')).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+/**
+ * The API of the request the error cut short, when its head had been read (a body that never finished: the
+ * 408): its response is the socket's in-flight one, not yet begun. Otherwise (the request line or headers
+ * could not be read, or it is no API request) which API it meant is unknown: OpenAI's.
+ */
+function wireOfInFlight(socket: Socket): ClientWire {
+  // Node's own field (lib/_http_server.js reads it in socketOnError for the same question: is a response in flight?).
+  const res = (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } })._httpMessage;
+  const req = res?.headersSent === false ? res.req : undefined;
+  return req?.url !== undefined ? wireOfRequest({ url: req.url, headers: req.headers }) : 'openai';
+}
+
+/** One error answer in the API's format (`wire`), written on the socket itself, with a new request id. */
+function writeError(socket: Duplex, error: TollgateError, wire: ClientWire = 'openai'): void {
+  const requestId = newRequestId();
+  const body = JSON.stringify(errorBody(error, wire, requestId));
+  const ids = Object.entries(requestIdHeaders(requestId, wire)).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.write(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${ids}Connection: close\r\n\r\n${body}`,
   );
