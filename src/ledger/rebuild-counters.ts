@@ -22,19 +22,27 @@ export interface RebuildReport {
  * store starts empty (memory counters at start, a Redis that lost them), so a token bucket, whose level the
  * ledger gives only as a range, comes back at the most it can hold, and a sliding window slot by slot, each
  * slot's usage leaving the window when its calls do. A store that kept its counters has the better figures:
- * a bucket is raised to the least, and a sliding window's total is compared, not its slots: a call near a
- * slot's edge may sit in one slot in the ledger and another in the store, and raising slot by slot counted
- * it in both (seen after restarts in the soak, docs/soak.md). Rows carry the store's time of the admission
+ * a bucket is raised to the least, and a sliding window by no more than its total is short (RestoreEntry.kept):
+ * a call near a slot's edge may sit in one slot in the ledger and another in the store, and raising slot by
+ * slot counted it in both (seen after restarts in the soak, docs/soak.md). Rows carry the store's time of the admission
  * now, but a budget lease counts its calls at its grant, and rows written by older releases carry the call's
  * arrival on the gateway's clock.
  */
 export async function rebuildCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, countersLost = false): Promise<RebuildReport> {
   const t0 = performance.now();
   const usage = await ledgerUsageByLimit(ledger, policy, now());
-  const figure = (u: LimitUsage): number => (countersLost ? (u.usedAtMost ?? u.used) : u.used);
+  // A store that kept its counters holds this instance's calls in flight too, which the ledger does not have
+  // yet: compared with the ledger alone, their reservations hid usage the counter lacks (a reload's rebuild
+  // after the old config's calls ended, while the new config's were under way), and once they settled below
+  // what they reserved, the limit had that usage's room again. A store that lost its counters places its
+  // reservations in flight back itself.
+  const held = countersLost || !store.held ? undefined : await store.held(usage.limits.map((u) => u.limit.item));
+  const figure = (u: LimitUsage, i: number): number => (countersLost ? (u.usedAtMost ?? u.used) : u.used + Math.max(0, held?.[i] ?? 0));
   const entries = usage.limits
-    .filter((u) => figure(u) > 0)
-    .map((u) => ({ item: u.limit.item, used: figure(u), ...(u.slots && countersLost ? { slots: u.slots } : {}) }));
+    .map((u, i) => ({ u, used: figure(u, i) }))
+    .filter(({ used }) => used > 0)
+    // A fixed window's figure is its window's at the ledger's reading: the store may be past its edge by now.
+    .map(({ u, used }) => ({ item: u.limit.item, used, ...(u.slots ? { slots: u.slots, kept: !countersLost } : {}), ...(u.limit.item.algorithm === 'fixed_window' ? { windowStartMs: u.sinceMs } : {}) }));
   await store.restore(entries);
   return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, callers: usage.callers, ms: performance.now() - t0 };
 }

@@ -131,12 +131,24 @@ export interface RestoreEntry {
   used: number;
   /**
    * Sliding windows: the usage per slot (each slot's start, ms), so each slot is raised to at least its
-   * own figure and leaves the window when its usage does (a store that lost its counters). Without it, `used`
-   * is compared with the window's total and what is missing lands in the current slot, counted for a whole
-   * window from now (a day-long window would count yesterday's usage until tomorrow): for a store that kept
-   * its counters, whose slots may place a call one slot off the ledger's (rebuild-counters.ts).
+   * own figure and leaves the window when its usage does. Without it, `used` lands in the current slot
+   * and counts for a whole window from now (a day-long window would count yesterday's usage until tomorrow).
    */
   slots?: Array<{ atMs: number; used: number }>;
+  /**
+   * Sliding windows with `slots`, into a store that kept its counters: raised by no more than the window's
+   * total falls short of `used`, the slots below their figure filled newest first and any rest counted
+   * from now. A call may sit one slot off between the ledger and the store (rebuild-counters.ts): a slot
+   * short by it while the next holds it is no loss. A counter with nothing in it (a limit a reload added)
+   * still gets every slot back where it was.
+   */
+  kept?: boolean;
+  /**
+   * Fixed windows: the start of the window `used` was counted in. Restored only while that window is the
+   * current one: a rebuild that read the ledger before an edge (23:59:59 on the 31st) and reaches the store
+   * after it (or an instance clock behind Redis TIME) put the month that ended into the new month's counter.
+   */
+  windowStartMs?: number;
 }
 
 /**

@@ -120,17 +120,27 @@ export class MemoryCounterStore implements CounterStore {
 
   async restore(entries: RestoreEntry[]): Promise<void> {
     const now = this.clock.now();
-    for (const { item, used, slots } of entries) {
+    for (const { item, used, slots, kept, windowStartMs } of entries) {
       if (item.algorithm === 'sliding_window' && slots) {
         const current = slotEpoch(item.window, now);
-        for (const slot of slots) {
-          const epoch = slotEpoch(item.window, slot.atMs);
-          if (current - epoch > SLIDING_SLOTS || epoch > current) continue;
-          const missing = slot.used - this.slotCount(item, epoch, now);
-          if (missing > 0) this.addToSlot(item, epoch, missing, now);
+        const counted = slots
+          .map((s) => ({ epoch: slotEpoch(item.window, s.atMs), used: s.used }))
+          .filter((s) => current - s.epoch <= SLIDING_SLOTS && s.epoch <= current)
+          .sort((a, b) => b.epoch - a.epoch);
+        let short = kept ? used - this.usedNow(item, now) : Infinity;
+        for (const slot of counted) {
+          if (short <= 0) break;
+          const missing = Math.min(short, slot.used - this.slotCount(item, slot.epoch, now));
+          if (missing <= 0) continue;
+          this.addToSlot(item, slot.epoch, missing, now);
+          short -= missing;
         }
+        // Short of `used` still, though no slot is below its figure: the rest counts from now.
+        if (kept && short > 0) this.add(item, now, short);
         continue;
       }
+      // Counted in a window that has ended since: nothing of it is the current window's.
+      if (item.algorithm === 'fixed_window' && windowStartMs !== undefined && windowStartMs !== this.windows.bounds(item.window, now).startMs) continue;
       const missing = used - this.usedNow(item, now);
       // A bucket's replayed level is its level now; a fixed window's usage is all in the current window.
       if (missing > 0) this.add(item, now, missing);

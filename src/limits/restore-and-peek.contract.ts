@@ -42,19 +42,29 @@ export function restoreAndPeekContract(kit: ContractKit): void {
     expect((await used(store, [minute]))[0]).toBe(30);
   });
 
-  it('restore without slots: a sliding window is raised by its total, what is missing going into the current slot', async () => {
+  it('restore into a store that kept its counters: a sliding window is raised by what its total is short, slots newest first', async () => {
     const { clock, store } = await setup(T0 - 1_000);
     const minute = item('t', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1000);
     await store.reserve({ id: 'a', items: [minute], input: 40, output: 0, clamp: false, minOutput: 1 });
-    clock.set(T0 + 1_000);
-    // The 40 are in the slot before T0; a total of 40 elsewhere in the window is the same usage.
-    await store.restore([{ item: minute, used: 40 }]);
+    clock.set(T0 + 4_000);
+    // The ledger has the 40 a slot later than the store counted them: the same usage, nothing raised.
+    await store.restore([{ item: minute, used: 40, slots: [{ atMs: T0, used: 40 }], kept: true }]);
     expect((await used(store, [minute]))[0]).toBe(40);
-    await store.restore([{ item: minute, used: 50 }]);
+    // 10 the store lacks, in the ledger's slot at T0: raised there, and only by the 10.
+    await store.restore([{ item: minute, used: 50, slots: [{ atMs: T0 - 3_000, used: 40 }, { atMs: T0, used: 10 }], kept: true }]);
     expect((await used(store, [minute]))[0]).toBe(50);
-    // The reservation's slot (T0 - 3 s to T0) has left the window 60 s on; the 10 raised stay a slot longer.
-    clock.set(T0 + 60_001);
-    expect((await used(store, [minute]))[0]).toBe(10);
+    // 5 more than any slot's figure shows (calls in flight): counted from now.
+    await store.restore([{ item: minute, used: 55, slots: [{ atMs: T0 - 3_000, used: 40 }, { atMs: T0, used: 10 }], kept: true }]);
+    expect((await used(store, [minute]))[0]).toBe(55);
+    // 57 s on: the reservation's slot (T0 - 3 s to T0) has left, the 10 of T0's slot and the 5 remain.
+    clock.set(T0 + 60_000);
+    expect((await used(store, [minute]))[0]).toBe(15);
+    // A counter with nothing in it (a limit a reload added) gets each slot back where it was.
+    const added = item('u', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1000);
+    await store.restore([{ item: added, used: 30, slots: [{ atMs: T0 + 3_000, used: 20 }, { atMs: T0 + 57_000, used: 10 }], kept: true }]);
+    expect((await used(store, [added]))[0]).toBe(30);
+    clock.set(T0 + 66_001);
+    expect((await used(store, [added]))[0]).toBe(10);
   });
 
   it('peek changes nothing, and an item never used reads as empty', async () => {

@@ -209,11 +209,14 @@ export class ItemArgs {
   }
 }
 
-/** RESTORE_LUA's value for an entry: its usage, or a sliding window's slots as "<epoch> <usage> ...". */
+/** RESTORE_LUA's value for an entry: its usage, or a sliding window's slots as "<epoch> <usage> ...", after "k <usage> " into a store that kept them. */
 export function restoreValue(entry: RestoreEntry): string {
   const { item, slots } = entry;
+  // A fixed window's "<usage> <window start>": restored only while that window is current (RestoreEntry.windowStartMs).
+  if (item.algorithm === 'fixed_window' && entry.windowStartMs !== undefined) return `${entry.used} ${entry.windowStartMs}`;
   if (item.algorithm !== 'sliding_window' || !slots) return String(entry.used);
+  const list = slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
+  if (entry.kept) return `k ${entry.used} ${list}`;
   // No slots: nothing to raise (0 is below any counter).
-  if (slots.length === 0) return '0';
-  return slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
+  return slots.length === 0 ? '0' : list;
 }

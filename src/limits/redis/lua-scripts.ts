@@ -224,9 +224,11 @@ return out
 
 /**
  * KEYS: item keys. ARGV: time override, window table, then per item its spec and the usage to restore:
- * a number, or for a sliding window its slots as "<epoch> <usage> ..." (MemoryCounterStore.restore).
- * Raises each counter (or slot) to at least that usage in the window containing now (taking the larger
- * value, so restoring twice, or from several instances at once, never double-counts).
+ * a number (a fixed window's followed by the start of the window it was counted in, which must be the
+ * current one), or for a sliding window its slots as "<epoch> <usage> ...", after "k <total> " when the store
+ * kept its counters (MemoryCounterStore.restore). Raises each counter (or slot) to at least that usage in
+ * the window containing now (taking the larger value, so restoring twice, or from several instances at
+ * once, never double-counts).
  */
 export const RESTORE_LUA = `${LUA_PRELUDE}
 local now = clock(ARGV[1])
@@ -239,16 +241,32 @@ for i = 1, #KEYS do
   if s.alg == 's' and string.find(value, ' ', 1, true) then
     local st = load(KEYS[i], s)
     local cur = slotOf(s, now)
-    for e, u in gmatch(value, '(%S+) (%S+)') do
-      local epoch, usage = tonumber(e), tonumber(u)
-      if epoch <= cur and cur - epoch <= SLOTS then
-        local missing = usage - (st.slots[epoch] or 0)
-        if missing > 0 then addToSlot(KEYS[i], s, st, epoch, missing, now) end
+    -- "k <total> ..." (RestoreEntry.kept): the store kept its counters, raised by what its total is short of that.
+    local target, list = match(value, '^k (%S+) ?(.*)$')
+    local counted = {}
+    for e, u in gmatch(list or value, '(%S+) (%S+)') do
+      local epoch = tonumber(e)
+      if epoch <= cur and cur - epoch <= SLOTS then counted[#counted + 1] = { epoch, tonumber(u) } end
+    end
+    table.sort(counted, function(a, b) return a[1] > b[1] end)
+    local kept, short = target ~= nil, math.huge
+    if kept then short = tonumber(target) - usedNow(KEYS[i], s, now) end
+    for _, slot in ipairs(counted) do
+      if short <= 0 then break end
+      local missing = mmin(short, slot[2] - (st.slots[slot[1]] or 0))
+      if missing > 0 then
+        addToSlot(KEYS[i], s, st, slot[1], missing, now)
+        short = short - missing
       end
     end
+    if kept and short > 0 then addToSlot(KEYS[i], s, st, cur, short, now) end
   else
-    local missing = tonumber(value) - usedNow(KEYS[i], s, now)
-    if missing > 0 then add(KEYS[i], s, now, missing) end
+    -- A fixed window's "<usage> <window start>" (RestoreEntry.windowStartMs): only into the window it was counted in.
+    local used, from = match(value, '^(%S+) (%S+)$')
+    if from == nil or (s.alg == 'f' and bounds(s, from + 0) == bounds(s, now)) then
+      local missing = tonumber(used or value) - usedNow(KEYS[i], s, now)
+      if missing > 0 then add(KEYS[i], s, now, missing) end
+    end
   end
 end
 return 1

@@ -1,6 +1,7 @@
 // The Redis store's reservations not settled yet, by request id: what a settlement sends its changes
 // from, what is placed back after counters Redis lost are rebuilt, what SETTLE_LUA is told of a record it
 // may not find, and what `held` and `openReservations` count. Each one's record lives in Redis beside it.
+import type { WindowSpec } from '../../config/policy.js';
 import type { Clock } from '../../util/clock.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { amountFor } from '../admission.js';
@@ -29,6 +30,10 @@ export interface OpenReservation {
   settling?: boolean;
   /** A budget lease's: what of it to place again after a rebuild (ReserveRequest.placeAgain). */
   placeAgain?: ReserveRequest['placeAgain'];
+}
+
+function sameWindow(a: WindowSpec, b: WindowSpec): boolean {
+  return a.kind === 'duration' ? b.kind === 'duration' && a.ms === b.ms : b.kind === 'calendar' && a.unit === b.unit;
 }
 
 /** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */
@@ -70,7 +75,11 @@ export class OpenReservations extends ChurnMap<string, OpenReservation> {
       if (!entry.confirmed) continue;
       for (const item of entry.items) {
         const i = index.get(item.key);
-        if (i !== undefined) out[i] += amountFor(item, entry.input, entry.output, 1, entry.factors);
+        // A fixed window a reload gave another length counts in a window of its own: a reservation made in the
+        // old one is not in the new figure (a rebuild adding it would count it until the new window ends).
+        if (i !== undefined && (item.algorithm !== 'fixed_window' || sameWindow(item.window, items[i].window))) {
+          out[i] += amountFor(item, entry.input, entry.output, 1, entry.factors);
+        }
       }
     }
     return out;
