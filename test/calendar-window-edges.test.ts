@@ -2,13 +2,10 @@
 // window among edges the instance computed): days of 23, 23.5, 24.5 and 25 hours, a midnight that DST
 // skips, month and year ends in zones 14 hours ahead of and 11 hours behind UTC, and a leap day. Each
 // case's edges are written out by hand from the zone's rules, not computed by the code under test.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CounterItem, CounterStore } from '../src/limits/counter-store.js';
-import { MemoryCounterStore } from '../src/limits/memory-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { describe, expect, it } from 'vitest';
+import type { CounterItem } from '../src/limits/counter-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { useMemoryAndRedisStores } from './helpers/memory-and-redis-stores.js';
 
 interface Edge {
   name: string;
@@ -39,28 +36,7 @@ const EDGES: Edge[] = [
   { name: 'New York, year end', timezone: 'America/New_York', unit: 'month', start: '2026-12-01T05:00:00Z', end: '2027-01-01T05:00:00Z' },
 ];
 
-let redis: RedisServer;
-const open: CounterStore[] = [];
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await Promise.all(open.map((s) => s.close()));
-  await redis?.stop();
-});
-
-type Factory = (clock: ManualClock, timezone: string) => Promise<CounterStore>;
-const FACTORIES: Array<[string, Factory]> = [
-  ['memory', async (clock, timezone) => new MemoryCounterStore(clock, timezone)],
-  [
-    'redis',
-    async (clock, timezone) => {
-      const client = createRedisClient(redis.url, 1000);
-      if (!(await waitReady(client, 5000))) throw new Error(`no Redis at ${redis.url}`);
-      return new RedisCounterStore(client, { timezone, clock, reservationTtlMs: 60_000, timeOverride: clock });
-    },
-  ],
-];
+const FACTORIES = useMemoryAndRedisStores();
 
 describe.each(FACTORIES)('calendar windows at DST, month and year edges, %s store', (_name, factory) => {
   it.each(EDGES)('$name: starts and ends where the zone says, and says so as the reset', async (edge) => {
@@ -68,7 +44,6 @@ describe.each(FACTORIES)('calendar windows at DST, month and year edges, %s stor
     const end = Date.parse(edge.end);
     const clock = new ManualClock(start - 1);
     const store = await factory(clock, edge.timezone);
-    open.push(store);
     const org = `e${Math.random().toString(36).slice(2, 10)}`;
     const limit: CounterItem = { key: `tg:{${org}}:${edge.unit}`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: edge.unit }, max: 10, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
     let n = 0;

@@ -2,9 +2,9 @@
 // today's pace divides by the part of the real day gone (11 of 23 hours), not of 24. Figures by hand; both ledgers.
 import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
+import { dashboardAt as dashboardOn } from './helpers/dashboard-at.js';
 import { LEDGER_KINDS } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
-import { startUsageGateway } from './helpers/usage-gateway.js';
 
 const ADMIN = 'admin-secret';
 const HOUR = 3_600_000;
@@ -34,19 +34,7 @@ const call = (ts: number): LedgerRow =>
   });
 
 describe.each(LEDGER_KINDS)('dashboard on DST days in New York: $kind', ({ place: makePlace }) => {
-  const dashboardAt = async (now: number, seeded: LedgerRow[]) => {
-    const place = await makePlace();
-    const gw = await startUsageGateway(config(place.url), now);
-    try {
-      await gw.usage.ledger.append(seeded);
-      const res = await fetch(`${gw.url}/api/tokens/dashboard?org=default`, { headers: { authorization: `Bearer ${ADMIN}` } });
-      expect(res.status).toBe(200);
-      return await res.json();
-    } finally {
-      await gw.close();
-      await place.drop();
-    }
-  };
+  const dashboardAt = (now: number, seeded: LedgerRow[]) => dashboardOn(makePlace, config, ADMIN, now, seeded);
 
   it('Sun 8 Mar 2026 (23 h): a call a minute before midnight EST is yesterday, the pace is over 11 of 23 hours', async () => {
     const midnight = Date.parse('2026-03-08T05:00:00Z');

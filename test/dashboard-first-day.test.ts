@@ -3,9 +3,9 @@
 // standing for a whole day. Figures worked out by hand; both ledgers.
 import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
+import { dashboardAt as dashboardOn } from './helpers/dashboard-at.js';
 import { LEDGER_KINDS } from './helpers/ledgers.js';
 import { sampleRow } from './helpers/sample-row.js';
-import { startUsageGateway } from './helpers/usage-gateway.js';
 
 const ADMIN = 'admin-secret';
 const HOUR = 3_600_000;
@@ -49,19 +49,7 @@ function rows(hours: number): LedgerRow[] {
 }
 
 describe.each(LEDGER_KINDS)('dashboard on the 1st of the month after a late deploy: $kind', ({ place: makePlace }) => {
-  const dashboardAt = async (now: number, seeded: LedgerRow[]) => {
-    const place = await makePlace();
-    const gw = await startUsageGateway(config(place.url), now);
-    try {
-      await gw.usage.ledger.append(seeded);
-      const res = await fetch(`${gw.url}/api/tokens/dashboard?org=default`, { headers: { authorization: `Bearer ${ADMIN}` } });
-      expect(res.status).toBe(200);
-      return await res.json();
-    } finally {
-      await gw.close();
-      await place.drop();
-    }
-  };
+  const dashboardAt = (now: number, seeded: LedgerRow[]) => dashboardOn(makePlace, config, ADMIN, now, seeded);
 
   it("projects today's pace at noon, not yesterday's 20 minutes as a day", async () => {
     // Noon on the 1st: 12 hours of 10 calls, half the day gone, 30 days left after today.

@@ -31,6 +31,11 @@ afterAll(async () => {
 async function redisStore(clock: ManualClock): Promise<CounterStore> {
   const redis = await startRedisServer();
   redisServers.push(redis);
+  return storeOn(redis, clock);
+}
+
+/** One gateway's Redis store on `redis`. */
+async function storeOn(redis: RedisServer, clock: ManualClock): Promise<CounterStore> {
   const client = createRedisClient(redis.url, 2000);
   if (!(await waitReady(client, 5000))) throw new Error('no Redis');
   const store = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, timeOverride: clock });
@@ -105,5 +110,39 @@ describe.each(STORES.flatMap((store) => CHANGES.map(([name, before, after]) => (
     expect((await store.peek([newItem]))[0].used).toBe(401);
     const big = await store.reserve({ id: 'n2', items: [newItem], input: 0, output: 700, clamp: false, minOutput: 0 });
     expect(big.ok).toBe(false);
+  });
+});
+
+// KNOWN GAP, not fixed: two gateways on one Redis. The rebuild on gateway A once its old calls have ended
+// compares the new counter with the ledger while gateway B's calls under the new config are in flight: B's
+// reservations hide A's old calls' usage, since a gateway knows only its own calls in flight (`held`), and
+// once B's calls settle below what they reserved the limit has that usage's room again (e2e: 1,400 output
+// tokens admitted within a 1,000 limit, `tollgate audit` -400). A fix wants what every gateway's calls in
+// flight hold kept in Redis beside each counter. `it.fails` while the gap stands: a fix turns it into `it`.
+describe('a reload (fixed_window -> sliding_window) on two gateways sharing Redis', () => {
+  const { ledger } = useLedger();
+
+  it.fails("keeps gateway A's old calls in the new counter though gateway B's calls were in flight at A's rebuild", async () => {
+    const redis = await startRedisServer();
+    redisServers.push(redis);
+    const clock = new ManualClock(NOW);
+    const [a, b] = [await storeOn(redis, clock), await storeOn(redis, clock)];
+    const oldItem = itemOf(config('algorithm: fixed_window, window_size: 1 hour'));
+    const next = config('algorithm: sliding_window, window_size: 1 hour');
+    const newItem = itemOf(next);
+    for (const id of ['o1', 'o2', 'o3', 'o4']) expect((await a.reserve({ id, items: [oldItem], input: 0, output: 100, clamp: false, minOutput: 0 })).ok).toBe(true);
+    clock.advance(4_000);
+    await rebuildCounters(ledger(), next, a, () => clock.now(), false);
+    await rebuildCounters(ledger(), next, b, () => clock.now(), false);
+    expect((await b.reserve({ id: 'n1', items: [newItem], input: 0, output: 600, clamp: false, minOutput: 0 })).ok).toBe(true);
+    clock.advance(2_000);
+    for (const id of ['o1', 'o2', 'o3', 'o4']) await a.settle(id, { input: 0, output: 100, request: 1 });
+    await ledger().append(['o1', 'o2', 'o3', 'o4'].map(() => row(NOW, 100)));
+    await rebuildCounters(ledger(), next, a, () => clock.now(), false);
+    clock.advance(1_000);
+    await b.settle('n1', { input: 0, output: 1, request: 1 });
+    await ledger().append([row(NOW + 4_000, 1)]);
+    // 401 of the 1,000 are spent (the gap: the counter reads 1).
+    expect((await a.peek([newItem]))[0].used).toBe(401);
   });
 });

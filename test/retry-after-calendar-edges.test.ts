@@ -1,44 +1,19 @@
 // What a 429 says about a spent calendar limit on days DST makes short or long, and far from UTC: the
 // Retry-After, retry-after-ms, x-ratelimit-reset-tokens, the message's "resets in ... (at ...)", on the
 // memory store and on a private Redis. A wait taken as "24 h less the local time" would be an hour off.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../src/config/index.js';
 import type { Principal } from '../src/auth/principal.js';
 import { TollgateError } from '../src/errors/tollgate-error.js';
-import type { CounterStore } from '../src/limits/counter-store.js';
 import { LimitsEngine } from '../src/limits/engine.js';
-import { MemoryCounterStore } from '../src/limits/memory-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { RouteTable } from '../src/routing/route-table.js';
 import { ManualClock } from '../src/util/clock.js';
+import { useMemoryAndRedisStores, type StoreFactory } from './helpers/memory-and-redis-stores.js';
 import { writeConfig } from './helpers/processes.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 
-let redis: RedisServer;
-const open: CounterStore[] = [];
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await Promise.all(open.map((s) => s.close()));
-  await redis?.stop();
-});
+const FACTORIES = useMemoryAndRedisStores();
 
-type Factory = (clock: ManualClock, timezone: string) => Promise<CounterStore>;
-const FACTORIES: Array<[string, Factory]> = [
-  ['memory', async (clock, timezone) => new MemoryCounterStore(clock, timezone)],
-  [
-    'redis',
-    async (clock, timezone) => {
-      const client = createRedisClient(redis.url, 1000);
-      if (!(await waitReady(client, 5000))) throw new Error(`no Redis at ${redis.url}`);
-      return new RedisCounterStore(client, { timezone, clock, reservationTtlMs: 60_000, timeOverride: clock });
-    },
-  ],
-];
-
-async function setup(factory: Factory, timezone: string, orgLimits: string, startMs: number) {
+async function setup(factory: StoreFactory, timezone: string, orgLimits: string, startMs: number) {
   const org = `rc${Math.random().toString(36).slice(2, 10)}`;
   const policy = loadPolicy([
     writeConfig(`
@@ -54,7 +29,6 @@ enforcement: {clamp_max_tokens: false}
   ]);
   const clock = new ManualClock(startMs);
   const store = await factory(clock, timezone);
-  open.push(store);
   const engine = new LimitsEngine(policy, store, clock);
   const principal: Principal = { keyId: 'a', organization: org, user: 'u', groups: [] };
   const target = new RouteTable(policy).resolve(principal, 'm', 'chat')!;
