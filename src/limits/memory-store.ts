@@ -123,11 +123,11 @@ export class MemoryCounterStore implements CounterStore {
     for (const { item, used, slots, kept, windowStartMs } of entries) {
       if (item.algorithm === 'sliding_window' && slots) {
         const current = slotEpoch(item.window, now);
-        const counted = slots
-          .map((s) => ({ epoch: slotEpoch(item.window, s.atMs), used: s.used }))
-          .filter((s) => current - s.epoch <= SLIDING_SLOTS && s.epoch <= current)
-          .sort((a, b) => b.epoch - a.epoch);
-        let short = kept ? used - this.usedNow(item, now) : Infinity;
+        const all = slots.map((s) => ({ epoch: slotEpoch(item.window, s.atMs), used: s.used }));
+        const counted = all.filter((s) => current - s.epoch <= SLIDING_SLOTS && s.epoch <= current).sort((a, b) => b.epoch - a.epoch);
+        // Slots that left the window since the ledger was read (a rebuild takes seconds) are no longer in `used`'s window.
+        const gone = all.reduce((sum, s) => (current - s.epoch > SLIDING_SLOTS ? sum + s.used : sum), 0);
+        let short = kept ? used - gone - this.usedNow(item, now) : Infinity;
         for (const slot of counted) {
           if (short <= 0) break;
           const missing = Math.min(short, slot.used - this.slotCount(item, slot.epoch, now));

@@ -243,14 +243,16 @@ for i = 1, #KEYS do
     local cur = slotOf(s, now)
     -- "k <total> ..." (RestoreEntry.kept): the store kept its counters, raised by what its total is short of that.
     local target, list = match(value, '^k (%S+) ?(.*)$')
-    local counted = {}
+    local counted, gone = {}, 0
     for e, u in gmatch(list or value, '(%S+) (%S+)') do
       local epoch = tonumber(e)
-      if epoch <= cur and cur - epoch <= SLOTS then counted[#counted + 1] = { epoch, tonumber(u) } end
+      if epoch <= cur and cur - epoch <= SLOTS then counted[#counted + 1] = { epoch, tonumber(u) }
+      elseif cur - epoch > SLOTS then gone = gone + tonumber(u) end
     end
     table.sort(counted, function(a, b) return a[1] > b[1] end)
     local kept, short = target ~= nil, math.huge
-    if kept then short = tonumber(target) - usedNow(KEYS[i], s, now) end
+    -- Slots that left the window since the ledger was read are no longer in the total's window.
+    if kept then short = tonumber(target) - gone - usedNow(KEYS[i], s, now) end
     for _, slot in ipairs(counted) do
       if short <= 0 then break end
       local missing = mmin(short, slot[2] - (st.slots[slot[1]] or 0))
