@@ -22,11 +22,11 @@ export interface RebuildReport {
  * store starts empty (memory counters at start, a Redis that lost them), so a token bucket, whose level the
  * ledger gives only as a range, comes back at the most it can hold, and a sliding window slot by slot, each
  * slot's usage leaving the window when its calls do. A store that kept its counters has the better figures:
- * a bucket is raised to the least, and a sliding window by no more than its total is short (RestoreEntry.kept):
- * a call near a slot's edge may sit in one slot in the ledger and another in the store, and raising slot by
- * slot counted it in both (seen after restarts in the soak, docs/soak.md). Rows carry the store's time of the admission
- * now, but a budget lease counts its calls at its grant, and rows written by older releases carry the call's
- * arrival on the gateway's clock.
+ * a bucket is raised to the least, and a sliding window by no more than its total is short
+ * (RestoreEntry.kept): a call near a slot's edge may sit in one slot in the ledger and another in the
+ * store, and raising slot by slot counted it in both (seen after restarts in the soak, docs/soak.md). Rows
+ * carry the store's time of the admission now, but a budget lease counts its calls at its grant, and rows
+ * written by older releases carry the call's arrival on the gateway's clock.
  */
 export async function rebuildCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, countersLost = false): Promise<RebuildReport> {
   const t0 = performance.now();

@@ -56,7 +56,7 @@ export function restoreAndPeekContract(kit: ContractKit): void {
     // 5 more than any slot's figure shows (calls in flight): counted from now.
     await store.restore([{ item: minute, used: 55, slots: [{ atMs: T0 - 3_000, used: 40 }, { atMs: T0, used: 10 }], kept: true }]);
     expect((await used(store, [minute]))[0]).toBe(55);
-    // 57 s on: the reservation's slot (T0 - 3 s to T0) has left, the 10 of T0's slot and the 5 remain.
+    // At T0 + 60 s the reservation's slot (T0 - 3 s to T0) has left, the 10 of T0's slot and the 5 remain.
     clock.set(T0 + 60_000);
     expect((await used(store, [minute]))[0]).toBe(15);
     // A ledger read 3 s ago still had a slot the window has left since (a rebuild takes seconds): its usage is
