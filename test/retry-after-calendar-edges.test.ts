@@ -4,11 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../src/config/index.js';
 import type { Principal } from '../src/auth/principal.js';
-import { TollgateError } from '../src/errors/tollgate-error.js';
 import { LimitsEngine } from '../src/limits/engine.js';
 import { RouteTable } from '../src/routing/route-table.js';
 import { ManualClock } from '../src/util/clock.js';
 import { useMemoryAndRedisStores, type StoreFactory } from './helpers/memory-and-redis-stores.js';
+import { admitAndSettle } from './helpers/admit-and-settle.js';
 import { writeConfig } from './helpers/processes.js';
 
 const FACTORIES = useMemoryAndRedisStores();
@@ -32,18 +32,7 @@ enforcement: {clamp_max_tokens: false}
   const engine = new LimitsEngine(policy, store, clock);
   const principal: Principal = { keyId: 'a', organization: org, user: 'u', groups: [] };
   const target = new RouteTable(policy).resolve(principal, 'm', 'chat')!;
-  let n = 0;
-  const ask = async (input: number, output: number): Promise<TollgateError | undefined> => {
-    const id = `r${n++}-${org}`;
-    try {
-      await engine.admit({ id, principal, target, input: { upperBound: input, exact: () => input }, output, outputFromClient: true });
-    } catch (err) {
-      if (err instanceof TollgateError) return err;
-      throw err;
-    }
-    await engine.settle(id, { input, output, request: 1 });
-    return undefined;
-  };
+  const ask = admitAndSettle(engine, principal, target, org);
   return { clock, ask };
 }
 

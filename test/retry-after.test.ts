@@ -4,7 +4,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPolicy } from '../src/config/index.js';
 import type { Principal } from '../src/auth/principal.js';
-import { TollgateError } from '../src/errors/tollgate-error.js';
 import type { CounterStore } from '../src/limits/counter-store.js';
 import { LimitsEngine } from '../src/limits/engine.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
@@ -12,6 +11,7 @@ import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.j
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { RouteTable } from '../src/routing/route-table.js';
 import { ManualClock } from '../src/util/clock.js';
+import { admitAndSettle } from './helpers/admit-and-settle.js';
 import { writeConfig } from './helpers/processes.js';
 
 const NOON = Date.UTC(2026, 10, 21, 12); // on a slot edge of every window used here
@@ -55,19 +55,7 @@ enforcement: {clamp_max_tokens: false}
   const engine = new LimitsEngine(policy, store, clock);
   const principal: Principal = { keyId: 'a', organization: org, user: 'u', tier: 'tier_t', groups: [] };
   const target = new RouteTable(policy).resolve(principal, 'm', 'chat')!;
-  let n = 0;
-  /** Admits and settles at once; resolves with the 429/400 when refused. */
-  const ask = async (input: number, output: number): Promise<TollgateError | undefined> => {
-    const id = `r${n++}-${org}`;
-    try {
-      await engine.admit({ id, principal, target, input: { upperBound: input, exact: () => input }, output, outputFromClient: true });
-    } catch (err) {
-      if (err instanceof TollgateError) return err;
-      throw err;
-    }
-    await engine.settle(id, { input, output, request: 1 });
-    return undefined;
-  };
+  const ask = admitAndSettle(engine, principal, target, org);
   return { clock, ask };
 }
 

@@ -102,7 +102,7 @@ export class WindowCalculator {
       const startMs = Math.floor(nowMs / window.ms) * window.ms;
       return { startMs, endMs: startMs + window.ms };
     }
-    const cacheKey = window.kind === 'calendar' ? window.unit : `d${window.ms}`;
+    const cacheKey = windowKey(window);
     const cached = this.cache.get(cacheKey);
     if (cached && nowMs >= cached.startMs && nowMs < cached.endMs) return cached;
     const fresh =
@@ -125,6 +125,11 @@ export class WindowCalculator {
       endMs: localMidnight(end.getUTCFullYear(), end.getUTCMonth() + 1, end.getUTCDate(), this.timezone),
     };
   }
+}
+
+/** A name that tells windows apart: the same for two specs of the same window. */
+export function windowKey(window: WindowSpec): string {
+  return window.kind === 'calendar' ? window.unit : `d${window.ms}`;
 }
 
 /** The nominal length of a window, used by sliding windows and token buckets. */

@@ -4,7 +4,7 @@
 // Also works out reset times from a script's answer, the way MemoryCounterStore does.
 import type { WindowSpec } from '../../config/policy.js';
 import type { CounterItem, PriceFactors, ReserveRequest, RestoreEntry, SettleUsage } from '../counter-store.js';
-import { SLIDING_SLOTS, slotEpoch, WindowCalculator, windowLengthMs } from '../windows.js';
+import { SLIDING_SLOTS, slotEpoch, WindowCalculator, windowKey, windowLengthMs } from '../windows.js';
 import { bulk, ScriptArgs } from './script-call.js';
 
 const DAY_MS = 86_400_000;
@@ -25,10 +25,6 @@ interface Slot {
 /** Windows Lua cannot compute itself (calendar and whole-day windows need the time zone database). */
 function needsEdges(item: CounterItem): boolean {
   return item.algorithm === 'fixed_window' && (item.window.kind === 'calendar' || item.window.ms % DAY_MS === 0);
-}
-
-function windowKey(window: WindowSpec): string {
-  return window.kind === 'calendar' ? window.unit : `d${window.ms}`;
 }
 
 /** One reservation as RESERVE_LUA takes it. */

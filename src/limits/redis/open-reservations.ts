@@ -1,11 +1,11 @@
 // The Redis store's reservations not settled yet, by request id: what a settlement sends its changes
 // from, what is placed back after counters Redis lost are rebuilt, what SETTLE_LUA is told of a record it
 // may not find, and what `held` and `openReservations` count. Each one's record lives in Redis beside it.
-import type { WindowSpec } from '../../config/policy.js';
 import type { Clock } from '../../util/clock.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { amountFor } from '../admission.js';
 import type { CounterItem, PriceFactors, ReserveRequest } from '../counter-store.js';
+import { windowKey } from '../windows.js';
 
 export interface OpenReservation {
   items: CounterItem[];
@@ -30,10 +30,6 @@ export interface OpenReservation {
   settling?: boolean;
   /** A budget lease's: what of it to place again after a rebuild (ReserveRequest.placeAgain). */
   placeAgain?: ReserveRequest['placeAgain'];
-}
-
-function sameWindow(a: WindowSpec, b: WindowSpec): boolean {
-  return a.kind === 'duration' ? b.kind === 'duration' && a.ms === b.ms : b.kind === 'calendar' && a.unit === b.unit;
 }
 
 /** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */
@@ -77,7 +73,7 @@ export class OpenReservations extends ChurnMap<string, OpenReservation> {
         const i = index.get(item.key);
         // A fixed window a reload gave another length counts in a window of its own: a reservation made in the
         // old one is not in the new figure (a rebuild adding it would count it until the new window ends).
-        if (i !== undefined && (item.algorithm !== 'fixed_window' || sameWindow(item.window, items[i].window))) {
+        if (i !== undefined && (item.algorithm !== 'fixed_window' || windowKey(item.window) === windowKey(items[i].window))) {
           out[i] += amountFor(item, entry.input, entry.output, 1, entry.factors);
         }
       }
