@@ -5,11 +5,13 @@
 // them, and once the new calls settled below their reservations the limit had room it had already spent
 // (e2e on Redis: 1,400 output tokens admitted within a 1,000 limit, `tollgate audit` -400). The rebuild now
 // adds what this instance's calls in flight hold; Redis's figure of it leaves out a reservation made in a
-// fixed window of another length (the old one), which the new window's counter does not hold.
+// fixed window of another length (the old one), which the new window's counter does not hold. With several
+// gateways, each also carries its old calls into the new count as they end (the last describe).
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
 import { configuredLimits } from '../src/ledger/configured-limits.js';
 import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
+import { ReloadCarry } from '../src/ledger/reload-carry.js';
 import type { CounterStore } from '../src/limits/counter-store.js';
 import { MemoryCounterStore } from '../src/limits/memory-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
@@ -113,36 +115,45 @@ describe.each(STORES.flatMap((store) => CHANGES.map(([name, before, after]) => (
   });
 });
 
-// KNOWN GAP, not fixed: two gateways on one Redis. The rebuild on gateway A once its old calls have ended
-// compares the new counter with the ledger while gateway B's calls under the new config are in flight: B's
-// reservations hide A's old calls' usage, since a gateway knows only its own calls in flight (`held`), and
-// once B's calls settle below what they reserved the limit has that usage's room again (e2e: 1,400 output
-// tokens admitted within a 1,000 limit, `tollgate audit` -400). A fix wants what every gateway's calls in
-// flight hold kept in Redis beside each counter. `it.fails` while the gap stands: a fix turns it into `it`.
+// Two gateways on one Redis. The rebuild on gateway A once its old calls have ended compares the new counter
+// with the ledger while gateway B's calls under the new config are in flight: B's reservations hid A's old
+// calls' usage (a gateway knows only its own calls in flight), and once B's calls settled below what they
+// reserved the limit had that usage's room again (e2e: 1,400 output tokens admitted within a 1,000 limit,
+// `tollgate audit` -400). A now carries each old call into the new count as its row is written
+// (reload-carry.ts, as usage-services.ts does for a retired gateway's calls).
 describe('a reload (fixed_window -> sliding_window) on two gateways sharing Redis', () => {
   const { ledger } = useLedger();
 
-  it.fails("keeps gateway A's old calls in the new counter though gateway B's calls were in flight at A's rebuild", async () => {
+  it("keeps gateway A's old calls in the new counter though gateway B's calls were in flight at A's rebuild", async () => {
     const redis = await startRedisServer();
     redisServers.push(redis);
     const clock = new ManualClock(NOW);
     const [a, b] = [await storeOn(redis, clock), await storeOn(redis, clock)];
-    const oldItem = itemOf(config('algorithm: fixed_window, window_size: 1 hour'));
+    const before = config('algorithm: fixed_window, window_size: 1 hour');
+    const oldItem = itemOf(before);
     const next = config('algorithm: sliding_window, window_size: 1 hour');
     const newItem = itemOf(next);
-    for (const id of ['o1', 'o2', 'o3', 'o4']) expect((await a.reserve({ id, items: [oldItem], input: 0, output: 100, clamp: false, minOutput: 0 })).ok).toBe(true);
+    const ids = ['o1', 'o2', 'o3', 'o4'];
+    for (const id of ids) expect((await a.reserve({ id, items: [oldItem], input: 0, output: 100, clamp: false, minOutput: 0 })).ok).toBe(true);
     clock.advance(4_000);
     await rebuildCounters(ledger(), next, a, () => clock.now(), false);
     await rebuildCounters(ledger(), next, b, () => clock.now(), false);
     expect((await b.reserve({ id: 'n1', items: [newItem], input: 0, output: 600, clamp: false, minOutput: 0 })).ok).toBe(true);
     clock.advance(2_000);
-    for (const id of ['o1', 'o2', 'o3', 'o4']) await a.settle(id, { input: 0, output: 100, request: 1 });
-    await ledger().append(['o1', 'o2', 'o3', 'o4'].map(() => row(NOW, 100)));
+    const carry = new ReloadCarry(a);
+    for (const id of ids) {
+      await a.settle(id, { input: 0, output: 100, request: 1 });
+      const oldRow = { ...row(NOW, 100), requestId: id };
+      await ledger().append([oldRow]);
+      await carry.carry(oldRow, before, next);
+    }
+    await carry.idle();
     await rebuildCounters(ledger(), next, a, () => clock.now(), false);
     clock.advance(1_000);
     await b.settle('n1', { input: 0, output: 1, request: 1 });
     await ledger().append([row(NOW + 4_000, 1)]);
-    // 401 of the 1,000 are spent (the gap: the counter reads 1).
+    // 401 of the 1,000 are spent (the counter read 1 before the carry).
     expect((await a.peek([newItem]))[0].used).toBe(401);
+    expect(await a.openReservations()).toBe(0);
   });
 });

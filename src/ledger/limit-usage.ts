@@ -8,7 +8,7 @@ import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { CounterItem } from '../limits/counter-store.js';
 import { SLIDING_SLOTS, WindowCalculator, windowLengthMs } from '../limits/windows.js';
 import { LedgerCombos, type ComboLimits, type RecordedCall } from './ledger-combos.js';
-import type { Dimension, Ledger, UsageEvent, UsageGroup } from './ledger.js';
+import type { Dimension, Ledger, LedgerRow, UsageEvent, UsageGroup } from './ledger.js';
 
 /** One limit's counter as the ledger sees it. */
 export interface LimitUsage {
@@ -224,10 +224,22 @@ function weighGroup(item: CounterItem, g: UsageGroup): number {
 }
 
 /** What one call adds to an item (token-bucket replay). */
-function weighEvent(item: CounterItem, e: UsageEvent): number {
+function weighEvent(item: CounterItem, e: Pick<UsageEvent, 'served' | 'inputTokens' | 'outputTokens' | 'inputCostUsd' | 'outputCostUsd'>): number {
   const served = e.served ? 1 : 0;
   if (!item.priced || e.inputCostUsd === null) return weigh(item, e.inputTokens, e.outputTokens, served);
   return billed(item, e.inputCostUsd, e.outputCostUsd ?? 0) + item.weights.request * served;
+}
+
+/** What one ledger row adds to an item, as the rebuild weighs it. */
+export function weighRow(item: CounterItem, row: Pick<LedgerRow, 'decision' | 'inputTokens' | 'outputTokens' | 'costUsd' | 'inputCostUsd'>): number {
+  const { inputCostUsd } = row;
+  return weighEvent(item, {
+    served: row.decision === 'admitted' || row.decision === 'clamped',
+    inputTokens: row.inputTokens,
+    outputTokens: row.outputTokens,
+    inputCostUsd,
+    outputCostUsd: inputCostUsd === null ? null : row.costUsd - inputCostUsd,
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 // Window arithmetic shared by every counter store: where the current window starts and ends.
-import type { WindowSpec } from '../config/policy.js';
+import type { Algorithm, WindowSpec } from '../config/policy.js';
 
 const DAY_MS = 86_400_000;
 
@@ -130,6 +130,15 @@ export class WindowCalculator {
 /** A name that tells windows apart: the same for two specs of the same window. */
 export function windowKey(window: WindowSpec): string {
   return window.kind === 'calendar' ? window.unit : `d${window.ms}`;
+}
+
+/**
+ * Which count an item's amounts go into: its key, and for a fixed window the window's length too. A reload
+ * that gives a fixed window another length keeps the key, but counts in windows of their own (the old
+ * window's usage is not in the new one); a sliding window or a bucket made longer keeps what it holds.
+ */
+export function counterIdentity(item: { key: string; algorithm: Algorithm; window: WindowSpec }): string {
+  return item.algorithm === 'fixed_window' ? `${item.key}\u0000${windowKey(item.window)}` : item.key;
 }
 
 /** The nominal length of a window, used by sliding windows and token buckets. */

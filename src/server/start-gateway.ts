@@ -96,6 +96,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     const old = gateway;
     gateway = new Gateway(next, store, systemClock, undefined, old.storedContext, old.background);
     usage.attach(gateway);
+    // The old config's calls still under way are charged to the counts the new one made as they end.
+    usage.carryAfterReload(old, rebuilt);
     const retired = old.retire();
     retiring.add(retired);
     void retired.then(() => {

@@ -17,6 +17,7 @@ import { redactUrl } from '../util/redact-url.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { PriceBook } from '../ledger/price-book.js';
 import { rebuildCounters, type RebuildReport } from '../ledger/rebuild-counters.js';
+import { ReloadCarry } from '../ledger/reload-carry.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { metricsRoute } from '../metrics/metrics-route.js';
@@ -52,6 +53,11 @@ export interface UsageServices {
   onRejected?: ServerOptions['onRejected'];
   /** Records every call of this gateway (call again for the gateway a reload builds). */
   attach(gateway: Gateway): void;
+  /**
+   * After a config reload replaced `old`: once `rebuilt` (the rebuild for the new config) has settled, each
+   * call `old` admitted is charged, as it ends, to the new config's counts it was not charged to (reload-carry.ts).
+   */
+  carryAfterReload(old: Gateway, rebuilt: Promise<unknown>): void;
   /** Raises the counters to what the ledger shows (start-up, before listening). */
   rebuild(countersLost?: boolean): Promise<RebuildReport>;
   /** `rebuild`, its outcome logged; a failure is logged, never thrown, and resolved with (the caller decides whether to serve on). */
@@ -130,12 +136,18 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   const routes: UsageServices['routes'] = [];
   /** The gateway last attached (a reload attaches the new one). */
   let current: Gateway | undefined;
+  // Gateways a reload replaced whose calls are carried into the new counts as they end.
+  const carry = ledger && new ReloadCarry(store);
+  const carrying = new WeakSet<Gateway>();
+  const carryFailed = throttledLog(LOG_EVERY_MS);
   if (ledger) routes.push(adminRoutes({ policy: opts.currentPolicy, ledger, writer, store, now: () => clock.now() }), webRoutes());
   if (metrics) routes.push(metricsRoute(metrics, policy.metrics.bearerTokenSha256));
 
   /** The ledger's buffered rows written, then every counter of `policy` raised to the ledger's figure. */
   const flushAndRebuild = async (l: Ledger, policy: Policy, countersLost: boolean): Promise<RebuildReport> => {
     if (writer?.failing) throw new Error(LEDGER_FAILING);
+    // A carry landing after this rebuild read its call's row would count the call twice.
+    await carry?.idle();
     await writer?.flush();
     return rebuildCounters(l, policy, store, () => clock.now(), countersLost);
   };
@@ -155,6 +167,12 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       }
       const observe = (r: CallRecord): LedgerRow => {
         const row = rowFromCall(r, prices);
+        if (carry && current && current !== gateway && carrying.has(gateway)) {
+          const now = current;
+          carry.carry(row, gateway.policy, now.policy).catch((err: Error) =>
+            carryFailed((calls) => log.warn({ calls, error: err.message }, 'could not charge calls admitted before a reload to the counters the new configuration made; the rebuild once they have all ended raises those counters to the ledger\'s figures')),
+          );
+        }
         if (metrics) {
           metrics.observe(row);
           // Refused calls count too (they list the limits they were checked against): a limit already
@@ -197,6 +215,11 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
           }
         });
       }
+    },
+    carryAfterReload(old, rebuilt) {
+      // Not before: a row written while the rebuild read the ledger may be in what it read.
+      const start = (): void => void carrying.add(old);
+      if (carry) rebuilt.then(start, start);
     },
     async rebuild(countersLost = false) {
       if (!ledger) return NOTHING_REBUILT;

@@ -5,7 +5,7 @@ import type { Clock } from '../../util/clock.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { amountFor } from '../admission.js';
 import type { CounterItem, PriceFactors, ReserveRequest } from '../counter-store.js';
-import { windowKey } from '../windows.js';
+import { counterIdentity } from '../windows.js';
 
 export interface OpenReservation {
   items: CounterItem[];
@@ -65,17 +65,15 @@ export class OpenReservations extends ChurnMap<string, OpenReservation> {
   held(items: CounterItem[]): number[] {
     // Counted as in the current window: a reservation made in a window that has ended since is a short-lived
     // exception (and shows as drift in that one audit).
-    const index = new Map(items.map((item, i) => [item.key, i]));
+    // A fixed window a reload gave another length counts in a window of its own: a reservation made in the
+    // old one is not in the new figure (a rebuild adding it would count it until the new window ends).
+    const index = new Map(items.map((item, i) => [counterIdentity(item), i]));
     const out = items.map(() => 0);
     for (const entry of this.values()) {
       if (!entry.confirmed) continue;
       for (const item of entry.items) {
-        const i = index.get(item.key);
-        // A fixed window a reload gave another length counts in a window of its own: a reservation made in the
-        // old one is not in the new figure (a rebuild adding it would count it until the new window ends).
-        if (i !== undefined && (item.algorithm !== 'fixed_window' || windowKey(item.window) === windowKey(items[i].window))) {
-          out[i] += amountFor(item, entry.input, entry.output, 1, entry.factors);
-        }
+        const i = index.get(counterIdentity(item));
+        if (i !== undefined) out[i] += amountFor(item, entry.input, entry.output, 1, entry.factors);
       }
     }
     return out;
