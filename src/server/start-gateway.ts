@@ -17,6 +17,7 @@ import { systemClock } from '../util/clock.js';
 import { preloadTokenizers } from '../tokens/index.js';
 import { wireStoreMode } from '../metrics/store-mode-metric.js';
 import { startUsageServices } from './usage-services.js';
+import { unitChanges } from '../limits/unit-changes.js';
 import { collectStartupGarbage } from './gc-tuning.js';
 import { stopOnSignals } from './stop-gateway.js';
 import { DrainState } from '../proxy/drain-state.js';
@@ -83,6 +84,13 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       return;
     }
     logWarnings(log, next, why);
+    const unitChanged = unitChanges(gateway.policy, next);
+    if (unitChanged.length > 0) {
+      log.warn(
+        { why, limits: unitChanged },
+        `limits that now count in another unit keep their counters, whose figure in the old unit is read in the new one until the window ends (read high, it refuses calls early; read low, the rebuild raises it to the ledger's figure): ${unitChanged.join(', ')}; changing such a limit's algorithm too gives it a new counter, rebuilt from the ledger in its new unit`,
+      );
+    }
     // Waited for, but not for ever: until the new config applies, a key it removes is still admitted and a
     // limit it lowers still allows the old amount. A slow or locked ledger (seconds per million rows, a
     // migration's lock) would hold them back as long; past the wait the rebuild goes on, and raises the
