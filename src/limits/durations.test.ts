@@ -1,7 +1,7 @@
 // The reset durations of the x-ratelimit-reset-* headers, in OpenAI's (Go's) format: a client that waits
 // for them must not wake before the limit has room, so they never read earlier than the reset.
 import { describe, expect, it } from 'vitest';
-import { formatResetHeader } from './durations.js';
+import { formatHumanDuration, formatResetHeader } from './durations.js';
 
 describe('formatResetHeader', () => {
   it('writes OpenAI’s forms', () => {
@@ -24,5 +24,23 @@ describe('formatResetHeader', () => {
     expect(formatResetHeader(59_999.5)).toBe('1m0s');
     expect(formatResetHeader(60_000)).toBe('1m0s');
     expect(formatResetHeader(61_500)).toBe('1m2s');
+  });
+});
+
+describe('formatHumanDuration', () => {
+  it('writes seconds, minutes and seconds, hours and minutes, days and hours', () => {
+    expect(formatHumanDuration(0)).toBe('1s');
+    expect(formatHumanDuration(45_000)).toBe('45s');
+    expect(formatHumanDuration(725_000)).toBe('12m 5s');
+    expect(formatHumanDuration(3 * 3_600_000 + 12 * 60_000)).toBe('3h 12m');
+    expect(formatHumanDuration(52 * 3_600_000)).toBe('2d 4h');
+  });
+
+  it('rounds up to the last unit shown, never down', () => {
+    expect(formatHumanDuration(3 * 3_600_000 + 12 * 60_000 + 40_000)).toBe('3h 13m'); // was "3h 12m"
+    expect(formatHumanDuration(3_599_500)).toBe('1h 0m'); // 3,600 s once rounded up
+    expect(formatHumanDuration(2 * 3_600_000 - 1)).toBe('2h 0m'); // was "1h 59m"
+    expect(formatHumanDuration(52 * 3_600_000 + 1)).toBe('2d 5h'); // was "2d 4h"
+    expect(formatHumanDuration(48 * 3_600_000 - 30_000)).toBe('2d 0h'); // 47h 59m 30s: was "47h 59m"
   });
 });

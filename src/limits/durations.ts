@@ -16,13 +16,16 @@ export function formatResetHeader(ms: number): string {
   return h > 0 ? `${h}h${m}m${s}s` : `${m}m${s}s`;
 }
 
-/** For messages: `45s`, `12m 5s`, `3h 12m`, `2d 4h`. */
+/**
+ * For messages: `45s`, `12m 5s`, `3h 12m`, `2d 4h`. Rounded up to the last unit shown, as the header is: a
+ * person who comes back after 3h 12m 40s must not be told 3h 12m and find the limit still spent.
+ */
 export function formatHumanDuration(ms: number): string {
   const seconds = Math.max(1, Math.ceil(ms / 1000));
   if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ${minutes % 60}m`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 48 * 60) return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+  const hours = Math.ceil(minutes / 60);
   return `${Math.floor(hours / 24)}d ${hours % 24}h`;
 }
