@@ -67,9 +67,29 @@ describe.each(LEDGER_KINDS)('dashboard with rolling-window organization and proj
     expect(d.limits.daily).toMatchObject({ limit: 'org:default:daily', unit: 'tokens', max: 2000, used: 1950, remaining: 50 });
     expect(d.limits.utilization.daily).toBe(0.975);
     // A fixed calendar month is still the month to date.
-    expect(d.limits.monthly).toMatchObject({ used: 1950, remaining: 100000 - 1950 });
+    expect(d.limits.monthly).toMatchObject({ used: 1950, remaining: 100000 - 1950, resets_at: '2026-12-01T00:00:00.000Z' });
+    // A rolling window has no end of day: all it counts is back once its newest slot (72 minutes, the call
+    // an hour ago) has left it, a window and a slot after the slot began. It read midnight, as a fixed window.
+    const slotMs = (24 * HOUR) / 20;
+    const newestSlot = Math.floor((NOW - HOUR) / slotMs) * slotMs;
+    expect(d.limits.daily.resets_at).toBe(new Date(newestSlot + 24 * HOUR + slotMs).toISOString());
     const levels = Object.fromEntries(d.alerts.map((a: { limit: string; level: string }) => [a.limit, a.level]));
     expect(levels).toEqual({ 'project:web:daily': 'critical', 'org:default:daily': 'warning' });
     expect(d.alerts.find((a: { limit: string }) => a.limit === 'project:web:daily').utilization).toBe(1.95);
+  });
+});
+
+const bucketConfig = (ledger: string): string => config(ledger).replace('daily_cap: {max_token: 2000, algorithm: sliding_window}', 'daily_cap: {max_token: 2000, algorithm: token_bucket}');
+
+describe.each(LEDGER_KINDS)('dashboard with a token-bucket organization limit: $kind', ({ place }) => {
+  const gw = useUsageGateway(bucketConfig, { place, seed, startMs: NOW });
+
+  it('says when the bucket has drained what it holds', async () => {
+    const d = await (await fetch(`${gw().url}/api/tokens/dashboard?org=default`, { headers: { authorization: `Bearer ${ADMIN}` } })).json();
+    // 1900 tokens 12 hours ago drained at 2000 a day to 983.3 by the call an hour ago, 1033.3 then, 950 now.
+    expect(d.limits.daily.used).toBeCloseTo(950, 6);
+    // 950 tokens drain in 11.4 hours.
+    expect(Date.parse(d.limits.daily.resets_at) - NOW).toBe(Math.ceil((d.limits.daily.used * 24 * HOUR) / 2000));
+    expect(Date.parse(d.limits.daily.resets_at) - NOW).toBeCloseTo(11.4 * HOUR, -3);
   });
 });

@@ -4,9 +4,9 @@
 import type { AlertRule, LimitSpec, Policy } from '../config/policy.js';
 import type { Dimension, Ledger, UsageGroup } from '../ledger/ledger.js';
 import type { PriceBook } from '../ledger/price-book.js';
-import { WindowCalculator } from '../limits/windows.js';
+import { slotLengthMs, WindowCalculator, windowLengthMs } from '../limits/windows.js';
 import { organizationTag } from '../limits/applicable-limits.js';
-import { ledgerUsageByLimit } from '../ledger/limit-usage.js';
+import { ledgerUsageByLimit, type LimitUsage } from '../ledger/limit-usage.js';
 import { roundUsdToTotal } from '../ledger/nano-usd.js';
 import { formatUsdPair } from '../util/format-usd.js';
 import { dailyUsage, localDays, type DayUsage } from './daily-usage.js';
@@ -175,12 +175,15 @@ export async function buildDashboard(ledger: Ledger, policy: Policy, prices: Pri
   // What each limit of this organization counts now, by the ledger, in its unit (USD, not µUSD). A daily or
   // monthly limit on a rolling algorithm (sliding window, token bucket) counts the last window length, not
   // the calendar day or month: its figures must be these, or a limit refusing every call reads as nearly empty.
-  const counted = new Map<string, number>();
-  for (const u of byLimit.limits) {
-    if (u.limit.item.key.startsWith(orgPrefix)) counted.set(u.limit.id, u.limit.unit === 'usd' ? u.used / 1e6 : u.used);
-  }
-  const figuresOf = (owner: string, spec: LimitSpec | undefined, calendar: UsageFigures): LimitFigures | null =>
-    limitFigures(owner, spec, calendar, windows, now, spec && spec.algorithm !== 'fixed_window' ? (counted.get(`${owner}:${spec.name}`) ?? 0) : undefined);
+  const usageOf = new Map<string, LimitUsage>();
+  for (const u of byLimit.limits) if (u.limit.item.key.startsWith(orgPrefix)) usageOf.set(u.limit.id, u);
+  const figuresOf = (owner: string, spec: LimitSpec | undefined, calendar: UsageFigures): LimitFigures | null => {
+    if (!spec) return null;
+    if (spec.algorithm === 'fixed_window') return limitFigures(owner, spec, calendar, windows.bounds(spec.window, now).endMs);
+    const usage = usageOf.get(`${owner}:${spec.name}`);
+    const counted = usage === undefined ? 0 : usage.limit.unit === 'usd' ? usage.used / 1e6 : usage.used;
+    return limitFigures(owner, spec, calendar, rollingResetAt(spec, usage, now), counted);
+  };
 
   const orgLimits = policy.organizations.get(organization)?.limits ?? [];
   const daily = figuresOf(`org:${organization}`, orgLimits.find((l) => l.name === 'daily'), todayFigures);
@@ -277,7 +280,7 @@ function figures(g: UsageGroup | undefined): UsageFigures {
  * A total-tokens (or USD) limit's figures from ledger usage; limits on input or output alone are not shown.
  * `counted`: what a rolling limit's counter holds by the ledger (its unit), instead of the calendar figures.
  */
-function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFigures, windows: WindowCalculator, now: number, counted?: number): LimitFigures | null {
+function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFigures, resetsAtMs: number, counted?: number): LimitFigures | null {
   if (!spec || spec.measure !== 'total') return null;
   const isUsd = spec.maxCostUsd !== undefined;
   const max = isUsd ? spec.maxCostUsd! : spec.max!;
@@ -289,8 +292,21 @@ function limitFigures(owner: string, spec: LimitSpec | undefined, used: UsageFig
     used: value,
     remaining: isUsd ? usd(Math.max(0, max - value)) : Math.max(0, max - value),
     mode: spec.mode,
-    resets_at: new Date(windows.bounds(spec.window, now).endMs).toISOString(),
+    resets_at: new Date(resetsAtMs).toISOString(),
   };
+}
+
+/**
+ * A rolling limit has no window end: when everything it counts now is back. A sliding window's newest
+ * counted slot leaves it a window and a slot after its start (as the counter stores slot it); a token
+ * bucket drains `max` per window. Now, when it counts nothing.
+ */
+function rollingResetAt(spec: LimitSpec, usage: LimitUsage | undefined, now: number): number {
+  if (!usage || usage.used <= 0) return now;
+  const length = windowLengthMs(spec.window);
+  if (spec.algorithm === 'token_bucket') return now + Math.ceil((usage.used * length) / usage.limit.item.max);
+  const newest = usage.slots?.filter((s) => s.used > 0).at(-1);
+  return newest ? newest.atMs + length + slotLengthMs(spec.window) : now + length;
 }
 
 function thresholdAlert(alerts: Alert[], ladder: AlertRule[], l: AlertSubject): void {
