@@ -55,9 +55,9 @@ describe('CORS with a list of origins', () => {
     expect((await preflight(gw().url, ALLOWED, '/v1/responses/resp_1', 'DELETE')).status).toBe(204);
   });
 
-  it('gives an origin not on the list no CORS header: its preflight is the 404 it was, its answers are unreadable to the page', async () => {
+  it('gives an origin not on the list no CORS header: its preflight is the 405 of any OPTIONS, its answers are unreadable to the page', async () => {
     const refused = await preflight(gw().url, OTHER);
-    expect(refused.status).toBe(404);
+    expect(refused.status).toBe(405);
     expect(corsHeadersOf(refused)).toEqual([]);
     // Origins are compared exactly: another scheme or port is another origin.
     expect(corsHeadersOf(await preflight(gw().url, 'http://tools.example.com'))).toEqual([]);
@@ -124,7 +124,8 @@ describe('CORS with a list of origins', () => {
       const res = await fetch(`${gw().url}${path}`, { headers: { origin: ALLOWED } });
       expect(corsHeadersOf(res), path).toEqual([]);
       const pre = await preflight(gw().url, ALLOWED, path, 'GET');
-      expect(pre.status, path).toBe(404);
+      // Not the preflight's 204: a 405 where the path is served (it takes GET), a 404 where it is not.
+      expect(pre.status, path).toBe(path === '/healthz' ? 405 : 404);
       expect(corsHeadersOf(pre), path).toEqual([]);
     }
   });
@@ -144,10 +145,11 @@ describe('CORS for any origin', () => {
 describe('CORS off (the default)', () => {
   const gw = useTestGateway(config(''));
 
-  it('sends no CORS header and answers OPTIONS with the 404 it always did', async () => {
+  it('sends no CORS header and answers OPTIONS with a 405 (the endpoint takes POST)', async () => {
     const pre = await preflight(gw().url, ALLOWED);
-    expect(pre.status).toBe(404);
-    expect(((await pre.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    expect(pre.status).toBe(405);
+    expect(pre.headers.get('allow')).toBe('POST');
+    expect(((await pre.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
     expect(corsHeadersOf(pre)).toEqual([]);
     const call = await chat(gw().url, { origin: ALLOWED, authorization: 'Bearer tg-a' });
     expect(call.status).toBe(200);
@@ -169,11 +171,11 @@ describe('CORS with a list changed by a reload', () => {
     try {
       expect((await preflight(url, ALLOWED)).status).toBe(204);
       current = load(`, cors_origins: ["${OTHER}"]`); // what a reload does
-      expect((await preflight(url, ALLOWED)).status).toBe(404);
+      expect((await preflight(url, ALLOWED)).status).toBe(405);
       expect((await preflight(url, OTHER)).headers.get('access-control-allow-origin')).toBe(OTHER);
       current = load('');
       const pre = await preflight(url, OTHER);
-      expect(pre.status).toBe(404);
+      expect(pre.status).toBe(405);
       expect(corsHeadersOf(pre)).toEqual([]);
       expect(corsHeadersOf(await chat(url, { origin: OTHER, authorization: 'Bearer tg-a' }))).toEqual([]);
     } finally {

@@ -68,11 +68,11 @@ describe('Content-Encoding names that are Object members', () => {
 });
 
 describe('bodies no endpoint reads', () => {
-  it('are neither inflated nor parsed before the 404 (no key needed to reach it)', async () => {
+  it('are neither inflated nor parsed before the 404 or 405 (no key needed to reach it)', async () => {
     // Not JSON at all: parsing it would answer 400 invalid_json instead of the 404.
     expect(await send('POST', '/v1/files', {}, '{not json')).toEqual({ status: 404, code: 'not_found' });
-    expect(await send('OPTIONS', '/api/audit', {}, '{not json')).toEqual({ status: 404, code: 'not_found' });
-    expect(await send('DELETE', '/v1/chat/completions', {}, '{not json')).toEqual({ status: 404, code: 'not_found' });
+    expect(await send('OPTIONS', '/api/audit', {}, '{not json')).toEqual({ status: 405, code: 'method_not_allowed' });
+    expect(await send('DELETE', '/v1/chat/completions', {}, '{not json')).toEqual({ status: 405, code: 'method_not_allowed' });
     // Not gzip either, though it says so.
     expect(await send('POST', '/v1/files', { 'content-encoding': 'gzip' }, 'plain text')).toEqual({ status: 404, code: 'not_found' });
     // 9 MB of JSON in 30 KB of gzip: answered without being inflated.

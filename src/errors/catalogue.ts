@@ -198,6 +198,11 @@ export const ERRORS = {
     type: 'invalid_request_error',
     message: (p) => `Unknown endpoint: ${p.method} ${p.path}.`,
   },
+  method_not_allowed: {
+    status: 405,
+    type: 'invalid_request_error',
+    message: (p) => `Invalid method for URL (${p.method} ${p.path}): this endpoint takes ${p.allowed}.`,
+  },
   admin_key_required: {
     status: 401,
     type: 'invalid_request_error',

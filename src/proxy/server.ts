@@ -274,7 +274,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get<{ Params: { '*': string } }>('/v1/models/*', (req, reply) => retrieveModel(opts.gateway(), req, reply));
 
   app.setNotFoundHandler((req, reply) => {
-    const err = new TollgateError('not_found', { method: req.method, path: req.url.split('?')[0] });
+    const path = req.url.split('?')[0];
+    // A path the gateway serves, with another method: a 405 naming the methods it takes (RFC 9110 §15.5.6).
+    const allowed = ROUTE_METHODS.filter((m) => m !== req.method && app.findRoute({ method: m, url: path }) !== null);
+    const err = allowed.length > 0 ? new TollgateError('method_not_allowed', { method: req.method, path, allowed: allowed.join(' or ') }) : new TollgateError('not_found', { method: req.method, path });
+    if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
     closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
     opts.onRejected?.({ path: 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
     return reply.code(err.status).send(errorBody(err, wireOfRequest(req), req.id));
@@ -297,6 +301,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   return app as unknown as FastifyInstance;
 }
+
+/** The methods the gateway's routes use (HEAD rides along with GET where fastify exposes it). */
+const ROUTE_METHODS = ['GET', 'POST', 'DELETE'];
 
 /** Whether the route reads a body and the one announced fits the route's limit (a larger one is refused unread). */
 function wantsBody(req: FastifyRequest): boolean {
