@@ -294,8 +294,9 @@ describe('fields the gateway relies on', () => {
 
   it('answers an unknown method on /v1/models in the format its headers name', async () => {
     const res = await fetch(`${url}/v1/models`, { method: 'POST', headers: { 'x-api-key': 'tg-alice', 'anthropic-version': '2023-06-01' } });
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET');
     expect(res.headers.get('request-id')).toMatch(/^req_/);
-    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: 'Invalid method for URL (POST /v1/models): this endpoint takes GET.' } });
   });
 });
