@@ -8,7 +8,13 @@
 // starts of the previous, current and next window and the end of the next, computed by the instance for
 // calendar days/months and whole-day windows, which need the time zone database).
 //
-// Keys: fixed window  -> hash {s = window start ms, u = used}
+// Keys: fixed window  -> hash {s = window start ms, u = used, l = the window length they count in}, and
+//                         {s<length>, u<length>} for a window of another length (the length in ms): two
+//                         gateways whose configs give the limit different lengths (a reload reaching one
+//                         first) each keep their own window, where one starting the shared fields afresh
+//                         for its window erased the other's usage (1,200 admitted in an hour on 1,000). The
+//                         shared fields belong to the length that noted itself in l (or to any, before one
+//                         has: keys older gateways wrote, which read and write s and u alone)
 //       sliding window -> hash {<slot epoch> = used in that slot, -1 = the window length ms the epochs count
 //                         in}, slot = length / SLIDING_SLOTS (a key without -1: the length it is read with;
 //                         older gateways read -1 as a slot long passed, and drop it)
@@ -129,9 +135,15 @@ local function load(key, s)
   local st = states[key]
   if st then return st end
   if s.alg == 'f' then
-    local v = call('HMGET', key, 's', 'u')
-    local start, used = v[1], v[2] -- false when missing
-    st = { s = start and start + 0 or nil, u = used and used + 0 or 0 }
+    local length = num(s.len)
+    local v = call('HMGET', key, 's', 'u', 'l', 's' .. length, 'u' .. length) -- false when missing
+    local owner = v[3]
+    if owner == false or owner + 0 == s.len then
+      -- fs/fu: the fields this window's start and usage are kept in; noted: l says so already.
+      st = { s = v[1] and v[1] + 0 or nil, u = v[2] and v[2] + 0 or 0, fs = 's', fu = 'u', noted = owner ~= false }
+    else
+      st = { s = v[4] and v[4] + 0 or nil, u = v[5] and v[5] + 0 or 0, fs = 's' .. length, fu = 'u' .. length, noted = true }
+    end
   elseif s.alg == 'b' then
     local v = call('HMGET', key, 'u', 't', 'a', 'g', 'c')
     local used, at, added, back, created = v[1], v[2], v[3], v[4], v[5]
@@ -162,6 +174,16 @@ local function load(key, s)
 end
 
 local function slotOf(s, t) return floor(t / (s.len / SLOTS)) end
+
+-- Writes a fixed window's fields; the first write to the shared fields notes the length they count in.
+local function writeFixed(key, s, st, ...)
+  if st.noted then
+    call('HSET', key, ...)
+  else
+    st.noted = true
+    call('HSET', key, 'l', num(s.len), ...)
+  end
+end
 
 local function usedNow(key, s, now)
   local st = load(key, s)
@@ -222,12 +244,14 @@ local function add(key, s, now, value)
     local start, stop = bounds(s, now)
     if st.s == start then
       st.u = st.u + value
-      call('HSET', key, 'u', num(st.u))
+      writeFixed(key, s, st, st.fu, num(st.u))
     else
       st.s = start
       st.u = value
-      call('HSET', key, 's', num(start), 'u', num(st.u))
-      call('PEXPIRE', key, num(mmax(1, ceil(stop - now)) + GRACE))
+      writeFixed(key, s, st, st.fs, num(start), st.fu, num(st.u))
+      -- Only ever lengthened: another length's window in the same key may end later.
+      local ttl = mmax(1, ceil(stop - now)) + GRACE
+      if call('PTTL', key) < ttl then call('PEXPIRE', key, num(ttl)) end
     end
     return start
   elseif s.alg == 's' then
@@ -249,7 +273,7 @@ local function adjust(key, s, ref, delta, now)
   if s.alg == 'f' then
     if st.s ~= nil and st.s == ref then
       st.u = mmax(0, st.u + delta)
-      call('HSET', key, 'u', num(st.u))
+      writeFixed(key, s, st, st.fu, num(st.u))
     end
   elseif s.alg == 's' then
     -- A slot after the current one was numbered in another length (reserved before a reload changed the
