@@ -135,14 +135,17 @@ local function load(key, s)
   local st = states[key]
   if st then return st end
   if s.alg == 'f' then
-    local length = num(s.len)
-    local v = call('HMGET', key, 's', 'u', 'l', 's' .. length, 'u' .. length) -- false when missing
+    local v = call('HMGET', key, 's', 'u', 'l') -- false when missing
     local owner = v[3]
     if owner == false or owner + 0 == s.len then
       -- fs/fu: the fields this window's start and usage are kept in; noted: l says so already.
       st = { s = v[1] and v[1] + 0 or nil, u = v[2] and v[2] + 0 or 0, fs = 's', fu = 'u', noted = owner ~= false }
     else
-      st = { s = v[4] and v[4] + 0 or nil, u = v[5] and v[5] + 0 or 0, fs = 's' .. length, fu = 'u' .. length, noted = true }
+      -- Another length holds the shared fields: read this one's own (a second read only while they differ).
+      local length = num(s.len)
+      local fs, fu = 's' .. length, 'u' .. length
+      v = call('HMGET', key, fs, fu)
+      st = { s = v[1] and v[1] + 0 or nil, u = v[2] and v[2] + 0 or 0, fs = fs, fu = fu, noted = true }
     end
   elseif s.alg == 'b' then
     local v = call('HMGET', key, 'u', 't', 'a', 'g', 'c')
