@@ -25,6 +25,8 @@ const output = (lengthMs: number): CounterItem => ({
 });
 const HOUR = output(60 * MINUTE);
 const LONGER = output(61 * MINUTE);
+const MONTH: CounterItem = { ...HOUR, window: { kind: 'calendar', unit: 'month' } };
+const THIRTY_DAYS: CounterItem = { ...HOUR, window: { kind: 'duration', ms: 30 * 24 * 60 * MINUTE } };
 
 let redis: RedisServer;
 let raw: Redis;
@@ -67,7 +69,27 @@ describe('a fixed-window key counted in two window lengths', () => {
     expect((await b.peek([HOUR]))[0].used).toBe(600);
     expect((await a.peek([LONGER]))[0].used).toBe(300);
     const fields = await raw.hgetall(KEY);
-    expect(fields).toEqual({ s: String(Date.UTC(2026, 10, 18, 10)), u: '600', l: String(60 * MINUTE), [`s${61 * MINUTE}`]: String(Math.floor(NOW / (61 * MINUTE)) * 61 * MINUTE), [`u${61 * MINUTE}`]: '300' });
+    const longerStart = Math.floor(NOW / (61 * MINUTE)) * 61 * MINUTE;
+    // e: the later of the two windows' ends, plus a minute's grace (11:00 against 10:57).
+    expect(fields).toEqual({ s: String(Date.UTC(2026, 10, 18, 10)), u: '600', l: String(60 * MINUTE), e: String(Date.UTC(2026, 10, 18, 11, 1)), [`s${61 * MINUTE}`]: String(longerStart), [`u${61 * MINUTE}`]: '300' });
+  });
+
+  // Found by a QA helper: windows of one length aligned apart (a calendar month and 30 days, both
+  // 2,592,000,000 ms) took the shared fields for each other's and started them afresh, as lengths that differ
+  // did before (600 + 600 admitted in one month on 1,000, by the gateway whose config never changed).
+  it('tells apart two windows of one length that start apart: a calendar month and 30 days', async () => {
+    await raw.flushall();
+    const clock = new ManualClock(NOW); // 18 November: the month began on the 1st, the 30-day window on the 3rd
+    const [b, a] = [await store(clock), await store(clock)];
+    expect(await spend(b, MONTH, 'b1', 600)).toBe(true);
+    expect(await spend(b, MONTH, 'b2', 600)).toBe(false);
+    // Reserved in the 30 days' own fields and settled below it: a settlement carries no window edges, so it
+    // finds the reservation's place by the window's start.
+    expect((await a.reserve({ id: 'a1', items: [THIRTY_DAYS], input: 0, output: 300, clamp: false, minOutput: 0 })).ok).toBe(true);
+    await a.settle('a1', { input: 0, output: 100, request: 1 });
+    expect((await a.peek([THIRTY_DAYS]))[0].used).toBe(100);
+    expect(await spend(b, MONTH, 'b3', 600)).toBe(false);
+    expect((await b.peek([MONTH]))[0].used).toBe(600);
   });
 
   it('starts a new window of one length without shortening the key\'s life under the other', async () => {
@@ -92,6 +114,7 @@ describe('a fixed-window key counted in two window lengths', () => {
     expect((await s.peek([HOUR]))[0].used).toBe(700);
     expect(await spend(s, HOUR, 'h1', 400)).toBe(false);
     expect(await spend(s, HOUR, 'h2', 300)).toBe(true);
+    // e only once a window starts (the key's life was the older gateway's to set until then).
     expect(await raw.hgetall(KEY)).toEqual({ s: String(Date.UTC(2026, 10, 18, 10)), u: '1000', l: String(60 * MINUTE) });
   });
 });

@@ -74,7 +74,7 @@ describe('Redis store specifics', () => {
     ]);
     for (const key of keys) expect(await raw.pttl(key)).toBeGreaterThan(0);
     expect(await raw.pttl(`tg:{${org}}:res:req-1`)).toBeLessThanOrEqual(60_000);
-    expect(await raw.hgetall(`tg:{${org}}:org:daily:fixed_window`)).toEqual({ s: String(Date.UTC(2026, 10, 21)), u: '15', l: '86400000' });
+    expect(await raw.hgetall(`tg:{${org}}:org:daily:fixed_window`)).toEqual({ s: String(Date.UTC(2026, 10, 21)), u: '15', l: '86400000', e: String(Date.UTC(2026, 10, 22) + 60_000) });
     await store.settle('req-1', { input: 10, output: 2, request: 1 });
     expect(await raw.exists(`tg:{${org}}:res:req-1`)).toBe(0);
     expect(await raw.hget(`tg:{${org}}:org:daily:fixed_window`, 'u')).toBe('12');
@@ -99,7 +99,7 @@ describe('Redis store specifics', () => {
     await store.reserve({ id: 'r', items, input: 3, output: 7, clamp: false, minOutput: 1 });
     const day = Date.UTC(2026, 10, 21);
     const epoch = Math.floor(T0 / 3000);
-    expect(await raw.hgetall(items[0].key)).toEqual({ s: String(day), u: g17(reserved), l: '86400000' });
+    expect(await raw.hgetall(items[0].key)).toEqual({ s: String(day), u: g17(reserved), l: '86400000', e: String(day + 86_400_000 + 60_000) });
     // A sliding window also notes the length its slots count in (a reload may change it).
     expect(await raw.hgetall(items[1].key)).toEqual({ [String(epoch)]: g17(reserved), '-1': '60000' });
     // A bucket also keeps all ever added and given back, and when its key was made (settlements read them).
