@@ -21,7 +21,7 @@ describe('error catalogue', () => {
 
   it('every message says what to do or what happened, in a full sentence', () => {
     for (const [code, entry] of Object.entries(ERRORS)) {
-      const message = entry.message({ model: 'm', available: 'a', detail: 'The detail.', limit: 1, needed: 2, input: 1, output: 1, max: 1, label: 'l', unit: 'tokens', used: 1, remaining: 0, resetIn: '1s', resetAt: 'now', provider: 'p', timeoutMs: 1, method: 'GET', path: '/', requestId: 'r', seconds: 60, encoding: 'zstd', accepted: 'gzip', id: 'resp_1' });
+      const message = entry.message({ model: 'm', available: 'a', detail: 'The detail.', limit: 1, needed: 2, input: 1, output: 1, max: 1, label: 'l', unit: 'tokens', used: 1, remaining: 0, resetIn: '1s', resetAt: 'now', provider: 'p', timeoutMs: 1, method: 'GET', path: '/', requestId: 'r', seconds: 60, encoding: 'zstd', accepted: 'gzip', id: 'resp_1', allowed: 'POST' });
       expect(message, code).toMatch(/^[A-Z].*[.)]$/);
       expect(message, code).not.toContain('undefined');
     }
