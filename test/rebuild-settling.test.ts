@@ -1,0 +1,55 @@
+// A rebuild into a Redis store that kept its counters adds what this instance's calls in flight hold (their
+// reservations are in the counter, not yet in the ledger). A call whose settlement was queued when the rebuild
+// read that figure was counted in it, but its settlement reaches Redis before the restore (the restore sends
+// what was queued first), so the counter no longer held its reservation and was raised by the difference:
+// +598 on a limit of 1,000 after a reload (seen in test/reload-carry-gateways.test.ts, one run in five).
+import { afterAll, expect, it } from 'vitest';
+import { configuredLimits } from '../src/ledger/configured-limits.js';
+import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
+import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { ManualClock } from '../src/util/clock.js';
+import { load } from './helpers/config-texts.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { sampleRow } from './helpers/sample-row.js';
+import { useLedger } from './helpers/use-ledger.js';
+
+const NOW = Date.UTC(2026, 10, 18, 10, 5);
+let redis: RedisServer | undefined;
+let store: RedisCounterStore | undefined;
+afterAll(async () => {
+  await store?.close();
+  await redis?.stop();
+});
+
+const { ledger } = useLedger({ each: true });
+
+it.each(['sliding_window', 'fixed_window'])('a %s counter is not raised by a call whose settlement is on its way', async (algorithm) => {
+  redis ??= await startRedisServer();
+  await store?.close();
+  const client = createRedisClient(redis.url, 2000);
+  if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+  const clock = new ManualClock(NOW);
+  store = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 60_000, timeOverride: clock });
+  await client.flushall();
+  const policy = load(`
+providers: {demo: {type: mock}}
+routes:
+  main:
+    chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]
+    token_limiting:
+      output: {algorithm: ${algorithm}, window_size: 1 hour, max_token: 1000}
+keys: [{id: k1, key: tg-k1}]
+`);
+  const [{ limit }] = configuredLimits(policy);
+  // 401 spent and in the ledger; a call holding 599 ends with 1 token.
+  expect((await store.reserve({ id: 'done', items: [limit.item], input: 0, output: 401, clamp: false, minOutput: 0 })).ok).toBe(true);
+  await store.settle('done', { input: 0, output: 401, request: 1 });
+  await ledger().append([sampleRow({ ts: NOW, organization: 'default', keyId: 'k1', user: 'k1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: 0, outputTokens: 401, limits: [limit.id], decision: 'admitted', costUsd: 0, inputCostUsd: 0 })]);
+  expect((await store.reserve({ id: 'late', items: [limit.item], input: 0, output: 599, clamp: false, minOutput: 0 })).ok).toBe(true);
+  // Its settlement is queued (not awaited) as the rebuild reads what the calls in flight hold.
+  const settled = store.settle('late', { input: 0, output: 1, request: 1 });
+  await rebuildCounters(ledger(), policy, store, () => clock.now(), false);
+  await settled;
+  expect((await store.peek([limit.item]))[0].used).toBe(402); // was 1,000
+});
