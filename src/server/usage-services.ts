@@ -168,8 +168,7 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       const observe = (r: CallRecord): LedgerRow => {
         const row = rowFromCall(r, prices);
         if (carry && current && current !== gateway && carrying.has(gateway)) {
-          const now = current;
-          carry.carry(row, gateway.policy, now.policy).catch((err: Error) =>
+          carry.carry(row, gateway.policy, current.policy).catch((err: Error) =>
             carryFailed((calls) => log.warn({ calls, error: err.message }, 'could not charge calls admitted before a reload to the counters the new configuration made; the rebuild once they have all ended raises those counters to the ledger\'s figures')),
           );
         }
