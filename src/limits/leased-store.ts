@@ -132,7 +132,10 @@ export class LeasedStore implements CounterStore {
    */
   async held(items: CounterItem[]): Promise<number[]> {
     await this.grantsAnswered();
-    const [inner, states] = await Promise.all([this.inner.held?.(items) ?? items.map(() => 0), this.inner.peek(items)]);
+    const states = await this.inner.peek(items);
+    // Read after the peek, not beside it: a settlement queued while the peek was out reaches the store
+    // before anything sent after this (a rebuild's restore), so its reservation is no longer held there.
+    const inner = (await this.inner.held?.(items)) ?? items.map(() => 0);
     const now = this.opts.clock.now();
     return items.map((item, i) => inner[i] - this.sumOverLeases(item, toSettle) - this.unusedRoom(item, states[i], now));
   }
