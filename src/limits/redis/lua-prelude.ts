@@ -8,14 +8,7 @@
 // starts of the previous, current and next window and the end of the next, computed by the instance for
 // calendar days/months and whole-day windows, which need the time zone database).
 //
-// Keys: fixed window  -> hash {s = window start ms, u = used, l = the window length they count in, e = when
-//                         the key may expire}, and {s<length>, u<length>} for another window (the length in
-//                         ms): two gateways whose configs give the limit different windows (a reload
-//                         reaching one first) each keep their own, where one starting the shared fields
-//                         afresh for its window erased the other's usage (1,200 admitted in an hour on
-//                         1,000). The shared fields belong to the window of the length noted in l that
-//                         started at s, or to any once that one is over (or before one is noted: keys
-//                         older gateways wrote, which read and write s and u alone)
+// Keys: fixed window  -> hash {s = window start ms, u = used, ...}: see lua-fixed-window-fields.ts
 //       sliding window -> hash {<slot epoch> = used in that slot, -1 = the window length ms the epochs count
 //                         in}, slot = length / SLIDING_SLOTS (a key without -1: the length it is read with;
 //                         older gateways read -1 as a slot long passed, and drop it)
@@ -23,6 +16,7 @@
 //                         c = when the key was created (ms)}, draining at max per length
 
 import { SLIDING_SLOTS } from '../windows.js';
+import { FIXED_WINDOW_FIELDS_LUA } from './lua-fixed-window-fields.js';
 
 /** Extra time a counter key outlives the window it counts, so a late settlement still finds it. */
 export const KEY_GRACE_MS = 60_000;
@@ -132,50 +126,14 @@ local function bounds(s, t)
   return nil
 end
 
--- The start of the fixed window before the one containing t (nil when the instance's edges do not say).
-local function previousStart(s, t)
-  if not s.b then return floor(t / s.len) * s.len - s.len end
-  local b = s.b
-  for i = 2, 3 do
-    if t >= b[i] and t < b[i + 1] then return b[i - 1] end
-  end
-  return nil
-end
-
--- Whether a fixed window's shared fields (start, owner: as read, false when missing) are this window's:
--- no window noted itself there (keys older releases wrote), or one of this length whose start is this
--- window's or a window certainly over (at or before this one's previous start). A start in between is a
--- window of the same length aligned elsewhere (a calendar month and 30 days), which may still be counting.
-local function sharedIsOwn(s, owner, start)
-  if owner == false then return true end
-  if owner + 0 ~= s.len then return false end
-  -- Without the edges (a settlement), which of two alignments is whose cannot be told: adjust finds by start.
-  if start == false or (s.edges and not s.b) then return true end
-  start = start + 0
-  if start == bounds(s, scriptNow) then return true end
-  local previous = previousStart(s, scriptNow)
-  return previous == nil or start <= previous
-end
-
+${FIXED_WINDOW_FIELDS_LUA}
 -- Counter state, read once per key per script and written back after every change.
 local states = {}
 local function load(key, s)
   local st = states[key]
   if st then return st end
   if s.alg == 'f' then
-    local v = call('HMGET', key, 's', 'u', 'l', 'e') -- false when missing
-    -- e: when the key may expire (ms), which a window of one length must not bring forward for another's.
-    local keep = v[4] and v[4] + 0 or nil
-    if sharedIsOwn(s, v[3], v[1]) then
-      -- fs/fu: the fields this window's start and usage are kept in; noted: l says so already.
-      st = { s = v[1] and v[1] + 0 or nil, u = v[2] and v[2] + 0 or 0, fs = 's', fu = 'u', noted = v[3] ~= false, e = keep }
-    else
-      -- Another window holds the shared fields: read this one's own (a second read only while they differ).
-      local length = num(s.len)
-      local fs, fu = 's' .. length, 'u' .. length
-      v = call('HMGET', key, fs, fu)
-      st = { s = v[1] and v[1] + 0 or nil, u = v[2] and v[2] + 0 or 0, fs = fs, fu = fu, noted = true, e = keep }
-    end
+    st = loadFixed(key, s)
   elseif s.alg == 'b' then
     local v = call('HMGET', key, 'u', 't', 'a', 'g', 'c')
     local used, at, added, back, created = v[1], v[2], v[3], v[4], v[5]
@@ -206,16 +164,6 @@ local function load(key, s)
 end
 
 local function slotOf(s, t) return floor(t / (s.len / SLOTS)) end
-
--- Writes a fixed window's fields; the first write to the shared fields notes the length they count in.
-local function writeFixed(key, s, st, ...)
-  if st.noted then
-    call('HSET', key, ...)
-  else
-    st.noted = true
-    call('HSET', key, 'l', num(s.len), ...)
-  end
-end
 
 local function usedNow(key, s, now)
   local st = load(key, s)
@@ -308,15 +256,7 @@ end
 local function adjust(key, s, ref, delta, now)
   local st = load(key, s)
   if s.alg == 'f' then
-    if st.s ~= ref then
-      -- Reserved in the key's other place: another window held the shared fields then, or holds them now.
-      local fs, fu = 's', 'u'
-      if st.fs == 's' then fs, fu = 's' .. num(s.len), 'u' .. num(s.len) end
-      local v = call('HMGET', key, fs, fu)
-      if v[1] and v[1] + 0 == ref then
-        st.s, st.u, st.fs, st.fu, st.noted = ref, v[2] and v[2] + 0 or 0, fs, fu, true
-      end
-    end
+    if st.s ~= ref then toPlaceOf(key, s, st, ref) end
     if st.s ~= nil and st.s == ref then
       st.u = mmax(0, st.u + delta)
       writeFixed(key, s, st, st.fu, num(st.u))
