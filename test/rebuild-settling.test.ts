@@ -10,10 +10,9 @@ import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { load } from './helpers/config-texts.js';
 import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
-import { sampleRow } from './helpers/sample-row.js';
+import { outputLimit, spentOutput } from './helpers/output-limit.js';
 import { useLedger } from './helpers/use-ledger.js';
 
 const NOW = Date.UTC(2026, 10, 18, 10, 5);
@@ -30,18 +29,7 @@ afterAll(async () => {
 
 const { ledger } = useLedger({ each: true });
 
-const outputLimit = (algorithm: string) =>
-  load(`
-providers: {demo: {type: mock}}
-routes:
-  main:
-    chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]
-    token_limiting:
-      output: {algorithm: ${algorithm}, window_size: 1 hour, max_token: 1000}
-keys: [{id: k1, key: tg-k1}]
-`);
-const spent = (limitId: string, output: number) =>
-  sampleRow({ ts: NOW, organization: 'default', keyId: 'k1', user: 'k1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: 0, outputTokens: output, limits: [limitId], decision: 'admitted', costUsd: 0, inputCostUsd: 0 });
+const spent = (limitId: string, output: number) => spentOutput(NOW, limitId, output);
 
 it.each(['sliding_window', 'fixed_window'])('a %s counter is not raised by a call whose settlement is on its way', async (algorithm) => {
   redis ??= await startRedisServer();

@@ -67,6 +67,7 @@ describe('Redis store specifics', () => {
     await store.reserve({ id: 'req-1', items, input: 10, output: 5, clamp: false, minOutput: 1 });
     const keys = (await raw.keys(`tg:{${org}}:*`)).sort();
     expect(keys).toEqual([
+      `tg:{${org}}:held`,
       `tg:{${org}}:org:daily:fixed_window`,
       `tg:{${org}}:res:req-1`,
       `tg:{${org}}:route:r:key:k:output:token_bucket`,
@@ -77,6 +78,7 @@ describe('Redis store specifics', () => {
     expect(await raw.hgetall(`tg:{${org}}:org:daily:fixed_window`)).toEqual({ s: String(Date.UTC(2026, 10, 21)), u: '15', l: '86400000', e: String(Date.UTC(2026, 10, 22) + 60_000) });
     await store.settle('req-1', { input: 10, output: 2, request: 1 });
     expect(await raw.exists(`tg:{${org}}:res:req-1`)).toBe(0);
+    expect(await raw.exists(`tg:{${org}}:held`)).toBe(0); // its one field went with the settlement
     expect(await raw.hget(`tg:{${org}}:org:daily:fixed_window`, 'u')).toBe('12');
     await store.close();
   });

@@ -2,19 +2,19 @@
 // reads its own copy of the config, as on two hosts). Gateway A moves the output limit from a fixed window
 // to a sliding one first; B, still on the fixed window, serves 400 output tokens, charged to the fixed
 // count only. A then admits a call asking 600 under the sliding window, and B reloads while it is in flight.
-// B's rebuild compares the sliding counter (A's 600 reserved) with the ledger (400) and its own calls in
-// flight (none), so it raises nothing: A's reservation hides B's 400, and once A's call settles at 1 token
-// the limit has that room again. B's calls ended before its reload, so no carry (reload-carry.ts) counts
+// B's rebuild compared the sliding counter (A's 600 reserved) with the ledger (400) and its own calls in
+// flight (none), so it raised nothing: A's reservation hid B's 400, and once A's call settled at 1 token
+// the limit had that room again. B's calls ended before its reload, so no carry (reload-carry.ts) counts
 // them either. Seen: a call asking 700 admitted (1,101 output tokens in a 1,000 limit), audit drift -400.
-// KNOWN GAP, pinned with it.fails (README "Reloading"): a fix wants what every gateway's reservations hold
-// kept in each counter apart from its settled usage, so that a rebuild raises the settled part alone.
+// Fixed by the held index (src/limits/redis/lua-held-index.ts): Redis keeps what every gateway's
+// reservations hold apart from settled usage, and the rebuild raises the settled part.
 import { expect, it } from 'vitest';
 import { fleetCall, outputAudit, reloadWith, useReloadFleet } from './helpers/reload-fleet.js';
 
 const HELD_CALL_MS = 5_000;
 const fleet = useReloadFleet();
 
-it.fails('counts what a gateway served under the old config before its own reload, though another gateway already holds a reservation in the new count', { timeout: 40_000 }, async () => {
+it('counts what a gateway served under the old config before its own reload, though another gateway already holds a reservation in the new count', { timeout: 40_000 }, async () => {
   const { config, gateway } = await fleet();
   const text = (algorithm: string): string => config(`algorithm: ${algorithm}, window_size: 1 hour, max_token: 1000`);
   const [{ gw: a, file: fileA }, { gw: b, file: fileB }] = [await gateway(text('fixed_window')), await gateway(text('fixed_window'))];

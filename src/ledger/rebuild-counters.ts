@@ -36,13 +36,16 @@ export async function rebuildCounters(ledger: Ledger, policy: Policy, store: Cou
   // after the old config's calls ended, while the new config's were under way), and once they settled below
   // what they reserved, the limit had that usage's room again. A store that lost its counters places its
   // reservations in flight back itself.
-  const held = countersLost || !store.held ? undefined : await store.held(usage.limits.map((u) => u.limit.item));
+  // Only what the store does not count itself: Redis keeps what every gateway's reservations hold apart
+  // (lua-held-index.ts), so that other gateways' reservations do not hide usage either.
+  const heldOf = store.restoreHeld?.bind(store) ?? store.held?.bind(store);
+  const held = countersLost || !heldOf ? undefined : await heldOf(usage.limits.map((u) => u.limit.item));
   const figure = (u: LimitUsage, i: number): number => (countersLost ? (u.usedAtMost ?? u.used) : u.used + Math.max(0, held?.[i] ?? 0));
   const entries = usage.limits
     .map((u, i) => ({ u, used: figure(u, i) }))
     .filter(({ used }) => used > 0)
     // A fixed window's figure is its window's at the ledger's reading: the store may be past its edge by now.
-    .map(({ u, used }) => ({ item: u.limit.item, used, ...(u.slots ? { slots: u.slots, kept: !countersLost } : {}), ...(u.limit.item.algorithm === 'fixed_window' ? { windowStartMs: u.sinceMs } : {}) }));
+    .map(({ u, used }) => ({ item: u.limit.item, used, ...(u.slots ? { slots: u.slots, kept: !countersLost } : {}), ...(u.limit.item.algorithm === 'fixed_window' ? { windowStartMs: u.sinceMs, kept: !countersLost } : {}) }));
   await store.restore(entries);
   return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, callers: usage.callers, ms: performance.now() - t0 };
 }

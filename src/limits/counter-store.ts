@@ -136,6 +136,11 @@ export interface RestoreEntry {
    */
   slots?: Array<{ atMs: number; used: number }>;
   /**
+   * Into a store that kept its counters (a rebuild after a reload, not after a loss or a failover). A fixed
+   * window's `used` is then settled usage, which a store that keeps reservations in flight apart (Redis:
+   * lua-held-index.ts) compares with the counter less what they hold. After a failover the ledger may
+   * have the row of a call whose settlement the failover lost while the index still holds its reservation:
+   * compared so, its usage would count twice.
    * Sliding windows with `slots`, into a store that kept its counters: raised by no more than the window's
    * total falls short of `used`, the slots below their figure filled newest first and any rest counted
    * from now. A call may sit one slot off between the ledger and the store (rebuild-counters.ts): a slot
@@ -211,6 +216,12 @@ export interface CounterStore {
    * counters, not yet in the ledger (the audit subtracts it). Other instances' are not known here.
    */
   held?(items: CounterItem[]): Promise<number[]>;
+  /**
+   * The part of `held` that `restore` does not count by itself, which a rebuild adds to the ledger's figure
+   * (absent: all of `held`). A shared store that keeps what every instance's reservations hold apart from
+   * settled usage (Redis: lua-held-index.ts) counts those itself, other instances' too.
+   */
+  restoreHeld?(items: CounterItem[]): Promise<number[]>;
   close(): Promise<void>;
   /**
    * Shared stores only (absent means always `ok`): the mode in force for limits that follow

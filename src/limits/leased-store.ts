@@ -131,11 +131,20 @@ export class LeasedStore implements CounterStore {
    * covered (-1,889 tokens on a daily limit whose counter and ledger both read 487: test/failed-streams-counters.test.ts).
    */
   async held(items: CounterItem[]): Promise<number[]> {
+    return this.heldBeside(items, this.inner.held);
+  }
+
+  /** The same, from only what of the store's reservations its restore does not count itself (CounterStore.restoreHeld). */
+  async restoreHeld(items: CounterItem[]): Promise<number[]> {
+    return this.heldBeside(items, this.inner.restoreHeld ?? this.inner.held);
+  }
+
+  private async heldBeside(items: CounterItem[], innerHeld: CounterStore['held']): Promise<number[]> {
     await this.grantsAnswered();
     const states = await this.inner.peek(items);
     // Read after the peek, not beside it: a settlement queued while the peek was out reaches the store
     // before anything sent after this (a rebuild's restore), so its reservation is no longer held there.
-    const inner = (await this.inner.held?.(items)) ?? items.map(() => 0);
+    const inner = (await innerHeld?.call(this.inner, items)) ?? items.map(() => 0);
     const now = this.opts.clock.now();
     return items.map((item, i) => inner[i] - this.sumOverLeases(item, toSettle) - this.unusedRoom(item, states[i], now));
   }

@@ -227,6 +227,10 @@ export class ResilientStore implements CounterStore {
     return (await this.primary.held?.(items)) ?? items.map(() => 0);
   }
 
+  async restoreHeld(items: CounterItem[]): Promise<number[]> {
+    return (await (this.primary.restoreHeld ?? this.primary.held)?.call(this.primary, items)) ?? items.map(() => 0);
+  }
+
   /** Usage and settlements still waiting to reach the shared store (0 once reconciled). */
   get backlog(): number {
     return this.outage.unsent + this.settlements.waiting;

@@ -15,6 +15,7 @@ export function restoreAndPeekContract(kit: ContractKit): void {
     const limit = item('k', 'fixed_window', { kind: 'duration', ms: HOUR }, 1000);
     const bucket = item('b', 'token_bucket', { kind: 'duration', ms: HOUR }, 1000);
     await store.reserve({ id: 'a', items: [limit], input: 100, output: 0, clamp: false, minOutput: 1 });
+    await store.settle('a', { input: 100, output: 0, request: 1 });
     await store.restore([{ item: limit, used: 300 }, { item: bucket, used: 200 }]);
     await store.restore([{ item: limit, used: 300 }, { item: bucket, used: 200 }]);
     expect(await used(store, [limit, bucket])).toEqual([300, 200]);
@@ -46,6 +47,7 @@ export function restoreAndPeekContract(kit: ContractKit): void {
     const { clock, store } = await setup(T0 - 1_000);
     const minute = item('t', 'sliding_window', { kind: 'duration', ms: 60_000 }, 1000);
     await store.reserve({ id: 'a', items: [minute], input: 40, output: 0, clamp: false, minOutput: 1 });
+    await store.settle('a', { input: 40, output: 0, request: 1 });
     clock.set(T0 + 4_000);
     // The ledger has the 40 a slot later than the store counted them: the same usage, nothing raised.
     await store.restore([{ item: minute, used: 40, slots: [{ atMs: T0, used: 40 }], kept: true }]);
@@ -69,6 +71,24 @@ export function restoreAndPeekContract(kit: ContractKit): void {
     expect((await used(store, [added]))[0]).toBe(30);
     clock.set(T0 + 66_001);
     expect((await used(store, [added]))[0]).toBe(10);
+  });
+
+  // The rebuild's figure is the ledger's (settled usage) plus what the instance's calls in flight hold that
+  // the store does not count itself (restoreHeld, else held): either way the reservations stay on top of it.
+  it.each(['fixed_window', 'sliding_window', 'token_bucket'] as const)('a %s restored from settled usage keeps the reservations in flight on top of it', async (algorithm) => {
+    const { store } = await setup(T0);
+    const limit = item(`h-${algorithm}`, algorithm, { kind: 'duration', ms: HOUR }, 1000);
+    await store.reserve({ id: 'done', items: [limit], input: 100, output: 0, clamp: false, minOutput: 1 });
+    await store.settle('done', { input: 100, output: 0, request: 1 });
+    await store.reserve({ id: 'running', items: [limit], input: 250, output: 0, clamp: false, minOutput: 1 });
+    // 300 settled in the ledger, 200 of it served where this counter did not see it.
+    const [held] = await (store.restoreHeld ?? store.held)!.call(store, [limit]);
+    const settled = 300;
+    const slots = algorithm === 'sliding_window' ? { slots: [{ atMs: T0, used: settled + held }], kept: true } : {};
+    await store.restore([{ item: limit, used: settled + held, ...slots, ...(algorithm === 'fixed_window' ? { windowStartMs: T0, kept: true } : {}) }]);
+    expect((await used(store, [limit]))[0]).toBe(550);
+    await store.settle('running', { input: 10, output: 0, request: 1 });
+    expect((await used(store, [limit]))[0]).toBe(310);
   });
 
   it('peek changes nothing, and an item never used reads as empty', async () => {

@@ -3,6 +3,9 @@
 import type { CounterItem } from '../counter-store.js';
 import { StoreUsageError } from '../store-errors.js';
 
+/** What reservations in flight hold of each counter, every gateway's (lua-held-index.ts). */
+export const heldIndexKey = (tag: string): string => `${tag}:held`;
+
 /** The key whose presence says Redis still holds an organization's counters (hash tag `tg:{org}`). */
 export const presenceKey = (tag: string): string => `${tag}:present`;
 

@@ -31,6 +31,10 @@ function needsEdges(item: CounterItem): boolean {
 export interface ReserveCall {
   req: ReserveRequest;
   recordKey: string;
+  /** The organization's held index (hash-tags.ts heldIndexKey). */
+  heldIndex: string;
+  /** Whether the reservation is noted there (not a budget lease's: lua-held-index.ts). */
+  noteHeld: boolean;
   /** The organization's presence marker, the id of its last primary and its admitted count (hash-tags.ts), when lost counters are rebuilt. */
   watchKeys: { presence: string; lastPrimary: string; admitted: string } | undefined;
   override: string;
@@ -47,6 +51,7 @@ export interface ReserveCall {
 export interface SettleCall {
   recordKey: string;
   presenceKey: string;
+  heldIndex: string;
   items: readonly CounterItem[];
   /** Indexes of the items whose amount changes: only those go to Redis. */
   changed: readonly number[];
@@ -106,6 +111,7 @@ export class ItemArgs {
     const a = new ScriptArgs();
     for (const item of req.items) a.encodedKey(this.encodedOf(item).key);
     a.key(c.recordKey);
+    a.key(c.heldIndex);
     if (c.watchKeys !== undefined) {
       a.key(c.watchKeys.presence);
       a.key(c.watchKeys.lastPrimary);
@@ -123,18 +129,20 @@ export class ItemArgs {
     for (const item of req.items) a.encodedArg(this.encodedOf(item).spec);
     a.arg(c.seen);
     a.arg(c.replid);
+    a.arg(c.noteHeld ? '1' : '0');
     return a;
   }
 
   /**
-   * One settlement's section of SETTLE_LUA's KEYS and ARGV (see there): its record and presence keys and
-   * the changed items' keys; the item count, the usage, and per changed item its spec and index.
+   * One settlement's section of SETTLE_LUA's KEYS and ARGV (see there): its record, presence and held index
+   * keys and the changed items' keys; the item count, the usage, and per changed item its spec and index.
    */
   settleSection(c: SettleCall): ScriptArgs {
     const { usage, reserved, billed } = c;
     const a = new ScriptArgs();
     a.key(c.recordKey);
     a.key(c.presenceKey);
+    a.key(c.heldIndex);
     for (const i of c.changed) a.encodedKey(this.encodedOf(c.items[i]).key);
     for (const value of [c.changed.length, usage.input, usage.output, usage.request, c.reservedInput, reserved.input, reserved.output, billed.input, billed.output]) a.arg(String(value));
     a.arg(c.known);
@@ -205,11 +213,15 @@ export class ItemArgs {
   }
 }
 
-/** RESTORE_LUA's value for an entry: its usage, or a sliding window's slots as "<epoch> <usage> ...", after "k <usage> " into a store that kept them. */
+/**
+ * RESTORE_LUA's value for an entry: its usage (a fixed window's with its window's start, and " k" into a
+ * store that kept its counters), or a sliding window's slots as "<epoch> <usage> ...", after "k <usage> "
+ * into a store that kept them.
+ */
 export function restoreValue(entry: RestoreEntry): string {
   const { item, slots } = entry;
   // A fixed window's "<usage> <window start>": restored only while that window is current (RestoreEntry.windowStartMs).
-  if (item.algorithm === 'fixed_window' && entry.windowStartMs !== undefined) return `${entry.used} ${entry.windowStartMs}`;
+  if (item.algorithm === 'fixed_window' && entry.windowStartMs !== undefined) return `${entry.used} ${entry.windowStartMs}${entry.kept ? ' k' : ''}`;
   if (item.algorithm !== 'sliding_window' || !slots) return String(entry.used);
   const list = slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
   if (entry.kept) return `k ${entry.used} ${list}`;

@@ -2,6 +2,7 @@
 // reservation (every limit, every algorithm) is one EVALSHA, and a settlement one more.
 // Every script reads all it needs and validates before its first write: Redis does not roll back a
 // script that fails half way.
+import { HELD_INDEX_LUA } from './lua-held-index.js';
 import { LUA_PRELUDE } from './lua-prelude.js';
 
 /**
@@ -11,10 +12,11 @@ import { LUA_PRELUDE } from './lua-prelude.js';
 export const TOMBSTONE_MS = 60_000;
 
 /**
- * KEYS: item keys..., reservation record[, presence marker, last primary's id, admitted count]. ARGV: time override, input, output, clamp
+ * KEYS: item keys..., reservation record, held index (lua-held-index.ts)[, presence marker, last primary's id, admitted count]. ARGV: time override, input, output, clamp
  * ('1'/'0'), minOutput, record TTL ms, window table, the input and output price factors, one spec per
  * item, then the highest reservation count this instance has seen ('' for none), then the replication id
- * (`master_replid`) of the node that answered its last reservation of this organization ('' for none).
+ * (`master_replid`) of the node that answered its last reservation of this organization ('' for none),
+ * then '1' to note the reservation in the held index ('0': a budget lease).
  * Returns {ok, output, now, blocked, shadowBlocked, "count replid", used1, oldestSlot1, ..., usedN, oldestSlotN} (lists as space-separated 0-based
  * indexes); on a refusal only, followed by one field per blocked item, in the order of `blocked`: a sliding
  * window's counted slots, oldest first, "<epoch> <count> ..." ('' for other algorithms, or no slots), from
@@ -37,10 +39,10 @@ export const TOMBSTONE_MS = 60_000;
  * The decision is admission.ts's `admit()`, line for line. The record keeps the granted output, where
  * each amount went (a bucket's: its level before) and, negated, the time reserved.
  */
-export const RESERVE_LUA = `${LUA_PRELUDE}
-local n = #ARGV - 11
+export const RESERVE_LUA = `${LUA_PRELUDE}${HELD_INDEX_LUA}
+local n = #ARGV - 12
 local seq, replid, stored
-if #KEYS > n + 1 then
+if #KEYS > n + 2 then
   -- A node promoted from replica of the one this instance last reserved on names that one's id as its
   -- replid2: it may lack the latest writes, any instance's. A slot moved to another master is no failover.
   -- pcall: a Redis that refuses INFO in scripts (renamed or disabled) keeps the other two checks only.
@@ -55,12 +57,12 @@ if #KEYS > n + 1 then
   replid = replicationId('master_replid')
   local replid2 = replicationId('master_replid2')
   local function promotedFrom(id) return id and id ~= '' and id ~= replid and replid2 == id end
-  stored = call('GET', KEYS[n + 3])
+  stored = call('GET', KEYS[n + 4])
   local expected = ARGV[11 + n]
   if promotedFrom(expected) or promotedFrom(stored) then return redis.error_reply('TGFAILOVER ' .. replid) end
-  if call('EXISTS', KEYS[n + 2]) == 0 then return redis.error_reply('TGLOST the counters are gone') end
+  if call('EXISTS', KEYS[n + 3]) == 0 then return redis.error_reply('TGLOST the counters are gone') end
   -- A key of its own, not the marker's value: older releases set the marker to 1 at their start.
-  seq = tonumber(call('GET', KEYS[n + 4])) or 0
+  seq = tonumber(call('GET', KEYS[n + 5])) or 0
   local seen = tonumber(ARGV[10 + n])
   if seen and seq < seen then return redis.error_reply('TGLOST the counters went back in time') end
 end
@@ -106,13 +108,15 @@ if #blocked > 0 then
 end
 out[1] = '1'
 if seq then
-  out[6] = num(call('INCR', KEYS[n + 4])) .. ' ' .. replid
-  if replid ~= '' and stored ~= replid then call('SET', KEYS[n + 3], replid) end
+  out[6] = num(call('INCR', KEYS[n + 5])) .. ' ' .. replid
+  if replid ~= '' and stored ~= replid then call('SET', KEYS[n + 4], replid) end
 end
 local record = { num(granted) }
 local marks
+local amounts = {}
 for i = 1, n do
   local a = amount(specs[i], input, granted, 1, fi, fo)
+  amounts[i] = a
   record[i + 1] = num(add(KEYS[i], specs[i], now, a))
   used[i] = used[i] + a
   if specs[i].alg == 'b' then
@@ -133,6 +137,11 @@ if marks then
   end
 end
 call('SET', KEYS[n + 1], concat(record, ' '), 'PX', ARGV[6])
+if ARGV[12 + n] == '1' then
+  local refs = {}
+  for i = 1, n do refs[i] = record[i + 1] end
+  noteHeld(KEYS[n + 2], KEYS[n + 1], n, specs, amounts, refs, now, ARGV[6] + 0)
+end
 for i = 1, n do
   out[#out + 1] = reply(used[i])
   out[#out + 1] = oldestSlot(KEYS[i], specs[i], now)
@@ -142,12 +151,13 @@ return out
 
 /**
  * Settles one or more reservations of one organization (an instance sends the settlements of one turn of
- * its event loop together). KEYS: per reservation its record, the organization's presence marker, then the
- * keys of its items whose amount may change. ARGV: time override, then per reservation the number of those
- * items, the real input, output and request count, the reserved input, the price factors (input, output)
- * reserved at and billed at, what the instance knows of the reservation (below), then per item its spec
- * and its 1-based position in the reservation.
+ * its event loop together). KEYS: per reservation its record, the organization's presence marker, its held
+ * index (lua-held-index.ts), then the keys of its items whose amount may change. ARGV: time override, then
+ * per reservation the number of those items, the real input, output and request count, the reserved input,
+ * the price factors (input, output) reserved at and billed at, what the instance knows of the reservation
+ * (below), then per item its spec and its 1-based position in the reservation.
  * Replaces each reserved amount with real usage in the window or slot it went to, and deletes the record.
+ * Deletes the reservation's entry in the held index in every case.
  * The record holds the granted output, so a cancel whose reserve answer was lost is exact too. Without a
  * record, by what the instance knows:
  * - `u`, a reservation whose answer never came (this is its cancel): the reserve may still arrive, sent
@@ -166,6 +176,8 @@ local found, k, a = 0, 1, 2
 while a <= #ARGV do
   local n = ARGV[a] + 0
   local record = call('GET', KEYS[k])
+  -- Settled, cancelled or lost, the reservation is no longer in flight, whether its record is found or not.
+  call('HDEL', KEYS[k + 2], KEYS[k])
   if record == 'x' then
     -- A tombstone: cancelled already, and kept until it expires.
   elseif record then
@@ -191,9 +203,9 @@ while a <= #ARGV do
         -- the refund would erase usage admitted after it (MemoryCounterStore's bucketCorrection). A record
         -- without its time (made by an older gateway) is settled as before.
         if s.alg == 'b' and at then
-          delta = bucketCorrection(KEYS[k + 1 + i], s, ref, reserved, actual, at, now, marks[2 * pos - 1], marks[2 * pos])
+          delta = bucketCorrection(KEYS[k + 2 + i], s, ref, reserved, actual, at, now, marks[2 * pos - 1], marks[2 * pos])
         end
-        if delta ~= 0 then adjust(KEYS[k + 1 + i], s, ref, delta, now) end
+        if delta ~= 0 then adjust(KEYS[k + 2 + i], s, ref, delta, now) end
       end
     end
   elseif ARGV[a + 9] == 'u' then
@@ -201,7 +213,7 @@ while a <= #ARGV do
   elseif ARGV[a + 9] == 'c' then
     call('DEL', KEYS[k + 1])
   end
-  k = k + 2 + n
+  k = k + 3 + n
   a = a + 10 + 2 * n
 end
 return found
@@ -223,20 +235,25 @@ return out
 `;
 
 /**
- * KEYS: item keys. ARGV: time override, window table, then per item its spec and the usage to restore:
- * a number (a fixed window's followed by the start of the window it was counted in, which must be the
- * current one), or for a sliding window its slots as "<epoch> <usage> ...", after "k <total> " when the store
- * kept its counters (MemoryCounterStore.restore). Raises each counter (or slot) to at least that usage in
- * the window containing now (taking the larger value, so restoring twice, or from several instances at
- * once, never double-counts).
+ * KEYS: item keys[, the organization's held index (lua-held-index.ts)]. ARGV: time override, window table,
+ * then per item its spec and the usage to restore: a number (a fixed window's followed by the start of the
+ * window it was counted in, which must be the current one, then " k" when the store kept its counters),
+ * or for a sliding window its slots as "<epoch> <usage> ...", after "k <total> " when the store kept its
+ * counters (MemoryCounterStore.restore). Raises each counter (or slot) to at least that usage in the window
+ * containing now (taking the larger value, so restoring twice, or from several instances at once, never
+ * double-counts). Into kept counters the usage is settled usage, compared with the counter less what the
+ * held index says reservations in flight hold of it, any gateway's (RestoreEntry.kept says why only then).
  */
-export const RESTORE_LUA = `${LUA_PRELUDE}
+export const RESTORE_LUA = `${LUA_PRELUDE}${HELD_INDEX_LUA}
 local now = clock(ARGV[1])
 readWindows(ARGV[2])
+local n = (#ARGV - 2) / 2
 local specs = {}
-for i = 1, #KEYS do specs[i] = spec(ARGV[1 + 2 * i]) end
+for i = 1, n do specs[i] = spec(ARGV[1 + 2 * i]) end
 if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
-for i = 1, #KEYS do
+local held = {}
+if #KEYS > n then held = heldByKey(KEYS[n + 1], now) end
+for i = 1, n do
   local s, value = specs[i], ARGV[2 + 2 * i]
   if s.alg == 's' and string.find(value, ' ', 1, true) then
     local st = load(KEYS[i], s)
@@ -251,8 +268,9 @@ for i = 1, #KEYS do
     end
     table.sort(counted, function(a, b) return a[1] > b[1] end)
     local kept, short = target ~= nil, math.huge
-    -- Slots that left the window since the ledger was read are no longer in the total's window.
-    if kept then short = tonumber(target) - gone - usedNow(KEYS[i], s, now) end
+    -- Slots that left the window since the ledger was read are no longer in the total's window. What
+    -- reservations in flight hold is not settled usage, which is what the total is.
+    if kept then short = tonumber(target) - gone - (usedNow(KEYS[i], s, now) - heldNow(held, KEYS[i], s, now)) end
     for _, slot in ipairs(counted) do
       if short <= 0 then break end
       local missing = mmin(short, slot[2] - (st.slots[slot[1]] or 0))
@@ -263,10 +281,13 @@ for i = 1, #KEYS do
     end
     if kept and short > 0 then addToSlot(KEYS[i], s, st, cur, short, now) end
   else
-    -- A fixed window's "<usage> <window start>" (RestoreEntry.windowStartMs): only into the window it was counted in.
-    local used, from = match(value, '^(%S+) (%S+)$')
+    -- A fixed window's "<usage> <window start>[ k]" (RestoreEntry.windowStartMs, .kept): only into the window
+    -- it was counted in; into a kept counter, compared with what of it is settled.
+    local used, from, kept = match(value, '^(%S+) (%S+) ?(k?)$')
     if from == nil or (s.alg == 'f' and bounds(s, from + 0) == bounds(s, now)) then
-      local missing = tonumber(used or value) - usedNow(KEYS[i], s, now)
+      local counted = usedNow(KEYS[i], s, now)
+      if kept == 'k' then counted = counted - heldNow(held, KEYS[i], s, now) end
+      local missing = tonumber(used or value) - counted
       if missing > 0 then add(KEYS[i], s, now, missing) end
     end
   end

@@ -32,6 +32,11 @@ export interface OpenReservation {
   placeAgain?: ReserveRequest['placeAgain'];
 }
 
+/** Whether a reservation is noted in its organization's held index: all but budget leases (lua-held-index.ts). */
+export function notedInHeldIndex(entry: Pick<OpenReservation, 'placeAgain'>): boolean {
+  return entry.placeAgain === undefined;
+}
+
 /** Settling this close to a record's expiry, a missing record may have expired rather than been lost. */
 const RECORD_TTL_MARGIN_MS = 5_000;
 
@@ -66,8 +71,10 @@ export class OpenReservations extends ChurnMap<string, OpenReservation> {
    * Not those whose settlement is queued or on its way: a script sent after it (a rebuild's restore, a peek)
    * reaches Redis after it, when the counter no longer holds their reservation. Counted, a reservation
    * settling below it raised the counter by the difference (+598 of 1,000 after a reload's rebuild).
+   * `outsideHeldIndex`: only what the held index does not say (lua-held-index.ts), which RESTORE_LUA reads
+   * itself: a budget lease's, and any token bucket's.
    */
-  held(items: CounterItem[]): number[] {
+  held(items: CounterItem[], outsideHeldIndex = false): number[] {
     // Counted as in the current window: a reservation made in a window that has ended since is a short-lived
     // exception (and shows as drift in that one audit).
     // A fixed window a reload gave another length counts in a window of its own: a reservation made in the
@@ -76,7 +83,9 @@ export class OpenReservations extends ChurnMap<string, OpenReservation> {
     const out = items.map(() => 0);
     for (const entry of this.values()) {
       if (!entry.confirmed || entry.settling) continue;
+      const noted = outsideHeldIndex && notedInHeldIndex(entry);
       for (const item of entry.items) {
+        if (noted && item.algorithm !== 'token_bucket') continue;
         const i = index.get(counterIdentity(item));
         if (i !== undefined) out[i] += amountFor(item, entry.input, entry.output, 1, entry.factors);
       }

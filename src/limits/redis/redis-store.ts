@@ -14,11 +14,11 @@ import { CommandsRefusedError, permissionProblem } from './command-permissions.j
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { admittedKey, chunksByTag, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { admittedKey, chunksByTag, hashTagOf, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
-import { OpenReservations, type OpenReservation } from './open-reservations.js';
+import { notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
 import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
 
 export interface RedisStoreOptions {
@@ -138,7 +138,7 @@ export class RedisCounterStore implements CounterStore {
         const watchKeys = this.lost.watching ? { presence: presenceKey(tag), lastPrimary: lastPrimaryKey(tag), admitted: admittedKey(tag) } : undefined;
         const seen = this.lost.seenArg(tag);
         const replid = watchKeys === undefined ? '' : (this.replids.get(tag) ?? '');
-        const a = this.args.reserveArgs({ req, recordKey, watchKeys, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
+        const a = this.args.reserveArgs({ req, recordKey, heldIndex: heldIndexKey(tag), noteHeld: notedInHeldIndex(entry), watchKeys, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
         return this.batcher.reserve(tag, a);
       }, items);
     const rebuildsBefore = this.lost.rebuildsOf(tag);
@@ -212,6 +212,7 @@ export class RedisCounterStore implements CounterStore {
     const a = this.args.settleSection({
       recordKey: entry.recordKey,
       presenceKey: presenceKey(entry.tag),
+      heldIndex: heldIndexKey(entry.tag),
       items: entry.items,
       changed,
       usage,
@@ -248,7 +249,7 @@ export class RedisCounterStore implements CounterStore {
       const input = entry.placeAgain?.input() ?? entry.input;
       const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
       const placed = this.withWindows(
-        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, watchKeys: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
+        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, heldIndex: heldIndexKey(entry.tag), noteHeld: notedInHeldIndex(entry), watchKeys: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
         req.items,
       );
       // As sent: a settlement made from now on reaches Redis after it (the batcher keeps each
@@ -265,8 +266,9 @@ export class RedisCounterStore implements CounterStore {
     for (const group of chunksByTag(entries, (e) => e.item.key, KEYS_PER_SCRIPT)) {
       await this.withWindows(
         (windows) => {
-          const args = [String(group.length)];
+          const args = [String(group.length + 1)];
           for (const i of group) args.push(entries[i].item.key);
+          args.push(heldIndexKey(hashTagOf(entries[group[0]].item.key)));
           args.push(this.override(), windows.arg);
           for (const i of group) args.push(this.args.spec(entries[i].item), restoreValue(entries[i]));
           this.batcher.flush(); // what was queued before reaches Redis before this
@@ -355,6 +357,11 @@ export class RedisCounterStore implements CounterStore {
   /** What this instance's reservations in flight hold of each counter (see OpenReservations.held). */
   async held(items: CounterItem[]): Promise<number[]> {
     return this.open.held(items);
+  }
+
+  /** What of that the restore does not read from the held index itself: budget leases' and token buckets'. */
+  async restoreHeld(items: CounterItem[]): Promise<number[]> {
+    return this.open.held(items, true);
   }
 
   async close(): Promise<void> {

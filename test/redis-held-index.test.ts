@@ -1,0 +1,108 @@
+// What every gateway's reservations in flight hold, kept in Redis apart from the counters
+// (src/limits/redis/lua-held-index.ts), so that a rebuild from the ledger raises a counter's settled part.
+// Two RedisCounterStore instances on one private redis-server stand for two gateways; the ledger is a real
+// SQLite one (useLedger). Before the index, instance B's rebuild compared the counter (A's 600 in flight)
+// with the ledger (400 that never reached this counter) plus its own calls in flight (none), raised nothing,
+// and once A's call settled at 1 token the limit had 599 of room it had spent.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { configuredLimits } from '../src/ledger/configured-limits.js';
+import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
+import type { CounterItem } from '../src/limits/counter-store.js';
+import { createRedisClient, waitReady, type RedisClient } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
+import { ManualClock } from '../src/util/clock.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { outputLimit, spentOutput } from './helpers/output-limit.js';
+import { useLedger } from './helpers/use-ledger.js';
+
+const NOW = Date.UTC(2026, 10, 18, 10, 5);
+const TTL_MS = 60_000;
+const INDEX = 'tg:{default}:held';
+let redis: RedisServer;
+const stores: RedisCounterStore[] = [];
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  for (const store of stores) await store.close();
+  await redis?.stop();
+});
+
+const { ledger } = useLedger({ each: true });
+
+const spent = (limitId: string, output: number) => spentOutput(NOW, limitId, output);
+
+/** Two instances on one Redis (flushed), on one manual clock that also stands in for Redis TIME. */
+async function twoInstances(): Promise<{ a: RedisCounterStore; b: RedisCounterStore; raw: RedisClient; clock: ManualClock }> {
+  const clock = new ManualClock(NOW);
+  const open = async (): Promise<[RedisCounterStore, RedisClient]> => {
+    const client = createRedisClient(redis.url, 2000);
+    if (!(await waitReady(client, 5000))) throw new Error('no Redis');
+    const store = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: TTL_MS, timeOverride: clock });
+    stores.push(store);
+    return [store, client];
+  };
+  const [[a, raw], [b]] = [await open(), await open()];
+  await raw.flushall();
+  return { a, b, raw, clock };
+}
+
+const ask = (store: RedisCounterStore, id: string, item: CounterItem, output: number) => store.reserve({ id, items: [item], input: 0, output, clamp: false, minOutput: 0 });
+
+it.each([
+  ['sliding_window', 'a user id of letters'],
+  ['fixed_window', 'a user id of letters'],
+  ['sliding_window', 'a user id with spaces and digits'],
+  ['fixed_window', 'a user id with spaces and digits'],
+])("another instance's reservation in flight does not hide usage a %s counter lacks (%s)", async (algorithm, keyKind) => {
+  const { a, b, raw, clock } = await twoInstances();
+  const policy = outputLimit(algorithm);
+  const [{ limit }] = configuredLimits(policy);
+  // The index names each counter by its key, length first: a key with spaces and digits in it must not
+  // shift the fields after it.
+  const item = keyKind.includes('spaces') ? { ...limit.item, key: `${limit.item.key}:user:a 12 b 3` } : limit.item;
+  // 400 in the ledger the counter never saw (served under a configuration that charged another counter).
+  await ledger().append([spent(limit.id, 400)]);
+  // A admits a call asking 600; B rebuilds while it runs (for the odd key, its restore as the rebuild sends it).
+  expect((await ask(a, 'running', item, 600)).ok).toBe(true);
+  expect(await raw.hlen(INDEX)).toBe(1);
+  if (item === limit.item) await rebuildCounters(ledger(), policy, b, () => clock.now(), false);
+  else if (algorithm === 'fixed_window') await b.restore([{ item, used: 400, windowStartMs: Math.floor(NOW / 3_600_000) * 3_600_000, kept: true }]);
+  else await b.restore([{ item, used: 400, slots: [{ atMs: NOW, used: 400 }], kept: true }]);
+  expect((await b.peek([item]))[0].used).toBe(1000);
+  // A's call ends with 1 token: 401 are spent, so 600 more do not fit.
+  await a.settle('running', { input: 0, output: 1, request: 1 });
+  expect((await a.peek([item]))[0].used).toBe(401); // was 1: the 400 were hidden by the reservation
+  expect(await raw.hlen(INDEX)).toBe(0); // the settlement dropped its entry
+  expect((await ask(b, 'next', item, 600)).ok).toBe(false);
+});
+
+it("an entry whose reservation was never settled is dropped once its record has expired, and the counter still counts its amount", async () => {
+  const { a, b, raw, clock } = await twoInstances();
+  const [{ limit }] = configuredLimits(outputLimit('sliding_window'));
+  const nothingInLedger = { item: limit.item, used: 0, slots: [], kept: true };
+  expect((await ask(a, 'lost', limit.item, 300)).ok).toBe(true); // its gateway dies: never settled
+  await b.restore([nothingInLedger]);
+  expect(await raw.hlen(INDEX)).toBe(1); // still in flight as far as anyone knows
+  expect((await b.peek([limit.item]))[0].used).toBe(300);
+  clock.advance(TTL_MS + 1);
+  await b.restore([nothingInLedger]);
+  expect(await raw.hlen(INDEX)).toBe(0);
+  expect((await b.peek([limit.item]))[0].used).toBe(300);
+});
+
+it("neither a token bucket's amounts nor a budget lease are noted: the instance adds what they hold itself", async () => {
+  const { a, raw } = await twoInstances();
+  const [sliding, bucket] = ['sliding_window', 'token_bucket'].map((algorithm) => configuredLimits(outputLimit(algorithm))[0].limit.item);
+  expect((await a.reserve({ id: 'call', items: [sliding, bucket], input: 0, output: 600, clamp: false, minOutput: 0 })).ok).toBe(true);
+  const entry = await raw.hget(INDEX, 'tg:{default}:res:call');
+  expect(entry).toContain(sliding.key);
+  expect(entry).not.toContain(bucket.key);
+  expect(await a.held([sliding, bucket])).toEqual([600, 600]);
+  expect(await a.restoreHeld([sliding, bucket])).toEqual([0, 600]);
+  // A lease's slice is partly used by calls already in the ledger: noted, those would count twice.
+  const lease = { input: () => 0, placed: () => {} };
+  expect((await a.reserve({ id: 'lease', items: [sliding], input: 0, output: 100, clamp: false, minOutput: 0, placeAgain: lease })).ok).toBe(true);
+  expect(await raw.hexists(INDEX, 'tg:{default}:res:lease')).toBe(0);
+  expect(await a.restoreHeld([sliding])).toEqual([100]);
+});
