@@ -4,6 +4,7 @@
 import type { Policy } from '../config/policy.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
+import { countedInLedger } from './held-in-ledger.js';
 import { ledgerUsageByLimit, type LimitUsage } from './limit-usage.js';
 
 export interface RebuildReport {
@@ -41,11 +42,19 @@ export async function rebuildCounters(ledger: Ledger, policy: Policy, store: Cou
   const heldOf = store.restoreHeld?.bind(store) ?? store.held?.bind(store);
   const held = countersLost || !heldOf ? undefined : await heldOf(usage.limits.map((u) => u.limit.item));
   const figure = (u: LimitUsage, i: number): number => (countersLost ? (u.usedAtMost ?? u.used) : u.used + Math.max(0, held?.[i] ?? 0));
+  // Read after the ledger: a call that ends in between is in neither, or (its settlement lost) in both.
+  const counted = await countedInLedger(ledger, store, usage.limits.map((u) => u.limit.item));
   const entries = usage.limits
     .map((u, i) => ({ u, used: figure(u, i) }))
     .filter(({ used }) => used > 0)
-    // A fixed window's figure is its window's at the ledger's reading: the store may be past its edge by now.
-    .map(({ u, used }) => ({ item: u.limit.item, used, ...(u.slots ? { slots: u.slots, kept: !countersLost } : {}), ...(u.limit.item.algorithm === 'fixed_window' ? { windowStartMs: u.sinceMs, kept: !countersLost } : {}) }));
+    .map(({ u, used }) => {
+      const item = u.limit.item;
+      const inLedger = { counted: counted.get(item.key) };
+      if (u.slots) return { item, used, slots: u.slots, kept: !countersLost, ...(countersLost ? {} : inLedger) };
+      // A fixed window's figure is its window's at the ledger's reading: the store may be past its edge by now.
+      if (item.algorithm === 'fixed_window') return { item, used, windowStartMs: u.sinceMs, settled: true, ...inLedger };
+      return { item, used };
+    });
   await store.restore(entries);
   return { limits: entries.length, skippedCalls: usage.skippedCalls, skippedKeys: usage.skippedKeys, callers: usage.callers, ms: performance.now() - t0 };
 }

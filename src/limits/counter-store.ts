@@ -136,11 +136,18 @@ export interface RestoreEntry {
    */
   slots?: Array<{ atMs: number; used: number }>;
   /**
-   * Into a store that kept its counters (a rebuild after a reload, not after a loss or a failover). A fixed
-   * window's `used` is then settled usage, which a store that keeps reservations in flight apart (Redis:
-   * lua-held-index.ts) compares with the counter less what they hold. After a failover the ledger may
-   * have the row of a call whose settlement the failover lost while the index still holds its reservation:
-   * compared so, its usage would count twice.
+   * Fixed windows: `used` is settled usage (the ledger's figure, plus what this instance's calls in flight
+   * hold that the store does not count itself: CounterStore.restoreHeld). A store that keeps reservations
+   * in flight apart (Redis: lua-held-index.ts) compares it with the counter less what they hold, any
+   * instance's; others compare it with the whole counter. A sliding window's `kept` total is settled usage too.
+   */
+  settled?: boolean;
+  /**
+   * With `settled` (or a sliding window's `kept`): calls the store may still hold as in flight whose rows are
+   * in the ledger's figure already, by reservation id, and what each adds to this counter (held-in-ledger.ts).
+   */
+  counted?: Array<{ id: string; amount: number }>;
+  /**
    * Sliding windows with `slots`, into a store that kept its counters: raised by no more than the window's
    * total falls short of `used`, the slots below their figure filled newest first and any rest counted
    * from now. A call may sit one slot off between the ledger and the store (rebuild-counters.ts): a slot
@@ -222,6 +229,12 @@ export interface CounterStore {
    * settled usage (Redis: lua-held-index.ts) counts those itself, other instances' too.
    */
   restoreHeld?(items: CounterItem[]): Promise<number[]>;
+  /**
+   * A store that keeps what every instance's reservations in flight hold (Redis): those of `items`'
+   * organizations, by reservation id with the keys of the counters each holds (theirs may be more than
+   * `items`), and the earliest time any of them can have been made.
+   */
+  heldCalls?(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }>;
   close(): Promise<void>;
   /**
    * Shared stores only (absent means always `ok`): the mode in force for limits that follow

@@ -60,6 +60,7 @@ export class LeasedStore implements CounterStore {
   readonly describeLimits?: CounterStore['describeLimits'];
   readonly rebuildWhenLost?: CounterStore['rebuildWhenLost'];
   readonly holdsCounters?: CounterStore['holdsCounters'];
+  readonly heldCalls?: CounterStore['heldCalls'];
 
   constructor(
     private readonly inner: CounterStore,
@@ -71,6 +72,7 @@ export class LeasedStore implements CounterStore {
     if (inner.describeLimits) this.describeLimits = (limits) => inner.describeLimits!(limits);
     if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
     if (inner.holdsCounters) this.holdsCounters = (orgs) => inner.holdsCounters!(orgs);
+    if (inner.heldCalls) this.heldCalls = (items) => inner.heldCalls!(items);
     this.sweeper = setInterval(() => this.forgetQuietKeys(), Math.max(1000, 10 * opts.leaseMs));
     this.sweeper.unref();
   }

@@ -227,6 +227,10 @@ export class ResilientStore implements CounterStore {
     return (await this.primary.held?.(items)) ?? items.map(() => 0);
   }
 
+  async heldCalls(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
+    return (await this.primary.heldCalls?.(items)) ?? { calls: [], sinceMs: 0 };
+  }
+
   async restoreHeld(items: CounterItem[]): Promise<number[]> {
     return (await (this.primary.restoreHeld ?? this.primary.held)?.call(this.primary, items)) ?? items.map(() => 0);
   }

@@ -85,7 +85,7 @@ export function restoreAndPeekContract(kit: ContractKit): void {
     const [held] = await (store.restoreHeld ?? store.held)!.call(store, [limit]);
     const settled = 300;
     const slots = algorithm === 'sliding_window' ? { slots: [{ atMs: T0, used: settled + held }], kept: true } : {};
-    await store.restore([{ item: limit, used: settled + held, ...slots, ...(algorithm === 'fixed_window' ? { windowStartMs: T0, kept: true } : {}) }]);
+    await store.restore([{ item: limit, used: settled + held, ...slots, ...(algorithm === 'fixed_window' ? { windowStartMs: T0, settled: true } : {}) }]);
     expect((await used(store, [limit]))[0]).toBe(550);
     await store.settle('running', { input: 10, output: 0, request: 1 });
     expect((await used(store, [limit]))[0]).toBe(310);

@@ -17,6 +17,8 @@ export const DAY: CounterItem['window'] = { kind: 'calendar', unit: 'day' };
 export const MAX = 1000;
 export const CALL = 10; // every call reserves and uses 10 tokens
 
+const dayStart = (ms: number): number => ms - (ms % 86_400_000);
+
 export type Instance = CounterStore & { leaseStats(): LeaseStats };
 
 export interface LeasedOrganizationOptions {
@@ -45,10 +47,10 @@ export function leasedOrganization({ redisUrl, leaseMs, stores, wrapRedis }: Lea
     const leases = leased ? { leases: { ms: leaseMs, clock } } : {};
     const redis = new RedisCounterStore(client, { timezone: 'UTC', clock, reservationTtlMs: 600_000, timeOverride: clock, ...leases });
     const store = leased ? new LeasedStore(wrapRedis?.(redis) ?? redis, { leaseMs, clock }) : Object.assign(redis, { leaseStats: () => ({ localAdmissions: 0, granted: 0, open: 0 }) });
-    // What the gateway's rebuild does: every counter raised to the ledger's settled usage.
+    // What the gateway's rebuild does: every counter's settled part raised to the ledger's settled usage.
     await store.rebuildWhenLost!([org], async () => {
       state.rebuilds++;
-      await store.restore([{ item: daily, used: state.ledger }]);
+      await store.restore([{ item: daily, used: state.ledger, windowStartMs: dayStart(clock.now()), settled: true }]);
     });
     stores.push(store);
     return store;

@@ -16,6 +16,6 @@ routes:
 keys: [{id: k1, key: tg-k1}]
 `);
 
-/** A row of key k1 at `ts` that spent `output` tokens against limit `limitId`. */
-export const spentOutput = (ts: number, limitId: string, output: number): LedgerRow =>
-  sampleRow({ ts, organization: 'default', keyId: 'k1', user: 'k1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: 0, outputTokens: output, limits: [limitId], decision: 'admitted', costUsd: 0, inputCostUsd: 0 });
+/** A row of key k1 at `ts` that spent `output` tokens against limit `limitId` (`requestId`: the call's id, when it matters). */
+export const spentOutput = (ts: number, limitId: string, output: number, requestId?: string): LedgerRow =>
+  sampleRow({ ...(requestId ? { requestId } : {}), ts, organization: 'default', keyId: 'k1', user: 'k1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: 0, outputTokens: output, limits: [limitId], decision: 'admitted', costUsd: 0, inputCostUsd: 0 });

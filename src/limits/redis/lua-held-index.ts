@@ -7,7 +7,9 @@
 // reservations, in the counter but not in the ledger yet, hid usage the counter lacked, and once they
 // settled below what they reserved the limit had that room again (a reload reaching two gateways one by one:
 // 1,101 output tokens admitted on 1,000). With the index, the restore raises the counter's settled part,
-// its figure less what the reservations in flight hold, to the ledger's.
+// its figure less what the reservations in flight hold, to the ledger's. A call whose row is in the ledger
+// while its reservation is still noted (its settlement has not landed) is held only beyond what the ledger
+// has of it (src/ledger/held-in-ledger.ts).
 //
 // One hash per organization, `tg:{org}:held`: a field per reservation (its record key), whose value is
 // "<expires at ms> <key length> <key> <amount> <where it went> ...", one triple per fixed or sliding window
@@ -42,9 +44,33 @@ local function noteHeld(index, field, n, specs, amounts, refs, now, ttl)
   end
 end
 
--- Per counter key, the amounts the index holds and where each went: { key = { amount, ref, amount, ref, ... } }.
--- Fields past their expiry are dropped as they are read.
-local function heldByKey(index, now)
+-- A length-prefixed string at \`at\` in text ("<length> <text>"): the string and where what follows it starts.
+local function prefixed(text, at)
+  local stop = string.find(text, ' ', at, true)
+  local length = string.sub(text, at, stop - 1) + 0
+  return string.sub(text, stop + 1, stop + length), stop + length + 2
+end
+
+-- RESTORE_LUA's "<field> <key> <amount> ..." (field and key length-prefixed): what the ledger already counts
+-- of a call whose reservation is still noted, as { [field .. '\\n' .. key] = amount }.
+local function readCounted(text)
+  local counted = {}
+  local at = 1
+  while at <= #text do
+    local field, key
+    field, at = prefixed(text, at)
+    key, at = prefixed(text, at)
+    local amount = match(text, '^(%S+)', at)
+    counted[field .. '\\n' .. key] = amount + 0
+    at = at + #amount + 1
+  end
+  return counted
+end
+
+-- Per counter key, the amounts the index holds and where each went: { key = { amount, ref, amount, ref, ... } },
+-- less what \`counted\` (readCounted) says the ledger already has of each call. Fields past their expiry are
+-- dropped as they are read.
+local function heldByKey(index, now, counted)
   local held = {}
   local v = call('HGETALL', index)
   for j = 1, #v, 2 do
@@ -55,15 +81,14 @@ local function heldByKey(index, now)
     else
       local at = stop + 1
       while at <= #text do
-        stop = string.find(text, ' ', at, true)
-        local length = string.sub(text, at, stop - 1) + 0
-        local key = string.sub(text, stop + 1, stop + length)
-        local amount, ref = match(text, '^(%S+) (%S+)', stop + length + 2)
+        local key
+        key, at = prefixed(text, at)
+        local amount, ref = match(text, '^(%S+) (%S+)', at)
         local list = held[key]
         if not list then list = {}; held[key] = list end
-        list[#list + 1] = amount + 0
+        list[#list + 1] = mmax(0, amount - (counted[v[j] .. '\\n' .. key] or 0))
         list[#list + 1] = ref + 0
-        at = stop + length + 4 + #amount + #ref
+        at = at + #amount + #ref + 2
       end
     end
   end

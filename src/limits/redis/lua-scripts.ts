@@ -236,25 +236,27 @@ return out
 
 /**
  * KEYS: item keys[, the organization's held index (lua-held-index.ts)]. ARGV: time override, window table,
- * then per item its spec and the usage to restore: a number (a fixed window's followed by the start of the
- * window it was counted in, which must be the current one, then " k" when the store kept its counters),
- * or for a sliding window its slots as "<epoch> <usage> ...", after "k <total> " when the store kept its
- * counters (MemoryCounterStore.restore). Raises each counter (or slot) to at least that usage in the window
+ * what the ledger counts of calls the index may hold (readCounted's format, '' for none), then per item its
+ * spec and the usage to restore: a number (a fixed window's followed by the start of the window it was
+ * counted in, which must be the current one, then " s" when it is settled usage), or for a sliding window
+ * its slots as "<epoch> <usage> ...", after "k <total> " when the store kept its counters
+ * (MemoryCounterStore.restore). Raises each counter (or slot) to at least that usage in the window
  * containing now (taking the larger value, so restoring twice, or from several instances at once, never
- * double-counts). Into kept counters the usage is settled usage, compared with the counter less what the
- * held index says reservations in flight hold of it, any gateway's (RestoreEntry.kept says why only then).
+ * double-counts). Settled usage, and a kept total, are compared with the counter less what the held index
+ * says reservations in flight hold of it, any gateway's, beyond what the ledger counts of them
+ * (RestoreEntry.settled, .counted).
  */
 export const RESTORE_LUA = `${LUA_PRELUDE}${HELD_INDEX_LUA}
 local now = clock(ARGV[1])
 readWindows(ARGV[2])
-local n = (#ARGV - 2) / 2
+local n = (#ARGV - 3) / 2
 local specs = {}
-for i = 1, n do specs[i] = spec(ARGV[1 + 2 * i]) end
+for i = 1, n do specs[i] = spec(ARGV[2 + 2 * i]) end
 if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
 local held = {}
-if #KEYS > n then held = heldByKey(KEYS[n + 1], now) end
+if #KEYS > n then held = heldByKey(KEYS[n + 1], now, readCounted(ARGV[3])) end
 for i = 1, n do
-  local s, value = specs[i], ARGV[2 + 2 * i]
+  local s, value = specs[i], ARGV[3 + 2 * i]
   if s.alg == 's' and string.find(value, ' ', 1, true) then
     local st = load(KEYS[i], s)
     local cur = slotOf(s, now)
@@ -281,12 +283,12 @@ for i = 1, n do
     end
     if kept and short > 0 then addToSlot(KEYS[i], s, st, cur, short, now) end
   else
-    -- A fixed window's "<usage> <window start>[ k]" (RestoreEntry.windowStartMs, .kept): only into the window
-    -- it was counted in; into a kept counter, compared with what of it is settled.
-    local used, from, kept = match(value, '^(%S+) (%S+) ?(k?)$')
+    -- A fixed window's "<usage> <window start>[ s]" (RestoreEntry.windowStartMs, .settled): only into the
+    -- window it was counted in; settled usage is compared with what of the counter is settled.
+    local used, from, settled = match(value, '^(%S+) (%S+) ?(s?)$')
     if from == nil or (s.alg == 'f' and bounds(s, from + 0) == bounds(s, now)) then
       local counted = usedNow(KEYS[i], s, now)
-      if kept == 'k' then counted = counted - heldNow(held, KEYS[i], s, now) end
+      if settled == 's' then counted = counted - heldNow(held, KEYS[i], s, now) end
       local missing = tonumber(used or value) - counted
       if missing > 0 then add(KEYS[i], s, now, missing) end
     end

@@ -20,6 +20,8 @@ import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './re
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
 import { notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
 import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
+import { countedArg, readHeldEntry } from './held-index-text.js';
+import { KEY_GRACE_MS } from './lua-prelude.js';
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -264,12 +266,14 @@ export class RedisCounterStore implements CounterStore {
 
   async restore(entries: RestoreEntry[]): Promise<void> {
     for (const group of chunksByTag(entries, (e) => e.item.key, KEYS_PER_SCRIPT)) {
+      const tag = hashTagOf(entries[group[0]].item.key);
+      const counted = group.flatMap((i) => (entries[i].counted ?? []).map((c) => ({ field: `${tag}:res:${c.id}`, key: entries[i].item.key, amount: c.amount })));
       await this.withWindows(
         (windows) => {
           const args = [String(group.length + 1)];
           for (const i of group) args.push(entries[i].item.key);
-          args.push(heldIndexKey(hashTagOf(entries[group[0]].item.key)));
-          args.push(this.override(), windows.arg);
+          args.push(heldIndexKey(tag));
+          args.push(this.override(), windows.arg, countedArg(counted));
           for (const i of group) args.push(this.args.spec(entries[i].item), restoreValue(entries[i]));
           this.batcher.flush(); // what was queued before reaches Redis before this
           return this.scripts.tgRestore(...args);
@@ -357,6 +361,24 @@ export class RedisCounterStore implements CounterStore {
   /** What this instance's reservations in flight hold of each counter (see OpenReservations.held). */
   async held(items: CounterItem[]): Promise<number[]> {
     return this.open.held(items);
+  }
+
+  /** The reservations noted in the held indexes of `items`' organizations (CounterStore.heldCalls). */
+  async heldCalls(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
+    const now = this.opts.clock.now();
+    const calls: Array<{ id: string; keys: string[] }> = [];
+    const tags = [...new Set(items.map((item) => hashTagOf(item.key)))];
+    const indexes = await Promise.all(tags.map((tag) => this.bounded(this.client.hgetallBuffer(heldIndexKey(tag)))));
+    tags.forEach((tag, i) => {
+      const prefix = `${tag}:res:`;
+      for (const [field, value] of Object.entries(indexes[i])) {
+        const { expiresAtMs, keys } = readHeldEntry(value);
+        if (expiresAtMs > now && field.startsWith(prefix)) calls.push({ id: field.slice(prefix.length), keys });
+      }
+    });
+    // A reservation is made at most its record's life before now (another instance's may be configured
+    // longer: its calls' rows before this are not looked up, and count as held, the safe side).
+    return { calls, sinceMs: now - this.opts.reservationTtlMs - KEY_GRACE_MS };
   }
 
   /** What of that the restore does not read from the held index itself: budget leases' and token buckets'. */
