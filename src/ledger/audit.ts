@@ -15,7 +15,10 @@ export interface AuditLine {
   unit: 'tokens' | 'requests' | 'usd';
   counter: number;
   ledger: number;
-  /** counter - what this instance's calls in flight hold - ledger, in the limit's unit (USD for money limits). */
+  /**
+   * counter - what calls in flight hold - ledger, in the limit's unit (USD for money limits). The calls in
+   * flight are this instance's, and with Redis every instance's but their budget leases and token buckets.
+   */
   drift: number;
 }
 
@@ -94,13 +97,17 @@ async function readDrift(
   const unlisted = configured.filter((c) => !inLedger.has(c.limit.item.key)).map((c) => ({ ...c, used: 0 }));
   const all: Array<Pick<LimitUsage, 'limit' | 'organization' | 'used' | 'usedAtMost'>> = [...usage.limits, ...unlisted];
   const items = all.map((u) => u.limit.item);
-  // One turn of the event loop for a memory store: its counters and what is in flight agree.
-  const [states, held] = await Promise.all([store.peek(items), store.held?.(items)]);
+  // One turn of the event loop for a memory store: its counters and what is in flight agree. A store that
+  // keeps what reservations in flight hold apart (Redis) says so for every instance's: this one's own
+  // figure is then only the rest (restoreHeld), and other instances' calls in flight are no drift either.
+  const ownHeld = store.heldInStore ? (store.restoreHeld ?? store.held) : store.held;
+  const [states, mine, everyone] = await Promise.all([store.peek(items), ownHeld?.call(store, items), store.heldInStore?.(items)]);
+  const held = items.map((_, i) => (mine?.[i] ?? 0) + (everyone?.[i] ?? 0));
   const scale = (unit: AuditLine['unit'], v: number): number => (unit === 'usd' ? v / 1e6 : v);
   const measuredLines = all.map((u, i): AuditLine => {
     const unit = u.limit.unit;
     const counter = scale(unit, states[i].used);
-    const own = counter - scale(unit, held?.[i] ?? 0);
+    const own = counter - scale(unit, held[i]);
     // A token bucket's ledger figure is a range (LimitUsage.usedAtMost): the figure shown is the one in it
     // nearest the counter, so a counter inside the range is no drift and drift is still counter − ledger.
     const ledgerFigure = Math.min(Math.max(own, scale(unit, u.used)), scale(unit, u.usedAtMost ?? u.used));

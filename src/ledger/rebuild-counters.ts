@@ -4,6 +4,7 @@
 import type { Policy } from '../config/policy.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
+import { configuredLimits } from './configured-limits.js';
 import { countedInLedger } from './held-in-ledger.js';
 import { ledgerUsageByLimit, type LimitUsage } from './limit-usage.js';
 
@@ -31,6 +32,10 @@ export interface RebuildReport {
  */
 export async function rebuildCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, countersLost = false): Promise<RebuildReport> {
   const t0 = performance.now();
+  // Calls the store still holds in flight whose rows are in the ledger, looked up before the ledger's figures
+  // are read, so that every row found is in them: a row written in between (its settlement on its way) is
+  // then in the figures and still held, counted twice at worst (over), never taken off a figure without it.
+  const counted = await countedInLedger(ledger, store, configuredLimits(policy).map((c) => c.limit.item));
   const usage = await ledgerUsageByLimit(ledger, policy, now());
   // A store that kept its counters holds this instance's calls in flight too, which the ledger does not have
   // yet: compared with the ledger alone, their reservations hid usage the counter lacks (a reload's rebuild
@@ -39,17 +44,18 @@ export async function rebuildCounters(ledger: Ledger, policy: Policy, store: Cou
   // reservations in flight back itself.
   // Only what the store does not count itself: Redis keeps what every gateway's reservations hold apart
   // (lua-held-index.ts), so that other gateways' reservations do not hide usage either.
+  const items = usage.limits.map((u) => u.limit.item);
   const heldOf = store.restoreHeld?.bind(store) ?? store.held?.bind(store);
-  const held = countersLost || !heldOf ? undefined : await heldOf(usage.limits.map((u) => u.limit.item));
+  const held = countersLost || !heldOf ? undefined : await heldOf(items);
+  // All of this instance's, for a store that cannot tell calls in flight apart this time (RestoreEntry.wholeUsed).
+  const heldAll = countersLost || !store.restoreHeld || !store.held ? undefined : await store.held(items);
   const figure = (u: LimitUsage, i: number): number => (countersLost ? (u.usedAtMost ?? u.used) : u.used + Math.max(0, held?.[i] ?? 0));
-  // Read after the ledger: a call that ends in between is in neither, or (its settlement lost) in both.
-  const counted = await countedInLedger(ledger, store, usage.limits.map((u) => u.limit.item));
   const entries = usage.limits
-    .map((u, i) => ({ u, used: figure(u, i) }))
+    .map((u, i) => ({ u, i, used: figure(u, i) }))
     .filter(({ used }) => used > 0)
-    .map(({ u, used }) => {
+    .map(({ u, i, used }) => {
       const item = u.limit.item;
-      const inLedger = { counted: counted.get(item.key) };
+      const inLedger = { counted: counted.get(item.key), ...(heldAll ? { wholeUsed: u.used + Math.max(0, heldAll[i]) } : {}) };
       if (u.slots) return { item, used, slots: u.slots, kept: !countersLost, ...(countersLost ? {} : inLedger) };
       // A fixed window's figure is its window's at the ledger's reading: the store may be past its edge by now.
       if (item.algorithm === 'fixed_window') return { item, used, windowStartMs: u.sinceMs, settled: true, ...inLedger };

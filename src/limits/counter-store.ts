@@ -143,6 +143,12 @@ export interface RestoreEntry {
    */
   settled?: boolean;
   /**
+   * With `settled` (or a sliding window's `kept`): the ledger's figure plus everything this instance's calls
+   * in flight hold (`held`), for a store that cannot tell reservations in flight apart this time (Redis:
+   * an organization with more than MAX_HELD_READ calls in flight) and compares with the whole counter.
+   */
+  wholeUsed?: number;
+  /**
    * With `settled` (or a sliding window's `kept`): calls the store may still hold as in flight whose rows are
    * in the ledger's figure already, by reservation id, and what each adds to this counter (held-in-ledger.ts).
    */
@@ -235,6 +241,11 @@ export interface CounterStore {
    * `items`), and the earliest time any of them can have been made.
    */
   heldCalls?(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }>;
+  /**
+   * What every instance's reservations in flight hold of each item now, as far as the store keeps it apart
+   * (Redis: all but budget leases and token buckets); `restoreHeld` is the rest, this instance's own.
+   */
+  heldInStore?(items: CounterItem[]): Promise<number[]>;
   close(): Promise<void>;
   /**
    * Shared stores only (absent means always `ok`): the mode in force for limits that follow

@@ -61,6 +61,7 @@ export class LeasedStore implements CounterStore {
   readonly rebuildWhenLost?: CounterStore['rebuildWhenLost'];
   readonly holdsCounters?: CounterStore['holdsCounters'];
   readonly heldCalls?: CounterStore['heldCalls'];
+  readonly heldInStore?: CounterStore['heldInStore'];
 
   constructor(
     private readonly inner: CounterStore,
@@ -73,6 +74,7 @@ export class LeasedStore implements CounterStore {
     if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
     if (inner.holdsCounters) this.holdsCounters = (orgs) => inner.holdsCounters!(orgs);
     if (inner.heldCalls) this.heldCalls = (items) => inner.heldCalls!(items);
+    if (inner.heldInStore) this.heldInStore = (items) => inner.heldInStore!(items);
     this.sweeper = setInterval(() => this.forgetQuietKeys(), Math.max(1000, 10 * opts.leaseMs));
     this.sweeper.unref();
   }

@@ -231,6 +231,10 @@ export class ResilientStore implements CounterStore {
     return (await this.primary.heldCalls?.(items)) ?? { calls: [], sinceMs: 0 };
   }
 
+  async heldInStore(items: CounterItem[]): Promise<number[]> {
+    return (await this.primary.heldInStore?.(items)) ?? items.map(() => 0);
+  }
+
   async restoreHeld(items: CounterItem[]): Promise<number[]> {
     return (await (this.primary.restoreHeld ?? this.primary.held)?.call(this.primary, items)) ?? items.map(() => 0);
   }

@@ -215,16 +215,17 @@ export class ItemArgs {
 
 /**
  * RESTORE_LUA's value for an entry: its usage (a fixed window's with its window's start, and " s" for
- * settled usage), or a sliding window's slots as "<epoch> <usage> ...", after "k <usage> " into a store
- * that kept them.
+ * settled usage, then its whole figure), or a sliding window's slots as "<epoch> <usage> ...", after
+ * "k <usage>[/<whole usage>] " into a store that kept them.
  */
 export function restoreValue(entry: RestoreEntry): string {
   const { item, slots } = entry;
   // A fixed window's "<usage> <window start>": restored only while that window is current (RestoreEntry.windowStartMs).
-  if (item.algorithm === 'fixed_window' && entry.windowStartMs !== undefined) return `${entry.used} ${entry.windowStartMs}${entry.settled ? ' s' : ''}`;
+  const whole = entry.wholeUsed !== undefined ? ` ${entry.wholeUsed}` : '';
+  if (item.algorithm === 'fixed_window' && entry.windowStartMs !== undefined) return `${entry.used} ${entry.windowStartMs}${entry.settled ? ` s${whole}` : ''}`;
   if (item.algorithm !== 'sliding_window' || !slots) return String(entry.used);
   const list = slots.map((s) => `${slotEpoch(item.window, s.atMs)} ${s.used}`).join(' ');
-  if (entry.kept) return `k ${entry.used} ${list}`;
+  if (entry.kept) return `k ${entry.used}${entry.wholeUsed !== undefined ? `/${entry.wholeUsed}` : ''} ${list}`;
   // No slots: nothing to raise (0 is below any counter).
   return slots.length === 0 ? '0' : list;
 }

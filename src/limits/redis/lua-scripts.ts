@@ -235,6 +235,26 @@ return out
 `;
 
 /**
+ * KEYS: item keys, the organization's held index. ARGV: time override, window table, then item specs.
+ * Returns what the index says reservations in flight, any gateway's, hold of each item now
+ * (lua-held-index.ts), for the audit.
+ */
+export const HELD_LUA = `${LUA_PRELUDE}${HELD_INDEX_LUA}
+local now = clock(ARGV[1])
+readWindows(ARGV[2])
+local n = #KEYS - 1
+local specs = {}
+for i = 1, n do specs[i] = spec(ARGV[2 + i]) end
+if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
+local held = heldByKey(KEYS[n + 1], now, {})
+-- Too large to read (MAX_HELD_READ): nothing, and the instance counts its own.
+if not held then return {} end
+local out = {}
+for i = 1, n do out[i] = reply(heldNow(held, KEYS[i], specs[i], now)) end
+return out
+`;
+
+/**
  * KEYS: item keys[, the organization's held index (lua-held-index.ts)]. ARGV: time override, window table,
  * what the ledger counts of calls the index may hold (readCounted's format, '' for none), then per item its
  * spec and the usage to restore: a number (a fixed window's followed by the start of the window it was
@@ -253,15 +273,23 @@ local n = (#ARGV - 3) / 2
 local specs = {}
 for i = 1, n do specs[i] = spec(ARGV[2 + 2 * i]) end
 if not checkBounds(specs, now) then return redis.error_reply('TGSKEW ' .. num(now)) end
+-- Nil when the index is too large to read (MAX_HELD_READ): settled usage is then compared with the whole
+-- counter, at its whole figure (the instance's own calls in flight on top: RestoreEntry.wholeUsed).
 local held = {}
 if #KEYS > n then held = heldByKey(KEYS[n + 1], now, readCounted(ARGV[3])) end
+local function settledPart(key, s) return usedNow(key, s, now) - (held and heldNow(held, key, s, now) or 0) end
 for i = 1, n do
   local s, value = specs[i], ARGV[3 + 2 * i]
   if s.alg == 's' and string.find(value, ' ', 1, true) then
     local st = load(KEYS[i], s)
     local cur = slotOf(s, now)
-    -- "k <total> ..." (RestoreEntry.kept): the store kept its counters, raised by what its total is short of that.
+    -- "k <total>[/<whole total>] ..." (RestoreEntry.kept, .wholeUsed): the store kept its counters, raised by
+    -- what its total is short of that.
     local target, list = match(value, '^k (%S+) ?(.*)$')
+    if target then
+      local settledTotal, whole = match(target, '^(%S+)/(%S+)$')
+      if settledTotal then target = held and settledTotal or whole end
+    end
     local counted, gone = {}, 0
     for e, u in gmatch(list or value, '(%S+) (%S+)') do
       local epoch = tonumber(e)
@@ -272,7 +300,7 @@ for i = 1, n do
     local kept, short = target ~= nil, math.huge
     -- Slots that left the window since the ledger was read are no longer in the total's window. What
     -- reservations in flight hold is not settled usage, which is what the total is.
-    if kept then short = tonumber(target) - gone - (usedNow(KEYS[i], s, now) - heldNow(held, KEYS[i], s, now)) end
+    if kept then short = tonumber(target) - gone - settledPart(KEYS[i], s) end
     for _, slot in ipairs(counted) do
       if short <= 0 then break end
       local missing = mmin(short, slot[2] - (st.slots[slot[1]] or 0))
@@ -283,13 +311,15 @@ for i = 1, n do
     end
     if kept and short > 0 then addToSlot(KEYS[i], s, st, cur, short, now) end
   else
-    -- A fixed window's "<usage> <window start>[ s]" (RestoreEntry.windowStartMs, .settled): only into the
-    -- window it was counted in; settled usage is compared with what of the counter is settled.
-    local used, from, settled = match(value, '^(%S+) (%S+) ?(s?)$')
+    -- A fixed window's "<usage> <window start>[ s <whole usage>]" (RestoreEntry.windowStartMs, .settled,
+    -- .wholeUsed): only into the window it was counted in; settled usage is compared with what of the
+    -- counter is settled.
+    local used, from, settled, whole = match(value, '^(%S+) (%S+) ?(s?) ?(%S*)$')
     if from == nil or (s.alg == 'f' and bounds(s, from + 0) == bounds(s, now)) then
-      local counted = usedNow(KEYS[i], s, now)
-      if settled == 's' then counted = counted - heldNow(held, KEYS[i], s, now) end
-      local missing = tonumber(used or value) - counted
+      local missing
+      if settled ~= 's' then missing = tonumber(used or value) - usedNow(KEYS[i], s, now)
+      elseif held then missing = used - settledPart(KEYS[i], s)
+      else missing = (whole ~= '' and whole or used) - usedNow(KEYS[i], s, now) end
       if missing > 0 then add(KEYS[i], s, now, missing) end
     end
   end

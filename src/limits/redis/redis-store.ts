@@ -2,11 +2,11 @@
 // call (EVALSHA; EVAL with its text when Redis does not hold it) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
-import { COMMAND_TIMED_OUT } from '../store-errors.js';
+import { COMMAND_TIMED_OUT, isPermissionRefusal } from '../store-errors.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
 import { ItemArgs, restoreValue, type WindowTable } from './item-args.js';
-import { LOST_AT_LUA, PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
+import { HELD_LUA, LOST_AT_LUA, PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
 import { onPrimaryChange } from './sentinel-failover.js';
 import { ScriptBatcher } from './script-batcher.js';
@@ -21,6 +21,7 @@ import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counter
 import { notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
 import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
 import { countedArg, readHeldEntry } from './held-index-text.js';
+import { MAX_HELD_READ } from './lua-held-index.js';
 import { KEY_GRACE_MS } from './lua-prelude.js';
 
 export interface RedisStoreOptions {
@@ -66,13 +67,14 @@ interface Scripts {
   tgRestore: ScriptCall;
   tgReconcile: ScriptCall;
   tgLostAt: ScriptCall;
+  tgHeld: ScriptCall;
 }
 
 // The rarer calls; reservations and settlements go through the batcher (script-batcher.ts).
 // Restores and peeks of many limits go a few hundred keys per script (each key stands alone in them), so
 // a large organization's never holds Redis for long: calls' scripts run in between.
 const KEYS_PER_SCRIPT = 256;
-const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA };
+const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA, tgHeld: HELD_LUA };
 const SKEW_ERROR = /^TGSKEW (\S+)/;
 /**
  * With budget leases, how many lease periods the moment a loss was first noticed is kept: an instance
@@ -363,12 +365,39 @@ export class RedisCounterStore implements CounterStore {
     return this.open.held(items);
   }
 
+  /** What the held index says every instance's reservations in flight hold of each item now (CounterStore.heldInStore). */
+  async heldInStore(items: CounterItem[]): Promise<number[]> {
+    const out: number[] = new Array(items.length).fill(0);
+    for (const group of chunksByTag(items, (item) => item.key, KEYS_PER_SCRIPT)) {
+      const members = group.map((i) => items[i]);
+      const [reply] = await this.withWindows((windows) => {
+        const args = [String(group.length + 1)];
+        for (const item of members) args.push(item.key);
+        args.push(heldIndexKey(hashTagOf(members[0].key)), this.override(), windows.arg);
+        for (const item of members) args.push(this.args.spec(item));
+        this.batcher.flush(); // what was queued before reaches Redis before this
+        return this.scripts.tgHeld(...args);
+      }, members);
+      // An index too large to read (MAX_HELD_READ): this instance's own, as it knows them.
+      const own = (reply as Reply).length === 0 ? this.open.held(members) : undefined;
+      const outside = own && this.open.held(members, true);
+      group.forEach((i, j) => (out[i] = own ? own[j] - outside![j] : replyNumber((reply as Reply)[j])));
+    }
+    return out;
+  }
+
   /** The reservations noted in the held indexes of `items`' organizations (CounterStore.heldCalls). */
   async heldCalls(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
     const now = this.opts.clock.now();
     const calls: Array<{ id: string; keys: string[] }> = [];
     const tags = [...new Set(items.map((item) => hashTagOf(item.key)))];
-    const indexes = await Promise.all(tags.map((tag) => this.bounded(this.client.hgetallBuffer(heldIndexKey(tag)))));
+    // An index too large for the restore to read (MAX_HELD_READ) is not read here either. HLEN is not among
+    // the commands the ACL check asks for (older releases did not need it): a user refused it reads the index.
+    const readable = async (tag: string): Promise<Record<string, Buffer>> => {
+      const size = await this.bounded(this.client.hlen(heldIndexKey(tag))).catch((err: Error) => (isPermissionRefusal(err) ? 0 : Promise.reject(err)));
+      return size > MAX_HELD_READ ? {} : this.bounded(this.client.hgetallBuffer(heldIndexKey(tag)));
+    };
+    const indexes = await Promise.all(tags.map(readable));
     tags.forEach((tag, i) => {
       const prefix = `${tag}:res:`;
       for (const [field, value] of Object.entries(indexes[i])) {
