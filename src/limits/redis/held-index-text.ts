@@ -1,6 +1,10 @@
-// The held index's text on the instance's side (lua-held-index.ts has the Lua side): reading a noted
-// reservation's counters, and writing RESTORE_LUA's "what the ledger counts" argument. Lengths count
-// bytes, as Lua's # does: a user id in a key may hold any character.
+// The held index on the instance's side (lua-held-index.ts has the Lua side): reading the noted
+// reservations and their counters, and writing RESTORE_LUA's "what the ledger counts" argument. Lengths
+// count bytes, as Lua's # does: a user id in a key may hold any character.
+import { isPermissionRefusal } from '../store-errors.js';
+import { heldIndexKey } from './hash-tags.js';
+import { MAX_HELD_READ } from './lua-held-index.js';
+import type { RedisClient } from './redis-client.js';
 /** A noted reservation's value, "<expires at ms> <key length> <key> <amount> <where it went>:<window length> ...": when it expires, and the counters it holds. */
 export function readHeldEntry(value: Buffer): { expiresAtMs: number; keys: string[] } {
   const space = 0x20;
@@ -27,4 +31,23 @@ const prefixed = (text: string): string => `${Buffer.byteLength(text)} ${text}`;
 /** RESTORE_LUA's third ARGV: per noted reservation (its record key) and counter key, what the ledger counts of it. */
 export function countedArg(counted: Array<{ field: string; key: string; amount: number }>): string {
   return counted.map((c) => `${prefixed(c.field)} ${prefixed(c.key)} ${c.amount}`).join(' ');
+}
+
+/**
+ * The calls noted in organization `tag`'s index whose entries have not expired by `nowMs`, with the keys of
+ * the counters each holds; none for an index too large for the restore to read (MAX_HELD_READ). HLEN is not
+ * among the commands the ACL check asks for (older releases did not need it): a user refused it reads the
+ * index whatever its size. `bounded` bounds each command's wait (the store's call timeout).
+ */
+export async function readHeldCalls(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>, tag: string, nowMs: number): Promise<Array<{ id: string; keys: string[] }>> {
+  const key = heldIndexKey(tag);
+  const size = await bounded(client.hlen(key)).catch((err: Error) => (isPermissionRefusal(err) ? 0 : Promise.reject(err)));
+  if (size > MAX_HELD_READ) return [];
+  const prefix = `${tag}:res:`;
+  const calls: Array<{ id: string; keys: string[] }> = [];
+  for (const [field, value] of Object.entries(await bounded(client.hgetallBuffer(key)))) {
+    const { expiresAtMs, keys } = readHeldEntry(value);
+    if (expiresAtMs > nowMs && field.startsWith(prefix)) calls.push({ id: field.slice(prefix.length), keys });
+  }
+  return calls;
 }

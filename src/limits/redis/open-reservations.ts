@@ -93,6 +93,12 @@ export class OpenReservations extends ChurnMap<string, OpenReservation> {
     return out;
   }
 
+  /** What of `held` the held index says (lua-held-index.ts): for an index too large to read. */
+  heldNoted(items: CounterItem[]): number[] {
+    const outside = this.held(items, true);
+    return this.held(items).map((all, i) => all - outside[i]);
+  }
+
   /**
    * The confirmed reservations of `tag` (undefined: of every organization) that may be placed in Redis
    * again after a rebuild: none of their settlements is on its way or may have landed.

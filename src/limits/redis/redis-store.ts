@@ -2,7 +2,7 @@
 // call (EVALSHA; EVAL with its text when Redis does not hold it) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
-import { COMMAND_TIMED_OUT, isPermissionRefusal } from '../store-errors.js';
+import { COMMAND_TIMED_OUT } from '../store-errors.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
 import { ItemArgs, restoreValue, type WindowTable } from './item-args.js';
@@ -20,8 +20,7 @@ import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './re
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
 import { notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
 import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
-import { countedArg, readHeldEntry } from './held-index-text.js';
-import { MAX_HELD_READ } from './lua-held-index.js';
+import { countedArg, readHeldCalls } from './held-index-text.js';
 import { KEY_GRACE_MS } from './lua-prelude.js';
 
 export interface RedisStoreOptions {
@@ -267,42 +266,22 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async restore(entries: RestoreEntry[]): Promise<void> {
-    for (const group of chunksByTag(entries, (e) => e.item.key, KEYS_PER_SCRIPT)) {
-      const tag = hashTagOf(entries[group[0]].item.key);
-      const counted = group.flatMap((i) => (entries[i].counted ?? []).map((c) => ({ field: `${tag}:res:${c.id}`, key: entries[i].item.key, amount: c.amount })));
-      await this.withWindows(
-        (windows) => {
-          const args = [String(group.length + 1)];
-          for (const i of group) args.push(entries[i].item.key);
-          args.push(heldIndexKey(tag));
-          args.push(this.override(), windows.arg, countedArg(counted));
-          for (const i of group) args.push(this.args.spec(entries[i].item), restoreValue(entries[i]));
-          this.batcher.flush(); // what was queued before reaches Redis before this
-          return this.scripts.tgRestore(...args);
-        },
-        group.map((i) => entries[i].item),
-      );
-    }
+    await this.scriptPerTag('tgRestore', entries.map((e) => e.item), {
+      keysAfter: (tag) => [heldIndexKey(tag)],
+      argsBefore: (tag, group) => [countedArg(group.flatMap((i) => (entries[i].counted ?? []).map((c) => ({ field: `${tag}:res:${c.id}`, key: entries[i].item.key, amount: c.amount }))))],
+      argsOf: (i) => [this.args.spec(entries[i].item), restoreValue(entries[i])],
+    });
   }
 
   async peek(items: CounterItem[]): Promise<LimitState[]> {
     const states: LimitState[] = new Array(items.length);
-    for (const group of chunksByTag(items, (item) => item.key, KEYS_PER_SCRIPT)) {
-      const members = group.map((i) => items[i]);
-      const [reply, table] = await this.withWindows((windows) => {
-        const args = [String(group.length)];
-        for (const item of members) args.push(item.key);
-        args.push(this.override(), windows.arg);
-        for (const item of members) args.push(this.args.spec(item));
-        this.batcher.flush(); // what was queued before reaches Redis before this
-        return this.scripts.tgPeek(...args);
-      }, members);
+    await this.scriptPerTag('tgPeek', items, {}, (reply, group, table) => {
       const now = replyNumber(reply[0]);
       group.forEach((i, j) => {
         const used = replyNumber(reply[1 + 2 * j]);
         states[i] = { used, max: items[i].max, resetAtMs: this.args.resetAt(items[i], now, used, reply[2 + 2 * j], table) };
       });
-    }
+    });
     return states;
   }
 
@@ -368,43 +347,19 @@ export class RedisCounterStore implements CounterStore {
   /** What the held index says every instance's reservations in flight hold of each item now (CounterStore.heldInStore). */
   async heldInStore(items: CounterItem[]): Promise<number[]> {
     const out: number[] = new Array(items.length).fill(0);
-    for (const group of chunksByTag(items, (item) => item.key, KEYS_PER_SCRIPT)) {
-      const members = group.map((i) => items[i]);
-      const [reply] = await this.withWindows((windows) => {
-        const args = [String(group.length + 1)];
-        for (const item of members) args.push(item.key);
-        args.push(heldIndexKey(hashTagOf(members[0].key)), this.override(), windows.arg);
-        for (const item of members) args.push(this.args.spec(item));
-        this.batcher.flush(); // what was queued before reaches Redis before this
-        return this.scripts.tgHeld(...args);
-      }, members);
+    await this.scriptPerTag('tgHeld', items, { keysAfter: (tag) => [heldIndexKey(tag)] }, (reply, group) => {
       // An index too large to read (MAX_HELD_READ): this instance's own, as it knows them.
-      const own = (reply as Reply).length === 0 ? this.open.held(members) : undefined;
-      const outside = own && this.open.held(members, true);
-      group.forEach((i, j) => (out[i] = own ? own[j] - outside![j] : replyNumber((reply as Reply)[j])));
-    }
+      const own = reply.length === 0 ? this.open.heldNoted(group.map((i) => items[i])) : undefined;
+      group.forEach((i, j) => (out[i] = own ? own[j] : replyNumber(reply[j])));
+    });
     return out;
   }
 
   /** The reservations noted in the held indexes of `items`' organizations (CounterStore.heldCalls). */
   async heldCalls(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
     const now = this.opts.clock.now();
-    const calls: Array<{ id: string; keys: string[] }> = [];
     const tags = [...new Set(items.map((item) => hashTagOf(item.key)))];
-    // An index too large for the restore to read (MAX_HELD_READ) is not read here either. HLEN is not among
-    // the commands the ACL check asks for (older releases did not need it): a user refused it reads the index.
-    const readable = async (tag: string): Promise<Record<string, Buffer>> => {
-      const size = await this.bounded(this.client.hlen(heldIndexKey(tag))).catch((err: Error) => (isPermissionRefusal(err) ? 0 : Promise.reject(err)));
-      return size > MAX_HELD_READ ? {} : this.bounded(this.client.hgetallBuffer(heldIndexKey(tag)));
-    };
-    const indexes = await Promise.all(tags.map(readable));
-    tags.forEach((tag, i) => {
-      const prefix = `${tag}:res:`;
-      for (const [field, value] of Object.entries(indexes[i])) {
-        const { expiresAtMs, keys } = readHeldEntry(value);
-        if (expiresAtMs > now && field.startsWith(prefix)) calls.push({ id: field.slice(prefix.length), keys });
-      }
-    });
+    const calls = (await Promise.all(tags.map((tag) => readHeldCalls(this.client, (p) => this.bounded(p), tag, now)))).flat();
     // A reservation is made at most its record's life before now (another instance's may be configured
     // longer: its calls' rows before this are not looked up, and count as held, the safe side).
     return { calls, sinceMs: now - this.opts.reservationTtlMs - KEY_GRACE_MS };
@@ -436,6 +391,34 @@ export class RedisCounterStore implements CounterStore {
 
   private estimate(): number {
     return this.opts.clock.now() + this.skewMs;
+  }
+
+  /**
+   * Script `script` over `items`, a few hundred keys of one organization per call (KEYS_PER_SCRIPT), each sent after
+   * what was queued before it. KEYS: the group's keys, then `keysAfter(tag)`. ARGV: the time override, the
+   * window table, `argsBefore(tag, group)`, then `argsOf(i)` per item (its spec by default). `onReply`
+   * gets each call's reply, with the items' indexes in it and the window table it was sent with.
+   */
+  private async scriptPerTag(
+    script: keyof Scripts,
+    items: readonly CounterItem[],
+    parts: { keysAfter?: (tag: string) => string[]; argsBefore?: (tag: string, group: number[]) => string[]; argsOf?: (i: number) => string[] },
+    onReply?: (reply: Reply, group: number[], table: WindowTable) => void,
+  ): Promise<void> {
+    for (const group of chunksByTag(items, (item) => item.key, KEYS_PER_SCRIPT)) {
+      const tag = hashTagOf(items[group[0]].key);
+      const keys = [...group.map((i) => items[i].key), ...(parts.keysAfter?.(tag) ?? [])];
+      const [reply, table] = await this.withWindows(
+        (windows) => {
+          const args = [String(keys.length), ...keys, this.override(), windows.arg, ...(parts.argsBefore?.(tag, group) ?? [])];
+          for (const i of group) args.push(...(parts.argsOf?.(i) ?? [this.args.spec(items[i])]));
+          this.batcher.flush(); // what was queued before reaches Redis before this
+          return this.scripts[script](...args);
+        },
+        group.map((i) => items[i]),
+      );
+      onReply?.(reply, group, table);
+    }
   }
 
   /**
