@@ -6,6 +6,7 @@ import { COMMAND_TIMED_OUT } from '../store-errors.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
 import { ItemArgs, restoreValue, type WindowTable } from './item-args.js';
+import { WindowCalls, type ScriptCall } from './window-calls.js';
 import { HELD_LUA, LOST_AT_LUA, PEEK_LUA, RECONCILE_LUA, RESERVE_LUA, RESTORE_LUA, SETTLE_LUA } from './lua-scripts.js';
 import type { RedisClient } from './redis-client.js';
 import { onPrimaryChange } from './sentinel-failover.js';
@@ -14,7 +15,7 @@ import { CommandsRefusedError, permissionProblem } from './command-permissions.j
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { admittedKey, chunksByTag, hashTagOf, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { admittedKey, hashTagOf, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
@@ -60,7 +61,6 @@ export interface ReconcileEntry {
   amount: number;
 }
 
-type ScriptCall = (...args: string[]) => Promise<unknown>;
 interface Scripts {
   tgPeek: ScriptCall;
   tgRestore: ScriptCall;
@@ -70,11 +70,7 @@ interface Scripts {
 }
 
 // The rarer calls; reservations and settlements go through the batcher (script-batcher.ts).
-// Restores and peeks of many limits go a few hundred keys per script (each key stands alone in them), so
-// a large organization's never holds Redis for long: calls' scripts run in between.
-const KEYS_PER_SCRIPT = 256;
 const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA, tgHeld: HELD_LUA };
-const SKEW_ERROR = /^TGSKEW (\S+)/;
 /**
  * With budget leases, how many lease periods the moment a loss was first noticed is kept: an instance
  * noticing it later (its own slice ended first, or a call on a slice ending after the rebuild and finding
@@ -86,8 +82,7 @@ export class RedisCounterStore implements CounterStore {
   private readonly scripts: Scripts;
   private readonly args: ItemArgs;
   private readonly open: OpenReservations;
-  /** Redis time minus the instance clock, learned only when the instance is off by more than a window. */
-  private skewMs = 0;
+  private readonly calls: WindowCalls;
   private readonly lost: LostCounters;
   private readonly batcher: ScriptBatcher;
   /** Per hash tag, the replication id of the node that last answered its reservation (see RESERVE_LUA). */
@@ -98,9 +93,12 @@ export class RedisCounterStore implements CounterStore {
     private readonly opts: RedisStoreOptions,
   ) {
     for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua });
-    this.scripts = client as unknown as Scripts;
+    // Bound, so each can be handed on alone (WindowCalls.perTag).
+    const commands = client as unknown as Scripts;
+    this.scripts = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, (...args: string[]) => commands[name as keyof Scripts](...args)])) as unknown as Scripts;
     this.batcher = new ScriptBatcher(client, { reserve: new Script(RESERVE_LUA), settle: new Script(SETTLE_LUA) });
     this.args = new ItemArgs(opts.timezone);
+    this.calls = new WindowCalls(this.args, opts.clock, opts.timeOverride, () => this.batcher.flush());
     const leases = opts.leases;
     this.lost = new LostCounters(
       client,
@@ -137,11 +135,11 @@ export class RedisCounterStore implements CounterStore {
     // Known before the call, so a reservation whose answer is lost can still be cancelled by id later.
     this.open.set(req.id, entry);
     const call = (): Promise<[Reply, WindowTable]> =>
-      this.withWindows((windows) => {
+      this.calls.withWindows((windows) => {
         const watchKeys = this.lost.watching ? { presence: presenceKey(tag), lastPrimary: lastPrimaryKey(tag), admitted: admittedKey(tag) } : undefined;
         const seen = this.lost.seenArg(tag);
         const replid = watchKeys === undefined ? '' : (this.replids.get(tag) ?? '');
-        const a = this.args.reserveArgs({ req, recordKey, heldIndex: heldIndexKey(tag), noteHeld: notedInHeldIndex(entry), watchKeys, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
+        const a = this.args.reserveArgs({ req, recordKey, heldIndex: heldIndexKey(tag), noteHeld: notedInHeldIndex(entry), watchKeys, override: this.calls.override(), ttlMs: this.opts.reservationTtlMs, windows, factors, seen, replid });
         return this.batcher.reserve(tag, a);
       }, items);
     const rebuildsBefore = this.lost.rebuildsOf(tag);
@@ -226,7 +224,7 @@ export class RedisCounterStore implements CounterStore {
     });
     entry.settling = true;
     try {
-      await this.bounded(this.batcher.settle(entry.tag, this.override(), a));
+      await this.bounded(this.batcher.settle(entry.tag, this.calls.override(), a));
     } catch (err) {
       entry.settleSent = true;
       throw err;
@@ -251,8 +249,8 @@ export class RedisCounterStore implements CounterStore {
     for (const [id, entry] of this.open.placeableAgain(tag)) {
       const input = entry.placeAgain?.input() ?? entry.input;
       const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
-      const placed = this.withWindows(
-        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, heldIndex: heldIndexKey(entry.tag), noteHeld: notedInHeldIndex(entry), watchKeys: undefined, override: this.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
+      const placed = this.calls.withWindows(
+        (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, heldIndex: heldIndexKey(entry.tag), noteHeld: notedInHeldIndex(entry), watchKeys: undefined, override: this.calls.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
         req.items,
       );
       // As sent: a settlement made from now on reaches Redis after it (the batcher keeps each
@@ -266,7 +264,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async restore(entries: RestoreEntry[]): Promise<void> {
-    await this.scriptPerTag('tgRestore', entries.map((e) => e.item), {
+    await this.calls.perTag(this.scripts.tgRestore, entries.map((e) => e.item), {
       keysAfter: (tag) => [heldIndexKey(tag)],
       argsBefore: (tag, group) => [countedArg(group.flatMap((i) => (entries[i].counted ?? []).map((c) => ({ field: `${tag}:res:${c.id}`, key: entries[i].item.key, amount: c.amount }))))],
       argsOf: (i) => [this.args.spec(entries[i].item), restoreValue(entries[i])],
@@ -275,7 +273,7 @@ export class RedisCounterStore implements CounterStore {
 
   async peek(items: CounterItem[]): Promise<LimitState[]> {
     const states: LimitState[] = new Array(items.length);
-    await this.scriptPerTag('tgPeek', items, {}, (reply, group, table) => {
+    await this.calls.perTag(this.scripts.tgPeek, items, {}, (reply, group, table) => {
       const now = replyNumber(reply[0]);
       group.forEach((i, j) => {
         const used = replyNumber(reply[1 + 2 * j]);
@@ -294,15 +292,15 @@ export class RedisCounterStore implements CounterStore {
     const specs = entries.map((e) => this.args.spec(e.item));
     const args = [String(entries.length + 1)];
     for (const e of entries) args.push(e.item.key);
-    args.push(`${tag}:rec:${batchId}`, this.override(), String(this.opts.reservationTtlMs), this.args.windows(this.estimate()).arg);
+    args.push(`${tag}:rec:${batchId}`, this.calls.override(), String(this.opts.reservationTtlMs), this.args.windows(this.calls.estimate()).arg);
     // Stamped with the instance clock: placed in Redis time, as every other call (see withWindows).
-    entries.forEach((e, i) => args.push(specs[i], String(e.atMs + this.skewMs), String(e.amount)));
+    entries.forEach((e, i) => args.push(specs[i], String(this.calls.inRedisTime(e.atMs)), String(e.amount)));
     await this.scripts.tgReconcile(...args);
   }
 
   /** Ms since a loss of `tag`'s counters was first noticed, by any instance (noted now if not yet: 0). */
   private async sinceLossNoticed(tag: string, leaseMs: number): Promise<number> {
-    return Number(await this.bounded(this.scripts.tgLostAt('1', lossKey(tag), this.override(), String(LOSS_KEPT_LEASES * leaseMs))));
+    return Number(await this.bounded(this.scripts.tgLostAt('1', lossKey(tag), this.calls.override(), String(LOSS_KEPT_LEASES * leaseMs))));
   }
 
   /** Reservations check from now on that Redis still holds the counters, and `rebuild` them when not (lost-counters.ts). */
@@ -347,7 +345,7 @@ export class RedisCounterStore implements CounterStore {
   /** What the held index says every instance's reservations in flight hold of each item now (CounterStore.heldInStore). */
   async heldInStore(items: CounterItem[]): Promise<number[]> {
     const out: number[] = new Array(items.length).fill(0);
-    await this.scriptPerTag('tgHeld', items, { keysAfter: (tag) => [heldIndexKey(tag)] }, (reply, group) => {
+    await this.calls.perTag(this.scripts.tgHeld, items, { keysAfter: (tag) => [heldIndexKey(tag)] }, (reply, group) => {
       // An index too large to read (MAX_HELD_READ): this instance's own, as it knows them.
       const own = reply.length === 0 ? this.open.heldNoted(group.map((i) => items[i])) : undefined;
       group.forEach((i, j) => (out[i] = own ? own[j] : replyNumber(reply[j])));
@@ -383,59 +381,5 @@ export class RedisCounterStore implements CounterStore {
   /** `p`, failing as a command timeout does once `callTimeoutMs` have passed (when set). */
   private bounded<T>(p: Promise<T>): Promise<T> {
     return this.opts.callTimeoutMs === undefined ? p : withTimeout(p, this.opts.callTimeoutMs, COMMAND_TIMED_OUT);
-  }
-
-  private override(): string {
-    return this.opts.timeOverride ? String(this.opts.timeOverride.now()) : '';
-  }
-
-  private estimate(): number {
-    return this.opts.clock.now() + this.skewMs;
-  }
-
-  /**
-   * Script `script` over `items`, a few hundred keys of one organization per call (KEYS_PER_SCRIPT), each sent after
-   * what was queued before it. KEYS: the group's keys, then `keysAfter(tag)`. ARGV: the time override, the
-   * window table, `argsBefore(tag, group)`, then `argsOf(i)` per item (its spec by default). `onReply`
-   * gets each call's reply, with the items' indexes in it and the window table it was sent with.
-   */
-  private async scriptPerTag(
-    script: keyof Scripts,
-    items: readonly CounterItem[],
-    parts: { keysAfter?: (tag: string) => string[]; argsBefore?: (tag: string, group: number[]) => string[]; argsOf?: (i: number) => string[] },
-    onReply?: (reply: Reply, group: number[], table: WindowTable) => void,
-  ): Promise<void> {
-    for (const group of chunksByTag(items, (item) => item.key, KEYS_PER_SCRIPT)) {
-      const tag = hashTagOf(items[group[0]].key);
-      const keys = [...group.map((i) => items[i].key), ...(parts.keysAfter?.(tag) ?? [])];
-      const [reply, table] = await this.withWindows(
-        (windows) => {
-          const args = [String(keys.length), ...keys, this.override(), windows.arg, ...(parts.argsBefore?.(tag, group) ?? [])];
-          for (const i of group) args.push(...(parts.argsOf?.(i) ?? [this.args.spec(items[i])]));
-          this.batcher.flush(); // what was queued before reaches Redis before this
-          return this.scripts[script](...args);
-        },
-        group.map((i) => items[i]),
-      );
-      onReply?.(reply, group, table);
-    }
-  }
-
-  /**
-   * Runs a script with the window table around the instance's estimate of Redis time; when the instance
-   * clock is off by more than a window, learns the skew from the refusal and retries once.
-   */
-  private async withWindows(call: (windows: WindowTable) => Promise<unknown>, items: readonly CounterItem[]): Promise<[Reply, WindowTable]> {
-    for (const item of items) this.args.spec(item); // registers their window slots before the table is built
-    let table = this.args.windows(this.estimate());
-    try {
-      return [(await call(table)) as Reply, table];
-    } catch (err) {
-      const m = SKEW_ERROR.exec((err as Error).message);
-      if (!m) throw err;
-      this.skewMs = Number(m[1]) - this.opts.clock.now();
-      table = this.args.windows(this.estimate());
-      return [(await call(table)) as Reply, table];
-    }
   }
 }
