@@ -110,18 +110,27 @@ describe('budget leases when Redis loses its counters', () => {
         while (admitted.b < 2 * MAX && (await o.call(b))) admitted.b += CALL;
         while (admitted.a < 2 * MAX && (await o.call(a))) admitted.a += CALL;
       } else {
-        for (let refusedInARow = 0, i = 0; refusedInARow < 2 && i < 4 * MAX; i++) {
+        for (let refusedInARow = 0, settled = false, i = 0; i < 4 * MAX; i++) {
           const who = i % 2 === 0 ? 'a' : 'b';
           if (await o.call(who === 'a' ? a : b)) {
             admitted[who] += CALL;
             refusedInARow = 0;
-          } else refusedInARow++;
+            settled = false;
+          } else if (++refusedInARow === 2) {
+            if (settled) break;
+            // A slice handed back in the background may not have reached Redis yet (it goes on its own
+            // instance's connection): a peek is sent after it and waits for any grant under way.
+            await Promise.all([a.peek([o.daily]), b.peek([o.daily])]);
+            settled = true;
+            refusedInARow = 0;
+          }
         }
       }
       const total = o.state.ledger;
       expect(total).toBeLessThanOrEqual(MAX); // 1,140 before the wait
-      // Less a sliver of room an instance may still hold in a slice too small for a call.
-      expect(total).toBeGreaterThan(MAX - 2 * CALL);
+      // Less the slivers too small for a call: one in each instance's slice and one in Redis (each under
+      // CALL; the usage is whole calls, so together at most 2 calls' worth).
+      expect(total).toBeGreaterThanOrEqual(MAX - 2 * CALL);
       expect(admitted.a + admitted.b).toBe(total - 90 - CALL);
       expect(await readCounter(env.raw, o.daily.key)).toBeGreaterThanOrEqual(total);
     });
