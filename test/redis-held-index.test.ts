@@ -40,7 +40,7 @@ it.each([
   await ledger().append([spent(limit.id, 400)]);
   // A admits a call asking 600; B rebuilds while it runs (for the odd key, its restore as the rebuild sends it).
   expect((await ask(a, 'running', item, 600)).ok).toBe(true);
-  expect((await b.heldCalls([item])).calls).toEqual([{ id: 'running', keys: [item.key] }]);
+  expect((await b.heldCalls(['default'])).calls).toEqual([{ id: 'running', keys: [item.key] }]);
   if (item === limit.item) await rebuildCounters(ledger(), policy, b, () => clock.now(), false);
   else if (algorithm === 'fixed_window') await b.restore([{ item, used: 400, windowStartMs: Math.floor(NOW / 3_600_000) * 3_600_000, settled: true }]);
   else await b.restore([{ item, used: 400, slots: [{ atMs: NOW, used: 400 }], kept: true }]);

@@ -5,27 +5,39 @@
 // (+84 over the settled usage in test/redis-cluster-failover.test.ts). What the ledger counts of each is
 // taken off what its reservation holds instead, in the same script that restores (the settlement may land
 // just before it).
-import type { CounterItem, CounterStore } from '../limits/counter-store.js';
+import type { Policy } from '../config/policy.js';
+import { principalOf } from '../auth/key-store.js';
+import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
+import { LedgerCombos } from './ledger-combos.js';
 import { weighRow } from './limit-usage.js';
 
 /** Per counter key, the calls noted in flight with rows in the ledger, and what each row adds to that counter. */
 export type CountedInLedger = Map<string, Array<{ id: string; amount: number }>>;
 
-export async function countedInLedger(ledger: Ledger, store: CounterStore, items: CounterItem[]): Promise<CountedInLedger> {
+/**
+ * Looks up the rows of the calls noted in flight in the configured keys' organizations. Each row is weighed
+ * by the limits its recorded owner and target resolve to, as the rebuild's sums weigh it, and only for the
+ * counters its reservation noted. Only those rows are resolved: resolving every configured key on every
+ * model first (5,000 keys on 20 models) held the event loop 1.4 s per rebuild.
+ */
+export async function countedInLedger(ledger: Ledger, policy: Policy, store: CounterStore): Promise<CountedInLedger> {
   const out: CountedInLedger = new Map();
-  if (!store.heldCalls || items.length === 0) return out;
-  const { calls, sinceMs } = await store.heldCalls(items);
+  const organizations = [...new Set(policy.keys.map((key) => principalOf(key).organization))];
+  if (!store.heldCalls || organizations.length === 0) return out;
+  const { calls, sinceMs } = await store.heldCalls(organizations);
   if (calls.length === 0) return out;
-  const byKey = new Map(items.map((item) => [item.key, item]));
-  const keysOf = new Map(calls.map((c) => [c.id, c.keys]));
+  const keysOf = new Map(calls.map((c) => [c.id, new Set(c.keys)]));
+  const combos = new LedgerCombos(policy);
   for (const row of await ledger.rows({ requestIds: [...keysOf.keys()], sinceMs })) {
-    for (const key of keysOf.get(row.requestId) ?? []) {
-      const item = byKey.get(key);
-      if (!item) continue;
+    const noted = keysOf.get(row.requestId);
+    if (!noted) continue;
+    for (const limit of combos.resolve(row)?.limits ?? []) {
+      const key = limit.item.key;
+      if (!noted.delete(key)) continue; // not noted, or weighed already (one entry per counter)
       let list = out.get(key);
       if (!list) out.set(key, (list = []));
-      list.push({ id: row.requestId, amount: weighRow(item, row) });
+      list.push({ id: row.requestId, amount: weighRow(limit.item, row) });
     }
   }
   return out;

@@ -4,7 +4,6 @@
 import type { Policy } from '../config/policy.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
-import { configuredLimits } from './configured-limits.js';
 import { countedInLedger } from './held-in-ledger.js';
 import { ledgerUsageByLimit, type LimitUsage } from './limit-usage.js';
 
@@ -35,7 +34,7 @@ export async function rebuildCounters(ledger: Ledger, policy: Policy, store: Cou
   // Calls the store still holds in flight whose rows are in the ledger, looked up before the ledger's figures
   // are read, so that every row found is in them: a row written in between (its settlement on its way) is
   // then in the figures and still held, counted twice at worst (over), never taken off a figure without it.
-  const counted = await countedInLedger(ledger, store, configuredLimits(policy).map((c) => c.limit.item));
+  const counted = await countedInLedger(ledger, policy, store);
   const usage = await ledgerUsageByLimit(ledger, policy, now());
   // A store that kept its counters holds this instance's calls in flight too, which the ledger does not have
   // yet: compared with the ledger alone, their reservations hid usage the counter lacks (a reload's rebuild

@@ -8,6 +8,7 @@ import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, type Dialect } 
 import { checkReadableVersion, CONVERSATIONS_TABLE, SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA, RowPacker, type BatchWriterSchema } from './sqlite-rows.js';
 import { SqliteWriterThread } from './sqlite-writer-thread.js';
+import { SqliteReaderThread } from './sqlite-reader-thread.js';
 import { sqliteUsageSql } from './sqlite-usage-sql.js';
 import { WAL_SWITCH_BODY, WAL_SWITCH_TIMEOUT_MS } from './sqlite-wal.js';
 
@@ -36,6 +37,8 @@ export class SqliteLedger implements Ledger {
   private readonly db: Database.Database;
   private writeHere?: (batch: unknown[][]) => void;
   private writer?: SqliteWriterThread;
+  /** A gateway's long reads (sums, events, rows), off the event loop; reports and `:memory:` read here. */
+  private reader?: SqliteReaderThread;
   private readonly packer = new RowPacker();
 
   constructor(
@@ -85,7 +88,10 @@ export class SqliteLedger implements Ledger {
     if (this.path === ':memory:') {
       const makeWriter = new Function('db', 'schema', BATCH_WRITER_BODY) as (db: Database.Database, schema: BatchWriterSchema) => (batch: unknown[][]) => void;
       this.writeHere = makeWriter(db, BATCH_WRITER_SCHEMA);
-    } else this.writer = new SqliteWriterThread(this.path, this.opts.synchronousFull ?? false);
+    } else {
+      this.writer = new SqliteWriterThread(this.path, this.opts.synchronousFull ?? false);
+      this.reader = new SqliteReaderThread(this.path);
+    }
   }
 
   /** Whether the file holds the ledger (a read-only open creates nothing, so it may not). */
@@ -130,37 +136,37 @@ export class SqliteLedger implements Ledger {
   }
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {
-    const { sql, params } = sqliteUsageSql(q, dialect);
-    const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
-    return rows.map((r) => toUsageGroup(r, q.groupBy)).filter((g) => g.calls > 0);
+    const groups: UsageGroup[] = [];
+    await this.eachGroup(q, (g) => groups.push(g));
+    return groups;
   }
 
   async eachGroup(q: UsageQuery, visit: (g: UsageGroup) => void): Promise<void> {
     const { sql, params } = sqliteUsageSql(q, dialect);
-    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) {
+    await this.eachRow(sql, params, (r) => {
       const g = toUsageGroup(r, q.groupBy);
       if (g.calls > 0) visit(g);
-    }
+    });
   }
 
   async events(sinceMs: number, organization?: string): Promise<UsageEvent[]> {
-    const { statement, params } = this.eventsQuery(sinceMs, organization);
-    return (statement.all(...params) as Record<string, unknown>[]).map(toEvent);
+    const events: UsageEvent[] = [];
+    await this.eachEvent(sinceMs, organization, (e) => events.push(e));
+    return events;
   }
 
   async eachEvent(sinceMs: number, organization: string | undefined, visit: (e: UsageEvent) => void): Promise<void> {
-    const { statement, params } = this.eventsQuery(sinceMs, organization);
-    for (const r of statement.iterate(...params) as IterableIterator<Record<string, unknown>>) visit(toEvent(r));
-  }
-
-  private eventsQuery(sinceMs: number, organization: string | undefined): { statement: Database.Statement; params: unknown[] } {
     const params: unknown[] = [Math.floor(sinceMs)];
     if (organization !== undefined) params.push(organization);
-    const statement = this.db.prepare(
-      `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
-       WHERE ts >= ? AND decision IN ('admitted', 'clamped', 'failed')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`,
-    );
-    return { statement, params };
+    const sql = `SELECT ${EVENT_COLUMNS} FROM ${TABLE}
+       WHERE ts >= ? AND decision IN ('admitted', 'clamped', 'failed')${organization === undefined ? '' : ' AND organization = ?'} ORDER BY ts, id`;
+    await this.eachRow(sql, params, (r) => visit(toEvent(r)));
+  }
+
+  /** `sql`'s rows, one at a time: on the reader thread when there is one, else here. */
+  private async eachRow(sql: string, params: unknown[], visit: (row: Record<string, unknown>) => void): Promise<void> {
+    if (this.reader) return this.reader.each(sql, params, (rows) => rows.forEach(visit));
+    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) visit(r);
   }
 
   async rows(q: RowQuery): Promise<LedgerRow[]> {
@@ -180,11 +186,14 @@ export class SqliteLedger implements Ledger {
     }
     const sql =
       `SELECT * FROM ${TABLE}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY ts, id' + (q.limit ? ` LIMIT ${Math.floor(q.limit)}` : '');
-    return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map(decodeRow);
+    const rows: LedgerRow[] = [];
+    await this.eachRow(sql, params, (r) => rows.push(decodeRow(r)));
+    return rows;
   }
 
   async close(): Promise<void> {
     await this.writer?.close();
+    await this.reader?.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -236,11 +236,11 @@ export interface CounterStore {
    */
   restoreHeld?(items: CounterItem[]): Promise<number[]>;
   /**
-   * A store that keeps what every instance's reservations in flight hold (Redis): those of `items`'
-   * organizations, by reservation id with the keys of the counters each holds (theirs may be more than
-   * `items`), and the earliest time any of them can have been made.
+   * A store that keeps what every instance's reservations in flight hold (Redis): those of `organizations`,
+   * by reservation id with the keys of the counters each holds, and the earliest time any of them can have
+   * been made.
    */
-  heldCalls?(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }>;
+  heldCalls?(organizations: string[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }>;
   /**
    * What every instance's reservations in flight hold of each item now, as far as the store keeps it apart
    * (Redis: all but budget leases and token buckets); `restoreHeld` is the rest, this instance's own.

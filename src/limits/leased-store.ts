@@ -73,7 +73,7 @@ export class LeasedStore implements CounterStore {
     if (inner.describeLimits) this.describeLimits = (limits) => inner.describeLimits!(limits);
     if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
     if (inner.holdsCounters) this.holdsCounters = (orgs) => inner.holdsCounters!(orgs);
-    if (inner.heldCalls) this.heldCalls = (items) => inner.heldCalls!(items);
+    if (inner.heldCalls) this.heldCalls = (organizations) => inner.heldCalls!(organizations);
     if (inner.heldInStore) this.heldInStore = (items) => inner.heldInStore!(items);
     this.sweeper = setInterval(() => this.forgetQuietKeys(), Math.max(1000, 10 * opts.leaseMs));
     this.sweeper.unref();

@@ -227,8 +227,8 @@ export class ResilientStore implements CounterStore {
     return (await this.primary.held?.(items)) ?? items.map(() => 0);
   }
 
-  async heldCalls(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
-    return (await this.primary.heldCalls?.(items)) ?? { calls: [], sinceMs: 0 };
+  async heldCalls(organizations: string[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
+    return (await this.primary.heldCalls?.(organizations)) ?? { calls: [], sinceMs: 0 };
   }
 
   async heldInStore(items: CounterItem[]): Promise<number[]> {

@@ -15,7 +15,7 @@ import { CommandsRefusedError, permissionProblem } from './command-permissions.j
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { admittedKey, hashTagOf, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { admittedKey, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
@@ -353,10 +353,10 @@ export class RedisCounterStore implements CounterStore {
     return out;
   }
 
-  /** The reservations noted in the held indexes of `items`' organizations (CounterStore.heldCalls). */
-  async heldCalls(items: CounterItem[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
+  /** The reservations noted in the held indexes of `organizations` (CounterStore.heldCalls). */
+  async heldCalls(organizations: string[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
     const now = this.opts.clock.now();
-    const tags = [...new Set(items.map((item) => hashTagOf(item.key)))];
+    const tags = [...new Set(organizations.map(organizationTag))];
     const calls = (await Promise.all(tags.map((tag) => readHeldCalls(this.client, (p) => this.bounded(p), tag, now)))).flat();
     // A reservation is made at most its record's life before now (another instance's may be configured
     // longer: its calls' rows before this are not looked up, and count as held, the safe side).
