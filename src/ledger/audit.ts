@@ -4,7 +4,7 @@ import type { CounterStore } from '../limits/counter-store.js';
 import type { Ledger } from './ledger.js';
 import { windowLengthMs } from '../limits/windows.js';
 import { ledgerUsageByLimit, type LimitUsage } from './limit-usage.js';
-import { configuredLimits } from './configured-limits.js';
+import { configuredLimitsInTurns } from './configured-limits.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 
 export interface AuditLine {
@@ -58,7 +58,7 @@ export interface AuditOptions {
  */
 export async function auditCounters(ledger: Ledger, policy: Policy, store: CounterStore, now: () => number, opts: AuditOptions = {}): Promise<AuditReport> {
   const readings = Math.max(1, opts.readings ?? 3);
-  const configured = configuredLimits(policy);
+  const configured = await configuredLimitsInTurns(policy);
   let report = await readDrift(ledger, policy, store, now, opts, configured);
   for (let n = 1; n < readings && report.drifting > 0; n++) {
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 300));
