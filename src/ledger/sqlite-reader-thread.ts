@@ -3,8 +3,8 @@
 // held every request of the gateway for as long as SQLite worked. Measured before this thread: a Redis flush
 // under a ledger of 450,000 rows (`scripts/seed-ledger.mjs`) left /health unanswered for 13.3 s while the
 // rebuild read. The worker reads over a read-only connection of its own (WAL: never blocking the writer
-// thread, nor blocked by it) and hands rows over in chunks, waiting for each to be taken before it sends the
-// next, so a read of millions of rows holds a chunk in memory at a time, as iterating it here did.
+// thread, nor blocked by it) and hands rows over in chunks, never more than a few ahead of the one being
+// folded, so a read of millions of rows holds a few thousand in memory at a time, as iterating it here did.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 

@@ -162,7 +162,9 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       if (ledger) gateway.ownerArchive = ledger;
       const prices = new PriceBook(gateway.policy.pricing);
       if (metrics) {
-        void retrack(gateway, metrics, tracked, () => current === gateway);
+        retrack(gateway, metrics, tracked, () => current === gateway).catch((err: Error) =>
+          log.error({ error: err.message }, "could not track on /metrics the limits of the calls seen before the reload; each shows again at its key and model's next call"),
+        );
         gateway.onTokenFreeRequest((r) => metrics.observeTokenFreeRequest({ organization: r.principal.organization, project: r.principal.project, status: r.status }));
       }
       const observe = (r: CallRecord): LedgerRow => {
