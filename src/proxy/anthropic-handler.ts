@@ -8,7 +8,7 @@ import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { handleCall } from './pipeline.js';
 import { resolveTarget, type Caller } from './request-context.js';
-import { validateAnthropicMessages, type JsonObject } from './request-shape.js';
+import { validateAnthropicMessages, validateAnthropicModel, type JsonObject } from './request-shape.js';
 import { endpointNotSupported } from './exchange.js';
 import { credentialsRefused, notJsonAnswer, readAll, startsLikeJsonObject, upstreamFailure } from './upstream-failure.js';
 
@@ -28,9 +28,7 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
   const requestId = req.id;
   const body = req.body as JsonObject;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.');
-  // Anthropic's words: a model of another type is not "missing" (the developer did send one).
-  if (body.model !== undefined && body.model !== null && typeof body.model !== 'string') throw invalidRequest('model: Input should be a valid string.', 'model');
-  if (typeof body.model !== 'string' || body.model === '') throw invalidRequest("model: Field required.", 'model');
+  validateAnthropicModel(body);
   validateAnthropicMessages(body);
   const target = resolveTarget(gw, principal, body.model, 'messages');
   const upstreamModel = target.model.upstreamModel;

@@ -11,6 +11,7 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
     throw invalidRequest('The request body must be a JSON object.');
   }
   const b = body as JsonObject;
+  if (endpoint === 'messages') validateAnthropicModel(b);
   if (typeof b.model !== 'string' || b.model.length === 0) throw invalidRequest("'model' is required and must be a non-empty string.", 'model');
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw invalidRequest("'stream' must be a boolean.", 'stream');
   for (const field of ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const) {
@@ -53,6 +54,13 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
     default:
       break;
   }
+}
+
+/** Throws Anthropic's 400 unless `model` is a non-empty string, in its words (/v1/messages and count_tokens). */
+export function validateAnthropicModel(b: JsonObject): asserts b is JsonObject & { model: string } {
+  // A model of another type is not "missing": the developer did send one.
+  if (b.model !== undefined && b.model !== null && typeof b.model !== 'string') throw invalidRequest('model: Input should be a valid string.', 'model');
+  if (typeof b.model !== 'string' || b.model === '') throw invalidRequest('model: Field required.', 'model');
 }
 
 /** Throws Anthropic's 400 unless `messages` is a non-empty array of objects with a string role (/v1/messages and count_tokens). */
