@@ -111,4 +111,23 @@ describe('SqliteReaderThread', () => {
       await reader.close();
     }
   });
+
+  it('stops its thread once idle, and starts another for the next read', async () => {
+    const reader = new SqliteReaderThread(path, 50);
+    try {
+      expect(reader.running).toBe(false); // started by the first read, not before
+      const reads = [reader.all('SELECT count(*) AS n FROM t', []), reader.all(COUNT_TO(5000), [])];
+      expect(reader.running).toBe(true);
+      expect((await reads[0])[0]).toEqual({ n: 2 });
+      expect((await reads[1]).length).toBe(5000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(reader.running).toBe(false);
+      expect(await reader.all('SELECT name FROM t ORDER BY id', [])).toEqual([{ name: 'a' }, { name: null }]);
+      expect(reader.running).toBe(true);
+    } finally {
+      await reader.close();
+    }
+    await expect(reader.all('SELECT 1', [])).rejects.toThrow(/closed/);
+    expect(reader.running).toBe(false);
+  });
 });

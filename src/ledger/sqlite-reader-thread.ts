@@ -12,6 +12,11 @@ import { Worker } from 'node:worker_threads';
 export const READ_CHUNK_ROWS = 1000;
 /** Chunks the worker sends ahead of the one being folded: how many a read holds in memory at once. */
 const CHUNKS_AHEAD = 3;
+/**
+ * How long the thread outlives its last read. Reads are rare (a rebuild, a dashboard, an audit): an idle
+ * thread would keep its heap and connection for nothing, and starting one again costs tens of ms.
+ */
+const IDLE_MS = 10_000;
 
 // Inline (CommonJS, `eval`) for the same reason as the writer's (sqlite-writer-thread.ts): it runs the same
 // from dist/ and from the TypeScript sources under the test runner.
@@ -25,7 +30,6 @@ try {
 } catch (err) {
   throw new Error('the SQLite reader thread could not open ' + workerData.path + ': ' + err.message);
 }
-const statements = new Map();
 const queue = [];
 let running = false;
 // Chunks sent and not yet taken; the read goes on while fewer than workerData.ahead are, so SQLite reads
@@ -56,19 +60,19 @@ async function run() {
     }
     stop = false;
     try {
-      let statement = statements.get(m.sql);
-      if (statement === undefined) {
-        statement = db.prepare(m.sql);
-        // Rows as arrays: cheaper to copy between threads than objects naming every column (the main
-        // thread names them again, sqlite-reader-thread.ts rowMaker).
-        statement.raw(true);
-        statements.set(m.sql, statement);
-      }
-      const columns = statement.columns().map((c) => c.name);
+      const statement = db.prepare(m.sql);
+      // Rows as arrays: cheaper to copy between threads than objects naming every column (the main
+      // thread names them again, sqlite-reader-thread.ts rowMaker).
+      statement.raw(true);
+      // Named once the first row is read: SQLite notices a schema changed by another connection (a newer
+      // release's migration recreating the ledger view) only when it steps, so names read before that
+      // could be the old view's, in another order.
+      let columns = [];
       let chunk = [];
       let first = true;
       const rows = statement.iterate(...m.params);
       for (const row of rows) {
+        if (first && chunk.length === 0) columns = statement.columns().map((c) => c.name);
         chunk.push(row);
         if (chunk.length < workerData.chunkRows) continue;
         parentPort.postMessage({ id: m.id, rows: chunk, columns: first ? columns : undefined });
@@ -123,12 +127,22 @@ export class SqliteReaderThread {
   private readonly readings = new Map<number, Reading>();
   private nextId = 1;
   private closed = false;
+  private idle?: NodeJS.Timeout;
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly idleMs = IDLE_MS,
+  ) {}
+
+  /** Whether a thread is running now (it stops once idle for `idleMs`). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
 
   /** Runs `sql` and hands its rows to `visit`, a chunk at a time, as SQLite returns them. */
   each(sql: string, params: unknown[], visit: (rows: Row[]) => void): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the SQLite ledger is closed'));
+    clearTimeout(this.idle);
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
@@ -136,7 +150,10 @@ export class SqliteReaderThread {
       worker.ref();
       worker.postMessage({ id, sql, params });
     }).finally(() => {
-      if (this.readings.size === 0) worker.unref();
+      if (this.readings.size > 0 || this.closed) return;
+      worker.unref();
+      this.idle = setTimeout(() => this.stopIfIdle(worker), this.idleMs);
+      this.idle.unref();
     });
   }
 
@@ -149,14 +166,28 @@ export class SqliteReaderThread {
     return out;
   }
 
-  /** Closes the worker's connection and stops it; a read under way fails. */
+  /** Closes the worker's connection and stops it; reads under way or asked for fail. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.idle);
+    this.failAll(new Error('the SQLite ledger was closed before the read ended'));
     const worker = this.worker;
     if (!worker) return;
     worker.postMessage({ id: this.nextId++, close: true });
     await worker.terminate();
+  }
+
+  private stopIfIdle(worker: Worker): void {
+    if (this.worker !== worker || this.readings.size > 0) return;
+    this.worker = undefined;
+    worker.postMessage({ id: this.nextId++, close: true });
+    void worker.terminate();
+  }
+
+  private failAll(err: Error): void {
+    for (const r of this.readings.values()) r.reject(err);
+    this.readings.clear();
   }
 
   private start(): Worker {
@@ -174,9 +205,10 @@ export class SqliteReaderThread {
     const fail = (err: Error): void => {
       if (failed) return;
       failed = true;
-      if (this.worker === worker) this.worker = undefined;
-      for (const r of this.readings.values()) r.reject(err);
-      this.readings.clear();
+      // One stopped for idleness held no read, and reads since went to its successor.
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.failAll(err);
     };
     worker.on('error', (err) => {
       fail(err);
