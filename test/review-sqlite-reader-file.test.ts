@@ -24,6 +24,32 @@ async function seeded(): Promise<{ ledger: Ledger; path: string; drop: () => Pro
   return { ledger, path: sqlitePath(place.url)!, drop: place.drop, url: place.url };
 }
 
+/**
+ * A plain file `t (id, v)` holding `values`, a reader thread on it, and another connection that has taken an
+ * EXCLUSIVE lock and inserted 'b' under it; `done` closes both and removes the file.
+ */
+function lockedByAnother(name: string, values: string[]): { reader: SqliteReaderThread; other: Database.Database; done: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), `tg-review-reader-${name}-`));
+  const path = join(dir, 'locked.db');
+  const setup = new Database(path);
+  setup.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+  for (const v of values) setup.prepare('INSERT INTO t (v) VALUES (?)').run(v);
+  setup.close();
+  const reader = new SqliteReaderThread(path);
+  const other = new Database(path);
+  other.exec('BEGIN EXCLUSIVE');
+  other.exec("INSERT INTO t (v) VALUES ('b')");
+  return {
+    reader,
+    other,
+    done: async () => {
+      if (other.open) other.close();
+      await reader.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('the SQLite reader thread and a file others hold, delete or replace', () => {
   it('a long write transaction of another connection (WAL): reads go on at once, seeing the last commit', async () => {
     const { ledger, path, drop } = await seeded();
@@ -45,17 +71,8 @@ describe('the SQLite reader thread and a file others hold, delete or replace', (
   });
 
   it('a file (rollback journal, as a ledger copied elsewhere may be) under an EXCLUSIVE lock of another connection: the read waits busy_timeout, then fails clearly; reads work again after', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tg-review-reader-lock-'));
-    const path = join(dir, 'locked.db');
-    const setup = new Database(path);
-    setup.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
-    setup.prepare('INSERT INTO t (v) VALUES (?)').run('a');
-    setup.close();
-    const reader = new SqliteReaderThread(path);
-    const other = new Database(path);
+    const { reader, other, done } = lockedByAnother('lock', ['a']);
     try {
-      other.exec('BEGIN EXCLUSIVE');
-      other.exec("INSERT INTO t (v) VALUES ('b')");
       const t0 = performance.now();
       const outcome = await within(
         reader.all('SELECT v FROM t ORDER BY id', []).then(
@@ -71,30 +88,18 @@ describe('the SQLite reader thread and a file others hold, delete or replace', (
       other.exec('COMMIT');
       expect(await within(reader.all('SELECT v FROM t ORDER BY id', []), 8000)).toEqual([{ v: 'a' }, { v: 'b' }]);
     } finally {
-      if (other.open) other.close();
-      await reader.close();
-      rmSync(dir, { recursive: true, force: true });
+      await done();
     }
   }, 30_000);
 
   it('a lock released while the read waits: the read gets the rows (it waited, it did not fail)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tg-review-reader-lock2-'));
-    const path = join(dir, 'locked.db');
-    const setup = new Database(path);
-    setup.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
-    setup.close();
-    const reader = new SqliteReaderThread(path);
-    const other = new Database(path);
+    const { reader, other, done } = lockedByAnother('lock2', []);
     try {
-      other.exec('BEGIN EXCLUSIVE');
-      other.exec("INSERT INTO t (v) VALUES ('b')");
       const read = reader.all('SELECT v FROM t', []);
       setTimeout(() => other.exec('COMMIT'), 1000);
       expect(await within(read, 8000)).toEqual([{ v: 'b' }]);
     } finally {
-      if (other.open) other.close();
-      await reader.close();
-      rmSync(dir, { recursive: true, force: true });
+      await done();
     }
   }, 30_000);
 

@@ -193,6 +193,14 @@ export interface ResponseOwner {
 }
 
 /** Every method reports a failure by rejecting, never by throwing (LimitsEngine relies on it). */
+/** Reservations a shared store notes as in flight (CounterStore.heldCalls). */
+export interface HeldCalls {
+  /** By reservation id, with the keys of the counters each holds. */
+  calls: Array<{ id: string; keys: string[] }>;
+  /** The earliest time any of them can have been made. */
+  sinceMs: number;
+}
+
 export interface CounterStore {
   /** Atomically checks every item and reserves all of them, or none. */
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
@@ -240,7 +248,7 @@ export interface CounterStore {
    * by reservation id with the keys of the counters each holds, and the earliest time any of them can have
    * been made.
    */
-  heldCalls?(organizations: string[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }>;
+  heldCalls?(organizations: string[]): Promise<HeldCalls>;
   /**
    * What every instance's reservations in flight hold of each item now, as far as the store keeps it apart
    * (Redis: all but budget leases and token buckets); `restoreHeld` is the rest, this instance's own.

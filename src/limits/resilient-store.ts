@@ -10,7 +10,7 @@
 // use the local counters the outage then keeps, so a share is handed out once per outage; a false alarm
 // drops them, and the next outage's counters start from fresh readings plus any local usage not yet in them.
 import type { OnStoreError } from '../config/policy.js';
-import type { CounterItem, CounterStore, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
+import type { CounterItem, CounterStore, HeldCalls, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
 import { OutageCounters, type OutageCountersOptions, type OutagePlan } from './outage-counters.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
 import { CountersNotRebuiltError, isPermissionRefusal, isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
@@ -227,7 +227,7 @@ export class ResilientStore implements CounterStore {
     return (await this.primary.held?.(items)) ?? items.map(() => 0);
   }
 
-  async heldCalls(organizations: string[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
+  async heldCalls(organizations: string[]): Promise<HeldCalls> {
     return (await this.primary.heldCalls?.(organizations)) ?? { calls: [], sinceMs: 0 };
   }
 

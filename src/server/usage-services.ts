@@ -1,6 +1,7 @@
 // Wires usage accounting into a gateway process: the ledger and its writer, Prometheus metrics, the
 // admin API, and the counter rebuild at start-up. `start-gateway.ts` calls these few functions.
 import { dirname, resolve } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ServerOptions } from '../proxy/server.js';
 import type { Logger } from 'pino';
@@ -371,7 +372,7 @@ async function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<s
   for (const [combo, { keyId, model }] of [...tracked]) {
     // Tens of thousands of pairs after a rebuild (5,000 keys on 20 models: 0.86 s) would hold the event loop.
     if (++resolved % RETRACK_PAIRS_PER_TURN === 0) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       if (!stillCurrent()) return; // reloaded again meanwhile: that config's retrack has started over
     }
     const key = keys.get(keyId);

@@ -1,6 +1,7 @@
 // The held index on the instance's side (lua-held-index.ts has the Lua side): reading the noted
 // reservations and their counters, and writing RESTORE_LUA's "what the ledger counts" argument. Lengths
 // count bytes, as Lua's # does: a user id in a key may hold any character.
+import type { HeldCalls } from '../counter-store.js';
 import { isPermissionRefusal } from '../store-errors.js';
 import { heldIndexKey } from './hash-tags.js';
 import { MAX_HELD_READ } from './lua-held-index.js';
@@ -39,12 +40,12 @@ export function countedArg(counted: Array<{ field: string; key: string; amount: 
  * among the commands the ACL check asks for (older releases did not need it): a user refused it reads the
  * index whatever its size. `bounded` bounds each command's wait (the store's call timeout).
  */
-export async function readHeldCalls(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>, tag: string, nowMs: number): Promise<Array<{ id: string; keys: string[] }>> {
+export async function readHeldCalls(client: RedisClient, bounded: <T>(p: Promise<T>) => Promise<T>, tag: string, nowMs: number): Promise<HeldCalls['calls']> {
   const key = heldIndexKey(tag);
   const size = await bounded(client.hlen(key)).catch((err: Error) => (isPermissionRefusal(err) ? 0 : Promise.reject(err)));
   if (size > MAX_HELD_READ) return [];
   const prefix = `${tag}:res:`;
-  const calls: Array<{ id: string; keys: string[] }> = [];
+  const calls: HeldCalls['calls'] = [];
   for (const [field, value] of Object.entries(await bounded(client.hgetallBuffer(key)))) {
     const { expiresAtMs, keys } = readHeldEntry(value);
     if (expiresAtMs > nowMs && field.startsWith(prefix)) calls.push({ id: field.slice(prefix.length), keys });

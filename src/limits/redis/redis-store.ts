@@ -1,7 +1,7 @@
 // Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
 // call (EVALSHA; EVAL with its text when Redis does not hold it) on the node that owns the organization's hash tag.
 import type { Clock } from '../../util/clock.js';
-import type { CounterItem, CounterStore, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
+import type { CounterItem, CounterStore, HeldCalls, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
 import { COMMAND_TIMED_OUT } from '../store-errors.js';
 import { amountFor } from '../admission.js';
 import { LIST_PRICE } from '../price-factors.js';
@@ -354,7 +354,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /** The reservations noted in the held indexes of `organizations` (CounterStore.heldCalls). */
-  async heldCalls(organizations: string[]): Promise<{ calls: Array<{ id: string; keys: string[] }>; sinceMs: number }> {
+  async heldCalls(organizations: string[]): Promise<HeldCalls> {
     const now = this.opts.clock.now();
     const tags = [...new Set(organizations.map(organizationTag))];
     const calls = (await Promise.all(tags.map((tag) => readHeldCalls(this.client, (p) => this.bounded(p), tag, now)))).flat();
