@@ -39,7 +39,7 @@ export const ERRORS = {
     status: 404,
     type: 'invalid_request_error',
     param: 'model',
-    message: (p) => `The model '${p.model}' does not exist or this key may not use it. Models this key can use: ${p.available || '(none)'}.`,
+    message: (p) => `The model '${echoed(p.model)}' does not exist or this key may not use it. Models this key can use: ${p.available || '(none)'}.`,
   },
   invalid_json: {
     status: 400,
@@ -230,6 +230,12 @@ export type ErrorCode = keyof typeof ERRORS;
 /** An amount with its unit: `120 tokens`, but `$0.0100` alone (the dollar sign is its unit: not `$0.0100 USD`). */
 function amount(value: unknown, unit: unknown): string {
   return unit === 'USD' ? String(value) : `${String(value)} ${String(unit)}`;
+}
+
+/** A value the client sent, said back at most 200 characters long (a 5 MB model name was echoed whole). */
+export function echoed(value: unknown): string {
+  const text = String(value);
+  return text.length <= 200 ? text : `${text.slice(0, 200)}… (${text.length} characters)`;
 }
 
 function capitalize(s: string): string {

@@ -172,7 +172,15 @@ export function createMockUpstream(opts: MockUpstreamOptions = {}): MockUpstream
     });
     req.on('end', () => {
       if (size > maxBytes) return;
-      respond(req, res, chunks ? Buffer.concat(chunks, size) : first);
+      try {
+        respond(req, res, chunks ? Buffer.concat(chunks, size) : first);
+      } catch (err) {
+        // A request the mock has no answer for is a 500 to that request, not the end of the server
+        // every test and benchmark shares.
+        if (res.headersSent) res.destroy();
+        else if (flavor === 'anthropic') void writeMockReply(res, anthropicError(500));
+        else sendJson(res, 500, { error: { message: `The mock upstream failed: ${(err as Error).message}`, type: 'server_error', param: null, code: null } });
+      }
     });
   }
 

@@ -25,6 +25,12 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
     if (b.n !== undefined && b.n !== null && (!Number.isInteger(b.n) || (b.n as number) < 1 || (b.n as number) > 128)) {
       throw invalidRequest("'n' must be a whole number from 1 to 128.", 'n');
     }
+    // best_of candidates are generated (and billed) upstream, each with the per-choice max_tokens: it
+    // multiplies the reservation as n does. OpenAI's range is 0 to 20.
+    const bestOf = b.best_of;
+    if (endpoint === 'completions' && bestOf !== undefined && bestOf !== null && (!Number.isInteger(bestOf) || (bestOf as number) < 0 || (bestOf as number) > 20)) {
+      throw invalidRequest("'best_of' must be a whole number from 0 to 20.", 'best_of');
+    }
     // The gateway adds include_usage to it; anything but an object would be mangled, and OpenAI refuses it.
     const options = b.stream_options;
     if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {

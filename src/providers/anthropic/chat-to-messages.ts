@@ -4,6 +4,7 @@
 // Prompt caching goes along: a `cache_control` on a content part, a tool or a whole message (LiteLLM's
 // spelling, which OpenAI SDK users of Claude already write) marks the Anthropic block it becomes; dropped,
 // the app would pay full input price on every call where it asked for 0.1x on a cache hit.
+import { echoed } from '../../errors/catalogue.js';
 import { TollgateError } from '../../errors/tollgate-error.js';
 import type { JsonObject } from '../usage.js';
 
@@ -37,6 +38,9 @@ export function chatToMessages(body: JsonObject, model: string, options: Transla
   // Fields that would otherwise be dropped unread: a wrong type is the client's mistake, as OpenAI says.
   if (body.stop !== undefined && body.stop !== null && typeof body.stop !== 'string' && !isStringArray(body.stop)) throw invalid("'stop' must be a string or an array of strings.", 'stop');
   if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools)) throw invalid("'tools' must be an array.", 'tools');
+  for (const field of ['temperature', 'top_p'] as const) {
+    if (body[field] !== undefined && body[field] !== null && typeof body[field] !== 'number') throw invalid(`'${field}' must be a number.`, field);
+  }
   // Extra fields go through to Anthropic, but fallback models would run unchecked against the key's models.
   if (body.fallbacks !== undefined && body.fallbacks !== null) throw invalid("'fallbacks' (Anthropic's server-side fallback) is served on /v1/messages only.", 'fallbacks');
   const out: JsonObject = { model };
@@ -51,7 +55,8 @@ export function chatToMessages(body: JsonObject, model: string, options: Transla
   if (body.stream === true) out.stream = true;
   const tools = Array.isArray(body.tools) ? body.tools : Array.isArray(body.functions) ? (body.functions as unknown[]).map((f) => ({ type: 'function', function: f })) : undefined;
   if (tools && tools.length > 0) out.tools = tools.map((tool, i) => convertTool(tool, i));
-  const choice = convertToolChoice(body.tool_choice ?? body.function_call, body.parallel_tool_calls);
+  const choiceField = body.tool_choice !== undefined && body.tool_choice !== null ? 'tool_choice' : 'function_call';
+  const choice = convertToolChoice(body[choiceField], choiceField, body.parallel_tool_calls);
   if (choice) out.tool_choice = choice;
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   const format = isObject(body.response_format) ? body.response_format : undefined;
@@ -128,7 +133,7 @@ function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[
         break;
       }
       default:
-        throw invalid(`messages[${i}]: role '${String(msg.role)}' cannot be sent to an Anthropic model.`, `messages[${i}].role`);
+        throw invalid(`messages[${i}]: role '${echoed(msg.role)}' cannot be sent to an Anthropic model.`, `messages[${i}].role`);
     }
   }
   return out;
@@ -137,6 +142,10 @@ function convertMessages(messages: unknown[], system: JsonObject[]): JsonObject[
 function toolUse(call: JsonObject, i: number): JsonObject {
   const fn = (call.function ?? {}) as JsonObject;
   let input: unknown = {};
+  // A string of JSON, as OpenAI takes it (an object is refused there too): not read as no arguments.
+  if (fn.arguments !== undefined && fn.arguments !== null && typeof fn.arguments !== 'string') {
+    throw invalid(`messages[${i}].tool_calls: the arguments of '${String(fn.name)}' must be a string of JSON.`, `messages[${i}].tool_calls`);
+  }
   if (typeof fn.arguments === 'string' && fn.arguments.trim() !== '') {
     try {
       input = JSON.parse(fn.arguments);
@@ -162,12 +171,15 @@ function contentBlocks(content: unknown, param: string): JsonObject[] {
 function contentBlock(part: JsonObject, param: string): JsonObject {
   switch (part?.type) {
     case 'text':
-      return { type: 'text', text: String(part.text ?? '') };
+      if (typeof part.text !== 'string') throw invalid(`${param}: a text part's 'text' must be a string.`, param);
+      return { type: 'text', text: part.text };
     // An assistant's earlier refusal, echoed back in the history: what it said.
     case 'refusal':
       return { type: 'text', text: String(part.refusal ?? '') };
     case 'image_url': {
-      const url = String((part.image_url as JsonObject | undefined)?.url ?? '');
+      // {url, detail} as OpenAI documents it; a bare string URL, as some clients send it, is taken too.
+      const url = typeof part.image_url === 'string' ? part.image_url : isObject(part.image_url) ? part.image_url.url : undefined;
+      if (typeof url !== 'string' || url === '') throw invalid(`${param}: an image_url part needs 'image_url.url', a URL or a data: URL.`, param);
       const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
       return data ? { type: 'image', source: { type: 'base64', media_type: data[1], data: data[2] } } : { type: 'image', source: { type: 'url', url } };
     }
@@ -194,20 +206,29 @@ function convertTool(tool: unknown, i: number): JsonObject {
   const fn = ((tool as JsonObject)?.function ?? {}) as JsonObject;
   const out: JsonObject = { name: String(fn.name ?? '') };
   if (typeof fn.description === 'string') out.description = fn.description;
+  if (fn.parameters !== undefined && fn.parameters !== null && !isObject(fn.parameters)) {
+    throw invalid(`'tools[${i}].function.parameters' must be an object (a JSON Schema).`, `tools[${i}].function.parameters`);
+  }
   out.input_schema = isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} };
   const marked = cacheControl(tool, `tools[${i}].cache_control`);
   if (marked !== undefined) out.cache_control = marked;
   return out;
 }
 
-function convertToolChoice(choice: unknown, parallel: unknown): JsonObject | undefined {
+/** `field` is `tool_choice` or the legacy `function_call`, whichever was sent. */
+function convertToolChoice(choice: unknown, field: string, parallel: unknown): JsonObject | undefined {
   let out: JsonObject | undefined;
   if (choice === 'auto') out = { type: 'auto' };
-  else if (choice === 'required') out = { type: 'any' };
+  else if (choice === 'required' && field === 'tool_choice') out = { type: 'any' };
   else if (choice === 'none') out = { type: 'none' };
   else if (isObject(choice)) {
     const name = isObject(choice.function) ? choice.function.name : choice.name;
-    if (typeof name === 'string') out = { type: 'tool', name };
+    if (typeof name !== 'string' || name === '') throw invalid(`'${field}' must name a function: {"type": "function", "function": {"name": "..."}}.`, field);
+    out = { type: 'tool', name };
+  } else if (choice !== undefined && choice !== null) {
+    // Dropped, the model would choose freely where the app meant to force (or forbid) a tool call.
+    const values = field === 'tool_choice' ? "'none', 'auto', 'required'" : "'none', 'auto'";
+    throw invalid(`'${field}' must be one of ${values} or an object naming a function; got ${JSON.stringify(choice).slice(0, 40)}.`, field);
   }
   // Anthropic's `none` choice has no such field (only auto, any and tool have it): with no tool calls
   // allowed, none can run in parallel.

@@ -7,6 +7,8 @@ import type { MockReply } from './types.js';
 
 /** Vector length when neither the request nor the options say (text-embedding-3-small's). */
 export const DEFAULT_EMBEDDING_DIMENSIONS = 1536;
+/** The most `dimensions` a request may ask for (text-embedding-3-large's), or the configured size if larger. */
+const MAX_EMBEDDING_DIMENSIONS = 3072;
 
 // One string or one token array is one input; a list of either is several.
 function inputsOf(input: unknown): unknown[] {
@@ -69,6 +71,10 @@ export function mockEmbeddings(call: MockCall): MockReply {
     if (typeof body.dimensions !== 'number' || !Number.isInteger(body.dimensions) || body.dimensions < 1) {
       return openAiError(400, `${JSON.stringify(body.dimensions)} is less than the minimum of 1 - 'dimensions'`, {}, call.latencyMs);
     }
+    // OpenAI's largest embeddings have 3,072 dimensions; a vector is allocated per input, so a huge
+    // request (1e308) must be refused, not thrown on (it ended `tollgate mock-upstream`).
+    const most = Math.max(MAX_EMBEDDING_DIMENSIONS, dimensions);
+    if (body.dimensions > most) return openAiError(400, `${body.dimensions} is greater than the maximum of ${most} - 'dimensions'`, {}, call.latencyMs);
     dimensions = body.dimensions;
   }
   const model = body.model as string;
