@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import { createMockUpstream } from '../src/mock-upstream/index.js';
+import { servedAtMidday } from './helpers/midday-zone.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-servers.js';
 import { readCounter } from './helpers/redis-counters.js';
@@ -34,14 +35,14 @@ describe.each(['fail_closed', 'fail_open'] as const)('%s', (mode) => {
     nodes = cluster.ports.map((port) => new Redis(port, '127.0.0.1'));
     upstream = createMockUpstream({ latencyMs: 5, outputTokens: 20 });
     const mockUrl = await upstream.listen(0, '127.0.0.1');
-    gateway = await startCli(['serve', '--port', '0', '--config', writeConfig(`
+    gateway = await startCli(['serve', '--port', '0', '--config', writeConfig(servedAtMidday(`
 storage: {counters: "${cluster.url}", on_store_error: ${mode}, timeout_ms: ${TIMEOUT_MS}}
 providers: {up: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-test}}
 organizations: {${ORG}: {}}
 projects: {p: {daily_limit: ${LIMIT}}}
 routes: {r: {chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]}}
 keys: [{id: k, key: tg-k, organization: ${ORG}, project: p}]
-`)]);
+`))]);
   }, 30_000);
   afterAll(async () => {
     await gateway?.stop();

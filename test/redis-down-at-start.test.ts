@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { servedAtMidday } from './helpers/midday-zone.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { freeRedisPort, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
@@ -19,7 +20,7 @@ const running: RunningProcess[] = [];
 beforeAll(async () => {
   port = await freeRedisPort();
   const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'tollgate-down-at-start-')), 'ledger.db');
-  config = writeConfig(`
+  config = writeConfig(servedAtMidday(`
 storage: {counters: "redis://127.0.0.1:${port}", ledger: "sqlite:${ledger}", on_store_error: fail_closed, timeout_ms: 250}
 providers:
   mock: {type: mock}
@@ -28,7 +29,7 @@ routes:
   r:
     chat_models: [{model_id: gpt-4o, model: mock/gpt-4o}]
 keys: [{id: a, key: tg-down, project: p}]
-`);
+`));
 });
 
 afterAll(async () => {

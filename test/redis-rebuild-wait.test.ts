@@ -9,6 +9,7 @@ import postgres from 'postgres';
 import { createMockUpstream } from '../src/mock-upstream/index.js';
 import { lockLedgerTable } from './helpers/ledger-lock.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
+import { servedAtMidday } from './helpers/midday-zone.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { rawCommand, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
@@ -41,7 +42,7 @@ describe.each(['fail_closed', 'fail_open'] as const)('a rebuild slower than stor
 
   beforeAll(async () => {
     place = await postgresPlace();
-    gateway = await startCli(['serve', '--port', '0', '--config', writeConfig(`
+    gateway = await startCli(['serve', '--port', '0', '--config', writeConfig(servedAtMidday(`
 storage: {counters: "${redis.url}", ledger: "${place.url}", on_store_error: ${mode}, rebuild_wait_ms: ${WAIT_MS}}
 ledger: {flush_interval_ms: 50}
 providers:
@@ -53,7 +54,7 @@ routes:
   r: {chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]}
   a: {chat_models: [{model_id: claude-haiku, model: ant/claude-3-5-haiku-latest}]}
 keys: [{id: k, key: tg-k, organization: org_${mode}, project: ${project}}]
-`, `${mode}.yaml`)], { TOLLGATE_LOG_LEVEL: 'info' });
+`), `${mode}.yaml`)], { TOLLGATE_LOG_LEVEL: 'info' });
     locker = postgres(place.url, { max: 1, onnotice: () => {} });
   }, 30_000);
   afterAll(async () => {

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { servedAtMidday } from './midday-zone.js';
 import { REPO_ROOT, startCli, writeConfig, type RunningProcess } from './processes.js';
 
 const run = promisify(execFile);
@@ -20,10 +21,14 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-/** Starts the mock upstream and `n` gateways serving `configFor(mockUrl)`. */
+/**
+ * Starts the mock upstream and `n` gateways serving `configFor(mockUrl)`, in a zone where it is midday
+ * unless the config names its own (servedAtMidday: fleets spend daily budgets and compare the spending
+ * with the limit, which holds within one day).
+ */
 export async function startFleet(n: number, configFor: (mockUrl: string) => string, env: NodeJS.ProcessEnv = {}): Promise<Fleet> {
   const mock = await startCli(['mock-upstream', '--host', '127.0.0.1', '--port', '0']);
-  const config = writeConfig(configFor(mock.url));
+  const config = writeConfig(servedAtMidday(configFor(mock.url)));
   const started = await Promise.allSettled(Array.from({ length: n }, () => startCli(['serve', '--config', config, '--port', '0'], env)));
   const gateways = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stop = async (): Promise<void> => {
