@@ -5,7 +5,7 @@ import type { Clock } from '../../util/clock.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { amountFor } from '../admission.js';
 import type { CounterItem, PriceFactors, ReserveRequest } from '../counter-store.js';
-import { counterIdentity } from '../windows.js';
+import { counterIdentity, type WindowCalculator } from '../windows.js';
 
 export interface OpenReservation {
   items: CounterItem[];
@@ -30,6 +30,29 @@ export interface OpenReservation {
   settling?: boolean;
   /** A budget lease's: what of it to place again after a rebuild (ReserveRequest.placeAgain). */
   placeAgain?: ReserveRequest['placeAgain'];
+  /** When Redis admitted it, in Redis time (its fixed windows are the ones containing this moment). */
+  admittedAtStoreMs?: number;
+  /**
+   * Placed again after a rebuild (RedisCounterStore.placeInFlightAgain) once some of its fixed windows had
+   * ended: their positions, placed with nothing and left out of its settlement, so that the call counts in
+   * none of the windows that began since (it counted in its own, which ended).
+   */
+  endedWindows?: ReadonlySet<number>;
+}
+
+/**
+ * The positions of `entry`'s fixed-window items whose window at its admission has ended by `nowInStoreMs`
+ * (both in Redis time); undefined when none has, or its admission time is unknown.
+ */
+export function endedFixedWindows(entry: Pick<OpenReservation, 'items' | 'admittedAtStoreMs'>, nowInStoreMs: number, windows: WindowCalculator): Set<number> | undefined {
+  const at = entry.admittedAtStoreMs;
+  if (at === undefined) return undefined;
+  let ended: Set<number> | undefined;
+  entry.items.forEach((item, i) => {
+    if (item.algorithm !== 'fixed_window') return;
+    if (windows.bounds(item.window, at).startMs !== windows.bounds(item.window, nowInStoreMs).startMs) (ended ??= new Set()).add(i);
+  });
+  return ended;
 }
 
 /** Whether a reservation is noted in its organization's held index: all but budget leases (lua-held-index.ts). */

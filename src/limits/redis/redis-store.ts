@@ -19,10 +19,14 @@ import { admittedKey, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTa
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
-import { notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
+import { endedFixedWindows, notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
+import { WindowCalculator } from '../windows.js';
 import { replyIndexes, replyNumber, type Reply } from './script-reply.js';
 import { countedArg, readHeldCalls } from './held-index-text.js';
 import { KEY_GRACE_MS } from './lua-prelude.js';
+
+/** The weights of an item placed again with nothing (its window ended: placeInFlightAgain). */
+const NOTHING: CounterItem['weights'] = { input: 0, output: 0, request: 0 };
 
 export interface RedisStoreOptions {
   timezone: string;
@@ -82,6 +86,7 @@ export class RedisCounterStore implements CounterStore {
   private readonly scripts: Scripts;
   private readonly args: ItemArgs;
   private readonly open: OpenReservations;
+  private readonly windows: WindowCalculator;
   private readonly calls: WindowCalls;
   private readonly lost: LostCounters;
   private readonly batcher: ScriptBatcher;
@@ -111,6 +116,7 @@ export class RedisCounterStore implements CounterStore {
     );
     onPrimaryChange(client, () => this.lost.failedOver());
     this.open = new OpenReservations(opts.clock, opts.reservationTtlMs);
+    this.windows = new WindowCalculator(opts.timezone);
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
@@ -179,6 +185,7 @@ export class RedisCounterStore implements CounterStore {
     }
     entry.output = replyNumber(reply[1]);
     entry.confirmed = true;
+    entry.admittedAtStoreMs = now;
     // Made after any rebuild this answer waited for (a TGLOST retried), so counted from then.
     entry.rebuildsBefore = this.lost.rebuildsOf(tag);
     return { ok: true, output: entry.output, states, shadowBlocked, storeTimeMs: now };
@@ -208,6 +215,7 @@ export class RedisCounterStore implements CounterStore {
     const reserved = entry.factors;
     const changed: number[] = [];
     entry.items.forEach((item, i) => {
+      if (entry.endedWindows?.has(i)) return; // counted in a window that has ended (placeInFlightAgain)
       if (!entry.confirmed || amountFor(item, usage.input, usage.output, usage.request, billed) !== amountFor(item, entry.input, entry.output, 1, reserved)) changed.push(i);
     });
     const a = this.args.settleSection({
@@ -242,13 +250,20 @@ export class RedisCounterStore implements CounterStore {
    * Each is placed again as it was reserved, under its own id, as a shadow reservation (the call is running:
    * never refused), in the current window; its settlement then finds the record and replaces it with real
    * usage as usual. A record Redis still has (a failover that kept it) answers TGDONE: counted already.
+   * A fixed window it was admitted in that has ended since is left out (placed with nothing, and not
+   * settled): the call counted there, not in the window that began (a flush just after midnight charged
+   * the new day with yesterday's calls still running).
    * Best effort, before the counters are marked present again, so nothing is admitted in between.
    */
   private async placeInFlightAgain(tag: string | undefined): Promise<void> {
     const placements: Promise<unknown>[] = [];
+    const nowInStore = this.calls.inRedisTime(this.opts.clock.now());
     for (const [id, entry] of this.open.placeableAgain(tag)) {
       const input = entry.placeAgain?.input() ?? entry.input;
-      const req: ReserveRequest = { id, items: entry.items.map((item) => ({ ...item, mode: 'shadow' })), input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
+      const ended = endedFixedWindows(entry, nowInStore, this.windows);
+      entry.endedWindows = ended;
+      const items = entry.items.map((item, i): CounterItem => (ended?.has(i) ? { ...item, mode: 'shadow', weights: NOTHING } : { ...item, mode: 'shadow' }));
+      const req: ReserveRequest = { id, items, input, output: entry.output, clamp: false, minOutput: 0, factors: entry.factors };
       const placed = this.calls.withWindows(
         (windows) => this.batcher.reserve(entry.tag, this.args.reserveArgs({ req, recordKey: entry.recordKey, heldIndex: heldIndexKey(entry.tag), noteHeld: notedInHeldIndex(entry), watchKeys: undefined, override: this.calls.override(), ttlMs: this.opts.reservationTtlMs, windows, factors: entry.factors, seen: '', replid: '' })),
         req.items,
