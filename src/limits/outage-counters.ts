@@ -14,6 +14,8 @@ import { failsOpen } from './store-outage.js';
 import { windowLengthMs } from './windows.js';
 import { ChurnMap } from '../util/churn-map.js';
 
+const NO_USAGE: SettleUsage = { input: 0, output: 0, request: 0 };
+
 export interface OutageCountersOptions {
   /** `storage.on_store_error`; a limit's own `on_store_error` overrides it. */
   defaultMode: OnStoreError;
@@ -42,6 +44,8 @@ interface Seen {
 
 interface LocalReservation {
   store: MemoryCounterStore;
+  /** The request as admitted locally, its output the one granted (what moveToStore places). */
+  req: ReserveRequest;
   items: CounterItem[];
   atMs: number;
   /** What it reserved in each item. */
@@ -122,7 +126,7 @@ export class OutageCounters {
     if (outcome.ok) {
       const atMs = this.opts.clock.now();
       const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1, req.factors));
-      this.open.set(req.id, { store, items: req.items, atMs, reserved });
+      this.open.set(req.id, { store, req: { ...req, output: outcome.output }, items: req.items, atMs, reserved });
       this.usage.admitted(req.items, reserved, atMs, outcome.states);
     }
     // Report the whole limit with this instance's room left, so messages and headers stay truthful.
@@ -145,6 +149,22 @@ export class OutageCounters {
     const states = await (this.store ?? this.seeded()).peek(plan.local);
     const open = new Set(plan.openIdx);
     return items.map((item, i) => (open.has(i) ? { ...states[i], used: item.max - (plan.local[i].max - states[i].used), max: item.max } : undefined));
+  }
+
+  /** The requests of the local reservations not settled yet, each as admitted (its output the one granted). */
+  running(): ReserveRequest[] {
+    return [...this.open.values()].map((local) => local.req);
+  }
+
+  /**
+   * `id`, reserved locally, now holds what it reserved in the shared store (ResilientStore.moveLocalCalls):
+   * it settles there, and no longer counts here.
+   */
+  moved(id: string): void {
+    const local = this.open.get(id);
+    if (!local) return;
+    this.open.delete(id);
+    this.usage.settled(local.items, local.reserved, NO_USAGE);
   }
 
   /** Settles `id` when it was reserved locally (its usage then waits for the replay); false otherwise. */
