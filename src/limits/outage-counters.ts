@@ -44,7 +44,7 @@ interface Seen {
 
 interface LocalReservation {
   store: MemoryCounterStore;
-  /** The request as admitted locally, its output the one granted (what moveToStore places). */
+  /** The request as admitted locally, its output the one granted (what ResilientStore.moveLocalCalls places). */
   req: ReserveRequest;
   items: CounterItem[];
   atMs: number;
