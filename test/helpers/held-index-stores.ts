@@ -2,7 +2,7 @@
 // (src/limits/redis/lua-held-index.ts): each test file gets its own server, each store its own connection,
 // on a manual clock that also stands in for Redis TIME. And an older release's source beside this one.
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { createRedisClient, waitReady, type RedisClient } from '../../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../../src/limits/redis/redis-store.js';
@@ -58,9 +58,16 @@ export function useStoresOnPrivateRedis() {
 export function olderRelease(rev: string, name: string): string {
   const dir = `/tmp/${name}-${rev}`;
   if (!existsSync(`${dir}/src`)) {
-    mkdirSync(dir, { recursive: true });
-    execSync(`git archive ${rev} src package.json | tar -x -C ${dir}`, { cwd: process.cwd() });
-    symlinkSync(`${process.cwd()}/node_modules`, `${dir}/node_modules`);
+    // Extracted beside it and renamed into place: a run reading it meanwhile (another worker, another
+    // checkout) never finds it half written, and an extraction cut short is never reused.
+    const fresh = mkdtempSync(`${dir}-part-`);
+    execSync(`git archive ${rev} src package.json | tar -x -C ${fresh}`, { cwd: process.cwd() });
+    symlinkSync(`${process.cwd()}/node_modules`, `${fresh}/node_modules`);
+    try {
+      renameSync(fresh, dir);
+    } catch {
+      rmSync(fresh, { recursive: true, force: true }); // another run put it in place first
+    }
   }
   return dir;
 }

@@ -15,12 +15,18 @@ export interface RunningProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-/** Spawns `node dist/cli/index.js ...args` and resolves once it prints `listening on http://...`. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningProcess> {
+/**
+ * Spawns `node dist/cli/index.js ...args` and resolves once it prints `listening on http://...`. One that
+ * does not within `startMs` is killed (left running, it outlived the test run, and a busy host got busier).
+ */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, startMs = 15_000): Promise<RunningProcess> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for: tollgate ${args.join(' ')}\n${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out waiting for: tollgate ${args.join(' ')}\n${out}`));
+    }, startMs);
     const onData = (d: Buffer): void => {
       out += d.toString();
       const m = /listening on (http:\/\/[^\s]+)/.exec(out);
