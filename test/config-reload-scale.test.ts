@@ -172,7 +172,7 @@ describe('reloading a large config', () => {
 
   it('does not stall a stream in flight while it parses, and applies the new keys', { timeout: 60_000 }, async () => {
     file = writeConfig(platformConfig(10_000, { envSecrets: false, extraKeys: [live] }).text);
-    gateway = await startCli(['serve', '--config', file, '--port', '0'], { TOLLGATE_LOG_LEVEL: 'info' });
+    gateway = await startCli(['serve', '--config', file, '--port', '0'], { TOLLGATE_LOG_LEVEL: 'info' }, 45_000); // 10,000 keys: 11-12 s at load 11
     expect(await statusFor('tg-new')).toBe(401);
 
     // A stream of one chunk every 5 ms, for far longer than the reload takes.

@@ -30,10 +30,10 @@ const daily: CounterItem = { key: 'tg:{acl}:daily:fixed_window', algorithm: 'fix
 const reserve = (store: CounterStore, id: string): ReturnType<CounterStore['reserve']> => store.reserve({ id, items: [daily], input: 10, output: 0, clamp: false, minOutput: 1 });
 
 /** The store `storage.counters: url` opens, with every line it logged. */
-async function open(url: string, onStoreError = 'fail_closed'): Promise<{ store: CounterStore; logs: string[] }> {
+async function open(url: string, onStoreError = 'fail_closed', timeoutMs = 100): Promise<{ store: CounterStore; logs: string[] }> {
   const logs: string[] = [];
   const log = { info: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)), warn: (obj: object, msg: string) => void logs.push(msg + JSON.stringify(obj)) };
-  const policy = loadPolicy([writeConfig(`storage: {counters: "${url}", on_store_error: ${onStoreError}, timeout_ms: 100}\n`)], {});
+  const policy = loadPolicy([writeConfig(`storage: {counters: "${url}", on_store_error: ${onStoreError}, timeout_ms: ${timeoutMs}}\n`)], {});
   return { store: await openCounterStore(policy, log), logs };
 }
 
@@ -148,7 +148,8 @@ describe('on Redis Cluster', () => {
       await node.acl('SETUSER', 'gw', 'reset', 'on', '>pw', '~*', '&*', '+@all', ...(refused[port] ?? []));
       await node.quit();
     }
-    const { store, logs } = await open(`redis-cluster://gw:pw@${cluster.ports.map((p) => `127.0.0.1:${p}`).join(',')}`);
+    // Each node's check is a command under storage.timeout_ms: one slower than 100 ms on a busy host went unnamed.
+    const { store, logs } = await open(`redis-cluster://gw:pw@${cluster.ports.map((p) => `127.0.0.1:${p}`).join(',')}`, 'fail_closed', 1000);
     try {
       const line = logs.find((l) => l.startsWith('counter store unreachable'));
       expect(line).toMatch(new RegExp(`127\\.0\\.0\\.1:${first}: the Redis user gw may not run[^;]*: TIME; allow them with ACL SETUSER gw \\+time`));
