@@ -40,13 +40,20 @@ keys: [{id: k, key: tg-k, organization: acme, project: web}]
   locker = postgres(place.url, { max: 1, onnotice: () => {} });
 }, 30_000);
 afterAll(async () => {
+  // Gateways a failed assertion left running (they outlived the run).
+  await Promise.all(started.map((g) => g.stop('SIGKILL')));
   await locker?.end({ timeout: 1 });
   await upstream?.close();
   await redis?.stop();
   await place?.drop();
 });
 
-const start = (): Promise<RunningProcess> => startCli(['serve', '--port', '0', '--config', config], { TOLLGATE_LOG_LEVEL: 'info' });
+const started: RunningProcess[] = [];
+async function start(): Promise<RunningProcess> {
+  const gateway = await startCli(['serve', '--port', '0', '--config', config], { TOLLGATE_LOG_LEVEL: 'info' });
+  started.push(gateway);
+  return gateway;
+}
 
 /** One call: the tokens it used, and the room its answer says is left (its own usage counted). */
 async function call(gateway: RunningProcess): Promise<{ spent: number; remaining: number }> {
@@ -70,10 +77,9 @@ describe('restarting on a shared Redis', () => {
     let release = await lockLedgerTable(locker);
     let second: RunningProcess | undefined;
     try {
-      // Before, the start waited for the rebuild, and so for the lock: startCli gave up after 15 s.
-      const t0 = performance.now();
+      // Before, the start waited for the rebuild, and so for the lock: startCli gave up after 15 s. (A
+      // bound of 10 s here failed at 10.02 s on a host at load 11, with the start not waiting.)
       second = await start();
-      expect(performance.now() - t0).toBeLessThan(10_000);
       expect(second.output()).not.toMatch(/counters rebuilt from the ledger/);
       const next = await call(second);
       spent += next.spent;
@@ -82,7 +88,7 @@ describe('restarting on a shared Redis', () => {
     } finally {
       release();
     }
-    await until(() => /counters rebuilt from the ledger/.test(second!.output()), 10_000);
+    await until(() => /counters rebuilt from the ledger/.test(second!.output()), 30_000);
     await second.stop();
 
     // Redis loses everything while no gateway runs: the next start must rebuild before it serves.
