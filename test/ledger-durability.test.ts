@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger } from '../src/ledger/open-ledger.js';
 import { LEDGER_KINDS, type LedgerPlace } from './helpers/ledgers.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
+import { until } from './helpers/until.js';
 
 const FLUSH_MS = 200;
 // Timer jitter under load plus one write: the documented bound is flush_interval_ms plus one write.
@@ -51,8 +52,7 @@ async function call(url: string, maxTokens = 10): Promise<Done> {
 }
 
 /** Calls with `concurrency` loops until `stopAt` (epoch ms); returns the calls whose answer arrived. */
-async function load(url: string, concurrency: number, stopAt: number): Promise<Done[]> {
-  const done: Done[] = [];
+async function load(url: string, concurrency: number, stopAt: number, done: Done[] = []): Promise<Done[]> {
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < stopAt) {
@@ -76,11 +76,16 @@ async function ledgerIds(url: string): Promise<Set<string>> {
   }
 }
 
-/** Starts load, SIGKILLs the gateway after `killAfterMs`, and returns the answered calls and the kill time. */
+/**
+ * Starts load, SIGKILLs the gateway once `killAfterMs` have passed and more than 100 calls were answered
+ * (a busy host answered as few as 45 in the time alone), and returns the answered calls and the kill time.
+ */
 async function killMidLoad(gateway: RunningProcess, killAfterMs: number): Promise<{ done: Done[]; killedAt: number }> {
   let killedAt = 0;
-  const running = load(gateway.url, 8, Date.now() + 30_000);
+  const answered: Done[] = [];
+  const running = load(gateway.url, 8, Date.now() + 30_000, answered);
   await new Promise((r) => setTimeout(r, killAfterMs));
+  await until(() => answered.length > 100, 20_000);
   killedAt = Date.now();
   await gateway.stop('SIGKILL');
   const done = await running;
@@ -113,7 +118,7 @@ describe.each(LEDGER_KINDS)('ledger durability on real processes: $kind', ({ kin
     const ids = await ledgerIds(place.url);
     const lost = done.filter((d) => !ids.has(d.id));
     const oldestLostMs = Math.max(0, ...lost.map((d) => killedAt - d.at));
-    console.log(`[${kind}] kill -9, batched: ${done.length} answered in ${LOAD_MS} ms, ${lost.length} rows lost, oldest lost answered ${oldestLostMs} ms before the kill`);
+    console.log(`[${kind}] kill -9, batched: ${done.length} answered before the kill, ${lost.length} rows lost, oldest lost answered ${oldestLostMs} ms before the kill`);
     expect(done.length).toBeGreaterThan(100);
     expect(oldestLostMs).toBeLessThanOrEqual(FLUSH_MS + WRITE_SLACK_MS);
   });
@@ -122,7 +127,7 @@ describe.each(LEDGER_KINDS)('ledger durability on real processes: $kind', ({ kin
     const gateway = await startCli(['serve', '--config', writeConfig(config(place.url, '{durability: strict}')), '--port', '0']);
     const { done } = await killMidLoad(gateway, LOAD_MS);
     const ids = await ledgerIds(place.url);
-    console.log(`[${kind}] kill -9, strict: ${done.length} answered in ${LOAD_MS} ms, ${done.filter((d) => !ids.has(d.id)).length} rows lost`);
+    console.log(`[${kind}] kill -9, strict: ${done.length} answered before the kill, ${done.filter((d) => !ids.has(d.id)).length} rows lost`);
     expect(done.length).toBeGreaterThan(100);
     expect(done.filter((d) => !ids.has(d.id))).toEqual([]);
   });
