@@ -192,7 +192,6 @@ export interface ResponseOwner {
   contextTokens?: number;
 }
 
-/** Every method reports a failure by rejecting, never by throwing (LimitsEngine relies on it). */
 /** Reservations a shared store notes as in flight (CounterStore.heldCalls). */
 export interface HeldCalls {
   /** By reservation id, with the keys of the counters each holds. */
@@ -201,6 +200,7 @@ export interface HeldCalls {
   sinceMs: number;
 }
 
+/** Every method reports a failure by rejecting, never by throwing (LimitsEngine relies on it). */
 export interface CounterStore {
   /** Atomically checks every item and reserves all of them, or none. */
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;

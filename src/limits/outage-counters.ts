@@ -44,7 +44,7 @@ interface Seen {
 
 interface LocalReservation {
   store: MemoryCounterStore;
-  /** The request as admitted locally, its output the one granted (what ResilientStore.moveLocalCalls places). */
+  /** The request as admitted locally, its output the one granted (what LocalCallsMoved.move places). */
   req: ReserveRequest;
   items: CounterItem[];
   atMs: number;
@@ -157,7 +157,7 @@ export class OutageCounters {
   }
 
   /**
-   * `id`, reserved locally, now holds what it reserved in the shared store (ResilientStore.moveLocalCalls):
+   * `id`, reserved locally, now holds what it reserved in the shared store (LocalCallsMoved.move):
    * it settles there, and no longer counts here.
    */
   moved(id: string): void {

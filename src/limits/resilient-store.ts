@@ -17,6 +17,7 @@ import { CountersNotRebuiltError, isPermissionRefusal, isTimeout, isUnavailable,
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { outageMessage } from './store-outage.js';
+import { LocalCallsMoved } from './local-calls-moved.js';
 import { SettlementQueue } from './settlement-queue.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
@@ -51,6 +52,8 @@ export class ResilientStore implements CounterStore {
   private readonly outage: OutageCounters;
   private limitSettings: (() => LimitStoreSetting[]) | undefined;
   private readonly settlements: SettlementQueue;
+  /** Local calls still running when the store is used again, placed in it (local-calls-moved.ts). */
+  private readonly moved: LocalCallsMoved;
   private readonly isHealthy = (): boolean => this.healthy;
   private readonly listeners: Array<(mode: StoreMode) => void> = [];
   private probeTimer: NodeJS.Timeout | undefined;
@@ -62,10 +65,6 @@ export class ResilientStore implements CounterStore {
   private readonly lostLog = throttledLog(5000);
   // A false alarm is no outage and says nothing else, yet the calls that waited on it followed on_store_error.
   private readonly falseAlarmLog = throttledLog(5000);
-  /** Local calls being placed in the store as the hold ends (moveLocalCalls): their settlements wait. */
-  private readonly moving = new Map<string, Promise<void>>();
-  /** Local calls placed in the store, by id: the id of the reservation they settle there. */
-  private readonly movedAs = new Map<string, string>();
 
   constructor(
     readonly primary: SharedCounterStore,
@@ -73,6 +72,10 @@ export class ResilientStore implements CounterStore {
   ) {
     this.outage = new OutageCounters(opts);
     this.settlements = new SettlementQueue(primary, (err) => this.failed(err));
+    this.moved = new LocalCallsMoved(primary, this.outage, (err, as) => {
+      this.failed(err);
+      this.settlements.keep(as, { input: 0, output: 0, request: 0 }); // it may have landed: cancelled once the store answers
+    });
   }
 
   /**
@@ -159,13 +162,9 @@ export class ResilientStore implements CounterStore {
   }
 
   async settle(id: string, usage: SettleUsage): Promise<void> {
-    const moving = this.moving.get(id);
-    if (moving) await moving; // then it settles where it ended up
-    const movedAs = this.movedAs.get(id);
-    if (movedAs !== undefined) {
-      this.movedAs.delete(id);
-      id = movedAs;
-    }
+    const placing = this.moved.placing(id);
+    if (placing) await placing;
+    id = this.moved.settleAs(id);
     if (await this.outage.settle(id, usage)) {
       if (this.healthy) this.kickFlush();
       return;
@@ -310,7 +309,7 @@ export class ResilientStore implements CounterStore {
         // led here is sent again now: nothing else would send it once the hold is over.
         if (this.state === 'up') {
           this.outage.drop();
-          this.moveLocalCalls();
+          this.moved.move();
         }
         if (this.backlog > 0) this.kickFlush();
       },
@@ -385,40 +384,9 @@ export class ResilientStore implements CounterStore {
     this.state = 'up';
     this.outage.drop();
     if (this.mode !== before) this.emit();
-    this.moveLocalCalls();
+    this.moved.move();
     // Whatever still waits (a flush that failed during the hold) leaves now, not at the next scare.
     if (this.backlog > 0) this.kickFlush();
-  }
-
-  /**
-   * As fail-open limits rejoin the store: calls admitted against the local counters and still running are
-   * in no shared counter (their usage would be replayed once they end), so the room they hold would be
-   * handed out again (a daily cap of 1,000 admitted 1,390 with 8 such calls of 50 running). Each is placed
-   * in the store as a reservation of what it holds (shadow: a running call is never refused) and settles
-   * there; one the store does not take stays local, replayed when it ends. Under an id of its own: the
-   * call's own id may have a record (or a cancel's tombstone) from the attempt whose answer was lost.
-   */
-  private moveLocalCalls(): void {
-    if (this.outage.openCount === 0) return;
-    for (const req of this.outage.running()) {
-      const id = req.id;
-      if (this.moving.has(id)) continue;
-      const as = `${id}~moved`;
-      const placed = this.primary.reserve({ ...req, id: as, items: req.items.map((item) => ({ ...item, mode: 'shadow' })), clamp: false, minOutput: 0 }).then(
-        () => {
-          this.outage.moved(id);
-          this.movedAs.set(id, as);
-        },
-        (err: unknown) => {
-          // Refused before admission while lost counters are rebuilt: nothing landed. Otherwise it may have
-          // landed before its answer was lost, and is cancelled once the store answers (as in reserve).
-          if (err instanceof CountersNotRebuiltError) return;
-          this.failed(err);
-          this.settlements.keep(as, { input: 0, output: 0, request: 0 });
-        },
-      );
-      this.moving.set(id, placed.finally(() => this.moving.delete(id)));
-    }
   }
 
   /** Flushes local usage after recovery without holding up the request that produced it. */

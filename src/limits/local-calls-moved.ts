@@ -1,0 +1,60 @@
+// Calls admitted against fail-open local counters that are still running when the shared store is used
+// again (the hold after recovery ends, or a timeout proves a false alarm). Left local, they were in no
+// shared counter until they ended, and the room they held was handed out again (a daily cap of 1,000
+// admitted 1,390 with 8 such calls of 50 running). Each is placed in the store as a reservation of what
+// it holds (shadow: a running call is never refused) and settles there; one the store does not take
+// stays local, replayed when it ends.
+import type { CounterStore } from './counter-store.js';
+import type { OutageCounters } from './outage-counters.js';
+import { CountersNotRebuiltError } from './store-errors.js';
+
+export class LocalCallsMoved {
+  /** Calls being placed in the store: their settlements wait for the outcome. */
+  private readonly moving = new Map<string, Promise<void>>();
+  /** Calls placed in the store, by id: the id of the reservation they settle there. */
+  private readonly movedAs = new Map<string, string>();
+
+  constructor(
+    private readonly store: Pick<CounterStore, 'reserve'>,
+    private readonly outage: OutageCounters,
+    /** A placement failed (not a refusal before admission): it may have landed, under `as`, and must be cancelled. */
+    private readonly failed: (err: unknown, as: string) => void,
+  ) {}
+
+  /**
+   * Places every local call still running in the store. Under an id of its own: the call's own id may have
+   * a record (or a cancel's tombstone) from the attempt whose answer was lost.
+   */
+  move(): void {
+    if (this.outage.openCount === 0) return;
+    for (const req of this.outage.running()) {
+      const id = req.id;
+      if (this.moving.has(id)) continue;
+      const as = `${id}~moved`;
+      const placed = this.store.reserve({ ...req, id: as, items: req.items.map((item) => ({ ...item, mode: 'shadow' })), clamp: false, minOutput: 0 }).then(
+        () => {
+          this.outage.moved(id);
+          this.movedAs.set(id, as);
+        },
+        (err: unknown) => {
+          // Refused before admission while lost counters are rebuilt: nothing landed.
+          if (!(err instanceof CountersNotRebuiltError)) this.failed(err, as);
+        },
+      );
+      this.moving.set(id, placed.finally(() => this.moving.delete(id)));
+    }
+  }
+
+  /** The placement of `id` under way, if any: its settlement waits for it (then settles where it ended up). */
+  placing(id: string): Promise<void> | undefined {
+    return this.moving.get(id);
+  }
+
+  /** The id `id` settles under: the reservation's it was moved to, once (or its own). */
+  settleAs(id: string): string {
+    const as = this.movedAs.get(id);
+    if (as === undefined) return id;
+    this.movedAs.delete(id);
+    return as;
+  }
+}
