@@ -13,6 +13,8 @@ export class LocalCallsMoved {
   private readonly moving = new Map<string, Promise<void>>();
   /** Calls placed in the store, by id: the id of the reservation they settle there. */
   private readonly movedAs = new Map<string, string>();
+  /** Placements tried, by call: each attempt has an id of its own (see move). */
+  private readonly attempts = new Map<string, number>();
 
   constructor(
     private readonly store: Pick<CounterStore, 'reserve'>,
@@ -23,14 +25,18 @@ export class LocalCallsMoved {
 
   /**
    * Places every local call still running in the store. Under an id of its own: the call's own id may have
-   * a record (or a cancel's tombstone) from the attempt whose answer was lost.
+   * a record (or a cancel's tombstone) from the attempt whose answer was lost. And a new one per attempt: an
+   * attempt that failed is cancelled under its id, and that cancel (or its tombstone) would take the next
+   * attempt too, leaving the call in no shared counter and its settlement landing nowhere.
    */
   move(): void {
     if (this.outage.openCount === 0) return;
     for (const req of this.outage.running()) {
       const id = req.id;
       if (this.moving.has(id)) continue;
-      const as = `${id}~moved`;
+      const attempt = (this.attempts.get(id) ?? 0) + 1;
+      this.attempts.set(id, attempt);
+      const as = `${id}~moved${attempt}`;
       const placed = this.store.reserve({ ...req, id: as, items: req.items.map((item) => ({ ...item, mode: 'shadow' })), clamp: false, minOutput: 0 }).then(
         () => {
           this.outage.moved(id);
@@ -52,6 +58,7 @@ export class LocalCallsMoved {
 
   /** The id `id` settles under: the reservation's it was moved to, once (or its own). */
   settleAs(id: string): string {
+    this.attempts.delete(id);
     const as = this.movedAs.get(id);
     if (as === undefined) return id;
     this.movedAs.delete(id);
