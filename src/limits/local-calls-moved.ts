@@ -37,8 +37,14 @@ export class LocalCallsMoved {
       const attempt = (this.attempts.get(id) ?? 0) + 1;
       this.attempts.set(id, attempt);
       const as = `${id}~moved${attempt}`;
+      const flushes = this.outage.flushes;
       const placed = this.store.reserve({ ...req, id: as, items: req.items.map((item) => ({ ...item, mode: 'shadow' })), clamp: false, minOutput: 0 }).then(
-        () => {
+        (outcome) => {
+          // The call leaves the local usage log, which seeds the next outage's counters: the placement's
+          // reading (which holds the call) seeds them instead. Without it, an outage before the next call
+          // through those counters started from a reading without the call, and handed its room out again.
+          const { openIdx } = this.outage.plan(req.items);
+          if (openIdx.length > 0) this.outage.remember(req.items, openIdx, outcome.states, flushes);
           this.outage.moved(id);
           this.movedAs.set(id, as);
         },
