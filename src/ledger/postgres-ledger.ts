@@ -9,7 +9,8 @@ import { checkReadableVersion, CONVERSATIONS_TABLE, POSTGRES_MIGRATIONS, VERSION
 import { PostgresReaderThread } from './postgres-reader-thread.js';
 import { inTransaction } from './postgres-transaction.js';
 
-const dialect: Dialect = {
+/** PostgreSQL's SQL for the queries both ledgers share (ledger-sql.ts). */
+export const POSTGRES_DIALECT: Dialect = {
   param: (n) => `$${n}`,
   tag: (p) => `tags->>${p}`,
   tagParam: (name) => name,
@@ -55,8 +56,12 @@ export class PostgresLedger implements Ledger {
   readonly kind = 'postgres';
   schemaAhead?: SchemaAhead;
   private readonly sql: postgres.Sql;
-  /** The long reads (sums, events, rows), off the event loop on a connection of their own. */
-  private readonly reader: PostgresReaderThread;
+  /**
+   * The long reads (sums, events, rows), off the event loop, each thread on a connection of its own. Two:
+   * a thread reads one query at a time, and a dashboard asked during a rebuild's read of 10 s would wait
+   * for all of it (each thread starts at its first read, so the second only when two reads overlap).
+   */
+  private readonly readers: PostgresReaderThread[];
 
   constructor(
     url: string,
@@ -64,7 +69,7 @@ export class PostgresLedger implements Ledger {
   ) {
     const { url: driver, ssl } = withCertificateFiles(driverUrl(url));
     this.sql = postgres(driver, { max: 4, onnotice: () => {}, connect_timeout: 10, ...(ssl ? { ssl } : {}) });
-    this.reader = new PostgresReaderThread(driver, ssl);
+    this.readers = [new PostgresReaderThread(driver, ssl), new PostgresReaderThread(driver, ssl)];
   }
 
   async init(): Promise<void> {
@@ -148,7 +153,7 @@ export class PostgresLedger implements Ledger {
   }
 
   async eachGroup(q: UsageQuery, visit: (g: UsageGroup) => void): Promise<void> {
-    const { sql, params } = usageSql(q, dialect);
+    const { sql, params } = usageSql(q, POSTGRES_DIALECT);
     await this.eachRow(sql, params, (r) => {
       const g = toUsageGroup(r, q.groupBy);
       if (g.calls > 0) visit(g);
@@ -166,9 +171,10 @@ export class PostgresLedger implements Ledger {
     await this.eachRow(sql, params, (r) => visit(toEvent(r)));
   }
 
-  /** `sql`'s rows, one at a time, as the reader thread hands them over. */
+  /** `sql`'s rows, one at a time, as a reader thread hands them over: the one with the fewest reads pending. */
   private eachRow(sql: string, params: unknown[], visit: (row: Record<string, unknown>) => void): Promise<void> {
-    return this.reader.each(sql, params, (rows) => rows.forEach(visit));
+    const reader = this.readers.reduce((a, b) => (b.pending < a.pending ? b : a));
+    return reader.each(sql, params, (rows) => rows.forEach(visit));
   }
 
   async rows(q: RowQuery): Promise<LedgerRow[]> {
@@ -186,7 +192,7 @@ export class PostgresLedger implements Ledger {
   }
 
   async close(): Promise<void> {
-    await this.reader.close();
+    await Promise.all(this.readers.map((reader) => reader.close()));
     await this.sql.end({ timeout: 5 });
   }
 }

@@ -27,8 +27,11 @@ if (ssl) {
   for (const k of ['ca', 'cert', 'key']) if (ssl[k]) ssl[k] = Buffer.from(ssl[k]);
   if (!verifyIdentity) ssl.checkServerIdentity = () => undefined;
 }
-const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, ...(ssl ? { ssl } : {}) });
-const connectionLost = (e) => typeof e === 'object' && e !== null && ((typeof e.code === 'string' && e.code.startsWith('CONNECTION_')) || e.severity === 'FATAL' || e.severity === 'PANIC');
+const connect = () => postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, ...(ssl ? { ssl } : {}) });
+let sql = connect();
+// The driver's (CONNECTION_CLOSED...), the server ending the session (FATAL, PANIC), and the socket's own
+// (ECONNRESET, EPIPE, ETIMEDOUT: they carry a syscall).
+const connectionLost = (e) => typeof e === 'object' && e !== null && ((typeof e.code === 'string' && e.code.startsWith('CONNECTION_')) || e.severity === 'FATAL' || e.severity === 'PANIC' || typeof e.syscall === 'string');
 let reads = Promise.resolve();
 parentPort.on('message', (m) => {
   reads = reads.then(() => (m.close ? close(m) : read(m)));
@@ -68,6 +71,14 @@ async function read(m) {
     parentPort.postMessage({ id: m.id, rows: stopped ? [] : chunk, columns: first ? columns : undefined, done: true });
   } catch (err) {
     drained();
+    // A connection lost mid-read leaves postgres.js 3.4's pool in a state of its own: a ROLLBACK queued on
+    // the dead connection (after a reset, every later read waited forever), or the server's FATAL kept to
+    // fail the next, unrelated read. The next read gets a new pool.
+    if (connectionLost(err)) {
+      const old = sql;
+      sql = connect();
+      old.end({ timeout: 0 }).catch(() => {});
+    }
     parentPort.postMessage({ id: m.id, error: failure(err) });
   }
 }

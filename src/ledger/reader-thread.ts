@@ -76,6 +76,11 @@ export class ReaderThread {
     private readonly idleMs = IDLE_MS,
   ) {}
 
+  /** Reads asked for and not ended: the one under way and those waiting their turn. */
+  get pending(): number {
+    return this.readings.size;
+  }
+
   /** Whether a thread is running now (it stops once idle for `idleMs`). */
   get running(): boolean {
     return this.worker !== undefined;
