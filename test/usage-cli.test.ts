@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
+import { TABLE } from '../src/ledger/ledger-sql.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
 import { postgresPlace } from './helpers/ledgers.js';
 import { CLI, startCli } from './helpers/processes.js';
@@ -152,6 +154,34 @@ describe.concurrent('tollgate usage', () => {
       ]);
       expect(bySource.totals).toMatchObject({ calls: 5, total_tokens: 2420, estimated_tokens: 1100 });
     } finally {
+      await pg.drop();
+    }
+  });
+});
+
+describe('tollgate usage: a read the database refuses', () => {
+  it('is exit 1 with the database\'s reason, not a stack trace', async () => {
+    const pg = await postgresPlace();
+    const admin = postgres(pg.url, { max: 2, onnotice: () => {} });
+    const holder = await admin.reserve();
+    try {
+      const ledger = await openLedger(pg.url);
+      await ledger.append(FIXTURE);
+      await ledger.close();
+      await admin.unsafe(`ALTER DATABASE ${new URL(pg.url).pathname.slice(1)} SET lock_timeout = '300ms'`);
+      // Another session holds the ledger's table (a migration, a VACUUM FULL): the report's read times out.
+      await holder.unsafe('BEGIN');
+      await holder.unsafe(`LOCK TABLE ${TABLE} IN ACCESS EXCLUSIVE MODE`);
+      const failed = await run(process.execPath, [CLI, 'usage', '--ledger', pg.url, '--by', 'project']).then(
+        () => undefined,
+        (err: { code: number; stderr: string }) => err,
+      );
+      expect(failed?.code).toBe(1);
+      expect(failed?.stderr).toMatch(/^tollgate usage: reading the ledger postgres:\/\/\S+ failed: canceling statement due to lock timeout\n$/);
+    } finally {
+      await holder.unsafe('ROLLBACK').catch(() => {});
+      holder.release();
+      await admin.end({ timeout: 1 });
       await pg.drop();
     }
   });

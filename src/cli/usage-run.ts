@@ -87,6 +87,10 @@ export async function runUsage(opts: UsageOptions): Promise<number> {
     const report = await usageReport(ledger, { sinceMs, untilMs, by, where, timezone });
     process.stdout.write(formatReport(report, opts.format as ReportFormat));
     return 0;
+  } catch (err) {
+    // The database refused or lost the read (a statement or lock timeout, a cut connection): its reason,
+    // not a stack trace.
+    return fail(`reading the ledger ${redactUrl(url)} failed: ${(err as Error).message}`);
   } finally {
     await ledger.close();
   }
