@@ -68,11 +68,11 @@ describe('fail_open gateway: a call moved into Redis, then a second outage', () 
   // into Redis when the first outage's hold ends; Redis stops answering again before any other call; the
   // second outage's local counters start from the reading taken before the first outage and a usage log
   // that no longer has the running call, and hand its room out again.
-  it('one gateway admits no more than its daily limit', () => scenario(true), 40_000);
-  it('control: one long outage (the call stays local) admits no more than the limit', () => scenario(false), 40_000);
+  // (A control, one long outage with the call staying local, held before the fix too: left out for CI time.)
+  it('one gateway admits no more than its daily limit', () => scenario(), 40_000);
 });
 
-async function scenario(recoverBetween: boolean): Promise<void> {
+async function scenario(): Promise<void> {
   const redis = await startRedisServer();
   servers.push(redis);
   const proxy = await startDelayProxy(redis.port);
@@ -99,11 +99,9 @@ keys: [{id: k1, key: tg-pl-k1, organization: o1, user: u1}]
     expect(await call(gw.url, 0, 10)).toBe(200); // noticed: local counters from here
     const running = call(gw.url, 9000, 400); // ~410 tokens, admitted locally, running through both outages
     await sleep(300);
-    if (recoverBetween) {
-      proxy.setDelay(0);
-      await sleep(5000); // the delayed commands drain, the probe finds it, the 2-second hold ends: the running call is placed in Redis
-      proxy.setDelay(1000); // the second outage, before any other call read the counter
-    }
+    proxy.setDelay(0);
+    await sleep(5000); // the delayed commands drain, the probe finds it, the 2-second hold ends: the running call is placed in Redis
+    proxy.setDelay(1000); // the second outage, before any other call read the counter
     // Spend what the local counters allow: each call ~410 tokens, until one is refused.
     while (admitted < 5 && (await call(gw.url, 0, 400)) === 200) admitted++;
     expect(await running).toBe(200);
@@ -117,6 +115,6 @@ keys: [{id: k1, key: tg-pl-k1, organization: o1, user: u1}]
   const { tokens } = db.prepare('select sum(input_tokens + output_tokens) as tokens from tollgate_ledger where status = 200').get() as { tokens: number };
   db.close();
   rmSync(dir, { recursive: true, force: true });
-  // Before the fix: 1,410 with the recovery between the outages; within the limit without it (the control).
+  // Before the fix: 1,410.
   expect(tokens).toBeLessThanOrEqual(LIMIT);
 }

@@ -23,7 +23,7 @@ afterAll(async () => {
 describe('placements that fail several times in a row, then succeed', () => {
   for (const [kind, holdMs, times] of [
     ['false alarms (the PING answers)', 100, 4],
-    ['real outages (the PING times out too)', 250, 3],
+    ['real outages (the PING times out too)', 250, 2],
   ] as const) {
     it(`${kind}: ${times} failed attempts, then exactly one reservation holds the call; its settlement replaces it`, async () => {
       const s = await setup(redis.port, redis.url, `rt${holdMs}`);
@@ -50,10 +50,8 @@ describe('placements that fail several times in a row, then succeed', () => {
 });
 
 describe('a call that ends around a placement', () => {
-  for (const usage of [
-    { input: 80, output: 0, request: 1 },
-    { input: 0, output: 0, request: 0 }, // cancelled
-  ] satisfies SettleUsage[]) {
+  // (A call cancelled, settled with zeros, took the same paths: left out for CI time.)
+  for (const usage of [{ input: 80, output: 0, request: 1 }] satisfies SettleUsage[]) {
     it(`settling (${usage.input}) while the placement is in flight: it waits, settles locally, replayed once`, async () => {
       const s = await setup(redis.port, redis.url, `fl${usage.input}`);
       try {

@@ -1,6 +1,7 @@
 // Gateways' Redis counter stores on one private redis-server, for the tests of the held index
 // (src/limits/redis/lua-held-index.ts): each test file gets its own server, each store its own connection,
 // on a manual clock that also stands in for Redis TIME. And an older release's source beside this one.
+import { createHash } from 'node:crypto';
 import { execSync } from 'node:child_process';
 import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
@@ -56,7 +57,10 @@ export function useStoresOnPrivateRedis() {
 
 /** The source of release `rev` (src/ and package.json from `git archive`) in /tmp, for importing its modules beside this release's. */
 export function olderRelease(rev: string, name: string): string {
-  const dir = `/tmp/${name}-${rev}`;
+  // One per checkout: its node_modules link is that checkout's (a clone since deleted left a later run's
+  // imports pointing nowhere: "Cannot find module './Redis'").
+  const checkout = createHash('sha1').update(process.cwd()).digest('hex').slice(0, 8);
+  const dir = `/tmp/${name}-${rev}-${checkout}`;
   if (!existsSync(`${dir}/src`)) {
     // Extracted beside it and renamed into place: a run reading it meanwhile (another worker, another
     // checkout) never finds it half written, and an extraction cut short is never reused.
