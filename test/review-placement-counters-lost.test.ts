@@ -22,21 +22,17 @@ afterAll(async () => {
 });
 
 describe('fail_open: a call admitted locally while lost counters are rebuilt, still running once they are', () => {
-  // KNOWN GAP, left open (it.fails: passes once fixed, and must then become an `it`). While the rebuild is
-  // slower than rebuild_wait_ms, fail-open calls are admitted against the local
+  // Fixed (found by review). While the rebuild is slower than rebuild_wait_ms, fail-open calls are admitted against the local
   // counters (countersLost), with the store 'up' and no outage. Once the rebuild is done the store takes
-  // calls again, yet the local calls still running are never placed in Redis: move() runs only when a hold
+  // calls again, yet the local calls still running were never placed in Redis: move() ran only when a hold
   // after recovery ends (endHold) or a false alarm's PING answers (confirm); the rebuild read the ledger,
   // which has no row of them; placeInFlightAgain places back only reservations Redis held. So the room they
   // hold is handed out again beside them, the very double hand-out LocalCallsMoved exists to prevent
   // (test/review-rollover-fail-open-running.test.ts: 1,390 admitted against 1,000).
   // Expected: with 'a' (100) running, 'b' of 950 is refused once the counters are rebuilt (100 + 950 >
-  // 1,000), and 'a' settles its usage into Redis. Today: 'b' is admitted, Redis counts 950, 'a' nowhere.
-  // Within fail_open's local allowance, as an outage's calls were before they were moved. A first fix, placing
-  // them when the rebuild ends (ResilientStore.rebuildWhenLost), passed this test but counted a call's
-  // reservation twice in test/redis-rebuild-wait.test.ts (fail_open: 99,668 remaining against 99,696, 2 runs
-  // in 3): calls admitted locally during the rebuild, whose rows the rebuild may also read. Reverted.
-  it.fails('the call is counted in Redis once the counters are rebuilt', async () => {
+  // 1,000), and 'a' settles its usage into Redis. Before: 'b' was admitted, Redis counted 950, 'a' nowhere.
+  // Now the rebuild's end places them (ResilientStore.rebuildWhenLost).
+  it('the call is counted in Redis once the counters are rebuilt', async () => {
     const zone = middayZone();
     const client = createRedisClient(redis.url, 500);
     if (!(await waitReady(client, 5000))) throw new Error('no Redis');

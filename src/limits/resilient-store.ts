@@ -111,7 +111,14 @@ export class ResilientStore implements CounterStore {
   }
 
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
-    return this.primary.rebuildWhenLost(organizations, rebuild);
+    return this.primary.rebuildWhenLost(organizations, async () => {
+      await rebuild();
+      // Calls admitted locally while the rebuild took longer than rebuild_wait_ms (countersLost) have no row
+      // in the ledger it read: placed in the store now (their placement waits for the counters to be marked
+      // rebuilt), or the room they hold would be handed out again until they ended. No outage, no hold:
+      // nothing else would place them.
+      if (this.state === 'up' && !this.checking) this.moved.move();
+    });
   }
 
   holdsCounters(organizations: string[]): Promise<boolean> {
