@@ -5,23 +5,17 @@
 // Redis came back empty: 1,390 admitted against 1,000). Here on the store, after a reservation slower than
 // the timeout (its PING, behind it on the connection, times out too: an outage, over once the hold after
 // recovery ends). A private redis-server behind a delay proxy.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ResilientStore } from '../src/limits/resilient-store.js';
 import { systemClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { until } from './helpers/until.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -9,22 +9,20 @@ import { LeasedStore } from '../src/limits/leased-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock, monotonicClock, systemClock, type Clock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 import { readCounter as readRedisCounter } from './helpers/redis-counters.js';
 
-let server: RedisServer;
+const server = usePrivateRedis();
 let raw: Redis;
 const stores: LeasedStore[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer();
   raw = new Redis(server.url);
 }, 30_000);
 afterAll(async () => {
   await Promise.all(stores.map((s) => s.close()));
   await raw?.quit();
-  await server?.stop();
 });
 
 /**

@@ -10,19 +10,18 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { TABLE } from '../src/ledger/ledger-sql.js';
 import { startFleet, type Fleet } from './helpers/redis-fleet.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
 
 const LIMIT = 30_000;
 const LEASE_MS = 1500;
 const LOOPS = 6;
 
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let ledger: LedgerPlace;
 let fleet: Fleet;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   ledger = await postgresPlace();
   fleet = await startFleet(
     2,
@@ -40,7 +39,6 @@ keys: [{id: k, key: tg-k, project: p}]
 afterAll(async () => {
   await fleet?.stop();
   await ledger?.drop();
-  await redis?.stop();
 });
 
 describe('gateways with budget leases when Redis loses the counters under load', () => {

@@ -15,7 +15,7 @@ import { closeApp, listenLocal } from './helpers/in-process.js';
 import { until } from './helpers/until.js';
 import { writeConfig } from './helpers/processes.js';
 import { readCounter } from './helpers/redis-counters.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
 const config = (redisUrl: string): string => `
 server: {timezone: UTC}
@@ -33,7 +33,7 @@ keys:
 `;
 
 describe('budget leases behind the gateway', () => {
-  let server: RedisServer;
+  const server = usePrivateRedis();
   let raw: Redis;
   let store: LeasedStore;
   let gateway: Gateway;
@@ -41,7 +41,6 @@ describe('budget leases behind the gateway', () => {
   let client: OpenAI;
 
   beforeAll(async () => {
-    server = await startRedisServer();
     raw = new Redis(server.url);
     const policy = loadPolicy([writeConfig(config(server.url))]);
     const redisClient = createRedisClient(server.url, 2000);
@@ -55,7 +54,6 @@ describe('budget leases behind the gateway', () => {
     if (app) await closeApp(app);
     await gateway?.close();
     await raw?.quit();
-    await server?.stop();
   });
 
   it('streamed and plain calls admitted against leases: the counters end at the usage the client was told', async () => {

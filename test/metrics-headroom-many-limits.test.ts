@@ -14,7 +14,7 @@ import { Gateway } from '../src/proxy/gateway.js';
 import { systemClock } from '../src/util/clock.js';
 import { families, sum } from './helpers/prometheus-scrape.js';
 import { writeConfig } from './helpers/processes.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
 // Enough per-user limits that one script reading them all outlives the timeout on any machine (~30 µs each
 // on the test host: 1.2 s against 250 ms, the default), and a few hundred of them stay well inside it.
@@ -39,12 +39,11 @@ keys:
 `;
 
 describe('a scrape of a gateway with thousands of per-user limits on Redis', () => {
-  let redis: RedisServer;
+  const redis = usePrivateRedis();
   let store: CounterStore;
   let gateway: Gateway;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
     const policy = loadPolicy([writeConfig(config(redis.url))], {});
     store = await openCounterStore(policy, pino({ level: 'silent' }));
     gateway = new Gateway(policy, store, systemClock);
@@ -52,7 +51,6 @@ describe('a scrape of a gateway with thousands of per-user limits on Redis', () 
   afterAll(async () => {
     await gateway?.close();
     await store?.close();
-    await redis?.stop();
   });
 
   it('shows every limit and leaves the counter store answering calls', async () => {

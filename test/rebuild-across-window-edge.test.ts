@@ -3,7 +3,7 @@
 // what the ledger counted in the window that ended is not the new window's. Before, the rebuild's figure
 // for January's budget went into February's counter, on both stores: a budget 90% spent by 31 January
 // refused calls on 1 February until March.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../src/ledger/ledger.js';
 import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
 import type { CounterStore } from '../src/limits/counter-store.js';
@@ -14,7 +14,7 @@ import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { RouteTable } from '../src/routing/route-table.js';
 import { ManualClock } from '../src/util/clock.js';
 import { load } from './helpers/config-texts.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { sampleRow } from './helpers/sample-row.js';
 import { useLedger } from './helpers/use-ledger.js';
 
@@ -41,13 +41,7 @@ const rows: LedgerRow[] = [
   sampleRow({ ts: FEB_1 - 30 * 60_000, organization: 'default', keyId: 'u1', user: 'u1', project: null, groups: [], route: 'main', modelId: 'gpt-4o', provider: 'demo', model: 'gpt-4o', inputTokens: 800, outputTokens: 100 }),
 ];
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 type Factory = (storeClock: ManualClock) => Promise<CounterStore>;
 const FACTORIES: Array<[string, Factory]> = [

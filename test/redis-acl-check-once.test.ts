@@ -2,20 +2,16 @@
 // Regression: after an outage it ran twice, from the 'ready' listener and again from the probe's PING.
 // The probe still checks while the store is down, so a user refused a command on a connection that stays
 // open (test/redis-acl-missing-commands.test.ts) keeps the store unavailable until the ACL allows it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadPolicy } from '../src/config/index.js';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { openCounterStore } from '../src/limits/open-counter-store.js';
 import { writeConfig } from './helpers/processes.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(() => redis?.stop());
+const redis = usePrivateRedis();
 
 const daily: CounterItem = { key: 'tg:{once}:daily:fixed_window', algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 1000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
 

@@ -12,18 +12,16 @@ import type { CounterItem, CounterStore } from '../src/limits/counter-store.js';
 import { openCounterStore } from '../src/limits/open-counter-store.js';
 import { StoreUnavailableError } from '../src/limits/store-errors.js';
 import { writeConfig } from './helpers/processes.js';
-import { freeRedisPort, startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from './helpers/redis-servers.js';
+import { freeRedisPort, startRedisCluster, startRedisServer, usePrivateRedis, type RedisCluster } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let admin: Redis;
 beforeAll(async () => {
-  redis = await startRedisServer();
   admin = new Redis(redis.url);
 });
 afterAll(async () => {
   await admin?.quit();
-  await redis?.stop();
 });
 
 const daily: CounterItem = { key: 'tg:{acl}:daily:fixed_window', algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 1000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };

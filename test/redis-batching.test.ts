@@ -8,17 +8,16 @@ import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
-let server: RedisServer;
+const server = usePrivateRedis();
 let raw: Redis;
 let store: RedisCounterStore;
 /** Writes on the store's connection to Redis so far (system calls, not calls of socket.write). */
 let socketWrites = 0;
 
 beforeAll(async () => {
-  server = await startRedisServer();
   raw = new Redis(server.url);
   const client = createRedisClient(server.url, 1000);
   if (!(await waitReady(client, 5000))) throw new Error('no Redis');
@@ -38,7 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await store?.close();
   await raw?.quit();
-  await server?.stop();
 });
 
 let orgs = 0;

@@ -8,7 +8,7 @@ import type { CounterItem, CounterStore } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
 const MINUTE = 60_000;
 // 10:30 UTC: the hour's window began at 10:00, the 61-minute one at 09:56 (windows count from the epoch).
@@ -28,17 +28,15 @@ const LONGER = output(61 * MINUTE);
 const MONTH: CounterItem = { ...HOUR, window: { kind: 'calendar', unit: 'month' } };
 const THIRTY_DAYS: CounterItem = { ...HOUR, window: { kind: 'duration', ms: 30 * 24 * 60 * MINUTE } };
 
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let raw: Redis;
 const stores: CounterStore[] = [];
 beforeAll(async () => {
-  redis = await startRedisServer();
   raw = new Redis(redis.url);
 });
 afterAll(async () => {
   for (const s of stores) await s.close();
   raw.disconnect();
-  await redis.stop();
 });
 
 async function store(clock: ManualClock): Promise<CounterStore> {

@@ -5,14 +5,13 @@ import OpenAI from 'openai';
 import { Redis } from 'ioredis';
 import { createMockUpstream } from '../src/mock-upstream/index.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let upstream: ReturnType<typeof createMockUpstream>;
 let gateway: RunningProcess;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   upstream = createMockUpstream({ latencyMs: 0, outputTokens: 100 });
   const url = await upstream.listen(0, '127.0.0.1');
   // The ledger flushes rarely, so the rebuild must first write the calls still buffered.
@@ -33,7 +32,6 @@ keys:
 afterAll(async () => {
   await gateway?.stop();
   await upstream?.close();
-  await redis?.stop();
 });
 
 describe('counters lost by Redis while the gateway runs', () => {

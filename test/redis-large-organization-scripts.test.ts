@@ -9,19 +9,18 @@ import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { systemClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
 const LIMITS = 40_000;
 // The gateway's default storage.timeout_ms: the whole organization in one script took ~1.2 s here.
 const TIMEOUT_MS = 250;
 const DAY: CounterItem['window'] = { kind: 'calendar', unit: 'day' };
 
-let server: RedisServer;
+const server = usePrivateRedis();
 let raw: Redis;
 let store: RedisCounterStore;
 
 beforeAll(async () => {
-  server = await startRedisServer();
   raw = new Redis(server.url);
   const client = createRedisClient(server.url, TIMEOUT_MS);
   if (!(await waitReady(client, 5000))) throw new Error('no Redis');
@@ -30,7 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await store?.close();
   await raw?.quit();
-  await server?.stop();
 });
 
 const items: CounterItem[] = Array.from({ length: LIMITS }, (_, i) => ({

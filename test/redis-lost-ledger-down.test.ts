@@ -5,14 +5,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
-import { rawCommand, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { rawCommand, usePrivateRedis } from './helpers/redis-servers.js';
 
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let place: LedgerPlace;
 let gateway: RunningProcess;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   place = await postgresPlace();
   gateway = await startCli(['serve', '--port', '0', '--config', writeConfig(`
 storage: {counters: "${redis.url}", ledger: "${place.url}", on_store_error: fail_closed}
@@ -25,7 +24,6 @@ keys: [{id: a, key: tg-a, project: p}]
 }, 30_000);
 afterAll(async () => {
   await gateway?.stop('SIGKILL'); // its last flush has no database to go to
-  await redis?.stop();
 });
 
 const call = () =>

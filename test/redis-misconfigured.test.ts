@@ -1,21 +1,15 @@
 // A Redis that answers but is set up in a way that would lose or misplace the counters: a database number
 // it does not have, and an eviction policy that drops keys when it is full. Each must be said at start-up.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadPolicy } from '../src/config/index.js';
 import type { CounterItem, CounterStore } from '../src/limits/counter-store.js';
 import { openCounterStore } from '../src/limits/open-counter-store.js';
 import { StoreUnavailableError } from '../src/limits/store-errors.js';
 import { writeConfig } from './helpers/processes.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 const daily: CounterItem = { key: 'tg:{misconf}:daily:fixed_window', algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 1000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
 

@@ -3,21 +3,15 @@
 // organization's presence marker to 1 at start. From a rolling-upgrade QA pass: the newer gateways read
 // that 1 as their admitted count going back (a replica promoted behind), logged that Redis had lost its
 // counters and rebuilt them all from the ledger as lost (token buckets at the most they may hold).
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 it("an older release's start (the presence marker set to 1) is no loss: nothing is rebuilt and the limit still holds", async () => {
   const org = 'olderrelease';

@@ -11,7 +11,7 @@ import { lockLedgerTable } from './helpers/ledger-lock.js';
 import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
 import { servedAtMidday } from './helpers/midday-zone.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
-import { rawCommand, startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { rawCommand, usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
 const WAIT_MS = 400;
@@ -20,18 +20,16 @@ const SLACK_MS = 2000;
 const BUDGET = 100_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let upstream: ReturnType<typeof createMockUpstream>;
 let mockUrl: string;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20 });
   mockUrl = await upstream.listen(0, '127.0.0.1');
 }, 30_000);
 afterAll(async () => {
   await upstream?.close();
-  await redis?.stop();
 });
 
 describe.each(['fail_closed', 'fail_open'] as const)('a rebuild slower than storage.rebuild_wait_ms (%s)', (mode) => {

@@ -3,24 +3,17 @@
 // settlement of the first attempt is lost or queued, scripts reloaded out of order after a restart, and
 // local usage replayed by an instance whose clock is off by more than a window. A private redis-server.
 // The last case was a known gap until 12-06: a settlement answered NOSCRIPT ran after a later reservation.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady, type RedisClient } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock, systemClock, type Clock } from '../src/util/clock.js';
 import { ResilientStore } from '../src/limits/resilient-store.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { startRedisServer, usePrivateRedis, type RedisServer } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 
-let single: RedisServer;
-
-beforeAll(async () => {
-  single = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await single?.stop();
-});
+const single = usePrivateRedis();
 
 const T0 = Date.UTC(2026, 10, 21, 10, 0, 0);
 

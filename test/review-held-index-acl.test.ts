@@ -9,24 +9,22 @@ import { configuredLimits } from '../src/ledger/configured-limits.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { outputLimit } from './helpers/output-limit.js';
 
 const CHECKED = ['eval', 'evalsha', 'time', 'set', 'get', 'incr', 'exists', 'pexpire', 'del', 'hset', 'hmget', 'hgetall', 'hdel'];
 const CONNECT = ['ping', 'info', 'client', 'select', 'hello', 'script', 'config'];
 const NOW = Date.UTC(2026, 10, 18, 10, 5);
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let admin: Redis;
 const stores: RedisCounterStore[] = [];
 beforeAll(async () => {
-  redis = await startRedisServer();
   admin = new Redis(redis.url);
   await admin.acl('SETUSER', 'leastpriv', 'reset', 'on', '>pw', '~*', '&*', ...[...CHECKED, ...CONNECT].map((c) => `+${c}`));
 });
 afterAll(async () => {
   for (const store of stores) await store.close();
   await admin?.quit();
-  await redis?.stop();
 });
 
 it.each(['fixed_window', 'sliding_window'])('reserve, note, settle and restore a %s counter as a user allowed only the checked commands', async (algorithm) => {

@@ -17,22 +17,20 @@ import { loadPolicy } from '../src/config/index.js';
 import type { CounterItem, CounterStore } from '../src/limits/counter-store.js';
 import { openCounterStore } from '../src/limits/open-counter-store.js';
 import { writeConfig } from './helpers/processes.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
 // The commands command-permissions.ts checks (and the README names), plus what a client needs to connect.
 const CHECKED = ['eval', 'evalsha', 'time', 'set', 'get', 'incr', 'exists', 'pexpire', 'del', 'hset', 'hmget', 'hgetall', 'hdel'];
 const CONNECT = ['ping', 'info', 'client', 'select', 'hello', 'script', 'config'];
 
-let redis: RedisServer;
+const redis = usePrivateRedis();
 let admin: Redis;
 beforeAll(async () => {
-  redis = await startRedisServer();
   admin = new Redis(redis.url);
   await admin.acl('SETUSER', 'leastpriv', 'reset', 'on', '>pw', '~*', '&*', ...[...CHECKED, ...CONNECT].map((c) => `+${c}`));
 });
 afterAll(async () => {
   await admin?.quit();
-  await redis?.stop();
 });
 
 const daily: CounterItem = { key: 'tg:{pttl}:daily:fixed_window', algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 1000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };

@@ -3,23 +3,17 @@
 // ledger's rebuild is slower than `rebuild_wait_ms` (ResilientStore.countersLost). A private redis-server
 // (FLUSHALL: the counters are lost); ResilientStore over RedisCounterStore with a rebuild that takes 1 s
 // (a slow ledger; it restores nothing: the ledger has no row of a call still running).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ResilientStore } from '../src/limits/resilient-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { middayZone } from './helpers/midday-zone.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 describe('fail_open: a call admitted locally while lost counters are rebuilt, still running once they are', () => {
   // Fixed (found by review). While the rebuild is slower than rebuild_wait_ms, fail-open calls are admitted against the local

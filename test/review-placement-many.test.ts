@@ -2,18 +2,12 @@
 // with three limits each (daily fixed window, sliding hour, token bucket) admitted locally, then moved at
 // once while the first rounds of placements time out (false alarms, then real outages). A private
 // redis-server behind a delay proxy (test/helpers/review-placement-store.ts). Held on the current code.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { describe, expect, it } from 'vitest';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { admittedLocally, expectCounters, setup } from './helpers/review-placement-store.js';
 import { until } from './helpers/until.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 describe('50 running calls, three limits each, moved at once with a flaky store', () => {
   for (const [kind, holdMs, times] of [

@@ -6,19 +6,31 @@
 // redis-server behind a delay proxy; ResilientStore over RedisCounterStore (test/helpers/review-placement-store.ts:
 // the placement is slowed past the 200 ms timeout by turning the proxy's delay up just as it is sent).
 // All of these held on the current code.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SettleUsage } from '../src/limits/counter-store.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
-import { admittedLocally, expectCounters, setup, ZERO } from './helpers/review-placement-store.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
+import { admittedLocally, expectCounters, setup, ZERO, type Setup } from './helpers/review-placement-store.js';
 import { until } from './helpers/until.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
+
+/** Runs `body` on a store of its own (keys named after `name`) whose call 'a' was admitted locally, then closes the store. */
+async function withCallAdmittedLocally(name: string, body: (s: Setup) => Promise<void>): Promise<void> {
+  const s = await setup(redis.port, redis.url, name);
+  try {
+    await admittedLocally(s, ['a']);
+    await body(s);
+  } finally {
+    await s.close();
+  }
+}
+
+/** Once every settlement went through: the counters hold `input`, and 'a' was placed once only. */
+async function expectSettledOnFirstPlacement(s: Setup, input: number): Promise<void> {
+  await s.allSettled();
+  expectCounters(await s.used(), input);
+  expect(s.placements).toEqual(['a~moved1']);
+}
 
 describe('placements that fail several times in a row, then succeed', () => {
   for (const [kind, holdMs, times] of [
@@ -26,9 +38,7 @@ describe('placements that fail several times in a row, then succeed', () => {
     ['real outages (the PING times out too)', 250, 2],
   ] as const) {
     it(`${kind}: ${times} failed attempts, then exactly one reservation holds the call; its settlement replaces it`, async () => {
-      const s = await setup(redis.port, redis.url, `rt${holdMs}`);
-      try {
-        await admittedLocally(s, ['a']);
+      await withCallAdmittedLocally(`rt${holdMs}`, async (s) => {
         s.rounds.holdMs = holdMs;
         s.rounds.left = times;
         s.proxy.setDelay(0);
@@ -42,9 +52,7 @@ describe('placements that fail several times in a row, then succeed', () => {
         await s.store.settle('a', { input: 80, output: 0, request: 1 });
         await s.allSettled();
         expectCounters(await s.used(), 80);
-      } finally {
-        await s.close();
-      }
+      });
     }, 45_000);
   }
 });
@@ -53,25 +61,17 @@ describe('a call that ends around a placement', () => {
   // (A call cancelled, settled with zeros, took the same paths: left out for CI time.)
   for (const usage of [{ input: 80, output: 0, request: 1 }] satisfies SettleUsage[]) {
     it(`settling (${usage.input}) while the placement is in flight: it waits, settles locally, replayed once`, async () => {
-      const s = await setup(redis.port, redis.url, `fl${usage.input}`);
-      try {
-        await admittedLocally(s, ['a']);
+      await withCallAdmittedLocally(`fl${usage.input}`, async (s) => {
         s.rounds.left = 1; // false alarm
         s.proxy.setDelay(0);
         await until(() => s.moved.moving.has('a'), 10_000);
         await s.store.settle('a', usage);
-        await s.allSettled();
-        expectCounters(await s.used(), usage.input);
-        expect(s.placements).toEqual(['a~moved1']); // never placed again once it ended
-      } finally {
-        await s.close();
-      }
+        await expectSettledOnFirstPlacement(s, usage.input); // never placed again once it ended
+      });
     }, 30_000);
 
     it(`settling (${usage.input}) between a failed placement and its retry (during the PING)`, async () => {
-      const s = await setup(redis.port, redis.url, `bt${usage.input}`);
-      try {
-        await admittedLocally(s, ['a']);
+      await withCallAdmittedLocally(`bt${usage.input}`, async (s) => {
         s.rounds.left = 1;
         s.proxy.setDelay(0);
         await until(() => s.moved.moving.has('a'), 10_000);
@@ -81,19 +81,13 @@ describe('a call that ends around a placement', () => {
           await new Promise((r) => setImmediate(r));
         }
         await s.store.settle('a', usage);
-        await s.allSettled();
-        expectCounters(await s.used(), usage.input);
-        expect(s.placements).toEqual(['a~moved1']);
-      } finally {
-        await s.close();
-      }
+        await expectSettledOnFirstPlacement(s, usage.input);
+      });
     }, 30_000);
   }
 
   it('settling while a placement that succeeds is in flight: settles on that placement', async () => {
-    const s = await setup(redis.port, redis.url, 'ok');
-    try {
-      await admittedLocally(s, ['a']);
+    await withCallAdmittedLocally('ok', async (s) => {
       let settled: Promise<void> | undefined;
       s.hooks.onPlacement = () => {
         expect(s.moved.moving.has('a')).toBe(false); // set just after this returns
@@ -105,35 +99,23 @@ describe('a call that ends around a placement', () => {
       s.proxy.setDelay(0);
       await until(() => settled !== undefined, 10_000);
       await settled;
-      await s.allSettled();
-      expectCounters(await s.used(), 80);
-      expect(s.placements).toEqual(['a~moved1']);
-    } finally {
-      await s.close();
-    }
+      await expectSettledOnFirstPlacement(s, 80);
+    });
   }, 30_000);
 
   it('settling while a placement that fails into a real outage is in flight: local, replayed once back', async () => {
-    const s = await setup(redis.port, redis.url, 'down');
-    try {
-      await admittedLocally(s, ['a']);
+    await withCallAdmittedLocally('down', async (s) => {
       s.rounds.holdMs = 250;
       s.rounds.left = 1;
       s.proxy.setDelay(0);
       await until(() => s.moved.moving.has('a'), 10_000);
       await s.store.settle('a', { input: 80, output: 0, request: 1 });
-      await s.allSettled();
-      expectCounters(await s.used(), 80);
-      expect(s.placements).toEqual(['a~moved1']);
-    } finally {
-      await s.close();
-    }
+      await expectSettledOnFirstPlacement(s, 80);
+    });
   }, 30_000);
 
   it('settling during a second outage after it was moved: kept, then sent once Redis answers', async () => {
-    const s = await setup(redis.port, redis.url, 'so');
-    try {
-      await admittedLocally(s, ['a']);
+    await withCallAdmittedLocally('so', async (s) => {
       s.proxy.setDelay(0);
       await until(async () => s.moved.movedAs.has('a') && s.store.mode === 'ok' && s.store.backlog === 0, 10_000);
       s.proxy.setDelay(1000);
@@ -145,9 +127,7 @@ describe('a call that ends around a placement', () => {
       s.proxy.setDelay(0);
       await s.allSettled();
       expectCounters(await s.used(), 80);
-    } finally {
-      await s.close();
-    }
+    });
   }, 30_000);
 });
 

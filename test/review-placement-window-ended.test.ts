@@ -2,24 +2,18 @@
 // that has ended by the time the call is placed in Redis (the placement waits for the 2 s hold after
 // recovery). A private redis-server behind a delay proxy; ResilientStore over RedisCounterStore; a fixed
 // window of 2 s (a duration window, aligned to the epoch, so no midnight is involved).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ResilientStore } from '../src/limits/resilient-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { middayZone } from './helpers/midday-zone.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { until } from './helpers/until.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 const WINDOW_MS = 2000;
 

@@ -6,48 +6,25 @@
 // local counters admitted. The whole budget is handed out again beside them. With `instances: 1` the
 // README's fail-open bound is the limit itself ("together they admit at most the limit, plus what the
 // other instances admitted after each instance's last look": there are none).
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startFleet, type Fleet } from './helpers/redis-fleet.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { mockChat, useGatewayOnPrivateRedis } from './helpers/gateway-on-private-redis.js';
 
 const LIMIT = 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-let redis: RedisServer | undefined;
-let fleet: Fleet | undefined;
-afterAll(async () => {
-  await fleet?.stop();
-  await redis?.stop();
-});
-
-async function call(url: string, latencyMs: number, output: number): Promise<number> {
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer tg-fo-k1' },
-    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'count to three' }], max_tokens: 40, mock_output_tokens: output, mock_latency_ms: latencyMs }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
+const start = useGatewayOnPrivateRedis();
+const call = (url: string, latencyMs: number, output: number): Promise<number> => mockChat(url, 'tg-fo-k1', latencyMs, output);
 
 describe('fail_open: calls admitted locally still running when Redis comes back empty', () => {
   it('one gateway admits no more than its daily limit', async () => {
-    redis = await startRedisServer();
-    const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-fail-open-running-'));
-    const ledgerFile = path.join(dir, 'ledger.db');
-    const redisUrl = redis.url;
-    fleet = await startFleet(1, (mock) => `
-storage: {counters: "${redisUrl}", ledger: "sqlite:${ledgerFile}", timeout_ms: 300, on_store_error: fail_open}
-providers: {up: {type: openai, base_url: "${mock}/v1", api_key: sk-test}}
+    const { redis, url, ledgerFile, stopGateway } = await start('fail-open-running', (at) => `
+storage: {counters: "${at.redisUrl}", ledger: "sqlite:${at.ledgerFile}", timeout_ms: 300, on_store_error: fail_open}
+providers: {up: {type: openai, base_url: "${at.mockUrl}/v1", api_key: sk-test}}
 organizations: {o1: {daily_cap: ${LIMIT}}}
 routes: {r: {chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]}}
 keys: [{id: k1, key: tg-fo-k1, organization: o1, user: u1}]
 `);
-    const url = fleet.urls[0];
     expect(await call(url, 0, 10)).toBe(200);
     await redis.kill();
     await sleep(300);
@@ -61,8 +38,7 @@ keys: [{id: k1, key: tg-fo-k1, organization: o1, user: u1}]
     while (filled < 60 && (await call(url, 0, 40)) === 200) filled++;
     expect(await Promise.all(running)).toEqual(Array(8).fill(200));
     await sleep(1500); // rows written
-    await fleet.stop();
-    fleet = undefined;
+    await stopGateway();
     const db = new Database(ledgerFile, { readonly: true });
     const { tokens } = db.prepare('select sum(input_tokens + output_tokens) as tokens from tollgate_ledger where status = 200').get() as { tokens: number };
     db.close();

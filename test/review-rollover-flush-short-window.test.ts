@@ -4,45 +4,22 @@
 // window starts. After the rebuild the gateway places them back into the current window, and their
 // settlements leave their usage there: once quiet, the new window's counter holds the usage of calls
 // whose ledger rows (admission time) are in the window before.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startFleet, type Fleet } from './helpers/redis-fleet.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { mockChat, useGatewayOnPrivateRedis } from './helpers/gateway-on-private-redis.js';
 
 const WINDOW_MS = 4000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-let redis: RedisServer | undefined;
-let fleet: Fleet | undefined;
-afterAll(async () => {
-  await fleet?.stop();
-  await redis?.stop();
-});
-
-function call(url: string, latencyMs: number): Promise<number> {
-  return fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer tg-flush-k1' },
-    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'count to three' }], max_tokens: 40, mock_output_tokens: 10, mock_latency_ms: latencyMs }),
-  }).then(async (r) => {
-    await r.arrayBuffer();
-    return r.status;
-  });
-}
+const start = useGatewayOnPrivateRedis();
+const call = (url: string, latencyMs: number): Promise<number> => mockChat(url, 'tg-flush-k1', latencyMs, 10);
 
 describe('a Redis flush just after a fixed window rolls, with calls of the window before still running', () => {
   it('the new window’s counter holds only the calls admitted in it', async () => {
-    redis = await startRedisServer();
-    const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-rollover-flush-'));
-    const ledgerFile = path.join(dir, 'ledger.db');
-    const redisUrl = redis.url;
-    fleet = await startFleet(1, (mock) => `
-storage: {counters: "${redisUrl}", ledger: "sqlite:${ledgerFile}", timeout_ms: 2000}
-providers: {up: {type: openai, base_url: "${mock}/v1", api_key: sk-test}}
+    const { redis, url, ledgerFile, stopGateway } = await start('rollover-flush', (at) => `
+storage: {counters: "${at.redisUrl}", ledger: "sqlite:${at.ledgerFile}", timeout_ms: 2000}
+providers: {up: {type: openai, base_url: "${at.mockUrl}/v1", api_key: sk-test}}
 routes:
   r:
     chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]
@@ -51,14 +28,13 @@ routes:
 keys:
   - {id: k1, key: tg-flush-k1, user: u1}
 `);
-    const url = fleet.urls[0];
     expect(await call(url, 0)).toBe(200); // the counters exist (and the presence marker)
     // 2.5 s into a window: ten calls that run 2.5 s, ending 1 s into the next one.
     const w0 = (Math.floor(Date.now() / WINDOW_MS) + 1) * WINDOW_MS;
     await sleep(w0 + 2500 - Date.now());
     const running = Array.from({ length: 10 }, () => call(url, 2500));
     await sleep(w0 + WINDOW_MS + 300 - Date.now());
-    const admin = new Redis(redisUrl);
+    const admin = new Redis(redis.url);
     await admin.flushdb();
     await sleep(200);
     expect(await call(url, 0)).toBe(200); // notices the loss: rebuild, then its running calls placed back
@@ -67,8 +43,7 @@ keys:
     const keys = await admin.keys('*:total:fixed_window');
     const counter = keys.length === 1 ? await admin.hgetall(keys[0]) : {};
     await admin.quit();
-    await fleet.stop();
-    fleet = undefined;
+    await stopGateway();
 
     const db = new Database(ledgerFile, { readonly: true });
     const rows = db.prepare('select ts, input_tokens + output_tokens as tokens from tollgate_ledger where status = 200').all() as Array<{ ts: number; tokens: number }>;

@@ -9,23 +9,17 @@
 // last 1.5 s of the day and running 3 s): the new day's Redis counter read 1,924 after quiesce, the new
 // day's ledger rows 1,224. Without the flush (same run, another Redis) the counter equalled the ledger.
 // Deterministic: the store's clock (standing in for Redis TIME) is injected.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ManualClock } from '../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 
 const MIDNIGHT = Date.UTC(2026, 10, 21); // 00:00 UTC, the zone of the store
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 async function setup(ledgerToday: () => number) {
   const clock = new ManualClock(MIDNIGHT - 1500);

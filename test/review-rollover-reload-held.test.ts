@@ -2,7 +2,7 @@
 // still runs: what that call holds is yesterday's, so today's counter stays at today's usage (0 here), on
 // both stores. Held when checked (12-07); kept as a guard beside review-rollover-in-flight-placed-back,
 // where the same call across a Redis flush is placed back into today.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rebuildCounters } from '../src/ledger/rebuild-counters.js';
 import type { CounterStore } from '../src/limits/counter-store.js';
 import { ApplicableLimits } from '../src/limits/applicable-limits.js';
@@ -12,7 +12,7 @@ import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { RouteTable } from '../src/routing/route-table.js';
 import { ManualClock } from '../src/util/clock.js';
 import { load } from './helpers/config-texts.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { usePrivateRedis } from './helpers/redis-servers.js';
 import { useLedger } from './helpers/use-ledger.js';
 
 const MIDNIGHT = Date.UTC(2026, 10, 21);
@@ -29,13 +29,7 @@ keys:
   - {id: u1, key: tg-u1, user: u1}
 `);
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = usePrivateRedis();
 
 type Factory = (clock: ManualClock) => Promise<CounterStore>;
 const FACTORIES: Array<[string, Factory]> = [

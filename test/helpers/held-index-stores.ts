@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import { execSync } from 'node:child_process';
 import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll } from 'vitest';
 import { createRedisClient, waitReady, type RedisClient } from '../../src/limits/redis/redis-client.js';
 import { RedisCounterStore } from '../../src/limits/redis/redis-store.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { startRedisServer, type RedisServer } from './redis-servers.js';
+import { usePrivateRedis, type RedisServer } from './redis-servers.js';
 
 /** 10:05 UTC: an hour's window and a 2-hour one both started at 10:00. */
 export const HELD_NOW = Date.UTC(2026, 10, 18, 10, 5);
@@ -26,16 +26,13 @@ export interface StoreOptions {
 
 /** A private redis-server for the file, and `open` for stores on it, all closed after the file's tests. */
 export function useStoresOnPrivateRedis() {
-  let redis: RedisServer | undefined;
+  const redis = usePrivateRedis();
   const stores: Array<{ close(): Promise<void> }> = [];
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
   afterAll(async () => {
+    // Before the server stops: vitest runs after-hooks in reverse order.
     for (const store of stores) await store.close();
-    await redis?.stop();
   });
-  const server = (): RedisServer => redis!;
+  const server = (): RedisServer => redis;
   /** A store on its own connection, and that connection for reading Redis directly. */
   async function open(o: StoreOptions): Promise<{ store: RedisCounterStore; client: RedisClient }> {
     const client = createRedisClient(o.url ?? server().url, o.timeoutMs ?? 2000);

@@ -6,6 +6,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 
 const run = promisify(execFile);
 const live = new Set<ChildProcess>();
@@ -121,6 +122,37 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       await end('SIGTERM')();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A private redis-server for the test file (or the describe block it is called in): registers a beforeAll that
+ * starts it and an afterAll that stops it. The handle returned reaches that server once beforeAll ran (reading
+ * it sooner throws). Hooks registered after this call run after the start and, vitest running after-hooks in
+ * reverse order, before the stop: connections closed there are closed while the server still runs.
+ */
+export function usePrivateRedis(opts: RedisServerOptions = {}): RedisServer {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer(opts);
+  }, 30_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const started = (): RedisServer => {
+    if (!server) throw new Error('usePrivateRedis: the server is not started yet (read it in a hook or a test)');
+    return server;
+  };
+  return {
+    get port() {
+      return started().port;
+    },
+    get url() {
+      return started().url;
+    },
+    stop: () => started().stop(),
+    kill: () => started().kill(),
+    restart: () => started().restart(),
   };
 }
 
