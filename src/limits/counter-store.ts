@@ -101,6 +101,12 @@ export interface SettleUsage {
   request: 0 | 1;
   /** What the call was billed at (absent: the configured price). */
   factors?: PriceFactors;
+  /**
+   * The call's ledger row is written once this settles (Engine.settleCall). A call admitted locally waits
+   * first for a rebuild's read of the ledger under way (rebuild-reads.ts); a refund, after which no row
+   * with usage follows, does not.
+   */
+  rowFollows?: true;
 }
 
 /** Budget leases (leased-store.ts) since start, and now. */

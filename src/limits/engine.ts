@@ -237,11 +237,11 @@ export class LimitsEngine {
    * ledger's `failed` rows are rebuilt (limit-usage.ts counts requests of served rows only).
    */
   settleCall(admission: Admission, target: Target, usage: Usage, log?: SettleLog, request: 0 | 1 = 1): Promise<void> {
-    if (!admission.factors) return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request });
+    if (!admission.factors) return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request, rowFollows: true });
     const { provider, upstreamModel } = target.model;
     noteCacheWrites(this.prices, provider, upstreamModel, usage, log);
     const factors = billedFactors(this.prices, provider, upstreamModel, usage);
-    return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request, factors });
+    return this.store.settle(admission.reservationId, { input: usage.input, output: usage.output, request, factors, rowFollows: true });
   }
 
   /**

@@ -19,6 +19,7 @@ import { throttledLog } from '../util/log-throttle.js';
 import { outageMessage } from './store-outage.js';
 import { LocalCallsMoved } from './local-calls-moved.js';
 import { SettlementQueue } from './settlement-queue.js';
+import { RebuildReads } from './rebuild-reads.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
 export interface SharedCounterStore extends CounterStore {
@@ -54,6 +55,8 @@ export class ResilientStore implements CounterStore {
   private readonly settlements: SettlementQueue;
   /** Local calls still running when the store is used again, placed in it (local-calls-moved.ts). */
   private readonly moved: LocalCallsMoved;
+  /** The rebuild of lost counters under way: local calls' rows wait for its read (rebuild-reads.ts). */
+  private readonly rebuildReads = new RebuildReads();
   private readonly isHealthy = (): boolean => this.healthy;
   private readonly listeners: Array<(mode: StoreMode) => void> = [];
   private probeTimer: NodeJS.Timeout | undefined;
@@ -112,7 +115,7 @@ export class ResilientStore implements CounterStore {
 
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
     return this.primary.rebuildWhenLost(organizations, async () => {
-      await rebuild();
+      await this.rebuildReads.run(rebuild);
       // Calls admitted locally while the rebuild took longer than rebuild_wait_ms (countersLost) have no row
       // in the ledger it read: placed in the store now (their placement waits for the counters to be marked
       // rebuilt), or the room they hold would be handed out again until they ended. No outage, no hold:
@@ -174,6 +177,8 @@ export class ResilientStore implements CounterStore {
     id = this.moved.settleAs(id);
     if (await this.outage.settle(id, usage)) {
       if (this.healthy) this.kickFlush();
+      // Its usage is replayed after the rebuild under way: its row (written once this returns) must miss the rebuild's read.
+      if (usage.rowFollows) await this.rebuildReads.waitForRead();
       return;
     }
     // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).
