@@ -10,9 +10,11 @@ import type postgres from 'postgres';
 export function connectionLost(err: unknown): boolean {
   const e = err as { code?: unknown; severity?: unknown } | null;
   if (typeof e !== 'object' || e === null) return false;
-  // The driver's own (CONNECTION_CLOSED, CONNECTION_DESTROYED, CONNECTION_ENDED), and the server ending the
-  // session (FATAL: terminated by an administrator, shutting down), which it follows by closing the socket.
-  return (typeof e.code === 'string' && e.code.startsWith('CONNECTION_')) || e.severity === 'FATAL' || e.severity === 'PANIC';
+  // The driver's own (CONNECTION_CLOSED, CONNECTION_DESTROYED, CONNECTION_ENDED), the server ending the
+  // session (FATAL: terminated by an administrator, shutting down), which it follows by closing the socket,
+  // and the socket's own (ECONNRESET, EPIPE, ETIMEDOUT: they carry a syscall).
+  const syscall = (err as { syscall?: unknown }).syscall;
+  return (typeof e.code === 'string' && e.code.startsWith('CONNECTION_')) || e.severity === 'FATAL' || e.severity === 'PANIC' || typeof syscall === 'string';
 }
 
 /** sql.begin(fn), except that a connection lost mid-transaction rejects the call instead of ending the process. */

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_CHUNK_ROWS, SqliteReaderThread } from './sqlite-reader-thread.js';
+import { expectChunkedInOrder, expectVisitorFailureStops } from '../../test/helpers/reader-thread-checks.js';
+import { SqliteReaderThread } from './sqlite-reader-thread.js';
 
 // Rows made by SQLite itself, so the file needs no seeding: x = 1..n, and x * x.
 const COUNT_TO = (n: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) SELECT x, x * x AS square FROM c`;
@@ -25,18 +26,7 @@ describe('SqliteReaderThread', () => {
   it('hands every row over, named by its columns, in chunks, in order', async () => {
     const reader = new SqliteReaderThread(path);
     try {
-      const chunks: number[] = [];
-      const xs: number[] = [];
-      const n = 2 * READ_CHUNK_ROWS + 7;
-      await reader.each(COUNT_TO(n), [], (rows) => {
-        chunks.push(rows.length);
-        for (const r of rows) {
-          expect(r.square).toBe((r.x as number) ** 2);
-          xs.push(r.x as number);
-        }
-      });
-      expect(chunks).toEqual([READ_CHUNK_ROWS, READ_CHUNK_ROWS, 7]);
-      expect(xs).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      await expectChunkedInOrder(reader, COUNT_TO);
       expect(await reader.all('SELECT id, name FROM t WHERE id >= ? ORDER BY id', [1])).toEqual([
         { id: 1, name: 'a' },
         { id: 2, name: null },
@@ -76,14 +66,7 @@ describe('SqliteReaderThread', () => {
   it('stops a read whose visitor throws, fails it with that error, and goes on with the next read', async () => {
     const reader = new SqliteReaderThread(path);
     try {
-      let visited = 0;
-      const failing = reader.each(COUNT_TO(50 * READ_CHUNK_ROWS), [], () => {
-        visited++;
-        throw new Error('cannot fold this');
-      });
-      await expect(failing).rejects.toThrow('cannot fold this');
-      // The worker was told to stop: at most the chunks it had sent ahead were ever received.
-      expect(visited).toBe(1);
+      await expectVisitorFailureStops(reader, COUNT_TO);
       expect(await reader.all('SELECT count(*) AS n FROM t', [])).toEqual([{ n: 2 }]);
     } finally {
       await reader.close();
