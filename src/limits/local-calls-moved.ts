@@ -3,7 +3,7 @@
 // shared counter until they ended, and the room they held was handed out again (a daily cap of 1,000
 // admitted 1,390 with 8 such calls of 50 running). Each is placed in the store as a reservation of what
 // it holds (shadow: a running call is never refused) and settles there; one the store does not take
-// stays local, replayed when it ends.
+// stays local, replayed when it ends. So do its fixed windows that ended before the placement.
 import type { CounterStore } from './counter-store.js';
 import type { OutageCounters } from './outage-counters.js';
 import { CountersNotRebuiltError } from './store-errors.js';
@@ -31,21 +31,28 @@ export class LocalCallsMoved {
    */
   move(): void {
     if (this.outage.openCount === 0) return;
-    for (const req of this.outage.running()) {
+    for (const { req, ended } of this.outage.running()) {
       const id = req.id;
-      if (this.moving.has(id)) continue;
+      // Placed already, but for the windows that had ended (they stay local), or on its way.
+      if (this.moving.has(id) || this.movedAs.has(id)) continue;
+      // A fixed window the call was admitted in that has ended since is where it counts: placed now, it
+      // would be charged to the window that began (yesterday's call to today, its room refused to others).
+      // It stays local there, replayed into its window when it ends; every window ended: not placed at all.
+      if (ended.length === req.items.length) continue;
+      const endedIdx = new Set(ended);
+      const items = ended.length === 0 ? req.items : req.items.filter((_, i) => !endedIdx.has(i));
       const attempt = (this.attempts.get(id) ?? 0) + 1;
       this.attempts.set(id, attempt);
       const as = `${id}~moved${attempt}`;
       const flushes = this.outage.flushes;
-      const placed = this.store.reserve({ ...req, id: as, items: req.items.map((item) => ({ ...item, mode: 'shadow' })), clamp: false, minOutput: 0 }).then(
+      const placed = this.store.reserve({ ...req, id: as, items: items.map((item) => ({ ...item, mode: 'shadow' })), clamp: false, minOutput: 0 }).then(
         (outcome) => {
           // The call leaves the local usage log, which seeds the next outage's counters: the placement's
           // reading (which holds the call) seeds them instead. Without it, an outage before the next call
           // through those counters started from a reading without the call, and handed its room out again.
-          const { openIdx } = this.outage.plan(req.items);
-          if (openIdx.length > 0) this.outage.remember(req.items, openIdx, outcome.states, flushes);
-          this.outage.moved(id);
+          const { openIdx } = this.outage.plan(items);
+          if (openIdx.length > 0) this.outage.remember(items, openIdx, outcome.states, flushes);
+          this.outage.moved(id, ended);
           this.movedAs.set(id, as);
         },
         (err: unknown) => {

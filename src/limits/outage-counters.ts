@@ -11,7 +11,7 @@ import { MemoryCounterStore } from './memory-store.js';
 import { ReplayLog, type ReconcileTarget } from './replay-log.js';
 import { StoreUnavailableError } from './store-errors.js';
 import { failsOpen } from './store-outage.js';
-import { windowLengthMs } from './windows.js';
+import { WindowCalculator, windowLengthMs } from './windows.js';
 import { ChurnMap } from '../util/churn-map.js';
 
 const NO_USAGE: SettleUsage = { input: 0, output: 0, request: 0 };
@@ -44,12 +44,21 @@ interface Seen {
 
 interface LocalReservation {
   store: MemoryCounterStore;
-  /** The request as admitted locally, its output the one granted (what LocalCallsMoved.move places). */
+  /**
+   * The request as admitted locally, its output the one granted (what LocalCallsMoved.move places); once
+   * placed in the shared store but for its fixed windows that had ended, those alone.
+   */
   req: ReserveRequest;
-  items: CounterItem[];
   atMs: number;
-  /** What it reserved in each item. */
+  /** What it reserved in each of `req.items`. */
   reserved: number[];
+}
+
+/** A local reservation still running, as LocalCallsMoved places it. */
+export interface RunningCall {
+  req: ReserveRequest;
+  /** Indexes in `req.items` of the fixed windows it was admitted in that have ended since. */
+  ended: number[];
 }
 
 export class OutageCounters {
@@ -60,9 +69,11 @@ export class OutageCounters {
   private readonly open = new ChurnMap<string, LocalReservation>();
   private readonly usage = new LocalUsageLog();
   private readonly replay: ReplayLog;
+  private readonly windows: WindowCalculator;
 
   constructor(private readonly opts: OutageCountersOptions) {
     this.replay = new ReplayLog(opts.timezone);
+    this.windows = new WindowCalculator(opts.timezone);
   }
 
   /** Flushes of the replay completed so far: a reading sent now includes what they sent. */
@@ -126,7 +137,7 @@ export class OutageCounters {
     if (outcome.ok) {
       const atMs = this.opts.clock.now();
       const reserved = req.items.map((item) => amountFor(item, req.input, outcome.output, 1, req.factors));
-      this.open.set(req.id, { store, req: { ...req, output: outcome.output }, items: req.items, atMs, reserved });
+      this.open.set(req.id, { store, req: { ...req, output: outcome.output }, atMs, reserved });
       this.usage.admitted(req.items, reserved, atMs, outcome.states);
     }
     // Report the whole limit with this instance's room left, so messages and headers stay truthful.
@@ -151,20 +162,29 @@ export class OutageCounters {
     return items.map((item, i) => (open.has(i) ? { ...states[i], used: item.max - (plan.local[i].max - states[i].used), max: item.max } : undefined));
   }
 
-  /** The requests of the local reservations not settled yet, each as admitted (its output the one granted). */
-  running(): ReserveRequest[] {
-    return [...this.open.values()].map((local) => local.req);
+  /** The local reservations not settled yet, each as admitted (its output the one granted). */
+  running(): RunningCall[] {
+    const now = this.opts.clock.now();
+    return [...this.open.values()].map((local) => ({ req: local.req, ended: this.endedSince(local.req.items, local.atMs, now) }));
   }
 
   /**
-   * `id`, reserved locally, now holds what it reserved in the shared store (LocalCallsMoved.move):
-   * it settles there, and no longer counts here.
+   * `id`, reserved locally, now holds what it reserved in the shared store (LocalCallsMoved.move): it
+   * settles there, and counts here no more, but in the items at `keep` (fixed windows that ended since its
+   * admission, where its usage is replayed when it settles).
    */
-  moved(id: string): void {
+  moved(id: string, keep: number[] = []): void {
     const local = this.open.get(id);
     if (!local) return;
-    this.open.delete(id);
-    this.usage.settled(local.items, local.reserved, NO_USAGE);
+    const kept = new Set(keep);
+    const movedIdx = local.req.items.flatMap((_, i) => (kept.has(i) ? [] : [i]));
+    this.usage.settled(movedIdx.map((i) => local.req.items[i]), movedIdx.map((i) => local.reserved[i]), NO_USAGE);
+    if (keep.length === 0) {
+      this.open.delete(id);
+      return;
+    }
+    local.req = { ...local.req, items: keep.map((i) => local.req.items[i]) };
+    local.reserved = keep.map((i) => local.reserved[i]);
   }
 
   /** Settles `id` when it was reserved locally (its usage then waits for the replay); false otherwise. */
@@ -173,8 +193,8 @@ export class OutageCounters {
     if (!local) return false;
     this.open.delete(id);
     await local.store.settle(id, usage);
-    this.replay.record(local.items, local.atMs, usage);
-    this.usage.settled(local.items, local.reserved, usage);
+    this.replay.record(local.req.items, local.atMs, usage);
+    this.usage.settled(local.req.items, local.reserved, usage);
     return true;
   }
 
@@ -184,6 +204,10 @@ export class OutageCounters {
     const sent = this.usage.startFlush();
     await this.replay.flush(target);
     sent();
+  }
+
+  private endedSince(items: CounterItem[], atMs: number, now: number): number[] {
+    return items.flatMap((item, i) => (item.algorithm === 'fixed_window' && this.windows.bounds(item.window, atMs).endMs <= now ? [i] : []));
   }
 
   /**

@@ -174,16 +174,18 @@ export class ResilientStore implements CounterStore {
   async settle(id: string, usage: SettleUsage): Promise<void> {
     const placing = this.moved.placing(id);
     if (placing) await placing;
-    id = this.moved.settleAs(id);
+    const as = this.moved.settleAs(id);
+    // A local call, or one placed in the store but for its fixed windows that had ended: its usage in
+    // those is replayed (into the windows it was admitted in), the rest settled in the store.
     if (await this.outage.settle(id, usage)) {
       if (this.healthy) this.kickFlush();
       // Its usage is replayed after the rebuild under way: its row (written once this returns) must miss the rebuild's read.
       if (usage.rowFollows) await this.rebuildReads.waitForRead();
-      return;
+      if (as === id) return;
     }
     // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).
-    if (!this.healthy) return this.settlements.keep(id, usage);
-    this.settlements.send(id, usage);
+    if (!this.healthy) return this.settlements.keep(as, usage);
+    this.settlements.send(as, usage);
   }
 
   /** Resolves once every settlement sent so far has been answered (or queued for retry). */
