@@ -100,4 +100,17 @@ describe('RebuildReads', () => {
     await expect(other.run(async () => Promise.reject(new Error('the ledger refused')))).rejects.toThrow('the ledger refused');
     expect(other.waitForRead()).toBeUndefined();
   });
+
+  it('waits for nothing once the gateway is stopping (its rows must reach the ledger before it closes)', async () => {
+    const reads = new RebuildReads();
+    void reads.run(() => new Promise<void>(() => {})); // a read held by a lock
+    const wait = reads.waitForRead()!;
+    let released = false;
+    void wait.then(() => (released = true));
+    reads.stopWaiting();
+    await sleep(0);
+    expect(released).toBe(true);
+    void reads.run(() => new Promise<void>(() => {}));
+    expect(reads.waitForRead()).toBeUndefined();
+  });
 });

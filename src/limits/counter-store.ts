@@ -281,6 +281,11 @@ export interface CounterStore {
    */
   rebuildWhenLost?(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
   /**
+   * The gateway is stopping: from now on no settlement waits for a rebuild's read of the ledger
+   * (rebuild-reads.ts), since its call's row must reach the ledger before the ledger closes.
+   */
+  stopping?(): void;
+  /**
    * Shared stores only: whether the store still holds every one of `organizations`' counters (each one's
    * presence marker is there), so a gateway (re)starting on it need not wait for their rebuild from the
    * ledger. False when it cannot tell (the store does not answer).

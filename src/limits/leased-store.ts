@@ -59,6 +59,7 @@ export class LeasedStore implements CounterStore {
   readonly onModeChange?: CounterStore['onModeChange'];
   readonly describeLimits?: CounterStore['describeLimits'];
   readonly rebuildWhenLost?: CounterStore['rebuildWhenLost'];
+  readonly stopping?: CounterStore['stopping'];
   readonly holdsCounters?: CounterStore['holdsCounters'];
   readonly heldCalls?: CounterStore['heldCalls'];
   readonly heldInStore?: CounterStore['heldInStore'];
@@ -72,6 +73,7 @@ export class LeasedStore implements CounterStore {
     if (inner.onModeChange) this.onModeChange = (listener) => inner.onModeChange!(listener);
     if (inner.describeLimits) this.describeLimits = (limits) => inner.describeLimits!(limits);
     if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
+    if (inner.stopping) this.stopping = () => inner.stopping!();
     if (inner.holdsCounters) this.holdsCounters = (orgs) => inner.holdsCounters!(orgs);
     if (inner.heldCalls) this.heldCalls = (organizations) => inner.heldCalls!(organizations);
     if (inner.heldInStore) this.heldInStore = (items) => inner.heldInStore!(items);

@@ -17,6 +17,7 @@ export class RebuildReads {
   /** Resolves once the reads under way have ended, or MAX_READ_WAIT_MS after the first of them began. */
   private ended: Promise<void> | undefined;
   private release: (() => void) | undefined;
+  private stopped = false;
 
   constructor(private readonly maxWaitMs = MAX_READ_WAIT_MS) {}
 
@@ -32,7 +33,16 @@ export class RebuildReads {
 
   /** What a local call's settlement waits for before its row is written: undefined when no read is under way. */
   waitForRead(): Promise<void> | undefined {
-    return this.ended;
+    return this.stopped ? undefined : this.ended;
+  }
+
+  /**
+   * The gateway is stopping: its calls' rows must reach the ledger before it closes (a few seconds after the
+   * drain), so nothing waits any more; a row the rebuild also reads counts its call twice at worst.
+   */
+  stopWaiting(): void {
+    this.stopped = true;
+    this.release?.();
   }
 
   private begin(): void {

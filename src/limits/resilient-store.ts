@@ -124,6 +124,10 @@ export class ResilientStore implements CounterStore {
     });
   }
 
+  stopping(): void {
+    this.rebuildReads.stopWaiting();
+  }
+
   holdsCounters(organizations: string[]): Promise<boolean> {
     return this.primary.holdsCounters(organizations);
   }

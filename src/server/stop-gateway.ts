@@ -53,6 +53,8 @@ export function stopOnSignals(parts: StopParts): void {
     stopping = true;
     const { drainDelayMs, drainTimeoutMs } = parts.gateway().policy.server;
     drain.draining = true;
+    // Every call's row must be written before the ledger closes: none waits for a rebuild's read any more.
+    store.stopping?.();
     if (drainDelayMs > 0) {
       log.info({ signal, drainDelayMs }, `drain delay started: serving on for ${drainDelayMs} ms with /healthz answering 503 and every response closing its connection`);
       await new Promise<void>((resolve) => {
