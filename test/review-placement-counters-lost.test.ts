@@ -4,12 +4,7 @@
 // (FLUSHALL: the counters are lost); ResilientStore over RedisCounterStore with a rebuild that takes 1 s
 // (a slow ledger; it restores nothing: the ledger has no row of a call still running).
 import { describe, expect, it } from 'vitest';
-import type { CounterItem } from '../src/limits/counter-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
-import { ResilientStore } from '../src/limits/resilient-store.js';
-import { systemClock } from '../src/util/clock.js';
-import { middayZone } from './helpers/midday-zone.js';
+import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
@@ -27,18 +22,15 @@ describe('fail_open: a call admitted locally while lost counters are rebuilt, st
   // 1,000), and 'a' settles its usage into Redis. Before: 'b' was admitted, Redis counted 950, 'a' nowhere.
   // Now the rebuild's end places them (ResilientStore.rebuildWhenLost).
   it('the call is counted in Redis once the counters are rebuilt', async () => {
-    const zone = middayZone();
-    const client = createRedisClient(redis.url, 500);
-    if (!(await waitReady(client, 5000))) throw new Error('no Redis');
-    const primary = new RedisCounterStore(client, { timezone: zone, clock: systemClock, reservationTtlMs: 60_000, rebuildWaitMs: 200 });
-    const store = new ResilientStore(primary, { defaultMode: 'fail_open', instances: 1, timezone: zone, clock: systemClock, log: { info: () => {}, warn: () => {} }, description: 'lost', probeIntervalMs: 50 });
+    const { client, primary, store } = await failOpenStore(redis.url, 'lost', { timeoutMs: 500, rebuildWaitMs: 200 });
     const org = `lost${Date.now()}`;
+    const limits = limitsOf(org);
     let rebuilds = 0;
     await store.rebuildWhenLost([org], async () => {
       await new Promise((r) => setTimeout(r, 1000));
       rebuilds++;
     });
-    const daily: CounterItem = { key: `tg:{${org}}:daily`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 1000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
+    const daily = limits.daily(1000);
     const reserve = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 0 });
     try {
       expect((await reserve('warm', 0)).ok).toBe(true);

@@ -3,12 +3,7 @@
 // recovery). A private redis-server behind a delay proxy; ResilientStore over RedisCounterStore; a fixed
 // window of 2 s (a duration window, aligned to the epoch, so no midnight is involved).
 import { describe, expect, it } from 'vitest';
-import type { CounterItem } from '../src/limits/counter-store.js';
-import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
-import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
-import { ResilientStore } from '../src/limits/resilient-store.js';
-import { systemClock } from '../src/util/clock.js';
-import { middayZone } from './helpers/midday-zone.js';
+import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { until } from './helpers/until.js';
@@ -28,15 +23,12 @@ describe('a call admitted locally in a fixed window that ended before it was pla
   // ended: the call stays local in those, replayed into its window when it ends, and settles the rest (here
   // a daily limit, whose day goes on) in Redis. Before: the new short window held 100, then 80.
   it('the new window is not charged with it; the limit whose window goes on holds it', async () => {
-    const zone = middayZone();
     const proxy = await startDelayProxy(redis.port);
-    const client = createRedisClient(proxy.url, 200);
-    if (!(await waitReady(client, 5000))) throw new Error('no Redis');
-    const primary = new RedisCounterStore(client, { timezone: zone, clock: systemClock, reservationTtlMs: 60_000 });
-    const store = new ResilientStore(primary, { defaultMode: 'fail_open', instances: 1, timezone: zone, clock: systemClock, log: { info: () => {}, warn: () => {} }, description: 'win', probeIntervalMs: 50 });
+    const { primary, store } = await failOpenStore(proxy.url, 'win');
     const org = `win${Date.now()}`;
-    const short: CounterItem = { key: `tg:{${org}}:short`, algorithm: 'fixed_window', window: { kind: 'duration', ms: WINDOW_MS }, max: 1000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
-    const daily: CounterItem = { key: `tg:{${org}}:daily`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 10_000, weights: { input: 1, output: 1, request: 0 }, mode: 'enforce' };
+    const limits = limitsOf(org);
+    const short = limits.fixed(WINDOW_MS, 1000);
+    const daily = limits.daily();
     const reserve = (id: string, input: number) => store.reserve({ id, items: [short, daily], input, output: 0, clamp: false, minOutput: 0 });
     try {
       expect((await reserve('warm', 0)).ok).toBe(true);

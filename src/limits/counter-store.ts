@@ -102,9 +102,8 @@ export interface SettleUsage {
   /** What the call was billed at (absent: the configured price). */
   factors?: PriceFactors;
   /**
-   * The call's ledger row is written once this settles (Engine.settleCall). A call admitted locally waits
-   * first for a rebuild's read of the ledger under way (rebuild-reads.ts); a refund, after which no row
-   * with usage follows, does not.
+   * The call's ledger row follows this settlement (Engine.settleCall); a refund's does not. A call admitted
+   * locally then has its row wait for the rebuilds of its lost counters under way (rowAfter).
    */
   rowFollows?: true;
 }
@@ -281,8 +280,14 @@ export interface CounterStore {
    */
   rebuildWhenLost?(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
   /**
-   * The gateway is stopping: from now on no settlement waits for a rebuild's read of the ledger
-   * (rebuild-reads.ts), since its call's row must reach the ledger before the ledger closes.
+   * What the ledger row of call `id`, just settled, waits for before it is written (rows-after-rebuild.ts):
+   * a call admitted against fail-open local counters, whose usage is replayed after the rebuilds of its
+   * lost counters under way, must not also be in what they read. Undefined: written at once.
+   */
+  rowAfter?(id: string): Promise<void> | undefined;
+  /**
+   * The gateway is stopping: from now on no row waits (rowAfter), since every call's row must reach the
+   * ledger before it closes.
    */
   stopping?(): void;
   /**

@@ -60,6 +60,7 @@ export class LeasedStore implements CounterStore {
   readonly describeLimits?: CounterStore['describeLimits'];
   readonly rebuildWhenLost?: CounterStore['rebuildWhenLost'];
   readonly stopping?: CounterStore['stopping'];
+  readonly rowAfter?: CounterStore['rowAfter'];
   readonly holdsCounters?: CounterStore['holdsCounters'];
   readonly heldCalls?: CounterStore['heldCalls'];
   readonly heldInStore?: CounterStore['heldInStore'];
@@ -74,6 +75,7 @@ export class LeasedStore implements CounterStore {
     if (inner.describeLimits) this.describeLimits = (limits) => inner.describeLimits!(limits);
     if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
     if (inner.stopping) this.stopping = () => inner.stopping!();
+    if (inner.rowAfter) this.rowAfter = (id) => inner.rowAfter!(id);
     if (inner.holdsCounters) this.holdsCounters = (orgs) => inner.holdsCounters!(orgs);
     if (inner.heldCalls) this.heldCalls = (organizations) => inner.heldCalls!(organizations);
     if (inner.heldInStore) this.heldInStore = (items) => inner.heldInStore!(items);

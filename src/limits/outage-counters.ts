@@ -187,15 +187,18 @@ export class OutageCounters {
     local.reserved = keep.map((i) => local.reserved[i]);
   }
 
-  /** Settles `id` when it was reserved locally (its usage then waits for the replay); false otherwise. */
-  async settle(id: string, usage: SettleUsage): Promise<boolean> {
+  /**
+   * Settles `id` when it was reserved locally (its usage then waits for the replay): the items it counted in
+   * here; undefined otherwise.
+   */
+  async settle(id: string, usage: SettleUsage): Promise<CounterItem[] | undefined> {
     const local = this.open.get(id);
-    if (!local) return false;
+    if (!local) return undefined;
     this.open.delete(id);
     await local.store.settle(id, usage);
     this.replay.record(local.req.items, local.atMs, usage);
     this.usage.settled(local.req.items, local.reserved, usage);
-    return true;
+    return local.req.items;
   }
 
   /** Replays settled local usage into the shared store; rejects (keeping it) when the store fails. */

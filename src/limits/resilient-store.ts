@@ -19,13 +19,14 @@ import { throttledLog } from '../util/log-throttle.js';
 import { outageMessage } from './store-outage.js';
 import { LocalCallsMoved } from './local-calls-moved.js';
 import { SettlementQueue } from './settlement-queue.js';
-import { RebuildReads } from './rebuild-reads.js';
+import { RowsAfterRebuild } from './rows-after-rebuild.js';
 
 /** The shared store as the wrapper needs it: a CounterStore that can also be pinged and reconciled into. */
 export interface SharedCounterStore extends CounterStore {
   ping(): Promise<void>;
   reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void>;
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
+  rebuildUnderWay(items: readonly CounterItem[]): Promise<void> | undefined;
   holdsCounters(organizations: string[]): Promise<boolean>;
 }
 
@@ -55,8 +56,8 @@ export class ResilientStore implements CounterStore {
   private readonly settlements: SettlementQueue;
   /** Local calls still running when the store is used again, placed in it (local-calls-moved.ts). */
   private readonly moved: LocalCallsMoved;
-  /** The rebuild of lost counters under way: local calls' rows wait for its read (rebuild-reads.ts). */
-  private readonly rebuildReads = new RebuildReads();
+  /** Local calls' rows wait for the rebuilds of their lost counters under way (rows-after-rebuild.ts). */
+  private readonly rowsAfter = new RowsAfterRebuild();
   private readonly isHealthy = (): boolean => this.healthy;
   private readonly listeners: Array<(mode: StoreMode) => void> = [];
   private probeTimer: NodeJS.Timeout | undefined;
@@ -115,7 +116,7 @@ export class ResilientStore implements CounterStore {
 
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
     return this.primary.rebuildWhenLost(organizations, async () => {
-      await this.rebuildReads.run(rebuild);
+      await rebuild();
       // Calls admitted locally while the rebuild took longer than rebuild_wait_ms (countersLost) have no row
       // in the ledger it read: placed in the store now (their placement waits for the counters to be marked
       // rebuilt), or the room they hold would be handed out again until they ended. No outage, no hold:
@@ -125,7 +126,11 @@ export class ResilientStore implements CounterStore {
   }
 
   stopping(): void {
-    this.rebuildReads.stopWaiting();
+    this.rowsAfter.stopWaiting();
+  }
+
+  rowAfter(id: string): Promise<void> | undefined {
+    return this.rowsAfter.rowAfter(id);
   }
 
   holdsCounters(organizations: string[]): Promise<boolean> {
@@ -181,10 +186,12 @@ export class ResilientStore implements CounterStore {
     const as = this.moved.settleAs(id);
     // A local call, or one placed in the store but for its fixed windows that had ended: its usage in
     // those is replayed (into the windows it was admitted in), the rest settled in the store.
-    if (await this.outage.settle(id, usage)) {
+    const localItems = await this.outage.settle(id, usage);
+    if (localItems) {
       if (this.healthy) this.kickFlush();
-      // Its usage is replayed after the rebuild under way: its row (written once this returns) must miss the rebuild's read.
-      if (usage.rowFollows) await this.rebuildReads.waitForRead();
+      // Its usage is replayed after the rebuilds of its counters under way: its row must miss what they read.
+      const rebuild = usage.rowFollows && this.primary.rebuildUnderWay(localItems);
+      if (rebuild) this.rowsAfter.note(id, rebuild);
       if (as === id) return;
     }
     // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).

@@ -201,7 +201,8 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
             return;
           }
           // The caller gets the answer it paid for within STRICT_WAIT_MS whatever the database does; a row
-          // not committed by then (or refused) stays buffered and is retried.
+          // not committed by then (or refused) stays buffered and is retried. A row that would wait for a
+          // rebuild (store.rowAfter) is written now too: its call counted twice at worst, not answered late.
           const failed = await withTimeout(writer.writeNow(row), STRICT_WAIT_MS, `not committed within ${STRICT_WAIT_MS} ms`).then(
             () => undefined,
             (err: Error) => err,
@@ -211,7 +212,11 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
       } else {
         gateway.onCall((r) => {
           try {
-            writer.push(observe(r));
+            const row = observe(r);
+            // A call admitted locally, settled while its lost counters are rebuilt: written after the rebuild.
+            const after = store.rowAfter?.(r.requestId);
+            if (after) void after.then(() => writer.push(row));
+            else writer.push(row);
           } catch (err) {
             log.error({ error: (err as Error).message, requestId: r.requestId }, 'could not record a call');
           }

@@ -15,7 +15,7 @@ import { CommandsRefusedError, permissionProblem } from './command-permissions.j
 import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
-import { admittedKey, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
+import { admittedKey, hashTagOf, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
 import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
@@ -316,6 +316,16 @@ export class RedisCounterStore implements CounterStore {
   /** Ms since a loss of `tag`'s counters was first noticed, by any instance (noted now if not yet: 0). */
   private async sinceLossNoticed(tag: string, leaseMs: number): Promise<number> {
     return Number(await this.bounded(this.scripts.tgLostAt('1', lossKey(tag), this.calls.override(), String(LOSS_KEPT_LEASES * leaseMs))));
+  }
+
+  /**
+   * The rebuilds of lost counters under way that cover `items` (their waits for budget leases included, and
+   * those chained behind another), resolving once they have ended; undefined when there are none.
+   */
+  rebuildUnderWay(items: readonly CounterItem[]): Promise<void> | undefined {
+    const done = [...new Set(items.map((item) => hashTagOf(item.key)))].flatMap((tag) => this.lost.underWay(tag)?.done ?? []);
+    if (done.length === 0) return undefined;
+    return done.length === 1 ? done[0] : Promise.all(done).then(() => {});
   }
 
   /** Reservations check from now on that Redis still holds the counters, and `rebuild` them when not (lost-counters.ts). */
