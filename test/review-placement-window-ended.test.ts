@@ -20,8 +20,8 @@ describe('a call admitted locally in a fixed window that ended before it was pla
   // before midnight). The rest of the code counts a call in the window it was admitted in: the replay log
   // replays local usage into the window of its admission, and RedisCounterStore.placeInFlightAgain places a
   // call whose fixed window has ended with nothing there. Now the placement leaves out the windows that have
-  // ended: the call stays local in those, replayed into its window when it ends, and settles the rest (here
-  // a daily limit, whose day goes on) in Redis. Before: the new short window held 100, then 80.
+  // ended: the call stays local in those (its replay into an ended window adds nothing), and settles the
+  // rest (here a daily limit, whose day goes on) in Redis. Before: the new short window held 100, then 80.
   it('the new window is not charged with it; the limit whose window goes on holds it', async () => {
     const proxy = await startDelayProxy(redis.port);
     const { primary, store } = await failOpenStore(proxy.url, 'win');

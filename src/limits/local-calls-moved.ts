@@ -37,7 +37,7 @@ export class LocalCallsMoved {
       if (this.moving.has(id) || this.movedAs.has(id)) continue;
       // A fixed window the call was admitted in that has ended since is where it counts: placed now, it
       // would be charged to the window that began (yesterday's call to today, its room refused to others).
-      // It stays local there, replayed into its window when it ends; every window ended: not placed at all.
+      // It stays local there (its replay into an ended window adds nothing); every window ended: not placed at all.
       if (ended.length === req.items.length) continue;
       const endedIdx = new Set(ended);
       const items = ended.length === 0 ? req.items : req.items.filter((_, i) => !endedIdx.has(i));

@@ -185,7 +185,7 @@ export class ResilientStore implements CounterStore {
     if (placing) await placing;
     const as = this.moved.settleAs(id);
     // A local call, or one placed in the store but for its fixed windows that had ended: its usage in
-    // those is replayed (into the windows it was admitted in), the rest settled in the store.
+    // those goes to the replay (into the windows it was admitted in, ended ones dropped), the rest to the store.
     const localItems = await this.outage.settle(id, usage);
     if (localItems) {
       if (this.healthy) this.kickFlush();
