@@ -2,14 +2,10 @@
 // keeps its client waiting. The gateway (the built CLI) on a private
 // redis-server and a PostgreSQL ledger whose table another connection holds locked, so the rebuild's read
 // waits on the lock (as in test/redis-rebuild-wait.test.ts); ledger durability `batched` (the default).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import postgres from 'postgres';
-import { createMockUpstream } from '../src/mock-upstream/index.js';
+import { describe, expect, it } from 'vitest';
 import { lockLedgerTable } from './helpers/ledger-lock.js';
-import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
-import { servedAtMidday } from './helpers/midday-zone.js';
-import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
-import { rawCommand, usePrivateRedis } from './helpers/redis-servers.js';
+import { useLockableLedgerGateway } from './helpers/lockable-ledger-gateway.js';
+import { rawCommand } from './helpers/redis-servers.js';
 
 const WAIT_MS = 400;
 /** What a request may take beyond the wait (its upstream call too) on a busy test host. */
@@ -17,38 +13,20 @@ const SLACK_MS = 2000;
 /** How long the ledger table stays locked: longer than WAIT_MS + SLACK_MS. */
 const LOCKED_MS = 4000;
 
-const redis = usePrivateRedis();
-let upstream: ReturnType<typeof createMockUpstream>;
-let place: LedgerPlace;
-let gateway: RunningProcess;
-let locker: postgres.Sql;
-
-beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 20 });
-  const mockUrl = await upstream.listen(0, '127.0.0.1');
-  place = await postgresPlace();
-  gateway = await startCli(['serve', '--port', '0', '--config', writeConfig(servedAtMidday(`
-storage: {counters: "${redis.url}", ledger: "${place.url}", on_store_error: fail_open, rebuild_wait_ms: ${WAIT_MS}}
+const at = useLockableLedgerGateway('s37-stream', { up: 0 }, ({ redisUrl, ledgerUrl, upstreams }) => `
+storage: {counters: "${redisUrl}", ledger: "${ledgerUrl}", on_store_error: fail_open, rebuild_wait_ms: ${WAIT_MS}}
 ledger: {flush_interval_ms: 50}
 providers:
-  up: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-test}
+  up: {type: openai, base_url: "${upstreams.up}/v1", api_key: sk-test}
 organizations: {org_s37: {}}
 projects: {p_s37: {daily_limit: 100000}}
 routes:
   r: {chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]}
 keys: [{id: k, key: tg-k, organization: org_s37, project: p_s37}]
-`), 's37-stream.yaml')]);
-  locker = postgres(place.url, { max: 1, onnotice: () => {} });
-}, 30_000);
-afterAll(async () => {
-  await locker?.end({ timeout: 1 });
-  await gateway?.stop();
-  await place?.drop();
-  await upstream?.close();
-});
+`);
 
 const chat = (stream: boolean) =>
-  fetch(`${gateway.url}/v1/chat/completions`, {
+  fetch(`${at.gateway.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: 'Bearer tg-k', 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'gpt-4o', max_tokens: 20, stream, messages: [{ role: 'user', content: 'hi' }] }),
@@ -69,10 +47,10 @@ describe('review s37: a streamed fail_open call admitted locally while a rebuild
     expect(warm.status).toBe(200);
     await warm.text();
     await new Promise((r) => setTimeout(r, 300)); // flushed to the ledger (every 50 ms)
-    const release = await lockLedgerTable(locker);
+    const release = await lockLedgerTable(at.locker);
     const unlock = setTimeout(release, LOCKED_MS);
     try {
-      await rawCommand(redis.port, 'FLUSHALL');
+      await rawCommand(at.redis.port, 'FLUSHALL');
       const t0 = performance.now();
       const res = await chat(true);
       const headersMs = performance.now() - t0;

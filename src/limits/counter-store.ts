@@ -282,7 +282,8 @@ export interface CounterStore {
   /**
    * What the ledger row of call `id`, just settled, waits for before it is written (rows-after-rebuild.ts):
    * a call admitted against fail-open local counters, whose usage is replayed after the rebuilds of its
-   * lost counters under way, must not also be in what they read. Undefined: written at once.
+   * lost counters under way, or one whose settlement lands after a rebuild that reads the ledger now, must
+   * not also be in what they read. Undefined: written at once.
    */
   rowAfter?(id: string): Promise<void> | undefined;
   /**

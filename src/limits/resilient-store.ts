@@ -27,6 +27,7 @@ export interface SharedCounterStore extends CounterStore {
   reconcile(batchId: string, entries: ReconcileEntry[]): Promise<void>;
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void>;
   rebuildUnderWay(items: readonly CounterItem[]): Promise<void> | undefined;
+  rebuildReading(id: string): Promise<void> | undefined;
   holdsCounters(organizations: string[]): Promise<boolean>;
 }
 
@@ -194,6 +195,10 @@ export class ResilientStore implements CounterStore {
       if (rebuild) this.rowsAfter.note(id, rebuild);
       if (as === id) return;
     }
+    // Admitted by the store, its counters lost since and being rebuilt: its settlement lands once the rebuild
+    // has placed it back, so its row must miss what the rebuild reads (or it counts twice).
+    const rebuild = usage.rowFollows && this.primary.rebuildReading(as);
+    if (rebuild) this.rowsAfter.note(id, rebuild);
     // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).
     if (!this.healthy) return this.settlements.keep(as, usage);
     this.settlements.send(as, usage);

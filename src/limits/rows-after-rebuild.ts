@@ -6,6 +6,8 @@
 // a table lock, say): one call of four counted twice in some runs. So the row of such a call, once it has
 // settled, is written after those rebuilds (the ledger's writer asks rowAfter). The response does not wait
 // for that: only the row does (a stream's end or a strict answer waited out the rebuild, up to 30 s).
+// So does the row of a call the store admitted before it lost the counters and that ends while their
+// rebuild reads the ledger: its settlement lands once the rebuild has placed its reservation back.
 
 /**
  * The most a row waits: a rebuild held that long (a table locked for an hour) lets it go, the call counted

@@ -328,6 +328,19 @@ export class RedisCounterStore implements CounterStore {
     return done.length === 1 ? done[0] : Promise.all(done).then(() => {});
   }
 
+  /**
+   * For reservation `id` still open, whose counters are being rebuilt by a rebuild that has begun to read the
+   * ledger: the rebuild's end. Its settlement waits for the rebuild to place it back (settle), so its ledger
+   * row must miss what the rebuild reads. Undefined otherwise: settled before the read, a call's row is in it
+   * (settle counts nothing then); a budget lease's return is settled at once.
+   */
+  rebuildReading(id: string): Promise<void> | undefined {
+    const entry = this.open.get(id);
+    if (!entry?.confirmed || entry.placeAgain) return undefined;
+    const rebuild = this.lost.underWay(entry.tag);
+    return rebuild?.readStarted ? rebuild.done : undefined;
+  }
+
   /** Reservations check from now on that Redis still holds the counters, and `rebuild` them when not (lost-counters.ts). */
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
     return this.lost.watch(organizations, rebuild);
