@@ -191,14 +191,14 @@ export class ResilientStore implements CounterStore {
     if (localItems) {
       if (this.healthy) this.kickFlush();
       // Its usage is replayed after the rebuilds of its counters under way: its row must miss what they read.
-      const rebuild = usage.rowFollows && this.primary.rebuildUnderWay(localItems);
-      if (rebuild) this.rowsAfter.note(id, rebuild);
+      const replayedAfter = usage.rowFollows && this.primary.rebuildUnderWay(localItems);
+      if (replayedAfter) this.rowsAfter.note(id, replayedAfter);
       if (as === id) return;
     }
     // Admitted by the store, its counters lost since and being rebuilt: its settlement lands once the rebuild
     // has placed it back, so its row must miss what the rebuild reads (or it counts twice).
-    const rebuild = usage.rowFollows && this.primary.rebuildReading(as);
-    if (rebuild) this.rowsAfter.note(id, rebuild);
+    const settledAfter = usage.rowFollows && this.primary.rebuildReading(as);
+    if (settledAfter) this.rowsAfter.note(id, settledAfter);
     // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).
     if (!this.healthy) return this.settlements.keep(as, usage);
     this.settlements.send(as, usage);
