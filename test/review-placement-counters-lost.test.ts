@@ -4,7 +4,7 @@
 // (FLUSHALL: the counters are lost); ResilientStore over RedisCounterStore with a rebuild that takes 1 s
 // (a slow ledger; it restores nothing: the ledger has no row of a call still running).
 import { describe, expect, it } from 'vitest';
-import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
+import { failOpenStore, limitsOf, reserverIn } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
@@ -31,7 +31,7 @@ describe('fail_open: a call admitted locally while lost counters are rebuilt, st
       rebuilds++;
     });
     const daily = limits.daily(1000);
-    const reserve = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 0 });
+    const reserve = reserverIn(store, [daily]);
     try {
       expect((await reserve('warm', 0)).ok).toBe(true);
       await store.settle('warm', { input: 0, output: 0, request: 0 });

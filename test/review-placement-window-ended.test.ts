@@ -3,7 +3,7 @@
 // recovery). A private redis-server behind a delay proxy; ResilientStore over RedisCounterStore; a fixed
 // window of 2 s (a duration window, aligned to the epoch, so no midnight is involved).
 import { describe, expect, it } from 'vitest';
-import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
+import { failOpenStore, limitsOf, reserverIn } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { until } from './helpers/until.js';
@@ -29,7 +29,7 @@ describe('a call admitted locally in a fixed window that ended before it was pla
     const limits = limitsOf(org);
     const short = limits.fixed(WINDOW_MS, 1000);
     const daily = limits.daily();
-    const reserve = (id: string, input: number) => store.reserve({ id, items: [short, daily], input, output: 0, clamp: false, minOutput: 0 });
+    const reserve = reserverIn(store, [short, daily]);
     try {
       expect((await reserve('warm', 0)).ok).toBe(true);
       await store.settle('warm', { input: 0, output: 0, request: 0 });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { systemClock } from '../src/util/clock.js';
-import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
+import { failOpenStore, limitsOf, reserverIn, RowLedger } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
@@ -32,20 +32,15 @@ describe('review s37: a local call settled while a rebuild of lost counters wait
     const daily = limits.daily();
     // A limit that fails closed: its requests go to Redis during the hold after recovery, and notice the loss.
     const closed: CounterItem = { key: `tg:{${org}}:closed`, algorithm: 'fixed_window', window: { kind: 'calendar', unit: 'day' }, max: 10_000, weights: { input: 0, output: 0, request: 1 }, mode: 'enforce', onStoreError: 'fail_closed' };
-    const ledger: number[] = [];
+    const ledger = new RowLedger(store);
     let readStartedAt = 0;
     await store.rebuildWhenLost([org], async () => {
       readStartedAt = Date.now();
       await sleep(200);
-      const used = ledger.reduce((a, b) => a + b, 0);
-      if (used > 0) await store.restore([{ item: daily, used }]);
+      await ledger.restore([daily]);
     });
-    const reserve = (id: string, input: number, items = [daily]) => store.reserve({ id, items, input, output: 0, clamp: false, minOutput: 0 });
-    const finish = async (id: string, tokens: number): Promise<void> => {
-      await store.settle(id, { input: tokens, output: 0, request: 1, rowFollows: true });
-      await store.rowAfter(id); // as the ledger's writer waits (usage-services.ts)
-      ledger.push(tokens);
-    };
+    const reserve = reserverIn(store, [daily]);
+    const finish = (id: string, tokens: number) => ledger.finish(id, daily, tokens);
     try {
       expect((await reserve('before', 100)).ok).toBe(true);
       await finish('before', 100);
@@ -90,20 +85,16 @@ describe('review s37: a local call released by one rebuild, its row read by the 
     const item = (org: string): CounterItem => limitsOf(org).daily();
     const a = item(`s37a${stamp}`);
     const b = item(`s37b${stamp}`);
-    const ledger: Array<{ item: CounterItem; tokens: number }> = [];
+    const ledger = new RowLedger(store);
     const reads: number[] = [];
     await store.rebuildWhenLost([`s37a${stamp}`, `s37b${stamp}`], async () => {
       reads.push(performance.now());
       await sleep(reads.length === 1 ? 1000 : 100);
-      const sum = (it: CounterItem) => ledger.filter((r) => r.item === it).reduce((n, r) => n + r.tokens, 0);
-      await store.restore([a, b].map((it) => ({ item: it, used: sum(it) })).filter((e) => e.used > 0));
+      await ledger.restore([a, b]);
     });
-    const reserve = (id: string, it: CounterItem, input: number) => store.reserve({ id, items: [it], input, output: 0, clamp: false, minOutput: 0 });
-    const finish = async (id: string, it: CounterItem, tokens: number): Promise<void> => {
-      await store.settle(id, { input: tokens, output: 0, request: 1, rowFollows: true });
-      await store.rowAfter(id); // as the ledger's writer waits (usage-services.ts)
-      ledger.push({ item: it, tokens });
-    };
+    const reserveIn = reserverIn(store, []);
+    const reserve = (id: string, it: CounterItem, input: number) => reserveIn(id, input, [it]);
+    const finish = (id: string, it: CounterItem, tokens: number) => ledger.finish(id, it, tokens);
     try {
       expect((await reserve('beforeA', a, 100)).ok).toBe(true);
       await finish('beforeA', a, 100);
@@ -141,7 +132,7 @@ describe('review s37: a local call settled while a rebuild of lost counters fail
     const org = `s37f${Date.now()}`;
     const limits = limitsOf(org);
     const daily = limits.daily();
-    const ledger: number[] = [];
+    const ledger = new RowLedger(store);
     let rebuilds = 0;
     let failedAt = 0;
     await store.rebuildWhenLost([org], async () => {
@@ -150,15 +141,10 @@ describe('review s37: a local call settled while a rebuild of lost counters fail
         failedAt = performance.now();
         throw new Error('the ledger does not answer');
       }
-      const used = ledger.reduce((a, b) => a + b, 0);
-      if (used > 0) await store.restore([{ item: daily, used }]);
+      await ledger.restore([daily]);
     });
-    const reserve = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 0 });
-    const finish = async (id: string, tokens: number): Promise<void> => {
-      await store.settle(id, { input: tokens, output: 0, request: 1, rowFollows: true });
-      await store.rowAfter(id); // as the ledger's writer waits (usage-services.ts)
-      ledger.push(tokens);
-    };
+    const reserve = reserverIn(store, [daily]);
+    const finish = (id: string, tokens: number) => ledger.finish(id, daily, tokens);
     try {
       expect((await reserve('before', 100)).ok).toBe(true);
       await finish('before', 100);

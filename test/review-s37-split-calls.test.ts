@@ -4,7 +4,7 @@
 // redis-server behind a delay proxy; ResilientStore over RedisCounterStore, as in
 // test/review-placement-window-ended.test.ts.
 import { describe, expect, it } from 'vitest';
-import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
+import { failOpenStore, limitsOf, reserverIn } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { until } from './helpers/until.js';
@@ -27,7 +27,7 @@ describe('review s37: a call split at its placement (a fixed window ended) that 
     const hourly = limits.slidingHour();
     const bucket = limits.dailyBucket();
     const items = [short, daily, hourly, bucket];
-    const reserve = (id: string, input: number) => store.reserve({ id, items, input, output: 0, clamp: false, minOutput: 0 });
+    const reserve = reserverIn(store, items);
     try {
       expect((await reserve('warm', 0)).ok).toBe(true);
       await store.settle('warm', { input: 0, output: 0, request: 0 });

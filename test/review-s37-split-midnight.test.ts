@@ -3,7 +3,7 @@
 // for Redis's scripts (timeOverride); a private redis-server behind a delay proxy; a zone with daylight saving.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/util/clock.js';
-import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
+import { failOpenStore, limitsOf, reserverIn } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { until } from './helpers/until.js';
@@ -24,7 +24,7 @@ describe('review s37: a local call admitted just before midnight and placed afte
     const limits = limitsOf(org);
     const daily = limits.daily();
     const hourly = limits.slidingHour();
-    const reserve = (id: string, input: number) => store.reserve({ id, items: [daily, hourly], input, output: 0, clamp: false, minOutput: 0 });
+    const reserve = reserverIn(store, [daily, hourly]);
     try {
       expect((await reserve('warm', 0)).ok).toBe(true);
       await store.settle('warm', { input: 0, output: 0, request: 0 });

@@ -4,7 +4,7 @@
 // slowed past the 200 ms timeout as it is sent, as test/helpers/review-placement-store.ts does.
 import { describe, expect, it } from 'vitest';
 import type { ReserveRequest } from '../src/limits/counter-store.js';
-import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
+import { failOpenStore, limitsOf, reserverIn } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { startDelayProxy } from './helpers/redis-delay-proxy.js';
 import { until } from './helpers/until.js';
@@ -24,7 +24,7 @@ describe('review s37: a split placement that fails (Redis slow again as it is se
     const limits = limitsOf(org);
     const short = limits.fixed(WINDOW_MS, 1000);
     const daily = limits.daily();
-    const reserve = (id: string, input: number) => store.reserve({ id, items: [short, daily], input, output: 0, clamp: false, minOutput: 0 });
+    const reserve = reserverIn(store, [short, daily]);
     // The first placement is slowed past the 200 ms timeout and its PING too (a real outage), as it is sent.
     const placements: string[][] = [];
     const inRedis = primary.reserve.bind(primary);

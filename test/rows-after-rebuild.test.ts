@@ -8,7 +8,7 @@
 // its slow read ends, written as usage-services.ts writes them.
 import { describe, expect, it } from 'vitest';
 import { RowsAfterRebuild } from '../src/limits/rows-after-rebuild.js';
-import { failOpenStore, limitsOf } from './helpers/fail-open-store.js';
+import { failOpenStore, limitsOf, reserverIn, RowLedger } from './helpers/fail-open-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
@@ -22,24 +22,21 @@ describe('fail_open: a local call ending while lost counters are rebuilt', () =>
     const org = `reads${Date.now()}`;
     const limits = limitsOf(org);
     const daily = limits.daily();
-    const ledger: number[] = []; // each row's tokens
+    const ledger = new RowLedger(store);
     let readEnded = false;
     await store.rebuildWhenLost([org], async () => {
       await sleep(800); // a slow query: rows written meanwhile may or may not be in what it returns
       readEnded = true;
-      const used = ledger.reduce((a, b) => a + b, 0);
-      if (used > 0) await store.restore([{ item: daily, used }]);
+      await ledger.restore([daily]);
     });
-    const reserve = (id: string, input: number) => store.reserve({ id, items: [daily], input, output: 0, clamp: false, minOutput: 0 });
+    const reserve = reserverIn(store, [daily]);
     /**
      * A call settled (Engine.settleCall), then its row written when the store says (usage-services.ts):
      * whether the settlement returned before the read ended, and whether the row was written after it.
      */
     const finish = async (id: string, tokens: number): Promise<{ settledDuringRead: boolean; rowAfterRead: boolean }> => {
-      await store.settle(id, { input: tokens, output: 0, request: 1, rowFollows: true });
-      const settledDuringRead = !readEnded;
-      await store.rowAfter(id);
-      ledger.push(tokens);
+      let settledDuringRead = false;
+      await ledger.finish(id, daily, tokens, () => (settledDuringRead = !readEnded));
       return { settledDuringRead, rowAfterRead: readEnded };
     };
     try {

@@ -7,6 +7,7 @@
 // socket: the server waits too, with the query's plan unchanged.
 import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
+import { connectionLost } from './postgres-transaction.js';
 import { ReaderThread, WORKER_FLOW } from './reader-thread.js';
 
 // Each read runs in a transaction of its own with JIT compilation off. Reads of up to millions of rows
@@ -29,9 +30,8 @@ if (ssl) {
 }
 const connect = () => postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, ...(ssl ? { ssl } : {}) });
 let sql = connect();
-// The driver's (CONNECTION_CLOSED...), the server ending the session (FATAL, PANIC), and the socket's own
-// (ECONNRESET, EPIPE, ETIMEDOUT: they carry a syscall).
-const connectionLost = (e) => typeof e === 'object' && e !== null && ((typeof e.code === 'string' && e.code.startsWith('CONNECTION_')) || e.severity === 'FATAL' || e.severity === 'PANIC' || typeof e.syscall === 'string');
+// The main thread's own test (postgres-transaction.ts), its source copied in.
+${connectionLost.toString()}
 let reads = Promise.resolve();
 parentPort.on('message', (m) => {
   reads = reads.then(() => (m.close ? close(m) : read(m)));

@@ -213,7 +213,8 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
         gateway.onCall((r) => {
           try {
             const row = observe(r);
-            // A call admitted locally, settled while its lost counters are rebuilt: written after the rebuild.
+            // A call whose usage reaches the store after a rebuild of lost counters under way (admitted
+            // locally, or settled on the reservation the rebuild places back): written after the rebuild.
             const after = store.rowAfter?.(r.requestId);
             if (after) void after.then(() => writer.push(row));
             else writer.push(row);

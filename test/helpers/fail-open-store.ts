@@ -45,3 +45,32 @@ export function limitsOf(org: string) {
     dailyBucket: (max = 10_000, name = 'bucket') => item(name, 'token_bucket', { kind: 'calendar', unit: 'day' }, max),
   };
 }
+
+/** `reserve(id, input)`: a reservation of `input` tokens in `items` (no output, no clamp), as these tests make it. */
+export function reserverIn(store: ResilientStore, items: CounterItem[]) {
+  return (id: string, input: number, of: CounterItem[] = items) => store.reserve({ id, items: of, input, output: 0, clamp: false, minOutput: 0 });
+}
+
+/**
+ * The ledger as these tests stand it in: each call's row, its item and tokens, written as the gateway writes
+ * it: the call settled (Engine.settleCall), then its row once the store says (rowAfter, usage-services.ts).
+ */
+export class RowLedger {
+  readonly rows: Array<{ item: CounterItem; tokens: number }> = [];
+
+  constructor(private readonly store: ResilientStore) {}
+
+  /** `settled`: called once the settlement has returned, before the row waits. */
+  async finish(id: string, item: CounterItem, tokens: number, settled?: () => void): Promise<void> {
+    await this.store.settle(id, { input: tokens, output: 0, request: 1, rowFollows: true });
+    settled?.();
+    await this.store.rowAfter(id);
+    this.rows.push({ item, tokens });
+  }
+
+  /** What a rebuild from the ledger does: each of `items` raised to its rows' sum. */
+  async restore(items: CounterItem[]): Promise<void> {
+    const entries = items.map((item) => ({ item, used: this.rows.filter((r) => r.item === item).reduce((n, r) => n + r.tokens, 0) })).filter((e) => e.used > 0);
+    if (entries.length > 0) await this.store.restore(entries);
+  }
+}
