@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
 import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
 import { startFleet, type Fleet } from './helpers/redis-fleet.js';
-import { RECOVERY_HOLD_MS } from '../src/limits/resilient-store.js';
+import { RECOVERY_HOLD_MS } from '../src/limits/store-health.js';
 import { until } from './helpers/until.js';
 
 const TIMEOUT_MS = 250;

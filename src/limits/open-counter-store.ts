@@ -4,7 +4,8 @@ import type { Policy } from '../config/policy.js';
 import { monotonicClock, systemClock, type Clock } from '../util/clock.js';
 import type { CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
-import { ResilientStore, type StoreLog } from './resilient-store.js';
+import { ResilientStore } from './resilient-store.js';
+import type { StoreLog } from './store-health.js';
 import { redactUrl } from '../util/redact-url.js';
 
 /** Opens the configured counter store; resolves once Redis answers, or degraded after a few timeouts. */

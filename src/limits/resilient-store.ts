@@ -1,11 +1,9 @@
 // Wraps the shared (Redis) store with `on_store_error`: while it does not answer, requests whose limits
 // are all `fail_open` are admitted against local counters holding 1/instances of each limit's room, the
-// rest are refused (503); nothing waits on a dead store, and the gateway never crashes. A background probe
-// notices recovery, replays locally counted usage and pending settlements, then switches back.
+// rest are refused (503); nothing waits on a dead store, and the gateway never crashes. Whether the store
+// is in use, and the probe that notices its recovery, are StoreHealth's (store-health.ts); this wrapper
+// counts locally meanwhile, then replays locally counted usage and pending settlements.
 //
-// States: up → down (first failure) → holding (answers again, local usage replayed) → up. While holding,
-// fail-open-only requests keep counting locally: the other instances notice the recovery up to a reconnect
-// delay later, and until they have replayed their own local usage the shared counters read too low.
 // A timeout first makes the store suspect (a PING decides): fail-open requests counted locally meanwhile
 // use the local counters the outage then keeps, so a share is handed out once per outage; a false alarm
 // drops them, and the next outage's counters start from fresh readings plus any local usage not yet in them.
@@ -13,10 +11,10 @@ import type { OnStoreError } from '../config/policy.js';
 import type { CounterItem, CounterStore, HeldCalls, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
 import { OutageCounters, type OutageCountersOptions, type OutagePlan } from './outage-counters.js';
 import type { ReconcileEntry } from './redis/redis-store.js';
-import { CountersNotRebuiltError, isPermissionRefusal, isTimeout, isUnavailable, StoreUnavailableError } from './store-errors.js';
+import { CountersNotRebuiltError, StoreUnavailableError } from './store-errors.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
-import { outageMessage } from './store-outage.js';
+import { StoreHealth, type StoreHealthOptions } from './store-health.js';
 import { LocalCallsMoved } from './local-calls-moved.js';
 import { SettlementQueue } from './settlement-queue.js';
 import { RowsAfterRebuild } from './rows-after-rebuild.js';
@@ -31,51 +29,36 @@ export interface SharedCounterStore extends CounterStore {
   holdsCounters(organizations: string[]): Promise<boolean>;
 }
 
-/** The pino methods used (a pino logger fits). */
-export interface StoreLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
-
-export interface ResilientStoreOptions extends OutageCountersOptions {
-  log: StoreLog;
-  /** The store URL without credentials, for logs. */
-  description: string;
-  /** How often to check a store that stopped answering. */
-  probeIntervalMs?: number;
-}
-
-/** Longer than the reconnect backoff cap plus a probe interval, so every instance has replayed by then. */
-export const RECOVERY_HOLD_MS = 2000;
+export interface ResilientStoreOptions extends OutageCountersOptions, StoreHealthOptions {}
 
 export class ResilientStore implements CounterStore {
-  private state: 'up' | 'down' | 'holding' = 'up';
-  private closed = false;
-  private holdTimer: NodeJS.Timeout | undefined;
+  private readonly health: StoreHealth;
   private readonly outage: OutageCounters;
-  private limitSettings: (() => LimitStoreSetting[]) | undefined;
   private readonly settlements: SettlementQueue;
   /** Local calls still running when the store is used again, placed in it (local-calls-moved.ts). */
   private readonly moved: LocalCallsMoved;
   /** Local calls' rows wait for the rebuilds of their lost counters under way (rows-after-rebuild.ts). */
   private readonly rowsAfter = new RowsAfterRebuild();
-  private readonly isHealthy = (): boolean => this.healthy;
-  private readonly listeners: Array<(mode: StoreMode) => void> = [];
-  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly isHealthy = (): boolean => this.health.healthy;
   private flushing: Promise<void> | undefined;
-  private lastUsageErrorLog = 0;
-  private checking = false;
-  /** The last reason logged for this outage, so that a probe refused every 200 ms for the same reason says it once. */
-  private downReason: string | undefined;
   private readonly lostLog = throttledLog(5000);
-  // A false alarm is no outage and says nothing else, yet the calls that waited on it followed on_store_error.
-  private readonly falseAlarmLog = throttledLog(5000);
 
   constructor(
     readonly primary: SharedCounterStore,
     private readonly opts: ResilientStoreOptions,
   ) {
     this.outage = new OutageCounters(opts);
+    this.health = new StoreHealth(primary, opts, {
+      waiting: () => ({ replayed: this.outage.unsent, settled: this.settlements.waiting }),
+      flush: () => this.flush(),
+      flushRest: () => {
+        if (this.backlog > 0) this.kickFlush();
+      },
+      rejoin: () => {
+        this.outage.drop();
+        this.moved.move();
+      },
+    });
     this.settlements = new SettlementQueue(primary, (err) => this.failed(err));
     this.moved = new LocalCallsMoved(primary, this.outage, (err, as) => {
       this.failed(err);
@@ -88,31 +71,36 @@ export class ResilientStore implements CounterStore {
    * (or, for `fail_open`, while locally counted usage is still settling in).
    */
   get mode(): StoreMode {
-    return this.modeFor(this.opts.defaultMode);
+    return this.health.mode;
   }
 
   /** The mode in force for a limit whose own setting is `onStoreError` (per-limit overrides). */
   modeFor(onStoreError: OnStoreError): StoreMode {
-    if (this.state === 'up' || (this.state === 'holding' && onStoreError === 'fail_closed')) return 'ok';
-    return onStoreError;
+    return this.health.modeFor(onStoreError);
   }
 
-  /** The configured limits (read at each transition), so the outage log line names those that fail open and closed. */
   describeLimits(limits: () => LimitStoreSetting[]): void {
-    this.limitSettings = limits;
-    // Down since start-up: the first line could not name them.
-    if (this.state !== 'down') return;
-    const { msg, ...fields } = this.outageLine();
-    if (fields.fail_open) this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields }, msg);
+    this.health.describeLimits(limits);
+  }
+
+  get probing(): boolean {
+    return this.health.probing;
+  }
+
+  onModeChange(listener: (mode: StoreMode) => void): void {
+    this.health.onModeChange(listener);
+  }
+
+  startDegraded(why: string): void {
+    this.health.startDegraded(why);
+  }
+
+  markUnavailable(why: string): void {
+    this.health.markUnavailable(why);
   }
 
   private get healthy(): boolean {
-    return this.state !== 'down';
-  }
-
-  /** True while the store is down: the probe pings it, and its ping checks the user's commands too. */
-  get probing(): boolean {
-    return !this.healthy && !this.closed;
+    return this.health.healthy;
   }
 
   rebuildWhenLost(organizations: string[], rebuild: () => Promise<void>): Promise<void> {
@@ -122,7 +110,7 @@ export class ResilientStore implements CounterStore {
       // in the ledger it read: placed in the store now (their placement waits for the counters to be marked
       // rebuilt), or the room they hold would be handed out again until they ended. No outage, no hold:
       // nothing else would place them.
-      if (this.state === 'up' && !this.checking) this.moved.move();
+      if (this.health.settled) this.moved.move();
     });
   }
 
@@ -138,28 +126,9 @@ export class ResilientStore implements CounterStore {
     return this.primary.holdsCounters(organizations);
   }
 
-  onModeChange(listener: (mode: StoreMode) => void): void {
-    this.listeners.push(listener);
-  }
-
-  /** Starts degraded (probing in the background) when the store did not answer at start-up. */
-  startDegraded(why: string): void {
-    this.markDown(new Error(why));
-  }
-
-  /**
-   * The store answers but cannot count (its user may not run a command it needs): unavailable until the
-   * probe finds otherwise. Said even when it already is: its outage line gave the reason it did not answer.
-   */
-  markUnavailable(why: string): void {
-    if (this.healthy) return this.markDown(new Error(why));
-    this.downReason = why;
-    this.opts.log.warn({ store: this.opts.description, error: why }, 'counter store answers but cannot count: still unavailable');
-  }
-
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const plan = this.outage.plan(req.items);
-    if (this.state === 'holding' && !plan.closed) return this.outage.reserve(req, plan);
+    if (this.health.holding && !plan.closed) return this.outage.reserve(req, plan);
     const earlierSettlement = this.settlements.beforeReserving(req.id, this.isHealthy);
     if (earlierSettlement) await earlierSettlement;
     if (this.healthy) {
@@ -169,7 +138,7 @@ export class ResilientStore implements CounterStore {
         if (plan.openIdx.length > 0) this.outage.remember(req.items, plan.openIdx, outcome.states, flushes);
         // The store answers and nothing is in doubt: local counters of an earlier scare are over (the
         // next outage starts from fresh readings). While a timeout is being confirmed they stay.
-        if (this.state === 'up' && !this.checking) this.outage.drop();
+        if (this.health.settled) this.outage.drop();
         return outcome;
       } catch (err) {
         if (err instanceof CountersNotRebuiltError) return this.countersLost(req, plan, err);
@@ -285,9 +254,7 @@ export class ResilientStore implements CounterStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.probeTimer);
-    clearTimeout(this.holdTimer);
+    this.health.close();
     await this.quiesce();
     if (this.healthy && this.backlog > 0) await this.flush().catch(() => {});
     await this.primary.close();
@@ -306,117 +273,7 @@ export class ResilientStore implements CounterStore {
   }
 
   private failed(err: unknown): void {
-    if (isTimeout(err)) return this.confirm(err);
-    if (isUnavailable(err)) return this.markDown(err);
-    // A malformed call (a bug): this request follows its mode, the store stays in use. Logged at most every 10 s.
-    const now = Date.now();
-    if (now - this.lastUsageErrorLog > 10_000) {
-      this.lastUsageErrorLog = now;
-      this.opts.log.warn({ store: this.opts.description, error: (err as Error).message }, 'counter store refused a call');
-    }
-  }
-
-  /**
-   * One timeout is not enough to give up on the store: a stalled event loop (GC, a busy machine) fires
-   * timers before reading replies that have arrived. A PING, bounded by the same timeout, decides.
-   */
-  private confirm(err: unknown): void {
-    if (!this.healthy || this.checking) return;
-    this.checking = true;
-    this.primary.ping().then(
-      () => {
-        this.checking = false;
-        if (this.state === 'down') return; // the probe replays once it answers
-        this.falseAlarmLog((falseAlarms) =>
-          this.opts.log.warn(
-            { store: this.opts.description, falseAlarms, error: (err as Error).message },
-            'a counter store command timed out (storage.timeout_ms), yet the store answered a PING right after: not an outage, but the calls that waited on it followed on_store_error (limits that fail closed answered 503 store_unavailable)',
-          ),
-        );
-        // A false alarm: what was admitted locally meanwhile is replayed (and remembered for the next
-        // outage's seed), the local counters are dropped, and cancels of lost reservations are sent.
-        // While holding, the local counters stay until the hold ends; a replay or cancel whose timeout
-        // led here is sent again now: nothing else would send it once the hold is over.
-        if (this.state === 'up') {
-          this.outage.drop();
-          this.moved.move();
-        }
-        if (this.backlog > 0) this.kickFlush();
-      },
-      () => {
-        this.checking = false;
-        this.markDown(err);
-      },
-    );
-  }
-
-  private markDown(err: unknown): void {
-    if (!this.healthy || this.closed) return;
-    // Keep the local counters: they already hold what was admitted locally while the timeout that led
-    // here was being confirmed (or, down again while holding, this outage's usage). A share is never
-    // handed out twice in one outage.
-    clearTimeout(this.holdTimer);
-    const before = this.mode;
-    this.state = 'down';
-    const { msg, ...fields } = this.outageLine();
-    this.downReason = (err as Error).message;
-    this.opts.log.warn({ store: this.opts.description, mode: this.opts.defaultMode, ...fields, error: this.downReason }, msg);
-    if (this.mode !== before) this.emit();
-    this.scheduleProbe();
-  }
-
-  /** The outage log line, naming the limits on each side when overrides mix the modes. */
-  private outageLine(): ReturnType<typeof outageMessage> {
-    let settings: LimitStoreSetting[] | undefined;
-    try {
-      settings = this.limitSettings?.();
-    } catch {
-      settings = undefined; // a log line never breaks the switch
-    }
-    return outageMessage(settings, this.opts.defaultMode, this.opts.instances);
-  }
-
-  private scheduleProbe(): void {
-    if (this.probeTimer || this.closed) return;
-    this.probeTimer = setTimeout(() => void this.probe(), this.opts.probeIntervalMs ?? 200);
-    this.probeTimer.unref();
-  }
-
-  private async probe(): Promise<void> {
-    this.probeTimer = undefined;
-    if (this.closed) return;
-    try {
-      await this.primary.ping();
-      const replayed = this.outage.unsent;
-      const settled = this.settlements.waiting;
-      await this.flush();
-      const before = this.mode;
-      this.state = 'holding';
-      this.opts.log.info(
-        { store: this.opts.description, replayed, settled, holdMs: RECOVERY_HOLD_MS },
-        'counter store reachable again: local usage reconciled; fail_open limits rejoin the shared counters once every instance has had time to reconcile',
-      );
-      if (this.mode !== before) this.emit();
-      // Local requests that finished during the flush wait for no one.
-      if (this.backlog > 0) this.kickFlush();
-      this.holdTimer = setTimeout(() => this.endHold(), RECOVERY_HOLD_MS);
-      this.holdTimer.unref();
-    } catch (err) {
-      // Answers, but its user may not run what the counters need: said once per reason, as markUnavailable does.
-      if (isPermissionRefusal(err) && (err as Error).message !== this.downReason) this.markUnavailable((err as Error).message);
-      this.scheduleProbe();
-    }
-  }
-
-  private endHold(): void {
-    if (this.state !== 'holding') return;
-    const before = this.mode;
-    this.state = 'up';
-    this.outage.drop();
-    if (this.mode !== before) this.emit();
-    this.moved.move();
-    // Whatever still waits (a flush that failed during the hold) leaves now, not at the next scare.
-    if (this.backlog > 0) this.kickFlush();
+    this.health.failed(err);
   }
 
   /** Flushes local usage after recovery without holding up the request that produced it. */
@@ -438,9 +295,5 @@ export class ResilientStore implements CounterStore {
       await this.outage.replayInto(this.primary);
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
-  }
-
-  private emit(): void {
-    for (const l of this.listeners) l(this.mode);
   }
 }

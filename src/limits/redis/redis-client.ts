@@ -15,7 +15,7 @@ export function primaries(client: RedisClient): Redis[] {
 }
 
 // Reconnect quickly at first, then twice a second: recovery without a restart, without hammering a dead
-// host, and within RECOVERY_HOLD_MS on every instance (see resilient-store.ts).
+// host, and within RECOVERY_HOLD_MS on every instance (see store-health.ts).
 export const RECONNECT_MAX_MS = 500;
 const reconnectDelay = (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), RECONNECT_MAX_MS);
 
