@@ -1,7 +1,6 @@
 // Wires usage accounting into a gateway process: the ledger and its writer, Prometheus metrics, the
 // admin API, and the counter rebuild at start-up. `start-gateway.ts` calls these few functions.
 import { dirname, resolve } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ServerOptions } from '../proxy/server.js';
 import type { Logger } from 'pino';
@@ -10,10 +9,9 @@ import { adminRoutes } from '../admin/admin-routes.js';
 import { LedgerWriter } from '../ledger/batch-writer.js';
 import { rowFromCall } from '../ledger/call-row.js';
 import type { Ledger, LedgerRow } from '../ledger/ledger.js';
-import { isTransientOpenError, LateLedger } from '../ledger/late-ledger.js';
-import { openLedger, sqlitePath, type OpenLedgerOptions } from '../ledger/open-ledger.js';
-import { sqliteUnwritable } from './sqlite-writable.js';
-import { claimFileFor, claimMemoryCounters, type MemoryCountersClaim } from './memory-counters-claim.js';
+import { LateLedger } from '../ledger/late-ledger.js';
+import { sqlitePath } from '../ledger/open-ledger.js';
+import { claimLedgerForMemoryCounters, openLedgerAtStart } from './ledger-at-start.js';
 import { redactUrl } from '../util/redact-url.js';
 import { throttledLog } from '../util/log-throttle.js';
 import { PriceBook } from '../ledger/price-book.js';
@@ -22,9 +20,9 @@ import { ReloadCarry } from '../ledger/reload-carry.js';
 import type { CounterStore } from '../limits/counter-store.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { metricsRoute } from '../metrics/metrics-route.js';
+import { retrack } from '../metrics/retrack-limits.js';
 import { webRoutes } from '../web/dashboard-page.js';
 import type { CallRecord, Gateway } from '../proxy/gateway.js';
-import { principalOf } from '../auth/key-store.js';
 import type { Clock } from '../util/clock.js';
 import { withTimeout } from '../util/with-timeout.js';
 import { openSpill, replaySpillsLogged, spilledRowsReplayer, spillPlaceFor } from './ledger-spill.js';
@@ -294,112 +292,6 @@ export async function startUsageServices(opts: UsageServicesOptions): Promise<Us
   };
   return services;
 }
-
-/**
- * Opens the ledger for a starting gateway. A PostgreSQL database that does not answer stops the start only
- * when the counters are in memory (they are rebuilt from the ledger, or a restart would hand out fresh
- * budgets); with a shared store the gateway serves, its rows wait in the writer's buffer, and the
- * ledger opens in the background (late-ledger.ts), so a database outage does not keep restarted
- * gateways down.
- */
-async function openLedgerAtStart(policy: Policy, opts: OpenLedgerOptions, log: Logger, onReady: () => void): Promise<Ledger> {
-  const url = policy.storage.ledger;
-  const open = (): Promise<Ledger> => openLedger(url, opts).then((ledger) => warnIfSchemaAhead(ledger, url, log));
-  const where = `storage.ledger: cannot open ${redactUrl(url)}`;
-  // A file the gateway may not write would open read-only, and every row would be lost: refuse to start.
-  const path = sqlitePath(url, opts.baseDir);
-  const unwritable = path === undefined ? undefined : sqliteUnwritable(path);
-  if (unwritable) throw new Error(`storage.ledger: cannot write ${redactUrl(url)}: ${unwritable}; every call is recorded there, so the gateway does not start without it`);
-  try {
-    return await open();
-  } catch (err) {
-    if (!isTransientOpenError(err)) throw new Error(`${where}: ${(err as Error).message}`);
-    if (policy.storage.counters === 'memory') {
-      throw new Error(`${where}: ${(err as Error).message} (memory counters are rebuilt from the ledger at start, so the gateway cannot start without it; with counters in Redis it would)`);
-    }
-    log.error({ ledger: redactUrl(url), error: (err as Error).message }, 'ledger database unreachable at start; serving with the counters in the shared store, call rows kept in memory until it answers');
-    const stillDown = throttledLog(LOG_EVERY_MS * 6);
-    return new LateLedger({
-      open,
-      firstError: err as Error,
-      onRetryFailed: (e) => stillDown(() => log.error({ ledger: redactUrl(url), error: e.message }, 'ledger database still unreachable')),
-      onReady,
-    });
-  }
-}
-
-/**
- * A ledger a later release has migrated (this one is a rollback) still takes this release's rows, but
- * they leave that release's newer columns at their defaults: said at start rather than found later.
- */
-function warnIfSchemaAhead(ledger: Ledger, url: string, log: Logger): Ledger {
-  const ahead = ledger.schemaAhead;
-  if (ahead) {
-    log.warn(
-      { ledger: redactUrl(url), schemaVersion: ahead.version, knownVersion: ahead.known },
-      `the ledger's schema is at version ${ahead.version}, newer than this tollgate's ${ahead.known}: a later release migrated it (a rollback or a mixed fleet?); this gateway's rows leave the newer columns empty, so upgrade it to the release that migrated the ledger`,
-    );
-  }
-  return ledger;
-}
-
-/**
- * Warns when another running gateway keeps its counters in memory on the same SQLite ledger: each would
- * enforce every limit alone. A warning, not a refusal: a rolling update that starts the new process before
- * the old one exits (Kubernetes' default) must not deadlock, and the overlap is that short.
- */
-function claimLedgerForMemoryCounters(path: string | undefined, log: Logger): MemoryCountersClaim | undefined {
-  if (path === undefined || path === ':memory:') return undefined;
-  try {
-    const claim = claimMemoryCounters(path);
-    if (!claim.held) {
-      log.warn(
-        { ledger: path, lock: claimFileFor(path) },
-        'another gateway with counters in memory is running on this SQLite ledger: each enforces every limit on its own, so together they admit more than a limit allows; several gateways must share their counters in Redis (storage.counters)',
-      );
-    }
-    return claim;
-  } catch (err) {
-    log.warn({ ledger: path, error: (err as Error).message }, 'could not check whether another gateway with counters in memory uses this SQLite ledger');
-    return undefined;
-  }
-}
-
-/**
- * After a (re)load: forgets the limits tracked under the old config and tracks the same (key, route model)
- * pairs' limits under the new one; pairs whose key or model is gone are dropped.
- */
-async function retrack(gateway: Gateway, metrics: GatewayMetrics, tracked: Map<string, { keyId: string; model: string }>, stillCurrent: () => boolean): Promise<void> {
-  metrics.resetLimits();
-  if (tracked.size === 0) return;
-  const keys = new Map(gateway.policy.keys.map((k) => [k.id, k]));
-  let resolved = 0;
-  // A copy: calls tracked meanwhile are tracked under this config already.
-  for (const [combo, { keyId, model }] of [...tracked]) {
-    // Tens of thousands of pairs after a rebuild (5,000 keys on 20 models: 0.86 s) would hold the event loop.
-    if (++resolved % RETRACK_PAIRS_PER_TURN === 0) {
-      await nextTurn();
-      if (!stillCurrent()) return; // reloaded again meanwhile: that config's retrack has started over
-    }
-    const key = keys.get(keyId);
-    const principal = key && principalOf(key);
-    const target = principal && (gateway.routes.resolve(principal, model, 'chat') ?? gateway.routes.resolve(principal, model, 'embedding'));
-    if (!principal || !target || target.qualifiedName !== model) {
-      tracked.delete(combo);
-      continue;
-    }
-    try {
-      // Not `for`: its cache would keep a list of limits for every pair in the ledger's month (tens of
-      // thousands after a rebuild, about ten limits each) for good; metrics keeps one limit per counter.
-      metrics.trackLimits(principal.organization, gateway.engine.applicable.uncached(principal, target));
-    } catch {
-      tracked.delete(combo); // e.g. a money limit on a model the new config does not price
-    }
-  }
-}
-
-/** Pairs resolved between two turns of the event loop (a few ms). */
-const RETRACK_PAIRS_PER_TURN = 256;
 
 /** A rebuild without a ledger: nothing to rebuild from. */
 const NOTHING_REBUILT: RebuildReport = Object.freeze({ limits: 0, skippedCalls: 0, skippedKeys: [], callers: [], ms: 0 });
