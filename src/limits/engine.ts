@@ -32,6 +32,8 @@ export interface AdmitRequest {
    * below it would be sent upstream as more than was reserved, so it is never granted.
    */
   leastOutput?: number;
+  /** The output allowance that gives each of the call's choices `n` tokens (`n` when omitted: one choice). */
+  outputForEach?: (n: number) => number;
   /** What the request asks for that changes its price; read only when a money limit applies. */
   priceHints?: () => PriceHints;
 }
@@ -123,7 +125,9 @@ export class LimitsEngine {
     let input = req.input.upperBound <= EXACT_COUNT_BELOW ? req.input.exact() : req.input.upperBound;
     let output = req.output;
     const clamp = this.policy.enforcement.clampMaxTokens || !req.outputFromClient;
-    const minOutput = Math.min(Math.max(this.policy.enforcement.minOutputTokens, req.leastOutput ?? 1), req.output);
+    // min_output_tokens is per choice: a clamp is sent upstream as each choice's cap.
+    const floor = req.outputForEach?.(this.policy.enforcement.minOutputTokens) ?? this.policy.enforcement.minOutputTokens;
+    const minOutput = Math.min(Math.max(floor, req.leastOutput ?? 1), req.output);
 
     const cap = req.principal.project ? this.policy.projects.get(req.principal.project)?.requestLimit : undefined;
     if (cap !== undefined && input + output > cap) {

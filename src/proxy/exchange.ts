@@ -35,9 +35,10 @@ export interface Exchange {
    * The output allowance to reserve: the client's (all choices together), or the default scaled likewise;
    * `least` is the smallest grant the upstream can be held to (one token per choice; the Responses API's
    * floor of 16 when the answer is not streamed and so cannot be cut; extended thinking's 1,024-token
-   * budget plus one). A clamp never goes below it.
+   * budget plus one). A clamp never goes below it. `forEach` is the grant that gives every choice `n`
+   * tokens (`enforcement.min_output_tokens` is a floor per choice); `n` itself when omitted.
    */
-  allowance(defaultMaxTokens: number): { output: number; fromClient: boolean; least?: number };
+  allowance(defaultMaxTokens: number): { output: number; fromClient: boolean; least?: number; forEach?: (n: number) => number };
   /** The cap each choice gets from a granted allowance (the allowance split between `n` choices); the grant when omitted. */
   perChoice?(output: number): number;
   /** The body to send upstream for a granted output allowance. */

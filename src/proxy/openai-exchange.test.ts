@@ -11,18 +11,23 @@ const messages = [{ role: 'user', content: 'hi' }];
 describe('the native OpenAI exchange', () => {
   it('reserves the output of every choice and sends the per-choice share of a lowered allowance', () => {
     const x = plan('chat', { model: 'gpt-4o', messages, n: 3, max_tokens: 100 });
-    expect(x.allowance(4096)).toEqual({ output: 300, fromClient: true, least: 3 });
+    const { forEach, ...allowance } = x.allowance(4096);
+    expect(allowance).toEqual({ output: 300, fromClient: true, least: 3 });
+    expect(forEach!(10)).toBe(30); // min_output_tokens is each choice's floor
     expect(x.upstreamBody(300)).toMatchObject({ model: 'gpt-4o-2024-08-06', n: 3, max_tokens: 100 });
     expect(x.upstreamBody(150).max_tokens).toBe(50);
-    expect(plan('chat', { model: 'gpt-4o', messages, n: 2 }).allowance(1000)).toEqual({ output: 2000, fromClient: false, least: 2 });
-    expect(plan('completions', { model: 'gpt-4o', prompt: ['a', 'b'], n: 2, best_of: 3, max_tokens: 10 }).allowance(0).output).toBe(60);
+    expect(plan('chat', { model: 'gpt-4o', messages, n: 2 }).allowance(1000)).toMatchObject({ output: 2000, fromClient: false, least: 2 });
+    const legacy = plan('completions', { model: 'gpt-4o', prompt: ['a', 'b'], n: 2, best_of: 3, max_tokens: 10 }).allowance(0);
+    expect(legacy.output).toBe(60);
+    expect(legacy.forEach!(10)).toBe(60);
   });
 
   it('reserves a prediction as output besides the cap, which goes upstream as the client set it (or as lowered)', () => {
     const prediction = { type: 'content', content: [{ type: 'text', text: 'one two three four' }, { type: 'text', text: ' five' }] };
     const x = plan('chat', { model: 'gpt-4o-2024-08-06', messages, max_completion_tokens: 100, prediction });
     // "one two three four five": five tokens in o200k.
-    expect(x.allowance(4096)).toEqual({ output: 105, fromClient: true, least: 6 });
+    expect(x.allowance(4096)).toMatchObject({ output: 105, fromClient: true, least: 6 });
+    expect(x.allowance(4096).forEach!(10)).toBe(15); // the prediction's 5 on top of the one choice's floor
     expect(x.unchanged(105)).toBe(true);
     expect(x.upstreamBody(105).max_completion_tokens).toBe(100);
     expect(x.upstreamBody(55).max_completion_tokens).toBe(50);
@@ -50,7 +55,7 @@ describe('the native OpenAI exchange', () => {
 
   it('uses max_output_tokens on the Responses API, never below its minimum of 16', () => {
     const x = plan('responses', { model: 'gpt-4o', input: 'hi', max_output_tokens: 500 });
-    expect(x.allowance(4096)).toEqual({ output: 500, fromClient: true, least: 16 });
+    expect(x.allowance(4096)).toMatchObject({ output: 500, fromClient: true, least: 16 });
     expect(x.upstreamBody(500)).toEqual({ model: 'gpt-4o-2024-08-06', input: 'hi', max_output_tokens: 500 });
     expect(x.upstreamBody(100).max_output_tokens).toBe(100);
     expect(x.upstreamBody(5).max_output_tokens).toBe(16);

@@ -84,6 +84,7 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
             // or thinking first) gets at least 16: a grant below that would let the provider produce more than
             // was reserved. (`max_tokens: 0`, taken only with `echo`, generates nothing: no least.)
             least: endpoint === 'responses' ? (cuttable ? 1 : RESPONSES_MIN_OUTPUT) : perChoice === 0 ? 0 : choices + predicted,
+            forEach: (n) => n * choices + predicted,
           },
     perChoice: split,
     upstreamBody(output) {

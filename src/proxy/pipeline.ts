@@ -114,6 +114,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       output: allowance.output,
       outputFromClient: allowance.fromClient,
       leastOutput: allowance.least,
+      outputForEach: allowance.forEach,
       priceHints,
     });
   } catch (err) {
