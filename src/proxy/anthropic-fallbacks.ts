@@ -38,6 +38,14 @@ export function resolveFallbacks(gw: Gateway, principal: Principal, body: JsonOb
         at,
       );
     }
+    // The call is admitted against the limits of the requested model's route, and its row is that route's:
+    // a model of another route with limits of its own would run past them, unseen by them.
+    if (fallback.route.name !== target.route.name && fallback.route.limits.length > 0) {
+      throw invalidRequest(
+        `${at}: '${entry.model as string}' is a model of route '${fallback.route.name}', whose token_limiting would not count this call (it is admitted and recorded on route '${target.route.name}' of '${body.model as string}'). A fallback model must be one of the same route, or of a route without token_limiting.`,
+        at,
+      );
+    }
     return { entry, target: fallback };
   });
 }
