@@ -77,7 +77,8 @@ function withFallbacks(plain: Exchange, { body }: ExchangeInput, fallbacks: Fall
   const asked = body.max_tokens as number;
   const caps = attemptCaps(fallbacks, asked);
   const own = plain.allowance(asked);
-  const least = [own.least ?? 1, ...attemptLeast(fallbacks, body)];
+  const beta = plain.forwardHeaders?.['anthropic-beta'];
+  const least = [own.least ?? 1, ...attemptLeast(fallbacks, body, beta)];
   const nameOf = upstreamNameOf(target, fallbacks);
   const split = (output: number): number[] => splitGrant(caps, least, output);
   return {
@@ -87,7 +88,7 @@ function withFallbacks(plain: Exchange, { body }: ExchangeInput, fallbacks: Fall
     upstreamBody(output) {
       const granted = split(output);
       const out = plain.upstreamBody(granted[0]!);
-      out.fallbacks = upstreamFallbacks(fallbacks, body, caps, granted);
+      out.fallbacks = upstreamFallbacks(fallbacks, body, caps, granted, beta);
       return out;
     },
     unchanged: () => false,

@@ -3,7 +3,7 @@
 // upstream id; the reservation covers every attempt; the answer says which model served.
 import type { Principal } from '../auth/principal.js';
 import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
-import { attemptMaxTokens, attemptSpeed, attemptThinking, MIN_THINKING_OUTPUT, readFallbacks } from '../providers/anthropic/index.js';
+import { attemptMaxTokens, attemptSpeed, attemptThinking, interleavedThinking, MIN_THINKING_OUTPUT, readFallbacks } from '../providers/anthropic/index.js';
 import type { JsonObject, Usage } from '../providers/usage.js';
 import type { PriceHints } from '../limits/price-factors.js';
 import type { Target } from '../routing/route-table.js';
@@ -55,9 +55,12 @@ export function attemptCaps(attempts: readonly FallbackAttempt[], asked: number)
   return [asked, ...attempts.map((a) => attemptMaxTokens(a.entry, asked))];
 }
 
-/** The least max_tokens each fallback attempt can be sent with: room for manual extended thinking, else one token. */
-export function attemptLeast(attempts: readonly FallbackAttempt[], body: JsonObject): number[] {
-  return attempts.map((a) => (manualBudget(attemptThinking(a.entry, body.thinking)) === undefined ? 1 : MIN_THINKING_OUTPUT));
+/**
+ * The least max_tokens each fallback attempt can be sent with: room for manual extended thinking, else one
+ * token (and one with interleaved thinking, whose budget may exceed max_tokens).
+ */
+export function attemptLeast(attempts: readonly FallbackAttempt[], body: JsonObject, beta: string | undefined): number[] {
+  return attempts.map((a) => (interleavedThinking(beta) || manualBudget(attemptThinking(a.entry, body.thinking)) === undefined ? 1 : MIN_THINKING_OUTPUT));
 }
 
 /**
@@ -81,16 +84,17 @@ export function splitGrant(caps: readonly number[], least: readonly number[], ou
 
 /**
  * The `fallbacks` to send upstream: each entry with its route's upstream model, and its max_tokens when the
- * grant lowered it (then a manual thinking budget it runs with comes down below it too, as the top-level's does).
+ * grant lowered it (then a manual thinking budget it runs with comes down below it too, as the top-level's does,
+ * unless thinking is interleaved).
  */
-export function upstreamFallbacks(attempts: readonly FallbackAttempt[], body: JsonObject, caps: readonly number[], granted: readonly number[]): JsonObject[] {
+export function upstreamFallbacks(attempts: readonly FallbackAttempt[], body: JsonObject, caps: readonly number[], granted: readonly number[], beta: string | undefined): JsonObject[] {
   return attempts.map(({ entry, target }, i) => {
     const out: JsonObject = { ...entry, model: target.model.upstreamModel };
     const cap = granted[i + 1]!;
     if (cap < caps[i + 1]!) {
       out.max_tokens = cap;
       const thinking = attemptThinking(entry, body.thinking);
-      const budget = manualBudget(thinking);
+      const budget = interleavedThinking(beta) ? undefined : manualBudget(thinking);
       if (budget !== undefined && budget >= cap) out.thinking = { ...(thinking as JsonObject), budget_tokens: Math.max(MIN_THINKING_OUTPUT - 1, cap - 1) };
     }
     return out;

@@ -21,10 +21,14 @@ export function thinkingBudgetToKeep(body: JsonObject, maxTokens: number | undef
   if (typeof thinking !== 'object' || thinking === null || Array.isArray(thinking)) return undefined;
   const { type, budget_tokens: budget } = thinking as JsonObject;
   if (type !== 'enabled' || typeof budget !== 'number' || !Number.isInteger(budget) || budget < MIN_THINKING_BUDGET) return undefined;
-  // Interleaved thinking: the budget spans the whole turn and may exceed max_tokens.
-  if (beta !== undefined && beta.toLowerCase().includes('interleaved-thinking')) return undefined;
+  if (interleavedThinking(beta)) return undefined;
   if (maxTokens !== undefined && budget >= maxTokens) return undefined;
   return budget;
+}
+
+/** Interleaved thinking (an `anthropic-beta` flag): the budget spans the whole turn and may exceed max_tokens. */
+export function interleavedThinking(beta: string | undefined): boolean {
+  return beta !== undefined && beta.toLowerCase().includes('interleaved-thinking');
 }
 
 /** Lowers the thinking budget of `out` (a copy of the client's body) below `maxTokens` when it is not already. */
