@@ -6,16 +6,18 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TollgateError } from '../errors/tollgate-error.js';
+import type { CorsAsk } from './cors.js';
 import { wireOfRequest, type ClientWire } from './exchange.js';
 import { errorBody } from './pipeline.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
 
 /** fastify's `clientErrorHandler`: one error answer on the socket, then the socket is closed. */
-export function clientErrorAnswer(requestTimeoutMs: number): (err: NodeJS.ErrnoException, socket: Socket) => void {
+export function clientErrorAnswer(requestTimeoutMs: number, cors: (ask: CorsAsk) => Record<string, string>): (err: NodeJS.ErrnoException, socket: Socket) => void {
   return (err, socket) => {
     // A reset connection has no one to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    if (socket.writable) writeError(socket, errorFor(err, requestTimeoutMs), wireOfInFlight(socket));
+    const req = inFlight(socket);
+    if (socket.writable) writeError(socket, errorFor(err, requestTimeoutMs), req ? wireOfRequest(req) : 'openai', req ? cors(req) : {});
     socket.destroy();
   };
 }
@@ -33,22 +35,22 @@ export function connectAnswer(req: IncomingMessage, socket: Duplex): void {
 }
 
 /**
- * The API of the request the error cut short, when its head had been read (a body that never finished: the
- * 408): its response is the socket's in-flight one, not yet begun. Otherwise (the request line or headers
- * could not be read, or it is no API request) which API it meant is unknown: OpenAI's.
+ * The request the error cut short, when its head had been read (a body that never finished: the 408): its
+ * response is the socket's in-flight one, not yet begun. Otherwise (the request line or headers could not
+ * be read) which API it meant, and from which origin, is unknown: OpenAI's, and no CORS headers.
  */
-function wireOfInFlight(socket: Socket): ClientWire {
+function inFlight(socket: Socket): (CorsAsk & { url: string; headers: IncomingMessage['headers'] }) | undefined {
   // Node's own field (lib/_http_server.js reads it in socketOnError for the same question: is a response in flight?).
   const res = (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } })._httpMessage;
   const req = res?.headersSent === false ? res.req : undefined;
-  return req?.url !== undefined ? wireOfRequest({ url: req.url, headers: req.headers }) : 'openai';
+  return req?.url !== undefined ? { url: req.url, method: req.method, headers: req.headers } : undefined;
 }
 
 /** One error answer in the API's format (`wire`), written on the socket itself, with a new request id. */
-function writeError(socket: Duplex, error: TollgateError, wire: ClientWire = 'openai'): void {
+function writeError(socket: Duplex, error: TollgateError, wire: ClientWire = 'openai', extra: Record<string, string> = {}): void {
   const requestId = newRequestId();
   const body = JSON.stringify(errorBody(error, wire, requestId));
-  const ids = Object.entries(requestIdHeaders(requestId, wire)).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const ids = Object.entries({ ...requestIdHeaders(requestId, wire), ...extra }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.write(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${ids}Connection: close\r\n\r\n${body}`,
   );

@@ -31,7 +31,7 @@ export const PREFLIGHT_MAX_AGE_S = 600;
 // x-stainless-*, anthropic-*, openai-* and more, and a list would break at each SDK release. No cookies
 // are read, so credentials stay off and `*` may answer any origin.
 const ANSWERED: FastifyCorsOptions = {
-  methods: ['GET', 'POST', 'DELETE'],
+  methods: 'GET, POST, DELETE',
   exposedHeaders: [...EXPOSED_HEADERS],
   maxAge: PREFLIGHT_MAX_AGE_S,
   // An OPTIONS without Access-Control-Request-Method gets the same 204, not a bare-text 400.
@@ -41,6 +41,35 @@ const ANY_ORIGIN: FastifyCorsOptions = { ...ANSWERED, origin: '*' };
 const THIS_ORIGIN: FastifyCorsOptions = { ...ANSWERED, origin: true };
 // No CORS header at all: the browser keeps the answer from the page, and OPTIONS is a 404 as without CORS.
 const REFUSED: FastifyCorsOptions = { origin: false };
+
+/** The headers of a request that decide its CORS answer. */
+export interface CorsAsk {
+  url: string;
+  method?: string;
+  headers: { origin?: string; 'access-control-request-method'?: string; 'access-control-request-headers'?: string };
+}
+
+/**
+ * What the CORS hook would add, for answers written before or outside fastify's hooks (a path fastify
+ * cannot decode, a body that stopped arriving): a page then reads the gateway's error rather than an opaque
+ * CORS failure. For a preflight (OPTIONS with Access-Control-Request-Method) the headers of its 204.
+ */
+export function corsHeadersFor(origins: readonly string[], ask: CorsAsk): Record<string, string> {
+  const origin = ask.headers.origin;
+  if (!ask.url.startsWith('/v1/') || origin === undefined || origins.length === 0) return {};
+  const any = origins[0] === '*';
+  if (!any && !origins.includes(origin)) return {};
+  const allow: Record<string, string> = any ? { 'access-control-allow-origin': '*' } : { 'access-control-allow-origin': origin, vary: 'Origin' };
+  const method = ask.headers['access-control-request-method'];
+  if (ask.method !== 'OPTIONS' || method === undefined) return { ...allow, 'access-control-expose-headers': EXPOSED_HEADERS.join(', ') };
+  const requested = ask.headers['access-control-request-headers'];
+  return {
+    ...allow,
+    'access-control-allow-methods': ANSWERED.methods as string,
+    ...(requested ? { 'access-control-allow-headers': requested } : {}),
+    'access-control-max-age': String(PREFLIGHT_MAX_AGE_S),
+  };
+}
 
 /**
  * Registers CORS on the proxied API. Called only when origins are named at start, so the default path

@@ -23,7 +23,7 @@ import { CONVERSATION_ROUTES, handleConversation } from './conversations.js';
 import { handleRetrieval, RETRIEVAL_ROUTES } from './responses-retrieval.js';
 import { nameNonStandardStatuses } from '../util/status-reasons.js';
 import { DrainState } from './drain-state.js';
-import { registerCors } from './cors.js';
+import { corsHeadersFor, registerCors, type CorsAsk } from './cors.js';
 import { cutStalledReaders, STALLED_READER_MS } from './stalled-readers.js';
 
 declare module 'fastify' {
@@ -98,6 +98,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const linger = opts.lingerLimits ?? LINGER_LIMITS;
   const drain = opts.drain ?? new DrainState();
+  // For answers written before fastify's hooks run (the CORS hook's own headers); none without origins.
+  const corsOf = (ask: CorsAsk): Record<string, string> => corsHeadersFor(opts.gateway().policy.server.corsOrigins, ask);
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: largestBodyLimit(opts.maxBodyBytes),
@@ -115,8 +117,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // Node's own refusal of an HTTP/1.1 request without Host is a 400 with no body: the `onRequest` hook below
     // refuses it instead, in the API's format.
     http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, requestTimeoutMs / 4)), requireHostHeader: false },
-    clientErrorHandler: clientErrorAnswer(requestTimeoutMs),
-    frameworkErrors: frameworkErrorAnswer(linger, (path, status, code) => opts.onRejected?.({ path, status, code, seconds: 0 })),
+    clientErrorHandler: clientErrorAnswer(requestTimeoutMs, corsOf),
+    frameworkErrors: frameworkErrorAnswer(linger, (path, status, code) => opts.onRejected?.({ path, status, code, seconds: 0 }), corsOf),
     // The gateway's own id for every request, whatever the client sent: the ledger row's request_id.
     requestIdHeader: false,
     genReqId: newRequestId,
@@ -152,6 +154,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // After the request ids, before `identify`: a preflight carries no key, and every answer to an allowed
   // origin (a 401, a 429, a stream written with writeHead) carries the CORS headers. Off by default, at no cost.
   if (opts.gateway().policy.server.corsOrigins.length > 0) registerCors(app as unknown as FastifyInstance, () => opts.gateway().policy.server.corsOrigins);
+
+  // An unknown path, or a served one with another method, is answered before its body is read: fastify
+  // would read it whole for the not-found handler (answering a 413 for one over the limit, and never the
+  // `Expect: 100-continue` of a client waiting to send it). After the CORS hook, so the answer carries it.
+  const notFound = (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = req.url.split('?')[0];
+    // A path the gateway serves, with another method: a 405 naming the methods it takes (RFC 9110 §15.5.6).
+    const allowed = ROUTE_METHODS.filter((m) => m !== req.method && app.findRoute({ method: m, url: path }) !== null);
+    const err = allowed.length > 0 ? new TollgateError('method_not_allowed', { method: req.method, path, allowed: allowed.join(' or ') }) : new TollgateError('not_found', { method: req.method, path });
+    if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
+    closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
+    opts.onRejected?.({ path: 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
+    return reply.code(err.status).send(errorBody(err, wireOfRequest(req), req.id));
+  };
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.is404) notFound(req, reply);
+    else done();
+  });
 
   // Node answers `Expect: 100-continue` with a 100 before any check unless it is told otherwise; then a
   // client with a bad key or a body over the limit uploads it all for nothing. `identify` sends the 100
@@ -273,16 +293,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get('/v1/models', (req, reply) => listModels(opts.gateway(), req, reply));
   app.get<{ Params: { '*': string } }>('/v1/models/*', (req, reply) => retrieveModel(opts.gateway(), req, reply));
 
-  app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0];
-    // A path the gateway serves, with another method: a 405 naming the methods it takes (RFC 9110 §15.5.6).
-    const allowed = ROUTE_METHODS.filter((m) => m !== req.method && app.findRoute({ method: m, url: path }) !== null);
-    const err = allowed.length > 0 ? new TollgateError('method_not_allowed', { method: req.method, path, allowed: allowed.join(' or ') }) : new TollgateError('not_found', { method: req.method, path });
-    if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
-    closeAfterUnreadBody(req.raw, (name, value) => void reply.header(name, value), linger);
-    opts.onRejected?.({ path: 'other', status: err.status, code: err.code, seconds: rejectionSeconds(req) });
-    return reply.code(err.status).send(errorBody(err, wireOfRequest(req), req.id));
-  });
+  app.setNotFoundHandler((req, reply) => notFound(req, reply));
 
   app.setErrorHandler((error: FastifyError | TollgateError, req, reply) => {
     const err = toTollgateError(error, req.id, req.routeOptions.bodyLimit);
