@@ -1,6 +1,7 @@
 // Regression: a request carrying `Authorization: Bearer <key A>` and `x-api-key: <key B>` was charged to
 // key A without a word. Two different keys are refused (401, in the endpoint's error format); the same key
 // in both headers is fine.
+import { request } from 'node:http';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useBehindMock } from './helpers/use-test-gateway.js';
 
@@ -57,5 +58,38 @@ describe('Authorization: Bearer and x-api-key naming different keys', () => {
     const res = await post('/v1/messages', { model: 'claude-sonnet-4', max_tokens: 10, messages: ask }, both('tg-bob', 'tg-bob'));
     expect(res.status).toBe(200);
     expect(gw().calls[gw().calls.length - 1].principal.keyId).toBe('bob');
+  });
+});
+
+// Node joins two `x-api-key` headers with ", ": the joined value matched no key, so the same key sent
+// twice was a 401 invalid_api_key (while two equal Authorization headers were served), and two different
+// keys were told their key was invalid rather than ambiguous. Found by a QA pass (session 38).
+describe('two x-api-key headers', () => {
+  const twice = (a: string, b: string): Promise<Response> =>
+    new Promise((resolve, reject) => {
+      // fetch joins repeated headers itself; a raw request sends them as two lines.
+      const url = new URL(gw().url);
+      const body = JSON.stringify({ model: 'claude-sonnet-4', max_tokens: 10, messages: ask });
+      const req = request({ host: url.hostname, port: url.port, path: '/v1/messages', method: 'POST', headers: [['host', url.host], ['content-type', 'application/json'], ['anthropic-version', '2023-06-01'], ['x-api-key', a], ['x-api-key', b], ['content-length', String(Buffer.byteLength(body))]].flat() });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode })));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('naming the same key: served and charged to it', async () => {
+    const res = await twice('tg-alice', 'tg-alice');
+    expect(res.status).toBe(200);
+    expect(gw().calls.at(-1)!.principal.keyId).toBe('alice');
+  });
+
+  it('naming different keys: the 401 ambiguous_api_key, nothing sent upstream', async () => {
+    const res = await twice('tg-alice', 'tg-bob');
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/two 'x-api-key' headers/);
+    expect(upstream().requests()).toHaveLength(0);
   });
 });

@@ -27,13 +27,14 @@ export class KeyStore {
  * with a key in two places), but then they must name the same key: charging either one of two different
  * keys would be a guess, so that is the 401 `ambiguous_api_key`. So are two `Authorization` headers that
  * differ (`rawHeaders`, the request's as received): Node keeps the first and drops the other, and a proxy
- * that appends its own key would have one of the two charged, by their order, without a word.
+ * that appends its own key would have one of the two charged, by their order, without a word. Two
+ * `x-api-key` headers (Node joins them with ", ") are one key when they agree, ambiguous when they do not.
  */
 export function presentedKey(headers: Record<string, string | string[] | undefined>, rawHeaders: readonly string[] = []): string | undefined {
   const auth = headers.authorization;
   const bearer = typeof auth === 'string' ? bearerOf(auth) : undefined;
   const apiKey = headers['x-api-key'];
-  const xApiKey = typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : undefined;
+  const xApiKey = typeof apiKey === 'string' && apiKey.length > 0 ? (apiKey.includes(',') ? oneXApiKey(apiKey, rawHeaders) : apiKey.trim()) : undefined;
   if (bearer !== undefined && xApiKey !== undefined && bearer !== xApiKey) throw new TollgateError('ambiguous_api_key');
   if (auth !== undefined && authorizationsDiffer(rawHeaders, bearer)) throw new TollgateError('ambiguous_api_key');
   return bearer ?? xApiKey;
@@ -41,6 +42,16 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
 
 function bearerOf(auth: string): string | undefined {
   return auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ' ? auth.slice(7).trim() : undefined;
+}
+
+/** The key of `x-api-key` headers Node joined (`joined`): the same in each, or the 401 `ambiguous_api_key`. */
+function oneXApiKey(joined: string, rawHeaders: readonly string[]): string {
+  const values: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'x-api-key') values.push(rawHeaders[i + 1].trim());
+  // One header whose key holds a comma is that key.
+  if (values.length < 2) return joined.trim();
+  if (values.some((v) => v !== values[0])) throw new TollgateError('ambiguous_api_key');
+  return values[0];
 }
 
 /** Whether an `Authorization` header in `rawHeaders` (name, value, name, value, ...) names another key than `bearer`. */

@@ -33,7 +33,7 @@ export const ERRORS = {
     status: 401,
     type: 'invalid_request_error',
     message: () =>
-      "Two different API keys were sent (one as 'Authorization: Bearer' and one as 'x-api-key', or in two 'Authorization' headers), so which one to charge is unclear. Send your Tollgate key once, or the same key in each.",
+      "Two different API keys were sent (one as 'Authorization: Bearer' and one as 'x-api-key', or in two 'Authorization' or two 'x-api-key' headers), so which one to charge is unclear. Send your Tollgate key once, or the same key in each.",
   },
   model_not_found: {
     status: 404,
