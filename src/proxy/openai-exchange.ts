@@ -31,6 +31,12 @@ function choicesOf(endpoint: string, body: JsonObject): number {
   return prompts * Math.max(int(body.n), int(body.best_of));
 }
 
+/** The choices a chat or legacy completions answer returns: `n` of each prompt (best_of's others stay server-side). */
+function returnedChoices(endpoint: string, body: JsonObject): number {
+  const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
+  return endpoint === 'completions' ? legacyPrompts(body.prompt).length * n : n;
+}
+
 /** The native OpenAI exchange for chat, completions, embeddings and responses. */
 export function openAIExchange({ endpoint, body, upstreamModel, provider }: ExchangeInput): Exchange {
   const choices = choicesOf(endpoint, body);
@@ -101,7 +107,7 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
     // A chat call without a cap gets `max_tokens` from the gateway, unless the model is known to take the other field.
     maxTokensAdded: endpoint === 'chat' && perChoice === undefined && !reasoning,
     unchanged: (output) => upstreamModel === body.model && !stream && !metadataStaysBehind && (endpoint === 'embeddings' || (asked === output - predicted && !capsDisagree && implicit === undefined)),
-    streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream(tools) : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions', echoed)),
+    streamAdapter: () => (endpoint === 'responses' ? new ResponsesStream(tools) : new OpenAIChatStream(clientWantsUsage, endpoint === 'completions', echoed, returnedChoices(endpoint, body))),
     response(raw): ClientBody {
       const usage = openAIUsage(findUsage(raw));
       const tier = usage && findServiceTier(raw);

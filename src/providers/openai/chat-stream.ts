@@ -32,11 +32,17 @@ export class OpenAIChatStream implements StreamAdapter {
     private readonly legacy = false,
     /** Legacy completions with `echo: true`: the prompts their text starts with, not metered as output. */
     private readonly echoed?: EchoedPrompts,
+    /** The choices the stream returns (`n`; prompts × `n` on legacy completions), indexed from 0. */
+    private readonly choices = 1,
   ) {}
 
-  /** `[DONE]` arrived, or every choice finished (servers that end without `[DONE]` lose nothing then). */
+  /**
+   * `[DONE]` arrived, or every choice the request asked for finished (servers that end without `[DONE]`
+   * lose nothing then). Choices not seen yet count: a server that streams them one after another and
+   * stops after the first has not ended.
+   */
   get ended(): boolean {
-    return this.done || (this.finished.size > 0 && [...this.open].every((i) => this.finished.has(i)));
+    return this.done || (this.finished.size >= this.choices && [...this.open].every((i) => this.finished.has(i)));
   }
 
   step(ev: SseEvent): StreamStep {
@@ -86,9 +92,11 @@ export class OpenAIChatStream implements StreamAdapter {
 
   cutoff(usage: Usage): string {
     const head = this.head ?? { id: 'chatcmpl-tollgate', object: this.legacy ? 'text_completion' : 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: '' };
-    const unfinished = [...this.open].filter((i) => !this.finished.has(i));
+    // Every choice asked for that has not finished, seen or not (and any other index the server sent).
+    const unfinished = new Set([...Array(this.choices).keys(), ...this.open]);
+    for (const i of this.finished) unfinished.delete(i);
     let out = '';
-    for (const index of unfinished.length > 0 ? unfinished : this.finished.size > 0 ? [] : [0]) {
+    for (const index of unfinished) {
       out += sseFrame(this.chunk(head, [this.legacy ? { text: '', index, logprobs: null, finish_reason: 'length' } : { index, delta: {}, logprobs: null, finish_reason: 'length' }]));
     }
     if (this.clientWantsUsage) {
