@@ -50,6 +50,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       rebuildWaitMs: storage.rebuild_wait_ms,
       instances: storage.instances,
       reservationTtlMs: storage.reservation_ttl_ms ?? defaultReservationTtl(config, env),
+      reservationTtlFromTimeouts: storage.reservation_ttl_ms === undefined,
       leaseMs: storage.lease_ms,
     },
     ledger: {

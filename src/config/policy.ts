@@ -208,6 +208,8 @@ export interface Policy {
     instances: number;
     /** How long an unsettled reservation's record lives in the shared store. */
     reservationTtlMs: number;
+    /** `reservation_ttl_ms` was not set: worked out from the providers' `timeout_ms`. */
+    reservationTtlFromTimeouts: boolean;
     /** Budget leases on a shared store: the longest one is used, ms; 0 for none. */
     leaseMs: number;
   };

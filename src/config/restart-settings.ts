@@ -31,6 +31,10 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['metrics.bearer_token', (p) => p.metrics.bearerTokenSha256],
 ];
 
+// A reservation TTL no file sets follows the longest provider timeout: said so, or the warning would name a
+// field the operator finds in no file.
+const TTL_FROM_TIMEOUTS = "storage.reservation_ttl_ms (not set: twice the longest providers' timeout_ms, at least 15 minutes)";
+
 // Settings of which only one change waits for a restart. CORS is wired into the server at start only when
 // origins are named there (proxy/cors.ts), so the default path carries no hook; once it is, the list is
 // read per request, and a reload may change it or empty it.
@@ -44,6 +48,6 @@ export function settingsNeedingRestart(running: Policy, next: Policy, overridden
     // `serve --host` / `--port` decide these before and after a restart alike.
     if ((field === 'server.host' && overridden.host) || (field === 'server.port' && overridden.port)) return false;
     return read(running) !== read(next);
-  }).map(([field]) => field);
+  }).map(([field]) => (field === 'storage.reservation_ttl_ms' && next.storage.reservationTtlFromTimeouts ? TTL_FROM_TIMEOUTS : field));
   return [...changed, ...TURNED_ON_AT_START.filter(([, needsRestart]) => needsRestart(running, next)).map(([field]) => field)];
 }
