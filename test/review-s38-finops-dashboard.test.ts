@@ -293,7 +293,7 @@ describe.each(LEDGER_KINDS)('FinOps on a $kind ledger', ({ place: makePlace }) =
     expect(rep.totals).toMatchObject({ calls: t.calls, requests: t.served, blocked: t.blocked, input_tokens: t.input, output_tokens: t.output });
   });
 
-  it('tollgate usage: json, csv and table agree on totals whatever the grouping; bad flags exit 1', async () => {
+  it('tollgate usage: json, csv and table agree on totals whatever the grouping (its flags and tollgate audit: usage-cli.test.ts)', async () => {
     const grand = exp.today.input + exp.today.output;
     const json = (by: string) => {
       const r = cli(['usage', '--config', file, '--since', 'today', '--by', by, '--format', 'json']);
@@ -320,32 +320,9 @@ describe.each(LEDGER_KINDS)('FinOps on a $kind ledger', ({ place: makePlace }) =
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/total/i);
     expect(table.stdout.replace(/,/g, '')).toContain(String(grand));
-    // Month includes the seeded days.
-    const month = json('day');
-    expect(month.totals.total_tokens).toBe(grand);
+    // Month includes the seeded days: one row each.
     const m2 = cli(['usage', '--config', file, '--since', 'month', '--by', 'day', '--format', 'json']);
     expect(JSON.parse(m2.stdout).rows).toHaveLength(new Date(todayStart).getUTCDate());
   });
 
-  it('tollgate usage refuses bad flags with exit 1, a message on stderr and nothing on stdout', () => {
-    for (const bad of [['--since', '7'], ['--since', 'Jul 7'], ['--since', '0d'], ['--format', 'xml'], ['--by', 'colour'], ['--timezone', 'Mars/Olympus'], ['--since', '2026-02-30']]) {
-      const r = cli(['usage', '--config', file, ...bad]);
-      expect(r.code, bad.join(' ')).toBe(1);
-      expect(r.stderr, bad.join(' ')).toMatch(/tollgate usage: /);
-      expect(r.stdout, bad.join(' ')).toBe('');
-    }
-  });
-
-  it('tollgate audit: 0 without drift, 1 when it cannot audit (wrong key, nothing listening, bad format)', async () => {
-    const ok = cli(['audit', '--config', file, '--admin-key', ADMIN]);
-    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    const j = cli(['audit', '--config', file, '--admin-key', ADMIN, '--format', 'json']);
-    expect(j.code).toBe(0);
-    JSON.parse(j.stdout);
-    expect(cli(['audit', '--config', file, '--admin-key', 'wrong']).code).toBe(1);
-    expect(cli(['audit', '--url', `http://127.0.0.1:${await freePort()}`, '--admin-key', ADMIN, '--timeout', '3']).code).toBe(1);
-    expect(cli(['audit', '--config', file, '--admin-key', ADMIN, '--format', 'csv']).code).toBe(1);
-    const api = await fetch(`${gw.url}/api/audit`, { headers: { authorization: `Bearer ${ADMIN}` } });
-    expect(api.status).toBe(200);
-  });
 });
