@@ -46,11 +46,13 @@ export function admit(
     const perToken = outputWeight(item, factors);
     const allows = perToken > 0 ? Math.floor(room / perToken + 1e-9) : room >= 0 ? Infinity : -1;
     if (allows >= output) continue;
+    const refuses = !clamp || allows < minOutput || allows < 0;
+    // A shadow limit reports the calls it would refuse, not those it would only clamp; it never clamps.
     if (item.mode === 'shadow') {
-      shadowBlocked.push(i);
+      if (refuses) shadowBlocked.push(i);
       continue;
     }
-    if (!clamp || allows < minOutput || allows < 0) blocked.push(i);
+    if (refuses) blocked.push(i);
     else granted = Math.min(granted, allows);
   }
   if (blocked.length > 0) return { ok: false, blocked, shadowBlocked };

@@ -57,7 +57,9 @@ const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<
 // An organization in the address (a bookmark, a link) wins over the one this tab looked at last.
 $('org').value = new URLSearchParams(location.search).get('org') ?? sessionStorage.getItem('tg-org') ?? '';
 // A key in the URL fragment (#key=...) never reaches a server or its logs; it is moved out of the address bar at once.
-const fromHash = new URLSearchParams(location.hash.slice(1)).get('key');
+// Read as written, '%xx' escapes decoded: URLSearchParams would read each '+' of a base64 key as a space.
+const hashKey = /(?:^#|&)key=([^&]*)/.exec(location.hash)?.[1];
+const fromHash = hashKey === undefined ? null : (() => { try { return decodeURIComponent(hashKey); } catch { return hashKey; } })();
 if (fromHash) history.replaceState(null, '', location.pathname + location.search);
 $('key').value = fromHash || sessionStorage.getItem('tg-key') || '';
 $('load').onclick = load;

@@ -85,9 +85,11 @@ for i = 1, n do
   local allows
   if perToken > 0 then allows = floor(room / perToken + 1e-9) elseif room >= 0 then allows = math.huge else allows = -1 end
   if allows < output then
+    local refuses = (not clamp) or allows < minOutput or allows < 0
+    -- A shadow limit reports the calls it would refuse, not those it would only clamp; it never clamps.
     if s.shadow then
-      shadowBlocked[#shadowBlocked + 1] = i - 1
-    elseif (not clamp) or allows < minOutput or allows < 0 then
+      if refuses then shadowBlocked[#shadowBlocked + 1] = i - 1 end
+    elseif refuses then
       blocked[#blocked + 1] = i - 1
     else
       granted = mmin(granted, allows)
