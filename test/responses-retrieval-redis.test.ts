@@ -3,43 +3,17 @@
 // its project, and refused there to others.
 import OpenAI from 'openai';
 import { Redis } from 'ioredis';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPolicy } from '../src/config/index.js';
-import type { CounterStore } from '../src/limits/counter-store.js';
-import { openCounterStore } from '../src/limits/open-counter-store.js';
 import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
-import { Gateway } from '../src/proxy/gateway.js';
-import { buildServer } from '../src/proxy/server.js';
-import { systemClock } from '../src/util/clock.js';
-import { closeApp, listenLocal } from './helpers/in-process.js';
-import { writeConfig } from './helpers/processes.js';
-import type { CallRecord } from '../src/proxy/gateway.js';
+import { startStoreInstance, stopStoreInstance, type StoreInstance } from './helpers/store-instance.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/12';
-const silent = { info: () => {}, warn: () => {} };
 
-interface Instance {
-  url: string;
-  app: FastifyInstance;
-  gateway: Gateway;
-  store: CounterStore;
-  calls: CallRecord[];
-}
 
 let upstream: MockUpstream;
 let redis: Redis;
-const instances: Instance[] = [];
+const instances: StoreInstance[] = [];
 
-async function startInstance(yaml: string): Promise<Instance> {
-  const policy = loadPolicy([writeConfig(yaml)], process.env);
-  const store = await openCounterStore(policy, silent, systemClock);
-  const gateway = new Gateway(policy, store, systemClock);
-  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes });
-  const calls: CallRecord[] = [];
-  gateway.onCall((r) => calls.push(r));
-  return { url: await listenLocal(app), app, gateway, store, calls };
-}
 
 beforeAll(async () => {
   redis = new Redis(REDIS_URL);
@@ -54,15 +28,11 @@ projects: {web: {daily_limit: 1000000}, mobile: {daily_limit: 1000000}}
 routes: {r: {chat_models: [{model_id: gpt-4.1, model: openai/gpt-4.1}]}}
 keys: [{id: web, key: tg-web, project: web}, {id: mobile, key: tg-mobile, project: mobile}]
 `;
-  instances.push(await startInstance(yaml), await startInstance(yaml));
+  instances.push(await startStoreInstance(yaml), await startStoreInstance(yaml));
 });
 
 afterAll(async () => {
-  for (const i of instances) {
-    await closeApp(i.app);
-    await i.gateway.close();
-    await i.store.close();
-  }
+  for (const i of instances) await stopStoreInstance(i);
   await upstream?.close();
   await redis?.quit();
 });

@@ -5,47 +5,22 @@
 // for the next turn, and request-rate limits on retrievals shared by the instances.
 import OpenAI from 'openai';
 import { Redis } from 'ioredis';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPolicy } from '../src/config/index.js';
-import type { CounterStore } from '../src/limits/counter-store.js';
-import { openCounterStore } from '../src/limits/open-counter-store.js';
-import { Gateway, type CallRecord } from '../src/proxy/gateway.js';
-import { buildServer } from '../src/proxy/server.js';
-import { systemClock } from '../src/util/clock.js';
-import { closeApp } from './helpers/in-process.js';
-import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
+import { startCli, type RunningProcess } from './helpers/processes.js';
+import { startStoreInstance, stopStoreInstance, type StoreInstance } from './helpers/store-instance.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
 import { until } from './helpers/until.js';
 
 const UPSTREAM_KEY = 'sk-upstream-s38';
-const silent = { info: () => {}, warn: () => {} };
 
-interface Instance {
-  url: string;
-  app: FastifyInstance;
-  gateway: Gateway;
-  store: CounterStore;
-  calls: CallRecord[];
-}
 
 const redisServer = usePrivateRedis();
 let mock: RunningProcess;
 /** A second mock upstream answering everything (its stored-object endpoints too) after 300 ms. */
 let slowMock: RunningProcess;
 let redis: Redis;
-const instances: Instance[] = [];
+const instances: StoreInstance[] = [];
 
-async function startInstance(yaml: string): Promise<Instance> {
-  const policy = loadPolicy([writeConfig(yaml)], process.env);
-  const store = await openCounterStore(policy, silent, systemClock);
-  const gateway = new Gateway(policy, store, systemClock);
-  const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes });
-  const calls: CallRecord[] = [];
-  gateway.onCall((r) => calls.push(r));
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, app, gateway, store, calls };
-}
 
 beforeAll(async () => {
   mock = await startCli(['mock-upstream', '--port', '0', '--output-tokens', '8', '--api-key', UPSTREAM_KEY]);
@@ -71,15 +46,13 @@ keys:
   - {id: tight, key: tg-tight, organization: acme, project: tight, routes: [s]}
   - {id: rated, key: tg-rated, organization: acme, project: web, user: rita, tier: limited}
 `;
-  for (let i = 0; i < 2; i++) instances.push(await startInstance(yaml));
+  for (let i = 0; i < 2; i++) instances.push(await startStoreInstance(yaml));
 }, 30_000);
 
 afterAll(async () => {
   for (const i of instances) {
-    await closeApp(i.app);
     await i.gateway.background.finishAll();
-    await i.gateway.close();
-    await i.store.close();
+    await stopStoreInstance(i);
   }
   await mock?.stop();
   await slowMock?.stop();
