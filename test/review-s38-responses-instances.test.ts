@@ -163,15 +163,13 @@ describe('a conversation across instances', () => {
     await expect.poll(async () => JSON.parse((await redis.get(`tg:{conv:${id}}`))!).c, { timeout: 2000 }).toBeGreaterThanOrEqual(start + 2 * (afterOne - start));
   });
 
-  // BUG: the record's size after items are added is a read-modify-write (src/proxy/conversations.ts
-  // handleConversation: `known = owner.contextTokens`, read when the request starts, then
-  // refreshConversation(..., known + itemsTokens(items)) once the provider answered). Two adds in flight at
-  // once (here through the two instances; one instance races the same way) each write their own items on
-  // top of the same old size, so one add is lost: the conversation holds both, and the next turn reserves
-  // one add's tokens less than the provider bills it (README: "the last turn's input plus output, plus a
-  // bound on the items added since through the API").
-  // Expected: record >= start + 2 x one add = 13,826. Actual: 6,918 (start 10 + one add of 6,908).
-  it.fails('items added concurrently through the two instances all grow the recorded size (lost update)', async () => {
+  // The record's size after items are added was a read-modify-write (the size read when the request
+  // started, that plus the items written once the provider answered): two adds in flight at once (through
+  // the two instances; one instance raced the same way) each wrote theirs on top of the same old size, so
+  // the next turn reserved one add's tokens less than the provider bills (README: "the last turn's input
+  // plus output, plus a bound on the items added since through the API"): 6,918 against 13,826 (a QA pass,
+  // session 38). The store now grows the record in one step (CounterStore.growResponse).
+  it('items added concurrently through the two instances all grow the recorded size (no lost update)', async () => {
     const { id } = await client(0, 'tg-notes').conversations.create({});
     const start = JSON.parse((await redis.get(`tg:{conv:${id}}`))!).c as number;
     const part = (n: number) => ({ type: 'message' as const, role: 'user' as const, content: `part ${n}: ${'minutes of the meeting '.repeat(300)}` });

@@ -238,6 +238,12 @@ export interface CounterStore {
   /** The owner recorded for response `id`, or undefined when none is (never recorded, expired or forgotten). */
   responseOwner(id: string): Promise<ResponseOwner | undefined>;
   /**
+   * Adds `tokens` to the size recorded for `id` and keeps the record `ttlMs` from now, in one step: two
+   * instances adding items to one conversation at once each add theirs (a read, then a write, kept one).
+   * A record without a size, or none, is left as it is.
+   */
+  growResponse(id: string, tokens: number, ttlMs: number): Promise<void>;
+  /**
    * What this instance's reservations not yet settled hold of each item now, in the item's unit: in the
    * counters, not yet in the ledger (the audit subtracts it). Other instances' are not known here.
    */

@@ -195,6 +195,10 @@ export class LeasedStore implements CounterStore {
   recordResponse(...args: Parameters<CounterStore['recordResponse']>): Promise<void> {
     return this.inner.recordResponse(...args);
   }
+
+  growResponse(...args: Parameters<CounterStore['growResponse']>): Promise<void> {
+    return this.inner.growResponse(...args);
+  }
   responseOwner(id: string): ReturnType<CounterStore['responseOwner']> {
     return this.inner.responseOwner(id);
   }

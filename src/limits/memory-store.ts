@@ -157,6 +157,10 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
+    this.setOwner(id, owner, ttlMs);
+  }
+
+  private setOwner(id: string, owner: ResponseOwner, ttlMs: number): void {
     const owners = this.ownersOf(id);
     owners.delete(id); // re-inserted last: a record made again is the newest
     owners.set(id, { owner, expiresAtMs: this.clock.now() + ttlMs });
@@ -170,6 +174,14 @@ export class MemoryCounterStore implements CounterStore {
     if (entry.expiresAtMs > this.clock.now()) return entry.owner;
     owners.delete(id);
     return undefined;
+  }
+
+  async growResponse(id: string, tokens: number, ttlMs: number): Promise<void> {
+    // Read and written with no await between: adds made at once each count.
+    const entry = this.ownersOf(id).get(id);
+    const owner = entry && entry.expiresAtMs > this.clock.now() ? entry.owner : undefined;
+    if (owner?.contextTokens === undefined) return;
+    this.setOwner(id, { ...owner, contextTokens: owner.contextTokens + tokens }, ttlMs);
   }
 
   private ownersOf(id: string): Map<string, OwnerEntry> {

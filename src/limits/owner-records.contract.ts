@@ -37,6 +37,21 @@ export function ownerRecordsContract(setup: (startMs: number) => Promise<{ clock
     expect(await store.responseOwner(`resp_${tail}`)).toBeUndefined();
   });
 
+  it('grow a record\'s size in one step: adds made at once all count, and the record lives on from then', async () => {
+    const { store, clock } = await fresh(T0);
+    const tail = responseId().slice('resp_'.length);
+    const [conv, sizeless, none] = [`conv_${tail}`, `conv_${tail}x`, `conv_${tail}y`];
+    await store.recordResponse(conv, { organization: org, project: 'web', provider: 'openai', contextTokens: 10 }, HOUR);
+    await store.recordResponse(sizeless, { organization: org, provider: 'openai' }, HOUR);
+    await Promise.all([store.growResponse(conv, 100, 2 * HOUR), store.growResponse(conv, 1000, 2 * HOUR), store.growResponse(sizeless, 5, HOUR), store.growResponse(none, 5, HOUR)]);
+    expect(await store.responseOwner(conv)).toEqual({ organization: org, project: 'web', provider: 'openai', contextTokens: 1110 });
+    // A size not known stays unknown; no record is made where there was none.
+    expect(await store.responseOwner(sizeless)).toEqual({ organization: org, provider: 'openai' });
+    expect(await store.responseOwner(none)).toBeUndefined();
+    clock.advance(HOUR + 1);
+    expect((await store.responseOwner(conv))?.contextTokens).toBe(1110);
+  });
+
   it('a record made again replaces the first', async () => {
     const { store } = await fresh(T0);
     const id = responseId();

@@ -221,6 +221,16 @@ export class ResilientStore implements CounterStore {
     }
   }
 
+  async growResponse(id: string, tokens: number, ttlMs: number): Promise<void> {
+    if (!this.healthy) throw new StoreUnavailableError();
+    try {
+      await this.primary.growResponse(id, tokens, ttlMs);
+    } catch (err) {
+      this.failed(err);
+      throw err;
+    }
+  }
+
   /** Fails at once while the store is unreachable: an owner that cannot be read is not assumed (the caller decides). */
   async responseOwner(id: string): Promise<ResponseOwner | undefined> {
     if (!this.healthy) throw new StoreUnavailableError();

@@ -86,7 +86,17 @@ export async function conversationOwner(gw: Gateway, principal: Principal, body:
 }
 
 /**
- * The conversation now carries `contextTokens` (after a turn in it, or items added): its record says so,
+ * Items added to the conversation grow its record by `tokens`, in one step in the store (two adds at once,
+ * through one instance or two, both count), and it lives another year. Never awaited; a failure is logged.
+ */
+export function growConversation(gw: Gateway, log: FastifyBaseLogger, id: string, tokens: number): void {
+  gw.engine.store.growResponse(id, tokens, CONVERSATION_OWNER_TTL_MS).catch((err: unknown) => {
+    refreshFailureLog((count) => log.warn({ conversationId: id, failures: count, error: (err as Error).message }, "could not update a conversation's recorded size"));
+  });
+}
+
+/**
+ * The conversation now carries `contextTokens` (after a turn in it): its record says so,
  * for every instance, and lives another year. Never awaited; a failure is logged (the record keeps its
  * older size).
  */

@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
 import type { Provider, RetrievalRequest } from '../providers/provider.js';
 import { estimateInput } from '../tokens/index.js';
-import { callersConversation, recordConversationOwner, refreshConversation } from './conversation-owners.js';
+import { callersConversation, growConversation, recordConversationOwner } from './conversation-owners.js';
 import type { Gateway } from './gateway.js';
 import type { Caller } from './request-context.js';
 import type { JsonObject } from './request-shape.js';
@@ -54,13 +54,13 @@ export async function handleConversation({ gw, principal }: Caller, route: Conve
   if (!provider?.retrieve || !provider.supports('responses')) throw new TollgateError('conversation_not_found', { id });
   const item = req.params.item_id === undefined ? '' : `/${itemPathSegment(req.params.item_id)}`;
   const path = `/conversations/${encodeURIComponent(id)}${route.url.includes('/items') ? `/items${item}` : ''}`;
-  // Items added are context every later turn carries: the record's size grows by their bound. A size
-  // not known (the owner came back from the ledger) stays unknown: the next turn reserves the allowance.
-  const known = owner.contextTokens;
+  // Items added are context every later turn carries: the record's size grows by their bound, in one step
+  // in the store. A size not known (the owner came back from the ledger) stays unknown: the next turn
+  // reserves the allowance.
   const beforeAnswer =
-    route.operation === 'add_items' && known !== undefined
+    route.operation === 'add_items' && owner.contextTokens !== undefined
       ? async (status: number): Promise<void> => {
-          if (status === 200) refreshConversation(gw, req.log, id, owner, known + itemsTokens(body!.value.items));
+          if (status === 200) growConversation(gw, req.log, id, itemsTokens(body!.value.items));
         }
       : undefined;
   await relayStoredObject(gw, principal, req, reply, { provider, method: route.method, path, body: body?.text, beforeAnswer });

@@ -17,7 +17,7 @@ import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
 import { admittedKey, hashTagOf, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
 import { waitOutLeases, type LeaseWait } from './lease-wait.js';
-import { decodeResponseOwner, encodeResponseOwner, responseOwnerKey } from './response-owner-keys.js';
+import { decodeResponseOwner, encodeResponseOwner, GROW_OWNER_LUA, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
 import { endedFixedWindows, notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
 import { WindowCalculator } from '../windows.js';
@@ -71,10 +71,11 @@ interface Scripts {
   tgReconcile: ScriptCall;
   tgLostAt: ScriptCall;
   tgHeld: ScriptCall;
+  tgGrowOwner: ScriptCall;
 }
 
 // The rarer calls; reservations and settlements go through the batcher (script-batcher.ts).
-const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA, tgHeld: HELD_LUA };
+const SCRIPTS = { tgPeek: PEEK_LUA, tgRestore: RESTORE_LUA, tgReconcile: RECONCILE_LUA, tgLostAt: LOST_AT_LUA, tgHeld: HELD_LUA, tgGrowOwner: GROW_OWNER_LUA };
 /**
  * With budget leases, how many lease periods the moment a loss was first noticed is kept: an instance
  * noticing it later (its own slice ended first, or a call on a slice ending after the rebuild and finding
@@ -358,6 +359,10 @@ export class RedisCounterStore implements CounterStore {
   /** One SET with its expiry: the record lives as long as the provider keeps the response. */
   async recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
     await this.bounded(this.client.set(responseOwnerKey(id), encodeResponseOwner(owner), 'PX', Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async growResponse(id: string, tokens: number, ttlMs: number): Promise<void> {
+    await this.bounded(this.scripts.tgGrowOwner('1', responseOwnerKey(id), String(tokens), String(Math.max(1, Math.ceil(ttlMs)))));
   }
 
   async responseOwner(id: string): Promise<ResponseOwner | undefined> {

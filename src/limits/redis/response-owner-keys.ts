@@ -33,3 +33,18 @@ export function decodeResponseOwner(value: string | null): ResponseOwner | undef
     return undefined;
   }
 }
+
+/**
+ * KEYS: the record. ARGV: tokens to add to its size (`c`), the TTL (ms). The record read, grown and written
+ * in one step, so that sizes added at once by several instances all count; a record without a size (or
+ * none, or one this version did not write) is left alone. Returns 1 when it grew.
+ */
+export const GROW_OWNER_LUA = `
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local ok, record = pcall(cjson.decode, value)
+if not ok or type(record) ~= 'table' or type(record.c) ~= 'number' then return 0 end
+record.c = record.c + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], cjson.encode(record), 'PX', ARGV[2])
+return 1
+`;
