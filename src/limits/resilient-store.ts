@@ -183,14 +183,8 @@ export class ResilientStore implements CounterStore {
   }
 
   /** Reads the shared counters; while they are unreachable, fails at once (a metrics scrape must not wait). */
-  async peek(items: CounterItem[]): Promise<LimitState[]> {
-    if (!this.healthy) throw new StoreUnavailableError();
-    try {
-      return await this.primary.peek(items);
-    } catch (err) {
-      this.failed(err);
-      throw err;
-    }
+  peek(items: CounterItem[]): Promise<LimitState[]> {
+    return this.sharedOnly(() => this.primary.peek(items));
   }
 
   /**
@@ -211,35 +205,17 @@ export class ResilientStore implements CounterStore {
    * Only the shared store can hold a record every instance sees, so nothing is kept locally during an
    * outage: the call that produced the response fails to record it (its caller logs that) and carries on.
    */
-  async recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
-    if (!this.healthy) throw new StoreUnavailableError();
-    try {
-      await this.primary.recordResponse(id, owner, ttlMs);
-    } catch (err) {
-      this.failed(err);
-      throw err;
-    }
+  recordResponse(id: string, owner: ResponseOwner, ttlMs: number): Promise<void> {
+    return this.sharedOnly(() => this.primary.recordResponse(id, owner, ttlMs));
   }
 
-  async growResponse(id: string, tokens: number, ttlMs: number): Promise<void> {
-    if (!this.healthy) throw new StoreUnavailableError();
-    try {
-      await this.primary.growResponse(id, tokens, ttlMs);
-    } catch (err) {
-      this.failed(err);
-      throw err;
-    }
+  growResponse(id: string, tokens: number, ttlMs: number): Promise<void> {
+    return this.sharedOnly(() => this.primary.growResponse(id, tokens, ttlMs));
   }
 
   /** Fails at once while the store is unreachable: an owner that cannot be read is not assumed (the caller decides). */
-  async responseOwner(id: string): Promise<ResponseOwner | undefined> {
-    if (!this.healthy) throw new StoreUnavailableError();
-    try {
-      return await this.primary.responseOwner(id);
-    } catch (err) {
-      this.failed(err);
-      throw err;
-    }
+  responseOwner(id: string): Promise<ResponseOwner | undefined> {
+    return this.sharedOnly(() => this.primary.responseOwner(id));
   }
 
   async held(items: CounterItem[]): Promise<number[]> {
@@ -280,6 +256,17 @@ export class ResilientStore implements CounterStore {
     this.lostLog((requests) => this.opts.log.warn({ store: this.opts.description, requests, error: err.message }, `counters lost by the store and not rebuilt yet: limits that fail closed refuse until ${until}`));
     if (plan.closed) throw new TollgateError('counters_not_rebuilt', err.waitedMs === undefined ? {} : { waitedMs: err.waitedMs }, { 'retry-after': '1' });
     return this.outage.reserve(req, plan);
+  }
+
+  /** A call only the shared store can answer: refused at once while it is down, its failure noted. */
+  private async sharedOnly<T>(call: () => Promise<T>): Promise<T> {
+    if (!this.healthy) throw new StoreUnavailableError();
+    try {
+      return await call();
+    } catch (err) {
+      this.failed(err);
+      throw err;
+    }
   }
 
   private failed(err: unknown): void {
