@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderAudit } from './audit.js';
+import { auditEndpoint, renderAudit } from './audit.js';
 
 describe('tollgate audit table', () => {
   // Regression: dollars were printed to 6 places, so a money limit spent on embeddings (20 n$ a token)
@@ -16,5 +16,17 @@ describe('tollgate audit table', () => {
     });
     expect(table).toMatch(/^globex\s+org:globex:monthly\s+0\.009998020\s+0\.009998020\s+0\.000000000\s+usd$/m);
     expect(table).toMatch(/^globex\s+project:embed:daily\s+0\.000000080\s+0\.000000080\s+0\.000000000\s+usd$/m);
+  });
+});
+
+describe('tollgate audit --url', () => {
+  // Regression: `/api/audit` was appended to the text, so `http://h:4000/?x=1` asked `/` with a query ending in it.
+  it('puts /api/audit under the address, behind its path prefix, without its query or fragment', () => {
+    expect(auditEndpoint('http://127.0.0.1:4000')).toBe('http://127.0.0.1:4000/api/audit');
+    expect(auditEndpoint('http://127.0.0.1:4000/')).toBe('http://127.0.0.1:4000/api/audit');
+    expect(auditEndpoint('http://127.0.0.1:4000/?k=1#top')).toBe('http://127.0.0.1:4000/api/audit');
+    expect(auditEndpoint('https://gw.example/tollgate/')).toBe('https://gw.example/tollgate/api/audit');
+    expect(auditEndpoint('127.0.0.1:4000')).toBeUndefined();
+    expect(auditEndpoint('ftp://gw.example/')).toBeUndefined();
   });
 });

@@ -46,7 +46,8 @@ async function runAudit(opts: AuditOptions): Promise<number> {
   if (redactUrl(url) !== url) return fail(`--url ${redactUrl(url)}: give the gateway's address without credentials (the admin key goes in --admin-key or TOLLGATE_ADMIN_KEY)`);
   const key = opts.adminKey ?? process.env.TOLLGATE_ADMIN_KEY;
   if (!key) return fail('give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
-  const where = `${url.replace(/\/$/, '')}/api/audit`;
+  const where = auditEndpoint(url);
+  if (where === undefined) return fail(`--url ${url}: not an http(s) URL (the gateway's address, such as http://127.0.0.1:4000)`);
   // Without a bound, a gateway (or anything else) that accepts the connection and never answers hangs the
   // command, and a cron job with it. The signal also covers reading the body.
   const signal = AbortSignal.timeout(timeoutSeconds * 1000);
@@ -61,6 +62,24 @@ async function runAudit(opts: AuditOptions): Promise<number> {
   const body = answer.report;
   console.log(opts.format === 'json' ? JSON.stringify(body, null, 2) : renderAudit(body));
   return body.drifting > 0 ? 2 : 0;
+}
+
+/**
+ * The audit endpoint under the gateway's address: behind any path prefix it is served at, its query and
+ * fragment left out (appended after them, `/api/audit` was part of the query, and `/` was asked).
+ */
+export function auditEndpoint(address: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  url.search = '';
+  url.hash = '';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/audit`;
+  return url.href;
 }
 
 /** The audit as the table `tollgate audit` prints. */
