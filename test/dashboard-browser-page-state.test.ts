@@ -3,7 +3,7 @@
 // figures under the name just typed, and an organization without calls reads as zeros.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { haveBrowser, launchChromium } from './helpers/chromium.js';
+import { haveBrowser, launchChromium, openPage as newPage, section } from './helpers/chromium.js';
 import type { LedgerRow } from '../src/ledger/ledger.js';
 import { sampleRow } from './helpers/sample-row.js';
 import { useUsageGateway } from './helpers/usage-gateway.js';
@@ -51,15 +51,7 @@ describe.skipIf(!browserHere)('web dashboard page state in Chromium', () => {
   });
   afterAll(() => browser?.close());
 
-  const openPage = async (): Promise<{ page: Page; errors: string[] }> => {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(5000);
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-    return { page, errors };
-  };
-  const section = (page: Page, title: string) => page.locator('section').filter({ has: page.getByRole('heading', { name: title, exact: true }) });
+  const openPage = (): Promise<{ page: Page; errors: string[] }> => newPage(browser);
   const todayFigure = (page: Page) => section(page, 'Today').locator('.figure');
 
   it('names the organization, the time zone and the moment the figures are for', async () => {

@@ -2,7 +2,7 @@
 // dashboard API with the admin key and shows its figures, alerts and breakdowns as the API gives them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { haveBrowser, launchChromium } from './helpers/chromium.js';
+import { haveBrowser, launchChromium, openPage as newPage, section } from './helpers/chromium.js';
 import { useUsageGateway } from './helpers/usage-gateway.js';
 import { ADMIN, NOW, config, seed } from './helpers/dashboard-alerts-seed.js';
 
@@ -27,18 +27,9 @@ describe.skipIf(!browserHere)('web dashboard in Chromium', () => {
     const res = await fetch(`${gw().url}/api/tokens/dashboard?org=${org}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     return res.json() as Promise<DashboardJson>;
   };
-  const openPage = async (): Promise<{ page: Page; errors: string[] }> => {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(5000); // a missing element fails the test in seconds, not at vitest's timeout
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    // Console errors too: a resource that failed (a favicon's 404), a script or style the page's CSP refused.
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-    return { page, errors };
-  };
+  const openPage = (): Promise<{ page: Page; errors: string[] }> => newPage(browser);
   const number = (n: number): string => Math.round(n).toLocaleString('en-US');
   /** The page's section headed `title` (headings are exact; other sections may mention the word). */
-  const section = (page: Page, title: string) => page.locator('section').filter({ has: page.getByRole('heading', { name: title, exact: true }) });
 
   it("shows an organization's figures, its most pressing alerts and how many more there are", async () => {
     const d = await api('globex');

@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatUsd } from '../src/util/format-usd.js';
-import { haveBrowser, launchChromium } from './helpers/chromium.js';
+import { haveBrowser, launchChromium, openPage, section } from './helpers/chromium.js';
 import { startCli, writeConfig } from './helpers/processes.js';
 
 const ADMIN = 's38-web-page-admin';
@@ -92,15 +92,7 @@ describe.skipIf(!browserHere)('web dashboard page on a live gateway, in Chromium
   });
 
   const api = async (url: string): Promise<Dash> => (await fetch(`${url}/api/tokens/dashboard`, { headers: { authorization: `Bearer ${ADMIN}` } })).json() as Promise<Dash>;
-  const open = async (): Promise<{ page: Page; errors: string[] }> => {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(5000);
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-    return { page, errors };
-  };
-  const section = (page: Page, title: string) => page.locator('section').filter({ has: page.getByRole('heading', { name: title, exact: true }) });
+  const open = (): Promise<{ page: Page; errors: string[] }> => openPage(browser);
   const n = (v: number): string => Math.round(v).toLocaleString('en-US');
 
   it("shows the API's figures, alerts and tips, and writes a model name carrying HTML as text", async () => {
