@@ -168,6 +168,11 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async responseOwner(id: string): Promise<ResponseOwner | undefined> {
+    return this.liveOwner(id);
+  }
+
+  /** The owner recorded for `id` while its record lives; an expired record is forgotten. */
+  private liveOwner(id: string): ResponseOwner | undefined {
     const owners = this.ownersOf(id);
     const entry = owners.get(id);
     if (!entry) return undefined;
@@ -178,8 +183,7 @@ export class MemoryCounterStore implements CounterStore {
 
   async growResponse(id: string, tokens: number, ttlMs: number): Promise<void> {
     // Read and written with no await between: adds made at once each count.
-    const entry = this.ownersOf(id).get(id);
-    const owner = entry && entry.expiresAtMs > this.clock.now() ? entry.owner : undefined;
+    const owner = this.liveOwner(id);
     if (owner?.contextTokens === undefined) return;
     this.setOwner(id, { ...owner, contextTokens: owner.contextTokens + tokens }, ttlMs);
   }
