@@ -246,13 +246,33 @@ describe('bodies', () => {
 });
 
 describe('fields the gateway relies on', () => {
-  it("checks 'n' (1 to 128) and 'stream_options' (an object) instead of mangling them", async () => {
+  it("checks 'n' (1 to 128) and 'stream_options' (an object, its include_usage a boolean) instead of mangling them", async () => {
     for (const [field, value] of [['n', 0], ['n', 200], ['n', 1e308], ['stream_options', 'abc']] as const) {
       const res = await post('/v1/chat/completions', JSON.stringify({ ...hello, stream: true, [field]: value }));
       expect(res.status, `${field}=${value}`).toBe(400);
       expect((await res.json()).error.param).toBe(field);
     }
+    // The gateway asks for usage itself: a "yes" it read as false would go upstream as true, where OpenAI refuses it.
+    for (const endpoint of ['/v1/chat/completions', '/v1/completions']) {
+      const body = endpoint === '/v1/completions' ? { model: 'gpt-3.5-turbo-instruct', prompt: 'hi', max_tokens: 5 } : hello;
+      const res = await post(endpoint, JSON.stringify({ ...body, stream: true, stream_options: { include_usage: 'yes' } }));
+      expect(res.status, endpoint).toBe(400);
+      expect((await res.json()).error).toMatchObject({ param: 'stream_options.include_usage', message: "'stream_options.include_usage' must be a boolean." });
+    }
     expect(upstream.requests()).toHaveLength(0);
+    const allowed = await post('/v1/chat/completions', JSON.stringify({ ...hello, stream: true, stream_options: { include_usage: null } }));
+    expect(allowed.status).toBe(200);
+  });
+
+  it("checks the Responses API's previous_response_id and conversation: of another type they went upstream past the ownership checks", async () => {
+    const turn = { model: 'gpt-4o', input: 'hello' };
+    for (const [field, value] of [['previous_response_id', 5], ['previous_response_id', ''], ['previous_response_id', ['resp_1']], ['conversation', 5], ['conversation', {}], ['conversation', { id: 7 }], ['conversation', '']] as const) {
+      const res = await post('/v1/responses', JSON.stringify({ ...turn, [field]: value }));
+      expect(res.status, `${field}=${JSON.stringify(value)}`).toBe(400);
+      expect((await res.json()).error.param).toBe(field);
+    }
+    expect(upstream.requests()).toHaveLength(0);
+    expect((await post('/v1/responses', JSON.stringify({ ...turn, previous_response_id: null, conversation: null }))).status).toBe(200);
   });
 
   it('sends upstream the body it read when a key is written twice, never the text an upstream could read otherwise', async () => {

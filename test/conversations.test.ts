@@ -128,6 +128,37 @@ describe('the project that created the conversation', () => {
   });
 });
 
+describe('items added while a turn runs', () => {
+  it('still count after it: the turn grows the record by what it changed, and does not overwrite their size', async () => {
+    const conversation = await client().conversations.create({ items: [{ type: 'message', role: 'user', content: 'Remember this.' }] });
+    upstream().clearRequests();
+    // Held at the provider for a while, so the items below are added while the gateway waits for its answer.
+    const turn = client().responses.create({ model: 'gpt-4.1', conversation: conversation.id, input: 'Go on.', max_output_tokens: 50, mock_latency_ms: 400 } as never);
+    await expect.poll(() => upstream().requests().filter((r) => r.path === '/v1/responses').length, { timeout: 5000, interval: 10 }).toBe(1);
+    const before = (await gw().store.responseOwner(conversation.id))!.contextTokens!;
+    await client().conversations.items.create(conversation.id, { items: [{ type: 'message', role: 'user', content: 'minutes of the meeting '.repeat(300) }] });
+    const added = (await gw().store.responseOwner(conversation.id))!.contextTokens! - before;
+    expect(added).toBeGreaterThan(1000);
+    const done = (await turn) as { usage: { input_tokens: number; output_tokens: number } };
+    // What the turn carried, and the items added meanwhile, which the provider's count for the turn did not hold
+    // (before: the turn's own 22 tokens alone, where 6,932 are held).
+    expect((await gw().store.responseOwner(conversation.id))!.contextTokens).toBe(done.usage.input_tokens + done.usage.output_tokens + added);
+  });
+});
+
+describe('a background turn in a conversation', () => {
+  it('leaves its record at what the turn carried once it ends, sized by its grant meanwhile', async () => {
+    const conversation = await client().conversations.create({ items: [{ type: 'message', role: 'user', content: 'Remember this.' }] });
+    const started = await client().responses.create({ model: 'gpt-4.1', conversation: conversation.id, input: 'Go on.', max_output_tokens: 50, background: true });
+    await expect.poll(async () => (await client().responses.retrieve(started.id)).status, { timeout: 10_000, interval: 50 }).toBe('completed');
+    const done = await client().responses.retrieve(started.id);
+    // Remembered twice (its grant, then its usage): the second change starts from the first, not from the
+    // record as the turn read it, or the grant's change would stay in it too.
+    const carried = done.usage!.input_tokens + done.usage!.output_tokens;
+    await expect.poll(async () => (await gw().store.responseOwner(conversation.id))!.contextTokens, { timeout: 10_000, interval: 50 }).toBe(carried);
+  });
+});
+
 describe('items with images', () => {
   it('reserve what the costliest model could bill for them, as the model of the next turn is not known yet', async () => {
     // An image the gateway cannot measure costs gpt-4o 1,445 tokens at most, gpt-4o-mini 48,169, and at low

@@ -316,3 +316,60 @@ counterStoreContract('redis with budget leases', async (clock, timezone) => {
   if (!(await waitReady(client, 5000))) throw new Error('no Redis');
   return new LeasedStore(new RedisCounterStore(client, { timezone, clock, reservationTtlMs: 60_000, timeOverride: clock }), { leaseMs: 200, clock });
 });
+
+// The remaining tokens a call admitted against a lease reads start from the store's figure at the grant
+// (grant-figures.ts). Redis TIME is frozen here, so every call and the grant share one store millisecond: the
+// figures must follow the order of the store's answers, not its clock. Under the clock, the grant and the
+// call that asked for it in the same millisecond read 30 tokens too little room (CI 12-07).
+describe('a lease-admitted call reads what the exact path would, whatever the order of the grant and the calls around it', () => {
+  const settleAt20 = (store: LeasedStore, id: string): Promise<void> => store.settle(id, { input: 10, output: 10, request: 1 });
+  const RESERVED = 50; // input 10 + max output 40
+  const SETTLED = 20;
+
+  /** Four exact calls on a frozen clock; the 4th (asking for the lease) is left open. */
+  async function busyKey(): Promise<{ store: LeasedStore; item: CounterItem; fourth: string }> {
+    const store = await instance(60_000, new ManualClock(Date.UTC(2026, 0, 15, 12)));
+    const item = limit(uniqueOrg(), 'org:daily', 'fixed_window', DAY, 1_000_000);
+    for (let i = 0; i < 3; i++) {
+      const req = request([item], 10, 40);
+      expect((await store.reserve(req)).ok).toBe(true);
+      await settleAt20(store, req.id);
+    }
+    const fourth = request([item], 10, 40);
+    expect((await store.reserve(fourth)).ok).toBe(true);
+    return { store, item, fourth: fourth.id };
+  }
+
+  async function localCall(store: LeasedStore, item: CounterItem): Promise<number> {
+    const before = store.leaseStats().localAdmissions;
+    const outcome = await store.reserve(request([item], 10, 40));
+    expect(store.leaseStats().localAdmissions).toBe(before + 1);
+    return outcome.states[0].used;
+  }
+
+  it('the call that asked for the lease settles after the grant is answered', async () => {
+    const { store, item, fourth } = await busyKey();
+    await until(async () => store.leaseStats().open === 1, 5000);
+    await settleAt20(store, fourth);
+    expect(await localCall(store, item)).toBe(4 * SETTLED + RESERVED);
+  });
+
+  it('the call that asked for the lease settles while the grant is on its way', async () => {
+    const { store, item, fourth } = await busyKey();
+    expect(store.leaseStats().open).toBe(0);
+    await settleAt20(store, fourth);
+    await until(async () => store.leaseStats().open === 1, 5000);
+    expect(await localCall(store, item)).toBe(4 * SETTLED + RESERVED);
+  });
+
+  it('a call the store admits while the grant is on its way, settled after it', async () => {
+    const { store, item, fourth } = await busyKey();
+    const fifth = request([item], 10, 40);
+    expect((await store.reserve(fifth)).ok).toBe(true); // sent after the grant: not in its figure
+    await settleAt20(store, fourth);
+    await until(async () => store.leaseStats().open === 1, 5000);
+    expect(await localCall(store, item)).toBe(4 * SETTLED + RESERVED + RESERVED);
+    await settleAt20(store, fifth.id);
+    expect(await localCall(store, item)).toBe(5 * SETTLED + 2 * RESERVED);
+  });
+});

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { CounterItem } from '../src/limits/counter-store.js';
-import { fitsAtMs } from '../src/limits/engine.js';
+import { fitsAtMs } from '../src/limits/refusal-error.js';
 import { StoreUnavailableError } from '../src/limits/store-errors.js';
 import type { OnStoreError } from '../src/config/policy.js';
 import { killableRedis, STORE_TIMEOUT_MS } from './helpers/killable-redis.js';

@@ -115,6 +115,16 @@ describe('retrieval by the project that created the response', () => {
     expect(retrievals()[0].url).toBe(`/v1/responses/${created.id}/input_items?order=asc&limit=1`);
   });
 
+  it("leaves a credential-named query parameter behind: a client's own key in ?api_key= never goes upstream", async () => {
+    const created = await client().responses.create({ model: 'gpt-4.1', input: 'first', max_output_tokens: 50 });
+    upstream.clearRequests();
+    const query = 'order=asc&api_key=tg-web1&limit=1&Token=x&sig=y&x%2Dapi%2Dkey=z';
+    const res = await fetch(`${gw.url}/v1/responses/${created.id}/input_items?${query}`, { headers: { authorization: 'Bearer tg-web1' } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { data: unknown[] }).data).toHaveLength(1);
+    expect(retrievals()[0].url).toBe(`/v1/responses/${created.id}/input_items?order=asc&limit=1`);
+  });
+
   it('records a streamed response under the id of its events, and resumes its stream event by event', async () => {
     const stream = client().responses.stream({ model: 'slow-4.1', input: 'Count.', max_output_tokens: 50 });
     const done = await stream.finalResponse();

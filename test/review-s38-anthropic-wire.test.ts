@@ -38,8 +38,10 @@ describe('client headers on /v1/messages', () => {
     expect(headers['x-api-key']).toBe('sk-up');
     expect(headers['anthropic-beta']).toBe('a-1,b-2');
     expect(headers['anthropic-version']).toMatch(/^\d{4}-\d\d-\d\d$/);
-    // Node's own and the body's; nothing else of the client's (the SDK's x-stainless-*, user-agent, ...).
-    expect(Object.keys(headers).sort()).toEqual(['anthropic-beta', 'anthropic-version', 'connection', 'content-length', 'content-type', 'host', 'x-api-key']);
+    // Node's own, the body's and the gateway's `accept-encoding: identity`; nothing else of the client's (the
+    // SDK's x-stainless-*, user-agent, its accept-encoding, ...).
+    expect(Object.keys(headers).sort()).toEqual(['accept-encoding', 'anthropic-beta', 'anthropic-version', 'connection', 'content-length', 'content-type', 'host', 'x-api-key']);
+    expect(headers['accept-encoding']).toBe('identity');
   });
 });
 

@@ -6,7 +6,8 @@ import { headerValueProblem } from './header-value.js';
 import { isListenHost } from './listen-host.js';
 import { nameSchema, providerModelSchema } from './name-schema.js';
 import { secretSchema } from './secret-schema.js';
-import { parseSentinelUrl, SENTINEL_SCHEME } from './sentinel-url.js';
+import { decodes, parseSentinelUrl, PERCENT_ENCODE, SENTINEL_SCHEME } from './sentinel-url.js';
+import { tlsSettingsProblem } from '../ledger/libpq-tls.js';
 import { isTimeZone } from '../util/time-zone.js';
 import { timeZoneMeant } from './time-zone-hint.js';
 
@@ -51,8 +52,6 @@ const COUNTERS = /^(memory|(redis|rediss|redis-cluster|rediss-cluster|redis-sent
 // A SQLite path may hold spaces (`Application Support`), though not start with one (`sqlite: ./x`).
 const LEDGER = /^(sqlite:\S.*|(postgres|postgresql):\/\/\S+)$/;
 
-const PERCENT_ENCODE = 'a user name or password with characters such as @ : / # ? must be percent-encoded';
-
 /** What is wrong with a Redis or PostgreSQL URL that has the right scheme, without repeating it (it may hold a password). */
 export function storeUrlProblem(text: string): string | undefined {
   if (text === 'memory' || text.startsWith('sqlite:')) return undefined;
@@ -60,6 +59,9 @@ export function storeUrlProblem(text: string): string | undefined {
     const sentinel = parseSentinelUrl(text);
     return 'problem' in sentinel ? sentinel.problem : undefined;
   }
+  // The drivers decode the user name and password, and stopped the gateway at start on a bad escape.
+  const userInfo = /^[a-z][a-z0-9+.-]*:\/\/([^@/?#]*)@/i.exec(text)?.[1];
+  if (userInfo !== undefined && !decodes(userInfo)) return `holds a malformed %-escape; ${PERCENT_ENCODE}`;
   const cluster = /^rediss?-cluster:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(text);
   if (cluster) {
     for (const node of cluster[1]!.split(',')) {
@@ -79,6 +81,7 @@ export function storeUrlProblem(text: string): string | undefined {
   if (url.hostname === '') return 'names no host';
   if (url.port === '0') return 'port 0 is not a port to connect to; use 1 to 65535';
   if (url.protocol.startsWith('redis') && !/^\/?(\d+)?$/.test(url.pathname)) return 'the database after the port must be a number, e.g. `redis://host:6379/2`';
+  if (url.protocol.startsWith('postgres')) return tlsSettingsProblem(url);
   return undefined;
 }
 
@@ -95,6 +98,13 @@ function storeUrl(schema: z.ZodString, scheme: RegExp): z.ZodType<string> {
  * background response is followed for about `reservation_ttl_ms` on one, so a longer TTL gave up on every one at once.
  */
 export const LONGEST_TIMER_MS = 2_147_483_647;
+
+/**
+ * Headers the gateway's HTTP client (undici) sets for each request itself and refuses from anyone else:
+ * configured, every call through the provider failed with a 502 before anything was sent (review s39).
+ */
+const CLIENT_SET_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect']);
+const CLIENT_SET_MESSAGE = "is set by the gateway's HTTP client for each request (the body's length, the connection) and cannot be configured: remove it";
 
 /** `storage`: where counters and the ledger live. */
 export const storageSchema = z.strictObject({
@@ -136,10 +146,11 @@ export const enforcementSchema = z
     stored_context_tokens: z.number().int().nonnegative().default(128_000),
   })
   .superRefine((e, ctx) => {
-    if (e.min_output_tokens > e.default_max_tokens) {
+    // Run even when a field failed its own check: a `default_max_tokens: 0` is reported there, not again here.
+    if (e.default_max_tokens >= 1 && e.min_output_tokens > e.default_max_tokens) {
       ctx.addIssue({ code: 'custom', path: ['min_output_tokens'], message: 'must not exceed `default_max_tokens`' });
     }
-    if (e.min_output_tokens > e.reasoning_default_max_tokens) {
+    if (e.reasoning_default_max_tokens >= 1 && e.min_output_tokens > e.reasoning_default_max_tokens) {
       ctx.addIssue({ code: 'custom', path: ['min_output_tokens'], message: 'must not exceed `reasoning_default_max_tokens`' });
     }
   });
@@ -172,9 +183,19 @@ export const providerSchema = z
       .refine(isHttpUrl, { message: 'expected an http:// or https:// URL' })
       // Only the origin and path reach the upstream: credentials written as user:password@ would silently not be sent.
       .refine((url) => !hasUserInfo(url), { message: 'credentials in the URL (user:password@) are not sent upstream: use `api_key`, or `headers` (e.g. `authorization: Basic ...`)' })
+      // As for storage URLs: every call to it would fail to connect.
+      .refine((url) => !isHttpUrl(url) || new URL(url).port !== '0', { message: 'port 0 is not a port to connect to; use 1 to 65535' })
       .optional(),
     api_key: headerValueSchema.min(1).optional(),
-    headers: z.record(z.string().regex(HEADER_NAME, { message: 'not a valid HTTP header name' }), headerValueSchema).default({}),
+    headers: z
+      .record(
+        z
+          .string()
+          .regex(HEADER_NAME, { message: 'not a valid HTTP header name' })
+          .refine((name) => !CLIENT_SET_HEADERS.has(name.toLowerCase()), { message: CLIENT_SET_MESSAGE }),
+        headerValueSchema,
+      )
+      .default({}),
     timeout_ms: z.number().int().positive().default(600_000),
     // false: streams are not asked for their usage (`stream_options`), for servers that refuse the field.
     stream_usage: z.boolean().optional(),

@@ -39,6 +39,18 @@ describe('loadPolicy: errors', () => {
     expect(load('providers:\n  vllm: {type: openai, base_url: "https://gpu.internal/v1?api-version=1"}\n').providers.get('vllm')?.baseUrl).toBe('https://gpu.internal/v1?api-version=1');
   });
 
+  it('reports a default_max_tokens of 0 once, and not as a min_output_tokens above it that was never written', () => {
+    expect(issuesOf('enforcement: {default_max_tokens: 0}\n')).toEqual([
+      { file: 'tollgate.yaml', line: 1, path: 'enforcement.default_max_tokens', message: 'must be greater than 0' },
+    ]);
+  });
+
+  it('refuses port 0 in a base_url, as in the storage URLs: every call would fail to connect', () => {
+    expect(issuesOf('providers:\n  vllm:\n    type: openai\n    base_url: "http://gpu.internal:0/v1"\n')).toContainEqual({
+      file: 'tollgate.yaml', line: 4, path: 'providers.vllm.base_url', message: 'port 0 is not a port to connect to; use 1 to 65535',
+    });
+  });
+
   // Regression tests from an audit: a missing enumeration read "got undefined", and a project named
   // `__proto__` vanished without a word (`check` counted 1 project of 2).
   it('names a missing enumeration as missing, and refuses the reserved name `__proto__`', () => {

@@ -51,3 +51,15 @@ export function settingsNeedingRestart(running: Policy, next: Policy, overridden
   }).map(([field]) => (field === 'storage.reservation_ttl_ms' && next.storage.reservationTtlFromTimeouts ? TTL_FROM_TIMEOUTS : field));
   return [...changed, ...TURNED_ON_AT_START.filter(([, needsRestart]) => needsRestart(running, next)).map(([field]) => field)];
 }
+
+/**
+ * `next` with every setting read only at start as `running` has it, so that what reads the policy in force
+ * agrees with what was built from the start-up one. Left as the files say, a reloaded `server.timezone`
+ * put the counter rebuild's windows, the dashboard's days and the audit in another zone than the counter
+ * store's (a limit the same reload added was rebuilt into a window the store skipped: empty, and passed).
+ * The reload's warning names each such change (settingsNeedingRestart, from the files' values).
+ */
+export function withStartSettings(running: Policy, next: Policy): Policy {
+  const { host, port, timezone, maxBodyBytes } = running.server;
+  return { ...next, server: { ...next.server, host, port, timezone, maxBodyBytes }, storage: running.storage, ledger: running.ledger, metrics: running.metrics };
+}

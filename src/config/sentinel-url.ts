@@ -22,7 +22,8 @@ export interface SentinelUrl {
   db: number;
 }
 
-const PERCENT_ENCODE = 'a user name or password with characters such as @ : / # ? must be percent-encoded';
+/** How a store URL's credentials must be written; every message about a malformed one ends with it. */
+export const PERCENT_ENCODE = 'a user name or password with characters such as @ : / # ? must be percent-encoded';
 const QUERY_PARAMS = new Set(['sentinel_username', 'sentinel_password']);
 
 /** The URL's parts, or what is wrong with it in words that never repeat it (it may hold passwords). */
@@ -67,7 +68,7 @@ export function parseSentinelUrl(text: string): SentinelUrl | { problem: string 
 }
 
 /** Whether every %-escape decodes (URLSearchParams forgives malformed ones; decodeURIComponent throws). */
-function decodes(...parts: string[]): boolean {
+export function decodes(...parts: string[]): boolean {
   try {
     for (const part of parts) decodeURIComponent(part);
     return true;

@@ -17,7 +17,7 @@ export function yamlSyntaxIssues(file: string, text: string, doc: Document, line
 
 function placed(err: YAMLError, text: string, doc: Document, lines: LineCounter): { line: number; message: string } {
   const [start, end] = err.pos;
-  const syntax = `YAML syntax error: ${err.message.split('\n')[0]}`;
+  const syntax = `YAML syntax error: ${quotingNothing(err.message.split('\n')[0]!)}`;
   if (err.code === 'MULTIPLE_DOCS') {
     return { line: contentLine(text, lines, start), message: 'a config file holds one YAML document, but a second one starts here: move it to a file of its own (files given with several --config are merged)' };
   }
@@ -39,6 +39,16 @@ const NO_SPACE_AFTER_COLON = /^\s*(-\s+)?[A-Za-z0-9_.-]+:[^\s:/]/;
 function lineText(text: string, lines: LineCounter, line: number): string {
   const starts = lines.lineStarts;
   return text.slice(starts[line - 1], starts[line] ?? text.length);
+}
+
+/**
+ * The library's message without the source text some of its messages quote: the value on the line may be a
+ * secret (a generated key starting with `|` or `>` is read as a block scalar's header, and "...extra
+ * characters: <the rest of the line>" printed the whole key in `tollgate check` and in a refused reload's log).
+ */
+function quotingNothing(message: string): string {
+  if (message.startsWith('Block scalar header includes extra characters')) return 'a value that starts with `|` or `>` is read as a block scalar\'s header: put the value in quotes';
+  return message;
 }
 
 /** What to do about the library's errors whose words are about the parser more than about the file. */

@@ -85,9 +85,10 @@ export const ERRORS = {
   request_over_limit: {
     status: 400,
     type: 'invalid_request_error',
+    // The client's own field (max_completion_tokens, max_output_tokens) when it is not max_tokens: `field`.
     param: 'max_tokens',
     message: (p) =>
-      `This request needs ${p.needed} tokens (${p.input} input + ${p.output} output), more than the ${p.label} of ${p.max} tokens per request allows. It can never succeed as sent: shorten the input or lower max_tokens.`,
+      `This request needs ${p.needed} tokens (${p.input} input + ${p.output} output${p.lowered ? `, ${outputField(p)} lowered as far as it goes${leastWhy(p)}` : ''}), more than the ${p.label} of ${p.max} tokens per request allows. It can never succeed as sent: ${neverAdvice(p)}.`,
   },
   request_over_window: {
     status: 400,
@@ -103,7 +104,7 @@ export const ERRORS = {
     type: 'invalid_request_error',
     param: 'max_tokens',
     message: (p) =>
-      `This request (${p.input} input tokens ${p.lowered ? 'even with max_tokens lowered to' : 'with max_tokens'} ${p.output}) needs ${amount(p.needed, p.unit)}, more than the ${p.label} allows in a whole window (${amount(p.max, p.unit)}). It can never succeed as sent: lower max_tokens or shorten the input.`,
+      `This request (${p.input} input tokens ${p.lowered ? 'even with' : 'with'} ${outputField(p)}${p.lowered ? ' lowered to' : ''} ${p.output}${leastWhy(p)}) needs ${amount(p.needed, p.unit)}, more than the ${p.label} allows in a whole window (${amount(p.max, p.unit)}). It can never succeed as sent: ${neverAdvice(p)}.`,
   },
   rate_limit_exceeded: {
     status: 429,
@@ -226,6 +227,27 @@ export const ERRORS = {
 } satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The request's field for its output cap, as the client wrote it (`field`), else max_tokens. */
+function outputField(p: Params): string {
+  return String(p.field ?? 'max_tokens');
+}
+
+/** `, <why>` when the request's own shape sets the least output (`why`: its choices, extended thinking). */
+function leastWhy(p: Params): string {
+  return p.why ? `: ${p.why}` : '';
+}
+
+/**
+ * What would let a request that can never pass through: when the gateway already lowered its output cap as
+ * far as it goes (`lowered`), only a shorter input or what sets that least (`fix`); otherwise a lower cap too.
+ */
+function neverAdvice(p: Params): string {
+  // A limit on output alone (`outputOnly`) is not helped by a shorter input.
+  const shorter = p.outputOnly ? [] : ['shorten the input'];
+  const ways = p.lowered ? [...shorter, ...(p.fix ? [String(p.fix)] : [])] : [`lower ${outputField(p)}`, ...shorter];
+  return ways.length > 0 ? ways.join(' or ') : "no call of this shape fits the limit; ask the gateway's administrator to raise it";
+}
 
 /** An amount with its unit: `120 tokens`, but `$0.0100` alone (the dollar sign is its unit: not `$0.0100 USD`). */
 function amount(value: unknown, unit: unknown): string {

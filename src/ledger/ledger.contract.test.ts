@@ -225,9 +225,10 @@ describe.each(LEDGER_KINDS)('ledger contract: $kind', ({ place: makePlace }) => 
     const base = T0 + 86_400_000 * 20;
     const rows = Array.from({ length: 250 }, (_, i) => sampleRow({ ts: base + i }));
     for (const r of rows) writer.push(r);
-    // Two full batches are already under way; the last 50 wait for the interval.
-    await new Promise((r) => setTimeout(r, 150));
-    expect((await ledger.summarize({ sinceMs: base, groupBy: [] }))[0].calls).toBe(250);
+    // Two full batches are already under way; the last 50 wait for the interval, and arrive without a close.
+    // Polled, not read once after 150 ms: with three test files at once on two cores, SQLite's writer thread
+    // had written the first batch only by then (CI, 12-07).
+    await expect.poll(async () => (await ledger.summarize({ sinceMs: base, groupBy: [] }))[0]?.calls, { timeout: 5000, interval: 25 }).toBe(250);
     for (let i = 0; i < 7; i++) writer.push(sampleRow({ ts: base + 1000 + i }));
     await writer.close();
     expect((await ledger.summarize({ sinceMs: base, groupBy: [] }))[0].calls).toBe(257);

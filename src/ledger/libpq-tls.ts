@@ -7,6 +7,26 @@ import type { ConnectionOptions } from 'node:tls';
 
 const FILE_PARAMETERS = ['sslrootcert', 'sslcert', 'sslkey'] as const;
 
+/** libpq's modes; the driver took any other word as a mode that verifies, and failed on a TLS error no one could read. */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/** The certificate files a URL names (`sslrootcert=system` is none: Node's own CAs). */
+function certificateFiles(url: URL): string[] {
+  return FILE_PARAMETERS.filter((name) => url.searchParams.has(name) && !(name === 'sslrootcert' && url.searchParams.get(name) === 'system'));
+}
+
+/**
+ * What is wrong with a PostgreSQL URL's TLS settings, read from its text alone (`tollgate check` runs this
+ * too, so a config that cannot start fails there, at its line). The files are read only at start.
+ */
+export function tlsSettingsProblem(url: URL): string | undefined {
+  const mode = url.searchParams.get('sslmode');
+  if (mode !== null && !SSL_MODES.includes(mode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;
+  const files = certificateFiles(url);
+  if (mode === 'disable' && files.length > 0) return `sslmode=disable with ${files.join(', ')}: remove the certificate files or set sslmode=verify-full`;
+  return undefined;
+}
+
 /** The driver's URL and TLS options for a URL that names certificate files; undefined TLS options when it names none. */
 export interface DriverTls {
   url: string;
@@ -26,10 +46,11 @@ export function withCertificateFiles(text: string): DriverTls {
   } catch {
     return { url: text };
   }
-  const files = FILE_PARAMETERS.filter((name) => url.searchParams.has(name) && !(name === 'sslrootcert' && url.searchParams.get(name) === 'system'));
+  const problem = tlsSettingsProblem(url);
+  if (problem) throw new Error(problem);
+  const files = certificateFiles(url);
   if (files.length === 0) return { url: text };
   const mode = url.searchParams.get('sslmode') ?? 'prefer';
-  if (mode === 'disable') throw new Error(`sslmode=disable with ${files.join(', ')}: remove the certificate files or set sslmode=verify-full`);
   const read = (name: (typeof FILE_PARAMETERS)[number]): Buffer | undefined => {
     const path = url.searchParams.get(name);
     if (path === null || (name === 'sslrootcert' && path === 'system')) return undefined;

@@ -184,6 +184,10 @@ export const LIST_PRICES: Readonly<Record<string, ListPrice>> = {
   'gpt-4o-mini-audio-preview': spoken(0.15, 0.6, 10, 20),
   'gpt-4-turbo': o(10, 30, 10),
   'gpt-3.5-turbo': o(0.5, 1.5, 0.5),
+  // Legacy completions (/v1/completions) models: no cached rate is listed.
+  'gpt-3.5-turbo-instruct': o(1.5, 2, 1.5),
+  'davinci-002': o(2, 2, 2),
+  'babbage-002': o(0.4, 0.4, 0.4),
   o1: o(15, 60, 7.5),
   'o1-mini': o(1.1, 4.4, 0.55),
   o3: o(2, 8, 0.5),

@@ -102,8 +102,9 @@ export interface SettleUsage {
   /** What the call was billed at (absent: the configured price). */
   factors?: PriceFactors;
   /**
-   * The call's ledger row follows this settlement (Engine.settleCall); a refund's does not. A call admitted
-   * locally then has its row wait for the rebuilds of its lost counters under way (rowAfter).
+   * The call's ledger row follows this settlement (Engine.settleCall); a refund's does not. The row waits
+   * for the shared store's answer to the settlement, and a call admitted locally for the rebuilds of its
+   * lost counters under way (rowAfter).
    */
   rowFollows?: true;
 }
@@ -275,6 +276,11 @@ export interface CounterStore {
   modeFor?(onStoreError: OnStoreError): StoreMode;
   /** With budget leases (`storage.lease_ms`): how they are used, for the metrics. */
   leaseStats?(): LeaseStats;
+  /**
+   * Shared stores that fail open: told by budget leases above them how much of a limit this instance holds
+   * in slices, which go on admitting through an outage. Its local share leaves that much to them (outage-counters.ts).
+   */
+  countLeasedSlices?(slicesOf: (item: CounterItem) => number): void;
   /** Shared stores only: calls `listener` on every change of `mode` (recovery included). */
   onModeChange?(listener: (mode: StoreMode) => void): void;
   /** Shared stores only: the configured limits, so the outage log line can say which fail open and which fail closed. */

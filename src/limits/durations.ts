@@ -1,4 +1,9 @@
-// Formatting of reset times, for headers (OpenAI's "6m0s" style) and for people ("3h 12m").
+// Formatting of reset times, for headers (OpenAI's "6m0s" style, Anthropic's RFC 3339 times) and for people ("3h 12m").
+
+/** An RFC 3339 time without fractional seconds, rounded up, as Anthropic's reset headers have them: `2026-11-21T12:00:00Z`. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
 
 /**
  * OpenAI's `x-ratelimit-reset-*` style (Go's durations): `120ms`, `1.04s`, `6m0s`, `2h3m4s`. Rounded up,

@@ -11,9 +11,8 @@ import { ApplicableLimits, type AppliedLimit } from './applicable-limits.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LimitState, PriceFactors, ReserveRequest, SettleUsage } from './counter-store.js';
 import { billedFactors, noteCacheWrites, reserveFactors, withToolFees, type PriceHints, type SettleLog } from './price-factors.js';
-import { formatHumanDuration } from './durations.js';
 import { rateLimitHeaders, type RateLimitHeaderFormat } from './rate-limit-headers.js';
-import { windowLengthMs } from './windows.js';
+import { namingField, refusalError, wordingParams, type OutputWording } from './refusal-error.js';
 
 /** Inputs whose cheap upper bound is at most this many tokens are counted exactly up front. */
 export const EXACT_COUNT_BELOW = 512;
@@ -34,6 +33,8 @@ export interface AdmitRequest {
   leastOutput?: number;
   /** The output allowance that gives each of the call's choices `n` tokens (`n` when omitted: one choice). */
   outputForEach?: (n: number) => number;
+  /** The client's field for its output cap and why its least is what it is, for the 400s' messages (max_tokens when omitted). */
+  wording?: OutputWording;
   /** What the request asks for that changes its price; read only when a money limit applies. */
   priceHints?: () => PriceHints;
 }
@@ -128,6 +129,8 @@ export class LimitsEngine {
     // min_output_tokens is per choice: a clamp is sent upstream as each choice's cap.
     const floor = req.outputForEach?.(this.policy.enforcement.minOutputTokens) ?? this.policy.enforcement.minOutputTokens;
     const minOutput = Math.min(Math.max(floor, req.leastOutput ?? 1), req.output);
+    // The request's shape (its choices, extended thinking), not the configured floor, sets the least.
+    const leastFromRequest = (req.leastOutput ?? 1) >= floor;
 
     const cap = req.principal.project ? this.policy.projects.get(req.principal.project)?.requestLimit : undefined;
     if (cap !== undefined && input + output > cap) {
@@ -135,13 +138,19 @@ export class LimitsEngine {
       if (input + output > cap) {
         const room = cap - input;
         if (!clamp || room < minOutput) {
-          throw new TollgateError('request_over_limit', {
-            needed: input + output,
+          // Clamping on, the least output is what the request needs: a lower cap cannot help.
+          const least = clamp ? minOutput : output;
+          const lowered = least < output;
+          const error = new TollgateError('request_over_limit', {
+            needed: input + least,
             input,
-            output,
+            output: least,
+            lowered: lowered ? 'yes' : undefined,
             max: cap,
             label: `project '${req.principal.project}' request limit`,
+            ...wordingParams(req.wording, lowered && leastFromRequest),
           });
+          throw namingField(error, req.wording);
         }
         output = room;
       }
@@ -162,7 +171,7 @@ export class LimitsEngine {
 
     const now = this.clock.now();
     const shadowBlocked = outcome.shadowBlocked.map((i) => limits[i]);
-    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, input, output, clamp ? minOutput : output, now, factors);
+    if (!outcome.ok) throw refusalError(limits, outcome.states, outcome.blocked, input, output, clamp ? minOutput : output, now, factors, undefined, req.wording, leastFromRequest);
     const admission: Admission = {
       reservationId: req.id,
       input,
@@ -223,7 +232,7 @@ export class LimitsEngine {
     const items = this.applicable.items(limits);
     const outcome = await this.guard(this.store.reserve({ id, items, input: 0, output: 0, clamp: false, minOutput: 0 }));
     const now = this.clock.now();
-    if (!outcome.ok) throw this.blockedError(limits, outcome.states, outcome.blocked, 0, 0, 0, now, undefined, headersOf);
+    if (!outcome.ok) throw refusalError(limits, outcome.states, outcome.blocked, 0, 0, 0, now, undefined, headersOf);
     // Nothing to correct: settling at once only closes the reservation (a shared store is not waited for).
     await this.guard(this.store.settle(id, { input: 0, output: 0, request: 1 }));
     return headersOf(limits, outcome.states, now);
@@ -257,88 +266,6 @@ export class LimitsEngine {
   private guard<T>(call: Promise<T>): Promise<T> {
     return call.catch(asStoreFailure);
   }
-
-  private blockedError(
-    limits: AppliedLimit[],
-    states: LimitState[],
-    blocked: number[],
-    input: number,
-    output: number,
-    /** The least output the store would admit: `output`, or the minimum worth forwarding when clamping. */
-    leastOutput: number,
-    now: number,
-    factors: PriceFactors | undefined,
-    headersOf: RateLimitHeaderFormat = rateLimitHeaders,
-  ): TollgateError {
-    // A request that exceeds a whole window even on an empty counter can never pass: a 400, not a 429.
-    for (const i of blocked) {
-      const { item, unit, label } = limits[i];
-      const fixed = amountFor(item, input, 0, 1, factors);
-      if (fixed > item.max) {
-        return new TollgateError('request_over_window', {
-          needed: round(fixed, unit, 'up'),
-          max: round(item.max, unit, 'up'),
-          unit: unitName(unit),
-          label,
-          zero: item.max === 0 ? 'yes' : undefined,
-        });
-      }
-      const least = amountFor(item, input, leastOutput, 1, factors);
-      if (least > item.max + 1e-9) {
-        return new TollgateError('output_over_window', {
-          input,
-          output: leastOutput,
-          lowered: leastOutput < output ? 'yes' : undefined,
-          needed: round(least, unit, 'up'),
-          max: round(item.max, unit, 'up'),
-          unit: unitName(unit),
-          label,
-        });
-      }
-    }
-    // The request can pass only once every blocking limit has room for it, so report the one that frees last.
-    // Room for the whole request (its max_tokens unclamped), as the message's "needs" says; when clamping
-    // lets it through with less, at most once the limit is entirely free.
-    const fitsAt = blocked.map((i) => {
-      const need = Math.min(amountFor(limits[i].item, input, output, 1, factors), states[i].max);
-      return fitsAtMs(limits[i].item, states[i], need, now);
-    });
-    let worstK = 0;
-    for (let k = 1; k < blocked.length; k++) if (fitsAt[k] > fitsAt[worstK]) worstK = k;
-    const limit = limits[blocked[worstK]];
-    const state = states[blocked[worstK]];
-    const waitMs = Math.max(0, fitsAt[worstK] - now);
-    const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-    const headers: Record<string, string> = {
-      ...headersOf(limits, states, now),
-      'retry-after': String(retryAfter),
-      // The SDKs (OpenAI's, Anthropic's) read this first: whole seconds would idle up to a second of room.
-      'retry-after-ms': String(Math.max(1, Math.ceil(waitMs))),
-      'x-tollgate-limit': limit.id,
-    };
-    // SDKs should not retry when a limit cannot make room within a minute. A window of a minute or less
-    // always can: its sliding slots may round the wait a few seconds past 60, which a retry still meets.
-    const longWait = blocked.some((i, k) => fitsAt[k] - now > 60_000 && windowLengthMs(limits[i].item.window) > 60_000);
-    if (longWait) headers['x-should-retry'] = 'false';
-    const type = limit.unit === 'requests' ? 'requests' : 'tokens';
-    return new TollgateError(
-      'rate_limit_exceeded',
-      {
-        label: limit.label,
-        used: round(state.used, limit.unit, 'up'),
-        max: round(state.max, limit.unit, 'up'),
-        remaining: round(Math.max(0, state.max - state.used), limit.unit, 'down'),
-        unit: unitName(limit.unit),
-        needed: round(amountFor(limit.item, input, output, 1, factors), limit.unit, 'up'),
-        resetIn: formatHumanDuration(waitMs),
-        resetAt: new Date(Math.max(now, fitsAt[worstK])).toISOString(),
-        // Only when the room left would take the input and some output: with none left, a smaller max_tokens waits as long.
-        hint: limit.item.weights.output > 0 && limit.unit !== 'requests' && state.max - state.used > amountFor(limit.item, input, 0, 1, factors) ? ' Lowering max_tokens may let it through sooner.' : '',
-      },
-      headers,
-      type,
-    );
-  }
 }
 
 const NO_HINTS: PriceHints = Object.freeze({});
@@ -364,39 +291,4 @@ function withoutToolCalls(hints: () => PriceHints): () => PriceHints {
     const { toolCalls: _fees, ...rest } = hints();
     return rest;
   };
-}
-
-function unitName(unit: AppliedLimit['unit']): string {
-  return unit === 'usd' ? 'USD' : unit;
-}
-
-/**
- * When a request needing `need` fits under a limit that refused it, epoch ms. A bucket: once enough has
- * drained (not when it is empty). A sliding window: once enough of its slots have left, when the store
- * lists them, else when the oldest leaves (a lower bound). A fixed window: at its end.
- */
-export function fitsAtMs(item: CounterItem, state: LimitState, need: number, now: number): number {
-  if (item.algorithm === 'token_bucket') {
-    const excess = state.used + need - state.max;
-    return excess <= 0 ? now : now + Math.ceil((excess * windowLengthMs(item.window)) / (state.drainPerWindow ?? state.max));
-  }
-  if (item.algorithm === 'sliding_window' && state.leaving && state.leaving.length > 0) {
-    let used = state.used;
-    for (const slot of state.leaving) {
-      used -= slot.amount;
-      if (used + need <= state.max + 1e-9) return slot.atMs;
-    }
-    return state.leaving[state.leaving.length - 1].atMs;
-  }
-  return state.resetAtMs;
-}
-
-/**
- * Counts as whole tokens or requests; money (kept in µUSD) as dollars to 4 places. Usage (and limits, as
- * before) round up and what is left rounds down, as x-ratelimit-remaining-* does, so used + left ≤ max.
- */
-function round(value: number, unit: AppliedLimit['unit'], direction: 'up' | 'down'): string {
-  const step = unit === 'usd' ? 100 : 1;
-  const steps = direction === 'up' ? Math.ceil(value / step) : Math.floor(value / step);
-  return unit === 'usd' ? `$${((steps * step) / 1e6).toFixed(4)}` : String(steps);
 }

@@ -50,6 +50,8 @@ export interface KeyState extends Demand {
   /** Leases not yet returned, the current one included. */
   open: Set<Lease>;
   acquiring: boolean;
+  /** Calls the store admitted that settled while a grant was on its way: what each held and did not use (grant-figures.ts). */
+  settledWhileAcquiring?: number[];
   /** Requests asked for since `since`. */
   requests: number;
 }

@@ -8,24 +8,13 @@
 // moment the lease was asked for, so a skewed instance clock cannot stretch it). Leases are sized from
 // the demand seen and take at most a quarter of a limit's room left: near a limit they shrink below one
 // request, and every request goes to the store exactly, as without leases.
-import type { Clock } from '../util/clock.js';
 import { amountFor } from './admission.js';
 import type { CounterItem, CounterStore, LeaseStats, LimitState, ReserveOutcome, ReserveRequest, SettleUsage, StoreMode } from './counter-store.js';
-import { HOT_REQUESTS, leaseLifetime, leaseSize, RENEW_BELOW } from './lease-rules.js';
-import { countedIn, notYetCounted, placedWith, rebase, room, toPlaceAgain, toSettle, usable, type KeyState, type Lease } from './lease.js';
+import { GrantFigures } from './grant-figures.js';
+import { LeaseGrants, type LeaseOptions } from './lease-grants.js';
+import { HOT_REQUESTS, leaseSize, RENEW_BELOW } from './lease-rules.js';
+import { countedIn, notYetCounted, room, toSettle, usable, type KeyState, type Lease } from './lease.js';
 import { ChurnMap } from '../util/churn-map.js';
-import { windowLengthMs } from './windows.js';
-
-export interface LeaseOptions {
-  /** The longest a lease is used for, ms (`storage.lease_ms`). */
-  leaseMs: number;
-  /**
-   * Only measures how long a lease has been held and how busy a key is, so a monotonic clock: a wall
-   * clock stepped back would stretch a lease past the window the store counted it in.
-   */
-  clock: Clock;
-}
-
 
 interface LeasedReservation {
   items: CounterItem[];
@@ -39,17 +28,14 @@ export class LeasedStore implements CounterStore {
   private readonly identities = new WeakMap<CounterItem, string>();
   /** Requests admitted against leases and not yet settled, by reservation id. */
   private readonly localReservations = new ChurnMap<string, LeasedReservation>();
-  private leaseSeq = 0;
-  /** Lease reservations open in the wrapped store (asked for, or granted and not yet handed back). */
-  private leaseReservations = 0;
+  /** The store-admitted calls' effect on the figures of leases (grant-figures.ts). */
+  private readonly figures = new GrantFigures();
   /**
-   * Lease grants (and overdraws being added) asked for and not yet answered. Their reservations may already
-   * be in the store's figures while the lease is not yet in `keys`: peek() and held() wait for them, so that
-   * they never read a lease as used by nobody, and close() does, so that a lease granted meanwhile is handed back.
+   * Grants, overdraws and returns of leases. peek() and held() wait for the grants under way, so that they
+   * never read a lease as used by nobody, and close() does, so that a lease granted meanwhile is handed back.
    */
-  private readonly grantsUnderWay = new Set<Promise<void>>();
-  private readonly instanceTag = Math.random().toString(36).slice(2, 10);
-  private readonly counts = { localAdmissions: 0, granted: 0 };
+  private readonly grants: LeaseGrants;
+  private localAdmissions = 0;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -69,6 +55,8 @@ export class LeasedStore implements CounterStore {
     private readonly inner: CounterStore,
     private readonly opts: LeaseOptions,
   ) {
+    this.grants = new LeaseGrants(inner, opts, () => this.closed, (k, lease) => this.figures.granted(k, lease));
+    inner.countLeasedSlices?.((item) => this.slicesHeld(item));
     if (inner.peekDegraded) this.peekDegraded = (items) => inner.peekDegraded!(items);
     if (inner.modeFor) this.modeFor = (setting) => inner.modeFor!(setting);
     if (inner.onModeChange) this.onModeChange = (listener) => inner.onModeChange!(listener);
@@ -90,7 +78,7 @@ export class LeasedStore implements CounterStore {
   leaseStats(): LeaseStats {
     let open = 0;
     for (const k of this.keys.values()) open += k.open.size;
-    return { ...this.counts, open };
+    return { localAdmissions: this.localAdmissions, granted: this.grants.granted, open };
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
@@ -108,13 +96,21 @@ export class LeasedStore implements CounterStore {
     if (local) return this.admitLocally(req, states, amounts);
     const outcome = await this.inner.reserve(req);
     outcome.states.forEach((state, i) => (states[i].last = state));
-    if (outcome.ok && outcome.storeTimeMs !== undefined) this.acquireWhereWorth(items, states, amounts);
+    if (outcome.ok && outcome.storeTimeMs !== undefined) {
+      // What it holds: its amounts unless the store clamped its output.
+      const held = outcome.output === req.output ? amounts : items.map((item) => amountFor(item, req.input, outcome.output, 1, req.factors));
+      this.figures.admitted(req.id, { states, items, amounts: held });
+      this.acquireWhereWorth(items, states, amounts);
+    }
     return outcome;
   }
 
   async settle(id: string, usage: SettleUsage): Promise<void> {
     const r = this.localReservations.get(id);
-    if (!r) return this.inner.settle(id, usage);
+    if (!r) {
+      this.figures.settled(id, usage);
+      return this.inner.settle(id, usage);
+    }
     this.localReservations.delete(id);
     let overdraws: Promise<void>[] | undefined;
     for (let i = 0; i < r.items.length; i++) {
@@ -124,8 +120,8 @@ export class LeasedStore implements CounterStore {
       // Counted down by the same amounts, but floating point need not land on 0 exactly.
       lease.pending = lease.admitted === 0 ? 0 : lease.pending - r.amounts[i];
       // A lease returned now carries the excess itself (a settlement above its reservation adds it).
-      if (lease.retired && lease.admitted === 0) this.returnWhenDone(lease);
-      else if (notYetCounted(lease) > 0) (overdraws ??= []).push(this.countOverdraw(lease));
+      if (lease.retired && lease.admitted === 0) this.grants.returnWhenDone(lease);
+      else if (notYetCounted(lease) > 0) (overdraws ??= []).push(this.grants.countOverdraw(lease));
     }
     // Like the store's own settle: once it resolves, the usage is counted there.
     if (overdraws) await Promise.all(overdraws);
@@ -148,7 +144,7 @@ export class LeasedStore implements CounterStore {
   }
 
   private async heldBeside(items: CounterItem[], innerHeld: CounterStore['held']): Promise<number[]> {
-    await this.grantsAnswered();
+    await this.grants.answered();
     const states = await this.inner.peek(items);
     // Read after the peek, not beside it: a settlement queued while the peek was out reaches the store
     // before anything sent after this (a rebuild's restore), so its reservation is no longer held there.
@@ -159,7 +155,7 @@ export class LeasedStore implements CounterStore {
 
   /** Requests not yet settled, whether admitted by the store or against a lease (leases themselves are not counted). */
   async openReservations(): Promise<number> {
-    return Math.max(0, (await this.inner.openReservations()) - this.leaseReservations) + this.localReservations.size;
+    return Math.max(0, (await this.inner.openReservations()) - this.grants.openInStore) + this.localReservations.size;
   }
 
   /**
@@ -167,7 +163,7 @@ export class LeasedStore implements CounterStore {
    * store but is still there for this instance's requests. Other instances' leases count as used.
    */
   async peek(items: CounterItem[]): Promise<LimitState[]> {
-    await this.grantsAnswered();
+    await this.grants.answered();
     const states = await this.inner.peek(items);
     return states.map((state, i) => {
       const unused = this.unusedRoom(items[i], state, this.opts.clock.now());
@@ -181,6 +177,15 @@ export class LeasedStore implements CounterStore {
     // in the figure, though a call admitted against it may still be running. Less its calls' usage beyond
     // it not yet in the store (see countOverdraw).
     return this.sumOverLeases(item, (lease) => (countedIn(lease, item, state) ? Math.max(0, room(lease, now)) - notYetCounted(lease) : 0));
+  }
+
+  /**
+   * The whole size of this instance's slices of an item's counter not handed back. Whole, not what is left of
+   * them: an outage's local share is seeded lazily, at the first call the slices cannot admit, by when
+   * they may be used up; what they admitted since the last reading of the store is not in that reading.
+   */
+  private slicesHeld(item: CounterItem): number {
+    return this.sumOverLeases(item, (lease) => lease.size);
   }
 
   /** `f` summed over this instance's leases of an item's counter not yet handed back. */
@@ -207,15 +212,15 @@ export class LeasedStore implements CounterStore {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    await this.grantsAnswered(); // one answered now is handed back at once (closed)
+    await this.grants.answered(); // one answered now is handed back at once (closed)
     for (const k of this.keys.values()) {
       for (const lease of k.open) {
         lease.consumed += lease.pending;
         lease.admitted = 0;
-        this.retire(lease);
+        this.grants.retire(lease);
       }
     }
-    await this.grantsAnswered(); // returns waiting for an overdraw being added
+    await this.grants.answered(); // returns waiting for an overdraw being added
     await this.inner.close();
   }
 
@@ -231,7 +236,7 @@ export class LeasedStore implements CounterStore {
       return { used: Math.max(0, lease.usedAtGrant - unused - (now - lease.askedAt) * lease.drainPerMs), max: req.items[i].max, resetAtMs: lease.resetAtMs };
     });
     this.localReservations.set(req.id, { items: req.items, leases, amounts });
-    this.counts.localAdmissions++;
+    this.localAdmissions++;
     this.acquireWhereWorth(req.items, states, amounts);
     return { ok: true, output: req.output, states: limitStates, shadowBlocked: [] };
   }
@@ -261,143 +266,7 @@ export class LeasedStore implements CounterStore {
       const fresh = lease && !lease.retired && now < lease.validUntil && room(lease, now) >= Math.max(lease.size * RENEW_BELOW, amounts[i]);
       if (fresh) continue;
       const size = leaseSize(items[i], k, amounts[i], now, this.opts.leaseMs);
-      if (size > 0) this.underWay(this.acquire(items[i], k, size));
-    }
-  }
-
-  /** Tracks a grant until it is answered (acquire() never rejects). */
-  private underWay(grant: Promise<void>): void {
-    this.grantsUnderWay.add(grant);
-    void grant.finally(() => this.grantsUnderWay.delete(grant));
-  }
-
-  /** Waits for the grants asked for so far (not for those asked for meanwhile). */
-  private async grantsAnswered(): Promise<void> {
-    if (this.grantsUnderWay.size > 0) await Promise.all([...this.grantsUnderWay]);
-  }
-
-  private async acquire(item: CounterItem, k: KeyState, size: number): Promise<void> {
-    k.acquiring = true;
-    const id = `lease-${this.instanceTag}-${++this.leaseSeq}`;
-    const askedAt = this.opts.clock.now();
-    // One counter, whose amount is the lease size: as many input tokens of weight 1.
-    const leaseItem: CounterItem = { key: item.key, algorithm: item.algorithm, window: item.window, max: item.max, weights: { input: 1, output: 0, request: 0 }, mode: 'enforce' };
-    if (item.onStoreError) leaseItem.onStoreError = item.onStoreError;
-    this.leaseReservations++;
-    // Should the store lose its counters while the lease is open, what of it to count again (see lease.ts).
-    const held: { lease?: Lease } = {};
-    const placeAgain = {
-      input: () => (held.lease ? toPlaceAgain(held.lease, this.opts.clock.now()) : size),
-      placed: (input: number) => {
-        const lease = held.lease;
-        if (!lease) return;
-        rebase(lease, input);
-        // Ended meanwhile: only its calls still running were placed, so nothing more is admitted against it.
-        if (!usable(lease, this.opts.clock.now())) this.retire(lease);
-      },
-    };
-    try {
-      const outcome = await this.inner.reserve({ id, items: [leaseItem], input: size, output: 0, clamp: false, minOutput: 0, placeAgain });
-      const state = outcome.states[0];
-      if (state) k.last = state;
-      if (!outcome.ok) {
-        this.leaseReservations--;
-        return;
-      }
-      const granted: Lease = {
-        id,
-        item: leaseItem,
-        key: k,
-        size,
-        overdrawn: 0,
-        pending: 0,
-        consumed: 0,
-        base: 0,
-        admitted: 0,
-        validUntil: askedAt + leaseLifetime(item, outcome.storeTimeMs, state.resetAtMs, this.opts.leaseMs),
-        usedAtGrant: state.used,
-        resetAtMs: state.resetAtMs,
-        grantedAtMs: outcome.storeTimeMs ?? askedAt,
-        askedAt,
-        drainPerMs: item.algorithm === 'token_bucket' ? item.max / windowLengthMs(item.window) : 0,
-        retired: false,
-        returned: false,
-      };
-      // Counted locally during an outage, or closed meanwhile: no lease, what was reserved goes back.
-      if (outcome.storeTimeMs === undefined || this.closed) {
-        granted.retired = true;
-        this.returnWhenDone(granted);
-        return;
-      }
-      this.counts.granted++;
-      held.lease = granted;
-      if (k.current) this.retire(k.current);
-      k.current = granted;
-      k.open.add(granted);
-      k.demand = 0;
-      k.requests = 0;
-      k.since = askedAt;
-      granted.timer = setTimeout(() => this.retire(granted), Math.max(0, granted.validUntil - this.opts.clock.now()));
-      granted.timer.unref();
-    } catch {
-      // The exact path reports store failures; a lease is only an optimisation. (The store cancels a
-      // reservation whose answer was lost once it answers again.)
-      this.leaseReservations--;
-    } finally {
-      k.acquiring = false;
-    }
-  }
-
-  private retire(lease: Lease): void {
-    lease.retired = true;
-    clearTimeout(lease.timer);
-    this.returnWhenDone(lease);
-  }
-
-  /** Settles a retired lease with what was used of it, once nothing admitted against it is under way. */
-  private returnWhenDone(lease: Lease): void {
-    if (lease.returned || lease.admitted > 0) return;
-    lease.returned = true;
-    lease.key.open.delete(lease);
-    if (lease.key.current === lease) lease.key.current = undefined;
-    const handBack = (): Promise<void> =>
-      this.inner
-        .settle(lease.id, { input: toSettle(lease), output: 0, request: 0 })
-        .catch(() => {})
-        .finally(() => this.leaseReservations--);
-    if (lease.overdrawing) this.underWay(lease.overdrawing.then(handBack));
-    else void handBack();
-  }
-
-  /**
-   * Adds to the shared store at once what calls admitted against `lease` used beyond it (a call's real
-   * usage can pass what it was admitted with: a provider counting more input than estimated). Held back
-   * until the lease is returned, that usage would be invisible to other instances for up to a lease
-   * period, and they could admit past the limit meanwhile; the store counts a call's excess at once.
-   * Added as a shadow reservation (counted, never refused: the usage happened) settled in full where the
-   * store still counts the lease in its current window or slot; otherwise the lease's return carries it.
-   */
-  private countOverdraw(lease: Lease): Promise<void> {
-    const excess = notYetCounted(lease);
-    lease.overdrawn += excess;
-    const added = this.addOverdraw(lease, excess);
-    lease.overdrawing = lease.overdrawing ? Promise.all([lease.overdrawing, added]).then(() => {}) : added;
-    this.underWay(added);
-    return added;
-  }
-
-  private async addOverdraw(lease: Lease, excess: number): Promise<void> {
-    const id = `${lease.id}-over-${++this.leaseSeq}`;
-    this.leaseReservations++;
-    try {
-      const outcome = await this.inner.reserve({ id, items: [{ ...lease.item, mode: 'shadow' }], input: excess, output: 0, clamp: false, minOutput: 0 });
-      const counted = outcome.ok && placedWith(lease, outcome.storeTimeMs, outcome.states[0]);
-      await this.inner.settle(id, { input: counted ? excess : 0, output: 0, request: 0 });
-      if (!counted) lease.overdrawn -= excess;
-    } catch {
-      lease.overdrawn -= excess;
-    } finally {
-      this.leaseReservations--;
+      if (size > 0) this.grants.ask(items[i], k, size);
     }
   }
 

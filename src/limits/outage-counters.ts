@@ -71,6 +71,15 @@ export class OutageCounters {
   private readonly replay: ReplayLog;
   private readonly windows: WindowCalculator;
 
+  /**
+   * How much of a limit this instance holds in budget leases (CounterStore.countLeasedSlices). They keep
+   * admitting through an outage, so a new outage's share is that much smaller: the instance then admits at
+   * most 1/instances of the room it last saw, as without leases, or what its slices hold where that is
+   * more (counted in the store already). Seeded without it, each instance admitted its whole slice and a
+   * third of the room besides (3,465 on a limit of 3,000 over three instances, review s39).
+   */
+  leasedSlices?: (item: CounterItem) => number;
+
   constructor(private readonly opts: OutageCountersOptions) {
     this.replay = new ReplayLog(opts.timezone);
     this.windows = new WindowCalculator(opts.timezone);
@@ -217,7 +226,8 @@ export class OutageCounters {
    * Local counters for a new outage, seeded with 1/instances of the usage last seen in the shared store:
    * each instance then admits at most 1/instances of the room that was left, so together they stay near
    * the limit (off only by what others admitted after this instance's last look). Usage this instance
-   * counted locally before (an earlier scare or outage) that those readings may miss is added in full.
+   * counted locally before (an earlier scare or outage) that those readings may miss is added in full, and
+   * so is what it holds in budget leases (leasedSlices).
    */
   private seeded(): MemoryCounterStore {
     const store = new MemoryCounterStore(this.opts.clock, this.opts.timezone);
@@ -238,7 +248,11 @@ export class OutageCounters {
       else seeds.set(item.key, { item: localItem, used: left });
       return true;
     };
-    for (const seen of this.lastSeen.values()) add(seen.item, seen.used / n, seen.atMs, seen.resetAtMs);
+    for (const seen of this.lastSeen.values()) {
+      add(seen.item, seen.used / n, seen.atMs, seen.resetAtMs);
+      const leased = this.leasedSlices?.(seen.item) ?? 0;
+      if (leased > 0) add(seen.item, leased, now, seen.resetAtMs);
+    }
     this.usage.seed(add);
     // MemoryCounterStore.restore does its work before returning its promise.
     void store.restore([...seeds.values()]);

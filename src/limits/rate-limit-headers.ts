@@ -2,6 +2,7 @@
 import type { AppliedLimit } from './applicable-limits.js';
 import type { LimitState } from './counter-store.js';
 import { formatResetHeader } from './durations.js';
+import { SLIDING_SLOTS, slotEpoch, slotLengthMs } from './windows.js';
 
 /** Writes the rate-limit headers of a response from the limits that apply and their states (each API has its own). */
 export type RateLimitHeaderFormat = (limits: AppliedLimit[], states: LimitState[], nowMs: number) => Record<string, string>;
@@ -34,7 +35,21 @@ function addTightest(headers: Record<string, string>, names: HeaderNames, counts
   const s = states[best];
   headers[names.limit] = String(Math.floor(s.max));
   headers[names.remaining] = String(Math.max(0, Math.floor(s.max - s.used)));
-  headers[names.reset] = formatResetHeader(s.resetAtMs - nowMs);
+  headers[names.reset] = formatResetHeader(replenishedAtMs(limits[best], s, nowMs) - nowMs);
+}
+
+/**
+ * When a limit is back to its initial state, as the reset headers mean it (OpenAI: "resets to its initial
+ * state"; Anthropic: "fully replenished"): a fixed window's end, a bucket's full drain, and for a sliding
+ * window when its newest counted slot leaves, not its oldest (the state's resetAtMs, when the first room
+ * comes back: a client that waited for it and sent its whole allowance met 429s). The newest slot is taken
+ * as the current one, as the call being answered was counted in it (a refused one: a bound a little late).
+ */
+export function replenishedAtMs(limit: AppliedLimit, state: LimitState, nowMs: number): number {
+  const { item } = limit;
+  if (item.algorithm !== 'sliding_window') return state.resetAtMs;
+  if (state.used <= 0) return nowMs;
+  return Math.max(state.resetAtMs, (slotEpoch(item.window, nowMs) + SLIDING_SLOTS + 1) * slotLengthMs(item.window));
 }
 
 /** The index of the enforced limit that `counts` picks with the least room left, or -1 when there is none. */

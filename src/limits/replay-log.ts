@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CounterItem, SettleUsage } from './counter-store.js';
 import { amountFor } from './admission.js';
 import { hashTagOf } from './redis/hash-tags.js';
-import type { ReconcileEntry } from './redis/redis-store.js';
+import type { ReconcileEntry } from './redis/redis-store-options.js';
 import { WindowCalculator, slotEpoch, windowLengthMs } from './windows.js';
 
 /** The part of the shared store a replay needs. */

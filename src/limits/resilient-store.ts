@@ -10,7 +10,7 @@
 import type { OnStoreError } from '../config/policy.js';
 import type { CounterItem, CounterStore, HeldCalls, LimitState, LimitStoreSetting, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage, StoreMode } from './counter-store.js';
 import { OutageCounters, type OutageCountersOptions, type OutagePlan } from './outage-counters.js';
-import type { ReconcileEntry } from './redis/redis-store.js';
+import type { ReconcileEntry } from './redis/redis-store-options.js';
 import { CountersNotRebuiltError, StoreUnavailableError } from './store-errors.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { throttledLog } from '../util/log-throttle.js';
@@ -170,12 +170,20 @@ export class ResilientStore implements CounterStore {
     if (settledAfter) this.rowsAfter.note(id, settledAfter);
     // Never wait on a store known to be down; the settlement is applied when it is back (idempotently).
     if (!this.healthy) return this.settlements.keep(as, usage);
-    this.settlements.send(as, usage);
+    const sent = this.settlements.send(as, usage);
+    // The call's row is written once the store has answered: a row in the ledger whose settlement had not
+    // reached the store yet (redirected during a cluster failover) was counted twice by a rebuild reading
+    // the ledger then, in the row and in the reservation still held (rebuild-counters.ts).
+    if (usage.rowFollows) this.rowsAfter.afterSettlement(id, sent);
   }
 
   /** Resolves once every settlement sent so far has been answered (or queued for retry). */
   quiesce(): Promise<void> {
     return this.settlements.quiesce();
+  }
+
+  countLeasedSlices(slicesOf: (item: CounterItem) => number): void {
+    this.outage.leasedSlices = slicesOf;
   }
 
   restore(entries: RestoreEntry[]): Promise<void> {

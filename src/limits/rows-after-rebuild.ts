@@ -7,7 +7,9 @@
 // settled, is written after those rebuilds (the ledger's writer asks rowAfter). The response does not wait
 // for that: only the row does (a stream's end or a strict answer waited out the rebuild, up to 30 s).
 // So does the row of a call the store admitted before it lost the counters and that ends while their
-// rebuild reads the ledger: its settlement lands once the rebuild has placed its reservation back.
+// rebuild reads the ledger: its settlement lands once the rebuild has placed its reservation back. And
+// every call's row waits for its settlement's answer: a row in the ledger while its reservation is still
+// held in the store is counted twice by a rebuild that reads both.
 
 /**
  * The most a row waits: a rebuild held that long (a table locked for an hour) lets it go, the call counted
@@ -34,6 +36,19 @@ export class RowsAfterRebuild {
     });
     const wait: Promise<void> = Promise.race([rebuild.catch(() => {}), bound, this.stopping]).then(() => {
       clearTimeout(timer);
+      if (this.waits.get(id) === wait) this.waits.delete(id);
+    });
+    this.waits.set(id, wait);
+  }
+
+  /**
+   * The row of call `id` is written once its settlement `sent` is answered (SettlementQueue.send: never
+   * rejects, bounded by the store's timeout), unless it waits for a rebuild already, which the settlement
+   * waits for too (RedisCounterStore.settle). Lighter than note() (no timer): this is every call's.
+   */
+  afterSettlement(id: string, sent: Promise<void>): void {
+    if (this.stopped || this.waits.has(id)) return;
+    const wait: Promise<void> = Promise.race([sent, this.stopping]).then(() => {
       if (this.waits.get(id) === wait) this.waits.delete(id);
     });
     this.waits.set(id, wait);

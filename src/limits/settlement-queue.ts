@@ -1,6 +1,7 @@
 // Settlements on their way to the shared store for ResilientStore: sent at once and not awaited while the
-// store answers, kept (by reservation id) while it does not, and sent again once it is back. A reservation
-// of an id that is still settling waits for that settlement first (see beforeReserving).
+// store answers (only the call's ledger row waits for the answer), kept (by reservation id) while it does
+// not, and sent again once it is back. A reservation of an id that is still settling waits for that
+// settlement first (see beforeReserving).
 import type { SettleUsage } from './counter-store.js';
 import type { SharedCounterStore } from './resilient-store.js';
 import { ChurnMap } from '../util/churn-map.js';
@@ -29,11 +30,11 @@ export class SettlementQueue {
   }
 
   /**
-   * Sent now but not awaited: the response need not wait a round trip. Commands keep their order on the
-   * connection (and slot), so this instance's next reserve or peek already sees the settlement. Kept to be
-   * sent again if it fails.
+   * Sent now; the response does not wait for it. Commands keep their order on the connection (and slot),
+   * so this instance's next reserve or peek already sees the settlement. Kept to be sent again if it fails.
+   * Resolves once the store has answered (or it is kept): never rejects.
    */
-  send(id: string, usage: SettleUsage): void {
+  send(id: string, usage: SettleUsage): Promise<void> {
     const sent: Promise<void> = this.primary
       .settle(id, usage)
       .catch((err: unknown) => {
@@ -46,6 +47,7 @@ export class SettlementQueue {
       });
     this.settling.set(sent, true);
     this.settlingIds.set(id, sent);
+    return sent;
   }
 
   /** Kept until the store answers again (applied then, idempotently). */

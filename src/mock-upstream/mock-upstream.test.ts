@@ -173,7 +173,7 @@ describe('raw bytes on the wire', () => {
       'content_block_stop', 'message_delta', 'message_stop',
     ]);
     expect(frames[6]).toBe(
-      'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":2}}',
+      'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null,"stop_details":null},"usage":{"output_tokens":2}}',
     );
   });
 

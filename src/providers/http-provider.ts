@@ -27,6 +27,11 @@ export abstract class HttpProvider implements Provider {
     private readonly upstream: HttpUpstream,
   ) {
     this.name = config.name;
+    // Bodies are read as they came: usage, errors and every stream's frames. Without the header, RFC 9110
+    // §12.5.3 lets a server (or a CDN in front of one) compress them, which the gateway would relay as
+    // garbage and refund as a failure, though the provider billed the answer.
+    for (const name of Object.keys(upstream.headers)) if (name.toLowerCase() === 'accept-encoding') delete upstream.headers[name];
+    upstream.headers['accept-encoding'] = 'identity';
     this.secrets = SecretMask.forUpstream(config.apiKey, upstream.headers, upstream.query);
     this.pool = new UpstreamPool(upstream.origin, config.timeoutMs, this.secrets);
   }

@@ -4,10 +4,15 @@
 // ("sk-proj-****...abcd"). Only error answers are scanned: successful bodies stay untouched and unread.
 
 /** Header and query parameter names whose value is a credential: `authorization`, `x-api-key`, Azure's `api-key`, `?key=`, ... */
-const CREDENTIAL_NAME = /auth|key|token|secret|password|credential|cookie|signature/i;
+const CREDENTIAL_NAME = /auth|key|token|secret|pass|credential|cookie|signature/i;
 
 /** Query parameters that are credentials under a name saying nothing of it: Azure Functions' function key, an Azure SAS signature. */
 const QUERY_CREDENTIAL_NAME = /^(?:code|sig)$/i;
+
+/** Whether a query parameter's name says its value is a credential (`api_key`, `token`, `sig`, ...). */
+export function isQueryCredential(name: string): boolean {
+  return CREDENTIAL_NAME.test(name) || QUERY_CREDENTIAL_NAME.test(name);
+}
 
 /** An auth scheme before the credential itself (`Bearer sk-...`, `Basic dXNlcjpwYXNz`). */
 const AUTH_SCHEME = /^[A-Za-z][\w-]*\s+(?=\S)/;
@@ -45,10 +50,12 @@ export class SecretMask {
   static forUpstream(apiKey: string | undefined, headers: Record<string, string>, query = ''): SecretMask {
     const secrets = apiKey === undefined ? [] : [apiKey];
     for (const name in headers) if (CREDENTIAL_NAME.test(name)) secrets.push(headers[name].trim().replace(AUTH_SCHEME, ''));
-    for (const [name, value] of new URLSearchParams(query)) {
-      if (!CREDENTIAL_NAME.test(name) && !QUERY_CREDENTIAL_NAME.test(name)) continue;
-      // Quoted as sent (percent-encoded) or as read: either may come back in an error message.
-      secrets.push(value, encodeURIComponent(value));
+    for (const pair of query.replace(/^\?/, '').split('&')) {
+      const [name, value] = [...new URLSearchParams(pair)][0] ?? [];
+      if (name === undefined || value === undefined || !pair.includes('=') || !isQueryCredential(name)) continue;
+      // Quoted as sent (the text after `=`, which is what goes upstream), as read, or read and encoded again
+      // (`%2b` and `+` are not what encodeURIComponent writes): any may come back in an error message.
+      secrets.push(value, encodeURIComponent(value), pair.slice(pair.indexOf('=') + 1));
     }
     return new SecretMask(secrets);
   }

@@ -57,6 +57,11 @@ export interface StreamAdapter {
    * a connection that drops after it lost nothing, and one that ends cleanly before it was cut short.
    */
   readonly ended: boolean;
+  /**
+   * The event after which nothing belongs to the stream arrived (`[DONE]`, `message_stop`, the Responses
+   * terminal event; not merely every choice finished, which a usage chunk may follow): the relay reads no further.
+   */
+  readonly closed: boolean;
   /** The id under which the provider stored the response (Responses API), once known. */
   readonly responseId?: string;
   /** Frames that end the stream cleanly when the gateway stops it at the output cap (`usage`: what was delivered). */

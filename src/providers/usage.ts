@@ -1,5 +1,14 @@
 // Token usage as the gateway settles it, whichever wire format reported it.
 
+/**
+ * A token count as a provider may report it: a whole number from 0 up to 2^53. Anything else (negative,
+ * fractional, a string, 1e20) is no count at all: settled as reported, a negative one gave budget back and
+ * a huge one could not be written to the ledger's integer columns, losing the call's row.
+ */
+export function tokenCount(n: unknown): number | undefined {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
 /** Tokens a call really used, and whether the provider said so or the gateway counted. */
 export interface Usage {
   /** All input tokens billed, cached ones included. */

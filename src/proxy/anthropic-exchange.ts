@@ -5,6 +5,7 @@ import {
   AnthropicMessagesStream,
   FORWARDED_CLIENT_HEADERS,
   MIN_THINKING_OUTPUT,
+  THINKING_LEAST,
   anthropicUsage,
   fitThinkingBudget,
   holdsTags,
@@ -49,7 +50,8 @@ function plainExchange({ body, upstreamModel, headers }: ExchangeInput): Exchang
     estimateOn: { endpoint: 'messages', body },
     forwardHeaders,
     toolCallBound: webSearchBound(body),
-    allowance: () => (budget === undefined ? { output: asked, fromClient: true } : { output: asked, fromClient: true, least: MIN_THINKING_OUTPUT }),
+    allowance: () =>
+      budget === undefined ? { output: asked, fromClient: true } : { output: asked, fromClient: true, least: MIN_THINKING_OUTPUT, wording: { field: 'max_tokens', least: THINKING_LEAST } },
     upstreamBody(output) {
       const out = copyBodyFor(upstreamModel, body);
       out.max_tokens = output;
@@ -84,7 +86,7 @@ function withFallbacks(plain: Exchange, { body }: ExchangeInput, fallbacks: Fall
   return {
     ...plain,
     attempts: caps.length,
-    allowance: () => ({ output: caps.reduce((a, b) => a + b, 0), fromClient: true, least: least.reduce((a, b) => a + b, 0) }),
+    allowance: () => ({ output: caps.reduce((a, b) => a + b, 0), fromClient: true, least: least.reduce((a, b) => a + b, 0), wording: own.wording }),
     upstreamBody(output) {
       const granted = split(output);
       const out = plain.upstreamBody(granted[0]!);

@@ -10,7 +10,7 @@ import { handleCall } from './pipeline.js';
 import { resolveTarget, type Caller } from './request-context.js';
 import { validateAnthropicMessages, validateAnthropicModel, type JsonObject } from './request-shape.js';
 import { endpointNotSupported } from './exchange.js';
-import { credentialsRefused, notJsonAnswer, readAll, startsLikeJsonObject, upstreamFailure } from './upstream-failure.js';
+import { credentialsRefused, notJsonAnswer, readAll, looksLikeJsonObject, upstreamFailure } from './upstream-failure.js';
 
 /** Handles `POST /v1/messages`. */
 export function handleMessages(caller: Caller, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -53,7 +53,7 @@ export async function handleCountTokens({ gw, principal }: Caller, req: FastifyR
     throw upstreamFailure(provider.name, err, gw.policy.providers.get(provider.name)?.timeoutMs);
   }
   if (status === 401 || status === 403) throw credentialsRefused(provider.name, status, req.log);
-  if (status < 400 && !startsLikeJsonObject(raw)) throw notJsonAnswer(provider.name, status, headers['content-type'], req.log);
+  if (status < 400 && !looksLikeJsonObject(raw)) throw notJsonAnswer(provider.name, status, headers['content-type'], req.log);
   // Refused by the provider's own limit: its rate-limit headers say which, and the gateway's (with room
   // left) would contradict them, or mix with them into a limit, remainder and reset of two different limits.
   if (status === 429) for (const name of Object.keys(reply.getHeaders())) if (RATE_LIMIT_HEADER.test(name)) reply.removeHeader(name);

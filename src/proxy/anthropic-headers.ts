@@ -3,7 +3,8 @@
 // resets as RFC 3339 times (as https://docs.anthropic.com/en/api/rate-limits#response-headers has them).
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { LimitState } from '../limits/counter-store.js';
-import { tightestEnforced } from '../limits/rate-limit-headers.js';
+import { rfc3339 } from '../limits/durations.js';
+import { replenishedAtMs, tightestEnforced } from '../limits/rate-limit-headers.js';
 
 type Kind = 'requests' | 'tokens' | 'input-tokens' | 'output-tokens';
 
@@ -15,13 +16,8 @@ const COUNTS: Record<Kind, (l: AppliedLimit) => boolean> = {
   'output-tokens': (l) => l.unit === 'tokens' && (l.measure === 'output' || l.measure === 'total'),
 };
 
-/** An RFC 3339 time without fractional seconds, e.g. `2026-11-21T12:00:00Z`. */
-export function rfc3339(ms: number): string {
-  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-/** The `anthropic-ratelimit-*` headers for the limits that apply to a call and their states. */
-export function anthropicRateLimitHeaders(limits: AppliedLimit[], states: LimitState[]): Record<string, string> {
+/** The `anthropic-ratelimit-*` headers for the limits that apply to a call and their states at `nowMs`. */
+export function anthropicRateLimitHeaders(limits: AppliedLimit[], states: LimitState[], nowMs: number): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const kind of Object.keys(COUNTS) as Kind[]) {
     const best = tightestEnforced(limits, states, COUNTS[kind]);
@@ -29,7 +25,7 @@ export function anthropicRateLimitHeaders(limits: AppliedLimit[], states: LimitS
     const s = states[best];
     headers[`anthropic-ratelimit-${kind}-limit`] = String(Math.floor(s.max));
     headers[`anthropic-ratelimit-${kind}-remaining`] = String(Math.max(0, Math.floor(s.max - s.used)));
-    headers[`anthropic-ratelimit-${kind}-reset`] = rfc3339(s.resetAtMs);
+    headers[`anthropic-ratelimit-${kind}-reset`] = rfc3339(replenishedAtMs(limits[best], s, nowMs));
   }
   return headers;
 }

@@ -2,6 +2,7 @@
 // app on the OpenAI SDK moves to Claude by a config change (a route model `anthropic/claude-...`).
 import {
   MIN_THINKING_OUTPUT,
+  THINKING_LEAST,
   MessagesToChatStream,
   anthropicErrorToOpenAI,
   anthropicUsage,
@@ -17,7 +18,7 @@ import { parseObject, type JsonObject } from '../providers/usage.js';
 import { forwardedAnthropicHeaders } from './anthropic-exchange.js';
 import { copyBodyFor } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
-import { requestedOutput } from './request-shape.js';
+import { outputCapField, requestedOutput } from './request-shape.js';
 
 /** The translating exchange for `POST /v1/chat/completions` on an Anthropic model. */
 export function chatToAnthropicExchange({ body, upstreamModel, headers, provider }: ExchangeInput): Exchange {
@@ -39,7 +40,8 @@ export function chatToAnthropicExchange({ body, upstreamModel, headers, provider
     toolCallBound: webSearchBound(translated),
     allowance: (defaultMax) => {
       const output = asked ?? defaultMax;
-      return budget === undefined ? { output, fromClient: asked !== undefined } : { output, fromClient: asked !== undefined, least: MIN_THINKING_OUTPUT };
+      if (budget === undefined) return { output, fromClient: asked !== undefined };
+      return { output, fromClient: asked !== undefined, least: MIN_THINKING_OUTPUT, wording: { field: outputCapField(body), least: THINKING_LEAST } };
     },
     // Anthropic requires max_tokens, so the allowance is always sent.
     upstreamBody(output) {

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { TollgateError } from '../errors/tollgate-error.js';
 import type { CorsAsk } from './cors.js';
 import { wireOfRequest, type ClientWire } from './exchange.js';
-import { errorBody } from './pipeline.js';
+import { errorBody } from './error-body.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
 
 /** fastify's `clientErrorHandler`: one error answer on the socket, then the socket is closed. */
@@ -17,7 +17,9 @@ export function clientErrorAnswer(requestTimeoutMs: number, cors: (ask: CorsAsk)
     // A reset connection has no one to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const req = inFlight(socket);
-    if (socket.writable) writeError(socket, errorFor(err, requestTimeoutMs), req ? wireOfRequest(req) : 'openai', req ? cors(req) : {});
+    // Not inside an answer already under way (a stream, when a pipelined request after it could not be
+    // read): the bytes would land in its body. Node's own handler holds back the same way.
+    if (socket.writable && !answerStarted(socket)) writeError(socket, errorFor(err, requestTimeoutMs), req ? wireOfRequest(req) : 'openai', req ? cors(req) : {});
     socket.destroy();
   };
 }
@@ -40,10 +42,19 @@ export function connectAnswer(req: IncomingMessage, socket: Duplex): void {
  * be read) which API it meant, and from which origin, is unknown: OpenAI's, and no CORS headers.
  */
 function inFlight(socket: Socket): (CorsAsk & { url: string; headers: IncomingMessage['headers'] }) | undefined {
-  // Node's own field (lib/_http_server.js reads it in socketOnError for the same question: is a response in flight?).
-  const res = (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } })._httpMessage;
+  const res = responseOn(socket);
   const req = res?.headersSent === false ? res.req : undefined;
   return req?.url !== undefined ? { url: req.url, method: req.method, headers: req.headers } : undefined;
+}
+
+/** Whether the socket's in-flight response has sent its head: an error answer now would corrupt it. */
+function answerStarted(socket: Socket): boolean {
+  return responseOn(socket)?.headersSent === true;
+}
+
+/** Node's own field (lib/_http_server.js reads it in socketOnError for the same question: is a response in flight?). */
+function responseOn(socket: Socket): { headersSent?: boolean; req?: IncomingMessage } | undefined {
+  return (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } })._httpMessage;
 }
 
 /** One error answer in the API's format (`wire`), written on the socket itself, with a new request id. */

@@ -96,13 +96,19 @@ export function growConversation(gw: Gateway, log: FastifyBaseLogger, id: string
 }
 
 /**
- * The conversation now carries `contextTokens` (after a turn in it): its record says so,
- * for every instance, and lives another year. Never awaited; a failure is logged (the record keeps its
- * older size).
+ * The conversation now carries `contextTokens` (after a turn in it): its record says so, for every
+ * instance, and lives another year. `owner` is the record as the turn read it: the record grows by what
+ * the turn changed, in one step in the store, so items added while the turn ran still count (set
+ * outright, the turn's size replaced theirs and the next turn under-reserved by them). Returns the record
+ * as the turn leaves it, for a turn remembered again (a background response: by its grant, then its usage).
+ * Never awaited; a failure is logged (the record keeps its older size).
  */
-export function refreshConversation(gw: Gateway, log: FastifyBaseLogger, id: string, owner: ResponseOwner, contextTokens: number): void {
+export function refreshConversation(gw: Gateway, log: FastifyBaseLogger, id: string, owner: ResponseOwner, contextTokens: number): ResponseOwner {
   const record: ResponseOwner = { ...owner, contextTokens };
-  gw.engine.store.recordResponse(id, record, CONVERSATION_OWNER_TTL_MS).catch((err: unknown) => {
+  const failed = (err: unknown): void =>
     refreshFailureLog((count) => log.warn({ conversationId: id, failures: count, error: (err as Error).message }, "could not update a conversation's recorded size"));
-  });
+  // A record without a size (written by an older release) has nothing to grow: it is given one.
+  if (owner.contextTokens === undefined) gw.engine.store.recordResponse(id, record, CONVERSATION_OWNER_TTL_MS).catch(failed);
+  else gw.engine.store.growResponse(id, contextTokens - owner.contextTokens, CONVERSATION_OWNER_TTL_MS).catch(failed);
+  return record;
 }

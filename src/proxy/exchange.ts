@@ -2,6 +2,7 @@
 // (OpenAI → OpenAI, Anthropic → Anthropic) or a translation (OpenAI chat → Anthropic Messages). The
 // pipeline (pipeline.ts) is the same for all of them; everything wire-specific is behind this interface.
 import { TollgateError } from '../errors/tollgate-error.js';
+import type { OutputWording } from '../limits/refusal-error.js';
 import type { Provider, UpstreamEndpoint } from '../providers/provider.js';
 import type { StreamAdapter } from '../providers/stream-adapter.js';
 import type { JsonObject, ToolCalls, Usage } from '../providers/usage.js';
@@ -38,7 +39,7 @@ export interface Exchange {
    * budget plus one). A clamp never goes below it. `forEach` is the grant that gives every choice `n`
    * tokens (`enforcement.min_output_tokens` is a floor per choice); `n` itself when omitted.
    */
-  allowance(defaultMaxTokens: number): { output: number; fromClient: boolean; least?: number; forEach?: (n: number) => number };
+  allowance(defaultMaxTokens: number): { output: number; fromClient: boolean; least?: number; forEach?: (n: number) => number; wording?: OutputWording };
   /** The cap each choice gets from a granted allowance (the allowance split between `n` choices); the grant when omitted. */
   perChoice?(output: number): number;
   /** The body to send upstream for a granted output allowance. */
@@ -82,7 +83,7 @@ export function wireOfUrl(url: string): ClientWire {
 }
 
 // The endpoints only OpenAI's API has: a client there speaks OpenAI whatever headers it sends.
-const OPENAI_ONLY = /^\/v1\/(chat\/completions|completions|embeddings|responses)(\/|\?|$)/;
+const OPENAI_ONLY = /^\/v1\/(chat\/completions|completions|embeddings|responses|conversations)(\/|\?|$)/;
 
 /**
  * The client's wire format for a request: by its path, and on the other `/v1/` paths (`/v1/models`,

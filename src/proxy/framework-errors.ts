@@ -5,7 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { wireOfRequest } from './exchange.js';
-import { errorBody } from './pipeline.js';
+import { errorBody } from './error-body.js';
 import { requestIdHeaders } from './request-id.js';
 import { closeAfterUnreadBody, type LingerLimits } from './unread-body.js';
 

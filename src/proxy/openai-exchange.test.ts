@@ -12,7 +12,8 @@ describe('the native OpenAI exchange', () => {
   it('reserves the output of every choice and sends the per-choice share of a lowered allowance', () => {
     const x = plan('chat', { model: 'gpt-4o', messages, n: 3, max_tokens: 100 });
     const { forEach, ...allowance } = x.allowance(4096);
-    expect(allowance).toEqual({ output: 300, fromClient: true, least: 3 });
+    expect(allowance).toMatchObject({ output: 300, fromClient: true, least: 3 });
+    expect(allowance.wording).toEqual({ field: 'max_tokens', least: { why: 'one token for each of its 3 choices', fix: 'ask for fewer choices (n)' } });
     expect(forEach!(10)).toBe(30); // min_output_tokens is each choice's floor
     expect(x.upstreamBody(300)).toMatchObject({ model: 'gpt-4o-2024-08-06', n: 3, max_tokens: 100 });
     expect(x.upstreamBody(150).max_tokens).toBe(50);

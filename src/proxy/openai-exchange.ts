@@ -2,13 +2,14 @@
 // allowance, and (for streams) `stream_options.include_usage`, which the gateway asks for itself unless the
 // provider refuses the field (`stream_usage: false`, or learnt: stream-options-refusal.ts).
 import { asksForReasoning, billedTools, EchoedPrompts, findServiceTier, legacyPrompts, OpenAIChatStream, ResponsesStream, openAIUsage, predictionText, responseText, toolCallBound, toolCallsInBody } from '../providers/openai/index.js';
+import type { OutputWording } from '../limits/refusal-error.js';
 import { countTextTokens } from '../tokens/index.js';
 import type { OutputText } from '../tokens/choice-counter.js';
 import { parseObject, type JsonObject } from '../providers/usage.js';
 import { copyBodyFor, withUsageIncluded } from './body-copy.js';
 import type { ClientBody, Exchange, ExchangeInput } from './exchange.js';
 import { findUsage } from './find-usage.js';
-import { applyOutputLimit, isReasoningModel, requestedOutput, RESPONSES_MIN_OUTPUT } from './request-shape.js';
+import { applyOutputLimit, isReasoningModel, outputCapField, requestedOutput, RESPONSES_MIN_OUTPUT } from './request-shape.js';
 
 /** Upstream bodies larger than this are not parsed for their text (counted from the raw bytes instead). */
 const MAX_PARSED_BODY = 64 * 1024 * 1024;
@@ -35,6 +36,23 @@ function choicesOf(endpoint: string, body: JsonObject): number {
 function returnedChoices(endpoint: string, body: JsonObject): number {
   const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
   return endpoint === 'completions' ? legacyPrompts(body.prompt).length * n : n;
+}
+
+/** Why a call's output cap cannot be lowered below `least`, and what would lower that, when more than one token. */
+function leastReason(endpoint: string, least: number, choices: number, predicted: number): OutputWording['least'] {
+  if (endpoint === 'responses') return least > 1 ? { why: `the Responses API takes no max_output_tokens below ${least}` } : undefined;
+  if (least <= 1) return undefined;
+  const why: string[] = [];
+  const fix: string[] = [];
+  if (choices > 1) {
+    why.push(`one token for each of its ${choices} choices`);
+    fix.push(endpoint === 'completions' ? 'ask for fewer choices (n, best_of, prompts)' : 'ask for fewer choices (n)');
+  }
+  if (predicted > 0) {
+    why.push(`the ${predicted} tokens of its prediction`);
+    fix.push('leave out the prediction');
+  }
+  return { why: why.join(' and '), fix: fix.join(' or ') };
 }
 
 /** The native OpenAI exchange for chat, completions, embeddings and responses. */
@@ -72,8 +90,14 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
   const reasoning = isReasoningModel(upstreamModel, provider);
   const tools = endpoint === 'responses' ? billedTools(body, reasoning) : undefined;
   // A stream is held to a grant below the Responses API's floor of 16 by cutting it, which a reasoning
-  // model's thinking (never streamed, billed all the same) escapes: such a stream gets the floor too.
-  const cuttable = stream && !reasoning && !asksForReasoning(endpoint, body);
+  // model's thinking (never streamed, billed all the same) escapes, and so does a background response (it
+  // goes on at the provider, and is followed to its end): such a stream gets the floor too.
+  const cuttable = stream && body.background !== true && !reasoning && !asksForReasoning(endpoint, body);
+  // Each choice gets at least one token upstream; a Responses answer that cannot be cut gets at least 16: a
+  // grant below that would let the provider produce more than was reserved. (`max_tokens: 0`, taken only
+  // with `echo`, generates nothing: no least.)
+  const least = endpoint === 'responses' ? (cuttable ? 1 : RESPONSES_MIN_OUTPUT) : perChoice === 0 ? 0 : choices + predicted;
+  const wording: OutputWording = { field: outputCapField(body, endpoint), least: leastReason(endpoint, least, choices, predicted) };
   // Legacy completions with `echo: true` start each choice's text with its prompt: input, not output.
   const echoed = endpoint === 'completions' ? EchoedPrompts.of(body) : undefined;
   return {
@@ -84,13 +108,12 @@ export function openAIExchange({ endpoint, body, upstreamModel, provider }: Exch
       endpoint === 'embeddings'
         ? { output: 0, fromClient: true }
         : {
-            output: (asked ?? defaultMax * choices) + predicted,
+            // A default below the least (enforcement.default_max_tokens under 16) is raised to it: it is what goes upstream.
+            output: (asked ?? Math.max(defaultMax * choices, least - predicted)) + predicted,
             fromClient: perChoice !== undefined,
-            // Each choice gets at least one token upstream; a Responses answer that cannot be cut (not streamed,
-            // or thinking first) gets at least 16: a grant below that would let the provider produce more than
-            // was reserved. (`max_tokens: 0`, taken only with `echo`, generates nothing: no least.)
-            least: endpoint === 'responses' ? (cuttable ? 1 : RESPONSES_MIN_OUTPUT) : perChoice === 0 ? 0 : choices + predicted,
+            least,
             forEach: (n) => n * choices + predicted,
+            wording,
           },
     perChoice: split,
     upstreamBody(output) {

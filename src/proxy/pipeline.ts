@@ -7,7 +7,7 @@ import type { PriceHints } from '../limits/price-factors.js';
 import { RATE_LIMIT_HEADER, type Provider, type UpstreamRequest, type UpstreamResponse } from '../providers/provider.js';
 import { bringsServerToolInput } from '../providers/anthropic/index.js';
 import { bringsHiddenInput, runsInBackground, unlessMaxTokensRefused, unlessStreamOptionsRefused } from '../providers/openai/index.js';
-import { NO_USAGE, type JsonObject, type Usage } from '../providers/usage.js';
+import { NO_USAGE, type Usage } from '../providers/usage.js';
 import { estimateInput, type Endpoint } from '../tokens/index.js';
 import { timesAttempts, withStoredContext } from './input-estimates.js';
 import { countOutputTokens, OutputTokenCounter } from '../tokens/choice-counter.js';
@@ -15,7 +15,7 @@ import { resolveFallbacks } from './anthropic-fallbacks.js';
 import { hidesOutput, priceHintsOf, selfCountedUsage, unfinishedUsage, wholeGrant, type PricedCall } from './call-pricing.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
 import { backgroundDeadlineMs } from './background-calls.js';
-import { clientWire, planExchange, type ClientWire } from './exchange.js';
+import { clientWire, planExchange } from './exchange.js';
 import type { CallRecord, Gateway } from './gateway.js';
 import { resolveTarget, type Caller } from './request-context.js';
 import { isReasoningModel, validateBody } from './request-shape.js';
@@ -27,7 +27,7 @@ import { previousResponseOwner } from './response-owners.js';
 import { rememberTurn } from './stored-turns.js';
 import { readTags } from './tags.js';
 import { anthropicRateLimitError, LIMIT_REFUSALS, refusal, type Decision } from './refusals.js';
-import { credentialsRefused, isTimeout, notJsonAnswer, readAll, startsLikeJsonObject, upstreamFailure } from './upstream-failure.js';
+import { credentialsRefused, isTimeout, notJsonAnswer, readAll, looksLikeJsonObject, upstreamFailure } from './upstream-failure.js';
 
 /** What only some outcomes add. */
 type Detail = Partial<Pick<CallRecord, 'decision' | 'upstreamLatencyMs' | 'streamEnd' | 'providerResponseId'>>;
@@ -114,6 +114,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       output: allowance.output,
       outputFromClient: allowance.fromClient,
       leastOutput: allowance.least,
+      wording: allowance.wording,
       outputForEach: allowance.forEach,
       priceHints,
     });
@@ -127,7 +128,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
     throw err;
   }
   atMs = admission.atMs;
-  void reply.headers(wire === 'anthropic' ? anthropicRateLimitHeaders(admission.limits, admission.states) : admission.headers);
+  void reply.headers(wire === 'anthropic' ? anthropicRateLimitHeaders(admission.limits, admission.states, admission.atMs) : admission.headers);
   // The max_tokens the call now has, as the client would have written it: per choice when n > 1.
   if (admission.clamped) void reply.header('x-tollgate-clamped-max-tokens', String(exchange.perChoice?.(admission.output) ?? admission.output));
   const shadowBlocked = admission.shadowBlocked.map((l) => l.id);
@@ -151,7 +152,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
   const settleWhenEnded = !background ? undefined : (responseId: string, status: number, grant: Usage, detail: Detail): void => {
     const latencyMs = performance.now() - t0;
     // Sized by the grant until the end is known: whose the response is must be known at once.
-    rememberTurn(gw, req.log, principal, target, body, responseId, grant, conversation);
+    const carried = rememberTurn(gw, req.log, principal, target, body, responseId, grant, conversation);
     gw.enter(); // a config reload keeps this gateway's provider pools open until the call is settled
     gw.background.track(
       {
@@ -164,7 +165,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
             // Ended `failed` by the provider: a failed call, as a stream it fails part-way is, charged what it
             // reports it used (its grant when it reports nothing, as a timed-out call), its request given back.
             await gw.engine.settleCall(admission, target, usage ?? grant, req.log, failed ? 0 : 1);
-            if (usage) rememberTurn(gw, req.log, principal, target, body, responseId, usage, conversation);
+            if (usage) rememberTurn(gw, req.log, principal, target, body, responseId, usage, carried);
             else req.log.info({ responseId, why, failed }, 'background response: its usage was not learnt; charged its whole grant');
             await record(admitted, status, usage ?? grant, { ...detail, providerResponseId: responseId, ...(failed ? { decision: 'failed' as const } : {}) }, latencyMs);
           } catch (err) {
@@ -277,7 +278,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
         // Its secrets are already masked (the provider's pool masks every error answer: upstream-pool.ts).
         return void reply.code(upstream.status).headers(upstream.headers).send(exchange.upstreamError(raw, requestId));
       }
-      if (!startsLikeJsonObject(raw)) {
+      if (!looksLikeJsonObject(raw)) {
         await refund(502, { upstreamLatencyMs });
         throw notJsonAnswer(provider.name, upstream.status, upstream.headers['content-type'], req.log);
       }
@@ -347,6 +348,7 @@ export async function handleCall({ gw, principal }: Caller, endpoint: Endpoint, 
       cap: admission.output,
       inputFallback: estimate.exact,
       secrets: provider.secrets,
+      stopUpstream: () => abort?.abort(),
     });
     if (result.outcome === 'cut_at_limit') abort?.abort(); // the relay stopped reading; make sure the provider stops too
     if (result.outcome === 'upstream_failed' && !result.produced) {
@@ -395,9 +397,3 @@ function followable(gw: Gateway, provider: Provider, responseId: string | undefi
 
 /** What `record` hands back when nobody listens: nothing to wait for. */
 const RECORDED: Promise<void> = Promise.resolve();
-
-/** The error body for a failure on an endpoint of wire `wire`. */
-export function errorBody(err: TollgateError, wire: ClientWire, requestId: string): JsonObject {
-  // Anthropic's error bodies name the request too (`request_id`, as its `request-id` header does).
-  return (wire === 'anthropic' ? { ...err.toAnthropic(), request_id: requestId } : err.toOpenAI()) as unknown as JsonObject;
-}

@@ -48,7 +48,7 @@ export async function anthropicRateLimitError(gw: Gateway, err: TollgateError, p
   try {
     const limits = gw.engine.applicable.for(principal, target);
     const states = await gw.engine.store.peek(limits.map((l) => l.item));
-    Object.assign(err.headers, anthropicRateLimitHeaders(limits, states));
+    Object.assign(err.headers, anthropicRateLimitHeaders(limits, states, gw.clock.now()));
   } catch {
     // The 429 stands without the extra headers; retry-after is already set.
   }

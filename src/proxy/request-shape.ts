@@ -2,6 +2,7 @@
 import type { Endpoint } from '../tokens/index.js';
 import { invalidRequest } from '../errors/tollgate-error.js';
 import type { Provider } from '../providers/provider.js';
+import { conversationId } from './stored-context.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -36,6 +37,11 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
     if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
       throw invalidRequest("'stream_options' must be an object.", 'stream_options');
     }
+    // Read as false and replaced by the gateway's own `true` upstream, a "yes" would pass where OpenAI refuses it.
+    const includeUsage = (options as JsonObject | null | undefined)?.include_usage;
+    if (includeUsage !== undefined && includeUsage !== null && typeof includeUsage !== 'boolean') {
+      throw invalidRequest("'stream_options.include_usage' must be a boolean.", 'stream_options.include_usage');
+    }
   }
   switch (endpoint) {
     case 'chat':
@@ -56,6 +62,15 @@ export function validateBody(endpoint: Endpoint, body: unknown): asserts body is
       validateAnthropicMessages(b);
       // Anthropic requires it, and so the gateway does: the same request must work with or without it.
       if (b.max_tokens === undefined || b.max_tokens === null) throw invalidRequest("max_tokens: Field required. Anthropic's Messages API needs 'max_tokens'.", 'max_tokens');
+      break;
+    case 'responses':
+      // Of another type, the ownership checks read them as absent and they went upstream unchecked.
+      if (b.previous_response_id !== undefined && b.previous_response_id !== null && (typeof b.previous_response_id !== 'string' || b.previous_response_id === '')) {
+        throw invalidRequest("'previous_response_id' must be a response id (a non-empty string).", 'previous_response_id');
+      }
+      if (b.conversation !== undefined && b.conversation !== null && conversationId(b.conversation) === undefined) {
+        throw invalidRequest("'conversation' must be a conversation id, or an object with its 'id'.", 'conversation');
+      }
       break;
     default:
       break;
@@ -98,6 +113,13 @@ export function requestedOutput(body: JsonObject, endpoint: Endpoint = 'chat'): 
       return Math.min(a, b);
     }
   }
+}
+
+/** The field a request names its output cap with, as its errors should: chat's `max_completion_tokens` when it sent that alone. */
+export function outputCapField(body: JsonObject, endpoint: Endpoint = 'chat'): string {
+  if (endpoint === 'responses') return 'max_output_tokens';
+  if (endpoint !== 'chat') return 'max_tokens';
+  return typeof body.max_tokens !== 'number' && typeof body.max_completion_tokens === 'number' ? 'max_completion_tokens' : 'max_tokens';
 }
 
 // OpenAI's reasoning models (o-series, gpt-5) refuse `max_tokens`; everything else OpenAI-compatible understands it.

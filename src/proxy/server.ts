@@ -9,7 +9,7 @@ import type { Gateway } from './gateway.js';
 import { handleCall } from './pipeline.js';
 import { handleCountTokens, handleMessages } from './anthropic-handler.js';
 import { wireOfRequest } from './exchange.js';
-import { errorBody } from './pipeline.js';
+import { errorBody } from './error-body.js';
 import { listModels, retrieveModel } from './models-endpoint.js';
 import { newRequestId, requestIdHeaders } from './request-id.js';
 import { clientErrorAnswer, connectAnswer } from './client-errors.js';

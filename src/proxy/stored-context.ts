@@ -39,8 +39,10 @@ export class StoredContext {
       if (size === undefined) unknown = true;
       else known += size;
     }
-    // Items referenced one by one (each from some earlier turn) are unseen context too.
-    if (Array.isArray(body.input) && body.input.some((item) => (item as JsonObject | null)?.type === 'item_reference')) unknown = true;
+    // Items referenced one by one (each from some earlier turn) are unseen context too, and so is a reasoning
+    // item handed back by its id alone: with `store: true`, the function-calling loop sends the previous output
+    // back as it came, and the provider puts the stored reasoning (often thousands of tokens) into the prompt.
+    if (Array.isArray(body.input) && body.input.some(referencesStoredItem)) unknown = true;
     return known + (unknown ? unseen() : 0);
   }
 
@@ -69,4 +71,11 @@ export function conversationId(conversation: unknown): string | undefined {
 /** The id of a non-streamed Responses body (`"id"` comes first; only the start is read, never the whole body). */
 export function responseIdOf(raw: Buffer): string | undefined {
   return /"id"\s*:\s*"(resp_[^"\\]{1,200})"/.exec(raw.subarray(0, 512).toString('latin1'))?.[1];
+}
+
+/** An input item that stands for stored content the body does not show: an item reference, or reasoning by id. */
+function referencesStoredItem(item: unknown): boolean {
+  const it = item as JsonObject | null;
+  if (it?.type === 'item_reference') return true;
+  return it?.type === 'reasoning' && typeof it.id === 'string' && (it.encrypted_content === undefined || it.encrypted_content === null);
 }

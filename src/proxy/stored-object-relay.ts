@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { Provider, RetrievalRequest, UpstreamResponse } from '../providers/provider.js';
-import type { SecretMask } from '../providers/secret-mask.js';
+import { isQueryCredential, type SecretMask } from '../providers/secret-mask.js';
 import { SseFramer } from '../providers/sse/index.js';
 import type { Gateway } from './gateway.js';
 import { drained } from './stream-relay.js';
@@ -106,11 +106,25 @@ function wholeEvents(framer: SseFramer, chunk: Uint8Array, secrets: SecretMask):
 /**
  * The request's query string without its `?` ('' when none), passed on as it came, without any fragment:
  * Node accepts a `#` in the request target, which no valid one has (RFC 9112 §3.2), and forwarded, the
- * provider (or a proxy before it) would read `?a=1#/../../x` each its own way.
+ * provider (or a proxy before it) would read `?a=1#/../../x` each its own way. A parameter named as a
+ * credential (`?api_key=`, `?token=`) stays behind: a client's own key must never go upstream, and none of
+ * the provider's retrieval parameters is one.
  */
 export function queryOf(url: string): string {
   const hash = url.indexOf('#');
   const target = hash === -1 ? url : url.slice(0, hash);
   const q = target.indexOf('?');
-  return q === -1 ? '' : target.slice(q + 1);
+  if (q === -1) return '';
+  const query = target.slice(q + 1);
+  return query.split('&').filter((pair) => !isQueryCredential(nameOf(pair))).join('&');
+}
+
+/** A query pair's name, decoded (a malformed escape: as written). */
+function nameOf(pair: string): string {
+  const name = pair.split('=', 1)[0]!.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
 }

@@ -12,7 +12,11 @@ import type { JsonObject } from './request-shape.js';
 import { recordResponseOwner } from './response-owners.js';
 import { conversationId } from './stored-context.js';
 
-/** Remembers a turn answered as `responseId` with `usage`; `conversation`: the caller's record of the conversation it was in. */
+/**
+ * Remembers a turn answered as `responseId` with `usage`; `conversation`: the caller's record of the
+ * conversation it was in. Returns that record as the turn leaves it (the turn of a background response is
+ * remembered twice, and the second time starts from it).
+ */
 export function rememberTurn(
   gw: Gateway,
   log: FastifyBaseLogger,
@@ -22,9 +26,10 @@ export function rememberTurn(
   responseId: string | undefined,
   usage: Usage,
   conversation: ResponseOwner | undefined,
-): void {
+): ResponseOwner | undefined {
   gw.storedContext.record(body, responseId, usage);
   recordResponseOwner(gw, log, principal, target, body, responseId, usage);
   // The turn's input held the whole conversation so far; with its output, that is what the next turn carries.
-  if (conversation !== undefined) refreshConversation(gw, log, conversationId(body.conversation)!, conversation, usage.input + usage.output);
+  if (conversation === undefined) return undefined;
+  return refreshConversation(gw, log, conversationId(body.conversation)!, conversation, usage.input + usage.output);
 }

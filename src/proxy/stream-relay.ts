@@ -26,7 +26,12 @@ export interface RelayOptions {
   inputFallback: () => number;
   /** The provider's secrets, masked in its error events (none when omitted). */
   secrets?: SecretMask;
+  /** Stops the upstream request: a body left open after the stream's last event is ended with it. */
+  stopUpstream?: () => void;
 }
+
+/** How long a body left open after the stream's last event is read on, apart from the answer, before it is stopped. */
+const LEFT_OPEN_GRACE_MS = 5_000;
 
 /** How a relayed stream ended. */
 export type StreamEnd = 'complete' | 'cut_at_limit' | 'client_gone' | 'upstream_failed';
@@ -49,8 +54,19 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
     relay.failure ??= message;
     res.write(opts.adapter.failure(relay.failure));
   };
+  const upstream = body[Symbol.asyncIterator]();
+  // Leaving the loop otherwise than at the body's end (or after handing it over) ends the body, as a
+  // `break` out of `for await` would: the provider stops generating.
+  let bodyDone = false;
+  let closed = false;
   try {
-    for await (const chunk of body) {
+    for (;;) {
+      const next = await upstream.next();
+      if (next.done) {
+        bodyDone = true;
+        break;
+      }
+      const chunk = next.value;
       // A client that left still has this chunk counted: the provider produced it.
       const deliver = !res.destroyed;
       const failedFirst = relay.failure !== undefined;
@@ -71,8 +87,20 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
         outcome = 'upstream_failed';
         break;
       }
+      // The stream's last event has gone out: the answer is whole. A provider ends its body right after; one
+      // that leaves it open (or sends more) would hold the client and the reservation until timeout_ms, and
+      // what it sent after would be relayed and charged. The rest is read apart, where its end still returns
+      // the connection to the pool, and stopped after a grace period.
+      if (opts.adapter.closed) {
+        closed = bodyDone = true;
+        // A last frame ended by the CR of a CRLF split across reads: its LF, which the rest would have brought.
+        if (relay.endsInCR && !res.destroyed) res.write('\n');
+        readRestApart(upstream, opts.stopUpstream);
+        break;
+      }
     }
-    if (outcome === 'complete') {
+    if (!bodyDone) await upstream.return?.();
+    if (outcome === 'complete' && !closed) {
       const out = relay.end();
       if (out !== undefined && !res.destroyed) res.write(out);
       if (relay.cut) outcome = 'cut_at_limit';
@@ -81,6 +109,7 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
       else if (!opts.adapter.ended && relay.failure === undefined && !res.destroyed) fail('The upstream stream ended before its last event.');
     }
   } catch (err) {
+    if (!bodyDone) void upstream.return?.().catch(() => undefined);
     if (res.destroyed) outcome = gone(relay.failure !== undefined);
     // The connection dropped after the stream's last event: the client has everything, nothing failed.
     else if (!opts.adapter.ended) fail(`The upstream stream failed: ${(err as Error).message}`);
@@ -92,6 +121,21 @@ export async function relayStream(body: AsyncIterable<Uint8Array>, res: ServerRe
   // work done: a stream that fails right after it (an overloaded_error) is refunded, as on OpenAI.
   const produced = opts.adapter.usage.final || opts.counter.count() > 0;
   return { usage: relay.usage(outcome), outcome, produced, ...(relay.failure !== undefined ? { failure: relay.failure } : {}) };
+}
+
+/** Reads a body on after the stream's last event, discarding it, until it ends or the grace period passes. */
+function readRestApart(upstream: AsyncIterator<Uint8Array>, stop: (() => void) | undefined): void {
+  const timer = setTimeout(() => stop?.(), LEFT_OPEN_GRACE_MS);
+  timer.unref();
+  void (async () => {
+    try {
+      while (!(await upstream.next()).done);
+    } catch {
+      // Stopped, or failed after the answer was whole: nothing is lost.
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
 }
 
 /**
@@ -122,6 +166,9 @@ class Relay {
   cut = false;
   failure: string | undefined;
   private endedInCR = false; // the last frame ended with a CR
+  get endsInCR(): boolean {
+    return this.endedInCR;
+  }
   private replaced = false; // the last frame was dropped or replaced
   // Past the cap by an estimate only: frames held back until the provider's own count decides.
   private held: HeldFrames | undefined;
@@ -157,7 +204,7 @@ class Relay {
         if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
         runStart = prev = end;
         pieces.push(...this.hold(holding ? { frame, events, from: 0 } : { frame, ...this.crossing! }));
-        if (this.cut || this.stopped) break;
+        if (this.cut || this.stopped || this.opts.adapter.closed) break;
         continue;
       }
       const piece = this.piece(frame, replacement);
@@ -167,6 +214,8 @@ class Relay {
         runStart = end;
       }
       prev = end;
+      // Frames after the stream's last event are neither delivered nor read.
+      if (this.opts.adapter.closed) break;
     }
     if (prev > runStart) pieces.push(bytes.subarray(runStart, prev));
     if (this.cut) pieces.push(this.opts.adapter.cutoff(this.usage('cut_at_limit')));

@@ -30,13 +30,22 @@ export const LINGER_LIMITS: LingerLimits = { totalMs: 30_000, idleMs: 5_000 };
  * after the answer, lingering first (see above). Nothing changes for a request read in full.
  */
 export function closeAfterUnreadBody(req: IncomingMessage, setHeader: (name: string, value: string) => void, limits: LingerLimits): void {
-  if (req.complete) return;
+  if (req.complete || hasNoBody(req)) return;
   setHeader('connection', 'close');
   // Node closes a `connection: close` response's socket with destroySoon() once the answer is written;
   // for this one socket that becomes the lingering close. Node goes on parsing what arrives and drops
   // the body (IncomingMessage._dump), or the reader that stopped left it flowing: it is dropped too.
   const socket = req.socket as Socket & { destroySoon(): void };
   socket.destroySoon = () => linger(req, socket, limits);
+}
+
+/**
+ * A request without Content-Length or Transfer-Encoding (or with a length of 0) has no body (RFC 9112
+ * §6.3): it is all in, though Node marks it `complete` only after the handlers that answer at once have run.
+ */
+function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
 }
 
 function linger(req: IncomingMessage, socket: Socket, limits: LingerLimits): void {

@@ -63,13 +63,21 @@ export function credentialsRefused(provider: string, status: number, log: Fastif
 
 /**
  * Whether a successful answer's body can be a JSON object: its first byte that is not white space (or a
- * byte order mark) is `{`. Every endpoint the gateway serves answers one; anything else (an HTML page
- * from a proxy or a web app at the wrong base_url, plain text) is no model's answer.
+ * byte order mark) is `{`, and its last is `}`. Every endpoint the gateway serves answers one; anything
+ * else (an HTML page from a proxy or a web app at the wrong base_url, plain text, an object cut short by a
+ * wrong Content-Length or a proxy that ended the body early) is no model's whole answer. Both ends only,
+ * not a parse: the body is not otherwise read whole.
  */
-export function startsLikeJsonObject(raw: Buffer): boolean {
+export function looksLikeJsonObject(raw: Buffer): boolean {
   let i = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
-  while (i < raw.length && (raw[i] === 0x20 || raw[i] === 0x0a || raw[i] === 0x0d || raw[i] === 0x09)) i++;
-  return raw[i] === 0x7b;
+  while (i < raw.length && isJsonSpace(raw[i])) i++;
+  let last = raw.length - 1;
+  while (last > i && isJsonSpace(raw[last])) last--;
+  return raw[i] === 0x7b && last > i && raw[last] === 0x7d;
+}
+
+function isJsonSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
 /**

@@ -4,7 +4,7 @@ import { loadPolicy, ConfigError } from '../config/index.js';
 import { loadPolicyForReload } from '../config/load-for-reload.js';
 import { formatIssue } from '../config/config-error.js';
 import type { Policy } from '../config/policy.js';
-import { settingsNeedingRestart } from '../config/restart-settings.js';
+import { settingsNeedingRestart, withStartSettings } from '../config/restart-settings.js';
 import { holdReloadsDuringStart } from './early-reloads.js';
 import { listenFailure } from './listen-failure.js';
 import { openCounterStore } from '../limits/open-counter-store.js';
@@ -84,6 +84,8 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       return;
     }
     logWarnings(log, next, why);
+    const restart = settingsNeedingRestart(policy, next, overridden);
+    next = withStartSettings(gateway.policy, next);
     const unitChanged = unitChanges(gateway.policy, next);
     if (unitChanged.length > 0) {
       log.warn(
@@ -113,7 +115,6 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       // Calls the old config admitted and that ended since are in the ledger only now (unless it is closing).
       if (!drain.draining) return rebuildFor(gateway.policy, why, 'after the reload');
     });
-    const restart = settingsNeedingRestart(policy, next, overridden);
     if (restart.length === 0) log.info({ why }, 'configuration reloaded');
     else log.warn({ why, restart }, `configuration reloaded, except settings read only at start, which need a restart: ${restart.join(', ')}`);
   };

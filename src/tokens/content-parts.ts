@@ -56,33 +56,52 @@ export function toolCall(call: unknown, m: Meter): number {
 
 /** Extra tokens per enum value: OpenAI renders `"a" | "b"` (≈ 3 more tokens per value than JSON's `"a","b"`). */
 const PER_ENUM_VALUE = 3;
+/**
+ * Extra tokens per property of an object schema: each is rendered on a line of its own, `  p0?: any,` (5
+ * tokens), where its JSON `"p0":{},` is 4. Fifty untyped properties were counted 26 tokens under the
+ * rendering (review s39); a typed property's JSON is longer than its line, so this only adds margin there.
+ */
+const PER_PROPERTY = 1;
+/** A forced tool (`tool_choice` naming one) costs its name and ~4 framing tokens (review s39). */
+const FORCED_TOOL = 4;
 
-/** Number of values in every `enum` list inside a JSON schema. */
-export function enumValues(v: unknown, depth = 0): number {
+/** What OpenAI's rendering of a JSON schema takes over its JSON: its enum values and its properties, at any depth. */
+function renderingExtra(v: unknown, depth = 0): number {
   if (depth > 64 || typeof v !== 'object' || v === null) return 0;
   let n = 0;
   if (Array.isArray(v)) {
-    for (const x of v) n += enumValues(x, depth + 1);
+    for (const x of v) n += renderingExtra(x, depth + 1);
     return n;
   }
-  for (const [k, x] of Object.entries(v)) n += (k === 'enum' && Array.isArray(x) ? x.length : 0) + enumValues(x, depth + 1);
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'enum' && Array.isArray(x)) n += PER_ENUM_VALUE * x.length;
+    else if (k === 'properties' && isRecord(x)) n += PER_PROPERTY * Object.keys(x).length;
+    n += renderingExtra(x, depth + 1);
+  }
   return n;
 }
 
-/** Tokens of tool/function definitions: their JSON, enum rendering and the rendered preamble. */
+/** Tokens of tool/function definitions: their JSON, what their rendering takes beyond it, and the rendered preamble. */
 export function toolDefinitions(tools: unknown, m: Meter): number {
   if (tools === undefined || tools === null) return 0;
   const p = m.profile;
   if (!Array.isArray(tools)) return p.toolsBase + m.any(tools);
   if (tools.length === 0) return 0;
   let n = p.toolsBase;
-  for (const t of tools) n += p.perTool + m.any(t) + PER_ENUM_VALUE * enumValues(t);
+  for (const t of tools) n += p.perTool + m.any(t) + renderingExtra(t);
   return n;
+}
+
+/** Tokens of a `tool_choice` (or legacy `function_call`) that names the tool to call: its name and framing. */
+export function forcedTool(choice: unknown, m: Meter): number {
+  if (!isRecord(choice)) return 0;
+  const fn = isRecord(choice.function) ? choice.function : choice;
+  return typeof fn.name === 'string' ? FORCED_TOOL + m.text(fn.name) : 0;
 }
 
 /** Tokens of a structured-output format (`response_format`, Responses `text.format`). */
 export function outputSchema(format: unknown, m: Meter): number {
   if (format === undefined || format === null) return 0;
   if (isRecord(format) && (format.type === 'text' || format.type === undefined)) return 0;
-  return m.profile.schemaBase + m.any(format) + PER_ENUM_VALUE * enumValues(format);
+  return m.profile.schemaBase + m.any(format) + renderingExtra(format);
 }

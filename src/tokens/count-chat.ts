@@ -1,5 +1,5 @@
 // Chat Completions input: the cookbook rule (per message, per name, reply priming) plus tools and schemas.
-import { content, isRecord, outputSchema, toolCall, toolDefinitions } from './content-parts.js';
+import { content, forcedTool, isRecord, outputSchema, toolCall, toolDefinitions } from './content-parts.js';
 import type { Meter } from './meter.js';
 
 function message(msg: unknown, m: Meter): number {
@@ -20,6 +20,6 @@ export function countChat(body: Record<string, unknown>, m: Meter): number {
   const messages = body.messages;
   if (Array.isArray(messages)) for (const msg of messages) n += message(msg, m);
   else n += m.any(messages);
-  n += toolDefinitions(body.tools, m) + toolDefinitions(body.functions, m);
+  n += toolDefinitions(body.tools, m) + toolDefinitions(body.functions, m) + forcedTool(body.tool_choice, m) + forcedTool(body.function_call, m);
   return n + outputSchema(body.response_format, m);
 }

@@ -33,8 +33,34 @@ function block(b: unknown, m: Meter): number {
     case 'search_result':
       return m.any(b.title) + m.any(b.source) + blocks(b.content, m);
     default:
-      return m.any(b);
+      return nestedBlocks(b, m);
   }
+}
+
+/**
+ * Any other block (a server tool's result, a type newer than this code): its JSON, but an image or a document
+ * inside it at any depth is counted by its own rule. As JSON text, a 3-page PDF inside a
+ * `web_fetch_tool_result` counted 886 tokens where the same document block counts 13,970 (review s39).
+ */
+function nestedBlocks(b: Record<string, unknown>, m: Meter): number {
+  const media: unknown[] = [];
+  const rest = withoutMedia(b, media, 0);
+  let n = m.any(rest);
+  for (const x of media) n += block(x, m);
+  return n;
+}
+
+/** `v` with every image or document block below its top level taken out (into `media`), for their own rule. */
+function withoutMedia(v: unknown, media: unknown[], depth: number): unknown {
+  if (typeof v !== 'object' || v === null || depth > 64) return v;
+  if (depth > 0 && isRecord(v) && (v.type === 'image' || v.type === 'document')) {
+    media.push(v);
+    return null;
+  }
+  if (Array.isArray(v)) return v.map((x) => withoutMedia(x, media, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = withoutMedia(x, media, depth + 1);
+  return out;
 }
 
 /** Tokens of a content value: a string or an array of blocks. */

@@ -1,5 +1,5 @@
 // Responses API input: `instructions`, `input` (a string or a list of items), `tools`, `text.format`.
-import { content, isRecord, outputSchema, toolCall, toolDefinitions } from './content-parts.js';
+import { content, forcedTool, isRecord, outputSchema, toolCall, toolDefinitions } from './content-parts.js';
 import type { Meter } from './meter.js';
 
 function item(it: unknown, m: Meter): number {
@@ -38,6 +38,6 @@ export function countResponses(body: Record<string, unknown>, m: Meter): number 
   if (typeof input === 'string') n += p.perMessage + m.text('user') + m.text(input);
   else if (Array.isArray(input)) for (const it of input) n += item(it, m);
   else n += m.any(input);
-  n += toolDefinitions(body.tools, m);
+  n += toolDefinitions(body.tools, m) + forcedTool(body.tool_choice, m);
   return n + (isRecord(body.text) ? outputSchema(body.text.format, m) : 0);
 }

@@ -247,8 +247,9 @@ describe('endpoints', () => {
     };
     const n = exact('responses', body, m);
     const parts = 3 + 3 + o200k('user') + o200k('What is in the picture?') + 85 + 12 + o200k('lookup') + o200k('{"q":"cat"}') + 12 + o200k('a cat');
-    const tools = 16 + 8 + o200k(JSON.stringify(body.tools[0]));
-    const schema = 16 + o200k(JSON.stringify(body.text.format)) + 3 * 2;
+    // Each property one token more than its JSON, each enum value three (OpenAI's rendering: content-parts.ts).
+    const tools = 16 + 8 + o200k(JSON.stringify(body.tools[0])) + 1;
+    const schema = 16 + o200k(JSON.stringify(body.text.format)) + 3 * 2 + 1;
     expect(n).toBe(parts + tools + schema);
     const file = exact('responses', { input: [{ role: 'user', content: [{ type: 'input_file', file_data: dataUrl('application/pdf', pdf(2)) }] }] }, m);
     const noFile = exact('responses', { input: [{ role: 'user', content: [] }] }, m);
@@ -268,6 +269,12 @@ describe('endpoints', () => {
     expect(exact('chat', { messages, response_format: rf }, m)).toBe(expected + 16 + o200k(JSON.stringify(rf)));
     const fns = [{ name: 'f', parameters: { type: 'object', properties: {} } }];
     expect(exact('chat', { messages, functions: fns }, m)).toBe(expected + 16 + 8 + o200k(JSON.stringify(fns[0])));
+    // A tool named in tool_choice (or function_call) is rendered again: its name and ~4 tokens of framing.
+    const tools = fns.map((f) => ({ type: 'function', function: f }));
+    const forced = exact('chat', { messages, tools, tool_choice: { type: 'function', function: { name: 'f' } } }, m);
+    expect(forced - exact('chat', { messages, tools, tool_choice: 'auto' }, m)).toBe(4 + o200k('f'));
+    expect(exact('chat', { messages, functions: fns, function_call: { name: 'f' } }, m) - exact('chat', { messages, functions: fns }, m)).toBe(4 + o200k('f'));
+    expect(exact('responses', { input: 'hi', tools: [{ type: 'function', name: 'f' }], tool_choice: { type: 'function', name: 'f' } }, m) - exact('responses', { input: 'hi', tools: [{ type: 'function', name: 'f' }] }, m)).toBe(4 + o200k('f'));
   });
 
   it('chat: audio and file parts get their documented conservative bounds', () => {

@@ -8,8 +8,13 @@ export function load(text: string, env: NodeJS.ProcessEnv = {}) {
 }
 
 export function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): ConfigIssue[] {
+  return issuesOfFiles([['tollgate.yaml', text]], env);
+}
+
+/** The issues of several config files loaded together, in order, as `--config a --config b` does. */
+export function issuesOfFiles(files: Array<[file: string, text: string]>, env: NodeJS.ProcessEnv = {}): ConfigIssue[] {
   try {
-    load(text, env);
+    loadPolicyFromTexts(files.map(([file, text]) => ({ file, text })), env);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as ConfigError).issues;

@@ -2,7 +2,8 @@
 // fail-open tests build it, and the counter items they use: every limit of one organization (a hash tag).
 import type { CounterItem } from '../../src/limits/counter-store.js';
 import { createRedisClient, waitReady, type RedisClient } from '../../src/limits/redis/redis-client.js';
-import { RedisCounterStore, type RedisStoreOptions } from '../../src/limits/redis/redis-store.js';
+import { RedisCounterStore } from '../../src/limits/redis/redis-store.js';
+import type { RedisStoreOptions } from '../../src/limits/redis/redis-store-options.js';
 import { ResilientStore } from '../../src/limits/resilient-store.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { middayZone } from './midday-zone.js';

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import pino, { type Logger } from 'pino';
 import { loadPolicy } from '../../src/config/index.js';
+import { withStartSettings } from '../../src/config/restart-settings.js';
 import { MemoryCounterStore } from '../../src/limits/memory-store.js';
 import { Gateway } from '../../src/proxy/gateway.js';
 import { buildServer } from '../../src/proxy/server.js';
@@ -87,7 +88,9 @@ export async function startUsageGateway(yaml: string, startMs = Date.UTC(2026, 1
   usage.attach(gateway);
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, routes: usage.routes, onRejected: usage.onRejected, ...(logger ? { logger } : {}) });
   const reload = (yaml?: string): Gateway => {
-    gateway = new Gateway(loadPolicy([yaml === undefined ? file : writeConfig(yaml)], process.env), store, clock, undefined, gateway.storedContext, gateway.background);
+    // As serve's reload: the settings read only at start keep their start-up values.
+    const next = withStartSettings(gateway.policy, loadPolicy([yaml === undefined ? file : writeConfig(yaml)], process.env));
+    gateway = new Gateway(next, store, clock, undefined, gateway.storedContext, gateway.background);
     usage.attach(gateway);
     return gateway;
   };

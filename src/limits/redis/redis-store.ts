@@ -1,6 +1,5 @@
 // Counters shared by many gateway instances, in Redis or Redis Cluster. Every operation is one Lua script
 // call (EVALSHA; EVAL with its text when Redis does not hold it) on the node that owns the organization's hash tag.
-import type { Clock } from '../../util/clock.js';
 import type { CounterItem, CounterStore, HeldCalls, LimitState, ReserveOutcome, ReserveRequest, ResponseOwner, RestoreEntry, SettleUsage } from '../counter-store.js';
 import { COMMAND_TIMED_OUT } from '../store-errors.js';
 import { amountFor } from '../admission.js';
@@ -16,7 +15,8 @@ import { Script } from './script-call.js';
 import { withTimeout } from '../../util/with-timeout.js';
 import { organizationTag } from '../applicable-limits.js';
 import { admittedKey, hashTagOf, heldIndexKey, lastPrimaryKey, lossKey, presenceKey, sameTag } from './hash-tags.js';
-import { waitOutLeases, type LeaseWait } from './lease-wait.js';
+import { waitOutLeases } from './lease-wait.js';
+import type { ReconcileEntry, RedisStoreOptions } from './redis-store-options.js';
 import { decodeResponseOwner, encodeResponseOwner, GROW_OWNER_LUA, responseOwnerKey } from './response-owner-keys.js';
 import { DEFAULT_REBUILD_WAIT_MS, LostCounters, refusalOf } from './lost-counters.js';
 import { endedFixedWindows, notedInHeldIndex, OpenReservations, type OpenReservation } from './open-reservations.js';
@@ -27,43 +27,6 @@ import { KEY_GRACE_MS } from './lua-prelude.js';
 
 /** The weights of an item placed again with nothing (its window ended: placeInFlightAgain). */
 const NOTHING: CounterItem['weights'] = { input: 0, output: 0, request: 0 };
-
-export interface RedisStoreOptions {
-  timezone: string;
-  /** The instance clock. Only used to offer window candidates; Lua decides with Redis TIME. */
-  clock: Clock;
-  /** How long the record of an unsettled reservation lives. */
-  reservationTtlMs: number;
-  /**
-   * Redis Cluster: the most a reservation or settlement may take. ioredis sends a command again after a
-   * failover, a CLUSTERDOWN or a redirection, each time with a fresh command timeout, so without this a
-   * call waited up to 8x `storage.timeout_ms`.
-   */
-  callTimeoutMs?: number;
-  /**
-   * `storage.rebuild_wait_ms`: the most a reservation waits for counters Redis lost to be rebuilt from
-   * the ledger (lost-counters.ts); past it the reservation fails as CountersNotRebuiltError.
-   */
-  rebuildWaitMs?: number;
-  /**
-   * `storage.lease_ms` (when set) and the clock leases measure their age on: a rebuild of lost counters
-   * first waits out the slices granted before the loss (lease-wait.ts), and a reservation waits for the
-   * rebuild that much longer.
-   */
-  leases?: LeaseWait;
-  /**
-   * Tests only: the time every script uses instead of Redis TIME. Contract tests place requests 1 ms
-   * before a window edge; Redis TIME cannot be set, and short real windows would make them slow and flaky.
-   */
-  timeOverride?: Clock;
-}
-
-/** Usage counted elsewhere (locally while Redis was unreachable) to add into the windows it belongs to. */
-export interface ReconcileEntry {
-  item: CounterItem;
-  atMs: number;
-  amount: number;
-}
 
 interface Scripts {
   tgPeek: ScriptCall;

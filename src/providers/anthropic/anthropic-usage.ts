@@ -2,7 +2,7 @@
 // beside `input_tokens`, not inside it; every one of them is input the model read, so all are counted in
 // `input`. Cache writes are also reported on their own (and split by TTL when the provider says), since
 // they are billed above the base input price.
-import { withCacheWrites, withToolCalls, type CacheWriteUsage, type JsonObject, type ToolCalls, type Usage } from '../usage.js';
+import { tokenCount, withCacheWrites, withToolCalls, type CacheWriteUsage, type JsonObject, type ToolCalls, type Usage } from '../usage.js';
 import { fallbackAttempts, withAttempts, type ModelNames } from './fallback-usage.js';
 
 export type { CacheWriteUsage } from '../usage.js';
@@ -19,8 +19,6 @@ export interface AnthropicUsageParts extends CacheWriteUsage {
   /** `usage.inference_geo` (US-only inference is billed above global); absent when not reported. */
   inferenceGeo?: string;
 }
-
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /**
  * The counts of an Anthropic `usage` object as reported, each undefined when absent or null. In a stream,
@@ -52,12 +50,12 @@ export function anthropicUsageFields(usage: unknown): AnthropicUsageFields {
   const split = typeof u.cache_creation === 'object' && u.cache_creation !== null ? (u.cache_creation as JsonObject) : undefined;
   const tools = typeof u.server_tool_use === 'object' && u.server_tool_use !== null ? (u.server_tool_use as JsonObject) : undefined;
   return {
-    input: num(u.input_tokens),
-    cacheWrite: num(u.cache_creation_input_tokens),
-    cacheRead: num(u.cache_read_input_tokens),
-    cacheWrite1h: num(split?.ephemeral_1h_input_tokens),
-    output: num(u.output_tokens),
-    webSearches: num(tools?.web_search_requests),
+    input: tokenCount(u.input_tokens),
+    cacheWrite: tokenCount(u.cache_creation_input_tokens),
+    cacheRead: tokenCount(u.cache_read_input_tokens),
+    cacheWrite1h: tokenCount(split?.ephemeral_1h_input_tokens),
+    output: tokenCount(u.output_tokens),
+    webSearches: tokenCount(tools?.web_search_requests),
     speed: typeof u.speed === 'string' ? u.speed : undefined,
     geo: typeof u.inference_geo === 'string' ? u.inference_geo : undefined,
   };

@@ -8,7 +8,7 @@ export { takesSampling } from './api-version.js';
 export { withErrorRequestId } from './error-request-id.js';
 export { anthropicErrorToOpenAI, chatUsageOf, messageToChat } from './message-to-chat.js';
 export { finishReason } from './map-stop-reason.js';
-export { fitThinkingBudget, interleavedThinking, MIN_THINKING_OUTPUT, thinkingBudgetToKeep, thinksUnseen } from './thinking-budget.js';
+export { fitThinkingBudget, interleavedThinking, MIN_THINKING_OUTPUT, THINKING_LEAST, thinkingBudgetToKeep, thinksUnseen } from './thinking-budget.js';
 export { bringsServerToolInput, webSearchBound } from './server-tools.js';
 export { attemptMaxTokens, attemptSpeed, attemptThinking, MAX_FALLBACKS, readFallbacks } from './fallback-entries.js';
 export { fallbackAttempts, withAttempts } from './fallback-usage.js';

@@ -147,6 +147,11 @@ export class AnthropicMessagesStream implements StreamAdapter {
     return this.reader.ended;
   }
 
+  /** Nothing follows `message_stop`. */
+  get closed(): boolean {
+    return this.reader.ended;
+  }
+
   step(ev: SseEvent): StreamStep {
     const e = this.reader.read(ev);
     if (!e) return PASS;

@@ -10,6 +10,11 @@ import type { JsonObject } from '../usage.js';
 export const MIN_THINKING_BUDGET = 1024;
 /** The least `max_tokens` a manual-thinking call can be sent with: the least budget, plus one token of answer. */
 export const MIN_THINKING_OUTPUT = MIN_THINKING_BUDGET + 1;
+/** Why a manual-thinking call's output cap cannot go lower, and what can: in the gateway's 400s. */
+export const THINKING_LEAST = {
+  why: `extended thinking needs a budget_tokens of at least ${MIN_THINKING_BUDGET}, below max_tokens`,
+  fix: 'turn extended thinking off',
+} as const;
 
 /**
  * The budget of a body with manual extended thinking that must stay below `max_tokens`, when the client

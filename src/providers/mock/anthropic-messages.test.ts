@@ -11,7 +11,7 @@ describe('anthropic messages', () => {
   it('answers with a message object', () => {
     const { body: res, reply } = json(post('/v1/messages', body));
     expect(reply.headers['request-id']).toMatch(/^req_/);
-    expect(Object.keys(res)).toEqual(['id', 'type', 'role', 'model', 'content', 'stop_reason', 'stop_sequence', 'usage']);
+    expect(Object.keys(res)).toEqual(['id', 'type', 'role', 'model', 'content', 'stop_reason', 'stop_sequence', 'stop_details', 'usage']);
     expect(res.id).toMatch(/^msg_01/);
     expect(res.content).toEqual([{ type: 'text', text: expect.any(String) }]);
     expect(res.stop_reason).toBe('end_turn');
@@ -40,7 +40,7 @@ describe('anthropic messages', () => {
     });
     expect(data[1]).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     expect(data[3].delta.type).toBe('text_delta');
-    expect(data[8]).toEqual({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 4 } });
+    expect(data[8]).toEqual({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null }, usage: { output_tokens: 4 } });
   });
 
   it('validates like the real API', () => {
@@ -114,7 +114,7 @@ describe('anthropic messages: cache, thinking and tool use', () => {
     expect(json[0]).toBe('');
     expect(JSON.parse(json.join(''))).toEqual({ location: 'mock', unit: 'mock' });
     expect(events.at(-2)!.data).toEqual({
-      type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null },
+      type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null, stop_details: null },
       usage: { output_tokens: 4 + countTextTokens('get_weather{"location":"mock","unit":"mock"}', base.model) },
     });
   });

@@ -83,15 +83,28 @@ function usage(input: InputSplit, outputTokens: number, placement: Placement): R
  * Anthropic's checks of manual extended thinking: a budget of at least 1024, below max_tokens. (The
  * interleaved-thinking beta lifts the second rule; the mock reads no headers and applies it always.)
  */
-function invalidThinking(thinking: unknown, maxTokens: number): string | undefined {
-  if (typeof thinking !== 'object' || thinking === null) return undefined;
-  const { type, budget_tokens: budget } = thinking as Record<string, unknown>;
-  if (type !== 'enabled') return undefined;
+function invalidBudget(thinking: Record<string, unknown>, maxTokens: number): string | undefined {
+  const budget = thinking.budget_tokens;
   if (typeof budget !== 'number' || budget < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
   if (budget >= maxTokens) {
     return '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size';
   }
   return undefined;
+}
+
+/**
+ * Anthropic's 400s for a request's thinking (enabled or adaptive): the budget's (manual thinking only), and
+ * forced tool use, which thinking does not take: "Tool use with thinking only supports tool_choice: {"type":
+ * "auto"} (the default) or {"type": "none"}" (the extended-thinking guide).
+ */
+function invalidThinking(body: Record<string, unknown>, maxTokens: number): string | undefined {
+  const thinking = body.thinking;
+  if (typeof thinking !== 'object' || thinking === null) return undefined;
+  const { type } = thinking as Record<string, unknown>;
+  if (type !== 'enabled' && type !== 'adaptive') return undefined;
+  const budgetError = type === 'enabled' ? invalidBudget(thinking as Record<string, unknown>, maxTokens) : undefined;
+  if (budgetError) return budgetError;
+  return toolForced(body) ? 'Thinking may not be enabled when tool_choice forces tool use.' : undefined;
 }
 
 /** Thinking tokens when the request turns extended thinking on and mock_thinking_tokens does not say. */
@@ -167,12 +180,14 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   const invalid = fieldRequired(call, ['model', 'messages', 'max_tokens']);
   if (invalid) return invalid;
   const { body, controls } = call;
-  if (typeof body.max_tokens !== 'number' || body.max_tokens < 1) {
-    return anthropicError(400, 'max_tokens: Input should be greater than or equal to 1', call.latencyMs);
+  // 0 is taken: it "populate[s] the prompt cache without generating a response" (the SDK's
+  // MessageCreateParamsBase.max_tokens, the prompt-caching guide's pre-warming).
+  if (typeof body.max_tokens !== 'number' || body.max_tokens < 0) {
+    return anthropicError(400, 'max_tokens: Input should be greater than or equal to 0', call.latencyMs);
   }
   const refusedField = invalidMetadata(body.metadata) ?? refusedTogether(body);
   if (refusedField) return anthropicError(400, refusedField, call.latencyMs);
-  const thinkingError = invalidThinking(body.thinking, body.max_tokens);
+  const thinkingError = invalidThinking(body, body.max_tokens);
   if (thinkingError) return anthropicError(400, thinkingError, call.latencyMs);
   const fallbacksError = invalidFallbacks(body);
   if (fallbacksError) return anthropicError(400, fallbacksError, call.latencyMs);
@@ -180,7 +195,7 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   const run = runFallbacks(body, controls.refuseModels ?? []);
   const attempt = run.served;
   const maxTokens = attempt.max_tokens as number;
-  const attemptThinkingError = attempt === body ? undefined : invalidThinking(attempt.thinking, maxTokens);
+  const attemptThinkingError = attempt === body ? undefined : invalidThinking(attempt, maxTokens);
   if (attemptThinkingError) return anthropicError(400, attemptThinkingError, call.latencyMs);
   const model = attempt.model as string;
   const inputOf = (m: string): InputSplit => splitInput(estimateInput('messages', body, m).exact(), controls);
@@ -200,16 +215,19 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     });
     outputTokens += thought;
   }
-  // Text, unless a forced tool call is all the answer (thinking then still may come first).
+  // Text, unless a forced tool call is all the answer (never with thinking: invalidThinking refuses the pair).
   // A refusal answers nothing.
-  const len = run.refused || (tool && toolForced(attempt)) ? { tokens: 0, cut: false } : resolveOutputLength({ max_tokens: maxTokens - thought }, controls, call.opts, ['max_tokens']);
+  const textless = run.refused || (tool && toolForced(attempt));
+  const len = textless ? { tokens: 0, cut: false } : resolveOutputLength({ max_tokens: maxTokens - thought }, controls, call.opts, ['max_tokens']);
   // Cut before the first stop sequence it would contain (stop-sequences.ts).
   const stop = stopAtSequence(mockTokens(len.tokens), attempt.stop_sequences);
   const text = stop.pieces;
-  if (!run.refused && !(tool && toolForced(attempt))) blocks.push({ full: { type: 'text', text: text.join('') }, start: { type: 'text', text: '' }, deltas: [] });
+  // max_tokens 0 (a cache pre-warm) generates nothing: no block at all (not even a forced tool call), stop_reason max_tokens.
+  const prewarm = maxTokens === 0 && !controls.ignoreMaxTokens;
+  if (!textless && !prewarm) blocks.push({ full: { type: 'text', text: text.join('') }, start: { type: 'text', text: '' }, deltas: [] });
   outputTokens += stop.tokens;
   // A cut or stopped answer ends there: the tool call it was heading for never comes.
-  const toolBlock = tool && !len.cut && !stop.stopped ? tool : undefined;
+  const toolBlock = tool && !prewarm && !len.cut && !stop.stopped ? tool : undefined;
   if (toolBlock) {
     const args = toolInput(toolBlock);
     const json = JSON.stringify(args);
@@ -221,8 +239,11 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     });
     outputTokens += countTextTokens(String(toolBlock.name) + json, model);
   }
-  const stopReason = run.refused ? 'refusal' : stop.stopped ? 'stop_sequence' : len.cut ? 'max_tokens' : toolBlock ? 'tool_use' : 'end_turn';
+  const stopReason = run.refused ? 'refusal' : stop.stopped ? 'stop_sequence' : len.cut || prewarm ? 'max_tokens' : toolBlock ? 'tool_use' : 'end_turn';
   const stopSequence = stop.stopped ?? null;
+  // Always present, null "when the `stop_reason` has no additional detail to report" (the SDK's Message and
+  // message_delta types): MessageStream copies it from message_delta unconditionally.
+  const stopDetails = run.refused ? REFUSAL_DETAILS : null;
   const served = usage(input, outputTokens, placementOf(attempt));
   // A fallback model ran: each attempt's usage, the declined ones producing nothing; the top level is the serving hop's.
   const fellBack = run.declined.length > 0;
@@ -245,10 +266,11 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
       stop_sequence: null,
     };
     // The real stream reports one output token up front and the cumulative total in message_delta.
-    if (!controls.omitUsage) message.usage = usage(fellBack ? inputOf(body.model as string) : input, 1, placementOf(body));
+    // (None for a max_tokens 0 pre-warm, which generates nothing.)
+    if (!controls.omitUsage) message.usage = usage(fellBack ? inputOf(body.model as string) : input, prewarm ? 0 : 1, placementOf(body));
     const delta: Record<string, unknown> = {
       type: 'message_delta',
-      delta: run.refused ? { stop_reason: stopReason, stop_sequence: null, stop_details: REFUSAL_DETAILS } : { stop_reason: stopReason, stop_sequence: stopSequence },
+      delta: { stop_reason: stopReason, stop_sequence: stopSequence, stop_details: stopDetails },
     };
     // Today's API repeats the (cumulative) input and cache figures in message_delta, without the TTL split.
     if (!controls.omitUsage && fellBack) {
@@ -295,8 +317,8 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
     content: blocks.map((b) => b.full),
     stop_reason: stopReason,
     stop_sequence: stopSequence,
+    stop_details: stopDetails,
   };
-  if (run.refused) value.stop_details = REFUSAL_DETAILS;
   if (!controls.omitUsage) value.usage = served;
   return jsonReply(call, 'anthropic', value);
 }

@@ -2,6 +2,7 @@
 import { encodeSseEvent } from '../sse/index.js';
 import type { MockControls } from './mock-controls.js';
 import { mockRequestId } from './mock-ids.js';
+import { anthropicSuccessHeaders, openAiSuccessHeaders } from './mock-rate-limits.js';
 import type { PromptCacheCounts } from './openai-prompt-cache.js';
 import { unpinnedTier } from '../openai/openai-usage.js';
 import type { MockFlavor, MockJsonReply, MockOptions, MockSseReply } from './types.js';
@@ -21,12 +22,17 @@ function requestIdHeader(flavor: MockFlavor): string {
   return flavor === 'anthropic' ? 'request-id' : 'x-request-id';
 }
 
+/** The headers each API adds to a 200 after its request id: its rate-limit state (mock-rate-limits.ts). */
+function successHeaders(call: MockCall, flavor: MockFlavor): Record<string, string> {
+  return flavor === 'anthropic' ? anthropicSuccessHeaders(call.body) : openAiSuccessHeaders(call.body, call.latencyMs);
+}
+
 /** A 200 JSON reply carrying `value` serialised in its insertion order (the wire order). */
 export function jsonReply(call: MockCall, flavor: MockFlavor, value: unknown): MockJsonReply {
   return {
     kind: 'json',
     status: 200,
-    headers: { 'content-type': 'application/json', [requestIdHeader(flavor)]: mockRequestId() },
+    headers: { 'content-type': 'application/json', [requestIdHeader(flavor)]: mockRequestId(), ...successHeaders(call, flavor) },
     latencyMs: call.latencyMs,
     body: JSON.stringify(value),
   };
@@ -53,6 +59,7 @@ export function sseReply(call: MockCall, flavor: MockFlavor, frames: string[], e
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       [requestIdHeader(flavor)]: mockRequestId(),
+      ...successHeaders(call, flavor),
     },
     latencyMs: call.latencyMs,
     frames,

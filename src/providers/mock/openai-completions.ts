@@ -2,6 +2,7 @@
 import { estimateInput } from '../../tokens/index.js';
 import { jsonReply, sseReply, wantsStreamUsage, type MockCall } from './mock-call.js';
 import { resolveOutputLength } from './mock-controls.js';
+import { openAiError } from './mock-errors.js';
 import { mockId, nowSeconds } from './mock-ids.js';
 import { mockTokens } from './mock-text.js';
 import { stopSequences } from './openai-choice-text.js';
@@ -33,6 +34,10 @@ export function mockCompletion(call: MockCall): MockReply {
   // Legacy completions have no `metadata` (chat's label for stored completions): OpenAI refuses it.
   const invalid = refuseUnknownFields(call, ['metadata']) ?? validateOpenAi(call, 'prompt', echo && body.max_tokens === 0 ? [] : CAPS);
   if (invalid) return invalid;
+  // best_of: "Results cannot be streamed" (the openai SDK's CompletionCreateParams.best_of).
+  if (body.stream === true && typeof body.best_of === 'number' && body.best_of > 1) {
+    return openAiError(400, 'Cannot stream results with best_of > 1.', { param: 'best_of' }, call.latencyMs);
+  }
   const model = body.model as string;
   const n = typeof body.n === 'number' ? body.n : 1;
   const prompts = legacyPrompts(body.prompt);

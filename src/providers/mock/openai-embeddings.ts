@@ -10,6 +10,23 @@ export const DEFAULT_EMBEDDING_DIMENSIONS = 1536;
 /** The most `dimensions` a request may ask for (text-embedding-3-large's), or the configured size if larger. */
 const MAX_EMBEDDING_DIMENSIONS = 3072;
 
+/**
+ * An input with nothing to embed: an empty string (the input "cannot be an empty string", the openai SDK's
+ * EmbeddingCreateParams.input), an empty list, or an empty string in a list.
+ */
+function emptyInput(input: unknown): boolean {
+  if (input === '') return true;
+  return Array.isArray(input) && (input.length === 0 || input.some((item) => item === ''));
+}
+
+/** OpenAI's 400 for it, naming the JSON path and no param (as quoted in public reports of it). */
+const INVALID_INPUT = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
+
+/** `dimensions` is "Only supported in `text-embedding-3` and later models" (the SDK's doc of it): ada-002 refuses it. */
+function takesDimensions(model: string): boolean {
+  return model !== 'text-embedding-ada-002';
+}
+
 // One string or one token array is one input; a list of either is several.
 function inputsOf(input: unknown): unknown[] {
   if (Array.isArray(input) && input.length > 0 && typeof input[0] !== 'number') return input;
@@ -62,12 +79,15 @@ export function mockEmbeddings(call: MockCall): MockReply {
   const invalid = refuseUnknownFields(call, ['metadata']) ?? validateOpenAi(call, 'input');
   if (invalid) return invalid;
   const { body } = call;
+  if (emptyInput(body.input)) return openAiError(400, INVALID_INPUT, {}, call.latencyMs);
   const format = body.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') {
     return openAiError(400, `${JSON.stringify(format)} is not one of ['float', 'base64'] - 'encoding_format'`, {}, call.latencyMs);
   }
   let dimensions = call.opts.embeddingDimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
   if (body.dimensions !== undefined && body.dimensions !== null) {
+    // text-embedding-ada-002 refuses the field, whatever its value (its own 1536 included).
+    if (!takesDimensions(body.model as string)) return openAiError(400, 'This model does not support specifying dimensions.', {}, call.latencyMs);
     if (typeof body.dimensions !== 'number' || !Number.isInteger(body.dimensions) || body.dimensions < 1) {
       return openAiError(400, `${JSON.stringify(body.dimensions)} is less than the minimum of 1 - 'dimensions'`, {}, call.latencyMs);
     }

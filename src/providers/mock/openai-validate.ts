@@ -32,6 +32,23 @@ export function refuseUnknownFields(call: MockCall, fields: readonly string[]): 
   return openAiError(400, message, {}, call.latencyMs);
 }
 
+/** The required fields OpenAI's schema holds to at least one item: chat's `messages`. */
+const NON_EMPTY: ReadonlySet<string> = new Set(['messages']);
+
+/**
+ * OpenAI's 400 for an empty list where one item at least is needed, e.g. {"message": "Invalid 'messages': empty
+ * array. Expected an array with minimum length 1, but got an empty array instead.", "param": "messages", "code":
+ * "empty_array"} (quoted from the API in CopilotKit/CopilotKit#529).
+ */
+function emptyArray(call: MockCall, field: string): MockJsonReply {
+  return openAiError(
+    400,
+    `Invalid '${field}': empty array. Expected an array with minimum length 1, but got an empty array instead.`,
+    { param: field, code: 'empty_array' },
+    call.latencyMs,
+  );
+}
+
 /** OpenAI's cap on choices per request. */
 const MAX_N = 128;
 
@@ -62,6 +79,7 @@ export function validateOpenAi(call: MockCall, required: string, capFields: read
       call.latencyMs,
     );
   }
+  if (NON_EMPTY.has(required) && Array.isArray(body[required]) && (body[required] as unknown[]).length === 0) return emptyArray(call, required);
   for (const field of capFields) {
     const v = body[field];
     if (typeof v === 'number' && v < 1) return below(call, field, 1, v);

@@ -45,6 +45,10 @@ export class OpenAIChatStream implements StreamAdapter {
     return this.done || (this.finished.size >= this.choices && [...this.open].every((i) => this.finished.has(i)));
   }
 
+  get closed(): boolean {
+    return this.done;
+  }
+
   step(ev: SseEvent): StreamStep {
     if (ev.data === '[DONE]') {
       this.done = true;

@@ -1,15 +1,22 @@
 // Reading token usage from OpenAI-format bodies, stream chunks and Responses API events.
-import type { JsonObject, Usage } from '../usage.js';
+import { tokenCount, type JsonObject, type Usage } from '../usage.js';
 
-/** Usage from an OpenAI `usage` object (chat, completions, embeddings or Responses), or undefined when absent or malformed. */
+/**
+ * Usage from an OpenAI `usage` object (chat, completions, embeddings or Responses), or undefined when absent
+ * or malformed: an input or output that is no token count (tokenCount) leaves the call for the gateway to count.
+ */
 export function openAIUsage(usage: unknown): Usage | undefined {
   if (typeof usage !== 'object' || usage === null) return undefined;
   const u = usage as JsonObject;
-  const input = u.prompt_tokens ?? u.input_tokens;
-  if (typeof input !== 'number') return undefined;
-  const output = typeof u.completion_tokens === 'number' ? u.completion_tokens : typeof u.output_tokens === 'number' ? u.output_tokens : 0;
+  const input = tokenCount(u.prompt_tokens ?? u.input_tokens);
+  if (input === undefined) return undefined;
+  const reportedOutput = u.completion_tokens ?? u.output_tokens;
+  // Embeddings report no output at all.
+  const output = reportedOutput === undefined ? 0 : tokenCount(reportedOutput);
+  if (output === undefined) return undefined;
   const details = (u.prompt_tokens_details ?? u.input_tokens_details) as JsonObject | undefined;
-  const cached = typeof details?.cached_tokens === 'number' ? details.cached_tokens : 0;
+  // Cached input is a part of input: more would price the rest below nothing.
+  const cached = Math.min(tokenCount(details?.cached_tokens) ?? 0, input);
   const usageOut: Usage = { input, output, cachedInput: cached, source: 'provider' };
   // GPT-5.6 and later bill the prompt tokens they write to the cache at 1.25x input; older models report none.
   const written = positiveCount(details?.cache_write_tokens);
@@ -23,7 +30,8 @@ export function openAIUsage(usage: unknown): Usage | undefined {
 }
 
 function positiveCount(n: unknown): number | undefined {
-  return typeof n === 'number' && n > 0 ? n : undefined;
+  const count = tokenCount(n);
+  return count !== undefined && count > 0 ? count : undefined;
 }
 
 /**

@@ -20,6 +20,10 @@ export class ResponsesStream implements StreamAdapter {
   usage: ReportedUsage = { final: false };
   /** The terminal event (`response.completed`, `.incomplete`, `.failed`) arrived. */
   ended = false;
+  /** Nothing follows the terminal event. */
+  get closed(): boolean {
+    return this.ended;
+  }
   private response: JsonObject | undefined;
   // The sequence number of the last event delivered.
   private sequence = -1;
