@@ -39,7 +39,9 @@ describe.each(LEDGER_KINDS)('the $kind ledger reads off the event loop', ({ plac
     // The rebuild's largest read, whose rows cost little to fold: the loop mostly idle (on the thread, 22-24%
     // on both). PostgreSQL's read on the event loop kept it busy 93-95%, parsing a burst of socket reads at a
     // time, with gaps under half the read. (Whole rows are decoded here, a chunk at a time: busy anyway.)
-    expect(eventsRead.busy).toBeLessThan(0.6);
+    // Three test files at once on two cores read 0.60 on the thread (CI 12-07): the scheduler's stolen time
+    // counts as busy, so the bound sits between that and the on-loop 0.93.
+    expect(eventsRead.busy).toBeLessThan(0.8);
   });
 
   it('the read rows are the ones written, oldest first', async () => {

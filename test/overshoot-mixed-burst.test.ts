@@ -24,7 +24,9 @@ const REDIS_URL = `redis://127.0.0.1:6379/${REDIS_DB}`;
 
 const config = (counters: string): string => `
 server: {timezone: UTC}
-storage: {counters: "${counters}"}
+# A timeout far above the default 250 ms: this checks overshoot, not outages, and with three test files at
+# once on two cores one Redis call of the burst took longer (a 503, CI 12-07).
+storage: {counters: "${counters}", timeout_ms: 5000}
 providers: {demo: {type: mock, latency_ms: 3, output_tokens: 60}}
 projects: {p: {daily_limit: 10000000, request_limit: 2500}}
 users: {tier_a: {daily_limit: 12000}}

@@ -57,9 +57,11 @@ describe('stored context on /v1/responses', () => {
   });
 
   it('concurrent follow-ups on unseen context are admitted only as far as the limit has room for them', async () => {
+    // Each call runs 2 s upstream, so all ten are in flight together: with 300 ms, on a loaded CI host (four
+    // workers, 12-07), the first ones settled before the last arrived and gave their unused room back (7 admitted).
     const ask = () =>
       client('tg-s')
-        .responses.create({ model: 'gpt-4.1', previous_response_id: 'resp_unseen', input: 'Go on.', max_output_tokens: 100, ...({ mock_latency_ms: 300 } as object) })
+        .responses.create({ model: 'gpt-4.1', previous_response_id: 'resp_unseen', input: 'Go on.', max_output_tokens: 100, ...({ mock_latency_ms: 2000 } as object) })
         .then(() => 'ok' as const, (err: unknown) => (err instanceof OpenAI.RateLimitError ? ('refused' as const) : Promise.reject(err)));
     const results = await Promise.all(Array.from({ length: 10 }, ask));
     // Each reserves 1,000 of stored context + its prompt + 100 of output: four fit in 5,000 at once.

@@ -3,24 +3,17 @@
 // in an assistant message, and a text block in a user message with non-empty `citations` (the citations
 // Claude returns are still echoed back on the assistant's own text). The mock upstream took both under every
 // version, so a client of the SDK 1.x (which sends 2026-10-21) could not meet here what Anthropic answers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
+import { describe, expect, it } from 'vitest';
+import { useMockUpstream } from './helpers/mock-upstream-hooks.js';
 
-let upstream: MockUpstream;
-let url: string;
-
-beforeAll(async () => {
-  upstream = createMockUpstream({ latencyMs: 0, outputTokens: 3 });
-  url = await upstream.listen(0, '127.0.0.1');
-});
-afterAll(() => upstream.close());
+const mock = useMockUpstream();
 
 const MODEL = 'claude-sonnet-4-5';
 const PDF = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' } };
 const CITATION = { type: 'char_location', cited_text: 'The sky is blue.', document_index: 0, start_char_index: 0, end_char_index: 16 };
 
 async function send(version: string, messages: unknown[], path = '/v1/messages'): Promise<{ status: number; message?: string }> {
-  const res = await fetch(`${url}${path}`, {
+  const res = await fetch(`${mock.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'anthropic-version': version },
     body: JSON.stringify({ model: MODEL, max_tokens: 10, messages }),

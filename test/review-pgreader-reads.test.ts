@@ -26,9 +26,59 @@ async function database(): Promise<string> {
 }
 
 afterAll(async () => {
+  await longRead?.catch(() => {}); // still filling when its test was left out of the run (-t)
   for (const name of databases) await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.end({ timeout: 1 });
 });
+
+/** A new database with the ledger's table, filled by `fill` through a ledger closed afterwards. */
+async function filled(fill: (ledger: PostgresLedger, url: string) => Promise<void>): Promise<string> {
+  const url = await database();
+  const ledger = new PostgresLedger(url);
+  try {
+    await ledger.init();
+    await fill(ledger, url);
+  } finally {
+    await ledger.close();
+  }
+  return url;
+}
+
+// Every describe's database is made and filled at the start, all at once (12-07: each in its test or hook,
+// one after another: ~6 s of the file's 35 s, most of it PostgreSQL inserting 300,000 rows while this
+// process waited). The reads under test run on ledgers opened afterwards. The 300,000 rows of the last
+// describe are inserted by PostgreSQL while the tests before it run (none of those is timed to a bound
+// the insert could reach: close() within 1-2 s where it takes milliseconds); its own test, which is timed
+// against a long read, starts once they are in.
+const urls = { oddRows: '', manyReads: '', awkward: '' };
+let longRead: Promise<string> | undefined;
+beforeAll(async () => {
+  longRead = filled(async (ledger, url) => {
+    // 300,000 events: 1000 rows, and 299 copies of them made by PostgreSQL.
+    await ledger.append(Array.from({ length: 1000 }, (_, i) => sampleRow({ ts: T0 + i, requestId: `h${i}` })));
+    const db = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const others = COLUMN_NAMES.filter((c) => c !== 'ts' && c !== 'request_id');
+      await db.unsafe(`INSERT INTO ${TABLE} (ts, request_id, ${others.join(', ')}) SELECT ts + k * 1000, request_id || '-' || k, ${others.join(', ')} FROM ${TABLE}, generate_series(1, 299) AS k`);
+    } finally {
+      await db.end({ timeout: 1 });
+    }
+  });
+  longRead.catch(() => {}); // awaited, and its failure reported, by the test that reads it
+  const made = await Promise.allSettled([
+    filled((ledger) => ledger.append(oddRows())),
+    filled(async (ledger) => {
+      const rows = Array.from({ length: 6000 }, (_, i) =>
+        sampleRow({ ts: T0 + i * 1000, requestId: `r${i}`, organization: `org${i % 5}`, project: `p${i % 3}`, decision: i % 10 === 0 ? 'blocked' : 'admitted' }),
+      );
+      for (let i = 0; i < rows.length; i += 2000) await ledger.append(rows.slice(i, i + 2000));
+    }),
+    database(),
+  ]);
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  [urls.oddRows, urls.manyReads, urls.awkward] = made.map((r) => (r as PromiseFulfilledResult<string>).value);
+}, 60_000);
 
 /** Rows that stress every column: NULLs, unicode and emoji, big numbers, odd jsonb, tiny floats. */
 function oddRows(): LedgerRow[] {
@@ -82,10 +132,9 @@ describe('the reader thread reads what the main thread read, value for value', (
   let ledger: PostgresLedger;
   let direct: postgres.Sql;
   beforeAll(async () => {
-    url = await database();
+    url = urls.oddRows; // its 2500 oddRows() appended in the file's beforeAll
     ledger = new PostgresLedger(url);
     await ledger.init();
-    await ledger.append(oddRows());
     direct = postgres(url, { max: 1, onnotice: () => {} });
   });
   afterAll(async () => {
@@ -129,14 +178,15 @@ describe('the reader thread reads what the main thread read, value for value', (
 
 describe('many reads at once from one ledger', () => {
   it('each gets exactly its rows, failing visitors fail only their own read, nothing hangs, the thread goes on', async () => {
-    const url = await database();
-    const ledger = new PostgresLedger(url);
+    // 6000 rows (r0..r5999, a second apart, org0..org4, p0..p2, every tenth blocked), appended in the file's
+    // beforeAll in batches of 2000. 12,000 before 12-07 (the test took 14 s on CI, most of it decoding the
+    // rows twice, alone and together); with half as many the 20 reads on two threads still interleave their
+    // chunks of READ_CHUNK_ROWS: the rows reads bring 5100, 3600, 2100 and 600 rows, the throwing visitors
+    // see 5400 events (each throws in the second of six chunks). One organization's events now come in one
+    // chunk (two or three before).
+    const ledger = new PostgresLedger(urls.manyReads);
     try {
       await ledger.init();
-      const rows = Array.from({ length: 12_000 }, (_, i) =>
-        sampleRow({ ts: T0 + i * 1000, requestId: `r${i}`, organization: `org${i % 5}`, project: `p${i % 3}`, decision: i % 10 === 0 ? 'blocked' : 'admitted' }),
-      );
-      for (let i = 0; i < rows.length; i += 3000) await ledger.append(rows.slice(i, i + 3000));
       // Each read alone first: the answers the concurrent ones must give.
       const reads: Array<{ name: string; run: () => Promise<unknown>; fails?: string }> = [];
       for (let k = 0; k < 20; k++) {
@@ -178,7 +228,7 @@ describe('many reads at once from one ledger', () => {
         if (reads[i].fails) expect(together[i], reads[i].name).toBe(`failed: ${reads[i].fails}`);
         else expect(together[i], reads[i].name).toEqual(alone[i]);
       }
-      expect((await ledger.summarize({ groupBy: [] }))[0].calls).toBe(12_000);
+      expect((await ledger.summarize({ groupBy: [] }))[0].calls).toBe(6000);
     } finally {
       await ledger.close();
     }
@@ -187,10 +237,11 @@ describe('many reads at once from one ledger', () => {
 
 describe('close() and the idle stop at awkward moments', () => {
   let url: string;
-  beforeAll(async () => {
-    url = await database();
+  beforeAll(() => {
+    url = urls.awkward; // an empty database, made in the file's beforeAll
   });
-  const LONG = `SELECT g, repeat('y', 50) AS pad FROM generate_series(1, 3000000) AS g`;
+  const series = (rows: number): string => `SELECT g, repeat('y', 50) AS pad FROM generate_series(1, ${rows}) AS g`;
+  const LONG = series(3_000_000);
 
   it('close() during a long read fails it at once, twice is harmless, and the backend goes away', async () => {
     const reader = new PostgresReaderThread(url, undefined);
@@ -237,8 +288,10 @@ describe('close() and the idle stop at awkward moments', () => {
     const reader = new PostgresReaderThread(url, undefined);
     try {
       const started = Date.now();
+      // A tenth of LONG (300 chunks, far more than the worker sends ahead): the read is stopped at its first
+      // chunk all the same, and reading and dropping the rest takes a tenth of the 2-5 s it took (12-07).
       await expect(
-        reader.each(LONG, [], () => {
+        reader.each(series(300_000), [], () => {
           throw new Error('no thanks');
         }),
       ).rejects.toThrow('no thanks');
@@ -254,21 +307,21 @@ describe('close() and the idle stop at awkward moments', () => {
 });
 
 describe('a short read asked while a long one is under way', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await longRead!; // filled since the file's beforeAll
+  }, 60_000);
+
   it('is answered without waiting for the long read to end', async () => {
     // Fixed (found by review): a dashboard's or an admin report's small read (an empty minute here) asked while
     // the counter rebuild reads 300,000 events waited for the whole long read (~4 s; the rebuild's 10 s at
     // 450,000 rows), the reader thread running one read at a time on one connection. The PostgreSQL ledger
     // now has two reader threads, and a read goes to the one with the fewest pending: the small read starts
     // the second thread (its start and connection: 0.3-0.9 s here, with the main thread busy folding).
-    const url = await database();
+    // 300,000 events (1000 appended and 299 copies of them), inserted since the file's beforeAll.
     const ledger = new PostgresLedger(url);
     try {
       await ledger.init();
-      await ledger.append(Array.from({ length: 1000 }, (_, i) => sampleRow({ ts: T0 + i, requestId: `h${i}` })));
-      const db = postgres(url, { max: 1, onnotice: () => {} });
-      const others = COLUMN_NAMES.filter((c) => c !== 'ts' && c !== 'request_id');
-      await db.unsafe(`INSERT INTO ${TABLE} (ts, request_id, ${others.join(', ')}) SELECT ts + k * 1000, request_id || '-' || k, ${others.join(', ')} FROM ${TABLE}, generate_series(1, 299) AS k`);
-      await db.end({ timeout: 1 });
       let events = 0;
       const started = Date.now();
       const long = ledger

@@ -6,6 +6,11 @@
 // redis-server behind a delay proxy; ResilientStore over RedisCounterStore (test/helpers/review-placement-store.ts:
 // the placement is slowed past the 200 ms timeout by turning the proxy's delay up just as it is sent).
 // All of these held on the current code.
+//
+// The tests run side by side (describe.concurrent; 12-07, CI time: 31.5 s one after another, each mostly
+// waiting out the 2-second recovery hold, once per outage): each has a store, a delay proxy, clients and
+// keys of its own (setup names them after the test), and only the redis-server behind the proxies is
+// shared, which no test slows, kills or flushes.
 import { describe, expect, it } from 'vitest';
 import type { SettleUsage } from '../src/limits/counter-store.js';
 import { usePrivateRedis } from './helpers/redis-servers.js';
@@ -32,7 +37,7 @@ async function expectSettledOnFirstPlacement(s: Setup, input: number): Promise<v
   expect(s.placements).toEqual(['a~moved1']);
 }
 
-describe('placements that fail several times in a row, then succeed', () => {
+describe.concurrent('placements that fail several times in a row, then succeed', () => {
   for (const [kind, holdMs, times] of [
     ['false alarms (the PING answers)', 100, 4],
     ['real outages (the PING times out too)', 250, 2],
@@ -57,7 +62,7 @@ describe('placements that fail several times in a row, then succeed', () => {
   }
 });
 
-describe('a call that ends around a placement', () => {
+describe.concurrent('a call that ends around a placement', () => {
   // (A call cancelled, settled with zeros, took the same paths: left out for CI time.)
   for (const usage of [{ input: 80, output: 0, request: 1 }] satisfies SettleUsage[]) {
     it(`settling (${usage.input}) while the placement is in flight: it waits, settles locally, replayed once`, async () => {

@@ -1,25 +1,41 @@
 // The on_store_error mode in force, shown by `tollgate_counter_store_mode` / `tollgate_counter_store_limits`
 // and the outage log line (per-limit overrides named), and fail_open shares that a Redis timeout (a hang,
-// a false alarm) never hands out twice. Each test runs its own redis-server and kills or slows it.
-import { afterAll, describe, expect, it } from 'vitest';
+// a false alarm) never hands out twice. Each describe block runs its own redis-server and kills or slows it.
+//
+// Side by side (12-07, CI time: the file took 35.6 s one test after another, the /metrics test alone 19.9 s,
+// most of each hang test waiting out the 2-second recovery hold): the three describe blocks each have a
+// redis-server of their own, and no block's keys, proxies or processes are another's. The hang tests run
+// side by side too, each through a delay proxy of its own and with stores of its own (ownProxy), none
+// killing its block's server. The outage log tests kill theirs: they stay one after another
+// (it.sequential; killableRedis is called inside their block, so its afterEach restarts that block's
+// server and closes that block's stores only).
+// The hang tests' timeouts are 100 ms, and the /metrics test's gateway processes do not run beside them: it
+// starts them once every hang test has ended. Starting a process is a second or more of CPU, and its polling
+// of both gateways through the outage and the recovery hold is more: on a 2-core machine, beside them, a
+// hang test's first commands came back too late, and its false alarms turned into outages (4.2 s became 8).
+import { afterAll, beforeAll, describe, expect, it, type RunnerTestFile, type TestContext } from 'vitest';
 import { Redis } from 'ioredis';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import type { CounterItem, ReserveOutcome } from '../src/limits/counter-store.js';
+import { createRedisClient, waitReady } from '../src/limits/redis/redis-client.js';
+import { RedisCounterStore } from '../src/limits/redis/redis-store.js';
 import { ResilientStore } from '../src/limits/resilient-store.js';
+import { systemClock } from '../src/util/clock.js';
 import { RECOVERY_HOLD_MS } from '../src/limits/store-health.js';
 import type { OnStoreError } from '../src/config/policy.js';
-import { killableRedis, STORE_TIMEOUT_MS } from './helpers/killable-redis.js';
+import { createMockUpstream, type MockUpstream } from '../src/mock-upstream/index.js';
+import { killableRedis, resilientStoreOn, STORE_TIMEOUT_MS, type Logged } from './helpers/killable-redis.js';
 import { until } from './helpers/until.js';
-import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
-import { startFleet, type Fleet } from './helpers/redis-fleet.js';
+import { startDelayProxy } from './helpers/redis-delay-proxy.js';
+import { startRedisServer, usePrivateRedis, type RedisServer } from './helpers/redis-servers.js';
+import { servedAtMidday } from './helpers/midday-zone.js';
+import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 
 const TIMEOUT_MS = STORE_TIMEOUT_MS;
 // Redis hanging: every command and PING outlives the timeout five times over. Longer only delays the
 // recovery, which waits for the bytes the proxy still holds (1000 ms took ~0.5 s more per test).
 const HANG_MS = 5 * TIMEOUT_MS;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const fx = killableRedis();
-const resilient = fx.resilient;
 
 const org = (): string => `m${Math.random().toString(36).slice(2, 10)}`;
 function daily(o: string, max: number, onStoreError?: OnStoreError): CounterItem {
@@ -50,8 +66,8 @@ async function look(store: ResilientStore, items: CounterItem[]): Promise<number
   return r.states[0].used;
 }
 
-async function redisUsed(key: string): Promise<number> {
-  const raw = new Redis(fx.redis.url);
+async function redisUsed(url: string, key: string): Promise<number> {
+  const raw = new Redis(url);
   try {
     return Number((await raw.hget(key, 'u')) ?? 0);
   } finally {
@@ -59,12 +75,55 @@ async function redisUsed(key: string): Promise<number> {
   }
 }
 
-describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
+const HANG = 'fail_open when Redis hangs (timeouts, not a lost connection)';
+const METRICS = 'GET /metrics: tollgate_counter_store_mode and tollgate_counter_store_limits';
+/** Resolved once every hang test has ended. */
+let hangTestsEnded!: () => void;
+const hangTestsDone = new Promise<void>((r) => (hangTestsEnded = r));
+/** Whether the describe block named `name` runs (-t may leave it out: then nothing waits for it). */
+const runs = (file: RunnerTestFile, name: string): boolean => file.tasks.some((t) => t.name === name && t.mode === 'run');
+
+/**
+ * A hang test's own delay proxy in front of `redis`, and ResilientStores as killableRedis makes them (its
+ * STORE_TIMEOUT_MS, a 50 ms probe, what they log), on the proxy by default: all closed when the test ends.
+ */
+async function ownProxy(redis: RedisServer, onTestFinished: TestContext['onTestFinished']) {
+  const proxy = await startDelayProxy(redis.port);
+  const stores: ResilientStore[] = [];
+  onTestFinished(async () => {
+    proxy.setDelay(0);
+    await Promise.all(stores.map((s) => s.close()));
+    await proxy.close();
+  });
+  const resilient = async (mode: OnStoreError, instances = 1, url = proxy.url): Promise<{ store: ResilientStore; logs: Logged[] }> => {
+    const made = await resilientStoreOn(url, mode, instances);
+    stores.push(made.store);
+    return made;
+  };
+  return { proxy, resilient };
+}
+
+describe.concurrent(HANG, () => {
+  const redis = usePrivateRedis();
+  beforeAll(async () => {
+    // The counting scripts loaded into Redis, and this process's code for them warm, with a timeout of
+    // seconds: otherwise the tests' first commands, all at once, load them within 100 ms (as one after
+    // another only the first test's did).
+    const client = createRedisClient(redis.url, 5000);
+    expect(await waitReady(client, 5000)).toBe(true);
+    const warm = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
+    const items = [daily(org(), 1000)];
+    await warm.reserve({ id: 'warm', items, input: 0, output: 0, clamp: false, minOutput: 1 });
+    await warm.settle('warm', { input: 0, output: 0, request: 0 });
+    await warm.close();
+  });
+  afterAll(() => hangTestsEnded());
   for (const instances of [1, 2]) {
-    it(`instances ${instances}: what was admitted while the timeout was being confirmed carries into the outage's local share`, async () => {
+    it(`instances ${instances}: what was admitted while the timeout was being confirmed carries into the outage's local share`, async ({ onTestFinished }) => {
+      const fx = await ownProxy(redis, onTestFinished);
       const o = org();
       const items = [daily(o, 1000)];
-      const { store } = await resilient('fail_open', instances, fx.proxy.url);
+      const { store } = await fx.resilient('fail_open', instances);
       expect(await spend(store, items, 200)).toBe(200);
       expect(await look(store, items)).toBe(200);
       fx.proxy.setDelay(HANG_MS);
@@ -86,15 +145,16 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
       await until(() => store.mode === 'ok' && store.backlog === 0);
       await store.quiesce();
       // Exactly what was settled, the lost reservations cancelled.
-      await until(async () => (await redisUsed(items[0].key)) === 200 + admitted);
+      await until(async () => (await redisUsed(redis.url, items[0].key)) === 200 + admitted);
     });
   }
 
-  it('false alarms (a timeout the PING does not confirm) never hand out a share twice, nor reuse stale local counters', async () => {
+  it('false alarms (a timeout the PING does not confirm) never hand out a share twice, nor reuse stale local counters', async ({ onTestFinished }) => {
+    const fx = await ownProxy(redis, onTestFinished);
     const o = org();
     const items = [daily(o, 1000)];
-    const a = await resilient('fail_open', 1, fx.proxy.url);
-    const b = await resilient('fail_open', 1, fx.redis.url);
+    const a = await fx.resilient('fail_open', 1);
+    const b = await fx.resilient('fail_open', 1, redis.url);
     expect(await look(a.store, items)).toBe(0);
     let admitted = 0;
     /**
@@ -128,13 +188,14 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
     fx.proxy.setDelay(0);
     await until(() => a.store.mode === 'ok' && a.store.backlog === 0);
     await a.store.quiesce();
-    await until(async () => (await redisUsed(items[0].key)) === admitted);
+    await until(async () => (await redisUsed(redis.url, items[0].key)) === admitted);
   });
 
-  it('a replay that times out during the recovery hold, the PING answering, is sent again: no usage stays out of the shared counters', async () => {
+  it('a replay that times out during the recovery hold, the PING answering, is sent again: no usage stays out of the shared counters', async ({ onTestFinished }) => {
+    const fx = await ownProxy(redis, onTestFinished);
     const o = org();
     const items = [daily(o, 1000)];
-    const { store, logs } = await resilient('fail_open', 1, fx.proxy.url);
+    const { store, logs } = await fx.resilient('fail_open', 1);
     expect(await spend(store, items, 100)).toBe(100);
     // A real outage: Redis hangs, the PING confirms it; 50 counted locally.
     fx.proxy.setDelay(HANG_MS);
@@ -151,12 +212,14 @@ describe('fail_open when Redis hangs (timeouts, not a lost connection)', () => {
     expect(await got).toBe(30);
     await until(() => store.mode === 'ok' && store.backlog === 0, RECOVERY_HOLD_MS + 3000);
     await store.quiesce();
-    await until(async () => (await redisUsed(items[0].key)) === 180);
+    await until(async () => (await redisUsed(redis.url, items[0].key)) === 180);
   });
 });
 
-describe('the outage log line and modeFor with per-limit overrides', () => {
-  it('default fail_closed with a fail_open limit: names both, and modeFor tells them apart', async () => {
+describe.concurrent('the outage log line and modeFor with per-limit overrides', () => {
+  const fx = killableRedis();
+  const resilient = fx.resilient;
+  it.sequential('default fail_closed with a fail_open limit: names both, and modeFor tells them apart', async () => {
     const o = org();
     const rate = { ...daily(o, 100, 'fail_open'), key: `tg:{${o}}:tier:free:rate:fixed_window` };
     const budget = daily(o, 1_000_000);
@@ -186,7 +249,7 @@ describe('the outage log line and modeFor with per-limit overrides', () => {
     await until(() => store.modeFor('fail_open') === 'ok', RECOVERY_HOLD_MS + 2000);
   });
 
-  it('default fail_open with a fail_closed limit: the default leads, the exception is named; no overrides: the plain line', async () => {
+  it.sequential('default fail_open with a fail_closed limit: the default leads, the exception is named; no overrides: the plain line', async () => {
     const { store, logs } = await resilient('fail_open', 2, fx.redis.url);
     store.describeLimits(() => [
       { id: 'project:web:daily', mode: 'enforce', onStoreError: 'fail_closed' },
@@ -204,15 +267,17 @@ describe('the outage log line and modeFor with per-limit overrides', () => {
   });
 });
 
-describe('GET /metrics: tollgate_counter_store_mode and tollgate_counter_store_limits', () => {
-  const fleets: Fleet[] = [];
-  let own: RedisServer;
+describe.concurrent(METRICS, () => {
+  const gateways: RunningProcess[] = [];
+  let own: RedisServer | undefined;
+  let mock: MockUpstream | undefined;
   afterAll(async () => {
-    await Promise.all(fleets.map((f) => f.stop()));
+    await Promise.all(gateways.map((g) => g.stop()));
+    await mock?.close();
     await own?.stop();
   });
 
-  const config = (storeUrl: string, mode: OnStoreError) => (mockUrl: string): string => `
+  const config = (storeUrl: string, mode: OnStoreError, mockUrl: string): string => `
 storage: {counters: "${storeUrl}", on_store_error: ${mode}, timeout_ms: 200}
 providers:
   up: {type: openai, base_url: "${mockUrl}/v1", api_key: sk-test}
@@ -243,38 +308,48 @@ keys:
       body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
     }).then(async (r) => (await r.arrayBuffer(), r.status));
 
-  it('ok normally; fail_closed / fail_open (and the override) once Redis is gone; ok again when it is back', async () => {
-    own = await startRedisServer();
-    // Both at once: each is a mock upstream and a gateway booting, seconds of CPU on a busy machine.
-    const started = await Promise.allSettled((['fail_closed', 'fail_open'] as const).map((mode) => startFleet(1, config(own.url, mode), { TOLLGATE_LOG_LEVEL: 'info' })));
-    for (const s of started) if (s.status === 'fulfilled') fleets.push(s.value);
+  it.sequential('ok normally; fail_closed / fail_open (and the override) once Redis is gone; ok again when it is back', async ({ task }) => {
+    // Not beside the hang tests (see the top of the file).
+    if (runs(task.file, HANG)) await hangTestsDone;
+    // The gateways are real processes (what `tollgate serve` wires: its /metrics, its log); the mock upstream
+    // they both call runs in this process, started with the redis-server (12-07, CI time: a mock-upstream
+    // process per gateway, each started before its gateway, was a node start-up more on the way).
+    mock = createMockUpstream({});
+    const [redis, mockUrl] = await Promise.all([startRedisServer(), mock.listen(0, '127.0.0.1')]);
+    own = redis;
+    const ok = { tollgate_counter_store_mode: { ok: 1, fail_open: 0, fail_closed: 0 }, tollgate_counter_store_limits: { ok: 3, fail_open: 0, fail_closed: 0 } };
+    // Both at once: each is a gateway booting, a second or more of CPU on a busy machine. Given 30 s to say
+    // it listens, not startCli's 15: two booting together took 8-13 s on a 2-core machine at a load of 12.
+    const started = await Promise.allSettled(
+      (['fail_closed', 'fail_open'] as const).map((mode) => startCli(['serve', '--config', writeConfig(servedAtMidday(config(redis.url, mode, mockUrl))), '--port', '0'], { TOLLGATE_LOG_LEVEL: 'info' }, 30_000)),
+    );
+    for (const s of started) if (s.status === 'fulfilled') gateways.push(s.value);
     const [closed, open] = started.map((s) => {
       if (s.status === 'rejected') throw s.reason;
       return s.value;
     });
-    const [c, f] = [closed.urls[0], open.urls[0]];
+    const [c, f] = [closed.url, open.url];
     expect(await call(c)).toBe(200);
     expect(await call(f)).toBe(200);
-    const ok = { tollgate_counter_store_mode: { ok: 1, fail_open: 0, fail_closed: 0 }, tollgate_counter_store_limits: { ok: 3, fail_open: 0, fail_closed: 0 } };
     expect(await gauges(c)).toEqual(ok);
     expect(await gauges(f)).toEqual(ok);
 
-    await own.kill();
+    await redis.kill();
     await until(async () => (await call(c)) === 503);
     await until(async () => (await call(f)) === 200 && (await gauges(f)).tollgate_counter_store_mode.fail_open === 1);
     // Default fail_closed: the mode says so, and the fail_open rate limit shows as the one limit counted locally.
     expect(await gauges(c)).toEqual({ tollgate_counter_store_mode: { ok: 0, fail_open: 0, fail_closed: 1 }, tollgate_counter_store_limits: { ok: 0, fail_open: 1, fail_closed: 2 } });
     expect(await gauges(f)).toEqual({ tollgate_counter_store_mode: { ok: 0, fail_open: 1, fail_closed: 0 }, tollgate_counter_store_limits: { ok: 0, fail_open: 3, fail_closed: 0 } });
-    const closedLog = closed.gateways[0].output();
+    const closedLog = closed.output();
     expect(closedLog).toMatch(/refusing requests with 503 for requests that need a limit that fails closed \(2: project:p:daily, tier:free:daily\); admitting against local counters \(1\/1 of each limit\) for requests whose limits all fail open \(1: tier:free:rate\)/);
-    expect(open.gateways[0].output()).toMatch(/counter store unreachable: admitting against local counters \(1\/1 of each limit\) until it answers again/);
+    expect(open.output()).toMatch(/counter store unreachable: admitting against local counters \(1\/1 of each limit\) until it answers again/);
 
-    await own.restart();
+    await redis.restart();
     await until(async () => (await gauges(c)).tollgate_counter_store_mode.ok === 1 && (await gauges(f)).tollgate_counter_store_mode.ok === 1, 10_000);
     await until(async () => (await gauges(c)).tollgate_counter_store_limits.ok === 3, RECOVERY_HOLD_MS + 3000);
     expect(await gauges(c)).toEqual(ok);
     await until(async () => JSON.stringify(await gauges(f)) === JSON.stringify(ok), RECOVERY_HOLD_MS + 3000);
     expect(await call(c)).toBe(200);
     expect(await call(f)).toBe(200);
-  }, 60_000);
+  }, 90_000); // 60 s of its own, and the hang tests it waits for
 });

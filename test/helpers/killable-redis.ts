@@ -55,16 +55,22 @@ export function killableRedis(): KillableRedis {
       return proxy;
     },
     async resilient(mode, instances = 1, url = redis.url) {
-      const client = createRedisClient(url, STORE_TIMEOUT_MS);
-      expect(await waitReady(client, 3000)).toBe(true);
-      const primary = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
-      const logs: Logged[] = [];
-      const logAt = (level: Logged['level']) => (obj: object, msg: string) => void logs.push({ level, msg, obj: obj as Record<string, unknown> });
-      const store = new ResilientStore(primary, { defaultMode: mode, instances, timezone: 'UTC', clock: systemClock, log: { info: logAt('info'), warn: logAt('warn') }, description: url, probeIntervalMs: 50 });
-      const modes: StoreMode[] = [];
-      store.onModeChange((m) => modes.push(m));
-      stores.push(store);
-      return { store, logs, modes };
+      const made = await resilientStoreOn(url, mode, instances);
+      stores.push(made.store);
+      return made;
     },
   };
+}
+
+/** A ResilientStore on the Redis at `url` (STORE_TIMEOUT_MS, a 50 ms probe), with what it logs and every mode it reported. */
+export async function resilientStoreOn(url: string, mode: OnStoreError, instances = 1): Promise<{ store: ResilientStore; logs: Logged[]; modes: StoreMode[] }> {
+  const client = createRedisClient(url, STORE_TIMEOUT_MS);
+  expect(await waitReady(client, 3000)).toBe(true);
+  const primary = new RedisCounterStore(client, { timezone: 'UTC', clock: systemClock, reservationTtlMs: 60_000 });
+  const logs: Logged[] = [];
+  const logAt = (level: Logged['level']) => (obj: object, msg: string) => void logs.push({ level, msg, obj: obj as Record<string, unknown> });
+  const store = new ResilientStore(primary, { defaultMode: mode, instances, timezone: 'UTC', clock: systemClock, log: { info: logAt('info'), warn: logAt('warn') }, description: url, probeIntervalMs: 50 });
+  const modes: StoreMode[] = [];
+  store.onModeChange((m) => modes.push(m));
+  return { store, logs, modes };
 }

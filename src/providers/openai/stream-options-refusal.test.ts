@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMockUpstream, type MockUpstream } from '../../mock-upstream/index.js';
+import { describe, expect, it } from 'vitest';
+import { useMockUpstream } from '../../../test/helpers/mock-upstream-hooks.js';
 import type { UpstreamRequest } from '../provider.js';
 import { OpenAIProvider } from './openai-provider.js';
 import { refusesStreamOptions, unlessStreamOptionsRefused } from './stream-options-refusal.js';
@@ -31,16 +31,10 @@ describe('refusesStreamOptions', () => {
 });
 
 describe('unlessStreamOptionsRefused', () => {
-  let upstream: MockUpstream;
-  let url: string;
-  beforeAll(async () => {
-    upstream = createMockUpstream({ latencyMs: 0, outputTokens: 3 });
-    url = await upstream.listen(0, '127.0.0.1');
-  });
-  afterAll(() => upstream.close());
+  const mock = useMockUpstream();
 
   it('sends the call again without the field, remembers the refusal, and says so in the log once', async () => {
-    const provider = new OpenAIProvider({ name: 'azure', type: 'openai', baseUrl: `${url}/v1`, apiKey: 'sk-up', headers: {}, timeoutMs: 5000 });
+    const provider = new OpenAIProvider({ name: 'azure', type: 'openai', baseUrl: `${mock.url}/v1`, apiKey: 'sk-up', headers: {}, timeoutMs: 5000 });
     const warnings: Array<{ obj: object; msg: string }> = [];
     const log = { warn: (obj: object, msg: string) => void warnings.push({ obj, msg }) };
     const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true, mock_refuse_stream_options: true };
