@@ -137,7 +137,9 @@ describe('budget leases through a loss of the counters, when things happen at on
     expect(first.value).toBe(true);
     expect(o.state.rebuilds).toBe(1);
     await sleep(LEASE_MS + 200); // A's next call comes a little later (its slice was serving meanwhile)
-    const later = await o.ticking(o.call(a), 100);
+    // Small ticks: the clock moves 10 ms per 5 ms of real time, so a call that does not wait reads well under
+    // LEASE_MS / 2 even when a busy host takes 100 ms over it (with ticks of 100, 20 ms of it read 400).
+    const later = await o.ticking(o.call(a), 10);
     expect(later.value).toBe(true);
     expect(o.state.rebuilds).toBe(2);
     // Every slice granted before the loss ended long ago: no wait is needed.

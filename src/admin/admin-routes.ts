@@ -39,7 +39,7 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
         // Within the report's bound, and shorter: a locked or frozen database held the flush for up to two
         // write timeouts before the report's own 10 s began (25 s to a 503). A flush that fails or takes
         // longer still reports what is written (a table locked against writes may still be read).
-        if (ctx.writer) await withTimeout(ctx.writer.flush(), DASHBOARD_FLUSH_WAIT_MS, 'flush not done').catch(() => {});
+        if (ctx.writer) await withTimeout(rowsOfEndedCalls(ctx), DASHBOARD_FLUSH_WAIT_MS, 'flush not done').catch(() => {});
         return buildDashboard(ctx.ledger, policy, new PriceBook(policy.pricing), org, ctx.now(), top);
       });
     });
@@ -48,12 +48,18 @@ export function adminRoutes(ctx: AdminContext): (app: FastifyInstance) => void {
       const policy = ctx.policy();
       requireAdmin(policy.server.adminKeySha256, req);
       // Every finished call's row first, before each reading: the audit compares them with the counters.
-      const flush = async (): Promise<void> => {
-        await ctx.writer?.flush();
-      };
-      return fromLedger(() => auditCounters(ctx.ledger, policy, ctx.store, ctx.now, { beforeLedger: flush }));
+      return fromLedger(() => auditCounters(ctx.ledger, policy, ctx.store, ctx.now, { beforeLedger: () => rowsOfEndedCalls(ctx) }));
     });
   };
+}
+
+/**
+ * Every ended call's row written: those waiting for their settlement's answer handed to the writer first
+ * (a row follows its settlement: rows-after-rebuild.ts), then the writer flushed.
+ */
+async function rowsOfEndedCalls(ctx: AdminContext): Promise<void> {
+  await ctx.store.settlingRows?.();
+  await ctx.writer?.flush();
 }
 
 /** A query parameter given at most once (a repeated one arrives as an array): said so, not taken for an unknown value. */

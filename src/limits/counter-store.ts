@@ -299,6 +299,12 @@ export interface CounterStore {
    */
   rowAfter?(id: string): Promise<void> | undefined;
   /**
+   * Resolves once the rows of calls that ended and wait only for their settlement's answer (rowAfter) have
+   * been handed to the ledger's writer: the dashboard and the audit flush after it, so they see a call
+   * answered just before. Bounded by the store's command timeout.
+   */
+  settlingRows?(): Promise<void>;
+  /**
    * The gateway is stopping: from now on no row waits (rowAfter), since every call's row must reach the
    * ledger before it closes.
    */

@@ -47,6 +47,7 @@ export class LeasedStore implements CounterStore {
   readonly rebuildWhenLost?: CounterStore['rebuildWhenLost'];
   readonly stopping?: CounterStore['stopping'];
   readonly rowAfter?: CounterStore['rowAfter'];
+  readonly settlingRows?: CounterStore['settlingRows'];
   readonly holdsCounters?: CounterStore['holdsCounters'];
   readonly heldCalls?: CounterStore['heldCalls'];
   readonly heldInStore?: CounterStore['heldInStore'];
@@ -64,6 +65,7 @@ export class LeasedStore implements CounterStore {
     if (inner.rebuildWhenLost) this.rebuildWhenLost = (orgs, rebuild) => inner.rebuildWhenLost!(orgs, rebuild);
     if (inner.stopping) this.stopping = () => inner.stopping!();
     if (inner.rowAfter) this.rowAfter = (id) => inner.rowAfter!(id);
+    if (inner.settlingRows) this.settlingRows = () => inner.settlingRows!();
     if (inner.holdsCounters) this.holdsCounters = (orgs) => inner.holdsCounters!(orgs);
     if (inner.heldCalls) this.heldCalls = (organizations) => inner.heldCalls!(organizations);
     if (inner.heldInStore) this.heldInStore = (items) => inner.heldInStore!(items);

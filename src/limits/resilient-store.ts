@@ -122,6 +122,10 @@ export class ResilientStore implements CounterStore {
     return this.rowsAfter.rowAfter(id);
   }
 
+  settlingRows(): Promise<void> {
+    return this.rowsAfter.settlingRows();
+  }
+
   holdsCounters(organizations: string[]): Promise<boolean> {
     return this.primary.holdsCounters(organizations);
   }

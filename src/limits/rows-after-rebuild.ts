@@ -20,6 +20,8 @@ export const MAX_ROW_WAIT_MS = 30_000;
 export class RowsAfterRebuild {
   /** By call id: what its row waits for; deleted once it resolves. */
   private readonly waits = new Map<string, Promise<void>>();
+  /** The waits of rows that wait for their settlement's answer only (afterSettlement), until it comes. */
+  private readonly settling = new Set<Promise<void>>();
   private stopped = false;
   private stop: (() => void) | undefined;
   private readonly stopping: Promise<void> = new Promise((resolve) => (this.stop = resolve));
@@ -50,8 +52,20 @@ export class RowsAfterRebuild {
     if (this.stopped || this.waits.has(id)) return;
     const wait: Promise<void> = Promise.race([sent, this.stopping]).then(() => {
       if (this.waits.get(id) === wait) this.waits.delete(id);
+      this.settling.delete(wait);
     });
     this.waits.set(id, wait);
+    this.settling.add(wait);
+  }
+
+  /**
+   * Resolves once the rows now waiting for their settlement's answer are handed to the writer (their
+   * `rowAfter(id).then(write)`, registered before, runs first): a report read right after a call then
+   * includes it. Bounded by the store's timeout, as each settlement is; rows waiting for a rebuild are not
+   * waited for.
+   */
+  settlingRows(): Promise<void> {
+    return Promise.all(this.settling).then(() => undefined);
   }
 
   /** What the row of call `id` waits for before it is written: undefined when nothing. */
