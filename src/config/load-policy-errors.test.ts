@@ -31,6 +31,17 @@ describe('loadPolicy: errors', () => {
     expect(issues).toContainEqual(expect.objectContaining({ line: 2, path: 'projects.production.daily_limit', message: expect.stringContaining('required') }));
   });
 
+  it('reads a lone carriage return as a line end, as YAML 1.2 does (an old Mac editor\'s files), lines counted by it', () => {
+    const lf = 'projects:\n  production:\n    daily_limit: 200000\n    request_limit: 40\n';
+    expect(load(lf.replace(/\n/g, '\r')).projects.get('production')).toEqual(load(lf).projects.get('production'));
+    // Before: "line 1: YAML syntax error: Nested mappings are not allowed in compact mappings".
+    expect(issuesOf('projects:\r  production:\r    dialy_limit: 200000\r')).toContainEqual({
+      file: 'tollgate.yaml', line: 3, path: 'projects.production.dialy_limit', message: 'unknown key `dialy_limit` (did you mean `daily_limit`?)',
+    });
+    // Mixed with CRLF ends in one file.
+    expect(issuesOf('projects:\r\n  production:\r    dialy_limit: 200000\r\n')).toContainEqual(expect.objectContaining({ line: 3, path: 'projects.production.dialy_limit' }));
+  });
+
   it('refuses credentials written into a base_url, which would never be sent', () => {
     expect(issuesOf('providers:\n  vllm:\n    type: openai\n    base_url: "https://bot:hunter2@gpu.internal/v1"\n')).toContainEqual({
       file: 'tollgate.yaml', line: 4, path: 'providers.vllm.base_url',

@@ -124,6 +124,10 @@ keys:
     const latin1 = join(dir, 'latin1.yaml');
     writeFileSync(latin1, Buffer.concat([Buffer.from('projects:\n  p: {daily_limit: 100}\n# caf'), Buffer.from([0xe9]), Buffer.from('\nkeys:\n  - {id: k1, key: "s'), Buffer.from([0xff, 0xfe]), Buffer.from('ret"}\n')]));
     expect(() => loadPolicy([latin1], {})).toThrow(`${latin1}:3: the file is not UTF-8 (byte 0xe9 at offset 39); save it as UTF-8`);
+    // Counted on lone-CR and CRLF line ends too.
+    const crEnds = join(dir, 'cr-ends.yaml');
+    writeFileSync(crEnds, Buffer.concat([Buffer.from('projects:\r  p: {daily_limit: 100}\r\n# caf'), Buffer.from([0xe9]), Buffer.from('\r')]));
+    expect(() => loadPolicy([crEnds], {})).toThrow(`${crEnds}:3: the file is not UTF-8`);
     const utf16 = join(dir, 'utf16.yaml');
     writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('server: {port: 4000}\n', 'utf16le')]));
     expect(() => loadPolicy([utf16], {})).toThrow(`${utf16}:1: the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8`);

@@ -11,7 +11,8 @@ export function utf8Problem(bytes: Buffer): { line: number; message: string } | 
   if (isUtf8(bytes)) return undefined;
   const at = firstInvalidByte(bytes);
   let line = 1;
-  for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
+  // Line ends as YAML counts them: LF, CRLF, or a lone CR.
+  for (let i = 0; i < at; i++) if (bytes[i] === 0x0a || (bytes[i] === 0x0d && bytes[i + 1] !== 0x0a)) line++;
   return { line, message: `the file is not UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, '0')} at offset ${at}); save it as UTF-8` };
 }
 

@@ -71,11 +71,21 @@ interface WalkContext {
 }
 
 /**
+ * `text` with each lone carriage return (an old Mac editor's line end) as a line feed. YAML 1.2 takes CR,
+ * LF and CRLF as line breaks alike, but the `yaml` library reads a lone CR as a space within the line: a
+ * valid file was refused as one line of nested mappings, at line 1. One character for one, so every offset
+ * and line number stays as it was.
+ */
+function withLineFeeds(text: string): string {
+  return text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text;
+}
+
+/**
  * Parses `text` (the contents of `file`) into plain data, recording locations in `locs`. With `standIns`,
  * an unset variable is a marker from it rather than an issue (see unset-stand-ins.ts).
  */
 export function parseConfigSource(file: string, text: string, env: NodeJS.ProcessEnv, locs: LocIndex, standIns?: UnsetStandIns): ConfigSource {
-  const placeholders = hideEnvExpressions(text);
+  const placeholders = hideEnvExpressions(withLineFeeds(text));
   const { doc, lines } = parseYamlDocument(placeholders.text);
   const rootLoc: Loc = { file, line: 1 };
   if (doc.errors.length > 0) {
