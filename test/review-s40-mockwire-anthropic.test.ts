@@ -135,18 +135,36 @@ describe('mismatches with the real Anthropic API', () => {
   });
 
   // GET /v1/models is Anthropic's too: {data: [ModelInfo...], has_more, first_id, last_id}, each ModelInfo with
-  // `type: "model"`, `id`, `display_name`, `created_at` (resources/models.d.ts; the SDK's Page reads has_more /
-  // first_id). The mock answers every GET /v1/models in OpenAI's shape, even with `anthropic-version` and
-  // `x-api-key` (seen: {"object":"list","data":[{"id":"gpt-4o","object":"model","created":...,"owned_by":"system"}]}),
-  // so the SDK's models.list() yields entries without display_name or created_at, and no Claude model. (The
-  // gateway itself tells the two apart by `anthropic-version`, README "GET /v1/models".)
-  // Suspect: src/providers/mock/handle-mock-request.ts / openai-models.ts mockListModels.
-  it.fails('GET /v1/models from the Anthropic SDK lists Anthropic ModelInfo entries', async () => {
+  // `type: "model"`, `id`, `display_name`, `created_at` and the rest resources/models.d.ts declares (the SDK's
+  // Page reads has_more / last_id to fetch the next page). The mock answered every GET /v1/models in OpenAI's
+  // shape, even with `anthropic-version` (seen: {"object":"list","data":[{"id":"gpt-4o","object":"model",...}]}),
+  // so the SDK's models.list() yielded entries without display_name or created_at, and no Claude model. Fixed:
+  // with `anthropic-version` it answers Anthropic's (src/providers/mock/anthropic-models.ts), paged as the
+  // gateway pages its own list (src/util/anthropic-page.ts).
+  it('GET /v1/models from the Anthropic SDK lists Anthropic ModelInfo entries, paged; retrieve and its 404', async () => {
     const page = await client().models.list();
     expect(page.data.length).toBeGreaterThan(0);
     const first = page.data[0]!;
     expect(first.type).toBe('model');
     expect(typeof first.display_name).toBe('string');
     expect(first.id).toMatch(/^claude-/);
+    expect(Object.keys(first).sort()).toEqual(['capabilities', 'created_at', 'deprecated_at', 'display_name', 'id', 'lifecycle', 'line', 'max_input_tokens', 'max_tokens', 'retires_at', 'type']);
+    // Newest first, as the API lists them.
+    const released = page.data.map((m) => Date.parse(m.created_at));
+    expect(released).toEqual([...released].sort((x, y) => y - x));
+    // Two at a time: the SDK follows has_more and last_id through every page, each model once.
+    const paged: string[] = [];
+    for await (const m of client().models.list({ limit: 2 })) paged.push(m.id);
+    expect(paged).toEqual(page.data.map((m) => m.id));
+    const second = (await (await fetch(`${mock.url}/v1/models?limit=2&after_id=${paged[1]}`, { headers: HEADERS })).json()) as { data: Array<{ id: string }>; has_more: boolean; first_id: string; last_id: string };
+    expect(second).toMatchObject({ has_more: paged.length > 4, first_id: paged[2], last_id: paged[3] });
+    expect((await client().models.retrieve('claude-sonnet-4-20250514')).max_tokens).toBe(64_000);
+    const missing = await fetch(`${mock.url}/v1/models/claude-nope`, { headers: HEADERS });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as ErrorBody).error).toEqual({ type: 'not_found_error', message: 'model: claude-nope' });
+    const badLimit = await fetch(`${mock.url}/v1/models?limit=0`, { headers: HEADERS });
+    expect(badLimit.status).toBe(400);
+    // Without `anthropic-version` the same path is OpenAI's list still.
+    expect(((await (await fetch(`${mock.url}/v1/models`)).json()) as { object: string }).object).toBe('list');
   });
 });

@@ -8,6 +8,7 @@ import { authenticate } from './request-context.js';
 import type { Target } from '../routing/route-table.js';
 import { addressableNames } from '../routing/addressable-names.js';
 import { servesEndpoint, wireOfRequest } from './exchange.js';
+import { anthropicPage } from '../util/anthropic-page.js';
 
 // Fixed so that listings are stable across restarts.
 const CREATED = 1_700_000_000;
@@ -79,7 +80,9 @@ export function listModels(gw: Gateway, req: FastifyRequest, reply: FastifyReply
   if (wireOfRequest(req) === 'anthropic') {
     const query = req.query as Record<string, string | string[] | undefined>;
     const stages = lifecyclesOf(query);
-    return reply.send(anthropicPage(anthropicListFor(gw, targets).filter((m) => stages.includes(m.lifecycle)), query as Record<string, string | undefined>));
+    const page = anthropicPage(anthropicListFor(gw, targets).filter((m) => stages.includes(m.lifecycle)), query);
+    if ('refused' in page) throw new TollgateError('invalid_request', { detail: page.refused });
+    return reply.send(page);
   }
   return reply.send({ object: 'list', data: listFor(targets) });
 }
@@ -96,28 +99,6 @@ export function retrieveModel(gw: Gateway, req: FastifyRequest<{ Params: { '*': 
 }
 
 /**
- * One page as Anthropic pages its list: `limit` (1-1000, default 20) models after `after_id`, or the last
- * ones before `before_id`; `has_more` says whether more lie that way.
- */
-function anthropicPage(all: AnthropicModel[], query: Record<string, string | undefined>): JsonPage {
-  const limit = query.limit === undefined ? 20 : Number(query.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new TollgateError('invalid_request', { detail: 'limit: Input should be a whole number from 1 to 1000.' });
-  const indexOf = (id: string): number => all.findIndex((m) => m.id === id);
-  let data: AnthropicModel[];
-  let hasMore: boolean;
-  if (query.before_id !== undefined && query.after_id === undefined) {
-    const end = Math.max(0, indexOf(query.before_id));
-    data = all.slice(Math.max(0, end - limit), end);
-    hasMore = end - limit > 0;
-  } else {
-    const start = query.after_id === undefined ? 0 : indexOf(query.after_id) + 1;
-    data = all.slice(start, start + limit);
-    hasMore = start + limit < all.length;
-  }
-  return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
-}
-
-/**
  * The lifecycle stages a list asks for: `lifecycle` repeated (`?lifecycle=active&lifecycle=retired`) or with
  * brackets, as the SDK sends it (`lifecycle[]=active`); up to 3, active and deprecated when none is named.
  */
@@ -128,11 +109,4 @@ function lifecyclesOf(query: Record<string, string | string[] | undefined>): rea
   const unknown = named.findIndex((stage) => !(LIFECYCLES as readonly string[]).includes(stage));
   if (unknown >= 0) throw new TollgateError('invalid_request', { detail: `lifecycle.${unknown}: Input should be 'active', 'deprecated' or 'retired'.` });
   return named;
-}
-
-interface JsonPage {
-  data: AnthropicModel[];
-  has_more: boolean;
-  first_id: string | null;
-  last_id: string | null;
 }

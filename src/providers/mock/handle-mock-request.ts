@@ -1,6 +1,7 @@
 // Routes one request to its endpoint generator; shared by the HTTP mock upstream and the in-process mock provider.
 import { refusedByApiVersion } from './anthropic-sampling.js';
 import { mockAnthropicCountTokens, mockAnthropicMessages } from './anthropic-messages.js';
+import { mockAnthropicListModels, mockAnthropicRetrieveModel } from './anthropic-models.js';
 import type { MockCall } from './mock-call.js';
 import { readMockControls } from './mock-controls.js';
 import { defaultErrorMessage, echoedCredentials, flavorOfPath, mockErrorReply, openAiError } from './mock-errors.js';
@@ -30,6 +31,11 @@ export function normalizeMockPath(path: string): string {
   return p;
 }
 
+function queryOf(path: string): URLSearchParams {
+  const q = path.indexOf('?');
+  return new URLSearchParams(q === -1 ? '' : path.slice(q + 1));
+}
+
 /** A path segment decoded, or as it came when it is not valid percent-encoding. */
 export function safeDecode(s: string): string {
   try {
@@ -54,9 +60,12 @@ export function handleMockRequest(method: string, path: string, body: unknown, o
   const p = normalizeMockPath(path);
   const baseLatency = Math.max(0, opts.latencyMs);
   if (m === 'GET') {
-    if (p === '/v1/models') return mockListModels(baseLatency);
+    // The one path both APIs have: Anthropic's SDK always sends `anthropic-version`, OpenAI's never does.
+    const anthropic = headers['anthropic-version'] !== undefined;
+    if (p === '/v1/models') return anthropic ? mockAnthropicListModels(queryOf(path), baseLatency) : mockListModels(baseLatency);
     if (p.startsWith(MODEL_PREFIX) && p.length > MODEL_PREFIX.length) {
-      return mockRetrieveModel(safeDecode(p.slice(MODEL_PREFIX.length)), baseLatency);
+      const id = safeDecode(p.slice(MODEL_PREFIX.length));
+      return anthropic ? mockAnthropicRetrieveModel(id, baseLatency) : mockRetrieveModel(id, baseLatency);
     }
     return notFound(m, p, baseLatency);
   }
