@@ -3,6 +3,7 @@ import { encodeSseEvent } from '../sse/index.js';
 import { countTextTokens, estimateInput } from '../../tokens/index.js';
 import { jsonReply, sseReply, type MockCall } from './mock-call.js';
 import { resolveOutputLength, type MockControls } from './mock-controls.js';
+import { outputLimitOf } from './anthropic-models.js';
 import { anthropicError } from './mock-errors.js';
 import { fallbackBlocks, invalidFallbacks, iterationUsage, REFUSAL_DETAILS, runFallbacks } from './anthropic-fallback.js';
 import { refusedTogether } from './anthropic-sampling.js';
@@ -184,6 +185,12 @@ export function mockAnthropicMessages(call: MockCall): MockReply {
   // MessageCreateParamsBase.max_tokens, the prompt-caching guide's pre-warming).
   if (typeof body.max_tokens !== 'number' || body.max_tokens < 0) {
     return anthropicError(400, 'max_tokens: Input should be greater than or equal to 0', call.latencyMs);
+  }
+  // Refused before generating, as Anthropic does (quoted in OpenHands/OpenHands#11090), for the models the
+  // mock lists with their output limit (anthropic-models.ts); other names, aliases included, take any value.
+  const cap = outputLimitOf(body.model);
+  if (cap !== undefined && body.max_tokens > cap) {
+    return anthropicError(400, `max_tokens: ${body.max_tokens} > ${cap}, which is the maximum allowed number of output tokens for ${body.model as string}`, call.latencyMs);
   }
   const refusedField = invalidMetadata(body.metadata) ?? refusedTogether(body);
   if (refusedField) return anthropicError(400, refusedField, call.latencyMs);

@@ -32,6 +32,11 @@ export const MOCK_ANTHROPIC_MODELS = [
   model('claude-3-5-haiku-20241022', 'Claude Haiku 3.5', '2024-10-22', 'haiku', 8_192),
 ];
 
+/** The most `max_tokens` a listed model takes; undefined for a name the mock does not list. */
+export function outputLimitOf(model: unknown): number | undefined {
+  return MOCK_ANTHROPIC_MODELS.find((m) => m.id === model)?.max_tokens;
+}
+
 function json(value: unknown, latencyMs: number): MockReply {
   const requestId = mockRequestId();
   return { kind: 'json', status: 200, headers: { 'content-type': 'application/json', 'request-id': requestId }, latencyMs, body: JSON.stringify(value) };
