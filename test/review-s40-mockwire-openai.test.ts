@@ -101,12 +101,16 @@ describe('mismatches with the real OpenAI API', () => {
   // full body). The mock takes any cap (seen: 200 for max_tokens 100000). A gateway that sends a provider cap
   // larger than the model's (a route's default_max_tokens, a clamp computed from a large limit) passes here and
   // fails at OpenAI. Suspect: openai-validate.ts validateOpenAi (only the lower bound is checked).
-  it.fails('chat: max_tokens above the model\'s output limit (gpt-4o: 16,384) is a 400 naming max_tokens', async () => {
+  // Fixed: openai-models.ts capAboveOutputLimit, for the chat models the mock lists (either cap field).
+  it('chat: max_tokens above the model\'s output limit (gpt-4o: 16,384) is a 400 naming max_tokens', async () => {
     const res = await post('/v1/chat/completions', { model: 'gpt-4o', max_tokens: 100_000, messages: ask });
     expect(res.status).toBe(400);
     const { error } = (await res.json()) as ErrorBody;
     expect(error).toMatchObject({ type: 'invalid_request_error', param: 'max_tokens' });
     expect(error.message).toMatch(/max_tokens is too large: 100000\. This model supports at most 16384 completion tokens/);
+    const viaCompletionField = await post('/v1/chat/completions', { model: 'gpt-4.1', max_completion_tokens: 40_000, messages: ask });
+    expect(((await viaCompletionField.json()) as ErrorBody).error).toMatchObject({ param: 'max_completion_tokens', message: expect.stringContaining('at most 32768 completion tokens') });
+    expect((await post('/v1/chat/completions', { model: 'gpt-4o', max_tokens: 16_384, messages: ask })).status).toBe(200);
   });
 
   // OpenAI: 400 {"message": "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an

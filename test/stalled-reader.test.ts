@@ -37,7 +37,9 @@ users:
   t: {daily_limit: 100000000}
 routes:
   main:
-    chat_models: [{model_id: gpt-4o, model: up/gpt-4o}]
+    # An upstream model with no output cap the mock knows (its gpt-4o takes at most 16,384 tokens, as
+    # OpenAI's does): these streams must be far longer than socket buffers hold.
+    chat_models: [{model_id: gpt-4o, model: up/local-model}]
 keys: [{id: alice, key: ${KEY}, user: alice, tier: t}]
 `),
     ],

@@ -11,6 +11,7 @@ import { answersInAudio } from '../openai/unseen-billing.js';
 import { sentAudioTokens } from '../openai/audio-sides.js';
 import { spokenAnswer, spokenDeltas, spokenMessage } from './openai-audio.js';
 import { argumentFragments, capToolAnswer, mockToolAnswer, type MockToolAnswer } from './openai-tool-calls.js';
+import { capAboveOutputLimit } from './openai-models.js';
 import { validateOpenAi } from './openai-validate.js';
 import { ObfuscationPad, wantsObfuscation } from './stream-obfuscation.js';
 import type { MockReply } from './types.js';
@@ -25,7 +26,7 @@ const CHOICE_OFFSET = 7;
 
 /** Answers a chat completion request (non-streaming or streaming, any `n`). */
 export function mockChatCompletion(call: MockCall): MockReply {
-  const invalid = validateOpenAi(call, 'messages', CAPS);
+  const invalid = validateOpenAi(call, 'messages', CAPS) ?? capAboveOutputLimit(call.body, call.latencyMs);
   if (invalid) return invalid;
   const { body, controls } = call;
   // Chat completions take `metadata` only to label a stored completion, as OpenAI and Azure OpenAI do.
