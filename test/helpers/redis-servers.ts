@@ -79,7 +79,7 @@ export interface RedisServerOptions {
   extraArgs?: string[];
 }
 
-async function waitPong(port: number, timeoutMs = 5000): Promise<void> {
+async function waitPong(port: number, child?: ChildProcess, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -87,14 +87,28 @@ async function waitPong(port: number, timeoutMs = 5000): Promise<void> {
     } catch {
       // not up yet
     }
+    // One that exited (a port it could not bind) never answers: said at once, not after the timeout.
+    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`redis-server on ${port} exited (${child.exitCode ?? child.signalCode}) before answering PING`);
     if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer PING`);
     await sleep(20);
   }
 }
 
-/** Starts a private redis-server; stop it in afterAll. */
+/**
+ * Starts a private redis-server; stop it in afterAll. On a port of its own choosing, a start that fails (the
+ * port taken between the check and the bind by a process of another test) is tried again on another port.
+ */
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
-  const port = opts.port ?? (await freeRedisPort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisServerOn(opts.port ?? (await freeRedisPort()), opts);
+    } catch (err) {
+      if (opts.port !== undefined || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startRedisServerOn(port: number, opts: RedisServerOptions): Promise<RedisServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-redis-'));
   const persistence = opts.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, ...(opts.extraArgs ?? [])];
@@ -105,7 +119,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     live.add(child);
     const c = child;
     c.once('exit', () => live.delete(c));
-    await waitPong(port);
+    await waitPong(port, c);
   };
   const end = (signal: NodeJS.Signals) => async (): Promise<void> => {
     const c = child;
@@ -115,8 +129,14 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       c.kill(signal);
     });
   };
-  await launch();
   const kill = end('SIGKILL');
+  try {
+    await launch();
+  } catch (err) {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -172,10 +192,19 @@ export async function startClusterNodes(count: number, extraArgs: string[]): Pro
   const servers: RedisServer[] = [];
   const ports: number[] = [];
   for (let i = 0; i < count; i++) {
-    const port = await freeRedisPort();
-    const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cluster-'));
-    ports.push(port);
-    servers.push(await startRedisServer({ port, extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), ...extraArgs] }));
+    // As startRedisServer does on a port of its own choosing: a start that fails is tried on another port.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freeRedisPort();
+      const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cluster-'));
+      try {
+        servers.push(await startRedisServer({ port, extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), ...extraArgs] }));
+        ports.push(port);
+        break;
+      } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        if (attempt === 3) throw err;
+      }
+    }
   }
   return { ports, servers };
 }
