@@ -6,17 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { CounterItem } from '../src/limits/counter-store.js';
 import { ManualClock } from '../src/util/clock.js';
 import { useMemoryAndRedisStores } from './helpers/memory-and-redis-stores.js';
+import type { CalendarEdge } from './helpers/calendar-edge.js';
 
-interface Edge {
-  name: string;
-  timezone: string;
-  unit: 'day' | 'month';
-  /** The window's first and first-after-last instants, in UTC. */
-  start: string;
-  end: string;
-}
-
-const EDGES: Edge[] = [
+const EDGES: CalendarEdge[] = [
   { name: 'New York, spring forward (23 h)', timezone: 'America/New_York', unit: 'day', start: '2026-03-08T05:00:00Z', end: '2026-03-09T04:00:00Z' },
   { name: 'New York, fall back (25 h)', timezone: 'America/New_York', unit: 'day', start: '2026-11-01T04:00:00Z', end: '2026-11-02T05:00:00Z' },
   { name: 'Paris, spring forward (23 h)', timezone: 'Europe/Paris', unit: 'day', start: '2026-03-28T23:00:00Z', end: '2026-03-29T22:00:00Z' },

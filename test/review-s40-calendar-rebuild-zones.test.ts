@@ -16,16 +16,9 @@ import { load } from './helpers/config-texts.js';
 import { useMemoryAndRedisStores } from './helpers/memory-and-redis-stores.js';
 import { sampleRow } from './helpers/sample-row.js';
 import { useLedger } from './helpers/use-ledger.js';
+import type { CalendarEdge } from './helpers/calendar-edge.js';
 
-interface Edge {
-  name: string;
-  timezone: string;
-  unit: 'day' | 'month';
-  start: string;
-  end: string;
-}
-
-const EDGES: Edge[] = [
+const EDGES: CalendarEdge[] = [
   // -03 until 2018-11-04 00:00, then -02: the 4th begins at 01:00 local, 03:00Z, and ends at 02:00Z.
   { name: 'São Paulo, a day that begins at 01:00 (23 h)', timezone: 'America/Sao_Paulo', unit: 'day', start: '2018-11-04T03:00:00Z', end: '2018-11-05T02:00:00Z' },
   { name: 'São Paulo, the day before it', timezone: 'America/Sao_Paulo', unit: 'day', start: '2018-11-03T03:00:00Z', end: '2018-11-04T03:00:00Z' },

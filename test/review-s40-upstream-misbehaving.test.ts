@@ -55,6 +55,15 @@ interface Outcome {
   ms: number;
 }
 
+/** A call whose upstream reported negative usage: served, nothing left open, no negative count recorded, and charged. */
+function expectChargedDespiteNegativeUsage(out: Outcome): void {
+  expect(out.status).toBe(200);
+  expect(out.open).toBe(0);
+  expect(out.row.usage.input).toBeGreaterThanOrEqual(0);
+  expect(out.row.usage.output).toBeGreaterThanOrEqual(0);
+  expect(out.charged).toBeGreaterThan(0);
+}
+
 /** One call through the gateway with `fetch`: the answer, the counter's move, open reservations and the call's row. */
 async function call(path: string, body: object): Promise<Outcome> {
   const before = await used();
@@ -325,11 +334,7 @@ describe('usage figures that are no token counts', () => {
     for (const [path, body, upstream] of cases) {
       answer = upstream;
       const out = await call(path, body);
-      expect(out.status).toBe(200);
-      expect(out.open).toBe(0);
-      expect(out.row.usage.input).toBeGreaterThanOrEqual(0);
-      expect(out.row.usage.output).toBeGreaterThanOrEqual(0);
-      expect(out.charged).toBeGreaterThan(0);
+      expectChargedDespiteNegativeUsage(out);
     }
   });
 
@@ -345,11 +350,7 @@ describe('usage figures that are no token counts', () => {
     for (const [body, upstream] of cases) {
       answer = upstream;
       const out = await call('/v1/messages', body);
-      expect(out.status).toBe(200);
-      expect(out.open).toBe(0);
-      expect(out.row.usage.input).toBeGreaterThanOrEqual(0);
-      expect(out.row.usage.output).toBeGreaterThanOrEqual(0);
-      expect(out.charged).toBeGreaterThan(0);
+      expectChargedDespiteNegativeUsage(out);
     }
   });
 
