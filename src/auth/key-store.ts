@@ -11,14 +11,27 @@ export function principalOf(k: KeyPolicy): Principal {
 
 export class KeyStore {
   private readonly byHash = new Map<string, Principal>();
+  /** Secrets a rotation replaced, still accepted until their time (epoch ms); looked at only on a miss. */
+  private readonly previous = new Map<string, { principal: Principal; untilMs: number }>();
 
-  constructor(keys: KeyPolicy[]) {
-    for (const k of keys) this.byHash.set(k.sha256, principalOf(k));
+  constructor(
+    keys: KeyPolicy[],
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const k of keys) {
+      const principal = principalOf(k);
+      this.byHash.set(k.sha256, principal);
+      if (k.previous) this.previous.set(k.previous.sha256, { principal, untilMs: k.previous.untilMs });
+    }
   }
 
-  /** The principal for a presented secret, or undefined when the key is unknown. */
+  /** The principal for a presented secret, or undefined when the key is unknown (or its grace period is over). */
   resolve(secret: string): Principal | undefined {
-    return this.byHash.get(sha256Hex(secret));
+    const hash = sha256Hex(secret);
+    const principal = this.byHash.get(hash);
+    if (principal !== undefined || this.previous.size === 0) return principal;
+    const replaced = this.previous.get(hash);
+    return replaced !== undefined && this.now() < replaced.untilMs ? replaced.principal : undefined;
   }
 }
 

@@ -53,6 +53,6 @@ export function unreachableReason(err: unknown, timeoutSeconds: number): string 
 }
 
 // A message from elsewhere must not break the one-line promise (or forge a second line).
-function oneLine(text: string): string {
+export function oneLine(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 300);
 }

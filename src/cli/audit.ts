@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import type { AuditReport } from '../ledger/audit.js';
 import { readAuditAnswer, unreachableReason } from './audit-answer.js';
 import { CONFIG_FLAGS, collectConfig } from './config-flags.js';
-import { redactUrl } from '../util/redact-url.js';
-import { httpOrigin } from '../util/http-origin.js';
+import { adminEndpoint, adminTarget, NOT_HTTP } from './admin-target.js';
 
 interface AuditOptions {
   config?: string[];
@@ -33,21 +32,12 @@ async function runAudit(opts: AuditOptions): Promise<number> {
   if (!['table', 'json'].includes(opts.format)) return fail(`--format must be table or json, not '${opts.format}'`);
   const timeoutSeconds = Number(opts.timeout);
   if (!(timeoutSeconds > 0 && timeoutSeconds <= 86_400)) return fail(`--timeout must be a number of seconds (at most 86400), not '${opts.timeout}'`);
-  let url = opts.url;
-  if (!url && opts.config !== undefined) {
-    // Only the address is read: the admin key comes from --admin-key or the environment.
-    const { loadPolicyOrReport } = await import('./config-files.js');
-    const policy = loadPolicyOrReport(opts.config, ['server.host', 'server.port']);
-    if (!policy) return 1;
-    url = httpOrigin(policy.server.host, policy.server.port);
-  }
-  if (!url) return fail('give --url URL or --config FILE');
-  // fetch refuses credentials in a URL anyway; the message must not repeat them.
-  if (redactUrl(url) !== url) return fail(`--url ${redactUrl(url)}: give the gateway's address without credentials (the admin key goes in --admin-key or TOLLGATE_ADMIN_KEY)`);
-  const key = opts.adminKey ?? process.env.TOLLGATE_ADMIN_KEY;
-  if (!key) return fail('give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
+  const target = await adminTarget(opts);
+  if (target === undefined) return 1;
+  if ('problem' in target) return fail(target.problem);
+  const { url, key } = target;
   const where = auditEndpoint(url);
-  if (where === undefined) return fail(`--url ${url}: not an http(s) URL (the gateway's address, such as http://127.0.0.1:4000)`);
+  if (where === undefined) return fail(`--url ${url}: ${NOT_HTTP}`);
   // Without a bound, a gateway (or anything else) that accepts the connection and never answers hangs the
   // command, and a cron job with it. The signal also covers reading the body.
   const signal = AbortSignal.timeout(timeoutSeconds * 1000);
@@ -64,22 +54,9 @@ async function runAudit(opts: AuditOptions): Promise<number> {
   return body.drifting > 0 ? 2 : 0;
 }
 
-/**
- * The audit endpoint under the gateway's address: behind any path prefix it is served at, its query and
- * fragment left out (appended after them, `/api/audit` was part of the query, and `/` was asked).
- */
+/** The audit endpoint under the gateway's address (adminEndpoint). */
 export function auditEndpoint(address: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  url.search = '';
-  url.hash = '';
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/audit`;
-  return url.href;
+  return adminEndpoint(address, '/api/audit');
 }
 
 /** The audit as the table `tollgate audit` prints. */

@@ -6,6 +6,7 @@ import { registerCheck } from './check.js';
 import { registerMockUpstream } from './mock-upstream.js';
 import { registerUsage } from './usage.js';
 import { registerAudit } from './audit.js';
+import { registerKeys } from './keys.js';
 
 const program = new Command();
 program.name('tollgate').description('LLM gateway with hierarchical token limits').version('0.1.0');
@@ -14,4 +15,5 @@ registerCheck(program);
 registerMockUpstream(program);
 registerUsage(program);
 registerAudit(program);
+registerKeys(program);
 await program.parseAsync(process.argv);

@@ -48,6 +48,7 @@ export function compilePolicy(config: TollgateConfig, sources: string[], env: No
       onStoreError: storage.on_store_error,
       timeoutMs: storage.timeout_ms,
       rebuildWaitMs: storage.rebuild_wait_ms,
+      keyRefreshMs: storage.key_refresh_ms,
       instances: storage.instances,
       reservationTtlMs: storage.reservation_ttl_ms ?? defaultReservationTtl(config, env),
       reservationTtlFromTimeouts: storage.reservation_ttl_ms === undefined,

@@ -128,6 +128,8 @@ export const storageSchema = z.strictObject({
   reservation_ttl_ms: z.number().int().positive().max(LONGEST_TIMER_MS).optional(),
   // Budget leases (limits/leased-store.ts): 0 sends every request to the shared store.
   lease_ms: z.number().int().nonnegative().max(60_000).default(0),
+  // How often each gateway reads the keys made through the admin API (auth/key-ring.ts) from the ledger.
+  key_refresh_ms: z.number().int().min(100).max(600_000).default(5000),
 }).superRefine((s, ctx) => {
   // A lease is a reservation: its record must outlive it, or the unused part could never be handed back.
   if (s.reservation_ttl_ms !== undefined && s.lease_ms * 2 > s.reservation_ttl_ms) {

@@ -188,7 +188,7 @@ routes:
     token_limiting: {input: {algorithm: fixed_window, window_size: 1 hour, max_token: 5, on_store_error: fail_open}}
 `);
     expect(policy.storage).toEqual({
-      counters: 'redis-cluster://:pw@a:7000,b:7001', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_open', timeoutMs: 100, rebuildWaitMs: 2000, instances: 3, reservationTtlMs: 1_800_000, reservationTtlFromTimeouts: true, leaseMs: 1000,
+      counters: 'redis-cluster://:pw@a:7000,b:7001', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_open', timeoutMs: 100, rebuildWaitMs: 2000, instances: 3, reservationTtlMs: 1_800_000, reservationTtlFromTimeouts: true, leaseMs: 1000, keyRefreshMs: 5000,
     });
     expect(policy.projects.get('p')!.limits[0].onStoreError).toBe('fail_closed');
     expect(policy.tiers.get('t')!.limits[0].onStoreError).toBe('fail_open');

@@ -9,7 +9,7 @@ describe('loadPolicy: defaults', () => {
     expect(policy.sources).toEqual(['tollgate.yaml']);
     expect(policy.server).toEqual({ host: '127.0.0.1', port: 4000, timezone: 'UTC', maxBodyBytes: undefined, drainDelayMs: 0, drainTimeoutMs: 30_000, corsOrigins: [] });
     expect(policy.storage).toEqual({
-      counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed', timeoutMs: 250, rebuildWaitMs: 2000, instances: 1, reservationTtlMs: 1_200_000, reservationTtlFromTimeouts: true, leaseMs: 0,
+      counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed', timeoutMs: 250, rebuildWaitMs: 2000, instances: 1, reservationTtlMs: 1_200_000, reservationTtlFromTimeouts: true, leaseMs: 0, keyRefreshMs: 5000,
     });
     expect(policy.enforcement).toEqual({ clampMaxTokens: true, defaultMaxTokens: 4096, reasoningDefaultMaxTokens: 25_000, minOutputTokens: 1, storedContextTokens: 128_000 });
     expect([...policy.organizations.values()]).toEqual([{ id: 'default', limits: [] }]);

@@ -163,6 +163,10 @@ export interface KeyPolicy {
   groups: string[];
   /** Routes this key may use; undefined means all. */
   routes?: string[];
+  /** A managed key rotated with a grace period: its replaced secret's hash, accepted until `untilMs` (epoch ms). */
+  previous?: { sha256: string; untilMs: number };
+  /** Made through the admin API (auth/managed-key.ts) rather than written in the config. */
+  managed?: true;
 }
 
 export interface AlertRule {
@@ -212,6 +216,8 @@ export interface Policy {
     reservationTtlFromTimeouts: boolean;
     /** Budget leases on a shared store: the longest one is used, ms; 0 for none. */
     leaseMs: number;
+    /** How often the keys made through the admin API are read again from the ledger, ms. */
+    keyRefreshMs: number;
   };
   ledger: LedgerPolicy;
   metrics: MetricsPolicy;

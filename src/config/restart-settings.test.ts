@@ -7,7 +7,7 @@ import { configSchema } from './schema.js';
 const EVERY_START_ONLY_FIELD = [
   'server.host', 'server.port', 'server.timezone', 'server.max_body_bytes',
   'storage.counters', 'storage.ledger', 'storage.on_store_error', 'storage.timeout_ms', 'storage.rebuild_wait_ms', 'storage.instances', 'storage.reservation_ttl_ms',
-  'storage.lease_ms',
+  'storage.lease_ms', 'storage.key_refresh_ms',
   'ledger.enabled', 'ledger.durability', 'ledger.flush_interval_ms', 'ledger.batch_size', 'ledger.max_buffered_rows', 'ledger.shutdown_flush_ms', 'ledger.spill_dir', 'ledger.spill_max_mb',
   'metrics.enabled', 'metrics.user_labels', 'metrics.bearer_token',
   // Only when it turns CORS on: see the test below.
@@ -24,7 +24,7 @@ describe('settingsNeedingRestart', () => {
   it('names each start-only field that changes, by its config name', () => {
     const next = load(`
 server: {host: 0.0.0.0, port: 4001, timezone: Europe/Paris, max_body_bytes: 5, cors_origins: ["https://tools.example.com"]}
-storage: {counters: "redis://cache:6379", ledger: "sqlite:./x.db", on_store_error: fail_open, timeout_ms: 9, rebuild_wait_ms: 9, instances: 2, reservation_ttl_ms: 5, lease_ms: 2}
+storage: {counters: "redis://cache:6379", ledger: "sqlite:./x.db", on_store_error: fail_open, timeout_ms: 9, rebuild_wait_ms: 9, instances: 2, reservation_ttl_ms: 5, lease_ms: 2, key_refresh_ms: 100}
 ledger: {enabled: false, durability: strict, flush_interval_ms: 50, batch_size: 5, max_buffered_rows: 5, shutdown_flush_ms: 500, spill_dir: ./spill, spill_max_mb: 5}
 metrics: {enabled: false, user_labels: true, bearer_token: t}
 `);

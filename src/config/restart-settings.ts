@@ -18,6 +18,7 @@ const START_ONLY: ReadonlyArray<readonly [field: string, read: (p: Policy) => un
   ['storage.instances', (p) => p.storage.instances],
   ['storage.reservation_ttl_ms', (p) => p.storage.reservationTtlMs],
   ['storage.lease_ms', (p) => p.storage.leaseMs],
+  ['storage.key_refresh_ms', (p) => p.storage.keyRefreshMs],
   ['ledger.enabled', (p) => p.ledger.enabled],
   ['ledger.durability', (p) => p.ledger.durability],
   ['ledger.flush_interval_ms', (p) => p.ledger.flushIntervalMs],

@@ -73,7 +73,7 @@ describe('examples/quickstart.yaml', () => {
   it('serves the mock demo provider locally', () => {
     expect(policy.server).toEqual({ host: '127.0.0.1', port: 4000, timezone: 'UTC', maxBodyBytes: undefined, drainDelayMs: 0, drainTimeoutMs: 30_000, corsOrigins: [] });
     expect(policy.storage).toEqual({
-      counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed', timeoutMs: 250, rebuildWaitMs: 2000, instances: 1, reservationTtlMs: 1_200_000, reservationTtlFromTimeouts: true, leaseMs: 0,
+      counters: 'memory', ledger: 'sqlite:./data/tollgate.db', onStoreError: 'fail_closed', timeoutMs: 250, rebuildWaitMs: 2000, instances: 1, reservationTtlMs: 1_200_000, reservationTtlFromTimeouts: true, leaseMs: 0, keyRefreshMs: 5000,
     });
     expect([...policy.providers.values()]).toEqual([
       { name: 'demo', type: 'mock', headers: {}, timeoutMs: 600_000, mock: { latencyMs: 5, outputTokens: 60 } },

@@ -219,6 +219,37 @@ export const ERRORS = {
     type: 'invalid_request_error',
     message: () => 'The admin API is disabled because no server.admin_key is configured. Set server.admin_key (e.g. ${TOLLGATE_ADMIN_KEY}) and reload.',
   },
+  key_not_found: {
+    status: 404,
+    type: 'invalid_request_error',
+    message: (p) => `No key with id '${p.id}'. GET /api/keys lists the keys there are.`,
+  },
+  key_id_taken: {
+    status: 409,
+    type: 'invalid_request_error',
+    param: 'id',
+    message: (p) => `A key with id '${p.id}' exists already (${p.detail}). Key ids are never given twice, revoked keys' included, so the ledger's rows stay theirs: choose another id.`,
+  },
+  key_in_config: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: (p) => `Key '${p.id}' is written in the configuration file, not made through the API: change or remove it there and reload.`,
+  },
+  key_revoked: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: (p) => `Key '${p.id}' is revoked and cannot be rotated. Create a new key instead.`,
+  },
+  key_changed: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: (p) => `Key '${p.id}' was changed by another admin request while this one ran. Read it again and retry.`,
+  },
+  key_management_disabled: {
+    status: 403,
+    type: 'invalid_request_error',
+    message: () => "Keys made through the API are kept in the ledger's database, and this gateway runs without one (ledger.enabled: false). Enable the ledger, or write keys in the configuration's `keys`.",
+  },
   internal_error: {
     status: 500,
     type: 'server_error',

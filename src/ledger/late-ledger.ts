@@ -3,6 +3,8 @@
 // database outage does not keep restarted gateways down: the ledger is opened in the background, and
 // until then every call on it fails at once with LedgerNotReadyError, which the writer retries like any
 // failed write.
+import type { KeyTable } from '../auth/key-table.js';
+import type { ManagedKey } from '../auth/managed-key.js';
 import type { Ledger, LedgerRow, ObjectOwner, RowQuery, UsageEvent, UsageGroup, UsageQuery } from './ledger.js';
 
 /** The ledger's database has not been reachable since the gateway started. */
@@ -35,7 +37,7 @@ export interface LateLedgerOptions {
   onReady?: () => void;
 }
 
-export class LateLedger implements Ledger {
+export class LateLedger implements Ledger, KeyTable {
   readonly kind = 'postgres';
   private inner: Ledger | undefined;
   private lastError: Error;
@@ -86,6 +88,22 @@ export class LateLedger implements Ledger {
 
   async recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void> {
     return this.ledger.recordConversation(id, owner, atMs);
+  }
+
+  get keys(): KeyTable {
+    return this;
+  }
+
+  async listKeys(): Promise<ManagedKey[]> {
+    return this.ledger.keys!.listKeys();
+  }
+
+  async insertKey(key: ManagedKey): Promise<boolean> {
+    return this.ledger.keys!.insertKey(key);
+  }
+
+  async replaceKey(key: ManagedKey, expectedUpdatedAt: number): Promise<boolean> {
+    return this.ledger.keys!.replaceKey(key, expectedUpdatedAt);
   }
 
   async conversationOwner(id: string): Promise<ObjectOwner | undefined> {

@@ -2,6 +2,7 @@
 // counters. One small interface; `sqlite-ledger.ts` and `postgres-ledger.ts` implement it.
 import type { ResponseOwner } from '../limits/counter-store.js';
 import type { PricedTier } from '../providers/usage.js';
+import type { KeyTable } from '../auth/key-table.js';
 
 /** How a call ended, as the limits engine saw it. */
 export type Decision = 'admitted' | 'clamped' | 'blocked' | 'failed';
@@ -249,6 +250,8 @@ export interface Ledger {
   eachEvent(sinceMs: number, organization: string | undefined, visit: (e: UsageEvent) => void): Promise<void>;
   /** Whole rows, oldest first (tests, exports). */
   rows(q: RowQuery): Promise<LedgerRow[]>;
+  /** The keys made through the admin API, kept in the ledger's database (absent: no key management). */
+  readonly keys?: KeyTable;
   close(): Promise<void>;
 }
 

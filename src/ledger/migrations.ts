@@ -3,6 +3,7 @@
 // add the next one.
 import { TABLE } from './ledger-sql.js';
 import { CALLS_TABLE, CONTEXTS_TABLE } from './sqlite-rows.js';
+import { keysTable } from './key-table-sql.js';
 
 export const VERSION_TABLE = 'tollgate_schema_version';
 
@@ -206,6 +207,9 @@ const SQLITE_V10 = [
     FROM ${CALLS_TABLE} r JOIN ${CONTEXTS_TABLE} c ON c.id = r.context_id`,
 ];
 
+// Version 11 (SQLite; version 10 of PostgreSQL): the keys made through the admin API (auth/managed-key.ts),
+// kept where every instance sharing the ledger reads them.
+
 export const SQLITE_MIGRATIONS: string[][] = [
   [`CREATE TABLE ${TABLE} (${columns({ id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', json: 'TEXT', bool: 'INTEGER', real: 'REAL' })})`, TS_INDEX],
   SQLITE_V2,
@@ -217,6 +221,7 @@ export const SQLITE_MIGRATIONS: string[][] = [
   [responseIdIndex(CALLS_TABLE)],
   SQLITE_V9,
   SQLITE_V10,
+  [keysTable('INTEGER')],
 ];
 
 export const POSTGRES_MIGRATIONS: string[][] = [
@@ -248,6 +253,8 @@ export const POSTGRES_MIGRATIONS: string[][] = [
     `ALTER TABLE ${TABLE} ADD COLUMN audio_input_tokens BIGINT NOT NULL DEFAULT 0`,
     `ALTER TABLE ${TABLE} ADD COLUMN audio_output_tokens BIGINT NOT NULL DEFAULT 0`,
   ],
+  // Version 10 (the managed keys above).
+  [keysTable('BIGINT')],
 ];
 
 /**

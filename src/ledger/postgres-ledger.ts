@@ -7,6 +7,9 @@ import { withCertificateFiles } from './libpq-tls.js';
 import { driverUrl } from './libpq-url.js';
 import { checkReadableVersion, CONVERSATIONS_TABLE, POSTGRES_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { PostgresReaderThread } from './postgres-reader-thread.js';
+import type { KeyTable } from '../auth/key-table.js';
+import type { ManagedKey } from '../auth/managed-key.js';
+import { INSERT_KEY_SQL, insertParams, LIST_KEYS_SQL, postgresPlaceholders, REPLACE_KEY_SQL, replaceParams, toManagedKey, type KeyRow } from './key-table-sql.js';
 import { inTransaction } from './postgres-transaction.js';
 
 /** PostgreSQL's SQL for the queries both ledgers share (ledger-sql.ts). */
@@ -52,7 +55,10 @@ const INSERT_SQL =
   `SELECT ${COLUMN_NAMES.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMN_NAMES.map((c) => `${c} ${PG_TYPES[c] ?? 'text'}`).join(', ')}) ` +
   'ON CONFLICT (ts, request_id) DO NOTHING';
 
-export class PostgresLedger implements Ledger {
+const INSERT_KEY_PG = postgresPlaceholders(INSERT_KEY_SQL);
+const REPLACE_KEY_PG = postgresPlaceholders(REPLACE_KEY_SQL);
+
+export class PostgresLedger implements Ledger, KeyTable {
   readonly kind = 'postgres';
   schemaAhead?: SchemaAhead;
   private readonly sql: postgres.Sql;
@@ -134,6 +140,24 @@ export class PostgresLedger implements Ledger {
       owner.project ?? null,
       owner.provider,
     ]);
+  }
+
+  get keys(): KeyTable {
+    return this;
+  }
+
+  async listKeys(): Promise<ManagedKey[]> {
+    return ((await this.sql.unsafe(LIST_KEYS_SQL)) as unknown as KeyRow[]).map(toManagedKey);
+  }
+
+  async insertKey(key: ManagedKey): Promise<boolean> {
+    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
+    return (await this.sql.unsafe(INSERT_KEY_PG, insertParams(key))).count === 1;
+  }
+
+  async replaceKey(key: ManagedKey, expectedUpdatedAt: number): Promise<boolean> {
+    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
+    return (await this.sql.unsafe(REPLACE_KEY_PG, replaceParams(key, expectedUpdatedAt))).count === 1;
   }
 
   async conversationOwner(id: string): Promise<ObjectOwner | undefined> {

@@ -8,6 +8,9 @@ import { decodeRow, EVENT_COLUMNS, TABLE, toEvent, toUsageGroup, type Dialect } 
 import { checkReadableVersion, CONVERSATIONS_TABLE, SQLITE_MIGRATIONS, VERSION_TABLE } from './migrations.js';
 import { BATCH_WRITER_BODY, BATCH_WRITER_SCHEMA, RowPacker, type BatchWriterSchema } from './sqlite-rows.js';
 import { SqliteWriterThread } from './sqlite-writer-thread.js';
+import type { KeyTable } from '../auth/key-table.js';
+import type { ManagedKey } from '../auth/managed-key.js';
+import { INSERT_KEY_SQL, insertParams, LIST_KEYS_SQL, REPLACE_KEY_SQL, replaceParams, toManagedKey, type KeyRow } from './key-table-sql.js';
 import { SqliteReaderThread } from './sqlite-reader-thread.js';
 import { sqliteUsageSql } from './sqlite-usage-sql.js';
 import { WAL_SWITCH_BODY, WAL_SWITCH_TIMEOUT_MS } from './sqlite-wal.js';
@@ -31,7 +34,7 @@ export interface SqliteLedgerOptions {
   readonly?: boolean;
 }
 
-export class SqliteLedger implements Ledger {
+export class SqliteLedger implements Ledger, KeyTable {
   readonly kind = 'sqlite';
   schemaAhead?: SchemaAhead;
   private readonly db: Database.Database;
@@ -118,11 +121,31 @@ export class SqliteLedger implements Ledger {
   }
 
   async recordConversation(id: string, owner: ObjectOwner, atMs: number): Promise<void> {
-    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
-    const params = [id, atMs, owner.organization, owner.project ?? null, owner.provider];
     // On the writer thread: here, busy_timeout would hold the event loop until a batch's commit ended.
-    if (this.writer) return this.writer.run(RECORD_CONVERSATION_SQL, params);
-    this.db.prepare(RECORD_CONVERSATION_SQL).run(...params);
+    await this.runWrite(RECORD_CONVERSATION_SQL, [id, atMs, owner.organization, owner.project ?? null, owner.provider]);
+  }
+
+  get keys(): KeyTable {
+    return this;
+  }
+
+  async listKeys(): Promise<ManagedKey[]> {
+    return (this.db.prepare(LIST_KEYS_SQL).all() as KeyRow[]).map(toManagedKey);
+  }
+
+  async insertKey(key: ManagedKey): Promise<boolean> {
+    return (await this.runWrite(INSERT_KEY_SQL, insertParams(key))) === 1;
+  }
+
+  async replaceKey(key: ManagedKey, expectedUpdatedAt: number): Promise<boolean> {
+    return (await this.runWrite(REPLACE_KEY_SQL, replaceParams(key, expectedUpdatedAt))) === 1;
+  }
+
+  /** One write statement, on the writer thread when there is one; resolves with the rows it changed. */
+  private async runWrite(sql: string, params: Array<string | number | null>): Promise<number> {
+    if (this.opts.readonly) throw new Error('this ledger was opened read-only');
+    if (this.writer) return this.writer.run(sql, params);
+    return this.db.prepare(sql).run(...params).changes;
   }
 
   async conversationOwner(id: string): Promise<ObjectOwner | undefined> {

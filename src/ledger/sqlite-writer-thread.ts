@@ -42,8 +42,10 @@ parentPort.on('message', (m) => {
     if (m.sql !== undefined) {
       let statement = statements.get(m.sql);
       if (statement === undefined) statements.set(m.sql, (statement = db.prepare(m.sql)));
-      statement.run(...m.params);
-    } else write(JSON.parse(m.json));
+      parentPort.postMessage({ id: m.id, changes: statement.run(...m.params).changes });
+      return;
+    }
+    write(JSON.parse(m.json));
     parentPort.postMessage({ id: m.id });
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
@@ -66,7 +68,8 @@ export const BATCHED_WRITER_NICENESS = 10;
 type WorkerMessage = { json: string } | { sql: string; params: Array<string | number | null> };
 
 interface Pending {
-  resolve: () => void;
+  /** With the rows a statement changed (none for a batch). */
+  resolve: (changes: number) => void;
   reject: (err: Error) => void;
 }
 
@@ -97,14 +100,14 @@ export class SqliteWriterThread {
 
   /** Inserts a batch of packed rows (RowPacker; Ledger.appendPacked) in one transaction on the worker; resolves once committed. */
   write(json: string): Promise<void> {
-    return this.send({ json });
+    return this.send({ json }).then(() => {});
   }
 
   /**
    * Runs one short write statement on the worker (a conversation's owner): on the main thread it would wait
-   * there, event loop and all, for a batch's commit to end.
+   * there, event loop and all, for a batch's commit to end. Resolves with the number of rows it changed.
    */
-  run(sql: string, params: Array<string | number | null>): Promise<void> {
+  run(sql: string, params: Array<string | number | null>): Promise<number> {
     return this.send({ sql, params });
   }
 
@@ -132,11 +135,11 @@ export class SqliteWriterThread {
     this.worker = worker;
     // An idle writer must not keep a finished process (a CLI, a test) alive.
     worker.unref();
-    worker.on('message', (m: { id: number; error?: string }) => {
+    worker.on('message', (m: { id: number; error?: string; changes?: number }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (m.error) p?.reject(new Error(m.error));
-      else p?.resolve();
+      else p?.resolve(m.changes ?? 0);
     });
     let failed = false;
     const fail = (err: Error): void => {
@@ -154,7 +157,7 @@ export class SqliteWriterThread {
     return worker;
   }
 
-  private send(msg: WorkerMessage): Promise<void> {
+  private send(msg: WorkerMessage): Promise<number> {
     if (this.closed) return Promise.reject(new Error('the SQLite ledger is closed'));
     let worker = this.worker;
     if (!worker) {
@@ -164,9 +167,9 @@ export class SqliteWriterThread {
     return this.post(worker, msg);
   }
 
-  private post(worker: Worker, msg: WorkerMessage | { close: true }): Promise<void> {
+  private post(worker: Worker, msg: WorkerMessage | { close: true }): Promise<number> {
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
       worker.postMessage({ id, ...msg });

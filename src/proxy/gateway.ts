@@ -101,7 +101,7 @@ export class Gateway {
     /** Kept across config reloads too: background responses still followed to their end (background-calls.ts). */
     readonly background = new BackgroundCalls(),
   ) {
-    this.keys = new KeyStore(policy.keys);
+    this.keys = new KeyStore(policy.keys, () => clock.now());
     this.routes = new RouteTable(policy);
     this.engine = new LimitsEngine(policy, store, clock);
     this.providers = providers ?? createProviders(policy.providers);

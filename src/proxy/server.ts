@@ -34,6 +34,8 @@ declare module 'fastify' {
     callRecorded?: boolean;
     /** Who calls, with the gateway (config) they were authenticated against: set before the body is read. */
     caller?: Caller;
+    /** An admin route's onRequest found the admin key (admin/key-routes.ts): its JSON body is parsed. */
+    adminVerified?: boolean;
     /**
      * performance.now() when the gateway's own work on the request began: its arrival, then again once the
      * whole body has arrived. A rejection is timed from here: the client's upload is not the gateway's time.
@@ -191,6 +193,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('callRecorded', false);
   app.decorateRequest('caller', undefined);
+  app.decorateRequest('adminVerified', false);
   app.decorateRequest('workStartedAt', 0);
   // The key is checked from the headers alone, before the body is read: a request without a valid key
   // costs no inflating and no parsing. The gateway is taken once, so a reload mid-request cannot
@@ -250,7 +253,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // sent: otherwise anyone, without a key, could make the gateway inflate 30 KB of gzip into 10 MB of JSON
     // and parse it, per request, only to be told 404.
     // A POST .../cancel some clients send with a JSON content type and no body reads nothing either.
-    if (req.caller === undefined || req.routeOptions.config.ignoresBody === true) return done(null, undefined);
+    // The admin API's key routes read theirs once the admin key is checked (adminVerified).
+    if ((req.caller === undefined && !req.adminVerified) || req.routeOptions.config.ignoresBody === true) return done(null, undefined);
+    // An admin POST whose action takes no fields (a rotation) may come with the JSON type and no body.
+    if (req.adminVerified && (bytes as Buffer).length === 0) return done(null, undefined);
     req.workStartedAt = performance.now();
     const encoding = req.headers['content-encoding'];
     if (encoding === undefined) return parseJson(req, bytes as Buffer, done);

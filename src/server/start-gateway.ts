@@ -21,6 +21,8 @@ import { unitChanges } from '../limits/unit-changes.js';
 import { collectStartupGarbage } from './gc-tuning.js';
 import { stopOnSignals } from './stop-gateway.js';
 import { DrainState } from '../proxy/drain-state.js';
+import { keyRoutes } from '../admin/key-routes.js';
+import { loadKeyRing, withKeysOf } from './managed-keys-at-start.js';
 
 export interface StartOptions {
   configFiles: string[];
@@ -53,10 +55,15 @@ export async function startGateway(opts: StartOptions): Promise<void> {
     console.error(err.message);
     return process.exit(1);
   });
+  const drain = new DrainState();
+  // Keys made through the admin API are kept in the ledger's database and join the config's keys.
+  let configPolicy = policy;
+  const keyRing = usage.ledger?.keys && (await loadKeyRing(usage.ledger.keys, (why) => reload(why, 'keys'), log, drain));
+  if (keyRing && keyRing.keys.length > 0) gateway = new Gateway(withKeysOf(keyRing, configPolicy, log, 'start'), store, systemClock, gateway.providers);
   usage.attach(gateway);
   // The store-mode gauges join the other metrics; the store's outage log names the limits that fail open / closed.
   wireStoreMode(store, usage.metrics?.registry, () => gateway.policy);
-  const drain = new DrainState();
+  usage.routes.push(keyRoutes({ policy: () => gateway.policy, keys: keyRing && { table: usage.ledger!.keys!, config: () => configPolicy, apply: () => keyRing.refresh(), now: () => systemClock.now() } }));
   const app = buildServer({ gateway: () => gateway, maxBodyBytes: policy.server.maxBodyBytes, logger: log, routes: usage.routes, onRejected: usage.onRejected, drain });
 
   // Reload keeps the counter store, so no counter is lost; a bad new config keeps the old one running.
@@ -71,19 +78,25 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   };
   // Old gateways still finishing the calls they admitted: a stop waits for their rows as for the current one's.
   const retiring = new Set<Promise<void>>();
-  const reloadNow = async (why: string): Promise<void> => {
+  /** `files`: the config files read again (SIGHUP, a save); `keys`: the same configuration with the managed keys now in the table. */
+  const reloadNow = async (why: string, source: 'files' | 'keys'): Promise<void> => {
     // A stop in progress waits for the calls of the gateway it found and then closes the ledger: a new
     // gateway now would leave those calls to record into a closed ledger, for a config that serves nothing.
     if (drain.draining) return log.info({ why }, 'configuration reload ignored: the gateway is stopping');
     let next: Policy;
-    try {
-      // A large config in a worker thread: its seconds of parsing would stall every call in flight.
-      next = await loadPolicyForReload(opts.configFiles);
-    } catch (err) {
-      log.error({ why, error: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
-      return;
+    if (source === 'keys') next = configPolicy;
+    else {
+      try {
+        // A large config in a worker thread: its seconds of parsing would stall every call in flight.
+        next = await loadPolicyForReload(opts.configFiles);
+      } catch (err) {
+        log.error({ why, error: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
+        return;
+      }
+      logWarnings(log, next, why);
+      configPolicy = next;
     }
-    logWarnings(log, next, why);
+    if (keyRing) next = withKeysOf(keyRing, next, log, why);
     const restart = settingsNeedingRestart(policy, next, overridden);
     next = withStartSettings(gateway.policy, next);
     const unitChanged = unitChanges(gateway.policy, next);
@@ -115,16 +128,18 @@ export async function startGateway(opts: StartOptions): Promise<void> {
       // Calls the old config admitted and that ended since are in the ledger only now (unless it is closing).
       if (!drain.draining) return rebuildFor(gateway.policy, why, 'after the reload');
     });
-    if (restart.length === 0) log.info({ why }, 'configuration reloaded');
+    if (source === 'keys') log.info({ why, keys: gateway.policy.keys.filter((k) => k.managed).length }, 'managed keys applied');
+    else if (restart.length === 0) log.info({ why }, 'configuration reloaded');
     else log.warn({ why, restart }, `configuration reloaded, except settings read only at start, which need a restart: ${restart.join(', ')}`);
   };
   // One reload at a time, in the order asked for.
   let reloading = Promise.resolve();
-  const reload = (why: string): void => {
+  const reload = (why: string, source: 'files' | 'keys' = 'files'): Promise<void> => {
     // A failure is this reload's alone: the chain must go on for the next one.
     reloading = reloading
-      .then(() => reloadNow(why))
+      .then(() => reloadNow(why, source))
       .catch((err: Error) => log.error({ why, error: err.message }, 'configuration reload failed; keeping the previous configuration'));
+    return reloading;
   };
   early.handOver(reload);
 
@@ -135,7 +150,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   // Redis) is only raised to the ledger's figures, in case it went back in time while no gateway ran:
   // that goes on while the gateway serves, rather than hold up a restart for the month's sums (seconds per
   // million rows).
-  const organizations = [...new Set(policy.keys.map((k) => k.organization))];
+  const organizations = [...new Set(gateway.policy.keys.map((k) => k.organization))];
   if (await store.holdsCounters?.(organizations)) void usage.rebuildLogged();
   else {
     const notRebuilt = await usage.rebuildLogged(true);
@@ -163,6 +178,7 @@ export async function startGateway(opts: StartOptions): Promise<void> {
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   // Before the line that says the gateway is ready: a SIGTERM sent as soon as it is seen must drain, not kill.
+  keyRing?.start(policy.storage.keyRefreshMs);
   stopOnSignals({ app, drain, gateway: () => gateway, retiring: () => [...retiring], usage, store, log });
   console.log(`tollgate listening on ${httpOrigin(host, actualPort)}`);
 }

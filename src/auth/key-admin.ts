@@ -1,0 +1,190 @@
+// Creating, listing, revoking and rotating managed keys (managed-key.ts): what the admin API's `/api/keys`
+// routes and `tollgate keys` do, without HTTP. Every change is written to the key table first, then
+// applied to this gateway before the caller is answered; other instances take it at their next refresh.
+import * as z from 'zod';
+import type { KeyPolicy, Policy } from '../config/policy.js';
+import { keyPrincipalShape, refineKeyPrincipal } from '../config/key-schema.js';
+import { nameSchema } from '../config/name-schema.js';
+import { sha256Hex } from '../config/sha256.js';
+import { didYouMean } from '../config/suggest.js';
+import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
+import type { KeyTable } from './key-table.js';
+import { hintOf, keyProblems, newSecret, onlyOrganization, withManagedKeys, type ManagedKey } from './managed-key.js';
+
+export interface KeyAdminContext {
+  table: KeyTable;
+  /** The configuration as its files say, without managed keys: what a new key must fit. */
+  config: () => Policy;
+  /** Reads the table again and applies it to this gateway; resolves once the change is in force here. */
+  apply: () => Promise<void>;
+  now: () => number;
+}
+
+/** The longest a rotated key's old secret may go on working: a week, for clients redeployed slowly. */
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+const createBody = z.strictObject({ id: nameSchema, ...keyPrincipalShape }).superRefine(refineKeyPrincipal);
+const rotateBody = z.strictObject({ grace_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0) });
+
+/** A key as the admin API shows it: never the secret; times in Unix seconds, as OpenAI's APIs give them. */
+export interface KeyView {
+  object: 'tollgate.key';
+  id: string;
+  /** `config`: written in a config file; `api`: made through the admin API. */
+  source: 'config' | 'api';
+  /** `inactive`: an API key the configuration no longer fits (its project or tier removed), refused until it does. */
+  status: 'active' | 'revoked' | 'inactive';
+  /** Why an inactive key is. */
+  status_detail?: string;
+  /** The secret's first and last characters; null for config keys, whose secrets the gateway never sees whole. */
+  hint: string | null;
+  organization: string;
+  project: string | null;
+  user: string | null;
+  tier: string | null;
+  groups: string[];
+  routes: string[] | null;
+  created_at: number | null;
+  revoked_at: number | null;
+  /** After a rotation with a grace period: until when the replaced secret still works. */
+  previous_key_expires_at: number | null;
+}
+
+/** Creates a key; the answer's secret is shown this once and kept nowhere. */
+export async function createKey(ctx: KeyAdminContext, body: unknown): Promise<{ view: KeyView; secret: string }> {
+  const req = parseBody(createBody, body);
+  const config = ctx.config();
+  if (config.keys.some((k) => k.id === req.id)) throw new TollgateError('key_id_taken', { id: req.id, detail: 'a key in the configuration' });
+  const problem = keyProblems(req, config)[0];
+  if (problem) throw invalidRequest(`${problem.param}: ${problem.message}.`, problem.param);
+  const secret = newSecret();
+  const now = ctx.now();
+  const key: ManagedKey = {
+    id: req.id,
+    sha256: sha256Hex(secret),
+    hint: hintOf(secret),
+    organization: req.organization ?? onlyOrganization(config)!,
+    project: req.project ?? null,
+    user: req.user ?? null,
+    tier: req.tier ?? null,
+    groups: req.groups,
+    routes: req.routes ?? null,
+    createdAt: now,
+    revokedAt: null,
+    previousSha256: null,
+    previousUntil: null,
+    updatedAt: now,
+  };
+  if (!(await ctx.table.insertKey(key))) throw new TollgateError('key_id_taken', { id: req.id, detail: 'a key made through the API' });
+  await ctx.apply();
+  return { view: managedView(key), secret };
+}
+
+/** Every key: the configuration's, then the managed ones (revoked included), oldest first. */
+export async function listKeys(ctx: KeyAdminContext): Promise<KeyView[]> {
+  const config = ctx.config();
+  const managed = await ctx.table.listKeys();
+  const { skipped } = withManagedKeys(config, managed);
+  const why = new Map(skipped.map((s) => [s.id, s.why]));
+  return [...config.keys.map(configView), ...managed.map((m) => managedView(m, why.get(m.id)))];
+}
+
+/** One key by id. */
+export async function getKey(ctx: KeyAdminContext, id: string): Promise<KeyView> {
+  const found = (await listKeys(ctx)).find((k) => k.id === id);
+  if (!found) throw new TollgateError('key_not_found', { id });
+  return found;
+}
+
+/** Revokes a managed key at once (here; on other instances at their next refresh). Revoking it again changes nothing. */
+export async function revokeKey(ctx: KeyAdminContext, id: string): Promise<KeyView> {
+  const key = await managedKey(ctx, id);
+  if (key.revokedAt === null) {
+    const now = ctx.now();
+    await replace(ctx, { ...key, revokedAt: now, previousSha256: null, previousUntil: null, updatedAt: Math.max(now, key.updatedAt + 1) }, key);
+  }
+  return getKey(ctx, id);
+}
+
+/**
+ * Gives a managed key a new secret. With `grace_seconds`, the old secret goes on working that long, so
+ * clients can be moved to the new one without a moment refused; without, it stops at once.
+ */
+export async function rotateKey(ctx: KeyAdminContext, id: string, body: unknown): Promise<{ view: KeyView; secret: string }> {
+  const { grace_seconds: grace } = parseBody(rotateBody, body ?? {});
+  const key = await managedKey(ctx, id);
+  if (key.revokedAt !== null) throw new TollgateError('key_revoked', { id });
+  const secret = newSecret();
+  const now = ctx.now();
+  const previous = grace > 0 ? { previousSha256: key.sha256, previousUntil: now + grace * 1000 } : { previousSha256: null, previousUntil: null };
+  await replace(ctx, { ...key, sha256: sha256Hex(secret), hint: hintOf(secret), ...previous, updatedAt: Math.max(now, key.updatedAt + 1) }, key);
+  return { view: await getKey(ctx, id), secret };
+}
+
+/** A managed key by id, or the error for a config key or no key. */
+async function managedKey(ctx: KeyAdminContext, id: string): Promise<ManagedKey> {
+  const key = (await ctx.table.listKeys()).find((k) => k.id === id);
+  if (key) return key;
+  if (ctx.config().keys.some((k) => k.id === id)) throw new TollgateError('key_in_config', { id });
+  throw new TollgateError('key_not_found', { id });
+}
+
+async function replace(ctx: KeyAdminContext, next: ManagedKey, read: ManagedKey): Promise<void> {
+  if (!(await ctx.table.replaceKey(next, read.updatedAt))) throw new TollgateError('key_changed', { id: read.id });
+  await ctx.apply();
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidRequest('Send a JSON object as the body.');
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (issue.code === 'unrecognized_keys') {
+    const known = Object.keys((schema as unknown as { shape?: object }).shape ?? {});
+    throw invalidRequest(`Unknown field \`${issue.keys[0]}\` (${didYouMean(issue.keys[0], known)}).`, issue.keys[0]);
+  }
+  const field = issue.path.join('.');
+  throw invalidRequest(`${field ? `${field}: ` : ''}${issue.message}.`, field || undefined);
+}
+
+const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
+
+function configView(k: KeyPolicy): KeyView {
+  return {
+    object: 'tollgate.key',
+    id: k.id,
+    source: 'config',
+    status: 'active',
+    hint: null,
+    organization: k.organization,
+    project: k.project ?? null,
+    user: k.user ?? null,
+    tier: k.tier ?? null,
+    groups: k.groups,
+    routes: k.routes ?? null,
+    created_at: null,
+    revoked_at: null,
+    previous_key_expires_at: null,
+  };
+}
+
+function managedView(m: ManagedKey, inactive?: string): KeyView {
+  const graceOn = m.previousUntil !== null && m.revokedAt === null;
+  return {
+    object: 'tollgate.key',
+    id: m.id,
+    source: 'api',
+    status: m.revokedAt !== null ? 'revoked' : inactive !== undefined ? 'inactive' : 'active',
+    ...(inactive !== undefined && m.revokedAt === null ? { status_detail: inactive } : {}),
+    hint: m.hint,
+    organization: m.organization,
+    project: m.project,
+    user: m.user,
+    tier: m.tier,
+    groups: m.groups,
+    routes: m.routes,
+    created_at: seconds(m.createdAt),
+    revoked_at: seconds(m.revokedAt),
+    previous_key_expires_at: graceOn ? seconds(m.previousUntil) : null,
+  };
+}

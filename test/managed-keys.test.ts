@@ -1,0 +1,261 @@
+// Keys made, rotated and revoked through the admin API (`/api/keys`) and `tollgate keys`, against a real
+// `tollgate serve` process on a SQLite ledger, called with the official openai client: a new key works at
+// once and is held to its tier's limits; a rotation's grace period ends when it says; a revoked key is
+// refused at once; keys and what their users spent survive a restart; the secret is shown once only.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlitePlace, type LedgerPlace } from './helpers/ledgers.js';
+import { CLI, startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
+import { until } from './helpers/until.js';
+import { openLedger } from '../src/ledger/open-ledger.js';
+
+const run = promisify(execFile);
+const ADMIN = 'admin-secret';
+
+const config = (ledgerUrl: string): string => `
+server: {admin_key: ${ADMIN}}
+storage: {ledger: "${ledgerUrl}"}
+ledger: {flush_interval_ms: 50}
+providers: {demo: {type: mock, output_tokens: 40}}
+users: {tier_trial: {daily_limit: 150}}
+projects: {production: {daily_limit: 100000}}
+routes: {main: {chat_models: [{model_id: gpt-4o, model: demo/gpt-4o}]}}
+keys: [{id: alice, key: tg-alice, user: alice}]
+`;
+
+let place: LedgerPlace;
+let file: string;
+let gw: RunningProcess;
+
+beforeAll(async () => {
+  place = sqlitePlace();
+  file = writeConfig(config(place.url));
+  gw = await startCli(['serve', '--config', file, '--port', '0']);
+}, 30_000);
+afterAll(async () => {
+  await gw?.stop();
+  await place?.drop();
+});
+
+async function admin(method: string, path: string, body?: unknown, key = ADMIN): Promise<{ status: number; body: any; text: string }> {
+  const res = await fetch(gw.url + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text), text };
+}
+
+function client(apiKey: string): OpenAI {
+  return new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+}
+
+/** The status of one small chat call with `apiKey`. */
+async function statusOf(apiKey: string): Promise<number> {
+  try {
+    await client(apiKey).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 });
+    return 200;
+  } catch (err) {
+    if (err instanceof OpenAI.APIError && err.status !== undefined) return err.status;
+    throw err;
+  }
+}
+
+async function create(body: Record<string, unknown>): Promise<string> {
+  const res = await admin('POST', '/api/keys', body);
+  expect(res.status, res.text).toBe(201);
+  return res.body.key as string;
+}
+
+describe('a key made through the admin API', () => {
+  it('works at once, is held to its tier, is charged to it in the ledger, and is listed without its secret', async () => {
+    const res = await admin('POST', '/api/keys', { id: 'ci-bot', user: 'ci', tier: 'tier_trial', project: 'production', groups: ['bots'] });
+    expect(res.status).toBe(201);
+    const secret = res.body.key as string;
+    expect(secret).toMatch(/^tg-[A-Za-z0-9_-]{43}$/);
+    expect(res.body).toMatchObject({ object: 'tollgate.key', id: 'ci-bot', source: 'api', status: 'active', hint: `${secret.slice(0, 7)}...${secret.slice(-4)}`, user: 'ci', tier: 'tier_trial', project: 'production', groups: ['bots'], routes: null, revoked_at: null });
+
+    const answer = await client(secret).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 });
+    expect(answer.usage?.completion_tokens).toBeGreaterThan(0);
+    // 150 tokens a day for the trial tier: each call reserves ~30 and uses ~30, so a few more calls reach it.
+    let refused: InstanceType<typeof OpenAI.RateLimitError> | undefined;
+    for (let i = 0; i < 10 && !refused; i++) {
+      await client(secret)
+        .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 })
+        .catch((err) => {
+          if (!(err instanceof OpenAI.RateLimitError)) throw err;
+          refused = err;
+        });
+    }
+    expect(refused?.headers?.get('x-tollgate-limit')).toBe('user:ci:daily');
+    // Another user of no tier is not held to it.
+    expect(await statusOf('tg-alice')).toBe(200);
+
+    const ledger = await openLedger(place.url, { readonly: true });
+    try {
+      await until(async () => (await ledger.rows({})).some((r) => r.keyId === 'ci-bot' && r.status === 429), 5000);
+      const rows = (await ledger.rows({})).filter((r) => r.keyId === 'ci-bot');
+      expect(rows[0]).toMatchObject({ user: 'ci', project: 'production', groups: ['bots'], status: 200 });
+    } finally {
+      await ledger.close();
+    }
+
+    const listed = await admin('GET', '/api/keys');
+    expect(listed.body.object).toBe('list');
+    expect(listed.body.data.map((k: { id: string; source: string }) => `${k.id}:${k.source}`)).toEqual(expect.arrayContaining(['alice:config', 'ci-bot:api']));
+    expect(listed.text).not.toContain(secret);
+    expect(listed.text).not.toContain(secret.slice(7, -4));
+    const one = await admin('GET', '/api/keys/ci-bot');
+    expect(one.body).toEqual(listed.body.data.find((k: { id: string }) => k.id === 'ci-bot'));
+    expect(one.text).not.toContain(secret);
+  }, 30_000);
+
+  it('rotated with a grace period: both secrets work until it ends, then only the new one; without one the old stops at once', async () => {
+    const first = await create({ id: 'deployer' });
+    expect(await statusOf(first)).toBe(200);
+    const rotated = await admin('POST', '/api/keys/deployer/rotate', { grace_seconds: 2 });
+    expect(rotated.status).toBe(200);
+    const second = rotated.body.key as string;
+    expect(second).not.toBe(first);
+    expect(rotated.body.previous_key_expires_at).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
+    const rotatedAt = Date.now();
+    expect(await statusOf(first)).toBe(200);
+    expect(await statusOf(second)).toBe(200);
+    await until(async () => (await statusOf(first)) === 401, 5000);
+    expect(Date.now() - rotatedAt).toBeGreaterThanOrEqual(1900);
+    expect(await statusOf(second)).toBe(200);
+
+    const third = (await admin('POST', '/api/keys/deployer/rotate')).body.key as string;
+    expect(await statusOf(second)).toBe(401);
+    expect(await statusOf(third)).toBe(200);
+  }, 30_000);
+
+  it('revoked: refused at once as an unknown key; revoking again changes nothing; its id is not given again', async () => {
+    const secret = await create({ id: 'temp' });
+    expect(await statusOf(secret)).toBe(200);
+    const revoked = await admin('DELETE', '/api/keys/temp');
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ id: 'temp', status: 'revoked' });
+    expect(revoked.body.revoked_at).toBeGreaterThan(0);
+    const err = await client(secret).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(err.code).toBe('invalid_api_key');
+    expect((await admin('DELETE', '/api/keys/temp')).body).toEqual(revoked.body);
+    const again = await admin('POST', '/api/keys', { id: 'temp' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('key_id_taken');
+    const rotate = await admin('POST', '/api/keys/temp/rotate');
+    expect([rotate.status, rotate.body.error.code]).toEqual([409, 'key_revoked']);
+  }, 30_000);
+
+  it('keys and what their users spent survive a restart: the tier spent stays spent, a revoked key stays refused', async () => {
+    const keeper = await create({ id: 'keeper', user: 'keeper' });
+    const trial = await create({ id: 'trial-2', user: 'ci', tier: 'tier_trial' });
+    await gw.stop();
+    gw = await startCli(['serve', '--config', file, '--port', '0']);
+    expect(await statusOf(keeper)).toBe(200);
+    // User `ci` spent the trial tier's day with ci-bot (first test): a new key of the same user and tier is
+    // refused, as it was before the restart; the memory counters were rebuilt from the ledger with the managed keys.
+    expect(await statusOf(trial)).toBe(429);
+    const listed = (await admin('GET', '/api/keys')).body.data as Array<{ id: string; status: string }>;
+    expect(Object.fromEntries(listed.map((k) => [k.id, k.status]))).toMatchObject({ alice: 'active', 'ci-bot': 'active', deployer: 'active', temp: 'revoked', keeper: 'active', 'trial-2': 'active' });
+  }, 40_000);
+});
+
+describe('tollgate keys', () => {
+  const env = { ...process.env, TOLLGATE_ADMIN_KEY: ADMIN };
+  const keys = (...args: string[]) => run(process.execPath, [CLI, 'keys', ...args, '--url', gw.url], { env });
+
+  it('create prints the secret alone on stdout, list and show never print it, revoke ends it', async () => {
+    const created = await keys('create', 'cli-bot', '--user', 'cli', '--group', 'bots', '--group', 'ml', '--route', 'main');
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^tg-[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toMatch(/created key cli-bot\. Store the secret above now/);
+    expect(await statusOf(secret)).toBe(200);
+
+    const listed = await keys('list');
+    expect(listed.stdout).toMatch(/^cli-bot +api +active +tg-\S+\.\.\.\S{4} +default +- +cli +- +bots,ml +main$/m);
+    expect(listed.stdout).not.toContain(secret.slice(7, -4));
+    const shown = JSON.parse((await keys('show', 'cli-bot', '--format', 'json')).stdout);
+    expect(shown).toMatchObject({ id: 'cli-bot', groups: ['bots', 'ml'], routes: ['main'] });
+
+    const rotated = await keys('rotate', 'cli-bot', '--grace', '1m');
+    expect(rotated.stderr).toMatch(/rotated key cli-bot; the old secret works until \d{4}-/);
+    expect(await statusOf(rotated.stdout.trim())).toBe(200);
+    expect(await statusOf(secret)).toBe(200);
+
+    expect((await keys('revoke', 'cli-bot')).stdout.trim()).toBe('revoked key cli-bot');
+    expect(await statusOf(rotated.stdout.trim())).toBe(401);
+    // The grace period of a revoked key's old secret ends with it.
+    expect(await statusOf(secret)).toBe(401);
+  }, 30_000);
+
+  it('fails with one line and exit 1: a config key, an unknown tier, a bad --grace, no admin key', async () => {
+    const failure = async (args: string[], e = env) => {
+      const err = await run(process.execPath, [CLI, 'keys', ...args, '--url', gw.url], { env: e }).catch((x) => x);
+      expect(err.code, args.join(' ')).toBe(1);
+      expect(err.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      return err.stderr.trim() as string;
+    };
+    expect(await failure(['revoke', 'alice'])).toBe("tollgate keys: HTTP 409: Key 'alice' is written in the configuration file, not made through the API: change or remove it there and reload.");
+    expect(await failure(['create', 'x', '--user', 'u', '--tier', 'tier_trail'])).toBe('tollgate keys: HTTP 400: tier: unknown tier `tier_trail` (did you mean `tier_trial`?).');
+    expect(await failure(['rotate', 'keeper', '--grace', '2x'])).toMatch(/--grace must be a duration/);
+    expect(await failure(['list'], { ...process.env, TOLLGATE_ADMIN_KEY: '' })).toBe('tollgate keys: give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
+    expect(await failure(['list', '--admin-key', 'wrong'])).toMatch(/^tollgate keys: HTTP 401: This endpoint needs the admin key/);
+  }, 30_000);
+});
+
+describe('bad admin requests', () => {
+  it('without the admin key: 401 before the body is read, whatever it holds', async () => {
+    for (const body of ['{not json', JSON.stringify({ id: 'x' })]) {
+      const res = await admin('POST', '/api/keys', body, 'tg-alice');
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('admin_key_required');
+    }
+    expect((await admin('GET', '/api/keys', undefined, 'wrong')).status).toBe(401);
+  });
+
+  it('names the field at fault, and suggests the nearest name', async () => {
+    const cases: Array<[unknown, number, string, string | null, RegExp]> = [
+      ['{not json', 400, 'invalid_json', null, /JSON/],
+      ['[1]', 400, 'invalid_request', null, /^Send a JSON object as the body\.$/],
+      [{ id: 'x', teir: 'tier_trial' }, 400, 'invalid_request', 'teir', /^Unknown field `teir` \(did you mean `tier`\?\)\.$/],
+      [{ id: 'x', tier: 'tier_trial' }, 400, 'invalid_request', 'tier', /^tier: `tier` needs `user`/],
+      [{ id: 'x', project: 'prod' }, 400, 'invalid_request', 'project', /^project: unknown project `prod` \(expected one of `production`\)\.$/],
+      [{ id: 'has space' }, 400, 'invalid_request', 'id', /^id: names may only use letters/],
+      [{ id: 'x', groups: 'bots' }, 400, 'invalid_request', 'groups', /^groups: /],
+      [{ user: 'u' }, 400, 'invalid_request', 'id', /^id: /],
+      [{ id: 'alice' }, 409, 'key_id_taken', 'id', /^A key with id 'alice' exists already \(a key in the configuration\)/],
+    ];
+    for (const [body, status, code, param, message] of cases) {
+      const res = await admin('POST', '/api/keys', body);
+      expect([res.status, res.body.error.code, res.body.error.param], JSON.stringify(body)).toEqual([status, code, param]);
+      expect(res.body.error.message).toMatch(message);
+    }
+    const rotate = await admin('POST', '/api/keys/keeper/rotate', { grace_seconds: 8 * 86_400 });
+    expect([rotate.status, rotate.body.error.param]).toEqual([400, 'grace_seconds']);
+    expect((await admin('GET', '/api/keys/nobody')).body.error.code).toBe('key_not_found');
+    expect((await admin('DELETE', '/api/keys/nobody')).status).toBe(404);
+  });
+});
+
+describe('a gateway without a ledger', () => {
+  let bare: RunningProcess;
+  beforeAll(async () => {
+    bare = await startCli(['serve', '--config', writeConfig(`${config('sqlite:/nonexistent/never.db')}\nledger: {enabled: false}\n`.replace('ledger: {flush_interval_ms: 50}\n', '')), '--port', '0']);
+  }, 30_000);
+  afterAll(async () => {
+    await bare?.stop();
+  });
+
+  it('answers 403 key_management_disabled, saying where keys are kept and what to do instead', async () => {
+    const res = await fetch(`${bare.url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: '{"id":"x"}' });
+    expect(res.status).toBe(403);
+    const body = await res.json();
+    expect(body.error.code).toBe('key_management_disabled');
+    expect(body.error.message).toMatch(/ledger's database.*ledger\.enabled: false.*`keys`/);
+  });
+});
