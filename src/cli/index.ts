@@ -7,6 +7,7 @@ import { registerMockUpstream } from './mock-upstream.js';
 import { registerUsage } from './usage.js';
 import { registerAudit } from './audit.js';
 import { registerKeys } from './keys.js';
+import { registerSimulate } from './simulate.js';
 
 const program = new Command();
 program.name('tollgate').description('LLM gateway with hierarchical token limits').version('0.1.0');
@@ -16,4 +17,5 @@ registerMockUpstream(program);
 registerUsage(program);
 registerAudit(program);
 registerKeys(program);
+registerSimulate(program);
 await program.parseAsync(process.argv);

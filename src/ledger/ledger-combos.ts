@@ -61,19 +61,10 @@ export class LedgerCombos {
 
   /** Undefined when a money limit cannot price the rows (its model lost its price): nothing to weigh them with. */
   resolve(call: RecordedCall): ComboLimits | undefined {
-    const key = this.keys.get(call.keyId);
     const configured = targetOf(this.policy, call.route, call.modelId, call.endpoint);
-    const principal: Principal = {
-      keyId: call.keyId,
-      organization: call.organization,
-      ...(call.project !== null ? { project: call.project } : {}),
-      user: call.user,
-      tier: this.tierOf(call, key),
-      groups: call.groups,
-    };
     let limits: AppliedLimit[];
     try {
-      limits = this.applicable.uncached(principal, configured ?? this.formerTarget(call));
+      limits = this.applicable.uncached(this.principal(call), configured ?? this.formerTarget(call));
     } catch {
       return undefined;
     }
@@ -81,8 +72,25 @@ export class LedgerCombos {
       organization: call.organization,
       model: `${call.route}/${call.modelId}`,
       limits: limits.map((l) => this.share(l)),
-      configured: key !== undefined && configured !== undefined,
+      configured: this.keys.has(call.keyId) && configured !== undefined,
     };
+  }
+
+  /** Whom a recorded call counts against under this policy: as recorded, with the tier tierOf finds. */
+  principal(call: RecordedCall): Principal {
+    return {
+      keyId: call.keyId,
+      organization: call.organization,
+      ...(call.project !== null ? { project: call.project } : {}),
+      user: call.user,
+      tier: this.tierOf(call, this.keys.get(call.keyId)),
+      groups: call.groups,
+    };
+  }
+
+  /** What a recorded call addressed under this policy: its route model, or the former one when that is gone. */
+  target(call: RecordedCall): Target {
+    return targetOf(this.policy, call.route, call.modelId, call.endpoint) ?? this.formerTarget(call);
   }
 
   /**

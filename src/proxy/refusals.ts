@@ -5,6 +5,7 @@ import type { TollgateError } from '../errors/tollgate-error.js';
 import type { AppliedLimit } from '../limits/applicable-limits.js';
 import type { Target } from '../routing/route-table.js';
 import { anthropicRateLimitHeaders } from './anthropic-headers.js';
+import { blockingLimit } from '../limits/blocking-limit.js';
 import type { CallRecord, Gateway } from './gateway.js';
 
 /** What the pipeline decided before the upstream answered: the part of a call's record that outcomes share. */
@@ -12,11 +13,6 @@ export type Decision = Pick<CallRecord, 'reserved' | 'limits' | 'shadowBlocked' 
 
 /** The errors by which the limits engine refuses a call (as opposed to a request it could not read). */
 export const LIMIT_REFUSALS: ReadonlySet<string> = new Set(['rate_limit_exceeded', 'request_over_limit', 'request_over_window', 'output_over_window', 'store_unavailable']);
-
-/** The id under which a project's `request_limit` (the per-call cap) is reported, as `daily_limit` is `project:<id>:daily`. */
-function requestLimitId(project: string): string {
-  return `project:${project}:request`;
-}
 
 /** The record's decision part for a call the limits refused: nothing reserved, every applicable limit listed. */
 export function refusal(gw: Gateway, err: TollgateError, principal: Principal, target: Target): Decision {
@@ -31,15 +27,6 @@ export function refusal(gw: Gateway, err: TollgateError, principal: Principal, t
   // The per-call cap is checked without being one of the counted limits; the row still names it.
   if (blockedBy !== undefined && !limits.includes(blockedBy)) limits = [...limits, blockedBy];
   return { reserved: { input: 0, output: 0 }, limits, shadowBlocked: [], decision: 'blocked', blockedBy };
-}
-
-/** The id of the limit that refused the call, when one did (a store outage is no limit's doing). */
-function blockingLimit(err: TollgateError, applicable: AppliedLimit[], principal: Principal): string | undefined {
-  const named = err.headers['x-tollgate-limit'];
-  if (named) return named;
-  if (err.code === 'request_over_limit') return principal.project ? requestLimitId(principal.project) : undefined;
-  if (err.code === 'request_over_window' || err.code === 'output_over_window') return applicable.find((l) => l.label === err.params.label)?.id;
-  return undefined;
 }
 
 /** Gives a 429 on the Anthropic endpoint Anthropic's own rate-limit headers (one extra read of the counters). */
