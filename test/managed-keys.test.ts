@@ -149,6 +149,41 @@ describe('a key made through the admin API', () => {
     expect(again.body.error.code).toBe('key_id_taken');
     const rotate = await admin('POST', '/api/keys/temp/rotate');
     expect([rotate.status, rotate.body.error.code]).toEqual([409, 'key_revoked']);
+    const change = await admin('PATCH', '/api/keys/temp', { user: 'someone' });
+    expect([change.status, change.body.error.code]).toEqual([409, 'key_revoked']);
+  }, 30_000);
+
+  it('changed (PATCH): moved into a tier, held at once to what its user spent today; the same secret throughout', async () => {
+    const secret = await create({ id: 'mover', user: 'mover' });
+    // No tier: seven calls of 25 tokens each (8 in, 17 out) pass, 175 in all, more than the trial tier's 150.
+    for (let i = 0; i < 7; i++) expect(await statusOf(secret)).toBe(200);
+    const moved = await admin('PATCH', '/api/keys/mover', { tier: 'tier_trial', groups: ['movers'] });
+    expect(moved.status, moved.text).toBe(200);
+    expect(moved.body).toMatchObject({ id: 'mover', user: 'mover', tier: 'tier_trial', groups: ['movers'], status: 'active' });
+    expect(moved.text).not.toContain(secret);
+    // The new tier's counter for the user is rebuilt from the ledger when the change applies: already spent.
+    const err = await client(secret).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.headers.get('x-tollgate-limit')).toBe('user:mover:daily');
+    const freed = await admin('PATCH', '/api/keys/mover', { tier: null });
+    expect(freed.body).toMatchObject({ tier: null, user: 'mover', groups: ['movers'] });
+    expect(await statusOf(secret)).toBe(200);
+
+    const bad: Array<[string, unknown, number, string, RegExp]> = [
+      ['mover', {}, 400, 'invalid_request', /^Send at least one field to change/],
+      ['mover', { user: null, tier: 'tier_trial' }, 400, 'invalid_request', /^tier: `tier` needs `user`/],
+      ['mover', { tier: 'tier_gold' }, 400, 'invalid_request', /^tier: unknown tier `tier_gold`/],
+      ['mover', { id: 'renamed' }, 400, 'invalid_request', /^Unknown field `id`/],
+      ['alice', { tier: 'tier_trial' }, 409, 'key_in_config', /written in the configuration file/],
+      ['nobody', { tier: 'tier_trial' }, 404, 'key_not_found', /No key with id 'nobody'/],
+    ];
+    for (const [id, body, status, code, message] of bad) {
+      const res = await admin('PATCH', `/api/keys/${id}`, body);
+      expect([res.status, res.body.error.code], `${id} ${JSON.stringify(body)}`).toEqual([status, code]);
+      expect(res.body.error.message).toMatch(message);
+    }
+    const put = await fetch(`${gw.url}/api/keys/mover`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN}` } });
+    expect([put.status, put.headers.get('allow')]).toEqual([405, 'GET, DELETE, PATCH']);
   }, 30_000);
 
   it('keys and what their users spent survive a restart: the tier spent stays spent, a revoked key stays refused', async () => {
@@ -187,6 +222,9 @@ describe('tollgate keys', () => {
     expect(await statusOf(rotated.stdout.trim())).toBe(200);
     expect(await statusOf(secret)).toBe(200);
 
+    const updated = await keys('update', 'cli-bot', '--tier', 'tier_trial', '--clear', 'routes', '--clear', 'groups');
+    expect(updated.stdout).toMatch(/^cli-bot +api +active +tg-\S+ +default +- +cli +tier_trial +- +all$/m);
+    expect(await statusOf(secret)).toBe(200);
     expect((await keys('revoke', 'cli-bot')).stdout.trim()).toBe('revoked key cli-bot');
     expect(await statusOf(rotated.stdout.trim())).toBe(401);
     // The grace period of a revoked key's old secret ends with it.
@@ -203,6 +241,7 @@ describe('tollgate keys', () => {
     expect(await failure(['revoke', 'alice'])).toBe("tollgate keys: HTTP 409: Key 'alice' is written in the configuration file, not made through the API: change or remove it there and reload.");
     expect(await failure(['create', 'x', '--user', 'u', '--tier', 'tier_trail'])).toBe('tollgate keys: HTTP 400: tier: unknown tier `tier_trail` (did you mean `tier_trial`?).');
     expect(await failure(['rotate', 'keeper', '--grace', '2x'])).toMatch(/--grace must be a duration/);
+    expect(await failure(['update', 'keeper', '--clear', 'id'])).toBe("tollgate keys: --clear takes project, user, tier, groups, routes, not 'id'");
     expect(await failure(['list'], { ...process.env, TOLLGATE_ADMIN_KEY: '' })).toBe('tollgate keys: give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
     expect(await failure(['list', '--admin-key', 'wrong'])).toMatch(/^tollgate keys: HTTP 401: This endpoint needs the admin key/);
   }, 30_000);

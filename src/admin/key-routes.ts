@@ -1,9 +1,9 @@
-// The admin API's managed keys: `/api/keys` (create, list), `/api/keys/{id}` (show, revoke with DELETE)
-// and `/api/keys/{id}/rotate`. Every route needs the admin key, checked before a body is read.
+// The admin API's managed keys: `/api/keys` (create, list), `/api/keys/{id}` (show, change with PATCH,
+// revoke with DELETE) and `/api/keys/{id}/rotate`. Every route needs the admin key, checked before a body is read.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Policy } from '../config/policy.js';
 import { TollgateError } from '../errors/tollgate-error.js';
-import { createKey, getKey, listKeys, revokeKey, rotateKey, type KeyAdminContext } from '../auth/key-admin.js';
+import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, type KeyAdminContext } from '../auth/key-admin.js';
 import { StoreUnavailableError } from '../limits/store-errors.js';
 import { requireAdmin } from './admin-auth.js';
 
@@ -41,6 +41,7 @@ export function keyRoutes(ctx: KeyRoutesContext): (app: FastifyInstance) => void
     });
     app.get('/api/keys', options, async () => ({ object: 'list', data: await fromKeyTable(() => listKeys(keys())) }));
     app.get<ById>('/api/keys/:id', options, async (req) => fromKeyTable(() => getKey(keys(), req.params.id)));
+    app.patch<ById>('/api/keys/:id', options, async (req) => fromKeyTable(() => updateKey(keys(), req.params.id, req.body)));
     app.delete<ById>('/api/keys/:id', { ...options, config: { ignoresBody: true } }, async (req) => fromKeyTable(() => revokeKey(keys(), req.params.id)));
     app.post<ById>('/api/keys/:id/rotate', options, async (req) => {
       const { view, secret } = await fromKeyTable(() => rotateKey(keys(), req.params.id, req.body));

@@ -9,7 +9,7 @@ import { sha256Hex } from '../config/sha256.js';
 import { didYouMean } from '../config/suggest.js';
 import { invalidRequest, TollgateError } from '../errors/tollgate-error.js';
 import type { KeyTable } from './key-table.js';
-import { hintOf, keyProblems, newSecret, onlyOrganization, withManagedKeys, type ManagedKey } from './managed-key.js';
+import { hintOf, keyProblems, newSecret, onlyOrganization, principalFields, withManagedKeys, type KeyPrincipalFields, type ManagedKey } from './managed-key.js';
 
 export interface KeyAdminContext {
   table: KeyTable;
@@ -24,6 +24,15 @@ export interface KeyAdminContext {
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
 const createBody = z.strictObject({ id: nameSchema, ...keyPrincipalShape }).superRefine(refineKeyPrincipal);
+// A change to who a key stands for: the fields given replace the key's; null clears one.
+const updateBody = z.strictObject({
+  organization: nameSchema.optional(),
+  project: nameSchema.nullable().optional(),
+  user: nameSchema.nullable().optional(),
+  tier: nameSchema.nullable().optional(),
+  groups: z.array(nameSchema).optional(),
+  routes: z.array(nameSchema).nullable().optional(),
+});
 const rotateBody = z.strictObject({ grace_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0) });
 
 /** A key as the admin API shows it: never the secret; times in Unix seconds, as OpenAI's APIs give them. */
@@ -36,7 +45,7 @@ export interface KeyView {
   status: 'active' | 'revoked' | 'inactive';
   /** Why an inactive key is. */
   status_detail?: string;
-  /** The secret's first and last characters; null for config keys, whose secrets the gateway never sees whole. */
+  /** The secret's first and last characters; null for config keys (a config may hold only a key's hash). */
   hint: string | null;
   organization: string;
   project: string | null;
@@ -63,12 +72,7 @@ export async function createKey(ctx: KeyAdminContext, body: unknown): Promise<{ 
     id: req.id,
     sha256: sha256Hex(secret),
     hint: hintOf(secret),
-    organization: req.organization ?? onlyOrganization(config)!,
-    project: req.project ?? null,
-    user: req.user ?? null,
-    tier: req.tier ?? null,
-    groups: req.groups,
-    routes: req.routes ?? null,
+    ...storedPrincipal(req, config),
     createdAt: now,
     revokedAt: null,
     previousSha256: null,
@@ -107,6 +111,34 @@ export async function revokeKey(ctx: KeyAdminContext, id: string): Promise<KeyVi
 }
 
 /**
+ * Changes whom a managed key stands for (its tier, project, groups, routes, ...), keeping its secret: its
+ * calls count where the key now says from the next one on, here at once, elsewhere within a refresh.
+ */
+export async function updateKey(ctx: KeyAdminContext, id: string, body: unknown): Promise<KeyView> {
+  const change = parseBody(updateBody, body);
+  if (Object.keys(change).length === 0) throw invalidRequest('Send at least one field to change: organization, project, user, tier, groups or routes (null clears one).');
+  const key = await managedKey(ctx, id);
+  if (key.revokedAt !== null) throw new TollgateError('key_revoked', { id });
+  const fields: Record<string, unknown> = { ...principalFields(key) };
+  for (const [name, value] of Object.entries(change)) {
+    if (value === null) delete fields[name];
+    else fields[name] = value;
+  }
+  // The whole key checked again as a new one would be (a tier without its user, a group twice, unknown names).
+  const next = parseBody(createBody, { id, ...fields });
+  const config = ctx.config();
+  const problem = keyProblems(next, config)[0];
+  if (problem) throw invalidRequest(`${problem.param}: ${problem.message}.`, problem.param);
+  const now = ctx.now();
+  await replace(
+    ctx,
+    { ...key, ...storedPrincipal(next, config), updatedAt: Math.max(now, key.updatedAt + 1) },
+    key,
+  );
+  return getKey(ctx, id);
+}
+
+/**
  * Gives a managed key a new secret. With `grace_seconds`, the old secret goes on working that long, so
  * clients can be moved to the new one without a moment refused; without, it stops at once.
  */
@@ -119,6 +151,11 @@ export async function rotateKey(ctx: KeyAdminContext, id: string, body: unknown)
   const previous = grace > 0 ? { previousSha256: key.sha256, previousUntil: now + grace * 1000 } : { previousSha256: null, previousUntil: null };
   await replace(ctx, { ...key, sha256: sha256Hex(secret), hint: hintOf(secret), ...previous, updatedAt: Math.max(now, key.updatedAt + 1) }, key);
   return { view: await getKey(ctx, id), secret };
+}
+
+/** Whom a key stands for, as the key table stores it (absent fields null; the only organization when none is named). */
+function storedPrincipal(k: KeyPrincipalFields, config: Policy): Pick<ManagedKey, 'organization' | 'project' | 'user' | 'tier' | 'groups' | 'routes'> {
+  return { organization: k.organization ?? onlyOrganization(config)!, project: k.project ?? null, user: k.user ?? null, tier: k.tier ?? null, groups: k.groups, routes: k.routes ?? null };
 }
 
 /** A managed key by id, or the error for a config key or no key. */

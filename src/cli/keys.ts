@@ -1,4 +1,4 @@
-// `tollgate keys create|list|show|revoke|rotate`: the admin API's managed keys (`/api/keys`) of a running
+// `tollgate keys create|update|list|show|revoke|rotate`: the admin API's managed keys (`/api/keys`) of a running
 // gateway. A new secret goes to stdout alone (`KEY=$(tollgate keys create ci-bot --user ci)`), what to do
 // with it to stderr; `--format json` prints the gateway's answer instead.
 import type { Command } from 'commander';
@@ -20,6 +20,13 @@ interface CreateOptions extends CommonOptions {
   group: string[];
   route?: string[];
 }
+
+interface UpdateOptions extends Omit<CreateOptions, 'group'> {
+  group?: string[];
+  clear: string[];
+}
+
+const CLEARABLE = ['project', 'user', 'tier', 'groups', 'routes'];
 
 /** One failure line on stderr, exit 1. */
 class KeysFailure extends Error {}
@@ -48,6 +55,25 @@ export function registerKeys(program: Command): void {
       run(opts, async (ask) => {
         const body = { id, groups: opts.group, ...pick(opts, ['organization', 'project', 'user', 'tier']), ...(opts.route ? { routes: opts.route } : {}) };
         return printSecret(opts, await ask('POST', '/api/keys', body), 'created');
+      }),
+    );
+  common(keys.command('update <id>').description("change whom a key made through the API stands for, keeping its secret (the options given replace the key's; --clear removes one)"))
+    .option('--organization <org>', 'its organization')
+    .option('--project <project>', 'its project')
+    .option('--user <user>', 'its user')
+    .option('--tier <tier>', 'its user tier')
+    .option('--group <group>', 'a group it belongs to (repeat for several; replaces its groups)', repeat)
+    .option('--route <route>', 'a route it may use (repeat for several; replaces its routes)', repeat)
+    .option('--clear <field>', 'remove one: project, user, tier, groups or routes (routes: all again); repeat for several', repeat, [])
+    .action((id: string, opts: UpdateOptions) =>
+      run(opts, async (ask) => {
+        const body: Record<string, unknown> = { ...pick(opts, ['organization', 'project', 'user', 'tier']), ...(opts.group ? { groups: opts.group } : {}), ...(opts.route ? { routes: opts.route } : {}) };
+        for (const field of opts.clear) {
+          if (!CLEARABLE.includes(field)) throw new KeysFailure(`--clear takes ${CLEARABLE.join(', ')}, not '${field}'`);
+          body[field] = field === 'groups' ? [] : null;
+        }
+        const key = keyOf(await ask('PATCH', `/api/keys/${encodeURIComponent(id)}`, body));
+        console.log(opts.format === 'json' ? JSON.stringify(key, null, 2) : renderKeys([key]));
       }),
     );
   common(keys.command('list').description('list every key: the config\'s and those made through the API, revoked ones included')).action((opts: CommonOptions) =>

@@ -238,7 +238,7 @@ export const ERRORS = {
   key_revoked: {
     status: 409,
     type: 'invalid_request_error',
-    message: (p) => `Key '${p.id}' is revoked and cannot be rotated. Create a new key instead.`,
+    message: (p) => `Key '${p.id}' is revoked: it can no longer be rotated or changed. Create a new key instead.`,
   },
   key_changed: {
     status: 409,

@@ -320,7 +320,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 }
 
 /** The methods the gateway's routes use (HEAD rides along with GET where fastify exposes it). */
-const ROUTE_METHODS = ['GET', 'POST', 'DELETE'];
+const ROUTE_METHODS = ['GET', 'POST', 'DELETE', 'PATCH'];
 
 /** Whether the route reads a body and the one announced fits the route's limit (a larger one is refused unread). */
 function wantsBody(req: FastifyRequest): boolean {
