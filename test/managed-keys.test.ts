@@ -186,6 +186,34 @@ describe('a key made through the admin API', () => {
     expect([put.status, put.headers.get('allow')]).toEqual([405, 'GET, DELETE, PATCH']);
   }, 30_000);
 
+  it('made to expire: works until then, then 401 expired_api_key saying when; extended, it works again', async () => {
+    const at = Math.floor(Date.now() / 1000) + 2;
+    const made = await admin('POST', '/api/keys', { id: 'contractor', user: 'contractor', expires_at: at });
+    expect(made.body).toMatchObject({ status: 'active', expires_at: at });
+    const secret = made.body.key as string;
+    expect(await statusOf(secret)).toBe(200);
+    await until(async () => (await statusOf(secret)) === 401, 5000);
+    expect(Date.now()).toBeGreaterThanOrEqual(at * 1000);
+    const err = await client(secret).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(err.code).toBe('expired_api_key');
+    expect(err.message).toContain(`This API key expired at ${new Date(at * 1000).toISOString()}.`);
+    expect((await admin('GET', '/api/keys/contractor')).body.status).toBe('expired');
+    // Anthropic clients are told the same, in Anthropic's format.
+    const anthropic = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': secret, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: '{}' });
+    expect(anthropic.status).toBe(401);
+    expect((await anthropic.json()).error).toMatchObject({ type: 'authentication_error', message: expect.stringContaining('expired at') });
+
+    expect((await admin('PATCH', '/api/keys/contractor', { expires_at: null })).body).toMatchObject({ status: 'active', expires_at: null });
+    expect(await statusOf(secret)).toBe(200);
+    const now = Math.floor(Date.now() / 1000);
+    for (const [value, message] of [[now - 60, /^expires_at: \d+ \(.+\) has passed/], [Date.now() + 60_000, /more than ten years away; give Unix seconds \(not milliseconds\)/]] as const) {
+      const res = await admin('POST', '/api/keys', { id: 'never-made', expires_at: value });
+      expect([res.status, res.body.error.param], String(value)).toEqual([400, 'expires_at']);
+      expect(res.body.error.message).toMatch(message);
+    }
+  }, 30_000);
+
   it('keys and what their users spent survive a restart: the tier spent stays spent, a revoked key stays refused', async () => {
     const keeper = await create({ id: 'keeper', user: 'keeper' });
     const trial = await create({ id: 'trial-2', user: 'ci', tier: 'tier_trial' });
@@ -212,7 +240,7 @@ describe('tollgate keys', () => {
     expect(await statusOf(secret)).toBe(200);
 
     const listed = await keys('list');
-    expect(listed.stdout).toMatch(/^cli-bot +api +active +tg-\S+\.\.\.\S{4} +default +- +cli +- +bots,ml +main$/m);
+    expect(listed.stdout).toMatch(/^cli-bot +api +active +tg-\S+\.\.\.\S{4} +default +- +cli +- +bots,ml +main +-$/m);
     expect(listed.stdout).not.toContain(secret.slice(7, -4));
     const shown = JSON.parse((await keys('show', 'cli-bot', '--format', 'json')).stdout);
     expect(shown).toMatchObject({ id: 'cli-bot', groups: ['bots', 'ml'], routes: ['main'] });
@@ -222,8 +250,9 @@ describe('tollgate keys', () => {
     expect(await statusOf(rotated.stdout.trim())).toBe(200);
     expect(await statusOf(secret)).toBe(200);
 
-    const updated = await keys('update', 'cli-bot', '--tier', 'tier_trial', '--clear', 'routes', '--clear', 'groups');
-    expect(updated.stdout).toMatch(/^cli-bot +api +active +tg-\S+ +default +- +cli +tier_trial +- +all$/m);
+    const updated = await keys('update', 'cli-bot', '--tier', 'tier_trial', '--clear', 'routes', '--clear', 'groups', '--expires', '2d');
+    const inTwoDays = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 13);
+    expect(updated.stdout).toMatch(new RegExp(`^cli-bot +api +active +tg-\\S+ +default +- +cli +tier_trial +- +all +${inTwoDays}:\\d\\d:\\d\\d\\.000Z$`, 'm'));
     expect(await statusOf(secret)).toBe(200);
     expect((await keys('revoke', 'cli-bot')).stdout.trim()).toBe('revoked key cli-bot');
     expect(await statusOf(rotated.stdout.trim())).toBe(401);
@@ -241,7 +270,8 @@ describe('tollgate keys', () => {
     expect(await failure(['revoke', 'alice'])).toBe("tollgate keys: HTTP 409: Key 'alice' is written in the configuration file, not made through the API: change or remove it there and reload.");
     expect(await failure(['create', 'x', '--user', 'u', '--tier', 'tier_trail'])).toBe('tollgate keys: HTTP 400: tier: unknown tier `tier_trail` (did you mean `tier_trial`?).');
     expect(await failure(['rotate', 'keeper', '--grace', '2x'])).toMatch(/--grace must be a duration/);
-    expect(await failure(['update', 'keeper', '--clear', 'id'])).toBe("tollgate keys: --clear takes project, user, tier, groups, routes, not 'id'");
+    expect(await failure(['update', 'keeper', '--clear', 'id'])).toBe("tollgate keys: --clear takes project, user, tier, groups, routes, expires, not 'id'");
+    expect(await failure(['create', 'y', '--expires', 'tomorrow'])).toMatch(/^tollgate keys: --expires must be a time from now such as 30d/);
     expect(await failure(['list'], { ...process.env, TOLLGATE_ADMIN_KEY: '' })).toBe('tollgate keys: give --admin-key KEY or set TOLLGATE_ADMIN_KEY');
     expect(await failure(['list', '--admin-key', 'wrong'])).toMatch(/^tollgate keys: HTTP 401: This endpoint needs the admin key/);
   }, 30_000);

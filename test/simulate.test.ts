@@ -52,7 +52,7 @@ beforeAll(async () => {
   // Mia's key was made through the admin API: only the ledger's key table says she is on the trial tier.
   await ledger.keys!.insertKey({
     id: 'm', sha256: 'a'.repeat(64), hint: 'tg-m...', organization: 'default', project: 'web', user: 'mia', tier: 'trial', groups: [], routes: null,
-    createdAt: DAY1 - 1000, revokedAt: null, previousSha256: null, previousUntil: null, updatedAt: DAY1 - 1000,
+    createdAt: DAY1 - 1000, revokedAt: null, previousSha256: null, previousUntil: null, expiresAt: null, updatedAt: DAY1 - 1000,
   });
 });
 afterAll(async () => {

@@ -23,7 +23,9 @@ export interface KeyAdminContext {
 /** The longest a rotated key's old secret may go on working: a week, for clients redeployed slowly. */
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
-const createBody = z.strictObject({ id: nameSchema, ...keyPrincipalShape }).superRefine(refineKeyPrincipal);
+/** `expires_at`: Unix seconds, as the API's other times. */
+const expiresAt = z.number().int().positive();
+const createBody = z.strictObject({ id: nameSchema, ...keyPrincipalShape, expires_at: expiresAt.optional() }).superRefine(refineKeyPrincipal);
 // A change to who a key stands for: the fields given replace the key's; null clears one.
 const updateBody = z.strictObject({
   organization: nameSchema.optional(),
@@ -32,6 +34,7 @@ const updateBody = z.strictObject({
   tier: nameSchema.nullable().optional(),
   groups: z.array(nameSchema).optional(),
   routes: z.array(nameSchema).nullable().optional(),
+  expires_at: expiresAt.nullable().optional(),
 });
 const rotateBody = z.strictObject({ grace_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0) });
 
@@ -42,7 +45,7 @@ export interface KeyView {
   /** `config`: written in a config file; `api`: made through the admin API. */
   source: 'config' | 'api';
   /** `inactive`: an API key the configuration no longer fits (its project or tier removed), refused until it does. */
-  status: 'active' | 'revoked' | 'inactive';
+  status: 'active' | 'revoked' | 'expired' | 'inactive';
   /** Why an inactive key is. */
   status_detail?: string;
   /** The secret's first and last characters; null for config keys (a config may hold only a key's hash). */
@@ -57,6 +60,8 @@ export interface KeyView {
   revoked_at: number | null;
   /** After a rotation with a grace period: until when the replaced secret still works. */
   previous_key_expires_at: number | null;
+  /** When the key stops working (made with `expires_at`); null: never. */
+  expires_at: number | null;
 }
 
 /** Creates a key; the answer's secret is shown this once and kept nowhere. */
@@ -66,8 +71,9 @@ export async function createKey(ctx: KeyAdminContext, body: unknown): Promise<{ 
   if (config.keys.some((k) => k.id === req.id)) throw new TollgateError('key_id_taken', { id: req.id, detail: 'a key in the configuration' });
   const problem = keyProblems(req, config)[0];
   if (problem) throw invalidRequest(`${problem.param}: ${problem.message}.`, problem.param);
-  const secret = newSecret();
   const now = ctx.now();
+  const expires = expiryMs(req.expires_at, now);
+  const secret = newSecret();
   const key: ManagedKey = {
     id: req.id,
     sha256: sha256Hex(secret),
@@ -77,11 +83,12 @@ export async function createKey(ctx: KeyAdminContext, body: unknown): Promise<{ 
     revokedAt: null,
     previousSha256: null,
     previousUntil: null,
+    expiresAt: expires,
     updatedAt: now,
   };
   if (!(await ctx.table.insertKey(key))) throw new TollgateError('key_id_taken', { id: req.id, detail: 'a key made through the API' });
   await ctx.apply();
-  return { view: managedView(key), secret };
+  return { view: managedView(key, now), secret };
 }
 
 /** Every key: the configuration's, then the managed ones (revoked included), oldest first. */
@@ -90,7 +97,7 @@ export async function listKeys(ctx: KeyAdminContext): Promise<KeyView[]> {
   const managed = await ctx.table.listKeys();
   const { skipped } = withManagedKeys(config, managed);
   const why = new Map(skipped.map((s) => [s.id, s.why]));
-  return [...config.keys.map(configView), ...managed.map((m) => managedView(m, why.get(m.id)))];
+  return [...config.keys.map(configView), ...managed.map((m) => managedView(m, ctx.now(), why.get(m.id)))];
 }
 
 /** One key by id. */
@@ -116,11 +123,12 @@ export async function revokeKey(ctx: KeyAdminContext, id: string): Promise<KeyVi
  */
 export async function updateKey(ctx: KeyAdminContext, id: string, body: unknown): Promise<KeyView> {
   const change = parseBody(updateBody, body);
-  if (Object.keys(change).length === 0) throw invalidRequest('Send at least one field to change: organization, project, user, tier, groups or routes (null clears one).');
+  if (Object.keys(change).length === 0) throw invalidRequest('Send at least one field to change: organization, project, user, tier, groups, routes or expires_at (null clears one).');
   const key = await managedKey(ctx, id);
   if (key.revokedAt !== null) throw new TollgateError('key_revoked', { id });
+  const { expires_at: expiry, ...principalChange } = change;
   const fields: Record<string, unknown> = { ...principalFields(key) };
-  for (const [name, value] of Object.entries(change)) {
+  for (const [name, value] of Object.entries(principalChange)) {
     if (value === null) delete fields[name];
     else fields[name] = value;
   }
@@ -130,11 +138,8 @@ export async function updateKey(ctx: KeyAdminContext, id: string, body: unknown)
   const problem = keyProblems(next, config)[0];
   if (problem) throw invalidRequest(`${problem.param}: ${problem.message}.`, problem.param);
   const now = ctx.now();
-  await replace(
-    ctx,
-    { ...key, ...storedPrincipal(next, config), updatedAt: Math.max(now, key.updatedAt + 1) },
-    key,
-  );
+  const expiresAt = expiry === undefined ? key.expiresAt : expiry === null ? null : expiryMs(expiry, now);
+  await replace(ctx, { ...key, ...storedPrincipal(next, config), expiresAt, updatedAt: Math.max(now, key.updatedAt + 1) }, key);
   return getKey(ctx, id);
 }
 
@@ -156,6 +161,18 @@ export async function rotateKey(ctx: KeyAdminContext, id: string, body: unknown)
 /** Whom a key stands for, as the key table stores it (absent fields null; the only organization when none is named). */
 function storedPrincipal(k: KeyPrincipalFields, config: Policy): Pick<ManagedKey, 'organization' | 'project' | 'user' | 'tier' | 'groups' | 'routes'> {
   return { organization: k.organization ?? onlyOrganization(config)!, project: k.project ?? null, user: k.user ?? null, tier: k.tier ?? null, groups: k.groups, routes: k.routes ?? null };
+}
+
+/** The longest a key may be made to last: ten years. */
+const MAX_EXPIRY_MS = 10 * 365 * 86_400_000;
+
+/** `expires_at` (Unix seconds) as epoch ms: in the future, and within ten years; null when not given. */
+function expiryMs(seconds: number | undefined, now: number): number | null {
+  if (seconds === undefined) return null;
+  const ms = seconds * 1000;
+  if (ms <= now) throw invalidRequest(`expires_at: ${seconds} (${new Date(ms).toISOString()}) has passed; give a time to come, in Unix seconds.`, 'expires_at');
+  if (ms > now + MAX_EXPIRY_MS) throw invalidRequest(`expires_at: ${seconds} is more than ten years away; give Unix seconds (not milliseconds), or null for a key that does not expire.`, 'expires_at');
+  return ms;
 }
 
 /** A managed key by id, or the error for a config key or no key. */
@@ -202,16 +219,18 @@ function configView(k: KeyPolicy): KeyView {
     created_at: null,
     revoked_at: null,
     previous_key_expires_at: null,
+    expires_at: null,
   };
 }
 
-function managedView(m: ManagedKey, inactive?: string): KeyView {
+function managedView(m: ManagedKey, now: number, inactive?: string): KeyView {
   const graceOn = m.previousUntil !== null && m.revokedAt === null;
+  const expired = m.expiresAt !== null && now >= m.expiresAt;
   return {
     object: 'tollgate.key',
     id: m.id,
     source: 'api',
-    status: m.revokedAt !== null ? 'revoked' : inactive !== undefined ? 'inactive' : 'active',
+    status: m.revokedAt !== null ? 'revoked' : expired ? 'expired' : inactive !== undefined ? 'inactive' : 'active',
     ...(inactive !== undefined && m.revokedAt === null ? { status_detail: inactive } : {}),
     hint: m.hint,
     organization: m.organization,
@@ -222,6 +241,7 @@ function managedView(m: ManagedKey, inactive?: string): KeyView {
     routes: m.routes,
     created_at: seconds(m.createdAt),
     revoked_at: seconds(m.revokedAt),
-    previous_key_expires_at: graceOn ? seconds(m.previousUntil) : null,
+    previous_key_expires_at: graceOn ? seconds(Math.min(m.previousUntil!, m.expiresAt ?? Infinity)) : null,
+    expires_at: seconds(m.expiresAt),
   };
 }

@@ -13,6 +13,8 @@ export class KeyStore {
   private readonly byHash = new Map<string, Principal>();
   /** Secrets a rotation replaced, still accepted until their time (epoch ms); looked at only on a miss. */
   private readonly previous = new Map<string, { principal: Principal; untilMs: number }>();
+  /** Keys that expire (managed keys made with `expires_at`), by hash: when. */
+  private readonly expiring = new Map<string, number>();
 
   constructor(
     keys: KeyPolicy[],
@@ -22,16 +24,25 @@ export class KeyStore {
       const principal = principalOf(k);
       this.byHash.set(k.sha256, principal);
       if (k.previous) this.previous.set(k.previous.sha256, { principal, untilMs: k.previous.untilMs });
+      if (k.expiresAtMs !== undefined) this.expiring.set(k.sha256, k.expiresAtMs);
     }
   }
 
-  /** The principal for a presented secret, or undefined when the key is unknown (or its grace period is over). */
+  /** The principal for a presented secret, or undefined when the key is unknown, expired, or its grace period is over. */
   resolve(secret: string): Principal | undefined {
     const hash = sha256Hex(secret);
     const principal = this.byHash.get(hash);
-    if (principal !== undefined || this.previous.size === 0) return principal;
+    // Most gateways have no expiring key: one size check per call.
+    if (principal !== undefined) return this.expiring.size === 0 || !(this.now() >= this.expiring.get(hash)!) ? principal : undefined;
+    if (this.previous.size === 0) return undefined;
     const replaced = this.previous.get(hash);
     return replaced !== undefined && this.now() < replaced.untilMs ? replaced.principal : undefined;
+  }
+
+  /** When the key of a secret resolve() refused expired (epoch ms), for the 401 that says so; undefined for an unknown key. */
+  expiredAt(secret: string): number | undefined {
+    const until = this.expiring.get(sha256Hex(secret));
+    return until !== undefined && this.now() >= until ? until : undefined;
   }
 }
 

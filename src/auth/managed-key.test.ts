@@ -15,7 +15,7 @@ keys: [{id: alice, key: tg-alice, user: alice, tier: tier_trial}]
 function managed(over: Partial<ManagedKey> = {}): ManagedKey {
   return {
     id: 'ci-bot', sha256: sha256Hex('tg-ci'), hint: 'tg-ci...', organization: 'default', project: 'production', user: 'ci', tier: 'tier_trial', groups: ['bots'], routes: ['main'],
-    createdAt: 1_000, revokedAt: null, previousSha256: null, previousUntil: null, updatedAt: 1_000, ...over,
+    createdAt: 1_000, revokedAt: null, previousSha256: null, previousUntil: null, expiresAt: null, updatedAt: 1_000, ...over,
   };
 }
 
@@ -86,5 +86,25 @@ describe('KeyStore after a rotation with a grace period', () => {
     expect(store.resolve('tg-old')).toBeUndefined();
     expect(store.resolve('tg-new')?.keyId).toBe('ci-bot');
     expect(store.resolve('tg-other')).toBeUndefined();
+  });
+});
+
+describe('KeyStore with an expiring key', () => {
+  it('refuses the key from its time on and says when it expired; a rotated secret never outlives it', () => {
+    let now = 10_000;
+    const key = keyPolicyOf(managed({ sha256: sha256Hex('tg-new'), previousSha256: sha256Hex('tg-old'), previousUntil: 50_000, expiresAt: 20_000 }));
+    const others = keyPolicyOf(managed({ id: 'forever', sha256: sha256Hex('tg-forever') }));
+    const store = new KeyStore([key, others], () => now);
+    expect(store.resolve('tg-new')?.keyId).toBe('ci-bot');
+    expect(store.resolve('tg-old')?.keyId).toBe('ci-bot');
+    expect(store.expiredAt('tg-new')).toBeUndefined();
+    now = 20_000;
+    expect(store.resolve('tg-new')).toBeUndefined();
+    expect(store.expiredAt('tg-new')).toBe(20_000);
+    // The grace period ran to 50,000, past the key's own end: it ends with the key.
+    expect(store.resolve('tg-old')).toBeUndefined();
+    expect(store.resolve('tg-forever')?.keyId).toBe('forever');
+    expect(store.expiredAt('tg-forever')).toBeUndefined();
+    expect(store.expiredAt('tg-unknown')).toBeUndefined();
   });
 });

@@ -25,6 +25,8 @@ export interface ManagedKey {
   /** After a rotation with a grace period: the replaced secret's hash, still accepted until previousUntil. */
   previousSha256: string | null;
   previousUntil: number | null;
+  /** Epoch ms after which the key is refused (401 `expired_api_key`); null: it does not expire. */
+  expiresAt: number | null;
   /** Epoch ms of the last change; a change is only written over the version it read (no lost update). */
   updatedAt: number;
 }
@@ -106,7 +108,9 @@ export function keyPolicyOf(m: ManagedKey): KeyPolicy {
     ...(m.tier !== null ? { tier: m.tier } : {}),
     groups: [...m.groups],
     ...(m.routes !== null ? { routes: [...m.routes] } : {}),
-    ...(m.previousSha256 !== null && m.previousUntil !== null ? { previous: { sha256: m.previousSha256, untilMs: m.previousUntil } } : {}),
+    // A rotated key's old secret never outlives the key.
+    ...(m.previousSha256 !== null && m.previousUntil !== null ? { previous: { sha256: m.previousSha256, untilMs: Math.min(m.previousUntil, m.expiresAt ?? Infinity) } } : {}),
+    ...(m.expiresAt !== null ? { expiresAtMs: m.expiresAt } : {}),
     managed: true,
   };
 }

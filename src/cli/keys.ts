@@ -19,6 +19,7 @@ interface CreateOptions extends CommonOptions {
   tier?: string;
   group: string[];
   route?: string[];
+  expires?: string;
 }
 
 interface UpdateOptions extends Omit<CreateOptions, 'group'> {
@@ -26,7 +27,7 @@ interface UpdateOptions extends Omit<CreateOptions, 'group'> {
   clear: string[];
 }
 
-const CLEARABLE = ['project', 'user', 'tier', 'groups', 'routes'];
+const CLEARABLE = ['project', 'user', 'tier', 'groups', 'routes', 'expires'];
 
 /** One failure line on stderr, exit 1. */
 class KeysFailure extends Error {}
@@ -51,9 +52,10 @@ export function registerKeys(program: Command): void {
     .option('--tier <tier>', 'its user tier (one of users.<tier>; needs --user)')
     .option('--group <group>', 'a group it belongs to (repeat for several)', repeat, [])
     .option('--route <route>', 'a route it may use (repeat for several; default: all)', repeat)
+    .option('--expires <when>', 'when it stops working: in 30d, 12h, 90m, or at an ISO date or date-time (default: never)')
     .action((id: string, opts: CreateOptions) =>
       run(opts, async (ask) => {
-        const body = { id, groups: opts.group, ...pick(opts, ['organization', 'project', 'user', 'tier']), ...(opts.route ? { routes: opts.route } : {}) };
+        const body = { id, groups: opts.group, ...pick(opts, ['organization', 'project', 'user', 'tier']), ...(opts.route ? { routes: opts.route } : {}), ...expiry(opts.expires) };
         return printSecret(opts, await ask('POST', '/api/keys', body), 'created');
       }),
     );
@@ -64,13 +66,14 @@ export function registerKeys(program: Command): void {
     .option('--tier <tier>', 'its user tier')
     .option('--group <group>', 'a group it belongs to (repeat for several; replaces its groups)', repeat)
     .option('--route <route>', 'a route it may use (repeat for several; replaces its routes)', repeat)
-    .option('--clear <field>', 'remove one: project, user, tier, groups or routes (routes: all again); repeat for several', repeat, [])
+    .option('--expires <when>', 'when it stops working: in 30d, 12h, 90m, or at an ISO date or date-time')
+    .option('--clear <field>', 'remove one: project, user, tier, groups, routes (all again) or expires (never); repeat for several', repeat, [])
     .action((id: string, opts: UpdateOptions) =>
       run(opts, async (ask) => {
-        const body: Record<string, unknown> = { ...pick(opts, ['organization', 'project', 'user', 'tier']), ...(opts.group ? { groups: opts.group } : {}), ...(opts.route ? { routes: opts.route } : {}) };
+        const body: Record<string, unknown> = { ...pick(opts, ['organization', 'project', 'user', 'tier']), ...(opts.group ? { groups: opts.group } : {}), ...(opts.route ? { routes: opts.route } : {}), ...expiry(opts.expires) };
         for (const field of opts.clear) {
           if (!CLEARABLE.includes(field)) throw new KeysFailure(`--clear takes ${CLEARABLE.join(', ')}, not '${field}'`);
-          body[field] = field === 'groups' ? [] : null;
+          body[field === 'expires' ? 'expires_at' : field] = field === 'groups' ? [] : null;
         }
         const key = keyOf(await ask('PATCH', `/api/keys/${encodeURIComponent(id)}`, body));
         console.log(opts.format === 'json' ? JSON.stringify(key, null, 2) : renderKeys([key]));
@@ -170,10 +173,20 @@ function printSecret(opts: CommonOptions, answer: unknown, done: string): void {
 }
 
 function renderKeys(keys: KeyView[]): string {
-  const rows = keys.map((k) => [k.id, k.source, k.status, k.hint ?? '-', k.organization, k.project ?? '-', k.user ?? '-', k.tier ?? '-', k.groups.join(',') || '-', k.routes?.join(',') ?? 'all']);
-  const header = ['id', 'source', 'status', 'hint', 'organization', 'project', 'user', 'tier', 'groups', 'routes'];
+  const expires = (k: KeyView): string => (k.expires_at === null || k.expires_at === undefined ? '-' : new Date(k.expires_at * 1000).toISOString());
+  const rows = keys.map((k) => [k.id, k.source, k.status, k.hint ?? '-', k.organization, k.project ?? '-', k.user ?? '-', k.tier ?? '-', k.groups.join(',') || '-', k.routes?.join(',') ?? 'all', expires(k)]);
+  const header = ['id', 'source', 'status', 'hint', 'organization', 'project', 'user', 'tier', 'groups', 'routes', 'expires'];
   const widths = header.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i].length), h.length));
   return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** `expires_at` (Unix seconds) for `--expires`: a time from now (`30d`, `12h`, `90m`) or an ISO date or date-time. */
+function expiry(when: string | undefined): { expires_at?: number } {
+  if (when === undefined) return {};
+  const relative = /^[0-9]+[smhd]$/.test(when.trim()) ? durationSeconds(when) : undefined;
+  const at = relative !== undefined ? Date.now() + relative * 1000 : /^\d{4}-\d{2}-\d{2}/.test(when) ? Date.parse(when) : NaN;
+  if (!Number.isFinite(at)) throw new KeysFailure(`--expires must be a time from now such as 30d, 12h or 90m, or an ISO date such as 2027-01-31, not '${when}'`);
+  return { expires_at: Math.floor(at / 1000) };
 }
 
 /** Seconds in `90`, `90s`, `30m`, `12h` or `7d`; undefined for anything else. */

@@ -165,6 +165,8 @@ export interface KeyPolicy {
   routes?: string[];
   /** A managed key rotated with a grace period: its replaced secret's hash, accepted until `untilMs` (epoch ms). */
   previous?: { sha256: string; untilMs: number };
+  /** A managed key with an expiry: refused from this time on (epoch ms). */
+  expiresAtMs?: number;
   /** Made through the admin API (auth/managed-key.ts) rather than written in the config. */
   managed?: true;
 }

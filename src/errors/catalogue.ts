@@ -29,6 +29,11 @@ export const ERRORS = {
     type: 'invalid_request_error',
     message: () => 'Incorrect API key provided. Ask your Tollgate administrator for a valid key.',
   },
+  expired_api_key: {
+    status: 401,
+    type: 'invalid_request_error',
+    message: (p) => `This API key expired at ${p.resetAt}. Ask your Tollgate administrator for a new key, or to extend this one.`,
+  },
   ambiguous_api_key: {
     status: 401,
     type: 'invalid_request_error',

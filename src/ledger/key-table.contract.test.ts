@@ -15,7 +15,7 @@ function key(over: Partial<ManagedKey> = {}): ManagedKey {
   serial++;
   return {
     id: `key-${serial}`, sha256: serial.toString(16).padStart(64, '0'), hint: `tg-${serial}...`, organization: 'acme', project: 'production', user: 'ci', tier: 'tier_trial',
-    groups: ['bots', 'ml'], routes: ['main'], createdAt: 1_796_000_000_000 + serial, revokedAt: null, previousSha256: null, previousUntil: null, updatedAt: 1_796_000_000_000 + serial, ...over,
+    groups: ['bots', 'ml'], routes: ['main'], createdAt: 1_796_000_000_000 + serial, revokedAt: null, previousSha256: null, previousUntil: null, expiresAt: null, updatedAt: 1_796_000_000_000 + serial, ...over,
   };
 }
 
@@ -37,7 +37,7 @@ describe.each(PLACES)('key table: $kind', ({ place: makePlace }) => {
   it('stores every field and lists keys oldest first, nulls and empty lists kept', async () => {
     const full = key();
     const bare = key({ project: null, user: null, tier: null, groups: [], routes: null });
-    const rotated = key({ previousSha256: 'f'.repeat(64), previousUntil: 1_796_000_900_000, revokedAt: null });
+    const rotated = key({ previousSha256: 'f'.repeat(64), previousUntil: 1_796_000_900_000, revokedAt: null, expiresAt: 1_797_000_000_000 });
     for (const k of [bare, full, rotated]) expect(await table.insertKey(k)).toBe(true);
     const listed = (await table.listKeys()).filter((k) => [full.id, bare.id, rotated.id].includes(k.id));
     expect(listed).toEqual([full, bare, rotated]);

@@ -22,8 +22,11 @@ export function authenticate(gw: Gateway, headers: Record<string, string | strin
   const key = presentedKey(headers, rawHeaders);
   if (!key) throw new TollgateError('missing_api_key');
   const principal = gw.keys.resolve(key);
-  if (!principal) throw new TollgateError('invalid_api_key');
-  return principal;
+  if (principal) return principal;
+  // The caller holds the secret: telling it that its key expired (and when) tells nothing to anyone else.
+  const expired = gw.keys.expiredAt(key);
+  if (expired !== undefined) throw new TollgateError('expired_api_key', { resetAt: new Date(expired).toISOString() });
+  throw new TollgateError('invalid_api_key');
 }
 
 /** The route model a request addresses, or the 404 that lists the models the key can use on this endpoint. */
