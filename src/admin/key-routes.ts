@@ -4,7 +4,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Policy } from '../config/policy.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, type KeyAdminContext } from '../auth/key-admin.js';
-import { StoreUnavailableError } from '../limits/store-errors.js';
 import { requireAdmin } from './admin-auth.js';
 
 export interface KeyRoutesContext {
@@ -56,7 +55,6 @@ async function fromKeyTable<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof TollgateError) throw err;
-    if (err instanceof StoreUnavailableError) throw new TollgateError('store_unavailable');
     throw new TollgateError('ledger_unavailable', { detail: (err as Error).message });
   }
 }

@@ -7,7 +7,10 @@
 // have let it produce, when they clamp it). A call refused at the time is not replayed: its ledger row
 // records nothing of what it asked for. Counters start empty at the period's start, so a monthly limit is
 // only judged right over a period starting with its month (the default).
+import type { Principal } from '../auth/principal.js';
 import type { Policy } from '../config/policy.js';
+import type { AppliedLimit } from '../limits/applicable-limits.js';
+import type { Target } from '../routing/route-table.js';
 import { TollgateError } from '../errors/tollgate-error.js';
 import { LedgerCombos } from '../ledger/ledger-combos.js';
 import type { Ledger, LedgerRow } from '../ledger/ledger.js';
@@ -144,7 +147,8 @@ function usageOf(row: LedgerRow, outputAdmitted: number): Usage {
   return usage;
 }
 
-function safeLimits(engine: LimitsEngine, principal: ReturnType<LedgerCombos['principal']>, target: ReturnType<LedgerCombos['target']>) {
+/** The limits that apply to a call, for naming the one that refused it (none when they cannot be resolved). */
+function safeLimits(engine: LimitsEngine, principal: Principal, target: Target): AppliedLimit[] {
   try {
     return engine.applicable.for(principal, target);
   } catch {

@@ -18,7 +18,6 @@ export class KeyRing {
   /** The table as last read, compared as text: a small table, read every few seconds. */
   private seen = '[]';
   private refreshing: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: KeyRingOptions) {}
 
@@ -51,16 +50,17 @@ export class KeyRing {
     return run;
   }
 
-  /** Refreshes every `intervalMs` until stop(); a failed read (reported to onRead) is tried again next time. */
+  /**
+   * Refreshes every `intervalMs` for as long as the process runs (the timer does not hold it open); a failed
+   * read (reported to onRead) is tried again next time.
+   */
   start(intervalMs: number): void {
     const tick = (): void => {
       this.refresh()
         .catch(() => {})
-        .finally(() => {
-          if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMs).unref();
-        });
+        .finally(() => setTimeout(tick, intervalMs).unref());
     };
-    this.timer = setTimeout(tick, intervalMs).unref();
+    setTimeout(tick, intervalMs).unref();
   }
 
   private async read(): Promise<ManagedKey[]> {
@@ -72,10 +72,5 @@ export class KeyRing {
       this.opts.onRead(err as Error);
       throw err;
     }
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
   }
 }

@@ -48,8 +48,8 @@ export interface KeyProblem {
 }
 
 /**
- * A new secret: `tg-` and 32 random bytes (256 bits) in base64url, like OpenAI's `sk-proj-...` keys
- * a string no one guesses. Only its hash and hint are stored; the caller sees it once.
+ * A new secret: `tg-` and 32 random bytes (256 bits) in base64url, past guessing as OpenAI's `sk-proj-...`
+ * keys are. Only its hash and hint are stored; the caller sees it once.
  */
 export function newSecret(): string {
   return `tg-${randomBytes(32).toString('base64url')}`;
