@@ -13,6 +13,12 @@ import { openLedger } from '../src/ledger/open-ledger.js';
 
 const run = promisify(execFile);
 const ADMIN = 'admin-secret';
+/** The gateway logs at info, so that its log lines about keys can be read. */
+const LOG_INFO = { TOLLGATE_LOG_LEVEL: 'info' };
+/** Every secret the tests were given: none may be in the gateway's log. */
+const secrets: string[] = [];
+/** The log of every gateway process of the file (a restart starts a new one). */
+let logs = '';
 
 const config = (ledgerUrl: string): string => `
 server: {admin_key: ${ADMIN}}
@@ -32,7 +38,7 @@ let gw: RunningProcess;
 beforeAll(async () => {
   place = sqlitePlace();
   file = writeConfig(config(place.url));
-  gw = await startCli(['serve', '--config', file, '--port', '0']);
+  gw = await startCli(['serve', '--config', file, '--port', '0'], LOG_INFO);
 }, 30_000);
 afterAll(async () => {
   await gw?.stop();
@@ -46,7 +52,9 @@ async function admin(method: string, path: string, body?: unknown, key = ADMIN):
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: JSON.parse(text), text };
+  const json = JSON.parse(text);
+  if (typeof json.key === 'string') secrets.push(json.key);
+  return { status: res.status, body: json, text };
 }
 
 function client(apiKey: string): OpenAI {
@@ -218,7 +226,8 @@ describe('a key made through the admin API', () => {
     const keeper = await create({ id: 'keeper', user: 'keeper' });
     const trial = await create({ id: 'trial-2', user: 'ci', tier: 'tier_trial' });
     await gw.stop();
-    gw = await startCli(['serve', '--config', file, '--port', '0']);
+    logs += gw.output();
+    gw = await startCli(['serve', '--config', file, '--port', '0'], LOG_INFO);
     expect(await statusOf(keeper)).toBe(200);
     // User `ci` spent the trial tier's day with ci-bot (first test): a new key of the same user and tier is
     // refused, as it was before the restart; the memory counters were rebuilt from the ledger with the managed keys.
@@ -236,6 +245,7 @@ describe('tollgate keys', () => {
     const created = await keys('create', 'cli-bot', '--user', 'cli', '--group', 'bots', '--group', 'ml', '--route', 'main');
     const secret = created.stdout.trim();
     expect(secret).toMatch(/^tg-[A-Za-z0-9_-]{43}$/);
+    secrets.push(secret);
     expect(created.stderr).toMatch(/created key cli-bot\. Store the secret above now/);
     expect(await statusOf(secret)).toBe(200);
 
@@ -246,6 +256,7 @@ describe('tollgate keys', () => {
     expect(shown).toMatchObject({ id: 'cli-bot', groups: ['bots', 'ml'], routes: ['main'] });
 
     const rotated = await keys('rotate', 'cli-bot', '--grace', '1m');
+    secrets.push(rotated.stdout.trim());
     expect(rotated.stderr).toMatch(/rotated key cli-bot; the old secret works until \d{4}-/);
     expect(await statusOf(rotated.stdout.trim())).toBe(200);
     expect(await statusOf(secret)).toBe(200);
@@ -326,5 +337,15 @@ describe('a gateway without a ledger', () => {
     const body = await res.json();
     expect(body.error.code).toBe('key_management_disabled');
     expect(body.error.message).toMatch(/ledger's database.*ledger\.enabled: false.*`keys`/);
+  });
+});
+
+describe('the log', () => {
+  it('has a line for each change to a key, naming it and whom it stands for, and none of the secrets given', async () => {
+    const lines = (logs + gw.output()).split('\n').filter((l) => l.includes('"action"')).map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.key === 'ci-bot' && l.action === 'created')).toMatchObject({ msg: 'managed key ci-bot created', user: 'ci', tier: 'tier_trial', project: 'production' });
+    for (const action of ['rotated', 'revoked', 'changed']) expect(lines.some((l) => l.action === action), action).toBe(true);
+    expect(secrets.length).toBeGreaterThan(5);
+    for (const secret of secrets) expect(logs + gw.output()).not.toContain(secret.slice(7, -4));
   });
 });

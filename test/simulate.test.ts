@@ -69,9 +69,23 @@ describe('simulate', () => {
     expect(report).toMatchObject({ replayed: 17, admitted: 13, clamped: 0, refused: 4, refusedTokens: 600, refusedAtTheTime: 1, notReplayed: 1, unjudged: {} });
     expect(report.refusedCostUsd).toBeCloseTo(0.004, 9);
     expect(report.byLimit).toEqual([
-      { limit: 'user:ann:daily', calls: 2, tokens: 300, costUsd: expect.closeTo(0.002, 9), firstAtMs: DAY1 + 3 * 60_000, users: 1 },
-      { limit: 'user:mia:daily', calls: 2, tokens: 300, costUsd: expect.closeTo(0.002, 9), firstAtMs: DAY1 + 3 * 60_000 + 2, users: 1 },
+      { limit: 'user:ann:daily', calls: 2, tokens: 300, costUsd: expect.closeTo(0.002, 9), firstAtMs: DAY1 + 3 * 60_000, users: 1, topUsers: [{ organization: 'default', user: 'ann', calls: 2 }] },
+      { limit: 'user:mia:daily', calls: 2, tokens: 300, costUsd: expect.closeTo(0.002, 9), firstAtMs: DAY1 + 3 * 60_000 + 2, users: 1, topUsers: [{ organization: 'default', user: 'mia', calls: 2 }] },
     ]);
+  });
+
+  it('names the users a shared limit would refuse most, most first', async () => {
+    const policy = withManagedKeys(load(config(place.url, 100_000).replace('web: {daily_limit: 100000}', 'web: {daily_limit: 1000}')), await ledger.keys!.listKeys()).policy;
+    const report = await simulate(ledger, policy, Date.UTC(2026, 11, 1), Date.UTC(2026, 11, 3));
+    // 1,000 a day for the project: six calls fit (900 used; a seventh would need 1,100), the first two minutes'
+    // calls of Ann, Ben and Mia; their other nine that day are refused. Day 2's two fit again.
+    expect(report.byLimit).toEqual([
+      {
+        limit: 'project:web:daily', calls: 9, tokens: 1350, costUsd: expect.closeTo(0.009, 9), firstAtMs: DAY1 + 2 * 60_000, users: 3,
+        topUsers: ['ann', 'ben', 'mia'].map((user) => ({ organization: 'default', user, calls: 3 })),
+      },
+    ]);
+    expect(report).toMatchObject({ admitted: 8, refused: 9 });
   });
 
   it('refuses nothing under limits the calls fit, and judges only the period asked for', async () => {
@@ -115,7 +129,7 @@ describe('tollgate simulate', () => {
     expect(tight.stdout).toContain('replayed 17 calls from 2026-12-01T00:00:00.000Z to 2026-12-03T00:00:00.000Z against the proposed configuration');
     expect(tight.stdout).toContain('it would admit 13, clamp 0 (a lower max_tokens) and refuse 4 (600 tokens, $0.004000 as recorded)');
     expect(tight.stdout).toContain('not replayed: 1 calls refused at the time (what they asked for is not recorded), 1 that never reached the limits');
-    expect(tight.stdout).toMatch(/^user:ann:daily +2 +300 +0\.002000 +1 +2026-12-01T09:03:00\.000Z$/m);
+    expect(tight.stdout).toMatch(/^user:ann:daily +2 +300 +0\.002000 +1 +2026-12-01T09:03:00\.000Z +ann \(2\)$/m);
     // Mia's tier is in the ledger's key table, which the command reads.
     expect(tight.stdout).toMatch(/^user:mia:daily +2 +300 /m);
 

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Policy } from '../config/policy.js';
 import { TollgateError } from '../errors/tollgate-error.js';
-import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, type KeyAdminContext } from '../auth/key-admin.js';
+import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, type KeyAdminContext, type KeyView } from '../auth/key-admin.js';
 import { requireAdmin } from './admin-auth.js';
 
 export interface KeyRoutesContext {
@@ -36,17 +36,29 @@ export function keyRoutes(ctx: KeyRoutesContext): (app: FastifyInstance) => void
 
     app.post('/api/keys', options, async (req, reply) => {
       const { view, secret } = await fromKeyTable(() => createKey(keys(), req.body));
+      logged(req, view, 'created');
       return reply.code(201).send({ ...view, key: secret });
     });
     app.get('/api/keys', options, async () => ({ object: 'list', data: await fromKeyTable(() => listKeys(keys())) }));
     app.get<ById>('/api/keys/:id', options, async (req) => fromKeyTable(() => getKey(keys(), req.params.id)));
-    app.patch<ById>('/api/keys/:id', options, async (req) => fromKeyTable(() => updateKey(keys(), req.params.id, req.body)));
-    app.delete<ById>('/api/keys/:id', { ...options, config: { ignoresBody: true } }, async (req) => fromKeyTable(() => revokeKey(keys(), req.params.id)));
+    app.patch<ById>('/api/keys/:id', options, async (req) => logged(req, await fromKeyTable(() => updateKey(keys(), req.params.id, req.body)), 'changed'));
+    app.delete<ById>('/api/keys/:id', { ...options, config: { ignoresBody: true } }, async (req) => logged(req, await fromKeyTable(() => revokeKey(keys(), req.params.id)), 'revoked'));
     app.post<ById>('/api/keys/:id/rotate', options, async (req) => {
       const { view, secret } = await fromKeyTable(() => rotateKey(keys(), req.params.id, req.body));
+      logged(req, view, 'rotated');
       return { ...view, key: secret };
     });
   };
+}
+
+/**
+ * One log line per change, the trail of who could use what when: the key's id and whom it stands for,
+ * never its secret (nor its hint).
+ */
+function logged(req: FastifyRequest, view: KeyView, action: 'created' | 'changed' | 'revoked' | 'rotated'): KeyView {
+  const { id, organization, project, user, tier, groups, routes, expires_at, previous_key_expires_at } = view;
+  req.log.info({ key: id, action, organization, project, user, tier, groups, routes, expires_at, previous_key_expires_at }, `managed key ${id} ${action}`);
+  return view;
 }
 
 /** A key table whose database fails is a 503 saying so, as the other admin reports are. */

@@ -32,6 +32,8 @@ export interface LimitImpact {
   firstAtMs: number;
   /** Distinct users (organization and user) it would have refused. */
   users: number;
+  /** The users it would have refused most often, most first (at most TOP_USERS). */
+  topUsers: Array<{ organization: string; user: string; calls: number }>;
 }
 
 export interface SimulationReport {
@@ -55,6 +57,9 @@ export interface SimulationReport {
   unjudged: Record<string, number>;
 }
 
+/** How many of a limit's most refused users the report names. */
+const TOP_USERS = 5;
+
 /** Rows read from the ledger at a time. */
 const PAGE_ROWS = 5000;
 
@@ -66,7 +71,7 @@ export async function simulate(ledger: Ledger, policy: Policy, sinceMs: number, 
   const report: SimulationReport = {
     sinceMs, untilMs, replayed: 0, admitted: 0, clamped: 0, refused: 0, refusedTokens: 0, refusedCostUsd: 0, byLimit: [], refusedAtTheTime: 0, notReplayed: 0, unjudged: {},
   };
-  const impacts = new Map<string, LimitImpact & { userIds: Set<string> }>();
+  const impacts = new Map<string, Omit<LimitImpact, 'users' | 'topUsers'> & { byUser: Map<string, { organization: string; user: string; calls: number }> }>();
   let serial = 0;
   for await (const row of rowsInOrder(ledger, sinceMs, untilMs)) {
     if (row.decision === 'blocked') {
@@ -101,15 +106,21 @@ export async function simulate(ledger: Ledger, policy: Policy, sinceMs: number, 
       report.refusedTokens += tokens;
       report.refusedCostUsd += row.costUsd;
       let impact = impacts.get(limit);
-      if (!impact) impacts.set(limit, (impact = { limit, calls: 0, tokens: 0, costUsd: 0, firstAtMs: row.ts, users: 0, userIds: new Set() }));
+      if (!impact) impacts.set(limit, (impact = { limit, calls: 0, tokens: 0, costUsd: 0, firstAtMs: row.ts, byUser: new Map() }));
       impact.calls++;
       impact.tokens += tokens;
       impact.costUsd += row.costUsd;
-      impact.userIds.add(`${row.organization}\u0000${row.user}`);
+      const userKey = `${row.organization}\u0000${row.user}`;
+      const byUser = impact.byUser.get(userKey);
+      if (byUser) byUser.calls++;
+      else impact.byUser.set(userKey, { organization: row.organization, user: row.user, calls: 1 });
     }
   }
   report.byLimit = [...impacts.values()]
-    .map(({ userIds, ...impact }) => ({ ...impact, users: userIds.size }))
+    .map(({ byUser, ...impact }) => {
+      const topUsers = [...byUser.values()].sort((a, b) => b.calls - a.calls || a.user.localeCompare(b.user)).slice(0, TOP_USERS);
+      return { ...impact, users: byUser.size, topUsers };
+    })
     .sort((a, b) => b.calls - a.calls || a.limit.localeCompare(b.limit));
   return report;
 }

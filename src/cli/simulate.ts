@@ -94,9 +94,10 @@ export function renderSimulation(r: SimulationReport): string {
   if (apart.length > 0) lines.push(`not replayed: ${apart.join(', ')}`);
   if (r.byLimit.length === 0) return lines.join('\n');
   const width = r.byLimit.reduce((w, l) => Math.max(w, l.limit.length), 5);
-  lines.push('', `${'limit'.padEnd(width)}  ${'calls'.padStart(9)}  ${'tokens'.padStart(12)}  ${'cost (USD)'.padStart(14)}  ${'users'.padStart(6)}  first refused at`);
+  lines.push('', `${'limit'.padEnd(width)}  ${'calls'.padStart(9)}  ${'tokens'.padStart(12)}  ${'cost (USD)'.padStart(14)}  ${'users'.padStart(6)}  ${'first refused at'.padEnd(24)}  most refused`);
   for (const l of r.byLimit) {
-    lines.push(`${l.limit.padEnd(width)}  ${n(l.calls).padStart(9)}  ${n(l.tokens).padStart(12)}  ${l.costUsd.toFixed(6).padStart(14)}  ${n(l.users).padStart(6)}  ${new Date(l.firstAtMs).toISOString()}`);
+    const most = l.topUsers.map((u) => `${u.user} (${n(u.calls)})`).join(', ');
+    lines.push(`${l.limit.padEnd(width)}  ${n(l.calls).padStart(9)}  ${n(l.tokens).padStart(12)}  ${l.costUsd.toFixed(6).padStart(14)}  ${n(l.users).padStart(6)}  ${new Date(l.firstAtMs).toISOString()}  ${most}`);
   }
   return lines.join('\n');
 }
