@@ -1,7 +1,6 @@
 // A gateway started while its PostgreSQL ledger is down. Regression test: it refused to start
 // ("storage.ledger: cannot open ...: ECONNREFUSED"), so during a database outage every gateway that
 // restarted (a deploy, a crash, a node drained) stayed down, though its counters were safe in Redis.
-import { createServer } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE } from '../src/ledger/ledger-sql.js';
@@ -9,15 +8,10 @@ import { postgresPlace, type LedgerPlace } from './helpers/ledgers.js';
 import { startCli, writeConfig, type RunningProcess } from './helpers/processes.js';
 import { startDelayProxy, type DelayProxy } from './helpers/redis-delay-proxy.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-servers.js';
+import { freeStablePort } from './helpers/stable-port.js';
 
-/** A local port nothing listens on (yet). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A local port nothing listens on (yet), out of the ephemeral range: the gateway retries it meanwhile (stable-port.ts). */
+const closedPort = (): Promise<number> => freeStablePort();
 
 const config = (counters: string, ledgerUrl: string): string => `
 server: {admin_key: admin-secret}

@@ -2,11 +2,12 @@
 // tests may kill, slow down or flush them without touching the shared Redis on 6379.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
+import { freeStablePort, portFree } from './stable-port.js';
 
 const run = promisify(execFile);
 const live = new Set<ChildProcess>();
@@ -16,24 +17,13 @@ process.on('exit', () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 /**
  * A port that is free, and whose cluster bus port (+10000) is free too. Both below Linux's ephemeral range
  * (32768 and up): a port there that is free when checked can be taken by an outgoing connection of another
  * test before redis-server binds it (review-held-index-cluster: "redis-server on 33194 did not answer PING").
  */
 export async function freeRedisPort(): Promise<number> {
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * 12_700);
-    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
-  }
+  return freeStablePort(22_700, (port) => portFree(port + 10_000));
 }
 
 /** Sends one inline command and resolves with the first reply line, or rejects. */
