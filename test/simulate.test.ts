@@ -128,7 +128,7 @@ describe('tollgate simulate', () => {
     expect(tight.code).toBe(2);
     expect(tight.stdout).toContain('replayed 17 calls from 2026-12-01T00:00:00.000Z to 2026-12-03T00:00:00.000Z against the proposed configuration');
     expect(tight.stdout).toContain('it would admit 13, clamp 0 (a lower max_tokens) and refuse 4 (600 tokens, $0.004000 as recorded)');
-    expect(tight.stdout).toContain('not replayed: 1 calls refused at the time (what they asked for is not recorded), 1 that never reached the limits');
+    expect(tight.stdout).toContain('not replayed: 1 call refused at the time (what they asked for is not recorded), 1 that never reached the limits');
     expect(tight.stdout).toMatch(/^user:ann:daily +2 +300 +0\.002000 +1 +2026-12-01T09:03:00\.000Z +ann \(2\)$/m);
     // Mia's tier is in the ledger's key table, which the command reads.
     expect(tight.stdout).toMatch(/^user:mia:daily +2 +300 /m);

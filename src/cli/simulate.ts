@@ -83,12 +83,13 @@ async function runSimulate(opts: SimulateOptions): Promise<number> {
 /** The report as the table `tollgate simulate` prints. */
 export function renderSimulation(r: SimulationReport): string {
   const n = (v: number): string => v.toLocaleString('en-US');
+  const calls = (v: number): string => `${n(v)} call${v === 1 ? '' : 's'}`;
   const lines = [
-    `replayed ${n(r.replayed)} calls from ${new Date(r.sinceMs).toISOString()} to ${new Date(r.untilMs).toISOString()} against the proposed configuration`,
+    `replayed ${calls(r.replayed)} from ${new Date(r.sinceMs).toISOString()} to ${new Date(r.untilMs).toISOString()} against the proposed configuration`,
     `it would admit ${n(r.admitted)}, clamp ${n(r.clamped)} (a lower max_tokens) and refuse ${n(r.refused)} (${n(r.refusedTokens)} tokens, $${r.refusedCostUsd.toFixed(6)} as recorded)`,
   ];
   const apart: string[] = [];
-  if (r.refusedAtTheTime > 0) apart.push(`${n(r.refusedAtTheTime)} calls refused at the time (what they asked for is not recorded)`);
+  if (r.refusedAtTheTime > 0) apart.push(`${calls(r.refusedAtTheTime)} refused at the time (what they asked for is not recorded)`);
   if (r.notReplayed > 0) apart.push(`${n(r.notReplayed)} that never reached the limits`);
   for (const [code, count] of Object.entries(r.unjudged)) apart.push(`${n(count)} it cannot judge (${code})`);
   if (apart.length > 0) lines.push(`not replayed: ${apart.join(', ')}`);
