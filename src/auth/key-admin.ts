@@ -38,10 +38,12 @@ const updateBody = z.strictObject({
 });
 const rotateBody = z.strictObject({ grace_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0) });
 
-/** A key as the admin API shows it: never the secret; times in Unix seconds, as OpenAI's APIs give them. */
-export interface KeyView {
+/**
+ * A key as the admin API shows it: never the secret; whom it stands for as the key table stores it; times in
+ * Unix seconds, as OpenAI's APIs give them.
+ */
+export interface KeyView extends Pick<ManagedKey, 'id' | 'organization' | 'project' | 'user' | 'tier' | 'groups' | 'routes'> {
   object: 'tollgate.key';
-  id: string;
   /** `config`: written in a config file; `api`: made through the admin API. */
   source: 'config' | 'api';
   /** `inactive`: an API key the configuration no longer fits (its project or tier removed), refused until it does. */
@@ -50,12 +52,6 @@ export interface KeyView {
   status_detail?: string;
   /** The secret's first and last characters; null for config keys (a config may hold only a key's hash). */
   hint: string | null;
-  organization: string;
-  project: string | null;
-  user: string | null;
-  tier: string | null;
-  groups: string[];
-  routes: string[] | null;
   created_at: number | null;
   revoked_at: number | null;
   /** After a rotation with a grace period: until when the replaced secret still works. */
